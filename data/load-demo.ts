@@ -1,0 +1,79 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { DB } from '../server/db/schema.ts';
+import type { DemoCity } from './demo-city.ts';
+
+export type Progress = (step: string, done: number, total: number) => void;
+
+const BATCH = 5000;
+
+/**
+ * Loads a generated city into an empty database in one transaction (all or nothing), rows sent in
+ * JSON batches that PostgreSQL unpacks itself, then lets PostGIS derive every spatial link.
+ */
+export async function loadDemoCity(db: Kysely<DB>, city: DemoCity, progress: Progress = () => {}) {
+  await db.transaction().execute(async (trx) => {
+    const steps: [string, unknown[], (trx: Transaction<DB>, rows: string) => Promise<unknown>][] = [
+      ['streets', city.streets, (t, rows) => sql`
+        insert into streets (code, name, district_code, district_name)
+        select code, name, district_code, district_name
+        from json_to_recordset(${rows}::json) as r(code text, name text, district_code text, district_name text)`.execute(t)],
+      ['communities', city.communities.map((c) => ({ ...c, cells: c.cells.map((ring) => polygon(ring)) })), (t, rows) => sql`
+        insert into communities (code, name, street_code, geom)
+        select r.code, r.name, r.street_code,
+               (select ST_Multi(ST_Union(ST_SetSRID(ST_GeomFromGeoJSON(cell), 4326))) from json_array_elements_text(r.cells) cell)
+        from json_to_recordset(${rows}::json) as r(code text, name text, street_code text, cells json)`.execute(t)],
+      ['grids', city.grids.map((g) => ({ ...g, ring: polygon(g.ring) })), (t, rows) => sql`
+        insert into grids (community_id, code, name, party_branch_name, party_branch_secretary, grid_worker_name, grid_worker_phone, geom)
+        select c.id, r.code, r.name, r.party_branch_name, r.party_branch_secretary, r.grid_worker_name, r.grid_worker_phone,
+               ST_SetSRID(ST_GeomFromGeoJSON(r.ring), 4326)
+        from json_to_recordset(${rows}::json) as r(code text, name text, community_code text, party_branch_name text,
+               party_branch_secretary text, grid_worker_name text, grid_worker_phone text, ring text)
+        join communities c on c.code = r.community_code`.execute(t)],
+      ['buildings', city.buildings.map((b) => ({ ...b, ring: polygon(b.ring) })), (t, rows) => sql`
+        insert into buildings (name, address, kind, floors, households, residents, has_party_group, party_group_leader, geom)
+        select name, address, kind, floors, households, residents, has_party_group, party_group_leader,
+               ST_SetSRID(ST_GeomFromGeoJSON(ring), 4326)
+        from json_to_recordset(${rows}::json) as r(name text, address text, kind text, floors smallint, households integer,
+               residents integer, has_party_group boolean, party_group_leader text, ring text)`.execute(t)],
+      ['members', city.members, (t, rows) => sql`
+        insert into members (name, phone, category, registered_community_id, employer_unit, geom,
+                             is_central_household, is_volunteer, skills, availability)
+        select r.name, r.phone, r.category, c.id, r.employer_unit, ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326),
+               r.is_central_household, r.is_volunteer, array(select json_array_elements_text(r.skills)), r.availability
+        from json_to_recordset(${rows}::json) as r(name text, phone text, category text, registered_community_code text,
+               employer_unit text, lon float8, lat float8, is_central_household boolean, is_volunteer boolean, skills json,
+               availability text)
+        left join communities c on c.code = r.registered_community_code`.execute(t)],
+      ['units', city.units.map((u) => ({ ...u, geometry: JSON.stringify(u.geometry) })), (t, rows) => sql`
+        insert into units (name, kind, geom, has_agreement, agreement_signed_on, resources, contact_name, contact_phone)
+        select name, kind, ST_SetSRID(ST_GeomFromGeoJSON(geometry), 4326), has_agreement, agreement_signed_on, resources,
+               contact_name, contact_phone
+        from json_to_recordset(${rows}::json) as r(name text, kind text, geometry text, has_agreement boolean,
+               agreement_signed_on date, resources text, contact_name text, contact_phone text)`.execute(t)],
+      ['issues', city.issues, (t, rows) => sql`
+        insert into issues (title, description, category, status, geom, reported_at, updated_at, resolved_at, closed_at)
+        select title, description, category, status, ST_SetSRID(ST_MakePoint(lon, lat), 4326), reported_at,
+               coalesce(closed_at, resolved_at, reported_at), resolved_at, closed_at
+        from json_to_recordset(${rows}::json) as r(title text, description text, category text, status text, lon float8,
+               lat float8, reported_at timestamptz, resolved_at timestamptz, closed_at timestamptz)`.execute(t)],
+    ];
+    for (const [step, rows, insert] of steps) {
+      for (let i = 0; i < rows.length; i += BATCH) {
+        await insert(trx, JSON.stringify(rows.slice(i, i + BATCH)));
+        progress(step, Math.min(i + BATCH, rows.length), rows.length);
+      }
+    }
+    for (const link of ['buildings', 'members', 'units', 'issues'] as const) {
+      await sql`select ${sql.raw(`link_${link}`)}()`.execute(trx);
+      progress(`linking ${link}`, 1, 1);
+    }
+  });
+}
+
+const polygon = (ring: [number, number][]) => JSON.stringify({ type: 'Polygon', coordinates: [ring] });
+
+/** True when the map holds no community yet (a fresh database). */
+export async function isEmpty(db: Kysely<DB>): Promise<boolean> {
+  const row = await db.selectFrom('communities').select('id').limit(1).executeTakeFirst();
+  return row === undefined;
+}

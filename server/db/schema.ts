@@ -1,0 +1,117 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/** Geometry columns are read through ST_AsGeoJSON and written through ST_GeomFromGeoJSON. */
+type Geometry = ColumnType<unknown, string, string>;
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+
+export interface StreetTable {
+  code: string;
+  name: string;
+  district_code: string;
+  district_name: string;
+}
+
+export interface CommunityTable {
+  id: Generated<number>;
+  code: string;
+  name: string;
+  street_code: string;
+  geom: Geometry;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface GridTable {
+  id: Generated<number>;
+  community_id: number;
+  code: string;
+  name: string;
+  party_branch_name: string | null;
+  party_branch_secretary: string | null;
+  grid_worker_name: string | null;
+  grid_worker_phone: string | null;
+  geom: Geometry;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export type BuildingKind = 'residential' | 'commercial' | 'shop' | 'school' | 'unit' | 'other';
+
+export interface BuildingTable {
+  id: Generated<number>;
+  name: string;
+  address: string | null;
+  kind: BuildingKind;
+  floors: number | null;
+  households: number;
+  residents: number;
+  has_party_group: boolean;
+  party_group_leader: string | null;
+  geom: Geometry;
+  grid_id: number | null;
+  community_id: number | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export type MemberCategory = 'in_service' | 'retired' | 'floating' | 'resident';
+export type Availability = 'available' | 'off_duty' | 'busy';
+
+export interface MemberTable {
+  id: Generated<number>;
+  name: string;
+  phone: string | null;
+  category: MemberCategory;
+  registered_community_id: number | null;
+  employer_unit: string | null;
+  geom: Geometry;
+  building_id: number | null;
+  grid_id: number | null;
+  community_id: number | null;
+  is_central_household: boolean;
+  is_volunteer: boolean;
+  skills: string[];
+  availability: Availability;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface UnitTable {
+  id: Generated<number>;
+  name: string;
+  kind: 'enterprise' | 'school' | 'agency' | 'hospital' | 'social_organization' | 'other';
+  geom: Geometry;
+  community_id: number | null;
+  has_agreement: boolean;
+  agreement_signed_on: ColumnType<Date | null, string | null, string | null>;
+  resources: string | null;
+  contact_name: string | null;
+  contact_phone: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface IssueTable {
+  id: Generated<number>;
+  title: string;
+  description: string | null;
+  category: string;
+  status: string;
+  geom: Geometry;
+  grid_id: number | null;
+  community_id: number | null;
+  reported_at: Timestamp;
+  updated_at: Timestamp;
+  resolved_at: Timestamp | null;
+  closed_at: Timestamp | null;
+}
+
+export interface DB {
+  streets: StreetTable;
+  communities: CommunityTable;
+  grids: GridTable;
+  buildings: BuildingTable;
+  members: MemberTable;
+  units: UnitTable;
+  issues: IssueTable;
+}
