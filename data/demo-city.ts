@@ -91,7 +91,7 @@ function random(seed: number) {
   };
   const between = (lo: number, hi: number) => lo + (hi - lo) * next();
   const int = (lo: number, hi: number) => Math.floor(between(lo, hi + 1));
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)];
+  const pick = <T>(items: ArrayLike<T>): T => items[Math.floor(next() * items.length)];
   const weighted = <T>(items: readonly [T, number][]): T => {
     let r = next() * items.reduce((s, [, w]) => s + w, 0);
     for (const [item, w] of items) if ((r -= w) < 0) return item;

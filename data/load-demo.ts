@@ -27,8 +27,9 @@ export async function loadDemoCity(db: Kysely<DB>, city: DemoCity, progress: Pro
         select c.id, r.code, r.name, r.party_branch_name, r.party_branch_secretary, r.grid_worker_name, r.grid_worker_phone,
                ST_SetSRID(ST_GeomFromGeoJSON(r.ring), 4326)
         from json_to_recordset(${rows}::json) as r(code text, name text, community_code text, party_branch_name text,
-               party_branch_secretary text, grid_worker_name text, grid_worker_phone text, ring text)
-        join communities c on c.code = r.community_code`.execute(t)],
+               party_branch_secretary text, grid_worker_name text, grid_worker_phone text, ring text, n integer)
+        join communities c on c.code = r.community_code
+        order by r.n`.execute(t)],
       ['buildings', city.buildings.map((b) => ({ ...b, ring: polygon(b.ring) })), (t, rows) => sql`
         insert into buildings (name, address, kind, floors, households, residents, has_party_group, party_group_leader, geom)
         select name, address, kind, floors, households, residents, has_party_group, party_group_leader,
@@ -42,8 +43,9 @@ export async function loadDemoCity(db: Kysely<DB>, city: DemoCity, progress: Pro
                r.is_central_household, r.is_volunteer, array(select json_array_elements_text(r.skills)), r.availability
         from json_to_recordset(${rows}::json) as r(name text, phone text, category text, registered_community_code text,
                employer_unit text, lon float8, lat float8, is_central_household boolean, is_volunteer boolean, skills json,
-               availability text)
-        left join communities c on c.code = r.registered_community_code`.execute(t)],
+               availability text, n integer)
+        left join communities c on c.code = r.registered_community_code
+        order by r.n`.execute(t)],
       ['units', city.units.map((u) => ({ ...u, geometry: JSON.stringify(u.geometry) })), (t, rows) => sql`
         insert into units (name, kind, geom, has_agreement, agreement_signed_on, resources, contact_name, contact_phone)
         select name, kind, ST_SetSRID(ST_GeomFromGeoJSON(geometry), 4326), has_agreement, agreement_signed_on, resources,
@@ -59,7 +61,9 @@ export async function loadDemoCity(db: Kysely<DB>, city: DemoCity, progress: Pro
     ];
     for (const [step, rows, insert] of steps) {
       for (let i = 0; i < rows.length; i += BATCH) {
-        await insert(trx, JSON.stringify(rows.slice(i, i + BATCH)));
+        // `n` keeps the generator's order where a join would shuffle it, so ids are the same every time.
+        const batch = rows.slice(i, i + BATCH).map((row, k) => ({ ...(row as object), n: i + k }));
+        await insert(trx, JSON.stringify(batch));
         progress(step, Math.min(i + BATCH, rows.length), rows.length);
       }
     }

@@ -1,0 +1,48 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+
+/**
+ * An RFC 9457 problem: every error a client sees has this shape. `field` names the request part
+ * that was wrong (a query parameter, a property), so a client can point at it.
+ */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    readonly detail?: string,
+    readonly extensions: Record<string, unknown> = {},
+  ) {
+    super(detail ?? title);
+  }
+}
+
+export const invalidParameter = (field: string, detail: string) =>
+  new HttpProblem(400, 'Invalid parameter', detail, { field });
+
+export const notFound: RequestHandler = (req, _res, next) =>
+  next(new HttpProblem(404, 'Not Found', `No resource at ${req.method} ${req.path}`));
+
+/** Body-parser errors carry a `type` and a status; anything else unknown is a 500 without details. */
+function toProblem(error: unknown): HttpProblem {
+  if (error instanceof HttpProblem) return error;
+  const e = error as { type?: string; status?: number; message?: string };
+  if (e.type === 'entity.parse.failed') return new HttpProblem(400, 'Malformed JSON', e.message, { field: 'body' });
+  if (e.type === 'entity.too.large') return new HttpProblem(413, 'Request body too large', e.message, { field: 'body' });
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return new HttpProblem(e.status, e.message ?? 'Bad Request');
+  return new HttpProblem(500, 'Internal Server Error', 'The server failed to answer; the error is in its log.');
+}
+
+export const problemHandler: ErrorRequestHandler = (error, req, res, _next) => {
+  const problem = toProblem(error);
+  if (problem.status >= 500) req.log?.error({ err: error }, 'request failed');
+  res
+    .status(problem.status)
+    .type('application/problem+json')
+    .json({
+      type: 'about:blank',
+      title: problem.title,
+      status: problem.status,
+      ...(problem.detail ? { detail: problem.detail } : {}),
+      instance: req.originalUrl,
+      ...problem.extensions,
+    });
+};

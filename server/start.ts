@@ -1,0 +1,36 @@
+import { mkdir } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { generateDemoCity } from '../data/demo-city.ts';
+import { isEmpty, loadDemoCity } from '../data/load-demo.ts';
+import type { Config } from './config.ts';
+import { openDatabase } from './db/database.ts';
+import { migrate } from './db/migrate.ts';
+
+/** Opens the configured database and brings its schema up to date: what the server and CLIs share. */
+export async function openMigratedDatabase(config: Config, log: Logger) {
+  if (!config.DATABASE_URL) await mkdir(config.DATA_DIR, { recursive: true });
+  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATABASE_URL ? undefined : config.DATA_DIR, log });
+  log.info({ database: database.mode, dataDir: database.mode === 'embedded' ? config.DATA_DIR : undefined }, 'database open');
+  try {
+    const { applied } = await migrate(database.db);
+    log.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  return database;
+}
+
+/** Loads the demo city into an empty database (unless GRIDMAP_DEMO=off), logging progress. */
+export async function loadDemoIfEmpty(database: Awaited<ReturnType<typeof openMigratedDatabase>>, config: Config, log: Logger) {
+  if (config.GRIDMAP_DEMO === 'off' || !(await isEmpty(database.db))) return;
+  const started = Date.now();
+  const city = generateDemoCity({ seed: config.GRIDMAP_DEMO_SEED, size: config.GRIDMAP_DEMO_SIZE });
+  log.info({ seed: city.seed, size: city.size }, 'empty database: loading the demo city');
+  await loadDemoCity(database.db, city, (step, done, total) => log.info(`demo city: ${step} ${done}/${total}`));
+  log.info(
+    { communities: city.communities.length, grids: city.grids.length, buildings: city.buildings.length,
+      members: city.members.length, issues: city.issues.length, ms: Date.now() - started },
+    'demo city loaded',
+  );
+}

@@ -1,0 +1,38 @@
+import { useState } from 'react';
+import { FeaturePanel } from './features/map/FeaturePanel.tsx';
+import { MapView, type SelectedFeature } from './features/map/MapView.tsx';
+import { LAYER_GROUPS, type LayerGroup } from './features/map/style.ts';
+import { useI18n } from './i18n.tsx';
+
+/** The shell that the planner, dispatcher and leader views are added to. */
+export function App() {
+  const { t, lang, setLang } = useI18n();
+  const [visible, setVisible] = useState<Record<LayerGroup, boolean>>({ communities: true, grids: true, buildings: true });
+  const [selected, setSelected] = useState<SelectedFeature | null>(null);
+  return (
+    <div className="app">
+      <header className="topbar">
+        <h1>{t('app.title')}</h1>
+        <button type="button" className="lang" onClick={() => setLang(lang === 'en' ? 'zh-CN' : 'en')}>
+          {t('app.switchLanguage')}
+        </button>
+      </header>
+      <nav className="layers" aria-label={t('layers.title')}>
+        <h3>{t('layers.title')}</h3>
+        {LAYER_GROUPS.map((group) => (
+          <label key={group}>
+            <input
+              type="checkbox"
+              name={group}
+              checked={visible[group]}
+              onChange={(e) => setVisible({ ...visible, [group]: e.target.checked })}
+            />
+            {t(`layer.${group}`)}
+          </label>
+        ))}
+      </nav>
+      <MapView visible={visible} selected={selected} onSelect={setSelected} />
+      <FeaturePanel feature={selected} onClose={() => setSelected(null)} />
+    </div>
+  );
+}

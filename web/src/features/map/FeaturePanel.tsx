@@ -1,0 +1,33 @@
+import { useI18n } from '../../i18n.tsx';
+import type { SelectedFeature } from './MapView.tsx';
+
+/** The side panel: the clicked feature's properties, labelled in the user's language. */
+export function FeaturePanel({ feature, onClose }: { feature: SelectedFeature | null; onClose: () => void }) {
+  const { t, maybe } = useI18n();
+  if (!feature) return <aside className="panel empty">{t('panel.empty')}</aside>;
+  const properties = feature.properties ?? {};
+  const show = (key: string, value: unknown) => {
+    if (value === null || value === undefined || value === '') return '—';
+    if (typeof value === 'boolean') return value ? t('value.yes') : t('value.no');
+    if (key === 'kind') return maybe(`kind.${value}`) ?? String(value);
+    if (key.endsWith('_at') && typeof value === 'string') return new Date(value).toLocaleString();
+    return typeof value === 'object' ? JSON.stringify(value) : String(value);
+  };
+  return (
+    <aside className="panel" data-testid="feature-panel">
+      <header>
+        <span className="panel-kind">{t(`layer.${feature.group}`)}</span>
+        <h2>{String(properties.name ?? feature.id)}</h2>
+        <button type="button" onClick={onClose} aria-label={t('panel.close')}>×</button>
+      </header>
+      <dl>
+        {Object.entries(properties).map(([key, value]) => (
+          <div key={key}>
+            <dt>{maybe(`prop.${key}`) ?? key}</dt>
+            <dd data-property={key}>{show(key, value)}</dd>
+          </div>
+        ))}
+      </dl>
+    </aside>
+  );
+}

@@ -1,0 +1,97 @@
+import { bbox } from '@turf/bbox';
+import type { FeatureCollection, GeoJsonProperties } from 'geojson';
+import { Map as MapLibreMap, setWorkerUrl } from 'maplibre-gl';
+import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?worker&url';
+import 'maplibre-gl/dist/maplibre-gl.css';
+import { useEffect, useRef, useState } from 'react';
+import { fetchLayer, fetchMapConfig } from '../../api.ts';
+import { useI18n } from '../../i18n.tsx';
+import {
+  CLICKABLE_LAYERS, GROUP_LAYERS, LAYER_GROUPS, LOCAL_FONT_FAMILY, buildStyle, selectedFilter, type LayerGroup,
+} from './style.ts';
+
+// A production build must name the worker file itself, or the built page shows a blank map.
+setWorkerUrl(workerUrl);
+
+export interface SelectedFeature {
+  group: LayerGroup;
+  id: number | string | undefined;
+  properties: GeoJsonProperties;
+}
+
+declare global {
+  interface Window {
+    /** The map, for the browser tests and for anyone debugging in the console. */
+    gridmap?: { map: MapLibreMap };
+  }
+}
+
+export function MapView({ visible, selected, onSelect }: {
+  visible: Record<LayerGroup, boolean>;
+  selected: SelectedFeature | null;
+  onSelect: (feature: SelectedFeature | null) => void;
+}) {
+  const { t } = useI18n();
+  const container = useRef<HTMLDivElement>(null);
+  const [map, setMap] = useState<MapLibreMap | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const onSelectRef = useRef(onSelect);
+  onSelectRef.current = onSelect;
+
+  useEffect(() => {
+    let disposed = false;
+    let created: MapLibreMap | null = null;
+    (async () => {
+      const config = await fetchMapConfig();
+      const collections = await Promise.all(LAYER_GROUPS.map((layer) => fetchLayer(layer, config.maxFeatures)));
+      if (disposed || !container.current) return;
+      const data = Object.fromEntries(LAYER_GROUPS.map((layer, i) => [layer, collections[i]])) as unknown as Record<LayerGroup, FeatureCollection>;
+      const [west, south, east, north] = bbox({ type: 'FeatureCollection', features: data.communities.features });
+      created = new MapLibreMap({
+        container: container.current,
+        style: buildStyle(config, data),
+        bounds: data.communities.features.length ? [west, south, east, north] : undefined,
+        fitBoundsOptions: { padding: 24 },
+        center: [109.49, 36.59],
+        zoom: 13,
+        localIdeographFontFamily: LOCAL_FONT_FAMILY,
+        attributionControl: config.basemap ? {} : false,
+      });
+      created.on('click', (event) => {
+        const [hit] = created!.queryRenderedFeatures(event.point, { layers: CLICKABLE_LAYERS });
+        onSelectRef.current(hit ? { group: hit.source as LayerGroup, id: hit.id, properties: hit.properties } : null);
+      });
+      for (const layer of CLICKABLE_LAYERS) {
+        created.on('mouseenter', layer, () => (created!.getCanvas().style.cursor = 'pointer'));
+        created.on('mouseleave', layer, () => (created!.getCanvas().style.cursor = ''));
+      }
+      window.gridmap = { map: created };
+      setMap(created);
+    })().catch((e: Error) => !disposed && setError(e.message));
+    return () => {
+      disposed = true;
+      created?.remove();
+    };
+  }, []);
+
+  useEffect(() => {
+    if (!map) return;
+    for (const group of LAYER_GROUPS) {
+      for (const layer of GROUP_LAYERS[group]) map.setLayoutProperty(layer, 'visibility', visible[group] ? 'visible' : 'none');
+    }
+  }, [map, visible]);
+
+  useEffect(() => {
+    if (!map) return;
+    for (const group of LAYER_GROUPS) {
+      map.setFilter(`${group}-selected`, selectedFilter(selected?.group === group ? selected.id : undefined));
+    }
+  }, [map, selected]);
+
+  return (
+    <div className="map" ref={container} data-testid="map">
+      {!map && !error && <div className="map-status">{t('map.loading')}</div>}
+      {error && <div className="map-status error" role="alert">{t('map.error')}: {error}</div>}
+    </div>
+  );
+}
