@@ -37,7 +37,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     const pool = new pg.Pool({ connectionString: options.url, max: 10, connectionTimeoutMillis: 5000 });
     pool.on('error', (error) => options.log?.error({ err: error }, 'idle database connection failed'));
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-    return { db, mode: 'server', close: () => db.destroy() };
+    return { db, mode: 'server', close: once(() => db.destroy()) };
   }
 
   const [{ PGlite }, { postgis }] = await Promise.all([
@@ -54,11 +54,17 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     db,
     mode: 'embedded',
     dump: () => pglite.dumpDataDir('gzip') as Promise<Blob>,
-    async close() {
+    close: once(async () => {
       await db.destroy();
       await pglite.close();
-    },
+    }),
   };
+}
+
+/** Closing twice (a signal during shutdown, a test after a failure) is harmless. */
+function once(close: () => Promise<void>) {
+  let closing: Promise<void> | undefined;
+  return () => (closing ??= close());
 }
 
 export async function postgisVersion(db: Kysely<DB>): Promise<string> {

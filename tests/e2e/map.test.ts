@@ -1,0 +1,107 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WEB_DIST } from '../../server/app.ts';
+import { testApp } from '../support/app.ts';
+import { mode, openTestDatabase, type TestDatabase } from '../support/databases.ts';
+
+// Debian's chromium (apt-get install chromium); never a downloaded browser. CI must have it.
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const haveBrowser = existsSync(CHROMIUM);
+if (!haveBrowser && process.env.CI) throw new Error(`CI needs a browser at ${CHROMIUM} (apt-get install chromium)`);
+
+describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} database)`, () => {
+  let test: TestDatabase;
+  let server: Server;
+  let browser: Browser;
+  let page: Page;
+  const errors: string[] = [];
+
+  /** Resolves when MapLibre has drawn everything it was asked to. */
+  const idle = () =>
+    page.evaluate(() => new Promise<void>((resolve) => {
+      const map = window.gridmap!.map;
+      map.once('idle', () => resolve());
+      map.triggerRepaint();
+    }));
+  const rendered = (layer: string) =>
+    page.evaluate((id) => window.gridmap!.map.queryRenderedFeatures({ layers: [id] }).map((f) => f.id as number), layer);
+
+  beforeAll(async () => {
+    if (!existsSync(WEB_DIST)) throw new Error('web client not built: run npm run build:web (npm test does it)');
+    test = await openTestDatabase();
+    server = await new Promise<Server>((resolve) => {
+      const s = testApp(test.database).listen(0, '127.0.0.1', () => resolve(s));
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+        '--disable-sync', '--no-first-run', '--disable-quic'],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('response', (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
+    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    await page.waitForFunction(() => window.gridmap?.map.loaded(), null, { timeout: 60_000 });
+    await idle();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve(null)));
+    await test?.drop();
+  });
+
+  it('draws every grid and building of the demo city, fitted to the view, with names in Chinese', async () => {
+    expect(new Set(await rendered('grids-fill')).size).toBe(40);
+    expect(new Set(await rendered('buildings-fill')).size).toBeGreaterThan(1500);
+    const labels = await page.evaluate(() =>
+      window.gridmap!.map.queryRenderedFeatures({ layers: ['communities-label'] }).map((f) => f.properties.name));
+    expect(labels.length).toBeGreaterThan(0);
+    expect(labels.every((name) => /社区$/.test(name))).toBe(true);
+    await mkdir('test-results', { recursive: true });
+    await page.screenshot({ path: `test-results/map-${mode}.png` });
+    expect(errors).toEqual([]);
+  });
+
+  it('opens the side panel with a building’s properties when it is clicked', async () => {
+    const target = await page.evaluate(() => {
+      const map = window.gridmap!.map;
+      const [building] = map.queryRenderedFeatures({ layers: ['buildings-fill'] })
+        .filter((f) => f.geometry.type === 'Polygon')
+        .sort((a, b) => Number(a.id) - Number(b.id));
+      const ring = (building.geometry as GeoJSON.Polygon).coordinates[0].slice(0, -1);
+      const centre: [number, number] = [ring.reduce((s, p) => s + p[0], 0) / ring.length, ring.reduce((s, p) => s + p[1], 0) / ring.length];
+      const { x, y } = map.project(centre);
+      const box = map.getCanvas().getBoundingClientRect();
+      return { x: box.left + x, y: box.top + y, name: building.properties.name as string, households: building.properties.households as number };
+    });
+    await page.mouse.click(target.x, target.y);
+    const panel = page.getByTestId('feature-panel');
+    await expect.poll(() => panel.locator('h2').textContent()).toBe(target.name);
+    expect(await panel.locator('.panel-kind').textContent()).toBe('楼栋');
+    expect(await panel.locator('[data-property="households"]').textContent()).toBe(String(target.households));
+    await page.getByRole('button', { name: '关闭' }).click();
+    await expect.poll(() => page.getByTestId('feature-panel').count()).toBe(0);
+  });
+
+  it('hides and shows a layer with its toggle', async () => {
+    await page.getByRole('checkbox', { name: '楼栋' }).uncheck();
+    await idle();
+    expect(await rendered('buildings-fill')).toEqual([]);
+    await page.getByRole('checkbox', { name: '楼栋' }).check();
+    await idle();
+    expect((await rendered('buildings-fill')).length).toBeGreaterThan(0);
+  });
+
+  it('switches the interface to English and back', async () => {
+    await page.getByRole('button', { name: 'English' }).click();
+    expect(await page.locator('h1').textContent()).toBe('Gridmap');
+    expect(await page.getByRole('checkbox', { name: 'Buildings' }).count()).toBe(1);
+    await page.getByRole('button', { name: '中文' }).click();
+    expect(await page.locator('h1').textContent()).toBe('Gridmap 网格地图');
+  });
+});

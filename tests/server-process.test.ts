@@ -1,0 +1,72 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mode, openTestDatabase, type TestDatabase } from './support/databases.ts';
+
+/** The real server, started as `npm start` starts it, on its own port. */
+function startServer(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const listening = new Promise<string>((resolve, reject) => {
+    const read = (chunk: Buffer) => {
+      output += chunk;
+      const match = output.match(/running at (http:\/\/localhost:\d+)/);
+      if (match) resolve(match[1].replace('localhost', '127.0.0.1'));
+    };
+    child.stdout.on('data', read);
+    child.stderr.on('data', read);
+    exited.then((code) => reject(new Error(`server exited with ${code}:\n${output}`)));
+  });
+  return { listening, exited, output: () => output, stop: (signal: NodeJS.Signals) => child.kill(signal) };
+}
+
+describe(`the server process on the ${mode} database`, () => {
+  let test: TestDatabase | undefined;
+  let dataDir: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'gridmap-data-'));
+    if (mode === 'server') {
+      test = await openTestDatabase();
+      await test.database.close();
+      env = { DATABASE_URL: test.url! };
+    } else {
+      env = { DATA_DIR: dataDir };
+    }
+  });
+  afterAll(async () => {
+    await test?.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('starts with the demo city, stops cleanly on SIGTERM, and starts again on the same data', async () => {
+    const first = startServer(env);
+    const base = await first.listening;
+    expect((await (await fetch(`${base}/api/v1/health`)).json()).status).toBe('ok');
+    const grids = await (await fetch(`${base}/api/v1/grids?limit=10000`)).json();
+    expect(grids.features).toHaveLength(40);
+    first.stop('SIGTERM');
+    expect(await first.exited).toBe(0);
+    expect(first.output()).toMatch(/"msg":"stopped"/);
+
+    const second = startServer(env);
+    const again = await second.listening;
+    expect(second.output()).not.toMatch(/loading the demo city/);
+    expect((await (await fetch(`${again}/api/v1/grids?limit=10000`)).json()).features).toHaveLength(40);
+    second.stop('SIGINT');
+    expect(await second.exited).toBe(0);
+  });
+
+  it('refuses to start on a bad setting and names it', async () => {
+    const server = startServer({ ...env, PORT: 'eighty' });
+    await expect(server.listening).rejects.toThrow(/PORT/);
+    expect(await server.exited).toBe(1);
+  });
+});
