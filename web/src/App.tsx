@@ -30,6 +30,13 @@ export function App() {
             {t(`layer.${group}`)}
           </label>
         ))}
+        <h3>{t('legend.title')}</h3>
+        <ul className="legend">
+          <li><i style={{ background: '#d9534f' }} />{t('legend.partyGroup')}</li>
+          <li><i style={{ background: '#e8a866' }} />{t('kind.residential')}</li>
+          <li><i style={{ background: '#7fb77e' }} />{t('kind.school')}</li>
+          <li><i style={{ background: '#a9a9a9' }} />{t('legend.otherBuildings')}</li>
+        </ul>
       </nav>
       <MapView visible={visible} selected={selected} onSelect={setSelected} />
       <FeaturePanel feature={selected} onClose={() => setSelected(null)} />
