@@ -1,10 +1,11 @@
 -- Derived links: where a thing is decides which building, grid and community it belongs to.
 -- Each function recomputes every row and touches only rows whose links change; it returns that count.
+-- The CTEs are MATERIALIZED so that each spatial look-up runs once per row, not once per use.
 -- A thing in no grid keeps grid_id NULL (it is listed as unassigned, never dropped).
 
 -- A building belongs to the grid and community that contain a point on its footprint's surface.
 CREATE FUNCTION link_buildings() RETURNS integer LANGUAGE sql AS $$
-  WITH placed AS (
+  WITH placed AS MATERIALIZED (
     SELECT b.id,
            (SELECT g.id FROM grids g WHERE ST_Intersects(g.geom, p.pt) ORDER BY g.id LIMIT 1) AS grid_id,
            (SELECT c.id FROM communities c WHERE ST_Intersects(c.geom, p.pt) ORDER BY c.id LIMIT 1) AS community_id
@@ -22,7 +23,7 @@ $$;
 -- A member lives in the footprint that contains the home point, else the nearest within 30 m;
 -- grid and community follow the building, or the home point when there is no building.
 CREATE FUNCTION link_members() RETURNS integer LANGUAGE sql AS $$
-  WITH homed AS (
+  WITH homed AS MATERIALIZED (
     SELECT m.id,
            coalesce(
              (SELECT b.id FROM buildings b WHERE ST_Intersects(b.geom, m.geom) ORDER BY b.id LIMIT 1),
@@ -33,7 +34,7 @@ CREATE FUNCTION link_members() RETURNS integer LANGUAGE sql AS $$
            ) AS building_id,
            m.geom
     FROM members m
-  ), placed AS (
+  ), placed AS MATERIALIZED (
     SELECT h.id, h.building_id,
            CASE WHEN h.building_id IS NOT NULL THEN b.grid_id
                 ELSE (SELECT g.id FROM grids g WHERE ST_Intersects(g.geom, h.geom) ORDER BY g.id LIMIT 1) END AS grid_id,
@@ -52,7 +53,7 @@ $$;
 
 -- An issue is on the grid and in the community that contain its point.
 CREATE FUNCTION link_issues() RETURNS integer LANGUAGE sql AS $$
-  WITH placed AS (
+  WITH placed AS MATERIALIZED (
     SELECT i.id,
            (SELECT g.id FROM grids g WHERE ST_Intersects(g.geom, i.geom) ORDER BY g.id LIMIT 1) AS grid_id,
            (SELECT c.id FROM communities c WHERE ST_Intersects(c.geom, i.geom) ORDER BY c.id LIMIT 1) AS community_id
@@ -69,7 +70,7 @@ $$;
 
 -- A resident unit is in the community that contains a point on its surface.
 CREATE FUNCTION link_units() RETURNS integer LANGUAGE sql AS $$
-  WITH placed AS (
+  WITH placed AS MATERIALIZED (
     SELECT u.id,
            (SELECT c.id FROM communities c WHERE ST_Intersects(c.geom, ST_PointOnSurface(u.geom)) ORDER BY c.id LIMIT 1) AS community_id
     FROM units u

@@ -1,0 +1,12 @@
+// npm run bench -- <name> [options]: runs one benchmark from bench/ and prints its figures beside its floor.
+const benchmarks: Record<string, () => Promise<{ run: (args: string[]) => Promise<void> }>> = {
+  'demo-load': () => import('./demo-load.ts'),
+};
+
+const [name, ...args] = process.argv.slice(2);
+if (!name || !benchmarks[name]) {
+  console.error(`usage: npm run bench -- <${Object.keys(benchmarks).join('|')}> [options]`);
+  process.exit(2);
+}
+await (await benchmarks[name]()).run(args);
+export {};
