@@ -6,12 +6,17 @@ export type Progress = (step: string, done: number, total: number) => void;
 
 const BATCH = 5000;
 
+const DEMO_LOCK = 7426002;
+
 /**
  * Loads a generated city into an empty database in one transaction (all or nothing), rows sent in
- * JSON batches that PostgreSQL unpacks itself, then lets PostGIS derive every spatial link.
+ * JSON batches that PostgreSQL unpacks itself, then lets PostGIS derive every spatial link. Returns false,
+ * writing nothing, when the map is not empty (two servers starting together load it once).
  */
-export async function loadDemoCity(db: Kysely<DB>, city: DemoCity, progress: Progress = () => {}) {
-  await db.transaction().execute(async (trx) => {
+export async function loadDemoCity(db: Kysely<DB>, city: DemoCity, progress: Progress = () => {}): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(${DEMO_LOCK})`.execute(trx);
+    if (!(await isEmpty(trx))) return false;
     const steps: [string, unknown[], (trx: Transaction<DB>, rows: string) => Promise<unknown>][] = [
       ['streets', city.streets, (t, rows) => sql`
         insert into streets (code, name, district_code, district_name)
@@ -71,6 +76,7 @@ export async function loadDemoCity(db: Kysely<DB>, city: DemoCity, progress: Pro
       await sql`select ${sql.raw(`link_${link}`)}()`.execute(trx);
       progress(`linking ${link}`, 1, 1);
     }
+    return true;
   });
 }
 

@@ -1,5 +1,8 @@
+import type { Server } from 'node:http';
+import express from 'express';
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
+import type { Database } from './db/database.ts';
 import { createLogger } from './logger.ts';
 import { loadDemoIfEmpty, openMigratedDatabase } from './start.ts';
 
@@ -12,29 +15,48 @@ try {
   process.exit(1);
 }
 const log = createLogger(config);
-const database = await openMigratedDatabase(config, log);
-await loadDemoIfEmpty(database, config, log);
+let database: Database | undefined;
+let server: Server | undefined;
 
-const server = createApp({ database, config, logger: log }).listen(config.PORT, config.HOST, () => {
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.PORT;
-  log.info(`Gridmap is running at http://localhost:${port}`);
-});
-
-// Stop taking requests, let those in flight finish, then close the database so its files stay whole.
+// Installed first, so that a signal during migrations or the demo load also closes the database cleanly.
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => server.closeAllConnections(), 5000).unref();
-    server.close(async () => {
+    // Stop taking requests, let those in flight finish, then close the database so its files stay whole.
+    const force = setTimeout(() => server?.closeAllConnections(), 5000).unref();
+    const closeDatabase = async () => {
       clearTimeout(force);
-      await database.close();
+      await database?.close();
       log.info('stopped');
       process.exit(0);
-    });
-    server.closeIdleConnections();
+    };
+    if (server?.listening) server.close(closeDatabase);
+    else void closeDatabase();
   });
+}
+
+try {
+  database = await openMigratedDatabase(config, log);
+  await loadDemoIfEmpty(database, config, log);
+  const app = express()
+    // While stopping, answers tell keep-alive clients to reconnect elsewhere rather than reuse this socket.
+    .use((_req, res, next) => (stopping && res.setHeader('Connection', 'close'), next()))
+    .use(createApp({ database, config, logger: log }));
+  server = app.listen(config.PORT, config.HOST, (error?: Error) => {
+    if (error) return fail(error);
+    const address = server!.address();
+    const port = typeof address === 'object' && address ? address.port : config.PORT;
+    log.info(`Gridmap is running at http://localhost:${port}`);
+  });
+} catch (error) {
+  await fail(error as Error);
+}
+
+async function fail(error: Error) {
+  log.fatal(`Gridmap could not start: ${error.message}`);
+  await database?.close().catch(() => {});
+  process.exit(1);
 }

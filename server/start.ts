@@ -27,7 +27,8 @@ export async function loadDemoIfEmpty(database: Awaited<ReturnType<typeof openMi
   const started = Date.now();
   const city = generateDemoCity({ seed: config.GRIDMAP_DEMO_SEED, size: config.GRIDMAP_DEMO_SIZE });
   log.info({ seed: city.seed, size: city.size }, 'empty database: loading the demo city');
-  await loadDemoCity(database.db, city, (step, done, total) => log.info(`demo city: ${step} ${done}/${total}`));
+  const loaded = await loadDemoCity(database.db, city, (step, done, total) => log.info(`demo city: ${step} ${done}/${total}`));
+  if (!loaded) return log.info('another process loaded the map first');
   log.info(
     { communities: city.communities.length, grids: city.grids.length, buildings: city.buildings.length,
       members: city.members.length, issues: city.issues.length, ms: Date.now() - started },

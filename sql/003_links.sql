@@ -1,45 +1,55 @@
 -- Derived links: where a thing is decides which building, grid and community it belongs to.
--- Each function recomputes every row and touches only rows whose links change; it returns that count.
--- The CTEs are MATERIALIZED so that each spatial look-up runs once per row, not once per use.
+-- The *_at functions answer "what is here"; the link_* functions recompute the stored links of every row
+-- that lies in `area` (all rows when it is NULL), touching only rows whose links change, and return how
+-- many changed. 004_link_triggers.sql calls them whenever geometry on either side changes.
 -- A thing in no grid keeps grid_id NULL (it is listed as unassigned, never dropped).
 
--- A building belongs to the grid and community that contain a point on its footprint's surface.
-CREATE FUNCTION link_buildings() RETURNS integer LANGUAGE sql AS $$
+CREATE FUNCTION grid_at(pt geometry) RETURNS integer LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT id FROM grids WHERE ST_Intersects(geom, pt) ORDER BY id LIMIT 1
+$$;
+
+CREATE FUNCTION community_at(pt geometry) RETURNS integer LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT id FROM communities WHERE ST_Intersects(geom, pt) ORDER BY id LIMIT 1
+$$;
+
+-- The footprint that contains a home point, else the nearest within 30 m: the index finds a few nearest
+-- footprints, metres on the spheroid decide among them.
+CREATE FUNCTION building_at(pt geometry) RETURNS integer LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT coalesce(
+    (SELECT id FROM buildings WHERE ST_Intersects(geom, pt) ORDER BY id LIMIT 1),
+    (SELECT n.id FROM (SELECT id, geom FROM buildings ORDER BY geom <-> pt LIMIT 4) n
+      WHERE ST_DWithin(n.geom::geography, pt::geography, 30)
+      ORDER BY ST_Distance(n.geom::geography, pt::geography), n.id LIMIT 1))
+$$;
+
+-- Rows whose links may change when `area` changes: 0.001° (over 30 m below 70° latitude) around it, so
+-- that a member whose nearest footprint moved is found too.
+CREATE FUNCTION near_area(geom geometry, area geometry) RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT area IS NULL OR geom && ST_Expand(area, 0.001)
+$$;
+
+-- The CTEs are MATERIALIZED so that each look-up runs once per row, not once per use.
+CREATE FUNCTION link_buildings(area geometry DEFAULT NULL) RETURNS integer LANGUAGE sql AS $$
   WITH placed AS MATERIALIZED (
-    SELECT b.id,
-           (SELECT g.id FROM grids g WHERE ST_Intersects(g.geom, p.pt) ORDER BY g.id LIMIT 1) AS grid_id,
-           (SELECT c.id FROM communities c WHERE ST_Intersects(c.geom, p.pt) ORDER BY c.id LIMIT 1) AS community_id
-    FROM buildings b CROSS JOIN LATERAL (SELECT ST_PointOnSurface(b.geom) AS pt) p
+    SELECT id, grid_at(p) AS grid_id, community_at(p) AS community_id
+    FROM (SELECT id, ST_PointOnSurface(geom) AS p FROM buildings WHERE near_area(geom, area)) b
   ), changed AS (
     UPDATE buildings b SET grid_id = placed.grid_id, community_id = placed.community_id
     FROM placed
-    WHERE placed.id = b.id
-      AND (b.grid_id, b.community_id) IS DISTINCT FROM (placed.grid_id, placed.community_id)
+    WHERE placed.id = b.id AND (b.grid_id, b.community_id) IS DISTINCT FROM (placed.grid_id, placed.community_id)
     RETURNING 1
   )
   SELECT count(*)::integer FROM changed
 $$;
 
--- A member lives in the footprint that contains the home point, else the nearest within 30 m;
--- grid and community follow the building, or the home point when there is no building.
-CREATE FUNCTION link_members() RETURNS integer LANGUAGE sql AS $$
+-- A member's grid and community follow its building, or its home point when it has none.
+CREATE FUNCTION link_members(area geometry DEFAULT NULL) RETURNS integer LANGUAGE sql AS $$
   WITH homed AS MATERIALIZED (
-    SELECT m.id,
-           coalesce(
-             (SELECT b.id FROM buildings b WHERE ST_Intersects(b.geom, m.geom) ORDER BY b.id LIMIT 1),
-             -- the index finds a few nearest footprints; metres on the spheroid decide among them
-             (SELECT n.id FROM (SELECT b.id, b.geom FROM buildings b ORDER BY b.geom <-> m.geom LIMIT 4) n
-               WHERE ST_DWithin(n.geom::geography, m.geom::geography, 30)
-               ORDER BY ST_Distance(n.geom::geography, m.geom::geography), n.id LIMIT 1)
-           ) AS building_id,
-           m.geom
-    FROM members m
+    SELECT id, geom, building_at(geom) AS building_id FROM members WHERE near_area(geom, area)
   ), placed AS MATERIALIZED (
     SELECT h.id, h.building_id,
-           CASE WHEN h.building_id IS NOT NULL THEN b.grid_id
-                ELSE (SELECT g.id FROM grids g WHERE ST_Intersects(g.geom, h.geom) ORDER BY g.id LIMIT 1) END AS grid_id,
-           CASE WHEN h.building_id IS NOT NULL THEN b.community_id
-                ELSE (SELECT c.id FROM communities c WHERE ST_Intersects(c.geom, h.geom) ORDER BY c.id LIMIT 1) END AS community_id
+           CASE WHEN h.building_id IS NULL THEN grid_at(h.geom) ELSE b.grid_id END AS grid_id,
+           CASE WHEN h.building_id IS NULL THEN community_at(h.geom) ELSE b.community_id END AS community_id
     FROM homed h LEFT JOIN buildings b ON b.id = h.building_id
   ), changed AS (
     UPDATE members m SET building_id = placed.building_id, grid_id = placed.grid_id, community_id = placed.community_id
@@ -51,29 +61,21 @@ CREATE FUNCTION link_members() RETURNS integer LANGUAGE sql AS $$
   SELECT count(*)::integer FROM changed
 $$;
 
--- An issue is on the grid and in the community that contain its point.
-CREATE FUNCTION link_issues() RETURNS integer LANGUAGE sql AS $$
+CREATE FUNCTION link_issues(area geometry DEFAULT NULL) RETURNS integer LANGUAGE sql AS $$
   WITH placed AS MATERIALIZED (
-    SELECT i.id,
-           (SELECT g.id FROM grids g WHERE ST_Intersects(g.geom, i.geom) ORDER BY g.id LIMIT 1) AS grid_id,
-           (SELECT c.id FROM communities c WHERE ST_Intersects(c.geom, i.geom) ORDER BY c.id LIMIT 1) AS community_id
-    FROM issues i
+    SELECT id, grid_at(geom) AS grid_id, community_at(geom) AS community_id FROM issues WHERE near_area(geom, area)
   ), changed AS (
     UPDATE issues i SET grid_id = placed.grid_id, community_id = placed.community_id
     FROM placed
-    WHERE placed.id = i.id
-      AND (i.grid_id, i.community_id) IS DISTINCT FROM (placed.grid_id, placed.community_id)
+    WHERE placed.id = i.id AND (i.grid_id, i.community_id) IS DISTINCT FROM (placed.grid_id, placed.community_id)
     RETURNING 1
   )
   SELECT count(*)::integer FROM changed
 $$;
 
--- A resident unit is in the community that contains a point on its surface.
-CREATE FUNCTION link_units() RETURNS integer LANGUAGE sql AS $$
+CREATE FUNCTION link_units(area geometry DEFAULT NULL) RETURNS integer LANGUAGE sql AS $$
   WITH placed AS MATERIALIZED (
-    SELECT u.id,
-           (SELECT c.id FROM communities c WHERE ST_Intersects(c.geom, ST_PointOnSurface(u.geom)) ORDER BY c.id LIMIT 1) AS community_id
-    FROM units u
+    SELECT id, community_at(ST_PointOnSurface(geom)) AS community_id FROM units WHERE near_area(geom, area)
   ), changed AS (
     UPDATE units u SET community_id = placed.community_id
     FROM placed

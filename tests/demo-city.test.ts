@@ -64,11 +64,10 @@ describe('demo city in PostGIS', () => {
     });
   });
 
-  it('has only valid geometries', async () => {
-    const invalid = await one(sql<{ n: number }>`select (
-      (select count(*) from communities where not ST_IsValid(geom)) + (select count(*) from grids where not ST_IsValid(geom)) +
-      (select count(*) from buildings where not ST_IsValid(geom)) + (select count(*) from units where not ST_IsValid(geom)))::int as n`);
-    expect(invalid.n).toBe(0);
+  it('refuses an invalid footprint (every stored geometry is valid)', async () => {
+    const bowTie = JSON.stringify({ type: 'Polygon', coordinates: [[[109.49, 36.59], [109.491, 36.591], [109.491, 36.59], [109.49, 36.591], [109.49, 36.59]]] });
+    await expect(sql`insert into buildings (name, geom) values ('bow tie', ST_SetSRID(ST_GeomFromGeoJSON(${bowTie}), 4326))`
+      .execute(test.database.db)).rejects.toThrow(/buildings_geom_check/);
   });
 
   it('keeps every grid inside its community', async () => {
@@ -89,6 +88,13 @@ describe('demo city in PostGIS', () => {
       select max(ST_Area(ST_Difference(c.geom, u.geom)::geography)) as worst
       from communities c cross join lateral (select ST_Union(geom) as geom from grids where community_id = c.id) u`);
     expect(gaps.worst).toBeLessThan(1);
+  });
+
+  it('tiles the district with communities that leave no gap between them', async () => {
+    const district = await one(sql<{ parts: number; holes: number }>`
+      select ST_NumGeometries(u) as parts, ST_NumInteriorRings(ST_GeometryN(u, 1)) as holes
+      from (select ST_Union(geom) as u from communities) d`);
+    expect(district).toEqual({ parts: 1, holes: 0 });
   });
 
   it('tiles the district with communities that do not overlap', async () => {

@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../server/db/database.ts';
 import { testApp } from './support/app.ts';
 import { mode, openTestDatabase, type TestDatabase } from './support/databases.ts';
 
@@ -14,9 +15,12 @@ describe(`health on the ${mode} database`, () => {
   });
 
   it('answers 503 with a problem when the database is unreachable', async () => {
-    const app = testApp(test.database);
-    await test.database.close();
+    // A server that does not answer (nothing listens on port 9), or an embedded database that was closed.
+    const unreachable = mode === 'server' ? await openDatabase({ url: 'postgres://gridmap@127.0.0.1:9/gridmap' }) : test.database;
+    if (mode === 'embedded') await test.database.close();
+    const app = testApp(unreachable);
     const response = await request(app).get('/api/v1/health').expect(503);
+    await unreachable.close();
     expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(response.body).toMatchObject({ status: 503, title: 'Database unavailable', database: mode });
   });

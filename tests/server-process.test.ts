@@ -34,7 +34,7 @@ describe(`the server process on the ${mode} database`, () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'gridmap-data-'));
     if (mode === 'server') {
-      test = await openTestDatabase();
+      test = await openTestDatabase({ empty: true });
       await test.database.close();
       env = { DATABASE_URL: test.url! };
     } else {
@@ -49,6 +49,8 @@ describe(`the server process on the ${mode} database`, () => {
   it('starts with the demo city, stops cleanly on SIGTERM, and starts again on the same data', async () => {
     const first = startServer(env);
     const base = await first.listening;
+    expect(first.output()).toMatch(/migrations applied/);
+    expect(first.output()).toMatch(/demo city loaded/);
     expect((await (await fetch(`${base}/api/v1/health`)).json()).status).toBe('ok');
     const grids = await (await fetch(`${base}/api/v1/grids?limit=10000`)).json();
     expect(grids.features).toHaveLength(40);

@@ -1,3 +1,5 @@
+import { open, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
@@ -24,9 +26,11 @@ export interface DatabaseOptions {
   log?: Logger;
 }
 
-// Both drivers must hand the rest of the code the same JavaScript types.
-pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
-pg.types.setTypeParser(pg.types.builtins.NUMERIC, (v) => Number(v));
+// Both drivers must hand the rest of the code the same JavaScript types: numbers for int8 and numeric.
+const toNumber = (v: string) => Number(v);
+pg.types.setTypeParser(pg.types.builtins.INT8, toNumber);
+pg.types.setTypeParser(pg.types.builtins.NUMERIC, toNumber);
+const PGLITE_PARSERS = { [pg.types.builtins.INT8]: toNumber, [pg.types.builtins.NUMERIC]: toNumber };
 
 /**
  * Opens the one Kysely instance the server uses, over pg (server) or PGlite (embedded).
@@ -44,21 +48,62 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     import('@electric-sql/pglite'),
     import('@electric-sql/pglite-postgis'),
   ]);
-  const pglite = await PGlite.create({
-    dataDir: options.dataDir,
-    loadDataDir: options.snapshot,
-    extensions: { postgis },
-  });
-  const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
-  return {
-    db,
-    mode: 'embedded',
-    dump: () => pglite.dumpDataDir('gzip') as Promise<Blob>,
-    close: once(async () => {
-      await db.destroy();
-      await pglite.close();
-    }),
-  };
+  const unlock = options.dataDir ? await lockDataDir(options.dataDir) : async () => {};
+  try {
+    const pglite = await PGlite.create({
+      dataDir: options.dataDir,
+      loadDataDir: options.snapshot,
+      extensions: { postgis },
+      parsers: PGLITE_PARSERS,
+    });
+    const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
+    return {
+      db,
+      mode: 'embedded',
+      dump: () => pglite.dumpDataDir('gzip') as Promise<Blob>,
+      close: once(async () => {
+        await db.destroy(); // waits for the query or transaction in progress
+        await pglite.close();
+        await unlock();
+      }),
+    };
+  } catch (error) {
+    await unlock();
+    throw error;
+  }
+}
+
+/**
+ * One process at a time may open an embedded database: a second one writing the same files would corrupt
+ * them. A lock file names the owner; a lock left by a process that no longer runs is taken over.
+ */
+async function lockDataDir(dataDir: string) {
+  const path = join(dataDir, 'gridmap.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const file = await open(path, 'wx');
+      await file.writeFile(String(process.pid));
+      await file.close();
+      return () => rm(path, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number(await readFile(path, 'utf8').catch(() => ''));
+      if (owner && owner !== process.pid && isRunning(owner)) {
+        throw new Error(`${dataDir} is in use by another Gridmap process (pid ${owner}); stop it or set DATA_DIR`);
+      }
+      await rm(path, { force: true });
+    }
+  }
+  throw new Error(`could not lock ${dataDir}`);
+}
+
+function isRunning(pid: number) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Closing twice (a signal during shutdown, a test after a failure) is harmless. */

@@ -6,6 +6,8 @@ import { sql, type Kysely } from 'kysely';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
 
+const MIGRATION_LOCK = 7426001;
+
 export interface MigrationResult {
   applied: string[];
   skipped: string[];
@@ -17,11 +19,14 @@ export interface MigrationResult {
  */
 export async function migrate(db: Kysely<any>, dir = MIGRATIONS_DIR): Promise<MigrationResult> {
   const files = (await readdir(dir)).filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f)).sort();
-  await sql`create table if not exists schema_migrations (
-    name text primary key,
-    checksum text not null,
-    applied_at timestamptz not null default now()
-  )`.execute(db);
+  await db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(${MIGRATION_LOCK})`.execute(trx);
+    await sql`create table if not exists schema_migrations (
+      name text primary key,
+      checksum text not null,
+      applied_at timestamptz not null default now()
+    )`.execute(trx);
+  });
 
   const result: MigrationResult = { applied: [], skipped: [] };
   for (const name of files) {
@@ -29,7 +34,7 @@ export async function migrate(db: Kysely<any>, dir = MIGRATIONS_DIR): Promise<Mi
     const checksum = createHash('sha256').update(text).digest('hex');
     await db.transaction().execute(async (trx) => {
       // Two servers starting together on one database take turns.
-      await sql`select pg_advisory_xact_lock(7426001)`.execute(trx);
+      await sql`select pg_advisory_xact_lock(${MIGRATION_LOCK})`.execute(trx);
       const { rows } = await sql<{ checksum: string }>`
         select checksum from schema_migrations where name = ${name}`.execute(trx);
       if (rows.length > 0) {

@@ -68,7 +68,10 @@ class PGliteDriver implements Driver {
     await connection.executeQuery({ sql: 'rollback', parameters: [] } as unknown as CompiledQuery);
   }
 
-  async destroy() {}
+  /** Waits for whoever holds the connection, so the database is never closed under a running query. */
+  async destroy() {
+    await this.acquireConnection();
+  }
 }
 
 class PGliteConnection implements DatabaseConnection {

@@ -22,16 +22,21 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A fresh copy of the prepared database (migrated, demo city loaded) for one test file. */
-export async function openTestDatabase(): Promise<TestDatabase> {
+/**
+ * A fresh copy of the prepared database (migrated, demo city loaded) for one test file; with `empty`, a
+ * server database with nothing in it at all (server mode only).
+ */
+export async function openTestDatabase({ empty = false } = {}): Promise<TestDatabase> {
   if (!serverUrl) {
+    if (empty) throw new Error('an empty embedded database is a fresh DATA_DIR');
     const snapshot = new Blob([await readFile(inject('snapshotPath'))]);
     const database = await openDatabase({ snapshot });
     return { database, drop: () => database.close() };
   }
   const name = `${templateName(serverUrl).replace(/_template$/, '')}_${randomBytes(4).toString('hex')}`;
   const admin = await openDatabase({ url: adminUrl(serverUrl) });
-  await sql`create database ${sql.id(name)} template ${sql.id(templateName(serverUrl))}`.execute(admin.db);
+  const template = empty ? sql`` : sql`template ${sql.id(templateName(serverUrl))}`;
+  await sql`create database ${sql.id(name)} ${template}`.execute(admin.db);
   const url = databaseUrl(serverUrl, name);
   const database = await openDatabase({ url });
   return {

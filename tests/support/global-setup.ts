@@ -33,6 +33,12 @@ export default async function setup(project: TestProject) {
     await loadDemoCity(database.db, generateDemoCity(TEST_CITY));
     await database.close();
     project.provide('snapshotPath', '');
+    console.log(`test database prepared (server) in ${Date.now() - started} ms`);
+    return async () => {
+      const admin = await openDatabase({ url: adminUrl(url) });
+      await sql`drop database if exists ${sql.id(template)} with (force)`.execute(admin.db);
+      await admin.close();
+    };
   } else {
     const database = await openDatabase({});
     await migrate(database.db);
@@ -43,6 +49,6 @@ export default async function setup(project: TestProject) {
     await writeFile(snapshotPath, Buffer.from(await (await database.dump!()).arrayBuffer()));
     await database.close();
     project.provide('snapshotPath', snapshotPath);
+    console.log(`test database prepared (embedded) in ${Date.now() - started} ms`);
   }
-  console.log(`test database prepared (${url ? 'server' : 'embedded'}) in ${Date.now() - started} ms`);
 }

@@ -35,6 +35,7 @@ export function MapView({ visible, selected, onSelect }: {
   const container = useRef<HTMLDivElement>(null);
   const [map, setMap] = useState<MapLibreMap | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [truncated, setTruncated] = useState<LayerGroup[]>([]);
   const onSelectRef = useRef(onSelect);
   onSelectRef.current = onSelect;
 
@@ -45,6 +46,7 @@ export function MapView({ visible, selected, onSelect }: {
       const config = await fetchMapConfig();
       const collections = await Promise.all(LAYER_GROUPS.map((layer) => fetchLayer(layer, config.maxFeatures)));
       if (disposed || !container.current) return;
+      setTruncated(LAYER_GROUPS.filter((_, i) => collections[i].numberMatched > collections[i].features.length));
       const data = Object.fromEntries(LAYER_GROUPS.map((layer, i) => [layer, collections[i]])) as unknown as Record<LayerGroup, FeatureCollection>;
       const [west, south, east, north] = bbox({ type: 'FeatureCollection', features: data.communities.features });
       created = new MapLibreMap({
@@ -92,6 +94,11 @@ export function MapView({ visible, selected, onSelect }: {
     <div className="map" ref={container} data-testid="map">
       {!map && !error && <div className="map-status">{t('map.loading')}</div>}
       {error && <div className="map-status error" role="alert">{t('map.error')}: {error}</div>}
+      {truncated.length > 0 && (
+        <div className="map-notice" role="status">
+          {t('map.truncated')}: {truncated.map((group) => t(`layer.${group}`)).join(', ')}
+        </div>
+      )}
     </div>
   );
 }
