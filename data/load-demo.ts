@@ -10,7 +10,7 @@ const DEMO_LOCK = 7426002;
 
 /**
  * Loads a generated city into an empty database in one transaction (all or nothing), rows sent in
- * JSON batches that PostgreSQL unpacks itself, then lets PostGIS derive every spatial link. Returns false,
+ * JSON batches that PostgreSQL unpacks itself; the link triggers derive every spatial link. Returns false,
  * writing nothing, when the map is not empty (two servers starting together load it once).
  */
 export async function loadDemoCity(db: Kysely<DB>, city: DemoCity, progress: Progress = () => {}): Promise<boolean> {
@@ -71,10 +71,6 @@ export async function loadDemoCity(db: Kysely<DB>, city: DemoCity, progress: Pro
         await insert(trx, JSON.stringify(batch));
         progress(step, Math.min(i + BATCH, rows.length), rows.length);
       }
-    }
-    for (const link of ['buildings', 'members', 'units', 'issues'] as const) {
-      await sql`select ${sql.raw(`link_${link}`)}()`.execute(trx);
-      progress(`linking ${link}`, 1, 1);
     }
     return true;
   });

@@ -1,0 +1,115 @@
+import { sql, type Kysely } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DB } from '../server/db/schema.ts';
+import { openTestDatabase, type TestDatabase } from './support/databases.ts';
+
+/**
+ * Every stored link that differs from what PostGIS says when asked directly, by brute force over all rows
+ * (no index, none of Gridmap's own functions): ST_Contains for grids and communities, the footprint
+ * containing a home point else the nearest within 30 m on the spheroid.
+ */
+async function wrongLinks(db: Kysely<DB>) {
+  const { rows } = await sql<{ kind: string; id: number; stored: unknown; expected: unknown }>`
+    with b as (
+      select b.id, b.grid_id, b.community_id,
+             (select g.id from grids g where ST_Contains(g.geom, ST_PointOnSurface(b.geom))) as grid_expected,
+             (select c.id from communities c where ST_Contains(c.geom, ST_PointOnSurface(b.geom))) as community_expected
+      from buildings b
+    ), m as (
+      select m.id, m.building_id, m.grid_id,
+             coalesce((select b.id from buildings b where ST_Contains(b.geom, m.geom)),
+                      (select b.id from buildings b where ST_Distance(b.geom::geography, m.geom::geography) <= 30
+                       order by ST_Distance(b.geom::geography, m.geom::geography) limit 1)) as building_expected,
+             m.geom
+      from members m
+    ), i as (
+      select i.id, i.grid_id, (select g.id from grids g where ST_Contains(g.geom, i.geom)) as grid_expected from issues i
+    )
+    select 'building grid' as kind, id, grid_id as stored, grid_expected as expected from b where grid_id is distinct from grid_expected
+    union all
+    select 'building community', id, community_id, community_expected from b where community_id is distinct from community_expected
+    union all
+    select 'member building', id, building_id, building_expected from m where building_id is distinct from building_expected
+    union all
+    select 'member grid', m.id, m.grid_id, coalesce(b.grid_id, (select g.id from grids g where ST_Contains(g.geom, m.geom)))
+    from m left join buildings b on b.id = m.building_expected
+    where m.grid_id is distinct from coalesce(b.grid_id, (select g.id from grids g where ST_Contains(g.geom, m.geom)))
+    union all
+    select 'issue grid', id, grid_id, grid_expected from i where grid_id is distinct from grid_expected`.execute(db);
+  return rows;
+}
+
+describe('derived links follow geometry in the same transaction', () => {
+  let test: TestDatabase;
+  let db: Kysely<DB>;
+  beforeAll(async () => {
+    test = await openTestDatabase();
+    db = test.database.db;
+  });
+  afterAll(() => test?.drop());
+
+  it('agree with PostGIS for the whole demo city', async () => {
+    expect(await wrongLinks(db)).toEqual([]);
+  });
+
+  it('move a building to the grid it was moved into, and relink the home points it left', async () => {
+    // The building with the most members, moved to open ground in another community's first grid.
+    const { rows: [moved] } = await sql<{ id: number; target: number; residents: number }>`
+      select b.id, t.id as target, (select count(*)::int from members where building_id = b.id) as residents
+      from buildings b, lateral (select g.id from grids g where g.community_id <> b.community_id order by g.id limit 1) t
+      order by (select count(*) from members where building_id = b.id) desc, b.id limit 1`.execute(db);
+    expect(moved.residents).toBeGreaterThan(0);
+    await sql`
+      with open_ground as (
+        select ST_PointOnSurface(ST_Difference(ST_Buffer(g.geom, -0.0003),
+                 (select ST_Union(ST_Buffer(b.geom, 0.0003)) from buildings b where b.geom && g.geom))) as c
+        from grids g where g.id = ${moved.target})
+      update buildings b set geom = ST_Translate(b.geom, ST_X(c) - ST_X(ST_Centroid(b.geom)), ST_Y(c) - ST_Y(ST_Centroid(b.geom)))
+      from open_ground where b.id = ${moved.id}`.execute(db);
+    const { rows: [after] } = await sql<{ grid_id: number }>`select grid_id from buildings where id = ${moved.id}`.execute(db);
+    expect(after.grid_id).toBe(moved.target);
+    // Its residents' home points stayed behind: each is now in whatever footprint is there, if any.
+    const { rows: [left] } = await sql<{ n: number }>`select count(*)::int as n from members where building_id = ${moved.id}`.execute(db);
+    expect(left.n).toBe(0);
+    expect(await wrongLinks(db)).toEqual([]);
+  });
+
+  it('relink buildings, members and issues when a grid boundary is redrawn', async () => {
+    // Give half of grid A to its neighbour B in the same community (one transaction, as a planner would).
+    const { rows: [pair] } = await sql<{ a: number; b: number }>`
+      select a.id as a, b.id as b from grids a join grids b on a.community_id = b.community_id and a.id < b.id
+      where ST_Length(ST_Intersection(a.geom, b.geom)::geography) > 100 order by a.id limit 1`.execute(db);
+    const before = await sql<{ n: number }>`select count(*)::int as n from buildings where grid_id = ${pair.a}`.execute(db);
+    await db.transaction().execute(async (trx) => {
+      await sql`create temp table strip on commit drop as
+                select ST_Intersection(a.geom, ST_Buffer(ST_Intersection(a.geom, b.geom), 0.0008)) as geom
+                from grids a, grids b where a.id = ${pair.a} and b.id = ${pair.b}`.execute(trx);
+      await sql`update grids set geom = (select ST_GeometryN(ST_CollectionExtract(ST_Difference(grids.geom, strip.geom), 3), 1) from strip) where id = ${pair.a}`.execute(trx);
+      await sql`update grids set geom = (select ST_GeometryN(ST_CollectionExtract(ST_Union(grids.geom, strip.geom), 3), 1) from strip) where id = ${pair.b}`.execute(trx);
+    });
+    const after = await sql<{ n: number }>`select count(*)::int as n from buildings where grid_id = ${pair.a}`.execute(db);
+    expect(after.rows[0].n).toBeLessThan(before.rows[0].n);
+    expect(await wrongLinks(db)).toEqual([]);
+  });
+
+  it('keep what a deleted grid held, unassigned', async () => {
+    const { rows: [grid] } = await sql<{ id: number; buildings: number }>`
+      select g.id, count(b.id)::int as buildings from grids g join buildings b on b.grid_id = g.id group by g.id order by g.id desc limit 1`.execute(db);
+    const total = await sql<{ n: number }>`select count(*)::int as n from buildings`.execute(db);
+    await sql`delete from grids where id = ${grid.id}`.execute(db);
+    const { rows: [after] } = await sql<{ n: number; unassigned: number }>`
+      select count(*)::int as n, count(*) filter (where grid_id is null)::int as unassigned from buildings`.execute(db);
+    expect(after).toEqual({ n: total.rows[0].n, unassigned: grid.buildings });
+    expect(await wrongLinks(db)).toEqual([]);
+  });
+
+  it('place a new home point just outside a footprint in the nearest building within 30 m', async () => {
+    const { rows: [placed] } = await sql<{ building_id: number | null; inside: boolean }>`
+      with b as (select id, geom from buildings where grid_id is not null order by id limit 1),
+           p as (select ST_SetSRID(ST_Project(ST_Centroid(b.geom)::geography, 20, 0)::geometry, 4326) as pt from b)
+      insert into members (name, category, geom) select 'test', 'resident', pt from p
+      returning building_id, exists (select 1 from buildings, p where ST_Contains(buildings.geom, p.pt)) as inside`.execute(db);
+    expect(placed).toEqual({ building_id: expect.any(Number), inside: false });
+    expect(await wrongLinks(db)).toEqual([]);
+  });
+});
