@@ -11,7 +11,10 @@ export type Position = [number, number];
 export type Ring = Position[];
 
 export interface DemoStreet { code: string; name: string; district_code: string; district_name: string }
-export interface DemoCommunity { code: string; name: string; street_code: string; cells: Ring[] }
+export interface DemoCommunity {
+  code: string; name: string; street_code: string; cells: Ring[];
+  party_committee_name: string; party_committee_secretary: string;
+}
 export interface DemoGrid {
   code: string; name: string; community_code: string; ring: Ring;
   party_branch_name: string; party_branch_secretary: string; grid_worker_name: string; grid_worker_phone: string;
@@ -170,7 +173,10 @@ export function generateDemoCity({ seed = 1, size = 1 }: { seed?: number; size?:
       let base = COMMUNITY_NAMES[city.communities.length % COMMUNITY_NAMES.length];
       for (let n = 2; communityNames.has(base); n++) base = `${COMMUNITY_NAMES[city.communities.length % COMMUNITY_NAMES.length]}${chineseNumeral(n)}`;
       communityNames.add(base);
-      const community: DemoCommunity = { code: street.code + pad(k + 1, 3), name: `${base}社区`, street_code: street.code, cells: run.map(([c, r]) => blockRing(c, r)) };
+      const community: DemoCommunity = {
+        code: street.code + pad(k + 1, 3), name: `${base}社区`, street_code: street.code, cells: run.map(([c, r]) => blockRing(c, r)),
+        party_committee_name: `中共${base}社区委员会`, party_committee_secretary: personName(),
+      };
       city.communities.push(community);
       addCommunity(community, street, run);
     }

@@ -6,10 +6,18 @@ import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
+import { buildings } from './features/buildings/resource.ts';
+import { communityRoutes } from './features/communities/routes.ts';
+import { gridRoutes } from './features/grids/routes.ts';
 import { healthRoutes } from './features/health/routes.ts';
+import { issues } from './features/issues/resource.ts';
 import { mapRoutes } from './features/map/routes.ts';
+import { members } from './features/members/resource.ts';
+import { units } from './features/units/resource.ts';
+import { featureResource } from './http/feature-resource.ts';
 import { notFound, problemHandler } from './http/problem.ts';
 
+export const BODY_LIMIT = '16mb';
 export const WEB_DIST = fileURLToPath(new URL('../dist/web/', import.meta.url));
 
 export function createApp({ database, config, logger }: { database: Database; config: Config; logger: Logger }) {
@@ -28,8 +36,14 @@ export function createApp({ database, config, logger }: { database: Database; co
     }),
   );
 
+  // A FeatureCollection of 10,000 footprints is a few megabytes; anything far larger is refused with 413.
+  app.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/geo+json', 'application/*+json'] }));
+
   app.use(healthRoutes(database));
-  app.use(mapRoutes(database, config));
+  app.use(mapRoutes(config));
+  app.use(communityRoutes(database));
+  app.use(gridRoutes(database));
+  for (const resource of [buildings, members, units, issues]) app.use(featureResource(database, resource));
 
   if (existsSync(WEB_DIST)) {
     app.use(express.static(WEB_DIST, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForIndex }));

@@ -2,8 +2,9 @@ import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../server/config.ts';
+import { generateDemoCity } from '../data/demo-city.ts';
 import { loadDemoIfEmpty } from '../server/start.ts';
-import { mode, openTestDatabase, type TestDatabase } from './support/databases.ts';
+import { TEST_CITY, mode, openTestDatabase, type TestDatabase } from './support/databases.ts';
 
 describe(`the ${mode} database through Kysely`, () => {
   let test: TestDatabase;
@@ -53,6 +54,6 @@ describe(`the ${mode} database through Kysely`, () => {
 
     await loadDemoIfEmpty(test.database, loadConfig({}), log);
     expect(await count('communities')).toBe(7);
-    expect(await count('buildings')).toBe(1626);
+    expect(await count('buildings')).toBe(generateDemoCity(TEST_CITY).buildings.length);
   });
 });

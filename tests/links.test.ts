@@ -53,19 +53,19 @@ describe('derived links follow geometry in the same transaction', () => {
   });
 
   it('move a building to the grid it was moved into, and relink the home points it left', async () => {
-    // The building with the most members, moved to open ground in another community's first grid.
-    const { rows: [moved] } = await sql<{ id: number; target: number; residents: number }>`
-      select b.id, t.id as target, (select count(*)::int from members where building_id = b.id) as residents
-      from buildings b, lateral (select g.id from grids g where g.community_id <> b.community_id order by g.id limit 1) t
-      order by (select count(*) from members where building_id = b.id) desc, b.id limit 1`.execute(db);
+    // The building with the most members, moved to open ground in a grid of another community.
+    const { rows: [moved] } = await sql<{ id: number; target: number; residents: number; x: number; y: number }>`
+      with b as (select b.id, b.community_id, (select count(*)::int from members where building_id = b.id) as residents
+                 from buildings b order by residents desc, b.id limit 1),
+           open_ground as (
+             select g.id, ST_PointOnSurface(ST_Difference(ST_Buffer(g.geom, -0.0002),
+                      (select ST_Union(ST_Buffer(o.geom, 0.00015)) from buildings o where o.geom && g.geom))) as c
+             from grids g, b where g.community_id <> b.community_id)
+      select b.id, b.residents, o.id as target, ST_X(o.c) as x, ST_Y(o.c) as y
+      from b, open_ground o where not ST_IsEmpty(o.c) order by o.id limit 1`.execute(db);
     expect(moved.residents).toBeGreaterThan(0);
-    await sql`
-      with open_ground as (
-        select ST_PointOnSurface(ST_Difference(ST_Buffer(g.geom, -0.0003),
-                 (select ST_Union(ST_Buffer(b.geom, 0.0003)) from buildings b where b.geom && g.geom))) as c
-        from grids g where g.id = ${moved.target})
-      update buildings b set geom = ST_Translate(b.geom, ST_X(c) - ST_X(ST_Centroid(b.geom)), ST_Y(c) - ST_Y(ST_Centroid(b.geom)))
-      from open_ground where b.id = ${moved.id}`.execute(db);
+    await sql`update buildings b set geom = ST_Translate(b.geom, ${moved.x} - ST_X(ST_Centroid(b.geom)), ${moved.y} - ST_Y(ST_Centroid(b.geom)))
+              where b.id = ${moved.id}`.execute(db);
     const { rows: [after] } = await sql<{ grid_id: number }>`select grid_id from buildings where id = ${moved.id}`.execute(db);
     expect(after.grid_id).toBe(moved.target);
     // Its residents' home points stayed behind: each is now in whatever footprint is there, if any.

@@ -25,3 +25,23 @@ export function parseLimit(value: unknown, { fallback, max }: { fallback: number
   if (!Number.isInteger(n) || n < 1 || n > max) throw invalidParameter(field, `${field} must be an integer from 1 to ${max}`);
   return n;
 }
+
+export function parseId(value: unknown, field = 'id'): number {
+  const n = typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < 1) throw invalidParameter(field, `${field} must be a positive integer`);
+  return n;
+}
+
+export type QueryValueType = 'integer' | 'text' | 'boolean';
+
+/** A filter's value from the query string, typed; undefined when absent. */
+export function parseQueryValue(value: unknown, field: string, type: QueryValueType): number | string | boolean | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value === '') throw invalidParameter(field, `${field} must be given once, with a value`);
+  if (type === 'integer') return parseId(value, field);
+  if (type === 'boolean') {
+    if (value !== 'true' && value !== 'false') throw invalidParameter(field, `${field} must be true or false`);
+    return value === 'true';
+  }
+  return value;
+}

@@ -21,9 +21,31 @@ export const invalidParameter = (field: string, detail: string) =>
 export const notFound: RequestHandler = (req, _res, next) =>
   next(new HttpProblem(404, 'Not Found', `No resource at ${req.method} ${req.path}`));
 
+interface DatabaseError { code?: string; constraint?: string; table?: string; column?: string; detail?: string; message?: string }
+
+/** The request field a violated constraint guards: `grids_community_id_fkey` → `community_id`, geom → geometry. */
+function constraintField({ constraint, table, column }: DatabaseError): string | undefined {
+  const name = column ?? constraint?.replace(new RegExp(`^${table}_`), '').replace(/_(key|fkey|check|pkey)$/, '');
+  return name === 'geom' ? 'geometry' : name;
+}
+
+/** Constraint violations are the client's mistake, named by field; nothing was written (the transaction rolled back). */
+function databaseProblem(e: DatabaseError): HttpProblem | undefined {
+  const field = constraintField(e);
+  switch (e.code) {
+    case '23505': return new HttpProblem(409, 'Conflict', e.detail ?? e.message, { field });
+    case '23503': return new HttpProblem(422, 'Unknown reference', e.detail ?? e.message, { field });
+    case '23514': return new HttpProblem(422, 'Invalid value', `${field} is not allowed here (${e.constraint})`, { field });
+    case '23502': return new HttpProblem(400, 'Missing value', `${field} is required`, { field });
+    default: return undefined;
+  }
+}
+
 /** Body-parser errors carry a `type` and a status; anything else unknown is a 500 without details. */
 function toProblem(error: unknown): HttpProblem {
   if (error instanceof HttpProblem) return error;
+  const fromDatabase = databaseProblem(error as DatabaseError);
+  if (fromDatabase) return fromDatabase;
   const e = error as { type?: string; status?: number; message?: string };
   if (e.type === 'entity.parse.failed') return new HttpProblem(400, 'Malformed JSON', e.message, { field: 'body' });
   if (e.type === 'entity.too.large') return new HttpProblem(413, 'Request body too large', e.message, { field: 'body' });

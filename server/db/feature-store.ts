@@ -1,0 +1,133 @@
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { Bbox } from '../http/params.ts';
+import type { DB } from './schema.ts';
+
+/**
+ * Reads and writes of a map table as GeoJSON features. PostGIS builds the GeoJSON on the way out and
+ * parses, normalises and checks it on the way in; rows travel as one JSON parameter, unpacked by
+ * json_populate_record against the table's own row type, so a bulk write is a single statement.
+ */
+export interface FeatureTable {
+  /** the table written to */
+  table: string;
+  /** the rows as read: the table, or a query that adds joined names */
+  source: RawBuilder<unknown>;
+  /** stored as MultiPolygon */
+  multi?: boolean;
+}
+
+export type Condition = RawBuilder<unknown>;
+
+export interface FeatureInput {
+  geometry?: unknown;
+  properties?: Record<string, unknown>;
+}
+
+const asGeoJson = (alias: string) => sql`json_build_object(
+  'type', 'Feature',
+  'id', ${sql.ref(`${alias}.id`)},
+  'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(${sql.ref(`${alias}.geom`)}), 7)::json,
+  'properties', to_jsonb(${sql.ref(alias)}) - 'geom' - 'id')`;
+
+const where = (conditions: Condition[]) => (conditions.length ? sql`where ${sql.join(conditions, sql` and `)}` : sql``);
+
+export const bboxCondition = (bbox: Bbox) => {
+  const envelope = sql`ST_MakeEnvelope(${bbox[0]}, ${bbox[1]}, ${bbox[2]}, ${bbox[3]}, 4326)`;
+  return sql`t.geom && ${envelope} and ST_Intersects(t.geom, ${envelope})`;
+};
+
+/**
+ * One page of features in id order, after `after`, as FeatureCollection text with numberMatched,
+ * numberReturned and a `next` link (nextHref + the last id) when more follow.
+ */
+export async function listFeatures(
+  db: Kysely<DB>,
+  source: RawBuilder<unknown>,
+  { conditions, limit, after, nextHref }: { conditions: Condition[]; limit: number; after?: number; nextHref: string },
+): Promise<string> {
+  const page = after === undefined ? conditions : [...conditions, sql`t.id > ${after}`];
+  const { rows } = await sql<{ body: string }>`
+    with page as (select t.* from ${source} t ${where(page)} order by t.id limit ${limit + 1}),
+         shown as (select * from page order by id limit ${limit})
+    select json_build_object(
+      'type', 'FeatureCollection',
+      'numberMatched', (select count(*) from ${source} t ${where(conditions)}),
+      'numberReturned', (select count(*) from shown),
+      'links', case when (select count(*) from page) > ${limit}
+                    then json_build_array(json_build_object('rel', 'next', 'type', 'application/geo+json',
+                                                            'href', ${nextHref} || (select max(id) from shown)))
+                    else '[]'::json end,
+      'features', coalesce((select json_agg(${asGeoJson('s')} order by s.id) from shown s), '[]'::json)
+    )::text as body`.execute(db);
+  return rows[0].body;
+}
+
+/** Features by id, in the order asked, with their versions (for ETags). */
+export async function readFeatures(db: Kysely<DB>, source: RawBuilder<unknown>, ids: number[]) {
+  const { rows } = await sql<{ id: number; version: number; feature: string }>`
+    select s.id, s.version, ${asGeoJson('s')}::text as feature
+    from ${source} s join json_array_elements_text(${JSON.stringify(ids)}::json) with ordinality as wanted(id, n)
+      on wanted.id::int = s.id
+    order by wanted.n`.execute(db);
+  return rows;
+}
+
+/**
+ * The geometries PostGIS finds invalid once normalised, with its reason ("Self-intersection[109.49 36.59]"),
+ * by position in `inputs`.
+ */
+export async function invalidGeometries(db: Kysely<DB>, inputs: FeatureInput[], multi = false) {
+  const { rows } = await sql<{ index: number; reason: string }>`
+    select (f.n - 1)::int as index, ST_IsValidReason(g) as reason
+    from json_array_elements(${JSON.stringify(inputs.map((i) => i.geometry ?? null))}::json) with ordinality as f(geometry, n)
+    cross join lateral normalized_geometry(f.geometry::text, ${multi}) as g
+    where f.geometry::text <> 'null' and not ST_IsValid(g)
+    order by f.n`.execute(db);
+  return rows;
+}
+
+/** Inserts features in one statement; returns their ids in input order. */
+export async function insertFeatures(db: Kysely<DB>, target: FeatureTable, columns: string[], inputs: FeatureInput[]) {
+  const { rows } = await sql<{ id: number }>`
+    insert into ${sql.table(target.table)} (${sql.join([...columns, 'geom'].map((c) => sql.ref(c)))})
+    select ${sql.join(columns.map((c) => sql.ref(`p.${c}`)))}${columns.length ? sql`,` : sql``}
+           normalized_geometry(f.feature->>'geometry', ${target.multi ?? false})
+    from json_array_elements(${JSON.stringify(inputs)}::json) with ordinality as f(feature, n)
+    cross join lateral json_populate_record(null::${sql.table(target.table)}, f.feature->'properties') as p
+    order by f.n
+    returning id`.execute(db);
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Updates the given properties and/or geometry of one row; with `version`, only if it is still that
+ * version. Returns false when no row was updated (unknown id, or a newer version).
+ */
+export async function updateFeature(db: Kysely<DB>, target: FeatureTable, id: number, input: FeatureInput, version?: number) {
+  const columns = Object.keys(input.properties ?? {});
+  const sets = [];
+  if (columns.length) {
+    sets.push(sql`(${sql.join(columns.map((c) => sql.ref(c)))}) = (select ${sql.join(columns.map((c) => sql.ref(`p.${c}`)))}
+      from json_populate_record(null::${sql.table(target.table)}, ${JSON.stringify(input.properties)}::json) p)`);
+  }
+  if (input.geometry !== undefined) {
+    sets.push(sql`geom = normalized_geometry(${JSON.stringify(input.geometry)}, ${target.multi ?? false})`);
+  }
+  const { rows } = await sql<{ id: number }>`
+    update ${sql.table(target.table)} set ${sql.join(sets)}
+    where id = ${id} ${version === undefined ? sql`` : sql`and version = ${version}`}
+    returning id`.execute(db);
+  return rows.length > 0;
+}
+
+export async function deleteFeature(db: Kysely<DB>, table: string, id: number, version?: number) {
+  const { rows } = await sql<{ id: number }>`
+    delete from ${sql.table(table)} where id = ${id} ${version === undefined ? sql`` : sql`and version = ${version}`}
+    returning id`.execute(db);
+  return rows.length > 0;
+}
+
+export async function currentVersion(db: Kysely<DB>, table: string, id: number) {
+  const { rows } = await sql<{ version: number }>`select version from ${sql.table(table)} where id = ${id}`.execute(db);
+  return rows[0]?.version;
+}

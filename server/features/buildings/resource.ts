@@ -1,0 +1,31 @@
+import { sql } from 'kysely';
+import { z } from 'zod';
+import type { ResourceDefinition } from '../../http/feature-resource.ts';
+
+export const BUILDING_KINDS = ['residential', 'commercial', 'shop', 'school', 'unit', 'other'] as const;
+
+export const buildings: ResourceDefinition = {
+  name: 'buildings',
+  singular: 'building',
+  table: 'buildings',
+  source: sql`buildings`,
+  geometry: ['Polygon'],
+  properties: z.object({
+    name: z.string().min(1).max(200),
+    address: z.string().max(300).nullable().optional(),
+    kind: z.enum(BUILDING_KINDS),
+    floors: z.number().int().min(1).max(200).nullable().optional(),
+    households: z.number().int().min(0).max(100_000),
+    residents: z.number().int().min(0).max(1_000_000),
+    has_party_group: z.boolean(),
+    party_group_leader: z.string().max(100).nullable().optional(),
+  }),
+  defaults: { kind: 'residential', households: 0, residents: 0, has_party_group: false },
+  readOnly: ['id', 'version', 'created_at', 'updated_at', 'grid_id', 'community_id'],
+  filters: {
+    community: { type: 'integer', condition: (id: number) => sql`t.community_id = ${id}` },
+    grid: { type: 'integer', condition: (id: number) => sql`t.grid_id = ${id}` },
+    kind: { type: 'text', condition: (kind: string) => sql`t.kind = ${kind}` },
+    party_group: { type: 'boolean', condition: (has: boolean) => sql`t.has_party_group = ${has}` },
+  },
+};

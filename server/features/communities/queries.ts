@@ -1,0 +1,69 @@
+import { sql, type Kysely } from 'kysely';
+import type { DB } from '../../db/schema.ts';
+
+const OPEN = sql`('reported', 'accepted', 'in_progress', 'escalated')`;
+
+/** Members counted by category, with volunteers and central households, for the rows `members m` in scope. */
+const memberCounts = (scope: ReturnType<typeof sql>) => sql`(
+  select json_build_object(
+    'members', count(*),
+    'in_service', count(*) filter (where m.category = 'in_service'),
+    'retired', count(*) filter (where m.category = 'retired'),
+    'floating', count(*) filter (where m.category = 'floating'),
+    'resident', count(*) filter (where m.category = 'resident'),
+    'volunteers', count(*) filter (where m.is_volunteer),
+    'central_households', count(*) filter (where m.is_central_household))
+  from members m where ${scope})`;
+
+/**
+ * The Party organisation along the map, as a leader first opens it: the community and its Party committee,
+ * each grid with its Party branch and grid worker, each building with its Party group and central
+ * households, and the counts at every level.
+ */
+export async function communityTree(db: Kysely<DB>, id: number): Promise<string | undefined> {
+  const { rows } = await sql<{ tree: string }>`
+    with b as (
+      select b.id, b.grid_id, json_build_object(
+        'id', b.id, 'name', b.name, 'kind', b.kind, 'floors', b.floors,
+        'party_group', json_build_object('exists', b.has_party_group, 'leader', b.party_group_leader),
+        'central_households', (select coalesce(json_agg(json_build_object('member_id', m.id, 'name', m.name) order by m.id), '[]')
+                               from members m where m.building_id = b.id and m.is_central_household),
+        'counts', (${memberCounts(sql`m.building_id = b.id`)}::jsonb || jsonb_build_object(
+          'households', b.households, 'residents', b.residents,
+          'open_issues', (select count(*) from issues i where i.status in ${OPEN} and ST_Intersects(b.geom, i.geom))))
+      ) as node
+      from buildings b where b.community_id = ${id}
+    ), g as (
+      select g.id, json_build_object(
+        'id', g.id, 'code', g.code, 'name', g.name,
+        'party_branch', json_build_object('name', g.party_branch_name, 'secretary', g.party_branch_secretary),
+        'grid_worker', json_build_object('name', g.grid_worker_name, 'phone', g.grid_worker_phone),
+        'counts', (${memberCounts(sql`m.grid_id = g.id`)}::jsonb || (
+          select jsonb_build_object('buildings', count(*), 'households', coalesce(sum(households), 0),
+                                    'residents', coalesce(sum(residents), 0),
+                                    'buildings_with_party_group', count(*) filter (where has_party_group))
+          from buildings where grid_id = g.id) || jsonb_build_object(
+          'open_issues', (select count(*) from issues i where i.grid_id = g.id and i.status in ${OPEN}))),
+        'buildings', (select coalesce(json_agg(b.node order by b.id), '[]') from b where b.grid_id = g.id)
+      ) as node
+      from grids g where g.community_id = ${id}
+    )
+    select json_build_object(
+      'id', c.id, 'code', c.code, 'name', c.name,
+      'street', json_build_object('code', s.code, 'name', s.name),
+      'district', json_build_object('code', s.district_code, 'name', s.district_name),
+      'party_committee', json_build_object('name', c.party_committee_name, 'secretary', c.party_committee_secretary),
+      'counts', (${memberCounts(sql`m.community_id = c.id`)}::jsonb || (
+        select jsonb_build_object('buildings', count(*), 'households', coalesce(sum(households), 0),
+                                  'residents', coalesce(sum(residents), 0),
+                                  'buildings_with_party_group', count(*) filter (where has_party_group))
+        from buildings where community_id = c.id) || jsonb_build_object(
+        'grids', (select count(*) from grids where community_id = c.id),
+        'resident_units', (select count(*) from units where community_id = c.id),
+        'open_issues', (select count(*) from issues i where i.community_id = c.id and i.status in ${OPEN}))),
+      'grids', (select coalesce(json_agg(g.node order by g.id), '[]') from g),
+      'unassigned_buildings', (select coalesce(json_agg(b.node order by b.id), '[]') from b where b.grid_id is null)
+    )::text as tree
+    from communities c join streets s on s.code = c.street_code where c.id = ${id}`.execute(db);
+  return rows[0]?.tree;
+}

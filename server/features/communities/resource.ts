@@ -1,0 +1,33 @@
+import { sql } from 'kysely';
+import { z } from 'zod';
+import type { ResourceDefinition } from '../../http/feature-resource.ts';
+import { HttpProblem } from '../../http/problem.ts';
+
+export const communities: ResourceDefinition = {
+  name: 'communities',
+  singular: 'community',
+  table: 'communities',
+  source: sql`(select c.*, s.name as street_name, s.district_code, s.district_name
+               from communities c join streets s on s.code = c.street_code)`,
+  multi: true,
+  geometry: ['Polygon', 'MultiPolygon'],
+  properties: z.object({
+    code: z.string().regex(/^\d{12}$/, 'a community code is 12 digits: district (6), street (3), community (3)'),
+    name: z.string().min(1).max(100),
+    street_code: z.string().regex(/^\d{9}$/, 'a street code is 9 digits'),
+    party_committee_name: z.string().max(200).nullable().optional(),
+    party_committee_secretary: z.string().max(100).nullable().optional(),
+  }),
+  defaults: {},
+  readOnly: ['id', 'version', 'created_at', 'updated_at', 'street_name', 'district_code', 'district_name'],
+  filters: {
+    street: { type: 'text', condition: (code: string) => sql`t.street_code = ${code}` },
+    district: { type: 'text', condition: (code: string) => sql`t.district_code = ${code}` },
+  },
+  async beforeDelete(trx, id) {
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from grids where community_id = ${id}`.execute(trx);
+    if (rows[0].n > 0) {
+      throw new HttpProblem(409, 'Community has grids', `community ${id} still has ${rows[0].n} grids: delete or move them first`, { field: 'id', grids: rows[0].n });
+    }
+  },
+};

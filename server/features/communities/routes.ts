@@ -1,0 +1,18 @@
+import { Router } from 'express';
+import type { Database } from '../../db/database.ts';
+import { featureResource } from '../../http/feature-resource.ts';
+import { parseId } from '../../http/params.ts';
+import { HttpProblem } from '../../http/problem.ts';
+import { communityTree } from './queries.ts';
+import { communities } from './resource.ts';
+
+export function communityRoutes(database: Database) {
+  return Router()
+    .get('/api/v1/communities/:id/tree', async (req, res) => {
+      const id = parseId(req.params.id);
+      const tree = await communityTree(database.db, id);
+      if (!tree) throw new HttpProblem(404, 'Not Found', `No community ${id}`, { field: 'id' });
+      res.type('application/json').send(tree);
+    })
+    .use(featureResource(database, communities));
+}

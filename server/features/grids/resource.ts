@@ -1,0 +1,83 @@
+import { sql } from 'kysely';
+import { z } from 'zod';
+import type { ResourceDefinition } from '../../http/feature-resource.ts';
+import { parseId } from '../../http/params.ts';
+import { HttpProblem } from '../../http/problem.ts';
+
+/** Shared edges drawn by hand never match exactly: overlaps and overhangs up to this are accepted. */
+export const GRID_TOLERANCE_M2 = 1;
+
+export const grids: ResourceDefinition = {
+  name: 'grids',
+  singular: 'grid',
+  table: 'grids',
+  source: sql`(select g.*, c.name as community_name from grids g join communities c on c.id = g.community_id)`,
+  geometry: ['Polygon'],
+  properties: z.object({
+    community_id: z.number().int().positive(),
+    code: z.string().regex(/^\d{15}$/, 'a grid code is 15 digits: the community code and a 3-digit sequence'),
+    name: z.string().min(1).max(100),
+    party_branch_name: z.string().max(200).nullable().optional(),
+    party_branch_secretary: z.string().max(100).nullable().optional(),
+    grid_worker_name: z.string().max(100).nullable().optional(),
+    grid_worker_phone: z.string().regex(/^[0-9+\- ]{3,20}$/, 'a phone number is 3–20 digits, spaces, + or -').nullable().optional(),
+  }),
+  defaults: {},
+  readOnly: ['id', 'version', 'created_at', 'updated_at', 'community_name'],
+  filters: {
+    community: { type: 'integer', condition: (id: number) => sql`t.community_id = ${id}` },
+  },
+
+  /** A grid lies inside its community and does not overlap its sibling grids (beyond the tolerance). */
+  async check(trx, ids) {
+    const { rows: outside } = await sql<{ id: number; code: string; area_m2: number }>`
+      select g.id, g.code, round(ST_Area(ST_Difference(g.geom, c.geom)::geography)::numeric, 1) as area_m2
+      from grids g join communities c on c.id = g.community_id
+      where g.id in (select value::int from json_array_elements_text(${JSON.stringify(ids)}::json))
+        and not ST_CoveredBy(g.geom, c.geom)
+        and ST_Area(ST_Difference(g.geom, c.geom)::geography) > ${GRID_TOLERANCE_M2}`.execute(trx);
+    if (outside.length) {
+      const [first] = outside;
+      throw new HttpProblem(422, 'Grid outside its community',
+        `grid ${first.code} extends ${first.area_m2} m² beyond its community`, { field: 'geometry', outside });
+    }
+    const { rows: overlaps } = await sql<{ grid: string; conflicting_grid_id: number; conflicting_grid: string; conflicting_grid_name: string; area_m2: number }>`
+      select g.code as grid, o.id as conflicting_grid_id, o.code as conflicting_grid, o.name as conflicting_grid_name,
+             round(ST_Area(ST_Intersection(g.geom, o.geom)::geography)::numeric, 1) as area_m2
+      from grids g join grids o on o.community_id = g.community_id and o.id <> g.id and o.geom && g.geom
+      where g.id in (select value::int from json_array_elements_text(${JSON.stringify(ids)}::json))
+        and ST_Intersects(g.geom, o.geom)
+        and ST_Area(ST_Intersection(g.geom, o.geom)::geography) > ${GRID_TOLERANCE_M2}
+      order by g.id, o.id`.execute(trx);
+    if (overlaps.length) {
+      const [first] = overlaps;
+      throw new HttpProblem(422, 'Grids overlap',
+        `grid ${first.grid} overlaps grid ${first.conflicting_grid} (${first.conflicting_grid_name}) by ${first.area_m2} m²`,
+        { field: 'geometry', overlaps });
+    }
+  },
+
+  /**
+   * A grid that holds buildings is deleted only by saying where its area goes: ?merge_into=<neighbour id>
+   * gives it to an adjacent grid of the same community, whose buildings, members and issues follow.
+   */
+  async beforeDelete(trx, id, req) {
+    const { rows: [held] } = await sql<{ n: number }>`select count(*)::int as n from buildings where grid_id = ${id}`.execute(trx);
+    if (req.query.merge_into === undefined) {
+      if (held.n === 0) return;
+      throw new HttpProblem(409, 'Grid holds buildings',
+        `grid ${id} holds ${held.n} buildings: say where they go with ?merge_into=<id of an adjacent grid>`, { field: 'merge_into', buildings: held.n });
+    }
+    const into = parseId(req.query.merge_into, 'merge_into');
+    const { rows: [merge] } = await sql<{ same_community: boolean; polygon: boolean } | undefined>`
+      select g.community_id = n.community_id as same_community,
+             GeometryType(ST_UnaryUnion(ST_Collect(g.geom, n.geom))) = 'POLYGON' as polygon
+      from grids g, grids n where g.id = ${id} and n.id = ${into} and n.id <> g.id`.execute(trx);
+    if (!merge) throw new HttpProblem(422, 'Unknown grid', `merge_into: no other grid ${into}`, { field: 'merge_into' });
+    if (!merge.same_community || !merge.polygon) {
+      throw new HttpProblem(422, 'Grids not adjacent', `grid ${into} must share a boundary with grid ${id} in the same community`, { field: 'merge_into' });
+    }
+    await sql`update grids n set geom = ST_UnaryUnion(ST_Collect(n.geom, g.geom)) from grids g where g.id = ${id} and n.id = ${into}`.execute(trx);
+    // Until the grid is gone its area is covered twice; the relink after the delete settles every link.
+  },
+};

@@ -1,0 +1,27 @@
+import { sql } from 'kysely';
+import { z } from 'zod';
+import type { ResourceDefinition } from '../../http/feature-resource.ts';
+
+export const units: ResourceDefinition = {
+  name: 'units',
+  singular: 'resident unit',
+  table: 'units',
+  source: sql`units`,
+  geometry: ['Point', 'Polygon'],
+  properties: z.object({
+    name: z.string().min(1).max(200),
+    kind: z.enum(['enterprise', 'school', 'agency', 'hospital', 'social_organization', 'other']),
+    has_agreement: z.boolean(),
+    agreement_signed_on: z.iso.date().nullable().optional(),
+    resources: z.string().max(2000).nullable().optional(),
+    contact_name: z.string().max(100).nullable().optional(),
+    contact_phone: z.string().regex(/^[0-9+\- ]{3,20}$/, 'a phone number is 3–20 digits, spaces, + or -').nullable().optional(),
+  }),
+  defaults: { has_agreement: false },
+  readOnly: ['id', 'version', 'created_at', 'updated_at', 'community_id'],
+  filters: {
+    community: { type: 'integer', condition: (id: number) => sql`t.community_id = ${id}` },
+    kind: { type: 'text', condition: (kind: string) => sql`t.kind = ${kind}` },
+    agreement: { type: 'boolean', condition: (has: boolean) => sql`t.has_agreement = ${has}` },
+  },
+};

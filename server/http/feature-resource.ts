@@ -1,0 +1,179 @@
+import { Router, type Request } from 'express';
+import type { Kysely, Transaction } from 'kysely';
+import { z } from 'zod';
+import type { Database } from '../db/database.ts';
+import {
+  bboxCondition, currentVersion, deleteFeature, insertFeatures, invalidGeometries, listFeatures, readFeatures,
+  updateFeature, type Condition, type FeatureInput, type FeatureTable,
+} from '../db/feature-store.ts';
+import type { DB } from '../db/schema.ts';
+import { parseBody } from './body.ts';
+import { geometrySchema, type GeometryType } from './geojson.ts';
+import { parseBbox, parseId, parseLimit, parseQueryValue, type QueryValueType } from './params.ts';
+import { HttpProblem } from './problem.ts';
+
+export const MAX_FEATURES = 10_000;
+
+export interface Filter {
+  type: QueryValueType;
+  /** the SQL condition on row `t` for a parsed value */
+  condition: (value: never) => Condition;
+}
+
+/** What makes a map table an API resource: its shape, its filters and its rules. */
+export interface ResourceDefinition extends FeatureTable {
+  /** URL segment under /api/v1 */
+  name: string;
+  /** one of them, for messages */
+  singular: string;
+  geometry: readonly GeometryType[];
+  /** writable properties; a POST fills the omitted ones from `defaults` */
+  properties: z.ZodObject;
+  defaults: Record<string, unknown>;
+  /** properties that are derived or kept by the database: shown, never written */
+  readOnly: readonly string[];
+  filters: Record<string, Filter>;
+  /** rules that need the stored rows (inside the write's transaction; throwing undoes the write) */
+  check?: (trx: Transaction<DB>, ids: number[]) => Promise<void>;
+  /** what must hold, or happen, before a row is deleted (inside the delete's transaction) */
+  beforeDelete?: (trx: Transaction<DB>, id: number, req: Request) => Promise<void>;
+}
+
+const feature = (geometry: z.ZodType) =>
+  z.object({ type: z.literal('Feature'), id: z.unknown().optional(), geometry, properties: z.record(z.string(), z.unknown()).nullable() });
+
+/**
+ * The REST routes of one resource: list (filters, bbox, keyset paging), read, create (one Feature or a
+ * FeatureCollection, all or nothing), patch and delete, with ETags from the row version and If-Match.
+ */
+export function featureResource(database: Database, def: ResourceDefinition) {
+  const router = Router();
+  const base = `/api/v1/${def.name}`;
+  const geometry = geometrySchema(def.geometry);
+  const createBody = z.union([
+    feature(geometry),
+    z.object({ type: z.literal('FeatureCollection'), features: z.array(feature(geometry)).min(1).max(MAX_FEATURES) }),
+  ]);
+  const patchBody = z.object({
+    type: z.literal('Feature').optional(),
+    geometry: geometry.optional(),
+    properties: z.record(z.string(), z.unknown()).optional(),
+  }).strict().refine((b) => b.geometry !== undefined || (b.properties && Object.keys(b.properties).length > 0), {
+    message: 'give properties and/or a geometry to change',
+  });
+  const writable = def.properties.strict();
+  const patchable = def.properties.partial().strict();
+
+  /** Properties checked against the resource's schema; a read-only one gets its own explanation. */
+  function properties(input: Record<string, unknown> | null | undefined, field: string, partial: boolean) {
+    const given = input ?? {};
+    for (const key of Object.keys(given)) {
+      if (def.readOnly.includes(key)) {
+        throw new HttpProblem(400, 'Read-only property', `${key} is derived or kept by Gridmap and cannot be set`, { field: `${field}.${key}` });
+      }
+    }
+    return parseBody(partial ? patchable : writable, partial ? given : { ...def.defaults, ...given }, field.split('.')) as Record<string, unknown>;
+  }
+
+  async function rejectInvalidGeometry(db: Kysely<DB>, inputs: FeatureInput[], field: (i: number) => string) {
+    const invalid = await invalidGeometries(db, inputs, def.multi);
+    if (invalid.length === 0) return;
+    const errors = invalid.map(({ index, reason }) => ({ field: field(index), message: reason }));
+    throw new HttpProblem(422, 'Invalid geometry', `${errors[0].field}: ${errors[0].message}`, { field: errors[0].field, errors });
+  }
+
+  function ifMatch(req: Request): number | undefined {
+    const header = req.get('If-Match');
+    if (header === undefined) return undefined;
+    const match = header.match(/^(?:W\/)?"(\d+)"$/);
+    if (!match) throw new HttpProblem(400, 'Invalid If-Match', 'If-Match must be an ETag this API gave, such as "3"', { field: 'If-Match' });
+    return Number(match[1]);
+  }
+
+  async function refuseStale(db: Kysely<DB>, id: number, version: number | undefined): Promise<never> {
+    const current = await currentVersion(db, def.table, id);
+    if (current === undefined) throw new HttpProblem(404, 'Not Found', `No ${def.singular} ${id}`, { field: 'id' });
+    throw new HttpProblem(412, 'Precondition Failed', `${def.singular} ${id} is at version ${current}, not ${version}: reload it and try again`, { field: 'If-Match', version: current });
+  }
+
+  router.get(base, async (req, res) => {
+    const known = new Set(['bbox', 'limit', 'after', ...Object.keys(def.filters)]);
+    const unknown = Object.keys(req.query).find((key) => !known.has(key));
+    if (unknown) throw new HttpProblem(400, 'Unknown parameter', `${unknown} is not a filter of ${def.name}; use ${[...known].join(', ')}`, { field: unknown });
+    const conditions: Condition[] = [];
+    const bbox = parseBbox(req.query.bbox);
+    if (bbox) conditions.push(bboxCondition(bbox));
+    for (const [name, filter] of Object.entries(def.filters)) {
+      const value = parseQueryValue(req.query[name], name, filter.type);
+      if (value !== undefined) conditions.push(filter.condition(value as never));
+    }
+    const limit = parseLimit(req.query.limit, { fallback: 100, max: MAX_FEATURES });
+    const after = req.query.after === undefined ? undefined : parseId(req.query.after, 'after');
+    const next = new URLSearchParams(Object.entries(req.query).filter(([k]) => k !== 'after') as [string, string][]);
+    next.set('after', '');
+    const nextHref = `${req.protocol}://${req.get('host')}${base}?${next.toString()}`;
+    res.type('application/geo+json').send(await listFeatures(database.db, def.source, { conditions, limit, after, nextHref }));
+  });
+
+  router.get(`${base}/:id`, async (req, res) => {
+    const id = parseId(req.params.id);
+    const [row] = await readFeatures(database.db, def.source, [id]);
+    if (!row) throw new HttpProblem(404, 'Not Found', `No ${def.singular} ${id}`, { field: 'id' });
+    res.set('ETag', `"${row.version}"`).type('application/geo+json').send(row.feature);
+  });
+
+  router.post(base, async (req, res) => {
+    const body = parseBody(createBody, req.body);
+    const bulk = body.type === 'FeatureCollection';
+    const features = bulk ? body.features : [body];
+    const at = (i: number) => (bulk ? `features[${i}]` : '');
+    const inputs = features.map((f, i) => ({
+      geometry: f.geometry,
+      properties: properties(f.properties, [at(i), 'properties'].filter(Boolean).join('.'), false),
+    }));
+    const stored = await database.db.transaction().execute(async (trx) => {
+      await rejectInvalidGeometry(trx, inputs, (i) => [at(i), 'geometry'].filter(Boolean).join('.'));
+      const ids = await insertFeatures(trx, def, Object.keys(inputs[0].properties), inputs);
+      await def.check?.(trx, ids);
+      return readFeatures(trx, def.source, ids);
+    });
+    if (!bulk) {
+      res.status(201).location(`${base}/${stored[0].id}`).set('ETag', `"${stored[0].version}"`);
+      return res.type('application/geo+json').send(stored[0].feature);
+    }
+    res.status(201).type('application/geo+json')
+      .send(`{"type":"FeatureCollection","numberReturned":${stored.length},"features":[${stored.map((r) => r.feature).join(',')}]}`);
+  });
+
+  router.patch(`${base}/:id`, async (req, res) => {
+    const id = parseId(req.params.id);
+    const version = ifMatch(req);
+    const body = parseBody(patchBody, req.body);
+    const input: FeatureInput = {
+      geometry: body.geometry,
+      properties: body.properties && properties(body.properties, 'properties', true),
+    };
+    const stored = await database.db.transaction().execute(async (trx) => {
+      if (input.geometry !== undefined) await rejectInvalidGeometry(trx, [input], () => 'geometry');
+      if (!(await updateFeature(trx, def, id, input, version))) await refuseStale(trx, id, version);
+      await def.check?.(trx, [id]);
+      return (await readFeatures(trx, def.source, [id]))[0];
+    });
+    res.set('ETag', `"${stored.version}"`).type('application/geo+json').send(stored.feature);
+  });
+
+  router.delete(`${base}/:id`, async (req, res) => {
+    const id = parseId(req.params.id);
+    const version = ifMatch(req);
+    await database.db.transaction().execute(async (trx) => {
+      if ((await currentVersion(trx, def.table, id)) === undefined) {
+        throw new HttpProblem(404, 'Not Found', `No ${def.singular} ${id}`, { field: 'id' });
+      }
+      await def.beforeDelete?.(trx, id, req);
+      if (!(await deleteFeature(trx, def.table, id, version))) await refuseStale(trx, id, version);
+    });
+    res.status(204).end();
+  });
+
+  return router;
+}

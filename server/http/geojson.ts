@@ -1,0 +1,48 @@
+import { z } from 'zod';
+
+/**
+ * GeoJSON (RFC 7946) input, checked before it reaches PostGIS: WGS 84 lon/lat in range, rings closed and
+ * long enough, the geometry type the resource takes. PostGIS then checks validity (self-intersection …).
+ */
+export type GeometryType = 'Point' | 'Polygon' | 'MultiPolygon';
+
+const position = z
+  .array(z.number())
+  .min(2, 'a position needs a longitude and a latitude')
+  .max(3, 'a position has at most longitude, latitude and altitude')
+  .superRefine(([lon, lat], ctx) => {
+    if (lon < -180 || lon > 180) ctx.addIssue({ code: 'custom', path: [0], message: `longitude ${lon} is outside -180..180` });
+    if (lat < -90 || lat > 90) ctx.addIssue({ code: 'custom', path: [1], message: `latitude ${lat} is outside -90..90` });
+  });
+
+const ring = z
+  .array(position)
+  .min(4, 'a ring needs at least 4 positions')
+  .refine((r) => r.length < 4 || (r[0][0] === r[r.length - 1][0] && r[0][1] === r[r.length - 1][1]), {
+    message: 'a ring must be closed: its last position must equal its first',
+  });
+
+const shapes = {
+  Point: z.object({ type: z.literal('Point'), coordinates: position }),
+  Polygon: z.object({ type: z.literal('Polygon'), coordinates: z.array(ring).min(1, 'a polygon needs an outer ring') }),
+  MultiPolygon: z.object({
+    type: z.literal('MultiPolygon'),
+    coordinates: z.array(z.array(ring).min(1, 'a polygon needs an outer ring')).min(1, 'a multipolygon needs a polygon'),
+  }),
+};
+
+export type Geometry = z.infer<(typeof shapes)[GeometryType]>;
+
+/** A geometry of one of `types`; any other type is refused with a message naming what was given. */
+export function geometrySchema(types: readonly GeometryType[]) {
+  const allowed = types.join(' or ');
+  return z
+    .looseObject({ type: z.string() })
+    .superRefine((value, ctx) => {
+      if (!(types as readonly string[]).includes(value.type)) {
+        ctx.addIssue({ code: 'custom', path: ['type'], message: `must be ${allowed}, not ${value.type}` });
+      }
+    })
+    .pipe((types.length === 1 ? shapes[types[0]] : z.union(types.map((t) => shapes[t]))) as unknown as z.ZodType<Geometry, { type: string }>)
+    .meta({ description: `GeoJSON ${allowed} in WGS 84 longitude/latitude` });
+}
