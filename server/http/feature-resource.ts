@@ -50,7 +50,7 @@ export function featureResource(database: Database, def: ResourceDefinition) {
   const router = Router();
   const base = `/api/v1/${def.name}`;
   const geometry = geometrySchema(def.geometry);
-  const createBody = z.union([
+  const createBody = z.discriminatedUnion('type', [
     feature(geometry),
     z.object({ type: z.literal('FeatureCollection'), features: z.array(feature(geometry)).min(1).max(MAX_FEATURES) }),
   ]);

@@ -4,8 +4,8 @@ import type { DB } from '../../db/schema.ts';
 /** Buildings, members and issues that no grid covers, as one FeatureCollection; `layer` says which. */
 export async function unassigned(db: Kysely<DB>): Promise<string> {
   const feature = (layer: string) => sql`json_build_object(
-    'type', 'Feature', 'id', ${layer} || '/' || t.id, 'geometry', ST_AsGeoJSON(t.geom, 7)::json,
-    'properties', (to_jsonb(t) - 'geom') || jsonb_build_object('layer', ${layer}))`;
+    'type', 'Feature', 'id', ${layer}::text || '/' || t.id, 'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(t.geom), 7)::json,
+    'properties', (to_jsonb(t) - 'geom') || jsonb_build_object('layer', ${layer}::text))`;
   const { rows } = await sql<{ body: string }>`
     with found as (
       select 1 as k, t.id, ${feature('buildings')} as f from buildings t where t.grid_id is null
