@@ -84,8 +84,9 @@ describe('demo city in PostGIS', () => {
       where ST_Intersects(a.geom, b.geom)`);
     expect(overlap.pairs).toBeGreaterThan(0); // neighbours touch...
     expect(overlap.worst).toBeLessThan(0.01); // ...but do not overlap
+    // (ST_SymDifference: the embedded PostGIS silently returns no row for ST_Difference on some of these pairs.)
     const gaps = await one(sql<{ worst: number }>`
-      select max(ST_Area(ST_Difference(c.geom, u.geom)::geography)) as worst
+      select max(ST_Area(ST_SymDifference(c.geom, u.geom)::geography)) as worst
       from communities c cross join lateral (select ST_Union(geom) as geom from grids where community_id = c.id) u`);
     expect(gaps.worst).toBeLessThan(1);
   });
