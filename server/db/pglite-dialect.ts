@@ -79,11 +79,18 @@ class PGliteConnection implements DatabaseConnection {
   constructor(private readonly pglite: PGlite) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    // A PostGIS error inside the embedded build can come back as an empty result with only this warning
+    // (seen with ST_Difference in PGlite 0.5.8): a lost answer must fail loudly, never read as "no rows".
+    let lost: string | undefined;
+    const onNotice = (notice: { message?: string }) => {
+      if (notice.message && /snapshot .* still active/.test(notice.message)) lost = notice.message;
+    };
     // Without parameters use the simple protocol, which also runs multi-statement scripts (migrations).
     const result =
       query.parameters.length === 0
-        ? (await this.pglite.exec(query.sql)).at(-1)
-        : await this.pglite.query<R>(query.sql, query.parameters as unknown[]);
+        ? (await this.pglite.exec(query.sql, { onNotice })).at(-1)
+        : await this.pglite.query<R>(query.sql, query.parameters as unknown[], { onNotice });
+    if (lost) throw new Error(`the embedded database lost the result of a query (${lost}); the statement failed inside PostGIS`);
     const rows = (result?.rows ?? []) as R[];
     const affected = result?.affectedRows;
     return affected === undefined ? { rows } : { rows, numAffectedRows: BigInt(affected) };
