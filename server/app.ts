@@ -13,6 +13,9 @@ import { healthRoutes } from './features/health/routes.ts';
 import { issues } from './features/issues/resource.ts';
 import { mapRoutes } from './features/map/routes.ts';
 import { members } from './features/members/resource.ts';
+import { communities } from './features/communities/resource.ts';
+import { grids } from './features/grids/resource.ts';
+import { openApiRoutes } from './features/openapi/routes.ts';
 import { units } from './features/units/resource.ts';
 import { featureResource } from './http/feature-resource.ts';
 import { notFound, problemHandler } from './http/problem.ts';
@@ -41,6 +44,7 @@ export function createApp({ database, config, logger }: { database: Database; co
 
   app.use(healthRoutes(database));
   app.use(mapRoutes(config));
+  app.use(openApiRoutes([communities, grids, buildings, members, units, issues]));
   app.use(communityRoutes(database));
   app.use(gridRoutes(database));
   for (const resource of [buildings, members, units, issues]) app.use(featureResource(database, resource));

@@ -1,0 +1,127 @@
+import { z } from 'zod';
+import { MAX_FEATURES, type ResourceDefinition } from '../../http/feature-resource.ts';
+import { geometrySchema } from '../../http/geojson.ts';
+
+/** JSON Schema for OpenAPI 3.0 from the zod schema that validates the same thing. */
+const schema = (type: z.ZodType) => z.toJSONSchema(type, { target: 'openapi-3.0', io: 'output', unrepresentable: 'any' });
+
+const problem = { $ref: '#/components/schemas/Problem' };
+const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: problem } } });
+const geojson = (description: string, ref?: string) => ({
+  description,
+  content: { 'application/geo+json': { schema: ref ? { $ref: ref } : { type: 'object' } } },
+});
+const idParameter = { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } };
+const pascal = (name: string) => name.replace(/(^|_)(\w)/g, (_, __, c: string) => c.toUpperCase());
+
+/**
+ * The OpenAPI 3.0 document of the API, built from the resource definitions and their zod schemas: the
+ * contract the server enforces is the one it publishes.
+ */
+export function openApiDocument(resources: ResourceDefinition[]) {
+  const schemas: Record<string, unknown> = {
+    Problem: {
+      type: 'object',
+      description: 'RFC 9457 problem details; `field` names the part of the request that was wrong',
+      required: ['type', 'title', 'status'],
+      properties: {
+        type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' },
+        instance: { type: 'string' }, field: { type: 'string' },
+        errors: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } } },
+      },
+    },
+    FeatureCollection: {
+      type: 'object',
+      required: ['type', 'features'],
+      properties: {
+        type: { type: 'string', enum: ['FeatureCollection'] },
+        numberMatched: { type: 'integer' }, numberReturned: { type: 'integer' },
+        links: { type: 'array', items: { type: 'object', properties: { rel: { type: 'string' }, href: { type: 'string' }, type: { type: 'string' } } } },
+        features: { type: 'array', items: { type: 'object' } },
+      },
+    },
+  };
+  const paths: Record<string, unknown> = {
+    '/api/v1/health': {
+      get: {
+        summary: 'Health of the server and its database', tags: ['service'],
+        responses: { 200: { description: '`{"status":"ok","database":"embedded"|"server","postgis":"3.x"}`' }, 503: problemResponse('the database does not answer') },
+      },
+    },
+    '/api/v1/map/config': { get: { summary: 'What the web map needs (the configured basemap)', tags: ['service'], responses: { 200: { description: 'map configuration' } } } },
+    '/api/v1/grids/unassigned': {
+      get: { summary: 'Buildings, members and issues that no grid covers', tags: ['grids'], responses: { 200: geojson('a FeatureCollection; each feature has a `layer` property', '#/components/schemas/FeatureCollection') } },
+    },
+    '/api/v1/communities/{id}/tree': {
+      get: {
+        summary: 'The Party organisation along the map: community → grids → buildings, with counts', tags: ['communities'],
+        parameters: [idParameter],
+        responses: { 200: { description: 'the tree' }, 404: problemResponse('no such community') },
+      },
+    },
+  };
+
+  for (const def of resources) {
+    const name = pascal(def.singular.replace(/ /g, '_'));
+    const geometry = geometrySchema(def.geometry);
+    // Properties with defaults may be left out of a POST.
+    const posted = def.properties.partial(Object.fromEntries(Object.keys(def.defaults).map((key) => [key, true])) as Record<string, true>);
+    const feature = z.object({ type: z.literal('Feature'), geometry, properties: posted });
+    schemas[`${name}Properties`] = schema(posted);
+    schemas[`${name}Feature`] = schema(feature);
+    schemas[`${name}Patch`] = schema(z.object({ type: z.literal('Feature').optional(), geometry: geometry.optional(), properties: def.properties.partial().optional() }));
+    const featureRef = { $ref: `#/components/schemas/${name}Feature` };
+    const readOnly = `Read-only, derived or kept by Gridmap: ${def.readOnly.join(', ')}. Omitted properties take their defaults: ${JSON.stringify(def.defaults)}.`;
+    const tags = [def.name];
+    paths[`/api/v1/${def.name}`] = {
+      get: {
+        summary: `List ${def.name}`, tags,
+        parameters: [
+          { name: 'bbox', in: 'query', description: 'minLon,minLat,maxLon,maxLat (WGS 84): features that intersect it', schema: { type: 'string' } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_FEATURES, default: 100 } },
+          { name: 'after', in: 'query', description: 'the last id of the previous page (follow the `next` link)', schema: { type: 'integer', minimum: 1 } },
+          ...Object.entries(def.filters).map(([filter, { type }]) => ({ name: filter, in: 'query', schema: { type: type === 'text' ? 'string' : type } })),
+        ],
+        responses: { 200: geojson(`a page of ${def.name}`, '#/components/schemas/FeatureCollection'), 400: problemResponse('a bad parameter, named in `field`') },
+      },
+      post: {
+        summary: `Create one ${def.singular}, or many at once (all or nothing)`, description: readOnly, tags,
+        requestBody: {
+          required: true,
+          content: { 'application/geo+json': { schema: { oneOf: [featureRef, { type: 'object', required: ['type', 'features'], properties: { type: { type: 'string', enum: ['FeatureCollection'] }, features: { type: 'array', items: featureRef, maxItems: MAX_FEATURES } } }] } } },
+        },
+        responses: {
+          201: geojson('the stored feature(s), with their ids and derived links'),
+          400: problemResponse('malformed JSON or a wrong field'), 409: problemResponse('a duplicate'), 413: problemResponse('body too large'),
+          422: problemResponse('invalid geometry, an unknown reference or a broken map rule'),
+        },
+      },
+    };
+    paths[`/api/v1/${def.name}/{id}`] = {
+      get: { summary: `One ${def.singular}`, tags, parameters: [idParameter], responses: { 200: geojson('the feature; its version is the ETag'), 404: problemResponse('no such id') } },
+      patch: {
+        summary: `Change properties and/or the geometry of a ${def.singular}`, description: `${readOnly} Send If-Match with the ETag to refuse overwriting someone else's change.`, tags,
+        parameters: [idParameter, { name: 'If-Match', in: 'header', schema: { type: 'string' } }],
+        requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${name}Patch` } } } },
+        responses: { 200: geojson('the stored feature'), 400: problemResponse('a wrong field'), 404: problemResponse('no such id'), 412: problemResponse('changed since the If-Match version'), 422: problemResponse('invalid geometry or a broken map rule') },
+      },
+      delete: {
+        summary: `Delete a ${def.singular}`, tags,
+        parameters: [idParameter, { name: 'If-Match', in: 'header', schema: { type: 'string' } },
+          ...(def.name === 'grids' ? [{ name: 'merge_into', in: 'query', description: 'an adjacent grid that takes the area and what it holds', schema: { type: 'integer' } }] : [])],
+        responses: { 204: { description: 'deleted' }, 404: problemResponse('no such id'), 409: problemResponse('still holds what must go somewhere first'), 412: problemResponse('changed since the If-Match version') },
+      },
+    };
+  }
+
+  return {
+    openapi: '3.0.3',
+    info: {
+      title: 'Gridmap API',
+      version: '1',
+      description: 'Communities, grids, buildings, Party members, resident units and issues on the map. Geometry is RFC 7946 GeoJSON in WGS 84; errors are RFC 9457 problem details.',
+    },
+    paths,
+    components: { schemas },
+  };
+}

@@ -1,0 +1,24 @@
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import express, { Router } from 'express';
+import type { ResourceDefinition } from '../../http/feature-resource.ts';
+import { openApiDocument } from './document.ts';
+
+const SWAGGER_UI = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+
+const DOCS_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Gridmap API</title>
+<link rel="stylesheet" href="/api/v1/docs/assets/swagger-ui.css"></head>
+<body><div id="docs"></div>
+<script src="/api/v1/docs/assets/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({ url: '/api/v1/openapi.json', dom_id: '#docs', deepLinking: true });</script>
+</body></html>`;
+
+/** The OpenAPI document, and a page that reads it (Swagger UI, served from the package: no internet). */
+export function openApiRoutes(resources: ResourceDefinition[]) {
+  const document = JSON.stringify(openApiDocument(resources));
+  return Router()
+    .get('/api/v1/openapi.json', (_req, res) => res.type('application/json').send(document))
+    .get('/api/v1/docs', (_req, res) => res.type('html').send(DOCS_PAGE))
+    .use('/api/v1/docs/assets', express.static(SWAGGER_UI, { maxAge: '1d', index: false }));
+}

@@ -1,0 +1,45 @@
+import { Validator } from '@seriousme/openapi-schema-validator';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testApp } from './support/app.ts';
+import { openTestDatabase, type TestDatabase } from './support/databases.ts';
+
+describe('the published contract', () => {
+  let test: TestDatabase;
+  let app: ReturnType<typeof testApp>;
+  beforeAll(async () => {
+    test = await openTestDatabase();
+    app = testApp(test.database);
+  });
+  afterAll(() => test?.drop());
+
+  it('is a valid OpenAPI 3.0 document', async () => {
+    const { body } = await request(app).get('/api/v1/openapi.json').expect(200);
+    const result = await new Validator().validate(body);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+  });
+
+  it('describes every resource with its filters, and every route it lists answers', async () => {
+    const { body } = await request(app).get('/api/v1/openapi.json').expect(200);
+    for (const layer of ['communities', 'grids', 'buildings', 'members', 'units', 'issues']) {
+      expect(Object.keys(body.paths[`/api/v1/${layer}`])).toEqual(['get', 'post']);
+      expect(Object.keys(body.paths[`/api/v1/${layer}/{id}`])).toEqual(['get', 'patch', 'delete']);
+    }
+    const memberFilters = body.paths['/api/v1/members'].get.parameters.map((p: { name: string }) => p.name);
+    expect(memberFilters).toEqual(expect.arrayContaining(['bbox', 'limit', 'after', 'grid', 'volunteer', 'skill']));
+    expect(body.components.schemas.BuildingProperties.properties.kind.enum).toContain('residential');
+    for (const path of Object.keys(body.paths)) {
+      const url = path.replace('{id}', '1');
+      const response = await request(app).get(url);
+      expect([url, response.status]).toEqual([url, 200]);
+    }
+  });
+
+  it('has a readable docs page that works without the internet', async () => {
+    const page = await request(app).get('/api/v1/docs').expect(200);
+    expect(page.text).toMatch(/swagger-ui-bundle\.js/);
+    expect(page.text).not.toMatch(/https?:\/\//);
+    await request(app).get('/api/v1/docs/assets/swagger-ui-bundle.js').expect(200).expect('Content-Type', /javascript/);
+  });
+});
