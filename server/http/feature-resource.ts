@@ -39,6 +39,30 @@ export interface ResourceDefinition extends FeatureTable {
   beforeDelete?: (trx: Transaction<DB>, id: number, req: Request) => Promise<void>;
 }
 
+const strictSchemas = new WeakMap<ResourceDefinition, { whole: z.ZodType; partial: z.ZodType }>();
+
+/**
+ * A feature's properties checked against the resource's schema; a POST's omitted properties take their
+ * defaults. A read-only property is refused with its own explanation, or dropped (a file Gridmap exported,
+ * imported again, carries ids and derived links).
+ */
+export function validProperties(
+  def: ResourceDefinition,
+  input: Record<string, unknown> | null | undefined,
+  field: string,
+  { partial = false, readOnly = 'refuse' }: { partial?: boolean; readOnly?: 'refuse' | 'drop' } = {},
+): Record<string, unknown> {
+  let schemas = strictSchemas.get(def);
+  if (!schemas) strictSchemas.set(def, (schemas = { whole: def.properties.strict(), partial: def.properties.partial().strict() }));
+  const given = { ...(input ?? {}) };
+  for (const key of Object.keys(given)) {
+    if (!def.readOnly.includes(key)) continue;
+    if (readOnly === 'drop') delete given[key];
+    else throw new HttpProblem(400, 'Read-only property', `${key} is derived or kept by Gridmap and cannot be set`, { field: `${field}.${key}` });
+  }
+  return parseBody(partial ? schemas.partial : schemas.whole, partial ? given : { ...def.defaults, ...given }, field.split('.')) as Record<string, unknown>;
+}
+
 const feature = (geometry: z.ZodType) =>
   z.object({ type: z.literal('Feature'), id: z.unknown().optional(), geometry, properties: z.record(z.string(), z.unknown()).nullable() });
 
@@ -61,20 +85,6 @@ export function featureResource(database: Database, def: ResourceDefinition) {
   }).strict().refine((b) => b.geometry !== undefined || (b.properties && Object.keys(b.properties).length > 0), {
     message: 'give properties and/or a geometry to change',
   });
-  const writable = def.properties.strict();
-  const patchable = def.properties.partial().strict();
-
-  /** Properties checked against the resource's schema; a read-only one gets its own explanation. */
-  function properties(input: Record<string, unknown> | null | undefined, field: string, partial: boolean) {
-    const given = input ?? {};
-    for (const key of Object.keys(given)) {
-      if (def.readOnly.includes(key)) {
-        throw new HttpProblem(400, 'Read-only property', `${key} is derived or kept by Gridmap and cannot be set`, { field: `${field}.${key}` });
-      }
-    }
-    return parseBody(partial ? patchable : writable, partial ? given : { ...def.defaults, ...given }, field.split('.')) as Record<string, unknown>;
-  }
-
   async function rejectInvalidGeometry(db: Kysely<DB>, inputs: FeatureInput[], field: (i: number) => string) {
     const invalid = await invalidGeometries(db, inputs, def.multi);
     if (invalid.length === 0) return;
@@ -129,7 +139,7 @@ export function featureResource(database: Database, def: ResourceDefinition) {
     const at = (i: number) => (bulk ? `features[${i}]` : '');
     const inputs = features.map((f, i) => ({
       geometry: f.geometry,
-      properties: properties(f.properties, [at(i), 'properties'].filter(Boolean).join('.'), false),
+      properties: validProperties(def, f.properties, [at(i), 'properties'].filter(Boolean).join('.')),
     }));
     const stored = await database.db.transaction().execute(async (trx) => {
       await rejectInvalidGeometry(trx, inputs, (i) => [at(i), 'geometry'].filter(Boolean).join('.'));
@@ -151,7 +161,7 @@ export function featureResource(database: Database, def: ResourceDefinition) {
     const body = parseBody(patchBody, req.body);
     const input: FeatureInput = {
       geometry: body.geometry,
-      properties: body.properties && properties(body.properties, 'properties', true),
+      properties: body.properties && validProperties(def, body.properties, 'properties', { partial: true }),
     };
     const stored = await database.db.transaction().execute(async (trx) => {
       if (input.geometry !== undefined) await rejectInvalidGeometry(trx, [input], () => 'geometry');
