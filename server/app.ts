@@ -13,9 +13,10 @@ import { healthRoutes } from './features/health/routes.ts';
 import { issues } from './features/issues/resource.ts';
 import { mapRoutes } from './features/map/routes.ts';
 import { members } from './features/members/resource.ts';
-import { communities } from './features/communities/resource.ts';
-import { grids } from './features/grids/resource.ts';
+import { RESOURCES } from './features/resources.ts';
 import { openApiRoutes } from './features/openapi/routes.ts';
+import { importRoutes } from './features/import/routes.ts';
+import { exportRoutes } from './features/export/routes.ts';
 import { units } from './features/units/resource.ts';
 import { featureResource } from './http/feature-resource.ts';
 import { notFound, problemHandler } from './http/problem.ts';
@@ -39,12 +40,15 @@ export function createApp({ database, config, logger }: { database: Database; co
     }),
   );
 
+  // Imports stream their bodies themselves, so they come before the JSON body parser.
+  app.use(importRoutes(database, RESOURCES));
   // A FeatureCollection of 10,000 footprints is a few megabytes; anything far larger is refused with 413.
   app.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/geo+json', 'application/*+json'] }));
 
   app.use(healthRoutes(database));
   app.use(mapRoutes(config));
-  app.use(openApiRoutes([communities, grids, buildings, members, units, issues]));
+  app.use(openApiRoutes(RESOURCES));
+  app.use(exportRoutes(database, RESOURCES));
   app.use(communityRoutes(database));
   app.use(gridRoutes(database));
   for (const resource of [buildings, members, units, issues]) app.use(featureResource(database, resource));

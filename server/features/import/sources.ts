@@ -1,0 +1,86 @@
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { parse as parseCsv } from 'csv-parse';
+import chain from 'stream-chain';
+import { parser } from 'stream-json';
+import { pick } from 'stream-json/filters/pick.js';
+import { streamArray } from 'stream-json/streamers/stream-array.js';
+import { HttpProblem } from '../../http/problem.ts';
+
+export const IMPORT_FORMATS = ['geojson', 'ndjson', 'csv'] as const;
+export type ImportFormat = (typeof IMPORT_FORMATS)[number];
+
+/** One row of a file as read, before any checking; `row` counts features (CSV: data rows) from 1. */
+export interface RawRow {
+  row: number;
+  geometry?: unknown;
+  /** CSV: a WKT geometry, read by PostGIS */
+  wkt?: string;
+  properties: Record<string, unknown>;
+  /** CSV: every value is text until the resource's schema says what it is */
+  text?: boolean;
+  error?: string;
+}
+
+const LON = ['lon', 'lng', 'longitude', 'x'];
+const LAT = ['lat', 'latitude', 'y'];
+const WKT = ['wkt', 'geometry', 'geom', 'the_geom'];
+
+/** Rows of a file, streamed: a file larger than memory is read a feature at a time. */
+export async function* readRows(input: Readable, format: ImportFormat): AsyncGenerator<RawRow> {
+  try {
+    yield* rowsOf(input, format);
+  } catch (error) {
+    if (error instanceof HttpProblem) throw error;
+    throw new HttpProblem(400, 'Unreadable file', `not a ${format} file: ${(error as Error).message}`, { field: 'body' });
+  }
+}
+
+async function* rowsOf(input: Readable, format: ImportFormat): AsyncGenerator<RawRow> {
+  if (format === 'geojson') {
+    // The features of a FeatureCollection, one at a time.
+    const features = chain([input, parser(), pick({ filter: 'features' }), streamArray()]);
+    for await (const { key, value } of features as AsyncIterable<{ key: number; value: unknown }>) {
+      yield fromFeature(key + 1, value);
+    }
+  } else if (format === 'ndjson') {
+    let row = 0;
+    for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+      const text = line.replace(/^\x1e/, '').trim(); // also GeoJSON text sequences (RFC 8142)
+      if (!text) continue;
+      row++;
+      try {
+        yield fromFeature(row, JSON.parse(text));
+      } catch {
+        yield { row, properties: {}, error: 'not valid JSON' };
+      }
+    }
+  } else {
+    let row = 0;
+    for await (const record of input.pipe(parseCsv({ columns: (header: string[]) => header.map((h) => h.trim()), bom: true, skip_empty_lines: true, relax_column_count: false })) as AsyncIterable<Record<string, string>>) {
+      row++;
+      yield fromCsv(row, record);
+    }
+  }
+}
+
+function fromFeature(row: number, value: unknown): RawRow {
+  const feature = value as { type?: unknown; geometry?: unknown; properties?: unknown };
+  if (!feature || typeof feature !== 'object' || feature.type !== 'Feature') return { row, properties: {}, error: 'not a GeoJSON Feature' };
+  const properties = feature.properties && typeof feature.properties === 'object' ? (feature.properties as Record<string, unknown>) : {};
+  return { row, geometry: feature.geometry, properties };
+}
+
+function fromCsv(row: number, record: Record<string, string>): RawRow {
+  const columns = Object.keys(record);
+  const find = (names: string[]) => columns.find((c) => names.includes(c.toLowerCase()));
+  const [lon, lat, wkt] = [find(LON), find(LAT), find(WKT)];
+  const properties = Object.fromEntries(Object.entries(record).filter(([c, v]) => ![lon, lat, wkt].includes(c) && v !== ''));
+  if (wkt) return { row, wkt: record[wkt], properties, text: true };
+  if (lon && lat) {
+    const [x, y] = [Number(record[lon]), Number(record[lat])];
+    if (!Number.isFinite(x) || !Number.isFinite(y)) return { row, properties, error: `${lon}/${lat} must be numbers` };
+    return { row, geometry: { type: 'Point', coordinates: [x, y] }, properties, text: true };
+  }
+  return { row, properties, error: `no geometry: give a WKT column (${WKT.join(', ')}) or lon and lat columns` };
+}

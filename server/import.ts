@@ -1,0 +1,54 @@
+// npm run import -- <layer> <file> [--format geojson|ndjson|csv] [--crs wgs84|gcj02|bd09] [--dry-run] [--repair]
+// Imports a file into the configured database (DATABASE_URL, or the embedded one in DATA_DIR) in one
+// transaction, showing progress, then prints the report. Exits 1 when a row was rejected (nothing written).
+import { createReadStream } from 'node:fs';
+import { extname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from './config.ts';
+import { RESOURCES } from './features/resources.ts';
+import { IMPORT_CRS, importRows, type ImportCrs } from './features/import/service.ts';
+import { IMPORT_FORMATS, readRows, type ImportFormat } from './features/import/sources.ts';
+import { createLogger } from './logger.ts';
+import { openMigratedDatabase } from './start.ts';
+
+const EXTENSIONS: Record<string, ImportFormat> = {
+  '.geojson': 'geojson', '.json': 'geojson', '.ndjson': 'ndjson', '.geojsonl': 'ndjson', '.geojsons': 'ndjson', '.jsonl': 'ndjson', '.csv': 'csv',
+};
+
+const usage = `usage: npm run import -- <${RESOURCES.map((r) => r.name).join('|')}> <file> [--format ${IMPORT_FORMATS.join('|')}] [--crs ${IMPORT_CRS.join('|')}] [--dry-run] [--repair]`;
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { format: { type: 'string' }, crs: { type: 'string', default: 'wgs84' }, 'dry-run': { type: 'boolean', default: false }, repair: { type: 'boolean', default: false } },
+});
+const [layer, file] = positionals;
+const def = RESOURCES.find((r) => r.name === layer);
+const format = (values.format ?? EXTENSIONS[extname(file ?? '').toLowerCase()]) as ImportFormat | undefined;
+if (!def || !file || !format || !IMPORT_FORMATS.includes(format) || !IMPORT_CRS.includes(values.crs as ImportCrs)) {
+  console.error(usage);
+  process.exit(2);
+}
+
+const config = loadConfig();
+const database = await openMigratedDatabase(config, createLogger({ LOG_LEVEL: 'warn' }));
+const started = Date.now();
+let lastShown = 0;
+const show = (read: number, done = false) => {
+  const now = Date.now();
+  if (!done && now - lastShown < 1000) return;
+  lastShown = now;
+  const seconds = (now - started) / 1000;
+  process.stderr.write(`\r${layer}: ${read.toLocaleString('en')} rows read, ${Math.round(read / Math.max(seconds, 0.001)).toLocaleString('en')} rows/s${done ? '\n' : ''}`);
+};
+try {
+  const report = await importRows(database.db, def, readRows(createReadStream(file), format), {
+    crs: values.crs as ImportCrs, dryRun: values['dry-run'], repair: values.repair, onProgress: (read) => show(read),
+  });
+  show(report.read, true);
+  console.log(JSON.stringify(report, null, 2));
+  process.exitCode = report.rejected.length ? 1 : 0;
+} catch (error) {
+  console.error(`\nimport failed: ${(error as Error).message}`);
+  process.exitCode = 1;
+} finally {
+  await database.close();
+}

@@ -1,0 +1,208 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testApp } from './support/app.ts';
+import { mode, openTestDatabase, type TestDatabase } from './support/databases.ts';
+
+const square = (lon: number, lat: number, side = 0.0002) =>
+  ({ type: 'Polygon', coordinates: [[[lon, lat], [lon + side, lat], [lon + side, lat + side], [lon, lat + side], [lon, lat]]] });
+const feature = (geometry: unknown, properties: Record<string, unknown>) => ({ type: 'Feature', geometry, properties });
+
+/**
+ * GCJ-02 forward, as published (Krasovsky 1940 ellipsoid): written here independently of the library
+ * Gridmap uses for the inverse, so the import is checked against the formula, not against itself.
+ */
+function wgs84ToGcj02([lon, lat]: [number, number]): [number, number] {
+  const a = 6378245.0, ee = 0.00669342162296594323;
+  const x = lon - 105, y = lat - 35;
+  let dLat = -100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
+  dLat += ((20 * Math.sin(6 * x * Math.PI) + 20 * Math.sin(2 * x * Math.PI)) * 2) / 3;
+  dLat += ((20 * Math.sin(y * Math.PI) + 40 * Math.sin((y / 3) * Math.PI)) * 2) / 3;
+  dLat += ((160 * Math.sin((y / 12) * Math.PI) + 320 * Math.sin((y * Math.PI) / 30)) * 2) / 3;
+  let dLon = 300 + x + 2 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x));
+  dLon += ((20 * Math.sin(6 * x * Math.PI) + 20 * Math.sin(2 * x * Math.PI)) * 2) / 3;
+  dLon += ((20 * Math.sin(x * Math.PI) + 40 * Math.sin((x / 3) * Math.PI)) * 2) / 3;
+  dLon += ((150 * Math.sin((x / 12) * Math.PI) + 300 * Math.sin((x / 30) * Math.PI)) * 2) / 3;
+  const radLat = (lat / 180) * Math.PI;
+  const magic = 1 - ee * Math.sin(radLat) ** 2;
+  dLat = (dLat * 180) / (((a * (1 - ee)) / (magic * Math.sqrt(magic))) * Math.PI);
+  dLon = (dLon * 180) / ((a / Math.sqrt(magic)) * Math.cos(radLat) * Math.PI);
+  return [lon + dLon, lat + dLat];
+}
+
+describe('import and export', () => {
+  let test: TestDatabase;
+  let app: ReturnType<typeof testApp>;
+  const count = async (table: string) =>
+    (await sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)}`.execute(test.database.db)).rows[0].n;
+  const post = (path: string, type: string, body: string) => request(app).post(path).set('Content-Type', type).send(body);
+
+  beforeAll(async () => {
+    test = await openTestDatabase();
+    app = testApp(test.database);
+  });
+  afterAll(() => test?.drop());
+
+  it('imports a GeoJSON FeatureCollection, deriving each building’s grid', async () => {
+    const before = await count('buildings');
+    const collection = { type: 'FeatureCollection', features: [
+      feature(square(109.4862, 36.5862), { name: '导入1号楼', households: 12 }),
+      feature(square(109.4866, 36.5862), { name: '导入2号楼', kind: 'shop', id: 99, grid_id: 5 }), // exported extras are dropped
+    ] };
+    const { body } = await post('/api/v1/import/buildings', 'application/geo+json', JSON.stringify(collection)).expect(201);
+    expect(body).toMatchObject({ layer: 'buildings', read: 2, imported: 2, rejected: [], written: true });
+    expect(await count('buildings')).toBe(before + 2);
+    const { rows } = await sql<{ grid_id: number; expected: number }>`
+      select b.grid_id, (select g.id from grids g where ST_Contains(g.geom, ST_PointOnSurface(b.geom))) as expected
+      from buildings b where b.name like '导入%'`.execute(test.database.db);
+    expect(rows).toHaveLength(2);
+    for (const row of rows) expect(row.grid_id).toBe(row.expected);
+  });
+
+  it('rejects a whole NDJSON file with one bad row, naming the row, and writes nothing', async () => {
+    const before = await count('members');
+    const lines = [
+      feature({ type: 'Point', coordinates: [109.4862, 36.5862] }, { name: '甲', category: 'retired' }),
+      feature({ type: 'LineString', coordinates: [[109.4862, 36.5862], [109.4863, 36.5863]] }, { name: '乙', category: 'retired' }),
+      feature({ type: 'Point', coordinates: [109.4862, 36.5862] }, { name: '丙', category: 'astronaut' }),
+    ].map((f) => JSON.stringify(f)).join('\n') + '\nnot json\n';
+    const { body } = await post('/api/v1/import/members', 'application/x-ndjson', lines).expect(422);
+    expect(body.rejected).toEqual([
+      { row: 2, field: 'geometry.type', reason: expect.stringMatching(/must be Point, not LineString/) },
+      { row: 3, field: 'properties.category', reason: expect.stringMatching(/category/) },
+      { row: 4, reason: 'not valid JSON' },
+    ]);
+    expect(body).toMatchObject({ read: 4, written: false, title: 'Rows rejected' });
+    expect(await count('members')).toBe(before);
+  });
+
+  it('imports CSV with lon/lat or WKT columns, reading numbers, booleans and lists from text', async () => {
+    const csv = [
+      'name,kind,has_agreement,resources,lon,lat',
+      '延河书店,enterprise,是,图书室,109.4862,36.5862',
+      '"红色志愿者协会, 南关",social_organization,否,,109.4866,36.5866',
+    ].join('\n');
+    const units = await post('/api/v1/import/units', 'text/csv', csv).expect(201);
+    expect(units.body).toMatchObject({ imported: 2 });
+    const members = await post('/api/v1/import/members?format=csv', 'text/plain', [
+      'wkt,name,category,is_volunteer,skills',
+      'POINT(109.4862 36.5862),王五,retired,true,medical;patrol',
+    ].join('\n')).expect(201);
+    expect(members.body.imported).toBe(1);
+    const { rows: [member] } = await sql<{ skills: string[]; is_volunteer: boolean; grid_id: number | null }>`
+      select skills, is_volunteer, grid_id from members where name = '王五'`.execute(test.database.db);
+    expect(member).toMatchObject({ skills: ['medical', 'patrol'], is_volunteer: true, grid_id: expect.any(Number) });
+
+    const bad = await post('/api/v1/import/members', 'text/csv', 'wkt,name,category\nPOINT(east north),x,retired\n').expect(422);
+    expect(bad.body.rejected).toEqual([{ row: 1, reason: 'geometry: not valid WKT' }]);
+  });
+
+  it('converts GCJ-02 and BD-09 coordinates to WGS 84 on the way in', async () => {
+    const places: [number, number][] = [[109.49, 36.59], [116.3974, 39.9093], [121.4737, 31.2304]];
+    const features = places.map((p, i) => feature({ type: 'Point', coordinates: wgs84ToGcj02(p) }, { title: `GCJ-02 ${i}`, category: 'other' }));
+    await post('/api/v1/import/issues?crs=gcj02', 'application/geo+json', JSON.stringify({ type: 'FeatureCollection', features })).expect(201);
+    const { rows } = await sql<{ title: string; metres: number }>`
+      select title, ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(${places[0][0]}, ${places[0][1]}), 4326)::geography) as metres
+      from issues where title = 'GCJ-02 0'`.execute(test.database.db);
+    expect(rows[0].metres).toBeLessThan(0.5);
+    const shifted = await sql<{ metres: number }>`
+      select ST_Distance(ST_SetSRID(ST_MakePoint(${wgs84ToGcj02(places[0])[0]}, ${wgs84ToGcj02(places[0])[1]}), 4326)::geography,
+                         ST_SetSRID(ST_MakePoint(${places[0][0]}, ${places[0][1]}), 4326)::geography) as metres`.execute(test.database.db);
+    expect(shifted.rows[0].metres).toBeGreaterThan(100); // the shift is real, and undone
+    for (let i = 1; i < places.length; i++) {
+      const { rows: [p] } = await sql<{ lon: number; lat: number }>`select ST_X(geom) as lon, ST_Y(geom) as lat from issues where title = ${`GCJ-02 ${i}`}`.execute(test.database.db);
+      expect(Math.abs(p.lon - places[i][0])).toBeLessThan(5e-6);
+      expect(Math.abs(p.lat - places[i][1])).toBeLessThan(5e-6);
+    }
+    // BD-09 is GCJ-02 shifted once more: a point given in BD-09 lands within a metre of where it was measured.
+    const bd09 = [109.4965, 36.5958]; // 109.49, 36.59 as Baidu shows it (approximately)
+    const { body } = await post('/api/v1/import/issues?crs=bd09&dry_run=true', 'application/geo+json',
+      JSON.stringify({ type: 'FeatureCollection', features: [feature({ type: 'Point', coordinates: bd09 }, { title: 'BD-09', category: 'other' })] })).expect(200);
+    expect(body).toMatchObject({ imported: 1, written: false });
+  });
+
+  it('checks everything in a dry run and writes nothing', async () => {
+    const before = await count('buildings');
+    const { body } = await post('/api/v1/import/buildings?dry_run=true', 'application/geo+json',
+      JSON.stringify({ type: 'FeatureCollection', features: [feature(square(109.4862, 36.5872), { name: '试算楼' })] })).expect(200);
+    expect(body).toMatchObject({ read: 1, imported: 1, dry_run: true, written: false });
+    expect(await count('buildings')).toBe(before);
+  });
+
+  it('repairs an invalid footprint only when asked, and says which', async () => {
+    const spike = { type: 'Polygon', coordinates: [[[109.4862, 36.5882], [109.4866, 36.5882], [109.4866, 36.5886], [109.4864, 36.5886], [109.4864, 36.5889], [109.4864, 36.5886], [109.4862, 36.5886], [109.4862, 36.5882]]] };
+    const file = JSON.stringify({ type: 'FeatureCollection', features: [feature(spike, { name: '尖刺楼' })] });
+    const refused = await post('/api/v1/import/buildings', 'application/geo+json', file).expect(422);
+    expect(refused.body.rejected[0]).toMatchObject({ row: 1, field: 'geometry', reason: expect.stringMatching(/Self-intersection.*repair=true/) });
+    const repaired = await post('/api/v1/import/buildings?repair=true', 'application/geo+json', file).expect(201);
+    expect(repaired.body.repaired).toEqual([{ row: 1, reason: expect.stringMatching(/Self-intersection/) }]);
+    const { rows: [stored] } = await sql<{ valid: boolean; type: string }>`select ST_IsValid(geom) as valid, GeometryType(geom) as type from buildings where name = '尖刺楼'`.execute(test.database.db);
+    expect(stored).toEqual({ valid: true, type: 'POLYGON' });
+  });
+
+  it('reports a broken database rule for its batch, and writes nothing', async () => {
+    const { body } = await post('/api/v1/import/grids', 'application/geo+json', JSON.stringify({ type: 'FeatureCollection', features: [
+      feature(square(100, 30, 0.001), { community_id: 99999, code: '610602001001099', name: 'x' }),
+    ] })).expect(422);
+    expect(body.rejected[0]).toMatchObject({ row: '1–1', reason: expect.stringMatching(/99999/) });
+  });
+
+  it('refuses what it cannot read', async () => {
+    expect((await post('/api/v1/import/buildings', 'application/geo+json', '{"type":"FeatureCollection","features":[{"type":').expect(400)).body)
+      .toMatchObject({ title: 'Unreadable file', field: 'body' });
+    expect((await post('/api/v1/import/castles', 'application/geo+json', '{}').expect(404)).body.field).toBe('layer');
+    expect((await post('/api/v1/import/buildings', 'application/pdf', '%PDF').expect(415)).body.field).toBe('format');
+    expect((await post('/api/v1/import/buildings?crs=utm', 'application/geo+json', '{}').expect(400)).body.field).toBe('crs');
+  });
+
+  it('streams an import of many rows in batches', async () => {
+    const before = await count('members');
+    const lines = Array.from({ length: 5000 }, (_, i) =>
+      JSON.stringify(feature({ type: 'Point', coordinates: [109.48 + (i % 100) * 0.0002, 36.58 + Math.floor(i / 100) * 0.0002] }, { name: `批量${i}`, category: 'resident' }))).join('\n');
+    const { body } = await post('/api/v1/import/members', 'application/x-ndjson', lines).expect(201);
+    expect(body).toMatchObject({ read: 5000, imported: 5000 });
+    expect(await count('members')).toBe(before + 5000);
+  });
+
+  it.each(['geojson', 'ndjson', 'csv'])('exports a whole layer as %s, ready to import again', async (format) => {
+    const total = await count('buildings');
+    const exported = await request(app).get(`/api/v1/export/buildings?format=${format}`).buffer(true).parse((res, done) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk));
+      res.on('end', () => done(null, text));
+    }).expect(200);
+    expect(exported.headers['content-disposition']).toMatch(new RegExp(`^attachment; filename="?buildings\\.${format}"?$`));
+    const text = exported.body as string;
+    if (format === 'geojson') expect(JSON.parse(text).features).toHaveLength(total);
+    if (format === 'ndjson') expect(text.trim().split('\n')).toHaveLength(total);
+    if (format === 'csv') expect(text.trim().split('\r\n')[0]).toMatch(/^wkt,id,name,/);
+    const type = { geojson: 'application/geo+json', ndjson: 'application/x-ndjson', csv: 'text/csv' }[format]!;
+    const again = await post('/api/v1/import/buildings?dry_run=true', type, text).expect(200);
+    expect(again.body).toMatchObject({ read: total, imported: total, rejected: [] });
+  });
+
+  it('imports from the command line with progress', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gridmap-import-'));
+    try {
+      const file = join(dir, 'issues.ndjson');
+      await writeFile(file, [1, 2, 3].map((i) => JSON.stringify(feature({ type: 'Point', coordinates: [109.4862, 36.5862 + i * 0.0001] }, { title: `命令行${i}`, category: 'noise' }))).join('\n'));
+      const env = mode === 'server' ? { DATABASE_URL: test.url! } : { DATA_DIR: join(dir, 'data') };
+      const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'server/import.ts', 'issues', file], { env: { PATH: process.env.PATH, ...env } });
+        let stdout = '', stderr = '';
+        child.stdout.on('data', (c) => (stdout += c));
+        child.stderr.on('data', (c) => (stderr += c));
+        child.on('exit', (code) => resolve({ code, stdout, stderr }));
+      });
+      expect(stderr).toMatch(/issues: 3 rows read, [\d,]+ rows\/s/);
+      expect(code).toBe(0);
+      expect(JSON.parse(stdout)).toMatchObject({ layer: 'issues', read: 3, imported: 3, written: true });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
