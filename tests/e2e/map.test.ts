@@ -19,6 +19,7 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
   let browser: Browser;
   let page: Page;
   const errors: string[] = [];
+  let baseUrl: string;
 
   /** Resolves when MapLibre has drawn everything it was asked to. */
   const idle = () =>
@@ -45,7 +46,8 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
     page.on('response', (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
-    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await page.goto(`${baseUrl}/`);
     await page.waitForFunction(() => window.gridmap?.map.loaded(), null, { timeout: 60_000 });
     await idle();
   });
@@ -86,6 +88,32 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     expect(await panel.locator('[data-property="households"]').textContent()).toBe(String(target.households));
     await page.getByRole('button', { name: '关闭' }).click();
     await expect.poll(() => page.getByTestId('feature-panel').count()).toBe(0);
+  });
+
+  it('shows a grid’s Party branch and counts when it is clicked', async () => {
+    await page.getByRole('checkbox', { name: '楼栋' }).uncheck();
+    await idle();
+    const target = await page.evaluate(() => {
+      const map = window.gridmap!.map;
+      const grid = map.queryRenderedFeatures({ layers: ['grids-fill'] }).sort((a, b) => Number(a.id) - Number(b.id))[0];
+      const ring = (grid.geometry as GeoJSON.Polygon).coordinates[0].slice(0, -1);
+      const centre: [number, number] = [ring.reduce((s, p) => s + p[0], 0) / ring.length, ring.reduce((s, p) => s + p[1], 0) / ring.length];
+      const { x, y } = map.project(centre);
+      const box = map.getCanvas().getBoundingClientRect();
+      return { x: box.left + x, y: box.top + y, id: grid.id as number, community: grid.properties.community_id as number };
+    });
+    await page.mouse.click(target.x, target.y);
+    const organisation = page.getByTestId('organisation');
+    await organisation.waitFor();
+    const tree = await (await fetch(`${baseUrl}/api/v1/communities/${target.community}/tree`)).json();
+    const grid = tree.grids.find((g: { id: number }) => g.id === target.id);
+    expect(await page.getByTestId('feature-panel').locator('.panel-kind').textContent()).toBe('网格');
+    expect(await organisation.locator('[data-count="households"]').textContent()).toBe(String(grid.counts.households));
+    expect(await organisation.textContent()).toContain(grid.party_branch.name);
+    await mkdir('test-results', { recursive: true });
+    await page.screenshot({ path: `test-results/grid-panel-${mode}.png` });
+    await page.getByRole('checkbox', { name: '楼栋' }).check();
+    await idle();
   });
 
   it('hides and shows a layer with its toggle', async () => {

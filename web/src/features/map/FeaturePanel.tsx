@@ -1,4 +1,5 @@
 import { useI18n } from '../../i18n.tsx';
+import { OrganisationPanel } from '../organisation/OrganisationPanel.tsx';
 import type { SelectedFeature } from './MapView.tsx';
 
 /** The side panel: the clicked feature's properties, labelled in the user's language. */
@@ -28,6 +29,10 @@ export function FeaturePanel({ feature, onClose }: { feature: SelectedFeature | 
           </div>
         ))}
       </dl>
+      {feature.group === 'communities' && typeof feature.id === 'number' && <OrganisationPanel communityId={feature.id} />}
+      {feature.group === 'grids' && typeof feature.id === 'number' && typeof properties.community_id === 'number' && (
+        <OrganisationPanel communityId={properties.community_id} gridId={feature.id} />
+      )}
     </aside>
   );
 }
