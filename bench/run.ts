@@ -1,6 +1,7 @@
 // npm run bench -- <name> [options]: runs one benchmark from bench/ and prints its figures beside its floor.
 const benchmarks: Record<string, () => Promise<{ run: (args: string[]) => Promise<void> }>> = {
   'demo-load': () => import('./demo-load.ts'),
+  import: () => import('./import.ts'),
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -66,6 +66,10 @@ BEGIN
   IF area IS NULL THEN
     RETURN NULL;
   END IF;
+  -- A bulk write relinks by its bounding box: one cheap test per row instead of one against every shape.
+  IF ST_NumGeometries(area) > 64 THEN
+    area := ST_Envelope(area);
+  END IF;
   -- What lies in a changed area follows it.
   IF TG_TABLE_NAME = 'communities' THEN
     PERFORM link_units(area);

@@ -1,0 +1,125 @@
+/**
+ * import: features/s of Gridmap's import (streamed NDJSON → checks → batches through json_populate_record,
+ * links derived by the triggers, one transaction) against plain COPY of the same rows into the same table
+ * (same triggers), on a database that already holds the demo city, in the same run on the same engine.
+ *
+ *   npm run bench -- import [--count 100000] [--server postgres://postgres@127.0.0.1:5432/postgres]
+ */
+import { createReadStream } from 'node:fs';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { sql } from 'kysely';
+import { generateDemoCity } from '../data/demo-city.ts';
+import { loadDemoCity } from '../data/load-demo.ts';
+import { openDatabase, type Database } from '../server/db/database.ts';
+import { migrate } from '../server/db/migrate.ts';
+import { buildings } from '../server/features/buildings/resource.ts';
+import { importRows } from '../server/features/import/service.ts';
+import { readRows } from '../server/features/import/sources.ts';
+
+/** `count` footprints 12 × 16 m scattered over the demo district by a fixed rule (same rows every run). */
+function footprints(count: number) {
+  return Array.from({ length: count }, (_, i) => {
+    const lon = 109.476 + ((i * 7919) % 2800) * 0.00001;
+    const lat = 36.583 + ((i * 104729) % 1400) * 0.00001;
+    const ring = [[lon, lat], [lon + 0.00018, lat], [lon + 0.00018, lat + 0.00011], [lon, lat + 0.00011], [lon, lat]];
+    return { name: `基准楼${i + 1}`, floors: 6, households: 24, residents: 60, ring };
+  });
+}
+
+async function prepared(make: () => Promise<Database>) {
+  const database = await make();
+  await migrate(database.db);
+  await loadDemoCity(database.db, generateDemoCity({ seed: 1, size: 1 }));
+  return database;
+}
+
+async function timed(work: () => Promise<unknown>) {
+  const start = performance.now();
+  await work();
+  return performance.now() - start;
+}
+
+export async function run(args: string[]) {
+  const { values } = parseArgs({ args, options: { count: { type: 'string', default: '100000' }, server: { type: 'string' } } });
+  const count = Number(values.count);
+  const dir = await mkdtemp(join(tmpdir(), 'gridmap-bench-'));
+  await chmod(dir, 0o755);
+  const rows = footprints(count);
+  const ndjson = join(dir, 'buildings.ndjson');
+  const csv = join(dir, 'buildings.csv');
+  await writeFile(ndjson, rows.map((r) => JSON.stringify({ type: 'Feature', geometry: { type: 'Polygon', coordinates: [r.ring] }, properties: { name: r.name, floors: r.floors, households: r.households, residents: r.residents } })).join('\n'));
+  await writeFile(csv, rows.map((r) => `${r.name},${r.floors},${r.households},${r.residents},"SRID=4326;POLYGON((${r.ring.map((p) => p.join(' ')).join(',')}))"`).join('\n'));
+  await chmod(csv, 0o644);
+  console.log(`import: ${count.toLocaleString('en')} building footprints into a database holding the demo city`);
+
+  const gridmapImport = async (database: Database) => {
+    let shown = 0;
+    const report = await importRows(database.db, buildings, readRows(createReadStream(ndjson), 'ndjson'), {
+      crs: 'wgs84', dryRun: false, repair: false,
+      onProgress: (read) => { if (read - shown >= 20000) { shown = read; process.stdout.write(`    ${read.toLocaleString('en')} rows\n`); } },
+    });
+    if (report.imported !== count) throw new Error(`imported ${report.imported} of ${count}: ${JSON.stringify(report.rejected.slice(0, 3))}`);
+  };
+  const columns = 'buildings (name, floors, households, residents, geom)';
+  const results: [string, number, number][] = [];
+
+  {
+    console.log('  embedded: preparing…');
+    const template = await prepared(() => openDatabase({}));
+    const snapshot = await template.dump!();
+    await template.close();
+    const ours = await openDatabase({ snapshot });
+    console.log('  embedded: Gridmap import…');
+    const load = await timed(() => gridmapImport(ours));
+    await ours.close();
+    const floor = await openDatabase({ snapshot });
+    console.log('  embedded: COPY floor…');
+    // PGlite reads COPY input from a blob it is handed; Kysely cannot pass one, so this goes to PGlite itself.
+    const { PGlite } = await import('@electric-sql/pglite');
+    const { postgis } = await import('@electric-sql/pglite-postgis');
+    await floor.close();
+    const pglite = await PGlite.create({ loadDataDir: snapshot, extensions: { postgis } });
+    const { readFile } = await import('node:fs/promises');
+    const blob = new Blob([await readFile(csv)]);
+    const copy = await timed(() => pglite.query(`COPY ${columns} FROM '/dev/blob' WITH (FORMAT csv)`, [], { blob }));
+    await pglite.close();
+    results.push(['embedded (PGlite)', load, copy]);
+  }
+
+  if (values.server) {
+    const admin = await openDatabase({ url: values.server });
+    const url = (name: string) => Object.assign(new URL(values.server!), { pathname: `/${name}` }).toString();
+    console.log('  server: preparing…');
+    for (const name of ['gridmap_bench_template', 'gridmap_bench_import', 'gridmap_bench_copy']) {
+      await sql`drop database if exists ${sql.id(name)} with (force)`.execute(admin.db);
+    }
+    await sql`create database gridmap_bench_template`.execute(admin.db);
+    await (await prepared(() => openDatabase({ url: url('gridmap_bench_template') }))).close();
+    await sql`create database gridmap_bench_import template gridmap_bench_template`.execute(admin.db);
+    await sql`create database gridmap_bench_copy template gridmap_bench_template`.execute(admin.db);
+    const ours = await openDatabase({ url: url('gridmap_bench_import') });
+    console.log('  server: Gridmap import…');
+    const load = await timed(() => gridmapImport(ours));
+    await ours.close();
+    const floor = await openDatabase({ url: url('gridmap_bench_copy') });
+    console.log('  server: COPY floor…');
+    const copy = await timed(() => sql.raw(`COPY ${columns} FROM '${csv}' WITH (FORMAT csv)`).execute(floor.db));
+    await floor.close();
+    for (const name of ['gridmap_bench_template', 'gridmap_bench_import', 'gridmap_bench_copy']) {
+      await sql`drop database if exists ${sql.id(name)} with (force)`.execute(admin.db);
+    }
+    await admin.close();
+    results.push(['server (PostgreSQL)', load, copy]);
+  }
+  await rm(dir, { recursive: true, force: true });
+
+  const perSecond = (ms: number) => `${Math.round(count / (ms / 1000)).toLocaleString('en')}/s`;
+  console.log('\ndatabase              Gridmap import         COPY floor   ratio');
+  for (const [name, load, copy] of results) {
+    console.log(`${name.padEnd(22)}${perSecond(load).padStart(14)}${perSecond(copy).padStart(19)}${`${(load / copy).toFixed(2)}×`.padStart(8)}`);
+  }
+  console.log('\nBoth write the same rows into the same table, with the link triggers deriving grid and community.');
+}
