@@ -1,7 +1,7 @@
 /**
- * demo-load: how long loading a city takes (JSON batches, geometry parsing, community unions, then every
- * derived link computed by PostGIS), against the floor of COPYing the same rows, geometry included, into the
- * same tables, in the same run on the same database engine.
+ * demo-load: how long loading a city takes (JSON batches, geometry parsing, community unions, every derived
+ * link computed by the link triggers), against the floor of COPYing the same rows, geometry included, into
+ * the same tables (the same triggers fire), in the same run on the same database engine.
  *
  *   npm run bench -- demo-load [--size 10] [--server postgres://postgres@127.0.0.1:5432/postgres]
  */
@@ -120,6 +120,6 @@ export async function run(args: string[]) {
   for (const [name, { load, copy }] of results) {
     console.log(`${name.padEnd(22)}${seconds(load).padStart(12)}${seconds(copy).padStart(13)}${`${(load / copy).toFixed(2)}×`.padStart(8)}`);
   }
-  console.log('\nGridmap load: JSON batches + ST_Union of community blocks + every derived link (link_* functions).');
-  console.log('COPY floor: the same buildings, members, units and issues as CSV with EWKT geometry, no links.');
+  console.log('\nGridmap load: JSON batches + ST_Union of community blocks; links derived by the triggers.');
+  console.log('COPY floor: the same buildings, members, units and issues as CSV with EWKT geometry, same triggers.');
 }
