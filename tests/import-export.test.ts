@@ -7,6 +7,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp } from './support/app.ts';
 import { mode, openTestDatabase, type TestDatabase } from './support/databases.ts';
+import { GAUSS_KRUGER_PRJ, WGS84_PRJ, pointShapefileZip } from './support/shapefile.ts';
 
 const square = (lon: number, lat: number, side = 0.0002) =>
   ({ type: 'Polygon', coordinates: [[[lon, lat], [lon + side, lat], [lon + side, lat + side], [lon, lat + side], [lon, lat]]] });
@@ -99,6 +100,25 @@ describe('import and export', () => {
 
     const bad = await post('/api/v1/import/members', 'text/csv', 'wkt,name,category\nPOINT(east north),x,retired\n').expect(422);
     expect(bad.body.rejected).toEqual([{ row: 1, reason: 'geometry: not valid WKT' }]);
+  });
+
+  it('imports a zipped Shapefile made here, with Chinese text in its table', async () => {
+    const points = [
+      { lon: 109.4862, lat: 36.5862, fields: { title: '楼道堆放杂物', category: 'sanitation' } },
+      { lon: 109.4870, lat: 36.5870, fields: { title: '路灯不亮', category: 'street_light' } },
+    ];
+    const zip = pointShapefileZip(points, WGS84_PRJ);
+    const { body } = await request(app).post('/api/v1/import/issues').set('Content-Type', 'application/zip').send(zip).expect(201);
+    expect(body).toMatchObject({ read: 2, imported: 2 });
+    const { rows } = await sql<{ title: string; lon: number; grid_id: number | null }>`
+      select title, ST_X(geom) as lon, grid_id from issues where title in ('楼道堆放杂物', '路灯不亮') and category in ('sanitation', 'street_light')
+      order by id desc limit 2`.execute(test.database.db);
+    expect(rows.map((r) => r.title).sort()).toEqual(['楼道堆放杂物', '路灯不亮'].sort());
+    expect(rows.every((r) => r.grid_id !== null)).toBe(true);
+
+    const projected = await request(app).post('/api/v1/import/issues?format=shapefile').set('Content-Type', 'application/octet-stream')
+      .send(pointShapefileZip(points, GAUSS_KRUGER_PRJ)).expect(422);
+    expect(projected.body).toMatchObject({ title: 'Projected coordinates', field: 'body' });
   });
 
   it('converts GCJ-02 and BD-09 coordinates to WGS 84 on the way in', async () => {

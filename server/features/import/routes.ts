@@ -14,6 +14,7 @@ const FORMAT_OF_TYPE: Record<string, ImportFormat> = {
   'application/geo+json': 'geojson', 'application/json': 'geojson',
   'application/x-ndjson': 'ndjson', 'application/geo+json-seq': 'ndjson', 'application/x-ndjson+geo': 'ndjson',
   'text/csv': 'csv',
+  'application/zip': 'shapefile', 'application/x-zip-compressed': 'shapefile',
 };
 
 function oneOf<T extends string>(value: unknown, field: string, allowed: readonly T[]): T | undefined {

@@ -6,8 +6,9 @@ import { parser } from 'stream-json';
 import { pick } from 'stream-json/filters/pick.js';
 import { streamArray } from 'stream-json/streamers/stream-array.js';
 import { HttpProblem } from '../../http/problem.ts';
+import { shapefileFeatures } from './shapefile.ts';
 
-export const IMPORT_FORMATS = ['geojson', 'ndjson', 'csv'] as const;
+export const IMPORT_FORMATS = ['geojson', 'ndjson', 'csv', 'shapefile'] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
 
 /** One row of a file as read, before any checking; `row` counts features (CSV: data rows) from 1. */
@@ -43,6 +44,9 @@ async function* rowsOf(input: Readable, format: ImportFormat): AsyncGenerator<Ra
     for await (const { key, value } of features as AsyncIterable<{ key: number; value: unknown }>) {
       yield fromFeature(key + 1, value);
     }
+  } else if (format === 'shapefile') {
+    let row = 0;
+    for await (const feature of shapefileFeatures(input)) yield fromFeature(++row, feature);
   } else if (format === 'ndjson') {
     let row = 0;
     for await (const line of createInterface({ input, crlfDelay: Infinity })) {
