@@ -121,6 +121,37 @@ describe('import and export', () => {
     expect(projected.body).toMatchObject({ title: 'Projected coordinates', field: 'body' });
   });
 
+  it('imports building footprints from an OpenStreetMap extract', async () => {
+    // A closed way with levels, a multipolygon with a courtyard, a way that is not a building, and an open way.
+    const [x, y] = [109.4862, 36.5902];
+    const node = (id: number, dx: number, dy: number) => `<node id="${id}" lon="${(x + dx).toFixed(7)}" lat="${(y + dy).toFixed(7)}"/>`;
+    const osm = `<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6">
+  ${node(1, 0, 0)}${node(2, 0.0002, 0)}${node(3, 0.0002, 0.0001)}${node(4, 0, 0.0001)}
+  ${node(11, 0.0005, 0)}${node(12, 0.0009, 0)}${node(13, 0.0009, 0.0004)}${node(14, 0.0005, 0.0004)}
+  ${node(21, 0.0006, 0.0001)}${node(22, 0.0008, 0.0001)}${node(23, 0.0008, 0.0003)}${node(24, 0.0006, 0.0003)}
+  <way id="100"><nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/><nd ref="1"/>
+    <tag k="building" v="apartments"/><tag k="building:levels" v="6"/><tag k="name" v="枣园小区3号楼"/></way>
+  <way id="101"><nd ref="11"/><nd ref="12"/><nd ref="13"/><nd ref="14"/><nd ref="11"/></way>
+  <way id="102"><nd ref="21"/><nd ref="22"/><nd ref="23"/><nd ref="24"/><nd ref="21"/></way>
+  <way id="103"><nd ref="1"/><nd ref="2"/><nd ref="3"/><tag k="highway" v="footway"/></way>
+  <relation id="200"><member type="way" ref="101" role="outer"/><member type="way" ref="102" role="inner"/>
+    <tag k="type" v="multipolygon"/><tag k="building" v="school"/><tag k="addr:street" v="枣园路"/><tag k="addr:housenumber" v="8"/></relation>
+</osm>`;
+    const { body } = await post('/api/v1/import/buildings', 'application/osm+xml', osm).expect(201);
+    expect(body).toMatchObject({ read: 2, imported: 2 });
+    const { rows } = await sql<{ name: string; kind: string; floors: number | null; holes: number; grid_id: number | null }>`
+      select name, kind, floors, ST_NumInteriorRings(geom) as holes, grid_id from buildings
+      where name in ('枣园小区3号楼', '枣园路8') order by name`.execute(test.database.db);
+    expect(rows).toEqual([
+      { name: '枣园小区3号楼', kind: 'residential', floors: 6, holes: 0, grid_id: expect.any(Number) },
+      { name: '枣园路8', kind: 'school', floors: null, holes: 1, grid_id: expect.any(Number) },
+    ]);
+    const open = osm.replace('<nd ref="4"/><nd ref="1"/>', '<nd ref="4"/>');
+    const refused = await post('/api/v1/import/buildings?format=osm', 'text/xml', open).expect(422);
+    expect(refused.body.rejected[0]).toEqual({ row: 1, reason: 'way/100: way 100 is not closed' });
+  });
+
   it('converts GCJ-02 and BD-09 coordinates to WGS 84 on the way in', async () => {
     const places: [number, number][] = [[109.49, 36.59], [116.3974, 39.9093], [121.4737, 31.2304]];
     const features = places.map((p, i) => feature({ type: 'Point', coordinates: wgs84ToGcj02(p) }, { title: `GCJ-02 ${i}`, category: 'other' }));

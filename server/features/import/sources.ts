@@ -6,9 +6,10 @@ import { parser } from 'stream-json';
 import { pick } from 'stream-json/filters/pick.js';
 import { streamArray } from 'stream-json/streamers/stream-array.js';
 import { HttpProblem } from '../../http/problem.ts';
+import { osmBuildings } from './osm.ts';
 import { shapefileFeatures } from './shapefile.ts';
 
-export const IMPORT_FORMATS = ['geojson', 'ndjson', 'csv', 'shapefile'] as const;
+export const IMPORT_FORMATS = ['geojson', 'ndjson', 'csv', 'shapefile', 'osm'] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
 
 /** One row of a file as read, before any checking; `row` counts features (CSV: data rows) from 1. */
@@ -43,6 +44,12 @@ async function* rowsOf(input: Readable, format: ImportFormat): AsyncGenerator<Ra
     const features = chain([input, parser(), pick({ filter: 'features' }), streamArray()]);
     for await (const { key, value } of features as AsyncIterable<{ key: number; value: unknown }>) {
       yield fromFeature(key + 1, value);
+    }
+  } else if (format === 'osm') {
+    let row = 0;
+    for await (const { id, feature, error } of osmBuildings(input)) {
+      row++;
+      yield feature ? fromFeature(row, feature) : { row, properties: {}, error: `${id}: ${error}` };
     }
   } else if (format === 'shapefile') {
     let row = 0;

@@ -1,0 +1,86 @@
+import type { Readable } from 'node:stream';
+import sax from 'sax';
+
+type Position = [number, number];
+interface Way { id: string; refs: string[]; tags: Record<string, string> }
+interface Relation { id: string; members: { type: string; ref: string; role: string }[]; tags: Record<string, string> }
+
+/** OpenStreetMap's building=* values, in Gridmap's building kinds. */
+const KINDS: Record<string, string> = {
+  apartments: 'residential', residential: 'residential', house: 'residential', detached: 'residential', dormitory: 'residential', terrace: 'residential',
+  commercial: 'commercial', office: 'commercial', retail: 'shop', supermarket: 'shop', kiosk: 'shop',
+  school: 'school', university: 'school', kindergarten: 'school', college: 'school',
+  public: 'unit', government: 'unit', civic: 'unit', hospital: 'unit',
+};
+
+/** The properties of a building from its OSM tags: name (or address, or OSM id), kind, floors. */
+function building(tags: Record<string, string>, osmId: string) {
+  const address = [tags['addr:city'], tags['addr:street'], tags['addr:housenumber']].filter(Boolean).join('') || undefined;
+  const floors = Number.parseInt(tags['building:levels'] ?? '', 10);
+  return {
+    name: tags.name ?? tags['addr:housename'] ?? address ?? `OSM ${osmId}`,
+    ...(address ? { address } : {}),
+    kind: KINDS[tags.building] ?? (tags.building === 'yes' ? 'residential' : 'other'),
+    ...(floors >= 1 && floors <= 200 ? { floors } : {}),
+  };
+}
+
+export type OsmRow = { feature?: { type: 'Feature'; geometry: unknown; properties: Record<string, unknown> }; error?: string; id: string };
+
+/**
+ * Building footprints from an OpenStreetMap XML extract (.osm): closed ways tagged building=*, and
+ * building multipolygons with one outer ring. Node positions are kept in memory by id (a city extract's
+ * worth); ways are resolved once the file has been read, since relations come after them.
+ */
+export async function* osmBuildings(input: Readable): AsyncGenerator<OsmRow> {
+  const nodes = new Map<string, Position>();
+  const ways = new Map<string, Way>();
+  const relations: Relation[] = [];
+  let current: Way | Relation | undefined;
+
+  const parser = sax.createStream(true, {});
+  parser.on('opentag', ({ name, attributes: a }) => {
+    const attr = a as Record<string, string>;
+    if (name === 'node') nodes.set(attr.id, [Number(attr.lon), Number(attr.lat)]);
+    else if (name === 'way') ways.set(attr.id, (current = { id: attr.id, refs: [], tags: {} }));
+    else if (name === 'relation') relations.push((current = { id: attr.id, members: [], tags: {} }));
+    else if (name === 'nd' && current && 'refs' in current) current.refs.push(attr.ref);
+    else if (name === 'member' && current && 'members' in current) current.members.push({ type: attr.type, ref: attr.ref, role: attr.role });
+    else if (name === 'tag' && current) current.tags[attr.k] = attr.v;
+  });
+  parser.on('closetag', (name) => {
+    if (name === 'way' || name === 'relation') current = undefined;
+  });
+  await new Promise<void>((resolve, reject) => {
+    parser.on('end', resolve);
+    parser.on('error', reject);
+    input.on('error', reject);
+    input.pipe(parser);
+  });
+
+  const ring = (way: Way | undefined): Position[] | string => {
+    if (!way) return 'a member way is missing from the extract';
+    const positions = way.refs.map((ref) => nodes.get(ref));
+    if (positions.some((p) => !p)) return `way ${way.id} refers to nodes missing from the extract`;
+    if (way.refs.length < 4 || way.refs[0] !== way.refs[way.refs.length - 1]) return `way ${way.id} is not closed`;
+    return positions as Position[];
+  };
+
+  for (const way of ways.values()) {
+    if (!way.tags.building) continue;
+    const outer = ring(way);
+    const id = `way/${way.id}`;
+    if (typeof outer === 'string') yield { id, error: outer };
+    else yield { id, feature: { type: 'Feature', geometry: { type: 'Polygon', coordinates: [outer] }, properties: building(way.tags, id) } };
+  }
+  for (const relation of relations) {
+    if (relation.tags.type !== 'multipolygon' || !relation.tags.building) continue;
+    const id = `relation/${relation.id}`;
+    const rings = (role: string) => relation.members.filter((m) => m.type === 'way' && m.role === role).map((m) => ring(ways.get(m.ref)));
+    const [outers, inners] = [rings('outer'), rings('inner')];
+    const broken = [...outers, ...inners].find((r) => typeof r === 'string');
+    if (broken) yield { id, error: broken as string };
+    else if (outers.length !== 1) yield { id, error: `a footprint has one outer ring; this multipolygon has ${outers.length}` };
+    else yield { id, feature: { type: 'Feature', geometry: { type: 'Polygon', coordinates: [outers[0], ...inners] }, properties: building(relation.tags, id) } };
+  }
+}
