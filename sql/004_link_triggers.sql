@@ -82,21 +82,17 @@ BEGIN
   RETURN NULL;
 END $$;
 
-CREATE TRIGGER buildings_inserted AFTER INSERT ON buildings REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION changed_area();
-CREATE TRIGGER buildings_updated AFTER UPDATE ON buildings REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION changed_area();
-CREATE TRIGGER buildings_deleted AFTER DELETE ON buildings REFERENCING OLD TABLE AS old_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION changed_area();
-CREATE TRIGGER grids_inserted AFTER INSERT ON grids REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION changed_area();
-CREATE TRIGGER grids_updated AFTER UPDATE ON grids REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION changed_area();
-CREATE TRIGGER grids_deleted AFTER DELETE ON grids REFERENCING OLD TABLE AS old_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION changed_area();
-CREATE TRIGGER communities_inserted AFTER INSERT ON communities REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION changed_area();
-CREATE TRIGGER communities_updated AFTER UPDATE ON communities REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION changed_area();
-CREATE TRIGGER communities_deleted AFTER DELETE ON communities REFERENCING OLD TABLE AS old_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION changed_area();
+-- buildings_inserted, buildings_updated, buildings_deleted, grids_inserted, … communities_deleted
+DO $$
+DECLARE
+  t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['buildings', 'grids', 'communities'] LOOP
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %I REFERENCING NEW TABLE AS new_rows
+                    FOR EACH STATEMENT EXECUTE FUNCTION changed_area()', t || '_inserted', t);
+    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %I REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+                    FOR EACH STATEMENT EXECUTE FUNCTION changed_area()', t || '_updated', t);
+    EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON %I REFERENCING OLD TABLE AS old_rows
+                    FOR EACH STATEMENT EXECUTE FUNCTION changed_area()', t || '_deleted', t);
+  END LOOP;
+END $$;

@@ -15,6 +15,13 @@ const memberCounts = (scope: ReturnType<typeof sql>) => sql`(
     'central_households', count(*) filter (where m.is_central_household))
   from members m where ${scope})`;
 
+/** Buildings, households and residents, and buildings with a Party group, for the rows `buildings` in scope. */
+const buildingCounts = (scope: ReturnType<typeof sql>) => sql`(
+  select jsonb_build_object('buildings', count(*), 'households', coalesce(sum(households), 0),
+                            'residents', coalesce(sum(residents), 0),
+                            'buildings_with_party_group', count(*) filter (where has_party_group))
+  from buildings where ${scope})`;
+
 /**
  * The Party organisation along the map, as a leader first opens it: the community and its Party committee,
  * each grid with its Party branch and grid worker, each building with its Party group and central
@@ -38,11 +45,7 @@ export async function communityTree(db: Kysely<DB>, id: number): Promise<string 
         'id', g.id, 'code', g.code, 'name', g.name,
         'party_branch', json_build_object('name', g.party_branch_name, 'secretary', g.party_branch_secretary),
         'grid_worker', json_build_object('name', g.grid_worker_name, 'phone', g.grid_worker_phone),
-        'counts', (${memberCounts(sql`m.grid_id = g.id`)}::jsonb || (
-          select jsonb_build_object('buildings', count(*), 'households', coalesce(sum(households), 0),
-                                    'residents', coalesce(sum(residents), 0),
-                                    'buildings_with_party_group', count(*) filter (where has_party_group))
-          from buildings where grid_id = g.id) || jsonb_build_object(
+        'counts', (${memberCounts(sql`m.grid_id = g.id`)}::jsonb || ${buildingCounts(sql`grid_id = g.id`)} || jsonb_build_object(
           'open_issues', (select count(*) from issues i where i.grid_id = g.id and i.status in ${OPEN}))),
         'buildings', (select coalesce(json_agg(b.node order by b.id), '[]') from b where b.grid_id = g.id)
       ) as node
@@ -53,11 +56,7 @@ export async function communityTree(db: Kysely<DB>, id: number): Promise<string 
       'street', json_build_object('code', s.code, 'name', s.name),
       'district', json_build_object('code', s.district_code, 'name', s.district_name),
       'party_committee', json_build_object('name', c.party_committee_name, 'secretary', c.party_committee_secretary),
-      'counts', (${memberCounts(sql`m.community_id = c.id`)}::jsonb || (
-        select jsonb_build_object('buildings', count(*), 'households', coalesce(sum(households), 0),
-                                  'residents', coalesce(sum(residents), 0),
-                                  'buildings_with_party_group', count(*) filter (where has_party_group))
-        from buildings where community_id = c.id) || jsonb_build_object(
+      'counts', (${memberCounts(sql`m.community_id = c.id`)}::jsonb || ${buildingCounts(sql`community_id = c.id`)} || jsonb_build_object(
         'grids', (select count(*) from grids where community_id = c.id),
         'resident_units', (select count(*) from units where community_id = c.id),
         'open_issues', (select count(*) from issues i where i.community_id = c.id and i.status in ${OPEN}))),
