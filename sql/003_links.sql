@@ -12,14 +12,15 @@ CREATE FUNCTION community_at(pt geometry) RETURNS integer LANGUAGE sql STABLE PA
   SELECT id FROM communities WHERE ST_Intersects(geom, pt) ORDER BY id LIMIT 1
 $$;
 
--- The footprint that contains a home point, else the nearest within 30 m: the index finds a few nearest
--- footprints, metres on the spheroid decide among them.
+-- The footprint that contains a home point, else the nearest within 30 m: the index finds the footprints
+-- in a box 0.0006° around the point (over 30 m in every direction below 60° latitude), metres on the
+-- spheroid decide among them.
 CREATE FUNCTION building_at(pt geometry) RETURNS integer LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT coalesce(
     (SELECT id FROM buildings WHERE ST_Intersects(geom, pt) ORDER BY id LIMIT 1),
-    (SELECT n.id FROM (SELECT id, geom FROM buildings ORDER BY geom <-> pt LIMIT 4) n
-      WHERE ST_DWithin(n.geom::geography, pt::geography, 30)
-      ORDER BY ST_Distance(n.geom::geography, pt::geography), n.id LIMIT 1))
+    (SELECT id FROM buildings
+      WHERE geom && ST_Expand(pt, 0.0006) AND ST_DWithin(geom::geography, pt::geography, 30)
+      ORDER BY ST_Distance(geom::geography, pt::geography), id LIMIT 1))
 $$;
 
 -- Rows whose links may change when `area` changes: 0.001° (over 30 m below 70° latitude) around it, so

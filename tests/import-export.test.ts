@@ -169,11 +169,22 @@ describe('import and export', () => {
       expect(Math.abs(p.lon - places[i][0])).toBeLessThan(5e-6);
       expect(Math.abs(p.lat - places[i][1])).toBeLessThan(5e-6);
     }
-    // BD-09 is GCJ-02 shifted once more: a point given in BD-09 lands within a metre of where it was measured.
-    const bd09 = [109.4965, 36.5958]; // 109.49, 36.59 as Baidu shows it (approximately)
-    const { body } = await post('/api/v1/import/issues?crs=bd09&dry_run=true', 'application/geo+json',
-      JSON.stringify({ type: 'FeatureCollection', features: [feature({ type: 'Point', coordinates: bd09 }, { title: 'BD-09', category: 'other' })] })).expect(200);
-    expect(body).toMatchObject({ imported: 1, written: false });
+    // BD-09 is GCJ-02 shifted once more (Baidu's published formula, here too written independently).
+    const [gx, gy] = wgs84ToGcj02(places[0]);
+    const xPi = (Math.PI * 3000) / 180;
+    const z = Math.sqrt(gx * gx + gy * gy) + 0.00002 * Math.sin(gy * xPi);
+    const theta = Math.atan2(gy, gx) + 0.000003 * Math.cos(gx * xPi);
+    const bd09 = [z * Math.cos(theta) + 0.0065, z * Math.sin(theta) + 0.006];
+    await post('/api/v1/import/issues?crs=bd09', 'application/geo+json',
+      JSON.stringify({ type: 'FeatureCollection', features: [feature({ type: 'Point', coordinates: bd09 }, { title: 'BD-09', category: 'other' })] })).expect(201);
+    const { rows: [bd] } = await sql<{ metres: number }>`
+      select ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(${places[0][0]}, ${places[0][1]}), 4326)::geography) as metres
+      from issues where title = 'BD-09'`.execute(test.database.db);
+    expect(bd.metres).toBeLessThan(0.5);
+    // A malformed geometry in a shifted file is that row's error, not the server's.
+    const broken = await post('/api/v1/import/issues?crs=gcj02', 'application/x-ndjson',
+      JSON.stringify(feature({ type: 'Point', coordinates: ['east', 'north'] }, { title: 'x', category: 'other' }))).expect(422);
+    expect(broken.body.rejected[0]).toMatchObject({ row: 1, field: expect.stringMatching(/^geometry/) });
   });
 
   it('checks everything in a dry run and writes nothing', async () => {
@@ -200,6 +211,22 @@ describe('import and export', () => {
       feature(square(100, 30, 0.001), { community_id: 99999, code: '610602001001099', name: 'x' }),
     ] })).expect(422);
     expect(body.rejected[0]).toMatchObject({ row: '1–1', reason: expect.stringMatching(/99999/) });
+  });
+
+  it('refuses a file with no features, and a curve it cannot store', async () => {
+    expect((await post('/api/v1/import/buildings', 'application/geo+json', '{}').expect(422)).body.rejected[0].reason).toMatch(/no features/);
+    expect((await post('/api/v1/import/buildings', 'text/csv', 'wkt,name\n').expect(422)).body.rejected[0].reason).toMatch(/no features/);
+    const curve = await post('/api/v1/import/issues', 'text/csv', 'wkt,title,category\n"CIRCULARSTRING(0 0,1 1,2 0)",x,other\n').expect(422);
+    expect(curve.body.rejected[0]).toMatchObject({ row: 1, reason: 'geometry: not valid WKT' });
+  });
+
+  it('ends a read whose upload breaks with a 400, and the server lives on', async () => {
+    const { Readable } = await import('node:stream');
+    const { readRows } = await import('../server/features/import/sources.ts');
+    const upload = new Readable({ read() { this.destroy(new Error('connection reset')); } });
+    const rows = readRows(upload, 'csv');
+    await expect(rows.next()).rejects.toMatchObject({ status: 400, title: 'Unreadable file' });
+    expect((await request(app).get('/api/v1/health').expect(200)).body.status).toBe('ok');
   });
 
   it('refuses what it cannot read', async () => {

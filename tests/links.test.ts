@@ -35,7 +35,18 @@ async function wrongLinks(db: Kysely<DB>) {
     from m left join buildings b on b.id = m.building_expected
     where m.grid_id is distinct from coalesce(b.grid_id, (select g.id from grids g where ST_Contains(g.geom, m.geom)))
     union all
-    select 'issue grid', id, grid_id, grid_expected from i where grid_id is distinct from grid_expected`.execute(db);
+    select 'issue grid', id, grid_id, grid_expected from i where grid_id is distinct from grid_expected
+    union all
+    select 'issue community', i.id, i.community_id, (select c.id from communities c where ST_Contains(c.geom, i.geom))
+    from issues i where i.community_id is distinct from (select c.id from communities c where ST_Contains(c.geom, i.geom))
+    union all
+    select 'member community', m.id, m.community_id,
+           coalesce(b.community_id, (select c.id from communities c where ST_Contains(c.geom, m.geom)))
+    from members m left join buildings b on b.id = m.building_id
+    where m.community_id is distinct from coalesce(b.community_id, (select c.id from communities c where ST_Contains(c.geom, m.geom)))
+    union all
+    select 'unit community', u.id, u.community_id, (select c.id from communities c where ST_Contains(c.geom, ST_PointOnSurface(u.geom)))
+    from units u where u.community_id is distinct from (select c.id from communities c where ST_Contains(c.geom, ST_PointOnSurface(u.geom)))`.execute(db);
   return rows;
 }
 

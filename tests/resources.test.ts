@@ -49,10 +49,12 @@ describe('read/write API', () => {
         type: 'FeatureCollection',
         features: [
           feature(square(west, south, 0.005), { community_id: communityId, code: '610602001090001', name: '第一网格' }),
-          feature(square(west + 0.005, south, 0.005), { community_id: communityId, code: '610602001090002', name: '第二网格' }),
+          feature(square(west + 0.005, south, 0.005), { community_id: communityId, code: '610602001090002', name: '第二网格', grid_worker_name: '李强' }),
         ],
       }).expect(201);
       gridIds = bulk.body.features.map((f: { id: number }) => f.id);
+      // each feature keeps its own properties, even those the first one lacks
+      expect(bulk.body.features.map((f: { properties: { grid_worker_name: string | null } }) => f.properties.grid_worker_name)).toEqual([null, '李强']);
       expect(bulk.body.features.map((f: { properties: { community_name: string } }) => f.properties.community_name)).toEqual(['测试社区', '测试社区']);
 
       const patched = await request(app).patch(`/api/v1/grids/${gridIds[0]}`).set('If-Match', '"1"')
@@ -104,6 +106,13 @@ describe('read/write API', () => {
         .send(feature(square(west + 0.009, south, 0.003), { community_id: communityId, code: '610602001090003', name: '第三网格' })).expect(422);
       expect(response.body).toMatchObject({ title: 'Grid outside its community', field: 'geometry' });
       expect(await count('grids')).toBe(42);
+    });
+
+      it('refuses to redraw a community so that it no longer holds its grids', async () => {
+      const response = await request(app).patch(`/api/v1/communities/${communityId}`)
+        .send({ geometry: square(west, south, 0.007) }).expect(422);
+      expect(response.body).toMatchObject({ title: 'Grid outside its community', field: 'geometry' });
+      expect(response.body.outside.map((g: { code: string }) => g.code)).toEqual(['610602001090002']);
     });
 
     it('deletes a grid holding buildings only when told where they go', async () => {
@@ -189,6 +198,9 @@ describe('read/write API', () => {
       ['a bulk write with one bad feature', '/api/v1/buildings', { type: 'FeatureCollection', features: [building(square(109.49, 36.59, 0.0002)), building(square(109.49, 36.59, 0.0002), { name: '' })] }, 400, 'features[1].properties.name'],
       ['a bulk write with one invalid polygon', '/api/v1/buildings', { type: 'FeatureCollection', features: [building(square(109.49, 36.59, 0.0002)), building({ type: 'Polygon', coordinates: [[[109.49, 36.59], [109.491, 36.591], [109.491, 36.59], [109.49, 36.591], [109.49, 36.59]]] })] }, 422, 'features[1].geometry'],
       ['not a Feature', '/api/v1/buildings', { name: 'x' }, 400, 'type'],
+      ['an id beyond the integer range', '/api/v1/grids', feature(square(100, 30, 0.001), { community_id: 2 ** 31, code: '610602001001099', name: 'x' }), 400, 'properties.community_id'],
+      ['a NUL character', '/api/v1/buildings', building(square(109.49, 36.59, 0.0002), { name: 'a\u0000b' }), 400, 'properties.name', /NUL/],
+      ['an impossible date', '/api/v1/units', feature(point(109.49, 36.59), { name: 'x', kind: 'school', agreement_signed_on: '0000-01-01' }), 400, 'properties.agreement_signed_on'],
     ];
     it.each(cases)('%s', async (_name, url, body, status, field, detail) => {
       const before = await Promise.all(['communities', 'grids', 'buildings', 'members', 'issues'].map(count));
@@ -216,6 +228,7 @@ describe('read/write API', () => {
       await request(app).delete('/api/v1/members/999999').expect(404);
       expect((await request(app).get('/api/v1/grids/abc').expect(400)).body.field).toBe('id');
       expect((await request(app).patch('/api/v1/grids/1').set('If-Match', 'yesterday').send({ properties: { name: 'x' } }).expect(400)).body.field).toBe('If-Match');
+      expect((await request(app).patch('/api/v1/grids/1').set('If-Match', '"99999999999999999999"').send({ properties: { name: 'x' } }).expect(400)).body.field).toBe('If-Match');
       expect((await request(app).patch('/api/v1/grids/1').send({}).expect(400)).body.detail).toMatch(/properties and\/or a geometry/);
     });
   });

@@ -18,6 +18,15 @@ export interface FeatureTable {
 
 export type Condition = RawBuilder<unknown>;
 
+/**
+ * Map writes take turns. A building placed while a grid is redrawn, or a member while a building moves,
+ * would each miss the other's uncommitted row and keep a stale link; two overlapping grids could each pass
+ * the overlap check. One transaction-scoped lock serialises writes; reads never wait for it.
+ */
+export async function lockMapWrites(db: Kysely<DB>) {
+  await sql`select pg_advisory_xact_lock(7426003)`.execute(db);
+}
+
 export interface FeatureInput {
   geometry?: unknown;
   properties?: Record<string, unknown>;

@@ -3,7 +3,7 @@ import type { Kysely, Transaction } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../db/database.ts';
 import {
-  bboxCondition, currentVersion, deleteFeature, insertFeatures, invalidGeometries, listFeatures, readFeatures,
+  bboxCondition, currentVersion, deleteFeature, insertFeatures, invalidGeometries, listFeatures, lockMapWrites, readFeatures,
   updateFeature, type Condition, type FeatureInput, type FeatureTable,
 } from '../db/feature-store.ts';
 import type { DB } from '../db/schema.ts';
@@ -56,6 +56,9 @@ export function validProperties(
   if (!schemas) strictSchemas.set(def, (schemas = { whole: def.properties.strict(), partial: def.properties.partial().strict() }));
   const given = { ...(input ?? {}) };
   for (const key of Object.keys(given)) {
+    if (typeof given[key] === 'string' && (given[key] as string).includes('\u0000')) {
+      throw new HttpProblem(400, 'Invalid value', `${key} contains a NUL character`, { field: `${field}.${key}` });
+    }
     if (!def.readOnly.includes(key)) continue;
     if (readOnly === 'drop') delete given[key];
     else throw new HttpProblem(400, 'Read-only property', `${key} is derived or kept by Gridmap and cannot be set`, { field: `${field}.${key}` });
@@ -95,7 +98,7 @@ export function featureResource(database: Database, def: ResourceDefinition) {
   function ifMatch(req: Request): number | undefined {
     const header = req.get('If-Match');
     if (header === undefined) return undefined;
-    const match = header.match(/^(?:W\/)?"(\d+)"$/);
+    const match = header.match(/^(?:W\/)?"(\d{1,9})"$/);
     if (!match) throw new HttpProblem(400, 'Invalid If-Match', 'If-Match must be an ETag this API gave, such as "3"', { field: 'If-Match' });
     return Number(match[1]);
   }
@@ -142,8 +145,9 @@ export function featureResource(database: Database, def: ResourceDefinition) {
       properties: validProperties(def, f.properties, [at(i), 'properties'].filter(Boolean).join('.')),
     }));
     const stored = await database.db.transaction().execute(async (trx) => {
+      await lockMapWrites(trx);
       await rejectInvalidGeometry(trx, inputs, (i) => [at(i), 'geometry'].filter(Boolean).join('.'));
-      const ids = await insertFeatures(trx, def, Object.keys(inputs[0].properties), inputs);
+      const ids = await insertFeatures(trx, def, [...new Set(inputs.flatMap((i) => Object.keys(i.properties)))], inputs);
       await def.check?.(trx, ids);
       return readFeatures(trx, def.source, ids);
     });
@@ -164,6 +168,7 @@ export function featureResource(database: Database, def: ResourceDefinition) {
       properties: body.properties && validProperties(def, body.properties, 'properties', { partial: true }),
     };
     const stored = await database.db.transaction().execute(async (trx) => {
+      await lockMapWrites(trx);
       if (input.geometry !== undefined) await rejectInvalidGeometry(trx, [input], () => 'geometry');
       if (!(await updateFeature(trx, def, id, input, version))) await refuseStale(trx, id, version);
       await def.check?.(trx, [id]);
@@ -176,6 +181,7 @@ export function featureResource(database: Database, def: ResourceDefinition) {
     const id = parseId(req.params.id);
     const version = ifMatch(req);
     await database.db.transaction().execute(async (trx) => {
+      await lockMapWrites(trx);
       if ((await currentVersion(trx, def.table, id)) === undefined) {
         throw new HttpProblem(404, 'Not Found', `No ${def.singular} ${id}`, { field: 'id' });
       }

@@ -37,7 +37,9 @@ function databaseProblem(e: DatabaseError): HttpProblem | undefined {
     case '23503': return new HttpProblem(422, 'Unknown reference', e.detail ?? e.message, { field });
     case '23514': return new HttpProblem(422, 'Invalid value', `${field} is not allowed here (${e.constraint})`, { field });
     case '23502': return new HttpProblem(400, 'Missing value', `${field} is required`, { field });
-    default: return undefined;
+    default:
+      // Class 22, data exceptions: a value the column cannot hold (out of range, NUL in text, bad date).
+      return e.code?.startsWith('22') ? new HttpProblem(400, 'Invalid value', e.message ?? 'a value cannot be stored', { field }) : undefined;
   }
 }
 

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import type { ResourceDefinition } from '../../http/feature-resource.ts';
 import { HttpProblem } from '../../http/problem.ts';
+import { refuseGridsOutside } from '../grids/resource.ts';
 
 export const communities: ResourceDefinition = {
   name: 'communities',
@@ -23,6 +24,10 @@ export const communities: ResourceDefinition = {
   filters: {
     street: { type: 'text', condition: (code: string) => sql`t.street_code = ${code}` },
     district: { type: 'text', condition: (code: string) => sql`t.district_code = ${code}` },
+  },
+  /** A redrawn community still holds each of its grids. */
+  async check(trx, ids) {
+    await refuseGridsOutside(trx, sql`g.community_id in (select value::int from json_array_elements_text(${JSON.stringify(ids)}::json))`);
   },
   async beforeDelete(trx, id) {
     const { rows } = await sql<{ n: number }>`select count(*)::int as n from grids where community_id = ${id}`.execute(trx);

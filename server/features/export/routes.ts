@@ -20,7 +20,11 @@ const csvCell = (value: unknown) => {
 };
 
 /** Waits for the client to take what was written before writing more: memory stays bounded. */
-const write = (res: Response, chunk: string) => (res.write(chunk) ? Promise.resolve() : new Promise((resolve) => res.once('drain', resolve)));
+const write = (res: Response, chunk: string) =>
+  res.write(chunk) ? Promise.resolve() : new Promise<void>((resolve) => {
+    const done = () => (res.off('drain', done), res.off('close', done), resolve());
+    res.once('drain', done).once('close', done);
+  });
 
 /**
  * GET /api/v1/export/:layer?format=geojson|ndjson|csv: the whole layer, streamed in id order. CSV has a

@@ -1,11 +1,27 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder, type Transaction } from 'kysely';
 import { z } from 'zod';
+import type { DB } from '../../db/schema.ts';
 import type { ResourceDefinition } from '../../http/feature-resource.ts';
 import { parseId } from '../../http/params.ts';
 import { HttpProblem } from '../../http/problem.ts';
 
 /** Shared edges drawn by hand never match exactly: overlaps and overhangs up to this are accepted. */
 export const GRID_TOLERANCE_M2 = 1;
+
+/** 422 when a grid matching `which` (on `grids g`) extends beyond its community by more than the tolerance. */
+export async function refuseGridsOutside(trx: Transaction<DB>, which: RawBuilder<unknown>) {
+  const { rows: outside } = await sql<{ id: number; code: string; area_m2: number }>`
+    select g.id, g.code, round(ST_Area(ST_Difference(g.geom, c.geom)::geography)::numeric, 1) as area_m2
+    from grids g join communities c on c.id = g.community_id
+    where ${which} and not ST_CoveredBy(g.geom, c.geom)
+      and ST_Area(ST_Difference(g.geom, c.geom)::geography) > ${GRID_TOLERANCE_M2}
+    order by g.id`.execute(trx);
+  if (outside.length) {
+    const [first] = outside;
+    throw new HttpProblem(422, 'Grid outside its community',
+      `grid ${first.code} extends ${first.area_m2} m² beyond its community`, { field: 'geometry', outside });
+  }
+}
 
 export const grids: ResourceDefinition = {
   name: 'grids',
@@ -14,7 +30,7 @@ export const grids: ResourceDefinition = {
   source: sql`(select g.*, c.name as community_name from grids g join communities c on c.id = g.community_id)`,
   geometry: ['Polygon'],
   properties: z.object({
-    community_id: z.number().int().positive(),
+    community_id: z.number().int().positive().max(2147483647),
     code: z.string().regex(/^\d{15}$/, 'a grid code is 15 digits: the community code and a 3-digit sequence'),
     name: z.string().min(1).max(100),
     party_branch_name: z.string().max(200).nullable().optional(),
@@ -30,17 +46,7 @@ export const grids: ResourceDefinition = {
 
   /** A grid lies inside its community and does not overlap its sibling grids (beyond the tolerance). */
   async check(trx, ids) {
-    const { rows: outside } = await sql<{ id: number; code: string; area_m2: number }>`
-      select g.id, g.code, round(ST_Area(ST_Difference(g.geom, c.geom)::geography)::numeric, 1) as area_m2
-      from grids g join communities c on c.id = g.community_id
-      where g.id in (select value::int from json_array_elements_text(${JSON.stringify(ids)}::json))
-        and not ST_CoveredBy(g.geom, c.geom)
-        and ST_Area(ST_Difference(g.geom, c.geom)::geography) > ${GRID_TOLERANCE_M2}`.execute(trx);
-    if (outside.length) {
-      const [first] = outside;
-      throw new HttpProblem(422, 'Grid outside its community',
-        `grid ${first.code} extends ${first.area_m2} m² beyond its community`, { field: 'geometry', outside });
-    }
+    await refuseGridsOutside(trx, sql`g.id in (select value::int from json_array_elements_text(${JSON.stringify(ids)}::json))`);
     const { rows: overlaps } = await sql<{ grid: string; conflicting_grid_id: number; conflicting_grid: string; conflicting_grid_name: string; area_m2: number }>`
       select g.code as grid, o.id as conflicting_grid_id, o.code as conflicting_grid, o.name as conflicting_grid_name,
              round(ST_Area(ST_Intersection(g.geom, o.geom)::geography)::numeric, 1) as area_m2

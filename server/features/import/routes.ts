@@ -1,4 +1,9 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Router } from 'express';
 import type { Database } from '../../db/database.ts';
 import type { ResourceDefinition } from '../../http/feature-resource.ts';
@@ -7,7 +12,7 @@ import { HttpProblem } from '../../http/problem.ts';
 import { IMPORT_CRS, importRows, type ImportCrs } from './service.ts';
 import { IMPORT_FORMATS, readRows, type ImportFormat } from './sources.ts';
 
-/** Streamed, so this bounds the file, not memory: enough for a million footprints. */
+/** Streamed to disk, so this bounds the file, not memory: enough for a million footprints. */
 export const MAX_IMPORT_BYTES = 2 * 1024 ** 3;
 
 const FORMAT_OF_TYPE: Record<string, ImportFormat> = {
@@ -55,9 +60,16 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
     const dryRun = parseQueryValue(req.query.dry_run, 'dry_run', 'boolean') === true;
     const repair = parseQueryValue(req.query.repair, 'repair', 'boolean') === true;
 
-    const body = req.pipe(limited(MAX_IMPORT_BYTES));
-    req.on('error', (error) => body.destroy(error));
-    const report = await importRows(database.db, def, readRows(body, format), { crs, dryRun, repair });
+    // The upload lands on disk first: a slow client never holds a database transaction open.
+    const dir = await mkdtemp(join(tmpdir(), 'gridmap-import-'));
+    let report;
+    try {
+      const file = join(dir, 'upload');
+      await pipeline(req, limited(MAX_IMPORT_BYTES), createWriteStream(file));
+      report = await importRows(database.db, def, readRows(createReadStream(file), format), { crs, dryRun, repair });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
     req.log.info({ layer: def.name, read: report.read, imported: report.imported, rejected: report.rejected.length, written: report.written }, 'import');
     if (report.rejected.length) {
       const [first] = report.rejected;

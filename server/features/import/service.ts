@@ -1,7 +1,7 @@
 import gcoord from 'gcoord';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { z } from 'zod';
-import { invalidGeometries, insertFeatures, type FeatureInput } from '../../db/feature-store.ts';
+import { invalidGeometries, insertFeatures, lockMapWrites, type FeatureInput } from '../../db/feature-store.ts';
 import type { DB } from '../../db/schema.ts';
 import { validProperties, type ResourceDefinition } from '../../http/feature-resource.ts';
 import { geometrySchema, type Geometry } from '../../http/geojson.ts';
@@ -55,6 +55,7 @@ export async function importRows(db: Kysely<DB>, def: ResourceDefinition, rows: 
   const rollback = new Error('import rolled back');
   try {
     await db.transaction().execute(async (trx) => {
+      await lockMapWrites(trx);
       let pending: RawRow[] = [];
       const flush = async () => {
         const batch = pending;
@@ -65,9 +66,10 @@ export async function importRows(db: Kysely<DB>, def: ResourceDefinition, rows: 
 
       const check = (batch: RawRow[]): Checked[] => batch.flatMap((raw) => {
         if (raw.error) return reject(raw.row, raw.error), [];
-        const crs = options.crs;
-        const moved = crs === 'wgs84' || !raw.geometry ? raw.geometry : gcoord.transform(raw.geometry as Parameters<typeof gcoord.transform>[0], FROM[crs], gcoord.WGS84);
-        const shape = geometry.safeParse(moved);
+        // Checked before it is shifted (the shift assumes a well-formed geometry), and after.
+        const given = geometry.safeParse(raw.geometry);
+        const shape = options.crs === 'wgs84' || !given.success ? given
+          : geometry.safeParse(gcoord.transform(given.data as Parameters<typeof gcoord.transform>[0], FROM[options.crs], gcoord.WGS84));
         if (!shape.success) {
           const [issue] = shape.error.issues;
           return reject(raw.row, issue.message, ['geometry', ...issue.path].join('.')), [];
@@ -119,6 +121,7 @@ export async function importRows(db: Kysely<DB>, def: ResourceDefinition, rows: 
       }
       await flush();
       options.onProgress?.(report.read);
+      if (report.read === 0) reject('file', 'the file holds no features (a GeoJSON file must be a FeatureCollection)');
       if (rejections > 0 || options.dryRun) throw rollback;
     });
     report.written = true;
@@ -134,7 +137,7 @@ async function withWkt(trx: Transaction<DB>, batch: RawRow[]): Promise<RawRow[]>
   const wkt = batch.filter((r) => r.wkt !== undefined && !r.error);
   if (!wkt.length) return batch;
   const { rows } = await sql<{ geometry: unknown }>`
-    select ST_AsGeoJSON(try_geom_from_text(w.value))::json as geometry
+    select geojson_from_text(w.value) as geometry
     from json_array_elements_text(${JSON.stringify(wkt.map((r) => r.wkt))}::json) with ordinality as w(value, n)
     order by w.n`.execute(trx);
   wkt.forEach((r, i) => {

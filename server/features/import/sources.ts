@@ -68,7 +68,9 @@ async function* rowsOf(input: Readable, format: ImportFormat): AsyncGenerator<Ra
     }
   } else {
     let row = 0;
-    for await (const record of input.pipe(parseCsv({ columns: (header: string[]) => header.map((h) => h.trim()), bom: true, skip_empty_lines: true, relax_column_count: false })) as AsyncIterable<Record<string, string>>) {
+    const records = parseCsv({ columns: (header: string[]) => header.map((h) => h.trim()), bom: true, skip_empty_lines: true, relax_column_count: false });
+    input.on('error', (error) => records.destroy(error)); // a broken upload ends the parse, not the process
+    for await (const record of input.pipe(records) as AsyncIterable<Record<string, string>>) {
       row++;
       yield fromCsv(row, record);
     }

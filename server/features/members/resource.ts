@@ -14,7 +14,7 @@ export const members: ResourceDefinition = {
     name: z.string().min(1).max(100),
     phone: z.string().regex(/^[0-9+\- ]{3,20}$/, 'a phone number is 3–20 digits, spaces, + or -').nullable().optional(),
     category: z.enum(['in_service', 'retired', 'floating', 'resident']),
-    registered_community_id: z.number().int().positive().nullable().optional(),
+    registered_community_id: z.number().int().positive().max(2147483647).nullable().optional(),
     employer_unit: z.string().max(200).nullable().optional(),
     is_central_household: z.boolean(),
     is_volunteer: z.boolean(),
