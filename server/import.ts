@@ -12,7 +12,7 @@ import { createLogger } from './logger.ts';
 import { openMigratedDatabase } from './start.ts';
 
 const EXTENSIONS: Record<string, ImportFormat> = {
-  '.geojson': 'geojson', '.json': 'geojson', '.ndjson': 'ndjson', '.geojsonl': 'ndjson', '.geojsons': 'ndjson', '.jsonl': 'ndjson', '.csv': 'csv', '.zip': 'shapefile', '.osm': 'osm',
+  '.geojson': 'geojson', '.json': 'geojson', '.ndjson': 'ndjson', '.geojsonl': 'ndjson', '.geojsons': 'ndjson', '.jsonl': 'ndjson', '.csv': 'csv', '.zip': 'shapefile', '.osm': 'osm', '.pbf': 'osm.pbf',
 };
 
 const usage = `usage: npm run import -- <${RESOURCES.map((r) => r.name).join('|')}> <file> [--format ${IMPORT_FORMATS.join('|')}] [--crs ${IMPORT_CRS.join('|')}] [--dry-run] [--repair]`;

@@ -7,6 +7,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp } from './support/app.ts';
 import { mode, openTestDatabase, type TestDatabase } from './support/databases.ts';
+import { osmPbf } from './support/osm-pbf.ts';
 import { GAUSS_KRUGER_PRJ, WGS84_PRJ, pointShapefileZip } from './support/shapefile.ts';
 
 const square = (lon: number, lat: number, side = 0.0002) =>
@@ -150,6 +151,33 @@ describe('import and export', () => {
     const open = osm.replace('<nd ref="4"/><nd ref="1"/>', '<nd ref="4"/>');
     const refused = await post('/api/v1/import/buildings?format=osm', 'text/xml', open).expect(422);
     expect(refused.body.rejected[0]).toEqual({ row: 1, reason: 'way/100: way 100 is not closed' });
+  });
+
+  it('imports building footprints from an OpenStreetMap PBF extract', async () => {
+    const [x, y] = [109.4872, 36.5912];
+    const corners = (first: number, dx: number, dy: number, size: number) =>
+      [[0, 0], [size, 0], [size, size], [0, size]].map(([u, v], i) => ({ id: first + i, lon: x + dx + u, lat: y + dy + v }));
+    const pbf = osmPbf({
+      nodes: [...corners(1, 0, 0, 0.0002), ...corners(11, 0.0005, 0, 0.0004), ...corners(21, 0.0006, 0.0001, 0.0002)],
+      ways: [
+        { id: 100, refs: [1, 2, 3, 4, 1], tags: { building: 'apartments', 'building:levels': '11', name: '桥沟小区1号楼' } },
+        { id: 101, refs: [11, 12, 13, 14, 11], tags: {} },
+        { id: 102, refs: [21, 22, 23, 24, 21], tags: {} },
+      ],
+      relations: [{ id: 200, members: [{ type: 'way', ref: 101, role: 'outer' }, { type: 'way', ref: 102, role: 'inner' }],
+        tags: { type: 'multipolygon', building: 'retail', name: '桥沟市场' } }],
+    });
+    const { body } = await request(app).post('/api/v1/import/buildings?format=osm.pbf').set('Content-Type', 'application/octet-stream').send(pbf).expect(201);
+    expect(body).toMatchObject({ read: 2, imported: 2 });
+    const { rows } = await sql<{ name: string; kind: string; floors: number | null; holes: number; x: number; y: number }>`
+      select name, kind, floors, ST_NumInteriorRings(geom) as holes, ST_XMin(geom) as x, ST_YMin(geom) as y from buildings
+      where name in ('桥沟小区1号楼', '桥沟市场') order by kind`.execute(test.database.db);
+    expect(rows).toEqual([
+      { name: '桥沟小区1号楼', kind: 'residential', floors: 11, holes: 0, x: expect.closeTo(x, 7), y: expect.closeTo(y, 7) },
+      { name: '桥沟市场', kind: 'shop', floors: null, holes: 1, x: expect.closeTo(x + 0.0005, 7), y: expect.closeTo(y, 7) },
+    ]);
+    const truncated = await request(app).post('/api/v1/import/buildings?format=osm.pbf').set('Content-Type', 'application/octet-stream').send(pbf.subarray(0, pbf.length - 10)).expect(400);
+    expect(truncated.body).toMatchObject({ title: 'Unreadable file', detail: expect.stringMatching(/ends inside a blob/) });
   });
 
   it('converts GCJ-02 and BD-09 coordinates to WGS 84 on the way in', async () => {

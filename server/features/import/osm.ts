@@ -1,9 +1,10 @@
 import type { Readable } from 'node:stream';
 import sax from 'sax';
+import { readOsmPbf } from './osm-pbf.ts';
 
-type Position = [number, number];
-interface Way { id: string; refs: string[]; tags: Record<string, string> }
-interface Relation { id: string; members: { type: string; ref: string; role: string }[]; tags: Record<string, string> }
+export type Position = [number, number];
+export interface Way { id: number; refs: number[]; tags: Record<string, string> }
+export interface Relation { id: number; members: { type: string; ref: number; role: string }[]; tags: Record<string, string> }
 
 /** OpenStreetMap's building=* values, in Gridmap's building kinds. */
 const KINDS: Record<string, string> = {
@@ -27,36 +28,20 @@ function building(tags: Record<string, string>, osmId: string) {
 
 export type OsmRow = { feature?: { type: 'Feature'; geometry: unknown; properties: Record<string, unknown> }; error?: string; id: string };
 
-/**
- * Building footprints from an OpenStreetMap XML extract (.osm): closed ways tagged building=*, and
- * building multipolygons with one outer ring. Node positions are kept in memory by id (a city extract's
- * worth); ways are resolved once the file has been read, since relations come after them.
- */
-export async function* osmBuildings(input: Readable): AsyncGenerator<OsmRow> {
-  const nodes = new Map<string, Position>();
-  const ways = new Map<string, Way>();
-  const relations: Relation[] = [];
-  let current: Way | Relation | undefined;
+/** Nodes, ways and relations as read from an extract; ways keep their node ids until all nodes are known. */
+export interface OsmData {
+  nodes: Map<number, Position>;
+  ways: Map<number, Way>;
+  relations: Relation[];
+}
 
-  const parser = sax.createStream(true, {});
-  parser.on('opentag', ({ name, attributes: a }) => {
-    const attr = a as Record<string, string>;
-    if (name === 'node') nodes.set(attr.id, [Number(attr.lon), Number(attr.lat)]);
-    else if (name === 'way') ways.set(attr.id, (current = { id: attr.id, refs: [], tags: {} }));
-    else if (name === 'relation') relations.push((current = { id: attr.id, members: [], tags: {} }));
-    else if (name === 'nd' && current && 'refs' in current) current.refs.push(attr.ref);
-    else if (name === 'member' && current && 'members' in current) current.members.push({ type: attr.type, ref: attr.ref, role: attr.role });
-    else if (name === 'tag' && current) current.tags[attr.k] = attr.v;
-  });
-  parser.on('closetag', (name) => {
-    if (name === 'way' || name === 'relation') current = undefined;
-  });
-  await new Promise<void>((resolve, reject) => {
-    parser.on('end', resolve);
-    parser.on('error', reject);
-    input.on('error', reject);
-    input.pipe(parser);
-  });
+/**
+ * Building footprints from an OpenStreetMap extract (.osm XML or .osm.pbf): closed ways tagged building=*,
+ * and building multipolygons with one outer ring. Node positions are kept in memory by id (a city
+ * extract's worth); ways are resolved once the file has been read, since relations come after them.
+ */
+export async function* osmBuildings(input: Readable, format: 'osm' | 'osm.pbf'): AsyncGenerator<OsmRow> {
+  const { nodes, ways, relations } = format === 'osm' ? await readOsmXml(input) : await readOsmPbf(input);
 
   const ring = (way: Way | undefined): Position[] | string => {
     if (!way) return 'a member way is missing from the extract';
@@ -83,4 +68,29 @@ export async function* osmBuildings(input: Readable): AsyncGenerator<OsmRow> {
     else if (outers.length !== 1) yield { id, error: `a footprint has one outer ring; this multipolygon has ${outers.length}` };
     else yield { id, feature: { type: 'Feature', geometry: { type: 'Polygon', coordinates: [outers[0], ...inners] }, properties: building(relation.tags, id) } };
   }
+}
+
+async function readOsmXml(input: Readable): Promise<OsmData> {
+  const data: OsmData = { nodes: new Map(), ways: new Map(), relations: [] };
+  let current: Way | Relation | undefined;
+  const parser = sax.createStream(true, {});
+  parser.on('opentag', ({ name, attributes }) => {
+    const a = attributes as Record<string, string>;
+    if (name === 'node') data.nodes.set(Number(a.id), [Number(a.lon), Number(a.lat)]);
+    else if (name === 'way') data.ways.set(Number(a.id), (current = { id: Number(a.id), refs: [], tags: {} }));
+    else if (name === 'relation') data.relations.push((current = { id: Number(a.id), members: [], tags: {} }));
+    else if (name === 'nd' && current && 'refs' in current) current.refs.push(Number(a.ref));
+    else if (name === 'member' && current && 'members' in current) current.members.push({ type: a.type, ref: Number(a.ref), role: a.role });
+    else if (name === 'tag' && current) current.tags[a.k] = a.v;
+  });
+  parser.on('closetag', (name) => {
+    if (name === 'way' || name === 'relation') current = undefined;
+  });
+  await new Promise<void>((resolve, reject) => {
+    parser.on('end', resolve);
+    parser.on('error', reject);
+    input.on('error', reject);
+    input.pipe(parser);
+  });
+  return data;
 }

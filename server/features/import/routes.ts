@@ -20,7 +20,7 @@ const FORMAT_OF_TYPE: Record<string, ImportFormat> = {
   'application/x-ndjson': 'ndjson', 'application/geo+json-seq': 'ndjson', 'application/x-ndjson+geo': 'ndjson',
   'text/csv': 'csv',
   'application/zip': 'shapefile', 'application/x-zip-compressed': 'shapefile',
-  'application/osm+xml': 'osm', 'application/vnd.openstreetmap.data+xml': 'osm',
+  'application/osm+xml': 'osm', 'application/vnd.openstreetmap.data+xml': 'osm', 'application/x-protobuf': 'osm.pbf',
 };
 
 function oneOf<T extends string>(value: unknown, field: string, allowed: readonly T[]): T | undefined {
@@ -52,7 +52,7 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
     const def = resources.find((r) => r.name === req.params.layer);
     if (!def) throw new HttpProblem(404, 'Not Found', `No layer ${req.params.layer}; import into ${resources.map((r) => r.name).join(', ')}`, { field: 'layer' });
     const format = oneOf(req.query.format, 'format', IMPORT_FORMATS) ?? FORMAT_OF_TYPE[(req.get('Content-Type') ?? '').split(';')[0].trim()];
-    if (format === 'osm' && def.name !== 'buildings') {
+    if ((format === 'osm' || format === 'osm.pbf') && def.name !== 'buildings') {
       throw new HttpProblem(400, 'Invalid parameter', 'OpenStreetMap extracts give building footprints: import them into buildings', { field: 'format' });
     }
     if (!format) throw new HttpProblem(415, 'Unknown format', `say ?format=${IMPORT_FORMATS.join('|')} or send a matching Content-Type`, { field: 'format' });

@@ -9,7 +9,7 @@ import { HttpProblem } from '../../http/problem.ts';
 import { osmBuildings } from './osm.ts';
 import { shapefileFeatures } from './shapefile.ts';
 
-export const IMPORT_FORMATS = ['geojson', 'ndjson', 'csv', 'shapefile', 'osm'] as const;
+export const IMPORT_FORMATS = ['geojson', 'ndjson', 'csv', 'shapefile', 'osm', 'osm.pbf'] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
 
 /** One row of a file as read, before any checking; `row` counts features (CSV: data rows) from 1. */
@@ -45,9 +45,9 @@ async function* rowsOf(input: Readable, format: ImportFormat): AsyncGenerator<Ra
     for await (const { key, value } of features as AsyncIterable<{ key: number; value: unknown }>) {
       yield fromFeature(key + 1, value);
     }
-  } else if (format === 'osm') {
+  } else if (format === 'osm' || format === 'osm.pbf') {
     let row = 0;
-    for await (const { id, feature, error } of osmBuildings(input)) {
+    for await (const { id, feature, error } of osmBuildings(input, format)) {
       row++;
       yield feature ? fromFeature(row, feature) : { row, properties: {}, error: `${id}: ${error}` };
     }
