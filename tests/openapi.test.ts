@@ -29,8 +29,10 @@ describe('the published contract', () => {
     const memberFilters = body.paths['/api/v1/members'].get.parameters.map((p: { name: string }) => p.name);
     expect(memberFilters).toEqual(expect.arrayContaining(['bbox', 'limit', 'after', 'grid', 'volunteer', 'skill']));
     expect(body.components.schemas.BuildingProperties.properties.kind.enum).toContain('residential');
-    for (const path of Object.keys(body.paths)) {
-      const url = path.replace('{id}', '1');
+    expect(body.paths['/api/v1/import/{layer}'].post.parameters.find((p: { name: string }) => p.name === 'format').schema.enum)
+      .toEqual(['geojson', 'ndjson', 'csv', 'shapefile', 'osm', 'osm.pbf']);
+    for (const path of Object.keys(body.paths).filter((p) => body.paths[p].get)) {
+      const url = path.replace('{id}', '1').replace('{layer}', 'units');
       const response = await request(app).get(url);
       expect([url, response.status]).toEqual([url, 200]);
     }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { MAX_FEATURES, type ResourceDefinition } from '../../http/feature-resource.ts';
 import { geometrySchema } from '../../http/geojson.ts';
+import { IMPORT_CRS } from '../import/service.ts';
+import { IMPORT_FORMATS } from '../import/sources.ts';
 
 /** JSON Schema for OpenAPI 3.0 from the zod schema that validates the same thing. */
 const schema = (type: z.ZodType) => z.toJSONSchema(type, { target: 'openapi-3.0', io: 'output', unrepresentable: 'any' });
@@ -58,6 +60,34 @@ export function openApiDocument(resources: ResourceDefinition[]) {
         parameters: [idParameter],
         responses: { 200: { description: 'the tree' }, 404: problemResponse('no such community') },
       },
+    },
+  };
+
+  const layer = { name: 'layer', in: 'path', required: true, schema: { type: 'string', enum: resources.map((r) => r.name) } };
+  paths['/api/v1/import/{layer}'] = {
+    post: {
+      summary: 'Import a file into a layer, in one transaction (everything or nothing)', tags: ['import and export'],
+      description: 'GeoJSON FeatureCollection, newline-delimited GeoJSON, CSV (a `wkt` column, or `lon` and `lat`), a zipped Shapefile in geographic coordinates, or (buildings only) an OpenStreetMap extract as .osm XML or .osm.pbf. Properties are checked as in a POST; ids and derived properties in the file are ignored.',
+      parameters: [
+        layer,
+        { name: 'format', in: 'query', description: 'else taken from Content-Type', schema: { type: 'string', enum: [...IMPORT_FORMATS] } },
+        { name: 'crs', in: 'query', description: 'coordinates from Chinese web maps are converted to WGS 84', schema: { type: 'string', enum: [...IMPORT_CRS], default: 'wgs84' } },
+        { name: 'dry_run', in: 'query', description: 'check everything, write nothing', schema: { type: 'boolean', default: false } },
+        { name: 'repair', in: 'query', description: 'make invalid polygons valid (ST_MakeValid) where the result is still the right type; the report lists them', schema: { type: 'boolean', default: false } },
+      ],
+      requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+      responses: {
+        201: { description: 'imported: the report (read, imported, repaired)' }, 200: { description: 'a clean dry run: the report' },
+        400: problemResponse('an unreadable file or a bad parameter'), 413: problemResponse('file too large'), 415: problemResponse('unknown format'),
+        422: problemResponse('rows rejected: the report lists each with its row number and reason; nothing was written'),
+      },
+    },
+  };
+  paths['/api/v1/export/{layer}'] = {
+    get: {
+      summary: 'The whole layer, streamed', tags: ['import and export'],
+      parameters: [layer, { name: 'format', in: 'query', schema: { type: 'string', enum: ['geojson', 'ndjson', 'csv'], default: 'geojson' } }],
+      responses: { 200: { description: 'GeoJSON, newline-delimited GeoJSON, or CSV with a `wkt` column' }, 404: problemResponse('no such layer') },
     },
   };
 
