@@ -234,11 +234,18 @@ describe('import and export', () => {
     expect(stored).toEqual({ valid: true, type: 'POLYGON' });
   });
 
-  it('reports a broken database rule for its batch, and writes nothing', async () => {
-    const { body } = await post('/api/v1/import/grids', 'application/geo+json', JSON.stringify({ type: 'FeatureCollection', features: [
-      feature(square(100, 30, 0.001), { community_id: 99999, code: '610602001001099', name: 'x' }),
+  it('names the row that breaks a database rule, and writes nothing', async () => {
+    const before = await count('communities');
+    const { body } = await post('/api/v1/import/communities', 'application/geo+json', JSON.stringify({ type: 'FeatureCollection', features: [
+      feature(square(100, 30, 0.01), { code: '610602001080', name: '新建社区', street_code: '610602001' }),
+      feature(square(100, 30.1, 0.01), { code: '610602999001', name: '无街道社区', street_code: '610602999' }),
+      feature(square(100, 30.2, 0.01), { code: '610602001080', name: '重复社区', street_code: '610602001' }),
     ] })).expect(422);
-    expect(body.rejected[0]).toMatchObject({ row: '1–1', reason: expect.stringMatching(/99999/) });
+    expect(body.rejected).toEqual([
+      { row: 2, field: 'street_code', reason: expect.stringMatching(/610602999/) },
+      { row: 3, field: 'code', reason: expect.stringMatching(/610602001080/) },
+    ]);
+    expect(await count('communities')).toBe(before);
   });
 
   it('refuses a file with no features, and a curve it cannot store', async () => {

@@ -30,7 +30,8 @@ function constraintField({ constraint, table, column }: DatabaseError): string |
 }
 
 /** Constraint violations are the client's mistake, named by field; nothing was written (the transaction rolled back). */
-function databaseProblem(e: DatabaseError): HttpProblem | undefined {
+export function databaseProblem(error: unknown): HttpProblem | undefined {
+  const e = error as DatabaseError;
   const field = constraintField(e);
   switch (e.code) {
     case '23505': return new HttpProblem(409, 'Conflict', e.detail ?? e.message, { field });

@@ -5,7 +5,7 @@ import { invalidGeometries, insertFeatures, lockMapWrites, type FeatureInput } f
 import type { DB } from '../../db/schema.ts';
 import { validProperties, type ResourceDefinition } from '../../http/feature-resource.ts';
 import { geometrySchema, type Geometry } from '../../http/geojson.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import { HttpProblem, databaseProblem } from '../../http/problem.ts';
 import type { RawRow } from './sources.ts';
 
 export const IMPORT_CRS = ['wgs84', 'gcj02', 'bd09'] as const;
@@ -94,9 +94,15 @@ export async function importRows(db: Kysely<DB>, def: ResourceDefinition, rows: 
             batch[index].row = -1;
           }
         }
-        const good = batch.filter((f) => f.row > 0);
+        await insert(batch.filter((f) => f.row > 0));
+      };
+
+      /**
+       * Writes rows under a savepoint. A database rule broken in a batch (an unknown reference, a duplicate
+       * code, overlapping grids) sends it back row by row, so each culprit is named by its row.
+       */
+      const insert = async (good: Checked[]): Promise<void> => {
         if (!good.length) return;
-        // A database rule broken in a batch (unknown reference, duplicate code) is reported for the batch.
         await sql`savepoint import_batch`.execute(trx);
         try {
           const columns = [...new Set(good.flatMap((f) => Object.keys(f.properties)))];
@@ -106,8 +112,13 @@ export async function importRows(db: Kysely<DB>, def: ResourceDefinition, rows: 
           await sql`release savepoint import_batch`.execute(trx);
         } catch (error) {
           await sql`rollback to savepoint import_batch`.execute(trx);
-          const e = error as { detail?: string; message: string };
-          reject(`${good[0].row}–${good[good.length - 1].row}`, error instanceof HttpProblem ? `${error.title}: ${error.detail}` : e.detail ?? e.message);
+          if (good.length > 1) {
+            for (const one of good) await insert([one]);
+            return;
+          }
+          const problem = error instanceof HttpProblem ? error : databaseProblem(error);
+          if (!problem) throw error;
+          reject(good[0].row, `${problem.title}: ${problem.detail}`, problem.extensions.field as string | undefined);
         }
       };
 
