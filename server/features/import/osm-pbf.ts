@@ -1,7 +1,7 @@
 import { inflateSync } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { PbfReader as Pbf } from 'pbf';
-import type { OsmData, Relation, Way } from './osm.ts';
+import { NodeStore, mayBeBuildingPart, type OsmData, type Relation, type Way } from './osm-data.ts';
 
 /**
  * The OpenStreetMap PBF format (https://wiki.openstreetmap.org/wiki/PBF_Format): a sequence of
@@ -48,7 +48,7 @@ async function* blobs(input: Readable): AsyncGenerator<{ type: string; data: Uin
 }
 
 export async function readOsmPbf(input: Readable): Promise<OsmData> {
-  const data: OsmData = { nodes: new Map(), ways: new Map(), relations: [] };
+  const data: OsmData = { nodes: new NodeStore(), ways: new Map(), relations: [] };
   for await (const { type, data: bytes } of blobs(input)) {
     if (type !== 'OSMData') continue;
     const block = { strings: [] as string[], groups: [] as Uint8Array[], granularity: 100, latOffset: 0, lonOffset: 0 };
@@ -76,14 +76,14 @@ export async function readOsmPbf(input: Readable): Promise<OsmData> {
             else if (t === 9) p.readPackedSVarint(d.lons);
           }, { ids: [], lats: [], lons: [] });
           const [ids, lats, lons] = [undelta(dense.ids), undelta(dense.lats), undelta(dense.lons)];
-          ids.forEach((id, i) => data.nodes.set(id, position(lons[i], lats[i])));
+          ids.forEach((id, i) => data.nodes.set(id, ...position(lons[i], lats[i])));
         } else if (tag === 1) {
           const node = pbf.readMessage((t, n: { id: number; lat: number; lon: number }, p) => {
             if (t === 1) n.id = p.readSVarint();
             else if (t === 8) n.lat = p.readSVarint();
             else if (t === 9) n.lon = p.readSVarint();
           }, { id: 0, lat: 0, lon: 0 });
-          data.nodes.set(node.id, position(node.lon, node.lat));
+          data.nodes.set(node.id, ...position(node.lon, node.lat));
         } else if (tag === 3) {
           const way = pbf.readMessage((t, w: { id: number; keys: number[]; vals: number[]; refs: number[] }, p) => {
             if (t === 1) w.id = p.readVarint();
@@ -92,7 +92,7 @@ export async function readOsmPbf(input: Readable): Promise<OsmData> {
             else if (t === 8) p.readPackedSVarint(w.refs);
           }, { id: 0, keys: [], vals: [], refs: [] });
           const parsed: Way = { id: way.id, refs: undelta(way.refs), tags: tags(way.keys, way.vals) };
-          data.ways.set(parsed.id, parsed);
+          if (mayBeBuildingPart(parsed.tags)) data.ways.set(parsed.id, parsed);
         } else if (tag === 4) {
           const relation = pbf.readMessage((t, r: { id: number; keys: number[]; vals: number[]; roles: number[]; ids: number[]; types: number[] }, p) => {
             if (t === 1) r.id = p.readVarint();

@@ -1,10 +1,8 @@
 import type { Readable } from 'node:stream';
 import sax from 'sax';
+import { NodeStore, mayBeBuildingPart, type OsmData, type Position, type Relation, type Way } from './osm-data.ts';
 import { readOsmPbf } from './osm-pbf.ts';
 
-export type Position = [number, number];
-export interface Way { id: number; refs: number[]; tags: Record<string, string> }
-export interface Relation { id: number; members: { type: string; ref: number; role: string }[]; tags: Record<string, string> }
 
 /** OpenStreetMap's building=* values, in Gridmap's building kinds. */
 const KINDS: Record<string, string> = {
@@ -27,13 +25,6 @@ function building(tags: Record<string, string>, osmId: string) {
 }
 
 export type OsmRow = { feature?: { type: 'Feature'; geometry: unknown; properties: Record<string, unknown> }; error?: string; id: string };
-
-/** Nodes, ways and relations as read from an extract; ways keep their node ids until all nodes are known. */
-export interface OsmData {
-  nodes: Map<number, Position>;
-  ways: Map<number, Way>;
-  relations: Relation[];
-}
 
 /**
  * Building footprints from an OpenStreetMap extract (.osm XML or .osm.pbf): closed ways tagged building=*,
@@ -71,19 +62,20 @@ export async function* osmBuildings(input: Readable, format: 'osm' | 'osm.pbf'):
 }
 
 async function readOsmXml(input: Readable): Promise<OsmData> {
-  const data: OsmData = { nodes: new Map(), ways: new Map(), relations: [] };
+  const data: OsmData = { nodes: new NodeStore(), ways: new Map(), relations: [] };
   let current: Way | Relation | undefined;
   const parser = sax.createStream(true, {});
   parser.on('opentag', ({ name, attributes }) => {
     const a = attributes as Record<string, string>;
-    if (name === 'node') data.nodes.set(Number(a.id), [Number(a.lon), Number(a.lat)]);
-    else if (name === 'way') data.ways.set(Number(a.id), (current = { id: Number(a.id), refs: [], tags: {} }));
+    if (name === 'node') data.nodes.set(Number(a.id), Number(a.lon), Number(a.lat));
+    else if (name === 'way') current = { id: Number(a.id), refs: [], tags: {} };
     else if (name === 'relation') data.relations.push((current = { id: Number(a.id), members: [], tags: {} }));
     else if (name === 'nd' && current && 'refs' in current) current.refs.push(Number(a.ref));
     else if (name === 'member' && current && 'members' in current) current.members.push({ type: a.type, ref: Number(a.ref), role: a.role });
     else if (name === 'tag' && current) current.tags[a.k] = a.v;
   });
   parser.on('closetag', (name) => {
+    if (name === 'way' && current && 'refs' in current && mayBeBuildingPart(current.tags)) data.ways.set(current.id, current);
     if (name === 'way' || name === 'relation') current = undefined;
   });
   await new Promise<void>((resolve, reject) => {

@@ -1,0 +1,55 @@
+export type Position = [number, number];
+export interface Way { id: number; refs: number[]; tags: Record<string, string> }
+export interface Relation { id: number; members: { type: string; ref: number; role: string }[]; tags: Record<string, string> }
+
+/** Nodes, ways and relations as read from an extract; ways keep their node ids until all nodes are known. */
+export interface OsmData {
+  nodes: NodeStore;
+  ways: Map<number, Way>;
+  relations: Relation[];
+}
+
+/** Ways worth keeping: buildings, and untagged ways (the rings of multipolygons); roads and the rest are not. */
+export const mayBeBuildingPart = (tags: Record<string, string>) => 'building' in tags || Object.keys(tags).length === 0;
+
+/**
+ * Node positions by id, for assembling OSM ways: 24 bytes a node in growing typed arrays (a Map of arrays
+ * takes several times that). Extracts list nodes by ascending id, so look-ups are a binary search; a file
+ * out of order falls back to a Map.
+ */
+export class NodeStore {
+  private ids = new Float64Array(1 << 16);
+  private lons = new Float64Array(1 << 16);
+  private lats = new Float64Array(1 << 16);
+  private size = 0;
+  private unordered?: Map<number, Position>;
+
+  set(id: number, lon: number, lat: number) {
+    if (this.unordered) return void this.unordered.set(id, [lon, lat]);
+    if (this.size > 0 && id <= this.ids[this.size - 1]) {
+      this.unordered = new Map(Array.from({ length: this.size }, (_, i) => [this.ids[i], [this.lons[i], this.lats[i]]]));
+      return void this.unordered.set(id, [lon, lat]);
+    }
+    if (this.size === this.ids.length) {
+      const grow = (a: Float64Array) => { const b = new Float64Array(a.length * 2); b.set(a); return b; };
+      [this.ids, this.lons, this.lats] = [grow(this.ids), grow(this.lons), grow(this.lats)];
+    }
+    this.ids[this.size] = id;
+    this.lons[this.size] = lon;
+    this.lats[this.size] = lat;
+    this.size++;
+  }
+
+  get(id: number): Position | undefined {
+    if (this.unordered) return this.unordered.get(id);
+    let [lo, hi] = [0, this.size - 1];
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const at = this.ids[mid];
+      if (at === id) return [this.lons[mid], this.lats[mid]];
+      if (at < id) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
+  }
+}
