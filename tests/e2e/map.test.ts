@@ -125,6 +125,33 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     expect((await rendered('buildings-fill')).length).toBeGreaterThan(0);
   });
 
+  it('checks and imports a file from the import view, listing rejected rows', async () => {
+    const footprint = (lon: number, name: string) => ({
+      type: 'Feature', properties: { name },
+      geometry: { type: 'Polygon', coordinates: [[[lon, 36.5862], [lon + 0.0002, 36.5862], [lon + 0.0002, 36.5864], [lon, 36.5864], [lon, 36.5862]]] },
+    });
+    const file = (features: unknown[]) => ({ name: 'footprints.geojson', mimeType: 'application/geo+json', buffer: Buffer.from(JSON.stringify({ type: 'FeatureCollection', features })) });
+    await page.getByRole('button', { name: '导入导出' }).click();
+    const panel = page.getByTestId('import-panel');
+    await panel.locator('select[name="layer"]').selectOption('buildings');
+    await panel.locator('input[type="file"]').setInputFiles(file([footprint(109.4862, '网页导入楼'), { ...footprint(109.4866, ''), properties: { name: '' } }]));
+    await panel.getByRole('button', { name: '检查（不写入）' }).click();
+    const report = page.getByTestId('import-report');
+    await expect.poll(() => report.textContent()).toContain('有错误，未写入任何数据');
+    expect(await report.locator('tbody tr').count()).toBe(1);
+    expect(await report.locator('tbody td').first().textContent()).toBe('2');
+
+    await panel.locator('input[type="file"]').setInputFiles(file([footprint(109.4862, '网页导入楼')]));
+    await panel.getByRole('button', { name: '导入', exact: true }).click();
+    await expect.poll(() => report.textContent()).toContain('已写入');
+    const stored = await (await fetch(`${baseUrl}/api/v1/buildings?limit=10000`)).json();
+    expect(stored.features.filter((f: { properties: { name: string } }) => f.properties.name === '网页导入楼')).toHaveLength(1);
+    await mkdir('test-results', { recursive: true });
+    await page.screenshot({ path: `test-results/import-${mode}.png` });
+    await page.getByRole('button', { name: '地图', exact: true }).click();
+    await page.waitForFunction(() => window.gridmap?.map.loaded(), null, { timeout: 60_000 });
+  });
+
   it('switches the interface to English and back', async () => {
     await page.getByRole('button', { name: 'English' }).click();
     expect(await page.locator('h1').textContent()).toBe('Gridmap');

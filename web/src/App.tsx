@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { ImportPanel } from './features/import/ImportPanel.tsx';
 import { FeaturePanel } from './features/map/FeaturePanel.tsx';
 import { MapView, type SelectedFeature } from './features/map/MapView.tsx';
 import { LAYER_GROUPS, type LayerGroup } from './features/map/style.ts';
@@ -9,10 +10,16 @@ export function App() {
   const { t, lang, setLang } = useI18n();
   const [visible, setVisible] = useState<Record<LayerGroup, boolean>>({ communities: true, grids: true, buildings: true });
   const [selected, setSelected] = useState<SelectedFeature | null>(null);
+  const [view, setView] = useState<'map' | 'import'>('map');
+  const [mapVersion, setMapVersion] = useState(0);
   return (
     <div className="app">
       <header className="topbar">
         <h1>{t('app.title')}</h1>
+        <nav className="views">
+          <button type="button" aria-pressed={view === 'map'} onClick={() => setView('map')}>{t('nav.map')}</button>
+          <button type="button" aria-pressed={view === 'import'} onClick={() => setView('import')}>{t('nav.import')}</button>
+        </nav>
         <button type="button" className="lang" onClick={() => setLang(lang === 'en' ? 'zh-CN' : 'en')}>
           {t('app.switchLanguage')}
         </button>
@@ -38,8 +45,10 @@ export function App() {
           <li><i style={{ background: '#a9a9a9' }} />{t('legend.otherBuildings')}</li>
         </ul>
       </nav>
-      <MapView visible={visible} selected={selected} onSelect={setSelected} />
-      <FeaturePanel feature={selected} onClose={() => setSelected(null)} />
+      <MapView key={mapVersion} visible={visible} selected={selected} onSelect={setSelected} />
+      {view === 'import'
+        ? <aside className="panel"><ImportPanel onImported={() => setMapVersion((v) => v + 1)} /></aside>
+        : <FeaturePanel feature={selected} onClose={() => setSelected(null)} />}
     </div>
   );
 }
