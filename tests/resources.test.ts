@@ -145,7 +145,20 @@ describe('read/write API', () => {
       const issue = await request(app).post('/api/v1/issues')
         .send(feature(point(lon, lat), { title: '路灯不亮', category: 'street_light' })).expect(201);
       expect(issue.body.properties).toMatchObject({ grid_id: grid, status: 'reported' });
-      for (const [layer, id] of [['members', member.body.id], ['units', unit.body.id], ['issues', issue.body.id]]) {
+      // Each one read back, changed (a property, then its place) and deleted.
+      const [lon2, lat2] = [109.4955, 36.5935];
+      for (const [layer, id, change] of [
+        ['members', member.body.id, { availability: 'off_duty' }],
+        ['units', unit.body.id, { has_agreement: false }],
+        ['issues', issue.body.id, { status: 'accepted' }],
+      ] as const) {
+        const read = await request(app).get(`/api/v1/${layer}/${id}`).expect(200);
+        const changed = await request(app).patch(`/api/v1/${layer}/${id}`).set('If-Match', read.headers.etag).send({ properties: change }).expect(200);
+        expect(changed.body.properties).toMatchObject({ ...change, version: read.body.properties.version + 1 });
+        const moved = await request(app).patch(`/api/v1/${layer}/${id}`).send({ geometry: point(lon2, lat2) }).expect(200);
+        expect(moved.body.properties.community_id).toBe((await sql<{ id: number }>`
+          select id from communities where ST_Contains(geom, ST_SetSRID(ST_MakePoint(${lon2}, ${lat2}), 4326))`.execute(test.database.db)).rows[0].id);
+        if (layer !== 'units') expect(moved.body.properties.grid_id).toBe(await gridContaining(lon2, lat2));
         await request(app).delete(`/api/v1/${layer}/${id}`).expect(204);
         await request(app).delete(`/api/v1/${layer}/${id}`).expect(404);
       }
