@@ -2,6 +2,7 @@ import { sql, type RawBuilder, type Transaction } from 'kysely';
 import { z } from 'zod';
 import type { DB } from '../../db/schema.ts';
 import type { ResourceDefinition } from '../../http/feature-resource.ts';
+import { phoneNumber, rowId } from '../../http/fields.ts';
 import { parseId } from '../../http/params.ts';
 import { HttpProblem } from '../../http/problem.ts';
 
@@ -30,13 +31,13 @@ export const grids: ResourceDefinition = {
   source: sql`(select g.*, c.name as community_name from grids g join communities c on c.id = g.community_id)`,
   geometry: ['Polygon'],
   properties: z.object({
-    community_id: z.number().int().positive().max(2147483647),
+    community_id: rowId,
     code: z.string().regex(/^\d{15}$/, 'a grid code is 15 digits: the community code and a 3-digit sequence'),
     name: z.string().min(1).max(100),
     party_branch_name: z.string().max(200).nullable().optional(),
     party_branch_secretary: z.string().max(100).nullable().optional(),
     grid_worker_name: z.string().max(100).nullable().optional(),
-    grid_worker_phone: z.string().regex(/^[0-9+\- ]{3,20}$/, 'a phone number is 3–20 digits, spaces, + or -').nullable().optional(),
+    grid_worker_phone: phoneNumber.nullable().optional(),
   }),
   defaults: {},
   readOnly: ['id', 'version', 'created_at', 'updated_at', 'community_name'],

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { ResourceDefinition } from '../../http/feature-resource.ts';
+import { phoneNumber, rowId } from '../../http/fields.ts';
 
 export const SKILLS = ['elder_care', 'disability', 'hardship', 'employment', 'medical', 'education', 'patrol', 'legal_aid', 'mediation', 'repair'] as const;
 
@@ -12,9 +13,9 @@ export const members: ResourceDefinition = {
   geometry: ['Point'],
   properties: z.object({
     name: z.string().min(1).max(100),
-    phone: z.string().regex(/^[0-9+\- ]{3,20}$/, 'a phone number is 3–20 digits, spaces, + or -').nullable().optional(),
+    phone: phoneNumber.nullable().optional(),
     category: z.enum(['in_service', 'retired', 'floating', 'resident']),
-    registered_community_id: z.number().int().positive().max(2147483647).nullable().optional(),
+    registered_community_id: rowId.nullable().optional(),
     employer_unit: z.string().max(200).nullable().optional(),
     is_central_household: z.boolean(),
     is_volunteer: z.boolean(),

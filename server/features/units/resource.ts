@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { ResourceDefinition } from '../../http/feature-resource.ts';
+import { phoneNumber } from '../../http/fields.ts';
 
 export const units: ResourceDefinition = {
   name: 'units',
@@ -15,7 +16,7 @@ export const units: ResourceDefinition = {
     agreement_signed_on: z.iso.date().refine((d) => d >= '1949-10-01' && d <= '2999-12-31', 'a date from 1949-10-01 on').nullable().optional(),
     resources: z.string().max(2000).nullable().optional(),
     contact_name: z.string().max(100).nullable().optional(),
-    contact_phone: z.string().regex(/^[0-9+\- ]{3,20}$/, 'a phone number is 3–20 digits, spaces, + or -').nullable().optional(),
+    contact_phone: phoneNumber.nullable().optional(),
   }),
   defaults: { has_agreement: false },
   readOnly: ['id', 'version', 'created_at', 'updated_at', 'community_id'],

@@ -1,0 +1,6 @@
+import { z } from 'zod';
+
+/** Property schemas more than one resource uses. */
+export const phoneNumber = z.string().regex(/^[0-9+\- ]{3,20}$/, 'a phone number is 3–20 digits, spaces, + or -');
+/** A reference to another row: a positive PostgreSQL integer. */
+export const rowId = z.number().int().positive().max(2147483647);
