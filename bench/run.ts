@@ -2,6 +2,7 @@
 const benchmarks: Record<string, () => Promise<{ run: (args: string[]) => Promise<void> }>> = {
   'demo-load': () => import('./demo-load.ts'),
   import: () => import('./import.ts'),
+  list: () => import('./list.ts'),
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -1,0 +1,91 @@
+/**
+ * list: requests/s of GET /api/v1/buildings?bbox=…&limit=… over real HTTP (one client, keep-alive), against
+ * pgbench running the very SQL that request runs, on the same PostgreSQL server in the same run: what
+ * express, JSON handling and the network loop add on top of PostGIS building the GeoJSON.
+ *
+ *   npm run bench -- list [--size 10] [--requests 500] [--server postgres://postgres@127.0.0.1:5432/postgres]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { pino } from 'pino';
+import { generateDemoCity } from '../data/demo-city.ts';
+import { loadDemoCity } from '../data/load-demo.ts';
+import { createApp } from '../server/app.ts';
+import { loadConfig } from '../server/config.ts';
+import { openDatabase } from '../server/db/database.ts';
+import { bboxCondition, listFeatures } from '../server/db/feature-store.ts';
+import { migrate } from '../server/db/migrate.ts';
+import type { DB } from '../server/db/schema.ts';
+import { buildings } from '../server/features/buildings/resource.ts';
+
+export async function run(args: string[]) {
+  const { values } = parseArgs({ args, options: {
+    size: { type: 'string', default: '10' }, requests: { type: 'string', default: '500' },
+    server: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+  } });
+  const requests = Number(values.requests);
+  const name = 'gridmap_bench_list';
+  const url = Object.assign(new URL(values.server), { pathname: `/${name}` }).toString();
+  const admin = await openDatabase({ url: values.server });
+  await sql`drop database if exists ${sql.id(name)} with (force)`.execute(admin.db);
+  await sql`create database ${sql.id(name)}`.execute(admin.db);
+  const database = await openDatabase({ url });
+  await migrate(database.db);
+  console.log(`list: loading a size ${values.size} demo city…`);
+  await loadDemoCity(database.db, generateDemoCity({ seed: 1, size: Number(values.size) }));
+  await sql`analyze`.execute(database.db);
+
+  // About 1 × 1 km in the middle of the city: a planner's screen at street level.
+  const bbox: [number, number, number, number] = [109.484, 36.585, 109.495, 36.594];
+  const limit = 1000;
+  const query = `bbox=${bbox.join(',')}&limit=${limit}`;
+  const server = createApp({ database, config: loadConfig({}), logger: pino({ level: 'silent' }) }).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const first = await (await fetch(`${base}/api/v1/buildings?${query}`)).json();
+  console.log(`  one answer: ${first.numberReturned} buildings, ${JSON.stringify(first).length.toLocaleString('en')} bytes`);
+
+  console.log(`  HTTP: ${requests} requests…`);
+  const started = performance.now();
+  for (let i = 0; i < requests; i++) await (await fetch(`${base}/api/v1/buildings?${query}`)).text();
+  const httpPerSecond = requests / ((performance.now() - started) / 1000);
+  server.close();
+
+  // The same statement, parameters written in, for pgbench.
+  const { sql: text, parameters } = await captureListSql(url, bbox, limit, `${base}/api/v1/buildings?${query}&after=`);
+  const literal = text.replace(/\$(\d+)/g, (_, n) => {
+    const value = parameters[Number(n) - 1];
+    return typeof value === 'number' ? String(value) : `'${String(value).replaceAll("'", "''")}'`;
+  });
+  const dir = await mkdtemp(join(tmpdir(), 'gridmap-bench-'));
+  await writeFile(join(dir, 'list.sql'), `${literal.replace(/\s+/g, ' ')};\n`);
+  console.log(`  pgbench: ${requests} transactions…`);
+  const output = execFileSync('pgbench', ['-n', '-c', '1', '-t', String(requests), '-f', join(dir, 'list.sql'), url], { encoding: 'utf8' });
+  const pgbenchPerSecond = Number(/tps = ([\d.]+)/.exec(output)![1]);
+  await rm(dir, { recursive: true, force: true });
+
+  await database.close();
+  await sql`drop database if exists ${sql.id(name)} with (force)`.execute(admin.db);
+  await admin.close();
+  console.log('\n                         Gridmap HTTP     pgbench (same SQL)   ratio');
+  console.log(`buildings, bbox+limit  ${`${httpPerSecond.toFixed(0)} req/s`.padStart(14)}${`${pgbenchPerSecond.toFixed(0)} tps`.padStart(21)}${`${(pgbenchPerSecond / httpPerSecond).toFixed(2)}×`.padStart(8)}`);
+  console.log('\nOne client each, sequential; the ratio is how much slower the API is than the database alone.');
+}
+
+/** The SQL and parameters listFeatures sends, as Kysely logs them on their way to the database. */
+async function captureListSql(url: string, bbox: [number, number, number, number], limit: number, nextHref: string) {
+  let captured: { sql: string; parameters: readonly unknown[] } | undefined;
+  const db = new Kysely<DB>({
+    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }),
+    log: (event) => void (captured = event.query),
+  });
+  await listFeatures(db, buildings.source, { conditions: [bboxCondition(bbox)], limit, nextHref });
+  await db.destroy();
+  return captured!;
+}
