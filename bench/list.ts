@@ -23,6 +23,7 @@ import { bboxCondition, listFeatures } from '../server/db/feature-store.ts';
 import { migrate } from '../server/db/migrate.ts';
 import type { DB } from '../server/db/schema.ts';
 import { buildings } from '../server/features/buildings/resource.ts';
+import { featureLayer } from '../server/http/feature-resource.ts';
 
 export async function run(args: string[]) {
   const { values } = parseArgs({ args, options: {
@@ -85,7 +86,7 @@ async function captureListSql(url: string, bbox: [number, number, number, number
     dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }),
     log: (event) => void (captured = event.query),
   });
-  await listFeatures(db, buildings.source, { conditions: [bboxCondition(bbox)], limit, nextHref });
+  await listFeatures(db, featureLayer(buildings), { conditions: [bboxCondition(bbox)], limit, nextHref });
   await db.destroy();
   return captured!;
 }

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Database } from '../db/database.ts';
 import {
   bboxCondition, currentVersion, deleteFeature, insertFeatures, invalidGeometries, listFeatures, lockMapWrites, readFeatures,
-  updateFeature, type Condition, type FeatureInput, type FeatureTable,
+  updateFeature, type Condition, type FeatureInput, type FeatureLayer, type FeatureTable,
 } from '../db/feature-store.ts';
 import type { DB } from '../db/schema.ts';
 import { parseBody } from './body.ts';
@@ -38,6 +38,12 @@ export interface ResourceDefinition extends FeatureTable {
   /** what must hold, or happen, before a row is deleted (inside the delete's transaction) */
   beforeDelete?: (trx: Transaction<DB>, id: number, req: Request) => Promise<void>;
 }
+
+/** The resource as read: every writable and read-only property but the id, which is the feature's own. */
+export const featureLayer = (def: ResourceDefinition): FeatureLayer => ({
+  source: def.source,
+  columns: [...Object.keys(def.properties.shape), ...def.readOnly.filter((c) => c !== 'id')],
+});
 
 const strictSchemas = new WeakMap<ResourceDefinition, { whole: z.ZodType; partial: z.ZodType }>();
 
@@ -76,6 +82,7 @@ const feature = (geometry: z.ZodType) =>
 export function featureResource(database: Database, def: ResourceDefinition) {
   const router = Router();
   const base = `/api/v1/${def.name}`;
+  const layer = featureLayer(def);
   const geometry = geometrySchema(def.geometry);
   const createBody = z.discriminatedUnion('type', [
     feature(geometry),
@@ -125,12 +132,12 @@ export function featureResource(database: Database, def: ResourceDefinition) {
     const next = new URLSearchParams(Object.entries(req.query).filter(([k]) => k !== 'after') as [string, string][]);
     next.set('after', '');
     const nextHref = `${req.protocol}://${req.get('host')}${base}?${next.toString()}`;
-    res.type('application/geo+json').send(await listFeatures(database.db, def.source, { conditions, limit, after, nextHref }));
+    res.type('application/geo+json').send(await listFeatures(database.db, layer, { conditions, limit, after, nextHref }));
   });
 
   router.get(`${base}/:id`, async (req, res) => {
     const id = parseId(req.params.id);
-    const [row] = await readFeatures(database.db, def.source, [id]);
+    const [row] = await readFeatures(database.db, layer, [id]);
     if (!row) throw new HttpProblem(404, 'Not Found', `No ${def.singular} ${id}`, { field: 'id' });
     res.set('ETag', `"${row.version}"`).type('application/geo+json').send(row.feature);
   });
@@ -149,7 +156,7 @@ export function featureResource(database: Database, def: ResourceDefinition) {
       await rejectInvalidGeometry(trx, inputs, (i) => [at(i), 'geometry'].filter(Boolean).join('.'));
       const ids = await insertFeatures(trx, def, [...new Set(inputs.flatMap((i) => Object.keys(i.properties)))], inputs);
       await def.check?.(trx, ids);
-      return readFeatures(trx, def.source, ids);
+      return readFeatures(trx, layer, ids);
     });
     if (!bulk) {
       res.status(201).location(`${base}/${stored[0].id}`).set('ETag', `"${stored[0].version}"`);
@@ -172,7 +179,7 @@ export function featureResource(database: Database, def: ResourceDefinition) {
       if (input.geometry !== undefined) await rejectInvalidGeometry(trx, [input], () => 'geometry');
       if (!(await updateFeature(trx, def, id, input, version))) await refuseStale(trx, id, version);
       await def.check?.(trx, [id]);
-      return (await readFeatures(trx, def.source, [id]))[0];
+      return (await readFeatures(trx, layer, [id]))[0];
     });
     res.set('ETag', `"${stored.version}"`).type('application/geo+json').send(stored.feature);
   });

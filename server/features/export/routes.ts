@@ -1,6 +1,6 @@
 import { Router, type Response } from 'express';
 import type { Database } from '../../db/database.ts';
-import type { ResourceDefinition } from '../../http/feature-resource.ts';
+import { featureLayer, type ResourceDefinition } from '../../http/feature-resource.ts';
 import { parseQueryValue } from '../../http/params.ts';
 import { HttpProblem } from '../../http/problem.ts';
 import { exportBatch, type ExportRow } from './queries.ts';
@@ -38,7 +38,8 @@ export function exportRoutes(database: Database, resources: ResourceDefinition[]
     if (!(format in FORMATS)) throw new HttpProblem(400, 'Invalid parameter', `format must be one of ${Object.keys(FORMATS).join(', ')}`, { field: 'format' });
 
     const tabular = format === 'csv';
-    let batch: ExportRow[] = await exportBatch(database.db, def.source, tabular, 0, BATCH);
+    const layer = featureLayer(def);
+    let batch: ExportRow[] = await exportBatch(database.db, layer, tabular, 0, BATCH);
     res.type(FORMATS[format].type).attachment(`${def.name}.${FORMATS[format].extension}`);
     const columns = tabular && batch.length ? Object.keys(batch[0].properties!) : [];
     if (format === 'geojson') await write(res, '{"type":"FeatureCollection","features":[\n');
@@ -54,7 +55,7 @@ export function exportRoutes(database: Database, resources: ResourceDefinition[]
       }).join('');
       await write(res, text);
       if (res.destroyed) return;
-      batch = batch.length < BATCH ? [] : await exportBatch(database.db, def.source, tabular, batch[batch.length - 1].id, BATCH);
+      batch = batch.length < BATCH ? [] : await exportBatch(database.db, layer, tabular, batch[batch.length - 1].id, BATCH);
     }
     if (format === 'geojson') await write(res, '\n]}\n');
     res.end();

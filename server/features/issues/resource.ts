@@ -18,7 +18,7 @@ export const issues: ResourceDefinition = {
     status: z.enum(ISSUE_STATUSES),
   }),
   defaults: { status: 'reported' },
-  readOnly: ['id', 'version', 'created_at', 'updated_at', 'reported_at', 'resolved_at', 'closed_at', 'grid_id', 'community_id'],
+  readOnly: ['id', 'version', 'reported_at', 'updated_at', 'resolved_at', 'closed_at', 'grid_id', 'community_id'],
   filters: {
     community: { type: 'integer', condition: (id: number) => sql`t.community_id = ${id}` },
     grid: { type: 'integer', condition: (id: number) => sql`t.grid_id = ${id}` },
