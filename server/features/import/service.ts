@@ -30,7 +30,7 @@ export interface ImportReport {
   written: boolean;
 }
 
-const BATCH = 2000;
+const BATCH = 10000;
 /** Rejections listed in a report; beyond this only counted, so a broken million-row file has a bounded answer. */
 const MAX_LISTED = 1000;
 
