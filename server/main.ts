@@ -4,7 +4,7 @@ import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import type { Database } from './db/database.ts';
 import { createLogger } from './logger.ts';
-import { loadDemoIfEmpty, openMigratedDatabase } from './start.ts';
+import { loadDemoIfEmpty, migrateLogged, openConfiguredDatabase } from './start.ts';
 
 let config;
 try {
@@ -15,7 +15,7 @@ try {
   process.exit(1);
 }
 const log = createLogger(config);
-let database: Database | undefined;
+let opening: Promise<Database> | undefined;
 let server: Server | undefined;
 
 // Installed first, so that a signal during migrations or the demo load also closes the database cleanly.
@@ -29,7 +29,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     const force = setTimeout(() => server?.closeAllConnections(), 5000).unref();
     const closeDatabase = async () => {
       clearTimeout(force);
-      await database?.close();
+      // A database still opening is waited for, then closed: the embedded files are never left half written.
+      await (await opening?.catch(() => undefined))?.close();
       log.info('stopped');
       process.exit(0);
     };
@@ -39,7 +40,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 try {
-  database = await openMigratedDatabase(config, log);
+  opening = openConfiguredDatabase(config, log);
+  const database = await opening;
+  await migrateLogged(database, log);
   await loadDemoIfEmpty(database, config, log);
   const app = express()
     // While stopping, answers tell keep-alive clients to reconnect elsewhere rather than reuse this socket.
@@ -57,6 +60,6 @@ try {
 
 async function fail(error: Error) {
   log.fatal(`Gridmap could not start: ${error.message}`);
-  await database?.close().catch(() => {});
+  await (await opening?.catch(() => undefined))?.close().catch(() => {});
   process.exit(1);
 }

@@ -3,17 +3,27 @@ import type { Logger } from 'pino';
 import { generateDemoCity } from '../data/demo-city.ts';
 import { isEmpty, loadDemoCity } from '../data/load-demo.ts';
 import type { Config } from './config.ts';
-import { openDatabase } from './db/database.ts';
+import { openDatabase, type Database } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 
-/** Opens the configured database and brings its schema up to date: what the server and CLIs share. */
-export async function openMigratedDatabase(config: Config, log: Logger) {
+/** Opens the database the configuration names: a server, or the embedded one in DATA_DIR. */
+export async function openConfiguredDatabase(config: Config, log: Logger) {
   if (!config.DATABASE_URL) await mkdir(config.DATA_DIR, { recursive: true });
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATABASE_URL ? undefined : config.DATA_DIR, log });
   log.info({ database: database.mode, dataDir: database.mode === 'embedded' ? config.DATA_DIR : undefined }, 'database open');
+  return database;
+}
+
+export async function migrateLogged(database: Database, log: Logger) {
+  const { applied } = await migrate(database.db);
+  log.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
+}
+
+/** Opens the configured database and brings its schema up to date: what the CLIs share. */
+export async function openMigratedDatabase(config: Config, log: Logger) {
+  const database = await openConfiguredDatabase(config, log);
   try {
-    const { applied } = await migrate(database.db);
-    log.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
+    await migrateLogged(database, log);
   } catch (error) {
     await database.close();
     throw error;
@@ -22,7 +32,7 @@ export async function openMigratedDatabase(config: Config, log: Logger) {
 }
 
 /** Loads the demo city into an empty database (unless GRIDMAP_DEMO=off), logging progress. */
-export async function loadDemoIfEmpty(database: Awaited<ReturnType<typeof openMigratedDatabase>>, config: Config, log: Logger) {
+export async function loadDemoIfEmpty(database: Database, config: Config, log: Logger) {
   if (config.GRIDMAP_DEMO === 'off' || !(await isEmpty(database.db))) return;
   const started = Date.now();
   const city = generateDemoCity({ seed: config.GRIDMAP_DEMO_SEED, size: config.GRIDMAP_DEMO_SIZE });

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,6 +64,23 @@ describe(`the server process on the ${mode} database`, () => {
     expect(second.output()).not.toMatch(/loading the demo city/);
     expect((await (await fetch(`${again}/api/v1/grids?limit=10000`)).json()).features).toHaveLength(40);
     second.stop('SIGINT');
+    expect(await second.exited).toBe(0);
+  });
+
+  it('stops cleanly when told to during its start, and starts again on the same data', async () => {
+    const dir = mode === 'server' ? env : { DATA_DIR: join(dataDir, 'interrupted') };
+    const first = startServer(dir);
+    first.listening.catch(() => {});
+    await expect.poll(() => first.output(), { timeout: 30_000, interval: 50 }).toMatch(/database open/);
+    first.stop('SIGTERM');
+    expect(await first.exited).toBe(0);
+    expect(first.output()).toMatch(/"msg":"stopped"/);
+    // The embedded database was closed, not abandoned: closing is what releases its lock.
+    if ('DATA_DIR' in dir) expect(existsSync(join(dir.DATA_DIR, 'gridmap.lock'))).toBe(false);
+    const second = startServer(dir);
+    const base = await second.listening;
+    expect((await (await fetch(`${base}/api/v1/health`)).json()).status).toBe('ok');
+    second.stop('SIGTERM');
     expect(await second.exited).toBe(0);
   });
 
