@@ -58,7 +58,7 @@ export async function run(args: string[]) {
   const gridmapImport = async (database: Database) => {
     let shown = 0;
     const report = await importRows(database.db, buildings, readRows(createReadStream(ndjson), 'ndjson'), {
-      crs: 'wgs84', dryRun: false, repair: false,
+      crs: 'wgs84', dryRun: false, repair: false, actor: { username: 'bench' },
       onProgress: (read) => { if (read - shown >= 20000) { shown = read; process.stdout.write(`    ${read.toLocaleString('en')} rows\n`); } },
     });
     if (report.imported !== count) throw new Error(`imported ${report.imported} of ${count}: ${JSON.stringify(report.rejected.slice(0, 3))}`);

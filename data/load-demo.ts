@@ -1,5 +1,8 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { actorSetting } from '../server/db/actor.ts';
 import type { DB } from '../server/db/schema.ts';
+import { hashPassword } from '../server/features/accounts/passwords.ts';
+import { DEMO_PASSWORD } from './demo-accounts.ts';
 import type { DemoCity } from './demo-city.ts';
 
 export type Progress = (step: string, done: number, total: number) => void;
@@ -14,8 +17,10 @@ const DEMO_LOCK = 7426002;
  * writing nothing, when the map is not empty (two servers starting together load it once).
  */
 export async function loadDemoCity(db: Kysely<DB>, city: DemoCity, progress: Progress = () => {}): Promise<boolean> {
+  // One hash for every demo account: the password is public anyway, and each hash costs 0.4 s.
+  const passwordHash = await hashPassword(DEMO_PASSWORD);
   return db.transaction().execute(async (trx) => {
-    await sql`select pg_advisory_xact_lock(${DEMO_LOCK})`.execute(trx);
+    await sql`select pg_advisory_xact_lock(${DEMO_LOCK}), ${actorSetting({ username: 'demo city' })}`.execute(trx);
     if (!(await isEmpty(trx))) return false;
     const steps: [string, unknown[], (trx: Transaction<DB>, rows: string) => Promise<unknown>][] = [
       ['streets', city.streets, (t, rows) => sql`
@@ -74,8 +79,26 @@ export async function loadDemoCity(db: Kysely<DB>, city: DemoCity, progress: Pro
         progress(step, Math.min(i + BATCH, rows.length), rows.length);
       }
     }
+    await demoAccounts(trx, passwordHash);
+    progress('accounts', 1, 1);
     return true;
   });
+}
+
+/** The accounts of data/demo-accounts.ts, scoped to the first street, community and grid of the city. */
+async function demoAccounts(trx: Transaction<DB>, passwordHash: string) {
+  await sql`
+    with first_grid as (select id, community_id from grids order by id limit 1),
+         first_street as (select street_code as code from communities where id = (select community_id from first_grid)),
+         volunteer as (select id from members where is_volunteer and grid_id = (select id from first_grid) order by id limit 1)
+    insert into users (username, display_name, password_hash, role, scope_street_code, scope_community_id, scope_grid_id, member_id)
+    values ('admin', '演示管理员', ${passwordHash}, 'admin', null, null, null, null),
+           ('planner', '演示规划员', ${passwordHash}, 'planner', null, (select community_id from first_grid), null, null),
+           ('dispatcher', '演示调度员', ${passwordHash}, 'dispatcher', (select code from first_street), null, null, null),
+           ('leader', '演示领导', ${passwordHash}, 'leader', (select code from first_street), null, null, null),
+           ('gridworker', '演示网格员', ${passwordHash}, 'grid_worker', null, null, (select id from first_grid), null),
+           ('volunteer', '演示志愿者', ${passwordHash}, 'volunteer', null, (select community_id from first_grid), null, (select id from volunteer)),
+           ('resident', '演示居民', ${passwordHash}, 'resident', null, (select community_id from first_grid), null, null)`.execute(trx);
 }
 
 const polygon = (ring: [number, number][]) => JSON.stringify({ type: 'Polygon', coordinates: [ring] });

@@ -1,11 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import cors from 'cors';
 import express from 'express';
+import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
+import { accessGuard } from './access/guard.ts';
+import { accountRoutes } from './features/accounts/routes.ts';
+import { auditRoutes } from './features/audit/routes.ts';
 import { buildings } from './features/buildings/resource.ts';
 import { communityRoutes } from './features/communities/routes.ts';
 import { gridRoutes } from './features/grids/routes.ts';
@@ -28,6 +33,10 @@ export function createApp({ database, config, logger }: { database: Database; co
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  if (config.TRUST_PROXY) app.set('trust proxy', config.TRUST_PROXY);
+  app.use(securityHeaders(config));
+  // Browsers on other origins are refused unless CORS_ORIGINS names them.
+  if (config.CORS_ORIGINS) app.use(cors({ origin: config.CORS_ORIGINS.split(','), maxAge: 600, exposedHeaders: ['ETag', 'Location', 'X-Request-Id'] }));
   app.use(
     pinoHttp({
       logger,
@@ -40,12 +49,16 @@ export function createApp({ database, config, logger }: { database: Database; co
     }),
   );
 
-  // Imports stream their bodies themselves, so they come before the JSON body parser.
+  // Every API request is authenticated and checked against its route's access rule before any route runs.
+  app.use(accessGuard(database));
+  // Sign-in parses its own small bodies; imports stream theirs: both come before the JSON body parser.
+  app.use(accountRoutes(database, config));
   app.use(importRoutes(database, RESOURCES));
   // A FeatureCollection of 10,000 footprints is a few megabytes; anything far larger is refused with 413.
   app.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/geo+json', 'application/*+json'] }));
 
   app.use(healthRoutes(database));
+  app.use(auditRoutes(database));
   app.use(mapRoutes(config));
   app.use(openApiRoutes(RESOURCES));
   app.use(exportRoutes(database, RESOURCES));
@@ -62,6 +75,26 @@ export function createApp({ database, config, logger }: { database: Database; co
   app.use(notFound);
   app.use(problemHandler);
   return app;
+}
+
+/**
+ * Helmet's headers, with a content security policy that lets the map work: its worker, tile images as
+ * blobs, and the basemap's origin when one is configured.
+ */
+function securityHeaders(config: Config) {
+  const basemap = config.BASEMAP_TILES ? [new URL(config.BASEMAP_TILES.replace(/[{}]/g, '')).origin] : [];
+  return helmet({
+    contentSecurityPolicy: {
+      useDefaults: true,
+      directives: {
+        'img-src': ["'self'", 'data:', 'blob:', ...basemap],
+        'connect-src': ["'self'", ...basemap],
+        'worker-src': ["'self'", 'blob:'],
+        'style-src': ["'self'", "'unsafe-inline'"],
+        'upgrade-insecure-requests': null,
+      },
+    },
+  });
 }
 
 // Hashed assets can be cached; the page that names them must be fetched fresh after a deploy.

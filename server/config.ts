@@ -19,6 +19,13 @@ const schema = z.object({
     .regex(/^https?:\/\/.*\{z\}.*\{x\}.*\{y\}/, 'must be an http(s) tile URL template with {z}, {x} and {y}')
     .optional(),
   BASEMAP_ATTRIBUTION: z.string().optional(),
+  /** creates user `admin` with this password at start when no admin exists */
+  GRIDMAP_ADMIN_PASSWORD: z.string().min(10, 'must have at least 10 characters').max(200).optional(),
+  SESSION_HOURS: z.coerce.number().min(0.01).max(24 * 90).default(12),
+  /** origins allowed to call the API from a browser, comma-separated; none unless set */
+  CORS_ORIGINS: z.string().regex(/^https?:\/\/[^,\s]+(,https?:\/\/[^,\s]+)*$/, 'must be http(s) origins separated by commas').optional(),
+  /** express's trust proxy setting (e.g. loopback, or a hop count) when behind a reverse proxy */
+  TRUST_PROXY: z.string().optional(),
 });
 
 export type Config = z.infer<typeof schema>;

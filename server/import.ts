@@ -2,6 +2,7 @@
 // Imports a file into the configured database (DATABASE_URL, or the embedded one in DATA_DIR) in one
 // transaction, showing progress, then prints the report. Exits 1 when a row was rejected (nothing written).
 import { createReadStream } from 'node:fs';
+import { userInfo } from 'node:os';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config.ts';
@@ -42,6 +43,7 @@ const show = (read: number, done = false) => {
 try {
   const report = await importRows(database.db, def, readRows(createReadStream(file), format), {
     crs: values.crs as ImportCrs, dryRun: values['dry-run'], repair: values.repair, onProgress: (read) => show(read),
+    actor: { username: `command line (${userInfo().username})` },
   });
   show(report.read, true);
   console.log(JSON.stringify(report, null, 2));

@@ -3,6 +3,7 @@ import express from 'express';
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import type { Database } from './db/database.ts';
+import { ensureAdmin } from './features/accounts/service.ts';
 import { createLogger } from './logger.ts';
 import { loadDemoIfEmpty, migrateLogged, openConfiguredDatabase } from './start.ts';
 
@@ -44,6 +45,9 @@ try {
   const database = await opening;
   await migrateLogged(database, log);
   await loadDemoIfEmpty(database, config, log);
+  if (config.GRIDMAP_ADMIN_PASSWORD && (await ensureAdmin(database.db, config.GRIDMAP_ADMIN_PASSWORD))) {
+    log.info('no admin yet: created user admin with GRIDMAP_ADMIN_PASSWORD');
+  }
   const app = express()
     // While stopping, answers tell keep-alive clients to reconnect elsewhere rather than reuse this socket.
     .use((_req, res, next) => (stopping && res.setHeader('Connection', 'close'), next()))

@@ -10,7 +10,7 @@ describe(`health on the ${mode} database`, () => {
   afterAll(() => test?.drop());
 
   it('reports the database mode and the PostGIS version', async () => {
-    const { body } = await request(testApp(test.database)).get('/api/v1/health').expect(200);
+    const { body } = await request(await testApp(test.database, { as: null })).get('/api/v1/health').expect(200);
     expect(body).toEqual({ status: 'ok', database: mode, postgis: expect.stringMatching(/^3\.\d+\.\d+/) });
   });
 
@@ -18,7 +18,7 @@ describe(`health on the ${mode} database`, () => {
     // A server that does not answer (nothing listens on port 9), or an embedded database that was closed.
     const unreachable = mode === 'server' ? await openDatabase({ url: 'postgres://gridmap@127.0.0.1:9/gridmap' }) : test.database;
     if (mode === 'embedded') await test.database.close();
-    const app = testApp(unreachable);
+    const app = await testApp(unreachable, { as: null });
     const response = await request(app).get('/api/v1/health').expect(503);
     await unreachable.close();
     expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);

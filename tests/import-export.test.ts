@@ -38,14 +38,14 @@ function wgs84ToGcj02([lon, lat]: [number, number]): [number, number] {
 
 describe('import and export', () => {
   let test: TestDatabase;
-  let app: ReturnType<typeof testApp>;
+  let app: Awaited<ReturnType<typeof testApp>>;
   const count = async (table: string) =>
     (await sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)}`.execute(test.database.db)).rows[0].n;
   const post = (path: string, type: string, body: string) => request(app).post(path).set('Content-Type', type).send(body);
 
   beforeAll(async () => {
     test = await openTestDatabase();
-    app = testApp(test.database);
+    app = await testApp(test.database);
   });
   afterAll(() => test?.drop());
 

@@ -12,12 +12,12 @@ const LAYERS = ['communities', 'grids', 'buildings'] as const;
 
 describe('map layers API', () => {
   let test: TestDatabase;
-  let app: ReturnType<typeof testApp>;
+  let app: Awaited<ReturnType<typeof testApp>>;
   const all: Record<string, FeatureCollection> = {};
 
   beforeAll(async () => {
     test = await openTestDatabase();
-    app = testApp(test.database);
+    app = await testApp(test.database);
     for (const layer of LAYERS) all[layer] = (await request(app).get(`/api/v1/${layer}?limit=10000`).expect(200)).body;
   });
   afterAll(() => test?.drop());
@@ -95,11 +95,13 @@ describe('map layers API', () => {
     expect(response.body).toMatchObject({ status: 400, title: 'Invalid parameter', field, detail: expect.stringMatching(detail) });
   });
 
-  it('answers unknown routes with a 404 problem and no stack trace', async () => {
-    const response = await request(app).get('/api/v1/nothing-here').expect(404);
-    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
-    expect(response.body).toMatchObject({ status: 404, title: 'Not Found', instance: '/api/v1/nothing-here' });
-    expect(JSON.stringify(response.body)).not.toMatch(/at .*\.ts/);
+  it('answers unknown paths with a 404 problem, and API paths no rule allows with a 403, without a stack trace', async () => {
+    const outside = await request(app).get('/nothing-here.txt').expect(404);
+    expect(outside.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(outside.body).toMatchObject({ status: 404, title: 'Not Found', instance: '/nothing-here.txt' });
+    const api = await request(app).get('/api/v1/nothing-here').expect(403);
+    expect(api.body).toMatchObject({ status: 403, title: 'Forbidden', detail: 'no access rule allows GET /api/v1/nothing-here' });
+    expect(JSON.stringify([outside.body, api.body])).not.toMatch(/at .*\.ts/);
   });
 
   it('tags each response with a request id, keeping a caller-supplied one', async () => {
@@ -111,7 +113,7 @@ describe('map layers API', () => {
 
   it('tells the web client about a configured basemap, and of none by default', async () => {
     expect((await request(app).get('/api/v1/map/config').expect(200)).body).toEqual({ basemap: null, maxFeatures: 10000 });
-    const withBasemap = testApp(test.database, { BASEMAP_TILES: 'https://tiles.example.org/{z}/{x}/{y}.png', BASEMAP_ATTRIBUTION: '© city' });
+    const withBasemap = await testApp(test.database, { env: { BASEMAP_TILES: 'https://tiles.example.org/{z}/{x}/{y}.png', BASEMAP_ATTRIBUTION: '© city' } });
     expect((await request(withBasemap).get('/api/v1/map/config').expect(200)).body.basemap).toEqual({
       tiles: ['https://tiles.example.org/{z}/{x}/{y}.png'], attribution: '© city',
     });

@@ -6,10 +6,10 @@ import { openTestDatabase, type TestDatabase } from './support/databases.ts';
 
 describe('the published contract', () => {
   let test: TestDatabase;
-  let app: ReturnType<typeof testApp>;
+  let app: Awaited<ReturnType<typeof testApp>>;
   beforeAll(async () => {
     test = await openTestDatabase();
-    app = testApp(test.database);
+    app = await testApp(test.database);
   });
   afterAll(() => test?.drop());
 

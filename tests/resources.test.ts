@@ -14,7 +14,7 @@ const feature = (geometry: unknown, properties: Record<string, unknown>) => ({ t
 
 describe('read/write API', () => {
   let test: TestDatabase;
-  let app: ReturnType<typeof testApp>;
+  let app: Awaited<ReturnType<typeof testApp>>;
   const count = async (table: string) =>
     (await sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)}`.execute(test.database.db)).rows[0].n;
   /** The grid PostGIS says contains a point, asked directly. */
@@ -24,7 +24,7 @@ describe('read/write API', () => {
 
   beforeAll(async () => {
     test = await openTestDatabase();
-    app = testApp(test.database);
+    app = await testApp(test.database);
   });
   afterAll(() => test?.drop());
 

@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_PASSWORD } from '../data/demo-accounts.ts';
 import { mode, openTestDatabase, type TestDatabase } from './support/databases.ts';
 
 /** The real server, started as `npm start` starts it, on its own port. */
@@ -47,13 +48,24 @@ describe(`the server process on the ${mode} database`, () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
+  async function login(base: string, username: string, password: string): Promise<string> {
+    const response = await fetch(`${base}/api/v1/auth/login`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password }),
+    });
+    expect(response.status).toBe(200);
+    return (await response.json()).token;
+  }
+
   it('starts with the demo city, stops cleanly on SIGTERM, and starts again on the same data', async () => {
     const first = startServer(env);
     const base = await first.listening;
     expect(first.output()).toMatch(/migrations applied/);
     expect(first.output()).toMatch(/demo city loaded/);
     expect((await (await fetch(`${base}/api/v1/health`)).json()).status).toBe('ok');
-    const grids = await (await fetch(`${base}/api/v1/grids?limit=10000`)).json();
+    expect((await fetch(`${base}/api/v1/grids`)).status).toBe(401);
+    const token = await login(base, 'admin', DEMO_PASSWORD);
+    const auth = { headers: { Authorization: `Bearer ${token}` } };
+    const grids = await (await fetch(`${base}/api/v1/grids?limit=10000`, auth)).json();
     expect(grids.features).toHaveLength(40);
     first.stop('SIGTERM');
     expect(await first.exited).toBe(0);
@@ -62,9 +74,37 @@ describe(`the server process on the ${mode} database`, () => {
     const second = startServer(env);
     const again = await second.listening;
     expect(second.output()).not.toMatch(/loading the demo city/);
-    expect((await (await fetch(`${again}/api/v1/grids?limit=10000`)).json()).features).toHaveLength(40);
+    // sessions live in the database: the token still opens one after a restart
+    expect((await (await fetch(`${again}/api/v1/grids?limit=10000`, auth)).json()).features).toHaveLength(40);
     second.stop('SIGINT');
     expect(await second.exited).toBe(0);
+  });
+
+  it('creates user admin from GRIDMAP_ADMIN_PASSWORD on a map without one, and only then', async () => {
+    const empty = mode === 'server' ? await openTestDatabase({ empty: true }) : undefined;
+    const dir = await mkdtemp(join(tmpdir(), 'gridmap-admin-'));
+    const where = empty ? { DATABASE_URL: empty.url! } : { DATA_DIR: dir };
+    try {
+      const server = startServer({ ...where, GRIDMAP_DEMO: 'off', GRIDMAP_ADMIN_PASSWORD: 'first-admin-pw' });
+      const base = await server.listening;
+      expect(server.output()).toMatch(/created user admin/);
+      const token = await login(base, 'admin', 'first-admin-pw');
+      const me = await (await fetch(`${base}/api/v1/auth/me`, { headers: { Authorization: `Bearer ${token}` } })).json();
+      expect(me).toMatchObject({ username: 'admin', role: 'admin', scope: null });
+      server.stop('SIGTERM');
+      expect(await server.exited).toBe(0);
+
+      // a second start with another password changes nothing: the admin exists
+      const again = startServer({ ...where, GRIDMAP_DEMO: 'off', GRIDMAP_ADMIN_PASSWORD: 'another-password' });
+      const second = await again.listening;
+      expect(again.output()).not.toMatch(/created user admin/);
+      await login(second, 'admin', 'first-admin-pw');
+      again.stop('SIGTERM');
+      expect(await again.exited).toBe(0);
+    } finally {
+      await empty?.drop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('stops cleanly when told to during its start, and starts again on the same data', async () => {

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Bbox } from '../http/params.ts';
+import { actorSetting, type Actor } from './actor.ts';
 import type { DB } from './schema.ts';
 
 /**
@@ -21,10 +22,11 @@ export type Condition = RawBuilder<unknown>;
 /**
  * Map writes take turns. A building placed while a grid is redrawn, or a member while a building moves,
  * would each miss the other's uncommitted row and keep a stale link; two overlapping grids could each pass
- * the overlap check. One transaction-scoped lock serialises writes; reads never wait for it.
+ * the overlap check. One transaction-scoped lock serialises writes; reads never wait for it. The same
+ * statement names the actor the audit log records.
  */
-export async function lockMapWrites(db: Kysely<DB>) {
-  await sql`select pg_advisory_xact_lock(7426003)`.execute(db);
+export async function lockMapWrites(db: Kysely<DB>, actor: Actor) {
+  await sql`select pg_advisory_xact_lock(7426003), ${actorSetting(actor)}`.execute(db);
 }
 
 export interface FeatureInput {

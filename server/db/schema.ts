@@ -101,9 +101,56 @@ export interface IssueTable {
   grid_id: number | null;
   community_id: number | null;
   reported_at: Timestamp;
+  reported_by: number | null;
   updated_at: Timestamp;
   resolved_at: Timestamp | null;
   closed_at: Timestamp | null;
+}
+
+export interface UserTable {
+  id: Generated<number>;
+  username: string;
+  display_name: string | null;
+  password_hash: string;
+  role: string;
+  scope_district_code: string | null;
+  scope_street_code: string | null;
+  scope_community_id: number | null;
+  scope_grid_id: number | null;
+  member_id: number | null;
+  disabled: Generated<boolean>;
+  version: Generated<number>;
+  created_at: Generated<Timestamp>;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface SessionTable {
+  token_hash: Buffer;
+  user_id: number;
+  created_at: Generated<Timestamp>;
+  expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+  address: string | null;
+}
+
+export interface LoginFailureTable {
+  at: Generated<Timestamp>;
+  username: string;
+  address: string;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: Generated<Timestamp>;
+  user_id: number | null;
+  username: string | null;
+  request_id: string | null;
+  db_user: Generated<string>;
+  action: 'create' | 'update' | 'delete';
+  resource: string;
+  row_id: number;
+  before: unknown;
+  after: unknown;
 }
 
 export interface DB {
@@ -114,4 +161,8 @@ export interface DB {
   members: MemberTable;
   units: UnitTable;
   issues: IssueTable;
+  users: UserTable;
+  sessions: SessionTable;
+  login_failures: LoginFailureTable;
+  audit_log: AuditLogTable;
 }

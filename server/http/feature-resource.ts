@@ -1,5 +1,5 @@
 import { Router, type Request } from 'express';
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../db/database.ts';
 import {
@@ -7,9 +7,14 @@ import {
   updateFeature, type Condition, type FeatureInput, type FeatureLayer, type FeatureTable,
 } from '../db/feature-store.ts';
 import type { DB } from '../db/schema.ts';
+import {
+  allOf, forbiddenProperties, personalShown, readConditions, writeCondition, type Mask, type Place, type ResourceName, type WriteAction,
+} from '../access/policy.ts';
+import type { Viewer } from '../access/viewer.ts';
+import { actorOf } from '../features/accounts/routes.ts';
 import { parseBody } from './body.ts';
 import { geometrySchema, type GeometryType } from './geojson.ts';
-import { parseBbox, parseId, parseLimit, parseQueryValue, type QueryValueType } from './params.ts';
+import { parseBbox, parseId, parseIfMatch, parseLimit, parseQueryValue, type QueryValueType } from './params.ts';
 import { HttpProblem } from './problem.ts';
 
 export const MAX_FEATURES = 10_000;
@@ -22,8 +27,8 @@ export interface Filter {
 
 /** What makes a map table an API resource: its shape, its filters and its rules. */
 export interface ResourceDefinition extends FeatureTable {
-  /** URL segment under /api/v1 */
-  name: string;
+  /** URL segment under /api/v1, and the resource's name in the access policy */
+  name: ResourceName;
   /** one of them, for messages */
   singular: string;
   geometry: readonly GeometryType[];
@@ -33,6 +38,12 @@ export interface ResourceDefinition extends FeatureTable {
   /** properties that are derived or kept by the database: shown, never written */
   readOnly: readonly string[];
   filters: Record<string, Filter>;
+  /** where a row sits on the map, for scopes */
+  place: Place;
+  /** personal columns (geom for a home point) and how they are masked for those who may not see them */
+  personal?: Record<string, Mask>;
+  /** a column that records the user who created the row */
+  createdBy?: string;
   /** rules that need the stored rows (inside the write's transaction; throwing undoes the write) */
   check?: (trx: Transaction<DB>, ids: number[]) => Promise<void>;
   /** what must hold, or happen, before a row is deleted (inside the delete's transaction) */
@@ -44,6 +55,62 @@ export const featureLayer = (def: ResourceDefinition): FeatureLayer => ({
   source: def.source,
   columns: [...Object.keys(def.properties.shape), ...def.readOnly.filter((c) => c !== 'id')],
 });
+
+/**
+ * The resource as `viewer` may read it: only rows in scope, personal columns masked in the query, so that
+ * filters, bounding boxes and counts see the masked values too (a leader cannot find a home with a bbox).
+ */
+export function visibleLayer(def: ResourceDefinition, viewer: Viewer): FeatureLayer {
+  const layer = featureLayer(def);
+  const conditions = readConditions(def.name, def.place, viewer, 'r');
+  if (!conditions) throw new HttpProblem(403, 'Forbidden', `a ${viewer.role} may not read ${def.name}`);
+  if (viewer.role === 'admin') return layer;
+  const shown = personalShown(def.name, viewer, 'r');
+  const column = (c: string) => {
+    const mask = def.personal?.[c];
+    const value = sql.ref(`r.${c}`);
+    if (mask === 'phone') return sql`case when ${shown} then ${value} else masked_phone(${value}) end as ${sql.id(c)}`;
+    if (mask === 'hidden') return sql`case when ${shown} then ${value} end as ${sql.id(c)}`;
+    return value;
+  };
+  const columns = ['id', 'version', 'geom', ...layer.columns].map(column);
+  return { source: sql`(select ${sql.join(columns)} from ${def.source} r where ${allOf(conditions)})`, columns: layer.columns };
+}
+
+/** 404 for a row the viewer cannot see (as if it were not there), 403 for one it sees but may not change. */
+async function requireWritable(db: Kysely<DB>, def: ResourceDefinition, viewer: Viewer, id: number, action: WriteAction) {
+  const readable = readConditions(def.name, def.place, viewer, 't') ?? [sql`false`];
+  const writable = writeCondition(def.name, def.place, viewer, action, 't') ?? sql`false`;
+  const { rows } = await sql<{ readable: boolean; writable: boolean }>`
+    select coalesce(${allOf(readable)}, false) as readable,
+           coalesce(${writable}, false) as writable
+    from ${sql.table(def.table)} t where t.id = ${id}`.execute(db);
+  if (!rows[0]?.readable) throw new HttpProblem(404, 'Not Found', `No ${def.singular} ${id}`, { field: 'id' });
+  if (!rows[0].writable) throw new HttpProblem(403, 'Forbidden', `${def.singular} ${id} is outside what a ${viewer.role} in your scope may ${action}`, { field: 'id' });
+}
+
+/** After a write, inside its transaction: every row written must lie where the viewer may write. */
+export async function refuseOutsideScope(db: Kysely<DB>, def: ResourceDefinition, viewer: Viewer, action: WriteAction, ids: number[]) {
+  if (viewer.role === 'admin' || ids.length === 0) return;
+  const writable = writeCondition(def.name, def.place, viewer, action, 't') ?? sql`false`;
+  const { rows } = await sql<{ id: number }>`
+    select t.id from ${sql.table(def.table)} t
+    where t.id in (select json_array_elements_text(${JSON.stringify(ids)}::json)::int) and not coalesce(${writable}, false)
+    order by t.id limit 1`.execute(db);
+  if (rows.length) {
+    throw new HttpProblem(403, 'Outside your scope', `${def.singular} ${rows[0].id} would lie outside the scope a ${viewer.role} may ${action} in`, { field: 'geometry' });
+  }
+}
+
+/** The column that records who created a row, set to the viewer. */
+export const createdBy = (def: ResourceDefinition, viewer: Viewer): Record<string, unknown> =>
+  (def.createdBy ? { [def.createdBy]: viewer.id } : {});
+
+/** A property the viewer's role may not set is refused by name. */
+function refuseForbiddenProperties(def: ResourceDefinition, viewer: Viewer, properties: Record<string, unknown>, field: string) {
+  const [forbidden] = forbiddenProperties(def.name, viewer, Object.keys(properties));
+  if (forbidden) throw new HttpProblem(403, 'Forbidden property', `a ${viewer.role} may not set ${forbidden}`, { field: `${field}.${forbidden}` });
+}
 
 const strictSchemas = new WeakMap<ResourceDefinition, { whole: z.ZodType; partial: z.ZodType }>();
 
@@ -82,7 +149,6 @@ const feature = (geometry: z.ZodType) =>
 export function featureResource(database: Database, def: ResourceDefinition) {
   const router = Router();
   const base = `/api/v1/${def.name}`;
-  const layer = featureLayer(def);
   const geometry = geometrySchema(def.geometry);
   const createBody = z.discriminatedUnion('type', [
     feature(geometry),
@@ -100,14 +166,6 @@ export function featureResource(database: Database, def: ResourceDefinition) {
     if (invalid.length === 0) return;
     const errors = invalid.map(({ index, reason }) => ({ field: field(index), message: reason }));
     throw new HttpProblem(422, 'Invalid geometry', `${errors[0].field}: ${errors[0].message}`, { field: errors[0].field, errors });
-  }
-
-  function ifMatch(req: Request): number | undefined {
-    const header = req.get('If-Match');
-    if (header === undefined) return undefined;
-    const match = header.match(/^(?:W\/)?"(\d{1,9})"$/);
-    if (!match) throw new HttpProblem(400, 'Invalid If-Match', 'If-Match must be an ETag this API gave, such as "3"', { field: 'If-Match' });
-    return Number(match[1]);
   }
 
   async function refuseStale(db: Kysely<DB>, id: number, version: number | undefined): Promise<never> {
@@ -132,12 +190,12 @@ export function featureResource(database: Database, def: ResourceDefinition) {
     const next = new URLSearchParams(Object.entries(req.query).filter(([k]) => k !== 'after') as [string, string][]);
     next.set('after', '');
     const nextHref = `${req.protocol}://${req.get('host')}${base}?${next.toString()}`;
-    res.type('application/geo+json').send(await listFeatures(database.db, layer, { conditions, limit, after, nextHref }));
+    res.type('application/geo+json').send(await listFeatures(database.db, visibleLayer(def, req.viewer!), { conditions, limit, after, nextHref }));
   });
 
   router.get(`${base}/:id`, async (req, res) => {
     const id = parseId(req.params.id);
-    const [row] = await readFeatures(database.db, layer, [id]);
+    const [row] = await readFeatures(database.db, visibleLayer(def, req.viewer!), [id]);
     if (!row) throw new HttpProblem(404, 'Not Found', `No ${def.singular} ${id}`, { field: 'id' });
     res.set('ETag', `"${row.version}"`).type('application/geo+json').send(row.feature);
   });
@@ -147,16 +205,19 @@ export function featureResource(database: Database, def: ResourceDefinition) {
     const bulk = body.type === 'FeatureCollection';
     const features = bulk ? body.features : [body];
     const at = (i: number) => (bulk ? `features[${i}]` : '');
-    const inputs = features.map((f, i) => ({
-      geometry: f.geometry,
-      properties: validProperties(def, f.properties, [at(i), 'properties'].filter(Boolean).join('.')),
-    }));
+    const viewer = req.viewer!;
+    const inputs = features.map((f, i) => {
+      const field = [at(i), 'properties'].filter(Boolean).join('.');
+      refuseForbiddenProperties(def, viewer, f.properties ?? {}, field);
+      return { geometry: f.geometry, properties: { ...validProperties(def, f.properties, field), ...createdBy(def, viewer) } };
+    });
     const stored = await database.db.transaction().execute(async (trx) => {
-      await lockMapWrites(trx);
+      await lockMapWrites(trx, actorOf(req));
       await rejectInvalidGeometry(trx, inputs, (i) => [at(i), 'geometry'].filter(Boolean).join('.'));
       const ids = await insertFeatures(trx, def, [...new Set(inputs.flatMap((i) => Object.keys(i.properties)))], inputs);
       await def.check?.(trx, ids);
-      return readFeatures(trx, layer, ids);
+      await refuseOutsideScope(trx, def, viewer, 'create', ids);
+      return readFeatures(trx, visibleLayer(def, viewer), ids);
     });
     if (!bulk) {
       res.status(201).location(`${base}/${stored[0].id}`).set('ETag', `"${stored[0].version}"`);
@@ -168,30 +229,32 @@ export function featureResource(database: Database, def: ResourceDefinition) {
 
   router.patch(`${base}/:id`, async (req, res) => {
     const id = parseId(req.params.id);
-    const version = ifMatch(req);
+    const version = parseIfMatch(req.get('If-Match'));
     const body = parseBody(patchBody, req.body);
+    const viewer = req.viewer!;
+    if (body.properties) refuseForbiddenProperties(def, viewer, body.properties, 'properties');
     const input: FeatureInput = {
       geometry: body.geometry,
       properties: body.properties && validProperties(def, body.properties, 'properties', { partial: true }),
     };
     const stored = await database.db.transaction().execute(async (trx) => {
-      await lockMapWrites(trx);
+      await lockMapWrites(trx, actorOf(req));
+      await requireWritable(trx, def, viewer, id, 'update');
       if (input.geometry !== undefined) await rejectInvalidGeometry(trx, [input], () => 'geometry');
       if (!(await updateFeature(trx, def, id, input, version))) await refuseStale(trx, id, version);
       await def.check?.(trx, [id]);
-      return (await readFeatures(trx, layer, [id]))[0];
+      await refuseOutsideScope(trx, def, viewer, 'update', [id]);
+      return (await readFeatures(trx, visibleLayer(def, viewer), [id]))[0];
     });
     res.set('ETag', `"${stored.version}"`).type('application/geo+json').send(stored.feature);
   });
 
   router.delete(`${base}/:id`, async (req, res) => {
     const id = parseId(req.params.id);
-    const version = ifMatch(req);
+    const version = parseIfMatch(req.get('If-Match'));
     await database.db.transaction().execute(async (trx) => {
-      await lockMapWrites(trx);
-      if ((await currentVersion(trx, def.table, id)) === undefined) {
-        throw new HttpProblem(404, 'Not Found', `No ${def.singular} ${id}`, { field: 'id' });
-      }
+      await lockMapWrites(trx, actorOf(req));
+      await requireWritable(trx, def, req.viewer!, id, 'delete');
       await def.beforeDelete?.(trx, id, req);
       if (!(await deleteFeature(trx, def.table, id, version))) await refuseStale(trx, id, version);
     });

@@ -1,4 +1,4 @@
-import { invalidParameter } from './problem.ts';
+import { HttpProblem, invalidParameter } from './problem.ts';
 
 /** Query parameters are parsed and clamped here, once, with an error that names the parameter. */
 
@@ -44,4 +44,12 @@ export function parseQueryValue(value: unknown, field: string, type: QueryValueT
     return value === 'true';
   }
   return value;
+}
+
+/** The row version an If-Match header names ("3", or W/"3"); undefined without the header. */
+export function parseIfMatch(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const match = header.match(/^(?:W\/)?"(\d{1,9})"$/);
+  if (!match) throw new HttpProblem(400, 'Invalid If-Match', 'If-Match must be an ETag this API gave, such as "3"', { field: 'If-Match' });
+  return Number(match[1]);
 }

@@ -22,6 +22,7 @@ export const buildings: ResourceDefinition = {
   }),
   defaults: { kind: 'residential', households: 0, residents: 0, has_party_group: false },
   readOnly: ['id', 'version', 'created_at', 'updated_at', 'grid_id', 'community_id'],
+  place: { community: 'community_id', grid: 'grid_id' },
   filters: {
     community: { type: 'integer', condition: (id: number) => sql`t.community_id = ${id}` },
     grid: { type: 'integer', condition: (id: number) => sql`t.grid_id = ${id}` },

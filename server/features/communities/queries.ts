@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 
 const OPEN = sql`('reported', 'accepted', 'in_progress', 'escalated')`;
@@ -27,14 +27,19 @@ const buildingCounts = (scope: ReturnType<typeof sql>) => sql`(
  * each grid with its Party branch and grid worker, each building with its Party group and central
  * households, and the counts at every level.
  */
-export async function communityTree(db: Kysely<DB>, id: number): Promise<string | undefined> {
+export async function communityTree(
+  db: Kysely<DB>,
+  id: number,
+  /** visible: the community may be read (on `c`); names: central households' names may be shown (on `m`) */
+  { visible, names }: { visible: RawBuilder<unknown>; names: RawBuilder<unknown> },
+): Promise<string | undefined> {
   const { rows } = await sql<{ tree: string }>`
     with b as (
       select b.id, b.grid_id, json_build_object(
         'id', b.id, 'name', b.name, 'kind', b.kind, 'floors', b.floors,
         'party_group', json_build_object('exists', b.has_party_group, 'leader', b.party_group_leader),
         'central_households', (select coalesce(json_agg(json_build_object('member_id', m.id, 'name', m.name) order by m.id), '[]')
-                               from members m where m.building_id = b.id and m.is_central_household),
+                               from members m where m.building_id = b.id and m.is_central_household and ${names}),
         'counts', (${memberCounts(sql`m.building_id = b.id`)}::jsonb || jsonb_build_object(
           'households', b.households, 'residents', b.residents,
           'open_issues', (select count(*) from issues i where i.status in ${OPEN} and ST_Intersects(b.geom, i.geom))))
@@ -63,6 +68,6 @@ export async function communityTree(db: Kysely<DB>, id: number): Promise<string 
       'grids', (select coalesce(json_agg(g.node order by g.id), '[]') from g),
       'unassigned_buildings', (select coalesce(json_agg(b.node order by b.id), '[]') from b where b.grid_id is null)
     )::text as tree
-    from communities c join streets s on s.code = c.street_code where c.id = ${id}`.execute(db);
+    from communities c join streets s on s.code = c.street_code where c.id = ${id} and ${visible}`.execute(db);
   return rows[0]?.tree;
 }

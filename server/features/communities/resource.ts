@@ -21,6 +21,7 @@ export const communities: ResourceDefinition = {
   }),
   defaults: {},
   readOnly: ['id', 'version', 'created_at', 'updated_at', 'street_name', 'district_code', 'district_name'],
+  place: { community: 'id' },
   filters: {
     street: { type: 'text', condition: (code: string) => sql`t.street_code = ${code}` },
     district: { type: 'text', condition: (code: string) => sql`t.district_code = ${code}` },

@@ -1,4 +1,6 @@
 import { Router } from 'express';
+import { sql } from 'kysely';
+import { allOf, personalShown, readConditions } from '../../access/policy.ts';
 import type { Database } from '../../db/database.ts';
 import { featureResource } from '../../http/feature-resource.ts';
 import { parseId } from '../../http/params.ts';
@@ -10,7 +12,11 @@ export function communityRoutes(database: Database) {
   return Router()
     .get('/api/v1/communities/:id/tree', async (req, res) => {
       const id = parseId(req.params.id);
-      const tree = await communityTree(database.db, id);
+      const viewer = req.viewer!;
+      const tree = await communityTree(database.db, id, {
+        visible: allOf(readConditions('communities', communities.place, viewer, 'c') ?? [sql`false`]),
+        names: personalShown('members', viewer, 'm'),
+      });
       if (!tree) throw new HttpProblem(404, 'Not Found', `No community ${id}`, { field: 'id' });
       res.type('application/json').send(tree);
     })

@@ -1,6 +1,6 @@
 import { Router, type Response } from 'express';
 import type { Database } from '../../db/database.ts';
-import { featureLayer, type ResourceDefinition } from '../../http/feature-resource.ts';
+import { visibleLayer, type ResourceDefinition } from '../../http/feature-resource.ts';
 import { parseQueryValue } from '../../http/params.ts';
 import { HttpProblem } from '../../http/problem.ts';
 import { exportBatch, type ExportRow } from './queries.ts';
@@ -38,7 +38,8 @@ export function exportRoutes(database: Database, resources: ResourceDefinition[]
     if (!(format in FORMATS)) throw new HttpProblem(400, 'Invalid parameter', `format must be one of ${Object.keys(FORMATS).join(', ')}`, { field: 'format' });
 
     const tabular = format === 'csv';
-    const layer = featureLayer(def);
+    // what the caller may read, masked as in the API: an export is no way around the rules
+    const layer = visibleLayer(def, req.viewer!);
     let batch: ExportRow[] = await exportBatch(database.db, layer, tabular, 0, BATCH);
     res.type(FORMATS[format].type).attachment(`${def.name}.${FORMATS[format].extension}`);
     const columns = tabular && batch.length ? Object.keys(batch[0].properties!) : [];

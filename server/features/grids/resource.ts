@@ -1,7 +1,7 @@
 import { sql, type RawBuilder, type Transaction } from 'kysely';
 import { z } from 'zod';
 import type { DB } from '../../db/schema.ts';
-import type { ResourceDefinition } from '../../http/feature-resource.ts';
+import { refuseOutsideScope, type ResourceDefinition } from '../../http/feature-resource.ts';
 import { phoneNumber, rowId } from '../../http/fields.ts';
 import { parseId } from '../../http/params.ts';
 import { HttpProblem } from '../../http/problem.ts';
@@ -41,6 +41,7 @@ export const grids: ResourceDefinition = {
   }),
   defaults: {},
   readOnly: ['id', 'version', 'created_at', 'updated_at', 'community_name'],
+  place: { community: 'community_id', grid: 'id' },
   filters: {
     community: { type: 'integer', condition: (id: number) => sql`t.community_id = ${id}` },
   },
@@ -84,6 +85,7 @@ export const grids: ResourceDefinition = {
     if (!merge.same_community || !merge.polygon) {
       throw new HttpProblem(422, 'Grids not adjacent', `grid ${into} must share a boundary with grid ${id} in the same community`, { field: 'merge_into' });
     }
+    await refuseOutsideScope(trx, grids, req.viewer!, 'update', [into]);
     await sql`update grids n set geom = ST_UnaryUnion(ST_Collect(n.geom, g.geom)) from grids g where g.id = ${id} and n.id = ${into}`.execute(trx);
     // Until the grid is gone its area is covered twice; the relink after the delete settles every link.
   },

@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { Router } from 'express';
 import type { Database } from '../../db/database.ts';
 import type { ResourceDefinition } from '../../http/feature-resource.ts';
+import { actorOf } from '../accounts/routes.ts';
 import { parseQueryValue } from '../../http/params.ts';
 import { HttpProblem } from '../../http/problem.ts';
 import { IMPORT_CRS, importRows, type ImportCrs } from './service.ts';
@@ -66,7 +67,7 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
     try {
       const file = join(dir, 'upload');
       await pipeline(req, limited(MAX_IMPORT_BYTES), createWriteStream(file));
-      report = await importRows(database.db, def, readRows(createReadStream(file), format), { crs, dryRun, repair });
+      report = await importRows(database.db, def, readRows(createReadStream(file), format), { crs, dryRun, repair, viewer: req.viewer!, actor: actorOf(req) });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

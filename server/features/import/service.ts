@@ -3,7 +3,10 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import { z } from 'zod';
 import { invalidGeometries, insertFeatures, lockMapWrites, type FeatureInput } from '../../db/feature-store.ts';
 import type { DB } from '../../db/schema.ts';
-import { validProperties, type ResourceDefinition } from '../../http/feature-resource.ts';
+import { createdBy, refuseOutsideScope, validProperties, type ResourceDefinition } from '../../http/feature-resource.ts';
+import type { Actor } from '../../db/actor.ts';
+import type { Viewer } from '../../access/viewer.ts';
+import { forbiddenProperties } from '../../access/policy.ts';
 import { geometrySchema, type Geometry } from '../../http/geojson.ts';
 import { HttpProblem, databaseProblem } from '../../http/problem.ts';
 import type { RawRow } from './sources.ts';
@@ -18,6 +21,10 @@ export interface ImportOptions {
   /** make invalid polygons valid with ST_MakeValid where the result is still the right type */
   repair: boolean;
   onProgress?: (read: number) => void;
+  /** who imports through the API: rows land only where this user may create them (the command line has none) */
+  viewer?: Viewer;
+  /** the name the audit log records */
+  actor: Actor;
 }
 
 export interface ImportReport {
@@ -55,7 +62,7 @@ export async function importRows(db: Kysely<DB>, def: ResourceDefinition, rows: 
   const rollback = new Error('import rolled back');
   try {
     await db.transaction().execute(async (trx) => {
-      await lockMapWrites(trx);
+      await lockMapWrites(trx, options.actor);
       let pending: RawRow[] = [];
       const flush = async () => {
         const batch = pending;
@@ -76,7 +83,11 @@ export async function importRows(db: Kysely<DB>, def: ResourceDefinition, rows: 
         }
         try {
           const given = raw.text ? fromText(raw.properties, textTypes) : raw.properties;
-          return [{ row: raw.row, geometry: shape.data, properties: validProperties(def, given, 'properties', { readOnly: 'drop' }) }];
+          const properties = validProperties(def, given, 'properties', { readOnly: 'drop' });
+          const { viewer } = options;
+          const [forbidden] = viewer ? forbiddenProperties(def.name, viewer, Object.keys(given ?? {})) : [];
+          if (forbidden) return reject(raw.row, `a ${viewer!.role} may not set ${forbidden}`, `properties.${forbidden}`), [];
+          return [{ row: raw.row, geometry: shape.data, properties: { ...properties, ...(viewer && createdBy(def, viewer)) } }];
         } catch (error) {
           const problem = error as HttpProblem;
           return reject(raw.row, problem.detail ?? problem.message, problem.extensions?.field as string), [];
@@ -108,6 +119,7 @@ export async function importRows(db: Kysely<DB>, def: ResourceDefinition, rows: 
           const columns = [...new Set(good.flatMap((f) => Object.keys(f.properties)))];
           const ids = await insertFeatures(trx, def, columns, good);
           await def.check?.(trx, ids);
+          if (options.viewer) await refuseOutsideScope(trx, def, options.viewer, 'create', ids);
           report.imported += ids.length;
           await sql`release savepoint import_batch`.execute(trx);
         } catch (error) {

@@ -18,7 +18,9 @@ export const issues: ResourceDefinition = {
     status: z.enum(ISSUE_STATUSES),
   }),
   defaults: { status: 'reported' },
-  readOnly: ['id', 'version', 'reported_at', 'updated_at', 'resolved_at', 'closed_at', 'grid_id', 'community_id'],
+  readOnly: ['id', 'version', 'reported_at', 'updated_at', 'resolved_at', 'closed_at', 'grid_id', 'community_id', 'reported_by'],
+  place: { community: 'community_id', grid: 'grid_id' },
+  createdBy: 'reported_by',
   filters: {
     community: { type: 'integer', condition: (id: number) => sql`t.community_id = ${id}` },
     grid: { type: 'integer', condition: (id: number) => sql`t.grid_id = ${id}` },

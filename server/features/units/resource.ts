@@ -20,6 +20,8 @@ export const units: ResourceDefinition = {
   }),
   defaults: { has_agreement: false },
   readOnly: ['id', 'version', 'created_at', 'updated_at', 'community_id'],
+  place: { community: 'community_id' },
+  personal: { contact_phone: 'phone' },
   filters: {
     community: { type: 'integer', condition: (id: number) => sql`t.community_id = ${id}` },
     kind: { type: 'text', condition: (kind: string) => sql`t.kind = ${kind}` },

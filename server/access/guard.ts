@@ -1,0 +1,60 @@
+import type { RequestHandler } from 'express';
+import { match } from 'path-to-regexp';
+import type { Database } from '../db/database.ts';
+import { bearerToken } from '../features/accounts/routes.ts';
+import { sessionViewer } from '../features/accounts/queries.ts';
+import { HttpProblem } from '../http/problem.ts';
+import { mayRead, mayWrite, type ResourceName } from './policy.ts';
+import { ACCESS_RULES, GUARDED_PREFIXES, MAP_RESOURCES, type AccessRule } from './rules.ts';
+import type { Viewer } from './viewer.ts';
+
+/** Whether `viewer` passes `rule` (the role part; rows are scoped in SQL by the routes). */
+function permits(rule: AccessRule, viewer: Viewer, params: Record<string, unknown>): boolean {
+  const { allow } = rule;
+  if ('public' in allow) return true;
+  if ('roles' in allow && !('resource' in allow)) return allow.roles === 'any' || allow.roles.includes(viewer.role);
+  if (!('resource' in allow)) return false;
+  if (allow.roles && !allow.roles.includes(viewer.role)) return false;
+  const resource = (allow.resource === ':layer' ? params.layer : allow.resource) as ResourceName;
+  if (!MAP_RESOURCES.includes(resource)) throw new HttpProblem(404, 'Not Found', `No layer ${String(params.layer)}; use ${MAP_RESOURCES.join(', ')}`, { field: 'layer' });
+  return allow.action === 'read' ? mayRead(resource, viewer.role) : mayWrite(resource, viewer.role, allow.action);
+}
+
+const unauthenticated = () => new HttpProblem(401, 'Unauthorized', 'sign in (POST /api/v1/auth/login) and send Authorization: Bearer <token>', { field: 'Authorization' });
+
+/**
+ * The one check every API request passes before any route: find the route's rule, authenticate the bearer
+ * token, check the role. No rule: denied. The signed-in user is left on `req.viewer` for the routes, which
+ * scope their SQL by it.
+ */
+export function accessGuard(database: Database, rules: AccessRule[] = ACCESS_RULES): RequestHandler {
+  const compiled = rules.map((rule) => ({ rule, match: match(rule.path, { decode: decodeURIComponent }) }));
+  return async (req, res, next) => {
+    if (!GUARDED_PREFIXES.some((prefix) => req.path.startsWith(prefix))) return next();
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    let params: Record<string, unknown> = {};
+    const found = compiled.find((c) => {
+      if (c.rule.method !== method) return false;
+      const matched = c.match(req.path);
+      if (matched) params = matched.params;
+      return matched !== false;
+    });
+    if (found && 'public' in found.rule.allow) return next();
+
+    const token = bearerToken(req);
+    const viewer = token ? await sessionViewer(database.db, token) : undefined;
+    if (!viewer) {
+      res.set('WWW-Authenticate', 'Bearer realm="gridmap"');
+      throw unauthenticated();
+    }
+    if (!found) {
+      req.log.warn({ method: req.method, path: req.path }, 'no access rule: denied');
+      throw new HttpProblem(403, 'Forbidden', `no access rule allows ${req.method} ${req.path}`);
+    }
+    if (!permits(found.rule, viewer, params)) {
+      throw new HttpProblem(403, 'Forbidden', `a ${viewer.role} may not ${req.method} ${req.path}`, { role: viewer.role });
+    }
+    req.viewer = viewer;
+    next();
+  };
+}

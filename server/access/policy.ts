@@ -1,0 +1,140 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { Role, Scope, Viewer } from './viewer.ts';
+
+/**
+ * Who may read and write each map resource, and how: the matrix in one table. The access guard refuses a
+ * role with no entry (403) before any handler runs; the resource routes then turn the entry into SQL, so
+ * rows outside the viewer's scope are never read, and personal columns are masked in the query itself.
+ */
+
+export type ResourceName = 'communities' | 'grids' | 'buildings' | 'members' | 'units' | 'issues';
+export type WriteAction = 'create' | 'update' | 'delete';
+
+export interface ReadAccess {
+  /** scope: rows in the viewer's scope (a grid worker reads its grid's whole community); self: the viewer's
+   *  own member record; own_reports: the issues the viewer reported */
+  rows: 'scope' | 'self' | 'own_reports';
+  /** only the volunteers among the members */
+  volunteersOnly?: boolean;
+  /** personal columns (names, phones, home points): shown, masked, or shown in the viewer's own grid only */
+  personal: 'shown' | 'masked' | 'own_grid';
+}
+
+export interface WriteAccess {
+  /** scope: rows in the viewer's own scope, before and after the write; self: the viewer's own member record */
+  rows: 'scope' | 'self';
+  actions: readonly WriteAction[];
+  /** the properties this role may set, when not all of them */
+  properties?: readonly string[];
+}
+
+export interface Access { read?: ReadAccess; write?: WriteAccess }
+
+const ALL: WriteAction[] = ['create', 'update', 'delete'];
+const READ: Access = { read: { rows: 'scope', personal: 'shown' } };
+const EDIT: Access = { ...READ, write: { rows: 'scope', actions: ALL } };
+const MAP: Partial<Record<Role, Access>> = { planner: EDIT, dispatcher: READ, leader: READ, grid_worker: READ, volunteer: READ, resident: READ };
+
+export const RESOURCE_ACCESS: Record<ResourceName, Partial<Record<Role, Access>>> = {
+  communities: MAP,
+  grids: MAP,
+  buildings: { ...MAP, grid_worker: EDIT },
+  units: {
+    ...MAP,
+    // a unit's contact is for those who organise with it
+    volunteer: { read: { rows: 'scope', personal: 'masked' } },
+    resident: { read: { rows: 'scope', personal: 'masked' } },
+  },
+  members: {
+    // planners and leaders count members; they never see who or where
+    planner: { read: { rows: 'scope', personal: 'masked' } },
+    leader: { read: { rows: 'scope', personal: 'masked' } },
+    dispatcher: { read: { rows: 'scope', volunteersOnly: true, personal: 'shown' } },
+    grid_worker: { read: { rows: 'scope', personal: 'own_grid' }, write: { rows: 'scope', actions: ALL } },
+    volunteer: { read: { rows: 'self', personal: 'shown' }, write: { rows: 'self', actions: ['update'], properties: ['availability'] } },
+  },
+  issues: {
+    planner: READ,
+    leader: READ,
+    dispatcher: { ...READ, write: { rows: 'scope', actions: ['create'], properties: ['title', 'description', 'category'] } },
+    grid_worker: EDIT,
+    resident: { read: { rows: 'own_reports', personal: 'shown' }, write: { rows: 'scope', actions: ['create'], properties: ['title', 'description', 'category'] } },
+  },
+};
+
+/** Admins read and write everything, unmasked; everyone else as the table says. */
+export function accessOf(resource: ResourceName, role: Role): Access {
+  return role === 'admin' ? { read: { rows: 'scope', personal: 'shown' }, write: { rows: 'scope', actions: ALL } } : RESOURCE_ACCESS[resource][role] ?? {};
+}
+
+export const mayRead = (resource: ResourceName, role: Role) => accessOf(resource, role).read !== undefined;
+export const mayWrite = (resource: ResourceName, role: Role, action: WriteAction) =>
+  accessOf(resource, role).write?.actions.includes(action) ?? false;
+
+/** Where a row sits on the map: its community and grid columns (`id` for the table itself). */
+export interface Place { community: string; grid?: string }
+
+/** How a personal column is hidden: a phone number keeps its ends (138****5678), anything else is null. */
+export type Mask = 'phone' | 'hidden';
+
+/** The SQL condition that row `alias` lies in `scope`. */
+export function inScope(scope: Scope, place: Place, alias: string): RawBuilder<unknown> {
+  const community = sql.ref(`${alias}.${place.community}`);
+  switch (scope.kind) {
+    case 'district': return sql`${community} in (select id from communities where left(street_code, 6) = ${scope.code})`;
+    case 'street': return sql`${community} in (select id from communities where street_code = ${scope.code})`;
+    case 'community': return sql`${community} = ${scope.id}`;
+    case 'grid': return place.grid
+      ? sql`${sql.ref(`${alias}.${place.grid}`)} = ${scope.id}`
+      // a row without a grid column (a unit, a community) is in a grid when it lies within it
+      : sql`ST_Within(${sql.ref(`${alias}.geom`)}, (select geom from grids where id = ${scope.id}))`;
+  }
+}
+
+/** Grid workers read the community around their grid (neighbours' issues, volunteers next door); they act in their grid. */
+function readScope(viewer: Viewer): Scope | null {
+  return viewer.scope?.kind === 'grid' && viewer.role === 'grid_worker' ? { kind: 'community', id: viewer.scope.communityId } : viewer.scope;
+}
+
+const never = sql`false`;
+
+/** Conditions joined with `and`; none is true. */
+export const allOf = (conditions: RawBuilder<unknown>[]) => (conditions.length ? sql.join(conditions, sql` and `) : sql`true`);
+
+/** The rows of a resource `viewer` may read, as conditions on `alias`; undefined when it may read none. */
+export function readConditions(resource: ResourceName, place: Place, viewer: Viewer, alias: string): RawBuilder<unknown>[] | undefined {
+  const read = accessOf(resource, viewer.role).read;
+  if (!read) return undefined;
+  if (viewer.role === 'admin') return [];
+  const scope = readScope(viewer);
+  const rows = read.rows === 'self' ? sql`${sql.ref(`${alias}.id`)} = ${viewer.memberId ?? -1}`
+    : read.rows === 'own_reports' ? sql`${sql.ref(`${alias}.reported_by`)} = ${viewer.id}`
+    : scope ? inScope(scope, place, alias) : never;
+  return read.volunteersOnly ? [rows, sql`${sql.ref(`${alias}.is_volunteer`)}`] : [rows];
+}
+
+/** The condition a row must meet, before and after, for `viewer` to write it; undefined when it may not write. */
+export function writeCondition(resource: ResourceName, place: Place, viewer: Viewer, action: WriteAction, alias: string) {
+  const write = accessOf(resource, viewer.role).write;
+  if (!write?.actions.includes(action)) return undefined;
+  if (viewer.role === 'admin') return sql`true`;
+  if (write.rows === 'self') return sql`${sql.ref(`${alias}.id`)} = ${viewer.memberId ?? -1}`;
+  return viewer.scope ? inScope(viewer.scope, place, alias) : never;
+}
+
+/** The properties `viewer` may not set among `given`, for the error that names the first. */
+export function forbiddenProperties(resource: ResourceName, viewer: Viewer, given: string[]) {
+  const allowed = accessOf(resource, viewer.role).write?.properties;
+  return allowed ? given.filter((p) => !allowed.includes(p)) : [];
+}
+
+/**
+ * The condition under which personal columns of row `alias` are shown to `viewer`: always, never, or in
+ * the viewer's own grid.
+ */
+export function personalShown(resource: ResourceName, viewer: Viewer, alias: string): RawBuilder<unknown> {
+  const personal = accessOf(resource, viewer.role).read?.personal ?? 'masked';
+  if (personal === 'shown') return sql`true`;
+  if (personal === 'own_grid' && viewer.scope?.kind === 'grid') return sql`${sql.ref(`${alias}.grid_id`)} = ${viewer.scope.id}`;
+  return never;
+}

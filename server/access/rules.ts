@@ -1,0 +1,62 @@
+import type { ResourceName, WriteAction } from './policy.ts';
+import type { Role } from './viewer.ts';
+
+/**
+ * Every route of the API with who may call it: the one list the access guard reads. A route that is not
+ * here is refused (403, or 401 without a token) whatever its handler would do.
+ */
+export type Allow =
+  | { public: string }
+  /** any signed-in user, or these roles */
+  | { roles: readonly Role[] | 'any' }
+  /** as RESOURCE_ACCESS says for the resource (named, or the route's :layer), and the scope in SQL after */
+  | { resource: ResourceName | ':layer'; action: 'read' | WriteAction; roles?: readonly Role[] };
+
+export interface AccessRule {
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+  /** an express path pattern */
+  path: string;
+  allow: Allow;
+}
+
+/** Paths the guard watches; anything else is the web client's static files. */
+export const GUARDED_PREFIXES = ['/api/', '/tiles/', '/ogc', '/open311/'];
+
+export const MAP_RESOURCES: ResourceName[] = ['communities', 'grids', 'buildings', 'members', 'units', 'issues'];
+
+const resourceRules = (name: ResourceName): AccessRule[] => [
+  { method: 'GET', path: `/api/v1/${name}`, allow: { resource: name, action: 'read' } },
+  { method: 'GET', path: `/api/v1/${name}/:id`, allow: { resource: name, action: 'read' } },
+  { method: 'POST', path: `/api/v1/${name}`, allow: { resource: name, action: 'create' } },
+  { method: 'PATCH', path: `/api/v1/${name}/:id`, allow: { resource: name, action: 'update' } },
+  { method: 'DELETE', path: `/api/v1/${name}/:id`, allow: { resource: name, action: 'delete' } },
+];
+
+export const ACCESS_RULES: AccessRule[] = [
+  { method: 'GET', path: '/api/v1/health', allow: { public: 'load balancers and monitoring' } },
+  { method: 'POST', path: '/api/v1/auth/login', allow: { public: 'signing in' } },
+  { method: 'GET', path: '/api/v1/auth/demo-accounts', allow: { public: 'the login screen of a demo (empty unless GRIDMAP_DEMO is on)' } },
+  { method: 'GET', path: '/api/v1/openapi.json', allow: { public: 'the API description holds no data' } },
+  { method: 'GET', path: '/api/v1/docs', allow: { public: 'the API description holds no data' } },
+  { method: 'GET', path: '/api/v1/docs/*asset', allow: { public: 'the API description holds no data' } },
+
+  { method: 'POST', path: '/api/v1/auth/logout', allow: { roles: 'any' } },
+  { method: 'GET', path: '/api/v1/auth/me', allow: { roles: 'any' } },
+  { method: 'GET', path: '/api/v1/map/config', allow: { roles: 'any' } },
+
+  { method: 'GET', path: '/api/v1/users', allow: { roles: ['admin'] } },
+  { method: 'GET', path: '/api/v1/users/:id', allow: { roles: ['admin'] } },
+  { method: 'POST', path: '/api/v1/users', allow: { roles: ['admin'] } },
+  { method: 'PATCH', path: '/api/v1/users/:id', allow: { roles: ['admin'] } },
+  { method: 'GET', path: '/api/v1/audit', allow: { roles: ['admin'] } },
+
+  // before /grids/:id and /communities/:id, which would take "unassigned" and "tree" for ids
+  { method: 'GET', path: '/api/v1/grids/unassigned', allow: { resource: 'buildings', action: 'read' } },
+  {
+    method: 'GET', path: '/api/v1/communities/:id/tree',
+    allow: { resource: 'communities', action: 'read', roles: ['admin', 'planner', 'dispatcher', 'leader', 'grid_worker'] },
+  },
+  ...MAP_RESOURCES.flatMap(resourceRules),
+  { method: 'GET', path: '/api/v1/export/:layer', allow: { resource: ':layer', action: 'read' } },
+  { method: 'POST', path: '/api/v1/import/:layer', allow: { resource: ':layer', action: 'create' } },
+];

@@ -1,0 +1,36 @@
+/** Who is asking: the signed-in user as every route and query sees it. */
+
+export const ROLES = ['admin', 'planner', 'dispatcher', 'leader', 'grid_worker', 'volunteer', 'resident'] as const;
+export type Role = (typeof ROLES)[number];
+
+/**
+ * The part of the map a user works in. A grid carries its community, which a grid worker reads around it.
+ * Admins have none: they see everything.
+ */
+export type Scope =
+  | { kind: 'district'; code: string }
+  | { kind: 'street'; code: string }
+  | { kind: 'community'; id: number }
+  | { kind: 'grid'; id: number; communityId: number };
+
+export interface Viewer {
+  id: number;
+  username: string;
+  role: Role;
+  scope: Scope | null;
+  /** a volunteer's own member record */
+  memberId: number | null;
+}
+
+/** A scope as the API writes it: {"community": 12}, {"street": "610602001"}. */
+export function scopeJson(scope: Scope | null) {
+  if (!scope) return null;
+  return scope.kind === 'district' || scope.kind === 'street' ? { [scope.kind]: scope.code } : { [scope.kind]: scope.id };
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** set by the access guard on every route that is not public */
+    viewer?: Viewer;
+  }
+}

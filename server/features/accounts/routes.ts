@@ -1,0 +1,103 @@
+import express, { Router, type Request } from 'express';
+import { z } from 'zod';
+import { DEMO_ACCOUNTS, DEMO_PASSWORD } from '../../../data/demo-accounts.ts';
+import type { Config } from '../../config.ts';
+import type { Actor } from '../../db/actor.ts';
+import type { Database } from '../../db/database.ts';
+import { parseBody } from '../../http/body.ts';
+import { parseId, parseIfMatch, parseLimit, parseQueryValue } from '../../http/params.ts';
+import { HttpProblem } from '../../http/problem.ts';
+import { ROLES } from '../../access/viewer.ts';
+import { verifyPassword } from './passwords.ts';
+import {
+  clearFailures, findUsers, openSession, passwordHashOf, recentFailures, recordFailure, revokeSession, userJson,
+} from './queries.ts';
+import { changeUser, createUser, newUserSchema, userChangeSchema } from './service.ts';
+
+/** Failed logins allowed per account and per address in the window before 429. */
+export const LOGIN_LIMITS = { account: 5, address: 20, minutes: 15 };
+
+const loginSchema = z.object({
+  username: z.string().min(1).max(64),
+  password: z.string().min(1).max(200),
+}).strict();
+
+/** The bearer token of a request, if it carries one. */
+export function bearerToken(req: Request): string | undefined {
+  const match = req.get('Authorization')?.match(/^Bearer ([A-Za-z0-9_-]{20,100})$/);
+  return match?.[1];
+}
+
+export const actorOf = (req: Request): Actor =>
+  ({ user_id: req.viewer?.id, username: req.viewer?.username ?? 'anonymous', request_id: String(req.id) });
+
+/** Sign-in, sign-out and the signed-in user; admins manage users. Login bodies are tiny: 4 kB at most. */
+export function accountRoutes(database: Database, config: Config) {
+  const { db } = database;
+  const smallJson = express.json({ limit: '4kb', type: ['application/json', 'application/*+json'] });
+
+  return Router()
+    .post('/api/v1/auth/login', smallJson, async (req, res) => {
+      const { username: given, password } = parseBody(loginSchema, req.body);
+      const username = given.trim().toLowerCase();
+      const address = req.ip ?? 'unknown';
+      const failures = await recentFailures(db, username, address, LOGIN_LIMITS.minutes);
+      if (failures.account >= LOGIN_LIMITS.account || failures.address >= LOGIN_LIMITS.address) {
+        const by = failures.account >= LOGIN_LIMITS.account ? 'username' : 'address';
+        res.set('Retry-After', String(Math.max(1, failures.retry_after)));
+        throw new HttpProblem(429, 'Too many failed logins', `too many failed logins for this ${by === 'username' ? 'account' : 'address'}: try again in ${Math.ceil(failures.retry_after / 60)} minutes`, { field: by });
+      }
+      const user = await passwordHashOf(db, username);
+      // the hash is checked even for an unknown user, so the answer takes as long either way
+      const matches = await verifyPassword(password, user?.password_hash);
+      if (!user || !matches || user.disabled) {
+        await recordFailure(db, username, address, LOGIN_LIMITS.minutes);
+        req.log.info({ username, address }, 'login failed');
+        throw new HttpProblem(401, 'Invalid credentials', 'the username or password is wrong, or the account is disabled', { field: 'password' });
+      }
+      await clearFailures(db, username);
+      const session = await openSession(db, user.id, { hours: config.SESSION_HOURS, address });
+      const [row] = await findUsers(db, { id: user.id });
+      req.log.info({ username }, 'login');
+      res.set('Cache-Control', 'no-store').json({ token: session.token, token_type: 'Bearer', expires_at: session.expires_at, user: userJson(row) });
+    })
+    .post('/api/v1/auth/logout', async (req, res) => {
+      await revokeSession(db, bearerToken(req)!);
+      res.status(204).end();
+    })
+    .get('/api/v1/auth/me', async (req, res) => {
+      const [row] = await findUsers(db, { id: req.viewer!.id });
+      res.set('Cache-Control', 'no-store').json(userJson(row));
+    })
+    // The demo accounts, for the login screen: only while the demo city is on, and only those still there.
+    .get('/api/v1/auth/demo-accounts', async (_req, res) => {
+      if (config.GRIDMAP_DEMO === 'off') return res.json({ password: null, accounts: [] });
+      const present = new Set((await findUsers(db)).filter((u) => !u.disabled).map((u) => u.username));
+      const accounts = DEMO_ACCOUNTS.filter((a) => present.has(a.username));
+      res.json({ password: accounts.length ? DEMO_PASSWORD : null, accounts });
+    })
+
+    .get('/api/v1/users', async (req, res) => {
+      const role = parseQueryValue(req.query.role, 'role', 'text') as string | undefined;
+      if (role !== undefined && !ROLES.includes(role as never)) throw new HttpProblem(400, 'Invalid parameter', `role must be one of ${ROLES.join(', ')}`, { field: 'role' });
+      const limit = parseLimit(req.query.limit, { fallback: 1000, max: 1000 });
+      const after = req.query.after === undefined ? 0 : parseId(req.query.after, 'after');
+      res.json({ users: (await findUsers(db, { role, after, limit })).map(userJson) });
+    })
+    .get('/api/v1/users/:id', async (req, res) => {
+      const id = parseId(req.params.id);
+      const [row] = await findUsers(db, { id });
+      if (!row) throw new HttpProblem(404, 'Not Found', `No user ${id}`, { field: 'id' });
+      res.set('ETag', `"${row.version}"`).json(userJson(row));
+    })
+    .post('/api/v1/users', express.json({ limit: '16kb' }), async (req, res) => {
+      const user = await createUser(db, parseBody(newUserSchema, req.body), actorOf(req));
+      res.status(201).location(`/api/v1/users/${user.id}`).set('ETag', `"${user.version}"`).json(user);
+    })
+    .patch('/api/v1/users/:id', express.json({ limit: '16kb' }), async (req, res) => {
+      const id = parseId(req.params.id);
+      const version = parseIfMatch(req.get('If-Match'));
+      const user = await changeUser(db, id, parseBody(userChangeSchema, req.body), actorOf(req), version);
+      res.set('ETag', `"${user.version}"`).json(user);
+    });
+}
