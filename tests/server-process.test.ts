@@ -83,7 +83,7 @@ describe(`the server process on the ${mode} database`, () => {
   it('creates user admin from GRIDMAP_ADMIN_PASSWORD on a map without one, and only then', async () => {
     const empty = mode === 'server' ? await openTestDatabase({ empty: true }) : undefined;
     const dir = await mkdtemp(join(tmpdir(), 'gridmap-admin-'));
-    const where = empty ? { DATABASE_URL: empty.url! } : { DATA_DIR: dir };
+    const where: Record<string, string> = empty ? { DATABASE_URL: empty.url! } : { DATA_DIR: dir };
     try {
       const server = startServer({ ...where, GRIDMAP_DEMO: 'off', GRIDMAP_ADMIN_PASSWORD: 'first-admin-pw' });
       const base = await server.listening;

@@ -48,7 +48,7 @@ export function accessGuard(database: Database, rules: AccessRule[] = ACCESS_RUL
       throw unauthenticated();
     }
     if (!found) {
-      req.log.warn({ method: req.method, path: req.path }, 'no access rule: denied');
+      req.log?.warn({ method: req.method, path: req.path }, 'no access rule: denied');
       throw new HttpProblem(403, 'Forbidden', `no access rule allows ${req.method} ${req.path}`);
     }
     if (!permits(found.rule, viewer, params)) {

@@ -73,11 +73,21 @@ export function visibleLayer(def: ResourceDefinition, viewer: Viewer): FeatureLa
     if (mask === 'hidden') return sql`case when ${shown} then ${value} end as ${sql.id(c)}`;
     return value;
   };
-  const columns = ['id', 'version', 'geom', ...layer.columns].map(column);
+  const columns = [...new Set(['id', 'version', 'geom', ...layer.columns])].map(column);
   return { source: sql`(select ${sql.join(columns)} from ${def.source} r where ${allOf(conditions)})`, columns: layer.columns };
 }
 
-/** 404 for a row the viewer cannot see (as if it were not there), 403 for one it sees but may not change. */
+const outsideScope = (def: ResourceDefinition, viewer: Viewer, id: number) =>
+  new HttpProblem(403, 'Outside your scope', `${def.singular} ${id} lies outside what a ${viewer.role} in your scope may see`, { field: 'id' });
+
+/** Why a row the viewer asked for is not in its view: 404 when there is no such row, 403 when it lies outside. */
+export async function unseen(db: Kysely<DB>, def: ResourceDefinition, viewer: Viewer, id: number) {
+  return (await currentVersion(db, def.table, id)) === undefined
+    ? new HttpProblem(404, 'Not Found', `No ${def.singular} ${id}`, { field: 'id' })
+    : outsideScope(def, viewer, id);
+}
+
+/** 404 for a row that is not there, 403 for one outside the viewer's view or one it sees but may not change. */
 async function requireWritable(db: Kysely<DB>, def: ResourceDefinition, viewer: Viewer, id: number, action: WriteAction) {
   const readable = readConditions(def.name, def.place, viewer, 't') ?? [sql`false`];
   const writable = writeCondition(def.name, def.place, viewer, action, 't') ?? sql`false`;
@@ -85,7 +95,8 @@ async function requireWritable(db: Kysely<DB>, def: ResourceDefinition, viewer: 
     select coalesce(${allOf(readable)}, false) as readable,
            coalesce(${writable}, false) as writable
     from ${sql.table(def.table)} t where t.id = ${id}`.execute(db);
-  if (!rows[0]?.readable) throw new HttpProblem(404, 'Not Found', `No ${def.singular} ${id}`, { field: 'id' });
+  if (!rows[0]) throw new HttpProblem(404, 'Not Found', `No ${def.singular} ${id}`, { field: 'id' });
+  if (!rows[0].readable) throw outsideScope(def, viewer, id);
   if (!rows[0].writable) throw new HttpProblem(403, 'Forbidden', `${def.singular} ${id} is outside what a ${viewer.role} in your scope may ${action}`, { field: 'id' });
 }
 
@@ -196,7 +207,7 @@ export function featureResource(database: Database, def: ResourceDefinition) {
   router.get(`${base}/:id`, async (req, res) => {
     const id = parseId(req.params.id);
     const [row] = await readFeatures(database.db, visibleLayer(def, req.viewer!), [id]);
-    if (!row) throw new HttpProblem(404, 'Not Found', `No ${def.singular} ${id}`, { field: 'id' });
+    if (!row) throw await unseen(database.db, def, req.viewer!, id);
     res.set('ETag', `"${row.version}"`).type('application/geo+json').send(row.feature);
   });
 

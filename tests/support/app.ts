@@ -18,7 +18,7 @@ export async function sessionFor(database: Database, username: string): Promise<
  * `as: null` sends them anonymous.
  */
 export async function testApp(database: Database, { env = {}, as = 'admin' }: { env?: NodeJS.ProcessEnv; as?: string | null } = {}) {
-  const app = createApp({ database, config: loadConfig(env), logger: pino({ level: 'silent' }) });
+  const app = createApp({ database, config: loadConfig(env), logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   if (as === null) return app;
   const token = await sessionFor(database, as);
   return express()

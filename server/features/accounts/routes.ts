@@ -24,7 +24,7 @@ const loginSchema = z.object({
 
 /** The bearer token of a request, if it carries one. */
 export function bearerToken(req: Request): string | undefined {
-  const match = req.get('Authorization')?.match(/^Bearer ([A-Za-z0-9_-]{20,100})$/);
+  const match = req.get('Authorization')?.match(/^Bearer +([A-Za-z0-9_-]{20,100}) *$/i);
   return match?.[1];
 }
 

@@ -2,9 +2,8 @@ import { Router } from 'express';
 import { sql } from 'kysely';
 import { allOf, personalShown, readConditions } from '../../access/policy.ts';
 import type { Database } from '../../db/database.ts';
-import { featureResource } from '../../http/feature-resource.ts';
+import { featureResource, unseen } from '../../http/feature-resource.ts';
 import { parseId } from '../../http/params.ts';
-import { HttpProblem } from '../../http/problem.ts';
 import { communityTree } from './queries.ts';
 import { communities } from './resource.ts';
 
@@ -17,7 +16,7 @@ export function communityRoutes(database: Database) {
         visible: allOf(readConditions('communities', communities.place, viewer, 'c') ?? [sql`false`]),
         names: personalShown('members', viewer, 'm'),
       });
-      if (!tree) throw new HttpProblem(404, 'Not Found', `No community ${id}`, { field: 'id' });
+      if (!tree) throw await unseen(database.db, communities, viewer, id);
       res.type('application/json').send(tree);
     })
     .use(featureResource(database, communities));

@@ -1,0 +1,261 @@
+import fc from 'fast-check';
+import { sql } from 'kysely';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_PASSWORD } from '../data/demo-accounts.ts';
+import { ROLES } from '../server/access/viewer.ts';
+import { LOGIN_LIMITS } from '../server/features/accounts/routes.ts';
+import { sessionFor, testApp } from './support/app.ts';
+import { openTestDatabase, type TestDatabase } from './support/databases.ts';
+
+describe('accounts, sessions and the audit log', () => {
+  let test: TestDatabase;
+  let app: Awaited<ReturnType<typeof testApp>>;
+  let admin: string;
+  let community: number;
+  let grid: number;
+  /** each test signs in from its own address, so the per-address limit of one never blocks another */
+  let address = 0;
+  const from = () => `203.0.113.${++address}`;
+
+  const one = async <T>(query: ReturnType<typeof sql<T>>) => (await query.execute(test.database.db)).rows[0];
+  const count = async (table: string) => (await one(sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)}`)).n;
+  const login = (username: string, password: string, ip = from()) =>
+    request(app).post('/api/v1/auth/login').set('X-Forwarded-For', ip).send({ username, password });
+  const as = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+  beforeAll(async () => {
+    test = await openTestDatabase();
+    // behind a proxy on loopback, the client's address comes from X-Forwarded-For
+    app = await testApp(test.database, { as: null, env: { TRUST_PROXY: 'loopback' } });
+    admin = await sessionFor(test.database, 'admin');
+    ({ id: grid, community_id: community } = await one(sql<{ id: number; community_id: number }>`select id, community_id from grids order by id limit 1`));
+  });
+  afterAll(() => test?.drop());
+
+  describe('signing in and out', () => {
+    it('signs in with a username and password, answers who is signed in, and signs out', async () => {
+      const { body } = await login('planner', DEMO_PASSWORD).expect(200);
+      expect(body).toMatchObject({ token_type: 'Bearer', user: { username: 'planner', role: 'planner', scope: { community } } });
+      expect(body.user).not.toHaveProperty('password_hash');
+      expect(new Date(body.expires_at).getTime() - Date.now()).toBeGreaterThan(11.9 * 3600_000);
+      await request(app).get('/api/v1/auth/me').set(as(body.token)).expect(200, body.user);
+      await request(app).post('/api/v1/auth/logout').set(as(body.token)).expect(204);
+      await request(app).get('/api/v1/auth/me').set(as(body.token)).expect(401);
+    });
+
+    it('stores only a hash of each token and a scrypt hash of each password', async () => {
+      const { body } = await login('leader', DEMO_PASSWORD).expect(200);
+      const stored = await one(sql<{ hex: string }>`select encode(token_hash, 'hex') as hex from sessions order by created_at desc limit 1`);
+      expect(stored.hex).toHaveLength(64);
+      expect(stored.hex).not.toContain(Buffer.from(body.token).toString('hex'));
+      const hash = (await one(sql<{ password_hash: string }>`select password_hash from users where username = 'leader'`)).password_hash;
+      expect(hash).toMatch(/^scrypt\$131072\$8\$1\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
+    });
+
+    it('refuses a wrong password and an unknown user alike, naming no more than that', async () => {
+      const wrong = await login('planner', 'not-the-password').expect(401);
+      const unknown = await login('nobody-here', 'not-the-password').expect(401);
+      expect(wrong.body.detail).toBe(unknown.body.detail);
+      expect(wrong.headers['content-type']).toMatch(/^application\/problem\+json/);
+    });
+
+    it('refuses an expired session', async () => {
+      const { body } = await login('dispatcher', DEMO_PASSWORD).expect(200);
+      await sql`update sessions set expires_at = now() - interval '1 second'
+                where user_id = (select id from users where username = 'dispatcher')`.execute(test.database.db);
+      await request(app).get('/api/v1/auth/me').set(as(body.token)).expect(401);
+    });
+
+    it('keeps sessions for SESSION_HOURS', async () => {
+      const short = await testApp(test.database, { as: null, env: { SESSION_HOURS: '2' } });
+      const { body } = await request(short).post('/api/v1/auth/login').send({ username: 'resident', password: DEMO_PASSWORD }).expect(200);
+      expect(Math.round((new Date(body.expires_at).getTime() - Date.now()) / 60_000)).toBe(120);
+    });
+
+    it('limits failed logins per account: the right password is refused too until the window passes', async () => {
+      for (let i = 0; i < LOGIN_LIMITS.account; i++) await login('volunteer', `wrong-${i}`).expect(401);
+      const limited = await login('volunteer', DEMO_PASSWORD).expect(429);
+      expect(limited.body).toMatchObject({ status: 429, field: 'username' });
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(LOGIN_LIMITS.minutes * 60 - 30);
+      // another account signs in as usual
+      await login('gridworker', DEMO_PASSWORD).expect(200);
+      await sql`update login_failures set at = at - make_interval(mins => ${LOGIN_LIMITS.minutes + 1})`.execute(test.database.db);
+      await login('volunteer', DEMO_PASSWORD).expect(200);
+    });
+
+    it('limits failed logins per address, whichever names are tried', async () => {
+      const ip = from();
+      for (let i = 0; i < LOGIN_LIMITS.address; i++) await login(`guess-${i}`, 'password123', ip).expect(401);
+      const limited = await login('planner', DEMO_PASSWORD, ip).expect(429);
+      expect(limited.body).toMatchObject({ field: 'address' });
+      await login('planner', DEMO_PASSWORD).expect(200);
+    }, 30_000);
+
+    it('tells the login screen the demo accounts, and nothing with the demo off', async () => {
+      const { body } = await request(app).get('/api/v1/auth/demo-accounts').expect(200);
+      expect(body.password).toBe(DEMO_PASSWORD);
+      expect(body.accounts.map((a: { role: string }) => a.role).sort()).toEqual([...ROLES].sort());
+      const off = await testApp(test.database, { as: null, env: { GRIDMAP_DEMO: 'off' } });
+      await request(off).get('/api/v1/auth/demo-accounts').expect(200, { password: null, accounts: [] });
+    });
+  });
+
+  describe('managing users', () => {
+    const newUser = (username: string, extra: Record<string, unknown> = {}) =>
+      ({ username, password: 'correct-horse-battery', role: 'planner', scope: { community }, ...extra });
+    /** the scope, given as `{ community: 'first' }`, is the first community once the database is open */
+    const later = (username: string, extra: Record<string, unknown> = {}) => () => newUser(username, extra);
+
+    it('creates a user with a role and scope who then signs in and works in that scope only', async () => {
+      const { body } = await request(app).post('/api/v1/users').set(as(admin)).send(newUser('zhang.wei', { display_name: '张伟' })).expect(201);
+      expect(body).toMatchObject({ username: 'zhang.wei', role: 'planner', scope: { community }, disabled: false });
+      const { body: session } = await login('zhang.wei', 'correct-horse-battery').expect(200);
+      const grids = await request(app).get('/api/v1/grids?limit=1000').set(as(session.token)).expect(200);
+      expect(new Set(grids.body.features.map((g: { properties: { community_id: number } }) => g.properties.community_id))).toEqual(new Set([community]));
+      const listed = await request(app).get('/api/v1/users?role=planner').set(as(admin)).expect(200);
+      expect(listed.body.users.map((u: { username: string }) => u.username)).toEqual(['planner', 'zhang.wei']);
+    });
+
+    it.each([
+      [later('planner'), 409, 'username'],
+      [later('x y'), 400, 'username'],
+      [later('li.na', { password: 'short' }), 400, 'password'],
+      [later('li.na', { scope: { community: 999999 } }), 422, 'scope.community'],
+      [later('li.na', { scope: { street: '999999999' } }), 422, 'scope.street'],
+      [later('li.na', { scope: { community: 1, grid: 1 } }), 400, 'scope'],
+      [later('li.na', { scope: undefined }), 400, 'scope'],
+      [later('li.na', { role: 'admin' }), 400, 'scope'],
+      [later('li.na', { role: 'grid_worker' }), 422, 'scope'],
+      [later('li.na', { role: 'volunteer' }), 400, 'member_id'],
+      [later('li.na', { role: 'mayor' }), 400, 'role'],
+      [later('li.na', { is_admin: true }), 400, 'body'],
+    ])('refuses a user (%#) with %i naming %s, and writes nothing', async (body, status, field) => {
+      const before = await count('users');
+      const response = await request(app).post('/api/v1/users').set(as(admin)).send(body()).expect(status);
+      expect(response.body.field).toBe(field);
+      expect(await count('users')).toBe(before);
+    });
+
+    it('changes a role with If-Match, refuses a stale version, and ends the user\'s sessions', async () => {
+      const { body: created } = await request(app).post('/api/v1/users').set(as(admin)).send(newUser('wang.fang')).expect(201);
+      const { body: session } = await login('wang.fang', 'correct-horse-battery').expect(200);
+      const changed = await request(app).patch(`/api/v1/users/${created.id}`).set(as(admin)).set('If-Match', `"${created.version}"`)
+        .send({ role: 'leader' }).expect(200);
+      expect(changed.body).toMatchObject({ role: 'leader', scope: { community } });
+      await request(app).patch(`/api/v1/users/${created.id}`).set(as(admin)).set('If-Match', `"${created.version}"`)
+        .send({ role: 'planner' }).expect(412);
+      await request(app).get('/api/v1/auth/me').set(as(session.token)).expect(401);
+      const again = await login('wang.fang', 'correct-horse-battery').expect(200);
+      expect(again.body.user.role).toBe('leader');
+    });
+
+    it('disables a user: sessions end and sign-in is refused; the last admin cannot be disabled', async () => {
+      const { body: created } = await request(app).post('/api/v1/users').set(as(admin)).send(newUser('zhao.lei')).expect(201);
+      const { body: session } = await login('zhao.lei', 'correct-horse-battery').expect(200);
+      await request(app).patch(`/api/v1/users/${created.id}`).set(as(admin)).send({ disabled: true }).expect(200);
+      await request(app).get('/api/v1/auth/me').set(as(session.token)).expect(401);
+      await login('zhao.lei', 'correct-horse-battery').expect(401);
+      const adminId = (await one(sql<{ id: number }>`select id from users where username = 'admin'`)).id;
+      const last = await request(app).patch(`/api/v1/users/${adminId}`).set(as(admin)).send({ disabled: true }).expect(409);
+      expect(last.body.field).toBe('disabled');
+      await request(app).get('/api/v1/auth/me').set(as(admin)).expect(200);
+    });
+  });
+
+  describe('the audit log', () => {
+    it('records a create, a geometry change and a delete: who, when, before and after', async () => {
+      const worker = await sessionFor(test.database, 'gridworker');
+      const { x, y } = await one(sql<{ x: number; y: number }>`select ST_X(p) as x, ST_Y(p) as y from (select ST_PointOnSurface(geom) p from grids where id = ${grid}) s`);
+      const square = (dx: number) => ({ type: 'Polygon', coordinates: [[[x + dx, y], [x + dx + 0.0001, y], [x + dx + 0.0001, y + 0.0001], [x + dx, y + 0.0001], [x + dx, y]]] });
+      const startedAt = new Date(Date.now() - 1000).toISOString();
+      const created = await request(app).post('/api/v1/buildings').set(as(worker))
+        .send({ type: 'Feature', geometry: square(0), properties: { name: '审计楼', kind: 'residential', households: 12 } }).expect(201);
+      const id = created.body.id;
+      const moved = await request(app).patch(`/api/v1/buildings/${id}`).set(as(worker)).send({ geometry: square(0.00002) }).expect(200);
+      await request(app).delete(`/api/v1/buildings/${id}`).set(as(worker)).expect(204);
+
+      const { body } = await request(app).get(`/api/v1/audit?resource=buildings&row=${id}`).set(as(admin)).expect(200);
+      expect(body.entries.map((e: { action: string }) => e.action)).toEqual(['delete', 'update', 'create']);
+      const [deleted, updated, inserted] = body.entries;
+      for (const entry of body.entries) expect(entry).toMatchObject({ username: 'gridworker', resource: 'buildings', row_id: id });
+      expect(inserted.request_id).toBe(created.headers['x-request-id']);
+      expect(updated.request_id).toBe(moved.headers['x-request-id']);
+      expect(inserted.before).toBeNull();
+      expect(inserted.after).toMatchObject({ name: '审计楼', households: 12, grid_id: grid, geom: { type: 'Polygon' } });
+      expect(updated.before.geom.coordinates[0][0][0]).toBeCloseTo(x, 7);
+      expect(updated.after.geom.coordinates[0][0][0]).toBeCloseTo(x + 0.00002, 7);
+      expect(deleted.before).toMatchObject({ name: '审计楼', version: 2 });
+      expect(deleted.after).toBeNull();
+
+      const byUser = await request(app).get(`/api/v1/audit?user=gridworker&from=${startedAt}`).set(as(admin)).expect(200);
+      expect(byUser.body.entries.filter((e: { resource: string }) => e.resource === 'buildings')).toHaveLength(3);
+      const before = await request(app).get(`/api/v1/audit?user=gridworker&to=${startedAt}`).set(as(admin)).expect(200);
+      expect(before.body.entries).toEqual([]);
+    });
+
+    it('records user changes without the password hash, and pages back with before', async () => {
+      await request(app).post('/api/v1/users').set(as(admin)).send({ username: 'sun.li', password: 'correct-horse-battery', role: 'resident', scope: { community } }).expect(201);
+      const { body } = await request(app).get('/api/v1/audit?resource=users&limit=1').set(as(admin)).expect(200);
+      expect(body.entries[0]).toMatchObject({ action: 'create', username: 'admin', after: { username: 'sun.li', role: 'resident' } });
+      expect(body.entries[0].after).not.toHaveProperty('password_hash');
+      expect(body.links[0].rel).toBe('next');
+      const next = new URL(body.links[0].href);
+      const older = await request(app).get(`${next.pathname}${next.search}`).set(as(admin)).expect(200);
+      expect(older.body.entries[0].id).toBeLessThan(body.entries[0].id);
+    });
+
+    it.each([['resource=passwords', 'resource'], ['from=yesterday', 'from'], ['row=5', 'row'], ['colour=red', 'colour']])(
+      'refuses ?%s naming %s', async (query, field) => {
+        const { body } = await request(app).get(`/api/v1/audit?${query}`).set(as(admin)).expect(400);
+        expect(body.field).toBe(field);
+      });
+  });
+
+  describe('fuzzing the auth paths', () => {
+    it('answers any malformed token with 401, never 500', async () => {
+      await fc.assert(fc.asyncProperty(
+        fc.oneof(fc.string(), fc.stringMatching(/^Bearer [A-Za-z0-9_-]{0,120}$/), fc.stringMatching(/^[Bb]earer\s.{0,40}$/)),
+        async (header) => {
+          // what an HTTP client can send: visible ASCII, spaces and tabs
+          const response = await request(app).get('/api/v1/members').set('Authorization', header.replace(/[^\x20-\x7e\t]/g, ''));
+          expect(response.status).toBe(401);
+        }), { numRuns: 150 });
+    });
+
+    it('answers any login body with a 4xx problem, never 500, and opens no session', async () => {
+      const sessions = await count('sessions');
+      await fc.assert(fc.asyncProperty(
+        fc.oneof(fc.jsonValue(), fc.record({ username: fc.oneof(fc.string(), fc.jsonValue()), password: fc.oneof(fc.string(), fc.jsonValue()) }, { requiredKeys: [] })),
+        async (body) => {
+          const response = await request(app).post('/api/v1/auth/login').set('X-Forwarded-For', '198.51.100.7')
+            .set('Content-Type', 'application/json').send(JSON.stringify(body));
+          expect([400, 401, 429]).toContain(response.status);
+          expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+        }), { numRuns: 120 });
+      await fc.assert(fc.asyncProperty(fc.string({ maxLength: 200 }), async (text) => {
+        const response = await request(app).post('/api/v1/auth/login').set('Content-Type', 'application/json').send(text);
+        expect(response.status).toBeGreaterThanOrEqual(400);
+        expect(response.status).toBeLessThan(500);
+      }), { numRuns: 80 });
+      expect(await count('sessions')).toBe(sessions);
+    }, 60_000);
+
+    it('answers any user body with a 4xx problem or a user, never 500, and writes only what it answers', async () => {
+      await fc.assert(fc.asyncProperty(
+        fc.record({
+          username: fc.oneof(fc.stringMatching(/^[a-z0-9][a-z0-9_.-]{1,8}$/), fc.string()),
+          password: fc.oneof(fc.string({ minLength: 10, maxLength: 20 }), fc.string()),
+          role: fc.oneof(fc.constantFrom(...ROLES), fc.string()),
+          scope: fc.oneof(fc.constant({ community }), fc.record({ grid: fc.integer() }), fc.record({ street: fc.string() }), fc.jsonValue()),
+          member_id: fc.oneof(fc.integer(), fc.jsonValue()),
+        }, { requiredKeys: [] }),
+        async (body) => {
+          const before = await count('users');
+          const response = await request(app).post('/api/v1/users').set(as(admin)).send(body);
+          expect(response.status).toBeLessThan(500);
+          expect(await count('users')).toBe(before + (response.status === 201 ? 1 : 0));
+        }), { numRuns: 120 });
+    }, 60_000);
+  });
+});
