@@ -40,6 +40,7 @@ describe('accounts, sessions and the audit log', () => {
       expect(body.user).not.toHaveProperty('password_hash');
       expect(new Date(body.expires_at).getTime() - Date.now()).toBeGreaterThan(11.9 * 3600_000);
       await request(app).get('/api/v1/auth/me').set(as(body.token)).expect(200, body.user);
+      expect(body.user.permissions).toMatchObject({ grids: ['read', 'create', 'update', 'delete'], members: ['read'], issues: ['read'] });
       await request(app).post('/api/v1/auth/logout').set(as(body.token)).expect(204);
       await request(app).get('/api/v1/auth/me').set(as(body.token)).expect(401);
     });

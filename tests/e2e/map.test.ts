@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WEB_DIST } from '../../server/app.ts';
-import { testApp } from '../support/app.ts';
+import { DEMO_PASSWORD } from '../../data/demo-accounts.ts';
+import { sessionFor, testApp } from '../support/app.ts';
 import { mode, openTestDatabase, type TestDatabase } from '../support/databases.ts';
 
 // Debian's chromium (apt-get install chromium); never a downloaded browser. CI must have it.
@@ -20,6 +21,15 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
   let page: Page;
   const errors: string[] = [];
   let baseUrl: string;
+  /** the API as the test itself reads it, to compare with what the page shows */
+  let api: (path: string) => Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+  /** Signs in through the login screen, as a user would: pick the demo account, submit. */
+  const signIn = async (username: string) => {
+    await page.getByRole('button', { name: new RegExp(`^${username} ·`) }).click();
+    await page.getByRole('button', { name: '登录', exact: true }).click();
+    await page.getByTestId('signed-in').waitFor();
+  };
 
   /** Resolves when MapLibre has drawn everything it was asked to. */
   const idle = () =>
@@ -34,8 +44,9 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
   beforeAll(async () => {
     if (!existsSync(WEB_DIST)) throw new Error('web client not built: run npm run build:web (npm test does it)');
     test = await openTestDatabase();
+    const app = await testApp(test.database, { as: null });
     server = await new Promise<Server>((resolve) => {
-      const s = testApp(test.database).listen(0, '127.0.0.1', () => resolve(s));
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -47,7 +58,13 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
     page.on('response', (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const token = await sessionFor(test.database, 'admin');
+    api = async (path) => (await fetch(`${baseUrl}${path}`, { headers: { Authorization: `Bearer ${token}` } })).json();
     await page.goto(`${baseUrl}/`);
+    await page.getByRole('form', { name: '登录' }).waitFor();
+    await mkdir('test-results', { recursive: true });
+    await page.screenshot({ path: `test-results/login-${mode}.png` });
+    await signIn('admin');
     await page.waitForFunction(() => window.gridmap?.map.loaded(), null, { timeout: 60_000 });
     await idle();
   });
@@ -105,7 +122,7 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     await page.mouse.click(target.x, target.y);
     const organisation = page.getByTestId('organisation');
     await organisation.waitFor();
-    const tree = await (await fetch(`${baseUrl}/api/v1/communities/${target.community}/tree`)).json();
+    const tree = await api(`/api/v1/communities/${target.community}/tree`);
     const grid = tree.grids.find((g: { id: number }) => g.id === target.id);
     expect(await page.getByTestId('feature-panel').locator('.panel-kind').textContent()).toBe('网格');
     expect(await organisation.locator('[data-count="households"]').textContent()).toBe(String(grid.counts.households));
@@ -144,7 +161,7 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     await panel.locator('input[type="file"]').setInputFiles(file([footprint(109.4862, '网页导入楼')]));
     await panel.getByRole('button', { name: '导入', exact: true }).click();
     await expect.poll(() => report.textContent()).toContain('已写入');
-    const stored = await (await fetch(`${baseUrl}/api/v1/buildings?limit=10000`)).json();
+    const stored = await api('/api/v1/buildings?limit=10000');
     expect(stored.features.filter((f: { properties: { name: string } }) => f.properties.name === '网页导入楼')).toHaveLength(1);
     await mkdir('test-results', { recursive: true });
     await page.screenshot({ path: `test-results/import-${mode}.png` });
@@ -158,5 +175,54 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     expect(await page.getByRole('checkbox', { name: 'Buildings' }).count()).toBe(1);
     await page.getByRole('button', { name: '中文' }).click();
     expect(await page.locator('h1').textContent()).toBe('Gridmap 网格地图');
+  });
+
+  it('shows an admin the users and the audit log, and creates a user from the form', async () => {
+    await page.getByRole('button', { name: '账号与审计' }).click();
+    const panel = page.getByTestId('accounts-panel');
+    await expect.poll(() => panel.locator('tbody tr').count()).toBeGreaterThan(7);
+    // the footprint imported above is the newest write, by admin
+    const newest = page.getByTestId('audit-log').locator('tbody tr').first();
+    await expect.poll(() => newest.textContent()).toMatch(/admin.*新增.*楼栋/);
+    await panel.locator('input[name="username"]').fill('li.ming');
+    await panel.locator('input[name="display_name"]').fill('李明');
+    await panel.locator('input[name="password"]').fill('correct-horse-battery');
+    await panel.locator('select[name="role"]').selectOption('leader');
+    await panel.locator('select[name="scopeKind"]').selectOption('community');
+    await panel.locator('input[name="scopeValue"]').fill('1');
+    await panel.getByRole('button', { name: '创建' }).click();
+    await expect.poll(() => panel.locator('tbody').first().textContent()).toContain('li.ming (李明)');
+    expect((await api('/api/v1/users?role=leader')).users.map((u: { username: string }) => u.username)).toContain('li.ming');
+    await page.screenshot({ path: `test-results/accounts-${mode}.png` });
+    await page.getByRole('button', { name: '地图', exact: true }).click();
+    await page.waitForFunction(() => window.gridmap?.map.loaded(), null, { timeout: 60_000 });
+  });
+
+  it('signs out, refuses a wrong password, and signs a leader in with its own role and scope', async () => {
+    await page.getByRole('button', { name: '退出' }).click();
+    const form = page.getByRole('form', { name: '登录' });
+    await form.waitFor();
+    await form.locator('input[name="username"]').fill('leader');
+    await form.locator('input[name="password"]').fill('not-the-password');
+    await form.getByRole('button', { name: '登录', exact: true }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toBe('用户名或密码错误，或账号已停用');
+    await form.locator('input[name="password"]').fill(DEMO_PASSWORD);
+    await form.getByRole('button', { name: '登录', exact: true }).click();
+    const badge = page.getByTestId('signed-in');
+    await expect.poll(() => badge.textContent()).toMatch(/领导 · 街道 \d{9}/);
+    expect(await page.getByRole('button', { name: '账号与审计' }).count()).toBe(0);
+    // the session is remembered across a reload
+    await page.reload();
+    await page.waitForFunction(() => window.gridmap?.map.loaded(), null, { timeout: 60_000 });
+    await expect.poll(() => page.getByTestId('signed-in').textContent()).toMatch(/领导/);
+    await idle();
+    // the leader's map holds only its street's grids
+    const street = (await api('/api/v1/users?role=leader')).users.find((u: { username: string }) => u.username === 'leader').scope.street;
+    const communities = (await api('/api/v1/communities?limit=1000')).features
+      .filter((c: { properties: { street_code: string } }) => c.properties.street_code === street).map((c: { id: number }) => c.id);
+    const grids = (await api('/api/v1/grids?limit=1000')).features.filter((g: { properties: { community_id: number } }) => communities.includes(g.properties.community_id));
+    expect(new Set(await rendered('grids-fill')).size).toBe(grids.length);
+    expect(grids.length).toBeLessThan(40);
+    await page.screenshot({ path: `test-results/leader-${mode}.png` });
   });
 });

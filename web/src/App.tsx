@@ -1,16 +1,28 @@
 import { useState } from 'react';
+import { AccountsPanel, scopeText } from './features/accounts/AccountsPanel.tsx';
+import { LoginScreen } from './features/auth/LoginScreen.tsx';
+import { useSession, type User } from './features/auth/session.tsx';
 import { ImportPanel } from './features/import/ImportPanel.tsx';
 import { FeaturePanel } from './features/map/FeaturePanel.tsx';
 import { MapView, type SelectedFeature } from './features/map/MapView.tsx';
 import { LAYER_GROUPS, type LayerGroup } from './features/map/style.ts';
-import { useI18n } from './i18n.tsx';
+import { useI18n, type MessageKey } from './i18n.tsx';
+
+/** Signed in: the map and the views the user's role has; signed out: the login screen. */
+export function App() {
+  const { user } = useSession();
+  // a new session starts a fresh shell: no view or selection of the last user's carries over
+  return user ? <Shell key={user.id} user={user} /> : <LoginScreen />;
+}
 
 /** The shell that the planner, dispatcher and leader views are added to. */
-export function App() {
+function Shell({ user }: { user: User }) {
   const { t, lang, setLang } = useI18n();
+  const { signOut } = useSession();
+  const canImportOrExport = Object.values(user.permissions).some((actions) => actions.length > 0) && user.role !== 'resident' && user.role !== 'volunteer';
   const [visible, setVisible] = useState<Record<LayerGroup, boolean>>({ communities: true, grids: true, buildings: true });
   const [selected, setSelected] = useState<SelectedFeature | null>(null);
-  const [view, setView] = useState<'map' | 'import'>('map');
+  const [view, setView] = useState<'map' | 'import' | 'accounts'>('map');
   const [mapVersion, setMapVersion] = useState(0);
   return (
     <div className="app">
@@ -18,11 +30,16 @@ export function App() {
         <h1>{t('app.title')}</h1>
         <nav className="views">
           <button type="button" aria-pressed={view === 'map'} onClick={() => setView('map')}>{t('nav.map')}</button>
-          <button type="button" aria-pressed={view === 'import'} onClick={() => setView('import')}>{t('nav.import')}</button>
+          {canImportOrExport && <button type="button" aria-pressed={view === 'import'} onClick={() => setView('import')}>{t('nav.import')}</button>}
+          {user.role === 'admin' && <button type="button" aria-pressed={view === 'accounts'} onClick={() => setView('accounts')}>{t('nav.accounts')}</button>}
         </nav>
+        <span className="user" data-testid="signed-in">
+          {user.display_name ?? user.username} · {t(`role.${user.role}` as MessageKey)} · {scopeText(user.scope, t)}
+        </span>
         <button type="button" className="lang" onClick={() => setLang(lang === 'en' ? 'zh-CN' : 'en')}>
           {t('app.switchLanguage')}
         </button>
+        <button type="button" className="lang" onClick={() => void signOut()}>{t('user.signOut')}</button>
       </header>
       <nav className="layers" aria-label={t('layers.title')}>
         <h3>{t('layers.title')}</h3>
@@ -46,8 +63,8 @@ export function App() {
         </ul>
       </nav>
       <MapView key={mapVersion} visible={visible} selected={selected} onSelect={setSelected} />
-      {view === 'import'
-        ? <aside className="panel"><ImportPanel onImported={() => setMapVersion((v) => v + 1)} /></aside>
+      {view === 'import' ? <aside className="panel"><ImportPanel onImported={() => setMapVersion((v) => v + 1)} /></aside>
+        : view === 'accounts' ? <aside className="panel wide"><AccountsPanel /></aside>
         : <FeaturePanel feature={selected} onClose={() => setSelected(null)} />}
     </div>
   );

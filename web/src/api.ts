@@ -5,13 +5,49 @@ export interface MapConfig {
   maxFeatures: number;
 }
 
-async function getJson<T>(url: string): Promise<T> {
-  const response = await fetch(url);
-  if (!response.ok) {
-    const problem = await response.json().catch(() => null);
-    throw new Error(problem?.detail ?? problem?.title ?? `${response.status} ${response.statusText}`);
-  }
+/** The session's bearer token, set by the session provider; a 401 with it means the session ended. */
+let token: string | null = null;
+let sessionEnded: () => void = () => {};
+export function setApiSession(value: string | null, onEnded: () => void) {
+  token = value;
+  sessionEnded = onEnded;
+}
+
+/** fetch with the session's token; a 401 signs the user out (the login screen then shows). */
+export async function apiFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (token) headers.set('Authorization', `Bearer ${token}`);
+  const response = await fetch(url, { ...init, headers });
+  if (response.status === 401 && token) sessionEnded();
+  return response;
+}
+
+/** The problem's own words when the API refuses. */
+export async function problemOf(response: Response): Promise<string> {
+  const problem = await response.json().catch(() => null);
+  return problem?.detail ?? problem?.title ?? `${response.status} ${response.statusText}`;
+}
+
+export async function getJson<T>(url: string): Promise<T> {
+  const response = await apiFetch(url);
+  if (!response.ok) throw new Error(await problemOf(response));
   return response.json() as Promise<T>;
+}
+
+export async function sendJson<T>(method: 'POST' | 'PATCH', url: string, body: unknown): Promise<T> {
+  const response = await apiFetch(url, { method, body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+  if (!response.ok) throw new Error(await problemOf(response));
+  return response.json() as Promise<T>;
+}
+
+/** Saves what a URL answers as a file: a plain link would not carry the token. */
+export async function download(url: string, filename: string) {
+  const response = await apiFetch(url);
+  if (!response.ok) throw new Error(await problemOf(response));
+  const href = URL.createObjectURL(await response.blob());
+  const link = Object.assign(document.createElement('a'), { href, download: filename });
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(href), 10_000);
 }
 
 export const fetchMapConfig = () => getJson<MapConfig>('/api/v1/map/config');

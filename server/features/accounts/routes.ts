@@ -7,6 +7,8 @@ import type { Database } from '../../db/database.ts';
 import { parseBody } from '../../http/body.ts';
 import { parseId, parseIfMatch, parseLimit, parseQueryValue } from '../../http/params.ts';
 import { HttpProblem } from '../../http/problem.ts';
+import { accessOf } from '../../access/policy.ts';
+import { MAP_RESOURCES } from '../../access/rules.ts';
 import { ROLES } from '../../access/viewer.ts';
 import { verifyPassword } from './passwords.ts';
 import {
@@ -21,6 +23,15 @@ const loginSchema = z.object({
   username: z.string().min(1).max(64),
   password: z.string().min(1).max(200),
 }).strict();
+
+/** The signed-in user, with what its role may do to each map layer (so a client shows only what will work). */
+const signedIn = (row: Parameters<typeof userJson>[0]) => ({
+  ...userJson(row),
+  permissions: Object.fromEntries(MAP_RESOURCES.map((resource) => {
+    const { read, write } = accessOf(resource, row.role);
+    return [resource, [...(read ? ['read'] : []), ...(write?.actions ?? [])]];
+  })),
+});
 
 /** The bearer token of a request, if it carries one. */
 export function bearerToken(req: Request): string | undefined {
@@ -59,7 +70,7 @@ export function accountRoutes(database: Database, config: Config) {
       const session = await openSession(db, user.id, { hours: config.SESSION_HOURS, address });
       const [row] = await findUsers(db, { id: user.id });
       req.log.info({ username }, 'login');
-      res.set('Cache-Control', 'no-store').json({ token: session.token, token_type: 'Bearer', expires_at: session.expires_at, user: userJson(row) });
+      res.set('Cache-Control', 'no-store').json({ token: session.token, token_type: 'Bearer', expires_at: session.expires_at, user: signedIn(row) });
     })
     .post('/api/v1/auth/logout', async (req, res) => {
       await revokeSession(db, bearerToken(req)!);
@@ -67,7 +78,7 @@ export function accountRoutes(database: Database, config: Config) {
     })
     .get('/api/v1/auth/me', async (req, res) => {
       const [row] = await findUsers(db, { id: req.viewer!.id });
-      res.set('Cache-Control', 'no-store').json(userJson(row));
+      res.set('Cache-Control', 'no-store').json(signedIn(row));
     })
     // The demo accounts, for the login screen: only while the demo city is on, and only those still there.
     .get('/api/v1/auth/demo-accounts', async (_req, res) => {

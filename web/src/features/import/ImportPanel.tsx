@@ -1,5 +1,7 @@
 import { useState, type FormEvent } from 'react';
+import { apiFetch, download } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
+import { useSession } from '../auth/session.tsx';
 
 const LAYERS = ['communities', 'grids', 'buildings', 'members', 'units', 'issues'] as const;
 const FORMATS: Record<string, string> = { geojson: 'geojson', json: 'geojson', ndjson: 'ndjson', geojsonl: 'ndjson', csv: 'csv', zip: 'shapefile', osm: 'osm', pbf: 'osm.pbf' };
@@ -14,7 +16,11 @@ interface Report {
 /** Import a file into a layer (check first with a dry run), and export a layer, for the planner's office. */
 export function ImportPanel({ onImported }: { onImported: () => void }) {
   const { t } = useI18n();
-  const [layer, setLayer] = useState<(typeof LAYERS)[number]>('buildings');
+  const { may } = useSession();
+  const importable = LAYERS.filter((l) => may(l, 'create'));
+  const exportable = LAYERS.filter((l) => may(l, 'read'));
+  const [layer, setLayer] = useState<(typeof LAYERS)[number]>(importable.includes('buildings') ? 'buildings' : importable[0]);
+  const [exportError, setExportError] = useState<string | null>(null);
   const [crs, setCrs] = useState('wgs84');
   const [report, setReport] = useState<Report | null>(null);
   const [busy, setBusy] = useState(false);
@@ -30,7 +36,7 @@ export function ImportPanel({ onImported }: { onImported: () => void }) {
     setReport(null);
     try {
       const query = new URLSearchParams({ format, crs, dry_run: String(dryRun), repair: String(form.get('repair') === 'on') });
-      const response = await fetch(`/api/v1/import/${layer}?${query}`, { method: 'POST', body: file, headers: { 'Content-Type': 'application/octet-stream' } });
+      const response = await apiFetch(`/api/v1/import/${layer}?${query}`, { method: 'POST', body: file, headers: { 'Content-Type': 'application/octet-stream' } });
       setReport(await response.json());
       if (response.status === 201) onImported();
     } finally {
@@ -40,11 +46,12 @@ export function ImportPanel({ onImported }: { onImported: () => void }) {
 
   return (
     <section className="import" data-testid="import-panel">
+      {importable.length > 0 && <>
       <h2>{t('import.title')}</h2>
       <form onSubmit={submit}>
         <label>{t('import.layer')}
           <select name="layer" value={layer} onChange={(e) => setLayer(e.target.value as typeof layer)}>
-            {LAYERS.map((l) => <option key={l} value={l}>{t(`layer.${l}`)}</option>)}
+            {importable.map((l) => <option key={l} value={l}>{t(`layer.${l}`)}</option>)}
           </select>
         </label>
         <label>{t('import.file')} <input type="file" name="file" accept=".geojson,.json,.ndjson,.geojsonl,.csv,.zip,.osm,.pbf" required /></label>
@@ -75,10 +82,17 @@ export function ImportPanel({ onImported }: { onImported: () => void }) {
           {report.repaired && report.repaired.length > 0 && <p>{t('import.repaired')}: {report.repaired.map((r) => r.row).join(', ')}</p>}
         </div>
       )}
+      </>}
       <h2>{t('export.title')}</h2>
+      {exportError && <p className="error" role="alert">{exportError}</p>}
       <ul className="exports">
-        {LAYERS.map((l) => (
-          <li key={l}>{t(`layer.${l}`)}: {['geojson', 'ndjson', 'csv'].map((f) => <a key={f} href={`/api/v1/export/${l}?format=${f}`} download>{f}</a>)}</li>
+        {exportable.map((l) => (
+          <li key={l}>{t(`layer.${l}`)}: {['geojson', 'ndjson', 'csv'].map((f) => (
+            <button type="button" className="link" key={f}
+              onClick={() => download(`/api/v1/export/${l}?format=${f}`, `${l}.${f}`).then(() => setExportError(null), (e: Error) => setExportError(e.message))}>
+              {f}
+            </button>
+          ))}</li>
         ))}
       </ul>
     </section>

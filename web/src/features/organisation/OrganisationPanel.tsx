@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import { getJson } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
 
 interface Counts { [key: string]: number }
@@ -29,7 +30,7 @@ export function OrganisationPanel({ communityId, gridId }: { communityId: number
   useEffect(() => {
     let current = true;
     setTree(null);
-    fetch(`/api/v1/communities/${communityId}/tree`).then((r) => (r.ok ? r.json() : null)).then((body) => current && setTree(body));
+    getJson<CommunityTree>(`/api/v1/communities/${communityId}/tree`).then((body) => current && setTree(body), () => undefined);
     return () => { current = false; };
   }, [communityId]);
   if (!tree) return <section className="organisation">{t('organisation.loading')}</section>;
