@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import { MAX_FEATURES, type ResourceDefinition } from '../../http/feature-resource.ts';
 import { geometrySchema } from '../../http/geojson.ts';
+import { mayRead, mayWrite, type ResourceName } from '../../access/policy.ts';
+import { ACCESS_RULES, type AccessRule } from '../../access/rules.ts';
+import { ROLES } from '../../access/viewer.ts';
+import { newUserSchema, userChangeSchema } from '../accounts/service.ts';
 import { IMPORT_CRS } from '../import/service.ts';
 import { IMPORT_FORMATS } from '../import/sources.ts';
 
@@ -144,6 +148,66 @@ export function openApiDocument(resources: ResourceDefinition[]) {
     };
   }
 
+  paths['/api/v1/auth/login'] = {
+    post: {
+      summary: 'Sign in: a bearer token for the other calls', tags: ['accounts'],
+      description: `Failed logins are limited per account and per address (429 with Retry-After).`,
+      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['username', 'password'], properties: { username: { type: 'string' }, password: { type: 'string', format: 'password' } } } } } },
+      responses: {
+        200: { description: '`{token, token_type: "Bearer", expires_at, user}`; user has `permissions`: what its role may do to each layer' },
+        400: problemResponse('a malformed body'), 401: problemResponse('wrong username or password, or a disabled account'), 429: problemResponse('too many failed logins'),
+      },
+    },
+  };
+  paths['/api/v1/auth/logout'] = { post: { summary: 'Sign out: the token stops working', tags: ['accounts'], responses: { 204: { description: 'signed out' } } } };
+  paths['/api/v1/auth/me'] = { get: { summary: 'The signed-in user, with its permissions', tags: ['accounts'], responses: { 200: { description: 'the user' } } } };
+  paths['/api/v1/auth/demo-accounts'] = { get: { summary: 'The demo accounts for the login screen (none unless GRIDMAP_DEMO is on)', tags: ['accounts'], responses: { 200: { description: '`{password, accounts}`' } } } };
+  schemas.NewUser = schema(newUserSchema);
+  schemas.UserChange = schema(userChangeSchema);
+  paths['/api/v1/users'] = {
+    get: {
+      summary: 'Users, with roles and scopes', tags: ['accounts'],
+      parameters: [{ name: 'role', in: 'query', schema: { type: 'string', enum: [...ROLES] } }, { name: 'limit', in: 'query', schema: { type: 'integer' } }, { name: 'after', in: 'query', schema: { type: 'integer' } }],
+      responses: { 200: { description: '`{users}`' } },
+    },
+    post: {
+      summary: 'Create a user', tags: ['accounts'], description: 'Every role but admin has one scope: `{"district": "610602"}`, `{"street": "610602001"}`, `{"community": 12}` or `{"grid": 40}`; a grid worker a grid; a volunteer a `member_id`.',
+      requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/NewUser' } } } },
+      responses: { 201: { description: 'the user' }, 400: problemResponse('a wrong field'), 409: problemResponse('the username is taken'), 422: problemResponse('a scope or member that does not exist') },
+    },
+  };
+  paths['/api/v1/users/{id}'] = {
+    get: { summary: 'One user; its version is the ETag', tags: ['accounts'], parameters: [idParameter], responses: { 200: { description: 'the user' }, 404: problemResponse('no such user') } },
+    patch: {
+      summary: 'Change a user: password, role, scope, name, member, or disable it', tags: ['accounts'], description: 'A new password, role or scope, or disabling, ends the user\'s sessions.',
+      parameters: [idParameter, { name: 'If-Match', in: 'header', schema: { type: 'string' } }],
+      requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/UserChange' } } } },
+      responses: { 200: { description: 'the user' }, 404: problemResponse('no such user'), 409: problemResponse('this would leave no active admin'), 412: problemResponse('changed since the If-Match version') },
+    },
+  };
+  paths['/api/v1/audit'] = {
+    get: {
+      summary: 'The audit log: every write, newest first, with the row before and after', tags: ['accounts'],
+      parameters: ['resource', 'row', 'user', 'from', 'to', 'limit', 'before'].map((name) => ({ name, in: 'query', schema: { type: name === 'row' || name === 'limit' || name === 'before' ? 'integer' : 'string' } })),
+      responses: { 200: { description: '`{entries, links}`; follow the `next` link for older entries' } },
+    },
+  };
+
+  // Who may call each operation, from the access rules the server enforces.
+  for (const [path, operations] of Object.entries(paths) as [string, Record<string, { description?: string; security?: unknown[]; responses: Record<string, unknown> }>][]) {
+    for (const [method, operation] of Object.entries(operations)) {
+      const rule = ruleFor(method.toUpperCase(), path.replace(/\{(\w+)\}/g, ':$1'));
+      if (!rule || 'public' in rule.allow) {
+        operation.security = [];
+        continue;
+      }
+      const roles = rolesOf(rule, path);
+      operation.description = [operation.description, `Roles: ${roles}.`].filter(Boolean).join(' ');
+      operation.responses[401] = problemResponse('no valid bearer token');
+      operation.responses[403] = problemResponse('the role may not, or the row lies outside the user\'s scope');
+    }
+  }
+
   return {
     openapi: '3.0.3',
     info: {
@@ -152,6 +216,20 @@ export function openApiDocument(resources: ResourceDefinition[]) {
       description: 'Communities, grids, buildings, Party members, resident units and issues on the map. Geometry is RFC 7946 GeoJSON in WGS 84; errors are RFC 9457 problem details.',
     },
     paths,
-    components: { schemas },
+    security: [{ bearer: [] }],
+    components: { schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the token from POST /api/v1/auth/login' } } },
   };
+}
+
+const ruleFor = (method: string, path: string) => ACCESS_RULES.find((rule) => rule.method === method && rule.path === path);
+
+/** The roles a rule lets through, in words: a fixed list, any user, or what the policy allows on a layer. */
+function rolesOf({ allow }: AccessRule, path: string): string {
+  if ('public' in allow) return 'anyone';
+  if (!('resource' in allow)) return allow.roles === 'any' ? 'any signed-in user' : allow.roles.join(', ');
+  const layers: ResourceName[] = allow.resource === ':layer' ? ['communities', 'grids', 'buildings', 'members', 'units', 'issues'] : [allow.resource];
+  const allowed = (role: (typeof ROLES)[number], layer: ResourceName) =>
+    (!allow.roles || allow.roles.includes(role)) && (allow.action === 'read' ? mayRead(layer, role) : mayWrite(layer, role, allow.action));
+  const perLayer = layers.map((layer) => `${path.includes('{layer}') ? `${layer}: ` : ''}${ROLES.filter((role) => allowed(role, layer)).join(', ')}`);
+  return `${perLayer.join('; ')} (rows in the user's scope; personal data masked for roles that may not see it)`;
 }
