@@ -39,6 +39,15 @@ async function newPassword(): Promise<{ password: string; generated: boolean }> 
   return { password: randomBytes(12).toString('base64url'), generated: true };
 }
 
+async function newUserInput() {
+  const { password, generated } = await newPassword();
+  const input = newUserSchema.parse({
+    username, password, role: values.role, scope: parseScope(values.scope),
+    member_id: values.member ? Number(values.member) : undefined, display_name: values.name,
+  });
+  return { input, generated };
+}
+
 function parseScope(given: string | undefined) {
   if (!given) return undefined;
   const [kind, value] = given.split('=');
@@ -46,27 +55,26 @@ function parseScope(given: string | undefined) {
 }
 
 const actor = { username: `command line (${userInfo().username})` };
-const database = await openMigratedDatabase(loadConfig(), createLogger({ LOG_LEVEL: 'warn' }));
+let database: Awaited<ReturnType<typeof openMigratedDatabase>> | undefined;
 try {
+  // arguments are checked before the database is opened: a mistake answers at once
+  const newUser = command === 'add' ? await newUserInput() : undefined;
+  const password = command === 'reset-password' ? await newPassword() : undefined;
+  database = await openMigratedDatabase(loadConfig(), createLogger({ LOG_LEVEL: 'warn' }));
   if (command === 'list') {
     for (const user of await findUsers(database.db)) {
       const scope = user.scope_district_code ?? user.scope_street_code ?? (user.scope_community_id && `community ${user.scope_community_id}`) ?? (user.scope_grid_id && `grid ${user.scope_grid_id}`) ?? 'everything';
       console.log([user.id, user.username, user.role, scope, user.disabled ? 'disabled' : 'active'].join('\t'));
     }
-  } else if (command === 'add') {
-    const { password, generated } = await newPassword();
-    const user = await createUser(database.db, newUserSchema.parse({
-      username, password, role: values.role, scope: parseScope(values.scope),
-      member_id: values.member ? Number(values.member) : undefined, display_name: values.name,
-    }), actor);
-    console.log(`added ${user.username} (${user.role}, id ${user.id})${generated ? `; password: ${password}` : ''}`);
+  } else if (newUser) {
+    const user = await createUser(database.db, newUser.input, actor);
+    console.log(`added ${user.username} (${user.role}, id ${user.id})${newUser.generated ? `; password: ${newUser.input.password}` : ''}`);
   } else {
     const [user] = await findUsers(database.db, { username });
     if (!user) throw new HttpProblem(404, 'Not Found', `no user ${username}`);
-    if (command === 'reset-password') {
-      const { password, generated } = await newPassword();
-      await changeUser(database.db, user.id, { password }, actor);
-      console.log(`${username}: password reset, sessions ended${generated ? `; new password: ${password}` : ''}`);
+    if (password) {
+      await changeUser(database.db, user.id, { password: password.password }, actor);
+      console.log(`${username}: password reset, sessions ended${password.generated ? `; new password: ${password.password}` : ''}`);
     } else {
       await changeUser(database.db, user.id, { disabled: command === 'disable' }, actor);
       console.log(`${username}: ${command}d${command === 'disable' ? ', sessions ended' : ''}`);
@@ -77,5 +85,5 @@ try {
   console.error(e.issues ? e.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n') : e.detail ?? e.message);
   process.exitCode = 1;
 } finally {
-  await database.close();
+  await database?.close();
 }

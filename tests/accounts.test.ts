@@ -1,3 +1,7 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import request from 'supertest';
@@ -6,7 +10,7 @@ import { DEMO_PASSWORD } from '../data/demo-accounts.ts';
 import { ROLES } from '../server/access/viewer.ts';
 import { LOGIN_LIMITS } from '../server/features/accounts/routes.ts';
 import { sessionFor, testApp } from './support/app.ts';
-import { openTestDatabase, type TestDatabase } from './support/databases.ts';
+import { mode, openTestDatabase, type TestDatabase } from './support/databases.ts';
 
 describe('accounts, sessions and the audit log', () => {
   let test: TestDatabase;
@@ -163,6 +167,36 @@ describe('accounts, sessions and the audit log', () => {
       await request(app).get('/api/v1/auth/me').set(as(admin)).expect(200);
     });
   });
+
+  it('manages users from the command line: add with a password on stdin, disable, list', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gridmap-user-'));
+    const env = { PATH: process.env.PATH, ...(mode === 'server' ? { DATABASE_URL: test.url! } : { DATA_DIR: join(dir, 'data') }) };
+    const run = (args: string[], input = '') => new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'server/user.ts', ...args], { env });
+      let out = '';
+      child.stdout.on('data', (c) => (out += c));
+      child.stderr.on('data', (c) => (out += c));
+      child.on('exit', (code) => resolve({ code, out }));
+      child.stdin.end(input);
+    });
+    try {
+      expect(await run(['add', 'ops.admin', '--role', 'admin'], 'a-long-ops-password\n')).toMatchObject({ code: 0, out: expect.stringMatching(/added ops\.admin \(admin, id \d+\)\n$/) });
+      expect(await run(['add', 'xy', '--role', 'mayor'])).toMatchObject({ code: 1, out: expect.stringMatching(/^role: /) });
+      expect((await run(['add', 'ops.second', '--role', 'admin'])).out).toMatch(/^added ops\.second \(admin, id \d+\); password: [\w-]{16}\n$/);
+      expect(await run(['disable', 'ops.second'])).toMatchObject({ code: 0, out: 'ops.second: disabled, sessions ended\n' });
+      const { code, out } = await run(['list']);
+      expect(code).toBe(0);
+      expect(out).toMatch(/^\d+\tops\.admin\tadmin\teverything\tactive$/m);
+      expect(out).toMatch(/^\d+\tops\.second\tadmin\teverything\tdisabled$/m);
+      expect((await run(['frobnicate'])).code).toBe(2);
+      if (mode === 'server') {
+        const audit = await request(app).get('/api/v1/audit?resource=users&limit=1').set(as(admin)).expect(200);
+        expect(audit.body.entries[0]).toMatchObject({ action: 'update', username: expect.stringMatching(/^command line \(/), after: { disabled: true } });
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   describe('the audit log', () => {
     it('records a create, a geometry change and a delete: who, when, before and after', async () => {
