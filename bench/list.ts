@@ -19,11 +19,12 @@ import { loadDemoCity } from '../data/load-demo.ts';
 import { createApp } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
 import { openDatabase } from '../server/db/database.ts';
-import { bboxCondition, listFeatures } from '../server/db/feature-store.ts';
+import { bboxCondition, listFeatures, type FeatureLayer } from '../server/db/feature-store.ts';
 import { migrate } from '../server/db/migrate.ts';
 import type { DB } from '../server/db/schema.ts';
 import { buildings } from '../server/features/buildings/resource.ts';
-import { featureLayer } from '../server/http/feature-resource.ts';
+import { findUsers, openSession, viewerOf } from '../server/features/accounts/queries.ts';
+import { visibleLayer } from '../server/http/feature-resource.ts';
 
 export async function run(args: string[]) {
   const { values } = parseArgs({ args, options: {
@@ -42,51 +43,62 @@ export async function run(args: string[]) {
   await loadDemoCity(database.db, generateDemoCity({ seed: 1, size: Number(values.size) }));
   await sql`analyze`.execute(database.db);
 
-  // About 1 × 1 km in the middle of the city: a planner's screen at street level.
-  const bbox: [number, number, number, number] = [109.484, 36.585, 109.495, 36.594];
+  // About 1 × 1 km around the first community, in the demo leader's street: a screen at street level.
+  const { rows: [centre] } = await sql<{ x: number; y: number }>`
+    select ST_X(c) as x, ST_Y(c) as y from (select ST_Centroid(geom) as c from communities
+    where id = (select community_id from grids order by id limit 1)) s`.execute(database.db);
+  const bbox: [number, number, number, number] = [centre.x - 0.0055, centre.y - 0.0045, centre.x + 0.0055, centre.y + 0.0045];
   const limit = 1000;
   const query = `bbox=${bbox.join(',')}&limit=${limit}`;
   const server = createApp({ database, config: loadConfig({}), logger: pino({ level: 'silent' }) }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const first = await (await fetch(`${base}/api/v1/buildings?${query}`)).json();
-  console.log(`  one answer: ${first.numberReturned} buildings, ${JSON.stringify(first).length.toLocaleString('en')} bytes`);
+  const rows: string[] = [];
+  // An admin reads the table itself; a leader (the first street) reads it through the scoped view.
+  for (const username of ['admin', 'leader']) {
+    const [user] = await findUsers(database.db, { username });
+    const { token } = await openSession(database.db, user.id, { hours: 1 });
+    const headers = { Authorization: `Bearer ${token}` };
+    const first = await (await fetch(`${base}/api/v1/buildings?${query}`, { headers })).json();
+    console.log(`  ${username}: one answer is ${first.numberReturned} buildings, ${JSON.stringify(first).length.toLocaleString('en')} bytes`);
+    console.log(`  HTTP: ${requests} requests…`);
+    const started = performance.now();
+    for (let i = 0; i < requests; i++) await (await fetch(`${base}/api/v1/buildings?${query}`, { headers })).text();
+    const httpPerSecond = requests / ((performance.now() - started) / 1000);
 
-  console.log(`  HTTP: ${requests} requests…`);
-  const started = performance.now();
-  for (let i = 0; i < requests; i++) await (await fetch(`${base}/api/v1/buildings?${query}`)).text();
-  const httpPerSecond = requests / ((performance.now() - started) / 1000);
+    // The same statement, parameters written in, for pgbench (without the session look-up: that is the API's).
+    const layer = visibleLayer(buildings, viewerOf(user));
+    const { sql: text, parameters } = await captureListSql(url, layer, bbox, limit, `${base}/api/v1/buildings?${query}&after=`);
+    const literal = text.replace(/\$(\d+)/g, (_, n) => {
+      const value = parameters[Number(n) - 1];
+      return typeof value === 'number' ? String(value) : `'${String(value).replaceAll("'", "''")}'`;
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'gridmap-bench-'));
+    await writeFile(join(dir, 'list.sql'), `${literal.replace(/\s+/g, ' ')};\n`);
+    console.log(`  pgbench: ${requests} transactions…`);
+    const output = execFileSync('pgbench', ['-n', '-c', '1', '-t', String(requests), '-f', join(dir, 'list.sql'), url], { encoding: 'utf8' });
+    const pgbenchPerSecond = Number(/tps = ([\d.]+)/.exec(output)![1]);
+    await rm(dir, { recursive: true, force: true });
+    rows.push(`buildings as ${username.padEnd(8)}${`${httpPerSecond.toFixed(0)} req/s`.padStart(14)}${`${pgbenchPerSecond.toFixed(0)} tps`.padStart(21)}${`${(pgbenchPerSecond / httpPerSecond).toFixed(2)}×`.padStart(8)}`);
+  }
   server.close();
-
-  // The same statement, parameters written in, for pgbench.
-  const { sql: text, parameters } = await captureListSql(url, bbox, limit, `${base}/api/v1/buildings?${query}&after=`);
-  const literal = text.replace(/\$(\d+)/g, (_, n) => {
-    const value = parameters[Number(n) - 1];
-    return typeof value === 'number' ? String(value) : `'${String(value).replaceAll("'", "''")}'`;
-  });
-  const dir = await mkdtemp(join(tmpdir(), 'gridmap-bench-'));
-  await writeFile(join(dir, 'list.sql'), `${literal.replace(/\s+/g, ' ')};\n`);
-  console.log(`  pgbench: ${requests} transactions…`);
-  const output = execFileSync('pgbench', ['-n', '-c', '1', '-t', String(requests), '-f', join(dir, 'list.sql'), url], { encoding: 'utf8' });
-  const pgbenchPerSecond = Number(/tps = ([\d.]+)/.exec(output)![1]);
-  await rm(dir, { recursive: true, force: true });
 
   await database.close();
   await sql`drop database if exists ${sql.id(name)} with (force)`.execute(admin.db);
   await admin.close();
   console.log('\n                         Gridmap HTTP     pgbench (same SQL)   ratio');
-  console.log(`buildings, bbox+limit  ${`${httpPerSecond.toFixed(0)} req/s`.padStart(14)}${`${pgbenchPerSecond.toFixed(0)} tps`.padStart(21)}${`${(pgbenchPerSecond / httpPerSecond).toFixed(2)}×`.padStart(8)}`);
-  console.log('\nOne client each, sequential; the ratio is how much slower the API is than the database alone.');
+  for (const row of rows) console.log(row);
+  console.log('\nOne client each, sequential; the ratio is how much slower the API (sign-in check included) is than the database alone.');
 }
 
 /** The SQL and parameters listFeatures sends, as Kysely logs them on their way to the database. */
-async function captureListSql(url: string, bbox: [number, number, number, number], limit: number, nextHref: string) {
+async function captureListSql(url: string, layer: FeatureLayer, bbox: [number, number, number, number], limit: number, nextHref: string) {
   let captured: { sql: string; parameters: readonly unknown[] } | undefined;
   const db = new Kysely<DB>({
     dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }),
     log: (event) => void (captured = event.query),
   });
-  await listFeatures(db, featureLayer(buildings), { conditions: [bboxCondition(bbox)], limit, nextHref });
+  await listFeatures(db, layer, { conditions: [bboxCondition(bbox)], limit, nextHref });
   await db.destroy();
   return captured!;
 }

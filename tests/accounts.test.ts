@@ -229,6 +229,16 @@ describe('accounts, sessions and the audit log', () => {
       expect(before.body.entries).toEqual([]);
     });
 
+    it('keeps every column of every audited table (a migration adding one must call audit_install)', async () => {
+      for (const table of ['communities', 'grids', 'buildings', 'members', 'units', 'issues', 'users']) {
+        const columns = (await sql<{ column_name: string }>`select column_name from information_schema.columns
+          where table_schema = 'public' and table_name = ${table} and column_name <> 'password_hash'`.execute(test.database.db)).rows.map((r) => r.column_name);
+        const { keys } = await one(sql<{ keys: string[] }>`select array(select jsonb_object_keys(${sql.raw(`audit_json_${table}(t)`)})) as keys
+          from ${sql.table(table)} t limit 1`);
+        expect(keys.sort()).toEqual(columns.sort());
+      }
+    });
+
     it('records user changes without the password hash, and pages back with before', async () => {
       await request(app).post('/api/v1/users').set(as(admin)).send({ username: 'sun.li', password: 'correct-horse-battery', role: 'resident', scope: { community } }).expect(201);
       const { body } = await request(app).get('/api/v1/audit?resource=users&limit=1').set(as(admin)).expect(200);

@@ -7,14 +7,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD } from '../data/demo-accounts.ts';
 import { mode, openTestDatabase, type TestDatabase } from './support/databases.ts';
 
+/** Servers a failed test left running, killed after the file so none outlives the run. */
+const started = new Set<ReturnType<typeof spawn>>();
+
 /** The real server, started as `npm start` starts it, on its own port. */
 function startServer(env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  started.add(child);
   let output = '';
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => (started.delete(child), resolve(code))));
   const listening = new Promise<string>((resolve, reject) => {
     const read = (chunk: Buffer) => {
       output += chunk;
@@ -44,6 +48,7 @@ describe(`the server process on the ${mode} database`, () => {
     }
   });
   afterAll(async () => {
+    for (const child of started) child.kill('SIGKILL');
     await test?.drop();
     await rm(dataDir, { recursive: true, force: true });
   });
