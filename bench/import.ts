@@ -65,6 +65,7 @@ export async function run(args: string[]) {
   };
   const columns = 'buildings (name, floors, households, residents, geom)';
   const results: [string, number, number][] = [];
+  let unaudited: number | undefined;
 
   {
     console.log('  embedded: preparing…');
@@ -93,13 +94,14 @@ export async function run(args: string[]) {
     const admin = await openDatabase({ url: values.server });
     const url = (name: string) => Object.assign(new URL(values.server!), { pathname: `/${name}` }).toString();
     console.log('  server: preparing…');
-    for (const name of ['gridmap_bench_template', 'gridmap_bench_import', 'gridmap_bench_copy']) {
+    for (const name of ['gridmap_bench_template', 'gridmap_bench_import', 'gridmap_bench_copy', 'gridmap_bench_bare']) {
       await sql`drop database if exists ${sql.id(name)} with (force)`.execute(admin.db);
     }
     await sql`create database gridmap_bench_template`.execute(admin.db);
     await (await prepared(() => openDatabase({ url: url('gridmap_bench_template') }))).close();
     await sql`create database gridmap_bench_import template gridmap_bench_template`.execute(admin.db);
     await sql`create database gridmap_bench_copy template gridmap_bench_template`.execute(admin.db);
+    await sql`create database gridmap_bench_bare template gridmap_bench_template`.execute(admin.db);
     const ours = await openDatabase({ url: url('gridmap_bench_import') });
     console.log('  server: Gridmap import…');
     const load = await timed(() => gridmapImport(ours));
@@ -108,7 +110,15 @@ export async function run(args: string[]) {
     console.log('  server: COPY floor…');
     const copy = await timed(() => sql.raw(`COPY ${columns} FROM '${csv}' WITH (FORMAT csv)`).execute(floor.db));
     await floor.close();
-    for (const name of ['gridmap_bench_template', 'gridmap_bench_import', 'gridmap_bench_copy']) {
+    // What the audit log costs: the same COPY with its triggers off (the link triggers still run).
+    const bare = await openDatabase({ url: url('gridmap_bench_bare') });
+    for (const table of ['buildings', 'members']) {
+      await sql.raw(`ALTER TABLE ${table} DISABLE TRIGGER audit_insert, DISABLE TRIGGER audit_update`).execute(bare.db);
+    }
+    console.log('  server: COPY without the audit log…');
+    unaudited = await timed(() => sql.raw(`COPY ${columns} FROM '${csv}' WITH (FORMAT csv)`).execute(bare.db));
+    await bare.close();
+    for (const name of ['gridmap_bench_template', 'gridmap_bench_import', 'gridmap_bench_copy', 'gridmap_bench_bare']) {
       await sql`drop database if exists ${sql.id(name)} with (force)`.execute(admin.db);
     }
     await admin.close();
@@ -121,5 +131,10 @@ export async function run(args: string[]) {
   for (const [name, load, copy] of results) {
     console.log(`${name.padEnd(22)}${perSecond(load).padStart(14)}${perSecond(copy).padStart(19)}${`${(load / copy).toFixed(2)}×`.padStart(8)}`);
   }
-  console.log('\nBoth write the same rows into the same table, with the link triggers deriving grid and community.');
+  console.log('\nBoth write the same rows into the same table, with the link triggers deriving grid and community and');
+  console.log('the audit triggers logging every row written.');
+  if (unaudited) {
+    const copy = results.find(([name]) => name.startsWith('server'))![2];
+    console.log(`Server COPY with the audit triggers off: ${perSecond(unaudited)} (the audit log costs ${(copy / unaudited).toFixed(2)}×).`);
+  }
 }
