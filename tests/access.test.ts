@@ -190,6 +190,37 @@ describe('roles and scopes', () => {
     expect(after.body).toEqual(before.body);
   });
 
+  it('imports only rows in the importer\'s scope, naming each row outside it, and writes nothing', async () => {
+    const square = ({ coordinates: [x, y] }: { coordinates: [number, number] }) =>
+      ({ type: 'Polygon', coordinates: [[[x, y], [x + 0.0001, y], [x + 0.0001, y + 0.0001], [x, y + 0.0001], [x, y]]] });
+    const file = JSON.stringify({ type: 'FeatureCollection', features: [
+      { type: 'Feature', geometry: square(spot.inG1), properties: { name: '范围内' } },
+      { type: 'Feature', geometry: square(spot.inFar), properties: { name: '范围外' } },
+    ] });
+    const before = (await one(sql<{ n: number }>`select count(*)::int as n from buildings`)).n;
+    const refused = await call('planner', 'post', '/api/v1/import/buildings').set('Content-Type', 'application/geo+json').send(file).expect(422);
+    expect(refused.body.rejected).toEqual([{ row: 2, field: 'geometry', reason: expect.stringMatching(/^Outside your scope: building \d+ would lie outside the scope a planner may create in$/) }]);
+    expect((await one(sql<{ n: number }>`select count(*)::int as n from buildings`)).n).toBe(before);
+    await call('leader', 'post', '/api/v1/import/buildings').set('Content-Type', 'application/geo+json').send(file).expect(403);
+  });
+
+  it('sets security headers, keeps CORS off unless configured, and limits sign-in bodies', async () => {
+    const response = await call(null, 'get', '/api/v1/health').set('Origin', 'https://elsewhere.example').expect(200);
+    expect(response.headers).toMatchObject({ 'x-content-type-options': 'nosniff', 'x-frame-options': 'SAMEORIGIN' });
+    expect(response.headers['content-security-policy']).toMatch(/script-src 'self'/);
+    expect(response.headers).not.toHaveProperty('x-powered-by');
+    expect(response.headers).not.toHaveProperty('access-control-allow-origin');
+    const open = await testApp(test.database, { as: null, env: { CORS_ORIGINS: 'https://gis.example.gov.cn' } });
+    const preflight = await request(open).options('/api/v1/buildings').set('Origin', 'https://gis.example.gov.cn')
+      .set('Access-Control-Request-Method', 'GET').set('Access-Control-Request-Headers', 'authorization');
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers['access-control-allow-origin']).toBe('https://gis.example.gov.cn');
+    const other = await request(open).get('/api/v1/health').set('Origin', 'https://elsewhere.example');
+    expect(other.headers).not.toHaveProperty('access-control-allow-origin');
+    const huge = await call(null, 'post', '/api/v1/auth/login').send({ username: 'admin', password: 'x'.repeat(5000) }).expect(413);
+    expect(huge.body).toMatchObject({ status: 413, field: 'body' });
+  });
+
   describe('masking of personal data', () => {
     const masked = /^\d{3}\*{4}\d{4}$/;
     type Member = { id: number; geometry: unknown; properties: Record<string, unknown> };

@@ -183,7 +183,7 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     await expect.poll(() => panel.locator('tbody tr').count()).toBeGreaterThan(7);
     // the footprint imported above is the newest write, by admin
     const newest = page.getByTestId('audit-log').locator('tbody tr').first();
-    await expect.poll(() => newest.textContent()).toMatch(/admin.*新增.*楼栋/);
+    await expect.poll(() => newest.textContent(), { timeout: 10_000 }).toMatch(/admin.*新增.*楼栋/);
     await panel.locator('input[name="username"]').fill('li.ming');
     await panel.locator('input[name="display_name"]').fill('李明');
     await panel.locator('input[name="password"]').fill('correct-horse-battery');
@@ -191,7 +191,8 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     await panel.locator('select[name="scopeKind"]').selectOption('community');
     await panel.locator('input[name="scopeValue"]').fill('1');
     await panel.getByRole('button', { name: '创建' }).click();
-    await expect.poll(() => panel.locator('tbody').first().textContent()).toContain('li.ming (李明)');
+    // creating a user hashes its password (scrypt, about half a second, more on a busy machine)
+    await expect.poll(() => panel.locator('tbody').first().textContent(), { timeout: 15_000 }).toContain('li.ming (李明)');
     expect((await api('/api/v1/users?role=leader')).users.map((u: { username: string }) => u.username)).toContain('li.ming');
     await page.screenshot({ path: `test-results/accounts-${mode}.png` });
     await page.getByRole('button', { name: '地图', exact: true }).click();
@@ -205,11 +206,11 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     await form.locator('input[name="username"]').fill('leader');
     await form.locator('input[name="password"]').fill('not-the-password');
     await form.getByRole('button', { name: '登录', exact: true }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toBe('用户名或密码错误，或账号已停用');
+    await expect.poll(() => page.getByRole('alert').textContent(), { timeout: 10_000 }).toBe('用户名或密码错误，或账号已停用');
     await form.locator('input[name="password"]').fill(DEMO_PASSWORD);
     await form.getByRole('button', { name: '登录', exact: true }).click();
     const badge = page.getByTestId('signed-in');
-    await expect.poll(() => badge.textContent()).toMatch(/领导 · 街道 \d{9}/);
+    await expect.poll(() => badge.textContent(), { timeout: 10_000 }).toMatch(/领导 · 街道 \d{9}/);
     expect(await page.getByRole('button', { name: '账号与审计' }).count()).toBe(0);
     // the session is remembered across a reload
     await page.reload();
