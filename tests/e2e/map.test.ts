@@ -226,4 +226,18 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     expect(grids.length).toBeLessThan(40);
     await page.screenshot({ path: `test-results/leader-${mode}.png` });
   });
+
+  it('renders the API docs under the content security policy, with Authorize for the bearer token', async () => {
+    const docs = await browser.newPage();
+    const problems: string[] = [];
+    docs.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+    docs.on('pageerror', (e) => problems.push(e.message));
+    docs.on('response', (r) => r.status() >= 400 && problems.push(`${r.status()} ${r.url()}`));
+    await docs.goto(`${baseUrl}/api/v1/docs`);
+    await docs.locator('.opblock').first().waitFor({ timeout: 30_000 });
+    expect(await docs.locator('.opblock').count()).toBeGreaterThan(30);
+    expect(await docs.getByRole('button', { name: /Authorize/ }).count()).toBe(1);
+    expect(problems).toEqual([]);
+    await docs.close();
+  });
 });

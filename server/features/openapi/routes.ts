@@ -8,7 +8,7 @@ const SWAGGER_UI = dirname(createRequire(import.meta.url).resolve('swagger-ui-di
 
 const DOCS_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Gridmap API</title>
-<link rel="stylesheet" href="/api/v1/docs/assets/swagger-ui.css"></head>
+<link rel="stylesheet" href="/api/v1/docs/assets/swagger-ui.css"><link rel="icon" href="data:,"></head>
 <body><div id="docs"></div>
 <script src="/api/v1/docs/assets/swagger-ui-bundle.js"></script>
 <script src="/api/v1/docs/init.js"></script>
