@@ -4,7 +4,7 @@ import { match } from 'path-to-regexp';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessGuard } from '../server/access/guard.ts';
-import { ACCESS_RULES } from '../server/access/rules.ts';
+import { ACCESS_RULES, GUARDED_PREFIXES } from '../server/access/rules.ts';
 import { sessionFor, testApp } from './support/app.ts';
 import { openTestDatabase, type TestDatabase } from './support/databases.ts';
 
@@ -321,6 +321,18 @@ describe('roles and scopes', () => {
       // the route's own pattern, read as a path, is matched by its rule as the guard matches a request
       const unruled = routes.filter((r) => !ACCESS_RULES.some((rule) => rule.method === r.method && match(rule.path)(r.path)));
       expect(unruled).toEqual([]);
+      // and every route lies where the guard looks
+      expect(routes.filter((r) => !GUARDED_PREFIXES.some((prefix) => r.path.startsWith(prefix)))).toEqual([]);
+    });
+
+    it('guards a path however it is spelt: case, trailing slash, HEAD', async () => {
+      for (const path of ['/API/v1/users', '/Api/V1/Members', '/api/v1/users/', '/api/v1/members/']) {
+        await call(null, 'get', path).expect(401);
+        const planner = await call('planner', 'get', path);
+        expect([path, planner.status]).toEqual([path, path.toLowerCase().includes('users') ? 403 : 200]);
+      }
+      await request(app).head('/api/v1/members').expect(401);
+      await request(app).head('/API/v1/members').expect(401);
     });
   });
 });

@@ -30,7 +30,9 @@ const unauthenticated = () => new HttpProblem(401, 'Unauthorized', 'sign in (POS
 export function accessGuard(database: Database, rules: AccessRule[] = ACCESS_RULES): RequestHandler {
   const compiled = rules.map((rule) => ({ rule, match: match(rule.path, { decode: decodeURIComponent }) }));
   return async (req, res, next) => {
-    if (!GUARDED_PREFIXES.some((prefix) => req.path.startsWith(prefix))) return next();
+    // express matches routes regardless of case (/API/v1/users is /api/v1/users): so does the guard
+    const path = req.path.toLowerCase();
+    if (!GUARDED_PREFIXES.some((prefix) => path.startsWith(prefix))) return next();
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     let params: Record<string, unknown> = {};
     const found = compiled.find((c) => {

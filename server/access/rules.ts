@@ -19,8 +19,8 @@ export interface AccessRule {
   allow: Allow;
 }
 
-/** Paths the guard watches; anything else is the web client's static files. */
-export const GUARDED_PREFIXES = ['/api/', '/tiles/', '/ogc', '/open311/'];
+/** Paths the guard watches (in any case); anything else is the web client's static files. */
+export const GUARDED_PREFIXES = ['/api', '/tiles', '/ogc', '/open311'];
 
 export const MAP_RESOURCES: ResourceName[] = ['communities', 'grids', 'buildings', 'members', 'units', 'issues'];
 
