@@ -40,6 +40,8 @@ export function createApp({ database, config, logger }: { database: Database; co
   app.use(
     pinoHttp({
       logger,
+      // no headers in the log: an Authorization header there would open the session to anyone reading it
+      serializers: { req: (req) => ({ id: req.id, method: req.method, url: req.url, remoteAddress: req.remoteAddress }) },
       genReqId: (req, res) => {
         const given = req.headers['x-request-id'];
         const id = typeof given === 'string' && /^[\w-]{1,64}$/.test(given) ? given : randomUUID();

@@ -25,7 +25,7 @@ const schema = z.object({
   /** origins allowed to call the API from a browser, comma-separated; none unless set */
   CORS_ORIGINS: z.string().regex(/^https?:\/\/[^,\s]+(,https?:\/\/[^,\s]+)*$/, 'must be http(s) origins separated by commas').optional(),
   /** express's trust proxy setting (e.g. loopback, or a hop count) when behind a reverse proxy */
-  TRUST_PROXY: z.string().optional(),
+  TRUST_PROXY: z.string().transform((v): string | number | boolean => (/^\d+$/.test(v) ? Number(v) : v === 'true' ? true : v === 'false' ? false : v)).optional(),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -60,6 +60,7 @@ CREATE TABLE audit_log (
   username    text,
   request_id  text,
   db_user     text NOT NULL DEFAULT session_user,
+  txid        bigint NOT NULL DEFAULT txid_current(),  -- what one write did, for the scope check after it
   action      text NOT NULL CHECK (action IN ('create', 'update', 'delete')),
   resource    text NOT NULL,
   row_id      integer NOT NULL,

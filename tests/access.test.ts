@@ -190,6 +190,33 @@ describe('roles and scopes', () => {
     expect(after.body).toEqual(before.body);
   });
 
+  it('refuses a boundary or footprint that would draw rows out of another scope, and writes nothing', async () => {
+    const count = async (query: ReturnType<typeof sql<{ n: number }>>) => (await one(query)).n;
+    const everything = { type: 'MultiPolygon', coordinates: [[[[109.3, 36.4], [109.7, 36.4], [109.7, 36.8], [109.3, 36.8], [109.3, 36.4]]]] };
+    const before = await count(sql`select count(*)::int as n from buildings where community_id = ${at.c1}`);
+    const grab = await call('planner', 'patch', `/api/v1/communities/${at.c1}`).send({ geometry: everything }).expect(403);
+    expect(grab.body).toMatchObject({ title: 'Outside your scope', field: 'geometry', detail: expect.stringMatching(/^this change would relink \w+ \d+/) });
+    expect(await count(sql`select count(*)::int as n from buildings where community_id = ${at.c1}`)).toBe(before);
+
+    // a footprint stretched over the sibling grid's homes, its point on surface still in the worker's grid
+    const { x, y } = spot.inG1.coordinates.reduce((p, c, i) => ({ ...p, [i ? 'y' : 'x']: c }), { x: 0, y: 0 });
+    const sibling = await one(sql<{ xmin: number; ymin: number; xmax: number; ymax: number }>`
+      select ST_XMin(geom) as xmin, ST_YMin(geom) as ymin, ST_XMax(geom) as xmax, ST_YMax(geom) as ymax from grids where id = ${at.gSibling}`);
+    const xs = [Math.min(x, sibling.xmin), Math.max(x, sibling.xmax)];
+    const ys = [Math.min(y, sibling.ymin), Math.max(y, sibling.ymax)];
+    const stretched = { type: 'Polygon', coordinates: [[[xs[0], ys[0]], [xs[1], ys[0]], [xs[1], ys[1]], [xs[0], ys[1]], [xs[0], ys[0]]]] };
+    const members = await count(sql`select count(*)::int as n from members where grid_id = ${at.g1}`);
+    const pulled = await call('gridworker', 'post', '/api/v1/buildings')
+      .send({ type: 'Feature', geometry: stretched, properties: { name: '大楼', kind: 'residential' } });
+    expect(pulled.body).toMatchObject({ status: 403, title: 'Outside your scope' });
+    expect(await count(sql`select count(*)::int as n from members where grid_id = ${at.g1}`)).toBe(members);
+  });
+
+  it('lets a volunteer set its availability but not move its home', async () => {
+    const moved = await call('volunteer', 'patch', `/api/v1/members/${at.volunteer}`).send({ geometry: spot.inFar }).expect(403);
+    expect(moved.body).toMatchObject({ title: 'Forbidden property', field: 'geometry' });
+  });
+
   it('imports only rows in the importer\'s scope, naming each row outside it, and writes nothing', async () => {
     const square = ({ coordinates: [x, y] }: { coordinates: [number, number] }) =>
       ({ type: 'Polygon', coordinates: [[[x, y], [x + 0.0001, y], [x + 0.0001, y + 0.0001], [x, y + 0.0001], [x, y]]] });
@@ -225,18 +252,16 @@ describe('roles and scopes', () => {
     const masked = /^\d{3}\*{4}\d{4}$/;
     type Member = { id: number; geometry: unknown; properties: Record<string, unknown> };
 
-    it('shows leaders and planners members only in aggregate: no names, phones, home points or buildings', async () => {
+    it('shows leaders and planners members only in aggregate: no names, phones, employers, home points or buildings', async () => {
       for (const role of ['leader', 'planner']) {
         const { body } = await call(role, 'get', '/api/v1/members?limit=10000').expect(200);
         expect(body.features.length).toBeGreaterThan(100);
         for (const m of body.features as Member[]) {
           expect(m.geometry).toBeNull();
-          expect(m.properties.name).toBeNull();
-          expect(m.properties.building_id).toBeNull();
-          if (m.properties.phone !== null) expect(m.properties.phone).toMatch(masked);
+          expect(m.properties).toMatchObject({ name: null, phone: null, employer_unit: null, building_id: null });
         }
         const one = await call(role, 'get', `/api/v1/members/${at.mIn}`).expect(200);
-        expect(one.body).toMatchObject({ geometry: null, properties: { name: null, building_id: null, phone: expect.stringMatching(masked) } });
+        expect(one.body).toMatchObject({ geometry: null, properties: { name: null, building_id: null, phone: null, grid_id: at.g1 } });
       }
     });
 
@@ -269,7 +294,7 @@ describe('roles and scopes', () => {
       const [header, ...lines] = csv.text.trim().split('\r\n');
       expect(header.split(',')).toContain('phone');
       expect(lines.length).toBeGreaterThan(100);
-      expect(csv.text).not.toMatch(/POINT|1\d{10}/);
+      expect(csv.text).not.toMatch(/POINT|1\d{2}\*{0,4}\d{4}/);
       const geojson = await call('leader', 'get', '/api/v1/export/members?format=ndjson').buffer(true)
         .parse((res, done) => { let text = ''; res.on('data', (chunk: Buffer) => (text += chunk)); res.on('end', () => done(null, text)); })
         .expect(200);
@@ -282,6 +307,17 @@ describe('roles and scopes', () => {
       expect(names(forAdmin.body).length).toBeGreaterThan(0);
       expect(names(forLeader.body)).toEqual([]);
       expect(forLeader.body.counts.central_households).toBe(forAdmin.body.counts.central_households);
+      // a building's member count is a home when it is one: leaders count per grid, not per building
+      type Counted = { grids: { counts: Record<string, number>; buildings: { counts: Record<string, number> }[] }[] };
+      const buildingsOf = (tree: Counted) => tree.grids.flatMap((g) => g.buildings);
+      expect(buildingsOf(forLeader.body).every((b) => b.counts.members === undefined && b.counts.households !== undefined)).toBe(true);
+      expect(buildingsOf(forAdmin.body).every((b) => typeof b.counts.members === 'number')).toBe(true);
+      expect((forLeader.body as Counted).grids[0].counts.members).toBe((forAdmin.body as Counted).grids[0].counts.members);
+      // a dispatcher sees volunteers' names only
+      const forDispatcher = await call('dispatcher', 'get', `/api/v1/communities/${at.c1}/tree`).expect(200);
+      const volunteers = new Set((await call('admin', 'get', `/api/v1/members?community=${at.c1}&volunteer=true&limit=10000`)).body.features
+        .map((f: Member) => f.properties.name));
+      expect(names(forDispatcher.body).every((name) => volunteers.has(name))).toBe(true);
     });
 
     it('shows a dispatcher volunteers with name and phone, and residents a unit\'s contact masked', async () => {
@@ -289,9 +325,10 @@ describe('roles and scopes', () => {
       expect(volunteer.body.geometry.type).toBe('Point');
       expect(volunteer.body.properties.name).toEqual(expect.any(String));
       const units = await call('resident', 'get', '/api/v1/units?limit=10000').expect(200);
-      const phones = units.body.features.map((u: Member) => u.properties.contact_phone).filter(Boolean);
-      expect(phones.length).toBeGreaterThan(0);
-      for (const phone of phones) expect(phone).toMatch(masked);
+      expect(units.body.features.length).toBeGreaterThan(0);
+      expect(units.body.features.every((u: Member) => u.properties.contact_phone === null)).toBe(true);
+      const forLeader = await call('leader', 'get', '/api/v1/units?limit=10000').expect(200);
+      expect(forLeader.body.features.some((u: Member) => /^1\d{10}$/.test(String(u.properties.contact_phone)))).toBe(true);
     });
   });
 

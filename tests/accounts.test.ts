@@ -6,7 +6,10 @@ import fc from 'fast-check';
 import { sql } from 'kysely';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
 import { DEMO_PASSWORD } from '../data/demo-accounts.ts';
+import { createApp } from '../server/app.ts';
+import { loadConfig } from '../server/config.ts';
 import { ROLES } from '../server/access/viewer.ts';
 import { LOGIN_LIMITS } from '../server/features/accounts/routes.ts';
 import { sessionFor, testApp } from './support/app.ts';
@@ -65,6 +68,14 @@ describe('accounts, sessions and the audit log', () => {
       expect(wrong.headers['content-type']).toMatch(/^application\/problem\+json/);
     });
 
+    it('keeps tokens out of the request log', async () => {
+      const lines: string[] = [];
+      const logged = createApp({ database: test.database, config: loadConfig({}), logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }) });
+      await request(logged).get('/api/v1/auth/me').set(as(admin)).expect(200);
+      expect(lines.join('')).toMatch(/request completed/);
+      expect(lines.join('')).not.toContain(admin);
+    });
+
     it('refuses an expired session', async () => {
       const { body } = await login('dispatcher', DEMO_PASSWORD).expect(200);
       await sql`update sessions set expires_at = now() - interval '1 second'
@@ -88,6 +99,13 @@ describe('accounts, sessions and the audit log', () => {
       await sql`update login_failures set at = at - make_interval(mins => ${LOGIN_LIMITS.minutes + 1})`.execute(test.database.db);
       await login('volunteer', DEMO_PASSWORD).expect(200);
     });
+
+    it('limits parallel guesses too: each attempt is counted before its password is hashed', async () => {
+      const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => login('resident', `guess-${i}`)));
+      const statuses = answers.map((r) => r.status).sort();
+      expect(statuses.filter((s) => s === 401)).toHaveLength(LOGIN_LIMITS.account);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(12 - LOGIN_LIMITS.account);
+    }, 30_000);
 
     it('limits failed logins per address, whichever names are tried', async () => {
       const ip = from();

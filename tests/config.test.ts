@@ -20,8 +20,17 @@ describe('configuration', () => {
     [{ DATABASE_URL: 'mysql://x' }, /DATABASE_URL: must be a postgres/],
     [{ GRIDMAP_DEMO: 'yes' }, /GRIDMAP_DEMO/],
     [{ BASEMAP_TILES: 'https://example.org/tiles.png' }, /BASEMAP_TILES/],
+    [{ GRIDMAP_ADMIN_PASSWORD: 'short' }, /GRIDMAP_ADMIN_PASSWORD: must have at least 10 characters/],
+    [{ CORS_ORIGINS: '*' }, /CORS_ORIGINS/],
+    [{ SESSION_HOURS: '0' }, /SESSION_HOURS/],
   ])('refuses %j with a message naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('reads TRUST_PROXY as express means it: a hop count, true/false, or addresses', () => {
+    expect(loadConfig({ TRUST_PROXY: '1' }).TRUST_PROXY).toBe(1);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).TRUST_PROXY).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).TRUST_PROXY).toBe('loopback, 10.0.0.0/8');
   });
 });

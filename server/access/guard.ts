@@ -28,7 +28,9 @@ const unauthenticated = () => new HttpProblem(401, 'Unauthorized', 'sign in (POS
  * scope their SQL by it.
  */
 export function accessGuard(database: Database, rules: AccessRule[] = ACCESS_RULES): RequestHandler {
-  const compiled = rules.map((rule) => ({ rule, match: match(rule.path, { decode: decodeURIComponent }) }));
+  // a malformed %-escape is left as it is: the route will not match it either
+  const decode = (part: string) => { try { return decodeURIComponent(part); } catch { return part; } };
+  const compiled = rules.map((rule) => ({ rule, match: match(rule.path, { decode }) }));
   return async (req, res, next) => {
     // express matches routes regardless of case (/API/v1/users is /api/v1/users): so does the guard
     const path = req.path.toLowerCase();

@@ -24,7 +24,7 @@ export interface WriteAccess {
   /** scope: rows in the viewer's own scope, before and after the write; self: the viewer's own member record */
   rows: 'scope' | 'self';
   actions: readonly WriteAction[];
-  /** the properties this role may set, when not all of them */
+  /** the properties this role may set, when not all of them ('geometry' for the geometry) */
   properties?: readonly string[];
 }
 
@@ -56,9 +56,9 @@ export const RESOURCE_ACCESS: Record<ResourceName, Partial<Record<Role, Access>>
   issues: {
     planner: READ,
     leader: READ,
-    dispatcher: { ...READ, write: { rows: 'scope', actions: ['create'], properties: ['title', 'description', 'category'] } },
+    dispatcher: { ...READ, write: { rows: 'scope', actions: ['create'], properties: ['title', 'description', 'category', 'geometry'] } },
     grid_worker: EDIT,
-    resident: { read: { rows: 'own_reports', personal: 'shown' }, write: { rows: 'scope', actions: ['create'], properties: ['title', 'description', 'category'] } },
+    resident: { read: { rows: 'own_reports', personal: 'shown' }, write: { rows: 'scope', actions: ['create'], properties: ['title', 'description', 'category', 'geometry'] } },
   },
 };
 
@@ -130,11 +130,26 @@ export function forbiddenProperties(resource: ResourceName, viewer: Viewer, give
 
 /**
  * The condition under which personal columns of row `alias` are shown to `viewer`: always, never, or in
- * the viewer's own grid.
+ * the viewer's own grid (and, for a dispatcher, only a volunteer's).
  */
 export function personalShown(resource: ResourceName, viewer: Viewer, alias: string): RawBuilder<unknown> {
-  const personal = accessOf(resource, viewer.role).read?.personal ?? 'masked';
-  if (personal === 'shown') return sql`true`;
+  const read = accessOf(resource, viewer.role).read;
+  const personal = read?.personal ?? 'masked';
+  if (personal === 'shown') return read?.volunteersOnly ? sql`${sql.ref(`${alias}.is_volunteer`)}` : sql`true`;
   if (personal === 'own_grid' && viewer.scope?.kind === 'grid') return sql`${sql.ref(`${alias}.grid_id`)} = ${viewer.scope.id}`;
+  return never;
+}
+
+/** Roles that see members only in aggregate: their masks hide a phone entirely, not just its middle. */
+export const seesAggregateOnly = (resource: ResourceName, viewer: Viewer) => accessOf(resource, viewer.role).read?.personal === 'masked';
+
+/**
+ * Where `viewer` may see who lives in building `alias` (its members counted one by one, its central
+ * households named): a building's count of members is a home when it is one.
+ */
+export function homesShown(viewer: Viewer, alias: string): RawBuilder<unknown> {
+  const read = accessOf('members', viewer.role).read;
+  if (read?.personal === 'shown' && !read.volunteersOnly) return sql`true`;
+  if (read?.personal === 'own_grid' && viewer.scope?.kind === 'grid') return sql`${sql.ref(`${alias}.grid_id`)} = ${viewer.scope.id}`;
   return never;
 }

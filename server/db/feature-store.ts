@@ -23,10 +23,13 @@ export type Condition = RawBuilder<unknown>;
  * Map writes take turns. A building placed while a grid is redrawn, or a member while a building moves,
  * would each miss the other's uncommitted row and keep a stale link; two overlapping grids could each pass
  * the overlap check. One transaction-scoped lock serialises writes; reads never wait for it. The same
- * statement names the actor the audit log records.
+ * statement names the actor the audit log records, and returns the log's last id: what the write logs
+ * after it is what it did (refuseRelinksOutsideScope reads it).
  */
-export async function lockMapWrites(db: Kysely<DB>, actor: Actor) {
-  await sql`select pg_advisory_xact_lock(7426003), ${actorSetting(actor)}`.execute(db);
+export async function lockMapWrites(db: Kysely<DB>, actor: Actor): Promise<number> {
+  const { rows } = await sql<{ audit_from: number }>`
+    select pg_advisory_xact_lock(7426003), ${actorSetting(actor)}, (select coalesce(max(id), 0) from audit_log) as audit_from`.execute(db);
+  return rows[0].audit_from;
 }
 
 export interface FeatureInput {

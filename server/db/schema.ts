@@ -146,6 +146,7 @@ export interface AuditLogTable {
   username: string | null;
   request_id: string | null;
   db_user: Generated<string>;
+  txid: Generated<number>;
   action: 'create' | 'update' | 'delete';
   resource: string;
   row_id: number;

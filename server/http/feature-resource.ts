@@ -8,7 +8,7 @@ import {
 } from '../db/feature-store.ts';
 import type { DB } from '../db/schema.ts';
 import {
-  allOf, forbiddenProperties, personalShown, readConditions, writeCondition, type Mask, type Place, type ResourceName, type WriteAction,
+  allOf, forbiddenProperties, inScope, seesAggregateOnly, personalShown, readConditions, writeCondition, type Mask, type Place, type ResourceName, type WriteAction,
 } from '../access/policy.ts';
 import type { Viewer } from '../access/viewer.ts';
 import { actorOf } from '../features/accounts/routes.ts';
@@ -66,8 +66,9 @@ export function visibleLayer(def: ResourceDefinition, viewer: Viewer): FeatureLa
   if (!conditions) throw new HttpProblem(403, 'Forbidden', `a ${viewer.role} may not read ${def.name}`);
   if (viewer.role === 'admin') return layer;
   const shown = personalShown(def.name, viewer, 'r');
+  const aggregate = seesAggregateOnly(def.name, viewer);
   const column = (c: string) => {
-    const mask = def.personal?.[c];
+    const mask = aggregate && def.personal?.[c] ? 'hidden' : def.personal?.[c];
     const value = sql.ref(`r.${c}`);
     if (mask === 'phone') return sql`case when ${shown} then ${value} else masked_phone(${value}) end as ${sql.id(c)}`;
     if (mask === 'hidden') return sql`case when ${shown} then ${value} end as ${sql.id(c)}`;
@@ -116,6 +117,28 @@ export async function refuseOutsideScope(db: Kysely<DB>, def: ResourceDefinition
 /** The column that records who created a row, set to the viewer. */
 export const createdBy = (def: ResourceDefinition, viewer: Viewer): Record<string, unknown> =>
   (def.createdBy ? { [def.createdBy]: viewer.id } : {});
+
+/**
+ * A write may move derived links: a footprint drawn over other homes, a boundary around other buildings.
+ * Every row it relinked (from the audit log of this transaction, after `auditFrom`) must lie in the
+ * writer's scope before and after, or have been unassigned: no one draws rows out of another's scope.
+ */
+export async function refuseRelinksOutsideScope(db: Kysely<DB>, viewer: Viewer, auditFrom: number) {
+  if (viewer.role === 'admin' || !viewer.scope) return;
+  const { rows } = await sql<{ resource: string; row_id: number }>`
+    select e.resource, e.row_id from audit_log e
+    cross join lateral (values ((e.before->>'community_id')::int, (e.before->>'grid_id')::int),
+                               ((e.after->>'community_id')::int, (e.after->>'grid_id')::int)) as s(community_id, grid_id)
+    where e.id > ${auditFrom} and e.txid = txid_current() and e.action = 'update'
+      and e.resource in ('buildings', 'members', 'units', 'issues') and s.community_id is not null
+      and not coalesce(${inScope(viewer.scope, { community: 'community_id', grid: 'grid_id' }, 's')}, false)
+    order by e.id limit 1`.execute(db);
+  if (rows.length) {
+    const [{ resource, row_id }] = rows;
+    throw new HttpProblem(403, 'Outside your scope',
+      `this change would relink ${resource} ${row_id}, which lies outside the scope a ${viewer.role} may change`, { field: 'geometry', resource, id: row_id });
+  }
+}
 
 /** A property the viewer's role may not set is refused by name. */
 function refuseForbiddenProperties(def: ResourceDefinition, viewer: Viewer, properties: Record<string, unknown>, field: string) {
@@ -223,11 +246,13 @@ export function featureResource(database: Database, def: ResourceDefinition) {
       return { geometry: f.geometry, properties: { ...validProperties(def, f.properties, field), ...createdBy(def, viewer) } };
     });
     const stored = await database.db.transaction().execute(async (trx) => {
-      await lockMapWrites(trx, actorOf(req));
+      const auditFrom = await lockMapWrites(trx, actorOf(req));
       await rejectInvalidGeometry(trx, inputs, (i) => [at(i), 'geometry'].filter(Boolean).join('.'));
       const ids = await insertFeatures(trx, def, [...new Set(inputs.flatMap((i) => Object.keys(i.properties)))], inputs);
-      await def.check?.(trx, ids);
+      // scope first: a map rule's message must not describe what lies beyond it
       await refuseOutsideScope(trx, def, viewer, 'create', ids);
+      await def.check?.(trx, ids);
+      await refuseRelinksOutsideScope(trx, viewer, auditFrom);
       return readFeatures(trx, visibleLayer(def, viewer), ids);
     });
     if (!bulk) {
@@ -244,17 +269,20 @@ export function featureResource(database: Database, def: ResourceDefinition) {
     const body = parseBody(patchBody, req.body);
     const viewer = req.viewer!;
     if (body.properties) refuseForbiddenProperties(def, viewer, body.properties, 'properties');
+    const [geometryForbidden] = body.geometry === undefined ? [] : forbiddenProperties(def.name, viewer, ['geometry']);
+    if (geometryForbidden) throw new HttpProblem(403, 'Forbidden property', `a ${viewer.role} may not move a ${def.singular}`, { field: 'geometry' });
     const input: FeatureInput = {
       geometry: body.geometry,
       properties: body.properties && validProperties(def, body.properties, 'properties', { partial: true }),
     };
     const stored = await database.db.transaction().execute(async (trx) => {
-      await lockMapWrites(trx, actorOf(req));
+      const auditFrom = await lockMapWrites(trx, actorOf(req));
       await requireWritable(trx, def, viewer, id, 'update');
       if (input.geometry !== undefined) await rejectInvalidGeometry(trx, [input], () => 'geometry');
       if (!(await updateFeature(trx, def, id, input, version))) await refuseStale(trx, id, version);
-      await def.check?.(trx, [id]);
       await refuseOutsideScope(trx, def, viewer, 'update', [id]);
+      await def.check?.(trx, [id]);
+      await refuseRelinksOutsideScope(trx, viewer, auditFrom);
       return (await readFeatures(trx, visibleLayer(def, viewer), [id]))[0];
     });
     res.set('ETag', `"${stored.version}"`).type('application/geo+json').send(stored.feature);
@@ -264,10 +292,11 @@ export function featureResource(database: Database, def: ResourceDefinition) {
     const id = parseId(req.params.id);
     const version = parseIfMatch(req.get('If-Match'));
     await database.db.transaction().execute(async (trx) => {
-      await lockMapWrites(trx, actorOf(req));
+      const auditFrom = await lockMapWrites(trx, actorOf(req));
       await requireWritable(trx, def, req.viewer!, id, 'delete');
       await def.beforeDelete?.(trx, id, req);
       if (!(await deleteFeature(trx, def.table, id, version))) await refuseStale(trx, id, version);
+      await refuseRelinksOutsideScope(trx, req.viewer!, auditFrom);
     });
     res.status(204).end();
   });

@@ -99,19 +99,25 @@ export async function revokeSessionsOf(db: Kysely<DB>, userId: number) {
 
 // Failed logins, for the rate limit.
 
-export async function recentFailures(db: Kysely<DB>, username: string, address: string, minutes: number) {
+/**
+ * Counts a sign-in attempt before its password is checked (it becomes a success by being cleared), and
+ * answers the attempts per account and per address in the window: parallel guesses cannot all slip in
+ * while the hashes run.
+ */
+export async function countAttempt(db: Kysely<DB>, username: string, address: string, minutes: number) {
+  // attempts on one account take turns, so each counts those before it
+  return db.transaction().execute(async (trx) => {
+  await sql`select pg_advisory_xact_lock(hashtext(${`login:${username}`}))`.execute(trx);
   const { rows } = await sql<{ account: number; address: number; retry_after: number }>`
-    select count(*) filter (where username = ${username})::int as account,
-           count(*) filter (where address = ${address})::int as address,
-           ceil(extract(epoch from min(at) + make_interval(mins => ${minutes}) - now()))::int as retry_after
+    with old as (delete from login_failures where at < now() - make_interval(mins => ${minutes})),
+         attempt as (insert into login_failures (username, address) values (${username}, ${address}))
+    select count(*) filter (where username = ${username})::int + 1 as account,
+           count(*) filter (where address = ${address})::int + 1 as address,
+           coalesce(ceil(extract(epoch from min(at) + make_interval(mins => ${minutes}) - now())), ${minutes * 60})::int as retry_after
     from login_failures
-    where (username = ${username} or address = ${address}) and at > now() - make_interval(mins => ${minutes})`.execute(db);
+    where (username = ${username} or address = ${address}) and at > now() - make_interval(mins => ${minutes})`.execute(trx);
   return rows[0];
-}
-
-export async function recordFailure(db: Kysely<DB>, username: string, address: string, minutes: number) {
-  await sql`with old as (delete from login_failures where at < now() - make_interval(mins => ${minutes}))
-            insert into login_failures (username, address) values (${username}, ${address})`.execute(db);
+  });
 }
 
 export async function clearFailures(db: Kysely<DB>, username: string) {

@@ -12,7 +12,7 @@ import { MAP_RESOURCES } from '../../access/rules.ts';
 import { ROLES } from '../../access/viewer.ts';
 import { verifyPassword } from './passwords.ts';
 import {
-  clearFailures, findUsers, openSession, passwordHashOf, recentFailures, recordFailure, revokeSession, userJson,
+  clearFailures, countAttempt, findUsers, openSession, passwordHashOf, revokeSession, userJson,
 } from './queries.ts';
 import { changeUser, createUser, newUserSchema, userChangeSchema } from './service.ts';
 
@@ -52,17 +52,16 @@ export function accountRoutes(database: Database, config: Config) {
       const { username: given, password } = parseBody(loginSchema, req.body);
       const username = given.trim().toLowerCase();
       const address = req.ip ?? 'unknown';
-      const failures = await recentFailures(db, username, address, LOGIN_LIMITS.minutes);
-      if (failures.account >= LOGIN_LIMITS.account || failures.address >= LOGIN_LIMITS.address) {
-        const by = failures.account >= LOGIN_LIMITS.account ? 'username' : 'address';
-        res.set('Retry-After', String(Math.max(1, failures.retry_after)));
-        throw new HttpProblem(429, 'Too many failed logins', `too many failed logins for this ${by === 'username' ? 'account' : 'address'}: try again in ${Math.ceil(failures.retry_after / 60)} minutes`, { field: by });
+      const attempts = await countAttempt(db, username, address, LOGIN_LIMITS.minutes);
+      if (attempts.account > LOGIN_LIMITS.account || attempts.address > LOGIN_LIMITS.address) {
+        const by = attempts.account > LOGIN_LIMITS.account ? 'username' : 'address';
+        res.set('Retry-After', String(Math.max(1, attempts.retry_after)));
+        throw new HttpProblem(429, 'Too many failed logins', `too many failed logins for this ${by === 'username' ? 'account' : 'address'}: try again in ${Math.ceil(attempts.retry_after / 60)} minutes`, { field: by });
       }
       const user = await passwordHashOf(db, username);
       // the hash is checked even for an unknown user, so the answer takes as long either way
       const matches = await verifyPassword(password, user?.password_hash);
       if (!user || !matches || user.disabled) {
-        await recordFailure(db, username, address, LOGIN_LIMITS.minutes);
         req.log.info({ username, address }, 'login failed');
         throw new HttpProblem(401, 'Invalid credentials', 'the username or password is wrong, or the account is disabled', { field: 'password' });
       }

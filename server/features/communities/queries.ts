@@ -30,8 +30,9 @@ const buildingCounts = (scope: ReturnType<typeof sql>) => sql`(
 export async function communityTree(
   db: Kysely<DB>,
   id: number,
-  /** visible: the community may be read (on `c`); names: central households' names may be shown (on `m`) */
-  { visible, names }: { visible: RawBuilder<unknown>; names: RawBuilder<unknown> },
+  /** visible: the community may be read (on `c`); names: a member's name may be shown (on `m`); homes: who lives
+   *  in a building may be shown, its members counted (on `b`) */
+  { visible, names, homes }: { visible: RawBuilder<unknown>; names: RawBuilder<unknown>; homes: RawBuilder<unknown> },
 ): Promise<string | undefined> {
   const { rows } = await sql<{ tree: string }>`
     with b as (
@@ -39,8 +40,8 @@ export async function communityTree(
         'id', b.id, 'name', b.name, 'kind', b.kind, 'floors', b.floors,
         'party_group', json_build_object('exists', b.has_party_group, 'leader', b.party_group_leader),
         'central_households', (select coalesce(json_agg(json_build_object('member_id', m.id, 'name', m.name) order by m.id), '[]')
-                               from members m where m.building_id = b.id and m.is_central_household and ${names}),
-        'counts', (${memberCounts(sql`m.building_id = b.id`)}::jsonb || jsonb_build_object(
+                               from members m where m.building_id = b.id and m.is_central_household and ${names} and ${homes}),
+        'counts', ((case when ${homes} then ${memberCounts(sql`m.building_id = b.id`)}::jsonb else '{}'::jsonb end) || jsonb_build_object(
           'households', b.households, 'residents', b.residents,
           'open_issues', (select count(*) from issues i where i.status in ${OPEN} and ST_Intersects(b.geom, i.geom))))
       ) as node

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { sql } from 'kysely';
-import { allOf, personalShown, readConditions } from '../../access/policy.ts';
+import { allOf, homesShown, personalShown, readConditions } from '../../access/policy.ts';
 import type { Database } from '../../db/database.ts';
 import { featureResource, unseen } from '../../http/feature-resource.ts';
 import { parseId } from '../../http/params.ts';
@@ -15,6 +15,7 @@ export function communityRoutes(database: Database) {
       const tree = await communityTree(database.db, id, {
         visible: allOf(readConditions('communities', communities.place, viewer, 'c') ?? [sql`false`]),
         names: personalShown('members', viewer, 'm'),
+        homes: homesShown(viewer, 'b'),
       });
       if (!tree) throw await unseen(database.db, communities, viewer, id);
       res.type('application/json').send(tree);

@@ -3,7 +3,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import { z } from 'zod';
 import { invalidGeometries, insertFeatures, lockMapWrites, type FeatureInput } from '../../db/feature-store.ts';
 import type { DB } from '../../db/schema.ts';
-import { createdBy, refuseOutsideScope, validProperties, type ResourceDefinition } from '../../http/feature-resource.ts';
+import { createdBy, refuseOutsideScope, refuseRelinksOutsideScope, validProperties, type ResourceDefinition } from '../../http/feature-resource.ts';
 import type { Actor } from '../../db/actor.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import { forbiddenProperties } from '../../access/policy.ts';
@@ -62,7 +62,7 @@ export async function importRows(db: Kysely<DB>, def: ResourceDefinition, rows: 
   const rollback = new Error('import rolled back');
   try {
     await db.transaction().execute(async (trx) => {
-      await lockMapWrites(trx, options.actor);
+      const auditFrom = await lockMapWrites(trx, options.actor);
       let pending: RawRow[] = [];
       const flush = async () => {
         const batch = pending;
@@ -146,6 +146,7 @@ export async function importRows(db: Kysely<DB>, def: ResourceDefinition, rows: 
       options.onProgress?.(report.read);
       if (report.read === 0) reject('file', 'the file holds no features (a GeoJSON file must be a FeatureCollection)');
       if (rejections > 0 || options.dryRun) throw rollback;
+      if (options.viewer) await refuseRelinksOutsideScope(trx, options.viewer, auditFrom);
     });
     report.written = true;
   } catch (error) {
