@@ -24,7 +24,7 @@ import { migrate } from '../server/db/migrate.ts';
 import type { DB } from '../server/db/schema.ts';
 import { buildings } from '../server/features/buildings/resource.ts';
 import { findUsers, openSession, viewerOf } from '../server/features/accounts/queries.ts';
-import { visibleLayer } from '../server/http/feature-resource.ts';
+import { visibleLayer } from '../server/access/rows.ts';
 
 export async function run(args: string[]) {
   const { values } = parseArgs({ args, options: {

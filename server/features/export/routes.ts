@@ -1,6 +1,7 @@
 import { Router, type Response } from 'express';
 import type { Database } from '../../db/database.ts';
-import { visibleLayer, type ResourceDefinition } from '../../http/feature-resource.ts';
+import { visibleLayer } from '../../access/rows.ts';
+import type { ResourceDefinition } from '../../http/feature-resource.ts';
 import { parseQueryValue } from '../../http/params.ts';
 import { HttpProblem } from '../../http/problem.ts';
 import { exportBatch, type ExportRow } from './queries.ts';

@@ -1,7 +1,8 @@
 import { sql, type RawBuilder, type Transaction } from 'kysely';
 import { z } from 'zod';
 import type { DB } from '../../db/schema.ts';
-import { refuseOutsideScope, type ResourceDefinition } from '../../http/feature-resource.ts';
+import { refuseOutsideScope } from '../../access/rows.ts';
+import type { ResourceDefinition } from '../../http/feature-resource.ts';
 import { phoneNumber, rowId } from '../../http/fields.ts';
 import { parseId } from '../../http/params.ts';
 import { HttpProblem } from '../../http/problem.ts';

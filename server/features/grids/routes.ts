@@ -1,7 +1,8 @@
 import { Router } from 'express';
 import type { Database } from '../../db/database.ts';
 import { mayRead } from '../../access/policy.ts';
-import { featureResource, visibleLayer } from '../../http/feature-resource.ts';
+import { visibleLayer } from '../../access/rows.ts';
+import { featureResource } from '../../http/feature-resource.ts';
 import { buildings } from '../buildings/resource.ts';
 import { issues } from '../issues/resource.ts';
 import { members } from '../members/resource.ts';
