@@ -1,20 +1,17 @@
 import type { RequestHandler } from 'express';
 import { match } from 'path-to-regexp';
 import type { Database } from '../db/database.ts';
-import { bearerToken } from '../features/accounts/routes.ts';
 import { sessionViewer } from '../features/accounts/queries.ts';
 import { HttpProblem } from '../http/problem.ts';
 import { mayRead, mayWrite, type ResourceName } from './policy.ts';
 import { ACCESS_RULES, GUARDED_PREFIXES, MAP_RESOURCES, type AccessRule } from './rules.ts';
-import type { Viewer } from './viewer.ts';
+import { bearerToken, type Viewer } from './viewer.ts';
 
 /** Whether `viewer` passes `rule` (the role part; rows are scoped in SQL by the routes). */
-function permits(rule: AccessRule, viewer: Viewer, params: Record<string, unknown>): boolean {
-  const { allow } = rule;
+function permits({ allow }: AccessRule, viewer: Viewer, params: Record<string, unknown>): boolean {
   if ('public' in allow) return true;
-  if ('roles' in allow && !('resource' in allow)) return allow.roles === 'any' || allow.roles.includes(viewer.role);
-  if (!('resource' in allow)) return false;
-  if (allow.roles && !allow.roles.includes(viewer.role)) return false;
+  if (allow.roles && allow.roles !== 'any' && !allow.roles.includes(viewer.role)) return false;
+  if (!('resource' in allow)) return true;
   const resource = (allow.resource === ':layer' ? params.layer : allow.resource) as ResourceName;
   if (!MAP_RESOURCES.includes(resource)) throw new HttpProblem(404, 'Not Found', `No layer ${String(params.layer)}; use ${MAP_RESOURCES.join(', ')}`, { field: 'layer' });
   return allow.action === 'read' ? mayRead(resource, viewer.role) : mayWrite(resource, viewer.role, allow.action);

@@ -1,3 +1,6 @@
+import type { Request } from 'express';
+import type { Actor } from '../db/actor.ts';
+
 /** Who is asking: the signed-in user as every route and query sees it. */
 
 export const ROLES = ['admin', 'planner', 'dispatcher', 'leader', 'grid_worker', 'volunteer', 'resident'] as const;
@@ -34,3 +37,12 @@ declare module 'express-serve-static-core' {
     viewer?: Viewer;
   }
 }
+
+/** The bearer token of a request, if it carries one. */
+export function bearerToken(req: Request): string | undefined {
+  const match = req.get('Authorization')?.match(/^Bearer +([A-Za-z0-9_-]{20,100}) *$/i);
+  return match?.[1];
+}
+
+export const actorOf = (req: Request): Actor =>
+  ({ user_id: req.viewer?.id, username: req.viewer?.username ?? 'anonymous', request_id: String(req.id) });

@@ -11,8 +11,7 @@ import { forbiddenProperties, type Mask, type Place, type ResourceName } from '.
 import {
   createdBy, refuseOutsideScope, refuseRelinksOutsideScope, requireWritable, unseen, visibleLayer,
 } from '../access/rows.ts';
-import type { Viewer } from '../access/viewer.ts';
-import { actorOf } from '../features/accounts/routes.ts';
+import { actorOf, type Viewer } from '../access/viewer.ts';
 import { parseBody } from './body.ts';
 import { geometrySchema, type GeometryType } from './geojson.ts';
 import { parseBbox, parseId, parseIfMatch, parseLimit, parseQueryValue, type QueryValueType } from './params.ts';

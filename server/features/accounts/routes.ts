@@ -1,15 +1,14 @@
-import express, { Router, type Request } from 'express';
+import express, { Router } from 'express';
 import { z } from 'zod';
 import { DEMO_ACCOUNTS, DEMO_PASSWORD } from '../../../data/demo-accounts.ts';
 import type { Config } from '../../config.ts';
-import type { Actor } from '../../db/actor.ts';
 import type { Database } from '../../db/database.ts';
 import { parseBody } from '../../http/body.ts';
 import { parseId, parseIfMatch, parseLimit, parseQueryValue } from '../../http/params.ts';
 import { HttpProblem } from '../../http/problem.ts';
 import { accessOf } from '../../access/policy.ts';
 import { MAP_RESOURCES } from '../../access/rules.ts';
-import { ROLES } from '../../access/viewer.ts';
+import { actorOf, bearerToken, ROLES } from '../../access/viewer.ts';
 import { verifyPassword } from './passwords.ts';
 import {
   clearFailures, countAttempt, findUsers, openSession, passwordHashOf, revokeSession, userJson,
@@ -32,15 +31,6 @@ const signedIn = (row: Parameters<typeof userJson>[0]) => ({
     return [resource, [...(read ? ['read'] : []), ...(write?.actions ?? [])]];
   })),
 });
-
-/** The bearer token of a request, if it carries one. */
-export function bearerToken(req: Request): string | undefined {
-  const match = req.get('Authorization')?.match(/^Bearer +([A-Za-z0-9_-]{20,100}) *$/i);
-  return match?.[1];
-}
-
-export const actorOf = (req: Request): Actor =>
-  ({ user_id: req.viewer?.id, username: req.viewer?.username ?? 'anonymous', request_id: String(req.id) });
 
 /** Sign-in, sign-out and the signed-in user; admins manage users. Login bodies are tiny: 4 kB at most. */
 export function accountRoutes(database: Database, config: Config) {

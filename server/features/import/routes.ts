@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { Router } from 'express';
 import type { Database } from '../../db/database.ts';
 import type { ResourceDefinition } from '../../http/feature-resource.ts';
-import { actorOf } from '../accounts/routes.ts';
+import { actorOf } from '../../access/viewer.ts';
 import { parseQueryValue } from '../../http/params.ts';
 import { HttpProblem } from '../../http/problem.ts';
 import { IMPORT_CRS, importRows, type ImportCrs } from './service.ts';
