@@ -13,6 +13,8 @@ import { accountRoutes } from './features/accounts/routes.ts';
 import { auditRoutes } from './features/audit/routes.ts';
 import { buildings } from './features/buildings/resource.ts';
 import { communityRoutes } from './features/communities/routes.ts';
+import { dispatchRoutes } from './features/dispatch/routes.ts';
+import { eventRoutes } from './features/events/routes.ts';
 import { gridRoutes } from './features/grids/routes.ts';
 import { healthRoutes } from './features/health/routes.ts';
 import { issues } from './features/issues/resource.ts';
@@ -23,6 +25,7 @@ import { openApiRoutes } from './features/openapi/routes.ts';
 import { importRoutes } from './features/import/routes.ts';
 import { exportRoutes } from './features/export/routes.ts';
 import { units } from './features/units/resource.ts';
+import { volunteerRoutes } from './features/volunteers/routes.ts';
 import { featureResource } from './http/feature-resource.ts';
 import { notFound, problemHandler } from './http/problem.ts';
 
@@ -66,6 +69,9 @@ export function createApp({ database, config, logger }: { database: Database; co
   app.use(exportRoutes(database, RESOURCES));
   app.use(communityRoutes(database));
   app.use(gridRoutes(database));
+  app.use(volunteerRoutes(database));
+  app.use(dispatchRoutes(database, config));
+  app.use(eventRoutes(database));
   for (const resource of [buildings, members, units, issues]) app.use(featureResource(database, resource));
 
   if (existsSync(WEB_DIST)) {

@@ -21,6 +21,8 @@ const schema = z.object({
   BASEMAP_ATTRIBUTION: z.string().optional(),
   /** creates user `admin` with this password at start when no admin exists */
   GRIDMAP_ADMIN_PASSWORD: z.string().min(10, 'must have at least 10 characters').max(200).optional(),
+  /** how long a volunteer has to answer a dispatch offer before it passes to the next nearest */
+  DISPATCH_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(86400).default(300),
   SESSION_HOURS: z.coerce.number().min(0.01).max(24 * 90).default(12),
   /** origins allowed to call the API from a browser, comma-separated; none unless set */
   CORS_ORIGINS: z.string().regex(/^https?:\/\/[^,\s]+(,https?:\/\/[^,\s]+)*$/, 'must be http(s) origins separated by commas').optional(),

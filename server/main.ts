@@ -4,6 +4,7 @@ import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import type { Database } from './db/database.ts';
 import { ensureAdmin } from './features/accounts/service.ts';
+import { startDispatchTimer } from './features/dispatch/service.ts';
 import { createLogger } from './logger.ts';
 import { loadDemoIfEmpty, migrateLogged, openConfiguredDatabase } from './start.ts';
 
@@ -18,6 +19,7 @@ try {
 const log = createLogger(config);
 let opening: Promise<Database> | undefined;
 let server: Server | undefined;
+let stopDispatchTimer: (() => void) | undefined;
 
 // Installed first, so that a signal during migrations or the demo load also closes the database cleanly.
 let stopping = false;
@@ -28,6 +30,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     log.info({ signal }, 'shutting down');
     // Stop taking requests, let those in flight finish, then close the database so its files stay whole.
     const force = setTimeout(() => server?.closeAllConnections(), 5000).unref();
+    stopDispatchTimer?.();
     const closeDatabase = async () => {
       clearTimeout(force);
       // A database still opening is waited for, then closed: the embedded files are never left half written.
@@ -58,6 +61,8 @@ try {
     const port = typeof address === 'object' && address ? address.port : config.PORT;
     log.info(`Gridmap is running at http://localhost:${port}`);
   });
+  // offers that lapse pass to the next volunteer; requests nobody could take are retried
+  stopDispatchTimer = startDispatchTimer(database.db, 1000, (err) => log.error({ err }, 'dispatch timer failed'));
 } catch (error) {
   await fail(error as Error);
 }

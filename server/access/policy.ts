@@ -81,8 +81,10 @@ export type Mask = 'phone' | 'hidden';
 export function inScope(scope: Scope, place: Place, alias: string): RawBuilder<unknown> {
   const community = sql.ref(`${alias}.${place.community}`);
   switch (scope.kind) {
-    case 'district': return sql`${community} in (select id from communities where left(street_code, 6) = ${scope.code})`;
-    case 'street': return sql`${community} in (select id from communities where street_code = ${scope.code})`;
+    // an array computed once, not a semi-join: the planner then keeps a KNN scan in distance order
+    // rather than joining first and sorting (its estimate of such a join is far too low)
+    case 'district': return sql`${community} = any(array(select id from communities where left(street_code, 6) = ${scope.code}))`;
+    case 'street': return sql`${community} = any(array(select id from communities where street_code = ${scope.code}))`;
     case 'community': return sql`${community} = ${scope.id}`;
     case 'grid': return place.grid
       ? sql`${sql.ref(`${alias}.${place.grid}`)} = ${scope.id}`

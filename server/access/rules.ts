@@ -22,6 +22,9 @@ export interface AccessRule {
 /** Paths the guard watches (in any case); anything else is the web client's static files. */
 export const GUARDED_PREFIXES = ['/api', '/tiles', '/ogc', '/open311'];
 
+/** Roles that dispatch volunteers (and record a volunteer's answer given by phone). */
+export const DISPATCHERS: readonly Role[] = ['admin', 'dispatcher', 'grid_worker'];
+
 export const MAP_RESOURCES: ResourceName[] = ['communities', 'grids', 'buildings', 'members', 'units', 'issues'];
 
 const resourceRules = (name: ResourceName): AccessRule[] => [
@@ -56,6 +59,17 @@ export const ACCESS_RULES: AccessRule[] = [
     method: 'GET', path: '/api/v1/communities/:id/tree',
     allow: { resource: 'communities', action: 'read', roles: ['admin', 'planner', 'dispatcher', 'leader', 'grid_worker'] },
   },
+  // dispatching (the volunteer's own answers are checked against the dispatch in SQL)
+  { method: 'GET', path: '/api/v1/volunteers/nearest', allow: { resource: 'members', action: 'read', roles: DISPATCHERS } },
+  { method: 'GET', path: '/api/v1/volunteers/me', allow: { roles: ['volunteer'] } },
+  { method: 'PATCH', path: '/api/v1/volunteers/me', allow: { roles: ['volunteer'] } },
+  { method: 'POST', path: '/api/v1/issues/:id/dispatch', allow: { resource: 'issues', action: 'read', roles: DISPATCHERS } },
+  { method: 'DELETE', path: '/api/v1/issues/:id/dispatch', allow: { resource: 'issues', action: 'read', roles: DISPATCHERS } },
+  { method: 'GET', path: '/api/v1/issues/:id/dispatches', allow: { resource: 'issues', action: 'read' } },
+  { method: 'GET', path: '/api/v1/dispatches', allow: { roles: [...DISPATCHERS, 'leader', 'volunteer'] } },
+  { method: 'POST', path: '/api/v1/dispatches/:id/:action', allow: { roles: [...DISPATCHERS, 'volunteer'] } },
+  // issue and dispatch changes in the caller's scope (filtered per viewer in SQL)
+  { method: 'GET', path: '/api/v1/events', allow: { roles: 'any' } },
   ...MAP_RESOURCES.flatMap(resourceRules),
   { method: 'GET', path: '/api/v1/export/:layer', allow: { resource: ':layer', action: 'read' } },
   { method: 'POST', path: '/api/v1/import/:layer', allow: { resource: ':layer', action: 'create' } },

@@ -1,0 +1,320 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { allOf, personalShown, readConditions } from '../../access/policy.ts';
+import { DISPATCHERS } from '../../access/rules.ts';
+import type { Viewer } from '../../access/viewer.ts';
+import { actorSetting, type Actor } from '../../db/actor.ts';
+import type { DB } from '../../db/schema.ts';
+import type { Geometry } from '../../http/geojson.ts';
+import { HttpProblem } from '../../http/problem.ts';
+import { findUsers, viewerOf } from '../accounts/queries.ts';
+import { issues } from '../issues/resource.ts';
+import { nearestVolunteers } from '../volunteers/nearest.ts';
+
+/**
+ * Dispatching: a request asks the k nearest askable volunteers at an issue's point; each answers. A decline
+ * or a timeout passes the offer to the next nearest not yet asked (with the same skills, within the scope of
+ * the dispatcher who asked); the first to accept is assigned and the other offers are withdrawn. The
+ * database keeps the rest (sql/008_dispatch.sql): one offer per volunteer at a time, one assignment per
+ * issue, every step recorded, busy while assigned, events for open consoles.
+ */
+
+export const DISPATCH_ACTIONS = ['accept', 'decline', 'arrive', 'finish', 'cancel'] as const;
+export type DispatchAction = (typeof DISPATCH_ACTIONS)[number];
+
+/** What each action does to a dispatch: the states it may start from, and the one it ends in. */
+const TRANSITIONS: Record<DispatchAction, { from: string[]; to: string }> = {
+  accept: { from: ['offered'], to: 'accepted' },
+  decline: { from: ['offered'], to: 'declined' },
+  arrive: { from: ['accepted'], to: 'arrived' },
+  finish: { from: ['accepted', 'arrived'], to: 'finished' },
+  cancel: { from: ['accepted', 'arrived'], to: 'cancelled' },
+};
+
+
+const SETTLED = ['resolved', 'answered', 'rated', 'closed', 'rejected'];
+
+interface RequestRow {
+  id: number;
+  issue_id: number;
+  k: number;
+  skills: string[];
+  timeout_s: number;
+  requested_by: number | null;
+  state: 'open' | 'assigned' | 'done' | 'cancelled';
+}
+
+/**
+ * Every dispatch transaction starts here: the events lock first (before any row lock, so that it never
+ * waits on a row held by a transaction that waits for it), and the actor the steps record. Dispatch
+ * transactions therefore take turns, and an issue written meanwhile waits for the same lock: what one of
+ * them reads of issues and dispatches stays true until it commits.
+ */
+async function begin(trx: Transaction<DB>, actor: Actor | null) {
+  await sql`select pg_advisory_xact_lock(7426008), ${actorSetting(actor ?? { username: 'timer' })}`.execute(trx);
+}
+
+/** The issue, when the viewer may see it: 404 when there is none, 403 when it lies outside. */
+async function lockIssue(trx: Transaction<DB>, viewer: Viewer, id: number) {
+  const conditions = readConditions('issues', issues.place, viewer, 'i') ?? [sql`false`];
+  const { rows } = await sql<{ id: number; status: string; lon: number; lat: number; visible: boolean }>`
+    select i.id, i.status, ST_X(i.geom) as lon, ST_Y(i.geom) as lat, coalesce(${allOf(conditions)}, false) as visible
+    from issues i where i.id = ${id}`.execute(trx);
+  if (!rows[0]) throw new HttpProblem(404, 'Not Found', `No issue ${id}`, { field: 'id' });
+  if (!rows[0].visible) throw new HttpProblem(403, 'Outside your scope', `issue ${id} lies outside what a ${viewer.role} in your scope may see`, { field: 'id' });
+  return rows[0];
+}
+
+/**
+ * Offers the request's issue to as many more volunteers as it lacks (k open offers while nobody has
+ * accepted), nearest first among those not yet asked, within `viewer`'s view. A volunteer another
+ * transaction just asked is skipped by the unique index, and the next one taken.
+ */
+async function topUp(trx: Transaction<DB>, request: RequestRow, viewer: Viewer) {
+  if (request.state !== 'open') return 0;
+  const { rows: [{ open, lon, lat }] } = await sql<{ open: number; lon: number; lat: number }>`
+    select (select count(*) from dispatches where request_id = ${request.id} and state = 'offered')::int as open,
+           ST_X(geom) as lon, ST_Y(geom) as lat
+    from issues where id = ${request.issue_id}`.execute(trx);
+  let wanted = request.k - open;
+  let offered = 0;
+  for (let round = 0; wanted > 0 && round < 5; round++) {
+    const { features } = await nearestVolunteers(trx, { lon, lat, k: wanted, skills: request.skills, notAskedFor: request.issue_id }, viewer);
+    if (features.length === 0) break;
+    for (const volunteer of features) {
+      const { rows } = await sql`
+        insert into dispatches (request_id, issue_id, volunteer_id, rank, distance_m, expires_at)
+        values (${request.id}, ${request.issue_id}, ${volunteer.id},
+                (select coalesce(max(rank), 0) + 1 from dispatches where issue_id = ${request.issue_id}),
+                ${volunteer.properties.distance_m}, now() + make_interval(secs => ${request.timeout_s}))
+        on conflict do nothing returning id`.execute(trx);
+      offered += rows.length;
+      wanted -= rows.length;
+    }
+  }
+  return offered;
+}
+
+const requestColumns = sql`id, issue_id, k, skills, timeout_s, requested_by, state`;
+
+async function requestOf(db: Kysely<DB>, id: number) {
+  const { rows } = await sql<RequestRow>`select ${requestColumns} from dispatch_requests where id = ${id}`.execute(db);
+  return rows[0];
+}
+
+/** The viewer a request's cascade runs as: its dispatcher, while that account is enabled. */
+async function requesterOf(db: Kysely<DB>, request: RequestRow): Promise<Viewer | undefined> {
+  if (request.requested_by === null) return undefined;
+  const [user] = await findUsers(db, { id: request.requested_by });
+  return user && !user.disabled ? viewerOf(user) : undefined;
+}
+
+export interface DispatchInput { k: number; skills: string[]; timeoutS: number }
+
+/** POST /issues/:id/dispatch: a new request for the issue and its first offers. */
+export async function dispatchIssue(db: Kysely<DB>, viewer: Viewer, actor: Actor, issueId: number, input: DispatchInput) {
+  const requestId = await db.transaction().execute(async (trx) => {
+    await begin(trx, actor);
+    const issue = await lockIssue(trx, viewer, issueId);
+    if (SETTLED.includes(issue.status)) throw new HttpProblem(409, 'Issue settled', `issue ${issueId} is ${issue.status}: there is nothing to dispatch`, { field: 'id' });
+    const { rows: [active] } = await sql<{ id: number; state: string }>`
+      select id, state from dispatch_requests where issue_id = ${issueId} and state in ('open', 'assigned')`.execute(trx);
+    if (active) {
+      throw new HttpProblem(409, 'Already dispatched', `issue ${issueId} has dispatch request ${active.id} (${active.state}); cancel it first`, { field: 'id', request_id: active.id });
+    }
+    const { rows: [request] } = await sql<RequestRow>`
+      insert into dispatch_requests (issue_id, k, skills, timeout_s, requested_by)
+      values (${issueId}, ${input.k}, string_to_array(${input.skills.join(',')}, ','), ${input.timeoutS}, ${viewer.id})
+      returning ${requestColumns}`.execute(trx);
+    await topUp(trx, request, viewer);
+    return request.id;
+  });
+  return (await issueDispatches(db, viewer, issueId)).requests.find((r) => r.id === requestId)!;
+}
+
+/** DELETE /issues/:id/dispatch: the issue's request ends; open offers are withdrawn, an assignment cancelled. */
+export async function cancelRequest(db: Kysely<DB>, viewer: Viewer, actor: Actor, issueId: number) {
+  await db.transaction().execute(async (trx) => {
+    await begin(trx, actor);
+    await lockIssue(trx, viewer, issueId);
+    const { rows: [request] } = await sql<{ id: number }>`
+      update dispatch_requests set state = 'cancelled' where issue_id = ${issueId} and state in ('open', 'assigned') returning id`.execute(trx);
+    if (!request) throw new HttpProblem(404, 'Not Found', `issue ${issueId} has no dispatch request at work`, { field: 'id' });
+    await sql`update dispatches set state = case when state = 'offered' then 'withdrawn' else 'cancelled' end
+              where request_id = ${request.id} and state in ('offered', 'accepted', 'arrived')`.execute(trx);
+  });
+}
+
+/** Who may act on a dispatch: the volunteer asked, or a dispatcher who sees the issue (recording an answer by phone). */
+function mayAct(viewer: Viewer, volunteerId: number, issueVisible: boolean) {
+  return viewer.memberId === volunteerId || (DISPATCHERS.includes(viewer.role) && issueVisible);
+}
+
+/** POST /dispatches/:id/:action. */
+export async function actOnDispatch(db: Kysely<DB>, viewer: Viewer, actor: Actor, id: number, action: DispatchAction) {
+  const outcome = await db.transaction().execute(async (trx) => {
+    await begin(trx, actor);
+    const conditions = readConditions('issues', issues.place, viewer, 'i') ?? [sql`false`];
+    const { rows: [dispatch] } = await sql<{ state: string; volunteer_id: number; request_id: number; expired: boolean; visible: boolean }>`
+      select d.state, d.volunteer_id, d.request_id, d.expires_at <= now() as expired, coalesce(${allOf(conditions)}, false) as visible
+      from dispatches d join issues i on i.id = d.issue_id where d.id = ${id}`.execute(trx);
+    if (!dispatch) throw new HttpProblem(404, 'Not Found', `No dispatch ${id}`, { field: 'id' });
+    if (!mayAct(viewer, dispatch.volunteer_id, dispatch.visible)) {
+      throw new HttpProblem(403, 'Forbidden', `dispatch ${id} is not yours to ${action}`, { field: 'id' });
+    }
+    const request = await requestOf(trx, dispatch.request_id);
+    const { from, to } = TRANSITIONS[action];
+    if (dispatch.state === 'offered' && dispatch.expired) {
+      // the timer has not run yet: the offer lapsed all the same, and passes on
+      await sql`update dispatches set state = 'timed_out' where id = ${id}`.execute(trx);
+      await topUp(trx, request, (await requesterOf(trx, request)) ?? viewer);
+      return { refused: new HttpProblem(409, 'Offer expired', `the offer of dispatch ${id} expired; it has passed to the next volunteer`, { field: 'id', state: 'timed_out' }) };
+    }
+    if (!from.includes(dispatch.state)) {
+      return { refused: new HttpProblem(409, 'Conflict', `dispatch ${id} is ${dispatch.state}: it cannot ${action} (only from ${from.join(' or ')})`, { field: 'id', state: dispatch.state }) };
+    }
+    await sql`update dispatches set state = ${to} where id = ${id}`.execute(trx);
+    if (action === 'accept') {
+      await sql`update dispatches set state = 'withdrawn' where request_id = ${request.id} and state = 'offered'`.execute(trx);
+      await sql`update dispatch_requests set state = 'assigned' where id = ${request.id}`.execute(trx);
+    } else if (action === 'finish') {
+      await sql`update dispatch_requests set state = 'done' where id = ${request.id}`.execute(trx);
+    } else if (action === 'decline' || action === 'cancel') {
+      // someone else is asked: the next nearest not yet asked
+      if (action === 'cancel') await sql`update dispatch_requests set state = 'open' where id = ${request.id}`.execute(trx);
+      await topUp(trx, { ...request, state: 'open' }, (await requesterOf(trx, request)) ?? viewer);
+    }
+    return { refused: undefined };
+  });
+  // a refusal still commits what it found (an expired offer passed on)
+  if (outcome.refused) throw outcome.refused;
+  return dispatchJson(db, viewer, id);
+}
+
+/**
+ * The offer timer: lapsed offers time out and pass on; open requests short of offers (a volunteer went off
+ * duty, or nobody was free before) are topped up as volunteers become free. Returns what it did.
+ */
+export async function sweepDispatches(db: Kysely<DB>) {
+  return db.transaction().execute(async (trx) => {
+    await begin(trx, null);
+    const { rows: lapsed } = await sql`
+      update dispatches set state = 'timed_out' where state = 'offered' and expires_at <= now() returning id`.execute(trx);
+    const { rows: open } = await sql<RequestRow>`
+      select ${requestColumns} from dispatch_requests r
+      where r.state = 'open' and (select count(*) from dispatches d where d.request_id = r.id and d.state = 'offered') < r.k
+      order by r.id`.execute(trx);
+    let offered = 0;
+    for (const request of open) {
+      const viewer = await requesterOf(trx, request);
+      if (viewer) offered += await topUp(trx, request, viewer);
+    }
+    return { timedOut: lapsed.length, offered };
+  });
+}
+
+/** Runs the offer timer every `ms` until stopped; a failed sweep is logged and the next one tried. */
+export function startDispatchTimer(db: Kysely<DB>, ms: number, onError: (error: unknown) => void) {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    sweepDispatches(db).catch(onError).finally(() => (running = false));
+  }, ms);
+  return () => clearInterval(timer);
+}
+
+/**
+ * PATCH /volunteers/me: a volunteer's availability and where it is now. Going off duty hands back its open
+ * offers, which pass on at once rather than at their timeout; a volunteer on a dispatch stays busy until it
+ * finishes or cancels it.
+ */
+export async function changeOwnAvailability(
+  db: Kysely<DB>, memberId: number, actor: Actor,
+  change: { availability?: 'available' | 'off_duty'; current_point?: Geometry | null },
+) {
+  await db.transaction().execute(async (trx) => {
+    await begin(trx, actor);
+    const { rows: [member] } = await sql<{ availability: string }>`select availability from members where id = ${memberId}`.execute(trx);
+    if (change.availability && member.availability === 'busy') {
+      throw new HttpProblem(409, 'On a dispatch', 'you are assigned to a dispatch: finish or cancel it before changing availability', { field: 'availability' });
+    }
+    const moved = change.current_point !== undefined;
+    const at = change.current_point?.coordinates as number[] | undefined;
+    await sql`
+      update members set
+        availability = coalesce(${change.availability ?? null}, availability),
+        current_point = ${!moved ? sql`current_point` : at ? sql`ST_SetSRID(ST_MakePoint(${at[0]}, ${at[1]}), 4326)` : sql`null`},
+        current_point_at = ${!moved ? sql`current_point_at` : at ? sql`now()` : sql`null`}
+      where id = ${memberId}`.execute(trx);
+    if (change.availability !== 'off_duty') return;
+    const { rows } = await sql<{ request_id: number }>`
+      update dispatches set state = 'declined' where volunteer_id = ${memberId} and state = 'offered' returning request_id`.execute(trx);
+    for (const { request_id } of rows) {
+      const request = await requestOf(trx, request_id);
+      const viewer = await requesterOf(trx, request);
+      if (viewer) await topUp(trx, request, viewer);
+    }
+  });
+}
+
+/**
+ * Dispatches as a viewer may read them: the volunteer's name and phone as members are masked for the
+ * viewer, and each with its steps (who, when, state, distance).
+ */
+function dispatchesSql(viewer: Viewer, where: ReturnType<typeof sql>) {
+  const shown = personalShown('members', viewer, 'm');
+  return sql<{ dispatch: DispatchJson }>`
+    select json_build_object(
+      'id', d.id, 'request_id', d.request_id, 'issue_id', d.issue_id, 'issue_title', i.title, 'issue_category', i.category,
+      'issue_status', i.status, 'issue_point', ST_AsGeoJSON(i.geom, 7)::json,
+      'volunteer_id', d.volunteer_id, 'volunteer_name', case when ${shown} then m.name end,
+      'volunteer_phone', case when ${shown} then m.phone end, 'volunteer_skills', m.skills,
+      'state', d.state, 'rank', d.rank, 'distance_m', round(d.distance_m::numeric, 2),
+      'offered_at', d.offered_at, 'expires_at', d.expires_at, 'updated_at', d.updated_at, 'version', d.version,
+      'steps', (select json_agg(json_build_object('state', s.state, 'at', s.at, 'by', s.username, 'distance_m', round(s.distance_m::numeric, 2)) order by s.id)
+                from dispatch_steps s where s.dispatch_id = d.id)
+    ) as dispatch
+    from dispatches d join issues i on i.id = d.issue_id join members m on m.id = d.volunteer_id
+    where ${where}
+    order by d.issue_id, d.rank`;
+}
+
+export interface DispatchJson {
+  id: number; request_id: number; issue_id: number; volunteer_id: number; volunteer_name: string | null; state: string;
+  rank: number; distance_m: number; steps: { state: string; at: string; by: string | null; distance_m: number }[];
+}
+
+/** What a viewer sees of dispatches: those on issues it may read, and its own as a volunteer. */
+function visibleDispatches(viewer: Viewer) {
+  const issueVisible = readConditions('issues', issues.place, viewer, 'i');
+  const own = sql`d.volunteer_id = ${viewer.memberId ?? -1}`;
+  return issueVisible ? sql`(${allOf(issueVisible)} or ${own})` : own;
+}
+
+async function dispatchJson(db: Kysely<DB>, viewer: Viewer, id: number) {
+  const { rows } = await dispatchesSql(viewer, sql`d.id = ${id} and ${visibleDispatches(viewer)}`).execute(db);
+  return rows[0].dispatch;
+}
+
+/** GET /dispatches: a viewer's dispatches, the open ones (offered, accepted, arrived) unless `all`. */
+export async function listDispatches(db: Kysely<DB>, viewer: Viewer, { all, limit }: { all: boolean; limit: number }) {
+  const active = all ? sql`true` : sql`d.state in ('offered', 'accepted', 'arrived')`;
+  const { rows } = await sql<{ dispatch: DispatchJson }>`
+    select * from (${dispatchesSql(viewer, sql`${active} and ${visibleDispatches(viewer)}`)}) s limit ${limit}`.execute(db);
+  return rows.map((r) => r.dispatch);
+}
+
+/** GET /issues/:id/dispatches: the issue's requests, each with its dispatches and their steps. */
+export async function issueDispatches(db: Kysely<DB>, viewer: Viewer, issueId: number) {
+  const conditions = readConditions('issues', issues.place, viewer, 'i') ?? [sql`false`];
+  const { rows: [issue] } = await sql<{ visible: boolean }>`
+    select coalesce(${allOf(conditions)}, false) as visible from issues i where i.id = ${issueId}`.execute(db);
+  if (!issue) throw new HttpProblem(404, 'Not Found', `No issue ${issueId}`, { field: 'id' });
+  if (!issue.visible) throw new HttpProblem(403, 'Outside your scope', `issue ${issueId} lies outside what a ${viewer.role} in your scope may see`, { field: 'id' });
+  const { rows: requests } = await sql<RequestRow & { created_at: Date; updated_at: Date; version: number }>`
+    select r.id, r.issue_id, r.k, r.skills, r.timeout_s, r.requested_by, r.state, r.created_at, r.updated_at, r.version
+    from dispatch_requests r where r.issue_id = ${issueId} order by r.id`.execute(db);
+  const { rows } = await dispatchesSql(viewer, sql`d.issue_id = ${issueId}`).execute(db);
+  const dispatches = rows.map((r) => r.dispatch);
+  return { issue_id: issueId, requests: requests.map((r) => ({ ...r, dispatches: dispatches.filter((d) => d.request_id === r.id) })) };
+}

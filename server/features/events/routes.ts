@@ -1,0 +1,134 @@
+import { Router, type Response } from 'express';
+import { sql, type Kysely } from 'kysely';
+import { allOf, readConditions } from '../../access/policy.ts';
+import { bearerToken, type Viewer } from '../../access/viewer.ts';
+import type { Database } from '../../db/database.ts';
+import type { DB } from '../../db/schema.ts';
+import { invalidParameter } from '../../http/problem.ts';
+import { sessionViewer } from '../accounts/queries.ts';
+import { issues } from '../issues/resource.ts';
+
+/** How often the feed looks for new events, and how often an idle stream says it is alive. */
+const POLL_MS = 400;
+const HEARTBEAT_MS = 15_000;
+
+/** The events `viewer` may hear: those of issues it may read, and of its own dispatches as a volunteer. */
+function visibleEvents(viewer: Viewer) {
+  if (viewer.role === 'admin') return sql`true`;
+  const own = sql`e.volunteer_id = ${viewer.memberId ?? -1}`;
+  const issueVisible = readConditions('issues', issues.place, viewer, 'i');
+  return issueVisible ? sql`(${own} or (i.id is not null and ${allOf(issueVisible)}))` : own;
+}
+
+interface Listener { wake: () => void }
+
+/**
+ * One poll of the events table per process, however many consoles listen: when its last id moves, every
+ * open stream reads what is new for its own viewer. Polling runs only while someone listens.
+ */
+class EventFeed {
+  private listeners = new Set<Listener>();
+  private timer: NodeJS.Timeout | undefined;
+  private last = 0;
+
+  constructor(private db: Kysely<DB>) {}
+
+  async latest() {
+    const { rows } = await sql<{ id: number }>`select coalesce(max(id), 0) as id from events`.execute(this.db);
+    return rows[0].id;
+  }
+
+  add(listener: Listener) {
+    this.listeners.add(listener);
+    this.timer ??= setInterval(() => void this.poll(), POLL_MS);
+  }
+
+  remove(listener: Listener) {
+    this.listeners.delete(listener);
+    if (this.listeners.size === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private polling = false;
+  private async poll() {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      const latest = await this.latest();
+      if (latest === this.last) return;
+      this.last = latest;
+      for (const listener of this.listeners) listener.wake();
+    } catch {
+      // the database is closing or away: the next poll tries again
+    } finally {
+      this.polling = false;
+    }
+  }
+}
+
+/** `Last-Event-ID` (sent by a reconnecting EventSource) or `?after=`: the id after which to go on. */
+function resumeFrom(header: string | undefined, query: unknown): number | undefined {
+  const given = header ?? (typeof query === 'string' ? query : undefined);
+  if (given === undefined) return undefined;
+  if (!/^\d{1,18}$/.test(given)) throw invalidParameter(header === undefined ? 'after' : 'Last-Event-ID', 'must be the id of an event this stream sent');
+  return Number(given);
+}
+
+/**
+ * GET /api/v1/events: a server-sent events stream of issue and dispatch changes in the caller's scope.
+ * Each event carries its id; reconnecting with Last-Event-ID (or ?after=) replays what was missed, in
+ * order (sql/008_dispatch.sql makes ids follow commit order). Events are small (ids, states, distances):
+ * a console reads the details through the API, masked as the viewer's role requires. The session is
+ * checked again at every heartbeat: a stream ends when its session does.
+ */
+export function eventRoutes(database: Database) {
+  const feed = new EventFeed(database.db);
+  return Router().get('/api/v1/events', async (req, res) => {
+    const viewer = req.viewer!;
+    const token = bearerToken(req);
+    let cursor = resumeFrom(req.get('Last-Event-ID'), req.query.after) ?? (await feed.latest());
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', 'X-Accel-Buffering': 'no' });
+    // the first id tells a client where it joined, so that even a reconnect before any event loses nothing
+    res.write(`retry: 2000\nid: ${cursor}\nevent: ready\ndata: {}\n\n`);
+
+    let reading = false;
+    let again = false;
+    const read = async () => {
+      if (reading) return void (again = true);
+      reading = true;
+      try {
+        do {
+          again = false;
+          const { rows } = await sql<{ id: number; kind: string; at: Date; data: Record<string, unknown> }>`
+            select e.id, e.kind, e.at, e.data from events e left join issues i on i.id = e.issue_id
+            where e.id > ${cursor} and ${visibleEvents(viewer)} order by e.id limit 500`.execute(database.db);
+          for (const row of rows) send(res, row);
+          if (rows.length) cursor = rows[rows.length - 1].id;
+          if (rows.length === 500) again = true;
+        } while (again && !res.writableEnded);
+      } catch (error) {
+        req.log.warn({ err: error }, 'event stream read failed');
+      } finally {
+        reading = false;
+      }
+    };
+    const listener = { wake: () => void read() };
+    const heartbeat = setInterval(async () => {
+      if (token && !(await sessionViewer(database.db, token).catch(() => undefined))) return res.end();
+      res.write(': alive\n\n');
+    }, HEARTBEAT_MS);
+    const close = () => {
+      clearInterval(heartbeat);
+      feed.remove(listener);
+    };
+    req.on('close', close);
+    feed.add(listener);
+    void read();
+  });
+}
+
+function send(res: Response, row: { id: number; kind: string; at: Date; data: Record<string, unknown> }) {
+  res.write(`id: ${row.id}\nevent: ${row.kind}\ndata: ${JSON.stringify({ ...row.data, at: row.at })}\n\n`);
+}

@@ -1,0 +1,99 @@
+import { Router } from 'express';
+import { sql } from 'kysely';
+import { z } from 'zod';
+import { actorOf } from '../../access/viewer.ts';
+import type { Database } from '../../db/database.ts';
+import { parseBody } from '../../http/body.ts';
+import { geometrySchema } from '../../http/geojson.ts';
+import { parseId, parseLimit } from '../../http/params.ts';
+import { HttpProblem, invalidParameter } from '../../http/problem.ts';
+import { changeOwnAvailability, listDispatches } from '../dispatch/service.ts';
+import { SKILLS } from '../members/resource.ts';
+import { nearestVolunteers, type NearestQuery } from './nearest.ts';
+
+const NEAREST_PARAMETERS = ['lon', 'lat', 'k', 'radius_m', 'skill', 'community'];
+export const MAX_K = 100;
+export const MAX_RADIUS_M = 50_000;
+
+function parseCoordinate(value: unknown, field: 'lon' | 'lat'): number {
+  const bound = field === 'lon' ? 180 : 90;
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  if (!Number.isFinite(n) || Math.abs(n) > bound) throw invalidParameter(field, `${field} must be a number from -${bound} to ${bound}`);
+  return n;
+}
+
+/** `skill` may be repeated (skill=medical&skill=patrol) or comma-separated: every one is required. */
+export function parseSkills(value: unknown, field = 'skill'): string[] {
+  if (value === undefined) return [];
+  const given = (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(',')).filter((s) => s !== '');
+  const unknown = given.find((s) => !(SKILLS as readonly string[]).includes(s));
+  if (unknown !== undefined) throw invalidParameter(field, `${unknown} is not a skill; use ${SKILLS.join(', ')}`);
+  return [...new Set(given)];
+}
+
+export function parseNearest(query: Record<string, unknown>): NearestQuery {
+  const unknown = Object.keys(query).find((key) => !NEAREST_PARAMETERS.includes(key));
+  if (unknown) throw invalidParameter(unknown, `${unknown} is not a parameter of nearest; use ${NEAREST_PARAMETERS.join(', ')}`);
+  for (const key of ['lon', 'lat', 'k', 'radius_m', 'community']) {
+    if (Array.isArray(query[key])) throw invalidParameter(key, `${key} must be given once`);
+  }
+  if (query.lon === undefined || query.lat === undefined) throw invalidParameter(query.lon === undefined ? 'lon' : 'lat', 'lon and lat are required');
+  let radiusM: number | undefined;
+  if (query.radius_m !== undefined) {
+    radiusM = typeof query.radius_m === 'string' && query.radius_m.trim() !== '' ? Number(query.radius_m) : NaN;
+    if (!(radiusM > 0 && radiusM <= MAX_RADIUS_M)) throw invalidParameter('radius_m', `radius_m must be a number of metres above 0 and at most ${MAX_RADIUS_M}`);
+  }
+  return {
+    lon: parseCoordinate(query.lon, 'lon'),
+    lat: parseCoordinate(query.lat, 'lat'),
+    k: parseLimit(query.k, { fallback: 5, max: MAX_K }, 'k'),
+    radiusM,
+    skills: parseSkills(query.skill),
+    community: query.community === undefined ? undefined : parseId(query.community, 'community'),
+  };
+}
+
+/** What a volunteer changes about itself: whether it can be asked, and where it is now (null: at home). */
+const selfChange = z.object({
+  availability: z.enum(['available', 'off_duty']).optional(),
+  current_point: geometrySchema(['Point']).nullable().optional(),
+}).strict().refine((c) => c.availability !== undefined || c.current_point !== undefined, { message: 'give availability and/or current_point' });
+
+/**
+ * GET /volunteers/nearest for dispatchers; GET and PATCH /volunteers/me for a volunteer: its availability,
+ * its position, and its open offers and assignments.
+ */
+export function volunteerRoutes(database: Database) {
+  const { db } = database;
+  const router = Router();
+
+  router.get('/api/v1/volunteers/nearest', async (req, res) => {
+    const query = parseNearest(req.query as Record<string, unknown>);
+    res.type('application/geo+json').send(await nearestVolunteers(db, query, req.viewer!));
+  });
+
+  async function me(memberId: number | null) {
+    if (memberId === null) throw new HttpProblem(409, 'No member record', 'this account is not linked to a volunteer (member_id)', { field: 'member_id' });
+    const { rows: [member] } = await sql<Record<string, unknown>>`
+      select id, name, phone, skills, availability, grid_id, community_id, version,
+             ST_AsGeoJSON(geom, 7)::json as home, ST_AsGeoJSON(current_point, 7)::json as current_point, current_point_at
+      from members where id = ${memberId}`.execute(db);
+    if (!member) throw new HttpProblem(404, 'Not Found', `member ${memberId} no longer exists`, { field: 'member_id' });
+    return member;
+  }
+
+  router.get('/api/v1/volunteers/me', async (req, res) => {
+    const member = await me(req.viewer!.memberId);
+    res.json({ ...member, dispatches: await listDispatches(db, req.viewer!, { all: false, limit: 100 }) });
+  });
+
+  router.patch('/api/v1/volunteers/me', async (req, res) => {
+    const change = parseBody(selfChange, req.body);
+    const viewer = req.viewer!;
+    await me(viewer.memberId);
+    await changeOwnAvailability(db, viewer.memberId!, actorOf(req), change);
+    res.json({ ...(await me(viewer.memberId)), dispatches: await listDispatches(db, viewer, { all: false, limit: 100 }) });
+  });
+
+  return router;
+}
