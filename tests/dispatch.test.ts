@@ -70,7 +70,7 @@ beforeAll(async () => {
   const at = () => [extent.xmin + rnd() * (extent.xmax - extent.xmin), extent.ymin + rnd() * (extent.ymax - extent.ymin)];
   const volunteers = Array.from({ length: 3000 }, (_, n) => ({
     name: `Volunteer ${n}`, phone: `139${String(n).padStart(8, '0')}`, home: at(), now: n % 7 === 0 ? at() : null,
-    skills: SKILLS.filter((s, i) => i === n % 10 || rnd() < 0.15), availability: rnd() < 0.2 ? 'off_duty' : 'available',
+    skills: SKILLS.filter((_, i) => i === n % 10 || rnd() < 0.15), availability: rnd() < 0.2 ? 'off_duty' : 'available',
   }));
   await sql`
     insert into members (name, phone, category, geom, is_volunteer, skills, availability, current_point, current_point_at)
