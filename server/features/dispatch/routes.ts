@@ -10,7 +10,7 @@ import { SKILLS } from '../members/resource.ts';
 import { MAX_K } from '../volunteers/routes.ts';
 import { actOnDispatch, cancelRequest, DISPATCH_ACTIONS, dispatchIssue, issueDispatches, listDispatches, type DispatchAction } from './service.ts';
 
-const dispatchBody = z.object({
+export const dispatchBody = z.object({
   k: z.number().int().min(1).max(MAX_K).default(3),
   /** one skill or several, every one required */
   skill: z.union([z.enum(SKILLS), z.array(z.enum(SKILLS)).max(SKILLS.length)]).optional(),

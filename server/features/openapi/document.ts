@@ -6,6 +6,10 @@ import { ACCESS_RULES, type AccessRule } from '../../access/rules.ts';
 import { ROLES } from '../../access/viewer.ts';
 import { newUserSchema, userChangeSchema } from '../accounts/service.ts';
 import { IMPORT_CRS } from '../import/service.ts';
+import { dispatchBody } from '../dispatch/routes.ts';
+import { DISPATCH_ACTIONS } from '../dispatch/service.ts';
+import { SKILLS } from '../members/resource.ts';
+import { MAX_K, MAX_RADIUS_M, selfChange } from '../volunteers/routes.ts';
 import { IMPORT_FORMATS } from '../import/sources.ts';
 
 /** JSON Schema for OpenAPI 3.0 from the zod schema that validates the same thing. */
@@ -190,6 +194,66 @@ export function openApiDocument(resources: ResourceDefinition[]) {
       summary: 'The audit log: every write, newest first, with the row before and after', tags: ['accounts'],
       parameters: ['resource', 'row', 'user', 'from', 'to', 'limit', 'before'].map((name) => ({ name, in: 'query', schema: { type: name === 'row' || name === 'limit' || name === 'before' ? 'integer' : 'string' } })),
       responses: { 200: { description: '`{entries, links}`; follow the `next` link for older entries' } },
+    },
+  };
+
+  schemas.DispatchRequest = schema(dispatchBody);
+  schemas.VolunteerChange = schema(selfChange);
+  const query = (name: string, type: string, extra: Record<string, unknown> = {}) => ({ name, in: 'query', schema: { type, ...extra } });
+  paths['/api/v1/volunteers/nearest'] = {
+    get: {
+      summary: 'The nearest available volunteers to a point, nearest first', tags: ['dispatch'],
+      description: '`distance_m` is geodesic (PostGIS ST_Distance on geography). Only volunteers who are available and hold no offer or dispatch; `skill` may be repeated and every one must match. Contacts as the role allows.',
+      parameters: [
+        { ...query('lon', 'number', { minimum: -180, maximum: 180 }), required: true, example: 108.94 },
+        { ...query('lat', 'number', { minimum: -90, maximum: 90 }), required: true, example: 34.26 },
+        query('k', 'integer', { minimum: 1, maximum: MAX_K, default: 5 }),
+        query('radius_m', 'number', { exclusiveMinimum: true, minimum: 0, maximum: MAX_RADIUS_M }),
+        { ...query('skill', 'array', { items: { type: 'string', enum: [...SKILLS] } }), style: 'form', explode: true },
+        query('community', 'integer', { minimum: 1 }),
+      ],
+      responses: { 200: geojson('FeatureCollection of volunteers with distance_m, skills, availability, grid and community', '#/components/schemas/FeatureCollection'), 400: problemResponse('a parameter out of range') },
+    },
+  };
+  paths['/api/v1/volunteers/me'] = {
+    get: { summary: 'The signed-in volunteer: availability, home, current position, open offers and dispatches', tags: ['dispatch'], responses: { 200: { description: 'the volunteer with `dispatches`' } } },
+    patch: {
+      summary: 'Set own availability (available, off_duty) and current position (null: at home)', tags: ['dispatch'],
+      description: 'Going off duty hands back open offers; a volunteer on a dispatch is busy until it finishes or cancels it.',
+      requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/VolunteerChange' } } } },
+      responses: { 200: { description: 'the volunteer' }, 400: problemResponse('a wrong field'), 409: problemResponse('busy on a dispatch') },
+    },
+  };
+  paths['/api/v1/issues/{id}/dispatch'] = {
+    post: {
+      summary: 'Offer the issue to the nearest k available volunteers (with the skills asked)', tags: ['dispatch'],
+      description: 'A decline or a timeout passes the offer to the next nearest not yet asked; the first to accept is assigned and the other offers are withdrawn.',
+      parameters: [idParameter],
+      requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/DispatchRequest' } } } },
+      responses: { 201: { description: 'the request with its offers' }, 400: problemResponse('a wrong field'), 404: problemResponse('no such issue'), 409: problemResponse('the issue is settled or already dispatched') },
+    },
+    delete: { summary: 'End the issue\'s dispatch request: offers withdrawn, an assignment cancelled', tags: ['dispatch'], parameters: [idParameter], responses: { 204: { description: 'ended' }, 404: problemResponse('no request at work') } },
+  };
+  paths['/api/v1/issues/{id}/dispatches'] = {
+    get: { summary: 'The issue\'s dispatch requests, offers and every step (who, when, distance)', tags: ['dispatch'], parameters: [idParameter], responses: { 200: { description: '`{issue_id, requests: [{…, dispatches: [{…, steps}]}]}`' }, 404: problemResponse('no such issue') } },
+  };
+  paths['/api/v1/dispatches'] = {
+    get: { summary: 'Dispatches in scope (a volunteer\'s own), open ones unless all=true', tags: ['dispatch'], parameters: [query('all', 'boolean'), query('limit', 'integer', { minimum: 1, maximum: 5000 })], responses: { 200: { description: '`{dispatches}`' } } },
+  };
+  paths['/api/v1/dispatches/{id}/{action}'] = {
+    post: {
+      summary: 'Answer or follow a dispatch: accept, decline, arrive, finish, cancel', tags: ['dispatch'],
+      description: 'The volunteer asked, or a dispatcher recording its answer. Cancel (after accepting) passes the issue to the next nearest.',
+      parameters: [idParameter, { name: 'action', in: 'path', required: true, schema: { type: 'string', enum: [...DISPATCH_ACTIONS] } }],
+      responses: { 200: { description: 'the dispatch with its steps' }, 404: problemResponse('no such dispatch'), 409: problemResponse('not possible from its state, or the offer expired') },
+    },
+  };
+  paths['/api/v1/events'] = {
+    get: {
+      summary: 'Server-sent events: issue and dispatch changes in the caller\'s scope', tags: ['dispatch'],
+      description: 'Events `issue` and `dispatch` with ids in commit order; reconnect with `Last-Event-ID` (or `?after=`) to receive what was missed. The first event, `ready`, gives the id the stream starts after.',
+      parameters: [{ name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } }, query('after', 'integer')],
+      responses: { 200: { description: 'an event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } } },
     },
   };
 

@@ -54,7 +54,7 @@ export function parseNearest(query: Record<string, unknown>): NearestQuery {
 }
 
 /** What a volunteer changes about itself: whether it can be asked, and where it is now (null: at home). */
-const selfChange = z.object({
+export const selfChange = z.object({
   availability: z.enum(['available', 'off_duty']).optional(),
   current_point: geometrySchema(['Point']).nullable().optional(),
 }).strict().refine((c) => c.availability !== undefined || c.current_point !== undefined, { message: 'give availability and/or current_point' });
