@@ -1,7 +1,10 @@
-import { useState } from 'react';
+import type { FeatureCollection } from 'geojson';
+import { useCallback, useState } from 'react';
 import { AccountsPanel, scopeText } from './features/accounts/AccountsPanel.tsx';
 import { LoginScreen } from './features/auth/LoginScreen.tsx';
 import { useSession, type User } from './features/auth/session.tsx';
+import { DispatchPanel, type Target } from './features/dispatch/DispatchPanel.tsx';
+import { VolunteerPanel } from './features/dispatch/VolunteerPanel.tsx';
 import { ImportPanel } from './features/import/ImportPanel.tsx';
 import { FeaturePanel } from './features/map/FeaturePanel.tsx';
 import { MapView, type SelectedFeature } from './features/map/MapView.tsx';
@@ -22,16 +25,28 @@ function Shell({ user }: { user: User }) {
   const canImportOrExport = Object.values(user.permissions).some((actions) => actions.length > 0) && user.role !== 'resident' && user.role !== 'volunteer';
   const [visible, setVisible] = useState<Record<LayerGroup, boolean>>({ communities: true, grids: true, buildings: true });
   const [selected, setSelected] = useState<SelectedFeature | null>(null);
-  const [view, setView] = useState<'map' | 'import' | 'accounts'>('map');
+  const dispatches = ['admin', 'dispatcher', 'grid_worker'].includes(user.role);
+  const [view, setView] = useState<'map' | 'import' | 'accounts' | 'dispatch' | 'volunteer'>(user.role === 'volunteer' ? 'volunteer' : 'map');
   const [mapVersion, setMapVersion] = useState(0);
+  // the dispatch and volunteer views pick places on the map and draw over it
+  const picking = view === 'dispatch' || view === 'volunteer';
+  const [target, setTarget] = useState<Target | null>(null);
+  const [overlay, setOverlay] = useState<FeatureCollection>({ type: 'FeatureCollection', features: [] });
+  const show = (next: typeof view) => {
+    setView(next);
+    setTarget(null);
+  };
+  const pick = useCallback((at: [number, number], issueId: number | undefined) => setTarget({ at, issueId }), []);
   return (
     <div className="app">
       <header className="topbar">
         <h1>{t('app.title')}</h1>
         <nav className="views">
-          <button type="button" aria-pressed={view === 'map'} onClick={() => setView('map')}>{t('nav.map')}</button>
-          {canImportOrExport && <button type="button" aria-pressed={view === 'import'} onClick={() => setView('import')}>{t('nav.import')}</button>}
-          {user.role === 'admin' && <button type="button" aria-pressed={view === 'accounts'} onClick={() => setView('accounts')}>{t('nav.accounts')}</button>}
+          <button type="button" aria-pressed={view === 'map'} onClick={() => show('map')}>{t('nav.map')}</button>
+          {dispatches && <button type="button" aria-pressed={view === 'dispatch'} onClick={() => show('dispatch')}>{t('nav.dispatch')}</button>}
+          {user.role === 'volunteer' && <button type="button" aria-pressed={view === 'volunteer'} onClick={() => show('volunteer')}>{t('nav.volunteer')}</button>}
+          {canImportOrExport && <button type="button" aria-pressed={view === 'import'} onClick={() => show('import')}>{t('nav.import')}</button>}
+          {user.role === 'admin' && <button type="button" aria-pressed={view === 'accounts'} onClick={() => show('accounts')}>{t('nav.accounts')}</button>}
         </nav>
         <span className="user" data-testid="signed-in">
           {user.display_name ?? user.username} · {t(`role.${user.role}` as MessageKey)} · {scopeText(user.scope, t)}
@@ -62,8 +77,10 @@ function Shell({ user }: { user: User }) {
           <li><i style={{ background: '#a9a9a9' }} />{t('legend.otherBuildings')}</li>
         </ul>
       </nav>
-      <MapView key={mapVersion} visible={visible} selected={selected} onSelect={setSelected} />
-      {view === 'import' ? <aside className="panel"><ImportPanel onImported={() => setMapVersion((v) => v + 1)} /></aside>
+      <MapView key={mapVersion} visible={visible} selected={selected} onSelect={setSelected} overlay={overlay} onPick={picking ? pick : undefined} />
+      {view === 'dispatch' ? <DispatchPanel target={target} onTarget={setTarget} onOverlay={setOverlay} />
+        : view === 'volunteer' ? <VolunteerPanel picked={target} onOverlay={setOverlay} />
+        : view === 'import' ? <aside className="panel"><ImportPanel onImported={() => setMapVersion((v) => v + 1)} /></aside>
         : view === 'accounts' ? <aside className="panel wide"><AccountsPanel /></aside>
         : <FeaturePanel feature={selected} onClose={() => setSelected(null)} />}
     </div>

@@ -269,6 +269,7 @@ function dispatchesSql(viewer: Viewer, where: ReturnType<typeof sql>) {
       'issue_status', i.status, 'issue_point', ST_AsGeoJSON(i.geom, 7)::json,
       'volunteer_id', d.volunteer_id, 'volunteer_name', case when ${shown} then m.name end,
       'volunteer_phone', case when ${shown} then m.phone end, 'volunteer_skills', m.skills,
+      'volunteer_point', case when ${shown} then ST_AsGeoJSON(coalesce(m.current_point, m.geom), 7)::json end,
       'state', d.state, 'rank', d.rank, 'distance_m', round(d.distance_m::numeric, 2),
       'offered_at', d.offered_at, 'expires_at', d.expires_at, 'updated_at', d.updated_at, 'version', d.version,
       'steps', (select json_agg(json_build_object('state', s.state, 'at', s.at, 'by', s.username, 'distance_m', round(s.distance_m::numeric, 2)) order by s.id)

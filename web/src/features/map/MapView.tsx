@@ -1,6 +1,6 @@
 import { bbox } from '@turf/bbox';
 import type { FeatureCollection, GeoJsonProperties } from 'geojson';
-import { Map as MapLibreMap, setWorkerUrl } from 'maplibre-gl';
+import { Map as MapLibreMap, setWorkerUrl, type GeoJSONSource } from 'maplibre-gl';
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?worker&url';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import { useEffect, useRef, useState } from 'react';
@@ -26,10 +26,17 @@ declare global {
   }
 }
 
-export function MapView({ visible, selected, onSelect }: {
+/** A click in a view that picks places (the dispatcher's): where, and the overlay issue hit, if any. */
+export type Pick = (at: [lon: number, lat: number], issueId: number | undefined) => void;
+
+export function MapView({ visible, selected, onSelect, overlay, onPick }: {
   visible: Record<LayerGroup, boolean>;
   selected: SelectedFeature | null;
   onSelect: (feature: SelectedFeature | null) => void;
+  /** drawn above the map layers (see OVERLAY_LAYERS) */
+  overlay?: FeatureCollection;
+  /** when set, a click picks a place instead of selecting a feature */
+  onPick?: Pick;
 }) {
   const { t } = useI18n();
   const container = useRef<HTMLDivElement>(null);
@@ -38,6 +45,8 @@ export function MapView({ visible, selected, onSelect }: {
   const [truncated, setTruncated] = useState<LayerGroup[]>([]);
   const onSelectRef = useRef(onSelect);
   onSelectRef.current = onSelect;
+  const onPickRef = useRef(onPick);
+  onPickRef.current = onPick;
 
   useEffect(() => {
     let disposed = false;
@@ -60,6 +69,10 @@ export function MapView({ visible, selected, onSelect }: {
         attributionControl: config.basemap ? {} : false,
       });
       created.on('click', (event) => {
+        if (onPickRef.current) {
+          const [issue] = created!.queryRenderedFeatures(event.point, { layers: ['overlay-points'], filter: ['==', ['get', 'kind'], 'issue'] });
+          return onPickRef.current([event.lngLat.lng, event.lngLat.lat], issue ? Number(issue.id) : undefined);
+        }
         const [hit] = created!.queryRenderedFeatures(event.point, { layers: CLICKABLE_LAYERS });
         onSelectRef.current(hit ? { group: hit.source as LayerGroup, id: hit.id, properties: hit.properties } : null);
       });
@@ -90,8 +103,13 @@ export function MapView({ visible, selected, onSelect }: {
     }
   }, [map, selected]);
 
+  useEffect(() => {
+    if (!map) return;
+    (map.getSource('overlay') as GeoJSONSource).setData(overlay ?? { type: 'FeatureCollection', features: [] });
+  }, [map, overlay]);
+
   return (
-    <div className="map" ref={container} data-testid="map">
+    <div className={onPick ? 'map picking' : 'map'} ref={container} data-testid="map">
       {!map && !error && <div className="map-status">{t('map.loading')}</div>}
       {error && <div className="map-status error" role="alert">{t('map.error')}: {error}</div>}
       {truncated.length > 0 && (

@@ -13,6 +13,10 @@ export const GROUP_LAYERS: Record<LayerGroup, string[]> = {
 };
 export const CLICKABLE_LAYERS = ['buildings-fill', 'grids-fill', 'communities-fill'];
 
+// What a view draws over the map (the dispatcher's issues, the point asked about, lines to the nearest
+// volunteers): source `overlay`, features with a `kind` (issue, target, volunteer, route) and a `state`.
+const EMPTY: FeatureCollection = { type: 'FeatureCollection', features: [] };
+
 // Names are drawn with the browser's own CJK fonts, so the map needs no font server.
 export const LOCAL_FONT_FAMILY = '"Noto Sans CJK SC", "Noto Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif';
 
@@ -52,6 +56,24 @@ export function buildStyle(config: MapConfig, data: Record<LayerGroup, FeatureCo
       layout: { 'text-field': ['get', 'name'], 'text-size': 16 },
       paint: { 'text-color': '#7b241c', 'text-halo-color': '#ffffff', 'text-halo-width': 2 },
     },
+    {
+      id: 'overlay-routes', type: 'line', source: 'overlay', filter: ['==', ['get', 'kind'], 'route'],
+      paint: {
+        'line-color': ['match', ['get', 'state'], 'accepted', '#1e8449', 'arrived', '#1e8449', 'offered', '#d68910', '#2e86c1'],
+        'line-width': ['match', ['get', 'state'], 'accepted', 4, 'arrived', 4, 2.5],
+        'line-dasharray': ['match', ['get', 'state'], 'offered', ['literal', [2, 1]], ['literal', [1, 0]]],
+      },
+    },
+    {
+      id: 'overlay-points', type: 'circle', source: 'overlay', filter: ['!=', ['get', 'kind'], 'route'],
+      paint: {
+        'circle-radius': ['match', ['get', 'kind'], 'issue', 7, 'target', 8, 6],
+        'circle-color': ['match', ['get', 'kind'], 'issue', ['case', ['get', 'selected'], '#b03a2e', '#e59866'], 'target', '#1f3a93',
+          ['match', ['get', 'state'], 'accepted', '#1e8449', 'arrived', '#1e8449', 'offered', '#d68910', '#2e86c1']],
+        'circle-stroke-color': '#ffffff',
+        'circle-stroke-width': 2,
+      },
+    },
   );
   return {
     version: 8,
@@ -62,6 +84,7 @@ export function buildStyle(config: MapConfig, data: Record<LayerGroup, FeatureCo
       communities: { type: 'geojson', data: data.communities },
       grids: { type: 'geojson', data: data.grids },
       buildings: { type: 'geojson', data: data.buildings },
+      overlay: { type: 'geojson', data: EMPTY },
     },
     layers,
   };

@@ -1,0 +1,208 @@
+import type { Feature, FeatureCollection, Point } from 'geojson';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { apiFetch, getJson, problemOf, sendJson } from '../../api.ts';
+import { useI18n, type MessageKey } from '../../i18n.tsx';
+import { subscribeEvents, type ServerEvent } from './events.ts';
+
+export const SKILLS = ['elder_care', 'disability', 'hardship', 'employment', 'medical', 'education', 'patrol', 'legal_aid', 'mediation', 'repair'] as const;
+const SETTLED = ['resolved', 'answered', 'rated', 'closed', 'rejected'];
+
+/** Where the dispatcher asks: a clicked point, or an open issue's. */
+export interface Target { at: [number, number]; issueId?: number }
+
+interface Volunteer {
+  id: number;
+  geometry: Point | null;
+  properties: { distance_m: number; name: string | null; phone: string | null; skills: string[]; grid_name: string | null; located: string };
+}
+interface IssueFeature { id: number; geometry: Point; properties: { title: string; category: string; status: string; reported_at: string } }
+export interface Dispatch {
+  id: number; request_id: number; issue_id: number; issue_title: string; issue_point: Point; volunteer_id: number;
+  volunteer_name: string | null; volunteer_phone: string | null; volunteer_point: Point | null; volunteer_skills: string[];
+  state: string; rank: number; distance_m: number; expires_at: string; steps: { state: string; at: string; by: string | null }[];
+}
+interface DispatchRequest { id: number; state: string; k: number; skills: string[]; dispatches: Dispatch[] }
+
+export const metres = (m: number) => (m < 1000 ? `${Math.round(m)} m` : `${(m / 1000).toFixed(2)} km`);
+
+const route = (from: [number, number], to: Point, state: string, id: string): Feature => ({
+  type: 'Feature', id, properties: { kind: 'route', state }, geometry: { type: 'LineString', coordinates: [from, to.coordinates] },
+});
+
+/**
+ * The dispatcher's console: open issues in scope, the nearest available volunteers to a clicked point or
+ * an issue (ranked, with distance, skills and contact, and lines on the map), dispatch with one button,
+ * and offers, accepts and declines as they happen, from the event stream.
+ */
+export function DispatchPanel({ target, onTarget, onOverlay }: {
+  target: Target | null;
+  onTarget: (target: Target | null) => void;
+  onOverlay: (overlay: FeatureCollection) => void;
+}) {
+  const { t, maybe } = useI18n();
+  const [skills, setSkills] = useState<string[]>([]);
+  const [k, setK] = useState(3);
+  const [issues, setIssues] = useState<IssueFeature[]>([]);
+  const [nearest, setNearest] = useState<Volunteer[] | null>(null);
+  const [requests, setRequests] = useState<DispatchRequest[]>([]);
+  const [log, setLog] = useState<{ id: string; text: string }[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const loadIssues = useCallback(async () => {
+    const collection = await getJson<{ features: IssueFeature[] }>('/api/v1/issues?limit=1000');
+    setIssues(collection.features.filter((f) => !SETTLED.includes(f.properties.status)));
+  }, []);
+
+  const query = target && `lon=${target.at[0]}&lat=${target.at[1]}&k=10${skills.map((s) => `&skill=${s}`).join('')}`;
+  const loadTarget = useCallback(async () => {
+    setError(null);
+    if (!query) return;
+    try {
+      setNearest((await getJson<{ features: Volunteer[] }>(`/api/v1/volunteers/nearest?${query}`)).features);
+      setRequests(target?.issueId ? (await getJson<{ requests: DispatchRequest[] }>(`/api/v1/issues/${target.issueId}/dispatches`)).requests : []);
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }, [query, target?.issueId]);
+
+  useEffect(() => void loadIssues().catch((e: Error) => setError(e.message)), [loadIssues]);
+  useEffect(() => void loadTarget(), [loadTarget]);
+
+  // live: a change to the issue on screen reloads it; any issue change reloads the list
+  const reloadRef = useRef({ loadTarget, loadIssues, issueId: target?.issueId });
+  reloadRef.current = { loadTarget, loadIssues, issueId: target?.issueId };
+  useEffect(() => subscribeEvents((event: ServerEvent) => {
+    if (event.event === 'ready') return;
+    const { data } = event;
+    const text = event.event === 'dispatch'
+      ? `#${data.issue_id} · ${t('dispatch.volunteer')} ${data.volunteer_id} · ${t(`dispatch.state.${data.state}` as MessageKey)}`
+      : `#${data.issue_id} · ${t('dispatch.issueChanged')}`;
+    setLog((entries) => [{ id: event.id, text: `${new Date(String(data.at)).toLocaleTimeString()} ${text}` }, ...entries].slice(0, 8));
+    const current = reloadRef.current;
+    if (data.issue_id === current.issueId) void current.loadTarget();
+    if (event.event === 'issue') void current.loadIssues().catch(() => undefined);
+  }), [t]);
+
+  const active = requests.find((r) => r.state === 'open' || r.state === 'assigned');
+  const shown = active?.dispatches ?? requests.at(-1)?.dispatches ?? [];
+
+  useEffect(() => {
+    const features: Feature[] = issues.map((issue) => ({
+      type: 'Feature', id: issue.id, geometry: issue.geometry, properties: { kind: 'issue', selected: issue.id === target?.issueId },
+    }));
+    if (target) {
+      features.push({ type: 'Feature', properties: { kind: 'target' }, geometry: { type: 'Point', coordinates: target.at } });
+      for (const v of nearest ?? []) {
+        if (!v.geometry) continue;
+        features.push(route(target.at, v.geometry, 'nearest', `n${v.id}`));
+        features.push({ type: 'Feature', id: v.id, properties: { kind: 'volunteer', state: 'nearest' }, geometry: v.geometry });
+      }
+      for (const d of shown) {
+        if (!d.volunteer_point || !['offered', 'accepted', 'arrived'].includes(d.state)) continue;
+        features.push(route(target.at, d.volunteer_point, d.state, `d${d.id}`));
+        features.push({ type: 'Feature', id: d.volunteer_id, properties: { kind: 'volunteer', state: d.state }, geometry: d.volunteer_point });
+      }
+    }
+    onOverlay({ type: 'FeatureCollection', features });
+  }, [issues, target, nearest, shown, onOverlay]);
+  useEffect(() => () => onOverlay({ type: 'FeatureCollection', features: [] }), [onOverlay]);
+
+  async function act(work: () => Promise<unknown>) {
+    setBusy(true);
+    setError(null);
+    try {
+      await work();
+      await loadTarget();
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  }
+  const dispatch = () => act(() => sendJson('POST', `/api/v1/issues/${target!.issueId}/dispatch`, { k, skill: skills }));
+  const cancel = () => act(async () => {
+    const response = await apiFetch(`/api/v1/issues/${target!.issueId}/dispatch`, { method: 'DELETE' });
+    if (!response.ok) throw new Error(await problemOf(response));
+  });
+  const selectedIssue = useMemo(() => issues.find((i) => i.id === target?.issueId), [issues, target?.issueId]);
+
+  return (
+    <aside className="panel dispatch" data-testid="dispatch-panel">
+      <header><h2>{t('dispatch.title')}</h2></header>
+      <p className="hint">{t('dispatch.hint')}</p>
+      <fieldset className="skills">
+        <legend>{t('dispatch.skills')}</legend>
+        {SKILLS.map((skill) => (
+          <label key={skill}>
+            <input type="checkbox" name="skill" value={skill} checked={skills.includes(skill)}
+              onChange={(e) => setSkills(e.target.checked ? [...skills, skill] : skills.filter((s) => s !== skill))} />
+            {t(`skill.${skill}` as MessageKey)}
+          </label>
+        ))}
+      </fieldset>
+
+      <h3>{t('dispatch.openIssues')} ({issues.length})</h3>
+      <ul className="issue-list">
+        {issues.slice(0, 50).map((issue) => (
+          <li key={issue.id}>
+            <button type="button" aria-pressed={issue.id === target?.issueId}
+              onClick={() => onTarget({ at: issue.geometry.coordinates as [number, number], issueId: issue.id })}>
+              #{issue.id} {issue.properties.title} <small>{maybe(`issueStatus.${issue.properties.status}`) ?? issue.properties.status}</small>
+            </button>
+          </li>
+        ))}
+      </ul>
+
+      {error && <p className="error" role="alert">{error}</p>}
+      {target && (
+        <>
+          <h3>
+            {selectedIssue ? `#${selectedIssue.id} ${selectedIssue.properties.title}` : t('dispatch.point')}
+            <small> {target.at[0].toFixed(5)}, {target.at[1].toFixed(5)}</small>
+          </h3>
+          {target.issueId !== undefined && (
+            <div className="dispatch-actions">
+              {active ? (
+                <>
+                  <span>{t(`dispatch.request.${active.state}` as MessageKey)}</span>
+                  <button type="button" disabled={busy} onClick={() => void cancel()}>{t('dispatch.cancel')}</button>
+                </>
+              ) : (
+                <>
+                  <label>{t('dispatch.k')} <input type="number" min={1} max={20} value={k} onChange={(e) => setK(Number(e.target.value))} /></label>
+                  <button type="button" className="primary" disabled={busy} onClick={() => void dispatch()}>{t('dispatch.send')}</button>
+                </>
+              )}
+            </div>
+          )}
+          {shown.length > 0 && (
+            <ol className="dispatches" data-testid="dispatches">
+              {shown.map((d) => (
+                <li key={d.id} data-state={d.state}>
+                  <b>{d.volunteer_name ?? `${t('dispatch.volunteer')} ${d.volunteer_id}`}</b> · {metres(d.distance_m)} ·{' '}
+                  <span className={`state ${d.state}`}>{t(`dispatch.state.${d.state}` as MessageKey)}</span>
+                </li>
+              ))}
+            </ol>
+          )}
+          <h3>{t('dispatch.nearest')}</h3>
+          {nearest && nearest.length === 0 && <p className="hint">{t('dispatch.none')}</p>}
+          <ol className="nearest" data-testid="nearest">
+            {(nearest ?? []).map((v) => (
+              <li key={v.id} data-volunteer={v.id}>
+                <div><b>{v.properties.name ?? '—'}</b> <span className="distance">{metres(v.properties.distance_m)}</span></div>
+                <div className="skills-list">{v.properties.skills.map((s) => t(`skill.${s}` as MessageKey)).join('、')}</div>
+                <div className="contact">{v.properties.phone ?? ''} {v.properties.grid_name ?? ''}{v.properties.located === 'current' ? ` · ${t('dispatch.locatedNow')}` : ''}</div>
+              </li>
+            ))}
+          </ol>
+        </>
+      )}
+      <h3>{t('dispatch.live')}</h3>
+      <ul className="event-log" data-testid="event-log">
+        {log.map((entry) => <li key={entry.id}>{entry.text}</li>)}
+      </ul>
+    </aside>
+  );
+}

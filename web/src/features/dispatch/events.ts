@@ -1,0 +1,51 @@
+import { apiFetch } from '../../api.ts';
+
+export interface ServerEvent {
+  id: string;
+  event: 'ready' | 'issue' | 'dispatch';
+  data: Record<string, unknown>;
+}
+
+/**
+ * Listens to GET /api/v1/events. EventSource cannot send the bearer token, so the stream is read with
+ * fetch; on a dropped connection it reconnects with Last-Event-ID after a pause, and so misses nothing.
+ * Returns the function that stops listening.
+ */
+export function subscribeEvents(onEvent: (event: ServerEvent) => void): () => void {
+  const controller = new AbortController();
+  let lastId: string | undefined;
+  (async () => {
+    while (!controller.signal.aborted) {
+      try {
+        const response = await apiFetch('/api/v1/events', {
+          headers: lastId ? { 'Last-Event-ID': lastId } : {},
+          signal: controller.signal,
+        });
+        if (response.status === 401 || response.status === 403) return;
+        if (!response.ok || !response.body) throw new Error(`events: ${response.status}`);
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value;
+          let end: number;
+          while ((end = buffer.indexOf('\n\n')) >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const fields = new Map(block.split('\n').filter((l) => !l.startsWith(':')).map((l) => {
+              const colon = l.indexOf(':');
+              return [l.slice(0, colon), l.slice(colon + 1).trimStart()] as const;
+            }));
+            if (fields.has('id')) lastId = fields.get('id');
+            if (fields.has('data')) onEvent({ id: lastId ?? '', event: (fields.get('event') ?? 'message') as ServerEvent['event'], data: JSON.parse(fields.get('data')!) });
+          }
+        }
+      } catch {
+        if (controller.signal.aborted) return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+  })();
+  return () => controller.abort();
+}
