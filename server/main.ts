@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import type { Database } from './db/database.ts';
 import { ensureAdmin } from './features/accounts/service.ts';
 import { startDispatchTimer } from './features/dispatch/service.ts';
+import { pruneEvents } from './features/events/routes.ts';
 import { createLogger } from './logger.ts';
 import { loadDemoIfEmpty, migrateLogged, openConfiguredDatabase } from './start.ts';
 
@@ -63,6 +64,7 @@ try {
   });
   // offers that lapse pass to the next volunteer; requests nobody could take are retried
   stopDispatchTimer = startDispatchTimer(database.db, 1000, (err) => log.error({ err }, 'dispatch timer failed'));
+  setInterval(() => void pruneEvents(database.db).catch((err) => log.error({ err }, 'pruning events failed')), 3_600_000).unref();
 } catch (error) {
   await fail(error as Error);
 }

@@ -6,6 +6,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nearestVolunteersSql } from '../server/features/volunteers/nearest.ts';
 import { sweepDispatches } from '../server/features/dispatch/service.ts';
+import { pruneEvents } from '../server/features/events/routes.ts';
 import { findUsers, viewerOf } from '../server/features/accounts/queries.ts';
 import { openTestDatabase, type TestDatabase } from './support/databases.ts';
 import { sessionFor, testApp } from './support/app.ts';
@@ -477,6 +478,18 @@ describe('GET /api/v1/events', () => {
     await resident.close();
     expect((await fetch(`${base}/api/v1/events`)).status).toBe(401);
     expect((await fetch(`${base}/api/v1/events`, { headers: { Authorization: `Bearer ${await sessionFor(test.database, 'admin')}`, 'Last-Event-ID': 'x' } })).status).toBe(400);
+  });
+
+  it('keeps a week of events', async () => {
+    const db = test.database.db;
+    await sql`insert into events (at, kind, issue_id, data) values (now() - interval '8 days', 'issue', 1, '{}')`.execute(db);
+    const { rows: [before] } = await sql<{ old: number; recent: number }>`
+      select count(*) filter (where at < now() - interval '7 days')::int as old, count(*) filter (where at >= now() - interval '7 days')::int as recent from events`.execute(db);
+    expect(before.old).toBe(1);
+    expect(await pruneEvents(db)).toBe(1);
+    const { rows: [after] } = await sql<{ old: number; recent: number }>`
+      select count(*) filter (where at < now() - interval '7 days')::int as old, count(*) filter (where at >= now() - interval '7 days')::int as recent from events`.execute(db);
+    expect(after).toEqual({ old: 0, recent: before.recent });
   });
 });
 

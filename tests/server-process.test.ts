@@ -76,11 +76,19 @@ describe(`the server process on the ${mode} database`, () => {
     expect(await first.exited).toBe(0);
     expect(first.output()).toMatch(/"msg":"stopped"/);
 
-    const second = startServer(env);
+    const second = startServer({ ...env, DISPATCH_TIMEOUT_SECONDS: '1' });
     const again = await second.listening;
     expect(second.output()).not.toMatch(/loading the demo city/);
     // sessions live in the database: the token still opens one after a restart
     expect((await (await fetch(`${again}/api/v1/grids?limit=10000`, auth)).json()).features).toHaveLength(40);
+
+    // the offer timer runs in the server: an unanswered offer passes to the next volunteer by itself
+    const open = (await (await fetch(`${again}/api/v1/issues?status=reported&limit=1`, auth)).json()).features[0];
+    const post = { ...auth, method: 'POST', headers: { ...auth.headers, 'Content-Type': 'application/json' } };
+    expect((await fetch(`${again}/api/v1/issues/${open.id}/dispatch`, { ...post, body: JSON.stringify({ k: 1 }) })).status).toBe(201);
+    const states = async () => (await (await fetch(`${again}/api/v1/issues/${open.id}/dispatches`, auth)).json())
+      .requests[0].dispatches.map((d: { state: string }) => d.state);
+    await expect.poll(states, { timeout: 10_000, interval: 250 }).toEqual(['timed_out', 'offered']);
     second.stop('SIGINT');
     expect(await second.exited).toBe(0);
   });

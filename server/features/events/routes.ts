@@ -68,6 +68,12 @@ class EventFeed {
   }
 }
 
+/** Events are kept a week: a console away longer reloads what it shows rather than replaying it. */
+export async function pruneEvents(db: Kysely<DB>, days = 7) {
+  const { numAffectedRows } = await sql`delete from events where at < now() - make_interval(days => ${days})`.execute(db);
+  return Number(numAffectedRows ?? 0);
+}
+
 /** `Last-Event-ID` (sent by a reconnecting EventSource) or `?after=`: the id after which to go on. */
 function resumeFrom(header: string | undefined, query: unknown): number | undefined {
   const given = header ?? (typeof query === 'string' ? query : undefined);
