@@ -47,12 +47,12 @@ CREATE TABLE dispatches (
   updated_at   timestamptz NOT NULL DEFAULT now(),
   version      integer NOT NULL DEFAULT 1
 );
--- A volunteer is asked once per issue, holds one offer or assignment at a time, and an issue has one
+-- A volunteer is asked once per request, holds one offer or assignment at a time, and an issue has one
 -- volunteer assigned: two dispatchers racing for the same volunteer cannot both get them.
-CREATE UNIQUE INDEX dispatches_issue_volunteer_key ON dispatches (issue_id, volunteer_id);
+CREATE UNIQUE INDEX dispatches_request_volunteer_key ON dispatches (request_id, volunteer_id);
 CREATE UNIQUE INDEX dispatches_volunteer_active_key ON dispatches (volunteer_id) WHERE state IN ('offered', 'accepted', 'arrived');
 CREATE UNIQUE INDEX dispatches_issue_assigned_key ON dispatches (issue_id) WHERE state IN ('accepted', 'arrived');
-CREATE INDEX dispatches_request_idx ON dispatches (request_id);
+CREATE INDEX dispatches_issue_idx ON dispatches (issue_id);
 CREATE INDEX dispatches_expiry_idx ON dispatches (expires_at) WHERE state = 'offered';
 CREATE TRIGGER next_version BEFORE UPDATE ON dispatches FOR EACH ROW EXECUTE FUNCTION next_version();
 
@@ -88,14 +88,21 @@ CREATE INDEX dispatch_steps_issue_idx ON dispatch_steps (issue_id, id);
 
 -- What open consoles hear (GET /api/v1/events). Ids must grow in commit order, or a console reading
 -- "after id n" would skip an event committed late with a smaller id: every transaction that writes events
--- takes this lock before its first row lock on issues or dispatches (statement triggers below) and holds
--- it to commit.
+-- takes lock 7426008 before writing them (statement triggers below) and holds it to commit. To take it
+-- before any row lock it might wait on, map writes take it right after the map lock (lockMapWrites) and
+-- dispatch transactions first thing.
+-- Each event keeps where its issue lay and who reported it, so who may hear it never depends on the issue
+-- still being there (a deleted issue is announced too). The data is ids and states only: a console reads
+-- the details through the API, masked for its viewer.
 CREATE TABLE events (
   id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   at           timestamptz NOT NULL DEFAULT clock_timestamp(),
   kind         text NOT NULL CHECK (kind IN ('issue', 'dispatch')),
   issue_id     integer NOT NULL,
-  volunteer_id integer,
+  community_id integer,
+  grid_id      integer,
+  reported_by  integer,
+  volunteer_id integer,   -- a volunteer hears its own dispatches
   data         jsonb NOT NULL
 );
 CREATE INDEX events_at_idx ON events USING brin (at);
@@ -111,12 +118,13 @@ CREATE TRIGGER lock_events BEFORE INSERT OR UPDATE OR DELETE ON dispatches FOR E
 CREATE FUNCTION issue_events() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'DELETE' THEN
-    INSERT INTO events (kind, issue_id, data)
-    SELECT 'issue', o.id, jsonb_build_object('issue_id', o.id, 'change', 'deleted') FROM old_rows o;
+    INSERT INTO events (kind, issue_id, community_id, grid_id, reported_by, data)
+    SELECT 'issue', o.id, o.community_id, o.grid_id, o.reported_by, jsonb_build_object('issue_id', o.id, 'change', 'deleted') FROM old_rows o;
   ELSE
-    INSERT INTO events (kind, issue_id, data)
-    SELECT 'issue', n.id, jsonb_build_object('issue_id', n.id, 'change', CASE TG_OP WHEN 'INSERT' THEN 'created' ELSE 'updated' END, 'status', n.status,
-                                             'grid_id', n.grid_id, 'community_id', n.community_id, 'version', n.version)
+    INSERT INTO events (kind, issue_id, community_id, grid_id, reported_by, data)
+    SELECT 'issue', n.id, n.community_id, n.grid_id, n.reported_by,
+           jsonb_build_object('issue_id', n.id, 'change', CASE TG_OP WHEN 'INSERT' THEN 'created' ELSE 'updated' END,
+                              'status', n.status, 'grid_id', n.grid_id, 'community_id', n.community_id, 'version', n.version)
     FROM new_rows n;
   END IF;
   RETURN NULL;
@@ -140,10 +148,10 @@ BEGIN
   END IF;
   INSERT INTO dispatch_steps (dispatch_id, issue_id, volunteer_id, state, distance_m, user_id, username)
   VALUES (NEW.id, NEW.issue_id, NEW.volunteer_id, NEW.state, NEW.distance_m, (actor->>'user_id')::int, actor->>'username');
-  INSERT INTO events (kind, issue_id, volunteer_id, data)
-  VALUES ('dispatch', NEW.issue_id, NEW.volunteer_id, jsonb_build_object(
-    'dispatch_id', NEW.id, 'request_id', NEW.request_id, 'issue_id', NEW.issue_id, 'volunteer_id', NEW.volunteer_id,
-    'state', NEW.state, 'rank', NEW.rank, 'distance_m', round(NEW.distance_m::numeric, 1), 'version', NEW.version));
+  INSERT INTO events (kind, issue_id, community_id, grid_id, reported_by, volunteer_id, data)
+  SELECT 'dispatch', NEW.issue_id, i.community_id, i.grid_id, i.reported_by, NEW.volunteer_id, jsonb_build_object(
+    'dispatch_id', NEW.id, 'request_id', NEW.request_id, 'issue_id', NEW.issue_id, 'state', NEW.state, 'rank', NEW.rank, 'version', NEW.version)
+  FROM issues i WHERE i.id = NEW.issue_id;
   IF NEW.state = 'accepted' THEN
     UPDATE members SET availability = 'busy' WHERE id = NEW.volunteer_id;
   ELSIF TG_OP = 'UPDATE' AND OLD.state IN ('accepted', 'arrived') AND NEW.state NOT IN ('accepted', 'arrived') THEN
@@ -153,11 +161,18 @@ BEGIN
 END $$;
 CREATE TRIGGER dispatch_stepped AFTER INSERT OR UPDATE OF state ON dispatches FOR EACH ROW EXECUTE FUNCTION dispatch_stepped();
 
--- An issue deleted under an assignment frees its volunteer.
+-- An issue deleted under an assignment frees its volunteer; a volunteer deleted under one leaves its
+-- request open again, for the next nearest (the issue's own deletion is announced by the issue).
 CREATE FUNCTION dispatch_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   UPDATE members m SET availability = 'available'
   FROM old_rows o WHERE m.id = o.volunteer_id AND o.state IN ('accepted', 'arrived') AND m.availability = 'busy';
+  UPDATE dispatch_requests r SET state = 'open'
+  FROM old_rows o WHERE r.id = o.request_id AND o.state IN ('accepted', 'arrived') AND r.state = 'assigned';
+  INSERT INTO events (kind, issue_id, community_id, grid_id, reported_by, volunteer_id, data)
+  SELECT 'dispatch', o.issue_id, i.community_id, i.grid_id, i.reported_by, o.volunteer_id,
+         jsonb_build_object('dispatch_id', o.id, 'request_id', o.request_id, 'issue_id', o.issue_id, 'state', 'deleted')
+  FROM old_rows o JOIN issues i ON i.id = o.issue_id;
   RETURN NULL;
 END $$;
 CREATE TRIGGER dispatch_deleted AFTER DELETE ON dispatches REFERENCING OLD TABLE AS old_rows
@@ -179,6 +194,15 @@ BEGIN
   END IF;
   RETURN NEW;
 END $$;
+-- Going off duty, however it is set, hands back open offers (the timer then asks the next nearest).
+CREATE FUNCTION volunteer_off_duty() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE dispatches SET state = 'declined' WHERE volunteer_id = NEW.id AND state = 'offered';
+  RETURN NULL;
+END $$;
+CREATE TRIGGER volunteer_off_duty AFTER UPDATE OF availability ON members
+  FOR EACH ROW WHEN (NEW.availability = 'off_duty' AND OLD.availability <> 'off_duty') EXECUTE FUNCTION volunteer_off_duty();
+
 CREATE TRIGGER volunteer_busy_insert BEFORE INSERT ON members
   FOR EACH ROW WHEN (NEW.availability = 'busy') EXECUTE FUNCTION volunteer_busy();
 CREATE TRIGGER volunteer_busy_update BEFORE UPDATE OF availability ON members

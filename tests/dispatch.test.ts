@@ -157,13 +157,17 @@ describe('GET /api/v1/volunteers/nearest', () => {
     expect(res.body.features[0].properties.located).toBe('current');
   });
 
-  it('shows contacts as the role allows: dispatchers see them, grid workers outside their grid see masked phones and no point', async () => {
+  it('finds only volunteers the caller may contact: a dispatcher its street\'s, a grid worker its own grid\'s (a distance from a chosen point is a position)', async () => {
     const q = `lon=${(extent.xmin + extent.xmax) / 2}&lat=${(extent.ymin + extent.ymax) / 2}&k=20`;
     const byDispatcher = await request(dispatcher).get(`/api/v1/volunteers/nearest?${q}`);
     expect(byDispatcher.status).toBe(200);
+    const { rows: [street] } = await sql<{ ids: number[] }>`
+      select array_agg(c.id) as ids from communities c join users u on u.scope_street_code = c.street_code where u.username = 'dispatcher'`.execute(test.database.db);
+    expect(byDispatcher.body.features.length).toBe(20);
     for (const f of byDispatcher.body.features) {
       expect(f.properties.name).toMatch(/\S/);
       expect(f.geometry.type).toBe('Point');
+      expect(street.ids).toContain(f.properties.community_id);
     }
     const gridWorker = await testApp(test.database, { as: 'gridworker' });
     const { rows: [g] } = await sql<{ id: number; community_id: number; x: number; y: number }>`
@@ -171,15 +175,12 @@ describe('GET /api/v1/volunteers/nearest', () => {
       from grids g join users u on u.scope_grid_id = g.id where u.username = 'gridworker'`.execute(test.database.db);
     const byGridWorker = await request(gridWorker).get(`/api/v1/volunteers/nearest?lon=${g.x}&lat=${g.y}&k=100`);
     expect(byGridWorker.status).toBe(200);
-    const features = byGridWorker.body.features as { geometry: unknown; properties: { grid_id: number; community_id: number; name: string | null; phone: string | null } }[];
-    expect(features.every((f) => f.properties.community_id === g.community_id)).toBe(true);
-    const outside = features.filter((f) => f.properties.grid_id !== g.id);
-    expect(outside.length).toBeGreaterThan(0);
-    for (const f of outside) {
-      expect(f.properties.name).toBeNull();
-      expect(f.geometry).toBeNull();
-      if (f.properties.phone !== null) expect(f.properties.phone).toMatch(/^\d{3}\*{4}\d{4}$/);
-    }
+    const features = byGridWorker.body.features as { geometry: unknown; properties: { grid_id: number; name: string | null } }[];
+    const { rows: [own] } = await sql<{ n: number }>`
+      select count(*)::int as n from members m where m.grid_id = ${g.id} and m.is_volunteer and m.availability = 'available'
+        and not exists (select from dispatches d where d.volunteer_id = m.id and d.state in ('offered', 'accepted', 'arrived'))`.execute(test.database.db);
+    expect(features.length).toBe(Math.min(100, own.n));
+    expect(features.every((f) => f.properties.grid_id === g.id && f.properties.name !== null && f.geometry !== null)).toBe(true);
     for (const as of ['leader', 'planner', 'resident', 'volunteer']) {
       expect((await request(await testApp(test.database, { as })).get(`/api/v1/volunteers/nearest?${q}`)).status, as).toBe(403);
     }
@@ -359,6 +360,75 @@ describe('dispatching an issue', () => {
     expect(ended.dispatches.map((d: { state: string }) => d.state)).toEqual(['cancelled', 'withdrawn']);
   });
 
+  it('shows leaders how dispatching went but not who went: no volunteer id, name or skills, distances to 100 m', async () => {
+    const [lon, lat] = nextPoint();
+    const issue = await newIssue(lon, lat);
+    const { body } = await request(dispatcher).post(`/api/v1/issues/${issue}/dispatch`).send({ k: 2 });
+    const leader = await testApp(test.database, { as: 'leader' });
+    const seen = (await request(leader).get(`/api/v1/issues/${issue}/dispatches`)).body.requests[0].dispatches;
+    expect(seen.map((d: { state: string }) => d.state)).toEqual(['offered', 'offered']);
+    for (const [i, d] of seen.entries()) {
+      expect([d.volunteer_id, d.volunteer_name, d.volunteer_phone, d.volunteer_skills, d.volunteer_point]).toEqual([null, null, null, null, null]);
+      expect(d.distance_m).toBe(Math.round(body.dispatches[i].distance_m / 100) * 100);
+      expect(d.steps.every((s: { by: string | null }) => s.by === null)).toBe(true);
+    }
+    expect((await request(leader).post(`/api/v1/issues/${issue}/dispatch`).send({})).status).toBe(403);
+    expect((await request(leader).get('/api/v1/dispatches')).body.dispatches.every((d: { volunteer_id: number | null }) => d.volunteer_id === null)).toBe(true);
+  });
+
+  it('lets a grid worker dispatch in its own grid only, though it reads its whole community', async () => {
+    const gridWorker = await testApp(test.database, { as: 'gridworker' });
+    const { rows: [own, neighbour] } = await sql<{ x: number; y: number }>`
+      select ST_X(ST_PointOnSurface(g.geom)) as x, ST_Y(ST_PointOnSurface(g.geom)) as y
+      from grids g join users u on u.username = 'gridworker' join grids mine on mine.id = u.scope_grid_id
+      where g.community_id = mine.community_id order by g.id = mine.id desc, g.id limit 2`.execute(test.database.db);
+    const inside = await newIssue(own.x, own.y);
+    const outside = await newIssue(neighbour.x, neighbour.y);
+    expect((await request(gridWorker).get(`/api/v1/issues/${outside}/dispatches`)).status).toBe(200);
+    const refused = await request(gridWorker).post(`/api/v1/issues/${outside}/dispatch`).send({ k: 1 });
+    expect(refused.status).toBe(403);
+    expect((await request(dispatcher).get(`/api/v1/issues/${outside}/dispatches`)).body.requests).toEqual([]);
+    const { body } = await request(dispatcher).post(`/api/v1/issues/${outside}/dispatch`).send({ k: 1 });
+    expect((await request(gridWorker).post(`/api/v1/dispatches/${body.dispatches[0].id}/decline`)).status).toBe(403);
+    expect((await request(gridWorker).post(`/api/v1/issues/${inside}/dispatch`).send({ k: 1 })).status).toBe(201);
+  });
+
+  it('hands back offers when a volunteer goes off duty by any route, and asks again after a cancelled request', async () => {
+    const [lon, lat] = nextPoint();
+    const issue = await newIssue(lon, lat);
+    const { body } = await request(dispatcher).post(`/api/v1/issues/${issue}/dispatch`).send({ k: 1 });
+    const [offer] = body.dispatches;
+    const member = await request(admin).get(`/api/v1/members/${offer.volunteer_id}`);
+    expect((await request(admin).patch(`/api/v1/members/${offer.volunteer_id}`).set('If-Match', member.headers.etag).send({ properties: { availability: 'off_duty' } })).status).toBe(200);
+    await sweepDispatches(test.database.db, { retry: true });
+    let state = (await request(dispatcher).get(`/api/v1/issues/${issue}/dispatches`)).body.requests[0].dispatches;
+    expect(state.map((d: { state: string }) => d.state)).toEqual(['declined', 'offered']);
+
+    // a new request after a cancel may ask the same volunteers again
+    expect((await request(dispatcher).delete(`/api/v1/issues/${issue}/dispatch`)).status).toBe(204);
+    const again = await request(dispatcher).post(`/api/v1/issues/${issue}/dispatch`).send({ k: 1 });
+    expect(again.status).toBe(201);
+    expect(again.body.dispatches[0].volunteer_id).toBe(state[1].volunteer_id);
+    state = (await request(dispatcher).get(`/api/v1/issues/${issue}/dispatches`)).body.requests;
+    expect(state.map((r: { state: string }) => r.state)).toEqual(['cancelled', 'open']);
+  });
+
+  it('announces a deleted issue to the consoles that saw it, and frees its volunteer', async () => {
+    const [lon, lat] = nextPoint();
+    const issue = await newIssue(lon, lat);
+    const { body } = await request(dispatcher).post(`/api/v1/issues/${issue}/dispatch`).send({ k: 1 });
+    expect((await request(dispatcher).post(`/api/v1/dispatches/${body.dispatches[0].id}/accept`)).status).toBe(200);
+    const current = await request(admin).get(`/api/v1/issues/${issue}`);
+    expect((await request(admin).delete(`/api/v1/issues/${issue}`).set('If-Match', current.headers.etag)).status).toBe(204);
+    const { rows: [v] } = await sql<{ availability: string }>`select availability from members where id = ${body.dispatches[0].volunteer_id}`.execute(test.database.db);
+    expect(v.availability).toBe('available');
+    const [user] = await findUsers(test.database.db, { username: 'dispatcher' });
+    const { rows } = await sql<{ n: number }>`
+      select count(*)::int as n from events e where e.issue_id = ${issue} and e.data->>'change' = 'deleted'
+        and e.community_id = any(array(select id from communities where street_code = ${(viewerOf(user).scope as { code: string }).code}))`.execute(test.database.db);
+    expect(rows[0].n).toBe(1);
+  });
+
   it.each([
     [{ k: 0 }, 'k'],
     [{ k: 101 }, 'k'],
@@ -472,7 +542,7 @@ describe('GET /api/v1/events', () => {
     await request(dispatcher).post(`/api/v1/dispatches/${body.dispatches[0].id}/decline`);
     await volunteer.until((e) => e.some((x) => x.event === 'dispatch' && x.data.state === 'declined'));
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    expect(volunteer.events.filter((x) => x.event !== 'ready').every((x) => x.data.volunteer_id === body.dispatches[0].volunteer_id)).toBe(true);
+    expect(volunteer.events.filter((x) => x.event !== 'ready').every((x) => x.data.dispatch_id === body.dispatches[0].id)).toBe(true);
     expect(resident.events.filter((x) => x.event !== 'ready')).toEqual([]);
     await volunteer.close();
     await resident.close();

@@ -27,8 +27,11 @@ export type Condition = RawBuilder<unknown>;
  * after it is what it did (refuseRelinksOutsideScope reads it).
  */
 export async function lockMapWrites(db: Kysely<DB>, actor: Actor): Promise<number> {
+  // then the events lock (sql/008_dispatch.sql), before any row lock: a relink can reach issues, members
+  // and dispatches, which dispatch transactions lock after taking it
   const { rows } = await sql<{ audit_from: number }>`
-    select pg_advisory_xact_lock(7426003), ${actorSetting(actor)}, (select coalesce(max(id), 0) from audit_log) as audit_from`.execute(db);
+    select pg_advisory_xact_lock(7426003), pg_advisory_xact_lock(7426008), ${actorSetting(actor)},
+           (select coalesce(max(id), 0) from audit_log) as audit_from`.execute(db);
   return rows[0].audit_from;
 }
 

@@ -1,8 +1,8 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
-import { allOf, personalShown, readConditions } from '../../access/policy.ts';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { allOf, inScope, personalShown, readConditions } from '../../access/policy.ts';
 import { DISPATCHERS } from '../../access/rules.ts';
 import type { Viewer } from '../../access/viewer.ts';
-import { actorSetting, type Actor } from '../../db/actor.ts';
+import { actAs, actorSetting, type Actor } from '../../db/actor.ts';
 import type { DB } from '../../db/schema.ts';
 import type { Geometry } from '../../http/geojson.ts';
 import { HttpProblem } from '../../http/problem.ts';
@@ -53,14 +53,18 @@ async function begin(trx: Transaction<DB>, actor: Actor | null) {
   await sql`select pg_advisory_xact_lock(7426008), ${actorSetting(actor ?? { username: 'timer' })}`.execute(trx);
 }
 
-/** The issue, when the viewer may see it: 404 when there is none, 403 when it lies outside. */
-async function lockIssue(trx: Transaction<DB>, viewer: Viewer, id: number) {
-  const conditions = readConditions('issues', issues.place, viewer, 'i') ?? [sql`false`];
-  const { rows } = await sql<{ id: number; status: string; lon: number; lat: number; visible: boolean }>`
-    select i.id, i.status, ST_X(i.geom) as lon, ST_Y(i.geom) as lat, coalesce(${allOf(conditions)}, false) as visible
-    from issues i where i.id = ${id}`.execute(trx);
+/**
+ * Where a viewer dispatches: issues in its own scope (a grid worker reads its community, and dispatches in
+ * its grid only).
+ */
+const dispatchable = (viewer: Viewer, alias: string) => (viewer.scope ? inScope(viewer.scope, issues.place, alias) : sql`true`);
+
+/** The issue, when the viewer may dispatch it: 404 when there is none, 403 when it lies outside. */
+async function dispatchableIssue(trx: Transaction<DB>, viewer: Viewer, id: number) {
+  const { rows } = await sql<{ id: number; status: string; inside: boolean }>`
+    select i.id, i.status, coalesce(${dispatchable(viewer, 'i')}, false) as inside from issues i where i.id = ${id}`.execute(trx);
   if (!rows[0]) throw new HttpProblem(404, 'Not Found', `No issue ${id}`, { field: 'id' });
-  if (!rows[0].visible) throw new HttpProblem(403, 'Outside your scope', `issue ${id} lies outside what a ${viewer.role} in your scope may see`, { field: 'id' });
+  if (!rows[0].inside) throw new HttpProblem(403, 'Outside your scope', `issue ${id} lies outside the scope a ${viewer.role} dispatches in`, { field: 'id' });
   return rows[0];
 }
 
@@ -78,7 +82,7 @@ async function topUp(trx: Transaction<DB>, request: RequestRow, viewer: Viewer) 
   let wanted = request.k - open;
   let offered = 0;
   for (let round = 0; wanted > 0 && round < 5; round++) {
-    const { features } = await nearestVolunteers(trx, { lon, lat, k: wanted, skills: request.skills, notAskedFor: request.issue_id }, viewer);
+    const { features } = await nearestVolunteers(trx, { lon, lat, k: wanted, skills: request.skills, notAskedIn: request.id }, viewer);
     if (features.length === 0) break;
     for (const volunteer of features) {
       const { rows } = await sql`
@@ -101,11 +105,19 @@ async function requestOf(db: Kysely<DB>, id: number) {
   return rows[0];
 }
 
-/** The viewer a request's cascade runs as: its dispatcher, while that account is enabled. */
-async function requesterOf(db: Kysely<DB>, request: RequestRow): Promise<Viewer | undefined> {
-  if (request.requested_by === null) return undefined;
-  const [user] = await findUsers(db, { id: request.requested_by });
-  return user && !user.disabled ? viewerOf(user) : undefined;
+/**
+ * The cascade: open requests among `ids` short of offers ask the next nearest, within the scope of the
+ * dispatcher who asked (never wider: whoever's answer set it off), while that account is enabled.
+ */
+async function passOn(trx: Transaction<DB>, ids: number[]) {
+  let offered = 0;
+  for (const id of new Set(ids)) {
+    const request = await requestOf(trx, id);
+    if (request.state !== 'open' || request.requested_by === null) continue;
+    const [user] = await findUsers(trx, { id: request.requested_by });
+    if (user && !user.disabled) offered += await topUp(trx, request, viewerOf(user));
+  }
+  return offered;
 }
 
 export interface DispatchInput { k: number; skills: string[]; timeoutS: number }
@@ -114,7 +126,7 @@ export interface DispatchInput { k: number; skills: string[]; timeoutS: number }
 export async function dispatchIssue(db: Kysely<DB>, viewer: Viewer, actor: Actor, issueId: number, input: DispatchInput) {
   const requestId = await db.transaction().execute(async (trx) => {
     await begin(trx, actor);
-    const issue = await lockIssue(trx, viewer, issueId);
+    const issue = await dispatchableIssue(trx, viewer, issueId);
     if (SETTLED.includes(issue.status)) throw new HttpProblem(409, 'Issue settled', `issue ${issueId} is ${issue.status}: there is nothing to dispatch`, { field: 'id' });
     const { rows: [active] } = await sql<{ id: number; state: string }>`
       select id, state from dispatch_requests where issue_id = ${issueId} and state in ('open', 'assigned')`.execute(trx);
@@ -135,7 +147,7 @@ export async function dispatchIssue(db: Kysely<DB>, viewer: Viewer, actor: Actor
 export async function cancelRequest(db: Kysely<DB>, viewer: Viewer, actor: Actor, issueId: number) {
   await db.transaction().execute(async (trx) => {
     await begin(trx, actor);
-    await lockIssue(trx, viewer, issueId);
+    await dispatchableIssue(trx, viewer, issueId);
     const { rows: [request] } = await sql<{ id: number }>`
       update dispatch_requests set state = 'cancelled' where issue_id = ${issueId} and state in ('open', 'assigned') returning id`.execute(trx);
     if (!request) throw new HttpProblem(404, 'Not Found', `issue ${issueId} has no dispatch request at work`, { field: 'id' });
@@ -144,21 +156,20 @@ export async function cancelRequest(db: Kysely<DB>, viewer: Viewer, actor: Actor
   });
 }
 
-/** Who may act on a dispatch: the volunteer asked, or a dispatcher who sees the issue (recording an answer by phone). */
-function mayAct(viewer: Viewer, volunteerId: number, issueVisible: boolean) {
-  return viewer.memberId === volunteerId || (DISPATCHERS.includes(viewer.role) && issueVisible);
+/** Who may act on a dispatch: the volunteer asked, or a dispatcher of the issue (recording an answer by phone). */
+function mayAct(viewer: Viewer, volunteerId: number, issueInside: boolean) {
+  return viewer.memberId === volunteerId || (DISPATCHERS.includes(viewer.role) && issueInside);
 }
 
 /** POST /dispatches/:id/:action. */
 export async function actOnDispatch(db: Kysely<DB>, viewer: Viewer, actor: Actor, id: number, action: DispatchAction) {
   const outcome = await db.transaction().execute(async (trx) => {
     await begin(trx, actor);
-    const conditions = readConditions('issues', issues.place, viewer, 'i') ?? [sql`false`];
-    const { rows: [dispatch] } = await sql<{ state: string; volunteer_id: number; request_id: number; expired: boolean; visible: boolean }>`
-      select d.state, d.volunteer_id, d.request_id, d.expires_at <= now() as expired, coalesce(${allOf(conditions)}, false) as visible
+    const { rows: [dispatch] } = await sql<{ state: string; volunteer_id: number; request_id: number; expired: boolean; inside: boolean }>`
+      select d.state, d.volunteer_id, d.request_id, d.expires_at <= now() as expired, coalesce(${dispatchable(viewer, 'i')}, false) as inside
       from dispatches d join issues i on i.id = d.issue_id where d.id = ${id}`.execute(trx);
     if (!dispatch) throw new HttpProblem(404, 'Not Found', `No dispatch ${id}`, { field: 'id' });
-    if (!mayAct(viewer, dispatch.volunteer_id, dispatch.visible)) {
+    if (!mayAct(viewer, dispatch.volunteer_id, dispatch.inside)) {
       throw new HttpProblem(403, 'Forbidden', `dispatch ${id} is not yours to ${action}`, { field: 'id' });
     }
     const request = await requestOf(trx, dispatch.request_id);
@@ -166,7 +177,7 @@ export async function actOnDispatch(db: Kysely<DB>, viewer: Viewer, actor: Actor
     if (dispatch.state === 'offered' && dispatch.expired) {
       // the timer has not run yet: the offer lapsed all the same, and passes on
       await sql`update dispatches set state = 'timed_out' where id = ${id}`.execute(trx);
-      await topUp(trx, request, (await requesterOf(trx, request)) ?? viewer);
+      await passOn(trx, [request.id]);
       return { refused: new HttpProblem(409, 'Offer expired', `the offer of dispatch ${id} expired; it has passed to the next volunteer`, { field: 'id', state: 'timed_out' }) };
     }
     if (!from.includes(dispatch.state)) {
@@ -181,7 +192,7 @@ export async function actOnDispatch(db: Kysely<DB>, viewer: Viewer, actor: Actor
     } else if (action === 'decline' || action === 'cancel') {
       // someone else is asked: the next nearest not yet asked
       if (action === 'cancel') await sql`update dispatch_requests set state = 'open' where id = ${request.id}`.execute(trx);
-      await topUp(trx, { ...request, state: 'open' }, (await requesterOf(trx, request)) ?? viewer);
+      await passOn(trx, [request.id]);
     }
     return { refused: undefined };
   });
@@ -191,23 +202,19 @@ export async function actOnDispatch(db: Kysely<DB>, viewer: Viewer, actor: Actor
 }
 
 /**
- * The offer timer: lapsed offers time out and pass on; open requests short of offers (a volunteer went off
- * duty, or nobody was free before) are topped up as volunteers become free. Returns what it did.
+ * The offer timer: lapsed offers time out and pass on at once. With `retry`, every open request short of
+ * offers (nobody was free before, or someone went off duty) looks again, as volunteers become free.
  */
-export async function sweepDispatches(db: Kysely<DB>) {
+export async function sweepDispatches(db: Kysely<DB>, { retry = false } = {}) {
   return db.transaction().execute(async (trx) => {
     await begin(trx, null);
-    const { rows: lapsed } = await sql`
-      update dispatches set state = 'timed_out' where state = 'offered' and expires_at <= now() returning id`.execute(trx);
-    const { rows: open } = await sql<RequestRow>`
-      select ${requestColumns} from dispatch_requests r
+    const { rows: lapsed } = await sql<{ request_id: number }>`
+      update dispatches set state = 'timed_out' where state = 'offered' and expires_at <= now() returning request_id`.execute(trx);
+    const { rows: short } = retry ? await sql<{ id: number }>`
+      select r.id from dispatch_requests r
       where r.state = 'open' and (select count(*) from dispatches d where d.request_id = r.id and d.state = 'offered') < r.k
-      order by r.id`.execute(trx);
-    let offered = 0;
-    for (const request of open) {
-      const viewer = await requesterOf(trx, request);
-      if (viewer) offered += await topUp(trx, request, viewer);
-    }
+      order by r.id`.execute(trx) : { rows: [] };
+    const offered = await passOn(trx, [...lapsed.map((r) => r.request_id), ...short.map((r) => r.id)]);
     return { timedOut: lapsed.length, offered };
   });
 }
@@ -215,10 +222,12 @@ export async function sweepDispatches(db: Kysely<DB>) {
 /** Runs the offer timer every `ms` until stopped; a failed sweep is logged and the next one tried. */
 export function startDispatchTimer(db: Kysely<DB>, ms: number, onError: (error: unknown) => void) {
   let running = false;
+  let sweeps = 0;
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    sweepDispatches(db).catch(onError).finally(() => (running = false));
+    // requests nobody could take look again every 30 sweeps, not every time: each look is a search
+    sweepDispatches(db, { retry: ++sweeps % 30 === 0 }).catch(onError).finally(() => (running = false));
   }, ms);
   return () => clearInterval(timer);
 }
@@ -233,55 +242,60 @@ export async function changeOwnAvailability(
   change: { availability?: 'available' | 'off_duty'; current_point?: Geometry | null },
 ) {
   await db.transaction().execute(async (trx) => {
-    await begin(trx, actor);
+    // a position alone locks nothing but the volunteer's row; a change of duty may hand back offers
+    if (change.availability) await begin(trx, actor);
+    else await actAs(trx, actor);
     const { rows: [member] } = await sql<{ availability: string }>`select availability from members where id = ${memberId}`.execute(trx);
+    if (!member) throw new HttpProblem(404, 'Not Found', `member ${memberId} no longer exists`, { field: 'member_id' });
     if (change.availability && member.availability === 'busy') {
       throw new HttpProblem(409, 'On a dispatch', 'you are assigned to a dispatch: finish or cancel it before changing availability', { field: 'availability' });
     }
+    const { rows: handedBack } = change.availability === 'off_duty'
+      ? await sql<{ request_id: number }>`select request_id from dispatches where volunteer_id = ${memberId} and state = 'offered'`.execute(trx)
+      : { rows: [] };
     const moved = change.current_point !== undefined;
     const at = change.current_point?.coordinates as number[] | undefined;
+    // going off duty declines the open offers (a trigger, sql/008_dispatch.sql); they pass on at once
     await sql`
       update members set
         availability = coalesce(${change.availability ?? null}, availability),
         current_point = ${!moved ? sql`current_point` : at ? sql`ST_SetSRID(ST_MakePoint(${at[0]}, ${at[1]}), 4326)` : sql`null`},
         current_point_at = ${!moved ? sql`current_point_at` : at ? sql`now()` : sql`null`}
       where id = ${memberId}`.execute(trx);
-    if (change.availability !== 'off_duty') return;
-    const { rows } = await sql<{ request_id: number }>`
-      update dispatches set state = 'declined' where volunteer_id = ${memberId} and state = 'offered' returning request_id`.execute(trx);
-    for (const { request_id } of rows) {
-      const request = await requestOf(trx, request_id);
-      const viewer = await requesterOf(trx, request);
-      if (viewer) await topUp(trx, request, viewer);
-    }
+    await passOn(trx, handedBack.map((r) => r.request_id));
   });
 }
 
 /**
- * Dispatches as a viewer may read them: the volunteer's name and phone as members are masked for the
- * viewer, and each with its steps (who, when, state, distance).
+ * Dispatches as a viewer may read them, each with its steps (who, when, state, distance). Who the volunteer
+ * is (id, name, phone, skills, position, its steps' names) only for viewers who may see that volunteer
+ * (personalShown); the others get the states and distances to the nearest 100 m: a volunteer's exact
+ * distances from several known issue points would place its home.
  */
-function dispatchesSql(viewer: Viewer, where: ReturnType<typeof sql>) {
+function dispatchesSql(viewer: Viewer, where: RawBuilder<unknown>, order: RawBuilder<unknown>) {
   const shown = personalShown('members', viewer, 'm');
+  const distance = (column: RawBuilder<unknown>) =>
+    sql`case when ${shown} then round(${column}::numeric, 2) else round(${column}::numeric, -2) end`;
   return sql<{ dispatch: DispatchJson }>`
     select json_build_object(
       'id', d.id, 'request_id', d.request_id, 'issue_id', d.issue_id, 'issue_title', i.title, 'issue_category', i.category,
       'issue_status', i.status, 'issue_point', ST_AsGeoJSON(i.geom, 7)::json,
-      'volunteer_id', d.volunteer_id, 'volunteer_name', case when ${shown} then m.name end,
-      'volunteer_phone', case when ${shown} then m.phone end, 'volunteer_skills', m.skills,
+      'volunteer_id', case when ${shown} then d.volunteer_id end, 'volunteer_name', case when ${shown} then m.name end,
+      'volunteer_phone', case when ${shown} then m.phone end, 'volunteer_skills', case when ${shown} then m.skills end,
       'volunteer_point', case when ${shown} then ST_AsGeoJSON(coalesce(m.current_point, m.geom), 7)::json end,
-      'state', d.state, 'rank', d.rank, 'distance_m', round(d.distance_m::numeric, 2),
+      'state', d.state, 'rank', d.rank, 'distance_m', ${distance(sql`d.distance_m`)},
       'offered_at', d.offered_at, 'expires_at', d.expires_at, 'updated_at', d.updated_at, 'version', d.version,
-      'steps', (select json_agg(json_build_object('state', s.state, 'at', s.at, 'by', s.username, 'distance_m', round(s.distance_m::numeric, 2)) order by s.id)
+      'steps', (select json_agg(json_build_object('state', s.state, 'at', s.at, 'by', case when ${shown} then s.username end,
+                                                  'distance_m', ${distance(sql`s.distance_m`)}) order by s.id)
                 from dispatch_steps s where s.dispatch_id = d.id)
     ) as dispatch
     from dispatches d join issues i on i.id = d.issue_id join members m on m.id = d.volunteer_id
     where ${where}
-    order by d.issue_id, d.rank`;
+    order by ${order}`;
 }
 
 export interface DispatchJson {
-  id: number; request_id: number; issue_id: number; volunteer_id: number; volunteer_name: string | null; state: string;
+  id: number; request_id: number; issue_id: number; volunteer_id: number | null; volunteer_name: string | null; state: string;
   rank: number; distance_m: number; steps: { state: string; at: string; by: string | null; distance_m: number }[];
 }
 
@@ -293,7 +307,8 @@ function visibleDispatches(viewer: Viewer) {
 }
 
 async function dispatchJson(db: Kysely<DB>, viewer: Viewer, id: number) {
-  const { rows } = await dispatchesSql(viewer, sql`d.id = ${id} and ${visibleDispatches(viewer)}`).execute(db);
+  const { rows } = await dispatchesSql(viewer, sql`d.id = ${id} and ${visibleDispatches(viewer)}`, sql`d.id`).execute(db);
+  if (!rows[0]) throw new HttpProblem(404, 'Not Found', `No dispatch ${id}`, { field: 'id' });
   return rows[0].dispatch;
 }
 
@@ -301,7 +316,7 @@ async function dispatchJson(db: Kysely<DB>, viewer: Viewer, id: number) {
 export async function listDispatches(db: Kysely<DB>, viewer: Viewer, { all, limit }: { all: boolean; limit: number }) {
   const active = all ? sql`true` : sql`d.state in ('offered', 'accepted', 'arrived')`;
   const { rows } = await sql<{ dispatch: DispatchJson }>`
-    select * from (${dispatchesSql(viewer, sql`${active} and ${visibleDispatches(viewer)}`)}) s limit ${limit}`.execute(db);
+    select * from (${dispatchesSql(viewer, sql`${active} and ${visibleDispatches(viewer)}`, sql`d.id desc`)}) s limit ${limit}`.execute(db);
   return rows.map((r) => r.dispatch);
 }
 
@@ -315,7 +330,7 @@ export async function issueDispatches(db: Kysely<DB>, viewer: Viewer, issueId: n
   const { rows: requests } = await sql<RequestRow & { created_at: Date; updated_at: Date; version: number }>`
     select r.id, r.issue_id, r.k, r.skills, r.timeout_s, r.requested_by, r.state, r.created_at, r.updated_at, r.version
     from dispatch_requests r where r.issue_id = ${issueId} order by r.id`.execute(db);
-  const { rows } = await dispatchesSql(viewer, sql`d.issue_id = ${issueId}`).execute(db);
+  const { rows } = await dispatchesSql(viewer, sql`d.issue_id = ${issueId}`, sql`d.rank`).execute(db);
   const dispatches = rows.map((r) => r.dispatch);
   return { issue_id: issueId, requests: requests.map((r) => ({ ...r, dispatches: dispatches.filter((d) => d.request_id === r.id) })) };
 }

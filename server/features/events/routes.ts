@@ -12,12 +12,14 @@ import { issues } from '../issues/resource.ts';
 const POLL_MS = 400;
 const HEARTBEAT_MS = 15_000;
 
-/** The events `viewer` may hear: those of issues it may read, and of its own dispatches as a volunteer. */
+/**
+ * The events `viewer` may hear: those of issues it may read (by where the issue lay and who reported it,
+ * as the event recorded them, so a deleted issue is heard too), and of its own dispatches as a volunteer.
+ */
 function visibleEvents(viewer: Viewer) {
-  if (viewer.role === 'admin') return sql`true`;
   const own = sql`e.volunteer_id = ${viewer.memberId ?? -1}`;
-  const issueVisible = readConditions('issues', issues.place, viewer, 'i');
-  return issueVisible ? sql`(${own} or (i.id is not null and ${allOf(issueVisible)}))` : own;
+  const issueVisible = readConditions('issues', issues.place, viewer, 'e');
+  return issueVisible ? sql`(${own} or ${allOf(issueVisible)})` : own;
 }
 
 interface Listener { wake: () => void }
@@ -107,12 +109,25 @@ export function eventRoutes(database: Database) {
       try {
         do {
           again = false;
-          const { rows } = await sql<{ id: number; kind: string; at: Date; data: Record<string, unknown> }>`
-            select e.id, e.kind, e.at, e.data from events e left join issues i on i.id = e.issue_id
-            where e.id > ${cursor} and ${visibleEvents(viewer)} order by e.id limit 500`.execute(database.db);
-          for (const row of rows) send(res, row);
-          if (rows.length) cursor = rows[rows.length - 1].id;
-          if (rows.length === 500) again = true;
+          // up to the last event now, heard or not: the next read starts there, not at the last one heard
+          const { rows } = await sql<{ id: number; kind: string; at: Date; data: Record<string, unknown>; upto: number }>`
+            with upto as (select coalesce(max(id), 0) as id from events)
+            select e.id, e.kind, e.at, e.data, upto.id as upto from events e, upto
+            where e.id > ${cursor} and e.id <= upto.id and ${visibleEvents(viewer)}
+            union all select null, null, null, null, id from upto
+            order by 1 nulls last limit 501`.execute(database.db);
+          const upto = rows[rows.length - 1].upto;
+          const heard = rows.filter((row) => row.id !== null);
+          if (res.writableEnded) return;
+          for (const row of heard.slice(0, 500)) send(res, row);
+          if (heard.length >= 500) {
+            cursor = heard[499].id;
+            again = true;
+          } else if (upto > cursor) {
+            cursor = upto;
+            // an id alone moves the client's Last-Event-ID past what it did not need to hear
+            if (heard.length === 0 || heard[heard.length - 1].id !== upto) res.write(`id: ${upto}\n\n`);
+          }
         } while (again && !res.writableEnded);
       } catch (error) {
         req.log.warn({ err: error }, 'event stream read failed');

@@ -12,24 +12,29 @@ export interface NearestQuery {
   /** every one required */
   skills: string[];
   community?: number;
-  /** leave out volunteers already asked for this issue (the dispatch cascade) */
-  notAskedFor?: number;
+  /** leave out volunteers already asked in this dispatch request (the cascade) */
+  notAskedIn?: number;
 }
 
 /** Where a volunteer is reached: where it says it is now, else home. The partial GiST index is on this. */
 const reach = sql`coalesce(m.current_point, m.geom)::geography`;
 
-/** Volunteers who may be asked now: on duty, holding no offer or assignment, in the viewer's view. */
+/**
+ * Volunteers who may be asked now: on duty, holding no offer or assignment, and ones the viewer may
+ * contact (whose name and phone it sees): a distance from any point one picks is a position, so a grid
+ * worker finds only its own grid's volunteers, not its neighbours' masked ones.
+ */
 function askable(q: NearestQuery, viewer: Viewer, point: RawBuilder<unknown>): RawBuilder<unknown> {
   const conditions = [
     // both terms as the partial index states them, so the planner can use it
     sql`m.is_volunteer and m.availability = 'available'`,
     sql`not exists (select from dispatches d where d.volunteer_id = m.id and d.state in ('offered', 'accepted', 'arrived'))`,
     ...(readConditions('members', members.place, viewer, 'm') ?? [sql`false`]),
+    personalShown('members', viewer, 'm'),
   ];
   if (q.skills.length) conditions.push(sql`m.skills @> string_to_array(${q.skills.join(',')}, ',')`);
   if (q.community !== undefined) conditions.push(sql`m.community_id = ${q.community}`);
-  if (q.notAskedFor !== undefined) conditions.push(sql`not exists (select from dispatches d where d.issue_id = ${q.notAskedFor} and d.volunteer_id = m.id)`);
+  if (q.notAskedIn !== undefined) conditions.push(sql`not exists (select from dispatches d where d.request_id = ${q.notAskedIn} and d.volunteer_id = m.id)`);
   if (q.radiusM !== undefined) conditions.push(sql`ST_DWithin(${reach}, ${point}, ${q.radiusM})`);
   return allOf(conditions);
 }
@@ -39,12 +44,11 @@ function askable(q: NearestQuery, viewer: Viewer, point: RawBuilder<unknown>): R
  * PostGIS. Exact and indexed: a KNN scan (<-> on the geography index, which orders by distance on the
  * sphere) finds k volunteers near the point; the farthest of them, in metres on the spheroid, bounds the
  * true k-th nearest, so the answer is the k nearest by ST_Distance among those within that bound (an
- * ST_DWithin on the same index). Contact columns are masked as the viewer's role requires.
+ * ST_DWithin on the same index).
  */
 export function nearestVolunteersSql(q: NearestQuery, viewer: Viewer): RawBuilder<{ collection: unknown }> {
   const point = sql`ST_SetSRID(ST_MakePoint(${q.lon}, ${q.lat}), 4326)::geography`;
   const where = askable(q, viewer, point);
-  const shown = personalShown('members', viewer, 'm');
   return sql<{ collection: unknown }>`
     with seed as (
       select ST_Distance(${reach}, ${point}) as d from members m where ${where}
@@ -52,7 +56,7 @@ export function nearestVolunteersSql(q: NearestQuery, viewer: Viewer): RawBuilde
     ), nearest as (
       select m.id, ST_Distance(${reach}, ${point}) as distance_m, m.name, m.phone, m.skills, m.availability,
              m.grid_id, m.community_id, m.current_point is not null as is_current, m.current_point_at,
-             coalesce(m.current_point, m.geom) as at, ${shown} as shown
+             coalesce(m.current_point, m.geom) as at
       from members m
       -- half a metre over the bound: ST_DWithin and ST_Distance may differ in the last digits
       where ${where} and ST_DWithin(${reach}, ${point}, (select max(d) + 0.5 from seed))
@@ -60,10 +64,9 @@ export function nearestVolunteersSql(q: NearestQuery, viewer: Viewer): RawBuilde
     )
     select json_build_object('type', 'FeatureCollection', 'numberReturned', count(*), 'features', coalesce(json_agg(json_build_object(
       'type', 'Feature', 'id', n.id,
-      'geometry', case when n.shown then ST_AsGeoJSON(n.at, 7)::json end,
+      'geometry', ST_AsGeoJSON(n.at, 7)::json,
       'properties', json_build_object(
-        'distance_m', round(n.distance_m::numeric, 2), 'name', case when n.shown then n.name end,
-        'phone', case when n.shown then n.phone else masked_phone(n.phone) end,
+        'distance_m', round(n.distance_m::numeric, 2), 'name', n.name, 'phone', n.phone,
         'skills', n.skills, 'availability', n.availability,
         'located', case when n.is_current then 'current' else 'home' end, 'located_at', n.current_point_at,
         'grid_id', n.grid_id, 'grid_name', g.name, 'community_id', n.community_id, 'community_name', c.name)
@@ -78,6 +81,6 @@ export async function nearestVolunteers(db: Kysely<DB>, q: NearestQuery, viewer:
 
 export interface NearestFeature {
   id: number;
-  geometry: { type: 'Point'; coordinates: [number, number] } | null;
+  geometry: { type: 'Point'; coordinates: [number, number] };
   properties: { distance_m: number; skills: string[] };
 }

@@ -6,6 +6,7 @@ import { subscribeEvents, type ServerEvent } from './events.ts';
 
 export const SKILLS = ['elder_care', 'disability', 'hardship', 'employment', 'medical', 'education', 'patrol', 'legal_aid', 'mediation', 'repair'] as const;
 const SETTLED = ['resolved', 'answered', 'rated', 'closed', 'rejected'];
+const NO_DISPATCHES: Dispatch[] = [];
 
 /** Where the dispatcher asks: a clicked point, or an open issue's. */
 export interface Target { at: [number, number]; issueId?: number }
@@ -69,23 +70,33 @@ export function DispatchPanel({ target, onTarget, onOverlay }: {
   useEffect(() => void loadIssues().catch((e: Error) => setError(e.message)), [loadIssues]);
   useEffect(() => void loadTarget(), [loadTarget]);
 
-  // live: a change to the issue on screen reloads it; any issue change reloads the list
-  const reloadRef = useRef({ loadTarget, loadIssues, issueId: target?.issueId });
-  reloadRef.current = { loadTarget, loadIssues, issueId: target?.issueId };
-  useEffect(() => subscribeEvents((event: ServerEvent) => {
-    if (event.event === 'ready') return;
-    const { data } = event;
-    const text = event.event === 'dispatch'
-      ? `#${data.issue_id} · ${t('dispatch.volunteer')} ${data.volunteer_id} · ${t(`dispatch.state.${data.state}` as MessageKey)}`
-      : `#${data.issue_id} · ${t('dispatch.issueChanged')}`;
-    setLog((entries) => [{ id: event.id, text: `${new Date(String(data.at)).toLocaleTimeString()} ${text}` }, ...entries].slice(0, 8));
-    const current = reloadRef.current;
-    if (data.issue_id === current.issueId) void current.loadTarget();
-    if (event.event === 'issue') void current.loadIssues().catch(() => undefined);
-  }), [t]);
+  // live: a change to the issue on screen reloads it; issue changes reload the list (once for a burst)
+  const live = useRef({ loadTarget, loadIssues, issueId: target?.issueId, t });
+  live.current = { loadTarget, loadIssues, issueId: target?.issueId, t };
+  useEffect(() => {
+    let issuesChanged: ReturnType<typeof setTimeout> | undefined;
+    const stop = subscribeEvents((event: ServerEvent) => {
+      if (event.event === 'ready') return;
+      const { data } = event;
+      const { t: say, issueId, loadTarget: reload, loadIssues: reloadIssues } = live.current;
+      const text = event.event === 'dispatch'
+        ? `#${data.issue_id} · ${data.rank ? `${say('dispatch.volunteer')} ${data.rank} · ` : ''}${say(`dispatch.state.${data.state}` as MessageKey) ?? data.state}`
+        : `#${data.issue_id} · ${say('dispatch.issueChanged')}`;
+      setLog((entries) => [{ id: event.id, text: `${new Date(String(data.at)).toLocaleTimeString()} ${text}` }, ...entries].slice(0, 8));
+      if (data.issue_id === issueId) void reload();
+      if (event.event === 'issue') {
+        clearTimeout(issuesChanged);
+        issuesChanged = setTimeout(() => void reloadIssues().catch(() => undefined), 500);
+      }
+    });
+    return () => {
+      stop();
+      clearTimeout(issuesChanged);
+    };
+  }, []);
 
   const active = requests.find((r) => r.state === 'open' || r.state === 'assigned');
-  const shown = active?.dispatches ?? requests.at(-1)?.dispatches ?? [];
+  const shown = active?.dispatches ?? requests.at(-1)?.dispatches ?? NO_DISPATCHES;
 
   useEffect(() => {
     const features: Feature[] = issues.map((issue) => ({
@@ -180,7 +191,7 @@ export function DispatchPanel({ target, onTarget, onOverlay }: {
             <ol className="dispatches" data-testid="dispatches">
               {shown.map((d) => (
                 <li key={d.id} data-state={d.state}>
-                  <b>{d.volunteer_name ?? `${t('dispatch.volunteer')} ${d.volunteer_id}`}</b> · {metres(d.distance_m)} ·{' '}
+                  <b>{d.volunteer_name ?? `${t('dispatch.volunteer')} ${d.rank}`}</b> · {metres(d.distance_m)} ·{' '}
                   <span className={`state ${d.state}`}>{t(`dispatch.state.${d.state}` as MessageKey)}</span>
                 </li>
               ))}

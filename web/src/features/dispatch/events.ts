@@ -14,6 +14,7 @@ export interface ServerEvent {
 export function subscribeEvents(onEvent: (event: ServerEvent) => void): () => void {
   const controller = new AbortController();
   let lastId: string | undefined;
+  let failures = 0;
   (async () => {
     while (!controller.signal.aborted) {
       try {
@@ -23,6 +24,7 @@ export function subscribeEvents(onEvent: (event: ServerEvent) => void): () => vo
         });
         if (response.status === 401 || response.status === 403) return;
         if (!response.ok || !response.body) throw new Error(`events: ${response.status}`);
+        failures = 0;
         const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
         let buffer = '';
         for (;;) {
@@ -38,13 +40,20 @@ export function subscribeEvents(onEvent: (event: ServerEvent) => void): () => vo
               return [l.slice(0, colon), l.slice(colon + 1).trimStart()] as const;
             }));
             if (fields.has('id')) lastId = fields.get('id');
-            if (fields.has('data')) onEvent({ id: lastId ?? '', event: (fields.get('event') ?? 'message') as ServerEvent['event'], data: JSON.parse(fields.get('data')!) });
+            if (!fields.has('data')) continue;
+            try {
+              onEvent({ id: lastId ?? '', event: (fields.get('event') ?? 'message') as ServerEvent['event'], data: JSON.parse(fields.get('data')!) });
+            } catch (error) {
+              console.warn('event handler failed', error); // one bad event must not end the stream
+            }
           }
         }
       } catch {
         if (controller.signal.aborted) return;
       }
-      await new Promise((resolve) => setTimeout(resolve, 2000));
+      // reconnect after a pause that grows while the server stays away (2 s to 30 s, with jitter)
+      failures += 1;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 2000 * 2 ** Math.min(failures - 1, 4)) * (0.75 + Math.random() / 2)));
     }
   })();
   return () => controller.abort();
