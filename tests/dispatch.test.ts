@@ -127,6 +127,21 @@ describe('GET /api/v1/volunteers/nearest', () => {
     expect(plan).not.toMatch(/Seq Scan on members/);
   });
 
+  it('answers from the first look when it can, and looks again within the bound when it cannot', async () => {
+    const [user] = await findUsers(test.database.db, { username: 'admin' });
+    const analyze = async (skills: string[]) => {
+      const compiled = nearestVolunteersSql({ lon: (extent.xmin + extent.xmax) / 2, lat: (extent.ymin + extent.ymax) / 2, k: 5, skills }, viewerOf(user)).compile(test.database.db);
+      const { rows } = await test.database.db.executeQuery<{ 'QUERY PLAN': string }>({ ...compiled, sql: `explain (analyze, costs off) ${compiled.sql}` });
+      return rows.map((r) => r['QUERY PLAN']).join('\n');
+    };
+    const lookAgain = /Index Scan (using|on) members_available_volunteers_idx[^\n]*\n\s*Index Cond: [^\n]*_st_expand/;
+    const common = (await analyze([])).match(new RegExp(`.*${lookAgain.source}`))![0];
+    expect(common).toMatch(/never executed/);
+    // three skills at once: few of the 64 nearest have them all
+    const rare = (await analyze(['elder_care', 'patrol', 'medical'])).match(new RegExp(`.*${lookAgain.source}`))![0];
+    expect(rare).not.toMatch(/never executed/);
+  });
+
   it('returns only available volunteers with every skill asked, within the radius and community', async () => {
     const { rows: [c] } = await sql<{ id: number; x: number; y: number }>`
       select id, ST_X(ST_PointOnSurface(geom)) as x, ST_Y(ST_PointOnSurface(geom)) as y from communities order by id limit 1`.execute(test.database.db);

@@ -39,28 +39,65 @@ function askable(q: NearestQuery, viewer: Viewer, point: RawBuilder<unknown>): R
   return allOf(conditions);
 }
 
+/** How many volunteers on duty the first look takes, nearest first, before it filters them. */
+const FIRST_LOOK = (k: number) => Math.max(64, 4 * k);
+
+/**
+ * Geodesic metres on the WGS 84 spheroid against metres on PostGIS's sphere (mean radius 6,371,008.8 m,
+ * what geography <-> measures): between 0.9944 and 1.0045 (the spheroid's radii of curvature run from
+ * 6,335 km to 6,400 km). 0.98 leaves a wide margin.
+ */
+const SPHEROID_OVER_SPHERE_MIN = 0.98;
+
 /**
  * The k nearest askable volunteers to a point, nearest first, as one GeoJSON FeatureCollection built by
- * PostGIS. Exact and indexed: a KNN scan (<-> on the geography index, which orders by distance on the
- * sphere) finds k volunteers near the point; the farthest of them, in metres on the spheroid, bounds the
- * true k-th nearest, so the answer is the k nearest by ST_Distance among those within that bound (an
- * ST_DWithin on the same index).
+ * PostGIS, exact by ST_Distance on the spheroid (ties by id).
+ *
+ * The first look is a KNN scan (<-> on the partial geography index) of the nearest volunteers on duty,
+ * with nothing else in the scan: the viewer's scope, skills and offers are checked on those rows above the
+ * scan's LIMIT, where the planner cannot push them. (Pushed into the scan, their combined selectivity, a
+ * repeated is_volunteer, a scope, a skill, is underestimated and the planner sorts every volunteer in
+ * scope instead: ten times slower.) The first look holds the answer when it took every volunteer on duty,
+ * or when its k-th nearest askable volunteer is nearer than anyone it left out can be: those lie at least
+ * its last sphere distance away, so at least 0.98 of that on the spheroid.
+ *
+ * Otherwise (a rare skill, a point far from the scope) any k askable volunteers bound the k-th nearest by
+ * the farthest of them, and the answer is the k nearest among those within that bound: an ST_DWithin on
+ * the same index. The k come from the first look if it has them, else from a KNN scan with the filters in.
  */
 export function nearestVolunteersSql(q: NearestQuery, viewer: Viewer): RawBuilder<{ collection: unknown }> {
   const point = sql`ST_SetSRID(ST_MakePoint(${q.lon}, ${q.lat}), 4326)::geography`;
   const where = askable(q, viewer, point);
+  const look = FIRST_LOOK(q.k);
+  const columns = sql`m.id, m.name, m.phone, m.skills, m.availability, m.grid_id, m.community_id,
+                      m.current_point is not null as is_current, m.current_point_at, coalesce(m.current_point, m.geom) as at`;
   return sql<{ collection: unknown }>`
-    with seed as (
+    with first_look as materialized (
+      select m.id, ${reach} <-> ${point} as sphere, coalesce(${where}, false) as askable from members m
+      where m.is_volunteer and m.availability = 'available'
+      order by ${reach} <-> ${point} limit ${look}
+    ), found as materialized (
+      select ${columns}, ST_Distance(${reach}, ${point}) as distance_m
+      from first_look f join members m on m.id = f.id where f.askable
+    ), kth as (
+      select max(distance_m) as d from (select distance_m from found order by distance_m, id limit ${q.k}) s having count(*) = ${q.k}
+    ), answered as (
+      select (select count(*) from first_look) < ${look}
+             or coalesce((select d from kth) < ${SPHEROID_OVER_SPHERE_MIN} * (select max(sphere) from first_look), false) as yes
+    ), seed as (
       select ST_Distance(${reach}, ${point}) as d from members m where ${where}
       order by ${reach} <-> ${point} limit ${q.k}
     ), nearest as (
-      select m.id, ST_Distance(${reach}, ${point}) as distance_m, m.name, m.phone, m.skills, m.availability,
-             m.grid_id, m.community_id, m.current_point is not null as is_current, m.current_point_at,
-             coalesce(m.current_point, m.geom) as at
+      select * from found where (select yes from answered)
+      union all
+      select ${columns}, ST_Distance(${reach}, ${point}) as distance_m
       from members m
-      -- half a metre over the bound: ST_DWithin and ST_Distance may differ in the last digits
-      where ${where} and ST_DWithin(${reach}, ${point}, (select max(d) + 0.5 from seed))
-      order by distance_m, m.id limit ${q.k}
+      -- half a metre over the bound: ST_DWithin and ST_Distance may differ in the last digits; the seed
+      -- runs only when the first look found fewer than k
+      where not (select yes from answered) and ${where}
+        and ST_DWithin(${reach}, ${point}, coalesce((select d from kth), (select max(d) from seed)) + 0.5)
+    ), ranked as (
+      select * from nearest order by distance_m, id limit ${q.k}
     )
     select json_build_object('type', 'FeatureCollection', 'numberReturned', count(*), 'features', coalesce(json_agg(json_build_object(
       'type', 'Feature', 'id', n.id,
@@ -71,7 +108,7 @@ export function nearestVolunteersSql(q: NearestQuery, viewer: Viewer): RawBuilde
         'located', case when n.is_current then 'current' else 'home' end, 'located_at', n.current_point_at,
         'grid_id', n.grid_id, 'grid_name', g.name, 'community_id', n.community_id, 'community_name', c.name)
     ) order by n.distance_m, n.id), '[]')) as collection
-    from nearest n left join grids g on g.id = n.grid_id left join communities c on c.id = n.community_id`;
+    from ranked n left join grids g on g.id = n.grid_id left join communities c on c.id = n.community_id`;
 }
 
 export async function nearestVolunteers(db: Kysely<DB>, q: NearestQuery, viewer: Viewer) {
