@@ -3,6 +3,7 @@ const benchmarks: Record<string, () => Promise<{ run: (args: string[]) => Promis
   'demo-load': () => import('./demo-load.ts'),
   import: () => import('./import.ts'),
   list: () => import('./list.ts'),
+  nearest: () => import('./nearest.ts'),
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -65,20 +65,22 @@ const SPHEROID_OVER_SPHERE_MIN = 0.98;
  * the farthest of them, and the answer is the k nearest among those within that bound: an ST_DWithin on
  * the same index. The k come from the first look if it has them, else from a KNN scan with the filters in.
  */
-export function nearestVolunteersSql(q: NearestQuery, viewer: Viewer): RawBuilder<{ collection: unknown }> {
+export function nearestVolunteersSql(q: NearestQuery, viewer: Viewer): RawBuilder<{ collection: string }> {
   const point = sql`ST_SetSRID(ST_MakePoint(${q.lon}, ${q.lat}), 4326)::geography`;
   const where = askable(q, viewer, point);
   const look = FIRST_LOOK(q.k);
   const columns = sql`m.id, m.name, m.phone, m.skills, m.availability, m.grid_id, m.community_id,
                       m.current_point is not null as is_current, m.current_point_at, coalesce(m.current_point, m.geom) as at`;
-  return sql<{ collection: unknown }>`
+  return sql<{ collection: string }>`
     with first_look as materialized (
-      select m.id, ${reach} <-> ${point} as sphere, coalesce(${where}, false) as askable from members m
+      select m.id, ${reach} as reach, ${reach} <-> ${point} as sphere, coalesce(${where}, false) as askable from members m
       where m.is_volunteer and m.availability = 'available'
       order by ${reach} <-> ${point} limit ${look}
     ), found as materialized (
-      select ${columns}, ST_Distance(${reach}, ${point}) as distance_m
-      from first_look f join members m on m.id = f.id where f.askable
+      -- metres on the spheroid only for those that can be among the k nearest: within 1.05 of the k-th
+      -- askable one's sphere distance (the two measures differ by less than half a percent)
+      select f.id, ST_Distance(f.reach, ${point}) as distance_m from first_look f
+      where f.askable and f.sphere <= 1.05 * (select max(sphere) from (select sphere from first_look where askable order by sphere limit ${q.k}) s)
     ), kth as (
       select max(distance_m) as d from (select distance_m from found order by distance_m, id limit ${q.k}) s having count(*) = ${q.k}
     ), answered as (
@@ -88,16 +90,16 @@ export function nearestVolunteersSql(q: NearestQuery, viewer: Viewer): RawBuilde
       select ST_Distance(${reach}, ${point}) as d from members m where ${where}
       order by ${reach} <-> ${point} limit ${q.k}
     ), nearest as (
-      select * from found where (select yes from answered)
+      select id, distance_m from found where (select yes from answered)
       union all
-      select ${columns}, ST_Distance(${reach}, ${point}) as distance_m
+      select m.id, ST_Distance(${reach}, ${point}) as distance_m
       from members m
       -- half a metre over the bound: ST_DWithin and ST_Distance may differ in the last digits; the seed
       -- runs only when the first look found fewer than k
       where not (select yes from answered) and ${where}
         and ST_DWithin(${reach}, ${point}, coalesce((select d from kth), (select max(d) from seed)) + 0.5)
     ), ranked as (
-      select * from nearest order by distance_m, id limit ${q.k}
+      select ${columns}, r.distance_m from (select * from nearest order by distance_m, id limit ${q.k}) r join members m on m.id = r.id
     )
     select json_build_object('type', 'FeatureCollection', 'numberReturned', count(*), 'features', coalesce(json_agg(json_build_object(
       'type', 'Feature', 'id', n.id,
@@ -107,13 +109,18 @@ export function nearestVolunteersSql(q: NearestQuery, viewer: Viewer): RawBuilde
         'skills', n.skills, 'availability', n.availability,
         'located', case when n.is_current then 'current' else 'home' end, 'located_at', n.current_point_at,
         'grid_id', n.grid_id, 'grid_name', g.name, 'community_id', n.community_id, 'community_name', c.name)
-    ) order by n.distance_m, n.id), '[]')) as collection
+    ) order by n.distance_m, n.id), '[]'))::text as collection
     from ranked n left join grids g on g.id = n.grid_id left join communities c on c.id = n.community_id`;
 }
 
-export async function nearestVolunteers(db: Kysely<DB>, q: NearestQuery, viewer: Viewer) {
+/** The answer as PostGIS wrote it: the API sends it on without parsing it. */
+export async function nearestVolunteersText(db: Kysely<DB>, q: NearestQuery, viewer: Viewer) {
   const { rows } = await nearestVolunteersSql(q, viewer).execute(db);
-  return rows[0].collection as { type: 'FeatureCollection'; numberReturned: number; features: NearestFeature[] };
+  return rows[0].collection;
+}
+
+export async function nearestVolunteers(db: Kysely<DB>, q: NearestQuery, viewer: Viewer) {
+  return JSON.parse(await nearestVolunteersText(db, q, viewer)) as { type: 'FeatureCollection'; numberReturned: number; features: NearestFeature[] };
 }
 
 export interface NearestFeature {

@@ -9,7 +9,7 @@ import { parseId, parseLimit } from '../../http/params.ts';
 import { HttpProblem, invalidParameter } from '../../http/problem.ts';
 import { changeOwnAvailability, listDispatches } from '../dispatch/service.ts';
 import { SKILLS } from '../members/resource.ts';
-import { nearestVolunteers, type NearestQuery } from './nearest.ts';
+import { nearestVolunteersText, type NearestQuery } from './nearest.ts';
 
 const NEAREST_PARAMETERS = ['lon', 'lat', 'k', 'radius_m', 'skill', 'community'];
 export const MAX_K = 100;
@@ -69,7 +69,7 @@ export function volunteerRoutes(database: Database) {
 
   router.get('/api/v1/volunteers/nearest', async (req, res) => {
     const query = parseNearest(req.query as Record<string, unknown>);
-    res.type('application/geo+json').send(await nearestVolunteers(db, query, req.viewer!));
+    res.type('application/geo+json').send(await nearestVolunteersText(db, query, req.viewer!));
   });
 
   async function me(memberId: number | null) {

@@ -1,0 +1,357 @@
+/**
+ * nearest: GET /api/v1/volunteers/nearest (k = 5, a random point in the street, as the demo dispatcher) over
+ * real HTTP with 1, 8 and 32 concurrent keep-alive clients (in a worker thread, not on the server's event
+ * loop), against pgbench running the very statement that request runs (random points too), at the same
+ * concurrency, on the same PostgreSQL server in the same run: requests/s and p50/p95/p99 against the
+ * database's own ceiling. The database holds a demo city topped up to a million members, a tenth of them
+ * volunteers; the query plan is printed to show the KNN scan on the partial GiST index.
+ *
+ *   npm run bench -- nearest [--members 1000000] [--size 10] [--seconds 10] [--clients 1,8,32]
+ *                            [--server postgres://postgres@127.0.0.1:5432/postgres] [--keep]
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import { sql, type CompiledQuery } from 'kysely';
+import pg from 'pg';
+import { pino } from 'pino';
+import { generateDemoCity } from '../data/demo-city.ts';
+import { loadDemoCity } from '../data/load-demo.ts';
+import { createApp } from '../server/app.ts';
+import { loadConfig } from '../server/config.ts';
+import { openDatabase, type Database } from '../server/db/database.ts';
+import { migrate, MIGRATIONS_DIR } from '../server/db/migrate.ts';
+import { findUsers, openSession, viewerOf } from '../server/features/accounts/queries.ts';
+import { SKILLS } from '../server/features/members/resource.ts';
+import { nearestVolunteersSql, type NearestQuery } from '../server/features/volunteers/nearest.ts';
+
+const NAME = 'gridmap_bench_nearest';
+const K = 5;
+const WARMUP_S = 2;
+/** Stand-ins for the point in the compiled statement: whichever parameters hold them are the point. */
+const LON_SENTINEL = 123.456789012345;
+const LAT_SENTINEL = -65.432109876543;
+const BATCH = 100_000;
+
+type Extent = [number, number, number, number];
+
+const count = (n: number) => n.toLocaleString('en');
+const since = (start: number) => `${((performance.now() - start) / 1000).toFixed(1)} s`;
+
+export async function run(args: string[]) {
+  const { values } = parseArgs({ args, options: {
+    members: { type: 'string', default: '1000000' }, size: { type: 'string', default: '10' },
+    seconds: { type: 'string', default: '10' }, clients: { type: 'string', default: '1,8,32' },
+    server: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+    keep: { type: 'boolean', default: false },
+  } });
+  const members = Number(values.members);
+  const size = Number(values.size);
+  const seconds = Number(values.seconds);
+  const levels = values.clients.split(',').map(Number);
+  if (!(members > 0) || !(size > 0) || !(seconds > 0) || levels.some((n) => !(Number.isInteger(n) && n > 0))) {
+    throw new Error('--members, --size, --seconds must be positive numbers and --clients positive integers (1,8,32)');
+  }
+  const started = performance.now();
+  const url = Object.assign(new URL(values.server), { pathname: `/${NAME}` }).toString();
+  // What a finished build is labelled with; a database without this label (or another one) is rebuilt. The
+  // migrations' hash is in it: a schema changed since (migrations are checked against their text) rebuilds too.
+  const schema = createHash('sha256');
+  for (const file of (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort()) schema.update(await readFile(join(MIGRATIONS_DIR, file)));
+  const label = `gridmap nearest bench: members=${members} size=${size} seed=1 schema=${schema.digest('hex').slice(0, 12)}`;
+
+  const admin = await openDatabase({ url: values.server });
+  let database: Database | undefined;
+  let worker: Worker | undefined;
+  let server: Server | undefined;
+  try {
+    const { rows: [existing] } = await sql<{ label: string | null }>`
+      select shobj_description(oid, 'pg_database') as label from pg_database where datname = ${NAME}`.execute(admin.db);
+    const reuse = values.keep && existing?.label === label;
+    let generation = 0;
+    if (reuse) {
+      console.log(`nearest: reusing ${NAME} (${label})`);
+      database = await openDatabase({ url });
+      await migrate(database.db);
+    } else {
+      await sql`drop database if exists ${sql.id(NAME)} with (force)`.execute(admin.db);
+      await sql`create database ${sql.id(NAME)}`.execute(admin.db);
+      database = await openDatabase({ url });
+      await migrate(database.db);
+      const loadStart = performance.now();
+      console.log(`nearest: loading a size ${size} demo city…`);
+      await loadDemoCity(database.db, generateDemoCity({ seed: 1, size }), (step, done, total) => {
+        if (done === total) console.log(`nearest: demo city ${step} ${count(total)} (${since(loadStart)})`);
+      });
+      const generationStart = performance.now();
+      await populate(url, members);
+      generation = performance.now() - generationStart;
+      await sql`comment on database ${sql.id(NAME)} is ${sql.lit(label)}`.execute(admin.db);
+    }
+    const db = database.db;
+
+    const { rows: [stats] } = await sql<{ members: number; volunteers: number; available: number; current: number }>`
+      select count(*)::int as members, count(*) filter (where is_volunteer)::int as volunteers,
+             count(*) filter (where is_volunteer and availability = 'available')::int as available,
+             count(*) filter (where is_volunteer and current_point is not null)::int as current
+      from members`.execute(db);
+    console.log(`nearest: ${count(stats.members)} members, ${count(stats.volunteers)} volunteers, ${count(stats.available)} available, ` +
+      `${count(stats.current)} sharing where they are now`);
+
+    // The caller: the demo dispatcher, scoped to the first street; points uniform over that street's communities.
+    const [user] = await findUsers(db, { username: 'dispatcher' });
+    const viewer = viewerOf(user);
+    if (viewer.scope?.kind !== 'street') throw new Error('the demo dispatcher should have a street scope');
+    const { rows: [street] } = await sql<{ x0: number; y0: number; x1: number; y1: number; cx: number; cy: number; available: number }>`
+      with e as (select ST_Extent(geom)::geometry as e, ST_PointOnSurface(ST_Union(geom)) as p from communities where street_code = ${viewer.scope.code})
+      select ST_XMin(e) as x0, ST_YMin(e) as y0, ST_XMax(e) as x1, ST_YMax(e) as y1, ST_X(p) as cx, ST_Y(p) as cy,
+             (select count(*)::int from members where is_volunteer and availability = 'available'
+               and community_id in (select id from communities where street_code = ${viewer.scope.code})) as available
+      from e`.execute(db);
+    const extent: Extent = [street.x0, street.y0, street.x1, street.y1];
+    console.log(`nearest: caller dispatcher (street ${viewer.scope.code}, ${count(street.available)} available volunteers in scope), ` +
+      `points in ${extent.map((v) => v.toFixed(4)).join(',')}`);
+
+    server = createApp({ database, config: loadConfig({}), logger: pino({ level: 'silent' }) }).listen(0, '127.0.0.1');
+    await new Promise((resolve) => server!.once('listening', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const { token } = await openSession(db, user.id, { hours: 2 });
+    const first = await fetch(`${base}/api/v1/volunteers/nearest?lon=${street.cx}&lat=${street.cy}&k=${K}`, { headers: { Authorization: `Bearer ${token}` } });
+    const firstText = await first.text();
+    if (first.status !== 200) throw new Error(`nearest answered ${first.status}: ${firstText.slice(0, 300)}`);
+    console.log(`nearest: one answer is ${JSON.parse(firstText).features.length} volunteers, ${count(firstText.length)} bytes`);
+
+    // The same statement for pgbench (without the session look-up: that is the API's), point drawn by pgbench.
+    const compiled = nearestVolunteersSql({ lon: LON_SENTINEL, lat: LAT_SENTINEL, k: K, skills: [] }, viewer).compile(db);
+    const micro = (v: number) => Math.round(v * 1e6);
+    const script = pgbenchScript(compiled, new Map([
+      [LON_SENTINEL, { name: 'ilon', random: [micro(extent[0]), micro(extent[2])] }],
+      [LAT_SENTINEL, { name: 'ilat', random: [micro(extent[1]), micro(extent[3])] }],
+    ]));
+    const dir = await mkdtemp(join(tmpdir(), 'gridmap-bench-'));
+    const scriptFile = join(dir, 'nearest.sql');
+    await writeFile(scriptFile, script);
+
+    worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { base, token, extent, k: K } });
+    const results: { clients: number; http: HttpResult; pgbench: PgbenchResult }[] = [];
+    try {
+      for (const clients of levels) {
+        console.log(`nearest: HTTP, ${clients} client${clients > 1 ? 's' : ''}: ${WARMUP_S} s warm-up, ${seconds} s…`);
+        const http = await loadHttp(worker, clients, seconds, results.length + 1);
+        if (http.failures) throw new Error(`${http.failures} requests failed at ${clients} clients; the first: ${http.firstFailure}`);
+        console.log(`  ${http.perSecond.toFixed(1)} req/s, p50 ${http.p50.toFixed(1)} ms, p95 ${http.p95.toFixed(1)} ms, p99 ${http.p99.toFixed(1)} ms` +
+          (http.fewer ? ` (${http.fewer} answers with fewer than ${K})` : ''));
+        console.log(`nearest: pgbench, ${clients} client${clients > 1 ? 's' : ''}: ${WARMUP_S} s warm-up, ${seconds} s…`);
+        pgbench(url, scriptFile, clients, WARMUP_S);
+        const floor = pgbench(url, scriptFile, clients, seconds);
+        console.log(`  ${floor.tps.toFixed(1)} tps, latency average ${floor.latency.toFixed(2)} ms`);
+        results.push({ clients, http, pgbench: floor });
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+
+    const header = ['clients', 'HTTP req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'pgbench tps (avg latency)', 'ratio'];
+    const table = results.map(({ clients, http, pgbench: floor }) => [String(clients), http.perSecond.toFixed(1), http.p50.toFixed(1),
+      http.p95.toFixed(1), http.p99.toFixed(1), `${floor.tps.toFixed(1)} (${floor.latency.toFixed(2)} ms)`, `${(floor.tps / http.perSecond).toFixed(2)}×`]);
+    const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
+    console.log(`\nnearest k=${K} as the street dispatcher, ${count(stats.members)} members (${count(stats.volunteers)} volunteers), ${seconds} s per level`);
+    for (const row of [header, ...table]) console.log(row.map((cell, i) => (i ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  '));
+    console.log(`ratio: pgbench tps / HTTP req/s (1.00× = the API runs at the database's ceiling; the aim is at most 2×).`);
+    console.log(`The app's pool holds at most 10 connections; pgbench opens one per client (-c), -j min(clients, 2) threads.`);
+
+    // The plan of one request at a point in the street: the KNN scan should be on the partial GiST index.
+    const query: NearestQuery = { lon: street.cx, lat: street.cy, k: K, skills: [] };
+    await sql`explain (analyze, buffers) ${nearestVolunteersSql(query, viewer)}`.execute(db);
+    const { rows: plan } = await sql<{ 'QUERY PLAN': string }>`explain (analyze, buffers) ${nearestVolunteersSql(query, viewer)}`.execute(db);
+    const lines = plan.map((row) => row['QUERY PLAN']);
+    console.log(`\nEXPLAIN (ANALYZE, BUFFERS) at ${street.cx.toFixed(6)},${street.cy.toFixed(6)}:`);
+    for (const line of lines) console.log(`  ${line}`);
+    const scan = lines.findIndex((line) => line.includes('Index Scan using members_available_volunteers_idx'));
+    const ordered = scan >= 0 && lines.slice(scan + 1).some((line, i) => /^\s*Order By: /.test(line) && i < 6);
+    if (!ordered) {
+      console.log('\n!!!!!!!! WARNING: the plan has no "Index Scan using members_available_volunteers_idx" with an "Order By:" line:');
+      console.log('!!!!!!!! the nearest volunteers are NOT found by a KNN scan on the partial GiST index.');
+    } else {
+      console.log('\nplan: KNN scan (Order By <->) on members_available_volunteers_idx — as intended.');
+    }
+    if (generation) console.log(`\nnearest: generation of ${count(members)} members took ${(generation / 1000).toFixed(1)} s`);
+    console.log(`nearest: the whole run took ${since(started)}`);
+  } finally {
+    await worker?.terminate();
+    if (server) await new Promise((resolve) => { server!.closeAllConnections(); server!.close(resolve); });
+    await database?.close();
+    if (!values.keep) await sql`drop database if exists ${sql.id(NAME)} with (force)`.execute(admin.db);
+    await admin.close();
+  }
+}
+
+/**
+ * Adds members up to `total` in SQL, on one connection with triggers off (the link triggers would place
+ * every member in its building: slow and beside the point here, and the audit log with them). Homes are
+ * uniform over the communities' extent; exactly a tenth of all members are volunteers (the demo's own
+ * count towards it), 1–3 skills each, 80 % available, every 7th sharing a current point near home, and
+ * their grid and community set as the link functions would without a building. Seeded: every run is the same.
+ */
+async function populate(url: string, total: number) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`set session_replication_role = replica`);
+    await client.query(`select setseed(0.20261127)`);
+    const { rows: [base] } = await client.query<{ members: number; volunteers: number; x0: number; y0: number; x1: number; y1: number }>(`
+      select (select count(*)::int from members) as members, (select count(*) filter (where is_volunteer)::int from members) as volunteers,
+             ST_XMin(e) as x0, ST_YMin(e) as y0, ST_XMax(e) as x1, ST_YMax(e) as y1
+      from (select ST_Extent(geom)::geometry as e from communities) s`);
+    const n = total - base.members;
+    const v = Math.round(total / 10) - base.volunteers;
+    if (n <= 0) {
+      console.log(`nearest: the demo city already holds ${count(base.members)} members; none added`);
+    } else if (v < 0 || v > n) {
+      throw new Error(`cannot make a tenth of ${count(total)} members volunteers: the demo city has ${count(base.volunteers)} of ${count(base.members)}`);
+    }
+    const start = performance.now();
+    for (let from = 0; from < n; from += BATCH) {
+      const to = Math.min(from + BATCH, n) - 1;
+      // row j (0-based) is the ordinal-th volunteer when floor((j+1)·v/n) steps up: exactly v, spread evenly
+      await client.query(`
+        insert into members (name, phone, category, geom, is_volunteer, skills, availability, current_point, current_point_at,
+                             grid_id, community_id)
+        select 'bench member ' || j, '139' || lpad(j::text, 8, '0'), (array['in_service', 'retired', 'floating', 'resident'])[1 + floor(r1 * 4)::int],
+               home, vol,
+               case when vol then array(select ($7::text[])[1 + (floor(r2 * 10)::int + 3 * t) % 10] from generate_series(0, floor(r3 * 3)::int) t order by t)
+                    else '{}' end,
+               case when vol and r4 >= 0.8 then 'off_duty' else 'available' end,
+               case when vol and ordinal % 7 = 0 then ST_SetSRID(ST_MakePoint(ST_X(home) + (r5 - 0.5) * 0.004, ST_Y(home) + (r6 - 0.5) * 0.003), 4326) end,
+               case when vol and ordinal % 7 = 0 then now() - r7 * interval '3 hours' end,
+               case when vol then grid_at(home) end, case when vol then community_at(home) end
+        from (
+          select j, (j + 1) * $2::bigint / $1::bigint > j * $2::bigint / $1::bigint as vol, (j + 1) * $2::bigint / $1::bigint as ordinal,
+                 ST_SetSRID(ST_MakePoint($3::float8 + random() * ($5::float8 - $3::float8), $4::float8 + random() * ($6::float8 - $4::float8)), 4326) as home,
+                 random() as r1, random() as r2, random() as r3, random() as r4, random() as r5, random() as r6, random() as r7
+          from generate_series($8::bigint, $9::bigint) j
+        ) g`, [n, v, base.x0, base.y0, base.x1, base.y1, [...SKILLS], from, to]);
+      console.log(`nearest: members ${count(base.members + to + 1)}/${count(total)} (${since(start)})`);
+    }
+    await client.query(`reset session_replication_role`);
+    console.log('nearest: vacuum analyze…');
+    await client.query(`vacuum (analyze) members`);
+    await client.query(`analyze`);
+    console.log(`nearest: members ready (${since(start)})`);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * A pgbench script running `compiled`: parameters written in as SQL literals, and those holding one of the
+ * `variables` keys (a sentinel value) replaced, by position, with a pgbench random variable in millionths.
+ */
+export function pgbenchScript(compiled: CompiledQuery, variables: Map<unknown, { name: string; random: [number, number] }>) {
+  const { parameters } = compiled;
+  const literal = (value: unknown) => {
+    if (value === null || value === undefined) return 'null';
+    if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+    return `'${String(value).replaceAll("'", "''")}'`;
+  };
+  const used = new Set<string>();
+  const replacements = parameters.map((value) => {
+    const variable = variables.get(value);
+    if (!variable) return literal(value);
+    used.add(variable.name);
+    return `(:${variable.name} / 1000000.0)`;
+  });
+  const missing = [...variables.values()].filter((v) => !used.has(v.name));
+  if (missing.length) throw new Error(`no parameter holds ${missing.map((v) => v.name).join(', ')}`);
+  // comments out first: the statement goes on one line
+  const text = compiled.sql.replace(/--[^\n]*/g, '').replace(/\$(\d+)/g, (_, n) => replacements[Number(n) - 1]);
+  const sets = [...variables.values()].map((v) => `\\set ${v.name} random(${v.random[0]}, ${v.random[1]})`);
+  return `${sets.join('\n')}\n${text.replace(/\s+/g, ' ').trim()};\n`;
+}
+
+interface PgbenchResult { tps: number; latency: number }
+
+function pgbench(url: string, script: string, clients: number, seconds: number): PgbenchResult {
+  const output = execFileSync('pgbench', ['-n', '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(seconds), '-f', script, url],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const tps = /tps = ([\d.]+)/.exec(output);
+  const latency = /latency average = ([\d.]+) ms/.exec(output);
+  const failed = /number of failed transactions: (\d+)/.exec(output);
+  if (!tps || !latency) throw new Error(`pgbench printed no tps: ${output}`);
+  if (failed && Number(failed[1]) > 0) throw new Error(`pgbench: ${failed[1]} transactions failed`);
+  return { tps: Number(tps[1]), latency: Number(latency[1]) };
+}
+
+interface HttpResult { perSecond: number; p50: number; p95: number; p99: number; failures: number; firstFailure?: string; fewer: number }
+
+async function loadHttp(worker: Worker, clients: number, seconds: number, seed: number): Promise<HttpResult> {
+  const answer = new Promise<{ latencies: Float64Array; failures: number; firstFailure?: string; fewer: number }>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  worker.postMessage({ clients, warmupMs: WARMUP_S * 1000, measureMs: seconds * 1000, seed });
+  const { latencies, failures, firstFailure, fewer } = await answer;
+  worker.removeAllListeners('error');
+  const sorted = Float64Array.from(latencies).sort();
+  // nearest rank
+  const at = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] : NaN);
+  return { perSecond: sorted.length / seconds, p50: at(0.5), p95: at(0.95), p99: at(0.99), failures, firstFailure, fewer };
+}
+
+/**
+ * The load generator, in a worker thread so that it does not share the server's event loop: `clients`
+ * concurrent loops, each sending its next request when its answer is in (keep-alive fetch), points drawn
+ * uniformly over the extent from a seeded generator. Latencies are kept of the requests answered after the
+ * warm-up and within the measured seconds; every answer must be 200 and a FeatureCollection.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { base, token, extent: [x0, y0, x1, y1], k } = workerData;
+const headers = { Authorization: 'Bearer ' + token };
+function mulberry32(a) {
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+parentPort.on('message', async ({ clients, warmupMs, measureMs, seed }) => {
+  const from = performance.now() + warmupMs;
+  const until = from + measureMs;
+  const latencies = [];
+  let failures = 0, firstFailure, fewer = 0;
+  async function loop(i) {
+    const random = mulberry32(seed * 1000 + i);
+    while (performance.now() < until && failures < 100) {
+      const lon = x0 + random() * (x1 - x0), lat = y0 + random() * (y1 - y0);
+      const t0 = performance.now();
+      let why;
+      try {
+        const res = await fetch(base + '/api/v1/volunteers/nearest?lon=' + lon.toFixed(6) + '&lat=' + lat.toFixed(6) + '&k=' + k, { headers });
+        const text = await res.text();
+        if (res.status !== 200) why = 'HTTP ' + res.status + ': ' + text.slice(0, 300);
+        else {
+          const body = JSON.parse(text);
+          if (body.type !== 'FeatureCollection' || !Array.isArray(body.features)) why = 'not a FeatureCollection: ' + text.slice(0, 300);
+          else if (body.features.length < k) fewer++;
+        }
+      } catch (error) {
+        why = String(error);
+      }
+      const t1 = performance.now();
+      if (why !== undefined) { failures++; firstFailure ??= why; }
+      else if (t1 >= from && t1 < until) latencies.push(t1 - t0);
+    }
+  }
+  await Promise.all(Array.from({ length: clients }, (_, i) => loop(i)));
+  const array = Float64Array.from(latencies);
+  parentPort.postMessage({ latencies: array, failures, firstFailure, fewer }, [array.buffer]);
+});
+`;
