@@ -10,6 +10,8 @@ import { mode, openTestDatabase, type TestDatabase } from '../support/databases.
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveBrowser = existsSync(CHROMIUM);
+/** What the page shows after the server changed something: the event stream, then a reload, on a busy machine. */
+const LIVE = { timeout: 10_000, interval: 100 };
 if (!haveBrowser && process.env.CI) throw new Error(`CI needs a browser at ${CHROMIUM} (apt-get install chromium)`);
 
 describe.skipIf(!haveBrowser)(`the dispatcher and volunteer views in headless Chromium (${mode} database)`, () => {
@@ -89,16 +91,16 @@ describe.skipIf(!haveBrowser)(`the dispatcher and volunteer views in headless Ch
     const expected = (await api('dispatcher', `/api/v1/volunteers/nearest?lon=${clicked.lon}&lat=${clicked.lat}&k=10`)).body.features;
     expect(expected.length).toBeGreaterThan(0);
     const nearest = page.getByTestId('nearest').locator('li');
-    await expect.poll(() => nearest.count()).toBe(expected.length);
+    await expect.poll(() => nearest.count(), LIVE).toBe(expected.length);
     expect(await nearest.evaluateAll((items) => items.map((li) => Number(li.getAttribute('data-volunteer'))))).toEqual(expected.map((f: { id: number }) => f.id));
     expect(await nearest.first().locator('.distance').textContent()).toMatch(/^\d+ m$|^\d+\.\d\d km$/);
     // lines from the point to each volunteer
-    await expect.poll(() => page.evaluate(() => window.gridmap!.map.queryRenderedFeatures({ layers: ['overlay-routes'] }).length)).toBeGreaterThan(0);
+    await expect.poll(() => page.evaluate(() => window.gridmap!.map.queryRenderedFeatures({ layers: ['overlay-routes'] }).length), LIVE).toBeGreaterThan(0);
 
     // filtering by a skill asks again
     await page.getByRole('checkbox', { name: '医疗' }).check();
     const medical = (await api('dispatcher', `/api/v1/volunteers/nearest?lon=${clicked.lon}&lat=${clicked.lat}&k=10&skill=medical`)).body.features;
-    await expect.poll(() => nearest.evaluateAll((items) => items.map((li) => Number(li.getAttribute('data-volunteer')))))
+    await expect.poll(() => nearest.evaluateAll((items) => items.map((li) => Number(li.getAttribute('data-volunteer')))), LIVE)
       .toEqual(medical.map((f: { id: number }) => f.id));
     await page.getByRole('checkbox', { name: '医疗' }).uncheck();
 
@@ -107,14 +109,14 @@ describe.skipIf(!haveBrowser)(`the dispatcher and volunteer views in headless Ch
     await page.getByRole('spinbutton').fill('2');
     await page.getByRole('button', { name: '派单', exact: true }).click();
     const offers = page.getByTestId('dispatches').locator('li');
-    await expect.poll(() => offers.evaluateAll((items) => items.map((li) => li.getAttribute('data-state')))).toEqual(['offered', 'offered']);
+    await expect.poll(() => offers.evaluateAll((items) => items.map((li) => li.getAttribute('data-state'))), LIVE).toEqual(['offered', 'offered']);
 
     // the nearest declines on its phone: the page hears it, and the offer has passed to the third
     const { body } = await api('dispatcher', `/api/v1/issues/${issues[0].id}/dispatches`);
     const first = body.requests[0].dispatches[0];
     expect((await api('admin', `/api/v1/dispatches/${first.id}/decline`, { method: 'POST' })).status).toBe(200);
-    await expect.poll(() => offers.evaluateAll((items) => items.map((li) => li.getAttribute('data-state')))).toEqual(['declined', 'offered', 'offered']);
-    await expect.poll(() => page.getByTestId('event-log').locator('li').count()).toBeGreaterThan(0);
+    await expect.poll(() => offers.evaluateAll((items) => items.map((li) => li.getAttribute('data-state'))), LIVE).toEqual(['declined', 'offered', 'offered']);
+    await expect.poll(() => page.getByTestId('event-log').locator('li').count(), LIVE).toBeGreaterThan(0);
     await page.screenshot({ path: `test-results/dispatch-${mode}.png` });
     expect(errors).toEqual([]);
     await page.close();
@@ -130,7 +132,7 @@ describe.skipIf(!haveBrowser)(`the dispatcher and volunteer views in headless Ch
     // it reports where it is now by clicking the map
     const [lon, lat] = me.home.coordinates;
     const clicked = await clickAt(page, lon + 0.002, lat);
-    await expect.poll(async () => (await api('volunteer', '/api/v1/volunteers/me')).body.current_point?.coordinates[0]).toBeCloseTo(clicked.lon, 6);
+    await expect.poll(async () => (await api('volunteer', '/api/v1/volunteers/me')).body.current_point?.coordinates[0], LIVE).toBeCloseTo(clicked.lon, 6);
 
     // a problem right there: the dispatcher's offer goes to it first, and shows up without a reload
     const issue = await api('admin', '/api/v1/issues', {
@@ -140,10 +142,10 @@ describe.skipIf(!haveBrowser)(`the dispatcher and volunteer views in headless Ch
     const dispatched = await api('admin', `/api/v1/issues/${issue.body.id}/dispatch`, { method: 'POST', body: { k: 1 } });
     expect(dispatched.body.dispatches[0].volunteer_id).toBe(me.id);
     const mine = page.getByTestId('my-dispatches').locator('li');
-    await expect.poll(() => mine.count()).toBe(1);
+    await expect.poll(() => mine.count(), LIVE).toBe(1);
     expect(await mine.first().textContent()).toContain('楼道积水');
     await page.getByRole('button', { name: '接单' }).click();
-    await expect.poll(() => mine.first().getAttribute('data-state')).toBe('accepted');
+    await expect.poll(() => mine.first().getAttribute('data-state'), LIVE).toBe('accepted');
     await page.getByText('执行任务中').waitFor();
     await page.screenshot({ path: `test-results/volunteer-${mode}.png` });
     const after = await api('admin', `/api/v1/issues/${issue.body.id}/dispatches`);
