@@ -1,22 +1,15 @@
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WEB_DIST } from '../../server/app.ts';
-import { sessionFor, testApp } from '../support/app.ts';
+import { sessionFor } from '../support/app.ts';
+import { haveBrowser, servePages } from '../support/browser.ts';
 import { mode, openTestDatabase, type TestDatabase } from '../support/databases.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveBrowser = existsSync(CHROMIUM);
 /** What the page shows after the server changed something: the event stream, then a reload, on a busy machine. */
 const LIVE = { timeout: 10_000, interval: 100 };
-if (!haveBrowser && process.env.CI) throw new Error(`CI needs a browser at ${CHROMIUM} (apt-get install chromium)`);
 
 describe.skipIf(!haveBrowser)(`the dispatcher and volunteer views in headless Chromium (${mode} database)`, () => {
   let test: TestDatabase;
-  let server: Server;
+  let pages: Awaited<ReturnType<typeof servePages>> | undefined;
   let browser: Browser;
   let baseUrl: string;
   const errors: string[] = [];
@@ -58,22 +51,12 @@ describe.skipIf(!haveBrowser)(`the dispatcher and volunteer views in headless Ch
   };
 
   beforeAll(async () => {
-    if (!existsSync(WEB_DIST)) throw new Error('web client not built: run npm run build:web (npm test does it)');
     test = await openTestDatabase();
-    const app = await testApp(test.database, { as: null });
-    server = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-    });
-    await mkdir('test-results', { recursive: true });
+    pages = await servePages(test.database);
+    ({ browser, baseUrl } = pages);
   });
   afterAll(async () => {
-    await browser?.close();
-    await new Promise((resolve) => (server ? server.close(resolve) : resolve(null)));
+    await pages?.close();
     await test?.drop();
   });
 

@@ -1,22 +1,13 @@
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WEB_DIST } from '../../server/app.ts';
 import { DEMO_PASSWORD } from '../../data/demo-accounts.ts';
-import { sessionFor, testApp } from '../support/app.ts';
+import { sessionFor } from '../support/app.ts';
+import { haveBrowser, servePages } from '../support/browser.ts';
 import { mode, openTestDatabase, type TestDatabase } from '../support/databases.ts';
-
-// Debian's chromium (apt-get install chromium); never a downloaded browser. CI must have it.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveBrowser = existsSync(CHROMIUM);
-if (!haveBrowser && process.env.CI) throw new Error(`CI needs a browser at ${CHROMIUM} (apt-get install chromium)`);
 
 describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} database)`, () => {
   let test: TestDatabase;
-  let server: Server;
+  let pages: Awaited<ReturnType<typeof servePages>> | undefined;
   let browser: Browser;
   let page: Page;
   const errors: string[] = [];
@@ -42,35 +33,24 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     page.evaluate((id) => window.gridmap!.map.queryRenderedFeatures({ layers: [id] }).map((f) => f.id as number), layer);
 
   beforeAll(async () => {
-    if (!existsSync(WEB_DIST)) throw new Error('web client not built: run npm run build:web (npm test does it)');
     test = await openTestDatabase();
-    const app = await testApp(test.database, { as: null });
-    server = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-        '--disable-sync', '--no-first-run', '--disable-quic'],
-    });
+    pages = await servePages(test.database);
+    ({ browser, baseUrl } = pages);
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
     page.on('response', (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const token = await sessionFor(test.database, 'admin');
     api = async (path) => (await fetch(`${baseUrl}${path}`, { headers: { Authorization: `Bearer ${token}` } })).json();
     await page.goto(`${baseUrl}/`);
     await page.getByRole('form', { name: '登录' }).waitFor();
-    await mkdir('test-results', { recursive: true });
     await page.screenshot({ path: `test-results/login-${mode}.png` });
     await signIn('admin');
     await page.waitForFunction(() => window.gridmap?.map.loaded(), null, { timeout: 60_000 });
     await idle();
   });
   afterAll(async () => {
-    await browser?.close();
-    await new Promise((resolve) => (server ? server.close(resolve) : resolve(null)));
+    await pages?.close();
     await test?.drop();
   });
 
@@ -81,7 +61,6 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
       window.gridmap!.map.queryRenderedFeatures({ layers: ['communities-label'] }).map((f) => f.properties.name));
     expect(labels.length).toBeGreaterThan(0);
     expect(labels.every((name) => /社区$/.test(name))).toBe(true);
-    await mkdir('test-results', { recursive: true });
     await page.screenshot({ path: `test-results/map-${mode}.png` });
     expect(errors).toEqual([]);
   });
@@ -127,7 +106,6 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     expect(await page.getByTestId('feature-panel').locator('.panel-kind').textContent()).toBe('网格');
     expect(await organisation.locator('[data-count="households"]').textContent()).toBe(String(grid.counts.households));
     expect(await organisation.textContent()).toContain(grid.party_branch.name);
-    await mkdir('test-results', { recursive: true });
     await page.screenshot({ path: `test-results/grid-panel-${mode}.png` });
     await page.getByRole('checkbox', { name: '楼栋' }).check();
     await idle();
@@ -163,7 +141,6 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     await expect.poll(() => report.textContent()).toContain('已写入');
     const stored = await api('/api/v1/buildings?limit=10000');
     expect(stored.features.filter((f: { properties: { name: string } }) => f.properties.name === '网页导入楼')).toHaveLength(1);
-    await mkdir('test-results', { recursive: true });
     await page.screenshot({ path: `test-results/import-${mode}.png` });
     await page.getByRole('button', { name: '地图', exact: true }).click();
     await page.waitForFunction(() => window.gridmap?.map.loaded(), null, { timeout: 60_000 });
