@@ -87,7 +87,7 @@ function resumeFrom(header: string | undefined, query: unknown): number | undefi
 /**
  * GET /api/v1/events: a server-sent events stream of issue and dispatch changes in the caller's scope.
  * Each event carries its id; reconnecting with Last-Event-ID (or ?after=) replays what was missed, in
- * order (sql/008_dispatch.sql makes ids follow commit order). Events are small (ids, states, distances):
+ * order (sql/008_dispatch.sql makes ids follow commit order). Events are small (ids and states):
  * a console reads the details through the API, masked as the viewer's role requires. The session is
  * checked again at every heartbeat: a stream ends when its session does.
  */

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { sql } from 'kysely';
 import { z } from 'zod';
-import { actorOf } from '../../access/viewer.ts';
+import { actorOf, type Viewer } from '../../access/viewer.ts';
 import type { Database } from '../../db/database.ts';
 import { parseBody } from '../../http/body.ts';
 import { geometrySchema } from '../../http/geojson.ts';
@@ -72,27 +72,30 @@ export function volunteerRoutes(database: Database) {
     res.type('application/geo+json').send(await nearestVolunteersText(db, query, req.viewer!));
   });
 
-  async function me(memberId: number | null) {
-    if (memberId === null) throw new HttpProblem(409, 'No member record', 'this account is not linked to a volunteer (member_id)', { field: 'member_id' });
+  /** The volunteer record of a volunteer's account: 409 when the account has none. */
+  function memberOf(viewer: Viewer) {
+    if (viewer.memberId === null) throw new HttpProblem(409, 'No member record', 'this account is not linked to a volunteer (member_id)', { field: 'member_id' });
+    return viewer.memberId;
+  }
+
+  /** The volunteer as it sees itself: availability, home, position now, and its open offers and dispatches. */
+  async function me(viewer: Viewer) {
     const { rows: [member] } = await sql<Record<string, unknown>>`
       select id, name, phone, skills, availability, grid_id, community_id, version,
              ST_AsGeoJSON(geom, 7)::json as home, ST_AsGeoJSON(current_point, 7)::json as current_point, current_point_at
-      from members where id = ${memberId}`.execute(db);
-    if (!member) throw new HttpProblem(404, 'Not Found', `member ${memberId} no longer exists`, { field: 'member_id' });
-    return member;
+      from members where id = ${memberOf(viewer)}`.execute(db);
+    if (!member) throw new HttpProblem(404, 'Not Found', `member ${viewer.memberId} no longer exists`, { field: 'member_id' });
+    return { ...member, dispatches: await listDispatches(db, viewer, { all: false, limit: 100 }) };
   }
 
   router.get('/api/v1/volunteers/me', async (req, res) => {
-    const member = await me(req.viewer!.memberId);
-    res.json({ ...member, dispatches: await listDispatches(db, req.viewer!, { all: false, limit: 100 }) });
+    res.json(await me(req.viewer!));
   });
 
   router.patch('/api/v1/volunteers/me', async (req, res) => {
     const change = parseBody(selfChange, req.body);
-    const viewer = req.viewer!;
-    await me(viewer.memberId);
-    await changeOwnAvailability(db, viewer.memberId!, actorOf(req), change);
-    res.json({ ...(await me(viewer.memberId)), dispatches: await listDispatches(db, viewer, { all: false, limit: 100 }) });
+    await changeOwnAvailability(db, memberOf(req.viewer!), actorOf(req), change);
+    res.json(await me(req.viewer!));
   });
 
   return router;
