@@ -9,6 +9,7 @@ export const DEMO_ACCOUNTS = [
   { username: 'planner', role: 'planner', scope: 'the first community' },
   { username: 'dispatcher', role: 'dispatcher', scope: 'the first street' },
   { username: 'leader', role: 'leader', scope: 'the first street' },
+  { username: 'secretary', role: 'leader', scope: 'the first community (works its community wall, grants its grids more time)' },
   { username: 'gridworker', role: 'grid_worker', scope: 'the first grid' },
   { username: 'volunteer', role: 'volunteer', scope: 'the first community (a volunteer of the first grid)' },
   { username: 'resident', role: 'resident', scope: 'the first community' },

@@ -38,6 +38,8 @@ export interface DemoUnit {
 export interface DemoIssue {
   title: string; description: string; category: string; status: string; lon: number; lat: number;
   reported_at: string; resolved_at: string | null; closed_at: string | null;
+  /** the wall it is on (escalated ones have climbed to the community's) and, once answered, the echo */
+  wall: 'grid' | 'community'; answer: string | null; answered_at: string | null; rating: number | null; reopen_count: number;
 }
 export interface DemoCity {
   seed: number; size: number;
@@ -73,7 +75,9 @@ const ISSUE_TEMPLATES: Record<string, string[]> = {
 const ISSUE_CATEGORIES: [string, number][] = [['noise', 12], ['parking', 16], ['property', 18], ['street_light', 8],
   ['sanitation', 16], ['safety', 10], ['elder_care', 10], ['other', 10]];
 const ISSUE_STATUSES: [string, number][] = [['reported', 15], ['accepted', 10], ['in_progress', 15], ['escalated', 8],
-  ['resolved', 7], ['answered', 8], ['rated', 7], ['closed', 25], ['rejected', 5]];
+  ['resolved', 7], ['answered', 8], ['rated', 7], ['closed', 25], ['rejected', 5], ['reopened', 2]];
+const ANSWERS = ['网格员已现场核实并协调处理完毕，感谢您的反映。', '已联系物业和相关部门落实整改，后续将持续跟进。',
+  '社区已组织志愿者上门服务，问题已解决。', '已协调责任单位限期整改，整改情况已复查。'];
 const UNIT_KINDS: [DemoUnit['kind'], string[]][] = [
   ['enterprise', ['延安能源公司', '宝塔建筑公司', '圣地物流公司', '延河商贸公司']],
   ['school', ['实验小学', '第二中学', '育才幼儿园']],
@@ -305,7 +309,7 @@ export function generateDemoCity({ seed = 1, size = 1 }: { seed?: number; size?:
     const category = rnd.weighted(ISSUE_CATEGORIES);
     const status = rnd.weighted(ISSUE_STATUSES);
     const reported = NOW - rnd.between(0.1, 120) * 86400_000;
-    const done = ['resolved', 'answered', 'rated', 'closed'].includes(status);
+    const done = ['resolved', 'answered', 'rated', 'closed', 'reopened'].includes(status);
     const resolved = done ? reported + rnd.between(0.1, 12) * 86400_000 : null;
     const closed = status === 'closed' ? (resolved as number) + rnd.between(0.5, 5) * 86400_000
       : status === 'rejected' ? reported + rnd.between(0.1, 3) * 86400_000 : null;
@@ -316,6 +320,12 @@ export function generateDemoCity({ seed = 1, size = 1 }: { seed?: number; size?:
       reported_at: new Date(reported).toISOString(),
       resolved_at: resolved === null ? null : new Date(resolved).toISOString(),
       closed_at: closed === null ? null : new Date(closed).toISOString(),
+      // answers and ratings follow from the issue's number, not the generator, so the city above stays the same
+      wall: status === 'escalated' ? 'community' : 'grid',
+      answer: ['answered', 'rated', 'closed', 'reopened'].includes(status) ? ANSWERS[n % ANSWERS.length] : null,
+      answered_at: resolved !== null && status !== 'resolved' ? new Date(resolved + 86400_000).toISOString() : null,
+      rating: status === 'reopened' ? 2 : ['rated', 'closed'].includes(status) ? [5, 4, 5, 3, 4][n % 5] : null,
+      reopen_count: status === 'reopened' ? 1 : 0,
     });
   }
 

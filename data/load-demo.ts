@@ -65,11 +65,14 @@ export async function loadDemoCity(db: Kysely<DB>, city: DemoCity, progress: Pro
         from json_to_recordset(${rows}::json) as r(name text, kind text, geometry text, has_agreement boolean,
                agreement_signed_on date, resources text, contact_name text, contact_phone text)`.execute(t)],
       ['issues', city.issues, (t, rows) => sql`
-        insert into issues (title, description, category, status, geom, reported_at, updated_at, resolved_at, closed_at)
+        insert into issues (title, description, category, status, geom, reported_at, updated_at, resolved_at, closed_at,
+                            wall, answer, answered_at, rating, rated_at, reopen_count)
         select title, description, category, status, ST_SetSRID(ST_MakePoint(lon, lat), 4326), reported_at,
-               coalesce(closed_at, resolved_at, reported_at), resolved_at, closed_at
+               coalesce(closed_at, answered_at, resolved_at, reported_at), resolved_at, closed_at,
+               wall, answer, answered_at, rating, case when rating is not null then coalesce(closed_at, answered_at) end, reopen_count
         from json_to_recordset(${rows}::json) as r(title text, description text, category text, status text, lon float8,
-               lat float8, reported_at timestamptz, resolved_at timestamptz, closed_at timestamptz)`.execute(t)],
+               lat float8, reported_at timestamptz, resolved_at timestamptz, closed_at timestamptz, wall text, answer text,
+               answered_at timestamptz, rating smallint, reopen_count int)`.execute(t)],
     ];
     for (const [step, rows, insert] of steps) {
       for (let i = 0; i < rows.length; i += BATCH) {
@@ -96,6 +99,7 @@ async function demoAccounts(trx: Transaction<DB>, passwordHash: string) {
            ('planner', '演示规划员', ${passwordHash}, 'planner', null, (select community_id from first_grid), null, null),
            ('dispatcher', '演示调度员', ${passwordHash}, 'dispatcher', (select code from first_street), null, null, null),
            ('leader', '演示领导', ${passwordHash}, 'leader', (select code from first_street), null, null, null),
+           ('secretary', '演示社区书记', ${passwordHash}, 'leader', null, (select community_id from first_grid), null, null),
            ('gridworker', '演示网格员', ${passwordHash}, 'grid_worker', null, null, (select id from first_grid), null),
            ('volunteer', '演示志愿者', ${passwordHash}, 'volunteer', null, (select community_id from first_grid), null, (select id from volunteer)),
            ('resident', '演示居民', ${passwordHash}, 'resident', null, (select community_id from first_grid), null, null)`.execute(trx);

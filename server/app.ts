@@ -17,7 +17,9 @@ import { dispatchRoutes } from './features/dispatch/routes.ts';
 import { eventRoutes } from './features/events/routes.ts';
 import { gridRoutes } from './features/grids/routes.ts';
 import { healthRoutes } from './features/health/routes.ts';
+import { photoRoutes } from './features/issues/photos.ts';
 import { issues } from './features/issues/resource.ts';
+import { issueRoutes } from './features/issues/routes.ts';
 import { mapRoutes } from './features/map/routes.ts';
 import { members } from './features/members/resource.ts';
 import { RESOURCES } from './features/resources.ts';
@@ -26,6 +28,8 @@ import { importRoutes } from './features/import/routes.ts';
 import { exportRoutes } from './features/export/routes.ts';
 import { units } from './features/units/resource.ts';
 import { volunteerRoutes } from './features/volunteers/routes.ts';
+import { monthlyRoutes } from './features/walls/monthly.ts';
+import { wallRoutes } from './features/walls/routes.ts';
 import { featureResource } from './http/feature-resource.ts';
 import { notFound, problemHandler } from './http/problem.ts';
 
@@ -72,6 +76,10 @@ export function createApp({ database, config, logger }: { database: Database; co
   app.use(volunteerRoutes(database));
   app.use(dispatchRoutes(database, config));
   app.use(eventRoutes(database));
+  app.use(issueRoutes(database));
+  app.use(photoRoutes(database));
+  app.use(wallRoutes(database));
+  app.use(monthlyRoutes(database));
   for (const resource of [buildings, members, units, issues]) app.use(featureResource(database, resource));
 
   if (existsSync(WEB_DIST)) {

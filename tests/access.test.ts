@@ -103,7 +103,7 @@ describe('roles and scopes', () => {
     ['dispatcher', 'post', () => '/api/v1/issues', 201, issueAt('inG1')],
     ['dispatcher', 'post', () => '/api/v1/issues', 403, issueAt('inFar')],
     ['dispatcher', 'patch', () => `/api/v1/buildings/${at.bIn}`, 403, () => rename],
-    ['dispatcher', 'patch', () => `/api/v1/issues/${at.iIn}`, 403, () => ({ properties: { status: 'accepted' } })],
+    ['dispatcher', 'patch', () => `/api/v1/issues/${at.iIn}`, 403, () => ({ properties: { title: '已核实' } })],
 
     ['leader', 'get', () => '/api/v1/members', 200],
     ['leader', 'get', () => `/api/v1/issues/${at.iIn}`, 200],
@@ -119,7 +119,7 @@ describe('roles and scopes', () => {
     ['gridworker', 'patch', () => `/api/v1/buildings/${at.bSibling}`, 403, () => rename],
     ['gridworker', 'patch', () => `/api/v1/members/${at.mIn}`, 200, () => ({ properties: { employer_unit: '街道办' } })],
     ['gridworker', 'patch', () => `/api/v1/members/${at.mSibling}`, 403, () => ({ properties: { employer_unit: '街道办' } })],
-    ['gridworker', 'patch', () => `/api/v1/issues/${at.iIn}`, 200, () => ({ properties: { status: 'accepted' } })],
+    ['gridworker', 'patch', () => `/api/v1/issues/${at.iIn}`, 200, () => ({ properties: { title: '已核实' } })],
     ['gridworker', 'post', () => '/api/v1/issues', 201, issueAt('inG1')],
     ['gridworker', 'patch', () => `/api/v1/grids/${at.g1}`, 403, () => rename],
     ['gridworker', 'get', () => '/api/v1/users', 403],
@@ -133,10 +133,11 @@ describe('roles and scopes', () => {
     ['volunteer', 'get', () => `/api/v1/buildings/${at.bIn}`, 200],
 
     ['resident', 'post', () => '/api/v1/issues', 201, issueAt('inG1')],
-    ['resident', 'post', () => '/api/v1/issues', 403, issueAt('inG1', { status: 'closed' })],
+    // an issue's state changes only through its lifecycle, for everyone
+    ['resident', 'post', () => '/api/v1/issues', 400, issueAt('inG1', { status: 'closed' })],
     ['resident', 'post', () => '/api/v1/issues', 403, issueAt('inFar')],
     ['resident', 'get', () => `/api/v1/issues/${at.iIn}`, 403],
-    ['resident', 'patch', () => `/api/v1/issues/${at.iIn}`, 403, () => ({ properties: { status: 'closed' } })],
+    ['resident', 'patch', () => `/api/v1/issues/${at.iIn}`, 403, () => ({ properties: { title: '改了' } })],
     ['resident', 'get', () => '/api/v1/members', 403],
     ['resident', 'get', () => `/api/v1/grids/${at.g1}`, 200],
   ];

@@ -322,8 +322,8 @@ describe('dispatching an issue', () => {
     const res = await request(dispatcher).post(`/api/v1/issues/${issue}/dispatch`).send({ k: 2 });
     const [first] = res.body.dispatches;
     expect((await request(dispatcher).post(`/api/v1/dispatches/${first.id}/accept`)).status).toBe(200);
-    const current = await request(admin).get(`/api/v1/issues/${issue}`);
-    const resolved = await request(admin).patch(`/api/v1/issues/${issue}`).set('If-Match', current.headers.etag).send({ properties: { status: 'resolved' } });
+    await request(admin).post(`/api/v1/issues/${issue}/transitions`).send({ action: 'accept' }).expect(200);
+    const resolved = await request(admin).post(`/api/v1/issues/${issue}/transitions`).send({ action: 'resolve', note: '志愿者已上门' });
     expect(resolved.status, resolved.text).toBe(200);
     const state = (await request(dispatcher).get(`/api/v1/issues/${issue}/dispatches`)).body.requests[0];
     expect(state.state).toBe('done');

@@ -150,7 +150,7 @@ describe('read/write API', () => {
       for (const [layer, id, change] of [
         ['members', member.body.id, { availability: 'off_duty' }],
         ['units', unit.body.id, { has_agreement: false }],
-        ['issues', issue.body.id, { status: 'accepted' }],
+        ['issues', issue.body.id, { title: '路灯已报修，请复查' }],
       ] as const) {
         const read = await request(app).get(`/api/v1/${layer}/${id}`).expect(200);
         const changed = await request(app).patch(`/api/v1/${layer}/${id}`).set('If-Match', read.headers.etag).send({ properties: change }).expect(200);
@@ -255,7 +255,7 @@ describe('read/write API', () => {
                (select count(*)::int from members m join buildings b on b.id = m.building_id join communities c on ST_Contains(c.geom, ST_PointOnSurface(b.geom)) where c.id = 1) as members,
                (select count(*)::int from members m join buildings b on b.id = m.building_id join communities c on ST_Contains(c.geom, ST_PointOnSurface(b.geom)) where c.id = 1 and m.is_volunteer) as volunteers,
                (select count(*)::int from grids where community_id = 1) as grids,
-               (select count(*)::int from issues i join communities c on ST_Contains(c.geom, i.geom) where c.id = 1 and i.status in ('reported', 'accepted', 'in_progress', 'escalated')) as open_issues`
+               (select count(*)::int from issues i join communities c on ST_Contains(c.geom, i.geom) where c.id = 1 and i.status in ('reported', 'accepted', 'in_progress', 'escalated', 'reopened')) as open_issues`
         .execute(test.database.db);
       expect(tree.counts).toMatchObject(expected);
       expect(tree.grids).toHaveLength(expected.grids);

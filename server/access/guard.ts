@@ -40,9 +40,13 @@ export function accessGuard(database: Database, rules: AccessRule[] = ACCESS_RUL
       if (matched) params = matched.params;
       return matched !== false;
     });
-    if (found && 'public' in found.rule.allow) return next();
-
     const token = bearerToken(req);
+    if (found && 'public' in found.rule.allow) {
+      // a public route answers everyone, and a signed-in caller as who it is (more of the echo wall, its drafts)
+      if (token) req.viewer = await sessionViewer(database.db, token);
+      return next();
+    }
+
     const viewer = token ? await sessionViewer(database.db, token) : undefined;
     if (!viewer) {
       res.set('WWW-Authenticate', 'Bearer realm="gridmap"');

@@ -71,8 +71,12 @@ export const mayRead = (resource: ResourceName, role: Role) => accessOf(resource
 export const mayWrite = (resource: ResourceName, role: Role, action: WriteAction) =>
   accessOf(resource, role).write?.actions.includes(action) ?? false;
 
-/** Where a row sits on the map: its community and grid columns (`id` for the table itself). */
-export interface Place { community: string; grid?: string }
+/**
+ * Where a row sits on the map: its community and grid columns (`id` for the table itself); a street column
+ * for rows that reach a street without lying in any of its communities (an issue routed to the street wall);
+ * the row's own id column, when not `id`.
+ */
+export interface Place { community: string; grid?: string; street?: string; id?: string }
 
 /** How a personal column is hidden: a phone number keeps its ends (138****5678), anything else is null. */
 export type Mask = 'phone' | 'hidden';
@@ -80,11 +84,14 @@ export type Mask = 'phone' | 'hidden';
 /** The SQL condition that row `alias` lies in `scope`. */
 export function inScope(scope: Scope, place: Place, alias: string): RawBuilder<unknown> {
   const community = sql.ref(`${alias}.${place.community}`);
+  // a row in no community is on a street when its street column says so
+  const orOnStreet = (condition: RawBuilder<unknown>, pattern: string) =>
+    (place.street ? sql`(${condition} or ${community} is null and ${sql.ref(`${alias}.${place.street}`)} like ${pattern})` : condition);
   switch (scope.kind) {
     // an array computed once, not a semi-join: the planner then keeps a KNN scan in distance order
     // rather than joining first and sorting (its estimate of such a join is far too low)
-    case 'district': return sql`${community} = any(array(select id from communities where left(street_code, 6) = ${scope.code}))`;
-    case 'street': return sql`${community} = any(array(select id from communities where street_code = ${scope.code}))`;
+    case 'district': return orOnStreet(sql`${community} = any(array(select id from communities where left(street_code, 6) = ${scope.code}))`, `${scope.code}%`);
+    case 'street': return orOnStreet(sql`${community} = any(array(select id from communities where street_code = ${scope.code}))`, scope.code);
     case 'community': return sql`${community} = ${scope.id}`;
     case 'grid': return place.grid
       ? sql`${sql.ref(`${alias}.${place.grid}`)} = ${scope.id}`
@@ -103,6 +110,10 @@ const never = sql`false`;
 /** Conditions joined with `and`; none is true. */
 export const allOf = (conditions: RawBuilder<unknown>[]) => (conditions.length ? sql.join(conditions, sql` and `) : sql`true`);
 
+/** The issues `viewer` reported, and those its reports were linked to as duplicates (it follows them). */
+const ownReports = (place: Place, viewer: Viewer, alias: string) => sql`(${sql.ref(`${alias}.reported_by`)} = ${viewer.id}
+  or ${sql.ref(`${alias}.${place.id ?? 'id'}`)} in (select duplicate_of from issues where reported_by = ${viewer.id} and duplicate_of is not null))`;
+
 /** The rows of a resource `viewer` may read, as conditions on `alias`; undefined when it may read none. */
 export function readConditions(resource: ResourceName, place: Place, viewer: Viewer, alias: string): RawBuilder<unknown>[] | undefined {
   const read = accessOf(resource, viewer.role).read;
@@ -110,7 +121,7 @@ export function readConditions(resource: ResourceName, place: Place, viewer: Vie
   if (viewer.role === 'admin') return [];
   const scope = readScope(viewer);
   const rows = read.rows === 'self' ? sql`${sql.ref(`${alias}.id`)} = ${viewer.memberId ?? -1}`
-    : read.rows === 'own_reports' ? sql`${sql.ref(`${alias}.reported_by`)} = ${viewer.id}`
+    : read.rows === 'own_reports' ? ownReports(place, viewer, alias)
     : scope ? inScope(scope, place, alias) : never;
   return read.volunteersOnly ? [rows, sql`${sql.ref(`${alias}.is_volunteer`)}`] : [rows];
 }

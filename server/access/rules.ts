@@ -25,6 +25,9 @@ export const GUARDED_PREFIXES = ['/api', '/tiles', '/ogc', '/open311'];
 /** Roles that dispatch volunteers (and record a volunteer's answer given by phone). */
 export const DISPATCHERS: readonly Role[] = ['admin', 'dispatcher', 'grid_worker'];
 
+/** Roles that work the problem walls: take issues up, escalate, answer, grant more time one level up. */
+export const WALL_STAFF: readonly Role[] = ['admin', 'grid_worker', 'dispatcher', 'leader'];
+
 export const MAP_RESOURCES: ResourceName[] = ['communities', 'grids', 'buildings', 'members', 'units', 'issues'];
 
 const resourceRules = (name: ResourceName): AccessRule[] => [
@@ -68,6 +71,27 @@ export const ACCESS_RULES: AccessRule[] = [
   { method: 'GET', path: '/api/v1/issues/:id/dispatches', allow: { resource: 'issues', action: 'read' } },
   { method: 'GET', path: '/api/v1/dispatches', allow: { roles: [...DISPATCHERS, 'leader', 'volunteer'] } },
   { method: 'POST', path: '/api/v1/dispatches/:id/:action', allow: { roles: [...DISPATCHERS, 'volunteer'] } },
+  // the problem walls: who may take which step is decided against the issue itself, in SQL
+  { method: 'GET', path: '/api/v1/issue-categories', allow: { public: 'categories and due times, for report forms and Open311 clients' } },
+  { method: 'POST', path: '/api/v1/issue-categories', allow: { roles: ['admin'] } },
+  { method: 'PATCH', path: '/api/v1/issue-categories/:code', allow: { roles: ['admin'] } },
+  { method: 'GET', path: '/api/v1/issues/metrics', allow: { resource: 'issues', action: 'read', roles: ['admin', 'planner', 'dispatcher', 'leader', 'grid_worker'] } },
+  { method: 'GET', path: '/api/v1/issues/possible-duplicates', allow: { resource: 'issues', action: 'read' } },
+  { method: 'GET', path: '/api/v1/issues/:id/possible-duplicates', allow: { resource: 'issues', action: 'read' } },
+  { method: 'GET', path: '/api/v1/issues/:id/timeline', allow: { resource: 'issues', action: 'read' } },
+  { method: 'POST', path: '/api/v1/issues/:id/transitions', allow: { resource: 'issues', action: 'read' } },
+  { method: 'POST', path: '/api/v1/issues/:id/extensions', allow: { resource: 'issues', action: 'read', roles: WALL_STAFF } },
+  { method: 'PATCH', path: '/api/v1/issues/:id/extensions/:extension', allow: { resource: 'issues', action: 'read', roles: WALL_STAFF } },
+  { method: 'GET', path: '/api/v1/issues/:id/photos', allow: { resource: 'issues', action: 'read' } },
+  { method: 'POST', path: '/api/v1/issues/:id/photos', allow: { resource: 'issues', action: 'read' } },
+  { method: 'GET', path: '/api/v1/issues/:id/photos/:photo', allow: { resource: 'issues', action: 'read' } },
+  { method: 'DELETE', path: '/api/v1/issues/:id/photos/:photo', allow: { resource: 'issues', action: 'read' } },
+  { method: 'GET', path: '/api/v1/walls/grid/:id', allow: { resource: 'issues', action: 'read' } },
+  { method: 'GET', path: '/api/v1/walls/community/:id', allow: { resource: 'issues', action: 'read' } },
+  { method: 'GET', path: '/api/v1/walls/street/:id', allow: { resource: 'issues', action: 'read' } },
+  { method: 'GET', path: '/api/v1/echo', allow: { public: 'the echo wall is published: answers without personal data' } },
+  { method: 'GET', path: '/api/v1/communities/:id/monthly', allow: { public: 'one matter a month is published (drafts only to the community staff)' } },
+  { method: 'PUT', path: '/api/v1/communities/:id/monthly/:month', allow: { roles: WALL_STAFF } },
   // issue and dispatch changes in the caller's scope (filtered per viewer in SQL)
   { method: 'GET', path: '/api/v1/events', allow: { roles: 'any' } },
   ...MAP_RESOURCES.flatMap(resourceRules),

@@ -17,3 +17,12 @@ export const actorSetting = (actor: Actor) => sql`set_config('gridmap.actor', ${
 export async function actAs(db: Kysely<DB>, actor: Actor) {
   await sql`select ${actorSetting(actor)}`.execute(db);
 }
+
+/**
+ * The first statement of a transaction that changes issues or dispatches: the events lock (before any row
+ * lock, so that it never waits on a row held by a transaction that waits for it; sql/008_dispatch.sql), and
+ * the actor. Such transactions take turns: what one reads of issues and dispatches stays true until it commits.
+ */
+export async function beginIssueWrites(db: Kysely<DB>, actor: Actor) {
+  await sql`select pg_advisory_xact_lock(7426008), ${actorSetting(actor)}`.execute(db);
+}

@@ -26,6 +26,14 @@ export function parseLimit(value: unknown, { fallback, max }: { fallback: number
   return n;
 }
 
+/** How many rows to skip: 0 when absent. */
+export function parseOffset(value: unknown, field = 'offset', max = 1_000_000): number {
+  if (value === undefined) return 0;
+  const n = typeof value === 'string' && /^\d{1,7}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 0 && n <= max)) throw invalidParameter(field, `${field} must be an integer from 0 to ${max}`);
+  return n;
+}
+
 export function parseId(value: unknown, field = 'id'): number {
   const n = typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < 1) throw invalidParameter(field, `${field} must be a positive integer`);
@@ -52,4 +60,17 @@ export function parseIfMatch(header: string | undefined): number | undefined {
   const match = header.match(/^(?:W\/)?"(\d{1,9})"$/);
   if (!match) throw new HttpProblem(400, 'Invalid If-Match', 'If-Match must be an ETag this API gave, such as "3"', { field: 'If-Match' });
   return Number(match[1]);
+}
+
+function parseCoordinate(value: unknown, field: 'lon' | 'lat'): number {
+  const bound = field === 'lon' ? 180 : 90;
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  if (!Number.isFinite(n) || Math.abs(n) > bound) throw invalidParameter(field, `${field} must be a number from -${bound} to ${bound}`);
+  return n;
+}
+
+/** A point given as lon= and lat= (WGS 84 degrees), both required. */
+export function parsePoint(query: Record<string, unknown>) {
+  if (query.lon === undefined || query.lat === undefined) throw invalidParameter(query.lon === undefined ? 'lon' : 'lat', 'lon and lat are required');
+  return { lon: parseCoordinate(query.lon, 'lon'), lat: parseCoordinate(query.lat, 'lat') };
 }

@@ -1,7 +1,8 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../../db/schema.ts';
+import { OPEN_STATUSES } from '../issues/resource.ts';
 
-const OPEN = sql`('reported', 'accepted', 'in_progress', 'escalated')`;
+const OPEN = sql`(${sql.join([...OPEN_STATUSES])})`;
 
 /** Members counted by category, with volunteers and central households, for the rows `members m` in scope. */
 const memberCounts = (scope: ReturnType<typeof sql>) => sql`(

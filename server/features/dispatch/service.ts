@@ -2,12 +2,12 @@ import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import { allOf, inScope, personalShown, readConditions } from '../../access/policy.ts';
 import { DISPATCHERS } from '../../access/rules.ts';
 import type { Viewer } from '../../access/viewer.ts';
-import { actAs, actorSetting, type Actor } from '../../db/actor.ts';
+import { actAs, beginIssueWrites, type Actor } from '../../db/actor.ts';
 import type { DB } from '../../db/schema.ts';
 import type { Geometry } from '../../http/geojson.ts';
 import { HttpProblem } from '../../http/problem.ts';
 import { findUsers, viewerOf } from '../accounts/queries.ts';
-import { issues } from '../issues/resource.ts';
+import { issues, OPEN_STATUSES } from '../issues/resource.ts';
 import { nearestVolunteers } from '../volunteers/nearest.ts';
 
 /**
@@ -31,8 +31,6 @@ const TRANSITIONS: Record<DispatchAction, { from: string[]; to: string }> = {
 };
 
 
-const SETTLED = ['resolved', 'answered', 'rated', 'closed', 'rejected'];
-
 interface RequestRow {
   id: number;
   issue_id: number;
@@ -43,15 +41,8 @@ interface RequestRow {
   state: 'open' | 'assigned' | 'done' | 'cancelled';
 }
 
-/**
- * Every dispatch transaction starts here: the events lock first (before any row lock, so that it never
- * waits on a row held by a transaction that waits for it), and the actor the steps record. Dispatch
- * transactions therefore take turns, and an issue written meanwhile waits for the same lock: what one of
- * them reads of issues and dispatches stays true until it commits.
- */
-async function begin(trx: Transaction<DB>, actor: Actor | null) {
-  await sql`select pg_advisory_xact_lock(7426008), ${actorSetting(actor ?? { username: 'timer' })}`.execute(trx);
-}
+/** Every dispatch transaction starts here; the offer timer acts as 'timer'. */
+const begin = (trx: Transaction<DB>, actor: Actor | null) => beginIssueWrites(trx, actor ?? { username: 'timer' });
 
 /**
  * Where a viewer dispatches: issues in its own scope (a grid worker reads its community, and dispatches in
@@ -127,7 +118,7 @@ export async function dispatchIssue(db: Kysely<DB>, viewer: Viewer, actor: Actor
   const requestId = await db.transaction().execute(async (trx) => {
     await begin(trx, actor);
     const issue = await dispatchableIssue(trx, viewer, issueId);
-    if (SETTLED.includes(issue.status)) throw new HttpProblem(409, 'Issue settled', `issue ${issueId} is ${issue.status}: there is nothing to dispatch`, { field: 'id' });
+    if (!(OPEN_STATUSES as readonly string[]).includes(issue.status)) throw new HttpProblem(409, 'Issue settled', `issue ${issueId} is ${issue.status}: there is nothing to dispatch`, { field: 'id' });
     const { rows: [active] } = await sql<{ id: number; state: string }>`
       select id, state from dispatch_requests where issue_id = ${issueId} and state in ('open', 'assigned')`.execute(trx);
     if (active) {

@@ -1,12 +1,11 @@
 import { Router, type Response } from 'express';
 import { sql, type Kysely } from 'kysely';
-import { allOf, readConditions } from '../../access/policy.ts';
+import { allOf, readConditions, type Place } from '../../access/policy.ts';
 import { bearerToken, type Viewer } from '../../access/viewer.ts';
 import type { Database } from '../../db/database.ts';
 import type { DB } from '../../db/schema.ts';
 import { invalidParameter } from '../../http/problem.ts';
 import { sessionViewer } from '../accounts/queries.ts';
-import { issues } from '../issues/resource.ts';
 
 /** How often the feed looks for new events, and how often an idle stream says it is alive. */
 const POLL_MS = 400;
@@ -18,9 +17,12 @@ const HEARTBEAT_MS = 15_000;
  */
 function visibleEvents(viewer: Viewer) {
   const own = sql`e.volunteer_id = ${viewer.memberId ?? -1}`;
-  const issueVisible = readConditions('issues', issues.place, viewer, 'e');
+  const issueVisible = readConditions('issues', EVENT_PLACE, viewer, 'e');
   return issueVisible ? sql`(${own} or ${allOf(issueVisible)})` : own;
 }
+
+/** Where an event's issue lay, as the event recorded it. */
+const EVENT_PLACE: Place = { community: 'community_id', grid: 'grid_id', id: 'issue_id' };
 
 interface Listener { wake: () => void }
 

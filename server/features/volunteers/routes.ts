@@ -5,7 +5,7 @@ import { actorOf, type Viewer } from '../../access/viewer.ts';
 import type { Database } from '../../db/database.ts';
 import { parseBody } from '../../http/body.ts';
 import { geometrySchema } from '../../http/geojson.ts';
-import { parseId, parseLimit } from '../../http/params.ts';
+import { parseId, parseLimit, parsePoint } from '../../http/params.ts';
 import { HttpProblem, invalidParameter } from '../../http/problem.ts';
 import { changeOwnAvailability, listDispatches } from '../dispatch/service.ts';
 import { SKILLS } from '../members/resource.ts';
@@ -14,13 +14,6 @@ import { nearestVolunteersText, type NearestQuery } from './nearest.ts';
 const NEAREST_PARAMETERS = ['lon', 'lat', 'k', 'radius_m', 'skill', 'community'];
 export const MAX_K = 100;
 export const MAX_RADIUS_M = 50_000;
-
-function parseCoordinate(value: unknown, field: 'lon' | 'lat'): number {
-  const bound = field === 'lon' ? 180 : 90;
-  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
-  if (!Number.isFinite(n) || Math.abs(n) > bound) throw invalidParameter(field, `${field} must be a number from -${bound} to ${bound}`);
-  return n;
-}
 
 /** `skill` may be repeated (skill=medical&skill=patrol) or comma-separated: every one is required. */
 export function parseSkills(value: unknown, field = 'skill'): string[] {
@@ -37,15 +30,13 @@ export function parseNearest(query: Record<string, unknown>): NearestQuery {
   for (const key of ['lon', 'lat', 'k', 'radius_m', 'community']) {
     if (Array.isArray(query[key])) throw invalidParameter(key, `${key} must be given once`);
   }
-  if (query.lon === undefined || query.lat === undefined) throw invalidParameter(query.lon === undefined ? 'lon' : 'lat', 'lon and lat are required');
   let radiusM: number | undefined;
   if (query.radius_m !== undefined) {
     radiusM = typeof query.radius_m === 'string' && query.radius_m.trim() !== '' ? Number(query.radius_m) : NaN;
     if (!(radiusM > 0 && radiusM <= MAX_RADIUS_M)) throw invalidParameter('radius_m', `radius_m must be a number of metres above 0 and at most ${MAX_RADIUS_M}`);
   }
   return {
-    lon: parseCoordinate(query.lon, 'lon'),
-    lat: parseCoordinate(query.lat, 'lat'),
+    ...parsePoint(query),
     k: parseLimit(query.k, { fallback: 5, max: MAX_K }, 'k'),
     radiusM,
     skills: parseSkills(query.skill),

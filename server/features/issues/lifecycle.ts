@@ -1,0 +1,267 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { allOf, inScope, readConditions } from '../../access/policy.ts';
+import { WALL_STAFF } from '../../access/rules.ts';
+import type { Viewer } from '../../access/viewer.ts';
+import { beginIssueWrites, type Actor } from '../../db/actor.ts';
+import type { DB } from '../../db/schema.ts';
+import { HttpProblem } from '../../http/problem.ts';
+import { issues, OPEN_STATUSES, WALLS, type Wall } from './resource.ts';
+
+/**
+ * The life of an issue on the walls: taken up on the wall it landed on, solved there or escalated a wall up,
+ * answered in public, rated by its reporter. Which state may follow which is the database's table
+ * (issue_transitions); who may take each step is decided here: a grid worker works its grid's wall,
+ * community staff the community's (and oversee its grids'), street staff the street's; more time is granted
+ * one level above the wall that asks for it.
+ */
+
+export const ISSUE_ACTIONS = ['accept', 'start', 'resolve', 'escalate', 'reject', 'answer', 'rate', 'close'] as const;
+export type IssueAction = (typeof ISSUE_ACTIONS)[number];
+
+/** The state each action leads to (a rating of 1 or 2 reopens the issue instead). */
+const TARGET: Record<IssueAction, string> = {
+  accept: 'accepted', start: 'in_progress', resolve: 'resolved', escalate: 'escalated', reject: 'rejected', answer: 'answered', rate: 'rated', close: 'closed',
+};
+
+/** A rating at or below this is unsatisfactory: the issue is reopened and counts as rework. */
+export const UNSATISFIED_RATING = 2;
+
+/** How high on the walls a viewer works: 1 a grid's, 2 a community's, 3 a street's (district staff too), 0 none. */
+function levelOf(viewer: Viewer): number {
+  if (viewer.role === 'admin') return 4;
+  if (!WALL_STAFF.includes(viewer.role) || !viewer.scope) return 0;
+  return { grid: 1, community: 2, street: 3, district: 3 }[viewer.scope.kind];
+}
+const wallLevel = (wall: string) => WALLS.indexOf(wall as Wall) + 1;
+
+/** Whether `viewer`'s own scope (not the wider one a grid worker reads) holds issue `alias`. */
+const worksOn = (viewer: Viewer, alias: string) => (viewer.scope ? inScope(viewer.scope, issues.place, alias) : sql`true`);
+
+export interface IssueRow {
+  id: number;
+  status: string;
+  wall: Wall;
+  version: number;
+  reported_by: number | null;
+  duplicate_of: number | null;
+  readable: boolean;
+  in_scope: boolean;
+  pending_extension: number | null;
+  pending_extension_wall: string | null;
+}
+
+/** The issue as `viewer` stands to it: 404 when there is none, 403 when it may not read it. */
+export async function issueRow(db: Kysely<DB>, viewer: Viewer, id: number, lock = false) {
+  const readable = readConditions('issues', issues.place, viewer, 'i') ?? [sql`false`];
+  const { rows: [row] } = await sql<IssueRow>`
+    select i.id, i.status, i.wall, i.version, i.reported_by, i.duplicate_of,
+           coalesce(${allOf(readable)}, false) as readable, coalesce(${worksOn(viewer, 'i')}, false) as in_scope,
+           x.id as pending_extension, x.wall as pending_extension_wall
+    from issues i left join issue_extensions x on x.issue_id = i.id and x.state = 'pending'
+    where i.id = ${id} ${lock ? sql`for update of i` : sql``}`.execute(db);
+  if (!row) throw new HttpProblem(404, 'Not Found', `No issue ${id}`, { field: 'id' });
+  if (!row.readable) throw new HttpProblem(403, 'Outside your scope', `issue ${id} lies outside what a ${viewer.role} in your scope may see`, { field: 'id' });
+  return row;
+}
+
+/** Whether `viewer` works the wall the issue is on: staff in scope, at its level or above. */
+export const worksWall = (viewer: Viewer, issue: IssueRow) => issue.in_scope && levelOf(viewer) >= wallLevel(issue.wall);
+
+/** The steps `viewer` may take on the issue now: for the web to offer, and the API to check. */
+export function allowedActions(viewer: Viewer, issue: IssueRow, next: readonly string[]) {
+  const staff = worksWall(viewer, issue);
+  const actions: string[] = ISSUE_ACTIONS.filter((action) => {
+    if (action === 'rate') return next.includes('rated') && (issue.reported_by === viewer.id || (issue.reported_by === null && staff));
+    if (!staff || !next.includes(TARGET[action])) return false;
+    return action !== 'escalate' || issue.wall !== 'street';
+  });
+  const open = next.includes('resolved') || next.includes('accepted');
+  if (staff && open && issue.pending_extension === null) actions.push('request_extension');
+  if (issue.pending_extension !== null && issue.in_scope && levelOf(viewer) > wallLevel(issue.pending_extension_wall!)) actions.push('decide_extension');
+  return actions;
+}
+
+async function nextStatuses(db: Kysely<DB>, status: string) {
+  const { rows } = await sql<{ to_status: string }>`select to_status from issue_transitions where from_status = ${status}`.execute(db);
+  return rows.map((r) => r.to_status);
+}
+
+/** Names the action and note of this transaction's change, for the timeline the database writes. */
+const stepSetting = (action: string, note: string | undefined) =>
+  sql`select set_config('gridmap.step', ${JSON.stringify({ action, note })}, true)`;
+
+export interface TransitionInput {
+  action: IssueAction;
+  note?: string;
+  answer?: string;
+  rating?: number;
+  comment?: string;
+  duplicate_of?: number;
+  /** the version the caller saw (If-Match) */
+  version?: number;
+}
+
+/** POST /issues/:id/transitions: one step of the lifecycle, with its note in the timeline. */
+export async function transitionIssue(db: Kysely<DB>, viewer: Viewer, actor: Actor, id: number, input: TransitionInput) {
+  await db.transaction().execute(async (trx) => {
+    await beginIssueWrites(trx, actor);
+    const issue = await issueRow(trx, viewer, id, true);
+    if (input.version !== undefined && input.version !== issue.version) {
+      throw new HttpProblem(412, 'Precondition Failed', `issue ${id} is at version ${issue.version}, not ${input.version}: reload it`, { field: 'If-Match', version: issue.version });
+    }
+    const next = await nextStatuses(trx, issue.status);
+    const allowed = allowedActions(viewer, issue, next);
+    if (!allowed.includes(input.action)) {
+      // not this caller's step (403), or not a step from this state (409)
+      const mayAct = input.action === 'rate' ? issue.reported_by === viewer.id || (issue.reported_by === null && worksWall(viewer, issue)) : worksWall(viewer, issue);
+      throw new HttpProblem(mayAct ? 409 : 403, mayAct ? 'Step not allowed' : 'Forbidden',
+        mayAct ? `issue ${id} is ${issue.status} on the ${issue.wall} wall: it cannot be ${input.action === 'rate' ? 'rated' : `${input.action}ed`} now`
+          : `a ${viewer.role} in your scope may not ${input.action} issue ${id} (${issue.status} on the ${issue.wall} wall)`,
+        { field: 'action', status: issue.status, wall: issue.wall, allowed });
+    }
+    await stepSetting(input.action, input.note ?? input.comment).execute(trx);
+    await applyStep(trx, viewer, issue, input);
+  });
+}
+
+async function applyStep(trx: Transaction<DB>, viewer: Viewer, issue: IssueRow, input: TransitionInput) {
+  const id = issue.id;
+  switch (input.action) {
+    case 'escalate': {
+      const up = WALLS[wallLevel(issue.wall)];
+      await sql`update issues set status = 'escalated', wall = ${up} where id = ${id}`.execute(trx);
+      return;
+    }
+    case 'reject': {
+      const original = input.duplicate_of === undefined ? null : await duplicateTarget(trx, viewer, id, input.duplicate_of);
+      await sql`update issues set status = 'rejected', duplicate_of = ${original} where id = ${id}`.execute(trx);
+      if (original !== null) {
+        // the original's timeline says so too: both reporters follow it from now on
+        await sql`insert into issue_steps (issue_id, action, note, user_id, username)
+          values (${original}, 'link', ${`issue ${id} was reported again and linked here`}, ${viewer.id}, ${viewer.username})`.execute(trx);
+      }
+      return;
+    }
+    case 'answer':
+      await sql`update issues set status = 'answered', answer = ${input.answer!} where id = ${id}`.execute(trx);
+      return;
+    case 'rate': {
+      const status = input.rating! <= UNSATISFIED_RATING ? 'reopened' : 'rated';
+      await sql`update issues set status = ${status}, rating = ${input.rating!}, rating_comment = ${input.comment ?? null} where id = ${id}`.execute(trx);
+      return;
+    }
+    default:
+      await sql`update issues set status = ${TARGET[input.action]} where id = ${id}`.execute(trx);
+  }
+}
+
+/** The issue a duplicate is linked to: the first report of the matter, which the caller may read. */
+async function duplicateTarget(trx: Transaction<DB>, viewer: Viewer, id: number, target: number) {
+  const original = await issueRow(trx, viewer, target).catch((error: unknown) => {
+    if (error instanceof HttpProblem) throw new HttpProblem(422, 'Unknown issue', `duplicate_of: ${error.detail}`, { field: 'duplicate_of' });
+    throw error;
+  });
+  const root = original.duplicate_of ?? original.id;
+  if (root === id) throw new HttpProblem(422, 'Invalid value', `duplicate_of: issue ${id} cannot be a duplicate of itself`, { field: 'duplicate_of' });
+  return root;
+}
+
+/** POST /issues/:id/extensions: more time, asked on the issue's wall. */
+export async function requestExtension(db: Kysely<DB>, viewer: Viewer, actor: Actor, id: number, input: { hours: number; reason: string }) {
+  return db.transaction().execute(async (trx) => {
+    await beginIssueWrites(trx, actor);
+    const issue = await issueRow(trx, viewer, id, true);
+    if (!allowedActions(viewer, issue, await nextStatuses(trx, issue.status)).includes('request_extension')) {
+      const detail = issue.pending_extension !== null ? `issue ${id} has extension ${issue.pending_extension} waiting for a decision`
+        : worksWall(viewer, issue) ? `issue ${id} is ${issue.status}: there is no due time left to extend`
+          : `a ${viewer.role} in your scope does not work the ${issue.wall} wall issue ${id} is on`;
+      throw new HttpProblem(worksWall(viewer, issue) ? 409 : 403, 'Extension not allowed', detail, { field: 'id' });
+    }
+    const { rows: [extension] } = await sql<{ id: number }>`
+      insert into issue_extensions (issue_id, wall, hours, reason, requested_by) values (${id}, ${issue.wall}, ${input.hours}, ${input.reason}, ${viewer.id})
+      returning id`.execute(trx);
+    await timelineNote(trx, viewer, id, 'request_extension', `${input.hours} h: ${input.reason}`);
+    return extension.id;
+  });
+}
+
+/** PATCH /issues/:id/extensions/:extension: approved (the due time moves) or refused, one level up. */
+export async function decideExtension(db: Kysely<DB>, viewer: Viewer, actor: Actor, id: number, extensionId: number, input: { state: 'approved' | 'refused'; note?: string }) {
+  await db.transaction().execute(async (trx) => {
+    await beginIssueWrites(trx, actor);
+    const issue = await issueRow(trx, viewer, id, true);
+    const { rows: [extension] } = await sql<{ state: string; hours: number; wall: string }>`
+      select state, hours, wall from issue_extensions where id = ${extensionId} and issue_id = ${id}`.execute(trx);
+    if (!extension) throw new HttpProblem(404, 'Not Found', `issue ${id} has no extension ${extensionId}`, { field: 'extension' });
+    if (extension.state !== 'pending') throw new HttpProblem(409, 'Already decided', `extension ${extensionId} was ${extension.state}`, { field: 'extension' });
+    if (!(issue.in_scope && levelOf(viewer) > wallLevel(extension.wall))) {
+      throw new HttpProblem(403, 'Forbidden', `an extension asked on the ${extension.wall} wall is decided one level up, not by a ${viewer.role} in your scope`, { field: 'extension' });
+    }
+    await sql`update issue_extensions set state = ${input.state}, decided_by = ${viewer.id}, decided_at = now(), decision = ${input.note ?? null}
+      where id = ${extensionId}`.execute(trx);
+    if (input.state === 'approved') await sql`update issues set extended_hours = extended_hours + ${extension.hours} where id = ${id}`.execute(trx);
+    await timelineNote(trx, viewer, id, input.state === 'approved' ? 'approve_extension' : 'refuse_extension', input.note);
+  });
+}
+
+/** A step in the timeline that changes no state (an extension asked or decided, a duplicate linked). */
+const timelineNote = (trx: Transaction<DB>, viewer: Viewer, id: number, action: string, note: string | undefined) =>
+  sql`insert into issue_steps (issue_id, action, note, user_id, username) values (${id}, ${action}, ${note ?? null}, ${viewer.id}, ${viewer.username})`.execute(trx);
+
+/**
+ * GET /issues/:id/timeline: every step with who, when, from, to and the note; the extensions; and the steps
+ * the caller may take now. Staff names show only to staff: a resident sees that "the grid worker" acted.
+ */
+export async function issueTimeline(db: Kysely<DB>, viewer: Viewer, id: number) {
+  const issue = await issueRow(db, viewer, id);
+  const staff = WALL_STAFF.includes(viewer.role);
+  const { rows: steps } = await sql`
+    select s.id, s.at, s.action, s.from_status, s.to_status, s.from_wall, s.to_wall, s.note,
+           case when ${staff} or s.user_id = ${viewer.id} then s.username end as username
+    from issue_steps s where s.issue_id = ${id} order by s.id`.execute(db);
+  const { rows: extensions } = await sql`
+    select id, wall, hours, reason, state, requested_at, decided_at, decision from issue_extensions where issue_id = ${id} order by id`.execute(db);
+  const { rows: [due] } = await sql<{ due_at: Date; overdue: boolean }>`
+    select due_at, ${overdue('i')} as overdue from issues i where id = ${id}`.execute(db);
+  return {
+    issue_id: id, status: issue.status, wall: issue.wall, version: issue.version, due_at: due.due_at, overdue: due.overdue,
+    duplicate_of: issue.duplicate_of, actions: allowedActions(viewer, issue, await nextStatuses(db, issue.status)), steps, extensions,
+  };
+}
+
+/** Past its due time and not yet resolved. */
+export const overdue = (alias: string) =>
+  sql`(${sql.ref(`${alias}.due_at`)} < now() and ${sql.ref(`${alias}.status`)} in (${sql.join([...OPEN_STATUSES])}))`;
+
+/** Within this distance and this many days of an open issue of the same category, a new one may be the same matter. */
+export const DUPLICATE_RADIUS_M = 50;
+export const DUPLICATE_DAYS = 7;
+
+/**
+ * Open issues the caller may read, of the category, within 50 m and reported within 7 days of the point
+ * (before or after `at`), nearest first: offered as possibly the same matter.
+ */
+export async function possibleDuplicates(db: Kysely<DB>, viewer: Viewer, near: { lon: number; lat: number; category: string; at?: Date; except?: number }) {
+  const readable = readConditions('issues', issues.place, viewer, 'i') ?? [sql`false`];
+  const at = near.at ?? new Date();
+  const point = sql`ST_SetSRID(ST_MakePoint(${near.lon}, ${near.lat}), 4326)`;
+  const { rows } = await sql`
+    select i.id, i.title, i.category, i.status, i.wall, i.reported_at, round(ST_Distance(i.geom::geography, ${point}::geography)::numeric, 1)::float8 as distance_m
+    from issues i
+    where i.category = ${near.category} and i.id <> ${near.except ?? 0} and i.duplicate_of is null
+      and i.status not in ('closed', 'rejected')
+      -- the index first (0.01° is over 50 m up to 80° of latitude), then metres on the spheroid
+      and ST_DWithin(i.geom, ${point}, 0.01) and ST_DWithin(i.geom::geography, ${point}::geography, ${DUPLICATE_RADIUS_M})
+      and i.reported_at between ${at}::timestamptz - make_interval(days => ${DUPLICATE_DAYS}) and ${at}::timestamptz + make_interval(days => ${DUPLICATE_DAYS})
+      and ${allOf(readable)}
+    order by distance_m, i.id limit 20`.execute(db);
+  return rows;
+}
+
+/** The possible duplicates of a stored issue. */
+export async function duplicatesOf(db: Kysely<DB>, viewer: Viewer, id: number) {
+  await issueRow(db, viewer, id);
+  const { rows: [issue] } = await sql<{ lon: number; lat: number; category: string; reported_at: Date }>`
+    select ST_X(geom) as lon, ST_Y(geom) as lat, category, reported_at from issues where id = ${id}`.execute(db);
+  return possibleDuplicates(db, viewer, { ...issue, at: issue.reported_at, except: id });
+}

@@ -1,0 +1,66 @@
+import { Router, type Request, type Response } from 'express';
+import type { Database } from '../../db/database.ts';
+import { parseId, parseLimit, parseOffset, parseQueryValue } from '../../http/params.ts';
+import { invalidParameter } from '../../http/problem.ts';
+import { echoWall, issueMetrics, wallFeatures } from './queries.ts';
+
+/** Only these query parameters; anything else is named as unknown. */
+function onlyParameters(req: Request, allowed: string[]) {
+  const unknown = Object.keys(req.query).find((key) => !allowed.includes(key));
+  if (unknown) throw invalidParameter(unknown, `${unknown} is not a parameter here; use ${allowed.join(', ')}`);
+}
+
+const DAY_MS = 86_400_000;
+
+/** A date (2026-11-01) or a time with its zone (2026-11-01T08:00:00+08:00). */
+function parseTime(value: unknown, field: string): Date | undefined {
+  const text = parseQueryValue(value, field, 'text') as string | undefined;
+  if (text === undefined) return undefined;
+  const time = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(text) ? new Date(text) : new Date(NaN);
+  if (Number.isNaN(time.getTime())) throw invalidParameter(field, `${field} must be a date (2026-11-01) or a time with its zone (2026-11-01T08:00:00+08:00)`);
+  return time;
+}
+
+/** The walls (grid, community, street), the public echo wall, and the measures leaders judge the walls by. */
+export function wallRoutes(database: Database) {
+  const { db } = database;
+  const router = Router();
+
+  const wall = (level: 'grid' | 'community' | 'street') => async (req: Request, res: Response) => {
+    onlyParameters(req, ['limit']);
+    const id = level === 'street' ? String(req.params.id) : parseId(req.params.id);
+    if (level === 'street' && !/^\d{9}$/.test(id as string)) throw invalidParameter('code', 'a street code is 9 digits');
+    const body = await wallFeatures(db, req.viewer!, { wall: level, id }, parseLimit(req.query.limit, { fallback: 500, max: 5000 }));
+    res.type('application/geo+json').send(body);
+  };
+  router.get('/api/v1/walls/grid/:id', wall('grid'));
+  router.get('/api/v1/walls/community/:id', wall('community'));
+  router.get('/api/v1/walls/street/:id', wall('street'));
+
+  router.get('/api/v1/echo', async (req, res) => {
+    onlyParameters(req, ['community', 'grid', 'street', 'category', 'limit', 'offset']);
+    const street = parseQueryValue(req.query.street, 'street', 'text') as string | undefined;
+    if (street !== undefined && !/^\d{9}$/.test(street)) throw invalidParameter('street', 'a street code is 9 digits');
+    const body = await echoWall(db, {
+      community: parseQueryValue(req.query.community, 'community', 'integer') as number | undefined,
+      grid: parseQueryValue(req.query.grid, 'grid', 'integer') as number | undefined,
+      street,
+      category: parseQueryValue(req.query.category, 'category', 'text') as string | undefined,
+      limit: parseLimit(req.query.limit, { fallback: 50, max: 500 }),
+      offset: parseOffset(req.query.offset),
+    });
+    res.type('application/json').send(body);
+  });
+
+  router.get('/api/v1/issues/metrics', async (req, res) => {
+    onlyParameters(req, ['by', 'from', 'to']);
+    const by = parseQueryValue(req.query.by, 'by', 'text') ?? 'community';
+    if (by !== 'grid' && by !== 'community') throw invalidParameter('by', 'by must be grid or community');
+    const to = parseTime(req.query.to, 'to') ?? new Date();
+    const from = parseTime(req.query.from, 'from') ?? new Date(to.getTime() - 30 * DAY_MS);
+    if (from >= to) throw invalidParameter('from', 'from must be before to');
+    res.type('application/json').send(await issueMetrics(db, req.viewer!, { by, from, to }));
+  });
+
+  return router;
+}
