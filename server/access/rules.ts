@@ -88,7 +88,7 @@ export const ACCESS_RULES: AccessRule[] = [
   { method: 'DELETE', path: '/api/v1/issues/:id/photos/:photo', allow: { resource: 'issues', action: 'read' } },
   { method: 'GET', path: '/api/v1/walls/grid/:id', allow: { resource: 'issues', action: 'read' } },
   { method: 'GET', path: '/api/v1/walls/community/:id', allow: { resource: 'issues', action: 'read' } },
-  { method: 'GET', path: '/api/v1/walls/street/:id', allow: { resource: 'issues', action: 'read' } },
+  { method: 'GET', path: '/api/v1/walls/street/:code', allow: { resource: 'issues', action: 'read' } },
   { method: 'GET', path: '/api/v1/echo', allow: { public: 'the echo wall is published: answers without personal data' } },
   { method: 'GET', path: '/api/v1/communities/:id/monthly', allow: { public: 'one matter a month is published (drafts only to the community staff)' } },
   { method: 'PUT', path: '/api/v1/communities/:id/monthly/:month', allow: { roles: WALL_STAFF } },

@@ -28,14 +28,14 @@ export function wallRoutes(database: Database) {
 
   const wall = (level: 'grid' | 'community' | 'street') => async (req: Request, res: Response) => {
     onlyParameters(req, ['limit']);
-    const id = level === 'street' ? String(req.params.id) : parseId(req.params.id);
+    const id = level === 'street' ? String(req.params.code) : parseId(req.params.id);
     if (level === 'street' && !/^\d{9}$/.test(id as string)) throw invalidParameter('code', 'a street code is 9 digits');
     const body = await wallFeatures(db, req.viewer!, { wall: level, id }, parseLimit(req.query.limit, { fallback: 500, max: 5000 }));
     res.type('application/geo+json').send(body);
   };
   router.get('/api/v1/walls/grid/:id', wall('grid'));
   router.get('/api/v1/walls/community/:id', wall('community'));
-  router.get('/api/v1/walls/street/:id', wall('street'));
+  router.get('/api/v1/walls/street/:code', wall('street'));
 
   router.get('/api/v1/echo', async (req, res) => {
     onlyParameters(req, ['community', 'grid', 'street', 'category', 'limit', 'offset']);
