@@ -9,7 +9,6 @@
  *   npm run bench -- nearest [--members 1000000] [--size 10] [--seconds 10] [--clients 1,8,32]
  *                            [--server postgres://postgres@127.0.0.1:5432/postgres] [--keep]
  */
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
@@ -17,8 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Worker } from 'node:worker_threads';
-import { sql, type CompiledQuery } from 'kysely';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { pino } from 'pino';
 import { generateDemoCity } from '../data/demo-city.ts';
@@ -30,10 +28,10 @@ import { migrate, MIGRATIONS_DIR } from '../server/db/migrate.ts';
 import { findUsers, openSession, viewerOf } from '../server/features/accounts/queries.ts';
 import { SKILLS } from '../server/features/members/resource.ts';
 import { nearestVolunteersSql, type NearestQuery } from '../server/features/volunteers/nearest.ts';
+import { compareLevels, HttpLoad, pgbenchScript, printLevels } from './load.ts';
 
 const NAME = 'gridmap_bench_nearest';
 const K = 5;
-const WARMUP_S = 2;
 /** Stand-ins for the point in the compiled statement: whichever parameters hold them are the point. */
 const LON_SENTINEL = 123.456789012345;
 const LAT_SENTINEL = -65.432109876543;
@@ -68,7 +66,7 @@ export async function run(args: string[]) {
 
   const admin = await openDatabase({ url: values.server });
   let database: Database | undefined;
-  let worker: Worker | undefined;
+  let load: HttpLoad | undefined;
   let server: Server | undefined;
   try {
     const { rows: [existing] } = await sql<{ label: string | null }>`
@@ -131,40 +129,26 @@ export async function run(args: string[]) {
     const compiled = nearestVolunteersSql({ lon: LON_SENTINEL, lat: LAT_SENTINEL, k: K, skills: [] }, viewer).compile(db);
     const micro = (v: number) => Math.round(v * 1e6);
     const script = pgbenchScript(compiled, new Map([
-      [LON_SENTINEL, { name: 'ilon', random: [micro(extent[0]), micro(extent[2])] }],
-      [LAT_SENTINEL, { name: 'ilat', random: [micro(extent[1]), micro(extent[3])] }],
+      [LON_SENTINEL, { name: 'ilon', random: [micro(extent[0]), micro(extent[2])], scale: 1e6 }],
+      [LAT_SENTINEL, { name: 'ilat', random: [micro(extent[1]), micro(extent[3])], scale: 1e6 }],
     ]));
     const dir = await mkdtemp(join(tmpdir(), 'gridmap-bench-'));
     const scriptFile = join(dir, 'nearest.sql');
     await writeFile(scriptFile, script);
 
-    worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { base, token, extent, k: K } });
-    const results: { clients: number; http: HttpResult; pgbench: PgbenchResult }[] = [];
+    // the API at points drawn uniformly over the street (seeded), as many as a run asks
+    const rnd = mulberry32(20261127);
+    const paths = Array.from({ length: 20_000 }, () =>
+      `/api/v1/volunteers/nearest?lon=${(extent[0] + rnd() * (extent[2] - extent[0])).toFixed(6)}&lat=${(extent[1] + rnd() * (extent[3] - extent[1])).toFixed(6)}&k=${K}`);
+    load = new HttpLoad(base, token, paths, K);
+    let results;
     try {
-      for (const clients of levels) {
-        console.log(`nearest: HTTP, ${clients} client${clients > 1 ? 's' : ''}: ${WARMUP_S} s warm-up, ${seconds} s…`);
-        const http = await loadHttp(worker, clients, seconds, results.length + 1);
-        if (http.failures) throw new Error(`${http.failures} requests failed at ${clients} clients; the first: ${http.firstFailure}`);
-        console.log(`  ${http.perSecond.toFixed(1)} req/s, p50 ${http.p50.toFixed(1)} ms, p95 ${http.p95.toFixed(1)} ms, p99 ${http.p99.toFixed(1)} ms` +
-          (http.fewer ? ` (${http.fewer} answers with fewer than ${K})` : ''));
-        console.log(`nearest: pgbench, ${clients} client${clients > 1 ? 's' : ''}: ${WARMUP_S} s warm-up, ${seconds} s…`);
-        pgbench(url, scriptFile, clients, WARMUP_S);
-        const floor = pgbench(url, scriptFile, clients, seconds);
-        console.log(`  ${floor.tps.toFixed(1)} tps, latency average ${floor.latency.toFixed(2)} ms`);
-        results.push({ clients, http, pgbench: floor });
-      }
+      results = await compareLevels('nearest', load, levels, seconds, { url, script: scriptFile });
+      for (const { clients, http } of results) if (http.fewer) console.log(`nearest: ${http.fewer} answers with fewer than ${K} at ${clients} clients`);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-
-    const header = ['clients', 'HTTP req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'pgbench tps (avg latency)', 'ratio'];
-    const table = results.map(({ clients, http, pgbench: floor }) => [String(clients), http.perSecond.toFixed(1), http.p50.toFixed(1),
-      http.p95.toFixed(1), http.p99.toFixed(1), `${floor.tps.toFixed(1)} (${floor.latency.toFixed(2)} ms)`, `${(floor.tps / http.perSecond).toFixed(2)}×`]);
-    const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
-    console.log(`\nnearest k=${K} as the street dispatcher, ${count(stats.members)} members (${count(stats.volunteers)} volunteers), ${seconds} s per level`);
-    for (const row of [header, ...table]) console.log(row.map((cell, i) => (i ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  '));
-    console.log(`ratio: pgbench tps / HTTP req/s (1.00× = the API runs at the database's ceiling; the aim is at most 2×).`);
-    console.log(`The app's pool holds at most 10 connections; pgbench opens one per client (-c), -j min(clients, 2) threads.`);
+    printLevels(`nearest k=${K} as the street dispatcher, ${count(stats.members)} members (${count(stats.volunteers)} volunteers), ${seconds} s per level`, results);
 
     // The plan of one request at a point in the street: the KNN scan should be on the partial GiST index.
     const query: NearestQuery = { lon: street.cx, lat: street.cy, k: K, skills: [] };
@@ -184,7 +168,7 @@ export async function run(args: string[]) {
     if (generation) console.log(`\nnearest: generation of ${count(members)} members took ${(generation / 1000).toFixed(1)} s`);
     console.log(`nearest: the whole run took ${since(started)}`);
   } finally {
-    await worker?.terminate();
+    await load?.terminate();
     if (server) await new Promise((resolve) => { server!.closeAllConnections(); server!.close(resolve); });
     await database?.close();
     if (!values.keep) await sql`drop database if exists ${sql.id(NAME)} with (force)`.execute(admin.db);
@@ -249,72 +233,9 @@ async function populate(url: string, total: number) {
   }
 }
 
-/**
- * A pgbench script running `compiled`: parameters written in as SQL literals, and those holding one of the
- * `variables` keys (a sentinel value) replaced, by position, with a pgbench random variable in millionths.
- */
-export function pgbenchScript(compiled: CompiledQuery, variables: Map<unknown, { name: string; random: [number, number] }>) {
-  const { parameters } = compiled;
-  const literal = (value: unknown) => {
-    if (value === null || value === undefined) return 'null';
-    if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
-    return `'${String(value).replaceAll("'", "''")}'`;
-  };
-  const used = new Set<string>();
-  const replacements = parameters.map((value) => {
-    const variable = variables.get(value);
-    if (!variable) return literal(value);
-    used.add(variable.name);
-    return `(:${variable.name} / 1000000.0)`;
-  });
-  const missing = [...variables.values()].filter((v) => !used.has(v.name));
-  if (missing.length) throw new Error(`no parameter holds ${missing.map((v) => v.name).join(', ')}`);
-  // comments out first: the statement goes on one line
-  const text = compiled.sql.replace(/--[^\n]*/g, '').replace(/\$(\d+)/g, (_, n) => replacements[Number(n) - 1]);
-  const sets = [...variables.values()].map((v) => `\\set ${v.name} random(${v.random[0]}, ${v.random[1]})`);
-  return `${sets.join('\n')}\n${text.replace(/\s+/g, ' ').trim()};\n`;
-}
-
-interface PgbenchResult { tps: number; latency: number }
-
-function pgbench(url: string, script: string, clients: number, seconds: number): PgbenchResult {
-  const output = execFileSync('pgbench', ['-n', '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(seconds), '-f', script, url],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  const tps = /tps = ([\d.]+)/.exec(output);
-  const latency = /latency average = ([\d.]+) ms/.exec(output);
-  const failed = /number of failed transactions: (\d+)/.exec(output);
-  if (!tps || !latency) throw new Error(`pgbench printed no tps: ${output}`);
-  if (failed && Number(failed[1]) > 0) throw new Error(`pgbench: ${failed[1]} transactions failed`);
-  return { tps: Number(tps[1]), latency: Number(latency[1]) };
-}
-
-interface HttpResult { perSecond: number; p50: number; p95: number; p99: number; failures: number; firstFailure?: string; fewer: number }
-
-async function loadHttp(worker: Worker, clients: number, seconds: number, seed: number): Promise<HttpResult> {
-  const answer = new Promise<{ latencies: Float64Array; failures: number; firstFailure?: string; fewer: number }>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
-  worker.postMessage({ clients, warmupMs: WARMUP_S * 1000, measureMs: seconds * 1000, seed });
-  const { latencies, failures, firstFailure, fewer } = await answer;
-  worker.removeAllListeners('error');
-  const sorted = Float64Array.from(latencies).sort();
-  // nearest rank
-  const at = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] : NaN);
-  return { perSecond: sorted.length / seconds, p50: at(0.5), p95: at(0.95), p99: at(0.99), failures, firstFailure, fewer };
-}
-
-/**
- * The load generator, in a worker thread so that it does not share the server's event loop: `clients`
- * concurrent loops, each sending its next request when its answer is in (keep-alive fetch), points drawn
- * uniformly over the extent from a seeded generator. Latencies are kept of the requests answered after the
- * warm-up and within the measured seconds; every answer must be 200 and a FeatureCollection.
- */
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { base, token, extent: [x0, y0, x1, y1], k } = workerData;
-const headers = { Authorization: 'Bearer ' + token };
-function mulberry32(a) {
+/** A small seeded generator: the same points on every run. */
+function mulberry32(seed: number) {
+  let a = seed;
   return () => {
     a = (a + 0x6d2b79f5) | 0;
     let t = Math.imul(a ^ (a >>> 15), 1 | a);
@@ -322,36 +243,3 @@ function mulberry32(a) {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-parentPort.on('message', async ({ clients, warmupMs, measureMs, seed }) => {
-  const from = performance.now() + warmupMs;
-  const until = from + measureMs;
-  const latencies = [];
-  let failures = 0, firstFailure, fewer = 0;
-  async function loop(i) {
-    const random = mulberry32(seed * 1000 + i);
-    while (performance.now() < until && failures < 100) {
-      const lon = x0 + random() * (x1 - x0), lat = y0 + random() * (y1 - y0);
-      const t0 = performance.now();
-      let why;
-      try {
-        const res = await fetch(base + '/api/v1/volunteers/nearest?lon=' + lon.toFixed(6) + '&lat=' + lat.toFixed(6) + '&k=' + k, { headers });
-        const text = await res.text();
-        if (res.status !== 200) why = 'HTTP ' + res.status + ': ' + text.slice(0, 300);
-        else {
-          const body = JSON.parse(text);
-          if (body.type !== 'FeatureCollection' || !Array.isArray(body.features)) why = 'not a FeatureCollection: ' + text.slice(0, 300);
-          else if (body.features.length < k) fewer++;
-        }
-      } catch (error) {
-        why = String(error);
-      }
-      const t1 = performance.now();
-      if (why !== undefined) { failures++; firstFailure ??= why; }
-      else if (t1 >= from && t1 < until) latencies.push(t1 - t0);
-    }
-  }
-  await Promise.all(Array.from({ length: clients }, (_, i) => loop(i)));
-  const array = Float64Array.from(latencies);
-  parentPort.postMessage({ latencies: array, failures, firstFailure, fewer }, [array.buffer]);
-});
-`;

@@ -4,6 +4,7 @@ const benchmarks: Record<string, () => Promise<{ run: (args: string[]) => Promis
   import: () => import('./import.ts'),
   list: () => import('./list.ts'),
   nearest: () => import('./nearest.ts'),
+  walls: () => import('./walls.ts'),
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -11,15 +11,11 @@ const ON_WALL = sql`(${sql.join([...OPEN_STATUSES, 'resolved'])})`;
 
 export interface WallOwner { wall: Wall; id: number | string }
 
-/** The grid, community or street a wall belongs to (404 when there is none), with its name. */
-async function wallOwner(db: Kysely<DB>, { wall, id }: WallOwner) {
-  const query = wall === 'grid' ? sql<{ id: string; name: string; code: string }>`select id::text, name, code from grids where id = ${id}`
-    : wall === 'community' ? sql<{ id: string; name: string; code: string }>`select id::text, name, code from communities where id = ${id}`
-      : sql<{ id: string; name: string; code: string }>`select code as id, name, code from streets where code = ${id}`;
-  const { rows: [owner] } = await query.execute(db);
-  if (!owner) throw new HttpProblem(404, 'Not Found', `No ${wall} ${id}`, { field: 'id' });
-  return owner;
-}
+/** The grid, community or street a wall belongs to, with its name. */
+const wallOwner = ({ wall, id }: WallOwner) =>
+  wall === 'grid' ? sql`select id::text, name, code from grids where id = ${id}`
+    : wall === 'community' ? sql`select id::text, name, code from communities where id = ${id}`
+      : sql`select code as id, name, code from streets where code = ${id}`;
 
 const onWall = ({ wall, id }: WallOwner): RawBuilder<unknown> =>
   wall === 'grid' ? sql`i.wall = 'grid' and i.grid_id = ${id}`
@@ -31,16 +27,22 @@ const onWall = ({ wall, id }: WallOwner): RawBuilder<unknown> =>
  * oldest due first, overdue ones marked. Built as JSON in SQL; the server passes it through.
  */
 export async function wallFeatures(db: Kysely<DB>, viewer: Viewer, owner: WallOwner, limit: number) {
-  const found = await wallOwner(db, owner);
+  const { rows: [wall] } = await wallSql(viewer, owner, limit).execute(db);
+  if (wall.body === null) throw new HttpProblem(404, 'Not Found', `No ${owner.wall} ${owner.id}`, { field: 'id' });
+  return wall.body;
+}
+
+/** The statement of a wall, null when its grid, community or street does not exist (also what the benchmark gives pgbench). */
+export function wallSql(viewer: Viewer, owner: WallOwner, limit: number) {
   const readable = readConditions('issues', issues.place, viewer, 'i') ?? [sql`false`];
-  const { rows: [wall] } = await sql<{ body: string }>`
-    with on_wall as (
+  return sql<{ body: string | null }>`
+    with owner as (${wallOwner(owner)}), on_wall as (
       select i.*, ${overdue('i')} as overdue from issues i
       where ${onWall(owner)} and i.status in ${ON_WALL} and i.duplicate_of is null and ${allOf(readable)}
     ), shown as (select * from on_wall order by due_at, id limit ${limit})
-    select json_build_object(
+    select (select json_build_object(
       'type', 'FeatureCollection',
-      'wall', json_build_object('level', ${owner.wall}::text, 'id', ${found.id}::text, 'name', ${found.name}::text, 'code', ${found.code}::text),
+      'wall', json_build_object('level', ${owner.wall}::text, 'id', o.id, 'name', o.name, 'code', o.code),
       'total', (select count(*) from on_wall),
       'overdue', (select count(*) from on_wall where overdue),
       'features', coalesce((select json_agg(json_build_object(
@@ -49,8 +51,7 @@ export async function wallFeatures(db: Kysely<DB>, viewer: Viewer, owner: WallOw
           'reported_at', s.reported_at, 'due_at', s.due_at, 'overdue', s.overdue, 'extended_hours', s.extended_hours,
           'reopen_count', s.reopen_count, 'grid_id', s.grid_id, 'community_id', s.community_id, 'street_code', s.street_code,
           'version', s.version)) order by s.due_at, s.id) from shown s), '[]'::json)
-    )::text as body`.execute(db);
-  return wall.body;
+    )::text from owner o) as body`;
 }
 
 export interface EchoQuery { community?: number; grid?: number; street?: string; category?: string; limit: number; offset: number }
@@ -97,6 +98,12 @@ export interface MetricsQuery { by: 'grid' | 'community'; from: Date; to: Date }
  * - mean rating of those rated.
  */
 export async function issueMetrics(db: Kysely<DB>, viewer: Viewer, query: MetricsQuery) {
+  const { rows: [result] } = await issueMetricsSql(viewer, query).execute(db);
+  return result.body;
+}
+
+/** The statement of the measures (also what the benchmark gives pgbench). */
+export function issueMetricsSql(viewer: Viewer, query: MetricsQuery) {
   const readable = readConditions('issues', issues.place, viewer, 'i') ?? [sql`false`];
   const key = query.by === 'grid' ? sql`i.grid_id` : sql`i.community_id`;
   const names = query.by === 'grid' ? sql`left join grids a on a.id = m.area_id` : sql`left join communities a on a.id = m.area_id`;
@@ -114,9 +121,10 @@ export async function issueMetrics(db: Kysely<DB>, viewer: Viewer, query: Metric
     round((percentile_cont(0.9) within group (order by extract(epoch from closed_at - reported_at) / 3600) filter (where status = 'closed'))::numeric, 2)::float8 as p90_hours_to_close,
     round(avg(rating), 2)::float8 as mean_rating,
     count(rating)::int as ratings`;
-  const { rows: [result] } = await sql<{ body: string }>`
+  return sql<{ body: string }>`
     with c as (
-      select i.*, ${key} as area_id from issues i
+      select ${key} as area_id, i.status, i.reported_at, i.due_at, i.resolved_at, i.closed_at, i.rating, i.reopen_count, i.extended_hours
+      from issues i
       where i.reported_at >= ${query.from} and i.reported_at < ${query.to} and i.duplicate_of is null and ${allOf(readable)}
     ), m as (select area_id, ${measures} from c group by area_id)
     select json_build_object(
@@ -124,6 +132,5 @@ export async function issueMetrics(db: Kysely<DB>, viewer: Viewer, query: Metric
       'areas', coalesce((select json_agg(to_jsonb(m) || jsonb_build_object('name', a.name, 'code', a.code) order by a.code nulls last)
                          from m ${names}), '[]'::json),
       'total', (select to_jsonb(t) from (select ${measures} from c) t)
-    )::text as body`.execute(db);
-  return result.body;
+    )::text as body`;
 }

@@ -1,0 +1,165 @@
+/**
+ * What the HTTP benchmarks share: pgbench running the very statement a request runs (the floor), and a
+ * load generator for the API in a worker thread (not on the server's event loop), with the table that
+ * puts the two side by side.
+ */
+import { execFileSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
+import type { CompiledQuery } from 'kysely';
+
+export const WARMUP_S = 2;
+
+/** A pgbench random variable standing for a statement parameter: integers in [from, to], divided by `scale`. */
+export interface BenchVariable { name: string; random: [number, number]; scale?: number }
+
+/**
+ * A pgbench script running `compiled`: parameters written in as SQL literals, and those holding one of the
+ * `variables` keys (a sentinel value) replaced, by position, with a pgbench random variable.
+ */
+export function pgbenchScript(compiled: CompiledQuery, variables: Map<unknown, BenchVariable>) {
+  const { parameters } = compiled;
+  const literal = (value: unknown) => {
+    if (value === null || value === undefined) return 'null';
+    if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+    if (value instanceof Date) return `'${value.toISOString()}'`;
+    return `'${String(value).replaceAll("'", "''")}'`;
+  };
+  const used = new Set<string>();
+  const replacements = parameters.map((value) => {
+    const variable = variables.get(value);
+    if (!variable) return literal(value);
+    used.add(variable.name);
+    return variable.scale ? `(:${variable.name} / ${variable.scale.toFixed(1)})` : `:${variable.name}`;
+  });
+  const missing = [...variables.values()].filter((v) => !used.has(v.name));
+  if (missing.length) throw new Error(`no parameter holds ${missing.map((v) => v.name).join(', ')}`);
+  // comments out first: the statement goes on one line
+  const text = compiled.sql.replace(/--[^\n]*/g, '').replace(/\$(\d+)/g, (_, n) => replacements[Number(n) - 1]);
+  const sets = [...variables.values()].map((v) => `\\set ${v.name} random(${v.random[0]}, ${v.random[1]})`);
+  return `${sets.join('\n')}\n${text.replace(/\s+/g, ' ').trim()};\n`;
+}
+
+export interface PgbenchResult { tps: number; latency: number }
+
+export function pgbench(url: string, script: string, clients: number, seconds: number): PgbenchResult {
+  const output = execFileSync('pgbench', ['-n', '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(seconds), '-f', script, url],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const tps = /tps = ([\d.]+)/.exec(output);
+  const latency = /latency average = ([\d.]+) ms/.exec(output);
+  const failed = /number of failed transactions: (\d+)/.exec(output);
+  if (!tps || !latency) throw new Error(`pgbench printed no tps: ${output}`);
+  if (failed && Number(failed[1]) > 0) throw new Error(`pgbench: ${failed[1]} transactions failed`);
+  return { tps: Number(tps[1]), latency: Number(latency[1]) };
+}
+
+export interface HttpResult { perSecond: number; p50: number; p95: number; p99: number; failures: number; firstFailure?: string; fewer: number }
+
+/**
+ * A load generator in a worker thread: `clients` concurrent keep-alive loops, each sending its next request
+ * when its answer is in, to a path drawn at random (seeded) from `paths`. Every answer must be 200 and JSON;
+ * one whose `features` (or `areas`) hold fewer than `least` items is counted in `fewer`.
+ */
+export class HttpLoad {
+  private worker: Worker;
+
+  constructor(base: string, token: string, paths: string[], least = 0) {
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { base, token, paths, least } });
+  }
+
+  async run(clients: number, seconds: number, seed: number): Promise<HttpResult> {
+    const answer = new Promise<{ latencies: Float64Array; failures: number; firstFailure?: string; fewer: number }>((resolve, reject) => {
+      this.worker.once('message', resolve);
+      this.worker.once('error', reject);
+    });
+    this.worker.postMessage({ clients, warmupMs: WARMUP_S * 1000, measureMs: seconds * 1000, seed });
+    const { latencies, failures, firstFailure, fewer } = await answer;
+    this.worker.removeAllListeners('error');
+    const sorted = Float64Array.from(latencies).sort();
+    // nearest rank
+    const at = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] : NaN);
+    return { perSecond: sorted.length / seconds, p50: at(0.5), p95: at(0.95), p99: at(0.99), failures, firstFailure, fewer };
+  }
+
+  terminate() {
+    return this.worker.terminate();
+  }
+}
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { base, token, paths, least } = workerData;
+const headers = { Authorization: 'Bearer ' + token };
+function mulberry32(a) {
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+parentPort.on('message', async ({ clients, warmupMs, measureMs, seed }) => {
+  const from = performance.now() + warmupMs;
+  const until = from + measureMs;
+  const latencies = [];
+  let failures = 0, firstFailure, fewer = 0;
+  async function loop(i) {
+    const random = mulberry32(seed * 1000 + i);
+    while (performance.now() < until && failures < 100) {
+      const path = paths[Math.floor(random() * paths.length)];
+      const t0 = performance.now();
+      let why;
+      try {
+        const res = await fetch(base + path, { headers });
+        const text = await res.text();
+        if (res.status !== 200) why = 'HTTP ' + res.status + ': ' + text.slice(0, 300);
+        else {
+          const body = JSON.parse(text);
+          const items = body.features ?? body.areas;
+          if (!Array.isArray(items)) why = 'no features or areas: ' + text.slice(0, 300);
+          else if (items.length < least) fewer++;
+        }
+      } catch (error) {
+        why = String(error);
+      }
+      const t1 = performance.now();
+      if (why !== undefined) { failures++; firstFailure ??= why; }
+      else if (t1 >= from && t1 < until) latencies.push(t1 - t0);
+    }
+  }
+  await Promise.all(Array.from({ length: clients }, (_, i) => loop(i)));
+  const array = Float64Array.from(latencies);
+  parentPort.postMessage({ latencies: array, failures, firstFailure, fewer }, [array.buffer]);
+});
+`;
+
+export interface LevelResult { clients: number; http: HttpResult; pgbench: PgbenchResult }
+
+/** HTTP then pgbench at each concurrency, printed as they come. */
+export async function compareLevels(name: string, load: HttpLoad, levels: number[], seconds: number, floor: { url: string; script: string }, seedFrom = 1) {
+  const results: LevelResult[] = [];
+  for (const clients of levels) {
+    const plural = clients > 1 ? 's' : '';
+    console.log(`${name}: HTTP, ${clients} client${plural}: ${WARMUP_S} s warm-up, ${seconds} s…`);
+    const http = await load.run(clients, seconds, seedFrom + results.length);
+    if (http.failures) throw new Error(`${http.failures} requests failed at ${clients} clients; the first: ${http.firstFailure}`);
+    console.log(`  ${http.perSecond.toFixed(1)} req/s, p50 ${http.p50.toFixed(1)} ms, p95 ${http.p95.toFixed(1)} ms, p99 ${http.p99.toFixed(1)} ms`);
+    console.log(`${name}: pgbench, ${clients} client${plural}: ${WARMUP_S} s warm-up, ${seconds} s…`);
+    pgbench(floor.url, floor.script, clients, WARMUP_S);
+    const result = pgbench(floor.url, floor.script, clients, seconds);
+    console.log(`  ${result.tps.toFixed(1)} tps, latency average ${result.latency.toFixed(2)} ms`);
+    results.push({ clients, http, pgbench: result });
+  }
+  return results;
+}
+
+/** The results as a table, HTTP beside pgbench, with the ratio. */
+export function printLevels(title: string, results: LevelResult[]) {
+  const header = ['clients', 'HTTP req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'pgbench tps (avg latency)', 'ratio'];
+  const table = results.map(({ clients, http, pgbench: floor }) => [String(clients), http.perSecond.toFixed(1), http.p50.toFixed(1),
+    http.p95.toFixed(1), http.p99.toFixed(1), `${floor.tps.toFixed(1)} (${floor.latency.toFixed(2)} ms)`, `${(floor.tps / http.perSecond).toFixed(2)}×`]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
+  console.log(`\n${title}`);
+  for (const row of [header, ...table]) console.log(row.map((cell, i) => (i ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  '));
+  console.log(`ratio: pgbench tps / HTTP req/s (1.00× = the API runs at the database's ceiling).`);
+  console.log(`The app's pool holds at most 10 connections; pgbench opens one per client (-c), -j min(clients, 2) threads.`);
+}
