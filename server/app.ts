@@ -24,6 +24,7 @@ import { mapRoutes } from './features/map/routes.ts';
 import { members } from './features/members/resource.ts';
 import { RESOURCES } from './features/resources.ts';
 import { openApiRoutes } from './features/openapi/routes.ts';
+import { open311Routes } from './features/open311/routes.ts';
 import { importRoutes } from './features/import/routes.ts';
 import { exportRoutes } from './features/export/routes.ts';
 import { units } from './features/units/resource.ts';
@@ -60,8 +61,9 @@ export function createApp({ database, config, logger }: { database: Database; co
 
   // Every API request is authenticated and checked against its route's access rule before any route runs.
   app.use(accessGuard(database));
-  // Sign-in parses its own small bodies; imports stream theirs: both come before the JSON body parser.
+  // Sign-in and Open311 parse their own small bodies; imports stream theirs: all come before the JSON body parser.
   app.use(accountRoutes(database, config));
+  app.use(open311Routes(database, config));
   app.use(importRoutes(database, RESOURCES));
   // A FeatureCollection of 10,000 footprints is a few megabytes; anything far larger is refused with 413.
   app.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/geo+json', 'application/*+json'] }));

@@ -1,0 +1,179 @@
+import express, { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
+import { actorOf, bearerToken, type Viewer } from '../../access/viewer.ts';
+import type { Config } from '../../config.ts';
+import type { Database } from '../../db/database.ts';
+import { parseId } from '../../http/params.ts';
+import { databaseProblem, HttpProblem, invalidParameter } from '../../http/problem.ts';
+import { sessionViewer } from '../accounts/queries.ts';
+import { categories, serviceRequests, servicesChangedAt } from './queries.ts';
+import { checkJurisdiction, optionalText, parseRequestFilter, reportServiceRequest, toService, toServiceRequest } from './service.ts';
+
+/**
+ * The problem wall as an Open311 GeoReport v2 endpoint at /open311/v2, for the clients cities already use:
+ * services (the issue categories), service requests (the issues) to list, read and report, in JSON or XML,
+ * and the discovery document at /open311/discovery.{json,xml}.
+ */
+
+/** An Open311 report is a small form; anything much larger is not one. */
+const BODY_LIMIT = '64kb';
+
+const FORMATS = ['json', 'xml'] as const;
+type Format = (typeof FORMATS)[number];
+
+function formatOf(value: string): Format {
+  if (!FORMATS.includes(value as Format)) throw new HttpProblem(404, 'Not Found', `format: .${value} is not served; use .json or .xml`, { field: 'format' });
+  return value as Format;
+}
+
+type XmlValue = string | number | boolean | null | XmlValue[] | { [name: string]: XmlValue };
+
+/** The element of each GeoReport list's items (the Spark convention: a plural holds its singulars). */
+const ITEM: Record<string, string> = {
+  services: 'service', service_requests: 'request', errors: 'error', endpoints: 'endpoint', formats: 'format', attributes: 'attribute',
+};
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+// control characters XML 1.0 cannot carry even escaped (a description may hold one): shown as �
+const escapeXml = (text: string) =>
+  text.replace(/[&<>"']/g, (c) => ESCAPES[c]).replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '\uFFFD');
+
+function element(name: string, value: XmlValue): string {
+  if (value === null) return `<${name}/>`;
+  const content = Array.isArray(value) ? value.map((item) => element(ITEM[name], item)).join('')
+    : typeof value === 'object' ? Object.entries(value).map(([key, item]) => element(key, item)).join('')
+      : escapeXml(String(value));
+  return `<${name}>${content}</${name}>`;
+}
+
+/** The same body as JSON, or as XML under `root` (GeoReport's JSON is its XML without the root). */
+function send(res: Response, format: Format, root: string, body: XmlValue) {
+  if (format === 'json') return res.json(body);
+  res.type('text/xml; charset=utf-8').send(`<?xml version="1.0" encoding="utf-8"?>\n${element(root, body)}`);
+}
+
+/**
+ * Errors as GeoReport v2 has them, not as problem+json like the rest of the API: existing Open311 clients
+ * parse a list of {code, description} (<errors><error>…), and each description names the parameter. The HTTP
+ * statuses are GeoReport's too: 404 for what does not exist (a request, a service, the jurisdiction), 403 for
+ * a missing or invalid api_key or a caller who may not, and 400 for every other refusal (a body too large too).
+ */
+const geoReportErrors: ErrorRequestHandler = (error, req, res, _next) => {
+  const problem = asProblem(error);
+  const status = problem.status >= 500 ? 500 : problem.status === 403 || problem.status === 404 ? problem.status : 400;
+  if (status === 500) req.log?.error({ err: error }, 'request failed');
+  const listed = problem.extensions.errors as { field: string; message: string }[] | undefined;
+  const errors = listed?.map((e) => ({ code: status, description: `${e.field}: ${e.message}` }))
+    ?? [{ code: status, description: problem.detail ?? problem.title }];
+  res.status(status);
+  send(res, req.path.toLowerCase().endsWith('.xml') ? 'xml' : 'json', 'errors', errors);
+};
+
+function asProblem(error: unknown): HttpProblem {
+  if (error instanceof HttpProblem) return error;
+  const fromDatabase = databaseProblem(error);
+  if (fromDatabase) return fromDatabase;
+  // the body parsers': too large, too many parameters, malformed JSON, a charset other than UTF-8
+  const { status, type, message } = error as { status?: number; type?: string; message?: string };
+  if (type === 'entity.too.large') return invalidParameter('body', `body: larger than ${BODY_LIMIT}`);
+  if (typeof status === 'number' && status < 500) return invalidParameter('body', `body: ${message ?? 'cannot be read'}`);
+  return new HttpProblem(500, 'Internal Server Error', 'the server failed to answer; the error is in its log');
+}
+
+export function open311Routes(database: Database, config: Config) {
+  const { db } = database;
+  const jurisdiction = config.OPEN311_JURISDICTION;
+
+  /**
+   * Who is asking: the bearer token's user (the guard has read it) or the api_key's, a session token as Open311
+   * clients send it. A credential that is no valid session is refused (403), never taken as anonymous.
+   */
+  async function callerOf(req: Request, apiKey: unknown): Promise<Viewer | undefined> {
+    if (req.viewer) return req.viewer;
+    const key = optionalText(apiKey, 'api_key');
+    const token = key ?? bearerToken(req);
+    if (token === undefined) return undefined;
+    const viewer = await sessionViewer(db, token);
+    if (!viewer) {
+      const field = key ? 'api_key' : 'Authorization';
+      throw new HttpProblem(403, 'Forbidden', `${field}: not a valid Gridmap session (expired or signed out); sign in with POST /api/v1/auth/login and send its token`, { field });
+    }
+    // for the log and the audit log, as the guard does for a bearer token
+    req.viewer = viewer;
+    return viewer;
+  }
+
+  const router = Router();
+  const form = express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 100 });
+  const json = express.json({ limit: BODY_LIMIT });
+
+  // the discovery document sits above the versions it lists; its changeset moves when the services change
+  router.get('/open311/discovery.:format', async (req, res) => {
+    const format = formatOf(req.params.format);
+    const changeset = await servicesChangedAt(db);
+    send(res, format, 'discovery', {
+      changeset,
+      contact: 'Gridmap: the administrators of this city\'s Gridmap',
+      key_service: 'api_key is a Gridmap session token: sign in with POST /api/v1/auth/login {"username", "password"} and send its token',
+      endpoints: [{
+        specification: 'http://wiki.open311.org/GeoReport_v2',
+        url: `${req.protocol}://${req.get('host')}/open311/v2`,
+        changeset,
+        type: 'production',
+        formats: ['text/xml', 'application/json'],
+      }],
+    });
+  });
+
+  router.get('/open311/v2/services.:format', async (req, res) => {
+    const format = formatOf(req.params.format);
+    checkJurisdiction(req.query.jurisdiction_id, jurisdiction);
+    send(res, format, 'services', (await categories(db)).map(toService));
+  });
+
+  // no service has metadata: a definition without attributes, for clients that ask anyway
+  router.get('/open311/v2/services/:code.:format', async (req, res) => {
+    const format = formatOf(req.params.format);
+    checkJurisdiction(req.query.jurisdiction_id, jurisdiction);
+    const [service] = await categories(db, req.params.code);
+    if (!service) throw new HttpProblem(404, 'Not Found', `service_code ${req.params.code} is not a service here; see services.json`, { field: 'service_code' });
+    send(res, format, 'service_definition', { service_code: service.code, attributes: [] });
+  });
+
+  router.get('/open311/v2/requests.:format', async (req, res) => {
+    const format = formatOf(req.params.format);
+    checkJurisdiction(req.query.jurisdiction_id, jurisdiction);
+    const filter = parseRequestFilter(req.query);
+    const rows = await serviceRequests(db, await callerOf(req, req.query.api_key), filter);
+    send(res, format, 'service_requests', rows.map(toServiceRequest));
+  });
+
+  router.get('/open311/v2/requests/:id.:format', async (req, res) => {
+    const format = formatOf(req.params.format);
+    checkJurisdiction(req.query.jurisdiction_id, jurisdiction);
+    const id = parseId(req.params.id, 'service_request_id');
+    const [row] = await serviceRequests(db, await callerOf(req, req.query.api_key), { ids: [id] });
+    if (!row) throw new HttpProblem(404, 'Not Found', `service_request_id ${id}: no such request`, { field: 'service_request_id' });
+    send(res, format, 'service_requests', [toServiceRequest(row)]);
+  });
+
+  // 200, not 201: the GeoReport servers clients were written against answer 200, and some clients check for it
+  router.post('/open311/v2/requests.:format', form, json, async (req, res) => {
+    const format = formatOf(req.params.format);
+    const body: unknown = req.body;
+    // a multipart upload, or any body the parsers above do not read
+    if (body === undefined && req.is('*/*')) {
+      throw invalidParameter('body', 'body: send the parameters as application/x-www-form-urlencoded (or JSON), and media as a media_url');
+    }
+    if (Array.isArray(body)) throw invalidParameter('body', 'body: JSON must be an object of parameters');
+    // the spec sends every parameter in the form; some clients put api_key or jurisdiction_id in the URL
+    const params: Record<string, unknown> = { ...req.query, ...(body as object | undefined) };
+    checkJurisdiction(params.jurisdiction_id, jurisdiction);
+    const viewer = await callerOf(req, params.api_key);
+    if (!viewer) {
+      throw new HttpProblem(403, 'Forbidden', 'api_key: required to report; send a Gridmap session token (POST /api/v1/auth/login) as api_key, or Authorization: Bearer', { field: 'api_key' });
+    }
+    send(res, format, 'service_requests', [await reportServiceRequest(db, viewer, actorOf(req), params)]);
+  });
+
+  router.use(geoReportErrors);
+  return router;
+}
