@@ -113,7 +113,8 @@ describe('accounts, sessions and the audit log', () => {
       const limited = await login('planner', DEMO_PASSWORD, ip).expect(429);
       expect(limited.body).toMatchObject({ field: 'address' });
       await login('planner', DEMO_PASSWORD).expect(200);
-    }, 30_000);
+      // twenty scrypt hashes: 9 s alone, three times that on a machine busy with other work
+    }, 90_000);
 
     it('tells the login screen the demo accounts, and nothing with the demo off', async () => {
       const { body } = await request(app).get('/api/v1/auth/demo-accounts').expect(200);
