@@ -1,11 +1,8 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sessionFor } from '../support/app.ts';
 import { haveBrowser, servePages } from '../support/browser.ts';
 import { mode, openTestDatabase, type TestDatabase } from '../support/databases.ts';
-
-/** What the page shows after the server changed something: the event stream, then a reload, on a busy machine. */
-const LIVE = { timeout: 10_000, interval: 100 };
+import { apiAs, clickAt, LIVE, openAs as openPage } from './pages.ts';
 
 describe.skipIf(!haveBrowser)(`the dispatcher and volunteer views in headless Chromium (${mode} database)`, () => {
   let test: TestDatabase;
@@ -14,46 +11,14 @@ describe.skipIf(!haveBrowser)(`the dispatcher and volunteer views in headless Ch
   let baseUrl: string;
   const errors: string[] = [];
   /** the API as a user of the demo city, to set the scene and compare with what the page shows */
-  const api = async (as: string, path: string, init: { method?: string; body?: unknown } = {}) => {
-    const token = await sessionFor(test.database, as);
-    const response = await fetch(`${baseUrl}${path}`, {
-      method: init.method ?? 'GET',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-      body: init.body === undefined ? undefined : JSON.stringify(init.body),
-    });
-    return { status: response.status, body: await response.json().catch(() => null) };
-  };
-
-  async function openAs(username: string): Promise<Page> {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    await page.goto(`${baseUrl}/`);
-    await page.getByRole('button', { name: new RegExp(`^${username} ·`) }).click();
-    await page.getByRole('button', { name: '登录', exact: true }).click();
-    await page.getByTestId('signed-in').waitFor();
-    await page.waitForFunction(() => window.gridmap?.map.loaded(), null, { timeout: 60_000 });
-    return page;
-  }
-
-  /** Clicks the map at a longitude/latitude; returns the point MapLibre reports for that pixel. */
-  const clickAt = async (page: Page, lon: number, lat: number) => {
-    const target = await page.evaluate(([x0, y0]) => {
-      const map = window.gridmap!.map;
-      map.jumpTo({ center: [x0, y0], zoom: 15 });
-      const { x, y } = map.project([x0, y0]);
-      const box = map.getCanvas().getBoundingClientRect();
-      const at = map.unproject([Math.round(x), Math.round(y)]);
-      return { x: box.left + Math.round(x), y: box.top + Math.round(y), lon: at.lng, lat: at.lat };
-    }, [lon, lat]);
-    await page.mouse.click(target.x, target.y);
-    return target;
-  };
+  let api: ReturnType<typeof apiAs>;
+  const openAs = (username: string) => openPage(browser, baseUrl, username, errors);
 
   beforeAll(async () => {
     test = await openTestDatabase();
     pages = await servePages(test.database);
     ({ browser, baseUrl } = pages);
+    api = apiAs(test.database, baseUrl);
   });
   afterAll(async () => {
     await pages?.close();

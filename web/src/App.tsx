@@ -7,15 +7,19 @@ import { DispatchPanel, type Target } from './features/dispatch/DispatchPanel.ts
 import { VolunteerPanel } from './features/dispatch/VolunteerPanel.tsx';
 import { ImportPanel } from './features/import/ImportPanel.tsx';
 import { FeaturePanel } from './features/map/FeaturePanel.tsx';
-import { MapView, type SelectedFeature } from './features/map/MapView.tsx';
+import { MapView, type Bounds, type SelectedFeature } from './features/map/MapView.tsx';
 import { LAYER_GROUPS, type LayerGroup } from './features/map/style.ts';
+import { EchoPage, EchoWall, echoRequested, useEchoRequested } from './features/walls/EchoWall.tsx';
+import { WallPanel } from './features/walls/WallPanel.tsx';
 import { useI18n, type MessageKey } from './i18n.tsx';
 
-/** Signed in: the map and the views the user's role has; signed out: the login screen. */
+/** Signed in: the map and the views the user's role has; signed out: the login screen, or the public echo wall. */
 export function App() {
   const { user } = useSession();
+  const echo = useEchoRequested();
   // a new session starts a fresh shell: no view or selection of the last user's carries over
-  return user ? <Shell key={user.id} user={user} /> : <LoginScreen />;
+  if (user) return <Shell key={user.id} user={user} />;
+  return echo ? <EchoPage /> : <LoginScreen />;
 }
 
 /** The shell that the planner, dispatcher and leader views are added to. */
@@ -26,12 +30,15 @@ function Shell({ user }: { user: User }) {
   const [visible, setVisible] = useState<Record<LayerGroup, boolean>>({ communities: true, grids: true, buildings: true });
   const [selected, setSelected] = useState<SelectedFeature | null>(null);
   const dispatches = ['admin', 'dispatcher', 'grid_worker'].includes(user.role);
-  const [view, setView] = useState<'map' | 'import' | 'accounts' | 'dispatch' | 'volunteer'>(user.role === 'volunteer' ? 'volunteer' : 'map');
+  const readsIssues = user.permissions.issues?.includes('read') ?? false;
+  const [view, setView] = useState<'map' | 'import' | 'accounts' | 'dispatch' | 'volunteer' | 'wall' | 'echo'>(
+    echoRequested() ? 'echo' : user.role === 'volunteer' ? 'volunteer' : 'map');
   const [mapVersion, setMapVersion] = useState(0);
-  // the dispatch and volunteer views pick places on the map and draw over it
-  const picking = view === 'dispatch' || view === 'volunteer';
+  // the dispatch, volunteer and wall views pick places on the map and draw over it
+  const picking = view === 'dispatch' || view === 'volunteer' || view === 'wall';
   const [target, setTarget] = useState<Target | null>(null);
   const [overlay, setOverlay] = useState<FeatureCollection>({ type: 'FeatureCollection', features: [] });
+  const [focus, setFocus] = useState<Bounds | null>(null);
   const show = (next: typeof view) => {
     setView(next);
     setTarget(null);
@@ -43,9 +50,11 @@ function Shell({ user }: { user: User }) {
         <h1>{t('app.title')}</h1>
         <nav className="views">
           <button type="button" aria-pressed={view === 'map'} onClick={() => show('map')}>{t('nav.map')}</button>
+          {readsIssues && <button type="button" aria-pressed={view === 'wall'} onClick={() => show('wall')}>{t('nav.wall')}</button>}
           {dispatches && <button type="button" aria-pressed={view === 'dispatch'} onClick={() => show('dispatch')}>{t('nav.dispatch')}</button>}
           {user.role === 'volunteer' && <button type="button" aria-pressed={view === 'volunteer'} onClick={() => show('volunteer')}>{t('nav.volunteer')}</button>}
           {canImportOrExport && <button type="button" aria-pressed={view === 'import'} onClick={() => show('import')}>{t('nav.import')}</button>}
+          <button type="button" aria-pressed={view === 'echo'} onClick={() => show('echo')}>{t('nav.echo')}</button>
           {user.role === 'admin' && <button type="button" aria-pressed={view === 'accounts'} onClick={() => show('accounts')}>{t('nav.accounts')}</button>}
         </nav>
         <span className="user" data-testid="signed-in">
@@ -77,9 +86,11 @@ function Shell({ user }: { user: User }) {
           <li><i style={{ background: '#a9a9a9' }} />{t('legend.otherBuildings')}</li>
         </ul>
       </nav>
-      <MapView key={mapVersion} visible={visible} selected={selected} onSelect={setSelected} overlay={overlay} onPick={picking ? pick : undefined} />
+      <MapView key={mapVersion} visible={visible} selected={selected} onSelect={setSelected} overlay={overlay} onPick={picking ? pick : undefined} focus={focus} />
       {view === 'dispatch' ? <DispatchPanel target={target} onTarget={setTarget} onOverlay={setOverlay} />
         : view === 'volunteer' ? <VolunteerPanel picked={target} onOverlay={setOverlay} />
+        : view === 'wall' ? <WallPanel user={user} picked={target} onOverlay={setOverlay} onFocus={setFocus} />
+        : view === 'echo' ? <aside className="panel wide"><EchoWall signedIn /></aside>
         : view === 'import' ? <aside className="panel"><ImportPanel onImported={() => setMapVersion((v) => v + 1)} /></aside>
         : view === 'accounts' ? <aside className="panel wide"><AccountsPanel /></aside>
         : <FeaturePanel feature={selected} onClose={() => setSelected(null)} />}

@@ -34,8 +34,8 @@ export async function getJson<T>(url: string): Promise<T> {
   return response.json() as Promise<T>;
 }
 
-export async function sendJson<T>(method: 'POST' | 'PATCH', url: string, body: unknown): Promise<T> {
-  const response = await apiFetch(url, { method, body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+export async function sendJson<T>(method: 'POST' | 'PATCH', url: string, body: unknown, headers: Record<string, string> = {}): Promise<T> {
+  const response = await apiFetch(url, { method, body: JSON.stringify(body), headers: { ...headers, 'Content-Type': 'application/json' } });
   if (!response.ok) throw new Error(await problemOf(response));
   return response.json() as Promise<T>;
 }

@@ -44,7 +44,10 @@ export function LoginScreen() {
         </label>
         {error && <p className="error" role="alert">{error}</p>}
         <button type="submit" disabled={busy}>{t('login.submit')}</button>
-        <button type="button" className="lang" onClick={() => setLang(lang === 'en' ? 'zh-CN' : 'en')}>{t('app.switchLanguage')}</button>
+        <p className="login-links">
+          <a href="#echo">{t('echo.link')}</a>
+          <button type="button" className="lang" onClick={() => setLang(lang === 'en' ? 'zh-CN' : 'en')}>{t('app.switchLanguage')}</button>
+        </p>
       </form>
       {demo?.password && (
         <section className="demo-accounts" aria-label={t('login.demo')}>

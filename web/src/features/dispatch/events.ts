@@ -1,3 +1,4 @@
+import { useEffect, useRef } from 'react';
 import { apiFetch } from '../../api.ts';
 
 export interface ServerEvent {
@@ -57,4 +58,25 @@ export function subscribeEvents(onEvent: (event: ServerEvent) => void): () => vo
     }
   })();
   return () => controller.abort();
+}
+
+/**
+ * Calls `onChange` when issues change, once for a burst of issue events (a bulk import or a dispatch sends
+ * many at once), so a view reloads once and not per event.
+ */
+export function useIssueChanges(onChange: () => void) {
+  const latest = useRef(onChange);
+  latest.current = onChange;
+  useEffect(() => {
+    let burst: ReturnType<typeof setTimeout> | undefined;
+    const stop = subscribeEvents((event) => {
+      if (event.event !== 'issue') return;
+      clearTimeout(burst);
+      burst = setTimeout(() => latest.current(), 300);
+    });
+    return () => {
+      stop();
+      clearTimeout(burst);
+    };
+  }, []);
 }

@@ -29,7 +29,10 @@ declare global {
 /** A click in a view that picks places (the dispatcher's): where, and the overlay issue hit, if any. */
 export type Pick = (at: [lon: number, lat: number], issueId: number | undefined) => void;
 
-export function MapView({ visible, selected, onSelect, overlay, onPick }: {
+/** West, south, east, north. */
+export type Bounds = [number, number, number, number];
+
+export function MapView({ visible, selected, onSelect, overlay, onPick, focus }: {
   visible: Record<LayerGroup, boolean>;
   selected: SelectedFeature | null;
   onSelect: (feature: SelectedFeature | null) => void;
@@ -37,6 +40,8 @@ export function MapView({ visible, selected, onSelect, overlay, onPick }: {
   overlay?: FeatureCollection;
   /** when set, a click picks a place instead of selecting a feature */
   onPick?: Pick;
+  /** when it changes, the map moves to show it (what a view is about, such as a wall's issues) */
+  focus?: Bounds | null;
 }) {
   const { t } = useI18n();
   const container = useRef<HTMLDivElement>(null);
@@ -107,6 +112,10 @@ export function MapView({ visible, selected, onSelect, overlay, onPick }: {
     if (!map) return;
     (map.getSource('overlay') as GeoJSONSource).setData(overlay ?? { type: 'FeatureCollection', features: [] });
   }, [map, overlay]);
+
+  useEffect(() => {
+    if (map && focus) map.fitBounds(focus, { padding: 60, maxZoom: 15 });
+  }, [map, focus]);
 
   return (
     <div className={onPick ? 'map picking' : 'map'} ref={container} data-testid="map">

@@ -1,5 +1,5 @@
 import type { FeatureCollection } from 'geojson';
-import type { FilterSpecification, LayerSpecification, StyleSpecification } from 'maplibre-gl';
+import type { ExpressionSpecification, FilterSpecification, LayerSpecification, StyleSpecification } from 'maplibre-gl';
 import type { MapConfig } from '../../api.ts';
 
 export const LAYER_GROUPS = ['communities', 'grids', 'buildings'] as const;
@@ -14,8 +14,26 @@ export const GROUP_LAYERS: Record<LayerGroup, string[]> = {
 export const CLICKABLE_LAYERS = ['buildings-fill', 'grids-fill', 'communities-fill'];
 
 // What a view draws over the map (the dispatcher's issues, the point asked about, lines to the nearest
-// volunteers): source `overlay`, features with a `kind` (issue, target, volunteer, route) and a `state`.
+// volunteers, a wall's issues): source `overlay`, features with a `kind` (issue, target, volunteer, route)
+// and a `state`; a wall's issues carry their `status` and whether they are `overdue`.
 const EMPTY: FeatureCollection = { type: 'FeatureCollection', features: [] };
+
+/** An issue's colour in each state: its pin on the map and its badge in the lists. */
+export const ISSUE_STATUS_COLOURS: Record<string, string> = {
+  reported: '#d35400',
+  accepted: '#9a7d0a',
+  in_progress: '#2874a6',
+  escalated: '#7d3c98',
+  reopened: '#c2185b',
+  resolved: '#1e8449',
+  answered: '#117a65',
+  rated: '#5d6d7e',
+  closed: '#5d6d7e',
+  rejected: '#839192',
+};
+/** The ring round an overdue issue's pin and the mark on its row. */
+export const OVERDUE_COLOUR = '#e3000f';
+const statusColour: ExpressionSpecification = ['coalesce', ['get', ['get', 'status'], ['literal', ISSUE_STATUS_COLOURS]], '#e59866'];
 
 // Names are drawn with the browser's own CJK fonts, so the map needs no font server.
 export const LOCAL_FONT_FAMILY = '"Noto Sans CJK SC", "Noto Sans SC", "Microsoft YaHei", "PingFang SC", sans-serif';
@@ -67,11 +85,13 @@ export function buildStyle(config: MapConfig, data: Record<LayerGroup, FeatureCo
     {
       id: 'overlay-points', type: 'circle', source: 'overlay', filter: ['!=', ['get', 'kind'], 'route'],
       paint: {
-        'circle-radius': ['match', ['get', 'kind'], 'issue', 7, 'target', 8, 6],
-        'circle-color': ['match', ['get', 'kind'], 'issue', ['case', ['get', 'selected'], '#b03a2e', '#e59866'], 'target', '#1f3a93',
+        'circle-radius': ['match', ['get', 'kind'], 'issue', ['case', ['==', ['get', 'selected'], true], 9, 7], 'target', 8, 6],
+        'circle-color': ['match', ['get', 'kind'],
+          'issue', ['case', ['has', 'status'], statusColour, ['==', ['get', 'selected'], true], '#b03a2e', '#e59866'],
+          'target', '#1f3a93',
           ['match', ['get', 'state'], 'accepted', '#1e8449', 'arrived', '#1e8449', 'offered', '#d68910', '#2e86c1']],
-        'circle-stroke-color': '#ffffff',
-        'circle-stroke-width': 2,
+        'circle-stroke-color': ['case', ['==', ['get', 'overdue'], true], OVERDUE_COLOUR, ['==', ['get', 'selected'], true], '#1f3a93', '#ffffff'],
+        'circle-stroke-width': ['case', ['==', ['get', 'overdue'], true], 3, 2],
       },
     },
   );

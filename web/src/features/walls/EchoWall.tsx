@@ -1,0 +1,128 @@
+import { useEffect, useState } from 'react';
+import { getJson } from '../../api.ts';
+import { useI18n } from '../../i18n.tsx';
+import { useCommunities } from './issues.ts';
+import { Stars, useWhen } from './parts.tsx';
+
+const PAGE_SIZE = 10;
+
+interface EchoIssue {
+  id: number; title: string; category: string; category_name: string; status: string; community: string | null; grid: string | null;
+  street_code: string; reported_at: string; resolved_at: string | null; answered_at: string | null; answer: string; rating: number | null;
+  answer_photos: number;
+}
+interface MonthlyMatter { month: string; title: string; discussion: string | null; outcome: string | null; published_at: string | null }
+
+/** The echo wall is public: /#echo or /?view=echo opens it without signing in, ?community=ID on one community. */
+export const echoRequested = () => location.hash === '#echo' || new URLSearchParams(location.search).get('view') === 'echo';
+
+export function useEchoRequested() {
+  const [requested, setRequested] = useState(echoRequested);
+  useEffect(() => {
+    const follow = () => setRequested(echoRequested());
+    window.addEventListener('hashchange', follow);
+    return () => window.removeEventListener('hashchange', follow);
+  }, []);
+  return requested;
+}
+
+/** The echo wall on its own page, for anyone: no token, no map. */
+export function EchoPage() {
+  const { t, lang, setLang } = useI18n();
+  return (
+    <div className="echo-page">
+      <header className="topbar">
+        <h1>{t('app.title')}</h1>
+        <a className="lang" href={location.pathname}>{t('login.submit')}</a>
+        <button type="button" className="lang" onClick={() => setLang(lang === 'en' ? 'zh-CN' : 'en')}>{t('app.switchLanguage')}</button>
+      </header>
+      <main><EchoWall signedIn={false} /></main>
+    </div>
+  );
+}
+
+/**
+ * The echo wall (回音壁): answered issues, newest answer first, with the answer, where, when and the
+ * reporter's rating, a page at a time; one community's, with its published matter of the month.
+ */
+export function EchoWall({ signedIn }: { signedIn: boolean }) {
+  const { t } = useI18n();
+  const when = useWhen();
+  const communities = useCommunities(signedIn);
+  const [community, setCommunity] = useState(() => Number(new URLSearchParams(location.search).get('community')) || null);
+  const [offset, setOffset] = useState(0);
+  const [echo, setEcho] = useState<{ total: number; issues: EchoIssue[] } | null>(null);
+  const [matters, setMatters] = useState<MonthlyMatter[]>([]);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    let current = true;
+    getJson<{ total: number; issues: EchoIssue[] }>(`/api/v1/echo?limit=${PAGE_SIZE}&offset=${offset}${community ? `&community=${community}` : ''}`)
+      .then((page) => current && (setEcho(page), setError(null)), (e: Error) => current && setError(e.message));
+    return () => void (current = false);
+  }, [community, offset]);
+  useEffect(() => {
+    setMatters([]);
+    if (community) getJson<{ matters: MonthlyMatter[] }>(`/api/v1/communities/${community}/monthly`).then((r) => setMatters(r.matters), () => undefined);
+  }, [community]);
+
+  const choose = (id: number | null) => {
+    setCommunity(id);
+    setOffset(0);
+  };
+  const last = echo ? Math.min(offset + PAGE_SIZE, echo.total) : 0;
+  return (
+    <section className="echo" data-testid="echo-wall">
+      <h2>{t('echo.title')}</h2>
+      <p className="hint">{t('echo.subtitle')}</p>
+      {communities.length > 0 && (
+        <label className="echo-filter">{t('echo.community')}
+          <select name="community" value={community ?? ''} onChange={(e) => choose(Number(e.target.value) || null)}>
+            <option value="">{t('echo.allCommunities')}</option>
+            {communities.map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
+          </select>
+        </label>
+      )}
+      {error && <p className="error" role="alert">{error}</p>}
+      {matters.filter((m) => m.published_at).slice(0, 1).map((m) => (
+        <article key={m.month} className="monthly" data-testid="monthly-matter">
+          <h3>{t('monthly.title')} · {m.month}</h3>
+          <b>{m.title}</b>
+          {m.discussion && <p><span>{t('monthly.discussion')}</span>{m.discussion}</p>}
+          {m.outcome && <p><span>{t('monthly.outcome')}</span>{m.outcome}</p>}
+        </article>
+      ))}
+      {echo && (
+        <>
+          <p className="echo-count">{t('echo.total')} <b data-testid="echo-total">{echo.total}</b></p>
+          {echo.total === 0 && <p className="hint">{t('echo.empty')}</p>}
+          <ol className="echo-list" data-testid="echo-list">
+            {echo.issues.map((issue) => (
+              <li key={issue.id} data-issue={issue.id}>
+                <header>
+                  <b>{issue.title}</b>
+                  <span className="category">{issue.category_name}</span>
+                </header>
+                <div className="where">{[issue.community, issue.grid].filter(Boolean).join(' · ') || '—'}</div>
+                <blockquote>{issue.answer}</blockquote>
+                <footer>
+                  <span>{t('echo.reported')} {when(issue.reported_at)}</span>
+                  <span>{t('echo.answered')} {when(issue.answered_at)}</span>
+                  {issue.answer_photos > 0 && <span>{t('echo.photos')} {issue.answer_photos}</span>}
+                  <span>{issue.rating ? <Stars rating={issue.rating} /> : t('echo.notRated')}</span>
+                </footer>
+              </li>
+            ))}
+          </ol>
+          {echo.total > PAGE_SIZE && (
+            <nav className="pager" aria-label={t('echo.pages')}>
+              <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE_SIZE))}>{t('echo.previous')}</button>
+              <span>{offset + 1}–{last} / {echo.total}</span>
+              <button type="button" disabled={last >= echo.total} onClick={() => setOffset(offset + PAGE_SIZE)}>{t('echo.next')}</button>
+            </nav>
+          )}
+        </>
+      )}
+    </section>
+  );
+}

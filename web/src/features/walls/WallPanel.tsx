@@ -1,0 +1,181 @@
+import { bbox } from '@turf/bbox';
+import type { Feature, FeatureCollection } from 'geojson';
+import { useEffect, useRef, useState } from 'react';
+import { getJson } from '../../api.ts';
+import { useI18n, type MessageKey } from '../../i18n.tsx';
+import type { User } from '../auth/session.tsx';
+import type { Target } from '../dispatch/DispatchPanel.tsx';
+import { useIssueChanges } from '../dispatch/events.ts';
+import type { Bounds } from '../map/MapView.tsx';
+import { ISSUE_STATUS_COLOURS, OVERDUE_COLOUR } from '../map/style.ts';
+import { IssuePage } from './IssuePage.tsx';
+import { categoryName, useCategories, wallOf, wallUrl, type Category, type Issue, type Wall, type WallIssue, type WallRef } from './issues.ts';
+import { StatusBadge, useWhen } from './parts.tsx';
+import { ReportForm } from './ReportForm.tsx';
+import { homeWall, WallPicker } from './WallPicker.tsx';
+
+/** What the panel shows: the wall's list, one issue's page, or the form to report a new one at a point. */
+type Page = { kind: 'list' } | { kind: 'issue'; id: number } | { kind: 'report'; at: [number, number] | null };
+
+/** The states a wall holds, for the legend. */
+const ON_WALL = ['reported', 'accepted', 'in_progress', 'escalated', 'reopened', 'resolved'];
+
+/**
+ * The problem wall: the issues of a grid's, community's or street's wall beside the map (oldest due first,
+ * overdue in red) and as pins coloured by state; a click on a pin or a row opens the issue, a click on the
+ * map elsewhere reports a new one there. Issue events from the stream reload it.
+ */
+export function WallPanel({ user, picked, onOverlay, onFocus }: {
+  user: User;
+  /** the last click on the map, with the issue pin it hit */
+  picked: Target | null;
+  onOverlay: (overlay: FeatureCollection) => void;
+  /** moves the map to a wall's issues */
+  onFocus: (bounds: Bounds) => void;
+}) {
+  const { t } = useI18n();
+  const categories = useCategories();
+  const mayReport = user.permissions.issues?.includes('create') ?? false;
+  const [wallRef, setWallRef] = useState<WallRef | null>(() => homeWall(user.scope));
+  const [wall, setWall] = useState<Wall | null>(null);
+  const [page, setPage] = useState<Page>({ kind: 'list' });
+  const [selected, setSelected] = useState<number | null>(null);
+  const [revision, setRevision] = useState(0);
+  const [error, setError] = useState<string | null>(null);
+  const focused = useRef<string | null>(null);
+
+  useEffect(() => {
+    if (!wallRef) return;
+    let current = true;
+    getJson<Wall>(wallUrl(wallRef)).then((loaded) => {
+      if (!current) return;
+      setWall(loaded);
+      setError(null);
+      // the map goes to a wall when it is chosen, not each time it reloads
+      const key = `${loaded.wall.level}:${loaded.wall.id}`;
+      if (focused.current !== key && loaded.features.length > 0) {
+        focused.current = key;
+        onFocus(bbox(loaded) as Bounds);
+      }
+    }, (e: Error) => current && setError(e.message));
+    return () => void (current = false);
+  }, [wallRef, revision, onFocus]);
+  // any issue event may move an issue onto or off this wall, or change the one open
+  useIssueChanges(() => setRevision((r) => r + 1));
+
+  const open = (id: number) => {
+    setSelected(id);
+    setPage({ kind: 'issue', id });
+  };
+  // a click on the map: the point of the report being written, else the issue hit, else a new report there
+  useEffect(() => {
+    if (!picked) return;
+    if (page.kind === 'report') setPage({ kind: 'report', at: picked.at });
+    else if (picked.issueId !== undefined) open(picked.issueId);
+    else if (mayReport) setPage({ kind: 'report', at: picked.at });
+  }, [picked]); // only a new click: not when the page changes
+
+  useEffect(() => {
+    const features: Feature[] = (wall?.features ?? []).map((issue) => ({
+      ...issue, properties: { kind: 'issue', status: issue.properties.status, overdue: issue.properties.overdue, selected: issue.id === selected },
+    }));
+    if (page.kind === 'report' && page.at) features.push({ type: 'Feature', properties: { kind: 'target' }, geometry: { type: 'Point', coordinates: page.at } });
+    onOverlay({ type: 'FeatureCollection', features });
+  }, [wall, selected, page, onOverlay]);
+  useEffect(() => () => onOverlay({ type: 'FeatureCollection', features: [] }), [onOverlay]);
+
+  /** A new issue is shown on the wall it landed on, which may not be the one in view. */
+  const reported = (issue: Issue, problem?: string) => {
+    setWallRef(wallOf(issue.properties));
+    setSelected(issue.id);
+    setPage({ kind: 'list' });
+    setError(problem ?? null);
+  };
+
+  return (
+    <aside className="panel walls" data-testid="wall-panel">
+      <header><h2>{t('wall.title')}</h2></header>
+      {error && <p className="error" role="alert">{error}</p>}
+      {page.kind === 'issue' ? (
+        <IssuePage key={page.id} id={page.id} user={user} categories={categories} revision={revision} onOpen={open}
+          onBack={() => setPage({ kind: 'list' })} onChanged={() => setRevision((r) => r + 1)} />
+      ) : page.kind === 'report' ? (
+        <ReportForm at={page.at} categories={categories} onReported={reported} onOpen={open} onCancel={() => setPage({ kind: 'list' })} />
+      ) : (
+        <>
+          {mayReport && <AwaitingRating userId={user.id} categories={categories} revision={revision} onOpen={open} />}
+          <WallPicker user={user} wall={wallRef} onWall={setWallRef} />
+          {mayReport && (
+            <button type="button" className="primary report-button" onClick={() => setPage({ kind: 'report', at: null })}>{t('wall.report')}</button>
+          )}
+          <p className="hint">{t(mayReport ? 'wall.hintReport' : 'wall.hint')}</p>
+          {wall && <WallList wall={wall} categories={categories} selected={selected} onOpen={open} />}
+        </>
+      )}
+    </aside>
+  );
+}
+
+function WallList({ wall, categories, selected, onOpen }: {
+  wall: Wall; categories: Category[]; selected: number | null; onOpen: (id: number) => void;
+}) {
+  const { t, maybe } = useI18n();
+  return (
+    <>
+      <h3 className="wall-summary" data-testid="wall-summary">
+        {wall.wall.name} · {t(`wallLevel.${wall.wall.level}` as MessageKey)}
+        <small> {t('wall.total')} {wall.total}{wall.overdue > 0 && <b className="overdue-label"> {t('wall.overdueCount')} {wall.overdue}</b>}</small>
+      </h3>
+      {wall.features.length === 0 && <p className="hint">{t('wall.empty')}</p>}
+      <ul className="wall-list" data-testid="wall-list">
+        {wall.features.map((issue) => <IssueRow key={issue.id} issue={issue} categories={categories} selected={issue.id === selected} onOpen={onOpen} />)}
+      </ul>
+      {wall.total > wall.features.length && <p className="hint">{t('wall.more')} {wall.features.length} / {wall.total}</p>}
+      <ul className="wall-legend" aria-label={t('legend.title')}>
+        {ON_WALL.map((status) => <li key={status}><i style={{ background: ISSUE_STATUS_COLOURS[status] }} />{maybe(`issueStatus.${status}`) ?? status}</li>)}
+        <li><i className="ring" style={{ borderColor: OVERDUE_COLOUR }} />{t('wall.overdue')}</li>
+      </ul>
+    </>
+  );
+}
+
+/** An issue in a list: its state, title, category and due time, overdue in red. */
+function IssueRow({ issue: { id, properties: issue }, categories, selected, onOpen }: {
+  issue: WallIssue | Issue; categories: Category[]; selected: boolean; onOpen: (id: number) => void;
+}) {
+  const { t } = useI18n();
+  const when = useWhen();
+  const overdue = 'overdue' in issue && issue.overdue;
+  return (
+    <li data-issue={id} className={overdue ? 'overdue' : undefined}>
+      <button type="button" aria-pressed={selected} onClick={() => onOpen(id)}>
+        <span className="wall-row"><StatusBadge status={issue.status} /><b>{issue.title}</b></span>
+        <small>
+          #{id} · {categoryName(categories, issue.category)} · {t('issue.dueAt')} {when(issue.due_at)}
+          {overdue && <em className="overdue-label"> {t('wall.overdue')}</em>}
+        </small>
+      </button>
+    </li>
+  );
+}
+
+/** The reporter's answered issues: off the walls, they wait for its rating. */
+function AwaitingRating({ userId, categories, revision, onOpen }: {
+  userId: number; categories: Category[]; revision: number; onOpen: (id: number) => void;
+}) {
+  const { t } = useI18n();
+  const [answered, setAnswered] = useState<Issue[]>([]);
+  useEffect(() => {
+    getJson<{ features: Issue[] }>('/api/v1/issues?status=answered&limit=1000')
+      .then((c) => setAnswered(c.features.filter((f) => f.properties.reported_by === userId)), () => undefined);
+  }, [userId, revision]);
+  if (answered.length === 0) return null;
+  return (
+    <section className="awaiting-rating">
+      <h3>{t('wall.toRate')}</h3>
+      <ul className="wall-list" data-testid="awaiting-rating">
+        {answered.map((issue) => <IssueRow key={issue.id} issue={issue} categories={categories} selected={false} onOpen={onOpen} />)}
+      </ul>
+    </section>
+  );
+}

@@ -1,0 +1,72 @@
+import { useEffect, useMemo, useState } from 'react';
+import { getJson } from '../../api.ts';
+import { useI18n } from '../../i18n.tsx';
+import type { User } from '../auth/session.tsx';
+import { useCommunities, type WallRef } from './issues.ts';
+
+interface Grid { id: number; properties: { name: string; community_id: number } }
+
+/** The wall a user starts on: the one its scope works (a grid worker's grid, a community's, a street's). */
+export function homeWall(scope: User['scope']): WallRef | null {
+  for (const level of ['grid', 'community', 'street'] as const) {
+    if (scope?.[level] !== undefined) return { level, id: String(scope[level]) };
+  }
+  return null; // admins and district staff: the first community they read, once it is known
+}
+
+/**
+ * Which wall to look at: the street's (for street-level users and above), each community the user reads,
+ * and the grids of the community in view.
+ */
+export function WallPicker({ user, wall, onWall }: { user: User; wall: WallRef | null; onWall: (wall: WallRef) => void }) {
+  const { t } = useI18n();
+  const communities = useCommunities();
+  const [community, setCommunity] = useState<number | null>(null);
+  const [grids, setGrids] = useState<Grid[]>([]);
+  const seesStreets = !user.scope || 'street' in user.scope || 'district' in user.scope;
+  const streets = useMemo(
+    () => (seesStreets ? [...new Map(communities.map((c) => [c.street_code, c.street_name])).entries()] : []),
+    [communities, seesStreets],
+  );
+
+  useEffect(() => {
+    if (!wall && communities.length > 0) onWall({ level: 'community', id: String(communities[0].id) });
+  }, [wall, communities, onWall]);
+
+  // the grids listed are those of the community in view, or of the grid's community
+  useEffect(() => {
+    if (wall?.level === 'community') setCommunity(Number(wall.id));
+    if (wall?.level === 'grid' && !grids.some((g) => String(g.id) === wall.id)) {
+      getJson<Grid>(`/api/v1/grids/${wall.id}`).then((grid) => setCommunity(grid.properties.community_id), () => undefined);
+    }
+  }, [wall]); // not on grids: a grid already listed only spares the request
+  useEffect(() => {
+    if (community === null) return;
+    getJson<{ features: Grid[] }>(`/api/v1/grids?community=${community}&limit=1000`).then((c) => setGrids(c.features), () => setGrids([]));
+  }, [community]);
+
+  const choose = (value: string) => {
+    const [level, id] = value.split(':') as [WallRef['level'], string];
+    onWall({ level, id });
+  };
+  return (
+    <label className="wall-picker">
+      {t('wall.choose')}
+      <select name="wall" value={wall ? `${wall.level}:${wall.id}` : ''} onChange={(e) => choose(e.target.value)}>
+        {streets.length > 0 && (
+          <optgroup label={t('wallLevel.street')}>
+            {streets.map(([code, name]) => <option key={code} value={`street:${code}`}>{name}</option>)}
+          </optgroup>
+        )}
+        <optgroup label={t('wallLevel.community')}>
+          {communities.map((c) => <option key={c.id} value={`community:${c.id}`}>{c.name}</option>)}
+        </optgroup>
+        {grids.length > 0 && (
+          <optgroup label={t('wallLevel.grid')}>
+            {grids.map((g) => <option key={g.id} value={`grid:${g.id}`}>{g.properties.name}</option>)}
+          </optgroup>
+        )}
+      </select>
+    </label>
+  );
+}
