@@ -417,6 +417,12 @@ describe('the walls and the echo wall', () => {
     const expected = await one<{ n: number }>(sql`
       select count(*)::int as n from issues where community_id = ${c1} and status in ('answered', 'rated', 'closed') and answer is not null and duplicate_of is null`);
     expect(echo.body.total).toBe(expected.n);
+    // the filter's choices: the communities with answers, whichever is chosen
+    const withAnswers = await sql<{ id: number }>`
+      select distinct community_id as id from issues where status in ('answered', 'rated', 'closed') and answer is not null
+        and duplicate_of is null and community_id is not null order by 1`.execute(db());
+    expect(echo.body.communities.map((c: { id: number }) => c.id).sort((a: number, b: number) => a - b)).toEqual(withAnswers.rows.map((r) => r.id));
+    expect(echo.body.issues.every((i: { community_id: number }) => i.community_id === c1)).toBe(true);
     expect(echo.body.issues.length).toBe(Math.min(expected.n, 500));
     const keys = new Set(echo.body.issues.flatMap((i: object) => Object.keys(i)));
     for (const personal of ['description', 'reported_by', 'geometry', 'geom', 'lon', 'lat', 'rating_comment']) expect(keys.has(personal), personal).toBe(false);

@@ -149,6 +149,11 @@ describe.skipIf(!haveBrowser)(`the problem wall and the echo wall in headless Ch
     const own = await (await fetch(`${baseUrl}/api/v1/echo?limit=10&community=${community}`)).json();
     await expect.poll(() => echo.getByTestId('echo-total').textContent(), LIVE).toBe(String(own.total));
     expect(await shown()).toEqual(own.issues.map((i: { id: number }) => i.id));
+    // and another, chosen from the filter anyone may use
+    const other = next.communities.find((c: { id: number }) => c.id !== community);
+    await echo.locator('select[name="community"]').selectOption(String(other.id));
+    const theirs = await (await fetch(`${baseUrl}/api/v1/echo?limit=10&community=${other.id}`)).json();
+    await expect.poll(() => echo.getByTestId('echo-total').textContent(), LIVE).toBe(String(theirs.total));
     expect(sentTokens).toEqual([]);
     expect(errors).toEqual([]);
     await page.close();

@@ -90,7 +90,7 @@ function Shell({ user }: { user: User }) {
       {view === 'dispatch' ? <DispatchPanel target={target} onTarget={setTarget} onOverlay={setOverlay} />
         : view === 'volunteer' ? <VolunteerPanel picked={target} onOverlay={setOverlay} />
         : view === 'wall' ? <WallPanel user={user} picked={target} onOverlay={setOverlay} onFocus={setFocus} />
-        : view === 'echo' ? <aside className="panel wide"><EchoWall signedIn /></aside>
+        : view === 'echo' ? <aside className="panel wide"><EchoWall /></aside>
         : view === 'import' ? <aside className="panel"><ImportPanel onImported={() => setMapVersion((v) => v + 1)} /></aside>
         : view === 'accounts' ? <aside className="panel wide"><AccountsPanel /></aside>
         : <FeaturePanel feature={selected} onClose={() => setSelected(null)} />}

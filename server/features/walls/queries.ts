@@ -62,7 +62,8 @@ export interface EchoQuery { community?: number; grid?: number; street?: string;
  * is a home); where it was is said by its community and grid.
  */
 export async function echoWall(db: Kysely<DB>, query: EchoQuery) {
-  const where = [sql`i.status in ('answered', 'rated', 'closed')`, sql`i.answer is not null`, sql`i.duplicate_of is null`];
+  const answeredOnly = [sql`i.status in ('answered', 'rated', 'closed')`, sql`i.answer is not null`, sql`i.duplicate_of is null`];
+  const where = [...answeredOnly];
   if (query.community !== undefined) where.push(sql`i.community_id = ${query.community}`);
   if (query.grid !== undefined) where.push(sql`i.grid_id = ${query.grid}`);
   if (query.street !== undefined) where.push(sql`i.street_code = ${query.street}`);
@@ -72,9 +73,12 @@ export async function echoWall(db: Kysely<DB>, query: EchoQuery) {
     page as (select * from answered order by answered_at desc nulls last, id desc limit ${query.limit} offset ${query.offset})
     select json_build_object(
       'total', (select count(*) from answered),
+      -- where answers are, for a filter anyone can use: community names are on every answer anyway
+      'communities', coalesce((select json_agg(json_build_object('id', c.id, 'name', c.name) order by c.code) from communities c
+                               where exists (select from issues i where i.community_id = c.id and ${allOf(answeredOnly)})), '[]'::json),
       'issues', coalesce((select json_agg(json_build_object(
         'id', p.id, 'title', p.title, 'category', p.category, 'category_name', cat.name, 'status', p.status,
-        'community', c.name, 'grid', g.name, 'street_code', p.street_code,
+        'community_id', p.community_id, 'community', c.name, 'grid', g.name, 'street_code', p.street_code,
         'reported_at', p.reported_at, 'resolved_at', p.resolved_at, 'answered_at', p.answered_at, 'answer', p.answer,
         'rating', case when p.status in ('rated', 'closed') then p.rating end,
         'answer_photos', (select count(*) from issue_photos ph where ph.issue_id = p.id and ph.kind = 'answer'))

@@ -1,16 +1,17 @@
 import { useEffect, useState } from 'react';
 import { getJson } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
-import { useCommunities } from './issues.ts';
 import { Stars, useWhen } from './parts.tsx';
 
 const PAGE_SIZE = 10;
 
 interface EchoIssue {
-  id: number; title: string; category: string; category_name: string; status: string; community: string | null; grid: string | null;
+  id: number; title: string; category: string; category_name: string; status: string; community_id: number | null; community: string | null; grid: string | null;
   street_code: string; reported_at: string; resolved_at: string | null; answered_at: string | null; answer: string; rating: number | null;
   answer_photos: number;
 }
+/** A page of the echo wall, with the communities that have answers (its filter, for anyone). */
+interface EchoPage { total: number; communities: { id: number; name: string }[]; issues: EchoIssue[] }
 interface MonthlyMatter { month: string; title: string; discussion: string | null; outcome: string | null; published_at: string | null }
 
 /** The echo wall is public: /#echo or /?view=echo opens it without signing in, ?community=ID on one community. */
@@ -36,7 +37,7 @@ export function EchoPage() {
         <a className="lang" href={location.pathname}>{t('login.submit')}</a>
         <button type="button" className="lang" onClick={() => setLang(lang === 'en' ? 'zh-CN' : 'en')}>{t('app.switchLanguage')}</button>
       </header>
-      <main><EchoWall signedIn={false} /></main>
+      <main><EchoWall /></main>
     </div>
   );
 }
@@ -45,19 +46,18 @@ export function EchoPage() {
  * The echo wall (回音壁): answered issues, newest answer first, with the answer, where, when and the
  * reporter's rating, a page at a time; one community's, with its published matter of the month.
  */
-export function EchoWall({ signedIn }: { signedIn: boolean }) {
+export function EchoWall() {
   const { t } = useI18n();
   const when = useWhen();
-  const communities = useCommunities(signedIn);
   const [community, setCommunity] = useState(() => Number(new URLSearchParams(location.search).get('community')) || null);
   const [offset, setOffset] = useState(0);
-  const [echo, setEcho] = useState<{ total: number; issues: EchoIssue[] } | null>(null);
+  const [echo, setEcho] = useState<EchoPage | null>(null);
   const [matters, setMatters] = useState<MonthlyMatter[]>([]);
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
     let current = true;
-    getJson<{ total: number; issues: EchoIssue[] }>(`/api/v1/echo?limit=${PAGE_SIZE}&offset=${offset}${community ? `&community=${community}` : ''}`)
+    getJson<EchoPage>(`/api/v1/echo?limit=${PAGE_SIZE}&offset=${offset}${community ? `&community=${community}` : ''}`)
       .then((page) => current && (setEcho(page), setError(null)), (e: Error) => current && setError(e.message));
     return () => void (current = false);
   }, [community, offset]);
@@ -75,11 +75,11 @@ export function EchoWall({ signedIn }: { signedIn: boolean }) {
     <section className="echo" data-testid="echo-wall">
       <h2>{t('echo.title')}</h2>
       <p className="hint">{t('echo.subtitle')}</p>
-      {communities.length > 0 && (
+      {echo && echo.communities.length > 0 && (
         <label className="echo-filter">{t('echo.community')}
           <select name="community" value={community ?? ''} onChange={(e) => choose(Number(e.target.value) || null)}>
             <option value="">{t('echo.allCommunities')}</option>
-            {communities.map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
+            {echo.communities.map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
           </select>
         </label>
       )}

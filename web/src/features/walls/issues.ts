@@ -83,13 +83,12 @@ export function useCategories(): Category[] {
 }
 
 export interface Community { id: number; name: string; street_code: string; street_name: string }
-/** The communities the user may read (signed in only: the list is not public). */
-export function useCommunities(signedIn = true): Community[] {
+/** The communities the user may read. */
+export function useCommunities(): Community[] {
   const [list, setList] = useState<Community[]>([]);
   useEffect(() => {
-    if (!signedIn) return;
     getJson<{ features: { id: number; properties: Omit<Community, 'id'> }[] }>('/api/v1/communities?limit=1000')
       .then((c) => setList(c.features.map((f) => ({ ...f.properties, id: f.id }))), () => setList([]));
-  }, [signedIn]);
+  }, []);
   return list;
 }
