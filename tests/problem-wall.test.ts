@@ -476,6 +476,9 @@ describe('measures', () => {
 
     // the window is [from, to); outside the leader's street, nothing
     expect((await request(as.leader).get('/api/v1/issues/metrics?by=grid&from=2020-01-02&to=2020-01-08').expect(200)).body.total.reported).toBe(5);
+    const none = (await request(as.leader).get('/api/v1/issues/metrics?from=1990-01-01&to=1990-02-01').expect(200)).body;
+    expect(none.areas).toEqual([]);
+    expect(none.total).toMatchObject({ reported: 0, closure_rate: null, median_hours_to_close: null });
     expect((await request(as.leader).get('/api/v1/issues/metrics?by=town')).body.field).toBe('by');
     expect((await request(as.leader).get('/api/v1/issues/metrics?from=2020-02-01&to=2020-01-01')).body.field).toBe('from');
     expect((await request(as.leader).get('/api/v1/issues/metrics?from=yesterday')).body.field).toBe('from');

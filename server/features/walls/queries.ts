@@ -116,7 +116,7 @@ export function issueMetricsSql(viewer: Viewer, query: MetricsQuery) {
     count(*) filter (where status = 'closed')::int as closed,
     count(*) filter (where status = 'rejected')::int as rejected,
     count(*) filter (where status in (${sql.join([...OPEN_STATUSES])}))::int as open,
-    count(*) filter (where ${overdue('c')})::int as overdue,
+    count(*) filter (where ${overdue('i')})::int as overdue,
     round(count(*) filter (where status = 'closed')::numeric / nullif(count(*) filter (where status <> 'rejected'), 0), 4)::float8 as closure_rate,
     round(count(*) filter (where resolved_at <= due_at)::numeric / nullif(count(*) filter (where status <> 'rejected' and (resolved_at is not null or due_at < now())), 0), 4)::float8 as on_time_rate,
     round(count(*) filter (where reopen_count > 0)::numeric / nullif(count(*), 0), 4)::float8 as rework_rate,
@@ -125,16 +125,19 @@ export function issueMetricsSql(viewer: Viewer, query: MetricsQuery) {
     round((percentile_cont(0.9) within group (order by extract(epoch from closed_at - reported_at) / 3600) filter (where status = 'closed'))::numeric, 2)::float8 as p90_hours_to_close,
     round(avg(rating), 2)::float8 as mean_rating,
     count(rating)::int as ratings`;
+  // each area and the whole in one pass over the issues (grouping sets), the total being the empty set
   return sql<{ body: string }>`
-    with c as (
-      select ${key} as area_id, i.status, i.reported_at, i.due_at, i.resolved_at, i.closed_at, i.rating, i.reopen_count, i.extended_hours
+    with m as (
+      select grouping(${key}) = 1 as whole, ${key} as area_id, ${measures}
       from issues i
       where i.reported_at >= ${query.from} and i.reported_at < ${query.to} and i.duplicate_of is null and ${allOf(readable)}
-    ), m as (select area_id, ${measures} from c group by area_id)
+      group by grouping sets ((${key}), ())
+    )
     select json_build_object(
       'by', ${query.by}::text, 'from', ${query.from}::timestamptz, 'to', ${query.to}::timestamptz,
-      'areas', coalesce((select json_agg(to_jsonb(m) || jsonb_build_object('name', a.name, 'code', a.code) order by a.code nulls last)
-                         from m ${names}), '[]'::json),
-      'total', (select to_jsonb(t) from (select ${measures} from c) t)
+      'areas', coalesce((select json_agg((to_jsonb(m) - 'whole') || jsonb_build_object('name', a.name, 'code', a.code) order by a.code nulls last)
+                         from m ${names} where not m.whole), '[]'::json),
+      -- the empty grouping set has its row even when no issue matched
+      'total', (select to_jsonb(m) - 'whole' - 'area_id' from m where m.whole)
     )::text as body`;
 }
