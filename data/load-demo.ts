@@ -66,10 +66,11 @@ export async function loadDemoCity(db: Kysely<DB>, city: DemoCity, progress: Pro
                agreement_signed_on date, resources text, contact_name text, contact_phone text)`.execute(t)],
       ['issues', city.issues, (t, rows) => sql`
         insert into issues (title, description, category, status, geom, reported_at, updated_at, resolved_at, closed_at,
-                            wall, answer, answered_at, rating, rated_at, reopen_count)
+                            wall, answer, public_title, answered_at, rating, rated_at, reopen_count)
         select title, description, category, status, ST_SetSRID(ST_MakePoint(lon, lat), 4326), reported_at,
                coalesce(closed_at, answered_at, resolved_at, reported_at), resolved_at, closed_at,
-               wall, answer, answered_at, rating, case when rating is not null then coalesce(closed_at, answered_at) end, reopen_count
+               -- the demo's titles name no one: the echo wall may show them
+               wall, answer, case when answer is not null then title end, answered_at, rating, case when rating is not null then coalesce(closed_at, answered_at) end, reopen_count
         from json_to_recordset(${rows}::json) as r(title text, description text, category text, status text, lon float8,
                lat float8, reported_at timestamptz, resolved_at timestamptz, closed_at timestamptz, wall text, answer text,
                answered_at timestamptz, rating smallint, reopen_count int)`.execute(t)],

@@ -95,7 +95,7 @@ beforeAll(async () => {
   ({ id: residentId } = await one<{ id: number }>(sql`select id from users where username = 'resident'`));
   residentKey = await sessionFor(test.database, 'resident');
   as.anonymous = await testApp(test.database, { as: null });
-  for (const user of ['gridworker', 'volunteer', 'admin']) as[user] = await testApp(test.database, { as: user });
+  for (const user of ['gridworker', 'volunteer', 'admin', 'resident']) as[user] = await testApp(test.database, { as: user });
 }, 120_000);
 
 afterAll(async () => {
@@ -248,8 +248,10 @@ describe('a request reported and followed', () => {
     let updated = (await read(id)).updated_datetime as string;
     for (const [body, status, note] of notes) {
       await step(id, body);
-      const now = await read(id);
+      // the reporter reads the staff's notes; the public, only the answer
+      const now = await read(id, as.resident);
       expect([body.action, now.status, now.status_notes]).toEqual([body.action, status, note]);
+      expect((await read(id)).status_notes).toBe(body.action === 'answer' ? note : null);
       expect((now.updated_datetime as string) >= updated).toBe(true);
       updated = now.updated_datetime as string;
     }
@@ -262,12 +264,13 @@ describe('a request reported and followed', () => {
   it('escalated, is the community\'s with the reason; rejected, closed with it; a duplicate, closed naming its original', async () => {
     const escalated = (await report(formPoint(nextPoint())).expect(200)).body[0].service_request_id;
     await step(escalated, { action: 'escalate', note: '需要社区协调物业' });
-    expect(await read(escalated)).toMatchObject({ status: 'open', status_notes: '需要社区协调物业', agency_responsible: `社区 ${communityName}` });
+    expect(await read(escalated, as.gridworker)).toMatchObject({ status: 'open', status_notes: '需要社区协调物业', agency_responsible: `社区 ${communityName}` });
+    expect(await read(escalated)).toMatchObject({ status: 'open', status_notes: null });
 
     const at = formPoint(nextPoint());
     const rejected = (await report(at).expect(200)).body[0].service_request_id;
     await step(rejected, { action: 'reject', note: '不属于社区职责' });
-    expect(await read(rejected)).toMatchObject({ status: 'closed', status_notes: '不属于社区职责' });
+    expect(await read(rejected, as.gridworker)).toMatchObject({ status: 'closed', status_notes: '不属于社区职责' });
 
     const again = (await report(at).expect(200)).body[0].service_request_id;
     await step(again, { action: 'reject', note: '重复反映', duplicate_of: Number(escalated) });

@@ -79,6 +79,12 @@ describe('routing: an issue lands on the wall of the place it is at', () => {
     const streetWall = await request(as.leader).get(`/api/v1/walls/street/${street}`).expect(200);
     expect(streetWall.body.features.map((f: { id: number }) => f.id)).toContain(outside.id);
     expect((await request(as.leader).get(`/api/v1/issues/${outside.id}`)).status).toBe(200);
+    // its events carry the street, so the street's consoles hear them too
+    expect(await one(sql`select street_code from events where issue_id = ${outside.id} order by id desc limit 1`)).toEqual({ street_code: street });
+    // a community moved to another street takes its issues' street with it
+    const { other } = await one<{ other: string }>(sql`select min(code) as other from streets where code <> ${street}`);
+    await sql`update communities set street_code = ${other}, code = ${`${other}901`} where id = ${bare}`.execute(db());
+    expect(await stored(inBare.id)).toMatchObject({ wall: 'community', street_code: other });
     await sql`delete from issues where id in (${inBare.id}, ${outside.id})`.execute(db());
     await sql`delete from communities where id = ${bare}`.execute(db());
   });
@@ -135,7 +141,8 @@ describe('the lifecycle', () => {
     const res = await step(as.resident, issue.id, { action: 'rate', rating: 2, comment: '还是不亮' });
     expect(res.body.status).toBe('reopened');
     expect((await request(as.gridworker).get(`/api/v1/issues/${issue.id}/timeline`)).body.actions).toContain('start');
-    expect(await one(sql`select reopen_count, rating from issues where id = ${issue.id}`)).toEqual({ reopen_count: 1, rating: 2 });
+    // its earlier resolution no longer counts: on time or late is judged when it is resolved again
+    expect(await one(sql`select reopen_count, rating, resolved_at from issues where id = ${issue.id}`)).toEqual({ reopen_count: 1, rating: 2, resolved_at: null });
     await step(as.gridworker, issue.id, { action: 'start' }).expect(200);
   });
 
@@ -188,6 +195,9 @@ describe('the lifecycle', () => {
   it('refuses a step outside the graph in the database too, whoever writes it', async () => {
     const issue = await report(as.admin, nextPoint());
     await expect(sql`update issues set status = 'closed' where id = ${issue.id}`.execute(db())).rejects.toThrow(/cannot go from reported to closed/);
+    await step(as.gridworker, issue.id, { action: 'escalate', note: '社区协调' }).expect(200);
+    await expect(sql`update issues set wall = 'grid' where id = ${issue.id}`.execute(db())).rejects.toThrow(/but by an escalation one wall up/);
+    await expect(sql`update issues set wall = 'street', status = 'accepted' where id = ${issue.id}`.execute(db())).rejects.toThrow(/but by an escalation/);
   });
 
   it('escalates grid → community → street, each wall acting at its level', async () => {
@@ -224,6 +234,25 @@ describe('the lifecycle', () => {
     expect((await step(as.planner, issue.id, { action: 'accept' })).status).toBe(403);
     expect((await step(as.resident, issue.id, { action: 'accept' })).status).toBe(403);
     expect((await stored(issue.id)).status).toBe('reported');
+  });
+
+  it('lets only the staff of an issue\'s wall correct it, and deletes none that was taken up', async () => {
+    const issue = await report(as.resident, nextPoint(), { category: 'safety', title: '井盖松动' });
+    await step(as.gridworker, issue.id, { action: 'accept' }).expect(200);
+    const due = async () => (await one<{ due: Date }>(sql`select due_at as due from issues where id = ${issue.id}`)).due.getTime();
+    const before = await due();
+    // a corrected category does not move the due time of an issue taken up: more time is asked for
+    await request(as.gridworker).patch(`/api/v1/issues/${issue.id}`).send({ properties: { category: 'property' } }).expect(200);
+    expect(await due()).toBe(before);
+    const deleted = await request(as.gridworker).delete(`/api/v1/issues/${issue.id}`);
+    expect([deleted.status, deleted.body.field]).toEqual([409, 'id']);
+    await step(as.gridworker, issue.id, { action: 'escalate', note: '需社区处理' }).expect(200);
+    expect((await request(as.gridworker).patch(`/api/v1/issues/${issue.id}`).send({ properties: { title: '改' } })).status).toBe(403);
+    expect((await request(as.gridworker).delete(`/api/v1/issues/${issue.id}`)).status).toBe(403);
+    expect((await stored(issue.id)).status).toBe('escalated');
+    // one nobody took up is deleted by its wall's staff
+    const fresh = await report(as.admin, nextPoint());
+    await request(as.gridworker).delete(`/api/v1/issues/${fresh.id}`).expect(204);
   });
 
   it('refuses bad input by field, and a stale version with 412, writing nothing', async () => {
@@ -309,11 +338,49 @@ describe('due times', () => {
     expect((await request(as.secretary).patch(`/api/v1/issues/${issue.id}/extensions/${extension}`).send({ state: 'refused' })).status).toBe(409);
     expect(approved.body.steps.map((s: { action: string }) => s.action)).toEqual(['report', 'accept', 'request_extension', 'approve_extension']);
   });
+
+  it('grants more time a level above whoever asked, never the asker, and adds it to the due time the issue has', async () => {
+    const issue = await report(as.admin, nextPoint(), { category: 'noise' });
+    await step(as.secretary, issue.id, { action: 'accept' }).expect(200);
+    const due = async () => (await one<{ due: Date }>(sql`select due_at as due from issues where id = ${issue.id}`)).due.getTime();
+    const first = await due();
+    const asked = await request(as.secretary).post(`/api/v1/issues/${issue.id}/extensions`).send({ hours: 24, reason: '协调施工' }).expect(201);
+    const extension = asked.body.extensions[0];
+    expect(extension.wall).toBe('community');
+    expect(asked.body.actions).not.toContain('decide_extension');
+    expect((await request(as.secretary).patch(`/api/v1/issues/${issue.id}/extensions/${extension.id}`).send({ state: 'approved' })).status).toBe(403);
+    // the category's time changes meanwhile: the issue keeps its own, plus the hours granted
+    await request(as.admin).patch('/api/v1/issue-categories/noise').send({ due_hours: 24 }).expect(200);
+    await request(as.leader).patch(`/api/v1/issues/${issue.id}/extensions/${extension.id}`).send({ state: 'approved' }).expect(200);
+    await request(as.admin).patch('/api/v1/issue-categories/noise').send({ due_hours: 168 }).expect(200);
+    expect(await due()).toBe(first + 24 * 3600_000);
+  });
+
+  it('withdraws more time asked for once the issue is resolved or has climbed a wall', async () => {
+    const resolved = await report(as.admin, nextPoint());
+    await step(as.gridworker, resolved.id, { action: 'accept' }).expect(200);
+    const asked = await request(as.gridworker).post(`/api/v1/issues/${resolved.id}/extensions`).send({ hours: 24, reason: '等配件' }).expect(201);
+    await step(as.gridworker, resolved.id, { action: 'resolve' }).expect(200);
+    const late = await request(as.secretary).patch(`/api/v1/issues/${resolved.id}/extensions/${asked.body.extensions[0].id}`).send({ state: 'approved' });
+    expect(late.status).toBe(409);
+    expect(await one(sql`select state, extended_hours from issue_extensions x join issues i on i.id = x.issue_id where x.id = ${asked.body.extensions[0].id}`))
+      .toEqual({ state: 'withdrawn', extended_hours: 0 });
+
+    const climbed = await report(as.admin, nextPoint());
+    await step(as.gridworker, climbed.id, { action: 'accept' }).expect(200);
+    await request(as.gridworker).post(`/api/v1/issues/${climbed.id}/extensions`).send({ hours: 24, reason: '等配件' }).expect(201);
+    await step(as.gridworker, climbed.id, { action: 'escalate', note: '需社区协调' }).expect(200);
+    await step(as.secretary, climbed.id, { action: 'accept' }).expect(200);
+    // the community's own request is not blocked by the grid's old one
+    await request(as.secretary).post(`/api/v1/issues/${climbed.id}/extensions`).send({ hours: 48, reason: '协调物业' }).expect(201);
+  });
 });
 
 describe('duplicates', () => {
   it('offers an open issue of the same category within 50 m and 7 days, and links a duplicate so both reporters follow one', async () => {
-    const [lon, lat] = nextPoint();
+    // a point 100 m or more inside the grid: every report below, up to 80 m east, is on its wall
+    const { lon, lat } = await one<{ lon: number; lat: number }>(sql`
+      select ST_X(p) as lon, ST_Y(p) as lat from (select ST_PointOnSurface(ST_Buffer(geom::geography, -100)::geometry) as p from grids where id = ${g1}) s`);
     const metres = (dx: number) => [lon + dx / (111_320 * Math.cos((lat * Math.PI) / 180)), lat] as [number, number];
     const first = await report(as.admin, [lon, lat], { category: 'sanitation', title: '垃圾桶满溢' });
     const again = await report(as.resident, metres(20), { category: 'sanitation', title: '垃圾没人收' });
@@ -329,7 +396,6 @@ describe('duplicates', () => {
     // a resident is offered only what it may read: its own report
     expect(before.map((i: { id: number }) => i.id)).toEqual([again.id]);
     expect((await request(as.gridworker).get('/api/v1/issues/possible-duplicates?lon=200&lat=1&category=noise')).body.field).toBe('lon');
-    void farther; void other;
 
     expect((await request(as.resident).get(`/api/v1/issues/${first.id}`)).status).toBe(403);
     const linked = await step(as.gridworker, again.id, { action: 'reject', note: '重复反映', duplicate_of: first.id });
@@ -341,6 +407,12 @@ describe('duplicates', () => {
     expect(timeline.steps.at(-1)).toMatchObject({ action: 'link' });
     expect((await step(as.gridworker, farther.id, { action: 'reject', note: '重复', duplicate_of: farther.id })).body.field).toBe('duplicate_of');
     expect((await step(as.gridworker, farther.id, { action: 'reject', note: '重复', duplicate_of: 999999 })).status).toBe(422);
+    // nor to an issue that repeats one the caller may not read: its reporter would read it
+    const elsewhere = await one<{ id: number }>(sql`
+      select i.id from issues i join communities c on c.id = i.community_id where c.street_code <> ${street} and i.status = 'reported' limit 1`);
+    await step(as.admin, other.id, { action: 'reject', note: '重复', duplicate_of: elsewhere.id }).expect(200);
+    const hidden = await step(as.gridworker, farther.id, { action: 'reject', note: '重复', duplicate_of: other.id });
+    expect([hidden.status, hidden.body.field], hidden.text).toEqual([422, 'duplicate_of']);
     expect((await stored(farther.id)).status).toBe('reported');
   });
 });
@@ -381,6 +453,12 @@ describe('photos', () => {
     const others = await report(as.admin, nextPoint());
     expect((await request(as.resident).get(`/api/v1/issues/${others.id}/photos`)).status).toBe(403);
     await request(as.resident).delete(first.body.url).expect(204);
+    // the removal is in the audit log, with who and what, but not the picture's bytes
+    const audit = await one<{ username: string; before: Record<string, unknown> }>(sql`
+      select username, before from audit_log where resource = 'issue_photos' and action = 'delete' and row_id = ${first.body.id}`);
+    expect(audit.username).toBe('resident');
+    expect(audit.before).toMatchObject({ issue_id: issue.id, kind: 'report', byte_size: 106 });
+    expect(audit.before).not.toHaveProperty('data');
     await upload(as.resident, jpeg(7), 'image/jpeg').expect(201);
   });
 });
@@ -410,6 +488,20 @@ describe('the walls and the echo wall', () => {
         and i.status in ('reported', 'accepted', 'in_progress', 'escalated', 'reopened', 'resolved') order by i.id`.execute(db());
     expect(wall.features.map((f: { id: number }) => f.id).sort((a: number, b: number) => a - b)).toEqual(expected.rows.map((r) => r.id));
     expect(wall.total).toBe(expected.rows.length);
+  });
+
+  it('names an answered issue on the echo wall in the staff\'s words, never the reporter\'s', async () => {
+    const issue = await report(as.resident, nextPoint(), { title: '302室张三家漏水，电话13800001234', category: 'property' });
+    for (const body of [{ action: 'accept' }, { action: 'resolve' }, { action: 'answer', answer: '已协调物业维修。' }]) await step(as.gridworker, issue.id, body).expect(200);
+    const echo = async () => (await request(as.anonymous).get(`/api/v1/echo?community=${c1}&limit=500`).expect(200)).body.issues.find((i: { id: number }) => i.id === issue.id);
+    expect((await echo()).title).toBe('物业服务');
+    const named = await report(as.resident, nextPoint(), { title: '张三家门口路灯坏' });
+    for (const body of [{ action: 'accept' }, { action: 'resolve' }, { action: 'answer', answer: '已修复。', public_title: '3号楼路灯维修' }]) {
+      await step(as.gridworker, named.id, body).expect(200);
+    }
+    const page = (await request(as.anonymous).get(`/api/v1/echo?community=${c1}&limit=500`).expect(200)).body;
+    expect(page.issues.find((i: { id: number }) => i.id === named.id).title).toBe('3号楼路灯维修');
+    expect(JSON.stringify(page)).not.toContain('张三');
   });
 
   it('publishes answered issues to anyone, with no personal data', async () => {
@@ -482,6 +574,8 @@ describe('measures', () => {
     expect((await request(as.leader).get('/api/v1/issues/metrics?by=town')).body.field).toBe('by');
     expect((await request(as.leader).get('/api/v1/issues/metrics?from=2020-02-01&to=2020-01-01')).body.field).toBe('from');
     expect((await request(as.leader).get('/api/v1/issues/metrics?from=yesterday')).body.field).toBe('from');
+    expect((await request(as.leader).get('/api/v1/issues/metrics?to=2026-02-30')).body.field).toBe('to');
+    expect((await request(as.leader).get('/api/v1/issues/metrics?from=0000-01-01')).body.field).toBe('from');
     expect((await request(as.resident).get('/api/v1/issues/metrics')).status).toBe(403);
   });
 });
@@ -491,6 +585,7 @@ describe('one matter a month', () => {
     const put = (app: Express, month: string, body: object) => request(app).put(`/api/v1/communities/${c1}/monthly/${month}`).send(body);
     expect((await put(as.gridworker, '2026-11', { title: '加装电梯' })).status).toBe(403);
     expect((await put(as.secretary, '2026-13', { title: '加装电梯' })).body.field).toBe('month');
+    expect((await put(as.secretary, '0000-01', { title: '加装电梯' })).body.field).toBe('month');
     expect((await put(as.secretary, '2026-11', { title: '' })).body.field).toBe('title');
     const draft = await put(as.secretary, '2026-11', { title: '老旧小区加装电梯', discussion: '居民议事会讨论三次' });
     expect(draft.status, draft.text).toBe(201);

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { DB } from './schema.ts';
 
 /** Who a write is for, as the audit log records it. */
@@ -26,3 +26,10 @@ export async function actAs(db: Kysely<DB>, actor: Actor) {
 export async function beginIssueWrites(db: Kysely<DB>, actor: Actor) {
   await sql`select pg_advisory_xact_lock(7426008), ${actorSetting(actor)}`.execute(db);
 }
+
+/** `work` in a transaction written for `actor`: what the audit log says of each row it writes. */
+export const writeAs = <T>(db: Kysely<DB>, actor: Actor, work: (trx: Transaction<DB>) => Promise<T>) =>
+  db.transaction().execute(async (trx) => {
+    await actAs(trx, actor);
+    return work(trx);
+  });

@@ -46,6 +46,8 @@ export interface ResourceDefinition extends FeatureTable {
   createdBy?: string;
   /** rules that need the stored rows (inside the write's transaction; throwing undoes the write) */
   check?: (trx: Transaction<DB>, ids: number[]) => Promise<void>;
+  /** what must hold before a row is changed (inside the change's transaction, the row found writable) */
+  beforeUpdate?: (trx: Transaction<DB>, id: number, req: Request) => Promise<void>;
   /** what must hold, or happen, before a row is deleted (inside the delete's transaction) */
   beforeDelete?: (trx: Transaction<DB>, id: number, req: Request) => Promise<void>;
 }
@@ -188,6 +190,7 @@ export function featureResource(database: Database, def: ResourceDefinition) {
     const stored = await database.db.transaction().execute(async (trx) => {
       const auditFrom = await lockMapWrites(trx, actorOf(req));
       await requireWritable(trx, def, viewer, id, 'update');
+      await def.beforeUpdate?.(trx, id, req);
       if (input.geometry !== undefined) await rejectInvalidGeometry(trx, [input], () => 'geometry');
       if (!(await updateFeature(trx, def, id, input, version))) await refuseStale(trx, id, version);
       await refuseOutsideScope(trx, def, viewer, 'update', [id]);

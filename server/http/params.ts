@@ -74,3 +74,21 @@ export function parsePoint(query: Record<string, unknown>) {
   if (query.lon === undefined || query.lat === undefined) throw invalidParameter(query.lon === undefined ? 'lon' : 'lat', 'lon and lat are required');
   return { lon: parseCoordinate(query.lon, 'lon'), lat: parseCoordinate(query.lat, 'lat') };
 }
+
+// ISO 8601 / W3C datetimes: a date, or a date and time with its zone
+const TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d))?$/;
+
+/**
+ * A date (2026-11-01, midnight UTC) or a time with its zone (2026-11-01T08:00:00+08:00), between the years
+ * 1900 and 2100; the day must exist (Date would roll 2026-02-30 over into March).
+ */
+export function parseTime(value: unknown, field: string): Date | undefined {
+  const text = parseQueryValue(value, field, 'text') as string | undefined;
+  if (text === undefined) return undefined;
+  const [matched, year, month, day] = TIME.exec(text) ?? [];
+  const date = matched ? new Date(Date.UTC(Number(year), Number(month) - 1, Number(day))) : undefined;
+  if (!date || Number(year) < 1900 || Number(year) > 2100 || date.getUTCMonth() !== Number(month) - 1 || date.getUTCDate() !== Number(day)) {
+    throw invalidParameter(field, `${field} must be a date (2026-11-01) or a time with its zone (2026-11-01T08:00:00+08:00) from 1900 to 2100, not ${text}`);
+  }
+  return new Date(text);
+}

@@ -5,7 +5,7 @@ import type { Database } from '../../db/database.ts';
 import { invalidParameter } from '../../http/problem.ts';
 import { parseId, parseLimit, parseQueryValue } from '../../http/params.ts';
 
-const AUDITED = ['communities', 'grids', 'buildings', 'members', 'units', 'issues', 'users'];
+const AUDITED = ['communities', 'grids', 'buildings', 'members', 'units', 'issues', 'users', 'issue_categories', 'issue_extensions', 'issue_photos', 'monthly_matters'];
 const FILTERS = ['resource', 'row', 'user', 'from', 'to', 'limit', 'before'];
 
 function parseTime(value: unknown, field: string): string | undefined {

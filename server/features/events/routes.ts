@@ -22,7 +22,7 @@ function visibleEvents(viewer: Viewer) {
 }
 
 /** Where an event's issue lay, as the event recorded it. */
-const EVENT_PLACE: Place = { community: 'community_id', grid: 'grid_id', id: 'issue_id' };
+const EVENT_PLACE: Place = { community: 'community_id', grid: 'grid_id', street: 'street_code', id: 'issue_id' };
 
 interface Listener { wake: () => void }
 

@@ -1,11 +1,12 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { allOf, inScope, readConditions } from '../../access/policy.ts';
+import { allOf, readConditions } from '../../access/policy.ts';
 import { WALL_STAFF } from '../../access/rules.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import { beginIssueWrites, type Actor } from '../../db/actor.ts';
 import type { DB } from '../../db/schema.ts';
 import { HttpProblem } from '../../http/problem.ts';
-import { issues, OPEN_STATUSES, WALLS, type Wall } from './resource.ts';
+import { levelOf, wallAt, wallLevel, WALLS, worksOn, type Wall } from './levels.ts';
+import { issues, OPEN_STATUSES } from './resource.ts';
 
 /**
  * The life of an issue on the walls: taken up on the wall it landed on, solved there or escalated a wall up,
@@ -26,17 +27,6 @@ const TARGET: Record<IssueAction, string> = {
 /** A rating at or below this is unsatisfactory: the issue is reopened and counts as rework. */
 export const UNSATISFIED_RATING = 2;
 
-/** How high on the walls a viewer works: 1 a grid's, 2 a community's, 3 a street's (district staff too), 0 none. */
-function levelOf(viewer: Viewer): number {
-  if (viewer.role === 'admin') return 4;
-  if (!WALL_STAFF.includes(viewer.role) || !viewer.scope) return 0;
-  return { grid: 1, community: 2, street: 3, district: 3 }[viewer.scope.kind];
-}
-const wallLevel = (wall: string) => WALLS.indexOf(wall as Wall) + 1;
-
-/** Whether `viewer`'s own scope (not the wider one a grid worker reads) holds issue `alias`. */
-const worksOn = (viewer: Viewer, alias: string) => (viewer.scope ? inScope(viewer.scope, issues.place, alias) : sql`true`);
-
 export interface IssueRow {
   id: number;
   status: string;
@@ -48,6 +38,7 @@ export interface IssueRow {
   in_scope: boolean;
   pending_extension: number | null;
   pending_extension_wall: string | null;
+  pending_extension_by: number | null;
 }
 
 /** The issue as `viewer` stands to it: 404 when there is none, 403 when it may not read it. */
@@ -56,7 +47,7 @@ export async function issueRow(db: Kysely<DB>, viewer: Viewer, id: number, lock 
   const { rows: [row] } = await sql<IssueRow>`
     select i.id, i.status, i.wall, i.version, i.reported_by, i.duplicate_of,
            coalesce(${allOf(readable)}, false) as readable, coalesce(${worksOn(viewer, 'i')}, false) as in_scope,
-           x.id as pending_extension, x.wall as pending_extension_wall
+           x.id as pending_extension, x.wall as pending_extension_wall, x.requested_by as pending_extension_by
     from issues i left join issue_extensions x on x.issue_id = i.id and x.state = 'pending'
     where i.id = ${id} ${lock ? sql`for update of i` : sql``}`.execute(db);
   if (!row) throw new HttpProblem(404, 'Not Found', `No issue ${id}`, { field: 'id' });
@@ -77,9 +68,13 @@ export function allowedActions(viewer: Viewer, issue: IssueRow, next: readonly s
   });
   const open = next.includes('resolved') || next.includes('accepted');
   if (staff && open && issue.pending_extension === null) actions.push('request_extension');
-  if (issue.pending_extension !== null && issue.in_scope && levelOf(viewer) > wallLevel(issue.pending_extension_wall!)) actions.push('decide_extension');
+  if (issue.pending_extension !== null && decidesExtension(viewer, issue, issue.pending_extension_wall!, issue.pending_extension_by)) actions.push('decide_extension');
   return actions;
 }
+
+/** More time is granted a level above whoever asked for it, in scope, and never by the one who asked. */
+const decidesExtension = (viewer: Viewer, issue: IssueRow, askedAt: string, askedBy: number | null) =>
+  issue.in_scope && levelOf(viewer) > wallLevel(askedAt) && askedBy !== viewer.id;
 
 async function nextStatuses(db: Kysely<DB>, status: string) {
   const { rows } = await sql<{ to_status: string }>`select to_status from issue_transitions where from_status = ${status}`.execute(db);
@@ -94,6 +89,7 @@ export interface TransitionInput {
   action: IssueAction;
   note?: string;
   answer?: string;
+  public_title?: string;
   rating?: number;
   comment?: string;
   duplicate_of?: number;
@@ -143,7 +139,9 @@ async function applyStep(trx: Transaction<DB>, viewer: Viewer, issue: IssueRow, 
       return;
     }
     case 'answer':
-      await sql`update issues set status = 'answered', answer = ${input.answer!} where id = ${id}`.execute(trx);
+      // the echo wall names the matter in the staff's words (the category's name unless they give one)
+      await sql`update issues i set status = 'answered', answer = ${input.answer!},
+        public_title = coalesce(${input.public_title ?? null}, (select name from issue_categories where code = i.category)) where id = ${id}`.execute(trx);
       return;
     case 'rate': {
       const status = input.rating! <= UNSATISFIED_RATING ? 'reopened' : 'rated';
@@ -162,6 +160,11 @@ async function duplicateTarget(trx: Transaction<DB>, viewer: Viewer, id: number,
     throw error;
   });
   const root = original.duplicate_of ?? original.id;
+  // the reporter will follow the first report: the caller must be able to read it as well
+  if (root !== original.id) await issueRow(trx, viewer, root).catch((error: unknown) => {
+    if (error instanceof HttpProblem) throw new HttpProblem(422, 'Unknown issue', `duplicate_of: issue ${target} repeats issue ${root}, which you may not read`, { field: 'duplicate_of' });
+    throw error;
+  });
   if (root === id) throw new HttpProblem(422, 'Invalid value', `duplicate_of: issue ${id} cannot be a duplicate of itself`, { field: 'duplicate_of' });
   return root;
 }
@@ -178,7 +181,8 @@ export async function requestExtension(db: Kysely<DB>, viewer: Viewer, actor: Ac
       throw new HttpProblem(worksWall(viewer, issue) ? 409 : 403, 'Extension not allowed', detail, { field: 'id' });
     }
     const { rows: [extension] } = await sql<{ id: number }>`
-      insert into issue_extensions (issue_id, wall, hours, reason, requested_by) values (${id}, ${issue.wall}, ${input.hours}, ${input.reason}, ${viewer.id})
+      insert into issue_extensions (issue_id, wall, hours, reason, requested_by)
+      values (${id}, ${wallAt(Math.max(wallLevel(issue.wall), levelOf(viewer)))}, ${input.hours}, ${input.reason}, ${viewer.id})
       returning id`.execute(trx);
     await timelineNote(trx, viewer, id, 'request_extension', `${input.hours} h: ${input.reason}`);
     return extension.id;
@@ -190,12 +194,13 @@ export async function decideExtension(db: Kysely<DB>, viewer: Viewer, actor: Act
   await db.transaction().execute(async (trx) => {
     await beginIssueWrites(trx, actor);
     const issue = await issueRow(trx, viewer, id, true);
-    const { rows: [extension] } = await sql<{ state: string; hours: number; wall: string }>`
-      select state, hours, wall from issue_extensions where id = ${extensionId} and issue_id = ${id}`.execute(trx);
+    const { rows: [extension] } = await sql<{ state: string; hours: number; wall: string; requested_by: number | null }>`
+      select state, hours, wall, requested_by from issue_extensions where id = ${extensionId} and issue_id = ${id}`.execute(trx);
     if (!extension) throw new HttpProblem(404, 'Not Found', `issue ${id} has no extension ${extensionId}`, { field: 'extension' });
     if (extension.state !== 'pending') throw new HttpProblem(409, 'Already decided', `extension ${extensionId} was ${extension.state}`, { field: 'extension' });
-    if (!(issue.in_scope && levelOf(viewer) > wallLevel(extension.wall))) {
-      throw new HttpProblem(403, 'Forbidden', `an extension asked on the ${extension.wall} wall is decided one level up, not by a ${viewer.role} in your scope`, { field: 'extension' });
+    if (extension.requested_by === viewer.id) throw new HttpProblem(403, 'Forbidden', 'more time is granted by someone else than who asked for it', { field: 'extension' });
+    if (!decidesExtension(viewer, issue, extension.wall, extension.requested_by)) {
+      throw new HttpProblem(403, 'Forbidden', `more time asked at the ${extension.wall} level is granted a level up, not by a ${viewer.role} in your scope`, { field: 'extension' });
     }
     await sql`update issue_extensions set state = ${input.state}, decided_by = ${viewer.id}, decided_at = now(), decision = ${input.note ?? null}
       where id = ${extensionId}`.execute(trx);

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import express, { Router } from 'express';
 import { sql } from 'kysely';
+import { actorOf } from '../../access/viewer.ts';
+import { writeAs } from '../../db/actor.ts';
 import type { Database } from '../../db/database.ts';
 import { parseId, parseQueryValue } from '../../http/params.ts';
 import { HttpProblem, invalidParameter } from '../../http/problem.ts';
@@ -48,9 +50,9 @@ export function photoRoutes(database: Database) {
         : 'pictures of a problem are added by its reporter, while it is open, or by the staff of its wall', { field: 'kind' });
     }
     const sha256 = createHash('sha256').update(data).digest('hex');
-    const { rows: [photo] } = await sql<{ id: number }>`
+    const { rows: [photo] } = await writeAs(db, actorOf(req), (trx) => sql<{ id: number }>`
       insert into issue_photos (issue_id, kind, content_type, byte_size, sha256, data, created_by)
-      values (${id}, ${kind}, ${declared}, ${data.length}, ${sha256}, ${data}, ${req.viewer!.id}) returning id`.execute(db)
+      values (${id}, ${kind}, ${declared}, ${data.length}, ${sha256}, ${data}, ${req.viewer!.id}) returning id`.execute(trx))
       .catch((error: { constraint?: string }) => {
         if (error.constraint !== 'issue_photos_limit') throw error;
         throw new HttpProblem(409, 'Too many photos', `issue ${id} has ${MAX_PHOTOS} ${kind} photos already; remove one first`, { field: 'kind' });
@@ -89,7 +91,7 @@ export function photoRoutes(database: Database) {
     if (!(worksWall(req.viewer!, issue) || photo.created_by === req.viewer!.id)) {
       throw new HttpProblem(403, 'Forbidden', 'a photo is removed by whoever added it or by the staff of the issue\'s wall', { field: 'photo' });
     }
-    await sql`delete from issue_photos where id = ${photoId}`.execute(db);
+    await writeAs(db, actorOf(req), (trx) => sql`delete from issue_photos where id = ${photoId}`.execute(trx));
     res.status(204).end();
   });
 

@@ -1,12 +1,14 @@
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { z } from 'zod';
+import type { Request } from 'express';
+import type { DB } from '../../db/schema.ts';
 import type { ResourceDefinition } from '../../http/feature-resource.ts';
+import { HttpProblem } from '../../http/problem.ts';
+import { ISSUE_PLACE, levelOf, wallLevel, worksOn } from './levels.ts';
 
 export const ISSUE_STATUSES = ['reported', 'accepted', 'in_progress', 'escalated', 'resolved', 'answered', 'rated', 'closed', 'rejected', 'reopened'] as const;
 /** States in which an issue still waits for its wall's work (Open311's "open"). */
 export const OPEN_STATUSES = ['reported', 'accepted', 'in_progress', 'escalated', 'reopened'] as const;
-export const WALLS = ['grid', 'community', 'street'] as const;
-export type Wall = (typeof WALLS)[number];
 
 /**
  * Issues as map features. Their state, wall and answers change only through the lifecycle
@@ -25,10 +27,12 @@ export const issues: ResourceDefinition = {
     category: z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'a category code such as noise or street_light'),
   }),
   defaults: {},
-  readOnly: ['id', 'version', 'status', 'wall', 'street_code', 'due_at', 'extended_hours', 'answer', 'answered_at', 'rating', 'rated_at',
+  readOnly: ['id', 'version', 'status', 'wall', 'street_code', 'due_at', 'extended_hours', 'answer', 'public_title', 'answered_at', 'rating', 'rated_at',
     'reopen_count', 'duplicate_of', 'reported_at', 'updated_at', 'resolved_at', 'closed_at', 'grid_id', 'community_id', 'reported_by'],
-  place: { community: 'community_id', grid: 'grid_id', street: 'street_code' },
+  place: ISSUE_PLACE,
   createdBy: 'reported_by',
+  beforeUpdate: (trx, id, req) => onItsWall(trx, id, req, 'update'),
+  beforeDelete: (trx, id, req) => onItsWall(trx, id, req, 'delete'),
   filters: {
     community: { type: 'integer', condition: (id: number) => sql`t.community_id = ${id}` },
     grid: { type: 'integer', condition: (id: number) => sql`t.grid_id = ${id}` },
@@ -37,3 +41,20 @@ export const issues: ResourceDefinition = {
     wall: { type: 'text', condition: (wall: string) => sql`t.wall = ${wall}` },
   },
 };
+
+/**
+ * An issue's words, point and category are corrected by the staff of the wall it is on, not by a grid worker
+ * once it has climbed to the community's; one taken up is rejected or closed, never deleted: its record stays.
+ */
+async function onItsWall(trx: Transaction<DB>, id: number, req: Request, action: 'update' | 'delete') {
+  const viewer = req.viewer!;
+  if (viewer.role === 'admin') return;
+  const { rows: [issue] } = await sql<{ status: string; wall: string; in_scope: boolean }>`
+    select status, wall, coalesce(${worksOn(viewer, 'i')}, false) as in_scope from issues i where id = ${id}`.execute(trx);
+  if (!(issue.in_scope && levelOf(viewer) >= wallLevel(issue.wall))) {
+    throw new HttpProblem(403, 'Not on your wall', `issue ${id} is on the ${issue.wall} wall: its staff ${action === 'delete' ? 'delete' : 'change'} it`, { field: 'id' });
+  }
+  if (action === 'delete' && issue.status !== 'reported') {
+    throw new HttpProblem(409, 'Taken up', `issue ${id} is ${issue.status}: reject or close it instead, its record stays`, { field: 'id' });
+  }
+}

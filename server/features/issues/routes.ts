@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { actorOf } from '../../access/viewer.ts';
+import { writeAs } from '../../db/actor.ts';
 import type { Database } from '../../db/database.ts';
 import { parseBody } from '../../http/body.ts';
 import { parseId, parseIfMatch, parsePoint, parseQueryValue } from '../../http/params.ts';
@@ -22,7 +23,14 @@ export const transitionBody = z.discriminatedUnion('action', [
     /** the issue this one repeats; its reporter follows that one from now on */
     duplicate_of: z.number().int().positive().optional(),
   }).strict(),
-  z.object({ action: z.literal('answer'), answer: z.string().trim().min(1).max(5000), note: note.optional() }).strict(),
+  z.object({
+    action: z.literal('answer'),
+    /** the public reply on the echo wall */
+    answer: z.string().trim().min(1).max(5000),
+    /** what the echo wall calls the matter (the reporter's title may name people); the category's name when omitted */
+    public_title: z.string().trim().min(1).max(200).optional(),
+    note: note.optional(),
+  }).strict(),
   z.object({ action: z.literal('rate'), rating: z.number().int().min(1).max(5), comment: z.string().trim().max(2000).optional() }).strict(),
 ], { error: (issue) => (issue.code === 'invalid_union' ? `action must be one of ${ISSUE_ACTIONS.join(', ')}` : undefined) });
 
@@ -55,9 +63,9 @@ export function issueRoutes(database: Database) {
 
   router.post('/api/v1/issue-categories', async (req, res) => {
     const body = parseBody(categoryBody, req.body);
-    const { rows: [row] } = await sql`
+    const { rows: [row] } = await writeAs(db, actorOf(req), (trx) => sql`
       insert into issue_categories (code, name, urgency, due_hours) values (${body.code}, ${body.name}, ${body.urgency}, ${body.due_hours ?? URGENCY_HOURS[body.urgency]})
-      returning code, name, urgency, due_hours`.execute(db);
+      returning code, name, urgency, due_hours`.execute(trx));
     res.status(201).location(`/api/v1/issue-categories/${body.code}`).json(row);
   });
 
@@ -65,10 +73,10 @@ export function issueRoutes(database: Database) {
   router.patch('/api/v1/issue-categories/:code', async (req, res) => {
     const body = parseBody(categoryPatch, req.body);
     const hours = body.due_hours ?? (body.urgency ? URGENCY_HOURS[body.urgency] : null);
-    const { rows: [row] } = await sql`
+    const { rows: [row] } = await writeAs(db, actorOf(req), (trx) => sql`
       update issue_categories set name = coalesce(${body.name ?? null}, name), urgency = coalesce(${body.urgency ?? null}, urgency),
         due_hours = coalesce(${hours}::int, due_hours), updated_at = now()
-      where code = ${req.params.code} returning code, name, urgency, due_hours`.execute(db);
+      where code = ${req.params.code} returning code, name, urgency, due_hours`.execute(trx));
     if (!row) throw new HttpProblem(404, 'Not Found', `No issue category ${req.params.code}`, { field: 'code' });
     res.json(row);
   });

@@ -59,8 +59,8 @@ export interface ServiceRequestRow {
 }
 
 /**
- * Service requests, newest first. Everyone sees every issue's state, service, wall, times and place names;
- * the description, the media and the exact point only a caller who may read the issue (per the access
+ * Service requests, newest first. Everyone sees every issue's state, service, wall, times, place names and
+ * public answer; the description, the media, staff's notes and the exact point only a caller who may read the issue (per the access
  * policy: its reporter, staff in scope). Anyone else gets the point rounded to 3 decimals (about 100 m): a
  * problem at a door is a home, and a resident's words may name people.
  */
@@ -83,8 +83,9 @@ export async function serviceRequests(db: Kysely<DB>, viewer: Viewer | undefined
         when i.status in ('answered', 'rated', 'closed') and i.answer is not null then i.answer
         -- taken up again after an unsatisfied rating, whose comment is the resident's own words
         when i.status = 'reopened' then '评价不满意，重新办理'
-        -- why it came to its state: the note of that step (a reason to escalate or reject, what was done)
-        else (select s.note from issue_steps s where s.issue_id = i.id and s.to_status = i.status and s.action not in ('move', 'rate')
+        -- why it came to its state: the note of that step (a reason to escalate or reject, what was done), staff's
+        -- working words, for those who may read the issue (the public reads the answer)
+        when ${shown} then (select s.note from issue_steps s where s.issue_id = i.id and s.to_status = i.status and s.action not in ('move', 'rate')
               order by s.id desc limit 1)
       end as status_notes,
       cat.name as service_name, i.category as service_code, cat.urgency, cat.due_hours,

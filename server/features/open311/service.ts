@@ -8,7 +8,7 @@ import { insertFeatures, lockMapWrites } from '../../db/feature-store.ts';
 import type { DB } from '../../db/schema.ts';
 import { parseBody } from '../../http/body.ts';
 import { validProperties } from '../../http/feature-resource.ts';
-import { parseId, parseQueryValue } from '../../http/params.ts';
+import { parseId, parseQueryValue, parseTime } from '../../http/params.ts';
 import { HttpProblem, invalidParameter } from '../../http/problem.ts';
 import { issues } from '../issues/resource.ts';
 import {
@@ -39,20 +39,8 @@ export function checkJurisdiction(value: unknown, jurisdiction: string) {
   }
 }
 
-// W3C datetimes (https://www.w3.org/TR/NOTE-datetime): a date, or a date and time with its time zone.
-const W3C_DATETIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d))?$/;
-
-function parseW3cDatetime(value: unknown, field: string): Date | undefined {
-  const text = optionalText(value, field);
-  if (text === undefined) return undefined;
-  const [matched, year, month, day] = W3C_DATETIME.exec(text) ?? [];
-  // Date rolls 2010-02-30 over into March: the day must exist
-  const date = matched && new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
-  if (!date || date.getUTCMonth() !== Number(month) - 1 || date.getUTCDate() !== Number(day)) {
-    throw invalidParameter(field, `${field} must be a W3C datetime with its time zone, such as 2010-01-01T00:00:00Z (got ${text})`);
-  }
-  return new Date(text);
-}
+/** A W3C datetime (https://www.w3.org/TR/NOTE-datetime): a date, or a date and time with its time zone. */
+const parseW3cDatetime = (value: unknown, field: string) => parseTime(optionalText(value, field), field);
 
 /** The span of report times one GET may cover, and the span it covers when none is given (the most recent). */
 export const WINDOW_DAYS = 90;

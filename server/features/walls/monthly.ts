@@ -2,7 +2,8 @@ import { Router } from 'express';
 import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import { inScope } from '../../access/policy.ts';
-import type { Viewer } from '../../access/viewer.ts';
+import { actorOf, type Viewer } from '../../access/viewer.ts';
+import { writeAs } from '../../db/actor.ts';
 import type { Database } from '../../db/database.ts';
 import type { DB } from '../../db/schema.ts';
 import { parseBody } from '../../http/body.ts';
@@ -54,21 +55,21 @@ export function monthlyRoutes(database: Database) {
   router.put('/api/v1/communities/:id/monthly/:month', async (req, res) => {
     const id = parseId(req.params.id);
     const month = req.params.month;
-    if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(month)) throw invalidParameter('month', 'month must be YYYY-MM, such as 2026-11');
+    if (!/^(19|20)\d{2}-(0[1-9]|1[0-2])$/.test(month)) throw invalidParameter('month', 'month must be YYYY-MM, such as 2026-11');
     const body = parseBody(monthlyBody, req.body);
     const { rows: [community] } = await sql<{ id: number }>`select id from communities where id = ${id}`.execute(db);
     if (!community) throw new HttpProblem(404, 'Not Found', `No community ${id}`, { field: 'id' });
     if (!(await runsCommunity(db, req.viewer, id))) {
       throw new HttpProblem(403, 'Forbidden', `the month's matter of community ${id} is kept by its community staff`, { field: 'id' });
     }
-    const { rows: [matter] } = await sql<{ created: boolean }>`
+    const { rows: [matter] } = await writeAs(db, actorOf(req), (trx) => sql<{ created: boolean }>`
       insert into monthly_matters (community_id, month, title, discussion, outcome, issue_id, published_at, updated_by)
       values (${id}, ${`${month}-01`}::date, ${body.title}, ${body.discussion ?? null}, ${body.outcome ?? null}, ${body.issue_id ?? null},
               case when ${body.published} then now() end, ${req.viewer!.id})
       on conflict (community_id, month) do update set title = excluded.title, discussion = excluded.discussion, outcome = excluded.outcome,
         issue_id = excluded.issue_id, updated_by = excluded.updated_by, updated_at = now(),
         published_at = case when ${body.published} then coalesce(monthly_matters.published_at, now()) end
-      returning (xmax = 0) as created`.execute(db);
+      returning (xmax = 0) as created`.execute(trx));
     const { rows: [row] } = await sql`
       select to_char(month, 'YYYY-MM') as month, title, discussion, outcome, issue_id, published_at, updated_at
       from monthly_matters where community_id = ${id} and month = ${`${month}-01`}::date`.execute(db);

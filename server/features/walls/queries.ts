@@ -4,7 +4,8 @@ import type { Viewer } from '../../access/viewer.ts';
 import type { DB } from '../../db/schema.ts';
 import { HttpProblem } from '../../http/problem.ts';
 import { overdue } from '../issues/lifecycle.ts';
-import { issues, OPEN_STATUSES, type Wall } from '../issues/resource.ts';
+import { type Wall } from '../issues/levels.ts';
+import { issues, OPEN_STATUSES } from '../issues/resource.ts';
 
 /** Issues still on a wall: open, or resolved and waiting for their public answer. */
 const ON_WALL = sql`(${sql.join([...OPEN_STATUSES, 'resolved'])})`;
@@ -58,8 +59,9 @@ export interface EchoQuery { community?: number; grid?: number; street?: string;
 
 /**
  * The echo wall, public: answered issues with their answers and ratings, newest answer first. No personal
- * data: no reporter, no description (a resident's words may name people), no point (a problem at a door
- * is a home); where it was is said by its community and grid.
+ * data: no reporter, no description nor title of the reporter's (a resident's words may name people: the
+ * matter is named by the staff when they answer), no point (a problem at a door is a home); where it was is
+ * said by its community and grid.
  */
 export async function echoWall(db: Kysely<DB>, query: EchoQuery) {
   const answeredOnly = [sql`i.status in ('answered', 'rated', 'closed')`, sql`i.answer is not null`, sql`i.duplicate_of is null`];
@@ -77,7 +79,7 @@ export async function echoWall(db: Kysely<DB>, query: EchoQuery) {
       'communities', coalesce((select json_agg(json_build_object('id', c.id, 'name', c.name) order by c.code) from communities c
                                where exists (select from issues i where i.community_id = c.id and ${allOf(answeredOnly)})), '[]'::json),
       'issues', coalesce((select json_agg(json_build_object(
-        'id', p.id, 'title', p.title, 'category', p.category, 'category_name', cat.name, 'status', p.status,
+        'id', p.id, 'title', coalesce(p.public_title, cat.name), 'category', p.category, 'category_name', cat.name, 'status', p.status,
         'community_id', p.community_id, 'community', c.name, 'grid', g.name, 'street_code', p.street_code,
         'reported_at', p.reported_at, 'resolved_at', p.resolved_at, 'answered_at', p.answered_at, 'answer', p.answer,
         'rating', case when p.status in ('rated', 'closed') then p.rating end,
@@ -118,7 +120,7 @@ export function issueMetricsSql(viewer: Viewer, query: MetricsQuery) {
     count(*) filter (where status in (${sql.join([...OPEN_STATUSES])}))::int as open,
     count(*) filter (where ${overdue('i')})::int as overdue,
     round(count(*) filter (where status = 'closed')::numeric / nullif(count(*) filter (where status <> 'rejected'), 0), 4)::float8 as closure_rate,
-    round(count(*) filter (where resolved_at <= due_at)::numeric / nullif(count(*) filter (where status <> 'rejected' and (resolved_at is not null or due_at < now())), 0), 4)::float8 as on_time_rate,
+    round(count(*) filter (where status <> 'rejected' and resolved_at <= due_at)::numeric / nullif(count(*) filter (where status <> 'rejected' and (resolved_at is not null or due_at < now())), 0), 4)::float8 as on_time_rate,
     round(count(*) filter (where reopen_count > 0)::numeric / nullif(count(*), 0), 4)::float8 as rework_rate,
     round(count(*) filter (where extended_hours > 0)::numeric / nullif(count(*), 0), 4)::float8 as extension_rate,
     round((percentile_cont(0.5) within group (order by extract(epoch from closed_at - reported_at) / 3600) filter (where status = 'closed'))::numeric, 2)::float8 as median_hours_to_close,

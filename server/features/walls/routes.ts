@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import type { Database } from '../../db/database.ts';
-import { parseId, parseLimit, parseOffset, parseQueryValue } from '../../http/params.ts';
+import { parseId, parseLimit, parseOffset, parseQueryValue, parseTime } from '../../http/params.ts';
 import { invalidParameter } from '../../http/problem.ts';
 import { echoWall, issueMetrics, wallFeatures } from './queries.ts';
 
@@ -11,15 +11,6 @@ function onlyParameters(req: Request, allowed: string[]) {
 }
 
 const DAY_MS = 86_400_000;
-
-/** A date (2026-11-01) or a time with its zone (2026-11-01T08:00:00+08:00). */
-function parseTime(value: unknown, field: string): Date | undefined {
-  const text = parseQueryValue(value, field, 'text') as string | undefined;
-  if (text === undefined) return undefined;
-  const time = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(text) ? new Date(text) : new Date(NaN);
-  if (Number.isNaN(time.getTime())) throw invalidParameter(field, `${field} must be a date (2026-11-01) or a time with its zone (2026-11-01T08:00:00+08:00)`);
-  return time;
-}
 
 /** The walls (grid, community, street), the public echo wall, and the measures leaders judge the walls by. */
 export function wallRoutes(database: Database) {

@@ -5,13 +5,13 @@ import { transition, type IssueAction, type PossibleDuplicate, type Timeline } f
 import { useDuration } from './parts.tsx';
 
 /** An input a step asks for; `why` is a note that must be given. */
-type Field = 'note' | 'why' | 'answer' | 'rating' | 'comment' | 'hours' | 'reason' | 'duplicate_of';
+type Field = 'note' | 'why' | 'answer' | 'public_title' | 'rating' | 'comment' | 'hours' | 'reason' | 'duplicate_of';
 
 /** What each step asks for besides its button: why it goes up or is turned down, the answer, the rating, the time wanted. */
 const FIELDS: Record<IssueAction, Field[]> = {
   accept: ['note'], start: ['note'], resolve: ['note'], close: ['note'],
   escalate: ['why'], reject: ['why', 'duplicate_of'],
-  answer: ['answer', 'note'], rate: ['rating', 'comment'],
+  answer: ['public_title', 'answer', 'note'], rate: ['rating', 'comment'],
   request_extension: ['hours', 'reason'], decide_extension: ['note'],
 };
 const NUMBERS = ['rating', 'hours', 'duplicate_of'];
@@ -83,6 +83,8 @@ function FieldInput({ field, issueId }: { field: Field; issueId: number }) {
     case 'note': return <label>{t('form.note')}<textarea name="note" rows={2} maxLength={2000} /></label>;
     case 'why': return <label>{t('form.why')}<textarea name="note" rows={2} maxLength={2000} required /></label>;
     case 'answer': return <label>{t('form.answer')}<textarea name="answer" rows={4} maxLength={5000} required /></label>;
+    // empty: the echo wall names the matter by its category, never in the reporter's own words unless staff retell them
+    case 'public_title': return <label>{t('form.publicTitle')}<input name="public_title" maxLength={200} /></label>;
     case 'comment': return <label>{t('form.comment')}<textarea name="comment" rows={2} maxLength={2000} /></label>;
     case 'reason': return <label>{t('form.reason')}<textarea name="reason" rows={2} maxLength={2000} required /></label>;
     case 'hours': return <label>{t('form.hours')}<input name="hours" type="number" min={1} max={2160} defaultValue={24} required /></label>;
