@@ -304,6 +304,16 @@ describe('due times', () => {
     const dues = wall.features.map((f: { properties: { due_at: string } }) => Date.parse(f.properties.due_at));
     expect(dues).toEqual([...dues].sort((a, b) => a - b));
     expect(wall.overdue).toBe(wall.features.filter((f: { properties: { overdue: boolean } }) => f.properties.overdue).length);
+    // the issue list filters them too: overdue ones, and open ones (the dispatch console's list)
+    const late = (await request(as.admin).get(`/api/v1/issues?grid=${g1}&overdue=true&limit=1000`).expect(200)).body.features;
+    const expectedLate = await sql<{ id: number }>`
+      select id from issues where grid_id = ${g1} and due_at < now() and status in ('reported', 'accepted', 'in_progress', 'escalated', 'reopened') order by id`.execute(db());
+    expect(late.map((f: { id: number }) => f.id)).toEqual(expectedLate.rows.map((r) => r.id));
+    expect(late.map((f: { id: number }) => f.id)).toContain(urgent.id);
+    const open = (await request(as.admin).get(`/api/v1/issues?grid=${g1}&open=false&limit=1000`).expect(200)).body.features;
+    expect(open.length).toBeGreaterThan(0);
+    expect(open.every((f: { properties: { status: string } }) => ['resolved', 'answered', 'rated', 'closed', 'rejected'].includes(f.properties.status))).toBe(true);
+    expect((await request(as.admin).get('/api/v1/issues?overdue=maybe')).body.field).toBe('overdue');
 
     expect((await request(as.gridworker).patch('/api/v1/issue-categories/safety').send({ due_hours: 4 })).status).toBe(403);
     expect((await request(as.admin).patch('/api/v1/issue-categories/safety').send({ due_hours: 0 })).body.field).toBe('due_hours');

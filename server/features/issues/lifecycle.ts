@@ -6,7 +6,7 @@ import { beginIssueWrites, type Actor } from '../../db/actor.ts';
 import type { DB } from '../../db/schema.ts';
 import { HttpProblem } from '../../http/problem.ts';
 import { levelOf, wallAt, wallLevel, WALLS, worksOn, type Wall } from './levels.ts';
-import { issues, OPEN_STATUSES } from './resource.ts';
+import { issues, overdue } from './resource.ts';
 
 /**
  * The life of an issue on the walls: taken up on the wall it landed on, solved there or escalated a wall up,
@@ -233,10 +233,6 @@ export async function issueTimeline(db: Kysely<DB>, viewer: Viewer, id: number) 
     duplicate_of: issue.duplicate_of, actions: allowedActions(viewer, issue, await nextStatuses(db, issue.status)), steps, extensions,
   };
 }
-
-/** Past its due time and not yet resolved. */
-export const overdue = (alias: string) =>
-  sql`(${sql.ref(`${alias}.due_at`)} < now() and ${sql.ref(`${alias}.status`)} in (${sql.join([...OPEN_STATUSES])}))`;
 
 /** Within this distance and this many days of an open issue of the same category, a new one may be the same matter. */
 export const DUPLICATE_RADIUS_M = 50;

@@ -9,6 +9,10 @@ import { ISSUE_PLACE, levelOf, wallLevel, worksOn } from './levels.ts';
 export const ISSUE_STATUSES = ['reported', 'accepted', 'in_progress', 'escalated', 'resolved', 'answered', 'rated', 'closed', 'rejected', 'reopened'] as const;
 /** States in which an issue still waits for its wall's work (Open311's "open"). */
 export const OPEN_STATUSES = ['reported', 'accepted', 'in_progress', 'escalated', 'reopened'] as const;
+const OPEN = sql`(${sql.join([...OPEN_STATUSES])})`;
+
+/** Past its due time and not yet resolved. */
+export const overdue = (alias: string) => sql`(${sql.ref(`${alias}.due_at`)} < now() and ${sql.ref(`${alias}.status`)} in ${OPEN})`;
 
 /**
  * Issues as map features. Their state, wall and answers change only through the lifecycle
@@ -39,6 +43,9 @@ export const issues: ResourceDefinition = {
     category: { type: 'text', condition: (category: string) => sql`t.category = ${category}` },
     status: { type: 'text', condition: (status: string) => sql`t.status = ${status}` },
     wall: { type: 'text', condition: (wall: string) => sql`t.wall = ${wall}` },
+    /** still waiting for its wall's work (reported, accepted, in progress, escalated, reopened), or not */
+    open: { type: 'boolean', condition: (open: boolean) => (open ? sql`t.status in ${OPEN}` : sql`t.status not in ${OPEN}`) },
+    overdue: { type: 'boolean', condition: (late: boolean) => (late ? overdue('t') : sql`not ${overdue('t')}`) },
   },
 };
 

@@ -3,9 +3,8 @@ import { allOf, readConditions } from '../../access/policy.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import type { DB } from '../../db/schema.ts';
 import { HttpProblem } from '../../http/problem.ts';
-import { overdue } from '../issues/lifecycle.ts';
 import { type Wall } from '../issues/levels.ts';
-import { issues, OPEN_STATUSES } from '../issues/resource.ts';
+import { issues, OPEN_STATUSES, overdue } from '../issues/resource.ts';
 
 /** Issues still on a wall: open, or resolved and waiting for their public answer. */
 const ON_WALL = sql`(${sql.join([...OPEN_STATUSES, 'resolved'])})`;

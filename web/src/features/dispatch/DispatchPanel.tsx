@@ -5,7 +5,6 @@ import { useI18n, type MessageKey } from '../../i18n.tsx';
 import { subscribeEvents, type ServerEvent } from './events.ts';
 
 export const SKILLS = ['elder_care', 'disability', 'hardship', 'employment', 'medical', 'education', 'patrol', 'legal_aid', 'mediation', 'repair'] as const;
-const SETTLED = ['resolved', 'answered', 'rated', 'closed', 'rejected'];
 const NO_DISPATCHES: Dispatch[] = [];
 
 /** Where the dispatcher asks: a clicked point, or an open issue's. */
@@ -51,8 +50,8 @@ export function DispatchPanel({ target, onTarget, onOverlay }: {
   const [busy, setBusy] = useState(false);
 
   const loadIssues = useCallback(async () => {
-    const collection = await getJson<{ features: IssueFeature[] }>('/api/v1/issues?limit=1000');
-    setIssues(collection.features.filter((f) => !SETTLED.includes(f.properties.status)));
+    const collection = await getJson<{ features: IssueFeature[] }>('/api/v1/issues?open=true&limit=1000');
+    setIssues(collection.features);
   }, []);
 
   const query = target && `lon=${target.at[0]}&lat=${target.at[1]}&k=10${skills.map((s) => `&skill=${s}`).join('')}`;
