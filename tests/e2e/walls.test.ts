@@ -125,6 +125,30 @@ describe.skipIf(!haveBrowser)(`the problem wall and the echo wall in headless Ch
     await page.close();
   });
 
+  it('lets the community secretary record the month\'s matter as a draft, then publish it on the echo wall', async () => {
+    const page = await openAs(browser, baseUrl, 'secretary', errors);
+    await page.getByRole('button', { name: '回音壁', exact: true }).click();
+    const echo = page.getByTestId('echo-wall');
+    await echo.locator('select[name="community"]').selectOption(String(community));
+    const form = echo.getByRole('form', { name: '记录本社区一月一事' });
+    await form.locator('input[name="month"]').fill('2026-11');
+    await form.locator('input[name="title"]').fill('老旧小区加装电梯');
+    await form.locator('textarea[name="discussion"]').fill('居民议事会讨论三次，九成住户同意');
+    await form.getByRole('button', { name: '保存' }).click();
+    await expect.poll(() => form.getByRole('status').textContent(), LIVE).toBe('已保存');
+    // a draft: the public does not see it yet
+    const signedOut = async () => (await (await fetch(`${baseUrl}/api/v1/communities/${community}/monthly`)).json()).matters;
+    expect(await signedOut()).toEqual([]);
+    await form.locator('textarea[name="outcome"]').fill('3栋试点加装，年底完工');
+    await form.locator('input[name="published"]').check();
+    await form.getByRole('button', { name: '保存' }).click();
+    await expect.poll(async () => (await signedOut()).map((m: { title: string }) => m.title), LIVE).toEqual(['老旧小区加装电梯']);
+    await expect.poll(() => echo.getByTestId('monthly-matter').textContent(), LIVE).toContain('3栋试点加装，年底完工');
+    await page.screenshot({ path: `test-results/echo-monthly-${mode}.png` });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('opens the echo wall signed out from the login screen, newest answers first, a page at a time, with no token', async () => {
     const page = await newPage(browser, errors);
     const sentTokens: string[] = [];

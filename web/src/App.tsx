@@ -30,6 +30,8 @@ function Shell({ user }: { user: User }) {
   const [visible, setVisible] = useState<Record<LayerGroup, boolean>>({ communities: true, grids: true, buildings: true });
   const [selected, setSelected] = useState<SelectedFeature | null>(null);
   const dispatches = ['admin', 'dispatcher', 'grid_worker'].includes(user.role);
+  // community staff and those above them keep the month's matter (the server checks the community is theirs)
+  const keepsMonthly = ['admin', 'dispatcher', 'leader'].includes(user.role);
   const readsIssues = user.permissions.issues?.includes('read') ?? false;
   const [view, setView] = useState<'map' | 'import' | 'accounts' | 'dispatch' | 'volunteer' | 'wall' | 'echo'>(
     echoRequested() ? 'echo' : user.role === 'volunteer' ? 'volunteer' : 'map');
@@ -90,7 +92,7 @@ function Shell({ user }: { user: User }) {
       {view === 'dispatch' ? <DispatchPanel target={target} onTarget={setTarget} onOverlay={setOverlay} />
         : view === 'volunteer' ? <VolunteerPanel picked={target} onOverlay={setOverlay} />
         : view === 'wall' ? <WallPanel user={user} picked={target} onOverlay={setOverlay} onFocus={setFocus} />
-        : view === 'echo' ? <aside className="panel wide"><EchoWall /></aside>
+        : view === 'echo' ? <aside className="panel wide"><EchoWall keepsMonthly={keepsMonthly} /></aside>
         : view === 'import' ? <aside className="panel"><ImportPanel onImported={() => setMapVersion((v) => v + 1)} /></aside>
         : view === 'accounts' ? <aside className="panel wide"><AccountsPanel /></aside>
         : <FeaturePanel feature={selected} onClose={() => setSelected(null)} />}

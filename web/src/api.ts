@@ -34,7 +34,7 @@ export async function getJson<T>(url: string): Promise<T> {
   return response.json() as Promise<T>;
 }
 
-export async function sendJson<T>(method: 'POST' | 'PATCH', url: string, body: unknown, headers: Record<string, string> = {}): Promise<T> {
+export async function sendJson<T>(method: 'POST' | 'PATCH' | 'PUT', url: string, body: unknown, headers: Record<string, string> = {}): Promise<T> {
   const response = await apiFetch(url, { method, body: JSON.stringify(body), headers: { ...headers, 'Content-Type': 'application/json' } });
   if (!response.ok) throw new Error(await problemOf(response));
   return response.json() as Promise<T>;

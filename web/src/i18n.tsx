@@ -297,6 +297,12 @@ const messages = {
     'monthly.title': '一月一事',
     'monthly.discussion': '议事：',
     'monthly.outcome': '结果：',
+    'monthly.keep': '记录本社区一月一事',
+    'monthly.month': '月份',
+    'monthly.matter': '本月议定事项',
+    'monthly.publish': '在回音壁公开',
+    'monthly.save': '保存',
+    'monthly.saved': '已保存',
   },
   en: {
     'app.title': 'Gridmap',
@@ -591,6 +597,12 @@ const messages = {
     'monthly.title': 'Matter of the month',
     'monthly.discussion': 'Discussed: ',
     'monthly.outcome': 'Outcome: ',
+    'monthly.keep': 'Record the community\'s matter of the month',
+    'monthly.month': 'Month',
+    'monthly.matter': 'The matter agreed this month',
+    'monthly.publish': 'Publish on the echo wall',
+    'monthly.save': 'Save',
+    'monthly.saved': 'Saved',
   },
 } satisfies Record<Lang, Record<string, string>>;
 

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { getJson } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
+import { MonthlyForm, type MonthlyMatter } from './MonthlyForm.tsx';
 import { Stars, useWhen } from './parts.tsx';
 
 const PAGE_SIZE = 10;
@@ -12,7 +13,6 @@ interface EchoIssue {
 }
 /** A page of the echo wall, with the communities that have answers (its filter, for anyone). */
 interface EchoPage { total: number; communities: { id: number; name: string }[]; issues: EchoIssue[] }
-interface MonthlyMatter { month: string; title: string; discussion: string | null; outcome: string | null; published_at: string | null }
 
 /** The echo wall is public: /#echo or /?view=echo opens it without signing in, ?community=ID on one community. */
 export const echoRequested = () => location.hash === '#echo' || new URLSearchParams(location.search).get('view') === 'echo';
@@ -44,9 +44,10 @@ export function EchoPage() {
 
 /**
  * The echo wall (回音壁): answered issues, newest answer first, with the answer, where, when and the
- * reporter's rating, a page at a time; one community's, with its published matter of the month.
+ * reporter's rating, a page at a time; one community's, with its published matter of the month, which the
+ * community's staff keep here.
  */
-export function EchoWall() {
+export function EchoWall({ keepsMonthly = false }: { keepsMonthly?: boolean }) {
   const { t } = useI18n();
   const when = useWhen();
   const [community, setCommunity] = useState(() => Number(new URLSearchParams(location.search).get('community')) || null);
@@ -61,10 +62,11 @@ export function EchoWall() {
       .then((page) => current && (setEcho(page), setError(null)), (e: Error) => current && setError(e.message));
     return () => void (current = false);
   }, [community, offset]);
+  const [mattersRevision, setMattersRevision] = useState(0);
   useEffect(() => {
     setMatters([]);
     if (community) getJson<{ matters: MonthlyMatter[] }>(`/api/v1/communities/${community}/monthly`).then((r) => setMatters(r.matters), () => undefined);
-  }, [community]);
+  }, [community, mattersRevision]);
 
   const choose = (id: number | null) => {
     setCommunity(id);
@@ -92,6 +94,7 @@ export function EchoWall() {
           {m.outcome && <p><span>{t('monthly.outcome')}</span>{m.outcome}</p>}
         </article>
       ))}
+      {keepsMonthly && community && <MonthlyForm community={community} matters={matters} onSaved={() => setMattersRevision((r) => r + 1)} />}
       {echo && (
         <>
           <p className="echo-count">{t('echo.total')} <b data-testid="echo-total">{echo.total}</b></p>
