@@ -576,6 +576,12 @@ describe('measures', () => {
     expect(byGrid[g1]).toMatchObject({ reported: 6, closed: 3, closure_rate: 0.6, on_time_rate: 0.6, open: 1, mean_rating: 4 });
     expect(byGrid[g2]).toMatchObject({ reported: 1, closed: 0, closure_rate: 0, on_time_rate: 0, median_hours_to_close: null, mean_rating: null });
 
+    // one community's grids, and one street's communities
+    const oneCommunity = (await request(as.leader).get(`/api/v1/issues/metrics?by=grid&community=${c1}&from=2020-01-01&to=2020-02-01`).expect(200)).body;
+    expect(oneCommunity.areas.map((a: { area_id: number }) => a.area_id).sort()).toEqual([g1, g2].sort());
+    const otherStreet = (await request(as.admin).get('/api/v1/issues/metrics?street=610602999&from=2020-01-01&to=2020-02-01').expect(200)).body;
+    expect(otherStreet.total.reported).toBe(0);
+    expect((await request(as.leader).get('/api/v1/issues/metrics?street=61')).body.field).toBe('street');
     // the window is [from, to); outside the leader's street, nothing
     expect((await request(as.leader).get('/api/v1/issues/metrics?by=grid&from=2020-01-02&to=2020-01-08').expect(200)).body.total.reported).toBe(5);
     const none = (await request(as.leader).get('/api/v1/issues/metrics?from=1990-01-01&to=1990-02-01').expect(200)).body;

@@ -338,7 +338,8 @@ export function openApiDocument(resources: ResourceDefinition[]) {
     get: {
       summary: 'Measures of the walls per grid or community over the issues reported in [from, to)', tags,
       description: 'reported, closed, rejected, open, overdue, closure_rate (closed / not rejected), on_time_rate (resolved by the due time / resolved or past due), rework_rate, extension_rate, median and 90th-percentile hours to close, mean rating. Duplicates count once. The last 30 days unless said.',
-      parameters: [query('by', 'string', { enum: ['grid', 'community'], default: 'community' }), query('from', 'string', { format: 'date-time' }), query('to', 'string', { format: 'date-time' })],
+      parameters: [query('by', 'string', { enum: ['grid', 'community'], default: 'community' }), query('from', 'string', { format: 'date-time' }), query('to', 'string', { format: 'date-time' }),
+        query('community', 'integer', { minimum: 1 }), query('street', 'string', { pattern: '^[0-9]{9}$' })],
       responses: { 200: { description: '`{by, from, to, areas, total}`' }, 400: problemResponse('a bad parameter') },
     },
   };

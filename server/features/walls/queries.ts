@@ -90,7 +90,14 @@ export async function echoWall(db: Kysely<DB>, query: EchoQuery) {
   return echo.body;
 }
 
-export interface MetricsQuery { by: 'grid' | 'community'; from: Date; to: Date }
+export interface MetricsQuery {
+  by: 'grid' | 'community';
+  from: Date;
+  to: Date;
+  /** only the issues of this community (its grids, when by grid) or street */
+  community?: number;
+  street?: string;
+}
 
 /**
  * Measures of the walls per grid or community, over the issues reported in [from, to) that the viewer may
@@ -111,6 +118,10 @@ export async function issueMetrics(db: Kysely<DB>, viewer: Viewer, query: Metric
 export function issueMetricsSql(viewer: Viewer, query: MetricsQuery) {
   const readable = readConditions('issues', issues.place, viewer, 'i') ?? [sql`false`];
   const key = query.by === 'grid' ? sql`i.grid_id` : sql`i.community_id`;
+  const within = [
+    ...(query.community === undefined ? [] : [sql`i.community_id = ${query.community}`]),
+    ...(query.street === undefined ? [] : [sql`i.street_code = ${query.street}`]),
+  ];
   const names = query.by === 'grid' ? sql`left join grids a on a.id = m.area_id` : sql`left join communities a on a.id = m.area_id`;
   const measures = sql`
     count(*)::int as reported,
@@ -131,7 +142,7 @@ export function issueMetricsSql(viewer: Viewer, query: MetricsQuery) {
     with m as (
       select grouping(${key}) = 1 as whole, ${key} as area_id, ${measures}
       from issues i
-      where i.reported_at >= ${query.from} and i.reported_at < ${query.to} and i.duplicate_of is null and ${allOf(readable)}
+      where i.reported_at >= ${query.from} and i.reported_at < ${query.to} and i.duplicate_of is null and ${allOf([...within, ...readable])}
       group by grouping sets ((${key}), ())
     )
     select json_build_object(

@@ -44,13 +44,16 @@ export function wallRoutes(database: Database) {
   });
 
   router.get('/api/v1/issues/metrics', async (req, res) => {
-    onlyParameters(req, ['by', 'from', 'to']);
+    onlyParameters(req, ['by', 'from', 'to', 'community', 'street']);
     const by = parseQueryValue(req.query.by, 'by', 'text') ?? 'community';
     if (by !== 'grid' && by !== 'community') throw invalidParameter('by', 'by must be grid or community');
     const to = parseTime(req.query.to, 'to') ?? new Date();
     const from = parseTime(req.query.from, 'from') ?? new Date(to.getTime() - 30 * DAY_MS);
     if (from >= to) throw invalidParameter('from', 'from must be before to');
-    res.type('application/json').send(await issueMetrics(db, req.viewer!, { by, from, to }));
+    const street = parseQueryValue(req.query.street, 'street', 'text') as string | undefined;
+    if (street !== undefined && !/^\d{9}$/.test(street)) throw invalidParameter('street', 'a street code is 9 digits');
+    const community = parseQueryValue(req.query.community, 'community', 'integer') as number | undefined;
+    res.type('application/json').send(await issueMetrics(db, req.viewer!, { by, from, to, community, street }));
   });
 
   return router;
