@@ -149,6 +149,31 @@ describe.skipIf(!haveBrowser)(`the problem wall and the echo wall in headless Ch
     await page.close();
   });
 
+  it('shows a leader how each community, then each grid of one, closes its problems, as the API counts them', async () => {
+    const page = await openAs(browser, baseUrl, 'leader', errors);
+    await page.getByRole('button', { name: '办理统计', exact: true }).click();
+    const panel = page.getByTestId('metrics');
+    await panel.locator('input[name="from"]').fill('2026-07-01');
+    await panel.locator('input[name="to"]').fill('2026-11-28');
+    const window = 'from=2026-07-01&to=2026-11-28';
+    const byCommunity = (await api('leader', `/api/v1/issues/metrics?by=community&${window}`)).body;
+    const rows = panel.locator('tbody tr');
+    await expect.poll(() => panel.getByTestId('metrics-total').locator('td').first().textContent(), LIVE).toBe(String(byCommunity.total.reported));
+    expect(await rows.count()).toBe(byCommunity.areas.length);
+    // worst closure rate first
+    const first = [...byCommunity.areas].sort((a: { closure_rate: number }, b: { closure_rate: number }) => a.closure_rate - b.closure_rate)[0];
+    expect(await rows.first().getAttribute('data-area')).toBe(String(first.area_id));
+
+    await panel.locator('select[name="by"]').selectOption('grid');
+    await panel.locator('select[name="community"]').selectOption(String(community));
+    const byGrid = (await api('leader', `/api/v1/issues/metrics?by=grid&community=${community}&${window}`)).body;
+    await expect.poll(() => panel.getByTestId('metrics-total').locator('td').first().textContent(), LIVE).toBe(String(byGrid.total.reported));
+    expect(await rows.count()).toBe(byGrid.areas.length);
+    await page.screenshot({ path: `test-results/metrics-${mode}.png` });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('opens the echo wall signed out from the login screen, newest answers first, a page at a time, with no token', async () => {
     const page = await newPage(browser, errors);
     const sentTokens: string[] = [];

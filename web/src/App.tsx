@@ -10,6 +10,7 @@ import { FeaturePanel } from './features/map/FeaturePanel.tsx';
 import { MapView, type Bounds, type SelectedFeature } from './features/map/MapView.tsx';
 import { LAYER_GROUPS, type LayerGroup } from './features/map/style.ts';
 import { EchoPage, EchoWall, echoRequested, useEchoRequested } from './features/walls/EchoWall.tsx';
+import { MetricsPanel } from './features/walls/MetricsPanel.tsx';
 import { WallPanel } from './features/walls/WallPanel.tsx';
 import { useI18n, type MessageKey } from './i18n.tsx';
 
@@ -33,7 +34,8 @@ function Shell({ user }: { user: User }) {
   // community staff and those above them keep the month's matter (the server checks the community is theirs)
   const keepsMonthly = ['admin', 'dispatcher', 'leader'].includes(user.role);
   const readsIssues = user.permissions.issues?.includes('read') ?? false;
-  const [view, setView] = useState<'map' | 'import' | 'accounts' | 'dispatch' | 'volunteer' | 'wall' | 'echo'>(
+  const measures = readsIssues && user.role !== 'resident';
+  const [view, setView] = useState<'map' | 'import' | 'accounts' | 'dispatch' | 'volunteer' | 'wall' | 'echo' | 'metrics'>(
     echoRequested() ? 'echo' : user.role === 'volunteer' ? 'volunteer' : 'map');
   const [mapVersion, setMapVersion] = useState(0);
   // the dispatch, volunteer and wall views pick places on the map and draw over it
@@ -56,6 +58,7 @@ function Shell({ user }: { user: User }) {
           {dispatches && <button type="button" aria-pressed={view === 'dispatch'} onClick={() => show('dispatch')}>{t('nav.dispatch')}</button>}
           {user.role === 'volunteer' && <button type="button" aria-pressed={view === 'volunteer'} onClick={() => show('volunteer')}>{t('nav.volunteer')}</button>}
           {canImportOrExport && <button type="button" aria-pressed={view === 'import'} onClick={() => show('import')}>{t('nav.import')}</button>}
+          {measures && <button type="button" aria-pressed={view === 'metrics'} onClick={() => show('metrics')}>{t('nav.metrics')}</button>}
           <button type="button" aria-pressed={view === 'echo'} onClick={() => show('echo')}>{t('nav.echo')}</button>
           {user.role === 'admin' && <button type="button" aria-pressed={view === 'accounts'} onClick={() => show('accounts')}>{t('nav.accounts')}</button>}
         </nav>
@@ -93,6 +96,7 @@ function Shell({ user }: { user: User }) {
         : view === 'volunteer' ? <VolunteerPanel picked={target} onOverlay={setOverlay} />
         : view === 'wall' ? <WallPanel user={user} picked={target} onOverlay={setOverlay} onFocus={setFocus} />
         : view === 'echo' ? <aside className="panel wide"><EchoWall keepsMonthly={keepsMonthly} /></aside>
+        : view === 'metrics' ? <aside className="panel widest"><MetricsPanel /></aside>
         : view === 'import' ? <aside className="panel"><ImportPanel onImported={() => setMapVersion((v) => v + 1)} /></aside>
         : view === 'accounts' ? <aside className="panel wide"><AccountsPanel /></aside>
         : <FeaturePanel feature={selected} onClose={() => setSelected(null)} />}
