@@ -38,6 +38,7 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     ({ browser, baseUrl } = pages);
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on('pageerror', (e) => errors.push(e.message));
+    page.on('crash', () => errors.push('the page crashed'));
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
     page.on('response', (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
     const token = await sessionFor(test.database, 'admin');

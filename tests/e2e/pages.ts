@@ -23,6 +23,7 @@ export async function openAs(browser: Browser, baseUrl: string, username: string
 export async function newPage(browser: Browser, errors: string[]): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on('pageerror', (e) => errors.push(e.message));
+  page.on('crash', () => errors.push('the page crashed'));
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   return page;
 }

@@ -86,7 +86,10 @@ export function MapView({ visible, selected, onSelect, overlay, onPick, focus }:
         created.on('mouseleave', layer, () => (created!.getCanvas().style.cursor = ''));
       }
       window.gridmap = { map: created };
-      setMap(created);
+      // the effects below change the style (visibility, overlay, focus): MapLibre throws "Style is not done
+      // loading" if they run before it is, which unmounts the whole page; so they get the map once it has loaded
+      const loaded = created;
+      loaded.once('load', () => !disposed && setMap(loaded));
     })().catch((e: Error) => !disposed && setError(e.message));
     return () => {
       disposed = true;
