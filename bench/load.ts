@@ -4,10 +4,69 @@
  * puts the two side by side.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { CompiledQuery } from 'kysely';
+import { sql, type CompiledQuery } from 'kysely';
+import { generateDemoCity } from '../data/demo-city.ts';
+import { loadDemoCity } from '../data/load-demo.ts';
+import { openDatabase, type Database } from '../server/db/database.ts';
+import { migrate, MIGRATIONS_DIR } from '../server/db/migrate.ts';
 
 export const WARMUP_S = 2;
+
+export const count = (n: number) => n.toLocaleString('en');
+export const since = (start: number) => `${((performance.now() - start) / 1000).toFixed(1)} s`;
+
+/**
+ * A benchmark's own database on the PostgreSQL server, migrated, holding a demo city of `size` and what
+ * `fill` adds. A finished build is labelled with `label` and the migrations' hash; with `keep`, a database
+ * so labelled is reused (a changed schema or other parameters rebuild it), and it is left behind after the
+ * run; without, it is built anew and dropped by `close`.
+ */
+export async function benchDatabase({ server, name, label, keep, size, fill }: {
+  server: string; name: string; label: string; keep: boolean; size: number;
+  fill: (url: string) => Promise<void>;
+}) {
+  const url = Object.assign(new URL(server), { pathname: `/${name}` }).toString();
+  const schema = createHash('sha256');
+  for (const file of (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort()) schema.update(await readFile(join(MIGRATIONS_DIR, file)));
+  const labelled = `gridmap bench ${label} size=${size} seed=1 schema=${schema.digest('hex').slice(0, 12)}`;
+  const admin = await openDatabase({ url: server });
+  const close = async (database?: Database) => {
+    await database?.close();
+    if (!keep) await sql`drop database if exists ${sql.id(name)} with (force)`.execute(admin.db);
+    await admin.close();
+  };
+  try {
+    const { rows: [existing] } = await sql<{ label: string | null }>`
+      select shobj_description(oid, 'pg_database') as label from pg_database where datname = ${name}`.execute(admin.db);
+    if (keep && existing?.label === labelled) {
+      console.log(`${name}: reusing it (${labelled})`);
+      const database = await openDatabase({ url });
+      await migrate(database.db);
+      return { database, url, filled: 0, close: () => close(database) };
+    }
+    await sql`drop database if exists ${sql.id(name)} with (force)`.execute(admin.db);
+    await sql`create database ${sql.id(name)}`.execute(admin.db);
+    const database = await openDatabase({ url });
+    await migrate(database.db);
+    const loadStart = performance.now();
+    console.log(`${name}: loading a size ${size} demo city…`);
+    await loadDemoCity(database.db, generateDemoCity({ seed: 1, size }), (step, done, total) => {
+      if (done === total) console.log(`${name}: demo city ${step} ${count(total)} (${since(loadStart)})`);
+    });
+    const fillStart = performance.now();
+    await fill(url);
+    const filled = performance.now() - fillStart;
+    await sql`comment on database ${sql.id(name)} is ${sql.lit(labelled)}`.execute(admin.db);
+    return { database, url, filled, close: () => close(database) };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
 
 /** A pgbench random variable standing for a statement parameter: integers in [from, to], divided by `scale`. */
 export interface BenchVariable { name: string; random: [number, number]; scale?: number }

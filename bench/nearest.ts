@@ -9,8 +9,7 @@
  *   npm run bench -- nearest [--members 1000000] [--size 10] [--seconds 10] [--clients 1,8,32]
  *                            [--server postgres://postgres@127.0.0.1:5432/postgres] [--keep]
  */
-import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,16 +18,12 @@ import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { pino } from 'pino';
-import { generateDemoCity } from '../data/demo-city.ts';
-import { loadDemoCity } from '../data/load-demo.ts';
 import { createApp } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
-import { openDatabase, type Database } from '../server/db/database.ts';
-import { migrate, MIGRATIONS_DIR } from '../server/db/migrate.ts';
 import { findUsers, openSession, viewerOf } from '../server/features/accounts/queries.ts';
 import { SKILLS } from '../server/features/members/resource.ts';
 import { nearestVolunteersSql, type NearestQuery } from '../server/features/volunteers/nearest.ts';
-import { compareLevels, HttpLoad, pgbenchScript, printLevels } from './load.ts';
+import { benchDatabase, compareLevels, count, HttpLoad, pgbenchScript, printLevels, since } from './load.ts';
 
 const NAME = 'gridmap_bench_nearest';
 const K = 5;
@@ -39,8 +34,6 @@ const BATCH = 100_000;
 
 type Extent = [number, number, number, number];
 
-const count = (n: number) => n.toLocaleString('en');
-const since = (start: number) => `${((performance.now() - start) / 1000).toFixed(1)} s`;
 
 export async function run(args: string[]) {
   const { values } = parseArgs({ args, options: {
@@ -57,41 +50,14 @@ export async function run(args: string[]) {
     throw new Error('--members, --size, --seconds must be positive numbers and --clients positive integers (1,8,32)');
   }
   const started = performance.now();
-  const url = Object.assign(new URL(values.server), { pathname: `/${NAME}` }).toString();
-  // What a finished build is labelled with; a database without this label (or another one) is rebuilt. The
-  // migrations' hash is in it: a schema changed since (migrations are checked against their text) rebuilds too.
-  const schema = createHash('sha256');
-  for (const file of (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort()) schema.update(await readFile(join(MIGRATIONS_DIR, file)));
-  const label = `gridmap nearest bench: members=${members} size=${size} seed=1 schema=${schema.digest('hex').slice(0, 12)}`;
-
-  const admin = await openDatabase({ url: values.server });
-  let database: Database | undefined;
+  const bench = await benchDatabase({
+    server: values.server, name: NAME, label: `nearest members=${members}`, keep: values.keep, size,
+    fill: (url) => populate(url, members),
+  });
+  const { database, url } = bench;
   let load: HttpLoad | undefined;
   let server: Server | undefined;
   try {
-    const { rows: [existing] } = await sql<{ label: string | null }>`
-      select shobj_description(oid, 'pg_database') as label from pg_database where datname = ${NAME}`.execute(admin.db);
-    const reuse = values.keep && existing?.label === label;
-    let generation = 0;
-    if (reuse) {
-      console.log(`nearest: reusing ${NAME} (${label})`);
-      database = await openDatabase({ url });
-      await migrate(database.db);
-    } else {
-      await sql`drop database if exists ${sql.id(NAME)} with (force)`.execute(admin.db);
-      await sql`create database ${sql.id(NAME)}`.execute(admin.db);
-      database = await openDatabase({ url });
-      await migrate(database.db);
-      const loadStart = performance.now();
-      console.log(`nearest: loading a size ${size} demo city…`);
-      await loadDemoCity(database.db, generateDemoCity({ seed: 1, size }), (step, done, total) => {
-        if (done === total) console.log(`nearest: demo city ${step} ${count(total)} (${since(loadStart)})`);
-      });
-      const generationStart = performance.now();
-      await populate(url, members);
-      generation = performance.now() - generationStart;
-      await sql`comment on database ${sql.id(NAME)} is ${sql.lit(label)}`.execute(admin.db);
-    }
     const db = database.db;
 
     const { rows: [stats] } = await sql<{ members: number; volunteers: number; available: number; current: number }>`
@@ -165,14 +131,12 @@ export async function run(args: string[]) {
     } else {
       console.log('\nplan: KNN scan (Order By <->) on members_available_volunteers_idx — as intended.');
     }
-    if (generation) console.log(`\nnearest: generation of ${count(members)} members took ${(generation / 1000).toFixed(1)} s`);
+    if (bench.filled) console.log(`\nnearest: generation of ${count(members)} members took ${(bench.filled / 1000).toFixed(1)} s`);
     console.log(`nearest: the whole run took ${since(started)}`);
   } finally {
     await load?.terminate();
     if (server) await new Promise((resolve) => { server!.closeAllConnections(); server!.close(resolve); });
-    await database?.close();
-    if (!values.keep) await sql`drop database if exists ${sql.id(NAME)} with (force)`.execute(admin.db);
-    await admin.close();
+    await bench.close();
   }
 }
 

@@ -9,8 +9,7 @@
  *   npm run bench -- walls [--issues 1000000] [--size 10] [--seconds 10] [--clients 1,8]
  *                          [--server postgres://postgres@127.0.0.1:5432/postgres] [--keep]
  */
-import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,15 +18,11 @@ import { parseArgs } from 'node:util';
 import { sql, type RawBuilder } from 'kysely';
 import pg from 'pg';
 import { pino } from 'pino';
-import { generateDemoCity } from '../data/demo-city.ts';
-import { loadDemoCity } from '../data/load-demo.ts';
 import { createApp } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
-import { openDatabase, type Database } from '../server/db/database.ts';
-import { migrate, MIGRATIONS_DIR } from '../server/db/migrate.ts';
 import { findUsers, openSession, viewerOf } from '../server/features/accounts/queries.ts';
 import { issueMetricsSql, wallSql } from '../server/features/walls/queries.ts';
-import { compareLevels, HttpLoad, pgbenchScript, printLevels } from './load.ts';
+import { benchDatabase, compareLevels, count, HttpLoad, pgbenchScript, printLevels, since } from './load.ts';
 
 const NAME = 'gridmap_bench_walls';
 const BATCH = 100_000;
@@ -36,8 +31,6 @@ const WALL_LIMIT = 500;
 const GRID_SENTINEL = 987_654_321;
 const DAY_MS = 86_400_000;
 
-const count = (n: number) => n.toLocaleString('en');
-const since = (start: number) => `${((performance.now() - start) / 1000).toFixed(1)} s`;
 
 export async function run(args: string[]) {
   const { values } = parseArgs({ args, options: {
@@ -54,35 +47,15 @@ export async function run(args: string[]) {
     throw new Error('--issues, --size, --seconds must be positive numbers and --clients positive integers (1,8)');
   }
   const started = performance.now();
-  const url = Object.assign(new URL(values.server), { pathname: `/${NAME}` }).toString();
-  const schema = createHash('sha256');
-  for (const file of (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort()) schema.update(await readFile(join(MIGRATIONS_DIR, file)));
-  const label = `gridmap walls bench: issues=${total} size=${size} seed=1 schema=${schema.digest('hex').slice(0, 12)}`;
-
-  const admin = await openDatabase({ url: values.server });
-  let database: Database | undefined;
+  const bench = await benchDatabase({
+    server: values.server, name: NAME, label: `walls issues=${total}`, keep: values.keep, size,
+    fill: (url) => populate(url, total),
+  });
+  const { database, url } = bench;
   let load: HttpLoad | undefined;
   let server: Server | undefined;
   const dir = await mkdtemp(join(tmpdir(), 'gridmap-bench-'));
   try {
-    const { rows: [existing] } = await sql<{ label: string | null }>`
-      select shobj_description(oid, 'pg_database') as label from pg_database where datname = ${NAME}`.execute(admin.db);
-    if (values.keep && existing?.label === label) {
-      console.log(`walls: reusing ${NAME} (${label})`);
-      database = await openDatabase({ url });
-    } else {
-      await sql`drop database if exists ${sql.id(NAME)} with (force)`.execute(admin.db);
-      await sql`create database ${sql.id(NAME)}`.execute(admin.db);
-      database = await openDatabase({ url });
-      await migrate(database.db);
-      const loadStart = performance.now();
-      console.log(`walls: loading a size ${size} demo city…`);
-      await loadDemoCity(database.db, generateDemoCity({ seed: 1, size }), (step, done, all) => {
-        if (done === all) console.log(`walls: demo city ${step} ${count(all)} (${since(loadStart)})`);
-      });
-      await populate(url, total);
-      await sql`comment on database ${sql.id(NAME)} is ${sql.lit(label)}`.execute(admin.db);
-    }
     const db = database.db;
     const { rows: [stats] } = await sql<{ issues: number; open: number; grids: number; first: number; last: number; walls: number }>`
       select (select count(*)::int from issues) as issues,
@@ -131,10 +104,8 @@ export async function run(args: string[]) {
   } finally {
     await load?.terminate();
     if (server) await new Promise((resolve) => { server!.closeAllConnections(); server!.close(resolve); });
-    await database?.close();
     await rm(dir, { recursive: true, force: true });
-    if (!values.keep) await sql`drop database if exists ${sql.id(NAME)} with (force)`.execute(admin.db);
-    await admin.close();
+    await bench.close();
   }
 }
 
