@@ -12,8 +12,8 @@ import { issues, overdue } from './resource.ts';
  * The life of an issue on the walls: taken up on the wall it landed on, solved there or escalated a wall up,
  * answered in public, rated by its reporter. Which state may follow which is the database's table
  * (issue_transitions); who may take each step is decided here: a grid worker works its grid's wall,
- * community staff the community's (and oversee its grids'), street staff the street's; more time is granted
- * one level above the wall that asks for it.
+ * community staff the community's (and oversee its grids'), street staff the street's; the reporter rates;
+ * more time is granted a level above whoever asks for it.
  */
 
 export const ISSUE_ACTIONS = ['accept', 'start', 'resolve', 'escalate', 'reject', 'answer', 'rate', 'close'] as const;
@@ -58,11 +58,14 @@ export async function issueRow(db: Kysely<DB>, viewer: Viewer, id: number, lock 
 /** Whether `viewer` works the wall the issue is on: staff in scope, at its level or above. */
 export const worksWall = (viewer: Viewer, issue: IssueRow) => issue.in_scope && levelOf(viewer) >= wallLevel(issue.wall);
 
+/** Who rates an answer: its reporter; the wall's staff for an issue no user reported (a rating taken by phone). */
+const rates = (viewer: Viewer, issue: IssueRow) => issue.reported_by === viewer.id || (issue.reported_by === null && worksWall(viewer, issue));
+
 /** The steps `viewer` may take on the issue now: for the web to offer, and the API to check. */
 export function allowedActions(viewer: Viewer, issue: IssueRow, next: readonly string[]) {
   const staff = worksWall(viewer, issue);
   const actions: string[] = ISSUE_ACTIONS.filter((action) => {
-    if (action === 'rate') return next.includes('rated') && (issue.reported_by === viewer.id || (issue.reported_by === null && staff));
+    if (action === 'rate') return next.includes('rated') && rates(viewer, issue);
     if (!staff || !next.includes(TARGET[action])) return false;
     return action !== 'escalate' || issue.wall !== 'street';
   });
@@ -109,9 +112,9 @@ export async function transitionIssue(db: Kysely<DB>, viewer: Viewer, actor: Act
     const allowed = allowedActions(viewer, issue, next);
     if (!allowed.includes(input.action)) {
       // not this caller's step (403), or not a step from this state (409)
-      const mayAct = input.action === 'rate' ? issue.reported_by === viewer.id || (issue.reported_by === null && worksWall(viewer, issue)) : worksWall(viewer, issue);
+      const mayAct = input.action === 'rate' ? rates(viewer, issue) : worksWall(viewer, issue);
       throw new HttpProblem(mayAct ? 409 : 403, mayAct ? 'Step not allowed' : 'Forbidden',
-        mayAct ? `issue ${id} is ${issue.status} on the ${issue.wall} wall: it cannot be ${input.action === 'rate' ? 'rated' : `${input.action}ed`} now`
+        mayAct ? `issue ${id} is ${issue.status} on the ${issue.wall} wall: ${input.action} is not a step from there`
           : `a ${viewer.role} in your scope may not ${input.action} issue ${id} (${issue.status} on the ${issue.wall} wall)`,
         { field: 'action', status: issue.status, wall: issue.wall, allowed });
     }
@@ -155,16 +158,14 @@ async function applyStep(trx: Transaction<DB>, viewer: Viewer, issue: IssueRow, 
 
 /** The issue a duplicate is linked to: the first report of the matter, which the caller may read. */
 async function duplicateTarget(trx: Transaction<DB>, viewer: Viewer, id: number, target: number) {
-  const original = await issueRow(trx, viewer, target).catch((error: unknown) => {
-    if (error instanceof HttpProblem) throw new HttpProblem(422, 'Unknown issue', `duplicate_of: ${error.detail}`, { field: 'duplicate_of' });
+  const readable = (issueId: number, why: (detail?: string) => string) => issueRow(trx, viewer, issueId).catch((error: unknown) => {
+    if (error instanceof HttpProblem) throw new HttpProblem(422, 'Unknown issue', `duplicate_of: ${why(error.detail)}`, { field: 'duplicate_of' });
     throw error;
   });
+  const original = await readable(target, (detail) => detail ?? `issue ${target}`);
   const root = original.duplicate_of ?? original.id;
   // the reporter will follow the first report: the caller must be able to read it as well
-  if (root !== original.id) await issueRow(trx, viewer, root).catch((error: unknown) => {
-    if (error instanceof HttpProblem) throw new HttpProblem(422, 'Unknown issue', `duplicate_of: issue ${target} repeats issue ${root}, which you may not read`, { field: 'duplicate_of' });
-    throw error;
-  });
+  if (root !== original.id) await readable(root, () => `issue ${target} repeats issue ${root}, which you may not read`);
   if (root === id) throw new HttpProblem(422, 'Invalid value', `duplicate_of: issue ${id} cannot be a duplicate of itself`, { field: 'duplicate_of' });
   return root;
 }
