@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { sql, type CompiledQuery } from 'kysely';
 import { generateDemoCity } from '../data/demo-city.ts';
@@ -15,6 +16,27 @@ import { openDatabase, type Database } from '../server/db/database.ts';
 import { migrate, MIGRATIONS_DIR } from '../server/db/migrate.ts';
 
 export const WARMUP_S = 2;
+
+/**
+ * The options the server benchmarks share: how many rows of their own to generate (`--<rows>`), the demo
+ * city's size, seconds per level, client counts, the server, and --keep.
+ */
+export function benchOptions(args: string[], rows: string, { rowsDefault, clientsDefault }: { rowsDefault: string; clientsDefault: string }) {
+  const { values } = parseArgs({ args, options: {
+    [rows]: { type: 'string', default: rowsDefault }, size: { type: 'string', default: '10' },
+    seconds: { type: 'string', default: '10' }, clients: { type: 'string', default: clientsDefault },
+    server: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+    keep: { type: 'boolean', default: false },
+  } });
+  const total = Number(values[rows]);
+  const size = Number(values.size);
+  const seconds = Number(values.seconds);
+  const levels = String(values.clients).split(',').map(Number);
+  if (!(total > 0) || !(size > 0) || !(seconds > 0) || levels.some((n) => !(Number.isInteger(n) && n > 0))) {
+    throw new Error(`--${rows}, --size, --seconds must be positive numbers and --clients positive integers (${clientsDefault})`);
+  }
+  return { total, size, seconds, levels, server: String(values.server), keep: Boolean(values.keep) };
+}
 
 export const count = (n: number) => n.toLocaleString('en');
 export const since = (start: number) => `${((performance.now() - start) / 1000).toFixed(1)} s`;

@@ -14,7 +14,6 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { pino } from 'pino';
@@ -23,7 +22,7 @@ import { loadConfig } from '../server/config.ts';
 import { findUsers, openSession, viewerOf } from '../server/features/accounts/queries.ts';
 import { SKILLS } from '../server/features/members/resource.ts';
 import { nearestVolunteersSql, type NearestQuery } from '../server/features/volunteers/nearest.ts';
-import { benchDatabase, compareLevels, count, HttpLoad, pgbenchScript, printLevels, since } from './load.ts';
+import { benchDatabase, benchOptions, compareLevels, count, HttpLoad, pgbenchScript, printLevels, since } from './load.ts';
 
 const NAME = 'gridmap_bench_nearest';
 const K = 5;
@@ -34,24 +33,11 @@ const BATCH = 100_000;
 
 type Extent = [number, number, number, number];
 
-
 export async function run(args: string[]) {
-  const { values } = parseArgs({ args, options: {
-    members: { type: 'string', default: '1000000' }, size: { type: 'string', default: '10' },
-    seconds: { type: 'string', default: '10' }, clients: { type: 'string', default: '1,8,32' },
-    server: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
-    keep: { type: 'boolean', default: false },
-  } });
-  const members = Number(values.members);
-  const size = Number(values.size);
-  const seconds = Number(values.seconds);
-  const levels = values.clients.split(',').map(Number);
-  if (!(members > 0) || !(size > 0) || !(seconds > 0) || levels.some((n) => !(Number.isInteger(n) && n > 0))) {
-    throw new Error('--members, --size, --seconds must be positive numbers and --clients positive integers (1,8,32)');
-  }
+  const { total: members, size, seconds, levels, server: serverUrl, keep } = benchOptions(args, 'members', { rowsDefault: '1000000', clientsDefault: '1,8,32' });
   const started = performance.now();
   const bench = await benchDatabase({
-    server: values.server, name: NAME, label: `nearest members=${members}`, keep: values.keep, size,
+    server: serverUrl, name: NAME, label: `nearest members=${members}`, keep, size,
     fill: (url) => populate(url, members),
   });
   const { database, url } = bench;

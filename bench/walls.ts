@@ -14,7 +14,6 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { sql, type RawBuilder } from 'kysely';
 import pg from 'pg';
 import { pino } from 'pino';
@@ -22,7 +21,7 @@ import { createApp } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
 import { findUsers, openSession, viewerOf } from '../server/features/accounts/queries.ts';
 import { issueMetricsSql, wallSql } from '../server/features/walls/queries.ts';
-import { benchDatabase, compareLevels, count, HttpLoad, pgbenchScript, printLevels, since } from './load.ts';
+import { benchDatabase, benchOptions, compareLevels, count, HttpLoad, pgbenchScript, printLevels, since } from './load.ts';
 
 const NAME = 'gridmap_bench_walls';
 const BATCH = 100_000;
@@ -31,24 +30,11 @@ const WALL_LIMIT = 500;
 const GRID_SENTINEL = 987_654_321;
 const DAY_MS = 86_400_000;
 
-
 export async function run(args: string[]) {
-  const { values } = parseArgs({ args, options: {
-    issues: { type: 'string', default: '1000000' }, size: { type: 'string', default: '10' },
-    seconds: { type: 'string', default: '10' }, clients: { type: 'string', default: '1,8' },
-    server: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
-    keep: { type: 'boolean', default: false },
-  } });
-  const total = Number(values.issues);
-  const size = Number(values.size);
-  const seconds = Number(values.seconds);
-  const levels = values.clients.split(',').map(Number);
-  if (!(total > 0) || !(size > 0) || !(seconds > 0) || levels.some((n) => !(Number.isInteger(n) && n > 0))) {
-    throw new Error('--issues, --size, --seconds must be positive numbers and --clients positive integers (1,8)');
-  }
+  const { total, size, seconds, levels, server: serverUrl, keep } = benchOptions(args, 'issues', { rowsDefault: '1000000', clientsDefault: '1,8' });
   const started = performance.now();
   const bench = await benchDatabase({
-    server: values.server, name: NAME, label: `walls issues=${total}`, keep: values.keep, size,
+    server: serverUrl, name: NAME, label: `walls issues=${total}`, keep, size,
     fill: (url) => populate(url, total),
   });
   const { database, url } = bench;
