@@ -28,12 +28,12 @@ export async function loadDemoCity(db: Kysely<DB>, city: DemoCity, progress: Pro
         select code, name, district_code, district_name
         from json_to_recordset(${rows}::json) as r(code text, name text, district_code text, district_name text)`.execute(t)],
       ['communities', city.communities.map((c) => ({ ...c, cells: c.cells.map((ring) => polygon(ring)) })), (t, rows) => sql`
-        insert into communities (code, name, street_code, party_committee_name, party_committee_secretary, geom)
-        select r.code, r.name, r.street_code, r.party_committee_name, r.party_committee_secretary,
+        insert into communities (code, name, street_code, party_committee_name, party_committee_secretary, staff_count, geom)
+        select r.code, r.name, r.street_code, r.party_committee_name, r.party_committee_secretary, r.staff_count,
                (select ST_ForcePolygonCCW(ST_Multi(ST_Union(ST_SetSRID(ST_GeomFromGeoJSON(cell), 4326))))
                 from json_array_elements_text(r.cells) cell)
         from json_to_recordset(${rows}::json) as r(code text, name text, street_code text, party_committee_name text,
-               party_committee_secretary text, cells json)`.execute(t)],
+               party_committee_secretary text, staff_count int, cells json)`.execute(t)],
       ['grids', city.grids.map((g) => ({ ...g, ring: polygon(g.ring) })), (t, rows) => sql`
         insert into grids (community_id, code, name, party_branch_name, party_branch_secretary, grid_worker_name, grid_worker_phone, geom)
         select c.id, r.code, r.name, r.party_branch_name, r.party_branch_secretary, r.grid_worker_name, r.grid_worker_phone,

@@ -28,6 +28,9 @@ export const DISPATCHERS: readonly Role[] = ['admin', 'dispatcher', 'grid_worker
 /** Roles that work the problem walls: take issues up, escalate, answer, grant more time one level up. */
 export const WALL_STAFF: readonly Role[] = ['admin', 'grid_worker', 'dispatcher', 'leader'];
 
+/** Roles that watch coverage: aggregates per grid and community, never a member's home. */
+export const COVERAGE_READERS: readonly Role[] = ['admin', 'planner', 'leader', 'dispatcher', 'grid_worker'];
+
 export const MAP_RESOURCES: ResourceName[] = ['communities', 'grids', 'buildings', 'members', 'units', 'issues'];
 
 const resourceRules = (name: ResourceName): AccessRule[] => [
@@ -92,6 +95,10 @@ export const ACCESS_RULES: AccessRule[] = [
   { method: 'GET', path: '/api/v1/echo', allow: { public: 'the echo wall is published: answers without personal data' } },
   { method: 'GET', path: '/api/v1/communities/:id/monthly', allow: { public: 'one matter a month is published (drafts only to the community staff)' } },
   { method: 'PUT', path: '/api/v1/communities/:id/monthly/:month', allow: { roles: WALL_STAFF } },
+  // coverage: the areas in the caller's scope (in SQL); counts, not people
+  { method: 'GET', path: '/api/v1/coverage/grids', allow: { resource: 'grids', action: 'read', roles: COVERAGE_READERS } },
+  { method: 'GET', path: '/api/v1/coverage/communities', allow: { resource: 'communities', action: 'read', roles: COVERAGE_READERS } },
+  { method: 'GET', path: '/api/v1/coverage/gaps', allow: { resource: 'buildings', action: 'read', roles: COVERAGE_READERS } },
   // issue and dispatch changes in the caller's scope (filtered per viewer in SQL)
   { method: 'GET', path: '/api/v1/events', allow: { roles: 'any' } },
   ...MAP_RESOURCES.flatMap(resourceRules),

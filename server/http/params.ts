@@ -92,3 +92,9 @@ export function parseTime(value: unknown, field: string): Date | undefined {
   }
   return new Date(text);
 }
+
+/** Only these query parameters; anything else is named as unknown. */
+export function onlyParameters(req: { query: Record<string, unknown> }, allowed: string[]) {
+  const unknown = Object.keys(req.query).find((key) => !allowed.includes(key));
+  if (unknown) throw invalidParameter(unknown, `${unknown} is not a parameter here; use ${allowed.join(', ')}`);
+}

@@ -18,8 +18,13 @@ export const communities: ResourceDefinition = {
     street_code: z.string().regex(/^\d{9}$/, 'a street code is 9 digits'),
     party_committee_name: z.string().max(200).nullable().optional(),
     party_committee_secretary: z.string().max(100).nullable().optional(),
+    /** community workers in post, against the staffing standard */
+    staff_count: z.number().int().min(0).max(10000).nullable().optional(),
+    /** the households a grid of this community should hold (no fewer than the min, no more than the max) */
+    grid_households_min: z.number().int().min(0).max(100000).optional(),
+    grid_households_max: z.number().int().min(0).max(100000).optional(),
   }),
-  defaults: {},
+  defaults: { grid_households_min: 300, grid_households_max: 500 },
   readOnly: ['id', 'version', 'created_at', 'updated_at', 'street_name', 'district_code', 'district_name'],
   place: { community: 'id' },
   filters: {

@@ -1,14 +1,8 @@
 import { Router, type Request, type Response } from 'express';
 import type { Database } from '../../db/database.ts';
-import { parseId, parseLimit, parseOffset, parseQueryValue, parseTime } from '../../http/params.ts';
+import { onlyParameters, parseId, parseLimit, parseOffset, parseQueryValue, parseTime } from '../../http/params.ts';
 import { invalidParameter } from '../../http/problem.ts';
 import { echoWall, issueMetrics, wallFeatures } from './queries.ts';
-
-/** Only these query parameters; anything else is named as unknown. */
-function onlyParameters(req: Request, allowed: string[]) {
-  const unknown = Object.keys(req.query).find((key) => !allowed.includes(key));
-  if (unknown) throw invalidParameter(unknown, `${unknown} is not a parameter here; use ${allowed.join(', ')}`);
-}
 
 const DAY_MS = 86_400_000;
 

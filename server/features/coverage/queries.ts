@@ -1,0 +1,195 @@
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { allOf, readConditions, seesAggregateOnly } from '../../access/policy.ts';
+import type { Viewer } from '../../access/viewer.ts';
+import type { DB } from '../../db/schema.ts';
+import { buildings } from '../buildings/resource.ts';
+import { communities } from '../communities/resource.ts';
+import { grids } from '../grids/resource.ts';
+import { OPEN_STATUSES, overdue } from '../issues/resource.ts';
+
+export type CoverageLevel = 'grid' | 'community';
+
+export interface CoverageOptions {
+  /** a household is reached when an available volunteer is this close to its building (metres) */
+  reachM: number;
+  /** issues reported in [from, to) only; all issues without */
+  from?: Date;
+  to?: Date;
+}
+
+export const DEFAULT_REACH_M = 500;
+
+/**
+ * Where a volunteer is reached: where it says it is now, else home; as dispatch finds volunteers, and on the
+ * same partial geography index (sql/008_dispatch.sql), which ST_DWithin and <-> use when written like this.
+ */
+const volunteerAt = (alias: string) => sql`coalesce(${sql.ref(`${alias}.current_point`)}, ${sql.ref(`${alias}.geom`)})::geography`;
+const onDuty = (alias: string) => sql`${sql.ref(`${alias}.is_volunteer`)} and ${sql.ref(`${alias}.availability`)} = 'available'`;
+
+/** Building `b` has an available volunteer within `reachM` of its footprint. */
+const reached = (reachM: number) => sql`exists (
+  select from members v where ${onDuty('v')} and ST_DWithin(${volunteerAt('v')}, b.geom::geography, ${reachM}))`;
+
+const share = (part: RawBuilder<unknown>, whole: RawBuilder<unknown>, digits = 4) =>
+  sql`round(${part}::numeric / nullif(${whole}, 0), ${sql.lit(digits)})::float8`;
+
+/**
+ * Every coverage metric of the grids or communities matching `where` (on `a`, the grids or communities
+ * table), one row per area with its geometry (`geom`, WGS 84) and flat properties, so the same rows make
+ * GeoJSON and vector tiles. Each area's buildings, members and issues are those linked to it (the derived
+ * links), counted by index look-ups per area: a community's worth is a few hundred milliseconds, not a scan.
+ *
+ * - households, residents: summed over the area's buildings; party_group_share: residential buildings with a
+ *   building Party group / residential buildings;
+ * - members by category, volunteers, central households; members and volunteers per 100 households;
+ * - volunteer_reach: households in buildings within reachM of an available volunteer (any volunteer: the
+ *   nearest may live across the boundary) / households;
+ * - issues (duplicates counted once, as on the walls): open, overdue, closed; closure_rate closed / (reported −
+ *   rejected); median days from report to close;
+ * - communities also: the staffing standard (sql/010_coverage.sql) against staff_count, and grid balance:
+ *   households per grid (lowest, highest, population standard deviation) against the community's band.
+ */
+export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, options: CoverageOptions) {
+  const key = sql.ref(level === 'grid' ? 'grid_id' : 'community_id');
+  const window = [
+    ...(options.from ? [sql`i.reported_at >= ${options.from}`] : []),
+    ...(options.to ? [sql`i.reported_at < ${options.to}`] : []),
+  ];
+  const counts = sql`
+    coalesce(b.households, 0)::int as households, coalesce(b.residents, 0)::int as residents,
+    coalesce(b.buildings, 0)::int as buildings, coalesce(b.residential_buildings, 0)::int as residential_buildings,
+    coalesce(b.party_group_buildings, 0)::int as party_group_buildings,
+    ${share(sql`b.party_group_buildings`, sql`b.residential_buildings`)} as party_group_share,
+    m.members, m.members_in_service, m.members_retired, m.members_floating, m.members_resident,
+    m.volunteers, m.volunteers_available, m.central_households,
+    ${share(sql`100 * m.members`, sql`b.households`, 2)} as members_per_100_households,
+    ${share(sql`100 * m.volunteers`, sql`b.households`, 2)} as volunteers_per_100_households,
+    coalesce(b.households_reached, 0)::int as households_reached,
+    ${share(sql`b.households_reached`, sql`b.households`)} as volunteer_reach,
+    i.open_issues, i.overdue_issues, i.closed_issues, i.closure_rate, i.median_days_to_close`;
+  const perArea = sql`
+    left join lateral (
+      select count(*) as buildings,
+             count(*) filter (where b.kind = 'residential') as residential_buildings,
+             count(*) filter (where b.kind = 'residential' and b.has_party_group) as party_group_buildings,
+             sum(b.households) as households, sum(b.residents) as residents,
+             sum(b.households) filter (where b.households > 0 and ${reached(options.reachM)}) as households_reached
+      from buildings b where b.${key} = a.id) b on true
+    cross join lateral (
+      select count(*)::int as members,
+             count(*) filter (where m.category = 'in_service')::int as members_in_service,
+             count(*) filter (where m.category = 'retired')::int as members_retired,
+             count(*) filter (where m.category = 'floating')::int as members_floating,
+             count(*) filter (where m.category = 'resident')::int as members_resident,
+             count(*) filter (where m.is_volunteer)::int as volunteers,
+             count(*) filter (where ${onDuty('m')})::int as volunteers_available,
+             count(*) filter (where m.is_central_household)::int as central_households
+      from members m where m.${key} = a.id) m
+    cross join lateral (
+      select count(*) filter (where i.status in (${sql.join([...OPEN_STATUSES])}))::int as open_issues,
+             count(*) filter (where ${overdue('i')})::int as overdue_issues,
+             count(*) filter (where i.status = 'closed')::int as closed_issues,
+             ${share(sql`count(*) filter (where i.status = 'closed')`, sql`count(*) filter (where i.status <> 'rejected')`)} as closure_rate,
+             round((percentile_cont(0.5) within group (order by extract(epoch from i.closed_at - i.reported_at) / 86400)
+                    filter (where i.status = 'closed'))::numeric, 2)::float8 as median_days_to_close
+      from issues i where i.${key} = a.id and i.duplicate_of is null and ${allOf(window)}) i`;
+
+  if (level === 'grid') {
+    return sql`
+      select a.id, a.geom, a.code, a.name, a.community_id, c.name as community_name, ${counts},
+             c.grid_households_min as band_min, c.grid_households_max as band_max,
+             case when coalesce(b.households, 0) < c.grid_households_min then 'below'
+                  when b.households > c.grid_households_max then 'above' else 'within' end as household_band
+      from grids a join communities c on c.id = a.community_id ${perArea}
+      where ${where}`;
+  }
+  return sql`
+    select a.id, a.geom, a.code, a.name, a.street_code, s.name as street_name, ${counts},
+           a.staff_count, st.people_served::int, st.required_min as staff_required_min, st.required_max as staff_required_max,
+           case when a.staff_count is null then 'unknown' when a.staff_count < st.required_min then 'short'
+                when a.staff_count > st.required_max then 'over' else 'within' end as staffing,
+           gb.grids, a.grid_households_min as band_min, a.grid_households_max as band_max,
+           gb.lowest as grid_households_lowest, gb.highest as grid_households_highest,
+           round(gb.stddev, 1)::float8 as grid_households_stddev, gb.below as grids_below_band, gb.above as grids_above_band
+    from communities a join streets s on s.code = a.street_code ${perArea}
+    cross join lateral staffing_standard(coalesce(b.households, 0)::bigint, coalesce(b.residents, 0)::bigint) st
+    cross join lateral (
+      select count(*)::int as grids, min(h)::int as lowest, max(h)::int as highest, stddev_pop(h) as stddev,
+             count(*) filter (where h < a.grid_households_min)::int as below,
+             count(*) filter (where h > a.grid_households_max)::int as above
+      from (select coalesce((select sum(households) from buildings where grid_id = g.id), 0) as h
+            from grids g where g.community_id = a.id) per_grid) gb
+    where ${where}`;
+}
+
+export interface CoverageFilter {
+  community?: number;
+  street?: string;
+}
+
+/** The areas of `level` the viewer may read, within the filter, as a condition on `a`. */
+function visibleAreas(level: CoverageLevel, viewer: Viewer, filter: CoverageFilter) {
+  const def = level === 'grid' ? grids : communities;
+  const conditions = [...(readConditions(def.name, def.place, viewer, 'a') ?? [sql`false`])];
+  const communityColumn = level === 'grid' ? sql`a.community_id` : sql`a.id`;
+  if (filter.community !== undefined) conditions.push(sql`${communityColumn} = ${filter.community}`);
+  if (filter.street !== undefined) {
+    conditions.push(level === 'grid'
+      ? sql`a.community_id in (select id from communities where street_code = ${filter.street})`
+      : sql`a.street_code = ${filter.street}`);
+  }
+  return allOf(conditions);
+}
+
+/** The coverage of the visible grids or communities as a GeoJSON FeatureCollection, built by PostGIS. */
+export async function coverageCollection(db: Kysely<DB>, level: CoverageLevel, viewer: Viewer, filter: CoverageFilter, options: CoverageOptions) {
+  const { rows } = await sql<{ body: string }>`
+    select json_build_object(
+      'type', 'FeatureCollection',
+      'reach_m', ${options.reachM}::int,
+      'numberReturned', count(*),
+      'features', coalesce(json_agg(json_build_object(
+        'type', 'Feature', 'id', r.id,
+        'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(r.geom), 7)::json,
+        'properties', to_jsonb(r) - 'geom') order by r.code), '[]'))::text as body
+    from (${coverageRows(level, visibleAreas(level, viewer, filter), options)}) r`.execute(db);
+  return rows[0].body;
+}
+
+/**
+ * Buildings with households and no available volunteer within reach: where a resident in need has no one
+ * nearby. Each with its distance to the nearest available volunteer, anywhere (null when there is none):
+ * exact on the spheroid among the four nearest on the sphere (the index's order). Roles that see members
+ * only in aggregate get it to the nearest 100 m: exact distances from many buildings would place a home.
+ */
+export async function coverageGaps(db: Kysely<DB>, viewer: Viewer, filter: CoverageFilter, reachM: number) {
+  const visible = readConditions(buildings.name, buildings.place, viewer, 'b') ?? [sql`false`];
+  const within = [
+    ...(filter.community !== undefined ? [sql`b.community_id = ${filter.community}`] : []),
+    ...(filter.street !== undefined ? [sql`b.community_id in (select id from communities where street_code = ${filter.street})`] : []),
+  ];
+  const nearest = sql`(select min(ST_Distance(n.at, b.geom::geography)) from (
+      select ${volunteerAt('v')} as at from members v where ${onDuty('v')}
+      order by ${volunteerAt('v')} <-> b.geom::geography limit 4) n)`;
+  const rounding = seesAggregateOnly('members', viewer) ? -2 : 1;
+  const { rows } = await sql<{ body: string }>`
+    with gap as (
+      select b.id, b.name, b.kind, b.households, b.residents, b.grid_id, b.community_id, b.geom,
+             round(${nearest}::numeric, ${sql.lit(rounding)})::float8 as nearest_volunteer_m
+      from buildings b
+      where b.households > 0 and not ${reached(reachM)} and ${allOf([...within, ...visible])}
+    )
+    select json_build_object(
+      'type', 'FeatureCollection', 'reach_m', ${reachM}::int,
+      'numberReturned', count(*), 'households', coalesce(sum(gap.households), 0),
+      'features', coalesce(json_agg(json_build_object(
+        'type', 'Feature', 'id', gap.id,
+        'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(gap.geom), 7)::json,
+        'properties', json_build_object(
+          'name', gap.name, 'kind', gap.kind, 'households', gap.households, 'residents', gap.residents,
+          'grid_id', gap.grid_id, 'grid_name', g.name, 'community_id', gap.community_id,
+          'nearest_volunteer_m', gap.nearest_volunteer_m))
+        order by gap.nearest_volunteer_m desc nulls first, gap.id), '[]'))::text as body
+    from gap left join grids g on g.id = gap.grid_id`.execute(db);
+  return rows[0].body;
+}

@@ -1,0 +1,47 @@
+import { Router, type Request } from 'express';
+import type { Database } from '../../db/database.ts';
+import { onlyParameters, parseQueryValue, parseTime } from '../../http/params.ts';
+import { invalidParameter } from '../../http/problem.ts';
+import { coverageCollection, coverageGaps, DEFAULT_REACH_M, type CoverageFilter, type CoverageOptions } from './queries.ts';
+
+const MAX_REACH_M = 5000;
+
+function parseReach(req: Request) {
+  const reach = parseQueryValue(req.query.reach_m, 'reach_m', 'integer') as number | undefined ?? DEFAULT_REACH_M;
+  if (reach < 1 || reach > MAX_REACH_M) throw invalidParameter('reach_m', `reach_m must be from 1 to ${MAX_REACH_M} metres`);
+  return reach;
+}
+
+function parseFilter(req: Request): CoverageFilter {
+  const street = parseQueryValue(req.query.street, 'street', 'text') as string | undefined;
+  if (street !== undefined && !/^\d{9}$/.test(street)) throw invalidParameter('street', 'a street code is 9 digits');
+  return { community: parseQueryValue(req.query.community, 'community', 'integer') as number | undefined, street };
+}
+
+function parseOptions(req: Request): CoverageOptions {
+  const from = parseTime(req.query.from, 'from');
+  const to = parseTime(req.query.to, 'to');
+  if (from && to && from >= to) throw invalidParameter('from', 'from must be before to');
+  return { reachM: parseReach(req), from, to };
+}
+
+/** What leaders watch: coverage per grid and community, and the buildings no volunteer reaches. */
+export function coverageRoutes({ db }: Database) {
+  return Router()
+    .get('/api/v1/coverage/grids', async (req, res) => {
+      onlyParameters(req, ['community', 'street', 'reach_m', 'from', 'to']);
+      res.type('application/geo+json').send(await coverageCollection(db, 'grid', req.viewer!, parseFilter(req), parseOptions(req)));
+    })
+    .get('/api/v1/coverage/communities', async (req, res) => {
+      onlyParameters(req, ['street', 'community', 'reach_m', 'from', 'to']);
+      res.type('application/geo+json').send(await coverageCollection(db, 'community', req.viewer!, parseFilter(req), parseOptions(req)));
+    })
+    .get('/api/v1/coverage/gaps', async (req, res) => {
+      onlyParameters(req, ['community', 'street', 'reach_m']);
+      const filter = parseFilter(req);
+      if (filter.community === undefined && filter.street === undefined) {
+        throw invalidParameter('community', 'community (or street) is required: gaps are listed per community');
+      }
+      res.type('application/geo+json').send(await coverageGaps(db, req.viewer!, filter, parseReach(req)));
+    });
+}
