@@ -14,6 +14,7 @@ import { auditRoutes } from './features/audit/routes.ts';
 import { buildings } from './features/buildings/resource.ts';
 import { communityRoutes } from './features/communities/routes.ts';
 import { coverageRoutes } from './features/coverage/routes.ts';
+import { tileRoutes } from './features/tiles/routes.ts';
 import { dispatchRoutes } from './features/dispatch/routes.ts';
 import { eventRoutes } from './features/events/routes.ts';
 import { gridRoutes } from './features/grids/routes.ts';
@@ -85,6 +86,7 @@ export function createApp({ database, config, logger }: { database: Database; co
   app.use(wallRoutes(database));
   app.use(monthlyRoutes(database));
   app.use(coverageRoutes(database));
+  app.use(tileRoutes(database));
   for (const resource of [buildings, members, units, issues]) app.use(featureResource(database, resource));
 
   if (existsSync(WEB_DIST)) {

@@ -43,8 +43,9 @@ RETURNS geometry LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                extent / (ST_XMax(bounds) - ST_XMin(bounds)), 0, 0, -extent / (ST_YMax(bounds) - ST_YMin(bounds)),
                -ST_XMin(bounds) * extent / (ST_XMax(bounds) - ST_XMin(bounds)),
                ST_YMax(bounds) * extent / (ST_YMax(bounds) - ST_YMin(bounds))), 1)) AS snapped
+      -- points too are kept within the buffer, as ST_AsMVTGeom keeps them
       WHERE ST_Dimension(g) > 0
-         OR ST_Intersects(g, ST_MakeEnvelope(ST_XMin(bounds), ST_YMin(bounds), ST_XMax(bounds), ST_YMax(bounds), ST_SRID(g)))
+         OR ST_Intersects(g, ST_SetSRID(ST_Expand(bounds, buffer * (ST_XMax(bounds) - ST_XMin(bounds)) / extent)::geometry, ST_SRID(g)))
     ) s
   ) v
 $$;

@@ -99,6 +99,9 @@ export const ACCESS_RULES: AccessRule[] = [
   { method: 'GET', path: '/api/v1/coverage/grids', allow: { resource: 'grids', action: 'read', roles: COVERAGE_READERS } },
   { method: 'GET', path: '/api/v1/coverage/communities', allow: { resource: 'communities', action: 'read', roles: COVERAGE_READERS } },
   { method: 'GET', path: '/api/v1/coverage/gaps', allow: { resource: 'buildings', action: 'read', roles: COVERAGE_READERS } },
+  // vector tiles: each layer as its rows' resource allows (checked by the route), scoped in SQL
+  { method: 'GET', path: '/tiles/:layer.json', allow: { roles: 'any' } },
+  { method: 'GET', path: '/tiles/:layer/:z/:x/:y.mvt', allow: { roles: 'any' } },
   // issue and dispatch changes in the caller's scope (filtered per viewer in SQL)
   { method: 'GET', path: '/api/v1/events', allow: { roles: 'any' } },
   ...MAP_RESOURCES.flatMap(resourceRules),

@@ -1,0 +1,124 @@
+import { sql, type RawBuilder } from 'kysely';
+import { allOf, readConditions, type ResourceName } from '../../access/policy.ts';
+import type { Viewer } from '../../access/viewer.ts';
+import { buildings } from '../buildings/resource.ts';
+import { communities } from '../communities/resource.ts';
+import { coverageRows, DEFAULT_REACH_M } from '../coverage/queries.ts';
+import { grids } from '../grids/resource.ts';
+import { issues, overdue } from '../issues/resource.ts';
+import { members } from '../members/resource.ts';
+
+/** A vector tile's coordinates; `bounds` is its envelope in Web Mercator (ST_TileEnvelope), `area` in WGS 84
+ *  grown by what a feature may reach into it from outside (the buffer, a hexagon), for the && on the index. */
+export interface Tile {
+  z: number;
+  x: number;
+  y: number;
+  bounds: RawBuilder<unknown>;
+  area: RawBuilder<unknown>;
+}
+
+type FieldType = 'Number' | 'String' | 'Boolean';
+
+export interface TileLayer {
+  name: string;
+  description: string;
+  /** whose rows it draws, and who may read it */
+  resource: ResourceName;
+  minzoom: number;
+  maxzoom: number;
+  /** the attributes, as TileJSON's vector_layers lists them */
+  fields: Record<string, FieldType>;
+  /** the rows of the tile: id (null for cells), geom (WGS 84 or Web Mercator, `srid`), props (jsonb) */
+  rows(tile: Tile, viewer: Viewer): RawBuilder<unknown>;
+  srid: 4326 | 3857;
+  /** how far a change reaches into neighbouring tiles' features, in metres of Web Mercator, at zoom z */
+  reach(z: number): number;
+}
+
+export const MAX_ZOOM = 22;
+/** Web Mercator's width, in its metres: a tile at zoom z is this / 2^z wide. */
+export const WORLD_3857 = 40075016.685578488;
+
+const visible = (resource: ResourceName, place: Parameters<typeof readConditions>[1], viewer: Viewer, alias: string) =>
+  allOf(readConditions(resource, place, viewer, alias) ?? [sql`false`]);
+
+const number = (names: string[]) => Object.fromEntries(names.map((n) => [n, 'Number' as const]));
+
+/** The attributes of a grid: its names and every coverage metric (server/features/coverage/queries.ts). */
+const GRID_FIELDS: Record<string, FieldType> = {
+  code: 'String', name: 'String', community_id: 'Number', community_name: 'String', household_band: 'String',
+  ...number(['households', 'residents', 'buildings', 'residential_buildings', 'party_group_buildings', 'party_group_share',
+    'members', 'members_in_service', 'members_retired', 'members_floating', 'members_resident', 'volunteers',
+    'volunteers_available', 'central_households', 'members_per_100_households', 'volunteers_per_100_households',
+    'households_reached', 'volunteer_reach', 'open_issues', 'overdue_issues', 'closed_issues', 'closure_rate',
+    'median_days_to_close', 'band_min', 'band_max']),
+};
+
+/**
+ * Members and volunteers are drawn as counts in hexagons, at every zoom and for every role: a hexagon is
+ * never narrower than about 500 m (edge 300 m of Web Mercator), so no cell is a home. A sixteenth of the tile
+ * wide at low zoom. Cells come from ST_HexagonGrid on Web Mercator, which lines them up across tiles.
+ */
+const MIN_HEX_EDGE = 300;
+export const hexEdge = (z: number) => Math.max(WORLD_3857 / 2 ** z / 16, MIN_HEX_EDGE);
+
+function density(name: 'members' | 'volunteers', description: string): TileLayer {
+  return {
+    name, description, resource: 'members', minzoom: 0, maxzoom: MAX_ZOOM, srid: 3857,
+    fields: name === 'members' ? number(['count', 'volunteers']) : number(['count', 'available']),
+    reach: (z) => 2 * hexEdge(z),
+    rows: (tile, viewer) => sql`
+      select null::int as id, h.geom,
+             jsonb_build_object(${sql.lit(name === 'members' ? 'volunteers' : 'available')},
+               count(*) filter (where ${name === 'members' ? sql`m.is_volunteer` : sql`m.availability = 'available'`}), 'count', count(*)) as props
+      from ST_HexagonGrid(${hexEdge(tile.z)}, ST_Expand(${tile.bounds}, ${hexEdge(tile.z)})) h
+      -- the index finds the members in the cell's box (exact: Web Mercator keeps a box a box), the cell those in it
+      join members m on m.geom && ST_Transform(h.geom, 4326) and ST_Intersects(ST_Transform(m.geom, 3857), h.geom)
+      where ${name === 'volunteers' ? sql`m.is_volunteer and ` : sql``}${visible('members', members.place, viewer, 'm')}
+        -- each cell once: in the tile its centre lies in
+        and ST_Intersects(ST_Centroid(h.geom), ${tile.bounds})
+      group by h.geom`,
+  };
+}
+
+export const TILE_LAYERS: TileLayer[] = [
+  {
+    name: 'communities', description: 'Community boundaries', resource: 'communities', minzoom: 0, maxzoom: MAX_ZOOM, srid: 4326,
+    fields: { code: 'String', name: 'String', street_code: 'String', staff_count: 'Number' },
+    reach: () => 0,
+    rows: (tile, viewer) => sql`
+      select a.id, a.geom, jsonb_build_object('code', a.code, 'name', a.name, 'street_code', a.street_code, 'staff_count', a.staff_count) as props
+      from communities a where a.geom && ${tile.area} and ${visible('communities', communities.place, viewer, 'a')}`,
+  },
+  {
+    name: 'grids', description: 'Grid boundaries with their coverage metrics (volunteer reach within 500 m)', resource: 'grids',
+    minzoom: 8, maxzoom: MAX_ZOOM, srid: 4326, fields: GRID_FIELDS,
+    reach: () => 0,
+    rows: (tile, viewer) => sql`
+      select r.id, r.geom, to_jsonb(r) - 'id' - 'geom' as props
+      from (${coverageRows('grid', sql`a.geom && ${tile.area} and ${visible('grids', grids.place, viewer, 'a')}`, { reachM: DEFAULT_REACH_M })}) r`,
+  },
+  {
+    name: 'buildings', description: 'Building footprints', resource: 'buildings', minzoom: 12, maxzoom: MAX_ZOOM, srid: 4326,
+    fields: { name: 'String', kind: 'String', households: 'Number', residents: 'Number', has_party_group: 'Boolean', grid_id: 'Number' },
+    reach: () => 0,
+    rows: (tile, viewer) => sql`
+      select b.id, b.geom, jsonb_build_object('name', b.name, 'kind', b.kind, 'households', b.households, 'residents', b.residents,
+                                              'has_party_group', b.has_party_group, 'grid_id', b.grid_id) as props
+      from buildings b where b.geom && ${tile.area} and ${visible('buildings', buildings.place, viewer, 'b')}`,
+  },
+  {
+    name: 'issues', description: 'Issues raised: state, category, wall, overdue', resource: 'issues', minzoom: 8, maxzoom: MAX_ZOOM, srid: 4326,
+    fields: { status: 'String', category: 'String', wall: 'String', overdue: 'Boolean', grid_id: 'Number' },
+    reach: () => 0,
+    rows: (tile, viewer) => sql`
+      select i.id, i.geom, jsonb_build_object('status', i.status, 'category', i.category, 'wall', i.wall,
+                                              'overdue', ${overdue('i')}, 'grid_id', i.grid_id) as props
+      from issues i where i.geom && ${tile.area} and ${visible('issues', issues.place, viewer, 'i')}`,
+  },
+  density('members', 'Party members per hexagon (never a home)'),
+  density('volunteers', 'Volunteers per hexagon, and how many are available (never a home)'),
+];
+
+export const tileLayer = (name: string) => TILE_LAYERS.find((l) => l.name === name);

@@ -1,0 +1,96 @@
+import { Router, type Request } from 'express';
+import { sql } from 'kysely';
+import { accessOf, mayRead } from '../../access/policy.ts';
+import type { Viewer } from '../../access/viewer.ts';
+import type { Database } from '../../db/database.ts';
+import { HttpProblem, invalidParameter } from '../../http/problem.ts';
+import { TileCache, tileBox } from './cache.ts';
+import { MAX_ZOOM, TILE_LAYERS, tileLayer, type TileLayer } from './layers.ts';
+import { chooseEncoder, renderTile, tileMargin, type TileEncoder } from './render.ts';
+
+export const MVT_TYPE = 'application/vnd.mapbox-vector-tile';
+
+function layerFor(req: Request, viewer: Viewer): TileLayer {
+  const layer = tileLayer(String(req.params.layer));
+  if (!layer) throw new HttpProblem(404, 'Not Found', `No tile layer ${String(req.params.layer)}; use ${TILE_LAYERS.map((l) => l.name).join(', ')}`, { field: 'layer' });
+  if (!mayRead(layer.resource, viewer.role)) throw new HttpProblem(403, 'Forbidden', `a ${viewer.role} may not read ${layer.name}`, { field: 'layer' });
+  return layer;
+}
+
+function tileIndex(value: unknown, field: 'z' | 'x' | 'y', max: number) {
+  const n = typeof value === 'string' && /^\d{1,8}$/.test(value) ? Number(value) : NaN;
+  if (!(n <= max)) throw invalidParameter(field, `${field} must be a whole number from 0 to ${max}`);
+  return n;
+}
+
+/**
+ * Tiles are the same for everyone who reads the same rows: one role in one scope, or, where a role reads
+ * only its own rows (a resident's reports), one user.
+ */
+function viewKey(viewer: Viewer, layer: TileLayer) {
+  const scope = viewer.scope ? `${viewer.scope.kind}:${'code' in viewer.scope ? viewer.scope.code : viewer.scope.id}` : '*';
+  const own = accessOf(layer.resource, viewer.role).read?.rows !== 'scope';
+  return `${viewer.role}:${scope}${own ? `:${viewer.id}` : ''}`;
+}
+
+export interface TileOptions {
+  encoder?: TileEncoder;
+  cacheMegabytes?: number;
+  maxAgeSeconds?: number;
+}
+
+/**
+ * Mapbox vector tiles of the map and its coverage, with a TileJSON 3.0 description per layer. Rows are
+ * scoped to the viewer in SQL, as everywhere; members only ever as counts in hexagons.
+ */
+export function tileRoutes({ db }: Database, options: TileOptions = {}) {
+  const cache = new TileCache(db, { maxBytes: (options.cacheMegabytes ?? 128) * 2 ** 20, maxAgeMs: (options.maxAgeSeconds ?? 60) * 1000 });
+  let encoder: Promise<TileEncoder> | undefined = options.encoder && Promise.resolve(options.encoder);
+
+  return Router()
+    .get('/tiles/:layer.json', async (req, res) => {
+      const layer = layerFor(req, req.viewer!);
+      // the city's extent: where there are communities
+      const { rows: [extent] } = await sql<{ bounds: number[] | null }>`
+        select case when e is not null then json_build_array(ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)) end as bounds
+        from (select ST_Extent(geom) as e from communities) c`.execute(db);
+      const bounds = extent.bounds ?? [-180, -85.0511, 180, 85.0511];
+      const origin = `${req.protocol}://${req.get('host')}`;
+      res.set('Cache-Control', 'private, no-cache').json({
+        tilejson: '3.0.0',
+        name: layer.name,
+        description: layer.description,
+        scheme: 'xyz',
+        tiles: [`${origin}/tiles/${layer.name}/{z}/{x}/{y}.mvt`],
+        minzoom: layer.minzoom,
+        maxzoom: layer.maxzoom,
+        bounds,
+        center: [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, Math.max(layer.minzoom, 13)],
+        vector_layers: [{ id: layer.name, description: layer.description, minzoom: layer.minzoom, maxzoom: layer.maxzoom, fields: layer.fields }],
+      });
+    })
+    .get('/tiles/:layer/:z/:x/:y.mvt', async (req, res) => {
+      const viewer = req.viewer!;
+      const layer = layerFor(req, viewer);
+      const z = tileIndex(req.params.z, 'z', MAX_ZOOM);
+      const x = tileIndex(req.params.x, 'x', 2 ** z - 1);
+      const y = tileIndex(req.params.y, 'y', 2 ** z - 1);
+      res.set({ 'Content-Type': MVT_TYPE, 'Cache-Control': 'private, no-cache', Vary: 'Authorization' });
+      // no tile below the layer's zoom range (TileJSON says where it starts)
+      if (z < layer.minzoom) return void res.status(204).end();
+
+      await cache.sync();
+      const key = `${layer.name}/${z}/${x}/${y}/${viewKey(viewer, layer)}`;
+      let tile = cache.get(key);
+      res.set('X-Tile-Cache', tile ? 'hit' : 'miss');
+      if (!tile) {
+        encoder ??= chooseEncoder(db);
+        const bytes = await renderTile(db, await encoder, layer, z, x, y, viewer);
+        tile = cache.set(key, { bytes, layer: layer.name, box: tileBox(z, x, y, tileMargin(layer, z)) });
+      }
+      res.set('ETag', tile.etag);
+      if (req.get('If-None-Match') === tile.etag) return void res.status(304).end();
+      if (tile.bytes.length === 0) return void res.status(204).end();
+      res.send(tile.bytes);
+    });
+}
