@@ -29,26 +29,34 @@ export function tileOf(layer: TileLayer, z: number, x: number, y: number): Tile 
   return { z, x, y, bounds, area: sql`ST_Transform(ST_Expand(${bounds}, ${tileMargin(layer, z)}::float8), 4326)` };
 }
 
-/** One layer's tile as protocol-buffer bytes (empty when no feature falls in it). */
-export async function renderTile(db: Kysely<DB>, encoder: TileEncoder, layer: TileLayer, z: number, x: number, y: number, viewer: Viewer): Promise<Buffer> {
+/**
+ * The statement of one layer's tile: ST_AsMVT's bytes (`mvt`) on PostGIS with protobuf, else the features
+ * in tile coordinates as JSON (`features`) for vt-pbf. (The benchmark gives pgbench the very same.)
+ */
+export function tileSql(encoder: TileEncoder, layer: TileLayer, z: number, x: number, y: number, viewer: Viewer) {
   const tile = tileOf(layer, z, x, y);
   const mercator = layer.srid === 3857 ? sql`r.geom` : sql`ST_Transform(r.geom, 3857)`;
   if (encoder === 'postgis') {
-    const { rows } = await sql<{ mvt: Buffer }>`
+    return sql<{ mvt?: Buffer; features?: string }>`
       select ST_AsMVT(t, ${layer.name}, ${EXTENT}, 'geom', 'id') as mvt from (
         select r.id, jsonb_strip_nulls(r.props) as props,
                ST_AsMVTGeom(${mercator}, ${tile.bounds}::box2d, ${EXTENT}, ${BUFFER}, true) as geom
         from (${layer.rows(tile, viewer)}) r
-      ) t where t.geom is not null`.execute(db);
-    return Buffer.from(rows[0]?.mvt ?? []);
+      ) t where t.geom is not null`;
   }
-  const { rows } = await sql<{ features: string }>`
+  return sql<{ mvt?: Buffer; features?: string }>`
     select coalesce(json_agg(json_build_object('id', t.id, 'geometry', ST_AsGeoJSON(t.geom)::json, 'properties', t.props)), '[]')::text as features
     from (
       select r.id, jsonb_strip_nulls(r.props) as props, tile_geometry(${mercator}, ${tile.bounds}::box2d, ${EXTENT}, ${BUFFER}) as geom
       from (${layer.rows(tile, viewer)}) r
-    ) t where t.geom is not null`.execute(db);
-  const features = JSON.parse(rows[0].features) as { id: number | null; geometry: Geometry; properties: Record<string, unknown> }[];
+    ) t where t.geom is not null`;
+}
+
+/** One layer's tile as protocol-buffer bytes (empty when no feature falls in it). */
+export async function renderTile(db: Kysely<DB>, encoder: TileEncoder, layer: TileLayer, z: number, x: number, y: number, viewer: Viewer): Promise<Buffer> {
+  const { rows: [row] } = await tileSql(encoder, layer, z, x, y, viewer).execute(db);
+  if (encoder === 'postgis') return Buffer.from(row?.mvt ?? []);
+  const features = JSON.parse(row.features!) as { id: number | null; geometry: Geometry; properties: Record<string, unknown> }[];
   if (features.length === 0) return Buffer.alloc(0);
   const encoded = vtpbf.fromGeojsonVt(
     { [layer.name]: { features: features.map((f) => ({ id: f.id ?? undefined, ...vectorGeometry(f.geometry), tags: f.properties })) } },
