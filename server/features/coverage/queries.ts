@@ -65,7 +65,7 @@ export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, o
     ${share(sql`100 * m.members`, sql`b.households`, 2)} as members_per_100_households,
     ${share(sql`100 * m.volunteers`, sql`b.households`, 2)} as volunteers_per_100_households,
     coalesce(b.households_reached, 0)::int as households_reached,
-    ${share(sql`b.households_reached`, sql`b.households`)} as volunteer_reach,
+    ${share(sql`coalesce(b.households_reached, 0)`, sql`b.households`)} as volunteer_reach,
     i.open_issues, i.overdue_issues, i.closed_issues, i.closure_rate, i.median_days_to_close`;
   const perArea = sql`
     left join lateral (
