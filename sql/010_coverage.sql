@@ -25,27 +25,29 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 -- A geometry in Web Mercator as a vector tile holds it, for databases without ST_AsMVTGeom (the embedded
--- PostGIS is built without protobuf): clipped to the tile and its buffer, in tile coordinates (0..extent,
--- y down), snapped to whole units, made valid, exterior rings with positive area in tile coordinates as
--- the MVT specification wants; null when nothing of it is left. The server's ST_AsMVTGeom does the same.
+-- PostGIS is built without protobuf), in ST_AsMVTGeom's order: in tile coordinates (0..extent, y down),
+-- snapped to whole units, clipped to the tile and its buffer, snapped again, made valid, exterior rings with
+-- positive area in tile coordinates as the MVT specification wants; null when nothing of it is left.
 CREATE FUNCTION tile_geometry(g geometry, bounds box2d, extent integer DEFAULT 4096, buffer integer DEFAULT 256)
 RETURNS geometry LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN ST_IsEmpty(t) THEN NULL ELSE t END
+  SELECT CASE WHEN ST_IsEmpty(v) THEN NULL ELSE v END
   FROM (
-    SELECT ST_ForcePolygonCCW(CASE ST_Dimension(g)
-             WHEN 2 THEN ST_CollectionExtract(ST_MakeValid(snapped), 3)
-             WHEN 1 THEN ST_CollectionExtract(ST_MakeValid(snapped), 2)
-             ELSE snapped END) AS t
+    SELECT ST_ForcePolygonCCW(CASE ST_Dimension(clipped)
+             WHEN 2 THEN ST_CollectionExtract(ST_MakeValid(clipped), 3)
+             WHEN 1 THEN ST_CollectionExtract(ST_MakeValid(clipped), 2)
+             ELSE clipped END) AS v
     FROM (
-      SELECT ST_RemoveRepeatedPoints(ST_SnapToGrid(ST_Affine(
-               CASE WHEN ST_Dimension(g) = 0 THEN g
-                    ELSE ST_ClipByBox2D(g, ST_Expand(bounds, buffer * (ST_XMax(bounds) - ST_XMin(bounds)) / extent)) END,
-               extent / (ST_XMax(bounds) - ST_XMin(bounds)), 0, 0, -extent / (ST_YMax(bounds) - ST_YMin(bounds)),
-               -ST_XMin(bounds) * extent / (ST_XMax(bounds) - ST_XMin(bounds)),
-               ST_YMax(bounds) * extent / (ST_YMax(bounds) - ST_YMin(bounds))), 1)) AS snapped
+      SELECT CASE WHEN ST_Dimension(t) = 0 THEN t
+                  ELSE ST_RemoveRepeatedPoints(ST_SnapToGrid(ST_ClipByBox2D(t, area), 1)) END AS clipped
+      FROM (
+        SELECT ST_RemoveRepeatedPoints(ST_SnapToGrid(ST_Affine(g,
+                 extent / (ST_XMax(bounds) - ST_XMin(bounds)), 0, 0, -extent / (ST_YMax(bounds) - ST_YMin(bounds)),
+                 -ST_XMin(bounds) * extent / (ST_XMax(bounds) - ST_XMin(bounds)),
+                 ST_YMax(bounds) * extent / (ST_YMax(bounds) - ST_YMin(bounds))), 1)) AS t,
+               ST_MakeBox2D(ST_MakePoint(-buffer, -buffer), ST_MakePoint(extent + buffer, extent + buffer)) AS area
+      ) a
       -- points too are kept within the buffer, as ST_AsMVTGeom keeps them
-      WHERE ST_Dimension(g) > 0
-         OR ST_Intersects(g, ST_SetSRID(ST_Expand(bounds, buffer * (ST_XMax(bounds) - ST_XMin(bounds)) / extent)::geometry, ST_SRID(g)))
-    ) s
-  ) v
+      WHERE ST_Dimension(t) > 0 OR ST_Intersects(t, ST_SetSRID(area::geometry, ST_SRID(t)))
+    ) c
+  ) s
 $$;

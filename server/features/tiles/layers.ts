@@ -62,23 +62,24 @@ const GRID_FIELDS: Record<string, FieldType> = {
  */
 const MIN_HEX_EDGE = 300;
 export const hexEdge = (z: number) => Math.max(WORLD_3857 / 2 ** z / 16, MIN_HEX_EDGE);
+/** Lattice indices run to ±2^20 at the finest cells (300 m over 40,000 km): offset, they make one positive id. */
+const HEX_OFFSET = 2 ** 20;
 
 function density(name: 'members' | 'volunteers', description: string): TileLayer {
   return {
     name, description, resource: 'members', minzoom: 0, maxzoom: MAX_ZOOM, srid: 3857,
     fields: name === 'members' ? number(['count', 'volunteers']) : number(['count', 'available']),
     reach: (z) => 2 * hexEdge(z),
+    // every cell over the tile, clipped to it as any polygon is; a cell's id is its place in the lattice at this zoom
     rows: (tile, viewer) => sql`
-      select null::int as id, h.geom,
+      select (h.i + ${HEX_OFFSET}::bigint) * ${2 * HEX_OFFSET} + (h.j + ${HEX_OFFSET}) as id, h.geom,
              jsonb_build_object(${sql.lit(name === 'members' ? 'volunteers' : 'available')},
                count(*) filter (where ${name === 'members' ? sql`m.is_volunteer` : sql`m.availability = 'available'`}), 'count', count(*)) as props
-      from ST_HexagonGrid(${hexEdge(tile.z)}, ST_Expand(${tile.bounds}, ${hexEdge(tile.z)})) h
+      from ST_HexagonGrid(${hexEdge(tile.z)}, ${tile.bounds}) h
       -- the index finds the members in the cell's box (exact: Web Mercator keeps a box a box), the cell those in it
       join members m on m.geom && ST_Transform(h.geom, 4326) and ST_Intersects(ST_Transform(m.geom, 3857), h.geom)
       where ${name === 'volunteers' ? sql`m.is_volunteer and ` : sql``}${visible('members', members.place, viewer, 'm')}
-        -- each cell once: in the tile its centre lies in
-        and ST_Intersects(ST_Centroid(h.geom), ${tile.bounds})
-      group by h.geom`,
+      group by h.i, h.j, h.geom`,
   };
 }
 

@@ -1,0 +1,333 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VectorTile } from '@mapbox/vector-tile';
+import booleanIntersects from '@turf/boolean-intersects';
+import type { Express } from 'express';
+import type { Feature, Geometry, Position } from 'geojson';
+import { sql } from 'kysely';
+import { PbfReader } from 'pbf';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findUsers, viewerOf } from '../server/features/accounts/queries.ts';
+import { tileLayer, TILE_LAYERS } from '../server/features/tiles/layers.ts';
+import { renderTile } from '../server/features/tiles/render.ts';
+import { testApp } from './support/app.ts';
+import { mode, openTestDatabase, type TestDatabase } from './support/databases.ts';
+
+/**
+ * Vector tiles over real HTTP on real PostGIS (both modes): decoded with Mapbox's reader and with GDAL's MVT
+ * driver, their features checked against the stored rows; members only ever as hexagons; the two encoders
+ * (ST_AsMVT and tile_geometry + vt-pbf) agree; the cache serves, and forgets what a write changed.
+ */
+
+let test: TestDatabase;
+const as: Record<string, Express> = {};
+const db = () => test.database.db;
+let dir: string;
+
+// GDAL from Debian (apt-get install gdal-bin): CI must have it, elsewhere its test is skipped without it
+const OGR2OGR = '/usr/bin/ogr2ogr';
+const haveGdal = existsSync(OGR2OGR);
+if (!haveGdal && process.env.CI) throw new Error(`CI needs GDAL at ${OGR2OGR} (apt-get install gdal-bin)`);
+
+type Tile = [z: number, x: number, y: number];
+const tileAt = (lon: number, lat: number, z: number): Tile => {
+  const rad = (lat * Math.PI) / 180;
+  return [z, Math.floor(((lon + 180) / 360) * 2 ** z), Math.floor(((1 - Math.log(Math.tan(rad) + 1 / Math.cos(rad)) / Math.PI) / 2) * 2 ** z)];
+};
+
+async function fetchTile(app: Express, layer: string, [z, x, y]: Tile, headers: Record<string, string> = {}) {
+  const res = await request(app).get(`/tiles/${layer}/${z}/${x}/${y}.mvt`).set(headers).buffer(true)
+    .parse((stream, done) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => done(null, Buffer.concat(chunks)));
+    });
+  return { status: res.status, bytes: res.body as Buffer, etag: res.headers.etag as string, cache: res.headers['x-tile-cache'], type: res.headers['content-type'] };
+}
+
+/** A tile's features in WGS 84, as Mapbox's reader decodes them. */
+function decode(bytes: Buffer, layer: string, [z, x, y]: Tile): Feature<Geometry, Record<string, number | string | boolean>>[] {
+  const found = new VectorTile(new PbfReader(bytes)).layers[layer];
+  if (!found) return [];
+  expect(found.version).toBe(2);
+  expect(found.extent).toBe(4096);
+  return Array.from({ length: found.length }, (_, i) => found.feature(i).toGeoJSON(x, y, z) as Feature<Geometry, Record<string, number | string | boolean>>);
+}
+
+async function decoded(app: Express, layer: string, tile: Tile) {
+  const res = await fetchTile(app, layer, tile);
+  expect(res.status, `${layer} ${tile.join('/')}: ${res.bytes.toString().slice(0, 200)}`).toBe(200);
+  expect(res.type).toBe('application/vnd.mapbox-vector-tile');
+  return decode(res.bytes, layer, tile);
+}
+
+const ids = (features: { id?: number | string }[]) => features.map((f) => Number(f.id)).sort((a, b) => a - b);
+
+/** The rows of `table` the tile shows: those within the tile grown by its 64-unit buffer. */
+const inTile = (table: 'buildings' | 'issues', [z, x, y]: Tile, where = sql`true`) => sql<{ id: number }>`
+  select id from ${sql.table(table)} t
+  where ST_Intersects(t.geom, ST_Transform(ST_Expand(ST_TileEnvelope(${z}::int, ${x}::int, ${y}::int), 64 * 40075016.685578488 / 2 ^ ${z}::int / 4096), 4326)) and ${where}
+  order by id`.execute(db());
+
+/** A tile around the first community's centre. */
+let first: { lon: number; lat: number; community: number; street: string };
+
+beforeAll(async () => {
+  test = await openTestDatabase();
+  dir = await mkdtemp(join(tmpdir(), 'gridmap-tiles-'));
+  ({ rows: [first] } = await sql<typeof first>`
+    select ST_X(ST_PointOnSurface(geom)) as lon, ST_Y(ST_PointOnSurface(geom)) as lat, id as community, street_code as street
+    from communities order by id limit 1`.execute(db()));
+  for (const user of ['admin', 'leader', 'resident', 'volunteer']) as[user] = await testApp(test.database, { as: user });
+  as.anonymous = await testApp(test.database, { as: null });
+}, 120_000);
+
+afterAll(async () => {
+  await test?.drop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('what the tiles hold', () => {
+  it('draws exactly the buildings in a tile, with their properties', async () => {
+    const tile = tileAt(first.lon, first.lat, 15);
+    const features = await decoded(as.admin, 'buildings', tile);
+    expect(ids(features)).toEqual((await inTile('buildings', tile)).rows.map((r) => r.id));
+    expect(features.length).toBeGreaterThan(20);
+    const { rows } = await sql<{ id: number; households: number; has_party_group: boolean }>`select id, households, has_party_group from buildings`.execute(db());
+    const stored = new Map(rows.map((r) => [r.id, r]));
+    for (const f of features) {
+      expect(f.geometry.type).toBe('Polygon');
+      expect(f.properties.households).toBe(stored.get(Number(f.id))!.households);
+      expect(f.properties.has_party_group).toBe(stored.get(Number(f.id))!.has_party_group);
+    }
+  });
+
+  it('draws the issues a viewer may read, overdue ones marked', async () => {
+    const tile = tileAt(first.lon, first.lat, 14);
+    const features = await decoded(as.admin, 'issues', tile);
+    expect(ids(features)).toEqual((await inTile('issues', tile)).rows.map((r) => r.id));
+    const overdue = (await inTile('issues', tile, sql`due_at < now() and status in ('reported', 'accepted', 'in_progress', 'escalated', 'reopened')`)).rows.map((r) => r.id);
+    expect(ids(features.filter((f) => f.properties.overdue))).toEqual(overdue);
+    // a resident reads only its own reports: none in the demo
+    expect((await fetchTile(as.resident, 'issues', tile)).status).toBe(204);
+  });
+
+  it('gives each grid the coverage metrics the API computes', async () => {
+    const tile = tileAt(first.lon, first.lat, 13);
+    const features = await decoded(as.leader, 'grids', tile);
+    const api = (await request(as.leader).get('/api/v1/coverage/grids')).body as { features: { id: number; properties: Record<string, unknown> }[] };
+    const metrics = new Map(api.features.map((f) => [f.id, f.properties]));
+    expect(features.length).toBeGreaterThan(3);
+    for (const f of features) {
+      const expected = metrics.get(Number(f.id))!;
+      expect(expected, `grid ${f.id} is the leader's`).toBeDefined();
+      for (const field of Object.keys(tileLayer('grids')!.fields)) {
+        if (expected[field] !== null) expect(f.properties[field], field).toEqual(expected[field]);
+      }
+    }
+  });
+
+  it('draws members and volunteers as counts in hexagons that add up to the viewer’s members, never a point', async () => {
+    // the tiles at zoom 11 over the city and a hexagon's width around; a cell over two tiles is in both, with its id
+    const { rows: [box] } = await sql<{ w: number; s: number; e: number; n: number }>`
+      select ST_XMin(b) - 0.03 as w, ST_YMin(b) - 0.03 as s, ST_XMax(b) + 0.03 as e, ST_YMax(b) + 0.03 as n
+      from (select ST_Extent(geom) as b from communities where code like '6106020%') c`.execute(db());
+    const z = 11;
+    const [, x0, y0] = tileAt(box.w, box.n, z);
+    const [, x1, y1] = tileAt(box.e, box.s, z);
+    const city: Tile[] = [];
+    for (let x = x0; x <= x1; x++) for (let y = y0; y <= y1; y++) city.push([z, x, y]);
+    const { rows: [expected] } = await sql<{ members: number; volunteers: number; available: number }>`
+      select count(*)::int as members, count(*) filter (where is_volunteer)::int as volunteers,
+             count(*) filter (where is_volunteer and availability = 'available')::int as available
+      from members where community_id in (select id from communities where street_code = ${first.street})`.execute(db());
+    const cellsOf = async (layer: string) => (await Promise.all(city.map(async (tile) => {
+      const res = await fetchTile(as.leader, layer, tile);
+      return res.status === 204 ? [] : decode(res.bytes, layer, tile);
+    }))).flat().filter((cell, i, all) => all.findIndex((c) => c.id === cell.id) === i);
+    const members = await cellsOf('members');
+    const volunteers = await cellsOf('volunteers');
+    const sum = (features: typeof members, key: string) => features.reduce((total, f) => total + Number(f.properties[key]), 0);
+    expect(sum(members, 'count')).toBe(expected.members);
+    expect(sum(members, 'volunteers')).toBe(expected.volunteers);
+    expect(sum(volunteers, 'count')).toBe(expected.volunteers);
+    expect(sum(volunteers, 'available')).toBe(expected.available);
+
+    // zoomed in on a volunteer's home: polygons only, and from zoom 14 on the same cell, ~480 m across, with the same counts
+    const { rows: [home] } = await sql<{ lon: number; lat: number }>`
+      select ST_X(geom) as lon, ST_Y(geom) as lat from members where community_id = ${first.community} and is_volunteer order by id limit 1`.execute(db());
+    const point = { type: 'Point' as const, coordinates: [home.lon, home.lat] };
+    for (const layer of ['members', 'volunteers']) {
+      const cellsAt = async (zoom: number) => {
+        const cells = await decoded(as.leader, layer, tileAt(home.lon, home.lat, zoom));
+        for (const cell of cells) expect(cell.geometry.type, `${layer} at z${zoom}`).toMatch(/Polygon$/);
+        return cells;
+      };
+      const cells = await cellsAt(14);
+      const [, x] = tileAt(home.lon, home.lat, 14);
+      const degrees = 360 / 2 ** 14;
+      const [west, east] = [x * degrees - 180 - (degrees * 64) / 4096, (x + 1) * degrees - 180 + (degrees * 64) / 4096];
+      for (const cell of cells) {
+        // a cell holds its centre row, at least 415 m wide, unless the tile's east or west edge cuts it
+        const lons = (cell.geometry as { coordinates: Position[][] }).coordinates.flat().map((p) => Number(p[0]));
+        if (Math.min(...lons) <= west + 1e-6 || Math.max(...lons) >= east - 1e-6) continue;
+        expect((Math.max(...lons) - Math.min(...lons)) * 111_320 * Math.cos((home.lat * Math.PI) / 180), `a ${layer} cell`).toBeGreaterThan(400);
+      }
+      const around = cells.find((cell) => booleanIntersects(cell, point))!;
+      expect(around, `the ${layer} cell around the home`).toBeDefined();
+      for (const zoom of [16, 18]) {
+        const closer = (await cellsAt(zoom)).find((cell) => booleanIntersects(cell, point))!;
+        expect([closer.id, closer.properties], `${layer} at z${zoom}`).toEqual([around.id, around.properties]);
+      }
+    }
+  });
+
+  it('answers a tile with nothing in it, or below a layer’s zoom range, with 204', async () => {
+    expect((await fetchTile(as.admin, 'buildings', tileAt(100, 10, 15))).status).toBe(204);
+    expect((await fetchTile(as.admin, 'buildings', tileAt(first.lon, first.lat, 10))).status).toBe(204);
+  });
+});
+
+describe('standard readers', () => {
+  it.runIf(haveGdal)('opens every layer with GDAL’s MVT driver, features where the database has them', async () => {
+    const tile = tileAt(first.lon, first.lat, 15);
+    const [z, x, y] = tile;
+    for (const { name } of TILE_LAYERS) {
+      const res = await fetchTile(as.admin, name, tile);
+      expect(res.status, name).toBe(200);
+      const file = join(dir, `${name}.mvt`);
+      await writeFile(file, res.bytes);
+      const out = JSON.parse(execFileSync(OGR2OGR, ['-f', 'GeoJSON', '/vsistdout/', '-t_srs', 'EPSG:4326',
+        '-oo', `Z=${z}`, '-oo', `X=${x}`, '-oo', `Y=${y}`, '-oo', 'CLIP=NO', `MVT:${file}`], { encoding: 'utf8' })) as { name: string; features: Feature<Geometry, Record<string, unknown>>[] };
+      expect(out.name).toBe(name);
+      const mapbox = decode(res.bytes, name, tile);
+      expect(out.features.length, name).toBe(mapbox.length);
+      if (name === 'buildings' || name === 'issues') {
+        // each feature where the stored row is (clipped to the tile and its buffer as the tile clips it): centroids within a metre
+        const { rows: far } = await sql<{ id: number; metres: number }>`
+          select t.id, ST_Distance(ST_Centroid(ST_SetSRID(ST_GeomFromGeoJSON(f.value->>'geometry'), 4326))::geography,
+                                   ST_Centroid(ST_Intersection(t.geom, ST_Transform(ST_Expand(ST_TileEnvelope(${z}::int, ${x}::int, ${y}::int),
+                                     64 * 40075016.685578488 / 2 ^ ${z}::int / 4096), 4326)))::geography) as metres
+          from json_array_elements(${JSON.stringify(out.features)}::json) f
+          join ${sql.table(name)} t on t.id = (f.value->'properties'->>'mvt_id')::int`.execute(db());
+        expect(far.length).toBe(out.features.length);
+        for (const { id, metres } of far) expect(metres, `${name} ${id}`).toBeLessThan(1);
+      }
+    }
+  });
+
+  it.runIf(mode === 'server')('makes the same tiles with ST_AsMVT as with tile_geometry and vt-pbf', async () => {
+    const [admin] = await findUsers(db(), { username: 'admin' });
+    const viewer = viewerOf(admin);
+    for (const { name } of TILE_LAYERS) {
+      for (const zoom of [13, 16]) {
+        const tile = tileAt(first.lon, first.lat, zoom);
+        const layer = tileLayer(name)!;
+        const postgis = decode(await renderTile(db(), 'postgis', layer, ...tile, viewer), name, tile);
+        const javascript = decode(await renderTile(db(), 'javascript', layer, ...tile, viewer), name, tile);
+        expect(javascript.length, `${name} z${zoom}`).toBe(postgis.length);
+        const key = (f: Feature) => JSON.stringify([f.id, f.properties]);
+        expect(javascript.map(key).sort()).toEqual(postgis.map(key).sort());
+        const boxes = (features: Feature[]) => new Map(features.map((f) => {
+          const points = JSON.stringify(f.geometry).match(/-?\d+\.?\d*,-?\d+\.?\d*/g)!.map((p) => p.split(',').map(Number));
+          return [key(f), [Math.min(...points.map((p) => p[0])), Math.min(...points.map((p) => p[1])), Math.max(...points.map((p) => p[0])), Math.max(...points.map((p) => p[1]))]];
+        }));
+        const expected = boxes(postgis);
+        // the same shapes to a tile unit (at z13, ~5 m)
+        const unit = 360 / 2 ** zoom / 4096;
+        for (const [k, box] of boxes(javascript)) box.forEach((v, i) => expect(Math.abs(v - expected.get(k)![i]), `${name} z${zoom}`).toBeLessThanOrEqual(2 * unit));
+      }
+    }
+  });
+});
+
+describe('the tile cache', () => {
+  it('serves a tile again from the cache, 304 to a client that has it', async () => {
+    const tile = tileAt(first.lon, first.lat, 16);
+    const once = await fetchTile(as.admin, 'buildings', tile);
+    const twice = await fetchTile(as.admin, 'buildings', tile);
+    expect(twice.cache).toBe('hit');
+    expect(twice.etag).toBe(once.etag);
+    expect(Buffer.compare(twice.bytes, once.bytes)).toBe(0);
+    expect((await fetchTile(as.admin, 'buildings', tile, { 'If-None-Match': once.etag })).status).toBe(304);
+  });
+
+  it('forgets the tiles a write changes, where it changes them, and keeps the others', async () => {
+    const { rows: [building] } = await sql<{ id: number; lon: number; lat: number; households: number; version: number }>`
+      select id, ST_X(ST_Centroid(geom)) as lon, ST_Y(ST_Centroid(geom)) as lat, households, version
+      from buildings where community_id = ${first.community} and households > 0 order by id limit 1`.execute(db());
+    const { rows: [far] } = await sql<{ lon: number; lat: number }>`
+      select ST_X(ST_PointOnSurface(geom)) as lon, ST_Y(ST_PointOnSurface(geom)) as lat from communities where street_code <> ${first.street} order by id desc limit 1`.execute(db());
+    const here = tileAt(building.lon, building.lat, 16);
+    const there = tileAt(far.lon, far.lat, 16);
+    const gridsHere = tileAt(building.lon, building.lat, 14);
+    const before = await fetchTile(as.admin, 'buildings', here);
+    await fetchTile(as.admin, 'buildings', there);
+    const gridsBefore = decode((await fetchTile(as.admin, 'grids', gridsHere)).bytes, 'grids', gridsHere);
+    expect((await fetchTile(as.admin, 'buildings', here)).cache).toBe('hit');
+
+    const res = await request(as.admin).patch(`/api/v1/buildings/${building.id}`).set('If-Match', `"${building.version}"`)
+      .send({ properties: { households: building.households + 7 } });
+    expect(res.status, res.text).toBe(200);
+
+    const after = await fetchTile(as.admin, 'buildings', here);
+    expect(after.cache).toBe('miss');
+    expect(after.etag).not.toBe(before.etag);
+    expect(decode(after.bytes, 'buildings', here).find((f) => Number(f.id) === building.id)!.properties.households).toBe(building.households + 7);
+    expect((await fetchTile(as.admin, 'buildings', there)).cache).toBe('hit');
+    // the grid around it counts the new households
+    const gridsAfter = await fetchTile(as.admin, 'grids', gridsHere);
+    expect(gridsAfter.cache).toBe('miss');
+    const households = (features: typeof gridsBefore) => features.reduce((s, f) => s + Number(f.properties.households), 0);
+    expect(households(decode(gridsAfter.bytes, 'grids', gridsHere))).toBe(households(gridsBefore) + 7);
+  });
+});
+
+describe('TileJSON', () => {
+  it('describes each layer: absolute tile URLs, zoom range, bounds and fields', async () => {
+    for (const layer of TILE_LAYERS) {
+      const res = await request(as.admin).get(`/tiles/${layer.name}.json`);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({
+        tilejson: '3.0.0', minzoom: layer.minzoom, maxzoom: layer.maxzoom,
+        vector_layers: [{ id: layer.name, fields: layer.fields }],
+      });
+      expect(res.body.tiles).toEqual([expect.stringMatching(new RegExp(`^http://127\\.0\\.0\\.1:\\d+/tiles/${layer.name}/\\{z\\}/\\{x\\}/\\{y\\}\\.mvt$`))]);
+      const [w, s, e, n] = res.body.bounds as number[];
+      expect(w).toBeLessThan(first.lon);
+      expect(e).toBeGreaterThan(first.lon);
+      expect(s).toBeLessThan(first.lat);
+      expect(n).toBeGreaterThan(first.lat);
+    }
+  });
+});
+
+describe('bad requests and access', () => {
+  it.each([
+    ['/tiles/buildings/23/0/0.mvt', 400, 'z'],
+    ['/tiles/buildings/2/4/0.mvt', 400, 'x'],
+    ['/tiles/buildings/2/0/-1.mvt', 400, 'y'],
+    ['/tiles/buildings/2/0/y.mvt', 400, 'y'],
+    ['/tiles/households/2/0/0.mvt', 404, 'layer'],
+    ['/tiles/households.json', 404, 'layer'],
+  ])('%s: %i naming %s', async (path, status, field) => {
+    const res = await request(as.admin).get(path);
+    expect(res.status).toBe(status);
+    expect(res.type).toBe('application/problem+json');
+    expect(res.body.field).toBe(field);
+  });
+
+  it('asks who is calling, and refuses layers a role may not read', async () => {
+    const tile = tileAt(first.lon, first.lat, 14);
+    expect((await fetchTile(as.anonymous, 'grids', tile)).status).toBe(401);
+    expect((await fetchTile(as.resident, 'members', tile)).status).toBe(403);
+    expect((await request(as.resident).get('/tiles/volunteers.json')).status).toBe(403);
+    // a volunteer counts only itself
+    const cells = await decoded(as.volunteer, 'members', tileAt(first.lon, first.lat, 10));
+    expect(cells.reduce((s, f) => s + Number(f.properties.count), 0)).toBe(1);
+  });
+});
