@@ -4,7 +4,7 @@ import { onlyParameters, parseQueryValue, parseTime } from '../../http/params.ts
 import { invalidParameter } from '../../http/problem.ts';
 import { coverageCollection, coverageGaps, DEFAULT_REACH_M, type CoverageFilter, type CoverageOptions } from './queries.ts';
 
-const MAX_REACH_M = 5000;
+export const MAX_REACH_M = 5000;
 
 function parseReach(req: Request) {
   const reach = parseQueryValue(req.query.reach_m, 'reach_m', 'integer') as number | undefined ?? DEFAULT_REACH_M;

@@ -15,6 +15,9 @@ import { categoryBody, categoryPatch, decisionBody, extensionBody, transitionBod
 import { ISSUE_STATUSES } from '../issues/resource.ts';
 import { monthlyBody } from '../walls/monthly.ts';
 import { IMPORT_FORMATS } from '../import/sources.ts';
+import { MAX_REACH_M } from '../coverage/routes.ts';
+import { DEFAULT_REACH_M } from '../coverage/queries.ts';
+import { TILE_LAYERS } from '../tiles/layers.ts';
 
 /** JSON Schema for OpenAPI 3.0 from the zod schema that validates the same thing. */
 const schema = (type: z.ZodType) => z.toJSONSchema(type, { target: 'openapi-3.0', io: 'output', unrepresentable: 'any' });
@@ -349,6 +352,52 @@ export function openApiDocument(resources: ResourceDefinition[]) {
       summary: 'Record the month\'s matter, its discussion and outcome; publish it', tags,
       parameters: [idParameter, { name: 'month', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}$' }, example: '2026-11' }],
       requestBody: body('MonthlyMatter', monthlyBody), responses: { 200: { description: 'changed' }, 201: { description: 'recorded' }, 400: problemResponse('a wrong field') },
+    },
+  };
+
+  // Coverage for leaders, and the vector tiles of the map
+  const coverageTags = ['coverage'];
+  const reach = query('reach_m', 'integer', { minimum: 1, maximum: MAX_REACH_M, default: DEFAULT_REACH_M });
+  const metrics = 'Per area: households, residents, buildings, residential_buildings, party_group_buildings, party_group_share, members (and by category: members_in_service, members_retired, members_floating, members_resident), volunteers, volunteers_available, central_households, members_per_100_households, volunteers_per_100_households, households_reached and volunteer_reach (households within reach_m of an available volunteer / households), open_issues, overdue_issues, closed_issues, closure_rate, median_days_to_close (issues reported in [from, to) when given).';
+  const window = [query('from', 'string', { format: 'date-time' }), query('to', 'string', { format: 'date-time' })];
+  paths['/api/v1/coverage/grids'] = {
+    get: {
+      summary: 'Coverage per grid', tags: coverageTags, description: `${metrics} Grids also: household_band (below, within, above the community's band_min–band_max).`,
+      parameters: [query('community', 'integer', { minimum: 1 }), query('street', 'string', { pattern: '^[0-9]{9}$' }), reach, ...window],
+      responses: { 200: geojson('the grids with their metrics', '#/components/schemas/FeatureCollection'), 400: problemResponse('a bad parameter') },
+    },
+  };
+  paths['/api/v1/coverage/communities'] = {
+    get: {
+      summary: 'Coverage per community, with the staffing standard and the balance of its grids', tags: coverageTags,
+      description: `${metrics} Communities also: staff_count, people_served, staff_required_min and staff_required_max (1,000–3,000 households or 3,000–10,000 people: 20–25 staff; 2 more for every further 1,000–1,500 people), staffing (short, within, over, unknown), grids, grid_households_lowest, grid_households_highest, grid_households_stddev, grids_below_band, grids_above_band.`,
+      parameters: [query('street', 'string', { pattern: '^[0-9]{9}$' }), query('community', 'integer', { minimum: 1 }), reach, ...window],
+      responses: { 200: geojson('the communities with their metrics', '#/components/schemas/FeatureCollection'), 400: problemResponse('a bad parameter') },
+    },
+  };
+  paths['/api/v1/coverage/gaps'] = {
+    get: {
+      summary: 'Buildings whose households have no available volunteer within reach', tags: coverageTags,
+      description: 'Each with nearest_volunteer_m (to the nearest 100 m for roles that see members only in aggregate), furthest first. community or street is required.',
+      parameters: [{ ...query('community', 'integer', { minimum: 1 }), required: true, example: 1 }, query('street', 'string', { pattern: '^[0-9]{9}$' }), reach],
+      responses: { 200: geojson('the buildings out of reach, with `households` in all', '#/components/schemas/FeatureCollection'), 400: problemResponse('a bad parameter') },
+    },
+  };
+  const tileLayerParameter = { name: 'layer', in: 'path', required: true, schema: { type: 'string', enum: TILE_LAYERS.map((l) => l.name) }, example: 'communities' };
+  const tileIndex = (name: string, example: number) => ({ name, in: 'path', required: true, schema: { type: 'integer', minimum: 0 }, example });
+  paths['/tiles/{layer}.json'] = {
+    get: { summary: 'TileJSON 3.0 of a tile layer: tile URLs, zoom range, bounds, fields', tags: ['tiles'], parameters: [tileLayerParameter], responses: { 200: { description: 'TileJSON' }, 404: problemResponse('no such layer') } },
+  };
+  paths['/tiles/{layer}/{z}/{x}/{y}.mvt'] = {
+    get: {
+      summary: 'A Mapbox vector tile of a layer', tags: ['tiles'],
+      description: 'grids carry the coverage metrics; members and volunteers are counts in hexagons at every zoom, never a home. ETag and If-None-Match (304); 204 for an empty tile or one below the layer\'s minzoom.',
+      parameters: [tileLayerParameter, tileIndex('z', 8), tileIndex('x', 205), tileIndex('y', 99)],
+      responses: {
+        200: { description: 'the tile', content: { 'application/vnd.mapbox-vector-tile': { schema: { type: 'string', format: 'binary' } } } },
+        204: { description: 'nothing in the tile' }, 304: { description: 'the client\'s copy is current' },
+        400: problemResponse('z, x or y out of range'), 404: problemResponse('no such layer'),
+      },
     },
   };
 
