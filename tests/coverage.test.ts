@@ -148,6 +148,24 @@ describe('the hand-built fixture', () => {
   });
 });
 
+describe('a community\'s band and staff', () => {
+  it('are edited like any property, a band upside down refused naming its field', async () => {
+    const { rows: [{ version }] } = await sql<{ version: number }>`select version from communities where id = ${fixture.community}`.execute(db());
+    const wrong = await request(as.admin).patch(`/api/v1/communities/${fixture.community}`).set('If-Match', `"${version}"`)
+      .send({ properties: { grid_households_min: 400, grid_households_max: 200 } });
+    expect(wrong.status).toBe(422);
+    expect(wrong.body.field).toBe('grid_households_max');
+    expect((await request(as.admin).patch(`/api/v1/communities/${fixture.community}`).set('If-Match', `"${version}"`)
+      .send({ properties: { staff_count: -1 } })).body.field).toBe('properties.staff_count');
+    const res = await request(as.admin).patch(`/api/v1/communities/${fixture.community}`).set('If-Match', `"${version}"`)
+      .send({ properties: { grid_households_min: 40, grid_households_max: 250 } });
+    expect(res.status, res.text).toBe(200);
+    const grids = byId(await get(as.admin, `/api/v1/coverage/grids?community=${fixture.community}`));
+    expect(grids.get(fixture.g1)).toMatchObject({ household_band: 'above', band_min: 40, band_max: 250 });
+    expect(grids.get(fixture.g2)).toMatchObject({ household_band: 'within' });
+  });
+});
+
 describe('the staffing standard', () => {
   const standard = async (households: number, residents: number) => (await sql<{ people_served: number; required_min: number; required_max: number }>`
     select people_served::int, required_min, required_max from staffing_standard(${households}::bigint, ${residents}::bigint)`.execute(db())).rows[0];
