@@ -84,7 +84,11 @@ export function tileRoutes({ db }: Database, options: TileOptions = {}) {
       let tile = cache.get(key);
       res.set('X-Tile-Cache', tile ? 'hit' : 'miss');
       if (!tile) {
-        encoder ??= chooseEncoder(db);
+        // asked once; a failed question (the database away) is asked again next time
+        encoder ??= chooseEncoder(db).catch((error) => {
+          encoder = undefined;
+          throw error;
+        });
         const bytes = await renderTile(db, await encoder, layer, z, x, y, viewer);
         tile = cache.set(key, { bytes, layer: layer.name, box: tileBox(z, x, y, tileMargin(layer, z)) });
       }
