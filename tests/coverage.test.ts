@@ -206,6 +206,9 @@ describe('the demo city against independent SQL', () => {
         group by b.${k}
       ), m as (
         select ${k} as area, count(*)::int as members, sum(case when category = 'retired' then 1 else 0 end)::int as members_retired,
+               sum(case when category = 'in_service' then 1 else 0 end)::int as members_in_service,
+               sum(case when category = 'floating' then 1 else 0 end)::int as members_floating,
+               sum(case when category = 'resident' then 1 else 0 end)::int as members_resident,
                sum(case when is_volunteer then 1 else 0 end)::int as volunteers,
                sum(case when is_volunteer and availability = 'available' then 1 else 0 end)::int as volunteers_available,
                sum(case when is_central_household then 1 else 0 end)::int as central_households
@@ -219,17 +222,30 @@ describe('the demo city against independent SQL', () => {
         from issues where duplicate_of is null group by ${k}
       )
       select b.area, b.households, b.residents, b.buildings, b.residential_buildings, b.party_group_buildings,
-             coalesce(r.households_reached, 0) as households_reached, m.members, m.members_retired, m.volunteers,
+             coalesce(r.households_reached, 0) as households_reached, m.members, m.members_retired, m.members_in_service,
+             m.members_floating, m.members_resident, m.volunteers,
              m.volunteers_available, m.central_households, coalesce(i.open_issues, 0) as open_issues,
              coalesce(i.overdue_issues, 0) as overdue_issues, coalesce(i.closed_issues, 0) as closed_issues, i.not_rejected
       from b left join reached r on r.area = b.area left join m on m.area = b.area left join i on i.area = b.area
       where b.area is not null`.execute(db());
-    return new Map(rows.map((r) => [r.area, r]));
+    // days to close, for a median taken here
+    const { rows: closed } = await sql<{ area: number; days: number }>`
+      select ${k} as area, extract(epoch from closed_at - reported_at) / 86400 as days
+      from issues where status = 'closed' and duplicate_of is null and ${k} is not null`.execute(db());
+    const median = (days: number[]) => {
+      const sorted = [...days].sort((a, b) => a - b);
+      const mid = (sorted.length - 1) / 2;
+      return (sorted[Math.floor(mid)] + sorted[Math.ceil(mid)]) / 2;
+    };
+    return new Map(rows.map((r) => {
+      const days = closed.filter((c) => c.area === r.area).map((c) => c.days);
+      return [r.area, { ...r, median_days_to_close: days.length ? median(days) : null }];
+    }));
   }
 
   function compare(api: Collection, expected: Map<number, Properties>) {
     const COUNTS = ['households', 'residents', 'buildings', 'residential_buildings', 'party_group_buildings', 'households_reached',
-      'members', 'members_retired', 'volunteers', 'volunteers_available', 'central_households', 'open_issues', 'overdue_issues', 'closed_issues'];
+      'members', 'members_retired', 'members_in_service', 'members_floating', 'members_resident', 'volunteers', 'volunteers_available', 'central_households', 'open_issues', 'overdue_issues', 'closed_issues'];
     expect(api.features.length).toBeGreaterThan(0);
     for (const { id, properties: p } of api.features) {
       const e = expected.get(id)!;
@@ -238,6 +254,9 @@ describe('the demo city against independent SQL', () => {
       expect(p.volunteer_reach).toBeCloseTo(Number(e.households_reached) / Number(e.households), 4);
       expect(p.party_group_share).toBeCloseTo(Number(e.party_group_buildings) / Number(e.residential_buildings), 4);
       expect(p.members_per_100_households).toBeCloseTo((100 * Number(e.members)) / Number(e.households), 2);
+      expect(p.volunteers_per_100_households).toBeCloseTo((100 * Number(e.volunteers)) / Number(e.households), 2);
+      if (e.median_days_to_close === null) expect(p.median_days_to_close).toBeNull();
+      else expect(p.median_days_to_close).toBeCloseTo(Number(e.median_days_to_close), 2);
       if (e.not_rejected) expect(p.closure_rate).toBeCloseTo(Number(e.closed_issues) / Number(e.not_rejected), 4);
     }
   }
