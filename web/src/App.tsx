@@ -1,8 +1,10 @@
 import type { FeatureCollection } from 'geojson';
+import type { Map as MapLibreMap } from 'maplibre-gl';
 import { useCallback, useState } from 'react';
 import { AccountsPanel, scopeText } from './features/accounts/AccountsPanel.tsx';
 import { LoginScreen } from './features/auth/LoginScreen.tsx';
 import { useSession, type User } from './features/auth/session.tsx';
+import { CoveragePanel } from './features/coverage/CoveragePanel.tsx';
 import { DispatchPanel, type Target } from './features/dispatch/DispatchPanel.tsx';
 import { VolunteerPanel } from './features/dispatch/VolunteerPanel.tsx';
 import { ImportPanel } from './features/import/ImportPanel.tsx';
@@ -35,7 +37,9 @@ function Shell({ user }: { user: User }) {
   const keepsMonthly = ['admin', 'dispatcher', 'leader'].includes(user.role);
   const readsIssues = user.permissions.issues?.includes('read') ?? false;
   const measures = readsIssues && user.role !== 'resident';
-  const [view, setView] = useState<'map' | 'import' | 'accounts' | 'dispatch' | 'volunteer' | 'wall' | 'echo' | 'metrics'>(
+  // the roles the coverage API answers (members only ever in aggregate)
+  const watchesCoverage = ['admin', 'planner', 'leader', 'dispatcher', 'grid_worker'].includes(user.role);
+  const [view, setView] = useState<'map' | 'import' | 'accounts' | 'dispatch' | 'volunteer' | 'wall' | 'echo' | 'metrics' | 'coverage'>(
     echoRequested() ? 'echo' : user.role === 'volunteer' ? 'volunteer' : 'map');
   const [mapVersion, setMapVersion] = useState(0);
   // the dispatch, volunteer and wall views pick places on the map and draw over it
@@ -43,6 +47,8 @@ function Shell({ user }: { user: User }) {
   const [target, setTarget] = useState<Target | null>(null);
   const [overlay, setOverlay] = useState<FeatureCollection>({ type: 'FeatureCollection', features: [] });
   const [focus, setFocus] = useState<Bounds | null>(null);
+  // the coverage view draws layers of its own on the map
+  const [map, setMap] = useState<MapLibreMap | null>(null);
   const show = (next: typeof view) => {
     setView(next);
     setTarget(null);
@@ -59,6 +65,7 @@ function Shell({ user }: { user: User }) {
           {user.role === 'volunteer' && <button type="button" aria-pressed={view === 'volunteer'} onClick={() => show('volunteer')}>{t('nav.volunteer')}</button>}
           {canImportOrExport && <button type="button" aria-pressed={view === 'import'} onClick={() => show('import')}>{t('nav.import')}</button>}
           {measures && <button type="button" aria-pressed={view === 'metrics'} onClick={() => show('metrics')}>{t('nav.metrics')}</button>}
+          {watchesCoverage && <button type="button" aria-pressed={view === 'coverage'} onClick={() => show('coverage')}>{t('nav.coverage')}</button>}
           <button type="button" aria-pressed={view === 'echo'} onClick={() => show('echo')}>{t('nav.echo')}</button>
           {user.role === 'admin' && <button type="button" aria-pressed={view === 'accounts'} onClick={() => show('accounts')}>{t('nav.accounts')}</button>}
         </nav>
@@ -91,12 +98,13 @@ function Shell({ user }: { user: User }) {
           <li><i style={{ background: '#a9a9a9' }} />{t('legend.otherBuildings')}</li>
         </ul>
       </nav>
-      <MapView key={mapVersion} visible={visible} selected={selected} onSelect={setSelected} overlay={overlay} onPick={picking ? pick : undefined} focus={focus} />
+      <MapView key={mapVersion} visible={visible} selected={selected} onSelect={setSelected} overlay={overlay} onPick={picking ? pick : undefined} focus={focus} onMap={setMap} />
       {view === 'dispatch' ? <DispatchPanel target={target} onTarget={setTarget} onOverlay={setOverlay} />
         : view === 'volunteer' ? <VolunteerPanel picked={target} onOverlay={setOverlay} />
         : view === 'wall' ? <WallPanel user={user} picked={target} onOverlay={setOverlay} onFocus={setFocus} />
         : view === 'echo' ? <aside className="panel wide"><EchoWall keepsMonthly={keepsMonthly} /></aside>
         : view === 'metrics' ? <aside className="panel widest"><MetricsPanel /></aside>
+        : view === 'coverage' ? <CoveragePanel map={map} onFocus={setFocus} />
         : view === 'import' ? <aside className="panel"><ImportPanel onImported={() => setMapVersion((v) => v + 1)} /></aside>
         : view === 'accounts' ? <aside className="panel wide"><AccountsPanel /></aside>
         : <FeaturePanel feature={selected} onClose={() => setSelected(null)} />}

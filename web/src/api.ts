@@ -44,10 +44,24 @@ export async function sendJson<T>(method: 'POST' | 'PATCH' | 'PUT', url: string,
 export async function download(url: string, filename: string) {
   const response = await apiFetch(url);
   if (!response.ok) throw new Error(await problemOf(response));
-  const href = URL.createObjectURL(await response.blob());
+  saveFile(await response.blob(), filename);
+}
+
+/** Hands the browser a file to save, as a link with `download` does. */
+export function saveFile(blob: Blob, filename: string) {
+  const href = URL.createObjectURL(blob);
   const link = Object.assign(document.createElement('a'), { href, download: filename });
   link.click();
   setTimeout(() => URL.revokeObjectURL(href), 10_000);
+}
+
+/**
+ * MapLibre's requests (its transformRequest): those for the API's own vector tiles carry the session's token,
+ * which a tile URL cannot; nothing else gets it (a basemap's server must never see it).
+ */
+export function withToken(url: string): { url: string; headers?: Record<string, string> } {
+  const { origin, pathname } = new URL(url, location.href);
+  return token && origin === location.origin && pathname.startsWith('/tiles/') ? { url, headers: { Authorization: `Bearer ${token}` } } : { url };
 }
 
 export const fetchMapConfig = () => getJson<MapConfig>('/api/v1/map/config');

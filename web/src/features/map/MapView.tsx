@@ -4,7 +4,7 @@ import { Map as MapLibreMap, setWorkerUrl, type GeoJSONSource } from 'maplibre-g
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?worker&url';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import { useEffect, useRef, useState } from 'react';
-import { fetchLayer, fetchMapConfig } from '../../api.ts';
+import { fetchLayer, fetchMapConfig, withToken } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
 import {
   CLICKABLE_LAYERS, GROUP_LAYERS, LAYER_GROUPS, LOCAL_FONT_FAMILY, buildStyle, selectedFilter, type LayerGroup,
@@ -32,7 +32,7 @@ export type Pick = (at: [lon: number, lat: number], issueId: number | undefined)
 /** West, south, east, north. */
 export type Bounds = [number, number, number, number];
 
-export function MapView({ visible, selected, onSelect, overlay, onPick, focus }: {
+export function MapView({ visible, selected, onSelect, overlay, onPick, focus, onMap }: {
   visible: Record<LayerGroup, boolean>;
   selected: SelectedFeature | null;
   onSelect: (feature: SelectedFeature | null) => void;
@@ -42,6 +42,8 @@ export function MapView({ visible, selected, onSelect, overlay, onPick, focus }:
   onPick?: Pick;
   /** when it changes, the map moves to show it (what a view is about, such as a wall's issues) */
   focus?: Bounds | null;
+  /** the map once its style has loaded (null when it goes), for views that draw layers of their own */
+  onMap?: (map: MapLibreMap | null) => void;
 }) {
   const { t } = useI18n();
   const container = useRef<HTMLDivElement>(null);
@@ -52,6 +54,8 @@ export function MapView({ visible, selected, onSelect, overlay, onPick, focus }:
   onSelectRef.current = onSelect;
   const onPickRef = useRef(onPick);
   onPickRef.current = onPick;
+  const onMapRef = useRef(onMap);
+  onMapRef.current = onMap;
 
   useEffect(() => {
     let disposed = false;
@@ -72,6 +76,7 @@ export function MapView({ visible, selected, onSelect, overlay, onPick, focus }:
         zoom: 13,
         localIdeographFontFamily: LOCAL_FONT_FAMILY,
         attributionControl: config.basemap ? {} : false,
+        transformRequest: withToken,
       });
       created.on('click', (event) => {
         if (onPickRef.current) {
@@ -89,10 +94,15 @@ export function MapView({ visible, selected, onSelect, overlay, onPick, focus }:
       // the effects below change the style (visibility, overlay, focus): MapLibre throws "Style is not done
       // loading" if they run before it is, which unmounts the whole page; so they get the map once it has loaded
       const loaded = created;
-      loaded.once('load', () => !disposed && setMap(loaded));
+      loaded.once('load', () => {
+        if (disposed) return;
+        setMap(loaded);
+        onMapRef.current?.(loaded);
+      });
     })().catch((e: Error) => !disposed && setError(e.message));
     return () => {
       disposed = true;
+      onMapRef.current?.(null);
       created?.remove();
     };
   }, []);

@@ -1,0 +1,152 @@
+import type { FeatureCollection } from 'geojson';
+import type {
+  ExpressionSpecification, FilterSpecification, GeoJSONSource, LayerSpecification, Map as MapLibreMap, SourceSpecification,
+} from 'maplibre-gl';
+import { useEffect, useState } from 'react';
+import type { Level } from './metrics.ts';
+
+/** The density layers a leader may lay over the colours: hexagons of members and of volunteers, the issues' heat. */
+export type Density = 'members' | 'volunteers' | 'issues';
+export const DENSITIES: Density[] = ['members', 'volunteers', 'issues'];
+
+/** The hexagons' colours, few to many (ColorBrewer RdPu, Blues): apart from the areas' red-to-green. */
+export const HEXAGON_RAMPS: Record<'members' | 'volunteers', string[]> = {
+  members: ['#fcc5c0', '#fa9fb5', '#f768a1', '#c51b8a', '#7a0177'],
+  volunteers: ['#c6dbef', '#9ecae1', '#6baed6', '#3182bd', '#08519c'],
+};
+/** The issues' heat, sparse to dense (magma). */
+export const HEAT_RAMP = ['#fcfdbf', '#fc8961', '#b73779', '#51127c'];
+/** Buildings no volunteer reaches: magenta, unlike any colour of the areas. */
+export const GAP_COLOUR = '#e6007e';
+
+const CHOROPLETH_OPACITY = 0.75;
+/** Under the map's boundaries, names and the views' overlay, which stay readable over the colours... */
+const BELOW = 'communities-line';
+/** ...but the outline of the area chosen over the boundaries. */
+const OUTLINES_BELOW = 'communities-selected';
+const EMPTY: FeatureCollection = { type: 'FeatureCollection', features: [] };
+const NOTHING: FilterSpecification = ['==', ['id'], -1];
+
+/** Communities and gaps are a few hundred features of GeoJSON; grids, members and issues come as the API's vector tiles. */
+function sources(): Record<string, SourceSpecification> {
+  const tiles = (layer: string) => ({ type: 'vector' as const, url: new URL(`/tiles/${layer}.json`, location.href).href });
+  return {
+    'coverage-communities': { type: 'geojson', data: EMPTY },
+    'coverage-grids': tiles('grids'),
+    'coverage-members': tiles('members'),
+    'coverage-volunteers': tiles('volunteers'),
+    'coverage-issues': tiles('issues'),
+    'coverage-gaps': { type: 'geojson', data: EMPTY },
+  };
+}
+
+const hidden = { visibility: 'none' as const };
+const LAYERS: LayerSpecification[] = [
+  { id: 'coverage-communities', type: 'fill', source: 'coverage-communities', layout: hidden, paint: { 'fill-opacity': CHOROPLETH_OPACITY } },
+  { id: 'coverage-grids', type: 'fill', source: 'coverage-grids', 'source-layer': 'grids', layout: hidden, paint: { 'fill-opacity': CHOROPLETH_OPACITY } },
+  { id: 'coverage-members', type: 'fill', source: 'coverage-members', 'source-layer': 'members', layout: hidden, paint: { 'fill-opacity': 0.6, 'fill-outline-color': '#ffffff' } },
+  { id: 'coverage-volunteers', type: 'fill', source: 'coverage-volunteers', 'source-layer': 'volunteers', layout: hidden, paint: { 'fill-opacity': 0.6, 'fill-outline-color': '#ffffff' } },
+  {
+    id: 'coverage-issues', type: 'heatmap', source: 'coverage-issues', 'source-layer': 'issues', layout: hidden,
+    paint: {
+      'heatmap-radius': ['interpolate', ['linear'], ['zoom'], 11, 10, 16, 40],
+      'heatmap-opacity': 0.8,
+      'heatmap-color': ['interpolate', ['linear'], ['heatmap-density'], 0, 'rgba(252,253,191,0)',
+        ...HEAT_RAMP.flatMap((colour, i) => [(i + 1) / HEAT_RAMP.length, colour])] as ExpressionSpecification,
+    },
+  },
+  { id: 'coverage-gaps', type: 'fill', source: 'coverage-gaps', paint: { 'fill-color': GAP_COLOUR, 'fill-opacity': 0.85 } },
+  { id: 'coverage-gaps-line', type: 'line', source: 'coverage-gaps', paint: { 'line-color': '#3b0030', 'line-width': 2 } },
+];
+const OUTLINES: LayerSpecification[] = [
+  { id: 'coverage-chosen-community', type: 'line', source: 'coverage-communities', filter: NOTHING, paint: { 'line-color': '#1f3a93', 'line-width': 4 } },
+  { id: 'coverage-chosen-grid', type: 'line', source: 'coverage-grids', 'source-layer': 'grids', filter: NOTHING, paint: { 'line-color': '#1f3a93', 'line-width': 3 } },
+];
+
+/** What the coverage view draws. */
+export interface CoverageDrawing {
+  level: Level;
+  communities: FeatureCollection | null;
+  /** the areas' fill colour (metrics.ts fillColour) */
+  colour: ExpressionSpecification | string;
+  community: number | null;
+  grid: number | null;
+  densities: Record<Density, boolean>;
+  hexagonColours: Record<'members' | 'volunteers', ExpressionSpecification | string>;
+  gaps: FeatureCollection | null;
+}
+
+/**
+ * Draws the coverage on the shared map while the view is open: its own sources and layers, added when the
+ * view opens and removed when it closes, so the other views find the map as they left it.
+ */
+export function useCoverageMap(map: MapLibreMap | null, drawing: CoverageDrawing) {
+  const { level, communities, colour, community, grid, densities, hexagonColours, gaps } = drawing;
+  useEffect(() => {
+    if (!map) return;
+    for (const [id, source] of Object.entries(sources())) map.addSource(id, source);
+    for (const layer of LAYERS) map.addLayer(layer, BELOW);
+    for (const layer of OUTLINES) map.addLayer(layer, OUTLINES_BELOW);
+    return () => {
+      // the map may be gone already (signed out): then so is everything on it
+      for (const layer of [...LAYERS, ...OUTLINES]) if (map.getLayer(layer.id)) map.removeLayer(layer.id);
+      for (const id of Object.keys(sources())) if (map.getSource(id)) map.removeSource(id);
+    };
+  }, [map]);
+
+  useEffect(() => {
+    map?.getSource<GeoJSONSource>('coverage-communities')?.setData(communities ?? EMPTY);
+  }, [map, communities]);
+  useEffect(() => {
+    map?.getSource<GeoJSONSource>('coverage-gaps')?.setData(gaps ?? EMPTY);
+  }, [map, gaps]);
+
+  useEffect(() => {
+    if (!map) return;
+    map.setLayoutProperty('coverage-communities', 'visibility', level === 'communities' ? 'visible' : 'none');
+    map.setLayoutProperty('coverage-grids', 'visibility', level === 'grids' ? 'visible' : 'none');
+    map.setPaintProperty(level === 'communities' ? 'coverage-communities' : 'coverage-grids', 'fill-color', colour);
+    // grids of one community, or every grid in view
+    map.setFilter('coverage-grids', level === 'grids' && community !== null ? ['==', ['get', 'community_id'], community] : null);
+  }, [map, level, colour, community]);
+
+  useEffect(() => {
+    if (!map) return;
+    map.setFilter('coverage-chosen-community', community === null ? NOTHING : ['==', ['id'], community]);
+    map.setFilter('coverage-chosen-grid', grid === null ? NOTHING : ['==', ['id'], grid]);
+  }, [map, community, grid]);
+
+  useEffect(() => {
+    if (!map) return;
+    for (const density of DENSITIES) map.setLayoutProperty(`coverage-${density}`, 'visibility', densities[density] ? 'visible' : 'none');
+    map.setPaintProperty('coverage-members', 'fill-color', hexagonColours.members);
+    map.setPaintProperty('coverage-volunteers', 'fill-color', hexagonColours.volunteers);
+  }, [map, densities, hexagonColours]);
+}
+
+/**
+ * A property's values over the features of `layer` drawn in view, as the map settles after each move: the
+ * class breaks of what comes as tiles (a tile holds only its part of the city). Nothing while `layer` is null.
+ */
+export function useValuesInView(map: MapLibreMap | null, layer: string | null, property: string): (number | null)[] {
+  const [values, setValues] = useState<(number | null)[]>([]);
+  useEffect(() => {
+    if (!map || !layer) return setValues([]);
+    const read = () => {
+      const byFeature = new Map<unknown, number | null>();
+      map.queryRenderedFeatures({ layers: [layer] }).forEach((feature, i) => {
+        const value = feature.properties[property];
+        // an area cut by tile edges comes once per tile: once by its id; hexagons have none, and come once.
+        // The tiles leave out what is null.
+        byFeature.set(feature.id ?? i, typeof value === 'number' ? value : null);
+      });
+      const next = [...byFeature.values()].sort((a, b) => (a ?? -Infinity) - (b ?? -Infinity));
+      // the new colours make the map settle again: the same values must not set off another round
+      setValues((last) => (last.length === next.length && last.every((v, i) => v === next[i]) ? last : next));
+    };
+    map.on('idle', read);
+    map.triggerRepaint();
+    return () => void map.off('idle', read);
+  }, [map, layer, property]);
+  return values;
+}
