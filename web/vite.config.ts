@@ -7,5 +7,5 @@ export default defineConfig({
   plugins: [react()],
   build: { outDir: fileURLToPath(new URL('../dist/web', import.meta.url)), emptyOutDir: true, chunkSizeWarningLimit: 2000 },
   // `npm run dev:web` serves the client with hot reload against a server started with `npm start`.
-  server: { proxy: { '/api': 'http://localhost:3000' } },
+  server: { proxy: { '/api': 'http://localhost:3000', '/tiles': { target: 'http://localhost:3000', changeOrigin: false } } },
 });
