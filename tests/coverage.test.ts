@@ -313,6 +313,41 @@ describe('who sees what', () => {
     for (const f of gaps.features) expect(Number(f.properties.nearest_volunteer_m) % 100).toBe(0);
   });
 
+  it('takes reach in whole hundreds of metres from all but admins: finer steps would measure a home', async () => {
+    const res = await request(as.leader).get('/api/v1/coverage/gaps?community=1&reach_m=297');
+    expect(res.status).toBe(400);
+    expect(res.body.field).toBe('reach_m');
+    expect((await request(as.gridworker).get('/api/v1/coverage/grids?reach_m=150')).status).toBe(400);
+    expect((await request(as.admin).get('/api/v1/coverage/grids?reach_m=297')).status).toBe(200);
+  });
+
+  it('gives a distance to the decimetre only where the viewer may see where the volunteer is', async () => {
+    const { rows: [{ grid, community }] } = await sql<{ grid: number; community: number }>`
+      select u.scope_grid_id as grid, g.community_id as community from users u join grids g on g.id = u.scope_grid_id where username = 'gridworker'`.execute(db());
+    const gaps = await get(as.gridworker, `/api/v1/coverage/gaps?community=${community}&reach_m=100`);
+    expect(gaps.features.length).toBeGreaterThan(0);
+    let exact = 0;
+    for (const f of gaps.features) {
+      const { rows: [nearest] } = await sql<{ grid_id: number | null; metres: number }>`
+        select v.grid_id, ST_Distance(coalesce(v.current_point, v.geom)::geography, b.geom::geography) as metres
+        from members v, buildings b where b.id = ${f.id} and v.is_volunteer and v.availability = 'available'
+        order by 2 limit 1`.execute(db());
+      if (nearest.grid_id === grid) {
+        expect(f.properties.nearest_volunteer_m).toBeCloseTo(nearest.metres, 1);
+        exact++;
+      } else {
+        expect(f.properties.nearest_volunteer_m).toBe(Math.round(nearest.metres / 100) * 100);
+      }
+    }
+    expect(exact).toBeLessThan(gaps.features.length);
+  });
+
+  it('counts only volunteers for a dispatcher, who reads no other member', async () => {
+    const [grid] = (await get(as.dispatcher, '/api/v1/coverage/grids')).features;
+    expect(grid.properties).toMatchObject({ members: null, members_in_service: null, central_households: null, members_per_100_households: null });
+    expect(grid.properties.volunteers).toBeGreaterThan(0);
+  });
+
   it('refuses volunteers, residents and anonymous callers', async () => {
     expect((await request(as.volunteer).get('/api/v1/coverage/grids')).status).toBe(403);
     expect((await request(as.resident).get('/api/v1/coverage/communities')).status).toBe(403);

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findUsers, viewerOf } from '../server/features/accounts/queries.ts';
 import { tileLayer, TILE_LAYERS } from '../server/features/tiles/layers.ts';
 import { renderTile } from '../server/features/tiles/render.ts';
+import { TileCache } from '../server/features/tiles/cache.ts';
 import { testApp } from './support/app.ts';
 import { mode, openTestDatabase, type TestDatabase } from './support/databases.ts';
 
@@ -157,7 +158,7 @@ describe('what the tiles hold', () => {
     expect(sum(volunteers, 'count')).toBe(expected.volunteers);
     expect(sum(volunteers, 'available')).toBe(expected.available);
 
-    // zoomed in on a volunteer's home: polygons only, and from zoom 14 on the same cell, ~480 m across, with the same counts
+    // zoomed in on a volunteer's home: polygons only, and at every zoom the same cell, ~420–480 m across, with the same counts
     const { rows: [home] } = await sql<{ lon: number; lat: number }>`
       select ST_X(geom) as lon, ST_Y(geom) as lat from members where community_id = ${first.community} and is_volunteer order by id limit 1`.execute(db());
     const point = { type: 'Point' as const, coordinates: [home.lon, home.lat] };
@@ -179,16 +180,27 @@ describe('what the tiles hold', () => {
       }
       const around = cells.find((cell) => booleanIntersects(cell, point))!;
       expect(around, `the ${layer} cell around the home`).toBeDefined();
-      for (const zoom of [16, 18]) {
+      for (const zoom of [10, 12, 16, 18]) {
         const closer = (await cellsAt(zoom)).find((cell) => booleanIntersects(cell, point))!;
         expect([closer.id, closer.properties], `${layer} at z${zoom}`).toEqual([around.id, around.properties]);
       }
     }
   });
 
+  it('gives grid metrics only to those who watch coverage: residents and volunteers get the boundaries', async () => {
+    const tile = tileAt(first.lon, first.lat, 14);
+    for (const user of ['resident', 'volunteer']) {
+      const grids = await decoded(as[user], 'grids', tile);
+      expect(grids.length).toBeGreaterThan(0);
+      for (const grid of grids) expect(Object.keys(grid.properties).sort()).toEqual(['code', 'community_id', 'community_name', 'name']);
+    }
+    expect((await decoded(as.leader, 'grids', tile))[0].properties).toHaveProperty('members');
+  });
+
   it('answers a tile with nothing in it, or below a layer’s zoom range, with 204', async () => {
     expect((await fetchTile(as.admin, 'buildings', tileAt(100, 10, 15))).status).toBe(204);
     expect((await fetchTile(as.admin, 'buildings', tileAt(first.lon, first.lat, 10))).status).toBe(204);
+    expect((await fetchTile(as.admin, 'members', tileAt(first.lon, first.lat, 9))).status).toBe(204);
   });
 });
 
@@ -284,6 +296,71 @@ describe('the tile cache', () => {
     expect(gridsAfter.cache).toBe('miss');
     const households = (features: typeof gridsBefore) => features.reduce((s, f) => s + Number(f.properties.households), 0);
     expect(households(decode(gridsAfter.bytes, 'grids', gridsHere))).toBe(households(gridsBefore) + 7);
+  });
+});
+
+describe('the tile cache, when writes race it', () => {
+  it('forgets the grids around a volunteer who moves: reach counts where it is now', async () => {
+    const { rows: [far] } = await sql<{ lon: number; lat: number; grid: number }>`
+      select ST_X(c) as lon, ST_Y(c) as lat, id as grid from (select id, ST_PointOnSurface(geom) as c from grids order by id desc limit 1) g`.execute(db());
+    const tile = tileAt(far.lon, far.lat, 14);
+    const reached = async () => decode((await fetchTile(as.admin, 'grids', tile)).bytes, 'grids', tile).find((f) => Number(f.id) === far.grid)!.properties.households_reached;
+    const before = await reached();
+    expect((await fetchTile(as.admin, 'grids', tile)).cache).toBe('hit');
+    // the demo volunteer walks into that grid, far from home, on duty
+    const moved = await request(as.volunteer).patch('/api/v1/volunteers/me').send({ availability: 'available', current_point: { type: 'Point', coordinates: [far.lon, far.lat] } });
+    expect(moved.status, moved.text).toBe(200);
+    const api = (await request(as.admin).get(`/api/v1/coverage/grids?community=${(await sql<{ c: number }>`select community_id as c from grids where id = ${far.grid}`.execute(db())).rows[0].c}`)).body;
+    const now = api.features.find((f: { id: number }) => f.id === far.grid).properties.households_reached;
+    expect(await reached()).toBe(now);
+    await request(as.volunteer).patch('/api/v1/volunteers/me').send({ current_point: null });
+    expect(now).toBeGreaterThanOrEqual(Number(before));
+  });
+
+  it('keeps no tile rendered before a write that a look in between dropped', async () => {
+    const [admin] = await findUsers(db(), { username: 'admin' });
+    const cache = new TileCache(db(), { maxBytes: 2 ** 20, maxAgeMs: 60_000 });
+    const { rows: [b] } = await sql<{ id: number; lon: number; lat: number }>`
+      select id, ST_X(ST_Centroid(geom)) as lon, ST_Y(ST_Centroid(geom)) as lat from buildings where households > 0 order by id limit 1`.execute(db());
+    const tile = tileAt(b.lon, b.lat, 16);
+    const box: [number, number, number, number] = [b.lon - 0.01, b.lat - 0.01, b.lon + 0.01, b.lat + 0.01];
+    await cache.sync();
+    // one request renders what was (its ticket taken first) ...
+    const ticket = cache.ticket();
+    const stale = await renderTile(db(), 'javascript', tileLayer('buildings')!, ...tile, viewerOf(admin));
+    // ... a write commits, and another request's look drops the tiles it touches (none stored yet) ...
+    await sql`update buildings set households = households + 100 where id = ${b.id}`.execute(db());
+    await cache.sync();
+    // ... so the first request's tile is served to it but not kept
+    cache.set('stale', { bytes: stale, layer: 'buildings', box }, ticket);
+    expect(cache.get('stale')).toBeUndefined();
+    cache.set('fresh', { bytes: stale, layer: 'buildings', box }, cache.ticket());
+    expect(cache.get('fresh')).toBeDefined();
+  });
+
+  it('counts what every tile costs, empty ones too', () => {
+    const cache = new TileCache(db(), { maxBytes: 64 * 1024, maxAgeMs: 60_000 });
+    for (let i = 0; i < 1000; i++) cache.set(`members/22/${i}/0`, { bytes: Buffer.alloc(0), layer: 'members', box: [0, 0, 1, 1] }, 0);
+    expect(cache.size).toBeLessThanOrEqual(64);
+    expect(cache.get('members/22/999/0')).toBeDefined();
+    expect(cache.get('members/22/0/0')).toBeUndefined();
+  });
+
+  it('forgets every layer under a boundary that moves a community to another street', async () => {
+    const { rows: [c] } = await sql<{ id: number; version: number; code: string; lon: number; lat: number; building: number }>`
+      select c.id, c.version, c.code, ST_X(ST_PointOnSurface(c.geom)) as lon, ST_Y(ST_PointOnSurface(c.geom)) as lat,
+             (select min(id) from buildings where community_id = c.id) as building
+      from communities c where street_code = ${first.street} order by id desc limit 1`.execute(db());
+    const { rows: [other] } = await sql<{ code: string }>`select code from streets where code <> ${first.street} order by code limit 1`.execute(db());
+    const { rows: [b] } = await sql<{ lon: number; lat: number }>`select ST_X(ST_Centroid(geom)) as lon, ST_Y(ST_Centroid(geom)) as lat from buildings where id = ${c.building}`.execute(db());
+    const tile = tileAt(b.lon, b.lat, 16);
+    expect(ids(await decoded(as.leader, 'buildings', tile))).toContain(c.building);
+    const res = await request(as.admin).patch(`/api/v1/communities/${c.id}`).set('If-Match', `"${c.version}"`)
+      .send({ properties: { street_code: other.code, code: `${other.code}099` } });
+    expect(res.status, res.text).toBe(200);
+    const after = await fetchTile(as.leader, 'buildings', tile);
+    expect(after.cache).toBe('miss');
+    expect(after.status === 204 ? [] : ids(decode(after.bytes, 'buildings', tile))).not.toContain(c.building);
   });
 });
 

@@ -38,7 +38,9 @@ const PGLITE_PARSERS = { [pg.types.builtins.INT8]: toNumber, [pg.types.builtins.
  */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.url) {
-    const pool = new pg.Pool({ connectionString: options.url, max: 10, connectionTimeoutMillis: 5000 });
+    // No JIT: its compile time (about a second) outweighs what it saves on the API's statements, which
+    // look expensive to the planner (coverage over a city, a tile's hexagons) but run in tens of milliseconds.
+    const pool = new pg.Pool({ connectionString: options.url, max: 10, connectionTimeoutMillis: 5000, options: '-c jit=off' });
     pool.on('error', (error) => options.log?.error({ err: error }, 'idle database connection failed'));
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     return { db, mode: 'server', close: once(() => db.destroy()) };

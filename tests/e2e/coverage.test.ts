@@ -175,9 +175,9 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
   });
 
   it('shows one community\'s grids from the vector tiles when its row is clicked, coloured by the metric', async () => {
-    // the community with the most buildings out of reach at 150 m (the last of the street in the demo city)
-    const gapsAt150 = await Promise.all(communities.map(async (c) => (await api('leader', `/api/v1/coverage/gaps?community=${c.id}&reach_m=150`)).body));
-    const chosen = communities[gapsAt150.reduce((best, g, i) => (g.numberReturned > gapsAt150[best].numberReturned ? i : best), 0)];
+    // the community with the most buildings out of reach at 200 m (the last of the street in the demo city)
+    const gapsAt200 = await Promise.all(communities.map(async (c) => (await api('leader', `/api/v1/coverage/gaps?community=${c.id}&reach_m=200`)).body));
+    const chosen = communities[gapsAt200.reduce((best, g, i) => (g.numberReturned > gapsAt200[best].numberReturned ? i : best), 0)];
     await panel().getByTestId('coverage-communities').locator(`tr[data-area="${chosen.id}"] button`).click();
     // the map moved to it: centred on it, all of it in view
     const { rows: [box] } = await sql<{ lon: number; lat: number }>`
@@ -217,8 +217,8 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     const gaps = panel().getByTestId('coverage-gaps');
     if (none.numberReturned === 0) await expect.poll(() => gaps.textContent(), LIVE).toContain('所有住户附近都有在岗志愿者');
 
-    await panel().locator('select[name="reach"]').selectOption('150');
-    const expected = (await api('leader', `/api/v1/coverage/gaps?community=${community}&reach_m=150`)).body;
+    await panel().locator('select[name="reach"]').selectOption('200');
+    const expected = (await api('leader', `/api/v1/coverage/gaps?community=${community}&reach_m=200`)).body;
     expect(expected.numberReturned).toBeGreaterThan(0);
     await expect.poll(() => gaps.locator('[data-count="buildings"]').textContent(), LIVE).toBe(String(expected.numberReturned));
     expect(await gaps.locator('[data-count="households"]').textContent()).toBe(String(expected.households));

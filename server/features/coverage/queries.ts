@@ -1,10 +1,11 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import { allOf, readConditions, seesAggregateOnly } from '../../access/policy.ts';
+import { accessOf, allOf, personalShown, readConditions } from '../../access/policy.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import type { DB } from '../../db/schema.ts';
 import { buildings } from '../buildings/resource.ts';
 import { communities } from '../communities/resource.ts';
 import { grids } from '../grids/resource.ts';
+import { members } from '../members/resource.ts';
 import { OPEN_STATUSES, overdue } from '../issues/resource.ts';
 
 export type CoverageLevel = 'grid' | 'community';
@@ -12,12 +13,24 @@ export type CoverageLevel = 'grid' | 'community';
 export interface CoverageOptions {
   /** a household is reached when an available volunteer is this close to its building (metres) */
   reachM: number;
+  /** count every member (false: volunteers only, for roles that read only volunteers: member counts are null) */
+  allMembers: boolean;
   /** issues reported in [from, to) only; all issues without */
   from?: Date;
   to?: Date;
 }
 
 export const DEFAULT_REACH_M = 500;
+
+/** Roles that read only the volunteers among the members count only them. */
+export const countsAllMembers = (viewer: Viewer) => !accessOf('members', viewer.role).read?.volunteersOnly;
+
+/**
+ * Below an admin, reach is asked in whole hundreds of metres: whether a building is reached at 296 m and not
+ * at 297 m would measure the distance to a volunteer's home to the metre, the distance shown rounded or not.
+ */
+export const REACH_STEP_M = 100;
+export const reachStep = (viewer: Viewer) => (viewer.role === 'admin' ? 1 : REACH_STEP_M);
 
 /**
  * Where a volunteer is reached: where it says it is now, else home; as dispatch finds volunteers, and on the
@@ -60,9 +73,10 @@ export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, o
     coalesce(b.buildings, 0)::int as buildings, coalesce(b.residential_buildings, 0)::int as residential_buildings,
     coalesce(b.party_group_buildings, 0)::int as party_group_buildings,
     ${share(sql`b.party_group_buildings`, sql`b.residential_buildings`)} as party_group_share,
-    m.members, m.members_in_service, m.members_retired, m.members_floating, m.members_resident,
-    m.volunteers, m.volunteers_available, m.central_households,
-    ${share(sql`100 * m.members`, sql`b.households`, 2)} as members_per_100_households,
+    ${sql.join(['members', 'members_in_service', 'members_retired', 'members_floating', 'members_resident', 'central_households']
+      .map((c) => (options.allMembers ? sql.ref(`m.${c}`) : sql`null::int as ${sql.id(c)}`)))},
+    m.volunteers, m.volunteers_available,
+    ${options.allMembers ? share(sql`100 * m.members`, sql`b.households`, 2) : sql`null::float8`} as members_per_100_households,
     ${share(sql`100 * m.volunteers`, sql`b.households`, 2)} as volunteers_per_100_households,
     coalesce(b.households_reached, 0)::int as households_reached,
     ${share(sql`coalesce(b.households_reached, 0)`, sql`b.households`)} as volunteer_reach,
@@ -159,8 +173,9 @@ export async function coverageCollection(db: Kysely<DB>, level: CoverageLevel, v
 /**
  * Buildings with households and no available volunteer within reach: where a resident in need has no one
  * nearby. Each with its distance to the nearest available volunteer, anywhere (null when there is none):
- * exact on the spheroid among the four nearest on the sphere (the index's order). Roles that see members
- * only in aggregate get it to the nearest 100 m: exact distances from many buildings would place a home.
+ * exact on the spheroid among the four nearest on the sphere (the index's order), to the decimetre when the
+ * viewer may see where that volunteer is, else to the nearest 100 m (exact distances from many buildings
+ * would place a home).
  */
 export async function coverageGaps(db: Kysely<DB>, viewer: Viewer, filter: CoverageFilter, reachM: number) {
   const visible = readConditions(buildings.name, buildings.place, viewer, 'b') ?? [sql`false`];
@@ -168,15 +183,18 @@ export async function coverageGaps(db: Kysely<DB>, viewer: Viewer, filter: Cover
     ...(filter.community !== undefined ? [sql`b.community_id = ${filter.community}`] : []),
     ...(filter.street !== undefined ? [sql`b.community_id in (select id from communities where street_code = ${filter.street})`] : []),
   ];
-  const nearest = sql`(select min(ST_Distance(n.at, b.geom::geography)) from (
-      select ${volunteerAt('v')} as at from members v where ${onDuty('v')}
-      order by ${volunteerAt('v')} <-> b.geom::geography limit 4) n)`;
-  const rounding = seesAggregateOnly('members', viewer) ? -2 : 1;
+  const locatable = allOf([...(readConditions('members', members.place, viewer, 'v') ?? [sql`false`]), personalShown('members', viewer, 'v')]);
   const { rows } = await sql<{ body: string }>`
     with gap as (
       select b.id, b.name, b.kind, b.households, b.residents, b.grid_id, b.community_id, b.geom,
-             round(${nearest}::numeric, ${sql.lit(rounding)})::float8 as nearest_volunteer_m
+             round(n.metres::numeric, case when exists (select from members v where v.id = n.volunteer and ${locatable}) then 1 else -2 end)::float8
+               as nearest_volunteer_m
       from buildings b
+      left join lateral (
+        select k.id as volunteer, ST_Distance(k.at, b.geom::geography) as metres from (
+          select v.id, ${volunteerAt('v')} as at from members v where ${onDuty('v')}
+          order by ${volunteerAt('v')} <-> b.geom::geography limit 4) k
+        order by 2 limit 1) n on true
       where b.households > 0 and not ${reached(reachM)} and ${allOf([...within, ...visible])}
     )
     select json_build_object(

@@ -233,7 +233,8 @@ export async function changeOwnAvailability(
   change: { availability?: 'available' | 'off_duty'; current_point?: Geometry | null },
 ) {
   await db.transaction().execute(async (trx) => {
-    // a position alone locks nothing but the volunteer's row; a change of duty may hand back offers
+    // a position alone takes only the events lock (its statement's trigger) and the volunteer's row; a change
+    // of duty may hand back offers
     if (change.availability) await begin(trx, actor);
     else await actAs(trx, actor);
     const { rows: [member] } = await sql<{ availability: string }>`select availability from members where id = ${memberId}`.execute(trx);

@@ -12,10 +12,13 @@ export interface CachedTile {
   madeAt: number;
 }
 
+const EVERY_LAYER = ['communities', 'grids', 'buildings', 'issues', 'members', 'volunteers'];
+
 /** Which tile layers a change to a map table touches. */
 const LAYERS_OF: Record<string, string[]> = {
-  communities: ['communities', 'grids'],
-  grids: ['grids', 'buildings'],
+  // a boundary decides who sees what beneath it (a community's street, a grid's community): every layer
+  communities: EVERY_LAYER,
+  grids: EVERY_LAYER,
   buildings: ['buildings'],
   members: ['members', 'volunteers'],
   issues: ['issues'],
@@ -35,19 +38,28 @@ export function tileBox(z: number, x: number, y: number, margin: number): Cached
   return [lon(west), lat(south), lon(east), lat(north)];
 }
 
+/** What an entry costs beyond its bytes (key, box, etag, the map's own): counted, so empty tiles are not free. */
+const ENTRY_BYTES = 1024;
+
 /**
  * Tiles made once and served until what they show changes. The audit log (sql/007_accounts.sql) records
- * every map write with its geometry before and after; before each tile the cache reads what was logged
- * since it last looked (one index probe when nothing was) and drops the tiles of the layers a change
- * touches, where it touches them. Map and issue writes take the same lock (sql/008_dispatch.sql), so log ids
- * are in commit order and nothing committed is skipped. A tile also expires after `maxAgeMs`: an issue turns
- * overdue with time, not with a write. Least recently used tiles go first past `maxBytes`.
+ * every map write with its geometry before and after (and a volunteer's position); before each tile the
+ * cache reads what was logged since it last looked (one index probe when nothing was) and drops the tiles
+ * of the layers a change touches, where it touches them. Every writer of these tables takes the events lock
+ * (sql/010_coverage.sql), so their log ids are in commit order and nothing committed is passed over. A tile
+ * rendered while a change it missed was being dropped is not kept (`ticket`). A tile also expires after
+ * `maxAgeMs`: an issue turns overdue with time, not with a write. Least recently used tiles go first past
+ * `maxBytes`.
  */
 export class TileCache {
   private tiles = new Map<string, CachedTile>();
   private bytes = 0;
   private seen: number | undefined;
-  private syncing: Promise<void> | undefined;
+  private looking: Promise<void> | undefined;
+  private next: Promise<void> | undefined;
+  /** drops so far, and the recent ones with their layers and boxes, for `set` to check its ticket against */
+  private drops = 0;
+  private recentDrops: { seq: number; at: number; layers: string[]; box: CachedTile['box'] }[] = [];
   hits = 0;
   misses = 0;
 
@@ -58,35 +70,57 @@ export class TileCache {
     if (!tile) return undefined;
     this.tiles.delete(key);
     if (Date.now() - tile.madeAt > this.options.maxAgeMs) {
-      this.bytes -= tile.bytes.length;
+      this.bytes -= cost(tile);
       return undefined;
     }
     this.tiles.set(key, tile); // most recently used last
     return tile;
   }
 
-  set(key: string, tile: Omit<CachedTile, 'etag' | 'madeAt'>): CachedTile {
+  /** Taken before a tile is rendered: `set` keeps the tile only if nothing it shows was dropped since. */
+  ticket(): number {
+    return this.drops;
+  }
+
+  set(key: string, tile: Omit<CachedTile, 'etag' | 'madeAt'>, ticket: number): CachedTile {
     const entry = { ...tile, etag: `"${createHash('sha1').update(tile.bytes).digest('base64url').slice(0, 22)}"`, madeAt: Date.now() };
-    const old = this.tiles.get(key);
-    if (old) this.bytes -= old.bytes.length;
+    const missed = this.recentDrops.some((drop) => drop.seq > ticket && drop.layers.includes(tile.layer) && overlaps(drop.box, tile.box));
+    if (missed) return entry;
+    this.remove(key);
     this.tiles.set(key, entry);
-    this.bytes += entry.bytes.length;
-    for (const [oldest, value] of this.tiles) {
+    this.bytes += cost(entry);
+    for (const [oldest] of this.tiles) {
       if (this.bytes <= this.options.maxBytes) break;
-      this.tiles.delete(oldest);
-      this.bytes -= value.bytes.length;
+      this.remove(oldest);
     }
     return entry;
+  }
+
+  private remove(key: string) {
+    const tile = this.tiles.get(key);
+    if (!tile) return;
+    this.tiles.delete(key);
+    this.bytes -= cost(tile);
   }
 
   get size() {
     return this.tiles.size;
   }
 
-  /** Drops what changed since the last look; concurrent callers share one look. */
+  /**
+   * Drops what changed since the last look. A caller arriving while a look runs waits for the next one,
+   * which sees what the caller itself may just have written; callers arriving meanwhile share that one.
+   */
   sync(): Promise<void> {
-    this.syncing ??= this.look().finally(() => (this.syncing = undefined));
-    return this.syncing;
+    if (!this.looking) {
+      this.looking = this.look().finally(() => (this.looking = undefined));
+      return this.looking;
+    }
+    this.next ??= this.looking.catch(() => {}).then(() => {
+      this.next = undefined;
+      return this.sync();
+    });
+    return this.next;
   }
 
   private async look() {
@@ -99,16 +133,19 @@ export class TileCache {
     const { rows } = await sql<{ last: number | null; resource: string | null; box: [number, number, number, number] | null }>`
       with logged as (
         select a.id, a.resource, ST_GeomFromGeoJSON(g.j) as geom
-        from audit_log a cross join lateral (values (a.before->>'geom'), (a.after->>'geom')) g(j)
+        from audit_log a
+        cross join lateral (values (a.before->>'geom'), (a.after->>'geom'), (a.before->>'current_point'), (a.after->>'current_point')) g(j)
         where a.id > ${this.seen} and g.j is not null and a.resource in ('communities', 'grids', 'buildings', 'members', 'issues')
       ), boxes as (
         select resource, ST_Extent(geom)::geometry as box from logged group by resource, floor(ST_X(ST_PointOnSurface(geom)) * 50), floor(ST_Y(ST_PointOnSurface(geom)) * 50)
       ), around as (
+        -- the grids within reach (500 m, and a little) of the change, in degrees at its latitude
         select 'around' as resource, ST_Extent(g.geom)::geometry as box
-        from boxes b join grids g on g.geom && ST_Expand(b.box, 0.006)
+        from boxes b join grids g on g.geom && ST_Expand(b.box, 510 / (111320 * cos(radians(ST_Y(ST_Centroid(b.box))))), 510 / 110574.0)
         where b.resource in ('buildings', 'members', 'issues') group by b.box
       )
-      select (select max(id) from audit_log where id > ${this.seen}) as last, null::text as resource, null::json as box
+      select (select max(id) from audit_log where id > ${this.seen} and resource in ('communities', 'grids', 'buildings', 'members', 'issues')) as last,
+             null::text as resource, null::json as box
       union all
       select null, resource, json_build_array(ST_XMin(box), ST_YMin(box), ST_XMax(box), ST_YMax(box)) from (select * from boxes union all select * from around) c`
       .execute(this.db);
@@ -120,13 +157,16 @@ export class TileCache {
     }
   }
 
-  private drop(layers: string[], [west, south, east, north]: [number, number, number, number]) {
+  private drop(layers: string[], box: CachedTile['box']) {
+    const now = Date.now();
+    this.drops++;
+    this.recentDrops = this.recentDrops.filter((d) => now - d.at < this.options.maxAgeMs);
+    this.recentDrops.push({ seq: this.drops, at: now, layers, box });
     for (const [key, tile] of this.tiles) {
-      const [w, s, e, n] = tile.box;
-      if (layers.includes(tile.layer) && w <= east && e >= west && s <= north && n >= south) {
-        this.tiles.delete(key);
-        this.bytes -= tile.bytes.length;
-      }
+      if (layers.includes(tile.layer) && overlaps(tile.box, box)) this.remove(key);
     }
   }
 }
+
+const cost = (tile: CachedTile) => tile.bytes.length + ENTRY_BYTES;
+const overlaps = ([w1, s1, e1, n1]: CachedTile['box'], [w2, s2, e2, n2]: CachedTile['box']) => w1 <= e2 && e1 >= w2 && s1 <= n2 && n1 >= s2;

@@ -3,7 +3,8 @@ import { allOf, readConditions, type ResourceName } from '../../access/policy.ts
 import type { Viewer } from '../../access/viewer.ts';
 import { buildings } from '../buildings/resource.ts';
 import { communities } from '../communities/resource.ts';
-import { coverageRows, DEFAULT_REACH_M } from '../coverage/queries.ts';
+import { COVERAGE_READERS } from '../../access/rules.ts';
+import { countsAllMembers, coverageRows, DEFAULT_REACH_M } from '../coverage/queries.ts';
 import { grids } from '../grids/resource.ts';
 import { issues, overdue } from '../issues/resource.ts';
 import { members } from '../members/resource.ts';
@@ -56,26 +57,26 @@ const GRID_FIELDS: Record<string, FieldType> = {
 };
 
 /**
- * Members and volunteers are drawn as counts in hexagons, at every zoom and for every role: a hexagon is
- * never narrower than about 500 m (edge 300 m of Web Mercator), so no cell is a home. A sixteenth of the tile
- * wide at low zoom. Cells come from ST_HexagonGrid on Web Mercator, which lines them up across tiles.
+ * Members and volunteers are drawn as counts in hexagons, at every zoom and for every role, all on one
+ * lattice (ST_HexagonGrid on Web Mercator, edge 300 m of it: about 420–480 m across at China's latitudes, a
+ * few blocks): cells of one zoom never cut those of another, so no combination of zooms narrows a home
+ * below a cell. From zoom 10 (a city), where a tile holds a few thousand cells at most.
  */
-const MIN_HEX_EDGE = 300;
-export const hexEdge = (z: number) => Math.max(WORLD_3857 / 2 ** z / 16, MIN_HEX_EDGE);
-/** Lattice indices run to ±2^20 at the finest cells (300 m over 40,000 km): offset, they make one positive id. */
+export const HEX_EDGE = 300;
+/** Lattice indices run to ±2^16 (300 m over 40,000 km): offset, they make one positive id. */
 const HEX_OFFSET = 2 ** 20;
 
 function density(name: 'members' | 'volunteers', description: string): TileLayer {
   return {
-    name, description, resource: 'members', minzoom: 0, maxzoom: MAX_ZOOM, srid: 3857,
+    name, description, resource: 'members', minzoom: 10, maxzoom: MAX_ZOOM, srid: 3857,
     fields: name === 'members' ? number(['count', 'volunteers']) : number(['count', 'available']),
-    reach: (z) => 2 * hexEdge(z),
+    reach: () => 2 * HEX_EDGE,
     // every cell over the tile, clipped to it as any polygon is; a cell's id is its place in the lattice at this zoom
     rows: (tile, viewer) => sql`
       select (h.i + ${HEX_OFFSET}::bigint) * ${2 * HEX_OFFSET} + (h.j + ${HEX_OFFSET}) as id, h.geom,
              jsonb_build_object(${sql.lit(name === 'members' ? 'volunteers' : 'available')},
                count(*) filter (where ${name === 'members' ? sql`m.is_volunteer` : sql`m.availability = 'available'`}), 'count', count(*)) as props
-      from ST_HexagonGrid(${hexEdge(tile.z)}, ${tile.bounds}) h
+      from ST_HexagonGrid(${HEX_EDGE}, ${tile.bounds}) h
       -- the index finds the members in the cell's box (exact: Web Mercator keeps a box a box), the cell those in it
       join members m on m.geom && ST_Transform(h.geom, 4326) and ST_Intersects(ST_Transform(m.geom, 3857), h.geom)
       where ${name === 'volunteers' ? sql`m.is_volunteer and ` : sql``}${visible('members', members.place, viewer, 'm')}
@@ -93,12 +94,21 @@ export const TILE_LAYERS: TileLayer[] = [
       from communities a where a.geom && ${tile.area} and ${visible('communities', communities.place, viewer, 'a')}`,
   },
   {
-    name: 'grids', description: 'Grid boundaries with their coverage metrics (volunteer reach within 500 m)', resource: 'grids',
+    name: 'grids', description: 'Grid boundaries; for those who watch coverage, with its metrics (volunteer reach within 500 m)', resource: 'grids',
     minzoom: 8, maxzoom: MAX_ZOOM, srid: 4326, fields: GRID_FIELDS,
     reach: () => 0,
-    rows: (tile, viewer) => sql`
-      select r.id, r.geom, to_jsonb(r) - 'id' - 'geom' as props
-      from (${coverageRows('grid', sql`a.geom && ${tile.area} and ${visible('grids', grids.place, viewer, 'a')}`, { reachM: DEFAULT_REACH_M })}) r`,
+    // the metrics go to those who watch coverage (as GET /coverage/grids); others get the boundaries
+    rows: (tile, viewer) => {
+      const where = sql`a.geom && ${tile.area} and ${visible('grids', grids.place, viewer, 'a')}`;
+      if (!COVERAGE_READERS.includes(viewer.role)) {
+        return sql`
+          select a.id, a.geom, jsonb_build_object('code', a.code, 'name', a.name, 'community_id', a.community_id, 'community_name', c.name) as props
+          from grids a join communities c on c.id = a.community_id where ${where}`;
+      }
+      return sql`
+        select r.id, r.geom, to_jsonb(r) - 'id' - 'geom' as props
+        from (${coverageRows('grid', where, { reachM: DEFAULT_REACH_M, allMembers: countsAllMembers(viewer) })}) r`;
+    },
   },
   {
     name: 'buildings', description: 'Building footprints', resource: 'buildings', minzoom: 12, maxzoom: MAX_ZOOM, srid: 4326,

@@ -84,13 +84,14 @@ export function tileRoutes({ db }: Database, options: TileOptions = {}) {
       let tile = cache.get(key);
       res.set('X-Tile-Cache', tile ? 'hit' : 'miss');
       if (!tile) {
+        const ticket = cache.ticket();
         // asked once; a failed question (the database away) is asked again next time
         encoder ??= chooseEncoder(db).catch((error) => {
           encoder = undefined;
           throw error;
         });
         const bytes = await renderTile(db, await encoder, layer, z, x, y, viewer);
-        tile = cache.set(key, { bytes, layer: layer.name, box: tileBox(z, x, y, tileMargin(layer, z)) });
+        tile = cache.set(key, { bytes, layer: layer.name, box: tileBox(z, x, y, tileMargin(layer, z)) }, ticket);
       }
       res.set('ETag', tile.etag);
       if (req.get('If-None-Match') === tile.etag) return void res.status(304).end();

@@ -14,7 +14,8 @@ import {
 import { RankedTable } from './RankedTable.tsx';
 
 /** The distances gaps may be asked for: the standard 500 m (as the volunteer reach), and closer. */
-const REACHES = [150, 200, 300, 500];
+// whole hundreds of metres: the API takes no finer reach from anyone but an admin
+const REACHES = [100, 200, 300, 500];
 
 /** GET /api/v1/coverage/gaps: the buildings with households and no available volunteer within reach. */
 type Gaps = Areas<{ name: string; households: number; nearest_volunteer_m: number | null }> & { numberReturned: number; households: number };
