@@ -1,5 +1,6 @@
 // npm run bench -- <name> [options]: runs one benchmark from bench/ and prints its figures beside its floor.
 const benchmarks: Record<string, () => Promise<{ run: (args: string[]) => Promise<void> }>> = {
+  coverage: () => import('./coverage.ts'),
   'demo-load': () => import('./demo-load.ts'),
   import: () => import('./import.ts'),
   list: () => import('./list.ts'),
