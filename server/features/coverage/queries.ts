@@ -131,8 +131,9 @@ export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, o
       select count(*)::int as grids, min(h)::int as lowest, max(h)::int as highest, stddev_pop(h) as stddev,
              count(*) filter (where h < a.grid_households_min)::int as below,
              count(*) filter (where h > a.grid_households_max)::int as above
+      -- offset 0: each grid's households summed once, not once per aggregate that reads them
       from (select coalesce((select sum(households) from buildings where grid_id = g.id), 0) as h
-            from grids g where g.community_id = a.id) per_grid) gb
+            from grids g where g.community_id = a.id offset 0) per_grid) gb
     where ${where}`;
 }
 

@@ -95,7 +95,8 @@ export const TILE_LAYERS: TileLayer[] = [
   },
   {
     name: 'grids', description: 'Grid boundaries; for those who watch coverage, with its metrics (volunteer reach within 500 m)', resource: 'grids',
-    minzoom: 8, maxzoom: MAX_ZOOM, srid: 4326, fields: GRID_FIELDS,
+    // from a district's scale: a tile over a whole city would count every grid's coverage at once
+    minzoom: 12, maxzoom: MAX_ZOOM, srid: 4326, fields: GRID_FIELDS,
     reach: () => 0,
     // the metrics go to those who watch coverage (as GET /coverage/grids); others get the boundaries
     rows: (tile, viewer) => {
