@@ -1,4 +1,3 @@
-import type { FeatureCollection } from 'geojson';
 
 export interface MapConfig {
   basemap: { tiles: string[]; attribution: string } | null;
@@ -65,5 +64,3 @@ export function withToken(url: string): { url: string; headers?: Record<string, 
 }
 
 export const fetchMapConfig = () => getJson<MapConfig>('/api/v1/map/config');
-export const fetchLayer = (layer: string, limit: number) =>
-  getJson<FeatureCollection & { numberMatched: number }>(`/api/v1/${layer}?limit=${limit}`);

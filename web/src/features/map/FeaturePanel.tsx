@@ -1,12 +1,30 @@
+import type { GeoJsonProperties } from 'geojson';
+import { useEffect, useState } from 'react';
+import { getJson } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
 import { OrganisationPanel } from '../organisation/OrganisationPanel.tsx';
 import type { SelectedFeature } from './MapView.tsx';
 
-/** The side panel: the clicked feature's properties, labelled in the user's language. */
+/**
+ * The side panel: the clicked feature's properties, labelled in the user's language. A tile carries only
+ * what the map draws: the panel shows those at once, then the whole record as the API gives it.
+ */
 export function FeaturePanel({ feature, onClose }: { feature: SelectedFeature | null; onClose: () => void }) {
   const { t, maybe } = useI18n();
+  const key = feature?.id !== undefined ? `${feature.group}/${feature.id}` : '';
+  const [record, setRecord] = useState<{ key: string; properties: GeoJsonProperties } | null>(null);
+  useEffect(() => {
+    if (!key) return;
+    let current = true;
+    getJson<{ properties: GeoJsonProperties }>(`/api/v1/${key}`)
+      .then((found) => current && setRecord({ key, properties: found.properties }))
+      .catch(() => {}); // the tile's properties stay shown
+    return () => {
+      current = false;
+    };
+  }, [key]);
   if (!feature) return <aside className="panel empty">{t('panel.empty')}</aside>;
-  const properties = feature.properties ?? {};
+  const properties = (record?.key === key ? record.properties : feature.properties) ?? {};
   const show = (key: string, value: unknown) => {
     if (value === null || value === undefined || value === '') return '—';
     if (typeof value === 'boolean') return value ? t('value.yes') : t('value.no');

@@ -1,10 +1,9 @@
-import { bbox } from '@turf/bbox';
 import type { FeatureCollection, GeoJsonProperties } from 'geojson';
 import { Map as MapLibreMap, setWorkerUrl, type GeoJSONSource } from 'maplibre-gl';
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?worker&url';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import { useEffect, useRef, useState } from 'react';
-import { fetchLayer, fetchMapConfig, withToken } from '../../api.ts';
+import { fetchMapConfig, getJson, withToken } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
 import {
   CLICKABLE_LAYERS, GROUP_LAYERS, LAYER_GROUPS, LOCAL_FONT_FAMILY, buildStyle, selectedFilter, type LayerGroup,
@@ -49,7 +48,6 @@ export function MapView({ visible, selected, onSelect, overlay, onPick, focus, o
   const container = useRef<HTMLDivElement>(null);
   const [map, setMap] = useState<MapLibreMap | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [truncated, setTruncated] = useState<LayerGroup[]>([]);
   const onSelectRef = useRef(onSelect);
   onSelectRef.current = onSelect;
   const onPickRef = useRef(onPick);
@@ -61,16 +59,14 @@ export function MapView({ visible, selected, onSelect, overlay, onPick, focus, o
     let disposed = false;
     let created: MapLibreMap | null = null;
     (async () => {
-      const config = await fetchMapConfig();
-      const collections = await Promise.all(LAYER_GROUPS.map((layer) => fetchLayer(layer, config.maxFeatures)));
+      // the city's extent from the communities' TileJSON (the whole world while there are none)
+      const [config, city] = await Promise.all([fetchMapConfig(), getJson<{ bounds: Bounds }>('/tiles/communities.json')]);
       if (disposed || !container.current) return;
-      setTruncated(LAYER_GROUPS.filter((_, i) => collections[i].numberMatched > collections[i].features.length));
-      const data = Object.fromEntries(LAYER_GROUPS.map((layer, i) => [layer, collections[i]])) as unknown as Record<LayerGroup, FeatureCollection>;
-      const [west, south, east, north] = bbox({ type: 'FeatureCollection', features: data.communities.features });
+      const [west, , east] = city.bounds;
       created = new MapLibreMap({
         container: container.current,
-        style: buildStyle(config, data),
-        bounds: data.communities.features.length ? [west, south, east, north] : undefined,
+        style: buildStyle(config, window.location.origin),
+        bounds: east - west < 10 ? city.bounds : undefined,
         fitBoundsOptions: { padding: 24 },
         center: [109.49, 36.59],
         zoom: 13,
@@ -134,11 +130,6 @@ export function MapView({ visible, selected, onSelect, overlay, onPick, focus, o
     <div className={onPick ? 'map picking' : 'map'} ref={container} data-testid="map">
       {!map && !error && <div className="map-status">{t('map.loading')}</div>}
       {error && <div className="map-status error" role="alert">{t('map.error')}: {error}</div>}
-      {truncated.length > 0 && (
-        <div className="map-notice" role="status">
-          {t('map.truncated')}: {truncated.map((group) => t(`layer.${group}`)).join(', ')}
-        </div>
-      )}
     </div>
   );
 }

@@ -42,35 +42,36 @@ const NOTHING_SELECTED: FilterSpecification = ['==', ['id'], -1];
 
 /**
  * An offline style: a plain background, an optional basemap the deployment names, and Gridmap's
- * own layers. Nothing is fetched from the internet.
+ * own layers from Gridmap's vector tiles (TileJSON at `origin`/tiles/<layer>.json), so a city of 100,000
+ * buildings is drawn tile by tile, not from one big GeoJSON. Nothing is fetched from the internet.
  */
-export function buildStyle(config: MapConfig, data: Record<LayerGroup, FeatureCollection>): StyleSpecification {
+export function buildStyle(config: MapConfig, origin = ''): StyleSpecification {
   const layers: LayerSpecification[] = [{ id: 'background', type: 'background', paint: { 'background-color': '#f4f1ea' } }];
   if (config.basemap) layers.push({ id: 'basemap', type: 'raster', source: 'basemap' });
   layers.push(
-    { id: 'communities-fill', type: 'fill', source: 'communities', paint: { 'fill-color': '#f7d9c4', 'fill-opacity': 0.35 } },
-    { id: 'grids-fill', type: 'fill', source: 'grids', paint: { 'fill-color': '#4a7fb5', 'fill-opacity': 0.06 } },
-    { id: 'grids-line', type: 'line', source: 'grids', paint: { 'line-color': '#4a7fb5', 'line-width': 1.2, 'line-dasharray': [3, 2] } },
+    { id: 'communities-fill', type: 'fill', source: 'communities', 'source-layer': 'communities', paint: { 'fill-color': '#f7d9c4', 'fill-opacity': 0.35 } },
+    { id: 'grids-fill', type: 'fill', source: 'grids', 'source-layer': 'grids', paint: { 'fill-color': '#4a7fb5', 'fill-opacity': 0.06 } },
+    { id: 'grids-line', type: 'line', source: 'grids', 'source-layer': 'grids', paint: { 'line-color': '#4a7fb5', 'line-width': 1.2, 'line-dasharray': [3, 2] } },
     {
-      id: 'buildings-fill', type: 'fill', source: 'buildings', minzoom: 13,
+      id: 'buildings-fill', type: 'fill', source: 'buildings', 'source-layer': 'buildings', minzoom: 13,
       paint: {
         'fill-color': ['case', ['get', 'has_party_group'], '#d9534f',
           ['match', ['get', 'kind'], 'residential', '#e8a866', 'school', '#7fb77e', '#a9a9a9']],
         'fill-opacity': 0.85,
       },
     },
-    { id: 'buildings-line', type: 'line', source: 'buildings', minzoom: 15, paint: { 'line-color': '#6b4a2b', 'line-width': 0.5 } },
-    { id: 'communities-line', type: 'line', source: 'communities', paint: { 'line-color': '#b03a2e', 'line-width': 2.5 } },
-    { id: 'communities-selected', type: 'line', source: 'communities', filter: NOTHING_SELECTED, paint: { 'line-color': '#ffcc00', 'line-width': 5 } },
-    { id: 'grids-selected', type: 'line', source: 'grids', filter: NOTHING_SELECTED, paint: { 'line-color': '#ffcc00', 'line-width': 4 } },
-    { id: 'buildings-selected', type: 'line', source: 'buildings', filter: NOTHING_SELECTED, paint: { 'line-color': '#1f3a93', 'line-width': 3 } },
+    { id: 'buildings-line', type: 'line', source: 'buildings', 'source-layer': 'buildings', minzoom: 15, paint: { 'line-color': '#6b4a2b', 'line-width': 0.5 } },
+    { id: 'communities-line', type: 'line', source: 'communities', 'source-layer': 'communities', paint: { 'line-color': '#b03a2e', 'line-width': 2.5 } },
+    { id: 'communities-selected', type: 'line', source: 'communities', 'source-layer': 'communities', filter: NOTHING_SELECTED, paint: { 'line-color': '#ffcc00', 'line-width': 5 } },
+    { id: 'grids-selected', type: 'line', source: 'grids', 'source-layer': 'grids', filter: NOTHING_SELECTED, paint: { 'line-color': '#ffcc00', 'line-width': 4 } },
+    { id: 'buildings-selected', type: 'line', source: 'buildings', 'source-layer': 'buildings', filter: NOTHING_SELECTED, paint: { 'line-color': '#1f3a93', 'line-width': 3 } },
     {
-      id: 'grids-label', type: 'symbol', source: 'grids', minzoom: 14,
+      id: 'grids-label', type: 'symbol', source: 'grids', 'source-layer': 'grids', minzoom: 14,
       layout: { 'text-field': ['get', 'name'], 'text-size': 13 },
       paint: { 'text-color': '#23476b', 'text-halo-color': '#ffffff', 'text-halo-width': 1.5 },
     },
     {
-      id: 'communities-label', type: 'symbol', source: 'communities',
+      id: 'communities-label', type: 'symbol', source: 'communities', 'source-layer': 'communities',
       layout: { 'text-field': ['get', 'name'], 'text-size': 16 },
       paint: { 'text-color': '#7b241c', 'text-halo-color': '#ffffff', 'text-halo-width': 2 },
     },
@@ -101,9 +102,7 @@ export function buildStyle(config: MapConfig, data: Record<LayerGroup, FeatureCo
       ...(config.basemap
         ? { basemap: { type: 'raster' as const, tiles: config.basemap.tiles, tileSize: 256, attribution: config.basemap.attribution } }
         : {}),
-      communities: { type: 'geojson', data: data.communities },
-      grids: { type: 'geojson', data: data.grids },
-      buildings: { type: 'geojson', data: data.buildings },
+      ...Object.fromEntries(LAYER_GROUPS.map((group) => [group, { type: 'vector' as const, url: `${origin}/tiles/${group}.json` }])),
       overlay: { type: 'geojson', data: EMPTY },
     },
     layers,
