@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VectorTile } from '@mapbox/vector-tile';
-import booleanIntersects from '@turf/boolean-intersects';
+import { booleanIntersects } from '@turf/boolean-intersects';
 import type { Express } from 'express';
 import type { Feature, Geometry, Position } from 'geojson';
 import { sql } from 'kysely';
