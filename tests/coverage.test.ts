@@ -127,9 +127,9 @@ describe('the hand-built fixture', () => {
     const gaps = await get(as.admin, `/api/v1/coverage/gaps?community=${fixture.community}`);
     expect(gaps.features.map((f) => f.id)).toEqual([fixture.b3]);
     expect(gaps.households).toBe(50);
-    // 0.012° of longitude at 36.605° N, less the footprint's half width: about a kilometre
+    // 0.012° of longitude at 36.605° N: about a kilometre
     const { rows: [{ exact }] } = await sql<{ exact: number }>`
-      select ST_Distance(ST_SetSRID(ST_MakePoint(${LON + 0.003}, ${LAT + 0.005}), 4326)::geography, geom::geography) as exact
+      select ST_Distance(ST_SetSRID(ST_MakePoint(${LON + 0.003}, ${LAT + 0.005}), 4326)::geography, ST_PointOnSurface(geom)::geography) as exact
       from buildings where id = ${fixture.b3}`.execute(db());
     expect(exact).toBeGreaterThan(1050);
     expect(exact).toBeLessThan(1080);
@@ -201,7 +201,7 @@ describe('the demo city against independent SQL', () => {
         from buildings group by ${k}
       ), reached as (
         select b.${k} as area, sum(b.households)::int as households_reached from buildings b
-        where b.households > 0 and (select min(ST_Distance(coalesce(v.current_point, v.geom)::geography, b.geom::geography))
+        where b.households > 0 and (select min(ST_Distance(coalesce(v.current_point, v.geom)::geography, ST_PointOnSurface(b.geom)::geography))
                                     from members v where v.is_volunteer and v.availability = 'available') <= ${REACH}
         group by b.${k}
       ), m as (
@@ -284,7 +284,7 @@ describe('the demo city against independent SQL', () => {
     for (const { id } of communities) {
       const gaps = await get(as.admin, `/api/v1/coverage/gaps?community=${id}&reach_m=${REACH}`);
       const { rows: brute } = await sql<{ id: number; nearest: number | null }>`
-        select b.id, (select min(ST_Distance(coalesce(v.current_point, v.geom)::geography, b.geom::geography))
+        select b.id, (select min(ST_Distance(coalesce(v.current_point, v.geom)::geography, ST_PointOnSurface(b.geom)::geography))
                       from members v where v.is_volunteer and v.availability = 'available') as nearest
         from buildings b where b.community_id = ${id} and b.households > 0`.execute(db());
       const expected = brute.filter((b) => b.nearest === null || b.nearest > REACH);
@@ -329,7 +329,7 @@ describe('who sees what', () => {
     let exact = 0;
     for (const f of gaps.features) {
       const { rows: [nearest] } = await sql<{ grid_id: number | null; metres: number }>`
-        select v.grid_id, ST_Distance(coalesce(v.current_point, v.geom)::geography, b.geom::geography) as metres
+        select v.grid_id, ST_Distance(coalesce(v.current_point, v.geom)::geography, ST_PointOnSurface(b.geom)::geography) as metres
         from members v, buildings b where b.id = ${f.id} and v.is_volunteer and v.availability = 'available'
         order by 2 limit 1`.execute(db());
       if (nearest.grid_id === grid) {
