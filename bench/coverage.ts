@@ -47,7 +47,7 @@ import { countsAllMembers, coverageCollection, DEFAULT_REACH_M } from '../server
 import { TileCache } from '../server/features/tiles/cache.ts';
 import { tileLayer } from '../server/features/tiles/layers.ts';
 import { chooseEncoder, renderTile, tileSql } from '../server/features/tiles/render.ts';
-import { benchDatabase, count, pgbenchScript, since, WARMUP_S, type PgbenchResult } from './load.ts';
+import { benchDatabase, count, mulberry32, pgbenchScript, since, WARMUP_S, type PgbenchResult } from './load.ts';
 
 const NAME = 'gridmap_bench_coverage';
 /** A map session: how often each zoom is asked for, and each layer. */
@@ -631,15 +631,4 @@ function printMetrics(results: MetricResult[]) {
       count(r.areas), count(r.bytes)]));
   for (const r of results) console.log(`  ${r.path}: ${r.title}`);
   console.log('ratio: HTTP median / SQL median (1.00× = the API adds nothing to the statement).');
-}
-
-/** A small seeded generator: the same sample on every run. */
-function mulberry32(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -38,6 +38,17 @@ export function benchOptions(args: string[], rows: string, { rowsDefault, client
   return { total, size, seconds, levels, server: String(values.server), keep: Boolean(values.keep) };
 }
 
+/** A small seeded generator (mulberry32): the same points and samples on every run. */
+export function mulberry32(seed: number) {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 export const count = (n: number) => n.toLocaleString('en');
 export const since = (start: number) => `${((performance.now() - start) / 1000).toFixed(1)} s`;
 

@@ -22,7 +22,7 @@ import { loadConfig } from '../server/config.ts';
 import { findUsers, openSession, viewerOf } from '../server/features/accounts/queries.ts';
 import { SKILLS } from '../server/features/members/resource.ts';
 import { nearestVolunteersSql, type NearestQuery } from '../server/features/volunteers/nearest.ts';
-import { benchDatabase, benchOptions, compareLevels, count, HttpLoad, pgbenchScript, printLevels, since } from './load.ts';
+import { benchDatabase, benchOptions, compareLevels, count, HttpLoad, mulberry32, pgbenchScript, printLevels, since } from './load.ts';
 
 const NAME = 'gridmap_bench_nearest';
 const K = 5;
@@ -181,15 +181,4 @@ async function populate(url: string, total: number) {
   } finally {
     await client.end();
   }
-}
-
-/** A small seeded generator: the same points on every run. */
-function mulberry32(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
