@@ -501,14 +501,7 @@ class TileLoad {
 
 const TILE_WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
-function mulberry32(a) {
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+${mulberry32.toString()}
 parentPort.on('message', async ({ base, token, paths, mode, clients, warmupMs, measureMs, seed }) => {
   const headers = { Authorization: 'Bearer ' + token };
   const start = performance.now();

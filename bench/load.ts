@@ -181,14 +181,7 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { base, token, paths, least } = workerData;
 const headers = { Authorization: 'Bearer ' + token };
-function mulberry32(a) {
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+${mulberry32.toString()}
 parentPort.on('message', async ({ clients, warmupMs, measureMs, seed }) => {
   const from = performance.now() + warmupMs;
   const until = from + measureMs;
