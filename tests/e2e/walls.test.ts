@@ -134,6 +134,10 @@ describe.skipIf(!haveBrowser)(`the problem wall and the echo wall in headless Ch
     await form.locator('input[name="month"]').fill('2026-11');
     await form.locator('input[name="title"]').fill('老旧小区加装电梯');
     await form.locator('textarea[name="discussion"]').fill('居民议事会讨论三次，九成住户同意');
+    // the reload of the recorded matters after a save lands while the secretary is typing: it must not wipe it
+    let release = () => undefined as void;
+    const held = new Promise<void>((resolve) => { release = resolve; });
+    await page.route('**/monthly', async (route) => { await held; await route.continue(); });
     await form.getByRole('button', { name: '保存' }).click();
     await expect.poll(() => form.getByRole('status').textContent(), LIVE).toBe('已保存');
     // a draft: the public does not see it yet
@@ -141,6 +145,13 @@ describe.skipIf(!haveBrowser)(`the problem wall and the echo wall in headless Ch
     expect(await signedOut()).toEqual([]);
     await form.locator('textarea[name="outcome"]').fill('3栋试点加装，年底完工');
     await form.locator('input[name="published"]').check();
+    const reloaded = page.waitForResponse('**/monthly');
+    release();
+    await reloaded;
+    await page.unroute('**/monthly');
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+    expect(await form.locator('textarea[name="outcome"]').inputValue()).toBe('3栋试点加装，年底完工');
+    expect(await form.locator('input[name="published"]').isChecked()).toBe(true);
     await form.getByRole('button', { name: '保存' }).click();
     await expect.poll(async () => (await signedOut()).map((m: { title: string }) => m.title), LIVE).toEqual(['老旧小区加装电梯']);
     await expect.poll(() => echo.getByTestId('monthly-matter').textContent(), LIVE).toContain('3栋试点加装，年底完工');

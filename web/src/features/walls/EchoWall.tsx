@@ -63,9 +63,11 @@ export function EchoWall({ keepsMonthly = false }: { keepsMonthly?: boolean }) {
     return () => void (current = false);
   }, [community, offset]);
   const [mattersRevision, setMattersRevision] = useState(0);
+  useEffect(() => setMatters([]), [community]);
   useEffect(() => {
-    setMatters([]);
-    if (community) getJson<{ matters: MonthlyMatter[] }>(`/api/v1/communities/${community}/monthly`).then((r) => setMatters(r.matters), () => undefined);
+    let current = true;
+    if (community) getJson<{ matters: MonthlyMatter[] }>(`/api/v1/communities/${community}/monthly`).then((r) => current && setMatters(r.matters), () => undefined);
+    return () => void (current = false);
   }, [community, mattersRevision]);
 
   const choose = (id: number | null) => {

@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { sendJson } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
 
@@ -6,27 +6,48 @@ export interface MonthlyMatter { month: string; title: string; discussion: strin
 
 const thisMonth = () => new Date().toISOString().slice(0, 7);
 
+interface Draft { title: string; discussion: string; outcome: string; published: boolean }
+const draftOf = (m: MonthlyMatter | undefined): Draft =>
+  ({ title: m?.title ?? '', discussion: m?.discussion ?? '', outcome: m?.outcome ?? '', published: m?.published_at != null });
+
 /**
  * One matter a month, kept by the community's staff: the month's matter, how it was discussed and what came
- * of it, saved as a draft or published on the echo wall. Choosing a month recorded before fills the form.
+ * of it, saved as a draft or published on the echo wall. Choosing a month recorded before fills the form;
+ * what the staff are typing is never overwritten by a reload of the recorded matters.
  */
 export function MonthlyForm({ community, matters, onSaved }: { community: number; matters: MonthlyMatter[]; onSaved: () => void }) {
   const { t } = useI18n();
   const [month, setMonth] = useState(thisMonth);
+  const [draft, setDraft] = useState<Draft>(() => draftOf(undefined));
+  const [edited, setEdited] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [saved, setSaved] = useState(false);
   const recorded = matters.find((m) => m.month === month);
 
+  useEffect(() => {
+    if (!edited) setDraft(draftOf(recorded));
+  }, [recorded, edited]);
+
+  const edit = (change: Partial<Draft>) => {
+    setDraft((d) => ({ ...d, ...change }));
+    setEdited(true);
+    setSaved(false);
+  };
+  const chooseMonth = (value: string) => {
+    setMonth(value || thisMonth());
+    setEdited(false);
+    setSaved(false);
+  };
+
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
-    const form = new FormData(event.currentTarget);
-    const text = (name: string) => String(form.get(name) ?? '').trim() || null;
+    const text = (value: string) => value.trim() || null;
     try {
       await sendJson('PUT', `/api/v1/communities/${community}/monthly/${month}`, {
-        title: text('title') ?? '', discussion: text('discussion'), outcome: text('outcome'), published: form.get('published') === 'on',
+        title: draft.title.trim(), discussion: text(draft.discussion), outcome: text(draft.outcome), published: draft.published,
       });
       setError(null);
-      setSaved(true);
+      setSaved(true); // the draft stays as it is: it is what was saved
       onSaved();
     } catch (e) {
       setError((e as Error).message);
@@ -34,15 +55,13 @@ export function MonthlyForm({ community, matters, onSaved }: { community: number
   }
 
   return (
-    // keyed by month and what is recorded: another month, or a save, starts the form afresh
-    <form key={`${month}:${recorded?.published_at ?? ''}:${recorded?.title ?? ''}`} className="monthly-form" onSubmit={submit} aria-label={t('monthly.keep')}
-      onChange={() => setSaved(false)}>
+    <form className="monthly-form" onSubmit={submit} aria-label={t('monthly.keep')}>
       <h3>{t('monthly.keep')}</h3>
-      <label>{t('monthly.month')}<input type="month" name="month" value={month} required onChange={(e) => setMonth(e.target.value || thisMonth())} /></label>
-      <label>{t('monthly.matter')}<input name="title" maxLength={200} required defaultValue={recorded?.title ?? ''} /></label>
-      <label>{t('monthly.discussion')}<textarea name="discussion" rows={3} maxLength={10000} defaultValue={recorded?.discussion ?? ''} /></label>
-      <label>{t('monthly.outcome')}<textarea name="outcome" rows={3} maxLength={10000} defaultValue={recorded?.outcome ?? ''} /></label>
-      <label className="check"><input type="checkbox" name="published" defaultChecked={recorded?.published_at != null} />{t('monthly.publish')}</label>
+      <label>{t('monthly.month')}<input type="month" name="month" value={month} required onChange={(e) => chooseMonth(e.target.value)} /></label>
+      <label>{t('monthly.matter')}<input name="title" maxLength={200} required value={draft.title} onChange={(e) => edit({ title: e.target.value })} /></label>
+      <label>{t('monthly.discussion')}<textarea name="discussion" rows={3} maxLength={10000} value={draft.discussion} onChange={(e) => edit({ discussion: e.target.value })} /></label>
+      <label>{t('monthly.outcome')}<textarea name="outcome" rows={3} maxLength={10000} value={draft.outcome} onChange={(e) => edit({ outcome: e.target.value })} /></label>
+      <label className="check"><input type="checkbox" name="published" checked={draft.published} onChange={(e) => edit({ published: e.target.checked })} />{t('monthly.publish')}</label>
       {error && <p className="error" role="alert">{error}</p>}
       <div className="form-buttons">
         <button type="submit" className="primary">{t('monthly.save')}</button>
