@@ -32,6 +32,7 @@ import { exportRoutes } from './features/export/routes.ts';
 import { units } from './features/units/resource.ts';
 import { volunteerRoutes } from './features/volunteers/routes.ts';
 import { monthlyRoutes } from './features/walls/monthly.ts';
+import { ogcRoutes } from './features/ogc/routes.ts';
 import { wallRoutes } from './features/walls/routes.ts';
 import { featureResource } from './http/feature-resource.ts';
 import { notFound, problemHandler } from './http/problem.ts';
@@ -87,6 +88,7 @@ export function createApp({ database, config, logger }: { database: Database; co
   app.use(monthlyRoutes(database));
   app.use(coverageRoutes(database));
   app.use(tileRoutes(database));
+  app.use(ogcRoutes(database));
   for (const resource of [buildings, members, units, issues]) app.use(featureResource(database, resource));
 
   if (existsSync(WEB_DIST)) {

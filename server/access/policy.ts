@@ -62,6 +62,15 @@ export const RESOURCE_ACCESS: Record<ResourceName, Partial<Record<Role, Access>>
   },
 };
 
+/**
+ * What anyone may read without signing in: the map's frame (communities and grids with their organisation),
+ * as a city posts it on its notice boards; a grid worker's phone with its middle hidden, as elsewhere.
+ */
+export const PUBLIC_READ: Partial<Record<ResourceName, Record<string, Mask>>> = {
+  communities: {},
+  grids: { grid_worker_phone: 'phone' },
+};
+
 /** Admins read and write everything, unmasked; everyone else as the table says. */
 export function accessOf(resource: ResourceName, role: Role): Access {
   return role === 'admin' ? { read: { rows: 'scope', personal: 'shown' }, write: { rows: 'scope', actions: ALL } } : RESOURCE_ACCESS[resource][role] ?? {};

@@ -1,9 +1,9 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { currentVersion, type FeatureLayer } from '../db/feature-store.ts';
 import type { DB } from '../db/schema.ts';
 import type { ResourceDefinition } from '../http/feature-resource.ts';
 import { HttpProblem } from '../http/problem.ts';
-import { allOf, inScope, personalShown, readConditions, seesAggregateOnly, writeCondition, type WriteAction } from './policy.ts';
+import { allOf, inScope, personalShown, PUBLIC_READ, readConditions, seesAggregateOnly, writeCondition, type Mask, type WriteAction } from './policy.ts';
 import type { Viewer } from './viewer.ts';
 
 /**
@@ -23,17 +23,27 @@ const featureLayer = (def: ResourceDefinition): FeatureLayer => ({
  * filters, bounding boxes and counts see the masked values too (a leader cannot find a home with a bbox).
  */
 export function visibleLayer(def: ResourceDefinition, viewer: Viewer): FeatureLayer {
-  const layer = featureLayer(def);
   const conditions = readConditions(def.name, def.place, viewer, 'r');
   if (!conditions) throw new HttpProblem(403, 'Forbidden', `a ${viewer.role} may not read ${def.name}`);
-  if (viewer.role === 'admin') return layer;
-  const shown = personalShown(def.name, viewer, 'r');
+  if (viewer.role === 'admin') return featureLayer(def);
   const aggregate = seesAggregateOnly(def.name, viewer);
+  const masks = Object.fromEntries(Object.entries(def.personal ?? {}).map(([c, mask]) => [c, aggregate ? 'hidden' : mask]));
+  return maskedLayer(def, conditions, masks, personalShown(def.name, viewer, 'r'));
+}
+
+/** The resource as anyone may read it without signing in (PUBLIC_READ), or undefined when it is not public. */
+export function publicLayer(def: ResourceDefinition): FeatureLayer | undefined {
+  const masks = PUBLIC_READ[def.name];
+  return masks && maskedLayer(def, [], masks, sql`false`);
+}
+
+/** Rows of `def` that meet `conditions` (on `r`), the `masks`ed columns masked where `shown` is not true. */
+function maskedLayer(def: ResourceDefinition, conditions: RawBuilder<unknown>[], masks: Record<string, Mask>, shown: RawBuilder<unknown>): FeatureLayer {
+  const layer = featureLayer(def);
   const column = (c: string) => {
-    const mask = aggregate && def.personal?.[c] ? 'hidden' : def.personal?.[c];
     const value = sql.ref(`r.${c}`);
-    if (mask === 'phone') return sql`case when ${shown} then ${value} else masked_phone(${value}) end as ${sql.id(c)}`;
-    if (mask === 'hidden') return sql`case when ${shown} then ${value} end as ${sql.id(c)}`;
+    if (masks[c] === 'phone') return sql`case when ${shown} then ${value} else masked_phone(${value}) end as ${sql.id(c)}`;
+    if (masks[c] === 'hidden') return sql`case when ${shown} then ${value} end as ${sql.id(c)}`;
     return value;
   };
   const columns = [...new Set(['id', 'version', 'geom', ...layer.columns])].map(column);

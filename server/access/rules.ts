@@ -108,6 +108,12 @@ export const ACCESS_RULES: AccessRule[] = [
   { method: 'GET', path: '/api/v1/export/:layer', allow: { resource: ':layer', action: 'read' } },
   { method: 'POST', path: '/api/v1/import/:layer', allow: { resource: ':layer', action: 'create' } },
 
+  // OGC API – Features (server/features/ogc): public collections to everyone, the others by role and scope as
+  // the REST API reads them (the route decides, with the bearer token when one is sent)
+  ...['/ogc', '/ogc/conformance', '/ogc/api', '/ogc/collections', '/ogc/collections/:collectionId', '/ogc/collections/:collectionId/queryables',
+    '/ogc/collections/:collectionId/items', '/ogc/collections/:collectionId/items/:featureId']
+    .map((path): AccessRule => ({ method: 'GET', path, allow: { public: 'communities and grids are public; the other collections need a token' } })),
+
   // Open311 GeoReport v2 (server/features/open311): reading is public, for transparency; an issue's description,
   // media and exact point go only to a caller who may read it (by bearer token or api_key), not to the others
   { method: 'GET', path: '/open311/discovery.:format', allow: { public: 'Open311 service discovery holds no data' } },

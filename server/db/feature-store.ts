@@ -53,13 +53,17 @@ export interface FeatureLayer {
 export const propertiesOf = (alias: string, columns: readonly string[]) =>
   sql`json_build_object(${sql.join(columns.map((c) => sql`${sql.lit(c)}, ${sql.ref(`${alias}.${c}`)}`))})`;
 
-const asGeoJson = (alias: string, columns: readonly string[]) => sql`json_build_object(
+/**
+ * Row `alias` as a GeoJSON Feature. Coordinates to 7 decimals (1 cm) for the API and the map; a GIS copy asks
+ * for 15, which gives back each stored double exactly.
+ */
+export const asGeoJson = (alias: string, columns: readonly string[], decimals = 7) => sql`json_build_object(
   'type', 'Feature',
   'id', ${sql.ref(`${alias}.id`)},
-  'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(${sql.ref(`${alias}.geom`)}), 7)::json,
+  'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(${sql.ref(`${alias}.geom`)}), ${sql.lit(decimals)})::json,
   'properties', ${propertiesOf(alias, columns)})`;
 
-const where = (conditions: Condition[]) => (conditions.length ? sql`where ${sql.join(conditions, sql` and `)}` : sql``);
+export const where = (conditions: Condition[]) => (conditions.length ? sql`where ${sql.join(conditions, sql` and `)}` : sql``);
 
 export const bboxCondition = (bbox: Bbox) => {
   const envelope = sql`ST_MakeEnvelope(${bbox[0]}, ${bbox[1]}, ${bbox[2]}, ${bbox[3]}, 4326)`;
@@ -93,9 +97,9 @@ export async function listFeatures(
 }
 
 /** Features by id, in the order asked, with their versions (for ETags). */
-export async function readFeatures(db: Kysely<DB>, { source, columns }: FeatureLayer, ids: number[]) {
+export async function readFeatures(db: Kysely<DB>, { source, columns }: FeatureLayer, ids: number[], decimals?: number) {
   const { rows } = await sql<{ id: number; version: number; feature: string }>`
-    select s.id, s.version, ${asGeoJson('s', columns)}::text as feature
+    select s.id, s.version, ${asGeoJson('s', columns, decimals)}::text as feature
     from ${source} s join json_array_elements_text(${JSON.stringify(ids)}::json) with ordinality as wanted(id, n)
       on wanted.id::int = s.id
     order by wanted.n`.execute(db);

@@ -1,0 +1,258 @@
+import { Router, type Request, type Response } from 'express';
+import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
+import { bearerToken } from '../../access/viewer.ts';
+import type { Database } from '../../db/database.ts';
+import { bboxCondition, readFeatures, type Condition } from '../../db/feature-store.ts';
+import type { DB } from '../../db/schema.ts';
+import { MAX_FEATURES } from '../../http/feature-resource.ts';
+import { parseBbox, parseId, parseLimit, parseTime } from '../../http/params.ts';
+import { HttpProblem, invalidParameter } from '../../http/problem.ts';
+import { COLLECTIONS, queryables, readableCollection, readableCollections, type Collection, type Queryable } from './collections.ts';
+import { ogcApiDocument } from './document.ts';
+import { collectionHtml, collectionsHtml, itemHtml, itemsHtml, landingHtml } from './html.ts';
+import { EXACT, extentOf, itemsPage, sketchOf, type Extent } from './queries.ts';
+
+export const CRS84 = 'http://www.opengis.net/def/crs/OGC/1.3/CRS84';
+export const CONFORMANCE = [
+  'http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core',
+  'http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson',
+  'http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html',
+  'http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30',
+  'http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables',
+  'http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters',
+];
+const GEOJSON = 'application/geo+json';
+const OPENAPI = 'application/vnd.oai.openapi+json;version=3.0';
+const SCHEMA = 'application/schema+json';
+export const DEFAULT_LIMIT = 10;
+
+export interface Link { href: string; rel: string; type?: string; title?: string }
+
+/** What the caller asked for: ?f=html or json, else its Accept header (a browser prefers HTML; GDAL, curl get JSON). */
+function wantsHtml(req: Request): boolean {
+  const f = req.query.f;
+  if (f === undefined) return req.accepts([GEOJSON, 'application/json', 'text/html']) === 'text/html';
+  if (f === 'html') return true;
+  if (f === 'json') return false;
+  throw invalidParameter('f', 'f must be json or html');
+}
+
+/** Refuses any query parameter but these, naming it (OGC API – Features: unknown parameters are a 400). */
+function onlyParameters(req: Request, allowed: Iterable<string>) {
+  const known = new Set(['f', ...allowed]);
+  const unknown = Object.keys(req.query).find((key) => !known.has(key));
+  if (unknown) throw invalidParameter(unknown, `${unknown} is not a parameter here; use ${[...known].join(', ')}`);
+}
+
+/** `datetime`: an instant or an interval (start/end, either open with ..), as conditions on the time column; a date alone is its whole day. */
+export function datetimeConditions(value: unknown, column: string | undefined, collection: string): Condition[] {
+  if (value === undefined) return [];
+  if (!column) throw invalidParameter('datetime', `${collection} have no time to select on; datetime applies to ${COLLECTIONS.filter((c) => c.time).map((c) => c.id).join(', ')}`);
+  if (typeof value !== 'string') throw invalidParameter('datetime', 'datetime must be given once');
+  const parts = value.split('/');
+  if (parts.length > 2 || (parts.length === 1 && ['', '..'].includes(parts[0]))) {
+    throw invalidParameter('datetime', 'datetime must be an instant (2026-11-01T08:00:00Z, 2026-11-01) or an interval (2026-11-01/2026-11-30, 2026-11-01/.., ../2026-11-30)');
+  }
+  const bound = (part: string, end: boolean) => {
+    if (part === '' || part === '..') return undefined;
+    const time = parseTime(part, 'datetime')!;
+    // an end is inclusive: the whole of its day for a date, the instant itself for a time
+    return end ? new Date(time.getTime() + (part.length === 10 ? 86_400_000 : 1)) : time;
+  };
+  const [start, end] = [bound(parts[0], false), bound(parts.at(-1)!, true)];
+  if (start && end && start >= end) throw invalidParameter('datetime', 'datetime must not end before it starts');
+  const time = sql.ref(`t.${column}`);
+  return [...(start ? [sql`${time} >= ${start.toISOString()}::timestamptz`] : []), ...(end ? [sql`${time} < ${end.toISOString()}::timestamptz`] : [])];
+}
+
+function queryableValue(queryable: Queryable, value: unknown): string | number | boolean {
+  const name = queryable.name;
+  if (typeof value !== 'string' || value === '') throw invalidParameter(name, `${name} must be given once, with a value`);
+  switch (queryable.type) {
+    case 'boolean':
+      if (value !== 'true' && value !== 'false') throw invalidParameter(name, `${name} must be true or false`);
+      return value === 'true';
+    case 'integer':
+      if (!/^-?\d{1,9}$/.test(value)) throw invalidParameter(name, `${name} must be an integer`);
+      return Number(value);
+    case 'number':
+      if (!Number.isFinite(Number(value))) throw invalidParameter(name, `${name} must be a number`);
+      return Number(value);
+    default:
+      if (value.length > 500 || value.includes('\u0000')) throw invalidParameter(name, `${name} must be text of up to 500 characters`);
+      return value;
+  }
+}
+
+const extentJson = ({ bbox, interval }: Extent) => ({
+  ...(bbox ? { spatial: { bbox: [bbox], crs: CRS84 } } : {}),
+  ...(interval ? { temporal: { interval: [interval], trs: 'http://www.opengis.net/def/uom/ISO-8601/0/Gregorian' } } : {}),
+});
+
+/**
+ * OGC API – Features (Part 1, and Part 3's queryables) at /ogc: the map's layers for QGIS, GDAL and any
+ * client of the standard, scoped and masked per caller as the REST API is, and readable as HTML in a browser.
+ */
+export function ogcRoutes({ db }: Database) {
+  const base = (req: Request) => `${req.protocol}://${req.get('host')}/ogc`;
+  const link = (href: string, rel: string, type: string, title?: string): Link => ({ href, rel, type, ...(title ? { title } : {}) });
+  /** self and alternate links of a path, for JSON of `type` and for HTML */
+  const selfLinks = (req: Request, path: string, type = 'application/json'): Link[] => {
+    const json = req.query.f !== undefined ? `?f=json` : '';
+    return [link(`${base(req)}${path}${json}`, 'self', type, 'this document'), link(`${base(req)}${path}?f=html`, 'alternate', 'text/html', 'this document as HTML')];
+  };
+  const html = (res: Response, text: string) => res.type('text/html; charset=utf-8').send(text);
+
+  async function collectionJson(req: Request, db: Kysely<DB>, collection: Collection, layer: Parameters<typeof extentOf>[1]) {
+    const path = `/collections/${collection.id}`;
+    return {
+      id: collection.id,
+      title: collection.title,
+      description: collection.description,
+      links: [
+        link(`${base(req)}${path}`, 'self', 'application/json', 'this collection'),
+        link(`${base(req)}${path}?f=html`, 'alternate', 'text/html', 'this collection as HTML'),
+        link(`${base(req)}${path}/items`, 'items', GEOJSON, `${collection.title} as GeoJSON`),
+        link(`${base(req)}${path}/items?f=html`, 'items', 'text/html', `${collection.title} as HTML`),
+        link(`${base(req)}${path}/queryables`, 'http://www.opengis.net/def/rel/ogc/1.0/queryables', SCHEMA, 'what the items can be filtered on'),
+      ],
+      extent: extentJson(await extentOf(db, layer, collection.time)),
+      itemType: 'feature',
+      crs: [CRS84],
+      storageCrs: CRS84,
+    };
+  }
+
+  return Router()
+    .use('/ogc', (req, _res, next) => {
+      // a token that no longer opens a session is said so, not taken for a wish to see the public layers only
+      if (bearerToken(req) && !req.viewer) throw new HttpProblem(401, 'Unauthorized', 'the bearer token is unknown or expired: sign in again', { field: 'Authorization' });
+      next();
+    })
+    .get('/ogc', (req, res) => {
+      onlyParameters(req, []);
+      const body = {
+        title: 'Gridmap',
+        description: 'Communities, grids, buildings, resident units, issues and Party members of the city, as OGC API – Features.',
+        links: [
+          ...selfLinks(req, ''),
+          link(`${base(req)}/api`, 'service-desc', OPENAPI, 'the API definition (OpenAPI 3.0)'),
+          link(`${base(req)}/conformance`, 'conformance', 'application/json', 'the conformance classes this server implements'),
+          link(`${base(req)}/collections`, 'data', 'application/json', 'the collections'),
+        ],
+      };
+      if (wantsHtml(req)) return html(res, landingHtml(body, req.viewer));
+      res.json(body);
+    })
+    .get('/ogc/conformance', (req, res) => {
+      onlyParameters(req, []);
+      const body = { links: selfLinks(req, '/conformance'), conformsTo: CONFORMANCE };
+      if (wantsHtml(req)) return html(res, landingHtml({ title: 'Conformance', description: 'The conformance classes this server implements.', links: body.links }, req.viewer, CONFORMANCE));
+      res.json(body);
+    })
+    .get('/ogc/api', async (req, res) => {
+      onlyParameters(req, []);
+      const filters = new Map(await Promise.all(COLLECTIONS.map(async (c) => [c.id, [...(await queryables(db, c)).values()]] as const)));
+      res.type(OPENAPI).send(JSON.stringify(ogcApiDocument(base(req), filters)));
+    })
+    .get('/ogc/collections', async (req, res) => {
+      onlyParameters(req, []);
+      const readable = readableCollections(req.viewer);
+      const body = {
+        links: selfLinks(req, '/collections'),
+        collections: await Promise.all(readable.map(({ collection, layer }) => collectionJson(req, db, collection, layer))),
+      };
+      if (wantsHtml(req)) return html(res, collectionsHtml(body, req.viewer));
+      res.json(body);
+    })
+    .get('/ogc/collections/:collectionId', async (req, res) => {
+      onlyParameters(req, []);
+      const { collection, layer } = readableCollection(String(req.params.collectionId), req.viewer);
+      const body = await collectionJson(req, db, collection, layer);
+      if (wantsHtml(req)) return html(res, collectionHtml(body, [...(await queryables(db, collection)).values()], req.viewer));
+      res.json(body);
+    })
+    .get('/ogc/collections/:collectionId/queryables', async (req, res) => {
+      onlyParameters(req, []);
+      const { collection } = readableCollection(String(req.params.collectionId), req.viewer);
+      const properties = Object.fromEntries([...(await queryables(db, collection)).values()].map((q) => [q.name, { type: q.type }]));
+      res.type(SCHEMA).send(JSON.stringify({
+        $schema: 'https://json-schema.org/draft/2020-12/schema',
+        $id: `${base(req)}/collections/${collection.id}/queryables`,
+        type: 'object', title: collection.title,
+        properties: { geometry: { format: 'geometry-any' }, ...(collection.time ? { [collection.time]: { type: 'string', format: 'date-time' } } : {}), ...properties },
+        additionalProperties: false,
+      }));
+    })
+    .get('/ogc/collections/:collectionId/items', async (req, res) => {
+      const { collection, layer } = readableCollection(String(req.params.collectionId), req.viewer);
+      const filters = await queryables(db, collection);
+      onlyParameters(req, ['bbox', 'bbox-crs', 'limit', 'after', 'before', 'datetime', ...filters.keys()]);
+      const asHtml = wantsHtml(req);
+      if (req.query['bbox-crs'] !== undefined && req.query['bbox-crs'] !== CRS84) throw invalidParameter('bbox-crs', `bbox-crs must be ${CRS84}`);
+      const conditions: Condition[] = [];
+      const bbox = parseBbox(req.query.bbox);
+      if (bbox) conditions.push(bboxCondition(bbox));
+      conditions.push(...datetimeConditions(req.query.datetime, collection.time, collection.id));
+      for (const [name, queryable] of filters) {
+        if (req.query[name] !== undefined) conditions.push(queryable.condition(queryableValue(queryable, req.query[name]) as never));
+      }
+      const limit = parseLimit(req.query.limit, { fallback: DEFAULT_LIMIT, max: MAX_FEATURES });
+      if (req.query.after !== undefined && req.query.before !== undefined) throw invalidParameter('before', 'give after or before, not both');
+      const after = req.query.after === undefined ? undefined : parseId(req.query.after, 'after');
+      const before = req.query.before === undefined ? undefined : parseId(req.query.before, 'before');
+      const page = await itemsPage(db, layer, { conditions, limit, after, before });
+
+      const path = `${base(req)}/collections/${collection.id}/items`;
+      const query = (changes: Record<string, string | undefined>) => {
+        const params = new URLSearchParams(Object.entries(req.query).filter(([k]) => !['after', 'before', 'f'].includes(k)) as [string, string][]);
+        for (const [k, v] of Object.entries(changes)) if (v !== undefined) params.set(k, v);
+        const text = params.toString();
+        return text ? `${path}?${text}` : path;
+      };
+      const cursor = after !== undefined ? { after: String(after) } : before !== undefined ? { before: String(before) } : {};
+      // next follows the page's last id; prev precedes its first (or the cursor, on an empty page)
+      const hasNext = before !== undefined || page.more;
+      const hasPrev = after !== undefined || (before !== undefined && page.more);
+      const nextAfter = page.last ?? (before !== undefined ? before - 1 : after);
+      const prevBefore = page.first ?? (after !== undefined ? after + 1 : before);
+      const pageLinks = (f?: string) => [
+        ...(hasNext && nextAfter !== undefined ? [{ rel: 'next', href: query({ after: String(nextAfter), f }) }] : []),
+        ...(hasPrev && prevBefore !== undefined ? [{ rel: 'prev', href: query({ before: String(prevBefore), f }) }] : []),
+      ];
+      const links: Link[] = [
+        link(query({ ...cursor, f: req.query.f === undefined ? undefined : 'json' }), 'self', GEOJSON, 'this page'),
+        link(query({ ...cursor, f: 'html' }), 'alternate', 'text/html', 'this page as HTML'),
+        ...pageLinks().map((l) => link(l.href, l.rel, GEOJSON, l.rel === 'next' ? 'the next page' : 'the previous page')),
+        link(`${base(req)}/collections/${collection.id}`, 'collection', 'application/json', collection.title),
+      ];
+      if (asHtml) {
+        const features = JSON.parse(page.features) as GeoJSON.Feature[];
+        const sketch = await sketchOf(db, layer, features.map((f) => Number(f.id)));
+        return html(res, itemsHtml(collection, { ...page, links: pageLinks('html'), features, sketch, limit }, req.viewer));
+      }
+      res.type(GEOJSON).set('Content-Crs', `<${CRS84}>`).send(
+        `{"type":"FeatureCollection","links":${JSON.stringify(links)},"timeStamp":"${new Date().toISOString()}",`
+        + `"numberMatched":${page.numberMatched},"numberReturned":${page.numberReturned},"features":${page.features}}`,
+      );
+    })
+    .get('/ogc/collections/:collectionId/items/:featureId', async (req, res) => {
+      onlyParameters(req, []);
+      const { collection, layer } = readableCollection(String(req.params.collectionId), req.viewer);
+      const id = parseId(req.params.featureId, 'featureId');
+      const [row] = await readFeatures(db, layer, [id], EXACT);
+      if (!row) throw new HttpProblem(404, 'Not Found', `No feature ${id} in ${collection.id} that you may read`, { field: 'featureId' });
+      const path = `${base(req)}/collections/${collection.id}`;
+      const links: Link[] = [
+        link(`${path}/items/${id}`, 'self', GEOJSON, 'this feature'),
+        link(`${path}/items/${id}?f=html`, 'alternate', 'text/html', 'this feature as HTML'),
+        link(path, 'collection', 'application/json', collection.title),
+      ];
+      res.set('ETag', `"${row.version}"`);
+      if (wantsHtml(req)) return html(res, itemHtml(collection, JSON.parse(row.feature), await sketchOf(db, layer, [id]), req.viewer));
+      // the feature text PostGIS built, with its links added before the closing brace
+      res.type(GEOJSON).set('Content-Crs', `<${CRS84}>`).send(`${row.feature.slice(0, -1)},"links":${JSON.stringify(links)}}`);
+    });
+}
+
