@@ -51,11 +51,12 @@ export function datetimeConditions(value: unknown, column: string | undefined, c
   if (!column) throw invalidParameter('datetime', `${collection} have no time to select on; datetime applies to ${COLLECTIONS.filter((c) => c.time).map((c) => c.id).join(', ')}`);
   if (typeof value !== 'string') throw invalidParameter('datetime', 'datetime must be given once');
   const parts = value.split('/');
-  if (parts.length > 2 || (parts.length === 1 && ['', '..'].includes(parts[0]))) {
+  const open = (part: string) => part === '' || part === '..';
+  if (parts.length > 2 || parts.every(open)) {
     throw invalidParameter('datetime', 'datetime must be an instant (2026-11-01T08:00:00Z, 2026-11-01) or an interval (2026-11-01/2026-11-30, 2026-11-01/.., ../2026-11-30)');
   }
   const bound = (part: string, end: boolean) => {
-    if (part === '' || part === '..') return undefined;
+    if (open(part)) return undefined;
     const time = parseTime(part, 'datetime')!;
     // an end is inclusive: the whole of its day for a date, the instant itself for a time
     return end ? new Date(time.getTime() + (part.length === 10 ? 86_400_000 : 1)) : time;
