@@ -5,6 +5,7 @@ const benchmarks: Record<string, () => Promise<{ run: (args: string[]) => Promis
   import: () => import('./import.ts'),
   list: () => import('./list.ts'),
   nearest: () => import('./nearest.ts'),
+  ogc: () => import('./ogc.ts'),
   walls: () => import('./walls.ts'),
 };
 

@@ -9,6 +9,7 @@ import { DispatchPanel, type Target } from './features/dispatch/DispatchPanel.ts
 import { VolunteerPanel } from './features/dispatch/VolunteerPanel.tsx';
 import { ImportPanel } from './features/import/ImportPanel.tsx';
 import { FeaturePanel } from './features/map/FeaturePanel.tsx';
+import { GisPanel } from './features/ogc/GisPanel.tsx';
 import { MapView, type Bounds, type SelectedFeature } from './features/map/MapView.tsx';
 import { LAYER_GROUPS, type LayerGroup } from './features/map/style.ts';
 import { EchoPage, EchoWall, echoRequested, useEchoRequested } from './features/walls/EchoWall.tsx';
@@ -39,7 +40,7 @@ function Shell({ user }: { user: User }) {
   const measures = readsIssues && user.role !== 'resident';
   // the roles the coverage API answers (members only ever in aggregate)
   const watchesCoverage = ['admin', 'planner', 'leader', 'dispatcher', 'grid_worker'].includes(user.role);
-  const [view, setView] = useState<'map' | 'import' | 'accounts' | 'dispatch' | 'volunteer' | 'wall' | 'echo' | 'metrics' | 'coverage'>(
+  const [view, setView] = useState<'map' | 'import' | 'accounts' | 'dispatch' | 'volunteer' | 'wall' | 'echo' | 'metrics' | 'coverage' | 'gis'>(
     echoRequested() ? 'echo' : user.role === 'volunteer' ? 'volunteer' : 'map');
   const [mapVersion, setMapVersion] = useState(0);
   // the dispatch, volunteer and wall views pick places on the map and draw over it
@@ -66,6 +67,7 @@ function Shell({ user }: { user: User }) {
           {canImportOrExport && <button type="button" aria-pressed={view === 'import'} onClick={() => show('import')}>{t('nav.import')}</button>}
           {measures && <button type="button" aria-pressed={view === 'metrics'} onClick={() => show('metrics')}>{t('nav.metrics')}</button>}
           {watchesCoverage && <button type="button" aria-pressed={view === 'coverage'} onClick={() => show('coverage')}>{t('nav.coverage')}</button>}
+          {canImportOrExport && <button type="button" aria-pressed={view === 'gis'} onClick={() => show('gis')}>{t('nav.gis')}</button>}
           <button type="button" aria-pressed={view === 'echo'} onClick={() => show('echo')}>{t('nav.echo')}</button>
           {user.role === 'admin' && <button type="button" aria-pressed={view === 'accounts'} onClick={() => show('accounts')}>{t('nav.accounts')}</button>}
         </nav>
@@ -107,6 +109,7 @@ function Shell({ user }: { user: User }) {
         : view === 'coverage' ? <CoveragePanel map={map} onFocus={setFocus} />
         : view === 'import' ? <aside className="panel"><ImportPanel onImported={() => setMapVersion((v) => v + 1)} /></aside>
         : view === 'accounts' ? <aside className="panel wide"><AccountsPanel /></aside>
+        : view === 'gis' ? <aside className="panel wide"><GisPanel /></aside>
         : <FeaturePanel feature={selected} onClose={() => setSelected(null)} />}
     </div>
   );
