@@ -30,7 +30,7 @@ svg.sketch circle{fill:#b91c1c}.paging a{margin-right:16px}ul.links li{margin:2p
 function page(title: string, crumbs: [string, string?][], viewer: Viewer | undefined, body: Markup, json: string) {
   const who = viewer ? `${viewer.username} (${viewer.role})` : '未登录 · 仅公开图层 (not signed in: public layers only)';
   return `<!doctype html>${html`<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${title} · Gridmap OGC API</title><style>${new Markup(STYLE)}</style></head>
+<link rel="icon" href="data:,"><title>${title} · Gridmap OGC API</title><style>${new Markup(STYLE)}</style></head>
 <body><header><a href="/ogc?f=html">Gridmap · OGC API – Features</a><span class="who" data-testid="who">${who}</span></header>
 <nav class="crumbs">${crumbs.map(([label, href], i) => html`${i ? ' / ' : ''}${href ? html`<a href="${href}">${label}</a>` : label}`)}</nav>
 <main><h1>${title}</h1>${body}<p class="meta"><a href="${json}" rel="alternate" type="application/json">JSON</a></p></main></body></html>`}`;

@@ -1,0 +1,132 @@
+import { sql } from 'kysely';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { haveBrowser, servePages } from '../support/browser.ts';
+import { mode, openTestDatabase, type TestDatabase } from '../support/databases.ts';
+import { newPage } from './pages.ts';
+
+/**
+ * /ogc as a person sees it in a browser, not signed in: from the landing page through the public
+ * collections to a page of grids, its sketch and its next/previous links, and one grid; what the pages show
+ * checked against SQL on the test database. A private collection answers 401, even to a browser.
+ */
+describe.skipIf(!haveBrowser)(`the OGC API pages in headless Chromium (${mode} database)`, () => {
+  let test: TestDatabase;
+  let pages: Awaited<ReturnType<typeof servePages>> | undefined;
+  let browser: Browser;
+  let baseUrl: string;
+  let page: Page;
+  const errors: string[] = [];
+  const db = () => test.database.db;
+
+  /** The ids of the grids table on the page, in the order shown. */
+  const idsShown = () => page.getByTestId('items').locator('tbody tr').evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-id'))));
+  /** Grid ids in id order, `offset` on: what each page of 10 should hold. */
+  const gridIds = async (offset: number) =>
+    (await sql<{ id: number }>`select id from grids order by id limit 10 offset ${offset}`.execute(db())).rows.map((r) => r.id);
+
+  beforeAll(async () => {
+    test = await openTestDatabase();
+    pages = await servePages(test.database);
+    ({ browser, baseUrl } = pages);
+    page = await newPage(browser, errors);
+    page.on('response', (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
+  });
+  afterAll(async () => {
+    await pages?.close();
+    await test?.drop();
+  });
+
+  it('shows an anonymous visitor the landing page and only the public collections', async () => {
+    // no ?f=html: the browser's own Accept header asks for HTML
+    const landing = await page.goto(`${baseUrl}/ogc`);
+    expect(landing!.headers()['content-type']).toMatch(/^text\/html/);
+    await expect(page.getByTestId('who').textContent()).resolves.toMatch(/not signed in/);
+    await page.screenshot({ path: `test-results/ogc-landing-${mode}.png`, fullPage: true });
+
+    await page.getByRole('link', { name: 'the collections' }).click();
+    await page.getByTestId('collections').waitFor();
+    const listed = await page.getByTestId('collections').locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-collection')));
+    expect(listed).toEqual(['communities', 'grids']);
+    await page.screenshot({ path: `test-results/ogc-collections-${mode}.png`, fullPage: true });
+    expect(errors).toEqual([]);
+  });
+
+  it('pages through the grids with a sketch of each page, forward and back', async () => {
+    await page.getByTestId('collections').getByRole('link', { name: 'grids', exact: true }).click();
+    await page.getByTestId('browse').click();
+    await page.getByTestId('items').waitFor();
+
+    expect(await idsShown()).toEqual(await gridIds(0));
+    const stored = (await sql<{ n: number }>`select count(*)::int as n from grids`.execute(db())).rows[0].n;
+    const api = await (await fetch(`${baseUrl}/ogc/collections/grids/items`)).json() as { numberMatched: number };
+    expect(api.numberMatched).toBe(stored);
+    await expect(page.getByTestId('counts').textContent()).resolves.toBe(`10 of ${stored} features, 10 a page`);
+
+    // one shape per row, each drawn inside the sketch with an area of its own (not collapsed, not off the edge)
+    const sketch = page.getByTestId('sketch');
+    const frame = (await sketch.boundingBox())!;
+    const shapes = await sketch.locator('path, circle').evaluateAll((nodes) => nodes.map((n) => {
+      const box = n.getBoundingClientRect();
+      return { href: n.parentElement!.getAttribute('href'), x: box.x, y: box.y, width: box.width, height: box.height };
+    }));
+    expect(shapes.map((s) => Number(/items\/(\d+)/.exec(s.href ?? '')?.[1]))).toEqual(await gridIds(0));
+    for (const s of shapes) {
+      expect(s.width * s.height).toBeGreaterThan(4);
+      expect(s.x).toBeGreaterThanOrEqual(frame.x - 1);
+      expect(s.y).toBeGreaterThanOrEqual(frame.y - 1);
+      expect(s.x + s.width).toBeLessThanOrEqual(frame.x + frame.width + 1);
+      expect(s.y + s.height).toBeLessThanOrEqual(frame.y + frame.height + 1);
+    }
+    // north up, east right: the northernmost grid is drawn highest, the easternmost furthest right
+    const { rows: [ends] } = await sql<{ north: number; south: number; east: number; west: number }>`
+      with c as (select id, ST_Centroid(geom) as p from grids where id in (select id from grids order by id limit 10))
+      select (select id from c order by ST_Y(p) desc limit 1) as north, (select id from c order by ST_Y(p) limit 1) as south,
+             (select id from c order by ST_X(p) desc limit 1) as east, (select id from c order by ST_X(p) limit 1) as west`.execute(db());
+    const centre = (id: number) => {
+      const s = shapes.find((shape) => shape.href?.includes(`/items/${id}?`))!;
+      return { x: s.x + s.width / 2, y: s.y + s.height / 2 };
+    };
+    expect(centre(ends.north).y).toBeLessThan(centre(ends.south).y);
+    expect(centre(ends.east).x).toBeGreaterThan(centre(ends.west).x);
+    await page.screenshot({ path: `test-results/ogc-items-${mode}.png`, fullPage: true });
+
+    await page.locator('a[rel="next"]').first().click();
+    await page.waitForURL(/after=/);
+    expect(await idsShown()).toEqual(await gridIds(10));
+    expect(await page.getByTestId('sketch').locator('path').count()).toBe(10);
+    await page.screenshot({ path: `test-results/ogc-items-next-${mode}.png`, fullPage: true });
+
+    await page.locator('a[rel="prev"]').first().click();
+    await page.waitForURL(/before=/);
+    expect(await idsShown()).toEqual(await gridIds(0));
+    // the first page has nothing before it
+    expect(await page.locator('a[rel="prev"]').count()).toBe(0);
+    expect(errors).toEqual([]);
+  });
+
+  it('opens one grid with its properties, the grid worker\'s phone masked', async () => {
+    const [id] = await gridIds(0);
+    await page.getByTestId('items').getByRole('link', { name: String(id), exact: true }).click();
+    await page.getByTestId('feature').waitFor();
+    const shown = Object.fromEntries(await page.getByTestId('feature').locator('tr').evaluateAll((rows) =>
+      rows.map((r) => [r.querySelector('th')!.textContent, r.querySelector('td')!.textContent])));
+    const { rows: [grid] } = await sql<{ name: string; code: string; phone: string; masked: string }>`
+      select name, code, grid_worker_phone as phone, masked_phone(grid_worker_phone) as masked from grids where id = ${id}`.execute(db());
+    expect(grid.phone).toMatch(/^1\d{10}$/);
+    expect(shown).toMatchObject({ name: grid.name, code: grid.code, grid_worker_phone: grid.masked });
+    expect(await page.getByTestId('sketch').locator('path').count()).toBe(1);
+    await page.screenshot({ path: `test-results/ogc-feature-${mode}.png`, fullPage: true });
+    expect(errors).toEqual([]);
+  });
+
+  it('answers 401 with a problem, not a page, for a private collection asked for as HTML without a token', async () => {
+    // a page of its own: its 401 is the point here, not an error of the pages above
+    const other = await browser.newPage();
+    const response = (await other.goto(`${baseUrl}/ogc/collections/buildings?f=html`))!;
+    expect(response.status()).toBe(401);
+    expect(response.headers()['content-type']).toMatch(/^application\/problem\+json/);
+    expect(JSON.parse(await response.text())).toMatchObject({ status: 401, field: 'Authorization' });
+    await other.close();
+  });
+});
