@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBrowser, servePages } from '../support/browser.ts';
 import { mode, openTestDatabase, type TestDatabase } from '../support/databases.ts';
-import { newPage } from './pages.ts';
+import { LIVE, newPage, openAs } from './pages.ts';
 
 /**
  * /ogc as a person sees it in a browser, not signed in: from the landing page through the public
@@ -89,6 +89,8 @@ describe.skipIf(!haveBrowser)(`the OGC API pages in headless Chromium (${mode} d
     };
     expect(centre(ends.north).y).toBeLessThan(centre(ends.south).y);
     expect(centre(ends.east).x).toBeGreaterThan(centre(ends.west).x);
+    // a wide table scrolls in its frame; the page itself stays as wide as the window
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280);
     await page.screenshot({ path: `test-results/ogc-items-${mode}.png`, fullPage: true });
 
     await page.locator('a[rel="next"]').first().click();
@@ -118,6 +120,36 @@ describe.skipIf(!haveBrowser)(`the OGC API pages in headless Chromium (${mode} d
     expect(await page.getByTestId('sketch').locator('path').count()).toBe(1);
     await page.screenshot({ path: `test-results/ogc-feature-${mode}.png`, fullPage: true });
     expect(errors).toEqual([]);
+  });
+
+  it('shows a planner in the web client where to connect a GIS, its layers with their counts, and a header that signs the GIS in', async () => {
+    const planner = await openAs(browser, baseUrl, 'planner', errors);
+    await planner.getByRole('button', { name: 'GIS 数据服务', exact: true }).click();
+    const panel = planner.getByTestId('gis');
+    expect(await panel.locator('input[name="ogc-url"]').inputValue()).toBe(`${baseUrl}/ogc`);
+    const rows = panel.getByTestId('gis-collections').locator('tbody tr');
+    await expect.poll(() => rows.count(), LIVE).toBe(6);
+    const shown = Object.fromEntries(await rows.evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-collection'), Number(tr.lastElementChild!.textContent!.replace(/,/g, ''))])));
+    const { rows: [scope] } = await sql<{ community: number }>`select scope_community_id as community from users where username = 'planner'`.execute(db());
+    const { rows: [counts] } = await sql<Record<string, number>>`
+      select (select count(*)::int from communities where id = ${scope.community}) as communities,
+             (select count(*)::int from grids where community_id = ${scope.community}) as grids,
+             (select count(*)::int from buildings where community_id = ${scope.community}) as buildings,
+             (select count(*)::int from units where community_id = ${scope.community}) as units,
+             (select count(*)::int from issues where community_id = ${scope.community}) as issues,
+             (select count(*)::int from members where community_id = ${scope.community}) as members`.execute(db());
+    expect(shown).toEqual(counts);
+
+    await panel.getByRole('button', { name: '显示访问令牌请求头' }).click();
+    const header = await panel.locator('input[name="ogc-header"]').inputValue();
+    expect(header).toMatch(/^Authorization: Bearer [\w-]{20,}$/);
+    expect(await panel.getByTestId('gis-commands').textContent()).toContain(header);
+    // the header signs a client in as the planner: its scope, not the public view
+    const asPlanner = await (await fetch(`${baseUrl}/ogc/collections/buildings/items?limit=1`, { headers: { Authorization: header.slice('Authorization: '.length) } })).json();
+    expect(asPlanner.numberMatched).toBe(counts.buildings);
+    await planner.screenshot({ path: `test-results/ogc-gis-panel-${mode}.png` });
+    expect(errors).toEqual([]);
+    await planner.close();
   });
 
   it('answers 401 with a problem, not a page, for a private collection asked for as HTML without a token', async () => {

@@ -21,7 +21,7 @@ body{font:15px/1.5 system-ui,"Noto Sans CJK SC",sans-serif;margin:0;color:#1f293
 header{background:#b91c1c;color:#fff;padding:10px 24px}header a{color:#fff;text-decoration:none;font-weight:600}
 nav.crumbs{padding:8px 24px;background:#fff;border-bottom:1px solid #e4e7eb;font-size:14px}
 main{padding:16px 24px;max-width:1200px}h1{font-size:22px;margin:8px 0}
-table{border-collapse:collapse;background:#fff;font-size:13px}th,td{border:1px solid #e4e7eb;padding:4px 8px;text-align:left;vertical-align:top}
+div.scroll{overflow-x:auto;max-width:100%}table{border-collapse:collapse;background:#fff;font-size:13px}table.items td{white-space:nowrap;max-width:360px;overflow:hidden;text-overflow:ellipsis}th,td{border:1px solid #e4e7eb;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f0f2f5}.meta{color:#52606d}.who{float:right;font-size:13px;opacity:.9}
 svg.sketch{background:#fff;border:1px solid #e4e7eb;width:100%;max-width:640px;height:360px;display:block;margin:8px 0}
 svg.sketch path{fill:rgba(185,28,28,.18);stroke:#b91c1c;vector-effect:non-scaling-stroke;stroke-width:1.2}
@@ -83,9 +83,9 @@ export function itemsHtml(collection: Collection, p: { numberMatched: number; nu
   const paging = html`<p class="paging">${p.links.map((l) => html`<a href="${l.href}" rel="${l.rel}">${l.rel === 'next' ? '下一页 next ›' : '‹ 上一页 previous'}</a>`)}</p>`;
   const content = html`<p class="meta" data-testid="counts">${p.numberReturned} of ${p.numberMatched} features, ${p.limit} a page</p>
 ${sketchSvg(p.sketch, item)}${paging}
-<table data-testid="items"><thead><tr><th>id</th>${columns.map((c) => html`<th>${c}</th>`)}</tr></thead><tbody>
+<div class="scroll"><table class="items" data-testid="items"><thead><tr><th>id</th>${columns.map((c) => html`<th>${c}</th>`)}</tr></thead><tbody>
 ${p.features.map((f) => html`<tr data-id="${f.id}"><td><a href="${item(f.id)}">${f.id}</a></td>${columns.map((c) => html`<td>${cell(f.properties?.[c])}</td>`)}</tr>`)}
-</tbody></table>${paging}`;
+</tbody></table></div>${paging}`;
   return page(`${collection.title} · items`, [['Gridmap OGC API', '/ogc?f=html'], ['Collections', '/ogc/collections?f=html'], [collection.title, `/ogc/collections/${collection.id}?f=html`], ['items']], viewer, content, `/ogc/collections/${collection.id}/items?f=json`);
 }
 
