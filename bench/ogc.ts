@@ -5,7 +5,7 @@
  *   each `next` link until there is none (as GDAL and QGIS do), in a worker thread. Reported: features/s,
  *   and the server's heap and RSS growth while it runs (bounded: one page at a time).
  * - Pages at random: limit=1000 pages after random cursors (each a full page), at 1 and 4 keep-alive
- *   clients, against pgbench running the very statement the route sends (itemsPage, with the cursor as a
+ *   clients, against pgbench running the very statement the route sends (featurePage, with the cursor as a
  *   pgbench random variable), same concurrency, same run. features/s = pages/s × 1000.
  *
  *   npm run bench -- ogc [--size 100] [--clients 1,4] [--seconds 10] [--server postgres://postgres@127.0.0.1:5432/postgres] [--keep]
@@ -22,10 +22,11 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { createApp } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
+import { featurePage } from '../server/db/feature-store.ts';
 import type { DB } from '../server/db/schema.ts';
 import { findUsers, openSession, viewerOf } from '../server/features/accounts/queries.ts';
 import { collectionLayer, COLLECTIONS } from '../server/features/ogc/collections.ts';
-import { itemsPage } from '../server/features/ogc/queries.ts';
+import { EXACT } from '../server/features/ogc/queries.ts';
 import { benchDatabase, compareLevels, count, HttpLoad, mulberry32, pgbenchScript, since, type LevelResult } from './load.ts';
 
 const NAME = 'gridmap_bench_ogc';
@@ -120,14 +121,14 @@ export async function run(args: string[]) {
   console.log('ratio: pgbench / HTTP (1.00× = the API at the database\'s ceiling). Each HTTP request also reads the session.');
 }
 
-/** The statement itemsPage sends for a page after the cursor, as Kysely hands it to pg. */
+/** The statement the items route sends for a page after a cursor (no count: a followed page), as Kysely hands it to pg. */
 async function capturePageSql(url: string, layer: NonNullable<ReturnType<typeof collectionLayer>>): Promise<CompiledQuery> {
   let captured: CompiledQuery | undefined;
   const db = new Kysely<DB>({
     dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }),
     log: (event) => void (captured = event.query),
   });
-  await itemsPage(db, layer, { conditions: [], limit: LIMIT, after: AFTER_SENTINEL });
+  await featurePage(db, layer, { conditions: [], limit: LIMIT, after: AFTER_SENTINEL, count: false, decimals: EXACT });
   await db.destroy();
   return captured!;
 }

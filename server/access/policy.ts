@@ -87,6 +87,16 @@ export const mayWrite = (resource: ResourceName, role: Role, action: WriteAction
  */
 export interface Place { community: string; grid?: string; street?: string; id?: string }
 
+/**
+ * What a viewer reads of a resource is the same for everyone in the same view: one role in one scope, or,
+ * where a role reads only its own rows (a resident's reports), one user. Caches of what was read key by it.
+ */
+export function viewKey(viewer: Viewer, resource: ResourceName) {
+  const scope = viewer.scope ? `${viewer.scope.kind}:${'code' in viewer.scope ? viewer.scope.code : viewer.scope.id}` : '*';
+  const own = accessOf(resource, viewer.role).read?.rows !== 'scope';
+  return `${viewer.role}:${scope}${own ? `:${viewer.id}` : ''}`;
+}
+
 /** How a personal column is hidden: a phone number keeps its ends (138****5678), anything else is null. */
 export type Mask = 'phone' | 'hidden';
 

@@ -108,11 +108,10 @@ export const ACCESS_RULES: AccessRule[] = [
   { method: 'GET', path: '/api/v1/export/:layer', allow: { resource: ':layer', action: 'read' } },
   { method: 'POST', path: '/api/v1/import/:layer', allow: { resource: ':layer', action: 'create' } },
 
-  // OGC API – Features (server/features/ogc): public collections to everyone, the others by role and scope as
-  // the REST API reads them (the route decides, with the bearer token when one is sent)
-  ...['/ogc', '/ogc/conformance', '/ogc/api', '/ogc/collections', '/ogc/collections/:collectionId', '/ogc/collections/:collectionId/queryables',
-    '/ogc/collections/:collectionId/items', '/ogc/collections/:collectionId/items/:featureId']
-    .map((path): AccessRule => ({ method: 'GET', path, allow: { public: 'communities and grids are public; the other collections need a token' } })),
+  // OGC API – Features (server/features/ogc): the guard lets every GET through, and the routes decide what the
+  // caller reads, with the bearer token when one is sent (an unknown path is then a 404, not a 401)
+  { method: 'GET', path: '/ogc', allow: { public: 'communities and grids are public; the other collections need a token' } },
+  { method: 'GET', path: '/ogc/*rest', allow: { public: 'communities and grids are public; the other collections need a token' } },
 
   // Open311 GeoReport v2 (server/features/open311): reading is public, for transparency; an issue's description,
   // media and exact point go only to a caller who may read it (by bearer token or api_key), not to the others

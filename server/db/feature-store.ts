@@ -57,43 +57,75 @@ export const propertiesOf = (alias: string, columns: readonly string[]) =>
  * Row `alias` as a GeoJSON Feature. Coordinates to 7 decimals (1 cm) for the API and the map; a GIS copy asks
  * for 15, which gives back each stored double exactly.
  */
-export const asGeoJson = (alias: string, columns: readonly string[], decimals = 7) => sql`json_build_object(
+const asGeoJson = (alias: string, columns: readonly string[], decimals = 7) => sql`json_build_object(
   'type', 'Feature',
   'id', ${sql.ref(`${alias}.id`)},
   'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(${sql.ref(`${alias}.geom`)}), ${sql.lit(decimals)})::json,
   'properties', ${propertiesOf(alias, columns)})`;
 
-export const where = (conditions: Condition[]) => (conditions.length ? sql`where ${sql.join(conditions, sql` and `)}` : sql``);
+const where = (conditions: Condition[]) => (conditions.length ? sql`where ${sql.join(conditions, sql` and `)}` : sql``);
 
 export const bboxCondition = (bbox: Bbox) => {
   const envelope = sql`ST_MakeEnvelope(${bbox[0]}, ${bbox[1]}, ${bbox[2]}, ${bbox[3]}, 4326)`;
   return sql`t.geom && ${envelope} and ST_Intersects(t.geom, ${envelope})`;
 };
 
+export interface FeaturePage {
+  /** all the rows the conditions match, when counted */
+  numberMatched?: number;
+  numberReturned: number;
+  /** the first and last ids of the page, for the cursors of its neighbours */
+  first: number | null;
+  last: number | null;
+  /** more rows lie beyond the page, in the direction it was read */
+  more: boolean;
+  /** the features, as GeoJSON text built by PostGIS */
+  features: string;
+}
+
 /**
- * One page of features in id order, after `after`, as FeatureCollection text with numberMatched,
- * numberReturned and a `next` link (nextHref + the last id) when more follow.
+ * One page of features in id order: after a cursor (the next page), before one (the previous page), or from
+ * the start. Keyset paging: a client reading a whole city holds one page at a time on the server, and page
+ * 100 costs what page 1 does. `count` adds numberMatched (a count of every match: the costly part of a page).
+ */
+export async function featurePage(
+  db: Kysely<DB>,
+  { source, columns }: FeatureLayer,
+  { conditions, limit, after, before, count = true, decimals }: {
+    conditions: Condition[]; limit: number; after?: number; before?: number; count?: boolean; decimals?: number;
+  },
+): Promise<FeaturePage> {
+  const backwards = before !== undefined;
+  const cursor = after !== undefined ? [sql`t.id > ${after}`] : backwards ? [sql`t.id < ${before}`] : [];
+  const order = backwards ? sql`desc` : sql`asc`;
+  const { rows: [page] } = await sql<{ number_matched: number | null; number_returned: number; first: number | null; last: number | null; more: boolean; features: string }>`
+    with page as (select t.* from ${source} t ${where([...conditions, ...cursor])} order by t.id ${order} limit ${limit + 1}),
+         shown as (select * from page order by id ${order} limit ${limit})
+    select ${count ? sql`(select count(*) from ${source} t ${where(conditions)})::int` : sql`null::int`} as number_matched,
+           (select count(*) from shown)::int as number_returned,
+           (select count(*) from page) > ${limit} as more,
+           (select min(id) from shown) as first,
+           (select max(id) from shown) as last,
+           coalesce((select json_agg(${asGeoJson('s', columns, decimals)} order by s.id) from shown s), '[]'::json)::text as features`.execute(db);
+  return {
+    ...(page.number_matched === null ? {} : { numberMatched: page.number_matched }),
+    numberReturned: page.number_returned, first: page.first, last: page.last, more: page.more, features: page.features,
+  };
+}
+
+/**
+ * The REST API's page: a FeatureCollection (as text) with numberMatched, numberReturned and a `next` link
+ * (nextHref + the last id) when more follow.
  */
 export async function listFeatures(
   db: Kysely<DB>,
-  { source, columns }: FeatureLayer,
+  layer: FeatureLayer,
   { conditions, limit, after, nextHref }: { conditions: Condition[]; limit: number; after?: number; nextHref: string },
 ): Promise<string> {
-  const page = after === undefined ? conditions : [...conditions, sql`t.id > ${after}`];
-  const { rows } = await sql<{ body: string }>`
-    with page as (select t.* from ${source} t ${where(page)} order by t.id limit ${limit + 1}),
-         shown as (select * from page order by id limit ${limit})
-    select json_build_object(
-      'type', 'FeatureCollection',
-      'numberMatched', (select count(*) from ${source} t ${where(conditions)}),
-      'numberReturned', (select count(*) from shown),
-      'links', case when (select count(*) from page) > ${limit}
-                    then json_build_array(json_build_object('rel', 'next', 'type', 'application/geo+json',
-                                                            'href', ${nextHref} || (select max(id) from shown)))
-                    else '[]'::json end,
-      'features', coalesce((select json_agg(${asGeoJson('s', columns)} order by s.id) from shown s), '[]'::json)
-    )::text as body`.execute(db);
-  return rows[0].body;
+  const page = await featurePage(db, layer, { conditions, limit, after });
+  const links = page.more ? [{ rel: 'next', type: 'application/geo+json', href: `${nextHref}${page.last}` }] : [];
+  return `{"type":"FeatureCollection","numberMatched":${page.numberMatched},"numberReturned":${page.numberReturned},`
+    + `"links":${JSON.stringify(links)},"features":${page.features}}`;
 }
 
 /** Features by id, in the order asked, with their versions (for ETags). */

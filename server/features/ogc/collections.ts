@@ -81,6 +81,8 @@ export async function queryables(db: Kysely<DB>, collection: Collection): Promis
       for (const r of rows) tables.set(r.table_name, (tables.get(r.table_name) ?? new Map()).set(r.column_name, r.data_type));
       return tables;
     })));
+    // a failed look-up is tried again by the next request, not kept
+    types.catch(() => columnTypes.delete(db));
   }
   const columns = (await types).get(collection.resource.table) ?? new Map<string, string>();
   const result = new Map<string, Queryable>();

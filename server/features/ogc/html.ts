@@ -1,6 +1,7 @@
 import type { Viewer } from '../../access/viewer.ts';
 import type { Collection, Queryable } from './collections.ts';
 import type { Sketch } from './queries.ts';
+import type { Link } from './routes.ts';
 
 /** HTML pages of /ogc for people in a browser: the same documents, readable, linked, with a sketch of the features. */
 
@@ -13,8 +14,6 @@ function html(strings: TemplateStringsArray, ...values: unknown[]): Markup {
   const part = (v: unknown): string => (v instanceof Markup ? v.text : Array.isArray(v) ? v.map(part).join('') : escape(v));
   return new Markup(strings.reduce((out, s, i) => out + s + (i < values.length ? part(values[i]) : ''), ''));
 }
-
-interface Link { href: string; rel: string; type?: string; title?: string }
 
 const STYLE = `
 body{font:15px/1.5 system-ui,"Noto Sans CJK SC",sans-serif;margin:0;color:#1f2933;background:#f7f8fa}
@@ -38,13 +37,13 @@ function page(title: string, crumbs: [string, string?][], viewer: Viewer | undef
 
 const linkList = (links: Link[]) => html`<ul class="links">${links.map((l) => html`<li><a href="${l.href}" rel="${l.rel}">${l.title ?? l.rel}</a> <span class="meta">${l.rel} · ${l.type ?? ''}</span></li>`)}</ul>`;
 
-export function landingHtml(body: { title: string; description: string; links: Link[] }, viewer: Viewer | undefined, conformsTo?: string[]) {
+export function landingHtml(body: { title: string; description: string; links: Link[] }, base: string, viewer: Viewer | undefined, conformsTo?: string[]) {
   const content = html`<p>${body.description}</p>
 ${conformsTo ? html`<ul data-testid="conformance">${conformsTo.map((c) => html`<li><code>${c}</code></li>`)}</ul>` : ''}
 ${linkList(body.links.filter((l) => l.rel !== 'self' && l.rel !== 'alternate'))}
 <h2>在 QGIS / GDAL 中使用 (Use in QGIS or GDAL)</h2>
-<p>QGIS: 图层 › 添加图层 › 添加 WFS / OGC API – Features 图层, URL <code>${body.links[0].href.replace(/\/conformance.*|\?.*$/, '')}</code>; 身份验证: HTTP 头 <code>Authorization: Bearer &lt;token&gt;</code>.</p>
-<p>GDAL: <code>ogrinfo OAPIF:${body.links[0].href.replace(/\/conformance.*|\?.*$/, '')}</code> (with <code>--config GDAL_HTTP_HEADERS "Authorization: Bearer …"</code>).</p>`;
+<p>QGIS: 图层 › 添加图层 › 添加 WFS / OGC API – Features 图层, URL <code>${base}</code>; 身份验证: HTTP 头 <code>Authorization: Bearer &lt;token&gt;</code>.</p>
+<p>GDAL: <code>ogrinfo OAPIF:${base}</code> (with <code>--config GDAL_HTTP_HEADERS "Authorization: Bearer …"</code>).</p>`;
   return page(body.title, [['Gridmap OGC API', conformsTo ? '/ogc?f=html' : undefined], ...(conformsTo ? [[body.title] as [string]] : [])], viewer, content, conformsTo ? '/ogc/conformance?f=json' : '/ogc?f=json');
 }
 
@@ -69,6 +68,13 @@ export function collectionHtml(c: CollectionBody, queryables: Queryable[], viewe
   return page(c.title, [['Gridmap OGC API', '/ogc?f=html'], ['Collections', '/ogc/collections?f=html'], [c.title]], viewer, content, `/ogc/collections/${c.id}?f=json`);
 }
 
+export function queryablesHtml(collection: Collection, queryables: Queryable[], viewer: Viewer | undefined) {
+  const content = html`<p>Each is a query parameter of the items: <code>?name=value</code>, equal to the value.</p>
+<table data-testid="queryables"><thead><tr><th>name</th><th>type</th></tr></thead><tbody>
+${queryables.map((q) => html`<tr><td><code>${q.name}</code></td><td>${q.type}</td></tr>`)}</tbody></table>`;
+  return page(`${collection.title} · queryables`, [['Gridmap OGC API', '/ogc?f=html'], ['Collections', '/ogc/collections?f=html'], [collection.title, `/ogc/collections/${collection.id}?f=html`], ['queryables']], viewer, content, `/ogc/collections/${collection.id}/queryables?f=json`);
+}
+
 function sketchSvg(sketch: Sketch | null, hrefOf: (id: number) => string) {
   if (!sketch) return '';
   return html`<svg class="sketch" data-testid="sketch" viewBox="${sketch.viewBox}" preserveAspectRatio="xMidYMid meet" role="img" aria-label="features on this page">
@@ -77,11 +83,11 @@ ${sketch.shapes.map((s) => html`<a href="${hrefOf(s.id)}">${s.kind === 'point' ?
 
 const cell = (value: unknown) => (value !== null && typeof value === 'object' ? JSON.stringify(value) : value ?? '');
 
-export function itemsHtml(collection: Collection, p: { numberMatched: number; numberReturned: number; links: { rel: string; href: string }[]; features: GeoJSON.Feature[]; sketch: Sketch | null; limit: number }, viewer: Viewer | undefined) {
+export function itemsHtml(collection: Collection, p: { numberMatched?: number; numberReturned: number; links: { rel: string; href: string }[]; features: GeoJSON.Feature[]; sketch: Sketch | null; limit: number }, viewer: Viewer | undefined) {
   const columns = [...new Set(p.features.flatMap((f) => Object.keys(f.properties ?? {})))];
   const item = (id: unknown) => `/ogc/collections/${collection.id}/items/${String(id)}?f=html`;
   const paging = html`<p class="paging">${p.links.map((l) => html`<a href="${l.href}" rel="${l.rel}">${l.rel === 'next' ? '下一页 next ›' : '‹ 上一页 previous'}</a>`)}</p>`;
-  const content = html`<p class="meta" data-testid="counts">${p.numberReturned} of ${p.numberMatched} features, ${p.limit} a page</p>
+  const content = html`<p class="meta" data-testid="counts">${p.numberReturned}${p.numberMatched === undefined ? '' : ` of ${p.numberMatched}`} features, ${p.limit} a page</p>
 ${sketchSvg(p.sketch, item)}${paging}
 <div class="scroll"><table class="items" data-testid="items"><thead><tr><th>id</th>${columns.map((c) => html`<th>${c}</th>`)}</tr></thead><tbody>
 ${p.features.map((f) => html`<tr data-id="${f.id}"><td><a href="${item(f.id)}">${f.id}</a></td>${columns.map((c) => html`<td>${cell(f.properties?.[c])}</td>`)}</tr>`)}

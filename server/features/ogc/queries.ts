@@ -1,51 +1,11 @@
 import { sql, type Kysely } from 'kysely';
-import { asGeoJson, where, type Condition, type FeatureLayer } from '../../db/feature-store.ts';
+import type { FeatureLayer } from '../../db/feature-store.ts';
 import type { DB } from '../../db/schema.ts';
 
 /** Coordinates with enough decimals to give back each stored double: a GIS copy equals the stored geometry. */
 export const EXACT = 15;
 
-export interface ItemsPage {
-  numberMatched: number;
-  numberReturned: number;
-  /** the first and last ids of the page, for the cursors of its neighbours */
-  first: number | null;
-  last: number | null;
-  /** more rows lie beyond the page, in the direction it was read */
-  more: boolean;
-  /** the features, as GeoJSON text built by PostGIS */
-  features: string;
-}
-
-/**
- * One page of a collection in id order: after a cursor (the next page), before one (the previous page), or
- * from the start. Keyset paging: a client reading all of a large city holds one page at a time on the
- * server, and page 100 costs what page 1 does.
- */
-export async function itemsPage(
-  db: Kysely<DB>,
-  { source, columns }: FeatureLayer,
-  { conditions, limit, after, before }: { conditions: Condition[]; limit: number; after?: number; before?: number },
-): Promise<ItemsPage> {
-  const backwards = before !== undefined;
-  const cursor = after !== undefined ? [sql`t.id > ${after}`] : backwards ? [sql`t.id < ${before}`] : [];
-  const order = backwards ? sql`desc` : sql`asc`;
-  const { rows: [page] } = await sql<{ number_matched: number; number_returned: number; first: number | null; last: number | null; more: boolean; features: string }>`
-    with page as (select t.* from ${source} t ${where([...conditions, ...cursor])} order by t.id ${order} limit ${limit + 1}),
-         shown as (select * from page order by id ${order} limit ${limit})
-    select (select count(*) from ${source} t ${where(conditions)})::int as number_matched,
-           (select count(*) from shown)::int as number_returned,
-           (select count(*) from page) > ${limit} as more,
-           (select min(id) from shown) as first,
-           (select max(id) from shown) as last,
-           coalesce((select json_agg(${asGeoJson('s', columns, EXACT)} order by s.id) from shown s), '[]'::json)::text as features`.execute(db);
-  return {
-    numberMatched: page.number_matched, numberReturned: page.number_returned, first: page.first, last: page.last,
-    more: page.more, features: page.features,
-  };
-}
-
-export interface Extent { bbox: [number, number, number, number] | null; interval: [string | null, string | null] | null }
+export interface Extent { bbox: [number, number, number, number] | null; interval: [string, string] | null }
 
 /** The bounding box of the rows a layer shows (CRS84) and, with a time column, their first and last times. */
 export async function extentOf(db: Kysely<DB>, { source }: FeatureLayer, time?: string): Promise<Extent> {
@@ -53,9 +13,12 @@ export async function extentOf(db: Kysely<DB>, { source }: FeatureLayer, time?: 
   const { rows: [row] } = await sql<{ e: string | null; xmin: number; ymin: number; xmax: number; ymax: number; first_time: Date | null; last_time: Date | null }>`
     select ST_XMin(e) as xmin, ST_YMin(e) as ymin, ST_XMax(e) as xmax, ST_YMax(e) as ymax, e::text, first_time, last_time
     from (select ST_Extent(t.geom) as e, ${times} from ${source} t) s`.execute(db);
+  // to 7 decimals (1 cm), rounded outwards so the box still holds every feature
+  const down = (n: number) => Math.floor(n * 1e7) / 1e7;
+  const up = (n: number) => Math.ceil(n * 1e7) / 1e7;
   return {
-    bbox: row.e === null ? null : [row.xmin, row.ymin, row.xmax, row.ymax].map((n) => Math.round(n * 1e7) / 1e7) as Extent['bbox'],
-    interval: time ? [row.first_time?.toISOString() ?? null, row.last_time?.toISOString() ?? null] : null,
+    bbox: row.e === null ? null : [down(row.xmin), down(row.ymin), up(row.xmax), up(row.ymax)],
+    interval: row.first_time && row.last_time ? [row.first_time.toISOString(), row.last_time.toISOString()] : null,
   };
 }
 

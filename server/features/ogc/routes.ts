@@ -1,20 +1,19 @@
 import { Router, type Request, type Response } from 'express';
-import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
-import { bearerToken } from '../../access/viewer.ts';
+import { viewKey } from '../../access/policy.ts';
+import { bearerToken, type Viewer } from '../../access/viewer.ts';
 import type { Database } from '../../db/database.ts';
-import { bboxCondition, readFeatures, type Condition } from '../../db/feature-store.ts';
-import type { DB } from '../../db/schema.ts';
+import { bboxCondition, featurePage, readFeatures, type Condition, type FeatureLayer } from '../../db/feature-store.ts';
 import { MAX_FEATURES } from '../../http/feature-resource.ts';
-import { parseBbox, parseId, parseLimit, parseTime } from '../../http/params.ts';
+import { onlyParameters, parseBbox, parseId, parseLimit, parseTime } from '../../http/params.ts';
 import { HttpProblem, invalidParameter } from '../../http/problem.ts';
 import { COLLECTIONS, queryables, readableCollection, readableCollections, type Collection, type Queryable } from './collections.ts';
 import { ogcApiDocument } from './document.ts';
-import { collectionHtml, collectionsHtml, itemHtml, itemsHtml, landingHtml } from './html.ts';
-import { EXACT, extentOf, itemsPage, sketchOf, type Extent } from './queries.ts';
+import { collectionHtml, collectionsHtml, itemHtml, itemsHtml, landingHtml, queryablesHtml } from './html.ts';
+import { EXACT, extentOf, sketchOf, type Extent } from './queries.ts';
 
-export const CRS84 = 'http://www.opengis.net/def/crs/OGC/1.3/CRS84';
-export const CONFORMANCE = [
+const CRS84 = 'http://www.opengis.net/def/crs/OGC/1.3/CRS84';
+const CONFORMANCE = [
   'http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core',
   'http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson',
   'http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html',
@@ -25,7 +24,9 @@ export const CONFORMANCE = [
 const GEOJSON = 'application/geo+json';
 const OPENAPI = 'application/vnd.oai.openapi+json;version=3.0';
 const SCHEMA = 'application/schema+json';
-export const DEFAULT_LIMIT = 10;
+const DEFAULT_LIMIT = 10;
+/** How long a collection's extent is kept for one view: a GIS opening the service should not scan every table. */
+const EXTENT_SECONDS = 60;
 
 export interface Link { href: string; rel: string; type?: string; title?: string }
 
@@ -38,17 +39,18 @@ function wantsHtml(req: Request): boolean {
   throw invalidParameter('f', 'f must be json or html');
 }
 
-/** Refuses any query parameter but these, naming it (OGC API – Features: unknown parameters are a 400). */
-function onlyParameters(req: Request, allowed: Iterable<string>) {
-  const known = new Set(['f', ...allowed]);
-  const unknown = Object.keys(req.query).find((key) => !known.has(key));
-  if (unknown) throw invalidParameter(unknown, `${unknown} is not a parameter here; use ${[...known].join(', ')}`);
+/** A page cursor: a feature id, or 0 (before every id). */
+function parseCursor(value: unknown, field: 'after' | 'before') {
+  return value === undefined ? undefined : value === '0' ? 0 : parseId(value, field);
 }
 
-/** `datetime`: an instant or an interval (start/end, either open with ..), as conditions on the time column; a date alone is its whole day. */
-export function datetimeConditions(value: unknown, column: string | undefined, collection: string): Condition[] {
+/**
+ * `datetime`: an instant or an interval (start/end, either open with ..); a date alone is its whole day (UTC).
+ * Conditions on the collection's time column; a collection without times matches any (as Part 1 intends: a
+ * client filtering a whole project by time keeps its time-less layers).
+ */
+function datetimeConditions(value: unknown, column: string | undefined): Condition[] {
   if (value === undefined) return [];
-  if (!column) throw invalidParameter('datetime', `${collection} have no time to select on; datetime applies to ${COLLECTIONS.filter((c) => c.time).map((c) => c.id).join(', ')}`);
   if (typeof value !== 'string') throw invalidParameter('datetime', 'datetime must be given once');
   const parts = value.split('/');
   const open = (part: string) => part === '' || part === '..';
@@ -63,6 +65,7 @@ export function datetimeConditions(value: unknown, column: string | undefined, c
   };
   const [start, end] = [bound(parts[0], false), bound(parts.at(-1)!, true)];
   if (start && end && start >= end) throw invalidParameter('datetime', 'datetime must not end before it starts');
+  if (!column) return [];
   const time = sql.ref(`t.${column}`);
   return [...(start ? [sql`${time} >= ${start.toISOString()}::timestamptz`] : []), ...(end ? [sql`${time} < ${end.toISOString()}::timestamptz`] : [])];
 }
@@ -86,6 +89,12 @@ function queryableValue(queryable: Queryable, value: unknown): string | number |
   }
 }
 
+/** `bbox` as 4 numbers, or 6 (with heights, which a map of the ground ignores). */
+function parseItemsBbox(value: unknown) {
+  const parts = typeof value === 'string' ? value.split(',') : [];
+  return parseBbox(parts.length === 6 ? [parts[0], parts[1], parts[3], parts[4]].join(',') : value);
+}
+
 const extentJson = ({ bbox, interval }: Extent) => ({
   ...(bbox ? { spatial: { bbox: [bbox], crs: CRS84 } } : {}),
   ...(interval ? { temporal: { interval: [interval], trs: 'http://www.opengis.net/def/uom/ISO-8601/0/Gregorian' } } : {}),
@@ -96,29 +105,41 @@ const extentJson = ({ bbox, interval }: Extent) => ({
  * client of the standard, scoped and masked per caller as the REST API is, and readable as HTML in a browser.
  */
 export function ogcRoutes({ db }: Database) {
+  const extents = new Map<string, { until: number; extent: Promise<Extent> }>();
+  /** A collection's extent as the viewer reads it, kept a minute per view. */
+  function extentFor(collection: Collection, layer: FeatureLayer, viewer: Viewer | undefined) {
+    const key = `${collection.id}/${viewer ? viewKey(viewer, collection.resource.name) : 'public'}`;
+    const kept = extents.get(key);
+    if (kept && kept.until > Date.now()) return kept.extent;
+    if (extents.size > 1000) extents.clear();
+    const extent = extentOf(db, layer, collection.time);
+    extents.set(key, { until: Date.now() + EXTENT_SECONDS * 1000, extent });
+    extent.catch(() => extents.delete(key));
+    return extent;
+  }
+
   const base = (req: Request) => `${req.protocol}://${req.get('host')}/ogc`;
   const link = (href: string, rel: string, type: string, title?: string): Link => ({ href, rel, type, ...(title ? { title } : {}) });
   /** self and alternate links of a path, for JSON of `type` and for HTML */
-  const selfLinks = (req: Request, path: string, type = 'application/json'): Link[] => {
-    const json = req.query.f !== undefined ? `?f=json` : '';
-    return [link(`${base(req)}${path}${json}`, 'self', type, 'this document'), link(`${base(req)}${path}?f=html`, 'alternate', 'text/html', 'this document as HTML')];
-  };
+  const selfLinks = (req: Request, path: string, type = 'application/json', title = 'this document'): Link[] => [
+    link(`${base(req)}${path}${req.query.f !== undefined ? '?f=json' : ''}`, 'self', type, title),
+    link(`${base(req)}${path}?f=html`, 'alternate', 'text/html', `${title} as HTML`),
+  ];
   const html = (res: Response, text: string) => res.type('text/html; charset=utf-8').send(text);
 
-  async function collectionJson(req: Request, db: Kysely<DB>, collection: Collection, layer: Parameters<typeof extentOf>[1]) {
+  async function collectionJson(req: Request, collection: Collection, layer: FeatureLayer) {
     const path = `/collections/${collection.id}`;
     return {
       id: collection.id,
       title: collection.title,
       description: collection.description,
       links: [
-        link(`${base(req)}${path}`, 'self', 'application/json', 'this collection'),
-        link(`${base(req)}${path}?f=html`, 'alternate', 'text/html', 'this collection as HTML'),
+        ...selfLinks(req, path, 'application/json', 'this collection'),
         link(`${base(req)}${path}/items`, 'items', GEOJSON, `${collection.title} as GeoJSON`),
         link(`${base(req)}${path}/items?f=html`, 'items', 'text/html', `${collection.title} as HTML`),
         link(`${base(req)}${path}/queryables`, 'http://www.opengis.net/def/rel/ogc/1.0/queryables', SCHEMA, 'what the items can be filtered on'),
       ],
-      extent: extentJson(await extentOf(db, layer, collection.time)),
+      extent: extentJson(await extentFor(collection, layer, req.viewer)),
       itemType: 'feature',
       crs: [CRS84],
       storageCrs: CRS84,
@@ -126,84 +147,96 @@ export function ogcRoutes({ db }: Database) {
   }
 
   return Router()
-    .use('/ogc', (req, _res, next) => {
+    .use('/ogc', (req, res, next) => {
+      // answers differ by caller and by format: no shared cache may hand one caller's to another
+      res.set({ Vary: 'Accept, Authorization', 'Cache-Control': 'private, no-cache' });
       // a token that no longer opens a session is said so, not taken for a wish to see the public layers only
-      if (bearerToken(req) && !req.viewer) throw new HttpProblem(401, 'Unauthorized', 'the bearer token is unknown or expired: sign in again', { field: 'Authorization' });
+      if (bearerToken(req) && !req.viewer) {
+        throw new HttpProblem(401, 'Unauthorized', 'the bearer token is unknown or expired: sign in again', { field: 'Authorization' });
+      }
       next();
     })
     .get('/ogc', (req, res) => {
-      onlyParameters(req, []);
+      onlyParameters(req, ['f']);
       const body = {
         title: 'Gridmap',
         description: 'Communities, grids, buildings, resident units, issues and Party members of the city, as OGC API – Features.',
         links: [
           ...selfLinks(req, ''),
           link(`${base(req)}/api`, 'service-desc', OPENAPI, 'the API definition (OpenAPI 3.0)'),
+          link(`${base(req)}/api?f=html`, 'service-doc', 'text/html', 'the API definition, readable'),
           link(`${base(req)}/conformance`, 'conformance', 'application/json', 'the conformance classes this server implements'),
           link(`${base(req)}/collections`, 'data', 'application/json', 'the collections'),
         ],
       };
-      if (wantsHtml(req)) return html(res, landingHtml(body, req.viewer));
+      if (wantsHtml(req)) return html(res, landingHtml(body, base(req), req.viewer));
       res.json(body);
     })
     .get('/ogc/conformance', (req, res) => {
-      onlyParameters(req, []);
+      onlyParameters(req, ['f']);
       const body = { links: selfLinks(req, '/conformance'), conformsTo: CONFORMANCE };
-      if (wantsHtml(req)) return html(res, landingHtml({ title: 'Conformance', description: 'The conformance classes this server implements.', links: body.links }, req.viewer, CONFORMANCE));
+      if (wantsHtml(req)) return html(res, landingHtml({ title: 'Conformance', description: 'The conformance classes this server implements.', links: body.links }, base(req), req.viewer, CONFORMANCE));
       res.json(body);
     })
     .get('/ogc/api', async (req, res) => {
-      onlyParameters(req, []);
+      onlyParameters(req, ['f']);
+      // read in Swagger UI, the page the REST API's definition has
+      if (wantsHtml(req)) return res.redirect(303, '/api/v1/docs?spec=ogc');
       const filters = new Map(await Promise.all(COLLECTIONS.map(async (c) => [c.id, [...(await queryables(db, c)).values()]] as const)));
       res.type(OPENAPI).send(JSON.stringify(ogcApiDocument(base(req), filters)));
     })
     .get('/ogc/collections', async (req, res) => {
-      onlyParameters(req, []);
+      onlyParameters(req, ['f']);
       const readable = readableCollections(req.viewer);
       const body = {
         links: selfLinks(req, '/collections'),
-        collections: await Promise.all(readable.map(({ collection, layer }) => collectionJson(req, db, collection, layer))),
+        collections: await Promise.all(readable.map(({ collection, layer }) => collectionJson(req, collection, layer))),
       };
       if (wantsHtml(req)) return html(res, collectionsHtml(body, req.viewer));
       res.json(body);
     })
     .get('/ogc/collections/:collectionId', async (req, res) => {
-      onlyParameters(req, []);
+      onlyParameters(req, ['f']);
       const { collection, layer } = readableCollection(String(req.params.collectionId), req.viewer);
-      const body = await collectionJson(req, db, collection, layer);
+      const body = await collectionJson(req, collection, layer);
       if (wantsHtml(req)) return html(res, collectionHtml(body, [...(await queryables(db, collection)).values()], req.viewer));
       res.json(body);
     })
     .get('/ogc/collections/:collectionId/queryables', async (req, res) => {
-      onlyParameters(req, []);
+      onlyParameters(req, ['f']);
       const { collection } = readableCollection(String(req.params.collectionId), req.viewer);
-      const properties = Object.fromEntries([...(await queryables(db, collection)).values()].map((q) => [q.name, { type: q.type }]));
+      const found = [...(await queryables(db, collection)).values()];
+      if (wantsHtml(req)) return html(res, queryablesHtml(collection, found, req.viewer));
       res.type(SCHEMA).send(JSON.stringify({
         $schema: 'https://json-schema.org/draft/2020-12/schema',
         $id: `${base(req)}/collections/${collection.id}/queryables`,
         type: 'object', title: collection.title,
-        properties: { geometry: { format: 'geometry-any' }, ...(collection.time ? { [collection.time]: { type: 'string', format: 'date-time' } } : {}), ...properties },
+        properties: Object.fromEntries(found.map((q) => [q.name, { type: q.type }])),
         additionalProperties: false,
       }));
     })
     .get('/ogc/collections/:collectionId/items', async (req, res) => {
       const { collection, layer } = readableCollection(String(req.params.collectionId), req.viewer);
       const filters = await queryables(db, collection);
-      onlyParameters(req, ['bbox', 'bbox-crs', 'limit', 'after', 'before', 'datetime', ...filters.keys()]);
+      onlyParameters(req, ['f', 'bbox', 'bbox-crs', 'limit', 'after', 'before', 'datetime', ...filters.keys()]);
       const asHtml = wantsHtml(req);
       if (req.query['bbox-crs'] !== undefined && req.query['bbox-crs'] !== CRS84) throw invalidParameter('bbox-crs', `bbox-crs must be ${CRS84}`);
       const conditions: Condition[] = [];
-      const bbox = parseBbox(req.query.bbox);
+      const bbox = parseItemsBbox(req.query.bbox);
       if (bbox) conditions.push(bboxCondition(bbox));
-      conditions.push(...datetimeConditions(req.query.datetime, collection.time, collection.id));
+      conditions.push(...datetimeConditions(req.query.datetime, collection.time));
       for (const [name, queryable] of filters) {
         if (req.query[name] !== undefined) conditions.push(queryable.condition(queryableValue(queryable, req.query[name]) as never));
       }
-      const limit = parseLimit(req.query.limit, { fallback: DEFAULT_LIMIT, max: MAX_FEATURES });
+      // more than the most is the most (Part 1, 1.0.1)
+      const limit = Math.min(parseLimit(req.query.limit, { fallback: DEFAULT_LIMIT, max: Number.MAX_SAFE_INTEGER }), MAX_FEATURES);
       if (req.query.after !== undefined && req.query.before !== undefined) throw invalidParameter('before', 'give after or before, not both');
-      const after = req.query.after === undefined ? undefined : parseId(req.query.after, 'after');
-      const before = req.query.before === undefined ? undefined : parseId(req.query.before, 'before');
-      const page = await itemsPage(db, layer, { conditions, limit, after, before });
+      const after = parseCursor(req.query.after, 'after');
+      const before = parseCursor(req.query.before, 'before');
+      // the count of every match is the costly part of a page: the first page has it, the pages a GIS follows do
+      // not (a person reading HTML pages sees it on each)
+      const count = asHtml || (after === undefined && before === undefined);
+      const page = await featurePage(db, layer, { conditions, limit, after, before, count, decimals: EXACT });
 
       const path = `${base(req)}/collections/${collection.id}/items`;
       const query = (changes: Record<string, string | undefined>) => {
@@ -213,13 +246,13 @@ export function ogcRoutes({ db }: Database) {
         return text ? `${path}?${text}` : path;
       };
       const cursor = after !== undefined ? { after: String(after) } : before !== undefined ? { before: String(before) } : {};
-      // next follows the page's last id; prev precedes its first (or the cursor, on an empty page)
+      // next follows the page's last id, prev precedes its first; on an empty page, the cursor it was asked with
       const hasNext = before !== undefined || page.more;
       const hasPrev = after !== undefined || (before !== undefined && page.more);
       const nextAfter = page.last ?? (before !== undefined ? before - 1 : after);
       const prevBefore = page.first ?? (after !== undefined ? after + 1 : before);
       const pageLinks = (f?: string) => [
-        ...(hasNext && nextAfter !== undefined ? [{ rel: 'next', href: query({ after: String(nextAfter), f }) }] : []),
+        ...(hasNext && nextAfter !== undefined && nextAfter >= 0 ? [{ rel: 'next', href: query({ after: String(nextAfter), f }) }] : []),
         ...(hasPrev && prevBefore !== undefined ? [{ rel: 'prev', href: query({ before: String(prevBefore), f }) }] : []),
       ];
       const links: Link[] = [
@@ -233,27 +266,37 @@ export function ogcRoutes({ db }: Database) {
         const sketch = await sketchOf(db, layer, features.map((f) => Number(f.id)));
         return html(res, itemsHtml(collection, { ...page, links: pageLinks('html'), features, sketch, limit }, req.viewer));
       }
+      const matched = page.numberMatched === undefined ? '' : `"numberMatched":${page.numberMatched},`;
       res.type(GEOJSON).set('Content-Crs', `<${CRS84}>`).send(
         `{"type":"FeatureCollection","links":${JSON.stringify(links)},"timeStamp":"${new Date().toISOString()}",`
-        + `"numberMatched":${page.numberMatched},"numberReturned":${page.numberReturned},"features":${page.features}}`,
+        + `${matched}"numberReturned":${page.numberReturned},"features":${page.features}}`,
       );
     })
     .get('/ogc/collections/:collectionId/items/:featureId', async (req, res) => {
-      onlyParameters(req, []);
+      onlyParameters(req, ['f']);
       const { collection, layer } = readableCollection(String(req.params.collectionId), req.viewer);
-      const id = parseId(req.params.featureId, 'featureId');
+      const featureId = String(req.params.featureId);
+      const notFound = () => new HttpProblem(404, 'Not Found', `No feature ${featureId} in ${collection.id} that you may read`, { field: 'featureId' });
+      // ids are whole numbers: any other is no feature at all
+      if (!/^[1-9]\d{0,8}$/.test(featureId)) throw notFound();
+      const id = Number(featureId);
       const [row] = await readFeatures(db, layer, [id], EXACT);
-      if (!row) throw new HttpProblem(404, 'Not Found', `No feature ${id} in ${collection.id} that you may read`, { field: 'featureId' });
+      if (!row) throw notFound();
       const path = `${base(req)}/collections/${collection.id}`;
       const links: Link[] = [
-        link(`${path}/items/${id}`, 'self', GEOJSON, 'this feature'),
-        link(`${path}/items/${id}?f=html`, 'alternate', 'text/html', 'this feature as HTML'),
+        ...selfLinks(req, `/collections/${collection.id}/items/${id}`, GEOJSON, 'this feature'),
         link(path, 'collection', 'application/json', collection.title),
       ];
-      res.set('ETag', `"${row.version}"`);
-      if (wantsHtml(req)) return html(res, itemHtml(collection, JSON.parse(row.feature), await sketchOf(db, layer, [id]), req.viewer));
+      const asHtml = wantsHtml(req);
+      // one version, two representations (and, by Vary, one per caller)
+      res.set('ETag', `"${row.version}-${asHtml ? 'html' : 'json'}"`);
+      if (asHtml) return html(res, itemHtml(collection, JSON.parse(row.feature), await sketchOf(db, layer, [id]), req.viewer));
       // the feature text PostGIS built, with its links added before the closing brace
       res.type(GEOJSON).set('Content-Crs', `<${CRS84}>`).send(`${row.feature.slice(0, -1)},"links":${JSON.stringify(links)}}`);
+    })
+    .use('/ogc', (error: unknown, _req: Request, res: Response, next: (error: unknown) => void) => {
+      // a 401 says how to authenticate, as the access guard's does
+      if (error instanceof HttpProblem && error.status === 401) res.set('WWW-Authenticate', 'Bearer realm="gridmap"');
+      next(error);
     });
 }
-

@@ -14,7 +14,10 @@ const DOCS_PAGE = `<!doctype html>
 <script src="/api/v1/docs/init.js"></script>
 </body></html>`;
 
-const DOCS_INIT = `SwaggerUIBundle({ url: '/api/v1/openapi.json', dom_id: '#docs', deepLinking: true, persistAuthorization: true });`;
+// ?spec=ogc: the OGC API – Features definition (/ogc/api), which sends browsers here
+const DOCS_INIT = `SwaggerUIBundle({
+  url: new URLSearchParams(location.search).get('spec') === 'ogc' ? '/ogc/api' : '/api/v1/openapi.json',
+  dom_id: '#docs', deepLinking: true, persistAuthorization: true });`;
 
 /** The OpenAPI document, and a page that reads it (Swagger UI, served from the package: no internet). */
 export function openApiRoutes(resources: ResourceDefinition[]) {

@@ -1,6 +1,6 @@
 import { Router, type Request } from 'express';
 import { sql } from 'kysely';
-import { accessOf, mayRead } from '../../access/policy.ts';
+import { mayRead, viewKey } from '../../access/policy.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import type { Database } from '../../db/database.ts';
 import { HttpProblem, invalidParameter } from '../../http/problem.ts';
@@ -21,16 +21,6 @@ function tileIndex(value: unknown, field: 'z' | 'x' | 'y', max: number) {
   const n = typeof value === 'string' && /^\d{1,8}$/.test(value) ? Number(value) : NaN;
   if (!(n <= max)) throw invalidParameter(field, `${field} must be a whole number from 0 to ${max}`);
   return n;
-}
-
-/**
- * Tiles are the same for everyone who reads the same rows: one role in one scope, or, where a role reads
- * only its own rows (a resident's reports), one user.
- */
-function viewKey(viewer: Viewer, layer: TileLayer) {
-  const scope = viewer.scope ? `${viewer.scope.kind}:${'code' in viewer.scope ? viewer.scope.code : viewer.scope.id}` : '*';
-  const own = accessOf(layer.resource, viewer.role).read?.rows !== 'scope';
-  return `${viewer.role}:${scope}${own ? `:${viewer.id}` : ''}`;
 }
 
 export interface TileOptions {
@@ -80,7 +70,7 @@ export function tileRoutes({ db }: Database, options: TileOptions = {}) {
       if (z < layer.minzoom) return void res.status(204).end();
 
       await cache.sync();
-      const key = `${layer.name}/${z}/${x}/${y}/${viewKey(viewer, layer)}`;
+      const key = `${layer.name}/${z}/${x}/${y}/${viewKey(viewer, layer.resource)}`;
       let tile = cache.get(key);
       res.set('X-Tile-Cache', tile ? 'hit' : 'miss');
       if (!tile) {
