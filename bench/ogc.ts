@@ -68,6 +68,7 @@ export async function run(args: string[]) {
   const dir = await mkdtemp(join(tmpdir(), 'gridmap-bench-'));
   const buildings = COLLECTIONS.find((c) => c.id === 'buildings')!;
   const walks: string[] = [];
+  const opens: string[] = [];
   const tables: [string, LevelResult[]][] = [];
   try {
     for (const username of ['admin', 'leader']) {
@@ -76,11 +77,19 @@ export async function run(args: string[]) {
       const layer = collectionLayer(buildings, viewerOf(user))!;
       const { rows: ids } = await sql<{ id: number }>`select t.id from ${layer.source} t order by t.id`.execute(database.db);
 
+      // a GIS opening the service: the collections with their extents, computed, then kept for a minute
+      for (const pass of ['computed', 'kept']) {
+        const t0 = performance.now();
+        const res = await fetch(`${base}/ogc/collections`, { headers: { Authorization: `Bearer ${token}` } });
+        if (res.status !== 200) throw new Error(`GET /ogc/collections: ${res.status}`);
+        await res.text();
+        opens.push(`${username.padEnd(8)}${pass.padEnd(9)}${(performance.now() - t0).toFixed(0).padStart(7)} ms`);
+      }
       console.log(`ogc: ${username} copies all ${count(ids.length)} buildings it may read, ${LIMIT} a page, following next links…`);
       const walk = await copyLayer(base, token, `/ogc/collections/buildings/items?limit=${LIMIT}`);
       if (walk.features !== ids.length) throw new Error(`the copy has ${walk.features} buildings, the database ${ids.length}`);
       walks.push(`${username.padEnd(8)}${count(walk.features).padStart(10)}${String(walk.pages).padStart(7)}${walk.seconds.toFixed(1).padStart(8)} s`
-        + `${count(Math.round(walk.features / walk.seconds)).padStart(12)}/s${(walk.heapGrowth / 2 ** 20).toFixed(0).padStart(9)} MB${(walk.rssGrowth / 2 ** 20).toFixed(0).padStart(8)} MB`
+        + `${count(Math.round(walk.features / walk.seconds)).padStart(12)}/s${walk.quarters.map((q) => (q / 2 ** 20).toFixed(0)).join(' / ').padStart(22)} MB${(walk.rssGrowth / 2 ** 20).toFixed(0).padStart(8)} MB`
         + `${(walk.largestPage / 2 ** 20).toFixed(2).padStart(9)} MB`);
       console.log(`  ${walks.at(-1)}`);
 
@@ -108,8 +117,10 @@ export async function run(args: string[]) {
   }
 
   console.log('\nCopying the whole buildings layer (limit=1000, following next links, one client):');
-  console.log('viewer    features  pages    time   features/s  heap +    RSS +  largest page');
+  console.log('viewer    features  pages    time   features/s   heap + by quarter       RSS +  largest page');
   for (const line of walks) console.log(line);
+  console.log('\nGET /ogc/collections (a GIS opening the service; extents computed, then kept a minute per view):');
+  for (const line of opens) console.log(line);
   console.log('\nPages of 1,000 buildings after random cursors, HTTP against pgbench running the same statement:');
   console.log('viewer    clients   HTTP features/s  p50 ms  p95 ms   pgbench features/s (avg latency)   ratio');
   for (const [username, results] of tables) {
@@ -139,12 +150,10 @@ async function capturePageSql(url: string, layer: NonNullable<ReturnType<typeof 
  */
 async function copyLayer(base: string, token: string, first: string) {
   const before = process.memoryUsage();
-  let heapPeak = before.heapUsed;
-  let rssPeak = before.rss;
+  const samples: { at: number; heap: number; rss: number }[] = [];
   const sampler = setInterval(() => {
-    const now = process.memoryUsage();
-    heapPeak = Math.max(heapPeak, now.heapUsed);
-    rssPeak = Math.max(rssPeak, now.rss);
+    const { heapUsed, rss } = process.memoryUsage();
+    samples.push({ at: performance.now(), heap: heapUsed, rss });
   }, 20);
   const worker = new Worker(COPY_SOURCE, { eval: true, workerData: { base, token, first } });
   const progress = setInterval(() => worker.postMessage('progress'), 10_000);
@@ -153,7 +162,11 @@ async function copyLayer(base: string, token: string, first: string) {
       worker.on('message', (m) => (m.progress ? console.log(`  … ${count(m.progress)} features`) : resolve(m)));
       worker.once('error', reject);
     });
-    return { ...result, seconds: result.ms / 1000, heapGrowth: heapPeak - before.heapUsed, rssGrowth: rssPeak - before.rss };
+    // the heap's highest point in each quarter of the copy: flat if the server holds a page at a time, rising if it kept them
+    const start = samples[0]?.at ?? 0;
+    const span = (samples.at(-1)?.at ?? start) - start || 1;
+    const quarters = [0, 1, 2, 3].map((q) => Math.max(0, ...samples.filter((x) => Math.min(3, Math.floor(((x.at - start) / span) * 4)) === q).map((x) => x.heap - before.heapUsed)));
+    return { ...result, seconds: result.ms / 1000, quarters, rssGrowth: Math.max(0, ...samples.map((x) => x.rss - before.rss)) };
   } finally {
     clearInterval(sampler);
     clearInterval(progress);
