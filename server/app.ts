@@ -33,6 +33,7 @@ import { units } from './features/units/resource.ts';
 import { volunteerRoutes } from './features/volunteers/routes.ts';
 import { monthlyRoutes } from './features/walls/monthly.ts';
 import { ogcRoutes } from './features/ogc/routes.ts';
+import { accessKeyRoutes } from './features/accounts/keys.ts';
 import { wallRoutes } from './features/walls/routes.ts';
 import { featureResource } from './http/feature-resource.ts';
 import { notFound, problemHandler } from './http/problem.ts';
@@ -67,6 +68,7 @@ export function createApp({ database, config, logger }: { database: Database; co
   app.use(accessGuard(database));
   // Sign-in and Open311 parse their own small bodies; imports stream theirs: all come before the JSON body parser.
   app.use(accountRoutes(database, config));
+  app.use(accessKeyRoutes(database));
   app.use(open311Routes(database, config));
   app.use(importRoutes(database, RESOURCES));
   // A FeatureCollection of 10,000 footprints is a few megabytes; anything far larger is refused with 413.

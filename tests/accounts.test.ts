@@ -154,7 +154,7 @@ describe('accounts, sessions and the audit log', () => {
       [later('li.na', { role: 'grid_worker' }), 422, 'scope'],
       [later('li.na', { role: 'volunteer' }), 400, 'member_id'],
       [later('li.na', { role: 'mayor' }), 400, 'role'],
-      [later('li.na', { is_admin: true }), 400, 'body'],
+      [later('li.na', { is_admin: true }), 400, 'is_admin'],
     ])('refuses a user (%#) with %i naming %s, and writes nothing', async (body, status, field) => {
       const before = await count('users');
       const response = await request(app).post('/api/v1/users').set(as(admin)).send(body()).expect(status);

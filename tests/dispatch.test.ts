@@ -449,7 +449,7 @@ describe('dispatching an issue', () => {
     [{ k: 101 }, 'k'],
     [{ skill: 'juggling' }, 'skill'],
     [{ timeout_s: 0 }, 'timeout_s'],
-    [{ k: 2, colour: 'red' }, 'body'],
+    [{ k: 2, colour: 'red' }, 'colour'],
   ])('refuses a dispatch body %j naming %s', async (body, field) => {
     const [lon, lat] = nextPoint();
     const issue = await newIssue(lon, lat);

@@ -59,7 +59,14 @@ describe.skipIf(!haveGdal)(`OGC API – Features read by GDAL (${mode} database)
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });
     source = `OAPIF:http://127.0.0.1:${(server.address() as AddressInfo).port}/ogc`;
-    for (const username of ['admin', 'leader']) tokens[username] = await sessionFor(test.database, username);
+    tokens.admin = await sessionFor(test.database, 'admin');
+    // the leader's GIS signs in as a GIS does: with a read-only access key the leader made
+    const made = await fetch(`${source.slice('OAPIF:'.length).replace(/\/ogc$/, '')}/api/v1/auth/keys`, {
+      method: 'POST', body: JSON.stringify({ label: 'QGIS', days: 30 }),
+      headers: { Authorization: `Bearer ${await sessionFor(test.database, 'leader')}`, 'Content-Type': 'application/json' },
+    });
+    expect(made.status).toBe(201);
+    tokens.leader = (await made.json()).token;
     dir = await mkdtemp(join(tmpdir(), 'gridmap-ogc-gdal-'));
   });
   afterAll(async () => {

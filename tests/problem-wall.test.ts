@@ -265,7 +265,7 @@ describe('the lifecycle', () => {
       expect(res.body.field).toBe(field);
     };
     await bad({ action: 'fly' }, 'action');
-    await bad({ action: 'accept', color: 'red' }, 'body');
+    await bad({ action: 'accept', color: 'red' }, 'color');
     await bad({ action: 'answer' }, 'answer');
     await bad({ action: 'rate', rating: 6 }, 'rating');
     await bad({ action: 'reject', note: '重复', duplicate_of: 'x' }, 'duplicate_of');

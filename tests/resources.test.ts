@@ -202,7 +202,7 @@ describe('read/write API', () => {
       ['latitude out of range', '/api/v1/buildings', building(square(109.49, 95, 0.001)), 400, 'geometry.coordinates[0][0][1]', /latitude 95/],
       ['an unclosed ring', '/api/v1/buildings', building({ type: 'Polygon', coordinates: [[[109.49, 36.59], [109.491, 36.59], [109.491, 36.591], [109.49, 36.591]]] }), 400, 'geometry.coordinates[0]', /closed/],
       ['a self-intersecting polygon', '/api/v1/buildings', building({ type: 'Polygon', coordinates: [[[109.49, 36.59], [109.491, 36.591], [109.491, 36.59], [109.49, 36.591], [109.49, 36.59]]] }), 422, 'geometry', /Self-intersection/],
-      ['an unknown property', '/api/v1/buildings', building(square(109.49, 36.59, 0.0002), { name: 'x', colour: 'red' }), 400, 'properties', /colour/],
+      ['an unknown property', '/api/v1/buildings', building(square(109.49, 36.59, 0.0002), { name: 'x', colour: 'red' }), 400, 'properties.colour', /colour/],
       ['a derived property', '/api/v1/buildings', building(square(109.49, 36.59, 0.0002), { name: 'x', grid_id: 3 }), 400, 'properties.grid_id', /derived/],
       ['a wrong property type', '/api/v1/buildings', building(square(109.49, 36.59, 0.0002), { name: 'x', households: 'many' }), 400, 'properties.households'],
       ['a missing required property', '/api/v1/issues', feature(point(109.49, 36.59), { category: 'noise' }), 400, 'properties.title'],

@@ -41,13 +41,17 @@ export function accessGuard(database: Database, rules: AccessRule[] = ACCESS_RUL
       return matched !== false;
     });
     const token = bearerToken(req);
+    const viewer = token ? await sessionViewer(database.db, token) : undefined;
+    // a read-only access key (a GIS client's) reads, and does nothing else, whatever the route
+    if (viewer?.readOnly && method !== 'GET') {
+      throw new HttpProblem(403, 'Read-only key', 'this access key may only read (GET); sign in to change anything', { field: 'Authorization' });
+    }
     if (found && 'public' in found.rule.allow) {
       // a public route answers everyone, and a signed-in caller as who it is (more of the echo wall, its drafts)
-      if (token) req.viewer = await sessionViewer(database.db, token);
+      req.viewer = viewer;
       return next();
     }
 
-    const viewer = token ? await sessionViewer(database.db, token) : undefined;
     if (!viewer) {
       res.set('WWW-Authenticate', 'Bearer realm="gridmap"');
       throw unauthenticated();

@@ -51,6 +51,10 @@ export const ACCESS_RULES: AccessRule[] = [
 
   { method: 'POST', path: '/api/v1/auth/logout', allow: { roles: 'any' } },
   { method: 'GET', path: '/api/v1/auth/me', allow: { roles: 'any' } },
+  // read-only access keys for GIS clients: each user its own
+  { method: 'GET', path: '/api/v1/auth/keys', allow: { roles: 'any' } },
+  { method: 'POST', path: '/api/v1/auth/keys', allow: { roles: 'any' } },
+  { method: 'DELETE', path: '/api/v1/auth/keys/:id', allow: { roles: 'any' } },
   { method: 'GET', path: '/api/v1/map/config', allow: { roles: 'any' } },
 
   { method: 'GET', path: '/api/v1/users', allow: { roles: ['admin'] } },

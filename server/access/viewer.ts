@@ -23,6 +23,8 @@ export interface Viewer {
   scope: Scope | null;
   /** a volunteer's own member record */
   memberId: number | null;
+  /** signed in with a read-only access key (a GIS client): it may only read */
+  readOnly?: boolean;
 }
 
 /** A scope as the API writes it: {"community": 12}, {"street": "610602001"}. */

@@ -126,11 +126,14 @@ export interface UserTable {
 
 export interface SessionTable {
   token_hash: Buffer;
+  id: Generated<string>;
   user_id: number;
   created_at: Generated<Timestamp>;
   expires_at: Timestamp;
   revoked_at: Timestamp | null;
   address: string | null;
+  read_only: Generated<boolean>;
+  label: string | null;
 }
 
 export interface LoginFailureTable {

@@ -12,7 +12,8 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown, prefix:
   const result = schema.safeParse(body);
   if (result.success) return result.data;
   const errors = result.error.issues.slice(0, 100).map((issue) => ({
-    field: fieldPath([...prefix, ...issue.path]) || 'body',
+    // a field that is not one is named itself, not the object around it
+    field: fieldPath([...prefix, ...issue.path, ...(issue.code === 'unrecognized_keys' ? issue.keys.slice(0, 1) : [])]) || 'body',
     message: issue.message,
   }));
   throw new HttpProblem(400, 'Invalid body', `${errors[0].field}: ${errors[0].message}`, { field: errors[0].field, errors });

@@ -122,7 +122,7 @@ describe.skipIf(!haveBrowser)(`the OGC API pages in headless Chromium (${mode} d
     expect(errors).toEqual([]);
   });
 
-  it('shows a planner in the web client where to connect a GIS, its layers with their counts, and a header that signs the GIS in', async () => {
+  it('shows a planner in the web client where to connect a GIS, its layers with their counts, and a read-only key that signs the GIS in, until revoked', async () => {
     const planner = await openAs(browser, baseUrl, 'planner', errors);
     await planner.getByRole('button', { name: 'GIS 数据服务', exact: true }).click();
     const panel = planner.getByTestId('gis');
@@ -140,14 +140,25 @@ describe.skipIf(!haveBrowser)(`the OGC API pages in headless Chromium (${mode} d
              (select count(*)::int from members where community_id = ${scope.community}) as members`.execute(db());
     expect(shown).toEqual(counts);
 
-    await panel.getByRole('button', { name: '显示访问令牌请求头' }).click();
-    const header = await panel.locator('input[name="ogc-header"]').inputValue();
+    // a read-only key for the GIS, shown once, listed by its label; it reads as the planner and may not write
+    await panel.locator('form.gis-key input[name="label"]').fill('QGIS 规划科');
+    await panel.getByRole('button', { name: '创建只读密钥' }).click();
+    const headerInput = panel.locator('input[name="ogc-header"]');
+    await headerInput.waitFor();
+    const header = await headerInput.inputValue();
     expect(header).toMatch(/^Authorization: Bearer [\w-]{20,}$/);
     expect(await panel.getByTestId('gis-commands').textContent()).toContain(header);
-    // the header signs a client in as the planner: its scope, not the public view
-    const asPlanner = await (await fetch(`${baseUrl}/ogc/collections/buildings/items?limit=1`, { headers: { Authorization: header.slice('Authorization: '.length) } })).json();
+    await expect.poll(() => panel.getByTestId('gis-keys').locator('tbody tr td').first().textContent(), LIVE).toBe('QGIS 规划科');
+    const authorization = header.slice('Authorization: '.length);
+    const asPlanner = await (await fetch(`${baseUrl}/ogc/collections/buildings/items?limit=1`, { headers: { Authorization: authorization } })).json();
     expect(asPlanner.numberMatched).toBe(counts.buildings);
+    const write = await fetch(`${baseUrl}/api/v1/auth/keys`, { method: 'POST', headers: { Authorization: authorization, 'Content-Type': 'application/json' }, body: '{"label":"x"}' });
+    expect(write.status).toBe(403);
     await planner.screenshot({ path: `test-results/ogc-gis-panel-${mode}.png` });
+    // revoked from the panel: the key stops working
+    await panel.getByTestId('gis-keys').getByRole('button', { name: '撤销' }).click();
+    await expect.poll(() => panel.getByTestId('gis-keys').count(), LIVE).toBe(0);
+    expect((await fetch(`${baseUrl}/ogc/collections`, { headers: { Authorization: authorization } })).status).toBe(401);
     expect(errors).toEqual([]);
     await planner.close();
   });

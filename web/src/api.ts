@@ -12,9 +12,6 @@ export function setApiSession(value: string | null, onEnded: () => void) {
   sessionEnded = onEnded;
 }
 
-/** The session's token, for a GIS client the user signs in as itself (the GIS panel shows it on request). */
-export const sessionToken = () => token;
-
 /** fetch with the session's token; a 401 signs the user out (the login screen then shows). */
 export async function apiFetch(url: string, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);

@@ -72,21 +72,27 @@ export function scopeColumns(scope: Scope | null) {
 
 const tokenHash = (token: string) => createHash('sha256').update(token).digest();
 
-export async function openSession(db: Kysely<DB>, userId: number, { hours, address }: { hours: number; address?: string }) {
+/** A session for `userId`; with `readOnly`, an access key for a GIS client, named by its `label`. */
+export async function openSession(db: Kysely<DB>, userId: number, { hours, address, readOnly = false, label }: {
+  hours: number; address?: string; readOnly?: boolean; label?: string;
+}) {
   const token = randomBytes(32).toString('base64url');
-  const { expires_at } = await db.insertInto('sessions')
-    .values({ token_hash: tokenHash(token), user_id: userId, expires_at: sql<Date>`now() + make_interval(hours => ${hours})`, address: address ?? null })
-    .returning('expires_at').executeTakeFirstOrThrow();
-  return { token, expires_at };
+  const { id, expires_at } = await db.insertInto('sessions')
+    .values({
+      token_hash: tokenHash(token), user_id: userId, expires_at: sql<Date>`now() + make_interval(hours => ${hours})`,
+      address: address ?? null, read_only: readOnly, label: label ?? null,
+    })
+    .returning(['id', 'expires_at']).executeTakeFirstOrThrow();
+  return { id: Number(id), token, expires_at };
 }
 
 /** The user a token opens a session for: undefined when unknown, expired, revoked, or the user is disabled. */
 export async function sessionViewer(db: Kysely<DB>, token: string): Promise<Viewer | undefined> {
-  const { rows } = await sql<UserRow>`
-    select ${userColumns}
+  const { rows } = await sql<UserRow & { read_only: boolean }>`
+    select ${userColumns}, s.read_only
     from sessions s join users u on u.id = s.user_id left join grids g on g.id = u.scope_grid_id
     where s.token_hash = ${tokenHash(token)} and s.revoked_at is null and s.expires_at > now() and not u.disabled`.execute(db);
-  return rows[0] && viewerOf(rows[0]);
+  return rows[0] && { ...viewerOf(rows[0]), ...(rows[0].read_only ? { readOnly: true } : {}) };
 }
 
 export async function revokeSession(db: Kysely<DB>, token: string) {

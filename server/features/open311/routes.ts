@@ -96,6 +96,9 @@ export function open311Routes(database: Database, config: Config) {
       const field = key ? 'api_key' : 'Authorization';
       throw new HttpProblem(403, 'Forbidden', `${field}: not a valid Gridmap session (expired or signed out); sign in with POST /api/v1/auth/login and send its token`, { field });
     }
+    if (viewer.readOnly && req.method !== 'GET') {
+      throw new HttpProblem(403, 'Read-only key', 'api_key: this access key may only read; sign in to report', { field: 'api_key' });
+    }
     // for the log and the audit log, as the guard does for a bearer token
     req.viewer = viewer;
     return viewer;

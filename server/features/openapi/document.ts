@@ -4,6 +4,7 @@ import { geometrySchema } from '../../http/geojson.ts';
 import { mayRead, mayWrite, type ResourceName } from '../../access/policy.ts';
 import { ACCESS_RULES, type AccessRule } from '../../access/rules.ts';
 import { ROLES } from '../../access/viewer.ts';
+import { keyBody, MAX_KEYS } from '../accounts/keys.ts';
 import { newUserSchema, userChangeSchema } from '../accounts/service.ts';
 import { IMPORT_CRS } from '../import/service.ts';
 import { dispatchBody } from '../dispatch/routes.ts';
@@ -172,6 +173,21 @@ export function openApiDocument(resources: ResourceDefinition[]) {
   };
   paths['/api/v1/auth/logout'] = { post: { summary: 'Sign out: the token stops working', tags: ['accounts'], responses: { 204: { description: 'signed out' } } } };
   paths['/api/v1/auth/me'] = { get: { summary: 'The signed-in user, with its permissions', tags: ['accounts'], responses: { 200: { description: 'the user' } } } };
+  const body = (name: string, type: z.ZodType) => {
+    schemas[name] = schema(type);
+    return { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${name}` } } } };
+  };
+  paths['/api/v1/auth/keys'] = {
+    get: { summary: 'The caller\'s live read-only access keys (labels and dates, never the keys)', tags: ['accounts'], responses: { 200: { description: '`{keys: [{id, label, created_at, expires_at}]}`' } } },
+    post: {
+      summary: 'A read-only access key for a GIS client: reads as the caller, refused anything but GET; shown once', tags: ['accounts'],
+      requestBody: body('AccessKey', keyBody),
+      responses: { 201: { description: '`{id, label, expires_at, token, header}`' }, 400: problemResponse('a wrong field'), 409: problemResponse(`more than ${MAX_KEYS} live keys`) },
+    },
+  };
+  paths['/api/v1/auth/keys/{id}'] = {
+    delete: { summary: 'Revoke one of the caller\'s access keys', tags: ['accounts'], parameters: [idParameter], responses: { 204: { description: 'revoked' }, 404: problemResponse('no such live key of the caller\'s') } },
+  };
   paths['/api/v1/auth/demo-accounts'] = { get: { summary: 'The demo accounts for the login screen (none unless GRIDMAP_DEMO is on)', tags: ['accounts'], responses: { 200: { description: '`{password, accounts}`' } } } };
   schemas.NewUser = schema(newUserSchema);
   schemas.UserChange = schema(userChangeSchema);
@@ -266,10 +282,6 @@ export function openApiDocument(resources: ResourceDefinition[]) {
 
   // The problem walls and the echo wall
   const tags = ['problem wall'];
-  const body = (name: string, type: z.ZodType) => {
-    schemas[name] = schema(type);
-    return { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${name}` } } } };
-  };
   const timeline = { description: '`{issue_id, status, wall, version, due_at, overdue, duplicate_of, actions, steps, extensions}`: `actions` are the steps the caller may take now' };
   const streetCode = { name: 'code', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9]{9}$' }, example: '610602001' };
   paths['/api/v1/issue-categories'] = {

@@ -1,21 +1,26 @@
-import { useEffect, useState } from 'react';
-import { getJson, sessionToken } from '../../api.ts';
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { apiFetch, getJson, problemOf, sendJson } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
 
-interface OgcCollection { id: string; title: string; extent?: { spatial?: { bbox: number[][] } } }
+interface OgcCollection { id: string; title: string }
 interface Row { id: string; title: string; count: number }
+interface AccessKey { id: number; label: string; created_at: string; expires_at: string }
+interface NewKey extends AccessKey { header: string }
+
+const DAYS = [30, 90, 365];
 
 /**
  * For the city's GIS staff: the OGC API – Features address to add in QGIS or GDAL, the layers this account
- * reads there (and how many features each holds for it), and the header that signs the GIS in as this user.
+ * reads there (and how many features each holds for it), and read-only access keys that sign a GIS in as
+ * this account: shown once when made, listed by label, revoked here.
  */
 export function GisPanel() {
   const { t } = useI18n();
   const [rows, setRows] = useState<Row[] | null>(null);
+  const [keys, setKeys] = useState<AccessKey[]>([]);
+  const [made, setMade] = useState<NewKey | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [showHeader, setShowHeader] = useState(false);
   const url = `${location.origin}/ogc`;
-  const header = `Authorization: Bearer ${sessionToken() ?? ''}`;
 
   useEffect(() => {
     let current = true;
@@ -26,7 +31,28 @@ export function GisPanel() {
     })().catch((e: Error) => current && setError(e.message));
     return () => void (current = false);
   }, []);
+  const loadKeys = useCallback(() => getJson<{ keys: AccessKey[] }>('/api/v1/auth/keys').then((r) => setKeys(r.keys), (e: Error) => setError(e.message)), []);
+  useEffect(() => void loadKeys(), [loadKeys]);
 
+  async function makeKey(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    try {
+      setMade(await sendJson<NewKey>('POST', '/api/v1/auth/keys', { label: String(form.get('label') ?? ''), days: Number(form.get('days')) }));
+      setError(null);
+      await loadKeys();
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }
+  async function revoke(id: number) {
+    const response = await apiFetch(`/api/v1/auth/keys/${id}`, { method: 'DELETE' });
+    if (!response.ok) setError(await problemOf(response));
+    if (made?.id === id) setMade(null);
+    await loadKeys();
+  }
+
+  const header = made?.header ?? 'Authorization: Bearer <key>';
   return (
     <section className="gis" data-testid="gis">
       <h2>{t('gis.title')}</h2>
@@ -39,14 +65,35 @@ export function GisPanel() {
           <tbody>{rows.map((r) => <tr key={r.id} data-collection={r.id}><td>{r.title}</td><td><code>{r.id}</code></td><td className="number">{r.count.toLocaleString()}</td></tr>)}</tbody>
         </table>
       )}
-      <h3>{t('gis.signIn')}</h3>
-      <p className="hint">{t('gis.signInHint')}</p>
-      {showHeader
-        ? <input name="ogc-header" readOnly value={header} onFocus={(e) => e.target.select()} />
-        : <button type="button" onClick={() => setShowHeader(true)}>{t('gis.showHeader')}</button>}
+      <h3>{t('gis.keys')}</h3>
+      <p className="hint">{t('gis.keysHint')}</p>
+      <form className="gis-key" aria-label={t('gis.makeKey')} onSubmit={makeKey}>
+        <input name="label" required maxLength={100} defaultValue="QGIS" aria-label={t('gis.keyLabel')} />
+        <select name="days" defaultValue="90" aria-label={t('gis.keyDays')}>
+          {DAYS.map((d) => <option key={d} value={d}>{d} {t('gis.days')}</option>)}
+        </select>
+        <button type="submit">{t('gis.makeKey')}</button>
+      </form>
+      {made && (
+        <div className="gis-made" role="status">
+          <p>{t('gis.shownOnce')}</p>
+          <input name="ogc-header" readOnly value={made.header} onFocus={(e) => e.target.select()} />
+        </div>
+      )}
+      {keys.length > 0 && (
+        <table data-testid="gis-keys">
+          <thead><tr><th>{t('gis.keyLabel')}</th><th>{t('gis.expires')}</th><th /></tr></thead>
+          <tbody>{keys.map((k) => (
+            <tr key={k.id} data-key={k.id}>
+              <td>{k.label}</td><td>{k.expires_at.slice(0, 10)}</td>
+              <td><button type="button" onClick={() => void revoke(k.id)}>{t('gis.revoke')}</button></td>
+            </tr>
+          ))}</tbody>
+        </table>
+      )}
       <h3>{t('gis.gdal')}</h3>
-      <pre data-testid="gis-commands">{`ogrinfo --config GDAL_HTTP_HEADERS "${showHeader ? header : 'Authorization: Bearer …'}" OAPIF:${url}
-ogr2ogr --config GDAL_HTTP_HEADERS "…" -oo PAGE_SIZE=1000 -f GPKG city.gpkg OAPIF:${url} buildings`}</pre>
+      <pre data-testid="gis-commands">{`ogrinfo --config GDAL_HTTP_HEADERS "${header}" OAPIF:${url}
+ogr2ogr --config GDAL_HTTP_HEADERS "${header}" -oo PAGE_SIZE=1000 -f GPKG city.gpkg OAPIF:${url} buildings`}</pre>
       <p><a href={`${url}?f=html`} target="_blank" rel="noreferrer">{t('gis.browse')}</a></p>
     </section>
   );

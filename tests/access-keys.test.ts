@@ -1,0 +1,145 @@
+import { createHash } from 'node:crypto';
+import type { Express } from 'express';
+import { sql } from 'kysely';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_KEYS } from '../server/features/accounts/keys.ts';
+import { sessionFor, testApp } from './support/app.ts';
+import { mode, openTestDatabase, type TestDatabase } from './support/databases.ts';
+
+/**
+ * Read-only access keys for GIS clients (sql/011_access_keys.sql), over real HTTP: a key reads as its user
+ * (scope and masks), is refused every write on every route, outlives the user's sign-out, and ends when
+ * revoked, expired, or the user's role changes; bad requests are named and write nothing.
+ */
+
+let test: TestDatabase;
+let app: Express;
+const db = () => test.database.db;
+const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+const liveKeys = async (username: string) => (await sql<{ n: number }>`
+  select count(*)::int as n from sessions s join users u on u.id = s.user_id
+  where u.username = ${username} and s.read_only and s.revoked_at is null and s.expires_at > now()`.execute(db())).rows[0].n;
+
+beforeAll(async () => {
+  test = await openTestDatabase();
+  app = await testApp(test.database, { as: null });
+});
+afterAll(async () => test?.drop());
+
+async function makeKey(session: string, body: object = { label: 'QGIS 规划科', days: 90 }) {
+  const res = await request(app).post('/api/v1/auth/keys').set(bearer(session)).send(body);
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body as { id: number; label: string; token: string; header: string; expires_at: string };
+}
+
+describe(`read-only access keys (${mode} database)`, () => {
+  it('reads as its user, lists without the key, stores only its hash, and outlives signing out', async () => {
+    const session = await sessionFor(test.database, 'planner');
+    const key = await makeKey(session);
+    expect(key.header).toBe(`Authorization: Bearer ${key.token}`);
+    expect(key.label).toBe('QGIS 规划科');
+    const days = (Date.parse(key.expires_at) - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(89.9);
+    expect(days).toBeLessThan(90.1);
+
+    const listed = await request(app).get('/api/v1/auth/keys').set(bearer(session)).expect(200);
+    expect(listed.body.keys).toEqual([expect.objectContaining({ id: key.id, label: 'QGIS 规划科' })]);
+    expect(JSON.stringify(listed.body)).not.toContain(key.token);
+    const { rows: [stored] } = await sql<{ hash: Uint8Array }>`select token_hash as hash from sessions where id = ${key.id}`.execute(db());
+    expect(Buffer.from(stored.hash).equals(createHash('sha256').update(key.token).digest())).toBe(true);
+
+    // the planner's scope: its community's buildings, through the REST API and through /ogc
+    const { rows: [scope] } = await sql<{ n: number }>`
+      select count(*)::int as n from buildings where community_id = (select scope_community_id from users where username = 'planner')`.execute(db());
+    const ogc = await request(app).get('/ogc/collections/buildings/items?limit=1').set(bearer(key.token)).expect(200);
+    expect(JSON.parse(ogc.text).numberMatched).toBe(scope.n);
+    expect((await request(app).get('/api/v1/buildings?limit=1').set(bearer(key.token)).expect(200)).body.numberMatched).toBe(scope.n);
+
+    await request(app).post('/api/v1/auth/logout').set(bearer(session)).expect(204);
+    await request(app).get('/api/v1/auth/me').set(bearer(session)).expect(401);
+    await request(app).get('/ogc/collections/buildings/items?limit=1').set(bearer(key.token)).expect(200);
+  });
+
+  it('is refused every write, whatever the route, and writes nothing', async () => {
+    const session = await sessionFor(test.database, 'gridworker');
+    const key = await makeKey(session);
+    const { rows: [building] } = await sql<{ id: number; name: string; version: number }>`
+      select id, name, version from buildings where grid_id = (select scope_grid_id from users where username = 'gridworker') order by id limit 1`.execute(db());
+    // the grid worker itself may rename the building; its key may not
+    const writes = [
+      request(app).patch(`/api/v1/buildings/${building.id}`).set(bearer(key.token)).send({ properties: { name: '改名' } }),
+      request(app).post('/api/v1/auth/keys').set(bearer(key.token)).send({ label: 'another' }),
+      request(app).delete(`/api/v1/auth/keys/${key.id}`).set(bearer(key.token)),
+      request(app).post('/api/v1/auth/logout').set(bearer(key.token)),
+      request(app).post('/api/v1/issues').set(bearer(key.token)).send({ type: 'Feature', geometry: { type: 'Point', coordinates: [109.48, 36.59] }, properties: { title: 't', category: 'noise' } }),
+    ];
+    for (const res of await Promise.all(writes)) {
+      expect(res.status).toBe(403);
+      expect(res.body).toMatchObject({ title: 'Read-only key', field: 'Authorization' });
+    }
+    // Open311 takes its key in the body: refused there too
+    const open311 = await request(app).post('/open311/v2/requests.json').type('form')
+      .send({ api_key: key.token, service_code: 'noise', lat: '36.59', long: '109.48', description: '太吵' });
+    expect(open311.status).toBe(403);
+    expect(JSON.stringify(open311.body)).toContain('api_key');
+
+    const { rows: [after] } = await sql<{ name: string; version: number }>`select name, version from buildings where id = ${building.id}`.execute(db());
+    expect(after).toEqual({ name: building.name, version: building.version });
+    expect(await liveKeys('gridworker')).toBe(1);
+    await request(app).get('/api/v1/auth/me').set(bearer(session)).expect(200);
+    await request(app).patch(`/api/v1/buildings/${building.id}`).set(bearer(session)).send({ properties: { name: '改名' } }).expect(200);
+  });
+
+  it('ends when revoked by its user (no one else), when it expires, and when the user\'s role changes', async () => {
+    const session = await sessionFor(test.database, 'leader');
+    const [revoked, expiring, kept] = [await makeKey(session, { label: 'a' }), await makeKey(session, { label: 'b', days: 1 }), await makeKey(session, { label: 'c', days: 365 })];
+    // another user's revoke finds no such key of its own
+    await request(app).delete(`/api/v1/auth/keys/${revoked.id}`).set(bearer(await sessionFor(test.database, 'dispatcher'))).expect(404);
+    await request(app).get('/ogc/collections').set(bearer(revoked.token)).expect(200);
+    await request(app).delete(`/api/v1/auth/keys/${revoked.id}`).set(bearer(session)).expect(204);
+    await request(app).delete(`/api/v1/auth/keys/${revoked.id}`).set(bearer(session)).expect(404);
+    const refused = await request(app).get('/ogc/collections').set(bearer(revoked.token)).expect(401);
+    expect(refused.body.field).toBe('Authorization');
+    await request(app).get('/api/v1/buildings').set(bearer(revoked.token)).expect(401);
+
+    await sql`update sessions set expires_at = now() - interval '1 second' where id = ${expiring.id}`.execute(db());
+    await request(app).get('/ogc/collections').set(bearer(expiring.token)).expect(401);
+    expect((await request(app).get('/api/v1/auth/keys').set(bearer(session)).expect(200)).body.keys.map((k: { label: string }) => k.label)).toEqual(['c']);
+
+    await request(app).get('/ogc/collections').set(bearer(kept.token)).expect(200);
+    const { rows: [leader] } = await sql<{ id: number; version: number }>`select id, version from users where username = 'leader'`.execute(db());
+    await request(app).patch(`/api/v1/users/${leader.id}`).set(bearer(await sessionFor(test.database, 'admin'))).set('If-Match', `"${leader.version}"`)
+      .send({ role: 'dispatcher' }).expect(200);
+    await request(app).get('/ogc/collections').set(bearer(kept.token)).expect(401);
+  });
+
+  it('refuses a bad request naming the field, and more than its number of live keys, writing nothing', async () => {
+    const session = await sessionFor(test.database, 'dispatcher');
+    const cases: [object | string, string][] = [
+      [{ label: '', days: 30 }, 'label'],
+      [{ label: '   ', days: 30 }, 'label'],
+      [{ label: 'x'.repeat(101) }, 'label'],
+      [{ days: 30 }, 'label'],
+      [{ label: 'QGIS', days: 0 }, 'days'],
+      [{ label: 'QGIS', days: 366 }, 'days'],
+      [{ label: 'QGIS', days: 2.5 }, 'days'],
+      [{ label: 'QGIS', role: 'admin' }, 'role'],
+      ['{"label": "QGIS"', 'body'],
+    ];
+    for (const [body, field] of cases) {
+      const res = await request(app).post('/api/v1/auth/keys').set(bearer(session)).type('json').send(typeof body === 'string' ? body : JSON.stringify(body));
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.type).toBe('application/problem+json');
+      expect(res.body.field, JSON.stringify(body)).toBe(field);
+    }
+    expect(await liveKeys('dispatcher')).toBe(0);
+    await request(app).post('/api/v1/auth/keys').send({ label: 'QGIS' }).expect(401);
+    await request(app).delete('/api/v1/auth/keys/abc').set(bearer(session)).expect(400);
+
+    await Promise.all(Array.from({ length: MAX_KEYS + 3 }, (_, i) => request(app).post('/api/v1/auth/keys').set(bearer(session)).send({ label: `key ${i}` })));
+    expect(await liveKeys('dispatcher')).toBe(MAX_KEYS);
+    const over = await request(app).post('/api/v1/auth/keys').set(bearer(session)).send({ label: 'one more' }).expect(409);
+    expect(over.body.field).toBe('label');
+  });
+});
