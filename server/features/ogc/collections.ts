@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { mayRead } from '../../access/policy.ts';
+import { mayRead, PUBLIC_READ, seesAggregateOnly } from '../../access/policy.ts';
 import { publicLayer, visibleLayer } from '../../access/rows.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import type { Condition, FeatureLayer } from '../../db/feature-store.ts';
@@ -55,6 +55,18 @@ export function readableCollection(id: string, viewer: Viewer | undefined) {
   throw new HttpProblem(403, 'Forbidden', `a ${viewer.role} may not read ${id}`, { field: 'collectionId' });
 }
 
+/**
+ * The properties a viewer reads only masked (null, or a phone's ends): not offered as filters, as they could
+ * match only masked values. `null` is the definition for every caller (/ogc/api); undefined, anonymous.
+ */
+function maskedFor({ resource }: Collection, viewer: Viewer | null | undefined): string[] {
+  if (viewer === null || viewer?.role === 'admin') return [];
+  if (viewer === undefined) return Object.keys(PUBLIC_READ[resource.name] ?? {});
+  if (!seesAggregateOnly(resource.name, viewer)) return [];
+  // each masked column, and the REST filter named after it (building for building_id)
+  return Object.keys(resource.personal ?? {}).filter((c) => c !== 'geom').flatMap((c) => [c, c.replace(/_id$/, '')]);
+}
+
 export type QueryableType = 'string' | 'integer' | 'number' | 'boolean';
 
 export interface Queryable { name: string; type: QueryableType; condition: (value: never) => Condition }
@@ -71,7 +83,7 @@ const columnTypes = new WeakMap<Kysely<DB>, Promise<Map<string, Map<string, stri
  * What a collection's items can be filtered on, by name: each scalar property stored in the table (equal to
  * the value given), and the resource's own filters of the REST API (community, open, skill …).
  */
-export async function queryables(db: Kysely<DB>, collection: Collection): Promise<Map<string, Queryable>> {
+export async function queryables(db: Kysely<DB>, collection: Collection, viewer?: Viewer | null): Promise<Map<string, Queryable>> {
   let types = columnTypes.get(db);
   if (!types) {
     columnTypes.set(db, (types = sql<{ table_name: string; column_name: string; data_type: string }>`
@@ -93,5 +105,6 @@ export async function queryables(db: Kysely<DB>, collection: Collection): Promis
   for (const [name, filter] of Object.entries(collection.resource.filters)) {
     if (!result.has(name)) result.set(name, { name, type: FILTER_TYPES[filter.type], condition: filter.condition });
   }
+  for (const name of maskedFor(collection, viewer)) result.delete(name);
   return result;
 }

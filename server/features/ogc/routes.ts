@@ -182,7 +182,7 @@ export function ogcRoutes({ db }: Database) {
       onlyParameters(req, ['f']);
       // read in Swagger UI, the page the REST API's definition has
       if (wantsHtml(req)) return res.redirect(303, '/api/v1/docs?spec=ogc');
-      const filters = new Map(await Promise.all(COLLECTIONS.map(async (c) => [c.id, [...(await queryables(db, c)).values()]] as const)));
+      const filters = new Map(await Promise.all(COLLECTIONS.map(async (c) => [c.id, [...(await queryables(db, c, null)).values()]] as const)));
       res.type(OPENAPI).send(JSON.stringify(ogcApiDocument(base(req), filters)));
     })
     .get('/ogc/collections', async (req, res) => {
@@ -199,13 +199,13 @@ export function ogcRoutes({ db }: Database) {
       onlyParameters(req, ['f']);
       const { collection, layer } = readableCollection(String(req.params.collectionId), req.viewer);
       const body = await collectionJson(req, collection, layer);
-      if (wantsHtml(req)) return html(res, collectionHtml(body, [...(await queryables(db, collection)).values()], req.viewer));
+      if (wantsHtml(req)) return html(res, collectionHtml(body, [...(await queryables(db, collection, req.viewer)).values()], req.viewer));
       res.json(body);
     })
     .get('/ogc/collections/:collectionId/queryables', async (req, res) => {
       onlyParameters(req, ['f']);
       const { collection } = readableCollection(String(req.params.collectionId), req.viewer);
-      const found = [...(await queryables(db, collection)).values()];
+      const found = [...(await queryables(db, collection, req.viewer)).values()];
       if (wantsHtml(req)) return html(res, queryablesHtml(collection, found, req.viewer));
       res.type(SCHEMA).send(JSON.stringify({
         $schema: 'https://json-schema.org/draft/2020-12/schema',
@@ -217,7 +217,7 @@ export function ogcRoutes({ db }: Database) {
     })
     .get('/ogc/collections/:collectionId/items', async (req, res) => {
       const { collection, layer } = readableCollection(String(req.params.collectionId), req.viewer);
-      const filters = await queryables(db, collection);
+      const filters = await queryables(db, collection, req.viewer);
       onlyParameters(req, ['f', 'bbox', 'bbox-crs', 'limit', 'after', 'before', 'datetime', ...filters.keys()]);
       const asHtml = wantsHtml(req);
       if (req.query['bbox-crs'] !== undefined && req.query['bbox-crs'] !== CRS84) throw invalidParameter('bbox-crs', `bbox-crs must be ${CRS84}`);
