@@ -32,7 +32,9 @@ function startServer(env: Record<string, string>) {
   return { listening, exited, output: () => output, stop: (signal: NodeJS.Signals) => child.kill(signal) };
 }
 
-describe(`the server process on the ${mode} database`, () => {
+// each test starts real server processes, two of them loading the demo city into a fresh embedded database:
+// on a busy 2-core machine, beside the browser tests, that alone can take a minute
+describe(`the server process on the ${mode} database`, { timeout: 180_000 }, () => {
   let test: TestDatabase | undefined;
   let dataDir: string;
   let env: Record<string, string>;
