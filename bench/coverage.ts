@@ -47,7 +47,7 @@ import { countsAllMembers, coverageCollection, DEFAULT_REACH_M } from '../server
 import { TileCache } from '../server/features/tiles/cache.ts';
 import { tileLayer } from '../server/features/tiles/layers.ts';
 import { chooseEncoder, renderTile, tileSql } from '../server/features/tiles/render.ts';
-import { benchDatabase, count, mulberry32, pgbenchScript, since, WARMUP_S, type PgbenchResult } from './load.ts';
+import { benchDatabase, vacuumAnalyze, count, mulberry32, pgbenchScript, since, WARMUP_S, type PgbenchResult } from './load.ts';
 
 const NAME = 'gridmap_bench_coverage';
 /** A map session: how often each zoom is asked for, and each layer. */
@@ -98,13 +98,7 @@ export async function run(args: string[]) {
   const heartbeat = setInterval(() => console.log(`coverage: still building the database (${since(loading)})…`), 15_000);
   const bench = await benchDatabase({
     server: String(values.server), name: NAME, label: 'coverage', keep, size,
-    fill: async (url) => {
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      console.log(`${NAME}: vacuum analyze…`);
-      await client.query('vacuum (analyze)');
-      await client.end();
-    },
+    fill: (url) => vacuumAnalyze(url, NAME),
   }).finally(() => clearInterval(heartbeat));
   console.log(`coverage: database ready (${since(loading)})`);
   const { database, url } = bench;

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { sql, type CompiledQuery } from 'kysely';
+import pg from 'pg';
 import { generateDemoCity } from '../data/demo-city.ts';
 import { loadDemoCity } from '../data/load-demo.ts';
 import { openDatabase, type Database } from '../server/db/database.ts';
@@ -99,6 +100,15 @@ export async function benchDatabase({ server, name, label, keep, size, fill }: {
     await close();
     throw error;
   }
+}
+
+/** VACUUM (ANALYZE) a freshly loaded benchmark database, so plans and visibility are as in a city that has run a while. */
+export async function vacuumAnalyze(url: string, name: string) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  console.log(`${name}: vacuum analyze…`);
+  await client.query('vacuum (analyze)');
+  await client.end();
 }
 
 /** A pgbench random variable standing for a statement parameter: integers in [from, to], divided by `scale`. */

@@ -27,7 +27,7 @@ import type { DB } from '../server/db/schema.ts';
 import { findUsers, openSession, viewerOf } from '../server/features/accounts/queries.ts';
 import { collectionLayer, COLLECTIONS } from '../server/features/ogc/collections.ts';
 import { EXACT } from '../server/features/ogc/queries.ts';
-import { benchDatabase, compareLevels, count, HttpLoad, mulberry32, pgbenchScript, since, type LevelResult } from './load.ts';
+import { benchDatabase, vacuumAnalyze, compareLevels, count, HttpLoad, mulberry32, pgbenchScript, since, type LevelResult } from './load.ts';
 
 const NAME = 'gridmap_bench_ogc';
 const LIMIT = 1000;
@@ -52,13 +52,7 @@ export async function run(args: string[]) {
   const loading = performance.now();
   const bench = await benchDatabase({
     server, name: NAME, label: 'ogc', keep, size,
-    fill: async (url) => {
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      console.log(`${NAME}: vacuum analyze…`);
-      await client.query('vacuum (analyze)');
-      await client.end();
-    },
+    fill: (url) => vacuumAnalyze(url, NAME),
   });
   console.log(`ogc: database ready (${since(loading)})`);
   const { database, url } = bench;
