@@ -17,6 +17,7 @@ import { coverageRoutes } from './features/coverage/routes.ts';
 import { tileRoutes } from './features/tiles/routes.ts';
 import { dispatchRoutes } from './features/dispatch/routes.ts';
 import { eventRoutes } from './features/events/routes.ts';
+import { planningRoutes } from './features/planning/routes.ts';
 import { gridRoutes } from './features/grids/routes.ts';
 import { healthRoutes } from './features/health/routes.ts';
 import { photoRoutes } from './features/issues/photos.ts';
@@ -80,6 +81,7 @@ export function createApp({ database, config, logger }: { database: Database; co
   app.use(openApiRoutes(RESOURCES));
   app.use(exportRoutes(database, RESOURCES));
   app.use(communityRoutes(database));
+  app.use(planningRoutes(database));
   app.use(gridRoutes(database));
   app.use(volunteerRoutes(database));
   app.use(dispatchRoutes(database, config));

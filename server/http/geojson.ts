@@ -4,7 +4,7 @@ import { z } from 'zod';
  * GeoJSON (RFC 7946) input, checked before it reaches PostGIS: WGS 84 lon/lat in range, rings closed and
  * long enough, the geometry type the resource takes. PostGIS then checks validity (self-intersection …).
  */
-export type GeometryType = 'Point' | 'Polygon' | 'MultiPolygon';
+export type GeometryType = 'Point' | 'LineString' | 'Polygon' | 'MultiPolygon';
 
 const position = z
   .array(z.number())
@@ -24,6 +24,7 @@ const ring = z
 
 const shapes = {
   Point: z.object({ type: z.literal('Point'), coordinates: position }),
+  LineString: z.object({ type: z.literal('LineString'), coordinates: z.array(position).min(2, 'a line needs at least 2 positions') }),
   Polygon: z.object({ type: z.literal('Polygon'), coordinates: z.array(ring).min(1, 'a polygon needs an outer ring') }),
   MultiPolygon: z.object({
     type: z.literal('MultiPolygon'),

@@ -1,0 +1,359 @@
+import type { Request } from 'express';
+import { sql, type Transaction } from 'kysely';
+import type { Database } from '../../db/database.ts';
+import { lockMapWrites } from '../../db/feature-store.ts';
+import type { DB } from '../../db/schema.ts';
+import { refuseOutsideScope, refuseRelinksOutsideScope, requireWritable } from '../../access/rows.ts';
+import { actorOf } from '../../access/viewer.ts';
+import { HttpProblem } from '../../http/problem.ts';
+import { OPEN_STATUSES } from '../issues/resource.ts';
+import { GRID_TOLERANCE_M2, grids } from '../grids/resource.ts';
+
+/**
+ * A planning change: new boundaries for some grids of one community (redrawn, split, merged, carved,
+ * reverted, or a whole suggested plan), tried inside a transaction where the database's own triggers relink
+ * every building, member and issue, measured, and then kept (a save) or rolled back (a dry run). The impact
+ * a dry run reports is therefore exactly what saving would do: the same rules decide.
+ */
+
+/** A grid smaller than this (a 45 m square) is a drawing slip, not a grid: refused as a sliver. */
+export const MIN_GRID_AREA_M2 = 2000;
+
+export type ChangeKind = 'redraw' | 'split' | 'merge' | 'create' | 'revert' | 'plan';
+
+/** One grid's new boundary (hex WKB, exact), or its removal (null); no id: a new grid. */
+export interface Edit {
+  id?: number;
+  geom: string | null;
+  name?: string;
+  properties?: Record<string, unknown>;
+}
+
+/** Why saving would be refused; a dry run lists them, a save answers the first as a 422. */
+export interface Refusal {
+  title: string;
+  detail: string;
+  field: string;
+  [more: string]: unknown;
+}
+
+export interface ChangePlan {
+  edits: Edit[];
+  refusals?: Refusal[];
+}
+
+export interface ChangeRequest {
+  kind: ChangeKind;
+  communityId: number;
+  dryRun: boolean;
+  note?: string;
+  /** the versions the planner edited ({grid: version}); a newer one is a 412. Saving needs `required`'s. */
+  versions: Map<number, number>;
+  required: number[];
+  build: (trx: Transaction<DB>) => Promise<ChangePlan>;
+}
+
+interface Counts { households: number; residents: number; members: number; volunteers: number; open_issues: number; band: string }
+interface Moved { id: number; from: number | null; to: number | null }
+
+/** What a change does: the answer of every planning operation, saved or not (see the OpenAPI document). */
+export interface ImpactReport {
+  dryRun: boolean;
+  saved: boolean;
+  change: null | { id: number; kind: ChangeKind; note: string | null; at: string };
+  community: { id: number; code: string; name: string; band: { min: number; max: number } };
+  grids: {
+    id: number; code: string; name: string; status: 'created' | 'removed' | 'changed' | 'unchanged'; version: number | null;
+    geometry: unknown; area_m2: { before: number | null; after: number | null }; before: Counts | null; after: Counts | null;
+  }[];
+  moved: { buildings: (Moved & { name: string | null })[]; members: Moved[]; issues: (Moved & { title: string | null })[] };
+  accounts: { id: number; username: string; from: number; to: number | null }[];
+  overlaps: { grids: number[]; codes: string[]; area_m2: number; geometry: unknown }[];
+  uncovered: { area_m2: number; new: boolean; geometry: unknown }[];
+  refusals: Refusal[];
+  saveable: boolean;
+}
+
+interface GridState {
+  id: number; code: string; name: string; version: number; area_m2: number; geometry: unknown;
+  households: number; residents: number; members: number; volunteers: number; open_issues: number;
+}
+
+/** Thrown inside the transaction to roll a dry run back with its report. */
+class DryRun {
+  constructor(readonly report: ImpactReport) {}
+}
+
+/** Grids of `communityId` with what they hold, as stored now (one pass per table over the community). */
+async function gridStates(trx: Transaction<DB>, communityId: number): Promise<GridState[]> {
+  const { rows } = await sql<GridState>`
+    with g as (select * from grids where community_id = ${communityId}),
+    b as (select grid_id, sum(households)::int as households, sum(residents)::int as residents
+          from buildings where grid_id in (select id from g) group by grid_id),
+    m as (select grid_id, count(*)::int as members, count(*) filter (where is_volunteer)::int as volunteers
+          from members where grid_id in (select id from g) group by grid_id),
+    i as (select grid_id, count(*)::int as open_issues from issues
+          where grid_id in (select id from g) and status in (${sql.join([...OPEN_STATUSES])}) group by grid_id)
+    select g.id, g.code, g.name, g.version, round(ST_Area(g.geom::geography)::numeric, 1)::float8 as area_m2,
+           ST_AsGeoJSON(g.geom, 7)::json as geometry,
+           coalesce(b.households, 0) as households, coalesce(b.residents, 0) as residents,
+           coalesce(m.members, 0) as members, coalesce(m.volunteers, 0) as volunteers, coalesce(i.open_issues, 0) as open_issues
+    from g left join b on b.grid_id = g.id left join m on m.grid_id = g.id left join i on i.grid_id = g.id
+    order by g.code`.execute(trx);
+  return rows;
+}
+
+/** 412 when a grid is no longer at the version the planner edited (404 when it is gone). */
+async function refuseStale(trx: Transaction<DB>, versions: Map<number, number>) {
+  if (versions.size === 0) return;
+  const { rows } = await sql<{ id: number; version: number | null }>`
+    select w.key::int as id, g.version from json_each_text(${JSON.stringify(Object.fromEntries(versions))}::json) w
+    left join grids g on g.id = w.key::int
+    where g.version is distinct from w.value::int order by 1`.execute(trx);
+  if (!rows.length) return;
+  const [{ id, version }] = rows;
+  if (version === null) throw new HttpProblem(404, 'Not Found', `No grid ${id}`, { field: 'id' });
+  throw new HttpProblem(412, 'Precondition Failed',
+    `grid ${id} is at version ${version}, not ${versions.get(id)}: someone saved it since; reload it and try again`,
+    { field: 'If-Match', id, version });
+}
+
+/** The next free code of the community's sequence: a removed grid's code is not given again. */
+async function nextCodes(trx: Transaction<DB>, communityId: number, n: number): Promise<string[]> {
+  const { rows: [{ code, last }] } = await sql<{ code: string; last: number }>`
+    select c.code, coalesce(greatest(
+      (select max(right(code, 3)::int) from grids where community_id = c.id),
+      (select max(right(code, 3)::int) from grid_versions where community_id = c.id)), 0) as last
+    from communities c where c.id = ${communityId}`.execute(trx);
+  if (last + n > 999) throw new HttpProblem(422, 'No grid codes left', `community ${code} has used all 999 grid codes`, { field: 'community_id' });
+  return Array.from({ length: n }, (_, k) => `${code}${String(last + k + 1).padStart(3, '0')}`);
+}
+
+const DIGITS = '零一二三四五六七八九';
+/** 第十二网格: how the demo city and most communities name their grids. */
+export function gridName(code: string) {
+  const n = Number(code.slice(-3));
+  const [h, t, u] = [Math.floor(n / 100), Math.floor(n / 10) % 10, n % 10];
+  const tens = t === 0 ? (h && u ? '零' : '') : `${t === 1 && !h ? '' : DIGITS[t]}十`;
+  return `第${h ? `${DIGITS[h]}百` : ''}${tens}${u ? DIGITS[u] : ''}网格`;
+}
+
+/** The refusals the shapes themselves earn: slivers, parts outside the community. */
+async function shapeRefusals(trx: Transaction<DB>, communityId: number, edits: Edit[]): Promise<Refusal[]> {
+  const { rows } = await sql<{ n: number; id: number | null; area_m2: number; outside_m2: number }>`
+    select (e.n - 1)::int as n, (e.edit->>'id')::int as id,
+           round(ST_Area(g::geography)::numeric, 1)::float8 as area_m2,
+           round(ST_Area(ST_Difference(g, c.geom)::geography)::numeric, 1)::float8 as outside_m2
+    from json_array_elements(${JSON.stringify(edits)}::json) with ordinality as e(edit, n)
+    cross join lateral ST_GeomFromWKB(decode(e.edit->>'geom', 'hex'), 4326) as g
+    join communities c on c.id = ${communityId}
+    where e.edit->>'geom' is not null order by e.n`.execute(trx);
+  const refusals: Refusal[] = [];
+  for (const r of rows) {
+    const which = r.id ? `grid ${r.id}` : 'the new grid';
+    if (r.area_m2 < MIN_GRID_AREA_M2) {
+      refusals.push({ title: 'Sliver', detail: `${which} would cover ${r.area_m2} m², under the ${MIN_GRID_AREA_M2} m² a grid needs`, field: 'geometry', grid: r.id, area_m2: r.area_m2 });
+    }
+    if (r.outside_m2 > GRID_TOLERANCE_M2) {
+      refusals.push({ title: 'Grid outside its community', detail: `${which} would extend ${r.outside_m2} m² beyond its community`, field: 'geometry', grid: r.id, area_m2: r.outside_m2 });
+    }
+  }
+  return refusals;
+}
+
+/** Writes the edits: new shapes first, then new grids, then removals (whose grid workers move to the grid that takes most of their area). */
+async function applyEdits(trx: Transaction<DB>, communityId: number, edits: Edit[]) {
+  const updates = edits.filter((e) => e.id !== undefined && e.geom !== null);
+  const creates = edits.filter((e) => e.id === undefined);
+  const removals = edits.filter((e) => e.id !== undefined && e.geom === null).map((e) => e.id!);
+  if (updates.length) {
+    await sql`update grids g set geom = ST_GeomFromWKB(decode(e.geom, 'hex'), 4326), name = coalesce(e.name, g.name)
+      from json_to_recordset(${JSON.stringify(updates)}::json) as e(id int, geom text, name text) where g.id = e.id`.execute(trx);
+  }
+  const created: number[] = [];
+  if (creates.length) {
+    const codes = await nextCodes(trx, communityId, creates.length);
+    const rows = creates.map((e, k) => ({
+      properties: { ...e.properties, community_id: communityId, code: codes[k], name: e.name ?? gridName(codes[k]) }, geom: e.geom,
+    }));
+    const { rows: ids } = await sql<{ id: number }>`
+      insert into grids (community_id, code, name, party_branch_name, party_branch_secretary, grid_worker_name, grid_worker_phone, geom)
+      select p.community_id, p.code, p.name, p.party_branch_name, p.party_branch_secretary, p.grid_worker_name, p.grid_worker_phone,
+             ST_GeomFromWKB(decode(e.value->>'geom', 'hex'), 4326)
+      from json_array_elements(${JSON.stringify(rows)}::json) with ordinality as e(value, n)
+      cross join lateral json_populate_record(null::grids, e.value->'properties') as p
+      order by e.n returning id`.execute(trx);
+    created.push(...ids.map((r) => r.id));
+  }
+  const accounts: { id: number; username: string; from: number; to: number | null }[] = [];
+  if (removals.length) {
+    const { rows } = await sql<{ id: number; username: string; from: number; to: number | null }>`
+      with moved as (
+        select u.id, u.username, u.scope_grid_id as from, (
+          select n.id from grids n where n.community_id = r.community_id and n.id <> all(${removals})
+          order by ST_Area(ST_Intersection(n.geom, r.geom)) desc, n.id limit 1) as to
+        from users u join grids r on r.id = u.scope_grid_id where r.id = any(${removals}))
+      update users u set scope_grid_id = moved.to from moved where u.id = moved.id
+      returning u.id, u.username, moved.from, moved.to`.execute(trx);
+    const stranded = rows.find((r) => r.to === null);
+    if (stranded) {
+      throw new HttpProblem(409, 'Grid has accounts', `account ${stranded.username} works in grid ${stranded.from}, and no grid would be left to move it to`, { field: 'grids' });
+    }
+    accounts.push(...rows);
+    await sql`delete from grids where id = any(${removals})`.execute(trx);
+  }
+  return { created, removed: removals, accounts };
+}
+
+/** What the transaction moved (from the audit log it wrote): the first grid each row had and the last. */
+async function movedRows(trx: Transaction<DB>, auditFrom: number) {
+  const { rows } = await sql<{ resource: 'buildings' | 'members' | 'issues'; id: number; name: string | null; from: number | null; to: number | null }>`
+    with moves as (
+      select resource, row_id as id,
+             ((array_agg(before order by id))[1]->>'grid_id')::int as from,
+             ((array_agg(after order by id desc))[1]->>'grid_id')::int as to
+      from audit_log
+      where id > ${auditFrom} and txid = txid_current() and action = 'update' and resource in ('buildings', 'members', 'issues')
+      group by resource, row_id)
+    select m.resource, m.id, coalesce(b.name, i.title) as name, m.from, m.to
+    from moves m
+    left join buildings b on m.resource = 'buildings' and b.id = m.id
+    left join issues i on m.resource = 'issues' and i.id = m.id
+    where m.from is distinct from m.to
+      and (m.resource <> 'issues' or i.status in (${sql.join([...OPEN_STATUSES])}))
+    order by m.resource, m.id`.execute(trx);
+  return {
+    buildings: rows.filter((r) => r.resource === 'buildings').map(({ id, name, from, to }) => ({ id, name, from, to })),
+    members: rows.filter((r) => r.resource === 'members').map(({ id, from, to }) => ({ id, from, to })),
+    issues: rows.filter((r) => r.resource === 'issues').map(({ id, name, from, to }) => ({ id, title: name, from, to })),
+  };
+}
+
+/** Overlaps between grids of the community that involve an edited grid, beyond the tolerance. */
+async function overlapsOf(trx: Transaction<DB>, communityId: number, edited: number[]) {
+  const { rows } = await sql<{ grids: number[]; codes: string[]; area_m2: number; geometry: unknown }>`
+    select array[a.id, b.id] as grids, array[a.code, b.code] as codes,
+           round(ST_Area(x::geography)::numeric, 1)::float8 as area_m2, ST_AsGeoJSON(x, 7)::json as geometry
+    from grids a join grids b on b.community_id = a.community_id and a.id < b.id and a.geom && b.geom
+    cross join lateral ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3) as x
+    where a.community_id = ${communityId} and (a.id = any(${edited}) or b.id = any(${edited}))
+      and ST_Area(x::geography) > ${GRID_TOLERANCE_M2}
+    order by a.id, b.id`.execute(trx);
+  return rows;
+}
+
+/** The union of the community's grids, hex WKB (to compare what was covered before). */
+async function coveredArea(trx: Transaction<DB>, communityId: number) {
+  const { rows: [{ covered }] } = await sql<{ covered: string | null }>`
+    select encode(ST_AsBinary(ST_Union(geom)), 'hex') as covered from grids where community_id = ${communityId}`.execute(trx);
+  return covered;
+}
+
+/** Parts of the community in no grid, each with its area and whether it was covered before. */
+async function uncoveredParts(trx: Transaction<DB>, communityId: number, coveredBefore: string | null) {
+  const { rows } = await sql<{ area_m2: number; new: boolean; geometry: unknown }>`
+    with gap as (
+      select coalesce(ST_Difference(c.geom, (select ST_Union(geom) from grids where community_id = c.id)), c.geom) as geom
+      from communities c where c.id = ${communityId}),
+    parts as (select (ST_Dump(ST_CollectionExtract(geom, 3))).geom as part from gap)
+    select round(ST_Area(part::geography)::numeric, 1)::float8 as area_m2,
+           coalesce(ST_Area(ST_Intersection(part, ST_GeomFromWKB(decode(${coveredBefore}, 'hex'), 4326))::geography) > ${GRID_TOLERANCE_M2}, false) as new,
+           ST_AsGeoJSON(part, 7)::json as geometry
+    from parts where ST_Area(part::geography) > ${GRID_TOLERANCE_M2}
+    order by ST_Area(part::geography) desc`.execute(trx);
+  return rows;
+}
+
+const band = (households: number, min: number, max: number) => (households < min ? 'below' : households > max ? 'above' : 'within');
+
+/**
+ * Runs a planning change for `req`'s viewer: checks versions and scope, builds the edits, applies them,
+ * measures the impact, and commits it as a version of every grid it touched, or rolls it back (dry run).
+ */
+export async function runChange(database: Database, req: Request, change: ChangeRequest): Promise<ImpactReport> {
+  const viewer = req.viewer!;
+  if (!change.dryRun) {
+    const missing = change.required.find((id) => !change.versions.has(id));
+    if (missing !== undefined) {
+      throw new HttpProblem(428, 'Precondition Required', `saving needs the version of grid ${missing} you edited (If-Match: "<version>", its ETag)`, { field: 'If-Match' });
+    }
+  }
+  try {
+    return await database.db.transaction().execute(async (trx) => {
+      const auditFrom = await lockMapWrites(trx, actorOf(req));
+      const { rows: [community] } = await sql<{ id: number; code: string; name: string; min: number; max: number }>`
+        select id, code, name, grid_households_min as min, grid_households_max as max from communities where id = ${change.communityId}`.execute(trx);
+      if (!community) throw new HttpProblem(404, 'Not Found', `No community ${change.communityId}`, { field: 'community_id' });
+      await refuseStale(trx, change.versions);
+      const plan = await change.build(trx);
+      for (const e of plan.edits) if (e.id !== undefined) await requireWritable(trx, grids, viewer, e.id, e.geom === null ? 'delete' : 'update');
+      const refusals = [...(plan.refusals ?? []), ...await shapeRefusals(trx, community.id, plan.edits)];
+
+      const before = await gridStates(trx, community.id);
+      const coveredBefore = await coveredArea(trx, community.id);
+      let saved: { id: number; at: string } | undefined;
+      if (!change.dryRun) {
+        ({ rows: [saved] } = await sql<{ id: number; at: string }>`
+          insert into grid_changes (community_id, kind, note, user_id, username)
+          values (${community.id}, ${change.kind}, ${change.note ?? null}, ${viewer.id}, ${viewer.username}) returning id, at`.execute(trx));
+        await sql`select set_config('gridmap.grid_change', ${String(saved.id)}, true)`.execute(trx);
+      }
+      const applied = await applyEdits(trx, community.id, plan.edits);
+      const edited = [...plan.edits.flatMap((e) => (e.id !== undefined && e.geom !== null ? [e.id] : [])), ...applied.created];
+      await refuseOutsideScope(trx, grids, viewer, 'update', edited.filter((id) => !applied.created.includes(id)));
+      await refuseOutsideScope(trx, grids, viewer, 'create', applied.created);
+      await refuseRelinksOutsideScope(trx, viewer, auditFrom);
+
+      const after = await gridStates(trx, community.id);
+      const moved = await movedRows(trx, auditFrom);
+      const overlaps = await overlapsOf(trx, community.id, edited);
+      const uncovered = await uncoveredParts(trx, community.id, coveredBefore);
+      for (const o of overlaps) {
+        refusals.push({ title: 'Grids overlap', detail: `grid ${o.codes[0]} and grid ${o.codes[1]} would overlap by ${o.area_m2} m²`, field: 'geometry', grids: o.grids, area_m2: o.area_m2 });
+      }
+
+      const counts = (s: GridState | undefined): Counts | undefined => s && {
+        households: s.households, residents: s.residents, members: s.members, volunteers: s.volunteers, open_issues: s.open_issues,
+        band: band(s.households, community.min, community.max),
+      };
+      const touched = new Set([...edited, ...applied.removed,
+        ...[...moved.buildings, ...moved.members, ...moved.issues].flatMap((m) => [m.from, m.to]).filter((id): id is number => id !== null)]);
+      const beforeById = new Map(before.map((g) => [g.id, g]));
+      const afterById = new Map(after.map((g) => [g.id, g]));
+      const report: ImpactReport = {
+        dryRun: change.dryRun,
+        saved: !change.dryRun,
+        change: null,
+        community: { id: community.id, code: community.code, name: community.name, band: { min: community.min, max: community.max } },
+        grids: [...touched].map((id) => ({ b: beforeById.get(id), a: afterById.get(id), id }))
+          .sort((x, y) => ((x.a ?? x.b)!.code < (y.a ?? y.b)!.code ? -1 : 1))
+          .map(({ id, a, b }) => ({
+            id, code: (a ?? b)!.code, name: (a ?? b)!.name,
+            status: !b ? 'created' as const : !a ? 'removed' as const : edited.includes(id) ? 'changed' as const : 'unchanged' as const,
+            version: a?.version ?? null,
+            geometry: a?.geometry ?? null,
+            area_m2: { before: b?.area_m2 ?? null, after: a?.area_m2 ?? null },
+            before: counts(b) ?? null,
+            after: counts(a) ?? null,
+          })),
+        moved,
+        accounts: applied.accounts,
+        overlaps,
+        uncovered,
+        refusals,
+        saveable: refusals.length === 0,
+      };
+      if (change.dryRun) throw new DryRun(report);
+      if (refusals.length) {
+        const [first] = refusals;
+        throw new HttpProblem(422, first.title, first.detail, { ...first, refusals });
+      }
+      report.change = { id: saved!.id, kind: change.kind, note: change.note ?? null, at: saved!.at };
+      await sql`update grid_changes set impact = ${JSON.stringify(report)}::jsonb where id = ${saved!.id}`.execute(trx);
+      return report;
+    });
+  } catch (e) {
+    if (e instanceof DryRun) return e.report;
+    throw e;
+  }
+}
