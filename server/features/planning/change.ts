@@ -210,8 +210,9 @@ async function movedRows(trx: Transaction<DB>, auditFrom: number) {
   const { rows } = await sql<{ resource: 'buildings' | 'members' | 'issues'; id: number; name: string | null; from: number | null; to: number | null }>`
     with moves as (
       select resource, row_id as id,
-             ((array_agg(before order by id))[1]->>'grid_id')::int as from,
-             ((array_agg(after order by id desc))[1]->>'grid_id')::int as to
+             -- by row version, not log id: a foreign key's SET NULL is logged after the relink that follows it
+             ((array_agg(before order by (before->>'version')::int))[1]->>'grid_id')::int as from,
+             ((array_agg(after order by (after->>'version')::int desc))[1]->>'grid_id')::int as to
       from audit_log
       where id > ${auditFrom} and txid = txid_current() and action = 'update' and resource in ('buildings', 'members', 'issues')
       group by resource, row_id)
