@@ -77,3 +77,42 @@ RETURNS TABLE (part geometry, area_m2 float8) LANGUAGE sql IMMUTABLE PARALLEL SA
   WHERE ST_Area(q.part::geography) > tolerance_m2
   ORDER BY 2 DESC
 $$;
+
+-- An update of several rows relinked only around the first: ST_Collect(ARRAY[…]) is not an aggregate, and
+-- SELECT … INTO kept the first row's pair. A planning change moves many boundaries in one statement; the
+-- area is now every changed row's shapes, before and after.
+CREATE OR REPLACE FUNCTION changed_area() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  area geometry;
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    SELECT ST_Collect(geom) INTO area FROM new_rows;
+  ELSIF TG_OP = 'DELETE' THEN
+    SELECT ST_Collect(geom) INTO area FROM old_rows;
+  ELSIF TG_TABLE_NAME = 'buildings' THEN
+    SELECT ST_Collect(g) INTO area
+    FROM old_rows o JOIN new_rows n ON n.id = o.id CROSS JOIN LATERAL unnest(ARRAY[o.geom, n.geom]) AS g
+    WHERE NOT ST_Equals(o.geom, n.geom) OR (o.grid_id, o.community_id) IS DISTINCT FROM (n.grid_id, n.community_id);
+  ELSE
+    SELECT ST_Collect(g) INTO area
+    FROM old_rows o JOIN new_rows n ON n.id = o.id CROSS JOIN LATERAL unnest(ARRAY[o.geom, n.geom]) AS g
+    WHERE NOT ST_Equals(o.geom, n.geom);
+  END IF;
+  IF area IS NULL THEN
+    RETURN NULL;
+  END IF;
+  -- A bulk write relinks by its bounding box: one cheap test per row instead of one against every shape.
+  IF ST_NumGeometries(area) > 64 THEN
+    area := ST_Envelope(area);
+  END IF;
+  -- What lies in a changed area follows it.
+  IF TG_TABLE_NAME = 'communities' THEN
+    PERFORM link_units(area);
+  END IF;
+  IF TG_TABLE_NAME IN ('communities', 'grids') THEN
+    PERFORM link_buildings(area);
+    PERFORM link_issues(area);
+  END IF;
+  PERFORM link_members(area);
+  RETURN NULL;
+END $$;

@@ -114,6 +114,18 @@ describe('derived links follow geometry in the same transaction', () => {
     expect(await wrongLinks(db)).toEqual([]);
   });
 
+  it('relink around every row when one statement moves several boundaries', async () => {
+    // two grids far apart shrink by ~30 m in one statement: what the second leaves must be relinked too
+    const { rows: [pair] } = await sql<{ a: number; b: number }>`
+      select a.id as a, b.id as b from grids a join grids b on a.community_id = b.community_id and a.id < b.id
+      where not ST_Intersects(a.geom, b.geom) order by a.id, b.id limit 1`.execute(db);
+    const unassigned = async () => (await sql<{ n: number }>`select count(*)::int as n from buildings where grid_id is null`.execute(db)).rows[0].n;
+    const before = await unassigned();
+    await sql`update grids set geom = ST_GeometryN(ST_Buffer(geom, -0.0003), 1) where id in (${pair.a}, ${pair.b})`.execute(db);
+    expect(await wrongLinks(db)).toEqual([]);
+    expect(await unassigned()).toBeGreaterThan(before);
+  });
+
   it('place a new home point just outside a footprint in the nearest building within 30 m', async () => {
     const { rows: [placed] } = await sql<{ building_id: number | null; inside: boolean }>`
       with b as (select id, geom from buildings where grid_id is not null order by id limit 1),
