@@ -353,3 +353,70 @@ describe('history', () => {
     expect(bad.body.field).toBe('at');
   });
 });
+
+describe('suggested grids', () => {
+  interface Draft {
+    draft: { features: { geometry: { type: string }; properties: { grid_id: number | null; version: number | null; households: number } }[] };
+    households: { mean: number; min: number; max: number; max_deviation_pct: number }; elapsed_ms: number; impact: Report;
+  }
+  let community: number;
+  beforeAll(async () => {
+    ({ rows: [{ id: community }] } = await sql<{ id: number }>`select scope_community_id as id from users where username = 'planner'`.execute(db()));
+  });
+
+  it('proposes a draft whose impact, tried with the link triggers, holds exactly the households each part reports', async () => {
+    const before = await snapshot();
+    const res = await post(as.planner, `/api/v1/communities/${community}/suggest-grids`, { count: 6 });
+    expect(res.status, res.text).toBe(200);
+    const { draft, households: stats, elapsed_ms, impact } = res.body as Draft;
+    expect(draft.features).toHaveLength(6);
+    expect(elapsed_ms).toBeGreaterThanOrEqual(0);
+    const parts = draft.features.map((f) => f.properties.households);
+    expect(stats).toMatchObject({ min: Math.min(...parts), max: Math.max(...parts) });
+    expect(stats.max_deviation_pct).toBeLessThan(15);
+    expect(impact).toMatchObject({ dryRun: true, saveable: true, overlaps: [], uncovered: [], refusals: [] });
+    // a part matched to a grid keeps it; the others are new (provisional ids)
+    const after = impact.grids.filter((g) => g.status !== 'removed').map((g) => g.after!.households).sort();
+    expect(after).toEqual([...parts].sort());
+    for (const f of draft.features.filter((x) => x.properties.grid_id !== null)) {
+      expect(impact.grids.find((g) => g.id === f.properties.grid_id)!.after!.households).toBe(f.properties.households);
+    }
+    expect(await snapshot()).toBe(before);
+  });
+
+  it('saves a draft as a plan: every boundary at once, relinked, the community covered once', async () => {
+    const { body } = await post(as.planner, `/api/v1/communities/${community}/suggest-grids`, { count: 4 });
+    const { draft } = body as Draft;
+    const { rows: existing } = await sql<{ id: number; version: number }>`select id, version from grids where community_id = ${community}`.execute(db());
+    const kept = new Set(draft.features.map((f) => f.properties.grid_id));
+    const plan = {
+      note: '按户数均衡重划',
+      grids: [
+        ...draft.features.map((f) => (f.properties.grid_id === null ? { geometry: f.geometry }
+          : { id: f.properties.grid_id, version: f.properties.version!, geometry: f.geometry })),
+        ...existing.filter((g) => !kept.has(g.id)).map((g) => ({ id: g.id, version: g.version, geometry: null })),
+      ],
+    };
+    const total = await households(community);
+    const stale = await post(as.planner, `/api/v1/communities/${community}/plan`, { ...plan, grids: plan.grids.map((g) => ('version' in g ? { ...g, version: 999 } : g)) });
+    expect(stale.status).toBe(412);
+    const res = await post(as.planner, `/api/v1/communities/${community}/plan`, plan);
+    expect(res.status, res.text).toBeLessThan(300);
+    expect(await households(community)).toBe(total);
+    const { rows } = await sql<{ households: number }>`
+      select coalesce(sum(b.households), 0)::int as households from grids g left join buildings b on b.grid_id = g.id
+      where g.community_id = ${community} group by g.id order by 1`.execute(db());
+    expect(rows.map((r) => r.households)).toEqual(draft.features.map((f) => f.properties.households).sort((a, b) => a - b));
+    const cover = await coverage(community);
+    expect(cover.gap_m2).toBeLessThan(1);
+    expect(cover.overlap_m2).toBeLessThan(1);
+  });
+
+  it('refuses a wrong count, an unknown community, and roles that do not plan', async () => {
+    expect((await post(as.planner, `/api/v1/communities/${community}/suggest-grids`, { count: 0 })).body.field).toBe('count');
+    expect((await post(as.planner, `/api/v1/communities/${community}/suggest-grids`, { count: 51 })).status).toBe(400);
+    expect((await post(as.admin, '/api/v1/communities/999999/suggest-grids', { count: 3 })).status).toBe(404);
+    expect((await post(as.planner, `/api/v1/communities/${f.community}/suggest-grids`, { count: 3 })).status).toBe(403);
+    expect((await post(as.leader, `/api/v1/communities/${community}/suggest-grids`, { count: 3 })).status).toBe(403);
+  });
+});

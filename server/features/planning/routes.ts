@@ -7,6 +7,7 @@ import { onlyParameters, parseId, parseIfMatch, parseTime } from '../../http/par
 import { HttpProblem } from '../../http/problem.ts';
 import { grids } from '../grids/resource.ts';
 import { runChange, type ChangeKind, type ChangePlan, type ImpactReport } from './change.ts';
+import { requirePlanner, suggestDraft } from './draft.ts';
 import { gridHistory, gridsAsOf } from './history.ts';
 import { carvePlan, drawnShape, gridRow, mergePlan, redrawPlan, splitPlan, versionShape, type GridRow } from './shapes.ts';
 
@@ -39,6 +40,9 @@ const planBody = z.object({
   ...change,
 }).strict();
 const revertBody = z.object({ version, adjustNeighbours: z.boolean().default(false), ...change }).strict();
+const suggestBody = z.object({ count: z.number().int().min(1).max(50) }).strict();
+
+export const planningBodies = { redrawBody, splitBody, mergeBody, createBody, planBody, revertBody, suggestBody };
 
 /** Answers a planning change: 201 with the first new grid's Location when a save created grids, the grid's ETag when one grid was edited. */
 function answer(res: Response, report: ImpactReport, edited?: number) {
@@ -108,6 +112,7 @@ export function planningRoutes(database: Database) {
     .post('/api/v1/communities/:id/grids', async (req, res) => {
       const communityId = parseId(req.params.id);
       const body = parseBody(createBody, req.body);
+      await requirePlanner(database.db, req, communityId);
       const report = await runChange(database, req, {
         kind: 'create', communityId, dryRun: body.dryRun, note: body.note, versions: new Map(), required: [],
         build: async (trx) => carvePlan(trx, communityId, await drawnShape(trx, body.geometry, 'geometry', { communityId, except: [] }), body.properties),
@@ -117,6 +122,7 @@ export function planningRoutes(database: Database) {
     .post('/api/v1/communities/:id/plan', async (req, res) => {
       const communityId = parseId(req.params.id);
       const body = parseBody(planBody, req.body);
+      await requirePlanner(database.db, req, communityId);
       const existing = body.grids.flatMap((g) => (g.id === undefined ? [] : [g.id]));
       const report = await runChange(database, req, {
         kind: 'plan', communityId, dryRun: body.dryRun, note: body.note,
@@ -133,5 +139,9 @@ export function planningRoutes(database: Database) {
       });
       answer(res, report);
     })
-    ;
+    .post('/api/v1/communities/:id/suggest-grids', async (req, res) => {
+      const communityId = parseId(req.params.id);
+      const { count } = parseBody(suggestBody, req.body);
+      res.json(await suggestDraft(database, req, communityId, count));
+    });
 }
