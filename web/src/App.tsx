@@ -12,6 +12,7 @@ import { FeaturePanel } from './features/map/FeaturePanel.tsx';
 import { GisPanel } from './features/ogc/GisPanel.tsx';
 import { MapView, type Bounds, type SelectedFeature } from './features/map/MapView.tsx';
 import { LAYER_GROUPS, type LayerGroup } from './features/map/style.ts';
+import { PlanningPanel } from './features/planning/PlanningPanel.tsx';
 import { EchoPage, EchoWall, echoRequested, useEchoRequested } from './features/walls/EchoWall.tsx';
 import { MetricsPanel } from './features/walls/MetricsPanel.tsx';
 import { WallPanel } from './features/walls/WallPanel.tsx';
@@ -40,15 +41,16 @@ function Shell({ user }: { user: User }) {
   const measures = readsIssues && user.role !== 'resident';
   // the roles the coverage API answers (members only ever in aggregate)
   const watchesCoverage = ['admin', 'planner', 'leader', 'dispatcher', 'grid_worker'].includes(user.role);
-  const [view, setView] = useState<'map' | 'import' | 'accounts' | 'dispatch' | 'volunteer' | 'wall' | 'echo' | 'metrics' | 'coverage' | 'gis'>(
+  const plans = user.role === 'admin' || user.role === 'planner';
+  const [view, setView] = useState<'map' | 'import' | 'accounts' | 'dispatch' | 'volunteer' | 'wall' | 'echo' | 'metrics' | 'coverage' | 'gis' | 'planning'>(
     echoRequested() ? 'echo' : user.role === 'volunteer' ? 'volunteer' : 'map');
   const [mapVersion, setMapVersion] = useState(0);
-  // the dispatch, volunteer and wall views pick places on the map and draw over it
-  const picking = view === 'dispatch' || view === 'volunteer' || view === 'wall';
+  // the dispatch, volunteer, wall and planning views pick places (or grids) on the map and draw over it
+  const picking = view === 'dispatch' || view === 'volunteer' || view === 'wall' || view === 'planning';
   const [target, setTarget] = useState<Target | null>(null);
   const [overlay, setOverlay] = useState<FeatureCollection>({ type: 'FeatureCollection', features: [] });
   const [focus, setFocus] = useState<Bounds | null>(null);
-  // the coverage view draws layers of its own on the map
+  // the coverage and planning views draw layers of their own on the map
   const [map, setMap] = useState<MapLibreMap | null>(null);
   const show = (next: typeof view) => {
     setView(next);
@@ -67,6 +69,7 @@ function Shell({ user }: { user: User }) {
           {canImportOrExport && <button type="button" aria-pressed={view === 'import'} onClick={() => show('import')}>{t('nav.import')}</button>}
           {measures && <button type="button" aria-pressed={view === 'metrics'} onClick={() => show('metrics')}>{t('nav.metrics')}</button>}
           {watchesCoverage && <button type="button" aria-pressed={view === 'coverage'} onClick={() => show('coverage')}>{t('nav.coverage')}</button>}
+          {plans && <button type="button" aria-pressed={view === 'planning'} onClick={() => show('planning')}>{t('nav.planning')}</button>}
           {canImportOrExport && <button type="button" aria-pressed={view === 'gis'} onClick={() => show('gis')}>{t('nav.gis')}</button>}
           <button type="button" aria-pressed={view === 'echo'} onClick={() => show('echo')}>{t('nav.echo')}</button>
           {user.role === 'admin' && <button type="button" aria-pressed={view === 'accounts'} onClick={() => show('accounts')}>{t('nav.accounts')}</button>}
@@ -107,6 +110,7 @@ function Shell({ user }: { user: User }) {
         : view === 'echo' ? <aside className="panel wide"><EchoWall keepsMonthly={keepsMonthly} /></aside>
         : view === 'metrics' ? <aside className="panel widest"><MetricsPanel /></aside>
         : view === 'coverage' ? <CoveragePanel map={map} onFocus={setFocus} />
+        : view === 'planning' ? <PlanningPanel map={map} picked={target} onFocus={setFocus} />
         : view === 'import' ? <aside className="panel"><ImportPanel onImported={() => setMapVersion((v) => v + 1)} /></aside>
         : view === 'accounts' ? <aside className="panel wide"><AccountsPanel /></aside>
         : view === 'gis' ? <aside className="panel wide"><GisPanel /></aside>

@@ -1,0 +1,42 @@
+import { useEffect, useState } from 'react';
+import { useI18n, type MessageKey } from '../../i18n.tsx';
+import { useWhen } from '../walls/parts.tsx';
+import { gridHistory, type GridVersion, type PlanGrid } from './plans.ts';
+
+/** The grid's versions, newest first (who, when, what, why), each older one with a button to go back to it. */
+export function GridHistory({ grid, revertTo, onRevert }: { grid: PlanGrid; revertTo: number | null; onRevert: (version: number) => void }) {
+  const { t } = useI18n();
+  const when = useWhen();
+  const [versions, setVersions] = useState<GridVersion[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const { version } = grid.properties;
+  useEffect(() => {
+    let current = true;
+    setVersions(null);
+    gridHistory(grid.id).then((history) => current && (setVersions(history.versions), setError(null)), (e: Error) => current && setError(e.message));
+    return () => void (current = false);
+  }, [grid.id, version]);
+
+  return (
+    <section className="grid-history" data-testid="grid-history">
+      <h3>{t('planning.history')}</h3>
+      {error && <p className="error" role="alert">{error}</p>}
+      {versions && (
+        <ol className="timeline">
+          {versions.map((v) => (
+            <li key={v.version} data-version={v.version}>
+              <div className="step-head">
+                <span><b>v{v.version}</b> {t(`planning.kind.${v.kind}` as MessageKey)}</span>
+                <small>{v.user?.username ?? '—'} · {when(v.at)}</small>
+              </div>
+              {v.note && <div className="note">{v.note}</div>}
+              {v.version !== version && v.geometry_after && (
+                <button type="button" className="link" aria-pressed={revertTo === v.version} onClick={() => onRevert(v.version)}>{t('planning.revert')}</button>
+              )}
+            </li>
+          ))}
+        </ol>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,163 @@
+import type { Feature, FeatureCollection, Geometry, LineString, MultiPolygon, Polygon } from 'geojson';
+import { apiFetch, getJson, problemOf } from '../../api.ts';
+import type { HouseholdBand } from '../coverage/metrics.ts';
+
+/** A grid's people and problems, before or after a change, as the planning API counts them. */
+export interface GridCounts {
+  households: number; residents: number; members: number; volunteers: number; open_issues: number; band: HouseholdBand;
+}
+
+export interface ImpactGrid {
+  /** in a dry run a created grid's id is provisional: it means something only inside its report */
+  id: number; code: string; name: string;
+  status: 'changed' | 'created' | 'removed' | 'unchanged';
+  /** the row version after (the next If-Match); null when removed */
+  version: number | null;
+  geometry: Polygon | null;
+  area_m2: { before: number | null; after: number | null };
+  before: GridCounts | null;
+  after: GridCounts | null;
+}
+
+/** What a planning operation does (dry run) or did (saved): the answer of every planning call. */
+export interface ImpactReport {
+  dryRun: boolean;
+  saved: boolean;
+  change: { id: number; kind: string; note: string | null; at: string } | null;
+  community: { id: number; code: string; name: string; band: { min: number; max: number } };
+  grids: ImpactGrid[];
+  /** from and to are grid ids, null where the thing is in no grid */
+  moved: {
+    buildings: { id: number; name: string; from: number | null; to: number | null }[];
+    members: { id: number; from: number | null; to: number | null }[];
+    issues: { id: number; title: string; from: number | null; to: number | null }[];
+  };
+  overlaps: { grids: number[]; codes: string[]; area_m2: number; geometry: Geometry }[];
+  uncovered: { area_m2: number; new: boolean; geometry: Geometry }[];
+  refusals: { title: string; detail: string; field?: string }[];
+  saveable: boolean;
+}
+
+/**
+ * A change the planner is weighing: the call that makes it, and the grid versions it was made against (sent as
+ * If-Match where the call takes one; on a 412 the panel shows what changed since). The same call answers the
+ * dry run and, with a note, saves.
+ */
+export interface Proposal {
+  url: string;
+  body: Record<string, unknown>;
+  /** If-Match: the version of the one grid the call is about (redraw, split, revert) */
+  ifMatch?: number;
+  /** the grids it was made against, with the versions seen */
+  basis: { id: number; version: number }[];
+  /** the dry run, when the call that proposed it answered one already (a suggested draft) */
+  known?: ImpactReport;
+}
+
+/** The grid moved on since it was loaded: the save was refused with 412. */
+export class StaleEdit extends Error {}
+
+/** Runs a proposal: a dry run, or the save with the planner's note. */
+export async function runProposal(proposal: Proposal, save: { note: string } | null, signal?: AbortSignal): Promise<ImpactReport> {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  if (save && proposal.ifMatch !== undefined) headers['If-Match'] = `"${proposal.ifMatch}"`;
+  const body = save ? { ...proposal.body, dryRun: false, note: save.note } : { ...proposal.body, dryRun: true };
+  const response = await apiFetch(proposal.url, { method: 'POST', headers, body: JSON.stringify(body), signal });
+  if (response.status === 412) throw new StaleEdit(await problemOf(response));
+  if (!response.ok) throw new Error(await problemOf(response));
+  return response.json() as Promise<ImpactReport>;
+}
+
+export interface GridVersion {
+  version: number;
+  at: string;
+  user: { id: number; username: string } | null;
+  kind: string;
+  note: string | null;
+  geometry_before: Polygon | null;
+  geometry_after: Polygon | null;
+}
+
+export const gridHistory = (id: number) => getJson<{ grid: number; versions: GridVersion[] }>(`/api/v1/grids/${id}/history`);
+
+/** A grid as the planner's map holds it: its shape and version, with its households against the band. */
+export interface PlanGridProperties {
+  code: string; name: string; version: number;
+  households: number | null; band: HouseholdBand | null;
+}
+export type PlanGrid = Feature<Polygon, PlanGridProperties> & { id: number };
+export type Community = Feature<MultiPolygon | Polygon, { code: string; name: string; grid_households_min: number; grid_households_max: number }> & { id: number };
+
+/** The community's grids as they stood on a date (YYYY-MM-DD: at its end) or at a moment (ISO date-time). */
+export const gridsAt = (community: number, at: string) =>
+  getJson<FeatureCollection<Polygon, { id: number; code: string; name: string; version: number }>>(
+    `/api/v1/communities/${community}/grids?at=${encodeURIComponent(at)}`);
+
+export interface DraftProperties { grid_id: number | null; code: string; name: string; households: number; buildings: number }
+export interface Suggestion {
+  draft: FeatureCollection<Polygon, DraftProperties>;
+  households: { mean: number; min: number; max: number; max_deviation_pct: number };
+  elapsed_ms: number;
+  impact: ImpactReport;
+}
+
+export async function suggestGrids(community: number, count: number): Promise<Suggestion> {
+  const response = await apiFetch(`/api/v1/communities/${community}/suggest-grids`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ count }),
+  });
+  if (!response.ok) throw new Error(await problemOf(response));
+  return response.json() as Promise<Suggestion>;
+}
+
+/**
+ * Saving a draft as the community's plan: each draft grid matched to an existing one redraws it (at the
+ * version seen), the others are new, and the existing grids no draft grid matches are removed.
+ */
+export function draftPlan(community: number, suggestion: Suggestion, grids: PlanGrid[]): Proposal {
+  const kept = new Set(suggestion.draft.features.map((f) => f.properties.grid_id).filter((id) => id !== null));
+  const versionOf = new Map(grids.map((g) => [g.id, g.properties.version]));
+  const planned = [
+    ...suggestion.draft.features.map(({ geometry, properties: { grid_id, name } }) => (grid_id === null
+      ? { geometry, name }
+      : { id: grid_id, version: versionOf.get(grid_id), geometry, name })),
+    ...grids.filter((g) => !kept.has(g.id)).map((g) => ({ id: g.id, version: g.properties.version, geometry: null })),
+  ];
+  return {
+    url: `/api/v1/communities/${community}/plan`,
+    body: { grids: planned },
+    basis: grids.map((g) => ({ id: g.id, version: g.properties.version })),
+    known: suggestion.impact,
+  };
+}
+
+export const redraw = (grid: PlanGrid, geometry: Polygon, adjustNeighbours: boolean): Proposal => ({
+  url: `/api/v1/grids/${grid.id}/redraw`,
+  body: { geometry, adjustNeighbours },
+  ifMatch: grid.properties.version,
+  basis: [{ id: grid.id, version: grid.properties.version }],
+});
+
+export const split = (grid: PlanGrid, line: LineString): Proposal => ({
+  url: `/api/v1/grids/${grid.id}/split`,
+  body: { line },
+  ifMatch: grid.properties.version,
+  basis: [{ id: grid.id, version: grid.properties.version }],
+});
+
+export const merge = (grids: PlanGrid[]): Proposal => {
+  const basis = grids.map((g) => ({ id: g.id, version: g.properties.version }));
+  return { url: '/api/v1/grids/merge', body: { grids: basis }, basis };
+};
+
+export const create = (community: number, geometry: Polygon, name: string): Proposal => ({
+  url: `/api/v1/communities/${community}/grids`,
+  body: { geometry, properties: { name } },
+  basis: [],
+});
+
+export const revert = (grid: PlanGrid, version: number, adjustNeighbours: boolean): Proposal => ({
+  url: `/api/v1/grids/${grid.id}/revert`,
+  body: { version, adjustNeighbours },
+  ifMatch: grid.properties.version,
+  basis: [{ id: grid.id, version: grid.properties.version }],
+});
