@@ -133,6 +133,8 @@ describe('redrawing a grid', () => {
     expect(e).toMatchObject({ status: 'changed', before: { households: 450, members: 2, volunteers: 2, open_issues: 0, band: 'within' },
       after: { households: 500, members: 3, volunteers: 3, open_issues: 1, band: 'within' } });
     // 0.001° × 0.01° at 36.6°N: ~89.4 m by ~1,110 m
+    expect([w.version, e.version]).toEqual([await version(f.west), await version(f.east)]);
+    expect(res.headers.etag).toBe(`"${w.version}"`);
     expect(w.area_m2.before! - w.area_m2.after!).toBeCloseTo(e.area_m2.after! - e.area_m2.before!, 0);
     expect(w.area_m2.before! - w.area_m2.after!).toBeGreaterThan(99_000);
     expect(w.area_m2.before! - w.area_m2.after!).toBeLessThan(99_500);

@@ -331,7 +331,8 @@ export async function runChange(database: Database, req: Request, change: Change
           .map(({ id, a, b }) => ({
             id, code: (a ?? b)!.code, name: (a ?? b)!.name,
             status: !b ? 'created' as const : !a ? 'removed' as const : edited.includes(id) ? 'changed' as const : 'unchanged' as const,
-            version: a?.version ?? null,
+            // a dry run wrote nothing: the grid is still at the version it had
+            version: (change.dryRun ? b?.version : a?.version) ?? null,
             geometry: a?.geometry ?? null,
             area_m2: { before: b?.area_m2 ?? null, after: a?.area_m2 ?? null },
             before: counts(b) ?? null,
