@@ -8,15 +8,15 @@ CREATE TABLE grid_changes (
   community_id integer NOT NULL REFERENCES communities (id) ON DELETE CASCADE,
   kind         text NOT NULL CHECK (kind IN ('redraw', 'split', 'merge', 'create', 'revert', 'plan')),
   note         text CHECK (length(note) <= 2000),
-  at           timestamptz NOT NULL DEFAULT now(),
+  at           timestamptz NOT NULL DEFAULT clock_timestamp(),  -- when it was made, after waiting its turn
   user_id      integer,
   username     text,
   impact       jsonb
 );
 CREATE INDEX grid_changes_community_idx ON grid_changes (community_id, id);
 
--- A grid's boundary after each change (geom_after NULL: removed). No foreign key to grids: the history of
--- a merged grid outlives it.
+-- A grid's boundary (and code and name) after each change (geom_after NULL: removed). No foreign key to
+-- grids: the history of a merged grid outlives it.
 CREATE TABLE grid_versions (
   id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   grid_id      integer NOT NULL,
@@ -24,7 +24,7 @@ CREATE TABLE grid_versions (
   version      integer,                 -- the grid's row version after the change (its ETag); NULL when removed
   code         text NOT NULL,
   name         text NOT NULL,
-  at           timestamptz NOT NULL DEFAULT now(),
+  at           timestamptz NOT NULL DEFAULT clock_timestamp(),
   user_id      integer,
   username     text,
   change_id    bigint REFERENCES grid_changes (id) ON DELETE SET NULL,
@@ -45,7 +45,7 @@ DECLARE
   change_kind text := (SELECT kind FROM grid_changes WHERE id = change);
   r grids;
 BEGIN
-  IF TG_OP = 'UPDATE' AND NEW.geom IS NOT DISTINCT FROM OLD.geom AND NEW.community_id = OLD.community_id THEN
+  IF TG_OP = 'UPDATE' AND (NEW.geom, NEW.community_id, NEW.code, NEW.name) IS NOT DISTINCT FROM (OLD.geom, OLD.community_id, OLD.code, OLD.name) THEN
     RETURN NULL;
   END IF;
   r := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;

@@ -377,6 +377,9 @@ describe('suggested grids', () => {
     expect(stats).toMatchObject({ min: Math.min(...parts), max: Math.max(...parts) });
     expect(stats.max_deviation_pct).toBeLessThan(15);
     expect(impact).toMatchObject({ dryRun: true, saveable: true, overlaps: [], uncovered: [], refusals: [] });
+    // a planner counts members: who moved is not named
+    expect(impact.moved.members.length).toBeGreaterThan(0);
+    expect(impact.moved.members.every((m) => m.id === null)).toBe(true);
     // a part matched to a grid keeps it; the others are new (provisional ids)
     const after = impact.grids.filter((g) => g.status !== 'removed').map((g) => g.after!.households).sort();
     expect(after).toEqual([...parts].sort());
@@ -420,5 +423,98 @@ describe('suggested grids', () => {
     expect((await post(as.admin, '/api/v1/communities/999999/suggest-grids', { count: 3 })).status).toBe(404);
     expect((await post(as.planner, `/api/v1/communities/${f.community}/suggest-grids`, { count: 3 })).status).toBe(403);
     expect((await post(as.leader, `/api/v1/communities/${community}/suggest-grids`, { count: 3 })).status).toBe(403);
+  });
+});
+
+describe('what each reader sees, and changes made meanwhile', () => {
+  const demoGrid = async () => (await sql<{ id: number; version: number; geometry: { type: string; coordinates: number[][][] } }>`
+    select g.id, g.version, ST_AsGeoJSON(g.geom)::json as geometry from grids g join users u on u.scope_community_id = g.community_id
+    where u.username = 'planner' order by g.code limit 1`.execute(db())).rows[0];
+
+  it('shows members moved only as counts to a planner, in a dry run and in the history, and the impact only to planners', async () => {
+    const grid = await demoGrid();
+    const { rows: [first] } = await sql<{ version: number }>`select min(version) as version from grid_versions where grid_id = ${grid.id} and geom_after is not null`.execute(db());
+    const res = await post(as.admin, `/api/v1/grids/${grid.id}/revert`, { version: first.version, adjustNeighbours: true, note: '恢复原界' }, grid.version);
+    expect(res.status, res.text).toBeLessThan(300);
+    const members = (res.body as Report).moved.members;
+    expect(members.length).toBeGreaterThan(0);
+    expect(members.every((m) => typeof m.id === 'number')).toBe(true);
+    const mine = await request(as.planner).get(`/api/v1/grids/${grid.id}/history`);
+    expect(mine.body.versions[0]).toMatchObject({ kind: 'revert', note: '恢复原界', user: { username: 'admin' } });
+    expect(mine.body.versions[0].impact.moved.members.map((m: { id: unknown }) => m.id)).toEqual(members.map(() => null));
+    for (const user of ['resident', 'gridworker']) {
+      const other = await request(await testApp(test.database, { as: user })).get(`/api/v1/grids/${grid.id}/history`);
+      expect(other.status, other.text).toBe(200);
+      expect(other.body.versions[0]).toMatchObject({ kind: 'revert', note: null, user: null, impact: null, geometry_after: { type: 'Polygon' } });
+    }
+    const dry = await post(as.planner, `/api/v1/grids/${grid.id}/redraw`, { geometry: (await demoGrid()).geometry, dryRun: true });
+    expect(dry.status).toBe(200);
+  });
+
+  it('refuses a planner’s shape reaching beyond its community with the reason, not the rows beyond', async () => {
+    const grid = await demoGrid();
+    const [[x0, y0]] = grid.geometry.coordinates[0];
+    const far = box(x0 - 0.01, y0 - 0.01, x0 + 0.001, y0 + 0.001);
+    const res = await post(as.planner, `/api/v1/grids/${grid.id}/redraw`, { geometry: far, dryRun: true, adjustNeighbours: true });
+    expect(res.status, res.text).toBe(422);
+    expect(res.body).toMatchObject({ title: 'Grid outside its community', field: 'geometry' });
+    expect(res.body.moved).toBeUndefined();
+  });
+
+  it('refuses a save when a neighbour the dry run showed was changed meanwhile', async () => {
+    const shape = box(LON, LAT, LON + 0.0085, LAT + 0.01);
+    const dry = (await post(as.admin, `/api/v1/grids/${f.west}/redraw`, { geometry: shape, dryRun: true, adjustNeighbours: true })).body as Report;
+    const versions = dry.grids.filter((g) => g.id !== f.west && g.version !== null).map((g) => ({ id: g.id, version: g.version! }));
+    expect(versions.length).toBeGreaterThan(0);
+    await request(as.admin).patch(`/api/v1/grids/${versions[0].id}`).send({ properties: { grid_worker_name: '赵六' } }).expect(200);
+    const before = await snapshot();
+    const res = await post(as.admin, `/api/v1/grids/${f.west}/redraw`, { geometry: shape, adjustNeighbours: true, versions }, await version(f.west));
+    expect(res.status, res.text).toBe(412);
+    expect(res.body.field).toBe('versions[0].version');
+    expect(await snapshot()).toBe(before);
+  });
+
+  it('answers 409 for a removal that would leave a grid worker no grid, writing nothing', async () => {
+    const { rows } = await sql<{ id: number; version: number }>`select id, version from grids where community_id = ${f.community}`.execute(db());
+    const before = await snapshot();
+    const res = await post(as.admin, `/api/v1/communities/${f.community}/plan`, { grids: rows.map((g) => ({ id: g.id, version: g.version, geometry: null })) });
+    expect(res.status, res.text).toBe(409);
+    expect(res.body).toMatchObject({ title: 'Grid has accounts', field: 'grids' });
+    expect(await snapshot()).toBe(before);
+  });
+
+  it('restores a merged-away grid under its own id and code, carved out of the grids that took it', async () => {
+    const total = await households(f.community);
+    const { rows: [{ id: removed }] } = await sql<{ id: number }>`
+      select grid_id as id from grid_versions where community_id = ${f.community} and kind = 'merge' and geom_after is null`.execute(db());
+    const history = (await request(as.admin).get(`/api/v1/grids/${removed}/history`)).body;
+    expect(history.versions[0]).toMatchObject({ kind: 'merge', geometry_after: null, version: null });
+    // the shape it had when it was merged away (after its split)
+    const last = history.versions.find((v: { geometry_after: unknown }) => v.geometry_after);
+    const res = await post(as.admin, `/api/v1/grids/${removed}/revert`, { version: last.version, note: '撤销合并' });
+    expect(res.status, res.text).toBe(201);
+    expect((res.body as Report).grids.find((g) => g.id === removed)).toMatchObject({ status: 'created', code: '610602099001002', name: '网格2' });
+    expect(await households(f.community)).toBe(total);
+    const cover = await coverage(f.community);
+    expect(cover.gap_m2).toBeLessThan(1);
+    expect(cover.overlap_m2).toBeLessThan(1);
+  });
+
+  it('gives a new grid the next code of its community’s sequence even where another community holds a code of it', async () => {
+    await sql`insert into grids (community_id, code, name, geom) select id, '610602099001050', '借用编码', ST_GeomFromText(${wkt(box(LON + 1, LAT, LON + 1.001, LAT + 0.001))}, 4326)
+              from communities where id <> ${f.community} order by id limit 1`.execute(db());
+    const res = await post(as.admin, `/api/v1/communities/${f.community}/grids`, { geometry: box(LON + 0.017, LAT + 0.006, LON + 0.019, LAT + 0.009), dryRun: true });
+    expect(res.status, res.text).toBe(200);
+    expect((res.body as Report).grids.find((g) => g.status === 'created')!.code).toBe('610602099001051');
+  });
+
+  it('shows a renamed grid under the name it had at the time', async () => {
+    const { rows: [{ at }] } = await sql<{ at: Date }>`select clock_timestamp() as at`.execute(db());
+    await request(as.admin).patch(`/api/v1/grids/${f.west}`).send({ properties: { name: '西区网格' } }).expect(200);
+    const names = async (query: Record<string, string>) => (await request(as.admin).get(`/api/v1/communities/${f.community}/grids`).query(query)).body
+      .features.find((g: { id: number }) => g.id === f.west).properties.name;
+    expect(await names({})).toBe('西区网格');
+    expect(await names({ at: new Date().toISOString() })).toBe('西区网格');
+    expect(await names({ at: at.toISOString() })).toBe('网格1');
   });
 });

@@ -38,6 +38,8 @@ export function databaseProblem(error: unknown): HttpProblem | undefined {
     case '23503': return new HttpProblem(422, 'Unknown reference', e.detail ?? e.message, { field });
     case '23514': return new HttpProblem(422, 'Invalid value', `${field} is not allowed here (${e.constraint})`, { field });
     case '23502': return new HttpProblem(400, 'Missing value', `${field} is required`, { field });
+    // statement_timeout: work that would hold others back too long (a planning change)
+    case '57014': return new HttpProblem(503, 'Took too long', 'the request took longer than the server allows: try a simpler shape or a smaller change');
     default:
       // Class 22, data exceptions: a value the column cannot hold (out of range, NUL in text, bad date).
       return e.code?.startsWith('22') ? new HttpProblem(400, 'Invalid value', e.message ?? 'a value cannot be stored', { field }) : undefined;

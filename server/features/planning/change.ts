@@ -3,6 +3,7 @@ import { sql, type Transaction } from 'kysely';
 import type { Database } from '../../db/database.ts';
 import { lockMapWrites } from '../../db/feature-store.ts';
 import type { DB } from '../../db/schema.ts';
+import { seesAggregateOnly } from '../../access/policy.ts';
 import { refuseOutsideScope, refuseRelinksOutsideScope, requireWritable } from '../../access/rows.ts';
 import { actorOf } from '../../access/viewer.ts';
 import { HttpProblem } from '../../http/problem.ts';
@@ -19,14 +20,23 @@ import { GRID_TOLERANCE_M2, grids } from '../grids/resource.ts';
 /** A grid smaller than this (a 45 m square) is a drawing slip, not a grid: refused as a sliver. */
 export const MIN_GRID_AREA_M2 = 2000;
 
+/** The longest a statement of a planning change may run: the change holds every map write back meanwhile. */
+const CHANGE_TIMEOUT_S = 20;
+
+const OUTSIDE = 'Grid outside its community';
+
 export type ChangeKind = 'redraw' | 'split' | 'merge' | 'create' | 'revert' | 'plan';
 
-/** One grid's new boundary (hex WKB, exact), or its removal (null); no id: a new grid. */
+/**
+ * One grid's new boundary (hex WKB, exact), or its removal (null); no id: a new grid; `restore`: a removed
+ * grid put back under its own id and code.
+ */
 export interface Edit {
   id?: number;
   geom: string | null;
   name?: string;
   properties?: Record<string, unknown>;
+  restore?: { code: string };
 }
 
 /** Why saving would be refused; a dry run lists them, a save answers the first as a 422. */
@@ -42,19 +52,23 @@ export interface ChangePlan {
   refusals?: Refusal[];
 }
 
+/** A grid version the planner saw, and where in the request it was sent (If-Match, grids[2].version…). */
+export interface SeenVersion { id: number; version: number; field: string }
+
 export interface ChangeRequest {
   kind: ChangeKind;
   communityId: number;
   dryRun: boolean;
   note?: string;
-  /** the versions the planner edited ({grid: version}); a newer one is a 412. Saving needs `required`'s. */
-  versions: Map<number, number>;
-  required: number[];
+  /** the versions the planner's change was made against: a newer one is a 412 */
+  versions: SeenVersion[];
+  /** the grids the request names (checked writable before any work, `idField` naming them), whose versions a save needs (sent in `field`) */
+  required: { id: number; field: string; idField: string }[];
   build: (trx: Transaction<DB>) => Promise<ChangePlan>;
 }
 
 interface Counts { households: number; residents: number; members: number; volunteers: number; open_issues: number; band: string }
-interface Moved { id: number; from: number | null; to: number | null }
+interface Moved { id: number | null; from: number | null; to: number | null }
 
 /** What a change does: the answer of every planning operation, saved or not (see the OpenAPI document). */
 export interface ImpactReport {
@@ -84,10 +98,14 @@ class DryRun {
   constructor(readonly report: ImpactReport) {}
 }
 
-/** Grids of `communityId` with what they hold, as stored now (one pass per table over the community). */
-async function gridStates(trx: Transaction<DB>, communityId: number): Promise<GridState[]> {
+/**
+ * Grids of `communityId`, and of other communities where they meet `near` (hex WKB: a change's shapes, whose
+ * buildings may come from a grid next door), with what they hold as stored now.
+ */
+async function gridStates(trx: Transaction<DB>, communityId: number, near: string[]): Promise<GridState[]> {
   const { rows } = await sql<GridState>`
-    with g as (select * from grids where community_id = ${communityId}),
+    with g as (select * from grids where community_id = ${communityId}
+               or geom && (select ST_Collect(ST_GeomFromWKB(decode(h, 'hex'), 4326)) from unnest(${near}::text[]) h)),
     b as (select grid_id, sum(households)::int as households, sum(residents)::int as residents
           from buildings where grid_id in (select id from g) group by grid_id),
     m as (select grid_id, count(*)::int as members, count(*) filter (where is_volunteer)::int as volunteers
@@ -103,27 +121,27 @@ async function gridStates(trx: Transaction<DB>, communityId: number): Promise<Gr
   return rows;
 }
 
-/** 412 when a grid is no longer at the version the planner edited (404 when it is gone). */
-async function refuseStale(trx: Transaction<DB>, versions: Map<number, number>) {
-  if (versions.size === 0) return;
-  const { rows } = await sql<{ id: number; version: number | null }>`
-    select w.key::int as id, g.version from json_each_text(${JSON.stringify(Object.fromEntries(versions))}::json) w
-    left join grids g on g.id = w.key::int
-    where g.version is distinct from w.value::int order by 1`.execute(trx);
-  if (!rows.length) return;
-  const [{ id, version }] = rows;
-  if (version === null) throw new HttpProblem(404, 'Not Found', `No grid ${id}`, { field: 'id' });
+/** 412 when a grid is no longer at the version the planner saw (404 when it is gone), naming where the version was sent. */
+async function refuseStale(trx: Transaction<DB>, versions: SeenVersion[]) {
+  if (versions.length === 0) return;
+  const { rows: [stale] } = await sql<{ n: number; version: number | null }>`
+    select w.n, g.version from json_to_recordset(${JSON.stringify(versions.map((v, n) => ({ ...v, n })))}::json) as w(id int, version int, n int)
+    left join grids g on g.id = w.id
+    where g.version is distinct from w.version order by w.n limit 1`.execute(trx);
+  if (!stale) return;
+  const { id, version, field } = versions[stale.n];
+  if (stale.version === null) throw new HttpProblem(404, 'Not Found', `No grid ${id}`, { field });
   throw new HttpProblem(412, 'Precondition Failed',
-    `grid ${id} is at version ${version}, not ${versions.get(id)}: someone saved it since; reload it and try again`,
-    { field: 'If-Match', id, version });
+    `grid ${id} is at version ${stale.version}, not ${version}: someone saved it since; reload it and try again`,
+    { field, id, version: stale.version });
 }
 
 /** The next free code of the community's sequence: a removed grid's code is not given again. */
 async function nextCodes(trx: Transaction<DB>, communityId: number, n: number): Promise<string[]> {
   const { rows: [{ code, last }] } = await sql<{ code: string; last: number }>`
     select c.code, coalesce(greatest(
-      (select max(right(code, 3)::int) from grids where community_id = c.id),
-      (select max(right(code, 3)::int) from grid_versions where community_id = c.id)), 0) as last
+      (select max(right(code, 3)::int) from grids where left(code, 12) = c.code),
+      (select max(right(code, 3)::int) from grid_versions where left(code, 12) = c.code)), 0) as last
     from communities c where c.id = ${communityId}`.execute(trx);
   if (last + n > 999) throw new HttpProblem(422, 'No grid codes left', `community ${code} has used all 999 grid codes`, { field: 'community_id' });
   return Array.from({ length: n }, (_, k) => `${code}${String(last + k + 1).padStart(3, '0')}`);
@@ -155,7 +173,7 @@ async function shapeRefusals(trx: Transaction<DB>, communityId: number, edits: E
       refusals.push({ title: 'Sliver', detail: `${which} would cover ${r.area_m2} m², under the ${MIN_GRID_AREA_M2} m² a grid needs`, field: 'geometry', grid: r.id, area_m2: r.area_m2 });
     }
     if (r.outside_m2 > GRID_TOLERANCE_M2) {
-      refusals.push({ title: 'Grid outside its community', detail: `${which} would extend ${r.outside_m2} m² beyond its community`, field: 'geometry', grid: r.id, area_m2: r.outside_m2 });
+      refusals.push({ title: OUTSIDE, detail: `${which} would extend ${r.outside_m2} m² beyond its community`, field: 'geometry', grid: r.id, area_m2: r.outside_m2 });
     }
   }
   return refusals;
@@ -163,8 +181,8 @@ async function shapeRefusals(trx: Transaction<DB>, communityId: number, edits: E
 
 /** Writes the edits: new shapes first, then new grids, then removals (whose grid workers move to the grid that takes most of their area). */
 async function applyEdits(trx: Transaction<DB>, communityId: number, edits: Edit[]) {
-  const updates = edits.filter((e) => e.id !== undefined && e.geom !== null);
-  const creates = edits.filter((e) => e.id === undefined);
+  const updates = edits.filter((e) => e.id !== undefined && e.geom !== null && !e.restore);
+  const creates = edits.filter((e) => e.id === undefined || e.restore);
   const removals = edits.filter((e) => e.id !== undefined && e.geom === null).map((e) => e.id!);
   if (updates.length) {
     await sql`update grids g set geom = ST_GeomFromWKB(decode(e.geom, 'hex'), 4326), name = coalesce(e.name, g.name)
@@ -172,13 +190,15 @@ async function applyEdits(trx: Transaction<DB>, communityId: number, edits: Edit
   }
   const created: number[] = [];
   if (creates.length) {
-    const codes = await nextCodes(trx, communityId, creates.length);
-    const rows = creates.map((e, k) => ({
-      properties: { ...e.properties, community_id: communityId, code: codes[k], name: e.name ?? gridName(codes[k]) }, geom: e.geom,
-    }));
+    const codes = await nextCodes(trx, communityId, creates.filter((e) => !e.restore).length);
+    const rows = creates.map((e) => {
+      const code = e.restore?.code ?? codes.shift()!;
+      return { properties: { ...e.properties, id: e.id, community_id: communityId, code, name: e.name ?? gridName(code) }, geom: e.geom };
+    });
     const { rows: ids } = await sql<{ id: number }>`
-      insert into grids (community_id, code, name, party_branch_name, party_branch_secretary, grid_worker_name, grid_worker_phone, geom)
-      select p.community_id, p.code, p.name, p.party_branch_name, p.party_branch_secretary, p.grid_worker_name, p.grid_worker_phone,
+      insert into grids (id, community_id, code, name, party_branch_name, party_branch_secretary, grid_worker_name, grid_worker_phone, geom)
+      select coalesce(p.id, nextval(pg_get_serial_sequence('grids', 'id'))), p.community_id, p.code, p.name,
+             p.party_branch_name, p.party_branch_secretary, p.grid_worker_name, p.grid_worker_phone,
              ST_GeomFromWKB(decode(e.value->>'geom', 'hex'), 4326)
       from json_array_elements(${JSON.stringify(rows)}::json) with ordinality as e(value, n)
       cross join lateral json_populate_record(null::grids, e.value->'properties') as p
@@ -188,25 +208,27 @@ async function applyEdits(trx: Transaction<DB>, communityId: number, edits: Edit
   const accounts: { id: number; username: string; from: number; to: number | null }[] = [];
   if (removals.length) {
     const { rows } = await sql<{ id: number; username: string; from: number; to: number | null }>`
-      with moved as (
-        select u.id, u.username, u.scope_grid_id as from, (
-          select n.id from grids n where n.community_id = r.community_id and n.id <> all(${removals})
-          order by ST_Area(ST_Intersection(n.geom, r.geom)) desc, n.id limit 1) as to
-        from users u join grids r on r.id = u.scope_grid_id where r.id = any(${removals}))
-      update users u set scope_grid_id = moved.to from moved where u.id = moved.id
-      returning u.id, u.username, moved.from, moved.to`.execute(trx);
+      select u.id, u.username, u.scope_grid_id as from, (
+        select n.id from grids n where n.community_id = r.community_id and n.id <> all(${removals})
+        order by ST_Area(ST_Intersection(n.geom, r.geom)) desc, n.id limit 1) as to
+      from users u join grids r on r.id = u.scope_grid_id where r.id = any(${removals}) order by u.id`.execute(trx);
     const stranded = rows.find((r) => r.to === null);
     if (stranded) {
       throw new HttpProblem(409, 'Grid has accounts', `account ${stranded.username} works in grid ${stranded.from}, and no grid would be left to move it to`, { field: 'grids' });
     }
+    // a grid worker whose grid is merged away works the grid that took most of it (a larger scope: its sessions go on)
+    await sql`update users u set scope_grid_id = m.to from json_to_recordset(${JSON.stringify(rows)}::json) as m(id int, "to" int) where u.id = m.id`.execute(trx);
     accounts.push(...rows);
     await sql`delete from grids where id = any(${removals})`.execute(trx);
   }
   return { created, removed: removals, accounts };
 }
 
-/** What the transaction moved (from the audit log it wrote): the first grid each row had and the last. */
-async function movedRows(trx: Transaction<DB>, auditFrom: number) {
+/**
+ * What the transaction moved (from the audit log it wrote): the first grid each row had and the last. Members
+ * are named only to those who may see them one by one (a planner counts them: ids are null).
+ */
+async function movedRows(trx: Transaction<DB>, auditFrom: number, membersInAggregate: boolean) {
   const { rows } = await sql<{ resource: 'buildings' | 'members' | 'issues'; id: number; name: string | null; from: number | null; to: number | null }>`
     with moves as (
       select resource, row_id as id,
@@ -225,7 +247,7 @@ async function movedRows(trx: Transaction<DB>, auditFrom: number) {
     order by m.resource, m.id`.execute(trx);
   return {
     buildings: rows.filter((r) => r.resource === 'buildings').map(({ id, name, from, to }) => ({ id, name, from, to })),
-    members: rows.filter((r) => r.resource === 'members').map(({ id, from, to }) => ({ id, from, to })),
+    members: rows.filter((r) => r.resource === 'members').map(({ id, from, to }) => ({ id: membersInAggregate ? null : id, from, to })),
     issues: rows.filter((r) => r.resource === 'issues').map(({ id, name, from, to }) => ({ id, title: name, from, to })),
   };
 }
@@ -274,23 +296,30 @@ const band = (households: number, min: number, max: number) => (households < min
 export async function runChange(database: Database, req: Request, change: ChangeRequest): Promise<ImpactReport> {
   const viewer = req.viewer!;
   if (!change.dryRun) {
-    const missing = change.required.find((id) => !change.versions.has(id));
-    if (missing !== undefined) {
-      throw new HttpProblem(428, 'Precondition Required', `saving needs the version of grid ${missing} you edited (If-Match: "<version>", its ETag)`, { field: 'If-Match' });
+    const missing = change.required.find(({ id }) => !change.versions.some((v) => v.id === id));
+    if (missing) {
+      throw new HttpProblem(428, 'Precondition Required', `saving needs the version of grid ${missing.id} you edited (its ETag)`, { field: missing.field });
     }
   }
   try {
     return await database.db.transaction().execute(async (trx) => {
       const auditFrom = await lockMapWrites(trx, actorOf(req));
+      // a change holds every map write in the city back: it may not take long
+      await sql`select set_config('statement_timeout', ${`${CHANGE_TIMEOUT_S}s`}, true)`.execute(trx);
       const { rows: [community] } = await sql<{ id: number; code: string; name: string; min: number; max: number }>`
         select id, code, name, grid_households_min as min, grid_households_max as max from communities where id = ${change.communityId}`.execute(trx);
       if (!community) throw new HttpProblem(404, 'Not Found', `No community ${change.communityId}`, { field: 'community_id' });
+      for (const { id, idField } of change.required) await requireWritable(trx, grids, viewer, id, 'update').catch(naming(idField));
       await refuseStale(trx, change.versions);
       const plan = await change.build(trx);
-      for (const e of plan.edits) if (e.id !== undefined) await requireWritable(trx, grids, viewer, e.id, e.geom === null ? 'delete' : 'update');
+      for (const e of plan.edits) if (e.id !== undefined && !e.restore) await requireWritable(trx, grids, viewer, e.id, e.geom === null ? 'delete' : 'update');
       const refusals = [...(plan.refusals ?? []), ...await shapeRefusals(trx, community.id, plan.edits)];
+      // what lies beyond the community is not the planner's to see, not even as a dry run's numbers
+      const outside = refusals.find((r) => r.title === OUTSIDE);
+      if (outside && viewer.role !== 'admin') throw new HttpProblem(422, outside.title, outside.detail, { ...outside, refusals });
 
-      const before = await gridStates(trx, community.id);
+      const shapes = plan.edits.flatMap((e) => (e.geom === null ? [] : [e.geom]));
+      const before = await gridStates(trx, community.id, shapes);
       const coveredBefore = await coveredArea(trx, community.id);
       let saved: { id: number; at: string } | undefined;
       if (!change.dryRun) {
@@ -300,13 +329,13 @@ export async function runChange(database: Database, req: Request, change: Change
         await sql`select set_config('gridmap.grid_change', ${String(saved.id)}, true)`.execute(trx);
       }
       const applied = await applyEdits(trx, community.id, plan.edits);
-      const edited = [...plan.edits.flatMap((e) => (e.id !== undefined && e.geom !== null ? [e.id] : [])), ...applied.created];
+      const edited = [...plan.edits.flatMap((e) => (e.id !== undefined && e.geom !== null && !e.restore ? [e.id] : [])), ...applied.created];
       await refuseOutsideScope(trx, grids, viewer, 'update', edited.filter((id) => !applied.created.includes(id)));
       await refuseOutsideScope(trx, grids, viewer, 'create', applied.created);
       await refuseRelinksOutsideScope(trx, viewer, auditFrom);
 
-      const after = await gridStates(trx, community.id);
-      const moved = await movedRows(trx, auditFrom);
+      const after = await gridStates(trx, community.id, shapes);
+      const moved = await movedRows(trx, auditFrom, seesAggregateOnly('members', viewer));
       const overlaps = await overlapsOf(trx, community.id, edited);
       const uncovered = await uncoveredParts(trx, community.id, coveredBefore);
       for (const o of overlaps) {
@@ -317,27 +346,30 @@ export async function runChange(database: Database, req: Request, change: Change
         households: s.households, residents: s.residents, members: s.members, volunteers: s.volunteers, open_issues: s.open_issues,
         band: band(s.households, community.min, community.max),
       };
-      const touched = new Set([...edited, ...applied.removed,
-        ...[...moved.buildings, ...moved.members, ...moved.issues].flatMap((m) => [m.from, m.to]).filter((id): id is number => id !== null)]);
       const beforeById = new Map(before.map((g) => [g.id, g]));
       const afterById = new Map(after.map((g) => [g.id, g]));
+      const touched = [...new Set([...edited, ...applied.removed,
+        ...[...moved.buildings, ...moved.members, ...moved.issues].flatMap((m) => [m.from, m.to]).filter((id): id is number => id !== null)])]
+        .flatMap((id) => {
+          const a = afterById.get(id), b = beforeById.get(id);
+          return a || b ? [{ id, a, b, code: (a ?? b)!.code, name: (a ?? b)!.name }] : [];
+        })
+        .sort((x, y) => x.code.localeCompare(y.code));
       const report: ImpactReport = {
         dryRun: change.dryRun,
         saved: !change.dryRun,
         change: null,
         community: { id: community.id, code: community.code, name: community.name, band: { min: community.min, max: community.max } },
-        grids: [...touched].map((id) => ({ b: beforeById.get(id), a: afterById.get(id), id }))
-          .sort((x, y) => ((x.a ?? x.b)!.code < (y.a ?? y.b)!.code ? -1 : 1))
-          .map(({ id, a, b }) => ({
-            id, code: (a ?? b)!.code, name: (a ?? b)!.name,
-            status: !b ? 'created' as const : !a ? 'removed' as const : edited.includes(id) ? 'changed' as const : 'unchanged' as const,
-            // a dry run wrote nothing: the grid is still at the version it had
-            version: (change.dryRun ? b?.version : a?.version) ?? null,
-            geometry: a?.geometry ?? null,
-            area_m2: { before: b?.area_m2 ?? null, after: a?.area_m2 ?? null },
-            before: counts(b) ?? null,
-            after: counts(a) ?? null,
-          })),
+        grids: touched.map(({ id, a, b, code, name }) => ({
+          id, code, name,
+          status: !b ? 'created' as const : !a ? 'removed' as const : edited.includes(id) ? 'changed' as const : 'unchanged' as const,
+          // a dry run wrote nothing: the grid is still at the version it had
+          version: (change.dryRun ? b?.version : a?.version) ?? null,
+          geometry: a?.geometry ?? null,
+          area_m2: { before: b?.area_m2 ?? null, after: a?.area_m2 ?? null },
+          before: counts(b) ?? null,
+          after: counts(a) ?? null,
+        })),
         moved,
         accounts: applied.accounts,
         overlaps,
@@ -359,3 +391,9 @@ export async function runChange(database: Database, req: Request, change: Change
     throw e;
   }
 }
+
+/** A problem about a grid the request named, said of the field that named it. */
+const naming = (field: string) => (e: unknown) => {
+  if (e instanceof HttpProblem) e.extensions.field = field;
+  throw e;
+};

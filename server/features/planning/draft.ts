@@ -49,7 +49,7 @@ export async function suggestDraft(database: Database, req: Request, communityId
     ...existing.filter((g) => !taken.has(g.id)).map((g) => ({ id: g.id, geom: null })),
   ];
   const impact = await runChange(database, req, {
-    kind: 'plan', communityId, dryRun: true, versions: new Map(), required: [], build: async () => ({ edits }),
+    kind: 'plan', communityId, dryRun: true, versions: [], required: [], build: async () => ({ edits }),
   });
   const byId = new Map(existing.map((g) => [g.id, g]));
   const mean = parts.reduce((sum, p) => sum + p.households, 0) / parts.length;
@@ -65,6 +65,8 @@ export async function suggestDraft(database: Database, req: Request, communityId
         };
       }),
     },
+    // the grids the draft leaves out: saving it removes them (with the versions a plan's save needs)
+    removed: existing.filter((g) => !taken.has(g.id)),
     households: {
       mean: Math.round(mean * 10) / 10, min: Math.min(...households), max: Math.max(...households),
       max_deviation_pct: mean === 0 ? 0 : Math.round(Math.max(...households.map((h) => Math.abs(h - mean))) / mean * 1000) / 10,

@@ -1,29 +1,41 @@
 import { Router, type Request, type Response } from 'express';
+import type { Transaction } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../../db/database.ts';
+import type { DB } from '../../db/schema.ts';
 import { parseBody } from '../../http/body.ts';
+import { rowId } from '../../http/fields.ts';
 import { geometrySchema } from '../../http/geojson.ts';
 import { onlyParameters, parseId, parseIfMatch, parseTime } from '../../http/params.ts';
 import { HttpProblem } from '../../http/problem.ts';
 import { grids } from '../grids/resource.ts';
-import { runChange, type ChangeKind, type ChangePlan, type ImpactReport } from './change.ts';
+import { runChange, type ChangeKind, type ChangePlan, type ImpactReport, type SeenVersion } from './change.ts';
 import { requirePlanner, suggestDraft } from './draft.ts';
-import { gridHistory, gridsAsOf } from './history.ts';
+import { gridHistory, gridsAsOf, removedGrid } from './history.ts';
 import { carvePlan, drawnShape, gridRow, mergePlan, redrawPlan, splitPlan, versionShape, type GridRow } from './shapes.ts';
 
-const polygon = geometrySchema(['Polygon']);
+/** Vertices a drawn grid may have (a city block's boundary needs tens), and a whole plan. */
+const MAX_VERTICES = 5000;
+const MAX_PLAN_VERTICES = 50_000;
+const vertices = (p: { coordinates: number[][][] } | null) => p?.coordinates.reduce((n, ring) => n + ring.length, 0) ?? 0;
+
+const polygon = geometrySchema(['Polygon'])
+  .refine((p) => vertices(p as { coordinates: number[][][] }) <= MAX_VERTICES, `a grid has at most ${MAX_VERTICES} vertices`);
+const version = z.number().int().min(1).max(999_999_999);
 const change = {
   dryRun: z.boolean().default(false),
   note: z.string().max(2000).optional(),
 };
+/** The other grids' versions a dry run showed (its grids[].version): a save refuses with 412 if any changed since. */
+const seen = { versions: z.array(z.object({ id: rowId, version }).strict()).max(200).optional() };
 const gridName = z.string().min(1).max(100);
-const version = z.number().int().min(1).max(999_999_999);
+const onceEach = (ids: number[]) => new Set(ids).size === ids.length;
 
-const redrawBody = z.object({ geometry: polygon, adjustNeighbours: z.boolean().default(false), ...change }).strict();
+const redrawBody = z.object({ geometry: polygon, adjustNeighbours: z.boolean().default(false), ...change, ...seen }).strict();
 const splitBody = z.object({ line: geometrySchema(['LineString']), name: gridName.optional(), ...change }).strict();
 const mergeBody = z.object({
-  grids: z.array(z.object({ id: z.number().int().positive(), version: version.optional() }).strict()).min(2).max(20)
-    .refine((g) => new Set(g.map((x) => x.id)).size === g.length, 'each grid once'),
+  grids: z.array(z.object({ id: rowId, version: version.optional() }).strict()).min(2).max(20)
+    .refine((g) => onceEach(g.map((x) => x.id)), 'each grid once'),
   name: gridName.optional(),
   ...change,
 }).strict();
@@ -31,18 +43,23 @@ const createBody = z.object({
   geometry: polygon,
   properties: grids.properties.omit({ community_id: true, code: true }).extend({ name: gridName.optional() }).strict().default({}),
   ...change,
+  ...seen,
 }).strict();
 const planBody = z.object({
-  grids: z.array(z.object({
-    id: z.number().int().positive().optional(), version: version.optional(), geometry: polygon.nullable(), name: gridName.optional(),
-  }).strict()).min(1).max(200)
-    .refine((g) => { const ids = g.flatMap((x) => (x.id === undefined ? [] : [x.id])); return new Set(ids).size === ids.length; }, 'each grid once'),
+  grids: z.array(z.object({ id: rowId.optional(), version: version.optional(), geometry: polygon.nullable(), name: gridName.optional() }).strict())
+    .min(1).max(200)
+    .refine((g) => onceEach(g.flatMap((x) => (x.id === undefined ? [] : [x.id]))), 'each grid once')
+    .refine((g) => g.reduce((n, x) => n + vertices(x.geometry as { coordinates: number[][][] } | null), 0) <= MAX_PLAN_VERTICES,
+      `a plan has at most ${MAX_PLAN_VERTICES} vertices`),
   ...change,
 }).strict();
-const revertBody = z.object({ version, adjustNeighbours: z.boolean().default(false), ...change }).strict();
+const revertBody = z.object({ version, adjustNeighbours: z.boolean().default(false), ...change, ...seen }).strict();
 const suggestBody = z.object({ count: z.number().int().min(1).max(50) }).strict();
 
 export const planningBodies = { redrawBody, splitBody, mergeBody, createBody, planBody, revertBody, suggestBody };
+
+const seenVersions = (versions: { id: number; version: number }[] | undefined): SeenVersion[] =>
+  (versions ?? []).map((v, k) => ({ ...v, field: `versions[${k}].version` }));
 
 /** Answers a planning change: 201 with the first new grid's Location when a save created grids, the grid's ETag when one grid was edited. */
 function answer(res: Response, report: ImpactReport, edited?: number) {
@@ -54,18 +71,18 @@ function answer(res: Response, report: ImpactReport, edited?: number) {
 }
 
 /** A change of one grid (redraw, split, revert): its If-Match, its community, its row. */
-async function oneGrid(database: Database, req: Request, kind: ChangeKind, body: { dryRun: boolean; note?: string },
-  build: (trx: Parameters<ChangeBuild>[0], grid: GridRow) => Promise<ChangePlan>) {
+async function oneGrid(database: Database, req: Request, kind: ChangeKind, body: { dryRun: boolean; note?: string; versions?: { id: number; version: number }[] },
+  build: (trx: Transaction<DB>, grid: GridRow) => Promise<ChangePlan>) {
   const id = parseId(req.params.id);
-  const seen = parseIfMatch(req.get('If-Match'));
+  const ifMatch = parseIfMatch(req.get('If-Match'));
   const grid = await database.db.transaction().execute((trx) => gridRow(trx, id));
   return runChange(database, req, {
     kind, communityId: grid.community_id, dryRun: body.dryRun, note: body.note,
-    versions: new Map(seen === undefined ? [] : [[id, seen]]), required: [id],
+    versions: [...(ifMatch === undefined ? [] : [{ id, version: ifMatch, field: 'If-Match' }]), ...seenVersions(body.versions)],
+    required: [{ id, field: 'If-Match', idField: 'id' }],
     build: async (trx) => build(trx, await gridRow(trx, id)),
   });
 }
-type ChangeBuild = Parameters<typeof runChange>[2]['build'];
 
 export function planningRoutes(database: Database) {
   return Router()
@@ -75,7 +92,8 @@ export function planningRoutes(database: Database) {
       const { communityId } = await database.db.transaction().execute((trx) => mergePlan(trx, ids, body.name));
       const report = await runChange(database, req, {
         kind: 'merge', communityId, dryRun: body.dryRun, note: body.note,
-        versions: new Map(body.grids.flatMap((g) => (g.version === undefined ? [] : [[g.id, g.version] as [number, number]]))), required: ids,
+        versions: body.grids.flatMap((g, k) => (g.version === undefined ? [] : [{ id: g.id, version: g.version, field: `grids[${k}].version` }])),
+        required: body.grids.map((g, k) => ({ id: g.id, field: `grids[${k}].version`, idField: `grids[${k}].id` })),
         build: async (trx) => (await mergePlan(trx, ids, body.name)).plan,
       });
       answer(res, report, ids[0]);
@@ -95,9 +113,19 @@ export function planningRoutes(database: Database) {
     })
     .post('/api/v1/grids/:id/revert', async (req, res) => {
       const body = parseBody(revertBody, req.body);
-      const report = await oneGrid(database, req, 'revert', body, async (trx, grid) =>
-        redrawPlan(trx, grid, await versionShape(trx, grid, body.version), body.adjustNeighbours));
-      answer(res, report, parseId(req.params.id));
+      const id = parseId(req.params.id);
+      // a grid a merge or a carve removed comes back under its own id and code, carved out of the grids that took it
+      const removed = await removedGrid(database.db, id);
+      const report = removed
+        ? await runChange(database, req, {
+          kind: 'revert', communityId: removed.community_id, dryRun: body.dryRun, note: body.note, versions: seenVersions(body.versions), required: [],
+          build: async (trx) => carvePlan(trx, removed.community_id, {
+            id, restore: { code: removed.code }, name: removed.name, properties: removed.properties, geom: await versionShape(trx, removed, body.version),
+          }),
+        })
+        : await oneGrid(database, req, 'revert', body, async (trx, grid) =>
+          redrawPlan(trx, grid, await versionShape(trx, grid, body.version), body.adjustNeighbours));
+      answer(res, report, id);
     })
     .get('/api/v1/grids/:id/history', async (req, res) => {
       onlyParameters(req, []);
@@ -113,9 +141,12 @@ export function planningRoutes(database: Database) {
       const communityId = parseId(req.params.id);
       const body = parseBody(createBody, req.body);
       await requirePlanner(database.db, req, communityId);
+      const { name, ...properties } = body.properties as { name?: string };
       const report = await runChange(database, req, {
-        kind: 'create', communityId, dryRun: body.dryRun, note: body.note, versions: new Map(), required: [],
-        build: async (trx) => carvePlan(trx, communityId, await drawnShape(trx, body.geometry, 'geometry', { communityId, except: [] }), body.properties),
+        kind: 'create', communityId, dryRun: body.dryRun, note: body.note, versions: seenVersions(body.versions), required: [],
+        build: async (trx) => carvePlan(trx, communityId, {
+          name, properties, geom: await drawnShape(trx, body.geometry, 'geometry', { communityId, except: [] }),
+        }),
       });
       answer(res, report);
     })
@@ -123,11 +154,10 @@ export function planningRoutes(database: Database) {
       const communityId = parseId(req.params.id);
       const body = parseBody(planBody, req.body);
       await requirePlanner(database.db, req, communityId);
-      const existing = body.grids.flatMap((g) => (g.id === undefined ? [] : [g.id]));
       const report = await runChange(database, req, {
         kind: 'plan', communityId, dryRun: body.dryRun, note: body.note,
-        versions: new Map(body.grids.flatMap((g) => (g.id === undefined || g.version === undefined ? [] : [[g.id, g.version] as [number, number]]))),
-        required: existing,
+        versions: body.grids.flatMap((g, k) => (g.id === undefined || g.version === undefined ? [] : [{ id: g.id, version: g.version, field: `grids[${k}].version` }])),
+        required: body.grids.flatMap((g, k) => (g.id === undefined ? [] : [{ id: g.id, field: `grids[${k}].version`, idField: `grids[${k}].id` }])),
         build: async (trx) => ({
           edits: await Promise.all(body.grids.map(async (g, k) => {
             if (g.id !== undefined && (await gridRow(trx, g.id, `grids[${k}].id`)).community_id !== communityId) {

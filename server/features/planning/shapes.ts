@@ -97,14 +97,13 @@ export async function redrawPlan(trx: Transaction<DB>, grid: GridRow, hex: strin
   return { edits, refusals };
 }
 
-/** A new grid drawn in a community: the grids it covers lose that area. */
-export async function carvePlan(trx: Transaction<DB>, communityId: number, hex: string, properties: Record<string, unknown>): Promise<ChangePlan> {
+/** A new grid drawn in a community (or a removed one restored): the grids it covers lose that area. */
+export async function carvePlan(trx: Transaction<DB>, communityId: number, grid: Edit & { geom: string }): Promise<ChangePlan> {
   const refusals: Refusal[] = [];
   const shapes = await partsOf(trx, sql`
-    select s.id, ST_Difference(s.geom, ${shape(hex)}) as geom from grids s
-    where s.community_id = ${communityId} and ST_Relate(s.geom, ${shape(hex)}, '2********')`);
-  const { name, ...rest } = properties as { name?: string };
-  return { edits: [{ geom: hex, name, properties: rest }, ...neighbourEdits(shapes, refusals)], refusals };
+    select s.id, ST_Difference(s.geom, ${shape(grid.geom)}) as geom from grids s
+    where s.community_id = ${communityId} and ST_Relate(s.geom, ${shape(grid.geom)}, '2********')`);
+  return { edits: [grid, ...neighbourEdits(shapes, refusals)], refusals };
 }
 
 /** A grid cut along a line: the largest piece keeps the grid, the others become new grids. */
@@ -132,7 +131,7 @@ export async function mergePlan(trx: Transaction<DB>, ids: number[], name?: stri
 }
 
 /** The boundary grid `grid` had at `version` (hex WKB), for a revert. */
-export async function versionShape(trx: Transaction<DB>, grid: GridRow, version: number) {
+export async function versionShape(trx: Transaction<DB>, grid: { id: number; code: string }, version: number) {
   const { rows: [found] } = await sql<{ hex: string }>`
     select encode(ST_AsBinary(geom_after), 'hex') as hex from grid_versions
     where grid_id = ${grid.id} and version = ${version} and geom_after is not null order by id desc limit 1`.execute(trx);

@@ -14,7 +14,7 @@ import { HouseholdChart } from './HouseholdChart.tsx';
 import { ImpactView, StaleNotice } from './ImpactView.tsx';
 import { AFTER_COLOUR, BAND_COLOURS, CHOSEN_COLOUR, DRAFT_COLOUR, MOVED_COLOUR, OVERLAP_COLOUR, PAST_COLOUR, UNCOVERED_COLOUR, usePlanningMap } from './layers.ts';
 import {
-  create, draftPlan, gridHistory, gridsAt, merge, redraw, revert, runProposal, split, StaleEdit, suggestGrids,
+  create, draftPlan, gridHistory, gridsAt, merge, neighbourVersions, redraw, revert, runProposal, split, StaleEdit, suggestGrids,
   type Community, type GridVersion, type ImpactReport, type PlanGrid, type Proposal, type Suggestion,
 } from './plans.ts';
 import { nearRing } from './snapping.ts';
@@ -248,16 +248,16 @@ export function PlanningPanel({ map, picked, onFocus }: {
   }, [communityId, asOf]);
 
   const save = async (note: string) => {
-    if (!proposal) return;
+    if (!proposal || !impact.report) return;
     setSaving(true);
     setSaveError(null);
     try {
-      const report = await runProposal(proposal, { note });
+      const report = await runProposal(proposal, { note, seen: impact.report });
       startOver();
       setSaved(report);
       setRevision((r) => r + 1);
     } catch (e) {
-      if (e instanceof StaleEdit) await showStale(proposal.basis);
+      if (e instanceof StaleEdit) await showStale(proposal.neighbours ? [...proposal.basis, ...neighbourVersions(proposal, impact.report)] : proposal.basis);
       else setSaveError((e as Error).message);
     } finally {
       setSaving(false);

@@ -52,16 +52,25 @@ export interface Proposal {
   basis: { id: number; version: number }[];
   /** the dry run, when the call that proposed it answered one already (a suggested draft) */
   known?: ImpactReport;
+  /** the call takes the other grids' versions the dry run showed (`versions`): a save refuses if one changed since */
+  neighbours?: boolean;
 }
 
 /** The grid moved on since it was loaded: the save was refused with 412. */
 export class StaleEdit extends Error {}
 
-/** Runs a proposal: a dry run, or the save with the planner's note. */
-export async function runProposal(proposal: Proposal, save: { note: string } | null, signal?: AbortSignal): Promise<ImpactReport> {
+/** The grids a dry run showed changing, other than those the proposal names, at the versions it saw them. */
+export const neighbourVersions = (proposal: Proposal, seen: ImpactReport) => seen.grids
+  .filter((g) => g.version !== null && !proposal.basis.some((b) => b.id === g.id))
+  .map((g) => ({ id: g.id, version: g.version! }));
+
+/** Runs a proposal: a dry run, or the save with the planner's note, of what the dry run `seen` showed. */
+export async function runProposal(proposal: Proposal, save: { note: string; seen: ImpactReport } | null, signal?: AbortSignal): Promise<ImpactReport> {
   const headers: Record<string, string> = { 'Content-Type': 'application/json' };
   if (save && proposal.ifMatch !== undefined) headers['If-Match'] = `"${proposal.ifMatch}"`;
-  const body = save ? { ...proposal.body, dryRun: false, note: save.note } : { ...proposal.body, dryRun: true };
+  const body = save
+    ? { ...proposal.body, dryRun: false, note: save.note, ...(proposal.neighbours ? { versions: neighbourVersions(proposal, save.seen) } : {}) }
+    : { ...proposal.body, dryRun: true };
   const response = await apiFetch(proposal.url, { method: 'POST', headers, body: JSON.stringify(body), signal });
   if (response.status === 412) throw new StaleEdit(await problemOf(response));
   if (!response.ok) throw new Error(await problemOf(response));
@@ -135,6 +144,7 @@ export const redraw = (grid: PlanGrid, geometry: Polygon, adjustNeighbours: bool
   body: { geometry, adjustNeighbours },
   ifMatch: grid.properties.version,
   basis: [{ id: grid.id, version: grid.properties.version }],
+  neighbours: true,
 });
 
 export const split = (grid: PlanGrid, line: LineString): Proposal => ({
@@ -153,6 +163,7 @@ export const create = (community: number, geometry: Polygon, name: string): Prop
   url: `/api/v1/communities/${community}/grids`,
   body: { geometry, properties: { name } },
   basis: [],
+  neighbours: true,
 });
 
 export const revert = (grid: PlanGrid, version: number, adjustNeighbours: boolean): Proposal => ({
@@ -160,4 +171,5 @@ export const revert = (grid: PlanGrid, version: number, adjustNeighbours: boolea
   body: { version, adjustNeighbours },
   ifMatch: grid.properties.version,
   basis: [{ id: grid.id, version: grid.properties.version }],
+  neighbours: true,
 });
