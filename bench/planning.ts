@@ -18,14 +18,15 @@ import { parseArgs } from 'node:util';
 import { sql, type Kysely } from 'kysely';
 import { generateDemoCity } from '../data/demo-city.ts';
 import { loadDemoCity } from '../data/load-demo.ts';
-import { openDatabase } from '../server/db/database.ts';
+import { openDatabase, type Database } from '../server/db/database.ts';
 import { migrate } from '../server/db/migrate.ts';
 import type { DB } from '../server/db/schema.ts';
 import { suggestPartition, type SuggestedPart } from '../server/features/planning/suggest.ts';
 import { benchDatabase, count, mulberry32, since, vacuumAnalyze } from './load.ts';
 
 const NAME = 'gridmap_bench_planning';
-const CODE = '610602001900';
+/** The large community's code: its grids are numbered after it. */
+export const CODE = '610602001900';
 const CENTRE: [number, number] = [109.6, 36.62];
 
 interface Run { total: number; cuts: number; tally: number; parts: SuggestedPart[] }
@@ -50,47 +51,74 @@ export async function run(args: string[]) {
   const started = performance.now();
   const results: Result[] = [];
   for (const mode of modes) {
-    if (mode === 'server') {
-      const bench = await benchDatabase({
-        server: String(values.server), name: NAME, label: `planning buildings=${buildings}`, keep: Boolean(values.keep), size: 1,
-        fill: async (url) => {
-          const filling = await openDatabase({ url });
-          try {
-            await addCommunity(filling.db, buildings);
-          } finally {
-            await filling.close();
-          }
-          await vacuumAnalyze(url, NAME);
-        },
-      });
-      try {
-        results.push(await measure('server (PostgreSQL)', bench.database.db, grids, reps));
-      } finally {
-        await bench.close();
-      }
-    } else {
-      const loading = performance.now();
-      const database = await openDatabase({});
-      try {
-        await migrate(database.db);
-        await loadDemoCity(database.db, generateDemoCity({ seed: 1, size: 1 }), () => {});
-        await addCommunity(database.db, buildings);
-        console.log(`suggest: embedded database ready (${since(loading)})`);
-        results.push(await measure('embedded (PGlite)', database.db, grids, reps));
-      } finally {
-        await database.close();
-      }
+    const city = await planningCity(mode as CityMode, {
+      bench: 'suggest', buildings, server: String(values.server), keep: Boolean(values.keep), name: NAME, label: `planning buildings=${buildings}`,
+    });
+    try {
+      results.push(await measure(mode === 'server' ? 'server (PostgreSQL)' : 'embedded (PGlite)', city.database.db, grids, reps));
+    } finally {
+      await city.close();
     }
   }
   print(results, grids, reps);
   console.log(`\nsuggest: the whole run took ${since(started)}`);
 }
 
+export type CityMode = 'server' | 'embedded';
+
+/**
+ * The planning benchmarks' city: a size-1 demo city and the large community (addCommunity), on the
+ * PostgreSQL server (its own database `name`, labelled `label`: with `keep` it is left behind and reused)
+ * or embedded (PGlite, in memory, built anew). `more` adds what a benchmark needs besides, once, as part of
+ * the fill (so a kept database has it too). Progress is printed as `bench: …`.
+ */
+export async function planningCity(mode: CityMode, { bench, buildings, server, keep, name, label, more }: {
+  bench: string; buildings: number; server: string; keep: boolean; name: string; label: string;
+  more?: (db: Kysely<DB>, communityId: number, mode: CityMode) => Promise<void>;
+}): Promise<{ database: Database; close: () => Promise<void> }> {
+  const add = async (db: Kysely<DB>) => {
+    const adding = performance.now();
+    const id = await addCommunity(db, buildings);
+    console.log(`${bench}: ${mode}: community of ${count(buildings)} buildings added (${since(adding)})`);
+    await more?.(db, id, mode);
+  };
+  if (mode === 'server') {
+    const city = await benchDatabase({
+      server, name, label, keep, size: 1,
+      fill: async (url) => {
+        const filling = await openDatabase({ url });
+        try {
+          await add(filling.db);
+        } finally {
+          await filling.close();
+        }
+        await vacuumAnalyze(url, name);
+      },
+    });
+    return { database: city.database, close: city.close };
+  }
+  const loading = performance.now();
+  const database = await openDatabase({});
+  try {
+    await migrate(database.db);
+    console.log(`${bench}: embedded: loading a size 1 demo city into PGlite…`);
+    await loadDemoCity(database.db, generateDemoCity({ seed: 1, size: 1 }), (step, done, total) => {
+      if (done === total) console.log(`${bench}: embedded: demo city ${step} ${count(total)} (${since(loading)})`);
+    });
+    await add(database.db);
+    console.log(`${bench}: embedded database ready (${since(loading)})`);
+    return { database, close: () => database.close() };
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}
+
 /**
  * The large community, in SQL: the boundary from a seeded generator, footprints 18 × 13 m around points
- * PostGIS draws in it (seeded), households from the point's number. The link triggers place them.
+ * PostGIS draws in it (seeded), households from the point's number. The link triggers place them. Returns its id.
  */
-async function addCommunity(db: Kysely<DB>, buildings: number) {
+export async function addCommunity(db: Kysely<DB>, buildings: number): Promise<number> {
   const random = mulberry32(20261130);
   const cos = Math.cos((CENTRE[1] * Math.PI) / 180);
   const ring = Array.from({ length: 48 }, (_, k) => {
@@ -107,9 +135,10 @@ async function addCommunity(db: Kysely<DB>, buildings: number) {
     select '测试楼' || d.path[1], case when d.path[1] * 7919 % 10 < 4 then 0 else 1 + d.path[1] * 104729 % 72 end,
            ST_Expand(d.geom, 0.0001, 0.00006)
     from communities c, ST_Dump(ST_GeneratePoints(c.geom, ${buildings}, 20261130)) d where c.id = ${id}`.execute(db);
+  return id;
 }
 
-async function timed<T>(work: () => Promise<T>): Promise<[number, T]> {
+export async function timed<T>(work: () => Promise<T>): Promise<[number, T]> {
   const start = performance.now();
   const value = await work();
   return [performance.now() - start, value];
@@ -171,11 +200,11 @@ async function measure(mode: string, db: Kysely<DB>, grids: number, reps: number
     polsbyPopper: shape.polsby_popper };
 }
 
-const median = (values: number[]) => {
+export const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor((sorted.length - 1) / 2)];
 };
-const ms = (v: number) => `${v.toFixed(v >= 100 ? 0 : 1)} ms`;
+export const ms = (v: number) => `${v.toFixed(v >= 100 ? 0 : 1)} ms`;
 
 /** Mean, least, most, and the largest deviation from the mean in per cent. */
 function spread(households: number[]) {
