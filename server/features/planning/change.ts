@@ -99,13 +99,22 @@ class DryRun {
 }
 
 /**
- * Grids of `communityId`, and of other communities where they meet `near` (hex WKB: a change's shapes, whose
- * buildings may come from a grid next door), with what they hold as stored now.
+ * The grids a change can move anything into or out of: those it edits, and any grid meeting their shapes
+ * before or after (a row changes grid only where an edited boundary was and is not), in any community.
  */
-async function gridStates(trx: Transaction<DB>, communityId: number, near: string[]): Promise<GridState[]> {
+async function nearGrids(trx: Transaction<DB>, edited: number[], shapes: string[]): Promise<number[]> {
+  const { rows } = await sql<{ id: number }>`
+    with near as (select ST_GeomFromWKB(decode(h, 'hex'), 4326) as s from unnest(${shapes}::text[]) h
+                  union all select geom from grids where id = any(${edited}))
+    select g.id from grids g where g.id = any(${edited})
+       or exists (select from near where g.geom && near.s and ST_Intersects(g.geom, near.s))`.execute(trx);
+  return rows.map((r) => r.id);
+}
+
+/** Grids `ids` with what they hold, as stored now. */
+async function gridStates(trx: Transaction<DB>, ids: number[]): Promise<GridState[]> {
   const { rows } = await sql<GridState>`
-    with g as (select * from grids where community_id = ${communityId}
-               or geom && (select ST_Collect(ST_GeomFromWKB(decode(h, 'hex'), 4326)) from unnest(${near}::text[]) h)),
+    with g as (select * from grids where id = any(${ids})),
     b as (select grid_id, sum(households)::int as households, sum(residents)::int as residents
           from buildings where grid_id in (select id from g) group by grid_id),
     m as (select grid_id, count(*)::int as members, count(*) filter (where is_volunteer)::int as volunteers
@@ -318,8 +327,9 @@ export async function runChange(database: Database, req: Request, change: Change
       const outside = refusals.find((r) => r.title === OUTSIDE);
       if (outside && viewer.role !== 'admin') throw new HttpProblem(422, outside.title, outside.detail, { ...outside, refusals });
 
-      const shapes = plan.edits.flatMap((e) => (e.geom === null ? [] : [e.geom]));
-      const before = await gridStates(trx, community.id, shapes);
+      const near = await nearGrids(trx, plan.edits.flatMap((e) => (e.id !== undefined && !e.restore ? [e.id] : [])),
+        plan.edits.flatMap((e) => (e.geom === null ? [] : [e.geom])));
+      const before = await gridStates(trx, near);
       const coveredBefore = await coveredArea(trx, community.id);
       let saved: { id: number; at: string } | undefined;
       if (!change.dryRun) {
@@ -334,7 +344,7 @@ export async function runChange(database: Database, req: Request, change: Change
       await refuseOutsideScope(trx, grids, viewer, 'create', applied.created);
       await refuseRelinksOutsideScope(trx, viewer, auditFrom);
 
-      const after = await gridStates(trx, community.id, shapes);
+      const after = await gridStates(trx, [...near, ...applied.created]);
       const moved = await movedRows(trx, auditFrom, seesAggregateOnly('members', viewer));
       const overlaps = await overlapsOf(trx, community.id, edited);
       const uncovered = await uncoveredParts(trx, community.id, coveredBefore);
