@@ -289,6 +289,18 @@ describe('split, merge and carve', () => {
     f.east = third.id;
   });
 
+  it('refuses a new grid wholly inside another: the other would surround it', async () => {
+    const inside = box(LON + 0.002, LAT + 0.002, LON + 0.004, LAT + 0.004);
+    const dry = await post(as.admin, `/api/v1/communities/${f.community}/grids`, { geometry: inside, dryRun: true });
+    expect(dry.status, dry.text).toBe(200);
+    expect((dry.body as Report).refusals).toEqual([expect.objectContaining({ title: 'Grid with a hole', grid: f.west })]);
+    const before = await snapshot();
+    const saved = await post(as.admin, `/api/v1/communities/${f.community}/grids`, { geometry: inside });
+    expect(saved.status).toBe(422);
+    expect(saved.body.detail).toMatch(/grid 610602099001001 would surround an area of other grids/);
+    expect(await snapshot()).toBe(before);
+  });
+
   it('carves a new grid out of the grids it covers, with the next code; the community stays covered once', async () => {
     const total = await households(f.community);
     const res = await post(as.admin, `/api/v1/communities/${f.community}/grids`, {

@@ -165,10 +165,14 @@ export function gridName(code: string) {
   return `第${h ? `${DIGITS[h]}百` : ''}${tens}${u ? DIGITS[u] : ''}网格`;
 }
 
-/** The refusals the shapes themselves earn: slivers, parts outside the community. */
+/**
+ * The refusals the shapes themselves earn: slivers, parts outside the community, holes (a grid wholly inside
+ * another: the other would surround it, which the planner's editor, like most grid registers, cannot hold).
+ */
 async function shapeRefusals(trx: Transaction<DB>, communityId: number, edits: Edit[]): Promise<Refusal[]> {
-  const { rows } = await sql<{ n: number; id: number | null; area_m2: number; outside_m2: number }>`
-    select (e.n - 1)::int as n, (e.edit->>'id')::int as id,
+  const { rows } = await sql<{ n: number; id: number | null; code: string | null; area_m2: number; outside_m2: number; holes: number }>`
+    select (e.n - 1)::int as n, (e.edit->>'id')::int as id, coalesce(e.edit->'restore'->>'code', (select code from grids where id = (e.edit->>'id')::int)) as code,
+           ST_NumInteriorRings(g) as holes,
            round(ST_Area(g::geography)::numeric, 1)::float8 as area_m2,
            round(ST_Area(ST_Difference(g, c.geom)::geography)::numeric, 1)::float8 as outside_m2
     from json_array_elements(${JSON.stringify(edits)}::json) with ordinality as e(edit, n)
@@ -177,12 +181,15 @@ async function shapeRefusals(trx: Transaction<DB>, communityId: number, edits: E
     where e.edit->>'geom' is not null order by e.n`.execute(trx);
   const refusals: Refusal[] = [];
   for (const r of rows) {
-    const which = r.id ? `grid ${r.id}` : 'the new grid';
+    const which = r.code ? `grid ${r.code}` : 'the new grid';
     if (r.area_m2 < MIN_GRID_AREA_M2) {
       refusals.push({ title: 'Sliver', detail: `${which} would cover ${r.area_m2} m², under the ${MIN_GRID_AREA_M2} m² a grid needs`, field: 'geometry', grid: r.id, area_m2: r.area_m2 });
     }
     if (r.outside_m2 > GRID_TOLERANCE_M2) {
       refusals.push({ title: OUTSIDE, detail: `${which} would extend ${r.outside_m2} m² beyond its community`, field: 'geometry', grid: r.id, area_m2: r.outside_m2 });
+    }
+    if (r.holes > 0) {
+      refusals.push({ title: 'Grid with a hole', detail: `${which} would surround ${r.holes === 1 ? 'an area' : `${r.holes} areas`} of other grids: draw the new boundary to reach its edge`, field: 'geometry', grid: r.id });
     }
   }
   return refusals;
