@@ -408,7 +408,7 @@ export function openApiDocument(resources: ResourceDefinition[]) {
     content: { 'application/json': { schema: { type: 'object' } } },
   };
   const ifMatch = { name: 'If-Match', in: 'header', schema: { type: 'string' }, description: 'the grid\'s ETag; required to save (428 without it, 412 when stale)' };
-  const rules = `Refused (422, with every reason in \`refusals\`; a dry run lists them and answers 200): invalid shapes, grids outside their community, overlaps (without adjustNeighbours), grids falling into parts, slivers under ${MIN_GRID_AREA_M2} m².`;
+  const rules = `Refused (422, with every reason in \`refusals\`; a dry run lists them and answers 200): invalid shapes, grids outside their community, overlaps (without adjustNeighbours), grids falling into parts, grids surrounding others (holes), slivers under ${MIN_GRID_AREA_M2} m². Send \`versions\` (the other grids as a dry run showed them) to refuse a save over their changes (412).`;
   const planning = (summary: string, name: keyof typeof planningBodies, extra: Record<string, unknown> = {}) => ({
     post: {
       summary, tags: planningTags, description: rules, ...extra,
