@@ -91,7 +91,9 @@ describe.skipIf(!haveBrowser)(`the planner's view in headless Chromium (${mode} 
       expect(await impact().getByTestId(`impact-after-${g.id}`).textContent(), `grid ${g.id} after`).toBe(String(g.after?.households ?? '—'));
       expect(await impact().getByTestId(`impact-before-${g.id}`).textContent(), `grid ${g.id} before`).toBe(String(g.before?.households ?? '—'));
     }
-    expect(await impact().locator('tbody tr').count()).toBe(expected.grids.length);
+    expect(await impact().locator('tbody tr[data-status]').count()).toBe(expected.grids.length);
+    // each grid's people and open issues before and after, on a line of its own
+    for (const g of expected.grids) expect(await impact().getByTestId(`impact-people-${g.id}`).textContent()).toContain('居民');
     expect(await impact().getByTestId('moved-buildings').textContent()).toBe(String(expected.moved.buildings.length));
   };
 
@@ -124,6 +126,9 @@ describe.skipIf(!haveBrowser)(`the planner's view in headless Chromium (${mode} 
     expect(await chart.locator('figcaption').textContent()).toContain(`${figures[0].properties.band_min}–${figures[0].properties.band_max}`);
     const drawn = await page.evaluate(() => window.gridmap!.map.queryRenderedFeatures({ layers: ['planning-grids-fill'] }).map((f) => f.id));
     expect(new Set(drawn)).toEqual(new Set(grids.map((g) => g.id)));
+    // the base map's own grid layers, the selected grid's outline too, leave the community to this view
+    const filters = await page.evaluate(() => ['grids-fill', 'grids-line', 'grids-label', 'grids-selected'].map((l) => JSON.stringify(window.gridmap!.map.getFilter(l))));
+    for (const f of filters) expect(f).toContain(`["!=",["get","community_id"],${community}]`);
     await page.screenshot({ path: `test-results/planning-grids-${mode}.png` });
     expect(errors).toEqual([]);
   });
@@ -210,6 +215,8 @@ describe.skipIf(!haveBrowser)(`the planner's view in headless Chromium (${mode} 
     const stale = panel().getByTestId('stale');
     await expect.poll(() => stale.textContent(), LIVE).toContain('管理员恢复原边界');
     expect(await stale.textContent()).toContain(`v${edited.properties.version + 1}`);
+    // the same save again would be refused again: it is off until the grids are reloaded
+    expect(await panel().getByTestId('plan-save').isDisabled()).toBe(true);
     expect(await stale.textContent()).toContain('admin');
     await stale.scrollIntoViewIfNeeded();
     await page.screenshot({ path: `test-results/planning-stale-${mode}.png` });
@@ -222,6 +229,79 @@ describe.skipIf(!haveBrowser)(`the planner's view in headless Chromium (${mode} 
     // the browser logs the refusal itself; nothing else went wrong
     expect(errors).toEqual([expect.stringContaining('412 (Precondition Failed)')]);
     errors.length = 0;
+  });
+
+  it('says in Chinese why a change cannot be saved, and keeps the change when a bar of the chart is clicked', async () => {
+    const edited = (await currentGrids()).find((g) => g.id === grids[0].id)!;
+    await expect.poll(() => panel().getByTestId('chosen-grid').getAttribute('data-grid'), LIVE).toBe(String(edited.id));
+    // each older version offers to go back to it, named with its number
+    expect(await panel().getByTestId('grid-history').getByRole('button', { name: `恢复到 v${grids[0].properties.version}`, exact: true }).count()).toBe(1);
+    // with the neighbours left as they are, a vertex dragged into the neighbour makes the grids overlap
+    await panel().locator('input[name="adjustNeighbours"]').uncheck();
+    await idle(page);
+    const { position, neighbour } = await sharedVertex(edited.id);
+    await drag(position, centre(neighbour), 35, async () => {});
+    await expect.poll(() => impact().getAttribute('data-state'), LIVE).toBe('ready');
+    const refusals = impact().getByTestId('impact-refusals');
+    await expect.poll(() => refusals.textContent(), LIVE).toContain('重叠');
+    const said = (await refusals.locator('li').first().textContent())!;
+    const names = [edited.properties.name, neighbour.properties.name];
+    expect(said).toMatch(new RegExp(`^(${names[0]}与${names[1]}|${names[1]}与${names[0]})将重叠 [\\d,.]+ m²$`));
+    expect(said).not.toMatch(/[A-Za-z]{3,}/);
+    expect(await refusals.locator('li').first().getAttribute('data-title')).toBe('Grids overlap');
+    expect(await panel().getByTestId('plan-save').isDisabled()).toBe(true);
+    expect(await impact().getByTestId('impact-status').textContent()).toBe('影响已算出，不能保存');
+
+    // a click on another grid's bar does not throw the reshaped boundary away
+    // (the bar says it is disabled now, which Playwright would wait out: the click is the planner's all the same)
+    await panel().getByTestId('household-chart').locator(`g[data-grid="${neighbour.id}"]`).click({ force: true });
+    expect(await panel().getByTestId('chosen-grid').getAttribute('data-grid')).toBe(String(edited.id));
+    expect(await panel().getByTestId('household-chart').locator(`g[data-grid="${neighbour.id}"]`).getAttribute('aria-disabled')).toBe('true');
+    expect(await impact().getByTestId('impact-refusals').count()).toBe(1);
+    await impact().scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `test-results/planning-refusal-${mode}.png` });
+
+    // dragged back where it was (it snaps onto the neighbour's vertex there), the boundary is the one saved: nothing to save
+    const moved = (redraws.at(-1)!.body.geometry as Polygon).coordinates[0]
+      .find((p) => !edited.geometry.coordinates[0].some((q) => q[0] === p[0] && q[1] === p[1]))!;
+    const [from, to] = [await onPage(page, moved), await onPage(page, position)];
+    await drag(moved, position, Math.hypot(to.x - from.x, to.y - from.y), async () => {});
+    await expect.poll(() => panel().getByTestId('plan-unchanged').count(), LIVE).toBe(1);
+    await expect.poll(() => impact().getAttribute('data-state'), LIVE).toBe('ready');
+    expect((redraws.at(-1)!.body.geometry as Polygon).coordinates).toEqual(edited.geometry.coordinates);
+    expect(await impact().getByTestId('impact-refusals').count()).toBe(0);
+    await panel().getByTestId('plan-note').fill('没有改动');
+    expect(await panel().getByTestId('plan-save').isDisabled()).toBe(true);
+
+    await impact().getByRole('button', { name: '放弃' }).click();
+    await panel().locator('input[name="adjustNeighbours"]').check();
+    expect(errors).toEqual([]);
+  });
+
+  it('chooses a grid from the chart with the keyboard', async () => {
+    const chart = panel().getByTestId('household-chart');
+    expect(await chart.locator('svg').getAttribute('role')).not.toBe('img');
+    const other = grids[1];
+    const bar = chart.locator(`g[data-grid="${other.id}"]`);
+    expect(await bar.getAttribute('role')).toBe('button');
+    expect(await bar.getAttribute('aria-label')).toContain(other.properties.name);
+    expect(await bar.getAttribute('aria-label')).toMatch(/\d+ 户/);
+    await bar.focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => panel().getByTestId('chosen-grid').getAttribute('data-grid'), LIVE).toBe(String(other.id));
+    expect(await bar.getAttribute('aria-pressed')).toBe('true');
+    // Space too
+    await chart.locator(`g[data-grid="${grids[0].id}"]`).focus();
+    await page.keyboard.press(' ');
+    await expect.poll(() => panel().getByTestId('chosen-grid').getAttribute('data-grid'), LIVE).toBe(String(grids[0].id));
+    // while a new grid is drawn the bars choose nothing: they are not buttons
+    await panel().getByRole('button', { name: '新增网格' }).click();
+    expect(await bar.getAttribute('role')).toBe('img');
+    await panel().getByRole('button', { name: '修改边界' }).click();
+    await bar.focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => panel().getByTestId('chosen-grid').getAttribute('data-grid'), LIVE).toBe(String(other.id));
+    expect(errors).toEqual([]);
   });
 
   it('suggests a division of the community by households and draws the draft over the grids', async () => {
@@ -248,6 +328,56 @@ describe.skipIf(!haveBrowser)(`the planner's view in headless Chromium (${mode} 
     await expectImpactShown(suggestion.impact);
     expect(await panel().getByTestId('plan-save').textContent()).toBe('保存草案');
     await page.screenshot({ path: `test-results/planning-suggest-${mode}.png` });
+    expect(errors).toEqual([]);
+  });
+
+  it('after a save, the map view shows the grid as saved, and the grids on a date are asked for at the end of the local day', async () => {
+    const asked: string[] = [];
+    page.on('request', (r) => r.url().includes(`/api/v1/communities/${community}/grids?at=`) && asked.push(new URL(r.url()).searchParams.get('at')!));
+    await panel().getByRole('button', { name: '修改边界' }).click();
+    const today = await page.evaluate(() => {
+      const now = new Date();
+      return `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}-${String(now.getDate()).padStart(2, '0')}`;
+    });
+    expect(await panel().getByTestId('as-of').getAttribute('max')).toBe(today);
+    await panel().getByTestId('as-of').fill(today);
+    await expect.poll(() => asked.length, LIVE).toBe(1);
+    expect(asked[0]).toMatch(new RegExp(`^${today}T23:59:59\\.999[+-]\\d{2}:\\d{2}$`));
+    await panel().getByTestId('as-of-grids').waitFor(LIVE);
+
+    const edited = (await currentGrids()).find((g) => g.id === grids[1].id)!;
+    await expect.poll(() => panel().getByTestId('chosen-grid').getAttribute('data-grid'), LIVE).toBe(String(edited.id));
+    await idle(page);
+    const { position, neighbour } = await sharedVertex(edited.id);
+    await drag(position, centre(neighbour), 45, async () => {});
+    await expect.poll(() => impact().getAttribute('data-state'), LIVE).toBe('ready');
+    const sent = redraws.at(-1)!.body.geometry as Polygon;
+    await panel().getByTestId('plan-note').fill('网页拖动顶点：第二网格扩大');
+    await panel().getByTestId('plan-save').click();
+    await panel().getByTestId('saved').waitFor(LIVE);
+    // the grids on that date are asked for again: the change just saved is one of them
+    await expect.poll(() => asked.length, LIVE).toBe(2);
+
+    // a point of what the grid took from its neighbour, well inside it
+    const { rows: [taken] } = await sql<{ lon: number; lat: number }>`
+      select ST_X(p) as lon, ST_Y(p) as lat from (
+        select ST_PointOnSurface(ST_Intersection(ST_SetSRID(ST_GeomFromGeoJSON(${JSON.stringify(sent)}), 4326),
+                                                 ST_SetSRID(ST_GeomFromGeoJSON(${JSON.stringify(neighbour.geometry)}), 4326))) as p) q`.execute(test.database.db);
+    expect(taken).toBeDefined();
+
+    await page.getByRole('button', { name: '地图', exact: true }).click();
+    // the map's own grid layers, from tiles, show the grid there now (the map before the save showed the neighbour)
+    const gridAt = () => page.evaluate(([lon, lat]) => {
+      try {
+        const map = window.gridmap!.map;
+        if (!map.loaded() || map.isMoving() || !map.getLayer('grids-fill') || map.getLayer('planning-grids-fill')) return null;
+        return [...new Set(map.queryRenderedFeatures(map.project([lon, lat]), { layers: ['grids-fill'] }).map((f) => f.id))];
+      } catch {
+        return null;
+      }
+    }, [taken.lon, taken.lat]);
+    await expect.poll(gridAt, { timeout: 20_000, interval: 200 }).toEqual([edited.id]);
+    await page.screenshot({ path: `test-results/planning-map-after-${mode}.png` });
     expect(errors).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import type { FeatureCollection } from 'geojson';
 import type { Map as MapLibreMap } from 'maplibre-gl';
-import { useCallback, useState } from 'react';
+import { useCallback, useRef, useState } from 'react';
 import { AccountsPanel, scopeText } from './features/accounts/AccountsPanel.tsx';
 import { LoginScreen } from './features/auth/LoginScreen.tsx';
 import { useSession, type User } from './features/auth/session.tsx';
@@ -52,7 +52,14 @@ function Shell({ user }: { user: User }) {
   const [focus, setFocus] = useState<Bounds | null>(null);
   // the coverage and planning views draw layers of their own on the map
   const [map, setMap] = useState<MapLibreMap | null>(null);
+  // the planning view draws its community's grids itself; the map's grid tiles are as they were before its saves
+  const planned = useRef(false);
   const show = (next: typeof view) => {
+    // leaving the planning view after a save: a fresh map, whose tiles show the grids as saved (as after an import)
+    if (view === 'planning' && next !== 'planning' && planned.current) {
+      planned.current = false;
+      setMapVersion((v) => v + 1);
+    }
     setView(next);
     setTarget(null);
   };
@@ -110,7 +117,7 @@ function Shell({ user }: { user: User }) {
         : view === 'echo' ? <aside className="panel wide"><EchoWall keepsMonthly={keepsMonthly} /></aside>
         : view === 'metrics' ? <aside className="panel widest"><MetricsPanel /></aside>
         : view === 'coverage' ? <CoveragePanel map={map} onFocus={setFocus} />
-        : view === 'planning' ? <PlanningPanel map={map} picked={target} onFocus={setFocus} />
+        : view === 'planning' ? <PlanningPanel map={map} picked={target} onFocus={setFocus} onSaved={() => (planned.current = true)} />
         : view === 'import' ? <aside className="panel"><ImportPanel onImported={() => setMapVersion((v) => v + 1)} /></aside>
         : view === 'accounts' ? <aside className="panel wide"><AccountsPanel /></aside>
         : view === 'gis' ? <aside className="panel wide"><GisPanel /></aside>

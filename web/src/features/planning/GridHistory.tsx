@@ -4,23 +4,29 @@ import { useWhen } from '../walls/parts.tsx';
 import { gridHistory, type GridVersion, type PlanGrid } from './plans.ts';
 
 /** The grid's versions, newest first (who, when, what, why), each older one with a button to go back to it. */
-export function GridHistory({ grid, revertTo, onRevert }: { grid: PlanGrid; revertTo: number | null; onRevert: (version: number) => void }) {
+export function GridHistory({ grid, revertTo, onRevert, describe }: {
+  grid: PlanGrid;
+  revertTo: number | null;
+  onRevert: (version: number) => void;
+  /** a failure in the planner's language */
+  describe: (failure: unknown) => string;
+}) {
   const { t } = useI18n();
   const when = useWhen();
   const [versions, setVersions] = useState<GridVersion[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
   const { version } = grid.properties;
   useEffect(() => {
     let current = true;
     setVersions(null);
-    gridHistory(grid.id).then((history) => current && (setVersions(history.versions), setError(null)), (e: Error) => current && setError(e.message));
+    gridHistory(grid.id).then((history) => current && (setVersions(history.versions), setError(null)), (e: unknown) => current && setError(e));
     return () => void (current = false);
   }, [grid.id, version]);
 
   return (
     <section className="grid-history" data-testid="grid-history">
       <h3>{t('planning.history')}</h3>
-      {error && <p className="error" role="alert">{error}</p>}
+      {error !== null && <p className="error" role="alert">{describe(error)}</p>}
       {versions && (
         <ol className="timeline">
           {versions.map((v) => (
@@ -31,7 +37,8 @@ export function GridHistory({ grid, revertTo, onRevert }: { grid: PlanGrid; reve
               </div>
               {v.note && <div className="note">{v.note}</div>}
               {v.version !== version && v.geometry_after && (
-                <button type="button" className="link" aria-pressed={revertTo === v.version} onClick={() => onRevert(v.version)}>{t('planning.revert')}</button>
+                <button type="button" className="link" aria-pressed={revertTo === v.version} aria-label={`${t('planning.revertTo')} v${v.version}`}
+                  onClick={() => onRevert(v.version)}>{t('planning.revert')}</button>
               )}
             </li>
           ))}

@@ -1,21 +1,42 @@
+import type { KeyboardEvent } from 'react';
 import { useI18n } from '../../i18n.tsx';
 import { AFTER_COLOUR, BAND_COLOURS } from './layers.ts';
 import type { ImpactReport, PlanGrid } from './plans.ts';
 
-const [WIDTH, HEIGHT] = [400, 190];
-const MARGIN = { top: 16, right: 8, bottom: 30, left: 34 };
+const WIDTH = 400;
+const PLOT_HEIGHT = 144;
+const MARGIN = { top: 16, right: 8, left: 34 };
+/** The names' font size (the chart's CSS), and the longest a slanted name may run before it is cut. */
+const NAME_SIZE = 10;
+const SLANTED_WIDTH = 64;
+const SLANT_DEGREES = 40;
+
+/** About how wide a name is drawn: a Chinese character a full em, anything else about 0.6 of one. */
+const widthOf = (text: string) => [...text].reduce((w, c) => w + (/[\u2e80-\u9fff\uff00-\uffef]/.test(c) ? NAME_SIZE : NAME_SIZE * 0.6), 0);
+
+/** The name cut to `width` with an ellipsis when it is longer. */
+function fitted(name: string, width: number) {
+  if (widthOf(name) <= width) return name;
+  const chars = [...name];
+  while (chars.length > 1 && widthOf(`${chars.join('')}…`) > width) chars.pop();
+  return `${chars.join('')}…`;
+}
 
 /**
  * Households per grid as bars in their band colour, the target band drawn across; with a change weighed, each
- * grid's households after it as an outlined bar beside (grids it creates have only that). A click on a bar
- * chooses the grid.
+ * grid's households after it as an outlined bar beside (grids it creates have only that). A bar is a button:
+ * a click, or Enter or Space on it, chooses the grid (`onChoose`); with none, the bars only show. The names
+ * slant when they do not fit under their bars, cut when still too long (the full name is the bar's label).
  */
-export function HouseholdChart({ grids, band, impact, chosen, onChoose }: {
+export function HouseholdChart({ grids, band, impact, chosen, onChoose, locked = false }: {
   grids: PlanGrid[];
   band: { min: number; max: number };
   impact: ImpactReport | null;
   chosen: number[];
-  onChoose: (id: number) => void;
+  /** what choosing a bar does; null: the bars cannot be chosen (the tool draws on the map) */
+  onChoose: ((id: number) => void) | null;
+  /** the bars cannot be chosen now (work in progress would be lost): they say so, and stay where focus is */
+  locked?: boolean;
 }) {
   const { t } = useI18n();
   const after = new Map(impact?.grids.map((g) => [g.id, g]) ?? []);
@@ -28,18 +49,24 @@ export function HouseholdChart({ grids, band, impact, chosen, onChoose }: {
   const afterCount = (bar: (typeof bars)[number]) => bar.after?.after?.households;
   const highest = Math.max(band.max * 1.2, ...bars.flatMap((b) => [b.now ?? 0, afterCount(b) ?? 0]));
   const top = Math.ceil(highest / 100) * 100;
-  const plot = { width: WIDTH - MARGIN.left - MARGIN.right, height: HEIGHT - MARGIN.top - MARGIN.bottom };
-  const y = (households: number) => MARGIN.top + plot.height * (1 - households / top);
-  const slot = plot.width / Math.max(bars.length, 1);
+  const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
+  const slot = plotWidth / Math.max(bars.length, 1);
+  const slanted = bars.some((b) => widthOf(b.name) > slot - 4);
+  const names = bars.map((b) => (slanted ? fitted(b.name, SLANTED_WIDTH) : b.name));
+  const longest = Math.max(0, ...names.map(widthOf));
+  const bottom = slanted ? 10 + Math.ceil(longest * Math.sin((SLANT_DEGREES * Math.PI) / 180)) + NAME_SIZE : 30;
+  const height = MARGIN.top + PLOT_HEIGHT + bottom;
+  const y = (households: number) => MARGIN.top + PLOT_HEIGHT * (1 - households / top);
   const barWidth = Math.min(36, slot * (impact ? 0.4 : 0.6));
+  const unit = t('planning.householdsUnit');
 
   return (
     <figure className="household-chart" data-testid="household-chart">
-      <figcaption>{t('planning.chartTitle')} <small>{t('planning.band')} {band.min}–{band.max}</small></figcaption>
-      <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={t('planning.chartTitle')}>
-        <rect className="band" x={MARGIN.left} width={plot.width} y={y(band.max)} height={y(band.min) - y(band.max)} />
+      <figcaption id="household-chart-title">{t('planning.chartTitle')} <small>{t('planning.band')} {band.min}–{band.max}</small></figcaption>
+      <svg viewBox={`0 0 ${WIDTH} ${height}`} role="group" aria-labelledby="household-chart-title">
+        <rect className="band" x={MARGIN.left} width={plotWidth} y={y(band.max)} height={y(band.min) - y(band.max)} aria-hidden="true" />
         {[0, band.min, band.max, top].map((value) => (
-          <g key={value} className="tick">
+          <g key={value} className="tick" aria-hidden="true">
             <line x1={MARGIN.left - 3} x2={WIDTH - MARGIN.right} y1={y(value)} y2={y(value)} className={value === band.min || value === band.max ? 'band-edge' : undefined} />
             <text x={MARGIN.left - 5} y={y(value) + 4} textAnchor="end">{value}</text>
           </g>
@@ -48,10 +75,22 @@ export function HouseholdChart({ grids, band, impact, chosen, onChoose }: {
           const x = MARGIN.left + slot * i + slot / 2;
           const next = afterCount(bar);
           const shift = bar.after && bar.now !== null ? barWidth / 2 : 0;
+          // a grid only a change would create is not there to choose yet
+          const choosable = onChoose !== null && bar.now !== null;
+          const label = `${bar.name} ${bar.now ?? '—'} ${unit}${next !== undefined ? ` → ${next} ${unit}` : ''}`;
+          const choose = () => choosable && !locked && onChoose(bar.id);
+          const onKeyDown = (e: KeyboardEvent) => {
+            if (e.key !== 'Enter' && e.key !== ' ') return;
+            e.preventDefault();
+            choose();
+          };
           return (
             <g key={bar.id} data-grid={bar.id} data-households={bar.now ?? undefined} data-after={next}
-              className={chosen.includes(bar.id) ? 'bar chosen' : 'bar'} onClick={() => bar.now !== null && onChoose(bar.id)}>
-              <title>{bar.name}</title>
+              className={['bar', chosen.includes(bar.id) && 'chosen', choosable && 'choosable', locked && 'locked'].filter(Boolean).join(' ')}
+              {...(choosable
+                ? { role: 'button', tabIndex: 0, 'aria-label': label, 'aria-pressed': chosen.includes(bar.id), 'aria-disabled': locked || undefined, onClick: choose, onKeyDown }
+                : { role: 'img', 'aria-label': label })}>
+              <title>{label}</title>
               {bar.now !== null && (
                 <>
                   <rect x={x - barWidth / 2 - shift} width={barWidth} y={y(bar.now)} height={y(0) - y(bar.now)} fill={bar.band ? BAND_COLOURS[bar.band] : '#bdbdbd'} />
@@ -66,11 +105,13 @@ export function HouseholdChart({ grids, band, impact, chosen, onChoose }: {
                 </>
               )}
               {bar.after?.status === 'removed' && <text className="after" x={x + shift} y={y(0) - 3} textAnchor="middle" fill={AFTER_COLOUR}>×</text>}
-              <text className="name" x={x} y={HEIGHT - MARGIN.bottom + 14} textAnchor="middle">{bar.name}</text>
+              {slanted
+                ? <text className="name" x={x} y={y(0) + 12} textAnchor="end" transform={`rotate(-${SLANT_DEGREES} ${x} ${y(0) + 12})`}>{names[i]}</text>
+                : <text className="name" x={x} y={y(0) + 14} textAnchor="middle">{names[i]}</text>}
             </g>
           );
         })}
-        <line className="axis" x1={MARGIN.left} x2={WIDTH - MARGIN.right} y1={y(0)} y2={y(0)} />
+        <line className="axis" x1={MARGIN.left} x2={WIDTH - MARGIN.right} y1={y(0)} y2={y(0)} aria-hidden="true" />
       </svg>
       {impact && <small className="chart-key"><i className="now" />{t('planning.now')} <i className="after" />{t('planning.after')}</small>}
     </figure>

@@ -2,8 +2,6 @@ import { bbox } from '@turf/bbox';
 import type { FeatureCollection, LineString, Polygon, Position } from 'geojson';
 import type { Map as MapLibreMap } from 'maplibre-gl';
 import { useEffect, useMemo, useState } from 'react';
-import { ValidationReasons } from 'terra-draw';
-import { getJson } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
 import type { Areas, GridFigures } from '../coverage/metrics.ts';
 import type { Target } from '../dispatch/DispatchPanel.tsx';
@@ -14,9 +12,10 @@ import { HouseholdChart } from './HouseholdChart.tsx';
 import { ImpactView, StaleNotice } from './ImpactView.tsx';
 import { AFTER_COLOUR, BAND_COLOURS, CHOSEN_COLOUR, DRAFT_COLOUR, MOVED_COLOUR, OVERLAP_COLOUR, PAST_COLOUR, UNCOVERED_COLOUR, usePlanningMap } from './layers.ts';
 import {
-  create, draftPlan, gridHistory, gridsAt, merge, neighbourVersions, redraw, revert, runProposal, split, StaleEdit, suggestGrids,
-  type Community, type GridVersion, type ImpactReport, type PlanGrid, type Proposal, type Suggestion,
+  create, draftPlan, endOfLocalDay, getPlanJson, gridHistory, gridsAt, localToday, merge, neighbourVersions, redraw, revert, runProposal, sameShape,
+  split, StaleEdit, suggestGrids, type Community, type GridVersion, type ImpactReport, type PlanGrid, type Proposal, type Suggestion,
 } from './plans.ts';
+import { describeFailure, describeProblem, shapeReason, type ProblemNames } from './problems.ts';
 import { nearRing } from './snapping.ts';
 
 type Tool = 'edit' | 'split' | 'merge' | 'draw' | 'suggest';
@@ -27,14 +26,14 @@ const DRY_RUN_DELAY_MS = 300;
 
 /** The dry run of the proposal: the last answer stays in view, marked pending, while a newer one is on its way. */
 function useImpact(proposal: Proposal | null) {
-  const [answer, setAnswer] = useState<{ to: Proposal; report: ImpactReport | null; error: string | null } | null>(null);
+  const [answer, setAnswer] = useState<{ to: Proposal; report: ImpactReport | null; error: unknown } | null>(null);
   useEffect(() => {
     if (!proposal) return setAnswer(null);
     if (proposal.known) return setAnswer({ to: proposal, report: proposal.known, error: null });
     const abort = new AbortController();
     const timer = setTimeout(() => runProposal(proposal, null, abort.signal).then(
       (report) => setAnswer({ to: proposal, report, error: null }),
-      (e: Error) => !abort.signal.aborted && setAnswer({ to: proposal, report: null, error: e.message }),
+      (e: unknown) => !abort.signal.aborted && setAnswer({ to: proposal, report: null, error: e }),
     ), DRY_RUN_DELAY_MS);
     return () => {
       clearTimeout(timer);
@@ -45,21 +44,25 @@ function useImpact(proposal: Proposal | null) {
   return { report: answer?.report ?? null, error: current ? answer.error : null, pending: proposal !== null && !current };
 }
 
-/** The community's grids with their versions and households, reloaded when `revision` changes. */
+/**
+ * The community's grids with their versions and households, reloaded when `revision` changes; `current` while
+ * they are those of the last revision asked for (after a save, the grids as they were until the reload answers).
+ */
 function usePlanGrids(community: number | null, revision: number) {
-  const [loaded, setLoaded] = useState<{ community: number; grids: PlanGrid[] } | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const [loaded, setLoaded] = useState<{ community: number; revision: number; grids: PlanGrid[] } | null>(null);
+  const [error, setError] = useState<unknown>(null);
   useEffect(() => {
     if (community === null) return;
     let current = true;
     Promise.all([
-      getJson<FeatureCollection<Polygon, { code: string; name: string; version: number }>>(`/api/v1/grids?community=${community}&limit=10000`),
-      getJson<Areas<GridFigures>>(`/api/v1/coverage/grids?community=${community}`),
+      getPlanJson<FeatureCollection<Polygon, { code: string; name: string; version: number }>>(`/api/v1/grids?community=${community}&limit=10000`),
+      getPlanJson<Areas<GridFigures>>(`/api/v1/coverage/grids?community=${community}`),
     ]).then(([grids, figures]) => {
       if (!current) return;
       const counted = new Map(figures.features.map((f) => [f.id, f.properties]));
       setLoaded({
         community,
+        revision,
         grids: grids.features.map((g) => {
           const figures = counted.get(Number(g.id));
           const { code, name, version } = g.properties;
@@ -70,10 +73,11 @@ function usePlanGrids(community: number | null, revision: number) {
         }).sort((a, b) => a.properties.code.localeCompare(b.properties.code)),
       });
       setError(null);
-    }, (e: Error) => current && setError(e.message));
+    }, (e: unknown) => current && setError(e));
     return () => void (current = false);
   }, [community, revision]);
-  return { grids: loaded?.community === community ? loaded.grids : [], error };
+  const ours = loaded?.community === community;
+  return { grids: ours ? loaded.grids : [], current: ours && loaded.revision === revision, error };
 }
 
 /**
@@ -83,17 +87,19 @@ function usePlanGrids(community: number | null, revision: number) {
  * weighed by the API's dry run as it is made (what moves, the households after, overlaps, parts in no grid,
  * refusals) and saved with a note. A grid's history with revert, and the grids as they stood on a date.
  */
-export function PlanningPanel({ map, picked, onFocus }: {
+export function PlanningPanel({ map, picked, onFocus, onSaved }: {
   map: MapLibreMap | null;
   /** the last click on the map: it chooses a grid */
   picked: Target | null;
   onFocus: (bounds: Bounds) => void;
+  /** a change was saved: the map's own grid tiles are out of date */
+  onSaved?: () => void;
 }) {
   const { t } = useI18n();
   const [communities, setCommunities] = useState<Community[] | null>(null);
   const [communityId, setCommunityId] = useState<number | null>(null);
   const [revision, setRevision] = useState(0);
-  const { grids, error: gridsError } = usePlanGrids(communityId, revision);
+  const { grids, current: gridsCurrent, error: gridsError } = usePlanGrids(communityId, revision);
   const [buildings, setBuildings] = useState<FeatureCollection | null>(null);
   const [tool, setTool] = useState<Tool>('edit');
   const [selected, setSelected] = useState<number | null>(null);
@@ -110,10 +116,14 @@ export function PlanningPanel({ map, picked, onFocus }: {
   const [past, setPast] = useState<FeatureCollection | null>(null);
   const [saving, setSaving] = useState(false);
   const [saved, setSaved] = useState<ImpactReport | null>(null);
-  const [saveError, setSaveError] = useState<string | null>(null);
+  const [saveError, setSaveError] = useState<unknown>(null);
+  /** a save refused as stale: what changed since; the save stays off until the grids are reloaded */
   const [stale, setStale] = useState<(GridVersion & { gridName: string })[] | null>(null);
+  /** why terra-draw refused the last shape (its reason) */
   const [notice, setNotice] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  /** the note being typed for the save: work in progress, as a reshaped boundary is */
+  const [note, setNote] = useState('');
   /** a new sketch each time the drawing starts over (after a save, or when discarded) */
   const [attempt, setAttempt] = useState(0);
 
@@ -124,10 +134,12 @@ export function PlanningPanel({ map, picked, onFocus }: {
   // the grids outlined on the map and the chart: those to merge, or the one edited or split
   const chosen = useMemo(() => (tool === 'merge' ? mergeIds : (tool === 'edit' || tool === 'split') && selected !== null ? [selected] : []), [tool, mergeIds, selected]);
   const newGridName = newName.trim() || t('planning.newGridName');
+  const codes = useMemo(() => new Map(grids.map((g) => [g.properties.code, g.properties.name])), [grids]);
 
   const chooseCommunity = (next: Community | null) => {
     setCommunityId(next?.id ?? null);
     startOver();
+    setStale(null);
     setSelected(null);
     setPast(null);
     setAsOf('');
@@ -135,24 +147,24 @@ export function PlanningPanel({ map, picked, onFocus }: {
     if (next) onFocus(bbox(next) as Bounds);
   };
   useEffect(() => {
-    getJson<FeatureCollection>('/api/v1/communities?limit=10000').then((loaded) => {
+    getPlanJson<FeatureCollection>('/api/v1/communities?limit=10000').then((loaded) => {
       const list = loaded.features as Community[];
       setCommunities(list);
       // a planner plans the one community of their scope
       if (list.length === 1) chooseCommunity(list[0]);
-    }, (e: Error) => setError(e.message));
+    }, (e: unknown) => setError(e));
   }, []);
 
   // the footprints once per community: the impact names the buildings that move by id
   useEffect(() => {
     if (communityId === null) return;
     let current = true;
-    getJson<FeatureCollection>(`/api/v1/buildings?community=${communityId}&limit=10000`)
-      .then((loaded) => current && setBuildings(loaded), (e: Error) => current && setError(e.message));
+    getPlanJson<FeatureCollection>(`/api/v1/buildings?community=${communityId}&limit=10000`)
+      .then((loaded) => current && setBuildings(loaded), (e: unknown) => current && setError(e));
     return () => void (current = false);
   }, [communityId]);
 
-  /** Drops the change being weighed, and what was shown about the last one. */
+  /** Drops the change being weighed, and what was shown about the last one (a stale save's notice stays until the reload). */
   function startOver() {
     setShape(null);
     setRevertTo(null);
@@ -160,8 +172,8 @@ export function PlanningPanel({ map, picked, onFocus }: {
     setSuggestion(null);
     setSaved(null);
     setSaveError(null);
-    setStale(null);
     setNotice(null);
+    setNote('');
     setAttempt((n) => n + 1);
   }
   const chooseTool = (next: Tool) => {
@@ -172,6 +184,9 @@ export function PlanningPanel({ map, picked, onFocus }: {
     setSelected(id);
     startOver();
   };
+  const toggleMerged = (id: number) => setMergeIds((ids) => (ids.includes(id) ? ids.filter((i) => i !== id) : [...ids, id]));
+  /** a boundary reshaped, a line drawn, a version to go back to or a note typed: choosing another grid would lose it */
+  const working = shape !== null || revertTo !== null || note.trim() !== '';
 
   const proposal = useMemo<Proposal | null>(() => {
     if (communityId === null) return null;
@@ -189,14 +204,27 @@ export function PlanningPanel({ map, picked, onFocus }: {
   const impact = useImpact(proposal);
   // what the map, chart and panel show: the change being weighed, else the one just saved
   const shown = proposal ? impact : { report: saved, pending: false, error: null };
+  // a boundary dragged back as it was (or a version that is the boundary now) changes nothing: nothing to save
+  const unchanged = tool === 'edit' && selectedGrid !== null && (revertTo === null
+    ? shape?.type === 'Polygon' && sameShape(shape, selectedGrid.geometry)
+    : !impact.pending && sameShapeAfter(impact.report, selectedGrid));
+
+  /** How problems name grids: by the names loaded, or those the report gives (a grid the change creates). */
+  const problemNames: ProblemNames = {
+    grid: (id) => (id === null || id === undefined ? t('problem.newGrid') : names.get(id) ?? shown.report?.grids.find((g) => g.id === id)?.name ?? `#${id}`),
+    codes,
+  };
+  const describe = (failure: unknown) => describeFailure(failure, t, problemNames);
 
   const sketch = useMemo<Sketch>(() => {
+    // after a save or a reload, nothing is drawn until the grids as they are now come: never the old boundary at its old version
+    if (!gridsCurrent) return null;
     if (tool === 'draw') return { kind: 'polygon' };
     if (!selectedGrid) return null;
     if (tool === 'split') return { kind: 'line' };
     if (tool === 'edit' && revertTo === null) return { kind: 'boundary', polygon: selectedGrid.geometry };
     return null;
-  }, [tool, selectedGrid, revertTo, attempt]); // eslint-disable-line react-hooks/exhaustive-deps -- a new attempt starts the same sketch afresh
+  }, [tool, selectedGrid, revertTo, attempt, gridsCurrent]); // eslint-disable-line react-hooks/exhaustive-deps -- a new attempt starts the same sketch afresh
   // vertices snap to the other grids' boundaries and the community's
   const snapRings = useMemo<Position[][]>(() => [
     ...grids.filter((g) => tool === 'draw' || g.id !== selected).map((g) => g.geometry.coordinates[0]),
@@ -220,7 +248,7 @@ export function PlanningPanel({ map, picked, onFocus }: {
       setSaved(null);
       setNotice(null);
     },
-    onInvalid: (reason) => setNotice(reason === ValidationReasons.ValidationReasonFeatureSelfIntersects ? t('planning.selfIntersects') : `${t('planning.invalidShape')}: ${reason}`),
+    onInvalid: setNotice,
   });
 
   // a click on the map: the grid to edit or split, or one more (or one fewer) to merge
@@ -235,30 +263,36 @@ export function PlanningPanel({ map, picked, onFocus }: {
     }
     // a click while a line is drawn, during an edit, or on the edited boundary (a midpoint, a vertex) is part of the drawing
     if (tool !== 'edit' && !(tool === 'split' && !selectedGrid)) return;
-    if (shape || revertTo !== null) return;
+    if (working) return;
     if (selectedGrid && nearRing(selectedGrid.geometry.coordinates[0], point, (lng, lat) => map.project([lng, lat]))) return;
     if (id !== null) chooseGrid(id);
   }, [picked]); // only a new click: not when the tool or the grids change
 
+  // the grids at the end of the chosen day where the planner is; again after a save (a change made today shows)
   useEffect(() => {
     if (communityId === null || !asOf) return setPast(null);
     let current = true;
-    gridsAt(communityId, asOf).then((then) => current && setPast(then), (e: Error) => current && setError(e.message));
+    gridsAt(communityId, endOfLocalDay(asOf)).then((then) => current && setPast(then), (e: unknown) => current && setError(e));
     return () => void (current = false);
-  }, [communityId, asOf]);
+  }, [communityId, asOf, revision]);
 
-  const save = async (note: string) => {
-    if (!proposal || !impact.report) return;
+  const save = async (text: string) => {
+    if (!proposal || !impact.report || stale) return;
     setSaving(true);
     setSaveError(null);
     try {
-      const report = await runProposal(proposal, { note, seen: impact.report });
+      const report = await runProposal(proposal, { note: text, seen: impact.report });
       startOver();
       setSaved(report);
+      setNewName('');
       setRevision((r) => r + 1);
+      onSaved?.();
     } catch (e) {
-      if (e instanceof StaleEdit) await showStale(proposal.neighbours ? [...proposal.basis, ...neighbourVersions(proposal, impact.report)] : proposal.basis);
-      else setSaveError((e as Error).message);
+      if (e instanceof StaleEdit) {
+        // the save is off from now until the reload, while who changed what is fetched
+        setStale([]);
+        await showStale(proposal.neighbours ? [...proposal.basis, ...neighbourVersions(proposal, impact.report)] : proposal.basis);
+      } else setSaveError(e);
     } finally {
       setSaving(false);
     }
@@ -274,6 +308,7 @@ export function PlanningPanel({ map, picked, onFocus }: {
   };
   const reload = () => {
     startOver();
+    setStale(null);
     setRevision((r) => r + 1);
   };
 
@@ -284,7 +319,7 @@ export function PlanningPanel({ map, picked, onFocus }: {
     try {
       setSuggestion(await suggestGrids(communityId, Number(count || grids.length)));
     } catch (e) {
-      setError((e as Error).message);
+      setError(e);
     } finally {
       setSuggesting(false);
     }
@@ -301,15 +336,15 @@ export function PlanningPanel({ map, picked, onFocus }: {
           </select>
         </label>
       ) : community && <p className="planning-community"><b>{community.properties.name}</b> <small>{community.properties.code}</small></p>}
-      {error && <p className="error" role="alert">{error}</p>}
-      {gridsError && <p className="error" role="alert">{gridsError}</p>}
+      {error !== null && <p className="error" role="alert" data-testid="planning-error">{describe(error)}</p>}
+      {gridsError !== null && <p className="error" role="alert">{describe(gridsError)}</p>}
 
       {community && band && (
         <>
-          <HouseholdChart grids={grids} band={band} impact={proposal ? shown.report : null}
-            chosen={chosen} onChoose={tool === 'merge'
-              ? (id) => setMergeIds((ids) => (ids.includes(id) ? ids.filter((i) => i !== id) : [...ids, id]))
-              : chooseGrid} />
+          {/* a bar chooses a grid as a click on the map does: never while a shape is drawn, nor over work in progress */}
+          <HouseholdChart grids={grids} band={band} impact={proposal ? shown.report : null} chosen={chosen}
+            onChoose={tool === 'merge' ? toggleMerged : tool === 'edit' || tool === 'split' ? chooseGrid : null}
+            locked={tool !== 'merge' && working} />
 
           <div className="planning-tools" role="group" aria-label={t('planning.tools')}>
             {TOOLS.map((name) => (
@@ -341,7 +376,7 @@ export function PlanningPanel({ map, picked, onFocus }: {
           {tool === 'suggest' && (
             <div className="suggest">
               <label>{t('planning.suggestCount')}
-                <input type="number" name="count" min={1} max={99} value={count} placeholder={String(grids.length)} onChange={(e) => setCount(e.target.value)} />
+                <input type="number" name="count" min={1} max={50} value={count} placeholder={String(grids.length)} onChange={(e) => setCount(e.target.value)} />
               </label>
               <button type="button" onClick={suggest} disabled={suggesting} data-testid="suggest">{t(suggesting ? 'planning.suggesting' : 'planning.suggest')}</button>
               {suggestion && (
@@ -355,19 +390,21 @@ export function PlanningPanel({ map, picked, onFocus }: {
               )}
             </div>
           )}
-          {notice && <p className="error" role="alert">{notice}</p>}
+          {notice !== null && <p className="error" role="alert" data-testid="shape-notice">{shapeReason(notice, t)}</p>}
 
           {stale && <StaleNotice changes={stale} onReload={reload} />}
           {(proposal || saved) && (
-            <ImpactView key={attempt} report={shown.report} pending={shown.pending} error={shown.error} names={names}
-              saving={saving} saveError={saveError} onSave={save} onDiscard={startOver}
+            <ImpactView key={attempt} report={shown.report} pending={shown.pending} error={shown.error === null ? null : describe(shown.error)} names={names}
+              describe={(refusal) => describeProblem(refusal, t, problemNames)}
+              saving={saving} saveError={saveError === null ? null : describe(saveError)} onSave={save} onDiscard={startOver}
+              blocked={stale !== null} unchanged={unchanged} note={note} onNote={setNote}
               saveLabel={tool === 'suggest' ? t('planning.saveDraft') : t('planning.save')} />
           )}
           {saved?.change && (
             <p className="saved" data-testid="saved">{t('planning.savedAs')} #{saved.change.id}{saved.change.note && `: ${saved.change.note}`}</p>
           )}
 
-          {tool === 'edit' && selectedGrid && <GridHistory grid={selectedGrid} revertTo={revertTo} onRevert={(version) => {
+          {tool === 'edit' && selectedGrid && <GridHistory grid={selectedGrid} revertTo={revertTo} describe={describe} onRevert={(version) => {
             startOver();
             setRevertTo(version);
           }} />}
@@ -375,7 +412,7 @@ export function PlanningPanel({ map, picked, onFocus }: {
           <section className="as-of">
             <h3>{t('planning.asOf')}</h3>
             <label>{t('planning.asOfDate')}
-              <input type="date" name="asOf" data-testid="as-of" value={asOf} max={new Date().toISOString().slice(0, 10)} onChange={(e) => setAsOf(e.target.value)} />
+              <input type="date" name="asOf" data-testid="as-of" value={asOf} max={localToday()} onChange={(e) => setAsOf(e.target.value)} />
             </label>
             {asOf && past && (
               <p className="hint" data-testid="as-of-grids">
@@ -389,6 +426,12 @@ export function PlanningPanel({ map, picked, onFocus }: {
       {communities && !community && communities.length > 1 && <p className="hint">{t('planning.chooseCommunityHint')}</p>}
     </aside>
   );
+}
+
+/** Whether the dry run of a revert leaves the grid as it is now (the version is the boundary it has). */
+function sameShapeAfter(report: ImpactReport | null, grid: PlanGrid) {
+  const after = report?.grids.find((g) => g.id === grid.id);
+  return !!after?.geometry && sameShape(after.geometry, grid.geometry) && report!.moved.buildings.length === 0;
 }
 
 /** What the colours on the planner's map mean. */

@@ -1,6 +1,14 @@
 import type { Feature, FeatureCollection, Geometry, LineString, MultiPolygon, Polygon } from 'geojson';
-import { apiFetch, getJson, problemOf } from '../../api.ts';
+import { apiFetch } from '../../api.ts';
 import type { HouseholdBand } from '../coverage/metrics.ts';
+import { problemFrom, ProblemError, type Problem } from './problems.ts';
+
+/** A GET of the planning API: a refusal is thrown as its problem, to be said in the planner's language. */
+export async function getPlanJson<T>(url: string): Promise<T> {
+  const response = await apiFetch(url);
+  if (!response.ok) throw new ProblemError(await problemFrom(response));
+  return response.json() as Promise<T>;
+}
 
 /** A grid's people and problems, before or after a change, as the planning API counts them. */
 export interface GridCounts {
@@ -32,9 +40,12 @@ export interface ImpactReport {
     members: { id: number; from: number | null; to: number | null }[];
     issues: { id: number; title: string; from: number | null; to: number | null }[];
   };
+  /** grid workers whose grid a merge or a removal takes away: the grid they work in from now on */
+  accounts: { id: number; username: string; from: number; to: number | null }[];
   overlaps: { grids: number[]; codes: string[]; area_m2: number; geometry: Geometry }[];
   uncovered: { area_m2: number; new: boolean; geometry: Geometry }[];
-  refusals: { title: string; detail: string; field?: string }[];
+  /** why it cannot be saved, each with the figures it carries (`grid`, `grids`, `area_m2`) */
+  refusals: (Problem & { detail: string })[];
   saveable: boolean;
 }
 
@@ -57,7 +68,7 @@ export interface Proposal {
 }
 
 /** The grid moved on since it was loaded: the save was refused with 412. */
-export class StaleEdit extends Error {}
+export class StaleEdit extends ProblemError {}
 
 /** The grids a dry run showed changing, other than those the proposal names, at the versions it saw them. */
 export const neighbourVersions = (proposal: Proposal, seen: ImpactReport) => seen.grids
@@ -72,8 +83,8 @@ export async function runProposal(proposal: Proposal, save: { note: string; seen
     ? { ...proposal.body, dryRun: false, note: save.note, ...(proposal.neighbours ? { versions: neighbourVersions(proposal, save.seen) } : {}) }
     : { ...proposal.body, dryRun: true };
   const response = await apiFetch(proposal.url, { method: 'POST', headers, body: JSON.stringify(body), signal });
-  if (response.status === 412) throw new StaleEdit(await problemOf(response));
-  if (!response.ok) throw new Error(await problemOf(response));
+  if (response.status === 412) throw new StaleEdit(await problemFrom(response));
+  if (!response.ok) throw new ProblemError(await problemFrom(response));
   return response.json() as Promise<ImpactReport>;
 }
 
@@ -87,7 +98,7 @@ export interface GridVersion {
   geometry_after: Polygon | null;
 }
 
-export const gridHistory = (id: number) => getJson<{ grid: number; versions: GridVersion[] }>(`/api/v1/grids/${id}/history`);
+export const gridHistory = (id: number) => getPlanJson<{ grid: number; versions: GridVersion[] }>(`/api/v1/grids/${id}/history`);
 
 /** A grid as the planner's map holds it: its shape and version, with its households against the band. */
 export interface PlanGridProperties {
@@ -97,9 +108,9 @@ export interface PlanGridProperties {
 export type PlanGrid = Feature<Polygon, PlanGridProperties> & { id: number };
 export type Community = Feature<MultiPolygon | Polygon, { code: string; name: string; grid_households_min: number; grid_households_max: number }> & { id: number };
 
-/** The community's grids as they stood on a date (YYYY-MM-DD: at its end) or at a moment (ISO date-time). */
+/** The community's grids as they stood at a moment (ISO date-time with its zone; a bare YYYY-MM-DD: the end of that UTC day). */
 export const gridsAt = (community: number, at: string) =>
-  getJson<FeatureCollection<Polygon, { id: number; code: string; name: string; version: number }>>(
+  getPlanJson<FeatureCollection<Polygon, { id: number; code: string; name: string; version: number }>>(
     `/api/v1/communities/${community}/grids?at=${encodeURIComponent(at)}`);
 
 export interface DraftProperties { grid_id: number | null; code: string; name: string; households: number; buildings: number }
@@ -114,7 +125,7 @@ export async function suggestGrids(community: number, count: number): Promise<Su
   const response = await apiFetch(`/api/v1/communities/${community}/suggest-grids`, {
     method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ count }),
   });
-  if (!response.ok) throw new Error(await problemOf(response));
+  if (!response.ok) throw new ProblemError(await problemFrom(response));
   return response.json() as Promise<Suggestion>;
 }
 
@@ -173,3 +184,29 @@ export const revert = (grid: PlanGrid, version: number, adjustNeighbours: boolea
   basis: [{ id: grid.id, version: grid.properties.version }],
   neighbours: true,
 });
+
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+
+/** Today in the browser's own time zone, as a date input takes it (YYYY-MM-DD). */
+export function localToday(now = new Date()): string {
+  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+}
+
+/**
+ * The last moment of a day (YYYY-MM-DD) in the browser's time zone, with its offset as it was that day
+ * (2026-11-01T23:59:59.999+08:00): what "the grids on that date" means to the planner, wherever the server is.
+ */
+export function endOfLocalDay(date: string): string {
+  const [year, month, day] = date.split('-').map(Number);
+  const offset = -new Date(year, month - 1, day, 23, 59, 59, 999).getTimezoneOffset();
+  const sign = offset < 0 ? '-' : '+';
+  return `${date}T23:59:59.999${sign}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`;
+}
+
+/** Whether two polygons are the same shape to the API's precision (7 decimals): the same vertices in the same order. */
+export function sameShape(a: Polygon, b: Polygon): boolean {
+  return a.coordinates.length === b.coordinates.length && a.coordinates.every((ring, r) => {
+    const other = b.coordinates[r];
+    return ring.length === other.length && ring.every((p, i) => Math.abs(p[0] - other[i][0]) < 5e-8 && Math.abs(p[1] - other[i][1]) < 5e-8);
+  });
+}
