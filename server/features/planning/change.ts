@@ -183,7 +183,7 @@ async function shapeRefusals(trx: Transaction<DB>, communityId: number, edits: E
   for (const r of rows) {
     const which = r.code ? `grid ${r.code}` : 'the new grid';
     if (r.area_m2 < MIN_GRID_AREA_M2) {
-      refusals.push({ title: 'Sliver', detail: `${which} would cover ${r.area_m2} m², under the ${MIN_GRID_AREA_M2} m² a grid needs`, field: 'geometry', grid: r.id, area_m2: r.area_m2 });
+      refusals.push({ title: 'Sliver', detail: `${which} would cover ${r.area_m2} m², under the ${MIN_GRID_AREA_M2} m² a grid needs`, field: 'geometry', grid: r.id, area_m2: r.area_m2, whole: true });
     }
     if (r.outside_m2 > GRID_TOLERANCE_M2) {
       refusals.push({ title: OUTSIDE, detail: `${which} would extend ${r.outside_m2} m² beyond its community`, field: 'geometry', grid: r.id, area_m2: r.outside_m2 });
@@ -230,7 +230,8 @@ async function applyEdits(trx: Transaction<DB>, communityId: number, edits: Edit
       from users u join grids r on r.id = u.scope_grid_id where r.id = any(${removals}) order by u.id`.execute(trx);
     const stranded = rows.find((r) => r.to === null);
     if (stranded) {
-      throw new HttpProblem(409, 'Grid has accounts', `account ${stranded.username} works in grid ${stranded.from}, and no grid would be left to move it to`, { field: 'grids' });
+      throw new HttpProblem(409, 'Grid has accounts', `account ${stranded.username} works in grid ${stranded.from}, and no grid would be left to move it to`,
+        { field: 'grids', username: stranded.username, grid: stranded.from });
     }
     // a grid worker whose grid is merged away works the grid that took most of it (a larger scope: its sessions go on)
     await sql`update users u set scope_grid_id = m.to from json_to_recordset(${JSON.stringify(rows)}::json) as m(id int, "to" int) where u.id = m.id`.execute(trx);

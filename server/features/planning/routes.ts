@@ -161,7 +161,7 @@ export function planningRoutes(database: Database) {
         build: async (trx) => ({
           edits: await Promise.all(body.grids.map(async (g, k) => {
             if (g.id !== undefined && (await gridRow(trx, g.id, `grids[${k}].id`)).community_id !== communityId) {
-              throw new HttpProblem(422, 'Grid of another community', `grid ${g.id} is not in community ${communityId}`, { field: `grids[${k}].id` });
+              throw new HttpProblem(422, 'Grid of another community', `grid ${g.id} is not in community ${communityId}`, { field: `grids[${k}].id`, grid: g.id });
             }
             return { id: g.id, name: g.name, geom: g.geometry && await drawnShape(trx, g.geometry, `grids[${k}].geometry`) };
           })),

@@ -60,8 +60,8 @@ function onePart({ id, code, parts }: Parts, refusals: Refusal[]): string | null
   if (parts.length === 0) return null;
   for (const extra of parts.slice(1)) {
     refusals.push(extra.area_m2 < MIN_GRID_AREA_M2
-      ? { title: 'Sliver', detail: `${which} would keep a sliver of ${extra.area_m2.toFixed(1)} m² apart from its main part`, field: 'geometry', grid: id, area_m2: extra.area_m2 }
-      : { title: 'Grid falls apart', detail: `${which} would fall into ${parts.length} separate parts`, field: 'geometry', grid: id, area_m2: extra.area_m2 });
+      ? { title: 'Sliver', detail: `${which} would keep a sliver of ${extra.area_m2.toFixed(1)} m² apart from its main part`, field: 'geometry', grid: id, area_m2: extra.area_m2, whole: false }
+      : { title: 'Grid falls apart', detail: `${which} would fall into ${parts.length} separate parts`, field: 'geometry', grid: id, area_m2: extra.area_m2, parts: parts.length });
   }
   return parts[0].hex;
 }
@@ -111,7 +111,7 @@ export async function splitPlan(trx: Transaction<DB>, grid: GridRow, line: unkno
   const [cut] = await partsOf(trx, sql`
     select g.id, ST_Split(g.geom, ST_SetSRID(ST_GeomFromGeoJSON(${JSON.stringify(line)}), 4326)) as geom from grids g where g.id = ${grid.id}`);
   if (cut.parts.length < 2) {
-    throw new HttpProblem(422, 'Line does not cut the grid', `the line must cross grid ${grid.code} from one side to the other`, { field: 'line' });
+    throw new HttpProblem(422, 'Line does not cut the grid', `the line must cross grid ${grid.code} from one side to the other`, { field: 'line', grid: grid.id });
   }
   const [kept, ...pieces] = cut.parts;
   return { edits: [{ id: grid.id, geom: kept.hex }, ...pieces.map((p, k) => ({ geom: p.hex, name: k === 0 ? name : undefined }))] };
@@ -121,10 +121,13 @@ export async function splitPlan(trx: Transaction<DB>, grid: GridRow, line: unkno
 export async function mergePlan(trx: Transaction<DB>, ids: number[], name?: string): Promise<{ plan: ChangePlan; communityId: number }> {
   const found = await Promise.all(ids.map((id, k) => gridRow(trx, id, `grids[${k}].id`)));
   const strange = found.findIndex((g) => g.community_id !== found[0].community_id);
-  if (strange >= 0) throw new HttpProblem(422, 'Grids of different communities', `grid ${found[strange].code} is not in the community of grid ${found[0].code}`, { field: `grids[${strange}].id` });
+  if (strange >= 0) {
+    throw new HttpProblem(422, 'Grids of different communities', `grid ${found[strange].code} is not in the community of grid ${found[0].code}`,
+      { field: `grids[${strange}].id`, grids: [found[0].id, found[strange].id] });
+  }
   const [union] = await partsOf(trx, sql`select ${ids[0]}::int as id, ST_UnaryUnion(ST_Collect(geom)) as geom from grids where id = any(${ids})`);
   if (union.parts.length !== 1) {
-    throw new HttpProblem(422, 'Grids not adjacent', `grids ${found.map((g) => g.code).join(', ')} do not make one area: each must share a boundary with another`, { field: 'grids' });
+    throw new HttpProblem(422, 'Grids not adjacent', `grids ${found.map((g) => g.code).join(', ')} do not make one area: each must share a boundary with another`, { field: 'grids', grids: ids });
   }
   const edits: Edit[] = [{ id: ids[0], geom: union.parts[0].hex, name }, ...ids.slice(1).map((id) => ({ id, geom: null }))];
   return { plan: { edits }, communityId: found[0].community_id };
@@ -135,6 +138,6 @@ export async function versionShape(trx: Transaction<DB>, grid: { id: number; cod
   const { rows: [found] } = await sql<{ hex: string }>`
     select encode(ST_AsBinary(geom_after), 'hex') as hex from grid_versions
     where grid_id = ${grid.id} and version = ${version} and geom_after is not null order by id desc limit 1`.execute(trx);
-  if (!found) throw new HttpProblem(422, 'Unknown version', `grid ${grid.code} has no saved boundary at version ${version}: see its history`, { field: 'version' });
+  if (!found) throw new HttpProblem(422, 'Unknown version', `grid ${grid.code} has no saved boundary at version ${version}: see its history`, { field: 'version', grid: grid.id, version });
   return found.hex;
 }

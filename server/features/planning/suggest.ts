@@ -86,7 +86,7 @@ export async function suggestPartition(
   if (!community) throw new HttpProblem(404, 'Not Found', `No community ${communityId}`, { field: 'id' });
   if (community.parts !== 1) {
     throw new HttpProblem(422, 'Community in several parts',
-      `community ${communityId} is ${community.parts} separate areas: a grid is one polygon, so draw its grids by hand`, { field: 'community' });
+      `community ${communityId} is ${community.parts} separate areas: a grid is one polygon, so draw its grids by hand`, { field: 'community', parts: community.parts });
   }
   const { rows: homes } = await sql<Home>`
     select ST_X(p) as lon, ST_Y(p) as lat, households

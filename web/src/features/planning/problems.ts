@@ -45,9 +45,6 @@ const area = (m2: unknown) => {
   return n < 100 ? n.toFixed(1) : Math.round(n).toLocaleString();
 };
 
-/** A number the detail gives after `before` (the problem carries it nowhere else). */
-const numberAfter = (detail: string | undefined, before: RegExp) => detail?.match(before)?.[1];
-
 /** The names of the grids the detail mentions by code, in the order it mentions them. */
 function gridsByCode(detail: string | undefined, names: ProblemNames): string[] {
   if (!detail) return [];
@@ -73,6 +70,8 @@ export function describeProblem(problem: Problem, t: Translate, names: ProblemNa
   const gridOf = (id: unknown) => (id === null || id === undefined ? t('problem.newGrid') : names.grid(Number(id)));
   const mentioned = gridsByCode(detail, names);
   const gridsNamed = () => (mentioned.length ? mentioned.join('、') : t('problem.theGrids'));
+  // the grids a problem names by id (`grids`), else by code in its detail
+  const listed = () => (Array.isArray(problem.grids) ? (problem.grids as number[]).map(gridOf).join('、') : gridsNamed());
   // a problem raised by one grid (`grid`), else the first grid its detail names by code
   const theGrid = () => ('grid' in problem ? gridOf(problem.grid) : mentioned[0] ?? t('problem.theGrids'));
   switch (title) {
@@ -90,35 +89,35 @@ export function describeProblem(problem: Problem, t: Translate, names: ProblemNa
       });
     }
     case 'Sliver':
-      return fill(t(/would cover/.test(detail ?? '') ? 'problem.tooSmall' : 'problem.sliver'), { grid: theGrid(), area: area(problem.area_m2) });
+      return fill(t(problem.whole ? 'problem.tooSmall' : 'problem.sliver'), { grid: theGrid(), area: area(problem.area_m2) });
     case 'Grid falls apart':
-      return fill(t('problem.fallsApart'), { grid: theGrid(), parts: numberAfter(detail, /into (\d+) separate/) ?? 2, area: area(problem.area_m2) });
+      return fill(t('problem.fallsApart'), { grid: theGrid(), parts: String(problem.parts ?? 2), area: area(problem.area_m2) });
     case 'Grid with a hole':
       return fill(t('problem.hole'), { grid: theGrid() });
     case 'Grids not adjacent':
-      return fill(t('problem.notAdjacent'), { grids: gridsNamed() });
+      return fill(t('problem.notAdjacent'), { grids: listed() });
     case 'Grids of different communities':
-      return fill(t('problem.differentCommunities'), { grids: gridsNamed() });
+      return fill(t('problem.differentCommunities'), { grids: listed() });
     case 'Grid of another community':
-      return fill(t('problem.otherCommunity'), { grids: gridOf(numberAfter(detail, /grid (\d+)/)) });
+      return fill(t('problem.otherCommunity'), { grids: gridOf(problem.grid) });
     case 'Line does not cut the grid':
       return fill(t('problem.lineMisses'), { grid: theGrid() });
     case 'Unknown version':
-      return fill(t('problem.unknownVersion'), { grid: theGrid(), version: numberAfter(detail, /version (\d+)/) ?? '?' });
+      return fill(t('problem.unknownVersion'), { grid: theGrid(), version: String(problem.version ?? '?') });
     case 'Invalid geometry':
       return fill(t('problem.invalidGeometry'), { reason: geometryReason(detail, t) });
     case 'Grid has accounts':
       return fill(t('problem.accounts'), {
-        user: numberAfter(detail, /account (\S+) works/) ?? '?',
-        grid: gridOf(numberAfter(detail, /in grid (\d+)/)),
+        user: String(problem.username ?? '?'),
+        grid: gridOf(problem.grid),
       });
     case 'Precondition Failed':
       return fill(t('problem.stale'), {
-        grid: gridOf(problem.id ?? numberAfter(detail, /grid (\d+)/)),
-        version: String(problem.version ?? numberAfter(detail, /at version (\d+)/) ?? '?'),
+        grid: gridOf(problem.id),
+        version: String(problem.version ?? '?'),
       });
     case 'Community in several parts':
-      return fill(t('problem.severalParts'), { parts: numberAfter(detail, /is (\d+) separate/) ?? '?' });
+      return fill(t('problem.severalParts'), { parts: String(problem.parts ?? '?') });
     case 'Took too long':
       return t('problem.tooLong');
     case 'Outside your scope':
