@@ -1,5 +1,7 @@
 -- Relinking does only what a change can alter (a planner's dry run is the write it rolls back: 90 % of its
--- time was these triggers placing again every member in the box around two grids).
+-- time was these triggers placing again every member in the box around two grids), and around every row of
+-- an update: 004's ST_Collect(ARRAY[old, new]) is not an aggregate, and SELECT … INTO kept the first row's
+-- pair, so a statement moving several boundaries left stale links around the others.
 -- * A moved boundary changes hands only where it was and is not: the area is their symmetric difference.
 -- * A footprint relinked but not moved keeps its home points: its members take its new grid and community.
 -- * A moved boundary never changes which footprint a home point belongs to: only members in no footprint
