@@ -235,7 +235,7 @@ describe.skipIf(!haveBrowser)(`the planner's view in headless Chromium (${mode} 
     const edited = (await currentGrids()).find((g) => g.id === grids[0].id)!;
     await expect.poll(() => panel().getByTestId('chosen-grid').getAttribute('data-grid'), LIVE).toBe(String(edited.id));
     // each older version offers to go back to it, named with its number
-    expect(await panel().getByTestId('grid-history').getByRole('button', { name: `恢复到 v${grids[0].properties.version}`, exact: true }).count()).toBe(1);
+    await expect.poll(() => panel().getByTestId('grid-history').getByRole('button', { name: `恢复到 v${grids[0].properties.version}`, exact: true }).count(), LIVE).toBe(1);
     // with the neighbours left as they are, a vertex dragged into the neighbour makes the grids overlap
     await panel().locator('input[name="adjustNeighbours"]').uncheck();
     await idle(page);
