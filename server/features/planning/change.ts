@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { chineseNumeral } from '../../../data/demo-city.ts';
 import { sql, type Transaction } from 'kysely';
 import type { Database } from '../../db/database.ts';
 import { lockMapWrites } from '../../db/feature-store.ts';
@@ -156,14 +157,8 @@ async function nextCodes(trx: Transaction<DB>, communityId: number, n: number): 
   return Array.from({ length: n }, (_, k) => `${code}${String(last + k + 1).padStart(3, '0')}`);
 }
 
-const DIGITS = '零一二三四五六七八九';
 /** 第十二网格: how the demo city and most communities name their grids. */
-export function gridName(code: string) {
-  const n = Number(code.slice(-3));
-  const [h, t, u] = [Math.floor(n / 100), Math.floor(n / 10) % 10, n % 10];
-  const tens = t === 0 ? (h && u ? '零' : '') : `${t === 1 && !h ? '' : DIGITS[t]}十`;
-  return `第${h ? `${DIGITS[h]}百` : ''}${tens}${u ? DIGITS[u] : ''}网格`;
-}
+export const gridName = (code: string) => `第${chineseNumeral(Number(code.slice(-3)))}网格`;
 
 /**
  * The refusals the shapes themselves earn: slivers, parts outside the community, holes (a grid wholly inside
