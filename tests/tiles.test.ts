@@ -66,6 +66,9 @@ async function decoded(app: Express, layer: string, tile: Tile) {
   return decode(res.bytes, layer, tile);
 }
 
+/** The vector layers in a tile layer's tiles: named areas also carry their label points. */
+const vectorLayerNames = (layer: (typeof TILE_LAYERS)[number]) => (layer.labelled ? [layer.name, `${layer.name}_label`] : [layer.name]);
+
 const ids = (features: { id?: number | string }[]) => features.map((f) => Number(f.id)).sort((a, b) => a - b);
 
 /** The rows of `table` the tile shows: those within the tile grown by its 64-unit buffer. */
@@ -197,6 +200,44 @@ describe('what the tiles hold', () => {
     expect((await decoded(as.leader, 'grids', tile))[0].properties).toHaveProperty('members');
   });
 
+  it('writes each community’s and grid’s name once, at a point inside it, whatever tiles its outline crosses', async () => {
+    // every tile over the viewer's areas at a zoom where their outlines cross many tiles
+    const z = 15;
+    for (const layer of ['communities', 'grids'] as const) {
+      const { rows: [box] } = await sql<{ w: number; s: number; e: number; n: number }>`
+        select ST_XMin(b) as w, ST_YMin(b) as s, ST_XMax(b) as e, ST_YMax(b) as n
+        from (select ST_Extent(geom) as b from communities where street_code = ${first.street}) c`.execute(db());
+      const [, x0, y0] = tileAt(box.w, box.n, z);
+      const [, x1, y1] = tileAt(box.e, box.s, z);
+      const labels: Feature<Geometry, Record<string, number | string | boolean>>[] = [];
+      let pieces = 0;
+      for (let x = x0; x <= x1; x++) {
+        for (let y = y0; y <= y1; y++) {
+          const res = await fetchTile(as.leader, layer, [z, x, y]);
+          if (res.status === 204) continue;
+          labels.push(...decode(res.bytes, `${layer}_label`, [z, x, y]));
+          pieces += decode(res.bytes, layer, [z, x, y]).length;
+        }
+      }
+      const { rows: areas } = await sql<{ id: number; code: string; name: string }>`
+        select a.id, a.code, a.name from ${sql.table(layer)} a
+        join communities c on c.id = ${sql.ref(layer === 'grids' ? 'a.community_id' : 'a.id')}
+        where c.street_code = ${first.street} order by a.id`.execute(db());
+      expect(pieces, `${layer}: outlines cross tiles`).toBeGreaterThan(areas.length);
+      expect(ids(labels), layer).toEqual(areas.map((a) => a.id));
+      for (const label of labels) {
+        const area = areas.find((a) => a.id === Number(label.id))!;
+        expect(label.geometry.type).toBe('Point');
+        expect(label.properties).toEqual({ code: area.code, name: area.name });
+        // inside, to the tile unit the point was snapped to
+        const { rows: [inside] } = await sql<{ metres: number }>`
+          select ST_Distance(geom::geography, ST_SetSRID(ST_GeomFromGeoJSON(${JSON.stringify(label.geometry)}), 4326)::geography) as metres
+          from ${sql.table(layer)} where id = ${area.id}`.execute(db());
+        expect(inside.metres, `${layer} ${area.name}`).toBeLessThan(40075016.7 / 2 ** z / 4096);
+      }
+    }
+  });
+
   it('answers a tile with nothing in it, or below a layer’s zoom range, with 204', async () => {
     expect((await fetchTile(as.admin, 'buildings', tileAt(100, 10, 15))).status).toBe(204);
     expect((await fetchTile(as.admin, 'buildings', tileAt(first.lon, first.lat, 10))).status).toBe(204);
@@ -206,17 +247,27 @@ describe('what the tiles hold', () => {
 
 describe('standard readers', () => {
   it.runIf(haveGdal)('opens every layer with GDAL’s MVT driver, features where the database has them', async () => {
-    const tile = tileAt(first.lon, first.lat, 15);
-    const [z, x, y] = tile;
-    for (const { name } of TILE_LAYERS) {
-      const res = await fetchTile(as.admin, name, tile);
+    // each layer in the tile around the first community; a label layer in the tile of the first area's label
+    const { rows: labelled } = await sql<{ layer: string; lon: number; lat: number }>`
+      select 'communities' as layer, ST_X(p) as lon, ST_Y(p) as lat from (select label_point(geom) as p from communities where id = ${first.community}) c
+      union all
+      select 'grids', ST_X(p), ST_Y(p) from (select label_point(geom) as p from grids where community_id = ${first.community} order by id limit 1) g`.execute(db());
+    const reads = TILE_LAYERS.flatMap((layer) => [
+      { layer: layer.name, name: layer.name, tile: tileAt(first.lon, first.lat, 15) },
+      ...labelled.filter((l) => l.layer === layer.name).map((l) => ({ layer: l.layer, name: `${l.layer}_label`, tile: tileAt(l.lon, l.lat, 15) })),
+    ]);
+    expect(reads.map((r) => r.name)).toContain('grids_label');
+    for (const { layer, name, tile } of reads) {
+      const [z, x, y] = tile;
+      const res = await fetchTile(as.admin, layer, tile);
       expect(res.status, name).toBe(200);
       const file = join(dir, `${name}.mvt`);
       await writeFile(file, res.bytes);
       const out = JSON.parse(execFileSync(OGR2OGR, ['-f', 'GeoJSON', '/vsistdout/', '-t_srs', 'EPSG:4326',
-        '-oo', `Z=${z}`, '-oo', `X=${x}`, '-oo', `Y=${y}`, '-oo', 'CLIP=NO', `MVT:${file}`], { encoding: 'utf8' })) as { name: string; features: Feature<Geometry, Record<string, unknown>>[] };
+        '-oo', `Z=${z}`, '-oo', `X=${x}`, '-oo', `Y=${y}`, '-oo', 'CLIP=NO', `MVT:${file}`, name], { encoding: 'utf8' })) as { name: string; features: Feature<Geometry, Record<string, unknown>>[] };
       expect(out.name).toBe(name);
       const mapbox = decode(res.bytes, name, tile);
+      expect(mapbox.length, name).toBeGreaterThan(0);
       expect(out.features.length, name).toBe(mapbox.length);
       if (name === 'buildings' || name === 'issues') {
         // each feature where the stored row is (clipped to the tile and its buffer as the tile clips it): centroids within a metre
@@ -235,23 +286,25 @@ describe('standard readers', () => {
   it.runIf(mode === 'server')('makes the same tiles with ST_AsMVT as with tile_geometry and vt-pbf', async () => {
     const [admin] = await findUsers(db(), { username: 'admin' });
     const viewer = viewerOf(admin);
-    for (const { name } of TILE_LAYERS) {
+    for (const layer of TILE_LAYERS) {
       for (const zoom of [13, 16]) {
         const tile = tileAt(first.lon, first.lat, zoom);
-        const layer = tileLayer(name)!;
-        const postgis = decode(await renderTile(db(), 'postgis', layer, ...tile, viewer), name, tile);
-        const javascript = decode(await renderTile(db(), 'javascript', layer, ...tile, viewer), name, tile);
-        expect(javascript.length, `${name} z${zoom}`).toBe(postgis.length);
-        const key = (f: Feature) => JSON.stringify([f.id, f.properties]);
-        expect(javascript.map(key).sort()).toEqual(postgis.map(key).sort());
-        const boxes = (features: Feature[]) => new Map(features.map((f) => {
-          const points = JSON.stringify(f.geometry).match(/-?\d+\.?\d*,-?\d+\.?\d*/g)!.map((p) => p.split(',').map(Number));
-          return [key(f), [Math.min(...points.map((p) => p[0])), Math.min(...points.map((p) => p[1])), Math.max(...points.map((p) => p[0])), Math.max(...points.map((p) => p[1]))]];
-        }));
-        const expected = boxes(postgis);
-        // the same shapes to a tile unit (at z13, ~5 m)
-        const unit = 360 / 2 ** zoom / 4096;
-        for (const [k, box] of boxes(javascript)) box.forEach((v, i) => expect(Math.abs(v - expected.get(k)![i]), `${name} z${zoom}`).toBeLessThanOrEqual(2 * unit));
+        const [postgisBytes, javascriptBytes] = await Promise.all([renderTile(db(), 'postgis', layer, ...tile, viewer), renderTile(db(), 'javascript', layer, ...tile, viewer)]);
+        for (const name of vectorLayerNames(layer)) {
+          const postgis = decode(postgisBytes, name, tile);
+          const javascript = decode(javascriptBytes, name, tile);
+          expect(javascript.length, `${name} z${zoom}`).toBe(postgis.length);
+          const key = (f: Feature) => JSON.stringify([f.id, f.properties]);
+          expect(javascript.map(key).sort()).toEqual(postgis.map(key).sort());
+          const boxes = (features: Feature[]) => new Map(features.map((f) => {
+            const points = JSON.stringify(f.geometry).match(/-?\d+\.?\d*,-?\d+\.?\d*/g)!.map((p) => p.split(',').map(Number));
+            return [key(f), [Math.min(...points.map((p) => p[0])), Math.min(...points.map((p) => p[1])), Math.max(...points.map((p) => p[0])), Math.max(...points.map((p) => p[1]))]];
+          }));
+          const expected = boxes(postgis);
+          // the same shapes to a tile unit (at z13, ~5 m)
+          const unit = 360 / 2 ** zoom / 4096;
+          for (const [k, box] of boxes(javascript)) box.forEach((v, i) => expect(Math.abs(v - expected.get(k)![i]), `${name} z${zoom}`).toBeLessThanOrEqual(2 * unit));
+        }
       }
     }
   });
@@ -371,8 +424,12 @@ describe('TileJSON', () => {
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({
         tilejson: '3.0.0', minzoom: layer.minzoom, maxzoom: layer.maxzoom,
-        vector_layers: [{ id: layer.name, fields: layer.fields }],
+        vector_layers: [
+          { id: layer.name, fields: layer.fields },
+          ...(layer.labelled ? [{ id: `${layer.name}_label`, fields: { code: 'String', name: 'String' } }] : []),
+        ],
       });
+      expect(res.body.vector_layers).toHaveLength(layer.labelled ? 2 : 1);
       expect(res.body.tiles).toEqual([expect.stringMatching(new RegExp(`^http://127\\.0\\.0\\.1:\\d+/tiles/${layer.name}/\\{z\\}/\\{x\\}/\\{y\\}\\.mvt$`))]);
       const [w, s, e, n] = res.body.bounds as number[];
       expect(w).toBeLessThan(first.lon);

@@ -35,7 +35,16 @@ export interface TileLayer {
   srid: 4326 | 3857;
   /** how far a change reaches into neighbouring tiles' features, in metres of Web Mercator, at zoom z */
   reach(z: number): number;
+  /**
+   * Areas with a name also get a point each, where the name is written, in a second vector layer
+   * (`<name>_label`, LABEL_FIELDS) of the one tile that holds the point: a polygon's own label would be drawn
+   * once for every tile it crosses.
+   */
+  labelled?: boolean;
 }
+
+export const LABEL_FIELDS: Record<string, FieldType> = { code: 'String', name: 'String' };
+export const labelLayerName = (layer: TileLayer) => `${layer.name}_label`;
 
 export const MAX_ZOOM = 22;
 /** Web Mercator's width, in its metres: a tile at zoom z is this / 2^z wide. */
@@ -88,7 +97,7 @@ export const TILE_LAYERS: TileLayer[] = [
   {
     name: 'communities', description: 'Community boundaries', resource: 'communities', minzoom: 0, maxzoom: MAX_ZOOM, srid: 4326,
     fields: { code: 'String', name: 'String', street_code: 'String', staff_count: 'Number' },
-    reach: () => 0,
+    reach: () => 0, labelled: true,
     rows: (tile, viewer) => sql`
       select a.id, a.geom, jsonb_build_object('code', a.code, 'name', a.name, 'street_code', a.street_code, 'staff_count', a.staff_count) as props
       from communities a where a.geom && ${tile.area} and ${visible('communities', communities.place, viewer, 'a')}`,
@@ -97,7 +106,7 @@ export const TILE_LAYERS: TileLayer[] = [
     name: 'grids', description: 'Grid boundaries; for those who watch coverage, with its metrics (volunteer reach within 500 m)', resource: 'grids',
     // from a district's scale: a tile over a whole city would count every grid's coverage at once
     minzoom: 12, maxzoom: MAX_ZOOM, srid: 4326, fields: GRID_FIELDS,
-    reach: () => 0,
+    reach: () => 0, labelled: true,
     // the metrics go to those who watch coverage (as GET /coverage/grids); others get the boundaries
     rows: (tile, viewer) => {
       const where = sql`a.geom && ${tile.area} and ${visible('grids', grids.place, viewer, 'a')}`;

@@ -5,7 +5,7 @@ import type { Viewer } from '../../access/viewer.ts';
 import type { Database } from '../../db/database.ts';
 import { HttpProblem, invalidParameter } from '../../http/problem.ts';
 import { TileCache, tileBox } from './cache.ts';
-import { MAX_ZOOM, TILE_LAYERS, tileLayer, type TileLayer } from './layers.ts';
+import { LABEL_FIELDS, labelLayerName, MAX_ZOOM, TILE_LAYERS, tileLayer, type TileLayer } from './layers.ts';
 import { chooseEncoder, renderTile, tileMargin, type TileEncoder } from './render.ts';
 
 export const MVT_TYPE = 'application/vnd.mapbox-vector-tile';
@@ -56,7 +56,12 @@ export function tileRoutes({ db }: Database, options: TileOptions = {}) {
         maxzoom: layer.maxzoom,
         bounds,
         center: [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, Math.max(layer.minzoom, 13)],
-        vector_layers: [{ id: layer.name, description: layer.description, minzoom: layer.minzoom, maxzoom: layer.maxzoom, fields: layer.fields }],
+        vector_layers: [
+          { id: layer.name, description: layer.description, minzoom: layer.minzoom, maxzoom: layer.maxzoom, fields: layer.fields },
+          ...(layer.labelled
+            ? [{ id: labelLayerName(layer), description: 'Where each name is written: one point per area', minzoom: layer.minzoom, maxzoom: layer.maxzoom, fields: LABEL_FIELDS }]
+            : []),
+        ],
       });
     })
     .get('/tiles/:layer/:z/:x/:y.mvt', async (req, res) => {

@@ -66,12 +66,12 @@ export function buildStyle(config: MapConfig, origin = ''): StyleSpecification {
     { id: 'grids-selected', type: 'line', source: 'grids', 'source-layer': 'grids', filter: NOTHING_SELECTED, paint: { 'line-color': '#ffcc00', 'line-width': 4 } },
     { id: 'buildings-selected', type: 'line', source: 'buildings', 'source-layer': 'buildings', filter: NOTHING_SELECTED, paint: { 'line-color': '#1f3a93', 'line-width': 3 } },
     {
-      id: 'grids-label', type: 'symbol', source: 'grids', 'source-layer': 'grids', minzoom: 14,
+      id: 'grids-label', type: 'symbol', source: 'grids', 'source-layer': 'grids_label', minzoom: 14,
       layout: { 'text-field': ['get', 'name'], 'text-size': 13 },
       paint: { 'text-color': '#23476b', 'text-halo-color': '#ffffff', 'text-halo-width': 1.5 },
     },
     {
-      id: 'communities-label', type: 'symbol', source: 'communities', 'source-layer': 'communities',
+      id: 'communities-label', type: 'symbol', source: 'communities', 'source-layer': 'communities_label',
       layout: { 'text-field': ['get', 'name'], 'text-size': 16 },
       paint: { 'text-color': '#7b241c', 'text-halo-color': '#ffffff', 'text-halo-width': 2 },
     },
