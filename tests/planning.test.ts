@@ -71,6 +71,7 @@ async function snapshot() {
   return rows[0].state;
 }
 
+const latestEvent = async () => (await sql<{ id: number }>`select coalesce(max(id), 0)::int as id from events`.execute(db())).rows[0].id;
 const version = async (id: number) => (await sql<{ version: number }>`select version from grids where id = ${id}`.execute(db())).rows[0]?.version;
 
 /** The community covered exactly once: no gap (community minus the union) and no overlap (sum of areas minus the union's). */
@@ -118,6 +119,7 @@ afterAll(async () => {
 describe('redrawing a grid', () => {
   it('reports in a dry run exactly the buildings, members and open issues a new boundary moves, and writes nothing', async () => {
     const before = await snapshot();
+    const lastEvent = await latestEvent();
     // West's edge moves from LON + 0.01 to LON + 0.009: the building at 0.0095 (and its member and the issues beside it) go East
     const res = await post(as.admin, `/api/v1/grids/${f.west}/redraw`, { geometry: west(0.009), dryRun: true, adjustNeighbours: true });
     expect(res.status, res.text).toBe(200);
@@ -139,10 +141,12 @@ describe('redrawing a grid', () => {
     expect(w.area_m2.before! - w.area_m2.after!).toBeGreaterThan(99_000);
     expect(w.area_m2.before! - w.area_m2.after!).toBeLessThan(99_500);
     expect(await snapshot()).toBe(before);
+    expect(await latestEvent()).toBe(lastEvent);
   });
 
   it('saves with If-Match: links follow in the same transaction, the neighbour is adjusted, no gap and no overlap, one version each', async () => {
     const [vw, ve] = [await version(f.west), await version(f.east)];
+    const lastEvent = await latestEvent();
     const res = await post(as.admin, `/api/v1/grids/${f.west}/redraw`, { geometry: west(0.009), adjustNeighbours: true, note: '新楼盘划入东网格' }, vw);
     expect(res.status, res.text).toBe(200);
     expect(res.headers.etag).toBe(`"${vw + 1}"`);
@@ -160,6 +164,11 @@ describe('redrawing a grid', () => {
       select ST_Equals(ST_Normalize(geom), ST_Normalize(ST_GeomFromText(${wkt(box(LON + 0.009, LAT, LON + 0.02, LAT + 0.01))}, 4326))) as equal
       from grids where id = ${f.east}`.execute(db());
     expect(east.equal).toBe(true);
+    // maps open elsewhere hear of it: a grid event per grid, on the community's street (a dry run announces nothing)
+    const { rows: events } = await sql<{ grid_id: number; community_id: number; street_code: string; data: Record<string, unknown> }>`
+      select grid_id, community_id, street_code, data from events where kind = 'grid' and id > ${lastEvent} order by grid_id`.execute(db());
+    expect(events).toEqual([f.west, f.east].sort((a, b) => a - b).map((id) => ({ grid_id: id, community_id: f.community, street_code: '610602099',
+      data: { grid_id: id, community_id: f.community, version: id === f.west ? vw + 1 : ve + 1, change: 'redraw' } })));
   });
 
   it('refuses a stale If-Match with 412 and a save without one with 428, writing nothing', async () => {

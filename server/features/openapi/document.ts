@@ -275,8 +275,8 @@ export function openApiDocument(resources: ResourceDefinition[]) {
   };
   paths['/api/v1/events'] = {
     get: {
-      summary: 'Server-sent events: issue and dispatch changes in the caller\'s scope', tags: ['dispatch'],
-      description: 'Events `issue` and `dispatch` with ids in commit order; reconnect with `Last-Event-ID` (or `?after=`) to receive what was missed. The first event, `ready`, gives the id the stream starts after.',
+      summary: 'Server-sent events: issue, dispatch and grid changes in the caller\'s scope', tags: ['dispatch'],
+      description: 'Events `issue`, `dispatch` and `grid` (a grid took a new version: `{grid_id, community_id, version, change}`) with ids in commit order; reconnect with `Last-Event-ID` (or `?after=`) to receive what was missed. The first event, `ready`, gives the id the stream starts after.',
       parameters: [{ name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } }, query('after', 'integer')],
       responses: { 200: { description: 'an event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } } },
     },

@@ -3,7 +3,7 @@ import { apiFetch } from '../../api.ts';
 
 export interface ServerEvent {
   id: string;
-  event: 'ready' | 'issue' | 'dispatch';
+  event: 'ready' | 'issue' | 'dispatch' | 'grid';
   data: Record<string, unknown>;
 }
 
