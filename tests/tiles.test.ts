@@ -86,7 +86,7 @@ beforeAll(async () => {
   ({ rows: [first] } = await sql<typeof first>`
     select ST_X(ST_PointOnSurface(geom)) as lon, ST_Y(ST_PointOnSurface(geom)) as lat, id as community, street_code as street
     from communities order by id limit 1`.execute(db()));
-  for (const user of ['admin', 'leader', 'resident', 'volunteer']) as[user] = await testApp(test.database, { as: user });
+  for (const user of ['admin', 'leader', 'resident', 'volunteer', 'dispatcher']) as[user] = await testApp(test.database, { as: user });
   as.anonymous = await testApp(test.database, { as: null });
 }, 120_000);
 
@@ -460,6 +460,10 @@ describe('bad requests and access', () => {
     expect((await fetchTile(as.anonymous, 'grids', tile)).status).toBe(401);
     expect((await fetchTile(as.resident, 'members', tile)).status).toBe(403);
     expect((await request(as.resident).get('/tiles/volunteers.json')).status).toBe(403);
+    // a dispatcher reads only volunteers: hexagons of "members" would be volunteers under another name
+    expect((await fetchTile(as.dispatcher, 'members', tile)).status).toBe(403);
+    expect((await request(as.dispatcher).get('/tiles/members.json')).status).toBe(403);
+    expect((await decoded(as.dispatcher, 'volunteers', tileAt(first.lon, first.lat, 12))).length).toBeGreaterThan(0);
     // a volunteer counts only itself
     const cells = await decoded(as.volunteer, 'members', tileAt(first.lon, first.lat, 10));
     expect(cells.reduce((s, f) => s + Number(f.properties.count), 0)).toBe(1);

@@ -41,6 +41,8 @@ export interface TileLayer {
    * once for every tile it crosses.
    */
   labelled?: boolean;
+  /** counts every member: refused to roles that read only volunteers (their hexagons are the volunteers layer) */
+  allMembers?: boolean;
 }
 
 export const LABEL_FIELDS: Record<string, FieldType> = { code: 'String', name: 'String' };
@@ -77,7 +79,7 @@ const HEX_OFFSET = 2 ** 20;
 
 function density(name: 'members' | 'volunteers', description: string): TileLayer {
   return {
-    name, description, resource: 'members', minzoom: 10, maxzoom: MAX_ZOOM, srid: 3857,
+    name, description, resource: 'members', minzoom: 10, maxzoom: MAX_ZOOM, srid: 3857, allMembers: name === 'members',
     fields: name === 'members' ? number(['count', 'volunteers']) : number(['count', 'available']),
     reach: () => 2 * HEX_EDGE,
     // every cell over the tile, clipped to it as any polygon is; a cell's id is its place in the lattice at this zoom

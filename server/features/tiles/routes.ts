@@ -6,6 +6,7 @@ import type { Database } from '../../db/database.ts';
 import { HttpProblem, invalidParameter } from '../../http/problem.ts';
 import { TileCache, tileBox } from './cache.ts';
 import { LABEL_FIELDS, labelLayerName, MAX_ZOOM, TILE_LAYERS, tileLayer, type TileLayer } from './layers.ts';
+import { countsAllMembers } from '../coverage/queries.ts';
 import { chooseEncoder, renderTile, tileMargin, type TileEncoder } from './render.ts';
 
 export const MVT_TYPE = 'application/vnd.mapbox-vector-tile';
@@ -14,6 +15,9 @@ function layerFor(req: Request, viewer: Viewer): TileLayer {
   const layer = tileLayer(String(req.params.layer));
   if (!layer) throw new HttpProblem(404, 'Not Found', `No tile layer ${String(req.params.layer)}; use ${TILE_LAYERS.map((l) => l.name).join(', ')}`, { field: 'layer' });
   if (!mayRead(layer.resource, viewer.role)) throw new HttpProblem(403, 'Forbidden', `a ${viewer.role} may not read ${layer.name}`, { field: 'layer' });
+  if (layer.allMembers && !countsAllMembers(viewer)) {
+    throw new HttpProblem(403, 'Forbidden', `a ${viewer.role} reads only volunteers: their hexagons are the volunteers layer`, { field: 'layer' });
+  }
   return layer;
 }
 
