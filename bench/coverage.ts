@@ -221,15 +221,18 @@ export async function run(args: string[]) {
       select c.id, c.name, (select count(*)::int from grids where community_id = c.id) as grids,
              (select count(*)::int from buildings where community_id = c.id) as buildings
       from communities c where c.id = (select community_id from grids order by id limit 1)`.execute(db);
+    const options = (viewer: Viewer) => ({ reachM: DEFAULT_REACH_M, viewer, allMembers: countsAllMembers(viewer) });
+    const [leader, admin] = [viewerOf(leaderUser), viewerOf(adminUser)];
     const metrics = [
       { title: `grids of one community (${first.name}, id ${first.id}: ${first.grids} grids, ${count(first.buildings)} buildings), as leader`,
         user: leaderUser, path: `/api/v1/coverage/grids?community=${first.id}`, reps: COMMUNITY_REPS,
-        capture: (d: Kysely<DB>) => coverageCollection(d, 'grid', viewerOf(leaderUser), { community: first.id },
-          { reachM: DEFAULT_REACH_M, allMembers: countsAllMembers(viewerOf(leaderUser)) }) },
+        capture: (d: Kysely<DB>) => coverageCollection(d, 'grid', leader, { community: first.id }, options(leader)) },
       { title: `every community of the city (${count(stats.communities)}, ${count(stats.buildings)} buildings), as admin`,
         user: adminUser, path: '/api/v1/coverage/communities', reps,
-        capture: (d: Kysely<DB>) => coverageCollection(d, 'community', viewerOf(adminUser), {},
-          { reachM: DEFAULT_REACH_M, allMembers: countsAllMembers(viewerOf(adminUser)) }) },
+        capture: (d: Kysely<DB>) => coverageCollection(d, 'community', admin, {}, options(admin)) },
+      { title: `every community of the leader's street, volunteers placed at their hexagons' centres, as leader`,
+        user: leaderUser, path: '/api/v1/coverage/communities', reps,
+        capture: (d: Kysely<DB>) => coverageCollection(d, 'community', leader, {}, options(leader)) },
     ];
     const metricResults: MetricResult[] = [];
     const plans: { title: string; lines: string[] }[] = [];

@@ -313,12 +313,55 @@ describe('who sees what', () => {
     for (const f of gaps.features) expect(Number(f.properties.nearest_volunteer_m) % 100).toBe(0);
   });
 
-  it('takes reach in whole hundreds of metres from all but admins: finer steps would measure a home', async () => {
-    const res = await request(as.leader).get('/api/v1/coverage/gaps?community=1&reach_m=297');
-    expect(res.status).toBe(400);
-    expect(res.body.field).toBe('reach_m');
-    expect((await request(as.gridworker).get('/api/v1/coverage/grids?reach_m=150')).status).toBe(400);
-    expect((await request(as.admin).get('/api/v1/coverage/grids?reach_m=297')).status).toBe(200);
+  it('takes reach and distances to the centre of a volunteer’s hexagon from those who may not see where it is', async () => {
+    // a volunteer about 190 m from its cell's centre, in an estate of its own; a building 50 m further out
+    const at = { lon: LON + 0.1, lat: LAT + 0.01 };
+    const { rows: [p] } = await sql<{ vlon: number; vlat: number; blon: number; blat: number; to_centre: number }>`
+      with cell as (
+        select h.geom from ST_HexagonGrid(300, ST_Transform(ST_SetSRID(ST_MakePoint(${at.lon}, ${at.lat}), 4326), 3857)) h
+        where ST_Intersects(h.geom, ST_Transform(ST_SetSRID(ST_MakePoint(${at.lon}, ${at.lat}), 4326), 3857))),
+      ray as (select ST_Centroid(geom) as c, ST_LineInterpolatePoint(ST_MakeLine(ST_Centroid(geom), ST_PointN(ST_ExteriorRing(geom), 1)), 0.8) as v from cell),
+      pts as (select c, v, ST_Project(ST_Transform(v, 4326)::geography, 50, ST_Azimuth(ST_Transform(c, 4326)::geography, ST_Transform(v, 4326)::geography))::geometry as b from ray)
+      select ST_X(ST_Transform(v, 4326)) as vlon, ST_Y(ST_Transform(v, 4326)) as vlat, ST_X(b) as blon, ST_Y(b) as blat,
+             ST_Distance(ST_Transform(c, 4326)::geography, b::geography) as to_centre
+      from pts`.execute(db());
+    expect(p.to_centre).toBeGreaterThan(200);
+    await sql`insert into streets (code, name, district_code, district_name) values ('610602098', '隐私街道', '610602', '宝塔区')`.execute(db());
+    const { rows: [{ id: community }] } = await sql<{ id: number }>`
+      insert into communities (code, name, street_code, geom)
+      values ('610602098001', '隐私社区', '610602098', ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(${at.lon}, ${at.lat}), 4326), 0.01)))
+      returning id`.execute(db());
+    const { rows: [{ id: building }] } = await sql<{ id: number }>`
+      insert into buildings (name, households, residents, geom)
+      values ('探测楼', 1, 1, ST_Buffer(ST_SetSRID(ST_MakePoint(${p.blon}, ${p.blat}), 4326), 0.00001, 2)) returning id`.execute(db());
+    await sql`insert into members (name, category, is_volunteer, availability, geom)
+              values ('志愿者', 'resident', true, 'available', ST_SetSRID(ST_MakePoint(${p.vlon}, ${p.vlat}), 4326))`.execute(db());
+    await sql`insert into users (username, password_hash, role, scope_street_code) values ('privacy_leader', 'x', 'leader', '610602098')`.execute(db());
+    const leader = await testApp(test.database, { as: 'privacy_leader' });
+    // the volunteer is 50 m from the building: the admin finds it reached; the leader measures to the cell's centre
+    const reachedAs = async (app: Express, reach: number) =>
+      (await get(app, `/api/v1/coverage/communities?street=610602098&reach_m=${reach}`)).features[0].properties.households_reached;
+    expect(await reachedAs(as.admin, 100)).toBe(1);
+    expect((await get(as.admin, `/api/v1/coverage/gaps?community=${community}&reach_m=100`)).features).toEqual([]);
+    expect(await reachedAs(leader, 100)).toBe(0);
+    const gaps = await get(leader, `/api/v1/coverage/gaps?community=${community}&reach_m=100`);
+    expect(gaps.features.map((f) => [f.id, f.properties.nearest_volunteer_m])).toEqual([[building, Math.round(p.to_centre / 100) * 100]]);
+    // however finely reach is asked, it places the volunteer no closer than its cell: reached from the centre's distance on
+    expect(await reachedAs(leader, Math.floor(p.to_centre))).toBe(0);
+    expect(await reachedAs(leader, Math.ceil(p.to_centre))).toBe(1);
+
+    // its one member lives in one home: the leader gets no member figure of the community, as of a building
+    const figures = async (app: Express) => (await get(app, '/api/v1/coverage/communities?street=610602098')).features[0].properties;
+    expect(await figures(as.admin)).toMatchObject({ members: 1, volunteers: 1, volunteers_available: 1, members_resident: 1 });
+    expect(await figures(leader)).toMatchObject({ members: null, members_resident: null, volunteers: null, volunteers_available: null,
+      members_per_100_households: null, volunteers_per_100_households: null, central_households: null });
+    // two more members in two more buildings: three homes, counted
+    for (const dx of [0.002, 0.004]) {
+      await sql`insert into buildings (name, households, residents, geom)
+                values ('楼', 10, 20, ST_Buffer(ST_SetSRID(ST_MakePoint(${at.lon + dx}, ${at.lat}), 4326), 0.0001, 2))`.execute(db());
+      await sql`insert into members (name, category, geom) values ('党员', 'retired', ST_SetSRID(ST_MakePoint(${at.lon + dx}, ${at.lat}), 4326))`.execute(db());
+    }
+    expect(await figures(leader)).toMatchObject({ members: 3, members_retired: 2, volunteers: 1, volunteers_per_100_households: 4.76 });
   });
 
   it('gives a distance to the decimetre only where the viewer may see where the volunteer is', async () => {
@@ -328,9 +371,13 @@ describe('who sees what', () => {
     expect(gaps.features.length).toBeGreaterThan(0);
     let exact = 0;
     for (const f of gaps.features) {
+      // its own grid's volunteers where they are; the others at the centre of their hexagon (ST_HexagonGrid's cell)
       const { rows: [nearest] } = await sql<{ grid_id: number | null; metres: number }>`
-        select v.grid_id, ST_Distance(coalesce(v.current_point, v.geom)::geography, ST_PointOnSurface(b.geom)::geography) as metres
-        from members v, buildings b where b.id = ${f.id} and v.is_volunteer and v.availability = 'available'
+        select v.grid_id, ST_Distance(case when v.grid_id = ${grid} then p.at else (
+                 select ST_Transform(ST_Centroid(h.geom), 4326) from ST_HexagonGrid(300, ST_Transform(p.at, 3857)) h
+                 where ST_Intersects(h.geom, ST_Transform(p.at, 3857)) limit 1) end::geography, ST_PointOnSurface(b.geom)::geography) as metres
+        from members v cross join lateral (select coalesce(v.current_point, v.geom) as at) p, buildings b
+        where b.id = ${f.id} and v.is_volunteer and v.availability = 'available'
         order by 2 limit 1`.execute(db());
       if (nearest.grid_id === grid) {
         expect(f.properties.nearest_volunteer_m).toBeCloseTo(nearest.metres, 1);

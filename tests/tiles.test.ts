@@ -145,10 +145,24 @@ describe('what the tiles hold', () => {
     const [, x1, y1] = tileAt(box.e, box.s, z);
     const city: Tile[] = [];
     for (let x = x0; x <= x1; x++) for (let y = y0; y <= y1; y++) city.push([z, x, y]);
-    const { rows: [expected] } = await sql<{ members: number; volunteers: number; available: number }>`
-      select count(*)::int as members, count(*) filter (where is_volunteer)::int as volunteers,
-             count(*) filter (where is_volunteer and availability = 'available')::int as available
-      from members where community_id in (select id from communities where street_code = ${first.street})`.execute(db());
+    // every cell of the lattice over the street's members, counted where they live in 3 buildings or more (a
+    // leader sees no hexagon over one or two homes; members in no building each a home of their own)
+    const { rows: [expected] } = await sql<{ members: number; volunteers_among: number; volunteers: number; available: number; withheld: number }>`
+      with m as (select m.*, ST_Transform(m.geom, 3857) as g from members m
+                 where community_id in (select id from communities where street_code = ${first.street})),
+      cell as (
+        select count(*) as n, count(*) filter (where m.is_volunteer) as v,
+               count(*) filter (where m.is_volunteer and m.availability = 'available') as a,
+               count(distinct coalesce(m.building_id, -m.id)) as homes,
+               count(distinct coalesce(m.building_id, -m.id)) filter (where m.is_volunteer) as volunteer_homes
+        from ST_HexagonGrid(300, (select ST_SetSRID(ST_Extent(g)::geometry, 3857) from m)) h
+        join m on ST_Intersects(m.g, h.geom) group by h.i, h.j)
+      select coalesce(sum(n) filter (where homes >= 3), 0)::int as members, coalesce(sum(v) filter (where homes >= 3), 0)::int as volunteers_among,
+             coalesce(sum(v) filter (where volunteer_homes >= 3), 0)::int as volunteers,
+             coalesce(sum(a) filter (where volunteer_homes >= 3), 0)::int as available,
+             count(*) filter (where homes < 3)::int as withheld
+      from cell`.execute(db());
+    expect(expected.members).toBeGreaterThan(1000);
     const cellsOf = async (layer: string) => (await Promise.all(city.map(async (tile) => {
       const res = await fetchTile(as.leader, layer, tile);
       return res.status === 204 ? [] : decode(res.bytes, layer, tile);
@@ -157,7 +171,7 @@ describe('what the tiles hold', () => {
     const volunteers = await cellsOf('volunteers');
     const sum = (features: typeof members, key: string) => features.reduce((total, f) => total + Number(f.properties[key]), 0);
     expect(sum(members, 'count')).toBe(expected.members);
-    expect(sum(members, 'volunteers')).toBe(expected.volunteers);
+    expect(sum(members, 'volunteers')).toBe(expected.volunteers_among);
     expect(sum(volunteers, 'count')).toBe(expected.volunteers);
     expect(sum(volunteers, 'available')).toBe(expected.available);
 
@@ -236,6 +250,32 @@ describe('what the tiles hold', () => {
         expect(inside.metres, `${layer} ${area.name}`).toBeLessThan(40075016.7 / 2 ** z / 4096);
       }
     }
+  });
+
+  it('draws no hexagon over fewer than three homes for a leader: a lone farmhouse’s members are its own', async () => {
+    const at = { lon: first.lon + 0.3, lat: first.lat };
+    await sql`insert into communities (code, name, street_code, geom)
+              values ('610602001099', '偏远社区', ${first.street}, ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(${at.lon}, ${at.lat}), 4326), 0.01)))`.execute(db());
+    const home = async (dx: number) => {
+      await sql`insert into buildings (name, households, residents, geom)
+                values ('农房', 1, 3, ST_Buffer(ST_SetSRID(ST_MakePoint(${at.lon + dx}, ${at.lat}), 4326), 0.00005, 2))`.execute(db());
+      await sql`insert into members (name, category, is_volunteer, availability, geom)
+                values ('党员', 'resident', true, 'available', ST_SetSRID(ST_MakePoint(${at.lon + dx}, ${at.lat}), 4326))`.execute(db());
+    };
+    await home(0);
+    const tile = tileAt(at.lon, at.lat, 14);
+    const counts = async (user: string, layer: string) => {
+      const res = await fetchTile(as[user], layer, tile);
+      return res.status === 204 ? [] : decode(res.bytes, layer, tile).map((cell) => cell.properties.count);
+    };
+    expect(await counts('admin', 'members')).toEqual([1]);
+    expect(await counts('leader', 'members')).toEqual([]);
+    expect(await counts('leader', 'volunteers')).toEqual([]);
+    // three homes in the cell (a few tens of metres apart): counted
+    await home(0.0003);
+    await home(0.0006);
+    expect(await counts('leader', 'members')).toEqual([3]);
+    expect(await counts('leader', 'volunteers')).toEqual([3]);
   });
 
   it('answers a tile with nothing in it, or below a layer’s zoom range, with 204', async () => {

@@ -172,6 +172,18 @@ export function personalShown(resource: ResourceName, viewer: Viewer, alias: str
   return never;
 }
 
+/**
+ * Counts of members over an area are a home's when the members counted live in one or two buildings (a grid
+ * drawn round one building, a hexagon over one farmhouse): to those who may not see every member where it
+ * lives (all but admins and dispatchers, who read only volunteers and see them), areas and hexagons show
+ * member counts only where the members counted live in at least this many buildings (members in no building
+ * each a home of their own), as a building's own count is hidden from them.
+ */
+export const MIN_HOMES_COUNTED = 3;
+export const countsFewHomes = (viewer: Viewer) => accessOf('members', viewer.role).read?.personal === 'shown';
+/** The members in `alias`'s homes, for MIN_HOMES_COUNTED: their buildings, and each member in none. */
+export const homesOf = (alias: string) => sql`count(distinct coalesce(${sql.ref(`${alias}.building_id`)}, -${sql.ref(`${alias}.id`)}))`;
+
 /** Roles that see members only in aggregate: their masks hide a phone entirely, not just its middle. */
 export const seesAggregateOnly = (resource: ResourceName, viewer: Viewer) => accessOf(resource, viewer.role).read?.personal === 'masked';
 

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import { accessOf, allOf, personalShown, readConditions } from '../../access/policy.ts';
+import { accessOf, allOf, countsFewHomes, homesOf, MIN_HOMES_COUNTED, personalShown, readConditions } from '../../access/policy.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import type { DB } from '../../db/schema.ts';
 import { buildings } from '../buildings/resource.ts';
@@ -13,6 +13,8 @@ export type CoverageLevel = 'grid' | 'community';
 export interface CoverageOptions {
   /** a household is reached when an available volunteer is this close to its building (metres) */
   reachM: number;
+  /** who asks: volunteers it may not locate are placed at their hexagon's centre */
+  viewer: Viewer;
   /** count every member (false: volunteers only, for roles that read only volunteers: member counts are null) */
   allMembers: boolean;
   /** issues reported in [from, to) only; all issues without */
@@ -26,18 +28,32 @@ export const DEFAULT_REACH_M = 500;
 export const countsAllMembers = (viewer: Viewer) => !accessOf('members', viewer.role).read?.volunteersOnly;
 
 /**
- * Below an admin, reach is asked in whole hundreds of metres: whether a building is reached at 296 m and not
- * at 297 m would measure the distance to a volunteer's home to the metre, the distance shown rounded or not.
- */
-export const REACH_STEP_M = 100;
-export const reachStep = (viewer: Viewer) => (viewer.role === 'admin' ? 1 : REACH_STEP_M);
-
-/**
  * Where a volunteer is reached: where it says it is now, else home; as dispatch finds volunteers, and on the
  * same partial geography index (sql/008_dispatch.sql), which ST_DWithin and <-> use when written like this.
  */
 const volunteerAt = (alias: string) => sql`coalesce(${sql.ref(`${alias}.current_point`)}, ${sql.ref(`${alias}.geom`)})::geography`;
 const onDuty = (alias: string) => sql`${sql.ref(`${alias}.is_volunteer`)} and ${sql.ref(`${alias}.availability`)} = 'available'`;
+
+/** How far a volunteer is at most from its hexagon's centre (the cell's circumradius: 300 m of Web Mercator, fewer on the ground). */
+const CELL_RADIUS_M = 300;
+
+/**
+ * Where `viewer` measures volunteer `alias` from: where it is, when the viewer may see that; else the centre
+ * of its hexagon (hexagon_centre, sql/016_volunteer_cells.sql: the lattice the volunteers' tiles count in).
+ * Reach and distances asked from many buildings, or from a building moved about, would otherwise place a
+ * volunteer to the metre; measured to its cell, they tell no more than the tiles do. `margin`: how much
+ * further than the seen place the volunteer itself may be, for the index.
+ */
+function volunteerSeen(viewer: Viewer) {
+  if (viewer.role === 'admin') return { at: volunteerAt, locatable: () => sql`true`, margin: 0 };
+  const locatable = (alias: string) => allOf([...(readConditions('members', members.place, viewer, alias) ?? [sql`false`]), personalShown('members', viewer, alias)]);
+  return {
+    at: (alias: string) => sql`case when ${locatable(alias)} then ${volunteerAt(alias)}
+      else hexagon_centre(coalesce(${sql.ref(`${alias}.current_point`)}, ${sql.ref(`${alias}.geom`)}))::geography end`,
+    locatable,
+    margin: CELL_RADIUS_M,
+  };
+}
 
 /**
  * Where building `b`'s households are: a point on its footprint (a footprint is a few tens of metres; a
@@ -45,9 +61,13 @@ const onDuty = (alias: string) => sql`${sql.ref(`${alias}.is_volunteer`)} and ${
  */
 const home = sql`ST_PointOnSurface(b.geom)::geography`;
 
-/** Building `b` has an available volunteer within `reachM` of it. */
-const reached = (reachM: number) => sql`exists (
-  select from members v where ${onDuty('v')} and ST_DWithin(${volunteerAt('v')}, ${home}, ${reachM}))`;
+/** Building `b` has an available volunteer within `reachM` of it, as `viewer` may place volunteers. */
+function reached(reachM: number, viewer: Viewer) {
+  const seen = volunteerSeen(viewer);
+  const exact = sql`ST_DWithin(${volunteerAt('v')}, ${home}, ${reachM + seen.margin})`;
+  return sql`exists (
+    select from members v where ${onDuty('v')} and ${exact}${seen.margin ? sql` and ST_DWithin(${seen.at('v')}, ${home}, ${reachM})` : sql``})`;
+}
 
 const share = (part: RawBuilder<unknown>, whole: RawBuilder<unknown>, digits = 4) =>
   sql`round(${part}::numeric / nullif(${whole}, 0), ${sql.lit(digits)})::float8`;
@@ -74,16 +94,19 @@ export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, o
     ...(options.from ? [sql`i.reported_at >= ${options.from}`] : []),
     ...(options.to ? [sql`i.reported_at < ${options.to}`] : []),
   ];
+  // member figures where the members counted live in enough homes (MIN_HOMES_COUNTED), for those it concerns
+  const counted = (figure: RawBuilder<unknown>) => (countsFewHomes(options.viewer)
+    ? figure : sql`case when m.homes >= ${MIN_HOMES_COUNTED} or m.members = 0 then ${figure} end`);
   const counts = sql`
     coalesce(b.households, 0)::int as households, coalesce(b.residents, 0)::int as residents,
     coalesce(b.buildings, 0)::int as buildings, coalesce(b.residential_buildings, 0)::int as residential_buildings,
     coalesce(b.party_group_buildings, 0)::int as party_group_buildings,
     ${share(sql`b.party_group_buildings`, sql`b.residential_buildings`)} as party_group_share,
     ${sql.join(['members', 'members_in_service', 'members_retired', 'members_floating', 'members_resident', 'central_households']
-      .map((c) => (options.allMembers ? sql.ref(`m.${c}`) : sql`null::int as ${sql.id(c)}`)))},
-    m.volunteers, m.volunteers_available,
-    ${options.allMembers ? share(sql`100 * m.members`, sql`b.households`, 2) : sql`null::float8`} as members_per_100_households,
-    ${share(sql`100 * m.volunteers`, sql`b.households`, 2)} as volunteers_per_100_households,
+      .map((c) => (options.allMembers ? sql`${counted(sql.ref(`m.${c}`))} as ${sql.id(c)}` : sql`null::int as ${sql.id(c)}`)))},
+    ${counted(sql`m.volunteers`)} as volunteers, ${counted(sql`m.volunteers_available`)} as volunteers_available,
+    ${options.allMembers ? counted(share(sql`100 * m.members`, sql`b.households`, 2)) : sql`null::float8`} as members_per_100_households,
+    ${counted(share(sql`100 * m.volunteers`, sql`b.households`, 2))} as volunteers_per_100_households,
     coalesce(b.households_reached, 0)::int as households_reached,
     ${share(sql`coalesce(b.households_reached, 0)`, sql`b.households`)} as volunteer_reach,
     i.open_issues, i.overdue_issues, i.closed_issues, i.closure_rate, i.median_days_to_close`;
@@ -93,7 +116,7 @@ export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, o
              count(*) filter (where b.kind = 'residential') as residential_buildings,
              count(*) filter (where b.kind = 'residential' and b.has_party_group) as party_group_buildings,
              sum(b.households) as households, sum(b.residents) as residents,
-             sum(b.households) filter (where b.households > 0 and ${reached(options.reachM)}) as households_reached
+             sum(b.households) filter (where b.households > 0 and ${reached(options.reachM, options.viewer)}) as households_reached
       from buildings b where b.${key} = a.id) b on true
     cross join lateral (
       select count(*)::int as members,
@@ -103,7 +126,8 @@ export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, o
              count(*) filter (where m.category = 'resident')::int as members_resident,
              count(*) filter (where m.is_volunteer)::int as volunteers,
              count(*) filter (where ${onDuty('m')})::int as volunteers_available,
-             count(*) filter (where m.is_central_household)::int as central_households
+             count(*) filter (where m.is_central_household)::int as central_households,
+             ${homesOf('m')} as homes
       from members m where m.${key} = a.id) m
     cross join lateral (
       select count(*) filter (where i.status in (${sql.join([...OPEN_STATUSES])}))::int as open_issues,
@@ -179,10 +203,10 @@ export async function coverageCollection(db: Kysely<DB>, level: CoverageLevel, v
 
 /**
  * Buildings with households and no available volunteer within reach: where a resident in need has no one
- * nearby. Each with its distance to the nearest available volunteer, anywhere (null when there is none):
- * exact on the spheroid among the four nearest on the sphere (the index's order), to the decimetre when the
- * viewer may see where that volunteer is, else to the nearest 100 m (exact distances from many buildings
- * would place a home).
+ * nearby. Each with its distance on the spheroid to the nearest available volunteer, anywhere, as the viewer
+ * may place volunteers (volunteerSeen; null when there is none): to the decimetre when the viewer may see
+ * where that volunteer is, else to the nearest 100 m (a cell's centre places a volunteer to a few hundred
+ * metres, no better).
  */
 export async function coverageGaps(db: Kysely<DB>, viewer: Viewer, filter: CoverageFilter, reachM: number) {
   const visible = readConditions(buildings.name, buildings.place, viewer, 'b') ?? [sql`false`];
@@ -190,19 +214,22 @@ export async function coverageGaps(db: Kysely<DB>, viewer: Viewer, filter: Cover
     ...(filter.community !== undefined ? [sql`b.community_id = ${filter.community}`] : []),
     ...(filter.street !== undefined ? [sql`b.community_id in (select id from communities where street_code = ${filter.street})`] : []),
   ];
-  const locatable = allOf([...(readConditions('members', members.place, viewer, 'v') ?? [sql`false`]), personalShown('members', viewer, 'v')]);
+  const seen = volunteerSeen(viewer);
   const { rows } = await sql<{ body: string }>`
     with gap as (
       select b.id, b.name, b.kind, b.households, b.residents, b.grid_id, b.community_id, b.geom,
-             round(n.metres::numeric, case when exists (select from members v where v.id = n.volunteer and ${locatable}) then 1 else -2 end)::float8
-               as nearest_volunteer_m
+             round(n.metres::numeric, case when n.locatable then 1 else -2 end)::float8 as nearest_volunteer_m
       from buildings b
+      -- the nearest as the index orders them bounds the search (a metre over: ST_DWithin and ST_Distance round
+      -- apart); then the nearest as the viewer places them
       left join lateral (
-        select k.id as volunteer, ST_Distance(k.at, ${home}) as metres from (
-          select v.id, ${volunteerAt('v')} as at from members v where ${onDuty('v')}
-          order by ${volunteerAt('v')} <-> ${home} limit 4) k
+        select ST_Distance(${seen.at('v')}, ${home}) as metres from members v where ${onDuty('v')}
+        order by ${volunteerAt('v')} <-> ${home} limit 1) bound on true
+      left join lateral (
+        select ${seen.locatable('v')} as locatable, ST_Distance(${seen.at('v')}, ${home}) as metres
+        from members v where ${onDuty('v')} and ST_DWithin(${volunteerAt('v')}, ${home}, bound.metres + ${seen.margin + 1})
         order by 2 limit 1) n on true
-      where b.households > 0 and not ${reached(reachM)} and ${allOf([...within, ...visible])}
+      where b.households > 0 and not ${reached(reachM, viewer)} and ${allOf([...within, ...visible])}
     )
     select json_build_object(
       'type', 'FeatureCollection', 'reach_m', ${reachM}::int,

@@ -2,15 +2,13 @@ import { Router, type Request } from 'express';
 import type { Database } from '../../db/database.ts';
 import { onlyParameters, parseQueryValue, parseTime } from '../../http/params.ts';
 import { invalidParameter } from '../../http/problem.ts';
-import { countsAllMembers, coverageCollection, coverageGaps, DEFAULT_REACH_M, reachStep, type CoverageFilter, type CoverageOptions } from './queries.ts';
+import { countsAllMembers, coverageCollection, coverageGaps, DEFAULT_REACH_M, type CoverageFilter, type CoverageOptions } from './queries.ts';
 
 export const MAX_REACH_M = 5000;
 
 function parseReach(req: Request) {
   const reach = parseQueryValue(req.query.reach_m, 'reach_m', 'integer') as number | undefined ?? DEFAULT_REACH_M;
   if (reach < 1 || reach > MAX_REACH_M) throw invalidParameter('reach_m', `reach_m must be from 1 to ${MAX_REACH_M} metres`);
-  const step = reachStep(req.viewer!);
-  if (reach % step !== 0) throw invalidParameter('reach_m', `reach_m must be a whole number of ${step} m for a ${req.viewer!.role}: finer reaches would measure where a volunteer lives`);
   return reach;
 }
 
@@ -24,7 +22,7 @@ function parseOptions(req: Request): CoverageOptions {
   const from = parseTime(req.query.from, 'from');
   const to = parseTime(req.query.to, 'to');
   if (from && to && from >= to) throw invalidParameter('from', 'from must be before to');
-  return { reachM: parseReach(req), allMembers: countsAllMembers(req.viewer!), from, to };
+  return { reachM: parseReach(req), viewer: req.viewer!, allMembers: countsAllMembers(req.viewer!), from, to };
 }
 
 /** What leaders watch: coverage per grid and community, and the buildings no volunteer reaches. */

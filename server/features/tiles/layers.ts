@@ -1,5 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
-import { allOf, readConditions, type ResourceName } from '../../access/policy.ts';
+import { allOf, countsFewHomes, homesOf, MIN_HOMES_COUNTED, readConditions, type ResourceName } from '../../access/policy.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import { buildings } from '../buildings/resource.ts';
 import { communities } from '../communities/resource.ts';
@@ -91,7 +91,8 @@ function density(name: 'members' | 'volunteers', description: string): TileLayer
       -- the index finds the members in the cell's box (exact: Web Mercator keeps a box a box), the cell those in it
       join members m on m.geom && ST_Transform(h.geom, 4326) and ST_Intersects(ST_Transform(m.geom, 3857), h.geom)
       where ${name === 'volunteers' ? sql`m.is_volunteer and ` : sql``}${visible('members', members.place, viewer, 'm')}
-      group by h.i, h.j, h.geom`,
+      group by h.i, h.j, h.geom
+      ${countsFewHomes(viewer) ? sql`` : sql`having ${homesOf('m')} >= ${MIN_HOMES_COUNTED}`}`,
   };
 }
 
@@ -119,7 +120,7 @@ export const TILE_LAYERS: TileLayer[] = [
       }
       return sql`
         select r.id, r.geom, to_jsonb(r) - 'id' - 'geom' as props
-        from (${coverageRows('grid', where, { reachM: DEFAULT_REACH_M, allMembers: countsAllMembers(viewer) })}) r`;
+        from (${coverageRows('grid', where, { reachM: DEFAULT_REACH_M, viewer, allMembers: countsAllMembers(viewer) })}) r`;
     },
   },
   {
