@@ -47,6 +47,7 @@ export function createApp({ database, config, logger }: { database: Database; co
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   if (config.TRUST_PROXY) app.set('trust proxy', config.TRUST_PROXY);
+  app.locals.publicUrl = config.PUBLIC_URL;
   app.use(securityHeaders(config));
   // Browsers on other origins are refused unless CORS_ORIGINS names them.
   if (config.CORS_ORIGINS) app.use(cors({ origin: config.CORS_ORIGINS.split(','), maxAge: 600, exposedHeaders: ['ETag', 'Location', 'X-Request-Id'] }));

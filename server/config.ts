@@ -28,6 +28,8 @@ const schema = z.object({
   CORS_ORIGINS: z.string().regex(/^https?:\/\/[^,\s]+(,https?:\/\/[^,\s]+)*$/, 'must be http(s) origins separated by commas').optional(),
   /** the jurisdiction_id Open311 clients may send (GeoReport v2 at /open311/v2 serves this one) */
   OPEN311_JURISDICTION: z.string().regex(/^[A-Za-z0-9][\w.-]{0,99}$/, 'must be an id such as gridmap or city.gov.cn: letters, digits, dots, dashes and underscores').default('gridmap'),
+  /** where clients reach the server (e.g. https://grid.example.gov.cn), for the absolute links it writes; else each request's own */
+  PUBLIC_URL: z.string().url().regex(/^https?:\/\/[^/]+$/, 'must be an http(s) origin without a path or a trailing slash').optional(),
   /** express's trust proxy setting (e.g. loopback, or a hop count) when behind a reverse proxy */
   TRUST_PROXY: z.string().transform((v): string | number | boolean => (/^\d+$/.test(v) ? Number(v) : v === 'true' ? true : v === 'false' ? false : v)).optional(),
 });

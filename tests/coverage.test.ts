@@ -405,6 +405,17 @@ describe('who sees what', () => {
 
 describe('bad requests', () => {
   it.each([
+    ['/api/v1/coverage/grids?community=99999', 'community'],
+    ['/api/v1/coverage/communities?street=619999999', 'street'],
+    ['/api/v1/coverage/gaps?community=99999', 'community'],
+  ])('%s: 404 naming %s, not an empty answer', async (path, field) => {
+    const res = await request(as.admin).get(path);
+    expect(res.status).toBe(404);
+    expect(res.type).toBe('application/problem+json');
+    expect(res.body.field).toBe(field);
+  });
+
+  it.each([
     ['/api/v1/coverage/grids?reach_m=0', 'reach_m'],
     ['/api/v1/coverage/grids?reach_m=5001', 'reach_m'],
     ['/api/v1/coverage/grids?reach_m=far', 'reach_m'],

@@ -478,6 +478,32 @@ describe('TileJSON', () => {
       expect(n).toBeGreaterThan(first.lat);
     }
   });
+
+  it('lists the fields the viewer’s tiles carry: a resident’s grids have names only, a dispatcher’s no count of all members', async () => {
+    const tile = tileAt(first.lon, first.lat, 14);
+    for (const user of ['resident', 'dispatcher', 'leader']) {
+      const { body } = await request(as[user]).get('/tiles/grids.json');
+      const fields = Object.keys(body.vector_layers[0].fields).sort();
+      const carried = [...new Set((await decoded(as[user], 'grids', tile)).flatMap((f) => Object.keys(f.properties)))].sort();
+      // every field listed is carried (a null metric, median days with none closed, may be left out of a tile)
+      expect(carried.every((field) => fields.includes(field)), user).toBe(true);
+      expect(fields.filter((field) => !carried.includes(field)).every((field) => field === 'median_days_to_close'), `${user}: ${fields.filter((f) => !carried.includes(f))}`).toBe(true);
+    }
+    expect(Object.keys((await request(as.resident).get('/tiles/grids.json')).body.vector_layers[0].fields).sort()).toEqual(['code', 'community_id', 'community_name', 'name']);
+  });
+});
+
+describe('TileJSON behind a proxy', () => {
+  it('writes tile URLs where clients reach the server: a trusted proxy’s forwarded host, or PUBLIC_URL, never any Host sent', async () => {
+    const tiles = async (app: Express, headers: Record<string, string>) => (await request(app).get('/tiles/grids.json').set(headers)).body.tiles[0] as string;
+    const forwarded = { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'grid.example.gov.cn' };
+    const behindProxy = await testApp(test.database, { env: { TRUST_PROXY: 'true' } });
+    expect(await tiles(behindProxy, forwarded)).toBe('https://grid.example.gov.cn/tiles/grids/{z}/{x}/{y}.mvt');
+    // not trusted: forwarded headers are anyone's to send
+    expect(await tiles(as.admin, forwarded)).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/tiles\/grids\//);
+    const named = await testApp(test.database, { env: { PUBLIC_URL: 'https://grid.example.gov.cn' } });
+    expect(await tiles(named, { Host: 'evil.example' })).toBe('https://grid.example.gov.cn/tiles/grids/{z}/{x}/{y}.mvt');
+  });
 });
 
 describe('bad requests and access', () => {
@@ -488,6 +514,10 @@ describe('bad requests and access', () => {
     ['/tiles/buildings/2/0/y.mvt', 400, 'y'],
     ['/tiles/households/2/0/0.mvt', 404, 'layer'],
     ['/tiles/households.json', 404, 'layer'],
+    ['/tiles/grids/13/6587/3200.mvt?reach_m=100', 400, 'reach_m'],
+    ['/tiles/grids.json?foo=1', 400, 'foo'],
+    ['/tiles/grids/13/6587/3200.png', 404, 'path'],
+    ['/tiles/grids/13/6587.mvt', 404, 'path'],
   ])('%s: %i naming %s', async (path, status, field) => {
     const res = await request(as.admin).get(path);
     expect(res.status).toBe(status);

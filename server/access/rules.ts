@@ -116,6 +116,8 @@ export const ACCESS_RULES: AccessRule[] = [
   // vector tiles: each layer as its rows' resource allows (checked by the route), scoped in SQL
   { method: 'GET', path: '/tiles/:layer.json', allow: { roles: 'any' } },
   { method: 'GET', path: '/tiles/:layer/:z/:x/:y.mvt', allow: { roles: 'any' } },
+  // any other path under /tiles: the route says what a tile's address is (404)
+  { method: 'GET', path: '/tiles/*rest', allow: { roles: 'any' } },
   // issue and dispatch changes in the caller's scope (filtered per viewer in SQL)
   { method: 'GET', path: '/api/v1/events', allow: { roles: 'any' } },
   ...MAP_RESOURCES.flatMap(resourceRules),

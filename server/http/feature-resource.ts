@@ -16,6 +16,7 @@ import { parseBody } from './body.ts';
 import { geometrySchema, type GeometryType } from './geojson.ts';
 import { parseBbox, parseId, parseIfMatch, parseLimit, parseQueryValue, type QueryValueType } from './params.ts';
 import { HttpProblem } from './problem.ts';
+import { origin } from './origin.ts';
 
 export const MAX_FEATURES = 10_000;
 
@@ -135,7 +136,7 @@ export function featureResource(database: Database, def: ResourceDefinition) {
     const after = req.query.after === undefined ? undefined : parseId(req.query.after, 'after');
     const next = new URLSearchParams(Object.entries(req.query).filter(([k]) => k !== 'after') as [string, string][]);
     next.set('after', '');
-    const nextHref = `${req.protocol}://${req.get('host')}${base}?${next.toString()}`;
+    const nextHref = `${origin(req)}${base}?${next.toString()}`;
     res.type('application/geo+json').send(await listFeatures(database.db, visibleLayer(def, req.viewer!), { conditions, limit, after, nextHref }));
   });
 

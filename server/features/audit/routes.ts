@@ -4,6 +4,7 @@ import { allOf } from '../../access/policy.ts';
 import type { Database } from '../../db/database.ts';
 import { invalidParameter } from '../../http/problem.ts';
 import { parseId, parseLimit, parseQueryValue } from '../../http/params.ts';
+import { origin } from '../../http/origin.ts';
 
 const AUDITED = ['communities', 'grids', 'buildings', 'members', 'units', 'issues', 'users', 'issue_categories', 'issue_extensions', 'issue_photos', 'monthly_matters'];
 const FILTERS = ['resource', 'row', 'user', 'from', 'to', 'limit', 'before'];
@@ -51,7 +52,7 @@ export function auditRoutes(database: Database) {
     if (rows.length > limit) {
       const next = new URLSearchParams(req.query as Record<string, string>);
       next.set('before', String(page[page.length - 1].id));
-      links.push({ rel: 'next', href: `${req.protocol}://${req.get('host')}/api/v1/audit?${next}` });
+      links.push({ rel: 'next', href: `${origin(req)}/api/v1/audit?${next}` });
     }
     res.json({ entries: page.map((r) => r.entry), links });
   });

@@ -1,7 +1,8 @@
 import { Router, type Request } from 'express';
+import { sql } from 'kysely';
 import type { Database } from '../../db/database.ts';
 import { onlyParameters, parseQueryValue, parseTime } from '../../http/params.ts';
-import { invalidParameter } from '../../http/problem.ts';
+import { HttpProblem, invalidParameter } from '../../http/problem.ts';
 import { countsAllMembers, coverageCollection, coverageGaps, DEFAULT_REACH_M, type CoverageFilter, type CoverageOptions } from './queries.ts';
 
 export const MAX_REACH_M = 5000;
@@ -25,20 +26,31 @@ function parseOptions(req: Request): CoverageOptions {
   return { reachM: parseReach(req), viewer: req.viewer!, allMembers: countsAllMembers(req.viewer!), from, to };
 }
 
+/** The filter, its community or street known (404 naming it, not an empty answer that reads as "none"). */
+async function knownFilter(db: Database['db'], req: Request): Promise<CoverageFilter> {
+  const filter = parseFilter(req);
+  const { rows: [known] } = await sql<{ community: boolean; street: boolean }>`
+    select ${filter.community ?? null}::int is null or exists (select from communities where id = ${filter.community ?? null}::int) as community,
+           ${filter.street ?? null}::text is null or exists (select from streets where code = ${filter.street ?? null}::text) as street`.execute(db);
+  if (!known.community) throw new HttpProblem(404, 'Not Found', `No community ${filter.community}`, { field: 'community' });
+  if (!known.street) throw new HttpProblem(404, 'Not Found', `No street ${filter.street}`, { field: 'street' });
+  return filter;
+}
+
 /** What leaders watch: coverage per grid and community, and the buildings no volunteer reaches. */
 export function coverageRoutes({ db }: Database) {
   return Router()
     .get('/api/v1/coverage/grids', async (req, res) => {
       onlyParameters(req, ['community', 'street', 'reach_m', 'from', 'to']);
-      res.type('application/geo+json').send(await coverageCollection(db, 'grid', req.viewer!, parseFilter(req), parseOptions(req)));
+      res.type('application/geo+json').send(await coverageCollection(db, 'grid', req.viewer!, await knownFilter(db, req), parseOptions(req)));
     })
     .get('/api/v1/coverage/communities', async (req, res) => {
       onlyParameters(req, ['street', 'community', 'reach_m', 'from', 'to']);
-      res.type('application/geo+json').send(await coverageCollection(db, 'community', req.viewer!, parseFilter(req), parseOptions(req)));
+      res.type('application/geo+json').send(await coverageCollection(db, 'community', req.viewer!, await knownFilter(db, req), parseOptions(req)));
     })
     .get('/api/v1/coverage/gaps', async (req, res) => {
       onlyParameters(req, ['community', 'street', 'reach_m']);
-      const filter = parseFilter(req);
+      const filter = await knownFilter(db, req);
       if (filter.community === undefined && filter.street === undefined) {
         throw invalidParameter('community', 'community (or street) is required: gaps are listed per community');
       }

@@ -11,6 +11,7 @@ import { COLLECTIONS, queryables, readableCollection, readableCollections, type 
 import { ogcApiDocument } from './document.ts';
 import { collectionHtml, collectionsHtml, itemHtml, itemsHtml, landingHtml, queryablesHtml } from './html.ts';
 import { EXACT, extentOf, sketchOf, type Extent } from './queries.ts';
+import { origin } from '../../http/origin.ts';
 
 const CRS84 = 'http://www.opengis.net/def/crs/OGC/1.3/CRS84';
 const CONFORMANCE = [
@@ -118,7 +119,7 @@ export function ogcRoutes({ db }: Database) {
     return extent;
   }
 
-  const base = (req: Request) => `${req.protocol}://${req.get('host')}/ogc`;
+  const base = (req: Request) => `${origin(req)}/ogc`;
   const link = (href: string, rel: string, type: string, title?: string): Link => ({ href, rel, type, ...(title ? { title } : {}) });
   /** self and alternate links of a path, for JSON of `type` and for HTML */
   const selfLinks = (req: Request, path: string, type = 'application/json', title = 'this document'): Link[] => [

@@ -7,6 +7,7 @@ import { databaseProblem, HttpProblem, invalidParameter } from '../../http/probl
 import { sessionViewer } from '../accounts/queries.ts';
 import { categories, serviceRequests, servicesChangedAt } from './queries.ts';
 import { checkJurisdiction, optionalText, parseRequestFilter, reportServiceRequest, toService, toServiceRequest } from './service.ts';
+import { origin } from '../../http/origin.ts';
 
 /**
  * The problem wall as an Open311 GeoReport v2 endpoint at /open311/v2, for the clients cities already use:
@@ -118,7 +119,7 @@ export function open311Routes(database: Database, config: Config) {
       key_service: 'api_key is a Gridmap session token: sign in with POST /api/v1/auth/login {"username", "password"} and send its token',
       endpoints: [{
         specification: 'http://wiki.open311.org/GeoReport_v2',
-        url: `${req.protocol}://${req.get('host')}/open311/v2`,
+        url: `${origin(req)}/open311/v2`,
         changeset,
         type: 'production',
         formats: ['text/xml', 'application/json'],

@@ -378,7 +378,7 @@ export function openApiDocument(resources: ResourceDefinition[]) {
     get: {
       summary: 'Coverage per grid', tags: coverageTags, description: `${metrics} Grids also: household_band (below, within, above the community's band_min–band_max).`,
       parameters: [query('community', 'integer', { minimum: 1 }), query('street', 'string', { pattern: '^[0-9]{9}$' }), reach, ...window],
-      responses: { 200: geojson('the grids with their metrics', '#/components/schemas/FeatureCollection'), 400: problemResponse('a bad parameter') },
+      responses: { 200: geojson('the grids with their metrics', '#/components/schemas/FeatureCollection'), 400: problemResponse('a bad parameter'), 404: problemResponse('no such community or street') },
     },
   };
   paths['/api/v1/coverage/communities'] = {
@@ -386,7 +386,7 @@ export function openApiDocument(resources: ResourceDefinition[]) {
       summary: 'Coverage per community, with the staffing standard and the balance of its grids', tags: coverageTags,
       description: `${metrics} Communities also: staff_count, people_served, staff_required_min and staff_required_max (1,000–3,000 households or 3,000–10,000 people: 20–25 staff; 2 more for every further 1,000–1,500 people), staffing (short, within, over, unknown), grids, grid_households_lowest, grid_households_highest, grid_households_stddev, grids_below_band, grids_above_band.`,
       parameters: [query('street', 'string', { pattern: '^[0-9]{9}$' }), query('community', 'integer', { minimum: 1 }), reach, ...window],
-      responses: { 200: geojson('the communities with their metrics', '#/components/schemas/FeatureCollection'), 400: problemResponse('a bad parameter') },
+      responses: { 200: geojson('the communities with their metrics', '#/components/schemas/FeatureCollection'), 400: problemResponse('a bad parameter'), 404: problemResponse('no such community or street') },
     },
   };
   paths['/api/v1/coverage/gaps'] = {
@@ -394,7 +394,7 @@ export function openApiDocument(resources: ResourceDefinition[]) {
       summary: 'Buildings whose households have no available volunteer within reach', tags: coverageTags,
       description: 'Each with nearest_volunteer_m (to the nearest 100 m, measured from the centre of the volunteer\'s hexagon, where the caller may not see where that volunteer is), furthest first. community or street is required.',
       parameters: [{ ...query('community', 'integer', { minimum: 1 }), required: true, example: 1 }, query('street', 'string', { pattern: '^[0-9]{9}$' }), reach],
-      responses: { 200: geojson('the buildings out of reach, with `households` in all', '#/components/schemas/FeatureCollection'), 400: problemResponse('a bad parameter') },
+      responses: { 200: geojson('the buildings out of reach, with `households` in all', '#/components/schemas/FeatureCollection'), 400: problemResponse('a bad parameter'), 404: problemResponse('no such community or street') },
     },
   };
   // Grid planning: every change answers its impact, tried in a transaction and kept (a save) or rolled back (a dry run)

@@ -28,8 +28,9 @@ export interface TileLayer {
   resource: ResourceName;
   minzoom: number;
   maxzoom: number;
-  /** the attributes, as TileJSON's vector_layers lists them */
+  /** the attributes, as TileJSON's vector_layers lists them; `fieldsFor`, those a viewer's tiles carry where fewer */
   fields: Record<string, FieldType>;
+  fieldsFor?(viewer: Viewer): Record<string, FieldType>;
   /** the rows of the tile: id (null for cells), geom (WGS 84 or Web Mercator, `srid`), props (jsonb) */
   rows(tile: Tile, viewer: Viewer): RawBuilder<unknown>;
   srid: 4326 | 3857;
@@ -58,8 +59,11 @@ const visible = (resource: ResourceName, place: Parameters<typeof readConditions
 const number = (names: string[]) => Object.fromEntries(names.map((n) => [n, 'Number' as const]));
 
 /** The attributes of a grid: its names and every coverage metric (server/features/coverage/queries.ts). */
+const GRID_NAMES: Record<string, FieldType> = { code: 'String', name: 'String', community_id: 'Number', community_name: 'String' };
+/** The metrics counting every member: null for roles that read only volunteers, so not in their tiles. */
+const ALL_MEMBER_FIELDS = ['members', 'members_in_service', 'members_retired', 'members_floating', 'members_resident', 'central_households', 'members_per_100_households'];
 const GRID_FIELDS: Record<string, FieldType> = {
-  code: 'String', name: 'String', community_id: 'Number', community_name: 'String', household_band: 'String',
+  ...GRID_NAMES, household_band: 'String',
   ...number(['households', 'residents', 'buildings', 'residential_buildings', 'party_group_buildings', 'party_group_share',
     'members', 'members_in_service', 'members_retired', 'members_floating', 'members_resident', 'volunteers',
     'volunteers_available', 'central_households', 'members_per_100_households', 'volunteers_per_100_households',
@@ -109,6 +113,9 @@ export const TILE_LAYERS: TileLayer[] = [
     name: 'grids', description: 'Grid boundaries; for those who watch coverage, with its metrics (volunteer reach within 500 m)', resource: 'grids',
     // from a district's scale: a tile over a whole city would count every grid's coverage at once
     minzoom: 12, maxzoom: MAX_ZOOM, srid: 4326, fields: GRID_FIELDS,
+    fieldsFor: (viewer) => (!COVERAGE_READERS.includes(viewer.role) ? GRID_NAMES
+      : countsAllMembers(viewer) ? GRID_FIELDS
+      : Object.fromEntries(Object.entries(GRID_FIELDS).filter(([field]) => !ALL_MEMBER_FIELDS.includes(field)))),
     reach: () => 0, labelled: true,
     // the metrics go to those who watch coverage (as GET /coverage/grids); others get the boundaries
     rows: (tile, viewer) => {

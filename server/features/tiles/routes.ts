@@ -3,11 +3,13 @@ import { sql } from 'kysely';
 import { mayRead, viewKey } from '../../access/policy.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import type { Database } from '../../db/database.ts';
+import { onlyParameters } from '../../http/params.ts';
 import { HttpProblem, invalidParameter } from '../../http/problem.ts';
 import { TileCache, tileBox } from './cache.ts';
 import { LABEL_FIELDS, labelLayerName, MAX_ZOOM, TILE_LAYERS, tileLayer, type TileLayer } from './layers.ts';
 import { countsAllMembers } from '../coverage/queries.ts';
 import { chooseEncoder, renderTile, tileMargin, type TileEncoder } from './render.ts';
+import { origin } from '../../http/origin.ts';
 
 export const MVT_TYPE = 'application/vnd.mapbox-vector-tile';
 
@@ -43,25 +45,25 @@ export function tileRoutes({ db }: Database, options: TileOptions = {}) {
 
   return Router()
     .get('/tiles/:layer.json', async (req, res) => {
+      onlyParameters(req, []);
       const layer = layerFor(req, req.viewer!);
       // the city's extent: where there are communities
       const { rows: [extent] } = await sql<{ bounds: number[] | null }>`
         select case when e is not null then json_build_array(ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)) end as bounds
         from (select ST_Extent(geom) as e from communities) c`.execute(db);
       const bounds = extent.bounds ?? [-180, -85.0511, 180, 85.0511];
-      const origin = `${req.protocol}://${req.get('host')}`;
-      res.set('Cache-Control', 'private, no-cache').json({
+            res.set('Cache-Control', 'private, no-cache').json({
         tilejson: '3.0.0',
         name: layer.name,
         description: layer.description,
         scheme: 'xyz',
-        tiles: [`${origin}/tiles/${layer.name}/{z}/{x}/{y}.mvt`],
+        tiles: [`${origin(req)}/tiles/${layer.name}/{z}/{x}/{y}.mvt`],
         minzoom: layer.minzoom,
         maxzoom: layer.maxzoom,
         bounds,
         center: [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, Math.max(layer.minzoom, 13)],
         vector_layers: [
-          { id: layer.name, description: layer.description, minzoom: layer.minzoom, maxzoom: layer.maxzoom, fields: layer.fields },
+          { id: layer.name, description: layer.description, minzoom: layer.minzoom, maxzoom: layer.maxzoom, fields: layer.fieldsFor?.(req.viewer!) ?? layer.fields },
           ...(layer.labelled
             ? [{ id: labelLayerName(layer), description: 'Where each name is written: one point per area', minzoom: layer.minzoom, maxzoom: layer.maxzoom, fields: LABEL_FIELDS }]
             : []),
@@ -69,6 +71,8 @@ export function tileRoutes({ db }: Database, options: TileOptions = {}) {
       });
     })
     .get('/tiles/:layer/:z/:x/:y.mvt', async (req, res) => {
+      // a tile is the same for everyone in a view: no parameter changes it (the grids' reach is 500 m)
+      onlyParameters(req, []);
       const viewer = req.viewer!;
       const layer = layerFor(req, viewer);
       const z = tileIndex(req.params.z, 'z', MAX_ZOOM);
@@ -96,5 +100,8 @@ export function tileRoutes({ db }: Database, options: TileOptions = {}) {
       if (req.get('If-None-Match') === tile.etag) return void res.status(304).end();
       if (tile.bytes.length === 0) return void res.status(204).end();
       res.send(tile.bytes);
+    })
+    .get('/tiles/*rest', (req) => {
+      throw new HttpProblem(404, 'Not Found', `No tile at ${req.path}: a tile is /tiles/<layer>/<z>/<x>/<y>.mvt, a layer's TileJSON /tiles/<layer>.json`, { field: 'path' });
     });
 }
