@@ -410,6 +410,40 @@ describe('the tile cache, when writes race it', () => {
     expect(now).toBeGreaterThanOrEqual(Number(before));
   });
 
+  it('forgets a leader’s grids within reach of where a moved volunteer is placed for it, the centre of its hexagon', async () => {
+    // P: where the volunteer goes, ~190 m from its cell's centre C; B: a building 480 m beyond C on the line from P (~670 m
+    // from P), alone in a small grid: reached for a leader, who measures from C, though more than reach from P itself
+    const start = { lon: first.lon + 0.5, lat: first.lat };
+    const { rows: [p] } = await sql<{ plon: number; plat: number; blon: number; blat: number; from_p: number }>`
+      with cell as (
+        select h.geom from ST_HexagonGrid(300, ST_Transform(ST_SetSRID(ST_MakePoint(${start.lon}, ${start.lat}), 4326), 3857)) h
+        where ST_Intersects(h.geom, ST_Transform(ST_SetSRID(ST_MakePoint(${start.lon}, ${start.lat}), 4326), 3857))),
+      pc as (select ST_Transform(ST_Centroid(geom), 4326)::geography as c,
+                    ST_Transform(ST_LineInterpolatePoint(ST_MakeLine(ST_Centroid(geom), ST_PointN(ST_ExteriorRing(geom), 1)), 0.8), 4326)::geography as p from cell),
+      b as (select p, ST_Project(c, 480, ST_Azimuth(p, c)) as b from pc)
+      select ST_X(p::geometry) as plon, ST_Y(p::geometry) as plat, ST_X(b::geometry) as blon, ST_Y(b::geometry) as blat, ST_Distance(p, b) as from_p from b`.execute(db());
+    expect(p.from_p).toBeGreaterThan(600);
+    await sql`insert into streets (code, name, district_code, district_name) values ('610602097', '远郊街道', '610602', '宝塔区')`.execute(db());
+    const square = (lon: number, lat: number, half: number) => sql`ST_MakeEnvelope(${lon - half}, ${lat - half}, ${lon + half}, ${lat + half}, 4326)`;
+    const { rows: [{ id: community }] } = await sql<{ id: number }>`
+      insert into communities (code, name, street_code, geom) values ('610602097001', '远郊社区', '610602097', ST_Multi(${square(p.blon, p.blat, 0.02)})) returning id`.execute(db());
+    const { rows: [{ id: grid }] } = await sql<{ id: number }>`
+      insert into grids (community_id, code, name, geom) values (${community}, '610602097001001', '远郊网格', ${square(p.blon, p.blat, 0.0006)}) returning id`.execute(db());
+    await sql`insert into buildings (name, households, residents, geom) values ('远郊楼', 1, 2, ${square(p.blon, p.blat, 0.00005)})`.execute(db());
+    await sql`insert into users (username, password_hash, role, scope_street_code) values ('far_leader', 'x', 'leader', '610602097')`.execute(db());
+    const leader = await testApp(test.database, { as: 'far_leader' });
+    const tile = tileAt(p.blon, p.blat, 15);
+    const reached = async () => decode((await fetchTile(leader, 'grids', tile)).bytes, 'grids', tile).find((f) => Number(f.id) === grid)!.properties.households_reached;
+    expect(await reached()).toBe(0);
+    expect((await fetchTile(leader, 'grids', tile)).cache).toBe('hit');
+    const moved = await request(as.volunteer).patch('/api/v1/volunteers/me').send({ availability: 'available', current_point: { type: 'Point', coordinates: [p.plon, p.plat] } });
+    expect(moved.status, moved.text).toBe(200);
+    expect(await reached()).toBe(1);
+    expect((await request(leader).get(`/api/v1/coverage/grids?community=${community}`)).body.features[0].properties.households_reached).toBe(1);
+    await request(as.volunteer).patch('/api/v1/volunteers/me').send({ current_point: null });
+    expect(await reached()).toBe(0);
+  });
+
   it('keeps no tile rendered before a write that a look in between dropped', async () => {
     const [admin] = await findUsers(db(), { username: 'admin' });
     const cache = new TileCache(db(), { maxBytes: 2 ** 20, maxAgeMs: 60_000 });

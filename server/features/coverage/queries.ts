@@ -35,7 +35,7 @@ const volunteerAt = (alias: string) => sql`coalesce(${sql.ref(`${alias}.current_
 const onDuty = (alias: string) => sql`${sql.ref(`${alias}.is_volunteer`)} and ${sql.ref(`${alias}.availability`)} = 'available'`;
 
 /** How far a volunteer is at most from its hexagon's centre (the cell's circumradius: 300 m of Web Mercator, fewer on the ground). */
-const CELL_RADIUS_M = 300;
+export const CELL_RADIUS_M = 300;
 
 /**
  * Where `viewer` measures volunteer `alias` from: where it is, when the viewer may see that; else the centre

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
+import { CELL_RADIUS_M, DEFAULT_REACH_M } from '../coverage/queries.ts';
 import { WORLD_3857 } from './layers.ts';
 
 export interface CachedTile {
@@ -22,9 +23,12 @@ const LAYERS_OF: Record<string, string[]> = {
   buildings: ['buildings'],
   members: ['members', 'volunteers'],
   issues: ['issues'],
-  // the grids around a change: their metrics count it (and reach volunteers 500 m away)
+  // the grids around a change: their metrics count it (and reach volunteers 500 m away, from their hexagons)
   around: ['grids'],
 };
+
+/** How far from a change the grids' metrics may count it: the grids tiles' reach, from a volunteer's hexagon's centre. */
+const AROUND_M = DEFAULT_REACH_M + CELL_RADIUS_M + 10;
 
 /** A tile's box in WGS 84 grown by `margin` metres of Web Mercator. */
 export function tileBox(z: number, x: number, y: number, margin: number): CachedTile['box'] {
@@ -139,9 +143,10 @@ export class TileCache {
       ), boxes as (
         select resource, ST_Extent(geom)::geometry as box from logged group by resource, floor(ST_X(ST_PointOnSurface(geom)) * 50), floor(ST_Y(ST_PointOnSurface(geom)) * 50)
       ), around as (
-        -- the grids within reach (500 m, and a little) of the change, in degrees at its latitude
+        -- the grids within reach of the change (and of its hexagon's centre, where volunteers are placed for
+        -- those who may not locate them), and a little, in degrees at its latitude
         select 'around' as resource, ST_Extent(g.geom)::geometry as box
-        from boxes b join grids g on g.geom && ST_Expand(b.box, 510 / (111320 * cos(radians(ST_Y(ST_Centroid(b.box))))), 510 / 110574.0)
+        from boxes b join grids g on g.geom && ST_Expand(b.box, ${AROUND_M}::float8 / (111320 * cos(radians(ST_Y(ST_Centroid(b.box))))), ${AROUND_M}::float8 / 110574.0)
         where b.resource in ('buildings', 'members', 'issues') group by b.box
       )
       select (select max(id) from audit_log where id > ${this.seen} and resource in ('communities', 'grids', 'buildings', 'members', 'issues')) as last,
