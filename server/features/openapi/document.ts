@@ -456,7 +456,7 @@ export function openApiDocument(resources: ResourceDefinition[]) {
   paths['/tiles/{layer}/{z}/{x}/{y}.mvt'] = {
     get: {
       summary: 'A Mapbox vector tile of a layer', tags: ['tiles'],
-      description: 'grids carry the coverage metrics; members and volunteers are counts in hexagons at every zoom, never a home. ETag and If-None-Match (304); 204 for an empty tile or one below the layer\'s minzoom.',
+      description: 'grids carry the coverage metrics; communities and grids also a second vector layer, `<layer>_label`, one point per area where its name is written; members and volunteers are counts in hexagons at every zoom, never a home. ETag and If-None-Match (304); 204 for an empty tile or one below the layer\'s minzoom.',
       parameters: [tileLayerParameter, tileIndex('z', 8), tileIndex('x', 205), tileIndex('y', 99)],
       responses: {
         200: { description: 'the tile', content: { 'application/vnd.mapbox-vector-tile': { schema: { type: 'string', format: 'binary' } } } },
