@@ -75,7 +75,8 @@ export function DispatchPanel({ target, onTarget, onOverlay }: {
   useEffect(() => {
     let issuesChanged: ReturnType<typeof setTimeout> | undefined;
     const stop = subscribeEvents((event: ServerEvent) => {
-      if (event.event === 'ready') return;
+      // the log tells of issues and dispatches, not of grids
+      if (event.event !== 'issue' && event.event !== 'dispatch') return;
       const { data } = event;
       const { t: say, issueId, loadTarget: reload, loadIssues: reloadIssues } = live.current;
       const text = event.event === 'dispatch'

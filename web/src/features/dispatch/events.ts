@@ -61,16 +61,19 @@ export function subscribeEvents(onEvent: (event: ServerEvent) => void): () => vo
 }
 
 /**
- * Calls `onChange` when issues change, once for a burst of issue events (a bulk import or a dispatch sends
- * many at once), so a view reloads once and not per event.
+ * Calls `onChange` when the server reports a change of one of `kinds` (issues, grids), once for a burst of
+ * them (a bulk import, a dispatch or a planner's save sends many at once), so a view reloads once and not
+ * per event.
  */
-export function useIssueChanges(onChange: () => void) {
+export function useChanges(kinds: ServerEvent['event'][], onChange: () => void) {
   const latest = useRef(onChange);
   latest.current = onChange;
+  // the kinds by their names: a new array of the same kinds is no reason to listen again
+  const heard = kinds.join(' ');
   useEffect(() => {
     let burst: ReturnType<typeof setTimeout> | undefined;
     const stop = subscribeEvents((event) => {
-      if (event.event !== 'issue') return;
+      if (!heard.split(' ').includes(event.event)) return;
       clearTimeout(burst);
       burst = setTimeout(() => latest.current(), 300);
     });
@@ -78,5 +81,5 @@ export function useIssueChanges(onChange: () => void) {
       stop();
       clearTimeout(burst);
     };
-  }, []);
+  }, [heard]);
 }

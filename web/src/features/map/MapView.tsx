@@ -5,6 +5,7 @@ import 'maplibre-gl/dist/maplibre-gl.css';
 import { useEffect, useRef, useState } from 'react';
 import { fetchMapConfig, getJson, withToken } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
+import { useChanges } from '../dispatch/events.ts';
 import {
   CLICKABLE_LAYERS, GROUP_LAYERS, LAYER_GROUPS, LOCAL_FONT_FAMILY, buildStyle, selectedFilter, type LayerGroup,
 } from './style.ts';
@@ -125,6 +126,12 @@ export function MapView({ visible, selected, onSelect, overlay, onPick, focus, o
   useEffect(() => {
     if (map && focus) map.fitBounds(focus, { padding: 60, maxZoom: 15 });
   }, [map, focus]);
+
+  // a grid took a new shape (a planner's save elsewhere, a revert, an import): its tiles, and those of its
+  // community and buildings (which carry their grid), are fetched again, the old ones shown until they come
+  useChanges(['grid'], () => {
+    if (map) for (const group of LAYER_GROUPS) map.refreshTiles(group);
+  });
 
   return (
     <div className={onPick ? 'map picking' : 'map'} ref={container} data-testid="map">

@@ -5,7 +5,7 @@ import { getJson } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
 import type { User } from '../auth/session.tsx';
 import type { Target } from '../dispatch/DispatchPanel.tsx';
-import { useIssueChanges } from '../dispatch/events.ts';
+import { useChanges } from '../dispatch/events.ts';
 import type { Bounds } from '../map/MapView.tsx';
 import { ISSUE_STATUS_COLOURS, OVERDUE_COLOUR } from '../map/style.ts';
 import { IssuePage } from './IssuePage.tsx';
@@ -61,7 +61,7 @@ export function WallPanel({ user, picked, onOverlay, onFocus }: {
     return () => void (current = false);
   }, [wallRef, revision, onFocus]);
   // any issue event may move an issue onto or off this wall, or change the one open
-  useIssueChanges(() => setRevision((r) => r + 1));
+  useChanges(['issue'], () => setRevision((r) => r + 1));
 
   const open = (id: number) => {
     setSelected(id);
