@@ -54,11 +54,16 @@ function Shell({ user }: { user: User }) {
   const [map, setMap] = useState<MapLibreMap | null>(null);
   // the planning view draws its community's grids itself; the map's grid tiles are as they were before its saves
   const planned = useRef(false);
+  // a fresh map; the views that draw on the map get none until it has loaded, never the one it replaces
+  const freshMap = () => {
+    setMap(null);
+    setMapVersion((v) => v + 1);
+  };
   const show = (next: typeof view) => {
     // leaving the planning view after a save: a fresh map, whose tiles show the grids as saved (as after an import)
     if (view === 'planning' && next !== 'planning' && planned.current) {
       planned.current = false;
-      setMapVersion((v) => v + 1);
+      freshMap();
     }
     setView(next);
     setTarget(null);
@@ -118,7 +123,7 @@ function Shell({ user }: { user: User }) {
         : view === 'metrics' ? <aside className="panel widest"><MetricsPanel /></aside>
         : view === 'coverage' ? <CoveragePanel map={map} onFocus={setFocus} />
         : view === 'planning' ? <PlanningPanel map={map} picked={target} onFocus={setFocus} onSaved={() => (planned.current = true)} />
-        : view === 'import' ? <aside className="panel"><ImportPanel onImported={() => setMapVersion((v) => v + 1)} /></aside>
+        : view === 'import' ? <aside className="panel"><ImportPanel onImported={freshMap} /></aside>
         : view === 'accounts' ? <aside className="panel wide"><AccountsPanel /></aside>
         : view === 'gis' ? <aside className="panel wide"><GisPanel /></aside>
         : <FeaturePanel feature={selected} onClose={() => setSelected(null)} />}
