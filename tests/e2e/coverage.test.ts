@@ -11,6 +11,17 @@ interface Area { id: number; properties: Record<string, any> } // eslint-disable
 interface LegendItem { colour: string; from: number | null; to: number | null }
 
 const rgb = (hex: string): Rgb => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)) as Rgb;
+/** A figure as the table writes it, in steps of `scale` (rates to 0.1 %: 1000; per 100 households to 0.1: 10): what it is classed by. */
+const written = (value: number, scale: number) => Math.round(value * scale) / scale;
+const [RATE, TENTHS] = [1000, 10];
+/** Whether a legend's label ("< 20%", "20% – 22.5%", "≥ 28.3%", "100%") holds a figure as the table writes it ("22.6%"). */
+function holds(label: string, figure: string) {
+  const number = (text: string) => Number(text.replace('%', ''));
+  const [, op, a, b] = /^(<|≥)? ?([\d.]+%?)(?: – ([\d.]+%?))?$/.exec(label) ?? [];
+  if (a === undefined) return false;
+  const value = number(figure);
+  return op === '<' ? value < number(a) : op === '≥' ? value >= number(a) : b ? value >= number(a) && value <= number(b) : value === number(a);
+}
 const distance = (a: Rgb, b: Rgb) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
 
 /** Resolves when MapLibre has drawn everything it was asked to. */
@@ -52,6 +63,8 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
   let communities: Area[];
   /** points well inside each community and grid (by id), to read the map's colour at */
   let inside: { communities: Map<number, [number, number][]>; grids: Map<number, [number, number][]> };
+  /** such points in every community of the city */
+  let insideAll: Map<number, [number, number][]>;
 
   const panel = () => page.getByTestId('coverage');
   const legend = () => panel().getByTestId('coverage-legend');
@@ -68,11 +81,12 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
   };
   /**
    * The legend colour each area is drawn in: at each of its points the legend's colour nearest to the pixel
-   * (the fill is translucent over buildings and lines), then the one most of its points show.
+   * (the fill is translucent over buildings and lines), then the one most of its points show; on the
+   * leader's page unless another is named.
    */
-  const drawnClasses = async (areas: Map<number, [number, number][]>, items: LegendItem[]) => {
+  const drawnClasses = async (areas: Map<number, [number, number][]>, items: Pick<LegendItem, 'colour'>[], on = page) => {
     const ids = [...areas.keys()];
-    const pixels = await coloursAt(page, ids.flatMap((id) => areas.get(id)!));
+    const pixels = await coloursAt(on, ids.flatMap((id) => areas.get(id)!));
     const palette = items.map((item) => item.colour);
     let next = 0;
     return new Map(ids.map((id) => {
@@ -101,6 +115,7 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     };
     const [inCommunities, inGrids] = [await pointsIn('communities'), await pointsIn('grids')];
     inside = { communities: new Map(communities.map((c) => [c.id, inCommunities.get(c.id)!])), grids: inGrids };
+    insideAll = inCommunities;
 
     page = await openAs(browser, baseUrl, 'leader', errors);
     page.on('response', (r) => r.url().includes('/tiles/') && tiles.push({ url: r.url(), status: r.status() }));
@@ -112,13 +127,16 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     await test?.drop();
   });
 
-  it('colours the communities by the metric chosen, as the legend says, and recolours them when the metric changes', async () => {
+  it('opens on the communities the leader reads, coloured by the metric chosen as the legend says, and recolours them when the metric changes', async () => {
     await expect.poll(() => legend().locator('figcaption').textContent(), LIVE).toBe('志愿者覆盖率（500 米内，%）');
     await idle(page);
+    // the map fitted to them (not to the whole city): every one of them in view
+    const [west, south, east, north] = await page.evaluate(() => window.gridmap!.map.getBounds().toArray().flat());
+    for (const [id, points] of inside.communities) expect(points.every(([lon, lat]) => lon > west && lon < east && lat > south && lat < north), String(id)).toBe(true);
     const reach = await legendItems();
     for (const [id, colour] of await drawnClasses(inside.communities, reach)) {
       const community = communities.find((c) => c.id === id)!;
-      expect(colour, community.properties.name).toBe(classOf(reach, community.properties.volunteer_reach));
+      expect(colour, community.properties.name).toBe(classOf(reach, written(community.properties.volunteer_reach, RATE)));
     }
     await page.screenshot({ path: `test-results/coverage-reach-${mode}.png` });
 
@@ -127,12 +145,14 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     const perHundred = await legendItems();
     // classes of the new figures: other breaks, and as many classes as the figures allow (4 communities, 4 values)
     expect(perHundred.map((i) => i.from)).not.toEqual(reach.map((i) => i.from));
-    const values = communities.map((c) => c.properties.members_per_100_households as number);
+    const values = communities.map((c) => written(c.properties.members_per_100_households, TENTHS));
     expect(perHundred.length).toBe(Math.min(new Set(values).size, 5));
     expect(perHundred[0].from).toBe(Math.min(...values));
     await idle(page);
     const drawn = await drawnClasses(inside.communities, perHundred);
-    for (const community of communities) expect(drawn.get(community.id), community.properties.name).toBe(classOf(perHundred, community.properties.members_per_100_households));
+    for (const community of communities) {
+      expect(drawn.get(community.id), community.properties.name).toBe(classOf(perHundred, written(community.properties.members_per_100_households, TENTHS)));
+    }
     // the worst (fewest members per household) in the legend's red, the best in its green
     expect(new Set(drawn.values()).size).toBe(perHundred.length);
     const worst = communities.reduce((a, b) => (a.properties.members_per_100_households < b.properties.members_per_100_households ? a : b));
@@ -167,14 +187,47 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     expect(lines[0]).toContain('每百户党员数');
     expect(lines[0].endsWith('社区工作者（实有）,应配下限,应配上限,配备标准')).toBe(true);
     expect(lines).toHaveLength(1 + communities.length);
-    // one row per community, worst first, with its figures and its standard
-    expect(lines.slice(1).map((line) => line.split(',').slice(0, 3))).toEqual(ranked.map((c, i) => [String(i + 1), c.properties.code, c.properties.name]));
+    // one row per community, worst first, with its figures and its standard; its code as text (="…"), which
+    // Excel and WPS keep as written rather than as a number (6.10602E+11)
+    expect(lines.slice(1).map((line) => line.split(',').slice(0, 3))).toEqual(ranked.map((c, i) => [String(i + 1), `="${c.properties.code}"`, c.properties.name]));
+    expect(communities.every((c) => /^\d{12}$/.test(c.properties.code))).toBe(true);
     const row = lines[1 + ranked.findIndex((c) => c.id === short[0].id)].split(',');
     expect(row.slice(-4)).toEqual([String(short[0].properties.staff_count), String(short[0].properties.staff_required_min), String(short[0].properties.staff_required_max), '人员不足']);
     expect(errors).toEqual([]);
   });
 
+  it('puts each community in the class whose label holds its closure rate as the table writes it, drawn in that class\'s colour', async () => {
+    // the whole city, as an admin sees it: rates closer together than whole per cents (22.2 %, 22.6 %; 28.0 %, 28.3 %)
+    const admin = await openAs(browser, baseUrl, 'admin', errors);
+    await admin.getByRole('button', { name: '覆盖', exact: true }).click();
+    const coverage = admin.getByTestId('coverage');
+    await coverage.locator('select[name="metric"]').selectOption('closure_rate');
+    const areas = coverage.getByTestId('coverage-communities').locator('tbody tr');
+    await expect.poll(() => areas.count(), LIVE).toBe(insideAll.size);
+    await expect.poll(() => coverage.getByTestId('coverage-legend').locator('figcaption').textContent(), LIVE).toBe('办结率（%）');
+    await admin.waitForFunction(() => !window.gridmap!.map.isMoving());
+    await idle(admin);
+    const items = await coverage.getByTestId('coverage-legend').locator('li')
+      .evaluateAll((lis) => lis.map((li) => ({ colour: li.getAttribute('data-colour')!, label: li.textContent! })));
+    const rows = await areas.evaluateAll((trs) => trs.map((tr) => ({ id: Number(tr.getAttribute('data-area')), name: tr.children[1].textContent!, figure: tr.children[2].textContent! })));
+    // figures that tell the classes apart: a rate to 0.1 %, some within a whole per cent of each other
+    expect(rows.every((row) => /^\d+\.\d%$/.test(row.figure) || row.figure === '—')).toBe(true);
+    const rates = rows.map((row) => parseFloat(row.figure)).filter((rate) => !Number.isNaN(rate)).sort((a, b) => a - b);
+    expect(rates.some((rate, i) => i > 0 && rate !== rates[i - 1] && rate - rates[i - 1] < 1)).toBe(true);
+    const drawn = await drawnClasses(insideAll, items, admin);
+    for (const row of rows) {
+      // one class's label holds the figure (no data: the grey one), and the community is drawn in its colour
+      const holding = row.figure === '—' ? items.filter((item) => item.label === '无数据') : items.filter((item) => holds(item.label, row.figure));
+      expect(holding.map((item) => item.label), `${row.name} ${row.figure}`).toHaveLength(1);
+      expect(drawn.get(row.id), `${row.name} ${row.figure}`).toBe(holding[0].colour);
+    }
+    await admin.screenshot({ path: `test-results/coverage-closure-rate-${mode}.png` });
+    await admin.close();
+    expect(errors).toEqual([]);
+  });
+
   it('shows one community\'s grids from the vector tiles when its row is clicked, coloured by the metric', async () => {
+    await panel().locator('select[name="metric"]').selectOption('members_per_100_households');
     // the community with the most buildings out of reach at 200 m (the last of the street in the demo city)
     const gapsAt200 = await Promise.all(communities.map(async (c) => (await api('leader', `/api/v1/coverage/gaps?community=${c.id}&reach_m=200`)).body));
     const chosen = communities[gapsAt200.reduce((best, g, i) => (g.numberReturned > gapsAt200[best].numberReturned ? i : best), 0)];
@@ -204,14 +257,15 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     const items = await legendItems();
     const ownGrids = new Map(grids.map((g) => [g.id, inside.grids.get(g.id)!]));
     const drawn = await drawnClasses(ownGrids, items);
-    for (const grid of grids) expect(drawn.get(grid.id), grid.properties.name).toBe(classOf(items, grid.properties.members_per_100_households));
+    for (const grid of grids) expect(drawn.get(grid.id), grid.properties.name).toBe(classOf(items, written(grid.properties.members_per_100_households, TENTHS)));
     await table.scrollIntoViewIfNeeded();
     await page.screenshot({ path: `test-results/coverage-grids-${mode}.png` });
     expect(errors).toEqual([]);
   });
 
-  it('marks the buildings no volunteer reaches in the chosen community at a small reach, with their count and households', async () => {
+  it('marks and lists the buildings no volunteer reaches in the chosen community at a small reach, a click on one showing it', async () => {
     const community = Number(await panel().locator('select[name="community"]').inputValue());
+    expect(await panel().locator('select[name="reach"] option').allTextContents()).toEqual(['100 米', '200 米', '300 米', '400 米', '500 米']);
     await panel().locator('select[name="reach"]').selectOption('500');
     const none = (await api('leader', `/api/v1/coverage/gaps?community=${community}&reach_m=500`)).body;
     const gaps = panel().getByTestId('coverage-gaps');
@@ -231,6 +285,17 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
       select ST_X(p) as lon, ST_Y(p) as lat from buildings b, ST_PointOnSurface(b.geom) p where b.id = ${largest.id}`.execute(test.database.db);
     const [pixel] = await coloursAt(page, [[middle.lon, middle.lat]]);
     expect(distance(pixel, rgb('#e6007e'))).toBeLessThan(60);
+
+    // listed as the API gives them: name, grid, distance to the nearest available volunteer, households
+    const listed = await gaps.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].map((cell) => cell.textContent)));
+    expect(listed).toEqual(expected.features.map((f: Area) => [f.properties.name, f.properties.grid_name ?? '—',
+      f.properties.nearest_volunteer_m === null ? '无' : `${f.properties.nearest_volunteer_m} 米`, String(f.properties.households)]));
+    await page.evaluate(() => window.gridmap!.map.jumpTo({ center: [0, 0] }));
+    await gaps.locator(`tr[data-building="${largest.id}"] button`).click();
+    const { rows: [box] } = await sql<{ lon: number; lat: number }>`
+      select (ST_XMin(geom) + ST_XMax(geom)) / 2 as lon, (ST_YMin(geom) + ST_YMax(geom)) / 2 as lat from buildings where id = ${largest.id}`.execute(test.database.db);
+    const centre = () => page.evaluate(() => window.gridmap!.map.getCenter().toArray());
+    await expect.poll(async () => Math.hypot(...(await centre()).map((v, i) => v - [box.lon, box.lat][i])), LIVE).toBeLessThan(0.0002);
     await page.screenshot({ path: `test-results/coverage-gaps-${mode}.png` });
     expect(errors).toEqual([]);
   });
@@ -252,6 +317,24 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     const drawn = await drawnClasses(new Map(inView.map((g) => [g.id, inside.grids.get(g.id)!])), items);
     for (const grid of inView) expect(drawn.get(grid.id)).toBe(classOf(items, grid.households));
     await page.screenshot({ path: `test-results/coverage-grids-in-view-${mode}.png` });
+
+    // every grid the leader reads ranked, worst (most households) first, each with its community
+    const all: Area[] = (await api('leader', '/api/v1/coverage/grids')).body.features;
+    expect(new Set(all.map((g) => g.properties.community_id)).size).toBe(communities.length);
+    const table = panel().getByTestId('coverage-grids');
+    expect(await table.locator('caption').textContent()).toBe('全部网格排名');
+    await expect.poll(() => table.locator('tbody tr').count(), LIVE).toBe(Math.min(all.length, 100));
+    const ranked = [...all].sort((a, b) => b.properties.households - a.properties.households);
+    expect(await table.locator('tbody tr').first().getAttribute('data-area')).toBe(String(ranked[0].id));
+    expect(await table.locator('tbody tr').first().locator('small').textContent()).toBe(` ${ranked[0].properties.community_name}`);
+
+    // zoomed out beyond the grids' tiles (from zoom 12): no grid drawn, and the legend says to zoom in
+    const zoom = await page.evaluate(() => window.gridmap!.map.getZoom());
+    expect(await legend().textContent()).not.toContain('放大地图以查看网格');
+    await page.evaluate(() => window.gridmap!.map.jumpTo({ zoom: 11.5 }));
+    await expect.poll(() => legend().textContent(), LIVE).toContain('放大地图以查看网格');
+    await page.evaluate((z) => window.gridmap!.map.jumpTo({ zoom: z }), zoom);
+    await expect.poll(() => legend().textContent(), LIVE).not.toContain('放大地图以查看网格');
     expect(errors).toEqual([]);
   });
 
@@ -306,6 +389,135 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     expect(await panel().getByTestId('coverage-communities').locator('caption').textContent()).toBe('Communities');
     await page.screenshot({ path: `test-results/coverage-english-${mode}.png` });
     await page.getByRole('button', { name: '中文' }).click();
+    expect(errors).toEqual([]);
+  });
+
+  it('follows a grid redrawn elsewhere: the table\'s households, the coverage fill and the map\'s grid outline change without a reload', async () => {
+    // a vertex one of the leader's grids shares with one neighbour only, inside the community, moved towards
+    // that neighbour by more and more until households change grid
+    const { rows: shapes } = await sql<{ id: number; community: number; neighbour: number; geometry: object; lon: number; lat: number }>`
+      with v as (
+        select g.id, g.community_id, g.geom, (p.path)[2] as i, p.geom as at, min(o.id) as neighbour
+        from grids g join communities c on c.id = g.community_id
+        cross join lateral ST_DumpPoints(g.geom) p
+        join grids o on o.community_id = g.community_id and o.id <> g.id and ST_DWithin(o.geom, p.geom, 1e-9)
+        where g.community_id in (${sql.join(communities.map((c) => c.id))}) and not ST_DWithin(ST_Boundary(c.geom), p.geom, 1e-9)
+          and (p.path)[2] > 1 and (p.path)[2] < ST_NPoints(ST_ExteriorRing(g.geom))
+        group by g.id, g.community_id, g.geom, p.path, p.geom having count(*) = 1
+        order by g.id, p.path limit 1
+      ), shape as (
+        select v.*, f.fraction, ST_MakePolygon(ST_SetPoint(ST_ExteriorRing(v.geom), v.i - 1,
+                 ST_LineInterpolatePoint(ST_MakeLine(v.at, ST_Centroid(o.geom)), f.fraction))) as after
+        from v join grids o on o.id = v.neighbour cross join (values (0.5), (0.7), (0.9)) f(fraction)
+      )
+      -- and a point the grid takes from its neighbour
+      select id, community_id as community, neighbour, ST_AsGeoJSON(after)::json as geometry,
+             ST_X(ST_PointOnSurface(ST_Difference(after, geom))) as lon, ST_Y(ST_PointOnSurface(ST_Difference(after, geom))) as lat
+      from shape order by fraction`.execute(test.database.db);
+    expect(shapes.length).toBe(3);
+    const { id, community, neighbour } = shapes[0];
+    type Impact = { id: number; version: number; before: { households: number }; after: { households: number } };
+    let chosen: { shape: (typeof shapes)[number]; grids: Impact[] } | undefined;
+    for (const shape of shapes) {
+      const dry = await api('admin', `/api/v1/grids/${id}/redraw`, { method: 'POST', body: { geometry: shape.geometry, dryRun: true, adjustNeighbours: true } });
+      expect(dry.status).toBe(200);
+      const grids: Impact[] = dry.body.grids;
+      if (grids.some((g) => g.before.households !== g.after.households)) {
+        chosen = { shape, grids };
+        break;
+      }
+    }
+    expect(chosen, 'a shape that moves households').toBeDefined();
+    const { shape, grids } = chosen!;
+
+    await panel().locator('select[name="metric"]').selectOption('households');
+    await panel().locator('select[name="level"]').selectOption('grids');
+    await panel().locator('select[name="community"]').selectOption(String(community));
+    const table = panel().getByTestId('coverage-grids');
+    const households = (grid: number) => table.locator(`tr[data-area="${grid}"] td`).nth(1).textContent();
+    await expect.poll(() => households(id), LIVE).toBe(String(grids.find((g) => g.id === id)!.before.households));
+    await idle(page);
+    /** The grid each layer draws at the point the grid takes from its neighbour. */
+    const gridsAt = () => page.evaluate(([lon, lat]) => {
+      const map = window.gridmap!.map;
+      const at = map.project([lon, lat]);
+      return ['grids-fill', 'coverage-grids'].map((layer) => map.queryRenderedFeatures(at, { layers: [layer] }).map((f) => f.id));
+    }, [shape.lon, shape.lat]);
+    expect(await gridsAt()).toEqual([[neighbour], [neighbour]]);
+    await page.evaluate(() => Object.assign(window, { notReloaded: true }));
+
+    const saved = await api('admin', `/api/v1/grids/${id}/redraw`, {
+      method: 'POST', headers: { 'If-Match': `"${grids.find((g) => g.id === id)!.version}"` },
+      body: { geometry: shape.geometry, dryRun: false, adjustNeighbours: true, note: '浏览器测试：覆盖视图跟随网格变化' },
+    });
+    expect(saved.status).toBe(200);
+    expect(saved.body.saved).toBe(true);
+    // the event stream tells the page: its figures and tiles are fetched again
+    for (const grid of grids) await expect.poll(() => households(grid.id), LIVE).toBe(String(grid.after.households));
+    await expect.poll(gridsAt, LIVE).toEqual([[id], [id]]);
+    await idle(page);
+    const rendered = await page.evaluate((grid) => window.gridmap!.map.queryRenderedFeatures({ layers: ['coverage-grids'], filter: ['==', ['id'], grid] })
+      .map((f) => f.properties.households), id);
+    expect(new Set(rendered)).toEqual(new Set([grids.find((g) => g.id === id)!.after.households]));
+    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    await page.screenshot({ path: `test-results/coverage-grid-event-${mode}.png` });
+    expect(errors).toEqual([]);
+  });
+
+  it('fits a phone: the map above the panel, nothing wider than the screen, the top bar\'s buttons in reach; a secretary opens on the community', async () => {
+    const phone = await openAs(browser, baseUrl, 'secretary', errors);
+    await phone.setViewportSize({ width: 390, height: 844 });
+    await phone.getByRole('button', { name: '覆盖', exact: true }).click();
+    const own: Area[] = (await api('secretary', '/api/v1/coverage/communities')).body.features;
+    expect(own).toHaveLength(1);
+    const coverage = phone.getByTestId('coverage');
+    // the one community the secretary reads, chosen: its grids ranked and its gaps looked for
+    await expect.poll(() => coverage.locator('select[name="community"]').inputValue(), LIVE).toBe(String(own[0].id));
+    const grids: Area[] = (await api('secretary', `/api/v1/coverage/grids?community=${own[0].id}`)).body.features;
+    await expect.poll(() => coverage.getByTestId('coverage-grids').locator('tbody tr').count(), LIVE).toBe(grids.length);
+    await expect.poll(() => coverage.getByTestId('coverage-gaps').textContent(), LIVE).not.toContain('选择一个社区');
+    await phone.waitForFunction(() => !window.gridmap!.map.isMoving());
+    const [west, south, east, north] = await phone.evaluate(() => window.gridmap!.map.getBounds().toArray().flat());
+    expect(inside.communities.get(own[0].id)!.every(([lon, lat]) => lon > west && lon < east && lat > south && lat < north)).toBe(true);
+
+    // one column: the map as wide as the screen and tall enough to read, the panel under it
+    const map = (await phone.getByTestId('map').boundingBox())!;
+    const panelBox = (await coverage.boundingBox())!;
+    expect(map.height).toBeGreaterThan(200);
+    expect([map.x, map.width]).toEqual([0, 390]);
+    expect(panelBox.y).toBeGreaterThanOrEqual(map.y + map.height - 1);
+    expect(panelBox.width).toBeLessThanOrEqual(390);
+    expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    // every button of the top bar can be brought on screen and is not covered there
+    for (const name of ['地图', '覆盖', 'English', '退出']) {
+      const button = phone.getByRole('button', { name, exact: true });
+      await button.scrollIntoViewIfNeeded();
+      const box = (await button.boundingBox())!;
+      expect(box.x >= 0 && box.x + box.width <= 390, name).toBe(true);
+      expect(await button.evaluate((b) => {
+        const { x, y, width, height } = b.getBoundingClientRect();
+        return b.contains(document.elementFromPoint(x + width / 2, y + height / 2));
+      }), name).toBe(true);
+    }
+    await phone.screenshot({ path: `test-results/coverage-phone-${mode}.png` });
+    await phone.close();
+    expect(errors).toEqual([]);
+  });
+
+  it('offers a dispatcher, who may count only volunteers, no Party members\' hexagons (whose tiles are refused)', async () => {
+    const dispatcher = await openAs(browser, baseUrl, 'dispatcher', errors);
+    const asked: string[] = [];
+    dispatcher.on('request', (r) => asked.push(new URL(r.url()).pathname));
+    await dispatcher.getByRole('button', { name: '覆盖', exact: true }).click();
+    const coverage = dispatcher.getByTestId('coverage');
+    await coverage.getByTestId('coverage-communities').waitFor();
+    expect((await api('dispatcher', '/api/v1/coverage/communities')).body.features.every((c: Area) => c.properties.members === null)).toBe(true);
+    await coverage.getByRole('checkbox', { name: '志愿者（每六边形人数）' }).check();
+    await expect.poll(() => coverage.getByTestId('coverage-legend-volunteers').locator('li').count(), LIVE).toBeGreaterThan(0);
+    expect(await coverage.getByRole('checkbox', { name: '党员（每六边形人数）' }).count()).toBe(0);
+    expect(asked.some((path) => path.startsWith('/tiles/volunteers'))).toBe(true);
+    expect(asked.filter((path) => path.startsWith('/tiles/members'))).toEqual([]);
+    await dispatcher.close();
     expect(errors).toEqual([]);
   });
 });

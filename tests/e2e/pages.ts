@@ -44,11 +44,11 @@ export async function clickAt(page: Page, lon: number, lat: number, zoom = 15) {
 
 /** The API as a user of the demo city, to set the scene and to compare with what the page shows. */
 export function apiAs(database: Database, baseUrl: string) {
-  return async (as: string, path: string, init: { method?: string; body?: unknown } = {}) => {
+  return async (as: string, path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) => {
     const token = await sessionFor(database, as);
     const response = await fetch(`${baseUrl}${path}`, {
       method: init.method ?? 'GET',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      headers: { ...init.headers, Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
       body: init.body === undefined ? undefined : JSON.stringify(init.body),
     });
     return { status: response.status, body: await response.json().catch(() => null) };

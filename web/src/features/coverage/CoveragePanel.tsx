@@ -1,11 +1,17 @@
 import { bbox } from '@turf/bbox';
+import type { Feature, FeatureCollection } from 'geojson';
 import type { Map as MapLibreMap } from 'maplibre-gl';
-import { useEffect, useMemo, useState } from 'react';
-import { getJson, saveFile } from '../../api.ts';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { saveFile } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
+import { useChanges } from '../dispatch/events.ts';
 import type { Bounds } from '../map/MapView.tsx';
+import { LoadFailure, useAnswer } from './answers.tsx';
 import { mapPng } from './exports.ts';
-import { DENSITIES, GAP_COLOUR, HEAT_RAMP, HEXAGON_RAMPS, useCoverageMap, useValuesInView, type Density } from './layers.ts';
+import { GapsSection, type Gaps } from './Gaps.tsx';
+import {
+  DENSITIES, HEAT_RAMP, HEXAGON_RAMPS, GAP_COLOUR, useBelowGrids, useCoverageMap, useValuesInView, type Density,
+} from './layers.ts';
 import { LegendView, type Legend } from './Legend.tsx';
 import {
   classify, classLabel, fillColour, METRIC_KEYS, metricClasses, NO_DATA_COLOUR, numericMetric, STANDARD_PROPERTY, standardClasses,
@@ -13,30 +19,11 @@ import {
 } from './metrics.ts';
 import { RankedTable } from './RankedTable.tsx';
 
-/** The distances gaps may be asked for: the standard 500 m (as the volunteer reach), and closer. */
-// whole hundreds of metres: the API takes no finer reach from anyone but an admin
-const REACHES = [100, 200, 300, 500];
-
-/** GET /api/v1/coverage/gaps: the buildings with households and no available volunteer within reach. */
-type Gaps = Areas<{ name: string; households: number; nearest_volunteer_m: number | null }> & { numberReturned: number; households: number };
-
-/** What a URL answers; null while it loads, or when there is nothing to ask (no URL). */
-function useCollection<T>(url: string | null): { data: T | null; error: string | null } {
-  const [answer, setAnswer] = useState<{ url: string; data: T | null; error: string | null } | null>(null);
-  useEffect(() => {
-    if (!url) return;
-    let current = true;
-    getJson<T>(url).then((data) => current && setAnswer({ url, data, error: null }), (e: Error) => current && setAnswer({ url, data: null, error: e.message }));
-    return () => void (current = false);
-  }, [url]);
-  // an answer to an earlier question is no answer to this one
-  return answer && answer.url === url ? answer : { data: null, error: null };
-}
-
 /**
  * 覆盖 Coverage, for leaders: communities, or grids, coloured by a chosen metric with its legend; members,
- * volunteers and issues as density layers; the buildings no volunteer reaches in a chosen community; the
- * areas ranked worst first with their staffing standard; the table as CSV and the map as PNG.
+ * volunteers and open issues as density layers; the buildings no volunteer reaches in a chosen community;
+ * the areas ranked worst first with their staffing standard; the table as CSV and the map as PNG. It
+ * follows the grids as they change (a planner's save, a revert, an import).
  */
 export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFocus: (bounds: Bounds) => void }) {
   const { t } = useI18n();
@@ -46,45 +33,75 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
   const [grid, setGrid] = useState<number | null>(null);
   const [densities, setDensities] = useState<Record<Density, boolean>>({ members: false, volunteers: false, issues: false });
   const [reach, setReach] = useState(500);
-  const [exportError, setExportError] = useState<string | null>(null);
-  const communities = useCollection<Areas<CommunityFigures>>('/api/v1/coverage/communities');
-  const grids = useCollection<Areas<GridFigures>>(community === null ? null : `/api/v1/coverage/grids?community=${community}`);
-  const gaps = useCollection<Gaps>(community === null ? null : `/api/v1/coverage/gaps?community=${community}&reach_m=${reach}`);
-  const chosen = communities.data?.features.find((c) => c.id === community);
+  const [exportFailed, setExportFailed] = useState(false);
+  // a grid took a new shape: the answers shown are asked again, and the grids' tiles fetched again
+  const [revision, setRevision] = useState(0);
+  useChanges(['grid'], () => {
+    setRevision((r) => r + 1);
+    if (map?.getSource('coverage-grids')) map.refreshTiles('coverage-grids');
+  });
+
+  // with no community chosen, the grids are every grid the viewer reads
+  const allGrids = level === 'grids' && community === null;
+  const communities = useAnswer<Areas<CommunityFigures>>('/api/v1/coverage/communities', revision);
+  const grids = useAnswer<Areas<GridFigures>>(
+    community !== null ? `/api/v1/coverage/grids?community=${community}` : allGrids ? '/api/v1/coverage/grids' : null, revision);
+  const gaps = useAnswer<Gaps>(community === null ? null : `/api/v1/coverage/gaps?community=${community}&reach_m=${reach}`, revision);
+  const chosen = communities.data?.features.find((c) => c.id === community) ?? null;
+  // a role that reads only volunteers gets no member counts, and no members' hexagons (the server refuses them)
+  const readsMembers = communities.data?.features.some((c) => c.properties.members !== null) ?? false;
 
   const numeric = numericMetric(metric);
   const property = numeric?.key ?? STANDARD_PROPERTY[level];
-  // the city's grids come as tiles: their classes are those of the grids in view
-  const gridsInView = useValuesInView(map, level === 'grids' && community === null && numeric ? 'coverage-grids' : null, property);
+  // the city's grids on the map come as tiles: their classes are those of the grids in view
+  const gridsInView = useValuesInView(map, allGrids && numeric ? 'coverage-grids' : null, property);
+  const belowGrids = useBelowGrids(map);
   const values = useMemo(() => {
     if (!numeric) return [];
-    if (level === 'grids' && community === null) return gridsInView;
+    if (allGrids) return gridsInView;
     const areas: Area<CommunityFigures | GridFigures>[] = (level === 'communities' ? communities.data : grids.data)?.features ?? [];
     return areas.map((area) => area.properties[numeric.key]);
-  }, [numeric, level, community, gridsInView, communities.data, grids.data]);
+  }, [numeric, level, allGrids, gridsInView, communities.data, grids.data]);
   const classes = useMemo(() => (numeric ? metricClasses(numeric, values) : standardClasses(level)), [numeric, values, level]);
-  const colour = useMemo(() => fillColour(property, classes), [property, classes]);
+  const colour = useMemo(() => fillColour(property, classes, numeric?.unit ?? null), [property, classes, numeric]);
 
   const hexagons = useHexagonClasses(map, densities);
-  const hexagonColours = useMemo(() => ({ members: fillColour('count', hexagons.members), volunteers: fillColour('count', hexagons.volunteers) }), [hexagons]);
+  const hexagonColours = useMemo(() => ({
+    members: fillColour('count', hexagons.members, 'people'), volunteers: fillColour('count', hexagons.volunteers, 'people'),
+  }), [hexagons]);
 
-  useCoverageMap(map, { level, communities: communities.data, colour, community, grid, densities, hexagonColours, gaps: gaps.data });
+  useCoverageMap(map, { level, communities: communities.data, colour, community, grid, densities, hexagonColours, readsMembers, gaps: gaps.data });
 
+  /** Moves the map to show an area, or all of some. */
+  const focusOn = (shown: Feature | FeatureCollection | null | undefined) => {
+    if (shown && (shown.type === 'Feature' || shown.features.length > 0)) onFocus(bbox(shown) as Bounds);
+  };
   const chooseCommunity = (id: number | null) => {
     setCommunity(id);
     setGrid(null);
-    const area = communities.data?.features.find((c) => c.id === id);
-    if (area) onFocus(bbox(area) as Bounds);
+    focusOn(id === null ? communities.data : communities.data?.features.find((c) => c.id === id));
   };
   const chooseGrid = (area: Area<GridFigures>) => {
     setGrid(area.id);
-    onFocus(bbox(area) as Bounds);
+    focusOn(area);
   };
+  // on opening (once, when the first answer comes), the communities the viewer reads in view; one who reads
+  // only one community opens on it
+  const opened = useRef(false);
+  useEffect(() => {
+    const areas = communities.data?.features;
+    if (!areas || opened.current) return;
+    opened.current = true;
+    if (areas.length === 1) chooseCommunity(areas[0].id);
+    else focusOn(communities.data);
+  }, [communities.data]);
 
   const classItems = (unit: Unit, list: LegendClass[]) => list.map((c, i) => ({ colour: c.colour, label: classLabel(unit, list, i), from: c.from, to: c.to }));
   const notes = [
+    level === 'grids' && belowGrids && t('coverage.zoomForGrids'),
+    level === 'grids' && grids.data?.features.length === 0 && t(community === null ? 'coverage.noGridsAtAll' : 'coverage.noGrids'),
     metric === 'volunteer_reach' && t('coverage.reachNote'),
-    level === 'grids' && community === null && numeric && t('coverage.inViewNote'),
+    allGrids && numeric && t('coverage.inViewNote'),
   ].filter(Boolean);
   const areasLegend: Legend = {
     id: 'coverage-legend',
@@ -100,7 +117,7 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
     members: densities.members ? { id: 'coverage-legend-members', title: t('coverage.density.members'), items: classItems('people', hexagons.members) } : null,
     volunteers: densities.volunteers ? { id: 'coverage-legend-volunteers', title: t('coverage.density.volunteers'), items: classItems('people', hexagons.volunteers) } : null,
     issues: densities.issues ? {
-      id: 'coverage-legend-issues', title: t('coverage.density.issues'), ramp: true,
+      id: 'coverage-legend-issues', title: t('coverage.density.issues'), ramp: true, note: t('coverage.openIssuesOnly'),
       items: HEAT_RAMP.map((c, i) => ({ colour: c, label: i === 0 ? t('coverage.fewer') : i === HEAT_RAMP.length - 1 ? t('coverage.more') : '' })),
     } : null,
     gaps: gaps.data && gaps.data.numberReturned > 0 ? {
@@ -109,8 +126,12 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
     } : null,
   };
 
-  const exportMap = () => map && mapPng(map, [areasLegend, ...Object.values(overlays).filter((l) => l !== null)])
-    .then((png) => saveFile(png, `coverage-${level}-${metric}.png`), (e: Error) => setExportError(e.message));
+  const exportMap = () => {
+    if (!map) return;
+    setExportFailed(false);
+    mapPng(map, [areasLegend, ...Object.values(overlays).filter((l) => l !== null)])
+      .then((png) => saveFile(png, `coverage-${level}-${metric}.png`), () => setExportFailed(true));
+  };
 
   return (
     <aside className="panel coverage" data-testid="coverage">
@@ -135,25 +156,34 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
         </label>
       </div>
       <LegendView legend={areasLegend} />
-      <DensityToggles densities={densities} onChange={setDensities} legends={overlays} />
+      <DensityToggles densities={densities} onChange={setDensities} legends={overlays}
+        shown={readsMembers ? DENSITIES : DENSITIES.filter((d) => d !== 'members')} />
 
-      <GapsSection community={chosen?.properties.name ?? null} reach={reach} onReach={setReach} gaps={gaps.data} />
+      <GapsSection community={chosen} reach={reach} onReach={setReach} gaps={gaps} onChoose={focusOn} />
 
-      {communities.error && <p className="error" role="alert">{communities.error}</p>}
-      {grids.error && <p className="error" role="alert">{grids.error}</p>}
-      {gaps.error && <p className="error" role="alert">{gaps.error}</p>}
-      {exportError && <p className="error" role="alert">{exportError}</p>}
+      {exportFailed && <p className="error" role="alert">{t('coverage.exportFailed')}</p>}
       <div className="coverage-exports">
         <button type="button" onClick={exportMap} disabled={!map}>{t('coverage.exportPng')}</button>
       </div>
       <p className="hint">{t('coverage.rowHint')}</p>
-      {communities.data ? (
+      <LoadFailure what="coverage.error.communities" answer={communities} />
+      {communities.loading && <p className="hint">{t('coverage.loading')}</p>}
+      {communities.data && (
         <RankedTable level="communities" areas={communities.data.features} metric={metric} chosen={community}
-          onChoose={(area) => chooseCommunity(area.id)} caption={t('coverage.rankCommunities')} filename={`coverage-communities-${metric}.csv`} />
-      ) : !communities.error && <p className="hint">{t('coverage.loading')}</p>}
-      {chosen && grids.data && (
-        <RankedTable level="grids" areas={grids.data.features} metric={metric} chosen={grid} onChoose={chooseGrid}
-          caption={`${chosen.properties.name} · ${t('coverage.rankGrids')}`} filename={`coverage-grids-${chosen.properties.code}-${metric}.csv`} />
+          onChoose={(area) => chooseCommunity(area.id)} caption={t('coverage.rankCommunities')} empty={t('coverage.noCommunities')}
+          filename={`coverage-communities-${metric}.csv`} />
+      )}
+      {(chosen || allGrids) && (
+        <>
+          <LoadFailure what="coverage.error.grids" answer={grids} />
+          {grids.loading && <p className="hint">{t('coverage.loadingGrids')}</p>}
+          {grids.data && (
+            <RankedTable key={community ?? 'all'} level="grids" areas={grids.data.features} metric={metric} chosen={grid} onChoose={chooseGrid}
+              caption={chosen ? `${chosen.properties.name} · ${t('coverage.rankGrids')}` : t('coverage.rankAllGrids')}
+              empty={t(chosen ? 'coverage.noGrids' : 'coverage.noGridsAtAll')}
+              filename={`coverage-grids-${chosen?.properties.code ?? 'all'}-${metric}.csv`} />
+          )}
+        </>
       )}
     </aside>
   );
@@ -169,45 +199,24 @@ function useHexagonClasses(map: MapLibreMap | null, densities: Record<Density, b
   }), [members, volunteers]);
 }
 
-/** A toggle for each density layer, and the legends of those shown. */
-function DensityToggles({ densities, onChange, legends }: {
+/** A toggle for each density layer the viewer may see (`shown`), and the legends of those shown. */
+function DensityToggles({ densities, onChange, legends, shown }: {
   densities: Record<Density, boolean>;
   onChange: (densities: Record<Density, boolean>) => void;
   legends: Record<Density, Legend | null>;
+  shown: Density[];
 }) {
   const { t } = useI18n();
   return (
     <fieldset className="coverage-densities">
       <legend>{t('coverage.densities')}</legend>
-      {DENSITIES.map((density) => (
+      {shown.map((density) => (
         <label key={density}>
           <input type="checkbox" name={density} checked={densities[density]} onChange={(e) => onChange({ ...densities, [density]: e.target.checked })} />
           {t(`coverage.density.${density}` as MessageKey)}
         </label>
       ))}
-      {DENSITIES.map((density) => legends[density] && <LegendView key={density} legend={legends[density]} />)}
+      {shown.map((density) => legends[density] && <LegendView key={density} legend={legends[density]} />)}
     </fieldset>
-  );
-}
-
-/** The reach chosen, and how many buildings and households of the chosen community no available volunteer is that close to. */
-function GapsSection({ community, reach, onReach, gaps }: { community: string | null; reach: number; onReach: (reach: number) => void; gaps: Gaps | null }) {
-  const { t } = useI18n();
-  return (
-    <section className="coverage-gaps" data-testid="coverage-gaps">
-      <h3><i style={{ background: GAP_COLOUR }} />{t('coverage.gaps')}</h3>
-      <label>{t('coverage.reach')}
-        <select name="reach" value={reach} onChange={(e) => onReach(Number(e.target.value))}>
-          {REACHES.map((r) => <option key={r} value={r}>{r} {t('coverage.metres')}</option>)}
-        </select>
-      </label>
-      {community === null ? <p className="hint">{t('coverage.gapsHint')}</p>
-        : gaps && (gaps.numberReturned === 0 ? <p className="hint">{community}: {t('coverage.noGaps')}</p> : (
-          <dl className="counts">
-            <div><dt>{t('coverage.gapBuildings')}</dt><dd data-count="buildings">{gaps.numberReturned}</dd></div>
-            <div><dt>{t('coverage.gapHouseholds')}</dt><dd data-count="households">{gaps.households}</dd></div>
-          </dl>
-        ))}
-    </section>
   );
 }

@@ -2,14 +2,21 @@ import type { Map as MapLibreMap } from 'maplibre-gl';
 import { LOCAL_FONT_FAMILY } from '../map/style.ts';
 import type { Legend } from './Legend.tsx';
 
-type Cell = string | number | null;
+/**
+ * A code (digits) a spreadsheet must keep as written: Excel and WPS read bare digits as a number, so a
+ * 12-digit community code shows as 6.10602E+11 and a 15-digit grid code loses what lies past its 15th digit.
+ */
+export interface Code { code: string }
+type Cell = string | number | null | Code;
 
 /**
  * A table as CSV: UTF-8 with a byte order mark (without it Excel reads Chinese as another code page), CRLF
- * line ends; text that a spreadsheet would run as a formula is quoted as text.
+ * line ends; text that a spreadsheet would run as a formula is quoted as text; a code as ="…", a formula
+ * whose value is the code as text, which both Excel and WPS keep.
  */
 export function csvFile(rows: Cell[][]): Blob {
   const cell = (value: Cell) => {
+    if (value !== null && typeof value === 'object') return `="${value.code}"`;
     let text = value === null ? '' : String(value);
     if (typeof value === 'string' && /^[=+\-@]/.test(text)) text = `'${text}`;
     return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;

@@ -1,6 +1,6 @@
 import type { FeatureCollection } from 'geojson';
 import type {
-  ExpressionSpecification, FilterSpecification, GeoJSONSource, LayerSpecification, Map as MapLibreMap, SourceSpecification,
+  ExpressionSpecification, FilterSpecification, GeoJSONSource, LayerSpecification, Map as MapLibreMap, SourceSpecification, VectorTileSource,
 } from 'maplibre-gl';
 import { useEffect, useState } from 'react';
 import type { Level } from './metrics.ts';
@@ -27,13 +27,18 @@ const OUTLINES_BELOW = 'communities-selected';
 const EMPTY: FeatureCollection = { type: 'FeatureCollection', features: [] };
 const NOTHING: FilterSpecification = ['==', ['id'], -1];
 
-/** Communities and gaps are a few hundred features of GeoJSON; grids, members and issues come as the API's vector tiles. */
+/** The states in which an issue is open (as the server's OPEN_STATUSES): the issues the metrics count as open. */
+const OPEN_ISSUES = ['reported', 'accepted', 'in_progress', 'escalated', 'reopened'];
+
+const tiles = (layer: string): SourceSpecification => ({ type: 'vector', url: new URL(`/tiles/${layer}.json`, location.href).href });
+/**
+ * Communities and gaps are a few hundred features of GeoJSON; grids, volunteers and issues come as the API's
+ * vector tiles; members too, for those who may count them (see MEMBERS).
+ */
 function sources(): Record<string, SourceSpecification> {
-  const tiles = (layer: string) => ({ type: 'vector' as const, url: new URL(`/tiles/${layer}.json`, location.href).href });
   return {
     'coverage-communities': { type: 'geojson', data: EMPTY },
     'coverage-grids': tiles('grids'),
-    'coverage-members': tiles('members'),
     'coverage-volunteers': tiles('volunteers'),
     'coverage-issues': tiles('issues'),
     'coverage-gaps': { type: 'geojson', data: EMPTY },
@@ -44,10 +49,10 @@ const hidden = { visibility: 'none' as const };
 const LAYERS: LayerSpecification[] = [
   { id: 'coverage-communities', type: 'fill', source: 'coverage-communities', layout: hidden, paint: { 'fill-opacity': CHOROPLETH_OPACITY } },
   { id: 'coverage-grids', type: 'fill', source: 'coverage-grids', 'source-layer': 'grids', layout: hidden, paint: { 'fill-opacity': CHOROPLETH_OPACITY } },
-  { id: 'coverage-members', type: 'fill', source: 'coverage-members', 'source-layer': 'members', layout: hidden, paint: { 'fill-opacity': 0.6, 'fill-outline-color': '#ffffff' } },
   { id: 'coverage-volunteers', type: 'fill', source: 'coverage-volunteers', 'source-layer': 'volunteers', layout: hidden, paint: { 'fill-opacity': 0.6, 'fill-outline-color': '#ffffff' } },
   {
     id: 'coverage-issues', type: 'heatmap', source: 'coverage-issues', 'source-layer': 'issues', layout: hidden,
+    filter: ['in', ['get', 'status'], ['literal', OPEN_ISSUES]],
     paint: {
       'heatmap-radius': ['interpolate', ['linear'], ['zoom'], 11, 10, 16, 40],
       'heatmap-opacity': 0.8,
@@ -58,6 +63,14 @@ const LAYERS: LayerSpecification[] = [
   { id: 'coverage-gaps', type: 'fill', source: 'coverage-gaps', paint: { 'fill-color': GAP_COLOUR, 'fill-opacity': 0.85 } },
   { id: 'coverage-gaps-line', type: 'line', source: 'coverage-gaps', paint: { 'line-color': '#3b0030', 'line-width': 2 } },
 ];
+/**
+ * The members' hexagons, under the volunteers': only for those who may count all members, as the server
+ * refuses their tiles (and their TileJSON) to roles that read only volunteers.
+ */
+const MEMBERS: LayerSpecification = {
+  id: 'coverage-members', type: 'fill', source: 'coverage-members', 'source-layer': 'members', layout: hidden,
+  paint: { 'fill-opacity': 0.6, 'fill-outline-color': '#ffffff' },
+};
 const OUTLINES: LayerSpecification[] = [
   { id: 'coverage-chosen-community', type: 'line', source: 'coverage-communities', filter: NOTHING, paint: { 'line-color': '#1f3a93', 'line-width': 4 } },
   { id: 'coverage-chosen-grid', type: 'line', source: 'coverage-grids', 'source-layer': 'grids', filter: NOTHING, paint: { 'line-color': '#1f3a93', 'line-width': 3 } },
@@ -73,7 +86,15 @@ export interface CoverageDrawing {
   grid: number | null;
   densities: Record<Density, boolean>;
   hexagonColours: Record<'members' | 'volunteers', ExpressionSpecification | string>;
+  /** whether the viewer may count all Party members, or only volunteers */
+  readsMembers: boolean;
   gaps: FeatureCollection | null;
+}
+
+/** Takes what a view added off the map, if the map still has it (a map signed out of has nothing left). */
+function remove(map: MapLibreMap, layers: LayerSpecification[], sources: string[]) {
+  for (const layer of layers) if (map.getLayer(layer.id)) map.removeLayer(layer.id);
+  for (const id of sources) if (map.getSource(id)) map.removeSource(id);
 }
 
 /**
@@ -81,18 +102,20 @@ export interface CoverageDrawing {
  * view opens and removed when it closes, so the other views find the map as they left it.
  */
 export function useCoverageMap(map: MapLibreMap | null, drawing: CoverageDrawing) {
-  const { level, communities, colour, community, grid, densities, hexagonColours, gaps } = drawing;
+  const { level, communities, colour, community, grid, densities, hexagonColours, readsMembers, gaps } = drawing;
   useEffect(() => {
     if (!map) return;
     for (const [id, source] of Object.entries(sources())) map.addSource(id, source);
     for (const layer of LAYERS) map.addLayer(layer, BELOW);
     for (const layer of OUTLINES) map.addLayer(layer, OUTLINES_BELOW);
-    return () => {
-      // the map may be gone already (signed out): then so is everything on it
-      for (const layer of [...LAYERS, ...OUTLINES]) if (map.getLayer(layer.id)) map.removeLayer(layer.id);
-      for (const id of Object.keys(sources())) if (map.getSource(id)) map.removeSource(id);
-    };
+    return () => remove(map, [...LAYERS, ...OUTLINES], Object.keys(sources()));
   }, [map]);
+  useEffect(() => {
+    if (!map || !readsMembers) return;
+    map.addSource('coverage-members', tiles('members'));
+    map.addLayer(MEMBERS, 'coverage-volunteers');
+    return () => remove(map, [MEMBERS], ['coverage-members']);
+  }, [map, readsMembers]);
 
   useEffect(() => {
     map?.getSource<GeoJSONSource>('coverage-communities')?.setData(communities ?? EMPTY);
@@ -118,10 +141,28 @@ export function useCoverageMap(map: MapLibreMap | null, drawing: CoverageDrawing
 
   useEffect(() => {
     if (!map) return;
-    for (const density of DENSITIES) map.setLayoutProperty(`coverage-${density}`, 'visibility', densities[density] ? 'visible' : 'none');
-    map.setPaintProperty('coverage-members', 'fill-color', hexagonColours.members);
+    for (const density of DENSITIES) {
+      if (map.getLayer(`coverage-${density}`)) map.setLayoutProperty(`coverage-${density}`, 'visibility', densities[density] ? 'visible' : 'none');
+    }
+    if (readsMembers) map.setPaintProperty('coverage-members', 'fill-color', hexagonColours.members);
     map.setPaintProperty('coverage-volunteers', 'fill-color', hexagonColours.volunteers);
-  }, [map, densities, hexagonColours]);
+  }, [map, densities, hexagonColours, readsMembers]);
+}
+
+/**
+ * Whether the map is zoomed out beyond where the grids' tiles start (their TileJSON's minzoom), so no grid
+ * is drawn; looked at each time the map settles.
+ */
+export function useBelowGrids(map: MapLibreMap | null): boolean {
+  const [below, setBelow] = useState(false);
+  useEffect(() => {
+    if (!map) return;
+    const look = () => setBelow(map.getZoom() < (map.getSource<VectorTileSource>('coverage-grids')?.minzoom ?? 0));
+    look();
+    map.on('idle', look);
+    return () => void map.off('idle', look);
+  }, [map]);
+  return below;
 }
 
 /**

@@ -56,15 +56,38 @@ export const NUMERIC_METRICS: Numeric[] = [
 export const METRIC_KEYS: MetricKey[] = [...NUMERIC_METRICS.map((m) => m.key), 'staffing'];
 export const numericMetric = (key: MetricKey) => NUMERIC_METRICS.find((m) => m.key === key);
 
-/** How finely each unit is told apart: the class breaks are rounded to it. */
-const STEP: Record<Unit, number> = { percent: 0.01, per100: 0.1, households: 1, issues: 1, days: 0.1, people: 1 };
-const WHOLE: Unit[] = ['households', 'issues', 'people'];
+/**
+ * How each unit is written: multiplied by `times` (rates in per cent), to `decimals` places. The map, the
+ * legend and the table all take a figure as written (rates to 0.1 %, per 100 and days to 0.1, counts
+ * whole), so no area is drawn in a class its figure in the table does not read as.
+ */
+const WRITTEN: Record<Unit, { times: number; decimals: number; suffix: string }> = {
+  percent: { times: 100, decimals: 1, suffix: '%' },
+  per100: { times: 1, decimals: 1, suffix: '' },
+  days: { times: 1, decimals: 1, suffix: '' },
+  households: { times: 1, decimals: 0, suffix: '' },
+  issues: { times: 1, decimals: 0, suffix: '' },
+  people: { times: 1, decimals: 0, suffix: '' },
+};
+/** How many steps of the written precision make one of the value's own units (1000 for a rate: 0.1 %). */
+const scaleOf = (unit: Unit) => WRITTEN[unit].times * 10 ** WRITTEN[unit].decimals;
+/**
+ * A figure in steps of its written precision: a whole number, so comparisons are exact. Rounded half up,
+ * as MapLibre's `round` does for the figures here, none of which is negative.
+ */
+const stepsOf = (unit: Unit, value: number) => Math.round(value * scaleOf(unit));
 
-/** A figure as the table and legend write it (`fine`: a rate to the tenth of a percent). */
-export function formatValue(unit: Unit, value: number | null, fine = false): string {
+/** A figure as the table writes it: its written precision in full ("23.0%"). */
+export function formatValue(unit: Unit, value: number | null): string {
   if (value === null) return '—';
-  if (unit === 'percent') return `${(value * 100).toFixed(fine ? 1 : 0)}%`;
-  return WHOLE.includes(unit) ? String(Math.round(value)) : value.toFixed(1);
+  const { decimals, suffix } = WRITTEN[unit];
+  return `${(stepsOf(unit, value) / 10 ** decimals).toFixed(decimals)}${suffix}`;
+}
+
+/** A figure of the legend, as many decimals as it needs ("22.6%", "23%"), from its steps. */
+function legendNumber(unit: Unit, steps: number): string {
+  const { decimals, suffix } = WRITTEN[unit];
+  return `${steps / 10 ** decimals}${suffix}`;
 }
 
 /** Worst to best: red, orange, yellow, light green, green (ColorBrewer RdYlGn). */
@@ -91,33 +114,40 @@ export const STANDARD_PROPERTY: Record<Level, 'staffing' | 'household_band'> = {
 export interface LegendClass { colour: string; from?: number; to?: number; state?: Staffing | HouseholdBand }
 
 /**
- * Up to five classes of about as many areas each (quantiles), coloured along `ramp` from the lowest values
- * up. Each break is the roundest number between the last value below it and the first above, so the legend
- * reads plainly ("< 50%", not "< 47.83%") and no area changes class for it.
+ * Up to five classes of about as many areas each (quantiles) of the figures as written, coloured along
+ * `ramp` from the lowest values up. A class break sits between two neighbouring figures that read
+ * differently (a run of equal figures stays in one class), at the roundest number above the lower one and
+ * up to the higher one ("< 50%", not "< 47.8%"), so no area changes class for it. A class holds its figures
+ * from `from` up to, not with, `to` (the last one up to and with `to`, the highest figure).
  */
 export function classify(values: (number | null)[], unit: Unit, ramp: string[]): LegendClass[] {
-  const sorted = values.filter((v): v is number => v !== null && Number.isFinite(v)).sort((a, b) => a - b);
+  const sorted = values.filter((v): v is number => v !== null && Number.isFinite(v)).map((v) => stepsOf(unit, v)).sort((a, b) => a - b);
   if (sorted.length === 0) return [];
-  const step = STEP[unit];
-  const roundest = (above: number, upTo: number) => {
-    for (const s of [100 * step, 10 * step, step]) {
-      const at = Number((Math.floor(upTo / s) * s).toFixed(4));
-      if (at > above) return at;
+  // the roundest number of steps above `below` and up to `upTo`: a power of ten of them, or a multiple of one
+  const roundest = (below: number, upTo: number) => {
+    let power = 1;
+    while (power * 10 <= upTo) power *= 10;
+    for (; power >= 1; power /= 10) {
+      const at = Math.floor(upTo / power) * power;
+      if (at > below) return at;
     }
     return upTo;
   };
   const breaks: number[] = [];
   for (let i = 1; i < 5; i++) {
-    const at = Math.floor((i * sorted.length) / 5);
-    // a break between equal values, or where the last one is (few areas), would leave a class empty
-    if (at === 0 || sorted[at] === sorted[at - 1]) continue;
+    let at = Math.floor((i * sorted.length) / 5);
+    while (at > 0 && at < sorted.length && sorted[at] === sorted[at - 1]) at++;
+    if (at === 0 || at === sorted.length) continue;
     const limit = roundest(sorted[at - 1], sorted[at]);
     if (limit > (breaks.at(-1) ?? -Infinity)) breaks.push(limit);
   }
-  const bounds = [sorted[0], ...breaks, sorted.at(-1)!];
+  const bounds = [sorted[0], ...breaks, sorted.at(-1)!].map((steps) => steps / scaleOf(unit));
   const count = breaks.length + 1;
+  // one class (every area reads the same): a rate coloured by where it sits (100 % at the good end, 0 % at
+  // the bad one), anything else in the middle, neither good nor bad
+  const single = unit === 'percent' ? Math.round(Math.min(1, Math.max(0, (bounds[0] + bounds[1]) / 2)) * (ramp.length - 1)) : Math.floor(ramp.length / 2);
   return Array.from({ length: count }, (_, i) => ({
-    colour: ramp[count === 1 ? Math.floor(ramp.length / 2) : Math.round((i * (ramp.length - 1)) / (count - 1))],
+    colour: ramp[count === 1 ? single : Math.round((i * (ramp.length - 1)) / (count - 1))],
     from: bounds[i],
     to: bounds[i + 1],
   }));
@@ -127,26 +157,36 @@ export function classify(values: (number | null)[], unit: Unit, ramp: string[]):
 export const metricClasses = (metric: Numeric, values: (number | null)[]) =>
   classify(values, metric.unit, metric.worse === 'low' ? BAD_TO_GOOD : [...BAD_TO_GOOD].reverse());
 
-/** A class's range in words: "< 30%", "30% – 45%", "≥ 60%"; whole numbers as the values they hold ("2–4"). */
+/**
+ * A class's range in words, in the figures as the table writes them: "< 30%", "30% – 44.9%", "≥ 45%"; one
+ * class from its lowest figure to its highest ("12 – 40", or "100%" when they are one).
+ */
 export function classLabel(unit: Unit, classes: LegendClass[], i: number): string {
-  const { from, to } = classes[i] as Required<LegendClass>;
-  const last = i === classes.length - 1;
-  const f = (v: number) => formatValue(unit, v);
-  const span = (a: number, b: number) => (f(a) === f(b) ? f(a) : `${f(a)} – ${f(b)}`);
-  if (WHOLE.includes(unit)) return span(from, last ? to : to - 1);
-  if (classes.length === 1) return span(from, to);
-  return i === 0 ? `< ${f(to)}` : last ? `≥ ${f(from)}` : span(from, to);
+  const [from, to] = [classes[i].from!, classes[i].to!].map((v) => stepsOf(unit, v));
+  const f = (steps: number) => legendNumber(unit, steps);
+  if (classes.length === 1) return from === to ? f(from) : `${f(from)} – ${f(to)}`;
+  if (i === 0) return `< ${f(to)}`;
+  if (i === classes.length - 1) return `≥ ${f(from)}`;
+  // the highest figure the class holds is one step under the next class's break
+  return from === to - 1 ? f(from) : `${f(from)} – ${f(to - 1)}`;
 }
 
-/** The fill colour of the classes as a MapLibre expression; an area with no figure is grey. */
-export function fillColour(property: string, classes: LegendClass[]): ExpressionSpecification | string {
-  if (classes[0]?.state) {
+/** A figure as written, as a MapLibre expression: what the classes' breaks are compared with. */
+const writtenValue = (property: string, unit: Unit): ExpressionSpecification =>
+  ['/', ['round', ['*', ['get', property], scaleOf(unit)]], scaleOf(unit)];
+
+/**
+ * The fill colour of the classes as a MapLibre expression (`unit`: that of the classes' figures, null for a
+ * standard's states); an area with no figure is grey.
+ */
+export function fillColour(property: string, classes: LegendClass[], unit: Unit | null): ExpressionSpecification | string {
+  if (unit === null) {
     // (a match of any length: more than its type spells out)
     return ['match', ['get', property], ...classes.flatMap((c) => [c.state!, c.colour]), NO_DATA_COLOUR] as unknown as ExpressionSpecification;
   }
   if (classes.length === 0) return NO_DATA_COLOUR;
   const steps = classes.slice(1).flatMap((c) => [c.from!, c.colour]);
-  const colour: ExpressionSpecification | string = steps.length ? ['step', ['get', property], classes[0].colour, ...steps] : classes[0].colour;
+  const colour: ExpressionSpecification | string = steps.length ? ['step', writtenValue(property, unit), classes[0].colour, ...steps] : classes[0].colour;
   // the tiles leave a missing figure out, GeoJSON has it as null: either way it is not a number
   return ['case', ['==', ['typeof', ['get', property]], 'number'], colour, NO_DATA_COLOUR];
 }

@@ -1,0 +1,86 @@
+import { useState } from 'react';
+import { useI18n } from '../../i18n.tsx';
+import { LoadFailure, type Answer } from './answers.tsx';
+import { GAP_COLOUR } from './layers.ts';
+import type { Area, Areas, CommunityFigures } from './metrics.ts';
+import { ShowMore, usePages } from './RankedTable.tsx';
+
+/** The distances gaps may be asked for: the standard 500 m (as the volunteer reach), and closer. */
+// whole hundreds of metres: the API takes no finer reach from anyone but an admin
+export const REACHES = [100, 200, 300, 400, 500];
+
+/** A building with households and no available volunteer within reach, as GET /api/v1/coverage/gaps gives it. */
+export interface Gap {
+  name: string; households: number; grid_id: number | null; grid_name: string | null;
+  /** to the nearest available volunteer anywhere, to the decimetre or (for those who may not place volunteers) the 100 m; null: none */
+  nearest_volunteer_m: number | null;
+}
+export type Gaps = Areas<Gap> & { numberReturned: number; households: number };
+
+/**
+ * The reach chosen, and the buildings of the chosen community no available volunteer is that close to:
+ * how many, their households, and each of them, farthest from help first; a click on one shows it on the map.
+ */
+export function GapsSection({ community, reach, onReach, gaps, onChoose }: {
+  community: Area<CommunityFigures> | null;
+  reach: number;
+  onReach: (reach: number) => void;
+  gaps: Answer<Gaps>;
+  onChoose: (building: Area<Gap>) => void;
+}) {
+  const { t } = useI18n();
+  return (
+    <section className="coverage-gaps" data-testid="coverage-gaps">
+      <h3><i style={{ background: GAP_COLOUR }} />{t('coverage.gaps')}</h3>
+      <label>{t('coverage.reach')}
+        <select name="reach" value={reach} onChange={(e) => onReach(Number(e.target.value))}>
+          {REACHES.map((r) => <option key={r} value={r}>{r} {t('coverage.metres')}</option>)}
+        </select>
+      </label>
+      {community === null ? <p className="hint">{t('coverage.gapsHint')}</p>
+        // no households: none to reach, and none to claim are reached
+        : community.properties.households === 0 ? <p className="hint">{community.properties.name}: {t('coverage.noHouseholds')}</p>
+        : gaps.failure ? <LoadFailure what="coverage.error.gaps" answer={gaps} />
+        : !gaps.data ? <p className="hint">{t('coverage.loadingGaps')}</p>
+        : gaps.data.numberReturned === 0 ? <p className="hint">{community.properties.name}: {t('coverage.noGaps')}</p>
+        : <GapList gaps={gaps.data} onChoose={onChoose} />}
+    </section>
+  );
+}
+
+function GapList({ gaps, onChoose }: { gaps: Gaps; onChoose: (building: Area<Gap>) => void }) {
+  const { t } = useI18n();
+  const [chosen, setChosen] = useState<number | null>(null);
+  const pages = usePages(gaps.features);
+  const choose = (building: Area<Gap>) => {
+    setChosen(building.id);
+    onChoose(building);
+  };
+  return (
+    <>
+      <dl className="counts">
+        <div><dt>{t('coverage.gapBuildings')}</dt><dd data-count="buildings">{gaps.numberReturned}</dd></div>
+        <div><dt>{t('coverage.gapHouseholds')}</dt><dd data-count="households">{gaps.households}</dd></div>
+      </dl>
+      <table className="coverage-table gap-list">
+        <thead>
+          <tr><th>{t('coverage.building')}</th><th>{t('coverage.grid')}</th><th>{t('coverage.nearestVolunteer')}</th><th>{t('coverage.metric.households')}</th></tr>
+        </thead>
+        <tbody>
+          {pages.shown.map((building) => {
+            const { name, grid_name, nearest_volunteer_m: nearest, households } = building.properties;
+            return (
+              <tr key={building.id} data-building={building.id} onClick={() => choose(building)}>
+                <th scope="row"><button type="button" className="link" aria-pressed={building.id === chosen}>{name}</button></th>
+                <td>{grid_name ?? '—'}</td>
+                <td>{nearest === null ? t('coverage.noVolunteer') : `${nearest} ${t('coverage.metres')}`}</td>
+                <td>{households}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      <ShowMore rest={pages.rest} onMore={pages.more} />
+    </>
+  );
+}
