@@ -205,8 +205,8 @@ export async function coverageCollection(db: Kysely<DB>, level: CoverageLevel, v
  * Buildings with households and no available volunteer within reach: where a resident in need has no one
  * nearby. Each with its distance on the spheroid to the nearest available volunteer, anywhere, as the viewer
  * may place volunteers (volunteerSeen; null when there is none): to the decimetre when the viewer may see
- * where that volunteer is, else to the nearest 100 m (a cell's centre places a volunteer to a few hundred
- * metres, no better).
+ * where that volunteer is, else in whole hundreds of metres, rounded up (a cell's centre places a volunteer to a
+ * few hundred metres, no better; rounded up, a building missed at 200 m never reads "200 m").
  */
 export async function coverageGaps(db: Kysely<DB>, viewer: Viewer, filter: CoverageFilter, reachM: number) {
   const visible = readConditions(buildings.name, buildings.place, viewer, 'b') ?? [sql`false`];
@@ -218,7 +218,7 @@ export async function coverageGaps(db: Kysely<DB>, viewer: Viewer, filter: Cover
   const { rows } = await sql<{ body: string }>`
     with gap as (
       select b.id, b.name, b.kind, b.households, b.residents, b.grid_id, b.community_id, b.geom,
-             round(n.metres::numeric, case when n.locatable then 1 else -2 end)::float8 as nearest_volunteer_m
+             (case when n.locatable then round(n.metres::numeric, 1) else ceil(n.metres / 100) * 100 end)::float8 as nearest_volunteer_m
       from buildings b
       -- the nearest as the index orders them bounds the search (a metre over: ST_DWithin and ST_Distance round
       -- apart); then the nearest as the viewer places them

@@ -392,7 +392,7 @@ export function openApiDocument(resources: ResourceDefinition[]) {
   paths['/api/v1/coverage/gaps'] = {
     get: {
       summary: 'Buildings whose households have no available volunteer within reach', tags: coverageTags,
-      description: 'Each with nearest_volunteer_m (to the nearest 100 m, measured from the centre of the volunteer\'s hexagon, where the caller may not see where that volunteer is), furthest first. community or street is required.',
+      description: 'Each with nearest_volunteer_m (in hundreds of metres rounded up, measured from the centre of the volunteer\'s hexagon, where the caller may not see where that volunteer is), furthest first. community or street is required.',
       parameters: [{ ...query('community', 'integer', { minimum: 1 }), required: true, example: 1 }, query('street', 'string', { pattern: '^[0-9]{9}$' }), reach],
       responses: { 200: geojson('the buildings out of reach, with `households` in all', '#/components/schemas/FeatureCollection'), 400: problemResponse('a bad parameter'), 404: problemResponse('no such community or street') },
     },
