@@ -37,19 +37,21 @@ const onDuty = (alias: string) => sql`${sql.ref(`${alias}.is_volunteer`)} and ${
 /** How far a volunteer is at most from its hexagon's centre (the cell's circumradius: 300 m of Web Mercator, fewer on the ground). */
 export const CELL_RADIUS_M = 300;
 
+/** The centre of volunteer `alias`'s hexagon, as the index members_available_volunteer_cells_idx holds it. */
+const cellOf = (alias: string) => sql`hexagon_centre(coalesce(${sql.ref(`${alias}.current_point`)}, ${sql.ref(`${alias}.geom`)}))::geography`;
+
 /**
  * Where `viewer` measures volunteer `alias` from: where it is, when the viewer may see that; else the centre
  * of its hexagon (hexagon_centre, sql/016_volunteer_cells.sql: the lattice the volunteers' tiles count in).
  * Reach and distances asked from many buildings, or from a building moved about, would otherwise place a
  * volunteer to the metre; measured to its cell, they tell no more than the tiles do. `margin`: how much
- * further than the seen place the volunteer itself may be, for the index.
+ * further than the seen place the volunteer itself may be.
  */
 function volunteerSeen(viewer: Viewer) {
   if (viewer.role === 'admin') return { at: volunteerAt, locatable: () => sql`true`, margin: 0 };
   const locatable = (alias: string) => allOf([...(readConditions('members', members.place, viewer, alias) ?? [sql`false`]), personalShown('members', viewer, alias)]);
   return {
-    at: (alias: string) => sql`case when ${locatable(alias)} then ${volunteerAt(alias)}
-      else hexagon_centre(coalesce(${sql.ref(`${alias}.current_point`)}, ${sql.ref(`${alias}.geom`)}))::geography end`,
+    at: (alias: string) => sql`case when ${locatable(alias)} then ${volunteerAt(alias)} else ${cellOf(alias)} end`,
     locatable,
     margin: CELL_RADIUS_M,
   };
@@ -61,12 +63,16 @@ function volunteerSeen(viewer: Viewer) {
  */
 const home = sql`ST_PointOnSurface(b.geom)::geography`;
 
-/** Building `b` has an available volunteer within `reachM` of it, as `viewer` may place volunteers. */
+/**
+ * Building `b` has an available volunteer within `reachM` of it, as `viewer` may place volunteers: those it
+ * may locate where they are, the others at their cells' centres; each probe on its own index.
+ */
 function reached(reachM: number, viewer: Viewer) {
   const seen = volunteerSeen(viewer);
-  const exact = sql`ST_DWithin(${volunteerAt('v')}, ${home}, ${reachM + seen.margin})`;
-  return sql`exists (
-    select from members v where ${onDuty('v')} and ${exact}${seen.margin ? sql` and ST_DWithin(${seen.at('v')}, ${home}, ${reachM})` : sql``})`;
+  const exact = sql`exists (select from members v where ${onDuty('v')} and ST_DWithin(${volunteerAt('v')}, ${home}, ${reachM}))`;
+  if (!seen.margin) return exact;
+  return sql`(exists (select from members v where ${onDuty('v')} and ST_DWithin(${volunteerAt('v')}, ${home}, ${reachM}) and ${seen.locatable('v')})
+    or exists (select from members v where ${onDuty('v')} and ST_DWithin(${cellOf('v')}, ${home}, ${reachM}) and not (${seen.locatable('v')})))`;
 }
 
 const share = (part: RawBuilder<unknown>, whole: RawBuilder<unknown>, digits = 4) =>
