@@ -2,12 +2,14 @@
 -- (sql/016_volunteer_cells.sql): hexagon_centre again in PL/pgSQL, a third of the cost of the same in SQL
 -- (which PostgreSQL cannot inline), and those centres indexed as the exact places are, so a building's probe
 -- finds its nearby cells on the index instead of placing every volunteer around it in its cell first.
+-- PostGIS is named by its schema in the body: an index's expression is also computed by ANALYZE and VACUUM,
+-- which PostgreSQL 17 (the embedded database) runs with only pg_catalog on the search path.
 CREATE OR REPLACE FUNCTION hexagon_centre(p geometry, edge float8 DEFAULT 300) RETURNS geometry
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
 DECLARE
-  m geometry := ST_Transform(p, 3857);
-  x float8 := ST_X(m);
-  y float8 := ST_Y(m);
+  m public.geometry := public.ST_Transform(p, 3857);
+  x float8 := public.ST_X(m);
+  y float8 := public.ST_Y(m);
   h float8 := edge * sqrt(3);
   i bigint := floor(x / (1.5 * edge));
   best_x float8;
@@ -24,7 +26,7 @@ BEGIN
       best_y := cy;
     END IF;
   END LOOP;
-  RETURN ST_Transform(ST_SetSRID(ST_MakePoint(best_x, best_y), 3857), 4326);
+  RETURN public.ST_Transform(public.ST_SetSRID(public.ST_MakePoint(best_x, best_y), 3857), 4326);
 END $$;
 
 CREATE INDEX members_available_volunteer_cells_idx ON members USING gist ((hexagon_centre(coalesce(current_point, geom))::geography))

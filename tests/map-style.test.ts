@@ -24,9 +24,11 @@ describe('the offline map style', () => {
     expect(ids.slice(-2)).toEqual(['overlay-routes', 'overlay-points']);
   });
 
-  it('draws each group’s layers from its own tile layer', () => {
+  it('draws each group’s layers from its own tile layer, and names from its label points', () => {
     for (const layer of buildStyle({ basemap: null, maxFeatures: 10000 }).layers) {
-      if ('source' in layer && LAYER_GROUPS.includes(layer.source as never)) expect(layer['source-layer']).toBe(layer.source);
+      if (!('source' in layer) || !LAYER_GROUPS.includes(layer.source as never)) continue;
+      // a name once per area (server/features/tiles/layers.ts: labelled layers), not once per tile its outline crosses
+      expect(layer['source-layer'], layer.id).toBe(layer.type === 'symbol' ? `${layer.source}_label` : layer.source);
     }
   });
 
