@@ -252,26 +252,29 @@ describe('roles and scopes', () => {
     const masked = /^\d{3}\*{4}\d{4}$/;
     type Member = { id: number; geometry: unknown; properties: Record<string, unknown> };
 
-    it('shows leaders and planners members only in aggregate: no names, phones, employers, home points or buildings', async () => {
+    it('shows leaders and planners members only in aggregate: no names, phones, employers, home points, buildings or grids', async () => {
       for (const role of ['leader', 'planner']) {
         const { body } = await call(role, 'get', '/api/v1/members?limit=10000').expect(200);
         expect(body.features.length).toBeGreaterThan(100);
         for (const m of body.features as Member[]) {
           expect(m.geometry).toBeNull();
-          expect(m.properties).toMatchObject({ name: null, phone: null, employer_unit: null, building_id: null });
+          expect(m.properties).toMatchObject({ name: null, phone: null, employer_unit: null, building_id: null, grid_id: null });
         }
         const one = await call(role, 'get', `/api/v1/members/${at.mIn}`).expect(200);
-        expect(one.body).toMatchObject({ geometry: null, properties: { name: null, building_id: null, phone: null, grid_id: at.g1 } });
+        // a member's grid is where it lives, to a grid's size, and a planner may draw a grid round one building
+        expect(one.body).toMatchObject({ geometry: null, properties: { name: null, building_id: null, phone: null, grid_id: null } });
       }
     });
 
-    it('does not let a leader find a home with a bounding box or a building filter', async () => {
+    it('does not let a leader find a home with a bounding box, a building filter or a grid filter', async () => {
       const home = await call('admin', 'get', `/api/v1/members/${at.mIn}`).expect(200);
       const [x, y] = home.body.geometry.coordinates;
       const bbox = await call('leader', 'get', `/api/v1/members?bbox=${x - 0.0001},${y - 0.0001},${x + 0.0001},${y + 0.0001}`).expect(200);
       expect(bbox.body.numberMatched).toBe(0);
       const byBuilding = await call('leader', 'get', `/api/v1/members?building=${home.body.properties.building_id}`).expect(200);
       expect(byBuilding.body.numberMatched).toBe(0);
+      const byGrid = await call('leader', 'get', `/api/v1/members?grid=${home.body.properties.grid_id}`).expect(200);
+      expect(byGrid.body.numberMatched).toBe(0);
     });
 
     it('shows a grid worker phones and homes in its grid, and masks them elsewhere in its community', async () => {

@@ -355,6 +355,11 @@ describe('who sees what', () => {
     expect(await figures(as.admin)).toMatchObject({ members: 1, volunteers: 1, volunteers_available: 1, members_resident: 1 });
     expect(await figures(leader)).toMatchObject({ members: null, members_resident: null, volunteers: null, volunteers_available: null,
       members_per_100_households: null, volunteers_per_100_households: null, central_households: null });
+    // nor does the community's tree count them for it
+    const treeCounts = async (app: Express) => (await request(app).get(`/api/v1/communities/${community}/tree`).expect(200)).body.counts;
+    expect(await treeCounts(as.admin)).toMatchObject({ members: 1, volunteers: 1, households: 1 });
+    expect(await treeCounts(leader)).toMatchObject({ households: 1 });
+    expect((await treeCounts(leader)).members).toBeUndefined();
     // two more members in two more buildings: three homes, counted
     for (const dx of [0.002, 0.004]) {
       await sql`insert into buildings (name, households, residents, geom)
@@ -362,6 +367,7 @@ describe('who sees what', () => {
       await sql`insert into members (name, category, geom) values ('党员', 'retired', ST_SetSRID(ST_MakePoint(${at.lon + dx}, ${at.lat}), 4326))`.execute(db());
     }
     expect(await figures(leader)).toMatchObject({ members: 3, members_retired: 2, volunteers: 1, volunteers_per_100_households: 4.76 });
+    expect(await treeCounts(leader)).toMatchObject({ members: 3, retired: 2, volunteers: 1 });
   });
 
   it('gives a distance to the decimetre only where the viewer may see where the volunteer is', async () => {

@@ -1,11 +1,12 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { homesOf, MIN_HOMES_COUNTED } from '../../access/policy.ts';
 import type { DB } from '../../db/schema.ts';
 import { OPEN_STATUSES } from '../issues/resource.ts';
 
 const OPEN = sql`(${sql.join([...OPEN_STATUSES])})`;
 
 /** Members counted by category, with volunteers and central households, for the rows `members m` in scope. */
-const memberCounts = (scope: ReturnType<typeof sql>) => sql`(
+const memberCounts = (scope: RawBuilder<unknown>) => sql`(
   select json_build_object(
     'members', count(*),
     'in_service', count(*) filter (where m.category = 'in_service'),
@@ -32,9 +33,14 @@ export async function communityTree(
   db: Kysely<DB>,
   id: number,
   /** visible: the community may be read (on `c`); names: a member's name may be shown (on `m`); homes: who lives
-   *  in a building may be shown, its members counted (on `b`) */
-  { visible, names, homes }: { visible: RawBuilder<unknown>; names: RawBuilder<unknown>; homes: RawBuilder<unknown> },
+   *  in a building may be shown, its members counted (on `b`); fewHomes: a grid's members are counted however few
+   *  homes they live in (else only over MIN_HOMES_COUNTED, as coverage counts them) */
+  { visible, names, homes, fewHomes }: { visible: RawBuilder<unknown>; names: RawBuilder<unknown>; homes: RawBuilder<unknown>; fewHomes: boolean },
 ): Promise<string | undefined> {
+  // an area's members counted where they live in enough homes (or in none), for viewers it concerns
+  const areaMembers = (scope: RawBuilder<unknown>) => (fewHomes ? memberCounts(scope) : sql`(case
+    when (select ${homesOf('m')} from members m where ${scope}) between 1 and ${MIN_HOMES_COUNTED - 1} then '{}'::json
+    else ${memberCounts(scope)} end)`);
   const { rows } = await sql<{ tree: string }>`
     with b as (
       select b.id, b.grid_id, json_build_object(
@@ -52,7 +58,7 @@ export async function communityTree(
         'id', g.id, 'code', g.code, 'name', g.name,
         'party_branch', json_build_object('name', g.party_branch_name, 'secretary', g.party_branch_secretary),
         'grid_worker', json_build_object('name', g.grid_worker_name, 'phone', g.grid_worker_phone),
-        'counts', (${memberCounts(sql`m.grid_id = g.id`)}::jsonb || ${buildingCounts(sql`grid_id = g.id`)} || jsonb_build_object(
+        'counts', (${areaMembers(sql`m.grid_id = g.id`)}::jsonb || ${buildingCounts(sql`grid_id = g.id`)} || jsonb_build_object(
           'open_issues', (select count(*) from issues i where i.grid_id = g.id and i.status in ${OPEN}))),
         'buildings', (select coalesce(json_agg(b.node order by b.id), '[]') from b where b.grid_id = g.id)
       ) as node
@@ -63,7 +69,7 @@ export async function communityTree(
       'street', json_build_object('code', s.code, 'name', s.name),
       'district', json_build_object('code', s.district_code, 'name', s.district_name),
       'party_committee', json_build_object('name', c.party_committee_name, 'secretary', c.party_committee_secretary),
-      'counts', (${memberCounts(sql`m.community_id = c.id`)}::jsonb || ${buildingCounts(sql`community_id = c.id`)} || jsonb_build_object(
+      'counts', (${areaMembers(sql`m.community_id = c.id`)}::jsonb || ${buildingCounts(sql`community_id = c.id`)} || jsonb_build_object(
         'grids', (select count(*) from grids where community_id = c.id),
         'resident_units', (select count(*) from units where community_id = c.id),
         'open_issues', (select count(*) from issues i where i.community_id = c.id and i.status in ${OPEN}))),

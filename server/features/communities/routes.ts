@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { sql } from 'kysely';
-import { allOf, homesShown, personalShown, readConditions } from '../../access/policy.ts';
+import { allOf, countsFewHomes, homesShown, personalShown, readConditions } from '../../access/policy.ts';
 import type { Database } from '../../db/database.ts';
 import { unseen } from '../../access/rows.ts';
 import { featureResource } from '../../http/feature-resource.ts';
@@ -17,6 +17,7 @@ export function communityRoutes(database: Database) {
         visible: allOf(readConditions('communities', communities.place, viewer, 'c') ?? [sql`false`]),
         names: personalShown('members', viewer, 'm'),
         homes: homesShown(viewer, 'b'),
+        fewHomes: countsFewHomes(viewer),
       });
       if (!tree) throw await unseen(database.db, communities, viewer, id);
       res.type('application/json').send(tree);

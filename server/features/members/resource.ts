@@ -25,8 +25,9 @@ export const members: ResourceDefinition = {
   defaults: { is_central_household: false, is_volunteer: false, skills: [], availability: 'available' },
   readOnly: ['id', 'version', 'created_at', 'updated_at', 'building_id', 'grid_id', 'community_id'],
   place: { community: 'community_id', grid: 'grid_id' },
-  // a member's name, phone, employer and home (its point and its building) are personal
-  personal: { name: 'hidden', phone: 'phone', employer_unit: 'hidden', geom: 'hidden', building_id: 'hidden' },
+  // a member's name, phone, employer and home (its point, its building, and its grid: a planner may draw a
+  // grid round one building) are personal
+  personal: { name: 'hidden', phone: 'phone', employer_unit: 'hidden', geom: 'hidden', building_id: 'hidden', grid_id: 'hidden' },
   filters: {
     community: { type: 'integer', condition: (id: number) => sql`t.community_id = ${id}` },
     grid: { type: 'integer', condition: (id: number) => sql`t.grid_id = ${id}` },

@@ -14,7 +14,7 @@ function CountTable({ counts }: { counts: Counts }) {
   return (
     <dl className="counts">
       {COUNTS.map((key) => (
-        <div key={key}><dt>{t(key)}</dt><dd data-count={key.slice(6)}>{counts[key.slice(6)] ?? 0}</dd></div>
+        <div key={key}><dt>{t(key)}</dt><dd data-count={key.slice(6)}>{counts[key.slice(6)] ?? '—'}</dd></div>
       ))}
     </dl>
   );
@@ -63,7 +63,7 @@ export function OrganisationPanel({ communityId, gridId }: { communityId: number
       <h4>{t('organisation.grids')} ({tree.grids.length})</h4>
       <ul className="tree-list">
         {tree.grids.map((g) => (
-          <li key={g.id}><strong>{g.name}</strong> {g.party_branch.secretary ?? '—'} · {t('count.households')} {g.counts.households} · {t('count.members')} {g.counts.members}</li>
+          <li key={g.id}><strong>{g.name}</strong> {g.party_branch.secretary ?? '—'} · {t('count.households')} {g.counts.households} · {t('count.members')} {g.counts.members ?? '—'}</li>
         ))}
       </ul>
     </section>
