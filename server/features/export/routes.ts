@@ -1,3 +1,5 @@
+import type { CastReturnObject, Options as CsvOptions } from 'csv-stringify';
+import { stringify } from 'csv-stringify/sync';
 import { Router, type Response } from 'express';
 import type { Database } from '../../db/database.ts';
 import { visibleLayer } from '../../access/rows.ts';
@@ -14,10 +16,24 @@ const FORMATS = {
 type ExportFormat = keyof typeof FORMATS;
 const BATCH = 2000;
 
-const csvCell = (value: unknown) => {
-  if (value === null || value === undefined) return '';
-  const text = Array.isArray(value) ? value.join(';') : typeof value === 'object' ? JSON.stringify(value) : String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+/** Text of digits (a leading + for a phone): a code, a phone number, an id that must stay as written. */
+const CODE = /^\+?\d+$/;
+
+/**
+ * CSV for Excel and WPS: UTF-8 with a byte order mark (without it they read Chinese as another code page),
+ * CRLF; text a spreadsheet would run as a formula (= + - @, tab, CR first) gets a leading ', and a code is
+ * written as ="…", a formula whose value is the code as text: read bare, 610602001001 becomes 6.10602E+11
+ * and a phone loses its leading 0. Lists are joined with ';'; booleans are true/false, as imports read them.
+ */
+const CSV: CsvOptions = {
+  record_delimiter: 'windows',
+  escape_formulas: true,
+  cast: {
+    // field-level options are documented; the type leaves escape_formulas out. Digits alone run nothing.
+    string: (text) => (CODE.test(text) ? ({ value: `="${text}"`, escape_formulas: false } as CastReturnObject) : text),
+    boolean: String,
+    object: (value) => (Array.isArray(value) ? value.join(';') : JSON.stringify(value)),
+  },
 };
 
 /** Waits for the client to take what was written before writing more: memory stays bounded. */
@@ -29,7 +45,8 @@ const write = (res: Response, chunk: string) =>
 
 /**
  * GET /api/v1/export/:layer?format=geojson|ndjson|csv: the whole layer, streamed in id order. CSV has a
- * `wkt` column for the geometry and the properties beside it (lists joined with ';'), ready to import again.
+ * `wkt` column for the geometry and the properties beside it (lists joined with ';'), ready to import again
+ * (a cell neutralised for a spreadsheet comes back with its ' or ="…").
  */
 export function exportRoutes(database: Database, resources: ResourceDefinition[]) {
   return Router().get('/api/v1/export/:layer', async (req, res) => {
@@ -45,11 +62,10 @@ export function exportRoutes(database: Database, resources: ResourceDefinition[]
     res.type(FORMATS[format].type).attachment(`${def.name}.${FORMATS[format].extension}`);
     const columns = tabular && batch.length ? Object.keys(batch[0].properties!) : [];
     if (format === 'geojson') await write(res, '{"type":"FeatureCollection","features":[\n');
-    if (format === 'csv') await write(res, `${['wkt', ...columns].join(',')}\r\n`);
+    if (format === 'csv') await write(res, stringify([['wkt', ...columns]], { ...CSV, bom: true }));
     let first = true;
     while (batch.length) {
-      const text = batch.map((row) => {
-        if (tabular) return `${[row.wkt, ...columns.map((c) => row.properties![c])].map(csvCell).join(',')}\r\n`;
+      const text = tabular ? stringify(batch.map((row) => [row.wkt, ...columns.map((c) => row.properties![c])]), CSV) : batch.map((row) => {
         if (format === 'ndjson') return `${row.feature}\n`;
         const separated = first ? row.feature : `,\n${row.feature}`;
         first = false;
