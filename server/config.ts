@@ -1,9 +1,12 @@
 import { z } from 'zod';
 
 const onOff = z.enum(['on', 'off']);
+/** A number written in decimals: Number() would read "0x50" as 80, "1e3" as 1000 and a blank as 0. */
+const decimal = (number: z.ZodNumber) => z.string().trim().regex(/^\d+(\.\d+)?$/, 'must be a number written in decimals').transform(Number).pipe(number);
+const whole = (min: number, max: number) => decimal(z.number().int('must be a whole number').min(min).max(max));
 
 const schema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PORT: whole(0, 65535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
   DATA_DIR: z.string().min(1).default('./.data'),
   DATABASE_URL: z
@@ -11,8 +14,9 @@ const schema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
   GRIDMAP_DEMO: onOff.default('on'),
-  GRIDMAP_DEMO_SEED: z.coerce.number().int().min(0).default(1),
-  GRIDMAP_DEMO_SIZE: z.coerce.number().min(0.05).max(200).default(1),
+  /** the demo city's random generator takes 32 bits: a larger seed would repeat a smaller one's city */
+  GRIDMAP_DEMO_SEED: whole(0, 2 ** 32 - 1).default(1),
+  GRIDMAP_DEMO_SIZE: decimal(z.number().min(0.05).max(200)).default(1),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BASEMAP_TILES: z
     .string()
@@ -22,8 +26,9 @@ const schema = z.object({
   /** creates user `admin` with this password at start when no admin exists */
   GRIDMAP_ADMIN_PASSWORD: z.string().min(10, 'must have at least 10 characters').max(200).optional(),
   /** how long a volunteer has to answer a dispatch offer before it passes to the next nearest */
-  DISPATCH_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(86400).default(300),
-  SESSION_HOURS: z.coerce.number().min(0.01).max(24 * 90).default(12),
+  DISPATCH_TIMEOUT_SECONDS: whole(1, 86400).default(300),
+  /** fractions too (1.5 is 90 minutes): a session is opened for hours × 3600 seconds */
+  SESSION_HOURS: decimal(z.number().min(0.01).max(24 * 90)).default(12),
   /** origins allowed to call the API from a browser, comma-separated; none unless set */
   CORS_ORIGINS: z.string().regex(/^https?:\/\/[^,\s]+(,https?:\/\/[^,\s]+)*$/, 'must be http(s) origins separated by commas').optional(),
   /** the jurisdiction_id Open311 clients may send (GeoReport v2 at /open311/v2 serves this one) */

@@ -23,9 +23,25 @@ describe('configuration', () => {
     [{ GRIDMAP_ADMIN_PASSWORD: 'short' }, /GRIDMAP_ADMIN_PASSWORD: must have at least 10 characters/],
     [{ CORS_ORIGINS: '*' }, /CORS_ORIGINS/],
     [{ SESSION_HOURS: '0' }, /SESSION_HOURS/],
+    [{ SESSION_HOURS: 'Infinity' }, /SESSION_HOURS: must be a number written in decimals/],
+    // Number() would read these as 80, 0 and 1000
+    [{ PORT: '0x50' }, /PORT: must be a number written in decimals/],
+    [{ PORT: '   ' }, /PORT: must be a number written in decimals/],
+    [{ GRIDMAP_DEMO_SIZE: '1e3' }, /GRIDMAP_DEMO_SIZE: must be a number written in decimals/],
+    // whole numbers where the code needs one: a port, a 32-bit seed, seconds stored in an integer column
+    [{ PORT: '80.5' }, /PORT: must be a whole number/],
+    [{ GRIDMAP_DEMO_SEED: '1.5' }, /GRIDMAP_DEMO_SEED: must be a whole number/],
+    [{ GRIDMAP_DEMO_SEED: '4294967296' }, /GRIDMAP_DEMO_SEED/],
+    [{ DISPATCH_TIMEOUT_SECONDS: '1.5' }, /DISPATCH_TIMEOUT_SECONDS: must be a whole number/],
+    [{ DISPATCH_TIMEOUT_SECONDS: '86401' }, /DISPATCH_TIMEOUT_SECONDS/],
   ])('refuses %j with a message naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('reads numbers as the code uses them: fractions of an hour and of the demo city, whole ports and seeds', () => {
+    expect(loadConfig({ SESSION_HOURS: '1.5', GRIDMAP_DEMO_SIZE: '0.5', PORT: ' 8080 ', GRIDMAP_DEMO_SEED: '4294967295', DISPATCH_TIMEOUT_SECONDS: '86400' }))
+      .toMatchObject({ SESSION_HOURS: 1.5, GRIDMAP_DEMO_SIZE: 0.5, PORT: 8080, GRIDMAP_DEMO_SEED: 4294967295, DISPATCH_TIMEOUT_SECONDS: 86400 });
   });
 
   it('reads TRUST_PROXY as express means it: a hop count, true/false, or addresses', () => {

@@ -79,7 +79,7 @@ export async function openSession(db: Kysely<DB>, userId: number, { hours, addre
   const token = randomBytes(32).toString('base64url');
   const { id, expires_at } = await db.insertInto('sessions')
     .values({
-      token_hash: tokenHash(token), user_id: userId, expires_at: sql<Date>`now() + make_interval(hours => ${hours})`,
+      token_hash: tokenHash(token), user_id: userId, expires_at: sql<Date>`now() + make_interval(secs => ${hours * 3600})`,
       address: address ?? null, read_only: readOnly, label: label ?? null,
     })
     .returning(['id', 'expires_at']).executeTakeFirstOrThrow();
@@ -103,29 +103,47 @@ export async function revokeSessionsOf(db: Kysely<DB>, userId: number) {
   await db.updateTable('sessions').set({ revoked_at: sql`now()` }).where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
 }
 
-// Failed logins, for the rate limit.
+// Failed sign-ins, for the throttle (the policy: LOGIN_LIMITS in routes.ts).
+
+export interface LoginLimits { pair: number; unknownPerAddress: number; minutes: number }
+
+/** Why an attempt is refused before its password is checked, and in how many seconds it may be tried again. */
+export interface Refusal { field: 'username' | 'address'; retryAfter: number }
 
 /**
- * Counts a sign-in attempt before its password is checked (it becomes a success by being cleared), and
- * answers the attempts per account and per address in the window: parallel guesses cannot all slip in
- * while the hashes run.
+ * Counts a sign-in attempt as a failure before its password is checked (a success clears it), unless it is
+ * refused: this address has used its failures on this account, or on unknown accounts and this one is
+ * unknown. A refused attempt is not counted, so it does not push the window on. `account` is the failures on
+ * the account from every address, which may slow an attempt down but never refuse it.
  */
-export async function countAttempt(db: Kysely<DB>, username: string, address: string, minutes: number) {
-  // attempts on one account take turns, so each counts those before it
+export async function countAttempt(db: Kysely<DB>, username: string, address: string, limits: LoginLimits): Promise<{ refused?: Refusal; account: number }> {
+  const window = sql`make_interval(mins => ${limits.minutes})`;
+  await sql`delete from login_failures where at < now() - ${window}`.execute(db);
+  // attempts from one address take turns, so parallel guesses cannot all slip in while the hashes run
   return db.transaction().execute(async (trx) => {
-  await sql`select pg_advisory_xact_lock(hashtext(${`login:${username}`}))`.execute(trx);
-  const { rows } = await sql<{ account: number; address: number; retry_after: number }>`
-    with old as (delete from login_failures where at < now() - make_interval(mins => ${minutes})),
-         attempt as (insert into login_failures (username, address) values (${username}, ${address}))
-    select count(*) filter (where username = ${username})::int + 1 as account,
-           count(*) filter (where address = ${address})::int + 1 as address,
-           coalesce(ceil(extract(epoch from min(at) + make_interval(mins => ${minutes}) - now())), ${minutes * 60})::int as retry_after
-    from login_failures
-    where (username = ${username} or address = ${address}) and at > now() - make_interval(mins => ${minutes})`.execute(trx);
-  return rows[0];
+    await sql`select pg_advisory_xact_lock(hashtext(${`login:${address}`}))`.execute(trx);
+    const { rows: [counts] } = await sql<{ known: boolean; pair: number; pair_free_in: number; unknown: number; unknown_free_in: number; account: number }>`
+      with f as (
+        select f.at, f.address = ${address} as here, f.username = ${username} as mine,
+               not exists (select from users u where u.username = f.username) as unknown
+        from login_failures f where f.username = ${username} or f.address = ${address})
+      select exists (select from users where username = ${username}) as known,
+             count(*) filter (where here and mine)::int as pair,
+             ceil(extract(epoch from min(at) filter (where here and mine) + ${window} - now()))::int as pair_free_in,
+             count(*) filter (where here and unknown)::int as unknown,
+             ceil(extract(epoch from min(at) filter (where here and unknown) + ${window} - now()))::int as unknown_free_in,
+             count(*) filter (where mine)::int as account
+      from f`.execute(trx);
+    const refused: Refusal | undefined =
+      counts.pair >= limits.pair ? { field: 'username', retryAfter: counts.pair_free_in }
+      : !counts.known && counts.unknown >= limits.unknownPerAddress ? { field: 'address', retryAfter: counts.unknown_free_in }
+      : undefined;
+    if (!refused) await sql`insert into login_failures (username, address) values (${username}, ${address})`.execute(trx);
+    return { refused, account: counts.account };
   });
 }
 
-export async function clearFailures(db: Kysely<DB>, username: string) {
-  await db.deleteFrom('login_failures').where('username', '=', username).execute();
+/** A success forgives this address's failures on the account; those from elsewhere still count. */
+export async function clearFailures(db: Kysely<DB>, username: string, address: string) {
+  await db.deleteFrom('login_failures').where('username', '=', username).where('address', '=', address).execute();
 }

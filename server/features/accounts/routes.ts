@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import express, { Router } from 'express';
 import { z } from 'zod';
 import { DEMO_ACCOUNTS, DEMO_PASSWORD } from '../../../data/demo-accounts.ts';
@@ -15,8 +16,24 @@ import {
 } from './queries.ts';
 import { changeUser, createUser, newUserSchema, userChangeSchema } from './service.ts';
 
-/** Failed logins allowed per account and per address in the window before 429. */
-export const LOGIN_LIMITS = { account: 5, address: 20, minutes: 15 };
+/**
+ * Sign-in throttling that slows guessing but lets no one lock a user out (the policy in the README, "Sign-in
+ * throttling"); failures are counted over a sliding window of `minutes`.
+ */
+export const LOGIN_LIMITS = {
+  /** failures on one account from one address before that address is refused that account */
+  pair: 5,
+  /** failures on unknown accounts from one address before that address is refused unknown accounts */
+  unknownPerAddress: 20,
+  minutes: 15,
+  /** failures on one account from every address before each attempt on it waits, doubling from 100 ms up to maxDelayMs */
+  accountFree: 10,
+  maxDelayMs: 3000,
+};
+
+/** The wait before checking a password for an account that failed `failures` times in the window, from anywhere. */
+export const accountDelayMs = (failures: number) =>
+  failures <= LOGIN_LIMITS.accountFree ? 0 : Math.min(LOGIN_LIMITS.maxDelayMs, 100 * 2 ** (failures - LOGIN_LIMITS.accountFree - 1));
 
 const loginSchema = z.object({
   username: z.string().min(1).max(64),
@@ -42,12 +59,13 @@ export function accountRoutes(database: Database, config: Config) {
       const { username: given, password } = parseBody(loginSchema, req.body);
       const username = given.trim().toLowerCase();
       const address = req.ip ?? 'unknown';
-      const attempts = await countAttempt(db, username, address, LOGIN_LIMITS.minutes);
-      if (attempts.account > LOGIN_LIMITS.account || attempts.address > LOGIN_LIMITS.address) {
-        const by = attempts.account > LOGIN_LIMITS.account ? 'username' : 'address';
-        res.set('Retry-After', String(Math.max(1, attempts.retry_after)));
-        throw new HttpProblem(429, 'Too many failed logins', `too many failed logins for this ${by === 'username' ? 'account' : 'address'}: try again in ${Math.ceil(attempts.retry_after / 60)} minutes`, { field: by });
+      const { refused, account } = await countAttempt(db, username, address, LOGIN_LIMITS);
+      if (refused) {
+        res.set('Retry-After', String(Math.max(1, refused.retryAfter)));
+        const which = refused.field === 'username' ? 'for this account from this address' : 'from this address';
+        throw new HttpProblem(429, 'Too many failed logins', `too many failed logins ${which}: try again in ${Math.ceil(refused.retryAfter / 60)} minutes`, { field: refused.field });
       }
+      await delay(accountDelayMs(account));
       const user = await passwordHashOf(db, username);
       // the hash is checked even for an unknown user, so the answer takes as long either way
       const matches = await verifyPassword(password, user?.password_hash);
@@ -55,7 +73,7 @@ export function accountRoutes(database: Database, config: Config) {
         req.log.info({ username, address }, 'login failed');
         throw new HttpProblem(401, 'Invalid credentials', 'the username or password is wrong, or the account is disabled', { field: 'password' });
       }
-      await clearFailures(db, username);
+      await clearFailures(db, username, address);
       const session = await openSession(db, user.id, { hours: config.SESSION_HOURS, address });
       const [row] = await findUsers(db, { id: user.id });
       req.log.info({ username }, 'login');
