@@ -32,7 +32,7 @@ describe(`CSV exports on the ${mode} database`, () => {
   });
   afterAll(() => test?.drop());
 
-  it('neutralises cells a spreadsheet would run as a formula, and nothing else changes', async () => {
+  it('neutralises cells a spreadsheet would run as a formula, keeping their text', async () => {
     for (const [i, text] of FORMULAS.entries()) {
       await request(app).post('/api/v1/issues')
         .send({ type: 'Feature', geometry: { type: 'Point', coordinates: [109.4862, 36.5862 + i * 0.0001] }, properties: { title: text, description: text, category: 'noise' } }).expect(201);

@@ -26,6 +26,16 @@ export interface DatabaseOptions {
   log?: Logger;
 }
 
+/**
+ * No connection could be had: the server is down, refusing, full, or closed this database to connections
+ * (each says so with another code, or none). Whatever the reason, the request is not at fault.
+ */
+export class DatabaseUnreachable extends Error {
+  constructor(cause: unknown) {
+    super(`database unreachable: ${(cause as Error).message}`, { cause });
+  }
+}
+
 // Both drivers must hand the rest of the code the same JavaScript types: numbers for int8 and numeric.
 const toNumber = (v: string) => Number(v);
 pg.types.setTypeParser(pg.types.builtins.INT8, toNumber);
@@ -41,8 +51,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     // No JIT: its compile time (about a second) outweighs what it saves on the API's statements, which
     // look expensive to the planner (coverage over a city, a tile's hexagons) but run in tens of milliseconds.
     const pool = new pg.Pool({ connectionString: options.url, max: 10, connectionTimeoutMillis: 5000, options: '-c jit=off' });
+    // an idle connection that breaks (the server restarted) leaves the pool, which opens new ones when asked again
     pool.on('error', (error) => options.log?.error({ err: error }, 'idle database connection failed'));
-    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    const connect = () => pool.connect().catch((error: unknown) => Promise.reject(new DatabaseUnreachable(error)));
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: { connect, end: () => pool.end() } }) });
     return { db, mode: 'server', close: once(() => db.destroy()) };
   }
 

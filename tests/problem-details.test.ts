@@ -1,0 +1,65 @@
+import { sql } from 'kysely';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testApp } from './support/app.ts';
+import { mode, openTestDatabase, type TestDatabase } from './support/databases.ts';
+
+describe(`problems from database refusals on the ${mode} database`, () => {
+  let test: TestDatabase;
+  let app: Awaited<ReturnType<typeof testApp>>;
+  /** Words of the schema a client has no business with: every table and constraint name, and PostgreSQL's phrasing. */
+  let schemaWords: RegExp;
+
+  beforeAll(async () => {
+    test = await openTestDatabase();
+    app = await testApp(test.database);
+    const { rows } = await sql<{ name: string }>`
+      select relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'public' and c.relkind in ('r', 'v', 'p')
+      union select conname from pg_constraint c join pg_namespace n on n.oid = c.connamespace where n.nspname = 'public'`.execute(test.database.db);
+    const words = [...rows.map((r) => r.name), 'public', 'relation', 'constraint', 'violates', 'Key \\(', 'for type', 'integer', 'table'];
+    schemaWords = new RegExp(`(^|\\W)(${words.join('|')})(\\W|$)`, 'i');
+  });
+  afterAll(() => test?.drop());
+
+  /** The problem's words (not `instance`, the request's own URL) name fields and values only. */
+  const expectPlain = (response: request.Response, status: number, field: string | undefined, detail: string) => {
+    expect(response.status).toBe(status);
+    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(response.body).toMatchObject({ status, detail });
+    expect(response.body.field).toBe(field);
+    const { instance: _, ...words } = response.body;
+    expect(JSON.stringify(words)).not.toMatch(schemaWords);
+  };
+
+  it('names a duplicate code by its field and value', async () => {
+    const { rows: [first, second] } = await sql<{ id: number; code: string; version: number }>`select id, code, version from communities order by id limit 2`.execute(test.database.db);
+    expect(second).toBeDefined();
+    const response = await request(app).patch(`/api/v1/communities/${second.id}`).set('If-Match', `"${second.version}"`).send({ properties: { code: first.code } });
+    expectPlain(response, 409, 'code', `code ${first.code} is already taken`);
+  });
+
+  it('names the field of a check the database refuses, not the check', async () => {
+    const { rows: [community] } = await sql<{ id: number; version: number }>`select id, version from communities order by id limit 1`.execute(test.database.db);
+    const response = await request(app).patch(`/api/v1/communities/${community.id}`).set('If-Match', `"${community.version}"`)
+      .send({ properties: { grid_households_min: 500, grid_households_max: 100 } });
+    expectPlain(response, 422, 'grid_households_max', 'grid_households_max is not allowed here');
+  });
+
+  it("gives a rule of the database's own triggers in its words, with the field", async () => {
+    const response = await request(app).post('/api/v1/members')
+      .send({ type: 'Feature', geometry: { type: 'Point', coordinates: [109.4862, 36.5862] }, properties: { name: '志愿者', category: 'resident', availability: 'busy' } });
+    expectPlain(response, 422, 'availability', 'a volunteer is busy only while assigned to a dispatch');
+  });
+
+  it('names a reference to nothing by its field and value', async () => {
+    const response = await request(app).post('/api/v1/members')
+      .send({ type: 'Feature', geometry: { type: 'Point', coordinates: [109.4862, 36.5862] }, properties: { name: '外来', category: 'resident', registered_community_id: 999999 } });
+    expectPlain(response, 422, 'registered_community_id', 'registered_community_id 999999 does not exist');
+  });
+
+  it('says a value is out of range without the column type', async () => {
+    const { rows: [community] } = await sql<{ id: number }>`select id from communities order by id limit 1`.execute(test.database.db);
+    const response = await request(app).put(`/api/v1/communities/${community.id}/monthly/2026-11`).send({ title: '修路', issue_id: 3_000_000_000 });
+    expectPlain(response, 400, undefined, 'a value is out of range');
+  });
+});
