@@ -18,6 +18,7 @@ import { migrate } from '../server/db/migrate.ts';
 import { buildings } from '../server/features/buildings/resource.ts';
 import { importRows } from '../server/features/import/service.ts';
 import { readRows } from '../server/features/import/sources.ts';
+import { IMPORT_LIMITS } from '../server/features/import/limits.ts';
 
 /** `count` footprints 12 × 16 m scattered over the demo district by a fixed rule (same rows every run). */
 function footprints(count: number) {
@@ -57,8 +58,9 @@ export async function run(args: string[]) {
 
   const gridmapImport = async (database: Database) => {
     let shown = 0;
-    const report = await importRows(database.db, buildings, readRows(createReadStream(ndjson), 'ndjson'), {
-      crs: 'wgs84', dryRun: false, repair: false, actor: { username: 'bench' },
+    const limits = IMPORT_LIMITS['command line'];
+    const report = await importRows(database.db, buildings, readRows(createReadStream(ndjson), 'ndjson', limits), {
+      crs: 'wgs84', dryRun: false, repair: false, limits, actor: { username: 'bench' },
       onProgress: (read) => { if (read - shown >= 20000) { shown = read; process.stdout.write(`    ${read.toLocaleString('en')} rows\n`); } },
     });
     if (report.imported !== count) throw new Error(`imported ${report.imported} of ${count}: ${JSON.stringify(report.rejected.slice(0, 3))}`);

@@ -38,6 +38,7 @@ import { accessKeyRoutes } from './features/accounts/keys.ts';
 import { wallRoutes } from './features/walls/routes.ts';
 import { featureResource } from './http/feature-resource.ts';
 import { notFound, problemHandler } from './http/problem.ts';
+import { setServiceArea } from './http/geojson.ts';
 
 export const BODY_LIMIT = '16mb';
 export const WEB_DIST = fileURLToPath(new URL('../dist/web/', import.meta.url));
@@ -47,6 +48,7 @@ export function createApp({ database, config, logger }: { database: Database; co
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   if (config.TRUST_PROXY) app.set('trust proxy', config.TRUST_PROXY);
+  setServiceArea(config.SERVICE_AREA);
   app.locals.publicUrl = config.PUBLIC_URL;
   app.use(securityHeaders(config));
   // Browsers on other origins are refused unless CORS_ORIGINS names them.

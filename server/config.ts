@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CHINA, type Extent } from './http/geojson.ts';
 
 const onOff = z.enum(['on', 'off']);
 /** A number written in decimals: Number() would read "0x50" as 80, "1e3" as 1000 and a blank as 0. */
@@ -36,6 +37,13 @@ const schema = z.object({
   /** where clients reach the server (e.g. https://grid.example.gov.cn), for the absolute links it writes; else each request's own */
   PUBLIC_URL: z.string().url().regex(/^https?:\/\/[^/]+$/, 'must be an http(s) origin without a path or a trailing slash').optional(),
   /** express's trust proxy setting (e.g. loopback, or a hop count) when behind a reverse proxy */
+  /** where buildings, homes, units and issues may lie: west,south,east,north in degrees (default China's extent) */
+  SERVICE_AREA: z.string()
+    .regex(/^-?\d+(\.\d+)?(,-?\d+(\.\d+)?){3}$/, 'must be west,south,east,north in degrees, e.g. 108.9,36.2,110.2,37.1')
+    .transform((v) => v.split(',').map(Number) as Extent)
+    .refine(([west, south, east, north]) => west >= -180 && east <= 180 && south >= -90 && north <= 90 && west < east && south < north,
+      'must have west < east within -180..180 and south < north within -90..90')
+    .default(CHINA),
   TRUST_PROXY: z.string().transform((v): string | number | boolean => (/^\d+$/.test(v) ? Number(v) : v === 'true' ? true : v === 'false' ? false : v)).optional(),
 });
 

@@ -2,6 +2,7 @@
 // Imports a file into the configured database (DATABASE_URL, or the embedded one in DATA_DIR) in one
 // transaction, showing progress, then prints the report. Exits 1 when a row was rejected (nothing written).
 import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream';
 import { userInfo } from 'node:os';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -9,6 +10,7 @@ import { loadConfig } from './config.ts';
 import { RESOURCES } from './features/resources.ts';
 import { IMPORT_CRS, importRows, type ImportCrs } from './features/import/service.ts';
 import { IMPORT_FORMATS, readRows, type ImportFormat } from './features/import/sources.ts';
+import { IMPORT_LIMITS, guardUpload } from './features/import/limits.ts';
 import { createLogger } from './logger.ts';
 import { openMigratedDatabase } from './start.ts';
 
@@ -30,7 +32,9 @@ if (!def || !file || !format || !IMPORT_FORMATS.includes(format) || !IMPORT_CRS.
 }
 
 const config = loadConfig();
-const database = await openMigratedDatabase(config, createLogger({ LOG_LEVEL: 'warn' }));
+// Ctrl-C ends the input, so that the import's transaction rolls back before the database closes.
+const stopped = new AbortController();
+const database = await openMigratedDatabase(config, createLogger({ LOG_LEVEL: 'warn' }), () => stopped.abort());
 const started = Date.now();
 let lastShown = 0;
 const show = (read: number, done = false) => {
@@ -41,15 +45,17 @@ const show = (read: number, done = false) => {
   process.stderr.write(`\r${layer}: ${read.toLocaleString('en')} rows read, ${Math.round(read / Math.max(seconds, 0.001)).toLocaleString('en')} rows/s${done ? '\n' : ''}`);
 };
 try {
-  const report = await importRows(database.db, def, readRows(createReadStream(file), format), {
-    crs: values.crs as ImportCrs, dryRun: values['dry-run'], repair: values.repair, onProgress: (read) => show(read),
+  const limits = IMPORT_LIMITS['command line'];
+  const input = pipeline(createReadStream(file, { signal: stopped.signal }), guardUpload(format, limits), () => {});
+  const report = await importRows(database.db, def, readRows(input, format, limits), {
+    crs: values.crs as ImportCrs, dryRun: values['dry-run'], repair: values.repair, limits, onProgress: (read) => show(read),
     actor: { username: `command line (${userInfo().username})` },
   });
   show(report.read, true);
   console.log(JSON.stringify(report, null, 2));
   process.exitCode = report.rejected.length ? 1 : 0;
 } catch (error) {
-  console.error(`\nimport failed: ${(error as Error).message}`);
+  console.error(`\nimport failed: ${stopped.signal.aborted ? 'stopped before the end of its input; nothing was imported' : (error as Error).message}`);
   process.exitCode = 1;
 } finally {
   await database.close();

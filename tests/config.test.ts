@@ -34,9 +34,16 @@ describe('configuration', () => {
     [{ GRIDMAP_DEMO_SEED: '4294967296' }, /GRIDMAP_DEMO_SEED/],
     [{ DISPATCH_TIMEOUT_SECONDS: '1.5' }, /DISPATCH_TIMEOUT_SECONDS: must be a whole number/],
     [{ DISPATCH_TIMEOUT_SECONDS: '86401' }, /DISPATCH_TIMEOUT_SECONDS/],
+    [{ SERVICE_AREA: '108.9,36.2,110.2' }, /SERVICE_AREA: must be west,south,east,north/],
+    [{ SERVICE_AREA: '110.2,36.2,108.9,37.1' }, /SERVICE_AREA: must have west < east/],
   ])('refuses %j with a message naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('takes a service area, China by default', () => {
+    expect(loadConfig({}).SERVICE_AREA).toEqual([73.4, 3.3, 135.1, 53.6]);
+    expect(loadConfig({ SERVICE_AREA: '108.9,36.2,110.2,37.1' }).SERVICE_AREA).toEqual([108.9, 36.2, 110.2, 37.1]);
   });
 
   it('reads numbers as the code uses them: fractions of an hour and of the demo city, whole ports and seeds', () => {

@@ -259,7 +259,8 @@ describe('import and export', () => {
     const { Readable } = await import('node:stream');
     const { readRows } = await import('../server/features/import/sources.ts');
     const upload = new Readable({ read() { this.destroy(new Error('connection reset')); } });
-    const rows = readRows(upload, 'csv');
+    const { IMPORT_LIMITS } = await import('../server/features/import/limits.ts');
+    const rows = readRows(upload, 'csv', IMPORT_LIMITS.admin);
     await expect(rows.next()).rejects.toMatchObject({ status: 400, title: 'Unreadable file' });
     expect((await request(app).get('/api/v1/health').expect(200)).body.status).toBe('ok');
   });

@@ -13,7 +13,7 @@ import {
 } from '../access/rows.ts';
 import { actorOf, type Viewer } from '../access/viewer.ts';
 import { parseBody } from './body.ts';
-import { geometrySchema, type GeometryType } from './geojson.ts';
+import { geometrySchema, type GeometryRules, type GeometryType } from './geojson.ts';
 import { parseBbox, parseId, parseIfMatch, parseLimit, parseQueryValue, type QueryValueType } from './params.ts';
 import { HttpProblem } from './problem.ts';
 import { origin } from './origin.ts';
@@ -33,6 +33,8 @@ export interface ResourceDefinition extends FeatureTable {
   /** one of them, for messages */
   singular: string;
   geometry: readonly GeometryType[];
+  /** what a geometry must keep to: a vertex cap, the service area */
+  geometryRules: GeometryRules;
   /** writable properties; a POST fills the omitted ones from `defaults` */
   properties: z.ZodObject;
   defaults: Record<string, unknown>;
@@ -86,6 +88,9 @@ export function validProperties(
   return parseBody(partial ? schemas.partial : schemas.whole, partial ? given : { ...def.defaults, ...given }, field.split('.')) as Record<string, unknown>;
 }
 
+/** The geometry a resource takes, by its type and rules: what API writes, imports and the OpenAPI document share. */
+export const resourceGeometry = (def: ResourceDefinition) => geometrySchema(def.geometry, def.geometryRules);
+
 const feature = (geometry: z.ZodType) =>
   z.object({ type: z.literal('Feature'), id: z.unknown().optional(), geometry, properties: z.record(z.string(), z.unknown()).nullable() });
 
@@ -96,7 +101,7 @@ const feature = (geometry: z.ZodType) =>
 export function featureResource(database: Database, def: ResourceDefinition) {
   const router = Router();
   const base = `/api/v1/${def.name}`;
-  const geometry = geometrySchema(def.geometry);
+  const geometry = resourceGeometry(def);
   const createBody = z.discriminatedUnion('type', [
     feature(geometry),
     z.object({ type: z.literal('FeatureCollection'), features: z.array(feature(geometry)).min(1).max(MAX_FEATURES) }),

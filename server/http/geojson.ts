@@ -34,8 +34,32 @@ const shapes = {
 
 export type Geometry = z.infer<(typeof shapes)[GeometryType]>;
 
+/** [west, south, east, north] in degrees */
+export type Extent = [number, number, number, number];
+
+/** China's extent, its southern islands included: the default service area. */
+export const CHINA: Extent = [73.4, 3.3, 135.1, 53.6];
+
+let serviceArea: Extent = CHINA;
+
+/**
+ * Where homes, buildings, units and issues may lie (SERVICE_AREA, set once at start): a row with longitude
+ * and latitude swapped, or a test point in New York, is refused rather than stored off the city's map.
+ */
+export const setServiceArea = (extent: Extent) => void (serviceArea = extent);
+
+export interface GeometryRules {
+  /** positions one geometry may have (a footprint's rings together) */
+  maxVertices?: number;
+  /** every position within the service area */
+  inServiceArea?: boolean;
+}
+
+const positionsOf = (coordinates: unknown): number[][] =>
+  Array.isArray(coordinates) && typeof coordinates[0] === 'number' ? [coordinates as number[]] : (coordinates as unknown[]).flatMap(positionsOf);
+
 /** A geometry of one of `types`; any other type is refused with a message naming what was given. */
-export function geometrySchema(types: readonly GeometryType[]) {
+export function geometrySchema(types: readonly GeometryType[], { maxVertices, inServiceArea }: GeometryRules = {}) {
   const allowed = types.join(' or ');
   return z
     .looseObject({ type: z.string() })
@@ -45,5 +69,16 @@ export function geometrySchema(types: readonly GeometryType[]) {
       }
     })
     .pipe((types.length === 1 ? shapes[types[0]] : z.union(types.map((t) => shapes[t]))) as unknown as z.ZodType<Geometry, { type: string }>)
-    .meta({ description: `GeoJSON ${allowed} in WGS 84 longitude/latitude` });
+    .superRefine((geometry, ctx) => {
+      const positions = positionsOf(geometry.coordinates);
+      if (maxVertices !== undefined && positions.length > maxVertices) {
+        ctx.addIssue({ code: 'custom', path: ['coordinates'], message: `has ${positions.length} positions; at most ${maxVertices} are taken here` });
+      }
+      const [west, south, east, north] = serviceArea;
+      const outside = inServiceArea && positions.find(([lon, lat]) => lon < west || lon > east || lat < south || lat > north);
+      if (outside) {
+        ctx.addIssue({ code: 'custom', path: ['coordinates'], message: `${outside[0]},${outside[1]} lies outside the service area ${serviceArea.join(',')} (longitude first)` });
+      }
+    })
+    .meta({ description: `GeoJSON ${allowed} in WGS 84 longitude/latitude${maxVertices ? `, at most ${maxVertices} positions` : ''}${inServiceArea ? ', within the service area' : ''}` });
 }

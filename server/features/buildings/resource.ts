@@ -10,6 +10,7 @@ export const buildings: ResourceDefinition = {
   table: 'buildings',
   source: sql`buildings`,
   geometry: ['Polygon'],
+  geometryRules: { maxVertices: 20_000, inServiceArea: true },
   properties: z.object({
     name: z.string().min(1).max(200),
     address: z.string().max(300).nullable().optional(),

@@ -12,6 +12,7 @@ export const communities: ResourceDefinition = {
                from communities c join streets s on s.code = c.street_code)`,
   multi: true,
   geometry: ['Polygon', 'MultiPolygon'],
+  geometryRules: { maxVertices: 200_000 },
   properties: z.object({
     code: z.string().regex(/^\d{12}$/, 'a community code is 12 digits: district (6), street (3), community (3)'),
     name: z.string().min(1).max(100),

@@ -1,3 +1,5 @@
+import { UNPACKED, tooLarge } from './limits.ts';
+
 export type Position = [number, number];
 export interface Way { id: number; refs: number[]; tags: Record<string, string> }
 export interface Relation { id: number; members: { type: string; ref: number; role: string }[]; tags: Record<string, string> }
@@ -25,6 +27,7 @@ export class NodeStore {
   private unordered?: Map<number, Position>;
 
   set(id: number, lon: number, lat: number) {
+    if ((this.unordered?.size ?? this.size) >= UNPACKED.osmNodes) throw tooLarge('osmNodes', `an OpenStreetMap extract holds at most ${UNPACKED.osmNodes} nodes: cut it to the city`);
     if (this.unordered) return void this.unordered.set(id, [lon, lat]);
     if (this.size > 0 && id <= this.ids[this.size - 1]) {
       this.unordered = new Map(Array.from({ length: this.size }, (_, i) => [this.ids[i], [this.lons[i], this.lats[i]]]));

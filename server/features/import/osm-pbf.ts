@@ -1,6 +1,8 @@
-import { inflateSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { inflate } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { PbfReader as Pbf } from 'pbf';
+import { UNPACKED, tooLarge } from './limits.ts';
 import { NodeStore, mayBeBuildingPart, type OsmData, type Relation, type Way } from './osm-data.ts';
 
 /**
@@ -10,41 +12,66 @@ import { NodeStore, mayBeBuildingPart, type OsmData, type Relation, type Way } f
  */
 const MEMBER_TYPES = ['node', 'way', 'relation'];
 
-/** Reads a stream as length-prefixed frames: the 4-byte header length, the header, then its blob. */
+const inflateBounded = promisify(inflate);
+
+/** Bytes of a stream taken in frames: chunks are joined only as far as a frame needs, never re-joined per chunk. */
+class Frames {
+  private chunks: Buffer[] = [];
+  length = 0;
+  push(chunk: Buffer) {
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+  }
+  take(n: number): Buffer {
+    const whole = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+    const rest = whole.subarray(n);
+    this.chunks = rest.length ? [rest] : [];
+    this.length = rest.length;
+    return whole.subarray(0, n);
+  }
+}
+
+/**
+ * Reads a stream as length-prefixed frames: the 4-byte header length, the header, then its blob. The format's
+ * own bounds are enforced (a header under 64 KiB, a blob under 32 MiB packed and unpacked), so a header that
+ * announces more, or a zlib bomb, is refused without being held.
+ */
 async function* blobs(input: Readable): AsyncGenerator<{ type: string; data: Uint8Array }> {
-  let buffer: Buffer = Buffer.alloc(0);
-  const take = (n: number) => {
-    const part = buffer.subarray(0, n);
-    buffer = buffer.subarray(n);
-    return part;
-  };
+  const frames = new Frames();
+  let headerLength: number | undefined;
   let header: { type: string; size: number } | undefined;
   for await (const chunk of input) {
-    buffer = buffer.length ? Buffer.concat([buffer, chunk as Buffer]) : (chunk as Buffer);
+    frames.push(chunk as Buffer);
     for (;;) {
       if (!header) {
-        if (buffer.length < 4) break;
-        const length = buffer.readUInt32BE(0);
-        if (length > 64 * 1024) throw new Error(`a blob header of ${length} bytes: not an OSM PBF file`);
-        if (buffer.length < 4 + length) break;
-        take(4);
-        header = new Pbf(take(length)).readFields((tag: number, h: { type: string; size: number }, pbf: Pbf) => {
+        if (headerLength === undefined) {
+          if (frames.length < 4) break;
+          headerLength = frames.take(4).readUInt32BE(0);
+          if (headerLength > UNPACKED.pbfHeaderBytes) throw new Error(`a blob header of ${headerLength} bytes: not an OSM PBF file`);
+        }
+        if (frames.length < headerLength) break;
+        header = new Pbf(frames.take(headerLength)).readFields((tag: number, h: { type: string; size: number }, pbf: Pbf) => {
           if (tag === 1) h.type = pbf.readString();
           else if (tag === 3) h.size = pbf.readVarint();
         }, { type: '', size: 0 });
+        headerLength = undefined;
+        if (header.size > UNPACKED.pbfBlobBytes) throw tooLarge('unpackedBytes', `a PBF blob of ${header.size} bytes: the format allows ${UNPACKED.pbfBlobBytes}`);
       }
       const size: number = header.size;
-      if (buffer.length < size) break;
-      const blob = new Pbf(take(size)).readFields((tag, b: { raw?: Uint8Array; zlib?: Uint8Array }, pbf) => {
+      if (frames.length < size) break;
+      const blob = new Pbf(frames.take(size)).readFields((tag, b: { raw?: Uint8Array; zlib?: Uint8Array }, pbf) => {
         if (tag === 1) b.raw = pbf.readBytes();
         else if (tag === 3) b.zlib = pbf.readBytes();
         else if (tag === 4 || tag === 5 || tag === 6 || tag === 7) throw new Error('only raw and zlib blobs are supported');
       }, {});
-      yield { type: header.type, data: blob.raw ?? inflateSync(blob.zlib!) };
+      const data = blob.raw ?? (await inflateBounded(blob.zlib!, { maxOutputLength: UNPACKED.pbfBlobBytes }).catch((error: NodeJS.ErrnoException) => {
+        throw error.code === 'ERR_BUFFER_TOO_LARGE' ? tooLarge('unpackedBytes', `a PBF blob unpacks to at most ${UNPACKED.pbfBlobBytes} bytes`) : error;
+      }));
+      yield { type: header.type, data };
       header = undefined;
     }
   }
-  if (header || buffer.length) throw new Error('the file ends inside a blob');
+  if (header || headerLength !== undefined || frames.length) throw new Error('the file ends inside a blob');
 }
 
 export async function readOsmPbf(input: Readable): Promise<OsmData> {

@@ -1,8 +1,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Router } from 'express';
 import type { Database } from '../../db/database.ts';
@@ -12,9 +10,8 @@ import { parseQueryValue } from '../../http/params.ts';
 import { HttpProblem } from '../../http/problem.ts';
 import { IMPORT_CRS, importRows, type ImportCrs } from './service.ts';
 import { IMPORT_FORMATS, readRows, type ImportFormat } from './sources.ts';
-
-/** Streamed to disk, so this bounds the file, not memory: enough for a million footprints. */
-export const MAX_IMPORT_BYTES = 2 * 1024 ** 3;
+import { IMPORT_LIMITS, guardUpload, tooLarge } from './limits.ts';
+import { uploadDir } from './uploads.ts';
 
 const FORMAT_OF_TYPE: Record<string, ImportFormat> = {
   'application/geo+json': 'geojson', 'application/json': 'geojson',
@@ -31,17 +28,6 @@ function oneOf<T extends string>(value: unknown, field: string, allowed: readonl
   }
   return text as T | undefined;
 }
-
-/** A byte counter that stops a body over the limit with 413. */
-const limited = (max: number) => {
-  let seen = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      seen += chunk.length;
-      done(seen > max ? new HttpProblem(413, 'File too large', `an import takes at most ${max} bytes`, { field: 'body' }) : null, chunk);
-    },
-  });
-};
 
 /**
  * POST /api/v1/import/:layer: a GeoJSON FeatureCollection, newline-delimited GeoJSON or CSV in the body,
@@ -61,13 +47,28 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
     const dryRun = parseQueryValue(req.query.dry_run, 'dry_run', 'boolean') === true;
     const repair = parseQueryValue(req.query.repair, 'repair', 'boolean') === true;
 
-    // The upload lands on disk first: a slow client never holds a database transaction open.
-    const dir = await mkdtemp(join(tmpdir(), 'gridmap-import-'));
+    const limits = IMPORT_LIMITS[req.viewer!.role];
+    if (Number(req.get('Content-Length')) > limits.bytes) {
+      res.set('Connection', 'close');
+      throw tooLarge('bytes', `an import from this account takes at most ${limits.bytes} bytes`);
+    }
+
+    // The upload lands on disk first, checked as it streams: a slow client never holds a database
+    // transaction open, and one over a limit is refused as it crosses it.
+    const dir = await uploadDir();
     let report;
     try {
       const file = join(dir, 'upload');
-      await pipeline(req, limited(MAX_IMPORT_BYTES), createWriteStream(file));
-      report = await importRows(database.db, def, readRows(createReadStream(file), format), { crs, dryRun, repair, viewer: req.viewer!, actor: actorOf(req) });
+      try {
+        await pipeline(req, guardUpload(format, limits), createWriteStream(file));
+      } catch (error) {
+        // the rest of the body is not read: the connection closes after the answer
+        res.set('Connection', 'close');
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET') throw new HttpProblem(400, 'Upload interrupted', 'the upload ended before its end', { field: 'body' });
+        throw error;
+      }
+      report = await importRows(database.db, def, readRows(createReadStream(file), format, limits), { crs, dryRun, repair, limits, viewer: req.viewer!, actor: actorOf(req) });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

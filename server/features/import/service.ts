@@ -4,13 +4,14 @@ import { z } from 'zod';
 import { invalidGeometries, insertFeatures, lockMapWrites, type FeatureInput } from '../../db/feature-store.ts';
 import type { DB } from '../../db/schema.ts';
 import { createdBy, refuseOutsideScope, refuseRelinksOutsideScope } from '../../access/rows.ts';
-import { validProperties, type ResourceDefinition } from '../../http/feature-resource.ts';
+import { resourceGeometry, validProperties, type ResourceDefinition } from '../../http/feature-resource.ts';
 import type { Actor } from '../../db/actor.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import { forbiddenProperties } from '../../access/policy.ts';
-import { geometrySchema, type Geometry } from '../../http/geojson.ts';
+import type { Geometry } from '../../http/geojson.ts';
 import { HttpProblem, databaseProblem } from '../../http/problem.ts';
 import type { RawRow } from './sources.ts';
+import { tooLarge, type ImportLimits } from './limits.ts';
 
 export const IMPORT_CRS = ['wgs84', 'gcj02', 'bd09'] as const;
 export type ImportCrs = (typeof IMPORT_CRS)[number];
@@ -21,6 +22,8 @@ export interface ImportOptions {
   dryRun: boolean;
   /** make invalid polygons valid with ST_MakeValid where the result is still the right type */
   repair: boolean;
+  /** the bounds of what this importer may send (features per file) */
+  limits: ImportLimits;
   onProgress?: (read: number) => void;
   /** who imports through the API: rows land only where this user may create them (the command line has none) */
   viewer?: Viewer;
@@ -57,7 +60,7 @@ export async function importRows(db: Kysely<DB>, def: ResourceDefinition, rows: 
     rejections++;
     if (report.rejected.length < MAX_LISTED) report.rejected.push({ row, ...(field ? { field } : {}), reason });
   };
-  const geometry = geometrySchema(def.geometry);
+  const geometry = resourceGeometry(def);
   const textTypes = csvTypes(def.properties);
 
   const rollback = new Error('import rolled back');
@@ -136,7 +139,7 @@ export async function importRows(db: Kysely<DB>, def: ResourceDefinition, rows: 
       };
 
       for await (const raw of rows) {
-        report.read++;
+        if (++report.read > options.limits.features) throw tooLarge('features', `an import from this account holds at most ${options.limits.features} features`);
         pending.push(raw);
         if (pending.length === BATCH) {
           await flush();

@@ -1,20 +1,31 @@
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { open as openShapefile } from 'shapefile';
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
 import { HttpProblem } from '../../http/problem.ts';
+import { UNPACKED, tooLarge } from './limits.ts';
+import { uploadDir } from './uploads.ts';
 
 const openZip = (path: string) =>
   new Promise<ZipFile>((resolve, reject) => yauzl.open(path, { lazyEntries: true, autoClose: false }, (e, zip) => (e ? reject(e) : resolve(zip!))));
 
+/** A shapefile set is a handful of files; a zip of thousands is not one. */
+const MAX_ENTRIES = 1000;
+
 function entriesOf(zip: ZipFile) {
   return new Promise<Entry[]>((resolve, reject) => {
     const entries: Entry[] = [];
-    zip.on('entry', (entry: Entry) => (entries.push(entry), zip.readEntry()));
+    let declared = 0;
+    zip.on('entry', (entry: Entry) => {
+      entries.push(entry);
+      declared += entry.uncompressedSize;
+      if (entries.length > MAX_ENTRIES) return reject(tooLarge('entries', `a shapefile zip holds at most ${MAX_ENTRIES} files`));
+      if (declared > UNPACKED.zipBytes) return reject(tooLarge('unpackedBytes', `a shapefile zip unpacks to at most ${UNPACKED.zipBytes} bytes`));
+      zip.readEntry();
+    });
     zip.on('end', () => resolve(entries));
     zip.on('error', reject);
     zip.readEntry();
@@ -24,8 +35,10 @@ function entriesOf(zip: ZipFile) {
 const streamOf = (zip: ZipFile, entry: Entry) =>
   new Promise<Readable>((resolve, reject) => zip.openReadStream(entry, (e, stream) => (e ? reject(e) : resolve(stream!))));
 
+/** A .prj or .cpg: a line of text, refused unread if its header says it is more. */
 const textOf = async (zip: ZipFile, entry: Entry | undefined) => {
   if (!entry) return undefined;
+  if (entry.uncompressedSize > UNPACKED.sidecarBytes) throw tooLarge('unpackedBytes', `${entry.fileName} is ${entry.uncompressedSize} bytes; a .prj or .cpg holds at most ${UNPACKED.sidecarBytes}`);
   let text = '';
   for await (const chunk of await streamOf(zip, entry)) text += chunk;
   return text.trim();
@@ -37,7 +50,7 @@ const textOf = async (zip: ZipFile, entry: Entry | undefined) => {
  * .prj must be geographic: a projected file is refused with a message saying so.
  */
 export async function* shapefileFeatures(input: Readable): AsyncGenerator<{ type: 'Feature'; geometry: unknown; properties: Record<string, unknown> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'gridmap-shp-'));
+  const dir = await uploadDir();
   const path = join(dir, 'upload.zip');
   let zip: ZipFile | undefined;
   try {
@@ -52,12 +65,52 @@ export async function* shapefileFeatures(input: Readable): AsyncGenerator<{ type
       throw new HttpProblem(422, 'Projected coordinates', `the Shapefile is projected (${prj.slice(8, 60)}…): export it in WGS 84 or CGCS2000 longitude/latitude`, { field: 'body' });
     }
     const encoding = (await textOf(zip, find('.cpg'))) || 'utf-8';
-    const source = await openShapefile(await streamOf(zip, shp), await streamOf(zip, dbf), { encoding });
-    for (let next = await source.read(); !next.done; next = await source.read()) {
+    // The reader listens to neither stream's errors (a guard's refusal, a size that does not match the zip's
+    // header): each read races them.
+    let broken!: (error: Error) => void;
+    const failed = new Promise<never>((_, reject) => (broken = reject));
+    failed.catch(() => {});
+    const shpStream = guarded(await streamOf(zip, shp)).on('error', broken);
+    const dbfStream = (await streamOf(zip, dbf)).on('error', broken);
+    const source = await Promise.race([openShapefile(shpStream, dbfStream, { encoding }), failed]);
+    const read = () => Promise.race([source.read(), failed]);
+    for (let next = await read(); !next.done; next = await read()) {
       yield next.value as { type: 'Feature'; geometry: unknown; properties: Record<string, unknown> };
     }
   } finally {
     zip?.close();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Refuses a .shp record longer than UNPACKED.shpRecordBytes before the reader buffers it: the shapefile
+ * reader takes a record's length from its 8-byte header (in 16-bit words, after the 100-byte file header).
+ */
+function guarded(shp: Readable) {
+  const guard = recordGuard();
+  shp.on('error', (error) => guard.destroy(error));
+  return shp.pipe(guard);
+}
+
+function recordGuard() {
+  let skip = 100;
+  let header: number[] = [];
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      for (let i = 0; i < chunk.length;) {
+        if (skip > 0) {
+          const n = Math.min(skip, chunk.length - i);
+          [skip, i] = [skip - n, i + n];
+          continue;
+        }
+        header.push(chunk[i++]);
+        if (header.length < 8) continue;
+        skip = Buffer.from(header).readInt32BE(4) * 2;
+        header = [];
+        if (skip < 0 || skip > UNPACKED.shpRecordBytes) return done(tooLarge('recordBytes', `a shapefile record holds at most ${UNPACKED.shpRecordBytes} bytes`));
+      }
+      done(null, chunk);
+    },
+  });
 }

@@ -6,6 +6,7 @@ import { parser } from 'stream-json';
 import { pick } from 'stream-json/filters/pick.js';
 import { streamArray } from 'stream-json/streamers/stream-array.js';
 import { HttpProblem } from '../../http/problem.ts';
+import type { ImportLimits } from './limits.ts';
 import { osmBuildings } from './osm.ts';
 import { shapefileFeatures } from './shapefile.ts';
 
@@ -28,17 +29,20 @@ const LON = ['lon', 'lng', 'longitude', 'x'];
 const LAT = ['lat', 'latitude', 'y'];
 const WKT = ['wkt', 'geometry', 'geom', 'the_geom'];
 
-/** Rows of a file, streamed: a file larger than memory is read a feature at a time. */
-export async function* readRows(input: Readable, format: ImportFormat): AsyncGenerator<RawRow> {
+/**
+ * Rows of a file, streamed: a file larger than memory is read a feature at a time. `input` has been through
+ * guardUpload, so no line or record is longer than the limits allow.
+ */
+export async function* readRows(input: Readable, format: ImportFormat, limits: ImportLimits): AsyncGenerator<RawRow> {
   try {
-    yield* rowsOf(input, format);
+    yield* rowsOf(input, format, limits);
   } catch (error) {
     if (error instanceof HttpProblem) throw error;
     throw new HttpProblem(400, 'Unreadable file', `not a ${format} file: ${(error as Error).message}`, { field: 'body' });
   }
 }
 
-async function* rowsOf(input: Readable, format: ImportFormat): AsyncGenerator<RawRow> {
+async function* rowsOf(input: Readable, format: ImportFormat, limits: ImportLimits): AsyncGenerator<RawRow> {
   if (format === 'geojson') {
     // The features of a FeatureCollection, one at a time.
     const features = chain([input, parser(), pick({ filter: 'features' }), streamArray()]);
@@ -68,7 +72,7 @@ async function* rowsOf(input: Readable, format: ImportFormat): AsyncGenerator<Ra
     }
   } else {
     let row = 0;
-    const records = parseCsv({ columns: (header: string[]) => header.map((h) => h.trim()), bom: true, skip_empty_lines: true, relax_column_count: false });
+    const records = parseCsv({ columns: (header: string[]) => header.map((h) => h.trim()), bom: true, skip_empty_lines: true, relax_column_count: false, max_record_size: limits.recordBytes });
     input.on('error', (error) => records.destroy(error)); // a broken upload ends the parse, not the process
     for await (const record of input.pipe(records) as AsyncIterable<Record<string, string>>) {
       row++;
@@ -84,7 +88,11 @@ function fromFeature(row: number, value: unknown): RawRow {
   return { row, geometry: feature.geometry, properties };
 }
 
-function fromCsv(row: number, record: Record<string, string>): RawRow {
+/** Cells as a spreadsheet-safe export writes them (="610602001001", a ' before = + - @): the text they protect. */
+const unprotected = (cell: string) => /^="(.*)"$/s.exec(cell)?.[1] ?? (/^'[=+\-@\t\r]/.test(cell) ? cell.slice(1) : cell);
+
+function fromCsv(row: number, cells: Record<string, string>): RawRow {
+  const record = Object.fromEntries(Object.entries(cells).map(([column, cell]) => [column, unprotected(cell)]));
   const columns = Object.keys(record);
   const find = (names: string[]) => columns.find((c) => names.includes(c.toLowerCase()));
   const [lon, lat, wkt] = [find(LON), find(LAT), find(WKT)];

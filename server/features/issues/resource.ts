@@ -24,6 +24,7 @@ export const issues: ResourceDefinition = {
   table: 'issues',
   source: sql`issues`,
   geometry: ['Point'],
+  geometryRules: { inServiceArea: true },
   properties: z.object({
     title: z.string().min(1).max(200),
     description: z.string().max(5000).nullable().optional(),

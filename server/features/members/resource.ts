@@ -11,6 +11,7 @@ export const members: ResourceDefinition = {
   table: 'members',
   source: sql`members`,
   geometry: ['Point'],
+  geometryRules: { inServiceArea: true },
   properties: z.object({
     name: z.string().min(1).max(100),
     phone: phoneNumber.nullable().optional(),

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { MAX_FEATURES, type ResourceDefinition } from '../../http/feature-resource.ts';
-import { geometrySchema } from '../../http/geojson.ts';
+import { MAX_FEATURES, resourceGeometry, type ResourceDefinition } from '../../http/feature-resource.ts';
 import { mayRead, mayWrite, type ResourceName } from '../../access/policy.ts';
 import { ACCESS_RULES, type AccessRule } from '../../access/rules.ts';
 import { ROLES } from '../../access/viewer.ts';
@@ -111,7 +110,7 @@ export function openApiDocument(resources: ResourceDefinition[]) {
 
   for (const def of resources) {
     const name = pascal(def.singular.replace(/ /g, '_'));
-    const geometry = geometrySchema(def.geometry);
+    const geometry = resourceGeometry(def);
     // Properties with defaults may be left out of a POST.
     const posted = def.properties.partial(Object.fromEntries(Object.keys(def.defaults).map((key) => [key, true])) as Record<string, true>);
     const feature = z.object({ type: z.literal('Feature'), geometry, properties: posted });

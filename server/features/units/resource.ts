@@ -9,6 +9,7 @@ export const units: ResourceDefinition = {
   table: 'units',
   source: sql`units`,
   geometry: ['Point', 'Polygon'],
+  geometryRules: { maxVertices: 20_000, inServiceArea: true },
   properties: z.object({
     name: z.string().min(1).max(200),
     kind: z.enum(['enterprise', 'school', 'agency', 'hospital', 'social_organization', 'other']),
