@@ -28,7 +28,7 @@ import { members } from './features/members/resource.ts';
 import { RESOURCES } from './features/resources.ts';
 import { openApiRoutes } from './features/openapi/routes.ts';
 import { open311Routes } from './features/open311/routes.ts';
-import { importRoutes } from './features/import/routes.ts';
+import { importJobRoutes, importRoutes } from './features/import/routes.ts';
 import { exportRoutes } from './features/export/routes.ts';
 import { units } from './features/units/resource.ts';
 import { volunteerRoutes } from './features/volunteers/routes.ts';
@@ -74,7 +74,7 @@ export function createApp({ database, config, logger }: { database: Database; co
   app.use(accountRoutes(database, config));
   app.use(accessKeyRoutes(database));
   app.use(open311Routes(database, config));
-  app.use(importRoutes(database, RESOURCES));
+  app.use(importRoutes(database, RESOURCES), importJobRoutes(database));
   // A FeatureCollection of 10,000 footprints is a few megabytes; anything far larger is refused with 413.
   app.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/geo+json', 'application/*+json'] }));
 

@@ -123,6 +123,8 @@ export const ACCESS_RULES: AccessRule[] = [
   ...MAP_RESOURCES.flatMap(resourceRules),
   { method: 'GET', path: '/api/v1/export/:layer', allow: { resource: ':layer', action: 'read' } },
   { method: 'POST', path: '/api/v1/import/:layer', allow: { resource: ':layer', action: 'create' } },
+  // its owner's, or any for an admin: checked where it is read
+  { method: 'GET', path: '/api/v1/imports/:id', allow: { roles: 'any' } },
 
   // OGC API – Features (server/features/ogc): the guard lets every GET through, and the routes decide what the
   // caller reads, with the bearer token when one is sent (an unknown path is then a 404, not a 401)

@@ -94,7 +94,7 @@ export function databaseProblem(error: unknown): HttpProblem | undefined {
 }
 
 /** Body-parser errors carry a `type` and a status; anything else unknown is a 500 without details. */
-function toProblem(error: unknown): HttpProblem {
+export function toProblem(error: unknown): HttpProblem {
   if (error instanceof HttpProblem) return error;
   if (isOutage(error)) return databaseUnavailable();
   const fromDatabase = databaseProblem(error);
@@ -113,12 +113,15 @@ export const problemHandler: ErrorRequestHandler = (error, req, res, _next) => {
     .status(problem.status)
     .set(problem.headers)
     .type('application/problem+json')
-    .json({
-      type: 'about:blank',
-      title: problem.title,
-      status: problem.status,
-      ...(problem.detail ? { detail: problem.detail } : {}),
-      instance: req.originalUrl,
-      ...problem.extensions,
-    });
+    .json(problemBody(problem, req.originalUrl));
 };
+
+/** The problem+json document of a problem (what an import job keeps to answer a retry with). */
+export const problemBody = (problem: HttpProblem, instance: string) => ({
+  type: 'about:blank',
+  title: problem.title,
+  status: problem.status,
+  ...(problem.detail ? { detail: problem.detail } : {}),
+  instance,
+  ...problem.extensions,
+});

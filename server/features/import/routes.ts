@@ -6,8 +6,9 @@ import { Router } from 'express';
 import type { Database } from '../../db/database.ts';
 import type { ResourceDefinition } from '../../http/feature-resource.ts';
 import { actorOf } from '../../access/viewer.ts';
-import { parseQueryValue } from '../../http/params.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import { parseId, parseQueryValue } from '../../http/params.ts';
+import { HttpProblem, problemBody, toProblem } from '../../http/problem.ts';
+import { beginImport, importPath, readImport, recordImport } from './jobs.ts';
 import { IMPORT_CRS, importRows, type ImportCrs } from './service.ts';
 import { IMPORT_FORMATS, readRows, type ImportFormat } from './sources.ts';
 import { IMPORT_LIMITS, guardUpload, tooLarge } from './limits.ts';
@@ -53,30 +54,68 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
       throw tooLarge('bytes', `an import from this account takes at most ${limits.bytes} bytes`);
     }
 
-    // The upload lands on disk first, checked as it streams: a slow client never holds a database
-    // transaction open, and one over a limit is refused as it crosses it.
-    const dir = await uploadDir();
-    let report;
+    const job = await beginImport(database.db, req.viewer!, def.name, format, idempotencyKey(req.get('Idempotency-Key')));
+    if ('replay' in job) {
+      // the first request's outcome, as it was answered; the body of this one is not read
+      res.set({ Location: importPath(job.replay.id), 'Idempotent-Replayed': 'true', Connection: 'close' });
+      res.status(job.replay.status!).type(job.replay.status! >= 400 ? 'application/problem+json' : 'application/json').json(job.replay.answer);
+      return;
+    }
+    res.set('Location', importPath(job.id));
     try {
-      const file = join(dir, 'upload');
-      try {
-        await pipeline(req, guardUpload(format, limits), createWriteStream(file));
-      } catch (error) {
-        // the rest of the body is not read: the connection closes after the answer
-        res.set('Connection', 'close');
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET') throw new HttpProblem(400, 'Upload interrupted', 'the upload ended before its end', { field: 'body' });
-        throw error;
+      const report = await uploadAndImport(job);
+      req.log.info({ import: job.id, layer: def.name, read: report.read, imported: report.imported, rejected: report.rejected.length, written: report.written }, 'import');
+      if (report.rejected.length) {
+        const [first] = report.rejected;
+        throw new HttpProblem(422, 'Rows rejected', `row ${first.row}: ${first.reason}; nothing was imported`, { field: first.field ?? 'body', ...report });
       }
-      report = await importRows(database.db, def, readRows(createReadStream(file), format, limits), { crs, dryRun, repair, limits, viewer: req.viewer!, actor: actorOf(req) });
+      if (!report.written) await recordImport(database.db, job.id, 'checked', 200, report);
+      res.status(report.written ? 201 : 200).json(report);
+    } catch (error) {
+      const problem = toProblem(error);
+      const state = problem.status === 503 ? 'interrupted' : problem.status >= 500 ? 'failed' : problem.status === 422 && 'rejected' in problem.extensions ? 'rejected' : 'refused';
+      await recordImport(database.db, job.id, state, problem.status, problemBody(problem, req.originalUrl)).catch((err) => req.log.error({ err }, 'recording an import failed'));
+      throw error;
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      job.done();
     }
-    req.log.info({ layer: def.name, read: report.read, imported: report.imported, rejected: report.rejected.length, written: report.written }, 'import');
-    if (report.rejected.length) {
-      const [first] = report.rejected;
-      throw new HttpProblem(422, 'Rows rejected', `row ${first.row}: ${first.reason}; nothing was imported`, { field: first.field ?? 'body', ...report });
+
+    async function uploadAndImport({ id, stop, progress }: Extract<typeof job, { id: number }>) {
+      // The upload lands on disk first, checked as it streams: a slow client never holds a database
+      // transaction open, and one over a limit is refused as it crosses it.
+      const dir = await uploadDir();
+      try {
+        const file = join(dir, 'upload');
+        try {
+          await pipeline(req, guardUpload(format!, limits), createWriteStream(file));
+        } catch (error) {
+          // the rest of the body is not read: the connection closes after the answer
+          res.set('Connection', 'close');
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET') throw new HttpProblem(400, 'Upload interrupted', 'the upload ended before its end', { field: 'body' });
+          throw error;
+        }
+        return await importRows(database.db, def!, readRows(createReadStream(file), format!, limits), {
+          crs, dryRun, repair, limits, viewer: req.viewer!, actor: actorOf(req), signal: stop, onProgress: progress,
+          onWritten: (trx, report) => recordImport(trx, id, 'written', 201, report),
+        });
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     }
-    res.status(report.written ? 201 : 200).json(report);
+  });
+}
+
+/** An Idempotency-Key header (IETF draft): any printable ASCII up to 200 characters. */
+function idempotencyKey(value: string | undefined) {
+  if (value === undefined) return undefined;
+  if (!/^[\x20-\x7e]{1,200}$/.test(value)) throw new HttpProblem(400, 'Invalid header', 'Idempotency-Key must be 1 to 200 printable ASCII characters', { field: 'Idempotency-Key' });
+  return value;
+}
+
+/** GET /api/v1/imports/:id: an import's state (rows read while it runs) and, once done, what it answered. */
+export function importJobRoutes(database: Database) {
+  return Router().get('/api/v1/imports/:id', async (req, res) => {
+    res.json(await readImport(database.db, req.viewer!, parseId(req.params.id)));
   });
 }

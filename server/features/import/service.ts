@@ -25,6 +25,10 @@ export interface ImportOptions {
   /** the bounds of what this importer may send (features per file) */
   limits: ImportLimits;
   onProgress?: (read: number) => void;
+  /** aborted when the server stops: the import rolls back at its next batch (503) */
+  signal?: AbortSignal;
+  /** runs inside the import's transaction just before it commits, with the report it will answer */
+  onWritten?: (trx: Transaction<DB>, report: ImportReport) => Promise<void>;
   /** who imports through the API: rows land only where this user may create them (the command line has none) */
   viewer?: Viewer;
   /** the name the audit log records */
@@ -42,6 +46,8 @@ export interface ImportReport {
 }
 
 const BATCH = 10000;
+
+const stopping = () => new HttpProblem(503, 'Server stopping', 'the server stopped during the import: nothing was written; send it again', { field: 'body' }, { 'Retry-After': '10' });
 /** Rejections listed in a report; beyond this only counted, so a broken million-row file has a bounded answer. */
 const MAX_LISTED = 1000;
 
@@ -142,6 +148,7 @@ export async function importRows(db: Kysely<DB>, def: ResourceDefinition, rows: 
         if (++report.read > options.limits.features) throw tooLarge('features', `an import from this account holds at most ${options.limits.features} features`);
         pending.push(raw);
         if (pending.length === BATCH) {
+          if (options.signal?.aborted) throw stopping();
           await flush();
           options.onProgress?.(report.read);
         }
@@ -151,6 +158,8 @@ export async function importRows(db: Kysely<DB>, def: ResourceDefinition, rows: 
       if (report.read === 0) reject('file', 'the file holds no features (a GeoJSON file must be a FeatureCollection)');
       if (rejections > 0 || options.dryRun) throw rollback;
       if (options.viewer) await refuseRelinksOutsideScope(trx, options.viewer, auditFrom);
+      if (options.signal?.aborted) throw stopping();
+      await options.onWritten?.(trx, { ...report, written: true });
     });
     report.written = true;
   } catch (error) {

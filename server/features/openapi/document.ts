@@ -91,13 +91,24 @@ export function openApiDocument(resources: ResourceDefinition[]) {
         { name: 'crs', in: 'query', description: 'coordinates from Chinese web maps are converted to WGS 84', schema: { type: 'string', enum: [...IMPORT_CRS], default: 'wgs84' } },
         { name: 'dry_run', in: 'query', description: 'check everything, write nothing', schema: { type: 'boolean', default: false } },
         { name: 'repair', in: 'query', description: 'make invalid polygons valid (ST_MakeValid) where the result is still the right type; the report lists them', schema: { type: 'boolean', default: false } },
+        { name: 'Idempotency-Key', in: 'header', description: 'a retry with the same key is answered with the first outcome (header Idempotent-Replayed) instead of importing again; after an interrupted or failed import it runs again', schema: { type: 'string', minLength: 1, maxLength: 200 } },
       ],
       requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
       responses: {
-        201: { description: 'imported: the report (read, imported, repaired)' }, 200: { description: 'a clean dry run: the report' },
-        400: problemResponse('an unreadable file or a bad parameter'), 413: problemResponse('file too large'), 415: problemResponse('unknown format'),
+        201: { description: 'imported: the report (read, imported, repaired); Location names the import job' }, 200: { description: 'a clean dry run: the report' },
+        400: problemResponse('an unreadable file or a bad parameter'), 409: problemResponse('an import with this Idempotency-Key is still running'),
+        413: problemResponse('over a limit (the problem names it: bytes, features, recordBytes, depth, unpackedBytes, osmNodes)'), 415: problemResponse('unknown format'),
+        503: problemResponse('the server stopped during the import: nothing was written; send it again'),
         422: problemResponse('rows rejected: the report lists each with its row number and reason; nothing was written'),
       },
+    },
+  };
+  paths['/api/v1/imports/{id}'] = {
+    get: {
+      summary: 'An import job: its state and, once done, what it answered', tags: ['import and export'],
+      description: 'state is running (with `read`, the rows read so far), written, checked (a clean dry run), rejected, refused, interrupted (the server stopped; rolled back) or failed; `status` and `answer` are the HTTP status and body it answered with. Its owner reads it, or an admin.',
+      parameters: [idParameter],
+      responses: { 200: { description: 'the job' }, 404: problemResponse('no such import of yours') },
     },
   };
   paths['/api/v1/export/{layer}'] = {

@@ -1,0 +1,109 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { DB } from '../../db/schema.ts';
+import type { Viewer } from '../../access/viewer.ts';
+import { HttpProblem } from '../../http/problem.ts';
+
+export type ImportState = 'running' | 'written' | 'checked' | 'rejected' | 'refused' | 'interrupted' | 'failed';
+
+/** Outcomes a retry with the same Idempotency-Key is answered with; after the others it runs again. */
+const FINAL: ImportState[] = ['written', 'checked', 'rejected', 'refused'];
+
+export interface ImportJob {
+  id: number;
+  layer: string;
+  format: string;
+  username: string;
+  state: ImportState;
+  status: number | null;
+  answer: unknown;
+  started_at: Date;
+  finished_at: Date | null;
+}
+
+/** Imports running in this process: rows read so far (for GET /imports/:id), and how to stop them. */
+const running = new Map<number, { read: number; stop: AbortController }>();
+
+export const importPath = (id: number) => `/api/v1/imports/${id}`;
+
+export type Begun = { id: number; stop: AbortSignal; progress: (read: number) => void; done: () => void } | { replay: ImportJob };
+
+/**
+ * Starts an import job, or answers with the job a retried request already made: its outcome if it has one,
+ * 409 while it runs. The same key for another layer or format is the client's mistake (422).
+ */
+export async function beginImport(db: Kysely<DB>, viewer: Viewer, layer: string, format: string, key: string | undefined): Promise<Begun> {
+  const { rows: [job] } = await sql<ImportJob & { fresh: boolean }>`
+    with found as (
+      select * from imports where username = ${viewer.username} and idempotency_key = ${key ?? null}
+    ), again as (
+      update imports i set state = 'running', status = null, answer = null, started_at = now(), finished_at = null
+      from found f where i.id = f.id and f.state in ('interrupted', 'failed') and f.layer = ${layer} and f.format = ${format}
+      returning i.*
+    ), made as (
+      insert into imports (layer, format, user_id, username, idempotency_key)
+      select ${layer}, ${format}, ${viewer.id}, ${viewer.username}, ${key ?? null}
+      where not exists (select from found)
+      on conflict (username, idempotency_key) do nothing
+      returning *
+    )
+    select *, true as fresh from made
+    union all select *, true from again
+    union all select f.*, false from found f where not exists (select from again)`.execute(db);
+  if (!job) throw new HttpProblem(409, 'Import in progress', 'an import with this Idempotency-Key has just started: retry in a moment', { field: 'Idempotency-Key' });
+  if (!job.fresh) {
+    if (job.layer !== layer || job.format !== format) {
+      throw new HttpProblem(422, 'Idempotency-Key reused', `this key was used for a ${job.format} import into ${job.layer}`, { field: 'Idempotency-Key', import_id: job.id });
+    }
+    if (job.state === 'running') {
+      throw new HttpProblem(409, 'Import in progress', `import ${job.id} with this Idempotency-Key is still running: follow it at ${importPath(job.id)}`, { field: 'Idempotency-Key', import_id: job.id });
+    }
+    if (FINAL.includes(job.state)) return { replay: job };
+  }
+  const id = Number(job.id);
+  const stop = new AbortController();
+  running.set(id, { read: 0, stop });
+  return {
+    id,
+    stop: stop.signal,
+    progress: (read) => void (running.get(id)!.read = read),
+    done: () => void running.delete(id),
+  };
+}
+
+/** Records an import's outcome: inside its transaction when it writes (so the rows and the record commit together). */
+export async function recordImport(db: Kysely<DB> | Transaction<DB>, id: number, state: ImportState, status: number, answer: unknown) {
+  await sql`update imports set state = ${state}, status = ${status}, answer = ${JSON.stringify(answer)}::jsonb, finished_at = now()
+            where id = ${id}`.execute(db);
+}
+
+/** An import as its owner (or an admin) sees it, with the rows read so far while it runs here. */
+export async function readImport(db: Kysely<DB>, viewer: Viewer, id: number) {
+  const { rows: [job] } = await sql<ImportJob>`
+    select id, layer, format, username, state, status, answer, started_at, finished_at from imports where id = ${id}`.execute(db);
+  if (!job || (viewer.role !== 'admin' && job.username !== viewer.username)) {
+    throw new HttpProblem(404, 'Not Found', `No import ${id} of yours`, { field: 'id' });
+  }
+  return { ...job, id: Number(job.id), ...(job.state === 'running' ? { read: running.get(Number(job.id))?.read ?? null } : {}) };
+}
+
+/**
+ * Stops the imports this process runs (the server is stopping): each rolls back at its next batch, records
+ * itself interrupted and answers 503, so a retry with its key runs it again.
+ */
+export function interruptImports() {
+  for (const { stop } of running.values()) stop.abort();
+  return runningImports();
+}
+
+/** The imports running in this process and the rows each has read. */
+export const runningImports = () => [...running].map(([id, { read }]) => ({ id, read }));
+
+/**
+ * At start, imports left running by a process that died (kill -9, a crash) were rolled back with it by the
+ * database: they are recorded as interrupted. (One process per database; several would each need to know
+ * which jobs are their own.)
+ */
+export async function markAbandonedImports(db: Kysely<DB>) {
+  const { numAffectedRows } = await sql`update imports set state = 'interrupted', finished_at = now() where state = 'running'`.execute(db);
+  return Number(numAffectedRows ?? 0);
+}
