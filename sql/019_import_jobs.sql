@@ -21,3 +21,12 @@ CREATE TABLE imports (
   UNIQUE (username, idempotency_key)
 );
 CREATE INDEX imports_started_idx ON imports (started_at);
+
+-- The rows an import has written so far: it writes in batches, each its own transaction, so that other writes
+-- wait for one batch, never for a whole file. If it cannot finish (a later batch refused, the server stopped
+-- or died), these are deleted again; they are forgotten when its last batch commits.
+CREATE TABLE import_rows (
+  import_id  bigint NOT NULL REFERENCES imports (id) ON DELETE CASCADE,
+  row_id     integer NOT NULL
+);
+CREATE INDEX import_rows_import_idx ON import_rows (import_id);

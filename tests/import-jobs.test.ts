@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { interruptImports, markAbandonedImports, runningImports } from '../server/features/import/jobs.ts';
+import { RESOURCES } from '../server/features/resources.ts';
 import { testApp } from './support/app.ts';
 import { openTestDatabase, type TestDatabase } from './support/databases.ts';
 
@@ -72,13 +73,10 @@ describe('import jobs: an id that outlives the request, outcomes recorded with t
   it('a stopping server rolls an import back, answers 503 and records it interrupted; the retry runs it', async () => {
     const body = issues(25_000, '停机');
     const pending = post('admin', body, 'stop-1').then((r) => r);
-    // wait until the import has read its first batch, then stop it as the server's shutdown does
-    let stopped: { id: number; read: number }[] = [];
-    for (let tries = 0; tries < 1200 && !stopped.length; tries++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      if (runningImports().some((job) => job.read >= 10_000)) stopped = interruptImports();
-    }
-    expect(stopped).toHaveLength(1);
+    // wait until the import has written its first batches, then stop it as the server's shutdown does
+    for (let tries = 0; tries < 1200 && !runningImports().some((job) => job.imported > 0); tries++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await titled('停机')).toBeGreaterThan(0);
+    expect(interruptImports()).toHaveLength(1);
     const answer = await pending;
     expect(answer.status).toBe(503);
     expect(answer.headers['retry-after']).toBeDefined();
@@ -90,10 +88,40 @@ describe('import jobs: an id that outlives the request, outcomes recorded with t
     expect(await titled('停机')).toBe(25_000);
   }, 180_000);
 
-  it('imports a dead process left running are recorded as interrupted at start', async () => {
+  it('a batch refused by the database after others were written undoes them: nothing imported, every rejection named', async () => {
+    const member = (i: number, community: number | null) => JSON.stringify({ type: 'Feature', geometry: { type: 'Point', coordinates: at },
+      properties: { name: `批次党员 ${i}`, category: 'retired', registered_community_id: community } });
+    const before = (await sql<{ n: number }>`select count(*)::int as n from members`.execute(test.database.db)).rows[0].n;
+    // rows 4000 and 4001 name a community that does not exist: only the database can tell, batches after the first
+    const body = [...Array.from({ length: 4000 }, (_, i) => member(i, null)), member(4000, 999_999), member(4001, 999_999)].join('\n');
+    const answer = await post('admin', body, undefined, 'members').expect(422);
+    expect(answer.body.rejected.map((r: { row: number }) => r.row)).toEqual([4001, 4002]);
+    expect(answer.body.rejected[0].field).toBe('registered_community_id');
+    expect((await sql<{ n: number }>`select count(*)::int as n from members`.execute(test.database.db)).rows[0].n).toBe(before);
+    const { rows: [undone] } = await sql<{ n: number }>`
+      select count(*)::int as n from audit_log where resource = 'members' and action = 'delete' and username like '%(import undone)'`.execute(test.database.db);
+    expect(undone.n).toBeGreaterThan(0);
+  }, 180_000);
+
+  it('other writes wait for a batch, not for the whole import', async () => {
+    const pending = post('admin', issues(20_000, '长导入'), 'long-1').then((r) => r);
+    // once the first batches are on the map, a resident reports; the report is saved while the import still runs
+    for (let tries = 0; tries < 1200 && (await titled('长导入')) === 0; tries++) await new Promise((resolve) => setTimeout(resolve, 50));
+    const report = await request(apps.resident).post('/api/v1/issues').send({ type: 'Feature', geometry: { type: 'Point', coordinates: at }, properties: { title: '导入时上报', category: 'other' } });
+    expect(report.status).toBe(201);
+    expect(runningImports()).toHaveLength(1);
+    expect((await pending).status).toBe(201);
+    expect(await titled('长导入')).toBe(20_000);
+  }, 180_000);
+
+  it('an import a dead process left running is undone at start: the batches it wrote deleted, the job interrupted', async () => {
     const { rows: [job] } = await sql<{ id: number }>`
-      insert into imports (layer, format, username) values ('buildings', 'geojson', 'admin') returning id`.execute(test.database.db);
-    expect(await markAbandonedImports(test.database.db)).toBe(1);
+      insert into imports (layer, format, username) values ('issues', 'ndjson', 'admin') returning id`.execute(test.database.db);
+    const { rows: [written] } = await sql<{ id: number }>`
+      insert into issues (title, category, geom) values ('半途 0', 'other', ST_SetSRID(ST_MakePoint(${at[0]}, ${at[1]}), 4326)) returning id`.execute(test.database.db);
+    await sql`insert into import_rows (import_id, row_id) values (${job.id}, ${written.id})`.execute(test.database.db);
+    expect(await markAbandonedImports(test.database.db, RESOURCES)).toBe(1);
     expect((await request(apps.admin).get(`/api/v1/imports/${job.id}`).expect(200)).body.state).toBe('interrupted');
+    expect(await titled('半途')).toBe(0);
   });
 });

@@ -1,6 +1,8 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import type { Viewer } from '../../access/viewer.ts';
+import type { Actor } from '../../db/actor.ts';
+import { lockMapWrites } from '../../db/feature-store.ts';
 import { HttpProblem } from '../../http/problem.ts';
 
 export type ImportState = 'running' | 'written' | 'checked' | 'rejected' | 'refused' | 'interrupted' | 'failed';
@@ -20,12 +22,12 @@ export interface ImportJob {
   finished_at: Date | null;
 }
 
-/** Imports running in this process: rows read so far (for GET /imports/:id), and how to stop them. */
-const running = new Map<number, { read: number; stop: AbortController }>();
+/** Imports running in this process: rows read and written so far (for GET /imports/:id), and how to stop them. */
+const running = new Map<number, { read: number; imported: number; stop: AbortController }>();
 
 export const importPath = (id: number) => `/api/v1/imports/${id}`;
 
-export type Begun = { id: number; stop: AbortSignal; progress: (read: number) => void; done: () => void } | { replay: ImportJob };
+export type Begun = { id: number; stop: AbortSignal; progress: (read: number, imported: number) => void; done: () => void } | { replay: ImportJob };
 
 /**
  * Starts an import job, or answers with the job a retried request already made: its outcome if it has one,
@@ -61,11 +63,11 @@ export async function beginImport(db: Kysely<DB>, viewer: Viewer, layer: string,
   }
   const id = Number(job.id);
   const stop = new AbortController();
-  running.set(id, { read: 0, stop });
+  running.set(id, { read: 0, imported: 0, stop });
   return {
     id,
     stop: stop.signal,
-    progress: (read) => void (running.get(id)!.read = read),
+    progress: (read, imported) => void Object.assign(running.get(id)!, { read, imported }),
     done: () => void running.delete(id),
   };
 }
@@ -83,7 +85,8 @@ export async function readImport(db: Kysely<DB>, viewer: Viewer, id: number) {
   if (!job || (viewer.role !== 'admin' && job.username !== viewer.username)) {
     throw new HttpProblem(404, 'Not Found', `No import ${id} of yours`, { field: 'id' });
   }
-  return { ...job, id: Number(job.id), ...(job.state === 'running' ? { read: running.get(Number(job.id))?.read ?? null } : {}) };
+  const progress = running.get(Number(job.id));
+  return { ...job, id: Number(job.id), ...(job.state === 'running' ? { read: progress?.read ?? null, imported: progress?.imported ?? null } : {}) };
 }
 
 /**
@@ -95,15 +98,42 @@ export function interruptImports() {
   return runningImports();
 }
 
-/** The imports running in this process and the rows each has read. */
-export const runningImports = () => [...running].map(([id, { read }]) => ({ id, read }));
+/** The imports running in this process and the rows each has read and written. */
+export const runningImports = () => [...running].map(([id, { read, imported }]) => ({ id, read, imported }));
+
+/** Records the rows a batch wrote; the last batch forgets them all, since the import is then whole. */
+export async function recordImportedRows(trx: Transaction<DB>, job: number, ids: number[], last: boolean) {
+  if (last) await sql`delete from import_rows where import_id = ${job}`.execute(trx);
+  else await sql`insert into import_rows (import_id, row_id) select ${job}, json_array_elements_text(${JSON.stringify(ids)}::json)::int`.execute(trx);
+}
+
+/** Rows deleted per transaction when an import is undone: each holds the map's write lock briefly too. */
+const UNDO_BATCH = 2000;
+
+/** Deletes the rows an import wrote (in batches, each under the map's write lock) and forgets them. */
+export async function undoImport(db: Kysely<DB>, table: string, ids: number[], actor: Actor, job?: number) {
+  for (let from = 0; from < ids.length; from += UNDO_BATCH) {
+    await db.transaction().execute(async (trx) => {
+      await lockMapWrites(trx, { ...actor, username: `${actor.username} (import undone)` });
+      const part = JSON.stringify(ids.slice(from, from + UNDO_BATCH));
+      await sql`delete from ${sql.table(table)} where id in (select json_array_elements_text(${part}::json)::int)`.execute(trx);
+      if (job) await sql`delete from import_rows where import_id = ${job} and row_id in (select json_array_elements_text(${part}::json)::int)`.execute(trx);
+    });
+  }
+}
 
 /**
- * At start, imports left running by a process that died (kill -9, a crash) were rolled back with it by the
- * database: they are recorded as interrupted. (One process per database; several would each need to know
- * which jobs are their own.)
+ * At start, imports left running by a process that died (kill -9, a crash): the batches they wrote are
+ * deleted again and they are recorded as interrupted. (One process per database; several would each need to
+ * know which jobs are their own.)
  */
-export async function markAbandonedImports(db: Kysely<DB>) {
-  const { numAffectedRows } = await sql`update imports set state = 'interrupted', finished_at = now() where state = 'running'`.execute(db);
-  return Number(numAffectedRows ?? 0);
+export async function markAbandonedImports(db: Kysely<DB>, resources: readonly { name: string; table: string }[]) {
+  const { rows } = await sql<{ id: number; layer: string; username: string }>`select id, layer, username from imports where state = 'running'`.execute(db);
+  for (const job of rows) {
+    const table = resources.find((r) => r.name === job.layer)?.table;
+    const { rows: left } = await sql<{ row_id: number }>`select row_id from import_rows where import_id = ${job.id}`.execute(db);
+    if (table) await undoImport(db, table, left.map((r) => r.row_id), { username: `${job.username}: import ${job.id} cut short` }, Number(job.id));
+    await sql`update imports set state = 'interrupted', finished_at = now() where id = ${job.id}`.execute(db);
+  }
+  return rows.length;
 }

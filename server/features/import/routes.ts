@@ -96,7 +96,7 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
           throw error;
         }
         return await importRows(database.db, def!, readRows(createReadStream(file), format!, limits), {
-          crs, dryRun, repair, limits, viewer: req.viewer!, actor: actorOf(req), signal: stop, onProgress: progress,
+          crs, dryRun, repair, limits, viewer: req.viewer!, actor: actorOf(req), job: id, signal: stop, onProgress: progress,
           onWritten: (trx, report) => recordImport(trx, id, 'written', 201, report),
         });
       } finally {

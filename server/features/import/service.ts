@@ -1,3 +1,8 @@
+import { once } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import gcoord from 'gcoord';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { z } from 'zod';
@@ -11,6 +16,8 @@ import { forbiddenProperties } from '../../access/policy.ts';
 import type { Geometry } from '../../http/geojson.ts';
 import { HttpProblem, databaseProblem } from '../../http/problem.ts';
 import type { RawRow } from './sources.ts';
+import { recordImportedRows, undoImport } from './jobs.ts';
+import { uploadDir } from './uploads.ts';
 import { tooLarge, type ImportLimits } from './limits.ts';
 
 export const IMPORT_CRS = ['wgs84', 'gcj02', 'bd09'] as const;
@@ -24,10 +31,13 @@ export interface ImportOptions {
   repair: boolean;
   /** the bounds of what this importer may send (features per file) */
   limits: ImportLimits;
-  onProgress?: (read: number) => void;
+  /** rows read (checked), and rows written once writing has begun */
+  onProgress?: (read: number, imported: number) => void;
   /** aborted when the server stops: the import rolls back at its next batch (503) */
   signal?: AbortSignal;
-  /** runs inside the import's transaction just before it commits, with the report it will answer */
+  /** the import job: batches written are recorded with it, so a crash midway is undone at the next start */
+  job?: number;
+  /** runs inside the last batch's transaction just before it commits, with the report it will answer */
   onWritten?: (trx: Transaction<DB>, report: ImportReport) => Promise<void>;
   /** who imports through the API: rows land only where this user may create them (the command line has none) */
   viewer?: Viewer;
@@ -45,7 +55,10 @@ export interface ImportReport {
   written: boolean;
 }
 
-const BATCH = 10000;
+/** Rows checked at a time: one statement of PostGIS validity checks. */
+const CHECK_BATCH = 10000;
+/** Rows applied in one transaction, adapted so that each holds the map's write lock about half a second. */
+const APPLY_BATCH = { first: 500, least: 50, most: 5000, fastMs: 300, slowMs: 1000 };
 
 const stopping = () => new HttpProblem(503, 'Server stopping', 'the server stopped during the import: nothing was written; send it again', { field: 'body' }, { 'Retry-After': '10' });
 /** Rejections listed in a report; beyond this only counted, so a broken million-row file has a bounded answer. */
@@ -54,10 +67,15 @@ const MAX_LISTED = 1000;
 interface Checked extends FeatureInput { row: number; geometry: Geometry; properties: Record<string, unknown> }
 
 /**
- * Imports rows into one resource in a single transaction: everything or nothing. Every row is checked
- * like an API write (geometry type and range, properties, PostGIS validity, map rules); the report lists
- * each rejected row with its number and reason, and any rejection (or a dry run) leaves the database as
- * it was.
+ * Imports rows into one resource: everything or nothing. First every row is checked like an API write
+ * (geometry type, range and PostGIS validity, properties, who may set them) without writing, and the rows
+ * that pass wait on disk; any rejection ends the import there. Then they are written in batches, each its
+ * own short transaction under the map's write lock with its links and the map rules (an unknown reference,
+ * a duplicate code, overlapping grids, the importer's scope), so other writes wait for one batch, never for
+ * the whole file. A batch that breaks a rule sends the rest through as checks only, and the batches already
+ * written are deleted again: the report lists each rejected row with its number and reason, and the map is
+ * as it was. A dry run writes each batch and rolls it back. Batches written are recorded with the job, so
+ * an import a crash cut short is undone at the next start (markAbandonedImports).
  */
 export async function importRows(db: Kysely<DB>, def: ResourceDefinition, rows: AsyncIterable<RawRow>, options: ImportOptions): Promise<ImportReport> {
   const report: ImportReport = { layer: def.name, read: 0, imported: 0, rejected: [], repaired: [], dry_run: options.dryRun, written: false };
@@ -66,117 +84,181 @@ export async function importRows(db: Kysely<DB>, def: ResourceDefinition, rows: 
     rejections++;
     if (report.rejected.length < MAX_LISTED) report.rejected.push({ row, ...(field ? { field } : {}), reason });
   };
-  const geometry = resourceGeometry(def);
-  const textTypes = csvTypes(def.properties);
-
-  const rollback = new Error('import rolled back');
+  const dir = await uploadDir();
   try {
-    await db.transaction().execute(async (trx) => {
-      const auditFrom = await lockMapWrites(trx, options.actor);
-      let pending: RawRow[] = [];
-      const flush = async () => {
-        const batch = pending;
-        pending = [];
-        const checked = check(await withWkt(trx, batch));
-        if (checked.length) await store(checked);
-      };
-
-      const check = (batch: RawRow[]): Checked[] => batch.flatMap((raw) => {
-        if (raw.error) return reject(raw.row, raw.error), [];
-        // Checked before it is shifted (the shift assumes a well-formed geometry), and after.
-        const given = geometry.safeParse(raw.geometry);
-        const shape = options.crs === 'wgs84' || !given.success ? given
-          : geometry.safeParse(gcoord.transform(given.data as Parameters<typeof gcoord.transform>[0], FROM[options.crs], gcoord.WGS84));
-        if (!shape.success) {
-          const [issue] = shape.error.issues;
-          return reject(raw.row, issue.message, ['geometry', ...issue.path].join('.')), [];
-        }
-        try {
-          const given = raw.text ? fromText(raw.properties, textTypes) : raw.properties;
-          const properties = validProperties(def, given, 'properties', { readOnly: 'drop' });
-          const { viewer } = options;
-          const [forbidden] = viewer ? forbiddenProperties(def.name, viewer, Object.keys(given ?? {})) : [];
-          if (forbidden) return reject(raw.row, `a ${viewer!.role} may not set ${forbidden}`, `properties.${forbidden}`), [];
-          return [{ row: raw.row, geometry: shape.data, properties: { ...properties, ...(viewer && createdBy(def, viewer)) } }];
-        } catch (error) {
-          const problem = error as HttpProblem;
-          return reject(raw.row, problem.detail ?? problem.message, problem.extensions?.field as string), [];
-        }
-      });
-
-      const store = async (batch: Checked[]) => {
-        for (const { index, reason } of await invalidGeometries(trx, batch, def.multi)) {
-          const fixed = options.repair ? await repaired(trx, batch[index].geometry, def) : undefined;
-          if (fixed) {
-            report.repaired.push({ row: batch[index].row, reason });
-            batch[index].geometry = fixed;
-          } else {
-            reject(batch[index].row, options.repair ? `${reason}, and ST_MakeValid cannot make it a valid ${def.geometry.join(' or ')}` : `${reason} (repair=true may fix it)`, 'geometry');
-            batch[index].row = -1;
-          }
-        }
-        await insert(batch.filter((f) => f.row > 0));
-      };
-
-      /**
-       * Writes rows under a savepoint. A database rule broken in a batch (an unknown reference, a duplicate
-       * code, overlapping grids) sends it back row by row, so each culprit is named by its row.
-       */
-      const insert = async (good: Checked[]): Promise<void> => {
-        if (!good.length) return;
-        await sql`savepoint import_batch`.execute(trx);
-        try {
-          const columns = [...new Set(good.flatMap((f) => Object.keys(f.properties)))];
-          const ids = await insertFeatures(trx, def, columns, good);
-          await def.check?.(trx, ids);
-          if (options.viewer) await refuseOutsideScope(trx, def, options.viewer, 'create', ids);
-          report.imported += ids.length;
-          await sql`release savepoint import_batch`.execute(trx);
-        } catch (error) {
-          await sql`rollback to savepoint import_batch`.execute(trx);
-          if (good.length > 1) {
-            for (const one of good) await insert([one]);
-            return;
-          }
-          const problem = error instanceof HttpProblem ? error : databaseProblem(error);
-          if (!problem) throw error;
-          reject(good[0].row, `${problem.title}: ${problem.detail}`, problem.extensions.field as string | undefined);
-        }
-      };
-
-      for await (const raw of rows) {
-        if (++report.read > options.limits.features) throw tooLarge('features', `an import from this account holds at most ${options.limits.features} features`);
-        pending.push(raw);
-        if (pending.length === BATCH) {
-          if (options.signal?.aborted) throw stopping();
-          await flush();
-          options.onProgress?.(report.read);
-        }
-      }
-      await flush();
-      options.onProgress?.(report.read);
-      if (report.read === 0) reject('file', 'the file holds no features (a GeoJSON file must be a FeatureCollection)');
-      if (rejections > 0 || options.dryRun) throw rollback;
-      if (options.viewer) await refuseRelinksOutsideScope(trx, options.viewer, auditFrom);
-      if (options.signal?.aborted) throw stopping();
-      await options.onWritten?.(trx, { ...report, written: true });
-    });
-    report.written = true;
-  } catch (error) {
-    if (error !== rollback) throw error;
-    if (rejections > MAX_LISTED) report.rejected.push({ row: '…', reason: `${rejections - MAX_LISTED} more rows rejected` });
+    const checked = join(dir, 'checked.ndjson');
+    const staged = await checkRows(db, def, rows, options, report, reject, checked);
+    if (report.read === 0) reject('file', 'the file holds no features (a GeoJSON file must be a FeatureCollection)');
+    if (rejections === 0) await applyRows(db, def, checked, staged, options, report, reject, () => rejections);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
+  if (rejections > MAX_LISTED) report.rejected.push({ row: '…', reason: `${rejections - MAX_LISTED} more rows rejected` });
   return report;
 }
 
+type Reject = (row: number | string, reason: string, field?: string) => void;
+
+/** Checks every row without writing; those that pass are written to `file`, one JSON line each. Answers how many. */
+async function checkRows(db: Kysely<DB>, def: ResourceDefinition, rows: AsyncIterable<RawRow>, options: ImportOptions, report: ImportReport, reject: Reject, file: string) {
+  const geometry = resourceGeometry(def);
+  const textTypes = csvTypes(def.properties);
+  const out = createWriteStream(file);
+  let staged = 0;
+
+  const check = (raw: RawRow): Checked[] => {
+    if (raw.error) return reject(raw.row, raw.error), [];
+    // Checked before it is shifted (the shift assumes a well-formed geometry), and after.
+    const given = geometry.safeParse(raw.geometry);
+    const shape = options.crs === 'wgs84' || !given.success ? given
+      : geometry.safeParse(gcoord.transform(given.data as Parameters<typeof gcoord.transform>[0], FROM[options.crs], gcoord.WGS84));
+    if (!shape.success) {
+      const [issue] = shape.error.issues;
+      return reject(raw.row, issue.message, ['geometry', ...issue.path].join('.')), [];
+    }
+    try {
+      const given = raw.text ? fromText(raw.properties, textTypes) : raw.properties;
+      const properties = validProperties(def, given, 'properties', { readOnly: 'drop' });
+      const { viewer } = options;
+      const [forbidden] = viewer ? forbiddenProperties(def.name, viewer, Object.keys(given ?? {})) : [];
+      if (forbidden) return reject(raw.row, `a ${viewer!.role} may not set ${forbidden}`, `properties.${forbidden}`), [];
+      return [{ row: raw.row, geometry: shape.data, properties: { ...properties, ...(viewer && createdBy(def, viewer)) } }];
+    } catch (error) {
+      const problem = error as HttpProblem;
+      return reject(raw.row, problem.detail ?? problem.message, problem.extensions?.field as string), [];
+    }
+  };
+
+  const flush = async (batch: RawRow[]) => {
+    const good = (await withWkt(db, batch)).flatMap(check);
+    for (const { index, reason } of await invalidGeometries(db, good, def.multi)) {
+      const fixed = options.repair ? await repaired(db, good[index].geometry, def) : undefined;
+      if (fixed) {
+        report.repaired.push({ row: good[index].row, reason });
+        good[index].geometry = fixed;
+      } else {
+        reject(good[index].row, options.repair ? `${reason}, and ST_MakeValid cannot make it a valid ${def.geometry.join(' or ')}` : `${reason} (repair=true may fix it)`, 'geometry');
+        good[index].row = -1;
+      }
+    }
+    for (const row of good) {
+      if (row.row < 0) continue;
+      staged++;
+      if (!out.write(`${JSON.stringify(row)}\n`)) await once(out, 'drain');
+    }
+  };
+
+  try {
+    let pending: RawRow[] = [];
+    for await (const raw of rows) {
+      if (++report.read > options.limits.features) throw tooLarge('features', `an import from this account holds at most ${options.limits.features} features`);
+      pending.push(raw);
+      if (pending.length === CHECK_BATCH) {
+        if (options.signal?.aborted) throw stopping();
+        await flush(pending);
+        pending = [];
+        options.onProgress?.(report.read, 0);
+      }
+    }
+    await flush(pending);
+    options.onProgress?.(report.read, 0);
+  } finally {
+    await new Promise((resolve) => out.end(resolve));
+  }
+  return staged;
+}
+
+/** Writes the checked rows in batches (see importRows); undoes the batches written if the import cannot finish. */
+async function applyRows(
+  db: Kysely<DB>, def: ResourceDefinition, file: string, staged: number, options: ImportOptions, report: ImportReport, reject: Reject, rejections: () => number,
+) {
+  const written: number[] = [];
+  const rollback = new Error('batch rolled back');
+
+  /**
+   * Writes rows under a savepoint. A database rule broken in a batch (an unknown reference, a duplicate
+   * code, overlapping grids) sends it back row by row, so each culprit is named by its row.
+   */
+  const insert = async (trx: Transaction<DB>, good: Checked[]): Promise<number[]> => {
+    if (!good.length) return [];
+    await sql`savepoint import_batch`.execute(trx);
+    try {
+      const columns = [...new Set(good.flatMap((f) => Object.keys(f.properties)))];
+      const ids = await insertFeatures(trx, def, columns, good);
+      await def.check?.(trx, ids);
+      if (options.viewer) await refuseOutsideScope(trx, def, options.viewer, 'create', ids);
+      await sql`release savepoint import_batch`.execute(trx);
+      return ids;
+    } catch (error) {
+      await sql`rollback to savepoint import_batch`.execute(trx);
+      if (good.length > 1) {
+        const ids = [];
+        for (const one of good) ids.push(...(await insert(trx, [one])));
+        return ids;
+      }
+      const problem = error instanceof HttpProblem ? error : databaseProblem(error);
+      if (!problem) throw error;
+      reject(good[0].row, `${problem.title}: ${problem.detail}`, problem.extensions.field as string | undefined);
+      return [];
+    }
+  };
+
+  let size = APPLY_BATCH.first;
+  const apply = async (batch: Checked[], last: boolean) => {
+    if (options.signal?.aborted) throw stopping();
+    const started = Date.now();
+    let ids: number[] = [];
+    try {
+      await db.transaction().execute(async (trx) => {
+        const auditFrom = await lockMapWrites(trx, options.actor);
+        ids = await insert(trx, batch);
+        report.imported += ids.length;
+        // once a row is rejected the rest are only checked, so the report names every rejection
+        if (options.dryRun || rejections() > 0) throw rollback;
+        if (options.viewer) await refuseRelinksOutsideScope(trx, options.viewer, auditFrom);
+        if (options.job) await recordImportedRows(trx, options.job, ids, last);
+        if (last) {
+          if (options.signal?.aborted) throw stopping();
+          await options.onWritten?.(trx, { ...report, written: true });
+        }
+      });
+      written.push(...ids);
+    } catch (error) {
+      if (error !== rollback) throw error;
+    }
+    options.onProgress?.(report.read, report.imported);
+    const took = Date.now() - started;
+    size = took < APPLY_BATCH.fastMs ? Math.min(size * 2, APPLY_BATCH.most) : took > APPLY_BATCH.slowMs ? Math.max(Math.floor(size / 2), APPLY_BATCH.least) : size;
+  };
+
+  try {
+    let batch: Checked[] = [];
+    let done = 0;
+    for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+      batch.push(JSON.parse(line) as Checked);
+      if (batch.length >= size) {
+        done += batch.length;
+        await apply(batch, done === staged);
+        batch = [];
+      }
+    }
+    if (batch.length) await apply(batch, true);
+    if (rejections() === 0 && !options.dryRun) report.written = true;
+  } catch (error) {
+    await undoImport(db, def.table, written, options.actor, options.job);
+    throw error;
+  }
+  if (!report.written) await undoImport(db, def.table, written, options.actor, options.job);
+}
+
 /** CSV rows with a WKT column get their geometry as GeoJSON from PostGIS; unreadable WKT is that row's error. */
-async function withWkt(trx: Transaction<DB>, batch: RawRow[]): Promise<RawRow[]> {
+async function withWkt(db: Kysely<DB>, batch: RawRow[]): Promise<RawRow[]> {
   const wkt = batch.filter((r) => r.wkt !== undefined && !r.error);
   if (!wkt.length) return batch;
   const { rows } = await sql<{ geometry: unknown }>`
     select geojson_from_text(w.value) as geometry
     from json_array_elements_text(${JSON.stringify(wkt.map((r) => r.wkt))}::json) with ordinality as w(value, n)
-    order by w.n`.execute(trx);
+    order by w.n`.execute(db);
   wkt.forEach((r, i) => {
     if (rows[i].geometry === null) r.error = 'geometry: not valid WKT';
     else r.geometry = rows[i].geometry;
@@ -188,11 +270,11 @@ async function withWkt(trx: Transaction<DB>, batch: RawRow[]): Promise<RawRow[]>
  * ST_MakeValid's answer, keeping only the polygons (a spike becomes a line and is dropped), if it is still
  * a type the resource takes, else undefined.
  */
-async function repaired(trx: Transaction<DB>, geometry: Geometry, def: ResourceDefinition): Promise<Geometry | undefined> {
+async function repaired(db: Kysely<DB>, geometry: Geometry, def: ResourceDefinition): Promise<Geometry | undefined> {
   const { rows: [fixed] } = await sql<{ type: string; geometry: Geometry }>`
     select GeometryType(g) as type, ST_AsGeoJSON(g)::json as geometry
     from ST_CollectionExtract(ST_MakeValid(normalized_geometry(${JSON.stringify(geometry)}, ${def.multi ?? false})), ${def.geometry.includes('Point') ? 1 : 3}) as c
-    cross join lateral (select case when ST_NumGeometries(c) = 1 then ST_GeometryN(c, 1) else c end as g) single`.execute(trx);
+    cross join lateral (select case when ST_NumGeometries(c) = 1 then ST_GeometryN(c, 1) else c end as g) single`.execute(db);
   return def.geometry.some((t) => t.toUpperCase() === fixed.type) ? fixed.geometry : undefined;
 }
 
