@@ -56,6 +56,12 @@ describe.skipIf(mode === 'embedded')('a database outage on the server database',
     expectUnavailable(await request(app).post('/api/v1/issues')
       .send({ type: 'Feature', geometry: { type: 'Point', coordinates: [109.4862, 36.5862] }, properties: { title: '停电', category: 'noise' } }));
 
+    // Open311 clients get GeoReport's error list, with the same 503 and Retry-After
+    const open311 = await request(monitor).get('/open311/v2/requests.json');
+    expect(open311.status).toBe(503);
+    expect(open311.headers['retry-after']).toMatch(/^\d+$/);
+    expect(open311.body).toEqual([{ code: 503, description: expect.any(String) }]);
+
     await sql`alter database ${sql.id(name)} allow_connections true`.execute(admin.db);
     expect((await request(monitor).get('/api/v1/health').expect(200)).body.status).toBe('ok');
     expect((await request(app).get('/api/v1/buildings?limit=1').expect(200)).body.features).toHaveLength(1);

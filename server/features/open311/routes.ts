@@ -3,7 +3,7 @@ import { actorOf, bearerToken, type Viewer } from '../../access/viewer.ts';
 import type { Config } from '../../config.ts';
 import type { Database } from '../../db/database.ts';
 import { parseId } from '../../http/params.ts';
-import { databaseProblem, HttpProblem, invalidParameter } from '../../http/problem.ts';
+import { HttpProblem, invalidParameter, toProblem } from '../../http/problem.ts';
 import { sessionViewer } from '../accounts/queries.ts';
 import { categories, serviceRequests, servicesChangedAt } from './queries.ts';
 import { checkJurisdiction, optionalText, parseRequestFilter, reportServiceRequest, toService, toServiceRequest } from './service.ts';
@@ -59,8 +59,10 @@ function send(res: Response, format: Format, root: string, body: XmlValue) {
  */
 const geoReportErrors: ErrorRequestHandler = (error, req, res, _next) => {
   const problem = asProblem(error);
-  const status = problem.status >= 500 ? 500 : problem.status === 403 || problem.status === 404 ? problem.status : 400;
+  // a database outage stays 503 with its Retry-After: a client should come back, not give up
+  const status = problem.status === 503 ? 503 : problem.status >= 500 ? 500 : problem.status === 403 || problem.status === 404 ? problem.status : 400;
   if (status === 500) req.log?.error({ err: error }, 'request failed');
+  res.set(problem.headers);
   const listed = problem.extensions.errors as { field: string; message: string }[] | undefined;
   const errors = listed?.map((e) => ({ code: status, description: `${e.field}: ${e.message}` }))
     ?? [{ code: status, description: problem.detail ?? problem.title }];
@@ -69,14 +71,11 @@ const geoReportErrors: ErrorRequestHandler = (error, req, res, _next) => {
 };
 
 function asProblem(error: unknown): HttpProblem {
-  if (error instanceof HttpProblem) return error;
-  const fromDatabase = databaseProblem(error);
-  if (fromDatabase) return fromDatabase;
   // the body parsers': too large, too many parameters, malformed JSON, a charset other than UTF-8
   const { status, type, message } = error as { status?: number; type?: string; message?: string };
   if (type === 'entity.too.large') return invalidParameter('body', `body: larger than ${BODY_LIMIT}`);
-  if (typeof status === 'number' && status < 500) return invalidParameter('body', `body: ${message ?? 'cannot be read'}`);
-  return new HttpProblem(500, 'Internal Server Error', 'the server failed to answer; the error is in its log');
+  if (typeof type === 'string' && typeof status === 'number' && status < 500) return invalidParameter('body', `body: ${message ?? 'cannot be read'}`);
+  return toProblem(error);
 }
 
 export function open311Routes(database: Database, config: Config) {
