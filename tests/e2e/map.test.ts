@@ -137,6 +137,12 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     expect(await report.locator('tbody tr').count()).toBe(1);
     expect(await report.locator('tbody td').first().textContent()).toBe('2');
 
+    // a file over a limit is refused in the reader's language, never the server's English
+    await panel.locator('input[type="file"]').setInputFiles({ name: 'deep.geojson', mimeType: 'application/geo+json', buffer: Buffer.from(`{"type":"FeatureCollection","features":[${'['.repeat(40)}`) });
+    await panel.getByRole('button', { name: '检查（不写入）' }).click();
+    await expect.poll(() => report.textContent()).toContain('JSON 嵌套层数过多');
+    expect(await report.textContent()).not.toMatch(/nests/);
+
     await panel.locator('input[type="file"]').setInputFiles(file([footprint(109.4862, '网页导入楼')]));
     await panel.getByRole('button', { name: '导入', exact: true }).click();
     await expect.poll(() => report.textContent()).toContain('已写入');

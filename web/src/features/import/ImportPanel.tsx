@@ -11,11 +11,14 @@ interface Report {
   rejected?: { row: number | string; field?: string; reason: string }[];
   repaired?: { row: number; reason: string }[];
   detail?: string;
+  /** a refusal's problem: its status, and the limit it crossed */
+  status?: number;
+  limit?: string;
 }
 
 /** Import a file into a layer (check first with a dry run), and export a layer, for the planner's office. */
 export function ImportPanel({ onImported }: { onImported: () => void }) {
-  const { t } = useI18n();
+  const { t, maybe, lang } = useI18n();
   const { may } = useSession();
   const importable = LAYERS.filter((l) => may(l, 'create'));
   const exportable = LAYERS.filter((l) => may(l, 'read'));
@@ -72,7 +75,13 @@ export function ImportPanel({ onImported }: { onImported: () => void }) {
             {t('import.read')} {report.read ?? 0} · {t('import.accepted')} {report.imported ?? 0} ·{' '}
             {report.written ? t('import.written') : report.rejected?.length ? t('import.nothingWritten') : t('import.checked')}
           </p>
-          {report.detail && !report.rejected && <p className="error">{report.detail}</p>}
+          {report.detail && !report.rejected && (
+            <p className="error">
+              {(report.limit && maybe(`import.limit.${report.limit}`)) || (report.status === 503 ? t('import.stopped') : t('import.refused'))}
+              {/* the server's own words name the place in the file; only English readers get them */}
+              {lang === 'en' && !report.limit && report.status !== 503 ? `: ${report.detail}` : ''}
+            </p>
+          )}
           {report.rejected && report.rejected.length > 0 && (
             <table>
               <thead><tr><th>{t('import.row')}</th><th>{t('import.reason')}</th></tr></thead>
