@@ -1,10 +1,30 @@
 import { mkdir } from 'node:fs/promises';
+import { constants } from 'node:os';
 import type { Logger } from 'pino';
 import { generateDemoCity } from '../data/demo-city.ts';
 import { isEmpty, loadDemoCity } from '../data/load-demo.ts';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
+
+/** How a process is told to stop: Ctrl-C, a supervisor or `kill`, its terminal closing. */
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+export type StopSignal = (typeof STOP_SIGNALS)[number];
+
+/**
+ * Runs `stop` on the first stop signal, instead of dying with the embedded database open. Later signals
+ * are ignored: Ctrl-C under `npm run` reaches node twice (from the terminal and relayed by npm).
+ */
+export function onStop(stop: (signal: StopSignal) => void) {
+  let stopping = false;
+  for (const signal of STOP_SIGNALS) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      stop(signal);
+    });
+  }
+}
 
 /** Opens the database the configuration names: a server, or the embedded one in DATA_DIR. */
 export async function openConfiguredDatabase(config: Config, log: Logger) {
@@ -19,9 +39,21 @@ export async function migrateLogged(database: Database, log: Logger) {
   log.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
 }
 
-/** Opens the configured database and brings its schema up to date: what the CLIs share. */
-export async function openMigratedDatabase(config: Config, log: Logger) {
-  const database = await openConfiguredDatabase(config, log);
+/**
+ * Opens the configured database and brings its schema up to date: what the CLIs share. From then on a stop
+ * signal closes the database (which waits for the statement or transaction in progress; nothing starts
+ * after it) and ends the process as the signal would. `interrupt` ends the work early where it can: an
+ * import's input, so that its transaction rolls back.
+ */
+export async function openMigratedDatabase(config: Config, log: Logger, interrupt = () => {}) {
+  const opening = openConfiguredDatabase(config, log);
+  onStop(async (signal) => {
+    console.error(`\n${signal}: stopping`);
+    interrupt();
+    await (await opening.catch(() => undefined))?.close();
+    process.exit(128 + constants.signals[signal]);
+  });
+  const database = await opening;
   try {
     await migrateLogged(database, log);
   } catch (error) {
