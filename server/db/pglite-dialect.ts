@@ -1,4 +1,5 @@
-import type { PGlite } from '@electric-sql/pglite';
+import type { PGlite, Results } from '@electric-sql/pglite';
+import type { Logger } from 'pino';
 import {
   PostgresAdapter,
   PostgresIntrospector,
@@ -12,17 +13,20 @@ import {
   type TransactionSettings,
 } from 'kysely';
 
+/** Where notices go that must not fail a statement (those of a COMMIT). */
+type NoticeLog = Pick<Logger, 'warn'>;
+
 /**
  * Kysely over an embedded PGlite. PGlite is one session, so a connection is a turn:
  * whoever holds it (a query, or a whole transaction) runs alone until it is released.
  */
 export class PGliteDialect implements Dialect {
-  constructor(private readonly pglite: PGlite) {}
+  constructor(private readonly pglite: PGlite, private readonly log?: NoticeLog) {}
   createAdapter() {
     return new PostgresAdapter();
   }
   createDriver(): Driver {
-    return new PGliteDriver(this.pglite);
+    return new PGliteDriver(this.pglite, this.log);
   }
   createIntrospector(db: Kysely<any>) {
     return new PostgresIntrospector(db);
@@ -36,8 +40,8 @@ class PGliteDriver implements Driver {
   private turn: Promise<void> = Promise.resolve();
   private readonly connection: PGliteConnection;
 
-  constructor(pglite: PGlite) {
-    this.connection = new PGliteConnection(pglite);
+  constructor(pglite: PGlite, log?: NoticeLog) {
+    this.connection = new PGliteConnection(pglite, log);
   }
 
   async init() {}
@@ -61,7 +65,7 @@ class PGliteDriver implements Driver {
   }
 
   async commitTransaction(connection: DatabaseConnection) {
-    await connection.executeQuery({ sql: 'commit', parameters: [] } as unknown as CompiledQuery);
+    await (connection as PGliteConnection).commit();
   }
 
   async rollbackTransaction(connection: DatabaseConnection) {
@@ -76,20 +80,34 @@ class PGliteDriver implements Driver {
 
 class PGliteConnection implements DatabaseConnection {
   release: () => void = () => {};
-  constructor(private readonly pglite: PGlite) {}
+  constructor(private readonly pglite: PGlite, private readonly log?: NoticeLog) {}
+
+  /**
+   * Once COMMIT answers, the transaction is saved: its notices (PostgreSQL warns at commit of a snapshot a
+   * PostGIS call inside the transaction left active) are logged, never thrown, so a saved change is never
+   * reported as failed.
+   */
+  async commit() {
+    await this.pglite.exec('commit', { onNotice: (notice) => this.log?.warn({ notice: notice.message }, 'notice on commit') });
+  }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    // A PostGIS error inside the embedded build can come back as an empty result with only this warning
-    // (seen with ST_Difference in PGlite 0.5.8): a lost answer must fail loudly, never read as "no rows".
+    // A PostGIS error inside the embedded build (GEOS failing, in PGlite 0.5.8) can lose a statement's answer
+    // without an error: outside a transaction the empty result comes with this warning; inside one the warning
+    // waits for COMMIT, and the result lacks even the columns the statement has. A lost answer must fail
+    // loudly (the transaction then rolls back), never read as "no rows".
     let lost: string | undefined;
     const onNotice = (notice: { message?: string }) => {
       if (notice.message && /snapshot .* still active/.test(notice.message)) lost = notice.message;
     };
-    // Without parameters use the simple protocol, which also runs multi-statement scripts (migrations).
-    const result =
-      query.parameters.length === 0
-        ? (await this.pglite.exec(query.sql, { onNotice })).at(-1)
-        : await this.pglite.query<R>(query.sql, query.parameters as unknown[], { onNotice });
+    let result: Results<R> | undefined;
+    if (query.parameters.length === 0) {
+      // the simple protocol, which also runs multi-statement scripts (migrations)
+      result = (await this.pglite.exec(query.sql, { onNotice })).at(-1) as Results<R> | undefined;
+    } else {
+      result = await this.pglite.query<R>(query.sql, query.parameters as unknown[], { onNotice });
+      if (!lost && result.fields.length === 0 && (await this.pglite.describeQuery(query.sql)).resultFields.length > 0) lost = 'no columns';
+    }
     if (lost) throw new Error(`the embedded database lost the result of a query (${lost}); the statement failed inside PostGIS`);
     const rows = (result?.rows ?? []) as R[];
     const affected = result?.affectedRows;
