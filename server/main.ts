@@ -6,6 +6,9 @@ import type { Database } from './db/database.ts';
 import { ensureAdmin } from './features/accounts/service.ts';
 import { startDispatchTimer } from './features/dispatch/service.ts';
 import { pruneEvents } from './features/events/routes.ts';
+import { interruptImports, markAbandonedImports } from './features/import/jobs.ts';
+import { removeStaleUploads } from './features/import/uploads.ts';
+import { RESOURCES } from './features/resources.ts';
 import { createLogger } from './logger.ts';
 import { loadDemoIfEmpty, migrateLogged, onStop, openConfiguredDatabase, type StopSignal } from './start.ts';
 
@@ -41,6 +44,9 @@ async function start() {
     const database = await opening;
     await migrateLogged(database, log);
     await loadDemoIfEmpty(database, config, log);
+    // what a process that died left behind: imports cut short (undone) and their uploads
+    const [abandoned, uploads] = [await markAbandonedImports(database.db, RESOURCES), await removeStaleUploads()];
+    if (abandoned || uploads) log.warn({ abandoned, uploads }, 'undid the imports and removed the uploads of a process that died');
     if (config.GRIDMAP_ADMIN_PASSWORD && (await ensureAdmin(database.db, config.GRIDMAP_ADMIN_PASSWORD))) {
       log.info('no admin yet: created user admin with GRIDMAP_ADMIN_PASSWORD');
     }
@@ -78,6 +84,9 @@ async function stop(signal: StopSignal) {
   stopping = true;
   log.info({ signal }, 'shutting down');
   stopDispatchTimer?.();
+  // imports roll back at their next batch and answer 503, so their clients know to send them again
+  const interrupted = interruptImports();
+  if (interrupted.length) log.info({ imports: interrupted }, 'interrupting the imports in progress');
   if (server) await closeListener(server);
   // Closing waits for the statement or transaction in progress, so the embedded files are never left half
   // written; a database still opening is waited for, then closed.

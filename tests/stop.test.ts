@@ -92,11 +92,11 @@ function buildings(n: number, count = ROWS) {
  * Creates buildings in one request, as a FeatureCollection. `sent` resolves once the whole body has left;
  * with `hold`, the last bytes wait for it to resolve: a slow client, still uploading.
  */
-function postBuildings(base: string, token: string, body: string, hold?: Promise<unknown>) {
+function postBuildings(base: string, token: string, body: string, hold?: Promise<unknown>, path = '/api/v1/buildings') {
   let sent!: () => void;
   const whenSent = new Promise<void>((resolve) => (sent = resolve));
   const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = request(`${base}/api/v1/buildings`, {
+    const req = request(`${base}${path}`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/geo+json', 'Content-Length': Buffer.byteLength(body) },
     }, (res) => {
@@ -242,6 +242,40 @@ describe(`stopping Gridmap on the ${mode} database`, { timeout: 120_000 }, () =>
       expectClosed();
     });
   }
+
+  /** An import of `count` buildings through the API, and a wait until its first batches are on the map. */
+  async function importUnderWay(server: Awaited<ReturnType<typeof startServer>>, token: string, n: number, count: number) {
+    const importing = postBuildings(server.base, token, buildings(n, count), undefined, '/api/v1/import/buildings');
+    void importing.answer.catch(() => {});
+    await expect.poll(() => buildingCount(server.base, token), { timeout: 60_000, interval: 50 }).toBeGreaterThan(saved);
+    return importing;
+  }
+
+  it('SIGTERM during an API import undoes what it wrote and answers 503; a kill -9 midway is undone at the next start', async () => {
+    let server = await startServer('node', env);
+    let token = await login(server.base);
+    const importing = await importUnderWay(server, token, 20, 8000);
+    process.kill(server.pid, 'SIGTERM');
+    const answer = await importing.answer;
+    expect(answer.status, answer.body).toBe(503);
+    expect(JSON.parse(answer.body)).toMatchObject({ title: 'Server stopping' });
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(server.output()).toMatch(/interrupting the imports in progress/);
+
+    server = await startServer('node', env);
+    token = await login(server.base);
+    expect(await buildingCount(server.base, token)).toBe(saved);
+    await importUnderWay(server, token, 21, 8000);
+    process.kill(server.pid, 'SIGKILL');
+    await server.exited;
+
+    server = await startServer('node', env);
+    expect(server.output()).toMatch(/undid the imports and removed the uploads of a process that died/);
+    token = await login(server.base);
+    expect(await buildingCount(server.base, token)).toBe(saved);
+    process.kill(server.pid, 'SIGTERM');
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+  });
 
   it('starts again after the last stop with every building it said it saved', async () => {
     const server = await startServer('node', env);

@@ -9,7 +9,7 @@ import { actorOf } from '../../access/viewer.ts';
 import { parseId, parseQueryValue } from '../../http/params.ts';
 import { HttpProblem, problemBody, toProblem } from '../../http/problem.ts';
 import { beginImport, importPath, readImport, recordImport } from './jobs.ts';
-import { IMPORT_CRS, importRows, type ImportCrs } from './service.ts';
+import { IMPORT_CRS, importRows, serverStopping, type ImportCrs } from './service.ts';
 import { IMPORT_FORMATS, readRows, type ImportFormat } from './sources.ts';
 import { IMPORT_LIMITS, guardUpload, tooLarge } from './limits.ts';
 import { uploadDir } from './uploads.ts';
@@ -87,11 +87,12 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
       try {
         const file = join(dir, 'upload');
         try {
-          await pipeline(req, guardUpload(format!, limits), createWriteStream(file));
+          await pipeline(req, guardUpload(format!, limits), createWriteStream(file), { signal: stop });
         } catch (error) {
           // the rest of the body is not read: the connection closes after the answer
           res.set('Connection', 'close');
           const code = (error as NodeJS.ErrnoException).code;
+          if (code === 'ABORT_ERR') throw serverStopping();
           if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET') throw new HttpProblem(400, 'Upload interrupted', 'the upload ended before its end', { field: 'body' });
           throw error;
         }

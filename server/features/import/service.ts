@@ -60,7 +60,7 @@ const CHECK_BATCH = 10000;
 /** Rows applied in one transaction, adapted so that each holds the map's write lock about half a second. */
 const APPLY_BATCH = { first: 500, least: 50, most: 5000, fastMs: 300, slowMs: 1000 };
 
-const stopping = () => new HttpProblem(503, 'Server stopping', 'the server stopped during the import: nothing was written; send it again', { field: 'body' }, { 'Retry-After': '10' });
+export const serverStopping = () => new HttpProblem(503, 'Server stopping', 'the server stopped during the import: nothing was written; send it again', { field: 'body' }, { 'Retry-After': '10' });
 /** Rejections listed in a report; beyond this only counted, so a broken million-row file has a bounded answer. */
 const MAX_LISTED = 1000;
 
@@ -154,7 +154,7 @@ async function checkRows(db: Kysely<DB>, def: ResourceDefinition, rows: AsyncIte
       if (++report.read > options.limits.features) throw tooLarge('features', `an import from this account holds at most ${options.limits.features} features`);
       pending.push(raw);
       if (pending.length === CHECK_BATCH) {
-        if (options.signal?.aborted) throw stopping();
+        if (options.signal?.aborted) throw serverStopping();
         await flush(pending);
         pending = [];
         options.onProgress?.(report.read, 0);
@@ -205,7 +205,7 @@ async function applyRows(
 
   let size = APPLY_BATCH.first;
   const apply = async (batch: Checked[], last: boolean) => {
-    if (options.signal?.aborted) throw stopping();
+    if (options.signal?.aborted) throw serverStopping();
     const started = Date.now();
     let ids: number[] = [];
     try {
@@ -218,7 +218,7 @@ async function applyRows(
         if (options.viewer) await refuseRelinksOutsideScope(trx, options.viewer, auditFrom);
         if (options.job) await recordImportedRows(trx, options.job, ids, last);
         if (last) {
-          if (options.signal?.aborted) throw stopping();
+          if (options.signal?.aborted) throw serverStopping();
           await options.onWritten?.(trx, { ...report, written: true });
         }
       });
