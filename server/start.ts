@@ -42,14 +42,14 @@ export async function migrateLogged(database: Database, log: Logger) {
 /**
  * Opens the configured database and brings its schema up to date: what the CLIs share. From then on a stop
  * signal closes the database (which waits for the statement or transaction in progress; nothing starts
- * after it) and ends the process as the signal would. `interrupt` ends the work early where it can: an
- * import's input, so that its transaction rolls back.
+ * after it) and ends the process as the signal would. `interrupt` ends the work early where it can, and is
+ * waited for: an import stops at its next batch and undoes the batches it wrote.
  */
-export async function openMigratedDatabase(config: Config, log: Logger, interrupt = () => {}) {
+export async function openMigratedDatabase(config: Config, log: Logger, interrupt: () => unknown = () => {}) {
   const opening = openConfiguredDatabase(config, log);
   onStop(async (signal) => {
     console.error(`\n${signal}: stopping`);
-    interrupt();
+    await interrupt();
     await (await opening.catch(() => undefined))?.close();
     process.exit(128 + constants.signals[signal]);
   });

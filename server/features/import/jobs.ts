@@ -30,20 +30,20 @@ export const importPath = (id: number) => `/api/v1/imports/${id}`;
 export type Begun = { id: number; stop: AbortSignal; progress: (read: number, imported: number) => void; done: () => void } | { replay: ImportJob };
 
 /**
- * Starts an import job, or answers with the job a retried request already made: its outcome if it has one,
+ * Starts an import job (for a user, or the command line), or answers with the job a retried request already made: its outcome if it has one,
  * 409 while it runs. The same key for another layer or format is the client's mistake (422).
  */
-export async function beginImport(db: Kysely<DB>, viewer: Viewer, layer: string, format: string, key: string | undefined): Promise<Begun> {
+export async function beginImport(db: Kysely<DB>, who: { id?: number; username: string }, layer: string, format: string, key: string | undefined): Promise<Begun> {
   const { rows: [job] } = await sql<ImportJob & { fresh: boolean }>`
     with found as (
-      select * from imports where username = ${viewer.username} and idempotency_key = ${key ?? null}
+      select * from imports where username = ${who.username} and idempotency_key = ${key ?? null}
     ), again as (
       update imports i set state = 'running', status = null, answer = null, started_at = now(), finished_at = null
       from found f where i.id = f.id and f.state in ('interrupted', 'failed') and f.layer = ${layer} and f.format = ${format}
       returning i.*
     ), made as (
       insert into imports (layer, format, user_id, username, idempotency_key)
-      select ${layer}, ${format}, ${viewer.id}, ${viewer.username}, ${key ?? null}
+      select ${layer}, ${format}, ${who.id ?? null}, ${who.username}, ${key ?? null}
       where not exists (select from found)
       on conflict (username, idempotency_key) do nothing
       returning *
@@ -72,8 +72,11 @@ export async function beginImport(db: Kysely<DB>, viewer: Viewer, layer: string,
   };
 }
 
-/** Records an import's outcome: inside its transaction when it writes (so the rows and the record commit together). */
-export async function recordImport(db: Kysely<DB> | Transaction<DB>, id: number, state: ImportState, status: number, answer: unknown) {
+/**
+ * Records an import's outcome (with the HTTP status it answered; none from the command line): inside its last
+ * batch's transaction when it writes, so the rows and the record commit together.
+ */
+export async function recordImport(db: Kysely<DB> | Transaction<DB>, id: number, state: ImportState, status: number | null, answer: unknown) {
   await sql`update imports set state = ${state}, status = ${status}, answer = ${JSON.stringify(answer)}::jsonb, finished_at = now()
             where id = ${id}`.execute(db);
 }
