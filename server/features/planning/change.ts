@@ -21,6 +21,13 @@ import { GRID_TOLERANCE_M2, grids } from '../grids/resource.ts';
 /** A grid smaller than this (a 45 m square) is a drawing slip, not a grid: refused as a sliver. */
 export const MIN_GRID_AREA_M2 = 2000;
 
+/**
+ * The grid planning computes and keeps boundaries on: the 7 decimals of a degree (about a centimetre) they are
+ * published to (sql/020). Overlay on a fixed grid cannot fail, where in full precision it may along edges that
+ * nearly coincide (and inside the embedded database a failure loses the statement's result without an error).
+ */
+export const PLANNING_GRID = sql.lit(1e-7);
+
 /** The longest a statement of a planning change may run: the change holds every map write back meanwhile. */
 const CHANGE_TIMEOUT_S = 20;
 
@@ -161,22 +168,29 @@ async function nextCodes(trx: Transaction<DB>, communityId: number, n: number): 
 export const gridName = (code: string) => `第${chineseNumeral(Number(code.slice(-3)))}网格`;
 
 /**
- * The refusals the shapes themselves earn: slivers, parts outside the community, holes (a grid wholly inside
- * another: the other would surround it, which the planner's editor, like most grid registers, cannot hold).
+ * The refusals the shapes themselves earn: invalid boundaries (as stored or as published, or not measurable:
+ * boundary_refusal, sql/020), slivers, parts outside the community, holes (a grid wholly inside another: the
+ * other would surround it, which the planner's editor, like most grid registers, cannot hold). Every shape a
+ * change would keep is checked here, the neighbours it reshapes too.
  */
 async function shapeRefusals(trx: Transaction<DB>, communityId: number, edits: Edit[]): Promise<Refusal[]> {
-  const { rows } = await sql<{ n: number; id: number | null; code: string | null; area_m2: number; outside_m2: number; holes: number }>`
+  const { rows } = await sql<{ n: number; id: number | null; code: string | null; invalid: string | null; area_m2: number; outside_m2: number; holes: number }>`
     select (e.n - 1)::int as n, (e.edit->>'id')::int as id, coalesce(e.edit->'restore'->>'code', (select code from grids where id = (e.edit->>'id')::int)) as code,
-           ST_NumInteriorRings(g) as holes,
-           round(ST_Area(g::geography)::numeric, 1)::float8 as area_m2,
-           round(ST_Area(ST_Difference(g, c.geom)::geography)::numeric, 1)::float8 as outside_m2
+           invalid, ST_NumInteriorRings(g) as holes,
+           case when invalid is null then round(ST_Area(g::geography)::numeric, 1)::float8 end as area_m2,
+           case when invalid is null then round(ST_Area(ST_Difference(g, c.geom, ${PLANNING_GRID})::geography)::numeric, 1)::float8 end as outside_m2
     from json_array_elements(${JSON.stringify(edits)}::json) with ordinality as e(edit, n)
     cross join lateral ST_GeomFromWKB(decode(e.edit->>'geom', 'hex'), 4326) as g
+    cross join lateral boundary_refusal(g) as invalid
     join communities c on c.id = ${communityId}
     where e.edit->>'geom' is not null order by e.n`.execute(trx);
   const refusals: Refusal[] = [];
   for (const r of rows) {
     const which = r.code ? `grid ${r.code}` : 'the new grid';
+    if (r.invalid) {
+      refusals.push({ title: 'Invalid geometry', detail: `${which}: ${r.invalid}`, field: 'geometry', grid: r.id });
+      continue;
+    }
     if (r.area_m2 < MIN_GRID_AREA_M2) {
       refusals.push({ title: 'Sliver', detail: `${which} would cover ${r.area_m2} m², under the ${MIN_GRID_AREA_M2} m² a grid needs`, field: 'geometry', grid: r.id, area_m2: r.area_m2, whole: true });
     }
@@ -196,8 +210,11 @@ async function applyEdits(trx: Transaction<DB>, communityId: number, edits: Edit
   const creates = edits.filter((e) => e.id === undefined || e.restore);
   const removals = edits.filter((e) => e.id !== undefined && e.geom === null).map((e) => e.id!);
   if (updates.length) {
-    await sql`update grids g set geom = ST_GeomFromWKB(decode(e.geom, 'hex'), 4326), name = coalesce(e.name, g.name)
-      from json_to_recordset(${JSON.stringify(updates)}::json) as e(id int, geom text, name text) where g.id = e.id`.execute(trx);
+    // a grid given the boundary and name it has is not written: it keeps its version (its ETag), which has its history
+    await sql`update grids g set geom = shape, name = coalesce(e.name, g.name)
+      from json_to_recordset(${JSON.stringify(updates)}::json) as e(id int, geom text, name text)
+      cross join lateral ST_GeomFromWKB(decode(e.geom, 'hex'), 4326) as shape
+      where g.id = e.id and (g.geom, g.name) is distinct from (shape, coalesce(e.name, g.name))`.execute(trx);
   }
   const created: number[] = [];
   if (creates.length) {
@@ -221,7 +238,7 @@ async function applyEdits(trx: Transaction<DB>, communityId: number, edits: Edit
     const { rows } = await sql<{ id: number; username: string; from: number; to: number | null }>`
       select u.id, u.username, u.scope_grid_id as from, (
         select n.id from grids n where n.community_id = r.community_id and n.id <> all(${removals})
-        order by ST_Area(ST_Intersection(n.geom, r.geom)) desc, n.id limit 1) as to
+        order by ST_Area(ST_Intersection(n.geom, r.geom, ${PLANNING_GRID})) desc, n.id limit 1) as to
       from users u join grids r on r.id = u.scope_grid_id where r.id = any(${removals}) order by u.id`.execute(trx);
     const stranded = rows.find((r) => r.to === null);
     if (stranded) {
@@ -270,7 +287,7 @@ async function overlapsOf(trx: Transaction<DB>, communityId: number, edited: num
     select array[a.id, b.id] as grids, array[a.code, b.code] as codes,
            round(ST_Area(x::geography)::numeric, 1)::float8 as area_m2, ST_AsGeoJSON(x, 7)::json as geometry
     from grids a join grids b on b.community_id = a.community_id and a.id < b.id and a.geom && b.geom
-    cross join lateral ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3) as x
+    cross join lateral ST_CollectionExtract(ST_Intersection(a.geom, b.geom, ${PLANNING_GRID}), 3) as x
     where a.community_id = ${communityId} and (a.id = any(${edited}) or b.id = any(${edited}))
       and ST_Area(x::geography) > ${GRID_TOLERANCE_M2}
     order by a.id, b.id`.execute(trx);
@@ -280,7 +297,7 @@ async function overlapsOf(trx: Transaction<DB>, communityId: number, edited: num
 /** The union of the community's grids, hex WKB (to compare what was covered before). */
 async function coveredArea(trx: Transaction<DB>, communityId: number) {
   const { rows: [{ covered }] } = await sql<{ covered: string | null }>`
-    select encode(ST_AsBinary(ST_Union(geom)), 'hex') as covered from grids where community_id = ${communityId}`.execute(trx);
+    select encode(ST_AsBinary(ST_Union(geom, ${PLANNING_GRID})), 'hex') as covered from grids where community_id = ${communityId}`.execute(trx);
   return covered;
 }
 
@@ -288,11 +305,11 @@ async function coveredArea(trx: Transaction<DB>, communityId: number) {
 async function uncoveredParts(trx: Transaction<DB>, communityId: number, coveredBefore: string | null) {
   const { rows } = await sql<{ area_m2: number; new: boolean; geometry: unknown }>`
     with gap as (
-      select coalesce(ST_Difference(c.geom, (select ST_Union(geom) from grids where community_id = c.id)), c.geom) as geom
+      select coalesce(ST_Difference(c.geom, (select ST_Union(geom, ${PLANNING_GRID}) from grids where community_id = c.id), ${PLANNING_GRID}), c.geom) as geom
       from communities c where c.id = ${communityId}),
     parts as (select (ST_Dump(ST_CollectionExtract(geom, 3))).geom as part from gap)
     select round(ST_Area(part::geography)::numeric, 1)::float8 as area_m2,
-           coalesce(ST_Area(ST_Intersection(part, ST_GeomFromWKB(decode(${coveredBefore}, 'hex'), 4326))::geography) > ${GRID_TOLERANCE_M2}, false) as new,
+           coalesce(ST_Area(ST_Intersection(part, ST_GeomFromWKB(decode(${coveredBefore}, 'hex'), 4326), ${PLANNING_GRID})::geography) > ${GRID_TOLERANCE_M2}, false) as new,
            ST_AsGeoJSON(part, 7)::json as geometry
     from parts where ST_Area(part::geography) > ${GRID_TOLERANCE_M2}
     order by ST_Area(part::geography) desc`.execute(trx);

@@ -1,12 +1,13 @@
 import { sql, type RawBuilder, type Transaction } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import { HttpProblem } from '../../http/problem.ts';
-import { MIN_GRID_AREA_M2, type ChangePlan, type Edit, type Refusal } from './change.ts';
+import { MIN_GRID_AREA_M2, PLANNING_GRID, type ChangePlan, type Edit, type Refusal } from './change.ts';
 
 /**
  * The boundaries a planning change proposes, computed by PostGIS: a drawn shape snapped to its neighbours,
- * the neighbours' shared edges moved, a grid split along a line, grids merged, a new grid carved out. Every
- * shape travels as hex WKB, so what is measured in a dry run is byte for byte what is saved.
+ * the neighbours' shared edges moved, a grid split along a line, grids merged, a new grid carved out, each
+ * on the planning grid (PLANNING_GRID, sql/020). Every shape travels as hex WKB, so what is measured in a
+ * dry run is byte for byte what is saved.
  */
 
 /** Snapping reach for a drawn shape: half a metre, in degrees; hand-drawn shared edges then coincide. */
@@ -23,27 +24,29 @@ export async function gridRow(trx: Transaction<DB>, id: number, field = 'id'): P
 }
 
 /**
- * A drawn GeoJSON polygon as Gridmap stores it (hex WKB); 422 naming `field` when PostGIS finds it invalid.
- * With `snapTo`, its vertices and edges within half a metre of the community's other grids or its outline
- * are snapped onto them (kept unsnapped if snapping would make it invalid).
+ * A drawn GeoJSON polygon as Gridmap stores it (hex WKB); 422 naming `field` when it cannot be a grid's
+ * boundary (boundary_refusal: invalid, invalid to the 7 decimals it is published to, or an edge PostGIS cannot
+ * measure). With `snapTo`, its vertices and edges within half a metre of the community's other grids or its
+ * outline are snapped onto them, then onto the planning grid (kept unsnapped if that would make it invalid).
  */
 export async function drawnShape(trx: Transaction<DB>, geometry: unknown, field: string, snapTo?: { communityId: number; except: number[] }) {
   const reference = snapTo
     ? sql`(select ST_Collect(geom) from (select geom from grids where community_id = ${snapTo.communityId} and id <> all(${snapTo.except})
            union all select geom from communities where id = ${snapTo.communityId}) r)`
     : sql`null::geometry`;
-  const { rows: [drawn] } = await sql<{ valid: boolean; reason: string; hex: string }>`
-    select ST_IsValid(g) as valid, ST_IsValidReason(g) as reason,
-           encode(ST_AsBinary(case when ST_IsValid(s) and GeometryType(s) = 'POLYGON' then ST_ForcePolygonCCW(s) else g end), 'hex') as hex
+  const { rows: [drawn] } = await sql<{ reason: string | null; hex: string }>`
+    select reason, encode(ST_AsBinary(case when GeometryType(s) = 'POLYGON' and boundary_refusal(s) is null then ST_ForcePolygonCCW(s) else g end), 'hex') as hex
     from normalized_geometry(${JSON.stringify(geometry)}) as g
-    cross join lateral (select coalesce(ST_Snap(g, ${reference}, ${SNAP_DEGREES}), g) as s) snapped`.execute(trx);
-  if (!drawn.valid) throw new HttpProblem(422, 'Invalid geometry', `${field}: ${drawn.reason}`, { field });
+    cross join lateral boundary_refusal(g) as reason
+    -- nothing more is computed of a shape refused
+    cross join lateral (select case when reason is null then publishable_boundary(coalesce(ST_Snap(g, ${reference}, ${SNAP_DEGREES}), g)) end as s) snapped`.execute(trx);
+  if (drawn.reason) throw new HttpProblem(422, 'Invalid geometry', `${field}: ${drawn.reason}`, { field });
   return drawn.hex;
 }
 
 interface Parts { id: number | null; code: string | null; parts: { hex: string; area_m2: number }[] }
 
-/** Tidied parts (grid_parts, sql/012) of each computed shape, by grid; a grid left with no area has none. */
+/** Tidied parts (grid_parts, sql/012 and sql/020) of each computed shape, by grid; a grid left with no area has none. */
 async function partsOf(trx: Transaction<DB>, shapes: RawBuilder<unknown>): Promise<Parts[]> {
   const { rows } = await sql<Parts>`
     select s.id, g.code, coalesce(json_agg(json_build_object('hex', encode(ST_AsBinary(p.part), 'hex'), 'area_m2', p.area_m2)
@@ -85,12 +88,12 @@ export async function redrawPlan(trx: Transaction<DB>, grid: GridRow, hex: strin
     with drawn as (select ${shape(hex)} as g),
     siblings as (select id, geom from grids where community_id = ${grid.community_id} and id <> ${grid.id}),
     given_up as (select d.k, d.geom as part from grids o, drawn,
-                 ST_Dump(ST_CollectionExtract(ST_Difference(o.geom, drawn.g), 3)) with ordinality as d(path, geom, k) where o.id = ${grid.id}),
-    shared as (select p.k, s.id, ST_Length(ST_Intersection(ST_Boundary(p.part), ST_Buffer(s.geom, 1e-7))::geography) as metres
+                 ST_Dump(ST_CollectionExtract(ST_Difference(o.geom, drawn.g, ${PLANNING_GRID}), 3)) with ordinality as d(path, geom, k) where o.id = ${grid.id}),
+    shared as (select p.k, s.id, ST_Length(ST_Intersection(ST_Boundary(p.part), ST_Boundary(s.geom), ${PLANNING_GRID})::geography) as metres
                from given_up p join siblings s on s.geom && ST_Expand(p.part, 1e-6)),
     taker as (select distinct on (k) k, id from shared where metres > 0.5 order by k, metres desc, id)
-    select s.id, ST_UnaryUnion(ST_Collect(ST_Difference(s.geom, drawn.g),
-             coalesce((select ST_Collect(p.part) from given_up p join taker t using (k) where t.id = s.id), 'SRID=4326;GEOMETRYCOLLECTION EMPTY'::geometry))) as geom
+    select s.id, ST_UnaryUnion(ST_Collect(ST_Difference(s.geom, drawn.g, ${PLANNING_GRID}),
+             coalesce((select ST_Collect(p.part) from given_up p join taker t using (k) where t.id = s.id), 'SRID=4326;GEOMETRYCOLLECTION EMPTY'::geometry)), ${PLANNING_GRID}) as geom
     from siblings s, drawn
     where ST_Relate(s.geom, drawn.g, '2********') or s.id in (select id from taker)`);
   edits.push(...neighbourEdits(shapes, refusals));
@@ -101,7 +104,7 @@ export async function redrawPlan(trx: Transaction<DB>, grid: GridRow, hex: strin
 export async function carvePlan(trx: Transaction<DB>, communityId: number, grid: Edit & { geom: string }): Promise<ChangePlan> {
   const refusals: Refusal[] = [];
   const shapes = await partsOf(trx, sql`
-    select s.id, ST_Difference(s.geom, ${shape(grid.geom)}) as geom from grids s
+    select s.id, ST_Difference(s.geom, ${shape(grid.geom)}, ${PLANNING_GRID}) as geom from grids s
     where s.community_id = ${communityId} and ST_Relate(s.geom, ${shape(grid.geom)}, '2********')`);
   return { edits: [grid, ...neighbourEdits(shapes, refusals)], refusals };
 }
@@ -125,7 +128,7 @@ export async function mergePlan(trx: Transaction<DB>, ids: number[], name?: stri
     throw new HttpProblem(422, 'Grids of different communities', `grid ${found[strange].code} is not in the community of grid ${found[0].code}`,
       { field: `grids[${strange}].id`, grids: [found[0].id, found[strange].id] });
   }
-  const [union] = await partsOf(trx, sql`select ${ids[0]}::int as id, ST_UnaryUnion(ST_Collect(geom)) as geom from grids where id = any(${ids})`);
+  const [union] = await partsOf(trx, sql`select ${ids[0]}::int as id, ST_UnaryUnion(ST_Collect(geom), ${PLANNING_GRID}) as geom from grids where id = any(${ids})`);
   if (union.parts.length !== 1) {
     throw new HttpProblem(422, 'Grids not adjacent', `grids ${found.map((g) => g.code).join(', ')} do not make one area: each must share a boundary with another`, { field: 'grids', grids: ids });
   }
