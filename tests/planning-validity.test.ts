@@ -12,8 +12,8 @@ import { openTestDatabase, type TestDatabase } from './support/databases.ts';
  * the web editor drags them (the boundaries as the API publishes them, GeoJSON to 7 decimals; a vertex on the
  * community's outline slid along it, one inside moved a few metres), neighbours adjusted, each change tried
  * and saved. After every save each grid of the community is valid as stored and as published, no two overlap
- * and together they cover what they covered. Saves that change nothing, and shapes PostGIS cannot measure,
- * are answered as such, never with a 500.
+ * and together they cover what they covered, but for what the dry run reported newly uncovered. Saves that
+ * change nothing, and shapes PostGIS cannot measure, are answered as such, never with a 500.
  */
 
 let test: TestDatabase;
