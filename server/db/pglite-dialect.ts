@@ -1,5 +1,4 @@
 import type { PGlite, Results } from '@electric-sql/pglite';
-import type { Logger } from 'pino';
 import {
   PostgresAdapter,
   PostgresIntrospector,
@@ -13,8 +12,10 @@ import {
   type TransactionSettings,
 } from 'kysely';
 
-/** Where notices go that must not fail a statement (those of a COMMIT). */
-type NoticeLog = Pick<Logger, 'warn'>;
+/** Where notices go that must not fail a statement (those of a COMMIT): the server's logger. */
+export interface NoticeLog {
+  warn(details: { notice?: string }, message: string): void;
+}
 
 /**
  * Kysely over an embedded PGlite. PGlite is one session, so a connection is a turn:
