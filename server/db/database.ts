@@ -70,7 +70,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       extensions: { postgis },
       parsers: PGLITE_PARSERS,
     });
-    const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
+    const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite, options.log) });
     return {
       db,
       mode: 'embedded',
