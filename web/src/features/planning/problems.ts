@@ -105,7 +105,10 @@ export function describeProblem(problem: Problem, t: Translate, names: ProblemNa
     case 'Unknown version':
       return fill(t('problem.unknownVersion'), { grid: theGrid(), version: String(problem.version ?? '?') });
     case 'Invalid geometry':
-      return fill(t('problem.invalidGeometry'), { reason: geometryReason(detail, t) });
+      // a shape the change would keep (a neighbour's too) names its grid
+      return 'grid' in problem
+        ? fill(t('problem.invalidGridGeometry'), { grid: theGrid(), reason: geometryReason(detail, t) })
+        : fill(t('problem.invalidGeometry'), { reason: geometryReason(detail, t) });
     case 'Grid has accounts':
       return fill(t('problem.accounts'), {
         user: String(problem.username ?? '?'),
