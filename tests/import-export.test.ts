@@ -300,7 +300,7 @@ describe('import and export', () => {
   });
 
   it('imports from the command line with progress', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'gridmap-import-'));
+    const dir = await mkdtemp(join(tmpdir(), 'gridmap-cli-'));
     try {
       const file = join(dir, 'issues.ndjson');
       await writeFile(file, [1, 2, 3].map((i) => JSON.stringify(feature({ type: 'Point', coordinates: [109.4862, 36.5862 + i * 0.0001] }, { title: `命令行${i}`, category: 'noise' }))).join('\n'));
@@ -312,11 +312,11 @@ describe('import and export', () => {
         child.stderr.on('data', (c) => (stderr += c));
         child.on('exit', (code) => resolve({ code, stdout, stderr }));
       });
-      expect(stderr).toMatch(/issues: 3 rows read, [\d,]+ rows\/s/);
+      expect(stderr).toMatch(/issues: 3 rows read, 3 written, [\d,]+ rows\/s/);
       expect(code).toBe(0);
       expect(JSON.parse(stdout)).toMatchObject({ layer: 'issues', read: 3, imported: 3, written: true });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  });
+  }, 180_000); // a fresh embedded database is created and migrated first
 });

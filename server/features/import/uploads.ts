@@ -20,8 +20,9 @@ const alive = (pid: number) => {
 /** Removes the uploads of processes that are gone (a crash or kill -9 skips their own clean-up); answers how many. */
 export async function removeStaleUploads(): Promise<number> {
   const stale = (await readdir(tmpdir())).filter((name) => {
+    // only this version's folders (named for their process): another program's are not ours to remove
     const pid = Number(/^gridmap-import-(\d+)-/.exec(name)?.[1] ?? NaN);
-    return name.startsWith(PREFIX) && (!Number.isInteger(pid) || (pid !== process.pid && !alive(pid)));
+    return Number.isInteger(pid) && pid !== process.pid && !alive(pid);
   });
   await Promise.all(stale.map((name) => rm(join(tmpdir(), name), { recursive: true, force: true })));
   return stale.length;
