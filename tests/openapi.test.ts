@@ -44,6 +44,18 @@ describe('the published contract', () => {
     }
   });
 
+  it('says what a request may send: a property with a default may be left out, and unknown ones only where they are dropped', async () => {
+    const { body: { components: { schemas } } } = await request(app).get('/api/v1/openapi.json').expect(200);
+    expect(schemas.AccessKey.required).toEqual(['label']);
+    expect((await request(app).post('/api/v1/auth/keys').send({ label: 'QGIS' }).expect(201)).body.expires_at).toBeDefined();
+    expect(schemas.RedrawChange.required).toEqual(['geometry']);
+    // a feature may carry an id or a bbox, its properties are checked strictly
+    expect(schemas.BuildingFeature.additionalProperties).toBeUndefined();
+    expect(schemas.BuildingFeature.properties.properties.additionalProperties).toBe(false);
+    expect(schemas.BuildingPatch.additionalProperties).toBe(false);
+    expect(schemas.NewUser.properties.password.format).toBe('password');
+  });
+
   it('has a readable docs page that works without the internet', async () => {
     const page = await request(app).get('/api/v1/docs').expect(200);
     expect(page.text).toMatch(/swagger-ui-bundle\.js/);

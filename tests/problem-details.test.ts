@@ -62,4 +62,11 @@ describe(`problems from database refusals on the ${mode} database`, () => {
     const response = await request(app).put(`/api/v1/communities/${community.id}/monthly/2026-11`).send({ title: '修路', issue_id: 3_000_000_000 });
     expectPlain(response, 400, undefined, 'a value is out of range');
   });
+
+  it("keeps the HTTP status in `status`, and an issue's own status apart (found by tests/fuzz.test.ts)", async () => {
+    const { rows: [issue] } = await sql<{ id: number }>`select id from issues where status = 'closed' order by id limit 1`.execute(test.database.db);
+    const response = await request(app).post(`/api/v1/issues/${issue.id}/transitions`).send({ action: 'answer', answer: '已处理' });
+    expect(response.status).toBe(409);
+    expect(response.body).toMatchObject({ status: 409, title: 'Step not allowed', field: 'action', issue_status: 'closed' });
+  });
 });

@@ -214,6 +214,11 @@ describe('read/write API', () => {
       ['an id beyond the integer range', '/api/v1/grids', feature(square(100, 30, 0.001), { community_id: 2 ** 31, code: '610602001001099', name: 'x' }), 400, 'properties.community_id'],
       ['a NUL character', '/api/v1/buildings', building(square(109.49, 36.59, 0.0002), { name: 'a\u0000b' }), 400, 'properties.name', /NUL/],
       ['an impossible date', '/api/v1/units', feature(point(109.49, 36.59), { name: 'x', kind: 'school', agreement_signed_on: '0000-01-01' }), 400, 'properties.agreement_signed_on'],
+      // found by tests/fuzz.test.ts: PostGIS's geography refused the edge with a 500, a plan's vertex count read a GeometryCollection's coordinates
+      ['an edge between antipodal points', '/api/v1/grids', feature({ type: 'Polygon', coordinates: [[[-90, 0], [90, 0], [90, 1], [-90, 1], [-90, 0]]] }, { community_id: 1, code: '610602001001099', name: 'x' }), 400, 'geometry.coordinates[0][1]', /opposite sides of the Earth/],
+      ['a geometry of another type in a plan', '/api/v1/communities/1/plan', { grids: [{ geometry: { type: 'GeometryCollection', geometries: [] } }] }, 400, 'grids[0].geometry.type', /not GeometryCollection/],
+      // a zod record dropped the key, and the strict check passed what it did not see
+      ['a "__proto__" property', '/api/v1/buildings', building(square(109.49, 36.59, 0.0002), JSON.parse('{"name":"x","__proto__":{"households":1}}')), 400, 'properties.__proto__'],
     ];
     it.each(cases)('%s', async (_name, url, body, status, field, detail) => {
       const before = await Promise.all(['communities', 'grids', 'buildings', 'members', 'issues'].map(count));

@@ -91,8 +91,14 @@ export function validProperties(
 /** The geometry a resource takes, by its type and rules: what API writes, imports and the OpenAPI document share. */
 export const resourceGeometry = (def: ResourceDefinition) => geometrySchema(def.geometry, def.geometryRules);
 
+/**
+ * A feature's properties as sent, for `validProperties` to check: a zod record would drop a "__proto__" key
+ * that the strict check must see to refuse.
+ */
+const sentProperties = z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'properties must be an object');
+
 const feature = (geometry: z.ZodType) =>
-  z.object({ type: z.literal('Feature'), id: z.unknown().optional(), geometry, properties: z.record(z.string(), z.unknown()).nullable() });
+  z.object({ type: z.literal('Feature'), id: z.unknown().optional(), geometry, properties: sentProperties.nullable() });
 
 /**
  * The REST routes of one resource: list (filters, bbox, keyset paging), read, create (one Feature or a
@@ -109,7 +115,7 @@ export function featureResource(database: Database, def: ResourceDefinition) {
   const patchBody = z.object({
     type: z.literal('Feature').optional(),
     geometry: geometry.optional(),
-    properties: z.record(z.string(), z.unknown()).optional(),
+    properties: sentProperties.optional(),
   }).strict().refine((b) => b.geometry !== undefined || (b.properties && Object.keys(b.properties).length > 0), {
     message: 'give properties and/or a geometry to change',
   });

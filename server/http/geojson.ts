@@ -58,6 +58,19 @@ export interface GeometryRules {
 const positionsOf = (coordinates: unknown): number[][] =>
   Array.isArray(coordinates) && typeof coordinates[0] === 'number' ? [coordinates as number[]] : (coordinates as unknown[]).flatMap(positionsOf);
 
+/** Each line or ring of a geometry, with where it lies in `coordinates`: the positions its edges join. */
+const pathsOf = (coordinates: unknown, at: number[] = []): { at: number[]; positions: number[][] }[] =>
+  !Array.isArray(coordinates) || !Array.isArray(coordinates[0]) ? []
+    : typeof coordinates[0][0] === 'number' ? [{ at, positions: coordinates as number[][] }]
+      : coordinates.flatMap((c, i) => pathsOf(c, [...at, i]));
+
+/**
+ * Points on opposite sides of the Earth: no one shortest path joins them, so PostGIS's geography (areas, lengths)
+ * refuses an edge between them. Within a hair, as PostGIS compares them.
+ */
+const antipodal = ([lon1, lat1]: number[], [lon2, lat2]: number[]) =>
+  Math.abs(lat1 + lat2) < 1e-9 && (Math.abs(lat1) > 90 - 1e-9 || Math.abs(Math.abs(lon1 - lon2) - 180) < 1e-9);
+
 /** A geometry of one of `types`; any other type is refused with a message naming what was given. */
 export function geometrySchema(types: readonly GeometryType[], { maxVertices, inServiceArea }: GeometryRules = {}) {
   const allowed = types.join(' or ');
@@ -65,7 +78,8 @@ export function geometrySchema(types: readonly GeometryType[], { maxVertices, in
     .looseObject({ type: z.string() })
     .superRefine((value, ctx) => {
       if (!(types as readonly string[]).includes(value.type)) {
-        ctx.addIssue({ code: 'custom', path: ['type'], message: `must be ${allowed}, not ${value.type}` });
+        // not a geometry here: no later check (a schema's refinement around this one) may read it as one
+        ctx.addIssue({ code: 'custom', path: ['type'], message: `must be ${allowed}, not ${value.type}`, continue: false });
       }
     })
     .pipe((types.length === 1 ? shapes[types[0]] : z.union(types.map((t) => shapes[t]))) as unknown as z.ZodType<Geometry, { type: string }>)
@@ -73,6 +87,10 @@ export function geometrySchema(types: readonly GeometryType[], { maxVertices, in
       const positions = positionsOf(geometry.coordinates);
       if (maxVertices !== undefined && positions.length > maxVertices) {
         ctx.addIssue({ code: 'custom', path: ['coordinates'], message: `has ${positions.length} positions; at most ${maxVertices} are taken here` });
+      }
+      for (const { at, positions: path } of pathsOf(geometry.coordinates)) {
+        const i = path.findIndex((p, j) => j > 0 && antipodal(path[j - 1], p));
+        if (i > 0) ctx.addIssue({ code: 'custom', path: ['coordinates', ...at, i], message: `the edge from ${path[i - 1].join(',')} to ${path[i].join(',')} joins opposite sides of the Earth (180° apart)` });
       }
       const [west, south, east, north] = serviceArea;
       const outside = inServiceArea && positions.find(([lon, lat]) => lon < west || lon > east || lat < south || lat > north);

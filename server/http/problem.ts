@@ -116,12 +116,11 @@ export const problemHandler: ErrorRequestHandler = (error, req, res, _next) => {
     .json(problemBody(problem, req.originalUrl));
 };
 
-/** The problem+json document of a problem (what an import job keeps to answer a retry with). */
-export const problemBody = (problem: HttpProblem, instance: string) => ({
-  type: 'about:blank',
-  title: problem.title,
-  status: problem.status,
-  ...(problem.detail ? { detail: problem.detail } : {}),
-  instance,
-  ...problem.extensions,
-});
+/**
+ * The problem+json document of a problem (what an import job keeps to answer a retry with). Its own members
+ * come first and win over an extension of the same name: `status` is the HTTP status, whatever a feature adds.
+ */
+export const problemBody = (problem: HttpProblem, instance: string) => {
+  const members = { type: 'about:blank', title: problem.title, status: problem.status, ...(problem.detail ? { detail: problem.detail } : {}), instance };
+  return { ...members, ...problem.extensions, ...members };
+};

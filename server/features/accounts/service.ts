@@ -9,7 +9,8 @@ import { hashPassword } from './passwords.ts';
 import { findUsers, revokeSessionsOf, scopeColumns, userJson } from './queries.ts';
 
 export const usernameSchema = z.string().regex(/^[a-z0-9][a-z0-9_.-]{1,31}$/, 'a username is 2 to 32 lower-case letters, digits, "_", "." or "-", starting with a letter or digit');
-export const passwordSchema = z.string().min(10, 'a password has at least 10 characters').max(200, 'a password has at most 200 characters');
+// marked as OpenAPI marks a password: forms hide it, and it is hashed, never kept as text
+export const passwordSchema = z.string().min(10, 'a password has at least 10 characters').max(200, 'a password has at most 200 characters').meta({ format: 'password' });
 
 /** {"community": 12}, {"grid": 40}, {"street": "610602001"} or {"district": "610602"}: exactly one. */
 export const scopeSchema = z.object({

@@ -116,7 +116,7 @@ export async function transitionIssue(db: Kysely<DB>, viewer: Viewer, actor: Act
       throw new HttpProblem(mayAct ? 409 : 403, mayAct ? 'Step not allowed' : 'Forbidden',
         mayAct ? `issue ${id} is ${issue.status} on the ${issue.wall} wall: ${input.action} is not a step from there`
           : `a ${viewer.role} in your scope may not ${input.action} issue ${id} (${issue.status} on the ${issue.wall} wall)`,
-        { field: 'action', status: issue.status, wall: issue.wall, allowed });
+        { field: 'action', issue_status: issue.status, wall: issue.wall, allowed });
     }
     await stepSetting(input.action, input.note ?? input.comment).execute(trx);
     await applyStep(trx, viewer, issue, input);

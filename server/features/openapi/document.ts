@@ -21,8 +21,22 @@ import { TILE_LAYERS } from '../tiles/layers.ts';
 import { MIN_GRID_AREA_M2 } from '../planning/change.ts';
 import { planningBodies } from '../planning/routes.ts';
 
-/** JSON Schema for OpenAPI 3.0 from the zod schema that validates the same thing. */
-const schema = (type: z.ZodType) => z.toJSONSchema(type, { target: 'openapi-3.0', io: 'output', unrepresentable: 'any' });
+/**
+ * JSON Schema for OpenAPI 3.0 of a request, from the zod schema that validates it. Output mode draws what a pipe
+ * checks (a geometry's shape); made to say what a request may send: a property with a default may be left out,
+ * and an object that is not strict takes other properties (and drops them).
+ */
+const schema = (type: z.ZodType) => z.toJSONSchema(type, {
+  target: 'openapi-3.0', io: 'output', unrepresentable: 'any',
+  override: ({ zodSchema, jsonSchema }) => {
+    const def = zodSchema._zod.def;
+    if (def.type !== 'object') return;
+    if (!def.catchall) delete jsonSchema.additionalProperties;
+    const required = jsonSchema.required?.filter((key) => def.shape[key]._zod.optin === undefined);
+    if (required?.length) jsonSchema.required = required;
+    else delete jsonSchema.required;
+  },
+});
 
 const problem = { $ref: '#/components/schemas/Problem' };
 const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: problem } } });
@@ -123,11 +137,11 @@ export function openApiDocument(resources: ResourceDefinition[]) {
     const name = pascal(def.singular.replace(/ /g, '_'));
     const geometry = resourceGeometry(def);
     // Properties with defaults may be left out of a POST.
-    const posted = def.properties.partial(Object.fromEntries(Object.keys(def.defaults).map((key) => [key, true])) as Record<string, true>);
+    const posted = def.properties.partial(Object.fromEntries(Object.keys(def.defaults).map((key) => [key, true])) as Record<string, true>).strict();
     const feature = z.object({ type: z.literal('Feature'), geometry, properties: posted });
     schemas[`${name}Properties`] = schema(posted);
     schemas[`${name}Feature`] = schema(feature);
-    schemas[`${name}Patch`] = schema(z.object({ type: z.literal('Feature').optional(), geometry: geometry.optional(), properties: def.properties.partial().optional() }));
+    schemas[`${name}Patch`] = schema(z.strictObject({ type: z.literal('Feature').optional(), geometry: geometry.optional(), properties: def.properties.partial().strict().optional() }));
     const featureRef = { $ref: `#/components/schemas/${name}Feature` };
     const readOnly = `Read-only, derived or kept by Gridmap: ${def.readOnly.join(', ')}. Omitted properties take their defaults: ${JSON.stringify(def.defaults)}.`;
     const tags = [def.name];
