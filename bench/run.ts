@@ -6,6 +6,7 @@ const benchmarks: Record<string, () => Promise<{ run: (args: string[]) => Promis
   list: () => import('./list.ts'),
   nearest: () => import('./nearest.ts'),
   ogc: () => import('./ogc.ts'),
+  reliability: () => import('./reliability.ts'),
   redraw: () => import('./redraw.ts'),
   suggest: () => import('./planning.ts'),
   walls: () => import('./walls.ts'),
