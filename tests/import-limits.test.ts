@@ -73,6 +73,8 @@ describe('imports within limits: every malformed upload refused, nothing written
     { name: 'a .prj bomb', layer: 'issues', format: 'shapefile', body: () => shapefile((f) => { f['points.prj'] = Buffer.alloc(10 * 1024 ** 2, 0x20); }), status: 413, limit: 'unpackedBytes' },
     { name: 'a shapefile record announcing a gigabyte', layer: 'issues', format: 'shapefile',
       body: () => shapefile((f) => { const shp = Buffer.from(f['points.shp']); shp.writeInt32BE(2 ** 29, 104); f['points.shp'] = shp; }), status: 413, limit: 'recordBytes' },
+    { name: 'a shapefile of zeros after its header (a zip bomb: no record is ever too large)', layer: 'issues', format: 'shapefile',
+      body: () => shapefile((f) => { f['points.shp'] = Buffer.concat([Buffer.from(f['points.shp']).subarray(0, 100), Buffer.alloc(8 * 1024 ** 2)]); }), status: 400, field: 'body' },
     { name: 'a zip without its .dbf', layer: 'issues', format: 'shapefile', body: () => shapefile((f) => { delete f['points.dbf']; }), status: 400, field: 'body' },
     { name: 'a zip that is not one', layer: 'issues', format: 'shapefile', body: () => 'PK\x03\x04 not really', status: 400, field: 'body' },
     { name: 'a building of more vertices than a footprint takes', layer: 'buildings', format: 'geojson', status: 422, field: 'geometry.coordinates',
@@ -94,6 +96,20 @@ describe('imports within limits: every malformed upload refused, nothing written
     expect(Date.now() - started).toBeLessThan(20_000);
     expect(await counts()).toBe(before);
     expect(await uploadsLeft()).toEqual([]);
+    expect((await request(apps.admin).get('/api/v1/health').expect(200)).body.status).toBe('ok');
+  });
+
+  it('an OSM extract over the node cap is refused, not thrown from the XML parser’s events', async () => {
+    const cap = UNPACKED.osmNodes;
+    UNPACKED.osmNodes = 1000; // the real cap takes hundreds of megabytes to cross
+    try {
+      const nodes = Array.from({ length: 1001 }, (_, i) => `<node id="${i + 1}" lon="109.49" lat="36.58"/>`).join('');
+      const answer = await request(apps.admin).post('/api/v1/import/buildings?format=osm').set('Content-Type', 'application/osm+xml').send(`<osm>${nodes}</osm>`);
+      expect(answer.status).toBe(413);
+      expect(answer.body).toMatchObject({ limit: 'osmNodes' });
+    } finally {
+      UNPACKED.osmNodes = cap;
+    }
     expect((await request(apps.admin).get('/api/v1/health').expect(200)).body.status).toBe('ok');
   });
 

@@ -43,8 +43,10 @@ export const UNPACKED = {
   /** the OSM PBF format's own bounds: a BlobHeader under 64 KiB, a blob under 32 MiB packed and unpacked */
   pbfHeaderBytes: 64 * 1024,
   pbfBlobBytes: 32 * MiB,
-  /** node positions an OSM extract may hold in memory (24 bytes each when in order: a large city's worth) */
-  osmNodes: 20_000_000,
+  /** node positions an OSM extract may hold in memory: 24 bytes each when in id order (a large city's worth) */
+  osmNodes: 10_000_000,
+  /** out of id order they are kept in a Map, about 100 bytes each (and V8's Map stops at 16.7 million) */
+  osmUnorderedNodes: 2_000_000,
 };
 
 export const tooLarge = (limit: string, detail: string) =>

@@ -27,14 +27,18 @@ export class NodeStore {
   private unordered?: Map<number, Position>;
 
   set(id: number, lon: number, lat: number) {
-    if ((this.unordered?.size ?? this.size) >= UNPACKED.osmNodes) throw tooLarge('osmNodes', `an OpenStreetMap extract holds at most ${UNPACKED.osmNodes} nodes: cut it to the city`);
+    if (this.size >= UNPACKED.osmNodes) throw tooLarge('osmNodes', `an OpenStreetMap extract holds at most ${UNPACKED.osmNodes} nodes: cut it to the city`);
+    if ((this.unordered?.size ?? 0) >= UNPACKED.osmUnorderedNodes) {
+      throw tooLarge('osmNodes', `an OpenStreetMap extract out of id order holds at most ${UNPACKED.osmUnorderedNodes} nodes: sort it (osmium sort) or cut it to the city`);
+    }
     if (this.unordered) return void this.unordered.set(id, [lon, lat]);
     if (this.size > 0 && id <= this.ids[this.size - 1]) {
       this.unordered = new Map(Array.from({ length: this.size }, (_, i) => [this.ids[i], [this.lons[i], this.lats[i]]]));
       return void this.unordered.set(id, [lon, lat]);
     }
     if (this.size === this.ids.length) {
-      const grow = (a: Float64Array) => { const b = new Float64Array(a.length * 2); b.set(a); return b; };
+      // up to the cap, not past it: the arrays are most of an extract's memory
+      const grow = (a: Float64Array) => { const b = new Float64Array(Math.min(a.length * 2, UNPACKED.osmNodes)); b.set(a); return b; };
       [this.ids, this.lons, this.lats] = [grow(this.ids), grow(this.lons), grow(this.lats)];
     }
     this.ids[this.size] = id;

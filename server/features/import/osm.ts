@@ -65,20 +65,31 @@ async function readOsmXml(input: Readable): Promise<OsmData> {
   const data: OsmData = { nodes: new NodeStore(), ways: new Map(), relations: [] };
   let current: Way | Relation | undefined;
   const parser = sax.createStream(true, {});
-  parser.on('opentag', ({ name, attributes }) => {
-    const a = attributes as Record<string, string>;
-    if (name === 'node') data.nodes.set(Number(a.id), Number(a.lon), Number(a.lat));
-    else if (name === 'way') current = { id: Number(a.id), refs: [], tags: {} };
-    else if (name === 'relation') data.relations.push((current = { id: Number(a.id), members: [], tags: {} }));
-    else if (name === 'nd' && current && 'refs' in current) current.refs.push(Number(a.ref));
-    else if (name === 'member' && current && 'members' in current) current.members.push({ type: a.type, ref: Number(a.ref), role: a.role });
-    else if (name === 'tag' && current) current.tags[a.k] = a.v;
-  });
-  parser.on('closetag', (name) => {
-    if (name === 'way' && current && 'refs' in current && mayBeBuildingPart(current.tags)) data.ways.set(current.id, current);
-    if (name === 'way' || name === 'relation') current = undefined;
-  });
   await new Promise<void>((resolve, reject) => {
+    // sax calls these from its own stream events: a refusal thrown there (too many nodes) must end the read,
+    // not escape as an uncaught exception
+    const guarded = <T>(handle: (value: T) => void) => (value: T) => {
+      try {
+        handle(value);
+      } catch (error) {
+        input.unpipe(parser);
+        input.destroy();
+        reject(error);
+      }
+    };
+    parser.on('opentag', guarded(({ name, attributes }: sax.Tag | sax.QualifiedTag) => {
+      const a = attributes as Record<string, string>;
+      if (name === 'node') data.nodes.set(Number(a.id), Number(a.lon), Number(a.lat));
+      else if (name === 'way') current = { id: Number(a.id), refs: [], tags: {} };
+      else if (name === 'relation') data.relations.push((current = { id: Number(a.id), members: [], tags: {} }));
+      else if (name === 'nd' && current && 'refs' in current) current.refs.push(Number(a.ref));
+      else if (name === 'member' && current && 'members' in current) current.members.push({ type: a.type, ref: Number(a.ref), role: a.role });
+      else if (name === 'tag' && current) current.tags[a.k] = a.v;
+    }));
+    parser.on('closetag', guarded((name: string) => {
+      if (name === 'way' && current && 'refs' in current && mayBeBuildingPart(current.tags)) data.ways.set(current.id, current);
+      if (name === 'way' || name === 'relation') current = undefined;
+    }));
     parser.on('end', resolve);
     parser.on('error', reject);
     input.on('error', reject);

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { setImmediate } from 'node:timers/promises';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -55,10 +56,10 @@ export interface ImportReport {
   written: boolean;
 }
 
-/** Rows checked at a time: one statement of PostGIS validity checks. */
-const CHECK_BATCH = 10000;
-/** Rows applied in one transaction, adapted so that each holds the map's write lock about half a second. */
-const APPLY_BATCH = { first: 500, least: 50, most: 5000, fastMs: 300, slowMs: 1000 };
+/** Rows checked at a time: one statement of PostGIS validity checks, and a bounded turn of the event loop. */
+const CHECK_BATCH = 2000;
+/** Rows applied in one transaction, adapted so that each holds the map's write lock a few tenths of a second. */
+const APPLY_BATCH = { first: 500, least: 50, most: 5000, fastMs: 150, slowMs: 500 };
 
 export const serverStopping = () => new HttpProblem(503, 'Server stopping', 'the server stopped during the import: nothing was written; send it again', { field: 'body' }, { 'Retry-After': '10' });
 /** Rejections listed in a report; beyond this only counted, so a broken million-row file has a bounded answer. */
@@ -130,6 +131,8 @@ async function checkRows(db: Kysely<DB>, def: ResourceDefinition, rows: AsyncIte
   };
 
   const flush = async (batch: RawRow[]) => {
+    // checking is the importer's own work: other requests get their turn between batches
+    await setImmediate();
     const good = (await withWkt(db, batch)).flatMap(check);
     for (const { index, reason } of await invalidGeometries(db, good, def.multi)) {
       const fixed = options.repair ? await repaired(db, good[index].geometry, def) : undefined;

@@ -72,8 +72,10 @@ export async function* shapefileFeatures(input: Readable): AsyncGenerator<{ type
     failed.catch(() => {});
     const shpStream = guarded(await streamOf(zip, shp)).on('error', broken);
     const dbfStream = (await streamOf(zip, dbf)).on('error', broken);
-    const source = await Promise.race([openShapefile(shpStream, dbfStream, { encoding }), failed]);
-    const read = () => Promise.race([source.read(), failed]);
+    // what loses a race may still reject: handled, or it would be an unhandled rejection
+    const racing = <T>(work: Promise<T>) => (work.catch(() => {}), Promise.race([work, failed]));
+    const source = await racing(openShapefile(shpStream, dbfStream, { encoding }));
+    const read = () => racing(source.read());
     for (let next = await read(); !next.done; next = await read()) {
       yield next.value as { type: 'Feature'; geometry: unknown; properties: Record<string, unknown> };
     }
@@ -84,7 +86,8 @@ export async function* shapefileFeatures(input: Readable): AsyncGenerator<{ type
 }
 
 /**
- * Refuses a .shp record longer than UNPACKED.shpRecordBytes before the reader buffers it: the shapefile
+ * Refuses a .shp record longer than UNPACKED.shpRecordBytes before the reader buffers it, and one that is not a
+ * record at all (out of sequence, or too short for its shape type), which the reader would scan byte by byte: the shapefile
  * reader takes a record's length from its 8-byte header (in 16-bit words, after the 100-byte file header).
  */
 function guarded(shp: Readable) {
@@ -96,6 +99,7 @@ function guarded(shp: Readable) {
 function recordGuard() {
   let skip = 100;
   let header: number[] = [];
+  let record = 0;
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
       for (let i = 0; i < chunk.length;) {
@@ -106,9 +110,11 @@ function recordGuard() {
         }
         header.push(chunk[i++]);
         if (header.length < 8) continue;
-        skip = Buffer.from(header).readInt32BE(4) * 2;
-        header = [];
-        if (skip < 0 || skip > UNPACKED.shpRecordBytes) return done(tooLarge('recordBytes', `a shapefile record holds at most ${UNPACKED.shpRecordBytes} bytes`));
+        const bytes = Buffer.from(header);
+        [skip, header] = [bytes.readInt32BE(4) * 2, []];
+        // records are numbered from 1 and hold at least their shape type: zeros (a zip bomb) are not records
+        if (bytes.readInt32BE(0) !== ++record || skip < 4) return done(new Error(`the .shp's record ${record} is malformed`));
+        if (skip > UNPACKED.shpRecordBytes) return done(tooLarge('recordBytes', `a shapefile record holds at most ${UNPACKED.shpRecordBytes} bytes`));
       }
       done(null, chunk);
     },
