@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { open as openShapefile } from 'shapefile';
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
@@ -65,20 +65,29 @@ export async function* shapefileFeatures(input: Readable): AsyncGenerator<{ type
       throw new HttpProblem(422, 'Projected coordinates', `the Shapefile is projected (${prj.slice(8, 60)}…): export it in WGS 84 or CGCS2000 longitude/latitude`, { field: 'body' });
     }
     const encoding = (await textOf(zip, find('.cpg'))) || 'utf-8';
-    // The reader listens to neither stream's errors (a guard's refusal, a size that does not match the zip's
-    // header): each read races them.
+    // The reader (stream-source) keeps a stream's error as a rejected promise that no one awaits once we stop
+    // reading: an unhandled rejection. So it is handed streams that end instead of failing, and each read
+    // races the first error (a guard's refusal, a size that does not match the zip's header).
+    let refusal: Error | undefined;
     let broken!: (error: Error) => void;
-    const failed = new Promise<never>((_, reject) => (broken = reject));
+    const failed = new Promise<never>((_, reject) => (broken = (error) => reject((refusal ??= error))));
     failed.catch(() => {});
-    const shpStream = guarded(await streamOf(zip, shp)).on('error', broken);
-    const dbfStream = (await streamOf(zip, dbf)).on('error', broken);
+    const quiet = (stream: Readable) => {
+      const handed = new PassThrough();
+      stream.on('error', (error) => (broken(error), handed.end())).pipe(handed);
+      return handed;
+    };
+    const shpStream = quiet(guarded(await streamOf(zip, shp)));
+    const dbfStream = quiet(await streamOf(zip, dbf));
     // what loses a race may still reject: handled, or it would be an unhandled rejection
     const racing = <T>(work: Promise<T>) => (work.catch(() => {}), Promise.race([work, failed]));
     const source = await racing(openShapefile(shpStream, dbfStream, { encoding }));
     const read = () => racing(source.read());
     for (let next = await read(); !next.done; next = await read()) {
+      if (refusal) throw refusal;
       yield next.value as { type: 'Feature'; geometry: unknown; properties: Record<string, unknown> };
     }
+    if (refusal) throw refusal;
   } finally {
     zip?.close();
     await rm(dir, { recursive: true, force: true });
