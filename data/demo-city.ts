@@ -10,7 +10,8 @@ import type { BuildingKind, MemberCategory } from '../server/db/schema.ts';
 export type Position = [number, number];
 export type Ring = Position[];
 
-export interface DemoStreet { code: string; name: string; district_code: string; district_name: string }
+export interface DemoDistrict { code: string; name: string }
+export interface DemoStreet { code: string; name: string; district_code: string }
 export interface DemoCommunity {
   code: string; name: string; street_code: string; cells: Ring[];
   party_committee_name: string; party_committee_secretary: string;
@@ -45,7 +46,7 @@ export interface DemoIssue {
 }
 export interface DemoCity {
   seed: number; size: number;
-  streets: DemoStreet[]; communities: DemoCommunity[]; grids: DemoGrid[]; buildings: DemoBuilding[];
+  districts: DemoDistrict[]; streets: DemoStreet[]; communities: DemoCommunity[]; grids: DemoGrid[]; buildings: DemoBuilding[];
   members: DemoMember[]; units: DemoUnit[]; issues: DemoIssue[];
 }
 
@@ -154,7 +155,7 @@ export function generateDemoCity({ seed = 1, size = 1 }: { seed?: number; size?:
     [corner[c][r], bottomMid[c][r], corner[c + 1][r], sideMid[c + 1][r], corner[c + 1][r + 1], bottomMid[c][r + 1],
       corner[c][r + 1], sideMid[c][r], corner[c][r]].map(([x, y]) => toLonLat(x, y));
 
-  const city: DemoCity = { seed, size, streets: [], communities: [], grids: [], buildings: [], members: [], units: [], issues: [] };
+  const city: DemoCity = { seed, size, districts: [DISTRICT], streets: [], communities: [], grids: [], buildings: [], members: [], units: [], issues: [] };
   const communityNames = new Set<string>();
 
   for (let s = 0; s < streetCount; s++) {
@@ -162,7 +163,6 @@ export function generateDemoCity({ seed = 1, size = 1 }: { seed?: number; size?:
       code: DISTRICT.code + pad(s + 1, 3),
       name: s < STREET_NAMES.length ? STREET_NAMES[s] : `${STREET_NAMES[s % STREET_NAMES.length].slice(0, -2)}${chineseNumeral(Math.floor(s / STREET_NAMES.length) + 1)}街道`,
       district_code: DISTRICT.code,
-      district_name: DISTRICT.name,
     };
     city.streets.push(street);
     const sc = (s % streetCols) * BLOCK_COLS_PER_STREET;

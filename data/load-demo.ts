@@ -23,10 +23,12 @@ export async function loadDemoCity(db: Kysely<DB>, city: DemoCity, progress: Pro
     await sql`select pg_advisory_xact_lock(${DEMO_LOCK}), ${actorSetting({ username: 'demo city' })}`.execute(trx);
     if (!(await isEmpty(trx))) return false;
     const steps: [string, unknown[], (trx: Transaction<DB>, rows: string) => Promise<unknown>][] = [
+      // boundaries drawn from what lies in them: a street's from its communities (kept so), a district's from its streets, below
+      ['districts', city.districts, (t, rows) => sql`
+        insert into districts (code, name) select code, name from json_to_recordset(${rows}::json) as r(code text, name text)`.execute(t)],
       ['streets', city.streets, (t, rows) => sql`
-        insert into streets (code, name, district_code, district_name)
-        select code, name, district_code, district_name
-        from json_to_recordset(${rows}::json) as r(code text, name text, district_code text, district_name text)`.execute(t)],
+        insert into streets (code, name, district_code)
+        select code, name, district_code from json_to_recordset(${rows}::json) as r(code text, name text, district_code text)`.execute(t)],
       ['communities', city.communities.map((c) => ({ ...c, cells: c.cells.map((ring) => polygon(ring)) })), (t, rows) => sql`
         insert into communities (code, name, street_code, party_committee_name, party_committee_secretary, staff_count, geom)
         select r.code, r.name, r.street_code, r.party_committee_name, r.party_committee_secretary, r.staff_count,
@@ -83,6 +85,7 @@ export async function loadDemoCity(db: Kysely<DB>, city: DemoCity, progress: Pro
         progress(step, Math.min(i + BATCH, rows.length), rows.length);
       }
     }
+    await sql`update districts d set geom = (select ST_Multi(ST_Union(s.geom)) from streets s where s.district_code = d.code)`.execute(trx);
     await demoAccounts(trx, passwordHash);
     progress('accounts', 1, 1);
     return true;
@@ -108,8 +111,9 @@ async function demoAccounts(trx: Transaction<DB>, passwordHash: string) {
 
 const polygon = (ring: [number, number][]) => JSON.stringify({ type: 'Polygon', coordinates: [ring] });
 
-/** True when the map holds no community yet (a fresh database). */
+/** True when the map holds no district and no community yet (a fresh database, not a city begun by hand). */
 export async function isEmpty(db: Kysely<DB>): Promise<boolean> {
-  const row = await db.selectFrom('communities').select('id').limit(1).executeTakeFirst();
-  return row === undefined;
+  const { rows } = await sql<{ empty: boolean }>`
+    select not exists (select from communities) and not exists (select from districts) as empty`.execute(db);
+  return rows[0].empty;
 }

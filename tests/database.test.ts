@@ -59,7 +59,7 @@ describe(`the ${mode} database through Kysely`, () => {
     await loadDemoIfEmpty(test.database, loadConfig({}), log);
     expect(await count('communities')).toBe(7); // already there: not loaded twice
 
-    await sql`truncate streets, communities, grids, buildings, members, units, issues cascade`.execute(test.database.db);
+    await sql`truncate districts, streets, communities, grids, buildings, members, units, issues cascade`.execute(test.database.db);
     await loadDemoIfEmpty(test.database, loadConfig({ GRIDMAP_DEMO: 'off' }), log);
     expect(await count('communities')).toBe(0);
 

@@ -28,7 +28,7 @@ const west = (east: number) => box(LON, LAT, LON + east, LAT + 0.01);
 let f: { community: number; west: number; east: number; buildings: number[]; members: number[]; open: number; closed: number; worker: number };
 
 async function buildFixture() {
-  await sql`insert into streets (code, name, district_code, district_name) values ('610602099', '测试街道', '610602', '宝塔区')`.execute(db());
+  await sql`insert into streets (code, name, district_code) values ('610602099', '测试街道', '610602')`.execute(db());
   const { rows: [{ id: community }] } = await sql<{ id: number }>`
     insert into communities (code, name, street_code, geom)
     values ('610602099001', '规划社区', '610602099', ST_Multi(ST_GeomFromText(${wkt(box(LON, LAT, LON + 0.02, LAT + 0.01))}, 4326))) returning id`.execute(db());

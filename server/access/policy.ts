@@ -7,7 +7,7 @@ import type { Role, Scope, Viewer } from './viewer.ts';
  * rows outside the viewer's scope are never read, and personal columns are masked in the query itself.
  */
 
-export type ResourceName = 'communities' | 'grids' | 'buildings' | 'members' | 'units' | 'issues';
+export type ResourceName = 'districts' | 'streets' | 'communities' | 'grids' | 'buildings' | 'members' | 'units' | 'issues';
 export type WriteAction = 'create' | 'update' | 'delete';
 
 export interface ReadAccess {
@@ -35,7 +35,12 @@ const READ: Access = { read: { rows: 'scope', personal: 'shown' } };
 const EDIT: Access = { ...READ, write: { rows: 'scope', actions: ALL } };
 const MAP: Partial<Record<Role, Access>> = { planner: EDIT, dispatcher: READ, leader: READ, grid_worker: READ, volunteer: READ, resident: READ };
 
+/** District and street boundaries are the civil-affairs bureau's: admins write them, whoever reads communities reads them. */
+const AREAS: Partial<Record<Role, Access>> = { planner: READ, dispatcher: READ, leader: READ, grid_worker: READ, volunteer: READ, resident: READ };
+
 export const RESOURCE_ACCESS: Record<ResourceName, Partial<Record<Role, Access>>> = {
+  districts: AREAS,
+  streets: AREAS,
   communities: MAP,
   grids: MAP,
   buildings: { ...MAP, grid_worker: EDIT },
@@ -63,10 +68,12 @@ export const RESOURCE_ACCESS: Record<ResourceName, Partial<Record<Role, Access>>
 };
 
 /**
- * What anyone may read without signing in: the map's frame (communities and grids with their organisation),
+ * What anyone may read without signing in: the map's frame (districts, streets, communities and grids with their organisation),
  * as a city posts it on its notice boards; a grid worker's phone with its middle hidden, as elsewhere.
  */
 export const PUBLIC_READ: Partial<Record<ResourceName, Record<string, Mask>>> = {
+  districts: {},
+  streets: {},
   communities: {},
   grids: { grid_worker_phone: 'phone' },
 };
@@ -85,7 +92,9 @@ export const mayWrite = (resource: ResourceName, role: Role, action: WriteAction
  * for rows that reach a street without lying in any of its communities (an issue routed to the street wall);
  * the row's own id column, when not `id`.
  */
-export interface Place { community: string; grid?: string; street?: string; id?: string }
+export type Place = { community: string; grid?: string; street?: string; id?: string } | AreaPlace;
+/** A district or a street: `area` is its code column. It is in a scope that lies within it or that it lies within. */
+export interface AreaPlace { area: string; id?: string }
 
 /**
  * What a viewer reads of a resource is the same for everyone in the same view: one role in one scope, or,
@@ -102,6 +111,7 @@ export type Mask = 'phone' | 'hidden';
 
 /** The SQL condition that row `alias` lies in `scope`. */
 export function inScope(scope: Scope, place: Place, alias: string): RawBuilder<unknown> {
+  if ('area' in place) return areaInScope(scope, sql.ref(`${alias}.${place.area}`));
   const community = sql.ref(`${alias}.${place.community}`);
   // a row in no community is on a street when its street column says so
   const orOnStreet = (condition: RawBuilder<unknown>, pattern: string) =>
@@ -117,6 +127,18 @@ export function inScope(scope: Scope, place: Place, alias: string): RawBuilder<u
       // a row without a grid column (a unit, a community) is in a grid when it lies within it
       : sql`ST_Within(${sql.ref(`${alias}.geom`)}, (select geom from grids where id = ${scope.id}))`;
   }
+}
+
+/**
+ * Codes nest (district 6 digits, its streets 9): a district or street is in a scope when one code starts with
+ * the other; a community's or grid's scope by its street's code. (A district user's district and streets, a
+ * street user's street and district, a community's street and district.)
+ */
+function areaInScope(scope: Scope, code: RawBuilder<unknown>) {
+  const scopeCode = scope.kind === 'district' || scope.kind === 'street' ? sql`${scope.code}::text`
+    : scope.kind === 'community' ? sql`(select street_code from communities where id = ${scope.id})`
+    : sql`(select c.street_code from grids g join communities c on c.id = g.community_id where g.id = ${scope.id})`;
+  return sql`(starts_with(${scopeCode}, ${code}) or starts_with(${code}, ${scopeCode}))`;
 }
 
 /** Grid workers read the community around their grid (neighbours' issues, volunteers next door); they act in their grid. */

@@ -31,7 +31,7 @@ export const WALL_STAFF: readonly Role[] = ['admin', 'grid_worker', 'dispatcher'
 /** Roles that watch coverage: aggregates per grid and community, never a member's home. */
 export const COVERAGE_READERS: readonly Role[] = ['admin', 'planner', 'leader', 'dispatcher', 'grid_worker'];
 
-export const MAP_RESOURCES: ResourceName[] = ['communities', 'grids', 'buildings', 'members', 'units', 'issues'];
+export const MAP_RESOURCES: ResourceName[] = ['districts', 'streets', 'communities', 'grids', 'buildings', 'members', 'units', 'issues'];
 
 const resourceRules = (name: ResourceName): AccessRule[] => [
   { method: 'GET', path: `/api/v1/${name}`, allow: { resource: name, action: 'read' } },
@@ -112,6 +112,8 @@ export const ACCESS_RULES: AccessRule[] = [
   // coverage: the areas in the caller's scope (in SQL); counts, not people
   { method: 'GET', path: '/api/v1/coverage/grids', allow: { resource: 'grids', action: 'read', roles: COVERAGE_READERS } },
   { method: 'GET', path: '/api/v1/coverage/communities', allow: { resource: 'communities', action: 'read', roles: COVERAGE_READERS } },
+  { method: 'GET', path: '/api/v1/coverage/streets', allow: { resource: 'streets', action: 'read', roles: COVERAGE_READERS } },
+  { method: 'GET', path: '/api/v1/coverage/districts', allow: { resource: 'districts', action: 'read', roles: COVERAGE_READERS } },
   { method: 'GET', path: '/api/v1/coverage/gaps', allow: { resource: 'buildings', action: 'read', roles: COVERAGE_READERS } },
   // vector tiles: each layer as its rows' resource allows (checked by the route), scoped in SQL
   { method: 'GET', path: '/tiles/:layer.json', allow: { roles: 'any' } },
@@ -128,8 +130,8 @@ export const ACCESS_RULES: AccessRule[] = [
 
   // OGC API – Features (server/features/ogc): the guard lets every GET through, and the routes decide what the
   // caller reads, with the bearer token when one is sent (an unknown path is then a 404, not a 401)
-  { method: 'GET', path: '/ogc', allow: { public: 'communities and grids are public; the other collections need a token' } },
-  { method: 'GET', path: '/ogc/*rest', allow: { public: 'communities and grids are public; the other collections need a token' } },
+  { method: 'GET', path: '/ogc', allow: { public: 'districts, streets, communities and grids are public; the other collections need a token' } },
+  { method: 'GET', path: '/ogc/*rest', allow: { public: 'districts, streets, communities and grids are public; the other collections need a token' } },
 
   // Open311 GeoReport v2 (server/features/open311): reading is public, for transparency; an issue's description,
   // media and exact point go only to a caller who may read it (by bearer token or api_key), not to the others

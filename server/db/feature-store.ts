@@ -177,7 +177,8 @@ export async function updateFeature(db: Kysely<DB>, target: FeatureTable, id: nu
       from json_populate_record(null::${sql.table(target.table)}, ${JSON.stringify(input.properties)}::json) p)`);
   }
   if (input.geometry !== undefined) {
-    sets.push(sql`geom = normalized_geometry(${JSON.stringify(input.geometry)}, ${target.multi ?? false})`);
+    // null where the resource takes none (a street then drawn from its communities)
+    sets.push(input.geometry === null ? sql`geom = null` : sql`geom = normalized_geometry(${JSON.stringify(input.geometry)}, ${target.multi ?? false})`);
   }
   const { rows } = await sql<{ id: number }>`
     update ${sql.table(target.table)} set ${sql.join(sets)}

@@ -4,11 +4,27 @@ import type { ColumnType, Generated } from 'kysely';
 type Geometry = ColumnType<unknown, string, string>;
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 
+export interface DistrictTable {
+  id: Generated<number>;
+  code: string;
+  name: string;
+  geom: Geometry | null;
+  version: Generated<number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface StreetTable {
+  id: Generated<number>;
   code: string;
   name: string;
   district_code: string;
-  district_name: string;
+  /** null: the union of its communities (street_boundary, sql/021_areas.sql) */
+  geom: Geometry | null;
+  boundary_from_communities: Generated<boolean>;
+  version: Generated<number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }
 
 export interface CommunityTable {
@@ -158,6 +174,7 @@ export interface AuditLogTable {
 }
 
 export interface DB {
+  districts: DistrictTable;
   streets: StreetTable;
   communities: CommunityTable;
   grids: GridTable;

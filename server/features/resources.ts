@@ -1,4 +1,5 @@
 import type { ResourceDefinition } from '../http/feature-resource.ts';
+import { districts, streets } from './areas/resource.ts';
 import { buildings } from './buildings/resource.ts';
 import { communities } from './communities/resource.ts';
 import { grids } from './grids/resource.ts';
@@ -6,5 +7,5 @@ import { issues } from './issues/resource.ts';
 import { members } from './members/resource.ts';
 import { units } from './units/resource.ts';
 
-/** Every map resource, in the order a city loads them (a grid needs its community, a member its building). */
-export const RESOURCES: ResourceDefinition[] = [communities, grids, buildings, members, units, issues];
+/** Every map resource, in the order a city loads them (a street needs its district, a community its street, a grid its community, a member its building). */
+export const RESOURCES: ResourceDefinition[] = [districts, streets, communities, grids, buildings, members, units, issues];

@@ -35,6 +35,8 @@ export interface ResourceDefinition extends FeatureTable {
   geometry: readonly GeometryType[];
   /** what a geometry must keep to: a vertex cap, the service area */
   geometryRules: GeometryRules;
+  /** a row may be written without a geometry (null: one the database derives, or none yet) */
+  nullGeometry?: boolean;
   /** writable properties; a POST fills the omitted ones from `defaults` */
   properties: z.ZodObject;
   defaults: Record<string, unknown>;
@@ -49,10 +51,18 @@ export interface ResourceDefinition extends FeatureTable {
   createdBy?: string;
   /** rules that need the stored rows (inside the write's transaction; throwing undoes the write) */
   check?: (trx: Transaction<DB>, ids: number[]) => Promise<void>;
+  /** what an import reports of the stored rows without refusing them (a community mostly outside its street) */
+  warn?: (trx: Transaction<DB>, ids: number[], options: WarnOptions) => Promise<RowWarning[]>;
   /** what must hold before a row is changed (inside the change's transaction, the row found writable) */
   beforeUpdate?: (trx: Transaction<DB>, id: number, req: Request) => Promise<void>;
   /** what must hold, or happen, before a row is deleted (inside the delete's transaction) */
   beforeDelete?: (trx: Transaction<DB>, id: number, req: Request) => Promise<void>;
+}
+
+export interface RowWarning { id: number; field: string; reason: string }
+export interface WarnOptions {
+  /** the share of a community's area that may lie outside its street's boundary */
+  streetTolerance: number;
 }
 
 /** A property the viewer's role may not set is refused by name. */
@@ -89,7 +99,10 @@ export function validProperties(
 }
 
 /** The geometry a resource takes, by its type and rules: what API writes, imports and the OpenAPI document share. */
-export const resourceGeometry = (def: ResourceDefinition) => geometrySchema(def.geometry, def.geometryRules);
+export const resourceGeometry = (def: ResourceDefinition) => {
+  const geometry = geometrySchema(def.geometry, def.geometryRules);
+  return def.nullGeometry ? geometry.nullable() : geometry;
+};
 
 /**
  * A feature's properties as sent, for `validProperties` to check: a zod record would drop a "__proto__" key

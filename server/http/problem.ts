@@ -58,6 +58,12 @@ function constraintField({ constraint, table, column }: DatabaseError): string |
   return name === 'geom' ? 'geometry' : name || undefined;
 }
 
+/** Checks that a client is told in the field's words: codes nest (GB/T 2260 and the national grid codes). */
+const NAMED_CHECKS: Record<string, { field: string; detail: string }> = {
+  streets_code_nests: { field: 'code', detail: 'a street code must start with its district_code (the district\'s 6 digits, then the street\'s 3)' },
+  communities_code_nests: { field: 'code', detail: 'a community code must start with its street_code (the street\'s 9 digits, then the community\'s 3)' },
+};
+
 /** What class 22 (a value the column cannot hold) means, in words that name no type or column of the schema. */
 const DATA_EXCEPTIONS: Record<string, string> = {
   '22001': 'is too long',
@@ -84,7 +90,11 @@ export function databaseProblem(error: unknown): HttpProblem | undefined {
       return /is still referenced/.test(e.detail ?? '')
         ? new HttpProblem(409, 'Still referenced', 'other records still refer to this one: move or remove them first', { field })
         : new HttpProblem(422, 'Unknown reference', key ? `${key.field} ${key.value} does not exist` : `${subject} refers to nothing that exists`, { field });
-    case '23514': return new HttpProblem(422, 'Invalid value', e.table || e.dataType ? `${subject} is not allowed here` : e.message, { field });
+    case '23514': {
+      const named = NAMED_CHECKS[e.constraint ?? ''];
+      if (named) return new HttpProblem(422, 'Codes do not nest', named.detail, { field: named.field });
+      return new HttpProblem(422, 'Invalid value', e.table || e.dataType ? `${subject} is not allowed here` : e.message, { field });
+    }
     case '23502': return new HttpProblem(400, 'Missing value', `${subject} is required`, { field });
     // statement_timeout: work that would hold others back too long (a planning change)
     case '57014': return new HttpProblem(503, 'Took too long', 'the request took longer than the server allows: try a simpler shape or a smaller change');

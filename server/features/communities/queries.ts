@@ -66,8 +66,8 @@ export async function communityTree(
     )
     select json_build_object(
       'id', c.id, 'code', c.code, 'name', c.name,
-      'street', json_build_object('code', s.code, 'name', s.name),
-      'district', json_build_object('code', s.district_code, 'name', s.district_name),
+      'street', json_build_object('id', s.id, 'code', s.code, 'name', s.name),
+      'district', json_build_object('id', d.id, 'code', d.code, 'name', d.name),
       'party_committee', json_build_object('name', c.party_committee_name, 'secretary', c.party_committee_secretary),
       'counts', (${areaMembers(sql`m.community_id = c.id`)}::jsonb || ${buildingCounts(sql`community_id = c.id`)} || jsonb_build_object(
         'grids', (select count(*) from grids where community_id = c.id),
@@ -76,6 +76,6 @@ export async function communityTree(
       'grids', (select coalesce(json_agg(g.node order by g.id), '[]') from g),
       'unassigned_buildings', (select coalesce(json_agg(b.node order by b.id), '[]') from b where b.grid_id is null)
     )::text as tree
-    from communities c join streets s on s.code = c.street_code where c.id = ${id} and ${visible}`.execute(db);
+    from communities c join streets s on s.code = c.street_code join districts d on d.code = s.district_code where c.id = ${id} and ${visible}`.execute(db);
   return rows[0]?.tree;
 }

@@ -8,8 +8,8 @@ export const communities: ResourceDefinition = {
   name: 'communities',
   singular: 'community',
   table: 'communities',
-  source: sql`(select c.*, s.name as street_name, s.district_code, s.district_name
-               from communities c join streets s on s.code = c.street_code)`,
+  source: sql`(select c.*, s.name as street_name, s.district_code, d.name as district_name
+               from communities c join streets s on s.code = c.street_code join districts d on d.code = s.district_code)`,
   multi: true,
   geometry: ['Polygon', 'MultiPolygon'],
   geometryRules: { maxVertices: 200_000 },
@@ -35,6 +35,23 @@ export const communities: ResourceDefinition = {
   /** A redrawn community still holds each of its grids. */
   async check(trx, ids) {
     await refuseGridsOutside(trx, sql`g.community_id in (select value::int from json_array_elements_text(${JSON.stringify(ids)}::json))`);
+  },
+  /**
+   * A community mostly outside its street's boundary (a boundary given, not drawn from its communities) is
+   * reported by an import, not refused: real files disagree by slivers, and the civil-affairs bureau decides.
+   */
+  async warn(trx, ids, { streetTolerance }) {
+    const { rows } = await sql<{ id: number; street_code: string; outside: number }>`
+      select c.id, c.street_code, o.outside
+      from communities c join streets s on s.code = c.street_code
+      cross join lateral (select 1 - ST_Area(ST_Intersection(c.geom, s.geom)) / nullif(ST_Area(c.geom), 0) as outside) o
+      where c.id in (select value::int from json_array_elements_text(${JSON.stringify(ids)}::json))
+        and not s.boundary_from_communities and o.outside > ${streetTolerance}::float8
+      order by c.id`.execute(trx);
+    return rows.map(({ id, street_code, outside }) => ({
+      id, field: 'geometry',
+      reason: `${(outside * 100).toFixed(1)} % of the community lies outside the boundary of street ${street_code} (more than ${streetTolerance * 100} %)`,
+    }));
   },
   async beforeDelete(trx, id) {
     const { rows } = await sql<{ n: number }>`select count(*)::int as n from grids where community_id = ${id}`.execute(trx);

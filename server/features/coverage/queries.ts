@@ -2,13 +2,14 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { accessOf, allOf, countsFewHomes, homesOf, MIN_HOMES_COUNTED, personalShown, readConditions } from '../../access/policy.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import type { DB } from '../../db/schema.ts';
+import { districts, streets } from '../areas/resource.ts';
 import { buildings } from '../buildings/resource.ts';
 import { communities } from '../communities/resource.ts';
 import { grids } from '../grids/resource.ts';
 import { members } from '../members/resource.ts';
 import { OPEN_STATUSES, overdue } from '../issues/resource.ts';
 
-export type CoverageLevel = 'grid' | 'community';
+export type CoverageLevel = 'grid' | 'community' | 'street' | 'district';
 
 export interface CoverageOptions {
   /** a household is reached when an available volunteer is this close to its building (metres) */
@@ -93,9 +94,18 @@ const share = (part: RawBuilder<unknown>, whole: RawBuilder<unknown>, digits = 4
  *   rejected); median days from report to close;
  * - communities also: the staffing standard (sql/010_coverage.sql) against staff_count, and grid balance:
  *   households per grid (lowest, highest, population standard deviation) against the community's band.
+ * - streets and districts: what is linked to their communities, counted again from the rows (so counts are
+ *   the sums of their communities', and rates and medians are the area's own, never averages), and how many
+ *   communities they hold.
  */
 export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, options: CoverageOptions) {
-  const key = sql.ref(level === 'grid' ? 'grid_id' : 'community_id');
+  // what row `x` (a building, member, issue) must be linked to, to count in area `a`
+  const linked = (x: string) => {
+    const communitiesOf = level === 'street' ? sql`street_code = a.code` : sql`left(street_code, 6) = a.code`;
+    return level === 'grid' ? sql`${sql.ref(`${x}.grid_id`)} = a.id`
+      : level === 'community' ? sql`${sql.ref(`${x}.community_id`)} = a.id`
+      : sql`${sql.ref(`${x}.community_id`)} = any(array(select id from communities where ${communitiesOf}))`;
+  };
   const window = [
     ...(options.from ? [sql`i.reported_at >= ${options.from}`] : []),
     ...(options.to ? [sql`i.reported_at < ${options.to}`] : []),
@@ -123,7 +133,7 @@ export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, o
              count(*) filter (where b.kind = 'residential' and b.has_party_group) as party_group_buildings,
              sum(b.households) as households, sum(b.residents) as residents,
              sum(b.households) filter (where b.households > 0 and ${reached(options.reachM, options.viewer)}) as households_reached
-      from buildings b where b.${key} = a.id) b on true
+      from buildings b where ${linked('b')}) b on true
     cross join lateral (
       select count(*)::int as members,
              count(*) filter (where m.category = 'in_service')::int as members_in_service,
@@ -134,7 +144,7 @@ export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, o
              count(*) filter (where ${onDuty('m')})::int as volunteers_available,
              count(*) filter (where m.is_central_household)::int as central_households,
              ${homesOf('m')} as homes
-      from members m where m.${key} = a.id) m
+      from members m where ${linked('m')}) m
     cross join lateral (
       select count(*) filter (where i.status in (${sql.join([...OPEN_STATUSES])}))::int as open_issues,
              count(*) filter (where ${overdue('i')})::int as overdue_issues,
@@ -142,7 +152,7 @@ export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, o
              ${share(sql`count(*) filter (where i.status = 'closed')`, sql`count(*) filter (where i.status <> 'rejected')`)} as closure_rate,
              round((percentile_cont(0.5) within group (order by extract(epoch from i.closed_at - i.reported_at) / 86400)
                     filter (where i.status = 'closed'))::numeric, 2)::float8 as median_days_to_close
-      from issues i where i.${key} = a.id and i.duplicate_of is null and ${allOf(window)}) i`;
+      from issues i where ${linked('i')} and i.duplicate_of is null and ${allOf(window)}) i`;
 
   if (level === 'grid') {
     return sql`
@@ -151,6 +161,21 @@ export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, o
              case when coalesce(b.households, 0) < c.grid_households_min then 'below'
                   when b.households > c.grid_households_max then 'above' else 'within' end as household_band
       from grids a join communities c on c.id = a.community_id ${perArea}
+      where ${where}`;
+  }
+  if (level === 'street') {
+    return sql`
+      select a.id, a.geom, a.code, a.name, a.district_code, d.name as district_name, ${counts},
+             (select count(*)::int from communities where street_code = a.code) as communities
+      from streets a join districts d on d.code = a.district_code ${perArea}
+      where ${where}`;
+  }
+  if (level === 'district') {
+    return sql`
+      select a.id, a.geom, a.code, a.name, ${counts},
+             (select count(*)::int from streets where district_code = a.code) as streets,
+             (select count(*)::int from communities where left(street_code, 6) = a.code) as communities
+      from districts a ${perArea}
       where ${where}`;
   }
   return sql`
@@ -176,12 +201,20 @@ export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, o
 export interface CoverageFilter {
   community?: number;
   street?: string;
+  district?: string;
 }
+
+const AREAS = { grid: grids, community: communities, street: streets, district: districts };
 
 /** The areas of `level` the viewer may read, within the filter, as a condition on `a`. */
 function visibleAreas(level: CoverageLevel, viewer: Viewer, filter: CoverageFilter) {
-  const def = level === 'grid' ? grids : communities;
+  const def = AREAS[level];
   const conditions = [...(readConditions(def.name, def.place, viewer, 'a') ?? [sql`false`])];
+  if (level === 'street' || level === 'district') {
+    if (filter.street !== undefined) conditions.push(sql`a.code = ${filter.street}`);
+    if (filter.district !== undefined) conditions.push(level === 'street' ? sql`a.district_code = ${filter.district}` : sql`a.code = ${filter.district}`);
+    return allOf(conditions);
+  }
   const communityColumn = level === 'grid' ? sql`a.community_id` : sql`a.id`;
   if (filter.community !== undefined) conditions.push(sql`${communityColumn} = ${filter.community}`);
   if (filter.street !== undefined) {
@@ -192,7 +225,7 @@ function visibleAreas(level: CoverageLevel, viewer: Viewer, filter: CoverageFilt
   return allOf(conditions);
 }
 
-/** The coverage of the visible grids or communities as a GeoJSON FeatureCollection, built by PostGIS. */
+/** The coverage of the visible areas of a level as a GeoJSON FeatureCollection, built by PostGIS. */
 export async function coverageCollection(db: Kysely<DB>, level: CoverageLevel, viewer: Viewer, filter: CoverageFilter, options: CoverageOptions) {
   const { rows } = await sql<{ body: string }>`
     select json_build_object(

@@ -16,7 +16,9 @@ function parseReach(req: Request) {
 function parseFilter(req: Request): CoverageFilter {
   const street = parseQueryValue(req.query.street, 'street', 'text') as string | undefined;
   if (street !== undefined && !/^\d{9}$/.test(street)) throw invalidParameter('street', 'a street code is 9 digits');
-  return { community: parseQueryValue(req.query.community, 'community', 'integer') as number | undefined, street };
+  const district = parseQueryValue(req.query.district, 'district', 'text') as string | undefined;
+  if (district !== undefined && !/^\d{6}$/.test(district)) throw invalidParameter('district', 'a district code is 6 digits');
+  return { community: parseQueryValue(req.query.community, 'community', 'integer') as number | undefined, street, district };
 }
 
 function parseOptions(req: Request): CoverageOptions {
@@ -29,15 +31,17 @@ function parseOptions(req: Request): CoverageOptions {
 /** The filter, its community or street known (404 naming it, not an empty answer that reads as "none"). */
 async function knownFilter(db: Database['db'], req: Request): Promise<CoverageFilter> {
   const filter = parseFilter(req);
-  const { rows: [known] } = await sql<{ community: boolean; street: boolean }>`
+  const { rows: [known] } = await sql<{ community: boolean; street: boolean; district: boolean }>`
     select ${filter.community ?? null}::int is null or exists (select from communities where id = ${filter.community ?? null}::int) as community,
-           ${filter.street ?? null}::text is null or exists (select from streets where code = ${filter.street ?? null}::text) as street`.execute(db);
+           ${filter.street ?? null}::text is null or exists (select from streets where code = ${filter.street ?? null}::text) as street,
+           ${filter.district ?? null}::text is null or exists (select from districts where code = ${filter.district ?? null}::text) as district`.execute(db);
   if (!known.community) throw new HttpProblem(404, 'Not Found', `No community ${filter.community}`, { field: 'community' });
   if (!known.street) throw new HttpProblem(404, 'Not Found', `No street ${filter.street}`, { field: 'street' });
+  if (!known.district) throw new HttpProblem(404, 'Not Found', `No district ${filter.district}`, { field: 'district' });
   return filter;
 }
 
-/** What leaders watch: coverage per grid and community, and the buildings no volunteer reaches. */
+/** What leaders watch: coverage per grid, community, street and district, and the buildings no volunteer reaches. */
 export function coverageRoutes({ db }: Database) {
   return Router()
     .get('/api/v1/coverage/grids', async (req, res) => {
@@ -47,6 +51,14 @@ export function coverageRoutes({ db }: Database) {
     .get('/api/v1/coverage/communities', async (req, res) => {
       onlyParameters(req, ['street', 'community', 'reach_m', 'from', 'to']);
       res.type('application/geo+json').send(await coverageCollection(db, 'community', req.viewer!, await knownFilter(db, req), parseOptions(req)));
+    })
+    .get('/api/v1/coverage/streets', async (req, res) => {
+      onlyParameters(req, ['district', 'street', 'reach_m', 'from', 'to']);
+      res.type('application/geo+json').send(await coverageCollection(db, 'street', req.viewer!, await knownFilter(db, req), parseOptions(req)));
+    })
+    .get('/api/v1/coverage/districts', async (req, res) => {
+      onlyParameters(req, ['district', 'reach_m', 'from', 'to']);
+      res.type('application/geo+json').send(await coverageCollection(db, 'district', req.viewer!, await knownFilter(db, req), parseOptions(req)));
     })
     .get('/api/v1/coverage/gaps', async (req, res) => {
       onlyParameters(req, ['community', 'street', 'reach_m']);

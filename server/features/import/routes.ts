@@ -33,7 +33,7 @@ function oneOf<T extends string>(value: unknown, field: string, allowed: readonl
 /**
  * POST /api/v1/import/:layer: a GeoJSON FeatureCollection, newline-delimited GeoJSON or CSV in the body,
  * imported in one transaction. ?format= (else from Content-Type), ?crs=wgs84|gcj02|bd09, ?dry_run=true,
- * ?repair=true. 201 with the report when written, 200 for a clean dry run, 422 with the report otherwise.
+ * ?repair=true, ?street_tolerance=0.01 (the share of a community that may lie outside its street before a warning). 201 with the report when written, 200 for a clean dry run, 422 with the report otherwise.
  */
 export function importRoutes(database: Database, resources: ResourceDefinition[]) {
   return Router().post('/api/v1/import/:layer', async (req, res) => {
@@ -47,6 +47,11 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
     const crs: ImportCrs = oneOf(req.query.crs, 'crs', IMPORT_CRS) ?? 'wgs84';
     const dryRun = parseQueryValue(req.query.dry_run, 'dry_run', 'boolean') === true;
     const repair = parseQueryValue(req.query.repair, 'repair', 'boolean') === true;
+    const tolerance = parseQueryValue(req.query.street_tolerance, 'street_tolerance', 'text');
+    const streetTolerance = tolerance === undefined ? undefined : Number(tolerance);
+    if (streetTolerance !== undefined && !(streetTolerance >= 0 && streetTolerance <= 1)) {
+      throw new HttpProblem(400, 'Invalid parameter', 'street_tolerance is a share of a community\'s area, from 0 to 1', { field: 'street_tolerance' });
+    }
 
     const limits = IMPORT_LIMITS[req.viewer!.role];
     if (Number(req.get('Content-Length')) > limits.bytes) {
@@ -97,7 +102,7 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
           throw error;
         }
         return await importRows(database.db, def!, readRows(createReadStream(file), format!, limits), {
-          crs, dryRun, repair, limits, viewer: req.viewer!, actor: actorOf(req), job: id, signal: stop, onProgress: progress,
+          crs, dryRun, repair, streetTolerance, limits, viewer: req.viewer!, actor: actorOf(req), job: id, signal: stop, onProgress: progress,
           onWritten: (trx, report) => recordImport(trx, id, 'written', 201, report),
         });
       } finally {

@@ -44,6 +44,8 @@ export interface ImportOptions {
   viewer?: Viewer;
   /** the name the audit log records */
   actor: Actor;
+  /** the share of a community's area that may lie outside its street's boundary before the report warns (0.01) */
+  streetTolerance?: number;
 }
 
 export interface ImportReport {
@@ -52,6 +54,8 @@ export interface ImportReport {
   imported: number;
   rejected: { row: number | string; field?: string; reason: string }[];
   repaired: { row: number; reason: string }[];
+  /** rows imported that break no rule but look wrong (ResourceDefinition.warn) */
+  warnings: { row: number; field: string; reason: string }[];
   dry_run: boolean;
   written: boolean;
 }
@@ -65,7 +69,7 @@ export const serverStopping = () => new HttpProblem(503, 'Server stopping', 'the
 /** Rejections listed in a report; beyond this only counted, so a broken million-row file has a bounded answer. */
 const MAX_LISTED = 1000;
 
-interface Checked extends FeatureInput { row: number; geometry: Geometry; properties: Record<string, unknown> }
+interface Checked extends FeatureInput { row: number; geometry: Geometry | null; properties: Record<string, unknown> }
 
 /**
  * Imports rows into one resource: everything or nothing. First every row is checked like an API write
@@ -79,7 +83,7 @@ interface Checked extends FeatureInput { row: number; geometry: Geometry; proper
  * an import a crash cut short is undone at the next start (markAbandonedImports).
  */
 export async function importRows(db: Kysely<DB>, def: ResourceDefinition, rows: AsyncIterable<RawRow>, options: ImportOptions): Promise<ImportReport> {
-  const report: ImportReport = { layer: def.name, read: 0, imported: 0, rejected: [], repaired: [], dry_run: options.dryRun, written: false };
+  const report: ImportReport = { layer: def.name, read: 0, imported: 0, rejected: [], repaired: [], warnings: [], dry_run: options.dryRun, written: false };
   let rejections = 0;
   const reject = (row: number | string, reason: string, field?: string) => {
     rejections++;
@@ -111,7 +115,7 @@ async function checkRows(db: Kysely<DB>, def: ResourceDefinition, rows: AsyncIte
     if (raw.error) return reject(raw.row, raw.error), [];
     // Checked before it is shifted (the shift assumes a well-formed geometry), and after.
     const given = geometry.safeParse(raw.geometry);
-    const shape = options.crs === 'wgs84' || !given.success ? given
+    const shape = options.crs === 'wgs84' || !given.success || given.data === null ? given
       : geometry.safeParse(gcoord.transform(given.data as Parameters<typeof gcoord.transform>[0], FROM[options.crs], gcoord.WGS84));
     if (!shape.success) {
       const [issue] = shape.error.issues;
@@ -135,7 +139,7 @@ async function checkRows(db: Kysely<DB>, def: ResourceDefinition, rows: AsyncIte
     await setImmediate();
     const good = (await withWkt(db, batch)).flatMap(check);
     for (const { index, reason } of await invalidGeometries(db, good, def.multi)) {
-      const fixed = options.repair ? await repaired(db, good[index].geometry, def) : undefined;
+      const fixed = options.repair ? await repaired(db, good[index].geometry!, def) : undefined;
       if (fixed) {
         report.repaired.push({ row: good[index].row, reason });
         good[index].geometry = fixed;
@@ -190,6 +194,9 @@ async function applyRows(
       const ids = await insertFeatures(trx, def, columns, good);
       await def.check?.(trx, ids);
       if (options.viewer) await refuseOutsideScope(trx, def, options.viewer, 'create', ids);
+      for (const { id, field, reason } of (await def.warn?.(trx, ids, { streetTolerance: options.streetTolerance ?? 0.01 })) ?? []) {
+        report.warnings.push({ row: good[ids.indexOf(id)].row, field, reason });
+      }
       await sql`release savepoint import_batch`.execute(trx);
       return ids;
     } catch (error) {

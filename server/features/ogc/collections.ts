@@ -6,6 +6,7 @@ import type { Condition, FeatureLayer } from '../../db/feature-store.ts';
 import type { DB } from '../../db/schema.ts';
 import type { Filter, ResourceDefinition } from '../../http/feature-resource.ts';
 import { HttpProblem } from '../../http/problem.ts';
+import { districts, streets } from '../areas/resource.ts';
 import { buildings } from '../buildings/resource.ts';
 import { communities } from '../communities/resource.ts';
 import { grids } from '../grids/resource.ts';
@@ -24,6 +25,8 @@ export interface Collection {
 }
 
 export const COLLECTIONS: Collection[] = [
+  { id: 'districts', title: '区县 Districts', description: 'District and county (区/县) boundaries, by GB/T 2260 code.', resource: districts },
+  { id: 'streets', title: '街道 Streets', description: 'Street and township (街道/乡镇) boundaries with their district; a street without a boundary of its own is drawn as the union of its communities.', resource: streets },
   { id: 'communities', title: '社区 Communities', description: 'Community (社区) boundaries with their street, Party committee, staff and grid household band.', resource: communities },
   { id: 'grids', title: '网格 Grids', description: 'Grid (网格) boundaries inside each community, with the grid Party branch and grid worker.', resource: grids },
   { id: 'buildings', title: '楼栋 Buildings', description: 'Building footprints with households, residents and the building Party group; each linked to its grid.', resource: buildings },

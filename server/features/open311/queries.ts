@@ -94,11 +94,11 @@ export async function serviceRequests(db: Kysely<DB>, viewer: Viewer | undefined
         as agency_responsible,
       ${w3c(sql`i.reported_at`)} as requested_datetime, ${w3c(sql`i.updated_at`)} as updated_datetime,
       ${w3c(sql`i.due_at`)} as expected_datetime,
-      nullif(concat_ws(', ', g.name, c.name, st.name, st.district_name), '') as address,
+      nullif(concat_ws(', ', g.name, c.name, st.name, d.name), '') as address,
       ${coordinate(sql`ST_Y(i.geom)`)} as lat, ${coordinate(sql`ST_X(i.geom)`)} as long,
       case when ${shown} then i.media_url end as media_url
     from issues i join issue_categories cat on cat.code = i.category
-      left join grids g on g.id = i.grid_id left join communities c on c.id = i.community_id left join streets st on st.code = i.street_code
+      left join grids g on g.id = i.grid_id left join communities c on c.id = i.community_id left join streets st on st.code = i.street_code left join districts d on d.code = st.district_code
     where ${allOf(where)}
     order by i.reported_at desc, i.id desc limit ${MAX_REQUESTS}`.execute(db);
   return rows;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { MAX_FEATURES, resourceGeometry, type ResourceDefinition } from '../../http/feature-resource.ts';
 import { mayRead, mayWrite, type ResourceName } from '../../access/policy.ts';
-import { ACCESS_RULES, type AccessRule } from '../../access/rules.ts';
+import { ACCESS_RULES, MAP_RESOURCES, type AccessRule } from '../../access/rules.ts';
 import { ROLES } from '../../access/viewer.ts';
 import { keyBody, MAX_KEYS } from '../accounts/keys.ts';
 import { newUserSchema, userChangeSchema } from '../accounts/service.ts';
@@ -413,6 +413,16 @@ export function openApiDocument(resources: ResourceDefinition[]) {
       responses: { 200: geojson('the communities with their metrics', '#/components/schemas/FeatureCollection'), 400: problemResponse('a bad parameter'), 404: problemResponse('no such community or street') },
     },
   };
+  const areaCoverage = (level: 'streets' | 'districts', parameters: unknown[]) => ({
+    get: {
+      summary: `Coverage per ${level === 'streets' ? 'street' : 'district'}: what is linked to its communities`, tags: coverageTags,
+      description: `${metrics} Counted again over the area (counts are its communities' sums; rates and the median are the area's own, not averages); also communities${level === 'districts' ? ' and streets' : ''} held.`,
+      parameters: [...parameters, reach, ...window],
+      responses: { 200: geojson(`the ${level} with their metrics`, '#/components/schemas/FeatureCollection'), 400: problemResponse('a bad parameter'), 404: problemResponse('no such street or district') },
+    },
+  });
+  paths['/api/v1/coverage/streets'] = areaCoverage('streets', [query('district', 'string', { pattern: '^[0-9]{6}$' }), query('street', 'string', { pattern: '^[0-9]{9}$' })]);
+  paths['/api/v1/coverage/districts'] = areaCoverage('districts', [query('district', 'string', { pattern: '^[0-9]{6}$' })]);
   paths['/api/v1/coverage/gaps'] = {
     get: {
       summary: 'Buildings whose households have no available volunteer within reach', tags: coverageTags,
@@ -480,7 +490,7 @@ export function openApiDocument(resources: ResourceDefinition[]) {
   paths['/tiles/{layer}/{z}/{x}/{y}.mvt'] = {
     get: {
       summary: 'A Mapbox vector tile of a layer', tags: ['tiles'],
-      description: 'grids carry the coverage metrics; communities and grids also a second vector layer, `<layer>_label`, one point per area where its name is written; members and volunteers are counts in hexagons at every zoom, never a home. ETag and If-None-Match (304); 204 for an empty tile or one below the layer\'s minzoom.',
+      description: 'grids carry the coverage metrics; districts, streets, communities and grids also a second vector layer, `<layer>_label`, one point per area where its name is written; members and volunteers are counts in hexagons at every zoom, never a home. ETag and If-None-Match (304); 204 for an empty tile or one below the layer\'s minzoom.',
       parameters: [tileLayerParameter, tileIndex('z', 8), tileIndex('x', 205), tileIndex('y', 99)],
       responses: {
         200: { description: 'the tile', content: { 'application/vnd.mapbox-vector-tile': { schema: { type: 'string', format: 'binary' } } } },
@@ -510,7 +520,7 @@ export function openApiDocument(resources: ResourceDefinition[]) {
     info: {
       title: 'Gridmap API',
       version: '1',
-      description: 'Communities, grids, buildings, Party members, resident units and issues on the map. Geometry is RFC 7946 GeoJSON in WGS 84; errors are RFC 9457 problem details.',
+      description: 'Districts, streets, communities, grids, buildings, Party members, resident units and issues on the map. Geometry is RFC 7946 GeoJSON in WGS 84; errors are RFC 9457 problem details.',
     },
     paths,
     security: [{ bearer: [] }],
@@ -524,7 +534,7 @@ const ruleFor = (method: string, path: string) => ACCESS_RULES.find((rule) => ru
 function rolesOf({ allow }: AccessRule, path: string): string {
   if ('public' in allow) return 'anyone';
   if (!('resource' in allow)) return allow.roles === 'any' ? 'any signed-in user' : allow.roles.join(', ');
-  const layers: ResourceName[] = allow.resource === ':layer' ? ['communities', 'grids', 'buildings', 'members', 'units', 'issues'] : [allow.resource];
+  const layers: ResourceName[] = allow.resource === ':layer' ? MAP_RESOURCES : [allow.resource];
   const allowed = (role: (typeof ROLES)[number], layer: ResourceName) =>
     (!allow.roles || allow.roles.includes(role)) && (allow.action === 'read' ? mayRead(layer, role) : mayWrite(layer, role, allow.action));
   const perLayer = layers.map((layer) => `${path.includes('{layer}') ? `${layer}: ` : ''}${ROLES.filter((role) => allowed(role, layer)).join(', ')}`);

@@ -13,11 +13,13 @@ export interface CachedTile {
   madeAt: number;
 }
 
-const EVERY_LAYER = ['communities', 'grids', 'buildings', 'issues', 'members', 'volunteers'];
+const EVERY_LAYER = ['districts', 'streets', 'communities', 'grids', 'buildings', 'issues', 'members', 'volunteers'];
 
 /** Which tile layers a change to a map table touches. */
 const LAYERS_OF: Record<string, string[]> = {
   // a boundary decides who sees what beneath it (a community's street, a grid's community): every layer
+  districts: EVERY_LAYER,
+  streets: EVERY_LAYER,
   communities: EVERY_LAYER,
   grids: EVERY_LAYER,
   buildings: ['buildings'],
@@ -139,7 +141,7 @@ export class TileCache {
         select a.id, a.resource, ST_GeomFromGeoJSON(g.j) as geom
         from audit_log a
         cross join lateral (values (a.before->>'geom'), (a.after->>'geom'), (a.before->>'current_point'), (a.after->>'current_point')) g(j)
-        where a.id > ${this.seen} and g.j is not null and a.resource in ('communities', 'grids', 'buildings', 'members', 'issues')
+        where a.id > ${this.seen} and g.j is not null and a.resource in ('districts', 'streets', 'communities', 'grids', 'buildings', 'members', 'issues')
       ), boxes as (
         select resource, ST_Extent(geom)::geometry as box from logged group by resource, floor(ST_X(ST_PointOnSurface(geom)) * 50), floor(ST_Y(ST_PointOnSurface(geom)) * 50)
       ), around as (
@@ -149,7 +151,7 @@ export class TileCache {
         from boxes b join grids g on g.geom && ST_Expand(b.box, ${AROUND_M}::float8 / (111320 * cos(radians(ST_Y(ST_Centroid(b.box))))), ${AROUND_M}::float8 / 110574.0)
         where b.resource in ('buildings', 'members', 'issues') group by b.box
       )
-      select (select max(id) from audit_log where id > ${this.seen} and resource in ('communities', 'grids', 'buildings', 'members', 'issues')) as last,
+      select (select max(id) from audit_log where id > ${this.seen} and resource in ('districts', 'streets', 'communities', 'grids', 'buildings', 'members', 'issues')) as last,
              null::text as resource, null::json as box
       union all
       select null, resource, json_build_array(ST_XMin(box), ST_YMin(box), ST_XMax(box), ST_YMax(box)) from (select * from boxes union all select * from around) c`

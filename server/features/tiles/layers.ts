@@ -1,6 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import { allOf, countsFewHomes, homesOf, MIN_HOMES_COUNTED, readConditions, type ResourceName } from '../../access/policy.ts';
 import type { Viewer } from '../../access/viewer.ts';
+import { districts, streets } from '../areas/resource.ts';
 import { buildings } from '../buildings/resource.ts';
 import { communities } from '../communities/resource.ts';
 import { COVERAGE_READERS } from '../../access/rules.ts';
@@ -101,6 +102,20 @@ function density(name: 'members' | 'volunteers', description: string): TileLayer
 }
 
 export const TILE_LAYERS: TileLayer[] = [
+  {
+    name: 'districts', description: 'District boundaries', resource: 'districts', minzoom: 0, maxzoom: MAX_ZOOM, srid: 4326,
+    fields: { code: 'String', name: 'String' }, reach: () => 0, labelled: true,
+    rows: (tile, viewer) => sql`
+      select a.id, a.geom, jsonb_build_object('code', a.code, 'name', a.name) as props
+      from districts a where a.geom && ${tile.area} and ${visible('districts', districts.place, viewer, 'a')}`,
+  },
+  {
+    name: 'streets', description: 'Street boundaries (a street without its own: the union of its communities)', resource: 'streets',
+    minzoom: 0, maxzoom: MAX_ZOOM, srid: 4326, fields: { code: 'String', name: 'String', district_code: 'String' }, reach: () => 0, labelled: true,
+    rows: (tile, viewer) => sql`
+      select a.id, a.geom, jsonb_build_object('code', a.code, 'name', a.name, 'district_code', a.district_code) as props
+      from streets a where a.geom && ${tile.area} and ${visible('streets', streets.place, viewer, 'a')}`,
+  },
   {
     name: 'communities', description: 'Community boundaries', resource: 'communities', minzoom: 0, maxzoom: MAX_ZOOM, srid: 4326,
     fields: { code: 'String', name: 'String', street_code: 'String', staff_count: 'Number' },
