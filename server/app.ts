@@ -11,6 +11,7 @@ import type { Database } from './db/database.ts';
 import { accessGuard } from './access/guard.ts';
 import { accountRoutes } from './features/accounts/routes.ts';
 import { auditRoutes } from './features/audit/routes.ts';
+import { districts, streets } from './features/areas/resource.ts';
 import { buildings } from './features/buildings/resource.ts';
 import { communityRoutes } from './features/communities/routes.ts';
 import { coverageRoutes } from './features/coverage/routes.ts';
@@ -96,7 +97,7 @@ export function createApp({ database, config, logger }: { database: Database; co
   app.use(coverageRoutes(database));
   app.use(tileRoutes(database));
   app.use(ogcRoutes(database));
-  for (const resource of [buildings, members, units, issues]) app.use(featureResource(database, resource));
+  for (const resource of [districts, streets, buildings, members, units, issues]) app.use(featureResource(database, resource));
 
   if (existsSync(WEB_DIST)) {
     app.use(express.static(WEB_DIST, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForIndex }));
