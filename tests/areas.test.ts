@@ -1,11 +1,16 @@
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { VectorTile } from '@mapbox/vector-tile';
 import type { Express } from 'express';
 import { sql } from 'kysely';
 import { PbfReader } from 'pbf';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../server/db/database.ts';
+import { MIGRATIONS_DIR, migrate } from '../server/db/migrate.ts';
 import { testApp } from './support/app.ts';
-import { openTestDatabase, type TestDatabase } from './support/databases.ts';
+import { mode, openTestDatabase, type TestDatabase } from './support/databases.ts';
 
 /**
  * Districts and streets as map layers (issue 18): on the demo city, coverage per street and district adds up
@@ -80,6 +85,46 @@ describe('coverage per street and district (demo city)', () => {
     const tree = (await request(app).get(`/api/v1/communities/${community.id}/tree`).expect(200)).body;
     expect(tree.district).toMatchObject({ code: '610602', name: '宝塔区' });
     expect(tree.street).toMatchObject({ code: community.properties.street_code, name: community.properties.street_name });
+  });
+});
+
+describe('sql/021_areas.sql on a map made before it', () => {
+  it('makes the districts from the streets, names each once, and draws boundaries from the communities', async () => {
+    const before = await mkdtemp(join(tmpdir(), 'gridmap-areas-'));
+    const empty = mode === 'server' ? await openTestDatabase({ empty: true }) : { database: await openDatabase({}), drop: async () => {} };
+    const { db } = empty.database;
+    try {
+      await cp(MIGRATIONS_DIR, before, { recursive: true, filter: (file) => !/\/(02[1-9]|0[3-9]\d)_[^/]*$/.test(file) });
+      await migrate(db, before);
+      await sql`
+        insert into streets (code, name, district_code, district_name)
+        values ('610602001', '南市街道', '610602', '宝塔区'), ('610602002', '凤凰山街道', '610602', '宝塔区'), ('610621001', '七里村街道', '610621', '延长县')`.execute(db);
+      await sql`
+        insert into communities (code, name, street_code, geom)
+        values ('610602001001', '一', '610602001', ST_Multi(ST_MakeEnvelope(109.40, 36.50, 109.41, 36.51, 4326))),
+               ('610602001002', '二', '610602001', ST_Multi(ST_MakeEnvelope(109.41, 36.50, 109.42, 36.51, 4326))),
+               ('610602002001', '三', '610602002', ST_Multi(ST_MakeEnvelope(109.40, 36.51, 109.42, 36.52, 4326)))`.execute(db);
+      await sql`insert into users (username, password_hash, role, scope_district_code) values ('county', '-', 'leader', '610621')`.execute(db);
+      expect((await migrate(db)).applied).toContain('021_areas.sql');
+
+      const { rows: districts } = await sql<{ code: string; name: string; area: number | null }>`
+        select code, name, round(ST_Area(geom)::numeric, 6)::float8 as area from districts order by code`.execute(db);
+      expect(districts).toEqual([{ code: '610602', name: '宝塔区', area: 0.0004 }, { code: '610621', name: '延长县', area: null }]);
+      const { rows: streets } = await sql<{ code: string; area: number | null; derived: boolean; version: number }>`
+        select code, round(ST_Area(geom)::numeric, 6)::float8 as area, boundary_from_communities as derived, version from streets order by code`.execute(db);
+      expect(streets).toEqual([
+        { code: '610602001', area: 0.0002, derived: true, version: 1 },
+        { code: '610602002', area: 0.0002, derived: true, version: 1 },
+        { code: '610621001', area: null, derived: true, version: 1 },
+      ]);
+      const { rows: columns } = await sql<{ name: string }>`
+        select column_name as name from information_schema.columns where table_name = 'streets' and column_name = 'district_name'`.execute(db);
+      expect(columns).toEqual([]);
+    } finally {
+      await empty.database.close();
+      await empty.drop();
+      await rm(before, { recursive: true, force: true });
+    }
   });
 });
 

@@ -32,9 +32,11 @@ describe('migrations', () => {
     expect(rows).toEqual([
       { table: 'buildings', type: 'geometry(Polygon,4326)', indexed: true },
       { table: 'communities', type: 'geometry(MultiPolygon,4326)', indexed: true },
+      { table: 'districts', type: 'geometry(MultiPolygon,4326)', indexed: true },
       { table: 'grids', type: 'geometry(Polygon,4326)', indexed: true },
       { table: 'issues', type: 'geometry(Point,4326)', indexed: true },
       { table: 'members', type: 'geometry(Point,4326)', indexed: true },
+      { table: 'streets', type: 'geometry(MultiPolygon,4326)', indexed: true },
       { table: 'units', type: 'geometry(Geometry,4326)', indexed: true },
     ]);
   });

@@ -84,15 +84,15 @@ describe(`OGC API – Features at /ogc (${mode} database)`, () => {
   it('lists the collections a caller may read, each with its extent in CRS84 as PostGIS computes it', async () => {
     const open = await get(null, '/ogc/collections').expect(200);
     conforms('collections', open.body);
-    expect(open.body.collections.map((c: { id: string }) => c.id)).toEqual(['communities', 'grids']);
+    expect(open.body.collections.map((c: { id: string }) => c.id)).toEqual(['districts', 'streets', 'communities', 'grids']);
     const admin = await get('admin', '/ogc/collections').expect(200);
     conforms('collections', admin.body);
-    expect(admin.body.collections.map((c: { id: string }) => c.id)).toEqual(['communities', 'grids', 'buildings', 'units', 'issues', 'members']);
+    expect(admin.body.collections.map((c: { id: string }) => c.id)).toEqual(['districts', 'streets', 'communities', 'grids', 'buildings', 'units', 'issues', 'members']);
     // a resident reads no members at all
     const resident = await get('resident', '/ogc/collections').expect(200);
     expect(resident.body.collections.map((c: { id: string }) => c.id)).not.toContain('members');
 
-    for (const table of ['communities', 'grids', 'buildings', 'issues'] as const) {
+    for (const table of ['districts', 'streets', 'communities', 'grids', 'buildings', 'issues'] as const) {
       const collection = admin.body.collections.find((c: { id: string }) => c.id === table);
       const [box] = await rows(sql<{ xmin: number; ymin: number; xmax: number; ymax: number }>`
         select ST_XMin(e) as xmin, ST_YMin(e) as ymin, ST_XMax(e) as xmax, ST_YMax(e) as ymax from (select ST_Extent(geom) as e from ${sql.table(table)}) s`);

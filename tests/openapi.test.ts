@@ -22,7 +22,7 @@ describe('the published contract', () => {
 
   it('describes every resource with its filters, and every route it lists answers', async () => {
     const { body } = await request(app).get('/api/v1/openapi.json').expect(200);
-    for (const layer of ['communities', 'grids', 'buildings', 'members', 'units', 'issues']) {
+    for (const layer of ['districts', 'streets', 'communities', 'grids', 'buildings', 'members', 'units', 'issues']) {
       expect(Object.keys(body.paths[`/api/v1/${layer}`])).toEqual(['get', 'post']);
       expect(Object.keys(body.paths[`/api/v1/${layer}/{id}`])).toEqual(['get', 'patch', 'delete']);
     }
