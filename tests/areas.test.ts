@@ -125,7 +125,7 @@ describe('sql/021_areas.sql on a map made before it', () => {
       await empty.drop();
       await rm(before, { recursive: true, force: true });
     }
-  });
+  }, 300_000); // the embedded database migrates from nothing: as long as the test run's own setup
 });
 
 describe('a city from an empty map', () => {

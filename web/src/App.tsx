@@ -32,7 +32,7 @@ function Shell({ user }: { user: User }) {
   const { t, lang, setLang } = useI18n();
   const { signOut } = useSession();
   const canImportOrExport = Object.values(user.permissions).some((actions) => actions.length > 0) && user.role !== 'resident' && user.role !== 'volunteer';
-  const [visible, setVisible] = useState<Record<LayerGroup, boolean>>({ communities: true, grids: true, buildings: true });
+  const [visible, setVisible] = useState<Record<LayerGroup, boolean>>({ districts: true, streets: true, communities: true, grids: true, buildings: true });
   const [selected, setSelected] = useState<SelectedFeature | null>(null);
   const dispatches = ['admin', 'dispatcher', 'grid_worker'].includes(user.role);
   // community staff and those above them keep the month's matter (the server checks the community is theirs)

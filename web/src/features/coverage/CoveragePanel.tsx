@@ -7,6 +7,7 @@ import { useI18n, type MessageKey } from '../../i18n.tsx';
 import { useChanges } from '../dispatch/events.ts';
 import type { Bounds } from '../map/MapView.tsx';
 import { LoadFailure, useAnswer } from './answers.tsx';
+import { AreaTotals } from './AreaTotals.tsx';
 import { mapPng } from './exports.ts';
 import { GapsSection, type Gaps } from './Gaps.tsx';
 import {
@@ -173,6 +174,7 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
           onChoose={(area) => chooseCommunity(area.id)} caption={t('coverage.rankCommunities')} empty={t('coverage.noCommunities')}
           filename={`coverage-communities-${metric}.csv`} />
       )}
+      <AreaTotals metric={metric} revision={revision} onChoose={focusOn} />
       {(chosen || allGrids) && (
         <>
           <LoadFailure what="coverage.error.grids" answer={grids} />

@@ -113,7 +113,8 @@ export function MapView({ visible, selected, onSelect, overlay, onPick, focus, o
 
   useEffect(() => {
     if (!map) return;
-    for (const group of LAYER_GROUPS) {
+    // districts and streets are not picked on the map
+    for (const group of LAYER_GROUPS.filter((g) => GROUP_LAYERS[g].includes(`${g}-selected`))) {
       map.setFilter(`${group}-selected`, selectedFilter(selected?.group === group ? selected.id : undefined));
     }
   }, [map, selected]);

@@ -2,11 +2,13 @@ import type { FeatureCollection } from 'geojson';
 import type { ExpressionSpecification, FilterSpecification, LayerSpecification, StyleSpecification } from 'maplibre-gl';
 import type { MapConfig } from '../../api.ts';
 
-export const LAYER_GROUPS = ['communities', 'grids', 'buildings'] as const;
+export const LAYER_GROUPS = ['districts', 'streets', 'communities', 'grids', 'buildings'] as const;
 export type LayerGroup = (typeof LAYER_GROUPS)[number];
 
 /** The map layers each toggle shows or hides; the fill layers are also what a click selects. */
 export const GROUP_LAYERS: Record<LayerGroup, string[]> = {
+  districts: ['districts-line', 'districts-label'],
+  streets: ['streets-line', 'streets-label'],
   communities: ['communities-fill', 'communities-line', 'communities-label', 'communities-selected'],
   grids: ['grids-fill', 'grids-line', 'grids-label', 'grids-selected'],
   buildings: ['buildings-fill', 'buildings-line', 'buildings-selected'],
@@ -61,6 +63,9 @@ export function buildStyle(config: MapConfig, origin = ''): StyleSpecification {
       },
     },
     { id: 'buildings-line', type: 'line', source: 'buildings', 'source-layer': 'buildings', minzoom: 15, paint: { 'line-color': '#6b4a2b', 'line-width': 0.5 } },
+    // districts and streets as wide pale bands under the communities' lines (their outer edges are the same line)
+    { id: 'districts-line', type: 'line', source: 'districts', 'source-layer': 'districts', paint: { 'line-color': '#5b2c6f', 'line-width': 9, 'line-opacity': 0.3 } },
+    { id: 'streets-line', type: 'line', source: 'streets', 'source-layer': 'streets', paint: { 'line-color': '#8e44ad', 'line-width': 5, 'line-opacity': 0.45 } },
     { id: 'communities-line', type: 'line', source: 'communities', 'source-layer': 'communities', paint: { 'line-color': '#b03a2e', 'line-width': 2.5 } },
     { id: 'communities-selected', type: 'line', source: 'communities', 'source-layer': 'communities', filter: NOTHING_SELECTED, paint: { 'line-color': '#ffcc00', 'line-width': 5 } },
     { id: 'grids-selected', type: 'line', source: 'grids', 'source-layer': 'grids', filter: NOTHING_SELECTED, paint: { 'line-color': '#ffcc00', 'line-width': 4 } },
@@ -69,6 +74,17 @@ export function buildStyle(config: MapConfig, origin = ''): StyleSpecification {
       id: 'grids-label', type: 'symbol', source: 'grids', 'source-layer': 'grids_label', minzoom: 14,
       layout: { 'text-field': ['get', 'name'], 'text-size': 13 },
       paint: { 'text-color': '#23476b', 'text-halo-color': '#ffffff', 'text-halo-width': 1.5 },
+    },
+    // before the communities' names: where they collide, a community's name is kept
+    {
+      id: 'districts-label', type: 'symbol', source: 'districts', 'source-layer': 'districts_label', maxzoom: 12,
+      layout: { 'text-field': ['get', 'name'], 'text-size': 20 },
+      paint: { 'text-color': '#5b2c6f', 'text-halo-color': '#ffffff', 'text-halo-width': 2 },
+    },
+    {
+      id: 'streets-label', type: 'symbol', source: 'streets', 'source-layer': 'streets_label', maxzoom: 15,
+      layout: { 'text-field': ['get', 'name'], 'text-size': 17 },
+      paint: { 'text-color': '#6c3483', 'text-halo-color': '#ffffff', 'text-halo-width': 2 },
     },
     {
       id: 'communities-label', type: 'symbol', source: 'communities', 'source-layer': 'communities_label',
