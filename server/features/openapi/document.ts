@@ -30,6 +30,11 @@ const schema = (type: z.ZodType) => z.toJSONSchema(type, {
   target: 'openapi-3.0', io: 'output', unrepresentable: 'any',
   override: ({ zodSchema, jsonSchema }) => {
     const def = zodSchema._zod.def;
+    // OpenAPI 3.0 reads nullable only beside a type: a nullable union (a street's geometry) says it of each member
+    if (jsonSchema.nullable && !jsonSchema.type && jsonSchema.anyOf) {
+      for (const member of jsonSchema.anyOf) member.nullable = true;
+      delete jsonSchema.nullable;
+    }
     if (def.type !== 'object') return;
     if (!def.catchall) delete jsonSchema.additionalProperties;
     const required = jsonSchema.required?.filter((key) => def.shape[key]._zod.optin === undefined);
