@@ -38,8 +38,7 @@ async function resolveScope(db: Kysely<DB>, input: ScopeInput): Promise<Scope> {
   const unknown = (kind: string, value: unknown) =>
     new HttpProblem(422, 'Unknown scope', `there is no ${kind} ${value}`, { field: `scope.${kind}` });
   if (input.district !== undefined) {
-    const street = await db.selectFrom('streets').select('code').where('district_code', '=', input.district).executeTakeFirst();
-    if (!street) throw unknown('district', input.district);
+    if (!(await db.selectFrom('districts').select('code').where('code', '=', input.district).executeTakeFirst())) throw unknown('district', input.district);
     return { kind: 'district', code: input.district };
   }
   if (input.street !== undefined) {

@@ -5,7 +5,7 @@ import type { User } from '../auth/session.tsx';
 
 const ROLES = ['admin', 'planner', 'dispatcher', 'leader', 'grid_worker', 'volunteer', 'resident'] as const;
 const SCOPES = ['district', 'street', 'community', 'grid'] as const;
-const AUDITED = ['communities', 'grids', 'buildings', 'members', 'units', 'issues', 'users'] as const;
+const AUDITED = ['districts', 'streets', 'communities', 'grids', 'buildings', 'members', 'units', 'issues', 'users'] as const;
 
 type Account = Omit<User, 'permissions'> & { disabled: boolean; version: number };
 interface AuditEntry { id: number; at: string; username: string | null; action: 'create' | 'update' | 'delete'; resource: string; row_id: number }

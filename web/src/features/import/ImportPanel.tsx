@@ -3,7 +3,7 @@ import { apiFetch, download } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
 import { useSession } from '../auth/session.tsx';
 
-const LAYERS = ['communities', 'grids', 'buildings', 'members', 'units', 'issues'] as const;
+const LAYERS = ['districts', 'streets', 'communities', 'grids', 'buildings', 'members', 'units', 'issues'] as const;
 const FORMATS: Record<string, string> = { geojson: 'geojson', json: 'geojson', ndjson: 'ndjson', geojsonl: 'ndjson', csv: 'csv', zip: 'shapefile', osm: 'osm', pbf: 'osm.pbf' };
 
 interface Report {
