@@ -112,6 +112,23 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     await idle();
   });
 
+  it('draws the district and its streets with their names (区县, 街道), each toggled on its own', async () => {
+    const codes = async (layer: string) => new Set(await page.evaluate((id) =>
+      window.gridmap!.map.queryRenderedFeatures({ layers: [id] }).map((f) => f.properties.code as string), layer));
+    expect(await codes('districts-line')).toEqual(new Set(['610602']));
+    expect(await codes('streets-line')).toEqual(new Set(['610602001', '610602002']));
+    const names = await page.evaluate(() => window.gridmap!.map.queryRenderedFeatures({ layers: ['streets-label'] }).map((f) => f.properties.name as string));
+    expect(names.length).toBeGreaterThan(0);
+    expect(names.every((name) => /街道$/.test(name))).toBe(true);
+    await page.getByRole('checkbox', { name: '街道' }).uncheck();
+    await idle();
+    expect(await codes('streets-line')).toEqual(new Set());
+    expect(await codes('districts-line')).toEqual(new Set(['610602']));
+    await page.getByRole('checkbox', { name: '街道' }).check();
+    await idle();
+    expect((await codes('streets-line')).size).toBe(2);
+  });
+
   it('hides and shows a layer with its toggle', async () => {
     await page.getByRole('checkbox', { name: '楼栋' }).uncheck();
     await idle();
