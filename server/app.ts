@@ -23,7 +23,7 @@ import { healthRoutes } from './features/health/routes.ts';
 import { photoRoutes } from './features/issues/photos.ts';
 import { issues } from './features/issues/resource.ts';
 import { issueRoutes } from './features/issues/routes.ts';
-import { mapRoutes } from './features/map/routes.ts';
+import { basemapOf, mapRoutes } from './features/map/routes.ts';
 import { members } from './features/members/resource.ts';
 import { RESOURCES } from './features/resources.ts';
 import { openApiRoutes } from './features/openapi/routes.ts';
@@ -114,13 +114,15 @@ export function createApp({ database, config, logger }: { database: Database; co
  * blobs, and the basemap's origin when one is configured.
  */
 function securityHeaders(config: Config) {
-  const basemap = config.BASEMAP_TILES ? [new URL(config.BASEMAP_TILES.replace(/[{}]/g, '')).origin] : [];
+  const basemap = basemapOf(config);
+  // every tile server the map may fetch from: each subdomain's, the labels' too
+  const servers = [...new Set([...basemap?.tiles ?? [], ...basemap?.labels ?? []].map((url) => new URL(url.replace(/\{[zxy]\}/g, '0')).origin))];
   return helmet({
     contentSecurityPolicy: {
       useDefaults: true,
       directives: {
-        'img-src': ["'self'", 'data:', 'blob:', ...basemap],
-        'connect-src': ["'self'", ...basemap],
+        'img-src': ["'self'", 'data:', 'blob:', ...servers],
+        'connect-src': ["'self'", ...servers],
         'worker-src': ["'self'", 'blob:'],
         'style-src': ["'self'", "'unsafe-inline'"],
         'upgrade-insecure-requests': null,
