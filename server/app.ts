@@ -57,8 +57,8 @@ export function createApp({ database, config, logger }: { database: Database; co
     pinoHttp({
       logger,
       // no headers in the log: an Authorization header there would open the session to anyone reading it
-      // nor an Open311 client's api_key (a session token) from the query string
-      serializers: { req: (req) => ({ id: req.id, method: req.method, url: req.url.replace(/([?&]api_key=)[^&]*/gi, '$1[redacted]'), remoteAddress: req.remoteAddress }) },
+      // nor an Open311 client's api_key or a GIS client's access_key from the query string
+      serializers: { req: (req) => ({ id: req.id, method: req.method, url: req.url.replace(/([?&](api|access)_key=)[^&]*/gi, '$1[redacted]'), remoteAddress: req.remoteAddress }) },
       genReqId: (req, res) => {
         const given = req.headers['x-request-id'];
         const id = typeof given === 'string' && /^[\w-]{1,64}$/.test(given) ? given : randomUUID();
