@@ -24,10 +24,11 @@ import { healthRoutes } from './features/health/routes.ts';
 import { photoRoutes } from './features/issues/photos.ts';
 import { issues } from './features/issues/resource.ts';
 import { issueRoutes } from './features/issues/routes.ts';
-import { mapRoutes } from './features/map/routes.ts';
+import { basemapOf, mapRoutes } from './features/map/routes.ts';
 import { members } from './features/members/resource.ts';
 import { RESOURCES } from './features/resources.ts';
 import { openApiRoutes } from './features/openapi/routes.ts';
+import { open311KeyRoutes } from './features/open311/keys.ts';
 import { open311Routes } from './features/open311/routes.ts';
 import { importJobRoutes, importRoutes } from './features/import/routes.ts';
 import { exportRoutes } from './features/export/routes.ts';
@@ -58,8 +59,8 @@ export function createApp({ database, config, logger }: { database: Database; co
     pinoHttp({
       logger,
       // no headers in the log: an Authorization header there would open the session to anyone reading it
-      // nor an Open311 client's api_key (a session token) from the query string
-      serializers: { req: (req) => ({ id: req.id, method: req.method, url: req.url.replace(/([?&]api_key=)[^&]*/gi, '$1[redacted]'), remoteAddress: req.remoteAddress }) },
+      // nor an Open311 client's api_key or a GIS client's access_key from the query string
+      serializers: { req: (req) => ({ id: req.id, method: req.method, url: req.url.replace(/([?&](api|access)_key=)[^&]*/gi, '$1[redacted]'), remoteAddress: req.remoteAddress }) },
       genReqId: (req, res) => {
         const given = req.headers['x-request-id'];
         const id = typeof given === 'string' && /^[\w-]{1,64}$/.test(given) ? given : randomUUID();
@@ -74,7 +75,7 @@ export function createApp({ database, config, logger }: { database: Database; co
   // Sign-in and Open311 parse their own small bodies; imports stream theirs: all come before the JSON body parser.
   app.use(accountRoutes(database, config));
   app.use(accessKeyRoutes(database));
-  app.use(open311Routes(database, config));
+  app.use(open311Routes(database, config), open311KeyRoutes(database));
   app.use(importRoutes(database, RESOURCES), importJobRoutes(database));
   // A FeatureCollection of 10,000 footprints is a few megabytes; anything far larger is refused with 413.
   app.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/geo+json', 'application/*+json'] }));
@@ -115,13 +116,15 @@ export function createApp({ database, config, logger }: { database: Database; co
  * blobs, and the basemap's origin when one is configured.
  */
 function securityHeaders(config: Config) {
-  const basemap = config.BASEMAP_TILES ? [new URL(config.BASEMAP_TILES.replace(/[{}]/g, '')).origin] : [];
+  const basemap = basemapOf(config);
+  // every tile server the map may fetch from: each subdomain's, the labels' too
+  const servers = [...new Set([...basemap?.tiles ?? [], ...basemap?.labels ?? []].map((url) => new URL(url.replace(/\{[zxy]\}/g, '0')).origin))];
   return helmet({
     contentSecurityPolicy: {
       useDefaults: true,
       directives: {
-        'img-src': ["'self'", 'data:', 'blob:', ...basemap],
-        'connect-src': ["'self'", ...basemap],
+        'img-src': ["'self'", 'data:', 'blob:', ...servers],
+        'connect-src': ["'self'", ...servers],
         'worker-src': ["'self'", 'blob:'],
         'style-src': ["'self'", "'unsafe-inline'"],
         'upgrade-insecure-requests': null,

@@ -6,6 +6,19 @@ const onOff = z.enum(['on', 'off']);
 const decimal = (number: z.ZodNumber) => z.string().trim().regex(/^\d+(\.\d+)?$/, 'must be a number written in decimals').transform(Number).pipe(number);
 const whole = (min: number, max: number) => decimal(z.number().int('must be a whole number').min(min).max(max));
 
+/**
+ * A raster tile URL as cities' tile servers have them: {z}, {x} and {y} anywhere and in any order (a WMTS
+ * request's TILEMATRIX={z}&TILEROW={y}&TILECOL={x}, Tianditu's x={x}&y={y}&l={z}), and {s} for a subdomain.
+ */
+const tileTemplate = z.string()
+  .regex(/^https?:\/\//, 'must be an http(s) tile URL template')
+  .refine((v) => ['{z}', '{x}', '{y}'].every((p) => v.includes(p)), 'must have {z}, {x} and {y} (in any order) where the tile\'s zoom, column and row go')
+  .refine((v) => URL.canParse(v.replace(/\{[zxys]\}/g, '0')), 'must be a URL once {z}, {x}, {y} and {s} are filled in');
+
+/** A template's URLs, one per subdomain when it has {s}: MapLibre takes a list, not Leaflet's {s}. */
+export const tileUrls = (template: string, subdomains: string | undefined) =>
+  template.includes('{s}') ? (subdomains ?? '').split(',').map((s) => template.replaceAll('{s}', s)) : [template];
+
 const schema = z.object({
   PORT: whole(0, 65535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -19,10 +32,13 @@ const schema = z.object({
   GRIDMAP_DEMO_SEED: whole(0, 2 ** 32 - 1).default(1),
   GRIDMAP_DEMO_SIZE: decimal(z.number().min(0.05).max(200)).default(1),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  BASEMAP_TILES: z
-    .string()
-    .regex(/^https?:\/\/.*\{z\}.*\{x\}.*\{y\}/, 'must be an http(s) tile URL template with {z}, {x} and {y}')
-    .optional(),
+  BASEMAP_TILES: tileTemplate.optional(),
+  /** Tianditu's annotation tiles (cva_w), drawn over the basemap and under Gridmap's layers */
+  BASEMAP_LABELS: tileTemplate.optional(),
+  /** what {s} in the templates stands for, one tile server each: 0,1,2,3,4,5,6,7 for Tianditu's t0..t7 */
+  BASEMAP_SUBDOMAINS: z.string().regex(/^[\w-]+(,[\w-]+)*$/, 'must be subdomain names separated by commas, e.g. 0,1,2,3,4,5,6,7').optional(),
+  /** the datum of the basemap's tiles: gcj02 for AMap's and Tencent's, which the web then shifts onto WGS 84 */
+  BASEMAP_CRS: z.enum(['wgs84', 'gcj02']).default('wgs84'),
   BASEMAP_ATTRIBUTION: z.string().optional(),
   /** creates user `admin` with this password at start when no admin exists */
   GRIDMAP_ADMIN_PASSWORD: z.string().min(10, 'must have at least 10 characters').max(200).optional(),
@@ -45,6 +61,15 @@ const schema = z.object({
       'must have west < east within -180..180 and south < north within -90..90')
     .default(CHINA),
   TRUST_PROXY: z.string().transform((v): string | number | boolean => (/^\d+$/.test(v) ? Number(v) : v === 'true' ? true : v === 'false' ? false : v)).optional(),
+}).superRefine((config, context) => {
+  for (const setting of ['BASEMAP_TILES', 'BASEMAP_LABELS'] as const) {
+    if (config[setting]?.includes('{s}') && !config.BASEMAP_SUBDOMAINS) {
+      context.addIssue({ code: 'custom', path: [setting], message: 'has {s}: set BASEMAP_SUBDOMAINS to what it stands for (e.g. 0,1,2,3,4,5,6,7)' });
+    }
+  }
+  if (config.BASEMAP_LABELS && !config.BASEMAP_TILES) {
+    context.addIssue({ code: 'custom', path: ['BASEMAP_LABELS'], message: 'labels go over a basemap: set BASEMAP_TILES too' });
+  }
 });
 
 export type Config = z.infer<typeof schema>;

@@ -3,6 +3,9 @@ import type { Express } from 'express';
 import { sql } from 'kysely';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { createApp } from '../server/app.ts';
+import { loadConfig } from '../server/config.ts';
 import { MAX_KEYS } from '../server/features/accounts/keys.ts';
 import { sessionFor, testApp } from './support/app.ts';
 import { mode, openTestDatabase, type TestDatabase } from './support/databases.ts';
@@ -141,5 +144,66 @@ describe(`read-only access keys (${mode} database)`, () => {
     expect(await liveKeys('dispatcher')).toBe(MAX_KEYS);
     const over = await request(app).post('/api/v1/auth/keys').set(bearer(session)).send({ label: 'one more' }).expect(409);
     expect(over.body.field).toBe('label');
+  });
+
+  it('signs a GIS client in that cannot send a bearer header: as the Basic password, or as access_key on /ogc and /tiles', async () => {
+    const session = await sessionFor(test.database, 'leader');
+    const key = await makeKey(session, { label: 'QGIS 3.22' });
+    const basic = (user: string, password: string) => ({ Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+    // members are no public collection: a signed-in leader reads them (masked), an anonymous caller is asked to sign in
+    await request(app).get('/ogc/collections/members/items?limit=1').expect(401);
+    for (const user of ['leader', 'qgis', '']) {
+      const res = await request(app).get('/ogc/collections/members/items?limit=1').set(basic(user, key.token)).expect(200);
+      expect(JSON.parse(res.text).numberReturned).toBe(1);
+    }
+    await request(app).get('/api/v1/members?limit=1').set(basic('leader', key.token)).expect(200);
+    const page = await request(app).get(`/ogc/collections/members/items?limit=1&access_key=${key.token}`).expect(200);
+    // every link keeps the key: a client following next stays signed in
+    const links = JSON.parse(page.text).links as { rel: string; href: string }[];
+    expect(links.map((l) => l.rel)).toContain('next');
+    for (const l of links) expect(new URL(l.href).searchParams.get('access_key'), l.rel).toBe(key.token);
+    const next = new URL(links.find((l) => l.rel === 'next')!.href);
+    expect(JSON.parse((await request(app).get(next.pathname + next.search).expect(200)).text).numberReturned).toBe(1);
+    for (const l of JSON.parse((await request(app).get(`/ogc?access_key=${key.token}`).expect(200)).text).links) {
+      expect(new URL(l.href).searchParams.get('access_key'), l.href).toBe(key.token);
+    }
+    // TileJSON's tile URLs carry it, and the tiles open with it
+    const tilejson = (await request(app).get(`/tiles/buildings.json?access_key=${key.token}`).expect(200)).body;
+    const tile = new URL(tilejson.tiles[0].replace('{z}/{x}/{y}', '14/13172/6367'));
+    expect(tile.searchParams.get('access_key')).toBe(key.token);
+    expect([200, 204]).toContain((await request(app).get(tile.pathname + tile.search)).status);
+    await request(app).get(tile.pathname).expect(401);
+    await request(app).get('/tiles/buildings.json').expect(401);
+
+    // only on /ogc and /tiles, only an access key (never a session token in a URL or as a password), only to read
+    await request(app).get(`/api/v1/members?limit=1&access_key=${key.token}`).expect(401);
+    const asPassword = await request(app).get('/ogc/collections/members/items').set(basic('leader', session)).expect(401);
+    expect(asPassword.body.field).toBe('Authorization');
+    const inUrl = await request(app).get(`/tiles/buildings.json?access_key=${session}`).expect(401);
+    expect(inUrl.body).toMatchObject({ field: 'access_key', detail: expect.stringMatching(/not a live access key/) });
+    const { rows: [before] } = await sql<{ n: number }>`select count(*)::int as n from issues`.execute(db());
+    const write = await request(app).post('/api/v1/issues').set(basic('leader', key.token))
+      .send({ type: 'Feature', geometry: { type: 'Point', coordinates: [109.49, 36.59] }, properties: { title: 'x', category: 'other' } });
+    expect(write.status).toBe(403);
+    expect((await sql<{ n: number }>`select count(*)::int as n from issues`.execute(db())).rows[0].n).toBe(before.n);
+
+    // a revoked key opens nothing, however it is sent
+    await request(app).delete(`/api/v1/auth/keys/${key.id}`).set(bearer(session)).expect(204);
+    expect((await request(app).get(`/ogc/collections/grids/items?access_key=${key.token}`).expect(401)).body.field).toBe('access_key');
+    expect((await request(app).get('/ogc').set(basic('leader', key.token)).expect(401)).body.field).toBe('Authorization');
+    await request(app).get('/ogc/collections/grids/items').set(basic('leader', 'not-a-key')).expect(401);
+  });
+
+  it('never writes an access key to the log, in the URL or in a header', async () => {
+    const lines: string[] = [];
+    const logged = createApp({ database: test.database, config: loadConfig({}), logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }) });
+    const key = await makeKey(await sessionFor(test.database, 'planner'), { label: 'GDAL' });
+    await request(logged).get(`/ogc/collections/grids/items?limit=1&access_key=${key.token}`).expect(200);
+    await request(logged).get('/ogc/collections/grids/items?limit=1').auth('gdal', key.token).expect(200);
+    await request(logged).get('/ogc/collections/grids/items?limit=1').set(bearer(key.token)).expect(200);
+    expect(lines.join('\n')).toContain('access_key=[redacted]');
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    expect(lines.join('\n')).not.toContain(key.token);
+    expect(lines.join('\n')).not.toContain(Buffer.from(`gdal:${key.token}`).toString('base64'));
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../server/config.ts';
+import { ConfigError, loadConfig, tileUrls } from '../server/config.ts';
 
 describe('configuration', () => {
   it('has defaults for a bare machine', () => {
@@ -19,7 +19,14 @@ describe('configuration', () => {
     [{ PORT: '70000' }, /PORT/],
     [{ DATABASE_URL: 'mysql://x' }, /DATABASE_URL: must be a postgres/],
     [{ GRIDMAP_DEMO: 'yes' }, /GRIDMAP_DEMO/],
-    [{ BASEMAP_TILES: 'https://example.org/tiles.png' }, /BASEMAP_TILES/],
+    [{ BASEMAP_TILES: 'https://example.org/tiles.png' }, /BASEMAP_TILES: must have \{z\}, \{x\} and \{y\}/],
+    [{ BASEMAP_TILES: 'https://example.org/{z}/{x}.png' }, /BASEMAP_TILES: must have \{z\}, \{x\} and \{y\}/],
+    [{ BASEMAP_TILES: 'ftp://example.org/{z}/{x}/{y}.png' }, /BASEMAP_TILES: must be an http\(s\) tile URL/],
+    [{ BASEMAP_TILES: 'https://t{s}.example.org/{z}/{x}/{y}.png' }, /BASEMAP_TILES: has \{s\}: set BASEMAP_SUBDOMAINS/],
+    [{ BASEMAP_TILES: 'https://example.org/{z}/{x}/{y}.png', BASEMAP_LABELS: 'https://t{s}.example.org/{z}/{x}/{y}.png' }, /BASEMAP_LABELS: has \{s\}: set BASEMAP_SUBDOMAINS/],
+    [{ BASEMAP_LABELS: 'https://example.org/{z}/{x}/{y}.png' }, /BASEMAP_LABELS: labels go over a basemap/],
+    [{ BASEMAP_TILES: 'https://t{s}.example.org/{z}/{x}/{y}.png', BASEMAP_SUBDOMAINS: '0, 1' }, /BASEMAP_SUBDOMAINS: must be subdomain names/],
+    [{ BASEMAP_CRS: 'bd09' }, /BASEMAP_CRS/],
     [{ GRIDMAP_ADMIN_PASSWORD: 'short' }, /GRIDMAP_ADMIN_PASSWORD: must have at least 10 characters/],
     [{ CORS_ORIGINS: '*' }, /CORS_ORIGINS/],
     [{ SESSION_HOURS: '0' }, /SESSION_HOURS/],
@@ -39,6 +46,19 @@ describe('configuration', () => {
   ])('refuses %j with a message naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('takes both of Tianditu\'s tile templates, with {s} for its subdomains and placeholders in any order', () => {
+    const wmts = 'http://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=KEY';
+    const dataServer = 'http://t{s}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk=KEY';
+    const labels = 'http://t{s}.tianditu.gov.cn/cva_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=cva&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=KEY';
+    for (const template of [wmts, dataServer]) {
+      expect(loadConfig({ BASEMAP_TILES: template, BASEMAP_LABELS: labels, BASEMAP_SUBDOMAINS: '0,1,2,3,4,5,6,7' }))
+        .toMatchObject({ BASEMAP_TILES: template, BASEMAP_LABELS: labels, BASEMAP_SUBDOMAINS: '0,1,2,3,4,5,6,7', BASEMAP_CRS: 'wgs84' });
+    }
+    expect(tileUrls(dataServer, '0,1,2,3,4,5,6,7')).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((n) => `http://t${n}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk=KEY`));
+    expect(tileUrls('https://example.org/{z}/{x}/{y}.png', '0,1')).toEqual(['https://example.org/{z}/{x}/{y}.png']);
+    expect(loadConfig({ BASEMAP_TILES: 'https://webrd0{s}.is.autonavi.com/appmaptile?style=8&x={x}&y={y}&z={z}', BASEMAP_SUBDOMAINS: '1,2,3,4', BASEMAP_CRS: 'gcj02' }).BASEMAP_CRS).toBe('gcj02');
   });
 
   it('takes a service area, China by default', () => {

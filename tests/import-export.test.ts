@@ -215,6 +215,58 @@ describe('import and export', () => {
     expect(broken.body.rejected[0]).toMatchObject({ row: 1, field: expect.stringMatching(/^geometry/) });
   });
 
+  it('exports in GCJ-02 and BD-09 every vertex, and a point exported and imported back in GCJ-02 lands within 2 cm', async () => {
+    const db = test.database.db;
+    const exported = async (layer: string, query: string) => (await request(app).get(`/api/v1/export/${layer}?${query}`).buffer(true).parse((res, done) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => done(null, text));
+    }).expect(200)).body as string;
+    await post('/api/v1/import/issues', 'application/geo+json', JSON.stringify({ type: 'FeatureCollection', features: [
+      feature({ type: 'Point', coordinates: [109.4912345, 36.5912345] }, { title: '导出往返', category: 'other' })] })).expect(201);
+    const { rows: [stored] } = await sql<{ id: number; lon: number; lat: number }>`
+      select id, ST_X(geom) as lon, ST_Y(geom) as lat from issues where title = '导出往返'`.execute(db);
+
+    const lines = (await exported('issues', 'format=ndjson&crs=gcj02')).trim().split('\n').map((l) => JSON.parse(l));
+    const out = lines.find((f) => f.id === stored.id);
+    const [gx, gy] = wgs84ToGcj02([stored.lon, stored.lat]);
+    expect(Math.abs(out.geometry.coordinates[0] - gx)).toBeLessThan(2e-7);
+    expect(Math.abs(out.geometry.coordinates[1] - gy)).toBeLessThan(2e-7);
+    expect(out.properties.title).toBe('导出往返');
+    // the WGS 84 export is as stored, hundreds of metres away
+    const plain = JSON.parse(await exported('issues', 'format=geojson')).features.find((f: { id: number }) => f.id === stored.id);
+    expect(plain.geometry.coordinates).toEqual([stored.lon, stored.lat]);
+
+    await post('/api/v1/import/issues?crs=gcj02', 'application/geo+json', JSON.stringify({ type: 'FeatureCollection', features: [
+      feature(out.geometry, { title: '导出往返 back', category: 'other' })] })).expect(201);
+    const { rows: [back] } = await sql<{ metres: number }>`
+      select ST_Distance(b.geom::geography, a.geom::geography) as metres
+      from issues a, issues b where a.id = ${stored.id} and b.title = '导出往返 back'`.execute(db);
+    expect(back.metres).toBeLessThan(0.02);
+
+    // a footprint in CSV: every vertex of its WKT shifted, as the formula (written here) says; BD-09 moves it further
+    const { rows: [building] } = await sql<{ id: number; vertices: [number, number][] }>`
+      select b.id, json_agg(json_build_array(ST_X(d.geom), ST_Y(d.geom)) order by d.path) as vertices
+      from (select id, geom from buildings order by id limit 1) b, ST_DumpPoints(b.geom) d group by b.id`.execute(db);
+    // the wkt cell (quoted: it has commas), then the id
+    const rowOf = (csv: string) => csv.split('\r\n').find((line) => line.includes(`)",${building.id},`))!;
+    for (const crs of ['gcj02', 'bd09']) {
+      const csv = await exported('buildings', `format=csv&crs=${crs}`);
+      const [header] = csv.replace(/^\uFEFF/, '').split('\r\n');
+      expect(header.split(',')[0]).toBe('wkt');
+      const numbers = [...rowOf(csv).matchAll(/-?\d+\.\d+/g)].slice(0, building.vertices.length * 2).map((m) => Number(m[0]));
+      const written = building.vertices.map((_, i) => [numbers[2 * i], numbers[2 * i + 1]]);
+      const metres = (await sql<{ metres: number }>`select max(ST_Distance(ST_SetSRID(ST_MakePoint((w->>0)::float8, (w->>1)::float8), 4326)::geography,
+                                                                             ST_SetSRID(ST_MakePoint((e->>0)::float8, (e->>1)::float8), 4326)::geography)) as metres
+        from json_array_elements(${JSON.stringify(written)}::json) with ordinality w(w, i)
+        join json_array_elements(${JSON.stringify(building.vertices.map((v) => wgs84ToGcj02(v)))}::json) with ordinality e(e, j) on i = j`.execute(db)).rows[0].metres;
+      if (crs === 'gcj02') expect(metres).toBeLessThan(0.02);
+      else expect(metres).toBeGreaterThan(100);
+    }
+    const bad = await request(app).get('/api/v1/export/buildings?crs=utm').expect(400);
+    expect(bad.body.field).toBe('crs');
+  });
+
   it('checks everything in a dry run and writes nothing', async () => {
     const before = await count('buildings');
     const { body } = await post('/api/v1/import/buildings?dry_run=true', 'application/geo+json',

@@ -115,7 +115,21 @@ describe('map layers API', () => {
     expect((await request(app).get('/api/v1/map/config').expect(200)).body).toEqual({ basemap: null, maxFeatures: 10000 });
     const withBasemap = await testApp(test.database, { env: { BASEMAP_TILES: 'https://tiles.example.org/{z}/{x}/{y}.png', BASEMAP_ATTRIBUTION: '© city' } });
     expect((await request(withBasemap).get('/api/v1/map/config').expect(200)).body.basemap).toEqual({
-      tiles: ['https://tiles.example.org/{z}/{x}/{y}.png'], attribution: '© city',
+      tiles: ['https://tiles.example.org/{z}/{x}/{y}.png'], labels: null, crs: 'wgs84', attribution: '© city',
     });
+    // Tianditu: {s} is one URL per subdomain, the labels beside the basemap, and the page may load from each server
+    const tianditu = await testApp(test.database, { env: {
+      BASEMAP_TILES: 'http://t{s}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk=KEY',
+      BASEMAP_LABELS: 'http://t{s}.tianditu.gov.cn/DataServer?T=cva_w&x={x}&y={y}&l={z}&tk=KEY',
+      BASEMAP_SUBDOMAINS: '0,1,2', BASEMAP_CRS: 'gcj02',
+    } });
+    const answer = await request(tianditu).get('/api/v1/map/config').expect(200);
+    expect(answer.body.basemap).toEqual({
+      tiles: [0, 1, 2].map((n) => `http://t${n}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk=KEY`),
+      labels: [0, 1, 2].map((n) => `http://t${n}.tianditu.gov.cn/DataServer?T=cva_w&x={x}&y={y}&l={z}&tk=KEY`),
+      crs: 'gcj02', attribution: '',
+    });
+    const policy = answer.headers['content-security-policy'];
+    for (const n of [0, 1, 2]) expect(policy).toMatch(new RegExp(`img-src [^;]*http://t${n}\\.tianditu\\.gov\\.cn`));
   });
 });

@@ -80,6 +80,28 @@ describe.skipIf(!haveGdal)(`OGC API – Features read by GDAL (${mode} database)
     expect(await layersOffered('admin')).toEqual(ALL_LAYERS);
   });
 
+  it('signs QGIS 3.22 and GDAL in with the leader\'s access key as a Basic password or as access_key, through every page', async () => {
+    const env = { ...process.env, NO_PROXY: '127.0.0.1', no_proxy: '127.0.0.1', GDAL_HTTP_TIMEOUT: '60' };
+    const ogrinfo = async (args: string[]) => (await run(OGRINFO, ['-ro', '-q', ...args], { env, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 })).stdout;
+    const street = sql`(select id from communities where street_code = (select scope_street_code from users where username = 'leader'))`;
+    const inStreet = await count(sql<{ n: number }>`select count(*)::int as n from buildings where community_id in ${street}`);
+    expect(inStreet).toBeGreaterThan(100);
+    const fids = (stdout: string) => [...stdout.matchAll(/^OGRFeature\(buildings\):(\d+)$/gm)].map((m) => Number(m[1]));
+    const asLeader = await layersOffered('leader');
+    expect(asLeader).not.toEqual(await layersOffered(null));
+
+    // the key in the URL: GDAL follows the next links the server wrote, 100 buildings a page
+    const keyed = `${source}?access_key=${tokens.leader}`;
+    expect([...(await ogrinfo([keyed])).matchAll(/^\d+: (\w+)/gm)].map((m) => m[1])).toEqual(asLeader);
+    const read = fids(await ogrinfo(['-geom=NO', '-oo', 'PAGE_SIZE=100', keyed, 'buildings']));
+    expect({ read: read.length, distinct: new Set(read).size }).toEqual({ read: inStreet, distinct: inStreet });
+
+    // the key as HTTP Basic password, as QGIS's Basic authentication sends it
+    const basic = ['--config', 'GDAL_HTTP_AUTH', 'BASIC', '--config', 'GDAL_HTTP_USERPWD', `leader:${tokens.leader}`];
+    expect([...(await ogrinfo([...basic, source])).matchAll(/^\d+: (\w+)/gm)].map((m) => m[1])).toEqual(asLeader);
+    expect(fids(await ogrinfo([...basic, '-geom=NO', '-oo', 'PAGE_SIZE=100', source, 'buildings'])).length).toBe(inStreet);
+  });
+
   it('reads every feature of every layer as an admin, paging through next links', async () => {
     for (const layer of ALL_LAYERS) {
       const { fids } = await fidsRead('admin', layer);

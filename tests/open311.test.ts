@@ -302,6 +302,83 @@ describe('a request reported and followed', () => {
   });
 });
 
+describe('application keys', () => {
+  it('are issued by an admin, shown once, stored hashed, in the audit log, and listed with their last use', async () => {
+    const before = await written();
+    const made = await request(as.admin).post('/api/v1/open311/keys').send({ name: '12345 市民热线', services: ['street_light', 'noise'] }).expect(201);
+    expect(made.body).toMatchObject({ name: '12345 市民热线', services: ['street_light', 'noise'], created_by: 'admin', last_used_at: null, revoked_at: null });
+    expect(made.body.api_key).toMatch(/^[\w-]{43}$/);
+    const { id, api_key: key } = made.body as { id: number; api_key: string };
+    expect(await one(sql`select count(*)::int as n from open311_keys where token_hash = sha256(convert_to(${key}, 'utf8'))`)).toEqual({ n: 1 });
+    const listed = await request(as.admin).get('/api/v1/open311/keys').expect(200);
+    expect(JSON.stringify(listed.body)).not.toContain(key);
+    expect(await one(sql`select action, username, after->>'name' as name from audit_log where resource = 'open311_keys' and row_id = ${id} and id > ${before.audit}`))
+      .toEqual({ action: 'create', username: 'admin', name: '12345 市民热线' });
+
+    // a post for one of its services: an issue no user reported, the application named in the audit log
+    const [lon, lat] = nextPoint();
+    const res = await request(as.anonymous).post('/open311/v2/requests.json').type('form')
+      .send({ api_key: key, service_code: 'street_light', lat: String(lat), long: String(lon), description: '路灯不亮' }).expect(200);
+    const issue = Number(res.body[0].service_request_id);
+    expect(await one(sql`select category, reported_by, grid_id from issues where id = ${issue}`)).toEqual({ category: 'street_light', reported_by: null, grid_id: g1 });
+    expect(await one(sql`select username from audit_log where resource = 'issues' and row_id = ${issue} and action = 'create'`))
+      .toEqual({ username: `open311 app ${id} (12345 市民热线)` });
+    const [entry] = (await request(as.admin).get('/api/v1/open311/keys').expect(200)).body.keys.filter((k: { id: number }) => k.id === id);
+    expect(Date.now() - Date.parse(entry.last_used_at)).toBeLessThan(60_000);
+    // reading with it is reading as anyone: public fields, no description
+    expect((await read(String(issue))).description).toBeNull();
+    expect((await request(as.anonymous).get(`/open311/v2/requests/${issue}.json?api_key=${key}`).expect(200)).body[0].description).toBeNull();
+  });
+
+  it('post only their services, and nothing once revoked (403 in GeoReport\'s format, nothing written); session tokens work as before', async () => {
+    const { body: { id, api_key: key } } = await request(as.admin).post('/api/v1/open311/keys').send({ name: '街道小程序', services: ['parking'] }).expect(201);
+    const post = (form: Form, format = 'json') =>
+      request(as.anonymous).post(`/open311/v2/requests.${format}`).type('form').send({ api_key: key, ...formPoint(nextPoint()), ...form });
+    let before = await written();
+    expectErrors(await post({ service_code: 'noise' }), 403, 'service_code');
+    const xml = await post({ service_code: 'noise' }, 'xml');
+    expect([xml.status, parseXml(xml.text)]).toEqual([403, [{ code: '403', description: expect.stringContaining('parking') }]]);
+    expect(await written()).toEqual(before);
+    await post({ service_code: 'parking' }).expect(200);
+
+    const revoke = await request(as.admin).delete(`/api/v1/open311/keys/${id}`).expect(204);
+    expect(revoke.body).toEqual({});
+    expect(await one(sql`select action, username, after->>'revoked_at' is not null as revoked from audit_log where resource = 'open311_keys' and row_id = ${id} order by id desc limit 1`))
+      .toEqual({ action: 'update', username: 'admin', revoked: true });
+    before = await written();
+    const refused = await post({ service_code: 'parking' });
+    expectErrors(refused, 403, 'api_key');
+    expect(refused.body[0].description).toMatch(/revoked/);
+    expect(await written()).toEqual(before);
+    expect((await request(as.admin).get('/api/v1/open311/keys').expect(200)).body.keys.find((k: { id: number }) => k.id === id).revoked_at).not.toBeNull();
+    await request(as.admin).delete(`/api/v1/open311/keys/${id}`).expect(404);
+    // the resident's session token still reports, as before
+    await report(formPoint(nextPoint())).expect(200);
+  });
+
+  it('are for admins only, and a bad request is named and writes nothing', async () => {
+    await request(as.anonymous).get('/api/v1/open311/keys').expect(401);
+    await request(as.gridworker).get('/api/v1/open311/keys').expect(403);
+    await request(as.gridworker).post('/api/v1/open311/keys').send({ name: 'x', services: ['noise'] }).expect(403);
+    const count = () => one<{ n: number }>(sql`select count(*)::int as n from open311_keys`);
+    const keys = await count();
+    const cases: [unknown, string][] = [
+      [{ services: ['noise'] }, 'name'],
+      [{ name: '  ', services: ['noise'] }, 'name'],
+      [{ name: 'app' }, 'services'],
+      [{ name: 'app', services: [] }, 'services'],
+      [{ name: 'app', services: ['noise', 'no_such_service'] }, 'services'],
+      [{ name: 'app', services: ['noise'], role: 'admin' }, 'role'],
+    ];
+    for (const [body, field] of cases) {
+      const res = await request(as.admin).post('/api/v1/open311/keys').send(body as object);
+      expect([res.status, res.type, res.body.field], JSON.stringify(body)).toEqual([400, 'application/problem+json', field]);
+    }
+    expect((await request(as.admin).delete('/api/v1/open311/keys/abc')).body.field).toBe('id');
+    expect(await count()).toEqual(keys);
+  });
+});
+
 describe('filters', () => {
   const window = { start_date: '2026-08-10T00:00:00Z', end_date: '2026-11-01T00:00:00+08:00' };
   const isOpen = sql`status in ('reported', 'accepted', 'in_progress', 'escalated', 'reopened') and duplicate_of is null`;

@@ -144,4 +144,10 @@ describe(`the server process on the ${mode} database`, { timeout: 180_000 }, () 
     await expect(server.listening).rejects.toThrow(/PORT/);
     expect(await server.exited).toBe(1);
   });
+
+  it('refuses to start on a basemap template whose {s} nothing fills, and names the setting', async () => {
+    const server = startServer({ ...env, BASEMAP_TILES: 'http://t{s}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk=KEY' });
+    await expect(server.listening).rejects.toThrow(/BASEMAP_TILES: has \{s\}: set BASEMAP_SUBDOMAINS/);
+    expect(await server.exited).toBe(1);
+  });
 });

@@ -5,7 +5,7 @@ import { sessionViewer } from '../features/accounts/queries.ts';
 import { HttpProblem } from '../http/problem.ts';
 import { mayRead, mayWrite, type ResourceName } from './policy.ts';
 import { ACCESS_RULES, GUARDED_PREFIXES, MAP_RESOURCES, type AccessRule } from './rules.ts';
-import { bearerToken, type Viewer } from './viewer.ts';
+import { credentialOf, type Credential, type Viewer } from './viewer.ts';
 
 /** Whether `viewer` passes `rule` (the role part; rows are scoped in SQL by the routes). */
 function permits({ allow }: AccessRule, viewer: Viewer, params: Record<string, unknown>): boolean {
@@ -16,6 +16,10 @@ function permits({ allow }: AccessRule, viewer: Viewer, params: Record<string, u
   if (!MAP_RESOURCES.includes(resource)) throw new HttpProblem(404, 'Not Found', `No layer ${String(params.layer)}; use ${MAP_RESOURCES.join(', ')}`, { field: 'layer' });
   return allow.action === 'read' ? mayRead(resource, viewer.role) : mayWrite(resource, viewer.role, allow.action);
 }
+
+/** An access key sent as a password or a parameter that opens nothing: expired, revoked, or no key at all. */
+export const notAKey = ({ field }: Credential) =>
+  new HttpProblem(401, 'Unauthorized', `${field}: not a live access key (make one with POST /api/v1/auth/keys)`, { field });
 
 const unauthenticated = () => new HttpProblem(401, 'Unauthorized', 'sign in (POST /api/v1/auth/login) and send Authorization: Bearer <token>', { field: 'Authorization' });
 
@@ -40,8 +44,8 @@ export function accessGuard(database: Database, rules: AccessRule[] = ACCESS_RUL
       if (matched) params = matched.params;
       return matched !== false;
     });
-    const token = bearerToken(req);
-    const viewer = token ? await sessionViewer(database.db, token) : undefined;
+    const credential = credentialOf(req);
+    const viewer = credential ? await sessionViewer(database.db, credential.token, credential) : undefined;
     // a read-only access key (a GIS client's) reads, and does nothing else, whatever the route
     if (viewer?.readOnly && method !== 'GET') {
       throw new HttpProblem(403, 'Read-only key', 'this access key may only read (GET); sign in to change anything', { field: 'Authorization' });
@@ -54,7 +58,7 @@ export function accessGuard(database: Database, rules: AccessRule[] = ACCESS_RUL
 
     if (!viewer) {
       res.set('WWW-Authenticate', 'Bearer realm="gridmap"');
-      throw unauthenticated();
+      throw credential?.keyOnly ? notAKey(credential) : unauthenticated();
     }
     if (!found) {
       req.log?.warn({ method: req.method, path: req.path }, 'no access rule: denied');

@@ -143,4 +143,8 @@ export const ACCESS_RULES: AccessRule[] = [
   // the guard cannot read an api_key sent in the form: the route authenticates it, and allows the roles that may
   // create issues, in their scope, as POST /api/v1/issues does
   { method: 'POST', path: '/open311/v2/requests.:format', allow: { public: 'Open311 clients send their api_key in the body' } },
+  // the client applications' Open311 keys: issued, listed and revoked by admins
+  { method: 'GET', path: '/api/v1/open311/keys', allow: { roles: ['admin'] } },
+  { method: 'POST', path: '/api/v1/open311/keys', allow: { roles: ['admin'] } },
+  { method: 'DELETE', path: '/api/v1/open311/keys/:id', allow: { roles: ['admin'] } },
 ];

@@ -46,5 +46,33 @@ export function bearerToken(req: Request): string | undefined {
   return match?.[1];
 }
 
+/** The query parameter that carries an access key on /ogc and /tiles, for GIS clients that send no header. */
+export const ACCESS_KEY_PARAMETER = 'access_key';
+
+export interface Credential {
+  token: string;
+  /** only an access key opens a session this way: a session token is never sent as a password or in a URL */
+  keyOnly: boolean;
+  /** where it came, for the refusal of one that opens nothing */
+  field: string;
+}
+
+/**
+ * What a request signs in with: a bearer token (any session), or an access key where a GIS client can send
+ * no bearer header (QGIS 3.22): as the HTTP Basic password under any user name, or as `access_key` on /ogc and /tiles.
+ */
+export function credentialOf(req: Request): Credential | undefined {
+  const bearer = bearerToken(req);
+  if (bearer) return { token: bearer, keyOnly: false, field: 'Authorization' };
+  const basic = req.get('Authorization')?.match(/^Basic +([A-Za-z0-9+/]+=*) *$/i);
+  if (basic) {
+    const pair = Buffer.from(basic[1], 'base64').toString();
+    return { token: pair.slice(pair.indexOf(':') + 1), keyOnly: true, field: 'Authorization' };
+  }
+  const key = req.query[ACCESS_KEY_PARAMETER];
+  if (key !== undefined && /^\/(ogc|tiles)(\/|$)/i.test(req.baseUrl + req.path)) return { token: String(key), keyOnly: true, field: ACCESS_KEY_PARAMETER };
+  return undefined;
+}
+
 export const actorOf = (req: Request): Actor =>
   ({ user_id: req.viewer?.id, username: req.viewer?.username ?? 'anonymous', request_id: String(req.id) });

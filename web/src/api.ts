@@ -1,6 +1,7 @@
 
 export interface MapConfig {
-  basemap: { tiles: string[]; attribution: string } | null;
+  /** tiles and labels: URL templates, one per tile server; crs: the datum the tiles are drawn in */
+  basemap: { tiles: string[]; labels: string[] | null; crs: 'wgs84' | 'gcj02'; attribution: string } | null;
   maxFeatures: number;
 }
 

@@ -87,11 +87,12 @@ export async function openSession(db: Kysely<DB>, userId: number, { hours, addre
 }
 
 /** The user a token opens a session for: undefined when unknown, expired, revoked, or the user is disabled. */
-export async function sessionViewer(db: Kysely<DB>, token: string): Promise<Viewer | undefined> {
+export async function sessionViewer(db: Kysely<DB>, token: string, { keyOnly = false } = {}): Promise<Viewer | undefined> {
   const { rows } = await sql<UserRow & { read_only: boolean }>`
     select ${userColumns}, s.read_only
     from sessions s join users u on u.id = s.user_id left join grids g on g.id = u.scope_grid_id
-    where s.token_hash = ${tokenHash(token)} and s.revoked_at is null and s.expires_at > now() and not u.disabled`.execute(db);
+    where s.token_hash = ${tokenHash(token)} and s.revoked_at is null and s.expires_at > now() and not u.disabled
+      and (s.read_only or not ${keyOnly})`.execute(db);
   return rows[0] && { ...viewerOf(rows[0]), ...(rows[0].read_only ? { readOnly: true } : {}) };
 }
 

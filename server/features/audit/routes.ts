@@ -6,7 +6,7 @@ import { invalidParameter } from '../../http/problem.ts';
 import { parseId, parseLimit, parseQueryValue } from '../../http/params.ts';
 import { origin } from '../../http/origin.ts';
 
-const AUDITED = ['districts', 'streets', 'communities', 'grids', 'buildings', 'members', 'units', 'issues', 'users', 'issue_categories', 'issue_extensions', 'issue_photos', 'monthly_matters'];
+const AUDITED = ['districts', 'streets', 'communities', 'grids', 'buildings', 'members', 'units', 'issues', 'users', 'open311_keys', 'issue_categories', 'issue_extensions', 'issue_photos', 'monthly_matters'];
 const FILTERS = ['resource', 'row', 'user', 'from', 'to', 'limit', 'before'];
 
 function parseTime(value: unknown, field: string): string | undefined {

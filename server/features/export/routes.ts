@@ -1,12 +1,14 @@
 import type { CastReturnObject, Options as CsvOptions } from 'csv-stringify';
 import { stringify } from 'csv-stringify/sync';
 import { Router, type Response } from 'express';
+import gcoord from 'gcoord';
+import type { Feature, Geometry } from 'geojson';
 import type { Database } from '../../db/database.ts';
 import { visibleLayer } from '../../access/rows.ts';
 import type { ResourceDefinition } from '../../http/feature-resource.ts';
 import { parseQueryValue } from '../../http/params.ts';
 import { HttpProblem } from '../../http/problem.ts';
-import { exportBatch, type ExportRow } from './queries.ts';
+import { exportBatch, wktOf } from './queries.ts';
 
 const FORMATS = {
   geojson: { type: 'application/geo+json', extension: 'geojson' },
@@ -15,6 +17,22 @@ const FORMATS = {
 } as const;
 type ExportFormat = keyof typeof FORMATS;
 const BATCH = 2000;
+
+/** The datums an export may be written in: WGS 84 as stored, or a Chinese web map's (AMap and Tencent: GCJ-02, Baidu: BD-09). */
+const EXPORT_CRS = ['wgs84', 'gcj02', 'bd09'] as const;
+type ExportCrs = (typeof EXPORT_CRS)[number];
+const TO = { gcj02: gcoord.GCJ02, bd09: gcoord.BD09 } as const;
+
+/**
+ * A feature or geometry with every vertex moved into `crs` (the offsets are no projection PostGIS knows), to
+ * 7 decimals as PostGIS writes the unshifted ones: about a centimetre.
+ */
+function shift(geometry: Geometry | null, crs: Exclude<ExportCrs, 'wgs84'>): Geometry | null {
+  // a masked home has none
+  if (!geometry) return null;
+  const moved = gcoord.transform(geometry as Parameters<typeof gcoord.transform>[0], gcoord.WGS84, TO[crs]);
+  return JSON.parse(JSON.stringify(moved, (_key, value: unknown) => (typeof value === 'number' ? Math.round(value * 1e7) / 1e7 : value)));
+}
 
 /** Text of digits (a leading + for a phone): a code, a phone number, an id that must stay as written. */
 const CODE = /^\+?\d+$/;
@@ -44,7 +62,7 @@ const write = (res: Response, chunk: string) =>
   });
 
 /**
- * GET /api/v1/export/:layer?format=geojson|ndjson|csv: the whole layer, streamed in id order. CSV has a
+ * GET /api/v1/export/:layer?format=geojson|ndjson|csv&crs=wgs84|gcj02|bd09: the whole layer, streamed in id order. CSV has a
  * `wkt` column for the geometry and the properties beside it (lists joined with ';'), ready to import again
  * (a cell neutralised for a spreadsheet comes back with its ' or ="…").
  */
@@ -55,10 +73,26 @@ export function exportRoutes(database: Database, resources: ResourceDefinition[]
     const format = (parseQueryValue(req.query.format, 'format', 'text') ?? 'geojson') as ExportFormat;
     if (!(format in FORMATS)) throw new HttpProblem(400, 'Invalid parameter', `format must be one of ${Object.keys(FORMATS).join(', ')}`, { field: 'format' });
 
+    const crs = (parseQueryValue(req.query.crs, 'crs', 'text') ?? 'wgs84') as ExportCrs;
+    if (!EXPORT_CRS.includes(crs)) throw new HttpProblem(400, 'Invalid parameter', `crs must be one of ${EXPORT_CRS.join(', ')}`, { field: 'crs' });
+    const shifted = crs !== 'wgs84';
+
     const tabular = format === 'csv';
     // what the caller may read, masked as in the API: an export is no way around the rules
     const layer = visibleLayer(def, req.viewer!);
-    let batch: ExportRow[] = await exportBatch(database.db, layer, tabular, 0, BATCH);
+    const read = async (after: number) => {
+      const rows = await exportBatch(database.db, layer, tabular, after, BATCH, shifted);
+      if (!shifted) return rows;
+      if (!tabular) {
+        return rows.map((row) => {
+          const feature = JSON.parse(row.feature!) as Feature;
+          return { ...row, feature: JSON.stringify({ ...feature, geometry: shift(feature.geometry, crs) }) };
+        });
+      }
+      const wkt = await wktOf(database.db, rows.map((row) => shift(row.geometry ?? null, crs)));
+      return rows.map((row, i) => ({ ...row, wkt: wkt[i] }));
+    };
+    let batch = await read(0);
     res.type(FORMATS[format].type).attachment(`${def.name}.${FORMATS[format].extension}`);
     const columns = tabular && batch.length ? Object.keys(batch[0].properties!) : [];
     if (format === 'geojson') await write(res, '{"type":"FeatureCollection","features":[\n');
@@ -73,7 +107,7 @@ export function exportRoutes(database: Database, resources: ResourceDefinition[]
       }).join('');
       await write(res, text);
       if (res.destroyed) return;
-      batch = batch.length < BATCH ? [] : await exportBatch(database.db, layer, tabular, batch[batch.length - 1].id, BATCH);
+      batch = batch.length < BATCH ? [] : await read(batch[batch.length - 1].id);
     }
     if (format === 'geojson') await write(res, '\n]}\n');
     res.end();

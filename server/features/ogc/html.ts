@@ -42,8 +42,8 @@ export function landingHtml(body: { title: string; description: string; links: L
 ${conformsTo ? html`<ul data-testid="conformance">${conformsTo.map((c) => html`<li><code>${c}</code></li>`)}</ul>` : ''}
 ${linkList(body.links.filter((l) => l.rel !== 'self' && l.rel !== 'alternate'))}
 <h2>在 QGIS / GDAL 中使用 (Use in QGIS or GDAL)</h2>
-<p>QGIS: 图层 › 添加图层 › 添加 WFS / OGC API – Features 图层, URL <code>${base}</code>; 身份验证: HTTP 头 <code>Authorization: Bearer &lt;token&gt;</code>.</p>
-<p>GDAL: <code>ogrinfo OAPIF:${base}</code> (with <code>--config GDAL_HTTP_HEADERS "Authorization: Bearer …"</code>).</p>`;
+<p>QGIS: 图层 › 添加图层 › 添加 WFS / OGC API – Features 图层, URL <code>${base}</code>; 身份验证: 基本认证 (Basic), 用户名任意, 密码为访问密钥 (access key as the password), 或 URL <code>${base}?access_key=&lt;key&gt;</code>.</p>
+<p>GDAL: <code>ogrinfo OAPIF:${base}</code> (with <code>--config GDAL_HTTP_HEADERS "Authorization: Bearer …"</code>, or <code>--config GDAL_HTTP_AUTH BASIC --config GDAL_HTTP_USERPWD user:&lt;key&gt;</code>).</p>`;
   return page(body.title, [['Gridmap OGC API', conformsTo ? '/ogc?f=html' : undefined], ...(conformsTo ? [[body.title] as [string]] : [])], viewer, content, conformsTo ? '/ogc/conformance?f=json' : '/ogc?f=json');
 }
 

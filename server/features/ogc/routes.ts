@@ -1,7 +1,8 @@
 import { Router, type Request, type Response } from 'express';
 import { sql } from 'kysely';
 import { viewKey } from '../../access/policy.ts';
-import { bearerToken, type Viewer } from '../../access/viewer.ts';
+import { notAKey } from '../../access/guard.ts';
+import { ACCESS_KEY_PARAMETER, credentialOf, type Viewer } from '../../access/viewer.ts';
 import type { Database } from '../../db/database.ts';
 import { bboxCondition, featurePage, readFeatures, type Condition, type FeatureLayer } from '../../db/feature-store.ts';
 import { MAX_FEATURES } from '../../http/feature-resource.ts';
@@ -120,11 +121,17 @@ export function ogcRoutes({ db }: Database) {
   }
 
   const base = (req: Request) => `${origin(req)}/ogc`;
-  const link = (href: string, rel: string, type: string, title?: string): Link => ({ href, rel, type, ...(title ? { title } : {}) });
+  /** A link; when the caller signed in with `access_key`, it carries the key, so a client following it stays signed in. */
+  const link = (req: Request, href: string, rel: string, type: string, title?: string): Link => {
+    const key = req.query[ACCESS_KEY_PARAMETER];
+    const url = new URL(href);
+    if (typeof key === 'string') url.searchParams.set(ACCESS_KEY_PARAMETER, key);
+    return { href: url.href, rel, type, ...(title ? { title } : {}) };
+  };
   /** self and alternate links of a path, for JSON of `type` and for HTML */
   const selfLinks = (req: Request, path: string, type = 'application/json', title = 'this document'): Link[] => [
-    link(`${base(req)}${path}${req.query.f !== undefined ? '?f=json' : ''}`, 'self', type, title),
-    link(`${base(req)}${path}?f=html`, 'alternate', 'text/html', `${title} as HTML`),
+    link(req, `${base(req)}${path}${req.query.f !== undefined ? '?f=json' : ''}`, 'self', type, title),
+    link(req, `${base(req)}${path}?f=html`, 'alternate', 'text/html', `${title} as HTML`),
   ];
   const html = (res: Response, text: string) => res.type('text/html; charset=utf-8').send(text);
 
@@ -136,9 +143,9 @@ export function ogcRoutes({ db }: Database) {
       description: collection.description,
       links: [
         ...selfLinks(req, path, 'application/json', 'this collection'),
-        link(`${base(req)}${path}/items`, 'items', GEOJSON, `${collection.title} as GeoJSON`),
-        link(`${base(req)}${path}/items?f=html`, 'items', 'text/html', `${collection.title} as HTML`),
-        link(`${base(req)}${path}/queryables`, 'http://www.opengis.net/def/rel/ogc/1.0/queryables', SCHEMA, 'what the items can be filtered on'),
+        link(req, `${base(req)}${path}/items`, 'items', GEOJSON, `${collection.title} as GeoJSON`),
+        link(req, `${base(req)}${path}/items?f=html`, 'items', 'text/html', `${collection.title} as HTML`),
+        link(req, `${base(req)}${path}/queryables`, 'http://www.opengis.net/def/rel/ogc/1.0/queryables', SCHEMA, 'what the items can be filtered on'),
       ],
       extent: extentJson(await extentFor(collection, layer, req.viewer)),
       itemType: 'feature',
@@ -152,42 +159,43 @@ export function ogcRoutes({ db }: Database) {
       // answers differ by caller and by format: no shared cache may hand one caller's to another
       res.set({ Vary: 'Accept, Authorization', 'Cache-Control': 'private, no-cache' });
       // a token that no longer opens a session is said so, not taken for a wish to see the public layers only
-      if (bearerToken(req) && !req.viewer) {
-        throw new HttpProblem(401, 'Unauthorized', 'the bearer token is unknown or expired: sign in again', { field: 'Authorization' });
+      const credential = credentialOf(req);
+      if (credential && !req.viewer) {
+        throw credential.keyOnly ? notAKey(credential) : new HttpProblem(401, 'Unauthorized', 'the bearer token is unknown or expired: sign in again', { field: 'Authorization' });
       }
       next();
     })
     .get('/ogc', (req, res) => {
-      onlyParameters(req, ['f']);
+      onlyParameters(req, [ACCESS_KEY_PARAMETER, 'f']);
       const body = {
         title: 'Gridmap',
         description: 'Communities, grids, buildings, resident units, issues and Party members of the city, as OGC API – Features.',
         links: [
           ...selfLinks(req, ''),
-          link(`${base(req)}/api`, 'service-desc', OPENAPI, 'the API definition (OpenAPI 3.0)'),
-          link(`${base(req)}/api?f=html`, 'service-doc', 'text/html', 'the API definition, readable'),
-          link(`${base(req)}/conformance`, 'conformance', 'application/json', 'the conformance classes this server implements'),
-          link(`${base(req)}/collections`, 'data', 'application/json', 'the collections'),
+          link(req, `${base(req)}/api`, 'service-desc', OPENAPI, 'the API definition (OpenAPI 3.0)'),
+          link(req, `${base(req)}/api?f=html`, 'service-doc', 'text/html', 'the API definition, readable'),
+          link(req, `${base(req)}/conformance`, 'conformance', 'application/json', 'the conformance classes this server implements'),
+          link(req, `${base(req)}/collections`, 'data', 'application/json', 'the collections'),
         ],
       };
       if (wantsHtml(req)) return html(res, landingHtml(body, base(req), req.viewer));
       res.json(body);
     })
     .get('/ogc/conformance', (req, res) => {
-      onlyParameters(req, ['f']);
+      onlyParameters(req, [ACCESS_KEY_PARAMETER, 'f']);
       const body = { links: selfLinks(req, '/conformance'), conformsTo: CONFORMANCE };
       if (wantsHtml(req)) return html(res, landingHtml({ title: 'Conformance', description: 'The conformance classes this server implements.', links: body.links }, base(req), req.viewer, CONFORMANCE));
       res.json(body);
     })
     .get('/ogc/api', async (req, res) => {
-      onlyParameters(req, ['f']);
+      onlyParameters(req, [ACCESS_KEY_PARAMETER, 'f']);
       // read in Swagger UI, the page the REST API's definition has
       if (wantsHtml(req)) return res.redirect(303, '/api/v1/docs?spec=ogc');
       const filters = new Map(await Promise.all(COLLECTIONS.map(async (c) => [c.id, [...(await queryables(db, c, null)).values()]] as const)));
       res.type(OPENAPI).send(JSON.stringify(ogcApiDocument(base(req), filters)));
     })
     .get('/ogc/collections', async (req, res) => {
-      onlyParameters(req, ['f']);
+      onlyParameters(req, [ACCESS_KEY_PARAMETER, 'f']);
       const readable = readableCollections(req.viewer);
       const body = {
         links: selfLinks(req, '/collections'),
@@ -197,14 +205,14 @@ export function ogcRoutes({ db }: Database) {
       res.json(body);
     })
     .get('/ogc/collections/:collectionId', async (req, res) => {
-      onlyParameters(req, ['f']);
+      onlyParameters(req, [ACCESS_KEY_PARAMETER, 'f']);
       const { collection, layer } = readableCollection(String(req.params.collectionId), req.viewer);
       const body = await collectionJson(req, collection, layer);
       if (wantsHtml(req)) return html(res, collectionHtml(body, [...(await queryables(db, collection, req.viewer)).values()], req.viewer));
       res.json(body);
     })
     .get('/ogc/collections/:collectionId/queryables', async (req, res) => {
-      onlyParameters(req, ['f']);
+      onlyParameters(req, [ACCESS_KEY_PARAMETER, 'f']);
       const { collection } = readableCollection(String(req.params.collectionId), req.viewer);
       const found = [...(await queryables(db, collection, req.viewer)).values()];
       if (wantsHtml(req)) return html(res, queryablesHtml(collection, found, req.viewer));
@@ -219,7 +227,7 @@ export function ogcRoutes({ db }: Database) {
     .get('/ogc/collections/:collectionId/items', async (req, res) => {
       const { collection, layer } = readableCollection(String(req.params.collectionId), req.viewer);
       const filters = await queryables(db, collection, req.viewer);
-      onlyParameters(req, ['f', 'bbox', 'bbox-crs', 'limit', 'after', 'before', 'datetime', ...filters.keys()]);
+      onlyParameters(req, [ACCESS_KEY_PARAMETER, 'f', 'bbox', 'bbox-crs', 'limit', 'after', 'before', 'datetime', ...filters.keys()]);
       const asHtml = wantsHtml(req);
       if (req.query['bbox-crs'] !== undefined && req.query['bbox-crs'] !== CRS84) throw invalidParameter('bbox-crs', `bbox-crs must be ${CRS84}`);
       const conditions: Condition[] = [];
@@ -257,10 +265,10 @@ export function ogcRoutes({ db }: Database) {
         ...(hasPrev && prevBefore !== undefined ? [{ rel: 'prev', href: query({ before: String(prevBefore), f }) }] : []),
       ];
       const links: Link[] = [
-        link(query({ ...cursor, f: req.query.f === undefined ? undefined : 'json' }), 'self', GEOJSON, 'this page'),
-        link(query({ ...cursor, f: 'html' }), 'alternate', 'text/html', 'this page as HTML'),
-        ...pageLinks().map((l) => link(l.href, l.rel, GEOJSON, l.rel === 'next' ? 'the next page' : 'the previous page')),
-        link(`${base(req)}/collections/${collection.id}`, 'collection', 'application/json', collection.title),
+        link(req, query({ ...cursor, f: req.query.f === undefined ? undefined : 'json' }), 'self', GEOJSON, 'this page'),
+        link(req, query({ ...cursor, f: 'html' }), 'alternate', 'text/html', 'this page as HTML'),
+        ...pageLinks().map((l) => link(req, l.href, l.rel, GEOJSON, l.rel === 'next' ? 'the next page' : 'the previous page')),
+        link(req, `${base(req)}/collections/${collection.id}`, 'collection', 'application/json', collection.title),
       ];
       if (asHtml) {
         const features = JSON.parse(page.features) as GeoJSON.Feature[];
@@ -274,7 +282,7 @@ export function ogcRoutes({ db }: Database) {
       );
     })
     .get('/ogc/collections/:collectionId/items/:featureId', async (req, res) => {
-      onlyParameters(req, ['f']);
+      onlyParameters(req, [ACCESS_KEY_PARAMETER, 'f']);
       const { collection, layer } = readableCollection(String(req.params.collectionId), req.viewer);
       const featureId = String(req.params.featureId);
       const notFound = () => new HttpProblem(404, 'Not Found', `No feature ${featureId} in ${collection.id} that you may read`, { field: 'featureId' });
@@ -286,7 +294,7 @@ export function ogcRoutes({ db }: Database) {
       const path = `${base(req)}/collections/${collection.id}`;
       const links: Link[] = [
         ...selfLinks(req, `/collections/${collection.id}/items/${id}`, GEOJSON, 'this feature'),
-        link(path, 'collection', 'application/json', collection.title),
+        link(req, path, 'collection', 'application/json', collection.title),
       ];
       const asHtml = wantsHtml(req);
       // one version, two representations (and, by Vary, one per caller)

@@ -1,12 +1,13 @@
 import express, { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
-import { actorOf, bearerToken, type Viewer } from '../../access/viewer.ts';
+import { actorOf, bearerToken } from '../../access/viewer.ts';
 import type { Config } from '../../config.ts';
 import type { Database } from '../../db/database.ts';
 import { parseId } from '../../http/params.ts';
 import { HttpProblem, invalidParameter, toProblem } from '../../http/problem.ts';
 import { sessionViewer } from '../accounts/queries.ts';
 import { categories, serviceRequests, servicesChangedAt } from './queries.ts';
-import { checkJurisdiction, optionalText, parseRequestFilter, reportServiceRequest, toService, toServiceRequest } from './service.ts';
+import { markUsed, open311App, revokedKey } from './keys.ts';
+import { checkJurisdiction, optionalText, parseRequestFilter, reportServiceRequest, toService, toServiceRequest, type Reporter } from './service.ts';
 import { origin } from '../../http/origin.ts';
 
 /**
@@ -83,26 +84,31 @@ export function open311Routes(database: Database, config: Config) {
   const jurisdiction = config.OPEN311_JURISDICTION;
 
   /**
-   * Who is asking: the bearer token's user (the guard has read it) or the api_key's, a session token as Open311
-   * clients send it. A credential that is no valid session is refused (403), never taken as anonymous.
+   * Who is asking: the bearer token's user (the guard has read it), or the api_key's: an application's key an
+   * admin issued (keys.ts), or a session token. A credential that is neither is refused (403), never taken as
+   * anonymous; an application reads what anyone reads.
    */
-  async function callerOf(req: Request, apiKey: unknown): Promise<Viewer | undefined> {
-    if (req.viewer) return req.viewer;
+  async function callerOf(req: Request, apiKey: unknown): Promise<Reporter | undefined> {
+    if (req.viewer) return { viewer: req.viewer };
     const key = optionalText(apiKey, 'api_key');
     const token = key ?? bearerToken(req);
     if (token === undefined) return undefined;
+    const app = key === undefined ? undefined : await open311App(db, key);
+    if (app) return { app };
     const viewer = await sessionViewer(db, token);
     if (!viewer) {
       const field = key ? 'api_key' : 'Authorization';
-      throw new HttpProblem(403, 'Forbidden', `${field}: not a valid Gridmap session (expired or signed out); sign in with POST /api/v1/auth/login and send its token`, { field });
+      if (key && (await revokedKey(db, key))) throw new HttpProblem(403, 'Forbidden', 'api_key: this application\'s key was revoked; ask the city\'s Gridmap admin for a new one', { field });
+      throw new HttpProblem(403, 'Forbidden', `${field}: not a valid Gridmap key or session (revoked, expired or signed out); ask the city's Gridmap admin for an application key`, { field });
     }
     if (viewer.readOnly && req.method !== 'GET') {
       throw new HttpProblem(403, 'Read-only key', 'api_key: this access key may only read; sign in to report', { field: 'api_key' });
     }
     // for the log and the audit log, as the guard does for a bearer token
     req.viewer = viewer;
-    return viewer;
+    return { viewer };
   }
+  const viewerOf = (caller: Reporter | undefined) => (caller && 'viewer' in caller ? caller.viewer : undefined);
 
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 100 });
@@ -115,7 +121,7 @@ export function open311Routes(database: Database, config: Config) {
     send(res, format, 'discovery', {
       changeset,
       contact: 'Gridmap: the administrators of this city\'s Gridmap',
-      key_service: 'api_key is a Gridmap session token: sign in with POST /api/v1/auth/login {"username", "password"} and send its token',
+      key_service: 'api_key: the key the city\'s Gridmap admin issues each client application (POST /api/v1/open311/keys), or a Gridmap session token (POST /api/v1/auth/login)',
       endpoints: [{
         specification: 'http://wiki.open311.org/GeoReport_v2',
         url: `${origin(req)}/open311/v2`,
@@ -145,7 +151,7 @@ export function open311Routes(database: Database, config: Config) {
     const format = formatOf(req.params.format);
     checkJurisdiction(req.query.jurisdiction_id, jurisdiction);
     const filter = parseRequestFilter(req.query);
-    const rows = await serviceRequests(db, await callerOf(req, req.query.api_key), filter);
+    const rows = await serviceRequests(db, viewerOf(await callerOf(req, req.query.api_key)), filter);
     send(res, format, 'service_requests', rows.map(toServiceRequest));
   });
 
@@ -153,7 +159,7 @@ export function open311Routes(database: Database, config: Config) {
     const format = formatOf(req.params.format);
     checkJurisdiction(req.query.jurisdiction_id, jurisdiction);
     const id = parseId(req.params.id, 'service_request_id');
-    const [row] = await serviceRequests(db, await callerOf(req, req.query.api_key), { ids: [id] });
+    const [row] = await serviceRequests(db, viewerOf(await callerOf(req, req.query.api_key)), { ids: [id] });
     if (!row) throw new HttpProblem(404, 'Not Found', `service_request_id ${id}: no such request`, { field: 'service_request_id' });
     send(res, format, 'service_requests', [toServiceRequest(row)]);
   });
@@ -170,11 +176,14 @@ export function open311Routes(database: Database, config: Config) {
     // the spec sends every parameter in the form; some clients put api_key or jurisdiction_id in the URL
     const params: Record<string, unknown> = { ...req.query, ...(body as object | undefined) };
     checkJurisdiction(params.jurisdiction_id, jurisdiction);
-    const viewer = await callerOf(req, params.api_key);
-    if (!viewer) {
-      throw new HttpProblem(403, 'Forbidden', 'api_key: required to report; send a Gridmap session token (POST /api/v1/auth/login) as api_key, or Authorization: Bearer', { field: 'api_key' });
+    const reporter = await callerOf(req, params.api_key);
+    if (!reporter) {
+      throw new HttpProblem(403, 'Forbidden', 'api_key: required to report; send the key the city\'s Gridmap admin issued your application, or a Gridmap session token', { field: 'api_key' });
     }
-    send(res, format, 'service_requests', [await reportServiceRequest(db, viewer, actorOf(req), params)]);
+    const actor = 'app' in reporter ? { username: `open311 app ${reporter.app.id} (${reporter.app.name})`, request_id: String(req.id) } : actorOf(req);
+    const reported = await reportServiceRequest(db, reporter, actor, params);
+    if ('app' in reporter) await markUsed(db, reporter.app);
+    send(res, format, 'service_requests', [reported]);
   });
 
   router.use(geoReportErrors);

@@ -11,6 +11,7 @@ import { validProperties } from '../../http/feature-resource.ts';
 import { parseId, parseQueryValue, parseTime } from '../../http/params.ts';
 import { HttpProblem, invalidParameter } from '../../http/problem.ts';
 import { issues } from '../issues/resource.ts';
+import type { Open311App } from './keys.ts';
 import {
   categories, MAX_REQUESTS, OPEN311_STATUSES, type CategoryRow, type Open311Status, type RequestFilter, type ServiceRequestRow,
 } from './queries.ts';
@@ -136,6 +137,9 @@ const requestBody = z.object({
   media_url: z.httpUrl('must be an http or https URL').max(2000, 'must be at most 2000 characters').optional(),
 });
 
+/** Who posts a request: a signed-in user (a session token), or a client application's own key (keys.ts). */
+export type Reporter = { viewer: Viewer } | { app: Open311App };
+
 /** An issue's title from what the reporter wrote: its first 60 characters on one line, else the service's name. */
 const TITLE_CHARACTERS = 60;
 const titleOf = (description: string | undefined, service: CategoryRow) =>
@@ -145,25 +149,32 @@ const titleOf = (description: string | undefined, service: CategoryRow) =>
  * POST requests: a new issue at the point, with the rules of POST /api/v1/issues: a role that may report
  * issues, a point in its scope, the map-write lock, the reporter recorded. Nothing is written unless all hold.
  */
-export async function reportServiceRequest(db: Kysely<DB>, viewer: Viewer, actor: Actor, params: Record<string, unknown>) {
-  if (!mayWrite('issues', viewer.role, 'create')) {
+export async function reportServiceRequest(db: Kysely<DB>, reporter: Reporter, actor: Actor, params: Record<string, unknown>) {
+  const viewer = 'viewer' in reporter ? reporter.viewer : undefined;
+  if (viewer && !mayWrite('issues', viewer.role, 'create')) {
     throw new HttpProblem(403, 'Forbidden', `api_key: a ${viewer.role} may not report issues`, { field: 'api_key' });
   }
   const given = Object.fromEntries(Object.entries(params).filter(([, value]) => value !== ''));
   const body = parseBody(requestBody, given);
   const [service] = await categories(db, body.service_code);
   if (!service) throw new HttpProblem(404, 'Not Found', `service_code ${body.service_code} is not a service here; see services.json`, { field: 'service_code' });
+  if ('app' in reporter && !reporter.app.services.includes(service.code)) {
+    throw new HttpProblem(403, 'Forbidden', `service_code: this api_key (${reporter.app.name}) may post ${reporter.app.services.join(', ')} only, not ${service.code}`, { field: 'service_code' });
+  }
   const description = body.description?.trim() || undefined;
   const properties = {
     // the description first: what is wrong with the title derived from it is wrong with it
     ...validProperties(issues, { description: description ?? null, title: titleOf(description, service), category: service.code }, ''),
     media_url: body.media_url ?? null,
-    ...createdBy(issues, viewer),
+    // an application's report is its own: no Gridmap user reported it
+    ...(viewer ? createdBy(issues, viewer) : {}),
   };
   const geometry = { type: 'Point', coordinates: [body.long, body.lat] };
   const id = await db.transaction().execute(async (trx) => {
     const auditFrom = await lockMapWrites(trx, actor);
     const [created] = await insertFeatures(trx, issues, Object.keys(properties), [{ geometry, properties }]);
+    // an application posts anywhere in the city (SERVICE_AREA); a user, in its scope
+    if (!viewer) return created;
     await refuseOutsideScope(trx, issues, viewer, 'create', [created]).catch((error: unknown) => {
       if (error instanceof HttpProblem && error.status === 403) {
         throw new HttpProblem(403, 'Outside your scope', `lat, long: the point lies outside the area a ${viewer.role} in your scope may report in`, { field: 'lat' });

@@ -4,6 +4,7 @@ import { mayRead, mayWrite, type ResourceName } from '../../access/policy.ts';
 import { ACCESS_RULES, MAP_RESOURCES, type AccessRule } from '../../access/rules.ts';
 import { ROLES } from '../../access/viewer.ts';
 import { keyBody, MAX_KEYS } from '../accounts/keys.ts';
+import { open311KeyBody } from '../open311/keys.ts';
 import { newUserSchema, userChangeSchema } from '../accounts/service.ts';
 import { IMPORT_CRS } from '../import/service.ts';
 import { dispatchBody } from '../dispatch/routes.ts';
@@ -133,8 +134,11 @@ export function openApiDocument(resources: ResourceDefinition[]) {
   paths['/api/v1/export/{layer}'] = {
     get: {
       summary: 'The whole layer, streamed', tags: ['import and export'],
-      parameters: [layer, { name: 'format', in: 'query', schema: { type: 'string', enum: ['geojson', 'ndjson', 'csv'], default: 'geojson' } }],
-      responses: { 200: { description: 'GeoJSON, newline-delimited GeoJSON, or CSV with a `wkt` column' }, 404: problemResponse('no such layer') },
+      parameters: [
+        layer, { name: 'format', in: 'query', schema: { type: 'string', enum: ['geojson', 'ndjson', 'csv'], default: 'geojson' } },
+        { name: 'crs', in: 'query', description: 'the datum of the coordinates written: WGS 84 as stored, or shifted for a Chinese web map (AMap/Tencent: gcj02, Baidu: bd09)', schema: { type: 'string', enum: ['wgs84', 'gcj02', 'bd09'], default: 'wgs84' } },
+      ],
+      responses: { 200: { description: 'GeoJSON, newline-delimited GeoJSON, or CSV with a `wkt` column' }, 400: problemResponse('a wrong format or crs'), 404: problemResponse('no such layer') },
     },
   };
 
@@ -218,6 +222,17 @@ export function openApiDocument(resources: ResourceDefinition[]) {
   };
   paths['/api/v1/auth/keys/{id}'] = {
     delete: { summary: 'Revoke one of the caller\'s access keys', tags: ['accounts'], parameters: [idParameter], responses: { 204: { description: 'revoked' }, 404: problemResponse('no such live key of the caller\'s') } },
+  };
+  paths['/api/v1/open311/keys'] = {
+    get: { summary: 'The client applications\' Open311 keys: name, services, who issued each, when last used, whether revoked (never the keys)', tags: ['accounts'], responses: { 200: { description: '`{keys: [{id, name, services, created_by, created_at, last_used_at, revoked_at}]}`' } } },
+    post: {
+      summary: 'An Open311 api_key for a client application, allowed to post these services (issue categories); shown once', tags: ['accounts'],
+      requestBody: body('Open311Key', open311KeyBody),
+      responses: { 201: { description: '`{id, name, services, created_by, created_at, api_key}`' }, 400: problemResponse('a wrong field, or a service that is no issue category') },
+    },
+  };
+  paths['/api/v1/open311/keys/{id}'] = {
+    delete: { summary: 'Revoke an application\'s Open311 key: its posts are refused from now on', tags: ['accounts'], parameters: [idParameter], responses: { 204: { description: 'revoked' }, 404: problemResponse('no such live key') } },
   };
   paths['/api/v1/auth/demo-accounts'] = { get: { summary: 'The demo accounts for the login screen (none unless GRIDMAP_DEMO is on)', tags: ['accounts'], responses: { 200: { description: '`{password, accounts}`' } } } };
   schemas.NewUser = schema(newUserSchema);

@@ -1,7 +1,7 @@
 import { Router, type Request } from 'express';
 import { sql } from 'kysely';
 import { mayRead, viewKey } from '../../access/policy.ts';
-import type { Viewer } from '../../access/viewer.ts';
+import { ACCESS_KEY_PARAMETER, type Viewer } from '../../access/viewer.ts';
 import type { Database } from '../../db/database.ts';
 import { onlyParameters } from '../../http/params.ts';
 import { HttpProblem, invalidParameter } from '../../http/problem.ts';
@@ -45,19 +45,21 @@ export function tileRoutes({ db }: Database, options: TileOptions = {}) {
 
   return Router()
     .get('/tiles/:layer.json', async (req, res) => {
-      onlyParameters(req, []);
+      onlyParameters(req, [ACCESS_KEY_PARAMETER]);
       const layer = layerFor(req, req.viewer!);
       // the city's extent: where there are communities
       const { rows: [extent] } = await sql<{ bounds: number[] | null }>`
         select case when e is not null then json_build_array(ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)) end as bounds
         from (select ST_Extent(geom) as e from communities) c`.execute(db);
       const bounds = extent.bounds ?? [-180, -85.0511, 180, 85.0511];
+      const key = req.query[ACCESS_KEY_PARAMETER];
             res.set('Cache-Control', 'private, no-cache').json({
         tilejson: '3.0.0',
         name: layer.name,
         description: layer.description,
         scheme: 'xyz',
-        tiles: [`${origin(req)}/tiles/${layer.name}/{z}/{x}/{y}.mvt`],
+        // a GIS client that signed in with access_key fetches the tiles with it too
+        tiles: [`${origin(req)}/tiles/${layer.name}/{z}/{x}/{y}.mvt${typeof key === 'string' ? `?${new URLSearchParams({ [ACCESS_KEY_PARAMETER]: key })}` : ''}`],
         minzoom: layer.minzoom,
         maxzoom: layer.maxzoom,
         bounds,
@@ -72,7 +74,7 @@ export function tileRoutes({ db }: Database, options: TileOptions = {}) {
     })
     .get('/tiles/:layer/:z/:x/:y.mvt', async (req, res) => {
       // a tile is the same for everyone in a view: no parameter changes it (the grids' reach is 500 m)
-      onlyParameters(req, []);
+      onlyParameters(req, [ACCESS_KEY_PARAMETER]);
       const viewer = req.viewer!;
       const layer = layerFor(req, viewer);
       const z = tileIndex(req.params.z, 'z', MAX_ZOOM);

@@ -2,10 +2,11 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { getJson, sendJson } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
 import type { User } from '../auth/session.tsx';
+import { Open311Keys } from './Open311Keys.tsx';
 
 const ROLES = ['admin', 'planner', 'dispatcher', 'leader', 'grid_worker', 'volunteer', 'resident'] as const;
 const SCOPES = ['district', 'street', 'community', 'grid'] as const;
-const AUDITED = ['districts', 'streets', 'communities', 'grids', 'buildings', 'members', 'units', 'issues', 'users'] as const;
+const AUDITED = ['districts', 'streets', 'communities', 'grids', 'buildings', 'members', 'units', 'issues', 'users', 'open311_keys'] as const;
 
 type Account = Omit<User, 'permissions'> & { disabled: boolean; version: number };
 interface AuditEntry { id: number; at: string; username: string | null; action: 'create' | 'update' | 'delete'; resource: string; row_id: number }
@@ -13,7 +14,7 @@ interface AuditEntry { id: number; at: string; username: string | null; action: 
 export const scopeText = (scope: Record<string, number | string> | null, t: (key: MessageKey) => string) =>
   scope ? Object.entries(scope).map(([kind, value]) => `${t(`scope.${kind}` as MessageKey)} ${value}`).join('') : t('scope.everything');
 
-/** The admin's desk: users with their roles and scopes (create, disable, enable) and the audit log. */
+/** The admin's desk: users with their roles and scopes (create, disable, enable), Open311 application keys, and the audit log. */
 export function AccountsPanel() {
   const { t } = useI18n();
   const [users, setUsers] = useState<Account[]>([]);
@@ -101,10 +102,12 @@ export function AccountsPanel() {
         <button type="submit">{t('accounts.create')}</button>
       </form>
 
+      <Open311Keys />
+
       <h2>{t('audit.title')}</h2>
       <select aria-label={t('audit.what')} value={resource} onChange={(e) => setResource(e.target.value)}>
         <option value="">{t('audit.all')}</option>
-        {AUDITED.map((r) => <option key={r} value={r}>{r === 'users' ? t('accounts.users') : t(`layer.${r}` as MessageKey)}</option>)}
+        {AUDITED.map((r) => <option key={r} value={r}>{r === 'users' ? t('accounts.users') : r === 'open311_keys' ? t('open311keys.title') : t(`layer.${r}` as MessageKey)}</option>)}
       </select>
       <table data-testid="audit-log">
         <thead><tr><th>{t('audit.when')}</th><th>{t('audit.who')}</th><th>{t('audit.action')}</th><th>{t('audit.what')}</th></tr></thead>
@@ -114,7 +117,7 @@ export function AccountsPanel() {
               <td>{new Date(e.at).toLocaleString()}</td>
               <td>{e.username ?? '—'}</td>
               <td>{t(`audit.${e.action}` as MessageKey)}</td>
-              <td>{e.resource === 'users' ? t('accounts.users') : t(`layer.${e.resource}` as MessageKey)} #{e.row_id}</td>
+              <td>{e.resource === 'users' ? t('accounts.users') : e.resource === 'open311_keys' ? t('open311keys.title') : t(`layer.${e.resource}` as MessageKey)} #{e.row_id}</td>
             </tr>
           ))}
         </tbody>

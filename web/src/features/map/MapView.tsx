@@ -1,11 +1,12 @@
 import type { FeatureCollection, GeoJsonProperties } from 'geojson';
-import { Map as MapLibreMap, setWorkerUrl, type GeoJSONSource } from 'maplibre-gl';
+import { Map as MapLibreMap, addProtocol, setWorkerUrl, type GeoJSONSource } from 'maplibre-gl';
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?worker&url';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import { useEffect, useRef, useState } from 'react';
 import { fetchMapConfig, getJson, withToken } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
 import { useChanges } from '../dispatch/events.ts';
+import { GCJ02_PROTOCOL, loadShiftedTile } from './gcj02.ts';
 import {
   CLICKABLE_LAYERS, GROUP_LAYERS, LAYER_GROUPS, LOCAL_FONT_FAMILY, buildStyle, selectedFilter, type LayerGroup,
 } from './style.ts';
@@ -63,6 +64,12 @@ export function MapView({ visible, selected, onSelect, overlay, onPick, focus, o
       // the city's extent from the communities' TileJSON (the whole world while there are none)
       const [config, city] = await Promise.all([fetchMapConfig(), getJson<{ bounds: Bounds }>('/tiles/communities.json')]);
       if (disposed || !container.current) return;
+      const { basemap } = config;
+      if (basemap?.crs === 'gcj02') {
+        const templates: Record<string, string[]> = { basemap: basemap.tiles, labels: basemap.labels ?? [] };
+        addProtocol(GCJ02_PROTOCOL, async ({ url }, abort) =>
+          ({ data: await loadShiftedTile(url, templates[url.split('/')[2]], abort.signal) }));
+      }
       const [west, , east] = city.bounds;
       created = new MapLibreMap({
         container: container.current,

@@ -1,6 +1,7 @@
 import type { FeatureCollection } from 'geojson';
-import type { ExpressionSpecification, FilterSpecification, LayerSpecification, StyleSpecification } from 'maplibre-gl';
+import type { ExpressionSpecification, FilterSpecification, LayerSpecification, RasterSourceSpecification, StyleSpecification } from 'maplibre-gl';
 import type { MapConfig } from '../../api.ts';
+import { gcj02TileUrl } from './gcj02.ts';
 
 export const LAYER_GROUPS = ['districts', 'streets', 'communities', 'grids', 'buildings'] as const;
 export type LayerGroup = (typeof LAYER_GROUPS)[number];
@@ -42,14 +43,26 @@ export const LOCAL_FONT_FAMILY = '"Noto Sans CJK SC", "Noto Sans SC", "Microsoft
 
 const NOTHING_SELECTED: FilterSpecification = ['==', ['id'], -1];
 
+type Basemap = NonNullable<MapConfig['basemap']>;
+
+/** A basemap's tiles, or its labels': GCJ-02 ones through the protocol that shifts them onto WGS 84 (gcj02.ts). */
+const basemapSource = (basemap: Basemap, name: string, tiles: string[]): RasterSourceSpecification => ({
+  type: 'raster',
+  tiles: basemap.crs === 'gcj02' ? [gcj02TileUrl(name)] : tiles,
+  tileSize: 256,
+  attribution: basemap.attribution,
+});
+
 /**
- * An offline style: a plain background, an optional basemap the deployment names, and Gridmap's
+ * An offline style: a plain background, an optional basemap the deployment names (and its labels), and Gridmap's
  * own layers from Gridmap's vector tiles (TileJSON at `origin`/tiles/<layer>.json), so a city of 100,000
  * buildings is drawn tile by tile, not from one big GeoJSON. Nothing is fetched from the internet.
  */
 export function buildStyle(config: MapConfig, origin = ''): StyleSpecification {
   const layers: LayerSpecification[] = [{ id: 'background', type: 'background', paint: { 'background-color': '#f4f1ea' } }];
-  if (config.basemap) layers.push({ id: 'basemap', type: 'raster', source: 'basemap' });
+  const { basemap } = config;
+  if (basemap) layers.push({ id: 'basemap', type: 'raster', source: 'basemap' });
+  if (basemap?.labels) layers.push({ id: 'basemap-labels', type: 'raster', source: 'basemap-labels' });
   layers.push(
     { id: 'communities-fill', type: 'fill', source: 'communities', 'source-layer': 'communities', paint: { 'fill-color': '#f7d9c4', 'fill-opacity': 0.35 } },
     { id: 'grids-fill', type: 'fill', source: 'grids', 'source-layer': 'grids', paint: { 'fill-color': '#4a7fb5', 'fill-opacity': 0.06 } },
@@ -115,9 +128,8 @@ export function buildStyle(config: MapConfig, origin = ''): StyleSpecification {
   return {
     version: 8,
     sources: {
-      ...(config.basemap
-        ? { basemap: { type: 'raster' as const, tiles: config.basemap.tiles, tileSize: 256, attribution: config.basemap.attribution } }
-        : {}),
+      ...(basemap ? { basemap: basemapSource(basemap, 'basemap', basemap.tiles) } : {}),
+      ...(basemap?.labels ? { 'basemap-labels': basemapSource(basemap, 'labels', basemap.labels) } : {}),
       ...Object.fromEntries(LAYER_GROUPS.map((group) => [group, { type: 'vector' as const, url: `${origin}/tiles/${group}.json` }])),
       overlay: { type: 'geojson', data: EMPTY },
     },

@@ -5,7 +5,7 @@ import { useI18n } from '../../i18n.tsx';
 interface OgcCollection { id: string; title: string }
 interface Row { id: string; title: string; count: number }
 interface AccessKey { id: number; label: string; created_at: string; expires_at: string }
-interface NewKey extends AccessKey { header: string }
+interface NewKey extends AccessKey { header: string; token: string }
 
 const DAYS = [30, 90, 365];
 
@@ -53,6 +53,7 @@ export function GisPanel() {
   }
 
   const header = made?.header ?? 'Authorization: Bearer <key>';
+  const key = made?.token ?? '<key>';
   return (
     <section className="gis" data-testid="gis">
       <h2>{t('gis.title')}</h2>
@@ -93,7 +94,10 @@ export function GisPanel() {
       )}
       <h3>{t('gis.gdal')}</h3>
       <pre data-testid="gis-commands">{`ogrinfo --config GDAL_HTTP_HEADERS "${header}" OAPIF:${url}
-ogr2ogr --config GDAL_HTTP_HEADERS "${header}" -oo PAGE_SIZE=1000 -f GPKG city.gpkg OAPIF:${url} buildings`}</pre>
+ogr2ogr --config GDAL_HTTP_HEADERS "${header}" -oo PAGE_SIZE=1000 -f GPKG city.gpkg OAPIF:${url} buildings
+ogrinfo --config GDAL_HTTP_AUTH BASIC --config GDAL_HTTP_USERPWD "gis:${key}" OAPIF:${url}
+ogrinfo "OAPIF:${url}?access_key=${key}"`}</pre>
+      <p className="hint">{t('gis.qgis')}</p>
       <p><a href={`${url}?f=html`} target="_blank" rel="noreferrer">{t('gis.browse')}</a></p>
     </section>
   );
