@@ -138,6 +138,22 @@ describe('imports that take the columns and keys real files have', () => {
     expect((await post('/api/v1/import/buildings?mode=replace&community=999999', 'application/geo+json', first).expect(422)).body.field).toBe('community');
   });
 
+  it('updates by key only the rows the importer may change where they stand', async () => {
+    const planner = await testApp(test.database, { as: 'planner' });
+    const { rows: [scope] } = await sql<{ community: number; lon: number; lat: number }>`
+      select u.scope_community_id as community, ST_X(p) as lon, ST_Y(p) as lat
+      from users u cross join lateral (select ST_PointOnSurface(geom) as p from grids where community_id = u.scope_community_id order by id limit 1) g
+      where u.username = 'planner'`.execute(db());
+    const { rows: [elsewhere] } = await sql<{ id: number; name: string; version: number }>`
+      update buildings set external_id = 'ELSEWHERE-1' where id = (select min(id) from buildings where community_id <> ${scope.community})
+      returning id, name, version`.execute(db());
+    const file = collection([feature(square(scope.lon, scope.lat), { external_id: 'ELSEWHERE-1', name: '挪来的楼' })]);
+    const { body } = await request(planner).post('/api/v1/import/buildings?mode=upsert').set('Content-Type', 'application/geo+json').send(file).expect(422);
+    expect(body.rejected).toEqual([{ row: 1, field: 'geometry', reason: expect.stringMatching(/^Outside your scope/) }]);
+    const { rows: [after] } = await sql<{ name: string; version: number }>`select name, version from buildings where id = ${elsewhere.id}`.execute(db());
+    expect(after).toEqual({ name: elsewhere.name, version: elsewhere.version });
+  });
+
   it('replaces one community’s buildings as a whole; a dry run reports what the real run does', async () => {
     const community = inside.community_id;
     const { rows: [kept] } = await sql<{ id: number }>`

@@ -256,6 +256,8 @@ async function writeRows(trx: Transaction<DB>, def: ResourceDefinition, good: Ch
   await sql`savepoint import_batch`.execute(trx);
   try {
     const columns = [...new Set(good.flatMap((f) => Object.keys(f.properties)))];
+    // a row matched by its key must be the importer's to change where it stands now, as a PATCH's is
+    if (options.viewer && options.mode !== 'insert') await refuseOutsideScope(trx, def, options.viewer, 'update', await storedByKey(trx, def, good));
     const written = options.mode === 'insert'
       ? { inserted: await insertFeatures(trx, def, columns, good), updated: [] }
       : await upsertFeatures(trx, def, def.naturalKey!, good.map((f) => ({ geometry: f.geometry, properties: f.properties, update: f.update! })));
@@ -284,6 +286,14 @@ async function writeRows(trx: Transaction<DB>, def: ResourceDefinition, good: Ch
     reject(good[0].row, `${problem.title}: ${problem.detail}`, problem.extensions.field as string | undefined);
     return { inserted: [], updated: [] };
   }
+}
+
+/** The ids of the stored rows the rows' natural keys match. */
+async function storedByKey(trx: Transaction<DB>, def: ResourceDefinition, rows: Checked[]) {
+  const { rows: stored } = await sql<{ id: number }>`
+    select id from ${sql.table(def.table)}
+    where ${sql.ref(def.naturalKey!)} in (select json_array_elements_text(${JSON.stringify(rows.map((r) => r.properties[def.naturalKey!]))}::json))`.execute(trx);
+  return stored.map((r) => r.id);
 }
 
 /** mode=replace: the file's rows must land in the community it replaces. */
