@@ -14,8 +14,9 @@ const square = (lon: number, lat: number, side = 0.0002) =>
 const feature = (geometry: unknown, properties: Record<string, unknown>) => ({ type: 'Feature', geometry, properties });
 const collection = (features: unknown[]) => JSON.stringify({ type: 'FeatureCollection', features });
 /** A community as a civil-affairs bureau's ArcGIS export has it. */
-const arcgisCommunity = (i: number, code: string, name: string, street = '610602001') =>
-  feature(square(100, 30 + i * 0.02, 0.01), { OBJECTID: i + 1, Shape_Leng: 0.04, Shape_Area: 0.0001, SQMC: name, SQDM: code, JDDM: street });
+const arcgisCommunity = (i: number, code: string, name: string) =>
+  // the street code as a number, as a numeric DBF column gives it
+  feature(square(100, 30 + i * 0.02, 0.01), { OBJECTID: i + 1, Shape_Leng: 0.04, Shape_Area: 0.0001, SQMC: name, SQDM: code, JDDM: 610602001 });
 const ARCGIS_FIELDS = 'code:SQDM,name:SQMC,street_code:JDDM';
 
 describe('imports that take the columns and keys real files have', () => {

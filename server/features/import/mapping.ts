@@ -94,7 +94,7 @@ const LIST = /[;,|、，；]/;
 
 /**
  * A file's values as the schema wants them, whatever the format: text made into numbers, booleans (是/否 too) and
- * lists, and a property's words (在职党员, 助老) made into its codes. What cannot be read is left for the schema
+ * lists, numbers into text where the schema wants text, and a property's words (在职党员, 助老) made into its codes. What cannot be read is left for the schema
  * to refuse. `trim`: CSV cells, whose spaces are the writer's, not the value's.
  */
 export function fileValues(def: ResourceDefinition, properties: Record<string, unknown>, trim: boolean) {
@@ -103,6 +103,8 @@ export function fileValues(def: ResourceDefinition, properties: Record<string, u
     const words = def.vocabulary?.[key];
     const named = (v: unknown) => (typeof v === 'string' && words?.[v.trim()]) || v;
     if (Array.isArray(value)) return [key, value.map(named)];
+    // a code kept in a numeric DBF column (N type): 610602001 is the text 610602001
+    if (typeof value === 'number' && types[key] === 'text') return [key, String(value)];
     if (typeof value !== 'string') return [key, value];
     const text = value.trim();
     switch (types[key]) {

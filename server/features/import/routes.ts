@@ -109,13 +109,13 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
           throw error;
         }
         const input = createReadStream(file);
-        const bytes = { bytes: 0, total_bytes: (await stat(file)).size };
-        lines?.progress({ phase: 'check', read: 0, rejected: 0, imported: 0, ...bytes });
+        const { size } = await stat(file);
+        lines?.progress({ phase: 'check', read: 0, rejected: 0, imported: 0, bytes: 0, total_bytes: size });
         return await importRows(database.db, def!, readRows(input, format!, limits), {
           crs, dryRun, repair, fields, extra, mode, community, limits, viewer: req.viewer!, actor: actorOf(req), job: id, signal: stop,
           onProgress: (rows) => {
             progress(rows);
-            lines?.progress({ ...rows, ...bytes, bytes: input.bytesRead });
+            lines?.progress({ ...rows, bytes: input.bytesRead, total_bytes: size });
           },
           onWritten: (trx, report) => recordImport(trx, id, 'written', 201, report),
         });

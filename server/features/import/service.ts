@@ -39,7 +39,7 @@ export function importMode(def: ResourceDefinition, mode: ImportMode, community:
   }
   // a row deleted without a say (grids: where their buildings go) could not be replaced as a whole
   if (mode === 'replace' && (def.place.community === 'id' || def.beforeDelete)) {
-    throw new HttpProblem(400, 'Invalid parameter', `mode=replace replaces one community's buildings, members or units, not its ${def.name}`, { field: 'mode' });
+    throw new HttpProblem(400, 'Invalid parameter', `mode=replace replaces a community's own rows as a whole: not ${def.name}; use mode=upsert`, { field: 'mode' });
   }
   if ((mode === 'replace') !== (community !== undefined)) {
     throw new HttpProblem(400, 'Invalid parameter', mode === 'replace' ? 'mode=replace needs community=<id>: the community whose rows the file replaces' : 'community= goes with mode=replace', { field: 'community' });
@@ -126,7 +126,8 @@ interface Checked extends FeatureInput {
  * the whole file. A batch that breaks a rule sends the rest through as checks only, and the batches already
  * written are deleted again: the report lists each rejected row with its number and reason, and the map is
  * as it was. A dry run writes each batch and rolls it back. Batches written are recorded with the job, so
- * an import a crash cut short is undone at the next start (markAbandonedImports).
+ * an import a crash cut short is undone at the next start (markAbandonedImports). An upsert or a replace
+ * updates rows, which deleting cannot undo: it writes in one transaction (applyWhole).
  */
 export async function importRows(db: Kysely<DB>, def: ResourceDefinition, rows: AsyncIterable<RawRow>, options: ImportOptions): Promise<ImportReport> {
   const report: ImportReport = {
@@ -255,11 +256,10 @@ async function writeRows(trx: Transaction<DB>, def: ResourceDefinition, good: Ch
   if (!good.length) return { inserted: [], updated: [] };
   await sql`savepoint import_batch`.execute(trx);
   try {
-    const columns = [...new Set(good.flatMap((f) => Object.keys(f.properties)))];
     // a row matched by its key must be the importer's to change where it stands now, as a PATCH's is
     if (options.viewer && options.mode !== 'insert') await refuseOutsideScope(trx, def, options.viewer, 'update', await storedByKey(trx, def, good));
     const written = options.mode === 'insert'
-      ? { inserted: await insertFeatures(trx, def, columns, good), updated: [] }
+      ? { inserted: await insertFeatures(trx, def, [...new Set(good.flatMap((f) => Object.keys(f.properties)))], good), updated: [] }
       : await upsertFeatures(trx, def, def.naturalKey!, good.map((f) => ({ geometry: f.geometry, properties: f.properties, update: f.update! })));
     const ids = [...written.inserted, ...written.updated];
     await def.check?.(trx, ids);
