@@ -67,8 +67,9 @@ const show = ({ phase: now, read, rejected, imported, to_write }: ImportProgress
   const left = part > 0 && part < 1 ? ((at - phaseStarted) / 1000) * (1 - part) / part : 0;
   const rate = Math.round(read / Math.max((at - started) / 1000, 0.001)).toLocaleString('en');
   const n = (value: number) => value.toLocaleString('en');
-  process.stderr.write(`\r${layer}: ${done ? 'done' : now === 'check' ? 'checking' : 'writing'} ${Math.floor(part * 100)}%, ${n(read)} rows read, ${n(rejected)} rejected, `
-    + `${n(imported)} written, ${rate} rows/s${left ? `, about ${Math.ceil(left)} s left` : ''}${process.stderr.isTTY ? '\x1b[K' : ''}${done ? '\n' : ''}`);
+  const written = now === 'write' ? `, ${n(imported)} written` : '';
+  process.stderr.write(`\r${layer}: ${done ? 'done' : now === 'check' ? 'checking' : 'writing'} ${Math.floor(part * 100)}%, ${n(read)} rows read, ${n(rejected)} rejected${written}, `
+    + `${rate} rows/s${left ? `, about ${Math.ceil(left)} s left` : ''}${process.stderr.isTTY ? '\x1b[K' : ''}${done ? '\n' : ''}`);
 };
 const actor = { username: `command line (${userInfo().username})` };
 
