@@ -60,8 +60,8 @@ export async function run(args: string[]) {
     let shown = 0;
     const limits = IMPORT_LIMITS['command line'];
     const report = await importRows(database.db, buildings, readRows(createReadStream(ndjson), 'ndjson', limits), {
-      crs: 'wgs84', dryRun: false, repair: false, limits, actor: { username: 'bench' },
-      onProgress: (read) => { if (read - shown >= 20000) { shown = read; process.stdout.write(`    ${read.toLocaleString('en')} rows\n`); } },
+      crs: 'wgs84', dryRun: false, repair: false, extra: 'ignore', mode: 'insert', limits, actor: { username: 'bench' },
+      onProgress: ({ read }) => { if (read - shown >= 20000) { shown = read; process.stdout.write(`    ${read.toLocaleString('en')} rows\n`); } },
     });
     if (report.imported !== count) throw new Error(`imported ${report.imported} of ${count}: ${JSON.stringify(report.rejected.slice(0, 3))}`);
   };

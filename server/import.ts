@@ -1,15 +1,18 @@
-// npm run import -- <layer> <file> [--format geojson|ndjson|csv] [--crs wgs84|gcj02|bd09] [--dry-run] [--repair]
+// npm run import -- <layer> <file> [--format geojson|ndjson|csv|…] [--crs wgs84|gcj02|bd09] [--dry-run] [--repair]
+//   [--fields property:column,…] [--extra ignore|reject] [--mode insert|upsert|replace] [--community <id>]
 // Imports a file into the configured database (DATABASE_URL, or the embedded one in DATA_DIR), everything or
-// nothing (checked, then written in batches), showing progress, then prints the report. Exits 1 when a row was
-// rejected (nothing written).
+// nothing (checked, then written in batches), showing its progress (percent and time left), then prints the
+// report. Exits 1 when a row was rejected (nothing written), 2 for a bad argument.
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream';
 import { userInfo } from 'node:os';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config.ts';
 import { RESOURCES } from './features/resources.ts';
-import { IMPORT_CRS, importRows, type ImportCrs } from './features/import/service.ts';
+import { IMPORT_CRS, IMPORT_MODES, importMode, importRows, type ImportCrs, type ImportMode, type ImportProgress } from './features/import/service.ts';
+import { IMPORT_EXTRA, parseFields, type ImportExtra } from './features/import/mapping.ts';
 import { IMPORT_FORMATS, readRows, type ImportFormat } from './features/import/sources.ts';
 import { IMPORT_LIMITS, guardUpload } from './features/import/limits.ts';
 import { beginImport, recordImport } from './features/import/jobs.ts';
@@ -20,16 +23,28 @@ const EXTENSIONS: Record<string, ImportFormat> = {
   '.geojson': 'geojson', '.json': 'geojson', '.ndjson': 'ndjson', '.geojsonl': 'ndjson', '.geojsons': 'ndjson', '.jsonl': 'ndjson', '.csv': 'csv', '.zip': 'shapefile', '.osm': 'osm', '.pbf': 'osm.pbf',
 };
 
-const usage = `usage: npm run import -- <${RESOURCES.map((r) => r.name).join('|')}> <file> [--format ${IMPORT_FORMATS.join('|')}] [--crs ${IMPORT_CRS.join('|')}] [--dry-run] [--repair]`;
+const usage = `usage: npm run import -- <${RESOURCES.map((r) => r.name).join('|')}> <file> [--format ${IMPORT_FORMATS.join('|')}] [--crs ${IMPORT_CRS.join('|')}] [--dry-run] [--repair]
+  [--fields property:column,…] [--extra ${IMPORT_EXTRA.join('|')}] [--mode ${IMPORT_MODES.join('|')}] [--community <id>]`;
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { format: { type: 'string' }, crs: { type: 'string', default: 'wgs84' }, 'dry-run': { type: 'boolean', default: false }, repair: { type: 'boolean', default: false } },
+  options: {
+    format: { type: 'string' }, crs: { type: 'string', default: 'wgs84' }, 'dry-run': { type: 'boolean', default: false }, repair: { type: 'boolean', default: false },
+    fields: { type: 'string' }, extra: { type: 'string', default: 'ignore' }, mode: { type: 'string', default: 'insert' }, community: { type: 'string' },
+  },
 });
 const [layer, file] = positionals;
 const def = RESOURCES.find((r) => r.name === layer);
 const format = (values.format ?? EXTENSIONS[extname(file ?? '').toLowerCase()]) as ImportFormat | undefined;
-if (!def || !file || !format || !IMPORT_FORMATS.includes(format) || !IMPORT_CRS.includes(values.crs as ImportCrs)) {
+if (!def || !file || !format || !IMPORT_FORMATS.includes(format) || !IMPORT_CRS.includes(values.crs as ImportCrs)
+  || !IMPORT_EXTRA.includes(values.extra as ImportExtra) || !IMPORT_MODES.includes(values.mode as ImportMode) || (values.community !== undefined && !/^[1-9]\d{0,9}$/.test(values.community))) {
   console.error(usage);
+  process.exit(2);
+}
+let how: { fields: ReturnType<typeof parseFields>; mode: ImportMode; community?: number };
+try {
+  how = { fields: parseFields(values.fields, def), ...importMode(def, values.mode as ImportMode, values.community === undefined ? undefined : Number(values.community)) };
+} catch (error) {
+  console.error(`${(error as Error).message}\n${usage}`);
   process.exit(2);
 }
 
@@ -39,14 +54,22 @@ const stopped = new AbortController();
 let importing: Promise<unknown> = Promise.resolve();
 const database = await openMigratedDatabase(config, createLogger({ LOG_LEVEL: 'warn' }), () => (stopped.abort(), importing));
 const started = Date.now();
-let lastShown = 0;
-const show = (read: number, imported: number, done = false) => {
-  const now = Date.now();
-  if (!done && now - lastShown < 1000) return;
-  lastShown = now;
-  const seconds = (now - started) / 1000;
-  const writing = imported ? `, ${imported.toLocaleString('en')} written` : '';
-  process.stderr.write(`\r${layer}: ${read.toLocaleString('en')} rows read${writing}, ${Math.round(read / Math.max(seconds, 0.001)).toLocaleString('en')} rows/s${done ? '\n' : ''}`);
+const size = (await stat(file)).size;
+const input = createReadStream(file, { signal: stopped.signal });
+let [lastShown, phase, phaseStarted] = [0, '', started];
+/** Progress on one line: the phase's percent (of the file's bytes checked, of the rows to write) and the time it has left. */
+const show = ({ phase: now, read, rejected, imported, to_write }: ImportProgress, done = false) => {
+  const at = Date.now();
+  if (now !== phase) [phase, phaseStarted] = [now, at];
+  if (!done && at - lastShown < 1000) return;
+  lastShown = at;
+  const part = done ? 1 : now === 'check' ? input.bytesRead / Math.max(size, 1) : imported / Math.max(to_write ?? 1, 1);
+  const left = part > 0 && part < 1 ? ((at - phaseStarted) / 1000) * (1 - part) / part : 0;
+  const rate = Math.round(read / Math.max((at - started) / 1000, 0.001)).toLocaleString('en');
+  const n = (value: number) => value.toLocaleString('en');
+  const written = now === 'write' ? `, ${n(imported)} written` : '';
+  process.stderr.write(`\r${layer}: ${done ? 'done' : now === 'check' ? 'checking' : 'writing'} ${Math.floor(part * 100)}%, ${n(read)} rows read, ${n(rejected)} rejected${written}, `
+    + `${rate} rows/s${left ? `, about ${Math.ceil(left)} s left` : ''}${process.stderr.isTTY ? '\x1b[K' : ''}${done ? '\n' : ''}`);
 };
 const actor = { username: `command line (${userInfo().username})` };
 
@@ -56,13 +79,15 @@ async function run() {
   if ('replay' in job) throw new Error('a command-line import has no Idempotency-Key to replay');
   try {
     const limits = IMPORT_LIMITS['command line'];
-    const input = pipeline(createReadStream(file, { signal: stopped.signal }), guardUpload(format!, limits), () => {});
-    const report = await importRows(database.db, def!, readRows(input, format!, limits), {
-      crs: values.crs as ImportCrs, dryRun: values['dry-run'], repair: values.repair, limits, job: job.id, signal: stopped.signal,
-      onProgress: (read, imported) => show(read, imported), actor,
+    const guarded = pipeline(input, guardUpload(format!, limits), () => {});
+    const report = await importRows(database.db, def!, readRows(guarded, format!, limits), {
+      crs: values.crs as ImportCrs, dryRun: values['dry-run'], repair: values.repair, extra: values.extra as ImportExtra, ...how,
+      limits, job: job.id, signal: stopped.signal, onProgress: (progress) => show(progress), actor,
       onWritten: (trx, report) => recordImport(trx, job.id, 'written', null, report),
     });
-    show(report.read, report.imported, true);
+    show({ phase: 'write', read: report.read, rejected: report.rejected.length, imported: report.imported }, true);
+    if (report.mapped) console.error(`mapped: ${Object.entries(report.mapped).map(([property, column]) => `${property} ← ${column}`).join(', ')}`);
+    if (report.ignored_columns.length) console.error(`ignored columns (--extra reject refuses them): ${report.ignored_columns.join(', ')}`);
     if (!report.written) await recordImport(database.db, job.id, report.rejected.length ? 'rejected' : 'checked', null, report);
     console.log(JSON.stringify(report, null, 2));
     process.exitCode = report.rejected.length ? 1 : 0;

@@ -364,7 +364,7 @@ describe('import and export', () => {
         child.stderr.on('data', (c) => (stderr += c));
         child.on('exit', (code) => resolve({ code, stdout, stderr }));
       });
-      expect(stderr).toMatch(/issues: 3 rows read, 3 written, [\d,]+ rows\/s/);
+      expect(stderr).toMatch(/issues: done 100%, 3 rows read, 0 rejected, 3 written, [\d,]+ rows\/s/);
       expect(code).toBe(0);
       expect(JSON.parse(stdout)).toMatchObject({ layer: 'issues', read: 3, imported: 3, written: true });
     } finally {

@@ -166,6 +166,32 @@ export async function insertFeatures(db: Kysely<DB>, target: FeatureTable, colum
 }
 
 /**
+ * Writes features matched by a key column (a code): each whose key is stored updates that row, its geometry and
+ * the properties in its `update` (those it does not give stay as stored); the others are inserted whole. Two
+ * statements, set-based, through the same triggers as any write (version, audit, links). Keys must be distinct.
+ */
+export async function upsertFeatures(db: Kysely<DB>, target: FeatureTable, key: string, inputs: (FeatureInput & { update: Record<string, unknown> })[]) {
+  const columns = [...new Set(inputs.flatMap((f) => Object.keys(f.update)))];
+  const given = (c: string) => sql`case when f.feature->'update'->${c} is null then ${sql.ref(`t.${c}`)} else ${sql.ref(`p.${c}`)} end`;
+  const { rows: updated } = await sql<{ id: number; n: number }>`
+    update ${sql.table(target.table)} t
+    set ${sql.join([...columns.map((c) => sql`${sql.ref(c)} = ${given(c)}`), sql`geom = normalized_geometry(f.feature->>'geometry', ${target.multi ?? false})`])}
+    from json_array_elements(${JSON.stringify(inputs)}::json) with ordinality as f(feature, n)
+    cross join lateral json_populate_record(null::${sql.table(target.table)}, f.feature->'update') as p
+    where ${sql.ref(`t.${key}`)} = ${sql.ref(`p.${key}`)}
+    returning t.id, f.n::int as n`.execute(db);
+  const matched = new Set(updated.map((r) => r.n - 1));
+  const rest = inputs.filter((_, i) => !matched.has(i)).map(({ geometry, properties }) => ({ geometry, properties }));
+  const inserted = rest.length ? await insertFeatures(db, target, [...new Set(rest.flatMap((f) => Object.keys(f.properties ?? {})))], rest) : [];
+  // each input's id, in input order: the updated ones by their ordinality, the inserted ones in turn
+  const byInput = inputs.map(() => 0);
+  for (const { id, n } of updated) byInput[n - 1] = id;
+  let next = 0;
+  inputs.forEach((_, i) => { if (!matched.has(i)) byInput[i] = inserted[next++]; });
+  return { inserted, updated: updated.map((r) => r.id), byInput };
+}
+
+/**
  * Updates the given properties and/or geometry of one row; with `version`, only if it is still that
  * version. Returns false when no row was updated (unknown id, or a newer version).
  */

@@ -63,6 +63,7 @@ export interface BuildingTable {
   residents: number;
   has_party_group: boolean;
   party_group_leader: string | null;
+  external_id: string | null;
   geom: Geometry;
   grid_id: number | null;
   community_id: number | null;
@@ -88,6 +89,7 @@ export interface MemberTable {
   is_volunteer: boolean;
   skills: string[];
   availability: Availability;
+  external_id: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -103,6 +105,7 @@ export interface UnitTable {
   resources: string | null;
   contact_name: string | null;
   contact_phone: string | null;
+  external_id: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }

@@ -49,6 +49,10 @@ export interface ResourceDefinition extends FeatureTable {
   personal?: Record<string, Mask>;
   /** a column that records the user who created the row */
   createdBy?: string;
+  /** the property that names a row in a city's own files (a code, a register's id): imports with mode=upsert match rows by it */
+  naturalKey?: string;
+  /** words a city's files use for a property's codes (在职党员 for in_service), by property: imports read them as the codes */
+  vocabulary?: Record<string, Record<string, string>>;
   /** rules that need the stored rows (inside the write's transaction; throwing undoes the write) */
   check?: (trx: Transaction<DB>, ids: number[]) => Promise<void>;
   /** what an import reports of the stored rows without refusing them (a community mostly outside its street) */

@@ -22,6 +22,27 @@ export async function apiFetch(url: string, init: RequestInit = {}): Promise<Res
   return response;
 }
 
+/**
+ * A POST followed as it goes (XHR: fetch reports no upload progress): `onUpload` hears the bytes sent, `onText` the
+ * answer's text so far, as a streamed answer arrives. Resolves with the status, the Content-Type and the whole text.
+ */
+export function postFollowed(url: string, body: Blob, headers: Record<string, string>, onUpload: (sent: number, total: number) => void, onText: (text: string) => void) {
+  return new Promise<{ status: number; type: string; text: string }>((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', url);
+    if (token) xhr.setRequestHeader('Authorization', `Bearer ${token}`);
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
+    xhr.upload.onprogress = (event) => onUpload(event.loaded, event.total);
+    xhr.onprogress = () => onText(xhr.responseText);
+    xhr.onload = () => {
+      if (xhr.status === 401 && token) sessionEnded();
+      resolve({ status: xhr.status, type: xhr.getResponseHeader('Content-Type') ?? '', text: xhr.responseText });
+    };
+    xhr.onerror = () => reject(new Error(`POST ${url} failed`));
+    xhr.send(body);
+  });
+}
+
 /** The problem's own words when the API refuses. */
 export async function problemOf(response: Response): Promise<string> {
   const problem = await response.json().catch(() => null);

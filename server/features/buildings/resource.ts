@@ -1,8 +1,11 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { ResourceDefinition } from '../../http/feature-resource.ts';
+import { externalId } from '../../http/fields.ts';
 
 export const BUILDING_KINDS = ['residential', 'commercial', 'shop', 'school', 'unit', 'other'] as const;
+/** The kinds as a housing register names them. */
+const KIND_WORDS = { 住宅: 'residential', 商业: 'commercial', 商铺: 'shop', 门面: 'shop', 学校: 'school', 单位: 'unit', 其他: 'other' };
 
 export const buildings: ResourceDefinition = {
   name: 'buildings',
@@ -20,10 +23,13 @@ export const buildings: ResourceDefinition = {
     residents: z.number().int().min(0).max(1_000_000),
     has_party_group: z.boolean(),
     party_group_leader: z.string().max(100).nullable().optional(),
+    external_id: externalId,
   }),
   defaults: { kind: 'residential', households: 0, residents: 0, has_party_group: false },
   readOnly: ['id', 'version', 'created_at', 'updated_at', 'grid_id', 'community_id'],
   place: { community: 'community_id', grid: 'grid_id' },
+  naturalKey: 'external_id',
+  vocabulary: { kind: KIND_WORDS },
   filters: {
     community: { type: 'integer', condition: (id: number) => sql`t.community_id = ${id}` },
     grid: { type: 'integer', condition: (id: number) => sql`t.grid_id = ${id}` },

@@ -11,6 +11,7 @@ export const communities: ResourceDefinition = {
   source: sql`(select c.*, s.name as street_name, s.district_code, d.name as district_name
                from communities c join streets s on s.code = c.street_code join districts d on d.code = s.district_code)`,
   multi: true,
+  naturalKey: 'code',
   geometry: ['Polygon', 'MultiPolygon'],
   geometryRules: { maxVertices: 200_000 },
   properties: z.object({

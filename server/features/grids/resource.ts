@@ -32,6 +32,7 @@ export const grids: ResourceDefinition = {
   source: sql`(select g.*, c.name as community_name from grids g join communities c on c.id = g.community_id)`,
   geometry: ['Polygon'],
   geometryRules: { maxVertices: 50_000 },
+  naturalKey: 'code',
   properties: z.object({
     community_id: rowId,
     code: z.string().regex(/^\d{15}$/, 'a grid code is 15 digits: the community code and a 3-digit sequence'),

@@ -27,7 +27,7 @@ const running = new Map<number, { read: number; imported: number; stop: AbortCon
 
 export const importPath = (id: number) => `/api/v1/imports/${id}`;
 
-export type Begun = { id: number; stop: AbortSignal; progress: (read: number, imported: number) => void; done: () => void } | { replay: ImportJob };
+export type Begun = { id: number; stop: AbortSignal; progress: (rows: { read: number; imported: number }) => void; done: () => void } | { replay: ImportJob };
 
 /**
  * Starts an import job (for a user, or the command line), or answers with the job a retried request already made: its outcome if it has one,
@@ -67,7 +67,7 @@ export async function beginImport(db: Kysely<DB>, who: { id?: number; username: 
   return {
     id,
     stop: stop.signal,
-    progress: (read, imported) => void Object.assign(running.get(id)!, { read, imported }),
+    progress: ({ read, imported }) => void Object.assign(running.get(id)!, { read, imported }),
     done: () => void running.delete(id),
   };
 }

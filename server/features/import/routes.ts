@@ -1,15 +1,16 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Router } from 'express';
+import { Router, type Response } from 'express';
 import type { Database } from '../../db/database.ts';
 import type { ResourceDefinition } from '../../http/feature-resource.ts';
 import { actorOf } from '../../access/viewer.ts';
 import { parseId, parseQueryValue } from '../../http/params.ts';
 import { HttpProblem, problemBody, toProblem } from '../../http/problem.ts';
 import { beginImport, importPath, readImport, recordImport } from './jobs.ts';
-import { IMPORT_CRS, importRows, serverStopping, type ImportCrs } from './service.ts';
+import { IMPORT_CRS, IMPORT_MODES, importMode, importRows, serverStopping, type ImportCrs, type ImportProgress } from './service.ts';
+import { IMPORT_EXTRA, parseFields, type ImportExtra } from './mapping.ts';
 import { IMPORT_FORMATS, readRows, type ImportFormat } from './sources.ts';
 import { IMPORT_LIMITS, guardUpload, tooLarge } from './limits.ts';
 import { uploadDir } from './uploads.ts';
@@ -32,8 +33,11 @@ function oneOf<T extends string>(value: unknown, field: string, allowed: readonl
 
 /**
  * POST /api/v1/import/:layer: a GeoJSON FeatureCollection, newline-delimited GeoJSON or CSV in the body,
- * imported in one transaction. ?format= (else from Content-Type), ?crs=wgs84|gcj02|bd09, ?dry_run=true,
- * ?repair=true, ?street_tolerance=0.01 (the share of a community that may lie outside its street before a warning). 201 with the report when written, 200 for a clean dry run, 422 with the report otherwise.
+ * everything or nothing. ?format= (else from Content-Type), ?crs=wgs84|gcj02|bd09, ?dry_run=true,
+ * ?repair=true, ?street_tolerance=0.01 (the share of a community that may lie outside its street before a warning),
+ * ?fields=property:column,…, ?extra=ignore|reject, ?mode=insert|upsert|replace (&community=<id>).
+ * 201 with the report when written, 200 for a clean dry run, 422 with the report otherwise; streamed with
+ * Accept: application/x-ndjson (progressLines).
  */
 export function importRoutes(database: Database, resources: ResourceDefinition[]) {
   return Router().post('/api/v1/import/:layer', async (req, res) => {
@@ -52,6 +56,10 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
     if (streetTolerance !== undefined && !(streetTolerance >= 0 && streetTolerance <= 1)) {
       throw new HttpProblem(400, 'Invalid parameter', 'street_tolerance is a share of a community\'s area, from 0 to 1', { field: 'street_tolerance' });
     }
+    const fields = parseFields(parseQueryValue(req.query.fields, 'fields', 'text') as string | undefined, def);
+    const extra: ImportExtra = oneOf(req.query.extra, 'extra', IMPORT_EXTRA) ?? 'ignore';
+    const { mode, community } = importMode(def, oneOf(req.query.mode, 'mode', IMPORT_MODES) ?? 'insert', parseQueryValue(req.query.community, 'community', 'integer') as number | undefined);
+    const lines = req.accepts(['application/json', 'application/x-ndjson']) === 'application/x-ndjson' ? progressLines(res) : undefined;
 
     const limits = IMPORT_LIMITS[req.viewer!.role];
     if (Number(req.get('Content-Length')) > limits.bytes) {
@@ -63,6 +71,7 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
     if ('replay' in job) {
       // the first request's outcome, as it was answered; the body of this one is not read
       res.set({ Location: importPath(job.replay.id), 'Idempotent-Replayed': 'true', Connection: 'close' });
+      if (lines) return lines.end(job.replay.status!, job.replay.answer);
       res.status(job.replay.status!).type(job.replay.status! >= 400 ? 'application/problem+json' : 'application/json').json(job.replay.answer);
       return;
     }
@@ -75,12 +84,16 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
         throw new HttpProblem(422, 'Rows rejected', `row ${first.row}: ${first.reason}; nothing was imported`, { field: first.field ?? 'body', ...report });
       }
       if (!report.written) await recordImport(database.db, job.id, 'checked', 200, report);
-      res.status(report.written ? 201 : 200).json(report);
+      if (lines) lines.end(report.written ? 201 : 200, report);
+      else res.status(report.written ? 201 : 200).json(report);
     } catch (error) {
       const problem = toProblem(error);
       const state = problem.status === 503 ? 'interrupted' : problem.status >= 500 ? 'failed' : problem.status === 422 && 'rejected' in problem.extensions ? 'rejected' : 'refused';
       await recordImport(database.db, job.id, state, problem.status, problemBody(problem, req.originalUrl)).catch((err) => req.log.error({ err }, 'recording an import failed'));
-      throw error;
+      if (!lines?.started()) throw error;
+      // the answer has begun: the problem is its last line
+      if (problem.status >= 500) req.log.error({ err: error }, 'request failed');
+      lines.end(problem.status, problemBody(problem, req.originalUrl));
     } finally {
       job.done();
     }
@@ -101,8 +114,15 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
           if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET') throw new HttpProblem(400, 'Upload interrupted', 'the upload ended before its end', { field: 'body' });
           throw error;
         }
-        return await importRows(database.db, def!, readRows(createReadStream(file), format!, limits), {
-          crs, dryRun, repair, streetTolerance, limits, viewer: req.viewer!, actor: actorOf(req), job: id, signal: stop, onProgress: progress,
+        const input = createReadStream(file);
+        const { size } = await stat(file);
+        lines?.progress({ phase: 'check', read: 0, rejected: 0, imported: 0, bytes: 0, total_bytes: size });
+        return await importRows(database.db, def!, readRows(input, format!, limits), {
+          crs, dryRun, repair, streetTolerance, fields, extra, mode, community, limits, viewer: req.viewer!, actor: actorOf(req), job: id, signal: stop,
+          onProgress: (rows) => {
+            progress(rows);
+            lines?.progress({ ...rows, bytes: input.bytesRead, total_bytes: size });
+          },
           onWritten: (trx, report) => recordImport(trx, id, 'written', 201, report),
         });
       } finally {
@@ -110,6 +130,33 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
       }
     }
   });
+}
+
+/**
+ * Accept: application/x-ndjson: once the upload is in, the answer is 200 with a JSON line as the import checks and
+ * writes ({"progress": {phase, bytes, total_bytes, read, rejected, imported, to_write}}; one at each new phase, at
+ * most four a second), and last the status and body it would otherwise have answered ({"status", "report"} or
+ * {"status", "problem"}). A refusal before the upload is in is answered as without the header.
+ */
+function progressLines(res: Response) {
+  let phase = '';
+  let shown = 0;
+  const start = () => {
+    if (!res.headersSent) res.status(200).type('application/x-ndjson').set('Cache-Control', 'no-store');
+  };
+  return {
+    started: () => res.headersSent,
+    progress(progress: ImportProgress & { bytes: number; total_bytes: number }) {
+      if (progress.phase === phase && Date.now() - shown < 250) return;
+      [phase, shown] = [progress.phase, Date.now()];
+      start();
+      res.write(`${JSON.stringify({ progress })}\n`);
+    },
+    end(status: number, body: unknown) {
+      start();
+      res.end(`${JSON.stringify({ status, [status >= 400 ? 'problem' : 'report']: body })}\n`);
+    },
+  };
 }
 
 /** An Idempotency-Key header (IETF draft): any printable ASCII up to 200 characters. */

@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import gcoord from 'gcoord';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { z } from 'zod';
-import { invalidGeometries, insertFeatures, lockMapWrites, type FeatureInput } from '../../db/feature-store.ts';
+import { invalidGeometries, insertFeatures, lockMapWrites, upsertFeatures, type FeatureInput } from '../../db/feature-store.ts';
 import type { DB } from '../../db/schema.ts';
 import { createdBy, refuseOutsideScope, refuseRelinksOutsideScope } from '../../access/rows.ts';
 import { resourceGeometry, validProperties, type ResourceDefinition } from '../../http/feature-resource.ts';
@@ -20,10 +19,45 @@ import type { RawRow } from './sources.ts';
 import { recordImportedRows, undoImport } from './jobs.ts';
 import { uploadDir } from './uploads.ts';
 import { tooLarge, type ImportLimits } from './limits.ts';
+import { fileValues, mappedRows, type ColumnsReport, type FieldMapping, type ImportExtra } from './mapping.ts';
 
 export const IMPORT_CRS = ['wgs84', 'gcj02', 'bd09'] as const;
 export type ImportCrs = (typeof IMPORT_CRS)[number];
 const FROM = { gcj02: gcoord.GCJ02, bd09: gcoord.BD09 } as const;
+
+/**
+ * insert: every row is new. upsert: a row whose natural key (a code) is stored updates that row, the others are
+ * inserted. replace: upsert one community's rows, and delete those of its rows the file does not have.
+ */
+export const IMPORT_MODES = ['insert', 'upsert', 'replace'] as const;
+export type ImportMode = (typeof IMPORT_MODES)[number];
+
+/** The column naming the community a row of `def` lies in, when it has one of its own (not a community itself, nor an area above). */
+const communityColumn = (def: ResourceDefinition) => ('community' in def.place && def.place.community !== 'id' ? def.place.community : undefined);
+
+/** What an import writes and to what, checked against the layer: 400 naming the parameter for what it cannot do. */
+export function importMode(def: ResourceDefinition, mode: ImportMode, community: number | undefined) {
+  if (mode !== 'insert' && !def.naturalKey) {
+    throw new HttpProblem(400, 'Invalid parameter', `mode=${mode}: ${def.name} have no code to match rows by; import them with mode=insert`, { field: 'mode' });
+  }
+  // a row deleted without a say (grids: where their buildings go) could not be replaced as a whole
+  if (mode === 'replace' && (!communityColumn(def) || def.beforeDelete)) {
+    throw new HttpProblem(400, 'Invalid parameter', `mode=replace replaces a community's own rows as a whole: not ${def.name}; use mode=upsert`, { field: 'mode' });
+  }
+  if ((mode === 'replace') !== (community !== undefined)) {
+    throw new HttpProblem(400, 'Invalid parameter', mode === 'replace' ? 'mode=replace needs community=<id>: the community whose rows the file replaces' : 'community= goes with mode=replace', { field: 'community' });
+  }
+  return { mode, community };
+}
+
+/** Where an import is: rows read and refused while checking, then rows written of those to write. */
+export interface ImportProgress {
+  phase: 'check' | 'write';
+  read: number;
+  rejected: number;
+  imported: number;
+  to_write?: number;
+}
 
 export interface ImportOptions {
   crs: ImportCrs;
@@ -32,8 +66,15 @@ export interface ImportOptions {
   repair: boolean;
   /** the bounds of what this importer may send (features per file) */
   limits: ImportLimits;
-  /** rows read (checked), and rows written once writing has begun */
-  onProgress?: (read: number, imported: number) => void;
+  /** property ← column: a file's columns renamed (fields=code:SQDM) */
+  fields?: FieldMapping;
+  /** columns neither mapped nor named like a property: ignored (listed in the report) or each row refused */
+  extra: ImportExtra;
+  mode: ImportMode;
+  /** with mode=replace: the community whose rows the file replaces */
+  community?: number;
+  /** after each batch checked or written */
+  onProgress?: (progress: ImportProgress) => void;
   /** aborted when the server stops: the import rolls back at its next batch (503) */
   signal?: AbortSignal;
   /** the import job: batches written are recorded with it, so a crash midway is undone at the next start */
@@ -48,10 +89,16 @@ export interface ImportOptions {
   streetTolerance?: number;
 }
 
-export interface ImportReport {
+export interface ImportReport extends ColumnsReport {
   layer: string;
+  mode: ImportMode;
   read: number;
+  /** rows written: inserted and updated */
   imported: number;
+  inserted: number;
+  updated: number;
+  /** with mode=replace: the community's rows the file did not have */
+  deleted: number;
   rejected: { row: number | string; field?: string; reason: string }[];
   repaired: { row: number; reason: string }[];
   /** rows imported that break no rule but look wrong (ResourceDefinition.warn) */
@@ -69,7 +116,14 @@ export const serverStopping = () => new HttpProblem(503, 'Server stopping', 'the
 /** Rejections listed in a report; beyond this only counted, so a broken million-row file has a bounded answer. */
 const MAX_LISTED = 1000;
 
-interface Checked extends FeatureInput { row: number; geometry: Geometry | null; properties: Record<string, unknown> }
+interface Checked extends FeatureInput {
+  row: number;
+  /** null for a street posted without a boundary (its communities draw it) */
+  geometry: Geometry | null;
+  properties: Record<string, unknown>;
+  /** upsert: the properties the file gave, all an update changes (those left to their defaults stay as stored) */
+  update?: Record<string, unknown>;
+}
 
 /**
  * Imports rows into one resource: everything or nothing. First every row is checked like an API write
@@ -80,10 +134,14 @@ interface Checked extends FeatureInput { row: number; geometry: Geometry | null;
  * the whole file. A batch that breaks a rule sends the rest through as checks only, and the batches already
  * written are deleted again: the report lists each rejected row with its number and reason, and the map is
  * as it was. A dry run writes each batch and rolls it back. Batches written are recorded with the job, so
- * an import a crash cut short is undone at the next start (markAbandonedImports).
+ * an import a crash cut short is undone at the next start (markAbandonedImports). An upsert or a replace
+ * updates rows, which deleting cannot undo: it writes in one transaction (applyWhole).
  */
 export async function importRows(db: Kysely<DB>, def: ResourceDefinition, rows: AsyncIterable<RawRow>, options: ImportOptions): Promise<ImportReport> {
-  const report: ImportReport = { layer: def.name, read: 0, imported: 0, rejected: [], repaired: [], warnings: [], dry_run: options.dryRun, written: false };
+  const report: ImportReport = {
+    layer: def.name, mode: options.mode, read: 0, imported: 0, inserted: 0, updated: 0, deleted: 0,
+    rejected: [], repaired: [], warnings: [], dry_run: options.dryRun, written: false, columns: [], ignored_columns: [],
+  };
   let rejections = 0;
   const reject = (row: number | string, reason: string, field?: string) => {
     rejections++;
@@ -92,9 +150,10 @@ export async function importRows(db: Kysely<DB>, def: ResourceDefinition, rows: 
   const dir = await uploadDir();
   try {
     const checked = join(dir, 'checked.ndjson');
-    const staged = await checkRows(db, def, rows, options, report, reject, checked);
+    if (options.community !== undefined) await knownCommunity(db, options.community);
+    const staged = await checkRows(db, def, mappedRows(rows, def, options.fields, options.extra, report), options, report, reject, () => rejections, checked);
     if (report.read === 0) reject('file', 'the file holds no features (a GeoJSON file must be a FeatureCollection)');
-    if (rejections === 0) await applyRows(db, def, checked, staged, options, report, reject, () => rejections);
+    if (rejections === 0) await (options.mode === 'insert' ? applyRows : applyWhole)(db, def, checked, staged, options, report, reject, () => rejections);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -104,10 +163,21 @@ export async function importRows(db: Kysely<DB>, def: ResourceDefinition, rows: 
 
 type Reject = (row: number | string, reason: string, field?: string) => void;
 
-/** Checks every row without writing; those that pass are written to `file`, one JSON line each. Answers how many. */
-async function checkRows(db: Kysely<DB>, def: ResourceDefinition, rows: AsyncIterable<RawRow>, options: ImportOptions, report: ImportReport, reject: Reject, file: string) {
+async function knownCommunity(db: Kysely<DB>, id: number) {
+  const { rows } = await sql`select 1 from communities where id = ${id}`.execute(db);
+  if (!rows.length) throw new HttpProblem(422, 'Unknown community', `community: no community ${id}`, { field: 'community' });
+}
+
+/**
+ * Checks every row without writing; those that pass are written to `file`, one JSON line each. Answers how many.
+ * Matching by the natural key, every row must have one, and each its own (a second would update the first).
+ */
+async function checkRows(
+  db: Kysely<DB>, def: ResourceDefinition, rows: AsyncIterable<RawRow>, options: ImportOptions, report: ImportReport, reject: Reject, rejections: () => number, file: string,
+) {
   const geometry = resourceGeometry(def);
-  const textTypes = csvTypes(def.properties);
+  const key = options.mode === 'insert' ? undefined : def.naturalKey;
+  const keyRows = new Map<unknown, number>();
   const out = createWriteStream(file);
   let staged = 0;
 
@@ -122,12 +192,18 @@ async function checkRows(db: Kysely<DB>, def: ResourceDefinition, rows: AsyncIte
       return reject(raw.row, issue.message, ['geometry', ...issue.path].join('.')), [];
     }
     try {
-      const given = raw.text ? fromText(raw.properties, textTypes) : raw.properties;
+      const given = fileValues(def, raw.properties, raw.text ?? false);
       const properties = validProperties(def, given, 'properties', { readOnly: 'drop' });
       const { viewer } = options;
-      const [forbidden] = viewer ? forbiddenProperties(def.name, viewer, Object.keys(given ?? {})) : [];
+      const [forbidden] = viewer ? forbiddenProperties(def.name, viewer, Object.keys(given)) : [];
       if (forbidden) return reject(raw.row, `a ${viewer!.role} may not set ${forbidden}`, `properties.${forbidden}`), [];
-      return [{ row: raw.row, geometry: shape.data, properties: { ...properties, ...(viewer && createdBy(def, viewer)) } }];
+      if (!key) return [{ row: raw.row, geometry: shape.data, properties: { ...properties, ...(viewer && createdBy(def, viewer)) } }];
+      const value = properties[key];
+      if (value === undefined || value === null) return reject(raw.row, `mode=${options.mode} matches rows by ${key}: give it`, `properties.${key}`), [];
+      if (keyRows.has(value)) return reject(raw.row, `${key} ${value} is also in row ${keyRows.get(value)}`, `properties.${key}`), [];
+      keyRows.set(value, raw.row);
+      const update = Object.fromEntries(Object.entries(properties).filter(([k]) => k in given));
+      return [{ row: raw.row, geometry: shape.data, properties: { ...properties, ...(viewer && createdBy(def, viewer)) }, update }];
     } catch (error) {
       const problem = error as HttpProblem;
       return reject(raw.row, problem.detail ?? problem.message, problem.extensions?.field as string), [];
@@ -164,101 +240,194 @@ async function checkRows(db: Kysely<DB>, def: ResourceDefinition, rows: AsyncIte
         if (options.signal?.aborted) throw serverStopping();
         await flush(pending);
         pending = [];
-        options.onProgress?.(report.read, 0);
+        options.onProgress?.({ phase: 'check', read: report.read, rejected: rejections(), imported: 0 });
       }
     }
     await flush(pending);
-    options.onProgress?.(report.read, 0);
+    options.onProgress?.({ phase: 'check', read: report.read, rejected: rejections(), imported: 0 });
   } finally {
     await new Promise((resolve) => out.end(resolve));
   }
   return staged;
 }
 
-/** Writes the checked rows in batches (see importRows); undoes the batches written if the import cannot finish. */
-async function applyRows(
+type Apply = (
   db: Kysely<DB>, def: ResourceDefinition, file: string, staged: number, options: ImportOptions, report: ImportReport, reject: Reject, rejections: () => number,
-) {
+) => Promise<void>;
+
+/**
+ * Writes rows under a savepoint: inserts them, or with a natural key updates those whose key is stored and
+ * inserts the rest. A database rule broken in a batch (an unknown reference, a duplicate code, overlapping
+ * grids) sends it back row by row, so each culprit is named by its row. Answers the ids inserted and updated.
+ */
+/** What a batch wrote: ids inserted and updated, and the warnings of the rows written (ResourceDefinition.warn). */
+interface Written { inserted: number[]; updated: number[]; warnings: ImportReport['warnings'] }
+const nothingWritten = (): Written => ({ inserted: [], updated: [], warnings: [] });
+/** An insert's ids, in the order of its rows. */
+const insertedOnly = (ids: number[]) => ({ inserted: ids, updated: [], byInput: ids });
+
+async function writeRows(trx: Transaction<DB>, def: ResourceDefinition, good: Checked[], options: ImportOptions, reject: Reject): Promise<Written> {
+  if (!good.length) return nothingWritten();
+  await sql`savepoint import_batch`.execute(trx);
+  try {
+    // a row matched by its key must be the importer's to change where it stands now, as a PATCH's is
+    if (options.viewer && options.mode !== 'insert') await refuseOutsideScope(trx, def, options.viewer, 'update', await storedByKey(trx, def, good));
+    const written = options.mode === 'insert'
+      ? insertedOnly(await insertFeatures(trx, def, [...new Set(good.flatMap((f) => Object.keys(f.properties)))], good))
+      : await upsertFeatures(trx, def, def.naturalKey!, good.map((f) => ({ geometry: f.geometry, properties: f.properties, update: f.update! })));
+    const ids = [...written.inserted, ...written.updated];
+    await def.check?.(trx, ids);
+    if (options.viewer) {
+      await refuseOutsideScope(trx, def, options.viewer, 'create', written.inserted);
+      await refuseOutsideScope(trx, def, options.viewer, 'update', written.updated);
+    }
+    if (options.community !== undefined) await refuseOutsideCommunity(trx, def, options.community, ids);
+    const rowOf = new Map(written.byInput.map((id, i) => [id, good[i].row]));
+    const warnings = ((await def.warn?.(trx, ids, { streetTolerance: options.streetTolerance ?? 0.01 })) ?? [])
+      .map(({ id, field, reason }) => ({ row: rowOf.get(id)!, field, reason }));
+    await sql`release savepoint import_batch`.execute(trx);
+    return { ...written, warnings };
+  } catch (error) {
+    await sql`rollback to savepoint import_batch`.execute(trx);
+    if (good.length > 1) {
+      const all = nothingWritten();
+      for (const one of good) {
+        const { inserted, updated, warnings } = await writeRows(trx, def, [one], options, reject);
+        all.inserted.push(...inserted);
+        all.updated.push(...updated);
+        all.warnings.push(...warnings);
+      }
+      return all;
+    }
+    const problem = error instanceof HttpProblem ? error : databaseProblem(error);
+    if (!problem) throw error;
+    reject(good[0].row, `${problem.title}: ${problem.detail}`, problem.extensions.field as string | undefined);
+    return nothingWritten();
+  }
+}
+
+/** The ids of the stored rows the rows' natural keys match. */
+async function storedByKey(trx: Transaction<DB>, def: ResourceDefinition, rows: Checked[]) {
+  const { rows: stored } = await sql<{ id: number }>`
+    select id from ${sql.table(def.table)}
+    where ${sql.ref(def.naturalKey!)} in (select json_array_elements_text(${JSON.stringify(rows.map((r) => r.properties[def.naturalKey!]))}::json))`.execute(trx);
+  return stored.map((r) => r.id);
+}
+
+/** mode=replace: the file's rows must land in the community it replaces. */
+async function refuseOutsideCommunity(trx: Transaction<DB>, def: ResourceDefinition, community: number, ids: number[]) {
+  const { rows: [outside] } = await sql<{ id: number }>`
+    select id from ${sql.table(def.table)} where id in (select json_array_elements_text(${JSON.stringify(ids)}::json)::int)
+      and ${sql.ref(communityColumn(def)!)} is distinct from ${community} limit 1`.execute(trx);
+  if (outside) throw new HttpProblem(422, 'Outside the community', `it lies outside community ${community}, whose ${def.name} the file replaces`, { field: 'geometry' });
+}
+
+/** The staged rows in batches of the size `size()` says when each begins; `last` marks the batch that ends the file. */
+async function* stagedBatches(file: string, staged: number, size: () => number): AsyncGenerator<{ batch: Checked[]; last: boolean }> {
+  let batch: Checked[] = [];
+  let done = 0;
+  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+    batch.push(JSON.parse(line) as Checked);
+    if (batch.length >= size()) {
+      done += batch.length;
+      yield { batch, last: done === staged };
+      batch = [];
+    }
+  }
+  if (batch.length) yield { batch, last: true };
+}
+
+/** The next batch's size: one that took less than fastMs doubles, one over slowMs halves. */
+const nextSize = (size: number, took: number) =>
+  took < APPLY_BATCH.fastMs ? Math.min(size * 2, APPLY_BATCH.most) : took > APPLY_BATCH.slowMs ? Math.max(Math.floor(size / 2), APPLY_BATCH.least) : size;
+
+const counted = (report: ImportReport, { inserted, updated, warnings }: Written) => {
+  report.warnings.push(...warnings);
+  report.inserted += inserted.length;
+  report.updated += updated.length;
+  report.imported += inserted.length + updated.length;
+  return [...inserted, ...updated];
+};
+
+/** Inserts the checked rows in batches, each its own transaction (see importRows); undoes the batches written if the import cannot finish. */
+const applyRows: Apply = async (db, def, file, staged, options, report, reject, rejections) => {
   const written: number[] = [];
   const rollback = new Error('batch rolled back');
-
-  /**
-   * Writes rows under a savepoint. A database rule broken in a batch (an unknown reference, a duplicate
-   * code, overlapping grids) sends it back row by row, so each culprit is named by its row.
-   */
-  const insert = async (trx: Transaction<DB>, good: Checked[]): Promise<number[]> => {
-    if (!good.length) return [];
-    await sql`savepoint import_batch`.execute(trx);
-    try {
-      const columns = [...new Set(good.flatMap((f) => Object.keys(f.properties)))];
-      const ids = await insertFeatures(trx, def, columns, good);
-      await def.check?.(trx, ids);
-      if (options.viewer) await refuseOutsideScope(trx, def, options.viewer, 'create', ids);
-      for (const { id, field, reason } of (await def.warn?.(trx, ids, { streetTolerance: options.streetTolerance ?? 0.01 })) ?? []) {
-        report.warnings.push({ row: good[ids.indexOf(id)].row, field, reason });
-      }
-      await sql`release savepoint import_batch`.execute(trx);
-      return ids;
-    } catch (error) {
-      await sql`rollback to savepoint import_batch`.execute(trx);
-      if (good.length > 1) {
-        const ids = [];
-        for (const one of good) ids.push(...(await insert(trx, [one])));
-        return ids;
-      }
-      const problem = error instanceof HttpProblem ? error : databaseProblem(error);
-      if (!problem) throw error;
-      reject(good[0].row, `${problem.title}: ${problem.detail}`, problem.extensions.field as string | undefined);
-      return [];
-    }
-  };
-
   let size = APPLY_BATCH.first;
-  const apply = async (batch: Checked[], last: boolean) => {
-    if (options.signal?.aborted) throw serverStopping();
-    const started = Date.now();
-    let ids: number[] = [];
-    try {
-      await db.transaction().execute(async (trx) => {
-        const auditFrom = await lockMapWrites(trx, options.actor);
-        ids = await insert(trx, batch);
-        report.imported += ids.length;
-        // once a row is rejected the rest are only checked, so the report names every rejection
-        if (options.dryRun || rejections() > 0) throw rollback;
-        if (options.viewer) await refuseRelinksOutsideScope(trx, options.viewer, auditFrom);
-        if (options.job) await recordImportedRows(trx, options.job, ids, last);
-        if (last) {
-          if (options.signal?.aborted) throw serverStopping();
-          await options.onWritten?.(trx, { ...report, written: true });
-        }
-      });
-      written.push(...ids);
-    } catch (error) {
-      if (error !== rollback) throw error;
-    }
-    options.onProgress?.(report.read, report.imported);
-    const took = Date.now() - started;
-    size = took < APPLY_BATCH.fastMs ? Math.min(size * 2, APPLY_BATCH.most) : took > APPLY_BATCH.slowMs ? Math.max(Math.floor(size / 2), APPLY_BATCH.least) : size;
-  };
-
   try {
-    let batch: Checked[] = [];
-    let done = 0;
-    for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
-      batch.push(JSON.parse(line) as Checked);
-      if (batch.length >= size) {
-        done += batch.length;
-        await apply(batch, done === staged);
-        batch = [];
+    for await (const { batch, last } of stagedBatches(file, staged, () => size)) {
+      if (options.signal?.aborted) throw serverStopping();
+      const started = Date.now();
+      let ids: number[] = [];
+      try {
+        await db.transaction().execute(async (trx) => {
+          const auditFrom = await lockMapWrites(trx, options.actor);
+          ids = counted(report, await writeRows(trx, def, batch, options, reject));
+          // once a row is rejected the rest are only checked, so the report names every rejection
+          if (options.dryRun || rejections() > 0) throw rollback;
+          if (options.viewer) await refuseRelinksOutsideScope(trx, options.viewer, auditFrom);
+          if (options.job) await recordImportedRows(trx, options.job, ids, last);
+          if (last) {
+            if (options.signal?.aborted) throw serverStopping();
+            await options.onWritten?.(trx, { ...report, written: true });
+          }
+        });
+        written.push(...ids);
+      } catch (error) {
+        if (error !== rollback) throw error;
       }
+      options.onProgress?.({ phase: 'write', read: report.read, rejected: rejections(), imported: report.imported, to_write: staged });
+      size = nextSize(size, Date.now() - started);
     }
-    if (batch.length) await apply(batch, true);
     if (rejections() === 0 && !options.dryRun) report.written = true;
   } catch (error) {
     await undoImport(db, def.table, written, options.actor, options.job);
     throw error;
   }
   if (!report.written) await undoImport(db, def.table, written, options.actor, options.job);
+};
+
+/**
+ * Upserts (and with mode=replace deletes) in one transaction under the map's write lock, in batches only for
+ * progress and row-by-row blame. An update cannot be undone by deleting a row as an insert can, and restoring
+ * each old row would bump its version again and log a second change; a rollback restores the rows exactly, a
+ * crash midway too, at the price of other map writes waiting for the whole write (not the check before it).
+ */
+const applyWhole: Apply = async (db, def, file, staged, options, report, reject, rejections) => {
+  const rollback = new Error('import rolled back');
+  let size = APPLY_BATCH.first;
+  try {
+    await db.transaction().execute(async (trx) => {
+      const auditFrom = await lockMapWrites(trx, options.actor);
+      const written: number[] = [];
+      for await (const { batch } of stagedBatches(file, staged, () => size)) {
+        if (options.signal?.aborted) throw serverStopping();
+        const started = Date.now();
+        written.push(...counted(report, await writeRows(trx, def, batch, options, reject)));
+        options.onProgress?.({ phase: 'write', read: report.read, rejected: rejections(), imported: report.imported, to_write: staged });
+        size = nextSize(size, Date.now() - started);
+      }
+      if (options.community !== undefined && rejections() === 0) report.deleted = await deleteUnmatched(trx, def, options, written);
+      if (options.dryRun || rejections() > 0) throw rollback;
+      if (options.viewer) await refuseRelinksOutsideScope(trx, options.viewer, auditFrom);
+      if (options.signal?.aborted) throw serverStopping();
+      await options.onWritten?.(trx, { ...report, written: true });
+    });
+    report.written = true;
+  } catch (error) {
+    if (error !== rollback) throw error;
+  }
+};
+
+/** mode=replace: deletes the community's rows the import did not write, where the importer may delete them. */
+async function deleteUnmatched(trx: Transaction<DB>, def: ResourceDefinition, options: ImportOptions, written: number[]) {
+  const { rows } = await sql<{ id: number }>`
+    select id from ${sql.table(def.table)} where ${sql.ref(communityColumn(def)!)} = ${options.community!}
+      and id not in (select json_array_elements_text(${JSON.stringify(written)}::json)::int)`.execute(trx);
+  const ids = rows.map((r) => r.id);
+  if (options.viewer) await refuseOutsideScope(trx, def, options.viewer, 'delete', ids);
+  await sql`delete from ${sql.table(def.table)} where id in (select json_array_elements_text(${JSON.stringify(ids)}::json)::int)`.execute(trx);
+  return ids.length;
 }
 
 /** CSV rows with a WKT column get their geometry as GeoJSON from PostGIS; unreadable WKT is that row's error. */
@@ -286,32 +455,4 @@ async function repaired(db: Kysely<DB>, geometry: Geometry, def: ResourceDefinit
     from ST_CollectionExtract(ST_MakeValid(normalized_geometry(${JSON.stringify(geometry)}, ${def.multi ?? false})), ${def.geometry.includes('Point') ? 1 : 3}) as c
     cross join lateral (select case when ST_NumGeometries(c) = 1 then ST_GeometryN(c, 1) else c end as g) single`.execute(db);
   return def.geometry.some((t) => t.toUpperCase() === fixed.type) ? fixed.geometry : undefined;
-}
-
-type TextType = 'number' | 'boolean' | 'array' | 'text';
-
-/** What each property's text from a CSV cell must become, read off the resource's schema. */
-function csvTypes(properties: z.ZodObject): Record<string, TextType> {
-  return Object.fromEntries(Object.entries(properties.shape).map(([key, type]) => {
-    let inner = type as z.ZodType;
-    while (inner instanceof z.ZodOptional || inner instanceof z.ZodNullable) inner = inner.unwrap() as z.ZodType;
-    const kind: TextType = inner instanceof z.ZodNumber ? 'number' : inner instanceof z.ZodBoolean ? 'boolean' : inner instanceof z.ZodArray ? 'array' : 'text';
-    return [key, kind];
-  }));
-}
-
-const TRUE = ['true', '1', 'yes', 'y', '是'];
-const FALSE = ['false', '0', 'no', 'n', '否'];
-
-/** CSV text made into numbers, booleans and lists where the schema wants them; anything else left for it to refuse. */
-function fromText(properties: Record<string, unknown>, types: Record<string, TextType>) {
-  return Object.fromEntries(Object.entries(properties).map(([key, value]) => {
-    const text = String(value).trim();
-    switch (types[key]) {
-      case 'number': return [key, text !== '' && Number.isFinite(Number(text)) ? Number(text) : text];
-      case 'boolean': return [key, TRUE.includes(text.toLowerCase()) ? true : FALSE.includes(text.toLowerCase()) ? false : text];
-      case 'array': return [key, text.split(/[;,|]/).map((s) => s.trim()).filter(Boolean)];
-      default: return [key, text];
-    }
-  }));
 }

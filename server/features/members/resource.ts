@@ -1,9 +1,19 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { ResourceDefinition } from '../../http/feature-resource.ts';
-import { phoneNumber, rowId } from '../../http/fields.ts';
+import { externalId, phoneNumber, rowId } from '../../http/fields.ts';
 
 export const SKILLS = ['elder_care', 'disability', 'hardship', 'employment', 'medical', 'education', 'patrol', 'legal_aid', 'mediation', 'repair'] as const;
+/** The skills as a volunteer roster names them (the 六助 and the rest). */
+const SKILL_WORDS = {
+  助老: 'elder_care', 助残: 'disability', 助困: 'hardship', 助业: 'employment', 助医: 'medical', 助学: 'education',
+  联防: 'patrol', 巡逻: 'patrol', 法律援助: 'legal_aid', 调解: 'mediation', 维修: 'repair',
+};
+/** The categories as a Party-member roster names them, with or without 党员. */
+const CATEGORY_WORDS = {
+  在职党员: 'in_service', 在职: 'in_service', 离退休党员: 'retired', 离退休: 'retired', 退休党员: 'retired', 退休: 'retired',
+  流动党员: 'floating', 流动: 'floating', 居民党员: 'resident', 居民: 'resident',
+};
 
 export const members: ResourceDefinition = {
   name: 'members',
@@ -22,10 +32,13 @@ export const members: ResourceDefinition = {
     is_volunteer: z.boolean(),
     skills: z.array(z.enum(SKILLS)).max(SKILLS.length),
     availability: z.enum(['available', 'off_duty', 'busy']),
+    external_id: externalId,
   }),
   defaults: { is_central_household: false, is_volunteer: false, skills: [], availability: 'available' },
   readOnly: ['id', 'version', 'created_at', 'updated_at', 'building_id', 'grid_id', 'community_id'],
   place: { community: 'community_id', grid: 'grid_id' },
+  naturalKey: 'external_id',
+  vocabulary: { category: CATEGORY_WORDS, skills: SKILL_WORDS },
   // a member's name, phone, employer and home (its point, its building, and its grid: a planner may draw a
   // grid round one building) are personal
   personal: { name: 'hidden', phone: 'phone', employer_unit: 'hidden', geom: 'hidden', building_id: 'hidden', grid_id: 'hidden' },

@@ -6,7 +6,8 @@ import { ROLES } from '../../access/viewer.ts';
 import { keyBody, MAX_KEYS } from '../accounts/keys.ts';
 import { open311KeyBody } from '../open311/keys.ts';
 import { newUserSchema, userChangeSchema } from '../accounts/service.ts';
-import { IMPORT_CRS } from '../import/service.ts';
+import { IMPORT_CRS, IMPORT_MODES } from '../import/service.ts';
+import { IMPORT_EXTRA } from '../import/mapping.ts';
 import { dispatchBody } from '../dispatch/routes.ts';
 import { DISPATCH_ACTIONS } from '../dispatch/service.ts';
 import { SKILLS } from '../members/resource.ts';
@@ -111,11 +112,16 @@ export function openApiDocument(resources: ResourceDefinition[]) {
         { name: 'crs', in: 'query', description: 'coordinates from Chinese web maps are converted to WGS 84', schema: { type: 'string', enum: [...IMPORT_CRS], default: 'wgs84' } },
         { name: 'dry_run', in: 'query', description: 'check everything, write nothing', schema: { type: 'boolean', default: false } },
         { name: 'repair', in: 'query', description: 'make invalid polygons valid (ST_MakeValid) where the result is still the right type; the report lists them', schema: { type: 'boolean', default: false } },
+        { name: 'fields', in: 'query', description: 'property:column pairs, comma-separated (code:SQDM,name:SQMC; CSV headers in Chinese too): each column is read as that property. A property the layer lacks is a 400, a column the file lacks a 422, both naming `fields`', schema: { type: 'string' } },
+        { name: 'extra', in: 'query', description: 'columns neither mapped nor named like a property: ignore (listed in the report as `ignored_columns`) or reject (each row that has one is refused)', schema: { type: 'string', enum: [...IMPORT_EXTRA], default: 'ignore' } },
+        { name: 'mode', in: 'query', description: 'insert; upsert (layers with a natural key: code for communities and grids, external_id for buildings, members, units): rows whose key is stored update that row, the others are inserted; replace: upsert one community\'s buildings, members or units and delete its others (with `community`; one transaction under the map\'s write lock)', schema: { type: 'string', enum: [...IMPORT_MODES], default: 'insert' } },
+        { name: 'community', in: 'query', description: 'with mode=replace: the community whose rows the file replaces', schema: { type: 'integer', minimum: 1 } },
+        { name: 'Accept', in: 'header', description: 'application/x-ndjson: once the upload is in, 200 with a JSON line of progress ({"progress": {phase, bytes, total_bytes, read, rejected, imported, to_write}}) at each phase and at most four a second, then {"status", "report"} or {"status", "problem"}', schema: { type: 'string' } },
         { name: 'Idempotency-Key', in: 'header', description: 'a retry with the same key is answered with the first outcome (header Idempotent-Replayed) instead of importing again; after an interrupted or failed import it runs again', schema: { type: 'string', minLength: 1, maxLength: 200 } },
       ],
       requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
       responses: {
-        201: { description: 'imported: the report (read, imported, repaired); Location names the import job' }, 200: { description: 'a clean dry run: the report' },
+        201: { description: 'imported: the report (read, imported, inserted, updated, deleted, repaired, columns, mapped, ignored_columns); Location names the import job' }, 200: { description: 'a clean dry run: the report' },
         400: problemResponse('an unreadable file or a bad parameter'), 409: problemResponse('an import with this Idempotency-Key is still running'),
         413: problemResponse('over a limit (the problem names it: bytes, features, recordBytes, depth, unpackedBytes, osmNodes)'), 415: problemResponse('unknown format'),
         503: problemResponse('the server stopped during the import: nothing was written; send it again'),

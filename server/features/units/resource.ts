@@ -1,7 +1,10 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { ResourceDefinition } from '../../http/feature-resource.ts';
-import { phoneNumber } from '../../http/fields.ts';
+import { externalId, phoneNumber } from '../../http/fields.ts';
+
+/** The kinds as a list of resident units names them. */
+const KIND_WORDS = { 企业: 'enterprise', 学校: 'school', 机关: 'agency', 医院: 'hospital', 社会组织: 'social_organization', 其他: 'other' };
 
 export const units: ResourceDefinition = {
   name: 'units',
@@ -18,10 +21,13 @@ export const units: ResourceDefinition = {
     resources: z.string().max(2000).nullable().optional(),
     contact_name: z.string().max(100).nullable().optional(),
     contact_phone: phoneNumber.nullable().optional(),
+    external_id: externalId,
   }),
   defaults: { has_agreement: false },
   readOnly: ['id', 'version', 'created_at', 'updated_at', 'community_id'],
   place: { community: 'community_id' },
+  naturalKey: 'external_id',
+  vocabulary: { kind: KIND_WORDS },
   personal: { contact_phone: 'phone' },
   filters: {
     community: { type: 'integer', condition: (id: number) => sql`t.community_id = ${id}` },

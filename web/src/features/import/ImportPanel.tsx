@@ -1,5 +1,5 @@
-import { useState, type FormEvent } from 'react';
-import { apiFetch, download } from '../../api.ts';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { download, getJson, postFollowed } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
 import { useSession } from '../auth/session.tsx';
 
@@ -8,13 +8,39 @@ const FORMATS: Record<string, string> = { geojson: 'geojson', json: 'geojson', n
 
 interface Report {
   read: number; imported: number; written: boolean; dry_run: boolean;
+  inserted?: number; updated?: number; deleted?: number;
+  /** the file's columns, and what became of them (a refused mapping names its missing column) */
+  columns?: string[]; mapped?: Record<string, string>; ignored_columns?: string[]; column?: string;
   rejected?: { row: number | string; field?: string; reason: string }[];
   repaired?: { row: number; reason: string }[];
   detail?: string;
   /** a refusal's problem: its status, and the limit it crossed */
   status?: number;
   limit?: string;
+  field?: string;
 }
+
+/** Where an import is: its upload (the browser's count), then the server's lines as it checks and writes; `since`: when the phase began. */
+interface Progress { phase: 'upload' | 'check' | 'write'; bytes: number; total_bytes: number; read: number; rejected: number; imported: number; to_write?: number; since: number }
+
+const MODES = ['insert', 'upsert', 'replace'] as const;
+
+/** The `fields` parameter (code:SQDM,name:SQMC) as property → column, and back. */
+const parseMapping = (text: string): Record<string, string> =>
+  Object.fromEntries(text.split(',').map((pair) => pair.split(':').map((s) => s.trim())).filter(([property, column]) => property && column));
+const formatMapping = (mapping: Record<string, string>) => Object.entries(mapping).map(([property, column]) => `${property}:${column}`).join(',');
+
+interface ApiDocument { paths: Record<string, { patch?: { requestBody: { content: Record<string, { schema: { $ref: string } }> } } }>; components: { schemas: Record<string, { properties: { properties: { properties: Record<string, unknown> } } }> } }
+
+/** The properties a layer takes, from the API's own description of a change to one of its rows. */
+async function layerProperties(layer: string) {
+  const doc = await getJson<ApiDocument>('/api/v1/openapi.json');
+  const ref = doc.paths[`/api/v1/${layer}/{id}`].patch!.requestBody.content['application/json'].schema.$ref;
+  return Object.keys(doc.components.schemas[ref.split('/').pop()!].properties.properties.properties);
+}
+
+/** The part of its phase an import has done. */
+const doneOf = (p: Progress) => (p.phase === 'write' ? p.imported / Math.max(p.to_write ?? 1, 1) : p.bytes / Math.max(p.total_bytes, 1));
 
 /** Import a file into a layer (check first with a dry run), and export a layer, for the planner's office. */
 export function ImportPanel({ onImported }: { onImported: () => void }) {
@@ -27,6 +53,27 @@ export function ImportPanel({ onImported }: { onImported: () => void }) {
   const [crs, setCrs] = useState('wgs84');
   const [report, setReport] = useState<Report | null>(null);
   const [busy, setBusy] = useState(false);
+  const [fields, setFields] = useState('');
+  const [mode, setMode] = useState<(typeof MODES)[number]>('insert');
+  const [community, setCommunity] = useState('');
+  const [properties, setProperties] = useState<string[]>([]);
+  /** the columns of the file last sent, for the mapping editor */
+  const [columns, setColumns] = useState<string[]>([]);
+  const [progress, setProgress] = useState<Progress | null>(null);
+  const phase = useRef<Progress | null>(null);
+  useEffect(() => void layerProperties(layer).then(setProperties, () => setProperties([])), [layer]);
+
+  /** Follows the import: the new phase starts its clock, and its part done and time left are shown. */
+  const follow = (next: Omit<Progress, 'since'>) => {
+    const since = phase.current?.phase === next.phase ? phase.current.since : Date.now();
+    setProgress((phase.current = { ...next, since }));
+  };
+
+  /** A column of the file mapped to a property (or to none: ignored). */
+  const mapColumn = (column: string, property: string) => {
+    const mapping = Object.fromEntries(Object.entries(parseMapping(fields)).filter(([, c]) => c !== column));
+    setFields(formatMapping(property ? { ...mapping, [property]: column } : mapping));
+  };
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -37,13 +84,28 @@ export function ImportPanel({ onImported }: { onImported: () => void }) {
     const dryRun = (event.nativeEvent as SubmitEvent).submitter?.getAttribute('value') === 'check';
     setBusy(true);
     setReport(null);
+    phase.current = null;
     try {
-      const query = new URLSearchParams({ format, crs, dry_run: String(dryRun), repair: String(form.get('repair') === 'on') });
-      const response = await apiFetch(`/api/v1/import/${layer}?${query}`, { method: 'POST', body: file, headers: { 'Content-Type': 'application/octet-stream' } });
-      setReport(await response.json());
-      if (response.status === 201) onImported();
+      const query = new URLSearchParams({ format, crs, dry_run: String(dryRun), repair: String(form.get('repair') === 'on'), mode });
+      if (fields.trim()) query.set('fields', fields.trim());
+      if (form.get('extra') === 'on') query.set('extra', 'reject');
+      if (mode === 'replace') query.set('community', community);
+      const lines = (text: string) => text.split('\n').filter((line) => line.endsWith('}')).map((line) => JSON.parse(line) as { progress?: Omit<Progress, 'since'>; status?: number; report?: Report; problem?: Report });
+      const answer = await postFollowed(`/api/v1/import/${layer}?${query}`, file, { 'Content-Type': 'application/octet-stream', Accept: 'application/x-ndjson' },
+        (sent, total) => follow({ phase: 'upload', bytes: sent, total_bytes: total, read: 0, rejected: 0, imported: 0 }),
+        (text) => {
+          const last = lines(text).findLast((line) => line.progress);
+          if (last?.progress) follow(last.progress);
+        });
+      // streamed: the last line holds the status and what it would have answered; refused before: a problem
+      const end = answer.type.startsWith('application/x-ndjson') ? lines(answer.text).at(-1)! : { status: answer.status, report: JSON.parse(answer.text) as Report };
+      const answered = end.report ?? end.problem ?? null;
+      setReport(answered);
+      if (answered?.columns?.length) setColumns(answered.columns);
+      if (end.status === 201) onImported();
     } finally {
       setBusy(false);
+      setProgress(null);
     }
   }
 
@@ -57,24 +119,68 @@ export function ImportPanel({ onImported }: { onImported: () => void }) {
             {importable.map((l) => <option key={l} value={l}>{t(`layer.${l}`)}</option>)}
           </select>
         </label>
-        <label>{t('import.file')} <input type="file" name="file" accept=".geojson,.json,.ndjson,.geojsonl,.csv,.zip,.osm,.pbf" required /></label>
+        <label>{t('import.file')} <input type="file" name="file" accept=".geojson,.json,.ndjson,.geojsonl,.csv,.zip,.osm,.pbf" required onChange={() => setColumns([])} /></label>
         <label>{t('import.crs')}
           <select name="crs" value={crs} onChange={(e) => setCrs(e.target.value)}>
             <option value="wgs84">WGS 84</option><option value="gcj02">GCJ-02</option><option value="bd09">BD-09</option>
           </select>
         </label>
         <label className="inline"><input type="checkbox" name="repair" /> {t('import.repair')}</label>
+        <label>{t('import.mode')}
+          <select name="mode" value={mode} onChange={(e) => setMode(e.target.value as typeof mode)}>
+            {MODES.map((m) => <option key={m} value={m}>{t(`import.mode.${m}`)}</option>)}
+          </select>
+        </label>
+        {mode === 'replace' && <label>{t('import.community')} <input name="community" inputMode="numeric" value={community} onChange={(e) => setCommunity(e.target.value)} required /></label>}
+        <label>{t('import.fields')}
+          <input name="fields" value={fields} onChange={(e) => setFields(e.target.value)} placeholder="code:SQDM,name:SQMC" />
+        </label>
+        {columns.length > 0 && properties.length > 0 && (
+          <table className="mapping" data-testid="import-mapping">
+            <thead><tr><th>{t('import.column')}</th><th>{t('import.property')}</th></tr></thead>
+            <tbody>{columns.map((column) => {
+              const mapping = parseMapping(fields);
+              const property = Object.entries(mapping).find(([, c]) => c === column)?.[0] ?? (properties.includes(column) && !mapping[column] ? column : '');
+              return (
+                <tr key={column}><td>{column}</td><td>
+                  <select aria-label={column} value={property} onChange={(e) => mapColumn(column, e.target.value)}>
+                    <option value="">{t('import.ignored')}</option>
+                    {properties.map((p) => <option key={p} value={p}>{p}</option>)}
+                  </select>
+                </td></tr>
+              );
+            })}</tbody>
+          </table>
+        )}
+        <label className="inline"><input type="checkbox" name="extra" /> {t('import.extraReject')}</label>
         <div className="buttons">
           <button type="submit" value="check" disabled={busy}>{t('import.check')}</button>
           <button type="submit" value="import" disabled={busy}>{t('import.run')}</button>
         </div>
       </form>
+      {busy && progress && (() => {
+        const done = Math.min(doneOf(progress), 1);
+        const seconds = (Date.now() - progress.since) / 1000;
+        const left = done > 0 && done < 1 && seconds >= 1 ? Math.ceil((seconds * (1 - done)) / done) : undefined;
+        return (
+          <div className="progress" role="progressbar" aria-valuenow={Math.floor(done * 100)} data-testid="import-progress">
+            <progress max={1} value={done} />
+            <p>
+              {t(`import.phase.${progress.phase}`)} {Math.floor(done * 100)}% · {t('import.read')} {progress.read} · {t('import.rejectedRows')} {progress.rejected}
+              {left !== undefined && ` · ${t('import.timeLeft')} ${left} ${t('import.seconds')}`}
+            </p>
+          </div>
+        );
+      })()}
       {report && (
         <div className="report" role="status" data-testid="import-report">
           <p>
             {t('import.read')} {report.read ?? 0} · {t('import.accepted')} {report.imported ?? 0} ·{' '}
+            {report.updated || report.deleted ? `${t('import.inserted')} ${report.inserted ?? 0} · ${t('import.updated')} ${report.updated ?? 0} · ${t('import.deleted')} ${report.deleted ?? 0} · ` : ''}
             {report.written ? t('import.written') : report.rejected?.length ? t('import.nothingWritten') : t('import.checked')}
           </p>
+          {report.ignored_columns && report.ignored_columns.length > 0 && <p>{t('import.ignoredColumns')}: {report.ignored_columns.join(', ')}</p>}
+          {report.field === 'fields' && report.column && <p className="error">{t('import.missingColumn')}: {report.column}</p>}
           {report.detail && !report.rejected && (
             <p className="error">
               {(report.limit && maybe(`import.limit.${report.limit}`)) || (report.status === 503 ? t('import.stopped') : t('import.refused'))}
