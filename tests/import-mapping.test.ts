@@ -200,7 +200,8 @@ describe('imports that take the columns and keys real files have', () => {
     const { rows: after } = await sql<{ code: string; name: string; version: number }>`
       select code, name, version from communities where code in (select json_array_elements_text(${JSON.stringify(stored.map((c) => c.code))}::json)) order by code`.execute(db());
     expect(after).toEqual(stored.map(({ code, name, version }) => ({ code, name, version })));
-  }, 60_000);
+    // 600 communities, the failing batch then written row by row to name its culprit, each redrawing its street
+  }, 120_000);
 
   it('streams its progress as JSON lines when asked, the report last', async () => {
     const lines = Array.from({ length: 4000 }, (_, i) =>
