@@ -221,7 +221,9 @@ describe('a city from an empty map', () => {
     const bad = await post('streets', collection(twoStreets[0], { ...twoStreets[1], properties: { ...twoStreets[1].properties, code: '610603002' } })).expect(422);
     expect(bad.body.rejected).toEqual([{ row: 2, field: 'code', reason: expect.stringContaining('must start with its district_code') }]);
     expect((await sql<{ n: number }>`select count(*)::int as n from streets where district_code = '610604'`.execute(db())).rows[0].n).toBe(0);
-    await post('streets', collection(...twoStreets)).expect(201);
+    // a street without a boundary imports too: drawn from its communities once it has some
+    const streets = await post('streets', collection(...twoStreets, street('610604003', '北街道'))).expect(201);
+    expect(streets.body).toMatchObject({ imported: 3, rejected: [] });
 
     const communities = collection(
       feature(square(109.51, 36.51, 0.01), { code: '610604001001', name: '里社区', street_code: '610604001' }),
@@ -263,9 +265,23 @@ describe('a city from an empty map', () => {
 
     const anonymous = await testApp(test.database, { as: null });
     const items = await request(anonymous).get('/ogc/collections/streets/items').expect(200);
-    expect(items.body.features.map((f: { properties: Props }) => f.properties.code).sort()).toEqual(['610603001', '610604001', '610604002']);
+    expect(items.body.features.map((f: { properties: Props }) => f.properties.code).sort()).toEqual(['610603001', '610604001', '610604002', '610604003']);
     const districts = await request(anonymous).get('/ogc/collections/districts/items?code=610604').expect(200);
     expect(districts.body.features.map((f: { properties: Props }) => f.properties.name)).toEqual(['二区']);
+  });
+
+  it('exports them as GeoJSON, NDJSON and CSV, a street without a boundary with a null geometry', async () => {
+    const geojson = (await request(admin).get('/api/v1/export/streets?format=geojson').expect(200)).body;
+    const north = geojson.features.find((f: { properties: Props }) => f.properties.code === '610604003');
+    expect(north).toMatchObject({ geometry: null, properties: { name: '北街道', district_name: '二区', boundary_from_communities: true } });
+    const lines = await request(admin).get('/api/v1/export/districts?format=ndjson').buffer(true)
+      .parse((res, done) => { let text = ''; res.on('data', (chunk: Buffer) => (text += chunk)); res.on('end', () => done(null, text)); })
+      .expect(200);
+    const ndjson = (lines.body as string).split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    expect(ndjson.map((f: { properties: Props }) => f.properties.code).sort()).toEqual(['610603', '610604']);
+    const csv = (await request(admin).get('/api/v1/export/streets?format=csv').expect(200)).text;
+    expect(csv).toContain('610604003');
+    expect(csv).toContain('北街道');
   });
 
   it('draws streets and districts in vector tiles, with their labels', async () => {

@@ -196,6 +196,17 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     expect(errors).toEqual([]);
   });
 
+  it('lists the street and district the leader reads, their communities counted together', async () => {
+    const streets = (await api('leader', '/api/v1/coverage/streets')).body.features;
+    const rows = panel().getByTestId('coverage-streets').locator('tbody tr');
+    await expect.poll(() => rows.count(), LIVE).toBe(streets.length);
+    expect(await rows.first().getAttribute('data-area')).toBe(streets[0].properties.code);
+    expect(await rows.first().locator('th').textContent()).toBe(`${streets[0].properties.name} 宝塔区`);
+    expect(await rows.first().locator('td').first().textContent()).toBe(String(streets[0].properties.communities));
+    expect(await panel().getByTestId('coverage-districts').locator('caption').textContent()).toBe('按区县（社区合计）');
+    expect(await panel().getByTestId('coverage-districts').locator('tbody tr').count()).toBe(1);
+  });
+
   it('puts each community in the class whose label holds its closure rate as the table writes it, drawn in that class\'s colour', async () => {
     // the whole city, as an admin sees it: rates closer together than whole per cents (22.2 %, 22.6 %; 28.0 %, 28.3 %)
     const admin = await openAs(browser, baseUrl, 'admin', errors);
