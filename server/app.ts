@@ -11,6 +11,7 @@ import type { Database } from './db/database.ts';
 import { accessGuard } from './access/guard.ts';
 import { accountRoutes } from './features/accounts/routes.ts';
 import { auditRoutes } from './features/audit/routes.ts';
+import { setupRoutes } from './features/setup/routes.ts';
 import { buildings } from './features/buildings/resource.ts';
 import { communityRoutes } from './features/communities/routes.ts';
 import { coverageRoutes } from './features/coverage/routes.ts';
@@ -80,6 +81,7 @@ export function createApp({ database, config, logger }: { database: Database; co
 
   app.use(healthRoutes(database));
   app.use(auditRoutes(database));
+  app.use(setupRoutes(database));
   app.use(mapRoutes(config));
   app.use(openApiRoutes(RESOURCES));
   app.use(exportRoutes(database, RESOURCES));
