@@ -12,6 +12,7 @@ import { accessGuard } from './access/guard.ts';
 import { accountRoutes } from './features/accounts/routes.ts';
 import { auditRoutes } from './features/audit/routes.ts';
 import { districts, streets } from './features/areas/resource.ts';
+import { setupRoutes } from './features/setup/routes.ts';
 import { buildings } from './features/buildings/resource.ts';
 import { communityRoutes } from './features/communities/routes.ts';
 import { coverageRoutes } from './features/coverage/routes.ts';
@@ -82,6 +83,7 @@ export function createApp({ database, config, logger }: { database: Database; co
 
   app.use(healthRoutes(database));
   app.use(auditRoutes(database));
+  app.use(setupRoutes(database));
   app.use(mapRoutes(config));
   app.use(openApiRoutes(RESOURCES));
   app.use(exportRoutes(database, RESOURCES));

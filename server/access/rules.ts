@@ -62,6 +62,8 @@ export const ACCESS_RULES: AccessRule[] = [
   { method: 'POST', path: '/api/v1/users', allow: { roles: ['admin'] } },
   { method: 'PATCH', path: '/api/v1/users/:id', allow: { roles: ['admin'] } },
   { method: 'GET', path: '/api/v1/audit', allow: { roles: ['admin'] } },
+  // a new city's checklist: counts over the whole map
+  { method: 'GET', path: '/api/v1/setup', allow: { roles: ['admin'] } },
 
   // before /grids/:id and /communities/:id, which would take "unassigned" and "tree" for ids
   { method: 'GET', path: '/api/v1/grids/unassigned', allow: { resource: 'buildings', action: 'read' } },

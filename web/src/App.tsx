@@ -1,6 +1,6 @@
 import type { FeatureCollection } from 'geojson';
 import type { Map as MapLibreMap } from 'maplibre-gl';
-import { useCallback, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { AccountsPanel, scopeText } from './features/accounts/AccountsPanel.tsx';
 import { LoginScreen } from './features/auth/LoginScreen.tsx';
 import { useSession, type User } from './features/auth/session.tsx';
@@ -13,6 +13,7 @@ import { GisPanel } from './features/ogc/GisPanel.tsx';
 import { MapView, type Bounds, type SelectedFeature } from './features/map/MapView.tsx';
 import { LAYER_GROUPS, type LayerGroup } from './features/map/style.ts';
 import { PlanningPanel } from './features/planning/PlanningPanel.tsx';
+import { SetupPanel, fetchSetup } from './features/setup/SetupPanel.tsx';
 import { EchoPage, EchoWall, echoRequested, useEchoRequested } from './features/walls/EchoWall.tsx';
 import { MetricsPanel } from './features/walls/MetricsPanel.tsx';
 import { WallPanel } from './features/walls/WallPanel.tsx';
@@ -42,7 +43,7 @@ function Shell({ user }: { user: User }) {
   // the roles the coverage API answers (members only ever in aggregate)
   const watchesCoverage = ['admin', 'planner', 'leader', 'dispatcher', 'grid_worker'].includes(user.role);
   const plans = user.role === 'admin' || user.role === 'planner';
-  const [view, setView] = useState<'map' | 'import' | 'accounts' | 'dispatch' | 'volunteer' | 'wall' | 'echo' | 'metrics' | 'coverage' | 'gis' | 'planning'>(
+  const [view, setView] = useState<'map' | 'setup' | 'import' | 'accounts' | 'dispatch' | 'volunteer' | 'wall' | 'echo' | 'metrics' | 'coverage' | 'gis' | 'planning'>(
     echoRequested() ? 'echo' : user.role === 'volunteer' ? 'volunteer' : 'map');
   const [mapVersion, setMapVersion] = useState(0);
   // the dispatch, volunteer, wall and planning views pick places (or grids) on the map and draw over it
@@ -68,6 +69,10 @@ function Shell({ user }: { user: User }) {
     setView(next);
     setTarget(null);
   };
+  // an admin on an empty map starts with the setup view: there is nothing to see until the city is loaded
+  useEffect(() => {
+    if (user.role === 'admin') void fetchSetup().then((setup) => { if (setup.empty) setView((v) => (v === 'map' ? 'setup' : v)); }, () => {});
+  }, [user.role]);
   const pick = useCallback((at: [number, number], issueId: number | undefined) => setTarget({ at, issueId }), []);
   return (
     <div className="app">
@@ -78,6 +83,7 @@ function Shell({ user }: { user: User }) {
           {readsIssues && <button type="button" aria-pressed={view === 'wall'} onClick={() => show('wall')}>{t('nav.wall')}</button>}
           {dispatches && <button type="button" aria-pressed={view === 'dispatch'} onClick={() => show('dispatch')}>{t('nav.dispatch')}</button>}
           {user.role === 'volunteer' && <button type="button" aria-pressed={view === 'volunteer'} onClick={() => show('volunteer')}>{t('nav.volunteer')}</button>}
+          {user.role === 'admin' && <button type="button" aria-pressed={view === 'setup'} onClick={() => show('setup')}>{t('nav.setup')}</button>}
           {canImportOrExport && <button type="button" aria-pressed={view === 'import'} onClick={() => show('import')}>{t('nav.import')}</button>}
           {measures && <button type="button" aria-pressed={view === 'metrics'} onClick={() => show('metrics')}>{t('nav.metrics')}</button>}
           {watchesCoverage && <button type="button" aria-pressed={view === 'coverage'} onClick={() => show('coverage')}>{t('nav.coverage')}</button>}
@@ -123,6 +129,7 @@ function Shell({ user }: { user: User }) {
         : view === 'metrics' ? <aside className="panel widest"><MetricsPanel /></aside>
         : view === 'coverage' ? <CoveragePanel map={map} onFocus={setFocus} />
         : view === 'planning' ? <PlanningPanel map={map} picked={target} onFocus={setFocus} onSaved={() => (planned.current = true)} />
+        : view === 'setup' ? <aside className="panel wide"><SetupPanel onImported={freshMap} onOpenMap={() => show('map')} /></aside>
         : view === 'import' ? <aside className="panel"><ImportPanel onImported={freshMap} /></aside>
         : view === 'accounts' ? <aside className="panel wide"><AccountsPanel /></aside>
         : view === 'gis' ? <aside className="panel wide"><GisPanel /></aside>

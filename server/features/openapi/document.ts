@@ -272,6 +272,13 @@ export function openApiDocument(resources: ResourceDefinition[]) {
     },
   };
 
+  paths['/api/v1/setup'] = {
+    get: {
+      summary: "A new city's checklist: each layer in the order it is loaded, its count, and what it still lacks", tags: ['accounts'],
+      responses: { 200: { description: '`{empty, steps: [{layer, count, gaps: {without_grids: 3, …}}]}`' } },
+    },
+  };
+
   schemas.DispatchRequest = schema(dispatchBody);
   schemas.VolunteerChange = schema(selfChange);
   const query = (name: string, type: string, extra: Record<string, unknown> = {}) => ({ name, in: 'query', schema: { type, ...extra } });

@@ -4,6 +4,7 @@ import { useI18n } from '../../i18n.tsx';
 import { useSession } from '../auth/session.tsx';
 
 const LAYERS = ['districts', 'streets', 'communities', 'grids', 'buildings', 'members', 'units', 'issues'] as const;
+export type ImportLayer = (typeof LAYERS)[number];
 const FORMATS: Record<string, string> = { geojson: 'geojson', json: 'geojson', ndjson: 'ndjson', geojsonl: 'ndjson', csv: 'csv', zip: 'shapefile', osm: 'osm', pbf: 'osm.pbf' };
 
 interface Report {
@@ -42,13 +43,16 @@ async function layerProperties(layer: string) {
 /** The part of its phase an import has done. */
 const doneOf = (p: Progress) => (p.phase === 'write' ? p.imported / Math.max(p.to_write ?? 1, 1) : p.bytes / Math.max(p.total_bytes, 1));
 
-/** Import a file into a layer (check first with a dry run), and export a layer, for the planner's office. */
-export function ImportPanel({ onImported }: { onImported: () => void }) {
+/**
+ * Import a file into a layer (check first with a dry run), and export a layer, for the planner's office; with
+ * `layer`, the import of that one layer only (a step of the setup view).
+ */
+export function ImportPanel({ onImported, layer: only }: { onImported: () => void; layer?: ImportLayer }) {
   const { t, maybe, lang } = useI18n();
   const { may } = useSession();
   const importable = LAYERS.filter((l) => may(l, 'create'));
   const exportable = LAYERS.filter((l) => may(l, 'read'));
-  const [layer, setLayer] = useState<(typeof LAYERS)[number]>(importable.includes('buildings') ? 'buildings' : importable[0]);
+  const [layer, setLayer] = useState<ImportLayer>(only ?? (importable.includes('buildings') ? 'buildings' : importable[0]));
   const [exportError, setExportError] = useState<string | null>(null);
   const [crs, setCrs] = useState('wgs84');
   const [report, setReport] = useState<Report | null>(null);
@@ -112,13 +116,13 @@ export function ImportPanel({ onImported }: { onImported: () => void }) {
   return (
     <section className="import" data-testid="import-panel">
       {importable.length > 0 && <>
-      <h2>{t('import.title')}</h2>
+      <h2>{only ? `${t('import.title')}：${t(`layer.${only}`)}` : t('import.title')}</h2>
       <form onSubmit={submit}>
-        <label>{t('import.layer')}
+        {!only && <label>{t('import.layer')}
           <select name="layer" value={layer} onChange={(e) => setLayer(e.target.value as typeof layer)}>
             {importable.map((l) => <option key={l} value={l}>{t(`layer.${l}`)}</option>)}
           </select>
-        </label>
+        </label>}
         <label>{t('import.file')} <input type="file" name="file" accept=".geojson,.json,.ndjson,.geojsonl,.csv,.zip,.osm,.pbf" required onChange={() => setColumns([])} /></label>
         <label>{t('import.crs')}
           <select name="crs" value={crs} onChange={(e) => setCrs(e.target.value)}>
@@ -198,6 +202,7 @@ export function ImportPanel({ onImported }: { onImported: () => void }) {
         </div>
       )}
       </>}
+      {!only && <>
       <h2>{t('export.title')}</h2>
       {exportError && <p className="error" role="alert">{exportError}</p>}
       <ul className="exports">
@@ -210,6 +215,7 @@ export function ImportPanel({ onImported }: { onImported: () => void }) {
           ))}</li>
         ))}
       </ul>
+      </>}
     </section>
   );
 }
