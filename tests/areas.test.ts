@@ -168,6 +168,14 @@ describe('a city from an empty map', () => {
     expect((await request(admin).get('/api/v1/streets?bbox=109,36,110,37').expect(200)).body.features).toHaveLength(1);
   });
 
+  it('places a grid in the community its code begins with when the file gives no community_id', async () => {
+    const grid = await request(admin).post('/api/v1/grids').send(feature(square(109.311, 36.511, 0.004), { code: '610603001001001', name: '一社区第一网格' })).expect(201);
+    expect(grid.body.properties).toMatchObject({ community_id: ids.community, community_name: '一社区' });
+    const orphan = await request(admin).post('/api/v1/grids').send(feature(square(109.311, 36.516, 0.002), { code: '610603001999001', name: '无社区网格' })).expect(422);
+    expect(orphan.body).toMatchObject({ field: 'community_id', detail: expect.stringMatching(/610603001999/) });
+    await request(admin).delete(`/api/v1/grids/${grid.body.id}`).set('If-Match', grid.headers.etag).expect(204);
+  });
+
   it('changes a street with If-Match, keeps a boundary given, and draws it again from null', async () => {
     const current = await request(admin).get(`/api/v1/streets/${ids.street}`).expect(200);
     const stale = await request(admin).patch(`/api/v1/streets/${ids.street}`).set('If-Match', '"1"').send({ properties: { name: '改名街道' } }).expect(412);

@@ -34,7 +34,8 @@ export const grids: ResourceDefinition = {
   geometryRules: { maxVertices: 50_000 },
   naturalKey: 'code',
   properties: z.object({
-    community_id: rowId,
+    /** when not given, the community whose code the grid's code begins with (sql/026) */
+    community_id: rowId.optional(),
     code: z.string().regex(/^\d{15}$/, 'a grid code is 15 digits: the community code and a 3-digit sequence'),
     name: z.string().min(1).max(100),
     party_branch_name: z.string().max(200).nullable().optional(),
