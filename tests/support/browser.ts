@@ -16,9 +16,9 @@ if (!haveBrowser && process.env.CI) throw new Error(`CI needs a browser at ${CHR
  * The built web client, served by the real app over a test database on a port of its own, and a headless
  * Chromium to look at it; screenshots go to test-results/.
  */
-export async function servePages(database: Database): Promise<{ baseUrl: string; browser: Browser; close: () => Promise<void> }> {
+export async function servePages(database: Database, env: NodeJS.ProcessEnv = {}): Promise<{ baseUrl: string; browser: Browser; close: () => Promise<void> }> {
   if (!existsSync(WEB_DIST)) throw new Error('web client not built: run npm run build:web (npm test does it)');
-  const app = await testApp(database, { as: null });
+  const app = await testApp(database, { as: null, env });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });

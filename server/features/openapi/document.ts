@@ -517,14 +517,15 @@ export function openApiDocument(resources: ResourceDefinition[]) {
   };
   const tileLayerParameter = { name: 'layer', in: 'path', required: true, schema: { type: 'string', enum: TILE_LAYERS.map((l) => l.name) }, example: 'communities' };
   const tileIndex = (name: string, example: number) => ({ name, in: 'path', required: true, schema: { type: 'integer', minimum: 0 }, example });
+  const accessKeyParameter = { name: 'access_key', in: 'query', schema: { type: 'string' }, description: 'a read-only access key, for a GIS client that can send no Authorization header (TileJSON\'s tile URLs then carry it); never logged' };
   paths['/tiles/{layer}.json'] = {
-    get: { summary: 'TileJSON 3.0 of a tile layer: tile URLs, zoom range, bounds, fields', tags: ['tiles'], parameters: [tileLayerParameter], responses: { 200: { description: 'TileJSON' }, 404: problemResponse('no such layer') } },
+    get: { summary: 'TileJSON 3.0 of a tile layer: tile URLs, zoom range, bounds, fields', tags: ['tiles'], parameters: [tileLayerParameter, accessKeyParameter], responses: { 200: { description: 'TileJSON' }, 404: problemResponse('no such layer') } },
   };
   paths['/tiles/{layer}/{z}/{x}/{y}.mvt'] = {
     get: {
       summary: 'A Mapbox vector tile of a layer', tags: ['tiles'],
       description: 'grids carry the coverage metrics; districts, streets, communities and grids also a second vector layer, `<layer>_label`, one point per area where its name is written; members and volunteers are counts in hexagons at every zoom, never a home. ETag and If-None-Match (304); 204 for an empty tile or one below the layer\'s minzoom.',
-      parameters: [tileLayerParameter, tileIndex('z', 8), tileIndex('x', 205), tileIndex('y', 99)],
+      parameters: [tileLayerParameter, tileIndex('z', 8), tileIndex('x', 205), tileIndex('y', 99), accessKeyParameter],
       responses: {
         200: { description: 'the tile', content: { 'application/vnd.mapbox-vector-tile': { schema: { type: 'string', format: 'binary' } } } },
         204: { description: 'nothing in the tile' }, 304: { description: 'the client\'s copy is current' },
@@ -556,8 +557,14 @@ export function openApiDocument(resources: ResourceDefinition[]) {
       description: 'Districts, streets, communities, grids, buildings, Party members, resident units and issues on the map. Geometry is RFC 7946 GeoJSON in WGS 84; errors are RFC 9457 problem details.',
     },
     paths,
-    security: [{ bearer: [] }],
-    components: { schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'the token from POST /api/v1/auth/login' } } },
+    security: [{ bearer: [] }, { basic: [] }],
+    components: {
+      schemas,
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'the token from POST /api/v1/auth/login, or a read-only access key' },
+        basic: { type: 'http', scheme: 'basic', description: 'a read-only access key (POST /api/v1/auth/keys) as the password, any user name: for GIS clients that cannot send a bearer token' },
+      },
+    },
   };
 }
 
