@@ -1,4 +1,4 @@
-// npm run import -- <layer> <file> [--format geojson|ndjson|csv] [--crs wgs84|gcj02|bd09] [--dry-run] [--repair]
+// npm run import -- <layer> <file> [--format geojson|ndjson|csv|…] [--crs wgs84|gcj02|bd09] [--srid 4545] [--encoding gbk] [--dry-run] [--repair]
 // Imports a file into the configured database (DATABASE_URL, or the embedded one in DATA_DIR), everything or
 // nothing (checked, then written in batches), showing progress, then prints the report. Exits 1 when a row was
 // rejected (nothing written).
@@ -12,24 +12,34 @@ import { RESOURCES } from './features/resources.ts';
 import { IMPORT_CRS, importRows, type ImportCrs } from './features/import/service.ts';
 import { IMPORT_FORMATS, readRows, type ImportFormat } from './features/import/sources.ts';
 import { IMPORT_LIMITS, guardUpload } from './features/import/limits.ts';
+import { callerEncoding } from './features/import/encoding.ts';
 import { beginImport, recordImport } from './features/import/jobs.ts';
 import { createLogger } from './logger.ts';
+import type { HttpProblem } from './http/problem.ts';
 import { openMigratedDatabase } from './start.ts';
 
 const EXTENSIONS: Record<string, ImportFormat> = {
   '.geojson': 'geojson', '.json': 'geojson', '.ndjson': 'ndjson', '.geojsonl': 'ndjson', '.geojsons': 'ndjson', '.jsonl': 'ndjson', '.csv': 'csv', '.zip': 'shapefile', '.osm': 'osm', '.pbf': 'osm.pbf',
 };
 
-const usage = `usage: npm run import -- <${RESOURCES.map((r) => r.name).join('|')}> <file> [--format ${IMPORT_FORMATS.join('|')}] [--crs ${IMPORT_CRS.join('|')}] [--dry-run] [--repair]`;
+const usage = `usage: npm run import -- <${RESOURCES.map((r) => r.name).join('|')}> <file> [--format ${IMPORT_FORMATS.join('|')}] [--crs ${IMPORT_CRS.join('|')}] [--srid <EPSG code>] [--encoding gbk|utf-8|…] [--dry-run] [--repair]`;
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { format: { type: 'string' }, crs: { type: 'string', default: 'wgs84' }, 'dry-run': { type: 'boolean', default: false }, repair: { type: 'boolean', default: false } },
+  options: { format: { type: 'string' }, crs: { type: 'string', default: 'wgs84' }, srid: { type: 'string' }, encoding: { type: 'string' }, 'dry-run': { type: 'boolean', default: false }, repair: { type: 'boolean', default: false } },
 });
 const [layer, file] = positionals;
 const def = RESOURCES.find((r) => r.name === layer);
 const format = (values.format ?? EXTENSIONS[extname(file ?? '').toLowerCase()]) as ImportFormat | undefined;
-if (!def || !file || !format || !IMPORT_FORMATS.includes(format) || !IMPORT_CRS.includes(values.crs as ImportCrs)) {
+const srid = values.srid === undefined ? undefined : Number(values.srid);
+if (!def || !file || !format || !IMPORT_FORMATS.includes(format) || !IMPORT_CRS.includes(values.crs as ImportCrs) || (srid !== undefined && !(Number.isInteger(srid) && srid > 0))) {
   console.error(usage);
+  process.exit(2);
+}
+let encoding: string | undefined;
+try {
+  encoding = callerEncoding(values.encoding, format);
+} catch (error) {
+  console.error(`${(error as HttpProblem).detail}\n${usage}`);
   process.exit(2);
 }
 
@@ -57,8 +67,8 @@ async function run() {
   try {
     const limits = IMPORT_LIMITS['command line'];
     const input = pipeline(createReadStream(file, { signal: stopped.signal }), guardUpload(format!, limits), () => {});
-    const report = await importRows(database.db, def!, readRows(input, format!, limits), {
-      crs: values.crs as ImportCrs, dryRun: values['dry-run'], repair: values.repair, limits, job: job.id, signal: stopped.signal,
+    const report = await importRows(database.db, def!, readRows(input, format!, limits, { encoding }), {
+      crs: values.crs as ImportCrs, srid, dryRun: values['dry-run'], repair: values.repair, limits, job: job.id, signal: stopped.signal,
       onProgress: (read, imported) => show(read, imported), actor,
       onWritten: (trx, report) => recordImport(trx, job.id, 'written', null, report),
     });

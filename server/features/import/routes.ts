@@ -12,6 +12,7 @@ import { beginImport, importPath, readImport, recordImport } from './jobs.ts';
 import { IMPORT_CRS, importRows, serverStopping, type ImportCrs } from './service.ts';
 import { IMPORT_FORMATS, readRows, type ImportFormat } from './sources.ts';
 import { IMPORT_LIMITS, guardUpload, tooLarge } from './limits.ts';
+import { callerEncoding } from './encoding.ts';
 import { uploadDir } from './uploads.ts';
 
 const FORMAT_OF_TYPE: Record<string, ImportFormat> = {
@@ -32,8 +33,8 @@ function oneOf<T extends string>(value: unknown, field: string, allowed: readonl
 
 /**
  * POST /api/v1/import/:layer: a GeoJSON FeatureCollection, newline-delimited GeoJSON or CSV in the body,
- * imported in one transaction. ?format= (else from Content-Type), ?crs=wgs84|gcj02|bd09, ?dry_run=true,
- * ?repair=true. 201 with the report when written, 200 for a clean dry run, 422 with the report otherwise.
+ * imported in one transaction. ?format= (else from Content-Type), ?crs=wgs84|gcj02|bd09, ?srid= (the EPSG
+ * code the coordinates are in, over the file's .prj or crs), ?encoding= (CSV, DBF), ?dry_run=true, ?repair=true. 201 with the report when written, 200 for a clean dry run, 422 with the report otherwise.
  */
 export function importRoutes(database: Database, resources: ResourceDefinition[]) {
   return Router().post('/api/v1/import/:layer', async (req, res) => {
@@ -47,6 +48,8 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
     const crs: ImportCrs = oneOf(req.query.crs, 'crs', IMPORT_CRS) ?? 'wgs84';
     const dryRun = parseQueryValue(req.query.dry_run, 'dry_run', 'boolean') === true;
     const repair = parseQueryValue(req.query.repair, 'repair', 'boolean') === true;
+    const srid = parseQueryValue(req.query.srid, 'srid', 'integer') as number | undefined;
+    const encoding = callerEncoding(parseQueryValue(req.query.encoding, 'encoding', 'text') as string | undefined, format);
 
     const limits = IMPORT_LIMITS[req.viewer!.role];
     if (Number(req.get('Content-Length')) > limits.bytes) {
@@ -96,8 +99,8 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
           if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET') throw new HttpProblem(400, 'Upload interrupted', 'the upload ended before its end', { field: 'body' });
           throw error;
         }
-        return await importRows(database.db, def!, readRows(createReadStream(file), format!, limits), {
-          crs, dryRun, repair, limits, viewer: req.viewer!, actor: actorOf(req), job: id, signal: stop, onProgress: progress,
+        return await importRows(database.db, def!, readRows(createReadStream(file), format!, limits, { encoding }), {
+          crs, srid, dryRun, repair, limits, viewer: req.viewer!, actor: actorOf(req), job: id, signal: stop, onProgress: progress,
           onWritten: (trx, report) => recordImport(trx, id, 'written', 201, report),
         });
       } finally {

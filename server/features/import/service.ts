@@ -20,6 +20,7 @@ import type { RawRow } from './sources.ts';
 import { recordImportedRows, undoImport } from './jobs.ts';
 import { uploadDir } from './uploads.ts';
 import { tooLarge, type ImportLimits } from './limits.ts';
+import { inWgs84, projectedPosition, sourceCrs, type SourceCrs } from './crs.ts';
 
 export const IMPORT_CRS = ['wgs84', 'gcj02', 'bd09'] as const;
 export type ImportCrs = (typeof IMPORT_CRS)[number];
@@ -27,6 +28,8 @@ const FROM = { gcj02: gcoord.GCJ02, bd09: gcoord.BD09 } as const;
 
 export interface ImportOptions {
   crs: ImportCrs;
+  /** the EPSG code the file's coordinates are in, from the caller: wins over the file's own .prj or crs */
+  srid?: number;
   dryRun: boolean;
   /** make invalid polygons valid with ST_MakeValid where the result is still the right type */
   repair: boolean;
@@ -108,7 +111,11 @@ async function checkRows(db: Kysely<DB>, def: ResourceDefinition, rows: AsyncIte
   let staged = 0;
 
   const check = (raw: RawRow): Checked[] => {
-    if (raw.error) return reject(raw.row, raw.error), [];
+    if (raw.error) return reject(raw.row, raw.error, raw.field), [];
+    const far = projectedPosition(raw.geometry);
+    if (far) {
+      throw new HttpProblem(422, 'Unknown coordinate system', `row ${raw.row}: ${far.slice(0, 2).join(',')} is not a longitude and latitude: the file is projected, and names no coordinate system PostGIS could transform from; give srid= (the EPSG code, e.g. 4545 for CGCS2000 3-degree Gauss–Krüger CM 108E)`, { field: 'srid' });
+    }
     // Checked before it is shifted (the shift assumes a well-formed geometry), and after.
     const given = geometry.safeParse(raw.geometry);
     const shape = options.crs === 'wgs84' || !given.success ? given
@@ -130,10 +137,12 @@ async function checkRows(db: Kysely<DB>, def: ResourceDefinition, rows: AsyncIte
     }
   };
 
+  let from: SourceCrs | undefined | null = null;
   const flush = async (batch: RawRow[]) => {
     // checking is the importer's own work: other requests get their turn between batches
     await setImmediate();
-    const good = (await withWkt(db, batch)).flatMap(check);
+    if (from === null) from = await sourceCrs(db, options.srid, batch.find((r) => r.crs)?.crs);
+    const good = (await inLongitudeLatitude(db, batch, from)).flatMap(check);
     for (const { index, reason } of await invalidGeometries(db, good, def.multi)) {
       const fixed = options.repair ? await repaired(db, good[index].geometry, def) : undefined;
       if (fixed) {
@@ -254,17 +263,17 @@ async function applyRows(
   if (!report.written) await undoImport(db, def.table, written, options.actor, options.job);
 }
 
-/** CSV rows with a WKT column get their geometry as GeoJSON from PostGIS; unreadable WKT is that row's error. */
-async function withWkt(db: Kysely<DB>, batch: RawRow[]): Promise<RawRow[]> {
-  const wkt = batch.filter((r) => r.wkt !== undefined && !r.error);
-  if (!wkt.length) return batch;
-  const { rows } = await sql<{ geometry: unknown }>`
-    select geojson_from_text(w.value) as geometry
-    from json_array_elements_text(${JSON.stringify(wkt.map((r) => r.wkt))}::json) with ordinality as w(value, n)
-    order by w.n`.execute(db);
-  wkt.forEach((r, i) => {
-    if (rows[i].geometry === null) r.error = 'geometry: not valid WKT';
-    else r.geometry = rows[i].geometry;
+/**
+ * Rows with their geometry in WGS 84 longitude/latitude: a CSV's WKT read, and a projected file's geometries
+ * transformed, by PostGIS, a batch in one statement. What it cannot read or transform is that row's error.
+ */
+async function inLongitudeLatitude(db: Kysely<DB>, batch: RawRow[], from: SourceCrs | undefined): Promise<RawRow[]> {
+  const located = batch.filter((r) => !r.error && (r.wkt !== undefined || (from && r.geometry)));
+  if (!located.length) return batch;
+  const geometries = await inWgs84(db, located.map((r) => (r.wkt !== undefined ? { text: r.wkt, wkt: true } : { text: JSON.stringify(r.geometry), wkt: false })), from);
+  located.forEach((r, i) => {
+    if (geometries[i] !== null) r.geometry = geometries[i];
+    else r.error = r.wkt !== undefined && !from ? 'geometry: not valid WKT' : 'geometry: PostGIS cannot read it, or transform it from the file\'s coordinate system';
   });
   return batch;
 }

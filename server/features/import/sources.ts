@@ -4,8 +4,11 @@ import { parse as parseCsv } from 'csv-parse';
 import chain from 'stream-chain';
 import { parser } from 'stream-json';
 import { pick } from 'stream-json/filters/pick.js';
-import { streamArray } from 'stream-json/streamers/stream-array.js';
+import { streamValues } from 'stream-json/streamers/stream-values.js';
+import iconv from 'iconv-lite';
 import { HttpProblem } from '../../http/problem.ts';
+import type { FileCrs } from './crs.ts';
+import { undecodedColumn } from './encoding.ts';
 import type { ImportLimits } from './limits.ts';
 import { osmBuildings } from './osm.ts';
 import { shapefileFeatures } from './shapefile.ts';
@@ -22,7 +25,16 @@ export interface RawRow {
   properties: Record<string, unknown>;
   /** CSV: every value is text until the resource's schema says what it is */
   text?: boolean;
+  /** the coordinate system the file says it is in (a .prj, a GeoJSON crs), the same for every row */
+  crs?: FileCrs;
   error?: string;
+  /** what `error` is about, when it is one column */
+  field?: string;
+}
+
+export interface ReadOptions {
+  /** the caller's text encoding for a CSV or a shapefile's DBF (a name encodingName knows); UTF-8 if none */
+  encoding?: string;
 }
 
 const LON = ['lon', 'lng', 'longitude', 'x'];
@@ -33,21 +45,28 @@ const WKT = ['wkt', 'geometry', 'geom', 'the_geom'];
  * Rows of a file, streamed: a file larger than memory is read a feature at a time. `input` has been through
  * guardUpload, so no line or record is longer than the limits allow.
  */
-export async function* readRows(input: Readable, format: ImportFormat, limits: ImportLimits): AsyncGenerator<RawRow> {
+export async function* readRows(input: Readable, format: ImportFormat, limits: ImportLimits, options: ReadOptions = {}): AsyncGenerator<RawRow> {
   try {
-    yield* rowsOf(input, format, limits);
+    yield* rowsOf(input, format, limits, options);
   } catch (error) {
     if (error instanceof HttpProblem) throw error;
     throw new HttpProblem(400, 'Unreadable file', `not a ${format} file: ${(error as Error).message}`, { field: 'body' });
   }
 }
 
-async function* rowsOf(input: Readable, format: ImportFormat, limits: ImportLimits): AsyncGenerator<RawRow> {
+async function* rowsOf(input: Readable, format: ImportFormat, limits: ImportLimits, options: ReadOptions): AsyncGenerator<RawRow> {
   if (format === 'geojson') {
-    // The features of a FeatureCollection, one at a time.
-    const features = chain([input, parser(), pick({ filter: 'features' }), streamArray()]);
-    for await (const { key, value } of features as AsyncIterable<{ key: number; value: unknown }>) {
-      yield fromFeature(key + 1, value);
+    // The features of a FeatureCollection, one at a time, and its crs (GeoJSON 2008; GDAL writes it first).
+    const values = chain([input, parser(), pick({ filter: /^(crs|features\.\d+)$/ }), streamValues()]);
+    let [row, crs] = [0, undefined as FileCrs | undefined];
+    for await (const { value } of values as AsyncIterable<{ value: unknown }>) {
+      const named = (value as { type?: unknown; properties?: { name?: unknown } } | null);
+      if (named?.type === 'name' && typeof named.properties?.name === 'string') {
+        if (row) throw new HttpProblem(400, 'Unreadable file', 'the GeoJSON\'s crs must come before its features', { field: 'body' });
+        crs = { name: named.properties.name };
+        continue;
+      }
+      yield { ...fromFeature(++row, value), crs };
     }
   } else if (format === 'osm' || format === 'osm.pbf') {
     let row = 0;
@@ -57,7 +76,10 @@ async function* rowsOf(input: Readable, format: ImportFormat, limits: ImportLimi
     }
   } else if (format === 'shapefile') {
     let row = 0;
-    for await (const feature of shapefileFeatures(input)) yield fromFeature(++row, feature);
+    for await (const { feature, crs, encoding } of shapefileFeatures(input, options.encoding)) {
+      const undecoded = undecodedColumn(feature.properties, encoding);
+      yield undecoded ? { row: ++row, properties: {}, ...undecoded } : { ...fromFeature(++row, feature), crs };
+    }
   } else if (format === 'ndjson') {
     let row = 0;
     for await (const line of createInterface({ input, crlfDelay: Infinity })) {
@@ -74,9 +96,12 @@ async function* rowsOf(input: Readable, format: ImportFormat, limits: ImportLimi
     let row = 0;
     const records = parseCsv({ columns: (header: string[]) => header.map((h) => h.trim()), bom: true, skip_empty_lines: true, relax_column_count: false, max_record_size: limits.recordBytes });
     input.on('error', (error) => records.destroy(error)); // a broken upload ends the parse, not the process
-    for await (const record of input.pipe(records) as AsyncIterable<Record<string, string>>) {
+    const encoding = options.encoding ?? 'utf-8';
+    const text = encoding === 'utf-8' ? input : input.pipe(iconv.decodeStream(encoding)).on('error', (error: Error) => records.destroy(error));
+    for await (const record of text.pipe(records) as AsyncIterable<Record<string, string>>) {
       row++;
-      yield fromCsv(row, record);
+      const undecoded = undecodedColumn(record, encoding);
+      yield undecoded ? { row, properties: {}, ...undecoded } : fromCsv(row, record);
     }
   }
 }
