@@ -129,6 +129,29 @@ describe('imports of the files cities have', () => {
     }
   });
 
+  it('assembles an OSM multipolygon whose outer and inner rings are split across several ways', async () => {
+    const [x, y] = [109.4882, 36.5902];
+    const node = (id: number, dx: number, dy: number) => `<node id="${id}" lon="${(x + dx).toFixed(7)}" lat="${(y + dy).toFixed(7)}"/>`;
+    const way = (id: number, refs: number[]) => `<way id="${id}">${refs.map((r) => `<nd ref="${r}"/>`).join('')}</way>`;
+    const relation = (outer: number[], inner: number[]) => `<relation id="300">${outer.map((w) => `<member type="way" ref="${w}" role="outer"/>`).join('')}
+      ${inner.map((w) => `<member type="way" ref="${w}" role="inner"/>`).join('')}<tag k="type" v="multipolygon"/><tag k="building" v="school"/><tag k="name" v="延安市第五中学"/></relation>`;
+    const nodes = [node(1, 0, 0), node(2, 0.0004, 0), node(3, 0.0004, 0.0004), node(4, 0, 0.0004), node(11, 0.0001, 0.0001), node(12, 0.0003, 0.0001), node(13, 0.0003, 0.0003), node(14, 0.0001, 0.0003)].join('');
+    // the outer ring in three ways, the middle one drawn backwards; the courtyard in two
+    const ways = [way(401, [1, 2]), way(402, [4, 3, 2]), way(403, [4, 1]), way(411, [11, 12, 13]), way(412, [13, 14, 11])].join('');
+    const osm = (outer: number[], inner: number[]) => `<?xml version="1.0"?><osm version="0.6">${nodes}${ways}${relation(outer, inner)}</osm>`;
+
+    await post('/api/v1/import/buildings', 'application/osm+xml', osm([401, 402, 403], [411, 412])).expect(201);
+    const { rows: [school] } = await sql<{ holes: number; area: number; valid: boolean }>`
+      select ST_NumInteriorRings(geom) as holes, ST_Area(geom::geography) as area, ST_IsValid(geom) as valid from buildings where name = '延安市第五中学'`.execute(db());
+    const { rows: [expected] } = await sql<{ area: number }>`
+      select ST_Area(ST_Difference(ST_MakeEnvelope(${x}, ${y}, ${x + 0.0004}, ${y + 0.0004}, 4326), ST_MakeEnvelope(${x + 0.0001}, ${y + 0.0001}, ${x + 0.0003}, ${y + 0.0003}, 4326))::geography) as area`.execute(db());
+    expect(school).toMatchObject({ holes: 1, valid: true });
+    expect(school.area).toBeCloseTo(expected.area, 1);
+
+    const open = await post('/api/v1/import/buildings', 'application/osm+xml', osm([401, 402], [411, 412])).expect(422);
+    expect(open.body.rejected[0]).toEqual({ row: 1, reason: 'relation/300: ways 401, 402 do not close a ring' });
+  });
+
   it('refuses what it cannot place or decode with a problem naming the parameter, and writes nothing', async () => {
     const before = await counts();
     const point = [{ lon: 636000, lat: 4050000, fields: { name: '某楼', category: 'retired' } }];
