@@ -19,7 +19,7 @@ import type { HttpProblem } from './http/problem.ts';
 import { openMigratedDatabase } from './start.ts';
 
 const EXTENSIONS: Record<string, ImportFormat> = {
-  '.geojson': 'geojson', '.json': 'geojson', '.ndjson': 'ndjson', '.geojsonl': 'ndjson', '.geojsons': 'ndjson', '.jsonl': 'ndjson', '.csv': 'csv', '.zip': 'shapefile', '.osm': 'osm', '.pbf': 'osm.pbf',
+  '.geojson': 'geojson', '.json': 'geojson', '.ndjson': 'ndjson', '.geojsonl': 'ndjson', '.geojsons': 'ndjson', '.jsonl': 'ndjson', '.csv': 'csv', '.xlsx': 'xlsx', '.zip': 'shapefile', '.osm': 'osm', '.pbf': 'osm.pbf',
 };
 
 const usage = `usage: npm run import -- <${RESOURCES.map((r) => r.name).join('|')}> <file> [--format ${IMPORT_FORMATS.join('|')}] [--crs ${IMPORT_CRS.join('|')}] [--srid <EPSG code>] [--encoding gbk|utf-8|…] [--dry-run] [--repair]`;

@@ -1,3 +1,4 @@
+import ExcelJS from 'exceljs';
 import { zipSync } from 'fflate';
 import iconv from 'iconv-lite';
 import { sql } from 'kysely';
@@ -19,6 +20,16 @@ describe('imports of the files cities have', () => {
   const counts = async () => (await sql<{ n: string }>`
     select (select count(*) from buildings) || '/' || (select count(*) from members) || '/' || (select count(*) from units) as n`.execute(db())).rows[0].n;
   const post = (path: string, type: string, body: string | Buffer) => request(app).post(path).set('Content-Type', type).send(body);
+  const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+  /** A workbook as Excel writes it (exceljs), its first sheet from rows of cells; `change` edits that sheet. */
+  const workbook = async (rows: ExcelJS.CellValue[][], change?: (sheet: ExcelJS.Worksheet) => void) => {
+    const book = new ExcelJS.Workbook();
+    const sheet = book.addWorksheet('花名册');
+    rows.forEach((row) => sheet.addRow(row));
+    change?.(sheet);
+    book.addWorksheet('说明').addRow(['第二张表不读', 'x']);
+    return Buffer.from(await book.xlsx.writeBuffer());
+  };
 
   beforeAll(async () => {
     test = await openTestDatabase();
@@ -127,6 +138,62 @@ describe('imports of the files cities have', () => {
       expect([...rows[0].name]).toEqual([...name]);
       expect(rows[0].metres).toBeLessThan(0.01);
     }
+  });
+
+  it('imports an Excel sheet of units with coordinates, dates as ISO dates, headers trimmed', async () => {
+    const file = await workbook([
+      [' name ', 'kind', 'has_agreement', 'agreement_signed_on', 'lon', 'lat'],
+      ['延安红街文化公司', 'enterprise', true, new Date(Date.UTC(2023, 4, 4)), 109.4871, 36.5871],
+      [],
+      ['宝塔山小学', 'school', false, null, 109.4875, 36.5875],
+    ]);
+    const { body } = await post('/api/v1/import/units', XLSX, file).expect(201);
+    expect(body).toMatchObject({ read: 2, imported: 2 });
+    const { rows } = await sql<{ name: string; signed: string | null; has_agreement: boolean; lon: number }>`
+      select name, agreement_signed_on::text as signed, has_agreement, ST_X(geom) as lon from units where name in ('延安红街文化公司', '宝塔山小学') order by name desc`.execute(db());
+    expect(rows).toEqual([
+      { name: '延安红街文化公司', signed: '2023-05-04', has_agreement: true, lon: 109.4871 },
+      { name: '宝塔山小学', signed: null, has_agreement: false, lon: 109.4875 },
+    ]);
+    expect([...rows[0].name]).toEqual([...'延安红街文化公司']);
+  });
+
+  it('places an Excel roster of members without coordinates at their buildings, and reports who matched none', async () => {
+    const { rows: homes } = await sql<{ id: number; name: string; address: string; code: string; community: string }>`
+      select b.id, b.name, b.address, c.code, c.name as community from buildings b join communities c on c.id = b.community_id
+      where b.address is not null and (select count(*) from buildings o where o.community_id = b.community_id and o.name = b.name) = 1
+      order by b.id limit 2`.execute(db());
+    expect(homes).toHaveLength(2);
+    const roster = [
+      ['name', 'category', 'phone', 'building', 'community'],
+      ['刘德华', 'retired', '13800000001', homes[0].name, homes[0].code], // a building's name within its community's code
+      ['赵丽颖', 'in_service', '13800000002', homes[1].address, homes[1].community], // its address within its community's name
+    ];
+    const before = await counts();
+    const unmatched = await post('/api/v1/import/members', XLSX, await workbook([...roster, ['钱七', 'retired', '13800000003', '不存在的楼', homes[0].code]])).expect(422);
+    expect(unmatched.body.rejected).toEqual([{ row: 3, field: 'building', reason: `building 不存在的楼 in ${homes[0].code} matched no building` }]);
+    expect(await counts()).toBe(before);
+
+    await post('/api/v1/import/members', XLSX, await workbook(roster)).expect(201);
+    for (const [i, name] of ['刘德华', '赵丽颖'].entries()) {
+      const { rows: [member] } = await sql<{ building_id: number; metres: number }>`
+        select m.building_id, ST_Distance(m.geom::geography, ST_PointOnSurface(b.geom)::geography) as metres
+        from members m join buildings b on b.id = ${homes[i].id} where m.name = ${name}`.execute(db());
+      expect(member).toEqual({ building_id: homes[i].id, metres: expect.any(Number) });
+      expect(member.metres).toBeLessThan(0.01);
+    }
+  });
+
+  it('refuses an Excel sheet with a formula or a merged header, naming the column, and writes nothing', async () => {
+    const before = await counts();
+    const formula = await workbook([['name', 'category', 'lon', 'lat'], ['孙八', { formula: 'UPPER("retired")', result: 'RETIRED' }, 109.4862, 36.5862]]);
+    const refused = await post('/api/v1/import/members', XLSX, formula).expect(422);
+    expect(refused.type).toBe('application/problem+json');
+    expect(refused.body.rejected).toEqual([{ row: 1, field: 'properties.category', reason: 'column category: a formula: we take values, not formulas; paste values' }]);
+    const merged = await workbook([['姓名', '', 'lon', 'lat'], ['周九', 'retired', 109.4862, 36.5862]], (sheet) => sheet.mergeCells('A1:B1'));
+    const header = await post('/api/v1/import/members', XLSX, merged).expect(400);
+    expect(header.body).toMatchObject({ title: 'Merged header', field: 'body', detail: expect.stringMatching(/header 姓名 \(cell A1\) is a merged cell/) });
+    expect(await counts()).toBe(before);
   });
 
   it('assembles an OSM multipolygon whose outer and inner rings are split across several ways', async () => {

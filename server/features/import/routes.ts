@@ -18,7 +18,7 @@ import { uploadDir } from './uploads.ts';
 const FORMAT_OF_TYPE: Record<string, ImportFormat> = {
   'application/geo+json': 'geojson', 'application/json': 'geojson',
   'application/x-ndjson': 'ndjson', 'application/geo+json-seq': 'ndjson', 'application/x-ndjson+geo': 'ndjson',
-  'text/csv': 'csv',
+  'text/csv': 'csv', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'xlsx',
   'application/zip': 'shapefile', 'application/x-zip-compressed': 'shapefile',
   'application/osm+xml': 'osm', 'application/vnd.openstreetmap.data+xml': 'osm', 'application/x-protobuf': 'osm.pbf',
 };

@@ -142,7 +142,7 @@ async function checkRows(db: Kysely<DB>, def: ResourceDefinition, rows: AsyncIte
     // checking is the importer's own work: other requests get their turn between batches
     await setImmediate();
     if (from === null) from = await sourceCrs(db, options.srid, batch.find((r) => r.crs)?.crs);
-    const good = (await inLongitudeLatitude(db, batch, from)).flatMap(check);
+    const good = (await atBuildings(db, def, await inLongitudeLatitude(db, batch, from))).flatMap(check);
     for (const { index, reason } of await invalidGeometries(db, good, def.multi)) {
       const fixed = options.repair ? await repaired(db, good[index].geometry, def) : undefined;
       if (fixed) {
@@ -274,6 +274,43 @@ async function inLongitudeLatitude(db: Kysely<DB>, batch: RawRow[], from: Source
   located.forEach((r, i) => {
     if (geometries[i] !== null) r.geometry = geometries[i];
     else r.error = r.wkt !== undefined && !from ? 'geometry: not valid WKT' : 'geometry: PostGIS cannot read it, or transform it from the file\'s coordinate system';
+  });
+  return batch;
+}
+
+/**
+ * Rows of a roster without coordinates (members with their building instead), placed at that building's point
+ * on surface: found by its code (where buildings have one), else by its name or address within the community
+ * named by code or name. A row that matches no building, or several, is that row's error: never a guess.
+ */
+async function atBuildings(db: Kysely<DB>, def: ResourceDefinition, batch: RawRow[]): Promise<RawRow[]> {
+  const placed = batch.filter((r) => r.place && !r.error);
+  if (!placed.length) return batch;
+  if (!def.geometry.includes('Point')) {
+    for (const r of placed) r.error = `no geometry: ${def.name} are drawn, not placed at a building`;
+    return batch;
+  }
+  const { rows: [{ coded }] } = await sql<{ coded: boolean }>`
+    select exists (select 1 from information_schema.columns where table_schema = current_schema() and table_name = 'buildings' and column_name = 'code') as coded`.execute(db);
+  const byCode = coded ? sql`p.code is not null and b.code = p.code` : sql`false`;
+  const { rows } = await sql<{ matches: number; geometry: unknown }>`
+    select count(b.id)::int as matches, ST_AsGeoJSON(ST_PointOnSurface((array_agg(b.geom))[1]), 15)::json as geometry
+    from (select e->>'code' as code, e->>'building' as building, e->>'community' as community, n
+          from json_array_elements(${JSON.stringify(placed.map((r) => r.place))}::json) with ordinality as e(e, n)) p
+    left join lateral (
+      select b.id, b.geom from buildings b left join communities c on c.id = b.community_id
+      where ${byCode} or (p.building is not null and (b.name = p.building or b.address = p.building) and (c.code = p.community or c.name = p.community))
+      limit 2
+    ) b on true
+    group by p.n order by p.n`.execute(db);
+  placed.forEach((r, i) => {
+    const { code, building, community } = r.place!;
+    const named = code ?? `${building} in ${community ?? '(no community given)'}`;
+    if (rows[i].matches === 1) return void (r.geometry = rows[i].geometry);
+    r.field = 'building';
+    if (rows[i].matches > 1) r.error = `building ${named} matches several buildings: give its code`;
+    else if (code && !coded && !building) r.error = `building ${code}: buildings carry no code yet; give the building's name or address and its community`;
+    else r.error = `building ${named} matched no building${community || code ? '' : ': give its community (code or name)'}`;
   });
   return batch;
 }

@@ -4,38 +4,13 @@ import { join } from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { open as openShapefile } from 'shapefile';
-import yauzl, { type Entry, type ZipFile } from 'yauzl';
+import type { Entry, ZipFile } from 'yauzl';
 import { HttpProblem } from '../../http/problem.ts';
 import type { FileCrs } from './crs.ts';
 import { encodingName, languageDriverEncoding } from './encoding.ts';
 import { UNPACKED, tooLarge } from './limits.ts';
 import { uploadDir } from './uploads.ts';
-
-const openZip = (path: string) =>
-  new Promise<ZipFile>((resolve, reject) => yauzl.open(path, { lazyEntries: true, autoClose: false }, (e, zip) => (e ? reject(e) : resolve(zip!))));
-
-/** A shapefile set is a handful of files; a zip of thousands is not one. */
-const MAX_ENTRIES = 1000;
-
-function entriesOf(zip: ZipFile) {
-  return new Promise<Entry[]>((resolve, reject) => {
-    const entries: Entry[] = [];
-    let declared = 0;
-    zip.on('entry', (entry: Entry) => {
-      entries.push(entry);
-      declared += entry.uncompressedSize;
-      if (entries.length > MAX_ENTRIES) return reject(tooLarge('entries', `a shapefile zip holds at most ${MAX_ENTRIES} files`));
-      if (declared > UNPACKED.zipBytes) return reject(tooLarge('unpackedBytes', `a shapefile zip unpacks to at most ${UNPACKED.zipBytes} bytes`));
-      zip.readEntry();
-    });
-    zip.on('end', () => resolve(entries));
-    zip.on('error', reject);
-    zip.readEntry();
-  });
-}
-
-const streamOf = (zip: ZipFile, entry: Entry) =>
-  new Promise<Readable>((resolve, reject) => zip.openReadStream(entry, (e, stream) => (e ? reject(e) : resolve(stream!))));
+import { entriesOf, openZip, streamOf } from './zip.ts';
 
 /** A .prj or .cpg: a line of text, refused unread if its header says it is more. */
 const textOf = async (zip: ZipFile, entry: Entry | undefined) => {
@@ -76,7 +51,7 @@ export async function* shapefileFeatures(input: Readable, callerEncoding?: strin
   try {
     await pipeline(input, createWriteStream(path));
     zip = await openZip(path);
-    const entries = (await entriesOf(zip)).filter((e) => !e.fileName.startsWith('__MACOSX/'));
+    const entries = (await entriesOf(zip, 'a shapefile zip')).filter((e) => !e.fileName.startsWith('__MACOSX/'));
     const find = (extension: string) => entries.find((e) => e.fileName.toLowerCase().endsWith(extension));
     const [shp, dbf] = [find('.shp'), find('.dbf')];
     if (!shp || !dbf) throw new HttpProblem(400, 'Unreadable file', 'the zip must hold a .shp and its .dbf', { field: 'body' });

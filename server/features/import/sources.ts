@@ -12,8 +12,9 @@ import { undecodedColumn } from './encoding.ts';
 import type { ImportLimits } from './limits.ts';
 import { osmBuildings } from './osm.ts';
 import { shapefileFeatures } from './shapefile.ts';
+import { xlsxRecords } from './xlsx.ts';
 
-export const IMPORT_FORMATS = ['geojson', 'ndjson', 'csv', 'shapefile', 'osm', 'osm.pbf'] as const;
+export const IMPORT_FORMATS = ['geojson', 'ndjson', 'csv', 'xlsx', 'shapefile', 'osm', 'osm.pbf'] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
 
 /** One row of a file as read, before any checking; `row` counts features (CSV: data rows) from 1. */
@@ -22,6 +23,8 @@ export interface RawRow {
   geometry?: unknown;
   /** CSV: a WKT geometry, read by PostGIS */
   wkt?: string;
+  /** a table's row with no coordinates: the building it is at, found by PostGIS (its point on surface) */
+  place?: BuildingPlace;
   properties: Record<string, unknown>;
   /** CSV: every value is text until the resource's schema says what it is */
   text?: boolean;
@@ -32,6 +35,9 @@ export interface RawRow {
   field?: string;
 }
 
+/** A building named by its code, or by its name or address within a community (by code or name). */
+export interface BuildingPlace { code?: string; building?: string; community?: string }
+
 export interface ReadOptions {
   /** the caller's text encoding for a CSV or a shapefile's DBF (a name encodingName knows); UTF-8 if none */
   encoding?: string;
@@ -40,6 +46,10 @@ export interface ReadOptions {
 const LON = ['lon', 'lng', 'longitude', 'x'];
 const LAT = ['lat', 'latitude', 'y'];
 const WKT = ['wkt', 'geometry', 'geom', 'the_geom'];
+// a roster's columns that place a row at a building instead of coordinates
+const BUILDING_CODE = ['building_code', '楼栋编码', '楼栋代码'];
+const BUILDING = ['building', 'address', '楼栋', '楼栋名称', '地址'];
+const COMMUNITY = ['community', '社区', '所属社区'];
 
 /**
  * Rows of a file, streamed: a file larger than memory is read a feature at a time. `input` has been through
@@ -80,6 +90,12 @@ async function* rowsOf(input: Readable, format: ImportFormat, limits: ImportLimi
       const undecoded = undecodedColumn(feature.properties, encoding);
       yield undecoded ? { row: ++row, properties: {}, ...undecoded } : { ...fromFeature(++row, feature), crs };
     }
+  } else if (format === 'xlsx') {
+    let row = 0;
+    for await (const { record, error, field } of xlsxRecords(input)) {
+      row++;
+      yield record ? fromTable(row, record) : { row, properties: {}, error, field };
+    }
   } else if (format === 'ndjson') {
     let row = 0;
     for await (const line of createInterface({ input, crlfDelay: Infinity })) {
@@ -101,7 +117,7 @@ async function* rowsOf(input: Readable, format: ImportFormat, limits: ImportLimi
     for await (const record of text.pipe(records) as AsyncIterable<Record<string, string>>) {
       row++;
       const undecoded = undecodedColumn(record, encoding);
-      yield undecoded ? { row, properties: {}, ...undecoded } : fromCsv(row, record);
+      yield undecoded ? { row, properties: {}, ...undecoded } : fromTable(row, record);
     }
   }
 }
@@ -116,17 +132,21 @@ function fromFeature(row: number, value: unknown): RawRow {
 /** Cells as a spreadsheet-safe export writes them (="610602001001", a ' before = + - @): the text they protect. */
 const unprotected = (cell: string) => /^="(.*)"$/s.exec(cell)?.[1] ?? (/^'[=+\-@\t\r]/.test(cell) ? cell.slice(1) : cell);
 
-function fromCsv(row: number, cells: Record<string, string>): RawRow {
+/** A CSV record or a spreadsheet row: its geometry from lon/lat or WKT columns, else the building it names. */
+function fromTable(row: number, cells: Record<string, string>): RawRow {
   const record = Object.fromEntries(Object.entries(cells).map(([column, cell]) => [column, unprotected(cell)]));
   const columns = Object.keys(record);
   const find = (names: string[]) => columns.find((c) => names.includes(c.toLowerCase()));
   const [lon, lat, wkt] = [find(LON), find(LAT), find(WKT)];
-  const properties = Object.fromEntries(Object.entries(record).filter(([c, v]) => ![lon, lat, wkt].includes(c) && v !== ''));
+  const [code, building, community] = lon && lat || wkt ? [] : [find(BUILDING_CODE), find(BUILDING), find(COMMUNITY)];
+  const properties = Object.fromEntries(Object.entries(record).filter(([c, v]) => ![lon, lat, wkt, code, building, community].includes(c) && v !== ''));
   if (wkt) return { row, wkt: record[wkt], properties, text: true };
   if (lon && lat) {
     const [x, y] = [Number(record[lon]), Number(record[lat])];
     if (!Number.isFinite(x) || !Number.isFinite(y)) return { row, properties, error: `${lon}/${lat} must be numbers` };
     return { row, geometry: { type: 'Point', coordinates: [x, y] }, properties, text: true };
   }
-  return { row, properties, error: `no geometry: give a WKT column (${WKT.join(', ')}) or lon and lat columns` };
+  const place = { code: code && record[code], building: building && record[building], community: community && record[community] };
+  if (place.code || place.building) return { row, place, properties, text: true };
+  return { row, properties, error: `no geometry: give a WKT column (${WKT.join(', ')}), lon and lat columns, or the building (${BUILDING_CODE[0]}, or ${BUILDING[0]} and ${COMMUNITY[0]})` };
 }
