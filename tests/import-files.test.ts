@@ -75,7 +75,7 @@ describe('imports of the files cities have', () => {
     expect(await farthest(features, 4545)).toBeLessThan(0.01);
   });
 
-  it('reads a GBK table without any mark as UTF-8 and names the column it cannot decode; encoding=gbk reads it', async () => {
+  it('reads a GBK table without any mark as UTF-8 and names the column it cannot decode; .cpg over the driver byte, encoding= over both', async () => {
     const features = await projectedSquares(4545, ['枣园社区3号楼'], [109.4862, 36.5932]);
     const files = await ogrShapefileZip(collection(4545, features), ['ENCODING=LDID/77']);
     files['fixture.dbf'][29] = 0x57; // "ANSI": says nothing
@@ -83,8 +83,11 @@ describe('imports of the files cities have', () => {
     const refused = await post('/api/v1/import/buildings', 'application/zip', Buffer.from(zipSync(files))).expect(422);
     expect(refused.body.rejected).toEqual([{ row: 1, field: 'properties.name', reason: expect.stringMatching(/column name: .*not valid utf-8.*encoding=gbk/) }]);
     expect(await counts()).toBe(before);
-    // the caller's encoding wins over the file's, even over a .cpg that is wrong
+    // a .cpg wins over the language driver byte (here it is wrong), and the caller's encoding over both
+    files['fixture.dbf'][29] = 0x4d;
     files['fixture.cpg'] = Buffer.from('UTF-8');
+    expect((await post('/api/v1/import/buildings', 'application/zip', Buffer.from(zipSync(files))).expect(422)).body.rejected[0].field).toBe('properties.name');
+    expect(await counts()).toBe(before);
     await post('/api/v1/import/buildings?encoding=gbk', 'application/zip', Buffer.from(zipSync(files))).expect(201);
     expect(await farthest(features, 4545)).toBeLessThan(0.01);
   });

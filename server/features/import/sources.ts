@@ -17,7 +17,7 @@ import { xlsxRecords } from './xlsx.ts';
 export const IMPORT_FORMATS = ['geojson', 'ndjson', 'csv', 'xlsx', 'shapefile', 'osm', 'osm.pbf'] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
 
-/** One row of a file as read, before any checking; `row` counts features (CSV: data rows) from 1. */
+/** One row of a file as read, before any checking; `row` counts features (CSV, XLSX: data rows) from 1. */
 export interface RawRow {
   row: number;
   geometry?: unknown;
@@ -70,7 +70,7 @@ async function* rowsOf(input: Readable, format: ImportFormat, limits: ImportLimi
     const values = chain([input, parser(), pick({ filter: /^(crs|features\.\d+)$/ }), streamValues()]);
     let [row, crs] = [0, undefined as FileCrs | undefined];
     for await (const { value } of values as AsyncIterable<{ value: unknown }>) {
-      const named = (value as { type?: unknown; properties?: { name?: unknown } } | null);
+      const named = value as { type?: unknown; properties?: { name?: unknown } } | null;
       if (named?.type === 'name' && typeof named.properties?.name === 'string') {
         if (row) throw new HttpProblem(400, 'Unreadable file', 'the GeoJSON\'s crs must come before its features', { field: 'body' });
         crs = { name: named.properties.name };
