@@ -102,7 +102,7 @@ describe('imports of the files cities have', () => {
     expect(await farthest(features, 4524)).toBeLessThan(0.01);
   });
 
-  it('imports GeoJSON in CGCS2000 (EPSG:4490) named by its crs member, and in EPSG:4545 by srid=', async () => {
+  it('imports GeoJSON in CGCS2000 (EPSG:4490) named by its crs member, and in EPSG:4545 by srid= or crs EPSG:4545', async () => {
     const places = [[109.48671234567, 36.58712345678], [109.48771234567, 36.58812345678]];
     const units = places.map(([lon, lat], i) => ({ type: 'Feature', properties: { name: `宝塔区驻区单位${i}`, kind: 'enterprise' }, geometry: { type: 'Point', coordinates: [lon, lat] } }));
     await post('/api/v1/import/units', 'application/geo+json', JSON.stringify(collection(4490, units))).expect(201);
@@ -117,6 +117,10 @@ describe('imports of the files cities have', () => {
     const { crs: _, ...plain } = collection(4545, features);
     await post('/api/v1/import/buildings?srid=4545', 'application/geo+json', JSON.stringify(plain)).expect(201);
     expect(await farthest(features, 4545)).toBeLessThan(0.01);
+    // the crs as GDAL's older writers and QGIS name it
+    const named = await projectedSquares(4545, ['南关社区7号楼'], [109.4862, 36.5962]);
+    await post('/api/v1/import/buildings', 'application/geo+json', JSON.stringify(collection('EPSG:4545', named))).expect(201);
+    expect(await farthest(named, 4545)).toBeLessThan(0.01);
   });
 
   it('imports a GBK CSV given encoding=gbk, with x/y in metres given srid=', async () => {

@@ -29,7 +29,7 @@ export async function sourceCrs(db: Kysely<DB>, srid: number | undefined, file: 
   if (!file) return undefined;
   if ('name' in file) {
     if (/^(urn:ogc:def:crs:)?OGC:(1\.3:)?CRS84$/i.test(file.name)) return undefined;
-    const code = /^(?:urn:ogc:def:crs:)?EPSG:[\d.]*:?(\d+)$/i.exec(file.name)?.[1];
+    const code = /^(?:urn:ogc:def:crs:)?EPSG:(?:[\d.]*:)?(\d+)$/i.exec(file.name)?.[1];
     if (!code) throw unknownCrs(`the GeoJSON's crs ${file.name} is not an EPSG code`);
     return sourceCrs(db, Number(code), undefined);
   }

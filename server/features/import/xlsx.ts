@@ -33,10 +33,10 @@ async function checkedWorkbook(zip: ZipFile) {
     let tail = '';
     for await (const chunk of await streamOf(zip, entry)) {
       if (!sheet) continue;
-      // a merge list sits after the rows; a tag may straddle two chunks
+      // a merge list sits after the rows; a tag may straddle two chunks (one seen twice is no harm)
       const text = tail + (chunk as Buffer).toString('latin1');
       for (const [, column, first, last] of text.matchAll(MERGE)) ranges.push([column, Number(first), Number(last ?? first)]);
-      tail = text.slice(Math.max(text.lastIndexOf('<'), text.length - 200));
+      tail = text.slice(-200);
     }
     if (sheet) merges.set(sheet, ranges);
   }
