@@ -1,4 +1,4 @@
-// npm run import -- <layer> <file> [--format geojson|ndjson|csv|…] [--crs wgs84|gcj02|bd09] [--dry-run] [--repair]
+// npm run import -- <layer> <file> [--format geojson|ndjson|csv|xlsx|…] [--crs wgs84|gcj02|bd09] [--srid 4545] [--encoding gbk] [--dry-run] [--repair]
 //   [--fields property:column,…] [--extra ignore|reject] [--mode insert|upsert|replace] [--community <id>]
 // Imports a file into the configured database (DATABASE_URL, or the embedded one in DATA_DIR), everything or
 // nothing (checked, then written in batches), showing its progress (percent and time left), then prints the
@@ -15,36 +15,41 @@ import { IMPORT_CRS, IMPORT_MODES, importMode, importRows, type ImportCrs, type 
 import { IMPORT_EXTRA, parseFields, type ImportExtra } from './features/import/mapping.ts';
 import { IMPORT_FORMATS, readRows, type ImportFormat } from './features/import/sources.ts';
 import { IMPORT_LIMITS, guardUpload } from './features/import/limits.ts';
+import { callerEncoding } from './features/import/encoding.ts';
 import { beginImport, recordImport } from './features/import/jobs.ts';
 import { createLogger } from './logger.ts';
+import type { HttpProblem } from './http/problem.ts';
 import { openMigratedDatabase } from './start.ts';
 
 const EXTENSIONS: Record<string, ImportFormat> = {
-  '.geojson': 'geojson', '.json': 'geojson', '.ndjson': 'ndjson', '.geojsonl': 'ndjson', '.geojsons': 'ndjson', '.jsonl': 'ndjson', '.csv': 'csv', '.zip': 'shapefile', '.osm': 'osm', '.pbf': 'osm.pbf',
+  '.geojson': 'geojson', '.json': 'geojson', '.ndjson': 'ndjson', '.geojsonl': 'ndjson', '.geojsons': 'ndjson', '.jsonl': 'ndjson', '.csv': 'csv', '.xlsx': 'xlsx', '.zip': 'shapefile', '.osm': 'osm', '.pbf': 'osm.pbf',
 };
 
-const usage = `usage: npm run import -- <${RESOURCES.map((r) => r.name).join('|')}> <file> [--format ${IMPORT_FORMATS.join('|')}] [--crs ${IMPORT_CRS.join('|')}] [--dry-run] [--repair]
+const usage = `usage: npm run import -- <${RESOURCES.map((r) => r.name).join('|')}> <file> [--format ${IMPORT_FORMATS.join('|')}] [--crs ${IMPORT_CRS.join('|')}] [--srid <EPSG code>] [--encoding gbk|utf-8|…] [--dry-run] [--repair]
   [--fields property:column,…] [--extra ${IMPORT_EXTRA.join('|')}] [--mode ${IMPORT_MODES.join('|')}] [--community <id>]`;
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    format: { type: 'string' }, crs: { type: 'string', default: 'wgs84' }, 'dry-run': { type: 'boolean', default: false }, repair: { type: 'boolean', default: false },
+    format: { type: 'string' }, crs: { type: 'string', default: 'wgs84' }, srid: { type: 'string' }, encoding: { type: 'string' }, 'dry-run': { type: 'boolean', default: false }, repair: { type: 'boolean', default: false },
     fields: { type: 'string' }, extra: { type: 'string', default: 'ignore' }, mode: { type: 'string', default: 'insert' }, community: { type: 'string' },
   },
 });
 const [layer, file] = positionals;
 const def = RESOURCES.find((r) => r.name === layer);
 const format = (values.format ?? EXTENSIONS[extname(file ?? '').toLowerCase()]) as ImportFormat | undefined;
-if (!def || !file || !format || !IMPORT_FORMATS.includes(format) || !IMPORT_CRS.includes(values.crs as ImportCrs)
+const srid = values.srid === undefined ? undefined : Number(values.srid);
+if (!def || !file || !format || !IMPORT_FORMATS.includes(format) || !IMPORT_CRS.includes(values.crs as ImportCrs) || (srid !== undefined && !(Number.isInteger(srid) && srid > 0))
   || !IMPORT_EXTRA.includes(values.extra as ImportExtra) || !IMPORT_MODES.includes(values.mode as ImportMode) || (values.community !== undefined && !/^[1-9]\d{0,9}$/.test(values.community))) {
   console.error(usage);
   process.exit(2);
 }
 let how: { fields: ReturnType<typeof parseFields>; mode: ImportMode; community?: number };
+let encoding: string | undefined;
 try {
   how = { fields: parseFields(values.fields, def), ...importMode(def, values.mode as ImportMode, values.community === undefined ? undefined : Number(values.community)) };
+  encoding = callerEncoding(values.encoding, format);
 } catch (error) {
-  console.error(`${(error as Error).message}\n${usage}`);
+  console.error(`${(error as HttpProblem).detail ?? (error as Error).message}\n${usage}`);
   process.exit(2);
 }
 
@@ -80,8 +85,8 @@ async function run() {
   try {
     const limits = IMPORT_LIMITS['command line'];
     const guarded = pipeline(input, guardUpload(format!, limits), () => {});
-    const report = await importRows(database.db, def!, readRows(guarded, format!, limits), {
-      crs: values.crs as ImportCrs, dryRun: values['dry-run'], repair: values.repair, extra: values.extra as ImportExtra, ...how,
+    const report = await importRows(database.db, def!, readRows(guarded, format!, limits, { encoding }), {
+      crs: values.crs as ImportCrs, srid, dryRun: values['dry-run'], repair: values.repair, extra: values.extra as ImportExtra, ...how,
       limits, job: job.id, signal: stopped.signal, onProgress: (progress) => show(progress), actor,
       onWritten: (trx, report) => recordImport(trx, job.id, 'written', null, report),
     });

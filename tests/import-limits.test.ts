@@ -77,6 +77,9 @@ describe('imports within limits: every malformed upload refused, nothing written
       body: () => shapefile((f) => { f['points.shp'] = Buffer.concat([Buffer.from(f['points.shp']).subarray(0, 100), Buffer.alloc(8 * 1024 ** 2)]); }), status: 400, field: 'body' },
     { name: 'a zip without its .dbf', layer: 'issues', format: 'shapefile', body: () => shapefile((f) => { delete f['points.dbf']; }), status: 400, field: 'body' },
     { name: 'a zip that is not one', layer: 'issues', format: 'shapefile', body: () => 'PK\x03\x04 not really', status: 400, field: 'body' },
+    { name: 'an XLSX of more files than a workbook has', layer: 'members', format: 'xlsx',
+      body: () => Buffer.from(zipSync(Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`xl/media/image${i}.png`, new Uint8Array(1)])))), status: 413, limit: 'entries' },
+    { name: 'an XLSX that is not a zip', layer: 'members', format: 'xlsx', body: () => 'name,category\n', status: 400, field: 'body' },
     { name: 'a building of more vertices than a footprint takes', layer: 'buildings', format: 'geojson', status: 422, field: 'geometry.coordinates',
       body: () => collection([{ type: 'Feature', properties: { name: '多边形' }, geometry: { type: 'Polygon', coordinates: [[
         ...Array.from({ length: 20_001 }, (_, i) => [109.49 + 0.001 * Math.cos((i / 20_001) * 2 * Math.PI), 36.58 + 0.001 * Math.sin((i / 20_001) * 2 * Math.PI)]), [109.491, 36.58]]] } }]) },
@@ -111,6 +114,19 @@ describe('imports within limits: every malformed upload refused, nothing written
       UNPACKED.osmNodes = cap;
     }
     expect((await request(apps.admin).get('/api/v1/health').expect(200)).body.status).toBe('ok');
+  });
+
+  it('an XLSX whose shared strings (held in memory) unpack past their cap is refused before they are read', async () => {
+    const cap = UNPACKED.xlsxStringsBytes;
+    UNPACKED.xlsxStringsBytes = 1000; // the real cap takes a quarter of a gigabyte to cross
+    try {
+      const book = zipSync({ 'xl/sharedStrings.xml': new Uint8Array(1001), 'xl/worksheets/sheet1.xml': new Uint8Array(10) });
+      const answer = await request(apps.admin).post('/api/v1/import/members?format=xlsx').set('Content-Type', 'application/octet-stream').send(Buffer.from(book));
+      expect(answer.status).toBe(413);
+      expect(answer.body).toMatchObject({ limit: 'unpackedBytes', detail: expect.stringMatching(/shared strings/) });
+    } finally {
+      UNPACKED.xlsxStringsBytes = cap;
+    }
   });
 
   it('a building inside the service area and under the vertex cap is still taken', async () => {

@@ -30,7 +30,7 @@ describe('the published contract', () => {
     expect(memberFilters).toEqual(expect.arrayContaining(['bbox', 'limit', 'after', 'grid', 'volunteer', 'skill']));
     expect(body.components.schemas.BuildingProperties.properties.kind.enum).toContain('residential');
     expect(body.paths['/api/v1/import/{layer}'].post.parameters.find((p: { name: string }) => p.name === 'format').schema.enum)
-      .toEqual(['geojson', 'ndjson', 'csv', 'shapefile', 'osm', 'osm.pbf']);
+      .toEqual(['geojson', 'ndjson', 'csv', 'xlsx', 'shapefile', 'osm', 'osm.pbf']);
     // every route an admin may read, with its required parameters' examples (the event stream never ends: tests/dispatch.test.ts
     // reads it; the demo has no photo to fetch: tests/problem-wall.test.ts does; nor an import: tests/import-jobs.test.ts)
     const skipped = ['/api/v1/events', '/api/v1/volunteers/me', '/api/v1/issues/{id}/photos/{photo}', '/api/v1/imports/{id}'];

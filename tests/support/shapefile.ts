@@ -65,3 +65,26 @@ export function pointShapefileZip(points: { lon: number; lat: number; fields: Re
 
 export const WGS84_PRJ = 'GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984",SPHEROID["WGS_1984",6378137.0,298.257223563]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]]';
 export const GAUSS_KRUGER_PRJ = 'PROJCS["CGCS2000_3_Degree_GK_CM_111E",GEOGCS["GCS_China_Geodetic_Coordinate_System_2000",DATUM["D_China_2000",SPHEROID["CGCS2000",6378137.0,298.257222101]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Gauss_Kruger"],PARAMETER["False_Easting",500000.0],PARAMETER["Central_Meridian",111.0],UNIT["Meter",1.0]]';
+
+/**
+ * A zipped shapefile written by GDAL's ogr2ogr (gdal-bin, as a city's GIS office would) from a GeoJSON
+ * FeatureCollection, with its layer creation options (-lco ENCODING=LDID/77: a GBK DBF marked by its language
+ * driver byte and no .cpg; ENCODING=UTF-8: a .cpg). The collection's crs names the .prj GDAL writes.
+ */
+export async function ogrShapefileZip(collection: object, layerOptions: string[]) {
+  const { execFile } = await import('node:child_process');
+  const { mkdtemp, readdir, readFile, rm, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = await mkdtemp(join(tmpdir(), 'gridmap-ogr-'));
+  try {
+    await writeFile(join(dir, 'in.geojson'), JSON.stringify(collection));
+    await new Promise<void>((resolve, reject) => execFile('ogr2ogr', ['-f', 'ESRI Shapefile', join(dir, 'out.shp'), join(dir, 'in.geojson'), ...layerOptions.flatMap((o) => ['-lco', o])],
+      (error, _stdout, stderr) => (error ? reject(new Error(`ogr2ogr: ${stderr}`)) : resolve())));
+    const files: Record<string, Uint8Array> = {};
+    for (const name of await readdir(dir)) if (name.startsWith('out.')) files[name.replace('out.', 'fixture.')] = await readFile(join(dir, name));
+    return files;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

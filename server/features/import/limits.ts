@@ -38,6 +38,8 @@ export const UNPACKED = {
   sidecarBytes: 64 * 1024,
   /** all entries of a zip together, as their headers declare (yauzl checks the declared sizes while inflating) */
   zipBytes: 8 * 1024 * MiB,
+  /** a workbook's shared strings, which the XLSX reader holds in memory (a 500,000-member roster's are about 60 MB) */
+  xlsxStringsBytes: 256 * MiB,
   /** one shapefile record (a footprint of 100,000 vertices is 1.6 MB) */
   shpRecordBytes: 16 * MiB,
   /** the OSM PBF format's own bounds: a BlobHeader under 64 KiB, a blob under 32 MiB packed and unpacked */

@@ -60,3 +60,27 @@ export class NodeStore {
     return undefined;
   }
 }
+
+/**
+ * The closed rings a multipolygon's member ways make, joined end to end where one ring is split across several
+ * ways (as GDAL assembles them; a way may run either way round): each ring as node ids, or why they do not close.
+ */
+export function joinRings(ways: Way[]): number[][] | string {
+  const left = [...ways];
+  const rings: number[][] = [];
+  for (let way = left.shift(); way; way = left.shift()) {
+    const ring = [...way.refs];
+    const joined = [way.id];
+    while (ring.length < 2 || ring[0] !== ring[ring.length - 1]) {
+      const end = ring[ring.length - 1];
+      const next = left.findIndex((w) => w.refs[0] === end || w.refs[w.refs.length - 1] === end);
+      if (next < 0) return `way${joined.length > 1 ? 's' : ''} ${joined.join(', ')} ${joined.length > 1 ? 'do' : 'does'} not close a ring`;
+      const [w] = left.splice(next, 1);
+      ring.push(...(w.refs[0] === end ? w.refs : [...w.refs].reverse()).slice(1));
+      joined.push(w.id);
+    }
+    if (ring.length < 4) return `way ${joined.join(', ')} makes a ring of fewer than 4 positions`;
+    rings.push(ring);
+  }
+  return rings;
+}

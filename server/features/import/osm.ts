@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import sax from 'sax';
-import { NodeStore, mayBeBuildingPart, type OsmData, type Position, type Relation, type Way } from './osm-data.ts';
+import { NodeStore, joinRings, mayBeBuildingPart, type OsmData, type Position, type Relation, type Way } from './osm-data.ts';
 import { readOsmPbf } from './osm-pbf.ts';
 
 
@@ -28,36 +28,40 @@ export type OsmRow = { feature?: { type: 'Feature'; geometry: unknown; propertie
 
 /**
  * Building footprints from an OpenStreetMap extract (.osm XML or .osm.pbf): closed ways tagged building=*,
- * and building multipolygons with one outer ring. Node positions are kept in memory by id (a city
+ * and building multipolygons with one outer ring, their rings joined from the ways they are split across. Node positions are kept in memory by id (a city
  * extract's worth); ways are resolved once the file has been read, since relations come after them.
  */
 export async function* osmBuildings(input: Readable, format: 'osm' | 'osm.pbf'): AsyncGenerator<OsmRow> {
   const { nodes, ways, relations } = format === 'osm' ? await readOsmXml(input) : await readOsmPbf(input);
 
-  const ring = (way: Way | undefined): Position[] | string => {
-    if (!way) return 'a member way is missing from the extract';
-    const positions = way.refs.map((ref) => nodes.get(ref));
-    if (positions.some((p) => !p)) return `way ${way.id} refers to nodes missing from the extract`;
-    if (way.refs.length < 4 || way.refs[0] !== way.refs[way.refs.length - 1]) return `way ${way.id} is not closed`;
-    return positions as Position[];
+  const positions = (refs: number[], of: string): Position[] | string => {
+    const found = refs.map((ref) => nodes.get(ref));
+    return found.some((p) => !p) ? `${of} refers to nodes missing from the extract` : (found as Position[]);
   };
 
   for (const way of ways.values()) {
     if (!way.tags.building) continue;
-    const outer = ring(way);
     const id = `way/${way.id}`;
+    const outer = way.refs.length < 4 || way.refs[0] !== way.refs[way.refs.length - 1] ? `way ${way.id} is not closed` : positions(way.refs, `way ${way.id}`);
     if (typeof outer === 'string') yield { id, error: outer };
     else yield { id, feature: { type: 'Feature', geometry: { type: 'Polygon', coordinates: [outer] }, properties: building(way.tags, id) } };
   }
   for (const relation of relations) {
     if (relation.tags.type !== 'multipolygon' || !relation.tags.building) continue;
     const id = `relation/${relation.id}`;
-    const rings = (role: string) => relation.members.filter((m) => m.type === 'way' && m.role === role).map((m) => ring(ways.get(m.ref)));
+    const rings = (role: string): Position[][] | string => {
+      const members = relation.members.filter((m) => m.type === 'way' && m.role === role).map((m) => ways.get(m.ref));
+      if (members.some((w) => !w)) return 'a member way is missing from the extract';
+      const joined = joinRings(members as Way[]);
+      if (typeof joined === 'string') return joined;
+      const found = joined.map((ring) => positions(ring, `relation ${relation.id}`));
+      return found.find((r): r is string => typeof r === 'string') ?? (found as Position[][]);
+    };
     const [outers, inners] = [rings('outer'), rings('inner')];
-    const broken = [...outers, ...inners].find((r) => typeof r === 'string');
+    const broken = [outers, inners].find((r) => typeof r === 'string');
     if (broken) yield { id, error: broken as string };
     else if (outers.length !== 1) yield { id, error: `a footprint has one outer ring; this multipolygon has ${outers.length}` };
-    else yield { id, feature: { type: 'Feature', geometry: { type: 'Polygon', coordinates: [outers[0], ...inners] }, properties: building(relation.tags, id) } };
+    else yield { id, feature: { type: 'Feature', geometry: { type: 'Polygon', coordinates: [...(outers as Position[][]), ...(inners as Position[][])] }, properties: building(relation.tags, id) } };
   }
 }
 

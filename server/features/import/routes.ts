@@ -13,12 +13,13 @@ import { IMPORT_CRS, IMPORT_MODES, importMode, importRows, serverStopping, type 
 import { IMPORT_EXTRA, parseFields, type ImportExtra } from './mapping.ts';
 import { IMPORT_FORMATS, readRows, type ImportFormat } from './sources.ts';
 import { IMPORT_LIMITS, guardUpload, tooLarge } from './limits.ts';
+import { callerEncoding } from './encoding.ts';
 import { uploadDir } from './uploads.ts';
 
 const FORMAT_OF_TYPE: Record<string, ImportFormat> = {
   'application/geo+json': 'geojson', 'application/json': 'geojson',
   'application/x-ndjson': 'ndjson', 'application/geo+json-seq': 'ndjson', 'application/x-ndjson+geo': 'ndjson',
-  'text/csv': 'csv',
+  'text/csv': 'csv', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'xlsx',
   'application/zip': 'shapefile', 'application/x-zip-compressed': 'shapefile',
   'application/osm+xml': 'osm', 'application/vnd.openstreetmap.data+xml': 'osm', 'application/x-protobuf': 'osm.pbf',
 };
@@ -35,6 +36,7 @@ function oneOf<T extends string>(value: unknown, field: string, allowed: readonl
  * POST /api/v1/import/:layer: a GeoJSON FeatureCollection, newline-delimited GeoJSON or CSV in the body,
  * everything or nothing. ?format= (else from Content-Type), ?crs=wgs84|gcj02|bd09, ?dry_run=true,
  * ?repair=true, ?street_tolerance=0.01 (the share of a community that may lie outside its street before a warning),
+ * ?srid= (the EPSG code the coordinates are in, over the file's .prj or crs), ?encoding= (CSV, DBF),
  * ?fields=property:column,…, ?extra=ignore|reject, ?mode=insert|upsert|replace (&community=<id>).
  * 201 with the report when written, 200 for a clean dry run, 422 with the report otherwise; streamed with
  * Accept: application/x-ndjson (progressLines).
@@ -60,6 +62,8 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
     const extra: ImportExtra = oneOf(req.query.extra, 'extra', IMPORT_EXTRA) ?? 'ignore';
     const { mode, community } = importMode(def, oneOf(req.query.mode, 'mode', IMPORT_MODES) ?? 'insert', parseQueryValue(req.query.community, 'community', 'integer') as number | undefined);
     const lines = req.accepts(['application/json', 'application/x-ndjson']) === 'application/x-ndjson' ? progressLines(res) : undefined;
+    const srid = parseQueryValue(req.query.srid, 'srid', 'integer') as number | undefined;
+    const encoding = callerEncoding(parseQueryValue(req.query.encoding, 'encoding', 'text') as string | undefined, format);
 
     const limits = IMPORT_LIMITS[req.viewer!.role];
     if (Number(req.get('Content-Length')) > limits.bytes) {
@@ -117,8 +121,8 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
         const input = createReadStream(file);
         const { size } = await stat(file);
         lines?.progress({ phase: 'check', read: 0, rejected: 0, imported: 0, bytes: 0, total_bytes: size });
-        return await importRows(database.db, def!, readRows(input, format!, limits), {
-          crs, dryRun, repair, streetTolerance, fields, extra, mode, community, limits, viewer: req.viewer!, actor: actorOf(req), job: id, signal: stop,
+        return await importRows(database.db, def!, readRows(input, format!, limits, { encoding }), {
+          crs, srid, dryRun, repair, streetTolerance, fields, extra, mode, community, limits, viewer: req.viewer!, actor: actorOf(req), job: id, signal: stop,
           onProgress: (rows) => {
             progress(rows);
             lines?.progress({ ...rows, bytes: input.bytesRead, total_bytes: size });

@@ -20,6 +20,7 @@ import { recordImportedRows, undoImport } from './jobs.ts';
 import { uploadDir } from './uploads.ts';
 import { tooLarge, type ImportLimits } from './limits.ts';
 import { fileValues, mappedRows, type ColumnsReport, type FieldMapping, type ImportExtra } from './mapping.ts';
+import { inWgs84, projectedPosition, sourceCrs, type SourceCrs } from './crs.ts';
 
 export const IMPORT_CRS = ['wgs84', 'gcj02', 'bd09'] as const;
 export type ImportCrs = (typeof IMPORT_CRS)[number];
@@ -61,6 +62,8 @@ export interface ImportProgress {
 
 export interface ImportOptions {
   crs: ImportCrs;
+  /** the EPSG code the file's coordinates are in, from the caller: wins over the file's own .prj or crs */
+  srid?: number;
   dryRun: boolean;
   /** make invalid polygons valid with ST_MakeValid where the result is still the right type */
   repair: boolean;
@@ -182,7 +185,11 @@ async function checkRows(
   let staged = 0;
 
   const check = (raw: RawRow): Checked[] => {
-    if (raw.error) return reject(raw.row, raw.error), [];
+    if (raw.error) return reject(raw.row, raw.error, raw.field), [];
+    const far = projectedPosition(raw.geometry);
+    if (far) {
+      throw new HttpProblem(422, 'Unknown coordinate system', `row ${raw.row}: ${far.slice(0, 2).join(',')} is not a longitude and latitude: the file is projected, and names no coordinate system PostGIS could transform from; give srid= (the EPSG code, e.g. 4545 for CGCS2000 3-degree Gauss–Krüger CM 108E)`, { field: 'srid' });
+    }
     // Checked before it is shifted (the shift assumes a well-formed geometry), and after.
     const given = geometry.safeParse(raw.geometry);
     const shape = options.crs === 'wgs84' || !given.success || given.data === null ? given
@@ -210,10 +217,12 @@ async function checkRows(
     }
   };
 
+  let from: SourceCrs | undefined | null = null;
   const flush = async (batch: RawRow[]) => {
     // checking is the importer's own work: other requests get their turn between batches
     await setImmediate();
-    const good = (await withWkt(db, batch)).flatMap(check);
+    if (from === null) from = await sourceCrs(db, options.srid, batch.find((r) => r.crs)?.crs);
+    const good = (await atBuildings(db, def, await inLongitudeLatitude(db, batch, from))).flatMap(check);
     for (const { index, reason } of await invalidGeometries(db, good, def.multi)) {
       const fixed = options.repair ? await repaired(db, good[index].geometry!, def) : undefined;
       if (fixed) {
@@ -430,17 +439,50 @@ async function deleteUnmatched(trx: Transaction<DB>, def: ResourceDefinition, op
   return ids.length;
 }
 
-/** CSV rows with a WKT column get their geometry as GeoJSON from PostGIS; unreadable WKT is that row's error. */
-async function withWkt(db: Kysely<DB>, batch: RawRow[]): Promise<RawRow[]> {
-  const wkt = batch.filter((r) => r.wkt !== undefined && !r.error);
-  if (!wkt.length) return batch;
-  const { rows } = await sql<{ geometry: unknown }>`
-    select geojson_from_text(w.value) as geometry
-    from json_array_elements_text(${JSON.stringify(wkt.map((r) => r.wkt))}::json) with ordinality as w(value, n)
-    order by w.n`.execute(db);
-  wkt.forEach((r, i) => {
-    if (rows[i].geometry === null) r.error = 'geometry: not valid WKT';
-    else r.geometry = rows[i].geometry;
+/**
+ * Rows with their geometry in WGS 84 longitude/latitude: a CSV's WKT read, and a projected file's geometries
+ * transformed, by PostGIS, a batch in one statement. What it cannot read or transform is that row's error.
+ */
+async function inLongitudeLatitude(db: Kysely<DB>, batch: RawRow[], from: SourceCrs | undefined): Promise<RawRow[]> {
+  const located = batch.filter((r) => !r.error && (r.wkt !== undefined || (from && r.geometry)));
+  if (!located.length) return batch;
+  const geometries = await inWgs84(db, located.map((r) => (r.wkt !== undefined ? { text: r.wkt, wkt: true } : { text: JSON.stringify(r.geometry), wkt: false })), from);
+  located.forEach((r, i) => {
+    if (geometries[i] !== null) r.geometry = geometries[i];
+    else r.error = r.wkt !== undefined && !from ? 'geometry: not valid WKT' : 'geometry: PostGIS cannot read it, or transform it from the file\'s coordinate system';
+  });
+  return batch;
+}
+
+/**
+ * Rows of a roster without coordinates (members with their building instead), placed at that building's point
+ * on surface: found by its code (the building's external_id), else by its name or address within the community
+ * named by code or name. A row that matches no building, or several, is that row's error: never a guess.
+ */
+async function atBuildings(db: Kysely<DB>, def: ResourceDefinition, batch: RawRow[]): Promise<RawRow[]> {
+  const placed = batch.filter((r) => r.place && !r.error);
+  if (!placed.length) return batch;
+  if (!def.geometry.includes('Point')) {
+    for (const r of placed) r.error = `no geometry: ${def.name} are drawn, not placed at a building`;
+    return batch;
+  }
+  const { rows } = await sql<{ matches: number; geometry: unknown }>`
+    select count(b.id)::int as matches, ST_AsGeoJSON(ST_PointOnSurface((array_agg(b.geom))[1]), 15)::json as geometry
+    from (select e->>'code' as code, e->>'building' as building, e->>'community' as community, n
+          from json_array_elements(${JSON.stringify(placed.map((r) => r.place))}::json) with ordinality as e(e, n)) p
+    left join lateral (
+      select b.id, b.geom from buildings b left join communities c on c.id = b.community_id
+      where (p.code is not null and b.external_id = p.code) or (p.building is not null and (b.name = p.building or b.address = p.building) and (c.code = p.community or c.name = p.community))
+      limit 2
+    ) b on true
+    group by p.n order by p.n`.execute(db);
+  placed.forEach((r, i) => {
+    const { code, building, community } = r.place!;
+    const named = code ?? `${building} in ${community ?? '(no community given)'}`;
+    if (rows[i].matches === 1) return void (r.geometry = rows[i].geometry);
+    r.field = 'building';
+    if (rows[i].matches > 1) r.error = `building ${named} matches several buildings: give its code`;
+    else r.error = `building ${named} matched no building${community || code ? '' : ': give its community (code or name)'}`;
   });
   return batch;
 }

@@ -4,36 +4,13 @@ import { join } from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { open as openShapefile } from 'shapefile';
-import yauzl, { type Entry, type ZipFile } from 'yauzl';
+import type { Entry, ZipFile } from 'yauzl';
 import { HttpProblem } from '../../http/problem.ts';
+import type { FileCrs } from './crs.ts';
+import { encodingName, languageDriverEncoding } from './encoding.ts';
 import { UNPACKED, tooLarge } from './limits.ts';
 import { uploadDir } from './uploads.ts';
-
-const openZip = (path: string) =>
-  new Promise<ZipFile>((resolve, reject) => yauzl.open(path, { lazyEntries: true, autoClose: false }, (e, zip) => (e ? reject(e) : resolve(zip!))));
-
-/** A shapefile set is a handful of files; a zip of thousands is not one. */
-const MAX_ENTRIES = 1000;
-
-function entriesOf(zip: ZipFile) {
-  return new Promise<Entry[]>((resolve, reject) => {
-    const entries: Entry[] = [];
-    let declared = 0;
-    zip.on('entry', (entry: Entry) => {
-      entries.push(entry);
-      declared += entry.uncompressedSize;
-      if (entries.length > MAX_ENTRIES) return reject(tooLarge('entries', `a shapefile zip holds at most ${MAX_ENTRIES} files`));
-      if (declared > UNPACKED.zipBytes) return reject(tooLarge('unpackedBytes', `a shapefile zip unpacks to at most ${UNPACKED.zipBytes} bytes`));
-      zip.readEntry();
-    });
-    zip.on('end', () => resolve(entries));
-    zip.on('error', reject);
-    zip.readEntry();
-  });
-}
-
-const streamOf = (zip: ZipFile, entry: Entry) =>
-  new Promise<Readable>((resolve, reject) => zip.openReadStream(entry, (e, stream) => (e ? reject(e) : resolve(stream!))));
+import { entriesOf, openZip, streamOf } from './zip.ts';
 
 /** A .prj or .cpg: a line of text, refused unread if its header says it is more. */
 const textOf = async (zip: ZipFile, entry: Entry | undefined) => {
@@ -44,27 +21,45 @@ const textOf = async (zip: ZipFile, entry: Entry | undefined) => {
   return text.trim();
 };
 
+/** The first bytes of a zip entry (a DBF's 32-byte header), without reading the rest. */
+async function headOf(zip: ZipFile, entry: Entry, bytes: number) {
+  const stream = await streamOf(zip, entry);
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    length += chunk.length;
+    if (length >= bytes) break;
+  }
+  stream.destroy();
+  return Buffer.concat(chunks).subarray(0, bytes);
+}
+
+type ShapefileFeature = { type: 'Feature'; geometry: unknown; properties: Record<string, unknown> };
+
 /**
- * The features of a zipped Shapefile, a record at a time: the zip is kept on disk (a Shapefile is read from
- * its .shp and .dbf side by side), the .cpg names the text encoding (Chinese files are often GBK), and the
- * .prj must be geographic: a projected file is refused with a message saying so.
+ * The features of a zipped Shapefile, a record at a time, with the coordinate system its .prj names (PostGIS
+ * transforms from it) and the encoding its DBF was read in. The zip is kept on disk (a Shapefile is read
+ * from its .shp and .dbf side by side). The encoding is the caller's if given (it wins, as GDAL's
+ * SHAPE_ENCODING does: a .cpg is sometimes wrong), else the .cpg's, else the DBF header's language driver
+ * (0x4D: GBK), else UTF-8, which the reader checks.
  */
-export async function* shapefileFeatures(input: Readable): AsyncGenerator<{ type: 'Feature'; geometry: unknown; properties: Record<string, unknown> }> {
+export async function* shapefileFeatures(input: Readable, callerEncoding?: string): AsyncGenerator<{ feature: ShapefileFeature; crs?: FileCrs; encoding: string }> {
   const dir = await uploadDir();
   const path = join(dir, 'upload.zip');
   let zip: ZipFile | undefined;
   try {
     await pipeline(input, createWriteStream(path));
     zip = await openZip(path);
-    const entries = (await entriesOf(zip)).filter((e) => !e.fileName.startsWith('__MACOSX/'));
+    const entries = (await entriesOf(zip, 'a shapefile zip')).filter((e) => !e.fileName.startsWith('__MACOSX/'));
     const find = (extension: string) => entries.find((e) => e.fileName.toLowerCase().endsWith(extension));
     const [shp, dbf] = [find('.shp'), find('.dbf')];
     if (!shp || !dbf) throw new HttpProblem(400, 'Unreadable file', 'the zip must hold a .shp and its .dbf', { field: 'body' });
     const prj = await textOf(zip, find('.prj'));
-    if (prj && /^\s*PROJCS/i.test(prj)) {
-      throw new HttpProblem(422, 'Projected coordinates', `the Shapefile is projected (${prj.slice(8, 60)}…): export it in WGS 84 or CGCS2000 longitude/latitude`, { field: 'body' });
-    }
-    const encoding = (await textOf(zip, find('.cpg'))) || 'utf-8';
+    const crs = prj ? { prj } : undefined;
+    const cpg = await textOf(zip, find('.cpg'));
+    const encoding = callerEncoding ?? (cpg ? encodingName(cpg) : languageDriverEncoding(await headOf(zip, dbf, 32))) ?? (cpg ? undefined : 'utf-8');
+    if (!encoding) throw new HttpProblem(422, 'Unknown encoding', `the .cpg names ${cpg!.slice(0, 40)}, an encoding this server does not know: give encoding= (gbk, utf-8 …)`, { field: 'encoding' });
     // The reader (stream-source) keeps a stream's error as a rejected promise that no one awaits once we stop
     // reading: an unhandled rejection. So it is handed streams that end instead of failing, and each read
     // races the first error (a guard's refusal, a size that does not match the zip's header).
@@ -85,7 +80,7 @@ export async function* shapefileFeatures(input: Readable): AsyncGenerator<{ type
     const read = () => racing(source.read());
     for (let next = await read(); !next.done; next = await read()) {
       if (refusal) throw refusal;
-      yield next.value as { type: 'Feature'; geometry: unknown; properties: Record<string, unknown> };
+      yield { feature: next.value as ShapefileFeature, crs, encoding };
     }
     if (refusal) throw refusal;
   } finally {

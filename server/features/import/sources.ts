@@ -4,50 +4,79 @@ import { parse as parseCsv } from 'csv-parse';
 import chain from 'stream-chain';
 import { parser } from 'stream-json';
 import { pick } from 'stream-json/filters/pick.js';
-import { streamArray } from 'stream-json/streamers/stream-array.js';
+import { streamValues } from 'stream-json/streamers/stream-values.js';
+import iconv from 'iconv-lite';
 import { HttpProblem } from '../../http/problem.ts';
+import type { FileCrs } from './crs.ts';
+import { undecodedColumn } from './encoding.ts';
 import type { ImportLimits } from './limits.ts';
 import { osmBuildings } from './osm.ts';
 import { shapefileFeatures } from './shapefile.ts';
+import { xlsxRecords } from './xlsx.ts';
 
-export const IMPORT_FORMATS = ['geojson', 'ndjson', 'csv', 'shapefile', 'osm', 'osm.pbf'] as const;
+export const IMPORT_FORMATS = ['geojson', 'ndjson', 'csv', 'xlsx', 'shapefile', 'osm', 'osm.pbf'] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
 
-/** One row of a file as read, before any checking; `row` counts features (CSV: data rows) from 1. */
+/** One row of a file as read, before any checking; `row` counts features (CSV, XLSX: data rows) from 1. */
 export interface RawRow {
   row: number;
   geometry?: unknown;
   /** CSV: a WKT geometry, read by PostGIS */
   wkt?: string;
+  /** a table's row with no coordinates: the building it is at, found by PostGIS (its point on surface) */
+  place?: BuildingPlace;
   properties: Record<string, unknown>;
   /** CSV: every value is text until the resource's schema says what it is */
   text?: boolean;
+  /** the coordinate system the file says it is in (a .prj, a GeoJSON crs), the same for every row */
+  crs?: FileCrs;
   error?: string;
+  /** what `error` is about, when it is one column */
+  field?: string;
+}
+
+/** A building named by its code, or by its name or address within a community (by code or name). */
+export interface BuildingPlace { code?: string; building?: string; community?: string }
+
+export interface ReadOptions {
+  /** the caller's text encoding for a CSV or a shapefile's DBF (a name encodingName knows); UTF-8 if none */
+  encoding?: string;
 }
 
 const LON = ['lon', 'lng', 'longitude', 'x'];
 const LAT = ['lat', 'latitude', 'y'];
 const WKT = ['wkt', 'geometry', 'geom', 'the_geom'];
+// a roster's columns that place a row at a building instead of coordinates
+const BUILDING_CODE = ['building_code', '楼栋编码', '楼栋代码'];
+const BUILDING = ['building', 'address', '楼栋', '楼栋名称', '地址'];
+const COMMUNITY = ['community', '社区', '所属社区'];
 
 /**
  * Rows of a file, streamed: a file larger than memory is read a feature at a time. `input` has been through
  * guardUpload, so no line or record is longer than the limits allow.
  */
-export async function* readRows(input: Readable, format: ImportFormat, limits: ImportLimits): AsyncGenerator<RawRow> {
+export async function* readRows(input: Readable, format: ImportFormat, limits: ImportLimits, options: ReadOptions = {}): AsyncGenerator<RawRow> {
   try {
-    yield* rowsOf(input, format, limits);
+    yield* rowsOf(input, format, limits, options);
   } catch (error) {
     if (error instanceof HttpProblem) throw error;
     throw new HttpProblem(400, 'Unreadable file', `not a ${format} file: ${(error as Error).message}`, { field: 'body' });
   }
 }
 
-async function* rowsOf(input: Readable, format: ImportFormat, limits: ImportLimits): AsyncGenerator<RawRow> {
+async function* rowsOf(input: Readable, format: ImportFormat, limits: ImportLimits, options: ReadOptions): AsyncGenerator<RawRow> {
   if (format === 'geojson') {
-    // The features of a FeatureCollection, one at a time.
-    const features = chain([input, parser(), pick({ filter: 'features' }), streamArray()]);
-    for await (const { key, value } of features as AsyncIterable<{ key: number; value: unknown }>) {
-      yield fromFeature(key + 1, value);
+    // The features of a FeatureCollection, one at a time, and its crs (GeoJSON 2008; GDAL writes it first).
+    const values = chain([input, parser(), pick({ filter: /^(crs|features\.\d+)$/ }), streamValues()]);
+    let [row, crs] = [0, undefined as FileCrs | undefined];
+    for await (const { value } of values as AsyncIterable<{ value: unknown }>) {
+      const named = value as { type?: unknown; properties?: { name?: unknown } } | null;
+      if (named?.type === 'name' && typeof named.properties?.name === 'string') {
+        if (row) throw new HttpProblem(400, 'Unreadable file', 'the GeoJSON\'s crs must come before its features', { field: 'body' });
+        crs = { name: named.properties.name };
+        continue;
+      }
+      yield { ...fromFeature(++row, value), crs };
     }
   } else if (format === 'osm' || format === 'osm.pbf') {
     let row = 0;
@@ -57,7 +86,16 @@ async function* rowsOf(input: Readable, format: ImportFormat, limits: ImportLimi
     }
   } else if (format === 'shapefile') {
     let row = 0;
-    for await (const feature of shapefileFeatures(input)) yield fromFeature(++row, feature);
+    for await (const { feature, crs, encoding } of shapefileFeatures(input, options.encoding)) {
+      const undecoded = undecodedColumn(feature.properties, encoding);
+      yield undecoded ? { row: ++row, properties: {}, ...undecoded } : { ...fromFeature(++row, feature), crs };
+    }
+  } else if (format === 'xlsx') {
+    let row = 0;
+    for await (const { record, error, field } of xlsxRecords(input)) {
+      row++;
+      yield record ? fromTable(row, record) : { row, properties: {}, error, field };
+    }
   } else if (format === 'ndjson') {
     let row = 0;
     for await (const line of createInterface({ input, crlfDelay: Infinity })) {
@@ -74,9 +112,12 @@ async function* rowsOf(input: Readable, format: ImportFormat, limits: ImportLimi
     let row = 0;
     const records = parseCsv({ columns: (header: string[]) => header.map((h) => h.trim()), bom: true, skip_empty_lines: true, relax_column_count: false, max_record_size: limits.recordBytes });
     input.on('error', (error) => records.destroy(error)); // a broken upload ends the parse, not the process
-    for await (const record of input.pipe(records) as AsyncIterable<Record<string, string>>) {
+    const encoding = options.encoding ?? 'utf-8';
+    const text = encoding === 'utf-8' ? input : input.pipe(iconv.decodeStream(encoding)).on('error', (error: Error) => records.destroy(error));
+    for await (const record of text.pipe(records) as AsyncIterable<Record<string, string>>) {
       row++;
-      yield fromCsv(row, record);
+      const undecoded = undecodedColumn(record, encoding);
+      yield undecoded ? { row, properties: {}, ...undecoded } : fromTable(row, record);
     }
   }
 }
@@ -91,17 +132,21 @@ function fromFeature(row: number, value: unknown): RawRow {
 /** Cells as a spreadsheet-safe export writes them (="610602001001", a ' before = + - @): the text they protect. */
 const unprotected = (cell: string) => /^="(.*)"$/s.exec(cell)?.[1] ?? (/^'[=+\-@\t\r]/.test(cell) ? cell.slice(1) : cell);
 
-function fromCsv(row: number, cells: Record<string, string>): RawRow {
+/** A CSV record or a spreadsheet row: its geometry from lon/lat or WKT columns, else the building it names. */
+function fromTable(row: number, cells: Record<string, string>): RawRow {
   const record = Object.fromEntries(Object.entries(cells).map(([column, cell]) => [column, unprotected(cell)]));
   const columns = Object.keys(record);
   const find = (names: string[]) => columns.find((c) => names.includes(c.toLowerCase()));
   const [lon, lat, wkt] = [find(LON), find(LAT), find(WKT)];
-  const properties = Object.fromEntries(Object.entries(record).filter(([c, v]) => ![lon, lat, wkt].includes(c) && v !== ''));
+  const [code, building, community] = lon && lat || wkt ? [] : [find(BUILDING_CODE), find(BUILDING), find(COMMUNITY)];
+  const properties = Object.fromEntries(Object.entries(record).filter(([c, v]) => ![lon, lat, wkt, code, building, community].includes(c) && v !== ''));
   if (wkt) return { row, wkt: record[wkt], properties, text: true };
   if (lon && lat) {
     const [x, y] = [Number(record[lon]), Number(record[lat])];
     if (!Number.isFinite(x) || !Number.isFinite(y)) return { row, properties, error: `${lon}/${lat} must be numbers` };
     return { row, geometry: { type: 'Point', coordinates: [x, y] }, properties, text: true };
   }
-  return { row, properties, error: `no geometry: give a WKT column (${WKT.join(', ')}) or lon and lat columns` };
+  const place = { code: code && record[code], building: building && record[building], community: community && record[community] };
+  if (place.code || place.building) return { row, place, properties, text: true };
+  return { row, properties, error: `no geometry: give a WKT column (${WKT.join(', ')}), lon and lat columns, or the building (${BUILDING_CODE[0]}, or ${BUILDING[0]} and ${COMMUNITY[0]})` };
 }

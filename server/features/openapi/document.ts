@@ -105,11 +105,13 @@ export function openApiDocument(resources: ResourceDefinition[]) {
   paths['/api/v1/import/{layer}'] = {
     post: {
       summary: 'Import a file into a layer, in one transaction (everything or nothing)', tags: ['import and export'],
-      description: 'GeoJSON FeatureCollection, newline-delimited GeoJSON, CSV (a `wkt` column, or `lon` and `lat`), a zipped Shapefile in geographic coordinates, or (buildings only) an OpenStreetMap extract as .osm XML or .osm.pbf. Properties are checked as in a POST; ids and derived properties in the file are ignored.',
+      description: 'GeoJSON FeatureCollection, newline-delimited GeoJSON, CSV or an Excel .xlsx sheet (a `wkt` column, `lon` and `lat`, or for point layers the building: `building_code`, or `building` and `community`), a zipped Shapefile, or (buildings only) an OpenStreetMap extract as .osm XML or .osm.pbf, in any coordinate system PostGIS knows (a .prj, a GeoJSON crs, or srid). Properties are checked as in a POST; ids and derived properties in the file are ignored. Properties are checked as in a POST; ids and derived properties in the file are ignored.',
       parameters: [
         layer,
         { name: 'format', in: 'query', description: 'else taken from Content-Type', schema: { type: 'string', enum: [...IMPORT_FORMATS] } },
         { name: 'crs', in: 'query', description: 'coordinates from Chinese web maps are converted to WGS 84', schema: { type: 'string', enum: [...IMPORT_CRS], default: 'wgs84' } },
+        { name: 'srid', in: 'query', description: 'the EPSG code the coordinates are in (e.g. 4545: CGCS2000 3-degree Gauss–Krüger CM 108E); wins over the file\'s .prj or crs; PostGIS transforms to WGS 84', schema: { type: 'integer', minimum: 1 } },
+        { name: 'encoding', in: 'query', description: 'the text encoding of a CSV or a shapefile\'s DBF (gbk, gb18030, big5, utf-8 …); wins over the .cpg and the DBF\'s language driver byte; default UTF-8', schema: { type: 'string' } },
         { name: 'dry_run', in: 'query', description: 'check everything, write nothing', schema: { type: 'boolean', default: false } },
         { name: 'repair', in: 'query', description: 'make invalid polygons valid (ST_MakeValid) where the result is still the right type; the report lists them', schema: { type: 'boolean', default: false } },
         { name: 'fields', in: 'query', description: 'property:column pairs, comma-separated (code:SQDM,name:SQMC; CSV headers in Chinese too): each column is read as that property. A property the layer lacks is a 400, a column the file lacks a 422, both naming `fields`', schema: { type: 'string' } },
