@@ -5,7 +5,7 @@ import { useSession } from '../auth/session.tsx';
 
 const LAYERS = ['districts', 'streets', 'communities', 'grids', 'buildings', 'members', 'units', 'issues'] as const;
 export type ImportLayer = (typeof LAYERS)[number];
-const FORMATS: Record<string, string> = { geojson: 'geojson', json: 'geojson', ndjson: 'ndjson', geojsonl: 'ndjson', csv: 'csv', zip: 'shapefile', osm: 'osm', pbf: 'osm.pbf' };
+const FORMATS: Record<string, string> = { geojson: 'geojson', json: 'geojson', ndjson: 'ndjson', geojsonl: 'ndjson', csv: 'csv', xlsx: 'xlsx', zip: 'shapefile', osm: 'osm', pbf: 'osm.pbf' };
 
 interface Report {
   read: number; imported: number; written: boolean; dry_run: boolean;
@@ -91,6 +91,7 @@ export function ImportPanel({ onImported, layer: only }: { onImported: () => voi
     phase.current = null;
     try {
       const query = new URLSearchParams({ format, crs, dry_run: String(dryRun), repair: String(form.get('repair') === 'on'), mode });
+      for (const name of ['srid', 'encoding']) if (form.get(name)) query.set(name, String(form.get(name)).trim());
       if (fields.trim()) query.set('fields', fields.trim());
       if (form.get('extra') === 'on') query.set('extra', 'reject');
       if (mode === 'replace') query.set('community', community);
@@ -123,10 +124,17 @@ export function ImportPanel({ onImported, layer: only }: { onImported: () => voi
             {importable.map((l) => <option key={l} value={l}>{t(`layer.${l}`)}</option>)}
           </select>
         </label>}
-        <label>{t('import.file')} <input type="file" name="file" accept=".geojson,.json,.ndjson,.geojsonl,.csv,.zip,.osm,.pbf" required onChange={() => setColumns([])} /></label>
+        <label>{t('import.file')} <input type="file" name="file" accept=".geojson,.json,.ndjson,.geojsonl,.csv,.xlsx,.zip,.osm,.pbf" required onChange={() => setColumns([])} /></label>
         <label>{t('import.crs')}
           <select name="crs" value={crs} onChange={(e) => setCrs(e.target.value)}>
             <option value="wgs84">WGS 84</option><option value="gcj02">GCJ-02</option><option value="bd09">BD-09</option>
+          </select>
+        </label>
+        {/* the file's own .prj, crs, .cpg or DBF language byte say these; give them when it does not, or says wrong */}
+        <label>{t('import.srid')} <input name="srid" inputMode="numeric" pattern="[0-9]{4,6}" placeholder="4545" /></label>
+        <label>{t('import.encoding')}
+          <select name="encoding" defaultValue="">
+            <option value="">{t('import.encodingFromFile')}</option><option value="gbk">GBK</option><option value="gb18030">GB18030</option><option value="utf-8">UTF-8</option>
           </select>
         </label>
         <label className="inline"><input type="checkbox" name="repair" /> {t('import.repair')}</label>
