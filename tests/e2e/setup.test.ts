@@ -26,7 +26,7 @@ const COMMUNITIES = [{ SQDM: '610113001001', SQMC: '长延堡社区', lon: 108.9
  * A new city (雁塔区's codes, round 108.94 E, 34.21 N) as its offices hand it over: districts and streets as
  * GeoJSON (the street without a boundary), the communities as a Shapefile made by GDAL in CGCS2000
  * Gauss–Krüger (EPSG:4545) with a GBK DBF, no .cpg and the bureau's column names, the grids as GeoJSON naming
- * their communities by code only, the buildings as CSV.
+ * their communities by code only, the buildings as CSV with WKT footprints.
  */
 async function cityFiles(db: Database['db'], dir: string) {
   const files = {
@@ -44,8 +44,9 @@ async function cityFiles(db: Database['db'], dir: string) {
   await writeFile(files.communities, zipSync(await ogrShapefileZip(collection(projected, 'urn:ogc:def:crs:EPSG::4545'), ['ENCODING=LDID/77'])));
   await writeFile(files.grids, JSON.stringify(collection(COMMUNITIES.flatMap((c) => [0, 1].map((j) =>
     feature(square(c.lon + j * 0.01, 34.20, 0.01), { code: `${c.SQDM}00${j + 1}`, name: `${c.SQMC}第${j + 1}网格` }))))));
-  await writeFile(files.buildings, ['name,households,lon,lat', ...COMMUNITIES.flatMap((c) => [0, 1, 2, 3].map((k) =>
-    `${c.SQMC}${k + 1}号楼,${40 + k},${(c.lon + 0.003 + k * 0.004).toFixed(5)},34.205`))].join('\n'));
+  const footprint = (lon: number) => `POLYGON((${[[0, 0], [0.0005, 0], [0.0005, 0.0003], [0, 0.0003], [0, 0]].map(([x, y]) => `${(lon + x).toFixed(5)} ${(34.205 + y).toFixed(5)}`).join(',')}))`;
+  await writeFile(files.buildings, ['name,households,wkt', ...COMMUNITIES.flatMap((c) => [0, 1, 2, 3].map((k) =>
+    `${c.SQMC}${k + 1}号楼,${40 + k},"${footprint(c.lon + 0.003 + k * 0.004)}"`))].join('\n'));
   return files;
 }
 
