@@ -21,7 +21,7 @@ import { readRows } from '../server/features/import/sources.ts';
 import { IMPORT_LIMITS } from '../server/features/import/limits.ts';
 
 /** `count` footprints 12 × 16 m scattered over the demo district by a fixed rule (same rows every run). */
-function footprints(count: number) {
+export function footprints(count: number) {
   return Array.from({ length: count }, (_, i) => {
     const lon = 109.476 + ((i * 7919) % 2800) * 0.00001;
     const lat = 36.583 + ((i * 104729) % 1400) * 0.00001;
@@ -30,14 +30,14 @@ function footprints(count: number) {
   });
 }
 
-async function prepared(make: () => Promise<Database>) {
+export async function prepared(make: () => Promise<Database>) {
   const database = await make();
   await migrate(database.db);
   await loadDemoCity(database.db, generateDemoCity({ seed: 1, size: 1 }));
   return database;
 }
 
-async function timed(work: () => Promise<unknown>) {
+export async function timed(work: () => Promise<unknown>) {
   const start = performance.now();
   await work();
   return performance.now() - start;

@@ -3,6 +3,7 @@ const benchmarks: Record<string, () => Promise<{ run: (args: string[]) => Promis
   coverage: () => import('./coverage.ts'),
   'demo-load': () => import('./demo-load.ts'),
   import: () => import('./import.ts'),
+  'import-shapefile': () => import('./import-shapefile.ts'),
   list: () => import('./list.ts'),
   nearest: () => import('./nearest.ts'),
   ogc: () => import('./ogc.ts'),
