@@ -244,6 +244,17 @@ describe('a city from an empty map', () => {
     expect((await post('communities', communities, '?street_tolerance=2').expect(400)).body.field).toBe('street_tolerance');
     const imported = await post('communities', communities).expect(201);
     expect(imported.body).toMatchObject({ imported: 2, warnings: [{ row: 2, field: 'geometry' }] });
+
+    // a street list as a spreadsheet keeps (codes and names, no boundaries) imports as it is; a footprint cannot
+    const csv = (layer: string, body: string) => request(admin).post(`/api/v1/import/${layer}?format=csv`).set('Content-Type', 'text/csv').send(body);
+    const list = await csv('streets', 'code,name,district_code\n610604004,南街道,610604\n610604005,中街道,610604\n').expect(201);
+    expect(list.body).toMatchObject({ imported: 2, rejected: [] });
+    const { rows: typed } = await sql<{ name: string; derived: boolean; geom: unknown }>`
+      select name, boundary_from_communities as derived, geom from streets where code in ('610604004', '610604005') order by code`.execute(db());
+    expect(typed).toEqual([{ name: '南街道', derived: true, geom: null }, { name: '中街道', derived: true, geom: null }]);
+    await sql`delete from streets where code in ('610604004', '610604005')`.execute(db());
+    const unplaced = await csv('buildings', 'name,households\n无坐标楼,10\n').expect(422);
+    expect(unplaced.body.rejected).toEqual([{ row: 1, field: 'geometry', reason: expect.stringMatching(/^no geometry/) }]);
   });
 
   it('lets only admins write them; every other role reads them in its scope, and anyone reads them unsigned', async () => {

@@ -186,6 +186,7 @@ async function checkRows(
 
   const check = (raw: RawRow): Checked[] => {
     if (raw.error) return reject(raw.row, raw.error, raw.field), [];
+    if (raw.noGeometry && !def.nullGeometry) return reject(raw.row, raw.noGeometry, 'geometry'), [];
     const far = projectedPosition(raw.geometry);
     if (far) {
       throw new HttpProblem(422, 'Unknown coordinate system', `row ${raw.row}: ${far.slice(0, 2).join(',')} is not a longitude and latitude: the file is projected, and names no coordinate system PostGIS could transform from; give srid= (the EPSG code, e.g. 4545 for CGCS2000 3-degree Gauss–Krüger CM 108E)`, { field: 'srid' });

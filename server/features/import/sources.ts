@@ -31,6 +31,8 @@ export interface RawRow {
   /** the coordinate system the file says it is in (a .prj, a GeoJSON crs), the same for every row */
   crs?: FileCrs;
   error?: string;
+  /** a table row without a geometry: the reason to give where the layer needs one */
+  noGeometry?: string;
   /** what `error` is about, when it is one column */
   field?: string;
 }
@@ -148,5 +150,6 @@ function fromTable(row: number, cells: Record<string, string>): RawRow {
   }
   const place = { code: code && record[code], building: building && record[building], community: community && record[community] };
   if (place.code || place.building) return { row, place, properties, text: true };
-  return { row, properties, error: `no geometry: give a WKT column (${WKT.join(', ')}), lon and lat columns, or the building (${BUILDING_CODE[0]}, or ${BUILDING[0]} and ${COMMUNITY[0]})` };
+  // a row of names and codes only: a street typed in (its communities draw it); any other layer refuses it
+  return { row, geometry: null, properties, text: true, noGeometry: `no geometry: give a WKT column (${WKT.join(', ')}), lon and lat columns, or the building (${BUILDING_CODE[0]}, or ${BUILDING[0]} and ${COMMUNITY[0]})` };
 }
