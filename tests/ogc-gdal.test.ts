@@ -25,7 +25,7 @@ const haveGdal = existsSync(OGRINFO) && existsSync(OGR2OGR);
 if (!haveGdal && process.env.CI) throw new Error(`CI needs GDAL at ${OGRINFO} and ${OGR2OGR} (apt-get install gdal-bin)`);
 
 const run = promisify(execFile);
-const ALL_LAYERS = ['communities', 'grids', 'buildings', 'units', 'issues', 'members'];
+const ALL_LAYERS = ['districts', 'streets', 'communities', 'grids', 'buildings', 'units', 'issues', 'members'];
 
 describe.skipIf(!haveGdal)(`OGC API – Features read by GDAL (${mode} database)`, () => {
   let test: TestDatabase;
@@ -76,7 +76,7 @@ describe.skipIf(!haveGdal)(`OGC API – Features read by GDAL (${mode} database)
   });
 
   it('offers anonymous callers the public layers only, and an admin every layer', async () => {
-    expect(await layersOffered(null)).toEqual(['communities', 'grids']);
+    expect(await layersOffered(null)).toEqual(['districts', 'streets', 'communities', 'grids']);
     expect(await layersOffered('admin')).toEqual(ALL_LAYERS);
   });
 

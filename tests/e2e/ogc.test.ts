@@ -47,7 +47,7 @@ describe.skipIf(!haveBrowser)(`the OGC API pages in headless Chromium (${mode} d
     await page.getByRole('link', { name: 'the collections' }).click();
     await page.getByTestId('collections').waitFor();
     const listed = await page.getByTestId('collections').locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-collection')));
-    expect(listed).toEqual(['communities', 'grids']);
+    expect(listed).toEqual(['districts', 'streets', 'communities', 'grids']);
     await page.screenshot({ path: `test-results/ogc-collections-${mode}.png`, fullPage: true });
     expect(errors).toEqual([]);
   });
@@ -128,11 +128,13 @@ describe.skipIf(!haveBrowser)(`the OGC API pages in headless Chromium (${mode} d
     const panel = planner.getByTestId('gis');
     expect(await panel.locator('input[name="ogc-url"]').inputValue()).toBe(`${baseUrl}/ogc`);
     const rows = panel.getByTestId('gis-collections').locator('tbody tr');
-    await expect.poll(() => rows.count(), LIVE).toBe(6);
+    await expect.poll(() => rows.count(), LIVE).toBe(8);
     const shown = Object.fromEntries(await rows.evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-collection'), Number(tr.lastElementChild!.textContent!.replace(/,/g, ''))])));
     const { rows: [scope] } = await sql<{ community: number }>`select scope_community_id as community from users where username = 'planner'`.execute(db());
     const { rows: [counts] } = await sql<Record<string, number>>`
-      select (select count(*)::int from communities where id = ${scope.community}) as communities,
+      select (select count(*)::int from districts where code = (select left(street_code, 6) from communities where id = ${scope.community})) as districts,
+             (select count(*)::int from streets where code = (select street_code from communities where id = ${scope.community})) as streets,
+             (select count(*)::int from communities where id = ${scope.community}) as communities,
              (select count(*)::int from grids where community_id = ${scope.community}) as grids,
              (select count(*)::int from buildings where community_id = ${scope.community}) as buildings,
              (select count(*)::int from units where community_id = ${scope.community}) as units,
