@@ -10,7 +10,7 @@ describe('the offline map style', () => {
     expect(style.glyphs).toBeUndefined();
     expect(style.sprite).toBeUndefined();
     // the layers from Gridmap's own tiles, and the overlay the dispatch views draw on (local GeoJSON, empty at first)
-    expect(Object.keys(style.sources)).toEqual(['communities', 'grids', 'buildings', 'overlay']);
+    expect(Object.keys(style.sources)).toEqual(['districts', 'streets', 'communities', 'grids', 'buildings', 'overlay']);
     for (const group of LAYER_GROUPS) expect(style.sources[group]).toEqual({ type: 'vector', url: `/tiles/${group}.json` });
     expect(style.sources.overlay.type).toBe('geojson');
   });
