@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from './config.ts';
 import { RESOURCES } from './features/resources.ts';
 import { IMPORT_CRS, IMPORT_MODES, importMode, importRows, type ImportCrs, type ImportMode, type ImportProgress } from './features/import/service.ts';
-import { IMPORT_EXTRA, parseFields, type ImportExtra } from './features/import/mapping.ts';
+import { IMPORT_EXTRA, parseFields, placeColumns, type ImportExtra } from './features/import/mapping.ts';
 import { IMPORT_FORMATS, readRows, type ImportFormat } from './features/import/sources.ts';
 import { IMPORT_LIMITS, guardUpload } from './features/import/limits.ts';
 import { callerEncoding } from './features/import/encoding.ts';
@@ -46,7 +46,7 @@ if (!def || !file || !format || !IMPORT_FORMATS.includes(format) || !IMPORT_CRS.
 let how: { fields: ReturnType<typeof parseFields>; mode: ImportMode; community?: number };
 let encoding: string | undefined;
 try {
-  how = { fields: parseFields(values.fields, def), ...importMode(def, values.mode as ImportMode, values.community === undefined ? undefined : Number(values.community)) };
+  how = { fields: parseFields(values.fields, def, format), ...importMode(def, values.mode as ImportMode, values.community === undefined ? undefined : Number(values.community)) };
   encoding = callerEncoding(values.encoding, format);
 } catch (error) {
   console.error(`${(error as HttpProblem).detail ?? (error as Error).message}\n${usage}`);
@@ -85,7 +85,7 @@ async function run() {
   try {
     const limits = IMPORT_LIMITS['command line'];
     const guarded = pipeline(input, guardUpload(format!, limits), () => {});
-    const report = await importRows(database.db, def!, readRows(guarded, format!, limits, { encoding }), {
+    const report = await importRows(database.db, def!, readRows(guarded, format!, limits, { encoding, columns: placeColumns(def!, how.fields) }), {
       crs: values.crs as ImportCrs, srid, dryRun: values['dry-run'], repair: values.repair, extra: values.extra as ImportExtra, ...how,
       limits, job: job.id, signal: stopped.signal, onProgress: (progress) => show(progress), actor,
       onWritten: (trx, report) => recordImport(trx, job.id, 'written', null, report),
