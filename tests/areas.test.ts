@@ -301,6 +301,19 @@ describe('a city from an empty map', () => {
     const csv = (await request(admin).get('/api/v1/export/streets?format=csv').expect(200)).text;
     expect(csv).toContain('610604003');
     expect(csv).toContain('北街道');
+
+    // An export imported again (upsert) leaves a boundary drawn from communities drawn from them, and a given one given.
+    const derived = async () => (await sql<{ code: string; derived: boolean; same: boolean | null }>`
+      select code, boundary_from_communities as derived,
+        ST_Equals(geom, (select ST_Multi(ST_Union(c.geom)) from communities c where c.street_code = s.code)) as same
+      from streets s order by code`.execute(db())).rows;
+    const before = await derived();
+    expect(before.some((s) => s.derived && s.same) && before.some((s) => !s.derived)).toBe(true);
+    const reimported = await request(admin).post('/api/v1/import/streets?mode=upsert').set('Content-Type', 'text/csv').send(csv);
+    expect(reimported.body).toMatchObject({ updated: before.length });
+    expect(await derived()).toEqual(before);
+    await request(admin).post('/api/v1/import/streets?mode=upsert').send(geojson).expect(201);
+    expect(await derived()).toEqual(before);
   });
 
   it('draws streets and districts in vector tiles, with their labels', async () => {

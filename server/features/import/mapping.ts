@@ -99,6 +99,9 @@ function valueKinds(def: ResourceDefinition) {
 
 const TRUE = ['true', '1', 'yes', 'y', '是'];
 const FALSE = ['false', '0', 'no', 'n', '否'];
+
+/** A file's yes, whatever the format wrote it as (true, "true", "是"). */
+export const saysYes = (value: unknown) => value === true || (typeof value === 'string' && TRUE.includes(value.trim().toLowerCase()));
 /** How lists are written in a cell: 助老;助医, 助老、助医, 助老，助医 */
 const LIST = /[;,|、，；]/;
 

@@ -9,7 +9,7 @@ import { actorOf } from '../../access/viewer.ts';
 import { parseId, parseQueryValue } from '../../http/params.ts';
 import { HttpProblem, problemBody, toProblem } from '../../http/problem.ts';
 import { beginImport, importPath, readImport, recordImport } from './jobs.ts';
-import { IMPORT_CRS, IMPORT_MODES, importMode, importRows, serverStopping, type ImportCrs, type ImportProgress } from './service.ts';
+import { IMPORT_CRS, IMPORT_MODES, importMode, parseStreetTolerance, importRows, serverStopping, type ImportCrs, type ImportProgress } from './service.ts';
 import { IMPORT_EXTRA, parseFields, placeColumns, type ImportExtra } from './mapping.ts';
 import { IMPORT_FORMATS, readRows, type ImportFormat } from './sources.ts';
 import { IMPORT_LIMITS, guardUpload, tooLarge } from './limits.ts';
@@ -53,11 +53,7 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
     const crs: ImportCrs = oneOf(req.query.crs, 'crs', IMPORT_CRS) ?? 'wgs84';
     const dryRun = parseQueryValue(req.query.dry_run, 'dry_run', 'boolean') === true;
     const repair = parseQueryValue(req.query.repair, 'repair', 'boolean') === true;
-    const tolerance = parseQueryValue(req.query.street_tolerance, 'street_tolerance', 'text');
-    const streetTolerance = tolerance === undefined ? undefined : Number(tolerance);
-    if (streetTolerance !== undefined && !(streetTolerance >= 0 && streetTolerance <= 1)) {
-      throw new HttpProblem(400, 'Invalid parameter', 'street_tolerance is a share of a community\'s area, from 0 to 1', { field: 'street_tolerance' });
-    }
+    const streetTolerance = parseStreetTolerance(parseQueryValue(req.query.street_tolerance, 'street_tolerance', 'text') as string | undefined);
     const fields = parseFields(parseQueryValue(req.query.fields, 'fields', 'text') as string | undefined, def, format);
     const extra: ImportExtra = oneOf(req.query.extra, 'extra', IMPORT_EXTRA) ?? 'ignore';
     const { mode, community } = importMode(def, oneOf(req.query.mode, 'mode', IMPORT_MODES) ?? 'insert', parseQueryValue(req.query.community, 'community', 'integer') as number | undefined);

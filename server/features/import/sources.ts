@@ -160,9 +160,10 @@ function fromTable(row: number, cells: Record<string, string>, mapped: ReadOptio
   const [lon, lat, wkt] = [find('lon'), find('lat'), find('wkt')];
   const [code, building, community] = lon && lat || wkt ? [] : [find('building_code'), find('building'), find('community')];
   const properties = Object.fromEntries(Object.entries(record).filter(([c, v]) => ![lon, lat, wkt, code, building, community].includes(c) && v !== ''));
-  if (wkt) return { row, wkt: record[wkt], properties, text: true };
-  if (lon && lat) {
-    const [x, y] = [Number(record[lon]), Number(record[lat])];
+  // an empty cell is no geometry (a street exported without a boundary), not a shape or the point 0,0
+  if (wkt && record[wkt] !== '') return { row, wkt: record[wkt], properties, text: true };
+  if (lon && lat && (record[lon] !== '' || record[lat] !== '')) {
+    const [x, y] = [record[lon] === '' ? NaN : Number(record[lon]), record[lat] === '' ? NaN : Number(record[lat])];
     if (!Number.isFinite(x) || !Number.isFinite(y)) return { row, properties, error: `${lon}/${lat} must be numbers` };
     return { row, geometry: { type: 'Point', coordinates: [x, y] }, properties, text: true };
   }
