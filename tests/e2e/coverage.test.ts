@@ -335,7 +335,8 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     expect((await coverage.boundingBox())!.y).toBeGreaterThanOrEqual(map.y + map.height - 1);
     for (const box of await rows.evaluateAll((trs) => trs.map((tr) => tr.getBoundingClientRect().toJSON()))) expect(box.right).toBeLessThanOrEqual(390);
     await idle(admin);
-    await admin.screenshot({ path: `test-results/coverage-streets-phone-${mode}.png`, fullPage: true });
+    await rows.last().scrollIntoViewIfNeeded();
+    await admin.screenshot({ path: `test-results/coverage-streets-phone-${mode}.png` });
     await admin.close();
     expect(errors).toEqual([]);
   });
