@@ -66,6 +66,27 @@ describe('coverage per street and district (demo city)', () => {
     const streets = (await request(leader).get('/api/v1/coverage/streets').expect(200)).body.features;
     expect(streets).toHaveLength(1);
     expect((await request(leader).get('/api/v1/coverage/districts').expect(200)).body.features).toHaveLength(1);
+    // their figures where the leader reads all their communities (its street); none for the district, whose
+    // figures less the street's would be the other street's, which the leader does not read
+    const admin = await testApp(test.database, { as: 'admin' });
+    const street = byCode(streets)[streets[0].properties.code];
+    const asAdmin = byCode((await request(admin).get('/api/v1/coverage/streets').expect(200)).body.features)[street.code!];
+    expect(street).toMatchObject({ figures_withheld: false, households: asAdmin.households, open_issues: asAdmin.open_issues, volunteer_reach: asAdmin.volunteer_reach });
+    expect(Number(street.households)).toBeGreaterThan(0);
+    const [district] = (await request(leader).get('/api/v1/coverage/districts').expect(200)).body.features;
+    // what it holds is the map's frame, public: named and counted
+    expect(district.properties).toMatchObject({ code: '610602', name: '宝塔区', figures_withheld: true, streets: 2 });
+    expect(district.geometry).not.toBeNull();
+    const figures = ['households', 'residents', 'buildings', 'members', 'volunteers', 'households_reached', 'volunteer_reach', 'members_per_100_households',
+      'open_issues', 'overdue_issues', 'closed_issues', 'closure_rate', 'median_days_to_close'];
+    for (const key of figures) expect(district.properties[key], key).toBeNull();
+    const [whole] = (await request(admin).get('/api/v1/coverage/districts').expect(200)).body.features;
+    expect(whole.properties).toMatchObject({ figures_withheld: false, communities: district.properties.communities });
+    expect(whole.properties.households).toBeGreaterThan(Number(street.households));
+    // a community's secretary: its street is more than its community
+    const secretary = await testApp(test.database, { as: 'secretary' });
+    const [own] = (await request(secretary).get('/api/v1/coverage/streets').expect(200)).body.features;
+    expect(own.properties).toMatchObject({ figures_withheld: true, households: null, volunteers: null });
     expect((await request(leader).get('/api/v1/coverage/streets?district=61060').expect(400)).body.field).toBe('district');
     expect((await request(leader).get('/api/v1/coverage/districts?district=999999').expect(404)).body.field).toBe('district');
     expect((await request(leader).get('/api/v1/coverage/districts?street=610602001').expect(400)).body.field).toBe('street');

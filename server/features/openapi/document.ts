@@ -451,7 +451,7 @@ export function openApiDocument(resources: ResourceDefinition[]) {
   const areaCoverage = (level: 'streets' | 'districts', parameters: unknown[]) => ({
     get: {
       summary: `Coverage per ${level === 'streets' ? 'street' : 'district'}: what is linked to its communities`, tags: coverageTags,
-      description: `${metrics} Counted again over the area (counts are its communities' sums; rates and the median are the area's own, not averages); also communities${level === 'districts' ? ' and streets' : ''} held.`,
+      description: `${metrics} Counted again over the area (counts are its communities' sums; rates and the median are the area's own, not averages); also communities${level === 'districts' ? ' and streets' : ''} held. Where the caller does not read every one of its communities, figures_withheld is true and every figure null (they, less the caller's own, would be figures of communities it may not read).`,
       parameters: [...parameters, reach, ...window],
       responses: { 200: geojson(`the ${level} with their metrics`, '#/components/schemas/FeatureCollection'), 400: problemResponse('a bad parameter'), 404: problemResponse('no such street or district') },
     },
