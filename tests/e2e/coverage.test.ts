@@ -4,9 +4,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBrowser, servePages } from '../support/browser.ts';
 import { mode, openTestDatabase, type TestDatabase } from '../support/databases.ts';
-import { apiAs, LIVE, openAs } from './pages.ts';
+import { apiAs, coloursAt, LIVE, openAs, type Rgb } from './pages.ts';
 
-type Rgb = [number, number, number];
 interface Area { id: number; properties: Record<string, any> } // eslint-disable-line @typescript-eslint/no-explicit-any
 interface LegendItem { colour: string; from: number | null; to: number | null }
 
@@ -31,23 +30,6 @@ const idle = (page: Page) => page.evaluate(() => new Promise<void>((resolve) => 
   map.triggerRepaint();
 }));
 
-/** The colours the map shows at longitude/latitude points, read off its canvas right after it drew a frame. */
-const coloursAt = (page: Page, points: [number, number][]) => page.evaluate((at) => new Promise<Rgb[]>((resolve) => {
-  const map = window.gridmap!.map;
-  map.once('render', () => {
-    const drawn = map.getCanvas();
-    const copy = Object.assign(document.createElement('canvas'), { width: drawn.width, height: drawn.height });
-    const context = copy.getContext('2d')!;
-    context.drawImage(drawn, 0, 0);
-    const ratio = drawn.width / drawn.clientWidth;
-    resolve(at.map((lonLat) => {
-      const { x, y } = map.project(lonLat);
-      const [r, g, b] = context.getImageData(Math.round(x * ratio), Math.round(y * ratio), 1, 1).data;
-      return [r, g, b] as Rgb;
-    }));
-  });
-  map.triggerRepaint();
-}), points);
 
 describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (${mode} database)`, () => {
   let test: TestDatabase;
