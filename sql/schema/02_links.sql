@@ -25,17 +25,24 @@ CREATE OR REPLACE FUNCTION building_at(pt geometry) RETURNS integer LANGUAGE sql
       ORDER BY ST_Distance(geom::geography, pt::geography), id LIMIT 1))
 $$;
 
--- Rows whose links may change when `area` changes: 0.001° (over 30 m below 70° latitude) around it, so
--- that a member whose nearest footprint moved is found too.
-CREATE OR REPLACE FUNCTION near_area(geom geometry, area geometry) RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT area IS NULL OR geom && ST_Expand(area, 0.001)
-$$;
+-- The ids of the rows of `rows` whose links may change when `area` changes (all of them when it is NULL):
+-- within 0.001° (over 30 m below 70° latitude) of one of its parts' boxes, so that a member whose nearest
+-- footprint moved is found too. Part by part through the table's spatial index: an import's scattered
+-- footprints relink what lies around each, not everything inside the box that holds them all.
+CREATE OR REPLACE FUNCTION near_ids(rows regclass, area geometry) RETURNS SETOF integer LANGUAGE plpgsql STABLE ROWS 100 AS $$
+BEGIN
+  IF area IS NULL THEN
+    RETURN QUERY EXECUTE format('SELECT id FROM %s', rows);
+  ELSE
+    RETURN QUERY EXECUTE format('SELECT DISTINCT r.id FROM ST_Dump($1) d JOIN %s r ON r.geom && ST_Expand(d.geom, 0.001)', rows) USING area;
+  END IF;
+END $$;
 
 -- The CTEs are MATERIALIZED so that each look-up runs once per row, not once per use.
 CREATE OR REPLACE FUNCTION link_buildings(area geometry DEFAULT NULL) RETURNS integer LANGUAGE sql AS $$
   WITH placed AS MATERIALIZED (
     SELECT id, grid_at(p) AS grid_id, community_at(p) AS community_id
-    FROM (SELECT id, ST_PointOnSurface(geom) AS p FROM buildings WHERE near_area(geom, area)) b
+    FROM (SELECT id, ST_PointOnSurface(geom) AS p FROM near_ids('buildings', area) n(id) JOIN buildings USING (id)) b
   ), changed AS (
     UPDATE buildings b SET grid_id = placed.grid_id, community_id = placed.community_id
     FROM placed
@@ -48,7 +55,7 @@ $$;
 -- A member's grid and community follow its building, or its home point when it has none.
 CREATE OR REPLACE FUNCTION link_members(area geometry DEFAULT NULL) RETURNS integer LANGUAGE sql AS $$
   WITH homed AS MATERIALIZED (
-    SELECT id, geom, building_at(geom) AS building_id FROM members WHERE near_area(geom, area)
+    SELECT id, geom, building_at(geom) AS building_id FROM near_ids('members', area) n(id) JOIN members USING (id)
   ), placed AS MATERIALIZED (
     SELECT h.id, h.building_id,
            CASE WHEN h.building_id IS NULL THEN grid_at(h.geom) ELSE b.grid_id END AS grid_id,
@@ -68,7 +75,7 @@ $$;
 CREATE OR REPLACE FUNCTION link_members_without_building(area geometry) RETURNS integer LANGUAGE sql AS $$
   WITH placed AS MATERIALIZED (
     SELECT id, grid_at(geom) AS grid_id, community_at(geom) AS community_id
-    FROM members WHERE building_id IS NULL AND near_area(geom, area)
+    FROM near_ids('members', area) n(id) JOIN members USING (id) WHERE building_id IS NULL
   ), changed AS (
     UPDATE members m SET grid_id = placed.grid_id, community_id = placed.community_id
     FROM placed
@@ -80,7 +87,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION link_issues(area geometry DEFAULT NULL) RETURNS integer LANGUAGE sql AS $$
   WITH placed AS MATERIALIZED (
-    SELECT id, grid_at(geom) AS grid_id, community_at(geom) AS community_id FROM issues WHERE near_area(geom, area)
+    SELECT id, grid_at(geom) AS grid_id, community_at(geom) AS community_id FROM near_ids('issues', area) n(id) JOIN issues USING (id)
   ), changed AS (
     UPDATE issues i SET grid_id = placed.grid_id, community_id = placed.community_id
     FROM placed
@@ -92,7 +99,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION link_units(area geometry DEFAULT NULL) RETURNS integer LANGUAGE sql AS $$
   WITH placed AS MATERIALIZED (
-    SELECT id, community_at(ST_PointOnSurface(geom)) AS community_id FROM units WHERE near_area(geom, area)
+    SELECT id, community_at(ST_PointOnSurface(geom)) AS community_id FROM near_ids('units', area) n(id) JOIN units USING (id)
   ), changed AS (
     UPDATE units u SET community_id = placed.community_id
     FROM placed
@@ -184,10 +191,6 @@ BEGIN
   END IF;
   IF area IS NULL THEN
     RETURN NULL;
-  END IF;
-  -- A bulk write relinks by its bounding box: one cheap test per row instead of one against every shape.
-  IF ST_NumGeometries(area) > 64 THEN
-    area := ST_Envelope(area);
   END IF;
   IF TG_TABLE_NAME = 'communities' THEN
     PERFORM link_units(area);
