@@ -1,14 +1,16 @@
 import type { Feature, FeatureCollection, Point } from 'geojson';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useLocation, useRoute, useSearch } from 'wouter';
 import { apiFetch, getJson, problemOf, sendJson } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
+import { pointOf, pointParam, usePick } from '../map/picks.tsx';
 import { subscribeEvents, type ServerEvent } from './events.ts';
 
 export const SKILLS = ['elder_care', 'disability', 'hardship', 'employment', 'medical', 'education', 'patrol', 'legal_aid', 'mediation', 'repair'] as const;
 const NO_DISPATCHES: Dispatch[] = [];
 
 /** Where the dispatcher asks: a clicked point, or an open issue's. */
-export interface Target { at: [number, number]; issueId?: number }
+interface Target { at: [number, number]; issueId?: number }
 
 interface Volunteer {
   id: number;
@@ -30,16 +32,34 @@ const route = (from: [number, number], to: Point, state: string, id: string): Fe
 });
 
 /**
+ * Where the dispatcher asks, from the address: an issue's point (/dispatch/issues/12, an issue not in the open
+ * list read on its own) or a point clicked (/dispatch?at=lon,lat).
+ */
+function useTarget(issues: IssueFeature[]): Target | null {
+  const [, params] = useRoute<{ id: string }>('/dispatch/issues/:id');
+  const search = useSearch();
+  const issueId = params && Number(params.id) > 0 ? Number(params.id) : undefined;
+  const listed = issues.find((issue) => issue.id === issueId)?.geometry;
+  const [linked, setLinked] = useState<{ id: number; point: Point } | null>(null);
+  useEffect(() => {
+    if (issueId === undefined || listed) return;
+    let current = true;
+    getJson<IssueFeature>(`/api/v1/issues/${issueId}`).then((issue) => current && setLinked({ id: issueId, point: issue.geometry }), () => undefined);
+    return () => void (current = false);
+  }, [issueId, listed]);
+  const point = listed ?? (linked && linked.id === issueId ? linked.point : undefined);
+  const [lon, lat] = issueId === undefined ? pointOf(search) ?? [] : point?.coordinates ?? [];
+  return useMemo(() => (lon === undefined || lat === undefined ? null : { at: [lon, lat], issueId }), [lon, lat, issueId]);
+}
+
+/**
  * The dispatcher's console: open issues in scope, the nearest available volunteers to a clicked point or
  * an issue (ranked, with distance, skills and contact, and lines on the map), dispatch with one button,
  * and offers, accepts and declines as they happen, from the event stream.
  */
-export function DispatchPanel({ target, onTarget, onOverlay }: {
-  target: Target | null;
-  onTarget: (target: Target | null) => void;
-  onOverlay: (overlay: FeatureCollection) => void;
-}) {
+export function DispatchPanel({ onOverlay }: { onOverlay: (overlay: FeatureCollection) => void }) {
   const { t, maybe } = useI18n();
+  const [, navigate] = useLocation();
   const [skills, setSkills] = useState<string[]>([]);
   const [k, setK] = useState(3);
   const [issues, setIssues] = useState<IssueFeature[]>([]);
@@ -53,6 +73,10 @@ export function DispatchPanel({ target, onTarget, onOverlay }: {
     const collection = await getJson<{ features: IssueFeature[] }>('/api/v1/issues?open=true&limit=1000');
     setIssues(collection.features);
   }, []);
+
+  const target = useTarget(issues);
+  // a click on the map asks at that point, or for the issue whose pin it hit
+  usePick((at, issueId) => navigate(issueId === undefined ? `/dispatch?at=${pointParam(at)}` : `/dispatch/issues/${issueId}`));
 
   const query = target && `lon=${target.at[0]}&lat=${target.at[1]}&k=10${skills.map((s) => `&skill=${s}`).join('')}`;
   const loadTarget = useCallback(async () => {
@@ -158,7 +182,7 @@ export function DispatchPanel({ target, onTarget, onOverlay }: {
         {issues.slice(0, 50).map((issue) => (
           <li key={issue.id}>
             <button type="button" aria-pressed={issue.id === target?.issueId}
-              onClick={() => onTarget({ at: issue.geometry.coordinates as [number, number], issueId: issue.id })}>
+              onClick={() => navigate(`/dispatch/issues/${issue.id}`)}>
               #{issue.id} {issue.properties.title} <small>{maybe(`issueStatus.${issue.properties.status}`) ?? issue.properties.status}</small>
             </button>
           </li>

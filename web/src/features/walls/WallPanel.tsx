@@ -1,12 +1,13 @@
 import { bbox } from '@turf/bbox';
 import type { Feature, FeatureCollection } from 'geojson';
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { useLocation, useSearch } from 'wouter';
 import { getJson } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
 import type { User } from '../auth/session.tsx';
-import type { Target } from '../dispatch/DispatchPanel.tsx';
 import { useChanges } from '../dispatch/events.ts';
 import type { Bounds } from '../map/MapView.tsx';
+import { pointOf, pointParam, usePick } from '../map/picks.tsx';
 import { ISSUE_STATUS_COLOURS, OVERDUE_COLOUR } from '../map/style.ts';
 import { IssuePage } from './IssuePage.tsx';
 import { categoryName, useCategories, wallOf, wallUrl, type Category, type Issue, type Wall, type WallIssue, type WallRef } from './issues.ts';
@@ -14,8 +15,25 @@ import { StatusBadge, useWhen } from './parts.tsx';
 import { ReportForm } from './ReportForm.tsx';
 import { homeWall, WallPicker } from './WallPicker.tsx';
 
-/** What the panel shows: the wall's list, one issue's page, or the form to report a new one at a point. */
-type Page = { kind: 'list' } | { kind: 'issue'; id: number } | { kind: 'report'; at: [number, number] | null };
+/** What the panel shows, from the address: the wall's list, one issue's page, or the form to report a new one at a point. */
+type Page = { kind: 'list'; wall: WallRef | null } | { kind: 'issue'; id: number } | { kind: 'report'; at: [number, number] | null };
+
+/** A wall's address (`/walls` is the one last shown, at first the user's own). */
+export const wallPath = (wall: WallRef | null) => (wall ? `/walls/${wall.level}/${wall.id}` : '/walls');
+export const issuePath = (id: number) => `/issues/${id}`;
+const reportPath = (at: [number, number] | null) => (at ? `/issues/new?at=${pointParam(at)}` : '/issues/new');
+
+function usePage(): Page {
+  const [path] = useLocation();
+  const search = useSearch();
+  return useMemo(() => {
+    const [, first, second, third] = path.split('/');
+    if (first === 'issues' && second === 'new') return { kind: 'report', at: pointOf(search) };
+    if (first === 'issues' && Number(second) > 0) return { kind: 'issue', id: Number(second) };
+    const level = ['grid', 'community', 'street'].includes(second) ? second as WallRef['level'] : null;
+    return { kind: 'list', wall: level && third ? { level, id: third } : null };
+  }, [path, search]);
+}
 
 /** The states a wall holds, for the legend. */
 const ON_WALL = ['reported', 'accepted', 'in_progress', 'escalated', 'reopened', 'resolved'];
@@ -25,10 +43,8 @@ const ON_WALL = ['reported', 'accepted', 'in_progress', 'escalated', 'reopened',
  * overdue in red) and as pins coloured by state; a click on a pin or a row opens the issue, a click on the
  * map elsewhere reports a new one there. Issue events from the stream reload it.
  */
-export function WallPanel({ user, picked, onOverlay, onFocus }: {
+export function WallPanel({ user, onOverlay, onFocus }: {
   user: User;
-  /** the last click on the map, with the issue pin it hit */
-  picked: Target | null;
   onOverlay: (overlay: FeatureCollection) => void;
   /** moves the map to a wall's issues */
   onFocus: (bounds: Bounds) => void;
@@ -36,10 +52,15 @@ export function WallPanel({ user, picked, onOverlay, onFocus }: {
   const { t } = useI18n();
   const categories = useCategories();
   const mayReport = user.permissions.issues?.includes('create') ?? false;
-  const [wallRef, setWallRef] = useState<WallRef | null>(() => homeWall(user.scope));
+  const [, navigate] = useLocation();
+  const page = usePage();
+  // the wall last listed stays in view (its pins on the map, Back from an issue) while an issue is open
+  const [wallRef, setWallRef] = useState<WallRef | null>(() => (page.kind === 'list' && page.wall) || homeWall(user.scope));
+  if (page.kind === 'list' && page.wall && (page.wall.level !== wallRef?.level || page.wall.id !== wallRef.id)) setWallRef(page.wall);
   const [wall, setWall] = useState<Wall | null>(null);
-  const [page, setPage] = useState<Page>({ kind: 'list' });
+  // the issue marked in the list and on the map: the one open, else the last opened or reported
   const [selected, setSelected] = useState<number | null>(null);
+  if (page.kind === 'issue' && page.id !== selected) setSelected(page.id);
   const [revision, setRevision] = useState(0);
   const [error, setError] = useState<string | null>(null);
   const focused = useRef<string | null>(null);
@@ -63,17 +84,14 @@ export function WallPanel({ user, picked, onOverlay, onFocus }: {
   // any issue event may move an issue onto or off this wall, or change the one open
   useChanges(['issue'], () => setRevision((r) => r + 1));
 
-  const open = (id: number) => {
-    setSelected(id);
-    setPage({ kind: 'issue', id });
-  };
+  const open = (id: number) => navigate(issuePath(id));
   // a click on the map: the point of the report being written, else the issue hit, else a new report there
-  useEffect(() => {
-    if (!picked) return;
-    if (page.kind === 'report') setPage({ kind: 'report', at: picked.at });
-    else if (picked.issueId !== undefined) open(picked.issueId);
-    else if (mayReport) setPage({ kind: 'report', at: picked.at });
-  }, [picked]); // only a new click: not when the page changes
+  usePick((at, issueId) => {
+    if (page.kind === 'report') navigate(reportPath(at), { replace: true });
+    else if (issueId !== undefined) open(issueId);
+    else if (mayReport) navigate(reportPath(at));
+  });
+  const showWall = (next: WallRef) => navigate(wallPath(next), { replace: wallRef === null });
 
   useEffect(() => {
     const features: Feature[] = (wall?.features ?? []).map((issue) => ({
@@ -86,11 +104,11 @@ export function WallPanel({ user, picked, onOverlay, onFocus }: {
 
   /** A new issue is shown on the wall it landed on, which may not be the one in view. */
   const reported = (issue: Issue, problem?: string) => {
-    setWallRef(wallOf(issue.properties));
     setSelected(issue.id);
-    setPage({ kind: 'list' });
     setError(problem ?? null);
+    navigate(wallPath(wallOf(issue.properties)), { replace: true });
   };
+  const toList = () => navigate(wallPath(wallRef));
 
   return (
     <aside className="panel walls" data-testid="wall-panel">
@@ -98,15 +116,15 @@ export function WallPanel({ user, picked, onOverlay, onFocus }: {
       {error && <p className="error" role="alert">{error}</p>}
       {page.kind === 'issue' ? (
         <IssuePage key={page.id} id={page.id} user={user} categories={categories} revision={revision} onOpen={open}
-          onBack={() => setPage({ kind: 'list' })} onChanged={() => setRevision((r) => r + 1)} />
+          onBack={toList} onChanged={() => setRevision((r) => r + 1)} />
       ) : page.kind === 'report' ? (
-        <ReportForm at={page.at} categories={categories} onReported={reported} onOpen={open} onCancel={() => setPage({ kind: 'list' })} />
+        <ReportForm at={page.at} categories={categories} onReported={reported} onOpen={open} onCancel={toList} />
       ) : (
         <>
           {mayReport && <AwaitingRating userId={user.id} categories={categories} revision={revision} onOpen={open} />}
-          <WallPicker user={user} wall={wallRef} onWall={setWallRef} />
+          <WallPicker user={user} wall={wallRef} onWall={showWall} />
           {mayReport && (
-            <button type="button" className="primary report-button" onClick={() => setPage({ kind: 'report', at: null })}>{t('wall.report')}</button>
+            <button type="button" className="primary report-button" onClick={() => navigate(reportPath(null))}>{t('wall.report')}</button>
           )}
           <p className="hint">{t(mayReport ? 'wall.hintReport' : 'wall.hint')}</p>
           {wall && <WallList wall={wall} categories={categories} selected={selected} onOpen={open} />}
