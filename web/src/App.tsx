@@ -20,6 +20,7 @@ import { EchoPage, EchoWall } from './features/walls/EchoWall.tsx';
 import { MetricsPanel } from './features/walls/MetricsPanel.tsx';
 import { WallPanel } from './features/walls/WallPanel.tsx';
 import { useI18n, type MessageKey } from './i18n.tsx';
+import { useInvalidationByEvents } from './serverState.ts';
 
 /** The views, in the order the top bar lists them, each at its own address. */
 const VIEWS = {
@@ -91,6 +92,7 @@ function Shell({ user }: { user: User }) {
   const { t, lang, setLang } = useI18n();
   const { signOut } = useSession();
   const [path, navigate] = useLocation();
+  useInvalidationByEvents();
   const views = viewsOf(user);
   const view = viewAt(path);
   const [visible, setVisible] = useState<Record<LayerGroup, boolean>>({ districts: true, streets: true, communities: true, grids: true, buildings: true });

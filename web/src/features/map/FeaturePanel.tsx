@@ -1,8 +1,7 @@
 import type { GeoJsonProperties } from 'geojson';
-import { useEffect, useState } from 'react';
 import { useHistoryState } from 'wouter/use-browser-location';
-import { getJson } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
+import { useServerState } from '../../serverState.ts';
 import { OrganisationPanel } from '../organisation/OrganisationPanel.tsx';
 import type { Selection } from './MapView.tsx';
 
@@ -15,19 +14,10 @@ export function FeaturePanel({ feature, onClose }: { feature: Selection | null; 
   const { t, maybe } = useI18n();
   const tile = useHistoryState<{ properties?: GeoJsonProperties } | null>()?.properties ?? null;
   const key = feature ? `${feature.group}/${feature.id}` : '';
-  const [record, setRecord] = useState<{ key: string; properties: GeoJsonProperties } | null>(null);
-  useEffect(() => {
-    if (!key) return;
-    let current = true;
-    getJson<{ properties: GeoJsonProperties }>(`/api/v1/${key}`)
-      .then((found) => current && setRecord({ key, properties: found.properties }))
-      .catch(() => {}); // the tile's properties stay shown
-    return () => {
-      current = false;
-    };
-  }, [key]);
+  // a boundary redrawn changes the grid a building or a member is in: grid events read it again
+  const record = useServerState<{ properties: GeoJsonProperties }>('grid', key ? `/api/v1/${key}` : null);
   if (!feature) return <aside className="panel empty">{t('panel.empty')}</aside>;
-  const properties = (record?.key === key ? record.properties : tile) ?? {};
+  const properties = record.data?.properties ?? tile ?? {};
   const show = (key: string, value: unknown) => {
     if (value === null || value === undefined || value === '') return '—';
     if (typeof value === 'boolean') return value ? t('value.yes') : t('value.no');

@@ -2,10 +2,9 @@ import { bbox } from '@turf/bbox';
 import type { Feature, FeatureCollection } from 'geojson';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { useLocation, useSearch } from 'wouter';
-import { getJson } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
+import { useChanged, useServerState } from '../../serverState.ts';
 import type { User } from '../auth/session.tsx';
-import { useChanges } from '../dispatch/events.ts';
 import type { Bounds } from '../map/MapView.tsx';
 import { pointOf, pointParam, usePick } from '../map/picks.tsx';
 import { ISSUE_STATUS_COLOURS, OVERDUE_COLOUR } from '../map/style.ts';
@@ -57,32 +56,24 @@ export function WallPanel({ user, onOverlay, onFocus }: {
   // the wall last listed stays in view (its pins on the map, Back from an issue) while an issue is open
   const [wallRef, setWallRef] = useState<WallRef | null>(() => (page.kind === 'list' && page.wall) || homeWall(user.scope));
   if (page.kind === 'list' && page.wall && (page.wall.level !== wallRef?.level || page.wall.id !== wallRef.id)) setWallRef(page.wall);
-  const [wall, setWall] = useState<Wall | null>(null);
   // the issue marked in the list and on the map: the one open, else the last opened or reported
   const [selected, setSelected] = useState<number | null>(null);
   if (page.kind === 'issue' && page.id !== selected) setSelected(page.id);
-  const [revision, setRevision] = useState(0);
+  // what a report's pictures could not do
   const [error, setError] = useState<string | null>(null);
+  const changed = useChanged();
+  // any issue event may move an issue onto or off this wall
+  const loaded = useServerState<Wall>('issue', wallRef && wallUrl(wallRef), { keepPrevious: true });
+  const wall = loaded.data ?? null;
+  // the map goes to a wall when it is chosen, not each time it is read again
   const focused = useRef<string | null>(null);
-
   useEffect(() => {
-    if (!wallRef) return;
-    let current = true;
-    getJson<Wall>(wallUrl(wallRef)).then((loaded) => {
-      if (!current) return;
-      setWall(loaded);
-      setError(null);
-      // the map goes to a wall when it is chosen, not each time it reloads
-      const key = `${loaded.wall.level}:${loaded.wall.id}`;
-      if (focused.current !== key && loaded.features.length > 0) {
-        focused.current = key;
-        onFocus(bbox(loaded) as Bounds);
-      }
-    }, (e: Error) => current && setError(e.message));
-    return () => void (current = false);
-  }, [wallRef, revision, onFocus]);
-  // any issue event may move an issue onto or off this wall, or change the one open
-  useChanges(['issue'], () => setRevision((r) => r + 1));
+    const key = wall && `${wall.wall.level}:${wall.wall.id}`;
+    if (wall && focused.current !== key && wall.features.length > 0) {
+      focused.current = key;
+      onFocus(bbox(wall) as Bounds);
+    }
+  }, [wall, onFocus]);
 
   const open = (id: number) => navigate(issuePath(id));
   // a click on the map: the point of the report being written, else the issue hit, else a new report there
@@ -104,6 +95,7 @@ export function WallPanel({ user, onOverlay, onFocus }: {
 
   /** A new issue is shown on the wall it landed on, which may not be the one in view. */
   const reported = (issue: Issue, problem?: string) => {
+    void changed('issue');
     setSelected(issue.id);
     setError(problem ?? null);
     navigate(wallPath(wallOf(issue.properties)), { replace: true });
@@ -113,15 +105,14 @@ export function WallPanel({ user, onOverlay, onFocus }: {
   return (
     <aside className="panel walls" data-testid="wall-panel">
       <header><h2>{t('wall.title')}</h2></header>
-      {error && <p className="error" role="alert">{error}</p>}
+      {(error ?? loaded.error) && <p className="error" role="alert">{error ?? loaded.error?.message}</p>}
       {page.kind === 'issue' ? (
-        <IssuePage key={page.id} id={page.id} user={user} categories={categories} revision={revision} onOpen={open}
-          onBack={toList} onChanged={() => setRevision((r) => r + 1)} />
+        <IssuePage key={page.id} id={page.id} user={user} categories={categories} onOpen={open} onBack={toList} />
       ) : page.kind === 'report' ? (
         <ReportForm at={page.at} categories={categories} onReported={reported} onOpen={open} onCancel={toList} />
       ) : (
         <>
-          {mayReport && <AwaitingRating userId={user.id} categories={categories} revision={revision} onOpen={open} />}
+          {mayReport && <AwaitingRating userId={user.id} categories={categories} onOpen={open} />}
           <WallPicker user={user} wall={wallRef} onWall={showWall} />
           {mayReport && (
             <button type="button" className="primary report-button" onClick={() => navigate(reportPath(null))}>{t('wall.report')}</button>
@@ -178,15 +169,12 @@ function IssueRow({ issue: { id, properties: issue }, categories, selected, onOp
 }
 
 /** The reporter's answered issues: off the walls, they wait for its rating. */
-function AwaitingRating({ userId, categories, revision, onOpen }: {
-  userId: number; categories: Category[]; revision: number; onOpen: (id: number) => void;
+function AwaitingRating({ userId, categories, onOpen }: {
+  userId: number; categories: Category[]; onOpen: (id: number) => void;
 }) {
   const { t } = useI18n();
-  const [answered, setAnswered] = useState<Issue[]>([]);
-  useEffect(() => {
-    getJson<{ features: Issue[] }>('/api/v1/issues?status=answered&limit=1000')
-      .then((c) => setAnswered(c.features.filter((f) => f.properties.reported_by === userId)), () => undefined);
-  }, [userId, revision]);
+  const answered = (useServerState<{ features: Issue[] }>('issue', '/api/v1/issues?status=answered&limit=1000').data?.features ?? [])
+    .filter((f) => f.properties.reported_by === userId);
   if (answered.length === 0) return null;
   return (
     <section className="awaiting-rating">
