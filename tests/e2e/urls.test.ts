@@ -191,12 +191,19 @@ describe.skipIf(!haveBrowser)(`the web client's addresses in headless Chromium (
     await planner.close();
 
     const open = (await api('dispatcher', '/api/v1/issues?open=true&limit=1')).body.features[0] as { id: number; properties: { title: string } };
-    const dispatcher = await openAs(browser, baseUrl, 'dispatcher', errors);
+    const dispatcher = await newPage(browser, errors);
+    const streams: string[] = [];
+    dispatcher.on('request', (r) => r.url().endsWith('/api/v1/events') && streams.push(r.url()));
     await dispatcher.goto(`${baseUrl}/dispatch/issues/${open.id}`);
+    await dispatcher.getByRole('button', { name: /^dispatcher ·/ }).click();
+    await dispatcher.getByRole('button', { name: '登录', exact: true }).click();
     const heading = dispatcher.getByTestId('dispatch-panel').locator('h3', { hasText: `#${open.id} ` });
     await heading.waitFor({ timeout: 60_000 });
     expect(await heading.textContent()).toContain(`#${open.id} ${open.properties.title}`);
     await expect.poll(() => dispatcher.getByTestId('nearest').locator('li').count(), LIVE).toBeGreaterThan(0);
+    // the map, the event log and the answers kept all hear the server's events through one stream
+    await mapLoaded(dispatcher);
+    expect(streams).toHaveLength(1);
     await dispatcher.close();
 
     const echo = await newPage(browser, errors);
