@@ -507,9 +507,9 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     expect(panelBox.y).toBeGreaterThanOrEqual(map.y + map.height - 1);
     expect(panelBox.width).toBeLessThanOrEqual(390);
     expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    // every button of the top bar can be brought on screen and is not covered there
-    for (const name of ['地图', '覆盖', 'English', '退出']) {
-      const button = phone.getByRole('button', { name, exact: true });
+    // every link and button of the top bar can be brought on screen and is not covered there
+    for (const [role, name] of [['link', '地图'], ['link', '覆盖'], ['button', 'English'], ['button', '退出']] as const) {
+      const button = phone.getByRole(role, { name, exact: true });
       await button.scrollIntoViewIfNeeded();
       const box = (await button.boundingBox())!;
       expect(box.x >= 0 && box.x + box.width <= 390, name).toBe(true);
