@@ -111,6 +111,19 @@ describe.skipIf(!haveBrowser)(`the web client's addresses in headless Chromium (
       // the wall an admin has none of its own: the first community's, chosen for it
       expect(address(page), path).toBe(path === '/walls' ? `/walls/community/${firstCommunity}` : path);
     }
+    // the community chosen in the coverage view: kept by a reload, Back returns to the one before
+    const [other] = (await api('admin', '/api/v1/communities')).body.features.filter((c: { id: number }) => c.id !== community);
+    await page.goto(`${baseUrl}/coverage?community=${community}`);
+    const chosenCommunity = () => page.getByTestId('coverage').locator('select[name="community"]').inputValue();
+    await expect.poll(chosenCommunity, { timeout: 60_000 }).toBe(String(community));
+    await page.getByTestId('coverage').locator('select[name="community"]').selectOption(String(other.id));
+    expect(address(page)).toBe(`/coverage?community=${other.id}`);
+    await page.reload();
+    await expect.poll(chosenCommunity, { timeout: 60_000 }).toBe(String(other.id));
+    await page.goBack();
+    await expect.poll(chosenCommunity, LIVE).toBe(String(community));
+    await page.goto(`${baseUrl}/map`);
+    await page.getByTestId('map').waitFor();
     // the top bar's links are addresses too: Back returns to the view before
     await page.getByRole('link', { name: '覆盖', exact: true }).click();
     await page.getByTestId('coverage').waitFor();
