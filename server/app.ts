@@ -45,6 +45,8 @@ import { setServiceArea } from './http/geojson.ts';
 
 export const BODY_LIMIT = '16mb';
 export const WEB_DIST = fileURLToPath(new URL('../dist/web/', import.meta.url));
+/** What the server answers itself: an unknown path under these is a 404 problem, never the web client's page. */
+const SERVER_PATHS = ['/api', '/ogc', '/tiles', '/open311'];
 
 export function createApp({ database, config, logger }: { database: Database; config: Config; logger: Logger }) {
   const app = express();
@@ -104,6 +106,12 @@ export function createApp({ database, config, logger }: { database: Database; co
 
   if (existsSync(WEB_DIST)) {
     app.use(express.static(WEB_DIST, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForIndex }));
+    // the web client's addresses (/map/grids/12, /issues/7 …) are its page, whose router opens the view
+    app.get(/^[^.]*$/, (req, res, next) => {
+      if (SERVER_PATHS.some((prefix) => req.path === prefix || req.path.startsWith(`${prefix}/`))) return next();
+      res.setHeader('Cache-Control', 'no-cache');
+      res.sendFile('index.html', { root: WEB_DIST });
+    });
   } else {
     logger.warn(`web client not built (${WEB_DIST} missing): run npm run build:web`);
   }

@@ -104,7 +104,7 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
 
     page = await openAs(browser, baseUrl, 'leader', errors);
     page.on('response', (r) => r.url().includes('/tiles/') && tiles.push({ url: r.url(), status: r.status() }));
-    await page.getByRole('button', { name: '覆盖', exact: true }).click();
+    await page.getByRole('link', { name: '覆盖', exact: true }).click();
     await panel().waitFor();
   });
   afterAll(async () => {
@@ -326,7 +326,7 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
   it('puts each community in the class whose label holds its closure rate as the table writes it, drawn in that class\'s colour', async () => {
     // the whole city, as an admin sees it: rates closer together than whole per cents (22.2 %, 22.6 %; 28.0 %, 28.3 %)
     const admin = await openAs(browser, baseUrl, 'admin', errors);
-    await admin.getByRole('button', { name: '覆盖', exact: true }).click();
+    await admin.getByRole('link', { name: '覆盖', exact: true }).click();
     const coverage = admin.getByTestId('coverage');
     await coverage.locator('select[name="metric"]').selectOption('closure_rate');
     const areas = coverage.getByTestId('coverage-communities').locator('tbody tr');
@@ -602,7 +602,7 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
   it('fits a phone: the map above the panel, nothing wider than the screen, the top bar\'s buttons in reach; a secretary opens on the community', async () => {
     const phone = await openAs(browser, baseUrl, 'secretary', errors);
     await phone.setViewportSize({ width: 390, height: 844 });
-    await phone.getByRole('button', { name: '覆盖', exact: true }).click();
+    await phone.getByRole('link', { name: '覆盖', exact: true }).click();
     const own: Area[] = (await api('secretary', '/api/v1/coverage/communities')).body.features;
     expect(own).toHaveLength(1);
     const coverage = phone.getByTestId('coverage');
@@ -623,9 +623,9 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     expect(panelBox.y).toBeGreaterThanOrEqual(map.y + map.height - 1);
     expect(panelBox.width).toBeLessThanOrEqual(390);
     expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    // every button of the top bar can be brought on screen and is not covered there
-    for (const name of ['地图', '覆盖', 'English', '退出']) {
-      const button = phone.getByRole('button', { name, exact: true });
+    // every link and button of the top bar can be brought on screen and is not covered there
+    for (const [role, name] of [['link', '地图'], ['link', '覆盖'], ['button', 'English'], ['button', '退出']] as const) {
+      const button = phone.getByRole(role, { name, exact: true });
       await button.scrollIntoViewIfNeeded();
       const box = (await button.boundingBox())!;
       expect(box.x >= 0 && box.x + box.width <= 390, name).toBe(true);
@@ -643,7 +643,7 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     const dispatcher = await openAs(browser, baseUrl, 'dispatcher', errors);
     const asked: string[] = [];
     dispatcher.on('request', (r) => asked.push(new URL(r.url()).pathname));
-    await dispatcher.getByRole('button', { name: '覆盖', exact: true }).click();
+    await dispatcher.getByRole('link', { name: '覆盖', exact: true }).click();
     const coverage = dispatcher.getByTestId('coverage');
     await coverage.getByTestId('coverage-communities').waitFor();
     expect((await api('dispatcher', '/api/v1/coverage/communities')).body.features.every((c: Area) => c.properties.members === null)).toBe(true);

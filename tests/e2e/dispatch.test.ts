@@ -27,7 +27,7 @@ describe.skipIf(!haveBrowser)(`the dispatcher and volunteer views in headless Ch
 
   it('ranks the nearest available volunteers for a clicked point, dispatches an issue, and follows the answers live', async () => {
     const page = await openAs('dispatcher');
-    await page.getByRole('button', { name: '调度', exact: true }).click();
+    await page.getByRole('link', { name: '调度', exact: true }).click();
     await page.getByTestId('dispatch-panel').waitFor();
 
     // a point in the dispatcher's street: the first open issue there

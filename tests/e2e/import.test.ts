@@ -30,7 +30,7 @@ describe.skipIf(!haveBrowser)(`the import view in headless Chromium (${mode} dat
       select ST_X(p) as lon, ST_Y(p) as lat from (select ST_PointOnSurface(geom) as p from grids order by id limit 1) g`.execute(test.database.db);
     const rows = 20_000;
     const csv = ['序号,姓名,党员类别,lon,lat', ...Array.from({ length: rows }, (_, i) => `${i + 1},网页花名册${i},在职党员,${at.lon},${at.lat}`)].join('\n');
-    await page.getByRole('button', { name: '导入导出' }).click();
+    await page.getByRole('link', { name: '导入导出' }).click();
     const panel = page.getByTestId('import-panel');
     await panel.locator('select[name="layer"]').selectOption('members');
     await panel.locator('input[type="file"]').setInputFiles({ name: 'roster.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });

@@ -144,7 +144,7 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
       geometry: { type: 'Polygon', coordinates: [[[lon, 36.5862], [lon + 0.0002, 36.5862], [lon + 0.0002, 36.5864], [lon, 36.5864], [lon, 36.5862]]] },
     });
     const file = (features: unknown[]) => ({ name: 'footprints.geojson', mimeType: 'application/geo+json', buffer: Buffer.from(JSON.stringify({ type: 'FeatureCollection', features })) });
-    await page.getByRole('button', { name: '导入导出' }).click();
+    await page.getByRole('link', { name: '导入导出' }).click();
     const panel = page.getByTestId('import-panel');
     await panel.locator('select[name="layer"]').selectOption('buildings');
     await panel.locator('input[type="file"]').setInputFiles(file([footprint(109.4862, '网页导入楼'), { ...footprint(109.4866, ''), properties: { name: '' } }]));
@@ -166,7 +166,7 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     const stored = await api('/api/v1/buildings?limit=10000');
     expect(stored.features.filter((f: { properties: { name: string } }) => f.properties.name === '网页导入楼')).toHaveLength(1);
     await page.screenshot({ path: `test-results/import-${mode}.png` });
-    await page.getByRole('button', { name: '地图', exact: true }).click();
+    await page.getByRole('link', { name: '地图', exact: true }).click();
     await page.waitForFunction(() => window.gridmap?.map.loaded(), null, { timeout: 60_000 });
   });
 
@@ -179,7 +179,7 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
   });
 
   it('shows an admin the users and the audit log, and creates a user from the form', async () => {
-    await page.getByRole('button', { name: '账号与审计' }).click();
+    await page.getByRole('link', { name: '账号与审计' }).click();
     const panel = page.getByTestId('accounts-panel');
     await expect.poll(() => panel.locator('tbody tr').count()).toBeGreaterThan(7);
     // the footprint imported above is the newest write, by admin
@@ -196,7 +196,7 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     await expect.poll(() => panel.locator('tbody').first().textContent(), { timeout: 15_000 }).toContain('li.ming (李明)');
     expect((await api('/api/v1/users?role=leader')).users.map((u: { username: string }) => u.username)).toContain('li.ming');
     await page.screenshot({ path: `test-results/accounts-${mode}.png` });
-    await page.getByRole('button', { name: '地图', exact: true }).click();
+    await page.getByRole('link', { name: '地图', exact: true }).click();
     await page.waitForFunction(() => window.gridmap?.map.loaded(), null, { timeout: 60_000 });
   });
 
@@ -212,7 +212,7 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     await form.getByRole('button', { name: '登录', exact: true }).click();
     const badge = page.getByTestId('signed-in');
     await expect.poll(() => badge.textContent(), { timeout: 10_000 }).toMatch(/领导 · 街道 \d{9}/);
-    expect(await page.getByRole('button', { name: '账号与审计' }).count()).toBe(0);
+    expect(await page.getByRole('link', { name: '账号与审计' }).count()).toBe(0);
     // the session is remembered across a reload
     await page.reload();
     await page.waitForFunction(() => window.gridmap?.map.loaded(), null, { timeout: 60_000 });

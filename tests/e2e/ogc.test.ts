@@ -124,7 +124,7 @@ describe.skipIf(!haveBrowser)(`the OGC API pages in headless Chromium (${mode} d
 
   it('shows a planner in the web client where to connect a GIS, its layers with their counts, and a read-only key that signs the GIS in, until revoked', async () => {
     const planner = await openAs(browser, baseUrl, 'planner', errors);
-    await planner.getByRole('button', { name: 'GIS 数据服务', exact: true }).click();
+    await planner.getByRole('link', { name: 'GIS 数据服务', exact: true }).click();
     const panel = planner.getByTestId('gis');
     expect(await panel.locator('input[name="ogc-url"]').inputValue()).toBe(`${baseUrl}/ogc`);
     const rows = panel.getByTestId('gis-collections').locator('tbody tr');

@@ -25,7 +25,7 @@ describe.skipIf(!haveBrowser)(`Open311 application keys in headless Chromium (${
   });
 
   it('issues a key shown once for the ticked services, lists its use, and revokes it', async () => {
-    await page.getByRole('button', { name: '账号与审计' }).click();
+    await page.getByRole('link', { name: '账号与审计' }).click();
     const keys = page.getByTestId('open311-keys');
     await keys.locator('input[name="name"]').fill('12345 市民热线');
     await keys.getByLabel('路灯照明').check();
@@ -41,8 +41,8 @@ describe.skipIf(!haveBrowser)(`Open311 application keys in headless Chromium (${
       .send({ api_key: key, service_code: service, lat: '36.5900', long: '109.4900' });
     expect((await post('noise')).status).toBe(403);
     expect((await post('street_light')).status).toBe(200);
-    await page.getByRole('button', { name: '地图', exact: true }).click();
-    await page.getByRole('button', { name: '账号与审计' }).click();
+    await page.getByRole('link', { name: '地图', exact: true }).click();
+    await page.getByRole('link', { name: '账号与审计' }).click();
     await expect.poll(() => row.textContent()).not.toContain('从未使用');
 
     await row.getByRole('button', { name: '吊销' }).click();

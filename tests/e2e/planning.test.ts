@@ -107,7 +107,7 @@ describe.skipIf(!haveBrowser)(`the planner's view in headless Chromium (${mode} 
 
     page = await openAs(browser, baseUrl, 'planner', errors);
     page.on('request', (r) => r.method() === 'POST' && r.url().endsWith('/redraw') && redraws.push({ url: r.url(), body: r.postDataJSON() }));
-    await page.getByRole('button', { name: '网格规划', exact: true }).click();
+    await page.getByRole('link', { name: '网格规划', exact: true }).click();
     await panel().getByTestId('household-chart').waitFor();
     // the map moves to the community: the tests touch it where it ends up
     await page.waitForFunction(() => !window.gridmap!.map.isMoving(), null, LIVE);
@@ -365,7 +365,7 @@ describe.skipIf(!haveBrowser)(`the planner's view in headless Chromium (${mode} 
                                                  ST_SetSRID(ST_GeomFromGeoJSON(${JSON.stringify(neighbour.geometry)}), 4326))) as p) q`.execute(test.database.db);
     expect(taken).toBeDefined();
 
-    await page.getByRole('button', { name: '地图', exact: true }).click();
+    await page.getByRole('link', { name: '地图', exact: true }).click();
     // the map's own grid layers, from tiles, show the grid there now (the map before the save showed the neighbour)
     const gridAt = () => page.evaluate(([lon, lat]) => {
       try {

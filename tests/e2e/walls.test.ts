@@ -45,7 +45,7 @@ describe.skipIf(!haveBrowser)(`the problem wall and the echo wall in headless Ch
     expect(earlier.status).toBe(201);
 
     const page = await openAs(browser, baseUrl, 'resident', errors);
-    await page.getByRole('button', { name: '问题墙', exact: true }).click();
+    await page.getByRole('link', { name: '问题墙', exact: true }).click();
     const panel = page.getByTestId('wall-panel');
     await panel.getByRole('button', { name: '上报问题' }).click();
     const clicked = await clickAt(page, inside[0], inside[1], 16);
@@ -82,7 +82,7 @@ describe.skipIf(!haveBrowser)(`the problem wall and the echo wall in headless Ch
 
   it('lets the grid worker open the new issue from its wall, overdue ones marked, accept it, and see the step in the timeline', async () => {
     const page = await openAs(browser, baseUrl, 'gridworker', errors);
-    await page.getByRole('button', { name: '问题墙', exact: true }).click();
+    await page.getByRole('link', { name: '问题墙', exact: true }).click();
     const list = page.getByTestId('wall-list');
     const wall = (await api('gridworker', `/api/v1/walls/grid/${grid}`)).body;
     await expect.poll(() => list.locator('li').count(), LIVE).toBe(wall.features.length);
@@ -127,7 +127,7 @@ describe.skipIf(!haveBrowser)(`the problem wall and the echo wall in headless Ch
 
   it('lets the community secretary record the month\'s matter as a draft, then publish it on the echo wall', async () => {
     const page = await openAs(browser, baseUrl, 'secretary', errors);
-    await page.getByRole('button', { name: '回音壁', exact: true }).click();
+    await page.getByRole('link', { name: '回音壁', exact: true }).click();
     const echo = page.getByTestId('echo-wall');
     await echo.locator('select[name="community"]').selectOption(String(community));
     const form = echo.getByRole('form', { name: '记录本社区一月一事' });
@@ -162,7 +162,7 @@ describe.skipIf(!haveBrowser)(`the problem wall and the echo wall in headless Ch
 
   it('shows a leader how each community, then each grid of one, closes its problems, as the API counts them', async () => {
     const page = await openAs(browser, baseUrl, 'leader', errors);
-    await page.getByRole('button', { name: '办理统计', exact: true }).click();
+    await page.getByRole('link', { name: '办理统计', exact: true }).click();
     const panel = page.getByTestId('metrics');
     await panel.locator('input[name="from"]').fill('2026-07-01');
     await panel.locator('input[name="to"]').fill('2026-11-28');

@@ -1,4 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
+import { Link } from 'wouter';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
 import { useSession } from './session.tsx';
 
@@ -45,7 +46,7 @@ export function LoginScreen() {
         {error && <p className="error" role="alert">{error}</p>}
         <button type="submit" disabled={busy}>{t('login.submit')}</button>
         <p className="login-links">
-          <a href="#echo">{t('echo.link')}</a>
+          <Link href="/echo">{t('echo.link')}</Link>
           <button type="button" className="lang" onClick={() => setLang(lang === 'en' ? 'zh-CN' : 'en')}>{t('app.switchLanguage')}</button>
         </p>
       </form>

@@ -2,6 +2,7 @@ import { bbox } from '@turf/bbox';
 import type { Feature, FeatureCollection } from 'geojson';
 import type { Map as MapLibreMap } from 'maplibre-gl';
 import { useEffect, useMemo, useRef, useState } from 'react';
+import { useLocation, useSearch } from 'wouter';
 import { saveFile } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
 import { useChanges } from '../dispatch/events.ts';
@@ -29,8 +30,17 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
   const { t } = useI18n();
   const [metric, setMetric] = useState<MetricKey>('volunteer_reach');
   const [level, setLevel] = useState<Level>('communities');
-  const [community, setCommunity] = useState<number | null>(null);
-  const [grid, setGrid] = useState<number | null>(null);
+  // the community and grid chosen are in the address: /coverage?community=3&grid=12
+  const [, navigate] = useLocation();
+  const chosenIn = new URLSearchParams(useSearch());
+  const community = Number(chosenIn.get('community')) || null;
+  const grid = Number(chosenIn.get('grid')) || null;
+  const show = (next: { community: number | null; grid?: number }, replace = false) => {
+    const query = new URLSearchParams();
+    if (next.community) query.set('community', String(next.community));
+    if (next.grid) query.set('grid', String(next.grid));
+    navigate(`/coverage${query.toString() ? `?${query}` : ''}`, { replace });
+  };
   // the street or district chosen in its table
   const [area, setArea] = useState<number | null>(null);
   const [densities, setDensities] = useState<Record<Density, boolean>>({ members: false, volunteers: false, issues: false });
@@ -87,13 +97,12 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
   const focusOn = (shown: Feature | FeatureCollection | null | undefined) => {
     if (shown && (shown.type === 'Feature' || shown.features.length > 0)) onFocus(bbox(shown) as Bounds);
   };
-  const chooseCommunity = (id: number | null) => {
-    setCommunity(id);
-    setGrid(null);
+  const chooseCommunity = (id: number | null, replace = false) => {
+    show({ community: id }, replace);
     focusOn(id === null ? communities.data : communities.data?.features.find((c) => c.id === id));
   };
   const chooseGrid = (chosenGrid: Area<GridFigures>) => {
-    setGrid(chosenGrid.id);
+    show({ community, grid: chosenGrid.id });
     focusOn(chosenGrid);
   };
   // a street without a boundary yet has nothing to show
@@ -113,7 +122,8 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
     const areas = communities.data?.features;
     if (!areas || opened.current) return;
     opened.current = true;
-    if (areas.length === 1) chooseCommunity(areas[0].id);
+    if (community !== null) focusOn(areas.find((c) => c.id === community));
+    else if (areas.length === 1) chooseCommunity(areas[0].id, true);
     else focusOn(communities.data);
   }, [communities.data]);
 

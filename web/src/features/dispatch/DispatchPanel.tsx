@@ -1,14 +1,19 @@
 import type { Feature, FeatureCollection, Point } from 'geojson';
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { apiFetch, getJson, problemOf, sendJson } from '../../api.ts';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { useLocation, useRoute, useSearch } from 'wouter';
+import { apiFetch, problemOf, sendJson } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
+import { useChanged, useServerState } from '../../serverState.ts';
+import { pointOf, pointParam, usePick } from '../map/picks.tsx';
 import { subscribeEvents, type ServerEvent } from './events.ts';
 
 export const SKILLS = ['elder_care', 'disability', 'hardship', 'employment', 'medical', 'education', 'patrol', 'legal_aid', 'mediation', 'repair'] as const;
 const NO_DISPATCHES: Dispatch[] = [];
+const NO_ISSUES: IssueFeature[] = [];
+const NO_REQUESTS: DispatchRequest[] = [];
 
 /** Where the dispatcher asks: a clicked point, or an open issue's. */
-export interface Target { at: [number, number]; issueId?: number }
+interface Target { at: [number, number]; issueId?: number }
 
 interface Volunteer {
   id: number;
@@ -30,70 +35,59 @@ const route = (from: [number, number], to: Point, state: string, id: string): Fe
 });
 
 /**
+ * Where the dispatcher asks, from the address: an issue's point (/dispatch/issues/12, an issue not in the open
+ * list read on its own) or a point clicked (/dispatch?at=lon,lat).
+ */
+function useTarget(issues: IssueFeature[]): Target | null {
+  const [, params] = useRoute<{ id: string }>('/dispatch/issues/:id');
+  const search = useSearch();
+  const issueId = params && Number(params.id) > 0 ? Number(params.id) : undefined;
+  const listed = issues.find((issue) => issue.id === issueId)?.geometry;
+  const linked = useServerState<IssueFeature>('issue', issueId !== undefined && !listed ? `/api/v1/issues/${issueId}` : null);
+  const point = listed ?? (linked.data && linked.data.id === issueId ? linked.data.geometry : undefined);
+  const [lon, lat] = issueId === undefined ? pointOf(search) ?? [] : point?.coordinates ?? [];
+  return useMemo(() => (lon === undefined || lat === undefined ? null : { at: [lon, lat], issueId }), [lon, lat, issueId]);
+}
+
+/**
  * The dispatcher's console: open issues in scope, the nearest available volunteers to a clicked point or
  * an issue (ranked, with distance, skills and contact, and lines on the map), dispatch with one button,
  * and offers, accepts and declines as they happen, from the event stream.
  */
-export function DispatchPanel({ target, onTarget, onOverlay }: {
-  target: Target | null;
-  onTarget: (target: Target | null) => void;
-  onOverlay: (overlay: FeatureCollection) => void;
-}) {
+export function DispatchPanel({ onOverlay }: { onOverlay: (overlay: FeatureCollection) => void }) {
   const { t, maybe } = useI18n();
+  const [, navigate] = useLocation();
   const [skills, setSkills] = useState<string[]>([]);
   const [k, setK] = useState(3);
-  const [issues, setIssues] = useState<IssueFeature[]>([]);
-  const [nearest, setNearest] = useState<Volunteer[] | null>(null);
-  const [requests, setRequests] = useState<DispatchRequest[]>([]);
   const [log, setLog] = useState<{ id: string; text: string }[]>([]);
-  const [error, setError] = useState<string | null>(null);
+  const [refusal, setRefusal] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const changed = useChanged();
 
-  const loadIssues = useCallback(async () => {
-    const collection = await getJson<{ features: IssueFeature[] }>('/api/v1/issues?open=true&limit=1000');
-    setIssues(collection.features);
-  }, []);
-
+  // issue events read the open issues again; dispatch events the volunteers and the issue's dispatches
+  const open = useServerState<{ features: IssueFeature[] }>('issue', '/api/v1/issues?open=true&limit=1000');
+  const issues = open.data?.features ?? NO_ISSUES;
+  const target = useTarget(issues);
+  // a click on the map asks at that point, or for the issue whose pin it hit
+  usePick((at, issueId) => navigate(issueId === undefined ? `/dispatch?at=${pointParam(at)}` : `/dispatch/issues/${issueId}`));
   const query = target && `lon=${target.at[0]}&lat=${target.at[1]}&k=10${skills.map((s) => `&skill=${s}`).join('')}`;
-  const loadTarget = useCallback(async () => {
-    setError(null);
-    if (!query) return;
-    try {
-      setNearest((await getJson<{ features: Volunteer[] }>(`/api/v1/volunteers/nearest?${query}`)).features);
-      setRequests(target?.issueId ? (await getJson<{ requests: DispatchRequest[] }>(`/api/v1/issues/${target.issueId}/dispatches`)).requests : []);
-    } catch (e) {
-      setError((e as Error).message);
-    }
-  }, [query, target?.issueId]);
+  const found = useServerState<{ features: Volunteer[] }>('dispatch', query && `/api/v1/volunteers/nearest?${query}`, { keepPrevious: true });
+  const nearest = found.data?.features ?? null;
+  const asked = useServerState<{ requests: DispatchRequest[] }>('dispatch', target?.issueId ? `/api/v1/issues/${target.issueId}/dispatches` : null);
+  const requests = (target?.issueId && asked.data?.requests) || NO_REQUESTS;
+  const error = refusal ?? [open, found, asked].find((answer) => answer.error)?.error?.message ?? null;
 
-  useEffect(() => void loadIssues().catch((e: Error) => setError(e.message)), [loadIssues]);
-  useEffect(() => void loadTarget(), [loadTarget]);
-
-  // live: a change to the issue on screen reloads it; issue changes reload the list (once for a burst)
-  const live = useRef({ loadTarget, loadIssues, issueId: target?.issueId, t });
-  live.current = { loadTarget, loadIssues, issueId: target?.issueId, t };
-  useEffect(() => {
-    let issuesChanged: ReturnType<typeof setTimeout> | undefined;
-    const stop = subscribeEvents((event: ServerEvent) => {
-      // the log tells of issues and dispatches, not of grids
-      if (event.event !== 'issue' && event.event !== 'dispatch') return;
-      const { data } = event;
-      const { t: say, issueId, loadTarget: reload, loadIssues: reloadIssues } = live.current;
-      const text = event.event === 'dispatch'
-        ? `#${data.issue_id} · ${data.rank ? `${say('dispatch.volunteer')} ${data.rank} · ` : ''}${say(`dispatch.state.${data.state}` as MessageKey) ?? data.state}`
-        : `#${data.issue_id} · ${say('dispatch.issueChanged')}`;
-      setLog((entries) => [{ id: event.id, text: `${new Date(String(data.at)).toLocaleTimeString()} ${text}` }, ...entries].slice(0, 8));
-      if (data.issue_id === issueId) void reload();
-      if (event.event === 'issue') {
-        clearTimeout(issuesChanged);
-        issuesChanged = setTimeout(() => void reloadIssues().catch(() => undefined), 500);
-      }
-    });
-    return () => {
-      stop();
-      clearTimeout(issuesChanged);
-    };
-  }, []);
+  // the log tells of issues and dispatches as they happen, not of grids
+  const say = useRef(t);
+  say.current = t;
+  useEffect(() => subscribeEvents((event: ServerEvent) => {
+    if (event.event !== 'issue' && event.event !== 'dispatch') return;
+    const { data } = event;
+    const text = event.event === 'dispatch'
+      ? `#${data.issue_id} · ${data.rank ? `${say.current('dispatch.volunteer')} ${data.rank} · ` : ''}${say.current(`dispatch.state.${data.state}` as MessageKey) ?? data.state}`
+      : `#${data.issue_id} · ${say.current('dispatch.issueChanged')}`;
+    setLog((entries) => [{ id: event.id, text: `${new Date(String(data.at)).toLocaleTimeString()} ${text}` }, ...entries].slice(0, 8));
+  }), []);
 
   const active = requests.find((r) => r.state === 'open' || r.state === 'assigned');
   const shown = active?.dispatches ?? requests.at(-1)?.dispatches ?? NO_DISPATCHES;
@@ -121,12 +115,12 @@ export function DispatchPanel({ target, onTarget, onOverlay }: {
 
   async function act(work: () => Promise<unknown>) {
     setBusy(true);
-    setError(null);
+    setRefusal(null);
     try {
       await work();
-      await loadTarget();
+      await changed('dispatch');
     } catch (e) {
-      setError((e as Error).message);
+      setRefusal((e as Error).message);
     } finally {
       setBusy(false);
     }
@@ -158,7 +152,7 @@ export function DispatchPanel({ target, onTarget, onOverlay }: {
         {issues.slice(0, 50).map((issue) => (
           <li key={issue.id}>
             <button type="button" aria-pressed={issue.id === target?.issueId}
-              onClick={() => onTarget({ at: issue.geometry.coordinates as [number, number], issueId: issue.id })}>
+              onClick={() => navigate(`/dispatch/issues/${issue.id}`)}>
               #{issue.id} {issue.properties.title} <small>{maybe(`issueStatus.${issue.properties.status}`) ?? issue.properties.status}</small>
             </button>
           </li>

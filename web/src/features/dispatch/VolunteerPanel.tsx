@@ -2,7 +2,8 @@ import type { FeatureCollection, Point } from 'geojson';
 import { useCallback, useEffect, useState } from 'react';
 import { getJson, sendJson } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
-import { metres, type Dispatch, type Target } from './DispatchPanel.tsx';
+import { usePick } from '../map/picks.tsx';
+import { metres, type Dispatch } from './DispatchPanel.tsx';
 import { subscribeEvents } from './events.ts';
 
 interface Me {
@@ -17,7 +18,7 @@ const ACTIONS: Record<string, string[]> = { offered: ['accept', 'decline'], acce
  * A volunteer's own page: on or off duty, where it is now (a click on the map), and its offers and
  * dispatches to answer, kept current by the event stream.
  */
-export function VolunteerPanel({ picked, onOverlay }: { picked: Target | null; onOverlay: (overlay: FeatureCollection) => void }) {
+export function VolunteerPanel({ onOverlay }: { onOverlay: (overlay: FeatureCollection) => void }) {
   const { t } = useI18n();
   const [me, setMe] = useState<Me | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -34,9 +35,8 @@ export function VolunteerPanel({ picked, onOverlay }: { picked: Target | null; o
       setError((e as Error).message);
     }
   }, []);
-  useEffect(() => {
-    if (picked) void change({ current_point: { type: 'Point', coordinates: picked.at } });
-  }, [picked, change]);
+  // a click on the map is where the volunteer is now
+  usePick((at) => void change({ current_point: { type: 'Point', coordinates: at } }));
 
   useEffect(() => {
     if (!me) return;

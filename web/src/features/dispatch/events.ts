@@ -7,12 +7,30 @@ export interface ServerEvent {
   data: Record<string, unknown>;
 }
 
+type Listener = (event: ServerEvent) => void;
+const listeners = new Set<Listener>();
+/** The one stream the page reads, while anyone listens: a browser gives a server six connections, which the tiles need. */
+let stream: AbortController | null = null;
+
+/** Listens to the server's events (see openStream); returns the function that stops listening. */
+export function subscribeEvents(onEvent: Listener): () => void {
+  listeners.add(onEvent);
+  stream ??= openStream();
+  return () => {
+    listeners.delete(onEvent);
+    if (listeners.size === 0) {
+      stream?.abort();
+      stream = null;
+    }
+  };
+}
+
 /**
- * Listens to GET /api/v1/events. EventSource cannot send the bearer token, so the stream is read with
- * fetch; on a dropped connection it reconnects with Last-Event-ID after a pause, and so misses nothing.
- * Returns the function that stops listening.
+ * Reads GET /api/v1/events and hands each event to every listener. EventSource cannot send the bearer token, so
+ * the stream is read with fetch; on a dropped connection it reconnects with Last-Event-ID after a pause, and so
+ * misses nothing.
  */
-export function subscribeEvents(onEvent: (event: ServerEvent) => void): () => void {
+function openStream(): AbortController {
   const controller = new AbortController();
   let lastId: string | undefined;
   let failures = 0;
@@ -23,7 +41,11 @@ export function subscribeEvents(onEvent: (event: ServerEvent) => void): () => vo
           headers: lastId ? { 'Last-Event-ID': lastId } : {},
           signal: controller.signal,
         });
-        if (response.status === 401 || response.status === 403) return;
+        if (response.status === 401 || response.status === 403) {
+          // signed out: the next to listen, signed in again, opens a new stream
+          if (stream === controller) stream = null;
+          return;
+        }
         if (!response.ok || !response.body) throw new Error(`events: ${response.status}`);
         failures = 0;
         const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -42,10 +64,12 @@ export function subscribeEvents(onEvent: (event: ServerEvent) => void): () => vo
             }));
             if (fields.has('id')) lastId = fields.get('id');
             if (!fields.has('data')) continue;
-            try {
-              onEvent({ id: lastId ?? '', event: (fields.get('event') ?? 'message') as ServerEvent['event'], data: JSON.parse(fields.get('data')!) });
-            } catch (error) {
-              console.warn('event handler failed', error); // one bad event must not end the stream
+            for (const listener of listeners) {
+              try {
+                listener({ id: lastId ?? '', event: (fields.get('event') ?? 'message') as ServerEvent['event'], data: JSON.parse(fields.get('data')!) });
+              } catch (error) {
+                console.warn('event handler failed', error); // one bad event must not end the stream
+              }
             }
           }
         }
@@ -57,7 +81,7 @@ export function subscribeEvents(onEvent: (event: ServerEvent) => void): () => vo
       await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 2000 * 2 ** Math.min(failures - 1, 4)) * (0.75 + Math.random() / 2)));
     }
   })();
-  return () => controller.abort();
+  return controller;
 }
 
 /**

@@ -1,30 +1,23 @@
 import type { GeoJsonProperties } from 'geojson';
-import { useEffect, useState } from 'react';
-import { getJson } from '../../api.ts';
+import { useHistoryState } from 'wouter/use-browser-location';
 import { useI18n } from '../../i18n.tsx';
+import { useServerState } from '../../serverState.ts';
 import { OrganisationPanel } from '../organisation/OrganisationPanel.tsx';
-import type { SelectedFeature } from './MapView.tsx';
+import type { Selection } from './MapView.tsx';
 
 /**
- * The side panel: the clicked feature's properties, labelled in the user's language. A tile carries only
- * what the map draws: the panel shows those at once, then the whole record as the API gives it.
+ * The side panel: the chosen feature's properties, labelled in the user's language. A tile carries only
+ * what the map draws: the panel shows those at once (the click left them with the address), then the whole
+ * record as the API gives it.
  */
-export function FeaturePanel({ feature, onClose }: { feature: SelectedFeature | null; onClose: () => void }) {
+export function FeaturePanel({ feature, onClose }: { feature: Selection | null; onClose: () => void }) {
   const { t, maybe } = useI18n();
-  const key = feature?.id !== undefined ? `${feature.group}/${feature.id}` : '';
-  const [record, setRecord] = useState<{ key: string; properties: GeoJsonProperties } | null>(null);
-  useEffect(() => {
-    if (!key) return;
-    let current = true;
-    getJson<{ properties: GeoJsonProperties }>(`/api/v1/${key}`)
-      .then((found) => current && setRecord({ key, properties: found.properties }))
-      .catch(() => {}); // the tile's properties stay shown
-    return () => {
-      current = false;
-    };
-  }, [key]);
+  const tile = useHistoryState<{ properties?: GeoJsonProperties } | null>()?.properties ?? null;
+  const key = feature ? `${feature.group}/${feature.id}` : '';
+  // a boundary redrawn changes the grid a building or a member is in: grid events read it again
+  const record = useServerState<{ properties: GeoJsonProperties }>('grid', key ? `/api/v1/${key}` : null);
   if (!feature) return <aside className="panel empty">{t('panel.empty')}</aside>;
-  const properties = (record?.key === key ? record.properties : feature.properties) ?? {};
+  const properties = record.data?.properties ?? tile ?? {};
   const show = (key: string, value: unknown) => {
     if (value === null || value === undefined || value === '') return '—';
     if (typeof value === 'boolean') return value ? t('value.yes') : t('value.no');
@@ -47,8 +40,8 @@ export function FeaturePanel({ feature, onClose }: { feature: SelectedFeature | 
           </div>
         ))}
       </dl>
-      {feature.group === 'communities' && typeof feature.id === 'number' && <OrganisationPanel communityId={feature.id} />}
-      {feature.group === 'grids' && typeof feature.id === 'number' && typeof properties.community_id === 'number' && (
+      {feature.group === 'communities' && <OrganisationPanel communityId={feature.id} />}
+      {feature.group === 'grids' && typeof properties.community_id === 'number' && (
         <OrganisationPanel communityId={properties.community_id} gridId={feature.id} />
       )}
     </aside>

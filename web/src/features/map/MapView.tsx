@@ -14,9 +14,14 @@ import {
 // A production build must name the worker file itself, or the built page shows a blank map.
 setWorkerUrl(workerUrl);
 
-export interface SelectedFeature {
+/** A feature chosen on the map: its layer and id. */
+export interface Selection {
   group: LayerGroup;
-  id: number | string | undefined;
+  id: number;
+}
+
+/** A feature clicked on the map, with what its tile says of it. */
+export interface SelectedFeature extends Selection {
   properties: GeoJsonProperties;
 }
 
@@ -35,8 +40,9 @@ export type Bounds = [number, number, number, number];
 
 export function MapView({ visible, selected, onSelect, overlay, onPick, focus, onMap }: {
   visible: Record<LayerGroup, boolean>;
-  selected: SelectedFeature | null;
-  onSelect: (feature: SelectedFeature | null) => void;
+  selected: Selection | null;
+  /** a click on a feature (null: on none); without it, a click outside a picking view does nothing */
+  onSelect?: (feature: SelectedFeature | null) => void;
   /** drawn above the map layers (see OVERLAY_LAYERS) */
   overlay?: FeatureCollection;
   /** when set, a click picks a place instead of selecting a feature */
@@ -88,7 +94,7 @@ export function MapView({ visible, selected, onSelect, overlay, onPick, focus, o
           return onPickRef.current([event.lngLat.lng, event.lngLat.lat], issue ? Number(issue.id) : undefined);
         }
         const [hit] = created!.queryRenderedFeatures(event.point, { layers: CLICKABLE_LAYERS });
-        onSelectRef.current(hit ? { group: hit.source as LayerGroup, id: hit.id, properties: hit.properties } : null);
+        onSelectRef.current?.(hit ? { group: hit.source as LayerGroup, id: Number(hit.id), properties: hit.properties } : null);
       });
       for (const layer of CLICKABLE_LAYERS) {
         created.on('mouseenter', layer, () => (created!.getCanvas().style.cursor = 'pointer'));

@@ -2,10 +2,11 @@ import { bbox } from '@turf/bbox';
 import type { FeatureCollection, LineString, Polygon, Position } from 'geojson';
 import type { Map as MapLibreMap } from 'maplibre-gl';
 import { useEffect, useMemo, useState } from 'react';
+import { useLocation, useRoute } from 'wouter';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
 import type { Areas, GridFigures } from '../coverage/metrics.ts';
-import type { Target } from '../dispatch/DispatchPanel.tsx';
 import type { Bounds } from '../map/MapView.tsx';
+import { usePick } from '../map/picks.tsx';
 import { useGridEditor, type Sketch } from './editor.ts';
 import { GridHistory } from './GridHistory.tsx';
 import { HouseholdChart } from './HouseholdChart.tsx';
@@ -87,22 +88,31 @@ function usePlanGrids(community: number | null, revision: number) {
  * weighed by the API's dry run as it is made (what moves, the households after, overlaps, parts in no grid,
  * refusals) and saved with a note. A grid's history with revert, and the grids as they stood on a date.
  */
-export function PlanningPanel({ map, picked, onFocus, onSaved }: {
+/** The community planned and the grid chosen, in the address: /planning/communities/3/grids/12. */
+const planningPath = (community: number | null, grid: number | null = null) =>
+  community === null ? '/planning' : `/planning/communities/${community}${grid === null ? '' : `/grids/${grid}`}`;
+
+function usePlanningAddress() {
+  const [, withGrid] = useRoute<{ community: string; grid: string }>('/planning/communities/:community/grids/:grid');
+  const [, community] = useRoute<{ community: string }>('/planning/communities/:community');
+  const id = (text: string | undefined) => (Number(text) > 0 ? Number(text) : null);
+  return { communityId: id(withGrid?.community ?? community?.community), selected: id(withGrid?.grid) };
+}
+
+export function PlanningPanel({ map, onFocus, onSaved }: {
   map: MapLibreMap | null;
-  /** the last click on the map: it chooses a grid */
-  picked: Target | null;
   onFocus: (bounds: Bounds) => void;
   /** a change was saved: the map's own grid tiles are out of date */
   onSaved?: () => void;
 }) {
   const { t } = useI18n();
+  const [, navigate] = useLocation();
   const [communities, setCommunities] = useState<Community[] | null>(null);
-  const [communityId, setCommunityId] = useState<number | null>(null);
+  const { communityId, selected } = usePlanningAddress();
   const [revision, setRevision] = useState(0);
   const { grids, current: gridsCurrent, error: gridsError } = usePlanGrids(communityId, revision);
   const [buildings, setBuildings] = useState<FeatureCollection | null>(null);
   const [tool, setTool] = useState<Tool>('edit');
-  const [selected, setSelected] = useState<number | null>(null);
   const [mergeIds, setMergeIds] = useState<number[]>([]);
   const [adjustNeighbours, setAdjustNeighbours] = useState(true);
   /** the shape drawn or reshaped, as terra-draw last reported it */
@@ -136,24 +146,31 @@ export function PlanningPanel({ map, picked, onFocus, onSaved }: {
   const newGridName = newName.trim() || t('planning.newGridName');
   const codes = useMemo(() => new Map(grids.map((g) => [g.properties.code, g.properties.name])), [grids]);
 
-  const chooseCommunity = (next: Community | null) => {
-    setCommunityId(next?.id ?? null);
+  const chooseCommunity = (next: Community | null) => navigate(planningPath(next?.id ?? null));
+  // another community or grid in the address (chosen, or Back): what was drawn or weighed for the last one goes
+  const [shownFor, setShownFor] = useState({ communityId, selected });
+  if (shownFor.communityId !== communityId || shownFor.selected !== selected) {
+    setShownFor({ communityId, selected });
     startOver();
-    setStale(null);
-    setSelected(null);
-    setPast(null);
-    setAsOf('');
-    setBuildings(null);
-    if (next) onFocus(bbox(next) as Bounds);
-  };
+    if (shownFor.communityId !== communityId) {
+      setStale(null);
+      setPast(null);
+      setAsOf('');
+      setBuildings(null);
+    }
+  }
   useEffect(() => {
     getPlanJson<FeatureCollection>('/api/v1/communities?limit=10000').then((loaded) => {
       const list = loaded.features as Community[];
       setCommunities(list);
       // a planner plans the one community of their scope
-      if (list.length === 1) chooseCommunity(list[0]);
+      if (list.length === 1 && communityId === null) navigate(planningPath(list[0].id), { replace: true });
     }, (e: unknown) => setError(e));
-  }, []);
+  }, []); // eslint-disable-line react-hooks/exhaustive-deps -- the communities once; the address as it was opened
+  // the map goes to the community when it is chosen (or opened by its address)
+  useEffect(() => {
+    if (community) onFocus(bbox(community) as Bounds);
+  }, [community, onFocus]);
 
   // the footprints once per community: the impact names the buildings that move by id
   useEffect(() => {
@@ -180,10 +197,7 @@ export function PlanningPanel({ map, picked, onFocus, onSaved }: {
     setTool(next);
     startOver();
   };
-  const chooseGrid = (id: number) => {
-    setSelected(id);
-    startOver();
-  };
+  const chooseGrid = (id: number) => navigate(planningPath(communityId, id));
   const toggleMerged = (id: number) => setMergeIds((ids) => (ids.includes(id) ? ids.filter((i) => i !== id) : [...ids, id]));
   /** a boundary reshaped, a line drawn, a version to go back to or a note typed: choosing another grid would lose it */
   const working = shape !== null || revertTo !== null || note.trim() !== '';
@@ -252,9 +266,9 @@ export function PlanningPanel({ map, picked, onFocus, onSaved }: {
   });
 
   // a click on the map: the grid to edit or split, or one more (or one fewer) to merge
-  useEffect(() => {
-    if (!picked || !map) return;
-    const point = map.project(picked.at);
+  usePick((at) => {
+    if (!map) return;
+    const point = map.project(at);
     const [hit] = map.queryRenderedFeatures(point, { layers: ['planning-grids-fill'] });
     const id = hit ? Number(hit.id) : null;
     if (tool === 'merge') {
@@ -266,7 +280,7 @@ export function PlanningPanel({ map, picked, onFocus, onSaved }: {
     if (working) return;
     if (selectedGrid && nearRing(selectedGrid.geometry.coordinates[0], point, (lng, lat) => map.project([lng, lat]))) return;
     if (id !== null) chooseGrid(id);
-  }, [picked]); // only a new click: not when the tool or the grids change
+  });
 
   // the grids at the end of the chosen day where the planner is; again after a save (a change made today shows)
   useEffect(() => {

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import { Link, useLocation, useSearch } from 'wouter';
 import { getJson } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
 import { MonthlyForm, type MonthlyMatter } from './MonthlyForm.tsx';
@@ -14,27 +15,14 @@ interface EchoIssue {
 /** A page of the echo wall, with the communities that have answers (its filter, for anyone). */
 interface EchoPage { total: number; communities: { id: number; name: string }[]; issues: EchoIssue[] }
 
-/** The echo wall is public: /#echo or /?view=echo opens it without signing in, ?community=ID on one community. */
-export const echoRequested = () => location.hash === '#echo' || new URLSearchParams(location.search).get('view') === 'echo';
-
-export function useEchoRequested() {
-  const [requested, setRequested] = useState(echoRequested);
-  useEffect(() => {
-    const follow = () => setRequested(echoRequested());
-    window.addEventListener('hashchange', follow);
-    return () => window.removeEventListener('hashchange', follow);
-  }, []);
-  return requested;
-}
-
-/** The echo wall on its own page, for anyone: no token, no map. */
+/** The echo wall on its own page, for anyone: no token, no map; /echo?community=ID on one community. */
 export function EchoPage() {
   const { t, lang, setLang } = useI18n();
   return (
     <div className="echo-page">
       <header className="topbar">
         <h1>{t('app.title')}</h1>
-        <a className="lang" href={location.pathname}>{t('login.submit')}</a>
+        <Link className="lang" href="/">{t('login.submit')}</Link>
         <button type="button" className="lang" onClick={() => setLang(lang === 'en' ? 'zh-CN' : 'en')}>{t('app.switchLanguage')}</button>
       </header>
       <main><EchoWall /></main>
@@ -50,8 +38,12 @@ export function EchoPage() {
 export function EchoWall({ keepsMonthly = false }: { keepsMonthly?: boolean }) {
   const { t } = useI18n();
   const when = useWhen();
-  const [community, setCommunity] = useState(() => Number(new URLSearchParams(location.search).get('community')) || null);
-  const [offset, setOffset] = useState(0);
+  const [, navigate] = useLocation();
+  // the community is in the address, so Back returns to the last one; the page is the community's
+  const community = Number(new URLSearchParams(useSearch()).get('community')) || null;
+  const [paged, setPaged] = useState({ community, offset: 0 });
+  const offset = paged.community === community ? paged.offset : 0;
+  const setOffset = (next: number) => setPaged({ community, offset: next });
   const [echo, setEcho] = useState<EchoPage | null>(null);
   const [matters, setMatters] = useState<MonthlyMatter[]>([]);
   const [error, setError] = useState<string | null>(null);
@@ -70,10 +62,7 @@ export function EchoWall({ keepsMonthly = false }: { keepsMonthly?: boolean }) {
     return () => void (current = false);
   }, [community, mattersRevision]);
 
-  const choose = (id: number | null) => {
-    setCommunity(id);
-    setOffset(0);
-  };
+  const choose = (id: number | null) => navigate(id ? `/echo?community=${id}` : '/echo');
   const last = echo ? Math.min(offset + PAGE_SIZE, echo.total) : 0;
   return (
     <section className="echo" data-testid="echo-wall">

@@ -1,6 +1,6 @@
-import { useCallback, useEffect, useState } from 'react';
-import { getJson } from '../../api.ts';
+import { useCallback, useState } from 'react';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
+import { useChanged, useServerState } from '../../serverState.ts';
 import type { User } from '../auth/session.tsx';
 import { IssueActions } from './IssueActions.tsx';
 import { IssuePhotos } from './IssuePhotos.tsx';
@@ -13,48 +13,39 @@ const SETTLED = ['closed', 'rejected'];
  * One issue: what was reported, where it stands and until when, its timeline (who, when, from, to, why),
  * its pictures, and the steps the caller may take now (the timeline's `actions`, decided by the server).
  */
-export function IssuePage({ id, user, categories, revision, onBack, onOpen, onChanged }: {
+export function IssuePage({ id, user, categories, onBack, onOpen }: {
   id: number;
   user: User;
   categories: Category[];
-  /** counts the changes heard from the event stream and made here: each reloads the page */
-  revision: number;
   onBack: () => void;
   /** opens another issue (the one this repeats) */
   onOpen: (id: number) => void;
-  /** the issue changed here, or a step was refused: the wall and this page reload */
-  onChanged: () => void;
 }) {
   const { t, maybe } = useI18n();
   const when = useWhen();
   const duration = useDuration();
-  const [issue, setIssue] = useState<Issue | null>(null);
-  const [timeline, setTimeline] = useState<Timeline | null>(null);
-  const [photos, setPhotos] = useState<Photo[]>([]);
-  const [error, setError] = useState<string | null>(null);
+  // the issue's events (from anyone) read it again, with the wall it is on
+  const answers = [
+    useServerState<Issue>('issue', `/api/v1/issues/${id}`),
+    useServerState<Timeline>('issue', `/api/v1/issues/${id}/timeline`),
+    useServerState<{ photos: Photo[] }>('issue', `/api/v1/issues/${id}/photos`),
+  ] as const;
+  const [{ data: issue }, { data: timeline }, { data: pictures }] = answers;
+  const photos = pictures?.photos ?? [];
+  const [refusal, setRefusal] = useState<string | null>(null);
+  const error = refusal ?? answers.find((answer) => answer.error)?.error?.message ?? null;
+  const changed = useChanged();
 
-  const load = useCallback(async () => {
-    const [feature, steps, pictures] = await Promise.all([
-      getJson<Issue>(`/api/v1/issues/${id}`),
-      getJson<Timeline>(`/api/v1/issues/${id}/timeline`),
-      getJson<{ photos: Photo[] }>(`/api/v1/issues/${id}/photos`),
-    ]);
-    setIssue(feature);
-    setTimeline(steps);
-    setPhotos(pictures.photos);
-  }, [id]);
-  useEffect(() => void load().catch((e: Error) => setError(e.message)), [load, revision]);
-
-  /** Does `work`, shows what the API refused, and reloads either way (a refusal may mean someone acted first). */
+  /** Does `work`, shows what the API refused, and reads again either way (a refusal may mean someone acted first). */
   const act = useCallback(async (work: () => Promise<unknown>) => {
-    setError(null);
+    setRefusal(null);
     try {
       await work();
     } catch (e) {
-      setError((e as Error).message);
+      setRefusal((e as Error).message);
     }
-    onChanged();
-  }, [onChanged]);
+    await changed('issue');
+  }, [changed]);
 
   if (!issue || !timeline) {
     return (

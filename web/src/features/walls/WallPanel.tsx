@@ -1,12 +1,12 @@
 import { bbox } from '@turf/bbox';
 import type { Feature, FeatureCollection } from 'geojson';
-import { useEffect, useRef, useState } from 'react';
-import { getJson } from '../../api.ts';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { useLocation, useSearch } from 'wouter';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
+import { useChanged, useServerState } from '../../serverState.ts';
 import type { User } from '../auth/session.tsx';
-import type { Target } from '../dispatch/DispatchPanel.tsx';
-import { useChanges } from '../dispatch/events.ts';
 import type { Bounds } from '../map/MapView.tsx';
+import { pointOf, pointParam, usePick } from '../map/picks.tsx';
 import { ISSUE_STATUS_COLOURS, OVERDUE_COLOUR } from '../map/style.ts';
 import { IssuePage } from './IssuePage.tsx';
 import { categoryName, useCategories, wallOf, wallUrl, type Category, type Issue, type Wall, type WallIssue, type WallRef } from './issues.ts';
@@ -14,8 +14,25 @@ import { StatusBadge, useWhen } from './parts.tsx';
 import { ReportForm } from './ReportForm.tsx';
 import { homeWall, WallPicker } from './WallPicker.tsx';
 
-/** What the panel shows: the wall's list, one issue's page, or the form to report a new one at a point. */
-type Page = { kind: 'list' } | { kind: 'issue'; id: number } | { kind: 'report'; at: [number, number] | null };
+/** What the panel shows, from the address: the wall's list, one issue's page, or the form to report a new one at a point. */
+type Page = { kind: 'list'; wall: WallRef | null } | { kind: 'issue'; id: number } | { kind: 'report'; at: [number, number] | null };
+
+/** A wall's address (`/walls` is the one last shown, at first the user's own). */
+export const wallPath = (wall: WallRef | null) => (wall ? `/walls/${wall.level}/${wall.id}` : '/walls');
+export const issuePath = (id: number) => `/issues/${id}`;
+const reportPath = (at: [number, number] | null) => (at ? `/issues/new?at=${pointParam(at)}` : '/issues/new');
+
+function usePage(): Page {
+  const [path] = useLocation();
+  const search = useSearch();
+  return useMemo(() => {
+    const [, first, second, third] = path.split('/');
+    if (first === 'issues' && second === 'new') return { kind: 'report', at: pointOf(search) };
+    if (first === 'issues' && Number(second) > 0) return { kind: 'issue', id: Number(second) };
+    const level = ['grid', 'community', 'street'].includes(second) ? second as WallRef['level'] : null;
+    return { kind: 'list', wall: level && third ? { level, id: third } : null };
+  }, [path, search]);
+}
 
 /** The states a wall holds, for the legend. */
 const ON_WALL = ['reported', 'accepted', 'in_progress', 'escalated', 'reopened', 'resolved'];
@@ -25,10 +42,8 @@ const ON_WALL = ['reported', 'accepted', 'in_progress', 'escalated', 'reopened',
  * overdue in red) and as pins coloured by state; a click on a pin or a row opens the issue, a click on the
  * map elsewhere reports a new one there. Issue events from the stream reload it.
  */
-export function WallPanel({ user, picked, onOverlay, onFocus }: {
+export function WallPanel({ user, onOverlay, onFocus }: {
   user: User;
-  /** the last click on the map, with the issue pin it hit */
-  picked: Target | null;
   onOverlay: (overlay: FeatureCollection) => void;
   /** moves the map to a wall's issues */
   onFocus: (bounds: Bounds) => void;
@@ -36,44 +51,38 @@ export function WallPanel({ user, picked, onOverlay, onFocus }: {
   const { t } = useI18n();
   const categories = useCategories();
   const mayReport = user.permissions.issues?.includes('create') ?? false;
-  const [wallRef, setWallRef] = useState<WallRef | null>(() => homeWall(user.scope));
-  const [wall, setWall] = useState<Wall | null>(null);
-  const [page, setPage] = useState<Page>({ kind: 'list' });
+  const [, navigate] = useLocation();
+  const page = usePage();
+  // the wall last listed stays in view (its pins on the map, Back from an issue) while an issue is open
+  const [wallRef, setWallRef] = useState<WallRef | null>(() => (page.kind === 'list' && page.wall) || homeWall(user.scope));
+  if (page.kind === 'list' && page.wall && (page.wall.level !== wallRef?.level || page.wall.id !== wallRef.id)) setWallRef(page.wall);
+  // the issue marked in the list and on the map: the one open, else the last opened or reported
   const [selected, setSelected] = useState<number | null>(null);
-  const [revision, setRevision] = useState(0);
+  if (page.kind === 'issue' && page.id !== selected) setSelected(page.id);
+  // what a report's pictures could not do
   const [error, setError] = useState<string | null>(null);
+  const changed = useChanged();
+  // any issue event may move an issue onto or off this wall
+  const loaded = useServerState<Wall>('issue', wallRef && wallUrl(wallRef), { keepPrevious: true });
+  const wall = loaded.data ?? null;
+  // the map goes to a wall when it is chosen, not each time it is read again
   const focused = useRef<string | null>(null);
-
   useEffect(() => {
-    if (!wallRef) return;
-    let current = true;
-    getJson<Wall>(wallUrl(wallRef)).then((loaded) => {
-      if (!current) return;
-      setWall(loaded);
-      setError(null);
-      // the map goes to a wall when it is chosen, not each time it reloads
-      const key = `${loaded.wall.level}:${loaded.wall.id}`;
-      if (focused.current !== key && loaded.features.length > 0) {
-        focused.current = key;
-        onFocus(bbox(loaded) as Bounds);
-      }
-    }, (e: Error) => current && setError(e.message));
-    return () => void (current = false);
-  }, [wallRef, revision, onFocus]);
-  // any issue event may move an issue onto or off this wall, or change the one open
-  useChanges(['issue'], () => setRevision((r) => r + 1));
+    const key = wall && `${wall.wall.level}:${wall.wall.id}`;
+    if (wall && focused.current !== key && wall.features.length > 0) {
+      focused.current = key;
+      onFocus(bbox(wall) as Bounds);
+    }
+  }, [wall, onFocus]);
 
-  const open = (id: number) => {
-    setSelected(id);
-    setPage({ kind: 'issue', id });
-  };
+  const open = (id: number) => navigate(issuePath(id));
   // a click on the map: the point of the report being written, else the issue hit, else a new report there
-  useEffect(() => {
-    if (!picked) return;
-    if (page.kind === 'report') setPage({ kind: 'report', at: picked.at });
-    else if (picked.issueId !== undefined) open(picked.issueId);
-    else if (mayReport) setPage({ kind: 'report', at: picked.at });
-  }, [picked]); // only a new click: not when the page changes
+  usePick((at, issueId) => {
+    if (page.kind === 'report') navigate(reportPath(at), { replace: true });
+    else if (issueId !== undefined) open(issueId);
+    else if (mayReport) navigate(reportPath(at));
+  });
+  const showWall = (next: WallRef) => navigate(wallPath(next), { replace: wallRef === null });
 
   useEffect(() => {
     const features: Feature[] = (wall?.features ?? []).map((issue) => ({
@@ -86,27 +95,27 @@ export function WallPanel({ user, picked, onOverlay, onFocus }: {
 
   /** A new issue is shown on the wall it landed on, which may not be the one in view. */
   const reported = (issue: Issue, problem?: string) => {
-    setWallRef(wallOf(issue.properties));
+    void changed('issue');
     setSelected(issue.id);
-    setPage({ kind: 'list' });
     setError(problem ?? null);
+    navigate(wallPath(wallOf(issue.properties)), { replace: true });
   };
+  const toList = () => navigate(wallPath(wallRef));
 
   return (
     <aside className="panel walls" data-testid="wall-panel">
       <header><h2>{t('wall.title')}</h2></header>
-      {error && <p className="error" role="alert">{error}</p>}
+      {(error ?? loaded.error) && <p className="error" role="alert">{error ?? loaded.error?.message}</p>}
       {page.kind === 'issue' ? (
-        <IssuePage key={page.id} id={page.id} user={user} categories={categories} revision={revision} onOpen={open}
-          onBack={() => setPage({ kind: 'list' })} onChanged={() => setRevision((r) => r + 1)} />
+        <IssuePage key={page.id} id={page.id} user={user} categories={categories} onOpen={open} onBack={toList} />
       ) : page.kind === 'report' ? (
-        <ReportForm at={page.at} categories={categories} onReported={reported} onOpen={open} onCancel={() => setPage({ kind: 'list' })} />
+        <ReportForm at={page.at} categories={categories} onReported={reported} onOpen={open} onCancel={toList} />
       ) : (
         <>
-          {mayReport && <AwaitingRating userId={user.id} categories={categories} revision={revision} onOpen={open} />}
-          <WallPicker user={user} wall={wallRef} onWall={setWallRef} />
+          {mayReport && <AwaitingRating userId={user.id} categories={categories} onOpen={open} />}
+          <WallPicker user={user} wall={wallRef} onWall={showWall} />
           {mayReport && (
-            <button type="button" className="primary report-button" onClick={() => setPage({ kind: 'report', at: null })}>{t('wall.report')}</button>
+            <button type="button" className="primary report-button" onClick={() => navigate(reportPath(null))}>{t('wall.report')}</button>
           )}
           <p className="hint">{t(mayReport ? 'wall.hintReport' : 'wall.hint')}</p>
           {wall && <WallList wall={wall} categories={categories} selected={selected} onOpen={open} />}
@@ -160,15 +169,12 @@ function IssueRow({ issue: { id, properties: issue }, categories, selected, onOp
 }
 
 /** The reporter's answered issues: off the walls, they wait for its rating. */
-function AwaitingRating({ userId, categories, revision, onOpen }: {
-  userId: number; categories: Category[]; revision: number; onOpen: (id: number) => void;
+function AwaitingRating({ userId, categories, onOpen }: {
+  userId: number; categories: Category[]; onOpen: (id: number) => void;
 }) {
   const { t } = useI18n();
-  const [answered, setAnswered] = useState<Issue[]>([]);
-  useEffect(() => {
-    getJson<{ features: Issue[] }>('/api/v1/issues?status=answered&limit=1000')
-      .then((c) => setAnswered(c.features.filter((f) => f.properties.reported_by === userId)), () => undefined);
-  }, [userId, revision]);
+  const answered = (useServerState<{ features: Issue[] }>('issue', '/api/v1/issues?status=answered&limit=1000').data?.features ?? [])
+    .filter((f) => f.properties.reported_by === userId);
   if (answered.length === 0) return null;
   return (
     <section className="awaiting-rating">
