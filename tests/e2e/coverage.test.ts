@@ -251,7 +251,7 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
 
   it('colours every street and the district of the city in the class whose label holds its figure, ranked worst first, and fits a phone', async () => {
     const admin = await openAs(browser, baseUrl, 'admin', errors);
-    await admin.getByRole('button', { name: '覆盖', exact: true }).click();
+    await admin.getByRole('link', { name: '覆盖', exact: true }).click();
     const coverage = admin.getByTestId('coverage');
     await coverage.locator('select[name="metric"]').selectOption('volunteers_per_100_households');
     await coverage.locator('select[name="level"]').selectOption('streets');
