@@ -5,6 +5,8 @@ import { subscribeEvents, type ServerEvent } from './features/dispatch/events.ts
 
 /** The changes the event stream tells of: an answer is kept under the kind of change that makes it out of date. */
 export type Changes = Exclude<ServerEvent['event'], 'ready'>;
+/** …and those only this page's own writes make (an admin's users and keys): marked by useChanged alone. */
+export type Kind = Changes | 'accounts';
 
 /**
  * The API's answers, kept while they are current: the event stream says when they are not (see
@@ -17,16 +19,18 @@ export const serverState = new QueryClient({ defaultOptions: { queries: { retry:
  * The answer of GET `url` (none while `url` is null), read again when a change of `kind` is heard; with
  * `keepPrevious`, the last URL's answer stays in view while another URL's is read.
  */
-export function useServerState<T>(kind: Changes, url: string | null, { keepPrevious = false } = {}) {
+export function useServerState<T>(kind: Kind, url: string | null, { keepPrevious = false } = {}) {
   return useQuery({
     queryKey: [kind, url], queryFn: () => getJson<T>(url!), enabled: Boolean(url), placeholderData: keepPrevious ? keepPreviousData : undefined,
+    // no event tells of a change elsewhere (a key used by an application): read again each time a view opens
+    ...(kind === 'accounts' ? { staleTime: 0 } : {}),
   });
 }
 
 /** Marks every answer of `kind` out of date: those in view are read again (after a change made here). */
 export function useChanged() {
   const client = useQueryClient();
-  return (kind: Changes) => client.invalidateQueries({ queryKey: [kind] });
+  return (kind: Kind) => client.invalidateQueries({ queryKey: [kind] });
 }
 
 /**

@@ -1,5 +1,6 @@
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { getJson, sendJson } from '../../api.ts';
+import { useState, type FormEvent } from 'react';
+import { sendJson } from '../../api.ts';
+import { useChanged, useServerState } from '../../serverState.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
 import type { User } from '../auth/session.tsx';
 import { Open311Keys } from './Open311Keys.tsx';
@@ -17,22 +18,15 @@ export const scopeText = (scope: Record<string, number | string> | null, t: (key
 /** The admin's desk: users with their roles and scopes (create, disable, enable), Open311 application keys, and the audit log. */
 export function AccountsPanel() {
   const { t } = useI18n();
-  const [users, setUsers] = useState<Account[]>([]);
-  const [audit, setAudit] = useState<AuditEntry[]>([]);
   const [resource, setResource] = useState('');
-  const [error, setError] = useState<string | null>(null);
+  const listed = useServerState<{ users: Account[] }>('accounts', '/api/v1/users');
+  const logged = useServerState<{ entries: AuditEntry[] }>('accounts', `/api/v1/audit?limit=50${resource ? `&resource=${resource}` : ''}`, { keepPrevious: true });
+  const [users, audit] = [listed.data?.users ?? [], logged.data?.entries ?? []];
+  const changed = useChanged();
+  const [failed, setError] = useState<string | null>(null);
+  const error = failed ?? listed.error?.message ?? logged.error?.message ?? null;
   const [scopeKind, setScopeKind] = useState<(typeof SCOPES)[number]>('community');
   const [role, setRole] = useState<(typeof ROLES)[number]>('planner');
-
-  const reload = useCallback(async () => {
-    try {
-      setUsers((await getJson<{ users: Account[] }>('/api/v1/users')).users);
-      setAudit((await getJson<{ entries: AuditEntry[] }>(`/api/v1/audit?limit=50${resource ? `&resource=${resource}` : ''}`)).entries);
-    } catch (e) {
-      setError((e as Error).message);
-    }
-  }, [resource]);
-  useEffect(() => { void reload(); }, [reload]);
 
   async function create(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -47,7 +41,7 @@ export function AccountsPanel() {
       await sendJson('POST', '/api/v1/users', body);
       setError(null);
       (event.target as HTMLFormElement).reset();
-      await reload();
+      await changed('accounts');
     } catch (e) {
       setError((e as Error).message);
     }
@@ -56,7 +50,7 @@ export function AccountsPanel() {
   async function toggle(user: Account) {
     try {
       await sendJson('PATCH', `/api/v1/users/${user.id}`, { disabled: !user.disabled });
-      await reload();
+      await changed('accounts');
     } catch (e) {
       setError((e as Error).message);
     }

@@ -1,6 +1,7 @@
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { apiFetch, getJson, problemOf, sendJson } from '../../api.ts';
+import { useState, type FormEvent } from 'react';
+import { apiFetch, problemOf, sendJson } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
+import { useChanged, useServerState } from '../../serverState.ts';
 
 interface Open311Key { id: number; name: string; services: string[]; created_by: string | null; created_at: string; last_used_at: string | null; revoked_at: string | null }
 interface Category { code: string; name: string }
@@ -11,15 +12,13 @@ interface Category { code: string; name: string }
  */
 export function Open311Keys() {
   const { t } = useI18n();
-  const [keys, setKeys] = useState<Open311Key[]>([]);
-  const [categories, setCategories] = useState<Category[]>([]);
+  const listed = useServerState<{ keys: Open311Key[] }>('accounts', '/api/v1/open311/keys');
+  const categories = useServerState<{ categories: Category[] }>('accounts', '/api/v1/issue-categories').data?.categories ?? [];
+  const keys = listed.data?.keys ?? [];
+  const changed = useChanged();
   const [issued, setIssued] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const load = useCallback(() => getJson<{ keys: Open311Key[] }>('/api/v1/open311/keys').then((r) => setKeys(r.keys), (e: Error) => setError(e.message)), []);
-  useEffect(() => {
-    void load();
-    getJson<{ categories: Category[] }>('/api/v1/issue-categories').then((r) => setCategories(r.categories), (e: Error) => setError(e.message));
-  }, [load]);
+  const [failed, setError] = useState<string | null>(null);
+  const error = failed ?? listed.error?.message ?? null;
   const nameOf = (code: string) => categories.find((c) => c.code === code)?.name ?? code;
 
   async function issue(event: FormEvent<HTMLFormElement>) {
@@ -30,7 +29,7 @@ export function Open311Keys() {
       setIssued(made.api_key);
       setError(null);
       (event.target as HTMLFormElement).reset();
-      await load();
+      await changed('accounts');
     } catch (e) {
       setError((e as Error).message);
     }
@@ -38,7 +37,7 @@ export function Open311Keys() {
   async function revoke(id: number) {
     const response = await apiFetch(`/api/v1/open311/keys/${id}`, { method: 'DELETE' });
     setError(response.ok ? null : await problemOf(response));
-    await load();
+    await changed('accounts');
   }
 
   return (
