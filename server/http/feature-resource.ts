@@ -15,7 +15,7 @@ import { actorOf, type Viewer } from '../access/viewer.ts';
 import { parseBody } from './body.ts';
 import { geometrySchema, type GeometryRules, type GeometryType } from './geojson.ts';
 import { parseBbox, parseId, parseIfMatch, parseLimit, parseQueryValue, type QueryValueType } from './params.ts';
-import { HttpProblem } from './problem.ts';
+import { DomainError } from '../domain/errors.ts';
 import { origin } from './origin.ts';
 
 export const MAX_FEATURES = 10_000;
@@ -72,7 +72,7 @@ export interface WarnOptions {
 /** A property the viewer's role may not set is refused by name. */
 function refuseForbiddenProperties(def: ResourceDefinition, viewer: Viewer, properties: Record<string, unknown>, field: string) {
   const [forbidden] = forbiddenProperties(def.name, viewer, Object.keys(properties));
-  if (forbidden) throw new HttpProblem(403, 'Forbidden property', `a ${viewer.role} may not set ${forbidden}`, { field: `${field}.${forbidden}` });
+  if (forbidden) throw new DomainError('access.forbidden_property', `a ${viewer.role} may not set ${forbidden}`, { field: `${field}.${forbidden}` });
 }
 
 const strictSchemas = new WeakMap<ResourceDefinition, { whole: z.ZodType; partial: z.ZodType }>();
@@ -93,11 +93,11 @@ export function validProperties(
   const given = { ...(input ?? {}) };
   for (const key of Object.keys(given)) {
     if (typeof given[key] === 'string' && (given[key] as string).includes('\u0000')) {
-      throw new HttpProblem(400, 'Invalid value', `${key} contains a NUL character`, { field: `${field}.${key}` });
+      throw new DomainError('request.nul_character', `${key} contains a NUL character`, { field: `${field}.${key}` });
     }
     if (!def.readOnly.includes(key)) continue;
     if (readOnly === 'drop') delete given[key];
-    else throw new HttpProblem(400, 'Read-only property', `${key} is derived or kept by Gridmap and cannot be set`, { field: `${field}.${key}` });
+    else throw new DomainError('request.read_only_property', `${key} is derived or kept by Gridmap and cannot be set`, { field: `${field}.${key}` });
   }
   return parseBody(partial ? schemas.partial : schemas.whole, partial ? given : { ...def.defaults, ...given }, field.split('.')) as Record<string, unknown>;
 }
@@ -140,19 +140,19 @@ export function featureResource(database: Database, def: ResourceDefinition) {
     const invalid = await invalidGeometries(db, inputs, def.multi);
     if (invalid.length === 0) return;
     const errors = invalid.map(({ index, reason }) => ({ field: field(index), message: reason }));
-    throw new HttpProblem(422, 'Invalid geometry', `${errors[0].field}: ${errors[0].message}`, { field: errors[0].field, errors });
+    throw new DomainError('geometry.invalid', `${errors[0].field}: ${errors[0].message}`, { field: errors[0].field, errors });
   }
 
   async function refuseStale(db: Kysely<DB>, id: number, version: number | undefined): Promise<never> {
     const current = await currentVersion(db, def.table, id);
-    if (current === undefined) throw new HttpProblem(404, 'Not Found', `No ${def.singular} ${id}`, { field: 'id' });
-    throw new HttpProblem(412, 'Precondition Failed', `${def.singular} ${id} is at version ${current}, not ${version}: reload it and try again`, { field: 'If-Match', version: current });
+    if (current === undefined) throw new DomainError('resource.not_found', `No ${def.singular} ${id}`, { field: 'id' });
+    throw new DomainError('request.stale_version', `${def.singular} ${id} is at version ${current}, not ${version}: reload it and try again`, { field: 'If-Match', version: current });
   }
 
   router.get(base, async (req, res) => {
     const known = new Set(['bbox', 'limit', 'after', ...Object.keys(def.filters)]);
     const unknown = Object.keys(req.query).find((key) => !known.has(key));
-    if (unknown) throw new HttpProblem(400, 'Unknown parameter', `${unknown} is not a filter of ${def.name}; use ${[...known].join(', ')}`, { field: unknown });
+    if (unknown) throw new DomainError('request.unknown_parameter', `${unknown} is not a filter of ${def.name}; use ${[...known].join(', ')}`, { field: unknown });
     const conditions: Condition[] = [];
     const bbox = parseBbox(req.query.bbox);
     if (bbox) conditions.push(bboxCondition(bbox));
@@ -211,7 +211,7 @@ export function featureResource(database: Database, def: ResourceDefinition) {
     const viewer = req.viewer!;
     if (body.properties) refuseForbiddenProperties(def, viewer, body.properties, 'properties');
     const [geometryForbidden] = body.geometry === undefined ? [] : forbiddenProperties(def.name, viewer, ['geometry']);
-    if (geometryForbidden) throw new HttpProblem(403, 'Forbidden property', `a ${viewer.role} may not move a ${def.singular}`, { field: 'geometry' });
+    if (geometryForbidden) throw new DomainError('access.forbidden_property', `a ${viewer.role} may not move a ${def.singular}`, { field: 'geometry' });
     const input: FeatureInput = {
       geometry: body.geometry,
       properties: body.properties && validProperties(def, body.properties, 'properties', { partial: true }),

@@ -6,7 +6,7 @@ import type { Config } from '../../config.ts';
 import type { Database } from '../../db/database.ts';
 import { parseBody } from '../../http/body.ts';
 import { parseId, parseIfMatch, parseLimit, parseQueryValue } from '../../http/params.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { accessOf } from '../../access/policy.ts';
 import { MAP_RESOURCES } from '../../access/rules.ts';
 import { actorOf, bearerToken, ROLES } from '../../access/viewer.ts';
@@ -63,7 +63,7 @@ export function accountRoutes(database: Database, config: Config) {
       if (refused) {
         res.set('Retry-After', String(Math.max(1, refused.retryAfter)));
         const which = refused.field === 'username' ? 'for this account from this address' : 'from this address';
-        throw new HttpProblem(429, 'Too many failed logins', `too many failed logins ${which}: try again in ${Math.ceil(refused.retryAfter / 60)} minutes`, { field: refused.field });
+        throw new DomainError('account.too_many_failed_logins', `too many failed logins ${which}: try again in ${Math.ceil(refused.retryAfter / 60)} minutes`, { field: refused.field });
       }
       await delay(accountDelayMs(account));
       const user = await passwordHashOf(db, username);
@@ -71,7 +71,7 @@ export function accountRoutes(database: Database, config: Config) {
       const matches = await verifyPassword(password, user?.password_hash);
       if (!user || !matches || user.disabled) {
         req.log.info({ username, address }, 'login failed');
-        throw new HttpProblem(401, 'Invalid credentials', 'the username or password is wrong, or the account is disabled', { field: 'password' });
+        throw new DomainError('account.invalid_credentials', 'the username or password is wrong, or the account is disabled', { field: 'password' });
       }
       await clearFailures(db, username, address);
       const session = await openSession(db, user.id, { hours: config.SESSION_HOURS, address });
@@ -97,7 +97,7 @@ export function accountRoutes(database: Database, config: Config) {
 
     .get('/api/v1/users', async (req, res) => {
       const role = parseQueryValue(req.query.role, 'role', 'text') as string | undefined;
-      if (role !== undefined && !ROLES.includes(role as never)) throw new HttpProblem(400, 'Invalid parameter', `role must be one of ${ROLES.join(', ')}`, { field: 'role' });
+      if (role !== undefined && !ROLES.includes(role as never)) throw new DomainError('request.invalid_parameter', `role must be one of ${ROLES.join(', ')}`, { field: 'role' });
       const limit = parseLimit(req.query.limit, { fallback: 1000, max: 1000 });
       const after = req.query.after === undefined ? 0 : parseId(req.query.after, 'after');
       res.json({ users: (await findUsers(db, { role, after, limit })).map(userJson) });
@@ -105,7 +105,7 @@ export function accountRoutes(database: Database, config: Config) {
     .get('/api/v1/users/:id', async (req, res) => {
       const id = parseId(req.params.id);
       const [row] = await findUsers(db, { id });
-      if (!row) throw new HttpProblem(404, 'Not Found', `No user ${id}`, { field: 'id' });
+      if (!row) throw new DomainError('account.not_found', `No user ${id}`, { field: 'id' });
       res.set('ETag', `"${row.version}"`).json(userJson(row));
     })
     .post('/api/v1/users', express.json({ limit: '16kb' }), async (req, res) => {

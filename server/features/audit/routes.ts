@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { sql, type RawBuilder } from 'kysely';
 import { allOf } from '../../access/policy.ts';
 import type { Database } from '../../db/database.ts';
-import { invalidParameter } from '../../http/problem.ts';
+import { invalidParameter } from '../../domain/errors.ts';
 import { parseId, parseLimit, parseQueryValue } from '../../http/params.ts';
 import { origin } from '../../http/origin.ts';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ResourceDefinition } from '../../http/feature-resource.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import { DomainError } from '../../domain/errors.ts';
 import type { RawRow } from './sources.ts';
 
 /** What becomes of a file's columns that are neither mapped nor named like a property: listed and left, or each row refused. */
@@ -18,7 +18,7 @@ export interface ColumnsReport {
   ignored_columns: string[];
 }
 
-const badFields = (detail: string) => new HttpProblem(400, 'Invalid parameter', detail, { field: 'fields' });
+const badFields = (detail: string) => new DomainError('request.invalid_parameter', detail, { field: 'fields' });
 
 /** `fields=code:SQDM,name:SQMC` read against the layer: each target a property of it, each once. */
 export function parseFields(text: string | undefined, def: ResourceDefinition): FieldMapping | undefined {
@@ -64,7 +64,7 @@ export async function* mappedRows(rows: AsyncIterable<RawRow>, def: ResourceDefi
   Object.assign(report, { columns: [...columns], ...(mapping ? { mapped: mapping } : {}), ignored_columns: [...ignored] });
   const missing = [...sources].find((column) => !columns.has(column));
   if (missing && read > 0) {
-    throw new HttpProblem(422, 'Unknown column', `fields: the file has no column ${missing}; its columns are ${[...columns].join(', ') || 'none'}`,
+    throw new DomainError('import.unknown_column', `fields: the file has no column ${missing}; its columns are ${[...columns].join(', ') || 'none'}`,
       { field: 'fields', column: missing, columns: [...columns] });
   }
 }

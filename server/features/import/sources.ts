@@ -6,7 +6,7 @@ import { parser } from 'stream-json';
 import { pick } from 'stream-json/filters/pick.js';
 import { streamValues } from 'stream-json/streamers/stream-values.js';
 import iconv from 'iconv-lite';
-import { HttpProblem } from '../../http/problem.ts';
+import { DomainError } from '../../domain/errors.ts';
 import type { FileCrs } from './crs.ts';
 import { undecodedColumn } from './encoding.ts';
 import type { ImportLimits } from './limits.ts';
@@ -61,8 +61,8 @@ export async function* readRows(input: Readable, format: ImportFormat, limits: I
   try {
     yield* rowsOf(input, format, limits, options);
   } catch (error) {
-    if (error instanceof HttpProblem) throw error;
-    throw new HttpProblem(400, 'Unreadable file', `not a ${format} file: ${(error as Error).message}`, { field: 'body' });
+    if (error instanceof DomainError) throw error;
+    throw new DomainError('import.unreadable_file', `not a ${format} file: ${(error as Error).message}`, { field: 'body' });
   }
 }
 
@@ -74,7 +74,7 @@ async function* rowsOf(input: Readable, format: ImportFormat, limits: ImportLimi
     for await (const { value } of values as AsyncIterable<{ value: unknown }>) {
       const named = value as { type?: unknown; properties?: { name?: unknown } } | null;
       if (named?.type === 'name' && typeof named.properties?.name === 'string') {
-        if (row) throw new HttpProblem(400, 'Unreadable file', 'the GeoJSON\'s crs must come before its features', { field: 'body' });
+        if (row) throw new DomainError('import.unreadable_file', 'the GeoJSON\'s crs must come before its features', { field: 'body' });
         crs = { name: named.properties.name };
         continue;
       }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Request } from 'express';
 import type { DB } from '../../db/schema.ts';
 import type { ResourceDefinition } from '../../http/feature-resource.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { ISSUE_PLACE, levelOf, wallLevel, worksOn } from './levels.ts';
 
 export const ISSUE_STATUSES = ['reported', 'accepted', 'in_progress', 'escalated', 'resolved', 'answered', 'rated', 'closed', 'rejected', 'reopened'] as const;
@@ -60,9 +60,9 @@ async function onItsWall(trx: Transaction<DB>, id: number, req: Request, action:
   const { rows: [issue] } = await sql<{ status: string; wall: string; in_scope: boolean }>`
     select status, wall, coalesce(${worksOn(viewer, 'i')}, false) as in_scope from issues i where id = ${id}`.execute(trx);
   if (!(issue.in_scope && levelOf(viewer) >= wallLevel(issue.wall))) {
-    throw new HttpProblem(403, 'Not on your wall', `issue ${id} is on the ${issue.wall} wall: its staff ${action === 'delete' ? 'delete' : 'change'} it`, { field: 'id' });
+    throw new DomainError('issue.not_on_your_wall', `issue ${id} is on the ${issue.wall} wall: its staff ${action === 'delete' ? 'delete' : 'change'} it`, { field: 'id' });
   }
   if (action === 'delete' && issue.status !== 'reported') {
-    throw new HttpProblem(409, 'Taken up', `issue ${id} is ${issue.status}: reject or close it instead, its record stays`, { field: 'id' });
+    throw new DomainError('issue.taken_up', `issue ${id} is ${issue.status}: reject or close it instead, its record stays`, { field: 'id' });
   }
 }

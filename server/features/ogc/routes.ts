@@ -7,7 +7,7 @@ import type { Database } from '../../db/database.ts';
 import { bboxCondition, featurePage, readFeatures, type Condition, type FeatureLayer } from '../../db/feature-store.ts';
 import { MAX_FEATURES } from '../../http/feature-resource.ts';
 import { onlyParameters, parseBbox, parseId, parseLimit, parseTime } from '../../http/params.ts';
-import { HttpProblem, invalidParameter } from '../../http/problem.ts';
+import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import { COLLECTIONS, queryables, readableCollection, readableCollections, type Collection, type Queryable } from './collections.ts';
 import { ogcApiDocument } from './document.ts';
 import { collectionHtml, collectionsHtml, itemHtml, itemsHtml, landingHtml, queryablesHtml } from './html.ts';
@@ -161,7 +161,7 @@ export function ogcRoutes({ db }: Database) {
       // a token that no longer opens a session is said so, not taken for a wish to see the public layers only
       const credential = credentialOf(req);
       if (credential && !req.viewer) {
-        throw credential.keyOnly ? notAKey(credential) : new HttpProblem(401, 'Unauthorized', 'the bearer token is unknown or expired: sign in again', { field: 'Authorization' });
+        throw credential.keyOnly ? notAKey(credential) : new DomainError('auth.unauthenticated', 'the bearer token is unknown or expired: sign in again', { field: 'Authorization' });
       }
       next();
     })
@@ -285,7 +285,7 @@ export function ogcRoutes({ db }: Database) {
       onlyParameters(req, [ACCESS_KEY_PARAMETER, 'f']);
       const { collection, layer } = readableCollection(String(req.params.collectionId), req.viewer);
       const featureId = String(req.params.featureId);
-      const notFound = () => new HttpProblem(404, 'Not Found', `No feature ${featureId} in ${collection.id} that you may read`, { field: 'featureId' });
+      const notFound = () => new DomainError('ogc.feature_not_found', `No feature ${featureId} in ${collection.id} that you may read`, { field: 'featureId' });
       // ids are whole numbers: any other is no feature at all
       if (!/^[1-9]\d{0,8}$/.test(featureId)) throw notFound();
       const id = Number(featureId);
@@ -305,7 +305,7 @@ export function ogcRoutes({ db }: Database) {
     })
     .use('/ogc', (error: unknown, _req: Request, res: Response, next: (error: unknown) => void) => {
       // a 401 says how to authenticate, as the access guard's does
-      if (error instanceof HttpProblem && error.status === 401) res.set('WWW-Authenticate', 'Bearer realm="gridmap"');
+      if (error instanceof DomainError && error.kind === 'unauthenticated') res.set('WWW-Authenticate', 'Bearer realm="gridmap"');
       next(error);
     });
 }

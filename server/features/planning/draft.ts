@@ -3,7 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../db/database.ts';
 import type { DB } from '../../db/schema.ts';
 import { writeCondition } from '../../access/policy.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { grids } from '../grids/resource.ts';
 import { runChange, type Edit } from './change.ts';
 import { suggestPartition } from './suggest.ts';
@@ -14,8 +14,8 @@ export async function requirePlanner(db: Kysely<DB>, req: Request, communityId: 
   const writable = writeCondition('grids', grids.place, viewer, 'update', 'g') ?? sql`false`;
   const { rows: [found] } = await sql<{ writable: boolean }>`
     select coalesce(${writable}, false) as writable from (select id as community_id, null::int as id from communities where id = ${communityId}) g`.execute(db);
-  if (!found) throw new HttpProblem(404, 'Not Found', `No community ${communityId}`, { field: 'id' });
-  if (!found.writable) throw new HttpProblem(403, 'Outside your scope', `community ${communityId} is outside where a ${viewer.role} in your scope may plan grids`, { field: 'id' });
+  if (!found) throw new DomainError('community.not_found', `No community ${communityId}`, { field: 'id' });
+  if (!found.writable) throw new DomainError('access.outside_scope', `community ${communityId} is outside where a ${viewer.role} in your scope may plan grids`, { field: 'id' });
 }
 
 /**

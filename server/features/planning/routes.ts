@@ -7,7 +7,7 @@ import { parseBody } from '../../http/body.ts';
 import { rowId } from '../../http/fields.ts';
 import { geometrySchema } from '../../http/geojson.ts';
 import { onlyParameters, parseId, parseIfMatch, parseTime } from '../../http/params.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { grids } from '../grids/resource.ts';
 import { runChange, type ChangeKind, type ChangePlan, type ImpactReport, type SeenVersion } from './change.ts';
 import { requirePlanner, suggestDraft } from './draft.ts';
@@ -161,7 +161,7 @@ export function planningRoutes(database: Database) {
         build: async (trx) => ({
           edits: await Promise.all(body.grids.map(async (g, k) => {
             if (g.id !== undefined && (await gridRow(trx, g.id, `grids[${k}].id`)).community_id !== communityId) {
-              throw new HttpProblem(422, 'Grid of another community', `grid ${g.id} is not in community ${communityId}`, { field: `grids[${k}].id`, grid: g.id });
+              throw new DomainError('planning.grid_of_another_community', `grid ${g.id} is not in community ${communityId}`, { field: `grids[${k}].id`, grid: g.id });
             }
             return { id: g.id, name: g.name, geom: g.geometry && await drawnShape(trx, g.geometry, `grids[${k}].geometry`) };
           })),
