@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { match } from 'path-to-regexp';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accessGuard } from '../server/access/guard.ts';
+import { accessGuard } from '../server/http/guard.ts';
 import { ACCESS_RULES, GUARDED_PREFIXES } from '../server/access/rules.ts';
 import { sessionFor, testApp } from './support/app.ts';
 import { openTestDatabase, type TestDatabase } from './support/databases.ts';

@@ -2,8 +2,8 @@ import express, { Router } from 'express';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../../db/database.ts';
-import { parseBody } from '../../http/body.ts';
-import { parseId } from '../../http/params.ts';
+import { parseBody } from '../../domain/body.ts';
+import { parseId } from '../../domain/params.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { openSession } from './queries.ts';
 

@@ -1,11 +1,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import express, { Router } from 'express';
 import { z } from 'zod';
-import { DEMO_ACCOUNTS, DEMO_PASSWORD } from '../../../data/demo-accounts.ts';
 import type { Config } from '../../config.ts';
 import type { Database } from '../../db/database.ts';
-import { parseBody } from '../../http/body.ts';
-import { parseId, parseIfMatch, parseLimit, parseQueryValue } from '../../http/params.ts';
+import { parseBody } from '../../domain/body.ts';
+import { parseId, parseIfMatch, parseLimit, parseQueryValue } from '../../domain/params.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { accessOf } from '../../access/policy.ts';
 import { MAP_RESOURCES } from '../../access/rules.ts';
@@ -50,7 +49,10 @@ const signedIn = (row: Parameters<typeof userJson>[0]) => ({
 });
 
 /** Sign-in, sign-out and the signed-in user; admins manage users. Login bodies are tiny: 4 kB at most. */
-export function accountRoutes(database: Database, config: Config) {
+/** The demo city's accounts, which the login screen offers (the demo data is the program's to give, not this feature's). */
+export interface DemoAccounts { password: string; accounts: readonly { username: string }[] }
+
+export function accountRoutes(database: Database, config: Config, demo: DemoAccounts) {
   const { db } = database;
   const smallJson = express.json({ limit: '4kb', type: ['application/json', 'application/*+json'] });
 
@@ -91,8 +93,8 @@ export function accountRoutes(database: Database, config: Config) {
     .get('/api/v1/auth/demo-accounts', async (_req, res) => {
       if (config.GRIDMAP_DEMO === 'off') return res.json({ password: null, accounts: [] });
       const present = new Set((await findUsers(db)).filter((u) => !u.disabled).map((u) => u.username));
-      const accounts = DEMO_ACCOUNTS.filter((a) => present.has(a.username));
-      res.json({ password: accounts.length ? DEMO_PASSWORD : null, accounts });
+      const accounts = demo.accounts.filter((a) => present.has(a.username));
+      res.json({ password: accounts.length ? demo.password : null, accounts });
     })
 
     .get('/api/v1/users', async (req, res) => {

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import { actAs, type Actor } from '../../db/actor.ts';
 import type { DB } from '../../db/schema.ts';
-import { rowId } from '../../http/fields.ts';
+import { rowId } from '../../domain/fields.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { ROLES, type Role, type Scope } from '../../access/viewer.ts';
 import { hashPassword } from './passwords.ts';

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { DomainError, type ErrorCode } from '../../domain/errors.ts';
-import type { ResourceDefinition } from '../../http/feature-resource.ts';
+import type { ResourceDefinition } from '../../access/resource.ts';
 
 /**
  * Districts (区/县) and streets (街道/乡镇): the areas above the communities, their codes GB/T 2260's (a district

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
-import type { ResourceDefinition } from '../../http/feature-resource.ts';
+import type { ResourceDefinition } from '../../access/resource.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { refuseGridsOutside } from '../grids/resource.ts';
 

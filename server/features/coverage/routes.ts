@@ -1,7 +1,7 @@
 import { Router, type Request } from 'express';
 import { sql } from 'kysely';
 import type { Database } from '../../db/database.ts';
-import { onlyParameters, parseQueryValue, parseTime } from '../../http/params.ts';
+import { onlyParameters, parseQueryValue, parseTime } from '../../domain/params.ts';
 import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import { countsAllMembers, coverageCollection, coverageGaps, DEFAULT_REACH_M, type CoverageFilter, type CoverageOptions } from './queries.ts';
 

@@ -4,7 +4,7 @@ import { DISPATCHERS } from '../../access/rules.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import { actAs, beginIssueWrites, type Actor } from '../../db/actor.ts';
 import type { DB } from '../../db/schema.ts';
-import type { Geometry } from '../../http/geojson.ts';
+import type { Geometry } from '../../domain/geojson.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { findUsers, viewerOf } from '../accounts/queries.ts';
 import { issues, OPEN_STATUSES } from '../issues/resource.ts';

@@ -5,8 +5,8 @@ import gcoord from 'gcoord';
 import type { Feature, Geometry } from 'geojson';
 import type { Database } from '../../db/database.ts';
 import { visibleLayer } from '../../access/rows.ts';
-import type { ResourceDefinition } from '../../http/feature-resource.ts';
-import { parseQueryValue } from '../../http/params.ts';
+import type { ResourceDefinition } from '../../access/resource.ts';
+import { parseQueryValue } from '../../domain/params.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { exportBatch, wktOf } from './queries.ts';
 

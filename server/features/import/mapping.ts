@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ResourceDefinition } from '../../http/feature-resource.ts';
+import type { ResourceDefinition } from '../../access/resource.ts';
 import { DomainError } from '../../domain/errors.ts';
 import type { RawRow } from './sources.ts';
 

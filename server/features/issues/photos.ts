@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import { actorOf } from '../../access/viewer.ts';
 import { writeAs } from '../../db/actor.ts';
 import type { Database } from '../../db/database.ts';
-import { parseId, parseQueryValue } from '../../http/params.ts';
+import { parseId, parseQueryValue } from '../../domain/params.ts';
 import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import { issueRow, worksWall } from './lifecycle.ts';
 

@@ -1,8 +1,8 @@
 import { sql, type Transaction } from 'kysely';
 import { z } from 'zod';
-import type { Request } from 'express';
 import type { DB } from '../../db/schema.ts';
-import type { ResourceDefinition } from '../../http/feature-resource.ts';
+import type { ResourceDefinition } from '../../access/resource.ts';
+import type { Viewer } from '../../access/viewer.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { ISSUE_PLACE, levelOf, wallLevel, worksOn } from './levels.ts';
 
@@ -36,8 +36,8 @@ export const issues: ResourceDefinition = {
     'reopen_count', 'duplicate_of', 'reported_at', 'updated_at', 'resolved_at', 'closed_at', 'grid_id', 'community_id', 'reported_by'],
   place: ISSUE_PLACE,
   createdBy: 'reported_by',
-  beforeUpdate: (trx, id, req) => onItsWall(trx, id, req, 'update'),
-  beforeDelete: (trx, id, req) => onItsWall(trx, id, req, 'delete'),
+  beforeUpdate: (trx, id, { viewer }) => onItsWall(trx, id, viewer, 'update'),
+  beforeDelete: (trx, id, { viewer }) => onItsWall(trx, id, viewer, 'delete'),
   filters: {
     community: { type: 'integer', condition: (id: number) => sql`t.community_id = ${id}` },
     grid: { type: 'integer', condition: (id: number) => sql`t.grid_id = ${id}` },
@@ -54,8 +54,7 @@ export const issues: ResourceDefinition = {
  * An issue's words, point and category are corrected by the staff of the wall it is on, not by a grid worker
  * once it has climbed to the community's; one taken up is rejected or closed, never deleted: its record stays.
  */
-async function onItsWall(trx: Transaction<DB>, id: number, req: Request, action: 'update' | 'delete') {
-  const viewer = req.viewer!;
+async function onItsWall(trx: Transaction<DB>, id: number, viewer: Viewer, action: 'update' | 'delete') {
   if (viewer.role === 'admin') return;
   const { rows: [issue] } = await sql<{ status: string; wall: string; in_scope: boolean }>`
     select status, wall, coalesce(${worksOn(viewer, 'i')}, false) as in_scope from issues i where id = ${id}`.execute(trx);

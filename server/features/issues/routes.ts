@@ -4,8 +4,8 @@ import { z } from 'zod';
 import { actorOf } from '../../access/viewer.ts';
 import { writeAs } from '../../db/actor.ts';
 import type { Database } from '../../db/database.ts';
-import { parseBody } from '../../http/body.ts';
-import { parseId, parseIfMatch, parsePoint, parseQueryValue } from '../../http/params.ts';
+import { parseBody } from '../../domain/body.ts';
+import { parseId, parseIfMatch, parsePoint, parseQueryValue } from '../../domain/params.ts';
 import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import {
   decideExtension, duplicatesOf, ISSUE_ACTIONS, issueTimeline, possibleDuplicates, requestExtension, transitionIssue,

@@ -4,7 +4,7 @@ import { publicLayer, visibleLayer } from '../../access/rows.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import type { Condition, FeatureLayer } from '../../db/feature-store.ts';
 import type { DB } from '../../db/schema.ts';
-import type { Filter, ResourceDefinition } from '../../http/feature-resource.ts';
+import type { Filter, ResourceDefinition } from '../../access/resource.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { districts, streets } from '../areas/resource.ts';
 import { buildings } from '../buildings/resource.ts';

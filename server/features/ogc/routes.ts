@@ -1,16 +1,16 @@
 import { Router, type Request, type Response } from 'express';
 import { sql } from 'kysely';
 import { viewKey } from '../../access/policy.ts';
-import { notAKey } from '../../access/guard.ts';
+import { notAKey } from '../../http/guard.ts';
 import { ACCESS_KEY_PARAMETER, credentialOf, type Viewer } from '../../access/viewer.ts';
 import type { Database } from '../../db/database.ts';
 import { bboxCondition, featurePage, readFeatures, type Condition, type FeatureLayer } from '../../db/feature-store.ts';
 import { MAX_FEATURES } from '../../http/feature-resource.ts';
-import { onlyParameters, parseBbox, parseId, parseLimit, parseTime } from '../../http/params.ts';
+import { onlyParameters, parseBbox, parseId, parseLimit, parseTime } from '../../domain/params.ts';
 import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import { COLLECTIONS, queryables, readableCollection, readableCollections, type Collection, type Queryable } from './collections.ts';
 import { ogcApiDocument } from './document.ts';
-import { collectionHtml, collectionsHtml, itemHtml, itemsHtml, landingHtml, queryablesHtml } from './html.ts';
+import { collectionHtml, collectionsHtml, itemHtml, itemsHtml, landingHtml, queryablesHtml, type Link } from './html.ts';
 import { EXACT, extentOf, sketchOf, type Extent } from './queries.ts';
 import { origin } from '../../http/origin.ts';
 
@@ -29,8 +29,6 @@ const SCHEMA = 'application/schema+json';
 const DEFAULT_LIMIT = 10;
 /** How long a collection's extent is kept for one view: a GIS opening the service should not scan every table. */
 const EXTENT_SECONDS = 60;
-
-export interface Link { href: string; rel: string; type?: string; title?: string }
 
 /** What the caller asked for: ?f=html or json, else its Accept header (a browser prefers HTML; GDAL, curl get JSON). */
 function wantsHtml(req: Request): boolean {

@@ -6,8 +6,8 @@ import { actorOf } from '../../access/viewer.ts';
 import { writeAs } from '../../db/actor.ts';
 import type { Database } from '../../db/database.ts';
 import type { DB } from '../../db/schema.ts';
-import { parseBody } from '../../http/body.ts';
-import { parseId } from '../../http/params.ts';
+import { parseBody } from '../../domain/body.ts';
+import { parseId } from '../../domain/params.ts';
 import { DomainError } from '../../domain/errors.ts';
 
 /** A client application an admin gave an Open311 api_key (sql/025_open311_keys.sql). */

@@ -2,7 +2,7 @@ import express, { Router, type ErrorRequestHandler, type Request, type Response 
 import { actorOf, bearerToken } from '../../access/viewer.ts';
 import type { Config } from '../../config.ts';
 import type { Database } from '../../db/database.ts';
-import { parseId } from '../../http/params.ts';
+import { parseId } from '../../domain/params.ts';
 import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import { toProblem, type Problem } from '../../http/problem.ts';
 import { sessionViewer } from '../accounts/queries.ts';

@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { chineseNumeral } from '../../../data/demo-city.ts';
+import { chineseNumeral } from '../../domain/chinese-numerals.ts';
 import { sql, type Transaction } from 'kysely';
 import type { Database } from '../../db/database.ts';
 import { lockMapWrites } from '../../db/feature-store.ts';

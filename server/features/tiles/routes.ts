@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { mayRead, viewKey } from '../../access/policy.ts';
 import { ACCESS_KEY_PARAMETER, type Viewer } from '../../access/viewer.ts';
 import type { Database } from '../../db/database.ts';
-import { onlyParameters } from '../../http/params.ts';
+import { onlyParameters } from '../../domain/params.ts';
 import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import { TileCache, tileBox } from './cache.ts';
 import { LABEL_FIELDS, labelLayerName, MAX_ZOOM, TILE_LAYERS, tileLayer, type TileLayer } from './layers.ts';

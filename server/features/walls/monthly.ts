@@ -6,8 +6,8 @@ import { actorOf, type Viewer } from '../../access/viewer.ts';
 import { writeAs } from '../../db/actor.ts';
 import type { Database } from '../../db/database.ts';
 import type { DB } from '../../db/schema.ts';
-import { parseBody } from '../../http/body.ts';
-import { parseId } from '../../http/params.ts';
+import { parseBody } from '../../domain/body.ts';
+import { parseId } from '../../domain/params.ts';
 import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import { WALL_STAFF } from '../../access/rules.ts';
 

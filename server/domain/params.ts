@@ -1,4 +1,4 @@
-import { DomainError, invalidParameter } from '../domain/errors.ts';
+import { DomainError, invalidParameter } from './errors.ts';
 
 /** Query parameters are parsed and clamped here, once, with an error that names the parameter. */
 

@@ -3,9 +3,9 @@ import { match } from 'path-to-regexp';
 import type { Database } from '../db/database.ts';
 import { sessionViewer } from '../features/accounts/queries.ts';
 import { DomainError } from '../domain/errors.ts';
-import { mayRead, mayWrite, type ResourceName } from './policy.ts';
-import { ACCESS_RULES, GUARDED_PREFIXES, MAP_RESOURCES, type AccessRule } from './rules.ts';
-import { credentialOf, type Credential, type Viewer } from './viewer.ts';
+import { mayRead, mayWrite, type ResourceName } from '../access/policy.ts';
+import { ACCESS_RULES, GUARDED_PREFIXES, MAP_RESOURCES, type AccessRule } from '../access/rules.ts';
+import { credentialOf, type Credential, type Viewer } from '../access/viewer.ts';
 
 /** Whether `viewer` passes `rule` (the role part; rows are scoped in SQL by the routes). */
 function permits({ allow }: AccessRule, viewer: Viewer, params: Record<string, unknown>): boolean {

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { DomainError } from '../domain/errors.ts';
+import { DomainError } from './errors.ts';
 
 /** `features[2].geometry.coordinates[0][3][1]`: where in the body an issue is, as a client would write it. */
 export function fieldPath(path: readonly PropertyKey[]): string {
