@@ -1,10 +1,12 @@
 import type { Transaction } from 'kysely';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Condition, FeatureTable } from '../db/feature-store.ts';
 import type { DB } from '../db/schema.ts';
-import type { GeometryRules, GeometryType } from '../domain/geojson.ts';
+import { parseBody } from '../domain/body.ts';
+import { DomainError } from '../domain/errors.ts';
+import { geometrySchema, type GeometryRules, type GeometryType } from '../domain/geojson.ts';
 import type { QueryValueType } from '../domain/params.ts';
-import type { Mask, Place, ResourceName } from './policy.ts';
+import { forbiddenProperties, type Mask, type Place, type ResourceName } from './policy.ts';
 import type { Viewer } from './viewer.ts';
 
 /** Who asks for a row's change or removal, and the options of the request (a grid's `merge_into`). */
@@ -59,3 +61,48 @@ export interface WarnOptions {
   streetTolerance: number;
 }
 
+export const MAX_FEATURES = 10_000;
+
+/** A property the viewer's role may not set is refused by name. */
+export function refuseForbiddenProperties(def: ResourceDefinition, viewer: Viewer, properties: Record<string, unknown>, field: string) {
+  const [forbidden] = forbiddenProperties(def.name, viewer, Object.keys(properties));
+  if (forbidden) throw new DomainError('access.forbidden_property', `a ${viewer.role} may not set ${forbidden}`, { field: `${field}.${forbidden}` }, { role: viewer.role });
+}
+
+const strictSchemas = new WeakMap<ResourceDefinition, { whole: z.ZodType; partial: z.ZodType }>();
+
+/**
+ * A feature's properties checked against the resource's schema; a POST's omitted properties take their
+ * defaults. A read-only property is refused with its own explanation, or dropped (a file Gridmap exported,
+ * imported again, carries ids and derived links).
+ */
+export function validProperties(
+  def: ResourceDefinition,
+  input: Record<string, unknown> | null | undefined,
+  field: string,
+  { partial = false, readOnly = 'refuse' }: { partial?: boolean; readOnly?: 'refuse' | 'drop' } = {},
+): Record<string, unknown> {
+  let schemas = strictSchemas.get(def);
+  if (!schemas) strictSchemas.set(def, (schemas = { whole: def.properties.strict(), partial: def.properties.partial().strict() }));
+  const given = { ...(input ?? {}) };
+  for (const key of Object.keys(given)) {
+    if (typeof given[key] === 'string' && (given[key] as string).includes('\u0000')) {
+      throw new DomainError('request.nul_character', `${key} contains a NUL character`, { field: `${field}.${key}` });
+    }
+    if (!def.readOnly.includes(key)) continue;
+    if (readOnly === 'drop') delete given[key];
+    else throw new DomainError('request.read_only_property', `${key} is derived or kept by Gridmap and cannot be set`, { field: `${field}.${key}` });
+  }
+  return parseBody(partial ? schemas.partial : schemas.whole, partial ? given : { ...def.defaults, ...given }, field.split('.')) as Record<string, unknown>;
+}
+
+/** The geometry a resource takes, by its type and rules: what API writes, imports and the OpenAPI document share. */
+export const resourceGeometry = (def: ResourceDefinition) => {
+  const geometry = geometrySchema(def.geometry, def.geometryRules);
+  return def.nullGeometry ? geometry.nullable() : geometry;
+};
+
+/**
+ * A feature's properties as sent, for `validProperties` to check: a zod record would drop a "__proto__" key
+ * that the strict check must see to refuse.
+ */

@@ -11,59 +11,13 @@ import { forbiddenProperties } from '../access/policy.ts';
 import {
   createdBy, refuseOutsideScope, refuseRelinksOutsideScope, requireWritable, unseen, visibleLayer,
 } from '../access/rows.ts';
-import { actorOf, type Viewer } from '../access/viewer.ts';
-import type { ResourceDefinition } from '../access/resource.ts';
+import { actorOf } from '../access/viewer.ts';
+import { MAX_FEATURES, refuseForbiddenProperties, resourceGeometry, validProperties, type ResourceDefinition } from '../access/resource.ts';
 import { parseBody } from '../domain/body.ts';
-import { geometrySchema } from '../domain/geojson.ts';
 import { parseBbox, parseId, parseIfMatch, parseLimit, parseQueryValue } from '../domain/params.ts';
 import { DomainError } from '../domain/errors.ts';
 import { origin } from './origin.ts';
 
-export const MAX_FEATURES = 10_000;
-
-/** A property the viewer's role may not set is refused by name. */
-function refuseForbiddenProperties(def: ResourceDefinition, viewer: Viewer, properties: Record<string, unknown>, field: string) {
-  const [forbidden] = forbiddenProperties(def.name, viewer, Object.keys(properties));
-  if (forbidden) throw new DomainError('access.forbidden_property', `a ${viewer.role} may not set ${forbidden}`, { field: `${field}.${forbidden}` }, { role: viewer.role });
-}
-
-const strictSchemas = new WeakMap<ResourceDefinition, { whole: z.ZodType; partial: z.ZodType }>();
-
-/**
- * A feature's properties checked against the resource's schema; a POST's omitted properties take their
- * defaults. A read-only property is refused with its own explanation, or dropped (a file Gridmap exported,
- * imported again, carries ids and derived links).
- */
-export function validProperties(
-  def: ResourceDefinition,
-  input: Record<string, unknown> | null | undefined,
-  field: string,
-  { partial = false, readOnly = 'refuse' }: { partial?: boolean; readOnly?: 'refuse' | 'drop' } = {},
-): Record<string, unknown> {
-  let schemas = strictSchemas.get(def);
-  if (!schemas) strictSchemas.set(def, (schemas = { whole: def.properties.strict(), partial: def.properties.partial().strict() }));
-  const given = { ...(input ?? {}) };
-  for (const key of Object.keys(given)) {
-    if (typeof given[key] === 'string' && (given[key] as string).includes('\u0000')) {
-      throw new DomainError('request.nul_character', `${key} contains a NUL character`, { field: `${field}.${key}` });
-    }
-    if (!def.readOnly.includes(key)) continue;
-    if (readOnly === 'drop') delete given[key];
-    else throw new DomainError('request.read_only_property', `${key} is derived or kept by Gridmap and cannot be set`, { field: `${field}.${key}` });
-  }
-  return parseBody(partial ? schemas.partial : schemas.whole, partial ? given : { ...def.defaults, ...given }, field.split('.')) as Record<string, unknown>;
-}
-
-/** The geometry a resource takes, by its type and rules: what API writes, imports and the OpenAPI document share. */
-export const resourceGeometry = (def: ResourceDefinition) => {
-  const geometry = geometrySchema(def.geometry, def.geometryRules);
-  return def.nullGeometry ? geometry.nullable() : geometry;
-};
-
-/**
- * A feature's properties as sent, for `validProperties` to check: a zod record would drop a "__proto__" key
- * that the strict check must see to refuse.
- */
 const sentProperties = z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'properties must be an object');
 
 const feature = (geometry: z.ZodType) =>

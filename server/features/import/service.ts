@@ -9,7 +9,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import { invalidGeometries, insertFeatures, lockMapWrites, upsertFeatures, type FeatureInput } from '../../db/feature-store.ts';
 import type { DB } from '../../db/schema.ts';
 import { createdBy, refuseOutsideScope, refuseRelinksOutsideScope } from '../../access/rows.ts';
-import { resourceGeometry, validProperties } from '../../http/feature-resource.ts';
+import { resourceGeometry, validProperties } from '../../access/resource.ts';
 import type { ResourceDefinition } from '../../access/resource.ts';
 import type { Actor } from '../../db/actor.ts';
 import type { Viewer } from '../../access/viewer.ts';

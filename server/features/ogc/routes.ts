@@ -5,7 +5,7 @@ import { notAKey } from '../../http/guard.ts';
 import { ACCESS_KEY_PARAMETER, credentialOf, type Viewer } from '../../access/viewer.ts';
 import type { Database } from '../../db/database.ts';
 import { bboxCondition, featurePage, readFeatures, type Condition, type FeatureLayer } from '../../db/feature-store.ts';
-import { MAX_FEATURES } from '../../http/feature-resource.ts';
+import { MAX_FEATURES } from '../../access/resource.ts';
 import { onlyParameters, parseBbox, parseId, parseLimit, parseTime } from '../../domain/params.ts';
 import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import { COLLECTIONS, queryables, readableCollection, readableCollections, type Collection, type Queryable } from './collections.ts';

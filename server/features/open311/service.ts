@@ -7,7 +7,7 @@ import type { Actor } from '../../db/actor.ts';
 import { insertFeatures, lockMapWrites } from '../../db/feature-store.ts';
 import type { DB } from '../../db/schema.ts';
 import { parseBody } from '../../domain/body.ts';
-import { validProperties } from '../../http/feature-resource.ts';
+import { validProperties } from '../../access/resource.ts';
 import { parseId, parseQueryValue, parseTime } from '../../domain/params.ts';
 import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import { issues } from '../issues/resource.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_FEATURES, resourceGeometry } from '../../http/feature-resource.ts';
+import { MAX_FEATURES, resourceGeometry } from '../../access/resource.ts';
 import type { ResourceDefinition } from '../../access/resource.ts';
 import { mayRead, mayWrite, type ResourceName } from '../../access/policy.ts';
 import { ACCESS_RULES, MAP_RESOURCES, type AccessRule } from '../../access/rules.ts';
