@@ -65,7 +65,7 @@ export function accountRoutes(database: Database, config: Config, demo: DemoAcco
       if (refused) {
         res.set('Retry-After', String(Math.max(1, refused.retryAfter)));
         const which = refused.field === 'username' ? 'for this account from this address' : 'from this address';
-        throw new DomainError('account.too_many_failed_logins', `too many failed logins ${which}: try again in ${Math.ceil(refused.retryAfter / 60)} minutes`, { field: refused.field });
+        throw new DomainError('account.too_many_failed_logins', `too many failed logins ${which}: try again in ${Math.ceil(refused.retryAfter / 60)} minutes`, { field: refused.field }, { minutes: Math.ceil(refused.retryAfter / 60) });
       }
       await delay(accountDelayMs(account));
       const user = await passwordHashOf(db, username);
