@@ -41,9 +41,9 @@ describe(`problems from database refusals on the ${mode} database`, () => {
 
   it('carries the stable code of a domain error and the values a translation names', async () => {
     const token = await sessionFor(test.database, 'admin');
-    const response = await request(app).get('/api/v1/grids/2147483000').set('Authorization', `Bearer ${token}`);
+    const response = await request(app).get('/api/v1/grids/999999').set('Authorization', `Bearer ${token}`);
     expect(response.status).toBe(404);
-    expect(response.body).toMatchObject({ title: 'Not Found', detail: 'No grid 2147483000', field: 'id', code: 'resource.not_found', params: { field: 'id', resource: 'grid', id: 2147483000 } });
+    expect(response.body).toMatchObject({ title: 'Not Found', detail: 'No grid 999999', field: 'id', code: 'resource.not_found', params: { field: 'id', resource: 'grid', id: 999999 } });
   });
 
   it('names the field of a check the database refuses, not the check', async () => {
