@@ -1,4 +1,3 @@
-import type { Request } from 'express';
 import { chineseNumeral } from '../../domain/chinese-numerals.ts';
 import { sql, type Transaction } from 'kysely';
 import type { Database } from '../../db/database.ts';
@@ -6,7 +5,8 @@ import { lockMapWrites } from '../../db/feature-store.ts';
 import type { DB } from '../../db/schema.ts';
 import { seesAggregateOnly } from '../../access/policy.ts';
 import { refuseOutsideScope, refuseRelinksOutsideScope, requireWritable } from '../../access/rows.ts';
-import { actorOf } from '../../access/viewer.ts';
+import type { Viewer } from '../../access/viewer.ts';
+import type { Actor } from '../../db/actor.ts';
 import { DomainError, ERRORS, type ErrorCode } from '../../domain/errors.ts';
 import { OPEN_STATUSES } from '../issues/resource.ts';
 import { GRID_TOLERANCE_M2, grids } from '../grids/resource.ts';
@@ -45,6 +45,9 @@ export interface Edit {
   properties?: Record<string, unknown>;
   restore?: { code: string };
 }
+
+/** Who plans: the signed-in viewer, and the actor the audit log records. */
+export interface Planner { viewer: Viewer; actor: Actor }
 
 /** Why saving would be refused; a dry run lists them, a save answers the first as a 422. */
 export interface Refusal {
@@ -322,11 +325,10 @@ async function uncoveredParts(trx: Transaction<DB>, communityId: number, covered
 const band = (households: number, min: number, max: number) => (households < min ? 'below' : households > max ? 'above' : 'within');
 
 /**
- * Runs a planning change for `req`'s viewer: checks versions and scope, builds the edits, applies them,
+ * Runs a planning change for a planner: checks versions and scope, builds the edits, applies them,
  * measures the impact, and commits it as a version of every grid it touched, or rolls it back (dry run).
  */
-export async function runChange(database: Database, req: Request, change: ChangeRequest): Promise<ImpactReport> {
-  const viewer = req.viewer!;
+export async function runChange(database: Database, { viewer, actor }: Planner, change: ChangeRequest): Promise<ImpactReport> {
   if (!change.dryRun) {
     const missing = change.required.find(({ id }) => !change.versions.some((v) => v.id === id));
     if (missing) {
@@ -335,7 +337,7 @@ export async function runChange(database: Database, req: Request, change: Change
   }
   try {
     return await database.db.transaction().execute(async (trx) => {
-      const auditFrom = await lockMapWrites(trx, actorOf(req));
+      const auditFrom = await lockMapWrites(trx, actor);
       // a change holds every map write in the city back: it may not take long
       await sql`select set_config('statement_timeout', ${`${CHANGE_TIMEOUT_S}s`}, true)`.execute(trx);
       const { rows: [community] } = await sql<{ id: number; code: string; name: string; min: number; max: number }>`
