@@ -65,7 +65,9 @@ export async function benchDatabase({ server, name, label, keep, size, fill }: {
 }) {
   const url = Object.assign(new URL(server), { pathname: `/${name}` }).toString();
   const schema = createHash('sha256');
-  for (const file of (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort()) schema.update(await readFile(join(MIGRATIONS_DIR, file)));
+  for (const dir of [MIGRATIONS_DIR, join(MIGRATIONS_DIR, 'schema')]) {
+    for (const file of (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort()) schema.update(await readFile(join(dir, file)));
+  }
   const labelled = `gridmap bench ${label} size=${size} seed=1 schema=${schema.digest('hex').slice(0, 12)}`;
   const admin = await openDatabase({ url: server });
   const close = async (database?: Database) => {

@@ -334,25 +334,23 @@ function zip(entries: ZipEntry[]) {
   const locals: Buffer[] = [];
   const central: Buffer[] = [];
   let offset = 0;
+  // a local header and its central directory record hold the same fields, the latter 2 bytes further on
+  const header = (size: number, signature: number, at: number, e: ZipEntry, name: Buffer) => {
+    const b = Buffer.alloc(size);
+    b.writeUInt32LE(signature, 0);
+    b.writeUInt16LE(20, at); // version needed
+    b.writeUInt16LE(e.method, at + 4);
+    b.writeUInt32LE(e.crc >>> 0, at + 10);
+    b.writeUInt32LE(e.data.length, at + 14);
+    b.writeUInt32LE(e.size, at + 18);
+    b.writeUInt16LE(name.length, at + 22);
+    return b;
+  };
   for (const e of entries) {
     const name = Buffer.from(e.name);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(e.method, 8);
-    local.writeUInt32LE(e.crc >>> 0, 14);
-    local.writeUInt32LE(e.data.length, 18);
-    local.writeUInt32LE(e.size, 22);
-    local.writeUInt16LE(name.length, 26);
-    const dir = Buffer.alloc(46);
-    dir.writeUInt32LE(0x02014b50, 0);
-    dir.writeUInt16LE(20, 4);
-    dir.writeUInt16LE(20, 6);
-    dir.writeUInt16LE(e.method, 10);
-    dir.writeUInt32LE(e.crc >>> 0, 16);
-    dir.writeUInt32LE(e.data.length, 20);
-    dir.writeUInt32LE(e.size, 24);
-    dir.writeUInt16LE(name.length, 28);
+    const local = header(30, 0x04034b50, 4, e, name);
+    const dir = header(46, 0x02014b50, 6, e, name);
+    dir.writeUInt16LE(20, 4); // version made by
     dir.writeUInt32LE(offset, 42);
     locals.push(local, name, e.data);
     central.push(dir, name);

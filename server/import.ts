@@ -1,5 +1,6 @@
 // npm run import -- <layer> <file> [--format geojson|ndjson|csv|xlsx|…] [--crs wgs84|gcj02|bd09] [--srid 4545] [--encoding gbk] [--dry-run] [--repair]
 //   [--fields property:column,…] [--extra ignore|reject] [--mode insert|upsert|replace] [--community <id>]
+//   [--street-tolerance 0.01]
 // Imports a file into the configured database (DATABASE_URL, or the embedded one in DATA_DIR), everything or
 // nothing (checked, then written in batches), showing its progress (percent and time left), then prints the
 // report. Exits 1 when a row was rejected (nothing written), 2 for a bad argument.
@@ -11,8 +12,8 @@ import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config.ts';
 import { RESOURCES } from './features/resources.ts';
-import { IMPORT_CRS, IMPORT_MODES, importMode, importRows, type ImportCrs, type ImportMode, type ImportProgress } from './features/import/service.ts';
-import { IMPORT_EXTRA, parseFields, type ImportExtra } from './features/import/mapping.ts';
+import { IMPORT_CRS, IMPORT_MODES, importMode, parseStreetTolerance, importRows, type ImportCrs, type ImportMode, type ImportProgress } from './features/import/service.ts';
+import { IMPORT_EXTRA, parseFields, placeColumns, type ImportExtra } from './features/import/mapping.ts';
 import { IMPORT_FORMATS, readRows, type ImportFormat } from './features/import/sources.ts';
 import { IMPORT_LIMITS, guardUpload } from './features/import/limits.ts';
 import { callerEncoding } from './features/import/encoding.ts';
@@ -26,12 +27,13 @@ const EXTENSIONS: Record<string, ImportFormat> = {
 };
 
 const usage = `usage: npm run import -- <${RESOURCES.map((r) => r.name).join('|')}> <file> [--format ${IMPORT_FORMATS.join('|')}] [--crs ${IMPORT_CRS.join('|')}] [--srid <EPSG code>] [--encoding gbk|utf-8|…] [--dry-run] [--repair]
-  [--fields property:column,…] [--extra ${IMPORT_EXTRA.join('|')}] [--mode ${IMPORT_MODES.join('|')}] [--community <id>]`;
+  [--fields property:column,…] [--extra ${IMPORT_EXTRA.join('|')}] [--mode ${IMPORT_MODES.join('|')}] [--community <id>]
+  [--street-tolerance <share of a community outside its street, 0 to 1; default 0.01>]`;
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     format: { type: 'string' }, crs: { type: 'string', default: 'wgs84' }, srid: { type: 'string' }, encoding: { type: 'string' }, 'dry-run': { type: 'boolean', default: false }, repair: { type: 'boolean', default: false },
-    fields: { type: 'string' }, extra: { type: 'string', default: 'ignore' }, mode: { type: 'string', default: 'insert' }, community: { type: 'string' },
+    fields: { type: 'string' }, extra: { type: 'string', default: 'ignore' }, mode: { type: 'string', default: 'insert' }, community: { type: 'string' }, 'street-tolerance': { type: 'string' },
   },
 });
 const [layer, file] = positionals;
@@ -43,10 +45,10 @@ if (!def || !file || !format || !IMPORT_FORMATS.includes(format) || !IMPORT_CRS.
   console.error(usage);
   process.exit(2);
 }
-let how: { fields: ReturnType<typeof parseFields>; mode: ImportMode; community?: number };
+let how: { fields: ReturnType<typeof parseFields>; mode: ImportMode; community?: number; streetTolerance?: number };
 let encoding: string | undefined;
 try {
-  how = { fields: parseFields(values.fields, def), ...importMode(def, values.mode as ImportMode, values.community === undefined ? undefined : Number(values.community)) };
+  how = { fields: parseFields(values.fields, def, format), streetTolerance: parseStreetTolerance(values['street-tolerance']), ...importMode(def, values.mode as ImportMode, values.community === undefined ? undefined : Number(values.community)) };
   encoding = callerEncoding(values.encoding, format);
 } catch (error) {
   console.error(`${(error as DomainError).detail ?? (error as Error).message}\n${usage}`);
@@ -85,13 +87,14 @@ async function run() {
   try {
     const limits = IMPORT_LIMITS['command line'];
     const guarded = pipeline(input, guardUpload(format!, limits), () => {});
-    const report = await importRows(database.db, def!, readRows(guarded, format!, limits, { encoding }), {
+    const report = await importRows(database.db, def!, readRows(guarded, format!, limits, { encoding, columns: placeColumns(def!, how.fields) }), {
       crs: values.crs as ImportCrs, srid, dryRun: values['dry-run'], repair: values.repair, extra: values.extra as ImportExtra, ...how,
       limits, job: job.id, signal: stopped.signal, onProgress: (progress) => show(progress), actor,
       onWritten: (trx, report) => recordImport(trx, job.id, 'written', null, report),
     });
     show({ phase: 'write', read: report.read, rejected: report.rejected.length, imported: report.imported }, true);
     if (report.mapped) console.error(`mapped: ${Object.entries(report.mapped).map(([property, column]) => `${property} ← ${column}`).join(', ')}`);
+    for (const { row, reason } of report.warnings) console.error(`warning, row ${row}: ${reason}`);
     if (report.ignored_columns.length) console.error(`ignored columns (--extra reject refuses them): ${report.ignored_columns.join(', ')}`);
     if (!report.written) await recordImport(database.db, job.id, report.rejected.length ? 'rejected' : 'checked', null, report);
     console.log(JSON.stringify(report, null, 2));

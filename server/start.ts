@@ -35,8 +35,9 @@ export async function openConfiguredDatabase(config: Config, log: Logger) {
 }
 
 export async function migrateLogged(database: Database, log: Logger) {
-  const { applied } = await migrate(database.db);
-  log.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
+  const { applied, schema } = await migrate(database.db);
+  const message = applied.length ? 'migrations applied' : schema ? 'functions and triggers applied' : 'schema up to date';
+  log.info({ applied, schema }, message);
 }
 
 /**

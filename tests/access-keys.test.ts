@@ -167,6 +167,13 @@ describe(`read-only access keys (${mode} database)`, () => {
     for (const l of JSON.parse((await request(app).get(`/ogc?access_key=${key.token}`).expect(200)).text).links) {
       expect(new URL(l.href).searchParams.get('access_key'), l.href).toBe(key.token);
     }
+    // so do the HTML pages' links: a person browsing with the key in the URL stays signed in
+    const htmlPage = (await request(app).get(`/ogc/collections/members/items?f=html&limit=2&access_key=${key.token}`).expect(200)).text;
+    const hrefs = [...htmlPage.matchAll(/href="([^"]*)"/g)].map((m) => m[1].replaceAll('&amp;', '&')).filter((h) => /^(\/|http)/.test(h) && h.includes('/ogc'));
+    expect(hrefs.length).toBeGreaterThan(5);
+    for (const href of hrefs) expect(new URL(href, 'http://x').searchParams.getAll('access_key'), href).toEqual([key.token]);
+    const itemLink = new URL(hrefs.find((h) => /\/items\/\d+/.test(h))!, 'http://x');
+    expect((await request(app).get(itemLink.pathname + itemLink.search).expect(200)).text).toContain('data-testid="feature"');
     // TileJSON's tile URLs carry it, and the tiles open with it
     const tilejson = (await request(app).get(`/tiles/buildings.json?access_key=${key.token}`).expect(200)).body;
     const tile = new URL(tilejson.tiles[0].replace('{z}/{x}/{y}', '14/13172/6367'));

@@ -191,6 +191,30 @@ describe('imports of the files cities have', () => {
     }
   });
 
+  it('places a roster whose building and community columns have the office\'s own headers, mapped with fields=', async () => {
+    const { rows: [home] } = await sql<{ id: number; address: string; community: string }>`
+      select b.id, b.address, c.name as community from buildings b join communities c on c.id = b.community_id
+      where b.address is not null and (select count(*) from buildings o where o.community_id = b.community_id and o.address = b.address) = 1
+      order by b.id desc limit 1`.execute(db());
+    const csv = `姓名,党员类别,门牌,所属社区名称\n孙悟空,retired,${home.address},${home.community}\n`;
+    const before = await counts();
+    // unmapped, the headers place nothing: the row is refused naming the geometry
+    const unplaced = await post('/api/v1/import/members?fields=name:姓名,category:党员类别', 'text/csv', csv).expect(422);
+    expect(unplaced.body.rejected[0]).toMatchObject({ row: 1, field: 'geometry' });
+    // a place column the file does not have ends the import naming fields
+    const missing = await post('/api/v1/import/members?fields=name:姓名,category:党员类别,building:楼号', 'text/csv', csv).expect(422);
+    expect(missing.body).toMatchObject({ field: 'fields', column: '楼号', detail: expect.stringMatching(/no column 楼号/) });
+    // place columns belong to tables: a GeoJSON's features have their geometry
+    const notTable = await post('/api/v1/import/members?fields=building:门牌', 'application/geo+json', '{"type":"FeatureCollection","features":[]}').expect(400);
+    expect(notTable.body).toMatchObject({ field: 'fields', detail: expect.stringMatching(/building names a column of a CSV or Excel table only/) });
+    expect(await counts()).toBe(before);
+
+    const placed = await post('/api/v1/import/members?fields=name:姓名,category:党员类别,building:门牌,community:所属社区名称', 'text/csv', csv).expect(201);
+    expect(placed.body).toMatchObject({ imported: 1, ignored_columns: [] });
+    const { rows: [member] } = await sql<{ building_id: number }>`select building_id from members where name = '孙悟空'`.execute(db());
+    expect(member.building_id).toBe(home.id);
+  });
+
   it('refuses an Excel sheet with a formula or a merged header, naming the column, and writes nothing', async () => {
     const before = await counts();
     const formula = await workbook([['name', 'category', 'lon', 'lat'], ['孙八', { formula: 'UPPER("retired")', result: 'RETIRED' }, 109.4862, 36.5862]]);

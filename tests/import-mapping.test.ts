@@ -253,6 +253,22 @@ describe('imports that take the columns and keys real files have', () => {
         expect(code).toBe(0);
         expect(JSON.parse(stdout)).toMatchObject({ layer: 'members', mode: 'upsert', inserted, updated, ignored_columns: ['序号'] });
       }
+
+      // a street with a given boundary, a community reaching past it: warned of with --street-tolerance 0
+      expect(await run('communities', file, '--street-tolerance', '2')).toMatchObject({ code: 2, stderr: expect.stringMatching(/street_tolerance is a share/) });
+      const square = (x: number, y: number, size: number) => ({ type: 'Polygon', coordinates: [[[x, y], [x + size, y], [x + size, y + size], [x, y + size], [x, y]]] });
+      const layers: [string, object][] = [
+        ['districts', { code: '610699', name: '命令行区', geometry: square(109.0, 36.0, 0.2) }],
+        ['streets', { code: '610699001', name: '命令行街道', district_code: '610699', geometry: square(109.0, 36.0, 0.1) }],
+        ['communities', { code: '610699001001', name: '越界社区', street_code: '610699001', geometry: square(109.09, 36.0, 0.02) }],
+      ];
+      for (const [layer, { geometry, ...properties }] of layers as [string, { geometry: object }][]) {
+        const path = join(dir, `${layer}.geojson`);
+        await writeFile(path, JSON.stringify({ type: 'FeatureCollection', features: [{ type: 'Feature', geometry, properties }] }));
+        const { code, stderr } = await run(layer, path, '--street-tolerance', '0');
+        expect(code).toBe(0);
+        if (layer === 'communities') expect(stderr).toMatch(/warning, row 1: .*610699001/);
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

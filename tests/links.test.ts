@@ -126,6 +126,24 @@ describe('derived links follow geometry in the same transaction', () => {
     expect(await unassigned()).toBeGreaterThan(before);
   });
 
+  it('relink the members around each of many scattered footprints one statement moves away', async () => {
+    // 100 footprints spread over the whole city each moved out of it (a degree north) in one statement: one
+    // relink pass finds the homes around every one (rolled back: the other tests keep the demo city as it is)
+    const rollback = new Error('rolled back');
+    await expect(db.transaction().execute(async (trx) => {
+      const before = (await sql<{ id: number; building_id: number | null }>`select id, building_id from members order by id`.execute(trx)).rows;
+      const { rows: [{ moved }] } = await sql<{ moved: number }>`
+        with chosen as (select id from (select id, row_number() over (order by id) as n from buildings) b where n % 7 = 0 limit 100)
+        update buildings set geom = ST_Translate(geom, 0, 1) where id in (select id from chosen)
+        returning (select count(*)::int from chosen) as moved`.execute(trx);
+      expect(moved).toBe(100);
+      const after = new Map((await sql<{ id: number; building_id: number | null }>`select id, building_id from members`.execute(trx)).rows.map((m) => [m.id, m.building_id]));
+      expect(before.filter((m) => after.get(m.id) !== m.building_id).length).toBeGreaterThan(50);
+      expect(await wrongLinks(trx)).toEqual([]);
+      throw rollback;
+    })).rejects.toBe(rollback);
+  });
+
   it('place a new home point just outside a footprint in the nearest building within 30 m', async () => {
     const { rows: [placed] } = await sql<{ building_id: number | null; inside: boolean }>`
       with b as (select id, geom from buildings where grid_id is not null order by id limit 1),

@@ -29,6 +29,11 @@ export interface ResourceDefinition extends FeatureTable {
   geometryRules: GeometryRules;
   /** a row may be written without a geometry (null: one the database derives, or none yet) */
   nullGeometry?: boolean;
+  /**
+   * the read-only property that says a row's geometry is the database's own (a street drawn from its
+   * communities): a file that says so, as an export does, gives no geometry, and the database derives it again
+   */
+  derivedGeometry?: string;
   /** writable properties; a POST fills the omitted ones from `defaults` */
   properties: z.ZodObject;
   defaults: Record<string, unknown>;

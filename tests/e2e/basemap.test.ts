@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { worldPixel } from '../../web/src/features/map/gcj02.ts';
 import { haveBrowser, servePages } from '../support/browser.ts';
 import { mode, openTestDatabase, type TestDatabase } from '../support/databases.ts';
+import { coloursAt } from './pages.ts';
 
 /**
  * A GCJ-02 basemap with Tianditu-style labels, in headless Chromium: a tile server made here draws a red
@@ -85,29 +86,16 @@ describe.skipIf(!haveBrowser)(`a GCJ-02 basemap with labels in headless Chromium
   });
 
   /** The colours drawn at screen offsets from the building, with Gridmap's own layers hidden, once every tile has come. */
-  const coloursAt = (offsets: [number, number][]) => page.evaluate(async ({ at, zoom, offsets }) => {
+  const coloursAround = async (offsets: [number, number][]) => coloursAt(page, await page.evaluate(async ({ at, zoom, offsets }) => {
     const map = window.gridmap!.map;
     for (const layer of map.getStyle().layers) {
       if (!['background', 'basemap', 'basemap-labels'].includes(layer.id)) map.setLayoutProperty(layer.id, 'visibility', 'none');
     }
     map.jumpTo({ center: at, zoom });
     await new Promise<void>((resolve) => map.once('idle', () => resolve()));
-    return new Promise<[number, number, number][]>((resolve) => {
-      map.once('render', () => {
-        const drawn = map.getCanvas();
-        const copy = Object.assign(document.createElement('canvas'), { width: drawn.width, height: drawn.height });
-        const context = copy.getContext('2d')!;
-        context.drawImage(drawn, 0, 0);
-        const ratio = drawn.width / drawn.clientWidth;
-        const centre = map.project(at);
-        resolve(offsets.map(([dx, dy]) => {
-          const [r, g, b] = context.getImageData(Math.round((centre.x + dx) * ratio), Math.round((centre.y + dy) * ratio), 1, 1).data;
-          return [r, g, b];
-        }));
-      });
-      map.triggerRepaint();
-    });
-  }, { at: building, zoom: ZOOM, offsets });
+    const centre = map.project(at);
+    return offsets.map(([dx, dy]) => map.unproject([centre.x + dx, centre.y + dy]).toArray() as [number, number]);
+  }, { at: building, zoom: ZOOM, offsets }));
 
   it('draws the GCJ-02 basemap where the WGS 84 building is, its labels over it, from every subdomain', async () => {
     // MapLibre's world is 512 px wide at zoom 0: on screen, a 256 px tile pyramid's zoom + 1
@@ -115,7 +103,7 @@ describe.skipIf(!haveBrowser)(`a GCJ-02 basemap with labels in headless Chromium
     const [gx, gy] = worldPixel(gcoord.transform(building, gcoord.WGS84, gcoord.GCJ02) as [number, number], ZOOM + 1);
     // the offset is real: an unshifted basemap would put the mark this far away
     expect(Math.hypot(gx - bx, gy - by)).toBeGreaterThan(80);
-    const [atBuilding, ring, beside, unshifted] = await coloursAt([[0, 0], [6, 0], [40, 40], [gx - bx, gy - by]]);
+    const [atBuilding, ring, beside, unshifted] = await coloursAround([[0, 0], [6, 0], [40, 40], [gx - bx, gy - by]]);
     const near = (pixel: Rgb, colour: Rgb) => Math.hypot(pixel[0] - colour[0], pixel[1] - colour[1], pixel[2] - colour[2]) < 60;
     expect(near(atBuilding as Rgb, [0, 0, 255]), `labels' blue at the building, got ${atBuilding}`).toBe(true);
     expect(near(ring as Rgb, [255, 0, 0]), `basemap's red round it, got ${ring}`).toBe(true);

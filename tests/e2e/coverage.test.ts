@@ -4,9 +4,8 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBrowser, servePages } from '../support/browser.ts';
 import { mode, openTestDatabase, type TestDatabase } from '../support/databases.ts';
-import { apiAs, LIVE, openAs } from './pages.ts';
+import { apiAs, coloursAt, LIVE, openAs, type Rgb } from './pages.ts';
 
-type Rgb = [number, number, number];
 interface Area { id: number; properties: Record<string, any> } // eslint-disable-line @typescript-eslint/no-explicit-any
 interface LegendItem { colour: string; from: number | null; to: number | null }
 
@@ -31,23 +30,6 @@ const idle = (page: Page) => page.evaluate(() => new Promise<void>((resolve) => 
   map.triggerRepaint();
 }));
 
-/** The colours the map shows at longitude/latitude points, read off its canvas right after it drew a frame. */
-const coloursAt = (page: Page, points: [number, number][]) => page.evaluate((at) => new Promise<Rgb[]>((resolve) => {
-  const map = window.gridmap!.map;
-  map.once('render', () => {
-    const drawn = map.getCanvas();
-    const copy = Object.assign(document.createElement('canvas'), { width: drawn.width, height: drawn.height });
-    const context = copy.getContext('2d')!;
-    context.drawImage(drawn, 0, 0);
-    const ratio = drawn.width / drawn.clientWidth;
-    resolve(at.map((lonLat) => {
-      const { x, y } = map.project(lonLat);
-      const [r, g, b] = context.getImageData(Math.round(x * ratio), Math.round(y * ratio), 1, 1).data;
-      return [r, g, b] as Rgb;
-    }));
-  });
-  map.triggerRepaint();
-}), points);
 
 describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (${mode} database)`, () => {
   let test: TestDatabase;
@@ -65,6 +47,8 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
   let inside: { communities: Map<number, [number, number][]>; grids: Map<number, [number, number][]> };
   /** such points in every community of the city */
   let insideAll: Map<number, [number, number][]>;
+  /** and in every street and district */
+  let insideAreas: { streets: Map<number, [number, number][]>; districts: Map<number, [number, number][]> };
 
   const panel = () => page.getByTestId('coverage');
   const legend = () => panel().getByTestId('coverage-legend');
@@ -105,7 +89,7 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     ({ browser, baseUrl } = pages);
     api = apiAs(test.database, baseUrl);
     communities = (await api('leader', '/api/v1/coverage/communities')).body.features;
-    const pointsIn = async (table: 'communities' | 'grids') => {
+    const pointsIn = async (table: 'districts' | 'streets' | 'communities' | 'grids') => {
       const { rows } = await sql<{ id: number; lon: number; lat: number }>`
         select a.id, ST_X(p.geom) as lon, ST_Y(p.geom) as lat
         from ${sql.table(table)} a, ST_DumpPoints(ST_GeneratePoints(ST_Buffer(a.geom, -0.0004), 24, 1)) p`.execute(test.database.db);
@@ -116,6 +100,7 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     const [inCommunities, inGrids] = [await pointsIn('communities'), await pointsIn('grids')];
     inside = { communities: new Map(communities.map((c) => [c.id, inCommunities.get(c.id)!])), grids: inGrids };
     insideAll = inCommunities;
+    insideAreas = { streets: await pointsIn('streets'), districts: await pointsIn('districts') };
 
     page = await openAs(browser, baseUrl, 'leader', errors);
     page.on('response', (r) => r.url().includes('/tiles/') && tiles.push({ url: r.url(), status: r.status() }));
@@ -196,15 +181,146 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     expect(errors).toEqual([]);
   });
 
-  it('lists the street and district the leader reads, their communities counted together', async () => {
-    const streets = (await api('leader', '/api/v1/coverage/streets')).body.features;
-    const rows = panel().getByTestId('coverage-streets').locator('tbody tr');
+  it('colours the leader\'s street by the metric as its communities are, its row and the map linked; its district, which reaches past the street, has no figures', async () => {
+    const [street]: Area[] = (await api('leader', '/api/v1/coverage/streets')).body.features;
+    const [district]: Area[] = (await api('leader', '/api/v1/coverage/districts')).body.features;
+    expect(district.properties.figures_withheld).toBe(true);
+    // the metric of the test before: members per 100 households
+    expect(await panel().locator('select[name="metric"]').inputValue()).toBe('members_per_100_households');
+    await panel().locator('select[name="level"]').selectOption('streets');
+    const table = panel().getByTestId('coverage-streets');
+    const rows = table.locator('tbody tr');
+    await expect.poll(() => rows.count(), LIVE).toBe(1);
+    expect(await table.locator('caption').textContent()).toBe('按街道（社区合计）');
+    const figure = written(street.properties.members_per_100_households, TENTHS);
+    expect(await rows.first().evaluate((tr) => [...tr.children].map((cell) => cell.textContent)))
+      .toEqual(['1', `${street.properties.name} 宝塔区`, figure.toFixed(1), String(street.properties.communities)]);
+    // no community chosen at this level, nor its gaps; the staffing standard is the communities'
+    expect(await panel().locator('select[name="community"]').count()).toBe(0);
+    expect(await panel().getByTestId('coverage-communities').count()).toBe(0);
+    expect(await panel().locator('select[name="metric"] option[value="staffing"]').count()).toBe(0);
+
+    // the street drawn from the coverage answer, in the legend's class of its figure
+    await idle(page);
+    const items = await legendItems();
+    expect(items.map((item) => item.from)).toEqual([figure]);
+    const drawnAreas = () => page.evaluate(() => [...new Set(window.gridmap!.map.queryRenderedFeatures({ layers: ['coverage-areas'] }).map((f) => f.id))]);
+    expect(await drawnAreas()).toEqual([street.id]);
+    const own = new Map([[street.id, insideAreas.streets.get(street.id)!]]);
+    expect((await drawnClasses(own, [...items, { colour: '#bdbdbd' }])).get(street.id)).toBe(classOf(items, figure));
+
+    // a click on its row: chosen, shown on the map and outlined there
+    await page.evaluate(() => window.gridmap!.map.jumpTo({ center: [0, 0] }));
+    await rows.first().locator('button').click();
+    const centre = () => page.evaluate(() => window.gridmap!.map.getCenter().toArray());
+    const middleOf = async (table: 'streets' | 'districts', id: number) => (await sql<{ lon: number; lat: number }>`
+      select (ST_XMin(geom) + ST_XMax(geom)) / 2 as lon, (ST_YMin(geom) + ST_YMax(geom)) / 2 as lat from ${sql.table(table)} where id = ${id}`.execute(test.database.db)).rows[0];
+    const middle = await middleOf('streets', street.id);
+    await expect.poll(async () => Math.hypot(...(await centre()).map((v, i) => v - [middle.lon, middle.lat][i])), LIVE).toBeLessThan(0.0002);
+    expect(await rows.first().locator('button').getAttribute('aria-pressed')).toBe('true');
+    await idle(page);
+    expect(await page.evaluate(() => [...new Set(window.gridmap!.map.queryRenderedFeatures({ layers: ['coverage-chosen-area'] }).map((f) => f.id))])).toEqual([street.id]);
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await idle(page);
+    await page.screenshot({ path: `test-results/coverage-streets-${mode}.png` });
+
+    // the district: listed and drawn, grey, with no figures; the legend says why
+    await panel().locator('select[name="level"]').selectOption('districts');
+    const districts = panel().getByTestId('coverage-districts');
+    await expect.poll(() => districts.locator('tbody tr').count(), LIVE).toBe(1);
+    expect(await districts.locator('caption').textContent()).toBe('按区县（社区合计）');
+    expect(await districts.locator('tbody tr').first().evaluate((tr) => [...tr.children].map((cell) => cell.textContent)))
+      .toEqual(['1', district.properties.name, '—', String(district.properties.communities)]);
+    await expect.poll(() => legend().textContent(), LIVE).toContain('超出您查看范围的区域');
+    expect(await legend().locator('li').allTextContents()).toEqual(['无数据']);
+    await districts.locator('tbody tr button').click();
+    const middleOfDistrict = await middleOf('districts', district.id);
+    await expect.poll(async () => Math.hypot(...(await centre()).map((v, i) => v - [middleOfDistrict.lon, middleOfDistrict.lat][i])), LIVE).toBeLessThan(0.0002);
+    await idle(page);
+    expect(await drawnAreas()).toEqual([district.id]);
+    // grey, not any class's colour
+    const ramp = ['#d7191c', '#fdae61', '#fee08b', '#a6d96a', '#1a9641', '#bdbdbd'].map((colour) => ({ colour }));
+    expect((await drawnClasses(new Map([[district.id, insideAreas.districts.get(district.id)!]]), ramp)).get(district.id)).toBe('#bdbdbd');
+    await page.screenshot({ path: `test-results/coverage-districts-${mode}.png` });
+    await page.setViewportSize({ width: 1280, height: 800 });
+
+    await panel().locator('select[name="level"]').selectOption('communities');
+    await panel().getByTestId('coverage-communities').waitFor();
+    expect(errors).toEqual([]);
+  });
+
+  it('colours every street and the district of the city in the class whose label holds its figure, ranked worst first, and fits a phone', async () => {
+    const admin = await openAs(browser, baseUrl, 'admin', errors);
+    await admin.getByRole('button', { name: '覆盖', exact: true }).click();
+    const coverage = admin.getByTestId('coverage');
+    await coverage.locator('select[name="metric"]').selectOption('volunteers_per_100_households');
+    await coverage.locator('select[name="level"]').selectOption('streets');
+    const streets: Area[] = (await api('admin', '/api/v1/coverage/streets')).body.features;
+    expect(streets.length).toBeGreaterThan(1);
+    const rows = coverage.getByTestId('coverage-streets').locator('tbody tr');
     await expect.poll(() => rows.count(), LIVE).toBe(streets.length);
-    expect(await rows.first().getAttribute('data-area')).toBe(streets[0].properties.code);
-    expect(await rows.first().locator('th').textContent()).toBe(`${streets[0].properties.name} 宝塔区`);
-    expect(await rows.first().locator('td').first().textContent()).toBe(String(streets[0].properties.communities));
-    expect(await panel().getByTestId('coverage-districts').locator('caption').textContent()).toBe('按区县（社区合计）');
-    expect(await panel().getByTestId('coverage-districts').locator('tbody tr').count()).toBe(1);
+    // worst (fewest volunteers per 100 households) first
+    const ranked = [...streets].sort((a, b) => a.properties.volunteers_per_100_households - b.properties.volunteers_per_100_households);
+    expect(await rows.evaluateAll((trs) => trs.map((tr) => Number(tr.getAttribute('data-area'))))).toEqual(ranked.map((s) => s.id));
+    // the figures differ, so the legend has a class for each, and each street is drawn in the one whose label holds it
+    const figures = streets.map((s) => written(s.properties.volunteers_per_100_households, TENTHS));
+    expect(new Set(figures).size).toBe(streets.length);
+    const legendOf = () => coverage.getByTestId('coverage-legend').locator('li')
+      .evaluateAll((lis) => lis.map((li) => ({ colour: li.getAttribute('data-colour')!, label: li.textContent! })));
+    await expect.poll(async () => (await legendOf()).length, LIVE).toBe(streets.length);
+    // the whole city in view, as a click on the district's row shows it
+    await coverage.locator('select[name="level"]').selectOption('districts');
+    await coverage.getByTestId('coverage-districts').locator('tbody tr button').click();
+    await admin.waitForFunction(() => !window.gridmap!.map.isMoving());
+    await coverage.locator('select[name="level"]').selectOption('streets');
+    await expect.poll(async () => (await legendOf()).length, LIVE).toBe(streets.length);
+    await idle(admin);
+    const items = await legendOf();
+    const listed = await rows.evaluateAll((trs) => trs.map((tr) => ({ id: Number(tr.getAttribute('data-area')), figure: tr.children[2].textContent! })));
+    const drawn = await drawnClasses(new Map(streets.map((s) => [s.id, insideAreas.streets.get(s.id)!])), items, admin);
+    for (const row of listed) {
+      const holding = items.filter((item) => holds(item.label, row.figure));
+      expect(holding, row.figure).toHaveLength(1);
+      expect(drawn.get(row.id), row.figure).toBe(holding[0].colour);
+    }
+    expect(new Set(drawn.values()).size).toBe(streets.length);
+    await admin.setViewportSize({ width: 1440, height: 900 });
+    await idle(admin);
+    await admin.screenshot({ path: `test-results/coverage-streets-admin-${mode}.png` });
+
+    // the table as CSV: each street with its district, its figures and its communities
+    const [download] = await Promise.all([admin.waitForEvent('download'), coverage.getByTestId('coverage-streets').getByRole('button', { name: '导出表格 CSV' }).click()]);
+    expect(download.suggestedFilename()).toBe('coverage-streets-volunteers_per_100_households.csv');
+    const lines = (await readFile((await download.path())!)).subarray(3).toString('utf8').trimEnd().split('\r\n');
+    expect(lines[0].split(',').slice(0, 4)).toEqual(['排名', '编码', '名称', '区县']);
+    expect(lines[0].endsWith(',社区数')).toBe(true);
+    expect(lines.slice(1).map((line) => [line.split(',').slice(0, 4), line.split(',').at(-1)]))
+      .toEqual(ranked.map((s, i) => [[String(i + 1), `="${s.properties.code}"`, s.properties.name, '宝塔区'], String(s.properties.communities)]));
+
+    // the district, one figure: a class of its own, drawn in it
+    await coverage.locator('select[name="level"]').selectOption('districts');
+    const [district]: Area[] = (await api('admin', '/api/v1/coverage/districts')).body.features;
+    const districtRow = coverage.getByTestId('coverage-districts').locator('tbody tr');
+    const districtFigure = written(district.properties.volunteers_per_100_households, TENTHS).toFixed(1);
+    await expect.poll(() => districtRow.locator('td').nth(1).textContent(), LIVE).toBe(districtFigure);
+    await expect.poll(async () => (await legendOf()).map((item) => item.label), LIVE).toEqual([districtFigure.replace(/\.0$/, '')]);
+    await idle(admin);
+    const [only] = await legendOf();
+    expect((await drawnClasses(new Map([[district.id, insideAreas.districts.get(district.id)!]]), [only, { colour: '#bdbdbd' }], admin)).get(district.id)).toBe(only.colour);
+
+    // on a phone: one column, nothing wider than the screen, the table's rows whole
+    await admin.setViewportSize({ width: 390, height: 844 });
+    await coverage.locator('select[name="level"]').selectOption('streets');
+    await expect.poll(() => rows.count(), LIVE).toBe(streets.length);
+    expect(await admin.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    const map = (await admin.getByTestId('map').boundingBox())!;
+    expect((await coverage.boundingBox())!.y).toBeGreaterThanOrEqual(map.y + map.height - 1);
+    for (const box of await rows.evaluateAll((trs) => trs.map((tr) => tr.getBoundingClientRect().toJSON()))) expect(box.right).toBeLessThanOrEqual(390);
+    await idle(admin);
+    await rows.last().scrollIntoViewIfNeeded();
+    await admin.screenshot({ path: `test-results/coverage-streets-phone-${mode}.png` });
+    await admin.close();
+    expect(errors).toEqual([]);
   });
 
   it('puts each community in the class whose label holds its closure rate as the table writes it, drawn in that class\'s colour', async () => {

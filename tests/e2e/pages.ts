@@ -54,3 +54,23 @@ export function apiAs(database: Database, baseUrl: string) {
     return { status: response.status, body: await response.json().catch(() => null) };
   };
 }
+
+export type Rgb = [number, number, number];
+
+/** The colours the map draws at these longitudes and latitudes, read from its canvas after the next render. */
+export const coloursAt = (page: Page, points: [number, number][]) => page.evaluate((at) => new Promise<Rgb[]>((resolve) => {
+  const map = window.gridmap!.map;
+  map.once('render', () => {
+    const drawn = map.getCanvas();
+    const copy = Object.assign(document.createElement('canvas'), { width: drawn.width, height: drawn.height });
+    const context = copy.getContext('2d')!;
+    context.drawImage(drawn, 0, 0);
+    const ratio = drawn.width / drawn.clientWidth;
+    resolve(at.map((lonLat) => {
+      const { x, y } = map.project(lonLat);
+      const [r, g, b] = context.getImageData(Math.round(x * ratio), Math.round(y * ratio), 1, 1).data;
+      return [r, g, b] as Rgb;
+    }));
+  });
+  map.triggerRepaint();
+}), points);

@@ -47,6 +47,7 @@ export const streets: ResourceDefinition = {
   geometry: ['Polygon', 'MultiPolygon'],
   geometryRules: { maxVertices: 200_000 },
   nullGeometry: true,
+  derivedGeometry: 'boundary_from_communities',
   properties: z.object({
     code: z.string().regex(/^\d{9}$/, 'a street code is 9 digits: its district (6) and its own (3)'),
     name: z.string().min(1).max(100),

@@ -96,16 +96,16 @@ const share = (part: RawBuilder<unknown>, whole: RawBuilder<unknown>, digits = 4
  *   households per grid (lowest, highest, population standard deviation) against the community's band.
  * - streets and districts: what is linked to their communities, counted again from the rows (so counts are
  *   the sums of their communities', and rates and medians are the area's own, never averages), and how many
- *   communities they hold.
+ *   communities they hold; all figures null (`figures_withheld`) where the viewer does not read every one of
+ *   those communities.
  */
 export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, options: CoverageOptions) {
+  // the communities of street or district `a`
+  const communitiesOf = level === 'street' ? sql`street_code = a.code` : sql`left(street_code, 6) = a.code`;
   // what row `x` (a building, member, issue) must be linked to, to count in area `a`
-  const linked = (x: string) => {
-    const communitiesOf = level === 'street' ? sql`street_code = a.code` : sql`left(street_code, 6) = a.code`;
-    return level === 'grid' ? sql`${sql.ref(`${x}.grid_id`)} = a.id`
-      : level === 'community' ? sql`${sql.ref(`${x}.community_id`)} = a.id`
-      : sql`${sql.ref(`${x}.community_id`)} = any(array(select id from communities where ${communitiesOf}))`;
-  };
+  const linked = (x: string) => (level === 'grid' ? sql`${sql.ref(`${x}.grid_id`)} = a.id`
+    : level === 'community' ? sql`${sql.ref(`${x}.community_id`)} = a.id`
+    : sql`${sql.ref(`${x}.community_id`)} = any(array(select id from communities where ${communitiesOf}))`);
   const window = [
     ...(options.from ? [sql`i.reported_at >= ${options.from}`] : []),
     ...(options.to ? [sql`i.reported_at < ${options.to}`] : []),
@@ -113,19 +113,32 @@ export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, o
   // member figures where the members counted live in enough homes (MIN_HOMES_COUNTED), for those it concerns
   const counted = (figure: RawBuilder<unknown>) => (countsFewHomes(options.viewer)
     ? figure : sql`case when m.homes >= ${MIN_HOMES_COUNTED} or m.members = 0 then ${figure} end`);
-  const counts = sql`
-    coalesce(b.households, 0)::int as households, coalesce(b.residents, 0)::int as residents,
-    coalesce(b.buildings, 0)::int as buildings, coalesce(b.residential_buildings, 0)::int as residential_buildings,
-    coalesce(b.party_group_buildings, 0)::int as party_group_buildings,
-    ${share(sql`b.party_group_buildings`, sql`b.residential_buildings`)} as party_group_share,
-    ${sql.join(['members', 'members_in_service', 'members_retired', 'members_floating', 'members_resident', 'central_households']
-      .map((c) => (options.allMembers ? sql`${counted(sql.ref(`m.${c}`))} as ${sql.id(c)}` : sql`null::int as ${sql.id(c)}`)))},
-    ${counted(sql`m.volunteers`)} as volunteers, ${counted(sql`m.volunteers_available`)} as volunteers_available,
-    ${options.allMembers ? counted(share(sql`100 * m.members`, sql`b.households`, 2)) : sql`null::float8`} as members_per_100_households,
-    ${counted(share(sql`100 * m.volunteers`, sql`b.households`, 2))} as volunteers_per_100_households,
-    coalesce(b.households_reached, 0)::int as households_reached,
-    ${share(sql`coalesce(b.households_reached, 0)`, sql`b.households`)} as volunteer_reach,
-    i.open_issues, i.overdue_issues, i.closed_issues, i.closure_rate, i.median_days_to_close`;
+  // each figure: its name and how it is counted from the lateral rows below (b, m, i)
+  const figures: [string, RawBuilder<unknown>][] = [
+    ['households', sql`coalesce(b.households, 0)::int`], ['residents', sql`coalesce(b.residents, 0)::int`],
+    ['buildings', sql`coalesce(b.buildings, 0)::int`], ['residential_buildings', sql`coalesce(b.residential_buildings, 0)::int`],
+    ['party_group_buildings', sql`coalesce(b.party_group_buildings, 0)::int`],
+    ['party_group_share', share(sql`b.party_group_buildings`, sql`b.residential_buildings`)],
+    ...['members', 'members_in_service', 'members_retired', 'members_floating', 'members_resident', 'central_households']
+      .map((c): [string, RawBuilder<unknown>] => [c, options.allMembers ? counted(sql.ref(`m.${c}`)) : sql`null::int`]),
+    ['volunteers', counted(sql`m.volunteers`)], ['volunteers_available', counted(sql`m.volunteers_available`)],
+    ['members_per_100_households', options.allMembers ? counted(share(sql`100 * m.members`, sql`b.households`, 2)) : sql`null::float8`],
+    ['volunteers_per_100_households', counted(share(sql`100 * m.volunteers`, sql`b.households`, 2))],
+    ['households_reached', sql`coalesce(b.households_reached, 0)::int`],
+    ['volunteer_reach', share(sql`coalesce(b.households_reached, 0)`, sql`b.households`)],
+    ...['open_issues', 'overdue_issues', 'closed_issues', 'closure_rate', 'median_days_to_close']
+      .map((c): [string, RawBuilder<unknown>] => [c, sql.ref(`i.${c}`)]),
+  ];
+  // A street or district counts all its communities. One that reaches past the communities the viewer reads
+  // (a street leader's district, a community secretary's street) would tell, less the viewer's own figures,
+  // what the viewer may not read: its figures are withheld (null). Reading a community is reading its
+  // buildings, members and issues (one scope for all of them), so its communities are the test.
+  const overCommunities = level === 'street' || level === 'district';
+  const readsAll = sql`
+    cross join lateral (select not exists (
+      select from communities c where ${communitiesOf} and not (${allOf(readConditions('communities', communities.place, options.viewer, 'c') ?? [sql`false`])})
+    ) as shown) w`;
+  const counts = sql.join(figures.map(([name, figure]) => sql`${overCommunities ? sql`case when w.shown then ${figure} end` : figure} as ${sql.id(name)}`));
   const perArea = sql`
     left join lateral (
       select count(*) as buildings,
@@ -165,17 +178,17 @@ export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, o
   }
   if (level === 'street') {
     return sql`
-      select a.id, a.geom, a.code, a.name, a.district_code, d.name as district_name, ${counts},
+      select a.id, a.geom, a.code, a.name, a.district_code, d.name as district_name, ${counts}, not w.shown as figures_withheld,
              (select count(*)::int from communities where street_code = a.code) as communities
-      from streets a join districts d on d.code = a.district_code ${perArea}
+      from streets a join districts d on d.code = a.district_code ${perArea} ${readsAll}
       where ${where}`;
   }
   if (level === 'district') {
     return sql`
-      select a.id, a.geom, a.code, a.name, ${counts},
+      select a.id, a.geom, a.code, a.name, ${counts}, not w.shown as figures_withheld,
              (select count(*)::int from streets where district_code = a.code) as streets,
              (select count(*)::int from communities where left(street_code, 6) = a.code) as communities
-      from districts a ${perArea}
+      from districts a ${perArea} ${readsAll}
       where ${where}`;
   }
   return sql`

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ResourceDefinition } from '../../access/resource.ts';
 import { DomainError } from '../../domain/errors.ts';
-import type { RawRow } from './sources.ts';
+import { isTable, PLACE_COLUMNS, unknownColumn, type ImportFormat, type PlaceColumn, type RawRow } from './sources.ts';
 
 /** What becomes of a file's columns that are neither mapped nor named like a property: listed and left, or each row refused. */
 export const IMPORT_EXTRA = ['ignore', 'reject'] as const;
@@ -20,16 +20,24 @@ export interface ColumnsReport {
 
 const badFields = (detail: string) => new DomainError('request.invalid_parameter', detail, { field: 'fields' });
 
-/** `fields=code:SQDM,name:SQMC` read against the layer: each target a property of it, each once. */
-export function parseFields(text: string | undefined, def: ResourceDefinition): FieldMapping | undefined {
+/**
+ * `fields=code:SQDM,name:SQMC` read against the layer: each target a property of it, each once. A table (CSV,
+ * Excel) may also name the columns that place its rows: coordinates or WKT, or the building they are at
+ * (`building_code:楼栋号`, `building:门牌,community:所属社区`).
+ */
+export function parseFields(text: string | undefined, def: ResourceDefinition, format: ImportFormat): FieldMapping | undefined {
   if (text === undefined) return undefined;
   const properties = Object.keys(def.properties.shape);
+  const table = isTable(format) ? PLACE_COLUMNS.filter((c) => !properties.includes(c)) : [];
   const mapping: FieldMapping = {};
   for (const pair of text.split(',')) {
     const at = pair.indexOf(':');
     const [target, column] = at < 0 ? [pair.trim(), ''] : [pair.slice(0, at).trim(), pair.slice(at + 1).trim()];
     if (!target || !column) throw badFields(`fields: each mapping is property:column, not "${pair}"`);
-    if (!properties.includes(target)) throw badFields(`fields: ${target} is not a property of ${def.name}; map to ${properties.join(', ')}`);
+    if (!properties.includes(target) && !table.includes(target as PlaceColumn)) {
+      const place = (PLACE_COLUMNS as readonly string[]).includes(target) ? ` (${target} names a column of a CSV or Excel table only)` : '';
+      throw badFields(`fields: ${target} is not a property of ${def.name}${place}; map to ${[...properties, ...table].join(', ')}`);
+    }
     if (target in mapping) throw badFields(`fields: ${target} is mapped twice`);
     mapping[target] = column;
   }
@@ -43,7 +51,8 @@ export function parseFields(text: string | undefined, def: ResourceDefinition): 
  * import (422 naming `fields`) before anything is written.
  */
 export async function* mappedRows(rows: AsyncIterable<RawRow>, def: ResourceDefinition, mapping: FieldMapping | undefined, extra: ImportExtra, report: ColumnsReport): AsyncGenerator<RawRow> {
-  const pairs = Object.entries(mapping ?? {});
+  // the columns that place a table's rows were read with the rows (placeColumns)
+  const pairs = Object.entries(mapping ?? {}).filter(([target]) => target in def.properties.shape);
   const sources = new Set(pairs.map(([, column]) => column));
   const known = new Set([...Object.keys(def.properties.shape), ...def.readOnly]);
   const columns = new Set<string>();
@@ -63,11 +72,12 @@ export async function* mappedRows(rows: AsyncIterable<RawRow>, def: ResourceDefi
   }
   Object.assign(report, { columns: [...columns], ...(mapping ? { mapped: mapping } : {}), ignored_columns: [...ignored] });
   const missing = [...sources].find((column) => !columns.has(column));
-  if (missing && read > 0) {
-    throw new DomainError('import.unknown_column', `fields: the file has no column ${missing}; its columns are ${[...columns].join(', ') || 'none'}`,
-      { field: 'fields', column: missing, columns: [...columns] });
-  }
+  if (missing && read > 0) throw unknownColumn(missing, [...columns]);
 }
+
+/** The columns `fields` names to place a table's rows, for readRows. */
+export const placeColumns = (def: ResourceDefinition, mapping: FieldMapping | undefined) =>
+  Object.fromEntries(Object.entries(mapping ?? {}).filter(([target]) => !(target in def.properties.shape))) as Partial<Record<PlaceColumn, string>>;
 
 type ValueKind = 'number' | 'boolean' | 'array' | 'text';
 const kinds = new WeakMap<ResourceDefinition, Record<string, ValueKind>>();
@@ -89,6 +99,9 @@ function valueKinds(def: ResourceDefinition) {
 
 const TRUE = ['true', '1', 'yes', 'y', '是'];
 const FALSE = ['false', '0', 'no', 'n', '否'];
+
+/** A file's yes, whatever the format wrote it as (true, "true", "是"). */
+export const saysYes = (value: unknown) => value === true || (typeof value === 'string' && TRUE.includes(value.trim().toLowerCase()));
 /** How lists are written in a cell: 助老;助医, 助老、助医, 助老，助医 */
 const LIST = /[;,|、，；]/;
 

@@ -10,8 +10,8 @@ import { parseId, parseQueryValue } from '../../domain/params.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { problemBody, toProblem } from '../../http/problem.ts';
 import { beginImport, importPath, readImport, recordImport } from './jobs.ts';
-import { IMPORT_CRS, IMPORT_MODES, importMode, importRows, serverStopping, type ImportCrs, type ImportProgress } from './service.ts';
-import { IMPORT_EXTRA, parseFields, type ImportExtra } from './mapping.ts';
+import { IMPORT_CRS, IMPORT_MODES, importMode, parseStreetTolerance, importRows, serverStopping, type ImportCrs, type ImportProgress } from './service.ts';
+import { IMPORT_EXTRA, parseFields, placeColumns, type ImportExtra } from './mapping.ts';
 import { IMPORT_FORMATS, readRows, type ImportFormat } from './sources.ts';
 import { IMPORT_LIMITS, guardUpload, tooLarge } from './limits.ts';
 import { callerEncoding } from './encoding.ts';
@@ -54,12 +54,8 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
     const crs: ImportCrs = oneOf(req.query.crs, 'crs', IMPORT_CRS) ?? 'wgs84';
     const dryRun = parseQueryValue(req.query.dry_run, 'dry_run', 'boolean') === true;
     const repair = parseQueryValue(req.query.repair, 'repair', 'boolean') === true;
-    const tolerance = parseQueryValue(req.query.street_tolerance, 'street_tolerance', 'text');
-    const streetTolerance = tolerance === undefined ? undefined : Number(tolerance);
-    if (streetTolerance !== undefined && !(streetTolerance >= 0 && streetTolerance <= 1)) {
-      throw new DomainError('request.invalid_parameter', 'street_tolerance is a share of a community\'s area, from 0 to 1', { field: 'street_tolerance' });
-    }
-    const fields = parseFields(parseQueryValue(req.query.fields, 'fields', 'text') as string | undefined, def);
+    const streetTolerance = parseStreetTolerance(parseQueryValue(req.query.street_tolerance, 'street_tolerance', 'text') as string | undefined);
+    const fields = parseFields(parseQueryValue(req.query.fields, 'fields', 'text') as string | undefined, def, format);
     const extra: ImportExtra = oneOf(req.query.extra, 'extra', IMPORT_EXTRA) ?? 'ignore';
     const { mode, community } = importMode(def, oneOf(req.query.mode, 'mode', IMPORT_MODES) ?? 'insert', parseQueryValue(req.query.community, 'community', 'integer') as number | undefined);
     const lines = req.accepts(['application/json', 'application/x-ndjson']) === 'application/x-ndjson' ? progressLines(res) : undefined;
@@ -122,7 +118,7 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
         const input = createReadStream(file);
         const { size } = await stat(file);
         lines?.progress({ phase: 'check', read: 0, rejected: 0, imported: 0, bytes: 0, total_bytes: size });
-        return await importRows(database.db, def!, readRows(input, format!, limits, { encoding }), {
+        return await importRows(database.db, def!, readRows(input, format!, limits, { encoding, columns: placeColumns(def!, fields) }), {
           crs, srid, dryRun, repair, streetTolerance, fields, extra, mode, community, limits, viewer: req.viewer!, actor: actorOf(req), job: id, signal: stop,
           onProgress: (rows) => {
             progress(rows);

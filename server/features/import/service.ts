@@ -21,7 +21,7 @@ import type { RawRow } from './sources.ts';
 import { recordImportedRows, undoImport } from './jobs.ts';
 import { uploadDir } from './uploads.ts';
 import { tooLarge, type ImportLimits } from './limits.ts';
-import { fileValues, mappedRows, type ColumnsReport, type FieldMapping, type ImportExtra } from './mapping.ts';
+import { fileValues, mappedRows, saysYes, type ColumnsReport, type FieldMapping, type ImportExtra } from './mapping.ts';
 import { inWgs84, projectedPosition, sourceCrs, type SourceCrs } from './crs.ts';
 
 export const IMPORT_CRS = ['wgs84', 'gcj02', 'bd09'] as const;
@@ -39,6 +39,15 @@ export type ImportMode = (typeof IMPORT_MODES)[number];
 const communityColumn = (def: ResourceDefinition) => ('community' in def.place && def.place.community !== 'id' ? def.place.community : undefined);
 
 /** What an import writes and to what, checked against the layer: 400 naming the parameter for what it cannot do. */
+/** `street_tolerance=0.01`: the share of a community's area that may lie outside its street's given boundary unwarned. */
+export function parseStreetTolerance(text: string | undefined) {
+  const tolerance = text === undefined ? undefined : Number(text);
+  if (tolerance !== undefined && !(text!.trim() !== '' && tolerance >= 0 && tolerance <= 1)) {
+    throw new DomainError('request.invalid_parameter', 'street_tolerance is a share of a community\'s area, from 0 to 1', { field: 'street_tolerance' });
+  }
+  return tolerance;
+}
+
 export function importMode(def: ResourceDefinition, mode: ImportMode, community: number | undefined) {
   if (mode !== 'insert' && !def.naturalKey) {
     throw new DomainError('request.invalid_parameter', `mode=${mode}: ${def.name} have no code to match rows by; import them with mode=insert`, { field: 'mode' });
@@ -194,7 +203,8 @@ async function checkRows(
       throw new DomainError('import.unknown_crs', `row ${raw.row}: ${far.slice(0, 2).join(',')} is not a longitude and latitude: the file is projected, and names no coordinate system PostGIS could transform from; give srid= (the EPSG code, e.g. 4545 for CGCS2000 3-degree Gauss–Krüger CM 108E)`, { field: 'srid' });
     }
     // Checked before it is shifted (the shift assumes a well-formed geometry), and after.
-    const given = geometry.safeParse(raw.geometry);
+    const derived = def.derivedGeometry !== undefined && saysYes(raw.properties[def.derivedGeometry]);
+    const given = geometry.safeParse(derived ? null : raw.geometry);
     const shape = options.crs === 'wgs84' || !given.success || given.data === null ? given
       : geometry.safeParse(gcoord.transform(given.data as Parameters<typeof gcoord.transform>[0], FROM[options.crs], gcoord.WGS84));
     if (!shape.success) {

@@ -43,15 +43,29 @@ export interface BuildingPlace { code?: string; building?: string; community?: s
 export interface ReadOptions {
   /** the caller's text encoding for a CSV or a shapefile's DBF (a name encodingName knows); UTF-8 if none */
   encoding?: string;
+  /** a table's columns that place its rows, as the caller named them (fields=lon:X坐标,building:门牌) */
+  columns?: Partial<Record<PlaceColumn, string>>;
 }
 
-const LON = ['lon', 'lng', 'longitude', 'x'];
-const LAT = ['lat', 'latitude', 'y'];
-const WKT = ['wkt', 'geometry', 'geom', 'the_geom'];
-// a roster's columns that place a row at a building instead of coordinates
-const BUILDING_CODE = ['building_code', '楼栋编码', '楼栋代码'];
-const BUILDING = ['building', 'address', '楼栋', '楼栋名称', '地址'];
-const COMMUNITY = ['community', '社区', '所属社区'];
+/** A column `fields` maps that the file does not have: the import ends before anything is written. */
+export const unknownColumn = (column: string, columns: string[]) =>
+  new DomainError('import.unknown_column', `fields: the file has no column ${column}; its columns are ${columns.join(', ') || 'none'}`, { field: 'fields', column, columns });
+
+/** Formats whose rows are a table's: their places come from columns (coordinates, WKT, or a building). */
+export const isTable = (format: ImportFormat) => format === 'csv' || format === 'xlsx';
+
+// the names each place column goes by when the caller does not map it; a roster's building columns place a
+// row at a building instead of coordinates
+const PLACE_NAMES = {
+  lon: ['lon', 'lng', 'longitude', 'x'],
+  lat: ['lat', 'latitude', 'y'],
+  wkt: ['wkt', 'geometry', 'geom', 'the_geom'],
+  building_code: ['building_code', '楼栋编码', '楼栋代码'],
+  building: ['building', 'address', '楼栋', '楼栋名称', '地址'],
+  community: ['community', '社区', '所属社区'],
+};
+export type PlaceColumn = keyof typeof PLACE_NAMES;
+export const PLACE_COLUMNS = Object.keys(PLACE_NAMES) as PlaceColumn[];
 
 /**
  * Rows of a file, streamed: a file larger than memory is read a feature at a time. `input` has been through
@@ -96,7 +110,7 @@ async function* rowsOf(input: Readable, format: ImportFormat, limits: ImportLimi
     let row = 0;
     for await (const { record, error, field } of xlsxRecords(input)) {
       row++;
-      yield record ? fromTable(row, record) : { row, properties: {}, error, field };
+      yield record ? fromTable(row, record, options.columns) : { row, properties: {}, error, field };
     }
   } else if (format === 'ndjson') {
     let row = 0;
@@ -119,7 +133,7 @@ async function* rowsOf(input: Readable, format: ImportFormat, limits: ImportLimi
     for await (const record of text.pipe(records) as AsyncIterable<Record<string, string>>) {
       row++;
       const undecoded = undecodedColumn(record, encoding);
-      yield undecoded ? { row, properties: {}, ...undecoded } : fromTable(row, record);
+      yield undecoded ? { row, properties: {}, ...undecoded } : fromTable(row, record, options.columns);
     }
   }
 }
@@ -134,22 +148,27 @@ function fromFeature(row: number, value: unknown): RawRow {
 /** Cells as a spreadsheet-safe export writes them (="610602001001", a ' before = + - @): the text they protect. */
 const unprotected = (cell: string) => /^="(.*)"$/s.exec(cell)?.[1] ?? (/^'[=+\-@\t\r]/.test(cell) ? cell.slice(1) : cell);
 
-/** A CSV record or a spreadsheet row: its geometry from lon/lat or WKT columns, else the building it names. */
-function fromTable(row: number, cells: Record<string, string>): RawRow {
+/**
+ * A CSV record or a spreadsheet row: its geometry from lon/lat or WKT columns, else the building it names; each
+ * column the one the caller mapped, else the first named like it.
+ */
+function fromTable(row: number, cells: Record<string, string>, mapped: ReadOptions['columns'] = {}): RawRow {
   const record = Object.fromEntries(Object.entries(cells).map(([column, cell]) => [column, unprotected(cell)]));
   const columns = Object.keys(record);
-  const find = (names: string[]) => columns.find((c) => names.includes(c.toLowerCase()));
-  const [lon, lat, wkt] = [find(LON), find(LAT), find(WKT)];
-  const [code, building, community] = lon && lat || wkt ? [] : [find(BUILDING_CODE), find(BUILDING), find(COMMUNITY)];
+  for (const column of Object.values(mapped)) if (!(column in record)) throw unknownColumn(column, columns);
+  const find = (place: PlaceColumn) => mapped[place] ?? columns.find((c) => PLACE_NAMES[place].includes(c.toLowerCase()));
+  const [lon, lat, wkt] = [find('lon'), find('lat'), find('wkt')];
+  const [code, building, community] = lon && lat || wkt ? [] : [find('building_code'), find('building'), find('community')];
   const properties = Object.fromEntries(Object.entries(record).filter(([c, v]) => ![lon, lat, wkt, code, building, community].includes(c) && v !== ''));
-  if (wkt) return { row, wkt: record[wkt], properties, text: true };
-  if (lon && lat) {
-    const [x, y] = [Number(record[lon]), Number(record[lat])];
+  // an empty cell is no geometry (a street exported without a boundary), not a shape or the point 0,0
+  if (wkt && record[wkt] !== '') return { row, wkt: record[wkt], properties, text: true };
+  if (lon && lat && (record[lon] !== '' || record[lat] !== '')) {
+    const [x, y] = [record[lon] === '' ? NaN : Number(record[lon]), record[lat] === '' ? NaN : Number(record[lat])];
     if (!Number.isFinite(x) || !Number.isFinite(y)) return { row, properties, error: `${lon}/${lat} must be numbers` };
     return { row, geometry: { type: 'Point', coordinates: [x, y] }, properties, text: true };
   }
   const place = { code: code && record[code], building: building && record[building], community: community && record[community] };
   if (place.code || place.building) return { row, place, properties, text: true };
   // a row of names and codes only: a street typed in (its communities draw it); any other layer refuses it
-  return { row, geometry: null, properties, text: true, noGeometry: `no geometry: give a WKT column (${WKT.join(', ')}), lon and lat columns, or the building (${BUILDING_CODE[0]}, or ${BUILDING[0]} and ${COMMUNITY[0]})` };
+  return { row, geometry: null, properties, text: true, noGeometry: `no geometry: give a WKT column (${PLACE_NAMES.wkt.join(', ')}), lon and lat columns, or the building (building_code, or building and community), or map yours with fields=` };
 }

@@ -131,7 +131,14 @@ export function ogcRoutes({ db }: Database) {
     link(req, `${base(req)}${path}${req.query.f !== undefined ? '?f=json' : ''}`, 'self', type, title),
     link(req, `${base(req)}${path}?f=html`, 'alternate', 'text/html', `${title} as HTML`),
   ];
-  const html = (res: Response, text: string) => res.type('text/html; charset=utf-8').send(text);
+  /** An HTML page; signed in with `access_key`, its links to other pages carry the key, as the JSON links do. */
+  const html = (req: Request, res: Response, text: string) => {
+    const key = req.query[ACCESS_KEY_PARAMETER];
+    const kept = typeof key === 'string'
+      ? text.replace(/href="(\/ogc[^"#]*)"/g, (_, href: string) => `href="${href}${href.includes('?') ? '&amp;' : '?'}${ACCESS_KEY_PARAMETER}=${encodeURIComponent(key)}"`)
+      : text;
+    return res.type('text/html; charset=utf-8').send(kept);
+  };
 
   async function collectionJson(req: Request, collection: Collection, layer: FeatureLayer) {
     const path = `/collections/${collection.id}`;
@@ -176,13 +183,13 @@ export function ogcRoutes({ db }: Database) {
           link(req, `${base(req)}/collections`, 'data', 'application/json', 'the collections'),
         ],
       };
-      if (wantsHtml(req)) return html(res, landingHtml(body, base(req), req.viewer));
+      if (wantsHtml(req)) return html(req, res, landingHtml(body, base(req), req.viewer));
       res.json(body);
     })
     .get('/ogc/conformance', (req, res) => {
       onlyParameters(req, [ACCESS_KEY_PARAMETER, 'f']);
       const body = { links: selfLinks(req, '/conformance'), conformsTo: CONFORMANCE };
-      if (wantsHtml(req)) return html(res, landingHtml({ title: 'Conformance', description: 'The conformance classes this server implements.', links: body.links }, base(req), req.viewer, CONFORMANCE));
+      if (wantsHtml(req)) return html(req, res, landingHtml({ title: 'Conformance', description: 'The conformance classes this server implements.', links: body.links }, base(req), req.viewer, CONFORMANCE));
       res.json(body);
     })
     .get('/ogc/api', async (req, res) => {
@@ -199,21 +206,21 @@ export function ogcRoutes({ db }: Database) {
         links: selfLinks(req, '/collections'),
         collections: await Promise.all(readable.map(({ collection, layer }) => collectionJson(req, collection, layer))),
       };
-      if (wantsHtml(req)) return html(res, collectionsHtml(body, req.viewer));
+      if (wantsHtml(req)) return html(req, res, collectionsHtml(body, req.viewer));
       res.json(body);
     })
     .get('/ogc/collections/:collectionId', async (req, res) => {
       onlyParameters(req, [ACCESS_KEY_PARAMETER, 'f']);
       const { collection, layer } = readableCollection(String(req.params.collectionId), req.viewer);
       const body = await collectionJson(req, collection, layer);
-      if (wantsHtml(req)) return html(res, collectionHtml(body, [...(await queryables(db, collection, req.viewer)).values()], req.viewer));
+      if (wantsHtml(req)) return html(req, res, collectionHtml(body, [...(await queryables(db, collection, req.viewer)).values()], req.viewer));
       res.json(body);
     })
     .get('/ogc/collections/:collectionId/queryables', async (req, res) => {
       onlyParameters(req, [ACCESS_KEY_PARAMETER, 'f']);
       const { collection } = readableCollection(String(req.params.collectionId), req.viewer);
       const found = [...(await queryables(db, collection, req.viewer)).values()];
-      if (wantsHtml(req)) return html(res, queryablesHtml(collection, found, req.viewer));
+      if (wantsHtml(req)) return html(req, res, queryablesHtml(collection, found, req.viewer));
       res.type(SCHEMA).send(JSON.stringify({
         $schema: 'https://json-schema.org/draft/2020-12/schema',
         $id: `${base(req)}/collections/${collection.id}/queryables`,
@@ -271,7 +278,7 @@ export function ogcRoutes({ db }: Database) {
       if (asHtml) {
         const features = JSON.parse(page.features) as GeoJSON.Feature[];
         const sketch = await sketchOf(db, layer, features.map((f) => Number(f.id)));
-        return html(res, itemsHtml(collection, { ...page, links: pageLinks('html'), features, sketch, limit }, req.viewer));
+        return html(req, res, itemsHtml(collection, { ...page, links: pageLinks('html'), features, sketch, limit }, req.viewer));
       }
       const matched = page.numberMatched === undefined ? '' : `"numberMatched":${page.numberMatched},`;
       res.type(GEOJSON).set('Content-Crs', `<${CRS84}>`).send(
@@ -297,7 +304,7 @@ export function ogcRoutes({ db }: Database) {
       const asHtml = wantsHtml(req);
       // one version, two representations (and, by Vary, one per caller)
       res.set('ETag', `"${row.version}-${asHtml ? 'html' : 'json'}"`);
-      if (asHtml) return html(res, itemHtml(collection, JSON.parse(row.feature), await sketchOf(db, layer, [id]), req.viewer));
+      if (asHtml) return html(req, res, itemHtml(collection, JSON.parse(row.feature), await sketchOf(db, layer, [id]), req.viewer));
       // the feature text PostGIS built, with its links added before the closing brace
       res.type(GEOJSON).set('Content-Crs', `<${CRS84}>`).send(`${row.feature.slice(0, -1)},"links":${JSON.stringify(links)}}`);
     })

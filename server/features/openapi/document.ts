@@ -118,7 +118,7 @@ export function openApiDocument(resources: ResourceDefinition[]) {
         { name: 'encoding', in: 'query', description: 'the text encoding of a CSV or a shapefile\'s DBF (gbk, gb18030, big5, utf-8 …); wins over the .cpg and the DBF\'s language driver byte; default UTF-8', schema: { type: 'string' } },
         { name: 'dry_run', in: 'query', description: 'check everything, write nothing', schema: { type: 'boolean', default: false } },
         { name: 'repair', in: 'query', description: 'make invalid polygons valid (ST_MakeValid) where the result is still the right type; the report lists them', schema: { type: 'boolean', default: false } },
-        { name: 'fields', in: 'query', description: 'property:column pairs, comma-separated (code:SQDM,name:SQMC; CSV headers in Chinese too): each column is read as that property. A property the layer lacks is a 400, a column the file lacks a 422, both naming `fields`', schema: { type: 'string' } },
+        { name: 'fields', in: 'query', description: 'property:column pairs, comma-separated (code:SQDM,name:SQMC; CSV headers in Chinese too): each column is read as that property; in a CSV or Excel table also the columns that place a row (lon, lat, wkt, building_code, building, community). A property the layer lacks is a 400, a column the file lacks a 422, both naming `fields`', schema: { type: 'string' } },
         { name: 'extra', in: 'query', description: 'columns neither mapped nor named like a property: ignore (listed in the report as `ignored_columns`) or reject (each row that has one is refused)', schema: { type: 'string', enum: [...IMPORT_EXTRA], default: 'ignore' } },
         { name: 'mode', in: 'query', description: 'insert; upsert (layers with a natural key: code for communities and grids, external_id for buildings, members, units): rows whose key is stored update that row, the others are inserted; replace: upsert one community\'s buildings, members or units and delete its others (with `community`; one transaction under the map\'s write lock)', schema: { type: 'string', enum: [...IMPORT_MODES], default: 'insert' } },
         { name: 'community', in: 'query', description: 'with mode=replace: the community whose rows the file replaces', schema: { type: 'integer', minimum: 1 } },
@@ -455,7 +455,7 @@ export function openApiDocument(resources: ResourceDefinition[]) {
   const areaCoverage = (level: 'streets' | 'districts', parameters: unknown[]) => ({
     get: {
       summary: `Coverage per ${level === 'streets' ? 'street' : 'district'}: what is linked to its communities`, tags: coverageTags,
-      description: `${metrics} Counted again over the area (counts are its communities' sums; rates and the median are the area's own, not averages); also communities${level === 'districts' ? ' and streets' : ''} held.`,
+      description: `${metrics} Counted again over the area (counts are its communities' sums; rates and the median are the area's own, not averages); also communities${level === 'districts' ? ' and streets' : ''} held. Where the caller does not read every one of its communities, figures_withheld is true and every figure null (they, less the caller's own, would be figures of communities it may not read).`,
       parameters: [...parameters, reach, ...window],
       responses: { 200: geojson(`the ${level} with their metrics`, '#/components/schemas/FeatureCollection'), 400: problemResponse('a bad parameter'), 404: problemResponse('no such street or district') },
     },

@@ -7,7 +7,6 @@ import { useI18n, type MessageKey } from '../../i18n.tsx';
 import { useChanges } from '../dispatch/events.ts';
 import type { Bounds } from '../map/MapView.tsx';
 import { LoadFailure, useAnswer } from './answers.tsx';
-import { AreaTotals } from './AreaTotals.tsx';
 import { mapPng } from './exports.ts';
 import { GapsSection, type Gaps } from './Gaps.tsx';
 import {
@@ -15,16 +14,16 @@ import {
 } from './layers.ts';
 import { LegendView, type Legend } from './Legend.tsx';
 import {
-  classify, classLabel, fillColour, METRIC_KEYS, metricClasses, NO_DATA_COLOUR, numericMetric, STANDARD_PROPERTY, standardClasses,
-  type Area, type Areas, type CommunityFigures, type GridFigures, type LegendClass, type Level, type MetricKey, type Unit,
+  classify, classLabel, fillColour, hasStandard, LEVELS, metricClasses, metricsOf, NO_DATA_COLOUR, numericMetric, STANDARD_PROPERTY, standardClasses,
+  type Area, type AreaFigures, type Areas, type CommunityFigures, type GridFigures, type LegendClass, type Level, type MetricKey, type Unit,
 } from './metrics.ts';
 import { RankedTable } from './RankedTable.tsx';
 
 /**
- * 覆盖 Coverage, for leaders: communities, or grids, coloured by a chosen metric with its legend; members,
- * volunteers and open issues as density layers; the buildings no volunteer reaches in a chosen community;
- * the areas ranked worst first with their staffing standard; the table as CSV and the map as PNG. It
- * follows the grids as they change (a planner's save, a revert, an import).
+ * 覆盖 Coverage, for leaders: districts, streets, communities or grids coloured by a chosen metric with its
+ * legend; members, volunteers and open issues as density layers; the buildings no volunteer reaches in a
+ * chosen community; the areas ranked worst first (communities and grids with their standard); the table as
+ * CSV and the map as PNG. It follows the grids as they change (a planner's save, a revert, an import).
  */
 export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFocus: (bounds: Bounds) => void }) {
   const { t } = useI18n();
@@ -32,6 +31,8 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
   const [level, setLevel] = useState<Level>('communities');
   const [community, setCommunity] = useState<number | null>(null);
   const [grid, setGrid] = useState<number | null>(null);
+  // the street or district chosen in its table
+  const [area, setArea] = useState<number | null>(null);
   const [densities, setDensities] = useState<Record<Density, boolean>>({ members: false, volunteers: false, issues: false });
   const [reach, setReach] = useState(500);
   const [exportFailed, setExportFailed] = useState(false);
@@ -44,26 +45,32 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
 
   // with no community chosen, the grids are every grid the viewer reads
   const allGrids = level === 'grids' && community === null;
+  // streets and districts: their communities summed (coloured and ranked as communities are); the community
+  // chosen, its grids and its gaps belong to the communities' and grids' levels
+  const overCommunities = level === 'streets' || level === 'districts';
   const communities = useAnswer<Areas<CommunityFigures>>('/api/v1/coverage/communities', revision);
+  const areas = useAnswer<Areas<AreaFigures>>(overCommunities ? `/api/v1/coverage/${level}` : null, revision);
   const grids = useAnswer<Areas<GridFigures>>(
     community !== null ? `/api/v1/coverage/grids?community=${community}` : allGrids ? '/api/v1/coverage/grids' : null, revision);
-  const gaps = useAnswer<Gaps>(community === null ? null : `/api/v1/coverage/gaps?community=${community}&reach_m=${reach}`, revision);
+  const gaps = useAnswer<Gaps>(community === null || overCommunities ? null : `/api/v1/coverage/gaps?community=${community}&reach_m=${reach}`, revision);
   const chosen = communities.data?.features.find((c) => c.id === community) ?? null;
   // a role that reads only volunteers gets no member counts, and no members' hexagons (the server refuses them)
   const readsMembers = communities.data?.features.some((c) => c.properties.members !== null) ?? false;
 
   const numeric = numericMetric(metric);
-  const property = numeric?.key ?? STANDARD_PROPERTY[level];
+  // a level without a standard is never shown by one (chooseLevel changes the metric)
+  const standardLevel = hasStandard(level) ? level : 'communities';
+  const property = numeric?.key ?? STANDARD_PROPERTY[standardLevel];
   // the city's grids on the map come as tiles: their classes are those of the grids in view
   const gridsInView = useValuesInView(map, allGrids && numeric ? 'coverage-grids' : null, property);
   const belowGrids = useBelowGrids(map);
   const values = useMemo(() => {
     if (!numeric) return [];
     if (allGrids) return gridsInView;
-    const areas: Area<CommunityFigures | GridFigures>[] = (level === 'communities' ? communities.data : grids.data)?.features ?? [];
-    return areas.map((area) => area.properties[numeric.key]);
-  }, [numeric, level, allGrids, gridsInView, communities.data, grids.data]);
-  const classes = useMemo(() => (numeric ? metricClasses(numeric, values) : standardClasses(level)), [numeric, values, level]);
+    const shown: Area<CommunityFigures | GridFigures | AreaFigures>[] = (overCommunities ? areas.data : level === 'communities' ? communities.data : grids.data)?.features ?? [];
+    return shown.map((a) => a.properties[numeric.key]);
+  }, [numeric, level, overCommunities, allGrids, gridsInView, communities.data, grids.data, areas.data]);
+  const classes = useMemo(() => (numeric ? metricClasses(numeric, values) : standardClasses(standardLevel)), [numeric, values, standardLevel]);
   const colour = useMemo(() => fillColour(property, classes, numeric?.unit ?? null), [property, classes, numeric]);
 
   const hexagons = useHexagonClasses(map, densities);
@@ -71,7 +78,10 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
     members: fillColour('count', hexagons.members, 'people'), volunteers: fillColour('count', hexagons.volunteers, 'people'),
   }), [hexagons]);
 
-  useCoverageMap(map, { level, communities: communities.data, colour, community, grid, densities, hexagonColours, readsMembers, gaps: gaps.data });
+  useCoverageMap(map, {
+    level, areas: overCommunities ? areas.data : communities.data, colour, chosen: overCommunities ? area : community, community, grid,
+    densities, hexagonColours, readsMembers, gaps: gaps.data,
+  });
 
   /** Moves the map to show an area, or all of some. */
   const focusOn = (shown: Feature | FeatureCollection | null | undefined) => {
@@ -82,9 +92,19 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
     setGrid(null);
     focusOn(id === null ? communities.data : communities.data?.features.find((c) => c.id === id));
   };
-  const chooseGrid = (area: Area<GridFigures>) => {
-    setGrid(area.id);
-    focusOn(area);
+  const chooseGrid = (chosenGrid: Area<GridFigures>) => {
+    setGrid(chosenGrid.id);
+    focusOn(chosenGrid);
+  };
+  // a street without a boundary yet has nothing to show
+  const chooseArea = (chosenArea: Area<AreaFigures>) => {
+    setArea(chosenArea.id);
+    if (chosenArea.geometry) focusOn(chosenArea);
+  };
+  const chooseLevel = (next: Level) => {
+    setLevel(next);
+    setArea(null);
+    if (!metricsOf(next).includes(metric)) setMetric('volunteer_reach');
   };
   // on opening (once, when the first answer comes), the communities the viewer reads in view; one who reads
   // only one community opens on it
@@ -103,6 +123,7 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
     level === 'grids' && grids.data?.features.length === 0 && t(community === null ? 'coverage.noGridsAtAll' : 'coverage.noGrids'),
     metric === 'volunteer_reach' && t('coverage.reachNote'),
     allGrids && numeric && t('coverage.inViewNote'),
+    overCommunities && areas.data?.features.some((a) => a.properties.figures_withheld) && t('coverage.withheldNote'),
   ].filter(Boolean);
   const areasLegend: Legend = {
     id: 'coverage-legend',
@@ -140,42 +161,54 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
       <div className="coverage-controls">
         <label>{t('coverage.metric')}
           <select name="metric" value={metric} onChange={(e) => setMetric(e.target.value as MetricKey)}>
-            {METRIC_KEYS.map((key) => <option key={key} value={key}>{t(`coverage.metric.${key}` as MessageKey)}</option>)}
+            {metricsOf(level).map((key) => <option key={key} value={key}>{t(`coverage.metric.${key}` as MessageKey)}</option>)}
           </select>
         </label>
         <label>{t('coverage.level')}
-          <select name="level" value={level} onChange={(e) => setLevel(e.target.value as Level)}>
-            <option value="communities">{t('coverage.byCommunity')}</option>
-            <option value="grids">{t('coverage.byGrid')}</option>
+          <select name="level" value={level} onChange={(e) => chooseLevel(e.target.value as Level)}>
+            {LEVELS.map((l) => <option key={l} value={l}>{t(`coverage.levels.${l}`)}</option>)}
           </select>
         </label>
-        <label>{t('coverage.community')}
+        {!overCommunities && <label>{t('coverage.community')}
           <select name="community" value={community ?? ''} onChange={(e) => chooseCommunity(Number(e.target.value) || null)}>
             <option value="">{t(level === 'grids' ? 'coverage.allInView' : 'coverage.noCommunity')}</option>
             {communities.data?.features.map((c) => <option key={c.id} value={c.id}>{c.properties.name}</option>)}
           </select>
-        </label>
+        </label>}
       </div>
       <LegendView legend={areasLegend} />
       <DensityToggles densities={densities} onChange={setDensities} legends={overlays}
         shown={readsMembers ? DENSITIES : DENSITIES.filter((d) => d !== 'members')} />
 
-      <GapsSection community={chosen} reach={reach} onReach={setReach} gaps={gaps} onChoose={focusOn} />
+      {!overCommunities && <GapsSection community={chosen} reach={reach} onReach={setReach} gaps={gaps} onChoose={focusOn} />}
 
       {exportFailed && <p className="error" role="alert">{t('coverage.exportFailed')}</p>}
       <div className="coverage-exports">
         <button type="button" onClick={exportMap} disabled={!map}>{t('coverage.exportPng')}</button>
       </div>
       <p className="hint">{t('coverage.rowHint')}</p>
-      <LoadFailure what="coverage.error.communities" answer={communities} />
-      {communities.loading && <p className="hint">{t('coverage.loading')}</p>}
-      {communities.data && (
-        <RankedTable level="communities" areas={communities.data.features} metric={metric} chosen={community}
-          onChoose={(area) => chooseCommunity(area.id)} caption={t('coverage.rankCommunities')} empty={t('coverage.noCommunities')}
-          filename={`coverage-communities-${metric}.csv`} />
+      {overCommunities ? (
+        <>
+          <LoadFailure what="coverage.error.areas" answer={areas} />
+          {areas.loading && <p className="hint">{t('coverage.loading')}</p>}
+          {areas.data && (
+            <RankedTable key={level} level={level} areas={areas.data.features} metric={metric} chosen={area} onChoose={chooseArea}
+              caption={t(level === 'streets' ? 'coverage.byStreet' : 'coverage.byDistrict')} empty={t('coverage.noAreas')}
+              filename={`coverage-${level}-${metric}.csv`} />
+          )}
+        </>
+      ) : (
+        <>
+          <LoadFailure what="coverage.error.communities" answer={communities} />
+          {communities.loading && <p className="hint">{t('coverage.loading')}</p>}
+          {communities.data && (
+            <RankedTable level="communities" areas={communities.data.features} metric={metric} chosen={community}
+              onChoose={(c) => chooseCommunity(c.id)} caption={t('coverage.rankCommunities')} empty={t('coverage.noCommunities')}
+              filename={`coverage-communities-${metric}.csv`} />
+          )}
+        </>
       )}
-      <AreaTotals metric={metric} revision={revision} onChoose={focusOn} />
-      {(chosen || allGrids) && (
+      {!overCommunities && (chosen || allGrids) && (
         <>
           <LoadFailure what="coverage.error.grids" answer={grids} />
           {grids.loading && <p className="hint">{t('coverage.loadingGrids')}</p>}

@@ -32,12 +32,13 @@ const OPEN_ISSUES = ['reported', 'accepted', 'in_progress', 'escalated', 'reopen
 
 const tiles = (layer: string): SourceSpecification => ({ type: 'vector', url: new URL(`/tiles/${layer}.json`, location.href).href });
 /**
- * Communities and gaps are a few hundred features of GeoJSON; grids, volunteers and issues come as the API's
- * vector tiles; members too, for those who may count them (see MEMBERS).
+ * The districts, streets or communities (the coverage answer of the level shown) and the gaps are a few
+ * hundred features of GeoJSON; grids, volunteers and issues come as the API's vector tiles; members too, for
+ * those who may count them (see MEMBERS).
  */
 function sources(): Record<string, SourceSpecification> {
   return {
-    'coverage-communities': { type: 'geojson', data: EMPTY },
+    'coverage-areas': { type: 'geojson', data: EMPTY },
     'coverage-grids': tiles('grids'),
     'coverage-volunteers': tiles('volunteers'),
     'coverage-issues': tiles('issues'),
@@ -47,7 +48,7 @@ function sources(): Record<string, SourceSpecification> {
 
 const hidden = { visibility: 'none' as const };
 const LAYERS: LayerSpecification[] = [
-  { id: 'coverage-communities', type: 'fill', source: 'coverage-communities', layout: hidden, paint: { 'fill-opacity': CHOROPLETH_OPACITY } },
+  { id: 'coverage-areas', type: 'fill', source: 'coverage-areas', layout: hidden, paint: { 'fill-opacity': CHOROPLETH_OPACITY } },
   { id: 'coverage-grids', type: 'fill', source: 'coverage-grids', 'source-layer': 'grids', layout: hidden, paint: { 'fill-opacity': CHOROPLETH_OPACITY } },
   { id: 'coverage-volunteers', type: 'fill', source: 'coverage-volunteers', 'source-layer': 'volunteers', layout: hidden, paint: { 'fill-opacity': 0.6, 'fill-outline-color': '#ffffff' } },
   {
@@ -72,16 +73,20 @@ const MEMBERS: LayerSpecification = {
   paint: { 'fill-opacity': 0.6, 'fill-outline-color': '#ffffff' },
 };
 const OUTLINES: LayerSpecification[] = [
-  { id: 'coverage-chosen-community', type: 'line', source: 'coverage-communities', filter: NOTHING, paint: { 'line-color': '#1f3a93', 'line-width': 4 } },
+  { id: 'coverage-chosen-area', type: 'line', source: 'coverage-areas', filter: NOTHING, paint: { 'line-color': '#1f3a93', 'line-width': 4 } },
   { id: 'coverage-chosen-grid', type: 'line', source: 'coverage-grids', 'source-layer': 'grids', filter: NOTHING, paint: { 'line-color': '#1f3a93', 'line-width': 3 } },
 ];
 
 /** What the coverage view draws. */
 export interface CoverageDrawing {
   level: Level;
-  communities: FeatureCollection | null;
+  /** the districts, streets or communities as their coverage answer gives them: the level's, or the grids' communities */
+  areas: FeatureCollection | null;
   /** the areas' fill colour (metrics.ts fillColour) */
   colour: ExpressionSpecification | string;
+  /** the area of `areas` outlined */
+  chosen: number | null;
+  /** the community whose grids are shown (all grids: null) */
   community: number | null;
   grid: number | null;
   densities: Record<Density, boolean>;
@@ -102,7 +107,7 @@ function remove(map: MapLibreMap, layers: LayerSpecification[], sources: string[
  * view opens and removed when it closes, so the other views find the map as they left it.
  */
 export function useCoverageMap(map: MapLibreMap | null, drawing: CoverageDrawing) {
-  const { level, communities, colour, community, grid, densities, hexagonColours, readsMembers, gaps } = drawing;
+  const { level, areas, colour, chosen, community, grid, densities, hexagonColours, readsMembers, gaps } = drawing;
   useEffect(() => {
     if (!map) return;
     for (const [id, source] of Object.entries(sources())) map.addSource(id, source);
@@ -118,26 +123,28 @@ export function useCoverageMap(map: MapLibreMap | null, drawing: CoverageDrawing
   }, [map, readsMembers]);
 
   useEffect(() => {
-    map?.getSource<GeoJSONSource>('coverage-communities')?.setData(communities ?? EMPTY);
-  }, [map, communities]);
+    // a street not drawn yet (no boundary of its own, no communities) has no geometry: nothing to draw
+    const drawn = areas && { ...areas, features: areas.features.filter((area) => area.geometry !== null) };
+    map?.getSource<GeoJSONSource>('coverage-areas')?.setData(drawn ?? EMPTY);
+  }, [map, areas]);
   useEffect(() => {
     map?.getSource<GeoJSONSource>('coverage-gaps')?.setData(gaps ?? EMPTY);
   }, [map, gaps]);
 
   useEffect(() => {
     if (!map) return;
-    map.setLayoutProperty('coverage-communities', 'visibility', level === 'communities' ? 'visible' : 'none');
+    map.setLayoutProperty('coverage-areas', 'visibility', level !== 'grids' ? 'visible' : 'none');
     map.setLayoutProperty('coverage-grids', 'visibility', level === 'grids' ? 'visible' : 'none');
-    map.setPaintProperty(level === 'communities' ? 'coverage-communities' : 'coverage-grids', 'fill-color', colour);
+    map.setPaintProperty(level !== 'grids' ? 'coverage-areas' : 'coverage-grids', 'fill-color', colour);
     // grids of one community, or every grid in view
     map.setFilter('coverage-grids', level === 'grids' && community !== null ? ['==', ['get', 'community_id'], community] : null);
   }, [map, level, colour, community]);
 
   useEffect(() => {
     if (!map) return;
-    map.setFilter('coverage-chosen-community', community === null ? NOTHING : ['==', ['id'], community]);
+    map.setFilter('coverage-chosen-area', chosen === null ? NOTHING : ['==', ['id'], chosen]);
     map.setFilter('coverage-chosen-grid', grid === null ? NOTHING : ['==', ['id'], grid]);
-  }, [map, community, grid]);
+  }, [map, chosen, grid]);
 
   useEffect(() => {
     if (!map) return;

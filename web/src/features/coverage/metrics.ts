@@ -1,8 +1,12 @@
 import type { Feature, FeatureCollection, Geometry } from 'geojson';
 import type { ExpressionSpecification } from 'maplibre-gl';
 
-/** The areas the map is coloured by. */
-export type Level = 'communities' | 'grids';
+/** The areas the map is coloured by, largest first. */
+export const LEVELS = ['districts', 'streets', 'communities', 'grids'] as const;
+export type Level = (typeof LEVELS)[number];
+/** The levels whose areas have a standard to meet (communities their staffing, grids their household band). */
+type StandardLevel = 'communities' | 'grids';
+export const hasStandard = (level: Level): level is StandardLevel => level === 'communities' || level === 'grids';
 
 /** A community's staffing against the standard for the people it serves; a grid's households against its band. */
 export type Staffing = 'short' | 'within' | 'over' | 'unknown';
@@ -26,6 +30,17 @@ export interface CommunityFigures extends Figures {
 export interface GridFigures extends Figures {
   community_id: number; community_name: string; household_band: HouseholdBand;
 }
+/**
+ * A street's or district's: its communities' counts summed, its rates from the sums (the server's); every
+ * figure null when the viewer does not read all its communities (`figures_withheld`).
+ */
+export type AreaFigures = { [K in keyof Omit<Figures, 'code' | 'name' | 'band_min' | 'band_max'>]: Figures[K] | null } & {
+  code: string; name: string; communities: number; figures_withheld: boolean;
+  /** a street's district */
+  district_name?: string;
+  /** a district's streets */
+  streets?: number;
+};
 export type Area<P> = Feature<Geometry, P> & { id: number };
 export interface Areas<P> extends FeatureCollection<Geometry, P> { features: Area<P>[] }
 
@@ -53,7 +68,9 @@ export const NUMERIC_METRICS: Numeric[] = [
   { key: 'closure_rate', unit: 'percent', worse: 'low' },
   { key: 'median_days_to_close', unit: 'days', worse: 'high' },
 ];
-export const METRIC_KEYS: MetricKey[] = [...NUMERIC_METRICS.map((m) => m.key), 'staffing'];
+const METRIC_KEYS: MetricKey[] = [...NUMERIC_METRICS.map((m) => m.key), 'staffing'];
+/** The metrics a level's areas are coloured by: a standard only where its areas have one. */
+export const metricsOf = (level: Level) => METRIC_KEYS.filter((key) => key !== 'staffing' || hasStandard(level));
 export const numericMetric = (key: MetricKey) => NUMERIC_METRICS.find((m) => m.key === key);
 
 /**
@@ -100,12 +117,12 @@ const STANDARD_COLOURS: Record<Staffing | HouseholdBand, string> = {
 };
 /** Worst first, for the ranking. */
 const STANDARD_ORDER: (Staffing | HouseholdBand)[] = ['short', 'above', 'unknown', 'over', 'below', 'within'];
-const STANDARDS: Record<Level, (Staffing | HouseholdBand)[]> = {
+const STANDARDS: Record<StandardLevel, (Staffing | HouseholdBand)[]> = {
   communities: ['short', 'over', 'within', 'unknown'],
   grids: ['above', 'below', 'within'],
 };
 /** The property that says whether an area meets its standard. */
-export const STANDARD_PROPERTY: Record<Level, 'staffing' | 'household_band'> = { communities: 'staffing', grids: 'household_band' };
+export const STANDARD_PROPERTY: Record<StandardLevel, 'staffing' | 'household_band'> = { communities: 'staffing', grids: 'household_band' };
 
 /**
  * One class of a legend: its colour and the values it holds, from `from` up to `to` (the last class up to
@@ -192,10 +209,10 @@ export function fillColour(property: string, classes: LegendClass[], unit: Unit 
 }
 
 /** The states of the level's standard, worst first, as legend classes. */
-export const standardClasses = (level: Level): LegendClass[] => STANDARDS[level].map((state) => ({ colour: STANDARD_COLOURS[state], state }));
+export const standardClasses = (level: StandardLevel): LegendClass[] => STANDARDS[level].map((state) => ({ colour: STANDARD_COLOURS[state], state }));
 
 /** An area's standard: a community's staff against the range its people call for, a grid's households against its band. */
-export function standardOf(level: Level, p: CommunityFigures | GridFigures) {
+export function standardOf(level: StandardLevel, p: CommunityFigures | GridFigures) {
   if (level === 'communities') {
     const c = p as CommunityFigures;
     return { state: c.staffing, actual: c.staff_count, min: c.staff_required_min, max: c.staff_required_max };
@@ -205,10 +222,10 @@ export function standardOf(level: Level, p: CommunityFigures | GridFigures) {
 }
 
 /** Worst first by the metric (the standard's misses first), areas with no figure last, then by name. */
-export function rank<P extends CommunityFigures | GridFigures>(areas: Area<P>[], metric: MetricKey, level: Level): Area<P>[] {
+export function rank<P extends CommunityFigures | GridFigures | AreaFigures>(areas: Area<P>[], metric: MetricKey, level: Level): Area<P>[] {
   const numeric = numericMetric(metric);
   const score = (p: P): number | null => {
-    if (!numeric) return STANDARD_ORDER.indexOf(standardOf(level, p).state);
+    if (!numeric) return hasStandard(level) ? STANDARD_ORDER.indexOf(standardOf(level, p as CommunityFigures | GridFigures).state) : null;
     const value = p[numeric.key];
     return value === null ? null : numeric.worse === 'low' ? value : -value;
   };

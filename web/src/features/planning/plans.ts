@@ -37,7 +37,8 @@ export interface ImpactReport {
   /** from and to are grid ids, null where the thing is in no grid */
   moved: {
     buildings: { id: number; name: string; from: number | null; to: number | null }[];
-    members: { id: number; from: number | null; to: number | null }[];
+    /** null for those who see members only counted (planners) */
+    members: { id: number | null; from: number | null; to: number | null }[];
     issues: { id: number; title: string; from: number | null; to: number | null }[];
   };
   /** grid workers whose grid a merge or a removal takes away: the grid they work in from now on */
