@@ -6,6 +6,7 @@
  * street. `size` scales the number of streets (size 1: 2 streets, 7 communities, 40 grids).
  */
 import type { BuildingKind, MemberCategory } from '../server/db/schema.ts';
+import { chineseNumeral } from '../server/domain/chinese-numerals.ts';
 
 export type Position = [number, number];
 export type Ring = Position[];
@@ -110,14 +111,6 @@ function random(seed: number) {
     return items[items.length - 1][0];
   };
   return { next, between, int, pick, weighted };
-}
-
-const NUMERALS = '零一二三四五六七八九';
-/** 1 → 一, 12 → 十二, 40 → 四十: names stay CJK so the map labels them with the browser's own fonts. */
-export function chineseNumeral(n: number): string {
-  if (n < 10) return NUMERALS[n];
-  if (n < 100) return `${n >= 20 ? NUMERALS[Math.floor(n / 10)] : ''}十${n % 10 ? NUMERALS[n % 10] : ''}`;
-  return String(n).split('').map((d) => NUMERALS[Number(d)]).join('');
 }
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');

@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
-import { accessGuard } from './access/guard.ts';
+import { DEMO_ACCOUNTS, DEMO_PASSWORD } from '../data/demo-accounts.ts';
+import { accessGuard } from './http/guard.ts';
 import { accountRoutes } from './features/accounts/routes.ts';
 import { auditRoutes } from './features/audit/routes.ts';
 import { districts, streets } from './features/areas/resource.ts';
@@ -41,7 +42,7 @@ import { accessKeyRoutes } from './features/accounts/keys.ts';
 import { wallRoutes } from './features/walls/routes.ts';
 import { featureResource } from './http/feature-resource.ts';
 import { notFound, problemHandler } from './http/problem.ts';
-import { setServiceArea } from './http/geojson.ts';
+import { setServiceArea } from './domain/geojson.ts';
 
 export const BODY_LIMIT = '16mb';
 export const WEB_DIST = fileURLToPath(new URL('../dist/web/', import.meta.url));
@@ -76,7 +77,7 @@ export function createApp({ database, config, logger }: { database: Database; co
   // Every API request is authenticated and checked against its route's access rule before any route runs.
   app.use(accessGuard(database));
   // Sign-in and Open311 parse their own small bodies; imports stream theirs: all come before the JSON body parser.
-  app.use(accountRoutes(database, config));
+  app.use(accountRoutes(database, config, { password: DEMO_PASSWORD, accounts: DEMO_ACCOUNTS }));
   app.use(accessKeyRoutes(database));
   app.use(open311Routes(database, config), open311KeyRoutes(database));
   app.use(importRoutes(database, RESOURCES), importJobRoutes(database));

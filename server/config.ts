@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CHINA, type Extent } from './http/geojson.ts';
+import { CHINA, type Extent } from './domain/geojson.ts';
 
 const onOff = z.enum(['on', 'off']);
 /** A number written in decimals: Number() would read "0x50" as 80, "1e3" as 1000 and a blank as 0. */

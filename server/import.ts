@@ -19,8 +19,8 @@ import { IMPORT_LIMITS, guardUpload } from './features/import/limits.ts';
 import { callerEncoding } from './features/import/encoding.ts';
 import { beginImport, recordImport } from './features/import/jobs.ts';
 import { createLogger } from './logger.ts';
-import type { HttpProblem } from './http/problem.ts';
 import { openMigratedDatabase } from './start.ts';
+import type { DomainError } from './domain/errors.ts';
 
 const EXTENSIONS: Record<string, ImportFormat> = {
   '.geojson': 'geojson', '.json': 'geojson', '.ndjson': 'ndjson', '.geojsonl': 'ndjson', '.geojsons': 'ndjson', '.jsonl': 'ndjson', '.csv': 'csv', '.xlsx': 'xlsx', '.zip': 'shapefile', '.osm': 'osm', '.pbf': 'osm.pbf',
@@ -51,7 +51,7 @@ try {
   how = { fields: parseFields(values.fields, def, format), streetTolerance: parseStreetTolerance(values['street-tolerance']), ...importMode(def, values.mode as ImportMode, values.community === undefined ? undefined : Number(values.community)) };
   encoding = callerEncoding(values.encoding, format);
 } catch (error) {
-  console.error(`${(error as HttpProblem).detail ?? (error as Error).message}\n${usage}`);
+  console.error(`${(error as DomainError).detail ?? (error as Error).message}\n${usage}`);
   process.exit(2);
 }
 

@@ -13,7 +13,7 @@ import { ROLES } from './access/viewer.ts';
 import { loadConfig } from './config.ts';
 import { findUsers } from './features/accounts/queries.ts';
 import { changeUser, createUser, newUserSchema, passwordSchema, scopeSchema } from './features/accounts/service.ts';
-import { HttpProblem } from './http/problem.ts';
+import { DomainError } from './domain/errors.ts';
 import { createLogger } from './logger.ts';
 import { openMigratedDatabase } from './start.ts';
 
@@ -71,7 +71,7 @@ try {
     console.log(`added ${user.username} (${user.role}, id ${user.id})${newUser.generated ? `; password: ${newUser.input.password}` : ''}`);
   } else {
     const [user] = await findUsers(database.db, { username });
-    if (!user) throw new HttpProblem(404, 'Not Found', `no user ${username}`);
+    if (!user) throw new DomainError('account.not_found', `no user ${username}`);
     if (password) {
       await changeUser(database.db, user.id, { password: password.password }, actor);
       console.log(`${username}: password reset, sessions ended${password.generated ? `; new password: ${password.password}` : ''}`);
@@ -81,7 +81,7 @@ try {
     }
   }
 } catch (error) {
-  const e = error as HttpProblem & { issues?: { path: PropertyKey[]; message: string }[] };
+  const e = error as DomainError & { issues?: { path: PropertyKey[]; message: string }[] };
   console.error(e.issues ? e.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n') : e.detail ?? e.message);
   process.exitCode = 1;
 } finally {

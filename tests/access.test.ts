@@ -3,7 +3,8 @@ import { sql } from 'kysely';
 import { match } from 'path-to-regexp';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accessGuard } from '../server/access/guard.ts';
+import { accessGuard } from '../server/http/guard.ts';
+import { problemHandler } from '../server/http/problem.ts';
 import { ACCESS_RULES, GUARDED_PREFIXES } from '../server/access/rules.ts';
 import { sessionFor, testApp } from './support/app.ts';
 import { openTestDatabase, type TestDatabase } from './support/databases.ts';
@@ -341,7 +342,7 @@ describe('roles and scopes', () => {
       const withNewRoute = express()
         .use(accessGuard(test.database))
         .get('/api/v1/new-capability', (_req, res) => { ran = true; res.json({ secret: true }); })
-        .use((error: { status: number }, _req: express.Request, res: express.Response, _next: express.NextFunction) => res.status(error.status).end());
+        .use(problemHandler);
       await request(withNewRoute).get('/api/v1/new-capability').expect(401);
       await request(withNewRoute).get('/api/v1/new-capability').set('Authorization', `Bearer ${tokens.admin}`).expect(403);
       expect(ran).toBe(false);

@@ -9,6 +9,7 @@ import { testApp } from './support/app.ts';
 import { mode, openTestDatabase, type TestDatabase } from './support/databases.ts';
 import { osmPbf } from './support/osm-pbf.ts';
 import { GAUSS_KRUGER_PRJ, WGS84_PRJ, pointShapefileZip } from './support/shapefile.ts';
+import { answered } from './support/problems.ts';
 
 const square = (lon: number, lat: number, side = 0.0002) =>
   ({ type: 'Polygon', coordinates: [[[lon, lat], [lon + side, lat], [lon + side, lat + side], [lon, lat + side], [lon, lat]]] });
@@ -314,7 +315,7 @@ describe('import and export', () => {
     const upload = new Readable({ read() { this.destroy(new Error('connection reset')); } });
     const { IMPORT_LIMITS } = await import('../server/features/import/limits.ts');
     const rows = readRows(upload, 'csv', IMPORT_LIMITS.admin);
-    await expect(rows.next()).rejects.toMatchObject({ status: 400, title: 'Unreadable file' });
+    await expect(answered(rows.next())).rejects.toMatchObject({ status: 400, title: 'Unreadable file' });
     expect((await request(app).get('/api/v1/health').expect(200)).body.status).toBe('ok');
   });
 

@@ -4,7 +4,7 @@ import { booleanIntersects } from '@turf/boolean-intersects';
 import type { Feature, FeatureCollection, Polygon } from 'geojson';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Bbox } from '../server/http/params.ts';
+import type { Bbox } from '../server/domain/params.ts';
 import { testApp } from './support/app.ts';
 import { openTestDatabase, type TestDatabase } from './support/databases.ts';
 

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testApp } from './support/app.ts';
+import { sessionFor, testApp } from './support/app.ts';
 import { mode, openTestDatabase, type TestDatabase } from './support/databases.ts';
 
 describe(`problems from database refusals on the ${mode} database`, () => {
@@ -36,6 +36,14 @@ describe(`problems from database refusals on the ${mode} database`, () => {
     expect(second).toBeDefined();
     const response = await request(app).patch(`/api/v1/communities/${second.id}`).set('If-Match', `"${second.version}"`).send({ properties: { code: first.code } });
     expectPlain(response, 409, 'code', `code ${first.code} is already taken`);
+    expect(response.body).toMatchObject({ code: 'database.taken', params: { field: 'code' } });
+  });
+
+  it('carries the stable code of a domain error and the values a translation names', async () => {
+    const token = await sessionFor(test.database, 'admin');
+    const response = await request(app).get('/api/v1/grids/999999').set('Authorization', `Bearer ${token}`);
+    expect(response.status).toBe(404);
+    expect(response.body).toMatchObject({ title: 'Not Found', detail: 'No grid 999999', field: 'id', code: 'resource.not_found', params: { field: 'id', resource: 'grid', id: 999999 } });
   });
 
   it('names the field of a check the database refuses, not the check', async () => {

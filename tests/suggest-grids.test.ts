@@ -2,6 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { suggestPartition, type SuggestedPart } from '../server/features/planning/suggest.ts';
 import { openTestDatabase, type TestDatabase } from './support/databases.ts';
+import { answered } from './support/problems.ts';
 
 /**
  * Suggested grids (issue 5) on real PostGIS, both modes: each suggestion checked by SQL written here, not by
@@ -196,9 +197,9 @@ describe('a C-shaped community', () => {
 
 describe('refusals', () => {
   it('refuses a community of several separate areas, naming the community', async () => {
-    await expect(suggestPartition(db(), fixture.twoParts, 2))
+    await expect(answered(suggestPartition(db(), fixture.twoParts, 2)))
       .rejects.toMatchObject({ status: 422, extensions: { field: 'community' } });
-    await expect(suggestPartition(db(), fixture.twoParts, 1))
+    await expect(answered(suggestPartition(db(), fixture.twoParts, 1)))
       .rejects.toMatchObject({ status: 422, extensions: { field: 'community' } });
   });
 
@@ -206,21 +207,21 @@ describe('refusals', () => {
     const [whole] = (await suggestChecked(fixture.empty, 1)).parts;
     expect(whole.households).toBe(0);
     expect(whole.buildings).toBeGreaterThan(100);
-    await expect(suggestPartition(db(), fixture.empty, 2))
+    await expect(answered(suggestPartition(db(), fixture.empty, 2)))
       .rejects.toMatchObject({ status: 422, extensions: { field: 'count', most: 1 } });
   });
 
   it('refuses more grids than buildings with households, saying how many it can make', async () => {
     const { rows: [{ inhabited }] } = await sql<{ inhabited: number }>`
       select count(*)::int as inhabited from buildings where community_id = 1 and households > 0`.execute(db());
-    await expect(suggestPartition(db(), 1, inhabited + 1))
+    await expect(answered(suggestPartition(db(), 1, inhabited + 1)))
       .rejects.toMatchObject({ status: 422, extensions: { field: 'count', most: inhabited } });
   });
 
   it('refuses a count that is not a whole number of grids, and an unknown community', async () => {
     for (const count of [0, -1, 2.5, Number.NaN]) {
-      await expect(suggestPartition(db(), 1, count)).rejects.toMatchObject({ status: 400, extensions: { field: 'count' } });
+      await expect(answered(suggestPartition(db(), 1, count))).rejects.toMatchObject({ status: 400, extensions: { field: 'count' } });
     }
-    await expect(suggestPartition(db(), 999_999, 2)).rejects.toMatchObject({ status: 404 });
+    await expect(answered(suggestPartition(db(), 999_999, 2))).rejects.toMatchObject({ status: 404 });
   });
 });

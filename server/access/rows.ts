@@ -1,8 +1,8 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { currentVersion, type FeatureLayer } from '../db/feature-store.ts';
 import type { DB } from '../db/schema.ts';
-import type { ResourceDefinition } from '../http/feature-resource.ts';
-import { HttpProblem } from '../http/problem.ts';
+import type { ResourceDefinition } from './resource.ts';
+import { DomainError } from '../domain/errors.ts';
 import { allOf, inScope, personalShown, PUBLIC_READ, readConditions, seesAggregateOnly, writeCondition, type Mask, type WriteAction } from './policy.ts';
 import type { Viewer } from './viewer.ts';
 
@@ -24,7 +24,7 @@ const featureLayer = (def: ResourceDefinition): FeatureLayer => ({
  */
 export function visibleLayer(def: ResourceDefinition, viewer: Viewer): FeatureLayer {
   const conditions = readConditions(def.name, def.place, viewer, 'r');
-  if (!conditions) throw new HttpProblem(403, 'Forbidden', `a ${viewer.role} may not read ${def.name}`);
+  if (!conditions) throw new DomainError('access.forbidden', `a ${viewer.role} may not read ${def.name}`, {}, { role: viewer.role, resource: def.singular });
   if (viewer.role === 'admin') return featureLayer(def);
   const aggregate = seesAggregateOnly(def.name, viewer);
   const masks = Object.fromEntries(Object.entries(def.personal ?? {}).map(([c, mask]) => [c, aggregate ? 'hidden' : mask]));
@@ -51,12 +51,12 @@ function maskedLayer(def: ResourceDefinition, conditions: RawBuilder<unknown>[],
 }
 
 const outsideScope = (def: ResourceDefinition, viewer: Viewer, id: number) =>
-  new HttpProblem(403, 'Outside your scope', `${def.singular} ${id} lies outside what a ${viewer.role} in your scope may see`, { field: 'id' });
+  new DomainError('access.outside_scope', `${def.singular} ${id} lies outside what a ${viewer.role} in your scope may see`, { field: 'id' }, { resource: def.singular, id });
 
 /** Why a row the viewer asked for is not in its view: 404 when there is no such row, 403 when it lies outside. */
 export async function unseen(db: Kysely<DB>, def: ResourceDefinition, viewer: Viewer, id: number) {
   return (await currentVersion(db, def.table, id)) === undefined
-    ? new HttpProblem(404, 'Not Found', `No ${def.singular} ${id}`, { field: 'id' })
+    ? new DomainError('resource.not_found', `No ${def.singular} ${id}`, { field: 'id' }, { resource: def.singular, id })
     : outsideScope(def, viewer, id);
 }
 
@@ -68,9 +68,9 @@ export async function requireWritable(db: Kysely<DB>, def: ResourceDefinition, v
     select coalesce(${allOf(readable)}, false) as readable,
            coalesce(${writable}, false) as writable
     from ${sql.table(def.table)} t where t.id = ${id}`.execute(db);
-  if (!rows[0]) throw new HttpProblem(404, 'Not Found', `No ${def.singular} ${id}`, { field: 'id' });
+  if (!rows[0]) throw new DomainError('resource.not_found', `No ${def.singular} ${id}`, { field: 'id' }, { resource: def.singular, id });
   if (!rows[0].readable) throw outsideScope(def, viewer, id);
-  if (!rows[0].writable) throw new HttpProblem(403, 'Forbidden', `${def.singular} ${id} is outside what a ${viewer.role} in your scope may ${action}`, { field: 'id' });
+  if (!rows[0].writable) throw new DomainError('access.forbidden', `${def.singular} ${id} is outside what a ${viewer.role} in your scope may ${action}`, { field: 'id' }, { role: viewer.role, resource: def.singular, id });
 }
 
 /** After a write, inside its transaction: every row written must lie where the viewer may write. */
@@ -82,7 +82,7 @@ export async function refuseOutsideScope(db: Kysely<DB>, def: ResourceDefinition
     where t.id in (select json_array_elements_text(${JSON.stringify(ids)}::json)::int) and not coalesce(${writable}, false)
     order by t.id limit 1`.execute(db);
   if (rows.length) {
-    throw new HttpProblem(403, 'Outside your scope', `${def.singular} ${rows[0].id} would lie outside the scope a ${viewer.role} may ${action} in`, { field: 'geometry' });
+    throw new DomainError('access.outside_scope', `${def.singular} ${rows[0].id} would lie outside the scope a ${viewer.role} may ${action} in`, { field: 'geometry' }, { resource: def.singular, id: rows[0].id });
   }
 }
 
@@ -107,8 +107,7 @@ export async function refuseRelinksOutsideScope(db: Kysely<DB>, viewer: Viewer, 
     order by e.id limit 1`.execute(db);
   if (rows.length) {
     const [{ resource, row_id }] = rows;
-    throw new HttpProblem(403, 'Outside your scope',
-      `this change would relink ${resource} ${row_id}, which lies outside the scope a ${viewer.role} may change`, { field: 'geometry', resource, id: row_id });
+    throw new DomainError('access.outside_scope', `this change would relink ${resource} ${row_id}, which lies outside the scope a ${viewer.role} may change`, { field: 'geometry', resource, id: row_id });
   }
 }
 

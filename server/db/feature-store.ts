@@ -1,5 +1,5 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import type { Bbox } from '../http/params.ts';
+import type { Bbox } from '../domain/params.ts';
 import { actorSetting, type Actor } from './actor.ts';
 import type { DB } from './schema.ts';
 

@@ -1,4 +1,4 @@
-import type { ResourceDefinition } from '../http/feature-resource.ts';
+import type { ResourceDefinition } from '../access/resource.ts';
 import { districts, streets } from './areas/resource.ts';
 import { buildings } from './buildings/resource.ts';
 import { communities } from './communities/resource.ts';

@@ -1,122 +1,23 @@
-import { Router, type Request } from 'express';
-import type { Kysely, Transaction } from 'kysely';
+import { Router } from 'express';
+import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../db/database.ts';
 import {
   bboxCondition, currentVersion, deleteFeature, insertFeatures, invalidGeometries, listFeatures, lockMapWrites, readFeatures,
-  updateFeature, type Condition, type FeatureInput, type FeatureTable,
+  updateFeature, type Condition, type FeatureInput,
 } from '../db/feature-store.ts';
 import type { DB } from '../db/schema.ts';
-import { forbiddenProperties, type Mask, type Place, type ResourceName } from '../access/policy.ts';
+import { forbiddenProperties } from '../access/policy.ts';
 import {
   createdBy, refuseOutsideScope, refuseRelinksOutsideScope, requireWritable, unseen, visibleLayer,
 } from '../access/rows.ts';
-import { actorOf, type Viewer } from '../access/viewer.ts';
-import { parseBody } from './body.ts';
-import { geometrySchema, type GeometryRules, type GeometryType } from './geojson.ts';
-import { parseBbox, parseId, parseIfMatch, parseLimit, parseQueryValue, type QueryValueType } from './params.ts';
-import { HttpProblem } from './problem.ts';
+import { actorOf } from '../access/viewer.ts';
+import { MAX_FEATURES, refuseForbiddenProperties, resourceGeometry, validProperties, type ResourceDefinition } from '../access/resource.ts';
+import { parseBody } from '../domain/body.ts';
+import { parseBbox, parseId, parseIfMatch, parseLimit, parseQueryValue } from '../domain/params.ts';
+import { DomainError } from '../domain/errors.ts';
 import { origin } from './origin.ts';
 
-export const MAX_FEATURES = 10_000;
-
-export interface Filter {
-  type: QueryValueType;
-  /** the SQL condition on row `t` for a parsed value */
-  condition: (value: never) => Condition;
-}
-
-/** What makes a map table an API resource: its shape, its filters and its rules. */
-export interface ResourceDefinition extends FeatureTable {
-  /** URL segment under /api/v1, and the resource's name in the access policy */
-  name: ResourceName;
-  /** one of them, for messages */
-  singular: string;
-  geometry: readonly GeometryType[];
-  /** what a geometry must keep to: a vertex cap, the service area */
-  geometryRules: GeometryRules;
-  /** a row may be written without a geometry (null: one the database derives, or none yet) */
-  nullGeometry?: boolean;
-  /**
-   * the read-only property that says a row's geometry is the database's own (a street drawn from its
-   * communities): a file that says so, as an export does, gives no geometry, and the database derives it again
-   */
-  derivedGeometry?: string;
-  /** writable properties; a POST fills the omitted ones from `defaults` */
-  properties: z.ZodObject;
-  defaults: Record<string, unknown>;
-  /** properties that are derived or kept by the database: shown, never written */
-  readOnly: readonly string[];
-  filters: Record<string, Filter>;
-  /** where a row sits on the map, for scopes */
-  place: Place;
-  /** personal columns (geom for a home point) and how they are masked for those who may not see them */
-  personal?: Record<string, Mask>;
-  /** a column that records the user who created the row */
-  createdBy?: string;
-  /** the property that names a row in a city's own files (a code, a register's id): imports with mode=upsert match rows by it */
-  naturalKey?: string;
-  /** words a city's files use for a property's codes (在职党员 for in_service), by property: imports read them as the codes */
-  vocabulary?: Record<string, Record<string, string>>;
-  /** rules that need the stored rows (inside the write's transaction; throwing undoes the write) */
-  check?: (trx: Transaction<DB>, ids: number[]) => Promise<void>;
-  /** what an import reports of the stored rows without refusing them (a community mostly outside its street) */
-  warn?: (trx: Transaction<DB>, ids: number[], options: WarnOptions) => Promise<RowWarning[]>;
-  /** what must hold before a row is changed (inside the change's transaction, the row found writable) */
-  beforeUpdate?: (trx: Transaction<DB>, id: number, req: Request) => Promise<void>;
-  /** what must hold, or happen, before a row is deleted (inside the delete's transaction) */
-  beforeDelete?: (trx: Transaction<DB>, id: number, req: Request) => Promise<void>;
-}
-
-export interface RowWarning { id: number; field: string; reason: string }
-export interface WarnOptions {
-  /** the share of a community's area that may lie outside its street's boundary */
-  streetTolerance: number;
-}
-
-/** A property the viewer's role may not set is refused by name. */
-function refuseForbiddenProperties(def: ResourceDefinition, viewer: Viewer, properties: Record<string, unknown>, field: string) {
-  const [forbidden] = forbiddenProperties(def.name, viewer, Object.keys(properties));
-  if (forbidden) throw new HttpProblem(403, 'Forbidden property', `a ${viewer.role} may not set ${forbidden}`, { field: `${field}.${forbidden}` });
-}
-
-const strictSchemas = new WeakMap<ResourceDefinition, { whole: z.ZodType; partial: z.ZodType }>();
-
-/**
- * A feature's properties checked against the resource's schema; a POST's omitted properties take their
- * defaults. A read-only property is refused with its own explanation, or dropped (a file Gridmap exported,
- * imported again, carries ids and derived links).
- */
-export function validProperties(
-  def: ResourceDefinition,
-  input: Record<string, unknown> | null | undefined,
-  field: string,
-  { partial = false, readOnly = 'refuse' }: { partial?: boolean; readOnly?: 'refuse' | 'drop' } = {},
-): Record<string, unknown> {
-  let schemas = strictSchemas.get(def);
-  if (!schemas) strictSchemas.set(def, (schemas = { whole: def.properties.strict(), partial: def.properties.partial().strict() }));
-  const given = { ...(input ?? {}) };
-  for (const key of Object.keys(given)) {
-    if (typeof given[key] === 'string' && (given[key] as string).includes('\u0000')) {
-      throw new HttpProblem(400, 'Invalid value', `${key} contains a NUL character`, { field: `${field}.${key}` });
-    }
-    if (!def.readOnly.includes(key)) continue;
-    if (readOnly === 'drop') delete given[key];
-    else throw new HttpProblem(400, 'Read-only property', `${key} is derived or kept by Gridmap and cannot be set`, { field: `${field}.${key}` });
-  }
-  return parseBody(partial ? schemas.partial : schemas.whole, partial ? given : { ...def.defaults, ...given }, field.split('.')) as Record<string, unknown>;
-}
-
-/** The geometry a resource takes, by its type and rules: what API writes, imports and the OpenAPI document share. */
-export const resourceGeometry = (def: ResourceDefinition) => {
-  const geometry = geometrySchema(def.geometry, def.geometryRules);
-  return def.nullGeometry ? geometry.nullable() : geometry;
-};
-
-/**
- * A feature's properties as sent, for `validProperties` to check: a zod record would drop a "__proto__" key
- * that the strict check must see to refuse.
- */
 const sentProperties = z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'properties must be an object');
 
 const feature = (geometry: z.ZodType) =>
@@ -145,19 +46,19 @@ export function featureResource(database: Database, def: ResourceDefinition) {
     const invalid = await invalidGeometries(db, inputs, def.multi);
     if (invalid.length === 0) return;
     const errors = invalid.map(({ index, reason }) => ({ field: field(index), message: reason }));
-    throw new HttpProblem(422, 'Invalid geometry', `${errors[0].field}: ${errors[0].message}`, { field: errors[0].field, errors });
+    throw new DomainError('geometry.invalid', `${errors[0].field}: ${errors[0].message}`, { field: errors[0].field, errors });
   }
 
   async function refuseStale(db: Kysely<DB>, id: number, version: number | undefined): Promise<never> {
     const current = await currentVersion(db, def.table, id);
-    if (current === undefined) throw new HttpProblem(404, 'Not Found', `No ${def.singular} ${id}`, { field: 'id' });
-    throw new HttpProblem(412, 'Precondition Failed', `${def.singular} ${id} is at version ${current}, not ${version}: reload it and try again`, { field: 'If-Match', version: current });
+    if (current === undefined) throw new DomainError('resource.not_found', `No ${def.singular} ${id}`, { field: 'id' }, { resource: def.singular, id });
+    throw new DomainError('request.stale_version', `${def.singular} ${id} is at version ${current}, not ${version}: reload it and try again`, { field: 'If-Match', version: current });
   }
 
   router.get(base, async (req, res) => {
     const known = new Set(['bbox', 'limit', 'after', ...Object.keys(def.filters)]);
     const unknown = Object.keys(req.query).find((key) => !known.has(key));
-    if (unknown) throw new HttpProblem(400, 'Unknown parameter', `${unknown} is not a filter of ${def.name}; use ${[...known].join(', ')}`, { field: unknown });
+    if (unknown) throw new DomainError('request.unknown_parameter', `${unknown} is not a filter of ${def.name}; use ${[...known].join(', ')}`, { field: unknown });
     const conditions: Condition[] = [];
     const bbox = parseBbox(req.query.bbox);
     if (bbox) conditions.push(bboxCondition(bbox));
@@ -216,7 +117,7 @@ export function featureResource(database: Database, def: ResourceDefinition) {
     const viewer = req.viewer!;
     if (body.properties) refuseForbiddenProperties(def, viewer, body.properties, 'properties');
     const [geometryForbidden] = body.geometry === undefined ? [] : forbiddenProperties(def.name, viewer, ['geometry']);
-    if (geometryForbidden) throw new HttpProblem(403, 'Forbidden property', `a ${viewer.role} may not move a ${def.singular}`, { field: 'geometry' });
+    if (geometryForbidden) throw new DomainError('access.forbidden_property', `a ${viewer.role} may not move a ${def.singular}`, { field: 'geometry' }, { role: viewer.role, resource: def.singular });
     const input: FeatureInput = {
       geometry: body.geometry,
       properties: body.properties && validProperties(def, body.properties, 'properties', { partial: true }),
@@ -224,7 +125,7 @@ export function featureResource(database: Database, def: ResourceDefinition) {
     const stored = await database.db.transaction().execute(async (trx) => {
       const auditFrom = await lockMapWrites(trx, actorOf(req));
       await requireWritable(trx, def, viewer, id, 'update');
-      await def.beforeUpdate?.(trx, id, req);
+      await def.beforeUpdate?.(trx, id, { viewer: req.viewer!, query: req.query });
       if (input.geometry !== undefined) await rejectInvalidGeometry(trx, [input], () => 'geometry');
       if (!(await updateFeature(trx, def, id, input, version))) await refuseStale(trx, id, version);
       await refuseOutsideScope(trx, def, viewer, 'update', [id]);
@@ -241,7 +142,7 @@ export function featureResource(database: Database, def: ResourceDefinition) {
     await database.db.transaction().execute(async (trx) => {
       const auditFrom = await lockMapWrites(trx, actorOf(req));
       await requireWritable(trx, def, req.viewer!, id, 'delete');
-      await def.beforeDelete?.(trx, id, req);
+      await def.beforeDelete?.(trx, id, { viewer: req.viewer!, query: req.query });
       if (!(await deleteFeature(trx, def.table, id, version))) await refuseStale(trx, id, version);
       await refuseRelinksOutsideScope(trx, req.viewer!, auditFrom);
     });

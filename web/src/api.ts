@@ -1,3 +1,4 @@
+import { pageLang, problemText } from './errors.ts';
 
 export interface MapConfig {
   /** tiles and labels: URL templates, one per tile server; crs: the datum the tiles are drawn in */
@@ -43,10 +44,10 @@ export function postFollowed(url: string, body: Blob, headers: Record<string, st
   });
 }
 
-/** The problem's own words when the API refuses. */
+/** What the API refused, in the interface's language (the one I18nProvider set on the page). */
 export async function problemOf(response: Response): Promise<string> {
   const problem = await response.json().catch(() => null);
-  return problem?.detail ?? problem?.title ?? `${response.status} ${response.statusText}`;
+  return (problem && problemText(problem, pageLang())) ?? `${response.status} ${response.statusText}`;
 }
 
 export async function getJson<T>(url: string): Promise<T> {

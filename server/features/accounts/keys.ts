@@ -2,9 +2,9 @@ import express, { Router } from 'express';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../../db/database.ts';
-import { parseBody } from '../../http/body.ts';
-import { parseId } from '../../http/params.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import { parseBody } from '../../domain/body.ts';
+import { parseId } from '../../domain/params.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { openSession } from './queries.ts';
 
 export const keyBody = z.object({
@@ -39,7 +39,7 @@ export function accessKeyRoutes({ db }: Database) {
         await sql`select id from users where id = ${viewer.id} for update`.execute(trx);
         const { rows: [{ n }] } = await sql<{ n: number }>`
           select count(*)::int as n from sessions where user_id = ${viewer.id} and read_only and revoked_at is null and expires_at > now()`.execute(trx);
-        if (n >= MAX_KEYS) throw new HttpProblem(409, 'Too many keys', `you have ${n} live keys; revoke one first`, { field: 'label' });
+        if (n >= MAX_KEYS) throw new DomainError('account.too_many_keys', `you have ${n} live keys; revoke one first`, { field: 'label' });
         return openSession(trx, viewer.id, { hours: days * 24, readOnly: true, label, address: req.ip });
       });
       req.log.info({ key: key.id, label }, 'access key opened');
@@ -52,7 +52,7 @@ export function accessKeyRoutes({ db }: Database) {
       const { rows } = await sql`
         update sessions set revoked_at = now()
         where id = ${id} and user_id = ${req.viewer!.id} and read_only and revoked_at is null returning id`.execute(db);
-      if (rows.length === 0) throw new HttpProblem(404, 'Not Found', `you have no live key ${id}`, { field: 'id' });
+      if (rows.length === 0) throw new DomainError('account.key_not_found', `you have no live key ${id}`, { field: 'id' });
       res.status(204).end();
     });
 }

@@ -1,12 +1,11 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import express, { Router } from 'express';
 import { z } from 'zod';
-import { DEMO_ACCOUNTS, DEMO_PASSWORD } from '../../../data/demo-accounts.ts';
 import type { Config } from '../../config.ts';
 import type { Database } from '../../db/database.ts';
-import { parseBody } from '../../http/body.ts';
-import { parseId, parseIfMatch, parseLimit, parseQueryValue } from '../../http/params.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import { parseBody } from '../../domain/body.ts';
+import { parseId, parseIfMatch, parseLimit, parseQueryValue } from '../../domain/params.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { accessOf } from '../../access/policy.ts';
 import { MAP_RESOURCES } from '../../access/rules.ts';
 import { actorOf, bearerToken, ROLES } from '../../access/viewer.ts';
@@ -50,7 +49,10 @@ const signedIn = (row: Parameters<typeof userJson>[0]) => ({
 });
 
 /** Sign-in, sign-out and the signed-in user; admins manage users. Login bodies are tiny: 4 kB at most. */
-export function accountRoutes(database: Database, config: Config) {
+/** The demo city's accounts, which the login screen offers (the demo data is the program's to give, not this feature's). */
+export interface DemoAccounts { password: string; accounts: readonly { username: string }[] }
+
+export function accountRoutes(database: Database, config: Config, demo: DemoAccounts) {
   const { db } = database;
   const smallJson = express.json({ limit: '4kb', type: ['application/json', 'application/*+json'] });
 
@@ -63,7 +65,7 @@ export function accountRoutes(database: Database, config: Config) {
       if (refused) {
         res.set('Retry-After', String(Math.max(1, refused.retryAfter)));
         const which = refused.field === 'username' ? 'for this account from this address' : 'from this address';
-        throw new HttpProblem(429, 'Too many failed logins', `too many failed logins ${which}: try again in ${Math.ceil(refused.retryAfter / 60)} minutes`, { field: refused.field });
+        throw new DomainError('account.too_many_failed_logins', `too many failed logins ${which}: try again in ${Math.ceil(refused.retryAfter / 60)} minutes`, { field: refused.field }, { minutes: Math.ceil(refused.retryAfter / 60) });
       }
       await delay(accountDelayMs(account));
       const user = await passwordHashOf(db, username);
@@ -71,7 +73,7 @@ export function accountRoutes(database: Database, config: Config) {
       const matches = await verifyPassword(password, user?.password_hash);
       if (!user || !matches || user.disabled) {
         req.log.info({ username, address }, 'login failed');
-        throw new HttpProblem(401, 'Invalid credentials', 'the username or password is wrong, or the account is disabled', { field: 'password' });
+        throw new DomainError('account.invalid_credentials', 'the username or password is wrong, or the account is disabled', { field: 'password' });
       }
       await clearFailures(db, username, address);
       const session = await openSession(db, user.id, { hours: config.SESSION_HOURS, address });
@@ -91,13 +93,13 @@ export function accountRoutes(database: Database, config: Config) {
     .get('/api/v1/auth/demo-accounts', async (_req, res) => {
       if (config.GRIDMAP_DEMO === 'off') return res.json({ password: null, accounts: [] });
       const present = new Set((await findUsers(db)).filter((u) => !u.disabled).map((u) => u.username));
-      const accounts = DEMO_ACCOUNTS.filter((a) => present.has(a.username));
-      res.json({ password: accounts.length ? DEMO_PASSWORD : null, accounts });
+      const accounts = demo.accounts.filter((a) => present.has(a.username));
+      res.json({ password: accounts.length ? demo.password : null, accounts });
     })
 
     .get('/api/v1/users', async (req, res) => {
       const role = parseQueryValue(req.query.role, 'role', 'text') as string | undefined;
-      if (role !== undefined && !ROLES.includes(role as never)) throw new HttpProblem(400, 'Invalid parameter', `role must be one of ${ROLES.join(', ')}`, { field: 'role' });
+      if (role !== undefined && !ROLES.includes(role as never)) throw new DomainError('request.invalid_parameter', `role must be one of ${ROLES.join(', ')}`, { field: 'role' });
       const limit = parseLimit(req.query.limit, { fallback: 1000, max: 1000 });
       const after = req.query.after === undefined ? 0 : parseId(req.query.after, 'after');
       res.json({ users: (await findUsers(db, { role, after, limit })).map(userJson) });
@@ -105,7 +107,7 @@ export function accountRoutes(database: Database, config: Config) {
     .get('/api/v1/users/:id', async (req, res) => {
       const id = parseId(req.params.id);
       const [row] = await findUsers(db, { id });
-      if (!row) throw new HttpProblem(404, 'Not Found', `No user ${id}`, { field: 'id' });
+      if (!row) throw new DomainError('account.not_found', `No user ${id}`, { field: 'id' });
       res.set('ETag', `"${row.version}"`).json(userJson(row));
     })
     .post('/api/v1/users', express.json({ limit: '16kb' }), async (req, res) => {

@@ -2,8 +2,8 @@ import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import { actAs, type Actor } from '../../db/actor.ts';
 import type { DB } from '../../db/schema.ts';
-import { rowId } from '../../http/fields.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import { rowId } from '../../domain/fields.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { ROLES, type Role, type Scope } from '../../access/viewer.ts';
 import { hashPassword } from './passwords.ts';
 import { findUsers, revokeSessionsOf, scopeColumns, userJson } from './queries.ts';
@@ -36,7 +36,7 @@ export const userChangeSchema = newUserSchema.omit({ username: true }).partial()
 /** The scope as stored, checked against the map: a scope naming nothing that exists is refused. */
 async function resolveScope(db: Kysely<DB>, input: ScopeInput): Promise<Scope> {
   const unknown = (kind: string, value: unknown) =>
-    new HttpProblem(422, 'Unknown scope', `there is no ${kind} ${value}`, { field: `scope.${kind}` });
+    new DomainError('account.unknown_scope', `there is no ${kind} ${value}`, { field: `scope.${kind}` });
   if (input.district !== undefined) {
     if (!(await db.selectFrom('districts').select('code').where('code', '=', input.district).executeTakeFirst())) throw unknown('district', input.district);
     return { kind: 'district', code: input.district };
@@ -59,13 +59,13 @@ async function resolveScope(db: Kysely<DB>, input: ScopeInput): Promise<Scope> {
  * volunteer is one of the volunteers on the map.
  */
 async function checkRole(db: Kysely<DB>, role: Role, scope: ScopeInput | null | undefined, memberId: number | null | undefined) {
-  if (role === 'admin' && scope) throw new HttpProblem(400, 'Invalid scope', 'an admin sees everything and has no scope', { field: 'scope' });
-  if (role !== 'admin' && !scope) throw new HttpProblem(400, 'Missing scope', `a ${role} works in a scope: give {"district"|"street"|"community"|"grid": …}`, { field: 'scope' });
-  if (role === 'grid_worker' && scope?.grid === undefined) throw new HttpProblem(422, 'Invalid scope', 'a grid worker works in one grid: give {"grid": id}', { field: 'scope' });
+  if (role === 'admin' && scope) throw new DomainError('account.scope_not_for_admin', 'an admin sees everything and has no scope', { field: 'scope' });
+  if (role !== 'admin' && !scope) throw new DomainError('account.missing_scope', `a ${role} works in a scope: give {"district"|"street"|"community"|"grid": …}`, { field: 'scope' });
+  if (role === 'grid_worker' && scope?.grid === undefined) throw new DomainError('account.grid_scope_required', 'a grid worker works in one grid: give {"grid": id}', { field: 'scope' });
   if (role === 'volunteer') {
-    if (!memberId) throw new HttpProblem(400, 'Missing member', 'a volunteer account belongs to a volunteer member: give member_id', { field: 'member_id' });
+    if (!memberId) throw new DomainError('account.missing_member', 'a volunteer account belongs to a volunteer member: give member_id', { field: 'member_id' });
     const member = await db.selectFrom('members').select('is_volunteer').where('id', '=', memberId).executeTakeFirst();
-    if (!member?.is_volunteer) throw new HttpProblem(422, 'Not a volunteer', `member ${memberId} is not a volunteer on the map`, { field: 'member_id' });
+    if (!member?.is_volunteer) throw new DomainError('account.not_a_volunteer', `member ${memberId} is not a volunteer on the map`, { field: 'member_id' });
   }
 }
 
@@ -91,7 +91,7 @@ export async function createUser(db: Kysely<DB>, input: z.infer<typeof newUserSc
  */
 export async function changeUser(db: Kysely<DB>, id: number, change: z.infer<typeof userChangeSchema>, actor: Actor, version?: number) {
   const [current] = await findUsers(db, { id });
-  if (!current) throw new HttpProblem(404, 'Not Found', `No user ${id}`, { field: 'id' });
+  if (!current) throw new DomainError('account.not_found', `No user ${id}`, { field: 'id' });
   const role = change.role ?? current.role;
   const roleChanged = change.role !== undefined && change.role !== current.role;
   // a new role keeps the scope unless it is an admin's (none) or another is given
@@ -110,10 +110,10 @@ export async function changeUser(db: Kysely<DB>, id: number, change: z.infer<typ
     }).where('id', '=', id).where((eb) => (version === undefined ? eb.lit(true) : eb('version', '=', version)))
       .returning('version').executeTakeFirst();
     if (!updated) {
-      throw new HttpProblem(412, 'Precondition Failed', `user ${id} is at version ${current.version}, not ${version}: reload it and try again`, { field: 'If-Match', version: current.version });
+      throw new DomainError('request.stale_version', `user ${id} is at version ${current.version}, not ${version}: reload it and try again`, { field: 'If-Match', version: current.version });
     }
     const { rows } = await sql<{ admins: number }>`select count(*)::int as admins from users where role = 'admin' and not disabled`.execute(trx);
-    if (rows[0].admins === 0) throw new HttpProblem(409, 'Last admin', 'this would leave no active admin: make another admin first', { field: change.disabled ? 'disabled' : 'role' });
+    if (rows[0].admins === 0) throw new DomainError('account.last_admin', 'this would leave no active admin: make another admin first', { field: change.disabled ? 'disabled' : 'role' });
     if (password_hash || roleChanged || change.scope !== undefined || change.disabled) await revokeSessionsOf(trx, id);
   });
   return userJson((await findUsers(db, { id }))[0]);

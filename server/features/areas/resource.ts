@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
-import type { ResourceDefinition } from '../../http/feature-resource.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import { DomainError, type ErrorCode } from '../../domain/errors.ts';
+import type { ResourceDefinition } from '../../access/resource.ts';
 
 /**
  * Districts (区/县) and streets (街道/乡镇): the areas above the communities, their codes GB/T 2260's (a district
@@ -12,8 +12,8 @@ import { HttpProblem } from '../../http/problem.ts';
 const districtCode = z.string().regex(/^\d{6}$/, 'a district code is 6 digits (GB/T 2260)');
 
 /** A row that other rows still name is not deleted: 409 with how many, so the client knows what to move first. */
-function refuseWhileHeld(count: number, title: string, detail: string, extension: string) {
-  if (count > 0) throw new HttpProblem(409, title, detail, { field: 'id', [extension]: count });
+function refuseWhileHeld(count: number, code: ErrorCode, detail: string, extension: string) {
+  if (count > 0) throw new DomainError(code, detail, { field: 'id', [extension]: count });
 }
 
 export const districts: ResourceDefinition = {
@@ -33,7 +33,7 @@ export const districts: ResourceDefinition = {
   async beforeDelete(trx, id) {
     const { rows: [{ n }] } = await sql<{ n: number }>`
       select count(*)::int as n from streets where district_code = (select code from districts where id = ${id})`.execute(trx);
-    refuseWhileHeld(n, 'District has streets', `district ${id} still has ${n} streets: delete or move them first`, 'streets');
+    refuseWhileHeld(n, 'district.has_streets', `district ${id} still has ${n} streets: delete or move them first`, 'streets');
   },
 };
 
@@ -62,6 +62,6 @@ export const streets: ResourceDefinition = {
   async beforeDelete(trx, id) {
     const { rows: [{ n }] } = await sql<{ n: number }>`
       select count(*)::int as n from communities where street_code = (select code from streets where id = ${id})`.execute(trx);
-    refuseWhileHeld(n, 'Street has communities', `street ${id} still has ${n} communities: delete or move them first`, 'communities');
+    refuseWhileHeld(n, 'street.has_communities', `street ${id} still has ${n} communities: delete or move them first`, 'communities');
   },
 };

@@ -2,8 +2,8 @@ import { Router } from 'express';
 import { sql, type RawBuilder } from 'kysely';
 import { allOf } from '../../access/policy.ts';
 import type { Database } from '../../db/database.ts';
-import { invalidParameter } from '../../http/problem.ts';
-import { parseId, parseLimit, parseQueryValue } from '../../http/params.ts';
+import { invalidParameter } from '../../domain/errors.ts';
+import { parseId, parseLimit, parseQueryValue } from '../../domain/params.ts';
 import { origin } from '../../http/origin.ts';
 
 const AUDITED = ['districts', 'streets', 'communities', 'grids', 'buildings', 'members', 'units', 'issues', 'users', 'open311_keys', 'issue_categories', 'issue_extensions', 'issue_photos', 'monthly_matters'];

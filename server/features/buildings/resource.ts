@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
-import type { ResourceDefinition } from '../../http/feature-resource.ts';
-import { externalId } from '../../http/fields.ts';
+import type { ResourceDefinition } from '../../access/resource.ts';
+import { externalId } from '../../domain/fields.ts';
 
 export const BUILDING_KINDS = ['residential', 'commercial', 'shop', 'school', 'unit', 'other'] as const;
 /** The kinds as a housing register names them. */

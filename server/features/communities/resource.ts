@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
-import type { ResourceDefinition } from '../../http/feature-resource.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import type { ResourceDefinition } from '../../access/resource.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { refuseGridsOutside } from '../grids/resource.ts';
 
 export const communities: ResourceDefinition = {
@@ -57,7 +57,7 @@ export const communities: ResourceDefinition = {
   async beforeDelete(trx, id) {
     const { rows } = await sql<{ n: number }>`select count(*)::int as n from grids where community_id = ${id}`.execute(trx);
     if (rows[0].n > 0) {
-      throw new HttpProblem(409, 'Community has grids', `community ${id} still has ${rows[0].n} grids: delete or move them first`, { field: 'id', grids: rows[0].n });
+      throw new DomainError('community.has_grids', `community ${id} still has ${rows[0].n} grids: delete or move them first`, { field: 'id', grids: rows[0].n });
     }
   },
 };

@@ -4,7 +4,7 @@ import { allOf, countsFewHomes, homesShown, personalShown, readConditions } from
 import type { Database } from '../../db/database.ts';
 import { unseen } from '../../access/rows.ts';
 import { featureResource } from '../../http/feature-resource.ts';
-import { parseId } from '../../http/params.ts';
+import { parseId } from '../../domain/params.ts';
 import { communityTree } from './queries.ts';
 import { communities } from './resource.ts';
 

@@ -1,8 +1,8 @@
 import { Router, type Request } from 'express';
 import { sql } from 'kysely';
 import type { Database } from '../../db/database.ts';
-import { onlyParameters, parseQueryValue, parseTime } from '../../http/params.ts';
-import { HttpProblem, invalidParameter } from '../../http/problem.ts';
+import { onlyParameters, parseQueryValue, parseTime } from '../../domain/params.ts';
+import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import { countsAllMembers, coverageCollection, coverageGaps, DEFAULT_REACH_M, type CoverageFilter, type CoverageOptions } from './queries.ts';
 
 export const MAX_REACH_M = 5000;
@@ -35,9 +35,9 @@ async function knownFilter(db: Database['db'], req: Request): Promise<CoverageFi
     select ${filter.community ?? null}::int is null or exists (select from communities where id = ${filter.community ?? null}::int) as community,
            ${filter.street ?? null}::text is null or exists (select from streets where code = ${filter.street ?? null}::text) as street,
            ${filter.district ?? null}::text is null or exists (select from districts where code = ${filter.district ?? null}::text) as district`.execute(db);
-  if (!known.community) throw new HttpProblem(404, 'Not Found', `No community ${filter.community}`, { field: 'community' });
-  if (!known.street) throw new HttpProblem(404, 'Not Found', `No street ${filter.street}`, { field: 'street' });
-  if (!known.district) throw new HttpProblem(404, 'Not Found', `No district ${filter.district}`, { field: 'district' });
+  if (!known.community) throw new DomainError('community.not_found', `No community ${filter.community}`, { field: 'community' });
+  if (!known.street) throw new DomainError('street.not_found', `No street ${filter.street}`, { field: 'street' });
+  if (!known.district) throw new DomainError('district.not_found', `No district ${filter.district}`, { field: 'district' });
   return filter;
 }
 

@@ -3,9 +3,9 @@ import { z } from 'zod';
 import { actorOf } from '../../access/viewer.ts';
 import type { Config } from '../../config.ts';
 import type { Database } from '../../db/database.ts';
-import { parseBody } from '../../http/body.ts';
-import { parseId, parseQueryValue, parseLimit } from '../../http/params.ts';
-import { HttpProblem, invalidParameter } from '../../http/problem.ts';
+import { parseBody } from '../../domain/body.ts';
+import { parseId, parseQueryValue, parseLimit } from '../../domain/params.ts';
+import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import { SKILLS } from '../members/resource.ts';
 import { MAX_K } from '../volunteers/routes.ts';
 import { actOnDispatch, cancelRequest, DISPATCH_ACTIONS, dispatchIssue, issueDispatches, listDispatches, type DispatchAction } from './service.ts';
@@ -55,7 +55,7 @@ export function dispatchRoutes(database: Database, config: Config) {
     const id = parseId(req.params.id);
     const action = req.params.action as DispatchAction;
     if (!DISPATCH_ACTIONS.includes(action)) {
-      throw new HttpProblem(404, 'Not Found', `${req.params.action} is not an action on a dispatch; use ${DISPATCH_ACTIONS.join(', ')}`, { field: 'action' });
+      throw new DomainError('dispatch.unknown_action', `${req.params.action} is not an action on a dispatch; use ${DISPATCH_ACTIONS.join(', ')}`, { field: 'action' });
     }
     res.json(await actOnDispatch(db, req.viewer!, actorOf(req), id, action));
   });

@@ -4,8 +4,8 @@ import { DISPATCHERS } from '../../access/rules.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import { actAs, beginIssueWrites, type Actor } from '../../db/actor.ts';
 import type { DB } from '../../db/schema.ts';
-import type { Geometry } from '../../http/geojson.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import type { Geometry } from '../../domain/geojson.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { findUsers, viewerOf } from '../accounts/queries.ts';
 import { issues, OPEN_STATUSES } from '../issues/resource.ts';
 import { nearestVolunteers } from '../volunteers/nearest.ts';
@@ -54,8 +54,8 @@ const dispatchable = (viewer: Viewer, alias: string) => (viewer.scope ? inScope(
 async function dispatchableIssue(trx: Transaction<DB>, viewer: Viewer, id: number) {
   const { rows } = await sql<{ id: number; status: string; inside: boolean }>`
     select i.id, i.status, coalesce(${dispatchable(viewer, 'i')}, false) as inside from issues i where i.id = ${id}`.execute(trx);
-  if (!rows[0]) throw new HttpProblem(404, 'Not Found', `No issue ${id}`, { field: 'id' });
-  if (!rows[0].inside) throw new HttpProblem(403, 'Outside your scope', `issue ${id} lies outside the scope a ${viewer.role} dispatches in`, { field: 'id' });
+  if (!rows[0]) throw new DomainError('issue.not_found', `No issue ${id}`, { field: 'id' });
+  if (!rows[0].inside) throw new DomainError('access.outside_scope', `issue ${id} lies outside the scope a ${viewer.role} dispatches in`, { field: 'id' });
   return rows[0];
 }
 
@@ -118,11 +118,11 @@ export async function dispatchIssue(db: Kysely<DB>, viewer: Viewer, actor: Actor
   const requestId = await db.transaction().execute(async (trx) => {
     await begin(trx, actor);
     const issue = await dispatchableIssue(trx, viewer, issueId);
-    if (!(OPEN_STATUSES as readonly string[]).includes(issue.status)) throw new HttpProblem(409, 'Issue settled', `issue ${issueId} is ${issue.status}: there is nothing to dispatch`, { field: 'id' });
+    if (!(OPEN_STATUSES as readonly string[]).includes(issue.status)) throw new DomainError('dispatch.issue_settled', `issue ${issueId} is ${issue.status}: there is nothing to dispatch`, { field: 'id' });
     const { rows: [active] } = await sql<{ id: number; state: string }>`
       select id, state from dispatch_requests where issue_id = ${issueId} and state in ('open', 'assigned')`.execute(trx);
     if (active) {
-      throw new HttpProblem(409, 'Already dispatched', `issue ${issueId} has dispatch request ${active.id} (${active.state}); cancel it first`, { field: 'id', request_id: active.id });
+      throw new DomainError('dispatch.already_dispatched', `issue ${issueId} has dispatch request ${active.id} (${active.state}); cancel it first`, { field: 'id', request_id: active.id });
     }
     const { rows: [request] } = await sql<RequestRow>`
       insert into dispatch_requests (issue_id, k, skills, timeout_s, requested_by)
@@ -141,7 +141,7 @@ export async function cancelRequest(db: Kysely<DB>, viewer: Viewer, actor: Actor
     await dispatchableIssue(trx, viewer, issueId);
     const { rows: [request] } = await sql<{ id: number }>`
       update dispatch_requests set state = 'cancelled' where issue_id = ${issueId} and state in ('open', 'assigned') returning id`.execute(trx);
-    if (!request) throw new HttpProblem(404, 'Not Found', `issue ${issueId} has no dispatch request at work`, { field: 'id' });
+    if (!request) throw new DomainError('dispatch.not_found', `issue ${issueId} has no dispatch request at work`, { field: 'id' });
     await sql`update dispatches set state = case when state = 'offered' then 'withdrawn' else 'cancelled' end
               where request_id = ${request.id} and state in ('offered', 'accepted', 'arrived')`.execute(trx);
   });
@@ -159,9 +159,9 @@ export async function actOnDispatch(db: Kysely<DB>, viewer: Viewer, actor: Actor
     const { rows: [dispatch] } = await sql<{ state: string; volunteer_id: number; request_id: number; expired: boolean; inside: boolean }>`
       select d.state, d.volunteer_id, d.request_id, d.expires_at <= now() as expired, coalesce(${dispatchable(viewer, 'i')}, false) as inside
       from dispatches d join issues i on i.id = d.issue_id where d.id = ${id}`.execute(trx);
-    if (!dispatch) throw new HttpProblem(404, 'Not Found', `No dispatch ${id}`, { field: 'id' });
+    if (!dispatch) throw new DomainError('dispatch.not_found', `No dispatch ${id}`, { field: 'id' });
     if (!mayAct(viewer, dispatch.volunteer_id, dispatch.inside)) {
-      throw new HttpProblem(403, 'Forbidden', `dispatch ${id} is not yours to ${action}`, { field: 'id' });
+      throw new DomainError('dispatch.forbidden', `dispatch ${id} is not yours to ${action}`, { field: 'id' });
     }
     const request = await requestOf(trx, dispatch.request_id);
     const { from, to } = TRANSITIONS[action];
@@ -169,10 +169,10 @@ export async function actOnDispatch(db: Kysely<DB>, viewer: Viewer, actor: Actor
       // the timer has not run yet: the offer lapsed all the same, and passes on
       await sql`update dispatches set state = 'timed_out' where id = ${id}`.execute(trx);
       await passOn(trx, [request.id]);
-      return { refused: new HttpProblem(409, 'Offer expired', `the offer of dispatch ${id} expired; it has passed to the next volunteer`, { field: 'id', state: 'timed_out' }) };
+      return { refused: new DomainError('dispatch.offer_expired', `the offer of dispatch ${id} expired; it has passed to the next volunteer`, { field: 'id', state: 'timed_out' }) };
     }
     if (!from.includes(dispatch.state)) {
-      return { refused: new HttpProblem(409, 'Conflict', `dispatch ${id} is ${dispatch.state}: it cannot ${action} (only from ${from.join(' or ')})`, { field: 'id', state: dispatch.state }) };
+      return { refused: new DomainError('dispatch.wrong_state', `dispatch ${id} is ${dispatch.state}: it cannot ${action} (only from ${from.join(' or ')})`, { field: 'id', state: dispatch.state }) };
     }
     await sql`update dispatches set state = ${to} where id = ${id}`.execute(trx);
     if (action === 'accept') {
@@ -238,9 +238,9 @@ export async function changeOwnAvailability(
     if (change.availability) await begin(trx, actor);
     else await actAs(trx, actor);
     const { rows: [member] } = await sql<{ availability: string }>`select availability from members where id = ${memberId}`.execute(trx);
-    if (!member) throw new HttpProblem(404, 'Not Found', `member ${memberId} no longer exists`, { field: 'member_id' });
+    if (!member) throw new DomainError('member.not_found', `member ${memberId} no longer exists`, { field: 'member_id' });
     if (change.availability && member.availability === 'busy') {
-      throw new HttpProblem(409, 'On a dispatch', 'you are assigned to a dispatch: finish or cancel it before changing availability', { field: 'availability' });
+      throw new DomainError('dispatch.on_a_dispatch', 'you are assigned to a dispatch: finish or cancel it before changing availability', { field: 'availability' });
     }
     const { rows: handedBack } = change.availability === 'off_duty'
       ? await sql<{ request_id: number }>`select request_id from dispatches where volunteer_id = ${memberId} and state = 'offered'`.execute(trx)
@@ -300,7 +300,7 @@ function visibleDispatches(viewer: Viewer) {
 
 async function dispatchJson(db: Kysely<DB>, viewer: Viewer, id: number) {
   const { rows } = await dispatchesSql(viewer, sql`d.id = ${id} and ${visibleDispatches(viewer)}`, sql`d.id`).execute(db);
-  if (!rows[0]) throw new HttpProblem(404, 'Not Found', `No dispatch ${id}`, { field: 'id' });
+  if (!rows[0]) throw new DomainError('dispatch.not_found', `No dispatch ${id}`, { field: 'id' });
   return rows[0].dispatch;
 }
 
@@ -317,8 +317,8 @@ export async function issueDispatches(db: Kysely<DB>, viewer: Viewer, issueId: n
   const conditions = readConditions('issues', issues.place, viewer, 'i') ?? [sql`false`];
   const { rows: [issue] } = await sql<{ visible: boolean }>`
     select coalesce(${allOf(conditions)}, false) as visible from issues i where i.id = ${issueId}`.execute(db);
-  if (!issue) throw new HttpProblem(404, 'Not Found', `No issue ${issueId}`, { field: 'id' });
-  if (!issue.visible) throw new HttpProblem(403, 'Outside your scope', `issue ${issueId} lies outside what a ${viewer.role} in your scope may see`, { field: 'id' });
+  if (!issue) throw new DomainError('issue.not_found', `No issue ${issueId}`, { field: 'id' });
+  if (!issue.visible) throw new DomainError('access.outside_scope', `issue ${issueId} lies outside what a ${viewer.role} in your scope may see`, { field: 'id' });
   const { rows: requests } = await sql<RequestRow & { created_at: Date; updated_at: Date; version: number }>`
     select r.id, r.issue_id, r.k, r.skills, r.timeout_s, r.requested_by, r.state, r.created_at, r.updated_at, r.version
     from dispatch_requests r where r.issue_id = ${issueId} order by r.id`.execute(db);

@@ -4,7 +4,7 @@ import { allOf, readConditions, type Place } from '../../access/policy.ts';
 import { bearerToken, type Viewer } from '../../access/viewer.ts';
 import type { Database } from '../../db/database.ts';
 import type { DB } from '../../db/schema.ts';
-import { invalidParameter } from '../../http/problem.ts';
+import { invalidParameter } from '../../domain/errors.ts';
 import { sessionViewer } from '../accounts/queries.ts';
 
 /** How often the feed looks for new events, and how often an idle stream says it is alive. */

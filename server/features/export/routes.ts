@@ -5,9 +5,9 @@ import gcoord from 'gcoord';
 import type { Feature, Geometry } from 'geojson';
 import type { Database } from '../../db/database.ts';
 import { visibleLayer } from '../../access/rows.ts';
-import type { ResourceDefinition } from '../../http/feature-resource.ts';
-import { parseQueryValue } from '../../http/params.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import type { ResourceDefinition } from '../../access/resource.ts';
+import { parseQueryValue } from '../../domain/params.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { exportBatch, wktOf } from './queries.ts';
 
 const FORMATS = {
@@ -69,12 +69,12 @@ const write = (res: Response, chunk: string) =>
 export function exportRoutes(database: Database, resources: ResourceDefinition[]) {
   return Router().get('/api/v1/export/:layer', async (req, res) => {
     const def = resources.find((r) => r.name === req.params.layer);
-    if (!def) throw new HttpProblem(404, 'Not Found', `No layer ${req.params.layer}`, { field: 'layer' });
+    if (!def) throw new DomainError('layer.not_found', `No layer ${req.params.layer}`, { field: 'layer' });
     const format = (parseQueryValue(req.query.format, 'format', 'text') ?? 'geojson') as ExportFormat;
-    if (!(format in FORMATS)) throw new HttpProblem(400, 'Invalid parameter', `format must be one of ${Object.keys(FORMATS).join(', ')}`, { field: 'format' });
+    if (!(format in FORMATS)) throw new DomainError('request.invalid_parameter', `format must be one of ${Object.keys(FORMATS).join(', ')}`, { field: 'format' });
 
     const crs = (parseQueryValue(req.query.crs, 'crs', 'text') ?? 'wgs84') as ExportCrs;
-    if (!EXPORT_CRS.includes(crs)) throw new HttpProblem(400, 'Invalid parameter', `crs must be one of ${EXPORT_CRS.join(', ')}`, { field: 'crs' });
+    if (!EXPORT_CRS.includes(crs)) throw new DomainError('request.invalid_parameter', `crs must be one of ${EXPORT_CRS.join(', ')}`, { field: 'crs' });
     const shifted = crs !== 'wgs84';
 
     const tabular = format === 'csv';

@@ -2,10 +2,10 @@ import { sql, type RawBuilder, type Transaction } from 'kysely';
 import { z } from 'zod';
 import type { DB } from '../../db/schema.ts';
 import { refuseOutsideScope } from '../../access/rows.ts';
-import type { ResourceDefinition } from '../../http/feature-resource.ts';
-import { phoneNumber, rowId } from '../../http/fields.ts';
-import { parseId } from '../../http/params.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import type { ResourceDefinition } from '../../access/resource.ts';
+import { phoneNumber, rowId } from '../../domain/fields.ts';
+import { parseId } from '../../domain/params.ts';
+import { DomainError } from '../../domain/errors.ts';
 
 /** Shared edges drawn by hand never match exactly: overlaps and overhangs up to this are accepted. */
 export const GRID_TOLERANCE_M2 = 1;
@@ -20,8 +20,7 @@ export async function refuseGridsOutside(trx: Transaction<DB>, which: RawBuilder
     order by g.id`.execute(trx);
   if (outside.length) {
     const [first] = outside;
-    throw new HttpProblem(422, 'Grid outside its community',
-      `grid ${first.code} extends ${first.area_m2} m² beyond its community`, { field: 'geometry', outside });
+    throw new DomainError('grid.outside_community', `grid ${first.code} extends ${first.area_m2} m² beyond its community`, { field: 'geometry', outside });
   }
 }
 
@@ -63,8 +62,7 @@ export const grids: ResourceDefinition = {
       order by g.id, o.id`.execute(trx);
     if (overlaps.length) {
       const [first] = overlaps;
-      throw new HttpProblem(422, 'Grids overlap',
-        `grid ${first.grid} overlaps grid ${first.conflicting_grid} (${first.conflicting_grid_name}) by ${first.area_m2} m²`,
+      throw new DomainError('grid.overlap', `grid ${first.grid} overlaps grid ${first.conflicting_grid} (${first.conflicting_grid_name}) by ${first.area_m2} m²`,
         { field: 'geometry', overlaps });
     }
   },
@@ -73,23 +71,22 @@ export const grids: ResourceDefinition = {
    * A grid that holds buildings is deleted only by saying where its area goes: ?merge_into=<neighbour id>
    * gives it to an adjacent grid of the same community, whose buildings, members and issues follow.
    */
-  async beforeDelete(trx, id, req) {
+  async beforeDelete(trx, id, { viewer, query }) {
     const { rows: [held] } = await sql<{ n: number }>`select count(*)::int as n from buildings where grid_id = ${id}`.execute(trx);
-    if (req.query.merge_into === undefined) {
+    if (query.merge_into === undefined) {
       if (held.n === 0) return;
-      throw new HttpProblem(409, 'Grid holds buildings',
-        `grid ${id} holds ${held.n} buildings: say where they go with ?merge_into=<id of an adjacent grid>`, { field: 'merge_into', buildings: held.n });
+      throw new DomainError('grid.has_buildings', `grid ${id} holds ${held.n} buildings: say where they go with ?merge_into=<id of an adjacent grid>`, { field: 'merge_into', buildings: held.n });
     }
-    const into = parseId(req.query.merge_into, 'merge_into');
+    const into = parseId(query.merge_into, 'merge_into');
     const { rows: [merge] } = await sql<{ same_community: boolean; polygon: boolean } | undefined>`
       select g.community_id = n.community_id as same_community,
              GeometryType(ST_UnaryUnion(ST_Collect(g.geom, n.geom))) = 'POLYGON' as polygon
       from grids g, grids n where g.id = ${id} and n.id = ${into} and n.id <> g.id`.execute(trx);
-    if (!merge) throw new HttpProblem(422, 'Unknown grid', `merge_into: no other grid ${into}`, { field: 'merge_into' });
+    if (!merge) throw new DomainError('grid.unknown_merge_target', `merge_into: no other grid ${into}`, { field: 'merge_into' });
     if (!merge.same_community || !merge.polygon) {
-      throw new HttpProblem(422, 'Grids not adjacent', `grid ${into} must share a boundary with grid ${id} in the same community`, { field: 'merge_into' });
+      throw new DomainError('grid.not_adjacent', `grid ${into} must share a boundary with grid ${id} in the same community`, { field: 'merge_into' });
     }
-    await refuseOutsideScope(trx, grids, req.viewer!, 'update', [into]);
+    await refuseOutsideScope(trx, grids, viewer, 'update', [into]);
     await sql`update grids n set geom = ST_UnaryUnion(ST_Collect(n.geom, g.geom)) from grids g where g.id = ${id} and n.id = ${into}`.execute(trx);
     // Until the grid is gone its area is covered twice; the relink after the delete settles every link.
   },

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { postgisVersion, type Database } from '../../db/database.ts';
-import { databaseUnavailable } from '../../http/problem.ts';
+import { databaseUnavailable } from '../../db/errors.ts';
 
 export function healthRoutes(database: Database) {
   return Router().get('/api/v1/health', async (req, res) => {

@@ -1,6 +1,6 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../../db/schema.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import { DomainError } from '../../domain/errors.ts';
 
 /** What a file says its coordinates are in: a shapefile's .prj (WKT), or a GeoJSON file's `crs` name. */
 export type FileCrs = { prj: string } | { name: string };
@@ -8,7 +8,7 @@ export type FileCrs = { prj: string } | { name: string };
 /** Where PostGIS transforms a file's geometries from: an SRID in spatial_ref_sys, or the file's own WKT that PROJ reads. */
 export type SourceCrs = { srid: number } | { proj: string };
 
-const unknownCrs = (detail: string) => new HttpProblem(422, 'Unknown coordinate system', `${detail}: give srid= (the EPSG code, e.g. 4545 for CGCS2000 3-degree Gauss–Krüger CM 108E)`, { field: 'srid' });
+const unknownCrs = (detail: string) => new DomainError('import.unknown_crs', `${detail}: give srid= (the EPSG code, e.g. 4545 for CGCS2000 3-degree Gauss–Krüger CM 108E)`, { field: 'srid' });
 
 /** A name as both ESRI (.prj) and EPSG spell it: CGCS2000_3_Degree_GK_CM_108E and CGCS2000 / 3-degree Gauss-Kruger CM 108E alike. */
 const nameKey = (name: RawBuilder<string> | string) =>
@@ -23,7 +23,7 @@ const nameKey = (name: RawBuilder<string> | string) =>
 export async function sourceCrs(db: Kysely<DB>, srid: number | undefined, file: FileCrs | undefined): Promise<SourceCrs | undefined> {
   if (srid !== undefined) {
     const { rows } = await sql`select 1 from spatial_ref_sys where srid = ${srid}`.execute(db);
-    if (!rows.length) throw new HttpProblem(422, 'Unknown coordinate system', `srid ${srid} is not in PostGIS's spatial_ref_sys: give an EPSG code such as 4490 or 4545`, { field: 'srid' });
+    if (!rows.length) throw new DomainError('import.unknown_crs', `srid ${srid} is not in PostGIS's spatial_ref_sys: give an EPSG code such as 4490 or 4545`, { field: 'srid' });
     return srid === 4326 ? undefined : { srid };
   }
   if (!file) return undefined;

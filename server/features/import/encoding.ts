@@ -1,4 +1,4 @@
-import { HttpProblem } from '../../http/problem.ts';
+import { DomainError } from '../../domain/errors.ts';
 
 /** Code-page names GIS software writes in a .cpg or takes as an option, as the WHATWG labels TextDecoder knows. */
 const CODE_PAGES: Record<string, string> = { '936': 'gbk', '54936': 'gb18030', '950': 'big5', '932': 'shift_jis', '949': 'euc-kr', '65001': 'utf-8', '1252': 'windows-1252' };
@@ -23,9 +23,9 @@ const ENCODED_FORMATS = ['csv', 'shapefile'];
 /** The caller's `encoding`, checked: an unknown name, or one for a format that has none, is a 400 naming the parameter. */
 export function callerEncoding(given: string | undefined, format: string): string | undefined {
   if (given === undefined) return undefined;
-  if (!ENCODED_FORMATS.includes(format)) throw new HttpProblem(400, 'Invalid parameter', `encoding applies to ${ENCODED_FORMATS.join(' and ')} files; ${format} is Unicode`, { field: 'encoding' });
+  if (!ENCODED_FORMATS.includes(format)) throw new DomainError('request.invalid_parameter', `encoding applies to ${ENCODED_FORMATS.join(' and ')} files; ${format} is Unicode`, { field: 'encoding' });
   const name = encodingName(given);
-  if (!name) throw new HttpProblem(400, 'Invalid parameter', `encoding ${given} is not one this server decodes: say gbk, gb18030, big5 or utf-8`, { field: 'encoding' });
+  if (!name) throw new DomainError('request.invalid_parameter', `encoding ${given} is not one this server decodes: say gbk, gb18030, big5 or utf-8`, { field: 'encoding' });
   return name;
 }
 

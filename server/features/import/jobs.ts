@@ -3,7 +3,7 @@ import type { DB } from '../../db/schema.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import type { Actor } from '../../db/actor.ts';
 import { lockMapWrites } from '../../db/feature-store.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import { DomainError } from '../../domain/errors.ts';
 
 export type ImportState = 'running' | 'written' | 'checked' | 'rejected' | 'refused' | 'interrupted' | 'failed';
 
@@ -51,13 +51,13 @@ export async function beginImport(db: Kysely<DB>, who: { id?: number; username: 
     select *, true as fresh from made
     union all select *, true from again
     union all select f.*, false from found f where not exists (select from again)`.execute(db);
-  if (!job) throw new HttpProblem(409, 'Import in progress', 'an import with this Idempotency-Key has just started: retry in a moment', { field: 'Idempotency-Key' });
+  if (!job) throw new DomainError('import.in_progress', 'an import with this Idempotency-Key has just started: retry in a moment', { field: 'Idempotency-Key' });
   if (!job.fresh) {
     if (job.layer !== layer || job.format !== format) {
-      throw new HttpProblem(422, 'Idempotency-Key reused', `this key was used for a ${job.format} import into ${job.layer}`, { field: 'Idempotency-Key', import_id: job.id });
+      throw new DomainError('import.idempotency_key_reused', `this key was used for a ${job.format} import into ${job.layer}`, { field: 'Idempotency-Key', import_id: job.id });
     }
     if (job.state === 'running') {
-      throw new HttpProblem(409, 'Import in progress', `import ${job.id} with this Idempotency-Key is still running: follow it at ${importPath(job.id)}`, { field: 'Idempotency-Key', import_id: job.id });
+      throw new DomainError('import.in_progress', `import ${job.id} with this Idempotency-Key is still running: follow it at ${importPath(job.id)}`, { field: 'Idempotency-Key', import_id: job.id });
     }
     if (FINAL.includes(job.state)) return { replay: job };
   }
@@ -86,7 +86,7 @@ export async function readImport(db: Kysely<DB>, viewer: Viewer, id: number) {
   const { rows: [job] } = await sql<ImportJob>`
     select id, layer, format, username, state, status, answer, started_at, finished_at from imports where id = ${id}`.execute(db);
   if (!job || (viewer.role !== 'admin' && job.username !== viewer.username)) {
-    throw new HttpProblem(404, 'Not Found', `No import ${id} of yours`, { field: 'id' });
+    throw new DomainError('import.not_found', `No import ${id} of yours`, { field: 'id' });
   }
   const progress = running.get(Number(job.id));
   return { ...job, id: Number(job.id), ...(job.state === 'running' ? { read: progress?.read ?? null, imported: progress?.imported ?? null } : {}) };

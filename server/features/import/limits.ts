@@ -1,6 +1,6 @@
 import { Transform } from 'node:stream';
 import type { Role } from '../../access/viewer.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import { DomainError } from '../../domain/errors.ts';
 
 /**
  * What one import may hold. Every bound is checked while the file streams, so an upload over one is refused
@@ -52,7 +52,7 @@ export const UNPACKED = {
 };
 
 export const tooLarge = (limit: string, detail: string) =>
-  new HttpProblem(413, 'Too large', detail, { field: 'body', limit });
+  new DomainError('import.too_large', detail, { field: 'body', limit });
 
 const byteLimit = (limit: ImportLimits) => {
   let seen = 0;

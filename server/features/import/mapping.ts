@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { ResourceDefinition } from '../../http/feature-resource.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import type { ResourceDefinition } from '../../access/resource.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { isTable, PLACE_COLUMNS, unknownColumn, type ImportFormat, type PlaceColumn, type RawRow } from './sources.ts';
 
 /** What becomes of a file's columns that are neither mapped nor named like a property: listed and left, or each row refused. */
@@ -18,7 +18,7 @@ export interface ColumnsReport {
   ignored_columns: string[];
 }
 
-const badFields = (detail: string) => new HttpProblem(400, 'Invalid parameter', detail, { field: 'fields' });
+const badFields = (detail: string) => new DomainError('request.invalid_parameter', detail, { field: 'fields' });
 
 /**
  * `fields=code:SQDM,name:SQMC` read against the layer: each target a property of it, each once. A table (CSV,

@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Router, type Response } from 'express';
 import type { Database } from '../../db/database.ts';
-import type { ResourceDefinition } from '../../http/feature-resource.ts';
+import type { ResourceDefinition } from '../../access/resource.ts';
 import { actorOf } from '../../access/viewer.ts';
-import { parseId, parseQueryValue } from '../../http/params.ts';
-import { HttpProblem, problemBody, toProblem } from '../../http/problem.ts';
+import { parseId, parseQueryValue } from '../../domain/params.ts';
+import { DomainError } from '../../domain/errors.ts';
+import { problemBody, toProblem } from '../../http/problem.ts';
 import { beginImport, importPath, readImport, recordImport } from './jobs.ts';
 import { IMPORT_CRS, IMPORT_MODES, importMode, parseStreetTolerance, importRows, serverStopping, type ImportCrs, type ImportProgress } from './service.ts';
 import { IMPORT_EXTRA, parseFields, placeColumns, type ImportExtra } from './mapping.ts';
@@ -27,7 +28,7 @@ const FORMAT_OF_TYPE: Record<string, ImportFormat> = {
 function oneOf<T extends string>(value: unknown, field: string, allowed: readonly T[]): T | undefined {
   const text = parseQueryValue(value, field, 'text') as string | undefined;
   if (text !== undefined && !allowed.includes(text as T)) {
-    throw new HttpProblem(400, 'Invalid parameter', `${field} must be one of ${allowed.join(', ')}`, { field });
+    throw new DomainError('request.invalid_parameter', `${field} must be one of ${allowed.join(', ')}`, { field });
   }
   return text as T | undefined;
 }
@@ -44,12 +45,12 @@ function oneOf<T extends string>(value: unknown, field: string, allowed: readonl
 export function importRoutes(database: Database, resources: ResourceDefinition[]) {
   return Router().post('/api/v1/import/:layer', async (req, res) => {
     const def = resources.find((r) => r.name === req.params.layer);
-    if (!def) throw new HttpProblem(404, 'Not Found', `No layer ${req.params.layer}; import into ${resources.map((r) => r.name).join(', ')}`, { field: 'layer' });
+    if (!def) throw new DomainError('layer.not_found', `No layer ${req.params.layer}; import into ${resources.map((r) => r.name).join(', ')}`, { field: 'layer' });
     const format = oneOf(req.query.format, 'format', IMPORT_FORMATS) ?? FORMAT_OF_TYPE[(req.get('Content-Type') ?? '').split(';')[0].trim()];
     if ((format === 'osm' || format === 'osm.pbf') && def.name !== 'buildings') {
-      throw new HttpProblem(400, 'Invalid parameter', 'OpenStreetMap extracts give building footprints: import them into buildings', { field: 'format' });
+      throw new DomainError('request.invalid_parameter', 'OpenStreetMap extracts give building footprints: import them into buildings', { field: 'format' });
     }
-    if (!format) throw new HttpProblem(415, 'Unknown format', `say ?format=${IMPORT_FORMATS.join('|')} or send a matching Content-Type`, { field: 'format' });
+    if (!format) throw new DomainError('import.unknown_format', `say ?format=${IMPORT_FORMATS.join('|')} or send a matching Content-Type`, { field: 'format' });
     const crs: ImportCrs = oneOf(req.query.crs, 'crs', IMPORT_CRS) ?? 'wgs84';
     const dryRun = parseQueryValue(req.query.dry_run, 'dry_run', 'boolean') === true;
     const repair = parseQueryValue(req.query.repair, 'repair', 'boolean') === true;
@@ -81,7 +82,7 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
       req.log.info({ import: job.id, layer: def.name, read: report.read, imported: report.imported, rejected: report.rejected.length, written: report.written }, 'import');
       if (report.rejected.length) {
         const [first] = report.rejected;
-        throw new HttpProblem(422, 'Rows rejected', `row ${first.row}: ${first.reason}; nothing was imported`, { field: first.field ?? 'body', ...report });
+        throw new DomainError('import.rows_rejected', `row ${first.row}: ${first.reason}; nothing was imported`, { field: first.field ?? 'body', ...report });
       }
       if (!report.written) await recordImport(database.db, job.id, 'checked', 200, report);
       if (lines) lines.end(report.written ? 201 : 200, report);
@@ -111,7 +112,7 @@ export function importRoutes(database: Database, resources: ResourceDefinition[]
           res.set('Connection', 'close');
           const code = (error as NodeJS.ErrnoException).code;
           if (code === 'ABORT_ERR') throw serverStopping();
-          if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET') throw new HttpProblem(400, 'Upload interrupted', 'the upload ended before its end', { field: 'body' });
+          if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET') throw new DomainError('import.upload_interrupted', 'the upload ended before its end', { field: 'body' });
           throw error;
         }
         const input = createReadStream(file);
@@ -162,7 +163,7 @@ function progressLines(res: Response) {
 /** An Idempotency-Key header (IETF draft): any printable ASCII up to 200 characters. */
 function idempotencyKey(value: string | undefined) {
   if (value === undefined) return undefined;
-  if (!/^[\x20-\x7e]{1,200}$/.test(value)) throw new HttpProblem(400, 'Invalid header', 'Idempotency-Key must be 1 to 200 printable ASCII characters', { field: 'Idempotency-Key' });
+  if (!/^[\x20-\x7e]{1,200}$/.test(value)) throw new DomainError('request.invalid_header', 'Idempotency-Key must be 1 to 200 printable ASCII characters', { field: 'Idempotency-Key' });
   return value;
 }
 

@@ -9,12 +9,14 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import { invalidGeometries, insertFeatures, lockMapWrites, upsertFeatures, type FeatureInput } from '../../db/feature-store.ts';
 import type { DB } from '../../db/schema.ts';
 import { createdBy, refuseOutsideScope, refuseRelinksOutsideScope } from '../../access/rows.ts';
-import { resourceGeometry, validProperties, type ResourceDefinition } from '../../http/feature-resource.ts';
+import { resourceGeometry, validProperties } from '../../access/resource.ts';
+import type { ResourceDefinition } from '../../access/resource.ts';
 import type { Actor } from '../../db/actor.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import { forbiddenProperties } from '../../access/policy.ts';
-import type { Geometry } from '../../http/geojson.ts';
-import { HttpProblem, databaseProblem } from '../../http/problem.ts';
+import type { Geometry } from '../../domain/geojson.ts';
+import { DomainError } from '../../domain/errors.ts';
+import { databaseError } from '../../db/errors.ts';
 import type { RawRow } from './sources.ts';
 import { recordImportedRows, undoImport } from './jobs.ts';
 import { uploadDir } from './uploads.ts';
@@ -41,21 +43,21 @@ const communityColumn = (def: ResourceDefinition) => ('community' in def.place &
 export function parseStreetTolerance(text: string | undefined) {
   const tolerance = text === undefined ? undefined : Number(text);
   if (tolerance !== undefined && !(text!.trim() !== '' && tolerance >= 0 && tolerance <= 1)) {
-    throw new HttpProblem(400, 'Invalid parameter', 'street_tolerance is a share of a community\'s area, from 0 to 1', { field: 'street_tolerance' });
+    throw new DomainError('request.invalid_parameter', 'street_tolerance is a share of a community\'s area, from 0 to 1', { field: 'street_tolerance' });
   }
   return tolerance;
 }
 
 export function importMode(def: ResourceDefinition, mode: ImportMode, community: number | undefined) {
   if (mode !== 'insert' && !def.naturalKey) {
-    throw new HttpProblem(400, 'Invalid parameter', `mode=${mode}: ${def.name} have no code to match rows by; import them with mode=insert`, { field: 'mode' });
+    throw new DomainError('request.invalid_parameter', `mode=${mode}: ${def.name} have no code to match rows by; import them with mode=insert`, { field: 'mode' });
   }
   // a row deleted without a say (grids: where their buildings go) could not be replaced as a whole
   if (mode === 'replace' && (!communityColumn(def) || def.beforeDelete)) {
-    throw new HttpProblem(400, 'Invalid parameter', `mode=replace replaces a community's own rows as a whole: not ${def.name}; use mode=upsert`, { field: 'mode' });
+    throw new DomainError('request.invalid_parameter', `mode=replace replaces a community's own rows as a whole: not ${def.name}; use mode=upsert`, { field: 'mode' });
   }
   if ((mode === 'replace') !== (community !== undefined)) {
-    throw new HttpProblem(400, 'Invalid parameter', mode === 'replace' ? 'mode=replace needs community=<id>: the community whose rows the file replaces' : 'community= goes with mode=replace', { field: 'community' });
+    throw new DomainError('request.invalid_parameter', mode === 'replace' ? 'mode=replace needs community=<id>: the community whose rows the file replaces' : 'community= goes with mode=replace', { field: 'community' });
   }
   return { mode, community };
 }
@@ -124,7 +126,7 @@ const CHECK_BATCH = 2000;
 /** Rows applied in one transaction, adapted so that each holds the map's write lock a few tenths of a second. */
 const APPLY_BATCH = { first: 500, least: 50, most: 5000, fastMs: 150, slowMs: 500 };
 
-export const serverStopping = () => new HttpProblem(503, 'Server stopping', 'the server stopped during the import: nothing was written; send it again', { field: 'body' }, { 'Retry-After': '10' });
+export const serverStopping = () => new DomainError('import.server_stopping', 'the server stopped during the import: nothing was written; send it again', { field: 'body' }, {}, 10);
 /** Rejections listed in a report; beyond this only counted, so a broken million-row file has a bounded answer. */
 const MAX_LISTED = 1000;
 
@@ -177,7 +179,7 @@ type Reject = (row: number | string, reason: string, field?: string) => void;
 
 async function knownCommunity(db: Kysely<DB>, id: number) {
   const { rows } = await sql`select 1 from communities where id = ${id}`.execute(db);
-  if (!rows.length) throw new HttpProblem(422, 'Unknown community', `community: no community ${id}`, { field: 'community' });
+  if (!rows.length) throw new DomainError('import.unknown_community', `community: no community ${id}`, { field: 'community' });
 }
 
 /**
@@ -198,7 +200,7 @@ async function checkRows(
     if (raw.noGeometry && !def.nullGeometry) return reject(raw.row, raw.noGeometry, 'geometry'), [];
     const far = projectedPosition(raw.geometry);
     if (far) {
-      throw new HttpProblem(422, 'Unknown coordinate system', `row ${raw.row}: ${far.slice(0, 2).join(',')} is not a longitude and latitude: the file is projected, and names no coordinate system PostGIS could transform from; give srid= (the EPSG code, e.g. 4545 for CGCS2000 3-degree Gauss–Krüger CM 108E)`, { field: 'srid' });
+      throw new DomainError('import.unknown_crs', `row ${raw.row}: ${far.slice(0, 2).join(',')} is not a longitude and latitude: the file is projected, and names no coordinate system PostGIS could transform from; give srid= (the EPSG code, e.g. 4545 for CGCS2000 3-degree Gauss–Krüger CM 108E)`, { field: 'srid' });
     }
     // Checked before it is shifted (the shift assumes a well-formed geometry), and after.
     const derived = def.derivedGeometry !== undefined && saysYes(raw.properties[def.derivedGeometry]);
@@ -223,7 +225,7 @@ async function checkRows(
       const update = Object.fromEntries(Object.entries(properties).filter(([k]) => k in given));
       return [{ row: raw.row, geometry: shape.data, properties: { ...properties, ...(viewer && createdBy(def, viewer)) }, update }];
     } catch (error) {
-      const problem = error as HttpProblem;
+      const problem = error as DomainError;
       return reject(raw.row, problem.detail ?? problem.message, problem.extensions?.field as string), [];
     }
   };
@@ -319,7 +321,7 @@ async function writeRows(trx: Transaction<DB>, def: ResourceDefinition, good: Ch
       }
       return all;
     }
-    const problem = error instanceof HttpProblem ? error : databaseProblem(error);
+    const problem = error instanceof DomainError ? error : databaseError(error);
     if (!problem) throw error;
     reject(good[0].row, `${problem.title}: ${problem.detail}`, problem.extensions.field as string | undefined);
     return nothingWritten();
@@ -339,7 +341,7 @@ async function refuseOutsideCommunity(trx: Transaction<DB>, def: ResourceDefinit
   const { rows: [outside] } = await sql<{ id: number }>`
     select id from ${sql.table(def.table)} where id in (select json_array_elements_text(${JSON.stringify(ids)}::json)::int)
       and ${sql.ref(communityColumn(def)!)} is distinct from ${community} limit 1`.execute(trx);
-  if (outside) throw new HttpProblem(422, 'Outside the community', `it lies outside community ${community}, whose ${def.name} the file replaces`, { field: 'geometry' });
+  if (outside) throw new DomainError('import.outside_community', `it lies outside community ${community}, whose ${def.name} the file replaces`, { field: 'geometry' });
 }
 
 /** The staged rows in batches of the size `size()` says when each begins; `last` marks the batch that ends the file. */

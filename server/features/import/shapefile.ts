@@ -5,7 +5,7 @@ import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { open as openShapefile } from 'shapefile';
 import type { Entry, ZipFile } from 'yauzl';
-import { HttpProblem } from '../../http/problem.ts';
+import { DomainError } from '../../domain/errors.ts';
 import type { FileCrs } from './crs.ts';
 import { encodingName, languageDriverEncoding } from './encoding.ts';
 import { UNPACKED, tooLarge } from './limits.ts';
@@ -54,12 +54,12 @@ export async function* shapefileFeatures(input: Readable, callerEncoding?: strin
     const entries = (await entriesOf(zip, 'a shapefile zip')).filter((e) => !e.fileName.startsWith('__MACOSX/'));
     const find = (extension: string) => entries.find((e) => e.fileName.toLowerCase().endsWith(extension));
     const [shp, dbf] = [find('.shp'), find('.dbf')];
-    if (!shp || !dbf) throw new HttpProblem(400, 'Unreadable file', 'the zip must hold a .shp and its .dbf', { field: 'body' });
+    if (!shp || !dbf) throw new DomainError('import.unreadable_file', 'the zip must hold a .shp and its .dbf', { field: 'body' });
     const prj = await textOf(zip, find('.prj'));
     const crs = prj ? { prj } : undefined;
     const cpg = await textOf(zip, find('.cpg'));
     const encoding = callerEncoding ?? (cpg ? encodingName(cpg) : languageDriverEncoding(await headOf(zip, dbf, 32))) ?? (cpg ? undefined : 'utf-8');
-    if (!encoding) throw new HttpProblem(422, 'Unknown encoding', `the .cpg names ${cpg!.slice(0, 40)}, an encoding this server does not know: give encoding= (gbk, utf-8 …)`, { field: 'encoding' });
+    if (!encoding) throw new DomainError('import.unknown_encoding', `the .cpg names ${cpg!.slice(0, 40)}, an encoding this server does not know: give encoding= (gbk, utf-8 …)`, { field: 'encoding' });
     // The reader (stream-source) keeps a stream's error as a rejected promise that no one awaits once we stop
     // reading: an unhandled rejection. So it is handed streams that end instead of failing, and each read
     // races the first error (a guard's refusal, a size that does not match the zip's header).

@@ -6,7 +6,7 @@ import { parser } from 'stream-json';
 import { pick } from 'stream-json/filters/pick.js';
 import { streamValues } from 'stream-json/streamers/stream-values.js';
 import iconv from 'iconv-lite';
-import { HttpProblem } from '../../http/problem.ts';
+import { DomainError } from '../../domain/errors.ts';
 import type { FileCrs } from './crs.ts';
 import { undecodedColumn } from './encoding.ts';
 import type { ImportLimits } from './limits.ts';
@@ -49,7 +49,7 @@ export interface ReadOptions {
 
 /** A column `fields` maps that the file does not have: the import ends before anything is written. */
 export const unknownColumn = (column: string, columns: string[]) =>
-  new HttpProblem(422, 'Unknown column', `fields: the file has no column ${column}; its columns are ${columns.join(', ') || 'none'}`, { field: 'fields', column, columns });
+  new DomainError('import.unknown_column', `fields: the file has no column ${column}; its columns are ${columns.join(', ') || 'none'}`, { field: 'fields', column, columns });
 
 /** Formats whose rows are a table's: their places come from columns (coordinates, WKT, or a building). */
 export const isTable = (format: ImportFormat) => format === 'csv' || format === 'xlsx';
@@ -75,8 +75,8 @@ export async function* readRows(input: Readable, format: ImportFormat, limits: I
   try {
     yield* rowsOf(input, format, limits, options);
   } catch (error) {
-    if (error instanceof HttpProblem) throw error;
-    throw new HttpProblem(400, 'Unreadable file', `not a ${format} file: ${(error as Error).message}`, { field: 'body' });
+    if (error instanceof DomainError) throw error;
+    throw new DomainError('import.unreadable_file', `not a ${format} file: ${(error as Error).message}`, { field: 'body' });
   }
 }
 
@@ -88,7 +88,7 @@ async function* rowsOf(input: Readable, format: ImportFormat, limits: ImportLimi
     for await (const { value } of values as AsyncIterable<{ value: unknown }>) {
       const named = value as { type?: unknown; properties?: { name?: unknown } } | null;
       if (named?.type === 'name' && typeof named.properties?.name === 'string') {
-        if (row) throw new HttpProblem(400, 'Unreadable file', 'the GeoJSON\'s crs must come before its features', { field: 'body' });
+        if (row) throw new DomainError('import.unreadable_file', 'the GeoJSON\'s crs must come before its features', { field: 'body' });
         crs = { name: named.properties.name };
         continue;
       }

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import ExcelJS from 'exceljs';
 import type { ZipFile } from 'yauzl';
-import { HttpProblem } from '../../http/problem.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { UNPACKED, tooLarge } from './limits.ts';
 import { uploadDir } from './uploads.ts';
 import { entriesOf, openZip, streamOf } from './zip.ts';
@@ -90,7 +90,7 @@ export async function* xlsxRecords(input: Readable): AsyncGenerator<SheetRecord>
           if (merged) {
             const [column, first] = merged;
             const name = headers[columnNumber(column) - 1] ?? column;
-            throw new HttpProblem(400, 'Merged header', `the header ${name} (cell ${column}${first}) is a merged cell: unmerge it so that each column has its own header`, { field: 'body', header: name });
+            throw new DomainError('import.merged_header', `the header ${name} (cell ${column}${first}) is a merged cell: unmerge it so that each column has its own header`, { field: 'body', header: name });
           }
           continue;
         }

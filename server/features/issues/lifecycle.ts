@@ -4,7 +4,7 @@ import { WALL_STAFF } from '../../access/rules.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import { beginIssueWrites, type Actor } from '../../db/actor.ts';
 import type { DB } from '../../db/schema.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { levelOf, wallAt, wallLevel, WALLS, worksOn, type Wall } from './levels.ts';
 import { issues, overdue } from './resource.ts';
 
@@ -50,8 +50,8 @@ export async function issueRow(db: Kysely<DB>, viewer: Viewer, id: number, lock 
            x.id as pending_extension, x.wall as pending_extension_wall, x.requested_by as pending_extension_by
     from issues i left join issue_extensions x on x.issue_id = i.id and x.state = 'pending'
     where i.id = ${id} ${lock ? sql`for update of i` : sql``}`.execute(db);
-  if (!row) throw new HttpProblem(404, 'Not Found', `No issue ${id}`, { field: 'id' });
-  if (!row.readable) throw new HttpProblem(403, 'Outside your scope', `issue ${id} lies outside what a ${viewer.role} in your scope may see`, { field: 'id' });
+  if (!row) throw new DomainError('issue.not_found', `No issue ${id}`, { field: 'id' });
+  if (!row.readable) throw new DomainError('access.outside_scope', `issue ${id} lies outside what a ${viewer.role} in your scope may see`, { field: 'id' });
   return row;
 }
 
@@ -106,14 +106,14 @@ export async function transitionIssue(db: Kysely<DB>, viewer: Viewer, actor: Act
     await beginIssueWrites(trx, actor);
     const issue = await issueRow(trx, viewer, id, true);
     if (input.version !== undefined && input.version !== issue.version) {
-      throw new HttpProblem(412, 'Precondition Failed', `issue ${id} is at version ${issue.version}, not ${input.version}: reload it`, { field: 'If-Match', version: issue.version });
+      throw new DomainError('request.stale_version', `issue ${id} is at version ${issue.version}, not ${input.version}: reload it`, { field: 'If-Match', version: issue.version });
     }
     const next = await nextStatuses(trx, issue.status);
     const allowed = allowedActions(viewer, issue, next);
     if (!allowed.includes(input.action)) {
       // not this caller's step (403), or not a step from this state (409)
       const mayAct = input.action === 'rate' ? rates(viewer, issue) : worksWall(viewer, issue);
-      throw new HttpProblem(mayAct ? 409 : 403, mayAct ? 'Step not allowed' : 'Forbidden',
+      throw new DomainError(mayAct ? 'issue.step_not_allowed' : 'issue.forbidden',
         mayAct ? `issue ${id} is ${issue.status} on the ${issue.wall} wall: ${input.action} is not a step from there`
           : `a ${viewer.role} in your scope may not ${input.action} issue ${id} (${issue.status} on the ${issue.wall} wall)`,
         { field: 'action', issue_status: issue.status, wall: issue.wall, allowed });
@@ -159,14 +159,14 @@ async function applyStep(trx: Transaction<DB>, viewer: Viewer, issue: IssueRow, 
 /** The issue a duplicate is linked to: the first report of the matter, which the caller may read. */
 async function duplicateTarget(trx: Transaction<DB>, viewer: Viewer, id: number, target: number) {
   const readable = (issueId: number, why: (detail?: string) => string) => issueRow(trx, viewer, issueId).catch((error: unknown) => {
-    if (error instanceof HttpProblem) throw new HttpProblem(422, 'Unknown issue', `duplicate_of: ${why(error.detail)}`, { field: 'duplicate_of' });
+    if (error instanceof DomainError) throw new DomainError('issue.unknown_duplicate', `duplicate_of: ${why(error.detail)}`, { field: 'duplicate_of' });
     throw error;
   });
   const original = await readable(target, (detail) => detail ?? `issue ${target}`);
   const root = original.duplicate_of ?? original.id;
   // the reporter will follow the first report: the caller must be able to read it as well
   if (root !== original.id) await readable(root, () => `issue ${target} repeats issue ${root}, which you may not read`);
-  if (root === id) throw new HttpProblem(422, 'Invalid value', `duplicate_of: issue ${id} cannot be a duplicate of itself`, { field: 'duplicate_of' });
+  if (root === id) throw new DomainError('issue.duplicate_of_itself', `duplicate_of: issue ${id} cannot be a duplicate of itself`, { field: 'duplicate_of' });
   return root;
 }
 
@@ -179,7 +179,7 @@ export async function requestExtension(db: Kysely<DB>, viewer: Viewer, actor: Ac
       const detail = issue.pending_extension !== null ? `issue ${id} has extension ${issue.pending_extension} waiting for a decision`
         : worksWall(viewer, issue) ? `issue ${id} is ${issue.status}: there is no due time left to extend`
           : `a ${viewer.role} in your scope does not work the ${issue.wall} wall issue ${id} is on`;
-      throw new HttpProblem(worksWall(viewer, issue) ? 409 : 403, 'Extension not allowed', detail, { field: 'id' });
+      throw new DomainError(worksWall(viewer, issue) ? 'issue.extension_not_allowed' : 'issue.extension_forbidden', detail, { field: 'id' });
     }
     const { rows: [extension] } = await sql<{ id: number }>`
       insert into issue_extensions (issue_id, wall, hours, reason, requested_by)
@@ -197,11 +197,11 @@ export async function decideExtension(db: Kysely<DB>, viewer: Viewer, actor: Act
     const issue = await issueRow(trx, viewer, id, true);
     const { rows: [extension] } = await sql<{ state: string; hours: number; wall: string; requested_by: number | null }>`
       select state, hours, wall, requested_by from issue_extensions where id = ${extensionId} and issue_id = ${id}`.execute(trx);
-    if (!extension) throw new HttpProblem(404, 'Not Found', `issue ${id} has no extension ${extensionId}`, { field: 'extension' });
-    if (extension.state !== 'pending') throw new HttpProblem(409, 'Already decided', `extension ${extensionId} was ${extension.state}`, { field: 'extension' });
-    if (extension.requested_by === viewer.id) throw new HttpProblem(403, 'Forbidden', 'more time is granted by someone else than who asked for it', { field: 'extension' });
+    if (!extension) throw new DomainError('issue.extension_not_found', `issue ${id} has no extension ${extensionId}`, { field: 'extension' });
+    if (extension.state !== 'pending') throw new DomainError('issue.already_decided', `extension ${extensionId} was ${extension.state}`, { field: 'extension' });
+    if (extension.requested_by === viewer.id) throw new DomainError('issue.forbidden', 'more time is granted by someone else than who asked for it', { field: 'extension' });
     if (!decidesExtension(viewer, issue, extension.wall, extension.requested_by)) {
-      throw new HttpProblem(403, 'Forbidden', `more time asked at the ${extension.wall} level is granted a level up, not by a ${viewer.role} in your scope`, { field: 'extension' });
+      throw new DomainError('issue.forbidden', `more time asked at the ${extension.wall} level is granted a level up, not by a ${viewer.role} in your scope`, { field: 'extension' });
     }
     await sql`update issue_extensions set state = ${input.state}, decided_by = ${viewer.id}, decided_at = now(), decision = ${input.note ?? null}
       where id = ${extensionId}`.execute(trx);

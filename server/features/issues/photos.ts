@@ -4,8 +4,8 @@ import { sql } from 'kysely';
 import { actorOf } from '../../access/viewer.ts';
 import { writeAs } from '../../db/actor.ts';
 import type { Database } from '../../db/database.ts';
-import { parseId, parseQueryValue } from '../../http/params.ts';
-import { HttpProblem, invalidParameter } from '../../http/problem.ts';
+import { parseId, parseQueryValue } from '../../domain/params.ts';
+import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import { issueRow, worksWall } from './lifecycle.ts';
 
 /** Five pictures of each kind per issue (the database counts them), each at most this large. */
@@ -36,17 +36,17 @@ export function photoRoutes(database: Database) {
     if (!(PHOTO_KINDS as readonly unknown[]).includes(kind)) throw invalidParameter('kind', 'kind must be report or answer');
     const declared = req.get('Content-Type')?.split(';')[0].trim().toLowerCase();
     if (!declared || !types.includes(declared)) {
-      throw new HttpProblem(415, 'Unsupported Media Type', `send the picture as the body, with Content-Type ${types.join(', ')}`, { field: 'Content-Type' });
+      throw new DomainError('issue.photo_type_unsupported', `send the picture as the body, with Content-Type ${types.join(', ')}`, { field: 'Content-Type' });
     }
     const data = req.body as Buffer;
-    if (!Buffer.isBuffer(data) || data.length === 0) throw new HttpProblem(400, 'Missing body', 'send the picture as the body', { field: 'body' });
-    if (sniffImage(data) !== declared) throw new HttpProblem(415, 'Not that kind of picture', `the body is not a ${declared} image`, { field: 'Content-Type' });
+    if (!Buffer.isBuffer(data) || data.length === 0) throw new DomainError('request.missing_body', 'send the picture as the body', { field: 'body' });
+    if (sniffImage(data) !== declared) throw new DomainError('issue.photo_type_mismatch', `the body is not a ${declared} image`, { field: 'Content-Type' });
 
     const issue = await issueRow(db, req.viewer!, id);
     const staff = worksWall(req.viewer!, issue);
     const reporter = issue.reported_by === req.viewer!.id && !['closed', 'rejected'].includes(issue.status);
     if (!(staff || (kind === 'report' && reporter))) {
-      throw new HttpProblem(403, 'Forbidden', kind === 'answer' ? 'pictures of the work done are added by the staff of the issue\'s wall'
+      throw new DomainError('issue.forbidden', kind === 'answer' ? 'pictures of the work done are added by the staff of the issue\'s wall'
         : 'pictures of a problem are added by its reporter, while it is open, or by the staff of its wall', { field: 'kind' });
     }
     const sha256 = createHash('sha256').update(data).digest('hex');
@@ -55,7 +55,7 @@ export function photoRoutes(database: Database) {
       values (${id}, ${kind}, ${declared}, ${data.length}, ${sha256}, ${data}, ${req.viewer!.id}) returning id`.execute(trx))
       .catch((error: { constraint?: string }) => {
         if (error.constraint !== 'issue_photos_limit') throw error;
-        throw new HttpProblem(409, 'Too many photos', `issue ${id} has ${MAX_PHOTOS} ${kind} photos already; remove one first`, { field: 'kind' });
+        throw new DomainError('issue.too_many_photos', `issue ${id} has ${MAX_PHOTOS} ${kind} photos already; remove one first`, { field: 'kind' });
       });
     res.status(201).location(`/api/v1/issues/${id}/photos/${photo.id}`)
       .json({ id: photo.id, kind, content_type: declared, byte_size: data.length, url: `/api/v1/issues/${id}/photos/${photo.id}` });
@@ -75,7 +75,7 @@ export function photoRoutes(database: Database) {
     await issueRow(db, req.viewer!, id);
     const { rows: [photo] } = await sql<{ content_type: string; sha256: string; data: Uint8Array }>`
       select content_type, sha256, data from issue_photos where id = ${parseId(req.params.photo, 'photo')} and issue_id = ${id}`.execute(db);
-    if (!photo) throw new HttpProblem(404, 'Not Found', `issue ${id} has no photo ${req.params.photo}`, { field: 'photo' });
+    if (!photo) throw new DomainError('issue.photo_not_found', `issue ${id} has no photo ${req.params.photo}`, { field: 'photo' });
     const etag = `"${photo.sha256}"`;
     res.set({ ETag: etag, 'Cache-Control': 'private, max-age=86400' });
     if (req.get('If-None-Match') === etag) return void res.status(304).end();
@@ -87,9 +87,9 @@ export function photoRoutes(database: Database) {
     const issue = await issueRow(db, req.viewer!, id);
     const photoId = parseId(req.params.photo, 'photo');
     const { rows: [photo] } = await sql<{ created_by: number | null }>`select created_by from issue_photos where id = ${photoId} and issue_id = ${id}`.execute(db);
-    if (!photo) throw new HttpProblem(404, 'Not Found', `issue ${id} has no photo ${photoId}`, { field: 'photo' });
+    if (!photo) throw new DomainError('issue.photo_not_found', `issue ${id} has no photo ${photoId}`, { field: 'photo' });
     if (!(worksWall(req.viewer!, issue) || photo.created_by === req.viewer!.id)) {
-      throw new HttpProblem(403, 'Forbidden', 'a photo is removed by whoever added it or by the staff of the issue\'s wall', { field: 'photo' });
+      throw new DomainError('issue.forbidden', 'a photo is removed by whoever added it or by the staff of the issue\'s wall', { field: 'photo' });
     }
     await writeAs(db, actorOf(req), (trx) => sql`delete from issue_photos where id = ${photoId}`.execute(trx));
     res.status(204).end();

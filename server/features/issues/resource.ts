@@ -1,9 +1,9 @@
 import { sql, type Transaction } from 'kysely';
 import { z } from 'zod';
-import type { Request } from 'express';
 import type { DB } from '../../db/schema.ts';
-import type { ResourceDefinition } from '../../http/feature-resource.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import type { ResourceDefinition } from '../../access/resource.ts';
+import type { Viewer } from '../../access/viewer.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { ISSUE_PLACE, levelOf, wallLevel, worksOn } from './levels.ts';
 
 export const ISSUE_STATUSES = ['reported', 'accepted', 'in_progress', 'escalated', 'resolved', 'answered', 'rated', 'closed', 'rejected', 'reopened'] as const;
@@ -36,8 +36,8 @@ export const issues: ResourceDefinition = {
     'reopen_count', 'duplicate_of', 'reported_at', 'updated_at', 'resolved_at', 'closed_at', 'grid_id', 'community_id', 'reported_by'],
   place: ISSUE_PLACE,
   createdBy: 'reported_by',
-  beforeUpdate: (trx, id, req) => onItsWall(trx, id, req, 'update'),
-  beforeDelete: (trx, id, req) => onItsWall(trx, id, req, 'delete'),
+  beforeUpdate: (trx, id, { viewer }) => onItsWall(trx, id, viewer, 'update'),
+  beforeDelete: (trx, id, { viewer }) => onItsWall(trx, id, viewer, 'delete'),
   filters: {
     community: { type: 'integer', condition: (id: number) => sql`t.community_id = ${id}` },
     grid: { type: 'integer', condition: (id: number) => sql`t.grid_id = ${id}` },
@@ -54,15 +54,14 @@ export const issues: ResourceDefinition = {
  * An issue's words, point and category are corrected by the staff of the wall it is on, not by a grid worker
  * once it has climbed to the community's; one taken up is rejected or closed, never deleted: its record stays.
  */
-async function onItsWall(trx: Transaction<DB>, id: number, req: Request, action: 'update' | 'delete') {
-  const viewer = req.viewer!;
+async function onItsWall(trx: Transaction<DB>, id: number, viewer: Viewer, action: 'update' | 'delete') {
   if (viewer.role === 'admin') return;
   const { rows: [issue] } = await sql<{ status: string; wall: string; in_scope: boolean }>`
     select status, wall, coalesce(${worksOn(viewer, 'i')}, false) as in_scope from issues i where id = ${id}`.execute(trx);
   if (!(issue.in_scope && levelOf(viewer) >= wallLevel(issue.wall))) {
-    throw new HttpProblem(403, 'Not on your wall', `issue ${id} is on the ${issue.wall} wall: its staff ${action === 'delete' ? 'delete' : 'change'} it`, { field: 'id' });
+    throw new DomainError('issue.not_on_your_wall', `issue ${id} is on the ${issue.wall} wall: its staff ${action === 'delete' ? 'delete' : 'change'} it`, { field: 'id' });
   }
   if (action === 'delete' && issue.status !== 'reported') {
-    throw new HttpProblem(409, 'Taken up', `issue ${id} is ${issue.status}: reject or close it instead, its record stays`, { field: 'id' });
+    throw new DomainError('issue.taken_up', `issue ${id} is ${issue.status}: reject or close it instead, its record stays`, { field: 'id' });
   }
 }

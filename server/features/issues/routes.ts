@@ -4,9 +4,9 @@ import { z } from 'zod';
 import { actorOf } from '../../access/viewer.ts';
 import { writeAs } from '../../db/actor.ts';
 import type { Database } from '../../db/database.ts';
-import { parseBody } from '../../http/body.ts';
-import { parseId, parseIfMatch, parsePoint, parseQueryValue } from '../../http/params.ts';
-import { HttpProblem, invalidParameter } from '../../http/problem.ts';
+import { parseBody } from '../../domain/body.ts';
+import { parseId, parseIfMatch, parsePoint, parseQueryValue } from '../../domain/params.ts';
+import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import {
   decideExtension, duplicatesOf, ISSUE_ACTIONS, issueTimeline, possibleDuplicates, requestExtension, transitionIssue,
 } from './lifecycle.ts';
@@ -77,7 +77,7 @@ export function issueRoutes(database: Database) {
       update issue_categories set name = coalesce(${body.name ?? null}, name), urgency = coalesce(${body.urgency ?? null}, urgency),
         due_hours = coalesce(${hours}::int, due_hours), updated_at = now()
       where code = ${req.params.code} returning code, name, urgency, due_hours`.execute(trx));
-    if (!row) throw new HttpProblem(404, 'Not Found', `No issue category ${req.params.code}`, { field: 'code' });
+    if (!row) throw new DomainError('issue.category_not_found', `No issue category ${req.params.code}`, { field: 'code' });
     res.json(row);
   });
 

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { tileUrls, type Config } from '../../config.ts';
-import { MAX_FEATURES } from '../../http/feature-resource.ts';
+import { MAX_FEATURES } from '../../access/resource.ts';
 
 type BasemapConfig = Pick<Config, 'BASEMAP_TILES' | 'BASEMAP_LABELS' | 'BASEMAP_SUBDOMAINS' | 'BASEMAP_CRS' | 'BASEMAP_ATTRIBUTION'>;
 

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
-import type { ResourceDefinition } from '../../http/feature-resource.ts';
-import { externalId, phoneNumber, rowId } from '../../http/fields.ts';
+import type { ResourceDefinition } from '../../access/resource.ts';
+import { externalId, phoneNumber, rowId } from '../../domain/fields.ts';
 
 export const SKILLS = ['elder_care', 'disability', 'hardship', 'employment', 'medical', 'education', 'patrol', 'legal_aid', 'mediation', 'repair'] as const;
 /** The skills as a volunteer roster names them (the 六助 and the rest). */

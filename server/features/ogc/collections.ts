@@ -4,8 +4,8 @@ import { publicLayer, visibleLayer } from '../../access/rows.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import type { Condition, FeatureLayer } from '../../db/feature-store.ts';
 import type { DB } from '../../db/schema.ts';
-import type { Filter, ResourceDefinition } from '../../http/feature-resource.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import type { Filter, ResourceDefinition } from '../../access/resource.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { districts, streets } from '../areas/resource.ts';
 import { buildings } from '../buildings/resource.ts';
 import { communities } from '../communities/resource.ts';
@@ -51,11 +51,11 @@ export const readableCollections = (viewer: Viewer | undefined) =>
 /** The collection `id` with its layer, 404 when there is none, 401/403 when the caller may not read it. */
 export function readableCollection(id: string, viewer: Viewer | undefined) {
   const collection = COLLECTIONS.find((c) => c.id === id);
-  if (!collection) throw new HttpProblem(404, 'Not Found', `No collection ${id}; use ${COLLECTIONS.map((c) => c.id).join(', ')}`, { field: 'collectionId' });
+  if (!collection) throw new DomainError('ogc.collection_not_found', `No collection ${id}; use ${COLLECTIONS.map((c) => c.id).join(', ')}`, { field: 'collectionId' });
   const layer = collectionLayer(collection, viewer);
   if (layer) return { collection, layer };
-  if (!viewer) throw new HttpProblem(401, 'Unauthorized', `${id} is not public: send Authorization: Bearer <token> (POST /api/v1/auth/login)`, { field: 'Authorization' });
-  throw new HttpProblem(403, 'Forbidden', `a ${viewer.role} may not read ${id}`, { field: 'collectionId' });
+  if (!viewer) throw new DomainError('auth.unauthenticated', `${id} is not public: send Authorization: Bearer <token> (POST /api/v1/auth/login)`, { field: 'Authorization' });
+  throw new DomainError('ogc.forbidden', `a ${viewer.role} may not read ${id}`, { field: 'collectionId' });
 }
 
 /**

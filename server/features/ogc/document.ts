@@ -1,4 +1,4 @@
-import { MAX_FEATURES } from '../../http/feature-resource.ts';
+import { MAX_FEATURES } from '../../access/resource.ts';
 import { COLLECTIONS, type Queryable } from './collections.ts';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });

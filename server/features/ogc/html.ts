@@ -1,7 +1,9 @@
 import type { Viewer } from '../../access/viewer.ts';
 import type { Collection, Queryable } from './collections.ts';
 import type { Sketch } from './queries.ts';
-import type { Link } from './routes.ts';
+
+/** A link of the OGC API, in its JSON and on its pages. */
+export interface Link { href: string; rel: string; type?: string; title?: string }
 
 /** HTML pages of /ogc for people in a browser: the same documents, readable, linked, with a sketch of the features. */
 

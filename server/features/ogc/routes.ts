@@ -1,16 +1,16 @@
 import { Router, type Request, type Response } from 'express';
 import { sql } from 'kysely';
 import { viewKey } from '../../access/policy.ts';
-import { notAKey } from '../../access/guard.ts';
+import { notAKey } from '../../http/guard.ts';
 import { ACCESS_KEY_PARAMETER, credentialOf, type Viewer } from '../../access/viewer.ts';
 import type { Database } from '../../db/database.ts';
 import { bboxCondition, featurePage, readFeatures, type Condition, type FeatureLayer } from '../../db/feature-store.ts';
-import { MAX_FEATURES } from '../../http/feature-resource.ts';
-import { onlyParameters, parseBbox, parseId, parseLimit, parseTime } from '../../http/params.ts';
-import { HttpProblem, invalidParameter } from '../../http/problem.ts';
+import { MAX_FEATURES } from '../../access/resource.ts';
+import { onlyParameters, parseBbox, parseId, parseLimit, parseTime } from '../../domain/params.ts';
+import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import { COLLECTIONS, queryables, readableCollection, readableCollections, type Collection, type Queryable } from './collections.ts';
 import { ogcApiDocument } from './document.ts';
-import { collectionHtml, collectionsHtml, itemHtml, itemsHtml, landingHtml, queryablesHtml } from './html.ts';
+import { collectionHtml, collectionsHtml, itemHtml, itemsHtml, landingHtml, queryablesHtml, type Link } from './html.ts';
 import { EXACT, extentOf, sketchOf, type Extent } from './queries.ts';
 import { origin } from '../../http/origin.ts';
 
@@ -29,8 +29,6 @@ const SCHEMA = 'application/schema+json';
 const DEFAULT_LIMIT = 10;
 /** How long a collection's extent is kept for one view: a GIS opening the service should not scan every table. */
 const EXTENT_SECONDS = 60;
-
-export interface Link { href: string; rel: string; type?: string; title?: string }
 
 /** What the caller asked for: ?f=html or json, else its Accept header (a browser prefers HTML; GDAL, curl get JSON). */
 function wantsHtml(req: Request): boolean {
@@ -168,7 +166,7 @@ export function ogcRoutes({ db }: Database) {
       // a token that no longer opens a session is said so, not taken for a wish to see the public layers only
       const credential = credentialOf(req);
       if (credential && !req.viewer) {
-        throw credential.keyOnly ? notAKey(credential) : new HttpProblem(401, 'Unauthorized', 'the bearer token is unknown or expired: sign in again', { field: 'Authorization' });
+        throw credential.keyOnly ? notAKey(credential) : new DomainError('auth.unauthenticated', 'the bearer token is unknown or expired: sign in again', { field: 'Authorization' });
       }
       next();
     })
@@ -292,7 +290,7 @@ export function ogcRoutes({ db }: Database) {
       onlyParameters(req, [ACCESS_KEY_PARAMETER, 'f']);
       const { collection, layer } = readableCollection(String(req.params.collectionId), req.viewer);
       const featureId = String(req.params.featureId);
-      const notFound = () => new HttpProblem(404, 'Not Found', `No feature ${featureId} in ${collection.id} that you may read`, { field: 'featureId' });
+      const notFound = () => new DomainError('ogc.feature_not_found', `No feature ${featureId} in ${collection.id} that you may read`, { field: 'featureId' });
       // ids are whole numbers: any other is no feature at all
       if (!/^[1-9]\d{0,8}$/.test(featureId)) throw notFound();
       const id = Number(featureId);
@@ -312,7 +310,7 @@ export function ogcRoutes({ db }: Database) {
     })
     .use('/ogc', (error: unknown, _req: Request, res: Response, next: (error: unknown) => void) => {
       // a 401 says how to authenticate, as the access guard's does
-      if (error instanceof HttpProblem && error.status === 401) res.set('WWW-Authenticate', 'Bearer realm="gridmap"');
+      if (error instanceof DomainError && error.kind === 'unauthenticated') res.set('WWW-Authenticate', 'Bearer realm="gridmap"');
       next(error);
     });
 }

@@ -6,9 +6,9 @@ import { actorOf } from '../../access/viewer.ts';
 import { writeAs } from '../../db/actor.ts';
 import type { Database } from '../../db/database.ts';
 import type { DB } from '../../db/schema.ts';
-import { parseBody } from '../../http/body.ts';
-import { parseId } from '../../http/params.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import { parseBody } from '../../domain/body.ts';
+import { parseId } from '../../domain/params.ts';
+import { DomainError } from '../../domain/errors.ts';
 
 /** A client application an admin gave an Open311 api_key (sql/025_open311_keys.sql). */
 export interface Open311App { id: number; name: string; services: string[] }
@@ -61,7 +61,7 @@ export function open311KeyRoutes({ db }: Database) {
       const given = sql`(select json_array_elements_text(${JSON.stringify(codes)}::json))`;
       const { rows: known } = await sql<{ code: string }>`select code from issue_categories where code in ${given}`.execute(db);
       const unknown = codes.filter((code) => !known.some((k) => k.code === code));
-      if (unknown.length) throw new HttpProblem(400, 'Invalid parameter', `services: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} no issue category; see /api/v1/issue-categories`, { field: 'services' });
+      if (unknown.length) throw new DomainError('request.invalid_parameter', `services: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} no issue category; see /api/v1/issue-categories`, { field: 'services' });
       const key = randomBytes(32).toString('base64url');
       const id = await writeAs(db, actorOf(req), async (trx) => (await sql<{ id: number }>`
         insert into open311_keys (name, token_hash, services, created_by)
@@ -73,7 +73,7 @@ export function open311KeyRoutes({ db }: Database) {
       const id = parseId(req.params.id);
       const revoked = await writeAs(db, actorOf(req), async (trx) =>
         (await sql`update open311_keys set revoked_at = now() where id = ${id} and revoked_at is null returning id`.execute(trx)).rows);
-      if (revoked.length === 0) throw new HttpProblem(404, 'Not Found', `no live Open311 key ${id}`, { field: 'id' });
+      if (revoked.length === 0) throw new DomainError('open311.key_not_found', `no live Open311 key ${id}`, { field: 'id' });
       res.status(204).end();
     });
 }

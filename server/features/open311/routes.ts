@@ -2,8 +2,9 @@ import express, { Router, type ErrorRequestHandler, type Request, type Response 
 import { actorOf, bearerToken } from '../../access/viewer.ts';
 import type { Config } from '../../config.ts';
 import type { Database } from '../../db/database.ts';
-import { parseId } from '../../http/params.ts';
-import { HttpProblem, invalidParameter, toProblem } from '../../http/problem.ts';
+import { parseId } from '../../domain/params.ts';
+import { DomainError, invalidParameter } from '../../domain/errors.ts';
+import { toProblem, type Problem } from '../../http/problem.ts';
 import { sessionViewer } from '../accounts/queries.ts';
 import { categories, serviceRequests, servicesChangedAt } from './queries.ts';
 import { markUsed, open311App, revokedKey } from './keys.ts';
@@ -23,7 +24,7 @@ const FORMATS = ['json', 'xml'] as const;
 type Format = (typeof FORMATS)[number];
 
 function formatOf(value: string): Format {
-  if (!FORMATS.includes(value as Format)) throw new HttpProblem(404, 'Not Found', `format: .${value} is not served; use .json or .xml`, { field: 'format' });
+  if (!FORMATS.includes(value as Format)) throw new DomainError('open311.unknown_format', `format: .${value} is not served; use .json or .xml`, { field: 'format' });
   return value as Format;
 }
 
@@ -71,11 +72,11 @@ const geoReportErrors: ErrorRequestHandler = (error, req, res, _next) => {
   send(res, req.path.toLowerCase().endsWith('.xml') ? 'xml' : 'json', 'errors', errors);
 };
 
-function asProblem(error: unknown): HttpProblem {
+function asProblem(error: unknown): Problem {
   // the body parsers': too large, too many parameters, malformed JSON, a charset other than UTF-8
   const { status, type, message } = error as { status?: number; type?: string; message?: string };
-  if (type === 'entity.too.large') return invalidParameter('body', `body: larger than ${BODY_LIMIT}`);
-  if (typeof type === 'string' && typeof status === 'number' && status < 500) return invalidParameter('body', `body: ${message ?? 'cannot be read'}`);
+  if (type === 'entity.too.large') return toProblem(invalidParameter('body', `body: larger than ${BODY_LIMIT}`));
+  if (typeof type === 'string' && typeof status === 'number' && status < 500) return toProblem(invalidParameter('body', `body: ${message ?? 'cannot be read'}`));
   return toProblem(error);
 }
 
@@ -98,11 +99,11 @@ export function open311Routes(database: Database, config: Config) {
     const viewer = await sessionViewer(db, token);
     if (!viewer) {
       const field = key ? 'api_key' : 'Authorization';
-      if (key && (await revokedKey(db, key))) throw new HttpProblem(403, 'Forbidden', 'api_key: this application\'s key was revoked; ask the city\'s Gridmap admin for a new one', { field });
-      throw new HttpProblem(403, 'Forbidden', `${field}: not a valid Gridmap key or session (revoked, expired or signed out); ask the city's Gridmap admin for an application key`, { field });
+      if (key && (await revokedKey(db, key))) throw new DomainError('open311.forbidden', 'api_key: this application\'s key was revoked; ask the city\'s Gridmap admin for a new one', { field });
+      throw new DomainError('open311.forbidden', `${field}: not a valid Gridmap key or session (revoked, expired or signed out); ask the city's Gridmap admin for an application key`, { field });
     }
     if (viewer.readOnly && req.method !== 'GET') {
-      throw new HttpProblem(403, 'Read-only key', 'api_key: this access key may only read; sign in to report', { field: 'api_key' });
+      throw new DomainError('auth.read_only_key', 'api_key: this access key may only read; sign in to report', { field: 'api_key' });
     }
     // for the log and the audit log, as the guard does for a bearer token
     req.viewer = viewer;
@@ -143,7 +144,7 @@ export function open311Routes(database: Database, config: Config) {
     const format = formatOf(req.params.format);
     checkJurisdiction(req.query.jurisdiction_id, jurisdiction);
     const [service] = await categories(db, req.params.code);
-    if (!service) throw new HttpProblem(404, 'Not Found', `service_code ${req.params.code} is not a service here; see services.json`, { field: 'service_code' });
+    if (!service) throw new DomainError('open311.service_not_found', `service_code ${req.params.code} is not a service here; see services.json`, { field: 'service_code' });
     send(res, format, 'service_definition', { service_code: service.code, attributes: [] });
   });
 
@@ -160,7 +161,7 @@ export function open311Routes(database: Database, config: Config) {
     checkJurisdiction(req.query.jurisdiction_id, jurisdiction);
     const id = parseId(req.params.id, 'service_request_id');
     const [row] = await serviceRequests(db, viewerOf(await callerOf(req, req.query.api_key)), { ids: [id] });
-    if (!row) throw new HttpProblem(404, 'Not Found', `service_request_id ${id}: no such request`, { field: 'service_request_id' });
+    if (!row) throw new DomainError('open311.request_not_found', `service_request_id ${id}: no such request`, { field: 'service_request_id' });
     send(res, format, 'service_requests', [toServiceRequest(row)]);
   });
 
@@ -178,7 +179,7 @@ export function open311Routes(database: Database, config: Config) {
     checkJurisdiction(params.jurisdiction_id, jurisdiction);
     const reporter = await callerOf(req, params.api_key);
     if (!reporter) {
-      throw new HttpProblem(403, 'Forbidden', 'api_key: required to report; send the key the city\'s Gridmap admin issued your application, or a Gridmap session token', { field: 'api_key' });
+      throw new DomainError('open311.forbidden', 'api_key: required to report; send the key the city\'s Gridmap admin issued your application, or a Gridmap session token', { field: 'api_key' });
     }
     const actor = 'app' in reporter ? { username: `open311 app ${reporter.app.id} (${reporter.app.name})`, request_id: String(req.id) } : actorOf(req);
     const reported = await reportServiceRequest(db, reporter, actor, params);

@@ -6,10 +6,10 @@ import type { Viewer } from '../../access/viewer.ts';
 import type { Actor } from '../../db/actor.ts';
 import { insertFeatures, lockMapWrites } from '../../db/feature-store.ts';
 import type { DB } from '../../db/schema.ts';
-import { parseBody } from '../../http/body.ts';
-import { validProperties } from '../../http/feature-resource.ts';
-import { parseId, parseQueryValue, parseTime } from '../../http/params.ts';
-import { HttpProblem, invalidParameter } from '../../http/problem.ts';
+import { parseBody } from '../../domain/body.ts';
+import { validProperties } from '../../access/resource.ts';
+import { parseId, parseQueryValue, parseTime } from '../../domain/params.ts';
+import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import { issues } from '../issues/resource.ts';
 import type { Open311App } from './keys.ts';
 import {
@@ -36,7 +36,7 @@ const listParameter = (value: unknown) => {
 export function checkJurisdiction(value: unknown, jurisdiction: string) {
   const given = optionalText(value, 'jurisdiction_id');
   if (given !== undefined && given !== jurisdiction) {
-    throw new HttpProblem(404, 'Not Found', `jurisdiction_id ${given} is not served here; this endpoint serves ${jurisdiction}`, { field: 'jurisdiction_id' });
+    throw new DomainError('open311.jurisdiction_not_found', `jurisdiction_id ${given} is not served here; this endpoint serves ${jurisdiction}`, { field: 'jurisdiction_id' });
   }
 }
 
@@ -152,14 +152,14 @@ const titleOf = (description: string | undefined, service: CategoryRow) =>
 export async function reportServiceRequest(db: Kysely<DB>, reporter: Reporter, actor: Actor, params: Record<string, unknown>) {
   const viewer = 'viewer' in reporter ? reporter.viewer : undefined;
   if (viewer && !mayWrite('issues', viewer.role, 'create')) {
-    throw new HttpProblem(403, 'Forbidden', `api_key: a ${viewer.role} may not report issues`, { field: 'api_key' });
+    throw new DomainError('open311.forbidden', `api_key: a ${viewer.role} may not report issues`, { field: 'api_key' });
   }
   const given = Object.fromEntries(Object.entries(params).filter(([, value]) => value !== ''));
   const body = parseBody(requestBody, given);
   const [service] = await categories(db, body.service_code);
-  if (!service) throw new HttpProblem(404, 'Not Found', `service_code ${body.service_code} is not a service here; see services.json`, { field: 'service_code' });
+  if (!service) throw new DomainError('open311.service_not_found', `service_code ${body.service_code} is not a service here; see services.json`, { field: 'service_code' });
   if ('app' in reporter && !reporter.app.services.includes(service.code)) {
-    throw new HttpProblem(403, 'Forbidden', `service_code: this api_key (${reporter.app.name}) may post ${reporter.app.services.join(', ')} only, not ${service.code}`, { field: 'service_code' });
+    throw new DomainError('open311.forbidden', `service_code: this api_key (${reporter.app.name}) may post ${reporter.app.services.join(', ')} only, not ${service.code}`, { field: 'service_code' });
   }
   const description = body.description?.trim() || undefined;
   const properties = {
@@ -176,8 +176,8 @@ export async function reportServiceRequest(db: Kysely<DB>, reporter: Reporter, a
     // an application posts anywhere in the city (SERVICE_AREA); a user, in its scope
     if (!viewer) return created;
     await refuseOutsideScope(trx, issues, viewer, 'create', [created]).catch((error: unknown) => {
-      if (error instanceof HttpProblem && error.status === 403) {
-        throw new HttpProblem(403, 'Outside your scope', `lat, long: the point lies outside the area a ${viewer.role} in your scope may report in`, { field: 'lat' });
+      if (error instanceof DomainError && error.kind === 'forbidden') {
+        throw new DomainError('access.outside_scope', `lat, long: the point lies outside the area a ${viewer.role} in your scope may report in`, { field: 'lat' });
       }
       throw error;
     });

@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { MAX_FEATURES, resourceGeometry, type ResourceDefinition } from '../../http/feature-resource.ts';
+import { MAX_FEATURES, resourceGeometry } from '../../access/resource.ts';
+import { ERROR_CODES } from '../../domain/errors.ts';
+import type { ResourceDefinition } from '../../access/resource.ts';
 import { mayRead, mayWrite, type ResourceName } from '../../access/policy.ts';
 import { ACCESS_RULES, MAP_RESOURCES, type AccessRule } from '../../access/rules.ts';
 import { ROLES } from '../../access/viewer.ts';
@@ -62,11 +64,13 @@ export function openApiDocument(resources: ResourceDefinition[]) {
   const schemas: Record<string, unknown> = {
     Problem: {
       type: 'object',
-      description: 'RFC 9457 problem details; `field` names the part of the request that was wrong',
-      required: ['type', 'title', 'status'],
+      description: 'RFC 9457 problem details; `field` names the part of the request that was wrong; `code` says what went wrong in a '
+        + 'stable word a client translates, with `params` the values its sentence names (`detail` is English)',
+      required: ['type', 'title', 'status', 'code', 'params'],
       properties: {
         type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' },
         instance: { type: 'string' }, field: { type: 'string' },
+        code: { type: 'string', enum: ERROR_CODES }, params: { type: 'object', description: 'strings, numbers, booleans or null, by name' },
         errors: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } } },
       },
     },

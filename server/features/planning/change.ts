@@ -1,13 +1,13 @@
-import type { Request } from 'express';
-import { chineseNumeral } from '../../../data/demo-city.ts';
+import { chineseNumeral } from '../../domain/chinese-numerals.ts';
 import { sql, type Transaction } from 'kysely';
 import type { Database } from '../../db/database.ts';
 import { lockMapWrites } from '../../db/feature-store.ts';
 import type { DB } from '../../db/schema.ts';
 import { seesAggregateOnly } from '../../access/policy.ts';
 import { refuseOutsideScope, refuseRelinksOutsideScope, requireWritable } from '../../access/rows.ts';
-import { actorOf } from '../../access/viewer.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import type { Viewer } from '../../access/viewer.ts';
+import type { Actor } from '../../db/actor.ts';
+import { DomainError, ERRORS, type ErrorCode } from '../../domain/errors.ts';
 import { OPEN_STATUSES } from '../issues/resource.ts';
 import { GRID_TOLERANCE_M2, grids } from '../grids/resource.ts';
 
@@ -31,7 +31,6 @@ export const PLANNING_GRID = sql.lit(1e-7);
 /** The longest a statement of a planning change may run: the change holds every map write back meanwhile. */
 const CHANGE_TIMEOUT_S = 20;
 
-const OUTSIDE = 'Grid outside its community';
 
 export type ChangeKind = 'redraw' | 'split' | 'merge' | 'create' | 'revert' | 'plan';
 
@@ -47,13 +46,21 @@ export interface Edit {
   restore?: { code: string };
 }
 
+/** Who plans: the signed-in viewer, and the actor the audit log records. */
+export interface Planner { viewer: Viewer; actor: Actor }
+
 /** Why saving would be refused; a dry run lists them, a save answers the first as a 422. */
 export interface Refusal {
+  code: ErrorCode;
   title: string;
   detail: string;
   field: string;
   [more: string]: unknown;
 }
+
+/** A refusal in the words of its domain error: the code a client translates, and the title English readers had. */
+export const refusal = (code: ErrorCode, detail: string, values: { field: string; [more: string]: unknown }): Refusal =>
+  ({ code, title: ERRORS[code].title, detail, ...values });
 
 export interface ChangePlan {
   edits: Edit[];
@@ -147,9 +154,8 @@ async function refuseStale(trx: Transaction<DB>, versions: SeenVersion[]) {
     where g.version is distinct from w.version order by w.n limit 1`.execute(trx);
   if (!stale) return;
   const { id, version, field } = versions[stale.n];
-  if (stale.version === null) throw new HttpProblem(404, 'Not Found', `No grid ${id}`, { field });
-  throw new HttpProblem(412, 'Precondition Failed',
-    `grid ${id} is at version ${stale.version}, not ${version}: someone saved it since; reload it and try again`,
+  if (stale.version === null) throw new DomainError('grid.not_found', `No grid ${id}`, { field });
+  throw new DomainError('request.stale_version', `grid ${id} is at version ${stale.version}, not ${version}: someone saved it since; reload it and try again`,
     { field, id, version: stale.version });
 }
 
@@ -160,7 +166,7 @@ async function nextCodes(trx: Transaction<DB>, communityId: number, n: number): 
       (select max(right(code, 3)::int) from grids where left(code, 12) = c.code),
       (select max(right(code, 3)::int) from grid_versions where left(code, 12) = c.code)), 0) as last
     from communities c where c.id = ${communityId}`.execute(trx);
-  if (last + n > 999) throw new HttpProblem(422, 'No grid codes left', `community ${code} has used all 999 grid codes`, { field: 'community_id' });
+  if (last + n > 999) throw new DomainError('planning.no_grid_codes_left', `community ${code} has used all 999 grid codes`, { field: 'community_id' });
   return Array.from({ length: n }, (_, k) => `${code}${String(last + k + 1).padStart(3, '0')}`);
 }
 
@@ -188,17 +194,17 @@ async function shapeRefusals(trx: Transaction<DB>, communityId: number, edits: E
   for (const r of rows) {
     const which = r.code ? `grid ${r.code}` : 'the new grid';
     if (r.invalid) {
-      refusals.push({ title: 'Invalid geometry', detail: `${which}: ${r.invalid}`, field: 'geometry', grid: r.id });
+      refusals.push(refusal('geometry.invalid', `${which}: ${r.invalid}`, { field: 'geometry', grid: r.id }));
       continue;
     }
     if (r.area_m2 < MIN_GRID_AREA_M2) {
-      refusals.push({ title: 'Sliver', detail: `${which} would cover ${r.area_m2} m², under the ${MIN_GRID_AREA_M2} m² a grid needs`, field: 'geometry', grid: r.id, area_m2: r.area_m2, whole: true });
+      refusals.push(refusal('planning.sliver', `${which} would cover ${r.area_m2} m², under the ${MIN_GRID_AREA_M2} m² a grid needs`, { field: 'geometry', grid: r.id, area_m2: r.area_m2, whole: true }));
     }
     if (r.outside_m2 > GRID_TOLERANCE_M2) {
-      refusals.push({ title: OUTSIDE, detail: `${which} would extend ${r.outside_m2} m² beyond its community`, field: 'geometry', grid: r.id, area_m2: r.outside_m2 });
+      refusals.push(refusal('grid.outside_community', `${which} would extend ${r.outside_m2} m² beyond its community`, { field: 'geometry', grid: r.id, area_m2: r.outside_m2 }));
     }
     if (r.holes > 0) {
-      refusals.push({ title: 'Grid with a hole', detail: `${which} would surround ${r.holes === 1 ? 'an area' : `${r.holes} areas`} of other grids: draw the new boundary to reach its edge`, field: 'geometry', grid: r.id });
+      refusals.push(refusal('planning.grid_with_hole', `${which} would surround ${r.holes === 1 ? 'an area' : `${r.holes} areas`} of other grids: draw the new boundary to reach its edge`, { field: 'geometry', grid: r.id }));
     }
   }
   return refusals;
@@ -242,7 +248,7 @@ async function applyEdits(trx: Transaction<DB>, communityId: number, edits: Edit
       from users u join grids r on r.id = u.scope_grid_id where r.id = any(${removals}) order by u.id`.execute(trx);
     const stranded = rows.find((r) => r.to === null);
     if (stranded) {
-      throw new HttpProblem(409, 'Grid has accounts', `account ${stranded.username} works in grid ${stranded.from}, and no grid would be left to move it to`,
+      throw new DomainError('planning.grid_has_accounts', `account ${stranded.username} works in grid ${stranded.from}, and no grid would be left to move it to`,
         { field: 'grids', username: stranded.username, grid: stranded.from });
     }
     // a grid worker whose grid is merged away works the grid that took most of it (a larger scope: its sessions go on)
@@ -319,33 +325,32 @@ async function uncoveredParts(trx: Transaction<DB>, communityId: number, covered
 const band = (households: number, min: number, max: number) => (households < min ? 'below' : households > max ? 'above' : 'within');
 
 /**
- * Runs a planning change for `req`'s viewer: checks versions and scope, builds the edits, applies them,
+ * Runs a planning change for a planner: checks versions and scope, builds the edits, applies them,
  * measures the impact, and commits it as a version of every grid it touched, or rolls it back (dry run).
  */
-export async function runChange(database: Database, req: Request, change: ChangeRequest): Promise<ImpactReport> {
-  const viewer = req.viewer!;
+export async function runChange(database: Database, { viewer, actor }: Planner, change: ChangeRequest): Promise<ImpactReport> {
   if (!change.dryRun) {
     const missing = change.required.find(({ id }) => !change.versions.some((v) => v.id === id));
     if (missing) {
-      throw new HttpProblem(428, 'Precondition Required', `saving needs the version of grid ${missing.id} you edited (its ETag)`, { field: missing.field });
+      throw new DomainError('planning.version_required', `saving needs the version of grid ${missing.id} you edited (its ETag)`, { field: missing.field });
     }
   }
   try {
     return await database.db.transaction().execute(async (trx) => {
-      const auditFrom = await lockMapWrites(trx, actorOf(req));
+      const auditFrom = await lockMapWrites(trx, actor);
       // a change holds every map write in the city back: it may not take long
       await sql`select set_config('statement_timeout', ${`${CHANGE_TIMEOUT_S}s`}, true)`.execute(trx);
       const { rows: [community] } = await sql<{ id: number; code: string; name: string; min: number; max: number }>`
         select id, code, name, grid_households_min as min, grid_households_max as max from communities where id = ${change.communityId}`.execute(trx);
-      if (!community) throw new HttpProblem(404, 'Not Found', `No community ${change.communityId}`, { field: 'community_id' });
+      if (!community) throw new DomainError('community.not_found', `No community ${change.communityId}`, { field: 'community_id' });
       for (const { id, idField } of change.required) await requireWritable(trx, grids, viewer, id, 'update').catch(naming(idField));
       await refuseStale(trx, change.versions);
       const plan = await change.build(trx);
       for (const e of plan.edits) if (e.id !== undefined && !e.restore) await requireWritable(trx, grids, viewer, e.id, e.geom === null ? 'delete' : 'update');
       const refusals = [...(plan.refusals ?? []), ...await shapeRefusals(trx, community.id, plan.edits)];
       // what lies beyond the community is not the planner's to see, not even as a dry run's numbers
-      const outside = refusals.find((r) => r.title === OUTSIDE);
-      if (outside && viewer.role !== 'admin') throw new HttpProblem(422, outside.title, outside.detail, { ...outside, refusals });
+      const outside = refusals.find((r) => r.code === 'grid.outside_community');
+      if (outside && viewer.role !== 'admin') throw new DomainError(outside.code, outside.detail, { ...outside, refusals });
 
       const near = await nearGrids(trx, plan.edits.flatMap((e) => (e.id !== undefined && !e.restore ? [e.id] : [])),
         plan.edits.flatMap((e) => (e.geom === null ? [] : [e.geom])));
@@ -369,7 +374,7 @@ export async function runChange(database: Database, req: Request, change: Change
       const overlaps = await overlapsOf(trx, community.id, edited);
       const uncovered = await uncoveredParts(trx, community.id, coveredBefore);
       for (const o of overlaps) {
-        refusals.push({ title: 'Grids overlap', detail: `grid ${o.codes[0]} and grid ${o.codes[1]} would overlap by ${o.area_m2} m²`, field: 'geometry', grids: o.grids, area_m2: o.area_m2 });
+        refusals.push(refusal('grid.overlap', `grid ${o.codes[0]} and grid ${o.codes[1]} would overlap by ${o.area_m2} m²`, { field: 'geometry', grids: o.grids, area_m2: o.area_m2 }));
       }
 
       const counts = (s: GridState | undefined): Counts | undefined => s && {
@@ -410,7 +415,7 @@ export async function runChange(database: Database, req: Request, change: Change
       if (change.dryRun) throw new DryRun(report);
       if (refusals.length) {
         const [first] = refusals;
-        throw new HttpProblem(422, first.title, first.detail, { ...first, refusals });
+        throw new DomainError(first.code, first.detail, { ...first, refusals });
       }
       report.change = { id: saved!.id, kind: change.kind, note: change.note ?? null, at: saved!.at };
       await sql`update grid_changes set impact = ${JSON.stringify(report)}::jsonb where id = ${saved!.id}`.execute(trx);
@@ -424,6 +429,6 @@ export async function runChange(database: Database, req: Request, change: Change
 
 /** A problem about a grid the request named, said of the field that named it. */
 const naming = (field: string) => (e: unknown) => {
-  if (e instanceof HttpProblem) e.extensions.field = field;
+  if (e instanceof DomainError) e.extensions.field = field;
   throw e;
 };

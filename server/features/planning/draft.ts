@@ -1,21 +1,20 @@
-import type { Request } from 'express';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../db/database.ts';
 import type { DB } from '../../db/schema.ts';
 import { writeCondition } from '../../access/policy.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { grids } from '../grids/resource.ts';
-import { runChange, type Edit } from './change.ts';
+import type { Viewer } from '../../access/viewer.ts';
+import { runChange, type Edit, type Planner } from './change.ts';
 import { suggestPartition } from './suggest.ts';
 
 /** 404 for an unknown community, 403 when the viewer may not plan its grids: before any costly work. */
-export async function requirePlanner(db: Kysely<DB>, req: Request, communityId: number) {
-  const viewer = req.viewer!;
+export async function requirePlanner(db: Kysely<DB>, viewer: Viewer, communityId: number) {
   const writable = writeCondition('grids', grids.place, viewer, 'update', 'g') ?? sql`false`;
   const { rows: [found] } = await sql<{ writable: boolean }>`
     select coalesce(${writable}, false) as writable from (select id as community_id, null::int as id from communities where id = ${communityId}) g`.execute(db);
-  if (!found) throw new HttpProblem(404, 'Not Found', `No community ${communityId}`, { field: 'id' });
-  if (!found.writable) throw new HttpProblem(403, 'Outside your scope', `community ${communityId} is outside where a ${viewer.role} in your scope may plan grids`, { field: 'id' });
+  if (!found) throw new DomainError('community.not_found', `No community ${communityId}`, { field: 'id' });
+  if (!found.writable) throw new DomainError('access.outside_scope', `community ${communityId} is outside where a ${viewer.role} in your scope may plan grids`, { field: 'id' });
 }
 
 /**
@@ -23,8 +22,8 @@ export async function requirePlanner(db: Kysely<DB>, req: Request, communityId: 
  * to one, largest overlaps first, so grids keep their codes and staff where they stay), and the impact of
  * applying it, tried and rolled back. Saving it is the planner's: POST /communities/:id/plan.
  */
-export async function suggestDraft(database: Database, req: Request, communityId: number, count: number) {
-  await requirePlanner(database.db, req, communityId);
+export async function suggestDraft(database: Database, planner: Planner, communityId: number, count: number) {
+  await requirePlanner(database.db, planner.viewer, communityId);
   const started = performance.now();
   const parts = await suggestPartition(database.db, communityId, count);
   const elapsedMs = Math.round(performance.now() - started);
@@ -48,7 +47,7 @@ export async function suggestDraft(database: Database, req: Request, communityId
     ...parts.map((_, k) => ({ id: matched.get(k), geom: shapes.get(k)! })),
     ...existing.filter((g) => !taken.has(g.id)).map((g) => ({ id: g.id, geom: null })),
   ];
-  const impact = await runChange(database, req, {
+  const impact = await runChange(database, planner, {
     kind: 'plan', communityId, dryRun: true, versions: [], required: [], build: async () => ({ edits }),
   });
   const byId = new Map(existing.map((g) => [g.id, g]));

@@ -1,20 +1,24 @@
 import { Router, type Request, type Response } from 'express';
 import type { Transaction } from 'kysely';
 import { z } from 'zod';
+import { actorOf } from '../../access/viewer.ts';
 import type { Database } from '../../db/database.ts';
 import type { DB } from '../../db/schema.ts';
-import { parseBody } from '../../http/body.ts';
-import { rowId } from '../../http/fields.ts';
-import { geometrySchema } from '../../http/geojson.ts';
-import { onlyParameters, parseId, parseIfMatch, parseTime } from '../../http/params.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import { parseBody } from '../../domain/body.ts';
+import { rowId } from '../../domain/fields.ts';
+import { geometrySchema } from '../../domain/geojson.ts';
+import { onlyParameters, parseId, parseIfMatch, parseTime } from '../../domain/params.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { grids } from '../grids/resource.ts';
-import { runChange, type ChangeKind, type ChangePlan, type ImpactReport, type SeenVersion } from './change.ts';
+import { runChange, type ChangeKind, type ChangePlan, type ImpactReport, type Planner, type SeenVersion } from './change.ts';
 import { requirePlanner, suggestDraft } from './draft.ts';
 import { gridHistory, gridsAsOf, removedGrid } from './history.ts';
 import { carvePlan, drawnShape, gridRow, mergePlan, redrawPlan, splitPlan, versionShape, type GridRow } from './shapes.ts';
 
 /** Vertices a drawn grid may have (a city block's boundary needs tens), and a whole plan. */
+/** The signed-in planner of a request, as the planning service takes it. */
+const plannerOf = (req: Request): Planner => ({ viewer: req.viewer!, actor: actorOf(req) });
+
 const MAX_VERTICES = 5000;
 const MAX_PLAN_VERTICES = 50_000;
 const vertices = (p: { coordinates: number[][][] } | null) => p?.coordinates.reduce((n, ring) => n + ring.length, 0) ?? 0;
@@ -76,7 +80,7 @@ async function oneGrid(database: Database, req: Request, kind: ChangeKind, body:
   const id = parseId(req.params.id);
   const ifMatch = parseIfMatch(req.get('If-Match'));
   const grid = await database.db.transaction().execute((trx) => gridRow(trx, id));
-  return runChange(database, req, {
+  return runChange(database, plannerOf(req), {
     kind, communityId: grid.community_id, dryRun: body.dryRun, note: body.note,
     versions: [...(ifMatch === undefined ? [] : [{ id, version: ifMatch, field: 'If-Match' }]), ...seenVersions(body.versions)],
     required: [{ id, field: 'If-Match', idField: 'id' }],
@@ -90,7 +94,7 @@ export function planningRoutes(database: Database) {
       const body = parseBody(mergeBody, req.body);
       const ids = body.grids.map((g) => g.id);
       const { communityId } = await database.db.transaction().execute((trx) => mergePlan(trx, ids, body.name));
-      const report = await runChange(database, req, {
+      const report = await runChange(database, plannerOf(req), {
         kind: 'merge', communityId, dryRun: body.dryRun, note: body.note,
         versions: body.grids.flatMap((g, k) => (g.version === undefined ? [] : [{ id: g.id, version: g.version, field: `grids[${k}].version` }])),
         required: body.grids.map((g, k) => ({ id: g.id, field: `grids[${k}].version`, idField: `grids[${k}].id` })),
@@ -117,7 +121,7 @@ export function planningRoutes(database: Database) {
       // a grid a merge or a carve removed comes back under its own id and code, carved out of the grids that took it
       const removed = await removedGrid(database.db, id);
       const report = removed
-        ? await runChange(database, req, {
+        ? await runChange(database, plannerOf(req), {
           kind: 'revert', communityId: removed.community_id, dryRun: body.dryRun, note: body.note, versions: seenVersions(body.versions), required: [],
           build: async (trx) => carvePlan(trx, removed.community_id, {
             id, restore: { code: removed.code }, name: removed.name, properties: removed.properties, geom: await versionShape(trx, removed, body.version),
@@ -140,9 +144,9 @@ export function planningRoutes(database: Database) {
     .post('/api/v1/communities/:id/grids', async (req, res) => {
       const communityId = parseId(req.params.id);
       const body = parseBody(createBody, req.body);
-      await requirePlanner(database.db, req, communityId);
+      await requirePlanner(database.db, req.viewer!, communityId);
       const { name, ...properties } = body.properties as { name?: string };
-      const report = await runChange(database, req, {
+      const report = await runChange(database, plannerOf(req), {
         kind: 'create', communityId, dryRun: body.dryRun, note: body.note, versions: seenVersions(body.versions), required: [],
         build: async (trx) => carvePlan(trx, communityId, {
           name, properties, geom: await drawnShape(trx, body.geometry, 'geometry', { communityId, except: [] }),
@@ -153,15 +157,15 @@ export function planningRoutes(database: Database) {
     .post('/api/v1/communities/:id/plan', async (req, res) => {
       const communityId = parseId(req.params.id);
       const body = parseBody(planBody, req.body);
-      await requirePlanner(database.db, req, communityId);
-      const report = await runChange(database, req, {
+      await requirePlanner(database.db, req.viewer!, communityId);
+      const report = await runChange(database, plannerOf(req), {
         kind: 'plan', communityId, dryRun: body.dryRun, note: body.note,
         versions: body.grids.flatMap((g, k) => (g.id === undefined || g.version === undefined ? [] : [{ id: g.id, version: g.version, field: `grids[${k}].version` }])),
         required: body.grids.flatMap((g, k) => (g.id === undefined ? [] : [{ id: g.id, field: `grids[${k}].version`, idField: `grids[${k}].id` }])),
         build: async (trx) => ({
           edits: await Promise.all(body.grids.map(async (g, k) => {
             if (g.id !== undefined && (await gridRow(trx, g.id, `grids[${k}].id`)).community_id !== communityId) {
-              throw new HttpProblem(422, 'Grid of another community', `grid ${g.id} is not in community ${communityId}`, { field: `grids[${k}].id`, grid: g.id });
+              throw new DomainError('planning.grid_of_another_community', `grid ${g.id} is not in community ${communityId}`, { field: `grids[${k}].id`, grid: g.id });
             }
             return { id: g.id, name: g.name, geom: g.geometry && await drawnShape(trx, g.geometry, `grids[${k}].geometry`) };
           })),
@@ -172,6 +176,6 @@ export function planningRoutes(database: Database) {
     .post('/api/v1/communities/:id/suggest-grids', async (req, res) => {
       const communityId = parseId(req.params.id);
       const { count } = parseBody(suggestBody, req.body);
-      res.json(await suggestDraft(database, req, communityId, count));
+      res.json(await suggestDraft(database, plannerOf(req), communityId, count));
     });
 }

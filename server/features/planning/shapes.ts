@@ -1,7 +1,7 @@
 import { sql, type RawBuilder, type Transaction } from 'kysely';
 import type { DB } from '../../db/schema.ts';
-import { HttpProblem } from '../../http/problem.ts';
-import { MIN_GRID_AREA_M2, PLANNING_GRID, type ChangePlan, type Edit, type Refusal } from './change.ts';
+import { DomainError } from '../../domain/errors.ts';
+import { MIN_GRID_AREA_M2, PLANNING_GRID, refusal, type ChangePlan, type Edit, type Refusal } from './change.ts';
 
 /**
  * The boundaries a planning change proposes, computed by PostGIS: a drawn shape snapped to its neighbours,
@@ -19,7 +19,7 @@ export interface GridRow { id: number; community_id: number; code: string; name:
 
 export async function gridRow(trx: Transaction<DB>, id: number, field = 'id'): Promise<GridRow> {
   const { rows: [row] } = await sql<GridRow>`select id, community_id, code, name, version from grids where id = ${id}`.execute(trx);
-  if (!row) throw new HttpProblem(404, 'Not Found', `No grid ${id}`, { field });
+  if (!row) throw new DomainError('grid.not_found', `No grid ${id}`, { field });
   return row;
 }
 
@@ -40,7 +40,7 @@ export async function drawnShape(trx: Transaction<DB>, geometry: unknown, field:
     cross join lateral boundary_refusal(g) as reason
     -- nothing more is computed of a shape refused
     cross join lateral (select case when reason is null then publishable_boundary(coalesce(ST_Snap(g, ${reference}, ${SNAP_DEGREES}), g)) end as s) snapped`.execute(trx);
-  if (drawn.reason) throw new HttpProblem(422, 'Invalid geometry', `${field}: ${drawn.reason}`, { field });
+  if (drawn.reason) throw new DomainError('geometry.invalid', `${field}: ${drawn.reason}`, { field });
   return drawn.hex;
 }
 
@@ -63,8 +63,8 @@ function onePart({ id, code, parts }: Parts, refusals: Refusal[]): string | null
   if (parts.length === 0) return null;
   for (const extra of parts.slice(1)) {
     refusals.push(extra.area_m2 < MIN_GRID_AREA_M2
-      ? { title: 'Sliver', detail: `${which} would keep a sliver of ${extra.area_m2.toFixed(1)} m² apart from its main part`, field: 'geometry', grid: id, area_m2: extra.area_m2, whole: false }
-      : { title: 'Grid falls apart', detail: `${which} would fall into ${parts.length} separate parts`, field: 'geometry', grid: id, area_m2: extra.area_m2, parts: parts.length });
+      ? refusal('planning.sliver', `${which} would keep a sliver of ${extra.area_m2.toFixed(1)} m² apart from its main part`, { field: 'geometry', grid: id, area_m2: extra.area_m2, whole: false })
+      : refusal('planning.grid_falls_apart', `${which} would fall into ${parts.length} separate parts`, { field: 'geometry', grid: id, area_m2: extra.area_m2, parts: parts.length }));
   }
   return parts[0].hex;
 }
@@ -114,7 +114,7 @@ export async function splitPlan(trx: Transaction<DB>, grid: GridRow, line: unkno
   const [cut] = await partsOf(trx, sql`
     select g.id, ST_Split(g.geom, ST_SetSRID(ST_GeomFromGeoJSON(${JSON.stringify(line)}), 4326)) as geom from grids g where g.id = ${grid.id}`);
   if (cut.parts.length < 2) {
-    throw new HttpProblem(422, 'Line does not cut the grid', `the line must cross grid ${grid.code} from one side to the other`, { field: 'line', grid: grid.id });
+    throw new DomainError('planning.line_does_not_cut', `the line must cross grid ${grid.code} from one side to the other`, { field: 'line', grid: grid.id });
   }
   const [kept, ...pieces] = cut.parts;
   return { edits: [{ id: grid.id, geom: kept.hex }, ...pieces.map((p, k) => ({ geom: p.hex, name: k === 0 ? name : undefined }))] };
@@ -125,12 +125,12 @@ export async function mergePlan(trx: Transaction<DB>, ids: number[], name?: stri
   const found = await Promise.all(ids.map((id, k) => gridRow(trx, id, `grids[${k}].id`)));
   const strange = found.findIndex((g) => g.community_id !== found[0].community_id);
   if (strange >= 0) {
-    throw new HttpProblem(422, 'Grids of different communities', `grid ${found[strange].code} is not in the community of grid ${found[0].code}`,
+    throw new DomainError('planning.grids_of_different_communities', `grid ${found[strange].code} is not in the community of grid ${found[0].code}`,
       { field: `grids[${strange}].id`, grids: [found[0].id, found[strange].id] });
   }
   const [union] = await partsOf(trx, sql`select ${ids[0]}::int as id, ST_UnaryUnion(ST_Collect(geom), ${PLANNING_GRID}) as geom from grids where id = any(${ids})`);
   if (union.parts.length !== 1) {
-    throw new HttpProblem(422, 'Grids not adjacent', `grids ${found.map((g) => g.code).join(', ')} do not make one area: each must share a boundary with another`, { field: 'grids', grids: ids });
+    throw new DomainError('grid.not_adjacent', `grids ${found.map((g) => g.code).join(', ')} do not make one area: each must share a boundary with another`, { field: 'grids', grids: ids });
   }
   const edits: Edit[] = [{ id: ids[0], geom: union.parts[0].hex, name }, ...ids.slice(1).map((id) => ({ id, geom: null }))];
   return { plan: { edits }, communityId: found[0].community_id };
@@ -141,6 +141,6 @@ export async function versionShape(trx: Transaction<DB>, grid: { id: number; cod
   const { rows: [found] } = await sql<{ hex: string }>`
     select encode(ST_AsBinary(geom_after), 'hex') as hex from grid_versions
     where grid_id = ${grid.id} and version = ${version} and geom_after is not null order by id desc limit 1`.execute(trx);
-  if (!found) throw new HttpProblem(422, 'Unknown version', `grid ${grid.code} has no saved boundary at version ${version}: see its history`, { field: 'version', grid: grid.id, version });
+  if (!found) throw new DomainError('planning.unknown_version', `grid ${grid.code} has no saved boundary at version ${version}: see its history`, { field: 'version', grid: grid.id, version });
   return found.hex;
 }

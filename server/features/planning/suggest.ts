@@ -13,7 +13,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
-import { HttpProblem, invalidParameter } from '../../http/problem.ts';
+import { DomainError, invalidParameter } from '../../domain/errors.ts';
 
 export interface SuggestedPart {
   /** GeoJSON Polygon, 15 decimals (the stored doubles), outer ring counter-clockwise */
@@ -83,10 +83,9 @@ export async function suggestPartition(
     select ST_NumGeometries(geom) as parts, encode(ST_AsEWKB(ST_GeometryN(geom, 1)), 'hex') as polygon,
            ST_XMin(geom) as x0, ST_YMin(geom) as y0, ST_XMax(geom) as x1, ST_YMax(geom) as y1
     from communities where id = ${communityId}`.execute(db);
-  if (!community) throw new HttpProblem(404, 'Not Found', `No community ${communityId}`, { field: 'id' });
+  if (!community) throw new DomainError('community.not_found', `No community ${communityId}`, { field: 'id' });
   if (community.parts !== 1) {
-    throw new HttpProblem(422, 'Community in several parts',
-      `community ${communityId} is ${community.parts} separate areas: a grid is one polygon, so draw its grids by hand`, { field: 'community', parts: community.parts });
+    throw new DomainError('planning.community_in_several_parts', `community ${communityId} is ${community.parts} separate areas: a grid is one polygon, so draw its grids by hand`, { field: 'community', parts: community.parts });
   }
   const { rows: homes } = await sql<Home>`
     select ST_X(p) as lon, ST_Y(p) as lat, households
@@ -95,8 +94,7 @@ export async function suggestPartition(
   // Every grid needs households of its own to balance; a single grid is the community as it is.
   const inhabited = inhabitedOf(homes);
   if (count > Math.max(1, inhabited)) {
-    throw new HttpProblem(422, 'Too many grids',
-      `community ${communityId} has ${inhabited} buildings with households: it cannot make ${count} grids that each hold some`,
+    throw new DomainError('planning.too_many_grids', `community ${communityId} has ${inhabited} buildings with households: it cannot make ${count} grids that each hold some`,
       { field: 'count', most: Math.max(1, inhabited) });
   }
 
@@ -117,7 +115,7 @@ export async function suggestPartition(
     }
     const lines = balancedLines(region, frame);
     if (!lines.length) {
-      throw new HttpProblem(422, 'Too many grids', `community ${communityId}: some buildings with households stand too close together to make ${count} grids`,
+      throw new DomainError('planning.too_many_grids', `community ${communityId}: some buildings with households stand too close together to make ${count} grids`,
         { field: 'count' });
     }
     const [low, high] = (await cutStraight(db, region, lines, frame)) ?? (await cutAlongChord(db, region, lines));
@@ -250,7 +248,7 @@ async function cutAlongChord(db: Kysely<DB>, region: Region, lines: Line[]): Pro
   }
   const chosen = choose(candidates, region);
   if (!chosen) {
-    throw new HttpProblem(422, 'Community cannot be cut', 'no straight cut divides this community into contiguous grids: draw them by hand',
+    throw new DomainError('planning.community_cannot_be_cut', 'no straight cut divides this community into contiguous grids: draw them by hand',
       { field: 'community' });
   }
   const ofLine = pieces.filter((p) => p.line === chosen.line);

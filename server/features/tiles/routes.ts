@@ -3,8 +3,8 @@ import { sql } from 'kysely';
 import { mayRead, viewKey } from '../../access/policy.ts';
 import { ACCESS_KEY_PARAMETER, type Viewer } from '../../access/viewer.ts';
 import type { Database } from '../../db/database.ts';
-import { onlyParameters } from '../../http/params.ts';
-import { HttpProblem, invalidParameter } from '../../http/problem.ts';
+import { onlyParameters } from '../../domain/params.ts';
+import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import { TileCache, tileBox } from './cache.ts';
 import { LABEL_FIELDS, labelLayerName, MAX_ZOOM, TILE_LAYERS, tileLayer, type TileLayer } from './layers.ts';
 import { countsAllMembers } from '../coverage/queries.ts';
@@ -15,10 +15,10 @@ export const MVT_TYPE = 'application/vnd.mapbox-vector-tile';
 
 function layerFor(req: Request, viewer: Viewer): TileLayer {
   const layer = tileLayer(String(req.params.layer));
-  if (!layer) throw new HttpProblem(404, 'Not Found', `No tile layer ${String(req.params.layer)}; use ${TILE_LAYERS.map((l) => l.name).join(', ')}`, { field: 'layer' });
-  if (!mayRead(layer.resource, viewer.role)) throw new HttpProblem(403, 'Forbidden', `a ${viewer.role} may not read ${layer.name}`, { field: 'layer' });
+  if (!layer) throw new DomainError('tile.layer_not_found', `No tile layer ${String(req.params.layer)}; use ${TILE_LAYERS.map((l) => l.name).join(', ')}`, { field: 'layer' });
+  if (!mayRead(layer.resource, viewer.role)) throw new DomainError('tile.forbidden', `a ${viewer.role} may not read ${layer.name}`, { field: 'layer' });
   if (layer.allMembers && !countsAllMembers(viewer)) {
-    throw new HttpProblem(403, 'Forbidden', `a ${viewer.role} reads only volunteers: their hexagons are the volunteers layer`, { field: 'layer' });
+    throw new DomainError('tile.forbidden', `a ${viewer.role} reads only volunteers: their hexagons are the volunteers layer`, { field: 'layer' });
   }
   return layer;
 }
@@ -104,6 +104,6 @@ export function tileRoutes({ db }: Database, options: TileOptions = {}) {
       res.send(tile.bytes);
     })
     .get('/tiles/*rest', (req) => {
-      throw new HttpProblem(404, 'Not Found', `No tile at ${req.path}: a tile is /tiles/<layer>/<z>/<x>/<y>.mvt, a layer's TileJSON /tiles/<layer>.json`, { field: 'path' });
+      throw new DomainError('tile.not_found', `No tile at ${req.path}: a tile is /tiles/<layer>/<z>/<x>/<y>.mvt, a layer's TileJSON /tiles/<layer>.json`, { field: 'path' });
     });
 }

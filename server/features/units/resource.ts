@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
-import type { ResourceDefinition } from '../../http/feature-resource.ts';
-import { externalId, phoneNumber } from '../../http/fields.ts';
+import type { ResourceDefinition } from '../../access/resource.ts';
+import { externalId, phoneNumber } from '../../domain/fields.ts';
 
 /** The kinds as a list of resident units names them. */
 const KIND_WORDS = { 企业: 'enterprise', 学校: 'school', 机关: 'agency', 医院: 'hospital', 社会组织: 'social_organization', 其他: 'other' };

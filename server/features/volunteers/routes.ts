@@ -3,10 +3,10 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import { actorOf, type Viewer } from '../../access/viewer.ts';
 import type { Database } from '../../db/database.ts';
-import { parseBody } from '../../http/body.ts';
-import { geometrySchema } from '../../http/geojson.ts';
-import { parseId, parseLimit, parsePoint } from '../../http/params.ts';
-import { HttpProblem, invalidParameter } from '../../http/problem.ts';
+import { parseBody } from '../../domain/body.ts';
+import { geometrySchema } from '../../domain/geojson.ts';
+import { parseId, parseLimit, parsePoint } from '../../domain/params.ts';
+import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import { changeOwnAvailability, listDispatches } from '../dispatch/service.ts';
 import { SKILLS } from '../members/resource.ts';
 import { nearestVolunteersText, type NearestQuery } from './nearest.ts';
@@ -65,7 +65,7 @@ export function volunteerRoutes(database: Database) {
 
   /** The volunteer record of a volunteer's account: 409 when the account has none. */
   function memberOf(viewer: Viewer) {
-    if (viewer.memberId === null) throw new HttpProblem(409, 'No member record', 'this account is not linked to a volunteer (member_id)', { field: 'member_id' });
+    if (viewer.memberId === null) throw new DomainError('volunteer.no_member_record', 'this account is not linked to a volunteer (member_id)', { field: 'member_id' });
     return viewer.memberId;
   }
 
@@ -75,7 +75,7 @@ export function volunteerRoutes(database: Database) {
       select id, name, phone, skills, availability, grid_id, community_id, version,
              ST_AsGeoJSON(geom, 7)::json as home, ST_AsGeoJSON(current_point, 7)::json as current_point, current_point_at
       from members where id = ${memberOf(viewer)}`.execute(db);
-    if (!member) throw new HttpProblem(404, 'Not Found', `member ${viewer.memberId} no longer exists`, { field: 'member_id' });
+    if (!member) throw new DomainError('member.not_found', `member ${viewer.memberId} no longer exists`, { field: 'member_id' });
     return { ...member, dispatches: await listDispatches(db, viewer, { all: false, limit: 100 }) };
   }
 

@@ -6,9 +6,9 @@ import { actorOf, type Viewer } from '../../access/viewer.ts';
 import { writeAs } from '../../db/actor.ts';
 import type { Database } from '../../db/database.ts';
 import type { DB } from '../../db/schema.ts';
-import { parseBody } from '../../http/body.ts';
-import { parseId } from '../../http/params.ts';
-import { HttpProblem, invalidParameter } from '../../http/problem.ts';
+import { parseBody } from '../../domain/body.ts';
+import { parseId } from '../../domain/params.ts';
+import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import { WALL_STAFF } from '../../access/rules.ts';
 
 export const monthlyBody = z.object({
@@ -43,7 +43,7 @@ export function monthlyRoutes(database: Database) {
   router.get('/api/v1/communities/:id/monthly', async (req, res) => {
     const id = parseId(req.params.id);
     const { rows: [community] } = await sql<{ id: number }>`select id from communities where id = ${id}`.execute(db);
-    if (!community) throw new HttpProblem(404, 'Not Found', `No community ${id}`, { field: 'id' });
+    if (!community) throw new DomainError('community.not_found', `No community ${id}`, { field: 'id' });
     const drafts = await runsCommunity(db, req.viewer, id);
     const { rows } = await sql`
       select to_char(month, 'YYYY-MM') as month, title, discussion, outcome, issue_id, published_at, updated_at
@@ -58,9 +58,9 @@ export function monthlyRoutes(database: Database) {
     if (!/^(19|20)\d{2}-(0[1-9]|1[0-2])$/.test(month)) throw invalidParameter('month', 'month must be YYYY-MM, such as 2026-11');
     const body = parseBody(monthlyBody, req.body);
     const { rows: [community] } = await sql<{ id: number }>`select id from communities where id = ${id}`.execute(db);
-    if (!community) throw new HttpProblem(404, 'Not Found', `No community ${id}`, { field: 'id' });
+    if (!community) throw new DomainError('community.not_found', `No community ${id}`, { field: 'id' });
     if (!(await runsCommunity(db, req.viewer, id))) {
-      throw new HttpProblem(403, 'Forbidden', `the month's matter of community ${id} is kept by its community staff`, { field: 'id' });
+      throw new DomainError('wall.forbidden', `the month's matter of community ${id} is kept by its community staff`, { field: 'id' });
     }
     const { rows: [matter] } = await writeAs(db, actorOf(req), (trx) => sql<{ created: boolean }>`
       insert into monthly_matters (community_id, month, title, discussion, outcome, issue_id, published_at, updated_by)

@@ -2,7 +2,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { allOf, readConditions } from '../../access/policy.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import type { DB } from '../../db/schema.ts';
-import { HttpProblem } from '../../http/problem.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { type Wall } from '../issues/levels.ts';
 import { issues, OPEN_STATUSES, overdue } from '../issues/resource.ts';
 
@@ -28,7 +28,7 @@ const onWall = ({ wall, id }: WallOwner): RawBuilder<unknown> =>
  */
 export async function wallFeatures(db: Kysely<DB>, viewer: Viewer, owner: WallOwner, limit: number) {
   const { rows: [wall] } = await wallSql(viewer, owner, limit).execute(db);
-  if (wall.body === null) throw new HttpProblem(404, 'Not Found', `No ${owner.wall} ${owner.id}`, { field: 'id' });
+  if (wall.body === null) throw new DomainError('wall.not_found', `No ${owner.wall} ${owner.id}`, { field: 'id' });
   return wall.body;
 }
 

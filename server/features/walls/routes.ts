@@ -1,7 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import type { Database } from '../../db/database.ts';
-import { onlyParameters, parseId, parseLimit, parseOffset, parseQueryValue, parseTime } from '../../http/params.ts';
-import { invalidParameter } from '../../http/problem.ts';
+import { onlyParameters, parseId, parseLimit, parseOffset, parseQueryValue, parseTime } from '../../domain/params.ts';
+import { invalidParameter } from '../../domain/errors.ts';
 import { echoWall, issueMetrics, wallFeatures } from './queries.ts';
 
 const DAY_MS = 86_400_000;

@@ -26,7 +26,8 @@ export function LoginScreen() {
       await signIn(username, password);
     } catch (e) {
       const status = (e as { status?: number }).status;
-      setError(status === 401 ? t('login.invalid') : status === 429 ? `${t('login.tooMany')} ${(e as Error).message}` : (e as Error).message);
+      // a refusal says why in the interface's language (problemOf): too many failures, the database away …
+      setError(status === 401 ? t('login.invalid') : (e as Error).message);
     } finally {
       setBusy(false);
     }

@@ -1,4 +1,5 @@
 import { ValidationReasons } from 'terra-draw';
+import { pageLang, problemText } from '../../errors.ts';
 import type { MessageKey } from '../../i18n.tsx';
 
 /**
@@ -136,7 +137,7 @@ export function describeProblem(problem: Problem, t: Translate, names: ProblemNa
       if (problem.field === 'count') return t('problem.count');
       break;
   }
-  return detail ?? title;
+  return problemText(problem, pageLang()) ?? title;
 }
 
 /** What went wrong, in the planner's language: a problem the API answered, or the error's own words. */

@@ -1,4 +1,4 @@
-import { HttpProblem, invalidParameter } from './problem.ts';
+import { DomainError, invalidParameter } from './errors.ts';
 
 /** Query parameters are parsed and clamped here, once, with an error that names the parameter. */
 
@@ -58,7 +58,7 @@ export function parseQueryValue(value: unknown, field: string, type: QueryValueT
 export function parseIfMatch(header: string | undefined): number | undefined {
   if (header === undefined) return undefined;
   const match = header.match(/^(?:W\/)?"(\d{1,9})"$/);
-  if (!match) throw new HttpProblem(400, 'Invalid If-Match', 'If-Match must be an ETag this API gave, such as "3"', { field: 'If-Match' });
+  if (!match) throw new DomainError('request.invalid_if_match', 'If-Match must be an ETag this API gave, such as "3"', { field: 'If-Match' });
   return Number(match[1]);
 }
 

@@ -2,10 +2,10 @@ import type { RequestHandler } from 'express';
 import { match } from 'path-to-regexp';
 import type { Database } from '../db/database.ts';
 import { sessionViewer } from '../features/accounts/queries.ts';
-import { HttpProblem } from '../http/problem.ts';
-import { mayRead, mayWrite, type ResourceName } from './policy.ts';
-import { ACCESS_RULES, GUARDED_PREFIXES, MAP_RESOURCES, type AccessRule } from './rules.ts';
-import { credentialOf, type Credential, type Viewer } from './viewer.ts';
+import { DomainError } from '../domain/errors.ts';
+import { mayRead, mayWrite, type ResourceName } from '../access/policy.ts';
+import { ACCESS_RULES, GUARDED_PREFIXES, MAP_RESOURCES, type AccessRule } from '../access/rules.ts';
+import { credentialOf, type Credential, type Viewer } from '../access/viewer.ts';
 
 /** Whether `viewer` passes `rule` (the role part; rows are scoped in SQL by the routes). */
 function permits({ allow }: AccessRule, viewer: Viewer, params: Record<string, unknown>): boolean {
@@ -13,15 +13,15 @@ function permits({ allow }: AccessRule, viewer: Viewer, params: Record<string, u
   if (allow.roles && allow.roles !== 'any' && !allow.roles.includes(viewer.role)) return false;
   if (!('resource' in allow)) return true;
   const resource = (allow.resource === ':layer' ? params.layer : allow.resource) as ResourceName;
-  if (!MAP_RESOURCES.includes(resource)) throw new HttpProblem(404, 'Not Found', `No layer ${String(params.layer)}; use ${MAP_RESOURCES.join(', ')}`, { field: 'layer' });
+  if (!MAP_RESOURCES.includes(resource)) throw new DomainError('layer.not_found', `No layer ${String(params.layer)}; use ${MAP_RESOURCES.join(', ')}`, { field: 'layer' });
   return allow.action === 'read' ? mayRead(resource, viewer.role) : mayWrite(resource, viewer.role, allow.action);
 }
 
 /** An access key sent as a password or a parameter that opens nothing: expired, revoked, or no key at all. */
 export const notAKey = ({ field }: Credential) =>
-  new HttpProblem(401, 'Unauthorized', `${field}: not a live access key (make one with POST /api/v1/auth/keys)`, { field });
+  new DomainError('auth.unauthenticated', `${field}: not a live access key (make one with POST /api/v1/auth/keys)`, { field });
 
-const unauthenticated = () => new HttpProblem(401, 'Unauthorized', 'sign in (POST /api/v1/auth/login) and send Authorization: Bearer <token>', { field: 'Authorization' });
+const unauthenticated = () => new DomainError('auth.unauthenticated', 'sign in (POST /api/v1/auth/login) and send Authorization: Bearer <token>', { field: 'Authorization' });
 
 /**
  * The one check every API request passes before any route: find the route's rule, authenticate the bearer
@@ -48,7 +48,7 @@ export function accessGuard(database: Database, rules: AccessRule[] = ACCESS_RUL
     const viewer = credential ? await sessionViewer(database.db, credential.token, credential) : undefined;
     // a read-only access key (a GIS client's) reads, and does nothing else, whatever the route
     if (viewer?.readOnly && method !== 'GET') {
-      throw new HttpProblem(403, 'Read-only key', 'this access key may only read (GET); sign in to change anything', { field: 'Authorization' });
+      throw new DomainError('auth.read_only_key', 'this access key may only read (GET); sign in to change anything', { field: 'Authorization' });
     }
     if (found && 'public' in found.rule.allow) {
       // a public route answers everyone, and a signed-in caller as who it is (more of the echo wall, its drafts)
@@ -62,10 +62,10 @@ export function accessGuard(database: Database, rules: AccessRule[] = ACCESS_RUL
     }
     if (!found) {
       req.log?.warn({ method: req.method, path: req.path }, 'no access rule: denied');
-      throw new HttpProblem(403, 'Forbidden', `no access rule allows ${req.method} ${req.path}`);
+      throw new DomainError('access.forbidden', `no access rule allows ${req.method} ${req.path}`);
     }
     if (!permits(found.rule, viewer, params)) {
-      throw new HttpProblem(403, 'Forbidden', `a ${viewer.role} may not ${req.method} ${req.path}`, { role: viewer.role });
+      throw new DomainError('access.forbidden', `a ${viewer.role} may not ${req.method} ${req.path}`, { role: viewer.role });
     }
     req.viewer = viewer;
     next();

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { HttpProblem } from './problem.ts';
+import { DomainError } from './errors.ts';
 
 /** `features[2].geometry.coordinates[0][3][1]`: where in the body an issue is, as a client would write it. */
 export function fieldPath(path: readonly PropertyKey[]): string {
@@ -8,7 +8,7 @@ export function fieldPath(path: readonly PropertyKey[]): string {
 
 /** Parses a request body or throws a 400 problem naming the first wrong field and listing all of them. */
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown, prefix: PropertyKey[] = []): z.infer<S> {
-  if (body === undefined) throw new HttpProblem(400, 'Missing body', 'Send a JSON body with Content-Type: application/json', { field: 'body' });
+  if (body === undefined) throw new DomainError('request.missing_body', 'Send a JSON body with Content-Type: application/json', { field: 'body' });
   const result = schema.safeParse(body);
   if (result.success) return result.data;
   const errors = result.error.issues.slice(0, 100).map((issue) => ({
@@ -16,5 +16,5 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown, prefix:
     field: fieldPath([...prefix, ...issue.path, ...(issue.code === 'unrecognized_keys' ? issue.keys.slice(0, 1) : [])]) || 'body',
     message: issue.message,
   }));
-  throw new HttpProblem(400, 'Invalid body', `${errors[0].field}: ${errors[0].message}`, { field: errors[0].field, errors });
+  throw new DomainError('request.invalid_body', `${errors[0].field}: ${errors[0].message}`, { field: errors[0].field, errors });
 }

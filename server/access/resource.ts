@@ -1,0 +1,113 @@
+import type { Transaction } from 'kysely';
+import { z } from 'zod';
+import type { Condition, FeatureTable } from '../db/feature-store.ts';
+import type { DB } from '../db/schema.ts';
+import { parseBody } from '../domain/body.ts';
+import { DomainError } from '../domain/errors.ts';
+import { geometrySchema, type GeometryRules, type GeometryType } from '../domain/geojson.ts';
+import type { QueryValueType } from '../domain/params.ts';
+import { forbiddenProperties, type Mask, type Place, type ResourceName } from './policy.ts';
+import type { Viewer } from './viewer.ts';
+
+/** Who asks for a row's change or removal, and the options of the request (a grid's `merge_into`). */
+export interface Asked { viewer: Viewer; query: Record<string, unknown> }
+
+export interface Filter {
+  type: QueryValueType;
+  /** the SQL condition on row `t` for a parsed value */
+  condition: (value: never) => Condition;
+}
+
+/** What makes a map table an API resource: its shape, its filters and its rules. */
+export interface ResourceDefinition extends FeatureTable {
+  /** URL segment under /api/v1, and the resource's name in the access policy */
+  name: ResourceName;
+  /** one of them, for messages */
+  singular: string;
+  geometry: readonly GeometryType[];
+  /** what a geometry must keep to: a vertex cap, the service area */
+  geometryRules: GeometryRules;
+  /** a row may be written without a geometry (null: one the database derives, or none yet) */
+  nullGeometry?: boolean;
+  /**
+   * the read-only property that says a row's geometry is the database's own (a street drawn from its
+   * communities): a file that says so, as an export does, gives no geometry, and the database derives it again
+   */
+  derivedGeometry?: string;
+  /** writable properties; a POST fills the omitted ones from `defaults` */
+  properties: z.ZodObject;
+  defaults: Record<string, unknown>;
+  /** properties that are derived or kept by the database: shown, never written */
+  readOnly: readonly string[];
+  filters: Record<string, Filter>;
+  /** where a row sits on the map, for scopes */
+  place: Place;
+  /** personal columns (geom for a home point) and how they are masked for those who may not see them */
+  personal?: Record<string, Mask>;
+  /** a column that records the user who created the row */
+  createdBy?: string;
+  /** the property that names a row in a city's own files (a code, a register's id): imports with mode=upsert match rows by it */
+  naturalKey?: string;
+  /** words a city's files use for a property's codes (在职党员 for in_service), by property: imports read them as the codes */
+  vocabulary?: Record<string, Record<string, string>>;
+  /** rules that need the stored rows (inside the write's transaction; throwing undoes the write) */
+  check?: (trx: Transaction<DB>, ids: number[]) => Promise<void>;
+  /** what an import reports of the stored rows without refusing them (a community mostly outside its street) */
+  warn?: (trx: Transaction<DB>, ids: number[], options: WarnOptions) => Promise<RowWarning[]>;
+  /** what must hold before a row is changed (inside the change's transaction, the row found writable) */
+  beforeUpdate?: (trx: Transaction<DB>, id: number, asked: Asked) => Promise<void>;
+  /** what must hold, or happen, before a row is deleted (inside the delete's transaction) */
+  beforeDelete?: (trx: Transaction<DB>, id: number, asked: Asked) => Promise<void>;
+}
+
+export interface RowWarning { id: number; field: string; reason: string }
+export interface WarnOptions {
+  /** the share of a community's area that may lie outside its street's boundary */
+  streetTolerance: number;
+}
+
+export const MAX_FEATURES = 10_000;
+
+/** A property the viewer's role may not set is refused by name. */
+export function refuseForbiddenProperties(def: ResourceDefinition, viewer: Viewer, properties: Record<string, unknown>, field: string) {
+  const [forbidden] = forbiddenProperties(def.name, viewer, Object.keys(properties));
+  if (forbidden) throw new DomainError('access.forbidden_property', `a ${viewer.role} may not set ${forbidden}`, { field: `${field}.${forbidden}` }, { role: viewer.role });
+}
+
+const strictSchemas = new WeakMap<ResourceDefinition, { whole: z.ZodType; partial: z.ZodType }>();
+
+/**
+ * A feature's properties checked against the resource's schema; a POST's omitted properties take their
+ * defaults. A read-only property is refused with its own explanation, or dropped (a file Gridmap exported,
+ * imported again, carries ids and derived links).
+ */
+export function validProperties(
+  def: ResourceDefinition,
+  input: Record<string, unknown> | null | undefined,
+  field: string,
+  { partial = false, readOnly = 'refuse' }: { partial?: boolean; readOnly?: 'refuse' | 'drop' } = {},
+): Record<string, unknown> {
+  let schemas = strictSchemas.get(def);
+  if (!schemas) strictSchemas.set(def, (schemas = { whole: def.properties.strict(), partial: def.properties.partial().strict() }));
+  const given = { ...(input ?? {}) };
+  for (const key of Object.keys(given)) {
+    if (typeof given[key] === 'string' && (given[key] as string).includes('\u0000')) {
+      throw new DomainError('request.nul_character', `${key} contains a NUL character`, { field: `${field}.${key}` });
+    }
+    if (!def.readOnly.includes(key)) continue;
+    if (readOnly === 'drop') delete given[key];
+    else throw new DomainError('request.read_only_property', `${key} is derived or kept by Gridmap and cannot be set`, { field: `${field}.${key}` });
+  }
+  return parseBody(partial ? schemas.partial : schemas.whole, partial ? given : { ...def.defaults, ...given }, field.split('.')) as Record<string, unknown>;
+}
+
+/** The geometry a resource takes, by its type and rules: what API writes, imports and the OpenAPI document share. */
+export const resourceGeometry = (def: ResourceDefinition) => {
+  const geometry = geometrySchema(def.geometry, def.geometryRules);
+  return def.nullGeometry ? geometry.nullable() : geometry;
+};
+
+/**
+ * A feature's properties as sent, for `validProperties` to check: a zod record would drop a "__proto__" key
+ * that the strict check must see to refuse.
+ */

@@ -1,0 +1,45 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOGIN_LIMITS } from '../../server/features/accounts/routes.ts';
+import { haveBrowser, servePages } from '../support/browser.ts';
+import { mode, openTestDatabase, type TestDatabase } from '../support/databases.ts';
+import { newPage } from './pages.ts';
+
+describe.skipIf(!haveBrowser)(`a refusal of the API in the user's language, in headless Chromium (${mode} database)`, () => {
+  let test: TestDatabase;
+  let pages: Awaited<ReturnType<typeof servePages>> | undefined;
+  let browser: Browser;
+  let baseUrl: string;
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    test = await openTestDatabase();
+    pages = await servePages(test.database);
+    ({ browser, baseUrl } = pages);
+  });
+  afterAll(async () => {
+    await pages?.close();
+    await test?.drop();
+  });
+
+  it('says "too many failed logins" in Chinese, not in the server\'s English words', async () => {
+    const attempt = () => fetch(`${baseUrl}/api/v1/auth/login`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'planner', password: 'wrong' }),
+    });
+    for (let i = 0; i < LOGIN_LIMITS.pair; i++) expect((await attempt()).status).toBe(401);
+    const refused = await attempt();
+    expect(refused.status).toBe(429);
+    const { code, detail } = await refused.json();
+    expect(code).toBe('account.too_many_failed_logins');
+
+    const page = await newPage(browser, errors);
+    await page.goto(`${baseUrl}/`);
+    await page.getByLabel('用户名').fill('planner');
+    await page.getByLabel('密码', { exact: true }).fill('wrong');
+    await page.getByRole('button', { name: '登录', exact: true }).click();
+    const alert = page.getByRole('alert');
+    await expect.poll(() => alert.textContent(), { timeout: 10_000 }).toMatch(/^登录失败次数过多，请 \d+ 分钟后再试$/);
+    expect(await alert.textContent()).not.toContain(detail.slice(0, 20));
+    await page.close();
+  });
+});
