@@ -107,8 +107,10 @@ export function createApp({ database, config, logger }: { database: Database; co
 
   if (existsSync(WEB_DIST)) {
     app.use(express.static(WEB_DIST, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForIndex }));
-    // the web client's addresses (/map/grids/12, /issues/7 …) are its page, whose router opens the view
-    app.get(/^[^.]*$/, (req, res, next) => {
+    // the web client's addresses (/map/grids/12, /issues/7 …) are its page, whose router opens the view; like
+    // the static files, this is no route of the API's (those are the guard's, each with its rule)
+    app.use((req, res, next) => {
+      if ((req.method !== 'GET' && req.method !== 'HEAD') || req.path.includes('.')) return next();
       if (SERVER_PATHS.some((prefix) => req.path === prefix || req.path.startsWith(`${prefix}/`))) return next();
       res.setHeader('Cache-Control', 'no-cache');
       res.sendFile('index.html', { root: WEB_DIST });
