@@ -21,6 +21,7 @@ import type { RawRow } from './sources.ts';
 import { recordImportedRows, undoImport } from './jobs.ts';
 import { uploadDir } from './uploads.ts';
 import { tooLarge, type ImportLimits } from './limits.ts';
+import { APPLY_BATCH, batchSizer } from './batches.ts';
 import { fileValues, mappedRows, saysYes, type ColumnsReport, type FieldMapping, type ImportExtra } from './mapping.ts';
 import { inWgs84, projectedPosition, sourceCrs, type SourceCrs } from './crs.ts';
 
@@ -123,8 +124,6 @@ export interface ImportReport extends ColumnsReport {
 
 /** Rows checked at a time: one statement of PostGIS validity checks, and a bounded turn of the event loop. */
 const CHECK_BATCH = 2000;
-/** Rows applied in one transaction, adapted so that each holds the map's write lock a few tenths of a second. */
-const APPLY_BATCH = { first: 500, least: 50, most: 5000, fastMs: 150, slowMs: 500 };
 
 export const serverStopping = () => new DomainError('import.server_stopping', 'the server stopped during the import: nothing was written; send it again', { field: 'body' }, {}, 10);
 /** Rejections listed in a report; beyond this only counted, so a broken million-row file has a bounded answer. */
@@ -359,10 +358,6 @@ async function* stagedBatches(file: string, staged: number, size: () => number):
   if (batch.length) yield { batch, last: true };
 }
 
-/** The next batch's size: one that took less than fastMs doubles, one over slowMs halves. */
-const nextSize = (size: number, took: number) =>
-  took < APPLY_BATCH.fastMs ? Math.min(size * 2, APPLY_BATCH.most) : took > APPLY_BATCH.slowMs ? Math.max(Math.floor(size / 2), APPLY_BATCH.least) : size;
-
 const counted = (report: ImportReport, { inserted, updated, warnings }: Written) => {
   report.warnings.push(...warnings);
   report.inserted += inserted.length;
@@ -376,6 +371,7 @@ const applyRows: Apply = async (db, def, file, staged, options, report, reject, 
   const written: number[] = [];
   const rollback = new Error('batch rolled back');
   let size = APPLY_BATCH.first;
+  const nextSize = batchSizer();
   try {
     for await (const { batch, last } of stagedBatches(file, staged, () => size)) {
       if (options.signal?.aborted) throw serverStopping();
@@ -418,6 +414,7 @@ const applyRows: Apply = async (db, def, file, staged, options, report, reject, 
 const applyWhole: Apply = async (db, def, file, staged, options, report, reject, rejections) => {
   const rollback = new Error('import rolled back');
   let size = APPLY_BATCH.first;
+  const nextSize = batchSizer();
   try {
     await db.transaction().execute(async (trx) => {
       const auditFrom = await lockMapWrites(trx, options.actor);
