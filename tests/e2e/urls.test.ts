@@ -61,7 +61,7 @@ describe.skipIf(!haveBrowser)(`the web client's addresses in headless Chromium (
     await opened.waitFor({ timeout: 60_000 });
     expect(await opened.getAttribute('data-issue')).toBe(String(issue.id));
     expect(await opened.locator('h3').first().textContent()).toBe(`#${issue.id} ${issue.title}`);
-    expect(address(page)).toBe(`/issues/${issue.id}`);
+    await expect.poll(() => address(page), LIVE).toBe(`/issues/${issue.id}`);
     expect(await currentView(page)).toBe('问题墙');
 
     await page.reload();
@@ -70,15 +70,15 @@ describe.skipIf(!haveBrowser)(`the web client's addresses in headless Chromium (
 
     // back to its wall, and another issue from the list: Back returns to the list, then to the first issue
     await page.getByRole('button', { name: '← 返回' }).first().click();
-    expect(address(page)).toBe(`/walls/grid/${grid}`);
+    await expect.poll(() => address(page), LIVE).toBe(`/walls/grid/${grid}`);
     const list = page.getByTestId('wall-list');
     const other = (await api('gridworker', `/api/v1/walls/grid/${grid}`)).body.features[1].id as number;
     await list.locator(`li[data-issue="${other}"] button`).click();
     await expect.poll(() => page.getByTestId('issue-page').getAttribute('data-issue'), LIVE).toBe(String(other));
-    expect(address(page)).toBe(`/issues/${other}`);
+    await expect.poll(() => address(page), LIVE).toBe(`/issues/${other}`);
     await page.goBack();
     await list.waitFor();
-    expect(address(page)).toBe(`/walls/grid/${grid}`);
+    await expect.poll(() => address(page), LIVE).toBe(`/walls/grid/${grid}`);
     await page.goBack();
     await expect.poll(() => page.getByTestId('issue-page').getAttribute('data-issue'), LIVE).toBe(String(issue.id));
     for (const [width, height] of [[1440, 900], [390, 844]]) {
@@ -89,14 +89,14 @@ describe.skipIf(!haveBrowser)(`the web client's addresses in headless Chromium (
     // signing out leaves the issue's address: the next user starts at its own view
     await page.getByRole('button', { name: '退出' }).click();
     await page.getByRole('form', { name: '登录' }).waitFor();
-    expect(address(page)).toBe('/');
+    await expect.poll(() => address(page), LIVE).toBe('/');
     expect(errors).toEqual([]);
     await page.close();
   });
 
   it('opens every view of the admin’s by its address, and redirects a view the role has not to its own', async () => {
     const page = await openAs(browser, baseUrl, 'admin', errors);
-    expect(address(page)).toBe('/map');
+    await expect.poll(() => address(page), LIVE).toBe('/map');
     const firstCommunity = (await api('admin', '/api/v1/communities')).body.features[0].id as number;
     const views: [string, string, string][] = [
       ['/walls', '问题墙', 'wall-panel'], ['/dispatch', '调度', 'dispatch-panel'], ['/setup', '建图向导', 'setup-panel'],
@@ -108,8 +108,8 @@ describe.skipIf(!haveBrowser)(`the web client's addresses in headless Chromium (
       await page.goto(`${baseUrl}${path}`);
       await page.getByTestId(testId).waitFor({ timeout: 60_000 });
       expect(await currentView(page), path).toBe(name);
-      // the wall an admin has none of its own: the first community's, chosen for it
-      expect(address(page), path).toBe(path === '/walls' ? `/walls/community/${firstCommunity}` : path);
+      // the wall an admin has none of its own: the first community's, chosen for it once the walls are read
+      await expect.poll(() => address(page), { ...LIVE, message: path }).toBe(path === '/walls' ? `/walls/community/${firstCommunity}` : path);
     }
     // the community chosen in the coverage view: kept by a reload, Back returns to the one before
     const [other] = (await api('admin', '/api/v1/communities')).body.features.filter((c: { id: number }) => c.id !== community);
@@ -117,7 +117,7 @@ describe.skipIf(!haveBrowser)(`the web client's addresses in headless Chromium (
     const chosenCommunity = () => page.getByTestId('coverage').locator('select[name="community"]').inputValue();
     await expect.poll(chosenCommunity, { timeout: 60_000 }).toBe(String(community));
     await page.getByTestId('coverage').locator('select[name="community"]').selectOption(String(other.id));
-    expect(address(page)).toBe(`/coverage?community=${other.id}`);
+    await expect.poll(() => address(page), LIVE).toBe(`/coverage?community=${other.id}`);
     await page.reload();
     await expect.poll(chosenCommunity, { timeout: 60_000 }).toBe(String(other.id));
     await page.goBack();
@@ -127,7 +127,7 @@ describe.skipIf(!haveBrowser)(`the web client's addresses in headless Chromium (
     // the top bar's links are addresses too: Back returns to the view before
     await page.getByRole('link', { name: '覆盖', exact: true }).click();
     await page.getByTestId('coverage').waitFor();
-    expect(address(page)).toBe('/coverage');
+    await expect.poll(() => address(page), LIVE).toBe('/coverage');
     await page.goBack();
     await expect.poll(() => currentView(page), LIVE).toBe('地图');
     await page.close();
@@ -141,7 +141,7 @@ describe.skipIf(!haveBrowser)(`the web client's addresses in headless Chromium (
     }
     await resident.close();
     const volunteer = await openAs(browser, baseUrl, 'volunteer', errors);
-    expect(address(volunteer)).toBe('/tasks');
+    await expect.poll(() => address(volunteer), LIVE).toBe('/tasks');
     await volunteer.getByTestId('volunteer-panel').waitFor();
     await volunteer.close();
     expect(errors).toEqual([]);
@@ -197,7 +197,7 @@ describe.skipIf(!haveBrowser)(`the web client's addresses in headless Chromium (
     // a bar of the chart chooses another grid: Back returns to the first
     await planner.getByTestId('household-chart').locator(`[data-grid="${plannedGrids[0].id}"]`).first().click();
     await expect.poll(() => chosen.getAttribute('data-grid'), LIVE).toBe(String(plannedGrids[0].id));
-    expect(address(planner)).toBe(`/planning/communities/${planned.id}/grids/${plannedGrids[0].id}`);
+    await expect.poll(() => address(planner), LIVE).toBe(`/planning/communities/${planned.id}/grids/${plannedGrids[0].id}`);
     await planner.goBack();
     await expect.poll(() => chosen.getAttribute('data-grid'), LIVE).toBe(String(plannedGrids[1].id));
     await planner.screenshot({ path: `test-results/urls-planning-${mode}.png` });
@@ -226,7 +226,7 @@ describe.skipIf(!haveBrowser)(`the web client's addresses in headless Chromium (
     const all = (await (await fetch(`${baseUrl}/api/v1/echo?limit=10`)).json()).total as number;
     await expect.poll(() => wall.getByTestId('echo-total').textContent(), LIVE).toBe(String(all));
     await wall.locator('select[name="community"]').selectOption(String(community));
-    expect(address(echo)).toBe(`/echo?community=${community}`);
+    await expect.poll(() => address(echo), LIVE).toBe(`/echo?community=${community}`);
     const own = (await (await fetch(`${baseUrl}/api/v1/echo?limit=10&community=${community}`)).json()).total as number;
     await expect.poll(() => wall.getByTestId('echo-total').textContent(), LIVE).toBe(String(own));
     await echo.goBack();
