@@ -10,13 +10,15 @@ import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { DEMO_ACCOUNTS, DEMO_PASSWORD } from '../data/demo-accounts.ts';
 import { accessGuard } from './http/guard.ts';
+import { apiRoutes } from './http/api.ts';
+import { BODY_LIMIT, routerOf, rulesOf } from './http/route.ts';
+import { ACCESS_RULES } from './access/rules.ts';
 import { accountRoutes } from './features/accounts/routes.ts';
 import { auditRoutes } from './features/audit/routes.ts';
 import { districts, streets } from './features/areas/resource.ts';
 import { setupRoutes } from './features/setup/routes.ts';
 import { buildings } from './features/buildings/resource.ts';
 import { communityRoutes } from './features/communities/routes.ts';
-import { coverageRoutes } from './features/coverage/routes.ts';
 import { tileRoutes } from './features/tiles/routes.ts';
 import { dispatchRoutes } from './features/dispatch/routes.ts';
 import { eventRoutes } from './features/events/routes.ts';
@@ -29,7 +31,6 @@ import { issueRoutes } from './features/issues/routes.ts';
 import { basemapOf, mapRoutes } from './features/map/routes.ts';
 import { members } from './features/members/resource.ts';
 import { RESOURCES } from './features/resources.ts';
-import { openApiRoutes } from './features/openapi/routes.ts';
 import { open311KeyRoutes } from './features/open311/keys.ts';
 import { open311Routes } from './features/open311/routes.ts';
 import { importJobRoutes, importRoutes } from './features/import/routes.ts';
@@ -44,7 +45,6 @@ import { featureResource } from './http/feature-resource.ts';
 import { notFound, problemHandler } from './http/problem.ts';
 import { setServiceArea } from './domain/geojson.ts';
 
-export const BODY_LIMIT = '16mb';
 export const WEB_DIST = fileURLToPath(new URL('../dist/web/', import.meta.url));
 /** What the server answers itself: an unknown path under these is a 404 problem, never the web client's page. */
 const SERVER_PATHS = ['/api', '/ogc', '/tiles', '/open311'];
@@ -74,8 +74,10 @@ export function createApp({ database, config, logger }: { database: Database; co
     }),
   );
 
+  const routes = apiRoutes(database, config);
   // Every API request is authenticated and checked against its route's access rule before any route runs.
-  app.use(accessGuard(database));
+  app.use(accessGuard(database, [...rulesOf(routes), ...ACCESS_RULES]));
+  app.use(routerOf(routes, { checkAnswers: config.GRIDMAP_CHECK_ANSWERS === 'on' }));
   // Sign-in and Open311 parse their own small bodies; imports stream theirs: all come before the JSON body parser.
   app.use(accountRoutes(database, config, { password: DEMO_PASSWORD, accounts: DEMO_ACCOUNTS }));
   app.use(accessKeyRoutes(database));
@@ -88,7 +90,6 @@ export function createApp({ database, config, logger }: { database: Database; co
   app.use(auditRoutes(database));
   app.use(setupRoutes(database));
   app.use(mapRoutes(config));
-  app.use(openApiRoutes(RESOURCES));
   app.use(exportRoutes(database, RESOURCES));
   app.use(communityRoutes(database));
   app.use(planningRoutes(database));
@@ -100,7 +101,6 @@ export function createApp({ database, config, logger }: { database: Database; co
   app.use(photoRoutes(database));
   app.use(wallRoutes(database));
   app.use(monthlyRoutes(database));
-  app.use(coverageRoutes(database));
   app.use(tileRoutes(database));
   app.use(ogcRoutes(database));
   for (const resource of [districts, streets, buildings, members, units, issues]) app.use(featureResource(database, resource));

@@ -40,6 +40,8 @@ const schema = z.object({
   /** the datum of the basemap's tiles: gcj02 for AMap's and Tencent's, which the web then shifts onto WGS 84 */
   BASEMAP_CRS: z.enum(['wgs84', 'gcj02']).default('wgs84'),
   BASEMAP_ATTRIBUTION: z.string().optional(),
+  /** each answer checked against its route's declared schema, a mismatch a 500 (the tests run so; a parse per answer) */
+  GRIDMAP_CHECK_ANSWERS: onOff.default('off'),
   /** creates user `admin` with this password at start when no admin exists */
   GRIDMAP_ADMIN_PASSWORD: z.string().min(10, 'must have at least 10 characters').max(200).optional(),
   /** how long a volunteer has to answer a dispatch offer before it passes to the next nearest */

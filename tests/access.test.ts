@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessGuard } from '../server/http/guard.ts';
 import { problemHandler } from '../server/http/problem.ts';
 import { ACCESS_RULES, GUARDED_PREFIXES } from '../server/access/rules.ts';
+import { loadConfig } from '../server/config.ts';
+import { apiRoutes } from '../server/http/api.ts';
+import { rulesOf } from '../server/http/route.ts';
 import { sessionFor, testApp } from './support/app.ts';
 import { openTestDatabase, type TestDatabase } from './support/databases.ts';
 
@@ -337,10 +340,12 @@ describe('roles and scopes', () => {
   });
 
   describe('the one guard', () => {
+    // the rules the app's guard reads: the route table's
+    const rules = () => [...rulesOf(apiRoutes(test.database, loadConfig({}))), ...ACCESS_RULES];
     it('denies a route added without a rule, before its handler runs', async () => {
       let ran = false;
       const withNewRoute = express()
-        .use(accessGuard(test.database))
+        .use(accessGuard(test.database, rules()))
         .get('/api/v1/new-capability', (_req, res) => { ran = true; res.json({ secret: true }); })
         .use(problemHandler);
       await request(withNewRoute).get('/api/v1/new-capability').expect(401);
@@ -360,7 +365,7 @@ describe('roles and scopes', () => {
       walk((real as unknown as { router: { stack: never[] } }).router.stack);
       expect(routes.length).toBeGreaterThan(30);
       // the route's own pattern, read as a path, is matched by its rule as the guard matches a request
-      const unruled = routes.filter((r) => !ACCESS_RULES.some((rule) => rule.method === r.method && match(rule.path)(r.path)));
+      const unruled = routes.filter((r) => !rules().some((rule) => rule.method === r.method && match(rule.path)(r.path)));
       expect(unruled).toEqual([]);
       // and every route lies where the guard looks
       expect(routes.filter((r) => !GUARDED_PREFIXES.some((prefix) => r.path.startsWith(prefix)))).toEqual([]);

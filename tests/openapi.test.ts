@@ -1,6 +1,9 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../server/config.ts';
+import { apiRoutes } from '../server/http/api.ts';
+import { openApiPath } from '../server/http/openapi.ts';
 import { testApp } from './support/app.ts';
 import { openTestDatabase, type TestDatabase } from './support/databases.ts';
 
@@ -33,6 +36,8 @@ describe('the published contract', () => {
       .toEqual(['geojson', 'ndjson', 'csv', 'xlsx', 'shapefile', 'osm', 'osm.pbf']);
     // every route an admin may read, with its required parameters' examples (the event stream never ends: tests/dispatch.test.ts
     // reads it; the demo has no photo to fetch: tests/problem-wall.test.ts does; nor an import: tests/import-jobs.test.ts)
+    const routes = apiRoutes(test.database, loadConfig({}));
+    const checked: string[] = [];
     const skipped = ['/api/v1/events', '/api/v1/volunteers/me', '/api/v1/issues/{id}/photos/{photo}', '/api/v1/imports/{id}'];
     for (const path of Object.keys(body.paths).filter((p) => body.paths[p].get && !skipped.includes(p))) {
       const parameters: { name: string; in: string; required?: boolean; example?: unknown }[] = body.paths[path].get.parameters ?? [];
@@ -41,7 +46,12 @@ describe('the published contract', () => {
       const url = examples.reduce((u, p) => u.replace(`{${p.name}}`, String(p.example)), path).replace('{id}', '1').replace('{layer}', 'units') + (query ? `?${query}` : '');
       const response = await request(app).get(url);
       expect([url, response.status]).toEqual([url, 200]);
+      // and answers as its declared schema says (the web client's types are these schemas')
+      const declared = routes.find((r) => r.method === 'GET' && openApiPath(r.path) === path)?.answer.schema;
+      if (declared) checked.push(path);
+      expect([url, declared?.safeParse(response.body).error?.issues ?? []]).toEqual([url, []]);
     }
+    expect(checked).toEqual(expect.arrayContaining(['/api/v1/coverage/grids', '/api/v1/coverage/gaps']));
   });
 
   it('says what a request may send: a property with a default may be left out, and unknown ones only where they are dropped', async () => {

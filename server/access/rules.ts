@@ -45,9 +45,6 @@ export const ACCESS_RULES: AccessRule[] = [
   { method: 'GET', path: '/api/v1/health', allow: { public: 'load balancers and monitoring' } },
   { method: 'POST', path: '/api/v1/auth/login', allow: { public: 'signing in' } },
   { method: 'GET', path: '/api/v1/auth/demo-accounts', allow: { public: 'the login screen of a demo (empty unless GRIDMAP_DEMO is on)' } },
-  { method: 'GET', path: '/api/v1/openapi.json', allow: { public: 'the API description holds no data' } },
-  { method: 'GET', path: '/api/v1/docs', allow: { public: 'the API description holds no data' } },
-  { method: 'GET', path: '/api/v1/docs/*asset', allow: { public: 'the API description holds no data' } },
 
   { method: 'POST', path: '/api/v1/auth/logout', allow: { roles: 'any' } },
   { method: 'GET', path: '/api/v1/auth/me', allow: { roles: 'any' } },
@@ -111,12 +108,6 @@ export const ACCESS_RULES: AccessRule[] = [
   { method: 'GET', path: '/api/v1/echo', allow: { public: 'the echo wall is published: answers without personal data' } },
   { method: 'GET', path: '/api/v1/communities/:id/monthly', allow: { public: 'one matter a month is published (drafts only to the community staff)' } },
   { method: 'PUT', path: '/api/v1/communities/:id/monthly/:month', allow: { roles: WALL_STAFF } },
-  // coverage: the areas in the caller's scope (in SQL); counts, not people
-  { method: 'GET', path: '/api/v1/coverage/grids', allow: { resource: 'grids', action: 'read', roles: COVERAGE_READERS } },
-  { method: 'GET', path: '/api/v1/coverage/communities', allow: { resource: 'communities', action: 'read', roles: COVERAGE_READERS } },
-  { method: 'GET', path: '/api/v1/coverage/streets', allow: { resource: 'streets', action: 'read', roles: COVERAGE_READERS } },
-  { method: 'GET', path: '/api/v1/coverage/districts', allow: { resource: 'districts', action: 'read', roles: COVERAGE_READERS } },
-  { method: 'GET', path: '/api/v1/coverage/gaps', allow: { resource: 'buildings', action: 'read', roles: COVERAGE_READERS } },
   // vector tiles: each layer as its rows' resource allows (checked by the route), scoped in SQL
   { method: 'GET', path: '/tiles/:layer.json', allow: { roles: 'any' } },
   { method: 'GET', path: '/tiles/:layer/:z/:x/:y.mvt', allow: { roles: 'any' } },

@@ -100,3 +100,19 @@ export function geometrySchema(types: readonly GeometryType[], { maxVertices, in
     })
     .meta({ description: `GeoJSON ${allowed} in WGS 84 longitude/latitude${maxVertices ? `, at most ${maxVertices} positions` : ''}${inServiceArea ? ', within the service area' : ''}` });
 }
+
+/** A geometry in an answer, as PostGIS wrote it (ST_AsGeoJSON): typed for clients, not checked again. */
+const answerGeometry = z.custom<import('geojson').Geometry>((value) => typeof value === 'object' && value !== null && 'type' in value)
+  .meta({ type: 'object', description: 'a GeoJSON geometry (RFC 7946), WGS 84' });
+
+/** A Feature of an answer: its id, geometry and properties. */
+export const answerFeature = <P extends z.ZodType>(properties: P) =>
+  z.object({ type: z.literal('Feature'), id: z.number(), geometry: answerGeometry, properties });
+
+/** A Feature of an answer whose row may have no geometry yet (a street drawn later). */
+export const answerFeatureMaybePlaced = <P extends z.ZodType>(properties: P) =>
+  z.object({ type: z.literal('Feature'), id: z.number(), geometry: answerGeometry.nullable(), properties });
+
+/** A FeatureCollection of an answer, with the members an answer adds beside its features (counts, links …). */
+export const answerCollection = <F extends z.ZodType, E extends z.ZodRawShape = Record<never, never>>(feature: F, extra?: E) =>
+  z.object({ type: z.literal('FeatureCollection'), features: z.array(feature), ...(extra ?? {}) as E });

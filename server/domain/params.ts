@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { DomainError, invalidParameter } from './errors.ts';
 
 /** Query parameters are parsed and clamped here, once, with an error that names the parameter. */
@@ -98,3 +99,47 @@ export function onlyParameters(req: { query: Record<string, unknown> }, allowed:
   const unknown = Object.keys(req.query).find((key) => !allowed.includes(key));
   if (unknown) throw invalidParameter(unknown, `${unknown} is not a parameter here; use ${allowed.join(', ')}`);
 }
+
+/** How a parameter reads in the API's description: its JSON schema, and whether it must be sent. */
+export interface ParameterDoc {
+  schema: object;
+  description?: string;
+  required?: boolean;
+  example?: unknown;
+  /** a repeatable parameter (skill=a&skill=b) */
+  explode?: boolean;
+}
+
+/**
+ * A route's parameter (server/http/route.ts): a zod schema whose parsing is one of the parsers above (their problems
+ * name the parameter), documented as `doc` says.
+ */
+export const parameter = <T>(parse: (value: unknown) => T, doc: ParameterDoc) => z.unknown().transform((value) => parse(value)).meta({ parameter: doc });
+
+/** A row's id in the path (or the query when required): a positive integer. */
+export const idParameter = (field = 'id', doc: Omit<ParameterDoc, 'schema'> = {}) =>
+  parameter((value) => parseId(value, field), { schema: { type: 'integer', minimum: 1 }, required: true, ...doc });
+
+/** An optional integer, text or boolean from the query string. */
+export function queryParameter(field: string, type: 'integer', doc?: Partial<ParameterDoc>): z.ZodType<number | undefined, unknown>;
+export function queryParameter(field: string, type: 'text', doc?: Partial<ParameterDoc>): z.ZodType<string | undefined, unknown>;
+export function queryParameter(field: string, type: 'boolean', doc?: Partial<ParameterDoc>): z.ZodType<boolean | undefined, unknown>;
+export function queryParameter(field: string, type: QueryValueType, doc: Partial<ParameterDoc> = {}): z.ZodType<number | string | boolean | undefined, unknown> {
+  const schema = type === 'integer' ? { type: 'integer', minimum: 1 } : type === 'boolean' ? { type: 'boolean' } : { type: 'string' };
+  return parameter((value) => parseQueryValue(value, field, type), { schema, ...doc });
+}
+
+/** An optional code of a street (9 digits) or a district (6 digits). */
+export const codeParameter = (field: string, digits: 6 | 9, doc: Partial<ParameterDoc> = {}) => parameter((value) => {
+  const code = parseQueryValue(value, field, 'text') as string | undefined;
+  if (code !== undefined && !new RegExp(`^\\d{${digits}}$`).test(code)) throw invalidParameter(field, `a ${digits === 9 ? 'street' : 'district'} code is ${digits} digits`);
+  return code;
+}, { schema: { type: 'string', pattern: `^[0-9]{${digits}}$` }, ...doc });
+
+/** An optional time: a date or a date-time with its zone. */
+export const timeParameter = (field: string, doc: Partial<ParameterDoc> = {}) =>
+  parameter((value) => parseTime(value, field), { schema: { type: 'string', format: 'date-time' }, ...doc });
+
+/** How many to answer: `fallback` when absent, at most `max`. */
+export const limitParameter = (limits: { fallback: number; max: number }, field = 'limit', doc: Partial<ParameterDoc> = {}) =>
+  parameter((value) => parseLimit(value, limits, field), { schema: { type: 'integer', minimum: 1, maximum: limits.max, default: limits.fallback }, ...doc });

@@ -4,7 +4,7 @@ import type { Database } from '../db/database.ts';
 import { sessionViewer } from '../features/accounts/queries.ts';
 import { DomainError } from '../domain/errors.ts';
 import { mayRead, mayWrite, type ResourceName } from '../access/policy.ts';
-import { ACCESS_RULES, GUARDED_PREFIXES, MAP_RESOURCES, type AccessRule } from '../access/rules.ts';
+import { GUARDED_PREFIXES, MAP_RESOURCES, type AccessRule } from '../access/rules.ts';
 import { credentialOf, type Credential, type Viewer } from '../access/viewer.ts';
 
 /** Whether `viewer` passes `rule` (the role part; rows are scoped in SQL by the routes). */
@@ -28,7 +28,7 @@ const unauthenticated = () => new DomainError('auth.unauthenticated', 'sign in (
  * token, check the role. No rule: denied. The signed-in user is left on `req.viewer` for the routes, which
  * scope their SQL by it.
  */
-export function accessGuard(database: Database, rules: AccessRule[] = ACCESS_RULES): RequestHandler {
+export function accessGuard(database: Database, rules: AccessRule[]): RequestHandler {
   // a malformed %-escape is left as it is: the route will not match it either
   const decode = (part: string) => { try { return decodeURIComponent(part); } catch { return part; } };
   const compiled = rules.map((rule) => ({ rule, match: match(rule.path, { decode }) }));

@@ -15,10 +15,10 @@ export async function sessionFor(database: Database, username: string): Promise<
 /**
  * The real express app over a test database, as the server builds it, without its logs. Requests are
  * signed in as `as` (a demo account; admin unless said) when they carry no Authorization of their own;
- * `as: null` sends them anonymous.
+ * `as: null` sends them anonymous. Every answer is checked against its route's declared schema.
  */
 export async function testApp(database: Database, { env = {}, as = 'admin' }: { env?: NodeJS.ProcessEnv; as?: string | null } = {}) {
-  const app = createApp({ database, config: loadConfig(env), logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const app = createApp({ database, config: loadConfig({ GRIDMAP_CHECK_ANSWERS: 'on', ...env }), logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   if (as === null) return app;
   const token = await sessionFor(database, as);
   return express()

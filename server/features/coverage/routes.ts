@@ -1,36 +1,33 @@
-import { Router, type Request } from 'express';
 import { sql } from 'kysely';
 import type { Database } from '../../db/database.ts';
-import { onlyParameters, parseQueryValue, parseTime } from '../../domain/params.ts';
+import { codeParameter, parameter, parseQueryValue, queryParameter, timeParameter } from '../../domain/params.ts';
 import { DomainError, invalidParameter } from '../../domain/errors.ts';
-import { countsAllMembers, coverageCollection, coverageGaps, DEFAULT_REACH_M, type CoverageFilter, type CoverageOptions } from './queries.ts';
+import { COVERAGE_READERS } from '../../access/rules.ts';
+import type { Viewer } from '../../access/viewer.ts';
+import { jsonText, route } from '../../http/route.ts';
+import { areaCoverage, communityCoverage, gaps, gridCoverage } from './answers.ts';
+import { countsAllMembers, coverageCollection, coverageGaps, DEFAULT_REACH_M, type CoverageFilter, type CoverageLevel } from './queries.ts';
 
 export const MAX_REACH_M = 5000;
 
-function parseReach(req: Request) {
-  const reach = parseQueryValue(req.query.reach_m, 'reach_m', 'integer') as number | undefined ?? DEFAULT_REACH_M;
+const reach_m = parameter((value) => {
+  const reach = parseQueryValue(value, 'reach_m', 'integer') as number | undefined ?? DEFAULT_REACH_M;
   if (reach < 1 || reach > MAX_REACH_M) throw invalidParameter('reach_m', `reach_m must be from 1 to ${MAX_REACH_M} metres`);
   return reach;
-}
+}, { schema: { type: 'integer', minimum: 1, maximum: MAX_REACH_M, default: DEFAULT_REACH_M } });
+const community = queryParameter('community', 'integer');
+const street = codeParameter('street', 9);
+const district = codeParameter('district', 6);
+const window = { from: timeParameter('from'), to: timeParameter('to') };
 
-function parseFilter(req: Request): CoverageFilter {
-  const street = parseQueryValue(req.query.street, 'street', 'text') as string | undefined;
-  if (street !== undefined && !/^\d{9}$/.test(street)) throw invalidParameter('street', 'a street code is 9 digits');
-  const district = parseQueryValue(req.query.district, 'district', 'text') as string | undefined;
-  if (district !== undefined && !/^\d{6}$/.test(district)) throw invalidParameter('district', 'a district code is 6 digits');
-  return { community: parseQueryValue(req.query.community, 'community', 'integer') as number | undefined, street, district };
-}
+const METRICS = 'Per area: households, residents, buildings, residential_buildings, party_group_buildings, party_group_share, members (and by category: members_in_service, members_retired, members_floating, members_resident), volunteers, volunteers_available, central_households, members_per_100_households, volunteers_per_100_households, households_reached and volunteer_reach (households within reach_m of an available volunteer / households), open_issues, overdue_issues, closed_issues, closure_rate, median_days_to_close (issues reported in [from, to) when given).';
+const tags = ['coverage'];
+const problems = { 400: 'a bad parameter', 404: 'no such community, street or district' };
 
-function parseOptions(req: Request): CoverageOptions {
-  const from = parseTime(req.query.from, 'from');
-  const to = parseTime(req.query.to, 'to');
-  if (from && to && from >= to) throw invalidParameter('from', 'from must be before to');
-  return { reachM: parseReach(req), viewer: req.viewer!, allMembers: countsAllMembers(req.viewer!), from, to };
-}
+const areaDescription = (level: 'street' | 'district') => `${METRICS} Counted again over the area (counts are its communities' sums; rates and the median are the area's own, not averages); also communities${level === 'district' ? ' and streets' : ''} held. Where the caller does not read every one of its communities, figures_withheld is true and every figure null (they, less the caller's own, would be figures of communities it may not read).`;
 
 /** The filter, its community or street known (404 naming it, not an empty answer that reads as "none"). */
-async function knownFilter(db: Database['db'], req: Request): Promise<CoverageFilter> {
-  const filter = parseFilter(req);
+async function knownFilter(db: Database['db'], filter: CoverageFilter): Promise<CoverageFilter> {
   const { rows: [known] } = await sql<{ community: boolean; street: boolean; district: boolean }>`
     select ${filter.community ?? null}::int is null or exists (select from communities where id = ${filter.community ?? null}::int) as community,
            ${filter.street ?? null}::text is null or exists (select from streets where code = ${filter.street ?? null}::text) as street,
@@ -41,31 +38,58 @@ async function knownFilter(db: Database['db'], req: Request): Promise<CoverageFi
   return filter;
 }
 
+/** Coverage of one level's areas in the caller's scope, over issues reported in [from, to). */
+async function coverage(db: Database['db'], level: CoverageLevel, viewer: Viewer, query: CoverageFilter & { reach_m: number; from?: Date; to?: Date }) {
+  const { reach_m: reachM, from, to, ...filter } = query;
+  if (from && to && from >= to) throw invalidParameter('from', 'from must be before to');
+  return coverageCollection(db, level, viewer, await knownFilter(db, filter), { reachM, viewer, allMembers: countsAllMembers(viewer), from, to });
+}
+
 /** What leaders watch: coverage per grid, community, street and district, and the buildings no volunteer reaches. */
-export function coverageRoutes({ db }: Database) {
-  return Router()
-    .get('/api/v1/coverage/grids', async (req, res) => {
-      onlyParameters(req, ['community', 'street', 'reach_m', 'from', 'to']);
-      res.type('application/geo+json').send(await coverageCollection(db, 'grid', req.viewer!, await knownFilter(db, req), parseOptions(req)));
-    })
-    .get('/api/v1/coverage/communities', async (req, res) => {
-      onlyParameters(req, ['street', 'community', 'reach_m', 'from', 'to']);
-      res.type('application/geo+json').send(await coverageCollection(db, 'community', req.viewer!, await knownFilter(db, req), parseOptions(req)));
-    })
-    .get('/api/v1/coverage/streets', async (req, res) => {
-      onlyParameters(req, ['district', 'street', 'reach_m', 'from', 'to']);
-      res.type('application/geo+json').send(await coverageCollection(db, 'street', req.viewer!, await knownFilter(db, req), parseOptions(req)));
-    })
-    .get('/api/v1/coverage/districts', async (req, res) => {
-      onlyParameters(req, ['district', 'reach_m', 'from', 'to']);
-      res.type('application/geo+json').send(await coverageCollection(db, 'district', req.viewer!, await knownFilter(db, req), parseOptions(req)));
-    })
-    .get('/api/v1/coverage/gaps', async (req, res) => {
-      onlyParameters(req, ['community', 'street', 'reach_m']);
-      const filter = await knownFilter(db, req);
+export const coverageRoutes = ({ db }: Database) => [
+  route({
+    method: 'GET', path: '/api/v1/coverage/grids', tags,
+    summary: 'Coverage per grid', description: `${METRICS} Grids also: household_band (below, within, above the community's band_min–band_max).`,
+    allow: { resource: 'grids', action: 'read', roles: COVERAGE_READERS },
+    query: { community, street, reach_m, ...window },
+    answer: { type: 'application/geo+json', schema: gridCoverage, description: 'the grids with their metrics' }, problems,
+    handle: async ({ viewer, query }) => jsonText(await coverage(db, 'grid', viewer, query)),
+  }),
+  route({
+    method: 'GET', path: '/api/v1/coverage/communities', tags,
+    summary: 'Coverage per community, with the staffing standard and the balance of its grids',
+    description: `${METRICS} Communities also: staff_count, people_served, staff_required_min and staff_required_max (1,000–3,000 households or 3,000–10,000 people: 20–25 staff; 2 more for every further 1,000–1,500 people), staffing (short, within, over, unknown), grids, grid_households_lowest, grid_households_highest, grid_households_stddev, grids_below_band, grids_above_band.`,
+    allow: { resource: 'communities', action: 'read', roles: COVERAGE_READERS },
+    query: { street, community, reach_m, ...window },
+    answer: { type: 'application/geo+json', schema: communityCoverage, description: 'the communities with their metrics' }, problems,
+    handle: async ({ viewer, query }) => jsonText(await coverage(db, 'community', viewer, query)),
+  }),
+  route({
+    method: 'GET', path: '/api/v1/coverage/streets', tags, summary: 'Coverage per street: what is linked to its communities', description: areaDescription('street'),
+    allow: { resource: 'streets', action: 'read', roles: COVERAGE_READERS },
+    query: { district, street, reach_m, ...window },
+    answer: { type: 'application/geo+json', schema: areaCoverage, description: 'the streets with their metrics' }, problems,
+    handle: async ({ viewer, query }) => jsonText(await coverage(db, 'street', viewer, query)),
+  }),
+  route({
+    method: 'GET', path: '/api/v1/coverage/districts', tags, summary: 'Coverage per district: what is linked to its communities', description: areaDescription('district'),
+    allow: { resource: 'districts', action: 'read', roles: COVERAGE_READERS },
+    query: { district, reach_m, ...window },
+    answer: { type: 'application/geo+json', schema: areaCoverage, description: 'the districts with their metrics' }, problems,
+    handle: async ({ viewer, query }) => jsonText(await coverage(db, 'district', viewer, query)),
+  }),
+  route({
+    method: 'GET', path: '/api/v1/coverage/gaps', tags,
+    summary: 'Buildings whose households have no available volunteer within reach',
+    description: 'Each with nearest_volunteer_m (in hundreds of metres rounded up, measured from the centre of the volunteer\'s hexagon, where the caller may not see where that volunteer is), furthest first. community or street is required.',
+    allow: { resource: 'buildings', action: 'read', roles: COVERAGE_READERS },
+    query: { community: queryParameter('community', 'integer', { required: true, example: 1 }), street, reach_m },
+    answer: { type: 'application/geo+json', schema: gaps, description: 'the buildings out of reach, with `households` in all' }, problems,
+    handle: async ({ viewer, query: { reach_m: reachM, ...filter } }) => {
       if (filter.community === undefined && filter.street === undefined) {
         throw invalidParameter('community', 'community (or street) is required: gaps are listed per community');
       }
-      res.type('application/geo+json').send(await coverageGaps(db, req.viewer!, filter, parseReach(req)));
-    });
-}
+      return jsonText(await coverageGaps(db, viewer, await knownFilter(db, filter), reachM));
+    },
+  }),
+];

@@ -19,8 +19,6 @@ import { categoryBody, categoryPatch, decisionBody, extensionBody, transitionBod
 import { ISSUE_STATUSES } from '../issues/resource.ts';
 import { monthlyBody } from '../walls/monthly.ts';
 import { IMPORT_FORMATS } from '../import/sources.ts';
-import { MAX_REACH_M } from '../coverage/routes.ts';
-import { DEFAULT_REACH_M } from '../coverage/queries.ts';
 import { TILE_LAYERS } from '../tiles/layers.ts';
 import { MIN_GRID_AREA_M2 } from '../planning/change.ts';
 import { planningBodies } from '../planning/routes.ts';
@@ -432,44 +430,6 @@ export function openApiDocument(resources: ResourceDefinition[]) {
     },
   };
 
-  // Coverage for leaders, and the vector tiles of the map
-  const coverageTags = ['coverage'];
-  const reach = query('reach_m', 'integer', { minimum: 1, maximum: MAX_REACH_M, default: DEFAULT_REACH_M });
-  const metrics = 'Per area: households, residents, buildings, residential_buildings, party_group_buildings, party_group_share, members (and by category: members_in_service, members_retired, members_floating, members_resident), volunteers, volunteers_available, central_households, members_per_100_households, volunteers_per_100_households, households_reached and volunteer_reach (households within reach_m of an available volunteer / households), open_issues, overdue_issues, closed_issues, closure_rate, median_days_to_close (issues reported in [from, to) when given).';
-  const window = [query('from', 'string', { format: 'date-time' }), query('to', 'string', { format: 'date-time' })];
-  paths['/api/v1/coverage/grids'] = {
-    get: {
-      summary: 'Coverage per grid', tags: coverageTags, description: `${metrics} Grids also: household_band (below, within, above the community's band_min–band_max).`,
-      parameters: [query('community', 'integer', { minimum: 1 }), query('street', 'string', { pattern: '^[0-9]{9}$' }), reach, ...window],
-      responses: { 200: geojson('the grids with their metrics', '#/components/schemas/FeatureCollection'), 400: problemResponse('a bad parameter'), 404: problemResponse('no such community or street') },
-    },
-  };
-  paths['/api/v1/coverage/communities'] = {
-    get: {
-      summary: 'Coverage per community, with the staffing standard and the balance of its grids', tags: coverageTags,
-      description: `${metrics} Communities also: staff_count, people_served, staff_required_min and staff_required_max (1,000–3,000 households or 3,000–10,000 people: 20–25 staff; 2 more for every further 1,000–1,500 people), staffing (short, within, over, unknown), grids, grid_households_lowest, grid_households_highest, grid_households_stddev, grids_below_band, grids_above_band.`,
-      parameters: [query('street', 'string', { pattern: '^[0-9]{9}$' }), query('community', 'integer', { minimum: 1 }), reach, ...window],
-      responses: { 200: geojson('the communities with their metrics', '#/components/schemas/FeatureCollection'), 400: problemResponse('a bad parameter'), 404: problemResponse('no such community or street') },
-    },
-  };
-  const areaCoverage = (level: 'streets' | 'districts', parameters: unknown[]) => ({
-    get: {
-      summary: `Coverage per ${level === 'streets' ? 'street' : 'district'}: what is linked to its communities`, tags: coverageTags,
-      description: `${metrics} Counted again over the area (counts are its communities' sums; rates and the median are the area's own, not averages); also communities${level === 'districts' ? ' and streets' : ''} held. Where the caller does not read every one of its communities, figures_withheld is true and every figure null (they, less the caller's own, would be figures of communities it may not read).`,
-      parameters: [...parameters, reach, ...window],
-      responses: { 200: geojson(`the ${level} with their metrics`, '#/components/schemas/FeatureCollection'), 400: problemResponse('a bad parameter'), 404: problemResponse('no such street or district') },
-    },
-  });
-  paths['/api/v1/coverage/streets'] = areaCoverage('streets', [query('district', 'string', { pattern: '^[0-9]{6}$' }), query('street', 'string', { pattern: '^[0-9]{9}$' })]);
-  paths['/api/v1/coverage/districts'] = areaCoverage('districts', [query('district', 'string', { pattern: '^[0-9]{6}$' })]);
-  paths['/api/v1/coverage/gaps'] = {
-    get: {
-      summary: 'Buildings whose households have no available volunteer within reach', tags: coverageTags,
-      description: 'Each with nearest_volunteer_m (in hundreds of metres rounded up, measured from the centre of the volunteer\'s hexagon, where the caller may not see where that volunteer is), furthest first. community or street is required.',
-      parameters: [{ ...query('community', 'integer', { minimum: 1 }), required: true, example: 1 }, query('street', 'string', { pattern: '^[0-9]{9}$' }), reach],
-      responses: { 200: geojson('the buildings out of reach, with `households` in all', '#/components/schemas/FeatureCollection'), 400: problemResponse('a bad parameter'), 404: problemResponse('no such community or street') },
-    },
-  };
   // Grid planning: every change answers its impact, tried in a transaction and kept (a save) or rolled back (a dry run)
   const planningTags = ['planning'];
   const impact = {

@@ -1,8 +1,9 @@
 import { useState } from 'react';
+import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { useI18n } from '../../i18n.tsx';
 import { LoadFailure, type Answer } from './answers.tsx';
 import { GAP_COLOUR } from './layers.ts';
-import type { Area, Areas, CommunityFigures } from './metrics.ts';
+import type { Area, CommunityFigures } from './metrics.ts';
 import { ShowMore, usePages } from './RankedTable.tsx';
 
 /** The distances gaps may be asked for: the standard 500 m (as the volunteer reach), and closer. */
@@ -10,12 +11,8 @@ import { ShowMore, usePages } from './RankedTable.tsx';
 export const REACHES = [100, 200, 300, 400, 500];
 
 /** A building with households and no available volunteer within reach, as GET /api/v1/coverage/gaps gives it. */
-export interface Gap {
-  name: string; households: number; grid_id: number | null; grid_name: string | null;
-  /** to the nearest available volunteer anywhere, to the decimetre or (for those who may not place volunteers) the 100 m; null: none */
-  nearest_volunteer_m: number | null;
-}
-export type Gaps = Areas<Gap> & { numberReturned: number; households: number };
+export type Gaps = ApiAnswer<'GET /api/v1/coverage/gaps'>;
+export type Gap = Gaps['features'][number]['properties'];
 
 /**
  * The reach chosen, and the buildings of the chosen community no available volunteer is that close to:

@@ -1,5 +1,6 @@
 import type { Feature, FeatureCollection, Geometry } from 'geojson';
 import type { ExpressionSpecification } from 'maplibre-gl';
+import type { ApiAnswer } from '../../../../server/http/api.ts';
 
 /** The areas the map is coloured by, largest first. */
 export const LEVELS = ['districts', 'streets', 'communities', 'grids'] as const;
@@ -12,35 +13,11 @@ export const hasStandard = (level: Level): level is StandardLevel => level === '
 export type Staffing = 'short' | 'within' | 'over' | 'unknown';
 export type HouseholdBand = 'below' | 'within' | 'above';
 
-/** The figures every area has, as GET /api/v1/coverage/… and the grids' vector tiles give them (null: nothing to divide). */
-interface Figures {
-  code: string; name: string;
-  households: number; residents: number; party_group_share: number | null;
-  members: number; volunteers: number; volunteers_available: number;
-  members_per_100_households: number | null; volunteers_per_100_households: number | null;
-  households_reached: number; volunteer_reach: number | null;
-  open_issues: number; overdue_issues: number; closed_issues: number;
-  closure_rate: number | null; median_days_to_close: number | null;
-  band_min: number; band_max: number;
-}
-export interface CommunityFigures extends Figures {
-  street_code: string; street_name: string;
-  staff_count: number | null; staff_required_min: number; staff_required_max: number; people_served: number; staffing: Staffing;
-}
-export interface GridFigures extends Figures {
-  community_id: number; community_name: string; household_band: HouseholdBand;
-}
-/**
- * A street's or district's: its communities' counts summed, its rates from the sums (the server's); every
- * figure null when the viewer does not read all its communities (`figures_withheld`).
- */
-export type AreaFigures = { [K in keyof Omit<Figures, 'code' | 'name' | 'band_min' | 'band_max'>]: Figures[K] | null } & {
-  code: string; name: string; communities: number; figures_withheld: boolean;
-  /** a street's district */
-  district_name?: string;
-  /** a district's streets */
-  streets?: number;
-};
+/** The figures of an area as GET /api/v1/coverage/… gives them (null: withheld, or nothing to divide): the server's schemas. */
+export type CommunityFigures = ApiAnswer<'GET /api/v1/coverage/communities'>['features'][number]['properties'];
+export type GridFigures = ApiAnswer<'GET /api/v1/coverage/grids'>['features'][number]['properties'];
+/** A street's or district's: every figure null when the viewer does not read all its communities (`figures_withheld`). */
+export type AreaFigures = ApiAnswer<'GET /api/v1/coverage/streets'>['features'][number]['properties'];
 export type Area<P> = Feature<Geometry, P> & { id: number };
 export interface Areas<P> extends FeatureCollection<Geometry, P> { features: Area<P>[] }
 

@@ -1,0 +1,84 @@
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import type { z } from 'zod';
+import type { Config } from '../config.ts';
+import type { Database } from '../db/database.ts';
+import { coverageRoutes } from '../features/coverage/routes.ts';
+import { openApiDocument } from './openapi.ts';
+import type { ResourceDefinition } from '../access/resource.ts';
+import { openApiDocument as handWritten } from '../features/openapi/document.ts';
+import { RESOURCES } from '../features/resources.ts';
+import { route, type AnyRoute, type RawBody } from './route.ts';
+
+const SWAGGER_UI = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+
+const DOCS_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Gridmap API</title>
+<link rel="stylesheet" href="/api/v1/docs/assets/swagger-ui.css"><link rel="icon" href="data:,"></head>
+<body><div id="docs"></div>
+<script src="/api/v1/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/api/v1/docs/init.js"></script>
+</body></html>`;
+
+// ?spec=ogc: the OGC API – Features definition (/ogc/api), which sends browsers here
+const DOCS_INIT = `SwaggerUIBundle({
+  url: new URLSearchParams(location.search).get('spec') === 'ogc' ? '/ogc/api' : '/api/v1/openapi.json',
+  dom_id: '#docs', deepLinking: true, persistAuthorization: true });`;
+
+// the routes not yet in the table are described by hand, until they are
+function described(routes: readonly AnyRoute[], resources: ResourceDefinition[]) {
+  const generated = openApiDocument(routes);
+  const old = handWritten(resources);
+  return { ...generated, paths: { ...old.paths, ...generated.paths }, components: { ...generated.components, schemas: { ...old.components.schemas, ...generated.components.schemas } } };
+}
+
+const documentation = { public: 'the API description holds no data' };
+
+/** The API description, read from the table it describes, and a page that reads it (Swagger UI, from the package: no internet). */
+const docsRoutes = (routes: readonly AnyRoute[], resources: ResourceDefinition[]) => {
+  let document: string | undefined;
+  return [
+    route({
+      method: 'GET', path: '/api/v1/openapi.json', tags: ['service'], summary: 'This description of the API (OpenAPI 3.0)', allow: documentation,
+      answer: { description: 'the OpenAPI document' },
+      handle: ({ res }) => void res.type('application/json').send(document ??= JSON.stringify(described(routes, resources))),
+    }),
+    route({
+      method: 'GET', path: '/api/v1/docs', tags: ['service'], summary: 'A page to read and try the API', allow: documentation, undocumented: true,
+      answer: { type: 'text/html', description: 'Swagger UI' },
+      handle: ({ res }) => void res.type('html').send(DOCS_PAGE),
+    }),
+    // a file, not an inline script, so the content security policy can forbid inline scripts
+    route({
+      method: 'GET', path: '/api/v1/docs/init.js', tags: ['service'], summary: 'The docs page\'s script', allow: documentation, undocumented: true,
+      answer: { type: 'text/javascript', description: 'a script' },
+      handle: ({ res }) => void res.type('text/javascript').send(DOCS_INIT),
+    }),
+    route({
+      method: 'GET', path: '/api/v1/docs/assets/*asset', tags: ['service'], summary: 'Swagger UI\'s files', allow: documentation, undocumented: true,
+      answer: { description: 'a file of Swagger UI' },
+      // sendFile's root keeps the path inside the package
+      handle: ({ req, res, next }) => res.sendFile((req.params.asset as unknown as string[]).join('/'), { root: SWAGGER_UI, maxAge: '1d' }, (error) => error && next(error)),
+    }),
+  ];
+};
+
+/**
+ * The API's route table, in the order requests are matched against it (a fixed path before a pattern that would
+ * take it: /grids/unassigned before /grids/:id). The app mounts it, the guard reads its rules, the OpenAPI document
+ * describes it and the web client takes its types from it.
+ */
+export function apiRoutes(database: Database, _config: Config) {
+  const routes = [
+    ...coverageRoutes(database),
+  ];
+  return [...routes, ...docsRoutes(routes, RESOURCES)];
+}
+
+type Routes = ReturnType<typeof apiRoutes>[number];
+/** The routes by `METHOD /path` (the express pattern), for the web client. */
+export type ApiRoute<K extends `${Routes['method']} ${Routes['path']}`> = Extract<Routes, { method: K extends `${infer M} ${string}` ? M : never; path: K extends `${string} ${infer P}` ? P : never }>;
+/** What a route answers (its answer schema's output), e.g. `ApiAnswer<'GET /api/v1/coverage/grids'>`. */
+export type ApiAnswer<K extends `${Routes['method']} ${Routes['path']}`> = NonNullable<ApiRoute<K>['answer']['schema']> extends infer S extends z.ZodType ? z.output<S> : never;
+/** What a route takes as its JSON body (its body schema's input). */
+export type ApiBody<K extends `${Routes['method']} ${Routes['path']}`> = NonNullable<ApiRoute<K>['body']> extends infer B ? B extends RawBody ? never : B extends z.ZodType ? z.input<B> : never : never;

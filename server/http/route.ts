@@ -1,0 +1,146 @@
+import express, { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { z } from 'zod';
+import type { AccessRule, Allow } from '../access/rules.ts';
+import type { Viewer } from '../access/viewer.ts';
+import { parseBody } from '../domain/body.ts';
+import { invalidParameter } from '../domain/errors.ts';
+
+/**
+ * One route of the API, declared once: its method and path, the parameters and body it takes (zod), the answer it
+ * gives (a zod schema where its shape is fixed), who may call it, and its handler. The express router
+ * (`routerOf`), the access guard's rules (`rulesOf`), the OpenAPI document (`server/http/openapi.ts`) and the web
+ * client's types (`ApiAnswer`, `server/http/api.ts`) are all read from these declarations.
+ */
+export type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+/** Path or query parameters by name: each a zod schema that parses the string sent (or undefined when absent). */
+export type Parameters = Record<string, z.ZodType>;
+export type Parsed<P extends Parameters> = { [K in keyof P]: z.output<P[K]> };
+
+/** A header the route reads, for the document (its parsing stays in the handler: If-Match, Idempotency-Key …). */
+export interface HeaderDoc { name: string; description?: string; schema?: object }
+
+/** A body the handler reads itself (uploads, forms, streams): its content types, for the document. */
+export interface RawBody { raw: Record<string, object>; required?: boolean }
+
+export interface Answer<S extends z.ZodType | undefined> {
+  /** 200 unless said; the handler may set another with `res.status` (a dry run's 200 beside a 201) */
+  status?: number;
+  /** the content type: application/json unless said */
+  type?: string;
+  /** the answer's shape, where it has one: the document's schema and the web client's type */
+  schema?: S;
+  description: string;
+}
+
+/** JSON the handler built as text (PostGIS writes GeoJSON): sent as it is, declared to have the answer's shape. */
+export class JsonText<T = unknown> {
+  declare readonly shape?: T;
+  constructor(readonly text: string) {}
+}
+export const jsonText = <T>(text: string) => new JsonText<T>(text);
+
+type BodyOf<B> = B extends z.ZodType ? z.output<B> : undefined;
+type AnswerOf<S> = S extends z.ZodType ? z.input<S> | JsonText<z.output<S>> : unknown;
+
+export interface Context<P extends Parameters, Q extends Parameters, B> {
+  req: Request;
+  res: Response;
+  next: NextFunction;
+  /** the signed-in caller: always there on a route that is not public */
+  viewer: Viewer;
+  params: Parsed<P>;
+  query: Parsed<Q>;
+  body: BodyOf<B>;
+}
+
+export interface RouteSpec<
+  M extends Method = Method, Path extends string = string, P extends Parameters = Parameters, Q extends Parameters = Parameters,
+  B extends z.ZodType | RawBody | undefined = z.ZodType | RawBody | undefined, S extends z.ZodType | undefined = z.ZodType | undefined,
+> {
+  method: M;
+  /** an express path pattern (`/api/v1/grids/:id`) */
+  path: Path;
+  summary: string;
+  description?: string;
+  tags: string[];
+  allow: Allow;
+  params?: P;
+  /** every query parameter the route takes: any other is a 400 naming it (a route that declares none reads none) */
+  query?: Q;
+  headers?: HeaderDoc[];
+  body?: B;
+  answer: Answer<S>;
+  /** the problems the route answers with, by status, for the document */
+  problems?: Record<number, string>;
+  /** not in /api/v1/openapi.json: OGC API – Features and Open311 publish their own descriptions */
+  undocumented?: true;
+  /** an answer to return, a JsonText, or nothing when the handler answers itself (a stream, a file, a 204) */
+  handle(context: Context<P, Q, B>): Promise<AnswerOf<S> | void> | AnswerOf<S> | void;
+}
+
+/** Declares a route, keeping its method, path and schemas' types for the web client. */
+export function route<
+  const M extends Method, const Path extends string, P extends Parameters = Record<never, never>, Q extends Parameters = Record<never, never>,
+  B extends z.ZodType | RawBody | undefined = undefined, S extends z.ZodType | undefined = undefined,
+>(spec: RouteSpec<M, Path, P, Q, B, S>): RouteSpec<M, Path, P, Q, B, S> {
+  return spec;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a table holds routes of every shape
+export type AnyRoute = RouteSpec<Method, string, any, any, any, any>;
+
+const isZod = (body: unknown): body is z.ZodType => typeof body === 'object' && body !== null && '_zod' in body;
+
+/** The access guard's rules, in the table's order (the first that matches a request is its rule). */
+export const rulesOf = (routes: readonly AnyRoute[]): AccessRule[] => routes.map(({ method, path, allow }) => ({ method, path, allow }));
+
+// A FeatureCollection of 10,000 footprints is a few megabytes; anything far larger is refused with 413.
+export const BODY_LIMIT = '16mb';
+const jsonBody = express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/geo+json', 'application/*+json'] });
+
+function parseParameters(declared: Parameters | undefined, sent: Record<string, unknown>) {
+  if (declared) {
+    const allowed = Object.keys(declared);
+    const unknown = Object.keys(sent).find((key) => !allowed.includes(key));
+    if (unknown) throw invalidParameter(unknown, allowed.length ? `${unknown} is not a parameter here; use ${allowed.join(', ')}` : `${unknown} is not a parameter here`);
+  }
+  const parsed: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(declared ?? {})) {
+    const result = schema.safeParse(sent[name]);
+    // a parser of server/domain/params.ts throws its own problem; a plain zod schema's issue is named here
+    if (!result.success) throw invalidParameter(name, `${name}: ${result.error.issues[0].message}`);
+    parsed[name] = result.data;
+  }
+  return parsed;
+}
+
+/** An answer that is not what its route declares: a defect of the server, found by the tests (GRIDMAP_CHECK_ANSWERS). */
+function checkAnswer(spec: AnyRoute, answer: unknown) {
+  const issues = spec.answer.schema?.safeParse(answer instanceof JsonText ? JSON.parse(answer.text) : answer).error?.issues;
+  if (issues) throw new Error(`${spec.method} ${spec.path} answered other than its schema: ${JSON.stringify(issues.slice(0, 3))}`);
+}
+
+/**
+ * The express router of a table: parameters and body parsed and checked before the handler, its answer sent
+ * (and checked against its schema when `checkAnswers`).
+ */
+export function routerOf(routes: readonly AnyRoute[], { checkAnswers = false } = {}): Router {
+  const router = Router();
+  for (const spec of routes) {
+    const handle: RequestHandler = async (req, res, next) => {
+      const params = parseParameters(spec.params, req.params);
+      const query = parseParameters(spec.query, req.query);
+      const body = isZod(spec.body) && !(req.body === undefined && spec.body.safeParse(undefined).success) ? parseBody(spec.body, req.body) : undefined;
+      res.status(spec.answer.status ?? 200);
+      const answer = await spec.handle({ req, res, next, viewer: req.viewer!, params, query, body });
+      // nothing returned: the handler answers itself (a stream, a file, a 204)
+      if (answer === undefined) return;
+      if (checkAnswers && res.statusCode < 300) checkAnswer(spec, answer);
+      res.type(spec.answer.type ?? 'application/json').send(answer instanceof JsonText ? answer.text : JSON.stringify(answer));
+    };
+    const method = spec.method.toLowerCase() as Lowercase<Method>;
+    if (isZod(spec.body)) router[method](spec.path, jsonBody, handle);
+    else router[method](spec.path, handle);
+  }
+  return router;
+}
