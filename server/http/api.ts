@@ -70,7 +70,19 @@ const docsRoutes = (routes: readonly AnyRoute[], resources: ResourceDefinition[]
  */
 export function apiRoutes(database: Database, _config: Config) {
   const routes = [
+    // accounts, keys, users, audit, setup, health, map config, Open311 keys (moving in)
+
     ...coverageRoutes(database),
+
+    // planning: /grids/unassigned, /communities/:id/tree, grid changes and history (moving in)
+
+    // the problem walls: categories, /issues/metrics and duplicates before /issues/:id, photos, walls, echo, monthly (moving in)
+
+    // dispatching: volunteers, dispatches, the event stream; the vector tiles (moving in)
+
+    // the map resources' REST routes, export, import and import jobs (moving in)
+
+    // OGC API – Features and Open311 (moving in)
   ];
   return [...routes, ...docsRoutes(routes, RESOURCES)];
 }
