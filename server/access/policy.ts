@@ -167,6 +167,15 @@ export function readConditions(resource: ResourceName, place: Place, viewer: Vie
   return read.volunteersOnly ? [rows, sql`${sql.ref(`${alias}.is_volunteer`)}`] : [rows];
 }
 
+/**
+ * The one door to a table's rows in SQL: the condition on `alias` that a row must meet for `viewer` to read it,
+ * `false` when the viewer may read none of them (fail closed). Masks of personal columns are `visibleLayer`'s
+ * (server/access/rows.ts) or `personalShown`; tests/privacy.test.ts fails on a query of personal rows that
+ * passes by neither.
+ */
+export const readable = (resource: ResourceName, place: Place, viewer: Viewer, alias: string): RawBuilder<unknown> =>
+  allOf(readConditions(resource, place, viewer, alias) ?? [sql`false`]);
+
 /** The condition a row must meet, before and after, for `viewer` to write it; undefined when it may not write. */
 export function writeCondition(resource: ResourceName, place: Place, viewer: Viewer, action: WriteAction, alias: string) {
   const write = accessOf(resource, viewer.role).write;

@@ -1,6 +1,5 @@
 import { Router } from 'express';
-import { sql } from 'kysely';
-import { allOf, countsFewHomes, homesShown, personalShown, readConditions } from '../../access/policy.ts';
+import { countsFewHomes, homesShown, personalShown, readable } from '../../access/policy.ts';
 import type { Database } from '../../db/database.ts';
 import { unseen } from '../../access/rows.ts';
 import { featureResource } from '../../http/feature-resource.ts';
@@ -14,7 +13,7 @@ export function communityRoutes(database: Database) {
       const id = parseId(req.params.id);
       const viewer = req.viewer!;
       const tree = await communityTree(database.db, id, {
-        visible: allOf(readConditions('communities', communities.place, viewer, 'c') ?? [sql`false`]),
+        visible: readable('communities', communities.place, viewer, 'c'),
         names: personalShown('members', viewer, 'm'),
         homes: homesShown(viewer, 'b'),
         fewHomes: countsFewHomes(viewer),

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import { accessOf, allOf, countsFewHomes, homesOf, MIN_HOMES_COUNTED, personalShown, readConditions } from '../../access/policy.ts';
+import { accessOf, allOf, countsFewHomes, homesOf, MIN_HOMES_COUNTED, personalShown, readable } from '../../access/policy.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import type { DB } from '../../db/schema.ts';
 import { districts, streets } from '../areas/resource.ts';
@@ -50,7 +50,7 @@ const cellOf = (alias: string) => sql`hexagon_centre(coalesce(${sql.ref(`${alias
  */
 function volunteerSeen(viewer: Viewer) {
   if (viewer.role === 'admin') return { at: volunteerAt, locatable: () => sql`true`, margin: 0 };
-  const locatable = (alias: string) => allOf([...(readConditions('members', members.place, viewer, alias) ?? [sql`false`]), personalShown('members', viewer, alias)]);
+  const locatable = (alias: string) => allOf([readable('members', members.place, viewer, alias), personalShown('members', viewer, alias)]);
   return {
     at: (alias: string) => sql`case when ${locatable(alias)} then ${volunteerAt(alias)} else ${cellOf(alias)} end`,
     locatable,
@@ -136,7 +136,7 @@ export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, o
   const overCommunities = level === 'street' || level === 'district';
   const readsAll = sql`
     cross join lateral (select not exists (
-      select from communities c where ${communitiesOf} and not (${allOf(readConditions('communities', communities.place, options.viewer, 'c') ?? [sql`false`])})
+      select from communities c where ${communitiesOf} and not (${readable('communities', communities.place, options.viewer, 'c')})
     ) as shown) w`;
   const counts = sql.join(figures.map(([name, figure]) => sql`${overCommunities ? sql`case when w.shown then ${figure} end` : figure} as ${sql.id(name)}`));
   const perArea = sql`
@@ -222,7 +222,7 @@ const AREAS = { grid: grids, community: communities, street: streets, district: 
 /** The areas of `level` the viewer may read, within the filter, as a condition on `a`. */
 function visibleAreas(level: CoverageLevel, viewer: Viewer, filter: CoverageFilter) {
   const def = AREAS[level];
-  const conditions = [...(readConditions(def.name, def.place, viewer, 'a') ?? [sql`false`])];
+  const conditions = [readable(def.name, def.place, viewer, 'a')];
   if (level === 'street' || level === 'district') {
     if (filter.street !== undefined) conditions.push(sql`a.code = ${filter.street}`);
     if (filter.district !== undefined) conditions.push(level === 'street' ? sql`a.district_code = ${filter.district}` : sql`a.code = ${filter.district}`);
@@ -261,7 +261,7 @@ export async function coverageCollection(db: Kysely<DB>, level: CoverageLevel, v
  * few hundred metres, no better; rounded up, a building missed at 200 m never reads "200 m").
  */
 export async function coverageGaps(db: Kysely<DB>, viewer: Viewer, filter: CoverageFilter, reachM: number) {
-  const visible = readConditions(buildings.name, buildings.place, viewer, 'b') ?? [sql`false`];
+  const visible = [readable(buildings.name, buildings.place, viewer, 'b')];
   const within = [
     ...(filter.community !== undefined ? [sql`b.community_id = ${filter.community}`] : []),
     ...(filter.street !== undefined ? [sql`b.community_id in (select id from communities where street_code = ${filter.street})`] : []),

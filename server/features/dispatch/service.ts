@@ -1,5 +1,5 @@
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
-import { allOf, inScope, personalShown, readConditions } from '../../access/policy.ts';
+import { allOf, inScope, personalShown, readable } from '../../access/policy.ts';
 import { DISPATCHERS } from '../../access/rules.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import { actAs, beginIssueWrites, type Actor } from '../../db/actor.ts';
@@ -293,9 +293,7 @@ export interface DispatchJson {
 
 /** What a viewer sees of dispatches: those on issues it may read, and its own as a volunteer. */
 function visibleDispatches(viewer: Viewer) {
-  const issueVisible = readConditions('issues', issues.place, viewer, 'i');
-  const own = sql`d.volunteer_id = ${viewer.memberId ?? -1}`;
-  return issueVisible ? sql`(${allOf(issueVisible)} or ${own})` : own;
+  return sql`(${readable('issues', issues.place, viewer, 'i')} or d.volunteer_id = ${viewer.memberId ?? -1})`;
 }
 
 async function dispatchJson(db: Kysely<DB>, viewer: Viewer, id: number) {
@@ -314,7 +312,7 @@ export async function listDispatches(db: Kysely<DB>, viewer: Viewer, { all, limi
 
 /** GET /issues/:id/dispatches: the issue's requests, each with its dispatches and their steps. */
 export async function issueDispatches(db: Kysely<DB>, viewer: Viewer, issueId: number) {
-  const conditions = readConditions('issues', issues.place, viewer, 'i') ?? [sql`false`];
+  const conditions = [readable('issues', issues.place, viewer, 'i')];
   const { rows: [issue] } = await sql<{ visible: boolean }>`
     select coalesce(${allOf(conditions)}, false) as visible from issues i where i.id = ${issueId}`.execute(db);
   if (!issue) throw new DomainError('issue.not_found', `No issue ${issueId}`, { field: 'id' });

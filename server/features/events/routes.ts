@@ -1,6 +1,6 @@
 import { Router, type Response } from 'express';
 import { sql, type Kysely } from 'kysely';
-import { allOf, readConditions, type Place } from '../../access/policy.ts';
+import { readable, type Place } from '../../access/policy.ts';
 import { bearerToken, type Viewer } from '../../access/viewer.ts';
 import type { Database } from '../../db/database.ts';
 import type { DB } from '../../db/schema.ts';
@@ -17,8 +17,7 @@ const HEARTBEAT_MS = 15_000;
  */
 function visibleEvents(viewer: Viewer) {
   const own = sql`e.volunteer_id = ${viewer.memberId ?? -1}`;
-  const issueVisible = readConditions('issues', EVENT_PLACE, viewer, 'e');
-  return issueVisible ? sql`(${own} or ${allOf(issueVisible)})` : own;
+  return sql`(${own} or ${readable('issues', EVENT_PLACE, viewer, 'e')})`;
 }
 
 /** Where an event's issue lay, as the event recorded it. */

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { allOf, readConditions } from '../../access/policy.ts';
+import { allOf, readable } from '../../access/policy.ts';
 import { WALL_STAFF } from '../../access/rules.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import { beginIssueWrites, type Actor } from '../../db/actor.ts';
@@ -43,10 +43,10 @@ export interface IssueRow {
 
 /** The issue as `viewer` stands to it: 404 when there is none, 403 when it may not read it. */
 export async function issueRow(db: Kysely<DB>, viewer: Viewer, id: number, lock = false) {
-  const readable = readConditions('issues', issues.place, viewer, 'i') ?? [sql`false`];
+  const visible = [readable('issues', issues.place, viewer, 'i')];
   const { rows: [row] } = await sql<IssueRow>`
     select i.id, i.status, i.wall, i.version, i.reported_by, i.duplicate_of,
-           coalesce(${allOf(readable)}, false) as readable, coalesce(${worksOn(viewer, 'i')}, false) as in_scope,
+           coalesce(${allOf(visible)}, false) as readable, coalesce(${worksOn(viewer, 'i')}, false) as in_scope,
            x.id as pending_extension, x.wall as pending_extension_wall, x.requested_by as pending_extension_by
     from issues i left join issue_extensions x on x.issue_id = i.id and x.state = 'pending'
     where i.id = ${id} ${lock ? sql`for update of i` : sql``}`.execute(db);
@@ -244,7 +244,7 @@ export const DUPLICATE_DAYS = 7;
  * (before or after `at`), nearest first: offered as possibly the same matter.
  */
 export async function possibleDuplicates(db: Kysely<DB>, viewer: Viewer, near: { lon: number; lat: number; category: string; at?: Date; except?: number }) {
-  const readable = readConditions('issues', issues.place, viewer, 'i') ?? [sql`false`];
+  const visible = [readable('issues', issues.place, viewer, 'i')];
   const at = near.at ?? new Date();
   const point = sql`ST_SetSRID(ST_MakePoint(${near.lon}, ${near.lat}), 4326)`;
   const { rows } = await sql`
@@ -255,7 +255,7 @@ export async function possibleDuplicates(db: Kysely<DB>, viewer: Viewer, near: {
       -- the index first (0.01° is over 50 m up to 80° of latitude), then metres on the spheroid
       and ST_DWithin(i.geom, ${point}, 0.01) and ST_DWithin(i.geom::geography, ${point}::geography, ${DUPLICATE_RADIUS_M})
       and i.reported_at between ${at}::timestamptz - make_interval(days => ${DUPLICATE_DAYS}) and ${at}::timestamptz + make_interval(days => ${DUPLICATE_DAYS})
-      and ${allOf(readable)}
+      and ${allOf(visible)}
     order by distance_m, i.id limit 20`.execute(db);
   return rows;
 }

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import { allOf, readConditions } from '../../access/policy.ts';
+import { allOf, readable } from '../../access/policy.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import type { DB } from '../../db/schema.ts';
 import { issues, OPEN_STATUSES } from '../issues/resource.ts';
@@ -65,8 +65,8 @@ export interface ServiceRequestRow {
  * problem at a door is a home, and a resident's words may name people.
  */
 export async function serviceRequests(db: Kysely<DB>, viewer: Viewer | undefined, filter: RequestFilter) {
-  const readable = (viewer && readConditions('issues', issues.place, viewer, 'i')) ?? [sql`false`];
-  const shown = sql`coalesce(${allOf(readable)}, false)`;
+  const visible = viewer ? readable('issues', issues.place, viewer, 'i') : sql`false`;
+  const shown = sql`coalesce(${visible}, false)`;
   const coordinate = (value: RawBuilder<unknown>) => sql`case when ${shown} then ${value} else round(${value}::numeric, 3)::float8 end`;
   const where = 'ids' in filter ? [sql`i.id in (${sql.join(filter.ids)})`] : [
     sql`i.reported_at between ${filter.from} and ${filter.to}`,

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
-import { allOf, readConditions, seesAggregateOnly, writeCondition } from '../../access/policy.ts';
+import { readable, seesAggregateOnly, writeCondition } from '../../access/policy.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import { DomainError } from '../../domain/errors.ts';
 import type { ImpactReport } from './change.ts';
@@ -8,7 +8,7 @@ import type { ImpactReport } from './change.ts';
 /** Where a grid version sits, for the viewer's scope (the grid it was, in its community). */
 const versionPlace = { community: 'community_id', grid: 'grid_id' };
 
-const readable = (viewer: Viewer) => allOf(readConditions('grids', versionPlace, viewer, 'v') ?? [sql`false`]);
+const versionsRead = (viewer: Viewer) => readable('grids', versionPlace, viewer, 'v');
 
 interface Version { visible: boolean; plans: boolean; impact: ImpactReport | null; entry: Record<string, unknown> }
 
@@ -19,7 +19,7 @@ interface Version { visible: boolean; plans: boolean; impact: ImpactReport | nul
  */
 export async function gridHistory(db: Kysely<DB>, viewer: Viewer, gridId: number) {
   const { rows } = await sql<Version>`
-    select ${readable(viewer)} as visible, coalesce(${writeCondition('grids', versionPlace, viewer, 'update', 'v') ?? sql`false`}, false) as plans,
+    select ${versionsRead(viewer)} as visible, coalesce(${writeCondition('grids', versionPlace, viewer, 'update', 'v') ?? sql`false`}, false) as plans,
       c.impact, json_build_object(
       'version', v.version, 'at', v.at, 'kind', v.kind, 'change', v.change_id, 'code', v.code, 'name', v.name,
       'geometry_before', ST_AsGeoJSON(v.geom_before, 7)::json, 'geometry_after', ST_AsGeoJSON(v.geom_after, 7)::json,
@@ -66,12 +66,12 @@ export async function gridsAsOf(db: Kysely<DB>, viewer: Viewer, communityId: num
               order by v.grid_id, v.id desc`
         : sql`select g.id as grid_id, g.community_id, g.code, g.name, g.version, g.geom, g.updated_at as at from grids g where g.community_id = ${communityId}`})
     select exists (select from communities where id = ${communityId}) as known,
-           coalesce(${allOf(readConditions('communities', { community: 'id' }, viewer, 'c') ?? [sql`false`])}, false) as visible,
+           coalesce(${readable('communities', { community: 'id' }, viewer, 'c')}, false) as visible,
            json_build_object('type', 'FeatureCollection', 'at', ${at ? at.time.toISOString() : null}::timestamptz,
              'features', coalesce((select json_agg(json_build_object(
                'type', 'Feature', 'id', v.grid_id, 'geometry', ST_AsGeoJSON(v.geom, 7)::json,
                'properties', json_build_object('id', v.grid_id, 'code', v.code, 'name', v.name, 'version', v.version, 'since', v.at))
-               order by v.code) from last v where v.geom is not null and v.community_id = ${communityId} and ${readable(viewer)}), '[]'))::text as body
+               order by v.code) from last v where v.geom is not null and v.community_id = ${communityId} and ${versionsRead(viewer)}), '[]'))::text as body
     from (select ${communityId}::int as id) q left join communities c on c.id = q.id`.execute(db);
   if (!found.known) throw new DomainError('community.not_found', `No community ${communityId}`, { field: 'id' });
   if (!found.visible) throw new DomainError('access.outside_scope', `community ${communityId} lies outside what a ${viewer.role} in your scope may see`, { field: 'id' });

@@ -1,5 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
-import { allOf, countsFewHomes, homesOf, MIN_HOMES_COUNTED, readConditions, type ResourceName } from '../../access/policy.ts';
+import { countsFewHomes, homesOf, MIN_HOMES_COUNTED, readable, type ResourceName } from '../../access/policy.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import { districts, streets } from '../areas/resource.ts';
 import { buildings } from '../buildings/resource.ts';
@@ -54,8 +54,6 @@ export const MAX_ZOOM = 22;
 /** Web Mercator's width, in its metres: a tile at zoom z is this / 2^z wide. */
 export const WORLD_3857 = 40075016.685578488;
 
-const visible = (resource: ResourceName, place: Parameters<typeof readConditions>[1], viewer: Viewer, alias: string) =>
-  allOf(readConditions(resource, place, viewer, alias) ?? [sql`false`]);
 
 const number = (names: string[]) => Object.fromEntries(names.map((n) => [n, 'Number' as const]));
 
@@ -95,7 +93,7 @@ function density(name: 'members' | 'volunteers', description: string): TileLayer
       from ST_HexagonGrid(${HEX_EDGE}, ${tile.bounds}) h
       -- the index finds the members in the cell's box (exact: Web Mercator keeps a box a box), the cell those in it
       join members m on m.geom && ST_Transform(h.geom, 4326) and ST_Intersects(ST_Transform(m.geom, 3857), h.geom)
-      where ${name === 'volunteers' ? sql`m.is_volunteer and ` : sql``}${visible('members', members.place, viewer, 'm')}
+      where ${name === 'volunteers' ? sql`m.is_volunteer and ` : sql``}${readable('members', members.place, viewer, 'm')}
       group by h.i, h.j, h.geom
       ${countsFewHomes(viewer) ? sql`` : sql`having ${homesOf('m')} >= ${MIN_HOMES_COUNTED}`}`,
   };
@@ -107,14 +105,14 @@ export const TILE_LAYERS: TileLayer[] = [
     fields: { code: 'String', name: 'String' }, reach: () => 0, labelled: true,
     rows: (tile, viewer) => sql`
       select a.id, a.geom, jsonb_build_object('code', a.code, 'name', a.name) as props
-      from districts a where a.geom && ${tile.area} and ${visible('districts', districts.place, viewer, 'a')}`,
+      from districts a where a.geom && ${tile.area} and ${readable('districts', districts.place, viewer, 'a')}`,
   },
   {
     name: 'streets', description: 'Street boundaries (a street without its own: the union of its communities)', resource: 'streets',
     minzoom: 0, maxzoom: MAX_ZOOM, srid: 4326, fields: { code: 'String', name: 'String', district_code: 'String' }, reach: () => 0, labelled: true,
     rows: (tile, viewer) => sql`
       select a.id, a.geom, jsonb_build_object('code', a.code, 'name', a.name, 'district_code', a.district_code) as props
-      from streets a where a.geom && ${tile.area} and ${visible('streets', streets.place, viewer, 'a')}`,
+      from streets a where a.geom && ${tile.area} and ${readable('streets', streets.place, viewer, 'a')}`,
   },
   {
     name: 'communities', description: 'Community boundaries', resource: 'communities', minzoom: 0, maxzoom: MAX_ZOOM, srid: 4326,
@@ -122,7 +120,7 @@ export const TILE_LAYERS: TileLayer[] = [
     reach: () => 0, labelled: true,
     rows: (tile, viewer) => sql`
       select a.id, a.geom, jsonb_build_object('code', a.code, 'name', a.name, 'street_code', a.street_code, 'staff_count', a.staff_count) as props
-      from communities a where a.geom && ${tile.area} and ${visible('communities', communities.place, viewer, 'a')}`,
+      from communities a where a.geom && ${tile.area} and ${readable('communities', communities.place, viewer, 'a')}`,
   },
   {
     name: 'grids', description: 'Grid boundaries; for those who watch coverage, with its metrics (volunteer reach within 500 m)', resource: 'grids',
@@ -134,7 +132,7 @@ export const TILE_LAYERS: TileLayer[] = [
     reach: () => 0, labelled: true,
     // the metrics go to those who watch coverage (as GET /coverage/grids); others get the boundaries
     rows: (tile, viewer) => {
-      const where = sql`a.geom && ${tile.area} and ${visible('grids', grids.place, viewer, 'a')}`;
+      const where = sql`a.geom && ${tile.area} and ${readable('grids', grids.place, viewer, 'a')}`;
       if (!COVERAGE_READERS.includes(viewer.role)) {
         return sql`
           select a.id, a.geom, jsonb_build_object('code', a.code, 'name', a.name, 'community_id', a.community_id, 'community_name', c.name) as props
@@ -152,7 +150,7 @@ export const TILE_LAYERS: TileLayer[] = [
     rows: (tile, viewer) => sql`
       select b.id, b.geom, jsonb_build_object('name', b.name, 'kind', b.kind, 'households', b.households, 'residents', b.residents,
                                               'has_party_group', b.has_party_group, 'grid_id', b.grid_id) as props
-      from buildings b where b.geom && ${tile.area} and ${visible('buildings', buildings.place, viewer, 'b')}`,
+      from buildings b where b.geom && ${tile.area} and ${readable('buildings', buildings.place, viewer, 'b')}`,
   },
   {
     name: 'issues', description: 'Issues raised: state, category, wall, overdue', resource: 'issues', minzoom: 8, maxzoom: MAX_ZOOM, srid: 4326,
@@ -161,7 +159,7 @@ export const TILE_LAYERS: TileLayer[] = [
     rows: (tile, viewer) => sql`
       select i.id, i.geom, jsonb_build_object('status', i.status, 'category', i.category, 'wall', i.wall,
                                               'overdue', ${overdue('i')}, 'grid_id', i.grid_id) as props
-      from issues i where i.geom && ${tile.area} and ${visible('issues', issues.place, viewer, 'i')}`,
+      from issues i where i.geom && ${tile.area} and ${readable('issues', issues.place, viewer, 'i')}`,
   },
   density('members', 'Party members per hexagon (never a home)'),
   density('volunteers', 'Volunteers per hexagon, and how many are available (never a home)'),

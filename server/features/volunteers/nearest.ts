@@ -1,5 +1,5 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import { allOf, personalShown, readConditions } from '../../access/policy.ts';
+import { allOf, personalShown, readable } from '../../access/policy.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import type { DB } from '../../db/schema.ts';
 import { members } from '../members/resource.ts';
@@ -29,7 +29,7 @@ function askable(q: NearestQuery, viewer: Viewer, point: RawBuilder<unknown>): R
     // both terms as the partial index states them, so the planner can use it
     sql`m.is_volunteer and m.availability = 'available'`,
     sql`not exists (select from dispatches d where d.volunteer_id = m.id and d.state in ('offered', 'accepted', 'arrived'))`,
-    ...(readConditions('members', members.place, viewer, 'm') ?? [sql`false`]),
+    readable('members', members.place, viewer, 'm'),
     personalShown('members', viewer, 'm'),
   ];
   if (q.skills.length) conditions.push(sql`m.skills @> string_to_array(${q.skills.join(',')}, ',')`);

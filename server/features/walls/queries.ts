@@ -1,5 +1,5 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import { allOf, readConditions } from '../../access/policy.ts';
+import { allOf, readable } from '../../access/policy.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import type { DB } from '../../db/schema.ts';
 import { DomainError } from '../../domain/errors.ts';
@@ -34,11 +34,11 @@ export async function wallFeatures(db: Kysely<DB>, viewer: Viewer, owner: WallOw
 
 /** The statement of a wall, null when its grid, community or street does not exist (also what the benchmark gives pgbench). */
 export function wallSql(viewer: Viewer, owner: WallOwner, limit: number) {
-  const readable = readConditions('issues', issues.place, viewer, 'i') ?? [sql`false`];
+  const visible = [readable('issues', issues.place, viewer, 'i')];
   return sql<{ body: string | null }>`
     with owner as (${wallOwner(owner)}), on_wall as (
       select i.*, ${overdue('i')} as overdue from issues i
-      where ${onWall(owner)} and i.status in ${ON_WALL} and i.duplicate_of is null and ${allOf(readable)}
+      where ${onWall(owner)} and i.status in ${ON_WALL} and i.duplicate_of is null and ${allOf(visible)}
     ), shown as (select * from on_wall order by due_at, id limit ${limit})
     select (select json_build_object(
       'type', 'FeatureCollection',
@@ -116,7 +116,7 @@ export async function issueMetrics(db: Kysely<DB>, viewer: Viewer, query: Metric
 
 /** The statement of the measures (also what the benchmark gives pgbench). */
 export function issueMetricsSql(viewer: Viewer, query: MetricsQuery) {
-  const readable = readConditions('issues', issues.place, viewer, 'i') ?? [sql`false`];
+  const visible = [readable('issues', issues.place, viewer, 'i')];
   const key = query.by === 'grid' ? sql`i.grid_id` : sql`i.community_id`;
   const within = [
     ...(query.community === undefined ? [] : [sql`i.community_id = ${query.community}`]),
@@ -142,7 +142,7 @@ export function issueMetricsSql(viewer: Viewer, query: MetricsQuery) {
     with m as (
       select grouping(${key}) = 1 as whole, ${key} as area_id, ${measures}
       from issues i
-      where i.reported_at >= ${query.from} and i.reported_at < ${query.to} and i.duplicate_of is null and ${allOf([...within, ...readable])}
+      where i.reported_at >= ${query.from} and i.reported_at < ${query.to} and i.duplicate_of is null and ${allOf([...within, ...visible])}
       group by grouping sets ((${key}), ())
     )
     select json_build_object(
