@@ -20,7 +20,7 @@ const feature = (geometry: unknown, properties: Record<string, unknown>) => ({ t
  * Gridmap uses for the inverse, so the import is checked against the formula, not against itself.
  */
 function wgs84ToGcj02([lon, lat]: [number, number]): [number, number] {
-  const a = 6378245.0, ee = 0.00669342162296594323;
+  const a = 6378245.0, ee = 0.006693421622965943;
   const x = lon - 105, y = lat - 35;
   let dLat = -100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
   dLat += ((20 * Math.sin(6 * x * Math.PI) + 20 * Math.sin(2 * x * Math.PI)) * 2) / 3;

@@ -60,13 +60,13 @@ describe('privacy through one door', () => {
       Number((await sql<{ n: string }>`select count(*) as n from ${sql.table(table)} r where ${condition}`.execute(test.database.db)).rows[0].n);
 
     it('a viewer who may read none of a table reads no row, and cannot take its masked view', async () => {
-      const resident: Viewer = { id: 1, username: 'r', role: 'resident', scope: { community: 1 } } as Viewer;
-      const admin: Viewer = { id: 1, username: 'a', role: 'admin', scope: null } as Viewer;
+      const resident: Viewer = { id: 1, username: 'r', role: 'resident', scope: { kind: 'community', id: 1 }, memberId: null };
+      const admin: Viewer = { id: 1, username: 'a', role: 'admin', scope: null, memberId: null };
       expect(await count(readable('members', members.place, admin, 'r'), 'members')).toBeGreaterThan(0);
       expect(await count(readable('members', members.place, resident, 'r'), 'members')).toBe(0);
       expect(() => visibleLayer(members, resident)).toThrow(/may not read members/);
       // a scope the viewer does not have (a grid worker without its grid) reads nothing either
-      const lost: Viewer = { id: 2, username: 'g', role: 'grid_worker', scope: null } as Viewer;
+      const lost: Viewer = { id: 2, username: 'g', role: 'grid_worker', scope: null, memberId: null };
       expect(await count(readable('units', units.place, lost, 'r'), 'units')).toBe(0);
     });
   });

@@ -12,7 +12,7 @@ import { mode, openTestDatabase, serverUrl, type TestDatabase } from './support/
 const SCHEMA_DIR = join(MIGRATIONS_DIR, 'schema');
 
 /** The functions and triggers of the public schema, each with its definition (an extension's aside). */
-async function catalogue(db: Kysely<any>) {
+async function catalogue<S>(db: Kysely<S>) {
   const { rows: functions } = await sql<{ name: string; definition: string }>`
     select p.oid::regprocedure::text as name, pg_get_functiondef(p.oid) as definition
     from pg_proc p join pg_namespace n on n.oid = p.pronamespace

@@ -103,7 +103,7 @@ async function lockDataDir(dataDir: string) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = Number(await readFile(path, 'utf8').catch(() => ''));
       if (owner && owner !== process.pid && isRunning(owner)) {
-        throw new Error(`${dataDir} is in use by another Gridmap process (pid ${owner}); stop it or set DATA_DIR`);
+        throw new Error(`${dataDir} is in use by another Gridmap process (pid ${owner}); stop it or set DATA_DIR`, { cause: error });
       }
       await rm(path, { force: true });
     }

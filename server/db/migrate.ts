@@ -24,7 +24,7 @@ const SCHEMA_RECORD = 'schema/';
  * Then re-applies the files of record, sql/schema/*.sql, which hold the current definition of every
  * function, trigger and view (CREATE OR REPLACE, DROP TRIGGER IF EXISTS … CREATE TRIGGER).
  */
-export async function migrate(db: Kysely<any>, dir = MIGRATIONS_DIR): Promise<MigrationResult> {
+export async function migrate<S>(db: Kysely<S>, dir = MIGRATIONS_DIR): Promise<MigrationResult> {
   const files = (await readdir(dir)).filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f)).sort();
   await db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(${MIGRATION_LOCK})`.execute(trx);
@@ -65,7 +65,7 @@ export async function migrate(db: Kysely<any>, dir = MIGRATIONS_DIR): Promise<Mi
  * since they were last applied: recreating a trigger locks its table, which a server starting beside
  * others serving requests should not do for nothing.
  */
-async function applySchema(db: Kysely<any>, dir: string, tablesChanged: boolean): Promise<boolean> {
+async function applySchema<S>(db: Kysely<S>, dir: string, tablesChanged: boolean): Promise<boolean> {
   const names = (await readdir(dir)).filter((f) => /^\d{2}_[\w-]+\.sql$/.test(f)).sort();
   const texts = await Promise.all(names.map((name) => readFile(join(dir, name), 'utf8')));
   const hash = createHash('sha256');

@@ -29,6 +29,7 @@ export class PGliteDialect implements Dialect {
   createDriver(): Driver {
     return new PGliteDriver(this.pglite, this.log);
   }
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Kysely's Dialect interface says so
   createIntrospector(db: Kysely<any>) {
     return new PostgresIntrospector(db);
   }

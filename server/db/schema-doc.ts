@@ -29,7 +29,7 @@ const EVENTS = [
 const firingRank = (type: number) => (type & BEFORE ? (type & ROW ? 1 : 0) : type & ROW ? 2 : 3);
 
 /** Per table, what fires on insert, update and delete, in firing order, and why (its function's comment). */
-export async function schemaDoc(db: Kysely<any>): Promise<string> {
+export async function schemaDoc<S>(db: Kysely<S>): Promise<string> {
   const { rows } = await sql<TriggerRow>`
     select c.relname as "table", t.tgname as name, t.tgtype::int as type,
            (select array_agg(a.attname::text order by a.attnum) from pg_attribute a

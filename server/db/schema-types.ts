@@ -56,7 +56,7 @@ function columnType(c: ColumnRow): string {
 }
 
 /** Every table of the public schema (an extension's own, such as spatial_ref_sys, aside). */
-export async function schemaTypes(db: Kysely<any>): Promise<string> {
+export async function schemaTypes<S>(db: Kysely<S>): Promise<string> {
   const { rows } = await sql<ColumnRow>`
     select c.relname as "table", a.attname as "column", t.typname as type,
            case when t.typcategory = 'A' then e.typname end as element,

@@ -115,7 +115,8 @@ async function* rowsOf(input: Readable, format: ImportFormat, limits: ImportLimi
   } else if (format === 'ndjson') {
     let row = 0;
     for await (const line of createInterface({ input, crlfDelay: Infinity })) {
-      const text = line.replace(/^\x1e/, '').trim(); // also GeoJSON text sequences (RFC 8142)
+      // eslint-disable-next-line no-control-regex -- the record separator of GeoJSON text sequences (RFC 8142)
+      const text = line.replace(/^\x1e/, '').trim();
       if (!text) continue;
       row++;
       try {

@@ -37,6 +37,7 @@ const ITEM: Record<string, string> = {
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
 // control characters XML 1.0 cannot carry even escaped (a description may hold one): shown as �
 const escapeXml = (text: string) =>
+  // eslint-disable-next-line no-control-regex -- those characters are what it finds
   text.replace(/[&<>"']/g, (c) => ESCAPES[c]).replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '\uFFFD');
 
 function element(name: string, value: XmlValue): string {

@@ -4,6 +4,7 @@ declare module 'vt-pbf' {
   interface VectorLayer {
     features: { id?: number; type: 1 | 2 | 3; geometry: number[][] | number[][][]; tags: Record<string, unknown> }[];
   }
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- declared for its type, the default export's member
   function fromGeojsonVt(layers: Record<string, VectorLayer>, options?: { version?: number; extent?: number }): Uint8Array;
   const vtpbf: { fromGeojsonVt: typeof fromGeojsonVt };
   export default vtpbf;
