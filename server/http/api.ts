@@ -4,6 +4,8 @@ import type { z } from 'zod';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
 import { coverageRoutes } from '../features/coverage/routes.ts';
+import { issueRoutes } from '../features/issues/routes.ts';
+import { wallRoutes } from '../features/walls/routes.ts';
 import { openApiDocument } from './openapi.ts';
 import type { ResourceDefinition } from '../access/resource.ts';
 import { openApiDocument as handWritten } from '../features/openapi/document.ts';
@@ -76,7 +78,9 @@ export function apiRoutes(database: Database, _config: Config) {
 
     // planning: /grids/unassigned, /communities/:id/tree, grid changes and history (moving in)
 
-    // the problem walls: categories, /issues/metrics and duplicates before /issues/:id, photos, walls, echo, monthly (moving in)
+    // the problem walls: categories, /issues/metrics and duplicates before /issues/:id, photos, walls, echo, monthly
+    ...issueRoutes(database),
+    ...wallRoutes(database),
 
     // dispatching: volunteers, dispatches, the event stream; the vector tiles (moving in)
 

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import type { z } from 'zod';
 import { allOf, readable } from '../../access/policy.ts';
 import { WALL_STAFF } from '../../access/rules.ts';
 import type { Viewer } from '../../access/viewer.ts';
@@ -6,6 +7,7 @@ import { beginIssueWrites, type Actor } from '../../db/actor.ts';
 import type { DB } from '../../db/schema.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { levelOf, wallAt, wallLevel, WALLS, worksOn, type Wall } from './levels.ts';
+import type { possibleDuplicates as duplicatesAnswer, timeline } from './answers.ts';
 import { issues, overdue } from './resource.ts';
 
 /**
@@ -55,6 +57,9 @@ export async function issueRow(db: Kysely<DB>, viewer: Viewer, id: number, lock 
   return row;
 }
 
+/** The timeline as the route answers it: dates as the database gives them. */
+type Timeline = z.input<typeof timeline>;
+
 /** Whether `viewer` works the wall the issue is on: staff in scope, at its level or above. */
 export const worksWall = (viewer: Viewer, issue: IssueRow) => issue.in_scope && levelOf(viewer) >= wallLevel(issue.wall);
 
@@ -64,7 +69,7 @@ const rates = (viewer: Viewer, issue: IssueRow) => issue.reported_by === viewer.
 /** The steps `viewer` may take on the issue now: for the web to offer, and the API to check. */
 export function allowedActions(viewer: Viewer, issue: IssueRow, next: readonly string[]) {
   const staff = worksWall(viewer, issue);
-  const actions: string[] = ISSUE_ACTIONS.filter((action) => {
+  const actions: Timeline['actions'] = ISSUE_ACTIONS.filter((action) => {
     if (action === 'rate') return next.includes('rated') && rates(viewer, issue);
     if (!staff || !next.includes(TARGET[action])) return false;
     return action !== 'escalate' || issue.wall !== 'street';
@@ -221,11 +226,11 @@ const timelineNote = (trx: Transaction<DB>, viewer: Viewer, id: number, action: 
 export async function issueTimeline(db: Kysely<DB>, viewer: Viewer, id: number) {
   const issue = await issueRow(db, viewer, id);
   const staff = WALL_STAFF.includes(viewer.role);
-  const { rows: steps } = await sql`
+  const { rows: steps } = await sql<Timeline['steps'][number]>`
     select s.id, s.at, s.action, s.from_status, s.to_status, s.from_wall, s.to_wall, s.note,
            case when ${staff} or s.user_id = ${viewer.id} then s.username end as username
     from issue_steps s where s.issue_id = ${id} order by s.id`.execute(db);
-  const { rows: extensions } = await sql`
+  const { rows: extensions } = await sql<Timeline['extensions'][number]>`
     select id, wall, hours, reason, state, requested_at, decided_at, decision from issue_extensions where issue_id = ${id} order by id`.execute(db);
   const { rows: [due] } = await sql<{ due_at: Date; overdue: boolean }>`
     select due_at, ${overdue('i')} as overdue from issues i where id = ${id}`.execute(db);
@@ -247,7 +252,7 @@ export async function possibleDuplicates(db: Kysely<DB>, viewer: Viewer, near: {
   const visible = [readable('issues', issues.place, viewer, 'i')];
   const at = near.at ?? new Date();
   const point = sql`ST_SetSRID(ST_MakePoint(${near.lon}, ${near.lat}), 4326)`;
-  const { rows } = await sql`
+  const { rows } = await sql<z.input<typeof duplicatesAnswer>['issues'][number]>`
     select i.id, i.title, i.category, i.status, i.wall, i.reported_at, round(ST_Distance(i.geom::geography, ${point}::geography)::numeric, 1)::float8 as distance_m
     from issues i
     where i.category = ${near.category} and i.id <> ${near.except ?? 0} and i.duplicate_of is null

@@ -14,10 +14,6 @@ import { dispatchBody } from '../dispatch/routes.ts';
 import { DISPATCH_ACTIONS } from '../dispatch/service.ts';
 import { SKILLS } from '../members/resource.ts';
 import { MAX_K, MAX_RADIUS_M, selfChange } from '../volunteers/routes.ts';
-import { MAX_PHOTO_BYTES, MAX_PHOTOS } from '../issues/photos.ts';
-import { categoryBody, categoryPatch, decisionBody, extensionBody, transitionBody } from '../issues/routes.ts';
-import { ISSUE_STATUSES } from '../issues/resource.ts';
-import { monthlyBody } from '../walls/monthly.ts';
 import { IMPORT_FORMATS } from '../import/sources.ts';
 import { TILE_LAYERS } from '../tiles/layers.ts';
 import { MIN_GRID_AREA_M2 } from '../planning/change.ts';
@@ -340,93 +336,6 @@ export function openApiDocument(resources: ResourceDefinition[]) {
       description: 'Events `issue`, `dispatch` and `grid` (a grid took a new version: `{grid_id, community_id, version, change}`) with ids in commit order; reconnect with `Last-Event-ID` (or `?after=`) to receive what was missed. The first event, `ready`, gives the id the stream starts after.',
       parameters: [{ name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } }, query('after', 'integer')],
       responses: { 200: { description: 'an event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } } },
-    },
-  };
-
-  // The problem walls and the echo wall
-  const tags = ['problem wall'];
-  const timeline = { description: '`{issue_id, status, wall, version, due_at, overdue, duplicate_of, actions, steps, extensions}`: `actions` are the steps the caller may take now' };
-  const streetCode = { name: 'code', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9]{9}$' }, example: '610602001' };
-  paths['/api/v1/issue-categories'] = {
-    get: { summary: 'Issue categories with their urgency and due time in hours', tags, responses: { 200: { description: '`{categories}`' } } },
-    post: { summary: 'Add a category', tags, requestBody: body('NewIssueCategory', categoryBody), responses: { 201: { description: 'the category' }, 400: problemResponse('a wrong field'), 409: problemResponse('the code is taken') } },
-  };
-  paths['/api/v1/issue-categories/{code}'] = {
-    patch: {
-      summary: 'Change a category\'s name, urgency or due time (new issues take it)', tags,
-      parameters: [{ name: 'code', in: 'path', required: true, schema: { type: 'string' } }],
-      requestBody: body('IssueCategoryChange', categoryPatch), responses: { 200: { description: 'the category' }, 400: problemResponse('a wrong field'), 404: problemResponse('no such category') },
-    },
-  };
-  paths['/api/v1/issues/{id}/transitions'] = {
-    post: {
-      summary: 'One step of the issue\'s life: accept, start, resolve, escalate, reject, answer, rate, close', tags,
-      description: `States: ${ISSUE_STATUSES.join(', ')}. Escalating moves the issue a wall up (grid → community → street); a rating of 1 or 2 reopens it (rework). Staff act on their wall and the walls below it; the reporter rates.`,
-      parameters: [idParameter, { name: 'If-Match', in: 'header', schema: { type: 'string' } }],
-      requestBody: body('IssueTransition', transitionBody),
-      responses: { 200: timeline, 400: problemResponse('a wrong field'), 404: problemResponse('no such issue'), 409: problemResponse('not a step from the issue\'s state'), 412: problemResponse('changed since the If-Match version'), 422: problemResponse('an unknown duplicate_of') },
-    },
-  };
-  paths['/api/v1/issues/{id}/timeline'] = { get: { summary: 'Every step of the issue (who, when, from, to, note), its extensions, and what the caller may do', tags, parameters: [idParameter], responses: { 200: timeline, 404: problemResponse('no such issue') } } };
-  paths['/api/v1/issues/{id}/extensions'] = {
-    post: { summary: 'Ask for more time; the wall above decides', tags, parameters: [idParameter], requestBody: body('ExtensionRequest', extensionBody), responses: { 201: timeline, 409: problemResponse('one is pending, or the issue is resolved') } },
-  };
-  paths['/api/v1/issues/{id}/extensions/{extension}'] = {
-    patch: {
-      summary: 'Approve (the due time moves) or refuse an extension', tags,
-      parameters: [idParameter, { name: 'extension', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } }],
-      requestBody: body('ExtensionDecision', decisionBody), responses: { 200: timeline, 404: problemResponse('no such extension'), 409: problemResponse('already decided') },
-    },
-  };
-  const duplicates = { description: '`{issues}`: open issues of the category within 50 m and 7 days, nearest first, with distance_m' };
-  paths['/api/v1/issues/possible-duplicates'] = {
-    get: {
-      summary: 'Before reporting: is it one of these?', tags,
-      parameters: [{ ...query('lon', 'number'), required: true, example: 109.49 }, { ...query('lat', 'number'), required: true, example: 36.59 }, { ...query('category', 'string'), required: true, example: 'noise' }],
-      responses: { 200: duplicates, 400: problemResponse('a parameter out of range') },
-    },
-  };
-  paths['/api/v1/issues/{id}/possible-duplicates'] = { get: { summary: 'Issues the issue may repeat', tags, parameters: [idParameter], responses: { 200: duplicates } } };
-  paths['/api/v1/issues/{id}/photos'] = {
-    get: { summary: 'The issue\'s photos: of the problem (report) and of the work done (answer)', tags, parameters: [idParameter], responses: { 200: { description: '`{photos: [{id, kind, content_type, byte_size, url}]}`' } } },
-    post: {
-      summary: `Add a photo (JPEG, PNG or WebP, at most ${MAX_PHOTO_BYTES / 1024 / 1024} MB, ${MAX_PHOTOS} of each kind)`, tags,
-      parameters: [idParameter, query('kind', 'string', { enum: ['report', 'answer'], default: 'report' })],
-      requestBody: { required: true, content: Object.fromEntries(['image/jpeg', 'image/png', 'image/webp'].map((type) => [type, { schema: { type: 'string', format: 'binary' } }])) },
-      responses: { 201: { description: 'the photo' }, 409: problemResponse('five of the kind already'), 413: problemResponse('too large'), 415: problemResponse('not a picture of the declared type') },
-    },
-  };
-  paths['/api/v1/issues/{id}/photos/{photo}'] = {
-    get: { summary: 'A photo\'s bytes', tags, parameters: [idParameter, { name: 'photo', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } }], responses: { 200: { description: 'the image' }, 304: { description: 'not modified' }, 404: problemResponse('no such photo') } },
-    delete: { summary: 'Remove a photo (whoever added it, or the wall\'s staff)', tags, parameters: [idParameter, { name: 'photo', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } }], responses: { 204: { description: 'removed' } } },
-  };
-  const wall = { description: 'FeatureCollection of the issues on the wall, oldest due first, with `wall`, `total` and `overdue`', content: { 'application/geo+json': { schema: { $ref: '#/components/schemas/FeatureCollection' } } } };
-  const wallLimit = query('limit', 'integer', { minimum: 1, maximum: 5000, default: 500 });
-  paths['/api/v1/walls/grid/{id}'] = { get: { summary: 'A grid\'s wall (子墙)', tags, parameters: [idParameter, wallLimit], responses: { 200: wall, 404: problemResponse('no such grid') } } };
-  paths['/api/v1/walls/community/{id}'] = { get: { summary: 'A community\'s wall (母墙)', tags, parameters: [idParameter, wallLimit], responses: { 200: wall, 404: problemResponse('no such community') } } };
-  paths['/api/v1/walls/street/{code}'] = { get: { summary: 'A street\'s wall: escalated issues and those outside every community', tags, parameters: [streetCode, wallLimit], responses: { 200: wall, 404: problemResponse('no such street') } } };
-  paths['/api/v1/echo'] = {
-    get: {
-      summary: 'The echo wall (回音壁): answered issues with their answers and ratings, newest first, without personal data', tags,
-      parameters: [query('community', 'integer'), query('grid', 'integer'), query('street', 'string'), query('category', 'string'), query('limit', 'integer', { minimum: 1, maximum: 500, default: 50 }), query('offset', 'integer', { minimum: 0 })],
-      responses: { 200: { description: '`{total, issues}`' } },
-    },
-  };
-  paths['/api/v1/issues/metrics'] = {
-    get: {
-      summary: 'Measures of the walls per grid or community over the issues reported in [from, to)', tags,
-      description: 'reported, closed, rejected, open, overdue, closure_rate (closed / not rejected), on_time_rate (resolved by the due time / resolved or past due), rework_rate, extension_rate, median and 90th-percentile hours to close, mean rating. Duplicates count once. The last 30 days unless said.',
-      parameters: [query('by', 'string', { enum: ['grid', 'community'], default: 'community' }), query('from', 'string', { format: 'date-time' }), query('to', 'string', { format: 'date-time' }),
-        query('community', 'integer', { minimum: 1 }), query('street', 'string', { pattern: '^[0-9]{9}$' })],
-      responses: { 200: { description: '`{by, from, to, areas, total}`' }, 400: problemResponse('a bad parameter') },
-    },
-  };
-  paths['/api/v1/communities/{id}/monthly'] = { get: { summary: 'One matter a month (一月一事一议一公开): published ones, and drafts for the community\'s staff', tags, parameters: [idParameter], responses: { 200: { description: '`{community_id, matters}`' } } } };
-  paths['/api/v1/communities/{id}/monthly/{month}'] = {
-    put: {
-      summary: 'Record the month\'s matter, its discussion and outcome; publish it', tags,
-      parameters: [idParameter, { name: 'month', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}$' }, example: '2026-11' }],
-      requestBody: body('MonthlyMatter', monthlyBody), responses: { 200: { description: 'changed' }, 201: { description: 'recorded' }, 400: problemResponse('a wrong field') },
     },
   };
 

@@ -1,15 +1,17 @@
-import { Router } from 'express';
 import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
 import { inScope } from '../../access/policy.ts';
-import { actorOf, type Viewer } from '../../access/viewer.ts';
-import { writeAs } from '../../db/actor.ts';
-import type { Database } from '../../db/database.ts';
+import type { Viewer } from '../../access/viewer.ts';
+import { writeAs, type Actor } from '../../db/actor.ts';
 import type { DB } from '../../db/schema.ts';
-import { parseBody } from '../../domain/body.ts';
-import { parseId } from '../../domain/params.ts';
-import { DomainError, invalidParameter } from '../../domain/errors.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { WALL_STAFF } from '../../access/rules.ts';
+import type { monthlyMatter } from './answers.ts';
+
+/**
+ * One matter a month (一月一事一议一公开): each month a community picks one matter, discusses it, and
+ * publishes what was decided. Published months are public; drafts are seen by the community's staff.
+ */
 
 export const monthlyBody = z.object({
   title: z.string().trim().min(1).max(200),
@@ -20,7 +22,7 @@ export const monthlyBody = z.object({
   /** the issue the matter grew from, if one did */
   issue_id: z.number().int().positive().nullable().optional(),
   published: z.boolean().default(false),
-}).strict();
+}).strict().meta({ id: 'MonthlyMatter' });
 
 /** Community staff (and those above): they pick, record and publish the month's matter. */
 async function runsCommunity(db: Kysely<DB>, viewer: Viewer | undefined, community: number) {
@@ -32,49 +34,39 @@ async function runsCommunity(db: Kysely<DB>, viewer: Viewer | undefined, communi
   return row?.inside ?? false;
 }
 
-/**
- * One matter a month (一月一事一议一公开): each month a community picks one matter, discusses it, and
- * publishes what was decided. Published months are public; drafts are seen by the community's staff.
- */
-export function monthlyRoutes(database: Database) {
-  const { db } = database;
-  const router = Router();
+const MATTER = sql`to_char(month, 'YYYY-MM') as month, title, discussion, outcome, issue_id, published_at, updated_at`;
+type Matter = z.input<typeof monthlyMatter>;
 
-  router.get('/api/v1/communities/:id/monthly', async (req, res) => {
-    const id = parseId(req.params.id);
-    const { rows: [community] } = await sql<{ id: number }>`select id from communities where id = ${id}`.execute(db);
-    if (!community) throw new DomainError('community.not_found', `No community ${id}`, { field: 'id' });
-    const drafts = await runsCommunity(db, req.viewer, id);
-    const { rows } = await sql`
-      select to_char(month, 'YYYY-MM') as month, title, discussion, outcome, issue_id, published_at, updated_at
-      from monthly_matters where community_id = ${id} ${drafts ? sql`` : sql`and published_at is not null`}
-      order by month desc`.execute(db);
-    res.json({ community_id: id, matters: rows });
-  });
+async function knownCommunity(db: Kysely<DB>, id: number) {
+  const { rows: [community] } = await sql<{ id: number }>`select id from communities where id = ${id}`.execute(db);
+  if (!community) throw new DomainError('community.not_found', `No community ${id}`, { field: 'id' });
+}
 
-  router.put('/api/v1/communities/:id/monthly/:month', async (req, res) => {
-    const id = parseId(req.params.id);
-    const month = req.params.month;
-    if (!/^(19|20)\d{2}-(0[1-9]|1[0-2])$/.test(month)) throw invalidParameter('month', 'month must be YYYY-MM, such as 2026-11');
-    const body = parseBody(monthlyBody, req.body);
-    const { rows: [community] } = await sql<{ id: number }>`select id from communities where id = ${id}`.execute(db);
-    if (!community) throw new DomainError('community.not_found', `No community ${id}`, { field: 'id' });
-    if (!(await runsCommunity(db, req.viewer, id))) {
-      throw new DomainError('wall.forbidden', `the month's matter of community ${id} is kept by its community staff`, { field: 'id' });
-    }
-    const { rows: [matter] } = await writeAs(db, actorOf(req), (trx) => sql<{ created: boolean }>`
-      insert into monthly_matters (community_id, month, title, discussion, outcome, issue_id, published_at, updated_by)
-      values (${id}, ${`${month}-01`}::date, ${body.title}, ${body.discussion ?? null}, ${body.outcome ?? null}, ${body.issue_id ?? null},
-              case when ${body.published} then now() end, ${req.viewer!.id})
-      on conflict (community_id, month) do update set title = excluded.title, discussion = excluded.discussion, outcome = excluded.outcome,
-        issue_id = excluded.issue_id, updated_by = excluded.updated_by, updated_at = now(),
-        published_at = case when ${body.published} then coalesce(monthly_matters.published_at, now()) end
-      returning (xmax = 0) as created`.execute(trx));
-    const { rows: [row] } = await sql`
-      select to_char(month, 'YYYY-MM') as month, title, discussion, outcome, issue_id, published_at, updated_at
-      from monthly_matters where community_id = ${id} and month = ${`${month}-01`}::date`.execute(db);
-    res.status(matter.created ? 201 : 200).json(row);
-  });
+/** The community's matters, newest month first: the published ones, and the drafts for its staff. */
+export async function monthlyMatters(db: Kysely<DB>, viewer: Viewer | undefined, id: number) {
+  await knownCommunity(db, id);
+  const drafts = await runsCommunity(db, viewer, id);
+  const { rows } = await sql<Matter>`
+    select ${MATTER} from monthly_matters where community_id = ${id} ${drafts ? sql`` : sql`and published_at is not null`}
+    order by month desc`.execute(db);
+  return { community_id: id, matters: rows };
+}
 
-  return router;
+/** Records (or changes) the month's matter, by the community's staff; `created` when the month had none. */
+export async function recordMonthly(db: Kysely<DB>, viewer: Viewer, actor: Actor, id: number, month: string, body: z.output<typeof monthlyBody>) {
+  await knownCommunity(db, id);
+  if (!(await runsCommunity(db, viewer, id))) {
+    throw new DomainError('wall.forbidden', `the month's matter of community ${id} is kept by its community staff`, { field: 'id' });
+  }
+  const { rows: [matter] } = await writeAs(db, actor, (trx) => sql<{ created: boolean }>`
+    insert into monthly_matters (community_id, month, title, discussion, outcome, issue_id, published_at, updated_by)
+    values (${id}, ${`${month}-01`}::date, ${body.title}, ${body.discussion ?? null}, ${body.outcome ?? null}, ${body.issue_id ?? null},
+            case when ${body.published} then now() end, ${viewer.id})
+    on conflict (community_id, month) do update set title = excluded.title, discussion = excluded.discussion, outcome = excluded.outcome,
+      issue_id = excluded.issue_id, updated_by = excluded.updated_by, updated_at = now(),
+      published_at = case when ${body.published} then coalesce(monthly_matters.published_at, now()) end
+    returning (xmax = 0) as created`.execute(trx));
+  const { rows: [row] } = await sql<Matter>`
+    select ${MATTER} from monthly_matters where community_id = ${id} and month = ${`${month}-01`}::date`.execute(db);
+  return { created: matter.created, matter: row };
 }

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
 import { Link, useLocation, useSearch } from 'wouter';
+import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { getJson } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
 import { MonthlyForm, type MonthlyMatter } from './MonthlyForm.tsx';
@@ -7,13 +8,8 @@ import { Stars, useWhen } from './parts.tsx';
 
 const PAGE_SIZE = 10;
 
-interface EchoIssue {
-  id: number; title: string; category: string; category_name: string; status: string; community_id: number | null; community: string | null; grid: string | null;
-  street_code: string; reported_at: string; resolved_at: string | null; answered_at: string | null; answer: string; rating: number | null;
-  answer_photos: number;
-}
 /** A page of the echo wall, with the communities that have answers (its filter, for anyone). */
-interface EchoPage { total: number; communities: { id: number; name: string }[]; issues: EchoIssue[] }
+type EchoPage = ApiAnswer<'GET /api/v1/echo'>;
 
 /** The echo wall on its own page, for anyone: no token, no map; /echo?community=ID on one community. */
 export function EchoPage() {

@@ -1,16 +1,12 @@
 import { useEffect, useState } from 'react';
+import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { getJson } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
 import { useCommunities } from './issues.ts';
 
-/** The measures of the walls for one area (or the whole), as GET /api/v1/issues/metrics gives them. */
-interface Measures {
-  reported: number; closed: number; rejected: number; open: number; overdue: number;
-  closure_rate: number | null; on_time_rate: number | null; rework_rate: number | null; extension_rate: number | null;
-  median_hours_to_close: number | null; p90_hours_to_close: number | null; mean_rating: number | null; ratings: number;
-}
-interface Area extends Measures { area_id: number | null; name: string | null; code: string | null }
-interface Metrics { by: 'grid' | 'community'; areas: Area[]; total: Measures }
+/** The measures of the walls per area and for the whole, as GET /api/v1/issues/metrics gives them. */
+type Metrics = ApiAnswer<'GET /api/v1/issues/metrics'>;
+type Measures = Metrics['total'];
 
 type Column = keyof Measures;
 const COLUMNS: Column[] = ['reported', 'closed', 'closure_rate', 'on_time_rate', 'rework_rate', 'extension_rate',

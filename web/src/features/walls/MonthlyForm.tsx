@@ -1,8 +1,9 @@
 import { useEffect, useState, type FormEvent } from 'react';
+import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { sendJson } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
 
-export interface MonthlyMatter { month: string; title: string; discussion: string | null; outcome: string | null; published_at: string | null }
+export type MonthlyMatter = ApiAnswer<'GET /api/v1/communities/:id/monthly'>['matters'][number];
 
 const thisMonth = () => new Date().toISOString().slice(0, 7);
 

@@ -1,25 +1,15 @@
-import type { Feature, FeatureCollection, Point } from 'geojson';
+import type { Feature, Point } from 'geojson';
 import { useEffect, useState } from 'react';
+import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { apiFetch, getJson, problemOf, sendJson } from '../../api.ts';
 
+/** A wall (GET /api/v1/walls/grid/:id, …/community/:id, …/street/:code): its issues, oldest due first. */
+export type Wall = ApiAnswer<'GET /api/v1/walls/grid/:id'>;
+export type WallIssue = Wall['features'][number];
 /** The walls an issue climbs: its grid's, its community's, its street's. */
-export type WallLevel = 'grid' | 'community' | 'street';
+export type WallLevel = WallIssue['properties']['wall'];
 /** A wall: a grid or community by id, a street by its 9-digit code. */
 export interface WallRef { level: WallLevel; id: string }
-
-export interface WallIssue extends Feature<Point> {
-  id: number;
-  properties: {
-    title: string; category: string; status: string; wall: WallLevel; reported_at: string; due_at: string; overdue: boolean;
-    extended_hours: number; reopen_count: number; grid_id: number | null; community_id: number | null; street_code: string | null; version: number;
-  };
-}
-export interface Wall extends FeatureCollection<Point> {
-  wall: { level: WallLevel; id: string; name: string; code: string };
-  total: number;
-  overdue: number;
-  features: WallIssue[];
-}
 
 export interface Issue extends Feature<Point> {
   id: number;
@@ -30,30 +20,20 @@ export interface Issue extends Feature<Point> {
   };
 }
 
+export type Timeline = ApiAnswer<'GET /api/v1/issues/:id/timeline'>;
 /** What a caller may do to an issue now, as its timeline says. */
-export type IssueAction = 'accept' | 'start' | 'resolve' | 'escalate' | 'reject' | 'answer' | 'rate' | 'close' | 'request_extension' | 'decide_extension';
+export type IssueAction = Timeline['actions'][number];
+export type Step = Timeline['steps'][number];
+export type Extension = Timeline['extensions'][number];
 
-export interface Step {
-  id: number; at: string; action: string; from_status: string | null; to_status: string | null;
-  from_wall: string | null; to_wall: string | null; note: string | null; username: string | null;
-}
-export interface Extension {
-  id: number; wall: WallLevel; hours: number; reason: string; state: 'pending' | 'approved' | 'refused';
-  requested_at: string; decided_at: string | null; decision: string | null;
-}
-export interface Timeline {
-  issue_id: number; status: string; wall: WallLevel; version: number; due_at: string; overdue: boolean; duplicate_of: number | null;
-  actions: IssueAction[]; steps: Step[]; extensions: Extension[];
-}
-
-export type PhotoKind = 'report' | 'answer';
+export type Photo = ApiAnswer<'GET /api/v1/issues/:id/photos'>['photos'][number];
+export type PhotoKind = Photo['kind'];
 /** The pictures the API takes (at most 5 MB, five of each kind per issue). */
 export const PHOTO_TYPES = 'image/jpeg,image/png,image/webp';
-export interface Photo { id: number; kind: PhotoKind; content_type: string; byte_size: number; created_at: string; url: string }
 
-export interface Category { code: string; name: string; urgency: string; due_hours: number }
+export type Category = ApiAnswer<'GET /api/v1/issue-categories'>['categories'][number];
 export const categoryName = (categories: Category[], code: string) => categories.find((c) => c.code === code)?.name ?? code;
-export interface PossibleDuplicate { id: number; title: string; category: string; status: string; wall: WallLevel; reported_at: string; distance_m: number }
+export type PossibleDuplicate = ApiAnswer<'GET /api/v1/issues/possible-duplicates'>['issues'][number];
 
 export const wallUrl = ({ level, id }: WallRef) => `/api/v1/walls/${level}/${id}`;
 
