@@ -63,7 +63,7 @@ export function parseIfMatch(header: string | undefined): number | undefined {
   return Number(match[1]);
 }
 
-function parseCoordinate(value: unknown, field: 'lon' | 'lat'): number {
+export function parseCoordinate(value: unknown, field: 'lon' | 'lat'): number {
   const bound = field === 'lon' ? 180 : 90;
   const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
   if (!Number.isFinite(n) || Math.abs(n) > bound) throw invalidParameter(field, `${field} must be a number from -${bound} to ${bound}`);

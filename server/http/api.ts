@@ -4,6 +4,9 @@ import type { z } from 'zod';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
 import { coverageRoutes } from '../features/coverage/routes.ts';
+import { dispatchRoutes } from '../features/dispatch/routes.ts';
+import { tileRoutes } from '../features/tiles/routes.ts';
+import { volunteerRoutes } from '../features/volunteers/routes.ts';
 import { openApiDocument } from './openapi.ts';
 import type { ResourceDefinition } from '../access/resource.ts';
 import { openApiDocument as handWritten } from '../features/openapi/document.ts';
@@ -68,7 +71,7 @@ const docsRoutes = (routes: readonly AnyRoute[], resources: ResourceDefinition[]
  * take it: /grids/unassigned before /grids/:id). The app mounts it, the guard reads its rules, the OpenAPI document
  * describes it and the web client takes its types from it.
  */
-export function apiRoutes(database: Database, _config: Config) {
+export function apiRoutes(database: Database, config: Config) {
   const routes = [
     // accounts, keys, users, audit, setup, health, map config, Open311 keys (moving in)
 
@@ -78,7 +81,10 @@ export function apiRoutes(database: Database, _config: Config) {
 
     // the problem walls: categories, /issues/metrics and duplicates before /issues/:id, photos, walls, echo, monthly (moving in)
 
-    // dispatching: volunteers, dispatches, the event stream; the vector tiles (moving in)
+    // dispatching: volunteers, dispatches, the event stream; the vector tiles (the event stream moving in)
+    ...volunteerRoutes(database),
+    ...dispatchRoutes(database, config),
+    ...tileRoutes(database),
 
     // the map resources' REST routes, export, import and import jobs (moving in)
 
