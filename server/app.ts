@@ -19,8 +19,6 @@ import { districts, streets } from './features/areas/resource.ts';
 import { setupRoutes } from './features/setup/routes.ts';
 import { buildings } from './features/buildings/resource.ts';
 import { communityRoutes } from './features/communities/routes.ts';
-import { tileRoutes } from './features/tiles/routes.ts';
-import { dispatchRoutes } from './features/dispatch/routes.ts';
 import { eventRoutes } from './features/events/routes.ts';
 import { planningRoutes } from './features/planning/routes.ts';
 import { gridRoutes } from './features/grids/routes.ts';
@@ -34,7 +32,6 @@ import { open311Routes } from './features/open311/routes.ts';
 import { importJobRoutes, importRoutes } from './features/import/routes.ts';
 import { exportRoutes } from './features/export/routes.ts';
 import { units } from './features/units/resource.ts';
-import { volunteerRoutes } from './features/volunteers/routes.ts';
 import { ogcRoutes } from './features/ogc/routes.ts';
 import { accessKeyRoutes } from './features/accounts/keys.ts';
 import { featureResource } from './http/feature-resource.ts';
@@ -90,10 +87,7 @@ export function createApp({ database, config, logger }: { database: Database; co
   app.use(communityRoutes(database));
   app.use(planningRoutes(database));
   app.use(gridRoutes(database));
-  app.use(volunteerRoutes(database));
-  app.use(dispatchRoutes(database, config));
   app.use(eventRoutes(database));
-  app.use(tileRoutes(database));
   app.use(ogcRoutes(database));
   for (const resource of [districts, streets, buildings, members, units, issues]) app.use(featureResource(database, resource));
 

@@ -78,20 +78,6 @@ export const ACCESS_RULES: AccessRule[] = [
   { method: 'POST', path: '/api/v1/communities/:id/grids', allow: { resource: 'grids', action: 'create' } },
   { method: 'POST', path: '/api/v1/communities/:id/plan', allow: { resource: 'grids', action: 'update' } },
   { method: 'POST', path: '/api/v1/communities/:id/suggest-grids', allow: { resource: 'grids', action: 'update' } },
-  // dispatching (the volunteer's own answers are checked against the dispatch in SQL)
-  { method: 'GET', path: '/api/v1/volunteers/nearest', allow: { resource: 'members', action: 'read', roles: DISPATCHERS } },
-  { method: 'GET', path: '/api/v1/volunteers/me', allow: { roles: ['volunteer'] } },
-  { method: 'PATCH', path: '/api/v1/volunteers/me', allow: { roles: ['volunteer'] } },
-  { method: 'POST', path: '/api/v1/issues/:id/dispatch', allow: { resource: 'issues', action: 'read', roles: DISPATCHERS } },
-  { method: 'DELETE', path: '/api/v1/issues/:id/dispatch', allow: { resource: 'issues', action: 'read', roles: DISPATCHERS } },
-  { method: 'GET', path: '/api/v1/issues/:id/dispatches', allow: { resource: 'issues', action: 'read' } },
-  { method: 'GET', path: '/api/v1/dispatches', allow: { roles: [...DISPATCHERS, 'leader', 'volunteer'] } },
-  { method: 'POST', path: '/api/v1/dispatches/:id/:action', allow: { roles: [...DISPATCHERS, 'volunteer'] } },
-  // vector tiles: each layer as its rows' resource allows (checked by the route), scoped in SQL
-  { method: 'GET', path: '/tiles/:layer.json', allow: { roles: 'any' } },
-  { method: 'GET', path: '/tiles/:layer/:z/:x/:y.mvt', allow: { roles: 'any' } },
-  // any other path under /tiles: the route says what a tile's address is (404)
-  { method: 'GET', path: '/tiles/*rest', allow: { roles: 'any' } },
   // issue and dispatch changes in the caller's scope (filtered per viewer in SQL)
   { method: 'GET', path: '/api/v1/events', allow: { roles: 'any' } },
   ...MAP_RESOURCES.flatMap(resourceRules),

@@ -6,6 +6,9 @@ import type { Database } from '../db/database.ts';
 import { coverageRoutes } from '../features/coverage/routes.ts';
 import { issueRoutes } from '../features/issues/routes.ts';
 import { wallRoutes } from '../features/walls/routes.ts';
+import { dispatchRoutes } from '../features/dispatch/routes.ts';
+import { tileRoutes } from '../features/tiles/routes.ts';
+import { volunteerRoutes } from '../features/volunteers/routes.ts';
 import { openApiDocument } from './openapi.ts';
 import type { ResourceDefinition } from '../access/resource.ts';
 import { openApiDocument as handWritten } from '../features/openapi/document.ts';
@@ -70,7 +73,7 @@ const docsRoutes = (routes: readonly AnyRoute[], resources: ResourceDefinition[]
  * take it: /grids/unassigned before /grids/:id). The app mounts it, the guard reads its rules, the OpenAPI document
  * describes it and the web client takes its types from it.
  */
-export function apiRoutes(database: Database, _config: Config) {
+export function apiRoutes(database: Database, config: Config) {
   const routes = [
     // accounts, keys, users, audit, setup, health, map config, Open311 keys (moving in)
 
@@ -82,7 +85,10 @@ export function apiRoutes(database: Database, _config: Config) {
     ...issueRoutes(database),
     ...wallRoutes(database),
 
-    // dispatching: volunteers, dispatches, the event stream; the vector tiles (moving in)
+    // dispatching: volunteers, dispatches, the event stream; the vector tiles (the event stream moving in)
+    ...volunteerRoutes(database),
+    ...dispatchRoutes(database, config),
+    ...tileRoutes(database),
 
     // the map resources' REST routes, export, import and import jobs (moving in)
 

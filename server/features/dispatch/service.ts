@@ -1,4 +1,5 @@
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import type { z } from 'zod';
 import { allOf, inScope, personalShown, readable } from '../../access/policy.ts';
 import { DISPATCHERS } from '../../access/rules.ts';
 import type { Viewer } from '../../access/viewer.ts';
@@ -9,6 +10,7 @@ import { DomainError } from '../../domain/errors.ts';
 import { findUsers, viewerOf } from '../accounts/queries.ts';
 import { issues, OPEN_STATUSES } from '../issues/resource.ts';
 import { nearestVolunteers } from '../volunteers/nearest.ts';
+import type { dispatch } from './answers.ts';
 
 /**
  * Dispatching: a request asks the k nearest askable volunteers at an issue's point; each answers. A decline
@@ -286,10 +288,7 @@ function dispatchesSql(viewer: Viewer, where: RawBuilder<unknown>, order: RawBui
     order by ${order}`;
 }
 
-export interface DispatchJson {
-  id: number; request_id: number; issue_id: number; volunteer_id: number | null; volunteer_name: string | null; state: string;
-  rank: number; distance_m: number; steps: { state: string; at: string; by: string | null; distance_m: number }[];
-}
+type DispatchJson = z.output<typeof dispatch>;
 
 /** What a viewer sees of dispatches: those on issues it may read, and its own as a volunteer. */
 function visibleDispatches(viewer: Viewer) {

@@ -10,12 +10,7 @@ import { open311KeyBody } from '../open311/keys.ts';
 import { newUserSchema, userChangeSchema } from '../accounts/service.ts';
 import { IMPORT_CRS, IMPORT_MODES } from '../import/service.ts';
 import { IMPORT_EXTRA } from '../import/mapping.ts';
-import { dispatchBody } from '../dispatch/routes.ts';
-import { DISPATCH_ACTIONS } from '../dispatch/service.ts';
-import { SKILLS } from '../members/resource.ts';
-import { MAX_K, MAX_RADIUS_M, selfChange } from '../volunteers/routes.ts';
 import { IMPORT_FORMATS } from '../import/sources.ts';
-import { TILE_LAYERS } from '../tiles/layers.ts';
 import { MIN_GRID_AREA_M2 } from '../planning/change.ts';
 import { planningBodies } from '../planning/routes.ts';
 
@@ -279,57 +274,7 @@ export function openApiDocument(resources: ResourceDefinition[]) {
     },
   };
 
-  schemas.DispatchRequest = schema(dispatchBody);
-  schemas.VolunteerChange = schema(selfChange);
   const query = (name: string, type: string, extra: Record<string, unknown> = {}) => ({ name, in: 'query', schema: { type, ...extra } });
-  paths['/api/v1/volunteers/nearest'] = {
-    get: {
-      summary: 'The nearest available volunteers to a point, nearest first', tags: ['dispatch'],
-      description: '`distance_m` is geodesic (PostGIS ST_Distance on geography). Only volunteers who are available and hold no offer or dispatch; `skill` may be repeated and every one must match. Contacts as the role allows.',
-      parameters: [
-        { ...query('lon', 'number', { minimum: -180, maximum: 180 }), required: true, example: 108.94 },
-        { ...query('lat', 'number', { minimum: -90, maximum: 90 }), required: true, example: 34.26 },
-        query('k', 'integer', { minimum: 1, maximum: MAX_K, default: 5 }),
-        query('radius_m', 'number', { exclusiveMinimum: true, minimum: 0, maximum: MAX_RADIUS_M }),
-        { ...query('skill', 'array', { items: { type: 'string', enum: [...SKILLS] } }), style: 'form', explode: true },
-        query('community', 'integer', { minimum: 1 }),
-      ],
-      responses: { 200: geojson('FeatureCollection of volunteers with distance_m, skills, availability, grid and community', '#/components/schemas/FeatureCollection'), 400: problemResponse('a parameter out of range') },
-    },
-  };
-  paths['/api/v1/volunteers/me'] = {
-    get: { summary: 'The signed-in volunteer: availability, home, current position, open offers and dispatches', tags: ['dispatch'], responses: { 200: { description: 'the volunteer with `dispatches`' } } },
-    patch: {
-      summary: 'Set own availability (available, off_duty) and current position (null: at home)', tags: ['dispatch'],
-      description: 'Going off duty hands back open offers; a volunteer on a dispatch is busy until it finishes or cancels it.',
-      requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/VolunteerChange' } } } },
-      responses: { 200: { description: 'the volunteer' }, 400: problemResponse('a wrong field'), 409: problemResponse('busy on a dispatch') },
-    },
-  };
-  paths['/api/v1/issues/{id}/dispatch'] = {
-    post: {
-      summary: 'Offer the issue to the nearest k available volunteers (with the skills asked)', tags: ['dispatch'],
-      description: 'A decline or a timeout passes the offer to the next nearest not yet asked; the first to accept is assigned and the other offers are withdrawn.',
-      parameters: [idParameter],
-      requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/DispatchRequest' } } } },
-      responses: { 201: { description: 'the request with its offers' }, 400: problemResponse('a wrong field'), 404: problemResponse('no such issue'), 409: problemResponse('the issue is settled or already dispatched') },
-    },
-    delete: { summary: 'End the issue\'s dispatch request: offers withdrawn, an assignment cancelled', tags: ['dispatch'], parameters: [idParameter], responses: { 204: { description: 'ended' }, 404: problemResponse('no request at work') } },
-  };
-  paths['/api/v1/issues/{id}/dispatches'] = {
-    get: { summary: 'The issue\'s dispatch requests, offers and every step (who, when, distance)', tags: ['dispatch'], parameters: [idParameter], responses: { 200: { description: '`{issue_id, requests: [{…, dispatches: [{…, steps}]}]}`' }, 404: problemResponse('no such issue') } },
-  };
-  paths['/api/v1/dispatches'] = {
-    get: { summary: 'Dispatches in scope (a volunteer\'s own), open ones unless all=true', tags: ['dispatch'], parameters: [query('all', 'boolean'), query('limit', 'integer', { minimum: 1, maximum: 5000 })], responses: { 200: { description: '`{dispatches}`' } } },
-  };
-  paths['/api/v1/dispatches/{id}/{action}'] = {
-    post: {
-      summary: 'Answer or follow a dispatch: accept, decline, arrive, finish, cancel', tags: ['dispatch'],
-      description: 'The volunteer asked, or a dispatcher recording its answer. Cancel (after accepting) passes the issue to the next nearest.',
-      parameters: [idParameter, { name: 'action', in: 'path', required: true, schema: { type: 'string', enum: [...DISPATCH_ACTIONS] } }],
-      responses: { 200: { description: 'the dispatch with its steps' }, 404: problemResponse('no such dispatch'), 409: problemResponse('not possible from its state, or the offer expired') },
-    },
-  };
   paths['/api/v1/events'] = {
     get: {
       summary: 'Server-sent events: issue, dispatch and grid changes in the caller\'s scope', tags: ['dispatch'],
@@ -390,25 +335,6 @@ export function openApiDocument(resources: ResourceDefinition[]) {
       },
     },
   };
-  const tileLayerParameter = { name: 'layer', in: 'path', required: true, schema: { type: 'string', enum: TILE_LAYERS.map((l) => l.name) }, example: 'communities' };
-  const tileIndex = (name: string, example: number) => ({ name, in: 'path', required: true, schema: { type: 'integer', minimum: 0 }, example });
-  const accessKeyParameter = { name: 'access_key', in: 'query', schema: { type: 'string' }, description: 'a read-only access key, for a GIS client that can send no Authorization header (TileJSON\'s tile URLs then carry it); never logged' };
-  paths['/tiles/{layer}.json'] = {
-    get: { summary: 'TileJSON 3.0 of a tile layer: tile URLs, zoom range, bounds, fields', tags: ['tiles'], parameters: [tileLayerParameter, accessKeyParameter], responses: { 200: { description: 'TileJSON' }, 404: problemResponse('no such layer') } },
-  };
-  paths['/tiles/{layer}/{z}/{x}/{y}.mvt'] = {
-    get: {
-      summary: 'A Mapbox vector tile of a layer', tags: ['tiles'],
-      description: 'grids carry the coverage metrics; districts, streets, communities and grids also a second vector layer, `<layer>_label`, one point per area where its name is written; members and volunteers are counts in hexagons at every zoom, never a home. ETag and If-None-Match (304); 204 for an empty tile or one below the layer\'s minzoom.',
-      parameters: [tileLayerParameter, tileIndex('z', 8), tileIndex('x', 205), tileIndex('y', 99), accessKeyParameter],
-      responses: {
-        200: { description: 'the tile', content: { 'application/vnd.mapbox-vector-tile': { schema: { type: 'string', format: 'binary' } } } },
-        204: { description: 'nothing in the tile' }, 304: { description: 'the client\'s copy is current' },
-        400: problemResponse('z, x or y out of range'), 404: problemResponse('no such layer'),
-      },
-    },
-  };
-
   // Who may call each operation, from the access rules the server enforces.
   for (const [path, operations] of Object.entries(paths) as [string, Record<string, { description?: string; security?: unknown[]; responses: Record<string, unknown> }>][]) {
     for (const [method, operation] of Object.entries(operations)) {

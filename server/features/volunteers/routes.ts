@@ -1,17 +1,17 @@
-import { Router } from 'express';
 import { sql } from 'kysely';
 import { z } from 'zod';
+import { DISPATCHERS } from '../../access/rules.ts';
 import { actorOf, type Viewer } from '../../access/viewer.ts';
 import type { Database } from '../../db/database.ts';
-import { parseBody } from '../../domain/body.ts';
 import { geometrySchema } from '../../domain/geojson.ts';
-import { parseId, parseLimit, parsePoint } from '../../domain/params.ts';
+import { parameter, parseCoordinate, parseId, parseLimit, type ParameterDoc } from '../../domain/params.ts';
 import { DomainError, invalidParameter } from '../../domain/errors.ts';
+import { jsonText, route } from '../../http/route.ts';
 import { changeOwnAvailability, listDispatches } from '../dispatch/service.ts';
 import { SKILLS } from '../members/resource.ts';
-import { nearestVolunteersText, type NearestQuery } from './nearest.ts';
+import { nearestVolunteers, volunteerMe, type volunteerRecord } from './answers.ts';
+import { nearestVolunteersText } from './nearest.ts';
 
-const NEAREST_PARAMETERS = ['lon', 'lat', 'k', 'radius_m', 'skill', 'community'];
 export const MAX_K = 100;
 export const MAX_RADIUS_M = 50_000;
 
@@ -24,31 +24,39 @@ export function parseSkills(value: unknown, field = 'skill'): string[] {
   return [...new Set(given)];
 }
 
-export function parseNearest(query: Record<string, unknown>): NearestQuery {
-  const unknown = Object.keys(query).find((key) => !NEAREST_PARAMETERS.includes(key));
-  if (unknown) throw invalidParameter(unknown, `${unknown} is not a parameter of nearest; use ${NEAREST_PARAMETERS.join(', ')}`);
-  for (const key of ['lon', 'lat', 'k', 'radius_m', 'community']) {
-    if (Array.isArray(query[key])) throw invalidParameter(key, `${key} must be given once`);
-  }
-  let radiusM: number | undefined;
-  if (query.radius_m !== undefined) {
-    radiusM = typeof query.radius_m === 'string' && query.radius_m.trim() !== '' ? Number(query.radius_m) : NaN;
-    if (!(radiusM > 0 && radiusM <= MAX_RADIUS_M)) throw invalidParameter('radius_m', `radius_m must be a number of metres above 0 and at most ${MAX_RADIUS_M}`);
-  }
-  return {
-    ...parsePoint(query),
-    k: parseLimit(query.k, { fallback: 5, max: MAX_K }, 'k'),
-    radiusM,
-    skills: parseSkills(query.skill),
-    community: query.community === undefined ? undefined : parseId(query.community, 'community'),
-  };
-}
+/** A parameter of nearest that is given at most once (only `skill` may be repeated). */
+const once = <T>(field: string, parse: (value: unknown) => T, doc: ParameterDoc) => parameter((value) => {
+  if (Array.isArray(value)) throw invalidParameter(field, `${field} must be given once`);
+  return parse(value);
+}, doc);
+
+const coordinate = (field: 'lon' | 'lat', bound: number, example: number) => once(field, (value) => {
+  if (value === undefined) throw invalidParameter(field, 'lon and lat are required');
+  return parseCoordinate(value, field);
+}, { schema: { type: 'number', minimum: -bound, maximum: bound }, required: true, example });
+
+const nearestQuery = {
+  lon: coordinate('lon', 180, 108.94),
+  lat: coordinate('lat', 90, 34.26),
+  k: once('k', (value) => parseLimit(value, { fallback: 5, max: MAX_K }, 'k'), { schema: { type: 'integer', minimum: 1, maximum: MAX_K, default: 5 } }),
+  radius_m: once('radius_m', (value) => {
+    if (value === undefined) return undefined;
+    const radius = typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+    if (!(radius > 0 && radius <= MAX_RADIUS_M)) throw invalidParameter('radius_m', `radius_m must be a number of metres above 0 and at most ${MAX_RADIUS_M}`);
+    return radius;
+  }, { schema: { type: 'number', exclusiveMinimum: true, minimum: 0, maximum: MAX_RADIUS_M } }),
+  skill: parameter((value) => parseSkills(value), { schema: { type: 'array', items: { type: 'string', enum: [...SKILLS] } }, explode: true }),
+  community: once('community', (value) => (value === undefined ? undefined : parseId(value, 'community')), { schema: { type: 'integer', minimum: 1 } }),
+};
 
 /** What a volunteer changes about itself: whether it can be asked, and where it is now (null: at home). */
 export const selfChange = z.object({
   availability: z.enum(['available', 'off_duty']).optional(),
   current_point: geometrySchema(['Point']).nullable().optional(),
-}).strict().refine((c) => c.availability !== undefined || c.current_point !== undefined, { message: 'give availability and/or current_point' });
+}).strict().refine((c) => c.availability !== undefined || c.current_point !== undefined, { message: 'give availability and/or current_point' })
+  .meta({ id: 'VolunteerChange' });
+
+const tags = ['dispatch'];
 
 /**
  * GET /volunteers/nearest for dispatchers; GET and PATCH /volunteers/me for a volunteer: its availability,
@@ -56,12 +64,6 @@ export const selfChange = z.object({
  */
 export function volunteerRoutes(database: Database) {
   const { db } = database;
-  const router = Router();
-
-  router.get('/api/v1/volunteers/nearest', async (req, res) => {
-    const query = parseNearest(req.query as Record<string, unknown>);
-    res.type('application/geo+json').send(await nearestVolunteersText(db, query, req.viewer!));
-  });
 
   /** The volunteer record of a volunteer's account: 409 when the account has none. */
   function memberOf(viewer: Viewer) {
@@ -71,7 +73,7 @@ export function volunteerRoutes(database: Database) {
 
   /** The volunteer as it sees itself: availability, home, position now, and its open offers and dispatches. */
   async function me(viewer: Viewer) {
-    const { rows: [member] } = await sql<Record<string, unknown>>`
+    const { rows: [member] } = await sql<z.input<typeof volunteerRecord>>`
       select id, name, phone, skills, availability, grid_id, community_id, version,
              ST_AsGeoJSON(geom, 7)::json as home, ST_AsGeoJSON(current_point, 7)::json as current_point, current_point_at
       from members where id = ${memberOf(viewer)}`.execute(db);
@@ -79,15 +81,37 @@ export function volunteerRoutes(database: Database) {
     return { ...member, dispatches: await listDispatches(db, viewer, { all: false, limit: 100 }) };
   }
 
-  router.get('/api/v1/volunteers/me', async (req, res) => {
-    res.json(await me(req.viewer!));
-  });
-
-  router.patch('/api/v1/volunteers/me', async (req, res) => {
-    const change = parseBody(selfChange, req.body);
-    await changeOwnAvailability(db, memberOf(req.viewer!), actorOf(req), change);
-    res.json(await me(req.viewer!));
-  });
-
-  return router;
+  return [
+    route({
+      method: 'GET', path: '/api/v1/volunteers/nearest', tags,
+      summary: 'The nearest available volunteers to a point, nearest first',
+      description: '`distance_m` is geodesic (PostGIS ST_Distance on geography). Only volunteers who are available and hold no offer or dispatch; `skill` may be repeated and every one must match. Contacts as the role allows.',
+      allow: { resource: 'members', action: 'read', roles: DISPATCHERS },
+      query: nearestQuery,
+      answer: { type: 'application/geo+json', schema: nearestVolunteers, description: 'FeatureCollection of volunteers with distance_m, skills, availability, grid and community' },
+      problems: { 400: 'a parameter out of range' },
+      // PostGIS writes the answer: sent on as it is, never parsed
+      handle: async ({ viewer, query: { radius_m: radiusM, skill: skills, ...point } }) => jsonText(await nearestVolunteersText(db, { ...point, radiusM, skills }, viewer)),
+    }),
+    route({
+      method: 'GET', path: '/api/v1/volunteers/me', tags,
+      summary: 'The signed-in volunteer: availability, home, current position, open offers and dispatches',
+      allow: { roles: ['volunteer'] },
+      answer: { schema: volunteerMe, description: 'the volunteer with `dispatches`' },
+      handle: ({ viewer }) => me(viewer),
+    }),
+    route({
+      method: 'PATCH', path: '/api/v1/volunteers/me', tags,
+      summary: 'Set own availability (available, off_duty) and current position (null: at home)',
+      description: 'Going off duty hands back open offers; a volunteer on a dispatch is busy until it finishes or cancels it.',
+      allow: { roles: ['volunteer'] },
+      body: selfChange,
+      answer: { schema: volunteerMe, description: 'the volunteer' },
+      problems: { 400: 'a wrong field', 409: 'busy on a dispatch' },
+      handle: async ({ req, viewer, body }) => {
+        await changeOwnAvailability(db, memberOf(viewer), actorOf(req), body);
+        return me(viewer);
+      },
+    }),
+  ];
 }

@@ -1,6 +1,7 @@
 import type { Feature, FeatureCollection, Point } from 'geojson';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { useLocation, useRoute, useSearch } from 'wouter';
+import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { apiFetch, problemOf, sendJson } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
 import { useChanged, useServerState } from '../../serverState.ts';
@@ -15,18 +16,12 @@ const NO_REQUESTS: DispatchRequest[] = [];
 /** Where the dispatcher asks: a clicked point, or an open issue's. */
 interface Target { at: [number, number]; issueId?: number }
 
-interface Volunteer {
-  id: number;
-  geometry: Point | null;
-  properties: { distance_m: number; name: string | null; phone: string | null; skills: string[]; grid_name: string | null; located: string };
-}
+/** What the server answers (server/features/dispatch/answers.ts, server/features/volunteers/answers.ts). */
+type Nearest = ApiAnswer<'GET /api/v1/volunteers/nearest'>;
+type IssueDispatches = ApiAnswer<'GET /api/v1/issues/:id/dispatches'>;
 interface IssueFeature { id: number; geometry: Point; properties: { title: string; category: string; status: string; reported_at: string } }
-export interface Dispatch {
-  id: number; request_id: number; issue_id: number; issue_title: string; issue_point: Point; volunteer_id: number;
-  volunteer_name: string | null; volunteer_phone: string | null; volunteer_point: Point | null; volunteer_skills: string[];
-  state: string; rank: number; distance_m: number; expires_at: string; steps: { state: string; at: string; by: string | null }[];
-}
-interface DispatchRequest { id: number; state: string; k: number; skills: string[]; dispatches: Dispatch[] }
+type Dispatch = ApiAnswer<'GET /api/v1/dispatches'>['dispatches'][number];
+type DispatchRequest = IssueDispatches['requests'][number];
 
 export const metres = (m: number) => (m < 1000 ? `${Math.round(m)} m` : `${(m / 1000).toFixed(2)} km`);
 
@@ -71,9 +66,9 @@ export function DispatchPanel({ onOverlay }: { onOverlay: (overlay: FeatureColle
   // a click on the map asks at that point, or for the issue whose pin it hit
   usePick((at, issueId) => navigate(issueId === undefined ? `/dispatch?at=${pointParam(at)}` : `/dispatch/issues/${issueId}`));
   const query = target && `lon=${target.at[0]}&lat=${target.at[1]}&k=10${skills.map((s) => `&skill=${s}`).join('')}`;
-  const found = useServerState<{ features: Volunteer[] }>('dispatch', query && `/api/v1/volunteers/nearest?${query}`, { keepPrevious: true });
+  const found = useServerState<Nearest>('dispatch', query && `/api/v1/volunteers/nearest?${query}`, { keepPrevious: true });
   const nearest = found.data?.features ?? null;
-  const asked = useServerState<{ requests: DispatchRequest[] }>('dispatch', target?.issueId ? `/api/v1/issues/${target.issueId}/dispatches` : null);
+  const asked = useServerState<IssueDispatches>('dispatch', target?.issueId ? `/api/v1/issues/${target.issueId}/dispatches` : null);
   const requests = (target?.issueId && asked.data?.requests) || NO_REQUESTS;
   const error = refusal ?? [open, found, asked].find((answer) => answer.error)?.error?.message ?? null;
 
@@ -99,14 +94,13 @@ export function DispatchPanel({ onOverlay }: { onOverlay: (overlay: FeatureColle
     if (target) {
       features.push({ type: 'Feature', properties: { kind: 'target' }, geometry: { type: 'Point', coordinates: target.at } });
       for (const v of nearest ?? []) {
-        if (!v.geometry) continue;
         features.push(route(target.at, v.geometry, 'nearest', `n${v.id}`));
         features.push({ type: 'Feature', id: v.id, properties: { kind: 'volunteer', state: 'nearest' }, geometry: v.geometry });
       }
       for (const d of shown) {
         if (!d.volunteer_point || !['offered', 'accepted', 'arrived'].includes(d.state)) continue;
         features.push(route(target.at, d.volunteer_point, d.state, `d${d.id}`));
-        features.push({ type: 'Feature', id: d.volunteer_id, properties: { kind: 'volunteer', state: d.state }, geometry: d.volunteer_point });
+        features.push({ type: 'Feature', id: d.volunteer_id ?? undefined, properties: { kind: 'volunteer', state: d.state }, geometry: d.volunteer_point });
       }
     }
     onOverlay({ type: 'FeatureCollection', features });

@@ -1,15 +1,14 @@
-import type { FeatureCollection, Point } from 'geojson';
+import type { FeatureCollection } from 'geojson';
 import { useCallback, useEffect, useState } from 'react';
+import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { getJson, sendJson } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
 import { usePick } from '../map/picks.tsx';
-import { metres, type Dispatch } from './DispatchPanel.tsx';
+import { metres } from './DispatchPanel.tsx';
 import { subscribeEvents } from './events.ts';
 
-interface Me {
-  id: number; name: string; availability: 'available' | 'off_duty' | 'busy'; skills: string[];
-  home: Point; current_point: Point | null; current_point_at: string | null; dispatches: Dispatch[];
-}
+/** The volunteer as it sees itself (server/features/volunteers/answers.ts). */
+type Me = ApiAnswer<'GET /api/v1/volunteers/me'>;
 
 /** What a volunteer may do with a dispatch in each state. */
 const ACTIONS: Record<string, string[]> = { offered: ['accept', 'decline'], accepted: ['arrive', 'cancel'], arrived: ['finish', 'cancel'] };

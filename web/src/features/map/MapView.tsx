@@ -3,6 +3,7 @@ import { Map as MapLibreMap, addProtocol, setWorkerUrl, type GeoJSONSource } fro
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?worker&url';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import { useEffect, useRef, useState } from 'react';
+import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { fetchMapConfig, getJson, withToken } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
 import { useChanges } from '../dispatch/events.ts';
@@ -68,7 +69,7 @@ export function MapView({ visible, selected, onSelect, overlay, onPick, focus, o
     let created: MapLibreMap | null = null;
     (async () => {
       // the city's extent from the communities' TileJSON (the whole world while there are none)
-      const [config, city] = await Promise.all([fetchMapConfig(), getJson<{ bounds: Bounds }>('/tiles/communities.json')]);
+      const [config, city] = await Promise.all([fetchMapConfig(), getJson<ApiAnswer<'GET /tiles/:layer.json'>>('/tiles/communities.json')]);
       if (disposed || !container.current) return;
       const { basemap } = config;
       if (basemap?.crs === 'gcj02') {
