@@ -8,9 +8,10 @@ export const rowId = z.number().int().positive().max(2147483647);
 export const externalId = z.string().min(1).max(100).nullable().optional();
 
 /**
- * A time in an answer: a Date from the database, sent (and typed for clients) as its ISO 8601 text; the text a
- * client received reads as the same time (the tests check answers on both sides of the wire).
+ * A time in an answer: a Date the driver read, sent (and typed for clients) as its ISO 8601 text, or the text
+ * PostgreSQL already wrote into JSON (with its offset); the text a client received reads the same.
  */
-export const answerTime = z.codec(z.union([z.date(), z.iso.datetime()]), z.iso.datetime(), {
-  decode: (time) => (typeof time === 'string' ? time : time.toISOString()), encode: (text) => text,
-});
+export const answerTime = z.preprocess((time) => (time instanceof Date ? time.toISOString() : time), z.iso.datetime({ offset: true }));
+
+/** A point as PostGIS wrote it (ST_AsGeoJSON). */
+export const answerPoint = z.object({ type: z.literal('Point'), coordinates: z.array(z.number()) });

@@ -1,10 +1,5 @@
 import { z } from 'zod';
-
-/** A point as PostGIS wrote it (ST_AsGeoJSON). */
-export const answerPoint = z.object({ type: z.literal('Point'), coordinates: z.array(z.number()) });
-
-/** A time the driver read as a Date (sent as its ISO string), or one PostgreSQL already wrote into JSON. */
-export const answerTime = z.preprocess((value) => (value instanceof Date ? value.toISOString() : value), z.string());
+import { answerPoint, answerTime } from '../../domain/fields.ts';
 
 export const dispatchState = z.enum(['offered', 'accepted', 'arrived', 'finished', 'declined', 'timed_out', 'withdrawn', 'cancelled']);
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { answerCollection } from '../../domain/geojson.ts';
-import { answerPoint, answerTime, dispatch } from '../dispatch/answers.ts';
+import { answerPoint, answerTime } from '../../domain/fields.ts';
+import { dispatch } from '../dispatch/answers.ts';
 
 /** A volunteer who may be asked now, as a dispatcher finds it: where it is reached (now, or at home) and how far. */
 export const nearVolunteer = z.object({
