@@ -4,6 +4,8 @@ import type { z } from 'zod';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
 import { coverageRoutes } from '../features/coverage/routes.ts';
+import { eventRoutes } from '../features/events/routes.ts';
+import { planningRoutes } from '../features/planning/routes.ts';
 import { openApiDocument } from './openapi.ts';
 import type { ResourceDefinition } from '../access/resource.ts';
 import { openApiDocument as handWritten } from '../features/openapi/document.ts';
@@ -75,6 +77,9 @@ export function apiRoutes(database: Database, _config: Config) {
     ...coverageRoutes(database),
 
     // planning: /grids/unassigned, /communities/:id/tree, grid changes and history (moving in)
+    ...planningRoutes(database),
+    // the event stream: no other path is like it
+    ...eventRoutes(database),
 
     // the problem walls: categories, /issues/metrics and duplicates before /issues/:id, photos, walls, echo, monthly (moving in)
 
