@@ -93,8 +93,9 @@ export function draftPlan(community: number, suggestion: Suggestion, grids: Plan
   const kept = new Set(suggestion.draft.features.map((f) => f.properties.grid_id).filter((id) => id !== null));
   const versionOf = new Map(grids.map((g) => [g.id, g.properties.version]));
   const planned = [
+    // a new grid has no name yet (null, which the plan refuses): the server names it by its code
     ...suggestion.draft.features.map(({ geometry, properties: { grid_id, name } }) => (grid_id === null
-      ? { geometry, name }
+      ? { geometry }
       : { id: grid_id, version: versionOf.get(grid_id), geometry, name })),
     ...grids.filter((g) => !kept.has(g.id)).map((g) => ({ id: g.id, version: g.properties.version, geometry: null })),
   ];
