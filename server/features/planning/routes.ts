@@ -61,11 +61,10 @@ const planBody = z.object({
 const revertBody = z.object({ version, adjustNeighbours: z.boolean().default(false), ...change, ...seen }).strict().meta({ id: 'RevertChange' });
 const suggestBody = z.object({ count: z.number().int().min(1).max(50) }).strict().meta({ id: 'SuggestGrids' });
 
-
 const seenVersions = (versions: { id: number; version: number }[] | undefined): SeenVersion[] =>
   (versions ?? []).map((v, k) => ({ ...v, field: `versions[${k}].version` }));
 
-/** Answers a planning change: 201 with the first new grid's Location when a save created grids, the grid's ETag when one grid was edited. */
+/** A planning change's answer: 201 with the first new grid's Location when a save created grids, the grid's ETag when one grid was edited. */
 function answer(res: Response, report: ImpactReport, edited?: number) {
   const grid = report.grids.find((g) => g.id === edited);
   if (grid?.version) res.set('ETag', `"${grid.version}"`);
@@ -75,8 +74,10 @@ function answer(res: Response, report: ImpactReport, edited?: number) {
 }
 
 /** A change of one grid (redraw, split, revert): the version its If-Match names, its community, its row. */
-async function oneGrid(database: Database, planner: Planner, grid: { id: number; ifMatch: number | undefined }, kind: ChangeKind,
-  body: { dryRun: boolean; note?: string; versions?: { id: number; version: number }[] }, build: (trx: Transaction<DB>, grid: GridRow) => Promise<ChangePlan>) {
+async function oneGrid(
+  database: Database, planner: Planner, grid: { id: number; ifMatch: number | undefined }, kind: ChangeKind,
+  body: { dryRun: boolean; note?: string; versions?: { id: number; version: number }[] }, build: (trx: Transaction<DB>, grid: GridRow) => Promise<ChangePlan>,
+) {
   const { id, ifMatch } = grid;
   const { community_id: communityId } = await database.db.transaction().execute((trx) => gridRow(trx, id));
   return runChange(database, planner, {
@@ -231,7 +232,10 @@ export function planningRoutes(database: Database) {
       summary: 'Suggest `count` contiguous, compact grids with households as even as possible: a draft, never saved',
       allow: { resource: 'grids', action: 'update' },
       params, body: suggestBody,
-      answer: { schema: suggestion, description: '`{draft: FeatureCollection (grid_id, version, code, name, households, buildings), households: {mean, min, max, max_deviation_pct}, elapsed_ms, impact}`' },
+      answer: {
+        schema: suggestion,
+        description: '`{draft: FeatureCollection (grid_id, version, code, name, households, buildings), households: {mean, min, max, max_deviation_pct}, elapsed_ms, impact}`',
+      },
       problems: { 400: 'a wrong count', 403: 'outside the planner\'s scope', 404: 'no such community', 422: 'a community in several parts' },
       handle: ({ req, params: { id }, body: { count } }) => suggestDraft(database, plannerOf(req), id, count),
     }),
