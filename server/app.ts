@@ -19,8 +19,6 @@ import { districts, streets } from './features/areas/resource.ts';
 import { setupRoutes } from './features/setup/routes.ts';
 import { buildings } from './features/buildings/resource.ts';
 import { communityRoutes } from './features/communities/routes.ts';
-import { eventRoutes } from './features/events/routes.ts';
-import { planningRoutes } from './features/planning/routes.ts';
 import { gridRoutes } from './features/grids/routes.ts';
 import { healthRoutes } from './features/health/routes.ts';
 import { issues } from './features/issues/resource.ts';
@@ -85,9 +83,7 @@ export function createApp({ database, config, logger }: { database: Database; co
   app.use(mapRoutes(config));
   app.use(exportRoutes(database, RESOURCES));
   app.use(communityRoutes(database));
-  app.use(planningRoutes(database));
   app.use(gridRoutes(database));
-  app.use(eventRoutes(database));
   app.use(ogcRoutes(database));
   for (const resource of [districts, streets, buildings, members, units, issues]) app.use(featureResource(database, resource));
 

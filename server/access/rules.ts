@@ -68,18 +68,6 @@ export const ACCESS_RULES: AccessRule[] = [
     method: 'GET', path: '/api/v1/communities/:id/tree',
     allow: { resource: 'communities', action: 'read', roles: ['admin', 'planner', 'dispatcher', 'leader', 'grid_worker'] },
   },
-  // grid planning (server/features/planning): boundaries are grids' to change; history and past boundaries are read like grids
-  { method: 'POST', path: '/api/v1/grids/merge', allow: { resource: 'grids', action: 'delete' } },
-  { method: 'POST', path: '/api/v1/grids/:id/redraw', allow: { resource: 'grids', action: 'update' } },
-  { method: 'POST', path: '/api/v1/grids/:id/split', allow: { resource: 'grids', action: 'create' } },
-  { method: 'POST', path: '/api/v1/grids/:id/revert', allow: { resource: 'grids', action: 'update' } },
-  { method: 'GET', path: '/api/v1/grids/:id/history', allow: { resource: 'grids', action: 'read' } },
-  { method: 'GET', path: '/api/v1/communities/:id/grids', allow: { resource: 'grids', action: 'read' } },
-  { method: 'POST', path: '/api/v1/communities/:id/grids', allow: { resource: 'grids', action: 'create' } },
-  { method: 'POST', path: '/api/v1/communities/:id/plan', allow: { resource: 'grids', action: 'update' } },
-  { method: 'POST', path: '/api/v1/communities/:id/suggest-grids', allow: { resource: 'grids', action: 'update' } },
-  // issue and dispatch changes in the caller's scope (filtered per viewer in SQL)
-  { method: 'GET', path: '/api/v1/events', allow: { roles: 'any' } },
   ...MAP_RESOURCES.flatMap(resourceRules),
   { method: 'GET', path: '/api/v1/export/:layer', allow: { resource: ':layer', action: 'read' } },
   { method: 'POST', path: '/api/v1/import/:layer', allow: { resource: ':layer', action: 'create' } },

@@ -105,9 +105,13 @@ export function geometrySchema(types: readonly GeometryType[], { maxVertices, in
 const answerGeometry = z.custom<import('geojson').Geometry>((value) => typeof value === 'object' && value !== null && 'type' in value)
   .meta({ type: 'object', description: 'a GeoJSON geometry (RFC 7946), WGS 84' });
 
-/** A Feature of an answer: its id, geometry and properties. */
-export const answerFeature = <P extends z.ZodType>(properties: P) =>
-  z.object({ type: z.literal('Feature'), id: z.number(), geometry: answerGeometry, properties });
+/** A geometry of an answer whose type is known (a grid's Polygon): typed so for clients, not checked again. */
+export const answerGeometryOf = <G extends import('geojson').Geometry>() => answerGeometry as unknown as z.ZodType<G>;
+
+/** A Feature of an answer: its id, geometry (of a known type when given: answerGeometryOf) and properties. */
+export const answerFeature = <P extends z.ZodType, G extends z.ZodType = typeof answerGeometry>(
+  properties: P, geometry: G = answerGeometry as unknown as G,
+) => z.object({ type: z.literal('Feature'), id: z.number(), geometry, properties });
 
 /** A Feature of an answer whose row may have no geometry yet (a street drawn later). */
 export const answerFeatureMaybePlaced = <P extends z.ZodType>(properties: P) =>

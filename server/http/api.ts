@@ -9,6 +9,8 @@ import { wallRoutes } from '../features/walls/routes.ts';
 import { dispatchRoutes } from '../features/dispatch/routes.ts';
 import { tileRoutes } from '../features/tiles/routes.ts';
 import { volunteerRoutes } from '../features/volunteers/routes.ts';
+import { eventRoutes } from '../features/events/routes.ts';
+import { planningRoutes } from '../features/planning/routes.ts';
 import { openApiDocument } from './openapi.ts';
 import type { ResourceDefinition } from '../access/resource.ts';
 import { openApiDocument as handWritten } from '../features/openapi/document.ts';
@@ -80,6 +82,9 @@ export function apiRoutes(database: Database, config: Config) {
     ...coverageRoutes(database),
 
     // planning: /grids/unassigned, /communities/:id/tree, grid changes and history (moving in)
+    ...planningRoutes(database),
+    // the event stream: no other path is like it
+    ...eventRoutes(database),
 
     // the problem walls: categories, /issues/metrics and duplicates before /issues/:id, photos, walls, echo, monthly
     ...issueRoutes(database),

@@ -1,10 +1,12 @@
-import { Router, type Response } from 'express';
+import type { Response } from 'express';
 import { sql, type Kysely } from 'kysely';
 import { readable, type Place } from '../../access/policy.ts';
 import { bearerToken, type Viewer } from '../../access/viewer.ts';
 import type { Database } from '../../db/database.ts';
 import type { DB } from '../../db/schema.ts';
 import { invalidParameter } from '../../domain/errors.ts';
+import { parameter } from '../../domain/params.ts';
+import { route } from '../../http/route.ts';
 import { sessionViewer } from '../accounts/queries.ts';
 
 /** How often the feed looks for new events, and how often an idle stream says it is alive. */
@@ -85,6 +87,9 @@ function resumeFrom(header: string | undefined, query: unknown): number | undefi
   return Number(given);
 }
 
+/** ?after=: taken as sent, a Last-Event-ID header winning over it (resumeFrom checks the one it reads). */
+const after = parameter((value) => value, { schema: { type: 'integer' } });
+
 /**
  * GET /api/v1/events: a server-sent events stream of issue and dispatch changes in the caller's scope.
  * Each event carries its id; reconnecting with Last-Event-ID (or ?after=) replays what was missed, in
@@ -94,61 +99,69 @@ function resumeFrom(header: string | undefined, query: unknown): number | undefi
  */
 export function eventRoutes(database: Database) {
   const feed = new EventFeed(database.db);
-  return Router().get('/api/v1/events', async (req, res) => {
-    const viewer = req.viewer!;
-    const token = bearerToken(req);
-    let cursor = resumeFrom(req.get('Last-Event-ID'), req.query.after) ?? (await feed.latest());
-    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', 'X-Accel-Buffering': 'no' });
-    // the first id tells a client where it joined, so that even a reconnect before any event loses nothing
-    res.write(`retry: 2000\nid: ${cursor}\nevent: ready\ndata: {}\n\n`);
+  return [route({
+    method: 'GET', path: '/api/v1/events', tags: ['dispatch'],
+    summary: 'Server-sent events: issue, dispatch and grid changes in the caller\'s scope',
+    description: 'Events `issue`, `dispatch` and `grid` (a grid took a new version: `{grid_id, community_id, version, change}`) with ids in commit order; reconnect with `Last-Event-ID` (or `?after=`) to receive what was missed. The first event, `ready`, gives the id the stream starts after.',
+    // issue and dispatch changes in the caller's scope (filtered per viewer in SQL)
+    allow: { roles: 'any' },
+    query: { after }, headers: [{ name: 'Last-Event-ID' }],
+    answer: { type: 'text/event-stream', description: 'an event stream' },
+    handle: async ({ req, res, viewer, query }) => {
+      const token = bearerToken(req);
+      let cursor = resumeFrom(req.get('Last-Event-ID'), query.after) ?? (await feed.latest());
+      res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', 'X-Accel-Buffering': 'no' });
+      // the first id tells a client where it joined, so that even a reconnect before any event loses nothing
+      res.write(`retry: 2000\nid: ${cursor}\nevent: ready\ndata: {}\n\n`);
 
-    let reading = false;
-    let again = false;
-    const read = async () => {
-      if (reading) return void (again = true);
-      reading = true;
-      try {
-        do {
-          again = false;
-          // up to the last event now, heard or not: the next read starts there, not at the last one heard
-          const { rows } = await sql<{ id: number; kind: string; at: Date; data: Record<string, unknown>; upto: number }>`
-            with upto as (select coalesce(max(id), 0) as id from events)
-            select e.id, e.kind, e.at, e.data, upto.id as upto from events e, upto
-            where e.id > ${cursor} and e.id <= upto.id and ${visibleEvents(viewer)}
-            union all select null, null, null, null, id from upto
-            order by 1 nulls last limit 501`.execute(database.db);
-          const upto = rows[rows.length - 1].upto;
-          const heard = rows.filter((row) => row.id !== null);
-          if (res.writableEnded) return;
-          for (const row of heard.slice(0, 500)) send(res, row);
-          if (heard.length >= 500) {
-            cursor = heard[499].id;
-            again = true;
-          } else if (upto > cursor) {
-            cursor = upto;
-            // an id alone moves the client's Last-Event-ID past what it did not need to hear
-            if (heard.length === 0 || heard[heard.length - 1].id !== upto) res.write(`id: ${upto}\n\n`);
-          }
-        } while (again && !res.writableEnded);
-      } catch (error) {
-        req.log.warn({ err: error }, 'event stream read failed');
-      } finally {
-        reading = false;
-      }
-    };
-    const listener = { wake: () => void read() };
-    const heartbeat = setInterval(async () => {
-      if (token && !(await sessionViewer(database.db, token).catch(() => undefined))) return res.end();
-      res.write(': alive\n\n');
-    }, HEARTBEAT_MS);
-    const close = () => {
-      clearInterval(heartbeat);
-      feed.remove(listener);
-    };
-    req.on('close', close);
-    feed.add(listener);
-    void read();
-  });
+      let reading = false;
+      let again = false;
+      const read = async () => {
+        if (reading) return void (again = true);
+        reading = true;
+        try {
+          do {
+            again = false;
+            // up to the last event now, heard or not: the next read starts there, not at the last one heard
+            const { rows } = await sql<{ id: number; kind: string; at: Date; data: Record<string, unknown>; upto: number }>`
+              with upto as (select coalesce(max(id), 0) as id from events)
+              select e.id, e.kind, e.at, e.data, upto.id as upto from events e, upto
+              where e.id > ${cursor} and e.id <= upto.id and ${visibleEvents(viewer)}
+              union all select null, null, null, null, id from upto
+              order by 1 nulls last limit 501`.execute(database.db);
+            const upto = rows[rows.length - 1].upto;
+            const heard = rows.filter((row) => row.id !== null);
+            if (res.writableEnded) return;
+            for (const row of heard.slice(0, 500)) send(res, row);
+            if (heard.length >= 500) {
+              cursor = heard[499].id;
+              again = true;
+            } else if (upto > cursor) {
+              cursor = upto;
+              // an id alone moves the client's Last-Event-ID past what it did not need to hear
+              if (heard.length === 0 || heard[heard.length - 1].id !== upto) res.write(`id: ${upto}\n\n`);
+            }
+          } while (again && !res.writableEnded);
+        } catch (error) {
+          req.log.warn({ err: error }, 'event stream read failed');
+        } finally {
+          reading = false;
+        }
+      };
+      const listener = { wake: () => void read() };
+      const heartbeat = setInterval(async () => {
+        if (token && !(await sessionViewer(database.db, token).catch(() => undefined))) return res.end();
+        res.write(': alive\n\n');
+      }, HEARTBEAT_MS);
+      const close = () => {
+        clearInterval(heartbeat);
+        feed.remove(listener);
+      };
+      req.on('close', close);
+      feed.add(listener);
+      void read();
+    },
+  })];
 }
 
 function send(res: Response, row: { id: number; kind: string; at: Date; data: Record<string, unknown> }) {

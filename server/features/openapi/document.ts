@@ -11,8 +11,6 @@ import { newUserSchema, userChangeSchema } from '../accounts/service.ts';
 import { IMPORT_CRS, IMPORT_MODES } from '../import/service.ts';
 import { IMPORT_EXTRA } from '../import/mapping.ts';
 import { IMPORT_FORMATS } from '../import/sources.ts';
-import { MIN_GRID_AREA_M2 } from '../planning/change.ts';
-import { planningBodies } from '../planning/routes.ts';
 
 /**
  * JSON Schema for OpenAPI 3.0 of a request, from the zod schema that validates it. Output mode draws what a pipe
@@ -274,67 +272,6 @@ export function openApiDocument(resources: ResourceDefinition[]) {
     },
   };
 
-  const query = (name: string, type: string, extra: Record<string, unknown> = {}) => ({ name, in: 'query', schema: { type, ...extra } });
-  paths['/api/v1/events'] = {
-    get: {
-      summary: 'Server-sent events: issue, dispatch and grid changes in the caller\'s scope', tags: ['dispatch'],
-      description: 'Events `issue`, `dispatch` and `grid` (a grid took a new version: `{grid_id, community_id, version, change}`) with ids in commit order; reconnect with `Last-Event-ID` (or `?after=`) to receive what was missed. The first event, `ready`, gives the id the stream starts after.',
-      parameters: [{ name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } }, query('after', 'integer')],
-      responses: { 200: { description: 'an event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } } },
-    },
-  };
-
-  // Grid planning: every change answers its impact, tried in a transaction and kept (a save) or rolled back (a dry run)
-  const planningTags = ['planning'];
-  const impact = {
-    description: 'The impact report: `{dryRun, saved, change: {id, kind, note, at} | null, community: {id, code, name, band: {min, max}}, '
-      + 'grids: [{id, code, name, status: created|removed|changed|unchanged, version, geometry, area_m2: {before, after}, before, after}] (before/after: '
-      + '{households, residents, members, volunteers, open_issues, band: below|within|above}), moved: {buildings, members, issues: [{id, from, to}]} '
-      + '(grid ids, null for none; open issues only), accounts: [{id, username, from, to}] (grid workers of removed grids), '
-      + 'overlaps: [{grids, codes, area_m2, geometry}], uncovered: [{area_m2, new, geometry}], refusals: [{title, detail, field}], saveable}`',
-    content: { 'application/json': { schema: { type: 'object' } } },
-  };
-  const ifMatch = { name: 'If-Match', in: 'header', schema: { type: 'string' }, description: 'the grid\'s ETag; required to save (428 without it, 412 when stale)' };
-  const rules = `Refused (422, with every reason in \`refusals\`; a dry run lists them and answers 200): invalid shapes, grids outside their community, overlaps (without adjustNeighbours), grids falling into parts, grids surrounding others (holes), slivers under ${MIN_GRID_AREA_M2} m². Send \`versions\` (the other grids as a dry run showed them) to refuse a save over their changes (412).`;
-  const planning = (summary: string, name: keyof typeof planningBodies, extra: Record<string, unknown> = {}) => ({
-    post: {
-      summary, tags: planningTags, description: rules, ...extra,
-      requestBody: body(pascal(name.replace(/Body$/, '_change')), planningBodies[name]),
-      responses: {
-        200: impact, 201: { description: 'saved, creating grids (Location: the first)' }, 400: problemResponse('a wrong field'), 403: problemResponse('outside the planner\'s scope'),
-        404: problemResponse('no such grid or community'), 412: problemResponse('a grid changed since the version edited'), 422: problemResponse('a refused change'), 428: problemResponse('saving without If-Match'),
-      },
-    },
-  });
-  paths['/api/v1/grids/{id}/redraw'] = planning('Redraw a grid; adjustNeighbours moves the shared boundaries', 'redrawBody', { parameters: [idParameter, ifMatch] });
-  paths['/api/v1/grids/{id}/split'] = planning('Split a grid along a line: the larger part keeps it, the others are new grids with the next codes', 'splitBody', { parameters: [idParameter, ifMatch] });
-  paths['/api/v1/grids/merge'] = planning('Merge adjacent grids into the first; grid workers of the others move to it', 'mergeBody');
-  paths['/api/v1/grids/{id}/revert'] = planning('Restore the boundary a grid had at an earlier version', 'revertBody', { parameters: [idParameter, ifMatch] });
-  paths['/api/v1/communities/{id}/plan'] = planning('Set many boundaries at once (a suggested draft): listed grids get their geometry, null removes, no id creates', 'planBody', { parameters: [idParameter] });
-  paths['/api/v1/communities/{id}/grids'] = {
-    get: {
-      summary: 'The community\'s grids as they stood at a time (now without `at`)', tags: planningTags,
-      parameters: [{ ...idParameter, example: 1 }, query('at', 'string', { description: 'a date-time, or a date (the end of that day, UTC)' })],
-      responses: { 200: geojson('the grids then: id, code, name, version, since', '#/components/schemas/FeatureCollection'), 400: problemResponse('a bad time'), 404: problemResponse('no such community') },
-    },
-    ...planning('Draw a new grid in the community, carved out of the grids it covers', 'createBody', { parameters: [idParameter] }),
-  };
-  paths['/api/v1/grids/{id}/history'] = {
-    get: {
-      summary: 'Every saved change of the grid, newest first: version, who, when, kind, note, geometry before and after, impact', tags: planningTags,
-      parameters: [idParameter], responses: { 200: { description: '`{grid, versions}`' }, 404: problemResponse('no such grid') },
-    },
-  };
-  paths['/api/v1/communities/{id}/suggest-grids'] = {
-    post: {
-      summary: 'Suggest `count` contiguous, compact grids with households as even as possible: a draft, never saved', tags: planningTags,
-      parameters: [idParameter], requestBody: body('SuggestGrids', planningBodies.suggestBody),
-      responses: {
-        200: { description: '`{draft: FeatureCollection (grid_id, version, code, name, households, buildings), households: {mean, min, max, max_deviation_pct}, elapsed_ms, impact}`' },
-        400: problemResponse('a wrong count'), 403: problemResponse('outside the planner\'s scope'), 404: problemResponse('no such community'), 422: problemResponse('a community in several parts'),
-      },
-    },
-  };
   // Who may call each operation, from the access rules the server enforces.
   for (const [path, operations] of Object.entries(paths) as [string, Record<string, { description?: string; security?: unknown[]; responses: Record<string, unknown> }>][]) {
     for (const [method, operation] of Object.entries(operations)) {

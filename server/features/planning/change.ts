@@ -1,5 +1,7 @@
 import { chineseNumeral } from '../../domain/chinese-numerals.ts';
+import type { Geometry, Polygon } from 'geojson';
 import { sql, type Transaction } from 'kysely';
+import type { z } from 'zod';
 import type { Database } from '../../db/database.ts';
 import { lockMapWrites } from '../../db/feature-store.ts';
 import type { DB } from '../../db/schema.ts';
@@ -10,6 +12,7 @@ import type { Actor } from '../../db/actor.ts';
 import { DomainError, ERRORS, type ErrorCode } from '../../domain/errors.ts';
 import { OPEN_STATUSES } from '../issues/resource.ts';
 import { GRID_TOLERANCE_M2, grids } from '../grids/resource.ts';
+import { CHANGE_KINDS, type impactReport } from './answers.ts';
 
 /**
  * A planning change: new boundaries for some grids of one community (redrawn, split, merged, carved,
@@ -32,7 +35,7 @@ export const PLANNING_GRID = sql.lit(1e-7);
 const CHANGE_TIMEOUT_S = 20;
 
 
-export type ChangeKind = 'redraw' | 'split' | 'merge' | 'create' | 'revert' | 'plan';
+export type ChangeKind = (typeof CHANGE_KINDS)[number];
 
 /**
  * One grid's new boundary (hex WKB, exact), or its removal (null); no id: a new grid; `restore`: a removed
@@ -82,29 +85,13 @@ export interface ChangeRequest {
   build: (trx: Transaction<DB>) => Promise<ChangePlan>;
 }
 
-interface Counts { households: number; residents: number; members: number; volunteers: number; open_issues: number; band: string }
-interface Moved { id: number | null; from: number | null; to: number | null }
+type Counts = NonNullable<ImpactReport['grids'][number]['before']>;
 
-/** What a change does: the answer of every planning operation, saved or not (see the OpenAPI document). */
-export interface ImpactReport {
-  dryRun: boolean;
-  saved: boolean;
-  change: null | { id: number; kind: ChangeKind; note: string | null; at: string };
-  community: { id: number; code: string; name: string; band: { min: number; max: number } };
-  grids: {
-    id: number; code: string; name: string; status: 'created' | 'removed' | 'changed' | 'unchanged'; version: number | null;
-    geometry: unknown; area_m2: { before: number | null; after: number | null }; before: Counts | null; after: Counts | null;
-  }[];
-  moved: { buildings: (Moved & { name: string | null })[]; members: Moved[]; issues: (Moved & { title: string | null })[] };
-  accounts: { id: number; username: string; from: number; to: number | null }[];
-  overlaps: { grids: number[]; codes: string[]; area_m2: number; geometry: unknown }[];
-  uncovered: { area_m2: number; new: boolean; geometry: unknown }[];
-  refusals: Refusal[];
-  saveable: boolean;
-}
+/** What a change does: the answer of every planning operation, saved or not. */
+export type ImpactReport = z.output<typeof impactReport>;
 
 interface GridState {
-  id: number; code: string; name: string; version: number; area_m2: number; geometry: unknown;
+  id: number; code: string; name: string; version: number; area_m2: number; geometry: Polygon;
   households: number; residents: number; members: number; volunteers: number; open_issues: number;
 }
 
@@ -289,7 +276,7 @@ async function movedRows(trx: Transaction<DB>, auditFrom: number, membersInAggre
 
 /** Overlaps between grids of the community that involve an edited grid, beyond the tolerance. */
 async function overlapsOf(trx: Transaction<DB>, communityId: number, edited: number[]) {
-  const { rows } = await sql<{ grids: number[]; codes: string[]; area_m2: number; geometry: unknown }>`
+  const { rows } = await sql<{ grids: number[]; codes: string[]; area_m2: number; geometry: Geometry }>`
     select array[a.id, b.id] as grids, array[a.code, b.code] as codes,
            round(ST_Area(x::geography)::numeric, 1)::float8 as area_m2, ST_AsGeoJSON(x, 7)::json as geometry
     from grids a join grids b on b.community_id = a.community_id and a.id < b.id and a.geom && b.geom
@@ -309,7 +296,7 @@ async function coveredArea(trx: Transaction<DB>, communityId: number) {
 
 /** Parts of the community in no grid, each with its area and whether it was covered before. */
 async function uncoveredParts(trx: Transaction<DB>, communityId: number, coveredBefore: string | null) {
-  const { rows } = await sql<{ area_m2: number; new: boolean; geometry: unknown }>`
+  const { rows } = await sql<{ area_m2: number; new: boolean; geometry: Geometry }>`
     with gap as (
       select coalesce(ST_Difference(c.geom, (select ST_Union(geom, ${PLANNING_GRID}) from grids where community_id = c.id), ${PLANNING_GRID}), c.geom) as geom
       from communities c where c.id = ${communityId}),
@@ -356,9 +343,9 @@ export async function runChange(database: Database, { viewer, actor }: Planner, 
         plan.edits.flatMap((e) => (e.geom === null ? [] : [e.geom])));
       const before = await gridStates(trx, near);
       const coveredBefore = await coveredArea(trx, community.id);
-      let saved: { id: number; at: string } | undefined;
+      let saved: { id: number; at: Date } | undefined;
       if (!change.dryRun) {
-        ({ rows: [saved] } = await sql<{ id: number; at: string }>`
+        ({ rows: [saved] } = await sql<{ id: number; at: Date }>`
           insert into grid_changes (community_id, kind, note, user_id, username)
           values (${community.id}, ${change.kind}, ${change.note ?? null}, ${viewer.id}, ${viewer.username}) returning id, at`.execute(trx));
         await sql`select set_config('gridmap.grid_change', ${String(saved.id)}, true)`.execute(trx);
@@ -417,7 +404,7 @@ export async function runChange(database: Database, { viewer, actor }: Planner, 
         const [first] = refusals;
         throw new DomainError(first.code, first.detail, { ...first, refusals });
       }
-      report.change = { id: saved!.id, kind: change.kind, note: change.note ?? null, at: saved!.at };
+      report.change = { id: saved!.id, kind: change.kind, note: change.note ?? null, at: saved!.at.toISOString() };
       await sql`update grid_changes set impact = ${JSON.stringify(report)}::jsonb where id = ${saved!.id}`.execute(trx);
       return report;
     });

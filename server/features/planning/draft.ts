@@ -55,11 +55,11 @@ export async function suggestDraft(database: Database, planner: Planner, communi
   const households = parts.map((p) => p.households);
   return {
     draft: {
-      type: 'FeatureCollection',
+      type: 'FeatureCollection' as const,
       features: parts.map((p, k) => {
         const grid = byId.get(matched.get(k)!);
         return {
-          type: 'Feature', geometry: JSON.parse(p.geometry),
+          type: 'Feature' as const, geometry: JSON.parse(p.geometry),
           properties: { grid_id: grid?.id ?? null, version: grid?.version ?? null, code: grid?.code ?? null, name: grid?.name ?? null, households: p.households, buildings: p.buildings },
         };
       }),

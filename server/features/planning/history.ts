@@ -3,6 +3,8 @@ import type { DB } from '../../db/schema.ts';
 import { readable, seesAggregateOnly, writeCondition } from '../../access/policy.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import { DomainError } from '../../domain/errors.ts';
+import type { z } from 'zod';
+import type { gridVersions } from './answers.ts';
 import type { ImpactReport } from './change.ts';
 
 /** Where a grid version sits, for the viewer's scope (the grid it was, in its community). */
@@ -10,7 +12,7 @@ const versionPlace = { community: 'community_id', grid: 'grid_id' };
 
 const versionsRead = (viewer: Viewer) => readable('grids', versionPlace, viewer, 'v');
 
-interface Version { visible: boolean; plans: boolean; impact: ImpactReport | null; entry: Record<string, unknown> }
+interface Version { visible: boolean; plans: boolean; impact: ImpactReport | null; entry: Omit<z.output<typeof gridVersions>['versions'][number], 'impact'> }
 
 /**
  * Every version of a grid the viewer may read, newest first: when, what, the boundary before and after. Who

@@ -36,9 +36,10 @@ export function GridHistory({ grid, revertTo, onRevert, describe }: {
                 <small>{v.user?.username ?? '—'} · {when(v.at)}</small>
               </div>
               {v.note && <div className="note">{v.note}</div>}
-              {v.version !== version && v.geometry_after && (
+              {/* a version with a boundary after it (not the one that removed the grid) can be gone back to */}
+              {v.version !== null && v.version !== version && v.geometry_after && (
                 <button type="button" className="link" aria-pressed={revertTo === v.version} aria-label={`${t('planning.revertTo')} v${v.version}`}
-                  onClick={() => onRevert(v.version)}>{t('planning.revert')}</button>
+                  onClick={() => onRevert(v.version!)}>{t('planning.revert')}</button>
               )}
             </li>
           ))}

@@ -314,7 +314,7 @@ export function PlanningPanel({ map, onFocus, onSaved }: {
   /** The versions saved since the ones the refused change was made against. */
   const showStale = async (basis: Proposal['basis']) => {
     const newer = await Promise.all(basis.map(({ id, version }) => gridHistory(id).then(
-      (history) => history.versions.filter((v) => v.version > version).map((v) => ({ ...v, gridName: names.get(id) ?? `#${id}` })),
+      (history) => history.versions.filter((v) => v.version !== null && v.version > version).map((v) => ({ ...v, gridName: names.get(id) ?? `#${id}` })),
       // a grid removed meanwhile has no history left to show: the notice still offers the reload
       () => [],
     )));

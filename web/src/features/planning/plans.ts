@@ -1,7 +1,8 @@
-import type { Feature, FeatureCollection, Geometry, LineString, MultiPolygon, Polygon } from 'geojson';
+import type { Feature, LineString, MultiPolygon, Polygon } from 'geojson';
+import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { apiFetch } from '../../api.ts';
 import type { HouseholdBand } from '../coverage/metrics.ts';
-import { problemFrom, ProblemError, type Problem } from './problems.ts';
+import { problemFrom, ProblemError } from './problems.ts';
 
 /** A GET of the planning API: a refusal is thrown as its problem, to be said in the planner's language. */
 export async function getPlanJson<T>(url: string): Promise<T> {
@@ -10,45 +11,12 @@ export async function getPlanJson<T>(url: string): Promise<T> {
   return response.json() as Promise<T>;
 }
 
+/** What a planning operation does (dry run) or did (saved): the answer of every planning call, as the server declares it. */
+export type ImpactReport = ApiAnswer<'POST /api/v1/grids/:id/redraw'>;
+/** in a dry run a created grid's id is provisional: it means something only inside its report */
+export type ImpactGrid = ImpactReport['grids'][number];
 /** A grid's people and problems, before or after a change, as the planning API counts them. */
-export interface GridCounts {
-  households: number; residents: number; members: number; volunteers: number; open_issues: number; band: HouseholdBand;
-}
-
-export interface ImpactGrid {
-  /** in a dry run a created grid's id is provisional: it means something only inside its report */
-  id: number; code: string; name: string;
-  status: 'changed' | 'created' | 'removed' | 'unchanged';
-  /** the row version after (the next If-Match); null when removed */
-  version: number | null;
-  geometry: Polygon | null;
-  area_m2: { before: number | null; after: number | null };
-  before: GridCounts | null;
-  after: GridCounts | null;
-}
-
-/** What a planning operation does (dry run) or did (saved): the answer of every planning call. */
-export interface ImpactReport {
-  dryRun: boolean;
-  saved: boolean;
-  change: { id: number; kind: string; note: string | null; at: string } | null;
-  community: { id: number; code: string; name: string; band: { min: number; max: number } };
-  grids: ImpactGrid[];
-  /** from and to are grid ids, null where the thing is in no grid */
-  moved: {
-    buildings: { id: number; name: string; from: number | null; to: number | null }[];
-    /** null for those who see members only counted (planners) */
-    members: { id: number | null; from: number | null; to: number | null }[];
-    issues: { id: number; title: string; from: number | null; to: number | null }[];
-  };
-  /** grid workers whose grid a merge or a removal takes away: the grid they work in from now on */
-  accounts: { id: number; username: string; from: number; to: number | null }[];
-  overlaps: { grids: number[]; codes: string[]; area_m2: number; geometry: Geometry }[];
-  uncovered: { area_m2: number; new: boolean; geometry: Geometry }[];
-  /** why it cannot be saved, each with the figures it carries (`grid`, `grids`, `area_m2`) */
-  refusals: (Problem & { detail: string })[];
-  saveable: boolean;
-}
+export type GridCounts = NonNullable<ImpactGrid['before']>;
 
 /**
  * A change the planner is weighing: the call that makes it, and the grid versions it was made against (sent as
@@ -89,17 +57,9 @@ export async function runProposal(proposal: Proposal, save: { note: string; seen
   return response.json() as Promise<ImpactReport>;
 }
 
-export interface GridVersion {
-  version: number;
-  at: string;
-  user: { id: number; username: string } | null;
-  kind: string;
-  note: string | null;
-  geometry_before: Polygon | null;
-  geometry_after: Polygon | null;
-}
+export type GridVersion = ApiAnswer<'GET /api/v1/grids/:id/history'>['versions'][number];
 
-export const gridHistory = (id: number) => getPlanJson<{ grid: number; versions: GridVersion[] }>(`/api/v1/grids/${id}/history`);
+export const gridHistory = (id: number) => getPlanJson<ApiAnswer<'GET /api/v1/grids/:id/history'>>(`/api/v1/grids/${id}/history`);
 
 /** A grid as the planner's map holds it: its shape and version, with its households against the band. */
 export interface PlanGridProperties {
@@ -111,16 +71,11 @@ export type Community = Feature<MultiPolygon | Polygon, { code: string; name: st
 
 /** The community's grids as they stood at a moment (ISO date-time with its zone; a bare YYYY-MM-DD: the end of that UTC day). */
 export const gridsAt = (community: number, at: string) =>
-  getPlanJson<FeatureCollection<Polygon, { id: number; code: string; name: string; version: number }>>(
-    `/api/v1/communities/${community}/grids?at=${encodeURIComponent(at)}`);
+  getPlanJson<ApiAnswer<'GET /api/v1/communities/:id/grids'>>(`/api/v1/communities/${community}/grids?at=${encodeURIComponent(at)}`);
 
-export interface DraftProperties { grid_id: number | null; code: string; name: string; households: number; buildings: number }
-export interface Suggestion {
-  draft: FeatureCollection<Polygon, DraftProperties>;
-  households: { mean: number; min: number; max: number; max_deviation_pct: number };
-  elapsed_ms: number;
-  impact: ImpactReport;
-}
+/** A suggested division: the draft's grids (grid_id null: a new grid), its households' spread, and the impact of saving it. */
+export type Suggestion = ApiAnswer<'POST /api/v1/communities/:id/suggest-grids'>;
+export type DraftProperties = Suggestion['draft']['features'][number]['properties'];
 
 export async function suggestGrids(community: number, count: number): Promise<Suggestion> {
   const response = await apiFetch(`/api/v1/communities/${community}/suggest-grids`, {
@@ -138,8 +93,9 @@ export function draftPlan(community: number, suggestion: Suggestion, grids: Plan
   const kept = new Set(suggestion.draft.features.map((f) => f.properties.grid_id).filter((id) => id !== null));
   const versionOf = new Map(grids.map((g) => [g.id, g.properties.version]));
   const planned = [
+    // a new grid has no name yet (null, which the plan refuses): the server names it by its code
     ...suggestion.draft.features.map(({ geometry, properties: { grid_id, name } }) => (grid_id === null
-      ? { geometry, name }
+      ? { geometry }
       : { id: grid_id, version: versionOf.get(grid_id), geometry, name })),
     ...grids.filter((g) => !kept.has(g.id)).map((g) => ({ id: g.id, version: g.properties.version, geometry: null })),
   ];
