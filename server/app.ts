@@ -13,10 +13,7 @@ import { accessGuard } from './http/guard.ts';
 import { apiRoutes } from './http/api.ts';
 import { BODY_LIMIT, routerOf, rulesOf } from './http/route.ts';
 import { ACCESS_RULES } from './access/rules.ts';
-import { accountRoutes } from './features/accounts/routes.ts';
-import { auditRoutes } from './features/audit/routes.ts';
 import { districts, streets } from './features/areas/resource.ts';
-import { setupRoutes } from './features/setup/routes.ts';
 import { buildings } from './features/buildings/resource.ts';
 import { communityRoutes } from './features/communities/routes.ts';
 import { tileRoutes } from './features/tiles/routes.ts';
@@ -24,14 +21,12 @@ import { dispatchRoutes } from './features/dispatch/routes.ts';
 import { eventRoutes } from './features/events/routes.ts';
 import { planningRoutes } from './features/planning/routes.ts';
 import { gridRoutes } from './features/grids/routes.ts';
-import { healthRoutes } from './features/health/routes.ts';
 import { photoRoutes } from './features/issues/photos.ts';
 import { issues } from './features/issues/resource.ts';
 import { issueRoutes } from './features/issues/routes.ts';
-import { basemapOf, mapRoutes } from './features/map/routes.ts';
+import { basemapOf } from './features/map/routes.ts';
 import { members } from './features/members/resource.ts';
 import { RESOURCES } from './features/resources.ts';
-import { open311KeyRoutes } from './features/open311/keys.ts';
 import { open311Routes } from './features/open311/routes.ts';
 import { importJobRoutes, importRoutes } from './features/import/routes.ts';
 import { exportRoutes } from './features/export/routes.ts';
@@ -39,7 +34,6 @@ import { units } from './features/units/resource.ts';
 import { volunteerRoutes } from './features/volunteers/routes.ts';
 import { monthlyRoutes } from './features/walls/monthly.ts';
 import { ogcRoutes } from './features/ogc/routes.ts';
-import { accessKeyRoutes } from './features/accounts/keys.ts';
 import { wallRoutes } from './features/walls/routes.ts';
 import { featureResource } from './http/feature-resource.ts';
 import { notFound, problemHandler } from './http/problem.ts';
@@ -74,22 +68,16 @@ export function createApp({ database, config, logger }: { database: Database; co
     }),
   );
 
-  const routes = apiRoutes(database, config);
+  const routes = apiRoutes(database, config, { password: DEMO_PASSWORD, accounts: DEMO_ACCOUNTS });
   // Every API request is authenticated and checked against its route's access rule before any route runs.
   app.use(accessGuard(database, [...rulesOf(routes), ...ACCESS_RULES]));
   app.use(routerOf(routes, { checkAnswers: config.GRIDMAP_CHECK_ANSWERS === 'on' }));
-  // Sign-in and Open311 parse their own small bodies; imports stream theirs: all come before the JSON body parser.
-  app.use(accountRoutes(database, config, { password: DEMO_PASSWORD, accounts: DEMO_ACCOUNTS }));
-  app.use(accessKeyRoutes(database));
-  app.use(open311Routes(database, config), open311KeyRoutes(database));
+  // Open311 parses its own small bodies; imports stream theirs: both come before the JSON body parser.
+  app.use(open311Routes(database, config));
   app.use(importRoutes(database, RESOURCES), importJobRoutes(database));
   // A FeatureCollection of 10,000 footprints is a few megabytes; anything far larger is refused with 413.
   app.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/geo+json', 'application/*+json'] }));
 
-  app.use(healthRoutes(database));
-  app.use(auditRoutes(database));
-  app.use(setupRoutes(database));
-  app.use(mapRoutes(config));
   app.use(exportRoutes(database, RESOURCES));
   app.use(communityRoutes(database));
   app.use(planningRoutes(database));

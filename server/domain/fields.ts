@@ -6,3 +6,6 @@ export const phoneNumber = z.string().regex(/^[0-9+\- ]{3,20}$/, 'a phone number
 export const rowId = z.number().int().positive().max(2147483647);
 /** The id a city's own register gives a row (a building's number in the housing register): how imports with mode=upsert find it. */
 export const externalId = z.string().min(1).max(100).nullable().optional();
+
+/** A time in an answer: a Date from the database, sent (and typed for clients) as its ISO 8601 text. */
+export const answerTime = z.codec(z.date(), z.iso.datetime(), { decode: (date) => date.toISOString(), encode: (text) => new Date(text) });

@@ -3,7 +3,13 @@ import { dirname } from 'node:path';
 import type { z } from 'zod';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
+import { accountRoutes, type DemoAccounts } from '../features/accounts/routes.ts';
+import { auditRoutes } from '../features/audit/routes.ts';
 import { coverageRoutes } from '../features/coverage/routes.ts';
+import { healthRoutes } from '../features/health/routes.ts';
+import { mapRoutes } from '../features/map/routes.ts';
+import { open311KeyRoutes } from '../features/open311/routes.ts';
+import { setupRoutes } from '../features/setup/routes.ts';
 import { openApiDocument } from './openapi.ts';
 import type { ResourceDefinition } from '../access/resource.ts';
 import { openApiDocument as handWritten } from '../features/openapi/document.ts';
@@ -66,13 +72,19 @@ const docsRoutes = (routes: readonly AnyRoute[], resources: ResourceDefinition[]
 /**
  * The API's route table, in the order requests are matched against it (a fixed path before a pattern that would
  * take it: /grids/unassigned before /grids/:id). The app mounts it, the guard reads its rules, the OpenAPI document
- * describes it and the web client takes its types from it.
+ * describes it and the web client takes its types from it. `demo`: the demo city's accounts, for the login screen.
  */
-export function apiRoutes(database: Database, _config: Config) {
+export function apiRoutes(database: Database, config: Config, demo?: DemoAccounts) {
   const routes = [
-    // accounts, keys, users, audit, setup, health, map config, Open311 keys (moving in)
+    ...healthRoutes(database),
 
     ...coverageRoutes(database),
+
+    ...accountRoutes(database, config, demo),
+    ...auditRoutes(database),
+    ...setupRoutes(database),
+    ...mapRoutes(config),
+    ...open311KeyRoutes(database),
 
     // planning: /grids/unassigned, /communities/:id/tree, grid changes and history (moving in)
 
