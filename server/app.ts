@@ -13,25 +13,19 @@ import { accessGuard } from './http/guard.ts';
 import { apiRoutes } from './http/api.ts';
 import { BODY_LIMIT, routerOf, rulesOf } from './http/route.ts';
 import { ACCESS_RULES } from './access/rules.ts';
-import { accountRoutes } from './features/accounts/routes.ts';
-import { auditRoutes } from './features/audit/routes.ts';
 import { districts, streets } from './features/areas/resource.ts';
-import { setupRoutes } from './features/setup/routes.ts';
 import { buildings } from './features/buildings/resource.ts';
 import { communityRoutes } from './features/communities/routes.ts';
 import { gridRoutes } from './features/grids/routes.ts';
-import { healthRoutes } from './features/health/routes.ts';
 import { issues } from './features/issues/resource.ts';
-import { basemapOf, mapRoutes } from './features/map/routes.ts';
+import { basemapOf } from './features/map/routes.ts';
 import { members } from './features/members/resource.ts';
 import { RESOURCES } from './features/resources.ts';
-import { open311KeyRoutes } from './features/open311/keys.ts';
 import { open311Routes } from './features/open311/routes.ts';
 import { importJobRoutes, importRoutes } from './features/import/routes.ts';
 import { exportRoutes } from './features/export/routes.ts';
 import { units } from './features/units/resource.ts';
 import { ogcRoutes } from './features/ogc/routes.ts';
-import { accessKeyRoutes } from './features/accounts/keys.ts';
 import { featureResource } from './http/feature-resource.ts';
 import { notFound, problemHandler } from './http/problem.ts';
 import { setServiceArea } from './domain/geojson.ts';
@@ -65,22 +59,16 @@ export function createApp({ database, config, logger }: { database: Database; co
     }),
   );
 
-  const routes = apiRoutes(database, config);
+  const routes = apiRoutes(database, config, { password: DEMO_PASSWORD, accounts: DEMO_ACCOUNTS });
   // Every API request is authenticated and checked against its route's access rule before any route runs.
   app.use(accessGuard(database, [...rulesOf(routes), ...ACCESS_RULES]));
   app.use(routerOf(routes, { checkAnswers: config.GRIDMAP_CHECK_ANSWERS === 'on' }));
-  // Sign-in and Open311 parse their own small bodies; imports stream theirs: all come before the JSON body parser.
-  app.use(accountRoutes(database, config, { password: DEMO_PASSWORD, accounts: DEMO_ACCOUNTS }));
-  app.use(accessKeyRoutes(database));
-  app.use(open311Routes(database, config), open311KeyRoutes(database));
+  // Open311 parses its own small bodies; imports stream theirs: both come before the JSON body parser.
+  app.use(open311Routes(database, config));
   app.use(importRoutes(database, RESOURCES), importJobRoutes(database));
   // A FeatureCollection of 10,000 footprints is a few megabytes; anything far larger is refused with 413.
   app.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/geo+json', 'application/*+json'] }));
 
-  app.use(healthRoutes(database));
-  app.use(auditRoutes(database));
-  app.use(setupRoutes(database));
-  app.use(mapRoutes(config));
   app.use(exportRoutes(database, RESOURCES));
   app.use(communityRoutes(database));
   app.use(gridRoutes(database));

@@ -42,26 +42,6 @@ const resourceRules = (name: ResourceName): AccessRule[] => [
 ];
 
 export const ACCESS_RULES: AccessRule[] = [
-  { method: 'GET', path: '/api/v1/health', allow: { public: 'load balancers and monitoring' } },
-  { method: 'POST', path: '/api/v1/auth/login', allow: { public: 'signing in' } },
-  { method: 'GET', path: '/api/v1/auth/demo-accounts', allow: { public: 'the login screen of a demo (empty unless GRIDMAP_DEMO is on)' } },
-
-  { method: 'POST', path: '/api/v1/auth/logout', allow: { roles: 'any' } },
-  { method: 'GET', path: '/api/v1/auth/me', allow: { roles: 'any' } },
-  // read-only access keys for GIS clients: each user its own
-  { method: 'GET', path: '/api/v1/auth/keys', allow: { roles: 'any' } },
-  { method: 'POST', path: '/api/v1/auth/keys', allow: { roles: 'any' } },
-  { method: 'DELETE', path: '/api/v1/auth/keys/:id', allow: { roles: 'any' } },
-  { method: 'GET', path: '/api/v1/map/config', allow: { roles: 'any' } },
-
-  { method: 'GET', path: '/api/v1/users', allow: { roles: ['admin'] } },
-  { method: 'GET', path: '/api/v1/users/:id', allow: { roles: ['admin'] } },
-  { method: 'POST', path: '/api/v1/users', allow: { roles: ['admin'] } },
-  { method: 'PATCH', path: '/api/v1/users/:id', allow: { roles: ['admin'] } },
-  { method: 'GET', path: '/api/v1/audit', allow: { roles: ['admin'] } },
-  // a new city's checklist: counts over the whole map
-  { method: 'GET', path: '/api/v1/setup', allow: { roles: ['admin'] } },
-
   // before /grids/:id and /communities/:id, which would take "unassigned" and "tree" for ids
   { method: 'GET', path: '/api/v1/grids/unassigned', allow: { resource: 'buildings', action: 'read' } },
   {
@@ -89,8 +69,4 @@ export const ACCESS_RULES: AccessRule[] = [
   // the guard cannot read an api_key sent in the form: the route authenticates it, and allows the roles that may
   // create issues, in their scope, as POST /api/v1/issues does
   { method: 'POST', path: '/open311/v2/requests.:format', allow: { public: 'Open311 clients send their api_key in the body' } },
-  // the client applications' Open311 keys: issued, listed and revoked by admins
-  { method: 'GET', path: '/api/v1/open311/keys', allow: { roles: ['admin'] } },
-  { method: 'POST', path: '/api/v1/open311/keys', allow: { roles: ['admin'] } },
-  { method: 'DELETE', path: '/api/v1/open311/keys/:id', allow: { roles: ['admin'] } },
 ];

@@ -3,6 +3,8 @@ import { dirname } from 'node:path';
 import type { z } from 'zod';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
+import { accountRoutes, type DemoAccounts } from '../features/accounts/routes.ts';
+import { auditRoutes } from '../features/audit/routes.ts';
 import { coverageRoutes } from '../features/coverage/routes.ts';
 import { issueRoutes } from '../features/issues/routes.ts';
 import { wallRoutes } from '../features/walls/routes.ts';
@@ -11,6 +13,10 @@ import { tileRoutes } from '../features/tiles/routes.ts';
 import { volunteerRoutes } from '../features/volunteers/routes.ts';
 import { eventRoutes } from '../features/events/routes.ts';
 import { planningRoutes } from '../features/planning/routes.ts';
+import { healthRoutes } from '../features/health/routes.ts';
+import { mapRoutes } from '../features/map/routes.ts';
+import { open311KeyRoutes } from '../features/open311/routes.ts';
+import { setupRoutes } from '../features/setup/routes.ts';
 import { openApiDocument } from './openapi.ts';
 import type { ResourceDefinition } from '../access/resource.ts';
 import { openApiDocument as handWritten } from '../features/openapi/document.ts';
@@ -73,15 +79,20 @@ const docsRoutes = (routes: readonly AnyRoute[], resources: ResourceDefinition[]
 /**
  * The API's route table, in the order requests are matched against it (a fixed path before a pattern that would
  * take it: /grids/unassigned before /grids/:id). The app mounts it, the guard reads its rules, the OpenAPI document
- * describes it and the web client takes its types from it.
+ * describes it and the web client takes its types from it. `demo`: the demo city's accounts, for the login screen.
  */
-export function apiRoutes(database: Database, config: Config) {
+export function apiRoutes(database: Database, config: Config, demo?: DemoAccounts) {
   const routes = [
-    // accounts, keys, users, audit, setup, health, map config, Open311 keys (moving in)
-
+    ...healthRoutes(database),
     ...coverageRoutes(database),
+    // accounts, access keys, users, the audit log, a new city's checklist, the map's settings, Open311 keys
+    ...accountRoutes(database, config, demo),
+    ...auditRoutes(database),
+    ...setupRoutes(database),
+    ...mapRoutes(config),
+    ...open311KeyRoutes(database),
 
-    // planning: /grids/unassigned, /communities/:id/tree, grid changes and history (moving in)
+    // planning: grid changes and history
     ...planningRoutes(database),
     // the event stream: no other path is like it
     ...eventRoutes(database),
@@ -90,7 +101,7 @@ export function apiRoutes(database: Database, config: Config) {
     ...issueRoutes(database),
     ...wallRoutes(database),
 
-    // dispatching: volunteers, dispatches, the event stream; the vector tiles (the event stream moving in)
+    // dispatching: volunteers and dispatches; the vector tiles
     ...volunteerRoutes(database),
     ...dispatchRoutes(database, config),
     ...tileRoutes(database),

@@ -69,6 +69,8 @@ export interface RouteSpec<
   query?: Q;
   headers?: HeaderDoc[];
   body?: B;
+  /** the largest JSON body taken (413 past it): BODY_LIMIT unless said */
+  bodyLimit?: string;
   answer: Answer<S>;
   /** the problems the route answers with, by status, for the document */
   problems?: Record<number, string>;
@@ -96,7 +98,7 @@ export const rulesOf = (routes: readonly AnyRoute[]): AccessRule[] => routes.map
 
 // A FeatureCollection of 10,000 footprints is a few megabytes; anything far larger is refused with 413.
 export const BODY_LIMIT = '16mb';
-const jsonBody = express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/geo+json', 'application/*+json'] });
+const jsonBody = (limit = BODY_LIMIT) => express.json({ limit, type: ['application/json', 'application/geo+json', 'application/*+json'] });
 
 function parseParameters(declared: Parameters | undefined, sent: Record<string, unknown>) {
   if (declared) {
@@ -139,7 +141,7 @@ export function routerOf(routes: readonly AnyRoute[], { checkAnswers = false } =
       res.type(spec.answer.type ?? 'application/json').send(answer instanceof JsonText ? answer.text : JSON.stringify(answer));
     };
     const method = spec.method.toLowerCase() as Lowercase<Method>;
-    if (isZod(spec.body)) router[method](spec.path, jsonBody, handle);
+    if (isZod(spec.body)) router[method](spec.path, jsonBody(spec.bodyLimit), handle);
     else router[method](spec.path, handle);
   }
   return router;

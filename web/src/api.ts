@@ -1,10 +1,8 @@
+import type { ApiAnswer } from '../../server/http/api.ts';
 import { pageLang, problemText } from './errors.ts';
 
-export interface MapConfig {
-  /** tiles and labels: URL templates, one per tile server; crs: the datum the tiles are drawn in */
-  basemap: { tiles: string[]; labels: string[] | null; crs: 'wgs84' | 'gcj02'; attribution: string } | null;
-  maxFeatures: number;
-}
+/** The basemap (tile URL templates, one per tile server, and the datum they are drawn in) and the features a layer may hold. */
+export type MapConfig = ApiAnswer<'GET /api/v1/map/config'>;
 
 /** The session's bearer token, set by the session provider; a 401 with it means the session ended. */
 let token: string | null = null;

@@ -1,9 +1,6 @@
-import express, { Router } from 'express';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
-import type { Database } from '../../db/database.ts';
-import { parseBody } from '../../domain/body.ts';
-import { parseId } from '../../domain/params.ts';
+import type { DB } from '../../db/schema.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { openSession } from './queries.ts';
 
@@ -17,42 +14,35 @@ export const keyBody = z.object({
 /** A user's live keys are few; more than this and the oldest must be revoked first. */
 export const MAX_KEYS = 20;
 
-/**
+/*
  * Read-only access keys (sql/011_access_keys.sql): a user opens one for a GIS client, which then reads as the
  * user (its scope, its masks) and nothing more; the key is shown once, listed by label, revoked at will.
  */
-export function accessKeyRoutes({ db }: Database) {
-  const listed = (userId: number) => sql<{ id: number; label: string; created_at: Date; expires_at: Date; revoked_at: Date | null }>`
+
+/** The user's live keys, newest first: labels and dates, never the keys. */
+export async function liveKeys(db: Kysely<DB>, userId: number) {
+  const { rows } = await sql<{ id: number; label: string; created_at: Date; expires_at: Date; revoked_at: Date | null }>`
     select id::int, label, created_at, expires_at, revoked_at from sessions
     where user_id = ${userId} and read_only and revoked_at is null and expires_at > now()
     order by id desc`.execute(db);
+  return rows;
+}
 
-  return Router()
-    .get('/api/v1/auth/keys', async (req, res) => {
-      res.set('Cache-Control', 'no-store').json({ keys: (await listed(req.viewer!.id)).rows });
-    })
-    .post('/api/v1/auth/keys', express.json({ limit: '4kb' }), async (req, res) => {
-      const { label, days } = parseBody(keyBody, req.body);
-      const viewer = req.viewer!;
-      const key = await db.transaction().execute(async (trx) => {
-        // one user's keys are counted under a lock on the user, so two requests cannot both pass the count
-        await sql`select id from users where id = ${viewer.id} for update`.execute(trx);
-        const { rows: [{ n }] } = await sql<{ n: number }>`
-          select count(*)::int as n from sessions where user_id = ${viewer.id} and read_only and revoked_at is null and expires_at > now()`.execute(trx);
-        if (n >= MAX_KEYS) throw new DomainError('account.too_many_keys', `you have ${n} live keys; revoke one first`, { field: 'label' });
-        return openSession(trx, viewer.id, { hours: days * 24, readOnly: true, label, address: req.ip });
-      });
-      req.log.info({ key: key.id, label }, 'access key opened');
-      res.status(201).set('Cache-Control', 'no-store').json({
-        id: key.id, label, expires_at: key.expires_at, token: key.token, header: `Authorization: Bearer ${key.token}`,
-      });
-    })
-    .delete('/api/v1/auth/keys/:id', async (req, res) => {
-      const id = parseId(req.params.id);
-      const { rows } = await sql`
-        update sessions set revoked_at = now()
-        where id = ${id} and user_id = ${req.viewer!.id} and read_only and revoked_at is null returning id`.execute(db);
-      if (rows.length === 0) throw new DomainError('account.key_not_found', `you have no live key ${id}`, { field: 'id' });
-      res.status(204).end();
-    });
+/** A new key for the user, unless it has MAX_KEYS live ones already. */
+export async function openKey(db: Kysely<DB>, userId: number, { label, days }: z.output<typeof keyBody>, address: string | undefined) {
+  return db.transaction().execute(async (trx) => {
+    // one user's keys are counted under a lock on the user, so two requests cannot both pass the count
+    await sql`select id from users where id = ${userId} for update`.execute(trx);
+    const { rows: [{ n }] } = await sql<{ n: number }>`
+      select count(*)::int as n from sessions where user_id = ${userId} and read_only and revoked_at is null and expires_at > now()`.execute(trx);
+    if (n >= MAX_KEYS) throw new DomainError('account.too_many_keys', `you have ${n} live keys; revoke one first`, { field: 'label' });
+    return openSession(trx, userId, { hours: days * 24, readOnly: true, label, address });
+  });
+}
+
+export async function revokeKey(db: Kysely<DB>, userId: number, id: number) {
+  const { rows } = await sql`
+    update sessions set revoked_at = now()
+    where id = ${id} and user_id = ${userId} and read_only and revoked_at is null returning id`.execute(db);
+  if (rows.length === 0) throw new DomainError('account.key_not_found', `you have no live key ${id}`, { field: 'id' });
 }

@@ -1,6 +1,7 @@
-import { Router } from 'express';
+import { z } from 'zod';
 import { tileUrls, type Config } from '../../config.ts';
 import { MAX_FEATURES } from '../../access/resource.ts';
+import { route } from '../../http/route.ts';
 
 type BasemapConfig = Pick<Config, 'BASEMAP_TILES' | 'BASEMAP_LABELS' | 'BASEMAP_SUBDOMAINS' | 'BASEMAP_CRS' | 'BASEMAP_ATTRIBUTION'>;
 
@@ -15,10 +16,20 @@ export function basemapOf(config: BasemapConfig) {
   };
 }
 
+const mapConfig = z.object({
+  /** tiles and labels: URL templates, one per tile server; crs: the datum the tiles are drawn in */
+  basemap: z.object({ tiles: z.array(z.string()), labels: z.array(z.string()).nullable(), crs: z.enum(['wgs84', 'gcj02']), attribution: z.string() }).nullable(),
+  maxFeatures: z.number(),
+});
+
 /** What the web client needs to draw the map: a basemap only where the deployment has one. */
 export function mapRoutes(config: BasemapConfig) {
   const basemap = basemapOf(config);
-  return Router().get('/api/v1/map/config', (_req, res) => {
-    res.json({ basemap, maxFeatures: MAX_FEATURES });
-  });
+  return [
+    route({
+      method: 'GET', path: '/api/v1/map/config', tags: ['service'], summary: 'What the web map needs (the configured basemap)', allow: { roles: 'any' },
+      answer: { schema: mapConfig, description: 'map configuration' },
+      handle: () => ({ basemap, maxFeatures: MAX_FEATURES }),
+    }),
+  ];
 }

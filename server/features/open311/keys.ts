@@ -1,13 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import express, { Router } from 'express';
 import { sql, type Kysely } from 'kysely';
 import { z } from 'zod';
-import { actorOf } from '../../access/viewer.ts';
-import { writeAs } from '../../db/actor.ts';
-import type { Database } from '../../db/database.ts';
+import { writeAs, type Actor } from '../../db/actor.ts';
 import type { DB } from '../../db/schema.ts';
-import { parseBody } from '../../domain/body.ts';
-import { parseId } from '../../domain/params.ts';
 import { DomainError } from '../../domain/errors.ts';
 
 /** A client application an admin gave an Open311 api_key (sql/025_open311_keys.sql). */
@@ -40,40 +35,38 @@ export async function markUsed(db: Kysely<DB>, app: Open311App) {
             on conflict (key_id) do update set last_used_at = excluded.last_used_at`.execute(db);
 }
 
-/**
+/*
  * The admin's Open311 keys: issue one for an application (the key is shown once; only its hash is kept),
  * list them with when each was last used, revoke one. Issuing and revoking are in the audit log.
  */
-export function open311KeyRoutes({ db }: Database) {
-  const listed = (id?: number) => sql<{ id: number; name: string; services: string[]; created_by: string | null; created_at: Date; last_used_at: Date | null; revoked_at: Date | null }>`
+
+/** The keys (one by its id), live ones first: name, services, who issued each, when last used, never the key. */
+export async function listedKeys(db: Kysely<DB>, id?: number) {
+  const { rows } = await sql<{ id: number; name: string; services: string[]; created_by: string | null; created_at: Date; last_used_at: Date | null; revoked_at: Date | null }>`
     select k.id, k.name, k.services, u.username as created_by, k.created_at, s.last_used_at, k.revoked_at
     from open311_keys k left join users u on u.id = k.created_by left join open311_key_uses s on s.key_id = k.id
     where ${id === undefined ? sql`true` : sql`k.id = ${id}`}
     order by k.revoked_at is not null, k.id desc`.execute(db);
+  return rows;
+}
 
-  return Router()
-    .get('/api/v1/open311/keys', async (_req, res) => {
-      res.set('Cache-Control', 'no-store').json({ keys: (await listed()).rows });
-    })
-    .post('/api/v1/open311/keys', express.json({ limit: '16kb' }), async (req, res) => {
-      const { name, services } = parseBody(open311KeyBody, req.body);
-      const codes = [...new Set(services)];
-      const given = sql`(select json_array_elements_text(${JSON.stringify(codes)}::json))`;
-      const { rows: known } = await sql<{ code: string }>`select code from issue_categories where code in ${given}`.execute(db);
-      const unknown = codes.filter((code) => !known.some((k) => k.code === code));
-      if (unknown.length) throw new DomainError('request.invalid_parameter', `services: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} no issue category; see /api/v1/issue-categories`, { field: 'services' });
-      const key = randomBytes(32).toString('base64url');
-      const id = await writeAs(db, actorOf(req), async (trx) => (await sql<{ id: number }>`
-        insert into open311_keys (name, token_hash, services, created_by)
-        values (${name}, ${keyHash(key)}, array${given}, ${req.viewer!.id}) returning id`.execute(trx)).rows[0].id);
-      const [created] = (await listed(id)).rows;
-      res.status(201).set('Cache-Control', 'no-store').json({ ...created, api_key: key });
-    })
-    .delete('/api/v1/open311/keys/:id', async (req, res) => {
-      const id = parseId(req.params.id);
-      const revoked = await writeAs(db, actorOf(req), async (trx) =>
-        (await sql`update open311_keys set revoked_at = now() where id = ${id} and revoked_at is null returning id`.execute(trx)).rows);
-      if (revoked.length === 0) throw new DomainError('open311.key_not_found', `no live Open311 key ${id}`, { field: 'id' });
-      res.status(204).end();
-    });
+/** A new key for an application, allowed to post these services (each an issue category); its `api_key` shown once. */
+export async function issueKey(db: Kysely<DB>, actor: Actor, userId: number, { name, services }: z.output<typeof open311KeyBody>) {
+  const codes = [...new Set(services)];
+  const given = sql`(select json_array_elements_text(${JSON.stringify(codes)}::json))`;
+  const { rows: known } = await sql<{ code: string }>`select code from issue_categories where code in ${given}`.execute(db);
+  const unknown = codes.filter((code) => !known.some((k) => k.code === code));
+  if (unknown.length) throw new DomainError('request.invalid_parameter', `services: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} no issue category; see /api/v1/issue-categories`, { field: 'services' });
+  const key = randomBytes(32).toString('base64url');
+  const id = await writeAs(db, actor, async (trx) => (await sql<{ id: number }>`
+    insert into open311_keys (name, token_hash, services, created_by)
+    values (${name}, ${keyHash(key)}, array${given}, ${userId}) returning id`.execute(trx)).rows[0].id);
+  const [created] = await listedKeys(db, id);
+  return { ...created, api_key: key };
+}
+
+export async function revokeOpen311Key(db: Kysely<DB>, actor: Actor, id: number) {
+  const revoked = await writeAs(db, actor, async (trx) =>
+    (await sql`update open311_keys set revoked_at = now() where id = ${id} and revoked_at is null returning id`.execute(trx)).rows);
+  if (revoked.length === 0) throw new DomainError('open311.key_not_found', `no live Open311 key ${id}`, { field: 'id' });
 }

@@ -1,15 +1,18 @@
 import express, { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
+import { z } from 'zod';
 import { actorOf, bearerToken } from '../../access/viewer.ts';
 import type { Config } from '../../config.ts';
 import type { Database } from '../../db/database.ts';
-import { parseId } from '../../domain/params.ts';
+import { answerTime } from '../../domain/fields.ts';
+import { idParameter, parseId } from '../../domain/params.ts';
 import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import { toProblem, type Problem } from '../../http/problem.ts';
 import { sessionViewer } from '../accounts/queries.ts';
 import { categories, serviceRequests, servicesChangedAt } from './queries.ts';
-import { markUsed, open311App, revokedKey } from './keys.ts';
+import { issueKey, listedKeys, markUsed, open311App, open311KeyBody, revokedKey, revokeOpen311Key } from './keys.ts';
 import { checkJurisdiction, optionalText, parseRequestFilter, reportServiceRequest, toService, toServiceRequest, type Reporter } from './service.ts';
 import { origin } from '../../http/origin.ts';
+import { route } from '../../http/route.ts';
 
 /**
  * The problem wall as an Open311 GeoReport v2 endpoint at /open311/v2, for the clients cities already use:
@@ -191,3 +194,44 @@ export function open311Routes(database: Database, config: Config) {
   router.use(geoReportErrors);
   return router;
 }
+
+/** An application's Open311 key as listed: never the key itself. */
+const open311Key = z.object({
+  id: z.number(), name: z.string(), services: z.array(z.string()), created_by: z.string().nullable(),
+  created_at: answerTime, last_used_at: answerTime.nullable(), revoked_at: answerTime.nullable(),
+});
+
+// the client applications' Open311 keys: issued, listed and revoked by admins
+export const open311KeyRoutes = ({ db }: Database) => [
+  route({
+    method: 'GET', path: '/api/v1/open311/keys', tags: ['accounts'], allow: { roles: ['admin'] },
+    summary: 'The client applications\' Open311 keys: name, services, who issued each, when last used, whether revoked (never the keys)',
+    answer: { schema: z.object({ keys: z.array(open311Key) }), description: '`{keys: [{id, name, services, created_by, created_at, last_used_at, revoked_at}]}`' },
+    handle: async ({ res }) => {
+      res.set('Cache-Control', 'no-store');
+      return { keys: await listedKeys(db) };
+    },
+  }),
+  route({
+    method: 'POST', path: '/api/v1/open311/keys', tags: ['accounts'], allow: { roles: ['admin'] },
+    summary: 'An Open311 api_key for a client application, allowed to post these services (issue categories); shown once',
+    body: open311KeyBody.meta({ id: 'Open311Key' }), bodyLimit: '16kb',
+    answer: { status: 201, schema: open311Key.extend({ api_key: z.string() }), description: '`{id, name, services, created_by, created_at, api_key}`' },
+    problems: { 400: 'a wrong field, or a service that is no issue category' },
+    handle: async ({ req, res, viewer, body }) => {
+      const created = await issueKey(db, actorOf(req), viewer.id, body);
+      res.set('Cache-Control', 'no-store');
+      return created;
+    },
+  }),
+  route({
+    method: 'DELETE', path: '/api/v1/open311/keys/:id', tags: ['accounts'], allow: { roles: ['admin'] },
+    summary: 'Revoke an application\'s Open311 key: its posts are refused from now on',
+    params: { id: idParameter() },
+    answer: { status: 204, description: 'revoked' }, problems: { 404: 'no such live key' },
+    handle: async ({ req, res, params }) => {
+      await revokeOpen311Key(db, actorOf(req), params.id);
+      res.status(204).end();
+    },
+  }),
+];

@@ -5,9 +5,6 @@ import type { ResourceDefinition } from '../../access/resource.ts';
 import { mayRead, mayWrite, type ResourceName } from '../../access/policy.ts';
 import { ACCESS_RULES, MAP_RESOURCES, type AccessRule } from '../../access/rules.ts';
 import { ROLES } from '../../access/viewer.ts';
-import { keyBody, MAX_KEYS } from '../accounts/keys.ts';
-import { open311KeyBody } from '../open311/keys.ts';
-import { newUserSchema, userChangeSchema } from '../accounts/service.ts';
 import { IMPORT_CRS, IMPORT_MODES } from '../import/service.ts';
 import { IMPORT_EXTRA } from '../import/mapping.ts';
 import { IMPORT_FORMATS } from '../import/sources.ts';
@@ -73,13 +70,6 @@ export function openApiDocument(resources: ResourceDefinition[]) {
     },
   };
   const paths: Record<string, unknown> = {
-    '/api/v1/health': {
-      get: {
-        summary: 'Health of the server and its database', tags: ['service'],
-        responses: { 200: { description: '`{"status":"ok","database":"embedded"|"server","postgis":"3.x"}`' }, 503: problemResponse('the database does not answer') },
-      },
-    },
-    '/api/v1/map/config': { get: { summary: 'What the web map needs (the configured basemap)', tags: ['service'], responses: { 200: { description: 'map configuration' } } } },
     '/api/v1/grids/unassigned': {
       get: { summary: 'Buildings, members and issues that no grid covers', tags: ['grids'], responses: { 200: geojson('a FeatureCollection; each feature has a `layer` property', '#/components/schemas/FeatureCollection') } },
     },
@@ -193,84 +183,6 @@ export function openApiDocument(resources: ResourceDefinition[]) {
       },
     };
   }
-
-  paths['/api/v1/auth/login'] = {
-    post: {
-      summary: 'Sign in: a bearer token for the other calls', tags: ['accounts'],
-      description: `Failed logins are limited per account and per address (429 with Retry-After).`,
-      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['username', 'password'], properties: { username: { type: 'string' }, password: { type: 'string', format: 'password' } } } } } },
-      responses: {
-        200: { description: '`{token, token_type: "Bearer", expires_at, user}`; user has `permissions`: what its role may do to each layer' },
-        400: problemResponse('a malformed body'), 401: problemResponse('wrong username or password, or a disabled account'), 429: problemResponse('too many failed logins'),
-      },
-    },
-  };
-  paths['/api/v1/auth/logout'] = { post: { summary: 'Sign out: the token stops working', tags: ['accounts'], responses: { 204: { description: 'signed out' } } } };
-  paths['/api/v1/auth/me'] = { get: { summary: 'The signed-in user, with its permissions', tags: ['accounts'], responses: { 200: { description: 'the user' } } } };
-  const body = (name: string, type: z.ZodType) => {
-    schemas[name] = schema(type);
-    return { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${name}` } } } };
-  };
-  paths['/api/v1/auth/keys'] = {
-    get: { summary: 'The caller\'s live read-only access keys (labels and dates, never the keys)', tags: ['accounts'], responses: { 200: { description: '`{keys: [{id, label, created_at, expires_at}]}`' } } },
-    post: {
-      summary: 'A read-only access key for a GIS client: reads as the caller, refused anything but GET; shown once', tags: ['accounts'],
-      requestBody: body('AccessKey', keyBody),
-      responses: { 201: { description: '`{id, label, expires_at, token, header}`' }, 400: problemResponse('a wrong field'), 409: problemResponse(`more than ${MAX_KEYS} live keys`) },
-    },
-  };
-  paths['/api/v1/auth/keys/{id}'] = {
-    delete: { summary: 'Revoke one of the caller\'s access keys', tags: ['accounts'], parameters: [idParameter], responses: { 204: { description: 'revoked' }, 404: problemResponse('no such live key of the caller\'s') } },
-  };
-  paths['/api/v1/open311/keys'] = {
-    get: { summary: 'The client applications\' Open311 keys: name, services, who issued each, when last used, whether revoked (never the keys)', tags: ['accounts'], responses: { 200: { description: '`{keys: [{id, name, services, created_by, created_at, last_used_at, revoked_at}]}`' } } },
-    post: {
-      summary: 'An Open311 api_key for a client application, allowed to post these services (issue categories); shown once', tags: ['accounts'],
-      requestBody: body('Open311Key', open311KeyBody),
-      responses: { 201: { description: '`{id, name, services, created_by, created_at, api_key}`' }, 400: problemResponse('a wrong field, or a service that is no issue category') },
-    },
-  };
-  paths['/api/v1/open311/keys/{id}'] = {
-    delete: { summary: 'Revoke an application\'s Open311 key: its posts are refused from now on', tags: ['accounts'], parameters: [idParameter], responses: { 204: { description: 'revoked' }, 404: problemResponse('no such live key') } },
-  };
-  paths['/api/v1/auth/demo-accounts'] = { get: { summary: 'The demo accounts for the login screen (none unless GRIDMAP_DEMO is on)', tags: ['accounts'], responses: { 200: { description: '`{password, accounts}`' } } } };
-  schemas.NewUser = schema(newUserSchema);
-  schemas.UserChange = schema(userChangeSchema);
-  paths['/api/v1/users'] = {
-    get: {
-      summary: 'Users, with roles and scopes', tags: ['accounts'],
-      parameters: [{ name: 'role', in: 'query', schema: { type: 'string', enum: [...ROLES] } }, { name: 'limit', in: 'query', schema: { type: 'integer' } }, { name: 'after', in: 'query', schema: { type: 'integer' } }],
-      responses: { 200: { description: '`{users}`' } },
-    },
-    post: {
-      summary: 'Create a user', tags: ['accounts'], description: 'Every role but admin has one scope: `{"district": "610602"}`, `{"street": "610602001"}`, `{"community": 12}` or `{"grid": 40}`; a grid worker a grid; a volunteer a `member_id`.',
-      requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/NewUser' } } } },
-      responses: { 201: { description: 'the user' }, 400: problemResponse('a wrong field'), 409: problemResponse('the username is taken'), 422: problemResponse('a scope or member that does not exist') },
-    },
-  };
-  paths['/api/v1/users/{id}'] = {
-    get: { summary: 'One user; its version is the ETag', tags: ['accounts'], parameters: [idParameter], responses: { 200: { description: 'the user' }, 404: problemResponse('no such user') } },
-    patch: {
-      summary: 'Change a user: password, role, scope, name, member, or disable it', tags: ['accounts'], description: 'A new password, role or scope, or disabling, ends the user\'s sessions.',
-      parameters: [idParameter, { name: 'If-Match', in: 'header', schema: { type: 'string' } }],
-      requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/UserChange' } } } },
-      responses: { 200: { description: 'the user' }, 404: problemResponse('no such user'), 409: problemResponse('this would leave no active admin'), 412: problemResponse('changed since the If-Match version') },
-    },
-  };
-  paths['/api/v1/audit'] = {
-    get: {
-      summary: 'The audit log: every write, newest first, with the row before and after', tags: ['accounts'],
-      parameters: ['resource', 'row', 'user', 'from', 'to', 'limit', 'before'].map((name) => ({ name, in: 'query', schema: { type: name === 'row' || name === 'limit' || name === 'before' ? 'integer' : 'string' } })),
-      responses: { 200: { description: '`{entries, links}`; follow the `next` link for older entries' } },
-    },
-  };
-
-  paths['/api/v1/setup'] = {
-    get: {
-      summary: "A new city's checklist: each layer in the order it is loaded, its count, and what it still lacks", tags: ['accounts'],
-      responses: { 200: { description: '`{empty, steps: [{layer, count, gaps: {without_grids: 3, …}}]}`' } },
-    },
-  };
 
   // Who may call each operation, from the access rules the server enforces.
   for (const [path, operations] of Object.entries(paths) as [string, Record<string, { description?: string; security?: unknown[]; responses: Record<string, unknown> }>][]) {

@@ -1,16 +1,16 @@
 import { useState, type FormEvent } from 'react';
+import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { sendJson } from '../../api.ts';
 import { useChanged, useServerState } from '../../serverState.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
-import type { User } from '../auth/session.tsx';
 import { Open311Keys } from './Open311Keys.tsx';
 
 const ROLES = ['admin', 'planner', 'dispatcher', 'leader', 'grid_worker', 'volunteer', 'resident'] as const;
 const SCOPES = ['district', 'street', 'community', 'grid'] as const;
 const AUDITED = ['districts', 'streets', 'communities', 'grids', 'buildings', 'members', 'units', 'issues', 'users', 'open311_keys'] as const;
 
-type Account = Omit<User, 'permissions'> & { disabled: boolean; version: number };
-interface AuditEntry { id: number; at: string; username: string | null; action: 'create' | 'update' | 'delete'; resource: string; row_id: number }
+type Account = ApiAnswer<'GET /api/v1/users'>['users'][number];
+type AuditEntry = ApiAnswer<'GET /api/v1/audit'>['entries'][number];
 
 export const scopeText = (scope: Record<string, number | string> | null, t: (key: MessageKey) => string) =>
   scope ? Object.entries(scope).map(([kind, value]) => `${t(`scope.${kind}` as MessageKey)} ${value}`).join('') : t('scope.everything');

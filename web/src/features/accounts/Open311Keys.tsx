@@ -1,9 +1,10 @@
 import { useState, type FormEvent } from 'react';
+import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { apiFetch, problemOf, sendJson } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
 import { useChanged, useServerState } from '../../serverState.ts';
 
-interface Open311Key { id: number; name: string; services: string[]; created_by: string | null; created_at: string; last_used_at: string | null; revoked_at: string | null }
+type Open311Keys = ApiAnswer<'GET /api/v1/open311/keys'>;
 interface Category { code: string; name: string }
 
 /**
@@ -12,7 +13,7 @@ interface Category { code: string; name: string }
  */
 export function Open311Keys() {
   const { t } = useI18n();
-  const listed = useServerState<{ keys: Open311Key[] }>('accounts', '/api/v1/open311/keys');
+  const listed = useServerState<Open311Keys>('accounts', '/api/v1/open311/keys');
   const categories = useServerState<{ categories: Category[] }>('accounts', '/api/v1/issue-categories').data?.categories ?? [];
   const keys = listed.data?.keys ?? [];
   const changed = useChanged();
@@ -25,7 +26,7 @@ export function Open311Keys() {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
     try {
-      const made = await sendJson<{ api_key: string }>('POST', '/api/v1/open311/keys', { name: String(form.get('name') ?? ''), services: form.getAll('services').map(String) });
+      const made = await sendJson<ApiAnswer<'POST /api/v1/open311/keys'>>('POST', '/api/v1/open311/keys', { name: String(form.get('name') ?? ''), services: form.getAll('services').map(String) });
       setIssued(made.api_key);
       setError(null);
       (event.target as HTMLFormElement).reset();

@@ -1,9 +1,10 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { Link } from 'wouter';
+import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
 import { useSession } from './session.tsx';
 
-interface DemoAccounts { password: string | null; accounts: { username: string; role: string }[] }
+type DemoAccounts = ApiAnswer<'GET /api/v1/auth/demo-accounts'>;
 
 /** Sign-in. On a demo city it lists the demo accounts, one per role: a click fills the form. */
 export function LoginScreen() {

@@ -1,20 +1,12 @@
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from 'react';
+import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { apiFetch, problemOf, setApiSession } from '../../api.ts';
 
-export type Role = 'admin' | 'planner' | 'dispatcher' | 'leader' | 'grid_worker' | 'volunteer' | 'resident';
-export type Action = 'read' | 'create' | 'update' | 'delete';
+/** The signed-in user, with `permissions`: what its role may do to each map layer, as the server decides it. */
+export type User = ApiAnswer<'GET /api/v1/auth/me'>;
+export type Action = User['permissions'][string][number];
 
-export interface User {
-  id: number;
-  username: string;
-  display_name: string | null;
-  role: Role;
-  scope: Record<string, number | string> | null;
-  /** what the role may do to each map layer, as the server decides it */
-  permissions: Record<string, Action[]>;
-}
-
-interface Session { token: string; expires_at: string; user: User }
+type Session = ApiAnswer<'POST /api/v1/auth/login'>;
 
 interface SessionContext {
   user: User | null;

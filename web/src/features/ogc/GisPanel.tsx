@@ -1,11 +1,12 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { apiFetch, getJson, problemOf, sendJson } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
 
 interface OgcCollection { id: string; title: string }
 interface Row { id: string; title: string; count: number }
-interface AccessKey { id: number; label: string; created_at: string; expires_at: string }
-interface NewKey extends AccessKey { header: string; token: string }
+type AccessKeys = ApiAnswer<'GET /api/v1/auth/keys'>;
+type NewKey = ApiAnswer<'POST /api/v1/auth/keys'>;
 
 const DAYS = [30, 90, 365];
 
@@ -17,7 +18,7 @@ const DAYS = [30, 90, 365];
 export function GisPanel() {
   const { t } = useI18n();
   const [rows, setRows] = useState<Row[] | null>(null);
-  const [keys, setKeys] = useState<AccessKey[]>([]);
+  const [keys, setKeys] = useState<AccessKeys['keys']>([]);
   const [made, setMade] = useState<NewKey | null>(null);
   const [error, setError] = useState<string | null>(null);
   const url = `${location.origin}/ogc`;
@@ -31,7 +32,7 @@ export function GisPanel() {
     })().catch((e: Error) => current && setError(e.message));
     return () => void (current = false);
   }, []);
-  const loadKeys = useCallback(() => getJson<{ keys: AccessKey[] }>('/api/v1/auth/keys').then((r) => setKeys(r.keys), (e: Error) => setError(e.message)), []);
+  const loadKeys = useCallback(() => getJson<AccessKeys>('/api/v1/auth/keys').then((r) => setKeys(r.keys), (e: Error) => setError(e.message)), []);
   useEffect(() => void loadKeys(), [loadKeys]);
 
   async function makeKey(event: FormEvent<HTMLFormElement>) {

@@ -1,10 +1,10 @@
 import { useCallback, useEffect, useState } from 'react';
+import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { getJson } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
 import { ImportPanel, type ImportLayer } from '../import/ImportPanel.tsx';
 
-interface SetupStep { layer: ImportLayer | 'users'; count: number; gaps: Record<string, number> }
-export interface Setup { empty: boolean; steps: SetupStep[] }
+export type Setup = ApiAnswer<'GET /api/v1/setup'>;
 
 export const fetchSetup = () => getJson<Setup>('/api/v1/setup');
 
