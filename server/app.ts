@@ -38,7 +38,6 @@ import { exportRoutes } from './features/export/routes.ts';
 import { units } from './features/units/resource.ts';
 import { volunteerRoutes } from './features/volunteers/routes.ts';
 import { monthlyRoutes } from './features/walls/monthly.ts';
-import { ogcRoutes } from './features/ogc/routes.ts';
 import { accessKeyRoutes } from './features/accounts/keys.ts';
 import { wallRoutes } from './features/walls/routes.ts';
 import { featureResource } from './http/feature-resource.ts';
@@ -102,7 +101,6 @@ export function createApp({ database, config, logger }: { database: Database; co
   app.use(wallRoutes(database));
   app.use(monthlyRoutes(database));
   app.use(tileRoutes(database));
-  app.use(ogcRoutes(database));
   for (const resource of [districts, streets, buildings, members, units, issues]) app.use(featureResource(database, resource));
 
   if (existsSync(WEB_DIST)) {

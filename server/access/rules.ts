@@ -121,11 +121,6 @@ export const ACCESS_RULES: AccessRule[] = [
   // its owner's, or any for an admin: checked where it is read
   { method: 'GET', path: '/api/v1/imports/:id', allow: { roles: 'any' } },
 
-  // OGC API – Features (server/features/ogc): the guard lets every GET through, and the routes decide what the
-  // caller reads, with the bearer token when one is sent (an unknown path is then a 404, not a 401)
-  { method: 'GET', path: '/ogc', allow: { public: 'districts, streets, communities and grids are public; the other collections need a token' } },
-  { method: 'GET', path: '/ogc/*rest', allow: { public: 'districts, streets, communities and grids are public; the other collections need a token' } },
-
   // Open311 GeoReport v2 (server/features/open311): reading is public, for transparency; an issue's description,
   // media and exact point go only to a caller who may read it (by bearer token or api_key), not to the others
   { method: 'GET', path: '/open311/discovery.:format', allow: { public: 'Open311 service discovery holds no data' } },

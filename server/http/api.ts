@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
 import { coverageRoutes } from '../features/coverage/routes.ts';
+import { ogcRoutes } from '../features/ogc/routes.ts';
 import { openApiDocument } from './openapi.ts';
 import type { ResourceDefinition } from '../access/resource.ts';
 import { openApiDocument as handWritten } from '../features/openapi/document.ts';
@@ -82,7 +83,8 @@ export function apiRoutes(database: Database, _config: Config) {
 
     // the map resources' REST routes, export, import and import jobs (moving in)
 
-    // OGC API – Features and Open311 (moving in)
+    // OGC API – Features: not in this API's description, it publishes its own (/ogc/api); Open311 (moving in)
+    ...ogcRoutes(database),
   ];
   return [...routes, ...docsRoutes(routes, RESOURCES)];
 }
