@@ -32,7 +32,6 @@ import { basemapOf, mapRoutes } from './features/map/routes.ts';
 import { members } from './features/members/resource.ts';
 import { RESOURCES } from './features/resources.ts';
 import { open311KeyRoutes } from './features/open311/keys.ts';
-import { open311Routes } from './features/open311/routes.ts';
 import { importJobRoutes, importRoutes } from './features/import/routes.ts';
 import { exportRoutes } from './features/export/routes.ts';
 import { units } from './features/units/resource.ts';
@@ -80,7 +79,7 @@ export function createApp({ database, config, logger }: { database: Database; co
   // Sign-in and Open311 parse their own small bodies; imports stream theirs: all come before the JSON body parser.
   app.use(accountRoutes(database, config, { password: DEMO_PASSWORD, accounts: DEMO_ACCOUNTS }));
   app.use(accessKeyRoutes(database));
-  app.use(open311Routes(database, config), open311KeyRoutes(database));
+  app.use(open311KeyRoutes(database));
   app.use(importRoutes(database, RESOURCES), importJobRoutes(database));
   // A FeatureCollection of 10,000 footprints is a few megabytes; anything far larger is refused with 413.
   app.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/geo+json', 'application/*+json'] }));

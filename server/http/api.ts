@@ -5,6 +5,7 @@ import type { Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
 import { coverageRoutes } from '../features/coverage/routes.ts';
 import { ogcRoutes } from '../features/ogc/routes.ts';
+import { open311Routes } from '../features/open311/routes.ts';
 import { openApiDocument } from './openapi.ts';
 import type { ResourceDefinition } from '../access/resource.ts';
 import { openApiDocument as handWritten } from '../features/openapi/document.ts';
@@ -69,7 +70,7 @@ const docsRoutes = (routes: readonly AnyRoute[], resources: ResourceDefinition[]
  * take it: /grids/unassigned before /grids/:id). The app mounts it, the guard reads its rules, the OpenAPI document
  * describes it and the web client takes its types from it.
  */
-export function apiRoutes(database: Database, _config: Config) {
+export function apiRoutes(database: Database, config: Config) {
   const routes = [
     // accounts, keys, users, audit, setup, health, map config, Open311 keys (moving in)
 
@@ -83,8 +84,9 @@ export function apiRoutes(database: Database, _config: Config) {
 
     // the map resources' REST routes, export, import and import jobs (moving in)
 
-    // OGC API – Features: not in this API's description, it publishes its own (/ogc/api); Open311 (moving in)
+    // OGC API – Features and Open311: not in this API's description, each standard publishes its own
     ...ogcRoutes(database),
+    ...open311Routes(database, config),
   ];
   return [...routes, ...docsRoutes(routes, RESOURCES)];
 }
