@@ -7,7 +7,7 @@ import { ACCESS_KEY_PARAMETER, credentialOf, type Viewer } from '../../access/vi
 import type { Database } from '../../db/database.ts';
 import { bboxCondition, featurePage, readFeatures, type Condition, type FeatureLayer } from '../../db/feature-store.ts';
 import { MAX_FEATURES } from '../../access/resource.ts';
-import { onlyParameters, parameter, parseBbox, parseId, parseLimit, parseTime } from '../../domain/params.ts';
+import { onlyParameters, parseBbox, parseId, parseLimit, parseTime } from '../../domain/params.ts';
 import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import { COLLECTIONS, queryables, readableCollection, readableCollections, type Collection, type Queryable } from './collections.ts';
 import { ogcApiDocument } from './document.ts';
@@ -34,27 +34,22 @@ const DEFAULT_LIMIT = 10;
 /** How long a collection's extent is kept for one view: a GIS opening the service should not scan every table. */
 const EXTENT_SECONDS = 60;
 
-/** `f`: json or html, or not given (the Accept header decides). */
-function parseFormat(value: unknown): 'json' | 'html' | undefined {
-  if (value === undefined || value === 'json' || value === 'html') return value;
+/** What the caller asked for: ?f=html or json, else its Accept header (a browser prefers HTML; GDAL, curl get JSON). */
+function wantsHtml(req: Request): boolean {
+  const f = req.query.f;
+  if (f === undefined) return req.accepts([GEOJSON, 'application/json', 'text/html']) === 'text/html';
+  if (f === 'html') return true;
+  if (f === 'json') return false;
   throw invalidParameter('f', 'f must be json or html');
 }
 
-/** What the caller asked for: ?f=html or json, else its Accept header (a browser prefers HTML; GDAL, curl get JSON). */
-function wantsHtml(req: Request, f: 'json' | 'html' | undefined): boolean {
-  return f === undefined ? req.accepts([GEOJSON, 'application/json', 'text/html']) === 'text/html' : f === 'html';
-}
-
 /** The parameters of every page but the items: the format, and the access key a GIS client may sign in with. */
-const formats = {
-  f: parameter(parseFormat, { schema: { type: 'string', enum: ['json', 'html'] }, description: 'json or html; without it, the Accept header decides' }),
-  // read by the guard (credentialOf): declared so that it is no unknown parameter
-  [ACCESS_KEY_PARAMETER]: parameter((value) => value, { schema: { type: 'string' }, description: 'a read-only access key, for a client that can send no Authorization header' }),
-};
+const FORMAT_PARAMETERS = [ACCESS_KEY_PARAMETER, 'f'];
 const collectionId = { collectionId: z.string() };
 
 // the guard lets every GET through, and the routes decide what the caller reads, with the bearer token when one is
-// sent (an unknown path is then a 404, not a 401)
+// sent (an unknown path is then a 404, not a 401). No query is declared: each handler checks its own parameters, so a
+// stale token is a 401 and an unknown collection a 404 whatever the parameters (the items' are the collection's queryables).
 const ogc = {
   tags: ['ogc'], undocumented: true as const,
   allow: { public: 'districts, streets, communities and grids are public; the other collections need a token' },
@@ -202,9 +197,9 @@ export function ogcRoutes({ db }: Database) {
   return [
     route({
       method: 'GET', path: '/ogc', ...ogc, summary: 'The landing page: links to the API definition, the conformance classes and the collections',
-      query: formats,
       answer: { schema: landing, description: 'the landing page (HTML for a browser)' },
-      handle: (context) => answering(context, ({ req, res, query }) => {
+      handle: (context) => answering(context, ({ req, res }) => {
+        onlyParameters(req, FORMAT_PARAMETERS);
         const body = {
           title: 'Gridmap',
           description: 'Communities, grids, buildings, resident units, issues and Party members of the city, as OGC API – Features.',
@@ -216,17 +211,17 @@ export function ogcRoutes({ db }: Database) {
             link(req, `${base(req)}/collections`, 'data', 'application/json', 'the collections'),
           ],
         };
-        if (wantsHtml(req, query.f)) return html(res, landingHtml(body, base(req), readerOf(req)));
+        if (wantsHtml(req)) return html(res, landingHtml(body, base(req), readerOf(req)));
         return body;
       }),
     }),
     route({
       method: 'GET', path: '/ogc/conformance', ...ogc, summary: 'The conformance classes this server implements',
-      query: formats,
       answer: { schema: conformance, description: 'the conformance classes (HTML for a browser)' },
-      handle: (context) => answering(context, ({ req, res, query }) => {
+      handle: (context) => answering(context, ({ req, res }) => {
+        onlyParameters(req, FORMAT_PARAMETERS);
         const body = { links: selfLinks(req, '/conformance'), conformsTo: CONFORMANCE };
-        if (wantsHtml(req, query.f)) {
+        if (wantsHtml(req)) {
           return html(res, landingHtml({ title: 'Conformance', description: 'The conformance classes this server implements.', links: body.links }, base(req), readerOf(req), CONFORMANCE));
         }
         return body;
@@ -234,50 +229,52 @@ export function ogcRoutes({ db }: Database) {
     }),
     route({
       method: 'GET', path: '/ogc/api', ...ogc, summary: 'The API definition (OpenAPI 3.0), each collection\'s items path with its queryables',
-      query: formats,
       answer: { type: OPENAPI, description: 'the OpenAPI document (a browser is sent to Swagger UI)' },
-      handle: (context) => answering(context, async ({ req, res, query }) => {
+      handle: (context) => answering(context, async ({ req, res }) => {
+        onlyParameters(req, FORMAT_PARAMETERS);
         // read in Swagger UI, the page the REST API's definition has
-        if (wantsHtml(req, query.f)) return void res.redirect(303, '/api/v1/docs?spec=ogc');
+        if (wantsHtml(req)) return void res.redirect(303, '/api/v1/docs?spec=ogc');
         const filters = new Map(await Promise.all(COLLECTIONS.map(async (c) => [c.id, [...(await queryables(db, c, null)).values()]] as const)));
         return ogcApiDocument(base(req), filters);
       }),
     }),
     route({
       method: 'GET', path: '/ogc/collections', ...ogc, summary: 'The collections the caller may read, each with its extent',
-      query: formats,
       answer: { schema: collections, description: 'the collections (HTML for a browser)' },
-      handle: (context) => answering(context, async ({ req, res, query }) => {
+      handle: (context) => answering(context, async ({ req, res }) => {
+        onlyParameters(req, FORMAT_PARAMETERS);
         const readable = readableCollections(req.viewer);
         const body = {
           links: selfLinks(req, '/collections'),
           collections: await Promise.all(readable.map(({ collection, layer }) => collectionJson(req, collection, layer))),
         };
-        if (wantsHtml(req, query.f)) return html(res, collectionsHtml(body, readerOf(req)));
+        if (wantsHtml(req)) return html(res, collectionsHtml(body, readerOf(req)));
         return body;
       }),
     }),
     route({
       method: 'GET', path: '/ogc/collections/:collectionId', ...ogc, summary: 'A collection, with its extent',
-      params: collectionId, query: formats,
+      params: collectionId,
       answer: { schema: collectionAnswer, description: 'the collection (HTML for a browser)' },
       problems: { 401: 'not public: sign in', 403: 'the caller may not read it', 404: 'no such collection' },
-      handle: (context) => answering(context, async ({ req, res, params, query }) => {
+      handle: (context) => answering(context, async ({ req, res, params }) => {
+        onlyParameters(req, FORMAT_PARAMETERS);
         const { collection, layer } = readableCollection(params.collectionId, req.viewer);
         const body = await collectionJson(req, collection, layer);
-        if (wantsHtml(req, query.f)) return html(res, collectionHtml(body, [...(await queryables(db, collection, req.viewer)).values()], readerOf(req)));
+        if (wantsHtml(req)) return html(res, collectionHtml(body, [...(await queryables(db, collection, req.viewer)).values()], readerOf(req)));
         return body;
       }),
     }),
     route({
       method: 'GET', path: '/ogc/collections/:collectionId/queryables', ...ogc, summary: 'What a collection\'s items can be filtered on (JSON Schema)',
-      params: collectionId, query: formats,
+      params: collectionId,
       answer: { type: SCHEMA, schema: queryablesAnswer, description: 'the queryables (HTML for a browser)' },
       problems: { 401: 'not public: sign in', 403: 'the caller may not read it', 404: 'no such collection' },
-      handle: (context) => answering(context, async ({ req, res, params, query }) => {
+      handle: (context) => answering(context, async ({ req, res, params }) => {
+        onlyParameters(req, FORMAT_PARAMETERS);
         const { collection } = readableCollection(params.collectionId, req.viewer);
         const found = [...(await queryables(db, collection, req.viewer)).values()];
-        if (wantsHtml(req, query.f)) return html(res, queryablesHtml(collection, found, readerOf(req)));
+        if (wantsHtml(req)) return html(res, queryablesHtml(collection, found, readerOf(req)));
         return {
           $schema: 'https://json-schema.org/draft/2020-12/schema',
           $id: `${base(req)}/collections/${collection.id}/queryables`,
@@ -297,8 +294,8 @@ export function ogcRoutes({ db }: Database) {
       handle: (context) => answering(context, async ({ req, res, params }) => {
         const { collection, layer } = readableCollection(params.collectionId, req.viewer);
         const filters = await queryables(db, collection, req.viewer);
-        onlyParameters(req, [ACCESS_KEY_PARAMETER, 'f', 'bbox', 'bbox-crs', 'limit', 'after', 'before', 'datetime', ...filters.keys()]);
-        const asHtml = wantsHtml(req, parseFormat(req.query.f));
+        onlyParameters(req, [...FORMAT_PARAMETERS, 'bbox', 'bbox-crs', 'limit', 'after', 'before', 'datetime', ...filters.keys()]);
+        const asHtml = wantsHtml(req);
         if (req.query['bbox-crs'] !== undefined && req.query['bbox-crs'] !== CRS84) throw invalidParameter('bbox-crs', `bbox-crs must be ${CRS84}`);
         const conditions: Condition[] = [];
         const bbox = parseItemsBbox(req.query.bbox);
@@ -355,10 +352,11 @@ export function ogcRoutes({ db }: Database) {
     }),
     route({
       method: 'GET', path: '/ogc/collections/:collectionId/items/:featureId', ...ogc, summary: 'A feature, with its ETag',
-      params: { ...collectionId, featureId: z.string() }, query: formats,
+      params: { ...collectionId, featureId: z.string() },
       answer: { type: GEOJSON, schema: feature, description: 'the feature (HTML for a browser)' },
       problems: { 401: 'not public: sign in', 403: 'the caller may not read it', 404: 'no such collection, or no such feature the caller may read' },
-      handle: (context) => answering(context, async ({ req, res, params: { featureId, ...params }, query }) => {
+      handle: (context) => answering(context, async ({ req, res, params: { featureId, ...params } }) => {
+        onlyParameters(req, FORMAT_PARAMETERS);
         const { collection, layer } = readableCollection(params.collectionId, req.viewer);
         const notFoundHere = () => new DomainError('ogc.feature_not_found', `No feature ${featureId} in ${collection.id} that you may read`, { field: 'featureId' });
         // ids are whole numbers: any other is no feature at all
@@ -371,7 +369,7 @@ export function ogcRoutes({ db }: Database) {
           ...selfLinks(req, `/collections/${collection.id}/items/${id}`, GEOJSON, 'this feature'),
           link(req, path, 'collection', 'application/json', collection.title),
         ];
-        const asHtml = wantsHtml(req, query.f);
+        const asHtml = wantsHtml(req);
         // one version, two representations (and, by Vary, one per caller)
         res.set('ETag', `"${row.version}-${asHtml ? 'html' : 'json'}"`);
         if (asHtml) return html(res, itemHtml(collection, JSON.parse(row.feature), await sketchOf(db, layer, [id]), readerOf(req)));
