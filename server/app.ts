@@ -21,11 +21,9 @@ import { issues } from './features/issues/resource.ts';
 import { basemapOf } from './features/map/routes.ts';
 import { members } from './features/members/resource.ts';
 import { RESOURCES } from './features/resources.ts';
-import { open311Routes } from './features/open311/routes.ts';
 import { importJobRoutes, importRoutes } from './features/import/routes.ts';
 import { exportRoutes } from './features/export/routes.ts';
 import { units } from './features/units/resource.ts';
-import { ogcRoutes } from './features/ogc/routes.ts';
 import { featureResource } from './http/feature-resource.ts';
 import { notFound, problemHandler } from './http/problem.ts';
 import { setServiceArea } from './domain/geojson.ts';
@@ -63,8 +61,7 @@ export function createApp({ database, config, logger }: { database: Database; co
   // Every API request is authenticated and checked against its route's access rule before any route runs.
   app.use(accessGuard(database, [...rulesOf(routes), ...ACCESS_RULES]));
   app.use(routerOf(routes, { checkAnswers: config.GRIDMAP_CHECK_ANSWERS === 'on' }));
-  // Open311 parses its own small bodies; imports stream theirs: both come before the JSON body parser.
-  app.use(open311Routes(database, config));
+  // Imports stream their uploads: they come before the JSON body parser.
   app.use(importRoutes(database, RESOURCES), importJobRoutes(database));
   // A FeatureCollection of 10,000 footprints is a few megabytes; anything far larger is refused with 413.
   app.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/geo+json', 'application/*+json'] }));
@@ -72,7 +69,6 @@ export function createApp({ database, config, logger }: { database: Database; co
   app.use(exportRoutes(database, RESOURCES));
   app.use(communityRoutes(database));
   app.use(gridRoutes(database));
-  app.use(ogcRoutes(database));
   for (const resource of [districts, streets, buildings, members, units, issues]) app.use(featureResource(database, resource));
 
   if (existsSync(WEB_DIST)) {

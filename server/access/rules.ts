@@ -54,19 +54,4 @@ export const ACCESS_RULES: AccessRule[] = [
   // its owner's, or any for an admin: checked where it is read
   { method: 'GET', path: '/api/v1/imports/:id', allow: { roles: 'any' } },
 
-  // OGC API – Features (server/features/ogc): the guard lets every GET through, and the routes decide what the
-  // caller reads, with the bearer token when one is sent (an unknown path is then a 404, not a 401)
-  { method: 'GET', path: '/ogc', allow: { public: 'districts, streets, communities and grids are public; the other collections need a token' } },
-  { method: 'GET', path: '/ogc/*rest', allow: { public: 'districts, streets, communities and grids are public; the other collections need a token' } },
-
-  // Open311 GeoReport v2 (server/features/open311): reading is public, for transparency; an issue's description,
-  // media and exact point go only to a caller who may read it (by bearer token or api_key), not to the others
-  { method: 'GET', path: '/open311/discovery.:format', allow: { public: 'Open311 service discovery holds no data' } },
-  { method: 'GET', path: '/open311/v2/services.:format', allow: { public: 'the issue categories, as Open311 services' } },
-  { method: 'GET', path: '/open311/v2/services/:code.:format', allow: { public: 'the issue categories, as Open311 services' } },
-  { method: 'GET', path: '/open311/v2/requests.:format', allow: { public: 'issues without personal data: no description, the point to ~100 m' } },
-  { method: 'GET', path: '/open311/v2/requests/:id.:format', allow: { public: 'issues without personal data: no description, the point to ~100 m' } },
-  // the guard cannot read an api_key sent in the form: the route authenticates it, and allows the roles that may
-  // create issues, in their scope, as POST /api/v1/issues does
-  { method: 'POST', path: '/open311/v2/requests.:format', allow: { public: 'Open311 clients send their api_key in the body' } },
 ];

@@ -17,6 +17,8 @@ import { healthRoutes } from '../features/health/routes.ts';
 import { mapRoutes } from '../features/map/routes.ts';
 import { open311KeyRoutes } from '../features/open311/routes.ts';
 import { setupRoutes } from '../features/setup/routes.ts';
+import { ogcRoutes } from '../features/ogc/routes.ts';
+import { open311Routes } from '../features/open311/routes.ts';
 import { openApiDocument } from './openapi.ts';
 import type { ResourceDefinition } from '../access/resource.ts';
 import { openApiDocument as handWritten } from '../features/openapi/document.ts';
@@ -108,7 +110,9 @@ export function apiRoutes(database: Database, config: Config, demo?: DemoAccount
 
     // the map resources' REST routes, export, import and import jobs (moving in)
 
-    // OGC API – Features and Open311 (moving in)
+    // OGC API – Features and Open311: not in this API's description, each standard publishes its own
+    ...ogcRoutes(database),
+    ...open311Routes(database, config),
   ];
   return [...routes, ...docsRoutes(routes, RESOURCES)];
 }

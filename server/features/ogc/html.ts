@@ -1,9 +1,7 @@
-import type { Viewer } from '../../access/viewer.ts';
+import { ACCESS_KEY_PARAMETER, type Viewer } from '../../access/viewer.ts';
+import type { CollectionAnswer, Link } from './answers.ts';
 import type { Collection, Queryable } from './collections.ts';
 import type { Sketch } from './queries.ts';
-
-/** A link of the OGC API, in its JSON and on its pages. */
-export interface Link { href: string; rel: string; type?: string; title?: string }
 
 /** HTML pages of /ogc for people in a browser: the same documents, readable, linked, with a sketch of the features. */
 
@@ -28,53 +26,59 @@ svg.sketch{background:#fff;border:1px solid #e4e7eb;width:100%;max-width:640px;h
 svg.sketch path{fill:rgba(185,28,28,.18);stroke:#b91c1c;vector-effect:non-scaling-stroke;stroke-width:1.2}
 svg.sketch circle{fill:#b91c1c}.paging a{margin-right:16px}ul.links li{margin:2px 0}code{background:#eef0f3;padding:0 4px}`;
 
-function page(title: string, crumbs: [string, string?][], viewer: Viewer | undefined, body: Markup, json: string) {
+/** Who reads a page, and the access key they signed in with in the URL (if they did). */
+export interface Reader { viewer: Viewer | undefined; accessKey?: string }
+
+/** A link to a page of /ogc: with the reader's access key, so a person browsing with the key in the URL stays signed in. */
+const to = ({ accessKey }: Reader, path: string) =>
+  (accessKey === undefined ? path : `${path}${path.includes('?') ? '&' : '?'}${ACCESS_KEY_PARAMETER}=${encodeURIComponent(accessKey)}`);
+
+function page(title: string, crumbs: [string, string?][], reader: Reader, body: Markup, json: string) {
+  const { viewer } = reader;
   const who = viewer ? `${viewer.username} (${viewer.role})` : '未登录 · 仅公开图层 (not signed in: public layers only)';
   return `<!doctype html>${html`<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <link rel="icon" href="data:,"><title>${title} · Gridmap OGC API</title><style>${new Markup(STYLE)}</style></head>
-<body><header><a href="/ogc?f=html">Gridmap · OGC API – Features</a><span class="who" data-testid="who">${who}</span></header>
-<nav class="crumbs">${crumbs.map(([label, href], i) => html`${i ? ' / ' : ''}${href ? html`<a href="${href}">${label}</a>` : label}`)}</nav>
-<main><h1>${title}</h1>${body}<p class="meta"><a href="${json}" rel="alternate" type="application/json">JSON</a></p></main></body></html>`}`;
+<body><header><a href="${to(reader, '/ogc?f=html')}">Gridmap · OGC API – Features</a><span class="who" data-testid="who">${who}</span></header>
+<nav class="crumbs">${crumbs.map(([label, href], i) => html`${i ? ' / ' : ''}${href ? html`<a href="${to(reader, href)}">${label}</a>` : label}`)}</nav>
+<main><h1>${title}</h1>${body}<p class="meta"><a href="${to(reader, json)}" rel="alternate" type="application/json">JSON</a></p></main></body></html>`}`;
 }
 
 const linkList = (links: Link[]) => html`<ul class="links">${links.map((l) => html`<li><a href="${l.href}" rel="${l.rel}">${l.title ?? l.rel}</a> <span class="meta">${l.rel} · ${l.type ?? ''}</span></li>`)}</ul>`;
 
-export function landingHtml(body: { title: string; description: string; links: Link[] }, base: string, viewer: Viewer | undefined, conformsTo?: string[]) {
+export function landingHtml(body: { title: string; description: string; links: Link[] }, base: string, reader: Reader, conformsTo?: string[]) {
   const content = html`<p>${body.description}</p>
 ${conformsTo ? html`<ul data-testid="conformance">${conformsTo.map((c) => html`<li><code>${c}</code></li>`)}</ul>` : ''}
 ${linkList(body.links.filter((l) => l.rel !== 'self' && l.rel !== 'alternate'))}
 <h2>在 QGIS / GDAL 中使用 (Use in QGIS or GDAL)</h2>
 <p>QGIS: 图层 › 添加图层 › 添加 WFS / OGC API – Features 图层, URL <code>${base}</code>; 身份验证: 基本认证 (Basic), 用户名任意, 密码为访问密钥 (access key as the password), 或 URL <code>${base}?access_key=&lt;key&gt;</code>.</p>
 <p>GDAL: <code>ogrinfo OAPIF:${base}</code> (with <code>--config GDAL_HTTP_HEADERS "Authorization: Bearer …"</code>, or <code>--config GDAL_HTTP_AUTH BASIC --config GDAL_HTTP_USERPWD user:&lt;key&gt;</code>).</p>`;
-  return page(body.title, [['Gridmap OGC API', conformsTo ? '/ogc?f=html' : undefined], ...(conformsTo ? [[body.title] as [string]] : [])], viewer, content, conformsTo ? '/ogc/conformance?f=json' : '/ogc?f=json');
+  return page(body.title, [['Gridmap OGC API', conformsTo ? '/ogc?f=html' : undefined], ...(conformsTo ? [[body.title] as [string]] : [])], reader, content, conformsTo ? '/ogc/conformance?f=json' : '/ogc?f=json');
 }
 
-interface CollectionBody { id: string; title: string; description: string; links: Link[]; extent: { spatial?: { bbox: number[][] }; temporal?: { interval: (string | null)[][] } } }
-
-const extentText = (c: CollectionBody) => [
+const extentText = (c: CollectionAnswer) => [
   c.extent.spatial ? `bbox ${c.extent.spatial.bbox[0].map((n) => n.toFixed(5)).join(', ')}` : 'no features',
   c.extent.temporal ? `${c.extent.temporal.interval[0].map((t) => t?.slice(0, 10) ?? '..').join(' – ')}` : '',
 ].filter(Boolean).join(' · ');
 
-export function collectionsHtml(body: { collections: CollectionBody[] }, viewer: Viewer | undefined) {
+export function collectionsHtml(body: { collections: CollectionAnswer[] }, reader: Reader) {
   const content = html`<table data-testid="collections"><thead><tr><th>id</th><th>title</th><th>description</th><th>extent</th></tr></thead><tbody>
-${body.collections.map((c) => html`<tr data-collection="${c.id}"><td><a href="/ogc/collections/${c.id}?f=html">${c.id}</a></td><td>${c.title}</td><td>${c.description}</td><td>${extentText(c)}</td></tr>`)}
+${body.collections.map((c) => html`<tr data-collection="${c.id}"><td><a href="${to(reader, `/ogc/collections/${c.id}?f=html`)}">${c.id}</a></td><td>${c.title}</td><td>${c.description}</td><td>${extentText(c)}</td></tr>`)}
 </tbody></table>`;
-  return page('Collections', [['Gridmap OGC API', '/ogc?f=html'], ['Collections']], viewer, content, '/ogc/collections?f=json');
+  return page('Collections', [['Gridmap OGC API', '/ogc?f=html'], ['Collections']], reader, content, '/ogc/collections?f=json');
 }
 
-export function collectionHtml(c: CollectionBody, queryables: Queryable[], viewer: Viewer | undefined) {
+export function collectionHtml(c: CollectionAnswer, queryables: Queryable[], reader: Reader) {
   const content = html`<p>${c.description}</p><p class="meta">${extentText(c)} · CRS84</p>
-<p><a href="/ogc/collections/${c.id}/items?f=html" data-testid="browse">浏览要素 (browse the features)</a> · <a href="/ogc/collections/${c.id}/items">GeoJSON</a></p>
+<p><a href="${to(reader, `/ogc/collections/${c.id}/items?f=html`)}" data-testid="browse">浏览要素 (browse the features)</a> · <a href="${to(reader, `/ogc/collections/${c.id}/items`)}">GeoJSON</a></p>
 <h2>Queryables</h2><p class="meta">${queryables.map((q) => `${q.name} (${q.type})`).join(', ')}</p>`;
-  return page(c.title, [['Gridmap OGC API', '/ogc?f=html'], ['Collections', '/ogc/collections?f=html'], [c.title]], viewer, content, `/ogc/collections/${c.id}?f=json`);
+  return page(c.title, [['Gridmap OGC API', '/ogc?f=html'], ['Collections', '/ogc/collections?f=html'], [c.title]], reader, content, `/ogc/collections/${c.id}?f=json`);
 }
 
-export function queryablesHtml(collection: Collection, queryables: Queryable[], viewer: Viewer | undefined) {
+export function queryablesHtml(collection: Collection, queryables: Queryable[], reader: Reader) {
   const content = html`<p>Each is a query parameter of the items: <code>?name=value</code>, equal to the value.</p>
 <table data-testid="queryables"><thead><tr><th>name</th><th>type</th></tr></thead><tbody>
 ${queryables.map((q) => html`<tr><td><code>${q.name}</code></td><td>${q.type}</td></tr>`)}</tbody></table>`;
-  return page(`${collection.title} · queryables`, [['Gridmap OGC API', '/ogc?f=html'], ['Collections', '/ogc/collections?f=html'], [collection.title, `/ogc/collections/${collection.id}?f=html`], ['queryables']], viewer, content, `/ogc/collections/${collection.id}/queryables?f=json`);
+  return page(`${collection.title} · queryables`, [['Gridmap OGC API', '/ogc?f=html'], ['Collections', '/ogc/collections?f=html'], [collection.title, `/ogc/collections/${collection.id}?f=html`], ['queryables']], reader, content, `/ogc/collections/${collection.id}/queryables?f=json`);
 }
 
 function sketchSvg(sketch: Sketch | null, hrefOf: (id: number) => string) {
@@ -85,20 +89,20 @@ ${sketch.shapes.map((s) => html`<a href="${hrefOf(s.id)}">${s.kind === 'point' ?
 
 const cell = (value: unknown) => (value !== null && typeof value === 'object' ? JSON.stringify(value) : value ?? '');
 
-export function itemsHtml(collection: Collection, p: { numberMatched?: number; numberReturned: number; links: { rel: string; href: string }[]; features: GeoJSON.Feature[]; sketch: Sketch | null; limit: number }, viewer: Viewer | undefined) {
+export function itemsHtml(collection: Collection, p: { numberMatched?: number; numberReturned: number; links: { rel: string; href: string }[]; features: GeoJSON.Feature[]; sketch: Sketch | null; limit: number }, reader: Reader) {
   const columns = [...new Set(p.features.flatMap((f) => Object.keys(f.properties ?? {})))];
-  const item = (id: unknown) => `/ogc/collections/${collection.id}/items/${String(id)}?f=html`;
+  const item = (id: unknown) => to(reader, `/ogc/collections/${collection.id}/items/${String(id)}?f=html`);
   const paging = html`<p class="paging">${p.links.map((l) => html`<a href="${l.href}" rel="${l.rel}">${l.rel === 'next' ? '下一页 next ›' : '‹ 上一页 previous'}</a>`)}</p>`;
   const content = html`<p class="meta" data-testid="counts">${p.numberReturned}${p.numberMatched === undefined ? '' : ` of ${p.numberMatched}`} features, ${p.limit} a page</p>
 ${sketchSvg(p.sketch, item)}${paging}
 <div class="scroll"><table class="items" data-testid="items"><thead><tr><th>id</th>${columns.map((c) => html`<th>${c}</th>`)}</tr></thead><tbody>
 ${p.features.map((f) => html`<tr data-id="${f.id}"><td><a href="${item(f.id)}">${f.id}</a></td>${columns.map((c) => html`<td>${cell(f.properties?.[c])}</td>`)}</tr>`)}
 </tbody></table></div>${paging}`;
-  return page(`${collection.title} · items`, [['Gridmap OGC API', '/ogc?f=html'], ['Collections', '/ogc/collections?f=html'], [collection.title, `/ogc/collections/${collection.id}?f=html`], ['items']], viewer, content, `/ogc/collections/${collection.id}/items?f=json`);
+  return page(`${collection.title} · items`, [['Gridmap OGC API', '/ogc?f=html'], ['Collections', '/ogc/collections?f=html'], [collection.title, `/ogc/collections/${collection.id}?f=html`], ['items']], reader, content, `/ogc/collections/${collection.id}/items?f=json`);
 }
 
-export function itemHtml(collection: Collection, feature: GeoJSON.Feature, sketch: Sketch | null, viewer: Viewer | undefined) {
+export function itemHtml(collection: Collection, feature: GeoJSON.Feature, sketch: Sketch | null, reader: Reader) {
   const content = html`${sketchSvg(sketch, () => '#')}
 <table data-testid="feature"><tbody>${Object.entries(feature.properties ?? {}).map(([k, v]) => html`<tr><th>${k}</th><td>${cell(v)}</td></tr>`)}</tbody></table>`;
-  return page(`${collection.title} ${String(feature.id)}`, [['Gridmap OGC API', '/ogc?f=html'], ['Collections', '/ogc/collections?f=html'], [collection.title, `/ogc/collections/${collection.id}?f=html`], ['items', `/ogc/collections/${collection.id}/items?f=html`], [String(feature.id)]], viewer, content, `/ogc/collections/${collection.id}/items/${String(feature.id)}?f=json`);
+  return page(`${collection.title} ${String(feature.id)}`, [['Gridmap OGC API', '/ogc?f=html'], ['Collections', '/ogc/collections?f=html'], [collection.title, `/ogc/collections/${collection.id}?f=html`], ['items', `/ogc/collections/${collection.id}/items?f=html`], [String(feature.id)]], reader, content, `/ogc/collections/${collection.id}/items/${String(feature.id)}?f=json`);
 }

@@ -1,4 +1,4 @@
-import express, { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import { actorOf, bearerToken } from '../../access/viewer.ts';
 import type { Config } from '../../config.ts';
@@ -63,7 +63,7 @@ function send(res: Response, format: Format, root: string, body: XmlValue) {
  * statuses are GeoReport's too: 404 for what does not exist (a request, a service, the jurisdiction), 403 for
  * a missing or invalid api_key or a caller who may not, and 400 for every other refusal (a body too large too).
  */
-const geoReportErrors: ErrorRequestHandler = (error, req, res, _next) => {
+function geoReportErrors(error: unknown, req: Request, res: Response) {
   const problem = asProblem(error);
   // a database outage stays 503 with its Retry-After: a client should come back, not give up
   const status = problem.status === 503 ? 503 : problem.status >= 500 ? 500 : problem.status === 403 || problem.status === 404 ? problem.status : 400;
@@ -74,7 +74,16 @@ const geoReportErrors: ErrorRequestHandler = (error, req, res, _next) => {
     ?? [{ code: status, description: problem.detail ?? problem.title }];
   res.status(status);
   send(res, req.path.toLowerCase().endsWith('.xml') ? 'xml' : 'json', 'errors', errors);
-};
+}
+
+/** A GeoReport route's handler, which answers itself (JSON or XML), its errors answered as GeoReport's. */
+async function geoReport<C extends { req: Request; res: Response }>(context: C, handle: (context: C) => Promise<void>) {
+  try {
+    await handle(context);
+  } catch (error) {
+    geoReportErrors(error, context.req, context.res);
+  }
+}
 
 function asProblem(error: unknown): Problem {
   // the body parsers': too large, too many parameters, malformed JSON, a charset other than UTF-8
@@ -83,6 +92,10 @@ function asProblem(error: unknown): Problem {
   if (typeof type === 'string' && typeof status === 'number' && status < 500) return toProblem(invalidParameter('body', `body: ${message ?? 'cannot be read'}`));
   return toProblem(error);
 }
+
+/** Runs a body parser (express middleware) in a handler, its error thrown. */
+const parsed = (parser: RequestHandler, req: Request, res: Response) =>
+  new Promise<void>((resolve, reject) => parser(req, res, ((error?: unknown) => (error ? reject(error) : resolve())) as NextFunction));
 
 export function open311Routes(database: Database, config: Config) {
   const { db } = database;
@@ -115,84 +128,121 @@ export function open311Routes(database: Database, config: Config) {
   }
   const viewerOf = (caller: Reporter | undefined) => (caller && 'viewer' in caller ? caller.viewer : undefined);
 
-  const router = Router();
   const form = express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 100 });
   const json = express.json({ limit: BODY_LIMIT });
+  /** The body of a report: a form, or JSON; their errors (too large, malformed) are GeoReport's too. */
+  const readBody = async (req: Request, res: Response) => {
+    for (const parser of [form, json]) await parsed(parser, req, res);
+  };
 
-  // the discovery document sits above the versions it lists; its changeset moves when the services change
-  router.get('/open311/discovery.:format', async (req, res) => {
-    const format = formatOf(req.params.format);
-    const changeset = await servicesChangedAt(db);
-    send(res, format, 'discovery', {
-      changeset,
-      contact: 'Gridmap: the administrators of this city\'s Gridmap',
-      key_service: 'api_key: the key the city\'s Gridmap admin issues each client application (POST /api/v1/open311/keys), or a Gridmap session token (POST /api/v1/auth/login)',
-      endpoints: [{
-        specification: 'http://wiki.open311.org/GeoReport_v2',
-        url: `${origin(req)}/open311/v2`,
-        changeset,
-        type: 'production',
-        formats: ['text/xml', 'application/json'],
-      }],
-    });
-  });
-
-  router.get('/open311/v2/services.:format', async (req, res) => {
-    const format = formatOf(req.params.format);
-    checkJurisdiction(req.query.jurisdiction_id, jurisdiction);
-    send(res, format, 'services', (await categories(db)).map(toService));
-  });
-
-  // no service has metadata: a definition without attributes, for clients that ask anyway
-  router.get('/open311/v2/services/:code.:format', async (req, res) => {
-    const format = formatOf(req.params.format);
-    checkJurisdiction(req.query.jurisdiction_id, jurisdiction);
-    const [service] = await categories(db, req.params.code);
-    if (!service) throw new DomainError('open311.service_not_found', `service_code ${req.params.code} is not a service here; see services.json`, { field: 'service_code' });
-    send(res, format, 'service_definition', { service_code: service.code, attributes: [] });
-  });
-
-  router.get('/open311/v2/requests.:format', async (req, res) => {
-    const format = formatOf(req.params.format);
-    checkJurisdiction(req.query.jurisdiction_id, jurisdiction);
-    const filter = parseRequestFilter(req.query);
-    const rows = await serviceRequests(db, viewerOf(await callerOf(req, req.query.api_key)), filter);
-    send(res, format, 'service_requests', rows.map(toServiceRequest));
-  });
-
-  router.get('/open311/v2/requests/:id.:format', async (req, res) => {
-    const format = formatOf(req.params.format);
-    checkJurisdiction(req.query.jurisdiction_id, jurisdiction);
-    const id = parseId(req.params.id, 'service_request_id');
-    const [row] = await serviceRequests(db, viewerOf(await callerOf(req, req.query.api_key)), { ids: [id] });
-    if (!row) throw new DomainError('open311.request_not_found', `service_request_id ${id}: no such request`, { field: 'service_request_id' });
-    send(res, format, 'service_requests', [toServiceRequest(row)]);
-  });
-
-  // 200, not 201: the GeoReport servers clients were written against answer 200, and some clients check for it
-  router.post('/open311/v2/requests.:format', form, json, async (req, res) => {
-    const format = formatOf(req.params.format);
-    const body: unknown = req.body;
-    // a multipart upload, or any body the parsers above do not read
-    if (body === undefined && req.is('*/*')) {
-      throw invalidParameter('body', 'body: send the parameters as application/x-www-form-urlencoded (or JSON), and media as a media_url');
-    }
-    if (Array.isArray(body)) throw invalidParameter('body', 'body: JSON must be an object of parameters');
-    // the spec sends every parameter in the form; some clients put api_key or jurisdiction_id in the URL
-    const params: Record<string, unknown> = { ...req.query, ...(body as object | undefined) };
-    checkJurisdiction(params.jurisdiction_id, jurisdiction);
-    const reporter = await callerOf(req, params.api_key);
-    if (!reporter) {
-      throw new DomainError('open311.forbidden', 'api_key: required to report; send the key the city\'s Gridmap admin issued your application, or a Gridmap session token', { field: 'api_key' });
-    }
-    const actor = 'app' in reporter ? { username: `open311 app ${reporter.app.id} (${reporter.app.name})`, request_id: String(req.id) } : actorOf(req);
-    const reported = await reportServiceRequest(db, reporter, actor, params);
-    if ('app' in reporter) await markUsed(db, reporter.app);
-    send(res, format, 'service_requests', [reported]);
-  });
-
-  router.use(geoReportErrors);
-  return router;
+  const open311 = { tags: ['open311'], undocumented: true as const };
+  const formatParams = { format: z.string() };
+  const services = { public: 'the issue categories, as Open311 services' };
+  const requests = { public: 'issues without personal data: no description, the point to ~100 m' };
+  // reading is public, for transparency; an issue's description, media and exact point go only to a caller who may
+  // read it (by bearer token or api_key), not to the others. Parameters GeoReport does not know are ignored: no query
+  // is declared, each handler reads its own (service.ts)
+  return [
+    // the discovery document sits above the versions it lists; its changeset moves when the services change
+    route({
+      method: 'GET', path: '/open311/discovery.:format', ...open311, summary: 'The discovery document: the GeoReport v2 endpoint and its formats',
+      allow: { public: 'Open311 service discovery holds no data' }, params: formatParams,
+      answer: { description: 'the discovery document, in JSON or XML' },
+      handle: (context) => geoReport(context, async ({ req, res, params }) => {
+        const format = formatOf(params.format);
+        const changeset = await servicesChangedAt(db);
+        send(res, format, 'discovery', {
+          changeset,
+          contact: 'Gridmap: the administrators of this city\'s Gridmap',
+          key_service: 'api_key: the key the city\'s Gridmap admin issues each client application (POST /api/v1/open311/keys), or a Gridmap session token (POST /api/v1/auth/login)',
+          endpoints: [{
+            specification: 'http://wiki.open311.org/GeoReport_v2',
+            url: `${origin(req)}/open311/v2`,
+            changeset,
+            type: 'production',
+            formats: ['text/xml', 'application/json'],
+          }],
+        });
+      }),
+    }),
+    route({
+      method: 'GET', path: '/open311/v2/services.:format', ...open311, summary: 'The services: the issue categories', allow: services, params: formatParams,
+      answer: { description: 'the services, in JSON or XML' },
+      handle: (context) => geoReport(context, async ({ req, res, params }) => {
+        const format = formatOf(params.format);
+        checkJurisdiction(req.query.jurisdiction_id, jurisdiction);
+        send(res, format, 'services', (await categories(db)).map(toService));
+      }),
+    }),
+    // no service has metadata: a definition without attributes, for clients that ask anyway
+    route({
+      method: 'GET', path: '/open311/v2/services/:code.:format', ...open311, summary: 'A service\'s definition (no attributes)', allow: services,
+      params: { code: z.string(), ...formatParams },
+      answer: { description: 'the service definition, in JSON or XML' },
+      handle: (context) => geoReport(context, async ({ req, res, params }) => {
+        const format = formatOf(params.format);
+        checkJurisdiction(req.query.jurisdiction_id, jurisdiction);
+        const [service] = await categories(db, params.code);
+        if (!service) throw new DomainError('open311.service_not_found', `service_code ${params.code} is not a service here; see services.json`, { field: 'service_code' });
+        send(res, format, 'service_definition', { service_code: service.code, attributes: [] });
+      }),
+    }),
+    route({
+      method: 'GET', path: '/open311/v2/requests.:format', ...open311, summary: 'Service requests (issues), filtered as GeoReport v2 lists', allow: requests,
+      params: formatParams,
+      answer: { description: 'the service requests, in JSON or XML' },
+      handle: (context) => geoReport(context, async ({ req, res, params }) => {
+        const format = formatOf(params.format);
+        checkJurisdiction(req.query.jurisdiction_id, jurisdiction);
+        const filter = parseRequestFilter(req.query);
+        const rows = await serviceRequests(db, viewerOf(await callerOf(req, req.query.api_key)), filter);
+        send(res, format, 'service_requests', rows.map(toServiceRequest));
+      }),
+    }),
+    route({
+      method: 'GET', path: '/open311/v2/requests/:id.:format', ...open311, summary: 'A service request (an issue)', allow: requests,
+      params: { id: z.string(), ...formatParams },
+      answer: { description: 'the service request, in JSON or XML' },
+      handle: (context) => geoReport(context, async ({ req, res, params }) => {
+        const format = formatOf(params.format);
+        checkJurisdiction(req.query.jurisdiction_id, jurisdiction);
+        const id = parseId(params.id, 'service_request_id');
+        const [row] = await serviceRequests(db, viewerOf(await callerOf(req, req.query.api_key)), { ids: [id] });
+        if (!row) throw new DomainError('open311.request_not_found', `service_request_id ${id}: no such request`, { field: 'service_request_id' });
+        send(res, format, 'service_requests', [toServiceRequest(row)]);
+      }),
+    }),
+    // 200, not 201: the GeoReport servers clients were written against answer 200, and some clients check for it
+    route({
+      method: 'POST', path: '/open311/v2/requests.:format', ...open311, summary: 'Report a service request: an issue at a point, on the wall of its grid',
+      // the guard cannot read an api_key sent in the form: the route authenticates it, and allows the roles that may
+      // create issues, in their scope, as POST /api/v1/issues does
+      allow: { public: 'Open311 clients send their api_key in the body' }, params: formatParams,
+      body: { raw: { 'application/x-www-form-urlencoded': { type: 'object' }, 'application/json': { type: 'object' } } },
+      answer: { description: 'the request reported, in JSON or XML' },
+      handle: (context) => geoReport(context, async ({ req, res, params }) => {
+        await readBody(req, res);
+        const format = formatOf(params.format);
+        const body: unknown = req.body;
+        // a multipart upload, or any body the parsers above do not read
+        if (body === undefined && req.is('*/*')) {
+          throw invalidParameter('body', 'body: send the parameters as application/x-www-form-urlencoded (or JSON), and media as a media_url');
+        }
+        if (Array.isArray(body)) throw invalidParameter('body', 'body: JSON must be an object of parameters');
+        // the spec sends every parameter in the form; some clients put api_key or jurisdiction_id in the URL
+        const sent: Record<string, unknown> = { ...req.query, ...(body as object | undefined) };
+        checkJurisdiction(sent.jurisdiction_id, jurisdiction);
+        const reporter = await callerOf(req, sent.api_key);
+        if (!reporter) {
+          throw new DomainError('open311.forbidden', 'api_key: required to report; send the key the city\'s Gridmap admin issued your application, or a Gridmap session token', { field: 'api_key' });
+        }
+        const actor = 'app' in reporter ? { username: `open311 app ${reporter.app.id} (${reporter.app.name})`, request_id: String(req.id) } : actorOf(req);
+        const reported = await reportServiceRequest(db, reporter, actor, sent);
+        if ('app' in reporter) await markUsed(db, reporter.app);
+        send(res, format, 'service_requests', [reported]);
+      }),
+    }),
+  ];
 }
 
 /** An application's Open311 key as listed: never the key itself. */

@@ -3,8 +3,11 @@ import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { apiFetch, getJson, problemOf, sendJson } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
 
-interface OgcCollection { id: string; title: string }
-interface Row { id: string; title: string; count: number }
+/** The collections the account reads at /ogc, and a page of one's items (its numberMatched: how many it holds). */
+type Collections = ApiAnswer<'GET /ogc/collections'>;
+type Items = ApiAnswer<'GET /ogc/collections/:collectionId/items'>;
+// a first page (no cursor) always has numberMatched; the answer's type has it optional, as the pages a GIS follows lack it
+interface Row { id: string; title: string; count: Items['numberMatched'] }
 type AccessKeys = ApiAnswer<'GET /api/v1/auth/keys'>;
 type NewKey = ApiAnswer<'POST /api/v1/auth/keys'>;
 
@@ -26,8 +29,8 @@ export function GisPanel() {
   useEffect(() => {
     let current = true;
     (async () => {
-      const { collections } = await getJson<{ collections: OgcCollection[] }>('/ogc/collections');
-      const counts = await Promise.all(collections.map((c) => getJson<{ numberMatched: number }>(`/ogc/collections/${c.id}/items?limit=1`)));
+      const { collections } = await getJson<Collections>('/ogc/collections');
+      const counts = await Promise.all(collections.map((c) => getJson<Items>(`/ogc/collections/${c.id}/items?limit=1`)));
       if (current) setRows(collections.map((c, i) => ({ id: c.id, title: c.title, count: counts[i].numberMatched })));
     })().catch((e: Error) => current && setError(e.message));
     return () => void (current = false);
@@ -64,7 +67,7 @@ export function GisPanel() {
       {rows && (
         <table className="gis-collections" data-testid="gis-collections">
           <thead><tr><th>{t('gis.layer')}</th><th>id</th><th>{t('gis.features')}</th></tr></thead>
-          <tbody>{rows.map((r) => <tr key={r.id} data-collection={r.id}><td>{r.title}</td><td><code>{r.id}</code></td><td className="number">{r.count.toLocaleString()}</td></tr>)}</tbody>
+          <tbody>{rows.map((r) => <tr key={r.id} data-collection={r.id}><td>{r.title}</td><td><code>{r.id}</code></td><td className="number">{r.count?.toLocaleString()}</td></tr>)}</tbody>
         </table>
       )}
       <h3>{t('gis.keys')}</h3>
