@@ -33,14 +33,6 @@ export const COVERAGE_READERS: readonly Role[] = ['admin', 'planner', 'leader', 
 
 export const MAP_RESOURCES: ResourceName[] = ['districts', 'streets', 'communities', 'grids', 'buildings', 'members', 'units', 'issues'];
 
-const resourceRules = (name: ResourceName): AccessRule[] => [
-  { method: 'GET', path: `/api/v1/${name}`, allow: { resource: name, action: 'read' } },
-  { method: 'GET', path: `/api/v1/${name}/:id`, allow: { resource: name, action: 'read' } },
-  { method: 'POST', path: `/api/v1/${name}`, allow: { resource: name, action: 'create' } },
-  { method: 'PATCH', path: `/api/v1/${name}/:id`, allow: { resource: name, action: 'update' } },
-  { method: 'DELETE', path: `/api/v1/${name}/:id`, allow: { resource: name, action: 'delete' } },
-];
-
 export const ACCESS_RULES: AccessRule[] = [
   { method: 'GET', path: '/api/v1/health', allow: { public: 'load balancers and monitoring' } },
   { method: 'POST', path: '/api/v1/auth/login', allow: { public: 'signing in' } },
@@ -62,12 +54,6 @@ export const ACCESS_RULES: AccessRule[] = [
   // a new city's checklist: counts over the whole map
   { method: 'GET', path: '/api/v1/setup', allow: { roles: ['admin'] } },
 
-  // before /grids/:id and /communities/:id, which would take "unassigned" and "tree" for ids
-  { method: 'GET', path: '/api/v1/grids/unassigned', allow: { resource: 'buildings', action: 'read' } },
-  {
-    method: 'GET', path: '/api/v1/communities/:id/tree',
-    allow: { resource: 'communities', action: 'read', roles: ['admin', 'planner', 'dispatcher', 'leader', 'grid_worker'] },
-  },
   // grid planning (server/features/planning): boundaries are grids' to change; history and past boundaries are read like grids
   { method: 'POST', path: '/api/v1/grids/merge', allow: { resource: 'grids', action: 'delete' } },
   { method: 'POST', path: '/api/v1/grids/:id/redraw', allow: { resource: 'grids', action: 'update' } },
@@ -115,11 +101,6 @@ export const ACCESS_RULES: AccessRule[] = [
   { method: 'GET', path: '/tiles/*rest', allow: { roles: 'any' } },
   // issue and dispatch changes in the caller's scope (filtered per viewer in SQL)
   { method: 'GET', path: '/api/v1/events', allow: { roles: 'any' } },
-  ...MAP_RESOURCES.flatMap(resourceRules),
-  { method: 'GET', path: '/api/v1/export/:layer', allow: { resource: ':layer', action: 'read' } },
-  { method: 'POST', path: '/api/v1/import/:layer', allow: { resource: ':layer', action: 'create' } },
-  // its owner's, or any for an admin: checked where it is read
-  { method: 'GET', path: '/api/v1/imports/:id', allow: { roles: 'any' } },
 
   // OGC API – Features (server/features/ogc): the guard lets every GET through, and the routes decide what the
   // caller reads, with the bearer token when one is sent (an unknown path is then a 404, not a 401)

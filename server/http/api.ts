@@ -3,11 +3,20 @@ import { dirname } from 'node:path';
 import type { z } from 'zod';
 import type { Config } from '../config.ts';
 import type { Database } from '../db/database.ts';
+import { communityRoutes } from '../features/communities/routes.ts';
 import { coverageRoutes } from '../features/coverage/routes.ts';
+import { exportRoutes } from '../features/export/routes.ts';
+import { gridRoutes } from '../features/grids/routes.ts';
+import { importJobRoutes, importRoutes } from '../features/import/routes.ts';
+import { districts, streets } from '../features/areas/resource.ts';
+import { buildings } from '../features/buildings/resource.ts';
+import { issues } from '../features/issues/resource.ts';
+import { members } from '../features/members/resource.ts';
+import { units } from '../features/units/resource.ts';
 import { openApiDocument } from './openapi.ts';
-import type { ResourceDefinition } from '../access/resource.ts';
 import { openApiDocument as handWritten } from '../features/openapi/document.ts';
 import { RESOURCES } from '../features/resources.ts';
+import { featureResource } from './feature-resource.ts';
 import { route, type AnyRoute, type RawBody } from './route.ts';
 
 const SWAGGER_UI = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
@@ -25,23 +34,23 @@ const DOCS_INIT = `SwaggerUIBundle({
   url: new URLSearchParams(location.search).get('spec') === 'ogc' ? '/ogc/api' : '/api/v1/openapi.json',
   dom_id: '#docs', deepLinking: true, persistAuthorization: true });`;
 
-// the routes not yet in the table are described by hand, until they are
-function described(routes: readonly AnyRoute[], resources: ResourceDefinition[]) {
+/** The API's description: the table's routes, and those not yet in the table described by hand, until they are. */
+export function apiDocument(routes: readonly AnyRoute[]) {
   const generated = openApiDocument(routes);
-  const old = handWritten(resources);
+  const old = handWritten();
   return { ...generated, paths: { ...old.paths, ...generated.paths }, components: { ...generated.components, schemas: { ...old.components.schemas, ...generated.components.schemas } } };
 }
 
 const documentation = { public: 'the API description holds no data' };
 
 /** The API description, read from the table it describes, and a page that reads it (Swagger UI, from the package: no internet). */
-const docsRoutes = (routes: readonly AnyRoute[], resources: ResourceDefinition[]) => {
+const docsRoutes = (routes: readonly AnyRoute[]) => {
   let document: string | undefined;
   return [
     route({
       method: 'GET', path: '/api/v1/openapi.json', tags: ['service'], summary: 'This description of the API (OpenAPI 3.0)', allow: documentation,
       answer: { description: 'the OpenAPI document' },
-      handle: ({ res }) => void res.type('application/json').send(document ??= JSON.stringify(described(routes, resources))),
+      handle: ({ res }) => void res.type('application/json').send(document ??= JSON.stringify(apiDocument(routes))),
     }),
     route({
       method: 'GET', path: '/api/v1/docs', tags: ['service'], summary: 'A page to read and try the API', allow: documentation, undocumented: true,
@@ -80,11 +89,17 @@ export function apiRoutes(database: Database, _config: Config) {
 
     // dispatching: volunteers, dispatches, the event stream; the vector tiles (moving in)
 
-    // the map resources' REST routes, export, import and import jobs (moving in)
+    // the map resources' REST routes (/grids/unassigned before /grids/:id), export, import and import jobs
+    ...gridRoutes(database),
+    ...communityRoutes(database),
+    ...[districts, streets, buildings, members, units, issues].flatMap((resource) => featureResource(database, resource)),
+    ...exportRoutes(database, RESOURCES),
+    ...importRoutes(database, RESOURCES),
+    ...importJobRoutes(database),
 
     // OGC API – Features and Open311 (moving in)
   ];
-  return [...routes, ...docsRoutes(routes, RESOURCES)];
+  return [...routes, ...docsRoutes(routes)];
 }
 
 type Routes = ReturnType<typeof apiRoutes>[number];

@@ -67,6 +67,8 @@ export interface RouteSpec<
   params?: P;
   /** every query parameter the route takes: any other is a 400 naming it (a route that declares none reads none) */
   query?: Q;
+  /** the problem for a query parameter not declared, where not the usual 400 (a resource's list names its filters) */
+  unknownParameter?: (name: string, allowed: string[]) => Error;
   headers?: HeaderDoc[];
   body?: B;
   answer: Answer<S>;
@@ -98,10 +100,11 @@ export const rulesOf = (routes: readonly AnyRoute[]): AccessRule[] => routes.map
 export const BODY_LIMIT = '16mb';
 const jsonBody = express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/geo+json', 'application/*+json'] });
 
-function parseParameters(declared: Parameters | undefined, sent: Record<string, unknown>) {
+function parseParameters(declared: Parameters | undefined, sent: Record<string, unknown>, unknownParameter?: AnyRoute['unknownParameter']) {
   if (declared) {
     const allowed = Object.keys(declared);
     const unknown = Object.keys(sent).find((key) => !allowed.includes(key));
+    if (unknown && unknownParameter) throw unknownParameter(unknown, allowed);
     if (unknown) throw invalidParameter(unknown, allowed.length ? `${unknown} is not a parameter here; use ${allowed.join(', ')}` : `${unknown} is not a parameter here`);
   }
   const parsed: Record<string, unknown> = {};
@@ -129,7 +132,7 @@ export function routerOf(routes: readonly AnyRoute[], { checkAnswers = false } =
   for (const spec of routes) {
     const handle: RequestHandler = async (req, res, next) => {
       const params = parseParameters(spec.params, req.params);
-      const query = parseParameters(spec.query, req.query);
+      const query = parseParameters(spec.query, req.query, spec.unknownParameter);
       const body = isZod(spec.body) && !(req.body === undefined && spec.body.safeParse(undefined).success) ? parseBody(spec.body, req.body) : undefined;
       res.status(spec.answer.status ?? 200);
       const answer = await spec.handle({ req, res, next, viewer: req.viewer!, params, query, body });

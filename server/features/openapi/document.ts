@@ -1,15 +1,11 @@
 import { z } from 'zod';
-import { MAX_FEATURES, resourceGeometry } from '../../access/resource.ts';
 import { ERROR_CODES } from '../../domain/errors.ts';
-import type { ResourceDefinition } from '../../access/resource.ts';
 import { mayRead, mayWrite, type ResourceName } from '../../access/policy.ts';
 import { ACCESS_RULES, MAP_RESOURCES, type AccessRule } from '../../access/rules.ts';
 import { ROLES } from '../../access/viewer.ts';
 import { keyBody, MAX_KEYS } from '../accounts/keys.ts';
 import { open311KeyBody } from '../open311/keys.ts';
 import { newUserSchema, userChangeSchema } from '../accounts/service.ts';
-import { IMPORT_CRS, IMPORT_MODES } from '../import/service.ts';
-import { IMPORT_EXTRA } from '../import/mapping.ts';
 import { dispatchBody } from '../dispatch/routes.ts';
 import { DISPATCH_ACTIONS } from '../dispatch/service.ts';
 import { SKILLS } from '../members/resource.ts';
@@ -18,7 +14,6 @@ import { MAX_PHOTO_BYTES, MAX_PHOTOS } from '../issues/photos.ts';
 import { categoryBody, categoryPatch, decisionBody, extensionBody, transitionBody } from '../issues/routes.ts';
 import { ISSUE_STATUSES } from '../issues/resource.ts';
 import { monthlyBody } from '../walls/monthly.ts';
-import { IMPORT_FORMATS } from '../import/sources.ts';
 import { TILE_LAYERS } from '../tiles/layers.ts';
 import { MIN_GRID_AREA_M2 } from '../planning/change.ts';
 import { planningBodies } from '../planning/routes.ts';
@@ -58,7 +53,7 @@ const pascal = (name: string) => name.replace(/(^|_)(\w)/g, (_, __, c: string) =
  * The OpenAPI 3.0 document of the API, built from the resource definitions and their zod schemas: the
  * contract the server enforces is the one it publishes.
  */
-export function openApiDocument(resources: ResourceDefinition[]) {
+export function openApiDocument() {
   const schemas: Record<string, unknown> = {
     Problem: {
       type: 'object',
@@ -91,119 +86,7 @@ export function openApiDocument(resources: ResourceDefinition[]) {
       },
     },
     '/api/v1/map/config': { get: { summary: 'What the web map needs (the configured basemap)', tags: ['service'], responses: { 200: { description: 'map configuration' } } } },
-    '/api/v1/grids/unassigned': {
-      get: { summary: 'Buildings, members and issues that no grid covers', tags: ['grids'], responses: { 200: geojson('a FeatureCollection; each feature has a `layer` property', '#/components/schemas/FeatureCollection') } },
-    },
-    '/api/v1/communities/{id}/tree': {
-      get: {
-        summary: 'The Party organisation along the map: community → grids → buildings, with counts', tags: ['communities'],
-        parameters: [idParameter],
-        responses: { 200: { description: 'the tree' }, 404: problemResponse('no such community') },
-      },
-    },
   };
-
-  const layer = { name: 'layer', in: 'path', required: true, schema: { type: 'string', enum: resources.map((r) => r.name) } };
-  paths['/api/v1/import/{layer}'] = {
-    post: {
-      summary: 'Import a file into a layer, in one transaction (everything or nothing)', tags: ['import and export'],
-      description: 'GeoJSON FeatureCollection, newline-delimited GeoJSON, CSV or an Excel .xlsx sheet (a `wkt` column, `lon` and `lat`, or for point layers the building: `building_code`, or `building` and `community`), a zipped Shapefile, or (buildings only) an OpenStreetMap extract as .osm XML or .osm.pbf, in any coordinate system PostGIS knows (a .prj, a GeoJSON crs, or srid). Properties are checked as in a POST; ids and derived properties in the file are ignored. Properties are checked as in a POST; ids and derived properties in the file are ignored.',
-      parameters: [
-        layer,
-        { name: 'format', in: 'query', description: 'else taken from Content-Type', schema: { type: 'string', enum: [...IMPORT_FORMATS] } },
-        { name: 'crs', in: 'query', description: 'coordinates from Chinese web maps are converted to WGS 84', schema: { type: 'string', enum: [...IMPORT_CRS], default: 'wgs84' } },
-        { name: 'srid', in: 'query', description: 'the EPSG code the coordinates are in (e.g. 4545: CGCS2000 3-degree Gauss–Krüger CM 108E); wins over the file\'s .prj or crs; PostGIS transforms to WGS 84', schema: { type: 'integer', minimum: 1 } },
-        { name: 'encoding', in: 'query', description: 'the text encoding of a CSV or a shapefile\'s DBF (gbk, gb18030, big5, utf-8 …); wins over the .cpg and the DBF\'s language driver byte; default UTF-8', schema: { type: 'string' } },
-        { name: 'dry_run', in: 'query', description: 'check everything, write nothing', schema: { type: 'boolean', default: false } },
-        { name: 'repair', in: 'query', description: 'make invalid polygons valid (ST_MakeValid) where the result is still the right type; the report lists them', schema: { type: 'boolean', default: false } },
-        { name: 'fields', in: 'query', description: 'property:column pairs, comma-separated (code:SQDM,name:SQMC; CSV headers in Chinese too): each column is read as that property; in a CSV or Excel table also the columns that place a row (lon, lat, wkt, building_code, building, community). A property the layer lacks is a 400, a column the file lacks a 422, both naming `fields`', schema: { type: 'string' } },
-        { name: 'extra', in: 'query', description: 'columns neither mapped nor named like a property: ignore (listed in the report as `ignored_columns`) or reject (each row that has one is refused)', schema: { type: 'string', enum: [...IMPORT_EXTRA], default: 'ignore' } },
-        { name: 'mode', in: 'query', description: 'insert; upsert (layers with a natural key: code for communities and grids, external_id for buildings, members, units): rows whose key is stored update that row, the others are inserted; replace: upsert one community\'s buildings, members or units and delete its others (with `community`; one transaction under the map\'s write lock)', schema: { type: 'string', enum: [...IMPORT_MODES], default: 'insert' } },
-        { name: 'community', in: 'query', description: 'with mode=replace: the community whose rows the file replaces', schema: { type: 'integer', minimum: 1 } },
-        { name: 'Accept', in: 'header', description: 'application/x-ndjson: once the upload is in, 200 with a JSON line of progress ({"progress": {phase, bytes, total_bytes, read, rejected, imported, to_write}}) at each phase and at most four a second, then {"status", "report"} or {"status", "problem"}', schema: { type: 'string' } },
-        { name: 'Idempotency-Key', in: 'header', description: 'a retry with the same key is answered with the first outcome (header Idempotent-Replayed) instead of importing again; after an interrupted or failed import it runs again', schema: { type: 'string', minLength: 1, maxLength: 200 } },
-      ],
-      requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
-      responses: {
-        201: { description: 'imported: the report (read, imported, inserted, updated, deleted, repaired, columns, mapped, ignored_columns); Location names the import job' }, 200: { description: 'a clean dry run: the report' },
-        400: problemResponse('an unreadable file or a bad parameter'), 409: problemResponse('an import with this Idempotency-Key is still running'),
-        413: problemResponse('over a limit (the problem names it: bytes, features, recordBytes, depth, unpackedBytes, osmNodes)'), 415: problemResponse('unknown format'),
-        503: problemResponse('the server stopped during the import: nothing was written; send it again'),
-        422: problemResponse('rows rejected: the report lists each with its row number and reason; nothing was written'),
-      },
-    },
-  };
-  paths['/api/v1/imports/{id}'] = {
-    get: {
-      summary: 'An import job: its state and, once done, what it answered', tags: ['import and export'],
-      description: 'state is running (with `read`, the rows read so far), written, checked (a clean dry run), rejected, refused, interrupted (the server stopped; rolled back) or failed; `status` and `answer` are the HTTP status and body it answered with. Its owner reads it, or an admin.',
-      parameters: [idParameter],
-      responses: { 200: { description: 'the job' }, 404: problemResponse('no such import of yours') },
-    },
-  };
-  paths['/api/v1/export/{layer}'] = {
-    get: {
-      summary: 'The whole layer, streamed', tags: ['import and export'],
-      parameters: [
-        layer, { name: 'format', in: 'query', schema: { type: 'string', enum: ['geojson', 'ndjson', 'csv'], default: 'geojson' } },
-        { name: 'crs', in: 'query', description: 'the datum of the coordinates written: WGS 84 as stored, or shifted for a Chinese web map (AMap/Tencent: gcj02, Baidu: bd09)', schema: { type: 'string', enum: ['wgs84', 'gcj02', 'bd09'], default: 'wgs84' } },
-      ],
-      responses: { 200: { description: 'GeoJSON, newline-delimited GeoJSON, or CSV with a `wkt` column' }, 400: problemResponse('a wrong format or crs'), 404: problemResponse('no such layer') },
-    },
-  };
-
-  for (const def of resources) {
-    const name = pascal(def.singular.replace(/ /g, '_'));
-    const geometry = resourceGeometry(def);
-    // Properties with defaults may be left out of a POST.
-    const posted = def.properties.partial(Object.fromEntries(Object.keys(def.defaults).map((key) => [key, true])) as Record<string, true>).strict();
-    const feature = z.object({ type: z.literal('Feature'), geometry, properties: posted });
-    schemas[`${name}Properties`] = schema(posted);
-    schemas[`${name}Feature`] = schema(feature);
-    schemas[`${name}Patch`] = schema(z.strictObject({ type: z.literal('Feature').optional(), geometry: geometry.optional(), properties: def.properties.partial().strict().optional() }));
-    const featureRef = { $ref: `#/components/schemas/${name}Feature` };
-    const readOnly = `Read-only, derived or kept by Gridmap: ${def.readOnly.join(', ')}. Omitted properties take their defaults: ${JSON.stringify(def.defaults)}.`;
-    const tags = [def.name];
-    paths[`/api/v1/${def.name}`] = {
-      get: {
-        summary: `List ${def.name}`, tags,
-        parameters: [
-          { name: 'bbox', in: 'query', description: 'minLon,minLat,maxLon,maxLat (WGS 84): features that intersect it', schema: { type: 'string' } },
-          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: MAX_FEATURES, default: 100 } },
-          { name: 'after', in: 'query', description: 'the last id of the previous page (follow the `next` link)', schema: { type: 'integer', minimum: 1 } },
-          ...Object.entries(def.filters).map(([filter, { type }]) => ({ name: filter, in: 'query', schema: { type: type === 'text' ? 'string' : type } })),
-        ],
-        responses: { 200: geojson(`a page of ${def.name}`, '#/components/schemas/FeatureCollection'), 400: problemResponse('a bad parameter, named in `field`') },
-      },
-      post: {
-        summary: `Create one ${def.singular}, or many at once (all or nothing)`, description: readOnly, tags,
-        requestBody: {
-          required: true,
-          content: { 'application/geo+json': { schema: { oneOf: [featureRef, { type: 'object', required: ['type', 'features'], properties: { type: { type: 'string', enum: ['FeatureCollection'] }, features: { type: 'array', items: featureRef, maxItems: MAX_FEATURES } } }] } } },
-        },
-        responses: {
-          201: geojson('the stored feature(s), with their ids and derived links'),
-          400: problemResponse('malformed JSON or a wrong field'), 409: problemResponse('a duplicate'), 413: problemResponse('body too large'),
-          422: problemResponse('invalid geometry, an unknown reference or a broken map rule'),
-        },
-      },
-    };
-    paths[`/api/v1/${def.name}/{id}`] = {
-      get: { summary: `One ${def.singular}`, tags, parameters: [idParameter], responses: { 200: geojson('the feature; its version is the ETag'), 404: problemResponse('no such id') } },
-      patch: {
-        summary: `Change properties and/or the geometry of a ${def.singular}`, description: `${readOnly} Send If-Match with the ETag to refuse overwriting someone else's change.`, tags,
-        parameters: [idParameter, { name: 'If-Match', in: 'header', schema: { type: 'string' } }],
-        requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${name}Patch` } } } },
-        responses: { 200: geojson('the stored feature'), 400: problemResponse('a wrong field'), 404: problemResponse('no such id'), 412: problemResponse('changed since the If-Match version'), 422: problemResponse('invalid geometry or a broken map rule') },
-      },
-      delete: {
-        summary: `Delete a ${def.singular}`, tags,
-        parameters: [idParameter, { name: 'If-Match', in: 'header', schema: { type: 'string' } },
-          ...(def.name === 'grids' ? [{ name: 'merge_into', in: 'query', description: 'an adjacent grid that takes the area and what it holds', schema: { type: 'integer' } }] : [])],
-        responses: { 204: { description: 'deleted' }, 404: problemResponse('no such id'), 409: problemResponse('still holds what must go somewhere first'), 412: problemResponse('changed since the If-Match version') },
-      },
-    };
-  }
 
   paths['/api/v1/auth/login'] = {
     post: {
