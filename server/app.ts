@@ -68,8 +68,9 @@ export function createApp({ database, config, logger }: { database: Database; co
   // the rules not yet in the table first: /issues/metrics and /issues/possible-duplicates before the table's /issues/:id
   app.use(accessGuard(database, [...ACCESS_RULES, ...rulesOf(routes)]));
   // until they move into the table before /issues/:id, which would take "metrics" and "possible-duplicates" for ids
-  const issueRouter = issueRoutes(database);
-  app.get(['/api/v1/issues/metrics', '/api/v1/issues/possible-duplicates'], issueRouter);
+  const [issueRouter, wallRouter] = [issueRoutes(database), wallRoutes(database)];
+  app.get('/api/v1/issues/possible-duplicates', issueRouter);
+  app.get('/api/v1/issues/metrics', wallRouter);
   app.use(routerOf(routes, { checkAnswers: config.GRIDMAP_CHECK_ANSWERS === 'on' }));
   // Sign-in and Open311 parse their own small bodies: all come before the JSON body parser.
   app.use(accountRoutes(database, config, { password: DEMO_PASSWORD, accounts: DEMO_ACCOUNTS }));
@@ -88,7 +89,7 @@ export function createApp({ database, config, logger }: { database: Database; co
   app.use(eventRoutes(database));
   app.use(issueRouter);
   app.use(photoRoutes(database));
-  app.use(wallRoutes(database));
+  app.use(wallRouter);
   app.use(monthlyRoutes(database));
   app.use(tileRoutes(database));
   app.use(ogcRoutes(database));
