@@ -23,6 +23,12 @@ const sentProperties = z.custom<Record<string, unknown>>((v) => typeof v === 'ob
 
 const pascal = (name: string) => name.replace(/(^|_| )(\w)/g, (_, __, c: string) => c.toUpperCase());
 
+/** A schema as the document draws it, for a looser one to carry: the bodies take properties that validProperties checks after. */
+const drawn = (type: z.ZodType, io?: 'input' | 'output') => {
+  const { $schema: _, ...doc } = jsonSchema(type, io);
+  return doc;
+};
+
 const links = z.array(z.object({ rel: z.string(), type: z.string(), href: z.string() }));
 
 const ifMatch: HeaderDoc = { name: 'If-Match', schema: { type: 'string' } };
@@ -38,11 +44,9 @@ export function featureResource(database: Database, def: ResourceDefinition) {
   // Sent properties are checked by validProperties (defaults, read-only ones named, fields prefixed); the document
   // says what it takes: the resource's properties, those with defaults left out at will.
   const posted = def.properties.partial(Object.fromEntries(Object.keys(def.defaults).map((key) => [key, true])) as Record<string, true>).strict();
-  const { $schema: _, ...postedDoc } = jsonSchema(posted);
-  const { $schema: __, ...patchedDoc } = jsonSchema(def.properties.partial().strict());
   const feature = z.object({
     type: z.literal('Feature'), id: z.unknown().optional(), geometry,
-    properties: sentProperties.nullable().meta(postedDoc),
+    properties: sentProperties.nullable().meta(drawn(posted)),
   }).meta({ id: `${name}Feature` });
   const createBody = z.discriminatedUnion('type', [
     feature,
@@ -51,7 +55,7 @@ export function featureResource(database: Database, def: ResourceDefinition) {
   const patchBody = z.object({
     type: z.literal('Feature').optional(),
     geometry: geometry.optional(),
-    properties: sentProperties.optional().meta(patchedDoc),
+    properties: sentProperties.optional().meta(drawn(def.properties.partial().strict())),
   }).strict().refine((b) => b.geometry !== undefined || (b.properties && Object.keys(b.properties).length > 0), {
     message: 'give properties and/or a geometry to change',
   }).meta({ id: `${name}Patch` });
@@ -70,9 +74,8 @@ export function featureResource(database: Database, def: ResourceDefinition) {
 
   // A stored row as the API answers it: its properties as the table holds them (read-only ones too), masked as the
   // viewer's role sees them; checked as an object, drawn in the document as the resource's properties.
-  const { $schema: ___, ...propertiesDoc } = jsonSchema(def.properties, 'output');
   const storedFeature = answerFeatureMaybePlaced(z.record(z.string(), z.unknown()).meta({
-    id: `${name}Properties`, description: `a ${def.singular}'s properties, and the read-only ${def.readOnly.join(', ')}`, ...propertiesDoc,
+    id: `${name}Properties`, description: `a ${def.singular}'s properties, and the read-only ${def.readOnly.join(', ')}`, ...drawn(def.properties, 'output'),
   }));
   const storedCollection = answerCollection(storedFeature, { numberReturned: z.number() });
   const page = answerCollection(storedFeature, { numberMatched: z.number(), numberReturned: z.number(), links });
