@@ -53,7 +53,7 @@ const text = (field: string, description: string) => queryParameter(field, 'text
 export const importRoutes = (database: Database, resources: ResourceDefinition[]) => [
   route({
     method: 'POST', path: '/api/v1/import/:layer', tags, summary: 'Import a file into a layer, in one transaction (everything or nothing)',
-    description: 'GeoJSON FeatureCollection, newline-delimited GeoJSON, CSV or an Excel .xlsx sheet (a `wkt` column, `lon` and `lat`, or for point layers the building: `building_code`, or `building` and `community`), a zipped Shapefile, or (buildings only) an OpenStreetMap extract as .osm XML or .osm.pbf, in any coordinate system PostGIS knows (a .prj, a GeoJSON crs, or srid). Properties are checked as in a POST; ids and derived properties in the file are ignored. Properties are checked as in a POST; ids and derived properties in the file are ignored.',
+    description: 'GeoJSON FeatureCollection, newline-delimited GeoJSON, CSV or an Excel .xlsx sheet (a `wkt` column, `lon` and `lat`, or for point layers the building: `building_code`, or `building` and `community`), a zipped Shapefile, or (buildings only) an OpenStreetMap extract as .osm XML or .osm.pbf, in any coordinate system PostGIS knows (a .prj, a GeoJSON crs, or srid). Properties are checked as in a POST; ids and derived properties in the file are ignored.',
     allow: { resource: ':layer', action: 'create' },
     params: {
       layer: parameter((value) => {
