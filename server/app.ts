@@ -11,20 +11,8 @@ import type { Database } from './db/database.ts';
 import { DEMO_ACCOUNTS, DEMO_PASSWORD } from '../data/demo-accounts.ts';
 import { accessGuard } from './http/guard.ts';
 import { apiRoutes } from './http/api.ts';
-import { BODY_LIMIT, routerOf, rulesOf } from './http/route.ts';
-import { ACCESS_RULES } from './access/rules.ts';
-import { districts, streets } from './features/areas/resource.ts';
-import { buildings } from './features/buildings/resource.ts';
-import { communityRoutes } from './features/communities/routes.ts';
-import { gridRoutes } from './features/grids/routes.ts';
-import { issues } from './features/issues/resource.ts';
+import { routerOf, rulesOf } from './http/route.ts';
 import { basemapOf } from './features/map/routes.ts';
-import { members } from './features/members/resource.ts';
-import { RESOURCES } from './features/resources.ts';
-import { importJobRoutes, importRoutes } from './features/import/routes.ts';
-import { exportRoutes } from './features/export/routes.ts';
-import { units } from './features/units/resource.ts';
-import { featureResource } from './http/feature-resource.ts';
 import { notFound, problemHandler } from './http/problem.ts';
 import { setServiceArea } from './domain/geojson.ts';
 
@@ -59,17 +47,8 @@ export function createApp({ database, config, logger }: { database: Database; co
 
   const routes = apiRoutes(database, config, { password: DEMO_PASSWORD, accounts: DEMO_ACCOUNTS });
   // Every API request is authenticated and checked against its route's access rule before any route runs.
-  app.use(accessGuard(database, [...rulesOf(routes), ...ACCESS_RULES]));
+  app.use(accessGuard(database, rulesOf(routes)));
   app.use(routerOf(routes, { checkAnswers: config.GRIDMAP_CHECK_ANSWERS === 'on' }));
-  // Imports stream their uploads: they come before the JSON body parser.
-  app.use(importRoutes(database, RESOURCES), importJobRoutes(database));
-  // A FeatureCollection of 10,000 footprints is a few megabytes; anything far larger is refused with 413.
-  app.use(express.json({ limit: BODY_LIMIT, type: ['application/json', 'application/geo+json', 'application/*+json'] }));
-
-  app.use(exportRoutes(database, RESOURCES));
-  app.use(communityRoutes(database));
-  app.use(gridRoutes(database));
-  for (const resource of [districts, streets, buildings, members, units, issues]) app.use(featureResource(database, resource));
 
   if (existsSync(WEB_DIST)) {
     app.use(express.static(WEB_DIST, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForIndex }));

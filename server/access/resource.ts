@@ -5,7 +5,7 @@ import type { DB } from '../db/schema.ts';
 import { parseBody } from '../domain/body.ts';
 import { DomainError } from '../domain/errors.ts';
 import { geometrySchema, type GeometryRules, type GeometryType } from '../domain/geojson.ts';
-import type { QueryValueType } from '../domain/params.ts';
+import type { ParameterDoc, QueryValueType } from '../domain/params.ts';
 import { forbiddenProperties, type Mask, type Place, type ResourceName } from './policy.ts';
 import type { Viewer } from './viewer.ts';
 
@@ -56,6 +56,8 @@ export interface ResourceDefinition extends FeatureTable {
   warn?: (trx: Transaction<DB>, ids: number[], options: WarnOptions) => Promise<RowWarning[]>;
   /** what must hold before a row is changed (inside the change's transaction, the row found writable) */
   beforeUpdate?: (trx: Transaction<DB>, id: number, asked: Asked) => Promise<void>;
+  /** the query parameters a delete takes, for the document: `beforeDelete` reads them (a grid's merge_into) */
+  deleteParameters?: Record<string, ParameterDoc>;
   /** what must hold, or happen, before a row is deleted (inside the delete's transaction) */
   beforeDelete?: (trx: Transaction<DB>, id: number, asked: Asked) => Promise<void>;
 }

@@ -2,8 +2,8 @@ import type { ResourceName, WriteAction } from './policy.ts';
 import type { Role } from './viewer.ts';
 
 /**
- * Every route of the API with who may call it: the one list the access guard reads. A route that is not
- * here is refused (403, or 401 without a token) whatever its handler would do.
+ * Who may call a route, as each route declares it (`allow` in server/http/route.ts); the access guard reads the
+ * route table's rules, and refuses a route that has none (403, or 401 without a token) whatever its handler does.
  */
 export type Allow =
   | { public: string }
@@ -33,25 +33,3 @@ export const COVERAGE_READERS: readonly Role[] = ['admin', 'planner', 'leader', 
 
 export const MAP_RESOURCES: ResourceName[] = ['districts', 'streets', 'communities', 'grids', 'buildings', 'members', 'units', 'issues'];
 
-const resourceRules = (name: ResourceName): AccessRule[] => [
-  { method: 'GET', path: `/api/v1/${name}`, allow: { resource: name, action: 'read' } },
-  { method: 'GET', path: `/api/v1/${name}/:id`, allow: { resource: name, action: 'read' } },
-  { method: 'POST', path: `/api/v1/${name}`, allow: { resource: name, action: 'create' } },
-  { method: 'PATCH', path: `/api/v1/${name}/:id`, allow: { resource: name, action: 'update' } },
-  { method: 'DELETE', path: `/api/v1/${name}/:id`, allow: { resource: name, action: 'delete' } },
-];
-
-export const ACCESS_RULES: AccessRule[] = [
-  // before /grids/:id and /communities/:id, which would take "unassigned" and "tree" for ids
-  { method: 'GET', path: '/api/v1/grids/unassigned', allow: { resource: 'buildings', action: 'read' } },
-  {
-    method: 'GET', path: '/api/v1/communities/:id/tree',
-    allow: { resource: 'communities', action: 'read', roles: ['admin', 'planner', 'dispatcher', 'leader', 'grid_worker'] },
-  },
-  ...MAP_RESOURCES.flatMap(resourceRules),
-  { method: 'GET', path: '/api/v1/export/:layer', allow: { resource: ':layer', action: 'read' } },
-  { method: 'POST', path: '/api/v1/import/:layer', allow: { resource: ':layer', action: 'create' } },
-  // its owner's, or any for an admin: checked where it is read
-  { method: 'GET', path: '/api/v1/imports/:id', allow: { roles: 'any' } },
-
-];

@@ -102,7 +102,7 @@ export function geometrySchema(types: readonly GeometryType[], { maxVertices, in
 }
 
 /** A geometry in an answer, as PostGIS wrote it (ST_AsGeoJSON): typed for clients, not checked again. */
-const answerGeometry = z.custom<import('geojson').Geometry>((value) => typeof value === 'object' && value !== null && 'type' in value)
+export const answerGeometry = z.custom<import('geojson').Geometry>((value) => typeof value === 'object' && value !== null && 'type' in value)
   .meta({ type: 'object', description: 'a GeoJSON geometry (RFC 7946), WGS 84' });
 
 /** A geometry of an answer whose type is known (a grid's Polygon): typed so for clients, not checked again. */

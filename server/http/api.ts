@@ -15,14 +15,21 @@ import { eventRoutes } from '../features/events/routes.ts';
 import { planningRoutes } from '../features/planning/routes.ts';
 import { healthRoutes } from '../features/health/routes.ts';
 import { mapRoutes } from '../features/map/routes.ts';
-import { open311KeyRoutes } from '../features/open311/routes.ts';
 import { setupRoutes } from '../features/setup/routes.ts';
 import { ogcRoutes } from '../features/ogc/routes.ts';
-import { open311Routes } from '../features/open311/routes.ts';
+import { open311KeyRoutes, open311Routes } from '../features/open311/routes.ts';
+import { communityRoutes } from '../features/communities/routes.ts';
+import { exportRoutes } from '../features/export/routes.ts';
+import { gridRoutes } from '../features/grids/routes.ts';
+import { importJobRoutes, importRoutes } from '../features/import/routes.ts';
+import { districts, streets } from '../features/areas/resource.ts';
+import { buildings } from '../features/buildings/resource.ts';
+import { issues } from '../features/issues/resource.ts';
+import { members } from '../features/members/resource.ts';
+import { units } from '../features/units/resource.ts';
 import { openApiDocument } from './openapi.ts';
-import type { ResourceDefinition } from '../access/resource.ts';
-import { openApiDocument as handWritten } from '../features/openapi/document.ts';
 import { RESOURCES } from '../features/resources.ts';
+import { featureResource } from './feature-resource.ts';
 import { route, type AnyRoute, type RawBody } from './route.ts';
 
 const SWAGGER_UI = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
@@ -40,23 +47,16 @@ const DOCS_INIT = `SwaggerUIBundle({
   url: new URLSearchParams(location.search).get('spec') === 'ogc' ? '/ogc/api' : '/api/v1/openapi.json',
   dom_id: '#docs', deepLinking: true, persistAuthorization: true });`;
 
-// the routes not yet in the table are described by hand, until they are
-function described(routes: readonly AnyRoute[], resources: ResourceDefinition[]) {
-  const generated = openApiDocument(routes);
-  const old = handWritten(resources);
-  return { ...generated, paths: { ...old.paths, ...generated.paths }, components: { ...generated.components, schemas: { ...old.components.schemas, ...generated.components.schemas } } };
-}
-
 const documentation = { public: 'the API description holds no data' };
 
 /** The API description, read from the table it describes, and a page that reads it (Swagger UI, from the package: no internet). */
-const docsRoutes = (routes: readonly AnyRoute[], resources: ResourceDefinition[]) => {
+const docsRoutes = (routes: readonly AnyRoute[]) => {
   let document: string | undefined;
   return [
     route({
       method: 'GET', path: '/api/v1/openapi.json', tags: ['service'], summary: 'This description of the API (OpenAPI 3.0)', allow: documentation,
       answer: { description: 'the OpenAPI document' },
-      handle: ({ res }) => void res.type('application/json').send(document ??= JSON.stringify(described(routes, resources))),
+      handle: ({ res }) => void res.type('application/json').send(document ??= JSON.stringify(openApiDocument(routes))),
     }),
     route({
       method: 'GET', path: '/api/v1/docs', tags: ['service'], summary: 'A page to read and try the API', allow: documentation, undocumented: true,
@@ -108,13 +108,19 @@ export function apiRoutes(database: Database, config: Config, demo?: DemoAccount
     ...dispatchRoutes(database, config),
     ...tileRoutes(database),
 
-    // the map resources' REST routes, export, import and import jobs (moving in)
+    // the map resources' REST routes (/grids/unassigned before /grids/:id), export, import and import jobs
+    ...gridRoutes(database),
+    ...communityRoutes(database),
+    ...[districts, streets, buildings, members, units, issues].flatMap((resource) => featureResource(database, resource)),
+    ...exportRoutes(database, RESOURCES),
+    ...importRoutes(database, RESOURCES),
+    ...importJobRoutes(database),
 
     // OGC API – Features and Open311: not in this API's description, each standard publishes its own
     ...ogcRoutes(database),
     ...open311Routes(database, config),
   ];
-  return [...routes, ...docsRoutes(routes, RESOURCES)];
+  return [...routes, ...docsRoutes(routes)];
 }
 
 type Routes = ReturnType<typeof apiRoutes>[number];

@@ -110,7 +110,8 @@ export function openApiDocument(routes: readonly AnyRoute[]) {
       ...(body ? {
         requestBody: 'raw' in body
           ? { required: body.required ?? true, content: Object.fromEntries(Object.entries(body.raw).map(([type, schema]) => [type, { schema }])) }
-          : { required: !body.safeParse(undefined).success, content: { 'application/json': { schema: schemaOf(body, 'input') } } },
+          // an optional body is drawn as what it is when sent
+          : { required: !body.safeParse(undefined).success, content: { 'application/json': { schema: schemaOf(body instanceof z.ZodOptional ? body.unwrap() as z.ZodType : body, 'input') } } },
       } : {}),
       responses,
       ...(isPublic ? { security: [] } : {}),

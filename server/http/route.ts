@@ -67,6 +67,8 @@ export interface RouteSpec<
   params?: P;
   /** every query parameter the route takes: any other is a 400 naming it (a route that declares none reads none) */
   query?: Q;
+  /** the problem for a query parameter not declared, where not the usual 400 (a resource's list names its filters) */
+  unknownParameter?: (name: string, allowed: string[]) => Error;
   headers?: HeaderDoc[];
   body?: B;
   /** the largest JSON body taken (413 past it): BODY_LIMIT unless said */
@@ -97,13 +99,14 @@ const isZod = (body: unknown): body is z.ZodType => typeof body === 'object' && 
 export const rulesOf = (routes: readonly AnyRoute[]): AccessRule[] => routes.map(({ method, path, allow }) => ({ method, path, allow }));
 
 // A FeatureCollection of 10,000 footprints is a few megabytes; anything far larger is refused with 413.
-export const BODY_LIMIT = '16mb';
+const BODY_LIMIT = '16mb';
 const jsonBody = (limit = BODY_LIMIT) => express.json({ limit, type: ['application/json', 'application/geo+json', 'application/*+json'] });
 
-function parseParameters(declared: Parameters | undefined, sent: Record<string, unknown>) {
+function parseParameters(declared: Parameters | undefined, sent: Record<string, unknown>, unknownParameter?: AnyRoute['unknownParameter']) {
   if (declared) {
     const allowed = Object.keys(declared);
     const unknown = Object.keys(sent).find((key) => !allowed.includes(key));
+    if (unknown && unknownParameter) throw unknownParameter(unknown, allowed);
     if (unknown) throw invalidParameter(unknown, allowed.length ? `${unknown} is not a parameter here; use ${allowed.join(', ')}` : `${unknown} is not a parameter here`);
   }
   const parsed: Record<string, unknown> = {};
@@ -131,7 +134,7 @@ export function routerOf(routes: readonly AnyRoute[], { checkAnswers = false } =
   for (const spec of routes) {
     const handle: RequestHandler = async (req, res, next) => {
       const params = parseParameters(spec.params, req.params);
-      const query = parseParameters(spec.query, req.query);
+      const query = parseParameters(spec.query, req.query, spec.unknownParameter);
       const body = isZod(spec.body) && !(req.body === undefined && spec.body.safeParse(undefined).success) ? parseBody(spec.body, req.body) : undefined;
       res.status(spec.answer.status ?? 200);
       const answer = await spec.handle({ req, res, next, viewer: req.viewer!, params, query, body });

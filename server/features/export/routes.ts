@@ -1,13 +1,15 @@
 import type { CastReturnObject, Options as CsvOptions } from 'csv-stringify';
 import { stringify } from 'csv-stringify/sync';
-import { Router, type Response } from 'express';
+import type { Response } from 'express';
 import gcoord from 'gcoord';
 import type { Feature, Geometry } from 'geojson';
 import type { Database } from '../../db/database.ts';
 import { visibleLayer } from '../../access/rows.ts';
+import type { Viewer } from '../../access/viewer.ts';
 import type { ResourceDefinition } from '../../access/resource.ts';
-import { parseQueryValue } from '../../domain/params.ts';
+import { parameter, parseQueryValue } from '../../domain/params.ts';
 import { DomainError } from '../../domain/errors.ts';
+import { route } from '../../http/route.ts';
 import { exportBatch, wktOf } from './queries.ts';
 
 const FORMATS = {
@@ -61,55 +63,74 @@ const write = (res: Response, chunk: string) =>
     res.once('drain', done).once('close', done);
   });
 
+/** A text parameter that is one of `allowed`, or `fallback` when absent. */
+const oneOf = <T extends string>(field: string, allowed: readonly T[], fallback: T, description?: string) => parameter((value) => {
+  const text = (parseQueryValue(value, field, 'text') ?? fallback) as T;
+  if (!allowed.includes(text)) throw new DomainError('request.invalid_parameter', `${field} must be one of ${allowed.join(', ')}`, { field });
+  return text;
+}, { schema: { type: 'string', enum: allowed, default: fallback }, ...(description ? { description } : {}) });
+
 /**
  * GET /api/v1/export/:layer?format=geojson|ndjson|csv&crs=wgs84|gcj02|bd09: the whole layer, streamed in id order. CSV has a
  * `wkt` column for the geometry and the properties beside it (lists joined with ';'), ready to import again
  * (a cell neutralised for a spreadsheet comes back with its ' or ="…").
  */
-export function exportRoutes(database: Database, resources: ResourceDefinition[]) {
-  return Router().get('/api/v1/export/:layer', async (req, res) => {
-    const def = resources.find((r) => r.name === req.params.layer);
-    if (!def) throw new DomainError('layer.not_found', `No layer ${req.params.layer}`, { field: 'layer' });
-    const format = (parseQueryValue(req.query.format, 'format', 'text') ?? 'geojson') as ExportFormat;
-    if (!(format in FORMATS)) throw new DomainError('request.invalid_parameter', `format must be one of ${Object.keys(FORMATS).join(', ')}`, { field: 'format' });
+export const exportRoutes = (database: Database, resources: ResourceDefinition[]) => [
+  route({
+    method: 'GET', path: '/api/v1/export/:layer', tags: ['import and export'], summary: 'The whole layer, streamed',
+    allow: { resource: ':layer', action: 'read' },
+    params: {
+      layer: parameter((value) => {
+        const def = resources.find((r) => r.name === value);
+        if (!def) throw new DomainError('layer.not_found', `No layer ${String(value)}`, { field: 'layer' });
+        return def;
+      }, { schema: { type: 'string', enum: resources.map((r) => r.name) } }),
+    },
+    query: {
+      format: oneOf('format', Object.keys(FORMATS) as ExportFormat[], 'geojson'),
+      crs: oneOf('crs', EXPORT_CRS, 'wgs84', 'the datum of the coordinates written: WGS 84 as stored, or shifted for a Chinese web map (AMap/Tencent: gcj02, Baidu: bd09)'),
+    },
+    answer: { description: 'GeoJSON, newline-delimited GeoJSON, or CSV with a `wkt` column' },
+    problems: { 400: 'a wrong format or crs', 404: 'no such layer' },
+    handle: ({ res, viewer, params: { layer: def }, query: { format, crs } }) => streamLayer(database, res, def, viewer, format, crs),
+  }),
+];
 
-    const crs = (parseQueryValue(req.query.crs, 'crs', 'text') ?? 'wgs84') as ExportCrs;
-    if (!EXPORT_CRS.includes(crs)) throw new DomainError('request.invalid_parameter', `crs must be one of ${EXPORT_CRS.join(', ')}`, { field: 'crs' });
-    const shifted = crs !== 'wgs84';
-
-    const tabular = format === 'csv';
-    // what the caller may read, masked as in the API: an export is no way around the rules
-    const layer = visibleLayer(def, req.viewer!);
-    const read = async (after: number) => {
-      const rows = await exportBatch(database.db, layer, tabular, after, BATCH, shifted);
-      if (!shifted) return rows;
-      if (!tabular) {
-        return rows.map((row) => {
-          const feature = JSON.parse(row.feature!) as Feature;
-          return { ...row, feature: JSON.stringify({ ...feature, geometry: shift(feature.geometry, crs) }) };
-        });
-      }
-      const wkt = await wktOf(database.db, rows.map((row) => shift(row.geometry ?? null, crs)));
-      return rows.map((row, i) => ({ ...row, wkt: wkt[i] }));
-    };
-    let batch = await read(0);
-    res.type(FORMATS[format].type).attachment(`${def.name}.${FORMATS[format].extension}`);
-    const columns = tabular && batch.length ? Object.keys(batch[0].properties!) : [];
-    if (format === 'geojson') await write(res, '{"type":"FeatureCollection","features":[\n');
-    if (format === 'csv') await write(res, stringify([['wkt', ...columns]], { ...CSV, bom: true }));
-    let first = true;
-    while (batch.length) {
-      const text = tabular ? stringify(batch.map((row) => [row.wkt, ...columns.map((c) => row.properties![c])]), CSV) : batch.map((row) => {
-        if (format === 'ndjson') return `${row.feature}\n`;
-        const separated = first ? row.feature : `,\n${row.feature}`;
-        first = false;
-        return separated;
-      }).join('');
-      await write(res, text);
-      if (res.destroyed) return;
-      batch = batch.length < BATCH ? [] : await read(batch[batch.length - 1].id);
+/** The layer as the viewer may read it, written as the client takes it. */
+async function streamLayer(database: Database, res: Response, def: ResourceDefinition, viewer: Viewer, format: ExportFormat, crs: ExportCrs) {
+  const shifted = crs !== 'wgs84';
+  const tabular = format === 'csv';
+  // what the caller may read, masked as in the API: an export is no way around the rules
+  const layer = visibleLayer(def, viewer);
+  const read = async (after: number) => {
+    const rows = await exportBatch(database.db, layer, tabular, after, BATCH, shifted);
+    if (!shifted) return rows;
+    if (!tabular) {
+      return rows.map((row) => {
+        const feature = JSON.parse(row.feature!) as Feature;
+        return { ...row, feature: JSON.stringify({ ...feature, geometry: shift(feature.geometry, crs) }) };
+      });
     }
-    if (format === 'geojson') await write(res, '\n]}\n');
-    res.end();
-  });
+    const wkt = await wktOf(database.db, rows.map((row) => shift(row.geometry ?? null, crs)));
+    return rows.map((row, i) => ({ ...row, wkt: wkt[i] }));
+  };
+  let batch = await read(0);
+  res.type(FORMATS[format].type).attachment(`${def.name}.${FORMATS[format].extension}`);
+  const columns = tabular && batch.length ? Object.keys(batch[0].properties!) : [];
+  if (format === 'geojson') await write(res, '{"type":"FeatureCollection","features":[\n');
+  if (format === 'csv') await write(res, stringify([['wkt', ...columns]], { ...CSV, bom: true }));
+  let first = true;
+  while (batch.length) {
+    const text = tabular ? stringify(batch.map((row) => [row.wkt, ...columns.map((c) => row.properties![c])]), CSV) : batch.map((row) => {
+      if (format === 'ndjson') return `${row.feature}\n`;
+      const separated = first ? row.feature : `,\n${row.feature}`;
+      first = false;
+      return separated;
+    }).join('');
+    await write(res, text);
+    if (res.destroyed) return;
+    batch = batch.length < BATCH ? [] : await read(batch[batch.length - 1].id);
+  }
+  if (format === 'geojson') await write(res, '\n]}\n');
+  res.end();
 }

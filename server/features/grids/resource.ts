@@ -67,6 +67,7 @@ export const grids: ResourceDefinition = {
     }
   },
 
+  deleteParameters: { merge_into: { schema: { type: 'integer' }, description: 'an adjacent grid that takes the area and what it holds' } },
   /**
    * A grid that holds buildings is deleted only by saying where its area goes: ?merge_into=<neighbour id>
    * gives it to an adjacent grid of the same community, whose buildings, members and issues follow.

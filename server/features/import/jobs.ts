@@ -1,11 +1,13 @@
+import type { z } from 'zod';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import type { Actor } from '../../db/actor.ts';
 import { lockMapWrites } from '../../db/feature-store.ts';
 import { DomainError } from '../../domain/errors.ts';
+import type { importState } from './answers.ts';
 
-export type ImportState = 'running' | 'written' | 'checked' | 'rejected' | 'refused' | 'interrupted' | 'failed';
+export type ImportState = z.output<typeof importState>;
 
 /** Outcomes a retry with the same Idempotency-Key is answered with; after the others it runs again. */
 const FINAL: ImportState[] = ['written', 'checked', 'rejected', 'refused'];

@@ -2,24 +2,17 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { download, getJson, postFollowed } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
 import { useSession } from '../auth/session.tsx';
+import type { ApiAnswer } from '../../../../server/http/api.ts';
 
 const LAYERS = ['districts', 'streets', 'communities', 'grids', 'buildings', 'members', 'units', 'issues'] as const;
 export type ImportLayer = (typeof LAYERS)[number];
 const FORMATS: Record<string, string> = { geojson: 'geojson', json: 'geojson', ndjson: 'ndjson', geojsonl: 'ndjson', csv: 'csv', xlsx: 'xlsx', zip: 'shapefile', osm: 'osm', pbf: 'osm.pbf' };
 
-interface Report {
-  read: number; imported: number; written: boolean; dry_run: boolean;
-  inserted?: number; updated?: number; deleted?: number;
-  /** the file's columns, and what became of them (a refused mapping names its missing column) */
-  columns?: string[]; mapped?: Record<string, string>; ignored_columns?: string[]; column?: string;
-  rejected?: { row: number | string; field?: string; reason: string }[];
-  repaired?: { row: number; reason: string }[];
-  detail?: string;
-  /** a refusal's problem: its status, and the limit it crossed */
-  status?: number;
-  limit?: string;
-  field?: string;
-}
+/**
+ * What an import answered: its report (POST /api/v1/import/:layer's answer), or a refusal's problem, which carries the
+ * report when rows were rejected, else its status, detail and the limit it crossed (a refused mapping names its missing column).
+ */
+type Report = Partial<ApiAnswer<'POST /api/v1/import/:layer'>> & { detail?: string; status?: number; limit?: string; field?: string; column?: string };
 
 /** Where an import is: its upload (the browser's count), then the server's lines as it checks and writes; `since`: when the phase began. */
 interface Progress { phase: 'upload' | 'check' | 'write'; bytes: number; total_bytes: number; read: number; rejected: number; imported: number; to_write?: number; since: number }

@@ -1,11 +1,10 @@
 import { useEffect, useState } from 'react';
 import { getJson } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
+import type { ApiAnswer } from '../../../../server/http/api.ts';
 
-interface Counts { [key: string]: number }
-interface BuildingNode { id: number; name: string; party_group: { exists: boolean; leader: string | null }; central_households: { member_id: number; name: string }[]; counts: Counts }
-interface GridNode { id: number; code: string; name: string; party_branch: { name: string | null; secretary: string | null }; grid_worker: { name: string | null; phone: string | null }; counts: Counts; buildings: BuildingNode[] }
-interface CommunityTree { id: number; name: string; party_committee: { name: string | null; secretary: string | null }; counts: Counts; grids: GridNode[] }
+type CommunityTree = ApiAnswer<'GET /api/v1/communities/:id/tree'>;
+type Counts = CommunityTree['counts'];
 
 const COUNTS: MessageKey[] = ['count.households', 'count.residents', 'count.members', 'count.volunteers', 'count.central_households', 'count.open_issues'];
 
