@@ -1,7 +1,7 @@
 import { bbox } from '@turf/bbox';
 import type { Feature, FeatureCollection } from 'geojson';
 import type { Map as MapLibreMap } from 'maplibre-gl';
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useEffect, useEffectEvent, useMemo, useRef, useState } from 'react';
 import { useLocation, useSearch } from 'wouter';
 import { saveFile } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
@@ -117,14 +117,17 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
   };
   // on opening (once, when the first answer comes), the communities the viewer reads in view; one who reads
   // only one community opens on it
+  // (an Effect Event: it reads the community in the address as it is then, and is no reason to open again)
+  const openOn = useEffectEvent((read: Areas<CommunityFigures>) => {
+    if (community !== null) focusOn(read.features.find((c) => c.id === community));
+    else if (read.features.length === 1) chooseCommunity(read.features[0].id, true);
+    else focusOn(read);
+  });
   const opened = useRef(false);
   useEffect(() => {
-    const areas = communities.data?.features;
-    if (!areas || opened.current) return;
+    if (!communities.data || opened.current) return;
     opened.current = true;
-    if (community !== null) focusOn(areas.find((c) => c.id === community));
-    else if (areas.length === 1) chooseCommunity(areas[0].id, true);
-    else focusOn(communities.data);
+    openOn(communities.data);
   }, [communities.data]);
 
   const classItems = (unit: Unit, list: LegendClass[]) => list.map((c, i) => ({ colour: c.colour, label: classLabel(unit, list, i), from: c.from, to: c.to }));

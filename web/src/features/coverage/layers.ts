@@ -172,14 +172,19 @@ export function useBelowGrids(map: MapLibreMap | null): boolean {
   return below;
 }
 
+/** No values (one array, the same each render). */
+const NO_VALUES: (number | null)[] = [];
+
 /**
  * A property's values over the features of `layer` drawn in view, as the map settles after each move: the
  * class breaks of what comes as tiles (a tile holds only its part of the city). Nothing while `layer` is null.
  */
 export function useValuesInView(map: MapLibreMap | null, layer: string | null, property: string): (number | null)[] {
-  const [values, setValues] = useState<(number | null)[]>([]);
+  const [values, setValues] = useState<(number | null)[]>(NO_VALUES);
+  // nothing read while there is no map or layer: put away as it renders (the next layer's start from none)
+  if ((!map || !layer) && values !== NO_VALUES) setValues(NO_VALUES);
   useEffect(() => {
-    if (!map || !layer) return setValues([]);
+    if (!map || !layer) return;
     const read = () => {
       const byFeature = new Map<unknown, number | null>();
       map.queryRenderedFeatures({ layers: [layer] }).forEach((feature, i) => {

@@ -1,5 +1,5 @@
 import type { Feature, FeatureCollection, Point } from 'geojson';
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useEffect, useEffectEvent, useMemo, useState } from 'react';
 import { useLocation, useRoute, useSearch } from 'wouter';
 import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { apiFetch, problemOf, sendJson } from '../../api.ts';
@@ -73,16 +73,16 @@ export function DispatchPanel({ onOverlay }: { onOverlay: (overlay: FeatureColle
   const error = refusal ?? [open, found, asked].find((answer) => answer.error)?.error?.message ?? null;
 
   // the log tells of issues and dispatches as they happen, not of grids
-  const say = useRef(t);
-  say.current = t;
-  useEffect(() => subscribeEvents((event: ServerEvent) => {
+  // an Effect Event: an entry is written in the language chosen when it comes, without subscribing anew when it changes
+  const heard = useEffectEvent((event: ServerEvent) => {
     if (event.event !== 'issue' && event.event !== 'dispatch') return;
     const { data } = event;
     const text = event.event === 'dispatch'
-      ? `#${data.issue_id} · ${data.rank ? `${say.current('dispatch.volunteer')} ${data.rank} · ` : ''}${say.current(`dispatch.state.${data.state}` as MessageKey) ?? data.state}`
-      : `#${data.issue_id} · ${say.current('dispatch.issueChanged')}`;
+      ? `#${data.issue_id} · ${data.rank ? `${t('dispatch.volunteer')} ${data.rank} · ` : ''}${t(`dispatch.state.${data.state}` as MessageKey) ?? data.state}`
+      : `#${data.issue_id} · ${t('dispatch.issueChanged')}`;
     setLog((entries) => [{ id: event.id, text: `${new Date(String(data.at)).toLocaleTimeString()} ${text}` }, ...entries].slice(0, 8));
-  }), []);
+  });
+  useEffect(() => subscribeEvents((event: ServerEvent) => heard(event)), []);
 
   const active = requests.find((r) => r.state === 'open' || r.state === 'assigned');
   const shown = active?.dispatches ?? requests.at(-1)?.dispatches ?? NO_DISPATCHES;

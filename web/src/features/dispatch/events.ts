@@ -1,4 +1,4 @@
-import { useEffect, useRef } from 'react';
+import { useEffect, useEffectEvent } from 'react';
 import { apiFetch } from '../../api.ts';
 
 export interface ServerEvent {
@@ -90,8 +90,8 @@ function openStream(): AbortController {
  * per event.
  */
 export function useChanges(kinds: ServerEvent['event'][], onChange: () => void) {
-  const latest = useRef(onChange);
-  latest.current = onChange;
+  // an Effect Event: the latest onChange is called, without listening anew at each render
+  const changed = useEffectEvent(onChange);
   // the kinds by their names: a new array of the same kinds is no reason to listen again
   const heard = kinds.join(' ');
   useEffect(() => {
@@ -99,7 +99,7 @@ export function useChanges(kinds: ServerEvent['event'][], onChange: () => void) 
     const stop = subscribeEvents((event) => {
       if (!heard.split(' ').includes(event.event)) return;
       clearTimeout(burst);
-      burst = setTimeout(() => latest.current(), 300);
+      burst = setTimeout(() => changed(), 300);
     });
     return () => {
       stop();

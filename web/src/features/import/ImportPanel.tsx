@@ -56,14 +56,17 @@ export function ImportPanel({ onImported, layer: only }: { onImported: () => voi
   const [properties, setProperties] = useState<string[]>([]);
   /** the columns of the file last sent, for the mapping editor */
   const [columns, setColumns] = useState<string[]>([]);
-  const [progress, setProgress] = useState<Progress | null>(null);
+  // with the time it was told at, which the time left is reckoned to (not the time of a render)
+  const [progress, setProgress] = useState<(Progress & { at: number }) | null>(null);
   const phase = useRef<Progress | null>(null);
   useEffect(() => void layerProperties(layer).then(setProperties, () => setProperties([])), [layer]);
 
   /** Follows the import: the new phase starts its clock, and its part done and time left are shown. */
   const follow = (next: Omit<Progress, 'since'>) => {
-    const since = phase.current?.phase === next.phase ? phase.current.since : Date.now();
-    setProgress((phase.current = { ...next, since }));
+    const at = Date.now();
+    const since = phase.current?.phase === next.phase ? phase.current.since : at;
+    phase.current = { ...next, since };
+    setProgress({ ...phase.current, at });
   };
 
   /** A column of the file mapped to a property (or to none: ignored). */
@@ -165,7 +168,7 @@ export function ImportPanel({ onImported, layer: only }: { onImported: () => voi
       </form>
       {busy && progress && (() => {
         const done = Math.min(doneOf(progress), 1);
-        const seconds = (Date.now() - progress.since) / 1000;
+        const seconds = (progress.at - progress.since) / 1000;
         const left = done > 0 && done < 1 && seconds >= 1 ? Math.ceil((seconds * (1 - done)) / done) : undefined;
         return (
           <div className="progress" role="progressbar" aria-valuenow={Math.floor(done * 100)} data-testid="import-progress">

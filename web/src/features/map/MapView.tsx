@@ -1,8 +1,8 @@
 import type { FeatureCollection, GeoJsonProperties } from 'geojson';
-import { Map as MapLibreMap, addProtocol, setWorkerUrl, type GeoJSONSource } from 'maplibre-gl';
+import { Map as MapLibreMap, addProtocol, setWorkerUrl, type GeoJSONSource, type MapMouseEvent } from 'maplibre-gl';
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?worker&url';
 import 'maplibre-gl/dist/maplibre-gl.css';
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useEffectEvent, useRef, useState } from 'react';
 import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { fetchMapConfig, getJson, withToken } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
@@ -57,12 +57,16 @@ export function MapView({ visible, selected, onSelect, overlay, onPick, focus, o
   const container = useRef<HTMLDivElement>(null);
   const [map, setMap] = useState<MapLibreMap | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const onSelectRef = useRef(onSelect);
-  onSelectRef.current = onSelect;
-  const onPickRef = useRef(onPick);
-  onPickRef.current = onPick;
-  const onMapRef = useRef(onMap);
-  onMapRef.current = onMap;
+  // Effect Events: the map, made once, tells of a click and of itself to the callbacks of the latest render
+  const clicked = useEffectEvent((map: MapLibreMap, event: MapMouseEvent) => {
+    if (onPick) {
+      const [issue] = map.queryRenderedFeatures(event.point, { layers: ['overlay-points'], filter: ['==', ['get', 'kind'], 'issue'] });
+      return onPick([event.lngLat.lng, event.lngLat.lat], issue ? Number(issue.id) : undefined);
+    }
+    const [hit] = map.queryRenderedFeatures(event.point, { layers: CLICKABLE_LAYERS });
+    onSelect?.(hit ? { group: hit.source as LayerGroup, id: Number(hit.id), properties: hit.properties } : null);
+  });
+  const mapChanged = useEffectEvent((map: MapLibreMap | null) => onMap?.(map));
 
   useEffect(() => {
     let disposed = false;
@@ -89,14 +93,7 @@ export function MapView({ visible, selected, onSelect, overlay, onPick, focus, o
         attributionControl: config.basemap ? {} : false,
         transformRequest: withToken,
       });
-      created.on('click', (event) => {
-        if (onPickRef.current) {
-          const [issue] = created!.queryRenderedFeatures(event.point, { layers: ['overlay-points'], filter: ['==', ['get', 'kind'], 'issue'] });
-          return onPickRef.current([event.lngLat.lng, event.lngLat.lat], issue ? Number(issue.id) : undefined);
-        }
-        const [hit] = created!.queryRenderedFeatures(event.point, { layers: CLICKABLE_LAYERS });
-        onSelectRef.current?.(hit ? { group: hit.source as LayerGroup, id: Number(hit.id), properties: hit.properties } : null);
-      });
+      created.on('click', (event) => clicked(created!, event));
       for (const layer of CLICKABLE_LAYERS) {
         created.on('mouseenter', layer, () => (created!.getCanvas().style.cursor = 'pointer'));
         created.on('mouseleave', layer, () => (created!.getCanvas().style.cursor = ''));
@@ -108,12 +105,12 @@ export function MapView({ visible, selected, onSelect, overlay, onPick, focus, o
       loaded.once('load', () => {
         if (disposed) return;
         setMap(loaded);
-        onMapRef.current?.(loaded);
+        mapChanged(loaded);
       });
     })().catch((e: Error) => !disposed && setError(e.message));
     return () => {
       disposed = true;
-      onMapRef.current?.(null);
+      mapChanged(null);
       created?.remove();
     };
   }, []);

@@ -1,4 +1,4 @@
-import { createContext, useContext, useEffect, useRef } from 'react';
+import { createContext, useContext, useEffect, useEffectEvent } from 'react';
 import type { Pick } from './MapView.tsx';
 
 /** Where a view that picks places on the map says what a click does (null: it stopped picking). */
@@ -10,10 +10,10 @@ export const PickContext = createContext<(pick: Pick | null) => void>(() => {});
  */
 export function usePick(onPick: Pick) {
   const register = useContext(PickContext);
-  const latest = useRef(onPick);
-  latest.current = onPick;
+  // an Effect Event: the click reads the view's latest state, without registering anew at each render
+  const picked = useEffectEvent(onPick);
   useEffect(() => {
-    register((at, issueId) => latest.current(at, issueId));
+    register((at, issueId) => picked(at, issueId));
     return () => register(null);
   }, [register]);
 }

@@ -25,11 +25,12 @@ function CountTable({ counts }: { counts: Counts }) {
  */
 export function OrganisationPanel({ communityId, gridId }: { communityId: number; gridId?: number }) {
   const { t } = useI18n();
-  const [tree, setTree] = useState<CommunityTree | null>(null);
+  // the tree read, with the community it is of: another community's is never shown, not even until this one's comes
+  const [read, setRead] = useState<{ communityId: number; tree: CommunityTree } | null>(null);
+  const tree = read?.communityId === communityId ? read.tree : null;
   useEffect(() => {
     let current = true;
-    setTree(null);
-    getJson<CommunityTree>(`/api/v1/communities/${communityId}/tree`).then((body) => current && setTree(body), () => undefined);
+    getJson<CommunityTree>(`/api/v1/communities/${communityId}/tree`).then((body) => current && setRead({ communityId, tree: body }), () => undefined);
     return () => { current = false; };
   }, [communityId]);
   if (!tree) return <section className="organisation">{t('organisation.loading')}</section>;

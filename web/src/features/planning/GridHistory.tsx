@@ -13,13 +13,14 @@ export function GridHistory({ grid, revertTo, onRevert, describe }: {
 }) {
   const { t } = useI18n();
   const when = useWhen();
-  const [versions, setVersions] = useState<GridVersion[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
   const { version } = grid.properties;
+  // the versions read, with the grid and version they are of: none are shown until those of this one come
+  const [read, setRead] = useState<{ of: string; versions: GridVersion[] } | null>(null);
+  const versions = read?.of === `${grid.id}:${version}` ? read.versions : null;
+  const [error, setError] = useState<unknown>(null);
   useEffect(() => {
     let current = true;
-    setVersions(null);
-    gridHistory(grid.id).then((history) => current && (setVersions(history.versions), setError(null)), (e: unknown) => current && setError(e));
+    gridHistory(grid.id).then((history) => current && (setRead({ of: `${grid.id}:${version}`, versions: history.versions }), setError(null)), (e: unknown) => current && setError(e));
     return () => void (current = false);
   }, [grid.id, version]);
 

@@ -28,9 +28,11 @@ const DRY_RUN_DELAY_MS = 300;
 /** The dry run of the proposal: the last answer stays in view, marked pending, while a newer one is on its way. */
 function useImpact(proposal: Proposal | null) {
   const [answer, setAnswer] = useState<{ to: Proposal; report: ImpactReport | null; error: unknown } | null>(null);
+  // no proposal: no answer kept; one whose impact is known: that is its answer, with no dry run (both as it renders)
+  if (!proposal && answer !== null) setAnswer(null);
+  if (proposal?.known && answer?.to !== proposal) setAnswer({ to: proposal, report: proposal.known, error: null });
   useEffect(() => {
-    if (!proposal) return setAnswer(null);
-    if (proposal.known) return setAnswer({ to: proposal, report: proposal.known, error: null });
+    if (!proposal || proposal.known) return;
     const abort = new AbortController();
     const timer = setTimeout(() => runProposal(proposal, null, abort.signal).then(
       (report) => setAnswer({ to: proposal, report, error: null }),
@@ -124,6 +126,8 @@ export function PlanningPanel({ map, onFocus, onSaved }: {
   const [suggesting, setSuggesting] = useState(false);
   const [asOf, setAsOf] = useState('');
   const [past, setPast] = useState<FeatureCollection | null>(null);
+  // no community or no day: no past grids (put away as it renders; another day's stay until the new day's come)
+  if ((communityId === null || !asOf) && past !== null) setPast(null);
   const [saving, setSaving] = useState(false);
   const [saved, setSaved] = useState<ImpactReport | null>(null);
   const [saveError, setSaveError] = useState<unknown>(null);
@@ -284,7 +288,7 @@ export function PlanningPanel({ map, onFocus, onSaved }: {
 
   // the grids at the end of the chosen day where the planner is; again after a save (a change made today shows)
   useEffect(() => {
-    if (communityId === null || !asOf) return setPast(null);
+    if (communityId === null || !asOf) return;
     let current = true;
     gridsAt(communityId, endOfLocalDay(asOf)).then((then) => current && setPast(then), (e: unknown) => current && setError(e));
     return () => void (current = false);

@@ -1,6 +1,6 @@
 import type { LineString, Polygon, Position } from 'geojson';
 import type { Map as MapLibreMap } from 'maplibre-gl';
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useEffectEvent, useRef } from 'react';
 import {
   TerraDraw, TerraDrawLineStringMode, TerraDrawPolygonMode, TerraDrawSelectMode, ValidateNotSelfIntersecting,
   type GeoJSONStoreFeatures, type SnapToCustom,
@@ -28,15 +28,17 @@ const EDIT_COLOUR = '#1f3a93';
  * every move: one that crosses itself is put back as it was.
  */
 export function useGridEditor(map: MapLibreMap | null, sketch: Sketch, snapRings: Position[][], events: EditorEvents) {
-  const [draw, setDraw] = useState<TerraDraw | null>(null);
-  const rings = useRef(snapRings);
-  rings.current = snapRings;
-  const handlers = useRef(events);
-  handlers.current = events;
+  // terra-draw on the map, made by the first effect and used by the second (which runs after it, in the same commit)
+  const drawOnMap = useRef<TerraDraw | null>(null);
+  // Effect Events: a snap and terra-draw's events read the latest rings and handlers, without making terra-draw
+  // (or listening to it) anew at each render
+  const ringsNow = useEffectEvent(() => snapRings);
+  const onShape = useEffectEvent((shape: Polygon | LineString) => events.onShape(shape));
+  const onInvalid = useEffectEvent((reason: string) => events.onInvalid(reason));
 
   useEffect(() => {
     if (!map) return;
-    const toCustom: SnapToCustom = (event, { project }) => snapToRings(rings.current, { x: event.containerX, y: event.containerY }, project);
+    const toCustom: SnapToCustom = (event, { project }) => snapToRings(ringsNow(), { x: event.containerX, y: event.containerY }, project);
     const vertices = { draggable: true, midpoints: true, deletable: true, snappable: { toCustom } };
     const created = new TerraDraw({
       // the API answers geometries to 7 decimals (about a centimetre): what is drawn is then what comes back
@@ -66,15 +68,17 @@ export function useGridEditor(map: MapLibreMap | null, sketch: Sketch, snapRings
       ],
     });
     created.start();
-    setDraw(created);
+    drawOnMap.current = created;
     return () => {
-      setDraw(null);
+      drawOnMap.current = null;
       // a map removed already (signed out) took terra-draw's layers with it
       if (map.getCanvasContainer().isConnected) created.stop();
     };
   }, [map]);
 
+  // again for a new sketch, and for a new map's terra-draw
   useEffect(() => {
+    const draw = drawOnMap.current;
     if (!draw) return;
     draw.clear();
     // the last shape that passed the check, to put back one that fails it
@@ -89,7 +93,7 @@ export function useGridEditor(map: MapLibreMap | null, sketch: Sketch, snapRings
       const id = draw.getFeatureId();
       const [added] = draw.addFeatures([{ type: 'Feature', id, geometry: sketch.polygon, properties: { mode: 'polygon' } }]);
       if (added.valid) edit(id);
-      else handlers.current.onInvalid(added.reason ?? '');
+      else onInvalid(added.reason ?? '');
     } else {
       draw.setMode(sketch?.kind === 'line' ? 'linestring' : sketch?.kind === 'polygon' ? 'polygon' : 'select');
     }
@@ -97,7 +101,7 @@ export function useGridEditor(map: MapLibreMap | null, sketch: Sketch, snapRings
     const onChange = (ids: (string | number)[], type: string) => {
       if (editing === null || type !== 'update' || !ids.includes(editing)) return;
       const feature = draw.getSnapshotFeature(editing);
-      if (feature) handlers.current.onShape(feature.geometry as Polygon | LineString);
+      if (feature) onShape(feature.geometry as Polygon | LineString);
     };
     const onFinish = (id: string | number, context: { mode: string }) => {
       const feature = draw.getSnapshotFeature(id) as GeoJSONStoreFeatures<Polygon | LineString> | undefined;
@@ -106,13 +110,13 @@ export function useGridEditor(map: MapLibreMap | null, sketch: Sketch, snapRings
       if (!check.valid) {
         if (lastGood && editing === id) draw.updateFeatureGeometry(id, lastGood);
         else draw.removeFeatures([id]);
-        handlers.current.onInvalid(check.reason ?? '');
+        onInvalid(check.reason ?? '');
         return;
       }
       // a shape just drawn stays editable: its vertices can be dragged like a grid's
       if (context.mode !== 'select') edit(id);
       lastGood = feature.geometry;
-      handlers.current.onShape(feature.geometry);
+      onShape(feature.geometry);
     };
     draw.on('change', onChange);
     draw.on('finish', onFinish);
@@ -120,5 +124,5 @@ export function useGridEditor(map: MapLibreMap | null, sketch: Sketch, snapRings
       draw.off('change', onChange);
       draw.off('finish', onFinish);
     };
-  }, [draw, sketch]);
+  }, [map, sketch]);
 }

@@ -6,6 +6,8 @@ import { useI18n } from '../../i18n.tsx';
 import { MonthlyForm, type MonthlyMatter } from './MonthlyForm.tsx';
 import { Stars, useWhen } from './parts.tsx';
 
+/** No matters (one array, the same each render). */
+const NO_MATTERS: MonthlyMatter[] = [];
 const PAGE_SIZE = 10;
 
 /** A page of the echo wall, with the communities that have answers (its filter, for anyone). */
@@ -41,7 +43,9 @@ export function EchoWall({ keepsMonthly = false }: { keepsMonthly?: boolean }) {
   const offset = paged.community === community ? paged.offset : 0;
   const setOffset = (next: number) => setPaged({ community, offset: next });
   const [echo, setEcho] = useState<EchoPage | null>(null);
-  const [matters, setMatters] = useState<MonthlyMatter[]>([]);
+  // the matters read, with the community they are of: another community's are never shown, not even until its own come
+  const [read, setRead] = useState<{ community: number; matters: MonthlyMatter[] } | null>(null);
+  const matters = (read?.community === community && read.matters) || NO_MATTERS;
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
@@ -51,10 +55,9 @@ export function EchoWall({ keepsMonthly = false }: { keepsMonthly?: boolean }) {
     return () => void (current = false);
   }, [community, offset]);
   const [mattersRevision, setMattersRevision] = useState(0);
-  useEffect(() => setMatters([]), [community]);
   useEffect(() => {
     let current = true;
-    if (community) getJson<{ matters: MonthlyMatter[] }>(`/api/v1/communities/${community}/monthly`).then((r) => current && setMatters(r.matters), () => undefined);
+    if (community) getJson<{ matters: MonthlyMatter[] }>(`/api/v1/communities/${community}/monthly`).then((r) => current && setRead({ community, matters: r.matters }), () => undefined);
     return () => void (current = false);
   }, [community, mattersRevision]);
 

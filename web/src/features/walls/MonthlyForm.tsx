@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { sendJson } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
@@ -19,24 +19,20 @@ const draftOf = (m: MonthlyMatter | undefined): Draft =>
 export function MonthlyForm({ community, matters, onSaved }: { community: number; matters: MonthlyMatter[]; onSaved: () => void }) {
   const { t } = useI18n();
   const [month, setMonth] = useState(thisMonth);
-  const [draft, setDraft] = useState<Draft>(() => draftOf(undefined));
-  const [edited, setEdited] = useState(false);
+  // what the staff typed for the month chosen (null: nothing yet, and the form shows the month's matter as recorded)
+  const [typed, setTyped] = useState<Draft | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [saved, setSaved] = useState(false);
   const recorded = matters.find((m) => m.month === month);
-
-  useEffect(() => {
-    if (!edited) setDraft(draftOf(recorded));
-  }, [recorded, edited]);
+  const draft = typed ?? draftOf(recorded);
 
   const edit = (change: Partial<Draft>) => {
-    setDraft((d) => ({ ...d, ...change }));
-    setEdited(true);
+    setTyped((d) => ({ ...(d ?? draftOf(recorded)), ...change }));
     setSaved(false);
   };
   const chooseMonth = (value: string) => {
     setMonth(value || thisMonth());
-    setEdited(false);
+    setTyped(null);
     setSaved(false);
   };
 

@@ -5,6 +5,9 @@ import { metres } from '../dispatch/DispatchPanel.tsx';
 import { PHOTO_TYPES, uploadPhoto, type Category, type Issue, type PossibleDuplicate } from './issues.ts';
 import { StatusBadge, useDuration } from './parts.tsx';
 
+/** No possible duplicates (one array, the same each render). */
+const NO_DUPLICATES: PossibleDuplicate[] = [];
+
 /**
  * Reporting a problem at a point picked on the map: its category, title and description, pictures; before
  * it is sent, the open issues of that category close by ("is it this one?"), to follow instead of repeating.
@@ -20,18 +23,19 @@ export function ReportForm({ at, categories, onReported, onOpen, onCancel }: {
   const { t } = useI18n();
   const duration = useDuration();
   const [category, setCategory] = useState('');
-  const [duplicates, setDuplicates] = useState<PossibleDuplicate[]>([]);
+  // the possible duplicates found, with the question they answer: those of another point or category are never shown
+  const [found, setFound] = useState<{ url: string; issues: PossibleDuplicate[] } | null>(null);
+  const asked = at && category ? `/api/v1/issues/possible-duplicates?lon=${at[0]}&lat=${at[1]}&category=${category}` : null;
+  const duplicates = (found?.url === asked && found.issues) || NO_DUPLICATES;
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
-    setDuplicates([]);
-    if (!at || !category) return;
+    if (!asked) return;
     let current = true;
-    getJson<{ issues: PossibleDuplicate[] }>(`/api/v1/issues/possible-duplicates?lon=${at[0]}&lat=${at[1]}&category=${category}`)
-      .then((found) => current && setDuplicates(found.issues), () => undefined);
+    getJson<{ issues: PossibleDuplicate[] }>(asked).then((answer) => current && setFound({ url: asked, issues: answer.issues }), () => undefined);
     return () => void (current = false);
-  }, [at, category]);
+  }, [asked]);
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();

@@ -21,8 +21,18 @@ export function homeWall(scope: User['scope']): WallRef | null {
 export function WallPicker({ user, wall, onWall }: { user: User; wall: WallRef | null; onWall: (wall: WallRef) => void }) {
   const { t } = useI18n();
   const communities = useCommunities();
-  const [community, setCommunity] = useState<number | null>(null);
+  // the grids listed are those of the community in view: a community's wall's, or a grid's wall's community (the
+  // last one stays in view on a street's wall)
+  const [community, setCommunity] = useState<number | null>(wall?.level === 'community' ? Number(wall.id) : null);
   const [grids, setGrids] = useState<Grid[]>([]);
+  // a community's wall chosen: it is in view from this render on (React's "adjusting state when a prop changes")
+  const [lastWall, setLastWall] = useState(wall);
+  if (wall !== lastWall) {
+    setLastWall(wall);
+    if (wall?.level === 'community') setCommunity(Number(wall.id));
+  }
+  // a grid's wall whose grid is not listed: its community is asked (one already listed is of the community in view)
+  const unlistedGrid = wall?.level === 'grid' && !grids.some((g) => String(g.id) === wall.id) ? wall.id : null;
   const seesStreets = !user.scope || 'street' in user.scope || 'district' in user.scope;
   const streets = useMemo(
     () => (seesStreets ? [...new Map(communities.map((c) => [c.street_code, c.street_name])).entries()] : []),
@@ -33,13 +43,10 @@ export function WallPicker({ user, wall, onWall }: { user: User; wall: WallRef |
     if (!wall && communities.length > 0) onWall({ level: 'community', id: String(communities[0].id) });
   }, [wall, communities, onWall]);
 
-  // the grids listed are those of the community in view, or of the grid's community
   useEffect(() => {
-    if (wall?.level === 'community') setCommunity(Number(wall.id));
-    if (wall?.level === 'grid' && !grids.some((g) => String(g.id) === wall.id)) {
-      getJson<Grid>(`/api/v1/grids/${wall.id}`).then((grid) => setCommunity(grid.properties.community_id), () => undefined);
-    }
-  }, [wall]); // not on grids: a grid already listed only spares the request
+    if (unlistedGrid === null) return;
+    getJson<Grid>(`/api/v1/grids/${unlistedGrid}`).then((grid) => setCommunity(grid.properties.community_id), () => undefined);
+  }, [unlistedGrid]);
   useEffect(() => {
     if (community === null) return;
     getJson<{ features: Grid[] }>(`/api/v1/grids?community=${community}&limit=1000`).then((c) => setGrids(c.features), () => setGrids([]));
