@@ -24,8 +24,8 @@ const sentProperties = z.custom<Record<string, unknown>>((v) => typeof v === 'ob
 const pascal = (name: string) => name.replace(/(^|_| )(\w)/g, (_, __, c: string) => c.toUpperCase());
 
 /** A schema as the document draws it, for a looser one to carry: the bodies take properties that validProperties checks after. */
-const drawn = (type: z.ZodType, io?: 'input' | 'output') => {
-  const { $schema: _, ...doc } = jsonSchema(type, io);
+const drawn = (type: z.ZodType, side?: 'request' | 'answer') => {
+  const { $schema: _, ...doc } = jsonSchema(type, side);
   return doc;
 };
 
@@ -75,7 +75,7 @@ export function featureResource(database: Database, def: ResourceDefinition) {
   // A stored row as the API answers it: its properties as the table holds them (read-only ones too), masked as the
   // viewer's role sees them; checked as an object, drawn in the document as the resource's properties.
   const storedFeature = answerFeatureMaybePlaced(z.record(z.string(), z.unknown()).meta({
-    id: `${name}Properties`, description: `a ${def.singular}'s properties, and the read-only ${def.readOnly.join(', ')}`, ...drawn(def.properties, 'output'),
+    id: `${name}Properties`, description: `a ${def.singular}'s properties, and the read-only ${def.readOnly.join(', ')}`, ...drawn(def.properties, 'answer'),
   }));
   const storedCollection = answerCollection(storedFeature, { numberReturned: z.number() });
   const page = answerCollection(storedFeature, { numberMatched: z.number(), numberReturned: z.number(), links });

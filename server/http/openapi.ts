@@ -7,12 +7,12 @@ import type { ParameterDoc } from '../domain/params.ts';
 import type { AnyRoute, Parameters } from './route.ts';
 
 /**
- * JSON Schema for OpenAPI 3.0 from a zod schema. A request is drawn as it may be sent (input: a property with a
- * default may be left out, an object that is not strict takes other properties and drops them); an answer as it
- * is sent (output).
+ * JSON Schema for OpenAPI 3.0 from a zod schema, drawn as zod checks it (output: a pipe draws what it checks, a
+ * geometry's shape). A request is then said as it may be sent: a property with a default may be left out, and an
+ * object that is not strict takes other properties (and drops them); an answer as it is sent.
  */
-export const jsonSchema = (type: z.ZodType, io: 'input' | 'output' = 'input') => z.toJSONSchema(type, {
-  target: 'openapi-3.0', io, unrepresentable: 'any',
+export const jsonSchema = (type: z.ZodType, side: 'request' | 'answer' = 'request') => z.toJSONSchema(type, {
+  target: 'openapi-3.0', io: 'output', unrepresentable: 'any',
   override: ({ zodSchema, jsonSchema: out }) => {
     const def = zodSchema._zod.def;
     // OpenAPI 3.0 reads nullable only beside a type: a nullable union (a street's geometry) says it of each member
@@ -22,7 +22,7 @@ export const jsonSchema = (type: z.ZodType, io: 'input' | 'output' = 'input') =>
     }
     if (def.type !== 'object') return;
     if (!def.catchall) delete out.additionalProperties;
-    if (io === 'output') return;
+    if (side === 'answer') return;
     const required = out.required?.filter((key) => def.shape[key]._zod.optin === undefined);
     if (required?.length) out.required = required;
     else delete out.required;
@@ -66,15 +66,15 @@ export function openApiDocument(routes: readonly AnyRoute[]) {
   const schemas: Record<string, unknown> = { Problem: PROBLEM };
   const paths: Record<string, Record<string, unknown>> = {};
   /** a schema, or a reference to it among the components when it has an id */
-  const schemaOf = (type: z.ZodType, io: 'input' | 'output') => {
+  const schemaOf = (type: z.ZodType, side: 'request' | 'answer') => {
     // zod draws the schemas with ids as definitions beside the one asked for: they are the document's components
-    const { $schema: _, definitions, ...drawn } = JSON.parse(JSON.stringify(jsonSchema(type, io)).replaceAll('#/definitions/', '#/components/schemas/'));
+    const { $schema: _, definitions, ...drawn } = JSON.parse(JSON.stringify(jsonSchema(type, side)).replaceAll('#/definitions/', '#/components/schemas/'));
     Object.assign(schemas, definitions);
     return drawn;
   };
   const parameters = (declared: Parameters | undefined, where: 'path' | 'query') => Object.entries(declared ?? {}).map(([name, type]) => {
     const doc = (type.meta() as { parameter?: ParameterDoc } | undefined)?.parameter;
-    const schema = doc?.schema ?? schemaOf(type, 'input');
+    const schema = doc?.schema ?? schemaOf(type, 'request');
     return {
       name, in: where, ...(where === 'path' || doc?.required ? { required: true } : {}),
       ...(doc?.description ? { description: doc.description } : {}), schema,
@@ -89,7 +89,7 @@ export function openApiDocument(routes: readonly AnyRoute[]) {
     const responses: Record<string, unknown> = {
       [answer.status ?? 200]: {
         description: answer.description,
-        ...(answer.schema || answer.type ? { content: { [answer.type ?? 'application/json']: { schema: answer.schema ? schemaOf(answer.schema, 'output') : { type: 'object' } } } } : {}),
+        ...(answer.schema || answer.type ? { content: { [answer.type ?? 'application/json']: { schema: answer.schema ? schemaOf(answer.schema, 'answer') : { type: 'object' } } } } : {}),
       },
     };
     for (const [status, description] of Object.entries(route.problems ?? {})) {
@@ -111,7 +111,7 @@ export function openApiDocument(routes: readonly AnyRoute[]) {
         requestBody: 'raw' in body
           ? { required: body.required ?? true, content: Object.fromEntries(Object.entries(body.raw).map(([type, schema]) => [type, { schema }])) }
           // an optional body is drawn as what it is when sent
-          : { required: !body.safeParse(undefined).success, content: { 'application/json': { schema: schemaOf(body instanceof z.ZodOptional ? body.unwrap() as z.ZodType : body, 'input') } } },
+          : { required: !body.safeParse(undefined).success, content: { 'application/json': { schema: schemaOf(body instanceof z.ZodOptional ? body.unwrap() as z.ZodType : body, 'request') } } },
       } : {}),
       responses,
       ...(isPublic ? { security: [] } : {}),
