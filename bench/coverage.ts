@@ -28,8 +28,14 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import {
-  Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql,
-  type CompiledQuery, type DatabaseConnection, type Driver,
+  Kysely,
+  PostgresAdapter,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+  sql,
+  type CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
 } from 'kysely';
 import { VectorTile } from '@mapbox/vector-tile';
 import { PbfReader } from 'pbf';
@@ -51,8 +57,21 @@ import { benchDatabase, vacuumAnalyze, count, mulberry32, pgbenchScript, since, 
 
 const NAME = 'gridmap_bench_coverage';
 /** A map session: how often each zoom is asked for, and each layer. */
-const ZOOM_MIX: [number, number][] = [[12, 10], [13, 20], [14, 30], [15, 25], [16, 15]];
-const LAYER_MIX: [string, number][] = [['grids', 25], ['buildings', 25], ['communities', 15], ['issues', 15], ['members', 10], ['volunteers', 10]];
+const ZOOM_MIX: [number, number][] = [
+  [12, 10],
+  [13, 20],
+  [14, 30],
+  [15, 25],
+  [16, 15],
+];
+const LAYER_MIX: [string, number][] = [
+  ['grids', 25],
+  ['buildings', 25],
+  ['communities', 15],
+  ['issues', 15],
+  ['members', 10],
+  ['volunteers', 10],
+];
 /** Stand-ins for the tile's x and y in the compiled statement: whichever parameters hold them are the tile. */
 const X_SENTINEL = 987_654_321;
 const Y_SENTINEL = 987_654_322;
@@ -65,28 +84,55 @@ const SLOW_S = 30;
 /** Settings of the app's pool sessions (PGOPTIONS form), given to pgbench and the timed statements. */
 let sessionOptions = '';
 
-interface TileClass { layer: string; z: number; weight: number }
-interface SampleTile { c: number; x: number; y: number }
-interface Extent { x0: number; y0: number; x1: number; y1: number }
+interface TileClass {
+  layer: string;
+  z: number;
+  weight: number;
+}
+interface SampleTile {
+  c: number;
+  x: number;
+  y: number;
+}
+interface Extent {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
 
 export async function run(args: string[]) {
-  const { values } = parseArgs({ args, options: {
-    size: { type: 'string', default: '100' }, viewers: { type: 'string', default: 'leader:2000,leader@scope,admin:400' },
-    clients: { type: 'string', default: '1,8' }, seconds: { type: 'string', default: '10' }, reps: { type: 'string', default: '3' },
-    server: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' }, keep: { type: 'boolean', default: false },
-  } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      size: { type: 'string', default: '100' },
+      viewers: { type: 'string', default: 'leader:2000,leader@scope,admin:400' },
+      clients: { type: 'string', default: '1,8' },
+      seconds: { type: 'string', default: '10' },
+      reps: { type: 'string', default: '3' },
+      server: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+      keep: { type: 'boolean', default: false },
+    },
+  });
   const size = Number(values.size);
   const seconds = Number(values.seconds);
   const reps = Number(values.reps);
   const levels = String(values.clients).split(',').map(Number);
   // user[@scope][:tiles]: tiles within the city's extent, or (@scope) within the extent of the communities the
   // user may read; without a number, every tile there (at most 400 within the city)
-  const viewers = String(values.viewers).split(',').map((v) => {
-    const [, username, scoped, tiles] = /^([^@:]*)(@scope)?(?::(.*))?$/.exec(v) ?? [];
-    return { username, scoped: Boolean(scoped), tiles: tiles === undefined ? undefined : Number(tiles) };
-  });
-  if (!(size > 0) || !(seconds > 0) || !(Number.isInteger(reps) && reps > 0) || levels.some((n) => !(Number.isInteger(n) && n > 0))
-    || viewers.some((v) => !v.username || (v.tiles !== undefined && !(Number.isInteger(v.tiles) && v.tiles > 0)))) {
+  const viewers = String(values.viewers)
+    .split(',')
+    .map((v) => {
+      const [, username, scoped, tiles] = /^([^@:]*)(@scope)?(?::(.*))?$/.exec(v) ?? [];
+      return { username, scoped: Boolean(scoped), tiles: tiles === undefined ? undefined : Number(tiles) };
+    });
+  if (
+    !(size > 0) ||
+    !(seconds > 0) ||
+    !(Number.isInteger(reps) && reps > 0) ||
+    levels.some((n) => !(Number.isInteger(n) && n > 0)) ||
+    viewers.some((v) => !v.username || (v.tiles !== undefined && !(Number.isInteger(v.tiles) && v.tiles > 0)))
+  ) {
     throw new Error('--size, --seconds must be positive numbers, --reps and --clients positive integers, --viewers user[@scope][:tiles],…');
   }
   const keep = Boolean(values.keep);
@@ -97,7 +143,11 @@ export async function run(args: string[]) {
   const loading = performance.now();
   const heartbeat = setInterval(() => console.log(`coverage: still building the database (${since(loading)})…`), 15_000);
   const bench = await benchDatabase({
-    server: String(values.server), name: NAME, label: 'coverage', keep, size,
+    server: String(values.server),
+    name: NAME,
+    label: 'coverage',
+    keep,
+    size,
     fill: (url) => vacuumAnalyze(url, NAME),
   }).finally(() => clearInterval(heartbeat));
   console.log(`coverage: database ready (${since(loading)})`);
@@ -106,7 +156,19 @@ export async function run(args: string[]) {
   const load = new TileLoad();
   try {
     const db = database.db;
-    const { rows: [stats] } = await sql<{ streets: number; communities: number; grids: number; buildings: number; members: number; volunteers: number; issues: number } & Extent>`
+    const {
+      rows: [stats],
+    } = await sql<
+      {
+        streets: number;
+        communities: number;
+        grids: number;
+        buildings: number;
+        members: number;
+        volunteers: number;
+        issues: number;
+      } & Extent
+    >`
       select (select count(*)::int from streets) as streets, (select count(*)::int from communities) as communities,
              (select count(*)::int from grids) as grids, (select count(*)::int from buildings) as buildings,
              (select count(*)::int from members) as members,
@@ -114,21 +176,27 @@ export async function run(args: string[]) {
              (select count(*)::int from issues) as issues,
              ST_XMin(e) as x0, ST_YMin(e) as y0, ST_XMax(e) as x1, ST_YMax(e) as y1
       from (select ST_Extent(geom)::geometry as e from communities) s`.execute(db);
-    console.log(`coverage: size ${size}: ${count(stats.streets)} streets, ${count(stats.communities)} communities, ${count(stats.grids)} grids, ` +
-      `${count(stats.buildings)} buildings, ${count(stats.members)} members (${count(stats.volunteers)} available volunteers), ${count(stats.issues)} issues; ` +
-      `extent ${[stats.x0, stats.y0, stats.x1, stats.y1].map((v) => v.toFixed(4)).join(',')}`);
+    console.log(
+      `coverage: size ${size}: ${count(stats.streets)} streets, ${count(stats.communities)} communities, ${count(stats.grids)} grids, ` +
+        `${count(stats.buildings)} buildings, ${count(stats.members)} members (${count(stats.volunteers)} available volunteers), ${count(stats.issues)} issues; ` +
+        `extent ${[stats.x0, stats.y0, stats.x1, stats.y1].map((v) => v.toFixed(4)).join(',')}`,
+    );
     // the floor's sessions as the app's: the pool sets its own (no JIT on the server)
-    const { rows: [session] } = await sql<{ jit: string }>`select current_setting('jit') as jit`.execute(db);
+    const {
+      rows: [session],
+    } = await sql<{ jit: string }>`select current_setting('jit') as jit`.execute(db);
     sessionOptions = `-c jit=${session.jit}`;
     console.log(`coverage: the app's sessions run with jit=${session.jit}; pgbench and the timed statements too`);
-    if ((await chooseEncoder(db)) !== 'postgis') throw new Error('this PostGIS has no protobuf: tiles would be encoded by vt-pbf, not ST_AsMVT');
+    if ((await chooseEncoder(db)) !== 'postgis')
+      throw new Error('this PostGIS has no protobuf: tiles would be encoded by vt-pbf, not ST_AsMVT');
 
     const classes: TileClass[] = ZOOM_MIX.flatMap(([z, zw]) => LAYER_MIX.map(([layer, lw]) => ({ layer, z, weight: zw * lw })));
     const rangesOf = (e: Extent) => new Map(ZOOM_MIX.map(([z]) => [z, tileRange(e, z)]));
-    const tilesIn = (ranges: ReturnType<typeof rangesOf>) => ZOOM_MIX.map(([z]) => {
-      const r = ranges.get(z)!;
-      return `z${z} ${count((r.x1 - r.x0 + 1) * (r.y1 - r.y0 + 1))}`;
-    }).join(', ');
+    const tilesIn = (ranges: ReturnType<typeof rangesOf>) =>
+      ZOOM_MIX.map(([z]) => {
+        const r = ranges.get(z)!;
+        return `z${z} ${count((r.x1 - r.x0 + 1) * (r.y1 - r.y0 + 1))}`;
+      }).join(', ');
     console.log(`coverage: tiles within the city's extent: ${tilesIn(rangesOf(stats))} (each in ${LAYER_MIX.length} layers)`);
 
     const tileResults: { label: string; sample: SampleTile[]; levels: TileLevel[]; breakdown: Breakdown }[] = [];
@@ -137,16 +205,20 @@ export async function run(args: string[]) {
       if (!user) throw new Error(`no user ${username}`);
       const viewer = viewerOf(user);
       const { token } = await openSession(db, user.id, { hours: 4 });
-      const { rows: [scope] } = await sql<{ communities: number } & Extent>`
+      const {
+        rows: [scope],
+      } = await sql<{ communities: number } & Extent>`
         select communities, ST_XMin(e) as x0, ST_YMin(e) as y0, ST_XMax(e) as x1, ST_YMax(e) as y1
         from (select count(*)::int as communities, ST_Extent(a.geom)::geometry as e from communities a
               where ${allOf(readConditions('communities', communities.place, viewer, 'a') ?? [sql`false`])}) s`.execute(db);
       const ranges = rangesOf(scoped ? scope : stats);
       const sample = drawSample(classes, ranges, tiles ?? Infinity, 400, 20261129 + v);
       const label = `${username}${scoped ? ' in its scope' : ''}`;
-      console.log(`\ncoverage: tiles as ${label} (${viewer.role}, ${viewer.scope ? `${viewer.scope.kind} scope` : 'everything'}: ` +
-        `${scope.communities} of ${count(stats.communities)} communities), within ${scoped ? `its communities' extent (${tilesIn(ranges)})` : "the city's extent"}, ` +
-        `${count(sample.length)} distinct tiles: ${mixOf(sample, classes)}`);
+      console.log(
+        `\ncoverage: tiles as ${label} (${viewer.role}, ${viewer.scope ? `${viewer.scope.kind} scope` : 'everything'}: ` +
+          `${scope.communities} of ${count(stats.communities)} communities), within ${scoped ? `its communities' extent (${tilesIn(ranges)})` : "the city's extent"}, ` +
+          `${count(sample.length)} distinct tiles: ${mixOf(sample, classes)}`,
+      );
 
       // the sample, numbered, for pgbench to look up
       await sql`drop table if exists coverage_bench_tiles`.execute(db);
@@ -176,11 +248,23 @@ export async function run(args: string[]) {
           report(cold);
           if (cold.hits) throw new Error(`${cold.hits} cold requests were cache hits`);
           // those made within the cache's lifetime of the cached run's end
-          const recent = cold.index.filter((_, k) => cold.end[k] >= cold.elapsed * 1000 - (CACHE_MAX_AGE_S - WARMUP_S - seconds - 8) * 1000);
+          const recent = cold.index.filter(
+            (_, k) => cold.end[k] >= cold.elapsed * 1000 - (CACHE_MAX_AGE_S - WARMUP_S - seconds - 8) * 1000,
+          );
           if (!recent.length) throw new Error(`--seconds ${seconds} is too long: cached tiles expire after ${CACHE_MAX_AGE_S} s`);
-          console.log(`coverage: ${label}: HTTP cached, ${clients} client${plural}: ${count(recent.length)} of those tiles at random, ` +
-            `${WARMUP_S} s warm-up, ${seconds} s…`);
-          cached = await load.run({ base, token, paths: Array.from(recent, (i) => paths[i]), mode: 'random', clients, seconds, seed: clients });
+          console.log(
+            `coverage: ${label}: HTTP cached, ${clients} client${plural}: ${count(recent.length)} of those tiles at random, ` +
+              `${WARMUP_S} s warm-up, ${seconds} s…`,
+          );
+          cached = await load.run({
+            base,
+            token,
+            paths: Array.from(recent, (i) => paths[i]),
+            mode: 'random',
+            clients,
+            seconds,
+            seed: clients,
+          });
           report(cached);
           if (cached.misses) console.log(`  !! ${cached.misses} of ${cached.latency.length} cached requests were misses`);
         } finally {
@@ -192,7 +276,7 @@ export async function run(args: string[]) {
         await writeFile(script, passScript(statements, `\\set i :client_id + ${clients} * :k + 1\n\\set k :k + 1`, sample.length));
         const floor = pgbench(url, script, clients, ['-t', String(perClient), '-D', 'k=0']);
         // the clients past the sample's end ran no statement: count tiles, not transactions
-        const floorTiles = { tps: floor.tps * sample.length / (perClient * clients), latency: floor.latency };
+        const floorTiles = { tps: (floor.tps * sample.length) / (perClient * clients), latency: floor.latency };
         console.log(`  ${floorTiles.tps.toFixed(1)} tiles/s, latency average ${floor.latency.toFixed(2)} ms`);
         results.push({ clients, cold, cached, pgbench: floorTiles });
       }
@@ -201,15 +285,22 @@ export async function run(args: string[]) {
     await sql`drop table if exists coverage_bench_tiles`.execute(db);
 
     // What a cached tile still costs the database: the cache's look at the audit log (nothing logged since).
-    const { rows: [audit] } = await sql<{ last: number }>`select coalesce(max(id), 0)::int as last from audit_log`.execute(db);
-    const probe = await captureStatement(async (d) => {
-      const cache = new TileCache(d, { maxBytes: 1, maxAgeMs: 1 });
-      await cache.sync(); // the first look only notes where the log ends
-      await cache.sync();
-    }, { last: audit.last });
+    const {
+      rows: [audit],
+    } = await sql<{ last: number }>`select coalesce(max(id), 0)::int as last from audit_log`.execute(db);
+    const probe = await captureStatement(
+      async (d) => {
+        const cache = new TileCache(d, { maxBytes: 1, maxAgeMs: 1 });
+        await cache.sync(); // the first look only notes where the log ends
+        await cache.sync();
+      },
+      { last: audit.last },
+    );
     const probeScript = join(dir, 'audit-probe.sql');
     await writeFile(probeScript, pgbenchScript(probe, new Map()));
-    console.log(`\ncoverage: the tile cache's audit-log probe (log at id ${count(audit.last)}, nothing new), pgbench, 1 client, ${WARMUP_S} s warm-up, 5 s…`);
+    console.log(
+      `\ncoverage: the tile cache's audit-log probe (log at id ${count(audit.last)}, nothing new), pgbench, 1 client, ${WARMUP_S} s warm-up, 5 s…`,
+    );
     pgbench(url, probeScript, 1, ['-T', String(WARMUP_S)]);
     const probed = pgbench(url, probeScript, 1, ['-T', '5']);
     console.log(`  ${probed.tps.toFixed(1)} tps, latency average ${probed.latency.toFixed(2)} ms`);
@@ -217,22 +308,36 @@ export async function run(args: string[]) {
     // The coverage metrics.
     const [leaderUser] = await findUsers(db, { username: 'leader' });
     const [adminUser] = await findUsers(db, { username: 'admin' });
-    const { rows: [first] } = await sql<{ id: number; name: string; grids: number; buildings: number }>`
+    const {
+      rows: [first],
+    } = await sql<{ id: number; name: string; grids: number; buildings: number }>`
       select c.id, c.name, (select count(*)::int from grids where community_id = c.id) as grids,
              (select count(*)::int from buildings where community_id = c.id) as buildings
       from communities c where c.id = (select community_id from grids order by id limit 1)`.execute(db);
     const options = (viewer: Viewer) => ({ reachM: DEFAULT_REACH_M, viewer, allMembers: countsAllMembers(viewer) });
     const [leader, admin] = [viewerOf(leaderUser), viewerOf(adminUser)];
     const metrics = [
-      { title: `grids of one community (${first.name}, id ${first.id}: ${first.grids} grids, ${count(first.buildings)} buildings), as leader`,
-        user: leaderUser, path: `/api/v1/coverage/grids?community=${first.id}`, reps: COMMUNITY_REPS,
-        capture: (d: Kysely<DB>) => coverageCollection(d, 'grid', leader, { community: first.id }, options(leader)) },
-      { title: `every community of the city (${count(stats.communities)}, ${count(stats.buildings)} buildings), as admin`,
-        user: adminUser, path: '/api/v1/coverage/communities', reps,
-        capture: (d: Kysely<DB>) => coverageCollection(d, 'community', admin, {}, options(admin)) },
-      { title: `every community of the leader's street, volunteers placed at their hexagons' centres, as leader`,
-        user: leaderUser, path: '/api/v1/coverage/communities', reps,
-        capture: (d: Kysely<DB>) => coverageCollection(d, 'community', leader, {}, options(leader)) },
+      {
+        title: `grids of one community (${first.name}, id ${first.id}: ${first.grids} grids, ${count(first.buildings)} buildings), as leader`,
+        user: leaderUser,
+        path: `/api/v1/coverage/grids?community=${first.id}`,
+        reps: COMMUNITY_REPS,
+        capture: (d: Kysely<DB>) => coverageCollection(d, 'grid', leader, { community: first.id }, options(leader)),
+      },
+      {
+        title: `every community of the city (${count(stats.communities)}, ${count(stats.buildings)} buildings), as admin`,
+        user: adminUser,
+        path: '/api/v1/coverage/communities',
+        reps,
+        capture: (d: Kysely<DB>) => coverageCollection(d, 'community', admin, {}, options(admin)),
+      },
+      {
+        title: `every community of the leader's street, volunteers placed at their hexagons' centres, as leader`,
+        user: leaderUser,
+        path: '/api/v1/coverage/communities',
+        reps,
+        capture: (d: Kysely<DB>) => coverageCollection(d, 'community', leader, {}, options(leader)),
+      },
     ];
     const metricResults: MetricResult[] = [];
     const plans: { title: string; lines: string[] }[] = [];
@@ -260,7 +365,8 @@ export async function run(args: string[]) {
           t = performance.now();
           const { rows } = await client.query<{ body: string }>(statement.sql, statement.parameters as unknown[]);
           direct.push(performance.now() - t);
-          if (rows[0].body.length !== text.length) console.log(`  !! the statement answered ${count(rows[0].body.length)} characters, HTTP ${count(text.length)}`);
+          if (rows[0].body.length !== text.length)
+            console.log(`  !! the statement answered ${count(rows[0].body.length)} characters, HTTP ${count(text.length)}`);
           console.log(`  HTTP ${ms(http[r])}, SQL ${ms(direct[r])} (${count(areas)} areas, ${count(bytes)} bytes)`);
           if (r === 0 && http[0] > SLOW_S * 1000 && repsLeft > 1) {
             console.log(`  over ${SLOW_S} s: once each`);
@@ -268,7 +374,10 @@ export async function run(args: string[]) {
           }
         }
         metricResults.push({ title: metric.title, path: metric.path, http, direct, bytes, areas });
-        const { rows: plan } = await client.query<{ 'QUERY PLAN': string }>(`explain (analyze, buffers) ${statement.sql}`, statement.parameters as unknown[]);
+        const { rows: plan } = await client.query<{ 'QUERY PLAN': string }>(
+          `explain (analyze, buffers) ${statement.sql}`,
+          statement.parameters as unknown[],
+        );
         plans.push({ title: metric.title, lines: plan.map((row) => row['QUERY PLAN']) });
       }
     } finally {
@@ -278,10 +387,18 @@ export async function run(args: string[]) {
 
     // Figures.
     for (const { label, sample, levels: results, breakdown } of tileResults) {
-      printTiles(`tiles as ${label}, ${count(sample.length)} distinct tiles (${mixOf(sample, classes)}), cached ${seconds} s per level`, results);
-      printBreakdown(`where the cold tiles' time goes, as ${label} (HTTP, ${results[0].clients} client${results[0].clients > 1 ? 's' : ''}; mean ms per tile, and the layer's share of the pass)`, breakdown);
+      printTiles(
+        `tiles as ${label}, ${count(sample.length)} distinct tiles (${mixOf(sample, classes)}), cached ${seconds} s per level`,
+        results,
+      );
+      printBreakdown(
+        `where the cold tiles' time goes, as ${label} (HTTP, ${results[0].clients} client${results[0].clients > 1 ? 's' : ''}; mean ms per tile, and the layer's share of the pass)`,
+        breakdown,
+      );
     }
-    console.log(`\nthe audit-log probe every tile request makes first (pgbench, 1 client): ${probed.tps.toFixed(0)} tps, ${ms(probed.latency)} average`);
+    console.log(
+      `\nthe audit-log probe every tile request makes first (pgbench, 1 client): ${probed.tps.toFixed(0)} tps, ${ms(probed.latency)} average`,
+    );
     printMetrics(metricResults);
     for (const { title, lines } of plans) {
       console.log(`\nEXPLAIN (ANALYZE, BUFFERS) of the statement for ${title}:`);
@@ -322,7 +439,13 @@ function tileRange(e: Extent, z: number) {
  * `n` distinct tiles: a class (layer and zoom) drawn by its weight, then a tile of it not drawn yet, at
  * random within the extent; a class out of tiles is left out of later draws. Seeded: every run the same.
  */
-function drawSample(classes: TileClass[], ranges: Map<number, ReturnType<typeof tileRange>>, wanted: number, most: number, seed: number): SampleTile[] {
+function drawSample(
+  classes: TileClass[],
+  ranges: Map<number, ReturnType<typeof tileRange>>,
+  wanted: number,
+  most: number,
+  seed: number,
+): SampleTile[] {
   const random = mulberry32(seed);
   const left = classes.map(({ z }) => {
     const r = ranges.get(z)!;
@@ -356,14 +479,29 @@ function drawSample(classes: TileClass[], ranges: Map<number, ReturnType<typeof 
 function mixOf(sample: SampleTile[], classes: TileClass[]) {
   const share = (key: (k: TileClass) => string | number, of: (string | number)[]) =>
     of.map((v) => `${v} ${Math.round((100 * sample.filter((t) => key(classes[t.c]) === v).length) / sample.length)} %`).join(', ');
-  return `${share((k) => k.z, ZOOM_MIX.map(([z]) => z)).replace(/(\d+) (\d+ %)/g, 'z$1 $2')}; ${share((k) => k.layer, LAYER_MIX.map(([l]) => l))}`;
+  return `${share(
+    (k) => k.z,
+    ZOOM_MIX.map(([z]) => z),
+  ).replace(/(\d+) (\d+ %)/g, 'z$1 $2')}; ${share(
+    (k) => k.layer,
+    LAYER_MIX.map(([l]) => l),
+  )}`;
 }
 
 /** A tile class's statement for pgbench, the tile's x and y standing as :x and :y. */
 function tileStatement(db: Kysely<DB>, k: TileClass, viewer: Viewer) {
   const compiled = tileSql('postgis', tileLayer(k.layer)!, k.z, X_SENTINEL, Y_SENTINEL, viewer).compile(db);
-  const script = pgbenchScript(compiled, new Map([[X_SENTINEL, { name: 'x', random: [0, 0] }], [Y_SENTINEL, { name: 'y', random: [0, 0] }]]));
-  return script.split('\n').filter((line) => line && !line.startsWith('\\set')).join('\n');
+  const script = pgbenchScript(
+    compiled,
+    new Map([
+      [X_SENTINEL, { name: 'x', random: [0, 0] }],
+      [Y_SENTINEL, { name: 'y', random: [0, 0] }],
+    ]),
+  );
+  return script
+    .split('\n')
+    .filter((line) => line && !line.startsWith('\\set'))
+    .join('\n');
 }
 
 /**
@@ -371,7 +509,9 @@ function tileStatement(db: Kysely<DB>, k: TileClass, viewer: Viewer) {
  * and the class's statement runs. With `last`, numbers past it run nothing (the last clients' spare turns).
  */
 function passScript(statements: (string | undefined)[], pick: string, last?: number) {
-  const branches = statements.flatMap((statement, c) => (statement ? [`\\${c === statements.findIndex(Boolean) ? 'if' : 'elif'} :c = ${c}`, statement] : []));
+  const branches = statements.flatMap((statement, c) =>
+    statement ? [`\\${c === statements.findIndex(Boolean) ? 'if' : 'elif'} :c = ${c}`, statement] : [],
+  );
   const body = [`select c, x, y from coverage_bench_tiles where i = :i \\gset`, ...branches, '\\endif'];
   const lines = last ? [`\\if :i <= ${last}`, ...body, '\\endif'] : body;
   return [pick, ...lines, ''].join('\n');
@@ -382,8 +522,12 @@ function passScript(statements: (string | undefined)[], pick: string, last?: num
  * sets its own (`sessionOptions`, e.g. no JIT).
  */
 function pgbench(url: string, script: string, clients: number, run: string[]): PgbenchResult {
-  const output = execFileSync('pgbench', ['-n', '-c', String(clients), '-j', String(Math.min(clients, 2)), ...run, '-f', script, url],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 2 ** 20, env: { ...process.env, PGOPTIONS: sessionOptions } });
+  const output = execFileSync('pgbench', ['-n', '-c', String(clients), '-j', String(Math.min(clients, 2)), ...run, '-f', script, url], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 64 * 2 ** 20,
+    env: { ...process.env, PGOPTIONS: sessionOptions },
+  });
   const tps = /tps = ([\d.]+)/.exec(output);
   const latency = /latency average = ([\d.]+) ms/.exec(output);
   const processed = /number of transactions actually processed: (\d+)\/(\d+)/.exec(output);
@@ -402,10 +546,12 @@ async function sanityCheck(database: Database, viewer: Viewer, token: string, sa
   const { server, base } = await startApp(database);
   const features = (bytes: Buffer, layer: string) => {
     const decoded = new VectorTile(new PbfReader(bytes)).layers[layer];
-    return JSON.stringify(Array.from({ length: decoded?.length ?? 0 }, (_, k) => {
-      const f = decoded.feature(k);
-      return JSON.stringify([f.id, f.type, f.properties, f.loadGeometry()]);
-    }).sort());
+    return JSON.stringify(
+      Array.from({ length: decoded?.length ?? 0 }, (_, k) => {
+        const f = decoded.feature(k);
+        return JSON.stringify([f.id, f.type, f.properties, f.loadGeometry()]);
+      }).sort(),
+    );
   };
   try {
     let empty = 0;
@@ -416,13 +562,17 @@ async function sanityCheck(database: Database, viewer: Viewer, token: string, sa
       const body = Buffer.from(await res.arrayBuffer());
       const direct = await renderTile(database.db, 'postgis', tileLayer(layer)!, z, t.x, t.y, viewer);
       if (res.status !== (direct.length ? 200 : 204) || features(body, layer) !== features(direct, layer)) {
-        throw new Error(`${layer}/${z}/${t.x}/${t.y}: HTTP ${res.status} with ${body.length} bytes, renderTile ${direct.length} bytes, not the same features`);
+        throw new Error(
+          `${layer}/${z}/${t.x}/${t.y}: HTTP ${res.status} with ${body.length} bytes, renderTile ${direct.length} bytes, not the same features`,
+        );
       }
       if (!direct.length) empty++;
       if (!body.equals(direct)) reordered.push(`${layer}/${z}/${t.x}/${t.y} (${count(body.length)} and ${count(direct.length)} bytes)`);
     }
-    console.log(`coverage: the first 12 tiles over HTTP hold renderTile's features (${empty} empty)` +
-      `${reordered.length ? `; in another order, so other bytes and another ETag: ${reordered.join(', ')}` : ''}`);
+    console.log(
+      `coverage: the first 12 tiles over HTTP hold renderTile's features (${empty} empty)` +
+        `${reordered.length ? `; in another order, so other bytes and another ETag: ${reordered.join(', ')}` : ''}`,
+    );
   } finally {
     await stopApp(server);
   }
@@ -435,7 +585,10 @@ async function startApp(database: Database) {
 }
 
 function stopApp(server: Server) {
-  return new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); });
+  return new Promise((resolve) => {
+    server.closeAllConnections();
+    server.close(resolve);
+  });
 }
 
 /**
@@ -450,16 +603,27 @@ async function captureStatement(call: (db: Kysely<DB>) => Promise<unknown>, row:
       return { rows: [row] as R[] };
     },
     // eslint-disable-next-line require-yield
-    streamQuery: async function* () { throw new Error('no streaming here'); },
+    streamQuery: async function* () {
+      throw new Error('no streaming here');
+    },
   };
   const driver: Driver = {
-    init: async () => {}, acquireConnection: async () => connection, beginTransaction: async () => {},
-    commitTransaction: async () => {}, rollbackTransaction: async () => {}, releaseConnection: async () => {}, destroy: async () => {},
+    init: async () => {},
+    acquireConnection: async () => connection,
+    beginTransaction: async () => {},
+    commitTransaction: async () => {},
+    rollbackTransaction: async () => {},
+    releaseConnection: async () => {},
+    destroy: async () => {},
   };
-  const db = new Kysely<DB>({ dialect: {
-    createAdapter: () => new PostgresAdapter(), createDriver: () => driver,
-    createIntrospector: (d) => new PostgresIntrospector(d), createQueryCompiler: () => new PostgresQueryCompiler(),
-  } });
+  const db = new Kysely<DB>({
+    dialect: {
+      createAdapter: () => new PostgresAdapter(),
+      createDriver: () => driver,
+      createIntrospector: (d) => new PostgresIntrospector(d),
+      createQueryCompiler: () => new PostgresQueryCompiler(),
+    },
+  });
   await call(db);
   await db.destroy();
   if (!captured) throw new Error('no statement caught');
@@ -470,8 +634,13 @@ async function captureStatement(call: (db: Kysely<DB>) => Promise<unknown>, row:
 
 interface PassResult {
   /** per answered request, in order of completion: the tile's index in paths, latency (ms), end (ms from start), bytes */
-  index: Int32Array; latency: Float64Array; end: Float64Array; bytes: Int32Array;
-  hits: number; misses: number; empty: number;
+  index: Int32Array;
+  latency: Float64Array;
+  end: Float64Array;
+  bytes: Int32Array;
+  hits: number;
+  misses: number;
+  empty: number;
   /** seconds measured: the whole pass, or the measured window */
   elapsed: number;
 }
@@ -479,7 +648,15 @@ interface PassResult {
 class TileLoad {
   private worker = new Worker(TILE_WORKER_SOURCE, { eval: true });
 
-  async run(job: { base: string; token: string; paths: string[]; mode: 'pass' | 'random'; clients: number; seconds: number; seed: number }): Promise<PassResult> {
+  async run(job: {
+    base: string;
+    token: string;
+    paths: string[];
+    mode: 'pass' | 'random';
+    clients: number;
+    seconds: number;
+    seed: number;
+  }): Promise<PassResult> {
     const answer = new Promise<PassResult & { failures: number; firstFailure?: string }>((resolve, reject) => {
       this.worker.once('message', resolve);
       this.worker.once('error', reject);
@@ -541,8 +718,20 @@ parentPort.on('message', async ({ base, token, paths, mode, clients, warmupMs, m
 
 // ---- figures ----
 
-interface TileLevel { clients: number; cold: PassResult; cached: PassResult; pgbench: PgbenchResult }
-interface MetricResult { title: string; path: string; http: number[]; direct: number[]; bytes: number; areas: number }
+interface TileLevel {
+  clients: number;
+  cold: PassResult;
+  cached: PassResult;
+  pgbench: PgbenchResult;
+}
+interface MetricResult {
+  title: string;
+  path: string;
+  http: number[];
+  direct: number[];
+  bytes: number;
+  areas: number;
+}
 type Breakdown = { layer: string; byZoom: Map<number, { n: number; ms: number; bytes: number }>; ms: number }[];
 
 const ms = (v: number) => (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${v.toFixed(v >= 100 ? 0 : 1)} ms`);
@@ -558,14 +747,20 @@ const median = (values: number[]) => percentile(values, 0.5);
 function meanKB(r: PassResult) {
   let sum = 0;
   let n = 0;
-  for (const b of r.bytes) if (b > 0) { sum += b; n++; }
+  for (const b of r.bytes)
+    if (b > 0) {
+      sum += b;
+      n++;
+    }
   return n ? sum / n / 1024 : 0;
 }
 
 function report(r: PassResult) {
-  console.log(`  ${count(r.latency.length)} tiles in ${r.elapsed.toFixed(1)} s: ${perSecond(r).toFixed(1)} tiles/s, ` +
-    `p50 ${ms(percentile(r.latency, 0.5))}, p95 ${ms(percentile(r.latency, 0.95))}, ${r.hits} hits, ${r.misses} misses, ${r.empty} empty, ` +
-    `${meanKB(r).toFixed(1)} kB a non-empty tile`);
+  console.log(
+    `  ${count(r.latency.length)} tiles in ${r.elapsed.toFixed(1)} s: ${perSecond(r).toFixed(1)} tiles/s, ` +
+      `p50 ${ms(percentile(r.latency, 0.5))}, p95 ${ms(percentile(r.latency, 0.95))}, ${r.hits} hits, ${r.misses} misses, ${r.empty} empty, ` +
+      `${meanKB(r).toFixed(1)} kB a non-empty tile`,
+  );
 }
 
 function breakdownOf(cold: PassResult, sample: SampleTile[], classes: TileClass[]): Breakdown {
@@ -587,38 +782,88 @@ function breakdownOf(cold: PassResult, sample: SampleTile[], classes: TileClass[
 
 function table(header: string[], rows: string[][]) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  for (const row of [header, ...rows]) console.log(row.map((cell, i) => (i ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  '));
+  for (const row of [header, ...rows])
+    console.log(row.map((cell, i) => (i ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  '));
 }
 
 function printTiles(title: string, results: TileLevel[]) {
   console.log(`\n${title}`);
-  table(['clients', 'cold HTTP tiles/s', 'p50', 'p95', 'pgbench tiles/s (avg latency)', 'ratio', 'cached HTTP tiles/s', 'p50', 'p95', 'cached/cold', 'kB/tile', 'empty'],
-    results.map(({ clients, cold, cached, pgbench: floor }) => [String(clients), perSecond(cold).toFixed(1), ms(percentile(cold.latency, 0.5)),
-      ms(percentile(cold.latency, 0.95)), `${floor.tps.toFixed(1)} (${ms(floor.latency)})`, `${(floor.tps / perSecond(cold)).toFixed(2)}×`,
-      perSecond(cached).toFixed(1), ms(percentile(cached.latency, 0.5)), ms(percentile(cached.latency, 0.95)),
-      `${(perSecond(cached) / perSecond(cold)).toFixed(1)}×`, meanKB(cold).toFixed(1), `${Math.round((100 * cold.empty) / cold.latency.length)} %`]));
-  console.log('cold: every tile of the sample once on a fresh app (all cache misses); pgbench: the same tiles\' ST_AsMVT statements once each');
-  console.log('(a look-up of the tile by number first); ratio: pgbench tiles/s / cold HTTP tiles/s (1.00× = the API at the database\'s ceiling).');
-  console.log('cached: tiles of the cold pass again at random (cache hits; each request still reads the session and probes the audit log).');
+  table(
+    [
+      'clients',
+      'cold HTTP tiles/s',
+      'p50',
+      'p95',
+      'pgbench tiles/s (avg latency)',
+      'ratio',
+      'cached HTTP tiles/s',
+      'p50',
+      'p95',
+      'cached/cold',
+      'kB/tile',
+      'empty',
+    ],
+    results.map(({ clients, cold, cached, pgbench: floor }) => [
+      String(clients),
+      perSecond(cold).toFixed(1),
+      ms(percentile(cold.latency, 0.5)),
+      ms(percentile(cold.latency, 0.95)),
+      `${floor.tps.toFixed(1)} (${ms(floor.latency)})`,
+      `${(floor.tps / perSecond(cold)).toFixed(2)}×`,
+      perSecond(cached).toFixed(1),
+      ms(percentile(cached.latency, 0.5)),
+      ms(percentile(cached.latency, 0.95)),
+      `${(perSecond(cached) / perSecond(cold)).toFixed(1)}×`,
+      meanKB(cold).toFixed(1),
+      `${Math.round((100 * cold.empty) / cold.latency.length)} %`,
+    ]),
+  );
+  console.log(
+    "cold: every tile of the sample once on a fresh app (all cache misses); pgbench: the same tiles' ST_AsMVT statements once each",
+  );
+  console.log(
+    "(a look-up of the tile by number first); ratio: pgbench tiles/s / cold HTTP tiles/s (1.00× = the API at the database's ceiling).",
+  );
+  console.log(
+    'cached: tiles of the cold pass again at random (cache hits; each request still reads the session and probes the audit log).',
+  );
   console.log('kB/tile: mean size of a non-empty tile; empty: answered 204.');
 }
 
 function printBreakdown(title: string, breakdown: Breakdown) {
   const total = breakdown.reduce((s, l) => s + l.ms, 0);
   console.log(`\n${title}`);
-  table(['layer', ...ZOOM_MIX.map(([z]) => `z${z}`), 'share'], breakdown.map(({ layer, byZoom, ms: layerMs }) => [layer,
-    ...ZOOM_MIX.map(([z]) => {
-      const cell = byZoom.get(z)!;
-      return cell.n ? `${ms(cell.ms / cell.n)} (${(cell.bytes / cell.n / 1024).toFixed(0)} kB)` : '–';
-    }), `${Math.round((100 * layerMs) / total)} %`]));
+  table(
+    ['layer', ...ZOOM_MIX.map(([z]) => `z${z}`), 'share'],
+    breakdown.map(({ layer, byZoom, ms: layerMs }) => [
+      layer,
+      ...ZOOM_MIX.map(([z]) => {
+        const cell = byZoom.get(z)!;
+        return cell.n ? `${ms(cell.ms / cell.n)} (${(cell.bytes / cell.n / 1024).toFixed(0)} kB)` : '–';
+      }),
+      `${Math.round((100 * layerMs) / total)} %`,
+    ]),
+  );
 }
 
 function printMetrics(results: MetricResult[]) {
   console.log('\ncoverage metrics (median of the repetitions, HTTP and the statement on a pg connection taken in turns)');
-  table(['request', 'reps', 'HTTP median', 'min', 'max', 'SQL median', 'min', 'max', 'ratio', 'areas', 'bytes'],
-    results.map((r) => [`GET ${r.path}`, String(r.http.length), ms(median(r.http)), ms(Math.min(...r.http)), ms(Math.max(...r.http)),
-      ms(median(r.direct)), ms(Math.min(...r.direct)), ms(Math.max(...r.direct)), `${(median(r.http) / median(r.direct)).toFixed(2)}×`,
-      count(r.areas), count(r.bytes)]));
+  table(
+    ['request', 'reps', 'HTTP median', 'min', 'max', 'SQL median', 'min', 'max', 'ratio', 'areas', 'bytes'],
+    results.map((r) => [
+      `GET ${r.path}`,
+      String(r.http.length),
+      ms(median(r.http)),
+      ms(Math.min(...r.http)),
+      ms(Math.max(...r.http)),
+      ms(median(r.direct)),
+      ms(Math.min(...r.direct)),
+      ms(Math.max(...r.direct)),
+      `${(median(r.http) / median(r.direct)).toFixed(2)}×`,
+      count(r.areas),
+      count(r.bytes),
+    ]),
+  );
   for (const r of results) console.log(`  ${r.path}: ${r.title}`);
   console.log('ratio: HTTP median / SQL median (1.00× = the API adds nothing to the statement).');
 }

@@ -26,14 +26,68 @@ const csv = (rows: unknown[][]) => rows.map((r) => r.map(csvField).join(',')).jo
 /** The rows the floor COPYs: the same buildings, members, units and issues the loader writes. */
 function copyTables(city: DemoCity) {
   return [
-    ['buildings (name, address, kind, floors, households, residents, has_party_group, party_group_leader, geom)',
-      csv(city.buildings.map((b) => [b.name, b.address, b.kind, b.floors, b.households, b.residents, b.has_party_group, b.party_group_leader, ewkt([b.ring])]))],
-    ['members (name, phone, category, employer_unit, geom, is_central_household, is_volunteer, skills, availability)',
-      csv(city.members.map((m) => [m.name, m.phone, m.category, m.employer_unit, `SRID=4326;POINT(${m.lon} ${m.lat})`, m.is_central_household, m.is_volunteer, `{${m.skills.join(',')}}`, m.availability]))],
-    ['units (name, kind, geom, has_agreement, agreement_signed_on, resources, contact_name, contact_phone)',
-      csv(city.units.map((u) => [u.name, u.kind, u.geometry.type === 'Point' ? `SRID=4326;POINT(${u.geometry.coordinates.join(' ')})` : ewkt(u.geometry.coordinates), u.has_agreement, u.agreement_signed_on, u.resources, u.contact_name, u.contact_phone]))],
-    ['issues (title, description, category, status, geom, reported_at, resolved_at, closed_at)',
-      csv(city.issues.map((i) => [i.title, i.description, i.category, i.status, `SRID=4326;POINT(${i.lon} ${i.lat})`, i.reported_at, i.resolved_at, i.closed_at]))],
+    [
+      'buildings (name, address, kind, floors, households, residents, has_party_group, party_group_leader, geom)',
+      csv(
+        city.buildings.map((b) => [
+          b.name,
+          b.address,
+          b.kind,
+          b.floors,
+          b.households,
+          b.residents,
+          b.has_party_group,
+          b.party_group_leader,
+          ewkt([b.ring]),
+        ]),
+      ),
+    ],
+    [
+      'members (name, phone, category, employer_unit, geom, is_central_household, is_volunteer, skills, availability)',
+      csv(
+        city.members.map((m) => [
+          m.name,
+          m.phone,
+          m.category,
+          m.employer_unit,
+          `SRID=4326;POINT(${m.lon} ${m.lat})`,
+          m.is_central_household,
+          m.is_volunteer,
+          `{${m.skills.join(',')}}`,
+          m.availability,
+        ]),
+      ),
+    ],
+    [
+      'units (name, kind, geom, has_agreement, agreement_signed_on, resources, contact_name, contact_phone)',
+      csv(
+        city.units.map((u) => [
+          u.name,
+          u.kind,
+          u.geometry.type === 'Point' ? `SRID=4326;POINT(${u.geometry.coordinates.join(' ')})` : ewkt(u.geometry.coordinates),
+          u.has_agreement,
+          u.agreement_signed_on,
+          u.resources,
+          u.contact_name,
+          u.contact_phone,
+        ]),
+      ),
+    ],
+    [
+      'issues (title, description, category, status, geom, reported_at, resolved_at, closed_at)',
+      csv(
+        city.issues.map((i) => [
+          i.title,
+          i.description,
+          i.category,
+          i.status,
+          `SRID=4326;POINT(${i.lon} ${i.lat})`,
+          i.reported_at,
+          i.resolved_at,
+          i.closed_at,
+        ]),
+      ),
+    ],
   ] as const;
 }
 
@@ -83,12 +137,14 @@ async function server(city: DemoCity, url: string) {
 
   // Server-side COPY from files: the server runs on this machine and reads them itself.
   const floor = await fresh('gridmap_bench_copy');
-  const files = await Promise.all(copyTables(city).map(async ([table, rows], i) => {
-    const path = join(tmpdir(), `gridmap-bench-${i}.csv`);
-    await writeFile(path, rows);
-    await chmod(path, 0o644);
-    return [table, path] as const;
-  }));
+  const files = await Promise.all(
+    copyTables(city).map(async ([table, rows], i) => {
+      const path = join(tmpdir(), `gridmap-bench-${i}.csv`);
+      await writeFile(path, rows);
+      await chmod(path, 0o644);
+      return [table, path] as const;
+    }),
+  );
   console.log('  server: COPY floor…');
   const copy = await timed(async () => {
     for (const [table, path] of files) await sql.raw(`COPY ${table} FROM '${path}' WITH (FORMAT csv)`).execute(floor.db);
@@ -112,13 +168,17 @@ export async function run(args: string[]) {
   const { values } = parseArgs({ args, options: { size: { type: 'string', default: '10' }, server: { type: 'string' } } });
   const size = Number(values.size);
   const city = generateDemoCity({ seed: 1, size });
-  console.log(`demo-load: size ${size}: ${city.grids.length} grids, ${city.buildings.length} buildings, ` +
-    `${city.members.length} members, ${city.units.length} units, ${city.issues.length} issues`);
+  console.log(
+    `demo-load: size ${size}: ${city.grids.length} grids, ${city.buildings.length} buildings, ` +
+      `${city.members.length} members, ${city.units.length} units, ${city.issues.length} issues`,
+  );
   const results: [string, { load: number; copy: number }][] = [['embedded (PGlite)', await embedded(city)]];
   if (values.server) results.push(['server (PostgreSQL)', await server(city, values.server)]);
   console.log('\ndatabase              Gridmap load   COPY floor   ratio');
   for (const [name, { load, copy }] of results) {
-    console.log(`${name.padEnd(22)}${seconds(load).padStart(12)}${seconds(copy).padStart(13)}${`${(load / copy).toFixed(2)}×`.padStart(8)}`);
+    console.log(
+      `${name.padEnd(22)}${seconds(load).padStart(12)}${seconds(copy).padStart(13)}${`${(load / copy).toFixed(2)}×`.padStart(8)}`,
+    );
   }
   console.log('\nGridmap load: JSON batches + ST_Union of community blocks; links derived by the triggers.');
   console.log('COPY floor: the same buildings, members, units and issues as CSV with EWKT geometry, same triggers.');

@@ -31,12 +31,28 @@ export async function run(args: string[]) {
   const dir = await mkdtemp(join(tmpdir(), 'gridmap-bench-shp-'));
   console.log(`import-shapefile: ${count.toLocaleString('en')} footprints, EPSG:4545, GBK DBF without .cpg`);
   const rows = footprints(count);
-  await writeFile(join(dir, 'in.geojson'), JSON.stringify({
-    type: 'FeatureCollection',
-    features: rows.map((r) => ({ type: 'Feature', geometry: { type: 'Polygon', coordinates: [r.ring] }, properties: { name: r.name, floors: r.floors, households: r.households, residents: r.residents } })),
-  }));
+  await writeFile(
+    join(dir, 'in.geojson'),
+    JSON.stringify({
+      type: 'FeatureCollection',
+      features: rows.map((r) => ({
+        type: 'Feature',
+        geometry: { type: 'Polygon', coordinates: [r.ring] },
+        properties: { name: r.name, floors: r.floors, households: r.households, residents: r.residents },
+      })),
+    }),
+  );
   // the file as an office's GIS makes it: projected by GDAL, its DBF in GBK marked by the language driver byte
-  await run$('ogr2ogr', ['-f', 'ESRI Shapefile', join(dir, 'buildings.shp'), join(dir, 'in.geojson'), '-t_srs', 'EPSG:4545', '-lco', 'ENCODING=LDID/77']);
+  await run$('ogr2ogr', [
+    '-f',
+    'ESRI Shapefile',
+    join(dir, 'buildings.shp'),
+    join(dir, 'in.geojson'),
+    '-t_srs',
+    'EPSG:4545',
+    '-lco',
+    'ENCODING=LDID/77',
+  ]);
   const files: Record<string, Uint8Array> = {};
   for (const name of await readdir(dir)) if (name.startsWith('buildings.')) files[name] = await readFile(join(dir, name));
   await writeFile(join(dir, 'buildings.zip'), zipSync(files));
@@ -58,33 +74,66 @@ export async function run(args: string[]) {
     let report: Awaited<ReturnType<typeof importRows>> | undefined;
     const gridmap = await timed(async () => {
       report = await importRows(ours.db, buildings, readRows(createReadStream(join(dir, 'buildings.zip')), 'shapefile', limits), {
-        crs: 'wgs84', dryRun: false, repair: false, extra: 'ignore', mode: 'insert', limits, actor: { username: 'bench' },
+        crs: 'wgs84',
+        dryRun: false,
+        repair: false,
+        extra: 'ignore',
+        mode: 'insert',
+        limits,
+        actor: { username: 'bench' },
       });
     });
-    if (report!.imported !== count) throw new Error(`imported ${report!.imported} of ${count}: ${JSON.stringify(report!.rejected.slice(0, 3))}`);
-    const sample = async (db: typeof ours.db) => (await sql<{ name: string; x: number }>`
-      select name, round(ST_X(ST_PointN(ST_ExteriorRing(geom), 1))::numeric, 7)::float8 as x from buildings where name = '基准楼1'`.execute(db)).rows[0];
+    if (report!.imported !== count)
+      throw new Error(`imported ${report!.imported} of ${count}: ${JSON.stringify(report!.rejected.slice(0, 3))}`);
+    const sample = async (db: typeof ours.db) =>
+      (
+        await sql<{ name: string; x: number }>`
+      select name, round(ST_X(ST_PointN(ST_ExteriorRing(geom), 1))::numeric, 7)::float8 as x from buildings where name = '基准楼1'`.execute(
+          db,
+        )
+      ).rows[0];
     const ourSample = await sample(ours.db);
     await ours.close();
 
     console.log('  ogr2ogr -f PostgreSQL…');
     const { hostname, port, username } = new URL(values.server);
-    const ogr = await timed(() => run$('ogr2ogr', [
-      '-f', 'PostgreSQL', `PG:host=${hostname} port=${port || 5432} user=${username || 'postgres'} dbname=gridmap_bench_ogr`,
-      join(dir, 'buildings.shp'), '-nln', 'buildings', '-append', '-t_srs', 'EPSG:4326', '-nlt', 'POLYGON',
-      '-gt', 'unlimited', '--config', 'PG_USE_COPY', 'YES',
-    ]));
+    const ogr = await timed(() =>
+      run$('ogr2ogr', [
+        '-f',
+        'PostgreSQL',
+        `PG:host=${hostname} port=${port || 5432} user=${username || 'postgres'} dbname=gridmap_bench_ogr`,
+        join(dir, 'buildings.shp'),
+        '-nln',
+        'buildings',
+        '-append',
+        '-t_srs',
+        'EPSG:4326',
+        '-nlt',
+        'POLYGON',
+        '-gt',
+        'unlimited',
+        '--config',
+        'PG_USE_COPY',
+        'YES',
+      ]),
+    );
     const peer = await openDatabase({ url: url('gridmap_bench_ogr') });
-    const written = (await sql<{ n: number }>`select count(*)::int as n from buildings where name like '基准楼%'`.execute(peer.db)).rows[0].n;
+    const written = (await sql<{ n: number }>`select count(*)::int as n from buildings where name like '基准楼%'`.execute(peer.db)).rows[0]
+      .n;
     const peerSample = await sample(peer.db);
     await peer.close();
     if (written !== count) throw new Error(`ogr2ogr wrote ${written} of ${count}`);
-    if (JSON.stringify(ourSample) !== JSON.stringify(peerSample)) throw new Error(`the two disagree: ${JSON.stringify(ourSample)} against ${JSON.stringify(peerSample)}`);
+    if (JSON.stringify(ourSample) !== JSON.stringify(peerSample))
+      throw new Error(`the two disagree: ${JSON.stringify(ourSample)} against ${JSON.stringify(peerSample)}`);
 
     const perSecond = (ms: number) => `${Math.round(count / (ms / 1000)).toLocaleString('en')}/s`;
     console.log('\n                      Gridmap import       ogr2ogr -f PostgreSQL   ratio');
-    console.log(`server (PostgreSQL)   ${perSecond(gridmap).padStart(14)}${perSecond(ogr).padStart(24)}${`${(gridmap / ogr).toFixed(2)}×`.padStart(8)}`);
-    console.log(`\nBoth wrote the same ${count.toLocaleString('en')} rows (the first vertex of 基准楼1 at ${ourSample.x} in both), with the link and audit triggers.`);
+    console.log(
+      `server (PostgreSQL)   ${perSecond(gridmap).padStart(14)}${perSecond(ogr).padStart(24)}${`${(gridmap / ogr).toFixed(2)}×`.padStart(8)}`,
+    );
+    console.log(
+      `\nBoth wrote the same ${count.toLocaleString('en')} rows (the first vertex of 基准楼1 at ${ourSample.x} in both), with the link and audit triggers.`,
+    );
     console.log('Gridmap also checks every row (type, range, validity, service area) before writing, and can undo the import.');
   } finally {
     for (const name of names) await sql`drop database if exists ${sql.id(name)} with (force)`.execute(admin.db);

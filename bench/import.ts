@@ -25,7 +25,13 @@ export function footprints(count: number) {
   return Array.from({ length: count }, (_, i) => {
     const lon = 109.476 + ((i * 7919) % 2800) * 0.00001;
     const lat = 36.583 + ((i * 104729) % 1400) * 0.00001;
-    const ring = [[lon, lat], [lon + 0.00018, lat], [lon + 0.00018, lat + 0.00011], [lon, lat + 0.00011], [lon, lat]];
+    const ring = [
+      [lon, lat],
+      [lon + 0.00018, lat],
+      [lon + 0.00018, lat + 0.00011],
+      [lon, lat + 0.00011],
+      [lon, lat],
+    ];
     return { name: `基准楼${i + 1}`, floors: 6, households: 24, residents: 60, ring };
   });
 }
@@ -51,8 +57,24 @@ export async function run(args: string[]) {
   const rows = footprints(count);
   const ndjson = join(dir, 'buildings.ndjson');
   const csv = join(dir, 'buildings.csv');
-  await writeFile(ndjson, rows.map((r) => JSON.stringify({ type: 'Feature', geometry: { type: 'Polygon', coordinates: [r.ring] }, properties: { name: r.name, floors: r.floors, households: r.households, residents: r.residents } })).join('\n'));
-  await writeFile(csv, rows.map((r) => `${r.name},${r.floors},${r.households},${r.residents},"SRID=4326;POLYGON((${r.ring.map((p) => p.join(' ')).join(',')}))"`).join('\n'));
+  await writeFile(
+    ndjson,
+    rows
+      .map((r) =>
+        JSON.stringify({
+          type: 'Feature',
+          geometry: { type: 'Polygon', coordinates: [r.ring] },
+          properties: { name: r.name, floors: r.floors, households: r.households, residents: r.residents },
+        }),
+      )
+      .join('\n'),
+  );
+  await writeFile(
+    csv,
+    rows
+      .map((r) => `${r.name},${r.floors},${r.households},${r.residents},"SRID=4326;POLYGON((${r.ring.map((p) => p.join(' ')).join(',')}))"`)
+      .join('\n'),
+  );
   await chmod(csv, 0o644);
   console.log(`import: ${count.toLocaleString('en')} building footprints into a database holding the demo city`);
 
@@ -60,10 +82,22 @@ export async function run(args: string[]) {
     let shown = 0;
     const limits = IMPORT_LIMITS['command line'];
     const report = await importRows(database.db, buildings, readRows(createReadStream(ndjson), 'ndjson', limits), {
-      crs: 'wgs84', dryRun: false, repair: false, extra: 'ignore', mode: 'insert', limits, actor: { username: 'bench' },
-      onProgress: ({ read }) => { if (read - shown >= 20000) { shown = read; process.stdout.write(`    ${read.toLocaleString('en')} rows\n`); } },
+      crs: 'wgs84',
+      dryRun: false,
+      repair: false,
+      extra: 'ignore',
+      mode: 'insert',
+      limits,
+      actor: { username: 'bench' },
+      onProgress: ({ read }) => {
+        if (read - shown >= 20000) {
+          shown = read;
+          process.stdout.write(`    ${read.toLocaleString('en')} rows\n`);
+        }
+      },
     });
-    if (report.imported !== count) throw new Error(`imported ${report.imported} of ${count}: ${JSON.stringify(report.rejected.slice(0, 3))}`);
+    if (report.imported !== count)
+      throw new Error(`imported ${report.imported} of ${count}: ${JSON.stringify(report.rejected.slice(0, 3))}`);
   };
   const columns = 'buildings (name, floors, households, residents, geom)';
   const results: [string, number, number][] = [];
@@ -131,12 +165,16 @@ export async function run(args: string[]) {
   const perSecond = (ms: number) => `${Math.round(count / (ms / 1000)).toLocaleString('en')}/s`;
   console.log('\ndatabase              Gridmap import         COPY floor   ratio');
   for (const [name, load, copy] of results) {
-    console.log(`${name.padEnd(22)}${perSecond(load).padStart(14)}${perSecond(copy).padStart(19)}${`${(load / copy).toFixed(2)}×`.padStart(8)}`);
+    console.log(
+      `${name.padEnd(22)}${perSecond(load).padStart(14)}${perSecond(copy).padStart(19)}${`${(load / copy).toFixed(2)}×`.padStart(8)}`,
+    );
   }
   console.log('\nBoth write the same rows into the same table, with the link triggers deriving grid and community and');
   console.log('the audit triggers logging every row written.');
   if (unaudited) {
     const copy = results.find(([name]) => name.startsWith('server'))![2];
-    console.log(`Server COPY with the audit triggers off: ${perSecond(unaudited)} (the audit log costs ${(copy / unaudited).toFixed(2)}×).`);
+    console.log(
+      `Server COPY with the audit triggers off: ${perSecond(unaudited)} (the audit log costs ${(copy / unaudited).toFixed(2)}×).`,
+    );
   }
 }

@@ -27,10 +27,14 @@ import { findUsers, openSession, viewerOf } from '../server/features/accounts/qu
 import { visibleLayer } from '../server/access/rows.ts';
 
 export async function run(args: string[]) {
-  const { values } = parseArgs({ args, options: {
-    size: { type: 'string', default: '10' }, requests: { type: 'string', default: '500' },
-    server: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
-  } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      size: { type: 'string', default: '10' },
+      requests: { type: 'string', default: '500' },
+      server: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+    },
+  });
   const requests = Number(values.requests);
   const name = 'gridmap_bench_list';
   const url = Object.assign(new URL(values.server), { pathname: `/${name}` }).toString();
@@ -44,7 +48,9 @@ export async function run(args: string[]) {
   await sql`analyze`.execute(database.db);
 
   // About 1 × 1 km around the first community, in the demo leader's street: a screen at street level.
-  const { rows: [centre] } = await sql<{ x: number; y: number }>`
+  const {
+    rows: [centre],
+  } = await sql<{ x: number; y: number }>`
     select ST_X(c) as x, ST_Y(c) as y from (select ST_Centroid(geom) as c from communities
     where id = (select community_id from grids order by id limit 1)) s`.execute(database.db);
   const bbox: [number, number, number, number] = [centre.x - 0.0055, centre.y - 0.0045, centre.x + 0.0055, centre.y + 0.0045];
@@ -60,7 +66,9 @@ export async function run(args: string[]) {
     const { token } = await openSession(database.db, user.id, { hours: 1 });
     const headers = { Authorization: `Bearer ${token}` };
     const first = await (await fetch(`${base}/api/v1/buildings?${query}`, { headers })).json();
-    console.log(`  ${username}: one answer is ${first.numberReturned} buildings, ${JSON.stringify(first).length.toLocaleString('en')} bytes`);
+    console.log(
+      `  ${username}: one answer is ${first.numberReturned} buildings, ${JSON.stringify(first).length.toLocaleString('en')} bytes`,
+    );
     console.log(`  HTTP: ${requests} requests…`);
     const started = performance.now();
     for (let i = 0; i < requests; i++) await (await fetch(`${base}/api/v1/buildings?${query}`, { headers })).text();
@@ -76,10 +84,14 @@ export async function run(args: string[]) {
     const dir = await mkdtemp(join(tmpdir(), 'gridmap-bench-'));
     await writeFile(join(dir, 'list.sql'), `${literal.replace(/\s+/g, ' ')};\n`);
     console.log(`  pgbench: ${requests} transactions…`);
-    const output = execFileSync('pgbench', ['-n', '-c', '1', '-t', String(requests), '-f', join(dir, 'list.sql'), url], { encoding: 'utf8' });
+    const output = execFileSync('pgbench', ['-n', '-c', '1', '-t', String(requests), '-f', join(dir, 'list.sql'), url], {
+      encoding: 'utf8',
+    });
     const pgbenchPerSecond = Number(/tps = ([\d.]+)/.exec(output)![1]);
     await rm(dir, { recursive: true, force: true });
-    rows.push(`buildings as ${username.padEnd(8)}${`${httpPerSecond.toFixed(0)} req/s`.padStart(14)}${`${pgbenchPerSecond.toFixed(0)} tps`.padStart(21)}${`${(pgbenchPerSecond / httpPerSecond).toFixed(2)}×`.padStart(8)}`);
+    rows.push(
+      `buildings as ${username.padEnd(8)}${`${httpPerSecond.toFixed(0)} req/s`.padStart(14)}${`${pgbenchPerSecond.toFixed(0)} tps`.padStart(21)}${`${(pgbenchPerSecond / httpPerSecond).toFixed(2)}×`.padStart(8)}`,
+    );
   }
   server.close();
 

@@ -22,13 +22,22 @@ export const WARMUP_S = 2;
  * The options the server benchmarks share: how many rows of their own to generate (`--<rows>`), the demo
  * city's size, seconds per level, client counts, the server, and --keep.
  */
-export function benchOptions(args: string[], rows: string, { rowsDefault, clientsDefault }: { rowsDefault: string; clientsDefault: string }) {
-  const { values } = parseArgs({ args, options: {
-    [rows]: { type: 'string', default: rowsDefault }, size: { type: 'string', default: '10' },
-    seconds: { type: 'string', default: '10' }, clients: { type: 'string', default: clientsDefault },
-    server: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
-    keep: { type: 'boolean', default: false },
-  } });
+export function benchOptions(
+  args: string[],
+  rows: string,
+  { rowsDefault, clientsDefault }: { rowsDefault: string; clientsDefault: string },
+) {
+  const { values } = parseArgs({
+    args,
+    options: {
+      [rows]: { type: 'string', default: rowsDefault },
+      size: { type: 'string', default: '10' },
+      seconds: { type: 'string', default: '10' },
+      clients: { type: 'string', default: clientsDefault },
+      server: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+      keep: { type: 'boolean', default: false },
+    },
+  });
   const total = Number(values[rows]);
   const size = Number(values.size);
   const seconds = Number(values.seconds);
@@ -59,8 +68,19 @@ export const since = (start: number) => `${((performance.now() - start) / 1000).
  * so labelled is reused (a changed schema or other parameters rebuild it), and it is left behind after the
  * run; without, it is built anew and dropped by `close`.
  */
-export async function benchDatabase({ server, name, label, keep, size, fill }: {
-  server: string; name: string; label: string; keep: boolean; size: number;
+export async function benchDatabase({
+  server,
+  name,
+  label,
+  keep,
+  size,
+  fill,
+}: {
+  server: string;
+  name: string;
+  label: string;
+  keep: boolean;
+  size: number;
   fill: (url: string) => Promise<void>;
 }) {
   const url = Object.assign(new URL(server), { pathname: `/${name}` }).toString();
@@ -76,7 +96,9 @@ export async function benchDatabase({ server, name, label, keep, size, fill }: {
     await admin.close();
   };
   try {
-    const { rows: [existing] } = await sql<{ label: string | null }>`
+    const {
+      rows: [existing],
+    } = await sql<{ label: string | null }>`
       select shobj_description(oid, 'pg_database') as label from pg_database where datname = ${name}`.execute(admin.db);
     if (keep && existing?.label === labelled) {
       console.log(`${name}: reusing it (${labelled})`);
@@ -114,7 +136,11 @@ export async function vacuumAnalyze(url: string, name: string) {
 }
 
 /** A pgbench random variable standing for a statement parameter: integers in [from, to], divided by `scale`. */
-export interface BenchVariable { name: string; random: [number, number]; scale?: number }
+export interface BenchVariable {
+  name: string;
+  random: [number, number];
+  scale?: number;
+}
 
 /**
  * A pgbench script running `compiled`: parameters written in as SQL literals, and those holding one of the
@@ -143,11 +169,17 @@ export function pgbenchScript(compiled: CompiledQuery, variables: Map<unknown, B
   return `${sets.join('\n')}\n${text.replace(/\s+/g, ' ').trim()};\n`;
 }
 
-export interface PgbenchResult { tps: number; latency: number }
+export interface PgbenchResult {
+  tps: number;
+  latency: number;
+}
 
 export function pgbench(url: string, script: string, clients: number, seconds: number): PgbenchResult {
-  const output = execFileSync('pgbench', ['-n', '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(seconds), '-f', script, url],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = execFileSync(
+    'pgbench',
+    ['-n', '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(seconds), '-f', script, url],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const tps = /tps = ([\d.]+)/.exec(output);
   const latency = /latency average = ([\d.]+) ms/.exec(output);
   const failed = /number of failed transactions: (\d+)/.exec(output);
@@ -156,7 +188,15 @@ export function pgbench(url: string, script: string, clients: number, seconds: n
   return { tps: Number(tps[1]), latency: Number(latency[1]) };
 }
 
-export interface HttpResult { perSecond: number; p50: number; p95: number; p99: number; failures: number; firstFailure?: string; fewer: number }
+export interface HttpResult {
+  perSecond: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  failures: number;
+  firstFailure?: string;
+  fewer: number;
+}
 
 /**
  * A load generator in a worker thread: `clients` concurrent keep-alive loops, each sending its next request
@@ -229,17 +269,30 @@ parentPort.on('message', async ({ clients, warmupMs, measureMs, seed }) => {
 });
 `;
 
-export interface LevelResult { clients: number; http: HttpResult; pgbench: PgbenchResult }
+export interface LevelResult {
+  clients: number;
+  http: HttpResult;
+  pgbench: PgbenchResult;
+}
 
 /** HTTP then pgbench at each concurrency, printed as they come. */
-export async function compareLevels(name: string, load: HttpLoad, levels: number[], seconds: number, floor: { url: string; script: string }, seedFrom = 1) {
+export async function compareLevels(
+  name: string,
+  load: HttpLoad,
+  levels: number[],
+  seconds: number,
+  floor: { url: string; script: string },
+  seedFrom = 1,
+) {
   const results: LevelResult[] = [];
   for (const clients of levels) {
     const plural = clients > 1 ? 's' : '';
     console.log(`${name}: HTTP, ${clients} client${plural}: ${WARMUP_S} s warm-up, ${seconds} s…`);
     const http = await load.run(clients, seconds, seedFrom + results.length);
     if (http.failures) throw new Error(`${http.failures} requests failed at ${clients} clients; the first: ${http.firstFailure}`);
-    console.log(`  ${http.perSecond.toFixed(1)} req/s, p50 ${http.p50.toFixed(1)} ms, p95 ${http.p95.toFixed(1)} ms, p99 ${http.p99.toFixed(1)} ms`);
+    console.log(
+      `  ${http.perSecond.toFixed(1)} req/s, p50 ${http.p50.toFixed(1)} ms, p95 ${http.p95.toFixed(1)} ms, p99 ${http.p99.toFixed(1)} ms`,
+    );
     console.log(`${name}: pgbench, ${clients} client${plural}: ${WARMUP_S} s warm-up, ${seconds} s…`);
     pgbench(floor.url, floor.script, clients, WARMUP_S);
     const result = pgbench(floor.url, floor.script, clients, seconds);
@@ -252,11 +305,19 @@ export async function compareLevels(name: string, load: HttpLoad, levels: number
 /** The results as a table, HTTP beside pgbench, with the ratio. */
 export function printLevels(title: string, results: LevelResult[]) {
   const header = ['clients', 'HTTP req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'pgbench tps (avg latency)', 'ratio'];
-  const table = results.map(({ clients, http, pgbench: floor }) => [String(clients), http.perSecond.toFixed(1), http.p50.toFixed(1),
-    http.p95.toFixed(1), http.p99.toFixed(1), `${floor.tps.toFixed(1)} (${floor.latency.toFixed(2)} ms)`, `${(floor.tps / http.perSecond).toFixed(2)}×`]);
+  const table = results.map(({ clients, http, pgbench: floor }) => [
+    String(clients),
+    http.perSecond.toFixed(1),
+    http.p50.toFixed(1),
+    http.p95.toFixed(1),
+    http.p99.toFixed(1),
+    `${floor.tps.toFixed(1)} (${floor.latency.toFixed(2)} ms)`,
+    `${(floor.tps / http.perSecond).toFixed(2)}×`,
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
   console.log(`\n${title}`);
-  for (const row of [header, ...table]) console.log(row.map((cell, i) => (i ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  '));
+  for (const row of [header, ...table])
+    console.log(row.map((cell, i) => (i ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  '));
   console.log(`ratio: pgbench tps / HTTP req/s (1.00× = the API runs at the database's ceiling).`);
   console.log(`The app's pool holds at most 10 connections; pgbench opens one per client (-c), -j min(clients, 2) threads.`);
 }

@@ -34,10 +34,21 @@ const BATCH = 100_000;
 type Extent = [number, number, number, number];
 
 export async function run(args: string[]) {
-  const { total: members, size, seconds, levels, server: serverUrl, keep } = benchOptions(args, 'members', { rowsDefault: '1000000', clientsDefault: '1,8,32' });
+  const {
+    total: members,
+    size,
+    seconds,
+    levels,
+    server: serverUrl,
+    keep,
+  } = benchOptions(args, 'members', { rowsDefault: '1000000', clientsDefault: '1,8,32' });
   const started = performance.now();
   const bench = await benchDatabase({
-    server: serverUrl, name: NAME, label: `nearest members=${members}`, keep, size,
+    server: serverUrl,
+    name: NAME,
+    label: `nearest members=${members}`,
+    keep,
+    size,
     fill: (url) => populate(url, members),
   });
   const { database, url } = bench;
@@ -46,33 +57,43 @@ export async function run(args: string[]) {
   try {
     const db = database.db;
 
-    const { rows: [stats] } = await sql<{ members: number; volunteers: number; available: number; current: number }>`
+    const {
+      rows: [stats],
+    } = await sql<{ members: number; volunteers: number; available: number; current: number }>`
       select count(*)::int as members, count(*) filter (where is_volunteer)::int as volunteers,
              count(*) filter (where is_volunteer and availability = 'available')::int as available,
              count(*) filter (where is_volunteer and current_point is not null)::int as current
       from members`.execute(db);
-    console.log(`nearest: ${count(stats.members)} members, ${count(stats.volunteers)} volunteers, ${count(stats.available)} available, ` +
-      `${count(stats.current)} sharing where they are now`);
+    console.log(
+      `nearest: ${count(stats.members)} members, ${count(stats.volunteers)} volunteers, ${count(stats.available)} available, ` +
+        `${count(stats.current)} sharing where they are now`,
+    );
 
     // The caller: the demo dispatcher, scoped to the first street; points uniform over that street's communities.
     const [user] = await findUsers(db, { username: 'dispatcher' });
     const viewer = viewerOf(user);
     if (viewer.scope?.kind !== 'street') throw new Error('the demo dispatcher should have a street scope');
-    const { rows: [street] } = await sql<{ x0: number; y0: number; x1: number; y1: number; cx: number; cy: number; available: number }>`
+    const {
+      rows: [street],
+    } = await sql<{ x0: number; y0: number; x1: number; y1: number; cx: number; cy: number; available: number }>`
       with e as (select ST_Extent(geom)::geometry as e, ST_PointOnSurface(ST_Union(geom)) as p from communities where street_code = ${viewer.scope.code})
       select ST_XMin(e) as x0, ST_YMin(e) as y0, ST_XMax(e) as x1, ST_YMax(e) as y1, ST_X(p) as cx, ST_Y(p) as cy,
              (select count(*)::int from members where is_volunteer and availability = 'available'
                and community_id in (select id from communities where street_code = ${viewer.scope.code})) as available
       from e`.execute(db);
     const extent: Extent = [street.x0, street.y0, street.x1, street.y1];
-    console.log(`nearest: caller dispatcher (street ${viewer.scope.code}, ${count(street.available)} available volunteers in scope), ` +
-      `points in ${extent.map((v) => v.toFixed(4)).join(',')}`);
+    console.log(
+      `nearest: caller dispatcher (street ${viewer.scope.code}, ${count(street.available)} available volunteers in scope), ` +
+        `points in ${extent.map((v) => v.toFixed(4)).join(',')}`,
+    );
 
     server = createApp({ database, config: loadConfig({}), logger: pino({ level: 'silent' }) }).listen(0, '127.0.0.1');
     await new Promise((resolve) => server!.once('listening', resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const { token } = await openSession(db, user.id, { hours: 2 });
-    const first = await fetch(`${base}/api/v1/volunteers/nearest?lon=${street.cx}&lat=${street.cy}&k=${K}`, { headers: { Authorization: `Bearer ${token}` } });
+    const first = await fetch(`${base}/api/v1/volunteers/nearest?lon=${street.cx}&lat=${street.cy}&k=${K}`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
     const firstText = await first.text();
     if (first.status !== 200) throw new Error(`nearest answered ${first.status}: ${firstText.slice(0, 300)}`);
     console.log(`nearest: one answer is ${JSON.parse(firstText).features.length} volunteers, ${count(firstText.length)} bytes`);
@@ -80,32 +101,44 @@ export async function run(args: string[]) {
     // The same statement for pgbench (without the session look-up: that is the API's), point drawn by pgbench.
     const compiled = nearestVolunteersSql({ lon: LON_SENTINEL, lat: LAT_SENTINEL, k: K, skills: [] }, viewer).compile(db);
     const micro = (v: number) => Math.round(v * 1e6);
-    const script = pgbenchScript(compiled, new Map([
-      [LON_SENTINEL, { name: 'ilon', random: [micro(extent[0]), micro(extent[2])], scale: 1e6 }],
-      [LAT_SENTINEL, { name: 'ilat', random: [micro(extent[1]), micro(extent[3])], scale: 1e6 }],
-    ]));
+    const script = pgbenchScript(
+      compiled,
+      new Map([
+        [LON_SENTINEL, { name: 'ilon', random: [micro(extent[0]), micro(extent[2])], scale: 1e6 }],
+        [LAT_SENTINEL, { name: 'ilat', random: [micro(extent[1]), micro(extent[3])], scale: 1e6 }],
+      ]),
+    );
     const dir = await mkdtemp(join(tmpdir(), 'gridmap-bench-'));
     const scriptFile = join(dir, 'nearest.sql');
     await writeFile(scriptFile, script);
 
     // the API at points drawn uniformly over the street (seeded), as many as a run asks
     const rnd = mulberry32(20261127);
-    const paths = Array.from({ length: 20_000 }, () =>
-      `/api/v1/volunteers/nearest?lon=${(extent[0] + rnd() * (extent[2] - extent[0])).toFixed(6)}&lat=${(extent[1] + rnd() * (extent[3] - extent[1])).toFixed(6)}&k=${K}`);
+    const paths = Array.from(
+      { length: 20_000 },
+      () =>
+        `/api/v1/volunteers/nearest?lon=${(extent[0] + rnd() * (extent[2] - extent[0])).toFixed(6)}&lat=${(extent[1] + rnd() * (extent[3] - extent[1])).toFixed(6)}&k=${K}`,
+    );
     load = new HttpLoad(base, token, paths, K);
     let results;
     try {
       results = await compareLevels('nearest', load, levels, seconds, { url, script: scriptFile });
-      for (const { clients, http } of results) if (http.fewer) console.log(`nearest: ${http.fewer} answers with fewer than ${K} at ${clients} clients`);
+      for (const { clients, http } of results)
+        if (http.fewer) console.log(`nearest: ${http.fewer} answers with fewer than ${K} at ${clients} clients`);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-    printLevels(`nearest k=${K} as the street dispatcher, ${count(stats.members)} members (${count(stats.volunteers)} volunteers), ${seconds} s per level`, results);
+    printLevels(
+      `nearest k=${K} as the street dispatcher, ${count(stats.members)} members (${count(stats.volunteers)} volunteers), ${seconds} s per level`,
+      results,
+    );
 
     // The plan of one request at a point in the street: the KNN scan should be on the partial GiST index.
     const query: NearestQuery = { lon: street.cx, lat: street.cy, k: K, skills: [] };
     await sql`explain (analyze, buffers) ${nearestVolunteersSql(query, viewer)}`.execute(db);
-    const { rows: plan } = await sql<{ 'QUERY PLAN': string }>`explain (analyze, buffers) ${nearestVolunteersSql(query, viewer)}`.execute(db);
+    const { rows: plan } = await sql<{ 'QUERY PLAN': string }>`explain (analyze, buffers) ${nearestVolunteersSql(query, viewer)}`.execute(
+      db,
+    );
     const lines = plan.map((row) => row['QUERY PLAN']);
     console.log(`\nEXPLAIN (ANALYZE, BUFFERS) at ${street.cx.toFixed(6)},${street.cy.toFixed(6)}:`);
     for (const line of lines) console.log(`  ${line}`);
@@ -121,7 +154,11 @@ export async function run(args: string[]) {
     console.log(`nearest: the whole run took ${since(started)}`);
   } finally {
     await load?.terminate();
-    if (server) await new Promise((resolve) => { server!.closeAllConnections(); server!.close(resolve); });
+    if (server)
+      await new Promise((resolve) => {
+        server!.closeAllConnections();
+        server!.close(resolve);
+      });
     await bench.close();
   }
 }
@@ -139,7 +176,9 @@ async function populate(url: string, total: number) {
   try {
     await client.query(`set session_replication_role = replica`);
     await client.query(`select setseed(0.20261127)`);
-    const { rows: [base] } = await client.query<{ members: number; volunteers: number; x0: number; y0: number; x1: number; y1: number }>(`
+    const {
+      rows: [base],
+    } = await client.query<{ members: number; volunteers: number; x0: number; y0: number; x1: number; y1: number }>(`
       select (select count(*)::int from members) as members, (select count(*) filter (where is_volunteer)::int from members) as volunteers,
              ST_XMin(e) as x0, ST_YMin(e) as y0, ST_XMax(e) as x1, ST_YMax(e) as y1
       from (select ST_Extent(geom)::geometry as e from communities) s`);
@@ -148,13 +187,16 @@ async function populate(url: string, total: number) {
     if (n <= 0) {
       console.log(`nearest: the demo city already holds ${count(base.members)} members; none added`);
     } else if (v < 0 || v > n) {
-      throw new Error(`cannot make a tenth of ${count(total)} members volunteers: the demo city has ${count(base.volunteers)} of ${count(base.members)}`);
+      throw new Error(
+        `cannot make a tenth of ${count(total)} members volunteers: the demo city has ${count(base.volunteers)} of ${count(base.members)}`,
+      );
     }
     const start = performance.now();
     for (let from = 0; from < n; from += BATCH) {
       const to = Math.min(from + BATCH, n) - 1;
       // row j (0-based) is the ordinal-th volunteer when floor((j+1)·v/n) steps up: exactly v, spread evenly
-      await client.query(`
+      await client.query(
+        `
         insert into members (name, phone, category, geom, is_volunteer, skills, availability, current_point, current_point_at,
                              grid_id, community_id)
         select 'bench member ' || j, '139' || lpad(j::text, 8, '0'), (array['in_service', 'retired', 'floating', 'resident'])[1 + floor(r1 * 4)::int],
@@ -170,7 +212,9 @@ async function populate(url: string, total: number) {
                  ST_SetSRID(ST_MakePoint($3::float8 + random() * ($5::float8 - $3::float8), $4::float8 + random() * ($6::float8 - $4::float8)), 4326) as home,
                  random() as r1, random() as r2, random() as r3, random() as r4, random() as r5, random() as r6, random() as r7
           from generate_series($8::bigint, $9::bigint) j
-        ) g`, [n, v, base.x0, base.y0, base.x1, base.y1, [...SKILLS], from, to]);
+        ) g`,
+        [n, v, base.x0, base.y0, base.x1, base.y1, [...SKILLS], from, to],
+      );
       console.log(`nearest: members ${count(base.members + to + 1)}/${count(total)} (${since(start)})`);
     }
     await client.query(`reset session_replication_role`);

@@ -27,7 +27,17 @@ import type { DB } from '../server/db/schema.ts';
 import { findUsers, openSession, viewerOf } from '../server/features/accounts/queries.ts';
 import { collectionLayer, COLLECTIONS } from '../server/features/ogc/collections.ts';
 import { EXACT } from '../server/features/ogc/queries.ts';
-import { benchDatabase, vacuumAnalyze, compareLevels, count, HttpLoad, mulberry32, pgbenchScript, since, type LevelResult } from './load.ts';
+import {
+  benchDatabase,
+  vacuumAnalyze,
+  compareLevels,
+  count,
+  HttpLoad,
+  mulberry32,
+  pgbenchScript,
+  since,
+  type LevelResult,
+} from './load.ts';
 
 const NAME = 'gridmap_bench_ogc';
 const LIMIT = 1000;
@@ -37,27 +47,40 @@ const AFTER_SENTINEL = 987_654_321;
 const PATHS = 300;
 
 export async function run(args: string[]) {
-  const { values } = parseArgs({ args, options: {
-    size: { type: 'string', default: '100' }, clients: { type: 'string', default: '1,4' }, seconds: { type: 'string', default: '10' },
-    server: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' }, keep: { type: 'boolean', default: false },
-  } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      size: { type: 'string', default: '100' },
+      clients: { type: 'string', default: '1,4' },
+      seconds: { type: 'string', default: '10' },
+      server: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+      keep: { type: 'boolean', default: false },
+    },
+  });
   const size = Number(values.size);
   const seconds = Number(values.seconds);
   const levels = String(values.clients).split(',').map(Number);
   const server = String(values.server);
   const keep = Boolean(values.keep);
-  if (!(size > 0) || !(seconds > 0) || levels.some((n) => !(Number.isInteger(n) && n > 0))) throw new Error('--size, --seconds must be positive numbers and --clients positive integers (1,4)');
+  if (!(size > 0) || !(seconds > 0) || levels.some((n) => !(Number.isInteger(n) && n > 0)))
+    throw new Error('--size, --seconds must be positive numbers and --clients positive integers (1,4)');
   // the app's pool sessions run without JIT (server/db/database.ts); so does pgbench
   process.env.PGOPTIONS = '-c jit=off';
   const loading = performance.now();
   const bench = await benchDatabase({
-    server, name: NAME, label: 'ogc', keep, size,
+    server,
+    name: NAME,
+    label: 'ogc',
+    keep,
+    size,
     fill: (url) => vacuumAnalyze(url, NAME),
   });
   console.log(`ogc: database ready (${since(loading)})`);
   const { database, url } = bench;
   const app = createApp({ database, config: loadConfig({}), logger: pino({ level: 'silent' }) });
-  const httpServer = await new Promise<Server>((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
+  const httpServer = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
   const base = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
   const dir = await mkdtemp(join(tmpdir(), 'gridmap-bench-'));
   const buildings = COLLECTIONS.find((c) => c.id === 'buildings')!;
@@ -82,9 +105,14 @@ export async function run(args: string[]) {
       console.log(`ogc: ${username} copies all ${count(ids.length)} buildings it may read, ${LIMIT} a page, following next links…`);
       const walk = await copyLayer(base, token, `/ogc/collections/buildings/items?limit=${LIMIT}`);
       if (walk.features !== ids.length) throw new Error(`the copy has ${walk.features} buildings, the database ${ids.length}`);
-      walks.push(`${username.padEnd(8)}${count(walk.features).padStart(10)}${String(walk.pages).padStart(7)}${walk.seconds.toFixed(1).padStart(8)} s`
-        + `${count(Math.round(walk.features / walk.seconds)).padStart(12)}/s${walk.quarters.map((q) => (q / 2 ** 20).toFixed(0)).join(' / ').padStart(22)} MB${(walk.rssGrowth / 2 ** 20).toFixed(0).padStart(8)} MB`
-        + `${(walk.largestPage / 2 ** 20).toFixed(2).padStart(9)} MB`);
+      walks.push(
+        `${username.padEnd(8)}${count(walk.features).padStart(10)}${String(walk.pages).padStart(7)}${walk.seconds.toFixed(1).padStart(8)} s` +
+          `${count(Math.round(walk.features / walk.seconds)).padStart(12)}/s${walk.quarters
+            .map((q) => (q / 2 ** 20).toFixed(0))
+            .join(' / ')
+            .padStart(22)} MB${(walk.rssGrowth / 2 ** 20).toFixed(0).padStart(8)} MB` +
+          `${(walk.largestPage / 2 ** 20).toFixed(2).padStart(9)} MB`,
+      );
       console.log(`  ${walks.at(-1)}`);
 
       if (ids.length < 2 * LIMIT) {
@@ -94,9 +122,15 @@ export async function run(args: string[]) {
       // cursors with a full page after each: any id before the 1000th from the end
       const cutoff = ids[ids.length - LIMIT - 1].id;
       const random = mulberry32(7);
-      const paths = Array.from({ length: PATHS }, () => `/ogc/collections/buildings/items?limit=${LIMIT}&after=${Math.floor(random() * cutoff)}`);
+      const paths = Array.from(
+        { length: PATHS },
+        () => `/ogc/collections/buildings/items?limit=${LIMIT}&after=${Math.floor(random() * cutoff)}`,
+      );
       const script = join(dir, `${username}.sql`);
-      await writeFile(script, pgbenchScript(await capturePageSql(url, layer), new Map([[AFTER_SENTINEL, { name: 'after', random: [0, cutoff - 1] }]])));
+      await writeFile(
+        script,
+        pgbenchScript(await capturePageSql(url, layer), new Map([[AFTER_SENTINEL, { name: 'after', random: [0, cutoff - 1] }]])),
+      );
       const load = new HttpLoad(base, token, paths, LIMIT);
       try {
         tables.push([username, await compareLevels(`ogc ${username}`, load, levels, seconds, { url, script })]);
@@ -119,11 +153,13 @@ export async function run(args: string[]) {
   console.log('viewer    clients   HTTP features/s  p50 ms  p95 ms   pgbench features/s (avg latency)   ratio');
   for (const [username, results] of tables) {
     for (const { clients, http, pgbench } of results) {
-      console.log(`${username.padEnd(10)}${String(clients).padStart(7)}${count(Math.round(http.perSecond * LIMIT)).padStart(18)}${http.p50.toFixed(1).padStart(8)}${http.p95.toFixed(1).padStart(8)}`
-        + `${`${count(Math.round(pgbench.tps * LIMIT))} (${pgbench.latency.toFixed(1)} ms)`.padStart(35)}${`${(pgbench.tps / http.perSecond).toFixed(2)}×`.padStart(8)}`);
+      console.log(
+        `${username.padEnd(10)}${String(clients).padStart(7)}${count(Math.round(http.perSecond * LIMIT)).padStart(18)}${http.p50.toFixed(1).padStart(8)}${http.p95.toFixed(1).padStart(8)}` +
+          `${`${count(Math.round(pgbench.tps * LIMIT))} (${pgbench.latency.toFixed(1)} ms)`.padStart(35)}${`${(pgbench.tps / http.perSecond).toFixed(2)}×`.padStart(8)}`,
+      );
     }
   }
-  console.log('ratio: pgbench / HTTP (1.00× = the API at the database\'s ceiling). Each HTTP request also reads the session.');
+  console.log("ratio: pgbench / HTTP (1.00× = the API at the database's ceiling). Each HTTP request also reads the session.");
 }
 
 /** The statement the items route sends for a page after a cursor (no count: a followed page), as Kysely hands it to pg. */
@@ -159,7 +195,12 @@ async function copyLayer(base: string, token: string, first: string) {
     // the heap's highest point in each quarter of the copy: flat if the server holds a page at a time, rising if it kept them
     const start = samples[0]?.at ?? 0;
     const span = (samples.at(-1)?.at ?? start) - start || 1;
-    const quarters = [0, 1, 2, 3].map((q) => Math.max(0, ...samples.filter((x) => Math.min(3, Math.floor(((x.at - start) / span) * 4)) === q).map((x) => x.heap - before.heapUsed)));
+    const quarters = [0, 1, 2, 3].map((q) =>
+      Math.max(
+        0,
+        ...samples.filter((x) => Math.min(3, Math.floor(((x.at - start) / span) * 4)) === q).map((x) => x.heap - before.heapUsed),
+      ),
+    );
     return { ...result, seconds: result.ms / 1000, quarters, rssGrowth: Math.max(0, ...samples.map((x) => x.rss - before.rss)) };
   } finally {
     clearInterval(sampler);

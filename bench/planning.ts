@@ -29,18 +29,34 @@ const NAME = 'gridmap_bench_planning';
 export const CODE = '610602001900';
 const CENTRE: [number, number] = [109.6, 36.62];
 
-interface Run { total: number; cuts: number; tally: number; parts: SuggestedPart[] }
+interface Run {
+  total: number;
+  cuts: number;
+  tally: number;
+  parts: SuggestedPart[];
+}
 interface Result {
-  mode: string; buildings: number; runs: Run[]; floor: number[]; kmeans: number[];
-  kmeansHouseholds: number[]; polsbyPopper: number;
+  mode: string;
+  buildings: number;
+  runs: Run[];
+  floor: number[];
+  kmeans: number[];
+  kmeansHouseholds: number[];
+  polsbyPopper: number;
 }
 
 export async function run(args: string[]) {
-  const { values } = parseArgs({ args, options: {
-    buildings: { type: 'string', default: '5000' }, count: { type: 'string', default: '12' }, reps: { type: 'string', default: '5' },
-    modes: { type: 'string', default: 'server,embedded' },
-    server: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' }, keep: { type: 'boolean', default: false },
-  } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      buildings: { type: 'string', default: '5000' },
+      count: { type: 'string', default: '12' },
+      reps: { type: 'string', default: '5' },
+      modes: { type: 'string', default: 'server,embedded' },
+      server: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+      keep: { type: 'boolean', default: false },
+    },
+  });
   const buildings = Number(values.buildings);
   const grids = Number(values.count);
   const reps = Number(values.reps);
@@ -52,7 +68,12 @@ export async function run(args: string[]) {
   const results: Result[] = [];
   for (const mode of modes) {
     const city = await planningCity(mode as CityMode, {
-      bench: 'suggest', buildings, server: String(values.server), keep: Boolean(values.keep), name: NAME, label: `planning buildings=${buildings}`,
+      bench: 'suggest',
+      buildings,
+      server: String(values.server),
+      keep: Boolean(values.keep),
+      name: NAME,
+      label: `planning buildings=${buildings}`,
     });
     try {
       results.push(await measure(mode === 'server' ? 'server (PostgreSQL)' : 'embedded (PGlite)', city.database.db, grids, reps));
@@ -72,10 +93,26 @@ export type CityMode = 'server' | 'embedded';
  * or embedded (PGlite, in memory, built anew). `more` adds what a benchmark needs besides, once, as part of
  * the fill (so a kept database has it too). Progress is printed as `bench: …`.
  */
-export async function planningCity(mode: CityMode, { bench, buildings, server, keep, name, label, more }: {
-  bench: string; buildings: number; server: string; keep: boolean; name: string; label: string;
-  more?: (db: Kysely<DB>, communityId: number, mode: CityMode) => Promise<void>;
-}): Promise<{ database: Database; close: () => Promise<void> }> {
+export async function planningCity(
+  mode: CityMode,
+  {
+    bench,
+    buildings,
+    server,
+    keep,
+    name,
+    label,
+    more,
+  }: {
+    bench: string;
+    buildings: number;
+    server: string;
+    keep: boolean;
+    name: string;
+    label: string;
+    more?: (db: Kysely<DB>, communityId: number, mode: CityMode) => Promise<void>;
+  },
+): Promise<{ database: Database; close: () => Promise<void> }> {
   const add = async (db: Kysely<DB>) => {
     const adding = performance.now();
     const id = await addCommunity(db, buildings);
@@ -84,7 +121,11 @@ export async function planningCity(mode: CityMode, { bench, buildings, server, k
   };
   if (mode === 'server') {
     const city = await benchDatabase({
-      server, name, label, keep, size: 1,
+      server,
+      name,
+      label,
+      keep,
+      size: 1,
       fill: async (url) => {
         const filling = await openDatabase({ url });
         try {
@@ -127,7 +168,9 @@ export async function addCommunity(db: Kysely<DB>, buildings: number): Promise<n
     return `${CENTRE[0] + (metres * Math.cos(angle)) / (111_320 * cos)} ${CENTRE[1] + (metres * Math.sin(angle)) / 111_320}`;
   });
   const boundary = `POLYGON((${[...ring, ring[0]].join(', ')}))`;
-  const { rows: [{ id }] } = await sql<{ id: number }>`
+  const {
+    rows: [{ id }],
+  } = await sql<{ id: number }>`
     insert into communities (code, name, street_code, geom)
     values (${CODE}, '规划测试社区', ${CODE.slice(0, 9)}, ST_Multi(ST_GeomFromText(${boundary}, 4326))) returning id`.execute(db);
   await sql`
@@ -145,28 +188,36 @@ export async function timed<T>(work: () => Promise<T>): Promise<[number, T]> {
 }
 
 async function measure(mode: string, db: Kysely<DB>, grids: number, reps: number): Promise<Result> {
-  const { rows: [community] } = await sql<{ id: number; buildings: number; households: number; area_km2: number }>`
+  const {
+    rows: [community],
+  } = await sql<{ id: number; buildings: number; households: number; area_km2: number }>`
     select c.id, count(b.id)::int as buildings, coalesce(sum(b.households), 0)::int as households,
            ST_Area(c.geom::geography) / 1e6 as area_km2
     from communities c left join buildings b on b.community_id = c.id where c.code = ${CODE} group by c.id`.execute(db);
-  console.log(`suggest: ${mode}: community ${CODE}: ${count(community.buildings)} buildings, ${count(community.households)} households, ` +
-    `${community.area_km2.toFixed(2)} km²; ${grids} grids, 1 warm-up + ${reps} repetitions`);
+  console.log(
+    `suggest: ${mode}: community ${CODE}: ${count(community.buildings)} buildings, ${count(community.households)} households, ` +
+      `${community.area_km2.toFixed(2)} km²; ${grids} grids, 1 warm-up + ${reps} repetitions`,
+  );
 
   const suggest = async (): Promise<Run> => {
     const start = performance.now();
     let lastCut = start;
-    const parts = await suggestPartition(db, community.id, grids, () => { lastCut = performance.now(); });
+    const parts = await suggestPartition(db, community.id, grids, () => {
+      lastCut = performance.now();
+    });
     const end = performance.now();
     return { total: end - start, cuts: lastCut - start, tally: end - lastCut, parts };
   };
-  const place = (parts: SuggestedPart[]) => sql<{ households: number; buildings: number }>`
+  const place = (parts: SuggestedPart[]) =>
+    sql<{ households: number; buildings: number }>`
     with grid as materialized (select i, ST_SetSRID(ST_GeomFromGeoJSON(g), 4326) as geom
                   from json_array_elements_text(${JSON.stringify(parts.map((p) => p.geometry))}::json) with ordinality as p(g, i)),
     home as materialized (select households, ST_PointOnSurface(geom) as p from buildings where community_id = ${community.id})
     select grid.i, counts.* from grid cross join lateral (
       select coalesce(sum(home.households), 0)::int as households, count(*)::int as buildings from home where ST_Intersects(grid.geom, home.p)) counts
     order by grid.i`.execute(db);
-  const kmeans = () => sql<{ households: number }>`
+  const kmeans = () =>
+    sql<{ households: number }>`
     select coalesce(sum(households), 0)::int as households
     from (select households, ST_ClusterKMeans(ST_PointOnSurface(geom), ${grids}) over () as cluster
           from buildings where community_id = ${community.id}) b
@@ -191,13 +242,15 @@ async function measure(mode: string, db: Kysely<DB>, grids: number, reps: number
     kmeansTimes.push(clustering);
     kmeansHouseholds = clusters.map((c) => c.households);
   }
-  if (runs.some((r) => JSON.stringify(r.parts) !== JSON.stringify(warm.parts))) throw new Error('the repetitions suggested different grids');
-  const { rows: [shape] } = await sql<{ polsby_popper: number }>`
+  if (runs.some((r) => JSON.stringify(r.parts) !== JSON.stringify(warm.parts)))
+    throw new Error('the repetitions suggested different grids');
+  const {
+    rows: [shape],
+  } = await sql<{ polsby_popper: number }>`
     select min(4 * pi() * ST_Area(g::geography) / ST_Perimeter(g::geography) ^ 2) as polsby_popper
     from (select ST_SetSRID(ST_GeomFromGeoJSON(g), 4326) as g
           from json_array_elements_text(${JSON.stringify(warm.parts.map((p) => p.geometry))}::json) as p(g)) s`.execute(db);
-  return { mode, buildings: community.buildings, runs, floor, kmeans: kmeansTimes, kmeansHouseholds,
-    polsbyPopper: shape.polsby_popper };
+  return { mode, buildings: community.buildings, runs, floor, kmeans: kmeansTimes, kmeansHouseholds, polsbyPopper: shape.polsby_popper };
 }
 
 export const median = (values: number[]) => {
@@ -214,20 +267,42 @@ function spread(households: number[]) {
 }
 
 function print(results: Result[], grids: number, reps: number) {
-  const header = ['database', 'buildings', 'suggest median', 'min–max', 'cuts', 'tally', 'floor (count per grid)', 'ratio', 'k-means reference'];
+  const header = [
+    'database',
+    'buildings',
+    'suggest median',
+    'min–max',
+    'cuts',
+    'tally',
+    'floor (count per grid)',
+    'ratio',
+    'k-means reference',
+  ];
   const rows = results.map((r) => {
     const totals = r.runs.map((x) => x.total);
     const middle = r.runs.find((x) => x.total === median(totals))!;
-    return [r.mode, count(r.buildings), ms(median(totals)), `${ms(Math.min(...totals))}–${ms(Math.max(...totals))}`,
-      ms(middle.cuts), ms(middle.tally), ms(median(r.floor)), `${(median(totals) / median(r.floor)).toFixed(1)}×`, ms(median(r.kmeans))];
+    return [
+      r.mode,
+      count(r.buildings),
+      ms(median(totals)),
+      `${ms(Math.min(...totals))}–${ms(Math.max(...totals))}`,
+      ms(middle.cuts),
+      ms(middle.tally),
+      ms(median(r.floor)),
+      `${(median(totals) / median(r.floor)).toFixed(1)}×`,
+      ms(median(r.kmeans)),
+    ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   console.log(`\nsuggested grids: ${grids} grids, median of ${reps}`);
-  for (const row of [header, ...rows]) console.log(row.map((cell, i) => (i ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  '));
+  for (const row of [header, ...rows])
+    console.log(row.map((cell, i) => (i ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  '));
   console.log('cuts: reading the buildings and every cut (the run with the median time); tally: snapping neighbours, counting each');
   console.log("grid's households, GeoJSON. floor: one statement counting the households of the suggested grids. ratio: suggest / floor.");
   for (const r of results) {
-    console.log(`${r.mode}: households per grid ${spread(r.runs[0].parts.map((p) => p.households))}; ` +
-      `least compact grid ${r.polsbyPopper.toFixed(2)} (Polsby–Popper); k-means clusters ${spread(r.kmeansHouseholds)}`);
+    console.log(
+      `${r.mode}: households per grid ${spread(r.runs[0].parts.map((p) => p.households))}; ` +
+        `least compact grid ${r.polsbyPopper.toFixed(2)} (Polsby–Popper); k-means clusters ${spread(r.kmeansHouseholds)}`,
+    );
   }
 }

@@ -51,37 +51,73 @@ const ISSUES_PER_BUILDING = 0.4;
 const M_PER_DEGREE = 111_320;
 
 interface Variant {
-  grid: number; code: string; neighbour: number; neighbourCode: string; edgeM: number;
-  body: string; edits: { id: number; geom: string }[];
+  grid: number;
+  code: string;
+  neighbour: number;
+  neighbourCode: string;
+  edgeM: number;
+  body: string;
+  edits: { id: number; geom: string }[];
 }
-interface Sample { http: number; write: number; read: number }
-interface Moves { buildings: number; households: number; members: number; issues: number; grids: number; bytes: number }
+interface Sample {
+  http: number;
+  write: number;
+  read: number;
+}
+interface Moves {
+  buildings: number;
+  households: number;
+  members: number;
+  issues: number;
+  grids: number;
+  bytes: number;
+}
 interface Result {
-  mode: string; requests: number; samples: Sample[]; variants: Variant[]; moves: Moves[];
+  mode: string;
+  requests: number;
+  samples: Sample[];
+  variants: Variant[];
+  moves: Moves[];
   stats: { buildings: number; households: number; members: number; issues: number; open: number; grids: number };
 }
 
 export async function run(args: string[]) {
-  const { values } = parseArgs({ args, options: {
-    buildings: { type: 'string', default: '5000' }, count: { type: 'string', default: '12' },
-    requests: { type: 'string', default: '30' }, warmup: { type: 'string', default: '1' },
-    modes: { type: 'string', default: 'server,embedded' },
-    server: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' }, keep: { type: 'boolean', default: false },
-  } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      buildings: { type: 'string', default: '5000' },
+      count: { type: 'string', default: '12' },
+      requests: { type: 'string', default: '30' },
+      warmup: { type: 'string', default: '1' },
+      modes: { type: 'string', default: 'server,embedded' },
+      server: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+      keep: { type: 'boolean', default: false },
+    },
+  });
   const buildings = Number(values.buildings);
   const grids = Number(values.count);
   const requests = Number(values.requests);
   const warmup = Number(values.warmup);
   const modes = String(values.modes).split(',');
-  if (![buildings, grids, requests].every((n) => Number.isInteger(n) && n > 0) || !(Number.isInteger(warmup) && warmup >= 0) || grids < 2
-    || modes.some((m) => m !== 'server' && m !== 'embedded')) {
-    throw new Error('--buildings, --requests must be positive integers, --count at least 2, --warmup 0 or more, --modes server and/or embedded');
+  if (
+    ![buildings, grids, requests].every((n) => Number.isInteger(n) && n > 0) ||
+    !(Number.isInteger(warmup) && warmup >= 0) ||
+    grids < 2 ||
+    modes.some((m) => m !== 'server' && m !== 'embedded')
+  ) {
+    throw new Error(
+      '--buildings, --requests must be positive integers, --count at least 2, --warmup 0 or more, --modes server and/or embedded',
+    );
   }
   const started = performance.now();
   const results: Result[] = [];
   for (const mode of modes as CityMode[]) {
     const city = await planningCity(mode, {
-      bench: 'redraw', buildings, server: String(values.server), keep: Boolean(values.keep), name: NAME,
+      bench: 'redraw',
+      buildings,
+      server: String(values.server),
+      keep: Boolean(values.keep),
+      name: NAME,
       label: `redraw buildings=${buildings} grids=${grids} members=${MEMBERS_PER_HOUSEHOLD}/household issues=${ISSUES_PER_BUILDING}/building`,
       more: (db, communityId) => populate(db, communityId, grids, mode),
     });
@@ -105,10 +141,12 @@ async function populate(db: Kysely<DB>, communityId: number, grids: number, mode
   await sql`
     insert into grids (community_id, code, name, geom)
     select ${communityId}, p.code, p.name, ST_SetSRID(ST_GeomFromGeoJSON(p.geometry), 4326)
-    from json_to_recordset(${JSON.stringify(parts.map((p, k) => {
-      const code = `${CODE}${String(k + 1).padStart(3, '0')}`;
-      return { code, name: gridName(code), geometry: p.geometry };
-    }))}::json) as p(code text, name text, geometry text)`.execute(db);
+    from json_to_recordset(${JSON.stringify(
+      parts.map((p, k) => {
+        const code = `${CODE}${String(k + 1).padStart(3, '0')}`;
+        return { code, name: gridName(code), geometry: p.geometry };
+      }),
+    )}::json) as p(code text, name text, geometry text)`.execute(db);
   console.log(`redraw: ${mode}: ${grids} suggested grids inserted (${since(step)})`);
   step = performance.now();
   // a third of a member per household, homes inside the footprint (as the demo city places them)
@@ -127,7 +165,9 @@ async function populate(db: Kysely<DB>, communityId: number, grids: number, mode
       cross join lateral generate_series(1, round(b.households * ${MEMBERS_PER_HOUSEHOLD}::float8 * (0.6 + 0.8 * ${draw(sql`b.id`)}))::int) k
       where b.community_id = ${communityId} and b.households > 0
     ) m order by m.building, m.k`.execute(db);
-  const { rows: [members] } = await sql<{ n: number }>`select count(*)::int as n from members where community_id = ${communityId}`.execute(db);
+  const {
+    rows: [members],
+  } = await sql<{ n: number }>`select count(*)::int as n from members where community_id = ${communityId}`.execute(db);
   console.log(`redraw: ${mode}: ${count(members.n)} members added (${since(step)})`);
   step = performance.now();
   const issues = Math.round(ISSUES_PER_BUILDING * (await buildingsOf(db, communityId)));
@@ -160,10 +200,13 @@ async function populate(db: Kysely<DB>, communityId: number, grids: number, mode
 }
 
 /** A number in [0, 1) drawn from its keys (a hash): the same on every run and engine, whatever order rows are read in. */
-const draw = (...keys: RawBuilder<unknown>[]) => sql<number>`((hashtext(concat_ws(':', ${sql.join(keys)})) & 2147483647)::float8 / 2147483648)`;
+const draw = (...keys: RawBuilder<unknown>[]) =>
+  sql<number>`((hashtext(concat_ws(':', ${sql.join(keys)})) & 2147483647)::float8 / 2147483648)`;
 
 async function buildingsOf(db: Kysely<DB>, communityId: number) {
-  const { rows: [{ n }] } = await sql<{ n: number }>`select count(*)::int as n from buildings where community_id = ${communityId}`.execute(db);
+  const {
+    rows: [{ n }],
+  } = await sql<{ n: number }>`select count(*)::int as n from buildings where community_id = ${communityId}`.execute(db);
   return n;
 }
 
@@ -175,7 +218,15 @@ async function buildingsOf(db: Kysely<DB>, communityId: number) {
  */
 async function variants(database: Database, communityId: number): Promise<Variant[]> {
   const db = database.db;
-  const { rows: edges } = await sql<{ grid: number; code: string; neighbour: number; neighbour_code: string; segment: number; metres: number; ring: [number, number][] }>`
+  const { rows: edges } = await sql<{
+    grid: number;
+    code: string;
+    neighbour: number;
+    neighbour_code: string;
+    segment: number;
+    metres: number;
+    ring: [number, number][];
+  }>`
     with g as (select id, code, geom from grids where community_id = ${communityId}),
     segment as (
       select a.id as grid, a.code, b.id as neighbour, b.code as neighbour_code, s.path[1] as segment,
@@ -195,9 +246,14 @@ async function variants(database: Database, communityId: number): Promise<Varian
     const [dx, dy] = [(b[0] - a[0]) * cos * M_PER_DEGREE, (b[1] - a[1]) * M_PER_DEGREE];
     const length = Math.hypot(dx, dy);
     const mid = [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
-    const sides = [1, -1].map((sign) => [mid[0] + (sign * (-dy / length) * MOVE_M) / (cos * M_PER_DEGREE), mid[1] + (sign * (dx / length) * MOVE_M) / M_PER_DEGREE]);
+    const sides = [1, -1].map((sign) => [
+      mid[0] + (sign * (-dy / length) * MOVE_M) / (cos * M_PER_DEGREE),
+      mid[1] + (sign * (dx / length) * MOVE_M) / M_PER_DEGREE,
+    ]);
     const triangles = sides.map((p) => `POLYGON((${a[0]} ${a[1]}, ${p[0]} ${p[1]}, ${b[0]} ${b[1]}, ${a[0]} ${a[1]}))`);
-    const { rows: [side] } = await sql<{ k: number; inside: number }>`
+    const {
+      rows: [side],
+    } = await sql<{ k: number; inside: number }>`
       select (s.k - 1)::int as k, ST_Area(ST_Intersection(n.geom, t)) / ST_Area(t) as inside
       from grids n, json_array_elements_text(${JSON.stringify(triangles)}::json) with ordinality as s(wkt, k)
       cross join lateral ST_GeomFromText(s.wkt, 4326) as t
@@ -208,11 +264,17 @@ async function variants(database: Database, communityId: number): Promise<Varian
     const geometry = { type: 'Polygon', coordinates: [[...ring.slice(0, edge.segment), moved, ...ring.slice(edge.segment)]] };
     const edits = await planned(database, edge.grid, geometry);
     picked.push({
-      grid: edge.grid, code: edge.code, neighbour: edge.neighbour, neighbourCode: edge.neighbour_code, edgeM: edge.metres,
-      body: JSON.stringify({ geometry, dryRun: true, adjustNeighbours: true }), edits,
+      grid: edge.grid,
+      code: edge.code,
+      neighbour: edge.neighbour,
+      neighbourCode: edge.neighbour_code,
+      edgeM: edge.metres,
+      body: JSON.stringify({ geometry, dryRun: true, adjustNeighbours: true }),
+      edits,
     });
   }
-  if (picked.length < VARIANTS) throw new Error(`only ${picked.length} shared edges fit a ${MOVE_M} m move; try more --buildings or fewer --count`);
+  if (picked.length < VARIANTS)
+    throw new Error(`only ${picked.length} shared edges fit a ${MOVE_M} m move; try more --buildings or fewer --count`);
   return picked;
 }
 
@@ -221,24 +283,35 @@ class Rollback {}
 /** What the redraw writes: drawnShape and redrawPlan as the route runs them, in a transaction rolled back. */
 async function planned(database: Database, id: number, geometry: unknown) {
   let edits: { id: number; geom: string }[] = [];
-  await database.db.transaction().execute(async (trx) => {
-    const grid = await gridRow(trx, id);
-    const hex = await drawnShape(trx, geometry, 'geometry', { communityId: grid.community_id, except: [grid.id] });
-    const plan = await redrawPlan(trx, grid, hex, true);
-    if (plan.refusals?.length) throw new Error(`redrawing grid ${grid.code} is refused: ${plan.refusals.map((r) => r.detail).join('; ')}`);
-    edits = plan.edits.map((e) => ({ id: e.id!, geom: e.geom! }));
-    throw new Rollback();
-  }).catch((e) => { if (!(e instanceof Rollback)) throw e; });
+  await database.db
+    .transaction()
+    .execute(async (trx) => {
+      const grid = await gridRow(trx, id);
+      const hex = await drawnShape(trx, geometry, 'geometry', { communityId: grid.community_id, except: [grid.id] });
+      const plan = await redrawPlan(trx, grid, hex, true);
+      if (plan.refusals?.length)
+        throw new Error(`redrawing grid ${grid.code} is refused: ${plan.refusals.map((r) => r.detail).join('; ')}`);
+      edits = plan.edits.map((e) => ({ id: e.id!, geom: e.geom! }));
+      throw new Rollback();
+    })
+    .catch((e) => {
+      if (!(e instanceof Rollback)) throw e;
+    });
   return edits;
 }
 
 /** Floor 1: the very write of the dry run with its triggers, rolled back. */
 async function write(db: Kysely<DB>, v: Variant) {
-  await db.transaction().execute(async (trx) => {
-    await sql`update grids g set geom = ST_GeomFromWKB(decode(e.geom, 'hex'), 4326)
+  await db
+    .transaction()
+    .execute(async (trx) => {
+      await sql`update grids g set geom = ST_GeomFromWKB(decode(e.geom, 'hex'), 4326)
       from json_to_recordset(${JSON.stringify(v.edits)}::json) as e(id int, geom text) where g.id = e.id`.execute(trx);
-    throw new Rollback();
-  }).catch((e) => { if (!(e instanceof Rollback)) throw e; });
+      throw new Rollback();
+    })
+    .catch((e) => {
+      if (!(e instanceof Rollback)) throw e;
+    });
 }
 
 /** Floor 2: the buildings whose point changes grid under the new shapes (in the area that changes hands). */
@@ -254,7 +327,9 @@ function read(db: Kysely<DB>, v: Variant) {
 
 async function measure(mode: string, database: Database, requests: number, warmup: number): Promise<Result> {
   const db = database.db;
-  const { rows: [stats] } = await sql<Result['stats'] & { id: number }>`
+  const {
+    rows: [stats],
+  } = await sql<Result['stats'] & { id: number }>`
     select c.id, (select count(*)::int from buildings where community_id = c.id) as buildings,
            (select coalesce(sum(households), 0)::int from buildings where community_id = c.id) as households,
            (select count(*)::int from members where community_id = c.id) as members,
@@ -262,10 +337,14 @@ async function measure(mode: string, database: Database, requests: number, warmu
            (select count(*)::int from issues where community_id = c.id and status in ('reported', 'accepted', 'in_progress', 'escalated', 'reopened')) as open,
            (select count(*)::int from grids where community_id = c.id) as grids
     from communities c where c.code = ${CODE}`.execute(db);
-  console.log(`redraw: ${mode}: community ${CODE}: ${count(stats.buildings)} buildings, ${count(stats.households)} households, ` +
-    `${count(stats.members)} members, ${count(stats.issues)} issues (${count(stats.open)} open), ${stats.grids} grids`);
+  console.log(
+    `redraw: ${mode}: community ${CODE}: ${count(stats.buildings)} buildings, ${count(stats.households)} households, ` +
+      `${count(stats.members)} members, ${count(stats.issues)} issues (${count(stats.open)} open), ${stats.grids} grids`,
+  );
   const shapes = await variants(database, stats.id);
-  const { rows: [before] } = await sql<{ state: string }>`
+  const {
+    rows: [before],
+  } = await sql<{ state: string }>`
     select md5(string_agg(id || ':' || version || ':' || md5(ST_AsEWKB(geom)::text), ',' order by id)) as state from grids`.execute(db);
 
   const server: Server = await new Promise((resolve) => {
@@ -278,7 +357,9 @@ async function measure(mode: string, database: Database, requests: number, warmu
     const post = async (v: Variant) => {
       const t0 = performance.now();
       const res = await fetch(`${base}/api/v1/grids/${v.grid}/redraw`, {
-        method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: v.body,
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: v.body,
       });
       const text = await res.text();
       const elapsed = performance.now() - t0;
@@ -294,13 +375,28 @@ async function measure(mode: string, database: Database, requests: number, warmu
       const { rows: found } = await read(db, v);
       const reported = report.moved.buildings.map((b) => `${b.id}:${b.from}:${b.to}`).join(',');
       if (found.map((b) => `${b.id}:${b.from}:${b.to}`).join(',') !== reported) {
-        throw new Error(`grid ${v.code}: the floor found ${found.length} buildings changing grid, the dry run ${report.moved.buildings.length}`);
+        throw new Error(
+          `grid ${v.code}: the floor found ${found.length} buildings changing grid, the dry run ${report.moved.buildings.length}`,
+        );
       }
-      const { rows: [moved] } = await sql<{ households: number }>`
-        select coalesce(sum(households), 0)::int as households from buildings where id = any(${report.moved.buildings.map((b) => b.id)})`.execute(db);
-      moves.push({ buildings: found.length, households: moved.households, members: report.moved.members.length, issues: report.moved.issues.length, grids: report.grids.length, bytes });
-      console.log(`redraw: ${mode}: grid ${v.code} → ${v.neighbourCode} (edge ${Math.round(v.edgeM)} m): ${found.length} buildings ` +
-        `(${count(moved.households)} households), ${report.moved.members.length} members, ${report.moved.issues.length} open issues move; ${count(bytes)} bytes`);
+      const {
+        rows: [moved],
+      } = await sql<{ households: number }>`
+        select coalesce(sum(households), 0)::int as households from buildings where id = any(${report.moved.buildings.map((b) => b.id)})`.execute(
+        db,
+      );
+      moves.push({
+        buildings: found.length,
+        households: moved.households,
+        members: report.moved.members.length,
+        issues: report.moved.issues.length,
+        grids: report.grids.length,
+        bytes,
+      });
+      console.log(
+        `redraw: ${mode}: grid ${v.code} → ${v.neighbourCode} (edge ${Math.round(v.edgeM)} m): ${found.length} buildings ` +
+          `(${count(moved.households)} households), ${report.moved.members.length} members, ${report.moved.issues.length} open issues move; ${count(bytes)} bytes`,
+      );
     }
 
     const samples: Sample[] = [];
@@ -315,12 +411,17 @@ async function measure(mode: string, database: Database, requests: number, warmu
       if (r >= warmup * shapes.length) samples.push({ http, write: w, read: rd });
       if ((r + 1) % 10 === 0) console.log(`  … ${r + 1}/${warmup * shapes.length + requests} (${since(timing)})`);
     }
-    const { rows: [after] } = await sql<{ state: string }>`
+    const {
+      rows: [after],
+    } = await sql<{ state: string }>`
       select md5(string_agg(id || ':' || version || ':' || md5(ST_AsEWKB(geom)::text), ',' order by id)) as state from grids`.execute(db);
     if (after.state !== before.state) throw new Error('the grids changed: a dry run or a floor was not rolled back');
     return { mode, requests, samples, variants: shapes, moves, stats };
   } finally {
-    await new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); });
+    await new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(resolve);
+    });
   }
 }
 
@@ -336,25 +437,39 @@ function print(results: Result[]) {
     const http = r.samples.map((s) => s.http);
     const writes = median(r.samples.map((s) => s.write));
     const reads = median(r.samples.map((s) => s.read));
-    return [r.mode, ms(median(http)), ms(percentile(http, 0.95)), ms(writes), `${(median(http) / writes).toFixed(1)}×`,
-      ms(reads), `${(median(http) / reads).toFixed(0)}×`];
+    return [
+      r.mode,
+      ms(median(http)),
+      ms(percentile(http, 0.95)),
+      ms(writes),
+      `${(median(http) / writes).toFixed(1)}×`,
+      ms(reads),
+      `${(median(http) / reads).toFixed(0)}×`,
+    ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const first = results[0];
-  console.log(`\nPOST /api/v1/grids/:id/redraw {dryRun: true, adjustNeighbours: true} as the admin, one client, ${first.requests} requests ` +
-    `over ${first.variants.length} shapes in turn (after warm-up), each followed by the floors`);
-  for (const row of [header, ...rows]) console.log(row.map((cell, i) => (i ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  '));
+  console.log(
+    `\nPOST /api/v1/grids/:id/redraw {dryRun: true, adjustNeighbours: true} as the admin, one client, ${first.requests} requests ` +
+      `over ${first.variants.length} shapes in turn (after warm-up), each followed by the floors`,
+  );
+  for (const row of [header, ...rows])
+    console.log(row.map((cell, i) => (i ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  '));
   console.log('write: BEGIN; the same UPDATE of the two grids with its triggers; ROLLBACK. read: one SELECT of the buildings whose point');
   console.log('changes grid. ratio: dry run p50 / floor p50.');
   for (const r of results) {
-    console.log(`\n${r.mode}: ${count(r.stats.buildings)} buildings, ${count(r.stats.households)} households, ${count(r.stats.members)} members, ` +
-      `${count(r.stats.issues)} issues (${count(r.stats.open)} open), ${r.stats.grids} grids`);
+    console.log(
+      `\n${r.mode}: ${count(r.stats.buildings)} buildings, ${count(r.stats.households)} households, ${count(r.stats.members)} members, ` +
+        `${count(r.stats.issues)} issues (${count(r.stats.open)} open), ${r.stats.grids} grids`,
+    );
     r.variants.forEach((v, k) => {
       const m = r.moves[k];
       const mine = r.samples.filter((_, i) => i % r.variants.length === k);
-      console.log(`  grid ${v.code} → ${v.neighbourCode}, edge ${Math.round(v.edgeM)} m: moves ${m.buildings} buildings (${count(m.households)} households), ` +
-        `${m.members} members, ${m.issues} open issues; ${m.grids} grids in the report, ${count(m.bytes)} bytes; ` +
-        `dry run p50 ${ms(median(mine.map((s) => s.http)))}, write ${ms(median(mine.map((s) => s.write)))}, read ${ms(median(mine.map((s) => s.read)))}`);
+      console.log(
+        `  grid ${v.code} → ${v.neighbourCode}, edge ${Math.round(v.edgeM)} m: moves ${m.buildings} buildings (${count(m.households)} households), ` +
+          `${m.members} members, ${m.issues} open issues; ${m.grids} grids in the report, ${count(m.bytes)} bytes; ` +
+          `dry run p50 ${ms(median(mine.map((s) => s.http)))}, write ${ms(median(mine.map((s) => s.write)))}, read ${ms(median(mine.map((s) => s.read)))}`,
+      );
     });
   }
 }

@@ -49,7 +49,12 @@ const MAP_TABLES = ['streets', 'communities', 'grids', 'buildings', 'members', '
 type Role = 'admin' | 'resident';
 type Format = 'ndjson' | 'csv' | 'geojson' | 'shapefile' | 'osm.pbf' | 'osm';
 const FORMAT_NAMES: Record<Format, string> = {
-  ndjson: 'NDJSON', csv: 'CSV', geojson: 'GeoJSON', shapefile: 'Shapefile (zip)', 'osm.pbf': 'OSM PBF', osm: 'OSM XML',
+  ndjson: 'NDJSON',
+  csv: 'CSV',
+  geojson: 'GeoJSON',
+  shapefile: 'Shapefile (zip)',
+  'osm.pbf': 'OSM PBF',
+  osm: 'OSM XML',
 };
 type Body = Buffer | string | (() => Iterable<Buffer | string> | AsyncIterable<Buffer | string>);
 
@@ -101,7 +106,10 @@ class ServerProcess {
   private windowPeak = 0;
   rss = 0;
 
-  private constructor(readonly url: string, readonly logPath: string) {}
+  private constructor(
+    readonly url: string,
+    readonly logPath: string,
+  ) {}
 
   /** Starts `node --import tsx server/main.ts` on `url` and waits for /api/v1/health to answer 200. */
   static async start(url: string, logPath: string) {
@@ -109,7 +117,16 @@ class ServerProcess {
     const port = await freePort();
     const log = openSync(logPath, 'a');
     server.child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-      env: { ...process.env, DATABASE_URL: url, PORT: String(port), HOST: '127.0.0.1', GRIDMAP_DEMO: 'on', GRIDMAP_DEMO_SIZE: '1', GRIDMAP_DEMO_SEED: '1', LOG_LEVEL: 'warn' },
+      env: {
+        ...process.env,
+        DATABASE_URL: url,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        GRIDMAP_DEMO: 'on',
+        GRIDMAP_DEMO_SIZE: '1',
+        GRIDMAP_DEMO_SEED: '1',
+        LOG_LEVEL: 'warn',
+      },
       stdio: ['ignore', log, log],
     });
     closeSync(log);
@@ -127,8 +144,12 @@ class ServerProcess {
     return server;
   }
 
-  get pid() { return this.child.pid!; }
-  get alive() { return !this.exit; }
+  get pid() {
+    return this.child.pid!;
+  }
+  get alive() {
+    return !this.exit;
+  }
 
   sample() {
     if (this.exit) return;
@@ -136,13 +157,19 @@ class ServerProcess {
       const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'))?.[1] ?? 0);
       this.rss = kb * 1024;
       this.windowPeak = Math.max(this.windowPeak, this.rss);
-    } catch { /* the process is gone */ }
+    } catch {
+      /* the process is gone */
+    }
   }
 
   /** Starts a window in which the peak RSS is kept: from the 50 ms samples, and the kernel's high-water mark reset here. */
   beginWindow() {
     this.sample();
-    try { writeFileSync(`/proc/${this.pid}/clear_refs`, '5'); } catch { /* an older kernel: the samples alone */ }
+    try {
+      writeFileSync(`/proc/${this.pid}/clear_refs`, '5');
+    } catch {
+      /* an older kernel: the samples alone */
+    }
     this.windowPeak = this.rss;
     return this.rss;
   }
@@ -150,7 +177,11 @@ class ServerProcess {
   endWindow() {
     this.sample();
     let hwm = 0;
-    try { hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024; } catch { /* gone */ }
+    try {
+      hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    } catch {
+      /* gone */
+    }
     return Math.max(this.windowPeak, hwm);
   }
 
@@ -160,7 +191,9 @@ class ServerProcess {
     return text.split('\n').filter((line) => line && (!line.startsWith('{') || /"level":(50|60)/.test(line)));
   }
 
-  logSize() { return statSync(this.logPath).size; }
+  logSize() {
+    return statSync(this.logPath).size;
+  }
 
   async stop() {
     clearInterval(this.timer);
@@ -181,10 +214,12 @@ class ServerProcess {
 
 function freePort() {
   return new Promise<number>((resolve, reject) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    }).on('error', reject);
+    const probe = createServer()
+      .listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolve(port));
+      })
+      .on('error', reject);
   });
 }
 
@@ -205,7 +240,9 @@ async function health(base: string, timeout = 10_000) {
 async function login(base: string, username: Role) {
   count('sign-in');
   const res = await fetch(`${base}/api/v1/auth/login`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password: DEMO_PASSWORD }),
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username, password: DEMO_PASSWORD }),
   });
   answered('sign-in', `POST /api/v1/auth/login as ${username}`, res.status);
   if (res.status !== 200) throw new Error(`signing in as ${username}: ${res.status} ${await res.text()}`);
@@ -233,7 +270,8 @@ function upload(base: string, path: string, token: string, body: Body, headers: 
       resolve({ ...result, ms: answered ? answerMs : performance.now() - started, sent });
     };
     const req = http.request(`${base}${path}`, {
-      method: 'POST', agent: false,
+      method: 'POST',
+      agent: false,
       headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/octet-stream', ...headers },
     });
     req.on('response', (res) => {
@@ -245,7 +283,9 @@ function upload(base: string, path: string, token: string, body: Body, headers: 
       res.on('end', () => finish({ status: res.statusCode, body: text }));
       res.on('error', () => finish({ status: res.statusCode, body: text }));
     });
-    req.on('error', (error: NodeJS.ErrnoException) => { if (!answered) finish({ body: '', error: error.code ?? error.message }); });
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      if (!answered) finish({ body: '', error: error.code ?? error.message });
+    });
     const timer = setTimeout(() => finish({ body: '', error: `no answer in ${timeoutMs / 1000} s` }), timeoutMs);
 
     const chunks = typeof body === 'function' ? body() : slices(typeof body === 'string' ? Buffer.from(body) : body);
@@ -258,7 +298,12 @@ function upload(base: string, path: string, token: string, body: Body, headers: 
           sent += buffer.length;
           if (!req.write(buffer)) {
             await new Promise<void>((resume) => {
-              const go = () => { req.off('drain', go); req.off('response', go); req.off('close', go); resume(); };
+              const go = () => {
+                req.off('drain', go);
+                req.off('response', go);
+                req.off('close', go);
+                resume();
+              };
               req.on('drain', go).on('response', go).on('close', go);
             });
           }
@@ -284,7 +329,8 @@ function* repeated(total: number, byte = 0x78, size = MiB) {
 // ————————————————————————————————————————————————— malicious bodies
 
 let at: [number, number] = [109.49, 36.58];
-const issueLine = (title: string) => JSON.stringify({ type: 'Feature', geometry: { type: 'Point', coordinates: at }, properties: { title, category: 'other' } });
+const issueLine = (title: string) =>
+  JSON.stringify({ type: 'Feature', geometry: { type: 'Point', coordinates: at }, properties: { title, category: 'other' } });
 const collection = (features: string[]) => `{"type":"FeatureCollection","features":[${features.join(',')}]}`;
 const huge = () => 'x'.repeat(recordBytes + 1);
 
@@ -314,7 +360,11 @@ function denseNodesBlock(first: number, n: number, descending: boolean) {
     const zigzag = (v: number) => (v < 0 ? -2 * v - 1 : 2 * v);
     return Buffer.concat([varint(zigzag(head)), Buffer.alloc(n - 1, zigzag(step))]);
   };
-  const dense = Buffer.concat([field(1, packed(first, descending ? -1 : 1)), field(8, packed(365_000_000, 0)), field(9, packed(1_094_000_000, 0))]);
+  const dense = Buffer.concat([
+    field(1, packed(first, descending ? -1 : 1)),
+    field(8, packed(365_000_000, 0)),
+    field(9, packed(1_094_000_000, 0)),
+  ]);
   return Buffer.concat([field(1, field(1, Buffer.alloc(0))), field(2, field(2, dense))]);
 }
 function pbfNodes(total: number, perBlock: number, descending: boolean) {
@@ -328,8 +378,20 @@ function pbfNodes(total: number, perBlock: number, descending: boolean) {
 }
 
 /** A zip written by hand, so an entry may be deflated from a stream, or declare a size it does not hold. */
-interface ZipEntry { name: string; data: Buffer; crc: number; size: number; method: 0 | 8 }
-const deflated = (name: string, content: Buffer): ZipEntry => ({ name, data: deflateRawSync(content), crc: crc32(content), size: content.length, method: 8 });
+interface ZipEntry {
+  name: string;
+  data: Buffer;
+  crc: number;
+  size: number;
+  method: 0 | 8;
+}
+const deflated = (name: string, content: Buffer): ZipEntry => ({
+  name,
+  data: deflateRawSync(content),
+  crc: crc32(content),
+  size: content.length,
+  method: 8,
+});
 function zip(entries: ZipEntry[]) {
   const locals: Buffer[] = [];
   const central: Buffer[] = [];
@@ -366,7 +428,8 @@ function zip(entries: ZipEntry[]) {
   return Buffer.concat([...locals, centralBytes, end]);
 }
 
-const WGS84_PRJ = 'GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984",SPHEROID["WGS_1984",6378137.0,298.257223563]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]]';
+const WGS84_PRJ =
+  'GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984",SPHEROID["WGS_1984",6378137.0,298.257223563]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]]';
 
 /** The files of a one-point shapefile of issues (title, category), from the ESRI specification. */
 function pointShapefile(): Record<string, Buffer> {
@@ -457,62 +520,231 @@ const lol = () => {
 };
 
 const CASES: Case[] = [
-  { format: 'ndjson', name: 'a resident’s upload over their 2 MiB (20,000 issues)', as: 'resident', layer: 'issues', expect: '413 bytes',
-    body: () => Array.from({ length: 20_000 }, (_, i) => issueLine(`问题 ${i} ${'.'.repeat(100)}`)).join('\n') },
-  { format: 'ndjson', name: 'a line over 16 MiB after a valid one', as: 'admin', layer: 'issues', expect: '413 recordBytes',
-    body: () => `${issueLine('a')}\n{"type":"Feature","properties":{"title":"${huge()}"}}\n` },
+  {
+    format: 'ndjson',
+    name: 'a resident’s upload over their 2 MiB (20,000 issues)',
+    as: 'resident',
+    layer: 'issues',
+    expect: '413 bytes',
+    body: () => Array.from({ length: 20_000 }, (_, i) => issueLine(`问题 ${i} ${'.'.repeat(100)}`)).join('\n'),
+  },
+  {
+    format: 'ndjson',
+    name: 'a line over 16 MiB after a valid one',
+    as: 'admin',
+    layer: 'issues',
+    expect: '413 recordBytes',
+    body: () => `${issueLine('a')}\n{"type":"Feature","properties":{"title":"${huge()}"}}\n`,
+  },
   { format: 'ndjson', name: 'one endless line (16 MiB + 1 byte)', as: 'admin', layer: 'issues', expect: '413 recordBytes', body: huge },
-  { format: 'csv', name: 'a field over 16 MiB', as: 'admin', layer: 'issues', expect: '413 recordBytes',
-    body: () => `lon,lat,title,category\n${at.join(',')},"${huge()}",other\n` },
-  { format: 'csv', name: 'a quoted field never closed: 16 MiB of newlines', as: 'admin', layer: 'issues', expect: '413 recordBytes',
-    body: () => `lon,lat,title,category\n${at.join(',')},"${'\n'.repeat(recordBytes + 1)}` },
-  { format: 'geojson', name: 'a resident’s 201 features (200 allowed)', as: 'resident', layer: 'issues', expect: '413 features',
-    body: () => collection(Array.from({ length: IMPORT_LIMITS.resident.features + 1 }, (_, i) => issueLine(`问题 ${i}`))) },
-  { format: 'geojson', name: 'a feature over 16 MiB', as: 'admin', layer: 'issues', expect: '413 recordBytes', body: () => collection([issueLine(huge())]) },
-  { format: 'geojson', name: 'a top-level string over 16 MiB', as: 'admin', layer: 'issues', expect: '413 recordBytes', body: () => `{"name":"${huge()}","features":[]}` },
-  { format: 'geojson', name: `JSON nested ${depth + 5} deep`, as: 'admin', layer: 'issues', expect: '413 depth',
-    body: () => `{"type":"FeatureCollection","features":[${'['.repeat(depth + 5)}` },
-  { format: 'geojson', name: '64 MiB of [ (nesting without end)', as: 'admin', layer: 'issues', expect: '413 depth', body: () => () => repeated(64 * MiB, 0x5b) },
-  { format: 'shapefile', name: 'a .prj bomb (10 MiB of spaces, 10 kB zipped)', as: 'admin', layer: 'issues', expect: '413 unpackedBytes',
-    body: () => shapefileZip((f) => { f['points.prj'] = Buffer.alloc(10 * MiB, 0x20); }) },
-  { format: 'shapefile', name: 'a .shp record announcing 1 GiB', as: 'admin', layer: 'issues', expect: '413 recordBytes',
-    body: () => shapefileZip((f) => { f['points.shp'].writeInt32BE(2 ** 29, 104); }) },
-  { format: 'shapefile', name: 'a zip without its .dbf', as: 'admin', layer: 'issues', expect: '400',
-    body: () => shapefileZip((f) => { delete f['points.dbf']; }) },
-  { format: 'shapefile', name: 'entries declaring 12 GiB in a 1 kB zip', as: 'admin', layer: 'issues', expect: '413 unpackedBytes',
-    body: () => zip(Object.entries(pointShapefile()).map(([name, content]) => ({ ...deflated(name, content), size: name.endsWith('.prj') || name.endsWith('.cpg') ? content.length : 4 * GiB - 1 }))) },
-  { format: 'shapefile', get name() { return `a zip bomb: a .shp of ${bombBytes / MiB} MiB of zeros${shpBombCache ? ` (${mb(shpBombCache.data.length)} zipped)` : ''}`; }, as: 'admin', layer: 'issues', expect: '413 or 422, promptly', heavy: true,
-    body: () => async function* () {
-      const bomb = await shpBomb(bombBytes);
-      const files = pointShapefile();
-      yield zip([bomb, ...Object.entries(files).filter(([name]) => name !== 'points.shp').map(([name, content]) => deflated(name, content))]);
-    } },
-  { format: 'osm.pbf', name: 'a blob header announcing 1 GiB', as: 'admin', layer: 'buildings', expect: '413 unpackedBytes', body: () => pbfFrame(GiB, Buffer.alloc(1000)) },
-  { format: 'osm.pbf', name: 'a zlib bomb (a blob unpacking past 32 MiB)', as: 'admin', layer: 'buildings', expect: '413 unpackedBytes',
-    body: () => { const blob = zlibBlob(Buffer.alloc(UNPACKED.pbfBlobBytes + 1)); return pbfFrame(blob.length, blob); } },
-  { format: 'osm.pbf', name: 'a blob header over 64 KiB', as: 'admin', layer: 'buildings', expect: '400', body: () => Buffer.from([0, 0x10, 0, 0, 1, 2, 3]) },
-  { format: 'osm.pbf', name: '24 million dense nodes in 100 kB (over the 20 million cap)', as: 'admin', layer: 'buildings', expect: '413 osmNodes', heavy: true,
-    body: () => pbfNodes(24_000_000, 8_000_000, false) },
-  { format: 'osm.pbf', name: '18 million dense nodes out of order, 80 kB', as: 'admin', layer: 'buildings', expect: '413 osmNodes', heavy: true,
-    body: () => pbfNodes(18_000_000, 6_000_000, true) },
-  { format: 'osm', name: 'an attribute of 20 MiB', as: 'admin', layer: 'buildings', expect: '400',
-    body: () => `<?xml version="1.0"?>\n<osm version="0.6"><node id="1" lat="${'1'.repeat(20 * MiB)}" lon="1"/></osm>\n` },
+  {
+    format: 'csv',
+    name: 'a field over 16 MiB',
+    as: 'admin',
+    layer: 'issues',
+    expect: '413 recordBytes',
+    body: () => `lon,lat,title,category\n${at.join(',')},"${huge()}",other\n`,
+  },
+  {
+    format: 'csv',
+    name: 'a quoted field never closed: 16 MiB of newlines',
+    as: 'admin',
+    layer: 'issues',
+    expect: '413 recordBytes',
+    body: () => `lon,lat,title,category\n${at.join(',')},"${'\n'.repeat(recordBytes + 1)}`,
+  },
+  {
+    format: 'geojson',
+    name: 'a resident’s 201 features (200 allowed)',
+    as: 'resident',
+    layer: 'issues',
+    expect: '413 features',
+    body: () => collection(Array.from({ length: IMPORT_LIMITS.resident.features + 1 }, (_, i) => issueLine(`问题 ${i}`))),
+  },
+  {
+    format: 'geojson',
+    name: 'a feature over 16 MiB',
+    as: 'admin',
+    layer: 'issues',
+    expect: '413 recordBytes',
+    body: () => collection([issueLine(huge())]),
+  },
+  {
+    format: 'geojson',
+    name: 'a top-level string over 16 MiB',
+    as: 'admin',
+    layer: 'issues',
+    expect: '413 recordBytes',
+    body: () => `{"name":"${huge()}","features":[]}`,
+  },
+  {
+    format: 'geojson',
+    name: `JSON nested ${depth + 5} deep`,
+    as: 'admin',
+    layer: 'issues',
+    expect: '413 depth',
+    body: () => `{"type":"FeatureCollection","features":[${'['.repeat(depth + 5)}`,
+  },
+  {
+    format: 'geojson',
+    name: '64 MiB of [ (nesting without end)',
+    as: 'admin',
+    layer: 'issues',
+    expect: '413 depth',
+    body: () => () => repeated(64 * MiB, 0x5b),
+  },
+  {
+    format: 'shapefile',
+    name: 'a .prj bomb (10 MiB of spaces, 10 kB zipped)',
+    as: 'admin',
+    layer: 'issues',
+    expect: '413 unpackedBytes',
+    body: () =>
+      shapefileZip((f) => {
+        f['points.prj'] = Buffer.alloc(10 * MiB, 0x20);
+      }),
+  },
+  {
+    format: 'shapefile',
+    name: 'a .shp record announcing 1 GiB',
+    as: 'admin',
+    layer: 'issues',
+    expect: '413 recordBytes',
+    body: () =>
+      shapefileZip((f) => {
+        f['points.shp'].writeInt32BE(2 ** 29, 104);
+      }),
+  },
+  {
+    format: 'shapefile',
+    name: 'a zip without its .dbf',
+    as: 'admin',
+    layer: 'issues',
+    expect: '400',
+    body: () =>
+      shapefileZip((f) => {
+        delete f['points.dbf'];
+      }),
+  },
+  {
+    format: 'shapefile',
+    name: 'entries declaring 12 GiB in a 1 kB zip',
+    as: 'admin',
+    layer: 'issues',
+    expect: '413 unpackedBytes',
+    body: () =>
+      zip(
+        Object.entries(pointShapefile()).map(([name, content]) => ({
+          ...deflated(name, content),
+          size: name.endsWith('.prj') || name.endsWith('.cpg') ? content.length : 4 * GiB - 1,
+        })),
+      ),
+  },
+  {
+    format: 'shapefile',
+    get name() {
+      return `a zip bomb: a .shp of ${bombBytes / MiB} MiB of zeros${shpBombCache ? ` (${mb(shpBombCache.data.length)} zipped)` : ''}`;
+    },
+    as: 'admin',
+    layer: 'issues',
+    expect: '413 or 422, promptly',
+    heavy: true,
+    body: () =>
+      async function* () {
+        const bomb = await shpBomb(bombBytes);
+        const files = pointShapefile();
+        yield zip([
+          bomb,
+          ...Object.entries(files)
+            .filter(([name]) => name !== 'points.shp')
+            .map(([name, content]) => deflated(name, content)),
+        ]);
+      },
+  },
+  {
+    format: 'osm.pbf',
+    name: 'a blob header announcing 1 GiB',
+    as: 'admin',
+    layer: 'buildings',
+    expect: '413 unpackedBytes',
+    body: () => pbfFrame(GiB, Buffer.alloc(1000)),
+  },
+  {
+    format: 'osm.pbf',
+    name: 'a zlib bomb (a blob unpacking past 32 MiB)',
+    as: 'admin',
+    layer: 'buildings',
+    expect: '413 unpackedBytes',
+    body: () => {
+      const blob = zlibBlob(Buffer.alloc(UNPACKED.pbfBlobBytes + 1));
+      return pbfFrame(blob.length, blob);
+    },
+  },
+  {
+    format: 'osm.pbf',
+    name: 'a blob header over 64 KiB',
+    as: 'admin',
+    layer: 'buildings',
+    expect: '400',
+    body: () => Buffer.from([0, 0x10, 0, 0, 1, 2, 3]),
+  },
+  {
+    format: 'osm.pbf',
+    name: '24 million dense nodes in 100 kB (over the 20 million cap)',
+    as: 'admin',
+    layer: 'buildings',
+    expect: '413 osmNodes',
+    heavy: true,
+    body: () => pbfNodes(24_000_000, 8_000_000, false),
+  },
+  {
+    format: 'osm.pbf',
+    name: '18 million dense nodes out of order, 80 kB',
+    as: 'admin',
+    layer: 'buildings',
+    expect: '413 osmNodes',
+    heavy: true,
+    body: () => pbfNodes(18_000_000, 6_000_000, true),
+  },
+  {
+    format: 'osm',
+    name: 'an attribute of 20 MiB',
+    as: 'admin',
+    layer: 'buildings',
+    expect: '400',
+    body: () => `<?xml version="1.0"?>\n<osm version="0.6"><node id="1" lat="${'1'.repeat(20 * MiB)}" lon="1"/></osm>\n`,
+  },
   { format: 'osm', name: 'an entity bomb (a billion lols)', as: 'admin', layer: 'buildings', expect: '400', body: lol },
-  { format: 'osm', name: '20,000,001 nodes (0.4 GB of `<node id="…"/>`, over the cap)', as: 'admin', layer: 'buildings', expect: '413 osmNodes', heavy: true,
-    body: () => () => osmNodesXml(UNPACKED.osmNodes + 1) },
+  {
+    format: 'osm',
+    name: '20,000,001 nodes (0.4 GB of `<node id="…"/>`, over the cap)',
+    as: 'admin',
+    layer: 'buildings',
+    expect: '413 osmNodes',
+    heavy: true,
+    body: () => () => osmNodesXml(UNPACKED.osmNodes + 1),
+  },
 ];
 
 // ————————————————————————————————————————————————— the run
 
 export async function run(args: string[]) {
-  const { values } = parseArgs({ args, options: {
-    repeat: { type: 'string', default: '3' }, 'heavy-repeat': { type: 'string', default: '2' },
-    rows: { type: 'string', default: '200000' }, 'floor-seconds': { type: 'string', default: '15' },
-    server: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
-    keep: { type: 'boolean', default: false }, readme: { type: 'boolean', default: false },
-    phases: { type: 'string', default: 'uploads,2gib,reports' }, cases: { type: 'string', default: '' },
-    order: { type: 'string', default: 'raster' }, 'bomb-mib': { type: 'string', default: '32' },
-  } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      repeat: { type: 'string', default: '3' },
+      'heavy-repeat': { type: 'string', default: '2' },
+      rows: { type: 'string', default: '200000' },
+      'floor-seconds': { type: 'string', default: '15' },
+      server: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+      keep: { type: 'boolean', default: false },
+      readme: { type: 'boolean', default: false },
+      phases: { type: 'string', default: 'uploads,2gib,reports' },
+      cases: { type: 'string', default: '' },
+      order: { type: 'string', default: 'raster' },
+      'bomb-mib': { type: 'string', default: '32' },
+    },
+  });
   const phases = new Set(values.phases.split(','));
   bombBytes = Number(values['bomb-mib']) * MiB;
   const chosen = CASES.filter((c) => new RegExp(values.cases, 'i').test(`${c.format} ${c.name}`));
@@ -537,20 +769,34 @@ export async function run(args: string[]) {
 
   console.log(`reliability: a server process on ${url} (the size-1 demo city is loaded at its first start); its log: ${logPath}`);
   let server = await ServerProcess.start(url, logPath);
-  const { rows: [point] } = await db.query<{ lon: number; lat: number }>(`
+  const {
+    rows: [point],
+  } = await db.query<{ lon: number; lat: number }>(`
     select ST_X(p) as lon, ST_Y(p) as lat from (select ST_PointOnSurface(geom) as p from grids
     where community_id = (select min(id) from communities) order by id limit 1) g`);
   at = [point.lon, point.lat];
 
   const counts = async () => {
-    const { rows: [row] } = await db.query<Record<string, string>>(`select ${MAP_TABLES.map((t) => `(select count(*) from ${t}) as ${t}`).join(', ')}`);
+    const {
+      rows: [row],
+    } = await db.query<Record<string, string>>(`select ${MAP_TABLES.map((t) => `(select count(*) from ${t}) as ${t}`).join(', ')}`);
     return Object.fromEntries(MAP_TABLES.map((t) => [t, Number(row[t])]));
   };
-  const crashes: { case: string; pid: number; exit: string; lines: string[]; leftUploads: string[]; leftBytes: number; keptAfterRestart: string[] }[] = [];
+  const crashes: {
+    case: string;
+    pid: number;
+    exit: string;
+    lines: string[];
+    leftUploads: string[];
+    leftBytes: number;
+    keptAfterRestart: string[];
+  }[] = [];
   const results = new Map<Case, Outcome[]>();
   const idle = new Map<string, number>();
   let tokens: Record<Role, string> = { admin: '', resident: '' };
-  const signIn = async () => { tokens = { admin: await login(server.base, 'admin'), resident: await login(server.base, 'resident') }; };
+  const signIn = async () => {
+    tokens = { admin: await login(server.base, 'admin'), resident: await login(server.base, 'resident') };
+  };
 
   /** One upload with everything checked around it; a crash is recorded and the server started again. */
   const fire = async (c: Pick<Case, 'name' | 'as' | 'layer' | 'format' | 'contentLength'>, body: Body, kind: string): Promise<Outcome> => {
@@ -558,24 +804,46 @@ export async function run(args: string[]) {
     const logAt = server.logSize();
     const rssStart = server.beginWindow();
     count(kind);
-    const answer = await upload(server.base, `/api/v1/import/${c.layer}?format=${c.format}`, tokens[c.as], body,
-      c.contentLength ? { 'Content-Length': String(c.contentLength) } : {});
+    const answer = await upload(
+      server.base,
+      `/api/v1/import/${c.layer}?format=${c.format}`,
+      tokens[c.as],
+      body,
+      c.contentLength ? { 'Content-Length': String(c.contentLength) } : {},
+    );
     const rssPeak = server.endWindow();
     answered(kind, `${c.format}: ${c.name} as ${c.as}`, answer.status);
     const status = answer.status ? await health(server.base) : 0;
     if (status !== 200) await server.exited(3000);
     let parsed: { limit?: string; detail?: string } = {};
-    try { parsed = JSON.parse(answer.body); } catch { /* not JSON */ }
+    try {
+      parsed = JSON.parse(answer.body);
+    } catch {
+      /* not JSON */
+    }
     const outcome: Outcome = {
-      status: answer.status, limit: parsed.limit, detail: parsed.detail, ms: answer.ms, sent: answer.sent, error: answer.error,
-      rssStart, rssPeak, rowsWritten: 0, alive: server.alive, healthy: status === 200,
+      status: answer.status,
+      limit: parsed.limit,
+      detail: parsed.detail,
+      ms: answer.ms,
+      sent: answer.sent,
+      error: answer.error,
+      rssStart,
+      rssPeak,
+      rowsWritten: 0,
+      alive: server.alive,
+      healthy: status === 200,
     };
     if (!server.alive || status !== 200) {
       const pid = server.pid;
-      const exit = server.exit ? `exit code ${server.exit.code}, signal ${server.exit.signal}` : 'alive but /api/v1/health did not answer 200';
+      const exit = server.exit
+        ? `exit code ${server.exit.code}, signal ${server.exit.signal}`
+        : 'alive but /api/v1/health did not answer 200';
       const lines = server.errorLines(logAt);
       await server.stop();
-      const leftUploads = readdirSync(tmpdir()).filter((n) => n.startsWith(`gridmap-import-${pid}-`)).map((n) => join(tmpdir(), n));
+      const leftUploads = readdirSync(tmpdir())
+        .filter((n) => n.startsWith(`gridmap-import-${pid}-`))
+        .map((n) => join(tmpdir(), n));
       const leftBytes = leftUploads.reduce((sum, p) => sum + folderSize(p), 0);
       console.log(`    ✗ the server died (${exit}); last lines:\n      ${lines.slice(-12).join('\n      ').slice(0, 3000)}`);
       console.log('    starting it again…');
@@ -583,7 +851,9 @@ export async function run(args: string[]) {
       await signIn();
       const keptAfterRestart = leftUploads.filter((p) => existsSync(p));
       crashes.push({ case: `${FORMAT_NAMES[c.format]}: ${c.name}`, pid, exit, lines, leftUploads, leftBytes, keptAfterRestart });
-      console.log(`    upload folders it left: ${leftUploads.length} (${mb(leftBytes)}); still there after the restart: ${keptAfterRestart.length}`);
+      console.log(
+        `    upload folders it left: ${leftUploads.length} (${mb(leftBytes)}); still there after the restart: ${keptAfterRestart.length}`,
+      );
     } else {
       for (const line of server.errorLines(logAt)) console.log(`    server log: ${line.slice(0, 400)}`);
     }
@@ -627,8 +897,22 @@ export async function run(args: string[]) {
   const residentOver = CASES.find((c) => c.name.startsWith('a resident’s upload over'))!;
   const twoGiB: { name: string; as: Role; contentLength?: number; floor: Case; outcomes: Outcome[]; floors: Outcome[] }[] = [
     { name: 'one endless NDJSON line, chunked (no Content-Length)', as: 'admin', floor: endless, outcomes: [], floors: [] },
-    { name: 'one endless NDJSON line, Content-Length: 2 GiB (the admin’s own limit)', as: 'admin', contentLength: 2 * GiB, floor: endless, outcomes: [], floors: [] },
-    { name: 'Content-Length: 2 GiB, as the resident (2 MiB allowed)', as: 'resident', contentLength: 2 * GiB, floor: residentOver, outcomes: [], floors: [] },
+    {
+      name: 'one endless NDJSON line, Content-Length: 2 GiB (the admin’s own limit)',
+      as: 'admin',
+      contentLength: 2 * GiB,
+      floor: endless,
+      outcomes: [],
+      floors: [],
+    },
+    {
+      name: 'Content-Length: 2 GiB, as the resident (2 MiB allowed)',
+      as: 'resident',
+      contentLength: 2 * GiB,
+      floor: residentOver,
+      outcomes: [],
+      floors: [],
+    },
     { name: '2 GiB chunked, as the resident', as: 'resident', floor: residentOver, outcomes: [], floors: [] },
   ];
   if (phases.has('2gib')) {
@@ -639,9 +923,15 @@ export async function run(args: string[]) {
     for (const t of twoGiB) {
       for (let i = 0; i < repeat; i++) {
         t.floors.push(await fire(t.floor, t.floor.body(), 'least upload over a limit'));
-        const outcome = await fire({ name: t.name, as: t.as, layer: 'issues', format: 'ndjson', contentLength: t.contentLength }, () => repeated(2 * GiB), '2 GiB upload');
+        const outcome = await fire(
+          { name: t.name, as: t.as, layer: 'issues', format: 'ndjson', contentLength: t.contentLength },
+          () => repeated(2 * GiB),
+          '2 GiB upload',
+        );
         t.outcomes.push(outcome);
-        console.log(`  ${t.name} as ${t.as}: ${describe(outcome)}, ${mb(outcome.sent)} sent of 2 GiB; ${t.floor.name}: ${describe(t.floors.at(-1)!)}`);
+        console.log(
+          `  ${t.name} as ${t.as}: ${describe(outcome)}, ${mb(outcome.sent)} sent of 2 GiB; ${t.floor.name}: ${describe(t.floors.at(-1)!)}`,
+        );
       }
     }
   }
@@ -663,57 +953,125 @@ export async function run(args: string[]) {
   const crashCases = [...new Set(crashes.map((c) => c.case))];
   const table: string[][] = [];
   const row = (...cells: string[]) => table.push(cells);
-  row('requests fired', `${tally.fired.toLocaleString('en')} (${Object.entries(tally.byKind).map(([k, n]) => `${n.toLocaleString('en')} ${k}`).join(', ')})`, '', '');
+  row(
+    'requests fired',
+    `${tally.fired.toLocaleString('en')} (${Object.entries(tally.byKind)
+      .map(([k, n]) => `${n.toLocaleString('en')} ${k}`)
+      .join(', ')})`,
+    '',
+    '',
+  );
   row('answers 5xx', `${tally.serverErrors.length}${tally.serverErrors.length ? `: ${summarise(tally.serverErrors)}` : ''}`, '', '');
   row('requests cut off without an answer', `${tally.cutOff.length}${tally.cutOff.length ? `: ${summarise(tally.cutOff)}` : ''}`, '', '');
-  row('rows written by refused requests', `${rowsByRefused} (${refused.length} refused uploads; ${MAP_TABLES.length} tables counted before and after each)`, '', '');
+  row(
+    'rows written by refused requests',
+    `${rowsByRefused} (${refused.length} refused uploads; ${MAP_TABLES.length} tables counted before and after each)`,
+    '',
+    '',
+  );
   row('process crashes', `${crashes.length}${crashCases.length ? `: ${crashCases.join('; ')}` : ''}`, '', '');
   if (crashes.length) {
     const kept = crashes.reduce((sum, c) => sum + c.keptAfterRestart.length, 0);
-    row('upload folders the crashed processes left, still there after the next start', `${kept} of ${crashes.reduce((sum, c) => sum + c.leftUploads.length, 0)} (${mb(crashes.reduce((sum, c) => sum + c.leftBytes, 0))})`, '', '');
+    row(
+      'upload folders the crashed processes left, still there after the next start',
+      `${kept} of ${crashes.reduce((sum, c) => sum + c.leftUploads.length, 0)} (${mb(crashes.reduce((sum, c) => sum + c.leftBytes, 0))})`,
+      '',
+      '',
+    );
   }
   for (const format of formats) {
     const cases = chosen.filter((c) => c.format === format);
     const worst = cases.map((c) => ({ c, peak: Math.max(...results.get(c)!.map((o) => o.rssPeak)) })).sort((a, b) => b.peak - a.peak)[0];
-    row(`peak RSS, worst ${FORMAT_NAMES[format]} upload (${worst.c.name})`, mb(worst.peak), `${mb(idle.get(format)!)} idle`, ratio(worst.peak, idle.get(format)!));
+    row(
+      `peak RSS, worst ${FORMAT_NAMES[format]} upload (${worst.c.name})`,
+      mb(worst.peak),
+      `${mb(idle.get(format)!)} idle`,
+      ratio(worst.peak, idle.get(format)!),
+    );
   }
   if (reports) {
     const { during, writing, checking, floor, imported } = reports;
-    row(`peak RSS, the ${rows.toLocaleString('en')}-row import (a legitimate peer)`, mb(reports.peak), `${mb(reports.idle)} idle`, ratio(reports.peak, reports.idle));
-    row(`a resident’s report during the import, p50 / p95 / p99 / max (${during.n} reports)`, latencies(during), `no import (${floor.n}): ${latencies(floor)}`, `p99 ${ratio(during.p99, floor.p99)}`);
-    row(`the same, while the upload landed and its rows were checked (${checking.n} reports)`, latencies(checking), `no import: ${latencies(floor)}`, `p99 ${ratio(checking.p99, floor.p99)}`);
-    row(`the same, while the import wrote its batches (${writing.n} reports)`, latencies(writing), `no import: ${latencies(floor)}`, `p99 ${ratio(writing.p99, floor.p99)}`);
-    row(`beside them, GET /api/v1/health (no lock) during the import (${reports.health.n})`, latencies(reports.health), `no import (${reports.healthFloor.n}): ${latencies(reports.healthFloor)}`, `p99 ${ratio(reports.health.p99, reports.healthFloor.p99)}`);
-    row(`the import: ${rows.toLocaleString('en')} footprints, NDJSON (${mb(reports.bytes)}, ${values.order} order)`,
-      `${imported.status ?? imported.error}, ${(imported.ms / 1000).toFixed(1)} s, ${Math.round(rows / (imported.ms / 1000)).toLocaleString('en')} rows/s (writing from ${(reports.firstWriteMs / 1000).toFixed(1)} s: ${Math.round(rows / ((imported.ms - reports.firstWriteMs) / 1000)).toLocaleString('en')} rows/s)`, '', '');
+    row(
+      `peak RSS, the ${rows.toLocaleString('en')}-row import (a legitimate peer)`,
+      mb(reports.peak),
+      `${mb(reports.idle)} idle`,
+      ratio(reports.peak, reports.idle),
+    );
+    row(
+      `a resident’s report during the import, p50 / p95 / p99 / max (${during.n} reports)`,
+      latencies(during),
+      `no import (${floor.n}): ${latencies(floor)}`,
+      `p99 ${ratio(during.p99, floor.p99)}`,
+    );
+    row(
+      `the same, while the upload landed and its rows were checked (${checking.n} reports)`,
+      latencies(checking),
+      `no import: ${latencies(floor)}`,
+      `p99 ${ratio(checking.p99, floor.p99)}`,
+    );
+    row(
+      `the same, while the import wrote its batches (${writing.n} reports)`,
+      latencies(writing),
+      `no import: ${latencies(floor)}`,
+      `p99 ${ratio(writing.p99, floor.p99)}`,
+    );
+    row(
+      `beside them, GET /api/v1/health (no lock) during the import (${reports.health.n})`,
+      latencies(reports.health),
+      `no import (${reports.healthFloor.n}): ${latencies(reports.healthFloor)}`,
+      `p99 ${ratio(reports.health.p99, reports.healthFloor.p99)}`,
+    );
+    row(
+      `the import: ${rows.toLocaleString('en')} footprints, NDJSON (${mb(reports.bytes)}, ${values.order} order)`,
+      `${imported.status ?? imported.error}, ${(imported.ms / 1000).toFixed(1)} s, ${Math.round(rows / (imported.ms / 1000)).toLocaleString('en')} rows/s (writing from ${(reports.firstWriteMs / 1000).toFixed(1)} s: ${Math.round(rows / ((imported.ms - reports.firstWriteMs) / 1000)).toLocaleString('en')} rows/s)`,
+      '',
+      '',
+    );
   }
   for (const t of twoGiB.filter((x) => x.outcomes.length)) {
     const ms = median(t.outcomes.map((o) => o.ms));
     const floorMs = median(t.floors.map((o) => o.ms));
     const answers = [...new Set(t.outcomes.map((o) => (o.status ? `${o.status}${o.limit ? ` ${o.limit}` : ''}` : o.error)))].join(', ');
-    row(`2 GiB, ${t.name}: time to refuse (median of ${t.outcomes.length})`,
+    row(
+      `2 GiB, ${t.name}: time to refuse (median of ${t.outcomes.length})`,
       `${answers} in ${seconds(ms)} (max ${seconds(Math.max(...t.outcomes.map((o) => o.ms)))}), ${mb(Math.max(...t.outcomes.map((o) => o.sent)))} sent`,
-      `${t.floor.name}: ${seconds(floorMs)}`, ratio(ms, floorMs));
+      `${t.floor.name}: ${seconds(floorMs)}`,
+      ratio(ms, floorMs),
+    );
   }
 
   const details: string[][] = [];
   for (const [c, outcomes] of results) {
     const answers = [...new Set(outcomes.map(answerText))].join(', ');
-    details.push([FORMAT_NAMES[c.format], c.name, c.as, c.expect, `${answers} ×${outcomes.length}`,
+    details.push([
+      FORMAT_NAMES[c.format],
+      c.name,
+      c.as,
+      c.expect,
+      `${answers} ×${outcomes.length}`,
       `${seconds(median(outcomes.map((o) => o.ms)))} / ${seconds(Math.max(...outcomes.map((o) => o.ms)))}`,
       `${mb(Math.max(...outcomes.map((o) => o.rssPeak)))} (+${mb(Math.max(...outcomes.map((o) => o.rssPeak - o.rssStart)))})`,
-      String(outcomes.reduce((s, o) => s + o.rowsWritten, 0)), outcomes.every((o) => o.alive && o.healthy) ? 'yes' : `no (${outcomes.filter((o) => !o.alive || !o.healthy).length})`]);
+      String(outcomes.reduce((s, o) => s + o.rowsWritten, 0)),
+      outcomes.every((o) => o.alive && o.healthy) ? 'yes' : `no (${outcomes.filter((o) => !o.alive || !o.healthy).length})`,
+    ]);
   }
 
   const markdown = [
-    '| figure | measured | floor or peer, same run | ratio |', '|---|---|---|---|', ...table.map((cells) => `| ${cells.map(cell).join(' | ')} |`),
-    '', 'Each upload:', '',
+    '| figure | measured | floor or peer, same run | ratio |',
+    '|---|---|---|---|',
+    ...table.map((cells) => `| ${cells.map(cell).join(' | ')} |`),
+    '',
+    'Each upload:',
+    '',
     '| format | upload | as | a correct answer | answers | time to answer, median / max | peak RSS (above its start) | rows written | alive, health 200 |',
-    '|---|---|---|---|---|---|---|---|---|', ...details.map((cells) => `| ${cells.map(cell).join(' | ')} |`),
+    '|---|---|---|---|---|---|---|---|---|',
+    ...details.map((cells) => `| ${cells.map(cell).join(' | ')} |`),
   ].join('\n');
   console.log(`\n${markdown}`);
   for (const crash of crashes) {
-    console.log(`\ncrash: ${crash.case} (pid ${crash.pid}, ${crash.exit}); upload folders it left: ${crash.leftUploads.length} (${mb(crash.leftBytes)}), still there after the next start: ${crash.keptAfterRestart.length}`);
+    console.log(
+      `\ncrash: ${crash.case} (pid ${crash.pid}, ${crash.exit}); upload folders it left: ${crash.leftUploads.length} (${mb(crash.leftBytes)}), still there after the next start: ${crash.keptAfterRestart.length}`,
+    );
     console.log(`  ${traceOf(crash.lines).join('\n  ')}`);
   }
   if (tally.serverErrors.length) console.log(`\n5xx answers:\n  ${tally.serverErrors.join('\n  ')}`);
@@ -747,19 +1105,35 @@ interface ReportFigures {
   bytes: number;
 }
 
-async function reportsDuringImport(server: ServerProcess, db: pg.Pool, tokens: Record<Role, string>,
-  { rows, floorSeconds, order, counts }: { rows: number; floorSeconds: number; order: 'raster' | 'scattered'; counts: () => Promise<Record<string, number>> }): Promise<ReportFigures> {
+async function reportsDuringImport(
+  server: ServerProcess,
+  db: pg.Pool,
+  tokens: Record<Role, string>,
+  {
+    rows,
+    floorSeconds,
+    order,
+    counts,
+  }: { rows: number; floorSeconds: number; order: 'raster' | 'scattered'; counts: () => Promise<Record<string, number>> },
+): Promise<ReportFigures> {
   await sleep(500);
   server.sample();
   const idle = server.rss;
-  const { rows: [extent] } = await db.query<{ xmin: number; ymin: number; xmax: number; ymax: number }>(
-    `select ST_XMin(e) as xmin, ST_YMin(e) as ymin, ST_XMax(e) as xmax, ST_YMax(e) as ymax from (select ST_Extent(geom)::geometry as e from communities) s`);
+  const {
+    rows: [extent],
+  } = await db.query<{ xmin: number; ymin: number; xmax: number; ymax: number }>(
+    `select ST_XMin(e) as xmin, ST_YMin(e) as ymin, ST_XMax(e) as xmax, ST_YMax(e) as ymax from (select ST_Extent(geom)::geometry as e from communities) s`,
+  );
   const footprints = buildingFootprints(rows, extent, order);
-  console.log(`\nreports during an import: ${rows.toLocaleString('en')} footprints over the demo city (${extent.xmin.toFixed(4)},${extent.ymin.toFixed(4)} – ${extent.xmax.toFixed(4)},${extent.ymax.toFixed(4)}, ${order} order), ${mb(footprints.length)} of NDJSON`);
+  console.log(
+    `\nreports during an import: ${rows.toLocaleString('en')} footprints over the demo city (${extent.xmin.toFixed(4)},${extent.ymin.toFixed(4)} – ${extent.xmax.toFixed(4)},${extent.ymax.toFixed(4)}, ${order} order), ${mb(footprints.length)} of NDJSON`,
+  );
   console.log(`  floor: ${floorSeconds} s of reports with no import…`);
   const quiet = sleep(floorSeconds * 1000);
   const [floorReports, floorHealth] = await Promise.all([
-    probeEvery(residentReport(server.base, tokens.resident), 100, quiet), probeEvery(healthProbe(server.base), 100, quiet, undefined, 50)]);
+    probeEvery(residentReport(server.base, tokens.resident), 100, quiet),
+    probeEvery(healthProbe(server.base), 100, quiet, undefined, 50),
+  ]);
   const floor = percentiles(floorReports.map((r) => r.ms));
   const healthFloor = percentiles(floorHealth.map((r) => r.ms));
   console.log(`  ${floorReports.length} reports: ${latencies(floor)}; health checks between them: ${latencies(healthFloor)}`);
@@ -768,7 +1142,14 @@ async function reportsDuringImport(server: ServerProcess, db: pg.Pool, tokens: R
   const logAt = server.logSize();
   server.beginWindow();
   count('import');
-  const importing = upload(server.base, '/api/v1/import/buildings?format=ndjson', tokens.admin, footprints, { 'Content-Type': 'application/x-ndjson' }, 1_800_000);
+  const importing = upload(
+    server.base,
+    '/api/v1/import/buildings?format=ndjson',
+    tokens.admin,
+    footprints,
+    { 'Content-Type': 'application/x-ndjson' },
+    1_800_000,
+  );
   const phase = { writing: false, firstWriteMs: 0 };
   const importStarted = performance.now();
   const polling = pollImport(server.base, tokens.admin, db, importing, (imported) => {
@@ -776,27 +1157,52 @@ async function reportsDuringImport(server: ServerProcess, db: pg.Pool, tokens: R
   });
   const [duringReports, duringHealth] = await Promise.all([
     probeEvery(residentReport(server.base, tokens.resident), 100, importing, () => phase.writing),
-    probeEvery(healthProbe(server.base), 100, importing, () => phase.writing, 50)]);
+    probeEvery(healthProbe(server.base), 100, importing, () => phase.writing, 50),
+  ]);
   const health = percentiles(duringHealth.map((r) => r.ms));
   const imported = await importing;
   await polling;
   const peak = server.endWindow();
   answered('import', `${rows} footprints`, imported.status);
-  const report = (() => { try { return JSON.parse(imported.body) as { imported?: number }; } catch { return {}; } })();
+  const report = (() => {
+    try {
+      return JSON.parse(imported.body) as { imported?: number };
+    } catch {
+      return {};
+    }
+  })();
   const buildingsAfter = (await counts()).buildings;
   const during = percentiles(duringReports.map((r) => r.ms));
   const writing = percentiles(duringReports.filter((r) => r.writing).map((r) => r.ms));
   const checking = percentiles(duringReports.filter((r) => !r.writing).map((r) => r.ms));
   const failed = [...floorReports, ...duringReports].filter((r) => r.status !== 201);
   const failedHealth = [...floorHealth, ...duringHealth].filter((r) => r.status !== 200);
-  console.log(`  the import: ${imported.status ?? imported.error} in ${(imported.ms / 1000).toFixed(1)} s (writing from ${(phase.firstWriteMs / 1000).toFixed(1)} s), ${report.imported ?? '?'} imported, buildings ${buildingsBefore} → ${buildingsAfter}, peak RSS ${mb(peak)}`);
-  console.log(`  ${duringReports.length} reports during it: ${latencies(during)}; before it wrote (${checking.n}): ${latencies(checking)}; while it wrote (${writing.n}): ${latencies(writing)}`);
+  console.log(
+    `  the import: ${imported.status ?? imported.error} in ${(imported.ms / 1000).toFixed(1)} s (writing from ${(phase.firstWriteMs / 1000).toFixed(1)} s), ${report.imported ?? '?'} imported, buildings ${buildingsBefore} → ${buildingsAfter}, peak RSS ${mb(peak)}`,
+  );
+  console.log(
+    `  ${duringReports.length} reports during it: ${latencies(during)}; before it wrote (${checking.n}): ${latencies(checking)}; while it wrote (${writing.n}): ${latencies(writing)}`,
+  );
   console.log(`  health checks between them: ${latencies(health)}`);
   if (failed.length) console.log(`  reports not answered 201: ${summarise(failed.map((r) => String(r.status ?? r.error)))}`);
-  if (failedHealth.length) console.log(`  health checks not answered 200: ${summarise(failedHealth.map((r) => String(r.status ?? r.error)))}`);
-  if (imported.status !== 201 || buildingsAfter - buildingsBefore !== rows) console.log(`  ✗ the import did not write its ${rows} rows: ${imported.body.slice(0, 500)}`);
+  if (failedHealth.length)
+    console.log(`  health checks not answered 200: ${summarise(failedHealth.map((r) => String(r.status ?? r.error)))}`);
+  if (imported.status !== 201 || buildingsAfter - buildingsBefore !== rows)
+    console.log(`  ✗ the import did not write its ${rows} rows: ${imported.body.slice(0, 500)}`);
   for (const line of server.errorLines(logAt)) console.log(`  server log: ${line.slice(0, 400)}`);
-  return { floor, during, writing, checking, health, healthFloor, imported, firstWriteMs: phase.firstWriteMs, peak, idle, bytes: footprints.length };
+  return {
+    floor,
+    during,
+    writing,
+    checking,
+    health,
+    healthFloor,
+    imported,
+    firstWriteMs: phase.firstWriteMs,
+    peak,
+    idle,
+    bytes: footprints.length,
+  };
 }
 
 /**
@@ -817,24 +1223,54 @@ function buildingFootprints(rows: number, e: { xmin: number; ymin: number; xmax:
   const lines: string[] = [];
   for (let i = 0; i < rows; i++) {
     const [lon, lat] = places[i];
-    const ring = [[lon, lat], [+(lon + dx).toFixed(7), lat], [+(lon + dx).toFixed(7), +(lat + dy).toFixed(7)], [lon, +(lat + dy).toFixed(7)], [lon, lat]];
-    lines.push(JSON.stringify({ type: 'Feature', geometry: { type: 'Polygon', coordinates: [ring] }, properties: { name: `可靠性楼${i + 1}`, floors: 6, households: 24, residents: 60 } }));
+    const ring = [
+      [lon, lat],
+      [+(lon + dx).toFixed(7), lat],
+      [+(lon + dx).toFixed(7), +(lat + dy).toFixed(7)],
+      [lon, +(lat + dy).toFixed(7)],
+      [lon, lat],
+    ];
+    lines.push(
+      JSON.stringify({
+        type: 'Feature',
+        geometry: { type: 'Polygon', coordinates: [ring] },
+        properties: { name: `可靠性楼${i + 1}`, floors: 6, households: 24, residents: 60 },
+      }),
+    );
   }
   return Buffer.from(lines.join('\n'));
 }
 
-interface Report { ms: number; status?: number; error?: string; writing: boolean }
+interface Report {
+  ms: number;
+  status?: number;
+  error?: string;
+  writing: boolean;
+}
 
 /** What one stream of requests sends: a resident's report (which takes the map's write lock), or a health check (which takes none). */
 type Probe = { kind: string; what: string; expect: number; send: (i: number) => Promise<Response> };
 const residentReport = (base: string, token: string): Probe => ({
-  kind: 'resident report', what: 'POST /api/v1/issues as resident', expect: 201,
-  send: (i) => fetch(`${base}/api/v1/issues`, {
-    method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ type: 'Feature', geometry: { type: 'Point', coordinates: at }, properties: { title: `导入时上报 ${i}`, category: 'other' } }),
-  }),
+  kind: 'resident report',
+  what: 'POST /api/v1/issues as resident',
+  expect: 201,
+  send: (i) =>
+    fetch(`${base}/api/v1/issues`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        type: 'Feature',
+        geometry: { type: 'Point', coordinates: at },
+        properties: { title: `导入时上报 ${i}`, category: 'other' },
+      }),
+    }),
 });
-const healthProbe = (base: string): Probe => ({ kind: 'health probe', what: 'GET /api/v1/health', expect: 200, send: () => fetch(`${base}/api/v1/health`) });
+const healthProbe = (base: string): Probe => ({
+  kind: 'health probe',
+  what: 'GET /api/v1/health',
+  expect: 200,
+  send: () => fetch(`${base}/api/v1/health`),
+});
 
 /**
  * `probe` every `everyMs` from `offsetMs` on, open loop (each fired at its time, whether or not the one before
@@ -852,14 +1288,19 @@ async function probeEvery(probe: Probe, everyMs: number, until: Promise<unknown>
     const phase = writing();
     count(probe.kind);
     const at = performance.now();
-    sent.push(probe.send(i).then(async (res) => {
-      await res.arrayBuffer();
-      answered(probe.kind, probe.what, res.status);
-      return { ms: performance.now() - at, status: res.status, writing: phase };
-    }, (error: Error) => {
-      answered(probe.kind, probe.what, undefined);
-      return { ms: performance.now() - at, error: error.message, writing: phase };
-    }));
+    sent.push(
+      probe.send(i).then(
+        async (res) => {
+          await res.arrayBuffer();
+          answered(probe.kind, probe.what, res.status);
+          return { ms: performance.now() - at, status: res.status, writing: phase };
+        },
+        (error: Error) => {
+          answered(probe.kind, probe.what, undefined);
+          return { ms: performance.now() - at, error: error.message, writing: phase };
+        },
+      ),
+    );
   }
   return Promise.all(sent);
 }
@@ -872,7 +1313,8 @@ async function pollImport(base: string, token: string, db: pg.Pool, importing: P
   while (!done) {
     await Promise.race([sleep(500), importing.catch(() => {})]);
     if (done) break;
-    id ??= (await db.query<{ id: string }>(`select id from imports where state = 'running' order by id desc limit 1`)).rows[0]?.id as unknown as number;
+    id ??= (await db.query<{ id: string }>(`select id from imports where state = 'running' order by id desc limit 1`)).rows[0]
+      ?.id as unknown as number;
     if (!id) continue;
     count('import progress');
     try {
@@ -903,8 +1345,14 @@ const cell = (text: string) => text.replaceAll('|', '\\|').replace(/\s*\n\s*/g, 
 const summarise = (items: string[]) => [...new Set(items)].map((item) => `${item} (${items.filter((i) => i === item).length}×)`).join('; ');
 
 /** The status, and the limit a 413 names; what another 4xx or a 5xx said; or why there was no answer. */
-const answerText = (o: Outcome) => (!o.status ? `no answer (${o.error})` : o.limit ? `${o.status} ${o.limit}`
-  : o.status === 413 || !o.detail ? String(o.status) : `${o.status} (${(o.detail.length > 70 ? `${o.detail.slice(0, 70)}…` : o.detail).replace(/\s*\n\s*/g, ' ')})`);
+const answerText = (o: Outcome) =>
+  !o.status
+    ? `no answer (${o.error})`
+    : o.limit
+      ? `${o.status} ${o.limit}`
+      : o.status === 413 || !o.detail
+        ? String(o.status)
+        : `${o.status} (${(o.detail.length > 70 ? `${o.detail.slice(0, 70)}…` : o.detail).replace(/\s*\n\s*/g, ' ')})`;
 
 function describe(o: Outcome) {
   const answer = answerText(o);
@@ -913,7 +1361,10 @@ function describe(o: Outcome) {
 
 function folderSize(path: string): number {
   try {
-    return readdirSync(path, { withFileTypes: true }).reduce((sum, e) => sum + (e.isDirectory() ? folderSize(join(path, e.name)) : statSync(join(path, e.name)).size), 0);
+    return readdirSync(path, { withFileTypes: true }).reduce(
+      (sum, e) => sum + (e.isDirectory() ? folderSize(join(path, e.name)) : statSync(join(path, e.name)).size),
+      0,
+    );
   } catch {
     return 0;
   }
@@ -933,13 +1384,28 @@ const END = '<!-- end of the reliability figures -->';
 function writeReadme(markdown: string, crashes: { case: string; exit: string; lines: string[] }[], minutes: number) {
   const path = new URL('./README.md', import.meta.url);
   let text = readFileSync(path, 'utf8');
-  const git = (...args: string[]) => { try { return execFileSync('git', args, { encoding: 'utf8' }).trim(); } catch { return ''; } };
+  const git = (...args: string[]) => {
+    try {
+      return execFileSync('git', args, { encoding: 'utf8' }).trim();
+    } catch {
+      return '';
+    }
+  };
   const changed = git('status', '--porcelain', '--', 'server', 'sql', 'data');
   const stamp = `Latest figures (${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, node ${process.version}, the code at ${git('rev-parse', '--short', 'HEAD')}${changed ? ` with uncommitted changes to ${changed.split('\n').length} files of server/, sql/ or data/` : ''}; the whole run ${minutes.toFixed(1)} minutes):`;
-  const crashText = crashes.length ? `\n\nWhat the crashed processes wrote last:\n\n${[...new Map(crashes.map((c) => [c.case, c])).values()].map((c) =>
-    `- ${c.case} (${c.exit}):\n\n  \`\`\`\n${traceOf(c.lines).map((l) => `  ${l.slice(0, 300)}`).join('\n')}\n  \`\`\``).join('\n')}` : '';
+  const crashText = crashes.length
+    ? `\n\nWhat the crashed processes wrote last:\n\n${[...new Map(crashes.map((c) => [c.case, c])).values()]
+        .map(
+          (c) =>
+            `- ${c.case} (${c.exit}):\n\n  \`\`\`\n${traceOf(c.lines)
+              .map((l) => `  ${l.slice(0, 300)}`)
+              .join('\n')}\n  \`\`\``,
+        )
+        .join('\n')}`
+    : '';
   const block = `${BEGIN}\n${stamp}\n\n${markdown}${crashText}\n${END}`;
-  if (text.includes(BEGIN) && text.includes(END)) text = text.slice(0, text.indexOf(BEGIN)) + block + text.slice(text.indexOf(END) + END.length);
+  if (text.includes(BEGIN) && text.includes(END))
+    text = text.slice(0, text.indexOf(BEGIN)) + block + text.slice(text.indexOf(END) + END.length);
   else text = `${text.trimEnd()}\n\n## reliability\n\n\`\`\`sh\nnpm run bench -- reliability --readme\n\`\`\`\n\n${block}\n`;
   writeFileSync(path, text);
 }

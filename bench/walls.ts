@@ -31,10 +31,21 @@ const GRID_SENTINEL = 987_654_321;
 const DAY_MS = 86_400_000;
 
 export async function run(args: string[]) {
-  const { total, size, seconds, levels, server: serverUrl, keep } = benchOptions(args, 'issues', { rowsDefault: '1000000', clientsDefault: '1,8' });
+  const {
+    total,
+    size,
+    seconds,
+    levels,
+    server: serverUrl,
+    keep,
+  } = benchOptions(args, 'issues', { rowsDefault: '1000000', clientsDefault: '1,8' });
   const started = performance.now();
   const bench = await benchDatabase({
-    server: serverUrl, name: NAME, label: `walls issues=${total}`, keep, size,
+    server: serverUrl,
+    name: NAME,
+    label: `walls issues=${total}`,
+    keep,
+    size,
     fill: (url) => populate(url, total),
   });
   const { database, url } = bench;
@@ -43,13 +54,19 @@ export async function run(args: string[]) {
   const dir = await mkdtemp(join(tmpdir(), 'gridmap-bench-'));
   try {
     const db = database.db;
-    const { rows: [stats] } = await sql<{ issues: number; open: number; grids: number; first: number; last: number; walls: number }>`
+    const {
+      rows: [stats],
+    } = await sql<{ issues: number; open: number; grids: number; first: number; last: number; walls: number }>`
       select (select count(*)::int from issues) as issues,
              (select count(*)::int from issues where status not in ('closed', 'rejected')) as open,
              (select count(*)::int from grids) as grids, (select min(id) from grids) as first, (select max(id) from grids) as last,
-             (select round(avg(n))::int from (select count(*) as n from issues where wall = 'grid' and status not in ('closed', 'rejected') group by grid_id) s) as walls`.execute(db);
-    console.log(`walls: ${count(stats.issues)} issues, ${count(stats.open)} not closed, ${count(stats.grids)} grids, ` +
-      `${count(stats.walls)} issues on an average grid wall`);
+             (select round(avg(n))::int from (select count(*) as n from issues where wall = 'grid' and status not in ('closed', 'rejected') group by grid_id) s) as walls`.execute(
+      db,
+    );
+    console.log(
+      `walls: ${count(stats.issues)} issues, ${count(stats.open)} not closed, ${count(stats.grids)} grids, ` +
+        `${count(stats.walls)} issues on an average grid wall`,
+    );
 
     const [user] = await findUsers(db, { username: 'admin' });
     const viewer = viewerOf(user);
@@ -58,7 +75,10 @@ export async function run(args: string[]) {
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const { token } = await openSession(db, user.id, { hours: 2 });
     const floor = async (name: string, statement: RawBuilder<unknown>, grid?: boolean) => {
-      const script = pgbenchScript(statement.compile(db), new Map(grid ? [[GRID_SENTINEL, { name: 'gid', random: [stats.first, stats.last] as [number, number] }]] : []));
+      const script = pgbenchScript(
+        statement.compile(db),
+        new Map(grid ? [[GRID_SENTINEL, { name: 'gid', random: [stats.first, stats.last] as [number, number] }]] : []),
+      );
       const file = join(dir, `${name}.sql`);
       await writeFile(file, script);
       return { url, script: file };
@@ -67,7 +87,11 @@ export async function run(args: string[]) {
     // A grid's wall: random grids, the API against its statement.
     const wall = wallSql(viewer, { wall: 'grid', id: GRID_SENTINEL }, WALL_LIMIT);
     const ids = Array.from({ length: stats.last - stats.first + 1 }, (_, i) => stats.first + i);
-    load = new HttpLoad(base, token, ids.map((id) => `/api/v1/walls/grid/${id}?limit=${WALL_LIMIT}`));
+    load = new HttpLoad(
+      base,
+      token,
+      ids.map((id) => `/api/v1/walls/grid/${id}?limit=${WALL_LIMIT}`),
+    );
     const walls = await compareLevels('walls', load, levels, seconds, await floor('wall', wall, true));
     await load.terminate();
 
@@ -81,7 +105,10 @@ export async function run(args: string[]) {
     printLevels(`GET /walls/grid/:id (limit ${WALL_LIMIT}) as the admin, ${count(stats.issues)} issues, ${seconds} s per level`, walls);
     printLevels(`GET /issues/metrics?by=community over a year of ${count(stats.issues)} issues, ${seconds} s`, measures);
 
-    for (const [name, statement] of [['a grid wall', wallSql(viewer, { wall: 'grid', id: stats.first }, WALL_LIMIT)], ['the measures', metrics]] as const) {
+    for (const [name, statement] of [
+      ['a grid wall', wallSql(viewer, { wall: 'grid', id: stats.first }, WALL_LIMIT)],
+      ['the measures', metrics],
+    ] as const) {
       const { rows: plan } = await sql<{ 'QUERY PLAN': string }>`explain (analyze, buffers) ${statement}`.execute(db);
       console.log(`\nEXPLAIN (ANALYZE, BUFFERS) of ${name}:`);
       for (const row of plan) console.log(`  ${row['QUERY PLAN']}`);
@@ -89,7 +116,11 @@ export async function run(args: string[]) {
     console.log(`\nwalls: the whole run took ${since(started)}`);
   } finally {
     await load?.terminate();
-    if (server) await new Promise((resolve) => { server!.closeAllConnections(); server!.close(resolve); });
+    if (server)
+      await new Promise((resolve) => {
+        server!.closeAllConnections();
+        server!.close(resolve);
+      });
     await rm(dir, { recursive: true, force: true });
     await bench.close();
   }
@@ -107,14 +138,17 @@ async function populate(url: string, total: number) {
   try {
     await client.query(`set session_replication_role = replica`);
     await client.query(`select setseed(0.20261127)`);
-    const { rows: [base] } = await client.query<{ issues: number; x0: number; y0: number; x1: number; y1: number }>(`
+    const {
+      rows: [base],
+    } = await client.query<{ issues: number; x0: number; y0: number; x1: number; y1: number }>(`
       select (select count(*)::int from issues) as issues, ST_XMin(e) as x0, ST_YMin(e) as y0, ST_XMax(e) as x1, ST_YMax(e) as y1
       from (select ST_Extent(geom)::geometry as e from communities) s`);
     const n = total - base.issues;
     const start = performance.now();
     for (let from = 0; from < n; from += BATCH) {
       const to = Math.min(from + BATCH, n) - 1;
-      await client.query(`
+      await client.query(
+        `
         insert into issues (title, category, status, geom, grid_id, community_id, street_code, wall, reported_at, due_at,
                             resolved_at, answered_at, answer, rating, closed_at, reopen_count, extended_hours)
         select '问题 ' || j, category, status, p, grid, community, (select street_code from communities where id = community),
@@ -138,7 +172,9 @@ async function populate(url: string, total: number) {
                    now() - random() * interval '730 days' as reported, random() as r1, random() as r2, random() as r3, random() as r4
             from generate_series($5::bigint, $6::bigint) j
           ) drawn
-        ) g`, [base.x0, base.y0, base.x1, base.y1, from, to]);
+        ) g`,
+        [base.x0, base.y0, base.x1, base.y1, from, to],
+      );
       console.log(`walls: issues ${count(base.issues + to + 1)}/${count(total)} (${since(start)})`);
     }
     await client.query(`reset session_replication_role`);

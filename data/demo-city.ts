@@ -11,44 +11,99 @@ import { chineseNumeral } from '../server/domain/chinese-numerals.ts';
 export type Position = [number, number];
 export type Ring = Position[];
 
-export interface DemoDistrict { code: string; name: string }
-export interface DemoStreet { code: string; name: string; district_code: string }
+export interface DemoDistrict {
+  code: string;
+  name: string;
+}
+export interface DemoStreet {
+  code: string;
+  name: string;
+  district_code: string;
+}
 export interface DemoCommunity {
-  code: string; name: string; street_code: string; cells: Ring[];
-  party_committee_name: string; party_committee_secretary: string;
+  code: string;
+  name: string;
+  street_code: string;
+  cells: Ring[];
+  party_committee_name: string;
+  party_committee_secretary: string;
   /** community workers in post: some communities fall short of the staffing standard */
   staff_count: number;
 }
 export interface DemoGrid {
-  code: string; name: string; community_code: string; ring: Ring;
-  party_branch_name: string; party_branch_secretary: string; grid_worker_name: string; grid_worker_phone: string;
+  code: string;
+  name: string;
+  community_code: string;
+  ring: Ring;
+  party_branch_name: string;
+  party_branch_secretary: string;
+  grid_worker_name: string;
+  grid_worker_phone: string;
 }
 export interface DemoBuilding {
-  name: string; address: string; kind: BuildingKind; floors: number; households: number; residents: number;
-  has_party_group: boolean; party_group_leader: string | null; ring: Ring;
+  name: string;
+  address: string;
+  kind: BuildingKind;
+  floors: number;
+  households: number;
+  residents: number;
+  has_party_group: boolean;
+  party_group_leader: string | null;
+  ring: Ring;
   /** The grid the generator placed it in; the database derives its own link from the footprint. */
   grid_code: string;
 }
 export interface DemoMember {
-  name: string; phone: string; category: MemberCategory; registered_community_code: string | null;
-  employer_unit: string | null; lon: number; lat: number; is_central_household: boolean;
-  is_volunteer: boolean; skills: string[]; availability: 'available' | 'off_duty';
+  name: string;
+  phone: string;
+  category: MemberCategory;
+  registered_community_code: string | null;
+  employer_unit: string | null;
+  lon: number;
+  lat: number;
+  is_central_household: boolean;
+  is_volunteer: boolean;
+  skills: string[];
+  availability: 'available' | 'off_duty';
 }
 export interface DemoUnit {
-  name: string; kind: 'enterprise' | 'school' | 'agency' | 'hospital' | 'social_organization' | 'other';
+  name: string;
+  kind: 'enterprise' | 'school' | 'agency' | 'hospital' | 'social_organization' | 'other';
   geometry: { type: 'Point'; coordinates: Position } | { type: 'Polygon'; coordinates: Ring[] };
-  has_agreement: boolean; agreement_signed_on: string | null; resources: string; contact_name: string; contact_phone: string;
+  has_agreement: boolean;
+  agreement_signed_on: string | null;
+  resources: string;
+  contact_name: string;
+  contact_phone: string;
 }
 export interface DemoIssue {
-  title: string; description: string; category: string; status: string; lon: number; lat: number;
-  reported_at: string; resolved_at: string | null; closed_at: string | null;
+  title: string;
+  description: string;
+  category: string;
+  status: string;
+  lon: number;
+  lat: number;
+  reported_at: string;
+  resolved_at: string | null;
+  closed_at: string | null;
   /** the wall it is on (escalated ones have climbed to the community's) and, once answered, the echo */
-  wall: 'grid' | 'community'; answer: string | null; answered_at: string | null; rating: number | null; reopen_count: number;
+  wall: 'grid' | 'community';
+  answer: string | null;
+  answered_at: string | null;
+  rating: number | null;
+  reopen_count: number;
 }
 export interface DemoCity {
-  seed: number; size: number;
-  districts: DemoDistrict[]; streets: DemoStreet[]; communities: DemoCommunity[]; grids: DemoGrid[]; buildings: DemoBuilding[];
-  members: DemoMember[]; units: DemoUnit[]; issues: DemoIssue[];
+  seed: number;
+  size: number;
+  districts: DemoDistrict[];
+  streets: DemoStreet[];
+  communities: DemoCommunity[];
+  grids: DemoGrid[];
+  buildings: DemoBuilding[];
+  members: DemoMember[];
+  units: DemoUnit[];
+  issues: DemoIssue[];
 }
 
 export const DEMO_CENTRE: Position = [109.49, 36.59];
@@ -62,12 +117,47 @@ const STAFF_COUNTS = [22, 18, 24, 21, 26, 19, 23, 20, 17, 25];
 const NOW = Date.UTC(2026, 10, 1); // issues are dated before this, so the city does not depend on the clock
 
 const STREET_NAMES = ['南市街道', '凤凰山街道', '宝塔山街道', '桥沟街道', '枣园街道', '新城街道', '万花山街道', '柳林街道'];
-const COMMUNITY_NAMES = ['凤凰山', '南关', '二道街', '北关', '杨家岭', '枣园', '新城', '东关', '西沟', '七里铺', '百米大道', '马家湾',
-  '王家坪', '桥儿沟', '清凉山', '文化沟', '大砭沟', '南桥', '北苑', '东盛', '嘉岭', '延河湾', '南门坡', '飞机场'];
+const COMMUNITY_NAMES = [
+  '凤凰山',
+  '南关',
+  '二道街',
+  '北关',
+  '杨家岭',
+  '枣园',
+  '新城',
+  '东关',
+  '西沟',
+  '七里铺',
+  '百米大道',
+  '马家湾',
+  '王家坪',
+  '桥儿沟',
+  '清凉山',
+  '文化沟',
+  '大砭沟',
+  '南桥',
+  '北苑',
+  '东盛',
+  '嘉岭',
+  '延河湾',
+  '南门坡',
+  '飞机场',
+];
 const SURNAMES = '王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎';
 const GIVEN = '伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红玉梅晓东海燕文斌宇浩凯鹏飞辉丹萍';
 const SKILLS = ['elder_care', 'disability', 'hardship', 'employment', 'medical', 'education', 'patrol', 'legal_aid', 'mediation', 'repair'];
-const EMPLOYERS = ['宝塔区教育局', '延安市人民医院', '宝塔区税务局', '延安中学', '市供电公司', '宝塔区住建局', '延安大学', '市自来水公司', '区市场监管局', '市公交公司'];
+const EMPLOYERS = [
+  '宝塔区教育局',
+  '延安市人民医院',
+  '宝塔区税务局',
+  '延安中学',
+  '市供电公司',
+  '宝塔区住建局',
+  '延安大学',
+  '市自来水公司',
+  '区市场监管局',
+  '市公交公司',
+];
 const ISSUE_TEMPLATES: Record<string, string[]> = {
   noise: ['夜间广场舞噪音扰民', '装修噪音影响休息', '商铺音响声音过大'],
   parking: ['小区门口乱停车堵塞通道', '消防通道被占用', '非机动车乱停放'],
@@ -78,12 +168,34 @@ const ISSUE_TEMPLATES: Record<string, string[]> = {
   elder_care: ['独居老人需要定期探访', '老人就餐困难', '高龄老人出行不便'],
   other: ['希望增设健身器材', '小区公告栏破旧', '建议开设便民理发点'],
 };
-const ISSUE_CATEGORIES: [string, number][] = [['noise', 12], ['parking', 16], ['property', 18], ['street_light', 8],
-  ['sanitation', 16], ['safety', 10], ['elder_care', 10], ['other', 10]];
-const ISSUE_STATUSES: [string, number][] = [['reported', 15], ['accepted', 10], ['in_progress', 15], ['escalated', 8],
-  ['resolved', 7], ['answered', 8], ['rated', 7], ['closed', 25], ['rejected', 5], ['reopened', 2]];
-const ANSWERS = ['网格员已现场核实并协调处理完毕，感谢您的反映。', '已联系物业和相关部门落实整改，后续将持续跟进。',
-  '社区已组织志愿者上门服务，问题已解决。', '已协调责任单位限期整改，整改情况已复查。'];
+const ISSUE_CATEGORIES: [string, number][] = [
+  ['noise', 12],
+  ['parking', 16],
+  ['property', 18],
+  ['street_light', 8],
+  ['sanitation', 16],
+  ['safety', 10],
+  ['elder_care', 10],
+  ['other', 10],
+];
+const ISSUE_STATUSES: [string, number][] = [
+  ['reported', 15],
+  ['accepted', 10],
+  ['in_progress', 15],
+  ['escalated', 8],
+  ['resolved', 7],
+  ['answered', 8],
+  ['rated', 7],
+  ['closed', 25],
+  ['rejected', 5],
+  ['reopened', 2],
+];
+const ANSWERS = [
+  '网格员已现场核实并协调处理完毕，感谢您的反映。',
+  '已联系物业和相关部门落实整改，后续将持续跟进。',
+  '社区已组织志愿者上门服务，问题已解决。',
+  '已协调责任单位限期整改，整改情况已复查。',
+];
 const UNIT_KINDS: [DemoUnit['kind'], string[]][] = [
   ['enterprise', ['延安能源公司', '宝塔建筑公司', '圣地物流公司', '延河商贸公司']],
   ['school', ['实验小学', '第二中学', '育才幼儿园']],
@@ -141,20 +253,46 @@ export function generateDemoCity({ seed = 1, size = 1 }: { seed?: number; size?:
   const x0 = xs[cols] / 2;
   const y0 = ys[rows] / 2;
   const corner: Position[][] = xs.map((x) => ys.map((y) => [x - x0 + rnd.between(-20, 20), y - y0 + rnd.between(-20, 20)]));
-  const jitterMid = (a: Position, b: Position): Position => [(a[0] + b[0]) / 2 + rnd.between(-8, 8), (a[1] + b[1]) / 2 + rnd.between(-8, 8)];
+  const jitterMid = (a: Position, b: Position): Position => [
+    (a[0] + b[0]) / 2 + rnd.between(-8, 8),
+    (a[1] + b[1]) / 2 + rnd.between(-8, 8),
+  ];
   const bottomMid = xs.slice(0, cols).map((_, c) => ys.map((_, r) => jitterMid(corner[c][r], corner[c + 1][r])));
   const sideMid = xs.map((_, c) => ys.slice(0, rows).map((_, r) => jitterMid(corner[c][r], corner[c][r + 1])));
   const blockRing = (c: number, r: number): Ring =>
-    [corner[c][r], bottomMid[c][r], corner[c + 1][r], sideMid[c + 1][r], corner[c + 1][r + 1], bottomMid[c][r + 1],
-      corner[c][r + 1], sideMid[c][r], corner[c][r]].map(([x, y]) => toLonLat(x, y));
+    [
+      corner[c][r],
+      bottomMid[c][r],
+      corner[c + 1][r],
+      sideMid[c + 1][r],
+      corner[c + 1][r + 1],
+      bottomMid[c][r + 1],
+      corner[c][r + 1],
+      sideMid[c][r],
+      corner[c][r],
+    ].map(([x, y]) => toLonLat(x, y));
 
-  const city: DemoCity = { seed, size, districts: [DISTRICT], streets: [], communities: [], grids: [], buildings: [], members: [], units: [], issues: [] };
+  const city: DemoCity = {
+    seed,
+    size,
+    districts: [DISTRICT],
+    streets: [],
+    communities: [],
+    grids: [],
+    buildings: [],
+    members: [],
+    units: [],
+    issues: [],
+  };
   const communityNames = new Set<string>();
 
   for (let s = 0; s < streetCount; s++) {
     const street: DemoStreet = {
       code: DISTRICT.code + pad(s + 1, 3),
-      name: s < STREET_NAMES.length ? STREET_NAMES[s] : `${STREET_NAMES[s % STREET_NAMES.length].slice(0, -2)}${chineseNumeral(Math.floor(s / STREET_NAMES.length) + 1)}街道`,
+      name:
+        s < STREET_NAMES.length
+          ? STREET_NAMES[s]
+          : `${STREET_NAMES[s % STREET_NAMES.length].slice(0, -2)}${chineseNumeral(Math.floor(s / STREET_NAMES.length) + 1)}街道`,
       district_code: DISTRICT.code,
     };
     city.streets.push(street);
@@ -172,11 +310,16 @@ export function generateDemoCity({ seed = 1, size = 1 }: { seed?: number; size?:
       const run = blocks.slice(start, start + take);
       start += take;
       let base = COMMUNITY_NAMES[city.communities.length % COMMUNITY_NAMES.length];
-      for (let n = 2; communityNames.has(base); n++) base = `${COMMUNITY_NAMES[city.communities.length % COMMUNITY_NAMES.length]}${chineseNumeral(n)}`;
+      for (let n = 2; communityNames.has(base); n++)
+        base = `${COMMUNITY_NAMES[city.communities.length % COMMUNITY_NAMES.length]}${chineseNumeral(n)}`;
       communityNames.add(base);
       const community: DemoCommunity = {
-        code: street.code + pad(k + 1, 3), name: `${base}社区`, street_code: street.code, cells: run.map(([c, r]) => blockRing(c, r)),
-        party_committee_name: `中共${base}社区委员会`, party_committee_secretary: personName(),
+        code: street.code + pad(k + 1, 3),
+        name: `${base}社区`,
+        street_code: street.code,
+        cells: run.map(([c, r]) => blockRing(c, r)),
+        party_committee_name: `中共${base}社区委员会`,
+        party_committee_secretary: personName(),
         staff_count: STAFF_COUNTS[city.communities.length % STAFF_COUNTS.length],
       };
       city.communities.push(community);
@@ -209,22 +352,32 @@ export function generateDemoCity({ seed = 1, size = 1 }: { seed?: number; size?:
         const j = rnd.int(0, i);
         [slots[i], slots[j]] = [slots[j], slots[i]];
       }
-      const A = corner[c][r], B = corner[c + 1][r], C = corner[c + 1][r + 1], D = corner[c][r + 1];
+      const A = corner[c][r],
+        B = corner[c + 1][r],
+        C = corner[c + 1][r + 1],
+        D = corner[c][r + 1];
       const angle = Math.atan2(B[1] - A[1], B[0] - A[0]);
       for (const [i, j] of slots) {
         const residential = households < target;
         if (!residential && rnd.next() > 0.65) continue; // open space
         const u = 0.1 + ((i + 0.5) * 0.8) / SLOTS;
         const v = 0.1 + ((j + 0.5) * 0.8) / SLOTS;
-        const centre: Position = [0, 1].map((k) =>
-          (1 - u) * (1 - v) * A[k] + u * (1 - v) * B[k] + u * v * C[k] + (1 - u) * v * D[k]) as Position;
+        const centre: Position = [0, 1].map(
+          (k) => (1 - u) * (1 - v) * A[k] + u * (1 - v) * B[k] + u * v * C[k] + (1 - u) * v * D[k],
+        ) as Position;
         const length = rnd.between(12, 18);
         const depth = rnd.between(9, 12);
         const local = (a: number, b: number): Position => [
           centre[0] + a * Math.cos(angle) - b * Math.sin(angle),
           centre[1] + a * Math.sin(angle) + b * Math.cos(angle),
         ];
-        const ring = [[-1, -1], [1, -1], [1, 1], [-1, 1], [-1, -1]].map(([a, b]) => toLonLat(...local((a * length) / 2, (b * depth) / 2)));
+        const ring = [
+          [-1, -1],
+          [1, -1],
+          [1, 1],
+          [-1, 1],
+          [-1, -1],
+        ].map(([a, b]) => toLonLat(...local((a * length) / 2, (b * depth) / 2)));
         buildingNo++;
         let building: DemoBuilding;
         if (residential) {
@@ -234,17 +387,37 @@ export function generateDemoCity({ seed = 1, size = 1 }: { seed?: number; size?:
           households += homes;
           const withGroup = homes >= 12 && rnd.next() < 0.7;
           building = {
-            name: `${buildingNo}号楼`, address: `${street.name}${community.name}${buildingNo}号楼`, kind: 'residential',
-            floors, households: homes, residents: Math.round(homes * rnd.between(2.2, 3.1)),
-            has_party_group: withGroup, party_group_leader: withGroup ? personName() : null, ring, grid_code: grid.code,
+            name: `${buildingNo}号楼`,
+            address: `${street.name}${community.name}${buildingNo}号楼`,
+            kind: 'residential',
+            floors,
+            households: homes,
+            residents: Math.round(homes * rnd.between(2.2, 3.1)),
+            has_party_group: withGroup,
+            party_group_leader: withGroup ? personName() : null,
+            ring,
+            grid_code: grid.code,
           };
           addResidents(building, community, local, length, depth, offDuty);
         } else {
-          const kind = rnd.weighted<BuildingKind>([['shop', 40], ['commercial', 25], ['unit', 15], ['school', 5], ['other', 15]]);
+          const kind = rnd.weighted<BuildingKind>([
+            ['shop', 40],
+            ['commercial', 25],
+            ['unit', 15],
+            ['school', 5],
+            ['other', 15],
+          ]);
           building = {
             name: `${buildingNo}号${{ shop: '商铺', commercial: '商业楼', unit: '办公楼', school: '教学楼', other: '配套用房', residential: '' }[kind]}`,
-            address: `${street.name}${community.name}${buildingNo}号`, kind, floors: kind === 'shop' ? rnd.int(1, 2) : rnd.int(2, 6),
-            households: 0, residents: 0, has_party_group: false, party_group_leader: null, ring, grid_code: grid.code,
+            address: `${street.name}${community.name}${buildingNo}号`,
+            kind,
+            floors: kind === 'shop' ? rnd.int(1, 2) : rnd.int(2, 6),
+            households: 0,
+            residents: 0,
+            has_party_group: false,
+            party_group_leader: null,
+            ring,
+            grid_code: grid.code,
           };
           workplaces.push(building);
         }
@@ -254,18 +427,36 @@ export function generateDemoCity({ seed = 1, size = 1 }: { seed?: number; size?:
     addUnits(community, workplaces);
   }
 
-  function addResidents(building: DemoBuilding, community: DemoCommunity, local: (a: number, b: number) => Position, length: number, depth: number, offDuty: number) {
+  function addResidents(
+    building: DemoBuilding,
+    community: DemoCommunity,
+    local: (a: number, b: number) => Position,
+    length: number,
+    depth: number,
+    offDuty: number,
+  ) {
     const count = Math.round(building.households * 0.33 * rnd.between(0.6, 1.4));
     for (let n = 0; n < count; n++) {
       const [lon, lat] = toLonLat(...local(rnd.between(-0.35, 0.35) * length, rnd.between(-0.35, 0.35) * depth));
-      const category = rnd.weighted<MemberCategory>([['in_service', 35], ['retired', 40], ['floating', 10], ['resident', 15]]);
+      const category = rnd.weighted<MemberCategory>([
+        ['in_service', 35],
+        ['retired', 40],
+        ['floating', 10],
+        ['resident', 15],
+      ]);
       const volunteer = rnd.next() < 0.125;
       const skills = volunteer ? [...new Set(Array.from({ length: rnd.int(1, 3) }, () => rnd.pick(SKILLS)))].sort() : [];
       city.members.push({
-        name: personName(), phone: phone(), category,
+        name: personName(),
+        phone: phone(),
+        category,
         registered_community_code: category === 'floating' && rnd.next() < 0.5 ? null : community.code,
         employer_unit: category === 'in_service' ? rnd.pick(EMPLOYERS) : null,
-        lon, lat, is_central_household: rnd.next() < 0.06, is_volunteer: volunteer, skills,
+        lon,
+        lat,
+        is_central_household: rnd.next() < 0.06,
+        is_volunteer: volunteer,
+        skills,
         availability: volunteer && rnd.next() < offDuty ? 'off_duty' : 'available',
       });
     }
@@ -276,15 +467,19 @@ export function generateDemoCity({ seed = 1, size = 1 }: { seed?: number; size?:
       const site = workplaces[Math.floor(rnd.next() * workplaces.length)];
       const [kind, names] = rnd.pick(UNIT_KINDS);
       const ring = site.ring;
-      const centre: Position = [(ring[0][0] + ring[2][0]) / 2, (ring[0][1] + ring[2][1]) / 2].map((v) => Math.round(v * 1e7) / 1e7) as Position;
+      const centre: Position = [(ring[0][0] + ring[2][0]) / 2, (ring[0][1] + ring[2][1]) / 2].map(
+        (v) => Math.round(v * 1e7) / 1e7,
+      ) as Position;
       const agreement = rnd.next() < 0.6;
       city.units.push({
-        name: `${community.name.replace('社区', '')}${rnd.pick(names)}`, kind,
+        name: `${community.name.replace('社区', '')}${rnd.pick(names)}`,
+        kind,
         geometry: rnd.next() < 0.3 ? { type: 'Polygon', coordinates: [ring] } : { type: 'Point', coordinates: centre },
         has_agreement: agreement,
         agreement_signed_on: agreement ? `202${rnd.int(4, 6)}-${pad(rnd.int(1, 12), 2)}-${pad(rnd.int(1, 28), 2)}` : null,
         resources: rnd.pick(['活动场地', '志愿服务队', '义诊服务', '法律咨询', '就业岗位', '图书室']),
-        contact_name: personName(), contact_phone: phone(),
+        contact_name: personName(),
+        contact_phone: phone(),
       });
     }
   }
@@ -300,8 +495,12 @@ export function generateDemoCity({ seed = 1, size = 1 }: { seed?: number; size?:
     } else {
       const g = rnd.int(0, usedStreetBlocks - 1);
       const [c, r] = blockOfGrid(g);
-      const u = rnd.between(0.05, 0.95), v = rnd.between(0.05, 0.95);
-      const A = corner[c][r], B = corner[c + 1][r], C = corner[c + 1][r + 1], D = corner[c][r + 1];
+      const u = rnd.between(0.05, 0.95),
+        v = rnd.between(0.05, 0.95);
+      const A = corner[c][r],
+        B = corner[c + 1][r],
+        C = corner[c + 1][r + 1],
+        D = corner[c][r + 1];
       x = (1 - u) * (1 - v) * A[0] + u * (1 - v) * B[0] + u * v * C[0] + (1 - u) * v * D[0];
       y = (1 - u) * (1 - v) * A[1] + u * (1 - v) * B[1] + u * v * C[1] + (1 - u) * v * D[1];
     }
@@ -310,12 +509,21 @@ export function generateDemoCity({ seed = 1, size = 1 }: { seed?: number; size?:
     const reported = NOW - rnd.between(0.1, 120) * 86400_000;
     const done = ['resolved', 'answered', 'rated', 'closed', 'reopened'].includes(status);
     const resolved = done ? reported + rnd.between(0.1, 12) * 86400_000 : null;
-    const closed = status === 'closed' ? (resolved as number) + rnd.between(0.5, 5) * 86400_000
-      : status === 'rejected' ? reported + rnd.between(0.1, 3) * 86400_000 : null;
+    const closed =
+      status === 'closed'
+        ? (resolved as number) + rnd.between(0.5, 5) * 86400_000
+        : status === 'rejected'
+          ? reported + rnd.between(0.1, 3) * 86400_000
+          : null;
     const title = rnd.pick(ISSUE_TEMPLATES[category]);
     const [lon, lat] = toLonLat(x, y);
     city.issues.push({
-      title, description: `居民反映：${title}，请网格员核实处理。`, category, status, lon, lat,
+      title,
+      description: `居民反映：${title}，请网格员核实处理。`,
+      category,
+      status,
+      lon,
+      lat,
       reported_at: new Date(reported).toISOString(),
       resolved_at: resolved === null ? null : new Date(resolved).toISOString(),
       closed_at: closed === null ? null : new Date(closed).toISOString(),
@@ -335,7 +543,10 @@ export function generateDemoCity({ seed = 1, size = 1 }: { seed?: number; size?:
     const k = g % perStreet;
     const r = Math.floor(k / BLOCK_COLS_PER_STREET);
     const i = k % BLOCK_COLS_PER_STREET;
-    return [(s % streetCols) * BLOCK_COLS_PER_STREET + (r % 2 ? BLOCK_COLS_PER_STREET - 1 - i : i), Math.floor(s / streetCols) * BLOCK_ROWS_PER_STREET + r];
+    return [
+      (s % streetCols) * BLOCK_COLS_PER_STREET + (r % 2 ? BLOCK_COLS_PER_STREET - 1 - i : i),
+      Math.floor(s / streetCols) * BLOCK_ROWS_PER_STREET + r,
+    ];
   }
 
   return city;

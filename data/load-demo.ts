@@ -24,33 +24,62 @@ export async function loadDemoCity(db: Kysely<DB>, city: DemoCity, progress: Pro
     if (!(await isEmpty(trx))) return false;
     const steps: [string, unknown[], (trx: Transaction<DB>, rows: string) => Promise<unknown>][] = [
       // boundaries drawn from what lies in them: a street's from its communities (kept so), a district's from its streets, below
-      ['districts', city.districts, (t, rows) => sql`
-        insert into districts (code, name) select code, name from json_to_recordset(${rows}::json) as r(code text, name text)`.execute(t)],
-      ['streets', city.streets, (t, rows) => sql`
+      [
+        'districts',
+        city.districts,
+        (t, rows) =>
+          sql`
+        insert into districts (code, name) select code, name from json_to_recordset(${rows}::json) as r(code text, name text)`.execute(t),
+      ],
+      [
+        'streets',
+        city.streets,
+        (t, rows) =>
+          sql`
         insert into streets (code, name, district_code)
-        select code, name, district_code from json_to_recordset(${rows}::json) as r(code text, name text, district_code text)`.execute(t)],
-      ['communities', city.communities.map((c) => ({ ...c, cells: c.cells.map((ring) => polygon(ring)) })), (t, rows) => sql`
+        select code, name, district_code from json_to_recordset(${rows}::json) as r(code text, name text, district_code text)`.execute(t),
+      ],
+      [
+        'communities',
+        city.communities.map((c) => ({ ...c, cells: c.cells.map((ring) => polygon(ring)) })),
+        (t, rows) =>
+          sql`
         insert into communities (code, name, street_code, party_committee_name, party_committee_secretary, staff_count, geom)
         select r.code, r.name, r.street_code, r.party_committee_name, r.party_committee_secretary, r.staff_count,
                (select ST_ForcePolygonCCW(ST_Multi(ST_Union(ST_SetSRID(ST_GeomFromGeoJSON(cell), 4326))))
                 from json_array_elements_text(r.cells) cell)
         from json_to_recordset(${rows}::json) as r(code text, name text, street_code text, party_committee_name text,
-               party_committee_secretary text, staff_count int, cells json)`.execute(t)],
-      ['grids', city.grids.map((g) => ({ ...g, ring: polygon(g.ring) })), (t, rows) => sql`
+               party_committee_secretary text, staff_count int, cells json)`.execute(t),
+      ],
+      [
+        'grids',
+        city.grids.map((g) => ({ ...g, ring: polygon(g.ring) })),
+        (t, rows) =>
+          sql`
         insert into grids (community_id, code, name, party_branch_name, party_branch_secretary, grid_worker_name, grid_worker_phone, geom)
         select c.id, r.code, r.name, r.party_branch_name, r.party_branch_secretary, r.grid_worker_name, r.grid_worker_phone,
                ST_SetSRID(ST_GeomFromGeoJSON(r.ring), 4326)
         from json_to_recordset(${rows}::json) as r(code text, name text, community_code text, party_branch_name text,
                party_branch_secretary text, grid_worker_name text, grid_worker_phone text, ring text, n integer)
         join communities c on c.code = r.community_code
-        order by r.n`.execute(t)],
-      ['buildings', city.buildings.map((b) => ({ ...b, ring: polygon(b.ring) })), (t, rows) => sql`
+        order by r.n`.execute(t),
+      ],
+      [
+        'buildings',
+        city.buildings.map((b) => ({ ...b, ring: polygon(b.ring) })),
+        (t, rows) =>
+          sql`
         insert into buildings (name, address, kind, floors, households, residents, has_party_group, party_group_leader, geom)
         select name, address, kind, floors, households, residents, has_party_group, party_group_leader,
                ST_SetSRID(ST_GeomFromGeoJSON(ring), 4326)
         from json_to_recordset(${rows}::json) as r(name text, address text, kind text, floors smallint, households integer,
-               residents integer, has_party_group boolean, party_group_leader text, ring text)`.execute(t)],
-      ['members', city.members, (t, rows) => sql`
+               residents integer, has_party_group boolean, party_group_leader text, ring text)`.execute(t),
+      ],
+      [
+        'members',
+        city.members,
+        (t, rows) =>
+          sql`
         insert into members (name, phone, category, registered_community_id, employer_unit, geom,
                              is_central_household, is_volunteer, skills, availability)
         select r.name, r.phone, r.category, c.id, r.employer_unit, ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326),
@@ -59,14 +88,24 @@ export async function loadDemoCity(db: Kysely<DB>, city: DemoCity, progress: Pro
                employer_unit text, lon float8, lat float8, is_central_household boolean, is_volunteer boolean, skills json,
                availability text, n integer)
         left join communities c on c.code = r.registered_community_code
-        order by r.n`.execute(t)],
-      ['units', city.units.map((u) => ({ ...u, geometry: JSON.stringify(u.geometry) })), (t, rows) => sql`
+        order by r.n`.execute(t),
+      ],
+      [
+        'units',
+        city.units.map((u) => ({ ...u, geometry: JSON.stringify(u.geometry) })),
+        (t, rows) =>
+          sql`
         insert into units (name, kind, geom, has_agreement, agreement_signed_on, resources, contact_name, contact_phone)
         select name, kind, ST_SetSRID(ST_GeomFromGeoJSON(geometry), 4326), has_agreement, agreement_signed_on, resources,
                contact_name, contact_phone
         from json_to_recordset(${rows}::json) as r(name text, kind text, geometry text, has_agreement boolean,
-               agreement_signed_on date, resources text, contact_name text, contact_phone text)`.execute(t)],
-      ['issues', city.issues, (t, rows) => sql`
+               agreement_signed_on date, resources text, contact_name text, contact_phone text)`.execute(t),
+      ],
+      [
+        'issues',
+        city.issues,
+        (t, rows) =>
+          sql`
         insert into issues (title, description, category, status, geom, reported_at, updated_at, resolved_at, closed_at,
                             wall, answer, public_title, answered_at, rating, rated_at, reopen_count)
         select title, description, category, status, ST_SetSRID(ST_MakePoint(lon, lat), 4326), reported_at,
@@ -75,7 +114,8 @@ export async function loadDemoCity(db: Kysely<DB>, city: DemoCity, progress: Pro
                wall, answer, case when answer is not null then title end, answered_at, rating, case when rating is not null then coalesce(closed_at, answered_at) end, reopen_count
         from json_to_recordset(${rows}::json) as r(title text, description text, category text, status text, lon float8,
                lat float8, reported_at timestamptz, resolved_at timestamptz, closed_at timestamptz, wall text, answer text,
-               answered_at timestamptz, rating smallint, reopen_count int)`.execute(t)],
+               answered_at timestamptz, rating smallint, reopen_count int)`.execute(t),
+      ],
     ];
     for (const [step, rows, insert] of steps) {
       for (let i = 0; i < rows.length; i += BATCH) {

@@ -29,13 +29,21 @@ export function createApp({ database, config, logger }: { database: Database; co
   app.locals.publicUrl = config.PUBLIC_URL;
   app.use(securityHeaders(config));
   // Browsers on other origins are refused unless CORS_ORIGINS names them.
-  if (config.CORS_ORIGINS) app.use(cors({ origin: config.CORS_ORIGINS.split(','), maxAge: 600, exposedHeaders: ['ETag', 'Location', 'X-Request-Id'] }));
+  if (config.CORS_ORIGINS)
+    app.use(cors({ origin: config.CORS_ORIGINS.split(','), maxAge: 600, exposedHeaders: ['ETag', 'Location', 'X-Request-Id'] }));
   app.use(
     pinoHttp({
       logger,
       // no headers in the log: an Authorization header there would open the session to anyone reading it
       // nor an Open311 client's api_key or a GIS client's access_key from the query string
-      serializers: { req: (req) => ({ id: req.id, method: req.method, url: req.url.replace(/([?&](api|access)_key=)[^&]*/gi, '$1[redacted]'), remoteAddress: req.remoteAddress }) },
+      serializers: {
+        req: (req) => ({
+          id: req.id,
+          method: req.method,
+          url: req.url.replace(/([?&](api|access)_key=)[^&]*/gi, '$1[redacted]'),
+          remoteAddress: req.remoteAddress,
+        }),
+      },
       genReqId: (req, res) => {
         const given = req.headers['x-request-id'];
         const id = typeof given === 'string' && /^[\w-]{1,64}$/.test(given) ? given : randomUUID();
@@ -76,7 +84,9 @@ export function createApp({ database, config, logger }: { database: Database; co
 function securityHeaders(config: Config) {
   const basemap = basemapOf(config);
   // every tile server the map may fetch from: each subdomain's, the labels' too
-  const servers = [...new Set([...basemap?.tiles ?? [], ...basemap?.labels ?? []].map((url) => new URL(url.replace(/\{[zxy]\}/g, '0')).origin))];
+  const servers = [
+    ...new Set([...(basemap?.tiles ?? []), ...(basemap?.labels ?? [])].map((url) => new URL(url.replace(/\{[zxy]\}/g, '0')).origin)),
+  ];
   return helmet({
     contentSecurityPolicy: {
       useDefaults: true,

@@ -12,7 +12,16 @@ import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config.ts';
 import { RESOURCES } from './features/resources.ts';
-import { IMPORT_CRS, IMPORT_MODES, importMode, parseStreetTolerance, importRows, type ImportCrs, type ImportMode, type ImportProgress } from './features/import/service.ts';
+import {
+  IMPORT_CRS,
+  IMPORT_MODES,
+  importMode,
+  parseStreetTolerance,
+  importRows,
+  type ImportCrs,
+  type ImportMode,
+  type ImportProgress,
+} from './features/import/service.ts';
 import { IMPORT_EXTRA, parseFields, placeColumns, type ImportExtra } from './features/import/mapping.ts';
 import { IMPORT_FORMATS, readRows, type ImportFormat } from './features/import/sources.ts';
 import { IMPORT_LIMITS, guardUpload } from './features/import/limits.ts';
@@ -23,7 +32,17 @@ import { openMigratedDatabase } from './start.ts';
 import type { DomainError } from './domain/errors.ts';
 
 const EXTENSIONS: Record<string, ImportFormat> = {
-  '.geojson': 'geojson', '.json': 'geojson', '.ndjson': 'ndjson', '.geojsonl': 'ndjson', '.geojsons': 'ndjson', '.jsonl': 'ndjson', '.csv': 'csv', '.xlsx': 'xlsx', '.zip': 'shapefile', '.osm': 'osm', '.pbf': 'osm.pbf',
+  '.geojson': 'geojson',
+  '.json': 'geojson',
+  '.ndjson': 'ndjson',
+  '.geojsonl': 'ndjson',
+  '.geojsons': 'ndjson',
+  '.jsonl': 'ndjson',
+  '.csv': 'csv',
+  '.xlsx': 'xlsx',
+  '.zip': 'shapefile',
+  '.osm': 'osm',
+  '.pbf': 'osm.pbf',
 };
 
 const usage = `usage: npm run import -- <${RESOURCES.map((r) => r.name).join('|')}> <file> [--format ${IMPORT_FORMATS.join('|')}] [--crs ${IMPORT_CRS.join('|')}] [--srid <EPSG code>] [--encoding gbk|utf-8|…] [--dry-run] [--repair]
@@ -32,23 +51,45 @@ const usage = `usage: npm run import -- <${RESOURCES.map((r) => r.name).join('|'
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    format: { type: 'string' }, crs: { type: 'string', default: 'wgs84' }, srid: { type: 'string' }, encoding: { type: 'string' }, 'dry-run': { type: 'boolean', default: false }, repair: { type: 'boolean', default: false },
-    fields: { type: 'string' }, extra: { type: 'string', default: 'ignore' }, mode: { type: 'string', default: 'insert' }, community: { type: 'string' }, 'street-tolerance': { type: 'string' },
+    format: { type: 'string' },
+    crs: { type: 'string', default: 'wgs84' },
+    srid: { type: 'string' },
+    encoding: { type: 'string' },
+    'dry-run': { type: 'boolean', default: false },
+    repair: { type: 'boolean', default: false },
+    fields: { type: 'string' },
+    extra: { type: 'string', default: 'ignore' },
+    mode: { type: 'string', default: 'insert' },
+    community: { type: 'string' },
+    'street-tolerance': { type: 'string' },
   },
 });
 const [layer, file] = positionals;
 const def = RESOURCES.find((r) => r.name === layer);
 const format = (values.format ?? EXTENSIONS[extname(file ?? '').toLowerCase()]) as ImportFormat | undefined;
 const srid = values.srid === undefined ? undefined : Number(values.srid);
-if (!def || !file || !format || !IMPORT_FORMATS.includes(format) || !IMPORT_CRS.includes(values.crs as ImportCrs) || (srid !== undefined && !(Number.isInteger(srid) && srid > 0))
-  || !IMPORT_EXTRA.includes(values.extra as ImportExtra) || !IMPORT_MODES.includes(values.mode as ImportMode) || (values.community !== undefined && !/^[1-9]\d{0,9}$/.test(values.community))) {
+if (
+  !def ||
+  !file ||
+  !format ||
+  !IMPORT_FORMATS.includes(format) ||
+  !IMPORT_CRS.includes(values.crs as ImportCrs) ||
+  (srid !== undefined && !(Number.isInteger(srid) && srid > 0)) ||
+  !IMPORT_EXTRA.includes(values.extra as ImportExtra) ||
+  !IMPORT_MODES.includes(values.mode as ImportMode) ||
+  (values.community !== undefined && !/^[1-9]\d{0,9}$/.test(values.community))
+) {
   console.error(usage);
   process.exit(2);
 }
 let how: { fields: ReturnType<typeof parseFields>; mode: ImportMode; community?: number; streetTolerance?: number };
 let encoding: string | undefined;
 try {
-  how = { fields: parseFields(values.fields, def, format), streetTolerance: parseStreetTolerance(values['street-tolerance']), ...importMode(def, values.mode as ImportMode, values.community === undefined ? undefined : Number(values.community)) };
+  how = {
+    fields: parseFields(values.fields, def, format),
+    streetTolerance: parseStreetTolerance(values['street-tolerance']),
+    ...importMode(def, values.mode as ImportMode, values.community === undefined ? undefined : Number(values.community)),
+  };
   encoding = callerEncoding(values.encoding, format);
 } catch (error) {
   console.error(`${(error as DomainError).detail ?? (error as Error).message}\n${usage}`);
@@ -71,12 +112,14 @@ const show = ({ phase: now, read, rejected, imported, to_write }: ImportProgress
   if (!done && at - lastShown < 1000) return;
   lastShown = at;
   const part = done ? 1 : now === 'check' ? input.bytesRead / Math.max(size, 1) : imported / Math.max(to_write ?? 1, 1);
-  const left = part > 0 && part < 1 ? ((at - phaseStarted) / 1000) * (1 - part) / part : 0;
+  const left = part > 0 && part < 1 ? (((at - phaseStarted) / 1000) * (1 - part)) / part : 0;
   const rate = Math.round(read / Math.max((at - started) / 1000, 0.001)).toLocaleString('en');
   const n = (value: number) => value.toLocaleString('en');
   const written = now === 'write' ? `, ${n(imported)} written` : '';
-  process.stderr.write(`\r${layer}: ${done ? 'done' : now === 'check' ? 'checking' : 'writing'} ${Math.floor(part * 100)}%, ${n(read)} rows read, ${n(rejected)} rejected${written}, `
-    + `${rate} rows/s${left ? `, about ${Math.ceil(left)} s left` : ''}${process.stderr.isTTY ? '\x1b[K' : ''}${done ? '\n' : ''}`);
+  process.stderr.write(
+    `\r${layer}: ${done ? 'done' : now === 'check' ? 'checking' : 'writing'} ${Math.floor(part * 100)}%, ${n(read)} rows read, ${n(rejected)} rejected${written}, ` +
+      `${rate} rows/s${left ? `, about ${Math.ceil(left)} s left` : ''}${process.stderr.isTTY ? '\x1b[K' : ''}${done ? '\n' : ''}`,
+  );
 };
 const actor = { username: `command line (${userInfo().username})` };
 
@@ -87,13 +130,32 @@ async function run() {
   try {
     const limits = IMPORT_LIMITS['command line'];
     const guarded = pipeline(input, guardUpload(format!, limits), () => {});
-    const report = await importRows(database.db, def!, readRows(guarded, format!, limits, { encoding, columns: placeColumns(def!, how.fields) }), {
-      crs: values.crs as ImportCrs, srid, dryRun: values['dry-run'], repair: values.repair, extra: values.extra as ImportExtra, ...how,
-      limits, job: job.id, signal: stopped.signal, onProgress: (progress) => show(progress), actor,
-      onWritten: (trx, report) => recordImport(trx, job.id, 'written', null, report),
-    });
+    const report = await importRows(
+      database.db,
+      def!,
+      readRows(guarded, format!, limits, { encoding, columns: placeColumns(def!, how.fields) }),
+      {
+        crs: values.crs as ImportCrs,
+        srid,
+        dryRun: values['dry-run'],
+        repair: values.repair,
+        extra: values.extra as ImportExtra,
+        ...how,
+        limits,
+        job: job.id,
+        signal: stopped.signal,
+        onProgress: (progress) => show(progress),
+        actor,
+        onWritten: (trx, report) => recordImport(trx, job.id, 'written', null, report),
+      },
+    );
     show({ phase: 'write', read: report.read, rejected: report.rejected.length, imported: report.imported }, true);
-    if (report.mapped) console.error(`mapped: ${Object.entries(report.mapped).map(([property, column]) => `${property} ← ${column}`).join(', ')}`);
+    if (report.mapped)
+      console.error(
+        `mapped: ${Object.entries(report.mapped)
+          .map(([property, column]) => `${property} ← ${column}`)
+          .join(', ')}`,
+      );
     for (const { row, reason } of report.warnings) console.error(`warning, row ${row}: ${reason}`);
     if (report.ignored_columns.length) console.error(`ignored columns (--extra reject refuses them): ${report.ignored_columns.join(', ')}`);
     if (!report.written) await recordImport(database.db, job.id, report.rejected.length ? 'rejected' : 'checked', null, report);

@@ -73,8 +73,14 @@ export async function loadDemoIfEmpty(database: Database, config: Config, log: L
   const loaded = await loadDemoCity(database.db, city, (step, done, total) => log.info(`demo city: ${step} ${done}/${total}`));
   if (!loaded) return log.info('another process loaded the map first');
   log.info(
-    { communities: city.communities.length, grids: city.grids.length, buildings: city.buildings.length,
-      members: city.members.length, issues: city.issues.length, ms: Date.now() - started },
+    {
+      communities: city.communities.length,
+      grids: city.grids.length,
+      buildings: city.buildings.length,
+      members: city.members.length,
+      issues: city.issues.length,
+      ms: Date.now() - started,
+    },
     'demo city loaded',
   );
 }

@@ -42,8 +42,12 @@ async function newPassword(): Promise<{ password: string; generated: boolean }> 
 async function newUserInput() {
   const { password, generated } = await newPassword();
   const input = newUserSchema.parse({
-    username, password, role: values.role, scope: parseScope(values.scope),
-    member_id: values.member ? Number(values.member) : undefined, display_name: values.name,
+    username,
+    password,
+    role: values.role,
+    scope: parseScope(values.scope),
+    member_id: values.member ? Number(values.member) : undefined,
+    display_name: values.name,
   });
   return { input, generated };
 }
@@ -63,7 +67,12 @@ try {
   database = await openMigratedDatabase(loadConfig(), createLogger({ LOG_LEVEL: 'warn' }));
   if (command === 'list') {
     for (const user of await findUsers(database.db)) {
-      const scope = user.scope_district_code ?? user.scope_street_code ?? (user.scope_community_id && `community ${user.scope_community_id}`) ?? (user.scope_grid_id && `grid ${user.scope_grid_id}`) ?? 'everything';
+      const scope =
+        user.scope_district_code ??
+        user.scope_street_code ??
+        (user.scope_community_id && `community ${user.scope_community_id}`) ??
+        (user.scope_grid_id && `grid ${user.scope_grid_id}`) ??
+        'everything';
       console.log([user.id, user.username, user.role, scope, user.disabled ? 'disabled' : 'active'].join('\t'));
     }
   } else if (newUser) {
@@ -82,7 +91,7 @@ try {
   }
 } catch (error) {
   const e = error as DomainError & { issues?: { path: PropertyKey[]; message: string }[] };
-  console.error(e.issues ? e.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n') : e.detail ?? e.message);
+  console.error(e.issues ? e.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n') : (e.detail ?? e.message));
   process.exitCode = 1;
 } finally {
   await database?.close();

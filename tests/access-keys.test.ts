@@ -20,9 +20,12 @@ let test: TestDatabase;
 let app: Express;
 const db = () => test.database.db;
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
-const liveKeys = async (username: string) => (await sql<{ n: number }>`
+const liveKeys = async (username: string) =>
+  (
+    await sql<{ n: number }>`
   select count(*)::int as n from sessions s join users u on u.id = s.user_id
-  where u.username = ${username} and s.read_only and s.revoked_at is null and s.expires_at > now()`.execute(db())).rows[0].n;
+  where u.username = ${username} and s.read_only and s.revoked_at is null and s.expires_at > now()`.execute(db())
+  ).rows[0].n;
 
 beforeAll(async () => {
   test = await openTestDatabase();
@@ -49,12 +52,18 @@ describe(`read-only access keys (${mode} database)`, () => {
     const listed = await request(app).get('/api/v1/auth/keys').set(bearer(session)).expect(200);
     expect(listed.body.keys).toEqual([expect.objectContaining({ id: key.id, label: 'QGIS 规划科' })]);
     expect(JSON.stringify(listed.body)).not.toContain(key.token);
-    const { rows: [stored] } = await sql<{ hash: Uint8Array }>`select token_hash as hash from sessions where id = ${key.id}`.execute(db());
+    const {
+      rows: [stored],
+    } = await sql<{ hash: Uint8Array }>`select token_hash as hash from sessions where id = ${key.id}`.execute(db());
     expect(Buffer.from(stored.hash).equals(createHash('sha256').update(key.token).digest())).toBe(true);
 
     // the planner's scope: its community's buildings, through the REST API and through /ogc
-    const { rows: [scope] } = await sql<{ n: number }>`
-      select count(*)::int as n from buildings where community_id = (select scope_community_id from users where username = 'planner')`.execute(db());
+    const {
+      rows: [scope],
+    } = await sql<{ n: number }>`
+      select count(*)::int as n from buildings where community_id = (select scope_community_id from users where username = 'planner')`.execute(
+      db(),
+    );
     const ogc = await request(app).get('/ogc/collections/buildings/items?limit=1').set(bearer(key.token)).expect(200);
     expect(JSON.parse(ogc.text).numberMatched).toBe(scope.n);
     expect((await request(app).get('/api/v1/buildings?limit=1').set(bearer(key.token)).expect(200)).body.numberMatched).toBe(scope.n);
@@ -67,38 +76,67 @@ describe(`read-only access keys (${mode} database)`, () => {
   it('is refused every write, whatever the route, and writes nothing', async () => {
     const session = await sessionFor(test.database, 'gridworker');
     const key = await makeKey(session);
-    const { rows: [building] } = await sql<{ id: number; name: string; version: number }>`
-      select id, name, version from buildings where grid_id = (select scope_grid_id from users where username = 'gridworker') order by id limit 1`.execute(db());
+    const {
+      rows: [building],
+    } = await sql<{ id: number; name: string; version: number }>`
+      select id, name, version from buildings where grid_id = (select scope_grid_id from users where username = 'gridworker') order by id limit 1`.execute(
+      db(),
+    );
     // the grid worker itself may rename the building; its key may not
     const writes = [
-      request(app).patch(`/api/v1/buildings/${building.id}`).set(bearer(key.token)).send({ properties: { name: '改名' } }),
+      request(app)
+        .patch(`/api/v1/buildings/${building.id}`)
+        .set(bearer(key.token))
+        .send({ properties: { name: '改名' } }),
       request(app).post('/api/v1/auth/keys').set(bearer(key.token)).send({ label: 'another' }),
       request(app).delete(`/api/v1/auth/keys/${key.id}`).set(bearer(key.token)),
       request(app).post('/api/v1/auth/logout').set(bearer(key.token)),
-      request(app).post('/api/v1/issues').set(bearer(key.token)).send({ type: 'Feature', geometry: { type: 'Point', coordinates: [109.48, 36.59] }, properties: { title: 't', category: 'noise' } }),
+      request(app)
+        .post('/api/v1/issues')
+        .set(bearer(key.token))
+        .send({
+          type: 'Feature',
+          geometry: { type: 'Point', coordinates: [109.48, 36.59] },
+          properties: { title: 't', category: 'noise' },
+        }),
     ];
     for (const res of await Promise.all(writes)) {
       expect(res.status).toBe(403);
       expect(res.body).toMatchObject({ title: 'Read-only key', field: 'Authorization' });
     }
     // Open311 takes its key in the body: refused there too
-    const open311 = await request(app).post('/open311/v2/requests.json').type('form')
+    const open311 = await request(app)
+      .post('/open311/v2/requests.json')
+      .type('form')
       .send({ api_key: key.token, service_code: 'noise', lat: '36.59', long: '109.48', description: '太吵' });
     expect(open311.status).toBe(403);
     expect(JSON.stringify(open311.body)).toContain('api_key');
 
-    const { rows: [after] } = await sql<{ name: string; version: number }>`select name, version from buildings where id = ${building.id}`.execute(db());
+    const {
+      rows: [after],
+    } = await sql<{ name: string; version: number }>`select name, version from buildings where id = ${building.id}`.execute(db());
     expect(after).toEqual({ name: building.name, version: building.version });
     expect(await liveKeys('gridworker')).toBe(1);
     await request(app).get('/api/v1/auth/me').set(bearer(session)).expect(200);
-    await request(app).patch(`/api/v1/buildings/${building.id}`).set(bearer(session)).send({ properties: { name: '改名' } }).expect(200);
+    await request(app)
+      .patch(`/api/v1/buildings/${building.id}`)
+      .set(bearer(session))
+      .send({ properties: { name: '改名' } })
+      .expect(200);
   });
 
-  it('ends when revoked by its user (no one else), when it expires, and when the user\'s role changes', async () => {
+  it("ends when revoked by its user (no one else), when it expires, and when the user's role changes", async () => {
     const session = await sessionFor(test.database, 'leader');
-    const [revoked, expiring, kept] = [await makeKey(session, { label: 'a' }), await makeKey(session, { label: 'b', days: 1 }), await makeKey(session, { label: 'c', days: 365 })];
+    const [revoked, expiring, kept] = [
+      await makeKey(session, { label: 'a' }),
+      await makeKey(session, { label: 'b', days: 1 }),
+      await makeKey(session, { label: 'c', days: 365 }),
+    ];
     // another user's revoke finds no such key of its own
-    await request(app).delete(`/api/v1/auth/keys/${revoked.id}`).set(bearer(await sessionFor(test.database, 'dispatcher'))).expect(404);
+    await request(app)
+      .delete(`/api/v1/auth/keys/${revoked.id}`)
+      .set(bearer(await sessionFor(test.database, 'dispatcher')))
+      .expect(404);
     await request(app).get('/ogc/collections').set(bearer(revoked.token)).expect(200);
     await request(app).delete(`/api/v1/auth/keys/${revoked.id}`).set(bearer(session)).expect(204);
     await request(app).delete(`/api/v1/auth/keys/${revoked.id}`).set(bearer(session)).expect(404);
@@ -108,12 +146,20 @@ describe(`read-only access keys (${mode} database)`, () => {
 
     await sql`update sessions set expires_at = now() - interval '1 second' where id = ${expiring.id}`.execute(db());
     await request(app).get('/ogc/collections').set(bearer(expiring.token)).expect(401);
-    expect((await request(app).get('/api/v1/auth/keys').set(bearer(session)).expect(200)).body.keys.map((k: { label: string }) => k.label)).toEqual(['c']);
+    expect(
+      (await request(app).get('/api/v1/auth/keys').set(bearer(session)).expect(200)).body.keys.map((k: { label: string }) => k.label),
+    ).toEqual(['c']);
 
     await request(app).get('/ogc/collections').set(bearer(kept.token)).expect(200);
-    const { rows: [leader] } = await sql<{ id: number; version: number }>`select id, version from users where username = 'leader'`.execute(db());
-    await request(app).patch(`/api/v1/users/${leader.id}`).set(bearer(await sessionFor(test.database, 'admin'))).set('If-Match', `"${leader.version}"`)
-      .send({ role: 'dispatcher' }).expect(200);
+    const {
+      rows: [leader],
+    } = await sql<{ id: number; version: number }>`select id, version from users where username = 'leader'`.execute(db());
+    await request(app)
+      .patch(`/api/v1/users/${leader.id}`)
+      .set(bearer(await sessionFor(test.database, 'admin')))
+      .set('If-Match', `"${leader.version}"`)
+      .send({ role: 'dispatcher' })
+      .expect(200);
     await request(app).get('/ogc/collections').set(bearer(kept.token)).expect(401);
   });
 
@@ -131,7 +177,11 @@ describe(`read-only access keys (${mode} database)`, () => {
       ['{"label": "QGIS"', 'body'],
     ];
     for (const [body, field] of cases) {
-      const res = await request(app).post('/api/v1/auth/keys').set(bearer(session)).type('json').send(typeof body === 'string' ? body : JSON.stringify(body));
+      const res = await request(app)
+        .post('/api/v1/auth/keys')
+        .set(bearer(session))
+        .type('json')
+        .send(typeof body === 'string' ? body : JSON.stringify(body));
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.type).toBe('application/problem+json');
       expect(res.body.field, JSON.stringify(body)).toBe(field);
@@ -140,7 +190,14 @@ describe(`read-only access keys (${mode} database)`, () => {
     await request(app).post('/api/v1/auth/keys').send({ label: 'QGIS' }).expect(401);
     await request(app).delete('/api/v1/auth/keys/abc').set(bearer(session)).expect(400);
 
-    await Promise.all(Array.from({ length: MAX_KEYS + 3 }, (_, i) => request(app).post('/api/v1/auth/keys').set(bearer(session)).send({ label: `key ${i}` })));
+    await Promise.all(
+      Array.from({ length: MAX_KEYS + 3 }, (_, i) =>
+        request(app)
+          .post('/api/v1/auth/keys')
+          .set(bearer(session))
+          .send({ label: `key ${i}` }),
+      ),
+    );
     expect(await liveKeys('dispatcher')).toBe(MAX_KEYS);
     const over = await request(app).post('/api/v1/auth/keys').set(bearer(session)).send({ label: 'one more' }).expect(409);
     expect(over.body.field).toBe('label');
@@ -163,17 +220,36 @@ describe(`read-only access keys (${mode} database)`, () => {
     expect(links.map((l) => l.rel)).toContain('next');
     for (const l of links) expect(new URL(l.href).searchParams.get('access_key'), l.rel).toBe(key.token);
     const next = new URL(links.find((l) => l.rel === 'next')!.href);
-    expect(JSON.parse((await request(app).get(next.pathname + next.search).expect(200)).text).numberReturned).toBe(1);
+    expect(
+      JSON.parse(
+        (
+          await request(app)
+            .get(next.pathname + next.search)
+            .expect(200)
+        ).text,
+      ).numberReturned,
+    ).toBe(1);
     for (const l of JSON.parse((await request(app).get(`/ogc?access_key=${key.token}`).expect(200)).text).links) {
       expect(new URL(l.href).searchParams.get('access_key'), l.href).toBe(key.token);
     }
     // so do the HTML pages' links: a person browsing with the key in the URL stays signed in
     const htmlPage = (await request(app).get(`/ogc/collections/members/items?f=html&limit=2&access_key=${key.token}`).expect(200)).text;
-    const hrefs = [...htmlPage.matchAll(/href="([^"]*)"/g)].map((m) => m[1].replaceAll('&amp;', '&')).filter((h) => /^(\/|http)/.test(h) && h.includes('/ogc'));
+    const hrefs = [...htmlPage.matchAll(/href="([^"]*)"/g)]
+      .map((m) => m[1].replaceAll('&amp;', '&'))
+      .filter((h) => /^(\/|http)/.test(h) && h.includes('/ogc'));
     expect(hrefs.length).toBeGreaterThan(5);
     for (const href of hrefs) expect(new URL(href, 'http://x').searchParams.getAll('access_key'), href).toEqual([key.token]);
-    const itemLink = new URL(hrefs.find((h) => /\/items\/\d+/.test(h))!, 'http://x');
-    expect((await request(app).get(itemLink.pathname + itemLink.search).expect(200)).text).toContain('data-testid="feature"');
+    const itemLink = new URL(
+      hrefs.find((h) => /\/items\/\d+/.test(h))!,
+      'http://x',
+    );
+    expect(
+      (
+        await request(app)
+          .get(itemLink.pathname + itemLink.search)
+          .expect(200)
+      ).text,
+    ).toContain('data-testid="feature"');
     // TileJSON's tile URLs carry it, and the tiles open with it
     const tilejson = (await request(app).get(`/tiles/buildings.json?access_key=${key.token}`).expect(200)).body;
     const tile = new URL(tilejson.tiles[0].replace('{z}/{x}/{y}', '14/13172/6367'));
@@ -188,8 +264,12 @@ describe(`read-only access keys (${mode} database)`, () => {
     expect(asPassword.body.field).toBe('Authorization');
     const inUrl = await request(app).get(`/tiles/buildings.json?access_key=${session}`).expect(401);
     expect(inUrl.body).toMatchObject({ field: 'access_key', detail: expect.stringMatching(/not a live access key/) });
-    const { rows: [before] } = await sql<{ n: number }>`select count(*)::int as n from issues`.execute(db());
-    const write = await request(app).post('/api/v1/issues').set(basic('leader', key.token))
+    const {
+      rows: [before],
+    } = await sql<{ n: number }>`select count(*)::int as n from issues`.execute(db());
+    const write = await request(app)
+      .post('/api/v1/issues')
+      .set(basic('leader', key.token))
       .send({ type: 'Feature', geometry: { type: 'Point', coordinates: [109.49, 36.59] }, properties: { title: 'x', category: 'other' } });
     expect(write.status).toBe(403);
     expect((await sql<{ n: number }>`select count(*)::int as n from issues`.execute(db())).rows[0].n).toBe(before.n);
@@ -203,7 +283,11 @@ describe(`read-only access keys (${mode} database)`, () => {
 
   it('never writes an access key to the log, in the URL or in a header', async () => {
     const lines: string[] = [];
-    const logged = createApp({ database: test.database, config: loadConfig({}), logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }) });
+    const logged = createApp({
+      database: test.database,
+      config: loadConfig({}),
+      logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }),
+    });
     const key = await makeKey(await sessionFor(test.database, 'planner'), { label: 'GDAL' });
     await request(logged).get(`/ogc/collections/grids/items?limit=1&access_key=${key.token}`).expect(200);
     await request(logged).get('/ogc/collections/grids/items?limit=1').auth('gdal', key.token).expect(200);

@@ -22,7 +22,24 @@ describe('roles and scopes', () => {
   let app: Awaited<ReturnType<typeof testApp>>;
   const tokens: Record<string, string> = {};
   /** ids on the map: in the first grid, in a sibling grid of the same community, and in another street */
-  const at = {} as Record<'c1' | 'cFar' | 'g1' | 'gSibling' | 'gFar' | 'bIn' | 'bSibling' | 'bFar' | 'mIn' | 'mSibling' | 'mFar' | 'volunteer' | 'iIn' | 'iFar' | 'residentId', number>;
+  const at = {} as Record<
+    | 'c1'
+    | 'cFar'
+    | 'g1'
+    | 'gSibling'
+    | 'gFar'
+    | 'bIn'
+    | 'bSibling'
+    | 'bFar'
+    | 'mIn'
+    | 'mSibling'
+    | 'mFar'
+    | 'volunteer'
+    | 'iIn'
+    | 'iFar'
+    | 'residentId',
+    number
+  >;
   const spot = {} as Record<'inG1' | 'inFar', { type: 'Point'; coordinates: [number, number] }>;
 
   const one = async <T>(query: ReturnType<typeof sql<T>>) => (await query.execute(test.database.db)).rows[0];
@@ -40,7 +57,9 @@ describe('roles and scopes', () => {
     const g1 = await one(sql<{ id: number; community_id: number }>`select id, community_id from grids order by id limit 1`);
     at.g1 = g1.id;
     at.c1 = g1.community_id;
-    at.gSibling = (await one(sql<{ id: number }>`select id from grids where community_id = ${at.c1} and id <> ${at.g1} order by id limit 1`)).id;
+    at.gSibling = (
+      await one(sql<{ id: number }>`select id from grids where community_id = ${at.c1} and id <> ${at.g1} order by id limit 1`)
+    ).id;
     const far = await one(sql<{ id: number; community_id: number }>`
       select g.id, g.community_id from grids g join communities c on c.id = g.community_id
       where c.street_code <> (select street_code from communities where id = ${at.c1}) order by g.id limit 1`);
@@ -50,14 +69,24 @@ describe('roles and scopes', () => {
       (await one(sql<{ id: number }>`select id from ${sql.table(table)} where grid_id = ${grid} and ${extra} order by id limit 1`)).id;
     const withPhone = sql`phone is not null and not is_volunteer`;
     Object.assign(at, {
-      bIn: await firstIn('buildings', at.g1), bSibling: await firstIn('buildings', at.gSibling), bFar: await firstIn('buildings', at.gFar),
-      mIn: await firstIn('members', at.g1, withPhone), mSibling: await firstIn('members', at.gSibling, withPhone), mFar: await firstIn('members', at.gFar, withPhone),
-      iIn: await firstIn('issues', at.g1), iFar: await firstIn('issues', at.gFar),
+      bIn: await firstIn('buildings', at.g1),
+      bSibling: await firstIn('buildings', at.gSibling),
+      bFar: await firstIn('buildings', at.gFar),
+      mIn: await firstIn('members', at.g1, withPhone),
+      mSibling: await firstIn('members', at.gSibling, withPhone),
+      mFar: await firstIn('members', at.gFar, withPhone),
+      iIn: await firstIn('issues', at.g1),
+      iFar: await firstIn('issues', at.gFar),
       volunteer: (await one(sql<{ member_id: number }>`select member_id from users where username = 'volunteer'`)).member_id,
       residentId: (await one(sql<{ id: number }>`select id from users where username = 'resident'`)).id,
     });
     const pointIn = async (grid: number) => {
-      const { x, y } = await one(sql<{ x: number; y: number }>`select ST_X(p) as x, ST_Y(p) as y from (select ST_PointOnSurface(geom) p from grids where id = ${grid}) s`);
+      const { x, y } = await one(
+        sql<{
+          x: number;
+          y: number;
+        }>`select ST_X(p) as x, ST_Y(p) as y from (select ST_PointOnSurface(geom) p from grids where id = ${grid}) s`,
+      );
       return { type: 'Point' as const, coordinates: [x, y] as [number, number] };
     };
     spot.inG1 = await pointIn(at.g1);
@@ -66,8 +95,9 @@ describe('roles and scopes', () => {
   afterAll(() => test?.drop());
 
   const rename = { properties: { name: '改名测试' } };
-  const issueAt = (where: keyof typeof spot, properties: Record<string, unknown> = {}) => () =>
-    ({ type: 'Feature', geometry: spot[where], properties: { title: '楼道灯不亮', category: 'street_light', ...properties } });
+  const issueAt =
+    (where: keyof typeof spot, properties: Record<string, unknown> = {}) =>
+    () => ({ type: 'Feature', geometry: spot[where], properties: { title: '楼道灯不亮', category: 'street_light', ...properties } });
 
   /** [who, method, path, expected status, body] */
   type Case = [string | null, 'get' | 'post' | 'patch' | 'delete', () => string, number, (() => object)?];
@@ -145,24 +175,32 @@ describe('roles and scopes', () => {
     ['resident', 'get', () => `/api/v1/grids/${at.g1}`, 200],
   ];
 
-  it.each(cases.map(([who, method, path, status, body]) => ({ who, method, path, status, body, name: `${who ?? 'anonymous'} ${method.toUpperCase()}` })))(
-    '$name … → $status',
-    async ({ who, method, path, status, body }) => {
-      const response = await call(who, method, path()).send(body?.() as object);
-      expect({ path: path(), status: response.status, detail: response.body.detail }).toMatchObject({ status });
-      if (status >= 400) expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
-      if (status === 401) expect(response.headers['www-authenticate']).toMatch(/^Bearer/);
-    },
-  );
+  it.each(
+    cases.map(([who, method, path, status, body]) => ({
+      who,
+      method,
+      path,
+      status,
+      body,
+      name: `${who ?? 'anonymous'} ${method.toUpperCase()}`,
+    })),
+  )('$name … → $status', async ({ who, method, path, status, body }) => {
+    const response = await call(who, method, path()).send(body?.() as object);
+    expect({ path: path(), status: response.status, detail: response.body.detail }).toMatchObject({ status });
+    if (status >= 400) expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    if (status === 401) expect(response.headers['www-authenticate']).toMatch(/^Bearer/);
+  });
 
-  it('lists only rows in scope, filtered in SQL: counts equal the database\'s for the scope', async () => {
+  it("lists only rows in scope, filtered in SQL: counts equal the database's for the scope", async () => {
     const count = async (query: ReturnType<typeof sql<{ n: number }>>) => (await one(query)).n;
     const planner = await call('planner', 'get', '/api/v1/buildings?limit=1').expect(200);
     expect(planner.body.numberMatched).toBe(await count(sql`select count(*)::int as n from buildings where community_id = ${at.c1}`));
     const leader = await call('leader', 'get', '/api/v1/members?limit=1').expect(200);
-    expect(leader.body.numberMatched).toBe(await count(sql`
+    expect(leader.body.numberMatched).toBe(
+      await count(sql`
       select count(*)::int as n from members where community_id in
-        (select id from communities where street_code = (select street_code from communities where id = ${at.c1}))`));
+        (select id from communities where street_code = (select street_code from communities where id = ${at.c1}))`),
+    );
     const dispatcher = await call('dispatcher', 'get', '/api/v1/members?limit=10000').expect(200);
     expect(dispatcher.body.features.length).toBeGreaterThan(0);
     expect(dispatcher.body.features.every((f: { properties: { is_volunteer: boolean } }) => f.properties.is_volunteer)).toBe(true);
@@ -170,14 +208,18 @@ describe('roles and scopes', () => {
     expect(volunteer.body.features.map((f: { id: number }) => f.id)).toEqual([at.volunteer]);
     // the gridworker reads its grid's community, not beyond
     const worker = await call('gridworker', 'get', '/api/v1/buildings?limit=10000').expect(200);
-    expect(new Set(worker.body.features.map((f: { properties: { community_id: number } }) => f.properties.community_id))).toEqual(new Set([at.c1]));
+    expect(new Set(worker.body.features.map((f: { properties: { community_id: number } }) => f.properties.community_id))).toEqual(
+      new Set([at.c1]),
+    );
     // a filter for a place outside the scope finds nothing rather than leaking it
     const outside = await call('planner', 'get', `/api/v1/buildings?community=${at.cFar}`).expect(200);
     expect(outside.body.numberMatched).toBe(0);
   });
 
   it('shows a resident its own reports only, each marked with the reporter', async () => {
-    const created = await call('resident', 'post', '/api/v1/issues').send(issueAt('inG1', { title: '垃圾未清运' })()).expect(201);
+    const created = await call('resident', 'post', '/api/v1/issues')
+      .send(issueAt('inG1', { title: '垃圾未清运' })())
+      .expect(201);
     expect(created.body.properties.reported_by).toBe(at.residentId);
     const mine = await call('resident', 'get', '/api/v1/issues?limit=10000').expect(200);
     expect(mine.body.features.length).toBeGreaterThan(0);
@@ -185,10 +227,11 @@ describe('roles and scopes', () => {
     expect(mine.body.features.map((f: { id: number }) => f.id)).toContain(created.body.id);
   });
 
-  it('refuses to move a row out of the writer\'s scope, and writes nothing', async () => {
+  it("refuses to move a row out of the writer's scope, and writes nothing", async () => {
     const before = await call('admin', 'get', `/api/v1/buildings/${at.bIn}`).expect(200);
     const moved = await call('gridworker', 'patch', `/api/v1/buildings/${at.bIn}`)
-      .send({ geometry: (await call('admin', 'get', `/api/v1/buildings/${at.bSibling}`)).body.geometry }).expect(403);
+      .send({ geometry: (await call('admin', 'get', `/api/v1/buildings/${at.bSibling}`)).body.geometry })
+      .expect(403);
     expect(moved.body).toMatchObject({ title: 'Outside your scope', field: 'geometry' });
     const after = await call('admin', 'get', `/api/v1/buildings/${at.bIn}`).expect(200);
     expect(after.body).toEqual(before.body);
@@ -196,10 +239,27 @@ describe('roles and scopes', () => {
 
   it('refuses a boundary or footprint that would draw rows out of another scope, and writes nothing', async () => {
     const count = async (query: ReturnType<typeof sql<{ n: number }>>) => (await one(query)).n;
-    const everything = { type: 'MultiPolygon', coordinates: [[[[109.3, 36.4], [109.7, 36.4], [109.7, 36.8], [109.3, 36.8], [109.3, 36.4]]]] };
+    const everything = {
+      type: 'MultiPolygon',
+      coordinates: [
+        [
+          [
+            [109.3, 36.4],
+            [109.7, 36.4],
+            [109.7, 36.8],
+            [109.3, 36.8],
+            [109.3, 36.4],
+          ],
+        ],
+      ],
+    };
     const before = await count(sql`select count(*)::int as n from buildings where community_id = ${at.c1}`);
     const grab = await call('planner', 'patch', `/api/v1/communities/${at.c1}`).send({ geometry: everything }).expect(403);
-    expect(grab.body).toMatchObject({ title: 'Outside your scope', field: 'geometry', detail: expect.stringMatching(/^this change would relink \w+ \d+/) });
+    expect(grab.body).toMatchObject({
+      title: 'Outside your scope',
+      field: 'geometry',
+      detail: expect.stringMatching(/^this change would relink \w+ \d+/),
+    });
     expect(await count(sql`select count(*)::int as n from buildings where community_id = ${at.c1}`)).toBe(before);
 
     // a footprint stretched over the sibling grid's homes, its point on surface still in the worker's grid
@@ -208,10 +268,24 @@ describe('roles and scopes', () => {
       select ST_XMin(geom) as xmin, ST_YMin(geom) as ymin, ST_XMax(geom) as xmax, ST_YMax(geom) as ymax from grids where id = ${at.gSibling}`);
     const xs = [Math.min(x, sibling.xmin), Math.max(x, sibling.xmax)];
     const ys = [Math.min(y, sibling.ymin), Math.max(y, sibling.ymax)];
-    const stretched = { type: 'Polygon', coordinates: [[[xs[0], ys[0]], [xs[1], ys[0]], [xs[1], ys[1]], [xs[0], ys[1]], [xs[0], ys[0]]]] };
+    const stretched = {
+      type: 'Polygon',
+      coordinates: [
+        [
+          [xs[0], ys[0]],
+          [xs[1], ys[0]],
+          [xs[1], ys[1]],
+          [xs[0], ys[1]],
+          [xs[0], ys[0]],
+        ],
+      ],
+    };
     const members = await count(sql`select count(*)::int as n from members where grid_id = ${at.g1}`);
-    const pulled = await call('gridworker', 'post', '/api/v1/buildings')
-      .send({ type: 'Feature', geometry: stretched, properties: { name: '大楼', kind: 'residential' } });
+    const pulled = await call('gridworker', 'post', '/api/v1/buildings').send({
+      type: 'Feature',
+      geometry: stretched,
+      properties: { name: '大楼', kind: 'residential' },
+    });
     expect(pulled.body).toMatchObject({ status: 403, title: 'Outside your scope' });
     expect(await count(sql`select count(*)::int as n from members where grid_id = ${at.g1}`)).toBe(members);
   });
@@ -221,16 +295,38 @@ describe('roles and scopes', () => {
     expect(moved.body).toMatchObject({ title: 'Forbidden property', field: 'geometry' });
   });
 
-  it('imports only rows in the importer\'s scope, naming each row outside it, and writes nothing', async () => {
-    const square = ({ coordinates: [x, y] }: { coordinates: [number, number] }) =>
-      ({ type: 'Polygon', coordinates: [[[x, y], [x + 0.0001, y], [x + 0.0001, y + 0.0001], [x, y + 0.0001], [x, y]]] });
-    const file = JSON.stringify({ type: 'FeatureCollection', features: [
-      { type: 'Feature', geometry: square(spot.inG1), properties: { name: '范围内' } },
-      { type: 'Feature', geometry: square(spot.inFar), properties: { name: '范围外' } },
-    ] });
+  it("imports only rows in the importer's scope, naming each row outside it, and writes nothing", async () => {
+    const square = ({ coordinates: [x, y] }: { coordinates: [number, number] }) => ({
+      type: 'Polygon',
+      coordinates: [
+        [
+          [x, y],
+          [x + 0.0001, y],
+          [x + 0.0001, y + 0.0001],
+          [x, y + 0.0001],
+          [x, y],
+        ],
+      ],
+    });
+    const file = JSON.stringify({
+      type: 'FeatureCollection',
+      features: [
+        { type: 'Feature', geometry: square(spot.inG1), properties: { name: '范围内' } },
+        { type: 'Feature', geometry: square(spot.inFar), properties: { name: '范围外' } },
+      ],
+    });
     const before = (await one(sql<{ n: number }>`select count(*)::int as n from buildings`)).n;
-    const refused = await call('planner', 'post', '/api/v1/import/buildings').set('Content-Type', 'application/geo+json').send(file).expect(422);
-    expect(refused.body.rejected).toEqual([{ row: 2, field: 'geometry', reason: expect.stringMatching(/^Outside your scope: building \d+ would lie outside the scope a planner may create in$/) }]);
+    const refused = await call('planner', 'post', '/api/v1/import/buildings')
+      .set('Content-Type', 'application/geo+json')
+      .send(file)
+      .expect(422);
+    expect(refused.body.rejected).toEqual([
+      {
+        row: 2,
+        field: 'geometry',
+        reason: expect.stringMatching(/^Outside your scope: building \d+ would lie outside the scope a planner may create in$/),
+      },
+    ]);
     expect((await one(sql<{ n: number }>`select count(*)::int as n from buildings`)).n).toBe(before);
     await call('leader', 'post', '/api/v1/import/buildings').set('Content-Type', 'application/geo+json').send(file).expect(403);
   });
@@ -242,13 +338,18 @@ describe('roles and scopes', () => {
     expect(response.headers).not.toHaveProperty('x-powered-by');
     expect(response.headers).not.toHaveProperty('access-control-allow-origin');
     const open = await testApp(test.database, { as: null, env: { CORS_ORIGINS: 'https://gis.example.gov.cn' } });
-    const preflight = await request(open).options('/api/v1/buildings').set('Origin', 'https://gis.example.gov.cn')
-      .set('Access-Control-Request-Method', 'GET').set('Access-Control-Request-Headers', 'authorization');
+    const preflight = await request(open)
+      .options('/api/v1/buildings')
+      .set('Origin', 'https://gis.example.gov.cn')
+      .set('Access-Control-Request-Method', 'GET')
+      .set('Access-Control-Request-Headers', 'authorization');
     expect(preflight.status).toBe(204);
     expect(preflight.headers['access-control-allow-origin']).toBe('https://gis.example.gov.cn');
     const other = await request(open).get('/api/v1/health').set('Origin', 'https://elsewhere.example');
     expect(other.headers).not.toHaveProperty('access-control-allow-origin');
-    const huge = await call(null, 'post', '/api/v1/auth/login').send({ username: 'admin', password: 'x'.repeat(5000) }).expect(413);
+    const huge = await call(null, 'post', '/api/v1/auth/login')
+      .send({ username: 'admin', password: 'x'.repeat(5000) })
+      .expect(413);
     expect(huge.body).toMatchObject({ status: 413, field: 'body' });
   });
 
@@ -302,10 +403,20 @@ describe('roles and scopes', () => {
       expect(header.split(',')).toContain('phone');
       expect(lines.length).toBeGreaterThan(100);
       expect(csv.text).not.toMatch(/POINT|1\d{2}\*{0,4}\d{4}/);
-      const geojson = await call('leader', 'get', '/api/v1/export/members?format=ndjson').buffer(true)
-        .parse((res, done) => { let text = ''; res.on('data', (chunk: Buffer) => (text += chunk)); res.on('end', () => done(null, text)); })
+      const geojson = await call('leader', 'get', '/api/v1/export/members?format=ndjson')
+        .buffer(true)
+        .parse((res, done) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk));
+          res.on('end', () => done(null, text));
+        })
         .expect(200);
-      expect((geojson.body as string).split('\n').filter(Boolean).every((line) => JSON.parse(line).geometry === null)).toBe(true);
+      expect(
+        (geojson.body as string)
+          .split('\n')
+          .filter(Boolean)
+          .every((line) => JSON.parse(line).geometry === null),
+      ).toBe(true);
 
       const names = (tree: { grids: { buildings: { central_households: { name: string }[] }[] }[] }) =>
         tree.grids.flatMap((g) => g.buildings.flatMap((b) => b.central_households.map((h) => h.name)));
@@ -322,12 +433,15 @@ describe('roles and scopes', () => {
       expect((forLeader.body as Counted).grids[0].counts.members).toBe((forAdmin.body as Counted).grids[0].counts.members);
       // a dispatcher sees volunteers' names only
       const forDispatcher = await call('dispatcher', 'get', `/api/v1/communities/${at.c1}/tree`).expect(200);
-      const volunteers = new Set((await call('admin', 'get', `/api/v1/members?community=${at.c1}&volunteer=true&limit=10000`)).body.features
-        .map((f: Member) => f.properties.name));
+      const volunteers = new Set(
+        (await call('admin', 'get', `/api/v1/members?community=${at.c1}&volunteer=true&limit=10000`)).body.features.map(
+          (f: Member) => f.properties.name,
+        ),
+      );
       expect(names(forDispatcher.body).every((name) => volunteers.has(name))).toBe(true);
     });
 
-    it('shows a dispatcher volunteers with name and phone, and residents a unit\'s contact masked', async () => {
+    it("shows a dispatcher volunteers with name and phone, and residents a unit's contact masked", async () => {
       const volunteer = await call('dispatcher', 'get', `/api/v1/members/${at.volunteer}`).expect(200);
       expect(volunteer.body.geometry.type).toBe('Point');
       expect(volunteer.body.properties.name).toEqual(expect.any(String));
@@ -346,7 +460,10 @@ describe('roles and scopes', () => {
       let ran = false;
       const withNewRoute = express()
         .use(accessGuard(test.database, rules()))
-        .get('/api/v1/new-capability', (_req, res) => { ran = true; res.json({ secret: true }); })
+        .get('/api/v1/new-capability', (_req, res) => {
+          ran = true;
+          res.json({ secret: true });
+        })
         .use(problemHandler);
       await request(withNewRoute).get('/api/v1/new-capability').expect(401);
       await request(withNewRoute).get('/api/v1/new-capability').set('Authorization', `Bearer ${tokens.admin}`).expect(403);
@@ -357,7 +474,8 @@ describe('roles and scopes', () => {
       const routes: { method: string; path: string }[] = [];
       const walk = (stack: { route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: unknown[] } }[]) => {
         for (const layer of stack) {
-          if (layer.route) for (const method of Object.keys(layer.route.methods)) routes.push({ method: method.toUpperCase(), path: layer.route.path });
+          if (layer.route)
+            for (const method of Object.keys(layer.route.methods)) routes.push({ method: method.toUpperCase(), path: layer.route.path });
           else if (layer.handle?.stack) walk(layer.handle.stack as never);
         }
       };

@@ -36,7 +36,9 @@ describe('accounts, sessions and the audit log', () => {
     // behind a proxy on loopback, the client's address comes from X-Forwarded-For
     app = await testApp(test.database, { as: null, env: { TRUST_PROXY: 'loopback' } });
     admin = await sessionFor(test.database, 'admin');
-    ({ id: grid, community_id: community } = await one(sql<{ id: number; community_id: number }>`select id, community_id from grids order by id limit 1`));
+    ({ id: grid, community_id: community } = await one(
+      sql<{ id: number; community_id: number }>`select id, community_id from grids order by id limit 1`,
+    ));
   });
   afterAll(() => test?.drop());
 
@@ -54,7 +56,9 @@ describe('accounts, sessions and the audit log', () => {
 
     it('stores only a hash of each token and a scrypt hash of each password', async () => {
       const { body } = await login('leader', DEMO_PASSWORD).expect(200);
-      const stored = await one(sql<{ hex: string }>`select encode(token_hash, 'hex') as hex from sessions order by created_at desc limit 1`);
+      const stored = await one(
+        sql<{ hex: string }>`select encode(token_hash, 'hex') as hex from sessions order by created_at desc limit 1`,
+      );
       expect(stored.hex).toHaveLength(64);
       expect(stored.hex).not.toContain(Buffer.from(body.token).toString('hex'));
       const hash = (await one(sql<{ password_hash: string }>`select password_hash from users where username = 'leader'`)).password_hash;
@@ -70,7 +74,11 @@ describe('accounts, sessions and the audit log', () => {
 
     it('keeps tokens out of the request log', async () => {
       const lines: string[] = [];
-      const logged = createApp({ database: test.database, config: loadConfig({}), logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }) });
+      const logged = createApp({
+        database: test.database,
+        config: loadConfig({}),
+        logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }),
+      });
       await request(logged).get('/api/v1/auth/me').set(as(admin)).expect(200);
       expect(lines.join('')).toMatch(/request completed/);
       expect(lines.join('')).not.toContain(admin);
@@ -83,7 +91,10 @@ describe('accounts, sessions and the audit log', () => {
       await request(app).get('/api/v1/auth/me').set(as(body.token)).expect(401);
     });
 
-    it.each([['2', 120], ['1.5', 90]])('keeps sessions for SESSION_HOURS=%s: %i minutes', async (hours, minutes) => {
+    it.each([
+      ['2', 120],
+      ['1.5', 90],
+    ])('keeps sessions for SESSION_HOURS=%s: %i minutes', async (hours, minutes) => {
       const short = await testApp(test.database, { as: null, env: { SESSION_HOURS: hours } });
       const { body } = await request(short).post('/api/v1/auth/login').send({ username: 'resident', password: DEMO_PASSWORD }).expect(200);
       expect(Math.round((new Date(body.expires_at).getTime() - Date.now()) / 60_000)).toBe(minutes);
@@ -103,7 +114,9 @@ describe('accounts, sessions and the audit log', () => {
     const windowSeconds = LOGIN_LIMITS.minutes * 60;
     /** as if the window had passed for what `address` tried */
     const windowPasses = (address: string) =>
-      sql`update login_failures set at = at - make_interval(mins => ${LOGIN_LIMITS.minutes + 1}) where address = ${address}`.execute(test.database.db);
+      sql`update login_failures set at = at - make_interval(mins => ${LOGIN_LIMITS.minutes + 1}) where address = ${address}`.execute(
+        test.database.db,
+      );
 
     it('refuses a brute force from one address, on that account only, until the window passes', async () => {
       const ip = from();
@@ -145,7 +158,9 @@ describe('accounts, sessions and the audit log', () => {
       const ip = from();
       // failures on accounts that exist, as many as the address limit: they count per account only
       await sql`insert into login_failures (username, address)
-                select username, ${ip} from unnest(array['dispatcher', 'secretary', 'leader', 'resident']) username, generate_series(1, 5)`.execute(test.database.db);
+                select username, ${ip} from unnest(array['dispatcher', 'secretary', 'leader', 'resident']) username, generate_series(1, 5)`.execute(
+        test.database.db,
+      );
       for (let i = 0; i < LOGIN_LIMITS.unknownPerAddress; i++) await login(`guess-${i}`, 'password123', ip).expect(401);
       const limited = await login('guess-more', 'password123', ip).expect(429);
       expect(limited.body).toMatchObject({ status: 429, field: 'address' });
@@ -163,21 +178,34 @@ describe('accounts, sessions and the audit log', () => {
       // a timer may fire a millisecond early
       expect(Date.now() - started).toBeGreaterThanOrEqual(LOGIN_LIMITS.maxDelayMs - 5);
     }, 30_000);
-
   });
 
   describe('managing users', () => {
-    const newUser = (username: string, extra: Record<string, unknown> = {}) =>
-      ({ username, password: 'correct-horse-battery', role: 'planner', scope: { community }, ...extra });
+    const newUser = (username: string, extra: Record<string, unknown> = {}) => ({
+      username,
+      password: 'correct-horse-battery',
+      role: 'planner',
+      scope: { community },
+      ...extra,
+    });
     /** the scope, given as `{ community: 'first' }`, is the first community once the database is open */
-    const later = (username: string, extra: Record<string, unknown> = {}) => () => newUser(username, extra);
+    const later =
+      (username: string, extra: Record<string, unknown> = {}) =>
+      () =>
+        newUser(username, extra);
 
     it('creates a user with a role and scope who then signs in and works in that scope only', async () => {
-      const { body } = await request(app).post('/api/v1/users').set(as(admin)).send(newUser('zhang.wei', { display_name: '张伟' })).expect(201);
+      const { body } = await request(app)
+        .post('/api/v1/users')
+        .set(as(admin))
+        .send(newUser('zhang.wei', { display_name: '张伟' }))
+        .expect(201);
       expect(body).toMatchObject({ username: 'zhang.wei', role: 'planner', scope: { community }, disabled: false });
       const { body: session } = await login('zhang.wei', 'correct-horse-battery').expect(200);
       const grids = await request(app).get('/api/v1/grids?limit=1000').set(as(session.token)).expect(200);
-      expect(new Set(grids.body.features.map((g: { properties: { community_id: number } }) => g.properties.community_id))).toEqual(new Set([community]));
+      expect(new Set(grids.body.features.map((g: { properties: { community_id: number } }) => g.properties.community_id))).toEqual(
+        new Set([community]),
+      );
       const listed = await request(app).get('/api/v1/users?role=planner').set(as(admin)).expect(200);
       expect(listed.body.users.map((u: { username: string }) => u.username)).toEqual(['planner', 'zhang.wei']);
     });
@@ -202,14 +230,22 @@ describe('accounts, sessions and the audit log', () => {
       expect(await count('users')).toBe(before);
     });
 
-    it('changes a role with If-Match, refuses a stale version, and ends the user\'s sessions', async () => {
+    it("changes a role with If-Match, refuses a stale version, and ends the user's sessions", async () => {
       const { body: created } = await request(app).post('/api/v1/users').set(as(admin)).send(newUser('wang.fang')).expect(201);
       const { body: session } = await login('wang.fang', 'correct-horse-battery').expect(200);
-      const changed = await request(app).patch(`/api/v1/users/${created.id}`).set(as(admin)).set('If-Match', `"${created.version}"`)
-        .send({ role: 'leader' }).expect(200);
+      const changed = await request(app)
+        .patch(`/api/v1/users/${created.id}`)
+        .set(as(admin))
+        .set('If-Match', `"${created.version}"`)
+        .send({ role: 'leader' })
+        .expect(200);
       expect(changed.body).toMatchObject({ role: 'leader', scope: { community } });
-      await request(app).patch(`/api/v1/users/${created.id}`).set(as(admin)).set('If-Match', `"${created.version}"`)
-        .send({ role: 'planner' }).expect(412);
+      await request(app)
+        .patch(`/api/v1/users/${created.id}`)
+        .set(as(admin))
+        .set('If-Match', `"${created.version}"`)
+        .send({ role: 'planner' })
+        .expect(412);
       await request(app).get('/api/v1/auth/me').set(as(session.token)).expect(401);
       const again = await login('wang.fang', 'correct-horse-battery').expect(200);
       expect(again.body.user.role).toBe('leader');
@@ -231,18 +267,24 @@ describe('accounts, sessions and the audit log', () => {
   it('manages users from the command line: add with a password on stdin, disable, list', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'gridmap-user-'));
     const env = { PATH: process.env.PATH, ...(mode === 'server' ? { DATABASE_URL: test.url! } : { DATA_DIR: join(dir, 'data') }) };
-    const run = (args: string[], input = '') => new Promise<{ code: number | null; out: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'server/user.ts', ...args], { env });
-      let out = '';
-      child.stdout.on('data', (c) => (out += c));
-      child.stderr.on('data', (c) => (out += c));
-      child.on('exit', (code) => resolve({ code, out }));
-      child.stdin.end(input);
-    });
+    const run = (args: string[], input = '') =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'server/user.ts', ...args], { env });
+        let out = '';
+        child.stdout.on('data', (c) => (out += c));
+        child.stderr.on('data', (c) => (out += c));
+        child.on('exit', (code) => resolve({ code, out }));
+        child.stdin.end(input);
+      });
     try {
-      expect(await run(['add', 'ops.admin', '--role', 'admin'], 'a-long-ops-password\n')).toMatchObject({ code: 0, out: expect.stringMatching(/added ops\.admin \(admin, id \d+\)\n$/) });
+      expect(await run(['add', 'ops.admin', '--role', 'admin'], 'a-long-ops-password\n')).toMatchObject({
+        code: 0,
+        out: expect.stringMatching(/added ops\.admin \(admin, id \d+\)\n$/),
+      });
       expect(await run(['add', 'xy', '--role', 'mayor'])).toMatchObject({ code: 1, out: expect.stringMatching(/^role: /) });
-      expect((await run(['add', 'ops.second', '--role', 'admin'])).out).toMatch(/^added ops\.second \(admin, id \d+\); password: [\w-]{16}\n$/);
+      expect((await run(['add', 'ops.second', '--role', 'admin'])).out).toMatch(
+        /^added ops\.second \(admin, id \d+\); password: [\w-]{16}\n$/,
+      );
       expect(await run(['disable', 'ops.second'])).toMatchObject({ code: 0, out: 'ops.second: disabled, sessions ended\n' });
       const { code, out } = await run(['list']);
       expect(code).toBe(0);
@@ -251,7 +293,11 @@ describe('accounts, sessions and the audit log', () => {
       expect((await run(['frobnicate'])).code).toBe(2);
       if (mode === 'server') {
         const audit = await request(app).get('/api/v1/audit?resource=users&limit=1').set(as(admin)).expect(200);
-        expect(audit.body.entries[0]).toMatchObject({ action: 'update', username: expect.stringMatching(/^command line \(/), after: { disabled: true } });
+        expect(audit.body.entries[0]).toMatchObject({
+          action: 'update',
+          username: expect.stringMatching(/^command line \(/),
+          after: { disabled: true },
+        });
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -261,13 +307,36 @@ describe('accounts, sessions and the audit log', () => {
   describe('the audit log', () => {
     it('records a create, a geometry change and a delete: who, when, before and after', async () => {
       const worker = await sessionFor(test.database, 'gridworker');
-      const { x, y } = await one(sql<{ x: number; y: number }>`select ST_X(p) as x, ST_Y(p) as y from (select ST_PointOnSurface(geom) p from grids where id = ${grid}) s`);
-      const square = (dx: number) => ({ type: 'Polygon', coordinates: [[[x + dx, y], [x + dx + 0.0001, y], [x + dx + 0.0001, y + 0.0001], [x + dx, y + 0.0001], [x + dx, y]]] });
+      const { x, y } = await one(
+        sql<{
+          x: number;
+          y: number;
+        }>`select ST_X(p) as x, ST_Y(p) as y from (select ST_PointOnSurface(geom) p from grids where id = ${grid}) s`,
+      );
+      const square = (dx: number) => ({
+        type: 'Polygon',
+        coordinates: [
+          [
+            [x + dx, y],
+            [x + dx + 0.0001, y],
+            [x + dx + 0.0001, y + 0.0001],
+            [x + dx, y + 0.0001],
+            [x + dx, y],
+          ],
+        ],
+      });
       const startedAt = new Date(Date.now() - 1000).toISOString();
-      const created = await request(app).post('/api/v1/buildings').set(as(worker))
-        .send({ type: 'Feature', geometry: square(0), properties: { name: '审计楼', kind: 'residential', households: 12 } }).expect(201);
+      const created = await request(app)
+        .post('/api/v1/buildings')
+        .set(as(worker))
+        .send({ type: 'Feature', geometry: square(0), properties: { name: '审计楼', kind: 'residential', households: 12 } })
+        .expect(201);
       const id = created.body.id;
-      const moved = await request(app).patch(`/api/v1/buildings/${id}`).set(as(worker)).send({ geometry: square(0.00002) }).expect(200);
+      const moved = await request(app)
+        .patch(`/api/v1/buildings/${id}`)
+        .set(as(worker))
+        .send({ geometry: square(0.00002) })
+        .expect(200);
       await request(app).delete(`/api/v1/buildings/${id}`).set(as(worker)).expect(204);
 
       const { body } = await request(app).get(`/api/v1/audit?resource=buildings&row=${id}`).set(as(admin)).expect(200);
@@ -291,16 +360,24 @@ describe('accounts, sessions and the audit log', () => {
 
     it('keeps every column of every audited table (a migration adding one must call audit_install)', async () => {
       for (const table of ['communities', 'grids', 'buildings', 'members', 'units', 'issues', 'users']) {
-        const columns = (await sql<{ column_name: string }>`select column_name from information_schema.columns
-          where table_schema = 'public' and table_name = ${table} and column_name <> 'password_hash'`.execute(test.database.db)).rows.map((r) => r.column_name);
-        const { keys } = await one(sql<{ keys: string[] }>`select array(select jsonb_object_keys(${sql.raw(`audit_json_${table}(t)`)})) as keys
+        const columns = (
+          await sql<{ column_name: string }>`select column_name from information_schema.columns
+          where table_schema = 'public' and table_name = ${table} and column_name <> 'password_hash'`.execute(test.database.db)
+        ).rows.map((r) => r.column_name);
+        const { keys } = await one(sql<{
+          keys: string[];
+        }>`select array(select jsonb_object_keys(${sql.raw(`audit_json_${table}(t)`)})) as keys
           from ${sql.table(table)} t limit 1`);
         expect(keys.sort()).toEqual(columns.sort());
       }
     });
 
     it('records user changes without the password hash, and pages back with before', async () => {
-      await request(app).post('/api/v1/users').set(as(admin)).send({ username: 'sun.li', password: 'correct-horse-battery', role: 'resident', scope: { community } }).expect(201);
+      await request(app)
+        .post('/api/v1/users')
+        .set(as(admin))
+        .send({ username: 'sun.li', password: 'correct-horse-battery', role: 'resident', scope: { community } })
+        .expect(201);
       const { body } = await request(app).get('/api/v1/audit?resource=users&limit=1').set(as(admin)).expect(200);
       expect(body.entries[0]).toMatchObject({ action: 'create', username: 'admin', after: { username: 'sun.li', role: 'resident' } });
       expect(body.entries[0].after).not.toHaveProperty('password_hash');
@@ -310,57 +387,95 @@ describe('accounts, sessions and the audit log', () => {
       expect(older.body.entries[0].id).toBeLessThan(body.entries[0].id);
     });
 
-    it.each([['resource=passwords', 'resource'], ['from=yesterday', 'from'], ['row=5', 'row'], ['colour=red', 'colour']])(
-      'refuses ?%s naming %s', async (query, field) => {
-        const { body } = await request(app).get(`/api/v1/audit?${query}`).set(as(admin)).expect(400);
-        expect(body.field).toBe(field);
-      });
+    it.each([
+      ['resource=passwords', 'resource'],
+      ['from=yesterday', 'from'],
+      ['row=5', 'row'],
+      ['colour=red', 'colour'],
+    ])('refuses ?%s naming %s', async (query, field) => {
+      const { body } = await request(app).get(`/api/v1/audit?${query}`).set(as(admin)).expect(400);
+      expect(body.field).toBe(field);
+    });
   });
 
   describe('fuzzing the auth paths', () => {
     it('answers any malformed token with 401, never 500', async () => {
-      await fc.assert(fc.asyncProperty(
-        fc.oneof(fc.string(), fc.stringMatching(/^Bearer [A-Za-z0-9_-]{0,120}$/), fc.stringMatching(/^[Bb]earer\s.{0,40}$/)),
-        async (header) => {
-          // what an HTTP client can send: visible ASCII, spaces and tabs
-          const response = await request(app).get('/api/v1/members').set('Authorization', header.replace(/[^\x20-\x7e\t]/g, ''));
-          expect(response.status).toBe(401);
-        }), { numRuns: 150 });
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(fc.string(), fc.stringMatching(/^Bearer [A-Za-z0-9_-]{0,120}$/), fc.stringMatching(/^[Bb]earer\s.{0,40}$/)),
+          async (header) => {
+            // what an HTTP client can send: visible ASCII, spaces and tabs
+            const response = await request(app)
+              .get('/api/v1/members')
+              .set('Authorization', header.replace(/[^\x20-\x7e\t]/g, ''));
+            expect(response.status).toBe(401);
+          },
+        ),
+        { numRuns: 150 },
+      );
     });
 
     it('answers any login body with a 4xx problem, never 500, and opens no session', async () => {
       const sessions = await count('sessions');
-      await fc.assert(fc.asyncProperty(
-        fc.oneof(fc.jsonValue(), fc.record({ username: fc.oneof(fc.string(), fc.jsonValue()), password: fc.oneof(fc.string(), fc.jsonValue()) }, { requiredKeys: [] })),
-        async (body) => {
-          const response = await request(app).post('/api/v1/auth/login').set('X-Forwarded-For', '198.51.100.7')
-            .set('Content-Type', 'application/json').send(JSON.stringify(body));
-          expect([400, 401, 429]).toContain(response.status);
-          expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
-        }), { numRuns: 120 });
-      await fc.assert(fc.asyncProperty(fc.string({ maxLength: 200 }), async (text) => {
-        const response = await request(app).post('/api/v1/auth/login').set('Content-Type', 'application/json').send(text);
-        expect(response.status).toBeGreaterThanOrEqual(400);
-        expect(response.status).toBeLessThan(500);
-      }), { numRuns: 80 });
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(
+            fc.jsonValue(),
+            fc.record(
+              { username: fc.oneof(fc.string(), fc.jsonValue()), password: fc.oneof(fc.string(), fc.jsonValue()) },
+              { requiredKeys: [] },
+            ),
+          ),
+          async (body) => {
+            const response = await request(app)
+              .post('/api/v1/auth/login')
+              .set('X-Forwarded-For', '198.51.100.7')
+              .set('Content-Type', 'application/json')
+              .send(JSON.stringify(body));
+            expect([400, 401, 429]).toContain(response.status);
+            expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+          },
+        ),
+        { numRuns: 120 },
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.string({ maxLength: 200 }), async (text) => {
+          const response = await request(app).post('/api/v1/auth/login').set('Content-Type', 'application/json').send(text);
+          expect(response.status).toBeGreaterThanOrEqual(400);
+          expect(response.status).toBeLessThan(500);
+        }),
+        { numRuns: 80 },
+      );
       expect(await count('sessions')).toBe(sessions);
     }, 60_000);
 
     it('answers any user body with a 4xx problem or a user, never 500, and writes only what it answers', async () => {
-      await fc.assert(fc.asyncProperty(
-        fc.record({
-          username: fc.oneof(fc.stringMatching(/^[a-z0-9][a-z0-9_.-]{1,8}$/), fc.string()),
-          password: fc.oneof(fc.string({ minLength: 10, maxLength: 20 }), fc.string()),
-          role: fc.oneof(fc.constantFrom(...ROLES), fc.string()),
-          scope: fc.oneof(fc.constant({ community }), fc.record({ grid: fc.integer() }), fc.record({ street: fc.string() }), fc.jsonValue()),
-          member_id: fc.oneof(fc.integer(), fc.jsonValue()),
-        }, { requiredKeys: [] }),
-        async (body) => {
-          const before = await count('users');
-          const response = await request(app).post('/api/v1/users').set(as(admin)).send(body);
-          expect(response.status).toBeLessThan(500);
-          expect(await count('users')).toBe(before + (response.status === 201 ? 1 : 0));
-        }), { numRuns: 120 });
+      await fc.assert(
+        fc.asyncProperty(
+          fc.record(
+            {
+              username: fc.oneof(fc.stringMatching(/^[a-z0-9][a-z0-9_.-]{1,8}$/), fc.string()),
+              password: fc.oneof(fc.string({ minLength: 10, maxLength: 20 }), fc.string()),
+              role: fc.oneof(fc.constantFrom(...ROLES), fc.string()),
+              scope: fc.oneof(
+                fc.constant({ community }),
+                fc.record({ grid: fc.integer() }),
+                fc.record({ street: fc.string() }),
+                fc.jsonValue(),
+              ),
+              member_id: fc.oneof(fc.integer(), fc.jsonValue()),
+            },
+            { requiredKeys: [] },
+          ),
+          async (body) => {
+            const before = await count('users');
+            const response = await request(app).post('/api/v1/users').set(as(admin)).send(body);
+            expect(response.status).toBeLessThan(500);
+            expect(await count('users')).toBe(before + (response.status === 201 ? 1 : 0));
+          },
+        ),
+        { numRuns: 120 },
+      );
     }, 60_000);
   });
 });

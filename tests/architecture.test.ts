@@ -8,11 +8,21 @@ import { describe, expect, it } from 'vitest';
  * count too: a circle of types is still a circle for a reader). The rule is in README.md, "Layers".
  */
 const ROOT = join(import.meta.dirname, '..');
-const sources = (dir: string): string[] => readdirSync(join(ROOT, dir), { withFileTypes: true })
-  .flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : /\.tsx?$/.test(e.name) ? [join(dir, e.name)] : []));
+const sources = (dir: string): string[] =>
+  readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : /\.tsx?$/.test(e.name) ? [join(dir, e.name)] : [],
+  );
 const files = [...sources('server'), ...sources('data')];
-const imports = new Map(files.map((file) => [file, ts.preProcessFile(readFileSync(join(ROOT, file), 'utf8'), true, true).importedFiles
-  .map((i) => i.fileName).filter((name) => name.startsWith('.')).map((name) => normalize(join(dirname(file), name)))]));
+const imports = new Map(
+  files.map((file) => [
+    file,
+    ts
+      .preProcessFile(readFileSync(join(ROOT, file), 'utf8'), true, true)
+      .importedFiles.map((i) => i.fileName)
+      .filter((name) => name.startsWith('.'))
+      .map((name) => normalize(join(dirname(file), name))),
+  ]),
+);
 
 /** Lowest first: a module may import its own layer and those below it. */
 const LAYERS = ['server/domain/', 'server/db/', 'server/access/', 'server/features/', 'server/http/'];
@@ -27,9 +37,11 @@ const layerOf = (file: string) => {
 const isRoutes = (file: string) => /^server\/features\/[^/]+\/routes\.ts$/.test(file);
 
 export function layerViolations(graph: Map<string, string[]>) {
-  return [...graph].flatMap(([file, targets]) => targets
-    .filter((target) => layerOf(target) > layerOf(file) && !(isRoutes(file) && layerOf(target) === LAYERS.indexOf('server/http/')))
-    .map((target) => `${file} -> ${target}`));
+  return [...graph].flatMap(([file, targets]) =>
+    targets
+      .filter((target) => layerOf(target) > layerOf(file) && !(isRoutes(file) && layerOf(target) === LAYERS.indexOf('server/http/')))
+      .map((target) => `${file} -> ${target}`),
+  );
 }
 
 export function circles(graph: Map<string, string[]>) {
@@ -48,7 +60,9 @@ export function circles(graph: Map<string, string[]>) {
 
 describe('the import graph', () => {
   it('has every import resolved to a file of the server or the data', () => {
-    const missing = [...imports].flatMap(([file, targets]) => targets.filter((t) => !imports.has(t) && !t.startsWith('web/')).map((t) => `${file} -> ${t}`));
+    const missing = [...imports].flatMap(([file, targets]) =>
+      targets.filter((t) => !imports.has(t) && !t.startsWith('web/')).map((t) => `${file} -> ${t}`),
+    );
     expect(missing).toEqual([]);
   });
 
@@ -67,7 +81,10 @@ describe('the import graph', () => {
       ['server/features/x/queries.ts', ['server/features/x/service.ts']],
       ['server/features/x/routes.ts', ['server/http/problem.ts']],
     ]);
-    expect(layerViolations(graph)).toEqual(['server/db/a.ts -> server/http/problem.ts', 'server/features/x/service.ts -> server/http/params.ts']);
+    expect(layerViolations(graph)).toEqual([
+      'server/db/a.ts -> server/http/problem.ts',
+      'server/features/x/service.ts -> server/http/params.ts',
+    ]);
     expect(circles(graph)).toEqual(['server/features/x/service.ts -> server/features/x/queries.ts -> server/features/x/service.ts']);
   });
 });

@@ -23,9 +23,15 @@ describe('configuration', () => {
     [{ BASEMAP_TILES: 'https://example.org/{z}/{x}.png' }, /BASEMAP_TILES: must have \{z\}, \{x\} and \{y\}/],
     [{ BASEMAP_TILES: 'ftp://example.org/{z}/{x}/{y}.png' }, /BASEMAP_TILES: must be an http\(s\) tile URL/],
     [{ BASEMAP_TILES: 'https://t{s}.example.org/{z}/{x}/{y}.png' }, /BASEMAP_TILES: has \{s\}: set BASEMAP_SUBDOMAINS/],
-    [{ BASEMAP_TILES: 'https://example.org/{z}/{x}/{y}.png', BASEMAP_LABELS: 'https://t{s}.example.org/{z}/{x}/{y}.png' }, /BASEMAP_LABELS: has \{s\}: set BASEMAP_SUBDOMAINS/],
+    [
+      { BASEMAP_TILES: 'https://example.org/{z}/{x}/{y}.png', BASEMAP_LABELS: 'https://t{s}.example.org/{z}/{x}/{y}.png' },
+      /BASEMAP_LABELS: has \{s\}: set BASEMAP_SUBDOMAINS/,
+    ],
     [{ BASEMAP_LABELS: 'https://example.org/{z}/{x}/{y}.png' }, /BASEMAP_LABELS: labels go over a basemap/],
-    [{ BASEMAP_TILES: 'https://t{s}.example.org/{z}/{x}/{y}.png', BASEMAP_SUBDOMAINS: '0, 1' }, /BASEMAP_SUBDOMAINS: must be subdomain names/],
+    [
+      { BASEMAP_TILES: 'https://t{s}.example.org/{z}/{x}/{y}.png', BASEMAP_SUBDOMAINS: '0, 1' },
+      /BASEMAP_SUBDOMAINS: must be subdomain names/,
+    ],
     [{ BASEMAP_CRS: 'bd09' }, /BASEMAP_CRS/],
     [{ GRIDMAP_ADMIN_PASSWORD: 'short' }, /GRIDMAP_ADMIN_PASSWORD: must have at least 10 characters/],
     [{ CORS_ORIGINS: '*' }, /CORS_ORIGINS/],
@@ -48,17 +54,31 @@ describe('configuration', () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 
-  it('takes both of Tianditu\'s tile templates, with {s} for its subdomains and placeholders in any order', () => {
-    const wmts = 'http://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=KEY';
+  it("takes both of Tianditu's tile templates, with {s} for its subdomains and placeholders in any order", () => {
+    const wmts =
+      'http://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=KEY';
     const dataServer = 'http://t{s}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk=KEY';
-    const labels = 'http://t{s}.tianditu.gov.cn/cva_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=cva&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=KEY';
+    const labels =
+      'http://t{s}.tianditu.gov.cn/cva_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=cva&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=KEY';
     for (const template of [wmts, dataServer]) {
-      expect(loadConfig({ BASEMAP_TILES: template, BASEMAP_LABELS: labels, BASEMAP_SUBDOMAINS: '0,1,2,3,4,5,6,7' }))
-        .toMatchObject({ BASEMAP_TILES: template, BASEMAP_LABELS: labels, BASEMAP_SUBDOMAINS: '0,1,2,3,4,5,6,7', BASEMAP_CRS: 'wgs84' });
+      expect(loadConfig({ BASEMAP_TILES: template, BASEMAP_LABELS: labels, BASEMAP_SUBDOMAINS: '0,1,2,3,4,5,6,7' })).toMatchObject({
+        BASEMAP_TILES: template,
+        BASEMAP_LABELS: labels,
+        BASEMAP_SUBDOMAINS: '0,1,2,3,4,5,6,7',
+        BASEMAP_CRS: 'wgs84',
+      });
     }
-    expect(tileUrls(dataServer, '0,1,2,3,4,5,6,7')).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((n) => `http://t${n}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk=KEY`));
+    expect(tileUrls(dataServer, '0,1,2,3,4,5,6,7')).toEqual(
+      [0, 1, 2, 3, 4, 5, 6, 7].map((n) => `http://t${n}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk=KEY`),
+    );
     expect(tileUrls('https://example.org/{z}/{x}/{y}.png', '0,1')).toEqual(['https://example.org/{z}/{x}/{y}.png']);
-    expect(loadConfig({ BASEMAP_TILES: 'https://webrd0{s}.is.autonavi.com/appmaptile?style=8&x={x}&y={y}&z={z}', BASEMAP_SUBDOMAINS: '1,2,3,4', BASEMAP_CRS: 'gcj02' }).BASEMAP_CRS).toBe('gcj02');
+    expect(
+      loadConfig({
+        BASEMAP_TILES: 'https://webrd0{s}.is.autonavi.com/appmaptile?style=8&x={x}&y={y}&z={z}',
+        BASEMAP_SUBDOMAINS: '1,2,3,4',
+        BASEMAP_CRS: 'gcj02',
+      }).BASEMAP_CRS,
+    ).toBe('gcj02');
   });
 
   it('takes a service area, China by default', () => {
@@ -67,8 +87,21 @@ describe('configuration', () => {
   });
 
   it('reads numbers as the code uses them: fractions of an hour and of the demo city, whole ports and seeds', () => {
-    expect(loadConfig({ SESSION_HOURS: '1.5', GRIDMAP_DEMO_SIZE: '0.5', PORT: ' 8080 ', GRIDMAP_DEMO_SEED: '4294967295', DISPATCH_TIMEOUT_SECONDS: '86400' }))
-      .toMatchObject({ SESSION_HOURS: 1.5, GRIDMAP_DEMO_SIZE: 0.5, PORT: 8080, GRIDMAP_DEMO_SEED: 4294967295, DISPATCH_TIMEOUT_SECONDS: 86400 });
+    expect(
+      loadConfig({
+        SESSION_HOURS: '1.5',
+        GRIDMAP_DEMO_SIZE: '0.5',
+        PORT: ' 8080 ',
+        GRIDMAP_DEMO_SEED: '4294967295',
+        DISPATCH_TIMEOUT_SECONDS: '86400',
+      }),
+    ).toMatchObject({
+      SESSION_HOURS: 1.5,
+      GRIDMAP_DEMO_SIZE: 0.5,
+      PORT: 8080,
+      GRIDMAP_DEMO_SEED: 4294967295,
+      DISPATCH_TIMEOUT_SECONDS: 86400,
+    });
   });
 
   it('reads TRUST_PROXY as express means it: a hop count, true/false, or addresses', () => {

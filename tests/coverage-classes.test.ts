@@ -9,7 +9,8 @@ function classByLabel(labels: string[], written: string): number[] {
   const value = number(written);
   return labels.flatMap((label, i) => {
     const [, op, a, b] = /^(<|≥)? ?([\d.]+%?)(?: – ([\d.]+%?))?$/.exec(label)!;
-    const holds = op === '<' ? value < number(a) : op === '≥' ? value >= number(a) : b ? value >= number(a) && value <= number(b) : value === number(a);
+    const holds =
+      op === '<' ? value < number(a) : op === '≥' ? value >= number(a) : b ? value >= number(a) && value <= number(b) : value === number(a);
     return holds ? [i] : [];
   });
 }
@@ -24,20 +25,28 @@ function colourOf(expression: unknown, value: number | null): string {
     const [op, ...args] = e as [string, ...unknown[]];
     const n = (i: number) => evaluate(args[i]) as number;
     switch (op) {
-      case 'get': return value;
-      case 'typeof': return value === null ? 'null' : typeof evaluate(args[0]);
-      case '==': return evaluate(args[0]) === evaluate(args[1]);
-      case 'case': return evaluate(args[0]) ? evaluate(args[1]) : evaluate(args[2]);
-      case '*': return n(0) * n(1);
-      case '/': return n(0) / n(1);
-      case 'round': return n(0) < 0 ? -Math.round(-n(0)) : Math.round(n(0));
+      case 'get':
+        return value;
+      case 'typeof':
+        return value === null ? 'null' : typeof evaluate(args[0]);
+      case '==':
+        return evaluate(args[0]) === evaluate(args[1]);
+      case 'case':
+        return evaluate(args[0]) ? evaluate(args[1]) : evaluate(args[2]);
+      case '*':
+        return n(0) * n(1);
+      case '/':
+        return n(0) / n(1);
+      case 'round':
+        return n(0) < 0 ? -Math.round(-n(0)) : Math.round(n(0));
       case 'step': {
         const input = n(0);
         let output = args[1];
         for (let i = 2; i < args.length; i += 2) if (input >= (args[i] as number)) output = args[i + 1];
         return output;
       }
-      default: throw new Error(`no ${op} here`);
+      default:
+        throw new Error(`no ${op} here`);
     }
   };
   return evaluate(expression) as string;
@@ -64,7 +73,11 @@ describe('the coverage legend’s classes', () => {
   it('puts no break between figures that read the same, however close their raw values', () => {
     // 22.56 % and 22.6 % both read 22.6 %; 39.96 % and 40.04 % both read 40.0 %
     const classes = classify([0.2256, 0.226, 0.3996, 0.4004, 0.5], 'percent', RAMP);
-    expect(classes.map((c) => [c.from, c.to])).toEqual([[0.226, 0.4], [0.4, 0.5], [0.5, 0.5]]);
+    expect(classes.map((c) => [c.from, c.to])).toEqual([
+      [0.226, 0.4],
+      [0.4, 0.5],
+      [0.5, 0.5],
+    ]);
     expect(classes.map((_, i) => classLabel('percent', classes, i))).toEqual(['< 40%', '40% – 49.9%', '≥ 50%']);
   });
 
@@ -73,13 +86,19 @@ describe('the coverage legend’s classes', () => {
     expect(classify([4.04, 4.06, 5.5, 9.96, 12], 'per100', RAMP).map((c) => c.from)).toEqual([4, 4.1, 5, 10, 12]);
     const days = classify([1.25, 1.3, 1.34, 2], 'days', RAMP);
     // 1.25 and 1.3 read 1.3, as does 1.34: one class for the three
-    expect(days.map((c) => [c.from, c.to])).toEqual([[1.3, 2], [2, 2]]);
+    expect(days.map((c) => [c.from, c.to])).toEqual([
+      [1.3, 2],
+      [2, 2],
+    ]);
     expect(days.map((_, i) => classLabel('days', days, i))).toEqual(['< 2', '≥ 2']);
   });
 
   it('keeps a lone different figure out of a run of equal ones', () => {
     const classes = classify([...Array(9).fill(0.5), 0.9], 'percent', RAMP);
-    expect(classes.map((c) => [c.from, c.to])).toEqual([[0.5, 0.9], [0.9, 0.9]]);
+    expect(classes.map((c) => [c.from, c.to])).toEqual([
+      [0.5, 0.9],
+      [0.9, 0.9],
+    ]);
   });
 
   it('colours a rate every area shares by where it sits, anything else shared in the middle', () => {

@@ -15,35 +15,51 @@ let test: TestDatabase;
 const as: Record<string, Express> = {};
 const db = () => test.database.db;
 type Properties = Record<string, number | string | null>;
-interface Collection { features: { id: number; properties: Properties; geometry: { type: string } }[]; numberReturned: number; households?: number }
+interface Collection {
+  features: { id: number; properties: Properties; geometry: { type: string } }[];
+  numberReturned: number;
+  households?: number;
+}
 
 /** The fixture: a community far east of the demo city, two grids, four buildings, four members, four issues. */
-const LON = 110.2, LAT = 36.6;
+const LON = 110.2,
+  LAT = 36.6;
 const square = (lon: number, lat: number, half: number) =>
   `POLYGON((${lon - half} ${lat - half}, ${lon + half} ${lat - half}, ${lon + half} ${lat + half}, ${lon - half} ${lat + half}, ${lon - half} ${lat - half}))`;
 let fixture: { community: number; g1: number; g2: number; b3: number };
 
 async function buildFixture() {
   await sql`insert into streets (code, name, district_code) values ('610602099', '测试街道', '610602')`.execute(db());
-  const { rows: [{ id: community }] } = await sql<{ id: number }>`
+  const {
+    rows: [{ id: community }],
+  } = await sql<{ id: number }>`
     insert into communities (code, name, street_code, staff_count, geom)
     values ('610602099001', '测试社区', '610602099', 19, ST_Multi(ST_GeomFromText(${`POLYGON((${LON} ${LAT}, ${LON + 0.02} ${LAT}, ${LON + 0.02} ${LAT + 0.02}, ${LON} ${LAT + 0.02}, ${LON} ${LAT}))`}, 4326)))
     returning id`.execute(db());
-  const grid = async (n: number, west: number) => (await sql<{ id: number }>`
+  const grid = async (n: number, west: number) =>
+    (
+      await sql<{ id: number }>`
     insert into grids (community_id, code, name, geom)
     values (${community}, ${`610602099001${String(n).padStart(3, '0')}`}, ${`网格${n}`},
             ST_GeomFromText(${`POLYGON((${west} ${LAT}, ${west + 0.01} ${LAT}, ${west + 0.01} ${LAT + 0.02}, ${west} ${LAT + 0.02}, ${west} ${LAT}))`}, 4326))
-    returning id`.execute(db())).rows[0].id;
+    returning id`.execute(db())
+    ).rows[0].id;
   const g1 = await grid(1, LON);
   const g2 = await grid(2, LON + 0.01);
-  const building = async (lon: number, lat: number, kind: string, households: number, residents: number, group: boolean) => (await sql<{ id: number }>`
+  const building = async (lon: number, lat: number, kind: string, households: number, residents: number, group: boolean) =>
+    (
+      await sql<{ id: number }>`
     insert into buildings (name, kind, households, residents, has_party_group, geom)
-    values ('楼', ${kind}, ${households}, ${residents}, ${group}, ST_GeomFromText(${square(lon, lat, 0.0001)}, 4326)) returning id`.execute(db())).rows[0].id;
+    values ('楼', ${kind}, ${households}, ${residents}, ${group}, ST_GeomFromText(${square(lon, lat, 0.0001)}, 4326)) returning id`.execute(
+        db(),
+      )
+    ).rows[0].id;
   await building(LON + 0.003, LAT + 0.005, 'residential', 100, 250, true); // B1, G1
   await building(LON + 0.007, LAT + 0.005, 'residential', 200, 500, false); // B2, G1: ~340 m east of B1
   const b3 = await building(LON + 0.015, LAT + 0.005, 'residential', 50, 120, true); // B3, G2: ~1 km east of B1
   await building(LON + 0.017, LAT + 0.012, 'shop', 0, 0, false); // B4, G2
-  const member = (lon: number, lat: number, category: string, volunteer: boolean, availability: string, central: boolean) => sql`
+  const member = (lon: number, lat: number, category: string, volunteer: boolean, availability: string, central: boolean) =>
+    sql`
     insert into members (name, category, is_volunteer, skills, availability, is_central_household, geom)
     values ('党员', ${category}, ${volunteer}, ${volunteer ? sql`'{elder_care}'::text[]` : sql`'{}'::text[]`}, ${availability}, ${central},
             ST_SetSRID(ST_MakePoint(${lon}, ${lat}), 4326))`.execute(db());
@@ -51,12 +67,15 @@ async function buildFixture() {
   await member(LON + 0.007, LAT + 0.005, 'in_service', false, 'available', true); // in B2
   await member(LON + 0.015, LAT + 0.005, 'floating', true, 'off_duty', false); // in B3, off duty
   await member(LON + 0.015, LAT + 0.005, 'resident', false, 'available', false); // in B3
-  const issue = (lon: number, status: string, reportedDaysAgo: number, closedAfterDays?: number) => sql`
+  const issue = (lon: number, status: string, reportedDaysAgo: number, closedAfterDays?: number) =>
+    sql`
     insert into issues (title, category, status, geom, reported_at, resolved_at, closed_at)
     values ('问题', 'other', ${status}, ST_SetSRID(ST_MakePoint(${lon}, ${LAT + 0.01}), 4326),
             now() - make_interval(days => ${reportedDaysAgo}),
             ${closedAfterDays === undefined ? null : sql`now() - make_interval(days => ${reportedDaysAgo}) + make_interval(days => ${closedAfterDays})`},
-            ${closedAfterDays === undefined ? null : sql`now() - make_interval(days => ${reportedDaysAgo}) + make_interval(days => ${closedAfterDays})`})`.execute(db());
+            ${closedAfterDays === undefined ? null : sql`now() - make_interval(days => ${reportedDaysAgo}) + make_interval(days => ${closedAfterDays})`})`.execute(
+      db(),
+    );
   await issue(LON + 0.002, 'reported', 30); // G1, open and overdue
   await issue(LON + 0.004, 'closed', 20, 2); // G1, closed in 2 days
   await issue(LON + 0.012, 'rejected', 20); // G2
@@ -74,7 +93,8 @@ const byId = (c: Collection) => new Map(c.features.map((f) => [f.id, f.propertie
 beforeAll(async () => {
   test = await openTestDatabase();
   await buildFixture();
-  for (const user of ['admin', 'leader', 'planner', 'dispatcher', 'gridworker', 'volunteer', 'resident']) as[user] = await testApp(test.database, { as: user });
+  for (const user of ['admin', 'leader', 'planner', 'dispatcher', 'gridworker', 'volunteer', 'resident'])
+    as[user] = await testApp(test.database, { as: user });
   as.anonymous = await testApp(test.database, { as: null });
 }, 120_000);
 
@@ -87,22 +107,56 @@ describe('the hand-built fixture', () => {
     const grids = byId(await get(as.admin, `/api/v1/coverage/grids?community=${fixture.community}`));
     expect(grids.size).toBe(2);
     expect(grids.get(fixture.g1)).toMatchObject({
-      households: 300, residents: 750, buildings: 2, residential_buildings: 2, party_group_buildings: 1, party_group_share: 0.5,
-      members: 2, members_retired: 1, members_in_service: 1, members_floating: 0, members_resident: 0,
-      volunteers: 1, volunteers_available: 1, central_households: 1,
-      members_per_100_households: 0.67, volunteers_per_100_households: 0.33,
+      households: 300,
+      residents: 750,
+      buildings: 2,
+      residential_buildings: 2,
+      party_group_buildings: 1,
+      party_group_share: 0.5,
+      members: 2,
+      members_retired: 1,
+      members_in_service: 1,
+      members_floating: 0,
+      members_resident: 0,
+      volunteers: 1,
+      volunteers_available: 1,
+      central_households: 1,
+      members_per_100_households: 0.67,
+      volunteers_per_100_households: 0.33,
       // B2 lies ~340 m from the volunteer in B1: both within 500 m
-      households_reached: 300, volunteer_reach: 1,
-      open_issues: 1, overdue_issues: 1, closed_issues: 1, closure_rate: 0.5, median_days_to_close: 2,
-      household_band: 'within', band_min: 300, band_max: 500,
+      households_reached: 300,
+      volunteer_reach: 1,
+      open_issues: 1,
+      overdue_issues: 1,
+      closed_issues: 1,
+      closure_rate: 0.5,
+      median_days_to_close: 2,
+      household_band: 'within',
+      band_min: 300,
+      band_max: 500,
     });
     expect(grids.get(fixture.g2)).toMatchObject({
-      households: 50, residents: 120, buildings: 2, residential_buildings: 1, party_group_buildings: 1, party_group_share: 1,
-      members: 2, members_floating: 1, members_resident: 1, volunteers: 1, volunteers_available: 0,
-      members_per_100_households: 4, volunteers_per_100_households: 2,
+      households: 50,
+      residents: 120,
+      buildings: 2,
+      residential_buildings: 1,
+      party_group_buildings: 1,
+      party_group_share: 1,
+      members: 2,
+      members_floating: 1,
+      members_resident: 1,
+      volunteers: 1,
+      volunteers_available: 0,
+      members_per_100_households: 4,
+      volunteers_per_100_households: 2,
       // its only volunteer is off duty and B1's is a kilometre away
-      households_reached: 0, volunteer_reach: 0,
-      open_issues: 0, overdue_issues: 0, closed_issues: 1, closure_rate: 1, median_days_to_close: 4,
+      households_reached: 0,
+      volunteer_reach: 0,
+      open_issues: 0,
+      overdue_issues: 0,
+      closed_issues: 1,
+      closure_rate: 1,
+      median_days_to_close: 4,
       household_band: 'below',
     });
   });
@@ -110,11 +164,29 @@ describe('the hand-built fixture', () => {
   it('counts the community, with the staffing standard and the balance of its grids', async () => {
     const [community] = (await get(as.admin, `/api/v1/coverage/communities?street=610602099`)).features;
     expect(community.properties).toMatchObject({
-      households: 350, residents: 870, members: 4, volunteers: 2, households_reached: 300, volunteer_reach: 0.8571,
-      party_group_share: 0.6667, open_issues: 1, closed_issues: 2, closure_rate: 0.6667, median_days_to_close: 3,
+      households: 350,
+      residents: 870,
+      members: 4,
+      volunteers: 2,
+      households_reached: 300,
+      volunteer_reach: 0.8571,
+      party_group_share: 0.6667,
+      open_issues: 1,
+      closed_issues: 2,
+      closure_rate: 0.6667,
+      median_days_to_close: 3,
       // 350 households stand for 1,167 people (the band's 3,000 to 10,000): the base 20–25, and 19 in post
-      people_served: 1167, staff_required_min: 20, staff_required_max: 25, staff_count: 19, staffing: 'short',
-      grids: 2, grid_households_lowest: 50, grid_households_highest: 300, grid_households_stddev: 125, grids_below_band: 1, grids_above_band: 0,
+      people_served: 1167,
+      staff_required_min: 20,
+      staff_required_max: 25,
+      staff_count: 19,
+      staffing: 'short',
+      grids: 2,
+      grid_households_lowest: 50,
+      grid_households_highest: 300,
+      grid_households_stddev: 125,
+      grids_below_band: 1,
+      grids_above_band: 0,
     });
   });
 
@@ -128,7 +200,9 @@ describe('the hand-built fixture', () => {
     expect(gaps.features.map((f) => f.id)).toEqual([fixture.b3]);
     expect(gaps.households).toBe(50);
     // 0.012° of longitude at 36.605° N: about a kilometre
-    const { rows: [{ exact }] } = await sql<{ exact: number }>`
+    const {
+      rows: [{ exact }],
+    } = await sql<{ exact: number }>`
       select ST_Distance(ST_SetSRID(ST_MakePoint(${LON + 0.003}, ${LAT + 0.005}), 4326)::geography, ST_PointOnSurface(geom)::geography) as exact
       from buildings where id = ${fixture.b3}`.execute(db());
     expect(exact).toBeGreaterThan(1050);
@@ -141,23 +215,37 @@ describe('the hand-built fixture', () => {
 
   it('counts a change at once', async () => {
     await sql`update communities set staff_count = 30 where id = ${fixture.community}`.execute(db());
-    await sql`update members set availability = 'available' where category = 'floating' and ST_DWithin(geom, ST_SetSRID(ST_MakePoint(${LON + 0.015}, ${LAT + 0.005}), 4326), 0.0001)`.execute(db());
+    await sql`update members set availability = 'available' where category = 'floating' and ST_DWithin(geom, ST_SetSRID(ST_MakePoint(${LON + 0.015}, ${LAT + 0.005}), 4326), 0.0001)`.execute(
+      db(),
+    );
     const [community] = (await get(as.admin, `/api/v1/coverage/communities?street=610602099`)).features;
     expect(community.properties).toMatchObject({ staffing: 'over', households_reached: 350, volunteer_reach: 1 });
     expect((await get(as.admin, `/api/v1/coverage/gaps?community=${fixture.community}`)).features).toEqual([]);
   });
 });
 
-describe('a community\'s band and staff', () => {
+describe("a community's band and staff", () => {
   it('are edited like any property, a band upside down refused naming its field', async () => {
-    const { rows: [{ version }] } = await sql<{ version: number }>`select version from communities where id = ${fixture.community}`.execute(db());
-    const wrong = await request(as.admin).patch(`/api/v1/communities/${fixture.community}`).set('If-Match', `"${version}"`)
+    const {
+      rows: [{ version }],
+    } = await sql<{ version: number }>`select version from communities where id = ${fixture.community}`.execute(db());
+    const wrong = await request(as.admin)
+      .patch(`/api/v1/communities/${fixture.community}`)
+      .set('If-Match', `"${version}"`)
       .send({ properties: { grid_households_min: 400, grid_households_max: 200 } });
     expect(wrong.status).toBe(422);
     expect(wrong.body.field).toBe('grid_households_max');
-    expect((await request(as.admin).patch(`/api/v1/communities/${fixture.community}`).set('If-Match', `"${version}"`)
-      .send({ properties: { staff_count: -1 } })).body.field).toBe('properties.staff_count');
-    const res = await request(as.admin).patch(`/api/v1/communities/${fixture.community}`).set('If-Match', `"${version}"`)
+    expect(
+      (
+        await request(as.admin)
+          .patch(`/api/v1/communities/${fixture.community}`)
+          .set('If-Match', `"${version}"`)
+          .send({ properties: { staff_count: -1 } })
+      ).body.field,
+    ).toBe('properties.staff_count');
+    const res = await request(as.admin)
+      .patch(`/api/v1/communities/${fixture.community}`)
+      .set('If-Match', `"${version}"`)
       .send({ properties: { grid_households_min: 40, grid_households_max: 250 } });
     expect(res.status, res.text).toBe(200);
     const grids = byId(await get(as.admin, `/api/v1/coverage/grids?community=${fixture.community}`));
@@ -167,8 +255,11 @@ describe('a community\'s band and staff', () => {
 });
 
 describe('the staffing standard', () => {
-  const standard = async (households: number, residents: number) => (await sql<{ people_served: number; required_min: number; required_max: number }>`
-    select people_served::int, required_min, required_max from staffing_standard(${households}::bigint, ${residents}::bigint)`.execute(db())).rows[0];
+  const standard = async (households: number, residents: number) =>
+    (
+      await sql<{ people_served: number; required_min: number; required_max: number }>`
+    select people_served::int, required_min, required_max from staffing_standard(${households}::bigint, ${residents}::bigint)`.execute(db())
+    ).rows[0];
 
   it('is 20–25 up to 3,000 households or 10,000 people, and 2 more for every further 1,000–1,500 people', async () => {
     expect(await standard(2999, 9000)).toEqual({ people_served: 9997, required_min: 20, required_max: 25 });
@@ -237,15 +328,34 @@ describe('the demo city against independent SQL', () => {
       const mid = (sorted.length - 1) / 2;
       return (sorted[Math.floor(mid)] + sorted[Math.ceil(mid)]) / 2;
     };
-    return new Map(rows.map((r) => {
-      const days = closed.filter((c) => c.area === r.area).map((c) => c.days);
-      return [r.area, { ...r, median_days_to_close: days.length ? median(days) : null }];
-    }));
+    return new Map(
+      rows.map((r) => {
+        const days = closed.filter((c) => c.area === r.area).map((c) => c.days);
+        return [r.area, { ...r, median_days_to_close: days.length ? median(days) : null }];
+      }),
+    );
   }
 
   function compare(api: Collection, expected: Map<number, Properties>) {
-    const COUNTS = ['households', 'residents', 'buildings', 'residential_buildings', 'party_group_buildings', 'households_reached',
-      'members', 'members_retired', 'members_in_service', 'members_floating', 'members_resident', 'volunteers', 'volunteers_available', 'central_households', 'open_issues', 'overdue_issues', 'closed_issues'];
+    const COUNTS = [
+      'households',
+      'residents',
+      'buildings',
+      'residential_buildings',
+      'party_group_buildings',
+      'households_reached',
+      'members',
+      'members_retired',
+      'members_in_service',
+      'members_floating',
+      'members_resident',
+      'volunteers',
+      'volunteers_available',
+      'central_households',
+      'open_issues',
+      'overdue_issues',
+      'closed_issues',
+    ];
     expect(api.features.length).toBeGreaterThan(0);
     for (const { id, properties: p } of api.features) {
       const e = expected.get(id)!;
@@ -279,7 +389,9 @@ describe('the demo city against independent SQL', () => {
   });
 
   it('finds the same gaps as brute force, with the same distances', async () => {
-    const { rows: communities } = await sql<{ id: number }>`select id from communities where code like '6106020%' order by id`.execute(db());
+    const { rows: communities } = await sql<{ id: number }>`select id from communities where code like '6106020%' order by id`.execute(
+      db(),
+    );
     let total = 0;
     for (const { id } of communities) {
       const gaps = await get(as.admin, `/api/v1/coverage/gaps?community=${id}&reach_m=${REACH}`);
@@ -300,14 +412,18 @@ describe('the demo city against independent SQL', () => {
 
 describe('who sees what', () => {
   it('gives a leader the areas of its street only, and distances to the nearest 100 m', async () => {
-    const { rows: [{ street, outside }] } = await sql<{ street: string; outside: number }>`
+    const {
+      rows: [{ street, outside }],
+    } = await sql<{ street: string; outside: number }>`
       select scope_street_code as street, (select min(id) from communities where street_code <> u.scope_street_code) as outside
       from users u where username = 'leader'`.execute(db());
     const mine = await get(as.leader, '/api/v1/coverage/communities');
     expect(mine.features.length).toBeGreaterThan(0);
     expect(mine.features.every((f) => f.properties.street_code === street)).toBe(true);
     expect((await get(as.leader, `/api/v1/coverage/grids?community=${outside}`)).features).toEqual([]);
-    const { rows: [{ id }] } = await sql<{ id: number }>`select min(id) as id from communities where street_code = ${street}`.execute(db());
+    const {
+      rows: [{ id }],
+    } = await sql<{ id: number }>`select min(id) as id from communities where street_code = ${street}`.execute(db());
     const gaps = await get(as.leader, `/api/v1/coverage/gaps?community=${id}&reach_m=100`);
     expect(gaps.features.length).toBeGreaterThan(0);
     for (const f of gaps.features) expect(Number(f.properties.nearest_volunteer_m) % 100).toBe(0);
@@ -316,7 +432,9 @@ describe('who sees what', () => {
   it('takes reach and distances to the centre of a volunteer’s hexagon from those who may not see where it is', async () => {
     // a volunteer about 190 m from its cell's centre, in an estate of its own; a building 50 m further out
     const at = { lon: LON + 0.1, lat: LAT + 0.01 };
-    const { rows: [p] } = await sql<{ vlon: number; vlat: number; blon: number; blat: number; to_centre: number }>`
+    const {
+      rows: [p],
+    } = await sql<{ vlon: number; vlat: number; blon: number; blat: number; to_centre: number }>`
       with cell as (
         select h.geom from ST_HexagonGrid(300, ST_Transform(ST_SetSRID(ST_MakePoint(${at.lon}, ${at.lat}), 4326), 3857)) h
         where ST_Intersects(h.geom, ST_Transform(ST_SetSRID(ST_MakePoint(${at.lon}, ${at.lat}), 4326), 3857))),
@@ -327,16 +445,22 @@ describe('who sees what', () => {
       from pts`.execute(db());
     expect(p.to_centre).toBeGreaterThan(200);
     await sql`insert into streets (code, name, district_code) values ('610602098', '隐私街道', '610602')`.execute(db());
-    const { rows: [{ id: community }] } = await sql<{ id: number }>`
+    const {
+      rows: [{ id: community }],
+    } = await sql<{ id: number }>`
       insert into communities (code, name, street_code, geom)
       values ('610602098001', '隐私社区', '610602098', ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(${at.lon}, ${at.lat}), 4326), 0.01)))
       returning id`.execute(db());
-    const { rows: [{ id: building }] } = await sql<{ id: number }>`
+    const {
+      rows: [{ id: building }],
+    } = await sql<{ id: number }>`
       insert into buildings (name, households, residents, geom)
       values ('探测楼', 1, 1, ST_Buffer(ST_SetSRID(ST_MakePoint(${p.blon}, ${p.blat}), 4326), 0.00001, 2)) returning id`.execute(db());
     await sql`insert into members (name, category, is_volunteer, availability, geom)
               values ('志愿者', 'resident', true, 'available', ST_SetSRID(ST_MakePoint(${p.vlon}, ${p.vlat}), 4326))`.execute(db());
-    await sql`insert into users (username, password_hash, role, scope_street_code) values ('privacy_leader', 'x', 'leader', '610602098')`.execute(db());
+    await sql`insert into users (username, password_hash, role, scope_street_code) values ('privacy_leader', 'x', 'leader', '610602098')`.execute(
+      db(),
+    );
     const leader = await testApp(test.database, { as: 'privacy_leader' });
     // the volunteer is 50 m from the building: the admin finds it reached; the leader measures to the cell's centre
     const reachedAs = async (app: Express, reach: number) =>
@@ -353,8 +477,15 @@ describe('who sees what', () => {
     // its one member lives in one home: the leader gets no member figure of the community, as of a building
     const figures = async (app: Express) => (await get(app, '/api/v1/coverage/communities?street=610602098')).features[0].properties;
     expect(await figures(as.admin)).toMatchObject({ members: 1, volunteers: 1, volunteers_available: 1, members_resident: 1 });
-    expect(await figures(leader)).toMatchObject({ members: null, members_resident: null, volunteers: null, volunteers_available: null,
-      members_per_100_households: null, volunteers_per_100_households: null, central_households: null });
+    expect(await figures(leader)).toMatchObject({
+      members: null,
+      members_resident: null,
+      volunteers: null,
+      volunteers_available: null,
+      members_per_100_households: null,
+      volunteers_per_100_households: null,
+      central_households: null,
+    });
     // nor does the community's tree count them for it
     const treeCounts = async (app: Express) => (await request(app).get(`/api/v1/communities/${community}/tree`).expect(200)).body.counts;
     expect(await treeCounts(as.admin)).toMatchObject({ members: 1, volunteers: 1, households: 1 });
@@ -364,21 +495,29 @@ describe('who sees what', () => {
     for (const dx of [0.002, 0.004]) {
       await sql`insert into buildings (name, households, residents, geom)
                 values ('楼', 10, 20, ST_Buffer(ST_SetSRID(ST_MakePoint(${at.lon + dx}, ${at.lat}), 4326), 0.0001, 2))`.execute(db());
-      await sql`insert into members (name, category, geom) values ('党员', 'retired', ST_SetSRID(ST_MakePoint(${at.lon + dx}, ${at.lat}), 4326))`.execute(db());
+      await sql`insert into members (name, category, geom) values ('党员', 'retired', ST_SetSRID(ST_MakePoint(${at.lon + dx}, ${at.lat}), 4326))`.execute(
+        db(),
+      );
     }
     expect(await figures(leader)).toMatchObject({ members: 3, members_retired: 2, volunteers: 1, volunteers_per_100_households: 4.76 });
     expect(await treeCounts(leader)).toMatchObject({ members: 3, retired: 2, volunteers: 1 });
   });
 
   it('gives a distance to the decimetre only where the viewer may see where the volunteer is', async () => {
-    const { rows: [{ grid, community }] } = await sql<{ grid: number; community: number }>`
-      select u.scope_grid_id as grid, g.community_id as community from users u join grids g on g.id = u.scope_grid_id where username = 'gridworker'`.execute(db());
+    const {
+      rows: [{ grid, community }],
+    } = await sql<{ grid: number; community: number }>`
+      select u.scope_grid_id as grid, g.community_id as community from users u join grids g on g.id = u.scope_grid_id where username = 'gridworker'`.execute(
+      db(),
+    );
     const gaps = await get(as.gridworker, `/api/v1/coverage/gaps?community=${community}&reach_m=100`);
     expect(gaps.features.length).toBeGreaterThan(0);
     let exact = 0;
     for (const f of gaps.features) {
       // its own grid's volunteers where they are; the others at the centre of their hexagon (ST_HexagonGrid's cell)
-      const { rows: [nearest] } = await sql<{ grid_id: number | null; metres: number }>`
+      const {
+        rows: [nearest],
+      } = await sql<{ grid_id: number | null; metres: number }>`
         select v.grid_id, ST_Distance(case when v.grid_id = ${grid} then p.at else (
                  select ST_Transform(ST_Centroid(h.geom), 4326) from ST_HexagonGrid(300, ST_Transform(p.at, 3857)) h
                  where ST_Intersects(h.geom, ST_Transform(p.at, 3857)) limit 1) end::geography, ST_PointOnSurface(b.geom)::geography) as metres
@@ -397,7 +536,12 @@ describe('who sees what', () => {
 
   it('counts only volunteers for a dispatcher, who reads no other member', async () => {
     const [grid] = (await get(as.dispatcher, '/api/v1/coverage/grids')).features;
-    expect(grid.properties).toMatchObject({ members: null, members_in_service: null, central_households: null, members_per_100_households: null });
+    expect(grid.properties).toMatchObject({
+      members: null,
+      members_in_service: null,
+      central_households: null,
+      members_per_100_households: null,
+    });
     expect(grid.properties.volunteers).toBeGreaterThan(0);
   });
 
@@ -405,7 +549,8 @@ describe('who sees what', () => {
     expect((await request(as.volunteer).get('/api/v1/coverage/grids')).status).toBe(403);
     expect((await request(as.resident).get('/api/v1/coverage/communities')).status).toBe(403);
     expect((await request(as.anonymous).get('/api/v1/coverage/gaps?community=1')).status).toBe(401);
-    for (const user of ['planner', 'dispatcher', 'gridworker']) expect((await request(as[user]).get('/api/v1/coverage/communities')).status).toBe(200);
+    for (const user of ['planner', 'dispatcher', 'gridworker'])
+      expect((await request(as[user]).get('/api/v1/coverage/communities')).status).toBe(200);
   });
 });
 

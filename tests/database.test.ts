@@ -32,7 +32,12 @@ describe(`the ${mode} database through Kysely`, () => {
     for (let id = 1; id <= 7; id++) {
       const outcome = await sql<{ empty: boolean }>`
         select ST_IsEmpty(ST_Difference(c.geom, (select ST_Union(geom) from grids where community_id = c.id))) as empty
-        from communities c where c.id = ${id}`.execute(test.database.db).then((r) => r.rows.length, () => 'failed');
+        from communities c where c.id = ${id}`
+        .execute(test.database.db)
+        .then(
+          (r) => r.rows.length,
+          () => 'failed',
+        );
       expect([1, 'failed']).toContain(outcome);
     }
   });
@@ -43,12 +48,15 @@ describe(`the ${mode} database through Kysely`, () => {
     await sql`insert into counter values (0)`.execute(test.database.db);
     await Promise.all(
       Array.from({ length: 5 }, () =>
-        test.database.db.transaction().setIsolationLevel('serializable').execute(async (trx) => {
-          await sql`lock table counter in exclusive mode`.execute(trx);
-          const { rows } = await sql<{ n: number }>`select n from counter`.execute(trx);
-          await new Promise((resolve) => setTimeout(resolve, 20));
-          await sql`update counter set n = ${rows[0].n + 1}`.execute(trx);
-        }),
+        test.database.db
+          .transaction()
+          .setIsolationLevel('serializable')
+          .execute(async (trx) => {
+            await sql`lock table counter in exclusive mode`.execute(trx);
+            const { rows } = await sql<{ n: number }>`select n from counter`.execute(trx);
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            await sql`update counter set n = ${rows[0].n + 1}`.execute(trx);
+          }),
       ),
     );
     expect((await sql<{ n: number }>`select n from counter`.execute(test.database.db)).rows[0].n).toBe(5);

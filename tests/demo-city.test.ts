@@ -59,15 +59,32 @@ describe('demo city in PostGIS', () => {
       (select count(*) from members)::int as members, (select count(*) from units)::int as units,
       (select count(*) from issues)::int as issues`);
     expect(counts).toEqual({
-      streets: city.streets.length, communities: city.communities.length, grids: city.grids.length,
-      buildings: city.buildings.length, members: city.members.length, units: city.units.length, issues: city.issues.length,
+      streets: city.streets.length,
+      communities: city.communities.length,
+      grids: city.grids.length,
+      buildings: city.buildings.length,
+      members: city.members.length,
+      units: city.units.length,
+      issues: city.issues.length,
     });
   });
 
   it('refuses an invalid footprint (every stored geometry is valid)', async () => {
-    const bowTie = JSON.stringify({ type: 'Polygon', coordinates: [[[109.49, 36.59], [109.491, 36.591], [109.491, 36.59], [109.49, 36.591], [109.49, 36.59]]] });
-    await expect(sql`insert into buildings (name, geom) values ('bow tie', ST_SetSRID(ST_GeomFromGeoJSON(${bowTie}), 4326))`
-      .execute(test.database.db)).rejects.toThrow(/buildings_geom_check/);
+    const bowTie = JSON.stringify({
+      type: 'Polygon',
+      coordinates: [
+        [
+          [109.49, 36.59],
+          [109.491, 36.591],
+          [109.491, 36.59],
+          [109.49, 36.591],
+          [109.49, 36.59],
+        ],
+      ],
+    });
+    await expect(
+      sql`insert into buildings (name, geom) values ('bow tie', ST_SetSRID(ST_GeomFromGeoJSON(${bowTie}), 4326))`.execute(test.database.db),
+    ).rejects.toThrow(/buildings_geom_check/);
   });
 
   it('keeps every grid inside its community', async () => {

@@ -31,7 +31,7 @@ const SKILLS = ['elder_care', 'disability', 'hardship', 'employment', 'medical',
 /** A small seeded generator: the same points on every run and in both modes. */
 function random(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32;
 }
 
 async function bruteForce(lon: number, lat: number, k: number, skills: string[] = [], radius?: number) {
@@ -54,7 +54,8 @@ async function volunteerAccount(memberId: number) {
 }
 
 async function newIssue(lon: number, lat: number, title = 'An elderly resident fell') {
-  const res = await request(admin).post('/api/v1/issues')
+  const res = await request(admin)
+    .post('/api/v1/issues')
     .send({ type: 'Feature', geometry: { type: 'Point', coordinates: [lon, lat] }, properties: { title, category: 'elder_care' } });
   expect(res.status).toBe(201);
   return res.body.id as number;
@@ -63,15 +64,21 @@ async function newIssue(lon: number, lat: number, title = 'An elderly resident f
 beforeAll(async () => {
   test = await openTestDatabase();
   const db = test.database.db;
-  ({ rows: [extent] } = await sql<typeof extent>`
+  ({
+    rows: [extent],
+  } = await sql<typeof extent>`
     select ST_XMin(e) as xmin, ST_YMin(e) as ymin, ST_XMax(e) as xmax, ST_YMax(e) as ymax
     from (select ST_Extent(geom)::geometry as e from communities) s`.execute(db));
   // 3,000 volunteers: a fifth off duty, one to four skills each, every seventh reporting where it is now
   const rnd = random(42);
   const at = () => [extent.xmin + rnd() * (extent.xmax - extent.xmin), extent.ymin + rnd() * (extent.ymax - extent.ymin)];
   const volunteers = Array.from({ length: 3000 }, (_, n) => ({
-    name: `Volunteer ${n}`, phone: `139${String(n).padStart(8, '0')}`, home: at(), now: n % 7 === 0 ? at() : null,
-    skills: SKILLS.filter((_, i) => i === n % 10 || rnd() < 0.15), availability: rnd() < 0.2 ? 'off_duty' : 'available',
+    name: `Volunteer ${n}`,
+    phone: `139${String(n).padStart(8, '0')}`,
+    home: at(),
+    now: n % 7 === 0 ? at() : null,
+    skills: SKILLS.filter((_, i) => i === n % 10 || rnd() < 0.15),
+    availability: rnd() < 0.2 ? 'off_duty' : 'available',
   }));
   await sql`
     insert into members (name, phone, category, geom, is_volunteer, skills, availability, current_point, current_point_at)
@@ -85,7 +92,9 @@ beforeAll(async () => {
   ({ rows: streetPoints } = await sql<[number, number]>`
     select json_build_array(ST_X(p.geom), ST_Y(p.geom)) as p from ST_Dump(ST_GeneratePoints(
       (select ST_Union(geom) from communities where street_code = (select scope_street_code from users where username = 'dispatcher')),
-      40, 7)) p`.execute(db).then(({ rows }) => ({ rows: rows.map((r) => (r as unknown as { p: [number, number] }).p) })));
+      40, 7)) p`
+    .execute(db)
+    .then(({ rows }) => ({ rows: rows.map((r) => (r as unknown as { p: [number, number] }).p) })));
   admin = await testApp(test.database);
   dispatcher = await testApp(test.database, { as: 'dispatcher' });
 }, 120_000);
@@ -109,29 +118,47 @@ describe('GET /api/v1/volunteers/nearest', () => {
       const res = await request(admin).get(`/api/v1/volunteers/nearest?${query}`);
       expect(res.status, res.text).toBe(200);
       const expected = await bruteForce(lon, lat, k, skills, radius);
-      const got = res.body.features.map((f: { id: number; properties: { distance_m: number } }) => ({ id: f.id, distance_m: f.properties.distance_m }));
-      expect(got.map((g: { id: number }) => g.id), `point ${i} (${lon}, ${lat}) k=${k} ${skills} ${radius}`).toEqual(expected.map((e) => e.id));
+      const got = res.body.features.map((f: { id: number; properties: { distance_m: number } }) => ({
+        id: f.id,
+        distance_m: f.properties.distance_m,
+      }));
+      expect(
+        got.map((g: { id: number }) => g.id),
+        `point ${i} (${lon}, ${lat}) k=${k} ${skills} ${radius}`,
+      ).toEqual(expected.map((e) => e.id));
       got.forEach((g: { distance_m: number }, j: number) => expect(Math.abs(g.distance_m - expected[j].distance_m)).toBeLessThan(0.5));
     }
   }, 120_000);
 
   it('walks the partial GiST index in distance order, not the table', async () => {
     const [user] = await findUsers(test.database.db, { username: 'dispatcher' });
-    const compiled = nearestVolunteersSql({ lon: extent.xmin, lat: extent.ymin, k: 5, skills: ['medical'] }, viewerOf(user)).compile(test.database.db);
+    const compiled = nearestVolunteersSql({ lon: extent.xmin, lat: extent.ymin, k: 5, skills: ['medical'] }, viewerOf(user)).compile(
+      test.database.db,
+    );
     const { rows } = await test.database.db.executeQuery<{ 'QUERY PLAN': string }>({ ...compiled, sql: `explain ${compiled.sql}` });
     const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
     // the k seeds: a KNN scan of the partial index, in distance order
-    expect(plan).toMatch(/Index Scan using members_available_volunteers_idx on members m\S* {2}[^\n]*\n\s*Order By: \(\(COALESCE\(current_point, geom\)\)::geography <-> /);
+    expect(plan).toMatch(
+      /Index Scan using members_available_volunteers_idx on members m\S* {2}[^\n]*\n\s*Order By: \(\(COALESCE\(current_point, geom\)\)::geography <-> /,
+    );
     // the exact answer: the same index, within the seeds' farthest distance
-    expect(plan).toMatch(/Index Scan using members_available_volunteers_idx on members m\S* {2}[^\n]*\n\s*Index Cond: \(\(COALESCE\(current_point, geom\)\)::geography && _st_expand/);
+    expect(plan).toMatch(
+      /Index Scan using members_available_volunteers_idx on members m\S* {2}[^\n]*\n\s*Index Cond: \(\(COALESCE\(current_point, geom\)\)::geography && _st_expand/,
+    );
     expect(plan).not.toMatch(/Seq Scan on members/);
   });
 
   it('answers from the first look when it can, and looks again within the bound when it cannot', async () => {
     const [user] = await findUsers(test.database.db, { username: 'admin' });
     const analyze = async (skills: string[]) => {
-      const compiled = nearestVolunteersSql({ lon: (extent.xmin + extent.xmax) / 2, lat: (extent.ymin + extent.ymax) / 2, k: 5, skills }, viewerOf(user)).compile(test.database.db);
-      const { rows } = await test.database.db.executeQuery<{ 'QUERY PLAN': string }>({ ...compiled, sql: `explain (analyze, costs off) ${compiled.sql}` });
+      const compiled = nearestVolunteersSql(
+        { lon: (extent.xmin + extent.xmax) / 2, lat: (extent.ymin + extent.ymax) / 2, k: 5, skills },
+        viewerOf(user),
+      ).compile(test.database.db);
+      const { rows } = await test.database.db.executeQuery<{ 'QUERY PLAN': string }>({
+        ...compiled,
+        sql: `explain (analyze, costs off) ${compiled.sql}`,
+      });
       return rows.map((r) => r['QUERY PLAN']).join('\n');
     };
     const lookAgain = /Index Scan (using|on) members_available_volunteers_idx[^\n]*\n\s*Index Cond: [^\n]*_st_expand/;
@@ -143,15 +170,23 @@ describe('GET /api/v1/volunteers/nearest', () => {
   });
 
   it('returns only available volunteers with every skill asked, within the radius and community', async () => {
-    const { rows: [c] } = await sql<{ id: number; x: number; y: number }>`
-      select id, ST_X(ST_PointOnSurface(geom)) as x, ST_Y(ST_PointOnSurface(geom)) as y from communities order by id limit 1`.execute(test.database.db);
-    const res = await request(admin).get(`/api/v1/volunteers/nearest?lon=${c.x}&lat=${c.y}&k=50&skill=medical&skill=patrol&radius_m=3000&community=${c.id}`);
+    const {
+      rows: [c],
+    } = await sql<{ id: number; x: number; y: number }>`
+      select id, ST_X(ST_PointOnSurface(geom)) as x, ST_Y(ST_PointOnSurface(geom)) as y from communities order by id limit 1`.execute(
+      test.database.db,
+    );
+    const res = await request(admin).get(
+      `/api/v1/volunteers/nearest?lon=${c.x}&lat=${c.y}&k=50&skill=medical&skill=patrol&radius_m=3000&community=${c.id}`,
+    );
     expect(res.status).toBe(200);
     expect(res.body.features.length).toBeGreaterThan(0);
     const ids = res.body.features.map((f: { id: number }) => f.id);
     const { rows } = await sql<{ bad: number }>`
       select count(*)::int as bad from members where id = any(${`{${ids.join(',')}}`}::int[])
-        and not (is_volunteer and availability = 'available' and skills @> '{medical,patrol}' and community_id = ${c.id})`.execute(test.database.db);
+        and not (is_volunteer and availability = 'available' and skills @> '{medical,patrol}' and community_id = ${c.id})`.execute(
+      test.database.db,
+    );
     expect(rows[0].bad).toBe(0);
     for (const f of res.body.features) {
       expect(f.properties.distance_m).toBeLessThanOrEqual(3000);
@@ -163,7 +198,9 @@ describe('GET /api/v1/volunteers/nearest', () => {
   });
 
   it('measures from where a volunteer says it is now', async () => {
-    const { rows: [v] } = await sql<{ id: number; x: number; y: number }>`
+    const {
+      rows: [v],
+    } = await sql<{ id: number; x: number; y: number }>`
       select id, ST_X(current_point) as x, ST_Y(current_point) as y from members
       where current_point is not null and availability = 'available' order by id limit 1`.execute(test.database.db);
     const res = await request(admin).get(`/api/v1/volunteers/nearest?lon=${v.x}&lat=${v.y}&k=1`);
@@ -172,12 +209,16 @@ describe('GET /api/v1/volunteers/nearest', () => {
     expect(res.body.features[0].properties.located).toBe('current');
   });
 
-  it('finds only volunteers the caller may contact: a dispatcher its street\'s, a grid worker its own grid\'s (a distance from a chosen point is a position)', async () => {
+  it("finds only volunteers the caller may contact: a dispatcher its street's, a grid worker its own grid's (a distance from a chosen point is a position)", async () => {
     const q = `lon=${(extent.xmin + extent.xmax) / 2}&lat=${(extent.ymin + extent.ymax) / 2}&k=20`;
     const byDispatcher = await request(dispatcher).get(`/api/v1/volunteers/nearest?${q}`);
     expect(byDispatcher.status).toBe(200);
-    const { rows: [street] } = await sql<{ ids: number[] }>`
-      select array_agg(c.id) as ids from communities c join users u on u.scope_street_code = c.street_code where u.username = 'dispatcher'`.execute(test.database.db);
+    const {
+      rows: [street],
+    } = await sql<{ ids: number[] }>`
+      select array_agg(c.id) as ids from communities c join users u on u.scope_street_code = c.street_code where u.username = 'dispatcher'`.execute(
+      test.database.db,
+    );
     expect(byDispatcher.body.features.length).toBe(20);
     for (const f of byDispatcher.body.features) {
       expect(f.properties.name).toMatch(/\S/);
@@ -185,15 +226,21 @@ describe('GET /api/v1/volunteers/nearest', () => {
       expect(street.ids).toContain(f.properties.community_id);
     }
     const gridWorker = await testApp(test.database, { as: 'gridworker' });
-    const { rows: [g] } = await sql<{ id: number; community_id: number; x: number; y: number }>`
+    const {
+      rows: [g],
+    } = await sql<{ id: number; community_id: number; x: number; y: number }>`
       select g.id, g.community_id, ST_X(ST_PointOnSurface(g.geom)) as x, ST_Y(ST_PointOnSurface(g.geom)) as y
       from grids g join users u on u.scope_grid_id = g.id where u.username = 'gridworker'`.execute(test.database.db);
     const byGridWorker = await request(gridWorker).get(`/api/v1/volunteers/nearest?lon=${g.x}&lat=${g.y}&k=100`);
     expect(byGridWorker.status).toBe(200);
     const features = byGridWorker.body.features as { geometry: unknown; properties: { grid_id: number; name: string | null } }[];
-    const { rows: [own] } = await sql<{ n: number }>`
+    const {
+      rows: [own],
+    } = await sql<{ n: number }>`
       select count(*)::int as n from members m where m.grid_id = ${g.id} and m.is_volunteer and m.availability = 'available'
-        and not exists (select from dispatches d where d.volunteer_id = m.id and d.state in ('offered', 'accepted', 'arrived'))`.execute(test.database.db);
+        and not exists (select from dispatches d where d.volunteer_id = m.id and d.state in ('offered', 'accepted', 'arrived'))`.execute(
+      test.database.db,
+    );
     expect(features.length).toBe(Math.min(100, own.n));
     expect(features.every((f) => f.properties.grid_id === g.id && f.properties.name !== null && f.geometry !== null)).toBe(true);
     for (const as of ['leader', 'planner', 'resident', 'volunteer']) {
@@ -247,31 +294,53 @@ describe('dispatching an issue', () => {
     expect(declined.body.state).toBe('declined');
     let state = (await request(dispatcher).get(`/api/v1/issues/${issue}/dispatches`)).body;
     const offers = state.requests[0].dispatches;
-    expect(offers.map((d: { volunteer_id: number; state: string }) => [d.volunteer_id, d.state]))
-      .toEqual([[nearest[0], 'declined'], [nearest[1], 'offered'], [nearest[2], 'offered']]);
+    expect(offers.map((d: { volunteer_id: number; state: string }) => [d.volunteer_id, d.state])).toEqual([
+      [nearest[0], 'declined'],
+      [nearest[1], 'offered'],
+      [nearest[2], 'offered'],
+    ]);
 
     // another volunteer may not answer someone else's offer
-    expect((await request(admin).post(`/api/v1/dispatches/${second.id}/accept`).set('Authorization', `Bearer ${firstVolunteer}`)).status).toBe(403);
+    expect(
+      (await request(admin).post(`/api/v1/dispatches/${second.id}/accept`).set('Authorization', `Bearer ${firstVolunteer}`)).status,
+    ).toBe(403);
 
     // the third accepts: assigned and busy, the second's offer withdrawn
     const third = offers[2];
-    const accepted = await request(admin).post(`/api/v1/dispatches/${third.id}/accept`).set('Authorization', `Bearer ${await volunteerAccount(third.volunteer_id)}`);
+    const accepted = await request(admin)
+      .post(`/api/v1/dispatches/${third.id}/accept`)
+      .set('Authorization', `Bearer ${await volunteerAccount(third.volunteer_id)}`);
     expect(accepted.status, accepted.text).toBe(200);
     state = (await request(dispatcher).get(`/api/v1/issues/${issue}/dispatches`)).body;
     expect(state.requests[0].state).toBe('assigned');
     expect(state.requests[0].dispatches.map((d: { state: string }) => d.state)).toEqual(['declined', 'withdrawn', 'accepted']);
-    const { rows: [busy] } = await sql<{ availability: string }>`select availability from members where id = ${third.volunteer_id}`.execute(test.database.db);
+    const {
+      rows: [busy],
+    } = await sql<{ availability: string }>`select availability from members where id = ${third.volunteer_id}`.execute(test.database.db);
     expect(busy.availability).toBe('busy');
-    expect((await request(admin).post(`/api/v1/dispatches/${second.id}/accept`).set('Authorization', `Bearer ${await volunteerAccount(second.volunteer_id)}`)).status).toBe(409);
+    expect(
+      (
+        await request(admin)
+          .post(`/api/v1/dispatches/${second.id}/accept`)
+          .set('Authorization', `Bearer ${await volunteerAccount(second.volunteer_id)}`)
+      ).status,
+    ).toBe(409);
 
     // arrives and finishes: free again, every step on record with who and the distance
     expect((await request(dispatcher).post(`/api/v1/dispatches/${third.id}/arrive`)).status).toBe(200);
     const finished = await request(dispatcher).post(`/api/v1/dispatches/${third.id}/finish`);
     expect(finished.body.state).toBe('finished');
     expect(finished.body.steps.map((s: { state: string }) => s.state)).toEqual(['offered', 'accepted', 'arrived', 'finished']);
-    expect(finished.body.steps.map((s: { by: string }) => s.by)).toEqual(['dispatcher', `v${third.volunteer_id}`, 'dispatcher', 'dispatcher']);
+    expect(finished.body.steps.map((s: { by: string }) => s.by)).toEqual([
+      'dispatcher',
+      `v${third.volunteer_id}`,
+      'dispatcher',
+      'dispatcher',
+    ]);
     expect(finished.body.steps.every((s: { distance_m: number }) => s.distance_m === third.distance_m)).toBe(true);
-    const { rows: [free] } = await sql<{ availability: string }>`select availability from members where id = ${third.volunteer_id}`.execute(test.database.db);
+    const {
+      rows: [free],
+    } = await sql<{ availability: string }>`select availability from members where id = ${third.volunteer_id}`.execute(test.database.db);
     expect(free.availability).toBe('available');
   });
 
@@ -289,7 +358,9 @@ describe('dispatching an issue', () => {
     expect(state[0].volunteer_id).toBe(offer.volunteer_id);
     expect(state[0].steps.at(-1).by).toBe('timer');
     expect(state[1].distance_m).toBeGreaterThanOrEqual(offer.distance_m);
-    const { rows: [v] } = await sql<{ skills: string[] }>`select skills from members where id = ${state[1].volunteer_id}`.execute(test.database.db);
+    const {
+      rows: [v],
+    } = await sql<{ skills: string[] }>`select skills from members where id = ${state[1].volunteer_id}`.execute(test.database.db);
     expect(v.skills).toContain('medical');
     // answering a lapsed offer is refused and changes nothing more
     await new Promise((resolve) => setTimeout(resolve, 1200));
@@ -311,9 +382,13 @@ describe('dispatching an issue', () => {
     expect(asked).toHaveLength(6);
     expect(new Set(asked).size).toBe(6);
     // and the database refuses a second open offer for a volunteer whoever writes it
-    const { rows: [r] } = await sql<{ id: number }>`select id from dispatch_requests where issue_id = ${issues[1]}`.execute(test.database.db);
-    await expect(sql`insert into dispatches (request_id, issue_id, volunteer_id, rank, distance_m, expires_at)
-                     values (${r.id}, ${issues[1]}, ${asked[0]}, 9, 1, now())`.execute(test.database.db)).rejects.toThrow(/dispatches_volunteer_active_key/);
+    const {
+      rows: [r],
+    } = await sql<{ id: number }>`select id from dispatch_requests where issue_id = ${issues[1]}`.execute(test.database.db);
+    await expect(
+      sql`insert into dispatches (request_id, issue_id, volunteer_id, rank, distance_m, expires_at)
+                     values (${r.id}, ${issues[1]}, ${asked[0]}, 9, 1, now())`.execute(test.database.db),
+    ).rejects.toThrow(/dispatches_volunteer_active_key/);
   });
 
   it('frees the volunteer and withdraws the offers when the issue is resolved', async () => {
@@ -328,7 +403,9 @@ describe('dispatching an issue', () => {
     const state = (await request(dispatcher).get(`/api/v1/issues/${issue}/dispatches`)).body.requests[0];
     expect(state.state).toBe('done');
     expect(state.dispatches.map((d: { state: string }) => d.state)).toEqual(['finished', 'withdrawn']);
-    const { rows: [v] } = await sql<{ availability: string }>`select availability from members where id = ${first.volunteer_id}`.execute(test.database.db);
+    const {
+      rows: [v],
+    } = await sql<{ availability: string }>`select availability from members where id = ${first.volunteer_id}`.execute(test.database.db);
     expect(v.availability).toBe('available');
     expect((await request(dispatcher).post(`/api/v1/issues/${issue}/dispatch`).send({})).status).toBe(409);
   });
@@ -342,18 +419,29 @@ describe('dispatching an issue', () => {
     const asVolunteer = (r: request.Test) => r.set('Authorization', `Bearer ${token}`);
     const me = await asVolunteer(request(admin).get('/api/v1/volunteers/me'));
     expect(me.status).toBe(200);
-    expect(me.body.dispatches.map((d: { id: number; issue_title: string }) => [d.id, d.issue_title])).toEqual([[offer.id, 'An elderly resident fell']]);
+    expect(me.body.dispatches.map((d: { id: number; issue_title: string }) => [d.id, d.issue_title])).toEqual([
+      [offer.id, 'An elderly resident fell'],
+    ]);
     expect((await asVolunteer(request(admin).post(`/api/v1/dispatches/${offer.id}/accept`))).status).toBe(200);
 
     const offDuty = await asVolunteer(request(admin).patch('/api/v1/volunteers/me')).send({ availability: 'off_duty' });
     expect(offDuty.status).toBe(409);
     expect(offDuty.body.field).toBe('availability');
     const member = await request(admin).get(`/api/v1/members/${offer.volunteer_id}`);
-    const byHand = await request(admin).patch(`/api/v1/members/${offer.volunteer_id}`).set('If-Match', member.headers.etag).send({ properties: { availability: 'available' } });
+    const byHand = await request(admin)
+      .patch(`/api/v1/members/${offer.volunteer_id}`)
+      .set('If-Match', member.headers.etag)
+      .send({ properties: { availability: 'available' } });
     expect(byHand.status).toBe(422);
     expect(byHand.body.field).toBe('availability');
-    const other = await sql<{ id: number; version: number }>`select id, version from members where is_volunteer and availability = 'available' order by id limit 1`.execute(test.database.db);
-    const busyByHand = await request(admin).patch(`/api/v1/members/${other.rows[0].id}`).set('If-Match', `"${other.rows[0].version}"`).send({ properties: { availability: 'busy' } });
+    const other = await sql<{
+      id: number;
+      version: number;
+    }>`select id, version from members where is_volunteer and availability = 'available' order by id limit 1`.execute(test.database.db);
+    const busyByHand = await request(admin)
+      .patch(`/api/v1/members/${other.rows[0].id}`)
+      .set('If-Match', `"${other.rows[0].version}"`)
+      .send({ properties: { availability: 'busy' } });
     expect(busyByHand.status).toBe(422);
 
     // the volunteer cannot come after all: cancelled, free, and the next nearest asked
@@ -362,7 +450,10 @@ describe('dispatching an issue', () => {
     const state = (await request(dispatcher).get(`/api/v1/issues/${issue}/dispatches`)).body.requests[0];
     expect(state.state).toBe('open');
     expect(state.dispatches.map((d: { state: string }) => d.state)).toEqual(['cancelled', 'offered']);
-    const after = await asVolunteer(request(admin).patch('/api/v1/volunteers/me')).send({ availability: 'off_duty', current_point: { type: 'Point', coordinates: [lon, lat] } });
+    const after = await asVolunteer(request(admin).patch('/api/v1/volunteers/me')).send({
+      availability: 'off_duty',
+      current_point: { type: 'Point', coordinates: [lon, lat] },
+    });
     expect(after.status, after.text).toBe(200);
     expect(after.body.availability).toBe('off_duty');
     expect(after.body.current_point.coordinates[0]).toBeCloseTo(lon, 6);
@@ -383,17 +474,29 @@ describe('dispatching an issue', () => {
     const seen = (await request(leader).get(`/api/v1/issues/${issue}/dispatches`)).body.requests[0].dispatches;
     expect(seen.map((d: { state: string }) => d.state)).toEqual(['offered', 'offered']);
     for (const [i, d] of seen.entries()) {
-      expect([d.volunteer_id, d.volunteer_name, d.volunteer_phone, d.volunteer_skills, d.volunteer_point]).toEqual([null, null, null, null, null]);
+      expect([d.volunteer_id, d.volunteer_name, d.volunteer_phone, d.volunteer_skills, d.volunteer_point]).toEqual([
+        null,
+        null,
+        null,
+        null,
+        null,
+      ]);
       expect(d.distance_m).toBe(Math.round(body.dispatches[i].distance_m / 100) * 100);
       expect(d.steps.every((s: { by: string | null }) => s.by === null)).toBe(true);
     }
     expect((await request(leader).post(`/api/v1/issues/${issue}/dispatch`).send({})).status).toBe(403);
-    expect((await request(leader).get('/api/v1/dispatches')).body.dispatches.every((d: { volunteer_id: number | null }) => d.volunteer_id === null)).toBe(true);
+    expect(
+      (await request(leader).get('/api/v1/dispatches')).body.dispatches.every(
+        (d: { volunteer_id: number | null }) => d.volunteer_id === null,
+      ),
+    ).toBe(true);
   });
 
   it('lets a grid worker dispatch in its own grid only, though it reads its whole community', async () => {
     const gridWorker = await testApp(test.database, { as: 'gridworker' });
-    const { rows: [own, neighbour] } = await sql<{ x: number; y: number }>`
+    const {
+      rows: [own, neighbour],
+    } = await sql<{ x: number; y: number }>`
       select ST_X(ST_PointOnSurface(g.geom)) as x, ST_Y(ST_PointOnSurface(g.geom)) as y
       from grids g join users u on u.username = 'gridworker' join grids mine on mine.id = u.scope_grid_id
       where g.community_id = mine.community_id order by g.id = mine.id desc, g.id limit 2`.execute(test.database.db);
@@ -414,7 +517,14 @@ describe('dispatching an issue', () => {
     const { body } = await request(dispatcher).post(`/api/v1/issues/${issue}/dispatch`).send({ k: 1 });
     const [offer] = body.dispatches;
     const member = await request(admin).get(`/api/v1/members/${offer.volunteer_id}`);
-    expect((await request(admin).patch(`/api/v1/members/${offer.volunteer_id}`).set('If-Match', member.headers.etag).send({ properties: { availability: 'off_duty' } })).status).toBe(200);
+    expect(
+      (
+        await request(admin)
+          .patch(`/api/v1/members/${offer.volunteer_id}`)
+          .set('If-Match', member.headers.etag)
+          .send({ properties: { availability: 'off_duty' } })
+      ).status,
+    ).toBe(200);
     await sweepDispatches(test.database.db, { retry: true });
     let state = (await request(dispatcher).get(`/api/v1/issues/${issue}/dispatches`)).body.requests[0].dispatches;
     expect(state.map((d: { state: string }) => d.state)).toEqual(['declined', 'offered']);
@@ -435,12 +545,18 @@ describe('dispatching an issue', () => {
     expect((await request(dispatcher).post(`/api/v1/dispatches/${body.dispatches[0].id}/accept`)).status).toBe(200);
     const current = await request(admin).get(`/api/v1/issues/${issue}`);
     expect((await request(admin).delete(`/api/v1/issues/${issue}`).set('If-Match', current.headers.etag)).status).toBe(204);
-    const { rows: [v] } = await sql<{ availability: string }>`select availability from members where id = ${body.dispatches[0].volunteer_id}`.execute(test.database.db);
+    const {
+      rows: [v],
+    } = await sql<{ availability: string }>`select availability from members where id = ${body.dispatches[0].volunteer_id}`.execute(
+      test.database.db,
+    );
     expect(v.availability).toBe('available');
     const [user] = await findUsers(test.database.db, { username: 'dispatcher' });
     const { rows } = await sql<{ n: number }>`
       select count(*)::int as n from events e where e.issue_id = ${issue} and e.data->>'change' = 'deleted'
-        and e.community_id = any(array(select id from communities where street_code = ${(viewerOf(user).scope as { code: string }).code}))`.execute(test.database.db);
+        and e.community_id = any(array(select id from communities where street_code = ${(viewerOf(user).scope as { code: string }).code}))`.execute(
+      test.database.db,
+    );
     expect(rows[0].n).toBe(1);
   });
 
@@ -463,9 +579,13 @@ describe('dispatching an issue', () => {
     expect((await request(dispatcher).post('/api/v1/issues/999999/dispatch').send({})).status).toBe(404);
     expect((await request(dispatcher).post('/api/v1/dispatches/999999/accept')).status).toBe(404);
     expect((await request(dispatcher).post('/api/v1/dispatches/1/teleport')).status).toBe(404);
-    const { rows: [outside] } = await sql<{ id: number }>`
+    const {
+      rows: [outside],
+    } = await sql<{ id: number }>`
       select i.id from issues i join communities c on c.id = i.community_id
-      where c.street_code <> (select scope_street_code from users where username = 'dispatcher') order by i.id limit 1`.execute(test.database.db);
+      where c.street_code <> (select scope_street_code from users where username = 'dispatcher') order by i.id limit 1`.execute(
+      test.database.db,
+    );
     if (outside) expect((await request(dispatcher).post(`/api/v1/issues/${outside.id}/dispatch`).send({})).status).toBe(403);
     const malformed = await request(dispatcher).post('/api/v1/issues/1/dispatch').set('Content-Type', 'application/json').send('{"k": ');
     expect(malformed.status).toBe(400);
@@ -486,7 +606,10 @@ describe('GET /api/v1/events', () => {
   /** Reads a stream's events until `until` holds of them, or fails after 10 s. */
   async function listen(token: string, headers: Record<string, string> = {}) {
     const controller = new AbortController();
-    const res = await fetch(`${base}/api/v1/events`, { headers: { Authorization: `Bearer ${token}`, ...headers }, signal: controller.signal });
+    const res = await fetch(`${base}/api/v1/events`, {
+      headers: { Authorization: `Bearer ${token}`, ...headers },
+      signal: controller.signal,
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const events: { id: string; event: string; data: Record<string, unknown> }[] = [];
@@ -501,7 +624,11 @@ describe('GET /api/v1/events', () => {
         while ((end = buffer.indexOf('\n\n')) >= 0) {
           const block = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
-          const field = (name: string) => block.split('\n').find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
+          const field = (name: string) =>
+            block
+              .split('\n')
+              .find((l) => l.startsWith(`${name}: `))
+              ?.slice(name.length + 2);
           if (field('data') !== undefined) events.push({ id: field('id')!, event: field('event')!, data: JSON.parse(field('data')!) });
         }
       }
@@ -524,10 +651,13 @@ describe('GET /api/v1/events', () => {
     const [lon, lat] = nextPoint();
     const issue = await newIssue(lon, lat);
     const { body } = await request(dispatcher).post(`/api/v1/issues/${issue}/dispatch`).send({ k: 2 });
-    const offered = (e: { event: string; data: Record<string, unknown> }[]) => e.filter((x) => x.event === 'dispatch' && x.data.issue_id === issue);
+    const offered = (e: { event: string; data: Record<string, unknown> }[]) =>
+      e.filter((x) => x.event === 'dispatch' && x.data.issue_id === issue);
     await one.until((e) => offered(e).length === 2);
     await two.until((e) => offered(e).length === 2);
-    expect(offered(one.events).map((x) => [x.data.dispatch_id, x.data.state])).toEqual(body.dispatches.map((d: { id: number }) => [d.id, 'offered']));
+    expect(offered(one.events).map((x) => [x.data.dispatch_id, x.data.state])).toEqual(
+      body.dispatches.map((d: { id: number }) => [d.id, 'offered']),
+    );
     expect(one.events.some((x) => x.event === 'issue' && x.data.issue_id === issue && x.data.change === 'created')).toBe(true);
     const ids = one.events.map((x) => Number(x.id));
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
@@ -540,8 +670,14 @@ describe('GET /api/v1/events', () => {
     await two.until((e) => offered(e).some((x) => x.data.state === 'accepted'));
     const again = await listen(dispatcherToken, { 'Last-Event-ID': lastSeen });
     await again.until((e) => offered(e).some((x) => x.data.state === 'accepted'));
-    expect(offered(again.events).map((x) => x.data.state)).toEqual(offered(two.events).slice(2).map((x) => x.data.state));
-    expect(offered(again.events).map((x) => x.data.state)).toEqual(expect.arrayContaining(['declined', 'offered', 'accepted', 'withdrawn']));
+    expect(offered(again.events).map((x) => x.data.state)).toEqual(
+      offered(two.events)
+        .slice(2)
+        .map((x) => x.data.state),
+    );
+    expect(offered(again.events).map((x) => x.data.state)).toEqual(
+      expect.arrayContaining(['declined', 'offered', 'accepted', 'withdrawn']),
+    );
     await again.close();
     await two.close();
   });
@@ -562,19 +698,32 @@ describe('GET /api/v1/events', () => {
     await volunteer.close();
     await resident.close();
     expect((await fetch(`${base}/api/v1/events`)).status).toBe(401);
-    expect((await fetch(`${base}/api/v1/events`, { headers: { Authorization: `Bearer ${await sessionFor(test.database, 'admin')}`, 'Last-Event-ID': 'x' } })).status).toBe(400);
+    expect(
+      (
+        await fetch(`${base}/api/v1/events`, {
+          headers: { Authorization: `Bearer ${await sessionFor(test.database, 'admin')}`, 'Last-Event-ID': 'x' },
+        })
+      ).status,
+    ).toBe(400);
   });
 
   it('keeps a week of events', async () => {
     const db = test.database.db;
     await sql`insert into events (at, kind, issue_id, data) values (now() - interval '8 days', 'issue', 1, '{}')`.execute(db);
-    const { rows: [before] } = await sql<{ old: number; recent: number }>`
-      select count(*) filter (where at < now() - interval '7 days')::int as old, count(*) filter (where at >= now() - interval '7 days')::int as recent from events`.execute(db);
+    const {
+      rows: [before],
+    } = await sql<{ old: number; recent: number }>`
+      select count(*) filter (where at < now() - interval '7 days')::int as old, count(*) filter (where at >= now() - interval '7 days')::int as recent from events`.execute(
+      db,
+    );
     expect(before.old).toBe(1);
     expect(await pruneEvents(db)).toBe(1);
-    const { rows: [after] } = await sql<{ old: number; recent: number }>`
-      select count(*) filter (where at < now() - interval '7 days')::int as old, count(*) filter (where at >= now() - interval '7 days')::int as recent from events`.execute(db);
+    const {
+      rows: [after],
+    } = await sql<{ old: number; recent: number }>`
+      select count(*) filter (where at < now() - interval '7 days')::int as old, count(*) filter (where at >= now() - interval '7 days')::int as recent from events`.execute(
+      db,
+    );
     expect(after).toEqual({ old: 0, recent: before.recent });
   });
 });
-

@@ -22,7 +22,9 @@ describe.runIf(mode === 'embedded')('COMMIT on the embedded database', () => {
         await sql`select ST_Difference(ST_GeomFromText('POLYGON((109.4765753 36.5839157,109.4784092 36.5838839,109.47889722271154 36.58389772660472,109.4792634 36.5839081,109.4800371 36.585233,109.4798732 36.5864005,109.4780962 36.5863191,109.4764637 36.5863393,109.4765446 36.5851437,109.4765753 36.5839157))', 4326),
                     (select geom from communities where code = '610602001001'))`.execute(trx);
       });
-      const { rows: [{ staff }] } = await sql<{ staff: number }>`select staff_count as staff from communities where code = '610602001001'`.execute(db);
+      const {
+        rows: [{ staff }],
+      } = await sql<{ staff: number }>`select staff_count as staff from communities where code = '610602001001'`.execute(db);
       expect(staff).toBe(99);
       expect(warnings).toEqual([[{ notice: expect.stringMatching(/snapshot .* still active/) }, 'notice on commit']]);
     } finally {

@@ -2,21 +2,33 @@ import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../server/domain/errors.ts';
 import { ERROR_TEXTS, problemText } from '../web/src/errors.ts';
 
-describe('the web\'s words for the API\'s error codes', () => {
+describe("the web's words for the API's error codes", () => {
   it('has a Chinese and an English text for every code the server can raise, and none for a code it cannot', () => {
     for (const lang of ['zh-CN', 'en'] as const) {
       const texts = ERROR_TEXTS[lang] as Record<string, string>;
-      expect(ERROR_CODES.filter((code) => !texts[code]?.trim()), lang).toEqual([]);
-      expect(Object.keys(texts).filter((code) => !(ERROR_CODES as string[]).includes(code)), lang).toEqual([]);
+      expect(
+        ERROR_CODES.filter((code) => !texts[code]?.trim()),
+        lang,
+      ).toEqual([]);
+      expect(
+        Object.keys(texts).filter((code) => !(ERROR_CODES as string[]).includes(code)),
+        lang,
+      ).toEqual([]);
     }
     expect(ERROR_CODES.filter((code) => !/[\u4e00-\u9fff]/.test(ERROR_TEXTS['zh-CN'][code]))).toEqual([]);
   });
 
-  it('says a known code in the user\'s language with its params, and an unknown one in the server\'s words', () => {
-    const refused = { code: 'account.too_many_failed_logins', params: { field: 'username', minutes: 15 }, detail: 'too many failed logins for this user: try again in 15 minutes' };
+  it("says a known code in the user's language with its params, and an unknown one in the server's words", () => {
+    const refused = {
+      code: 'account.too_many_failed_logins',
+      params: { field: 'username', minutes: 15 },
+      detail: 'too many failed logins for this user: try again in 15 minutes',
+    };
     expect(problemText(refused, 'zh-CN')).toBe('登录失败次数过多，请 15 分钟后再试');
     expect(problemText(refused, 'en')).toBe('Too many failed logins: try again in 15 minutes');
-    expect(problemText({ code: 'some.future_code', detail: 'a newer server said this', title: 'Later' }, 'zh-CN')).toBe('a newer server said this');
+    expect(problemText({ code: 'some.future_code', detail: 'a newer server said this', title: 'Later' }, 'zh-CN')).toBe(
+      'a newer server said this',
+    );
     expect(problemText({ title: 'Bad Gateway' }, 'zh-CN')).toBe('Bad Gateway');
   });
 });

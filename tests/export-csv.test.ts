@@ -9,8 +9,18 @@ import { mode, openTestDatabase, type TestDatabase } from './support/databases.t
 const FORMULAS = ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", '@SUM(1)', '-2+3', '\t=1+1', '\r=1+1'];
 const BOM = '\uFEFF';
 
-const square = (lon: number, lat: number, side = 0.0002) =>
-  ({ type: 'Polygon', coordinates: [[[lon, lat], [lon + side, lat], [lon + side, lat + side], [lon, lat + side], [lon, lat]]] });
+const square = (lon: number, lat: number, side = 0.0002) => ({
+  type: 'Polygon',
+  coordinates: [
+    [
+      [lon, lat],
+      [lon + side, lat],
+      [lon + side, lat + side],
+      [lon, lat + side],
+      [lon, lat],
+    ],
+  ],
+});
 
 describe(`CSV exports on the ${mode} database`, () => {
   let test: TestDatabase;
@@ -18,10 +28,17 @@ describe(`CSV exports on the ${mode} database`, () => {
 
   /** The export's raw text and its records as csv-parse reads them, by column name. */
   async function exportCsv(layer: string) {
-    const response = await request(app).get(`/api/v1/export/${layer}?format=csv`).buffer(true).parse((res, done) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => done(null, text));
-    }).expect(200);
+    const response = await request(app)
+      .get(`/api/v1/export/${layer}?format=csv`)
+      .buffer(true)
+      .parse((res, done) => {
+        let text = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (chunk: string) => (text += chunk))
+          .on('end', () => done(null, text));
+      })
+      .expect(200);
     const text = response.body as string;
     return { text, records: parse(text, { bom: true, columns: true }) as Record<string, string>[] };
   }
@@ -34,10 +51,22 @@ describe(`CSV exports on the ${mode} database`, () => {
 
   it('neutralises cells a spreadsheet would run as a formula, keeping their text', async () => {
     for (const [i, text] of FORMULAS.entries()) {
-      await request(app).post('/api/v1/issues')
-        .send({ type: 'Feature', geometry: { type: 'Point', coordinates: [109.4862, 36.5862 + i * 0.0001] }, properties: { title: text, description: text, category: 'noise' } }).expect(201);
-      await request(app).post('/api/v1/buildings')
-        .send({ type: 'Feature', geometry: square(109.4866 + i * 0.0003, 36.5862), properties: { name: text, kind: 'shop', households: 0 } }).expect(201);
+      await request(app)
+        .post('/api/v1/issues')
+        .send({
+          type: 'Feature',
+          geometry: { type: 'Point', coordinates: [109.4862, 36.5862 + i * 0.0001] },
+          properties: { title: text, description: text, category: 'noise' },
+        })
+        .expect(201);
+      await request(app)
+        .post('/api/v1/buildings')
+        .send({
+          type: 'Feature',
+          geometry: square(109.4866 + i * 0.0003, 36.5862),
+          properties: { name: text, kind: 'shop', households: 0 },
+        })
+        .expect(201);
     }
     const issues = (await exportCsv('issues')).records;
     const buildings = (await exportCsv('buildings')).records;
@@ -54,7 +83,10 @@ describe(`CSV exports on the ${mode} database`, () => {
     const communities = await exportCsv('communities');
     expect(communities.text.startsWith(`${BOM}wkt,`)).toBe(true);
     expect(communities.text.indexOf(BOM, 1)).toBe(-1);
-    const { rows: stored } = await sql<{ code: string; street_code: string }>`select code, street_code from communities order by id`.execute(test.database.db);
+    const { rows: stored } = await sql<{
+      code: string;
+      street_code: string;
+    }>`select code, street_code from communities order by id`.execute(test.database.db);
     expect(communities.records.map((r) => [r.code, r.street_code])).toEqual(stored.map((c) => [`="${c.code}"`, `="${c.street_code}"`]));
     // as written on the wire: a quoted ="…" that any CSV reader gives back whole
     expect(communities.text).toContain(`,"=""${stored[0].code}""",`);
@@ -63,7 +95,11 @@ describe(`CSV exports on the ${mode} database`, () => {
     expect(grids.length).toBeGreaterThan(0);
     for (const grid of grids) expect(grid.code).toMatch(/^="\d{15}"$/);
 
-    const { rows: [member] } = await sql<{ id: number }>`update members set phone = '09171234567' where id = (select min(id) from members) returning id`.execute(test.database.db);
+    const {
+      rows: [member],
+    } = await sql<{ id: number }>`update members set phone = '09171234567' where id = (select min(id) from members) returning id`.execute(
+      test.database.db,
+    );
     const members = (await exportCsv('members')).records;
     expect(members.find((m) => Number(m.id) === member.id)?.phone).toBe('="09171234567"');
   });

@@ -27,20 +27,42 @@ import { mode, openTestDatabase, type TestDatabase } from './support/databases.t
  */
 
 type Schema = {
-  type?: string; enum?: unknown[]; pattern?: string; format?: string; minLength?: number; maxLength?: number;
-  minimum?: number; maximum?: number; exclusiveMinimum?: boolean | number; nullable?: boolean; default?: unknown; description?: string;
-  items?: Schema; minItems?: number; maxItems?: number;
-  properties?: Record<string, Schema>; required?: string[]; additionalProperties?: boolean;
-  anyOf?: Schema[]; oneOf?: Schema[]; $ref?: string;
+  type?: string;
+  enum?: unknown[];
+  pattern?: string;
+  format?: string;
+  minLength?: number;
+  maxLength?: number;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: boolean | number;
+  nullable?: boolean;
+  default?: unknown;
+  description?: string;
+  items?: Schema;
+  minItems?: number;
+  maxItems?: number;
+  properties?: Record<string, Schema>;
+  required?: string[];
+  additionalProperties?: boolean;
+  anyOf?: Schema[];
+  oneOf?: Schema[];
+  $ref?: string;
 };
 type Parameter = { name: string; in: 'path' | 'query' | 'header'; required?: boolean; schema: Schema; example?: unknown };
 type Operation = { parameters?: Parameter[]; requestBody?: { required?: boolean; content: Record<string, { schema: Schema }> } };
 
 // the published document; its routes are described here, not run (they get no database)
-const document = openApiDocument(apiRoutes({} as Database, loadConfig({}))) as unknown as { paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, Schema> } };
+const document = openApiDocument(apiRoutes({} as Database, loadConfig({}))) as unknown as {
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, Schema> };
+};
 const WRITES = ['post', 'put', 'patch', 'delete'];
 const operations = Object.entries(document.paths).flatMap(([path, methods]) =>
-  Object.entries(methods).filter(([method]) => WRITES.includes(method)).map(([method, operation]) => ({ method, path, operation })));
+  Object.entries(methods)
+    .filter(([method]) => WRITES.includes(method))
+    .map(([method, operation]) => ({ method, path, operation })),
+);
 
 /** The schema with its references in place, as Ajv (draft 7) reads OpenAPI 3.0's boolean exclusiveMinimum. */
 function resolve(schema: Schema): Schema {
@@ -67,7 +89,10 @@ const accepts = (schema: Schema, value: unknown) => {
 
 /** JSON text a JSON value cannot hold (a number beyond double range, nesting past any parser's patience), and how Ajv sees it. */
 class Raw {
-  constructor(readonly text: string, readonly standIn: unknown) {}
+  constructor(
+    readonly text: string,
+    readonly standIn: unknown,
+  ) {}
 }
 const deep = (depth: number) => new Raw('['.repeat(depth) + ']'.repeat(depth), [[]]);
 const RAW = /"\\u0000raw(\d+)"/g;
@@ -77,16 +102,27 @@ function serialize(value: unknown): string {
   return text.replace(RAW, (_, i) => raws[Number(i)].text);
 }
 const standIn = (value: unknown): unknown =>
-  value instanceof Raw ? value.standIn
-    : Array.isArray(value) ? value.map(standIn)
-      : value && typeof value === 'object' ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, standIn(v)])) : value;
+  value instanceof Raw
+    ? value.standIn
+    : Array.isArray(value)
+      ? value.map(standIn)
+      : value && typeof value === 'object'
+        ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, standIn(v)]))
+        : value;
 
 // --- valid-looking values -------------------------------------------------------------------------------------------
 
 /** Where the valid-looking shapes lie: inside the first grid of the demo city (set before the runs). */
 let anchor: [number, number] = [0, 0];
-const square = ([lon, lat]: [number, number], side = 0.0002) =>
-  [[[lon, lat], [lon + side, lat], [lon + side, lat + side], [lon, lat + side], [lon, lat]]];
+const square = ([lon, lat]: [number, number], side = 0.0002) => [
+  [
+    [lon, lat],
+    [lon + side, lat],
+    [lon + side, lat + side],
+    [lon, lat + side],
+    [lon, lat],
+  ],
+];
 
 const GEOMETRY_TYPES = ['Point', 'LineString', 'Polygon', 'MultiPolygon'];
 /** The GeoJSON types a schema takes, when it is a geometry. */
@@ -97,7 +133,13 @@ function validGeometry(type: string) {
   const [lon, lat] = anchor;
   return {
     Point: { type, coordinates: [lon + 0.0001, lat + 0.0001] },
-    LineString: { type, coordinates: [[lon - 0.01, lat + 0.0001], [lon + 0.01, lat + 0.0001]] },
+    LineString: {
+      type,
+      coordinates: [
+        [lon - 0.01, lat + 0.0001],
+        [lon + 0.01, lat + 0.0001],
+      ],
+    },
     Polygon: { type, coordinates: square(anchor) },
     MultiPolygon: { type, coordinates: [square(anchor)] },
   }[type];
@@ -114,20 +156,30 @@ function valid(s: Schema): fc.Arbitrary<unknown> {
   switch (s.type) {
     case 'string':
       if (s.pattern) return fc.stringMatching(new RegExp(s.pattern));
-      if (s.format === 'date') return fc.date({ min: new Date('2000-01-01'), max: new Date('2030-12-31'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10));
+      if (s.format === 'date')
+        return fc
+          .date({ min: new Date('2000-01-01'), max: new Date('2030-12-31'), noInvalidDate: true })
+          .map((d) => d.toISOString().slice(0, 10));
       return fc.string({ minLength: Math.max(1, s.minLength ?? 0), maxLength: Math.min(s.maxLength ?? 20, 20) });
-    case 'integer': case 'number': {
+    case 'integer':
+    case 'number': {
       const min = Math.max(s.minimum ?? 1, typeof s.exclusiveMinimum === 'number' ? s.exclusiveMinimum + 1 : -Infinity);
       return fc.integer({ min, max: Math.min(s.maximum ?? min + 50, min + 50) });
     }
-    case 'boolean': return fc.boolean();
-    case 'array': return fc.array(valid(s.items!), { minLength: s.minItems ?? 0, maxLength: Math.min(s.maxItems ?? 2, (s.minItems ?? 0) + 2) });
+    case 'boolean':
+      return fc.boolean();
+    case 'array':
+      return fc.array(valid(s.items!), { minLength: s.minItems ?? 0, maxLength: Math.min(s.maxItems ?? 2, (s.minItems ?? 0) + 2) });
     case 'object': {
       // an optional property now and then: each one is another way for the base to be refused first (stale versions …)
-      const properties = Object.entries(s.properties ?? {}).map(([k, p]) => [k, s.required?.includes(k) ? valid(p) : fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: valid(p) })]);
+      const properties = Object.entries(s.properties ?? {}).map(([k, p]) => [
+        k,
+        s.required?.includes(k) ? valid(p) : fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: valid(p) }),
+      ]);
       return fc.record(Object.fromEntries(properties)).map((o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)));
     }
-    default: return fc.constant({});
+    default:
+      return fc.constant({});
   }
 }
 
@@ -136,8 +188,29 @@ function valid(s: Schema): fc.Arbitrary<unknown> {
 /** A corrupted value, and whether it breaks a rule of Gridmap's rather than the schema (so Ajv cannot confirm it). */
 type Corrupted = { value: unknown; rule?: string };
 const JUNK: unknown[] = [
-  null, true, 0, -1, 1.5, 2 ** 31, 2 ** 53 + 2, -1e308, '', 'x', 'NaN', 'Infinity', '1e400', 'ö网格😀', '\u0000', [], [null], {}, { '': null },
-  new Raw('1e400', Infinity), new Raw('-1e400', -Infinity), 'x'.repeat(10_001), Array(20_000).fill(0),
+  null,
+  true,
+  0,
+  -1,
+  1.5,
+  2 ** 31,
+  2 ** 53 + 2,
+  -1e308,
+  '',
+  'x',
+  'NaN',
+  'Infinity',
+  '1e400',
+  'ö网格😀',
+  '\u0000',
+  [],
+  [null],
+  {},
+  { '': null },
+  new Raw('1e400', Infinity),
+  new Raw('-1e400', -Infinity),
+  'x'.repeat(10_001),
+  Array(20_000).fill(0),
 ];
 
 /** Values of the wrong type or out of the schema's bounds; Ajv filters out those that happen to fit. */
@@ -159,31 +232,104 @@ function badGeometries(s: Schema): Corrupted[] {
   const nan = ['NaN', 'Infinity'];
   const infinite = new Raw('1e400', Infinity);
   const polygons: Corrupted[] = [
-    { value: [[[lon, lat], [lon + 0.001, lat], [lon + 0.001, lat + 0.001], [lon, lat + 0.001]]] }, // an open ring
+    {
+      value: [
+        [
+          [lon, lat],
+          [lon + 0.001, lat],
+          [lon + 0.001, lat + 0.001],
+          [lon, lat + 0.001],
+        ],
+      ],
+    }, // an open ring
     { value: [[[lon, lat]]] },
     { value: [[nan, [lon, lat], [lon, lat + 0.001], nan]] },
-    { value: [[[lon, lat], [lon, 91], [181, 91], [lon, lat]]] },
-    { value: [[[lon, lat], [lon, lat + 1], [infinite, lat], [lon, lat]]] },
-    { value: [[[lon, lat], [lon + 0.001, lat + 0.001], [lon + 0.001, lat], [lon, lat + 0.001], [lon, lat]]], rule: 'a bow-tie crosses itself' },
-    { value: [[[-90, 0], [90, 0], [90, 1], [-90, 1], [-90, 0]]], rule: 'an edge 180° long has no one shortest path' },
+    {
+      value: [
+        [
+          [lon, lat],
+          [lon, 91],
+          [181, 91],
+          [lon, lat],
+        ],
+      ],
+    },
+    {
+      value: [
+        [
+          [lon, lat],
+          [lon, lat + 1],
+          [infinite, lat],
+          [lon, lat],
+        ],
+      ],
+    },
+    {
+      value: [
+        [
+          [lon, lat],
+          [lon + 0.001, lat + 0.001],
+          [lon + 0.001, lat],
+          [lon, lat + 0.001],
+          [lon, lat],
+        ],
+      ],
+      rule: 'a bow-tie crosses itself',
+    },
+    {
+      value: [
+        [
+          [-90, 0],
+          [90, 0],
+          [90, 1],
+          [-90, 1],
+          [-90, 0],
+        ],
+      ],
+      rule: 'an edge 180° long has no one shortest path',
+    },
   ];
   const points: Corrupted[] = [[200, 100], nan, [lon], [lon, lat, 0, 0], [infinite, lat]].map((value) => ({ value }));
   const inServiceArea = [s, ...(s.anyOf ?? [])].some((a) => a.description?.includes('within the service area'));
   if (inServiceArea) {
     const rule = 'outside the service area';
-    polygons.push({ value: [[[-179, 0], [179, 0], [179, 1], [-179, 1], [-179, 0]]], rule }, { value: square([-74, 40.7]), rule });
+    polygons.push(
+      {
+        value: [
+          [
+            [-179, 0],
+            [179, 0],
+            [179, 1],
+            [-179, 1],
+            [-179, 0],
+          ],
+        ],
+        rule,
+      },
+      { value: square([-74, 40.7]), rule },
+    );
     points.push({ value: [-74, 40.7], rule });
   }
   return geometryTypes(s).flatMap((type): Corrupted[] => {
     const shape = (coordinates: unknown, rule?: string) => ({ value: { type, coordinates }, rule });
     switch (type) {
-      case 'Point': return points.map(({ value, rule }) => shape(value, rule));
-      case 'LineString': return [shape([[lon, lat]]), shape([[lon, lat], nan]), shape([[lon, lat], [200, 100]])];
-      default: return [
-        ...polygons.map(({ value, rule }) => shape(type === 'Polygon' ? value : [value], rule)),
-        { value: { type: type === 'Polygon' ? 'LineString' : 'Polygon', coordinates: square(anchor) } },
-        { value: { type: 'GeometryCollection', geometries: [] } },
-      ];
+      case 'Point':
+        return points.map(({ value, rule }) => shape(value, rule));
+      case 'LineString':
+        return [
+          shape([[lon, lat]]),
+          shape([[lon, lat], nan]),
+          shape([
+            [lon, lat],
+            [200, 100],
+          ]),
+        ];
+      default:
+        return [
+          ...polygons.map(({ value, rule }) => shape(type === 'Polygon' ? value : [value], rule)),
+          { value: { type: type === 'Polygon' ? 'LineString' : 'Polygon', coordinates: square(anchor) } },
+          { value: { type: 'GeometryCollection', geometries: [] } },
+        ];
     }
   });
 }
@@ -204,7 +350,12 @@ function sites(schema: Schema, value: unknown, set: (v: unknown) => unknown = (v
   }
   if (schema.type === 'object' && schema.properties && value && typeof value === 'object') {
     const object = value as Record<string, unknown>;
-    return [here, ...Object.entries(object).flatMap(([key, v]) => schema.properties![key] ? sites(schema.properties![key], v, (w) => set({ ...object, [key]: w })) : [])];
+    return [
+      here,
+      ...Object.entries(object).flatMap(([key, v]) =>
+        schema.properties![key] ? sites(schema.properties![key], v, (w) => set({ ...object, [key]: w })) : [],
+      ),
+    ];
   }
   if (schema.type === 'array' && schema.items && Array.isArray(value) && value.length) {
     return [here, ...sites(schema.items, value[0], (w) => set([w, ...value.slice(1)]))];
@@ -216,12 +367,22 @@ function sites(schema: Schema, value: unknown, set: (v: unknown) => unknown = (v
 function corruptionsAt({ schema, value, set }: Site): fc.Arbitrary<Corrupted> {
   const options: fc.WeightedArbitrary<Corrupted>[] = [];
   const add = (weight: number, arbitrary: fc.Arbitrary<Corrupted>) => options.push({ weight, arbitrary });
-  add(1, wrong(schema).map((v) => ({ value: set(v) })));
+  add(
+    1,
+    wrong(schema).map((v) => ({ value: set(v) })),
+  );
   const geometries = badGeometries(schema);
   if (geometries.length) {
-    add(1, fc.constantFrom(...geometries.filter((g) => !g.rule)).map((g) => ({ value: set(g.value) })));
+    add(
+      1,
+      fc.constantFrom(...geometries.filter((g) => !g.rule)).map((g) => ({ value: set(g.value) })),
+    );
     const byRule = geometries.filter((g) => g.rule);
-    if (byRule.length) add(3, fc.constantFrom(...byRule).map((g) => ({ value: set(g.value), rule: g.rule })));
+    if (byRule.length)
+      add(
+        3,
+        fc.constantFrom(...byRule).map((g) => ({ value: set(g.value), rule: g.rule })),
+      );
   }
   if (freeText(schema) && typeof value === 'string') add(1, fc.constant({ value: set(`${value}\u0000`), rule: 'NUL in text' }));
   if (schema.type === 'object' && value && typeof value === 'object' && !Array.isArray(value)) {
@@ -229,14 +390,23 @@ function corruptionsAt({ schema, value, set }: Site): fc.Arbitrary<Corrupted> {
     for (const key of (schema.required ?? []).filter((k) => k in object)) {
       add(1, fc.constant({ value: set(Object.fromEntries(Object.entries(object).filter(([k]) => k !== key))) }));
     }
-    if (schema.additionalProperties === false) add(1, fc.constantFrom('extra', '__proto__', 'constructor').map((k) => ({ value: set({ ...object, [k]: { polluted: true } }) })));
+    if (schema.additionalProperties === false)
+      add(
+        1,
+        fc.constantFrom('extra', '__proto__', 'constructor').map((k) => ({ value: set({ ...object, [k]: { polluted: true } }) })),
+      );
   }
   return fc.oneof(...options);
 }
 
 /** A JSON body of the schema with one corruption (in a geometry more often): broken in Ajv's eyes, or by a rule of Gridmap's. */
 const corruptBody = (schema: Schema) =>
-  valid(schema).chain((body) => fc.oneof(...sites(schema, body).map((site) => ({ arbitrary: corruptionsAt(site), weight: geometryTypes(site.schema).length ? 4 : 1 }))))
+  valid(schema)
+    .chain((body) =>
+      fc.oneof(
+        ...sites(schema, body).map((site) => ({ arbitrary: corruptionsAt(site), weight: geometryTypes(site.schema).length ? 4 : 1 })),
+      ),
+    )
     .filter(({ value, rule }) => rule !== undefined || !accepts(schema, standIn(value)));
 
 // --- requests -------------------------------------------------------------------------------------------------------
@@ -256,12 +426,36 @@ interface FuzzRequest {
 type Draft = Omit<FuzzRequest, 'path'> & { values: Record<string, string> };
 type Fault = (draft: Draft) => Draft;
 
-const ID_JUNK = ['0', '-1', '1.5', '1e3', '0x1F', '2147483647', '2147483648', '9'.repeat(30), 'NaN', 'Infinity', 'null', 'abc', '١', '一', '😀', 'x'.repeat(5000), '\u0000', '1\u0000'];
+const ID_JUNK = [
+  '0',
+  '-1',
+  '1.5',
+  '1e3',
+  '0x1F',
+  '2147483647',
+  '2147483648',
+  '9'.repeat(30),
+  'NaN',
+  'Infinity',
+  'null',
+  'abc',
+  '١',
+  '一',
+  '😀',
+  'x'.repeat(5000),
+  '\u0000',
+  '1\u0000',
+];
 const TEXT_JUNK = ['', ' ', 'ö网格😀', '\u0000', 'a\u0000b', 'x'.repeat(5000), '..', '/', '%', '[object Object]'];
 
 /** A path or query value its schema refuses (as it is sent, before escaping). */
 function wrongParameter(s: Schema): fc.Arbitrary<string> {
-  const junk = s.type === 'integer' || s.type === 'number' ? [...ID_JUNK, ...TEXT_JUNK] : s.type === 'boolean' ? ['1', 'yes', 'TRUE', ...TEXT_JUNK] : TEXT_JUNK;
+  const junk =
+    s.type === 'integer' || s.type === 'number'
+      ? [...ID_JUNK, ...TEXT_JUNK]
+      : s.type === 'boolean'
+        ? ['1', 'yes', 'TRUE', ...TEXT_JUNK]
+        : TEXT_JUNK;
   const strings = s.enum || s.pattern ? [fc.string({ maxLength: 40 })] : [];
   return fc.oneof(fc.constantFrom(...junk), ...strings).filter((v) => {
     if (s.enum) return !s.enum.includes(v);
@@ -273,23 +467,34 @@ function wrongParameter(s: Schema): fc.Arbitrary<string> {
 }
 
 /** An If-Match this API never gave: not "<version>" or W/"<version>". */
-const wrongEtag = fc.oneof(fc.constantFrom('garbage', '"abc"', '"-1"', '""', '"1', '1', '"1", "2"', 'W/', '"99999999999"', `"${'9'.repeat(5000)}"`), fc.string({ maxLength: 30 }))
+const wrongEtag = fc
+  .oneof(
+    fc.constantFrom('garbage', '"abc"', '"-1"', '""', '"1', '1', '"1", "2"', 'W/', '"99999999999"', `"${'9'.repeat(5000)}"`),
+    fc.string({ maxLength: 30 }),
+  )
   .filter((v) => !/^(W\/)?"\d{1,9}"$/.test(v.trim()) && v.trim() !== '*');
 
 const IMAGE_MAGIC: Record<string, number[]> = {
-  'image/jpeg': [0xff, 0xd8, 0xff], 'image/png': [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'image/webp': [...Buffer.from('RIFF\0\0\0\0WEBP')],
+  'image/jpeg': [0xff, 0xd8, 0xff],
+  'image/png': [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
+  'image/webp': [...Buffer.from('RIFF\0\0\0\0WEBP')],
 };
 const isJson = (type: string) => /^application\/(.+\+)?json$/.test(type);
 const picture = (type: string, rest: Uint8Array) => new Uint8Array([...IMAGE_MAGIC[type], ...rest]);
 /** JSON text no body schema takes: cut short, not JSON at all, or arrays nested thousands deep. */
-const malformedJson = (of: fc.Arbitrary<unknown>) => fc.oneof(
-  fc.constantFrom('{', '{"a":', '[1,]', "{'a':1}", 'undefined', 'NaN', '\u0000', '{"a":1}}', '\ufeff{}x'),
-  of.chain((v) => { const text = serialize(v); return fc.integer({ min: 1, max: Math.max(1, text.length - 1) }).map((n) => text.slice(0, n)); }),
-  fc.integer({ min: 1000, max: 200_000 }).chain((n) => fc.constantFrom(deep(n).text, deep(n).text.slice(0, -1))),
-);
+const malformedJson = (of: fc.Arbitrary<unknown>) =>
+  fc.oneof(
+    fc.constantFrom('{', '{"a":', '[1,]', "{'a':1}", 'undefined', 'NaN', '\u0000', '{"a":1}}', '\ufeff{}x'),
+    of.chain((v) => {
+      const text = serialize(v);
+      return fc.integer({ min: 1, max: Math.max(1, text.length - 1) }).map((n) => text.slice(0, n));
+    }),
+    fc.integer({ min: 1000, max: 200_000 }).chain((n) => fc.constantFrom(deep(n).text, deep(n).text.slice(0, -1))),
+  );
 
 /** The schema of one feature a POST to the layer takes. */
-const featureOf = (layer: string) => resolve(Object.values(document.paths[`/api/v1/${layer}`].post.requestBody!.content)[0].schema).oneOf![0];
+const featureOf = (layer: string) =>
+  resolve(Object.values(document.paths[`/api/v1/${layer}`].post.requestBody!.content)[0].schema).oneOf![0];
 
 /**
  * An upload (the import's body is a file): always a broken one, a few kinds of small malformed GeoJSON. A
@@ -298,9 +503,13 @@ const featureOf = (layer: string) => resolve(Object.values(document.paths[`/api/
 function brokenUpload(feature: Schema): fc.Arbitrary<{ format: string; data: string; fault: string }> {
   return fc.oneof(
     fc.tuple(fc.constantFrom('geojson', 'ndjson'), corruptBody(feature)).map(([format, { value, rule }]) => ({
-      format, data: format === 'geojson' ? `{"type":"FeatureCollection","features":[${serialize(value)}]}` : `${serialize(value)}\n`, fault: `a feature${rule ? `: ${rule}` : ''}`,
+      format,
+      data: format === 'geojson' ? `{"type":"FeatureCollection","features":[${serialize(value)}]}` : `${serialize(value)}\n`,
+      fault: `a feature${rule ? `: ${rule}` : ''}`,
     })),
-    fc.tuple(fc.constantFrom('geojson', 'ndjson'), malformedJson(valid(feature))).map(([format, data]) => ({ format, data, fault: 'malformed JSON' })),
+    fc
+      .tuple(fc.constantFrom('geojson', 'ndjson'), malformedJson(valid(feature)))
+      .map(([format, data]) => ({ format, data, fault: 'malformed JSON' })),
   );
 }
 
@@ -312,18 +521,33 @@ function requests(method: string, path: string, operation: Operation, etag: stri
   const declares = (name: string) => parameters.some((p) => p.in === 'header' && p.name === name);
   const [type, media] = Object.entries(operation.requestBody?.content ?? {})[0] ?? [];
   const schema = type && isJson(type) ? resolve(media.schema) : undefined;
-  const uploads = type === 'application/octet-stream' ? Object.fromEntries((inPath.find((p) => p.name === 'layer')?.schema.enum as string[]).map((l) => [l, brokenUpload(featureOf(l))])) : {};
+  const uploads =
+    type === 'application/octet-stream'
+      ? Object.fromEntries((inPath.find((p) => p.name === 'layer')?.schema.enum as string[]).map((l) => [l, brokenUpload(featureOf(l))]))
+      : {};
 
   // the base: the first row (id 1), each other path parameter's example or a value of its enum, the row's ETag, a valid body
-  const pathValue = (p: Parameter) => (p.schema.type === 'integer' ? fc.constant(1) : p.example !== undefined ? fc.constant(p.example) : valid(p.schema));
+  const pathValue = (p: Parameter) =>
+    p.schema.type === 'integer' ? fc.constant(1) : p.example !== undefined ? fc.constant(p.example) : valid(p.schema);
   const values = fc.record(Object.fromEntries(inPath.map((p) => [p.name, pathValue(p).map((v) => encodeURIComponent(String(v)))])));
-  const signedIn = fc.oneof({ weight: 3, arbitrary: fc.constant('admin' as const) }, { weight: 1, arbitrary: fc.constant('resident' as const) });
+  const signedIn = fc.oneof(
+    { weight: 3, arbitrary: fc.constant('admin' as const) },
+    { weight: 1, arbitrary: fc.constant('resident' as const) },
+  );
   const base = fc.record({ as: signedIn, values }).chain(({ as, values }): fc.Arbitrary<Draft> => {
     const draft: Draft = { as, method, values, query: [], headers: etag ? { 'If-Match': etag } : {}, fault: '' };
     if (schema) return valid(schema).map((v) => ({ ...draft, body: { type, data: serialize(v) } }));
-    if (type?.startsWith('image/')) return fc.uint8Array({ maxLength: 64 }).map((rest) => ({ ...draft, body: { type: 'image/jpeg', data: picture('image/jpeg', rest) } }));
+    if (type?.startsWith('image/'))
+      return fc
+        .uint8Array({ maxLength: 64 })
+        .map((rest) => ({ ...draft, body: { type: 'image/jpeg', data: picture('image/jpeg', rest) } }));
     if (type === 'application/octet-stream') {
-      return uploads[values.layer].map(({ format, data, fault }) => ({ ...draft, query: [['format', format]], body: { type, data }, fault: `upload: ${fault}` }));
+      return uploads[values.layer].map(({ format, data, fault }) => ({
+        ...draft,
+        query: [['format', format]],
+        body: { type, data },
+        fault: `upload: ${fault}`,
+      }));
     }
     return fc.constant(draft);
   });
@@ -331,46 +555,122 @@ function requests(method: string, path: string, operation: Operation, etag: stri
   // weighted towards the body, where most of a request is
   const faults: fc.WeightedArbitrary<Fault>[] = [];
   const add = (weight: number, arbitrary: fc.Arbitrary<Fault>) => faults.push({ weight, arbitrary });
-  add(1, fc.constantFrom('Bearer garbage', 'Bearer ', 'Basic YWRtaW46Z3JpZG1hcC1kZW1v', 'Bearer x.y.z', 'bearer\tgarbage')
-    .map((value): Fault => (d) => ({ ...d, headers: { ...d.headers, Authorization: value }, fault: `Authorization: ${value}` })));
+  add(
+    1,
+    fc
+      .constantFrom('Bearer garbage', 'Bearer ', 'Basic YWRtaW46Z3JpZG1hcC1kZW1v', 'Bearer x.y.z', 'bearer\tgarbage')
+      .map((value): Fault => (d) => ({ ...d, headers: { ...d.headers, Authorization: value }, fault: `Authorization: ${value}` })),
+  );
   for (const p of inPath) {
-    add(2, fc.oneof(wrongParameter(p.schema).map(encodeURIComponent), fc.constantFrom('%', '%E0%A4%A', '..%2F..%2Fhealth'))
-      .map((value): Fault => (d) => ({ ...d, values: { ...d.values, [p.name]: value }, fault: `path ${p.name}` })));
+    add(
+      2,
+      fc
+        .oneof(wrongParameter(p.schema).map(encodeURIComponent), fc.constantFrom('%', '%E0%A4%A', '..%2F..%2Fhealth'))
+        .map((value): Fault => (d) => ({ ...d, values: { ...d.values, [p.name]: value }, fault: `path ${p.name}` })),
+    );
   }
   for (const p of inQuery) {
     // a value of the wrong kind, or the parameter given twice
-    const given = fc.oneof(wrongParameter(p.schema).map((v) => [v]), valid(p.schema).map((v) => [String(v), String(v)]));
-    add(2, given.map((vs): Fault => (d) => ({ ...d, query: [...d.query.filter(([k]) => k !== p.name), ...vs.map((v): [string, string] => [p.name, v])], fault: `query ${p.name}` })));
+    const given = fc.oneof(
+      wrongParameter(p.schema).map((v) => [v]),
+      valid(p.schema).map((v) => [String(v), String(v)]),
+    );
+    add(
+      2,
+      given.map((vs): Fault => (d) => ({
+        ...d,
+        query: [...d.query.filter(([k]) => k !== p.name), ...vs.map((v): [string, string] => [p.name, v])],
+        fault: `query ${p.name}`,
+      })),
+    );
   }
-  if (declares('If-Match')) add(1, wrongEtag.map((value): Fault => (d) => ({ ...d, headers: { ...d.headers, 'If-Match': value }, fault: 'If-Match' })));
-  if (declares('Idempotency-Key')) add(1, fc.constantFrom('', 'k'.repeat(201), 'é').map((value): Fault => (d) => ({ ...d, headers: { ...d.headers, 'Idempotency-Key': value }, fault: 'Idempotency-Key' })));
+  if (declares('If-Match'))
+    add(
+      1,
+      wrongEtag.map((value): Fault => (d) => ({ ...d, headers: { ...d.headers, 'If-Match': value }, fault: 'If-Match' })),
+    );
+  if (declares('Idempotency-Key'))
+    add(
+      1,
+      fc
+        .constantFrom('', 'k'.repeat(201), 'é')
+        .map((value): Fault => (d) => ({ ...d, headers: { ...d.headers, 'Idempotency-Key': value }, fault: 'Idempotency-Key' })),
+    );
   // an upload is broken already
-  if (type === 'application/octet-stream') add(4, fc.constant((d: Draft) => d));
+  if (type === 'application/octet-stream')
+    add(
+      4,
+      fc.constant((d: Draft) => d),
+    );
 
   if (schema) {
-    const withBody = (data: string, contentType: string, fault: string): Fault => (d) => ({ ...d, body: { type: contentType, data }, fault });
-    add(8, corruptBody(schema).map(({ value, rule }) => withBody(serialize(value), type, `body${rule ? `: ${rule}` : ''}`)));
-    add(1, malformedJson(valid(schema)).map((text) => withBody(text, type, 'malformed JSON')));
+    const withBody =
+      (data: string, contentType: string, fault: string): Fault =>
+      (d) => ({ ...d, body: { type: contentType, data }, fault });
+    add(
+      8,
+      corruptBody(schema).map(({ value, rule }) => withBody(serialize(value), type, `body${rule ? `: ${rule}` : ''}`)),
+    );
+    add(
+      1,
+      malformedJson(valid(schema)).map((text) => withBody(text, type, 'malformed JSON')),
+    );
     if (operation.requestBody?.required) {
-      add(1, fc.oneof(
-        fc.tuple(valid(schema), fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=utf-16', 'application/xml'))
-          .map(([v, contentType]) => withBody(serialize(v), contentType, `Content-Type: ${contentType}`)),
-        fc.constant(withBody('', type, 'empty body')),
-      ));
+      add(
+        1,
+        fc.oneof(
+          fc
+            .tuple(
+              valid(schema),
+              fc.constantFrom(
+                'text/plain',
+                'application/x-www-form-urlencoded',
+                'multipart/form-data; boundary=x',
+                'application/json; charset=utf-16',
+                'application/xml',
+              ),
+            )
+            .map(([v, contentType]) => withBody(serialize(v), contentType, `Content-Type: ${contentType}`)),
+          fc.constant(withBody('', type, 'empty body')),
+        ),
+      );
     }
   }
   if (type?.startsWith('image/')) {
     const types = Object.keys(operation.requestBody!.content);
-    add(2, fc.tuple(fc.constantFrom(...types), fc.uint8Array({ maxLength: 64 }), fc.constantFrom(...types, 'application/json', 'text/plain', 'image/gif'))
-      .filter(([t, , declared]) => t !== declared)
-      .map(([t, rest, declared]): Fault => (d) => ({ ...d, body: { type: declared, data: picture(t, rest) }, fault: `a ${t} sent as ${declared}` })));
-    add(2, fc.tuple(fc.constantFrom(...types), fc.uint8Array({ maxLength: 64 }).filter((b) => !Object.values(IMAGE_MAGIC).some((m) => m.every((x, i) => b[i] === x))))
-      .map(([declared, data]): Fault => (d) => ({ ...d, body: { type: declared, data }, fault: 'not a picture' })));
+    add(
+      2,
+      fc
+        .tuple(
+          fc.constantFrom(...types),
+          fc.uint8Array({ maxLength: 64 }),
+          fc.constantFrom(...types, 'application/json', 'text/plain', 'image/gif'),
+        )
+        .filter(([t, , declared]) => t !== declared)
+        .map(([t, rest, declared]): Fault => (d) => ({
+          ...d,
+          body: { type: declared, data: picture(t, rest) },
+          fault: `a ${t} sent as ${declared}`,
+        })),
+    );
+    add(
+      2,
+      fc
+        .tuple(
+          fc.constantFrom(...types),
+          fc.uint8Array({ maxLength: 64 }).filter((b) => !Object.values(IMAGE_MAGIC).some((m) => m.every((x, i) => b[i] === x))),
+        )
+        .map(([declared, data]): Fault => (d) => ({ ...d, body: { type: declared, data }, fault: 'not a picture' })),
+    );
   }
 
   return fc.tuple(base, fc.oneof(...faults)).map(([draft, fault]) => {
     const { values, ...rest } = fault(draft);
-    const made: FuzzRequest = { ...rest, path: path.replace(/\{(\w+)\}/g, (_, name: string) => values[name]), fault: [...new Set([draft.fault, rest.fault])].filter(Boolean).join('; ') };
+    const made: FuzzRequest = {
+      ...rest,
+      path: path.replace(/\{(\w+)\}/g, (_, name: string) => values[name]),
+      fault: [...new Set([draft.fault, rest.fault])].filter(Boolean).join('; '),
+    };
     return Object.assign(made, { [fc.toStringMethod]: () => describeRequest(made) });
   });
 }
@@ -394,7 +694,9 @@ const WRITTEN_BY_REFUSALS = ['login_failures', 'imports'];
 /** The tables of the public schema, but those. */
 async function tableNames(db: Kysely<DB>): Promise<string[]> {
   const { rows } = await sql<{ name: string }>`
-    select table_name as name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE' order by 1`.execute(db);
+    select table_name as name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE' order by 1`.execute(
+    db,
+  );
   return rows.map((r) => r.name).filter((name) => !WRITTEN_BY_REFUSALS.includes(name));
 }
 
@@ -409,7 +711,9 @@ async function rowCounts(db: Kysely<DB>, names: string[]): Promise<Record<string
 async function digests(db: Kysely<DB>, names: string[]): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const name of names) {
-    const { rows: [{ digest }] } = await sql<{ digest: string }>`
+    const {
+      rows: [{ digest }],
+    } = await sql<{ digest: string }>`
       select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) as digest from ${sql.table(name)} t`.execute(db);
     out[name] = digest;
   }
@@ -433,8 +737,12 @@ describe(`malformed requests to every write operation (${mode})`, () => {
     test = await openTestDatabase();
     apps.admin = await testApp(test.database, { as: 'admin' });
     apps.resident = await testApp(test.database, { as: 'resident' });
-    const { rows: [point] } = await sql<{ lon: number; lat: number }>`
-      select ST_X(p) as lon, ST_Y(p) as lat from (select ST_PointOnSurface(geom) as p from grids order by id limit 1) g`.execute(test.database.db);
+    const {
+      rows: [point],
+    } = await sql<{ lon: number; lat: number }>`
+      select ST_X(p) as lon, ST_Y(p) as lat from (select ST_PointOnSurface(geom) as p from grids order by id limit 1) g`.execute(
+      test.database.db,
+    );
     anchor = [point.lon, point.lat];
     tables = await tableNames(test.database.db);
     before = await digests(test.database.db, tables);
@@ -442,13 +750,15 @@ describe(`malformed requests to every write operation (${mode})`, () => {
   afterAll(() => test?.drop());
 
   async function send(r: FuzzRequest) {
-    const url = r.path + (r.query.length ? `?${r.query.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&')}` : '');
+    const url =
+      r.path + (r.query.length ? `?${r.query.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&')}` : '');
     let call = (request(apps[r.as]) as unknown as Record<string, (url: string) => request.Test>)[r.method](url).set(r.headers);
     if (r.body) call = call.set('Content-Type', r.body.type).send(typeof r.body.data === 'string' ? r.body.data : Buffer.from(r.body.data));
     const response = await call;
     const refused = response.status >= 400 && response.status < 500;
     const problem = /^application\/problem\+json/.test(response.headers['content-type'] ?? '') && response.body?.status === response.status;
-    if (!refused || !problem) throw new Error(`answered ${response.status} ${response.headers['content-type']}: ${response.text?.slice(0, 500)}`);
+    if (!refused || !problem)
+      throw new Error(`answered ${response.status} ${response.headers['content-type']}: ${response.text?.slice(0, 500)}`);
   }
 
   for (const { method, path, operation } of operations) {
@@ -457,9 +767,14 @@ describe(`malformed requests to every write operation (${mode})`, () => {
       const counts = await rowCounts(test.database.db, tables);
       // the ETag of the row the operation acts on (id 1), so that a corruption elsewhere is what refuses it
       const row = path.match(/^.*?\{id\}/)?.[0].replace('{id}', '1');
-      const etag = (operation.parameters ?? []).some((p) => p.name === 'If-Match') && row ? (await request(apps.admin).get(row)).headers.etag : undefined;
+      const etag =
+        (operation.parameters ?? []).some((p) => p.name === 'If-Match') && row
+          ? (await request(apps.admin).get(row)).headers.etag
+          : undefined;
       await fc.assert(fc.asyncProperty(requests(method, path, operation, etag), send), {
-        seed: SEED, path: process.env.FUZZ_PATH, numRuns: path.includes('/import/') ? IMPORT_RUNS : RUNS,
+        seed: SEED,
+        path: process.env.FUZZ_PATH,
+        numRuns: path.includes('/import/') ? IMPORT_RUNS : RUNS,
       });
       expect(await rowCounts(test.database.db, tables)).toEqual(counts);
     }, 120_000);

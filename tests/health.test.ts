@@ -10,7 +10,9 @@ describe(`health on the ${mode} database`, () => {
   afterAll(() => test?.drop());
 
   it('reports the database mode and the PostGIS version', async () => {
-    const { body } = await request(await testApp(test.database, { as: null })).get('/api/v1/health').expect(200);
+    const { body } = await request(await testApp(test.database, { as: null }))
+      .get('/api/v1/health')
+      .expect(200);
     expect(body).toEqual({ status: 'ok', database: mode, postgis: expect.stringMatching(/^3\.\d+\.\d+/) });
   });
 

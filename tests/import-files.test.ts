@@ -17,8 +17,13 @@ describe('imports of the files cities have', () => {
   let test: TestDatabase;
   let app: Awaited<ReturnType<typeof testApp>>;
   const db = () => test.database.db;
-  const counts = async () => (await sql<{ n: string }>`
-    select (select count(*) from buildings) || '/' || (select count(*) from members) || '/' || (select count(*) from units) as n`.execute(db())).rows[0].n;
+  const counts = async () =>
+    (
+      await sql<{ n: string }>`
+    select (select count(*) from buildings) || '/' || (select count(*) from members) || '/' || (select count(*) from units) as n`.execute(
+        db(),
+      )
+    ).rows[0].n;
   const post = (path: string, type: string, body: string | Buffer) => request(app).post(path).set('Content-Type', type).send(body);
   const XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
   /** A workbook as Excel writes it (exceljs), its first sheet from rows of cells; `change` edits that sheet. */
@@ -44,8 +49,11 @@ describe('imports of the files cities have', () => {
       from generate_series(0, ${names.length - 1}) as n order by n`.execute(db());
     return names.map((name, i) => ({ type: 'Feature', properties: { name }, geometry: rows[i].geometry }));
   };
-  const collection = (srid: number | string, features: unknown[]) =>
-    ({ type: 'FeatureCollection', crs: { type: 'name', properties: { name: typeof srid === 'number' ? `urn:ogc:def:crs:EPSG::${srid}` : srid } }, features });
+  const collection = (srid: number | string, features: unknown[]) => ({
+    type: 'FeatureCollection',
+    crs: { type: 'name', properties: { name: typeof srid === 'number' ? `urn:ogc:def:crs:EPSG::${srid}` : srid } },
+    features,
+  });
 
   /** Each stored building against ST_Transform of its source geometry: the farthest vertex apart, in metres (in `srid`). */
   const farthest = async (features: { properties: { name: string }; geometry: unknown }[], srid: number) => {
@@ -81,12 +89,16 @@ describe('imports of the files cities have', () => {
     files['fixture.dbf'][29] = 0x57; // "ANSI": says nothing
     const before = await counts();
     const refused = await post('/api/v1/import/buildings', 'application/zip', Buffer.from(zipSync(files))).expect(422);
-    expect(refused.body.rejected).toEqual([{ row: 1, field: 'properties.name', reason: expect.stringMatching(/column name: .*not valid utf-8.*encoding=gbk/) }]);
+    expect(refused.body.rejected).toEqual([
+      { row: 1, field: 'properties.name', reason: expect.stringMatching(/column name: .*not valid utf-8.*encoding=gbk/) },
+    ]);
     expect(await counts()).toBe(before);
     // a .cpg wins over the language driver byte (here it is wrong), and the caller's encoding over both
     files['fixture.dbf'][29] = 0x4d;
     files['fixture.cpg'] = Buffer.from('UTF-8');
-    expect((await post('/api/v1/import/buildings', 'application/zip', Buffer.from(zipSync(files))).expect(422)).body.rejected[0].field).toBe('properties.name');
+    expect(
+      (await post('/api/v1/import/buildings', 'application/zip', Buffer.from(zipSync(files))).expect(422)).body.rejected[0].field,
+    ).toBe('properties.name');
     expect(await counts()).toBe(before);
     await post('/api/v1/import/buildings?encoding=gbk', 'application/zip', Buffer.from(zipSync(files))).expect(201);
     expect(await farthest(features, 4545)).toBeLessThan(0.01);
@@ -103,11 +115,20 @@ describe('imports of the files cities have', () => {
   });
 
   it('imports GeoJSON in CGCS2000 (EPSG:4490) named by its crs member, and in EPSG:4545 by srid= or crs EPSG:4545', async () => {
-    const places = [[109.48671234567, 36.58712345678], [109.48771234567, 36.58812345678]];
-    const units = places.map(([lon, lat], i) => ({ type: 'Feature', properties: { name: `宝塔区驻区单位${i}`, kind: 'enterprise' }, geometry: { type: 'Point', coordinates: [lon, lat] } }));
+    const places = [
+      [109.48671234567, 36.58712345678],
+      [109.48771234567, 36.58812345678],
+    ];
+    const units = places.map(([lon, lat], i) => ({
+      type: 'Feature',
+      properties: { name: `宝塔区驻区单位${i}`, kind: 'enterprise' },
+      geometry: { type: 'Point', coordinates: [lon, lat] },
+    }));
     await post('/api/v1/import/units', 'application/geo+json', JSON.stringify(collection(4490, units))).expect(201);
     for (const [i, [lon, lat]] of places.entries()) {
-      const { rows: [unit] } = await sql<{ name: string; metres: number }>`
+      const {
+        rows: [unit],
+      } = await sql<{ name: string; metres: number }>`
         select name, ST_Distance(geom::geography, ST_Transform(ST_SetSRID(ST_MakePoint(${lon}, ${lat}), 4490), 4326)::geography) as metres
         from units where name = ${`宝塔区驻区单位${i}`}`.execute(db());
       expect(unit.metres).toBeLessThan(0.01);
@@ -124,7 +145,9 @@ describe('imports of the files cities have', () => {
   });
 
   it('imports a GBK CSV given encoding=gbk, with x/y in metres given srid=', async () => {
-    const { rows: [p] } = await sql<{ x: number; y: number }>`
+    const {
+      rows: [p],
+    } = await sql<{ x: number; y: number }>`
       select ST_X(g) as x, ST_Y(g) as y from ST_Transform(ST_SetSRID(ST_MakePoint(109.4863, 36.5863), 4326), 4545) as g`.execute(db());
     const names = ['张堃', '李淼', '王喆'];
     const csv = iconv.encode(['name,category,x,y', ...names.map((name, i) => `${name},retired,${p.x + i},${p.y}`)].join('\r\n'), 'gbk');
@@ -133,7 +156,11 @@ describe('imports of the files cities have', () => {
     const garbled = await post('/api/v1/import/members?srid=4545', 'text/csv', csv).expect(422);
     expect(garbled.body.rejected[0]).toEqual({ row: 1, field: 'properties.name', reason: expect.stringMatching(/encoding=gbk/) });
     const unprojected = await post('/api/v1/import/members?encoding=gbk', 'text/csv', csv).expect(422);
-    expect(unprojected.body).toMatchObject({ title: 'Unknown coordinate system', field: 'srid', detail: expect.stringMatching(/row 1: .*srid=/) });
+    expect(unprojected.body).toMatchObject({
+      title: 'Unknown coordinate system',
+      field: 'srid',
+      detail: expect.stringMatching(/row 1: .*srid=/),
+    });
     expect(await counts()).toBe(before);
 
     await post('/api/v1/import/members?encoding=gbk&srid=4545', 'text/csv', csv).expect(201);
@@ -157,7 +184,9 @@ describe('imports of the files cities have', () => {
     const { body } = await post('/api/v1/import/units', XLSX, file).expect(201);
     expect(body).toMatchObject({ read: 2, imported: 2 });
     const { rows } = await sql<{ name: string; signed: string | null; has_agreement: boolean; lon: number }>`
-      select name, agreement_signed_on::text as signed, has_agreement, ST_X(geom) as lon from units where name in ('延安红街文化公司', '宝塔山小学') order by name desc`.execute(db());
+      select name, agreement_signed_on::text as signed, has_agreement, ST_X(geom) as lon from units where name in ('延安红街文化公司', '宝塔山小学') order by name desc`.execute(
+      db(),
+    );
     expect(rows).toEqual([
       { name: '延安红街文化公司', signed: '2023-05-04', has_agreement: true, lon: 109.4871 },
       { name: '宝塔山小学', signed: null, has_agreement: false, lon: 109.4875 },
@@ -177,13 +206,21 @@ describe('imports of the files cities have', () => {
       ['赵丽颖', 'in_service', '13800000002', homes[1].address, homes[1].community], // its address within its community's name
     ];
     const before = await counts();
-    const unmatched = await post('/api/v1/import/members', XLSX, await workbook([...roster, ['钱七', 'retired', '13800000003', '不存在的楼', homes[0].code]])).expect(422);
-    expect(unmatched.body.rejected).toEqual([{ row: 3, field: 'building', reason: `building 不存在的楼 in ${homes[0].code} matched no building` }]);
+    const unmatched = await post(
+      '/api/v1/import/members',
+      XLSX,
+      await workbook([...roster, ['钱七', 'retired', '13800000003', '不存在的楼', homes[0].code]]),
+    ).expect(422);
+    expect(unmatched.body.rejected).toEqual([
+      { row: 3, field: 'building', reason: `building 不存在的楼 in ${homes[0].code} matched no building` },
+    ]);
     expect(await counts()).toBe(before);
 
     await post('/api/v1/import/members', XLSX, await workbook(roster)).expect(201);
     for (const [i, name] of ['刘德华', '赵丽颖'].entries()) {
-      const { rows: [member] } = await sql<{ building_id: number; metres: number }>`
+      const {
+        rows: [member],
+      } = await sql<{ building_id: number; metres: number }>`
         select m.building_id, ST_Distance(m.geom::geography, ST_PointOnSurface(b.geom)::geography) as metres
         from members m join buildings b on b.id = ${homes[i].id} where m.name = ${name}`.execute(db());
       expect(member).toEqual({ building_id: homes[i].id, metres: expect.any(Number) });
@@ -191,8 +228,10 @@ describe('imports of the files cities have', () => {
     }
   });
 
-  it('places a roster whose building and community columns have the office\'s own headers, mapped with fields=', async () => {
-    const { rows: [home] } = await sql<{ id: number; address: string; community: string }>`
+  it("places a roster whose building and community columns have the office's own headers, mapped with fields=", async () => {
+    const {
+      rows: [home],
+    } = await sql<{ id: number; address: string; community: string }>`
       select b.id, b.address, c.name as community from buildings b join communities c on c.id = b.community_id
       where b.address is not null and (select count(*) from buildings o where o.community_id = b.community_id and o.address = b.address) = 1
       order by b.id desc limit 1`.execute(db());
@@ -205,25 +244,53 @@ describe('imports of the files cities have', () => {
     const missing = await post('/api/v1/import/members?fields=name:姓名,category:党员类别,building:楼号', 'text/csv', csv).expect(422);
     expect(missing.body).toMatchObject({ field: 'fields', column: '楼号', detail: expect.stringMatching(/no column 楼号/) });
     // place columns belong to tables: a GeoJSON's features have their geometry
-    const notTable = await post('/api/v1/import/members?fields=building:门牌', 'application/geo+json', '{"type":"FeatureCollection","features":[]}').expect(400);
-    expect(notTable.body).toMatchObject({ field: 'fields', detail: expect.stringMatching(/building names a column of a CSV or Excel table only/) });
+    const notTable = await post(
+      '/api/v1/import/members?fields=building:门牌',
+      'application/geo+json',
+      '{"type":"FeatureCollection","features":[]}',
+    ).expect(400);
+    expect(notTable.body).toMatchObject({
+      field: 'fields',
+      detail: expect.stringMatching(/building names a column of a CSV or Excel table only/),
+    });
     expect(await counts()).toBe(before);
 
-    const placed = await post('/api/v1/import/members?fields=name:姓名,category:党员类别,building:门牌,community:所属社区名称', 'text/csv', csv).expect(201);
+    const placed = await post(
+      '/api/v1/import/members?fields=name:姓名,category:党员类别,building:门牌,community:所属社区名称',
+      'text/csv',
+      csv,
+    ).expect(201);
     expect(placed.body).toMatchObject({ imported: 1, ignored_columns: [] });
-    const { rows: [member] } = await sql<{ building_id: number }>`select building_id from members where name = '孙悟空'`.execute(db());
+    const {
+      rows: [member],
+    } = await sql<{ building_id: number }>`select building_id from members where name = '孙悟空'`.execute(db());
     expect(member.building_id).toBe(home.id);
   });
 
   it('refuses an Excel sheet with a formula or a merged header, naming the column, and writes nothing', async () => {
     const before = await counts();
-    const formula = await workbook([['name', 'category', 'lon', 'lat'], ['孙八', { formula: 'UPPER("retired")', result: 'RETIRED' }, 109.4862, 36.5862]]);
+    const formula = await workbook([
+      ['name', 'category', 'lon', 'lat'],
+      ['孙八', { formula: 'UPPER("retired")', result: 'RETIRED' }, 109.4862, 36.5862],
+    ]);
     const refused = await post('/api/v1/import/members', XLSX, formula).expect(422);
     expect(refused.type).toBe('application/problem+json');
-    expect(refused.body.rejected).toEqual([{ row: 1, field: 'properties.category', reason: 'column category: a formula: we take values, not formulas; paste values' }]);
-    const merged = await workbook([['姓名', '', 'lon', 'lat'], ['周九', 'retired', 109.4862, 36.5862]], (sheet) => sheet.mergeCells('A1:B1'));
+    expect(refused.body.rejected).toEqual([
+      { row: 1, field: 'properties.category', reason: 'column category: a formula: we take values, not formulas; paste values' },
+    ]);
+    const merged = await workbook(
+      [
+        ['姓名', '', 'lon', 'lat'],
+        ['周九', 'retired', 109.4862, 36.5862],
+      ],
+      (sheet) => sheet.mergeCells('A1:B1'),
+    );
     const header = await post('/api/v1/import/members', XLSX, merged).expect(400);
-    expect(header.body).toMatchObject({ title: 'Merged header', field: 'body', detail: expect.stringMatching(/header 姓名 \(cell A1\) is a merged cell/) });
+    expect(header.body).toMatchObject({
+      title: 'Merged header',
+      field: 'body',
+      detail: expect.stringMatching(/header 姓名 \(cell A1\) is a merged cell/),
+    });
     expect(await counts()).toBe(before);
   });
 
@@ -231,18 +298,39 @@ describe('imports of the files cities have', () => {
     const [x, y] = [109.4882, 36.5902];
     const node = (id: number, dx: number, dy: number) => `<node id="${id}" lon="${(x + dx).toFixed(7)}" lat="${(y + dy).toFixed(7)}"/>`;
     const way = (id: number, refs: number[]) => `<way id="${id}">${refs.map((r) => `<nd ref="${r}"/>`).join('')}</way>`;
-    const relation = (outer: number[], inner: number[]) => `<relation id="300">${outer.map((w) => `<member type="way" ref="${w}" role="outer"/>`).join('')}
+    const relation = (
+      outer: number[],
+      inner: number[],
+    ) => `<relation id="300">${outer.map((w) => `<member type="way" ref="${w}" role="outer"/>`).join('')}
       ${inner.map((w) => `<member type="way" ref="${w}" role="inner"/>`).join('')}<tag k="type" v="multipolygon"/><tag k="building" v="school"/><tag k="name" v="延安市第五中学"/></relation>`;
-    const nodes = [node(1, 0, 0), node(2, 0.0004, 0), node(3, 0.0004, 0.0004), node(4, 0, 0.0004), node(11, 0.0001, 0.0001), node(12, 0.0003, 0.0001), node(13, 0.0003, 0.0003), node(14, 0.0001, 0.0003)].join('');
+    const nodes = [
+      node(1, 0, 0),
+      node(2, 0.0004, 0),
+      node(3, 0.0004, 0.0004),
+      node(4, 0, 0.0004),
+      node(11, 0.0001, 0.0001),
+      node(12, 0.0003, 0.0001),
+      node(13, 0.0003, 0.0003),
+      node(14, 0.0001, 0.0003),
+    ].join('');
     // the outer ring in three ways, the middle one drawn backwards; the courtyard in two
     const ways = [way(401, [1, 2]), way(402, [4, 3, 2]), way(403, [4, 1]), way(411, [11, 12, 13]), way(412, [13, 14, 11])].join('');
-    const osm = (outer: number[], inner: number[]) => `<?xml version="1.0"?><osm version="0.6">${nodes}${ways}${relation(outer, inner)}</osm>`;
+    const osm = (outer: number[], inner: number[]) =>
+      `<?xml version="1.0"?><osm version="0.6">${nodes}${ways}${relation(outer, inner)}</osm>`;
 
     await post('/api/v1/import/buildings', 'application/osm+xml', osm([401, 402, 403], [411, 412])).expect(201);
-    const { rows: [school] } = await sql<{ holes: number; area: number; valid: boolean }>`
-      select ST_NumInteriorRings(geom) as holes, ST_Area(geom::geography) as area, ST_IsValid(geom) as valid from buildings where name = '延安市第五中学'`.execute(db());
-    const { rows: [expected] } = await sql<{ area: number }>`
-      select ST_Area(ST_Difference(ST_MakeEnvelope(${x}, ${y}, ${x + 0.0004}, ${y + 0.0004}, 4326), ST_MakeEnvelope(${x + 0.0001}, ${y + 0.0001}, ${x + 0.0003}, ${y + 0.0003}, 4326))::geography) as area`.execute(db());
+    const {
+      rows: [school],
+    } = await sql<{ holes: number; area: number; valid: boolean }>`
+      select ST_NumInteriorRings(geom) as holes, ST_Area(geom::geography) as area, ST_IsValid(geom) as valid from buildings where name = '延安市第五中学'`.execute(
+      db(),
+    );
+    const {
+      rows: [expected],
+    } = await sql<{ area: number }>`
+      select ST_Area(ST_Difference(ST_MakeEnvelope(${x}, ${y}, ${x + 0.0004}, ${y + 0.0004}, 4326), ST_MakeEnvelope(${x + 0.0001}, ${y + 0.0001}, ${x + 0.0003}, ${y + 0.0003}, 4326))::geography) as area`.execute(
+      db(),
+    );
     expect(school).toMatchObject({ holes: 1, valid: true });
     expect(school.area).toBeCloseTo(expected.area, 1);
 
@@ -253,24 +341,42 @@ describe('imports of the files cities have', () => {
   it('refuses what it cannot place or decode with a problem naming the parameter, and writes nothing', async () => {
     const before = await counts();
     const point = [{ lon: 636000, lat: 4050000, fields: { name: '某楼', category: 'retired' } }];
-    const unknownPrj = 'PROJCS["Local_Grid_Yanan",GEOGCS["GCS_Unknown",DATUM["D_Unknown",SPHEROID["Unknown",1.0,0.0]]],PROJECTION["No_Such_Projection"],UNIT["Meter",1.0]]';
+    const unknownPrj =
+      'PROJCS["Local_Grid_Yanan",GEOGCS["GCS_Unknown",DATUM["D_Unknown",SPHEROID["Unknown",1.0,0.0]]],PROJECTION["No_Such_Projection"],UNIT["Meter",1.0]]';
     const unmatched = await post('/api/v1/import/members', 'application/zip', pointShapefileZip(point, unknownPrj)).expect(422);
-    expect(unmatched.body).toMatchObject({ title: 'Unknown coordinate system', field: 'srid', detail: expect.stringMatching(/\.prj \(Local_Grid_Yanan\).*srid=/) });
+    expect(unmatched.body).toMatchObject({
+      title: 'Unknown coordinate system',
+      field: 'srid',
+      detail: expect.stringMatching(/\.prj \(Local_Grid_Yanan\).*srid=/),
+    });
     expect(unmatched.type).toBe('application/problem+json');
     // the caller's srid wins over a .prj PostGIS cannot read
     await post('/api/v1/import/members?srid=4545&dry_run=true', 'application/zip', pointShapefileZip(point, unknownPrj)).expect(200);
 
     const wgs84InMetres = await post('/api/v1/import/members', 'application/zip', pointShapefileZip(point, WGS84_PRJ)).expect(422);
-    expect(wgs84InMetres.body).toMatchObject({ field: 'srid', detail: expect.stringMatching(/636000,4050000 is not a longitude and latitude/) });
-    expect((await post('/api/v1/import/members?srid=99999', 'application/zip', pointShapefileZip(point, WGS84_PRJ)).expect(422)).body.field).toBe('srid');
-    expect((await post('/api/v1/import/members?srid=EPSG:4545', 'application/zip', pointShapefileZip(point, WGS84_PRJ)).expect(400)).body.field).toBe('srid');
+    expect(wgs84InMetres.body).toMatchObject({
+      field: 'srid',
+      detail: expect.stringMatching(/636000,4050000 is not a longitude and latitude/),
+    });
+    expect(
+      (await post('/api/v1/import/members?srid=99999', 'application/zip', pointShapefileZip(point, WGS84_PRJ)).expect(422)).body.field,
+    ).toBe('srid');
+    expect(
+      (await post('/api/v1/import/members?srid=EPSG:4545', 'application/zip', pointShapefileZip(point, WGS84_PRJ)).expect(400)).body.field,
+    ).toBe('srid');
     expect((await post('/api/v1/import/members?encoding=klingon', 'text/csv', 'name,lon,lat\n').expect(400)).body.field).toBe('encoding');
     expect((await post('/api/v1/import/members?encoding=gbk', 'application/geo+json', '{}').expect(400)).body.field).toBe('encoding');
-    const badGeoJsonCrs = await post('/api/v1/import/buildings', 'application/geo+json', JSON.stringify(collection('urn:ogc:def:crs:OGC::Nowhere', await projectedSquares(4545, ['无处楼'])))).expect(422);
+    const badGeoJsonCrs = await post(
+      '/api/v1/import/buildings',
+      'application/geo+json',
+      JSON.stringify(collection('urn:ogc:def:crs:OGC::Nowhere', await projectedSquares(4545, ['无处楼']))),
+    ).expect(422);
     expect(badGeoJsonCrs.body).toMatchObject({ field: 'srid', detail: expect.stringMatching(/Nowhere/) });
     const noShp = await ogrShapefileZip(collection(4545, await projectedSquares(4545, ['x'])), ['ENCODING=UTF-8']);
     delete noShp['fixture.shp'];
-    expect((await post('/api/v1/import/buildings', 'application/zip', Buffer.from(zipSync(noShp))).expect(400)).body.detail).toMatch(/\.shp and its \.dbf/);
+    expect((await post('/api/v1/import/buildings', 'application/zip', Buffer.from(zipSync(noShp))).expect(400)).body.detail).toMatch(
+      /\.shp and its \.dbf/,
+    );
     expect(await counts()).toBe(before);
   });
 });

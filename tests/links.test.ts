@@ -46,7 +46,9 @@ async function wrongLinks(db: Kysely<DB>) {
     where m.community_id is distinct from coalesce(b.community_id, (select c.id from communities c where ST_Contains(c.geom, m.geom)))
     union all
     select 'unit community', u.id, u.community_id, (select c.id from communities c where ST_Contains(c.geom, ST_PointOnSurface(u.geom)))
-    from units u where u.community_id is distinct from (select c.id from communities c where ST_Contains(c.geom, ST_PointOnSurface(u.geom)))`.execute(db);
+    from units u where u.community_id is distinct from (select c.id from communities c where ST_Contains(c.geom, ST_PointOnSurface(u.geom)))`.execute(
+    db,
+  );
   return rows;
 }
 
@@ -65,7 +67,9 @@ describe('derived links follow geometry in the same transaction', () => {
 
   it('move a building to the grid it was moved into, and relink the home points it left', async () => {
     // The building with the most members, moved to open ground in a grid of another community.
-    const { rows: [moved] } = await sql<{ id: number; target: number; residents: number; x: number; y: number }>`
+    const {
+      rows: [moved],
+    } = await sql<{ id: number; target: number; residents: number; x: number; y: number }>`
       with b as (select b.id, b.community_id, (select count(*)::int from members where building_id = b.id) as residents
                  from buildings b order by residents desc, b.id limit 1),
            open_ground as (
@@ -77,17 +81,23 @@ describe('derived links follow geometry in the same transaction', () => {
     expect(moved.residents).toBeGreaterThan(0);
     await sql`update buildings b set geom = ST_Translate(b.geom, ${moved.x} - ST_X(ST_Centroid(b.geom)), ${moved.y} - ST_Y(ST_Centroid(b.geom)))
               where b.id = ${moved.id}`.execute(db);
-    const { rows: [after] } = await sql<{ grid_id: number }>`select grid_id from buildings where id = ${moved.id}`.execute(db);
+    const {
+      rows: [after],
+    } = await sql<{ grid_id: number }>`select grid_id from buildings where id = ${moved.id}`.execute(db);
     expect(after.grid_id).toBe(moved.target);
     // Its residents' home points stayed behind: each is now in whatever footprint is there, if any.
-    const { rows: [left] } = await sql<{ n: number }>`select count(*)::int as n from members where building_id = ${moved.id}`.execute(db);
+    const {
+      rows: [left],
+    } = await sql<{ n: number }>`select count(*)::int as n from members where building_id = ${moved.id}`.execute(db);
     expect(left.n).toBe(0);
     expect(await wrongLinks(db)).toEqual([]);
   });
 
   it('relink buildings, members and issues when a grid boundary is redrawn', async () => {
     // Give half of grid A to its neighbour B in the same community (one transaction, as a planner would).
-    const { rows: [pair] } = await sql<{ a: number; b: number }>`
+    const {
+      rows: [pair],
+    } = await sql<{ a: number; b: number }>`
       select a.id as a, b.id as b from grids a join grids b on a.community_id = b.community_id and a.id < b.id
       where ST_Length(ST_Intersection(a.geom, b.geom)::geography) > 100 order by a.id limit 1`.execute(db);
     const before = await sql<{ n: number }>`select count(*)::int as n from buildings where grid_id = ${pair.a}`.execute(db);
@@ -95,8 +105,12 @@ describe('derived links follow geometry in the same transaction', () => {
       await sql`create temp table strip on commit drop as
                 select ST_Intersection(a.geom, ST_Buffer(ST_Intersection(a.geom, b.geom), 0.0008)) as geom
                 from grids a, grids b where a.id = ${pair.a} and b.id = ${pair.b}`.execute(trx);
-      await sql`update grids set geom = (select ST_GeometryN(ST_CollectionExtract(ST_Difference(grids.geom, strip.geom), 3), 1) from strip) where id = ${pair.a}`.execute(trx);
-      await sql`update grids set geom = (select ST_GeometryN(ST_CollectionExtract(ST_Union(grids.geom, strip.geom), 3), 1) from strip) where id = ${pair.b}`.execute(trx);
+      await sql`update grids set geom = (select ST_GeometryN(ST_CollectionExtract(ST_Difference(grids.geom, strip.geom), 3), 1) from strip) where id = ${pair.a}`.execute(
+        trx,
+      );
+      await sql`update grids set geom = (select ST_GeometryN(ST_CollectionExtract(ST_Union(grids.geom, strip.geom), 3), 1) from strip) where id = ${pair.b}`.execute(
+        trx,
+      );
     });
     const after = await sql<{ n: number }>`select count(*)::int as n from buildings where grid_id = ${pair.a}`.execute(db);
     expect(after.rows[0].n).toBeLessThan(before.rows[0].n);
@@ -104,11 +118,17 @@ describe('derived links follow geometry in the same transaction', () => {
   });
 
   it('keep what a deleted grid held, unassigned', async () => {
-    const { rows: [grid] } = await sql<{ id: number; buildings: number }>`
-      select g.id, count(b.id)::int as buildings from grids g join buildings b on b.grid_id = g.id group by g.id order by g.id desc limit 1`.execute(db);
+    const {
+      rows: [grid],
+    } = await sql<{ id: number; buildings: number }>`
+      select g.id, count(b.id)::int as buildings from grids g join buildings b on b.grid_id = g.id group by g.id order by g.id desc limit 1`.execute(
+      db,
+    );
     const total = await sql<{ n: number }>`select count(*)::int as n from buildings`.execute(db);
     await sql`delete from grids where id = ${grid.id}`.execute(db);
-    const { rows: [after] } = await sql<{ n: number; unassigned: number }>`
+    const {
+      rows: [after],
+    } = await sql<{ n: number; unassigned: number }>`
       select count(*)::int as n, count(*) filter (where grid_id is null)::int as unassigned from buildings`.execute(db);
     expect(after).toEqual({ n: total.rows[0].n, unassigned: grid.buildings });
     expect(await wrongLinks(db)).toEqual([]);
@@ -116,10 +136,13 @@ describe('derived links follow geometry in the same transaction', () => {
 
   it('relink around every row when one statement moves several boundaries', async () => {
     // two grids far apart shrink by ~30 m in one statement: what the second leaves must be relinked too
-    const { rows: [pair] } = await sql<{ a: number; b: number }>`
+    const {
+      rows: [pair],
+    } = await sql<{ a: number; b: number }>`
       select a.id as a, b.id as b from grids a join grids b on a.community_id = b.community_id and a.id < b.id
       where not ST_Intersects(a.geom, b.geom) order by a.id, b.id limit 1`.execute(db);
-    const unassigned = async () => (await sql<{ n: number }>`select count(*)::int as n from buildings where grid_id is null`.execute(db)).rows[0].n;
+    const unassigned = async () =>
+      (await sql<{ n: number }>`select count(*)::int as n from buildings where grid_id is null`.execute(db)).rows[0].n;
     const before = await unassigned();
     await sql`update grids set geom = ST_GeometryN(ST_Buffer(geom, -0.0003), 1) where id in (${pair.a}, ${pair.b})`.execute(db);
     expect(await wrongLinks(db)).toEqual([]);
@@ -130,22 +153,34 @@ describe('derived links follow geometry in the same transaction', () => {
     // 100 footprints spread over the whole city each moved out of it (a degree north) in one statement: one
     // relink pass finds the homes around every one (rolled back: the other tests keep the demo city as it is)
     const rollback = new Error('rolled back');
-    await expect(db.transaction().execute(async (trx) => {
-      const before = (await sql<{ id: number; building_id: number | null }>`select id, building_id from members order by id`.execute(trx)).rows;
-      const { rows: [{ moved }] } = await sql<{ moved: number }>`
+    await expect(
+      db.transaction().execute(async (trx) => {
+        const before = (await sql<{ id: number; building_id: number | null }>`select id, building_id from members order by id`.execute(trx))
+          .rows;
+        const {
+          rows: [{ moved }],
+        } = await sql<{ moved: number }>`
         with chosen as (select id from (select id, row_number() over (order by id) as n from buildings) b where n % 7 = 0 limit 100)
         update buildings set geom = ST_Translate(geom, 0, 1) where id in (select id from chosen)
         returning (select count(*)::int from chosen) as moved`.execute(trx);
-      expect(moved).toBe(100);
-      const after = new Map((await sql<{ id: number; building_id: number | null }>`select id, building_id from members`.execute(trx)).rows.map((m) => [m.id, m.building_id]));
-      expect(before.filter((m) => after.get(m.id) !== m.building_id).length).toBeGreaterThan(50);
-      expect(await wrongLinks(trx)).toEqual([]);
-      throw rollback;
-    })).rejects.toBe(rollback);
+        expect(moved).toBe(100);
+        const after = new Map(
+          (await sql<{ id: number; building_id: number | null }>`select id, building_id from members`.execute(trx)).rows.map((m) => [
+            m.id,
+            m.building_id,
+          ]),
+        );
+        expect(before.filter((m) => after.get(m.id) !== m.building_id).length).toBeGreaterThan(50);
+        expect(await wrongLinks(trx)).toEqual([]);
+        throw rollback;
+      }),
+    ).rejects.toBe(rollback);
   });
 
   it('place a new home point just outside a footprint in the nearest building within 30 m', async () => {
-    const { rows: [placed] } = await sql<{ building_id: number | null; inside: boolean }>`
+    const {
+      rows: [placed],
+    } = await sql<{ building_id: number | null; inside: boolean }>`
       with b as (select id, geom from buildings where grid_id is not null order by id limit 1),
            p as (select ST_SetSRID(ST_Project(ST_Centroid(b.geom)::geography, 20, 0)::geometry, 4326) as pt from b)
       insert into members (name, category, geom) select 'test', 'resident', pt from p

@@ -33,7 +33,8 @@ describe('map layers API', () => {
       expect(feature.type).toBe('Feature');
       expect(typeof feature.id).toBe('number');
       expect(feature.properties).not.toHaveProperty('geom');
-      const polygons = feature.geometry.type === 'MultiPolygon' ? feature.geometry.coordinates : [(feature.geometry as Polygon).coordinates];
+      const polygons =
+        feature.geometry.type === 'MultiPolygon' ? feature.geometry.coordinates : [(feature.geometry as Polygon).coordinates];
       for (const [outer, ...holes] of polygons) {
         // lon/lat order around 109.49 E, 36.59 N; outer rings counter-clockwise, holes clockwise
         expect(outer[0][0]).toBeGreaterThan(109.4);
@@ -62,7 +63,10 @@ describe('map layers API', () => {
   it.each(LAYERS.flatMap((layer) => boxes.map((box) => [layer, box] as const)))(
     'bbox on %s returns exactly the features that intersect %j',
     async (layer, box) => {
-      const response = await request(app).get(`/api/v1/${layer}`).query({ bbox: box.join(','), limit: 10000 }).expect(200);
+      const response = await request(app)
+        .get(`/api/v1/${layer}`)
+        .query({ bbox: box.join(','), limit: 10000 })
+        .expect(200);
       const expected = all[layer].features.filter((f) => booleanIntersects(f as Feature, bboxPolygon(box))).map((f) => f.id);
       expect((response.body as FeatureCollection).features.map((f) => f.id).sort()).toEqual(expected.sort());
       expect(response.body.numberMatched).toBe(expected.length);
@@ -113,21 +117,30 @@ describe('map layers API', () => {
 
   it('tells the web client about a configured basemap, and of none by default', async () => {
     expect((await request(app).get('/api/v1/map/config').expect(200)).body).toEqual({ basemap: null, maxFeatures: 10000 });
-    const withBasemap = await testApp(test.database, { env: { BASEMAP_TILES: 'https://tiles.example.org/{z}/{x}/{y}.png', BASEMAP_ATTRIBUTION: '© city' } });
+    const withBasemap = await testApp(test.database, {
+      env: { BASEMAP_TILES: 'https://tiles.example.org/{z}/{x}/{y}.png', BASEMAP_ATTRIBUTION: '© city' },
+    });
     expect((await request(withBasemap).get('/api/v1/map/config').expect(200)).body.basemap).toEqual({
-      tiles: ['https://tiles.example.org/{z}/{x}/{y}.png'], labels: null, crs: 'wgs84', attribution: '© city',
+      tiles: ['https://tiles.example.org/{z}/{x}/{y}.png'],
+      labels: null,
+      crs: 'wgs84',
+      attribution: '© city',
     });
     // Tianditu: {s} is one URL per subdomain, the labels beside the basemap, and the page may load from each server
-    const tianditu = await testApp(test.database, { env: {
-      BASEMAP_TILES: 'http://t{s}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk=KEY',
-      BASEMAP_LABELS: 'http://t{s}.tianditu.gov.cn/DataServer?T=cva_w&x={x}&y={y}&l={z}&tk=KEY',
-      BASEMAP_SUBDOMAINS: '0,1,2', BASEMAP_CRS: 'gcj02',
-    } });
+    const tianditu = await testApp(test.database, {
+      env: {
+        BASEMAP_TILES: 'http://t{s}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk=KEY',
+        BASEMAP_LABELS: 'http://t{s}.tianditu.gov.cn/DataServer?T=cva_w&x={x}&y={y}&l={z}&tk=KEY',
+        BASEMAP_SUBDOMAINS: '0,1,2',
+        BASEMAP_CRS: 'gcj02',
+      },
+    });
     const answer = await request(tianditu).get('/api/v1/map/config').expect(200);
     expect(answer.body.basemap).toEqual({
       tiles: [0, 1, 2].map((n) => `http://t${n}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk=KEY`),
       labels: [0, 1, 2].map((n) => `http://t${n}.tianditu.gov.cn/DataServer?T=cva_w&x={x}&y={y}&l={z}&tk=KEY`),
-      crs: 'gcj02', attribution: '',
+      crs: 'gcj02',
+      attribution: '',
     });
     const policy = answer.headers['content-security-policy'];
     for (const n of [0, 1, 2]) expect(policy).toMatch(new RegExp(`img-src [^;]*http://t${n}\\.tianditu\\.gov\\.cn`));

@@ -16,13 +16,20 @@ describe('the offline map style', () => {
   });
 
   it('draws a configured basemap above the background and under every Gridmap layer', () => {
-    const style = buildStyle({ basemap: { tiles: ['https://tiles.example.org/{z}/{x}/{y}.png'], labels: null, crs: 'wgs84', attribution: '天地图' }, maxFeatures: 10000 });
-    expect(style.sources.basemap).toMatchObject({ type: 'raster', tiles: ['https://tiles.example.org/{z}/{x}/{y}.png'], attribution: '天地图' });
+    const style = buildStyle({
+      basemap: { tiles: ['https://tiles.example.org/{z}/{x}/{y}.png'], labels: null, crs: 'wgs84', attribution: '天地图' },
+      maxFeatures: 10000,
+    });
+    expect(style.sources.basemap).toMatchObject({
+      type: 'raster',
+      tiles: ['https://tiles.example.org/{z}/{x}/{y}.png'],
+      attribution: '天地图',
+    });
     expect(style.layers.slice(0, 2).map((l) => l.id)).toEqual(['background', 'basemap']);
     expect(style.sources['basemap-labels']).toBeUndefined();
   });
 
-  it('draws Tianditu\'s labels over its basemap and under every Gridmap layer, from every subdomain', () => {
+  it("draws Tianditu's labels over its basemap and under every Gridmap layer, from every subdomain", () => {
     const tiles = [0, 1].map((n) => `http://t${n}.tianditu.gov.cn/DataServer?T=vec_w&x={x}&y={y}&l={z}&tk=KEY`);
     const labels = [0, 1].map((n) => `http://t${n}.tianditu.gov.cn/DataServer?T=cva_w&x={x}&y={y}&l={z}&tk=KEY`);
     const style = buildStyle({ basemap: { tiles, labels, crs: 'wgs84', attribution: '天地图' }, maxFeatures: 10000 });
@@ -31,7 +38,7 @@ describe('the offline map style', () => {
     expect(style.layers.slice(0, 3).map((l) => l.id)).toEqual(['background', 'basemap', 'basemap-labels']);
   });
 
-  it('takes a GCJ-02 basemap\'s tiles through the protocol that shifts them onto WGS 84', () => {
+  it("takes a GCJ-02 basemap's tiles through the protocol that shifts them onto WGS 84", () => {
     const tiles = ['https://webrd01.is.autonavi.com/appmaptile?style=8&x={x}&y={y}&z={z}'];
     const style = buildStyle({ basemap: { tiles, labels: tiles, crs: 'gcj02', attribution: '高德' }, maxFeatures: 10000 });
     expect(style.sources.basemap).toMatchObject({ type: 'raster', tiles: ['gcj02://basemap/{z}/{x}/{y}'] });
@@ -59,9 +66,12 @@ describe('the offline map style', () => {
 
 describe('a GCJ-02 basemap under WGS 84 data', () => {
   // Yan'an (the demo city) and Beijing
-  const places: [number, number][] = [[109.49, 36.59], [116.397, 39.909]];
+  const places: [number, number][] = [
+    [109.49, 36.59],
+    [116.397, 39.909],
+  ];
 
-  it('cuts each tile from the GCJ-02 tiles where GCJ-02 moved its centre: a building\'s pixel moves by the GCJ-02 offset', () => {
+  it("cuts each tile from the GCJ-02 tiles where GCJ-02 moved its centre: a building's pixel moves by the GCJ-02 offset", () => {
     for (const place of places) {
       for (const z of [10, 14, 18]) {
         const [px, py] = worldPixel(place, z);
@@ -77,15 +87,23 @@ describe('a GCJ-02 basemap under WGS 84 data', () => {
     }
   });
 
-  it('is within a pixel at the tile\'s corners too, at every zoom', () => {
+  it("is within a pixel at the tile's corners too, at every zoom", () => {
     for (const place of places) {
       for (let z = 3; z <= 19; z++) {
         const [px, py] = worldPixel(place, z);
         const [x, y] = [Math.floor(px / 256), Math.floor(py / 256)];
         const [left, top] = gcj02Window(z, x, y);
-        for (const [cx, cy] of [[0, 0], [256, 0], [0, 256], [256, 256]]) {
-          const corner = worldPixel(lonLatAt((x * 256 + cx), (y * 256 + cy), z), z);
-          const [gx, gy] = worldPixel(gcoord.transform(lonLatAt(corner[0], corner[1], z), gcoord.WGS84, gcoord.GCJ02) as [number, number], z);
+        for (const [cx, cy] of [
+          [0, 0],
+          [256, 0],
+          [0, 256],
+          [256, 256],
+        ]) {
+          const corner = worldPixel(lonLatAt(x * 256 + cx, y * 256 + cy, z), z);
+          const [gx, gy] = worldPixel(
+            gcoord.transform(lonLatAt(corner[0], corner[1], z), gcoord.WGS84, gcoord.GCJ02) as [number, number],
+            z,
+          );
           expect(Math.hypot(left + cx - gx, top + cy - gy), `z${z} corner ${cx},${cy}`).toBeLessThan(1.5);
         }
       }

@@ -62,7 +62,8 @@ describe.skipIf(!haveGdal)(`OGC API – Features read by GDAL (${mode} database)
     tokens.admin = await sessionFor(test.database, 'admin');
     // the leader's GIS signs in as a GIS does: with a read-only access key the leader made
     const made = await fetch(`${source.slice('OAPIF:'.length).replace(/\/ogc$/, '')}/api/v1/auth/keys`, {
-      method: 'POST', body: JSON.stringify({ label: 'QGIS', days: 30 }),
+      method: 'POST',
+      body: JSON.stringify({ label: 'QGIS', days: 30 }),
       headers: { Authorization: `Bearer ${await sessionFor(test.database, 'leader')}`, 'Content-Type': 'application/json' },
     });
     expect(made.status).toBe(201);
@@ -80,9 +81,10 @@ describe.skipIf(!haveGdal)(`OGC API – Features read by GDAL (${mode} database)
     expect(await layersOffered('admin')).toEqual(ALL_LAYERS);
   });
 
-  it('signs QGIS 3.22 and GDAL in with the leader\'s access key as a Basic password or as access_key, through every page', async () => {
+  it("signs QGIS 3.22 and GDAL in with the leader's access key as a Basic password or as access_key, through every page", async () => {
     const env = { ...process.env, NO_PROXY: '127.0.0.1', no_proxy: '127.0.0.1', GDAL_HTTP_TIMEOUT: '60' };
-    const ogrinfo = async (args: string[]) => (await run(OGRINFO, ['-ro', '-q', ...args], { env, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 })).stdout;
+    const ogrinfo = async (args: string[]) =>
+      (await run(OGRINFO, ['-ro', '-q', ...args], { env, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 })).stdout;
     const street = sql`(select id from communities where street_code = (select scope_street_code from users where username = 'leader'))`;
     const inStreet = await count(sql<{ n: number }>`select count(*)::int as n from buildings where community_id in ${street}`);
     expect(inStreet).toBeGreaterThan(100);
@@ -110,7 +112,7 @@ describe.skipIf(!haveGdal)(`OGC API – Features read by GDAL (${mode} database)
     }
   });
 
-  it('reads a leader its street\'s buildings only, and members without names or homes', async () => {
+  it("reads a leader its street's buildings only, and members without names or homes", async () => {
     const street = sql`(select id from communities where street_code = (select scope_street_code from users where username = 'leader'))`;
     const inStreet = await count(sql<{ n: number }>`select count(*)::int as n from buildings where community_id in ${street}`);
     const all = await count(sql<{ n: number }>`select count(*)::int as n from buildings`);
@@ -128,22 +130,33 @@ describe.skipIf(!haveGdal)(`OGC API – Features read by GDAL (${mode} database)
 
   it('sends a spatial filter to the server as bbox, and gets exactly the buildings that meet the box', async () => {
     // the south-west quarter of the first community's envelope
-    const { rows: [box] } = await sql<{ xmin: number; ymin: number; xmax: number; ymax: number }>`
+    const {
+      rows: [box],
+    } = await sql<{ xmin: number; ymin: number; xmax: number; ymax: number }>`
       select ST_XMin(e) as xmin, ST_YMin(e) as ymin, (ST_XMin(e) + ST_XMax(e)) / 2 as xmax, (ST_YMin(e) + ST_YMax(e)) / 2 as ymax
       from (select ST_Envelope(geom) as e from communities order by id limit 1) c`.execute(db());
     const { rows } = await sql<{ id: number }>`
-      select id from buildings where ST_Intersects(geom, ST_MakeEnvelope(${box.xmin}, ${box.ymin}, ${box.xmax}, ${box.ymax}, 4326)) order by id`.execute(db());
+      select id from buildings where ST_Intersects(geom, ST_MakeEnvelope(${box.xmin}, ${box.ymin}, ${box.xmax}, ${box.ymax}, 4326)) order by id`.execute(
+      db(),
+    );
     const expected = rows.map((r) => r.id);
     expect(expected.length).toBeGreaterThan(0);
     expect(expected.length).toBeLessThan(await count(sql<{ n: number }>`select count(*)::int as n from buildings`));
 
-    const { fids, stderr } = await fidsRead('admin', 'buildings', ['--debug', 'on', '-spat', ...[box.xmin, box.ymin, box.xmax, box.ymax].map(String)]);
+    const { fids, stderr } = await fidsRead('admin', 'buildings', [
+      '--debug',
+      'on',
+      '-spat',
+      ...[box.xmin, box.ymin, box.xmax, box.ymax].map(String),
+    ]);
     expect(fids.sort((a, b) => a - b)).toEqual(expected);
     // the server filtered, not only GDAL after reading everything: its request carried the box, and the
     // server's answer to that very request holds exactly these buildings
     const sent = [...stderr.matchAll(/Fetch\((http:\/\/[^)\s]*\/collections\/buildings\/items\?[^)\s]*bbox=[^)\s]*)\)/g)].map((m) => m[1]);
     expect(sent.length).toBeGreaterThan(0);
-    const answer = await (await fetch(sent[0], { headers: { Authorization: `Bearer ${tokens.admin}` } })).json() as GeoJSON.FeatureCollection;
+    const answer = (await (
+      await fetch(sent[0], { headers: { Authorization: `Bearer ${tokens.admin}` } })
+    ).json()) as GeoJSON.FeatureCollection;
     expect(answer.features.map((f) => Number(f.id)).sort((a, b) => a - b)).toEqual(expected);
   });
 
@@ -152,8 +165,22 @@ describe.skipIf(!haveGdal)(`OGC API – Features read by GDAL (${mode} database)
     const copy = join(dir, 'grids.geojson');
     await gdal(OGR2OGR, 'admin', ['-f', 'GPKG', '-oo', 'PAGE_SIZE=1000', gpkg, source, 'grids']);
     // read back at full precision, in the stored axis order, as GeoJSON that PostGIS can parse
-    await gdal(OGR2OGR, null, ['-f', 'GeoJSON', '-lco', 'SIGNIFICANT_FIGURES=17', '-lco', 'RFC7946=NO', copy, gpkg, 'grids', '-select', 'code,name']);
-    const { rows: [result] } = await sql<{ copied: number; stored: number; joined: number; exact: number; named: number }>`
+    await gdal(OGR2OGR, null, [
+      '-f',
+      'GeoJSON',
+      '-lco',
+      'SIGNIFICANT_FIGURES=17',
+      '-lco',
+      'RFC7946=NO',
+      copy,
+      gpkg,
+      'grids',
+      '-select',
+      'code,name',
+    ]);
+    const {
+      rows: [result],
+    } = await sql<{ copied: number; stored: number; joined: number; exact: number; named: number }>`
       with copy as (
         select f->'properties'->>'code' as code, f->'properties'->>'name' as name,
                ST_SetSRID(ST_GeomFromGeoJSON(f->>'geometry'), 4326) as geom
@@ -164,7 +191,13 @@ describe.skipIf(!haveGdal)(`OGC API – Features read by GDAL (${mode} database)
              count(*) filter (where g.name = c.name)::int as named
       from copy c join grids g on g.code = c.code`.execute(db());
     expect(result.stored).toBeGreaterThan(0);
-    expect(result).toEqual({ copied: result.stored, stored: result.stored, joined: result.stored, exact: result.stored, named: result.stored });
+    expect(result).toEqual({
+      copied: result.stored,
+      stored: result.stored,
+      joined: result.stored,
+      exact: result.stored,
+      named: result.stored,
+    });
   });
 
   it('gives the right buildings for an attribute filter, whether GDAL sends it or applies it', async () => {

@@ -10,7 +10,8 @@ const GREGORIAN = 'http://www.opengis.net/def/uom/ISO-8601/0/Gregorian';
 
 const position = { type: 'array', minItems: 2, items: { type: 'number' } };
 const geometry = (type: string, coordinates: object) => ({
-  type: 'object', required: ['type', 'coordinates'],
+  type: 'object',
+  required: ['type', 'coordinates'],
   properties: { type: { type: 'string', enum: [type] }, coordinates },
 });
 const ring = { type: 'array', minItems: 4, items: position };
@@ -19,29 +20,48 @@ const line = { type: 'array', minItems: 2, items: position };
 
 export const OGC_SCHEMAS = {
   link: {
-    $id: 'link', type: 'object', required: ['href', 'rel'],
+    $id: 'link',
+    type: 'object',
+    required: ['href', 'rel'],
     properties: {
-      href: { type: 'string' }, rel: { type: 'string' }, type: { type: 'string' }, hreflang: { type: 'string' },
-      title: { type: 'string' }, length: { type: 'integer' },
+      href: { type: 'string' },
+      rel: { type: 'string' },
+      type: { type: 'string' },
+      hreflang: { type: 'string' },
+      title: { type: 'string' },
+      length: { type: 'integer' },
     },
   },
   landingPage: {
-    $id: 'landingPage', type: 'object', required: ['links'],
+    $id: 'landingPage',
+    type: 'object',
+    required: ['links'],
     properties: { title: { type: 'string' }, description: { type: 'string' }, links: { type: 'array', items: { $ref: 'link' } } },
   },
   confClasses: {
-    $id: 'confClasses', type: 'object', required: ['conformsTo'],
+    $id: 'confClasses',
+    type: 'object',
+    required: ['conformsTo'],
     properties: { conformsTo: { type: 'array', items: { type: 'string' } } },
   },
   extent: {
-    $id: 'extent', type: 'object',
+    $id: 'extent',
+    type: 'object',
     properties: {
       spatial: {
         type: 'object',
         properties: {
           bbox: {
-            type: 'array', minItems: 1,
-            items: { type: 'array', oneOf: [{ minItems: 4, maxItems: 4 }, { minItems: 6, maxItems: 6 }], items: { type: 'number' } },
+            type: 'array',
+            minItems: 1,
+            items: {
+              type: 'array',
+              oneOf: [
+                { minItems: 4, maxItems: 4 },
+                { minItems: 6, maxItems: 6 },
+              ],
+              items: { type: 'number' },
+            },
           },
           crs: { type: 'string', enum: [CRS84] },
         },
@@ -50,7 +70,8 @@ export const OGC_SCHEMAS = {
         type: 'object',
         properties: {
           interval: {
-            type: 'array', minItems: 1,
+            type: 'array',
+            minItems: 1,
             items: { type: 'array', minItems: 2, maxItems: 2, items: { type: ['string', 'null'], format: 'date-time' } },
           },
           trs: { type: 'string', enum: [GREGORIAN] },
@@ -59,15 +80,23 @@ export const OGC_SCHEMAS = {
     },
   },
   collection: {
-    $id: 'collection', type: 'object', required: ['id', 'links'],
+    $id: 'collection',
+    type: 'object',
+    required: ['id', 'links'],
     properties: {
-      id: { type: 'string' }, title: { type: 'string' }, description: { type: 'string' },
-      links: { type: 'array', items: { $ref: 'link' } }, extent: { $ref: 'extent' },
-      itemType: { type: 'string' }, crs: { type: 'array', items: { type: 'string' } },
+      id: { type: 'string' },
+      title: { type: 'string' },
+      description: { type: 'string' },
+      links: { type: 'array', items: { $ref: 'link' } },
+      extent: { $ref: 'extent' },
+      itemType: { type: 'string' },
+      crs: { type: 'array', items: { type: 'string' } },
     },
   },
   collections: {
-    $id: 'collections', type: 'object', required: ['links', 'collections'],
+    $id: 'collections',
+    type: 'object',
+    required: ['links', 'collections'],
     properties: { links: { type: 'array', items: { $ref: 'link' } }, collections: { type: 'array', items: { $ref: 'collection' } } },
   },
   geometryGeoJSON: {
@@ -80,13 +109,19 @@ export const OGC_SCHEMAS = {
       geometry('Polygon', polygon),
       geometry('MultiPolygon', { type: 'array', items: polygon }),
       {
-        type: 'object', required: ['type', 'geometries'],
-        properties: { type: { type: 'string', enum: ['GeometryCollection'] }, geometries: { type: 'array', items: { $ref: 'geometryGeoJSON' } } },
+        type: 'object',
+        required: ['type', 'geometries'],
+        properties: {
+          type: { type: 'string', enum: ['GeometryCollection'] },
+          geometries: { type: 'array', items: { $ref: 'geometryGeoJSON' } },
+        },
       },
     ],
   },
   featureGeoJSON: {
-    $id: 'featureGeoJSON', type: 'object', required: ['type', 'geometry', 'properties'],
+    $id: 'featureGeoJSON',
+    type: 'object',
+    required: ['type', 'geometry', 'properties'],
     properties: {
       type: { type: 'string', enum: ['Feature'] },
       geometry: { oneOf: [{ type: 'null' }, { $ref: 'geometryGeoJSON' }] },
@@ -96,7 +131,9 @@ export const OGC_SCHEMAS = {
     },
   },
   featureCollectionGeoJSON: {
-    $id: 'featureCollectionGeoJSON', type: 'object', required: ['type', 'features'],
+    $id: 'featureCollectionGeoJSON',
+    type: 'object',
+    required: ['type', 'features'],
     properties: {
       type: { type: 'string', enum: ['FeatureCollection'] },
       features: { type: 'array', items: { $ref: 'featureGeoJSON' } },

@@ -33,11 +33,16 @@ const rows = async <T>(query: ReturnType<typeof sql<T>>) => (await query.execute
 
 /** GET as `who` (a demo account, or null for anonymous), asking for JSON unless headers say otherwise. */
 const get = (who: string | null, path: string, headers: Record<string, string> = {}) => {
-  const r = request(anonymous).get(path).set({ Accept: 'application/json', ...headers });
+  const r = request(anonymous)
+    .get(path)
+    .set({ Accept: 'application/json', ...headers });
   return who ? r.set('Authorization', `Bearer ${tokens[who]}`) : r;
 };
 /** A link's path and query, to follow it on the test app. */
-const pathOf = (href: string) => { const u = new URL(href); return u.pathname + u.search; };
+const pathOf = (href: string) => {
+  const u = new URL(href);
+  return u.pathname + u.search;
+};
 const linkOf = (body: { links: { rel: string; href: string; type?: string }[] }, rel: string, type?: string) =>
   body.links.find((l) => l.rel === rel && (type === undefined || l.type === type));
 
@@ -53,7 +58,12 @@ describe(`OGC API – Features at /ogc (${mode} database)`, () => {
     const res = await get(null, '/ogc').expect(200);
     expect(res.type).toBe('application/json');
     conforms('landingPage', res.body);
-    for (const [rel, type] of [['service-desc', 'application/vnd.oai.openapi+json;version=3.0'], ['conformance', 'application/json'], ['data', 'application/json'], ['self', 'application/json']]) {
+    for (const [rel, type] of [
+      ['service-desc', 'application/vnd.oai.openapi+json;version=3.0'],
+      ['conformance', 'application/json'],
+      ['data', 'application/json'],
+      ['self', 'application/json'],
+    ]) {
       const link = linkOf(res.body, rel);
       expect(link, rel).toBeDefined();
       expect(link!.type).toBe(type);
@@ -69,14 +79,17 @@ describe(`OGC API – Features at /ogc (${mode} database)`, () => {
     }
   });
 
-  it('publishes a valid OpenAPI 3.0 definition naming each collection\'s items path with its queryables', async () => {
+  it("publishes a valid OpenAPI 3.0 definition naming each collection's items path with its queryables", async () => {
     const res = await get(null, '/ogc/api').expect(200);
     expect(res.headers['content-type']).toContain('application/vnd.oai.openapi+json');
     const document = JSON.parse(res.text);
     const result = await new Validator().validate(document);
     expect(result.valid, JSON.stringify(result.errors)).toBe(true);
-    const names = (path: string) => (document.paths[path].get.parameters as { name?: string; $ref?: string }[]).map((p) => p.name ?? p.$ref!.split('/').at(-1));
-    expect(names('/collections/buildings/items')).toEqual(expect.arrayContaining(['bbox', 'limit', 'after', 'before', 'f', 'kind', 'households', 'grid_id', 'community']));
+    const names = (path: string) =>
+      (document.paths[path].get.parameters as { name?: string; $ref?: string }[]).map((p) => p.name ?? p.$ref!.split('/').at(-1));
+    expect(names('/collections/buildings/items')).toEqual(
+      expect.arrayContaining(['bbox', 'limit', 'after', 'before', 'f', 'kind', 'households', 'grid_id', 'community']),
+    );
     expect(names('/collections/issues/items')).toContain('datetime');
     expect(names('/collections/grids/items')).not.toContain('datetime');
   });
@@ -87,7 +100,16 @@ describe(`OGC API – Features at /ogc (${mode} database)`, () => {
     expect(open.body.collections.map((c: { id: string }) => c.id)).toEqual(['districts', 'streets', 'communities', 'grids']);
     const admin = await get('admin', '/ogc/collections').expect(200);
     conforms('collections', admin.body);
-    expect(admin.body.collections.map((c: { id: string }) => c.id)).toEqual(['districts', 'streets', 'communities', 'grids', 'buildings', 'units', 'issues', 'members']);
+    expect(admin.body.collections.map((c: { id: string }) => c.id)).toEqual([
+      'districts',
+      'streets',
+      'communities',
+      'grids',
+      'buildings',
+      'units',
+      'issues',
+      'members',
+    ]);
     // a resident reads no members at all
     const resident = await get('resident', '/ogc/collections').expect(200);
     expect(resident.body.collections.map((c: { id: string }) => c.id)).not.toContain('members');
@@ -97,7 +119,9 @@ describe(`OGC API – Features at /ogc (${mode} database)`, () => {
       const [box] = await rows(sql<{ xmin: number; ymin: number; xmax: number; ymax: number }>`
         select ST_XMin(e) as xmin, ST_YMin(e) as ymin, ST_XMax(e) as xmax, ST_YMax(e) as ymax from (select ST_Extent(geom) as e from ${sql.table(table)}) s`);
       expect(collection.extent.spatial.crs).toBe('http://www.opengis.net/def/crs/OGC/1.3/CRS84');
-      collection.extent.spatial.bbox[0].forEach((n: number, i: number) => expect(n).toBeCloseTo([box.xmin, box.ymin, box.xmax, box.ymax][i], 6));
+      collection.extent.spatial.bbox[0].forEach((n: number, i: number) =>
+        expect(n).toBeCloseTo([box.xmin, box.ymin, box.xmax, box.ymax][i], 6),
+      );
       expect(collection.crs).toEqual(['http://www.opengis.net/def/crs/OGC/1.3/CRS84']);
       const items = linkOf(collection, 'items', 'application/geo+json');
       await get('admin', pathOf(items!.href)).expect(200);
@@ -144,7 +168,9 @@ describe(`OGC API – Features at /ogc (${mode} database)`, () => {
     // before the first id: an empty page whose next link leads back to the start
     const start = JSON.parse((await get('admin', `/ogc/collections/buildings/items?limit=5&before=${all[0]}`).expect(200)).text);
     expect(start.features).toEqual([]);
-    expect(JSON.parse((await get('admin', pathOf(linkOf(start, 'next')!.href)).expect(200)).text).features.map((f: { id: number }) => f.id)).toEqual(all.slice(0, 5));
+    expect(
+      JSON.parse((await get('admin', pathOf(linkOf(start, 'next')!.href)).expect(200)).text).features.map((f: { id: number }) => f.id),
+    ).toEqual(all.slice(0, 5));
     // more than the most is the most
     const most = JSON.parse((await get('admin', '/ogc/collections/members/items?limit=50000').expect(200)).text);
     expect(most.numberReturned).toBe(Math.min(10_000, most.numberMatched));
@@ -170,45 +196,81 @@ describe(`OGC API – Features at /ogc (${mode} database)`, () => {
   });
 
   it('filters by bbox, by property and by time as PostGIS does', async () => {
-    const [c] = await rows(sql<{ x: number; y: number }>`select ST_X(ST_Centroid(geom)) as x, ST_Y(ST_Centroid(geom)) as y from communities order by id limit 1`);
+    const [c] = await rows(
+      sql<{ x: number; y: number }>`select ST_X(ST_Centroid(geom)) as x, ST_Y(ST_Centroid(geom)) as y from communities order by id limit 1`,
+    );
     const bbox = [c.x - 0.003, c.y - 0.002, c.x + 0.003, c.y + 0.002];
     const ids = async (path: string) => JSON.parse((await get('admin', path).expect(200)).text).features.map((f: { id: number }) => f.id);
-    const inBox = (await rows(sql<{ id: number }>`select id from buildings where ST_Intersects(geom, ST_MakeEnvelope(${bbox[0]}, ${bbox[1]}, ${bbox[2]}, ${bbox[3]}, 4326)) order by id`)).map((r) => r.id);
+    const inBox = (
+      await rows(
+        sql<{
+          id: number;
+        }>`select id from buildings where ST_Intersects(geom, ST_MakeEnvelope(${bbox[0]}, ${bbox[1]}, ${bbox[2]}, ${bbox[3]}, 4326)) order by id`,
+      )
+    ).map((r) => r.id);
     expect(inBox.length).toBeGreaterThan(5);
     expect(await ids(`/ogc/collections/buildings/items?limit=10000&bbox=${bbox.join(',')}`)).toEqual(inBox);
-    expect(await ids(`/ogc/collections/buildings/items?limit=10000&bbox=${bbox.join(',')}&bbox-crs=http://www.opengis.net/def/crs/OGC/1.3/CRS84`)).toEqual(inBox);
+    expect(
+      await ids(
+        `/ogc/collections/buildings/items?limit=10000&bbox=${bbox.join(',')}&bbox-crs=http://www.opengis.net/def/crs/OGC/1.3/CRS84`,
+      ),
+    ).toEqual(inBox);
     // six numbers carry heights, which a map of the ground ignores
-    expect(await ids(`/ogc/collections/buildings/items?limit=10000&bbox=${[bbox[0], bbox[1], -100, bbox[2], bbox[3], 500].join(',')}`)).toEqual(inBox);
+    expect(
+      await ids(`/ogc/collections/buildings/items?limit=10000&bbox=${[bbox[0], bbox[1], -100, bbox[2], bbox[3], 500].join(',')}`),
+    ).toEqual(inBox);
 
-    const shops = (await rows(sql<{ id: number }>`select id from buildings where kind = 'shop' and has_party_group = false order by id`)).map((r) => r.id);
+    const shops = (
+      await rows(sql<{ id: number }>`select id from buildings where kind = 'shop' and has_party_group = false order by id`)
+    ).map((r) => r.id);
     expect(await ids('/ogc/collections/buildings/items?limit=10000&kind=shop&has_party_group=false')).toEqual(shops);
     const [community] = await rows(sql<{ id: number }>`select id from communities order by id offset 1 limit 1`);
-    const open = (await rows(sql<{ id: number }>`select id from issues where community_id = ${community.id} and status in ('reported', 'accepted', 'in_progress', 'escalated', 'reopened') order by id`)).map((r) => r.id);
+    const open = (
+      await rows(
+        sql<{
+          id: number;
+        }>`select id from issues where community_id = ${community.id} and status in ('reported', 'accepted', 'in_progress', 'escalated', 'reopened') order by id`,
+      )
+    ).map((r) => r.id);
     expect(await ids(`/ogc/collections/issues/items?limit=10000&community=${community.id}&open=true`)).toEqual(open);
 
     // an interval, open at either end, and a date alone is its whole day (+08:00 is how a city writes it)
-    const [day] = await rows(sql<{ day: string }>`select to_char(reported_at at time zone 'UTC', 'YYYY-MM-DD') as day from issues order by id limit 1`);
-    const between = async (from: string, to: string) => (await rows(sql<{ id: number }>`
-      select id from issues where reported_at >= ${from}::timestamptz and reported_at < ${to}::timestamptz order by id`)).map((r) => r.id);
+    const [day] = await rows(
+      sql<{ day: string }>`select to_char(reported_at at time zone 'UTC', 'YYYY-MM-DD') as day from issues order by id limit 1`,
+    );
+    const between = async (from: string, to: string) =>
+      (
+        await rows(sql<{ id: number }>`
+      select id from issues where reported_at >= ${from}::timestamptz and reported_at < ${to}::timestamptz order by id`)
+      ).map((r) => r.id);
     const next = new Date(Date.parse(`${day.day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
     const ofDay = await between(`${day.day}T00:00:00Z`, `${next}T00:00:00Z`);
     expect(ofDay.length).toBeGreaterThan(0);
     expect(await ids(`/ogc/collections/issues/items?limit=10000&datetime=${day.day}`)).toEqual(ofDay);
     expect(await ids(`/ogc/collections/issues/items?limit=10000&datetime=${day.day}/${day.day}`)).toEqual(ofDay);
-    expect(await ids(`/ogc/collections/issues/items?limit=10000&datetime=../${day.day}`)).toEqual(await between('1900-01-01T00:00:00Z', `${next}T00:00:00Z`));
-    expect(await ids(`/ogc/collections/issues/items?limit=10000&datetime=${encodeURIComponent(`${day.day}T08:00:00+08:00`)}/..`)).toEqual(await between(`${day.day}T00:00:00Z`, '2200-01-01T00:00:00Z'));
+    expect(await ids(`/ogc/collections/issues/items?limit=10000&datetime=../${day.day}`)).toEqual(
+      await between('1900-01-01T00:00:00Z', `${next}T00:00:00Z`),
+    );
+    expect(await ids(`/ogc/collections/issues/items?limit=10000&datetime=${encodeURIComponent(`${day.day}T08:00:00+08:00`)}/..`)).toEqual(
+      await between(`${day.day}T00:00:00Z`, '2200-01-01T00:00:00Z'),
+    );
     // features without a time are not filtered out by one (a GIS filtering a whole project keeps such layers)
     const grids = (await rows(sql<{ id: number }>`select id from grids order by id`)).map((r) => r.id);
     expect(await ids(`/ogc/collections/grids/items?limit=10000&datetime=${day.day}`)).toEqual(grids);
 
     const queryables = await get('admin', '/ogc/collections/buildings/queryables').expect(200);
     expect(queryables.headers['content-type']).toContain('application/schema+json');
-    expect(JSON.parse(queryables.text).properties).toMatchObject({ kind: { type: 'string' }, households: { type: 'integer' }, has_party_group: { type: 'boolean' } });
+    expect(JSON.parse(queryables.text).properties).toMatchObject({
+      kind: { type: 'string' },
+      households: { type: 'integer' },
+      has_party_group: { type: 'boolean' },
+    });
   });
 
   it('shows each caller its own scope, members masked for a leader, and the public only communities and grids', async () => {
     const [scope] = await rows(sql<{ street: string }>`select scope_street_code as street from users where username = 'leader'`);
-    const matched = async (who: string | null, collection: string) => JSON.parse((await get(who, `/ogc/collections/${collection}/items?limit=1`).expect(200)).text).numberMatched;
+    const matched = async (who: string | null, collection: string) =>
+      JSON.parse((await get(who, `/ogc/collections/${collection}/items?limit=1`).expect(200)).text).numberMatched;
     const [counts] = await rows(sql<{ buildings: number; members: number; volunteers: number }>`
       select (select count(*)::int from buildings where community_id in (select id from communities where street_code = ${scope.street})) as buildings,
              (select count(*)::int from members where community_id in (select id from communities where street_code = ${scope.street})) as members,
@@ -223,12 +285,21 @@ describe(`OGC API – Features at /ogc (${mode} database)`, () => {
       expect(m.properties).toMatchObject({ name: null, phone: null, building_id: null });
     }
     // a masked property is no filter: a leader cannot look a member up by name (an admin can)
-    const [someone] = await rows(sql<{ name: string }>`select name from members where community_id in (select id from communities where street_code = ${scope.street}) limit 1`);
-    expect((await get('leader', `/ogc/collections/members/items?name=${encodeURIComponent(someone.name)}`).expect(400)).body.field).toBe('name');
+    const [someone] = await rows(
+      sql<{
+        name: string;
+      }>`select name from members where community_id in (select id from communities where street_code = ${scope.street}) limit 1`,
+    );
+    expect((await get('leader', `/ogc/collections/members/items?name=${encodeURIComponent(someone.name)}`).expect(400)).body.field).toBe(
+      'name',
+    );
     const offered = JSON.parse((await get('leader', '/ogc/collections/members/queryables').expect(200)).text).properties;
     expect(Object.keys(offered)).toEqual(expect.arrayContaining(['category', 'is_volunteer']));
     for (const masked of ['name', 'phone', 'employer_unit', 'building_id', 'building']) expect(offered).not.toHaveProperty(masked);
-    expect(JSON.parse((await get('admin', `/ogc/collections/members/items?name=${encodeURIComponent(someone.name)}`).expect(200)).text).numberMatched).toBeGreaterThan(0);
+    expect(
+      JSON.parse((await get('admin', `/ogc/collections/members/items?name=${encodeURIComponent(someone.name)}`).expect(200)).text)
+        .numberMatched,
+    ).toBeGreaterThan(0);
 
     expect(await matched(null, 'grids')).toBe((await rows(sql<{ n: number }>`select count(*)::int as n from grids`))[0].n);
     const grids = JSON.parse((await get(null, '/ogc/collections/grids/items?limit=100')).text).features;
@@ -243,7 +314,10 @@ describe(`OGC API – Features at /ogc (${mode} database)`, () => {
     expect(refused.headers['www-authenticate']).toBe('Bearer realm="gridmap"');
     await get('resident', '/ogc/collections/members/items').expect(403);
     // a token that opens no session is refused, not read as anonymous
-    const stale = await request(anonymous).get('/ogc/collections').set('Authorization', `Bearer ${'x'.repeat(43)}`).expect(401);
+    const stale = await request(anonymous)
+      .get('/ogc/collections')
+      .set('Authorization', `Bearer ${'x'.repeat(43)}`)
+      .expect(401);
     expect(stale.body.field).toBe('Authorization');
   });
 

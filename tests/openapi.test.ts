@@ -32,8 +32,15 @@ describe('the published contract', () => {
     const memberFilters = body.paths['/api/v1/members'].get.parameters.map((p: { name: string }) => p.name);
     expect(memberFilters).toEqual(expect.arrayContaining(['bbox', 'limit', 'after', 'grid', 'volunteer', 'skill']));
     expect(body.components.schemas.BuildingProperties.properties.kind.enum).toContain('residential');
-    expect(body.paths['/api/v1/import/{layer}'].post.parameters.find((p: { name: string }) => p.name === 'format').schema.enum)
-      .toEqual(['geojson', 'ndjson', 'csv', 'xlsx', 'shapefile', 'osm', 'osm.pbf']);
+    expect(body.paths['/api/v1/import/{layer}'].post.parameters.find((p: { name: string }) => p.name === 'format').schema.enum).toEqual([
+      'geojson',
+      'ndjson',
+      'csv',
+      'xlsx',
+      'shapefile',
+      'osm',
+      'osm.pbf',
+    ]);
     // every route an admin may read, with its required parameters' examples (the event stream never ends: tests/dispatch.test.ts
     // reads it; the demo has no photo to fetch: tests/problem-wall.test.ts does; nor an import: tests/import-jobs.test.ts)
     const routes = apiRoutes(test.database, loadConfig({}));
@@ -41,9 +48,16 @@ describe('the published contract', () => {
     const skipped = ['/api/v1/events', '/api/v1/volunteers/me', '/api/v1/issues/{id}/photos/{photo}', '/api/v1/imports/{id}'];
     for (const path of Object.keys(body.paths).filter((p) => body.paths[p].get && !skipped.includes(p))) {
       const parameters: { name: string; in: string; required?: boolean; example?: unknown }[] = body.paths[path].get.parameters ?? [];
-      const query = parameters.filter((p) => p.in === 'query' && p.required).map((p) => `${p.name}=${p.example}`).join('&');
+      const query = parameters
+        .filter((p) => p.in === 'query' && p.required)
+        .map((p) => `${p.name}=${p.example}`)
+        .join('&');
       const examples = parameters.filter((p) => p.in === 'path' && p.example !== undefined);
-      const url = examples.reduce((u, p) => u.replace(`{${p.name}}`, String(p.example)), path).replace('{id}', '1').replace('{layer}', 'units') + (query ? `?${query}` : '');
+      const url =
+        examples
+          .reduce((u, p) => u.replace(`{${p.name}}`, String(p.example)), path)
+          .replace('{id}', '1')
+          .replace('{layer}', 'units') + (query ? `?${query}` : '');
       const response = await request(app).get(url);
       expect([url, response.status]).toEqual([url, 200]);
       // and answers as its declared schema says (the web client's types are these schemas')
@@ -55,7 +69,11 @@ describe('the published contract', () => {
   });
 
   it('says what a request may send: a property with a default may be left out, and unknown ones only where they are dropped', async () => {
-    const { body: { components: { schemas } } } = await request(app).get('/api/v1/openapi.json').expect(200);
+    const {
+      body: {
+        components: { schemas },
+      },
+    } = await request(app).get('/api/v1/openapi.json').expect(200);
     expect(schemas.AccessKey.required).toEqual(['label']);
     expect((await request(app).post('/api/v1/auth/keys').send({ label: 'QGIS' }).expect(201)).body.expires_at).toBeDefined();
     expect(schemas.RedrawChange.required).toEqual(['geometry']);
@@ -70,6 +88,9 @@ describe('the published contract', () => {
     const page = await request(app).get('/api/v1/docs').expect(200);
     expect(page.text).toMatch(/swagger-ui-bundle\.js/);
     expect(page.text).not.toMatch(/https?:\/\//);
-    await request(app).get('/api/v1/docs/assets/swagger-ui-bundle.js').expect(200).expect('Content-Type', /javascript/);
+    await request(app)
+      .get('/api/v1/docs/assets/swagger-ui-bundle.js')
+      .expect(200)
+      .expect('Content-Type', /javascript/);
   });
 });

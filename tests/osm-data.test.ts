@@ -13,7 +13,12 @@ describe('the OSM node store', () => {
 
   it('still answers when the file lists nodes out of order', () => {
     const nodes = new NodeStore();
-    [[5, 1, 1], [9, 2, 2], [7, 3, 3], [1, 4, 4]].forEach(([id, lon, lat]) => nodes.set(id, lon, lat));
+    [
+      [5, 1, 1],
+      [9, 2, 2],
+      [7, 3, 3],
+      [1, 4, 4],
+    ].forEach(([id, lon, lat]) => nodes.set(id, lon, lat));
     expect([5, 9, 7, 1, 3].map((id) => nodes.get(id))).toEqual([[1, 1], [2, 2], [3, 3], [4, 4], undefined]);
   });
 });

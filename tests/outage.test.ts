@@ -53,8 +53,15 @@ describe.skipIf(mode === 'embedded')('a database outage on the server database',
     expectUnavailable(health);
     expect(health.body.database).toBe('server');
     expectUnavailable(await request(app).get('/api/v1/buildings?limit=1'));
-    expectUnavailable(await request(app).post('/api/v1/issues')
-      .send({ type: 'Feature', geometry: { type: 'Point', coordinates: [109.4862, 36.5862] }, properties: { title: '停电', category: 'noise' } }));
+    expectUnavailable(
+      await request(app)
+        .post('/api/v1/issues')
+        .send({
+          type: 'Feature',
+          geometry: { type: 'Point', coordinates: [109.4862, 36.5862] },
+          properties: { title: '停电', category: 'noise' },
+        }),
+    );
 
     // Open311 clients get GeoReport's error list, with the same 503 and Retry-After
     const open311 = await request(monitor).get('/open311/v2/requests.json');

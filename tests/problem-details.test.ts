@@ -15,7 +15,9 @@ describe(`problems from database refusals on the ${mode} database`, () => {
     app = await testApp(test.database);
     const { rows } = await sql<{ name: string }>`
       select relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'public' and c.relkind in ('r', 'v', 'p')
-      union select conname from pg_constraint c join pg_namespace n on n.oid = c.connamespace where n.nspname = 'public'`.execute(test.database.db);
+      union select conname from pg_constraint c join pg_namespace n on n.oid = c.connamespace where n.nspname = 'public'`.execute(
+      test.database.db,
+    );
     const words = [...rows.map((r) => r.name), 'public', 'relation', 'constraint', 'violates', 'Key \\(', 'for type', 'integer', 'table'];
     schemaWords = new RegExp(`(^|\\W)(${words.join('|')})(\\W|$)`, 'i');
   });
@@ -32,9 +34,16 @@ describe(`problems from database refusals on the ${mode} database`, () => {
   };
 
   it('names a duplicate code by its field and value', async () => {
-    const { rows: [first, second] } = await sql<{ id: number; code: string; version: number }>`select id, code, version from communities order by id limit 2`.execute(test.database.db);
+    const {
+      rows: [first, second],
+    } = await sql<{ id: number; code: string; version: number }>`select id, code, version from communities order by id limit 2`.execute(
+      test.database.db,
+    );
     expect(second).toBeDefined();
-    const response = await request(app).patch(`/api/v1/communities/${second.id}`).set('If-Match', `"${second.version}"`).send({ properties: { code: first.code } });
+    const response = await request(app)
+      .patch(`/api/v1/communities/${second.id}`)
+      .set('If-Match', `"${second.version}"`)
+      .send({ properties: { code: first.code } });
     expectPlain(response, 409, 'code', `code ${first.code} is already taken`);
     expect(response.body).toMatchObject({ code: 'database.taken', params: { field: 'code' } });
   });
@@ -43,36 +52,62 @@ describe(`problems from database refusals on the ${mode} database`, () => {
     const token = await sessionFor(test.database, 'admin');
     const response = await request(app).get('/api/v1/grids/999999').set('Authorization', `Bearer ${token}`);
     expect(response.status).toBe(404);
-    expect(response.body).toMatchObject({ title: 'Not Found', detail: 'No grid 999999', field: 'id', code: 'resource.not_found', params: { field: 'id', resource: 'grid', id: 999999 } });
+    expect(response.body).toMatchObject({
+      title: 'Not Found',
+      detail: 'No grid 999999',
+      field: 'id',
+      code: 'resource.not_found',
+      params: { field: 'id', resource: 'grid', id: 999999 },
+    });
   });
 
   it('names the field of a check the database refuses, not the check', async () => {
-    const { rows: [community] } = await sql<{ id: number; version: number }>`select id, version from communities order by id limit 1`.execute(test.database.db);
-    const response = await request(app).patch(`/api/v1/communities/${community.id}`).set('If-Match', `"${community.version}"`)
+    const {
+      rows: [community],
+    } = await sql<{ id: number; version: number }>`select id, version from communities order by id limit 1`.execute(test.database.db);
+    const response = await request(app)
+      .patch(`/api/v1/communities/${community.id}`)
+      .set('If-Match', `"${community.version}"`)
       .send({ properties: { grid_households_min: 500, grid_households_max: 100 } });
     expectPlain(response, 422, 'grid_households_max', 'grid_households_max is not allowed here');
   });
 
   it("gives a rule of the database's own triggers in its words, with the field", async () => {
-    const response = await request(app).post('/api/v1/members')
-      .send({ type: 'Feature', geometry: { type: 'Point', coordinates: [109.4862, 36.5862] }, properties: { name: '志愿者', category: 'resident', availability: 'busy' } });
+    const response = await request(app)
+      .post('/api/v1/members')
+      .send({
+        type: 'Feature',
+        geometry: { type: 'Point', coordinates: [109.4862, 36.5862] },
+        properties: { name: '志愿者', category: 'resident', availability: 'busy' },
+      });
     expectPlain(response, 422, 'availability', 'a volunteer is busy only while assigned to a dispatch');
   });
 
   it('names a reference to nothing by its field and value', async () => {
-    const response = await request(app).post('/api/v1/members')
-      .send({ type: 'Feature', geometry: { type: 'Point', coordinates: [109.4862, 36.5862] }, properties: { name: '外来', category: 'resident', registered_community_id: 999999 } });
+    const response = await request(app)
+      .post('/api/v1/members')
+      .send({
+        type: 'Feature',
+        geometry: { type: 'Point', coordinates: [109.4862, 36.5862] },
+        properties: { name: '外来', category: 'resident', registered_community_id: 999999 },
+      });
     expectPlain(response, 422, 'registered_community_id', 'registered_community_id 999999 does not exist');
   });
 
   it('says a value is out of range without the column type', async () => {
-    const { rows: [community] } = await sql<{ id: number }>`select id from communities order by id limit 1`.execute(test.database.db);
-    const response = await request(app).put(`/api/v1/communities/${community.id}/monthly/2026-11`).send({ title: '修路', issue_id: 3_000_000_000 });
+    const {
+      rows: [community],
+    } = await sql<{ id: number }>`select id from communities order by id limit 1`.execute(test.database.db);
+    const response = await request(app)
+      .put(`/api/v1/communities/${community.id}/monthly/2026-11`)
+      .send({ title: '修路', issue_id: 3_000_000_000 });
     expectPlain(response, 400, undefined, 'a value is out of range');
   });
 
   it("keeps the HTTP status in `status`, and an issue's own status apart (found by tests/fuzz.test.ts)", async () => {
-    const { rows: [issue] } = await sql<{ id: number }>`select id from issues where status = 'closed' order by id limit 1`.execute(test.database.db);
+    const {
+      rows: [issue],
+    } = await sql<{ id: number }>`select id from issues where status = 'closed' order by id limit 1`.execute(test.database.db);
     const response = await request(app).post(`/api/v1/issues/${issue.id}/transitions`).send({ action: 'answer', answer: '已处理' });
     expect(response.status).toBe(409);
     expect(response.body).toMatchObject({ status: 409, title: 'Step not allowed', field: 'action', issue_status: 'closed' });

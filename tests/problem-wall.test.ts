@@ -23,8 +23,13 @@ const db = () => test.database.db;
 const one = async <T>(query: { execute: (db: never) => Promise<{ rows: unknown[] }> }) => (await query.execute(db() as never)).rows[0] as T;
 
 async function report(app: Express, [lon, lat]: [number, number], properties: Record<string, unknown> = {}) {
-  const res = await request(app).post('/api/v1/issues')
-    .send({ type: 'Feature', geometry: { type: 'Point', coordinates: [lon, lat] }, properties: { title: '楼道灯坏了', category: 'street_light', ...properties } });
+  const res = await request(app)
+    .post('/api/v1/issues')
+    .send({
+      type: 'Feature',
+      geometry: { type: 'Point', coordinates: [lon, lat] },
+      properties: { title: '楼道灯坏了', category: 'street_light', ...properties },
+    });
   expect(res.status, res.text).toBe(201);
   return res.body as { id: number; properties: Record<string, unknown> };
 }
@@ -32,7 +37,15 @@ async function report(app: Express, [lon, lat]: [number, number], properties: Re
 const step = (app: Express, id: number, body: Record<string, unknown>) => request(app).post(`/api/v1/issues/${id}/transitions`).send(body);
 
 async function stored(id: number) {
-  return one<{ status: string; wall: string; version: number; steps: number; grid_id: number | null; community_id: number | null; street_code: string | null }>(sql`
+  return one<{
+    status: string;
+    wall: string;
+    version: number;
+    steps: number;
+    grid_id: number | null;
+    community_id: number | null;
+    street_code: string | null;
+  }>(sql`
     select status, wall, version, grid_id, community_id, street_code, (select count(*)::int from issue_steps where issue_id = ${id}) as steps
     from issues where id = ${id}`);
 }
@@ -43,9 +56,11 @@ beforeAll(async () => {
     select u.scope_grid_id as g1, g.community_id as c1, c.street_code as street
     from users u join grids g on g.id = u.scope_grid_id join communities c on c.id = g.community_id where u.username = 'gridworker'`));
   ({ g2 } = await one<{ g2: number }>(sql`select min(id) as g2 from grids where community_id = ${c1} and id <> ${g1}`));
-  g1Points = (await sql<{ p: [number, number] }>`
+  g1Points = (
+    await sql<{ p: [number, number] }>`
     select json_build_array(ST_X(p.geom), ST_Y(p.geom)) as p
-    from ST_Dump(ST_GeneratePoints((select ST_Buffer(geom, -0.0002) from grids where id = ${g1}), 60, 3)) p`.execute(db())).rows.map((r) => r.p);
+    from ST_Dump(ST_GeneratePoints((select ST_Buffer(geom, -0.0002) from grids where id = ${g1}), 60, 3)) p`.execute(db())
+  ).rows.map((r) => r.p);
   for (const user of ['admin', 'gridworker', 'secretary', 'leader', 'dispatcher', 'resident', 'volunteer', 'planner']) {
     as[user] = await testApp(test.database, { as: user });
   }
@@ -80,7 +95,9 @@ describe('routing: an issue lands on the wall of the place it is at', () => {
     expect(streetWall.body.features.map((f: { id: number }) => f.id)).toContain(outside.id);
     expect((await request(as.leader).get(`/api/v1/issues/${outside.id}`)).status).toBe(200);
     // its events carry the street, so the street's consoles hear them too
-    expect(await one(sql`select street_code from events where issue_id = ${outside.id} order by id desc limit 1`)).toEqual({ street_code: street });
+    expect(await one(sql`select street_code from events where issue_id = ${outside.id} order by id desc limit 1`)).toEqual({
+      street_code: street,
+    });
     // a community moved to another street takes its issues' street with it
     const { other } = await one<{ other: string }>(sql`select min(code) as other from streets where code <> ${street}`);
     await sql`update communities set street_code = ${other}, code = ${`${other}901`} where id = ${bare}`.execute(db());
@@ -120,14 +137,23 @@ describe('the lifecycle', () => {
     expect((await step(worker, issue.id, { action: 'close' })).body.status).toBe('closed');
 
     const timeline = (await request(as.gridworker).get(`/api/v1/issues/${issue.id}/timeline`).expect(200)).body;
-    expect(timeline.steps.map((s: { action: string; from_status: string | null; to_status: string }) => [s.action, s.from_status, s.to_status])).toEqual([
-      ['report', null, 'reported'], ['accept', 'reported', 'accepted'], ['start', 'accepted', 'in_progress'],
-      ['resolve', 'in_progress', 'resolved'], ['answer', 'resolved', 'answered'], ['rate', 'answered', 'rated'], ['close', 'rated', 'closed'],
+    expect(
+      timeline.steps.map((s: { action: string; from_status: string | null; to_status: string }) => [s.action, s.from_status, s.to_status]),
+    ).toEqual([
+      ['report', null, 'reported'],
+      ['accept', 'reported', 'accepted'],
+      ['start', 'accepted', 'in_progress'],
+      ['resolve', 'in_progress', 'resolved'],
+      ['answer', 'resolved', 'answered'],
+      ['rate', 'answered', 'rated'],
+      ['close', 'rated', 'closed'],
     ]);
     expect(timeline.steps[1]).toMatchObject({ username: 'gridworker', note: '已受理' });
     expect(timeline.steps[5]).toMatchObject({ username: 'resident', note: '很及时' });
     expect(timeline.actions).toEqual([]);
-    const row = await one<Record<string, unknown>>(sql`select answer, rating, resolved_at is not null as resolved, closed_at is not null as closed from issues where id = ${issue.id}`);
+    const row = await one<Record<string, unknown>>(
+      sql`select answer, rating, resolved_at is not null as resolved, closed_at is not null as closed from issues where id = ${issue.id}`,
+    );
     expect(row).toEqual({ answer: '路灯已修复，感谢反映。', rating: 5, resolved: true, closed: true });
     // a resident reads that "someone" acted, not the staff's names
     const own = (await request(as.resident).get(`/api/v1/issues/${issue.id}/timeline`).expect(200)).body;
@@ -137,12 +163,17 @@ describe('the lifecycle', () => {
 
   it('reopens an issue rated unsatisfactory, and counts it as rework', async () => {
     const issue = await report(as.resident, nextPoint());
-    for (const body of [{ action: 'accept' }, { action: 'resolve' }, { action: 'answer', answer: '已处理' }]) await step(as.gridworker, issue.id, body).expect(200);
+    for (const body of [{ action: 'accept' }, { action: 'resolve' }, { action: 'answer', answer: '已处理' }])
+      await step(as.gridworker, issue.id, body).expect(200);
     const res = await step(as.resident, issue.id, { action: 'rate', rating: 2, comment: '还是不亮' });
     expect(res.body.status).toBe('reopened');
     expect((await request(as.gridworker).get(`/api/v1/issues/${issue.id}/timeline`)).body.actions).toContain('start');
     // its earlier resolution no longer counts: on time or late is judged when it is resolved again
-    expect(await one(sql`select reopen_count, rating, resolved_at from issues where id = ${issue.id}`)).toEqual({ reopen_count: 1, rating: 2, resolved_at: null });
+    expect(await one(sql`select reopen_count, rating, resolved_at from issues where id = ${issue.id}`)).toEqual({
+      reopen_count: 1,
+      rating: 2,
+      resolved_at: null,
+    });
     await step(as.gridworker, issue.id, { action: 'start' }).expect(200);
   });
 
@@ -160,9 +191,14 @@ describe('the lifecycle', () => {
     rejected: [],
   };
   const ACTIONS: [Record<string, unknown>, string][] = [
-    [{ action: 'accept' }, 'accepted'], [{ action: 'start' }, 'in_progress'], [{ action: 'resolve' }, 'resolved'],
-    [{ action: 'escalate', note: '需要社区协调' }, 'escalated'], [{ action: 'reject', note: '不属于社区职责' }, 'rejected'],
-    [{ action: 'answer', answer: '已答复' }, 'answered'], [{ action: 'rate', rating: 4 }, 'rated'], [{ action: 'close' }, 'closed'],
+    [{ action: 'accept' }, 'accepted'],
+    [{ action: 'start' }, 'in_progress'],
+    [{ action: 'resolve' }, 'resolved'],
+    [{ action: 'escalate', note: '需要社区协调' }, 'escalated'],
+    [{ action: 'reject', note: '不属于社区职责' }, 'rejected'],
+    [{ action: 'answer', answer: '已答复' }, 'answered'],
+    [{ action: 'rate', rating: 4 }, 'rated'],
+    [{ action: 'close' }, 'closed'],
   ];
 
   it('refuses every step outside the graph with 409, and changes nothing', async () => {
@@ -189,15 +225,26 @@ describe('the lifecycle', () => {
         await sql`delete from issues where id = ${id}`.execute(db());
       }
     }
-    expect(refused).toBe(80 - Object.values(GRAPH).flat().filter((t) => t !== 'reopened').length);
+    expect(refused).toBe(
+      80 -
+        Object.values(GRAPH)
+          .flat()
+          .filter((t) => t !== 'reopened').length,
+    );
   });
 
   it('refuses a step outside the graph in the database too, whoever writes it', async () => {
     const issue = await report(as.admin, nextPoint());
-    await expect(sql`update issues set status = 'closed' where id = ${issue.id}`.execute(db())).rejects.toThrow(/cannot go from reported to closed/);
+    await expect(sql`update issues set status = 'closed' where id = ${issue.id}`.execute(db())).rejects.toThrow(
+      /cannot go from reported to closed/,
+    );
     await step(as.gridworker, issue.id, { action: 'escalate', note: '社区协调' }).expect(200);
-    await expect(sql`update issues set wall = 'grid' where id = ${issue.id}`.execute(db())).rejects.toThrow(/but by an escalation one wall up/);
-    await expect(sql`update issues set wall = 'street', status = 'accepted' where id = ${issue.id}`.execute(db())).rejects.toThrow(/but by an escalation/);
+    await expect(sql`update issues set wall = 'grid' where id = ${issue.id}`.execute(db())).rejects.toThrow(
+      /but by an escalation one wall up/,
+    );
+    await expect(sql`update issues set wall = 'street', status = 'accepted' where id = ${issue.id}`.execute(db())).rejects.toThrow(
+      /but by an escalation/,
+    );
   });
 
   it('escalates grid → community → street, each wall acting at its level', async () => {
@@ -221,11 +268,17 @@ describe('the lifecycle', () => {
     const top = await step(as.leader, issue.id, { action: 'escalate', note: '再上报' });
     expect(top.status).toBe(409);
     const timeline = (await request(as.leader).get(`/api/v1/issues/${issue.id}/timeline`)).body;
-    expect(timeline.steps.filter((s: { action: string }) => s.action === 'escalate').map((s: { from_wall: string; to_wall: string; note: string }) => [s.from_wall, s.to_wall, s.note]))
-      .toEqual([['grid', 'community', '需要物业公司和社区协调'], ['community', 'street', '涉及多个社区，报街道']]);
+    expect(
+      timeline.steps
+        .filter((s: { action: string }) => s.action === 'escalate')
+        .map((s: { from_wall: string; to_wall: string; note: string }) => [s.from_wall, s.to_wall, s.note]),
+    ).toEqual([
+      ['grid', 'community', '需要物业公司和社区协调'],
+      ['community', 'street', '涉及多个社区，报街道'],
+    ]);
   });
 
-  it('lets no one outside the issue\'s scope act on it, and no volunteer or planner', async () => {
+  it("lets no one outside the issue's scope act on it, and no volunteer or planner", async () => {
     const issue = await report(as.admin, nextPoint());
     const far = await one<{ id: number }>(sql`
       select i.id from issues i join communities c on c.id = i.community_id where c.street_code <> ${street} and i.status = 'reported' limit 1`);
@@ -236,18 +289,27 @@ describe('the lifecycle', () => {
     expect((await stored(issue.id)).status).toBe('reported');
   });
 
-  it('lets only the staff of an issue\'s wall correct it, and deletes none that was taken up', async () => {
+  it("lets only the staff of an issue's wall correct it, and deletes none that was taken up", async () => {
     const issue = await report(as.resident, nextPoint(), { category: 'safety', title: '井盖松动' });
     await step(as.gridworker, issue.id, { action: 'accept' }).expect(200);
     const due = async () => (await one<{ due: Date }>(sql`select due_at as due from issues where id = ${issue.id}`)).due.getTime();
     const before = await due();
     // a corrected category does not move the due time of an issue taken up: more time is asked for
-    await request(as.gridworker).patch(`/api/v1/issues/${issue.id}`).send({ properties: { category: 'property' } }).expect(200);
+    await request(as.gridworker)
+      .patch(`/api/v1/issues/${issue.id}`)
+      .send({ properties: { category: 'property' } })
+      .expect(200);
     expect(await due()).toBe(before);
     const deleted = await request(as.gridworker).delete(`/api/v1/issues/${issue.id}`);
     expect([deleted.status, deleted.body.field]).toEqual([409, 'id']);
     await step(as.gridworker, issue.id, { action: 'escalate', note: '需社区处理' }).expect(200);
-    expect((await request(as.gridworker).patch(`/api/v1/issues/${issue.id}`).send({ properties: { title: '改' } })).status).toBe(403);
+    expect(
+      (
+        await request(as.gridworker)
+          .patch(`/api/v1/issues/${issue.id}`)
+          .send({ properties: { title: '改' } })
+      ).status,
+    ).toBe(403);
     expect((await request(as.gridworker).delete(`/api/v1/issues/${issue.id}`)).status).toBe(403);
     expect((await stored(issue.id)).status).toBe('escalated');
     // one nobody took up is deleted by its wall's staff
@@ -259,7 +321,10 @@ describe('the lifecycle', () => {
     const issue = await report(as.admin, nextPoint());
     const before = await stored(issue.id);
     const bad = async (body: unknown, field: string, status = 400, headers: Record<string, string> = {}) => {
-      const res = await request(as.gridworker).post(`/api/v1/issues/${issue.id}/transitions`).set(headers).send(body as object);
+      const res = await request(as.gridworker)
+        .post(`/api/v1/issues/${issue.id}/transitions`)
+        .set(headers)
+        .send(body as object);
       expect(res.status, res.text).toBe(status);
       expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
       expect(res.body.field).toBe(field);
@@ -271,19 +336,28 @@ describe('the lifecycle', () => {
     await bad({ action: 'reject', note: '重复', duplicate_of: 'x' }, 'duplicate_of');
     await bad({ action: 'accept' }, 'If-Match', 412, { 'If-Match': `"${before.version + 5}"` });
     await bad({ action: 'accept' }, 'If-Match', 400, { 'If-Match': 'yesterday' });
-    const malformed = await request(as.gridworker).post(`/api/v1/issues/${issue.id}/transitions`).set('Content-Type', 'application/json').send('{"action":');
+    const malformed = await request(as.gridworker)
+      .post(`/api/v1/issues/${issue.id}/transitions`)
+      .set('Content-Type', 'application/json')
+      .send('{"action":');
     expect(malformed.status).toBe(400);
     expect(malformed.body.field).toBe('body');
     expect((await step(as.gridworker, 999999, { action: 'accept' })).status).toBe(404);
     expect(await stored(issue.id)).toEqual(before);
-    await request(as.gridworker).post(`/api/v1/issues/${issue.id}/transitions`).set('If-Match', `"${before.version}"`).send({ action: 'accept' }).expect(200);
+    await request(as.gridworker)
+      .post(`/api/v1/issues/${issue.id}/transitions`)
+      .set('If-Match', `"${before.version}"`)
+      .send({ action: 'accept' })
+      .expect(200);
   });
 
   it('tells open consoles of each step', async () => {
     const issue = await report(as.admin, nextPoint());
     const { last } = await one<{ last: number }>(sql`select coalesce(max(id), 0)::int as last from events`);
     await step(as.gridworker, issue.id, { action: 'accept' }).expect(200);
-    const events = (await sql<{ data: { status: string } }>`select data from events where id > ${last} and issue_id = ${issue.id}`.execute(db())).rows;
+    const events = (
+      await sql<{ data: { status: string } }>`select data from events where id > ${last} and issue_id = ${issue.id}`.execute(db())
+    ).rows;
     expect(events.map((e) => e.data.status)).toEqual(['accepted']);
   });
 });
@@ -296,7 +370,9 @@ describe('due times', () => {
     expect(categories.find((c: { code: string }) => c.code === 'property')).toMatchObject({ urgency: 'complex', due_hours: 360 });
 
     const urgent = await report(as.admin, nextPoint(), { category: 'safety', title: '井盖缺失' });
-    expect(await one(sql`select extract(epoch from due_at - reported_at)::int / 3600 as hours from issues where id = ${urgent.id}`)).toEqual({ hours: 2 });
+    expect(
+      await one(sql`select extract(epoch from due_at - reported_at)::int / 3600 as hours from issues where id = ${urgent.id}`),
+    ).toEqual({ hours: 2 });
     await sql`update issues set reported_at = now() - interval '3 hours' where id = ${urgent.id}`.execute(db());
     const wall = (await request(as.gridworker).get(`/api/v1/walls/grid/${g1}`).expect(200)).body;
     const shown = wall.features.find((f: { id: number }) => f.id === urgent.id);
@@ -307,12 +383,18 @@ describe('due times', () => {
     // the issue list filters them too: overdue ones, and open ones (the dispatch console's list)
     const late = (await request(as.admin).get(`/api/v1/issues?grid=${g1}&overdue=true&limit=1000`).expect(200)).body.features;
     const expectedLate = await sql<{ id: number }>`
-      select id from issues where grid_id = ${g1} and due_at < now() and status in ('reported', 'accepted', 'in_progress', 'escalated', 'reopened') order by id`.execute(db());
+      select id from issues where grid_id = ${g1} and due_at < now() and status in ('reported', 'accepted', 'in_progress', 'escalated', 'reopened') order by id`.execute(
+      db(),
+    );
     expect(late.map((f: { id: number }) => f.id)).toEqual(expectedLate.rows.map((r) => r.id));
     expect(late.map((f: { id: number }) => f.id)).toContain(urgent.id);
     const open = (await request(as.admin).get(`/api/v1/issues?grid=${g1}&open=false&limit=1000`).expect(200)).body.features;
     expect(open.length).toBeGreaterThan(0);
-    expect(open.every((f: { properties: { status: string } }) => ['resolved', 'answered', 'rated', 'closed', 'rejected'].includes(f.properties.status))).toBe(true);
+    expect(
+      open.every((f: { properties: { status: string } }) =>
+        ['resolved', 'answered', 'rated', 'closed', 'rejected'].includes(f.properties.status),
+      ),
+    ).toBe(true);
     expect((await request(as.admin).get('/api/v1/issues?overdue=maybe')).body.field).toBe('overdue');
 
     expect((await request(as.gridworker).patch('/api/v1/issue-categories/safety').send({ due_hours: 4 })).status).toBe(403);
@@ -320,10 +402,15 @@ describe('due times', () => {
     expect((await request(as.admin).patch('/api/v1/issue-categories/nothing').send({ due_hours: 4 })).status).toBe(404);
     await request(as.admin).patch('/api/v1/issue-categories/safety').send({ due_hours: 4 }).expect(200);
     const later = await report(as.admin, nextPoint(), { category: 'safety', title: '护栏松动' });
-    expect(await one(sql`select extract(epoch from due_at - reported_at)::int / 3600 as hours from issues where id = ${later.id}`)).toEqual({ hours: 4 });
-    expect(await one(sql`select extract(epoch from due_at - reported_at)::int / 3600 as hours from issues where id = ${urgent.id}`)).toEqual({ hours: 2 });
+    expect(await one(sql`select extract(epoch from due_at - reported_at)::int / 3600 as hours from issues where id = ${later.id}`)).toEqual(
+      { hours: 4 },
+    );
+    expect(
+      await one(sql`select extract(epoch from due_at - reported_at)::int / 3600 as hours from issues where id = ${urgent.id}`),
+    ).toEqual({ hours: 2 });
     await request(as.admin).patch('/api/v1/issue-categories/safety').send({ due_hours: 2 }).expect(200);
-    const unknown = await request(as.admin).post('/api/v1/issues')
+    const unknown = await request(as.admin)
+      .post('/api/v1/issues')
       .send({ type: 'Feature', geometry: { type: 'Point', coordinates: nextPoint() }, properties: { title: '?', category: 'weather' } });
     expect(unknown.status).toBe(422);
     expect(unknown.body.field).toBe('category');
@@ -338,15 +425,28 @@ describe('due times', () => {
     const asked = await request(as.gridworker).post(`/api/v1/issues/${issue.id}/extensions`).send({ hours: 48, reason: '等待施工队排期' });
     expect(asked.status, asked.text).toBe(201);
     const extension = asked.body.extensions[0].id;
-    expect((await request(as.gridworker).post(`/api/v1/issues/${issue.id}/extensions`).send({ hours: 24, reason: '再等' })).status).toBe(409);
+    expect((await request(as.gridworker).post(`/api/v1/issues/${issue.id}/extensions`).send({ hours: 24, reason: '再等' })).status).toBe(
+      409,
+    );
     // the grid worker cannot grant itself time; the community's secretary can
-    expect((await request(as.gridworker).patch(`/api/v1/issues/${issue.id}/extensions/${extension}`).send({ state: 'approved' })).status).toBe(403);
+    expect(
+      (await request(as.gridworker).patch(`/api/v1/issues/${issue.id}/extensions/${extension}`).send({ state: 'approved' })).status,
+    ).toBe(403);
     expect(await due()).toBe(first);
-    const approved = await request(as.secretary).patch(`/api/v1/issues/${issue.id}/extensions/${extension}`).send({ state: 'approved', note: '同意' });
+    const approved = await request(as.secretary)
+      .patch(`/api/v1/issues/${issue.id}/extensions/${extension}`)
+      .send({ state: 'approved', note: '同意' });
     expect(approved.status, approved.text).toBe(200);
     expect(await due()).toBe(first + 48 * 3600_000);
-    expect((await request(as.secretary).patch(`/api/v1/issues/${issue.id}/extensions/${extension}`).send({ state: 'refused' })).status).toBe(409);
-    expect(approved.body.steps.map((s: { action: string }) => s.action)).toEqual(['report', 'accept', 'request_extension', 'approve_extension']);
+    expect(
+      (await request(as.secretary).patch(`/api/v1/issues/${issue.id}/extensions/${extension}`).send({ state: 'refused' })).status,
+    ).toBe(409);
+    expect(approved.body.steps.map((s: { action: string }) => s.action)).toEqual([
+      'report',
+      'accept',
+      'request_extension',
+      'approve_extension',
+    ]);
   });
 
   it('grants more time a level above whoever asked, never the asker, and adds it to the due time the issue has', async () => {
@@ -354,11 +454,16 @@ describe('due times', () => {
     await step(as.secretary, issue.id, { action: 'accept' }).expect(200);
     const due = async () => (await one<{ due: Date }>(sql`select due_at as due from issues where id = ${issue.id}`)).due.getTime();
     const first = await due();
-    const asked = await request(as.secretary).post(`/api/v1/issues/${issue.id}/extensions`).send({ hours: 24, reason: '协调施工' }).expect(201);
+    const asked = await request(as.secretary)
+      .post(`/api/v1/issues/${issue.id}/extensions`)
+      .send({ hours: 24, reason: '协调施工' })
+      .expect(201);
     const extension = asked.body.extensions[0];
     expect(extension.wall).toBe('community');
     expect(asked.body.actions).not.toContain('decide_extension');
-    expect((await request(as.secretary).patch(`/api/v1/issues/${issue.id}/extensions/${extension.id}`).send({ state: 'approved' })).status).toBe(403);
+    expect(
+      (await request(as.secretary).patch(`/api/v1/issues/${issue.id}/extensions/${extension.id}`).send({ state: 'approved' })).status,
+    ).toBe(403);
     // the category's time changes meanwhile: the issue keeps its own, plus the hours granted
     await request(as.admin).patch('/api/v1/issue-categories/noise').send({ due_hours: 24 }).expect(200);
     await request(as.leader).patch(`/api/v1/issues/${issue.id}/extensions/${extension.id}`).send({ state: 'approved' }).expect(200);
@@ -369,12 +474,20 @@ describe('due times', () => {
   it('withdraws more time asked for once the issue is resolved or has climbed a wall', async () => {
     const resolved = await report(as.admin, nextPoint());
     await step(as.gridworker, resolved.id, { action: 'accept' }).expect(200);
-    const asked = await request(as.gridworker).post(`/api/v1/issues/${resolved.id}/extensions`).send({ hours: 24, reason: '等配件' }).expect(201);
+    const asked = await request(as.gridworker)
+      .post(`/api/v1/issues/${resolved.id}/extensions`)
+      .send({ hours: 24, reason: '等配件' })
+      .expect(201);
     await step(as.gridworker, resolved.id, { action: 'resolve' }).expect(200);
-    const late = await request(as.secretary).patch(`/api/v1/issues/${resolved.id}/extensions/${asked.body.extensions[0].id}`).send({ state: 'approved' });
+    const late = await request(as.secretary)
+      .patch(`/api/v1/issues/${resolved.id}/extensions/${asked.body.extensions[0].id}`)
+      .send({ state: 'approved' });
     expect(late.status).toBe(409);
-    expect(await one(sql`select state, extended_hours from issue_extensions x join issues i on i.id = x.issue_id where x.id = ${asked.body.extensions[0].id}`))
-      .toEqual({ state: 'withdrawn', extended_hours: 0 });
+    expect(
+      await one(
+        sql`select state, extended_hours from issue_extensions x join issues i on i.id = x.issue_id where x.id = ${asked.body.extensions[0].id}`,
+      ),
+    ).toEqual({ state: 'withdrawn', extended_hours: 0 });
 
     const climbed = await report(as.admin, nextPoint());
     await step(as.gridworker, climbed.id, { action: 'accept' }).expect(200);
@@ -402,7 +515,11 @@ describe('duplicates', () => {
     const offered = (await request(as.gridworker).get(`/api/v1/issues/${again.id}/possible-duplicates`).expect(200)).body.issues;
     expect(offered.map((i: { id: number }) => i.id)).toEqual([first.id]);
     expect(offered[0].distance_m).toBeCloseTo(20, 0);
-    const before = (await request(as.resident).get(`/api/v1/issues/possible-duplicates?lon=${metres(45)[0]}&lat=${lat}&category=sanitation`).expect(200)).body.issues;
+    const before = (
+      await request(as.resident)
+        .get(`/api/v1/issues/possible-duplicates?lon=${metres(45)[0]}&lat=${lat}&category=sanitation`)
+        .expect(200)
+    ).body.issues;
     // a resident is offered only what it may read: its own report
     expect(before.map((i: { id: number }) => i.id)).toEqual([again.id]);
     expect((await request(as.gridworker).get('/api/v1/issues/possible-duplicates?lon=200&lat=1&category=noise')).body.field).toBe('lon');
@@ -415,7 +532,9 @@ describe('duplicates', () => {
     expect((await request(as.resident).get(`/api/v1/issues/${first.id}`)).status).toBe(200);
     const timeline = (await request(as.admin).get(`/api/v1/issues/${first.id}/timeline`)).body;
     expect(timeline.steps.at(-1)).toMatchObject({ action: 'link' });
-    expect((await step(as.gridworker, farther.id, { action: 'reject', note: '重复', duplicate_of: farther.id })).body.field).toBe('duplicate_of');
+    expect((await step(as.gridworker, farther.id, { action: 'reject', note: '重复', duplicate_of: farther.id })).body.field).toBe(
+      'duplicate_of',
+    );
     expect((await step(as.gridworker, farther.id, { action: 'reject', note: '重复', duplicate_of: 999999 })).status).toBe(422);
     // nor to an issue that repeats one the caller may not read: its reporter would read it
     const elsewhere = await one<{ id: number }>(sql`
@@ -450,11 +569,15 @@ describe('photos', () => {
 
     const list = (await request(as.gridworker).get(`/api/v1/issues/${issue.id}/photos`).expect(200)).body.photos;
     expect(list.map((p: { kind: string }) => p.kind)).toEqual(['report', 'report', 'report', 'report', 'report', 'answer']);
-    const bytes = await request(as.resident).get(first.body.url).buffer(true).parse((res, done) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => done(null, Buffer.concat(chunks)));
-    }).expect(200);
+    const bytes = await request(as.resident)
+      .get(first.body.url)
+      .buffer(true)
+      .parse((res, done) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => done(null, Buffer.concat(chunks)));
+      })
+      .expect(200);
     expect(bytes.headers['content-type']).toBe('image/jpeg');
     expect(Buffer.compare(bytes.body as Buffer, jpeg(1))).toBe(0);
     expect((await request(as.resident).get(first.body.url).set('If-None-Match', bytes.headers.etag)).status).toBe(304);
@@ -500,13 +623,21 @@ describe('the walls and the echo wall', () => {
     expect(wall.total).toBe(expected.rows.length);
   });
 
-  it('names an answered issue on the echo wall in the staff\'s words, never the reporter\'s', async () => {
+  it("names an answered issue on the echo wall in the staff's words, never the reporter's", async () => {
     const issue = await report(as.resident, nextPoint(), { title: '302室张三家漏水，电话13800001234', category: 'property' });
-    for (const body of [{ action: 'accept' }, { action: 'resolve' }, { action: 'answer', answer: '已协调物业维修。' }]) await step(as.gridworker, issue.id, body).expect(200);
-    const echo = async () => (await request(as.anonymous).get(`/api/v1/echo?community=${c1}&limit=500`).expect(200)).body.issues.find((i: { id: number }) => i.id === issue.id);
+    for (const body of [{ action: 'accept' }, { action: 'resolve' }, { action: 'answer', answer: '已协调物业维修。' }])
+      await step(as.gridworker, issue.id, body).expect(200);
+    const echo = async () =>
+      (await request(as.anonymous).get(`/api/v1/echo?community=${c1}&limit=500`).expect(200)).body.issues.find(
+        (i: { id: number }) => i.id === issue.id,
+      );
     expect((await echo()).title).toBe('物业服务');
     const named = await report(as.resident, nextPoint(), { title: '张三家门口路灯坏' });
-    for (const body of [{ action: 'accept' }, { action: 'resolve' }, { action: 'answer', answer: '已修复。', public_title: '3号楼路灯维修' }]) {
+    for (const body of [
+      { action: 'accept' },
+      { action: 'resolve' },
+      { action: 'answer', answer: '已修复。', public_title: '3号楼路灯维修' },
+    ]) {
       await step(as.gridworker, named.id, body).expect(200);
     }
     const page = (await request(as.anonymous).get(`/api/v1/echo?community=${c1}&limit=500`).expect(200)).body;
@@ -523,11 +654,14 @@ describe('the walls and the echo wall', () => {
     const withAnswers = await sql<{ id: number }>`
       select distinct community_id as id from issues where status in ('answered', 'rated', 'closed') and answer is not null
         and duplicate_of is null and community_id is not null order by 1`.execute(db());
-    expect(echo.body.communities.map((c: { id: number }) => c.id).sort((a: number, b: number) => a - b)).toEqual(withAnswers.rows.map((r) => r.id));
+    expect(echo.body.communities.map((c: { id: number }) => c.id).sort((a: number, b: number) => a - b)).toEqual(
+      withAnswers.rows.map((r) => r.id),
+    );
     expect(echo.body.issues.every((i: { community_id: number }) => i.community_id === c1)).toBe(true);
     expect(echo.body.issues.length).toBe(Math.min(expected.n, 500));
     const keys = new Set(echo.body.issues.flatMap((i: object) => Object.keys(i)));
-    for (const personal of ['description', 'reported_by', 'geometry', 'geom', 'lon', 'lat', 'rating_comment']) expect(keys.has(personal), personal).toBe(false);
+    for (const personal of ['description', 'reported_by', 'geometry', 'geom', 'lon', 'lat', 'rating_comment'])
+      expect(keys.has(personal), personal).toBe(false);
     expect(echo.body.issues[0]).toMatchObject({ community: expect.any(String), answer: expect.any(String) });
     const times = echo.body.issues.map((i: { answered_at: string }) => Date.parse(i.answered_at));
     expect(times).toEqual([...times].sort((a, b) => b - a));
@@ -540,7 +674,12 @@ describe('measures', () => {
   it('computes each measure per grid and community as counted by hand on a fixture', async () => {
     // January 2020 (no demo issue is that old): seven issues in g1 and g2, and a duplicate that counts for nothing
     const at = (day: number, hour = 0) => `2020-01-${String(day).padStart(2, '0')}T${String(hour).padStart(2, '0')}:00:00Z`;
-    const [p1, p2] = [nextPoint(), await one<{ p: [number, number] }>(sql`select json_build_array(ST_X(p), ST_Y(p)) as p from (select ST_PointOnSurface(geom) as p from grids where id = ${g2}) s`)];
+    const [p1, p2] = [
+      nextPoint(),
+      await one<{ p: [number, number] }>(
+        sql`select json_build_array(ST_X(p), ST_Y(p)) as p from (select ST_PointOnSurface(geom) as p from grids where id = ${g2}) s`,
+      ),
+    ];
     const fixtures = [
       { n: 1, status: 'closed', reported: at(1), resolved: at(2), closed: at(3), rating: 5, reopen: 0, ext: 0, p: p1 },
       { n: 2, status: 'closed', reported: at(2), resolved: at(12), closed: at(13), rating: 3, reopen: 1, ext: 0, p: p1 },
@@ -552,38 +691,67 @@ describe('measures', () => {
     ];
     const ids: number[] = [];
     for (const f of fixtures) {
-      ids.push((await one<{ id: number }>(sql`
+      ids.push(
+        (
+          await one<{ id: number }>(sql`
         insert into issues (title, category, status, geom, reported_at, resolved_at, closed_at, rating, reopen_count, extended_hours)
         values (${`fixture ${f.n}`}, 'noise', ${f.status}, ST_SetSRID(ST_MakePoint(${f.p[0]}, ${f.p[1]}), 4326), ${f.reported}, ${f.resolved}, ${f.closed},
-                ${f.rating}, ${f.reopen}, ${f.ext}) returning id`)).id);
+                ${f.rating}, ${f.reopen}, ${f.ext}) returning id`)
+        ).id,
+      );
     }
     await sql`insert into issues (title, category, status, geom, reported_at, closed_at, duplicate_of)
-              values ('fixture 7', 'noise', 'rejected', ST_SetSRID(ST_MakePoint(${p1[0]}, ${p1[1]}), 4326), ${at(7)}, ${at(7)}, ${ids[0]})`.execute(db());
+              values ('fixture 7', 'noise', 'rejected', ST_SetSRID(ST_MakePoint(${p1[0]}, ${p1[1]}), 4326), ${at(7)}, ${at(7)}, ${ids[0]})`.execute(
+      db(),
+    );
 
     const community = (await request(as.leader).get('/api/v1/issues/metrics?by=community&from=2020-01-01&to=2020-02-01').expect(200)).body;
     expect(community.areas).toHaveLength(1);
     // by hand: 7 reported (the duplicate left out); closed 1, 2, 3; rejected 4; resolved on time 1, 3 (extended), 6 of
     // 1, 2, 3, 6 resolved and 5, 8 past due; rework 2; extension 3; hours to close 48, 264, 204; ratings 5, 3, 4
     expect(community.areas[0]).toMatchObject({
-      area_id: c1, reported: 7, closed: 3, rejected: 1, open: 2, overdue: 2,
-      closure_rate: 0.5, on_time_rate: 0.5, rework_rate: 0.1429, extension_rate: 0.1429,
-      median_hours_to_close: 204, p90_hours_to_close: 252, mean_rating: 4, ratings: 3,
+      area_id: c1,
+      reported: 7,
+      closed: 3,
+      rejected: 1,
+      open: 2,
+      overdue: 2,
+      closure_rate: 0.5,
+      on_time_rate: 0.5,
+      rework_rate: 0.1429,
+      extension_rate: 0.1429,
+      median_hours_to_close: 204,
+      p90_hours_to_close: 252,
+      mean_rating: 4,
+      ratings: 3,
     });
     expect(community.total).toMatchObject({ reported: 7, closed: 3 });
 
     const grids = (await request(as.leader).get('/api/v1/issues/metrics?by=grid&from=2020-01-01&to=2020-02-01').expect(200)).body;
     const byGrid = Object.fromEntries(grids.areas.map((a: { area_id: number }) => [a.area_id, a]));
     expect(byGrid[g1]).toMatchObject({ reported: 6, closed: 3, closure_rate: 0.6, on_time_rate: 0.6, open: 1, mean_rating: 4 });
-    expect(byGrid[g2]).toMatchObject({ reported: 1, closed: 0, closure_rate: 0, on_time_rate: 0, median_hours_to_close: null, mean_rating: null });
+    expect(byGrid[g2]).toMatchObject({
+      reported: 1,
+      closed: 0,
+      closure_rate: 0,
+      on_time_rate: 0,
+      median_hours_to_close: null,
+      mean_rating: null,
+    });
 
     // one community's grids, and one street's communities
-    const oneCommunity = (await request(as.leader).get(`/api/v1/issues/metrics?by=grid&community=${c1}&from=2020-01-01&to=2020-02-01`).expect(200)).body;
+    const oneCommunity = (
+      await request(as.leader).get(`/api/v1/issues/metrics?by=grid&community=${c1}&from=2020-01-01&to=2020-02-01`).expect(200)
+    ).body;
     expect(oneCommunity.areas.map((a: { area_id: number }) => a.area_id).sort()).toEqual([g1, g2].sort());
-    const otherStreet = (await request(as.admin).get('/api/v1/issues/metrics?street=610602999&from=2020-01-01&to=2020-02-01').expect(200)).body;
+    const otherStreet = (await request(as.admin).get('/api/v1/issues/metrics?street=610602999&from=2020-01-01&to=2020-02-01').expect(200))
+      .body;
     expect(otherStreet.total.reported).toBe(0);
     expect((await request(as.leader).get('/api/v1/issues/metrics?street=61')).body.field).toBe('street');
     // the window is [from, to); outside the leader's street, nothing
-    expect((await request(as.leader).get('/api/v1/issues/metrics?by=grid&from=2020-01-02&to=2020-01-08').expect(200)).body.total.reported).toBe(5);
+    expect(
+      (await request(as.leader).get('/api/v1/issues/metrics?by=grid&from=2020-01-02&to=2020-01-08').expect(200)).body.total.reported,
+    ).toBe(5);
     const none = (await request(as.leader).get('/api/v1/issues/metrics?from=1990-01-01&to=1990-02-01').expect(200)).body;
     expect(none.areas).toEqual([]);
     expect(none.total).toMatchObject({ reported: 0, closure_rate: null, median_hours_to_close: null });
@@ -607,7 +775,12 @@ describe('one matter a month', () => {
     expect(draft.status, draft.text).toBe(201);
     expect((await request(as.anonymous).get(`/api/v1/communities/${c1}/monthly`).expect(200)).body.matters).toEqual([]);
     expect((await request(as.secretary).get(`/api/v1/communities/${c1}/monthly`).expect(200)).body.matters).toHaveLength(1);
-    const published = await put(as.secretary, '2026-11', { title: '老旧小区加装电梯', discussion: '居民议事会讨论三次', outcome: '3栋试点加装', published: true });
+    const published = await put(as.secretary, '2026-11', {
+      title: '老旧小区加装电梯',
+      discussion: '居民议事会讨论三次',
+      outcome: '3栋试点加装',
+      published: true,
+    });
     expect(published.status).toBe(200);
     const shown = (await request(as.anonymous).get(`/api/v1/communities/${c1}/monthly`).expect(200)).body.matters;
     expect(shown).toMatchObject([{ month: '2026-11', title: '老旧小区加装电梯', outcome: '3栋试点加装' }]);

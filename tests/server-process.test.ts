@@ -57,7 +57,9 @@ describe(`the server process on the ${mode} database`, { timeout: 180_000 }, () 
 
   async function login(base: string, username: string, password: string): Promise<string> {
     const response = await fetch(`${base}/api/v1/auth/login`, {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password }),
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username, password }),
     });
     expect(response.status).toBe(200);
     return (await response.json()).token;
@@ -88,8 +90,10 @@ describe(`the server process on the ${mode} database`, { timeout: 180_000 }, () 
     const open = (await (await fetch(`${again}/api/v1/issues?status=reported&limit=1`, auth)).json()).features[0];
     const post = { ...auth, method: 'POST', headers: { ...auth.headers, 'Content-Type': 'application/json' } };
     expect((await fetch(`${again}/api/v1/issues/${open.id}/dispatch`, { ...post, body: JSON.stringify({ k: 1 }) })).status).toBe(201);
-    const states = async () => (await (await fetch(`${again}/api/v1/issues/${open.id}/dispatches`, auth)).json())
-      .requests[0].dispatches.map((d: { state: string }) => d.state);
+    const states = async () =>
+      (await (await fetch(`${again}/api/v1/issues/${open.id}/dispatches`, auth)).json()).requests[0].dispatches.map(
+        (d: { state: string }) => d.state,
+      );
     await expect.poll(states, { timeout: 10_000, interval: 250 }).toEqual(['timed_out', 'offered']);
     second.stop('SIGINT');
     expect(await second.exited).toBe(0);

@@ -28,21 +28,27 @@ const running = (pid: number) => {
  * it, as Ctrl-C does), with output collected. `npm start --ignore-scripts` skips prestart (the web build).
  */
 function launch(command: string, args: string[], env: Record<string, string>) {
-  const child = spawn(command, args, { detached: true, env: { PATH: process.env.PATH!, HOME: process.env.HOME!, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, {
+    detached: true,
+    env: { PATH: process.env.PATH!, HOME: process.env.HOME!, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   groups.add(child.pid!);
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })));
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { group: child.pid!, exited, output: () => output };
 }
 
 /** The server, through npm as `npm start` runs it or as node alone; resolves when it listens. */
 async function startServer(how: 'npm' | 'node', env: Record<string, string>) {
-  const launched = how === 'npm'
-    ? launch('npm', ['start', '--ignore-scripts'], env)
-    : launch(process.execPath, ['--import', 'tsx', 'server/main.ts'], env);
+  const launched =
+    how === 'npm'
+      ? launch('npm', ['start', '--ignore-scripts'], env)
+      : launch(process.execPath, ['--import', 'tsx', 'server/main.ts'], env);
   let exited = false;
   const failed = launched.exited.then((exit) => {
     exited = true;
@@ -68,7 +74,9 @@ async function gone(pid: number, ms = 60_000) {
 
 async function login(base: string) {
   const response = await fetch(`${base}/api/v1/auth/login`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: PASSWORD }),
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: PASSWORD }),
   });
   expect(response.status).toBe(200);
   return (await response.json()).token as string;
@@ -81,7 +89,18 @@ function buildings(n: number, count = ROWS) {
     const lat = 36.55 + n * 0.01 + Math.floor(i / 100) * 0.0004;
     return {
       type: 'Feature',
-      geometry: { type: 'Polygon', coordinates: [[[lon, lat], [lon + 0.0002, lat], [lon + 0.0002, lat + 0.0002], [lon, lat + 0.0002], [lon, lat]]] },
+      geometry: {
+        type: 'Polygon',
+        coordinates: [
+          [
+            [lon, lat],
+            [lon + 0.0002, lat],
+            [lon + 0.0002, lat + 0.0002],
+            [lon, lat + 0.0002],
+            [lon, lat],
+          ],
+        ],
+      },
       properties: { name: `停${n}-${i}`, kind: 'residential', households: 10, residents: 30, has_party_group: false },
     };
   });
@@ -96,14 +115,18 @@ function postBuildings(base: string, token: string, body: string, hold?: Promise
   let sent!: () => void;
   const whenSent = new Promise<void>((resolve) => (sent = resolve));
   const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = request(`${base}${path}`, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/geo+json', 'Content-Length': Buffer.byteLength(body) },
-    }, (res) => {
-      let text = '';
-      res.on('data', (chunk) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, body: text }));
-    });
+    const req = request(
+      `${base}${path}`,
+      {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/geo+json', 'Content-Length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+      },
+    );
     req.on('error', reject);
     if (!hold) return void req.end(body, sent);
     req.write(body.slice(0, -10));
@@ -138,7 +161,11 @@ describe(`stopping Gridmap on the ${mode} database`, { timeout: 120_000 }, () =>
     }
     env = {
       ...(test ? { DATABASE_URL: test.url! } : { DATA_DIR: dataDir }),
-      PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', GRIDMAP_DEMO: 'off', GRIDMAP_ADMIN_PASSWORD: PASSWORD,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      GRIDMAP_DEMO: 'off',
+      GRIDMAP_ADMIN_PASSWORD: PASSWORD,
     };
   });
   afterAll(async () => {
@@ -186,7 +213,12 @@ describe(`stopping Gridmap on the ${mode} database`, { timeout: 120_000 }, () =>
   });
 
   const ways = [
-    { way: 'Ctrl-C in the terminal running `npm start` (SIGINT to its process group, and again from npm)', how: 'npm', signal: 'SIGINT', to: 'group' },
+    {
+      way: 'Ctrl-C in the terminal running `npm start` (SIGINT to its process group, and again from npm)',
+      how: 'npm',
+      signal: 'SIGINT',
+      to: 'group',
+    },
     { way: 'SIGTERM to the process group of `npm start`', how: 'npm', signal: 'SIGTERM', to: 'group' },
     { way: 'SIGTERM to the server alone', how: 'node', signal: 'SIGTERM', to: 'server' },
     // npm does not relay SIGHUP: it dies at once, and the server stops by itself
@@ -207,20 +239,35 @@ describe(`stopping Gridmap on the ${mode} database`, { timeout: 120_000 }, () =>
       expect(new TextDecoder().decode((await stream.read()).value)).toMatch(/event: ready/);
 
       // Once, a client still uploading when the stop begins, and for longer than the old 5 s limit.
-      const slow = to === 'server' ? postBuildings(server.base, token, buildings(n + ways.length, 1),
-        expect.poll(server.output, { timeout: 30_000, interval: 20 }).toMatch(/shutting down/).then(() => new Promise((resolve) => setTimeout(resolve, 6000))))
-        : undefined;
+      const slow =
+        to === 'server'
+          ? postBuildings(
+              server.base,
+              token,
+              buildings(n + ways.length, 1),
+              expect
+                .poll(server.output, { timeout: 30_000, interval: 20 })
+                .toMatch(/shutting down/)
+                .then(() => new Promise((resolve) => setTimeout(resolve, 6000))),
+            )
+          : undefined;
       // The server is at work on this one (the embedded database holds the event loop) when told to stop.
       const busy = postBuildings(server.base, token, buildings(n));
       let answered = false;
-      void busy.answer.then(() => (answered = true), () => {});
+      void busy.answer.then(
+        () => (answered = true),
+        () => {},
+      );
       await busy.sent;
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(answered, 'the request is still at work when the stop is asked').toBe(false);
       const asked = Date.now();
       process.kill(to === 'group' ? -server.group : server.pid, signal);
 
-      for (const [request, rows] of [[busy, ROWS], [slow, 1]] as const) {
+      for (const [request, rows] of [
+        [busy, ROWS],
+        [slow, 1],
+      ] as const) {
         if (!request) continue;
         const answer = await request.answer;
         expect(answer.status, `${answer.body}\n${server.output()}`).toBe(201);

@@ -44,7 +44,9 @@ interface Measured {
 }
 
 async function measure(communityId: number, parts: SuggestedPart[]): Promise<Measured> {
-  const { rows: [measured] } = await sql<Measured>`
+  const {
+    rows: [measured],
+  } = await sql<Measured>`
     with part as (
       select i, ST_SetSRID(ST_GeomFromGeoJSON(g), 4326) as geom from json_array_elements_text(${JSON.stringify(parts.map((p) => p.geometry))}::json)
         with ordinality as p(g, i)),
@@ -80,8 +82,9 @@ async function suggestChecked(communityId: number, count: number) {
   expect(measured.largest_overlap_m2).toBeLessThan(AREA_TOLERANCE_M2);
   expect(measured.misplaced).toBe(0);
   expect(sum(parts.map((p) => p.buildings))).toBe(measured.buildings);
-  expect(parts.map(({ households, buildings }) => ({ households, buildings })))
-    .toEqual(measured.parts.map(({ households, buildings }) => ({ households, buildings })));
+  expect(parts.map(({ households, buildings }) => ({ households, buildings }))).toEqual(
+    measured.parts.map(({ households, buildings }) => ({ households, buildings })),
+  );
   const households = parts.map((p) => p.households);
   const mean = sum(households) / count;
   return {
@@ -95,7 +98,9 @@ const square = (lon: number, lat: number, half: number) =>
   `POLYGON((${lon - half} ${lat - half}, ${lon + half} ${lat - half}, ${lon + half} ${lat + half}, ${lon - half} ${lat + half}, ${lon - half} ${lat - half}))`;
 
 async function community(code: string, geom: RawBuilder<unknown>) {
-  const { rows: [{ id }] } = await sql<{ id: number }>`
+  const {
+    rows: [{ id }],
+  } = await sql<{ id: number }>`
     insert into communities (code, name, street_code, geom) values (${code}, ${`测试社区${code.slice(-3)}`}, '610602097', ST_Multi(${geom}))
     returning id`.execute(db());
   return id;
@@ -119,15 +124,21 @@ let fixture: { twoParts: number; empty: number; cShaped: number };
 beforeAll(async () => {
   test = await openTestDatabase();
   await sql`insert into streets (code, name, district_code) values ('610602097', '测试街道', '610602')`.execute(db());
-  const twoParts = await community('610602097001', sql`ST_Collect(ST_GeomFromText(${square(110.2, 36.6, 0.002)}, 4326), ST_GeomFromText(${square(110.21, 36.6, 0.002)}, 4326))`);
+  const twoParts = await community(
+    '610602097001',
+    sql`ST_Collect(ST_GeomFromText(${square(110.2, 36.6, 0.002)}, 4326), ST_GeomFromText(${square(110.21, 36.6, 0.002)}, 4326))`,
+  );
   await buildingsIn(twoParts, 110.2, 36.6, sql`10`);
   const empty = await community('610602097002', sql`ST_GeomFromText(${square(110.25, 36.6, 0.002)}, 4326)`);
   await buildingsIn(empty, 110.25, 36.6, sql`0`);
   // A thick ring about 440 m across, open to the east by a 22 m gap: every line that halves its households
   // crosses the ring twice, so the first cut must be one chord of a line (the fallback).
   const centre = sql`ST_SetSRID(ST_MakePoint(110.3, 36.6), 4326)`;
-  const cShaped = await community('610602097003', sql`ST_Difference(ST_Buffer(${centre}, 0.004, 'quad_segs=8'),
-    ST_Union(ST_Buffer(${centre}, 0.0025, 'quad_segs=8'), ST_MakeEnvelope(110.3, 36.5999, 110.31, 36.6001, 4326)))`);
+  const cShaped = await community(
+    '610602097003',
+    sql`ST_Difference(ST_Buffer(${centre}, 0.004, 'quad_segs=8'),
+    ST_Union(ST_Buffer(${centre}, 0.0025, 'quad_segs=8'), ST_MakeEnvelope(110.3, 36.5999, 110.31, 36.6001, 4326)))`,
+  );
   await buildingsIn(cShaped, 110.3, 36.6, sql`(i * 7 + j * 13 + 1000) % 40`);
   fixture = { twoParts, empty, cShaped };
 }, 120_000);
@@ -138,7 +149,9 @@ afterAll(async () => {
 
 describe('suggested grids on the demo city', () => {
   it('tiles the first community with even, compact grids for 2 to 12 grids', async () => {
-    const { rows: [first] } = await sql<{ buildings: number; households: number }>`
+    const {
+      rows: [first],
+    } = await sql<{ buildings: number; households: number }>`
       select count(*)::int as buildings, sum(households)::int as households from buildings where community_id = 1`.execute(db());
     expect(first).toEqual({ buildings: 206, households: 2042 });
     for (let count = 2; count <= 12; count++) {
@@ -165,15 +178,25 @@ describe('suggested grids on the demo city', () => {
   it('makes one grid the community itself, with all its households', async () => {
     const [whole] = (await suggestChecked(1, 1)).parts;
     expect(whole).toMatchObject({ households: 2042, buildings: 206 });
-    const { rows: [same] } = await sql<{ equal: boolean }>`
-      select ST_Equals(ST_Multi(ST_SetSRID(ST_GeomFromGeoJSON(${whole.geometry}), 4326)), geom) as equal from communities where id = 1`.execute(db());
+    const {
+      rows: [same],
+    } = await sql<{ equal: boolean }>`
+      select ST_Equals(ST_Multi(ST_SetSRID(ST_GeomFromGeoJSON(${whole.geometry}), 4326)), geom) as equal from communities where id = 1`.execute(
+      db(),
+    );
     expect(same.equal).toBe(true);
   });
 
   it('reports progress after each cut', async () => {
     const progress: [number, number][] = [];
     await suggestPartition(db(), 1, 6, (done, total) => progress.push([done, total]));
-    expect(progress).toEqual([[1, 5], [2, 5], [3, 5], [4, 5], [5, 5]]);
+    expect(progress).toEqual([
+      [1, 5],
+      [2, 5],
+      [3, 5],
+      [4, 5],
+      [5, 5],
+    ]);
   });
 
   it('suggests the same grids every time', async () => {
@@ -183,8 +206,12 @@ describe('suggested grids on the demo city', () => {
 
 describe('a C-shaped community', () => {
   it('is cut along one chord of a line where no straight line halves it, each grid still one polygon', async () => {
-    const { rows: [c] } = await sql<{ buildings: number; households: number }>`
-      select count(*)::int as buildings, sum(households)::int as households from buildings where community_id = ${fixture.cShaped}`.execute(db());
+    const {
+      rows: [c],
+    } = await sql<{ buildings: number; households: number }>`
+      select count(*)::int as buildings, sum(households)::int as households from buildings where community_id = ${fixture.cShaped}`.execute(
+      db(),
+    );
     expect(c.buildings).toBeGreaterThan(250);
     for (const count of [2, 3, 5, 8]) {
       const { parts, deviation, polsbyPopper } = await suggestChecked(fixture.cShaped, count);
@@ -197,25 +224,35 @@ describe('a C-shaped community', () => {
 
 describe('refusals', () => {
   it('refuses a community of several separate areas, naming the community', async () => {
-    await expect(answered(suggestPartition(db(), fixture.twoParts, 2)))
-      .rejects.toMatchObject({ status: 422, extensions: { field: 'community' } });
-    await expect(answered(suggestPartition(db(), fixture.twoParts, 1)))
-      .rejects.toMatchObject({ status: 422, extensions: { field: 'community' } });
+    await expect(answered(suggestPartition(db(), fixture.twoParts, 2))).rejects.toMatchObject({
+      status: 422,
+      extensions: { field: 'community' },
+    });
+    await expect(answered(suggestPartition(db(), fixture.twoParts, 1))).rejects.toMatchObject({
+      status: 422,
+      extensions: { field: 'community' },
+    });
   });
 
   it('gives a community without households one grid, and refuses to balance more', async () => {
     const [whole] = (await suggestChecked(fixture.empty, 1)).parts;
     expect(whole.households).toBe(0);
     expect(whole.buildings).toBeGreaterThan(100);
-    await expect(answered(suggestPartition(db(), fixture.empty, 2)))
-      .rejects.toMatchObject({ status: 422, extensions: { field: 'count', most: 1 } });
+    await expect(answered(suggestPartition(db(), fixture.empty, 2))).rejects.toMatchObject({
+      status: 422,
+      extensions: { field: 'count', most: 1 },
+    });
   });
 
   it('refuses more grids than buildings with households, saying how many it can make', async () => {
-    const { rows: [{ inhabited }] } = await sql<{ inhabited: number }>`
+    const {
+      rows: [{ inhabited }],
+    } = await sql<{ inhabited: number }>`
       select count(*)::int as inhabited from buildings where community_id = 1 and households > 0`.execute(db());
-    await expect(answered(suggestPartition(db(), 1, inhabited + 1)))
-      .rejects.toMatchObject({ status: 422, extensions: { field: 'count', most: inhabited } });
+    await expect(answered(suggestPartition(db(), 1, inhabited + 1))).rejects.toMatchObject({
+      status: 422,
+      extensions: { field: 'count', most: inhabited },
+    });
   });
 
   it('refuses a count that is not a whole number of grids, and an unknown community', async () => {

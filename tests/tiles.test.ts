@@ -37,17 +37,30 @@ if (!haveGdal && process.env.CI) throw new Error(`CI needs GDAL at ${OGR2OGR} (a
 type Tile = [z: number, x: number, y: number];
 const tileAt = (lon: number, lat: number, z: number): Tile => {
   const rad = (lat * Math.PI) / 180;
-  return [z, Math.floor(((lon + 180) / 360) * 2 ** z), Math.floor(((1 - Math.log(Math.tan(rad) + 1 / Math.cos(rad)) / Math.PI) / 2) * 2 ** z)];
+  return [
+    z,
+    Math.floor(((lon + 180) / 360) * 2 ** z),
+    Math.floor(((1 - Math.log(Math.tan(rad) + 1 / Math.cos(rad)) / Math.PI) / 2) * 2 ** z),
+  ];
 };
 
 async function fetchTile(app: Express, layer: string, [z, x, y]: Tile, headers: Record<string, string> = {}) {
-  const res = await request(app).get(`/tiles/${layer}/${z}/${x}/${y}.mvt`).set(headers).buffer(true)
+  const res = await request(app)
+    .get(`/tiles/${layer}/${z}/${x}/${y}.mvt`)
+    .set(headers)
+    .buffer(true)
     .parse((stream, done) => {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => done(null, Buffer.concat(chunks)));
     });
-  return { status: res.status, bytes: res.body as Buffer, etag: res.headers.etag as string, cache: res.headers['x-tile-cache'], type: res.headers['content-type'] };
+  return {
+    status: res.status,
+    bytes: res.body as Buffer,
+    etag: res.headers.etag as string,
+    cache: res.headers['x-tile-cache'],
+    type: res.headers['content-type'],
+  };
 }
 
 /** A tile's features in WGS 84, as Mapbox's reader decodes them. */
@@ -56,7 +69,10 @@ function decode(bytes: Buffer, layer: string, [z, x, y]: Tile): Feature<Geometry
   if (!found) return [];
   expect(found.version).toBe(2);
   expect(found.extent).toBe(4096);
-  return Array.from({ length: found.length }, (_, i) => found.feature(i).toGeoJSON(x, y, z) as Feature<Geometry, Record<string, number | string | boolean>>);
+  return Array.from(
+    { length: found.length },
+    (_, i) => found.feature(i).toGeoJSON(x, y, z) as Feature<Geometry, Record<string, number | string | boolean>>,
+  );
 }
 
 async function decoded(app: Express, layer: string, tile: Tile) {
@@ -72,7 +88,8 @@ const vectorLayerNames = (layer: (typeof TILE_LAYERS)[number]) => (layer.labelle
 const ids = (features: { id?: number | string }[]) => features.map((f) => Number(f.id)).sort((a, b) => a - b);
 
 /** The rows of `table` the tile shows: those within the tile grown by its 64-unit buffer. */
-const inTile = (table: 'buildings' | 'issues', [z, x, y]: Tile, where = sql`true`) => sql<{ id: number }>`
+const inTile = (table: 'buildings' | 'issues', [z, x, y]: Tile, where = sql`true`) =>
+  sql<{ id: number }>`
   select id from ${sql.table(table)} t
   where ST_Intersects(t.geom, ST_Transform(ST_Expand(ST_TileEnvelope(${z}::int, ${x}::int, ${y}::int), 64 * 40075016.685578488 / 2 ^ ${z}::int / 4096), 4326)) and ${where}
   order by id`.execute(db());
@@ -83,7 +100,9 @@ let first: { lon: number; lat: number; community: number; street: string };
 beforeAll(async () => {
   test = await openTestDatabase();
   dir = await mkdtemp(join(tmpdir(), 'gridmap-tiles-'));
-  ({ rows: [first] } = await sql<typeof first>`
+  ({
+    rows: [first],
+  } = await sql<typeof first>`
     select ST_X(ST_PointOnSurface(geom)) as lon, ST_Y(ST_PointOnSurface(geom)) as lat, id as community, street_code as street
     from communities order by id limit 1`.execute(db()));
   for (const user of ['admin', 'leader', 'resident', 'volunteer', 'dispatcher']) as[user] = await testApp(test.database, { as: user });
@@ -101,7 +120,11 @@ describe('what the tiles hold', () => {
     const features = await decoded(as.admin, 'buildings', tile);
     expect(ids(features)).toEqual((await inTile('buildings', tile)).rows.map((r) => r.id));
     expect(features.length).toBeGreaterThan(20);
-    const { rows } = await sql<{ id: number; households: number; has_party_group: boolean }>`select id, households, has_party_group from buildings`.execute(db());
+    const { rows } = await sql<{
+      id: number;
+      households: number;
+      has_party_group: boolean;
+    }>`select id, households, has_party_group from buildings`.execute(db());
     const stored = new Map(rows.map((r) => [r.id, r]));
     for (const f of features) {
       expect(f.geometry.type).toBe('Polygon');
@@ -114,7 +137,9 @@ describe('what the tiles hold', () => {
     const tile = tileAt(first.lon, first.lat, 14);
     const features = await decoded(as.admin, 'issues', tile);
     expect(ids(features)).toEqual((await inTile('issues', tile)).rows.map((r) => r.id));
-    const overdue = (await inTile('issues', tile, sql`due_at < now() and status in ('reported', 'accepted', 'in_progress', 'escalated', 'reopened')`)).rows.map((r) => r.id);
+    const overdue = (
+      await inTile('issues', tile, sql`due_at < now() and status in ('reported', 'accepted', 'in_progress', 'escalated', 'reopened')`)
+    ).rows.map((r) => r.id);
     expect(ids(features.filter((f) => f.properties.overdue))).toEqual(overdue);
     // a resident reads only its own reports: none in the demo
     expect((await fetchTile(as.resident, 'issues', tile)).status).toBe(204);
@@ -123,7 +148,9 @@ describe('what the tiles hold', () => {
   it('gives each grid the coverage metrics the API computes', async () => {
     const tile = tileAt(first.lon, first.lat, 13);
     const features = await decoded(as.leader, 'grids', tile);
-    const api = (await request(as.leader).get('/api/v1/coverage/grids')).body as { features: { id: number; properties: Record<string, unknown> }[] };
+    const api = (await request(as.leader).get('/api/v1/coverage/grids')).body as {
+      features: { id: number; properties: Record<string, unknown> }[];
+    };
     const metrics = new Map(api.features.map((f) => [f.id, f.properties]));
     expect(features.length).toBeGreaterThan(3);
     for (const f of features) {
@@ -137,7 +164,9 @@ describe('what the tiles hold', () => {
 
   it('draws members and volunteers as counts in hexagons that add up to the viewer’s members, never a point', async () => {
     // the tiles at zoom 11 over the city and a hexagon's width around; a cell over two tiles is in both, with its id
-    const { rows: [box] } = await sql<{ w: number; s: number; e: number; n: number }>`
+    const {
+      rows: [box],
+    } = await sql<{ w: number; s: number; e: number; n: number }>`
       select ST_XMin(b) - 0.03 as w, ST_YMin(b) - 0.03 as s, ST_XMax(b) + 0.03 as e, ST_YMax(b) + 0.03 as n
       from (select ST_Extent(geom) as b from communities where code like '6106020%') c`.execute(db());
     const z = 11;
@@ -147,7 +176,9 @@ describe('what the tiles hold', () => {
     for (let x = x0; x <= x1; x++) for (let y = y0; y <= y1; y++) city.push([z, x, y]);
     // every cell of the lattice over the street's members, counted where they live in 3 buildings or more (a
     // leader sees no hexagon over one or two homes; members in no building each a home of their own)
-    const { rows: [expected] } = await sql<{ members: number; volunteers_among: number; volunteers: number; available: number; withheld: number }>`
+    const {
+      rows: [expected],
+    } = await sql<{ members: number; volunteers_among: number; volunteers: number; available: number; withheld: number }>`
       with m as (select m.*, ST_Transform(m.geom, 3857) as g from members m
                  where community_id in (select id from communities where street_code = ${first.street})),
       cell as (
@@ -163,10 +194,17 @@ describe('what the tiles hold', () => {
              count(*) filter (where homes < 3)::int as withheld
       from cell`.execute(db());
     expect(expected.members).toBeGreaterThan(1000);
-    const cellsOf = async (layer: string) => (await Promise.all(city.map(async (tile) => {
-      const res = await fetchTile(as.leader, layer, tile);
-      return res.status === 204 ? [] : decode(res.bytes, layer, tile);
-    }))).flat().filter((cell, i, all) => all.findIndex((c) => c.id === cell.id) === i);
+    const cellsOf = async (layer: string) =>
+      (
+        await Promise.all(
+          city.map(async (tile) => {
+            const res = await fetchTile(as.leader, layer, tile);
+            return res.status === 204 ? [] : decode(res.bytes, layer, tile);
+          }),
+        )
+      )
+        .flat()
+        .filter((cell, i, all) => all.findIndex((c) => c.id === cell.id) === i);
     const members = await cellsOf('members');
     const volunteers = await cellsOf('volunteers');
     const sum = (features: typeof members, key: string) => features.reduce((total, f) => total + Number(f.properties[key]), 0);
@@ -176,8 +214,12 @@ describe('what the tiles hold', () => {
     expect(sum(volunteers, 'available')).toBe(expected.available);
 
     // zoomed in on a volunteer's home: polygons only, and at every zoom the same cell, ~420–480 m across, with the same counts
-    const { rows: [home] } = await sql<{ lon: number; lat: number }>`
-      select ST_X(geom) as lon, ST_Y(geom) as lat from members where community_id = ${first.community} and is_volunteer order by id limit 1`.execute(db());
+    const {
+      rows: [home],
+    } = await sql<{ lon: number; lat: number }>`
+      select ST_X(geom) as lon, ST_Y(geom) as lat from members where community_id = ${first.community} and is_volunteer order by id limit 1`.execute(
+      db(),
+    );
     const point = { type: 'Point' as const, coordinates: [home.lon, home.lat] };
     for (const layer of ['members', 'volunteers']) {
       const cellsAt = async (zoom: number) => {
@@ -193,7 +235,9 @@ describe('what the tiles hold', () => {
         // a cell holds its centre row, at least 415 m wide, unless the tile's east or west edge cuts it
         const lons = (cell.geometry as { coordinates: Position[][] }).coordinates.flat().map((p) => Number(p[0]));
         if (Math.min(...lons) <= west + 1e-6 || Math.max(...lons) >= east - 1e-6) continue;
-        expect((Math.max(...lons) - Math.min(...lons)) * 111_320 * Math.cos((home.lat * Math.PI) / 180), `a ${layer} cell`).toBeGreaterThan(400);
+        expect((Math.max(...lons) - Math.min(...lons)) * 111_320 * Math.cos((home.lat * Math.PI) / 180), `a ${layer} cell`).toBeGreaterThan(
+          400,
+        );
       }
       const around = cells.find((cell) => booleanIntersects(cell, point))!;
       expect(around, `the ${layer} cell around the home`).toBeDefined();
@@ -218,7 +262,9 @@ describe('what the tiles hold', () => {
     // every tile over the viewer's areas at a zoom where their outlines cross many tiles
     const z = 15;
     for (const layer of ['communities', 'grids'] as const) {
-      const { rows: [box] } = await sql<{ w: number; s: number; e: number; n: number }>`
+      const {
+        rows: [box],
+      } = await sql<{ w: number; s: number; e: number; n: number }>`
         select ST_XMin(b) as w, ST_YMin(b) as s, ST_XMax(b) as e, ST_YMax(b) as n
         from (select ST_Extent(geom) as b from communities where street_code = ${first.street}) c`.execute(db());
       const [, x0, y0] = tileAt(box.w, box.n, z);
@@ -244,7 +290,9 @@ describe('what the tiles hold', () => {
         expect(label.geometry.type).toBe('Point');
         expect(label.properties).toEqual({ code: area.code, name: area.name });
         // inside, to the tile unit the point was snapped to
-        const { rows: [inside] } = await sql<{ metres: number }>`
+        const {
+          rows: [inside],
+        } = await sql<{ metres: number }>`
           select ST_Distance(geom::geography, ST_SetSRID(ST_GeomFromGeoJSON(${JSON.stringify(label.geometry)}), 4326)::geography) as metres
           from ${sql.table(layer)} where id = ${area.id}`.execute(db());
         expect(inside.metres, `${layer} ${area.name}`).toBeLessThan(40075016.7 / 2 ** z / 4096);
@@ -255,7 +303,9 @@ describe('what the tiles hold', () => {
   it('draws no hexagon over fewer than three homes for a leader: a lone farmhouse’s members are its own', async () => {
     const at = { lon: first.lon + 0.3, lat: first.lat };
     await sql`insert into communities (code, name, street_code, geom)
-              values ('610602001099', '偏远社区', ${first.street}, ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(${at.lon}, ${at.lat}), 4326), 0.01)))`.execute(db());
+              values ('610602001099', '偏远社区', ${first.street}, ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(${at.lon}, ${at.lat}), 4326), 0.01)))`.execute(
+      db(),
+    );
     const home = async (dx: number) => {
       await sql`insert into buildings (name, households, residents, geom)
                 values ('农房', 1, 3, ST_Buffer(ST_SetSRID(ST_MakePoint(${at.lon + dx}, ${at.lat}), 4326), 0.00005, 2))`.execute(db());
@@ -291,10 +341,14 @@ describe('standard readers', () => {
     const { rows: labelled } = await sql<{ layer: string; lon: number; lat: number }>`
       select 'communities' as layer, ST_X(p) as lon, ST_Y(p) as lat from (select label_point(geom) as p from communities where id = ${first.community}) c
       union all
-      select 'grids', ST_X(p), ST_Y(p) from (select label_point(geom) as p from grids where community_id = ${first.community} order by id limit 1) g`.execute(db());
+      select 'grids', ST_X(p), ST_Y(p) from (select label_point(geom) as p from grids where community_id = ${first.community} order by id limit 1) g`.execute(
+      db(),
+    );
     const reads = TILE_LAYERS.flatMap((layer) => [
       { layer: layer.name, name: layer.name, tile: tileAt(first.lon, first.lat, 15) },
-      ...labelled.filter((l) => l.layer === layer.name).map((l) => ({ layer: l.layer, name: `${l.layer}_label`, tile: tileAt(l.lon, l.lat, 15) })),
+      ...labelled
+        .filter((l) => l.layer === layer.name)
+        .map((l) => ({ layer: l.layer, name: `${l.layer}_label`, tile: tileAt(l.lon, l.lat, 15) })),
     ]);
     expect(reads.map((r) => r.name)).toContain('grids_label');
     for (const { layer, name, tile } of reads) {
@@ -303,8 +357,29 @@ describe('standard readers', () => {
       expect(res.status, name).toBe(200);
       const file = join(dir, `${name}.mvt`);
       await writeFile(file, res.bytes);
-      const out = JSON.parse(execFileSync(OGR2OGR, ['-f', 'GeoJSON', '/vsistdout/', '-t_srs', 'EPSG:4326',
-        '-oo', `Z=${z}`, '-oo', `X=${x}`, '-oo', `Y=${y}`, '-oo', 'CLIP=NO', `MVT:${file}`, name], { encoding: 'utf8' })) as { name: string; features: Feature<Geometry, Record<string, unknown>>[] };
+      const out = JSON.parse(
+        execFileSync(
+          OGR2OGR,
+          [
+            '-f',
+            'GeoJSON',
+            '/vsistdout/',
+            '-t_srs',
+            'EPSG:4326',
+            '-oo',
+            `Z=${z}`,
+            '-oo',
+            `X=${x}`,
+            '-oo',
+            `Y=${y}`,
+            '-oo',
+            'CLIP=NO',
+            `MVT:${file}`,
+            name,
+          ],
+          { encoding: 'utf8' },
+        ),
+      ) as { name: string; features: Feature<Geometry, Record<string, unknown>>[] };
       expect(out.name).toBe(name);
       const mapbox = decode(res.bytes, name, tile);
       expect(mapbox.length, name).toBeGreaterThan(0);
@@ -329,21 +404,38 @@ describe('standard readers', () => {
     for (const layer of TILE_LAYERS) {
       for (const zoom of [13, 16]) {
         const tile = tileAt(first.lon, first.lat, zoom);
-        const [postgisBytes, javascriptBytes] = await Promise.all([renderTile(db(), 'postgis', layer, ...tile, viewer), renderTile(db(), 'javascript', layer, ...tile, viewer)]);
+        const [postgisBytes, javascriptBytes] = await Promise.all([
+          renderTile(db(), 'postgis', layer, ...tile, viewer),
+          renderTile(db(), 'javascript', layer, ...tile, viewer),
+        ]);
         for (const name of vectorLayerNames(layer)) {
           const postgis = decode(postgisBytes, name, tile);
           const javascript = decode(javascriptBytes, name, tile);
           expect(javascript.length, `${name} z${zoom}`).toBe(postgis.length);
           const key = (f: Feature) => JSON.stringify([f.id, f.properties]);
           expect(javascript.map(key).sort()).toEqual(postgis.map(key).sort());
-          const boxes = (features: Feature[]) => new Map(features.map((f) => {
-            const points = JSON.stringify(f.geometry).match(/-?\d+\.?\d*,-?\d+\.?\d*/g)!.map((p) => p.split(',').map(Number));
-            return [key(f), [Math.min(...points.map((p) => p[0])), Math.min(...points.map((p) => p[1])), Math.max(...points.map((p) => p[0])), Math.max(...points.map((p) => p[1]))]];
-          }));
+          const boxes = (features: Feature[]) =>
+            new Map(
+              features.map((f) => {
+                const points = JSON.stringify(f.geometry)
+                  .match(/-?\d+\.?\d*,-?\d+\.?\d*/g)!
+                  .map((p) => p.split(',').map(Number));
+                return [
+                  key(f),
+                  [
+                    Math.min(...points.map((p) => p[0])),
+                    Math.min(...points.map((p) => p[1])),
+                    Math.max(...points.map((p) => p[0])),
+                    Math.max(...points.map((p) => p[1])),
+                  ],
+                ];
+              }),
+            );
           const expected = boxes(postgis);
           // the same shapes to a tile unit (at z13, ~5 m)
           const unit = 360 / 2 ** zoom / 4096;
-          for (const [k, box] of boxes(javascript)) box.forEach((v, i) => expect(Math.abs(v - expected.get(k)![i]), `${name} z${zoom}`).toBeLessThanOrEqual(2 * unit));
+          for (const [k, box] of boxes(javascript))
+            box.forEach((v, i) => expect(Math.abs(v - expected.get(k)![i]), `${name} z${zoom}`).toBeLessThanOrEqual(2 * unit));
         }
       }
     }
@@ -362,11 +454,17 @@ describe('the tile cache', () => {
   });
 
   it('forgets the tiles a write changes, where it changes them, and keeps the others', async () => {
-    const { rows: [building] } = await sql<{ id: number; lon: number; lat: number; households: number; version: number }>`
+    const {
+      rows: [building],
+    } = await sql<{ id: number; lon: number; lat: number; households: number; version: number }>`
       select id, ST_X(ST_Centroid(geom)) as lon, ST_Y(ST_Centroid(geom)) as lat, households, version
       from buildings where community_id = ${first.community} and households > 0 order by id limit 1`.execute(db());
-    const { rows: [far] } = await sql<{ lon: number; lat: number }>`
-      select ST_X(ST_PointOnSurface(geom)) as lon, ST_Y(ST_PointOnSurface(geom)) as lat from communities where street_code <> ${first.street} order by id desc limit 1`.execute(db());
+    const {
+      rows: [far],
+    } = await sql<{ lon: number; lat: number }>`
+      select ST_X(ST_PointOnSurface(geom)) as lon, ST_Y(ST_PointOnSurface(geom)) as lat from communities where street_code <> ${first.street} order by id desc limit 1`.execute(
+      db(),
+    );
     const here = tileAt(building.lon, building.lat, 16);
     const there = tileAt(far.lon, far.lat, 16);
     const gridsHere = tileAt(building.lon, building.lat, 14);
@@ -375,14 +473,18 @@ describe('the tile cache', () => {
     const gridsBefore = decode((await fetchTile(as.admin, 'grids', gridsHere)).bytes, 'grids', gridsHere);
     expect((await fetchTile(as.admin, 'buildings', here)).cache).toBe('hit');
 
-    const res = await request(as.admin).patch(`/api/v1/buildings/${building.id}`).set('If-Match', `"${building.version}"`)
+    const res = await request(as.admin)
+      .patch(`/api/v1/buildings/${building.id}`)
+      .set('If-Match', `"${building.version}"`)
       .send({ properties: { households: building.households + 7 } });
     expect(res.status, res.text).toBe(200);
 
     const after = await fetchTile(as.admin, 'buildings', here);
     expect(after.cache).toBe('miss');
     expect(after.etag).not.toBe(before.etag);
-    expect(decode(after.bytes, 'buildings', here).find((f) => Number(f.id) === building.id)!.properties.households).toBe(building.households + 7);
+    expect(decode(after.bytes, 'buildings', here).find((f) => Number(f.id) === building.id)!.properties.households).toBe(
+      building.households + 7,
+    );
     expect((await fetchTile(as.admin, 'buildings', there)).cache).toBe('hit');
     // the grid around it counts the new households
     const gridsAfter = await fetchTile(as.admin, 'grids', gridsHere);
@@ -394,16 +496,28 @@ describe('the tile cache', () => {
 
 describe('the tile cache, when writes race it', () => {
   it('forgets the grids around a volunteer who moves: reach counts where it is now', async () => {
-    const { rows: [far] } = await sql<{ lon: number; lat: number; grid: number }>`
-      select ST_X(c) as lon, ST_Y(c) as lat, id as grid from (select id, ST_PointOnSurface(geom) as c from grids order by id desc limit 1) g`.execute(db());
+    const {
+      rows: [far],
+    } = await sql<{ lon: number; lat: number; grid: number }>`
+      select ST_X(c) as lon, ST_Y(c) as lat, id as grid from (select id, ST_PointOnSurface(geom) as c from grids order by id desc limit 1) g`.execute(
+      db(),
+    );
     const tile = tileAt(far.lon, far.lat, 14);
-    const reached = async () => decode((await fetchTile(as.admin, 'grids', tile)).bytes, 'grids', tile).find((f) => Number(f.id) === far.grid)!.properties.households_reached;
+    const reached = async () =>
+      decode((await fetchTile(as.admin, 'grids', tile)).bytes, 'grids', tile).find((f) => Number(f.id) === far.grid)!.properties
+        .households_reached;
     const before = await reached();
     expect((await fetchTile(as.admin, 'grids', tile)).cache).toBe('hit');
     // the demo volunteer walks into that grid, far from home, on duty
-    const moved = await request(as.volunteer).patch('/api/v1/volunteers/me').send({ availability: 'available', current_point: { type: 'Point', coordinates: [far.lon, far.lat] } });
+    const moved = await request(as.volunteer)
+      .patch('/api/v1/volunteers/me')
+      .send({ availability: 'available', current_point: { type: 'Point', coordinates: [far.lon, far.lat] } });
     expect(moved.status, moved.text).toBe(200);
-    const api = (await request(as.admin).get(`/api/v1/coverage/grids?community=${(await sql<{ c: number }>`select community_id as c from grids where id = ${far.grid}`.execute(db())).rows[0].c}`)).body;
+    const api = (
+      await request(as.admin).get(
+        `/api/v1/coverage/grids?community=${(await sql<{ c: number }>`select community_id as c from grids where id = ${far.grid}`.execute(db())).rows[0].c}`,
+      )
+    ).body;
     const now = api.features.find((f: { id: number }) => f.id === far.grid).properties.households_reached;
     expect(await reached()).toBe(now);
     await request(as.volunteer).patch('/api/v1/volunteers/me').send({ current_point: null });
@@ -414,32 +528,55 @@ describe('the tile cache, when writes race it', () => {
     // P: where the volunteer goes, ~190 m from its cell's centre C; B: a building 480 m beyond C on the line from P (~670 m
     // from P), alone in a small grid: reached for a leader, who measures from C, though more than reach from P itself
     const start = { lon: first.lon + 0.5, lat: first.lat };
-    const { rows: [p] } = await sql<{ plon: number; plat: number; blon: number; blat: number; from_p: number }>`
+    const {
+      rows: [p],
+    } = await sql<{ plon: number; plat: number; blon: number; blat: number; from_p: number }>`
       with cell as (
         select h.geom from ST_HexagonGrid(300, ST_Transform(ST_SetSRID(ST_MakePoint(${start.lon}, ${start.lat}), 4326), 3857)) h
         where ST_Intersects(h.geom, ST_Transform(ST_SetSRID(ST_MakePoint(${start.lon}, ${start.lat}), 4326), 3857))),
       pc as (select ST_Transform(ST_Centroid(geom), 4326)::geography as c,
                     ST_Transform(ST_LineInterpolatePoint(ST_MakeLine(ST_Centroid(geom), ST_PointN(ST_ExteriorRing(geom), 1)), 0.8), 4326)::geography as p from cell),
       b as (select p, ST_Project(c, 480, ST_Azimuth(p, c)) as b from pc)
-      select ST_X(p::geometry) as plon, ST_Y(p::geometry) as plat, ST_X(b::geometry) as blon, ST_Y(b::geometry) as blat, ST_Distance(p, b) as from_p from b`.execute(db());
+      select ST_X(p::geometry) as plon, ST_Y(p::geometry) as plat, ST_X(b::geometry) as blon, ST_Y(b::geometry) as blat, ST_Distance(p, b) as from_p from b`.execute(
+      db(),
+    );
     expect(p.from_p).toBeGreaterThan(600);
     await sql`insert into streets (code, name, district_code) values ('610602097', '远郊街道', '610602')`.execute(db());
-    const square = (lon: number, lat: number, half: number) => sql`ST_MakeEnvelope(${lon - half}, ${lat - half}, ${lon + half}, ${lat + half}, 4326)`;
-    const { rows: [{ id: community }] } = await sql<{ id: number }>`
-      insert into communities (code, name, street_code, geom) values ('610602097001', '远郊社区', '610602097', ST_Multi(${square(p.blon, p.blat, 0.02)})) returning id`.execute(db());
-    const { rows: [{ id: grid }] } = await sql<{ id: number }>`
-      insert into grids (community_id, code, name, geom) values (${community}, '610602097001001', '远郊网格', ${square(p.blon, p.blat, 0.0006)}) returning id`.execute(db());
-    await sql`insert into buildings (name, households, residents, geom) values ('远郊楼', 1, 2, ${square(p.blon, p.blat, 0.00005)})`.execute(db());
-    await sql`insert into users (username, password_hash, role, scope_street_code) values ('far_leader', 'x', 'leader', '610602097')`.execute(db());
+    const square = (lon: number, lat: number, half: number) =>
+      sql`ST_MakeEnvelope(${lon - half}, ${lat - half}, ${lon + half}, ${lat + half}, 4326)`;
+    const {
+      rows: [{ id: community }],
+    } = await sql<{ id: number }>`
+      insert into communities (code, name, street_code, geom) values ('610602097001', '远郊社区', '610602097', ST_Multi(${square(p.blon, p.blat, 0.02)})) returning id`.execute(
+      db(),
+    );
+    const {
+      rows: [{ id: grid }],
+    } = await sql<{ id: number }>`
+      insert into grids (community_id, code, name, geom) values (${community}, '610602097001001', '远郊网格', ${square(p.blon, p.blat, 0.0006)}) returning id`.execute(
+      db(),
+    );
+    await sql`insert into buildings (name, households, residents, geom) values ('远郊楼', 1, 2, ${square(p.blon, p.blat, 0.00005)})`.execute(
+      db(),
+    );
+    await sql`insert into users (username, password_hash, role, scope_street_code) values ('far_leader', 'x', 'leader', '610602097')`.execute(
+      db(),
+    );
     const leader = await testApp(test.database, { as: 'far_leader' });
     const tile = tileAt(p.blon, p.blat, 15);
-    const reached = async () => decode((await fetchTile(leader, 'grids', tile)).bytes, 'grids', tile).find((f) => Number(f.id) === grid)!.properties.households_reached;
+    const reached = async () =>
+      decode((await fetchTile(leader, 'grids', tile)).bytes, 'grids', tile).find((f) => Number(f.id) === grid)!.properties
+        .households_reached;
     expect(await reached()).toBe(0);
     expect((await fetchTile(leader, 'grids', tile)).cache).toBe('hit');
-    const moved = await request(as.volunteer).patch('/api/v1/volunteers/me').send({ availability: 'available', current_point: { type: 'Point', coordinates: [p.plon, p.plat] } });
+    const moved = await request(as.volunteer)
+      .patch('/api/v1/volunteers/me')
+      .send({ availability: 'available', current_point: { type: 'Point', coordinates: [p.plon, p.plat] } });
     expect(moved.status, moved.text).toBe(200);
     expect(await reached()).toBe(1);
-    expect((await request(leader).get(`/api/v1/coverage/grids?community=${community}`)).body.features[0].properties.households_reached).toBe(1);
+    expect(
+      (await request(leader).get(`/api/v1/coverage/grids?community=${community}`)).body.features[0].properties.households_reached,
+    ).toBe(1);
     await request(as.volunteer).patch('/api/v1/volunteers/me').send({ current_point: null });
     expect(await reached()).toBe(0);
   });
@@ -447,8 +584,12 @@ describe('the tile cache, when writes race it', () => {
   it('keeps no tile rendered before a write that a look in between dropped', async () => {
     const [admin] = await findUsers(db(), { username: 'admin' });
     const cache = new TileCache(db(), { maxBytes: 2 ** 20, maxAgeMs: 60_000 });
-    const { rows: [b] } = await sql<{ id: number; lon: number; lat: number }>`
-      select id, ST_X(ST_Centroid(geom)) as lon, ST_Y(ST_Centroid(geom)) as lat from buildings where households > 0 order by id limit 1`.execute(db());
+    const {
+      rows: [b],
+    } = await sql<{ id: number; lon: number; lat: number }>`
+      select id, ST_X(ST_Centroid(geom)) as lon, ST_Y(ST_Centroid(geom)) as lat from buildings where households > 0 order by id limit 1`.execute(
+      db(),
+    );
     const tile = tileAt(b.lon, b.lat, 16);
     const box: [number, number, number, number] = [b.lon - 0.01, b.lat - 0.01, b.lon + 0.01, b.lat + 0.01];
     await cache.sync();
@@ -474,15 +615,26 @@ describe('the tile cache, when writes race it', () => {
   });
 
   it('forgets every layer under a boundary that moves a community to another street', async () => {
-    const { rows: [c] } = await sql<{ id: number; version: number; code: string; lon: number; lat: number; building: number }>`
+    const {
+      rows: [c],
+    } = await sql<{ id: number; version: number; code: string; lon: number; lat: number; building: number }>`
       select c.id, c.version, c.code, ST_X(ST_PointOnSurface(c.geom)) as lon, ST_Y(ST_PointOnSurface(c.geom)) as lat,
              (select min(id) from buildings where community_id = c.id) as building
       from communities c where street_code = ${first.street} order by id desc limit 1`.execute(db());
-    const { rows: [other] } = await sql<{ code: string }>`select code from streets where code <> ${first.street} order by code limit 1`.execute(db());
-    const { rows: [b] } = await sql<{ lon: number; lat: number }>`select ST_X(ST_Centroid(geom)) as lon, ST_Y(ST_Centroid(geom)) as lat from buildings where id = ${c.building}`.execute(db());
+    const {
+      rows: [other],
+    } = await sql<{ code: string }>`select code from streets where code <> ${first.street} order by code limit 1`.execute(db());
+    const {
+      rows: [b],
+    } = await sql<{
+      lon: number;
+      lat: number;
+    }>`select ST_X(ST_Centroid(geom)) as lon, ST_Y(ST_Centroid(geom)) as lat from buildings where id = ${c.building}`.execute(db());
     const tile = tileAt(b.lon, b.lat, 16);
     expect(ids(await decoded(as.leader, 'buildings', tile))).toContain(c.building);
-    const res = await request(as.admin).patch(`/api/v1/communities/${c.id}`).set('If-Match', `"${c.version}"`)
+    const res = await request(as.admin)
+      .patch(`/api/v1/communities/${c.id}`)
+      .set('If-Match', `"${c.version}"`)
       .send({ properties: { street_code: other.code, code: `${other.code}099` } });
     expect(res.status, res.text).toBe(200);
     const after = await fetchTile(as.leader, 'buildings', tile);
@@ -497,14 +649,18 @@ describe('TileJSON', () => {
       const res = await request(as.admin).get(`/tiles/${layer.name}.json`);
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({
-        tilejson: '3.0.0', minzoom: layer.minzoom, maxzoom: layer.maxzoom,
+        tilejson: '3.0.0',
+        minzoom: layer.minzoom,
+        maxzoom: layer.maxzoom,
         vector_layers: [
           { id: layer.name, fields: layer.fields },
           ...(layer.labelled ? [{ id: `${layer.name}_label`, fields: { code: 'String', name: 'String' } }] : []),
         ],
       });
       expect(res.body.vector_layers).toHaveLength(layer.labelled ? 2 : 1);
-      expect(res.body.tiles).toEqual([expect.stringMatching(new RegExp(`^http://127\\.0\\.0\\.1:\\d+/tiles/${layer.name}/\\{z\\}/\\{x\\}/\\{y\\}\\.mvt$`))]);
+      expect(res.body.tiles).toEqual([
+        expect.stringMatching(new RegExp(`^http://127\\.0\\.0\\.1:\\d+/tiles/${layer.name}/\\{z\\}/\\{x\\}/\\{y\\}\\.mvt$`)),
+      ]);
       const [w, s, e, n] = res.body.bounds as number[];
       expect(w).toBeLessThan(first.lon);
       expect(e).toBeGreaterThan(first.lon);
@@ -520,16 +676,28 @@ describe('TileJSON', () => {
       const fields = Object.keys(body.vector_layers[0].fields).sort();
       const carried = [...new Set((await decoded(as[user], 'grids', tile)).flatMap((f) => Object.keys(f.properties)))].sort();
       // every field listed is carried (a null metric, median days with none closed, may be left out of a tile)
-      expect(carried.every((field) => fields.includes(field)), user).toBe(true);
-      expect(fields.filter((field) => !carried.includes(field)).every((field) => field === 'median_days_to_close'), `${user}: ${fields.filter((f) => !carried.includes(f))}`).toBe(true);
+      expect(
+        carried.every((field) => fields.includes(field)),
+        user,
+      ).toBe(true);
+      expect(
+        fields.filter((field) => !carried.includes(field)).every((field) => field === 'median_days_to_close'),
+        `${user}: ${fields.filter((f) => !carried.includes(f))}`,
+      ).toBe(true);
     }
-    expect(Object.keys((await request(as.resident).get('/tiles/grids.json')).body.vector_layers[0].fields).sort()).toEqual(['code', 'community_id', 'community_name', 'name']);
+    expect(Object.keys((await request(as.resident).get('/tiles/grids.json')).body.vector_layers[0].fields).sort()).toEqual([
+      'code',
+      'community_id',
+      'community_name',
+      'name',
+    ]);
   });
 });
 
 describe('TileJSON behind a proxy', () => {
   it('writes tile URLs where clients reach the server: a trusted proxy’s forwarded host, or PUBLIC_URL, never any Host sent', async () => {
-    const tiles = async (app: Express, headers: Record<string, string>) => (await request(app).get('/tiles/grids.json').set(headers)).body.tiles[0] as string;
+    const tiles = async (app: Express, headers: Record<string, string>) =>
+      (await request(app).get('/tiles/grids.json').set(headers)).body.tiles[0] as string;
     const forwarded = { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'grid.example.gov.cn' };
     const behindProxy = await testApp(test.database, { env: { TRUST_PROXY: 'true' } });
     expect(await tiles(behindProxy, forwarded)).toBe('https://grid.example.gov.cn/tiles/grids/{z}/{x}/{y}.mvt');
@@ -577,26 +745,35 @@ describe('bad requests and access', () => {
 describe('a grid stored invalid', () => {
   it('is drawn no larger than it is by either encoder: a bow-tie, a spike or a crossed sliver never fills a tile', async () => {
     const [admin] = await findUsers(db(), { username: 'admin' });
-    const encoders = mode === 'server' ? ['postgis', 'javascript'] as const : ['javascript'] as const;
+    const encoders = mode === 'server' ? (['postgis', 'javascript'] as const) : (['javascript'] as const);
     // far from the demo city, one shape to a place; written past the checks, as an old import or a bug would leave it
     const d = 0.01;
     const shapes = [
       // a bow-tie
       (x: number, y: number) => `POLYGON((${x} ${y},${x + d} ${y + d},${x + d} ${y},${x} ${y + d},${x} ${y}))`,
       // a square with a zero-width spike along its south edge
-      (x: number, y: number) => `POLYGON((${x} ${y},${x + d} ${y},${x + 2 * d} ${y},${x + d} ${y},${x + d} ${y + d},${x} ${y + d},${x} ${y}))`,
+      (x: number, y: number) =>
+        `POLYGON((${x} ${y},${x + d} ${y},${x + 2 * d} ${y},${x + d} ${y},${x + d} ${y + d},${x} ${y + d},${x} ${y}))`,
       // a sliver a metre wide that crosses itself
       (x: number, y: number) => `POLYGON((${x} ${y},${x + d} ${y + 1e-5},${x + d} ${y},${x} ${y + 1e-5},${x} ${y}))`,
     ].map((shape, k) => shape(112.5 + 0.05 * k, 37.5));
     await sql`alter table grids drop constraint grids_geom_check`.execute(db());
-    await db().transaction().execute(async (trx) => {
-      await sql`set local session_replication_role = replica`.execute(trx);
-      await sql`insert into grids (community_id, code, name, geom)
-        select ${first.community}, '99999999999900' || k, '无效网格', ST_GeomFromText(wkt, 4326) from unnest(${shapes}::text[]) with ordinality as s(wkt, k)`.execute(trx);
-    });
+    await db()
+      .transaction()
+      .execute(async (trx) => {
+        await sql`set local session_replication_role = replica`.execute(trx);
+        await sql`insert into grids (community_id, code, name, geom)
+        select ${first.community}, '99999999999900' || k, '无效网格', ST_GeomFromText(wkt, 4326) from unnest(${shapes}::text[]) with ordinality as s(wkt, k)`.execute(
+          trx,
+        );
+      });
     for (const wkt of shapes) {
-      const { rows: [box] } = await sql<{ west: number; south: number; east: number; north: number }>`
-        select ST_XMin(g) as west, ST_YMin(g) as south, ST_XMax(g) as east, ST_YMax(g) as north from ST_GeomFromText(${wkt}) g`.execute(db());
+      const {
+        rows: [box],
+      } = await sql<{ west: number; south: number; east: number; north: number }>`
+        select ST_XMin(g) as west, ST_YMin(g) as south, ST_XMax(g) as east, ST_YMax(g) as north from ST_GeomFromText(${wkt}) g`.execute(
+        db(),
+      );
       for (const z of [15, 17]) {
         const [, x0, y0] = tileAt(box.west, box.north, z);
         const [, x1, y1] = tileAt(box.east, box.south, z);
@@ -604,13 +781,20 @@ describe('a grid stored invalid', () => {
           for (let y = y0; y <= y1; y++) {
             const tile: Tile = [z, x, y];
             // the area the shape really covers in the tile and its buffer, made valid, in Web Mercator m²
-            const { rows: [{ truth, tile_m2 }] } = await sql<{ truth: number; tile_m2: number }>`
+            const {
+              rows: [{ truth, tile_m2 }],
+            } = await sql<{ truth: number; tile_m2: number }>`
               select ST_Area(ST_Intersection(ST_CollectionExtract(ST_MakeValid(ST_Transform(ST_GeomFromText(${wkt}, 4326), 3857)), 3), e)) as truth, ST_Area(e) as tile_m2
-              from ST_Expand(ST_TileEnvelope(${z}::int, ${x}::int, ${y}::int), 64 * 40075016.685578488 / 2 ^ ${z}::int / 4096) e`.execute(db());
+              from ST_Expand(ST_TileEnvelope(${z}::int, ${x}::int, ${y}::int), 64 * 40075016.685578488 / 2 ^ ${z}::int / 4096) e`.execute(
+              db(),
+            );
             for (const encoder of encoders) {
-              const drawn = decode(await renderTile(db(), encoder, tileLayer('grids')!, ...tile, viewerOf(admin)), 'grids', tile)
-                .filter((f) => f.properties.name === '无效网格');
-              const { rows: [{ m2 }] } = await sql<{ m2: number }>`
+              const drawn = decode(await renderTile(db(), encoder, tileLayer('grids')!, ...tile, viewerOf(admin)), 'grids', tile).filter(
+                (f) => f.properties.name === '无效网格',
+              );
+              const {
+                rows: [{ m2 }],
+              } = await sql<{ m2: number }>`
                 select coalesce(sum(ST_Area(ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON(f->>'geometry'), 4326), 3857))), 0) as m2
                 from json_array_elements(${JSON.stringify(drawn)}::json) f`.execute(db());
               expect(m2, `${encoder} ${tile.join('/')} ${wkt}`).toBeLessThan(truth + 0.01 * tile_m2);

@@ -28,15 +28,32 @@ export interface WriteAccess {
   properties?: readonly string[];
 }
 
-export interface Access { read?: ReadAccess; write?: WriteAccess }
+export interface Access {
+  read?: ReadAccess;
+  write?: WriteAccess;
+}
 
 const ALL: WriteAction[] = ['create', 'update', 'delete'];
 const READ: Access = { read: { rows: 'scope', personal: 'shown' } };
 const EDIT: Access = { ...READ, write: { rows: 'scope', actions: ALL } };
-const MAP: Partial<Record<Role, Access>> = { planner: EDIT, dispatcher: READ, leader: READ, grid_worker: READ, volunteer: READ, resident: READ };
+const MAP: Partial<Record<Role, Access>> = {
+  planner: EDIT,
+  dispatcher: READ,
+  leader: READ,
+  grid_worker: READ,
+  volunteer: READ,
+  resident: READ,
+};
 
 /** District and street boundaries are the civil-affairs bureau's: admins write them, whoever reads communities reads them. */
-const AREAS: Partial<Record<Role, Access>> = { planner: READ, dispatcher: READ, leader: READ, grid_worker: READ, volunteer: READ, resident: READ };
+const AREAS: Partial<Record<Role, Access>> = {
+  planner: READ,
+  dispatcher: READ,
+  leader: READ,
+  grid_worker: READ,
+  volunteer: READ,
+  resident: READ,
+};
 
 export const RESOURCE_ACCESS: Record<ResourceName, Partial<Record<Role, Access>>> = {
   districts: AREAS,
@@ -63,7 +80,10 @@ export const RESOURCE_ACCESS: Record<ResourceName, Partial<Record<Role, Access>>
     leader: READ,
     dispatcher: { ...READ, write: { rows: 'scope', actions: ['create'], properties: ['title', 'description', 'category', 'geometry'] } },
     grid_worker: EDIT,
-    resident: { read: { rows: 'own_reports', personal: 'shown' }, write: { rows: 'scope', actions: ['create'], properties: ['title', 'description', 'category', 'geometry'] } },
+    resident: {
+      read: { rows: 'own_reports', personal: 'shown' },
+      write: { rows: 'scope', actions: ['create'], properties: ['title', 'description', 'category', 'geometry'] },
+    },
   },
 };
 
@@ -80,7 +100,9 @@ export const PUBLIC_READ: Partial<Record<ResourceName, Record<string, Mask>>> = 
 
 /** Admins read and write everything, unmasked; everyone else as the table says. */
 export function accessOf(resource: ResourceName, role: Role): Access {
-  return role === 'admin' ? { read: { rows: 'scope', personal: 'shown' }, write: { rows: 'scope', actions: ALL } } : RESOURCE_ACCESS[resource][role] ?? {};
+  return role === 'admin'
+    ? { read: { rows: 'scope', personal: 'shown' }, write: { rows: 'scope', actions: ALL } }
+    : (RESOURCE_ACCESS[resource][role] ?? {});
 }
 
 export const mayRead = (resource: ResourceName, role: Role) => accessOf(resource, role).read !== undefined;
@@ -94,7 +116,10 @@ export const mayWrite = (resource: ResourceName, role: Role, action: WriteAction
  */
 export type Place = { community: string; grid?: string; street?: string; id?: string } | AreaPlace;
 /** A district or a street: `area` is its code column. It is in a scope that lies within it or that it lies within. */
-export interface AreaPlace { area: string; id?: string }
+export interface AreaPlace {
+  area: string;
+  id?: string;
+}
 
 /**
  * What a viewer reads of a resource is the same for everyone in the same view: one role in one scope, or,
@@ -115,17 +140,24 @@ export function inScope(scope: Scope, place: Place, alias: string): RawBuilder<u
   const community = sql.ref(`${alias}.${place.community}`);
   // a row in no community is on a street when its street column says so
   const orOnStreet = (condition: RawBuilder<unknown>, pattern: string) =>
-    (place.street ? sql`(${condition} or ${community} is null and ${sql.ref(`${alias}.${place.street}`)} like ${pattern})` : condition);
+    place.street ? sql`(${condition} or ${community} is null and ${sql.ref(`${alias}.${place.street}`)} like ${pattern})` : condition;
   switch (scope.kind) {
     // an array computed once, not a semi-join: the planner then keeps a KNN scan in distance order
     // rather than joining first and sorting (its estimate of such a join is far too low)
-    case 'district': return orOnStreet(sql`${community} = any(array(select id from communities where left(street_code, 6) = ${scope.code}))`, `${scope.code}%`);
-    case 'street': return orOnStreet(sql`${community} = any(array(select id from communities where street_code = ${scope.code}))`, scope.code);
-    case 'community': return sql`${community} = ${scope.id}`;
-    case 'grid': return place.grid
-      ? sql`${sql.ref(`${alias}.${place.grid}`)} = ${scope.id}`
-      // a row without a grid column (a unit, a community) is in a grid when it lies within it
-      : sql`ST_Within(${sql.ref(`${alias}.geom`)}, (select geom from grids where id = ${scope.id}))`;
+    case 'district':
+      return orOnStreet(
+        sql`${community} = any(array(select id from communities where left(street_code, 6) = ${scope.code}))`,
+        `${scope.code}%`,
+      );
+    case 'street':
+      return orOnStreet(sql`${community} = any(array(select id from communities where street_code = ${scope.code}))`, scope.code);
+    case 'community':
+      return sql`${community} = ${scope.id}`;
+    case 'grid':
+      return place.grid
+        ? sql`${sql.ref(`${alias}.${place.grid}`)} = ${scope.id}`
+        : // a row without a grid column (a unit, a community) is in a grid when it lies within it
+          sql`ST_Within(${sql.ref(`${alias}.geom`)}, (select geom from grids where id = ${scope.id}))`;
   }
 }
 
@@ -135,15 +167,20 @@ export function inScope(scope: Scope, place: Place, alias: string): RawBuilder<u
  * street user's street and district, a community's street and district.)
  */
 function areaInScope(scope: Scope, code: RawBuilder<unknown>) {
-  const scopeCode = scope.kind === 'district' || scope.kind === 'street' ? sql`${scope.code}::text`
-    : scope.kind === 'community' ? sql`(select street_code from communities where id = ${scope.id})`
-    : sql`(select c.street_code from grids g join communities c on c.id = g.community_id where g.id = ${scope.id})`;
+  const scopeCode =
+    scope.kind === 'district' || scope.kind === 'street'
+      ? sql`${scope.code}::text`
+      : scope.kind === 'community'
+        ? sql`(select street_code from communities where id = ${scope.id})`
+        : sql`(select c.street_code from grids g join communities c on c.id = g.community_id where g.id = ${scope.id})`;
   return sql`(starts_with(${scopeCode}, ${code}) or starts_with(${code}, ${scopeCode}))`;
 }
 
 /** Grid workers read the community around their grid (neighbours' issues, volunteers next door); they act in their grid. */
 function readScope(viewer: Viewer): Scope | null {
-  return viewer.scope?.kind === 'grid' && viewer.role === 'grid_worker' ? { kind: 'community', id: viewer.scope.communityId } : viewer.scope;
+  return viewer.scope?.kind === 'grid' && viewer.role === 'grid_worker'
+    ? { kind: 'community', id: viewer.scope.communityId }
+    : viewer.scope;
 }
 
 const never = sql`false`;
@@ -161,9 +198,14 @@ export function readConditions(resource: ResourceName, place: Place, viewer: Vie
   if (!read) return undefined;
   if (viewer.role === 'admin') return [];
   const scope = readScope(viewer);
-  const rows = read.rows === 'self' ? sql`${sql.ref(`${alias}.id`)} = ${viewer.memberId ?? -1}`
-    : read.rows === 'own_reports' ? ownReports(place, viewer, alias)
-    : scope ? inScope(scope, place, alias) : never;
+  const rows =
+    read.rows === 'self'
+      ? sql`${sql.ref(`${alias}.id`)} = ${viewer.memberId ?? -1}`
+      : read.rows === 'own_reports'
+        ? ownReports(place, viewer, alias)
+        : scope
+          ? inScope(scope, place, alias)
+          : never;
   return read.volunteersOnly ? [rows, sql`${sql.ref(`${alias}.is_volunteer`)}`] : [rows];
 }
 

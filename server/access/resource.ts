@@ -10,7 +10,10 @@ import { forbiddenProperties, type Mask, type Place, type ResourceName } from '.
 import type { Viewer } from './viewer.ts';
 
 /** Who asks for a row's change or removal, and the options of the request (a grid's `merge_into`). */
-export interface Asked { viewer: Viewer; query: Record<string, unknown> }
+export interface Asked {
+  viewer: Viewer;
+  query: Record<string, unknown>;
+}
 
 export interface Filter {
   type: QueryValueType;
@@ -62,7 +65,11 @@ export interface ResourceDefinition extends FeatureTable {
   beforeDelete?: (trx: Transaction<DB>, id: number, asked: Asked) => Promise<void>;
 }
 
-export interface RowWarning { id: number; field: string; reason: string }
+export interface RowWarning {
+  id: number;
+  field: string;
+  reason: string;
+}
 export interface WarnOptions {
   /** the share of a community's area that may lie outside its street's boundary */
   streetTolerance: number;
@@ -73,7 +80,13 @@ export const MAX_FEATURES = 10_000;
 /** A property the viewer's role may not set is refused by name. */
 export function refuseForbiddenProperties(def: ResourceDefinition, viewer: Viewer, properties: Record<string, unknown>, field: string) {
   const [forbidden] = forbiddenProperties(def.name, viewer, Object.keys(properties));
-  if (forbidden) throw new DomainError('access.forbidden_property', `a ${viewer.role} may not set ${forbidden}`, { field: `${field}.${forbidden}` }, { role: viewer.role });
+  if (forbidden)
+    throw new DomainError(
+      'access.forbidden_property',
+      `a ${viewer.role} may not set ${forbidden}`,
+      { field: `${field}.${forbidden}` },
+      { role: viewer.role },
+    );
 }
 
 const strictSchemas = new WeakMap<ResourceDefinition, { whole: z.ZodType; partial: z.ZodType }>();
@@ -98,9 +111,15 @@ export function validProperties(
     }
     if (!def.readOnly.includes(key)) continue;
     if (readOnly === 'drop') delete given[key];
-    else throw new DomainError('request.read_only_property', `${key} is derived or kept by Gridmap and cannot be set`, { field: `${field}.${key}` });
+    else
+      throw new DomainError('request.read_only_property', `${key} is derived or kept by Gridmap and cannot be set`, {
+        field: `${field}.${key}`,
+      });
   }
-  return parseBody(partial ? schemas.partial : schemas.whole, partial ? given : { ...def.defaults, ...given }, field.split('.')) as Record<string, unknown>;
+  return parseBody(partial ? schemas.partial : schemas.whole, partial ? given : { ...def.defaults, ...given }, field.split('.')) as Record<
+    string,
+    unknown
+  >;
 }
 
 /** The geometry a resource takes, by its type and rules: what API writes, imports and the OpenAPI document share. */

@@ -3,7 +3,17 @@ import { currentVersion, type FeatureLayer } from '../db/feature-store.ts';
 import type { DB } from '../db/schema.ts';
 import type { ResourceDefinition } from './resource.ts';
 import { DomainError } from '../domain/errors.ts';
-import { allOf, inScope, personalShown, PUBLIC_READ, readConditions, seesAggregateOnly, writeCondition, type Mask, type WriteAction } from './policy.ts';
+import {
+  allOf,
+  inScope,
+  personalShown,
+  PUBLIC_READ,
+  readConditions,
+  seesAggregateOnly,
+  writeCondition,
+  type Mask,
+  type WriteAction,
+} from './policy.ts';
 import type { Viewer } from './viewer.ts';
 
 /**
@@ -24,7 +34,13 @@ const featureLayer = (def: ResourceDefinition): FeatureLayer => ({
  */
 export function visibleLayer(def: ResourceDefinition, viewer: Viewer): FeatureLayer {
   const conditions = readConditions(def.name, def.place, viewer, 'r');
-  if (!conditions) throw new DomainError('access.forbidden', `a ${viewer.role} may not read ${def.name}`, {}, { role: viewer.role, resource: def.singular });
+  if (!conditions)
+    throw new DomainError(
+      'access.forbidden',
+      `a ${viewer.role} may not read ${def.name}`,
+      {},
+      { role: viewer.role, resource: def.singular },
+    );
   if (viewer.role === 'admin') return featureLayer(def);
   const aggregate = seesAggregateOnly(def.name, viewer);
   const masks = Object.fromEntries(Object.entries(def.personal ?? {}).map(([c, mask]) => [c, aggregate ? 'hidden' : mask]));
@@ -38,7 +54,12 @@ export function publicLayer(def: ResourceDefinition): FeatureLayer | undefined {
 }
 
 /** Rows of `def` that meet `conditions` (on `r`), the `masks`ed columns masked where `shown` is not true. */
-function maskedLayer(def: ResourceDefinition, conditions: RawBuilder<unknown>[], masks: Record<string, Mask>, shown: RawBuilder<unknown>): FeatureLayer {
+function maskedLayer(
+  def: ResourceDefinition,
+  conditions: RawBuilder<unknown>[],
+  masks: Record<string, Mask>,
+  shown: RawBuilder<unknown>,
+): FeatureLayer {
   const layer = featureLayer(def);
   const column = (c: string) => {
     const value = sql.ref(`r.${c}`);
@@ -51,7 +72,12 @@ function maskedLayer(def: ResourceDefinition, conditions: RawBuilder<unknown>[],
 }
 
 const outsideScope = (def: ResourceDefinition, viewer: Viewer, id: number) =>
-  new DomainError('access.outside_scope', `${def.singular} ${id} lies outside what a ${viewer.role} in your scope may see`, { field: 'id' }, { resource: def.singular, id });
+  new DomainError(
+    'access.outside_scope',
+    `${def.singular} ${id} lies outside what a ${viewer.role} in your scope may see`,
+    { field: 'id' },
+    { resource: def.singular, id },
+  );
 
 /** Why a row the viewer asked for is not in its view: 404 when there is no such row, 403 when it lies outside. */
 export async function unseen(db: Kysely<DB>, def: ResourceDefinition, viewer: Viewer, id: number) {
@@ -70,7 +96,13 @@ export async function requireWritable(db: Kysely<DB>, def: ResourceDefinition, v
     from ${sql.table(def.table)} t where t.id = ${id}`.execute(db);
   if (!rows[0]) throw new DomainError('resource.not_found', `No ${def.singular} ${id}`, { field: 'id' }, { resource: def.singular, id });
   if (!rows[0].readable) throw outsideScope(def, viewer, id);
-  if (!rows[0].writable) throw new DomainError('access.forbidden', `${def.singular} ${id} is outside what a ${viewer.role} in your scope may ${action}`, { field: 'id' }, { role: viewer.role, resource: def.singular, id });
+  if (!rows[0].writable)
+    throw new DomainError(
+      'access.forbidden',
+      `${def.singular} ${id} is outside what a ${viewer.role} in your scope may ${action}`,
+      { field: 'id' },
+      { role: viewer.role, resource: def.singular, id },
+    );
 }
 
 /** After a write, inside its transaction: every row written must lie where the viewer may write. */
@@ -82,13 +114,18 @@ export async function refuseOutsideScope(db: Kysely<DB>, def: ResourceDefinition
     where t.id in (select json_array_elements_text(${JSON.stringify(ids)}::json)::int) and not coalesce(${writable}, false)
     order by t.id limit 1`.execute(db);
   if (rows.length) {
-    throw new DomainError('access.outside_scope', `${def.singular} ${rows[0].id} would lie outside the scope a ${viewer.role} may ${action} in`, { field: 'geometry' }, { resource: def.singular, id: rows[0].id });
+    throw new DomainError(
+      'access.outside_scope',
+      `${def.singular} ${rows[0].id} would lie outside the scope a ${viewer.role} may ${action} in`,
+      { field: 'geometry' },
+      { resource: def.singular, id: rows[0].id },
+    );
   }
 }
 
 /** The column that records who created a row, set to the viewer. */
 export const createdBy = (def: ResourceDefinition, viewer: Viewer): Record<string, unknown> =>
-  (def.createdBy ? { [def.createdBy]: viewer.id } : {});
+  def.createdBy ? { [def.createdBy]: viewer.id } : {};
 
 /**
  * A write may move derived links: a footprint drawn over other homes, a boundary around other buildings.
@@ -107,7 +144,10 @@ export async function refuseRelinksOutsideScope(db: Kysely<DB>, viewer: Viewer, 
     order by e.id limit 1`.execute(db);
   if (rows.length) {
     const [{ resource, row_id }] = rows;
-    throw new DomainError('access.outside_scope', `this change would relink ${resource} ${row_id}, which lies outside the scope a ${viewer.role} may change`, { field: 'geometry', resource, id: row_id });
+    throw new DomainError(
+      'access.outside_scope',
+      `this change would relink ${resource} ${row_id}, which lies outside the scope a ${viewer.role} may change`,
+      { field: 'geometry', resource, id: row_id },
+    );
   }
 }
-

@@ -32,4 +32,3 @@ export const WALL_STAFF: readonly Role[] = ['admin', 'grid_worker', 'dispatcher'
 export const COVERAGE_READERS: readonly Role[] = ['admin', 'planner', 'leader', 'dispatcher', 'grid_worker'];
 
 export const MAP_RESOURCES: ResourceName[] = ['districts', 'streets', 'communities', 'grids', 'buildings', 'members', 'units', 'issues'];
-

@@ -70,9 +70,13 @@ export function credentialOf(req: Request): Credential | undefined {
     return { token: pair.slice(pair.indexOf(':') + 1), keyOnly: true, field: 'Authorization' };
   }
   const key = req.query[ACCESS_KEY_PARAMETER];
-  if (key !== undefined && /^\/(ogc|tiles)(\/|$)/i.test(req.baseUrl + req.path)) return { token: String(key), keyOnly: true, field: ACCESS_KEY_PARAMETER };
+  if (key !== undefined && /^\/(ogc|tiles)(\/|$)/i.test(req.baseUrl + req.path))
+    return { token: String(key), keyOnly: true, field: ACCESS_KEY_PARAMETER };
   return undefined;
 }
 
-export const actorOf = (req: Request): Actor =>
-  ({ user_id: req.viewer?.id, username: req.viewer?.username ?? 'anonymous', request_id: String(req.id) });
+export const actorOf = (req: Request): Actor => ({
+  user_id: req.viewer?.id,
+  username: req.viewer?.username ?? 'anonymous',
+  request_id: String(req.id),
+});

@@ -58,10 +58,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     return { db, mode: 'server', close: once(() => db.destroy()) };
   }
 
-  const [{ PGlite }, { postgis }] = await Promise.all([
-    import('@electric-sql/pglite'),
-    import('@electric-sql/pglite-postgis'),
-  ]);
+  const [{ PGlite }, { postgis }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-postgis')]);
   const unlock = options.dataDir ? await lockDataDir(options.dataDir) : async () => {};
   try {
     const pglite = await PGlite.create({

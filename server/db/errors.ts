@@ -5,7 +5,15 @@ import { DatabaseUnreachable } from './database.ts';
  * What the database refused, as domain errors: a violated constraint names the field it guards, an outage
  * says to try again. PostgreSQL's own words (tables, constraints, SQL) never reach a client.
  */
-interface DatabaseError { code?: string; constraint?: string; table?: string; column?: string; dataType?: string; detail?: string; message?: string }
+interface DatabaseError {
+  code?: string;
+  constraint?: string;
+  table?: string;
+  column?: string;
+  dataType?: string;
+  detail?: string;
+  message?: string;
+}
 
 /** Seconds a client should wait before asking again while the database is away. */
 const RETRY_AFTER = 5;
@@ -22,7 +30,10 @@ export const databaseUnavailable = (extensions: Record<string, unknown> = {}) =>
 export function isOutage(error: unknown) {
   if (error instanceof DatabaseUnreachable) return true;
   const { code, message } = error as DatabaseError;
-  return /^(08...|57P0[123]|53300|ECONNRESET|EPIPE|ETIMEDOUT)$/.test(code ?? '') || (!code && /^Connection terminated|is not queryable/.test(message ?? ''));
+  return (
+    /^(08...|57P0[123]|53300|ECONNRESET|EPIPE|ETIMEDOUT)$/.test(code ?? '') ||
+    (!code && /^Connection terminated|is not queryable/.test(message ?? ''))
+  );
 }
 
 /** `Key (code)=(610602001001) already exists.` → code and value; nothing for a key of several columns or an expression. */
@@ -36,14 +47,24 @@ function keyOf(detail?: string) {
  * its table and kind (`grids_community_id_fkey` → `community_id`); nothing when that leaves no column name.
  */
 function constraintField({ constraint, table, column }: DatabaseError): string | undefined {
-  const name = column ?? (table && constraint?.startsWith(`${table}_`) ? constraint.slice(table.length + 1).replace(/(^|_)(key|fkey|check|pkey|excl)$/, '') : '');
+  const name =
+    column ??
+    (table && constraint?.startsWith(`${table}_`)
+      ? constraint.slice(table.length + 1).replace(/(^|_)(key|fkey|check|pkey|excl)$/, '')
+      : '');
   return name === 'geom' ? 'geometry' : name || undefined;
 }
 
 /** Checks that a client is told in the field's words: codes nest (GB/T 2260 and the national grid codes). */
 const NAMED_CHECKS: Record<string, { field: string; detail: string }> = {
-  streets_code_nests: { field: 'code', detail: 'a street code must start with its district_code (the district\'s 6 digits, then the street\'s 3)' },
-  communities_code_nests: { field: 'code', detail: 'a community code must start with its street_code (the street\'s 9 digits, then the community\'s 3)' },
+  streets_code_nests: {
+    field: 'code',
+    detail: "a street code must start with its district_code (the district's 6 digits, then the street's 3)",
+  },
+  communities_code_nests: {
+    field: 'code',
+    detail: "a community code must start with its street_code (the street's 9 digits, then the community's 3)",
+  },
 };
 
 /** What class 22 (a value the column cannot hold) means, in words that name no type or column of the schema. */
@@ -67,21 +88,33 @@ export function databaseError(error: unknown): DomainError | undefined {
   const field = key?.field ?? constraintField(e);
   const subject = field ?? 'a value';
   switch (e.code) {
-    case '23505': return new DomainError('database.taken', key ? `${key.field} ${key.value} is already taken` : `${subject} is already taken`, { field });
+    case '23505':
+      return new DomainError('database.taken', key ? `${key.field} ${key.value} is already taken` : `${subject} is already taken`, {
+        field,
+      });
     case '23503':
       return /is still referenced/.test(e.detail ?? '')
         ? new DomainError('database.still_referenced', 'other records still refer to this one: move or remove them first', { field })
-        : new DomainError('database.unknown_reference', key ? `${key.field} ${key.value} does not exist` : `${subject} refers to nothing that exists`, { field });
+        : new DomainError(
+            'database.unknown_reference',
+            key ? `${key.field} ${key.value} does not exist` : `${subject} refers to nothing that exists`,
+            { field },
+          );
     case '23514': {
       const named = NAMED_CHECKS[e.constraint ?? ''];
       if (named) return new DomainError('database.codes_do_not_nest', named.detail, { field: named.field });
-      return new DomainError('database.not_allowed', e.table || e.dataType ? `${subject} is not allowed here` : e.message ?? '', { field });
+      return new DomainError('database.not_allowed', e.table || e.dataType ? `${subject} is not allowed here` : (e.message ?? ''), {
+        field,
+      });
     }
-    case '23502': return new DomainError('database.missing_value', `${subject} is required`, { field });
+    case '23502':
+      return new DomainError('database.missing_value', `${subject} is required`, { field });
     // statement_timeout: work that would hold others back too long (a planning change)
-    case '57014': return new DomainError('database.timeout', 'the request took longer than the server allows: try a simpler shape or a smaller change');
+    case '57014':
+      return new DomainError('database.timeout', 'the request took longer than the server allows: try a simpler shape or a smaller change');
     default:
-      return e.code?.startsWith('22') ? new DomainError('database.invalid_value', `${subject} ${DATA_EXCEPTIONS[e.code] ?? 'cannot be stored'}`, { field }) : undefined;
+      return e.code?.startsWith('22')
+        ? new DomainError('database.invalid_value', `${subject} ${DATA_EXCEPTIONS[e.code] ?? 'cannot be stored'}`, { field })
+        : undefined;
   }
 }
-

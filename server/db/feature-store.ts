@@ -91,14 +91,35 @@ export interface FeaturePage {
 export async function featurePage(
   db: Kysely<DB>,
   { source, columns }: FeatureLayer,
-  { conditions, limit, after, before, count = true, decimals }: {
-    conditions: Condition[]; limit: number; after?: number; before?: number; count?: boolean; decimals?: number;
+  {
+    conditions,
+    limit,
+    after,
+    before,
+    count = true,
+    decimals,
+  }: {
+    conditions: Condition[];
+    limit: number;
+    after?: number;
+    before?: number;
+    count?: boolean;
+    decimals?: number;
   },
 ): Promise<FeaturePage> {
   const backwards = before !== undefined;
   const cursor = after !== undefined ? [sql`t.id > ${after}`] : backwards ? [sql`t.id < ${before}`] : [];
   const order = backwards ? sql`desc` : sql`asc`;
-  const { rows: [page] } = await sql<{ number_matched: number | null; number_returned: number; first: number | null; last: number | null; more: boolean; features: string }>`
+  const {
+    rows: [page],
+  } = await sql<{
+    number_matched: number | null;
+    number_returned: number;
+    first: number | null;
+    last: number | null;
+    more: boolean;
+    features: string;
+  }>`
     with page as (select t.* from ${source} t ${where([...conditions, ...cursor])} order by t.id ${order} limit ${limit + 1}),
          shown as (select * from page order by id ${order} limit ${limit})
     select ${count ? sql`(select count(*) from ${source} t ${where(conditions)})::int` : sql`null::int`} as number_matched,
@@ -106,10 +127,16 @@ export async function featurePage(
            (select count(*) from page) > ${limit} as more,
            (select min(id) from shown) as first,
            (select max(id) from shown) as last,
-           coalesce((select json_agg(${asGeoJson('s', columns, decimals)} order by s.id) from shown s), '[]'::json)::text as features`.execute(db);
+           coalesce((select json_agg(${asGeoJson('s', columns, decimals)} order by s.id) from shown s), '[]'::json)::text as features`.execute(
+    db,
+  );
   return {
     ...(page.number_matched === null ? {} : { numberMatched: page.number_matched }),
-    numberReturned: page.number_returned, first: page.first, last: page.last, more: page.more, features: page.features,
+    numberReturned: page.number_returned,
+    first: page.first,
+    last: page.last,
+    more: page.more,
+    features: page.features,
   };
 }
 
@@ -124,8 +151,10 @@ export async function listFeatures(
 ): Promise<string> {
   const page = await featurePage(db, layer, { conditions, limit, after });
   const links = page.more ? [{ rel: 'next', type: 'application/geo+json', href: `${nextHref}${page.last}` }] : [];
-  return `{"type":"FeatureCollection","numberMatched":${page.numberMatched},"numberReturned":${page.numberReturned},`
-    + `"links":${JSON.stringify(links)},"features":${page.features}}`;
+  return (
+    `{"type":"FeatureCollection","numberMatched":${page.numberMatched},"numberReturned":${page.numberReturned},` +
+    `"links":${JSON.stringify(links)},"features":${page.features}}`
+  );
 }
 
 /** Features by id, in the order asked, with their versions (for ETags). */
@@ -170,7 +199,12 @@ export async function insertFeatures(db: Kysely<DB>, target: FeatureTable, colum
  * the properties in its `update` (those it does not give stay as stored); the others are inserted whole. Two
  * statements, set-based, through the same triggers as any write (version, audit, links). Keys must be distinct.
  */
-export async function upsertFeatures(db: Kysely<DB>, target: FeatureTable, key: string, inputs: (FeatureInput & { update: Record<string, unknown> })[]) {
+export async function upsertFeatures(
+  db: Kysely<DB>,
+  target: FeatureTable,
+  key: string,
+  inputs: (FeatureInput & { update: Record<string, unknown> })[],
+) {
   const columns = [...new Set(inputs.flatMap((f) => Object.keys(f.update)))];
   const given = (c: string) => sql`case when f.feature->'update'->${c} is null then ${sql.ref(`t.${c}`)} else ${sql.ref(`p.${c}`)} end`;
   const { rows: updated } = await sql<{ id: number; n: number }>`
@@ -182,12 +216,16 @@ export async function upsertFeatures(db: Kysely<DB>, target: FeatureTable, key: 
     returning t.id, f.n::int as n`.execute(db);
   const matched = new Set(updated.map((r) => r.n - 1));
   const rest = inputs.filter((_, i) => !matched.has(i)).map(({ geometry, properties }) => ({ geometry, properties }));
-  const inserted = rest.length ? await insertFeatures(db, target, [...new Set(rest.flatMap((f) => Object.keys(f.properties ?? {})))], rest) : [];
+  const inserted = rest.length
+    ? await insertFeatures(db, target, [...new Set(rest.flatMap((f) => Object.keys(f.properties ?? {})))], rest)
+    : [];
   // each input's id, in input order: the updated ones by their ordinality, the inserted ones in turn
   const byInput = inputs.map(() => 0);
   for (const { id, n } of updated) byInput[n - 1] = id;
   let next = 0;
-  inputs.forEach((_, i) => { if (!matched.has(i)) byInput[i] = inserted[next++]; });
+  inputs.forEach((_, i) => {
+    if (!matched.has(i)) byInput[i] = inserted[next++];
+  });
   return { inserted, updated: updated.map((r) => r.id), byInput };
 }
 
@@ -204,7 +242,11 @@ export async function updateFeature(db: Kysely<DB>, target: FeatureTable, id: nu
   }
   if (input.geometry !== undefined) {
     // null where the resource takes none (a street then drawn from its communities)
-    sets.push(input.geometry === null ? sql`geom = null` : sql`geom = normalized_geometry(${JSON.stringify(input.geometry)}, ${target.multi ?? false})`);
+    sets.push(
+      input.geometry === null
+        ? sql`geom = null`
+        : sql`geom = normalized_geometry(${JSON.stringify(input.geometry)}, ${target.multi ?? false})`,
+    );
   }
   const { rows } = await sql<{ id: number }>`
     update ${sql.table(target.table)} set ${sql.join(sets)}

@@ -22,7 +22,10 @@ export interface NoticeLog {
  * whoever holds it (a query, or a whole transaction) runs alone until it is released.
  */
 export class PGliteDialect implements Dialect {
-  constructor(private readonly pglite: PGlite, private readonly log?: NoticeLog) {}
+  constructor(
+    private readonly pglite: PGlite,
+    private readonly log?: NoticeLog,
+  ) {}
   createAdapter() {
     return new PostgresAdapter();
   }
@@ -82,7 +85,10 @@ class PGliteDriver implements Driver {
 
 class PGliteConnection implements DatabaseConnection {
   release: () => void = () => {};
-  constructor(private readonly pglite: PGlite, private readonly log?: NoticeLog) {}
+  constructor(
+    private readonly pglite: PGlite,
+    private readonly log?: NoticeLog,
+  ) {}
 
   /**
    * Once COMMIT answers, the transaction is saved: its notices (PostgreSQL warns at commit of a snapshot a

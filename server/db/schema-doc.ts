@@ -49,8 +49,8 @@ export async function schemaDoc<S>(db: Kysely<S>): Promise<string> {
     'defined in one file of record, `sql/schema/*.sql`, re-applied after the numbered migrations',
     '(`server/db/migrate.ts`); tables, columns and indexes stay in the numbered migrations.',
     '',
-    'One event\'s triggers fire before the statement, before each row, after each row, after the statement,',
-    'and within each of these in name order (PostgreSQL\'s rule): the order below. Where one trigger relies on',
+    "One event's triggers fire before the statement, before each row, after each row, after the statement,",
+    "and within each of these in name order (PostgreSQL's rule): the order below. Where one trigger relies on",
     'another, their names keep that order (`place_issue` sets the grid `route_issue` reads).',
   ];
   for (const table of [...new Set(rows.map((r) => r.table))]) {

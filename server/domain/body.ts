@@ -8,7 +8,8 @@ export function fieldPath(path: readonly PropertyKey[]): string {
 
 /** Parses a request body or throws a 400 problem naming the first wrong field and listing all of them. */
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown, prefix: PropertyKey[] = []): z.infer<S> {
-  if (body === undefined) throw new DomainError('request.missing_body', 'Send a JSON body with Content-Type: application/json', { field: 'body' });
+  if (body === undefined)
+    throw new DomainError('request.missing_body', 'Send a JSON body with Content-Type: application/json', { field: 'body' });
   const result = schema.safeParse(body);
   if (result.success) return result.data;
   const errors = result.error.issues.slice(0, 100).map((issue) => ({

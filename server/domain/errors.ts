@@ -5,10 +5,24 @@
  * English title.
  */
 export type ErrorKind =
-  | 'invalid' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict' | 'stale' | 'too_large'
-  | 'unsupported_media' | 'unprocessable' | 'version_required' | 'rate_limited' | 'internal' | 'unavailable';
+  | 'invalid'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'stale'
+  | 'too_large'
+  | 'unsupported_media'
+  | 'unprocessable'
+  | 'version_required'
+  | 'rate_limited'
+  | 'internal'
+  | 'unavailable';
 
-interface ErrorSpec { kind: ErrorKind; title: string }
+interface ErrorSpec {
+  kind: ErrorKind;
+  title: string;
+}
 
 export const ERRORS = {
   // a request's own parts: parameters, headers, body
@@ -169,14 +183,21 @@ export class DomainError extends Error {
     super(detail);
   }
 
-  get params(): ErrorParams { return { ...plainValues(this.extensions), ...this.named }; }
+  get params(): ErrorParams {
+    return { ...plainValues(this.extensions), ...this.named };
+  }
 
-  get kind(): ErrorKind { return ERRORS[this.code].kind; }
-  get title(): string { return ERRORS[this.code].title; }
+  get kind(): ErrorKind {
+    return ERRORS[this.code].kind;
+  }
+  get title(): string {
+    return ERRORS[this.code].title;
+  }
 }
 
 const plainValues = (values: Record<string, unknown>): ErrorParams =>
-  Object.fromEntries(Object.entries(values).filter(([, v]) => v === null || ['string', 'number', 'boolean'].includes(typeof v))) as ErrorParams;
+  Object.fromEntries(
+    Object.entries(values).filter(([, v]) => v === null || ['string', 'number', 'boolean'].includes(typeof v)),
+  ) as ErrorParams;
 
-export const invalidParameter = (field: string, detail: string) =>
-  new DomainError('request.invalid_parameter', detail, { field });
+export const invalidParameter = (field: string, detail: string) => new DomainError('request.invalid_parameter', detail, { field });

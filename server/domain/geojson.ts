@@ -56,12 +56,16 @@ export interface GeometryRules {
 }
 
 const positionsOf = (coordinates: unknown): number[][] =>
-  Array.isArray(coordinates) && typeof coordinates[0] === 'number' ? [coordinates as number[]] : (coordinates as unknown[]).flatMap(positionsOf);
+  Array.isArray(coordinates) && typeof coordinates[0] === 'number'
+    ? [coordinates as number[]]
+    : (coordinates as unknown[]).flatMap(positionsOf);
 
 /** Each line or ring of a geometry, with where it lies in `coordinates`: the positions its edges join. */
 const pathsOf = (coordinates: unknown, at: number[] = []): { at: number[]; positions: number[][] }[] =>
-  !Array.isArray(coordinates) || !Array.isArray(coordinates[0]) ? []
-    : typeof coordinates[0][0] === 'number' ? [{ at, positions: coordinates as number[][] }]
+  !Array.isArray(coordinates) || !Array.isArray(coordinates[0])
+    ? []
+    : typeof coordinates[0][0] === 'number'
+      ? [{ at, positions: coordinates as number[][] }]
       : coordinates.flatMap((c, i) => pathsOf(c, [...at, i]));
 
 /**
@@ -82,27 +86,45 @@ export function geometrySchema(types: readonly GeometryType[], { maxVertices, in
         ctx.addIssue({ code: 'custom', path: ['type'], message: `must be ${allowed}, not ${value.type}`, continue: false });
       }
     })
-    .pipe((types.length === 1 ? shapes[types[0]] : z.union(types.map((t) => shapes[t]))) as unknown as z.ZodType<Geometry, { type: string }>)
+    .pipe(
+      (types.length === 1 ? shapes[types[0]] : z.union(types.map((t) => shapes[t]))) as unknown as z.ZodType<Geometry, { type: string }>,
+    )
     .superRefine((geometry, ctx) => {
       const positions = positionsOf(geometry.coordinates);
       if (maxVertices !== undefined && positions.length > maxVertices) {
-        ctx.addIssue({ code: 'custom', path: ['coordinates'], message: `has ${positions.length} positions; at most ${maxVertices} are taken here` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['coordinates'],
+          message: `has ${positions.length} positions; at most ${maxVertices} are taken here`,
+        });
       }
       for (const { at, positions: path } of pathsOf(geometry.coordinates)) {
         const i = path.findIndex((p, j) => j > 0 && antipodal(path[j - 1], p));
-        if (i > 0) ctx.addIssue({ code: 'custom', path: ['coordinates', ...at, i], message: `the edge from ${path[i - 1].join(',')} to ${path[i].join(',')} joins opposite sides of the Earth (180° apart)` });
+        if (i > 0)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['coordinates', ...at, i],
+            message: `the edge from ${path[i - 1].join(',')} to ${path[i].join(',')} joins opposite sides of the Earth (180° apart)`,
+          });
       }
       const [west, south, east, north] = serviceArea;
       const outside = inServiceArea && positions.find(([lon, lat]) => lon < west || lon > east || lat < south || lat > north);
       if (outside) {
-        ctx.addIssue({ code: 'custom', path: ['coordinates'], message: `${outside[0]},${outside[1]} lies outside the service area ${serviceArea.join(',')} (longitude first)` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['coordinates'],
+          message: `${outside[0]},${outside[1]} lies outside the service area ${serviceArea.join(',')} (longitude first)`,
+        });
       }
     })
-    .meta({ description: `GeoJSON ${allowed} in WGS 84 longitude/latitude${maxVertices ? `, at most ${maxVertices} positions` : ''}${inServiceArea ? ', within the service area' : ''}` });
+    .meta({
+      description: `GeoJSON ${allowed} in WGS 84 longitude/latitude${maxVertices ? `, at most ${maxVertices} positions` : ''}${inServiceArea ? ', within the service area' : ''}`,
+    });
 }
 
 /** A geometry in an answer, as PostGIS wrote it (ST_AsGeoJSON): typed for clients, not checked again. */
-export const answerGeometry = z.custom<import('geojson').Geometry>((value) => typeof value === 'object' && value !== null && 'type' in value)
+export const answerGeometry = z
+  .custom<import('geojson').Geometry>((value) => typeof value === 'object' && value !== null && 'type' in value)
   .meta({ type: 'object', description: 'a GeoJSON geometry (RFC 7946), WGS 84' });
 
 /** A geometry of an answer whose type is known (a grid's Polygon): typed so for clients, not checked again. */
@@ -110,7 +132,8 @@ export const answerGeometryOf = <G extends import('geojson').Geometry>() => answ
 
 /** A Feature of an answer: its id, geometry (of a known type when given: answerGeometryOf) and properties. */
 export const answerFeature = <P extends z.ZodType, G extends z.ZodType = typeof answerGeometry>(
-  properties: P, geometry: G = answerGeometry as unknown as G,
+  properties: P,
+  geometry: G = answerGeometry as unknown as G,
 ) => z.object({ type: z.literal('Feature'), id: z.number(), geometry, properties });
 
 /** A Feature of an answer whose row may have no geometry yet (a street drawn later). */
@@ -119,4 +142,4 @@ export const answerFeatureMaybePlaced = <P extends z.ZodType>(properties: P) =>
 
 /** A FeatureCollection of an answer, with the members an answer adds beside its features (counts, links …). */
 export const answerCollection = <F extends z.ZodType, E extends z.ZodRawShape = Record<never, never>>(feature: F, extra?: E) =>
-  z.object({ type: z.literal('FeatureCollection'), features: z.array(feature), ...(extra ?? {}) as E });
+  z.object({ type: z.literal('FeatureCollection'), features: z.array(feature), ...((extra ?? {}) as E) });

@@ -59,7 +59,8 @@ export function parseQueryValue(value: unknown, field: string, type: QueryValueT
 export function parseIfMatch(header: string | undefined): number | undefined {
   if (header === undefined) return undefined;
   const match = header.match(/^(?:W\/)?"(\d{1,9})"$/);
-  if (!match) throw new DomainError('request.invalid_if_match', 'If-Match must be an ETag this API gave, such as "3"', { field: 'If-Match' });
+  if (!match)
+    throw new DomainError('request.invalid_if_match', 'If-Match must be an ETag this API gave, such as "3"', { field: 'If-Match' });
   return Number(match[1]);
 }
 
@@ -72,7 +73,8 @@ export function parseCoordinate(value: unknown, field: 'lon' | 'lat'): number {
 
 /** A point given as lon= and lat= (WGS 84 degrees), both required. */
 export function parsePoint(query: Record<string, unknown>) {
-  if (query.lon === undefined || query.lat === undefined) throw invalidParameter(query.lon === undefined ? 'lon' : 'lat', 'lon and lat are required');
+  if (query.lon === undefined || query.lat === undefined)
+    throw invalidParameter(query.lon === undefined ? 'lon' : 'lat', 'lon and lat are required');
   return { lon: parseCoordinate(query.lon, 'lon'), lat: parseCoordinate(query.lat, 'lat') };
 }
 
@@ -88,8 +90,17 @@ export function parseTime(value: unknown, field: string): Date | undefined {
   if (text === undefined) return undefined;
   const [matched, year, month, day] = TIME.exec(text) ?? [];
   const date = matched ? new Date(Date.UTC(Number(year), Number(month) - 1, Number(day))) : undefined;
-  if (!date || Number(year) < 1900 || Number(year) > 2100 || date.getUTCMonth() !== Number(month) - 1 || date.getUTCDate() !== Number(day)) {
-    throw invalidParameter(field, `${field} must be a date (2026-11-01) or a time with its zone (2026-11-01T08:00:00+08:00) from 1900 to 2100, not ${text}`);
+  if (
+    !date ||
+    Number(year) < 1900 ||
+    Number(year) > 2100 ||
+    date.getUTCMonth() !== Number(month) - 1 ||
+    date.getUTCDate() !== Number(day)
+  ) {
+    throw invalidParameter(
+      field,
+      `${field} must be a date (2026-11-01) or a time with its zone (2026-11-01T08:00:00+08:00) from 1900 to 2100, not ${text}`,
+    );
   }
   return new Date(text);
 }
@@ -114,7 +125,11 @@ export interface ParameterDoc {
  * A route's parameter (server/http/route.ts): a zod schema whose parsing is one of the parsers above (their problems
  * name the parameter), documented as `doc` says.
  */
-export const parameter = <T>(parse: (value: unknown) => T, doc: ParameterDoc) => z.unknown().transform((value) => parse(value)).meta({ parameter: doc });
+export const parameter = <T>(parse: (value: unknown) => T, doc: ParameterDoc) =>
+  z
+    .unknown()
+    .transform((value) => parse(value))
+    .meta({ parameter: doc });
 
 /** A row's id in the path (or the query when required): a positive integer. */
 export const idParameter = (field = 'id', doc: Omit<ParameterDoc, 'schema'> = {}) =>
@@ -124,17 +139,26 @@ export const idParameter = (field = 'id', doc: Omit<ParameterDoc, 'schema'> = {}
 export function queryParameter(field: string, type: 'integer', doc?: Partial<ParameterDoc>): z.ZodType<number | undefined, unknown>;
 export function queryParameter(field: string, type: 'text', doc?: Partial<ParameterDoc>): z.ZodType<string | undefined, unknown>;
 export function queryParameter(field: string, type: 'boolean', doc?: Partial<ParameterDoc>): z.ZodType<boolean | undefined, unknown>;
-export function queryParameter(field: string, type: QueryValueType, doc: Partial<ParameterDoc> = {}): z.ZodType<number | string | boolean | undefined, unknown> {
+export function queryParameter(
+  field: string,
+  type: QueryValueType,
+  doc: Partial<ParameterDoc> = {},
+): z.ZodType<number | string | boolean | undefined, unknown> {
   const schema = type === 'integer' ? { type: 'integer', minimum: 1 } : type === 'boolean' ? { type: 'boolean' } : { type: 'string' };
   return parameter((value) => parseQueryValue(value, field, type), { schema, ...doc });
 }
 
 /** An optional code of a street (9 digits) or a district (6 digits). */
-export const codeParameter = (field: string, digits: 6 | 9, doc: Partial<ParameterDoc> = {}) => parameter((value) => {
-  const code = parseQueryValue(value, field, 'text') as string | undefined;
-  if (code !== undefined && !new RegExp(`^\\d{${digits}}$`).test(code)) throw invalidParameter(field, `a ${digits === 9 ? 'street' : 'district'} code is ${digits} digits`);
-  return code;
-}, { schema: { type: 'string', pattern: `^[0-9]{${digits}}$` }, ...doc });
+export const codeParameter = (field: string, digits: 6 | 9, doc: Partial<ParameterDoc> = {}) =>
+  parameter(
+    (value) => {
+      const code = parseQueryValue(value, field, 'text') as string | undefined;
+      if (code !== undefined && !new RegExp(`^\\d{${digits}}$`).test(code))
+        throw invalidParameter(field, `a ${digits === 9 ? 'street' : 'district'} code is ${digits} digits`);
+      return code;
+    },
+    { schema: { type: 'string', pattern: `^[0-9]{${digits}}$` }, ...doc },
+  );
 
 /** An optional time: a date or a date-time with its zone. */
 export const timeParameter = (field: string, doc: Partial<ParameterDoc> = {}) =>
@@ -142,4 +166,7 @@ export const timeParameter = (field: string, doc: Partial<ParameterDoc> = {}) =>
 
 /** How many to answer: `fallback` when absent, at most `max`. */
 export const limitParameter = (limits: { fallback: number; max: number }, field = 'limit', doc: Partial<ParameterDoc> = {}) =>
-  parameter((value) => parseLimit(value, limits, field), { schema: { type: 'integer', minimum: 1, maximum: limits.max, default: limits.fallback }, ...doc });
+  parameter((value) => parseLimit(value, limits, field), {
+    schema: { type: 'integer', minimum: 1, maximum: limits.max, default: limits.fallback },
+    ...doc,
+  });

@@ -54,26 +54,50 @@ const docsRoutes = (routes: readonly AnyRoute[]) => {
   let document: string | undefined;
   return [
     route({
-      method: 'GET', path: '/api/v1/openapi.json', tags: ['service'], summary: 'This description of the API (OpenAPI 3.0)', allow: documentation,
+      method: 'GET',
+      path: '/api/v1/openapi.json',
+      tags: ['service'],
+      summary: 'This description of the API (OpenAPI 3.0)',
+      allow: documentation,
       answer: { description: 'the OpenAPI document' },
-      handle: ({ res }) => void res.type('application/json').send(document ??= JSON.stringify(openApiDocument(routes))),
+      handle: ({ res }) => void res.type('application/json').send((document ??= JSON.stringify(openApiDocument(routes)))),
     }),
     route({
-      method: 'GET', path: '/api/v1/docs', tags: ['service'], summary: 'A page to read and try the API', allow: documentation, undocumented: true,
+      method: 'GET',
+      path: '/api/v1/docs',
+      tags: ['service'],
+      summary: 'A page to read and try the API',
+      allow: documentation,
+      undocumented: true,
       answer: { type: 'text/html', description: 'Swagger UI' },
       handle: ({ res }) => void res.type('html').send(DOCS_PAGE),
     }),
     // a file, not an inline script, so the content security policy can forbid inline scripts
     route({
-      method: 'GET', path: '/api/v1/docs/init.js', tags: ['service'], summary: 'The docs page\'s script', allow: documentation, undocumented: true,
+      method: 'GET',
+      path: '/api/v1/docs/init.js',
+      tags: ['service'],
+      summary: "The docs page's script",
+      allow: documentation,
+      undocumented: true,
       answer: { type: 'text/javascript', description: 'a script' },
       handle: ({ res }) => void res.type('text/javascript').send(DOCS_INIT),
     }),
     route({
-      method: 'GET', path: '/api/v1/docs/assets/*asset', tags: ['service'], summary: 'Swagger UI\'s files', allow: documentation, undocumented: true,
+      method: 'GET',
+      path: '/api/v1/docs/assets/*asset',
+      tags: ['service'],
+      summary: "Swagger UI's files",
+      allow: documentation,
+      undocumented: true,
       answer: { description: 'a file of Swagger UI' },
       // sendFile's root keeps the path inside the package
-      handle: ({ req, res, next }) => res.sendFile((req.params.asset as unknown as string[]).join('/'), { root: SWAGGER_UI, maxAge: '1d' }, (error) => error && next(error)),
+      handle: ({ req, res, next }) =>
+        res.sendFile(
+          (req.params.asset as unknown as string[]).join('/'),
+          { root: SWAGGER_UI, maxAge: '1d' },
+          (error) => error && next(error),
+        ),
     }),
   ];
 };
@@ -125,8 +149,13 @@ export function apiRoutes(database: Database, config: Config, demo?: DemoAccount
 
 type Routes = ReturnType<typeof apiRoutes>[number];
 /** The routes by `METHOD /path` (the express pattern), for the web client. */
-export type ApiRoute<K extends `${Routes['method']} ${Routes['path']}`> = Extract<Routes, { method: K extends `${infer M} ${string}` ? M : never; path: K extends `${string} ${infer P}` ? P : never }>;
+export type ApiRoute<K extends `${Routes['method']} ${Routes['path']}`> = Extract<
+  Routes,
+  { method: K extends `${infer M} ${string}` ? M : never; path: K extends `${string} ${infer P}` ? P : never }
+>;
 /** What a route answers (its answer schema's output), e.g. `ApiAnswer<'GET /api/v1/coverage/grids'>`. */
-export type ApiAnswer<K extends `${Routes['method']} ${Routes['path']}`> = NonNullable<ApiRoute<K>['answer']['schema']> extends infer S extends z.ZodType ? z.output<S> : never;
+export type ApiAnswer<K extends `${Routes['method']} ${Routes['path']}`> =
+  NonNullable<ApiRoute<K>['answer']['schema']> extends infer S extends z.ZodType ? z.output<S> : never;
 /** What a route takes as its JSON body (its body schema's input). */
-export type ApiBody<K extends `${Routes['method']} ${Routes['path']}`> = NonNullable<ApiRoute<K>['body']> extends infer B ? B extends RawBody ? never : B extends z.ZodType ? z.input<B> : never : never;
+export type ApiBody<K extends `${Routes['method']} ${Routes['path']}`> =
+  NonNullable<ApiRoute<K>['body']> extends infer B ? (B extends RawBody ? never : B extends z.ZodType ? z.input<B> : never) : never;

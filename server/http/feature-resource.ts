@@ -2,14 +2,21 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../db/database.ts';
 import {
-  bboxCondition, currentVersion, deleteFeature, insertFeatures, invalidGeometries, listFeatures, lockMapWrites, readFeatures,
-  updateFeature, type Condition, type FeatureInput,
+  bboxCondition,
+  currentVersion,
+  deleteFeature,
+  insertFeatures,
+  invalidGeometries,
+  listFeatures,
+  lockMapWrites,
+  readFeatures,
+  updateFeature,
+  type Condition,
+  type FeatureInput,
 } from '../db/feature-store.ts';
 import type { DB } from '../db/schema.ts';
 import { forbiddenProperties } from '../access/policy.ts';
-import {
-  createdBy, refuseOutsideScope, refuseRelinksOutsideScope, requireWritable, unseen, visibleLayer,
-} from '../access/rows.ts';
+import { createdBy, refuseOutsideScope, refuseRelinksOutsideScope, requireWritable, unseen, visibleLayer } from '../access/rows.ts';
 import { actorOf } from '../access/viewer.ts';
 import { MAX_FEATURES, refuseForbiddenProperties, resourceGeometry, validProperties, type ResourceDefinition } from '../access/resource.ts';
 import { answerCollection, answerFeatureMaybePlaced } from '../domain/geojson.ts';
@@ -19,7 +26,10 @@ import { jsonSchema } from './openapi.ts';
 import { origin } from './origin.ts';
 import { jsonText, route, type HeaderDoc, type Parameters } from './route.ts';
 
-const sentProperties = z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'properties must be an object');
+const sentProperties = z.custom<Record<string, unknown>>(
+  (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+  'properties must be an object',
+);
 
 const pascal = (name: string) => name.replace(/(^|_| )(\w)/g, (_, __, c: string) => c.toUpperCase());
 
@@ -43,22 +53,32 @@ export function featureResource(database: Database, def: ResourceDefinition) {
   const geometry = resourceGeometry(def);
   // Sent properties are checked by validProperties (defaults, read-only ones named, fields prefixed); the document
   // says what it takes: the resource's properties, those with defaults left out at will.
-  const posted = def.properties.partial(Object.fromEntries(Object.keys(def.defaults).map((key) => [key, true])) as Record<string, true>).strict();
-  const feature = z.object({
-    type: z.literal('Feature'), id: z.unknown().optional(), geometry,
-    properties: sentProperties.nullable().meta(drawn(posted)),
-  }).meta({ id: `${name}Feature` });
+  const posted = def.properties
+    .partial(Object.fromEntries(Object.keys(def.defaults).map((key) => [key, true])) as Record<string, true>)
+    .strict();
+  const feature = z
+    .object({
+      type: z.literal('Feature'),
+      id: z.unknown().optional(),
+      geometry,
+      properties: sentProperties.nullable().meta(drawn(posted)),
+    })
+    .meta({ id: `${name}Feature` });
   const createBody = z.discriminatedUnion('type', [
     feature,
     z.object({ type: z.literal('FeatureCollection'), features: z.array(feature).min(1).max(MAX_FEATURES) }),
   ]);
-  const patchBody = z.object({
-    type: z.literal('Feature').optional(),
-    geometry: geometry.optional(),
-    properties: sentProperties.optional().meta(drawn(def.properties.partial().strict())),
-  }).strict().refine((b) => b.geometry !== undefined || (b.properties && Object.keys(b.properties).length > 0), {
-    message: 'give properties and/or a geometry to change',
-  }).meta({ id: `${name}Patch` });
+  const patchBody = z
+    .object({
+      type: z.literal('Feature').optional(),
+      geometry: geometry.optional(),
+      properties: sentProperties.optional().meta(drawn(def.properties.partial().strict())),
+    })
+    .strict()
+    .refine((b) => b.geometry !== undefined || (b.properties && Object.keys(b.properties).length > 0), {
+      message: 'give properties and/or a geometry to change',
+    })
+    .meta({ id: `${name}Patch` });
   async function rejectInvalidGeometry(db: Kysely<DB>, inputs: FeatureInput[], field: (i: number) => string) {
     const invalid = await invalidGeometries(db, inputs, def.multi);
     if (invalid.length === 0) return;
@@ -68,38 +88,60 @@ export function featureResource(database: Database, def: ResourceDefinition) {
 
   async function refuseStale(db: Kysely<DB>, id: number, version: number | undefined): Promise<never> {
     const current = await currentVersion(db, def.table, id);
-    if (current === undefined) throw new DomainError('resource.not_found', `No ${def.singular} ${id}`, { field: 'id' }, { resource: def.singular, id });
-    throw new DomainError('request.stale_version', `${def.singular} ${id} is at version ${current}, not ${version}: reload it and try again`, { field: 'If-Match', version: current });
+    if (current === undefined)
+      throw new DomainError('resource.not_found', `No ${def.singular} ${id}`, { field: 'id' }, { resource: def.singular, id });
+    throw new DomainError(
+      'request.stale_version',
+      `${def.singular} ${id} is at version ${current}, not ${version}: reload it and try again`,
+      { field: 'If-Match', version: current },
+    );
   }
 
   // A stored row as the API answers it: its properties as the table holds them (read-only ones too), masked as the
   // viewer's role sees them; checked as an object, drawn in the document as the resource's properties.
-  const storedFeature = answerFeatureMaybePlaced(z.record(z.string(), z.unknown()).meta({
-    id: `${name}Properties`, description: `a ${def.singular}'s properties, and the read-only ${def.readOnly.join(', ')}`, ...drawn(def.properties, 'answer'),
-  }));
+  const storedFeature = answerFeatureMaybePlaced(
+    z.record(z.string(), z.unknown()).meta({
+      id: `${name}Properties`,
+      description: `a ${def.singular}'s properties, and the read-only ${def.readOnly.join(', ')}`,
+      ...drawn(def.properties, 'answer'),
+    }),
+  );
   const storedCollection = answerCollection(storedFeature, { numberReturned: z.number() });
   const page = answerCollection(storedFeature, { numberMatched: z.number(), numberReturned: z.number(), links });
 
   const tags = [def.name];
   const params = { id: idParameter() };
   const readOnly = `Read-only, derived or kept by Gridmap: ${def.readOnly.join(', ')}. Omitted properties take their defaults: ${JSON.stringify(def.defaults)}.`;
-  const filters: Parameters = Object.fromEntries(Object.entries(def.filters).map(([filter, { type }]) => [filter, queryParameter(filter, type as 'text')]));
-  const deleteQuery: Parameters | undefined = def.deleteParameters
-    && Object.fromEntries(Object.entries(def.deleteParameters).map(([option, doc]) => [option, parameter((value) => value, doc)]));
+  const filters: Parameters = Object.fromEntries(
+    Object.entries(def.filters).map(([filter, { type }]) => [filter, queryParameter(filter, type as 'text')]),
+  );
+  const deleteQuery: Parameters | undefined =
+    def.deleteParameters &&
+    Object.fromEntries(Object.entries(def.deleteParameters).map(([option, doc]) => [option, parameter((value) => value, doc)]));
 
   return [
     route({
-      method: 'GET', path: base, tags, summary: `List ${def.name}`, allow: { resource: def.name, action: 'read' },
+      method: 'GET',
+      path: base,
+      tags,
+      summary: `List ${def.name}`,
+      allow: { resource: def.name, action: 'read' },
       query: {
-        bbox: parameter((value) => parseBbox(value), { schema: { type: 'string' }, description: 'minLon,minLat,maxLon,maxLat (WGS 84): features that intersect it' }),
+        bbox: parameter((value) => parseBbox(value), {
+          schema: { type: 'string' },
+          description: 'minLon,minLat,maxLon,maxLat (WGS 84): features that intersect it',
+        }),
         limit: limitParameter({ fallback: 100, max: MAX_FEATURES }),
         after: parameter((value) => (value === undefined ? undefined : parseId(value, 'after')), {
-          schema: { type: 'integer', minimum: 1 }, description: 'the last id of the previous page (follow the `next` link)',
+          schema: { type: 'integer', minimum: 1 },
+          description: 'the last id of the previous page (follow the `next` link)',
         }),
         ...filters,
       },
       unknownParameter: (unknown, known) =>
-        new DomainError('request.unknown_parameter', `${unknown} is not a filter of ${def.name}; use ${known.join(', ')}`, { field: unknown }),
+        new DomainError('request.unknown_parameter', `${unknown} is not a filter of ${def.name}; use ${known.join(', ')}`, {
+          field: unknown,
+        }),
       answer: { type: 'application/geo+json', schema: page, description: `a page of ${def.name}` },
       problems: { 400: 'a bad parameter, named in `field`' },
       handle: async ({ req, viewer, query }) => {
@@ -116,7 +158,12 @@ export function featureResource(database: Database, def: ResourceDefinition) {
       },
     }),
     route({
-      method: 'GET', path: `${base}/:id`, tags, summary: `One ${def.singular}`, allow: { resource: def.name, action: 'read' }, params,
+      method: 'GET',
+      path: `${base}/:id`,
+      tags,
+      summary: `One ${def.singular}`,
+      allow: { resource: def.name, action: 'read' },
+      params,
       answer: { type: 'application/geo+json', schema: storedFeature, description: 'the feature; its version is the ETag' },
       problems: { 404: 'no such id' },
       handle: async ({ res, viewer, params: { id } }) => {
@@ -127,11 +174,23 @@ export function featureResource(database: Database, def: ResourceDefinition) {
       },
     }),
     route({
-      method: 'POST', path: base, tags, summary: `Create one ${def.singular}, or many at once (all or nothing)`, description: readOnly,
-      allow: { resource: def.name, action: 'create' }, body: createBody,
-      answer: { status: 201, type: 'application/geo+json', schema: z.union([storedFeature, storedCollection]), description: 'the stored feature(s), with their ids and derived links' },
+      method: 'POST',
+      path: base,
+      tags,
+      summary: `Create one ${def.singular}, or many at once (all or nothing)`,
+      description: readOnly,
+      allow: { resource: def.name, action: 'create' },
+      body: createBody,
+      answer: {
+        status: 201,
+        type: 'application/geo+json',
+        schema: z.union([storedFeature, storedCollection]),
+        description: 'the stored feature(s), with their ids and derived links',
+      },
       problems: {
-        400: 'malformed JSON or a wrong field', 409: 'a duplicate', 413: 'body too large',
+        400: 'malformed JSON or a wrong field',
+        409: 'a duplicate',
+        413: 'body too large',
         422: 'invalid geometry, an unknown reference or a broken map rule',
       },
       handle: async ({ req, res, viewer, body }) => {
@@ -157,20 +216,39 @@ export function featureResource(database: Database, def: ResourceDefinition) {
           res.location(`${base}/${stored[0].id}`).set('ETag', `"${stored[0].version}"`);
           return jsonText(stored[0].feature);
         }
-        return jsonText(`{"type":"FeatureCollection","numberReturned":${stored.length},"features":[${stored.map((r) => r.feature).join(',')}]}`);
+        return jsonText(
+          `{"type":"FeatureCollection","numberReturned":${stored.length},"features":[${stored.map((r) => r.feature).join(',')}]}`,
+        );
       },
     }),
     route({
-      method: 'PATCH', path: `${base}/:id`, tags, summary: `Change properties and/or the geometry of a ${def.singular}`,
+      method: 'PATCH',
+      path: `${base}/:id`,
+      tags,
+      summary: `Change properties and/or the geometry of a ${def.singular}`,
       description: `${readOnly} Send If-Match with the ETag to refuse overwriting someone else's change.`,
-      allow: { resource: def.name, action: 'update' }, params, headers: [ifMatch], body: patchBody,
+      allow: { resource: def.name, action: 'update' },
+      params,
+      headers: [ifMatch],
+      body: patchBody,
       answer: { type: 'application/geo+json', schema: storedFeature, description: 'the stored feature' },
-      problems: { 400: 'a wrong field', 404: 'no such id', 412: 'changed since the If-Match version', 422: 'invalid geometry or a broken map rule' },
+      problems: {
+        400: 'a wrong field',
+        404: 'no such id',
+        412: 'changed since the If-Match version',
+        422: 'invalid geometry or a broken map rule',
+      },
       handle: async ({ req, res, viewer, params: { id }, body }) => {
         const version = parseIfMatch(req.get('If-Match'));
         if (body.properties) refuseForbiddenProperties(def, viewer, body.properties, 'properties');
         const [geometryForbidden] = body.geometry === undefined ? [] : forbiddenProperties(def.name, viewer, ['geometry']);
-        if (geometryForbidden) throw new DomainError('access.forbidden_property', `a ${viewer.role} may not move a ${def.singular}`, { field: 'geometry' }, { role: viewer.role, resource: def.singular });
+        if (geometryForbidden)
+          throw new DomainError(
+            'access.forbidden_property',
+            `a ${viewer.role} may not move a ${def.singular}`,
+            { field: 'geometry' },
+            { role: viewer.role, resource: def.singular },
+          );
         const input: FeatureInput = {
           geometry: body.geometry,
           properties: body.properties && validProperties(def, body.properties, 'properties', { partial: true }),
@@ -191,8 +269,14 @@ export function featureResource(database: Database, def: ResourceDefinition) {
       },
     }),
     route({
-      method: 'DELETE', path: `${base}/:id`, tags, summary: `Delete a ${def.singular}`, allow: { resource: def.name, action: 'delete' },
-      params, query: deleteQuery, headers: [ifMatch],
+      method: 'DELETE',
+      path: `${base}/:id`,
+      tags,
+      summary: `Delete a ${def.singular}`,
+      allow: { resource: def.name, action: 'delete' },
+      params,
+      query: deleteQuery,
+      headers: [ifMatch],
       answer: { status: 204, description: 'deleted' },
       problems: { 404: 'no such id', 409: 'still holds what must go somewhere first', 412: 'changed since the If-Match version' },
       handle: async ({ req, res, viewer, params: { id } }) => {

@@ -13,7 +13,8 @@ function permits({ allow }: AccessRule, viewer: Viewer, params: Record<string, u
   if (allow.roles && allow.roles !== 'any' && !allow.roles.includes(viewer.role)) return false;
   if (!('resource' in allow)) return true;
   const resource = (allow.resource === ':layer' ? params.layer : allow.resource) as ResourceName;
-  if (!MAP_RESOURCES.includes(resource)) throw new DomainError('layer.not_found', `No layer ${String(params.layer)}; use ${MAP_RESOURCES.join(', ')}`, { field: 'layer' });
+  if (!MAP_RESOURCES.includes(resource))
+    throw new DomainError('layer.not_found', `No layer ${String(params.layer)}; use ${MAP_RESOURCES.join(', ')}`, { field: 'layer' });
   return allow.action === 'read' ? mayRead(resource, viewer.role) : mayWrite(resource, viewer.role, allow.action);
 }
 
@@ -21,7 +22,10 @@ function permits({ allow }: AccessRule, viewer: Viewer, params: Record<string, u
 export const notAKey = ({ field }: Credential) =>
   new DomainError('auth.unauthenticated', `${field}: not a live access key (make one with POST /api/v1/auth/keys)`, { field });
 
-const unauthenticated = () => new DomainError('auth.unauthenticated', 'sign in (POST /api/v1/auth/login) and send Authorization: Bearer <token>', { field: 'Authorization' });
+const unauthenticated = () =>
+  new DomainError('auth.unauthenticated', 'sign in (POST /api/v1/auth/login) and send Authorization: Bearer <token>', {
+    field: 'Authorization',
+  });
 
 /**
  * The one check every API request passes before any route: find the route's rule, authenticate the bearer
@@ -30,7 +34,13 @@ const unauthenticated = () => new DomainError('auth.unauthenticated', 'sign in (
  */
 export function accessGuard(database: Database, rules: AccessRule[]): RequestHandler {
   // a malformed %-escape is left as it is: the route will not match it either
-  const decode = (part: string) => { try { return decodeURIComponent(part); } catch { return part; } };
+  const decode = (part: string) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return part;
+    }
+  };
   const compiled = rules.map((rule) => ({ rule, match: match(rule.path, { decode }) }));
   return async (req, res, next) => {
     // express matches routes regardless of case (/API/v1/users is /api/v1/users): so does the guard
@@ -48,7 +58,9 @@ export function accessGuard(database: Database, rules: AccessRule[]): RequestHan
     const viewer = credential ? await sessionViewer(database.db, credential.token, credential) : undefined;
     // a read-only access key (a GIS client's) reads, and does nothing else, whatever the route
     if (viewer?.readOnly && method !== 'GET') {
-      throw new DomainError('auth.read_only_key', 'this access key may only read (GET); sign in to change anything', { field: 'Authorization' });
+      throw new DomainError('auth.read_only_key', 'this access key may only read (GET); sign in to change anything', {
+        field: 'Authorization',
+      });
     }
     if (found && 'public' in found.rule.allow) {
       // a public route answers everyone, and a signed-in caller as who it is (more of the echo wall, its drafts)

@@ -4,8 +4,19 @@ import { DomainError, type ErrorCode, type ErrorKind, type ErrorParams } from '.
 
 /** How each kind of domain error is answered. */
 const STATUS: Record<ErrorKind, number> = {
-  invalid: 400, unauthenticated: 401, forbidden: 403, not_found: 404, conflict: 409, stale: 412, too_large: 413,
-  unsupported_media: 415, unprocessable: 422, version_required: 428, rate_limited: 429, internal: 500, unavailable: 503,
+  invalid: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  stale: 412,
+  too_large: 413,
+  unsupported_media: 415,
+  unprocessable: 422,
+  version_required: 428,
+  rate_limited: 429,
+  internal: 500,
+  unavailable: 503,
 };
 
 /**
@@ -54,11 +65,7 @@ export function toProblem(error: unknown): Problem {
 export const problemHandler: ErrorRequestHandler = (error, req, res, _next) => {
   const problem = toProblem(error);
   if (problem.status >= 500) req.log?.error({ err: error }, 'request failed');
-  res
-    .status(problem.status)
-    .set(problem.headers)
-    .type('application/problem+json')
-    .json(problemBody(problem, req.originalUrl));
+  res.status(problem.status).set(problem.headers).type('application/problem+json').json(problemBody(problem, req.originalUrl));
 };
 
 /**
@@ -67,8 +74,13 @@ export const problemHandler: ErrorRequestHandler = (error, req, res, _next) => {
  */
 export const problemBody = (problem: Problem, instance: string) => {
   const members = {
-    type: 'about:blank', title: problem.title, status: problem.status, ...(problem.detail ? { detail: problem.detail } : {}), instance,
-    code: problem.code, params: problem.params,
+    type: 'about:blank',
+    title: problem.title,
+    status: problem.status,
+    ...(problem.detail ? { detail: problem.detail } : {}),
+    instance,
+    code: problem.code,
+    params: problem.params,
   };
   return { ...members, ...problem.extensions, ...members };
 };

@@ -17,10 +17,17 @@ export type Parameters = Record<string, z.ZodType>;
 export type Parsed<P extends Parameters> = { [K in keyof P]: z.output<P[K]> };
 
 /** A header the route reads, for the document (its parsing stays in the handler: If-Match, Idempotency-Key …). */
-export interface HeaderDoc { name: string; description?: string; schema?: object }
+export interface HeaderDoc {
+  name: string;
+  description?: string;
+  schema?: object;
+}
 
 /** A body the handler reads itself (uploads, forms, streams): its content types, for the document. */
-export interface RawBody { raw: Record<string, object>; required?: boolean }
+export interface RawBody {
+  raw: Record<string, object>;
+  required?: boolean;
+}
 
 export interface Answer<S extends z.ZodType | undefined> {
   /** 200 unless said; the handler may set another with `res.status` (a dry run's 200 beside a 201) */
@@ -54,8 +61,12 @@ export interface Context<P extends Parameters, Q extends Parameters, B> {
 }
 
 export interface RouteSpec<
-  M extends Method = Method, Path extends string = string, P extends Parameters = Parameters, Q extends Parameters = Parameters,
-  B extends z.ZodType | RawBody | undefined = z.ZodType | RawBody | undefined, S extends z.ZodType | undefined = z.ZodType | undefined,
+  M extends Method = Method,
+  Path extends string = string,
+  P extends Parameters = Parameters,
+  Q extends Parameters = Parameters,
+  B extends z.ZodType | RawBody | undefined = z.ZodType | RawBody | undefined,
+  S extends z.ZodType | undefined = z.ZodType | undefined,
 > {
   method: M;
   /** an express path pattern (`/api/v1/grids/:id`) */
@@ -84,8 +95,12 @@ export interface RouteSpec<
 
 /** Declares a route, keeping its method, path and schemas' types for the web client. */
 export function route<
-  const M extends Method, const Path extends string, P extends Parameters = Record<never, never>, Q extends Parameters = Record<never, never>,
-  B extends z.ZodType | RawBody | undefined = undefined, S extends z.ZodType | undefined = undefined,
+  const M extends Method,
+  const Path extends string,
+  P extends Parameters = Record<never, never>,
+  Q extends Parameters = Record<never, never>,
+  B extends z.ZodType | RawBody | undefined = undefined,
+  S extends z.ZodType | undefined = undefined,
 >(spec: RouteSpec<M, Path, P, Q, B, S>): RouteSpec<M, Path, P, Q, B, S> {
   return spec;
 }
@@ -107,7 +122,11 @@ function parseParameters(declared: Parameters | undefined, sent: Record<string, 
     const allowed = Object.keys(declared);
     const unknown = Object.keys(sent).find((key) => !allowed.includes(key));
     if (unknown && unknownParameter) throw unknownParameter(unknown, allowed);
-    if (unknown) throw invalidParameter(unknown, allowed.length ? `${unknown} is not a parameter here; use ${allowed.join(', ')}` : `${unknown} is not a parameter here`);
+    if (unknown)
+      throw invalidParameter(
+        unknown,
+        allowed.length ? `${unknown} is not a parameter here; use ${allowed.join(', ')}` : `${unknown} is not a parameter here`,
+      );
   }
   const parsed: Record<string, unknown> = {};
   for (const [name, schema] of Object.entries(declared ?? {})) {
@@ -135,7 +154,10 @@ export function routerOf(routes: readonly AnyRoute[], { checkAnswers = false } =
     const handle: RequestHandler = async (req, res, next) => {
       const params = parseParameters(spec.params, req.params);
       const query = parseParameters(spec.query, req.query, spec.unknownParameter);
-      const body = isZod(spec.body) && !(req.body === undefined && spec.body.safeParse(undefined).success) ? parseBody(spec.body, req.body) : undefined;
+      const body =
+        isZod(spec.body) && !(req.body === undefined && spec.body.safeParse(undefined).success)
+          ? parseBody(spec.body, req.body)
+          : undefined;
       res.status(spec.answer.status ?? 200);
       const answer = await spec.handle({ req, res, next, viewer: req.viewer!, params, query, body });
       // nothing returned: the handler answers itself (a stream, a file, a 204)

@@ -38,7 +38,12 @@ function png(paint: (x: number, y: number) => [number, number, number, number], 
   header.writeUInt32BE(256, 0);
   header.writeUInt32BE(256, 4);
   header.set([8, 6, 0, 0, 0], 8);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(rows)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 describe.skipIf(!haveBrowser)(`a GCJ-02 basemap with labels in headless Chromium (${mode} database)`, () => {
@@ -51,8 +56,12 @@ describe.skipIf(!haveBrowser)(`a GCJ-02 basemap with labels in headless Chromium
 
   beforeAll(async () => {
     test = await openTestDatabase();
-    const { rows: [b] } = await sql<{ at: [number, number] }>`
-      select json_build_array(ST_X(p), ST_Y(p)) as at from (select ST_PointOnSurface(geom) p from buildings order by id limit 1) s`.execute(test.database.db);
+    const {
+      rows: [b],
+    } = await sql<{ at: [number, number] }>`
+      select json_build_array(ST_X(p), ST_Y(p)) as at from (select ST_PointOnSurface(geom) p from buildings order by id limit 1) s`.execute(
+      test.database.db,
+    );
     building = b.at;
     // where AMap's tiles would draw the building: at its GCJ-02 position
     const marked = (z: number) => worldPixel(gcoord.transform(building, gcoord.WGS84, gcoord.GCJ02) as [number, number], z);
@@ -63,16 +72,23 @@ describe.skipIf(!haveBrowser)(`a GCJ-02 basemap with labels in headless Chromium
       const [z, row, column] = ['TILEMATRIX', 'TILEROW', 'TILECOL'].map((k) => Number(url.searchParams.get(k)));
       const [mx, my] = marked(z);
       const near = (x: number, y: number, r: number) => Math.hypot(x - mx, y - my) <= r;
-      const paint = url.searchParams.get('LAYER') === 'cva'
-        ? (x: number, y: number): [number, number, number, number] => (near(x, y, 3) ? [0, 0, 255, 255] : [0, 0, 0, 0])
-        : (x: number, y: number): [number, number, number, number] => (near(x, y, 9) ? [255, 0, 0, 255] : [220, 220, 220, 255]);
+      const paint =
+        url.searchParams.get('LAYER') === 'cva'
+          ? (x: number, y: number): [number, number, number, number] => (near(x, y, 3) ? [0, 0, 255, 255] : [0, 0, 0, 0])
+          : (x: number, y: number): [number, number, number, number] => (near(x, y, 9) ? [255, 0, 0, 255] : [220, 220, 220, 255]);
       res.writeHead(200, { 'Content-Type': 'image/png', 'Access-Control-Allow-Origin': '*' }).end(png(paint, column * 256, row * 256));
     });
     await new Promise<void>((resolve) => tiles.listen(0, '127.0.0.1', resolve));
     const origin = `http://127.0.0.1:${(tiles.address() as AddressInfo).port}`;
     // Tianditu's WMTS form: the placeholders in its own order, {s} a subdomain (here a path, on one test server)
-    const template = (layer: string) => `${origin}/{s}/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=${layer}&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=KEY`;
-    pages = await servePages(test.database, { BASEMAP_TILES: template('vec'), BASEMAP_LABELS: template('cva'), BASEMAP_SUBDOMAINS: 't0,t1,t2', BASEMAP_CRS: 'gcj02' });
+    const template = (layer: string) =>
+      `${origin}/{s}/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=${layer}&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=KEY`;
+    pages = await servePages(test.database, {
+      BASEMAP_TILES: template('vec'),
+      BASEMAP_LABELS: template('cva'),
+      BASEMAP_SUBDOMAINS: 't0,t1,t2',
+      BASEMAP_CRS: 'gcj02',
+    });
     page = await pages.browser.newPage({ viewport: { width: 1000, height: 700 } });
     await page.goto(`${pages.baseUrl}/`);
     await page.getByRole('button', { name: /^admin ·/ }).click();
@@ -86,16 +102,23 @@ describe.skipIf(!haveBrowser)(`a GCJ-02 basemap with labels in headless Chromium
   });
 
   /** The colours drawn at screen offsets from the building, with Gridmap's own layers hidden, once every tile has come. */
-  const coloursAround = async (offsets: [number, number][]) => coloursAt(page, await page.evaluate(async ({ at, zoom, offsets }) => {
-    const map = window.gridmap!.map;
-    for (const layer of map.getStyle().layers) {
-      if (!['background', 'basemap', 'basemap-labels'].includes(layer.id)) map.setLayoutProperty(layer.id, 'visibility', 'none');
-    }
-    map.jumpTo({ center: at, zoom });
-    await new Promise<void>((resolve) => map.once('idle', () => resolve()));
-    const centre = map.project(at);
-    return offsets.map(([dx, dy]) => map.unproject([centre.x + dx, centre.y + dy]).toArray() as [number, number]);
-  }, { at: building, zoom: ZOOM, offsets }));
+  const coloursAround = async (offsets: [number, number][]) =>
+    coloursAt(
+      page,
+      await page.evaluate(
+        async ({ at, zoom, offsets }) => {
+          const map = window.gridmap!.map;
+          for (const layer of map.getStyle().layers) {
+            if (!['background', 'basemap', 'basemap-labels'].includes(layer.id)) map.setLayoutProperty(layer.id, 'visibility', 'none');
+          }
+          map.jumpTo({ center: at, zoom });
+          await new Promise<void>((resolve) => map.once('idle', () => resolve()));
+          const centre = map.project(at);
+          return offsets.map(([dx, dy]) => map.unproject([centre.x + dx, centre.y + dy]).toArray() as [number, number]);
+        },
+        { at: building, zoom: ZOOM, offsets },
+      ),
+    );
 
   it('draws the GCJ-02 basemap where the WGS 84 building is, its labels over it, from every subdomain', async () => {
     // MapLibre's world is 512 px wide at zoom 0: on screen, a 256 px tile pyramid's zoom + 1
@@ -103,7 +126,12 @@ describe.skipIf(!haveBrowser)(`a GCJ-02 basemap with labels in headless Chromium
     const [gx, gy] = worldPixel(gcoord.transform(building, gcoord.WGS84, gcoord.GCJ02) as [number, number], ZOOM + 1);
     // the offset is real: an unshifted basemap would put the mark this far away
     expect(Math.hypot(gx - bx, gy - by)).toBeGreaterThan(80);
-    const [atBuilding, ring, beside, unshifted] = await coloursAround([[0, 0], [6, 0], [40, 40], [gx - bx, gy - by]]);
+    const [atBuilding, ring, beside, unshifted] = await coloursAround([
+      [0, 0],
+      [6, 0],
+      [40, 40],
+      [gx - bx, gy - by],
+    ]);
     const near = (pixel: Rgb, colour: Rgb) => Math.hypot(pixel[0] - colour[0], pixel[1] - colour[1], pixel[2] - colour[2]) < 60;
     expect(near(atBuilding as Rgb, [0, 0, 255]), `labels' blue at the building, got ${atBuilding}`).toBe(true);
     expect(near(ring as Rgb, [255, 0, 0]), `basemap's red round it, got ${ring}`).toBe(true);

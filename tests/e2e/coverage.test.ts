@@ -6,8 +6,15 @@ import { haveBrowser, servePages } from '../support/browser.ts';
 import { mode, openTestDatabase, type TestDatabase } from '../support/databases.ts';
 import { apiAs, coloursAt, LIVE, openAs, type Rgb } from './pages.ts';
 
-interface Area { id: number; properties: Record<string, any> } // eslint-disable-line @typescript-eslint/no-explicit-any
-interface LegendItem { colour: string; from: number | null; to: number | null }
+interface Area {
+  id: number;
+  properties: Record<string, any>;
+} // eslint-disable-line @typescript-eslint/no-explicit-any
+interface LegendItem {
+  colour: string;
+  from: number | null;
+  to: number | null;
+}
 
 const rgb = (hex: string): Rgb => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)) as Rgb;
 /** A figure as the table writes it, in steps of `scale` (rates to 0.1 %: 1000; per 100 households to 0.1: 10): what it is classed by. */
@@ -19,17 +26,26 @@ function holds(label: string, figure: string) {
   const [, op, a, b] = /^(<|≥)? ?([\d.]+%?)(?: – ([\d.]+%?))?$/.exec(label) ?? [];
   if (a === undefined) return false;
   const value = number(figure);
-  return op === '<' ? value < number(a) : op === '≥' ? value >= number(a) : b ? value >= number(a) && value <= number(b) : value === number(a);
+  return op === '<'
+    ? value < number(a)
+    : op === '≥'
+      ? value >= number(a)
+      : b
+        ? value >= number(a) && value <= number(b)
+        : value === number(a);
 }
 const distance = (a: Rgb, b: Rgb) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
 
 /** Resolves when MapLibre has drawn everything it was asked to. */
-const idle = (page: Page) => page.evaluate(() => new Promise<void>((resolve) => {
-  const map = window.gridmap!.map;
-  map.once('idle', () => resolve());
-  map.triggerRepaint();
-}));
-
+const idle = (page: Page) =>
+  page.evaluate(
+    () =>
+      new Promise<void>((resolve) => {
+        const map = window.gridmap!.map;
+        map.once('idle', () => resolve());
+        map.triggerRepaint();
+      }),
+  );
 
 describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (${mode} database)`, () => {
   let test: TestDatabase;
@@ -52,11 +68,16 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
 
   const panel = () => page.getByTestId('coverage');
   const legend = () => panel().getByTestId('coverage-legend');
-  const legendItems = () => legend().locator('li').evaluateAll((items) => items.map((li) => ({
-    colour: li.getAttribute('data-colour')!,
-    from: li.hasAttribute('data-from') ? Number(li.getAttribute('data-from')) : null,
-    to: li.hasAttribute('data-to') ? Number(li.getAttribute('data-to')) : null,
-  })));
+  const legendItems = () =>
+    legend()
+      .locator('li')
+      .evaluateAll((items) =>
+        items.map((li) => ({
+          colour: li.getAttribute('data-colour')!,
+          from: li.hasAttribute('data-from') ? Number(li.getAttribute('data-from')) : null,
+          to: li.hasAttribute('data-to') ? Number(li.getAttribute('data-to')) : null,
+        })),
+      );
 
   /** The legend's colour for a value: the class that holds it (the last one up to and with its top). */
   const classOf = (items: LegendItem[], value: number) => {
@@ -70,17 +91,22 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
    */
   const drawnClasses = async (areas: Map<number, [number, number][]>, items: Pick<LegendItem, 'colour'>[], on = page) => {
     const ids = [...areas.keys()];
-    const pixels = await coloursAt(on, ids.flatMap((id) => areas.get(id)!));
+    const pixels = await coloursAt(
+      on,
+      ids.flatMap((id) => areas.get(id)!),
+    );
     const palette = items.map((item) => item.colour);
     let next = 0;
-    return new Map(ids.map((id) => {
-      const votes = new Map<string, number>();
-      for (const pixel of pixels.slice(next, (next += areas.get(id)!.length))) {
-        const nearest = palette.reduce((best, colour) => (distance(rgb(colour), pixel) < distance(rgb(best), pixel) ? colour : best));
-        votes.set(nearest, (votes.get(nearest) ?? 0) + 1);
-      }
-      return [id, [...votes].sort((a, b) => b[1] - a[1])[0][0]];
-    }));
+    return new Map(
+      ids.map((id) => {
+        const votes = new Map<string, number>();
+        for (const pixel of pixels.slice(next, (next += areas.get(id)!.length))) {
+          const nearest = palette.reduce((best, colour) => (distance(rgb(colour), pixel) < distance(rgb(best), pixel) ? colour : best));
+          votes.set(nearest, (votes.get(nearest) ?? 0) + 1);
+        }
+        return [id, [...votes].sort((a, b) => b[1] - a[1])[0][0]];
+      }),
+    );
   };
 
   beforeAll(async () => {
@@ -117,7 +143,11 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     await idle(page);
     // the map fitted to them (not to the whole city): every one of them in view
     const [west, south, east, north] = await page.evaluate(() => window.gridmap!.map.getBounds().toArray().flat());
-    for (const [id, points] of inside.communities) expect(points.every(([lon, lat]) => lon > west && lon < east && lat > south && lat < north), String(id)).toBe(true);
+    for (const [id, points] of inside.communities)
+      expect(
+        points.every(([lon, lat]) => lon > west && lon < east && lat > south && lat < north),
+        String(id),
+      ).toBe(true);
     const reach = await legendItems();
     for (const [id, colour] of await drawnClasses(inside.communities, reach)) {
       const community = communities.find((c) => c.id === id)!;
@@ -136,7 +166,9 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     await idle(page);
     const drawn = await drawnClasses(inside.communities, perHundred);
     for (const community of communities) {
-      expect(drawn.get(community.id), community.properties.name).toBe(classOf(perHundred, written(community.properties.members_per_100_households, TENTHS)));
+      expect(drawn.get(community.id), community.properties.name).toBe(
+        classOf(perHundred, written(community.properties.members_per_100_households, TENTHS)),
+      );
     }
     // the worst (fewest members per household) in the legend's red, the best in its green
     expect(new Set(drawn.values()).size).toBe(perHundred.length);
@@ -174,14 +206,21 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     expect(lines).toHaveLength(1 + communities.length);
     // one row per community, worst first, with its figures and its standard; its code as text (="…"), which
     // Excel and WPS keep as written rather than as a number (6.10602E+11)
-    expect(lines.slice(1).map((line) => line.split(',').slice(0, 3))).toEqual(ranked.map((c, i) => [String(i + 1), `="${c.properties.code}"`, c.properties.name]));
+    expect(lines.slice(1).map((line) => line.split(',').slice(0, 3))).toEqual(
+      ranked.map((c, i) => [String(i + 1), `="${c.properties.code}"`, c.properties.name]),
+    );
     expect(communities.every((c) => /^\d{12}$/.test(c.properties.code))).toBe(true);
     const row = lines[1 + ranked.findIndex((c) => c.id === short[0].id)].split(',');
-    expect(row.slice(-4)).toEqual([String(short[0].properties.staff_count), String(short[0].properties.staff_required_min), String(short[0].properties.staff_required_max), '人员不足']);
+    expect(row.slice(-4)).toEqual([
+      String(short[0].properties.staff_count),
+      String(short[0].properties.staff_required_min),
+      String(short[0].properties.staff_required_max),
+      '人员不足',
+    ]);
     expect(errors).toEqual([]);
   });
 
-  it('colours the leader\'s street by the metric as its communities are, its row and the map linked; its district, which reaches past the street, has no figures', async () => {
+  it("colours the leader's street by the metric as its communities are, its row and the map linked; its district, which reaches past the street, has no figures", async () => {
     const [street]: Area[] = (await api('leader', '/api/v1/coverage/streets')).body.features;
     const [district]: Area[] = (await api('leader', '/api/v1/coverage/districts')).body.features;
     expect(district.properties.figures_withheld).toBe(true);
@@ -193,8 +232,12 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     await expect.poll(() => rows.count(), LIVE).toBe(1);
     expect(await table.locator('caption').textContent()).toBe('按街道（社区合计）');
     const figure = written(street.properties.members_per_100_households, TENTHS);
-    expect(await rows.first().evaluate((tr) => [...tr.children].map((cell) => cell.textContent)))
-      .toEqual(['1', `${street.properties.name} 宝塔区`, figure.toFixed(1), String(street.properties.communities)]);
+    expect(await rows.first().evaluate((tr) => [...tr.children].map((cell) => cell.textContent))).toEqual([
+      '1',
+      `${street.properties.name} 宝塔区`,
+      figure.toFixed(1),
+      String(street.properties.communities),
+    ]);
     // no community chosen at this level, nor its gaps; the staffing standard is the communities'
     expect(await panel().locator('select[name="community"]').count()).toBe(0);
     expect(await panel().getByTestId('coverage-communities').count()).toBe(0);
@@ -204,7 +247,8 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     await idle(page);
     const items = await legendItems();
     expect(items.map((item) => item.from)).toEqual([figure]);
-    const drawnAreas = () => page.evaluate(() => [...new Set(window.gridmap!.map.queryRenderedFeatures({ layers: ['coverage-areas'] }).map((f) => f.id))]);
+    const drawnAreas = () =>
+      page.evaluate(() => [...new Set(window.gridmap!.map.queryRenderedFeatures({ layers: ['coverage-areas'] }).map((f) => f.id))]);
     expect(await drawnAreas()).toEqual([street.id]);
     const own = new Map([[street.id, insideAreas.streets.get(street.id)!]]);
     expect((await drawnClasses(own, [...items, { colour: '#bdbdbd' }])).get(street.id)).toBe(classOf(items, figure));
@@ -213,13 +257,24 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     await page.evaluate(() => window.gridmap!.map.jumpTo({ center: [0, 0] }));
     await rows.first().locator('button').click();
     const centre = () => page.evaluate(() => window.gridmap!.map.getCenter().toArray());
-    const middleOf = async (table: 'streets' | 'districts', id: number) => (await sql<{ lon: number; lat: number }>`
-      select (ST_XMin(geom) + ST_XMax(geom)) / 2 as lon, (ST_YMin(geom) + ST_YMax(geom)) / 2 as lat from ${sql.table(table)} where id = ${id}`.execute(test.database.db)).rows[0];
+    const middleOf = async (table: 'streets' | 'districts', id: number) =>
+      (
+        await sql<{ lon: number; lat: number }>`
+      select (ST_XMin(geom) + ST_XMax(geom)) / 2 as lon, (ST_YMin(geom) + ST_YMax(geom)) / 2 as lat from ${sql.table(table)} where id = ${id}`.execute(
+          test.database.db,
+        )
+      ).rows[0];
     const middle = await middleOf('streets', street.id);
-    await expect.poll(async () => Math.hypot(...(await centre()).map((v, i) => v - [middle.lon, middle.lat][i])), LIVE).toBeLessThan(0.0002);
+    await expect
+      .poll(async () => Math.hypot(...(await centre()).map((v, i) => v - [middle.lon, middle.lat][i])), LIVE)
+      .toBeLessThan(0.0002);
     expect(await rows.first().locator('button').getAttribute('aria-pressed')).toBe('true');
     await idle(page);
-    expect(await page.evaluate(() => [...new Set(window.gridmap!.map.queryRenderedFeatures({ layers: ['coverage-chosen-area'] }).map((f) => f.id))])).toEqual([street.id]);
+    expect(
+      await page.evaluate(() => [
+        ...new Set(window.gridmap!.map.queryRenderedFeatures({ layers: ['coverage-chosen-area'] }).map((f) => f.id)),
+      ]),
+    ).toEqual([street.id]);
     await page.setViewportSize({ width: 1440, height: 900 });
     await idle(page);
     await page.screenshot({ path: `test-results/coverage-streets-${mode}.png` });
@@ -229,13 +284,19 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     const districts = panel().getByTestId('coverage-districts');
     await expect.poll(() => districts.locator('tbody tr').count(), LIVE).toBe(1);
     expect(await districts.locator('caption').textContent()).toBe('按区县（社区合计）');
-    expect(await districts.locator('tbody tr').first().evaluate((tr) => [...tr.children].map((cell) => cell.textContent)))
-      .toEqual(['1', district.properties.name, '—', String(district.properties.communities)]);
+    expect(
+      await districts
+        .locator('tbody tr')
+        .first()
+        .evaluate((tr) => [...tr.children].map((cell) => cell.textContent)),
+    ).toEqual(['1', district.properties.name, '—', String(district.properties.communities)]);
     await expect.poll(() => legend().textContent(), LIVE).toContain('超出您查看范围的区域');
     expect(await legend().locator('li').allTextContents()).toEqual(['无数据']);
     await districts.locator('tbody tr button').click();
     const middleOfDistrict = await middleOf('districts', district.id);
-    await expect.poll(async () => Math.hypot(...(await centre()).map((v, i) => v - [middleOfDistrict.lon, middleOfDistrict.lat][i])), LIVE).toBeLessThan(0.0002);
+    await expect
+      .poll(async () => Math.hypot(...(await centre()).map((v, i) => v - [middleOfDistrict.lon, middleOfDistrict.lat][i])), LIVE)
+      .toBeLessThan(0.0002);
     await idle(page);
     expect(await drawnAreas()).toEqual([district.id]);
     // grey, not any class's colour
@@ -265,8 +326,11 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     // the figures differ, so the legend has a class for each, and each street is drawn in the one whose label holds it
     const figures = streets.map((s) => written(s.properties.volunteers_per_100_households, TENTHS));
     expect(new Set(figures).size).toBe(streets.length);
-    const legendOf = () => coverage.getByTestId('coverage-legend').locator('li')
-      .evaluateAll((lis) => lis.map((li) => ({ colour: li.getAttribute('data-colour')!, label: li.textContent! })));
+    const legendOf = () =>
+      coverage
+        .getByTestId('coverage-legend')
+        .locator('li')
+        .evaluateAll((lis) => lis.map((li) => ({ colour: li.getAttribute('data-colour')!, label: li.textContent! })));
     await expect.poll(async () => (await legendOf()).length, LIVE).toBe(streets.length);
     // the whole city in view, as a click on the district's row shows it
     await coverage.locator('select[name="level"]').selectOption('districts');
@@ -276,7 +340,9 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     await expect.poll(async () => (await legendOf()).length, LIVE).toBe(streets.length);
     await idle(admin);
     const items = await legendOf();
-    const listed = await rows.evaluateAll((trs) => trs.map((tr) => ({ id: Number(tr.getAttribute('data-area')), figure: tr.children[2].textContent! })));
+    const listed = await rows.evaluateAll((trs) =>
+      trs.map((tr) => ({ id: Number(tr.getAttribute('data-area')), figure: tr.children[2].textContent! })),
+    );
     const drawn = await drawnClasses(new Map(streets.map((s) => [s.id, insideAreas.streets.get(s.id)!])), items, admin);
     for (const row of listed) {
       const holding = items.filter((item) => holds(item.label, row.figure));
@@ -289,13 +355,17 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     await admin.screenshot({ path: `test-results/coverage-streets-admin-${mode}.png` });
 
     // the table as CSV: each street with its district, its figures and its communities
-    const [download] = await Promise.all([admin.waitForEvent('download'), coverage.getByTestId('coverage-streets').getByRole('button', { name: '导出表格 CSV' }).click()]);
+    const [download] = await Promise.all([
+      admin.waitForEvent('download'),
+      coverage.getByTestId('coverage-streets').getByRole('button', { name: '导出表格 CSV' }).click(),
+    ]);
     expect(download.suggestedFilename()).toBe('coverage-streets-volunteers_per_100_households.csv');
     const lines = (await readFile((await download.path())!)).subarray(3).toString('utf8').trimEnd().split('\r\n');
     expect(lines[0].split(',').slice(0, 4)).toEqual(['排名', '编码', '名称', '区县']);
     expect(lines[0].endsWith(',社区数')).toBe(true);
-    expect(lines.slice(1).map((line) => [line.split(',').slice(0, 4), line.split(',').at(-1)]))
-      .toEqual(ranked.map((s, i) => [[String(i + 1), `="${s.properties.code}"`, s.properties.name, '宝塔区'], String(s.properties.communities)]));
+    expect(lines.slice(1).map((line) => [line.split(',').slice(0, 4), line.split(',').at(-1)])).toEqual(
+      ranked.map((s, i) => [[String(i + 1), `="${s.properties.code}"`, s.properties.name, '宝塔区'], String(s.properties.communities)]),
+    );
 
     // the district, one figure: a class of its own, drawn in it
     await coverage.locator('select[name="level"]').selectOption('districts');
@@ -306,7 +376,11 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     await expect.poll(async () => (await legendOf()).map((item) => item.label), LIVE).toEqual([districtFigure.replace(/\.0$/, '')]);
     await idle(admin);
     const [only] = await legendOf();
-    expect((await drawnClasses(new Map([[district.id, insideAreas.districts.get(district.id)!]]), [only, { colour: '#bdbdbd' }], admin)).get(district.id)).toBe(only.colour);
+    expect(
+      (await drawnClasses(new Map([[district.id, insideAreas.districts.get(district.id)!]]), [only, { colour: '#bdbdbd' }], admin)).get(
+        district.id,
+      ),
+    ).toBe(only.colour);
 
     // on a phone: one column, nothing wider than the screen, the table's rows whole
     await admin.setViewportSize({ width: 390, height: 844 });
@@ -315,7 +389,8 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     expect(await admin.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     const map = (await admin.getByTestId('map').boundingBox())!;
     expect((await coverage.boundingBox())!.y).toBeGreaterThanOrEqual(map.y + map.height - 1);
-    for (const box of await rows.evaluateAll((trs) => trs.map((tr) => tr.getBoundingClientRect().toJSON()))) expect(box.right).toBeLessThanOrEqual(390);
+    for (const box of await rows.evaluateAll((trs) => trs.map((tr) => tr.getBoundingClientRect().toJSON())))
+      expect(box.right).toBeLessThanOrEqual(390);
     await idle(admin);
     await rows.last().scrollIntoViewIfNeeded();
     await admin.screenshot({ path: `test-results/coverage-streets-phone-${mode}.png` });
@@ -323,7 +398,7 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     expect(errors).toEqual([]);
   });
 
-  it('puts each community in the class whose label holds its closure rate as the table writes it, drawn in that class\'s colour', async () => {
+  it("puts each community in the class whose label holds its closure rate as the table writes it, drawn in that class's colour", async () => {
     // the whole city, as an admin sees it: rates closer together than whole per cents (22.2 %, 22.6 %; 28.0 %, 28.3 %)
     const admin = await openAs(browser, baseUrl, 'admin', errors);
     await admin.getByRole('link', { name: '覆盖', exact: true }).click();
@@ -334,18 +409,33 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     await expect.poll(() => coverage.getByTestId('coverage-legend').locator('figcaption').textContent(), LIVE).toBe('办结率（%）');
     await admin.waitForFunction(() => !window.gridmap!.map.isMoving());
     await idle(admin);
-    const items = await coverage.getByTestId('coverage-legend').locator('li')
+    const items = await coverage
+      .getByTestId('coverage-legend')
+      .locator('li')
       .evaluateAll((lis) => lis.map((li) => ({ colour: li.getAttribute('data-colour')!, label: li.textContent! })));
-    const rows = await areas.evaluateAll((trs) => trs.map((tr) => ({ id: Number(tr.getAttribute('data-area')), name: tr.children[1].textContent!, figure: tr.children[2].textContent! })));
+    const rows = await areas.evaluateAll((trs) =>
+      trs.map((tr) => ({
+        id: Number(tr.getAttribute('data-area')),
+        name: tr.children[1].textContent!,
+        figure: tr.children[2].textContent!,
+      })),
+    );
     // figures that tell the classes apart: a rate to 0.1 %, some within a whole per cent of each other
     expect(rows.every((row) => /^\d+\.\d%$/.test(row.figure) || row.figure === '—')).toBe(true);
-    const rates = rows.map((row) => parseFloat(row.figure)).filter((rate) => !Number.isNaN(rate)).sort((a, b) => a - b);
+    const rates = rows
+      .map((row) => parseFloat(row.figure))
+      .filter((rate) => !Number.isNaN(rate))
+      .sort((a, b) => a - b);
     expect(rates.some((rate, i) => i > 0 && rate !== rates[i - 1] && rate - rates[i - 1] < 1)).toBe(true);
     const drawn = await drawnClasses(insideAll, items, admin);
     for (const row of rows) {
       // one class's label holds the figure (no data: the grey one), and the community is drawn in its colour
-      const holding = row.figure === '—' ? items.filter((item) => item.label === '无数据') : items.filter((item) => holds(item.label, row.figure));
-      expect(holding.map((item) => item.label), `${row.name} ${row.figure}`).toHaveLength(1);
+      const holding =
+        row.figure === '—' ? items.filter((item) => item.label === '无数据') : items.filter((item) => holds(item.label, row.figure));
+      expect(
+        holding.map((item) => item.label),
+        `${row.name} ${row.figure}`,
+      ).toHaveLength(1);
       expect(drawn.get(row.id), `${row.name} ${row.figure}`).toBe(holding[0].colour);
     }
     await admin.screenshot({ path: `test-results/coverage-closure-rate-${mode}.png` });
@@ -353,28 +443,39 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     expect(errors).toEqual([]);
   });
 
-  it('shows one community\'s grids from the vector tiles when its row is clicked, coloured by the metric', async () => {
+  it("shows one community's grids from the vector tiles when its row is clicked, coloured by the metric", async () => {
     await panel().locator('select[name="metric"]').selectOption('members_per_100_households');
     // the community with the most buildings out of reach at 200 m (the last of the street in the demo city)
-    const gapsAt200 = await Promise.all(communities.map(async (c) => (await api('leader', `/api/v1/coverage/gaps?community=${c.id}&reach_m=200`)).body));
+    const gapsAt200 = await Promise.all(
+      communities.map(async (c) => (await api('leader', `/api/v1/coverage/gaps?community=${c.id}&reach_m=200`)).body),
+    );
     const chosen = communities[gapsAt200.reduce((best, g, i) => (g.numberReturned > gapsAt200[best].numberReturned ? i : best), 0)];
     await panel().getByTestId('coverage-communities').locator(`tr[data-area="${chosen.id}"] button`).click();
     // the map moved to it: centred on it, all of it in view
-    const { rows: [box] } = await sql<{ lon: number; lat: number }>`
-      select (ST_XMin(geom) + ST_XMax(geom)) / 2 as lon, (ST_YMin(geom) + ST_YMax(geom)) / 2 as lat from communities where id = ${chosen.id}`.execute(test.database.db);
+    const {
+      rows: [box],
+    } = await sql<{ lon: number; lat: number }>`
+      select (ST_XMin(geom) + ST_XMax(geom)) / 2 as lon, (ST_YMin(geom) + ST_YMax(geom)) / 2 as lat from communities where id = ${chosen.id}`.execute(
+      test.database.db,
+    );
     const centre = () => page.evaluate(() => window.gridmap!.map.getCenter().toArray());
     await expect.poll(async () => Math.hypot(...(await centre()).map((v, i) => v - [box.lon, box.lat][i])), LIVE).toBeLessThan(0.0002);
     const [west, south, east, north] = await page.evaluate(() => window.gridmap!.map.getBounds().toArray().flat());
     expect(inside.communities.get(chosen.id)!.every(([lon, lat]) => lon > west && lon < east && lat > south && lat < north)).toBe(true);
-    expect(await panel().getByTestId('coverage-communities').locator(`tr[data-area="${chosen.id}"] button`).getAttribute('aria-pressed')).toBe('true');
+    expect(
+      await panel().getByTestId('coverage-communities').locator(`tr[data-area="${chosen.id}"] button`).getAttribute('aria-pressed'),
+    ).toBe('true');
 
     await panel().locator('select[name="level"]').selectOption('grids');
     const grids: Area[] = (await api('leader', `/api/v1/coverage/grids?community=${chosen.id}`)).body.features;
     const table = panel().getByTestId('coverage-grids');
     await expect.poll(() => table.locator('tbody tr').count(), LIVE).toBe(grids.length);
     await idle(page);
-    const rendered = await page.evaluate(() => window.gridmap!.map.queryRenderedFeatures({ layers: ['coverage-grids'] })
-      .map((f) => ({ id: f.id, source: f.source, sourceLayer: f.sourceLayer, community: f.properties.community_id })));
+    const rendered = await page.evaluate(() =>
+      window
+        .gridmap!.map.queryRenderedFeatures({ layers: ['coverage-grids'] })
+        .map((f) => ({ id: f.id, source: f.source, sourceLayer: f.sourceLayer, community: f.properties.community_id })),
+    );
     expect(new Set(rendered.map((f) => f.id))).toEqual(new Set(grids.map((g) => g.id)));
     expect(rendered.every((f) => f.source === 'coverage-grids' && f.sourceLayer === 'grids' && f.community === chosen.id)).toBe(true);
     // every tile asked for carried the session (an empty tile answers 204)
@@ -384,7 +485,8 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     const items = await legendItems();
     const ownGrids = new Map(grids.map((g) => [g.id, inside.grids.get(g.id)!]));
     const drawn = await drawnClasses(ownGrids, items);
-    for (const grid of grids) expect(drawn.get(grid.id), grid.properties.name).toBe(classOf(items, written(grid.properties.members_per_100_households, TENTHS)));
+    for (const grid of grids)
+      expect(drawn.get(grid.id), grid.properties.name).toBe(classOf(items, written(grid.properties.members_per_100_households, TENTHS)));
     await table.scrollIntoViewIfNeeded();
     await page.screenshot({ path: `test-results/coverage-grids-${mode}.png` });
     expect(errors).toEqual([]);
@@ -392,7 +494,13 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
 
   it('marks and lists the buildings no volunteer reaches in the chosen community at a small reach, a click on one showing it', async () => {
     const community = Number(await panel().locator('select[name="community"]').inputValue());
-    expect(await panel().locator('select[name="reach"] option').allTextContents()).toEqual(['100 米', '200 米', '300 米', '400 米', '500 米']);
+    expect(await panel().locator('select[name="reach"] option').allTextContents()).toEqual([
+      '100 米',
+      '200 米',
+      '300 米',
+      '400 米',
+      '500 米',
+    ]);
     await panel().locator('select[name="reach"]').selectOption('500');
     const none = (await api('leader', `/api/v1/coverage/gaps?community=${community}&reach_m=500`)).body;
     const gaps = panel().getByTestId('coverage-gaps');
@@ -408,19 +516,33 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     expect(new Set(drawn)).toEqual(new Set(expected.features.map((f: Area) => f.id)));
     // drawn in the warning colour: the middle of the largest one is magenta
     const largest = expected.features.reduce((a: Area, b: Area) => (a.properties.households >= b.properties.households ? a : b));
-    const { rows: [middle] } = await sql<{ lon: number; lat: number }>`
-      select ST_X(p) as lon, ST_Y(p) as lat from buildings b, ST_PointOnSurface(b.geom) p where b.id = ${largest.id}`.execute(test.database.db);
+    const {
+      rows: [middle],
+    } = await sql<{ lon: number; lat: number }>`
+      select ST_X(p) as lon, ST_Y(p) as lat from buildings b, ST_PointOnSurface(b.geom) p where b.id = ${largest.id}`.execute(
+      test.database.db,
+    );
     const [pixel] = await coloursAt(page, [[middle.lon, middle.lat]]);
     expect(distance(pixel, rgb('#e6007e'))).toBeLessThan(60);
 
     // listed as the API gives them: name, grid, distance to the nearest available volunteer, households
     const listed = await gaps.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].map((cell) => cell.textContent)));
-    expect(listed).toEqual(expected.features.map((f: Area) => [f.properties.name, f.properties.grid_name ?? '—',
-      f.properties.nearest_volunteer_m === null ? '无' : `${f.properties.nearest_volunteer_m} 米`, String(f.properties.households)]));
+    expect(listed).toEqual(
+      expected.features.map((f: Area) => [
+        f.properties.name,
+        f.properties.grid_name ?? '—',
+        f.properties.nearest_volunteer_m === null ? '无' : `${f.properties.nearest_volunteer_m} 米`,
+        String(f.properties.households),
+      ]),
+    );
     await page.evaluate(() => window.gridmap!.map.jumpTo({ center: [0, 0] }));
     await gaps.locator(`tr[data-building="${largest.id}"] button`).click();
-    const { rows: [box] } = await sql<{ lon: number; lat: number }>`
-      select (ST_XMin(geom) + ST_XMax(geom)) / 2 as lon, (ST_YMin(geom) + ST_YMax(geom)) / 2 as lat from buildings where id = ${largest.id}`.execute(test.database.db);
+    const {
+      rows: [box],
+    } = await sql<{ lon: number; lat: number }>`
+      select (ST_XMin(geom) + ST_XMax(geom)) / 2 as lon, (ST_YMin(geom) + ST_YMax(geom)) / 2 as lat from buildings where id = ${largest.id}`.execute(
+      test.database.db,
+    );
     const centre = () => page.evaluate(() => window.gridmap!.map.getCenter().toArray());
     await expect.poll(async () => Math.hypot(...(await centre()).map((v, i) => v - [box.lon, box.lat][i])), LIVE).toBeLessThan(0.0002);
     await page.screenshot({ path: `test-results/coverage-gaps-${mode}.png` });
@@ -438,9 +560,13 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
       map.zoomTo(Math.max(map.getZoom() - 1, minzoom + 0.5), { duration: 0 });
     });
     await idle(page);
-    const rendered = () => page.evaluate(() => (window.gridmap!.map.getLayer('coverage-grids')
-      ? window.gridmap!.map.queryRenderedFeatures({ layers: ['coverage-grids'] }) : [])
-      .map((f) => ({ id: f.id as number, households: f.properties.households as number })));
+    const rendered = () =>
+      page.evaluate(() =>
+        (window.gridmap!.map.getLayer('coverage-grids')
+          ? window.gridmap!.map.queryRenderedFeatures({ layers: ['coverage-grids'] })
+          : []
+        ).map((f) => ({ id: f.id as number, households: f.properties.households as number })),
+      );
     // grids of other communities too, with their figures from the tiles (the layer comes once the address
     // without a community has been followed, and its tiles after it)
     let inView: Awaited<ReturnType<typeof rendered>> = [];
@@ -450,10 +576,11 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     const items = await legendItems();
     expect(items.at(-1)!.to).toBe(Math.max(...households));
     // zoomed out this far, a community's name and its white halo cover much of a grid: read the fills without them
-    const labels = (visibility: 'none' | 'visible') => page.evaluate((visibility) => {
-      const map = window.gridmap!.map;
-      for (const layer of map.getStyle().layers) if (layer.type === 'symbol') map.setLayoutProperty(layer.id, 'visibility', visibility);
-    }, visibility);
+    const labels = (visibility: 'none' | 'visible') =>
+      page.evaluate((visibility) => {
+        const map = window.gridmap!.map;
+        for (const layer of map.getStyle().layers) if (layer.type === 'symbol') map.setLayoutProperty(layer.id, 'visibility', visibility);
+      }, visibility);
     await labels('none');
     await idle(page);
     const drawn = await drawnClasses(new Map(inView.map((g) => [g.id, inside.grids.get(g.id)!])), items);
@@ -492,7 +619,8 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     await panel().getByRole('checkbox', { name: '志愿者（每六边形人数）' }).check();
     await expect.poll(() => panel().getByTestId('coverage-legend-members').locator('li').count(), LIVE).toBeGreaterThan(0);
     await idle(page);
-    const hexagons = (layer: string) => page.evaluate((id) => window.gridmap!.map.queryRenderedFeatures({ layers: [id] }).map((f) => f.properties), layer);
+    const hexagons = (layer: string) =>
+      page.evaluate((id) => window.gridmap!.map.queryRenderedFeatures({ layers: [id] }).map((f) => f.properties), layer);
     const members = await hexagons('coverage-members');
     const volunteers = await hexagons('coverage-volunteers');
     expect(members.length).toBeGreaterThan(0);
@@ -500,7 +628,10 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     expect(members.every((cell) => cell.count >= cell.volunteers)).toBe(true);
     expect(volunteers.every((cell) => cell.count >= cell.available)).toBe(true);
     // the legend's classes span what is drawn
-    const memberClasses = await panel().getByTestId('coverage-legend-members').locator('li').evaluateAll((lis) => lis.map((li) => Number(li.getAttribute('data-from'))));
+    const memberClasses = await panel()
+      .getByTestId('coverage-legend-members')
+      .locator('li')
+      .evaluateAll((lis) => lis.map((li) => Number(li.getAttribute('data-from'))));
     expect(memberClasses[0]).toBe(Math.min(...members.map((cell) => cell.count)));
     await page.screenshot({ path: `test-results/coverage-hexagons-${mode}.png` });
 
@@ -535,7 +666,7 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     expect(errors).toEqual([]);
   });
 
-  it('follows a grid redrawn elsewhere: the table\'s households, the coverage fill and the map\'s grid outline change without a reload', async () => {
+  it("follows a grid redrawn elsewhere: the table's households, the coverage fill and the map's grid outline change without a reload", async () => {
     // a vertex one of the leader's grids shares with one neighbour only, inside the community, moved towards
     // that neighbour by more and more until households change grid
     const { rows: shapes } = await sql<{ id: number; community: number; neighbour: number; geometry: object; lon: number; lat: number }>`
@@ -562,7 +693,10 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     type Impact = { id: number; version: number; before: { households: number }; after: { households: number } };
     let chosen: { shape: (typeof shapes)[number]; grids: Impact[] } | undefined;
     for (const shape of shapes) {
-      const dry = await api('admin', `/api/v1/grids/${id}/redraw`, { method: 'POST', body: { geometry: shape.geometry, dryRun: true, adjustNeighbours: true } });
+      const dry = await api('admin', `/api/v1/grids/${id}/redraw`, {
+        method: 'POST',
+        body: { geometry: shape.geometry, dryRun: true, adjustNeighbours: true },
+      });
       expect(dry.status).toBe(200);
       const grids: Impact[] = dry.body.grids;
       if (grids.some((g) => g.before.households !== g.after.households)) {
@@ -581,16 +715,21 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     await expect.poll(() => households(id), LIVE).toBe(String(grids.find((g) => g.id === id)!.before.households));
     await idle(page);
     /** The grid each layer draws at the point the grid takes from its neighbour. */
-    const gridsAt = () => page.evaluate(([lon, lat]) => {
-      const map = window.gridmap!.map;
-      const at = map.project([lon, lat]);
-      return ['grids-fill', 'coverage-grids'].map((layer) => map.queryRenderedFeatures(at, { layers: [layer] }).map((f) => f.id));
-    }, [shape.lon, shape.lat]);
+    const gridsAt = () =>
+      page.evaluate(
+        ([lon, lat]) => {
+          const map = window.gridmap!.map;
+          const at = map.project([lon, lat]);
+          return ['grids-fill', 'coverage-grids'].map((layer) => map.queryRenderedFeatures(at, { layers: [layer] }).map((f) => f.id));
+        },
+        [shape.lon, shape.lat],
+      );
     expect(await gridsAt()).toEqual([[neighbour], [neighbour]]);
     await page.evaluate(() => Object.assign(window, { notReloaded: true }));
 
     const saved = await api('admin', `/api/v1/grids/${id}/redraw`, {
-      method: 'POST', headers: { 'If-Match': `"${grids.find((g) => g.id === id)!.version}"` },
+      method: 'POST',
+      headers: { 'If-Match': `"${grids.find((g) => g.id === id)!.version}"` },
       body: { geometry: shape.geometry, dryRun: false, adjustNeighbours: true, note: '浏览器测试：覆盖视图跟随网格变化' },
     });
     expect(saved.status).toBe(200);
@@ -599,15 +738,20 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     for (const grid of grids) await expect.poll(() => households(grid.id), LIVE).toBe(String(grid.after.households));
     await expect.poll(gridsAt, LIVE).toEqual([[id], [id]]);
     await idle(page);
-    const rendered = await page.evaluate((grid) => window.gridmap!.map.queryRenderedFeatures({ layers: ['coverage-grids'], filter: ['==', ['id'], grid] })
-      .map((f) => f.properties.households), id);
+    const rendered = await page.evaluate(
+      (grid) =>
+        window
+          .gridmap!.map.queryRenderedFeatures({ layers: ['coverage-grids'], filter: ['==', ['id'], grid] })
+          .map((f) => f.properties.households),
+      id,
+    );
     expect(new Set(rendered)).toEqual(new Set([grids.find((g) => g.id === id)!.after.households]));
     expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
     await page.screenshot({ path: `test-results/coverage-grid-event-${mode}.png` });
     expect(errors).toEqual([]);
   });
 
-  it('fits a phone: the map above the panel, nothing wider than the screen, the top bar\'s buttons in reach; a secretary opens on the community', async () => {
+  it("fits a phone: the map above the panel, nothing wider than the screen, the top bar's buttons in reach; a secretary opens on the community", async () => {
     const phone = await openAs(browser, baseUrl, 'secretary', errors);
     await phone.setViewportSize({ width: 390, height: 844 });
     await phone.getByRole('link', { name: '覆盖', exact: true }).click();
@@ -632,29 +776,39 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
     expect(panelBox.width).toBeLessThanOrEqual(390);
     expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     // every link and button of the top bar can be brought on screen and is not covered there
-    for (const [role, name] of [['link', '地图'], ['link', '覆盖'], ['button', 'English'], ['button', '退出']] as const) {
+    for (const [role, name] of [
+      ['link', '地图'],
+      ['link', '覆盖'],
+      ['button', 'English'],
+      ['button', '退出'],
+    ] as const) {
       const button = phone.getByRole(role, { name, exact: true });
       await button.scrollIntoViewIfNeeded();
       const box = (await button.boundingBox())!;
       expect(box.x >= 0 && box.x + box.width <= 390, name).toBe(true);
-      expect(await button.evaluate((b) => {
-        const { x, y, width, height } = b.getBoundingClientRect();
-        return b.contains(document.elementFromPoint(x + width / 2, y + height / 2));
-      }), name).toBe(true);
+      expect(
+        await button.evaluate((b) => {
+          const { x, y, width, height } = b.getBoundingClientRect();
+          return b.contains(document.elementFromPoint(x + width / 2, y + height / 2));
+        }),
+        name,
+      ).toBe(true);
     }
     await phone.screenshot({ path: `test-results/coverage-phone-${mode}.png` });
     await phone.close();
     expect(errors).toEqual([]);
   });
 
-  it('offers a dispatcher, who may count only volunteers, no Party members\' hexagons (whose tiles are refused)', async () => {
+  it("offers a dispatcher, who may count only volunteers, no Party members' hexagons (whose tiles are refused)", async () => {
     const dispatcher = await openAs(browser, baseUrl, 'dispatcher', errors);
     const asked: string[] = [];
     dispatcher.on('request', (r) => asked.push(new URL(r.url()).pathname));
     await dispatcher.getByRole('link', { name: '覆盖', exact: true }).click();
     const coverage = dispatcher.getByTestId('coverage');
     await coverage.getByTestId('coverage-communities').waitFor();
-    expect((await api('dispatcher', '/api/v1/coverage/communities')).body.features.every((c: Area) => c.properties.members === null)).toBe(true);
+    expect((await api('dispatcher', '/api/v1/coverage/communities')).body.features.every((c: Area) => c.properties.members === null)).toBe(
+      true,
+    );
     await coverage.getByRole('checkbox', { name: '志愿者（每六边形人数）' }).check();
     await expect.poll(() => coverage.getByTestId('coverage-legend-volunteers').locator('li').count(), LIVE).toBeGreaterThan(0);
     expect(await coverage.getByRole('checkbox', { name: '党员（每六边形人数）' }).count()).toBe(0);

@@ -31,8 +31,9 @@ describe.skipIf(!haveBrowser)(`the dispatcher and volunteer views in headless Ch
     await page.getByTestId('dispatch-panel').waitFor();
 
     // a point in the dispatcher's street: the first open issue there
-    const issues = (await api('dispatcher', '/api/v1/issues?limit=1000')).body.features
-      .filter((f: { properties: { status: string } }) => ['reported', 'accepted', 'in_progress'].includes(f.properties.status));
+    const issues = (await api('dispatcher', '/api/v1/issues?limit=1000')).body.features.filter((f: { properties: { status: string } }) =>
+      ['reported', 'accepted', 'in_progress'].includes(f.properties.status),
+    );
     expect(issues.length).toBeGreaterThan(0);
     const [lon, lat] = issues[0].geometry.coordinates;
     const clicked = await clickAt(page, lon + 0.001, lat + 0.001);
@@ -40,30 +41,43 @@ describe.skipIf(!haveBrowser)(`the dispatcher and volunteer views in headless Ch
     expect(expected.length).toBeGreaterThan(0);
     const nearest = page.getByTestId('nearest').locator('li');
     await expect.poll(() => nearest.count(), LIVE).toBe(expected.length);
-    expect(await nearest.evaluateAll((items) => items.map((li) => Number(li.getAttribute('data-volunteer'))))).toEqual(expected.map((f: { id: number }) => f.id));
+    expect(await nearest.evaluateAll((items) => items.map((li) => Number(li.getAttribute('data-volunteer'))))).toEqual(
+      expected.map((f: { id: number }) => f.id),
+    );
     expect(await nearest.first().locator('.distance').textContent()).toMatch(/^\d+ m$|^\d+\.\d\d km$/);
     // lines from the point to each volunteer
-    await expect.poll(() => page.evaluate(() => window.gridmap!.map.queryRenderedFeatures({ layers: ['overlay-routes'] }).length), LIVE).toBeGreaterThan(0);
+    await expect
+      .poll(() => page.evaluate(() => window.gridmap!.map.queryRenderedFeatures({ layers: ['overlay-routes'] }).length), LIVE)
+      .toBeGreaterThan(0);
 
     // filtering by a skill asks again
     await page.getByRole('checkbox', { name: '医疗' }).check();
-    const medical = (await api('dispatcher', `/api/v1/volunteers/nearest?lon=${clicked.lon}&lat=${clicked.lat}&k=10&skill=medical`)).body.features;
-    await expect.poll(() => nearest.evaluateAll((items) => items.map((li) => Number(li.getAttribute('data-volunteer')))), LIVE)
+    const medical = (await api('dispatcher', `/api/v1/volunteers/nearest?lon=${clicked.lon}&lat=${clicked.lat}&k=10&skill=medical`)).body
+      .features;
+    await expect
+      .poll(() => nearest.evaluateAll((items) => items.map((li) => Number(li.getAttribute('data-volunteer')))), LIVE)
       .toEqual(medical.map((f: { id: number }) => f.id));
     await page.getByRole('checkbox', { name: '医疗' }).uncheck();
 
     // pick the issue, dispatch it to two
-    await page.getByTestId('dispatch-panel').getByRole('button', { name: new RegExp(`^#${issues[0].id} `) }).click();
+    await page
+      .getByTestId('dispatch-panel')
+      .getByRole('button', { name: new RegExp(`^#${issues[0].id} `) })
+      .click();
     await page.getByRole('spinbutton').fill('2');
     await page.getByRole('button', { name: '派单', exact: true }).click();
     const offers = page.getByTestId('dispatches').locator('li');
-    await expect.poll(() => offers.evaluateAll((items) => items.map((li) => li.getAttribute('data-state'))), LIVE).toEqual(['offered', 'offered']);
+    await expect
+      .poll(() => offers.evaluateAll((items) => items.map((li) => li.getAttribute('data-state'))), LIVE)
+      .toEqual(['offered', 'offered']);
 
     // the nearest declines on its phone: the page hears it, and the offer has passed to the third
     const { body } = await api('dispatcher', `/api/v1/issues/${issues[0].id}/dispatches`);
     const first = body.requests[0].dispatches[0];
     expect((await api('admin', `/api/v1/dispatches/${first.id}/decline`, { method: 'POST' })).status).toBe(200);
-    await expect.poll(() => offers.evaluateAll((items) => items.map((li) => li.getAttribute('data-state'))), LIVE).toEqual(['declined', 'offered', 'offered']);
+    await expect
+      .poll(() => offers.evaluateAll((items) => items.map((li) => li.getAttribute('data-state'))), LIVE)
+      .toEqual(['declined', 'offered', 'offered']);
     await expect.poll(() => page.getByTestId('event-log').locator('li').count(), LIVE).toBeGreaterThan(0);
     await page.screenshot({ path: `test-results/dispatch-${mode}.png` });
     expect(errors).toEqual([]);
@@ -80,12 +94,18 @@ describe.skipIf(!haveBrowser)(`the dispatcher and volunteer views in headless Ch
     // it reports where it is now by clicking the map
     const [lon, lat] = me.home.coordinates;
     const clicked = await clickAt(page, lon + 0.002, lat);
-    await expect.poll(async () => (await api('volunteer', '/api/v1/volunteers/me')).body.current_point?.coordinates[0], LIVE).toBeCloseTo(clicked.lon, 6);
+    await expect
+      .poll(async () => (await api('volunteer', '/api/v1/volunteers/me')).body.current_point?.coordinates[0], LIVE)
+      .toBeCloseTo(clicked.lon, 6);
 
     // a problem right there: the dispatcher's offer goes to it first, and shows up without a reload
     const issue = await api('admin', '/api/v1/issues', {
       method: 'POST',
-      body: { type: 'Feature', geometry: { type: 'Point', coordinates: [clicked.lon, clicked.lat] }, properties: { title: '楼道积水', category: 'property' } },
+      body: {
+        type: 'Feature',
+        geometry: { type: 'Point', coordinates: [clicked.lon, clicked.lat] },
+        properties: { title: '楼道积水', category: 'property' },
+      },
     });
     const dispatched = await api('admin', `/api/v1/issues/${issue.body.id}/dispatch`, { method: 'POST', body: { k: 1 } });
     expect(dispatched.body.dispatches[0].volunteer_id).toBe(me.id);

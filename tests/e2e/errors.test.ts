@@ -23,9 +23,12 @@ describe.skipIf(!haveBrowser)(`a refusal of the API in the user's language, in h
   });
 
   it('says "too many failed logins" in Chinese, not in the server\'s English words', async () => {
-    const attempt = () => fetch(`${baseUrl}/api/v1/auth/login`, {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'planner', password: 'wrong' }),
-    });
+    const attempt = () =>
+      fetch(`${baseUrl}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ username: 'planner', password: 'wrong' }),
+      });
     for (let i = 0; i < LOGIN_LIMITS.pair; i++) expect((await attempt()).status).toBe(401);
     const refused = await attempt();
     expect(refused.status).toBe(429);

@@ -26,10 +26,17 @@ describe.skipIf(!haveBrowser)(`the import view in headless Chromium (${mode} dat
   });
 
   it('maps a roster’s Chinese columns in the editor, and shows the import’s progress as it runs', async () => {
-    const { rows: [at] } = await sql<{ lon: number; lat: number }>`
-      select ST_X(p) as lon, ST_Y(p) as lat from (select ST_PointOnSurface(geom) as p from grids order by id limit 1) g`.execute(test.database.db);
+    const {
+      rows: [at],
+    } = await sql<{ lon: number; lat: number }>`
+      select ST_X(p) as lon, ST_Y(p) as lat from (select ST_PointOnSurface(geom) as p from grids order by id limit 1) g`.execute(
+      test.database.db,
+    );
     const rows = 20_000;
-    const csv = ['序号,姓名,党员类别,lon,lat', ...Array.from({ length: rows }, (_, i) => `${i + 1},网页花名册${i},在职党员,${at.lon},${at.lat}`)].join('\n');
+    const csv = [
+      '序号,姓名,党员类别,lon,lat',
+      ...Array.from({ length: rows }, (_, i) => `${i + 1},网页花名册${i},在职党员,${at.lon},${at.lat}`),
+    ].join('\n');
     await page.getByRole('link', { name: '导入导出' }).click();
     const panel = page.getByTestId('import-panel');
     await panel.locator('select[name="layer"]').selectOption('members');
@@ -52,8 +59,12 @@ describe.skipIf(!haveBrowser)(`the import view in headless Chromium (${mode} dat
     await expect.poll(() => report.textContent(), { timeout: 120_000 }).toContain('已写入');
     expect(await report.textContent()).toContain('已忽略的列: 序号');
     expect(await progress.count()).toBe(0);
-    const { rows: [stored] } = await sql<{ n: number; categories: string[] }>`
-      select count(*)::int as n, array_agg(distinct category) as categories from members where name like '网页花名册%'`.execute(test.database.db);
+    const {
+      rows: [stored],
+    } = await sql<{ n: number; categories: string[] }>`
+      select count(*)::int as n, array_agg(distinct category) as categories from members where name like '网页花名册%'`.execute(
+      test.database.db,
+    );
     expect(stored).toEqual({ n: rows, categories: ['in_service'] });
   }, 240_000);
 });

@@ -24,11 +24,14 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
 
   /** Resolves when MapLibre has drawn everything it was asked to. */
   const idle = () =>
-    page.evaluate(() => new Promise<void>((resolve) => {
-      const map = window.gridmap!.map;
-      map.once('idle', () => resolve());
-      map.triggerRepaint();
-    }));
+    page.evaluate(
+      () =>
+        new Promise<void>((resolve) => {
+          const map = window.gridmap!.map;
+          map.once('idle', () => resolve());
+          map.triggerRepaint();
+        }),
+    );
   const rendered = (layer: string) =>
     page.evaluate((id) => window.gridmap!.map.queryRenderedFeatures({ layers: [id] }).map((f) => f.id as number), layer);
 
@@ -59,7 +62,8 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     expect(new Set(await rendered('grids-fill')).size).toBe(40);
     expect(new Set(await rendered('buildings-fill')).size).toBeGreaterThan(1500);
     const labels = await page.evaluate(() =>
-      window.gridmap!.map.queryRenderedFeatures({ layers: ['communities-label'] }).map((f) => f.properties.name));
+      window.gridmap!.map.queryRenderedFeatures({ layers: ['communities-label'] }).map((f) => f.properties.name),
+    );
     expect(labels.length).toBeGreaterThan(0);
     expect(labels.every((name) => /社区$/.test(name))).toBe(true);
     await page.screenshot({ path: `test-results/map-${mode}.png` });
@@ -69,14 +73,20 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
   it('opens the side panel with a building’s properties when it is clicked', async () => {
     const target = await page.evaluate(() => {
       const map = window.gridmap!.map;
-      const [building] = map.queryRenderedFeatures({ layers: ['buildings-fill'] })
+      const [building] = map
+        .queryRenderedFeatures({ layers: ['buildings-fill'] })
         .filter((f) => f.geometry.type === 'Polygon')
         .sort((a, b) => Number(a.id) - Number(b.id));
       const ring = (building.geometry as GeoJSON.Polygon).coordinates[0].slice(0, -1);
       const centre: [number, number] = [ring.reduce((s, p) => s + p[0], 0) / ring.length, ring.reduce((s, p) => s + p[1], 0) / ring.length];
       const { x, y } = map.project(centre);
       const box = map.getCanvas().getBoundingClientRect();
-      return { x: box.left + x, y: box.top + y, name: building.properties.name as string, households: building.properties.households as number };
+      return {
+        x: box.left + x,
+        y: box.top + y,
+        name: building.properties.name as string,
+        households: building.properties.households as number,
+      };
     });
     await page.mouse.click(target.x, target.y);
     const panel = page.getByTestId('feature-panel');
@@ -113,11 +123,18 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
   });
 
   it('draws the district and its streets with their names (区县, 街道), each toggled on its own', async () => {
-    const codes = async (layer: string) => new Set(await page.evaluate((id) =>
-      window.gridmap!.map.queryRenderedFeatures({ layers: [id] }).map((f) => f.properties.code as string), layer));
+    const codes = async (layer: string) =>
+      new Set(
+        await page.evaluate(
+          (id) => window.gridmap!.map.queryRenderedFeatures({ layers: [id] }).map((f) => f.properties.code as string),
+          layer,
+        ),
+      );
     expect(await codes('districts-line')).toEqual(new Set(['610602']));
     expect(await codes('streets-line')).toEqual(new Set(['610602001', '610602002']));
-    const names = await page.evaluate(() => window.gridmap!.map.queryRenderedFeatures({ layers: ['streets-label'] }).map((f) => f.properties.name as string));
+    const names = await page.evaluate(() =>
+      window.gridmap!.map.queryRenderedFeatures({ layers: ['streets-label'] }).map((f) => f.properties.name as string),
+    );
     expect(names.length).toBeGreaterThan(0);
     expect(names.every((name) => /街道$/.test(name))).toBe(true);
     await page.getByRole('checkbox', { name: '街道' }).uncheck();
@@ -140,14 +157,32 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
 
   it('checks and imports a file from the import view, listing rejected rows', async () => {
     const footprint = (lon: number, name: string) => ({
-      type: 'Feature', properties: { name },
-      geometry: { type: 'Polygon', coordinates: [[[lon, 36.5862], [lon + 0.0002, 36.5862], [lon + 0.0002, 36.5864], [lon, 36.5864], [lon, 36.5862]]] },
+      type: 'Feature',
+      properties: { name },
+      geometry: {
+        type: 'Polygon',
+        coordinates: [
+          [
+            [lon, 36.5862],
+            [lon + 0.0002, 36.5862],
+            [lon + 0.0002, 36.5864],
+            [lon, 36.5864],
+            [lon, 36.5862],
+          ],
+        ],
+      },
     });
-    const file = (features: unknown[]) => ({ name: 'footprints.geojson', mimeType: 'application/geo+json', buffer: Buffer.from(JSON.stringify({ type: 'FeatureCollection', features })) });
+    const file = (features: unknown[]) => ({
+      name: 'footprints.geojson',
+      mimeType: 'application/geo+json',
+      buffer: Buffer.from(JSON.stringify({ type: 'FeatureCollection', features })),
+    });
     await page.getByRole('link', { name: '导入导出' }).click();
     const panel = page.getByTestId('import-panel');
     await panel.locator('select[name="layer"]').selectOption('buildings');
-    await panel.locator('input[type="file"]').setInputFiles(file([footprint(109.4862, '网页导入楼'), { ...footprint(109.4866, ''), properties: { name: '' } }]));
+    await panel
+      .locator('input[type="file"]')
+      .setInputFiles(file([footprint(109.4862, '网页导入楼'), { ...footprint(109.4866, ''), properties: { name: '' } }]));
     await panel.getByRole('button', { name: '检查（不写入）' }).click();
     const report = page.getByTestId('import-report');
     await expect.poll(() => report.textContent()).toContain('有错误，未写入任何数据');
@@ -155,7 +190,11 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     expect(await report.locator('tbody td').first().textContent()).toBe('2');
 
     // a file over a limit is refused in the reader's language, never the server's English
-    await panel.locator('input[type="file"]').setInputFiles({ name: 'deep.geojson', mimeType: 'application/geo+json', buffer: Buffer.from(`{"type":"FeatureCollection","features":[${'['.repeat(40)}`) });
+    await panel.locator('input[type="file"]').setInputFiles({
+      name: 'deep.geojson',
+      mimeType: 'application/geo+json',
+      buffer: Buffer.from(`{"type":"FeatureCollection","features":[${'['.repeat(40)}`),
+    });
     await panel.getByRole('button', { name: '检查（不写入）' }).click();
     await expect.poll(() => report.textContent()).toContain('JSON 嵌套层数过多');
     expect(await report.textContent()).not.toMatch(/nests/);
@@ -221,8 +260,11 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     // the leader's map holds only its street's grids
     const street = (await api('/api/v1/users?role=leader')).users.find((u: { username: string }) => u.username === 'leader').scope.street;
     const communities = (await api('/api/v1/communities?limit=1000')).features
-      .filter((c: { properties: { street_code: string } }) => c.properties.street_code === street).map((c: { id: number }) => c.id);
-    const grids = (await api('/api/v1/grids?limit=1000')).features.filter((g: { properties: { community_id: number } }) => communities.includes(g.properties.community_id));
+      .filter((c: { properties: { street_code: string } }) => c.properties.street_code === street)
+      .map((c: { id: number }) => c.id);
+    const grids = (await api('/api/v1/grids?limit=1000')).features.filter((g: { properties: { community_id: number } }) =>
+      communities.includes(g.properties.community_id),
+    );
     expect(new Set(await rendered('grids-fill')).size).toBe(grids.length);
     expect(grids.length).toBeLessThan(40);
     await page.screenshot({ path: `test-results/leader-${mode}.png` });

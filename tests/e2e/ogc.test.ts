@@ -20,7 +20,11 @@ describe.skipIf(!haveBrowser)(`the OGC API pages in headless Chromium (${mode} d
   const db = () => test.database.db;
 
   /** The ids of the grids table on the page, in the order shown. */
-  const idsShown = () => page.getByTestId('items').locator('tbody tr').evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-id'))));
+  const idsShown = () =>
+    page
+      .getByTestId('items')
+      .locator('tbody tr')
+      .evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-id'))));
   /** Grid ids in id order, `offset` on: what each page of 10 should hold. */
   const gridIds = async (offset: number) =>
     (await sql<{ id: number }>`select id from grids order by id limit 10 offset ${offset}`.execute(db())).rows.map((r) => r.id);
@@ -46,7 +50,10 @@ describe.skipIf(!haveBrowser)(`the OGC API pages in headless Chromium (${mode} d
 
     await page.getByRole('link', { name: 'the collections' }).click();
     await page.getByTestId('collections').waitFor();
-    const listed = await page.getByTestId('collections').locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-collection')));
+    const listed = await page
+      .getByTestId('collections')
+      .locator('tbody tr')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-collection')));
     expect(listed).toEqual(['districts', 'streets', 'communities', 'grids']);
     await page.screenshot({ path: `test-results/ogc-collections-${mode}.png`, fullPage: true });
     expect(errors).toEqual([]);
@@ -59,17 +66,19 @@ describe.skipIf(!haveBrowser)(`the OGC API pages in headless Chromium (${mode} d
 
     expect(await idsShown()).toEqual(await gridIds(0));
     const stored = (await sql<{ n: number }>`select count(*)::int as n from grids`.execute(db())).rows[0].n;
-    const api = await (await fetch(`${baseUrl}/ogc/collections/grids/items`)).json() as { numberMatched: number };
+    const api = (await (await fetch(`${baseUrl}/ogc/collections/grids/items`)).json()) as { numberMatched: number };
     expect(api.numberMatched).toBe(stored);
     await expect(page.getByTestId('counts').textContent()).resolves.toBe(`10 of ${stored} features, 10 a page`);
 
     // one shape per row, each drawn inside the sketch with an area of its own (not collapsed, not off the edge)
     const sketch = page.getByTestId('sketch');
     const frame = (await sketch.boundingBox())!;
-    const shapes = await sketch.locator('path, circle').evaluateAll((nodes) => nodes.map((n) => {
-      const box = n.getBoundingClientRect();
-      return { href: n.parentElement!.getAttribute('href'), x: box.x, y: box.y, width: box.width, height: box.height };
-    }));
+    const shapes = await sketch.locator('path, circle').evaluateAll((nodes) =>
+      nodes.map((n) => {
+        const box = n.getBoundingClientRect();
+        return { href: n.parentElement!.getAttribute('href'), x: box.x, y: box.y, width: box.width, height: box.height };
+      }),
+    );
     expect(shapes.map((s) => Number(/items\/(\d+)/.exec(s.href ?? '')?.[1]))).toEqual(await gridIds(0));
     for (const s of shapes) {
       expect(s.width * s.height).toBeGreaterThan(4);
@@ -79,7 +88,9 @@ describe.skipIf(!haveBrowser)(`the OGC API pages in headless Chromium (${mode} d
       expect(s.y + s.height).toBeLessThanOrEqual(frame.y + frame.height + 1);
     }
     // north up, east right: the northernmost grid is drawn highest, the easternmost furthest right
-    const { rows: [ends] } = await sql<{ north: number; south: number; east: number; west: number }>`
+    const {
+      rows: [ends],
+    } = await sql<{ north: number; south: number; east: number; west: number }>`
       with c as (select id, ST_Centroid(geom) as p from grids where id in (select id from grids order by id limit 10))
       select (select id from c order by ST_Y(p) desc limit 1) as north, (select id from c order by ST_Y(p) limit 1) as south,
              (select id from c order by ST_X(p) desc limit 1) as east, (select id from c order by ST_X(p) limit 1) as west`.execute(db());
@@ -107,13 +118,22 @@ describe.skipIf(!haveBrowser)(`the OGC API pages in headless Chromium (${mode} d
     expect(errors).toEqual([]);
   });
 
-  it('opens one grid with its properties, the grid worker\'s phone masked', async () => {
+  it("opens one grid with its properties, the grid worker's phone masked", async () => {
     const [id] = await gridIds(0);
-    await page.getByTestId('items').getByRole('link', { name: String(id), exact: true }).click();
+    await page
+      .getByTestId('items')
+      .getByRole('link', { name: String(id), exact: true })
+      .click();
     await page.getByTestId('feature').waitFor();
-    const shown = Object.fromEntries(await page.getByTestId('feature').locator('tr').evaluateAll((rows) =>
-      rows.map((r) => [r.querySelector('th')!.textContent, r.querySelector('td')!.textContent])));
-    const { rows: [grid] } = await sql<{ name: string; code: string; phone: string; masked: string }>`
+    const shown = Object.fromEntries(
+      await page
+        .getByTestId('feature')
+        .locator('tr')
+        .evaluateAll((rows) => rows.map((r) => [r.querySelector('th')!.textContent, r.querySelector('td')!.textContent])),
+    );
+    const {
+      rows: [grid],
+    } = await sql<{ name: string; code: string; phone: string; masked: string }>`
       select name, code, grid_worker_phone as phone, masked_phone(grid_worker_phone) as masked from grids where id = ${id}`.execute(db());
     expect(grid.phone).toMatch(/^1\d{10}$/);
     expect(shown).toMatchObject({ name: grid.name, code: grid.code, grid_worker_phone: grid.masked });
@@ -129,9 +149,17 @@ describe.skipIf(!haveBrowser)(`the OGC API pages in headless Chromium (${mode} d
     expect(await panel.locator('input[name="ogc-url"]').inputValue()).toBe(`${baseUrl}/ogc`);
     const rows = panel.getByTestId('gis-collections').locator('tbody tr');
     await expect.poll(() => rows.count(), LIVE).toBe(8);
-    const shown = Object.fromEntries(await rows.evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-collection'), Number(tr.lastElementChild!.textContent!.replace(/,/g, ''))])));
-    const { rows: [scope] } = await sql<{ community: number }>`select scope_community_id as community from users where username = 'planner'`.execute(db());
-    const { rows: [counts] } = await sql<Record<string, number>>`
+    const shown = Object.fromEntries(
+      await rows.evaluateAll((trs) =>
+        trs.map((tr) => [tr.getAttribute('data-collection'), Number(tr.lastElementChild!.textContent!.replace(/,/g, ''))]),
+      ),
+    );
+    const {
+      rows: [scope],
+    } = await sql<{ community: number }>`select scope_community_id as community from users where username = 'planner'`.execute(db());
+    const {
+      rows: [counts],
+    } = await sql<Record<string, number>>`
       select (select count(*)::int from districts where code = (select left(street_code, 6) from communities where id = ${scope.community})) as districts,
              (select count(*)::int from streets where code = (select street_code from communities where id = ${scope.community})) as streets,
              (select count(*)::int from communities where id = ${scope.community}) as communities,
@@ -152,9 +180,15 @@ describe.skipIf(!haveBrowser)(`the OGC API pages in headless Chromium (${mode} d
     expect(await panel.getByTestId('gis-commands').textContent()).toContain(header);
     await expect.poll(() => panel.getByTestId('gis-keys').locator('tbody tr td').first().textContent(), LIVE).toBe('QGIS 规划科');
     const authorization = header.slice('Authorization: '.length);
-    const asPlanner = await (await fetch(`${baseUrl}/ogc/collections/buildings/items?limit=1`, { headers: { Authorization: authorization } })).json();
+    const asPlanner = await (
+      await fetch(`${baseUrl}/ogc/collections/buildings/items?limit=1`, { headers: { Authorization: authorization } })
+    ).json();
     expect(asPlanner.numberMatched).toBe(counts.buildings);
-    const write = await fetch(`${baseUrl}/api/v1/auth/keys`, { method: 'POST', headers: { Authorization: authorization, 'Content-Type': 'application/json' }, body: '{"label":"x"}' });
+    const write = await fetch(`${baseUrl}/api/v1/auth/keys`, {
+      method: 'POST',
+      headers: { Authorization: authorization, 'Content-Type': 'application/json' },
+      body: '{"label":"x"}',
+    });
     expect(write.status).toBe(403);
     await planner.screenshot({ path: `test-results/ogc-gis-panel-${mode}.png` });
     // revoked from the panel: the key stops working

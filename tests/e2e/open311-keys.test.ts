@@ -37,8 +37,11 @@ describe.skipIf(!haveBrowser)(`Open311 application keys in headless Chromium (${
     const row = keys.locator('tbody tr').filter({ hasText: '12345 市民热线' });
     await expect.poll(() => row.textContent()).toMatch(/路灯照明.*admin.*从未使用/);
 
-    const post = (service: string) => request(pages!.baseUrl).post('/open311/v2/requests.json').type('form')
-      .send({ api_key: key, service_code: service, lat: '36.5900', long: '109.4900' });
+    const post = (service: string) =>
+      request(pages!.baseUrl)
+        .post('/open311/v2/requests.json')
+        .type('form')
+        .send({ api_key: key, service_code: service, lat: '36.5900', long: '109.4900' });
     expect((await post('noise')).status).toBe(403);
     expect((await post('street_light')).status).toBe(200);
     await page.getByRole('link', { name: '地图', exact: true }).click();

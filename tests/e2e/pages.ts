@@ -30,14 +30,17 @@ export async function newPage(browser: Browser, errors: string[]): Promise<Page>
 
 /** Clicks the map at a longitude/latitude (centred there at `zoom`); returns the point MapLibre reports for that pixel. */
 export async function clickAt(page: Page, lon: number, lat: number, zoom = 15) {
-  const target = await page.evaluate(([x0, y0, z]) => {
-    const map = window.gridmap!.map;
-    map.jumpTo({ center: [x0, y0], zoom: z });
-    const { x, y } = map.project([x0, y0]);
-    const box = map.getCanvas().getBoundingClientRect();
-    const at = map.unproject([Math.round(x), Math.round(y)]);
-    return { x: box.left + Math.round(x), y: box.top + Math.round(y), lon: at.lng, lat: at.lat };
-  }, [lon, lat, zoom]);
+  const target = await page.evaluate(
+    ([x0, y0, z]) => {
+      const map = window.gridmap!.map;
+      map.jumpTo({ center: [x0, y0], zoom: z });
+      const { x, y } = map.project([x0, y0]);
+      const box = map.getCanvas().getBoundingClientRect();
+      const at = map.unproject([Math.round(x), Math.round(y)]);
+      return { x: box.left + Math.round(x), y: box.top + Math.round(y), lon: at.lng, lat: at.lat };
+    },
+    [lon, lat, zoom],
+  );
   await page.mouse.click(target.x, target.y);
   return target;
 }
@@ -58,19 +61,26 @@ export function apiAs(database: Database, baseUrl: string) {
 export type Rgb = [number, number, number];
 
 /** The colours the map draws at these longitudes and latitudes, read from its canvas after the next render. */
-export const coloursAt = (page: Page, points: [number, number][]) => page.evaluate((at) => new Promise<Rgb[]>((resolve) => {
-  const map = window.gridmap!.map;
-  map.once('render', () => {
-    const drawn = map.getCanvas();
-    const copy = Object.assign(document.createElement('canvas'), { width: drawn.width, height: drawn.height });
-    const context = copy.getContext('2d')!;
-    context.drawImage(drawn, 0, 0);
-    const ratio = drawn.width / drawn.clientWidth;
-    resolve(at.map((lonLat) => {
-      const { x, y } = map.project(lonLat);
-      const [r, g, b] = context.getImageData(Math.round(x * ratio), Math.round(y * ratio), 1, 1).data;
-      return [r, g, b] as Rgb;
-    }));
-  });
-  map.triggerRepaint();
-}), points);
+export const coloursAt = (page: Page, points: [number, number][]) =>
+  page.evaluate(
+    (at) =>
+      new Promise<Rgb[]>((resolve) => {
+        const map = window.gridmap!.map;
+        map.once('render', () => {
+          const drawn = map.getCanvas();
+          const copy = Object.assign(document.createElement('canvas'), { width: drawn.width, height: drawn.height });
+          const context = copy.getContext('2d')!;
+          context.drawImage(drawn, 0, 0);
+          const ratio = drawn.width / drawn.clientWidth;
+          resolve(
+            at.map((lonLat) => {
+              const { x, y } = map.project(lonLat);
+              const [r, g, b] = context.getImageData(Math.round(x * ratio), Math.round(y * ratio), 1, 1).data;
+              return [r, g, b] as Rgb;
+            }),
+          );
+        });
+        map.triggerRepaint();
+      }),
+    points,
+  );

@@ -7,24 +7,41 @@ import { haveBrowser, servePages } from '../support/browser.ts';
 import { mode, openTestDatabase, type TestDatabase } from '../support/databases.ts';
 import { apiAs, LIVE, openAs } from './pages.ts';
 
-interface Grid { id: number; geometry: Polygon; properties: { name: string; version: number } }
-interface ImpactGrid { id: number; after: { households: number } | null; before: { households: number } | null }
-interface Impact { grids: ImpactGrid[]; moved: { buildings: { id: number }[] }; saveable: boolean }
+interface Grid {
+  id: number;
+  geometry: Polygon;
+  properties: { name: string; version: number };
+}
+interface ImpactGrid {
+  id: number;
+  after: { households: number } | null;
+  before: { households: number } | null;
+}
+interface Impact {
+  grids: ImpactGrid[];
+  moved: { buildings: { id: number }[] };
+  saveable: boolean;
+}
 
 /** Resolves when MapLibre has drawn everything it was asked to, and stands still. */
-const idle = (page: Page) => page.evaluate(() => new Promise<void>((resolve) => {
-  const map = window.gridmap!.map;
-  map.once('idle', () => resolve());
-  map.triggerRepaint();
-}));
+const idle = (page: Page) =>
+  page.evaluate(
+    () =>
+      new Promise<void>((resolve) => {
+        const map = window.gridmap!.map;
+        map.once('idle', () => resolve());
+        map.triggerRepaint();
+      }),
+  );
 
 /** Where a longitude/latitude is on the page (not on the canvas): where the mouse goes to touch it. */
-const onPage = (page: Page, at: Position) => page.evaluate(([lon, lat]) => {
-  const map = window.gridmap!.map;
-  const { x, y } = map.project([lon, lat]);
-  const box = map.getCanvas().getBoundingClientRect();
-  return { x: box.left + x, y: box.top + y };
-}, at);
+const onPage = (page: Page, at: Position) =>
+  page.evaluate(([lon, lat]) => {
+    const map = window.gridmap!.map;
+    const { x, y } = map.project([lon, lat]);
+    const box = map.getCanvas().getBoundingClientRect();
+    return { x: box.left + x, y: box.top + y };
+  }, at);
 
 describe.skipIf(!haveBrowser)(`the planner's view in headless Chromium (${mode} database)`, () => {
   let test: TestDatabase;
@@ -49,7 +66,9 @@ describe.skipIf(!haveBrowser)(`the planner's view in headless Chromium (${mode} 
    * that neighbour: a vertex in the middle of their shared edge, which moves buildings when dragged into it.
    */
   const sharedVertex = async (id: number) => {
-    const { rows: [vertex] } = await sql<{ lon: number; lat: number; neighbour: number }>`
+    const {
+      rows: [vertex],
+    } = await sql<{ lon: number; lat: number; neighbour: number }>`
       select ST_X(p.geom) as lon, ST_Y(p.geom) as lat, min(o.id) as neighbour
       from grids g join communities c on c.id = g.community_id
         cross join lateral ST_DumpPoints(g.geom) p
@@ -88,8 +107,12 @@ describe.skipIf(!haveBrowser)(`the planner's view in headless Chromium (${mode} 
   const expectImpactShown = async (expected: Impact) => {
     await expect.poll(() => impact().getAttribute('data-state'), LIVE).toBe('ready');
     for (const g of expected.grids) {
-      expect(await impact().getByTestId(`impact-after-${g.id}`).textContent(), `grid ${g.id} after`).toBe(String(g.after?.households ?? '—'));
-      expect(await impact().getByTestId(`impact-before-${g.id}`).textContent(), `grid ${g.id} before`).toBe(String(g.before?.households ?? '—'));
+      expect(await impact().getByTestId(`impact-after-${g.id}`).textContent(), `grid ${g.id} after`).toBe(
+        String(g.after?.households ?? '—'),
+      );
+      expect(await impact().getByTestId(`impact-before-${g.id}`).textContent(), `grid ${g.id} before`).toBe(
+        String(g.before?.households ?? '—'),
+      );
     }
     expect(await impact().locator('tbody tr[data-status]').count()).toBe(expected.grids.length);
     // each grid's people and open issues before and after, on a line of its own
@@ -106,7 +129,10 @@ describe.skipIf(!haveBrowser)(`the planner's view in headless Chromium (${mode} 
     grids = await currentGrids();
 
     page = await openAs(browser, baseUrl, 'planner', errors);
-    page.on('request', (r) => r.method() === 'POST' && r.url().endsWith('/redraw') && redraws.push({ url: r.url(), body: r.postDataJSON() }));
+    page.on(
+      'request',
+      (r) => r.method() === 'POST' && r.url().endsWith('/redraw') && redraws.push({ url: r.url(), body: r.postDataJSON() }),
+    );
     await page.getByRole('link', { name: '网格规划', exact: true }).click();
     await panel().getByTestId('household-chart').waitFor();
     // the map moves to the community: the tests touch it where it ends up
@@ -119,15 +145,25 @@ describe.skipIf(!haveBrowser)(`the planner's view in headless Chromium (${mode} 
   });
 
   it('colours the community’s grids by their households against the band, one bar each', async () => {
-    const figures = (await api('planner', `/api/v1/coverage/grids?community=${community}`)).body.features as { id: number; properties: { households: number; band_min: number; band_max: number } }[];
+    const figures = (await api('planner', `/api/v1/coverage/grids?community=${community}`)).body.features as {
+      id: number;
+      properties: { households: number; band_min: number; band_max: number };
+    }[];
     const chart = panel().getByTestId('household-chart');
     await expect.poll(() => chart.locator('g[data-grid]').count(), LIVE).toBe(figures.length);
-    for (const f of figures) expect(await chart.locator(`g[data-grid="${f.id}"]`).getAttribute('data-households')).toBe(String(f.properties.households));
-    expect(await chart.locator('figcaption').textContent()).toContain(`${figures[0].properties.band_min}–${figures[0].properties.band_max}`);
-    const drawn = await page.evaluate(() => window.gridmap!.map.queryRenderedFeatures({ layers: ['planning-grids-fill'] }).map((f) => f.id));
+    for (const f of figures)
+      expect(await chart.locator(`g[data-grid="${f.id}"]`).getAttribute('data-households')).toBe(String(f.properties.households));
+    expect(await chart.locator('figcaption').textContent()).toContain(
+      `${figures[0].properties.band_min}–${figures[0].properties.band_max}`,
+    );
+    const drawn = await page.evaluate(() =>
+      window.gridmap!.map.queryRenderedFeatures({ layers: ['planning-grids-fill'] }).map((f) => f.id),
+    );
     expect(new Set(drawn)).toEqual(new Set(grids.map((g) => g.id)));
     // the base map's own grid layers, the selected grid's outline too, leave the community to this view
-    const filters = await page.evaluate(() => ['grids-fill', 'grids-line', 'grids-label', 'grids-selected'].map((l) => JSON.stringify(window.gridmap!.map.getFilter(l))));
+    const filters = await page.evaluate(() =>
+      ['grids-fill', 'grids-line', 'grids-label', 'grids-selected'].map((l) => JSON.stringify(window.gridmap!.map.getFilter(l))),
+    );
     for (const f of filters) expect(f).toContain(`["!=",["get","community_id"],${community}]`);
     await page.screenshot({ path: `test-results/planning-grids-${mode}.png` });
     expect(errors).toEqual([]);
@@ -158,7 +194,10 @@ describe.skipIf(!haveBrowser)(`the planner's view in headless Chromium (${mode} 
     expect(last.body).toMatchObject({ dryRun: true, adjustNeighbours: true });
     const sent = last.body.geometry as Polygon;
     expect(sent.coordinates[0]).not.toEqual(edited.geometry.coordinates[0]);
-    const asked = await api('planner', `/api/v1/grids/${edited.id}/redraw`, { method: 'POST', body: { geometry: sent, dryRun: true, adjustNeighbours: true } });
+    const asked = await api('planner', `/api/v1/grids/${edited.id}/redraw`, {
+      method: 'POST',
+      body: { geometry: sent, dryRun: true, adjustNeighbours: true },
+    });
     expect(asked.status).toBe(200);
     const expected = asked.body as Impact;
     expect(expected.moved.buildings.length).toBeGreaterThan(0);
@@ -166,11 +205,15 @@ describe.skipIf(!haveBrowser)(`the planner's view in headless Chromium (${mode} 
     await expectImpactShown(expected);
     // the buildings that change grid are the ones highlighted
     await idle(page);
-    const highlighted = await page.evaluate(() => window.gridmap!.map.queryRenderedFeatures({ layers: ['planning-moved'] }).map((f) => f.id));
+    const highlighted = await page.evaluate(() =>
+      window.gridmap!.map.queryRenderedFeatures({ layers: ['planning-moved'] }).map((f) => f.id),
+    );
     expect(new Set(highlighted)).toEqual(new Set(expected.moved.buildings.map((b) => b.id)));
     // the chart shows each grid's households after the change beside its bar
     for (const g of expected.grids) {
-      expect(await panel().getByTestId('household-chart').locator(`g[data-grid="${g.id}"]`).getAttribute('data-after')).toBe(String(g.after!.households));
+      expect(await panel().getByTestId('household-chart').locator(`g[data-grid="${g.id}"]`).getAttribute('data-after')).toBe(
+        String(g.after!.households),
+      );
     }
     await impact().scrollIntoViewIfNeeded();
     await page.screenshot({ path: `test-results/planning-impact-${mode}.png` });
@@ -187,10 +230,13 @@ describe.skipIf(!haveBrowser)(`the planner's view in headless Chromium (${mode} 
     await expect.poll(() => history.locator('li').first().textContent(), LIVE).toContain(note);
     expect(await history.locator('li').first().getAttribute('data-version')).toBe(String(stored.properties.version));
     // the map and the chart show the grids as saved
-    const households = (await api('planner', `/api/v1/coverage/grids?community=${community}`)).body.features
-      .find((f: { id: number }) => f.id === edited.id).properties.households;
+    const households = (await api('planner', `/api/v1/coverage/grids?community=${community}`)).body.features.find(
+      (f: { id: number }) => f.id === edited.id,
+    ).properties.households;
     expect(households).toBe(expected.grids.find((g) => g.id === edited.id)!.after!.households);
-    await expect.poll(() => panel().getByTestId('household-chart').locator(`g[data-grid="${edited.id}"]`).getAttribute('data-households'), LIVE).toBe(String(households));
+    await expect
+      .poll(() => panel().getByTestId('household-chart').locator(`g[data-grid="${edited.id}"]`).getAttribute('data-households'), LIVE)
+      .toBe(String(households));
     await page.screenshot({ path: `test-results/planning-saved-${mode}.png` });
     expect(errors).toEqual([]);
   });
@@ -235,7 +281,16 @@ describe.skipIf(!haveBrowser)(`the planner's view in headless Chromium (${mode} 
     const edited = (await currentGrids()).find((g) => g.id === grids[0].id)!;
     await expect.poll(() => panel().getByTestId('chosen-grid').getAttribute('data-grid'), LIVE).toBe(String(edited.id));
     // each older version offers to go back to it, named with its number
-    await expect.poll(() => panel().getByTestId('grid-history').getByRole('button', { name: `恢复到 v${grids[0].properties.version}`, exact: true }).count(), LIVE).toBe(1);
+    await expect
+      .poll(
+        () =>
+          panel()
+            .getByTestId('grid-history')
+            .getByRole('button', { name: `恢复到 v${grids[0].properties.version}`, exact: true })
+            .count(),
+        LIVE,
+      )
+      .toBe(1);
     // with the neighbours left as they are, a vertex dragged into the neighbour makes the grids overlap
     await panel().locator('input[name="adjustNeighbours"]').uncheck();
     await idle(page);
@@ -256,14 +311,17 @@ describe.skipIf(!haveBrowser)(`the planner's view in headless Chromium (${mode} 
     // (the bar says it is disabled now, which Playwright would wait out: the click is the planner's all the same)
     await panel().getByTestId('household-chart').locator(`g[data-grid="${neighbour.id}"]`).click({ force: true });
     expect(await panel().getByTestId('chosen-grid').getAttribute('data-grid')).toBe(String(edited.id));
-    expect(await panel().getByTestId('household-chart').locator(`g[data-grid="${neighbour.id}"]`).getAttribute('aria-disabled')).toBe('true');
+    expect(await panel().getByTestId('household-chart').locator(`g[data-grid="${neighbour.id}"]`).getAttribute('aria-disabled')).toBe(
+      'true',
+    );
     expect(await impact().getByTestId('impact-refusals').count()).toBe(1);
     await impact().scrollIntoViewIfNeeded();
     await page.screenshot({ path: `test-results/planning-refusal-${mode}.png` });
 
     // dragged back where it was (it snaps onto the neighbour's vertex there), the boundary is the one saved: nothing to save
-    const moved = (redraws.at(-1)!.body.geometry as Polygon).coordinates[0]
-      .find((p) => !edited.geometry.coordinates[0].some((q) => q[0] === p[0] && q[1] === p[1]))!;
+    const moved = (redraws.at(-1)!.body.geometry as Polygon).coordinates[0].find(
+      (p) => !edited.geometry.coordinates[0].some((q) => q[0] === p[0] && q[1] === p[1]),
+    )!;
     const [from, to] = [await onPage(page, moved), await onPage(page, position)];
     await drag(moved, position, Math.hypot(to.x - from.x, to.y - from.y), async () => {});
     await expect.poll(() => panel().getByTestId('plan-unchanged').count(), LIVE).toBe(1);
@@ -320,7 +378,11 @@ describe.skipIf(!haveBrowser)(`the planner's view in headless Chromium (${mode} 
     expect(await shown.locator('[data-count="deviation"]').textContent()).toBe(`${suggestion.households.max_deviation_pct.toFixed(1)}%`);
     // each draft grid is drawn dashed, labelled with its households
     const labels = await page.getByTestId('draft-label').allTextContents();
-    expect(labels.sort()).toEqual(suggestion.draft.features.map((f: { properties: { name: string; households: number } }) => `${f.properties.name} ${f.properties.households} 户`).sort());
+    expect(labels.sort()).toEqual(
+      suggestion.draft.features
+        .map((f: { properties: { name: string; households: number } }) => `${f.properties.name} ${f.properties.households} 户`)
+        .sort(),
+    );
     await idle(page);
     const drafted = await page.evaluate(() => window.gridmap!.map.queryRenderedFeatures({ layers: ['planning-draft'] }).length);
     expect(drafted).toBeGreaterThanOrEqual(grids.length);
@@ -333,7 +395,10 @@ describe.skipIf(!haveBrowser)(`the planner's view in headless Chromium (${mode} 
 
   it('after a save, the map view shows the grid as saved, and the grids on a date are asked for at the end of the local day', async () => {
     const asked: string[] = [];
-    page.on('request', (r) => r.url().includes(`/api/v1/communities/${community}/grids?at=`) && asked.push(new URL(r.url()).searchParams.get('at')!));
+    page.on(
+      'request',
+      (r) => r.url().includes(`/api/v1/communities/${community}/grids?at=`) && asked.push(new URL(r.url()).searchParams.get('at')!),
+    );
     await panel().getByRole('button', { name: '修改边界' }).click();
     const today = await page.evaluate(() => {
       const now = new Date();
@@ -359,23 +424,31 @@ describe.skipIf(!haveBrowser)(`the planner's view in headless Chromium (${mode} 
     await expect.poll(() => asked.length, LIVE).toBe(2);
 
     // a point of what the grid took from its neighbour, well inside it
-    const { rows: [taken] } = await sql<{ lon: number; lat: number }>`
+    const {
+      rows: [taken],
+    } = await sql<{ lon: number; lat: number }>`
       select ST_X(p) as lon, ST_Y(p) as lat from (
         select ST_PointOnSurface(ST_Intersection(ST_SetSRID(ST_GeomFromGeoJSON(${JSON.stringify(sent)}), 4326),
-                                                 ST_SetSRID(ST_GeomFromGeoJSON(${JSON.stringify(neighbour.geometry)}), 4326))) as p) q`.execute(test.database.db);
+                                                 ST_SetSRID(ST_GeomFromGeoJSON(${JSON.stringify(neighbour.geometry)}), 4326))) as p) q`.execute(
+      test.database.db,
+    );
     expect(taken).toBeDefined();
 
     await page.getByRole('link', { name: '地图', exact: true }).click();
     // the map's own grid layers, from tiles, show the grid there now (the map before the save showed the neighbour)
-    const gridAt = () => page.evaluate(([lon, lat]) => {
-      try {
-        const map = window.gridmap!.map;
-        if (!map.loaded() || map.isMoving() || !map.getLayer('grids-fill') || map.getLayer('planning-grids-fill')) return null;
-        return [...new Set(map.queryRenderedFeatures(map.project([lon, lat]), { layers: ['grids-fill'] }).map((f) => f.id))];
-      } catch {
-        return null;
-      }
-    }, [taken.lon, taken.lat]);
+    const gridAt = () =>
+      page.evaluate(
+        ([lon, lat]) => {
+          try {
+            const map = window.gridmap!.map;
+            if (!map.loaded() || map.isMoving() || !map.getLayer('grids-fill') || map.getLayer('planning-grids-fill')) return null;
+            return [...new Set(map.queryRenderedFeatures(map.project([lon, lat]), { layers: ['grids-fill'] }).map((f) => f.id))];
+          } catch {
+            return null;
+          }
+        },
+        [taken.lon, taken.lat],
+      );
     await expect.poll(gridAt, { timeout: 20_000, interval: 200 }).toEqual([edited.id]);
     await page.screenshot({ path: `test-results/planning-map-after-${mode}.png` });
     expect(errors).toEqual([]);

@@ -14,13 +14,29 @@ import { LIVE, newPage } from './pages.ts';
 
 const PASSWORD = 'a-new-city-2026';
 /** A square of `size` degrees with its south-west corner at lon, lat. */
-const square = (lon: number, lat: number, size: number) =>
-  ({ type: 'Polygon', coordinates: [[[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]] });
+const square = (lon: number, lat: number, size: number) => ({
+  type: 'Polygon',
+  coordinates: [
+    [
+      [lon, lat],
+      [lon + size, lat],
+      [lon + size, lat + size],
+      [lon, lat + size],
+      [lon, lat],
+    ],
+  ],
+});
 const feature = (geometry: object | null, properties: object) => ({ type: 'Feature', geometry, properties });
-const collection = (features: object[], crs?: string) =>
-  ({ type: 'FeatureCollection', ...(crs ? { crs: { type: 'name', properties: { name: crs } } } : {}), features });
+const collection = (features: object[], crs?: string) => ({
+  type: 'FeatureCollection',
+  ...(crs ? { crs: { type: 'name', properties: { name: crs } } } : {}),
+  features,
+});
 
-const COMMUNITIES = [{ SQDM: '610113001001', SQMC: '长延堡社区', lon: 108.93 }, { SQDM: '610113001002', SQMC: '吉祥村社区', lon: 108.95 }];
+const COMMUNITIES = [
+  { SQDM: '610113001001', SQMC: '长延堡社区', lon: 108.93 },
+  { SQDM: '610113001002', SQMC: '吉祥村社区', lon: 108.95 },
+];
 
 /**
  * A new city (雁塔区's codes, round 108.94 E, 34.21 N) as its offices hand it over: districts and streets as
@@ -30,23 +46,60 @@ const COMMUNITIES = [{ SQDM: '610113001001', SQMC: '长延堡社区', lon: 108.9
  */
 async function cityFiles(db: Database['db'], dir: string) {
   const files = {
-    districts: join(dir, '区县.geojson'), streets: join(dir, '街道.geojson'), communities: join(dir, '社区.zip'),
-    grids: join(dir, '网格.geojson'), buildings: join(dir, '楼栋.csv'),
+    districts: join(dir, '区县.geojson'),
+    streets: join(dir, '街道.geojson'),
+    communities: join(dir, '社区.zip'),
+    grids: join(dir, '网格.geojson'),
+    buildings: join(dir, '楼栋.csv'),
   };
-  await writeFile(files.districts, JSON.stringify(collection([feature(square(108.90, 34.18, 0.08), { code: '610113', name: '雁塔区' })])));
-  await writeFile(files.streets, JSON.stringify(collection([feature(null, { code: '610113001', name: '小寨路街道', district_code: '610113' })])));
+  await writeFile(files.districts, JSON.stringify(collection([feature(square(108.9, 34.18, 0.08), { code: '610113', name: '雁塔区' })])));
+  await writeFile(
+    files.streets,
+    JSON.stringify(collection([feature(null, { code: '610113001', name: '小寨路街道', district_code: '610113' })])),
+  );
   const projected = [];
   for (const c of COMMUNITIES) {
-    const { rows: [{ geometry }] } = await sql<{ geometry: object }>`
-      select ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON(${JSON.stringify(square(c.lon, 34.20, 0.02))}), 4326), 4545), 3)::json as geometry`.execute(db);
+    const {
+      rows: [{ geometry }],
+    } = await sql<{ geometry: object }>`
+      select ST_AsGeoJSON(ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON(${JSON.stringify(square(c.lon, 34.2, 0.02))}), 4326), 4545), 3)::json as geometry`.execute(
+      db,
+    );
     projected.push(feature(geometry, { OBJECTID: projected.length + 1, SQDM: c.SQDM, SQMC: c.SQMC, JDDM: '610113001', Shape_Area: 4e6 }));
   }
-  await writeFile(files.communities, zipSync(await ogrShapefileZip(collection(projected, 'urn:ogc:def:crs:EPSG::4545'), ['ENCODING=LDID/77'])));
-  await writeFile(files.grids, JSON.stringify(collection(COMMUNITIES.flatMap((c) => [0, 1].map((j) =>
-    feature(square(c.lon + j * 0.01, 34.20, 0.01), { code: `${c.SQDM}00${j + 1}`, name: `${c.SQMC}第${j + 1}网格` }))))));
-  const footprint = (lon: number) => `POLYGON((${[[0, 0], [0.0005, 0], [0.0005, 0.0003], [0, 0.0003], [0, 0]].map(([x, y]) => `${(lon + x).toFixed(5)} ${(34.205 + y).toFixed(5)}`).join(',')}))`;
-  await writeFile(files.buildings, ['name,households,wkt', ...COMMUNITIES.flatMap((c) => [0, 1, 2, 3].map((k) =>
-    `${c.SQMC}${k + 1}号楼,${40 + k},"${footprint(c.lon + 0.003 + k * 0.004)}"`))].join('\n'));
+  await writeFile(
+    files.communities,
+    zipSync(await ogrShapefileZip(collection(projected, 'urn:ogc:def:crs:EPSG::4545'), ['ENCODING=LDID/77'])),
+  );
+  await writeFile(
+    files.grids,
+    JSON.stringify(
+      collection(
+        COMMUNITIES.flatMap((c) =>
+          [0, 1].map((j) =>
+            feature(square(c.lon + j * 0.01, 34.2, 0.01), { code: `${c.SQDM}00${j + 1}`, name: `${c.SQMC}第${j + 1}网格` }),
+          ),
+        ),
+      ),
+    ),
+  );
+  const footprint = (lon: number) =>
+    `POLYGON((${[
+      [0, 0],
+      [0.0005, 0],
+      [0.0005, 0.0003],
+      [0, 0.0003],
+      [0, 0],
+    ]
+      .map(([x, y]) => `${(lon + x).toFixed(5)} ${(34.205 + y).toFixed(5)}`)
+      .join(',')}))`;
+  await writeFile(
+    files.buildings,
+    [
+      'name,households,wkt',
+      ...COMMUNITIES.flatMap((c) => [0, 1, 2, 3].map((k) => `${c.SQMC}${k + 1}号楼,${40 + k},"${footprint(c.lon + 0.003 + k * 0.004)}"`)),
+    ].join('\n'),
+  );
   return files;
 }
 
@@ -103,7 +156,9 @@ describe.skipIf(!haveBrowser)(`a new city's admin sets up the map in the browser
     // the GBK names came through, and the Gauss–Krüger corners landed where PostGIS puts them (within 1 cm)
     const { rows } = await sql<{ name: string; off: number }>`
       select name, ST_Distance(ST_PointN(ST_ExteriorRing(ST_GeometryN(geom, 1)), 1)::geography, ST_SetSRID(ST_MakePoint(x, 34.20), 4326)::geography) as off
-      from communities cross join lateral (select case code when '610113001001' then 108.93 else 108.95 end as x) corner order by code`.execute(test.database.db);
+      from communities cross join lateral (select case code when '610113001001' then 108.93 else 108.95 end as x) corner order by code`.execute(
+      test.database.db,
+    );
     expect(rows.map((r) => r.name)).toEqual(COMMUNITIES.map((c) => c.SQMC));
     for (const { off } of rows) expect(off).toBeLessThan(0.01);
     await importStep('grids');
@@ -115,10 +170,18 @@ describe.skipIf(!haveBrowser)(`a new city's admin sets up the map in the browser
     // and on to the map, which opens on the new city with its communities drawn
     await setup.getByRole('button', { name: '查看地图' }).click();
     await page.waitForFunction(() => window.gridmap?.map.loaded(), null, { timeout: 60_000 });
-    await expect.poll(() => page.evaluate(() => {
-      const map = window.gridmap!.map;
-      return [...new Set(map.queryRenderedFeatures({ layers: ['communities-fill'] }).map((f) => f.properties?.name as string))].sort();
-    }), { timeout: 30_000, interval: 250 }).toEqual(COMMUNITIES.map((c) => c.SQMC).sort());
+    await expect
+      .poll(
+        () =>
+          page.evaluate(() => {
+            const map = window.gridmap!.map;
+            return [
+              ...new Set(map.queryRenderedFeatures({ layers: ['communities-fill'] }).map((f) => f.properties?.name as string)),
+            ].sort();
+          }),
+        { timeout: 30_000, interval: 250 },
+      )
+      .toEqual(COMMUNITIES.map((c) => c.SQMC).sort());
     await page.screenshot({ path: `test-results/setup-map-${mode}.png` });
     expect(errors).toEqual([]);
   }, 300_000);

@@ -26,7 +26,9 @@ describe.skipIf(!haveBrowser)(`the web client's addresses in headless Chromium (
     pages = await servePages(test.database);
     ({ browser, baseUrl } = pages);
     api = apiAs(test.database, baseUrl);
-    ({ rows: [{ grid, community }] } = await sql<{ grid: number; community: number }>`
+    ({
+      rows: [{ grid, community }],
+    } = await sql<{ grid: number; community: number }>`
       select g.id as grid, g.community_id as community from users u join grids g on g.id = u.scope_grid_id
       where u.username = 'gridworker'`.execute(test.database.db));
     const wall = (await api('gridworker', `/api/v1/walls/grid/${grid}`)).body;
@@ -81,7 +83,10 @@ describe.skipIf(!haveBrowser)(`the web client's addresses in headless Chromium (
     await expect.poll(() => address(page), LIVE).toBe(`/walls/grid/${grid}`);
     await page.goBack();
     await expect.poll(() => page.getByTestId('issue-page').getAttribute('data-issue'), LIVE).toBe(String(issue.id));
-    for (const [width, height] of [[1440, 900], [390, 844]]) {
+    for (const [width, height] of [
+      [1440, 900],
+      [390, 844],
+    ]) {
       await page.setViewportSize({ width, height });
       await page.screenshot({ path: `test-results/urls-issue-${width}-${mode}.png` });
     }
@@ -99,17 +104,26 @@ describe.skipIf(!haveBrowser)(`the web client's addresses in headless Chromium (
     await expect.poll(() => address(page), LIVE).toBe('/map');
     const firstCommunity = (await api('admin', '/api/v1/communities')).body.features[0].id as number;
     const views: [string, string, string][] = [
-      ['/walls', '问题墙', 'wall-panel'], ['/dispatch', '调度', 'dispatch-panel'], ['/setup', '建图向导', 'setup-panel'],
-      ['/import', '导入导出', 'import-panel'], ['/metrics', '办理统计', 'metrics'], ['/coverage', '覆盖', 'coverage'],
-      ['/planning', '网格规划', 'planning'], ['/gis', 'GIS 数据服务', 'gis'], ['/echo', '回音壁', 'echo-wall'],
-      ['/accounts', '账号与审计', 'accounts-panel'], ['/map', '地图', 'map'],
+      ['/walls', '问题墙', 'wall-panel'],
+      ['/dispatch', '调度', 'dispatch-panel'],
+      ['/setup', '建图向导', 'setup-panel'],
+      ['/import', '导入导出', 'import-panel'],
+      ['/metrics', '办理统计', 'metrics'],
+      ['/coverage', '覆盖', 'coverage'],
+      ['/planning', '网格规划', 'planning'],
+      ['/gis', 'GIS 数据服务', 'gis'],
+      ['/echo', '回音壁', 'echo-wall'],
+      ['/accounts', '账号与审计', 'accounts-panel'],
+      ['/map', '地图', 'map'],
     ];
     for (const [path, name, testId] of views) {
       await page.goto(`${baseUrl}${path}`);
       await page.getByTestId(testId).waitFor({ timeout: 60_000 });
       expect(await currentView(page), path).toBe(name);
       // the wall an admin has none of its own: the first community's, chosen for it once the walls are read
-      await expect.poll(() => address(page), { ...LIVE, message: path }).toBe(path === '/walls' ? `/walls/community/${firstCommunity}` : path);
+      await expect
+        .poll(() => address(page), { ...LIVE, message: path })
+        .toBe(path === '/walls' ? `/walls/community/${firstCommunity}` : path);
     }
     // the community chosen in the coverage view: kept by a reload, Back returns to the one before
     const [other] = (await api('admin', '/api/v1/communities')).body.features.filter((c: { id: number }) => c.id !== community);
@@ -158,18 +172,24 @@ describe.skipIf(!haveBrowser)(`the web client's addresses in headless Chromium (
     await expect.poll(outlined, LIVE).toContain(String(grid));
 
     // a click on a building of the grid chooses it, at its own address
-    const { rows: [building] } = await sql<{ id: number; lon: number; lat: number }>`
+    const {
+      rows: [building],
+    } = await sql<{ id: number; lon: number; lat: number }>`
       select b.id, ST_X(p) as lon, ST_Y(p) as lat from buildings b, ST_PointOnSurface(b.geom) p
       where b.grid_id = ${grid} order by b.id limit 1`.execute(test.database.db);
-    const target = await page.evaluate(([lon, lat]) => new Promise<{ x: number; y: number }>((resolve) => {
-      const map = window.gridmap!.map;
-      map.once('idle', () => {
-        const { x, y } = map.project([lon, lat]);
-        const box = map.getCanvas().getBoundingClientRect();
-        resolve({ x: box.left + x, y: box.top + y });
-      });
-      map.jumpTo({ center: [lon, lat], zoom: 17 });
-    }), [building.lon, building.lat]);
+    const target = await page.evaluate(
+      ([lon, lat]) =>
+        new Promise<{ x: number; y: number }>((resolve) => {
+          const map = window.gridmap!.map;
+          map.once('idle', () => {
+            const { x, y } = map.project([lon, lat]);
+            const box = map.getCanvas().getBoundingClientRect();
+            resolve({ x: box.left + x, y: box.top + y });
+          });
+          map.jumpTo({ center: [lon, lat], zoom: 17 });
+        }),
+      [building.lon, building.lat],
+    );
     await page.mouse.click(target.x, target.y);
     await expect.poll(() => address(page), LIVE).toBe(`/map/buildings/${building.id}`);
     await expect.poll(() => panel.locator('.panel-kind').textContent(), LIVE).toBe('楼栋');
@@ -203,7 +223,10 @@ describe.skipIf(!haveBrowser)(`the web client's addresses in headless Chromium (
     await planner.screenshot({ path: `test-results/urls-planning-${mode}.png` });
     await planner.close();
 
-    const open = (await api('dispatcher', '/api/v1/issues?open=true&limit=1')).body.features[0] as { id: number; properties: { title: string } };
+    const open = (await api('dispatcher', '/api/v1/issues?open=true&limit=1')).body.features[0] as {
+      id: number;
+      properties: { title: string };
+    };
     const dispatcher = await newPage(browser, errors);
     const streams: string[] = [];
     dispatcher.on('request', (r) => r.url().endsWith('/api/v1/events') && streams.push(r.url()));

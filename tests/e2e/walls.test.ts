@@ -5,7 +5,11 @@ import { haveBrowser, servePages } from '../support/browser.ts';
 import { mode, openTestDatabase, type TestDatabase } from '../support/databases.ts';
 import { apiAs, clickAt, LIVE, newPage, openAs } from './pages.ts';
 
-interface WallFeature { id: number; geometry: { coordinates: [number, number] }; properties: { title: string; status: string; overdue: boolean } }
+interface WallFeature {
+  id: number;
+  geometry: { coordinates: [number, number] };
+  properties: { title: string; status: string; overdue: boolean };
+}
 
 describe.skipIf(!haveBrowser)(`the problem wall and the echo wall in headless Chromium (${mode} database)`, () => {
   let test: TestDatabase;
@@ -24,7 +28,9 @@ describe.skipIf(!haveBrowser)(`the problem wall and the echo wall in headless Ch
     pages = await servePages(test.database);
     ({ browser, baseUrl } = pages);
     api = apiAs(test.database, baseUrl);
-    const { rows: [first] } = await sql<{ grid: number; community: number; lon: number; lat: number }>`
+    const {
+      rows: [first],
+    } = await sql<{ grid: number; community: number; lon: number; lat: number }>`
       select g.id as grid, g.community_id as community, ST_X(p) as lon, ST_Y(p) as lat
       from users u join grids g on g.id = u.scope_grid_id, ST_PointOnSurface(ST_Buffer(g.geom, -0.0003)) p
       where u.username = 'gridworker'`.execute(test.database.db);
@@ -40,7 +46,11 @@ describe.skipIf(!haveBrowser)(`the problem wall and the echo wall in headless Ch
     // the resident reported a broken light a few metres away this morning: the form asks whether it is this one
     const earlier = await api('resident', '/api/v1/issues', {
       method: 'POST',
-      body: { type: 'Feature', geometry: { type: 'Point', coordinates: [inside[0] + 0.0001, inside[1]] }, properties: { title: '路灯不亮（早上报过）', category: 'street_light' } },
+      body: {
+        type: 'Feature',
+        geometry: { type: 'Point', coordinates: [inside[0] + 0.0001, inside[1]] },
+        properties: { title: '路灯不亮（早上报过）', category: 'street_light' },
+      },
     });
     expect(earlier.status).toBe(201);
 
@@ -72,9 +82,15 @@ describe.skipIf(!haveBrowser)(`the problem wall and the echo wall in headless Ch
     expect(await page.getByTestId('wall-summary').textContent()).toContain(`${wall.wall.name} · 网格墙`);
     // a resident reads its own reports only, on the wall as in the list
     expect(await page.getByTestId('wall-list').locator('li').count()).toBe(wall.features.length);
-    const pins = () => page.evaluate(() => window.gridmap!.map.queryRenderedFeatures({ layers: ['overlay-points'] })
-      .map((f) => ({ id: f.id, status: f.properties.status, selected: f.properties.selected })));
-    await expect.poll(async () => (await pins()).find((p) => p.id === reported.id), LIVE).toEqual({ id: reported.id, status: 'reported', selected: true });
+    const pins = () =>
+      page.evaluate(() =>
+        window
+          .gridmap!.map.queryRenderedFeatures({ layers: ['overlay-points'] })
+          .map((f) => ({ id: f.id, status: f.properties.status, selected: f.properties.selected })),
+      );
+    await expect
+      .poll(async () => (await pins()).find((p) => p.id === reported.id), LIVE)
+      .toEqual({ id: reported.id, status: 'reported', selected: true });
     await page.screenshot({ path: `test-results/wall-reported-${mode}.png` });
     expect(errors).toEqual([]);
     await page.close();
@@ -91,7 +107,11 @@ describe.skipIf(!haveBrowser)(`the problem wall and the echo wall in headless Ch
     // a problem phoned in meanwhile (reported through the API) comes onto the wall from the event stream
     const phoned = await api('admin', '/api/v1/issues', {
       method: 'POST',
-      body: { type: 'Feature', geometry: { type: 'Point', coordinates: [inside[0] - 0.0001, inside[1]] }, properties: { title: '电话反映：井盖松动', category: 'safety' } },
+      body: {
+        type: 'Feature',
+        geometry: { type: 'Point', coordinates: [inside[0] - 0.0001, inside[1]] },
+        properties: { title: '电话反映：井盖松动', category: 'safety' },
+      },
     });
     expect(phoned.status).toBe(201);
     await expect.poll(() => list.locator(`li[data-issue="${phoned.body.id}"]`).count(), LIVE).toBe(1);
@@ -125,7 +145,7 @@ describe.skipIf(!haveBrowser)(`the problem wall and the echo wall in headless Ch
     await page.close();
   });
 
-  it('lets the community secretary record the month\'s matter as a draft, then publish it on the echo wall', async () => {
+  it("lets the community secretary record the month's matter as a draft, then publish it on the echo wall", async () => {
     const page = await openAs(browser, baseUrl, 'secretary', errors);
     await page.getByRole('link', { name: '回音壁', exact: true }).click();
     const echo = page.getByTestId('echo-wall');
@@ -136,8 +156,13 @@ describe.skipIf(!haveBrowser)(`the problem wall and the echo wall in headless Ch
     await form.locator('textarea[name="discussion"]').fill('居民议事会讨论三次，九成住户同意');
     // the reload of the recorded matters after a save lands while the secretary is typing: it must not wipe it
     let release = () => undefined as void;
-    const held = new Promise<void>((resolve) => { release = resolve; });
-    await page.route('**/monthly', async (route) => { await held; await route.continue(); });
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await page.route('**/monthly', async (route) => {
+      await held;
+      await route.continue();
+    });
     await form.getByRole('button', { name: '保存' }).click();
     await expect.poll(() => form.getByRole('status').textContent(), LIVE).toBe('已保存');
     // a draft: the public does not see it yet
@@ -169,16 +194,22 @@ describe.skipIf(!haveBrowser)(`the problem wall and the echo wall in headless Ch
     const window = 'from=2026-07-01&to=2026-11-28';
     const byCommunity = (await api('leader', `/api/v1/issues/metrics?by=community&${window}`)).body;
     const rows = panel.locator('tbody tr');
-    await expect.poll(() => panel.getByTestId('metrics-total').locator('td').first().textContent(), LIVE).toBe(String(byCommunity.total.reported));
+    await expect
+      .poll(() => panel.getByTestId('metrics-total').locator('td').first().textContent(), LIVE)
+      .toBe(String(byCommunity.total.reported));
     expect(await rows.count()).toBe(byCommunity.areas.length);
     // worst closure rate first
-    const first = [...byCommunity.areas].sort((a: { closure_rate: number }, b: { closure_rate: number }) => a.closure_rate - b.closure_rate)[0];
+    const first = [...byCommunity.areas].sort(
+      (a: { closure_rate: number }, b: { closure_rate: number }) => a.closure_rate - b.closure_rate,
+    )[0];
     expect(await rows.first().getAttribute('data-area')).toBe(String(first.area_id));
 
     await panel.locator('select[name="by"]').selectOption('grid');
     await panel.locator('select[name="community"]').selectOption(String(community));
     const byGrid = (await api('leader', `/api/v1/issues/metrics?by=grid&community=${community}&${window}`)).body;
-    await expect.poll(() => panel.getByTestId('metrics-total').locator('td').first().textContent(), LIVE).toBe(String(byGrid.total.reported));
+    await expect
+      .poll(() => panel.getByTestId('metrics-total').locator('td').first().textContent(), LIVE)
+      .toBe(String(byGrid.total.reported));
     expect(await rows.count()).toBe(byGrid.areas.length);
     await page.screenshot({ path: `test-results/metrics-${mode}.png` });
     expect(errors).toEqual([]);
@@ -195,7 +226,11 @@ describe.skipIf(!haveBrowser)(`the problem wall and the echo wall in headless Ch
     const expected = await (await fetch(`${baseUrl}/api/v1/echo?limit=10`)).json();
     expect(expected.total).toBeGreaterThan(10);
     await expect.poll(() => echo.getByTestId('echo-total').textContent(), LIVE).toBe(String(expected.total));
-    const shown = () => echo.getByTestId('echo-list').locator('li').evaluateAll((items) => items.map((li) => Number(li.getAttribute('data-issue'))));
+    const shown = () =>
+      echo
+        .getByTestId('echo-list')
+        .locator('li')
+        .evaluateAll((items) => items.map((li) => Number(li.getAttribute('data-issue'))));
     expect(await shown()).toEqual(expected.issues.map((i: { id: number }) => i.id));
     expect(await echo.getByTestId('echo-list').locator('li').first().locator('blockquote').textContent()).toBe(expected.issues[0].answer);
     await page.screenshot({ path: `test-results/echo-${mode}.png` });

@@ -18,7 +18,11 @@ export async function sessionFor(database: Database, username: string): Promise<
  * `as: null` sends them anonymous. Every answer is checked against its route's declared schema.
  */
 export async function testApp(database: Database, { env = {}, as = 'admin' }: { env?: NodeJS.ProcessEnv; as?: string | null } = {}) {
-  const app = createApp({ database, config: loadConfig({ GRIDMAP_CHECK_ANSWERS: 'on', ...env }), logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const app = createApp({
+    database,
+    config: loadConfig({ GRIDMAP_CHECK_ANSWERS: 'on', ...env }),
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+  });
   if (as === null) return app;
   const token = await sessionFor(database, as);
   return express()

@@ -16,7 +16,10 @@ if (!haveBrowser && process.env.CI) throw new Error(`CI needs a browser at ${CHR
  * The built web client, served by the real app over a test database on a port of its own, and a headless
  * Chromium to look at it; screenshots go to test-results/.
  */
-export async function servePages(database: Database, env: NodeJS.ProcessEnv = {}): Promise<{ baseUrl: string; browser: Browser; close: () => Promise<void> }> {
+export async function servePages(
+  database: Database,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ baseUrl: string; browser: Browser; close: () => Promise<void> }> {
   if (!existsSync(WEB_DIST)) throw new Error('web client not built: run npm run build:web (npm test does it)');
   const app = await testApp(database, { as: null, env });
   const server = await new Promise<Server>((resolve) => {
@@ -24,8 +27,15 @@ export async function servePages(database: Database, env: NodeJS.ProcessEnv = {}
   });
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-quic'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
   });
   await mkdir('test-results', { recursive: true });
   return {

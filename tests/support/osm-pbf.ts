@@ -20,25 +20,59 @@ export function osmPbf({ nodes, ways, relations }: OsmFixture): Buffer {
 
   const block = new PbfWriter();
   block.writeMessage(1, (_: null, pbf: PbfWriter) => strings.forEach((s) => pbf.writeBytesField(1, new TextEncoder().encode(s))), null);
-  block.writeMessage(2, (_: null, pbf: PbfWriter) => pbf.writeMessage(2, (__: null, dense: PbfWriter) => {
-    dense.writePackedSVarint(1, delta(nodes.map((n) => n.id)));
-    dense.writePackedSVarint(8, delta(nodes.map((n) => Math.round(n.lat * 1e7))));
-    dense.writePackedSVarint(9, delta(nodes.map((n) => Math.round(n.lon * 1e7))));
-  }, null), null);
-  block.writeMessage(2, (_: null, pbf: PbfWriter) => ways.forEach((w, i) => pbf.writeMessage(3, (__: null, way: PbfWriter) => {
-    way.writeVarintField(1, w.id);
-    way.writePackedVarint(2, wayTags[i][0]);
-    way.writePackedVarint(3, wayTags[i][1]);
-    way.writePackedSVarint(8, delta(w.refs));
-  }, null)), null);
-  block.writeMessage(2, (_: null, pbf: PbfWriter) => relations.forEach((r, i) => pbf.writeMessage(4, (__: null, relation: PbfWriter) => {
-    relation.writeVarintField(1, r.id);
-    relation.writePackedVarint(2, relationTags[i][0]);
-    relation.writePackedVarint(3, relationTags[i][1]);
-    relation.writePackedVarint(8, roles[i]);
-    relation.writePackedSVarint(9, delta(r.members.map((m) => m.ref)));
-    relation.writePackedVarint(10, r.members.map((m) => ['node', 'way', 'relation'].indexOf(m.type)));
-  }, null)), null);
+  block.writeMessage(
+    2,
+    (_: null, pbf: PbfWriter) =>
+      pbf.writeMessage(
+        2,
+        (__: null, dense: PbfWriter) => {
+          dense.writePackedSVarint(1, delta(nodes.map((n) => n.id)));
+          dense.writePackedSVarint(8, delta(nodes.map((n) => Math.round(n.lat * 1e7))));
+          dense.writePackedSVarint(9, delta(nodes.map((n) => Math.round(n.lon * 1e7))));
+        },
+        null,
+      ),
+    null,
+  );
+  block.writeMessage(
+    2,
+    (_: null, pbf: PbfWriter) =>
+      ways.forEach((w, i) =>
+        pbf.writeMessage(
+          3,
+          (__: null, way: PbfWriter) => {
+            way.writeVarintField(1, w.id);
+            way.writePackedVarint(2, wayTags[i][0]);
+            way.writePackedVarint(3, wayTags[i][1]);
+            way.writePackedSVarint(8, delta(w.refs));
+          },
+          null,
+        ),
+      ),
+    null,
+  );
+  block.writeMessage(
+    2,
+    (_: null, pbf: PbfWriter) =>
+      relations.forEach((r, i) =>
+        pbf.writeMessage(
+          4,
+          (__: null, relation: PbfWriter) => {
+            relation.writeVarintField(1, r.id);
+            relation.writePackedVarint(2, relationTags[i][0]);
+            relation.writePackedVarint(3, relationTags[i][1]);
+            relation.writePackedVarint(8, roles[i]);
+            relation.writePackedSVarint(9, delta(r.members.map((m) => m.ref)));
+            relation.writePackedVarint(
+              10,
+              r.members.map((m) => ['node', 'way', 'relation'].indexOf(m.type)),
+            );
+          },
+          null,
+        ),
+      ),
+    null,
+  );
 
   const header = new PbfWriter();
   for (const feature of ['OsmSchema-V0.6', 'DenseNodes']) header.writeStringField(4, feature);

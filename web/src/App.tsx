@@ -24,8 +24,18 @@ import { useInvalidationByEvents } from './serverState.ts';
 
 /** The views, in the order the top bar lists them, each at its own address. */
 const VIEWS = {
-  map: '/map', wall: '/walls', dispatch: '/dispatch', volunteer: '/tasks', setup: '/setup', import: '/import',
-  metrics: '/metrics', coverage: '/coverage', planning: '/planning', gis: '/gis', echo: '/echo', accounts: '/accounts',
+  map: '/map',
+  wall: '/walls',
+  dispatch: '/dispatch',
+  volunteer: '/tasks',
+  setup: '/setup',
+  import: '/import',
+  metrics: '/metrics',
+  coverage: '/coverage',
+  planning: '/planning',
+  gis: '/gis',
+  echo: '/echo',
+  accounts: '/accounts',
 } as const;
 type View = keyof typeof VIEWS;
 
@@ -39,7 +49,8 @@ function viewAt(path: string): View | undefined {
 /** The views a user's role opens (the server checks each call again). */
 function viewsOf(user: User): View[] {
   const readsIssues = user.permissions.issues?.includes('read') ?? false;
-  const canImportOrExport = Object.values(user.permissions).some((actions) => actions.length > 0) && user.role !== 'resident' && user.role !== 'volunteer';
+  const canImportOrExport =
+    Object.values(user.permissions).some((actions) => actions.length > 0) && user.role !== 'resident' && user.role !== 'volunteer';
   const shown: Record<View, boolean> = {
     map: true,
     wall: readsIssues,
@@ -82,7 +93,11 @@ export function App() {
 function Landing({ user }: { user: User }) {
   const [to, setTo] = useState<string | null>(user.role === 'admin' ? null : homeOf(user));
   useEffect(() => {
-    if (user.role === 'admin') void fetchSetup().then((setup) => setTo(setup.empty ? VIEWS.setup : VIEWS.map), () => setTo(VIEWS.map));
+    if (user.role === 'admin')
+      void fetchSetup().then(
+        (setup) => setTo(setup.empty ? VIEWS.setup : VIEWS.map),
+        () => setTo(VIEWS.map),
+      );
   }, [user.role]);
   return to && <Redirect to={to} replace />;
 }
@@ -95,7 +110,13 @@ function Shell({ user }: { user: User }) {
   useInvalidationByEvents();
   const views = viewsOf(user);
   const view = viewAt(path);
-  const [visible, setVisible] = useState<Record<LayerGroup, boolean>>({ districts: true, streets: true, communities: true, grids: true, buildings: true });
+  const [visible, setVisible] = useState<Record<LayerGroup, boolean>>({
+    districts: true,
+    streets: true,
+    communities: true,
+    grids: true,
+    buildings: true,
+  });
   // community staff and those above them keep the month's matter (the server checks the community is theirs)
   const keepsMonthly = ['admin', 'dispatcher', 'leader'].includes(user.role);
   const [mapVersion, setMapVersion] = useState(0);
@@ -122,8 +143,10 @@ function Shell({ user }: { user: User }) {
   }, [view, freshMap]);
   // the feature chosen on the map is in the address: /map/grids/12
   const [, chosen] = useRoute<{ group: string; id: string }>('/map/:group/:id');
-  const selected = view === 'map' && chosen && SELECTABLE.includes(chosen.group as LayerGroup) && Number(chosen.id) > 0
-    ? { group: chosen.group as LayerGroup, id: Number(chosen.id) } : null;
+  const selected =
+    view === 'map' && chosen && SELECTABLE.includes(chosen.group as LayerGroup) && Number(chosen.id) > 0
+      ? { group: chosen.group as LayerGroup, id: Number(chosen.id) }
+      : null;
   // the tile's properties go with the address, shown while the record is read (and kept by a reload)
   const select = (hit: SelectedFeature | null) =>
     navigate(hit ? `/map/${hit.group}/${hit.id}` : VIEWS.map, { state: hit && { properties: hit.properties } });
@@ -135,7 +158,9 @@ function Shell({ user }: { user: User }) {
         <h1>{t('app.title')}</h1>
         <nav className="views">
           {views.map((shown) => (
-            <Link key={shown} href={VIEWS[shown]} aria-current={shown === view ? 'page' : undefined}>{t(`nav.${shown}`)}</Link>
+            <Link key={shown} href={VIEWS[shown]} aria-current={shown === view ? 'page' : undefined}>
+              {t(`nav.${shown}`)}
+            </Link>
           ))}
         </nav>
         <span className="user" data-testid="signed-in">
@@ -145,7 +170,9 @@ function Shell({ user }: { user: User }) {
           {t('app.switchLanguage')}
         </button>
         {/* the next to sign in starts at their own view, not at this user's address */}
-        <button type="button" className="lang" onClick={() => void signOut().then(() => navigate('/'))}>{t('user.signOut')}</button>
+        <button type="button" className="lang" onClick={() => void signOut().then(() => navigate('/'))}>
+          {t('user.signOut')}
+        </button>
       </header>
       <nav className="layers" aria-label={t('layers.title')}>
         <h3>{t('layers.title')}</h3>
@@ -162,27 +189,72 @@ function Shell({ user }: { user: User }) {
         ))}
         <h3>{t('legend.title')}</h3>
         <ul className="legend">
-          <li><i style={{ background: '#d9534f' }} />{t('legend.partyGroup')}</li>
-          <li><i style={{ background: '#e8a866' }} />{t('kind.residential')}</li>
-          <li><i style={{ background: '#7fb77e' }} />{t('kind.school')}</li>
-          <li><i style={{ background: '#a9a9a9' }} />{t('legend.otherBuildings')}</li>
+          <li>
+            <i style={{ background: '#d9534f' }} />
+            {t('legend.partyGroup')}
+          </li>
+          <li>
+            <i style={{ background: '#e8a866' }} />
+            {t('kind.residential')}
+          </li>
+          <li>
+            <i style={{ background: '#7fb77e' }} />
+            {t('kind.school')}
+          </li>
+          <li>
+            <i style={{ background: '#a9a9a9' }} />
+            {t('legend.otherBuildings')}
+          </li>
         </ul>
       </nav>
-      <MapView key={mapVersion} visible={visible} selected={selected} onSelect={view === 'map' ? select : undefined} overlay={overlay}
-        onPick={pick ?? undefined} focus={focus} onMap={setMap} />
+      <MapView
+        key={mapVersion}
+        visible={visible}
+        selected={selected}
+        onSelect={view === 'map' ? select : undefined}
+        overlay={overlay}
+        onPick={pick ?? undefined}
+        focus={focus}
+        onMap={setMap}
+      />
       <PickContext value={registerPick}>
-        {view === 'dispatch' ? <DispatchPanel onOverlay={setOverlay} />
-          : view === 'volunteer' ? <VolunteerPanel onOverlay={setOverlay} />
-          : view === 'wall' ? <WallPanel user={user} onOverlay={setOverlay} onFocus={setFocus} />
-          : view === 'echo' ? <aside className="panel wide"><EchoWall keepsMonthly={keepsMonthly} /></aside>
-          : view === 'metrics' ? <aside className="panel widest"><MetricsPanel /></aside>
-          : view === 'coverage' ? <CoveragePanel map={map} onFocus={setFocus} />
-          : view === 'planning' ? <PlanningPanel map={map} onFocus={setFocus} onSaved={() => (planned.current = true)} />
-          : view === 'setup' ? <aside className="panel wide"><SetupPanel onImported={freshMap} onOpenMap={() => navigate(VIEWS.map)} /></aside>
-          : view === 'import' ? <aside className="panel"><ImportPanel onImported={freshMap} /></aside>
-          : view === 'accounts' ? <aside className="panel wide"><AccountsPanel /></aside>
-          : view === 'gis' ? <aside className="panel wide"><GisPanel /></aside>
-          : <FeaturePanel feature={selected} onClose={() => navigate(VIEWS.map)} />}
+        {view === 'dispatch' ? (
+          <DispatchPanel onOverlay={setOverlay} />
+        ) : view === 'volunteer' ? (
+          <VolunteerPanel onOverlay={setOverlay} />
+        ) : view === 'wall' ? (
+          <WallPanel user={user} onOverlay={setOverlay} onFocus={setFocus} />
+        ) : view === 'echo' ? (
+          <aside className="panel wide">
+            <EchoWall keepsMonthly={keepsMonthly} />
+          </aside>
+        ) : view === 'metrics' ? (
+          <aside className="panel widest">
+            <MetricsPanel />
+          </aside>
+        ) : view === 'coverage' ? (
+          <CoveragePanel map={map} onFocus={setFocus} />
+        ) : view === 'planning' ? (
+          <PlanningPanel map={map} onFocus={setFocus} onSaved={() => (planned.current = true)} />
+        ) : view === 'setup' ? (
+          <aside className="panel wide">
+            <SetupPanel onImported={freshMap} onOpenMap={() => navigate(VIEWS.map)} />
+          </aside>
+        ) : view === 'import' ? (
+          <aside className="panel">
+            <ImportPanel onImported={freshMap} />
+          </aside>
+        ) : view === 'accounts' ? (
+          <aside className="panel wide">
+            <AccountsPanel />
+          </aside>
+        ) : view === 'gis' ? (
+          <aside className="panel wide">
+            <GisPanel />
+          </aside>
+        ) : (
+          <FeaturePanel feature={selected} onClose={() => navigate(VIEWS.map)} />
+        )}
       </PickContext>
     </div>
   );

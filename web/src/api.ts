@@ -25,7 +25,13 @@ export async function apiFetch(url: string, init: RequestInit = {}): Promise<Res
  * A POST followed as it goes (XHR: fetch reports no upload progress): `onUpload` hears the bytes sent, `onText` the
  * answer's text so far, as a streamed answer arrives. Resolves with the status, the Content-Type and the whole text.
  */
-export function postFollowed(url: string, body: Blob, headers: Record<string, string>, onUpload: (sent: number, total: number) => void, onText: (text: string) => void) {
+export function postFollowed(
+  url: string,
+  body: Blob,
+  headers: Record<string, string>,
+  onUpload: (sent: number, total: number) => void,
+  onText: (text: string) => void,
+) {
   return new Promise<{ status: number; type: string; text: string }>((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', url);
@@ -54,7 +60,12 @@ export async function getJson<T>(url: string): Promise<T> {
   return response.json() as Promise<T>;
 }
 
-export async function sendJson<T>(method: 'POST' | 'PATCH' | 'PUT', url: string, body: unknown, headers: Record<string, string> = {}): Promise<T> {
+export async function sendJson<T>(
+  method: 'POST' | 'PATCH' | 'PUT',
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<T> {
   const response = await apiFetch(url, { method, body: JSON.stringify(body), headers: { ...headers, 'Content-Type': 'application/json' } });
   if (!response.ok) throw new Error(await problemOf(response));
   return response.json() as Promise<T>;
@@ -81,7 +92,9 @@ export function saveFile(blob: Blob, filename: string) {
  */
 export function withToken(url: string): { url: string; headers?: Record<string, string> } {
   const { origin, pathname } = new URL(url, location.href);
-  return token && origin === location.origin && pathname.startsWith('/tiles/') ? { url, headers: { Authorization: `Bearer ${token}` } } : { url };
+  return token && origin === location.origin && pathname.startsWith('/tiles/')
+    ? { url, headers: { Authorization: `Bearer ${token}` } }
+    : { url };
 }
 
 export const fetchMapConfig = () => getJson<MapConfig>('/api/v1/map/config');

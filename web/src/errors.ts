@@ -153,7 +153,7 @@ const en: ErrorTexts = {
   'database.taken': '{field} is already taken',
   'database.still_referenced': 'Other records still refer to this one: move or remove them first',
   'database.unknown_reference': '{field} refers to nothing that exists',
-  'database.codes_do_not_nest': 'The code does not start with its parent\'s code ({field})',
+  'database.codes_do_not_nest': "The code does not start with its parent's code ({field})",
   'database.not_allowed': '{field} is not allowed here',
   'database.missing_value': '{field} is required',
   'database.invalid_value': '{field} cannot be stored',
@@ -193,7 +193,7 @@ const en: ErrorTexts = {
   'volunteer.no_member_record': 'This account is not linked to a volunteer',
   'planning.grid_of_another_community': 'That grid is not in this community',
   'planning.no_grid_codes_left': 'The community has used all 999 grid codes',
-  'planning.grid_has_accounts': 'A grid worker\'s account works in this grid and would be left without one',
+  'planning.grid_has_accounts': "A grid worker's account works in this grid and would be left without one",
   'planning.version_required': 'Saving needs the version of the grid you edited: reload and try again',
   'planning.line_does_not_cut': 'The line must cross the grid from one side to the other',
   'planning.grids_of_different_communities': 'The grids are in different communities',
@@ -206,9 +206,9 @@ const en: ErrorTexts = {
   'planning.grid_falls_apart': 'The grid would fall into {parts} parts',
   'issue.not_found': 'No such issue',
   'issue.category_not_found': 'No such issue category',
-  'issue.not_on_your_wall': 'The issue is not on your wall: its wall\'s staff handle it',
+  'issue.not_on_your_wall': "The issue is not on your wall: its wall's staff handle it",
   'issue.taken_up': 'The issue is being handled: reject or close it instead',
-  'issue.step_not_allowed': 'That is not a step from the issue\'s state ({issue_status})',
+  'issue.step_not_allowed': "That is not a step from the issue's state ({issue_status})",
   'issue.forbidden': 'You may not do this to the issue',
   'issue.unknown_duplicate': 'The issue it duplicates does not exist or is not yours to see',
   'issue.duplicate_of_itself': 'An issue cannot duplicate itself',
@@ -221,7 +221,7 @@ const en: ErrorTexts = {
   'issue.photo_type_mismatch': 'The picture is not of the type it claims',
   'issue.too_many_photos': 'The issue has as many photos as allowed: remove one first',
   'wall.not_found': 'No such wall',
-  'wall.forbidden': 'The month\'s matter is kept by the community\'s staff',
+  'wall.forbidden': "The month's matter is kept by the community's staff",
   'dispatch.not_found': 'No such dispatch',
   'dispatch.unknown_action': 'A dispatch has no such action',
   'dispatch.issue_settled': 'The issue is settled: there is nothing to dispatch',
@@ -231,7 +231,7 @@ const en: ErrorTexts = {
   'dispatch.wrong_state': 'The dispatch cannot do that in its present state',
   'dispatch.on_a_dispatch': 'You are on a dispatch: finish or cancel it first',
   'import.not_found': 'No such import',
-  'import.too_large': 'The file is over this account\'s import limit',
+  'import.too_large': "The file is over this account's import limit",
   'import.unknown_crs': 'Unknown coordinate system: give its EPSG code (such as 4545)',
   'import.server_stopping': 'The server stopped during the import: nothing was written; send it again',
   'import.unknown_community': 'No such community',
@@ -265,7 +265,12 @@ export const ERROR_TEXTS: Record<Lang, ErrorTexts> = { 'zh-CN': zh, en };
 export const pageLang = (): Lang => (document.documentElement.lang === 'en' ? 'en' : 'zh-CN');
 
 /** What a problem+json answer carries that a user is told. */
-export interface ProblemWords { code?: string; params?: Record<string, unknown>; detail?: string; title?: string }
+export interface ProblemWords {
+  code?: string;
+  params?: Record<string, unknown>;
+  detail?: string;
+  title?: string;
+}
 
 /** The problem in the user's language; the server's own English words only for a code this web does not know. */
 export function problemText(problem: ProblemWords, lang: Lang): string | undefined {

@@ -158,7 +158,8 @@ const messages = {
     'accounts.active': '正常',
     'accounts.memberId': '党员编号（志愿者）',
     'open311keys.title': 'Open311 应用密钥',
-    'open311keys.hint': '为对接的客户端应用（如 12345 热线、街道小程序）签发长期密钥（api_key），只能上报勾选的事项类别；密钥只显示一次，可随时吊销。',
+    'open311keys.hint':
+      '为对接的客户端应用（如 12345 热线、街道小程序）签发长期密钥（api_key），只能上报勾选的事项类别；密钥只显示一次，可随时吊销。',
     'open311keys.name': '应用名称',
     'open311keys.services': '可上报的类别',
     'open311keys.issue': '签发密钥',
@@ -252,7 +253,8 @@ const messages = {
     'metrics.from': '上报自',
     'metrics.to': '至（不含）',
     'metrics.order': '排序',
-    'metrics.hint': '按上报时间统计；办结率 = 办结 / (上报 − 不予受理)，按时办结率 = 期限内办结 / (已办结或已超期)；重复反映只计一次。低于 60% 标红。',
+    'metrics.hint':
+      '按上报时间统计；办结率 = 办结 / (上报 − 不予受理)，按时办结率 = 期限内办结 / (已办结或已超期)；重复反映只计一次。低于 60% 标红。',
     'metrics.grid': '网格',
     'metrics.community': '社区',
     'metrics.noGrid': '未入网格',
@@ -382,7 +384,8 @@ const messages = {
     'gis.layer': '图层',
     'gis.features': '要素数（本账号可见）',
     'gis.keys': '只读访问密钥',
-    'gis.keysHint': 'QGIS：图层 › 添加图层 › 添加 WFS / OGC API – Features 图层，填入服务地址，并在“HTTP 头”中加入密钥那一行。密钥以本账号的权限只读数据，不能修改任何内容；退出登录后仍有效，到期或撤销即失效。未登录只能读取社区和网格。',
+    'gis.keysHint':
+      'QGIS：图层 › 添加图层 › 添加 WFS / OGC API – Features 图层，填入服务地址，并在“HTTP 头”中加入密钥那一行。密钥以本账号的权限只读数据，不能修改任何内容；退出登录后仍有效，到期或撤销即失效。未登录只能读取社区和网格。',
     'gis.makeKey': '创建只读密钥',
     'gis.keyLabel': '用途',
     'gis.keyDays': '有效期',
@@ -391,7 +394,8 @@ const messages = {
     'gis.expires': '到期',
     'gis.revoke': '撤销',
     'gis.gdal': 'GDAL 命令行',
-    'gis.qgis': 'QGIS 3.22 不能发送 Bearer 头：身份验证选“基本认证 (Basic)”，用户名任意，密码填访问密钥；或在 URL 后加 ?access_key=<密钥>（后续分页链接会自动带上）。密钥不会写入服务器日志。',
+    'gis.qgis':
+      'QGIS 3.22 不能发送 Bearer 头：身份验证选“基本认证 (Basic)”，用户名任意，密码填访问密钥；或在 URL 后加 ?access_key=<密钥>（后续分页链接会自动带上）。密钥不会写入服务器日志。',
     'gis.browse': '在浏览器中查看公开图层',
     'coverage.title': '覆盖分析',
     'coverage.metric': '指标',
@@ -516,7 +520,8 @@ const messages = {
     'planning.tool.merge': '合并',
     'planning.tool.draw': '新增网格',
     'planning.tool.suggest': '智能划分',
-    'planning.hint.edit': '点击地图上的网格，拖动它的顶点修改边界；拖动边上的中点增加顶点，右键删除顶点。靠近相邻网格的顶点或边时自动吸附。',
+    'planning.hint.edit':
+      '点击地图上的网格，拖动它的顶点修改边界；拖动边上的中点增加顶点，右键删除顶点。靠近相邻网格的顶点或边时自动吸附。',
     'planning.hint.split': '点击要拆分的网格，再画一条穿过它的线：单击加点，再次单击最后一点（或按回车）结束。',
     'planning.hint.merge': '点击地图上两个或更多相邻的网格（再次点击取消）。第一个保留编号。',
     'planning.hint.draw': '在地图上逐点画出新网格，点击起点闭合；它占用的区域从原有网格中划出。',
@@ -783,7 +788,8 @@ const messages = {
     'accounts.active': 'active',
     'accounts.memberId': 'Member id (volunteers)',
     'open311keys.title': 'Open311 application keys',
-    'open311keys.hint': 'Long-lived api_keys for the client applications the city connects (a 12345 hotline, a mini program), each allowed to post the ticked categories only; a key is shown once and can be revoked at any time.',
+    'open311keys.hint':
+      'Long-lived api_keys for the client applications the city connects (a 12345 hotline, a mini program), each allowed to post the ticked categories only; a key is shown once and can be revoked at any time.',
     'open311keys.name': 'Application',
     'open311keys.services': 'Categories it may post',
     'open311keys.issue': 'Issue a key',
@@ -877,7 +883,8 @@ const messages = {
     'metrics.from': 'Reported from',
     'metrics.to': 'to (before)',
     'metrics.order': 'Sort by',
-    'metrics.hint': 'Over issues by report date; closure rate = closed / (reported − rejected), on-time rate = resolved by the due time / (resolved or past due); a repeat counts once. Under 60% in red.',
+    'metrics.hint':
+      'Over issues by report date; closure rate = closed / (reported − rejected), on-time rate = resolved by the due time / (resolved or past due); a repeat counts once. Under 60% in red.',
     'metrics.grid': 'Grid',
     'metrics.community': 'Community',
     'metrics.noGrid': 'in no grid',
@@ -900,7 +907,8 @@ const messages = {
     'wall.choose': 'Wall',
     'wall.report': 'Report an issue',
     'wall.hint': 'Click an issue in the list or on the map for its details.',
-    'wall.hintReport': 'Click an issue in the list or on the map for its details; click anywhere else on the map to report a new one there.',
+    'wall.hintReport':
+      'Click an issue in the list or on the map for its details; click anywhere else on the map to report a new one there.',
     'wall.total': 'total',
     'wall.overdueCount': 'overdue',
     'wall.overdue': 'overdue',
@@ -993,7 +1001,7 @@ const messages = {
     'monthly.title': 'Matter of the month',
     'monthly.discussion': 'Discussed: ',
     'monthly.outcome': 'Outcome: ',
-    'monthly.keep': 'Record the community\'s matter of the month',
+    'monthly.keep': "Record the community's matter of the month",
     'monthly.month': 'Month',
     'monthly.matter': 'The matter agreed this month',
     'monthly.publish': 'Publish on the echo wall',
@@ -1002,12 +1010,14 @@ const messages = {
     'nav.coverage': 'Coverage',
     'nav.gis': 'GIS service',
     'gis.title': 'GIS service (OGC API – Features)',
-    'gis.hint': 'QGIS, GDAL and other GIS software add Gridmap\'s layers as a data source, with no files to export: always current, with this account\'s permissions.',
+    'gis.hint':
+      "QGIS, GDAL and other GIS software add Gridmap's layers as a data source, with no files to export: always current, with this account's permissions.",
     'gis.url': 'Service address',
     'gis.layer': 'Layer',
     'gis.features': 'Features (seen by this account)',
     'gis.keys': 'Read-only access keys',
-    'gis.keysHint': 'QGIS: Layer › Add Layer › Add WFS / OGC API – Features Layer, enter the address and add the key\'s line as an HTTP header. A key reads with this account\'s permissions and can change nothing; it outlives signing out and ends when it expires or is revoked. Signed out, only communities and grids can be read.',
+    'gis.keysHint':
+      "QGIS: Layer › Add Layer › Add WFS / OGC API – Features Layer, enter the address and add the key's line as an HTTP header. A key reads with this account's permissions and can change nothing; it outlives signing out and ends when it expires or is revoked. Signed out, only communities and grids can be read.",
     'gis.makeKey': 'Make a read-only key',
     'gis.keyLabel': 'For',
     'gis.keyDays': 'Valid for',
@@ -1016,7 +1026,8 @@ const messages = {
     'gis.expires': 'Expires',
     'gis.revoke': 'Revoke',
     'gis.gdal': 'GDAL on the command line',
-    'gis.qgis': 'QGIS 3.22 cannot send a Bearer header: in its authentication choose Basic, any user name, the access key as the password; or add ?access_key=<key> to the URL (the links it follows keep it). The key never appears in the server\'s log.',
+    'gis.qgis':
+      "QGIS 3.22 cannot send a Bearer header: in its authentication choose Basic, any user name, the access key as the password; or add ?access_key=<key> to the URL (the links it follows keep it). The key never appears in the server's log.",
     'gis.browse': 'Browse the public layers in the browser',
     'coverage.title': 'Coverage',
     'coverage.metric': 'Metric',
@@ -1108,7 +1119,8 @@ const messages = {
     'nav.planning': 'Grid planning',
     'nav.setup': 'Set up',
     'setup.title': "Set up your city's map",
-    'setup.intro': 'Import in this order: districts, streets, communities, grids, buildings, Party members, resident units; then create accounts for the staff. Each step can be checked first (nothing written), then imported.',
+    'setup.intro':
+      'Import in this order: districts, streets, communities, grids, buildings, Party members, resident units; then create accounts for the staff. Each step can be checked first (nothing written), then imported.',
     'setup.count': '{n} so far',
     'setup.none': 'none yet',
     'setup.done': 'done',
@@ -1141,11 +1153,15 @@ const messages = {
     'planning.tool.merge': 'Merge',
     'planning.tool.draw': 'New grid',
     'planning.tool.suggest': 'Suggest',
-    'planning.hint.edit': 'Click a grid on the map and drag its vertices; drag the midpoint of an edge to add a vertex, right-click one to remove it. Vertices snap to the neighbouring grids’ vertices and edges.',
-    'planning.hint.split': 'Click the grid to split, then draw a line across it: click to add points, click the last one again (or press Enter) to finish.',
+    'planning.hint.edit':
+      'Click a grid on the map and drag its vertices; drag the midpoint of an edge to add a vertex, right-click one to remove it. Vertices snap to the neighbouring grids’ vertices and edges.',
+    'planning.hint.split':
+      'Click the grid to split, then draw a line across it: click to add points, click the last one again (or press Enter) to finish.',
     'planning.hint.merge': 'Click two or more adjacent grids on the map (click again to drop one). The first keeps its code.',
-    'planning.hint.draw': 'Draw the new grid point by point on the map and click the first point to close it; its area is carved out of the grids it covers.',
-    'planning.hint.suggest': 'Divide the whole community with balanced households: give the number of grids; the draft is drawn dashed over the current grids.',
+    'planning.hint.draw':
+      'Draw the new grid point by point on the map and click the first point to close it; its area is carved out of the grids it covers.',
+    'planning.hint.suggest':
+      'Divide the whole community with balanced households: give the number of grids; the draft is drawn dashed over the current grids.',
     'planning.version': 'version',
     'planning.householdsUnit': 'households',
     'planning.adjustNeighbours': 'Adjust the neighbouring grids too (boundaries stay shared)',

@@ -13,7 +13,9 @@ export type Kind = Changes | 'accounts';
  * useInvalidationByEvents), so a view shows what it read last and reads again only after a change. A refused
  * request is shown at once, not tried again.
  */
-export const serverState = new QueryClient({ defaultOptions: { queries: { retry: false, staleTime: 60_000, refetchOnWindowFocus: false } } });
+export const serverState = new QueryClient({
+  defaultOptions: { queries: { retry: false, staleTime: 60_000, refetchOnWindowFocus: false } },
+});
 
 /**
  * The answer of GET `url` (none while `url` is null), read again when a change of `kind` is heard; with
@@ -21,7 +23,10 @@ export const serverState = new QueryClient({ defaultOptions: { queries: { retry:
  */
 export function useServerState<T>(kind: Kind, url: string | null, { keepPrevious = false } = {}) {
   return useQuery({
-    queryKey: [kind, url], queryFn: () => getJson<T>(url!), enabled: Boolean(url), placeholderData: keepPrevious ? keepPreviousData : undefined,
+    queryKey: [kind, url],
+    queryFn: () => getJson<T>(url!),
+    enabled: Boolean(url),
+    placeholderData: keepPrevious ? keepPreviousData : undefined,
     // no event tells of a change elsewhere (a key used by an application): read again each time a view opens
     ...(kind === 'accounts' ? { staleTime: 0 } : {}),
   });
@@ -45,7 +50,10 @@ export function useInvalidationByEvents() {
       if (event.event === 'ready') return;
       const kind = event.event;
       clearTimeout(bursts.get(kind));
-      bursts.set(kind, setTimeout(() => void client.invalidateQueries({ queryKey: [kind] }), 300));
+      bursts.set(
+        kind,
+        setTimeout(() => void client.invalidateQueries({ queryKey: [kind] }), 300),
+      );
     });
     return () => {
       stop();

@@ -4,12 +4,14 @@ import type { DB } from '../../db/schema.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { openSession } from './queries.ts';
 
-export const keyBody = z.object({
-  /** what the key is for, to tell keys apart: "QGIS on the planning office's PC" */
-  label: z.string().trim().min(1).max(100),
-  /** days until it expires */
-  days: z.number().int().min(1).max(365).default(90),
-}).strict();
+export const keyBody = z
+  .object({
+    /** what the key is for, to tell keys apart: "QGIS on the planning office's PC" */
+    label: z.string().trim().min(1).max(100),
+    /** days until it expires */
+    days: z.number().int().min(1).max(365).default(90),
+  })
+  .strict();
 
 /** A user's live keys are few; more than this and the oldest must be revoked first. */
 export const MAX_KEYS = 20;
@@ -33,8 +35,12 @@ export async function openKey(db: Kysely<DB>, userId: number, { label, days }: z
   return db.transaction().execute(async (trx) => {
     // one user's keys are counted under a lock on the user, so two requests cannot both pass the count
     await sql`select id from users where id = ${userId} for update`.execute(trx);
-    const { rows: [{ n }] } = await sql<{ n: number }>`
-      select count(*)::int as n from sessions where user_id = ${userId} and read_only and revoked_at is null and expires_at > now()`.execute(trx);
+    const {
+      rows: [{ n }],
+    } = await sql<{ n: number }>`
+      select count(*)::int as n from sessions where user_id = ${userId} and read_only and revoked_at is null and expires_at > now()`.execute(
+      trx,
+    );
     if (n >= MAX_KEYS) throw new DomainError('account.too_many_keys', `you have ${n} live keys; revoke one first`, { field: 'label' });
     return openSession(trx, userId, { hours: days * 24, readOnly: true, label, address });
   });

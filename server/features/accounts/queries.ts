@@ -33,17 +33,33 @@ function scopeOf(row: UserRow): Scope | null {
   return null;
 }
 
-export const viewerOf = (row: UserRow): Viewer =>
-  ({ id: row.id, username: row.username, role: row.role, scope: scopeOf(row), memberId: row.member_id });
+export const viewerOf = (row: UserRow): Viewer => ({
+  id: row.id,
+  username: row.username,
+  role: row.role,
+  scope: scopeOf(row),
+  memberId: row.member_id,
+});
 
 /** A user as the API shows it: never the password hash. */
 export const userJson = (row: UserRow) => ({
-  id: row.id, username: row.username, display_name: row.display_name, role: row.role, scope: scopeJson(scopeOf(row)),
-  member_id: row.member_id, disabled: row.disabled, version: row.version, created_at: row.created_at, updated_at: row.updated_at,
+  id: row.id,
+  username: row.username,
+  display_name: row.display_name,
+  role: row.role,
+  scope: scopeJson(scopeOf(row)),
+  member_id: row.member_id,
+  disabled: row.disabled,
+  version: row.version,
+  created_at: row.created_at,
+  updated_at: row.updated_at,
 });
 export type UserJson = ReturnType<typeof userJson>;
 
-export async function findUsers(db: Kysely<DB>, { id, username, role, after = 0, limit = 1000 }: { id?: number; username?: string; role?: string; after?: number; limit?: number } = {}) {
+export async function findUsers(
+  db: Kysely<DB>,
+  { id, username, role, after = 0, limit = 1000 }: { id?: number; username?: string; role?: string; after?: number; limit?: number } = {},
+) {
   const { rows } = await sql<UserRow>`
     select ${userColumns} from users u left join grids g on g.id = u.scope_grid_id
     where u.id > ${after} ${id === undefined ? sql`` : sql`and u.id = ${id}`}
@@ -73,16 +89,34 @@ export function scopeColumns(scope: Scope | null) {
 const tokenHash = (token: string) => createHash('sha256').update(token).digest();
 
 /** A session for `userId`; with `readOnly`, an access key for a GIS client, named by its `label`. */
-export async function openSession(db: Kysely<DB>, userId: number, { hours, address, readOnly = false, label }: {
-  hours: number; address?: string; readOnly?: boolean; label?: string;
-}) {
+export async function openSession(
+  db: Kysely<DB>,
+  userId: number,
+  {
+    hours,
+    address,
+    readOnly = false,
+    label,
+  }: {
+    hours: number;
+    address?: string;
+    readOnly?: boolean;
+    label?: string;
+  },
+) {
   const token = randomBytes(32).toString('base64url');
-  const { id, expires_at } = await db.insertInto('sessions')
+  const { id, expires_at } = await db
+    .insertInto('sessions')
     .values({
-      token_hash: tokenHash(token), user_id: userId, expires_at: sql<Date>`now() + make_interval(secs => ${hours * 3600})`,
-      address: address ?? null, read_only: readOnly, label: label ?? null,
+      token_hash: tokenHash(token),
+      user_id: userId,
+      expires_at: sql<Date>`now() + make_interval(secs => ${hours * 3600})`,
+      address: address ?? null,
+      read_only: readOnly,
+      label: label ?? null,
     })
-    .returning(['id', 'expires_at']).executeTakeFirstOrThrow();
+    .returning(['id', 'expires_at'])
+    .executeTakeFirstOrThrow();
   return { id: Number(id), token, expires_at };
 }
 
@@ -97,19 +131,36 @@ export async function sessionViewer(db: Kysely<DB>, token: string, { keyOnly = f
 }
 
 export async function revokeSession(db: Kysely<DB>, token: string) {
-  await db.updateTable('sessions').set({ revoked_at: sql`now()` }).where('token_hash', '=', tokenHash(token)).where('revoked_at', 'is', null).execute();
+  await db
+    .updateTable('sessions')
+    .set({ revoked_at: sql`now()` })
+    .where('token_hash', '=', tokenHash(token))
+    .where('revoked_at', 'is', null)
+    .execute();
 }
 
 export async function revokeSessionsOf(db: Kysely<DB>, userId: number) {
-  await db.updateTable('sessions').set({ revoked_at: sql`now()` }).where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
+  await db
+    .updateTable('sessions')
+    .set({ revoked_at: sql`now()` })
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .execute();
 }
 
 // Failed sign-ins, for the throttle (the policy: LOGIN_LIMITS in routes.ts).
 
-export interface LoginLimits { pair: number; unknownPerAddress: number; minutes: number }
+export interface LoginLimits {
+  pair: number;
+  unknownPerAddress: number;
+  minutes: number;
+}
 
 /** Why an attempt is refused before its password is checked, and in how many seconds it may be tried again. */
-export interface Refusal { field: 'username' | 'address'; retryAfter: number }
+export interface Refusal {
+  field: 'username' | 'address';
+  retryAfter: number;
+}
 
 /**
  * Counts a sign-in attempt as a failure before its password is checked (a success clears it), unless it is
@@ -117,13 +168,20 @@ export interface Refusal { field: 'username' | 'address'; retryAfter: number }
  * unknown. A refused attempt is not counted, so it does not push the window on. `account` is the failures on
  * the account from every address, which may slow an attempt down but never refuse it.
  */
-export async function countAttempt(db: Kysely<DB>, username: string, address: string, limits: LoginLimits): Promise<{ refused?: Refusal; account: number }> {
+export async function countAttempt(
+  db: Kysely<DB>,
+  username: string,
+  address: string,
+  limits: LoginLimits,
+): Promise<{ refused?: Refusal; account: number }> {
   const window = sql`make_interval(mins => ${limits.minutes})`;
   await sql`delete from login_failures where at < now() - ${window}`.execute(db);
   // attempts from one address take turns, so parallel guesses cannot all slip in while the hashes run
   return db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtext(${`login:${address}`}))`.execute(trx);
-    const { rows: [counts] } = await sql<{ known: boolean; pair: number; pair_free_in: number; unknown: number; unknown_free_in: number; account: number }>`
+    const {
+      rows: [counts],
+    } = await sql<{ known: boolean; pair: number; pair_free_in: number; unknown: number; unknown_free_in: number; account: number }>`
       with f as (
         select f.at, f.address = ${address} as here, f.username = ${username} as mine,
                not exists (select from users u where u.username = f.username) as unknown
@@ -136,9 +194,11 @@ export async function countAttempt(db: Kysely<DB>, username: string, address: st
              count(*) filter (where mine)::int as account
       from f`.execute(trx);
     const refused: Refusal | undefined =
-      counts.pair >= limits.pair ? { field: 'username', retryAfter: counts.pair_free_in }
-      : !counts.known && counts.unknown >= limits.unknownPerAddress ? { field: 'address', retryAfter: counts.unknown_free_in }
-      : undefined;
+      counts.pair >= limits.pair
+        ? { field: 'username', retryAfter: counts.pair_free_in }
+        : !counts.known && counts.unknown >= limits.unknownPerAddress
+          ? { field: 'address', retryAfter: counts.unknown_free_in }
+          : undefined;
     if (!refused) await sql`insert into login_failures (username, address) values (${username}, ${address})`.execute(trx);
     return { refused, account: counts.account };
   });

@@ -31,7 +31,9 @@ export const districts: ResourceDefinition = {
   place: { area: 'code' },
   filters: {},
   async beforeDelete(trx, id) {
-    const { rows: [{ n }] } = await sql<{ n: number }>`
+    const {
+      rows: [{ n }],
+    } = await sql<{ n: number }>`
       select count(*)::int as n from streets where district_code = (select code from districts where id = ${id})`.execute(trx);
     refuseWhileHeld(n, 'district.has_streets', `district ${id} still has ${n} streets: delete or move them first`, 'streets');
   },
@@ -60,7 +62,9 @@ export const streets: ResourceDefinition = {
     district: { type: 'text', condition: (code: string) => sql`t.district_code = ${code}` },
   },
   async beforeDelete(trx, id) {
-    const { rows: [{ n }] } = await sql<{ n: number }>`
+    const {
+      rows: [{ n }],
+    } = await sql<{ n: number }>`
       select count(*)::int as n from communities where street_code = (select code from streets where id = ${id})`.execute(trx);
     refuseWhileHeld(n, 'street.has_communities', `street ${id} still has ${n} communities: delete or move them first`, 'communities');
   },

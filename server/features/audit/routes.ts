@@ -8,7 +8,22 @@ import { origin } from '../../http/origin.ts';
 import { route } from '../../http/route.ts';
 import { auditAnswer } from './answers.ts';
 
-const AUDITED = ['districts', 'streets', 'communities', 'grids', 'buildings', 'members', 'units', 'issues', 'users', 'open311_keys', 'issue_categories', 'issue_extensions', 'issue_photos', 'monthly_matters'];
+const AUDITED = [
+  'districts',
+  'streets',
+  'communities',
+  'grids',
+  'buildings',
+  'members',
+  'units',
+  'issues',
+  'users',
+  'open311_keys',
+  'issue_categories',
+  'issue_extensions',
+  'issue_photos',
+  'monthly_matters',
+];
 
 function parseTime(value: unknown, field: string): string | undefined {
   const text = parseQueryValue(value, field, 'text') as string | undefined;
@@ -18,14 +33,19 @@ function parseTime(value: unknown, field: string): string | undefined {
   return text;
 }
 
-const rowFilter = (field: 'row' | 'before') => parameter((value) => (value === undefined ? undefined : parseId(value, field)), { schema: { type: 'integer' } });
+const rowFilter = (field: 'row' | 'before') =>
+  parameter((value) => (value === undefined ? undefined : parseId(value, field)), { schema: { type: 'integer' } });
 const timeFilter = (field: 'from' | 'to') => parameter((value) => parseTime(value, field), { schema: { type: 'string' } });
 const filters = {
-  resource: parameter((value) => {
-    const resource = parseQueryValue(value, 'resource', 'text') as string | undefined;
-    if (resource !== undefined && !AUDITED.includes(resource)) throw invalidParameter('resource', `resource must be one of ${AUDITED.join(', ')}`);
-    return resource;
-  }, { schema: { type: 'string' } }),
+  resource: parameter(
+    (value) => {
+      const resource = parseQueryValue(value, 'resource', 'text') as string | undefined;
+      if (resource !== undefined && !AUDITED.includes(resource))
+        throw invalidParameter('resource', `resource must be one of ${AUDITED.join(', ')}`);
+      return resource;
+    },
+    { schema: { type: 'string' } },
+  ),
   row: rowFilter('row'),
   user: queryParameter('user', 'text'),
   from: timeFilter('from'),
@@ -40,7 +60,10 @@ const filters = {
  */
 export const auditRoutes = (database: Database) => [
   route({
-    method: 'GET', path: '/api/v1/audit', tags: ['accounts'], summary: 'The audit log: every write, newest first, with the row before and after',
+    method: 'GET',
+    path: '/api/v1/audit',
+    tags: ['accounts'],
+    summary: 'The audit log: every write, newest first, with the row before and after',
     allow: { roles: ['admin'] },
     query: filters,
     answer: { schema: auditAnswer, description: '`{entries, links}`; follow the `next` link for older entries' },

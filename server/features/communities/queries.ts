@@ -35,12 +35,20 @@ export async function communityTree(
   /** visible: the community may be read (on `c`); names: a member's name may be shown (on `m`); homes: who lives
    *  in a building may be shown, its members counted (on `b`); fewHomes: a grid's members are counted however few
    *  homes they live in (else only over MIN_HOMES_COUNTED, as coverage counts them) */
-  { visible, names, homes, fewHomes }: { visible: RawBuilder<unknown>; names: RawBuilder<unknown>; homes: RawBuilder<unknown>; fewHomes: boolean },
+  {
+    visible,
+    names,
+    homes,
+    fewHomes,
+  }: { visible: RawBuilder<unknown>; names: RawBuilder<unknown>; homes: RawBuilder<unknown>; fewHomes: boolean },
 ): Promise<string | undefined> {
   // an area's members counted where they live in enough homes (or in none), for viewers it concerns
-  const areaMembers = (scope: RawBuilder<unknown>) => (fewHomes ? memberCounts(scope) : sql`(case
+  const areaMembers = (scope: RawBuilder<unknown>) =>
+    fewHomes
+      ? memberCounts(scope)
+      : sql`(case
     when (select ${homesOf('m')} from members m where ${scope}) between 1 and ${MIN_HOMES_COUNTED - 1} then '{}'::json
-    else ${memberCounts(scope)} end)`);
+    else ${memberCounts(scope)} end)`;
   const { rows } = await sql<{ tree: string }>`
     with b as (
       select b.id, b.grid_id, json_build_object(
@@ -76,6 +84,8 @@ export async function communityTree(
       'grids', (select coalesce(json_agg(g.node order by g.id), '[]') from g),
       'unassigned_buildings', (select coalesce(json_agg(b.node order by b.id), '[]') from b where b.grid_id is null)
     )::text as tree
-    from communities c join streets s on s.code = c.street_code join districts d on d.code = s.district_code where c.id = ${id} and ${visible}`.execute(db);
+    from communities c join streets s on s.code = c.street_code join districts d on d.code = s.district_code where c.id = ${id} and ${visible}`.execute(
+    db,
+  );
   return rows[0]?.tree;
 }

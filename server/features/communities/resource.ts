@@ -50,14 +50,18 @@ export const communities: ResourceDefinition = {
         and not s.boundary_from_communities and o.outside > ${streetTolerance}::float8
       order by c.id`.execute(trx);
     return rows.map(({ id, street_code, outside }) => ({
-      id, field: 'geometry',
+      id,
+      field: 'geometry',
       reason: `${(outside * 100).toFixed(1)} % of the community lies outside the boundary of street ${street_code} (more than ${streetTolerance * 100} %)`,
     }));
   },
   async beforeDelete(trx, id) {
     const { rows } = await sql<{ n: number }>`select count(*)::int as n from grids where community_id = ${id}`.execute(trx);
     if (rows[0].n > 0) {
-      throw new DomainError('community.has_grids', `community ${id} still has ${rows[0].n} grids: delete or move them first`, { field: 'id', grids: rows[0].n });
+      throw new DomainError('community.has_grids', `community ${id} still has ${rows[0].n} grids: delete or move them first`, {
+        field: 'id',
+        grids: rows[0].n,
+      });
     }
   },
 };

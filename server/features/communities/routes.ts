@@ -10,7 +10,9 @@ import { communities } from './resource.ts';
 
 export const communityRoutes = (database: Database) => [
   route({
-    method: 'GET', path: '/api/v1/communities/:id/tree', tags: ['communities'],
+    method: 'GET',
+    path: '/api/v1/communities/:id/tree',
+    tags: ['communities'],
     summary: 'The Party organisation along the map: community → grids → buildings, with counts',
     allow: { resource: 'communities', action: 'read', roles: ['admin', 'planner', 'dispatcher', 'leader', 'grid_worker'] },
     params: { id: idParameter() },

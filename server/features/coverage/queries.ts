@@ -39,7 +39,8 @@ const onDuty = (alias: string) => sql`${sql.ref(`${alias}.is_volunteer`)} and ${
 export const CELL_RADIUS_M = 300;
 
 /** The centre of volunteer `alias`'s hexagon, as the index members_available_volunteer_cells_idx holds it. */
-const cellOf = (alias: string) => sql`hexagon_centre(coalesce(${sql.ref(`${alias}.current_point`)}, ${sql.ref(`${alias}.geom`)}))::geography`;
+const cellOf = (alias: string) =>
+  sql`hexagon_centre(coalesce(${sql.ref(`${alias}.current_point`)}, ${sql.ref(`${alias}.geom`)}))::geography`;
 
 /**
  * Where `viewer` measures volunteer `alias` from: where it is, when the viewer may see that; else the centre
@@ -103,31 +104,39 @@ export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, o
   // the communities of street or district `a`
   const communitiesOf = level === 'street' ? sql`street_code = a.code` : sql`left(street_code, 6) = a.code`;
   // what row `x` (a building, member, issue) must be linked to, to count in area `a`
-  const linked = (x: string) => (level === 'grid' ? sql`${sql.ref(`${x}.grid_id`)} = a.id`
-    : level === 'community' ? sql`${sql.ref(`${x}.community_id`)} = a.id`
-    : sql`${sql.ref(`${x}.community_id`)} = any(array(select id from communities where ${communitiesOf}))`);
+  const linked = (x: string) =>
+    level === 'grid'
+      ? sql`${sql.ref(`${x}.grid_id`)} = a.id`
+      : level === 'community'
+        ? sql`${sql.ref(`${x}.community_id`)} = a.id`
+        : sql`${sql.ref(`${x}.community_id`)} = any(array(select id from communities where ${communitiesOf}))`;
   const window = [
     ...(options.from ? [sql`i.reported_at >= ${options.from}`] : []),
     ...(options.to ? [sql`i.reported_at < ${options.to}`] : []),
   ];
   // member figures where the members counted live in enough homes (MIN_HOMES_COUNTED), for those it concerns
-  const counted = (figure: RawBuilder<unknown>) => (countsFewHomes(options.viewer)
-    ? figure : sql`case when m.homes >= ${MIN_HOMES_COUNTED} or m.members = 0 then ${figure} end`);
+  const counted = (figure: RawBuilder<unknown>) =>
+    countsFewHomes(options.viewer) ? figure : sql`case when m.homes >= ${MIN_HOMES_COUNTED} or m.members = 0 then ${figure} end`;
   // each figure: its name and how it is counted from the lateral rows below (b, m, i)
   const figures: [string, RawBuilder<unknown>][] = [
-    ['households', sql`coalesce(b.households, 0)::int`], ['residents', sql`coalesce(b.residents, 0)::int`],
-    ['buildings', sql`coalesce(b.buildings, 0)::int`], ['residential_buildings', sql`coalesce(b.residential_buildings, 0)::int`],
+    ['households', sql`coalesce(b.households, 0)::int`],
+    ['residents', sql`coalesce(b.residents, 0)::int`],
+    ['buildings', sql`coalesce(b.buildings, 0)::int`],
+    ['residential_buildings', sql`coalesce(b.residential_buildings, 0)::int`],
     ['party_group_buildings', sql`coalesce(b.party_group_buildings, 0)::int`],
     ['party_group_share', share(sql`b.party_group_buildings`, sql`b.residential_buildings`)],
-    ...['members', 'members_in_service', 'members_retired', 'members_floating', 'members_resident', 'central_households']
-      .map((c): [string, RawBuilder<unknown>] => [c, options.allMembers ? counted(sql.ref(`m.${c}`)) : sql`null::int`]),
-    ['volunteers', counted(sql`m.volunteers`)], ['volunteers_available', counted(sql`m.volunteers_available`)],
+    ...['members', 'members_in_service', 'members_retired', 'members_floating', 'members_resident', 'central_households'].map(
+      (c): [string, RawBuilder<unknown>] => [c, options.allMembers ? counted(sql.ref(`m.${c}`)) : sql`null::int`],
+    ),
+    ['volunteers', counted(sql`m.volunteers`)],
+    ['volunteers_available', counted(sql`m.volunteers_available`)],
     ['members_per_100_households', options.allMembers ? counted(share(sql`100 * m.members`, sql`b.households`, 2)) : sql`null::float8`],
     ['volunteers_per_100_households', counted(share(sql`100 * m.volunteers`, sql`b.households`, 2))],
     ['households_reached', sql`coalesce(b.households_reached, 0)::int`],
     ['volunteer_reach', share(sql`coalesce(b.households_reached, 0)`, sql`b.households`)],
-    ...['open_issues', 'overdue_issues', 'closed_issues', 'closure_rate', 'median_days_to_close']
-      .map((c): [string, RawBuilder<unknown>] => [c, sql.ref(`i.${c}`)]),
+    ...['open_issues', 'overdue_issues', 'closed_issues', 'closure_rate', 'median_days_to_close'].map(
+      (c): [string, RawBuilder<unknown>] => [c, sql.ref(`i.${c}`)],
+    ),
   ];
   // A street or district counts all its communities. One that reaches past the communities the viewer reads
   // (a street leader's district, a community secretary's street) would tell, less the viewer's own figures,
@@ -138,7 +147,9 @@ export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, o
     cross join lateral (select not exists (
       select from communities c where ${communitiesOf} and not (${readable('communities', communities.place, options.viewer, 'c')})
     ) as shown) w`;
-  const counts = sql.join(figures.map(([name, figure]) => sql`${overCommunities ? sql`case when w.shown then ${figure} end` : figure} as ${sql.id(name)}`));
+  const counts = sql.join(
+    figures.map(([name, figure]) => sql`${overCommunities ? sql`case when w.shown then ${figure} end` : figure} as ${sql.id(name)}`),
+  );
   const perArea = sql`
     left join lateral (
       select count(*) as buildings,
@@ -225,21 +236,30 @@ function visibleAreas(level: CoverageLevel, viewer: Viewer, filter: CoverageFilt
   const conditions = [readable(def.name, def.place, viewer, 'a')];
   if (level === 'street' || level === 'district') {
     if (filter.street !== undefined) conditions.push(sql`a.code = ${filter.street}`);
-    if (filter.district !== undefined) conditions.push(level === 'street' ? sql`a.district_code = ${filter.district}` : sql`a.code = ${filter.district}`);
+    if (filter.district !== undefined)
+      conditions.push(level === 'street' ? sql`a.district_code = ${filter.district}` : sql`a.code = ${filter.district}`);
     return allOf(conditions);
   }
   const communityColumn = level === 'grid' ? sql`a.community_id` : sql`a.id`;
   if (filter.community !== undefined) conditions.push(sql`${communityColumn} = ${filter.community}`);
   if (filter.street !== undefined) {
-    conditions.push(level === 'grid'
-      ? sql`a.community_id in (select id from communities where street_code = ${filter.street})`
-      : sql`a.street_code = ${filter.street}`);
+    conditions.push(
+      level === 'grid'
+        ? sql`a.community_id in (select id from communities where street_code = ${filter.street})`
+        : sql`a.street_code = ${filter.street}`,
+    );
   }
   return allOf(conditions);
 }
 
 /** The coverage of the visible areas of a level as a GeoJSON FeatureCollection, built by PostGIS. */
-export async function coverageCollection(db: Kysely<DB>, level: CoverageLevel, viewer: Viewer, filter: CoverageFilter, options: CoverageOptions) {
+export async function coverageCollection(
+  db: Kysely<DB>,
+  level: CoverageLevel,
+  viewer: Viewer,
+  filter: CoverageFilter,
+  options: CoverageOptions,
+) {
   const { rows } = await sql<{ body: string }>`
     select json_build_object(
       'type', 'FeatureCollection',

@@ -32,7 +32,6 @@ const TRANSITIONS: Record<DispatchAction, { from: string[]; to: string }> = {
   cancel: { from: ['accepted', 'arrived'], to: 'cancelled' },
 };
 
-
 interface RequestRow {
   id: number;
   issue_id: number;
@@ -57,7 +56,8 @@ async function dispatchableIssue(trx: Transaction<DB>, viewer: Viewer, id: numbe
   const { rows } = await sql<{ id: number; status: string; inside: boolean }>`
     select i.id, i.status, coalesce(${dispatchable(viewer, 'i')}, false) as inside from issues i where i.id = ${id}`.execute(trx);
   if (!rows[0]) throw new DomainError('issue.not_found', `No issue ${id}`, { field: 'id' });
-  if (!rows[0].inside) throw new DomainError('access.outside_scope', `issue ${id} lies outside the scope a ${viewer.role} dispatches in`, { field: 'id' });
+  if (!rows[0].inside)
+    throw new DomainError('access.outside_scope', `issue ${id} lies outside the scope a ${viewer.role} dispatches in`, { field: 'id' });
   return rows[0];
 }
 
@@ -68,7 +68,9 @@ async function dispatchableIssue(trx: Transaction<DB>, viewer: Viewer, id: numbe
  */
 async function topUp(trx: Transaction<DB>, request: RequestRow, viewer: Viewer) {
   if (request.state !== 'open') return 0;
-  const { rows: [{ open, lon, lat }] } = await sql<{ open: number; lon: number; lat: number }>`
+  const {
+    rows: [{ open, lon, lat }],
+  } = await sql<{ open: number; lon: number; lat: number }>`
     select (select count(*) from dispatches where request_id = ${request.id} and state = 'offered')::int as open,
            ST_X(geom) as lon, ST_Y(geom) as lat
     from issues where id = ${request.issue_id}`.execute(trx);
@@ -113,20 +115,33 @@ async function passOn(trx: Transaction<DB>, ids: number[]) {
   return offered;
 }
 
-export interface DispatchInput { k: number; skills: string[]; timeoutS: number }
+export interface DispatchInput {
+  k: number;
+  skills: string[];
+  timeoutS: number;
+}
 
 /** POST /issues/:id/dispatch: a new request for the issue and its first offers. */
 export async function dispatchIssue(db: Kysely<DB>, viewer: Viewer, actor: Actor, issueId: number, input: DispatchInput) {
   const requestId = await db.transaction().execute(async (trx) => {
     await begin(trx, actor);
     const issue = await dispatchableIssue(trx, viewer, issueId);
-    if (!(OPEN_STATUSES as readonly string[]).includes(issue.status)) throw new DomainError('dispatch.issue_settled', `issue ${issueId} is ${issue.status}: there is nothing to dispatch`, { field: 'id' });
-    const { rows: [active] } = await sql<{ id: number; state: string }>`
+    if (!(OPEN_STATUSES as readonly string[]).includes(issue.status))
+      throw new DomainError('dispatch.issue_settled', `issue ${issueId} is ${issue.status}: there is nothing to dispatch`, { field: 'id' });
+    const {
+      rows: [active],
+    } = await sql<{ id: number; state: string }>`
       select id, state from dispatch_requests where issue_id = ${issueId} and state in ('open', 'assigned')`.execute(trx);
     if (active) {
-      throw new DomainError('dispatch.already_dispatched', `issue ${issueId} has dispatch request ${active.id} (${active.state}); cancel it first`, { field: 'id', request_id: active.id });
+      throw new DomainError(
+        'dispatch.already_dispatched',
+        `issue ${issueId} has dispatch request ${active.id} (${active.state}); cancel it first`,
+        { field: 'id', request_id: active.id },
+      );
     }
-    const { rows: [request] } = await sql<RequestRow>`
+    const {
+      rows: [request],
+    } = await sql<RequestRow>`
       insert into dispatch_requests (issue_id, k, skills, timeout_s, requested_by)
       values (${issueId}, ${input.k}, string_to_array(${input.skills.join(',')}, ','), ${input.timeoutS}, ${viewer.id})
       returning ${requestColumns}`.execute(trx);
@@ -141,8 +156,12 @@ export async function cancelRequest(db: Kysely<DB>, viewer: Viewer, actor: Actor
   await db.transaction().execute(async (trx) => {
     await begin(trx, actor);
     await dispatchableIssue(trx, viewer, issueId);
-    const { rows: [request] } = await sql<{ id: number }>`
-      update dispatch_requests set state = 'cancelled' where issue_id = ${issueId} and state in ('open', 'assigned') returning id`.execute(trx);
+    const {
+      rows: [request],
+    } = await sql<{ id: number }>`
+      update dispatch_requests set state = 'cancelled' where issue_id = ${issueId} and state in ('open', 'assigned') returning id`.execute(
+      trx,
+    );
     if (!request) throw new DomainError('dispatch.not_found', `issue ${issueId} has no dispatch request at work`, { field: 'id' });
     await sql`update dispatches set state = case when state = 'offered' then 'withdrawn' else 'cancelled' end
               where request_id = ${request.id} and state in ('offered', 'accepted', 'arrived')`.execute(trx);
@@ -158,7 +177,9 @@ function mayAct(viewer: Viewer, volunteerId: number, issueInside: boolean) {
 export async function actOnDispatch(db: Kysely<DB>, viewer: Viewer, actor: Actor, id: number, action: DispatchAction) {
   const outcome = await db.transaction().execute(async (trx) => {
     await begin(trx, actor);
-    const { rows: [dispatch] } = await sql<{ state: string; volunteer_id: number; request_id: number; expired: boolean; inside: boolean }>`
+    const {
+      rows: [dispatch],
+    } = await sql<{ state: string; volunteer_id: number; request_id: number; expired: boolean; inside: boolean }>`
       select d.state, d.volunteer_id, d.request_id, d.expires_at <= now() as expired, coalesce(${dispatchable(viewer, 'i')}, false) as inside
       from dispatches d join issues i on i.id = d.issue_id where d.id = ${id}`.execute(trx);
     if (!dispatch) throw new DomainError('dispatch.not_found', `No dispatch ${id}`, { field: 'id' });
@@ -171,10 +192,21 @@ export async function actOnDispatch(db: Kysely<DB>, viewer: Viewer, actor: Actor
       // the timer has not run yet: the offer lapsed all the same, and passes on
       await sql`update dispatches set state = 'timed_out' where id = ${id}`.execute(trx);
       await passOn(trx, [request.id]);
-      return { refused: new DomainError('dispatch.offer_expired', `the offer of dispatch ${id} expired; it has passed to the next volunteer`, { field: 'id', state: 'timed_out' }) };
+      return {
+        refused: new DomainError('dispatch.offer_expired', `the offer of dispatch ${id} expired; it has passed to the next volunteer`, {
+          field: 'id',
+          state: 'timed_out',
+        }),
+      };
     }
     if (!from.includes(dispatch.state)) {
-      return { refused: new DomainError('dispatch.wrong_state', `dispatch ${id} is ${dispatch.state}: it cannot ${action} (only from ${from.join(' or ')})`, { field: 'id', state: dispatch.state }) };
+      return {
+        refused: new DomainError(
+          'dispatch.wrong_state',
+          `dispatch ${id} is ${dispatch.state}: it cannot ${action} (only from ${from.join(' or ')})`,
+          { field: 'id', state: dispatch.state },
+        ),
+      };
     }
     await sql`update dispatches set state = ${to} where id = ${id}`.execute(trx);
     if (action === 'accept') {
@@ -203,10 +235,12 @@ export async function sweepDispatches(db: Kysely<DB>, { retry = false } = {}) {
     await begin(trx, null);
     const { rows: lapsed } = await sql<{ request_id: number }>`
       update dispatches set state = 'timed_out' where state = 'offered' and expires_at <= now() returning request_id`.execute(trx);
-    const { rows: short } = retry ? await sql<{ id: number }>`
+    const { rows: short } = retry
+      ? await sql<{ id: number }>`
       select r.id from dispatch_requests r
       where r.state = 'open' and (select count(*) from dispatches d where d.request_id = r.id and d.state = 'offered') < r.k
-      order by r.id`.execute(trx) : { rows: [] };
+      order by r.id`.execute(trx)
+      : { rows: [] };
     const offered = await passOn(trx, [...lapsed.map((r) => r.request_id), ...short.map((r) => r.id)]);
     return { timedOut: lapsed.length, offered };
   });
@@ -220,7 +254,9 @@ export function startDispatchTimer(db: Kysely<DB>, ms: number, onError: (error: 
     if (running) return;
     running = true;
     // requests nobody could take look again every 30 sweeps, not every time: each look is a search
-    sweepDispatches(db, { retry: ++sweeps % 30 === 0 }).catch(onError).finally(() => (running = false));
+    sweepDispatches(db, { retry: ++sweeps % 30 === 0 })
+      .catch(onError)
+      .finally(() => (running = false));
   }, ms);
   return () => clearInterval(timer);
 }
@@ -231,7 +267,9 @@ export function startDispatchTimer(db: Kysely<DB>, ms: number, onError: (error: 
  * finishes or cancels it.
  */
 export async function changeOwnAvailability(
-  db: Kysely<DB>, memberId: number, actor: Actor,
+  db: Kysely<DB>,
+  memberId: number,
+  actor: Actor,
   change: { availability?: 'available' | 'off_duty'; current_point?: Geometry | null },
 ) {
   await db.transaction().execute(async (trx) => {
@@ -239,14 +277,21 @@ export async function changeOwnAvailability(
     // of duty may hand back offers
     if (change.availability) await begin(trx, actor);
     else await actAs(trx, actor);
-    const { rows: [member] } = await sql<{ availability: string }>`select availability from members where id = ${memberId}`.execute(trx);
+    const {
+      rows: [member],
+    } = await sql<{ availability: string }>`select availability from members where id = ${memberId}`.execute(trx);
     if (!member) throw new DomainError('member.not_found', `member ${memberId} no longer exists`, { field: 'member_id' });
     if (change.availability && member.availability === 'busy') {
-      throw new DomainError('dispatch.on_a_dispatch', 'you are assigned to a dispatch: finish or cancel it before changing availability', { field: 'availability' });
+      throw new DomainError('dispatch.on_a_dispatch', 'you are assigned to a dispatch: finish or cancel it before changing availability', {
+        field: 'availability',
+      });
     }
-    const { rows: handedBack } = change.availability === 'off_duty'
-      ? await sql<{ request_id: number }>`select request_id from dispatches where volunteer_id = ${memberId} and state = 'offered'`.execute(trx)
-      : { rows: [] };
+    const { rows: handedBack } =
+      change.availability === 'off_duty'
+        ? await sql<{
+            request_id: number;
+          }>`select request_id from dispatches where volunteer_id = ${memberId} and state = 'offered'`.execute(trx)
+        : { rows: [] };
     const moved = change.current_point !== undefined;
     const at = change.current_point?.coordinates as number[] | undefined;
     // going off duty declines the open offers (a trigger, sql/008_dispatch.sql); they pass on at once
@@ -256,7 +301,10 @@ export async function changeOwnAvailability(
         current_point = ${!moved ? sql`current_point` : at ? sql`ST_SetSRID(ST_MakePoint(${at[0]}, ${at[1]}), 4326)` : sql`null`},
         current_point_at = ${!moved ? sql`current_point_at` : at ? sql`now()` : sql`null`}
       where id = ${memberId}`.execute(trx);
-    await passOn(trx, handedBack.map((r) => r.request_id));
+    await passOn(
+      trx,
+      handedBack.map((r) => r.request_id),
+    );
   });
 }
 
@@ -312,10 +360,15 @@ export async function listDispatches(db: Kysely<DB>, viewer: Viewer, { all, limi
 /** GET /issues/:id/dispatches: the issue's requests, each with its dispatches and their steps. */
 export async function issueDispatches(db: Kysely<DB>, viewer: Viewer, issueId: number) {
   const conditions = [readable('issues', issues.place, viewer, 'i')];
-  const { rows: [issue] } = await sql<{ visible: boolean }>`
+  const {
+    rows: [issue],
+  } = await sql<{ visible: boolean }>`
     select coalesce(${allOf(conditions)}, false) as visible from issues i where i.id = ${issueId}`.execute(db);
   if (!issue) throw new DomainError('issue.not_found', `No issue ${issueId}`, { field: 'id' });
-  if (!issue.visible) throw new DomainError('access.outside_scope', `issue ${issueId} lies outside what a ${viewer.role} in your scope may see`, { field: 'id' });
+  if (!issue.visible)
+    throw new DomainError('access.outside_scope', `issue ${issueId} lies outside what a ${viewer.role} in your scope may see`, {
+      field: 'id',
+    });
   const { rows: requests } = await sql<RequestRow & { created_at: Date; updated_at: Date; version: number }>`
     select r.id, r.issue_id, r.k, r.skills, r.timeout_s, r.requested_by, r.state, r.created_at, r.updated_at, r.version
     from dispatch_requests r where r.issue_id = ${issueId} order by r.id`.execute(db);

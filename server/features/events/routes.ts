@@ -25,7 +25,9 @@ function visibleEvents(viewer: Viewer) {
 /** Where an event's issue lay, as the event recorded it. */
 const EVENT_PLACE: Place = { community: 'community_id', grid: 'grid_id', street: 'street_code', id: 'issue_id' };
 
-interface Listener { wake: () => void }
+interface Listener {
+  wake: () => void;
+}
 
 /**
  * One poll of the events table per process, however many consoles listen: when its last id moves, every
@@ -83,7 +85,8 @@ export async function pruneEvents(db: Kysely<DB>, days = 7) {
 function resumeFrom(header: string | undefined, query: unknown): number | undefined {
   const given = header ?? (typeof query === 'string' ? query : undefined);
   if (given === undefined) return undefined;
-  if (!/^\d{1,18}$/.test(given)) throw invalidParameter(header === undefined ? 'after' : 'Last-Event-ID', 'must be the id of an event this stream sent');
+  if (!/^\d{1,18}$/.test(given))
+    throw invalidParameter(header === undefined ? 'after' : 'Last-Event-ID', 'must be the id of an event this stream sent');
   return Number(given);
 }
 
@@ -99,69 +102,75 @@ const after = parameter((value) => value, { schema: { type: 'integer' } });
  */
 export function eventRoutes(database: Database) {
   const feed = new EventFeed(database.db);
-  return [route({
-    method: 'GET', path: '/api/v1/events', tags: ['dispatch'],
-    summary: 'Server-sent events: issue, dispatch and grid changes in the caller\'s scope',
-    description: 'Events `issue`, `dispatch` and `grid` (a grid took a new version: `{grid_id, community_id, version, change}`) with ids in commit order; reconnect with `Last-Event-ID` (or `?after=`) to receive what was missed. The first event, `ready`, gives the id the stream starts after.',
-    // issue and dispatch changes in the caller's scope (filtered per viewer in SQL)
-    allow: { roles: 'any' },
-    query: { after }, headers: [{ name: 'Last-Event-ID' }],
-    answer: { type: 'text/event-stream', description: 'an event stream' },
-    handle: async ({ req, res, viewer, query }) => {
-      const token = bearerToken(req);
-      let cursor = resumeFrom(req.get('Last-Event-ID'), query.after) ?? (await feed.latest());
-      res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', 'X-Accel-Buffering': 'no' });
-      // the first id tells a client where it joined, so that even a reconnect before any event loses nothing
-      res.write(`retry: 2000\nid: ${cursor}\nevent: ready\ndata: {}\n\n`);
+  return [
+    route({
+      method: 'GET',
+      path: '/api/v1/events',
+      tags: ['dispatch'],
+      summary: "Server-sent events: issue, dispatch and grid changes in the caller's scope",
+      description:
+        'Events `issue`, `dispatch` and `grid` (a grid took a new version: `{grid_id, community_id, version, change}`) with ids in commit order; reconnect with `Last-Event-ID` (or `?after=`) to receive what was missed. The first event, `ready`, gives the id the stream starts after.',
+      // issue and dispatch changes in the caller's scope (filtered per viewer in SQL)
+      allow: { roles: 'any' },
+      query: { after },
+      headers: [{ name: 'Last-Event-ID' }],
+      answer: { type: 'text/event-stream', description: 'an event stream' },
+      handle: async ({ req, res, viewer, query }) => {
+        const token = bearerToken(req);
+        let cursor = resumeFrom(req.get('Last-Event-ID'), query.after) ?? (await feed.latest());
+        res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', 'X-Accel-Buffering': 'no' });
+        // the first id tells a client where it joined, so that even a reconnect before any event loses nothing
+        res.write(`retry: 2000\nid: ${cursor}\nevent: ready\ndata: {}\n\n`);
 
-      let reading = false;
-      let again = false;
-      const read = async () => {
-        if (reading) return void (again = true);
-        reading = true;
-        try {
-          do {
-            again = false;
-            // up to the last event now, heard or not: the next read starts there, not at the last one heard
-            const { rows } = await sql<{ id: number; kind: string; at: Date; data: Record<string, unknown>; upto: number }>`
+        let reading = false;
+        let again = false;
+        const read = async () => {
+          if (reading) return void (again = true);
+          reading = true;
+          try {
+            do {
+              again = false;
+              // up to the last event now, heard or not: the next read starts there, not at the last one heard
+              const { rows } = await sql<{ id: number; kind: string; at: Date; data: Record<string, unknown>; upto: number }>`
               with upto as (select coalesce(max(id), 0) as id from events)
               select e.id, e.kind, e.at, e.data, upto.id as upto from events e, upto
               where e.id > ${cursor} and e.id <= upto.id and ${visibleEvents(viewer)}
               union all select null, null, null, null, id from upto
               order by 1 nulls last limit 501`.execute(database.db);
-            const upto = rows[rows.length - 1].upto;
-            const heard = rows.filter((row) => row.id !== null);
-            if (res.writableEnded) return;
-            for (const row of heard.slice(0, 500)) send(res, row);
-            if (heard.length >= 500) {
-              cursor = heard[499].id;
-              again = true;
-            } else if (upto > cursor) {
-              cursor = upto;
-              // an id alone moves the client's Last-Event-ID past what it did not need to hear
-              if (heard.length === 0 || heard[heard.length - 1].id !== upto) res.write(`id: ${upto}\n\n`);
-            }
-          } while (again && !res.writableEnded);
-        } catch (error) {
-          req.log.warn({ err: error }, 'event stream read failed');
-        } finally {
-          reading = false;
-        }
-      };
-      const listener = { wake: () => void read() };
-      const heartbeat = setInterval(async () => {
-        if (token && !(await sessionViewer(database.db, token).catch(() => undefined))) return res.end();
-        res.write(': alive\n\n');
-      }, HEARTBEAT_MS);
-      const close = () => {
-        clearInterval(heartbeat);
-        feed.remove(listener);
-      };
-      req.on('close', close);
-      feed.add(listener);
-      void read();
-    },
-  })];
+              const upto = rows[rows.length - 1].upto;
+              const heard = rows.filter((row) => row.id !== null);
+              if (res.writableEnded) return;
+              for (const row of heard.slice(0, 500)) send(res, row);
+              if (heard.length >= 500) {
+                cursor = heard[499].id;
+                again = true;
+              } else if (upto > cursor) {
+                cursor = upto;
+                // an id alone moves the client's Last-Event-ID past what it did not need to hear
+                if (heard.length === 0 || heard[heard.length - 1].id !== upto) res.write(`id: ${upto}\n\n`);
+              }
+            } while (again && !res.writableEnded);
+          } catch (error) {
+            req.log.warn({ err: error }, 'event stream read failed');
+          } finally {
+            reading = false;
+          }
+        };
+        const listener = { wake: () => void read() };
+        const heartbeat = setInterval(async () => {
+          if (token && !(await sessionViewer(database.db, token).catch(() => undefined))) return res.end();
+          res.write(': alive\n\n');
+        }, HEARTBEAT_MS);
+        const close = () => {
+          clearInterval(heartbeat);
+          feed.remove(listener);
+        };
+        req.on('close', close);
+        feed.add(listener);
+        void read();
+      },
+    }),
+  ];
 }
 
 function send(res: Response, row: { id: number; kind: string; at: Date; data: Record<string, unknown> }) {

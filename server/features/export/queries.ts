@@ -28,7 +28,14 @@ export async function wktOf(db: Kysely<DB>, geometries: (Geometry | null)[]) {
  * The next `limit` rows after `after`, in id order, in the shape one format needs: a layer of any size is
  * read in bounded pieces.
  */
-export async function exportBatch(db: Kysely<DB>, { source, columns }: FeatureLayer, tabular: boolean, after: number, limit: number, shifted = false) {
+export async function exportBatch(
+  db: Kysely<DB>,
+  { source, columns }: FeatureLayer,
+  tabular: boolean,
+  after: number,
+  limit: number,
+  shifted = false,
+) {
   // a geometry to be shifted (routes.ts) comes as GeoJSON, and goes back to PostGIS for its WKT (wktOf)
   const geometry = shifted ? sql`ST_AsGeoJSON(s.geom, 7)::json as geometry` : sql`ST_AsText(s.geom, 7) as wkt`;
   const wanted = tabular

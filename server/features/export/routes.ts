@@ -58,17 +58,24 @@ const CSV: CsvOptions = {
 
 /** Waits for the client to take what was written before writing more: memory stays bounded. */
 const write = (res: Response, chunk: string) =>
-  res.write(chunk) ? Promise.resolve() : new Promise<void>((resolve) => {
-    const done = () => (res.off('drain', done), res.off('close', done), resolve());
-    res.once('drain', done).once('close', done);
-  });
+  res.write(chunk)
+    ? Promise.resolve()
+    : new Promise<void>((resolve) => {
+        const done = () => (res.off('drain', done), res.off('close', done), resolve());
+        res.once('drain', done).once('close', done);
+      });
 
 /** A text parameter that is one of `allowed`, or `fallback` when absent. */
-const oneOf = <T extends string>(field: string, allowed: readonly T[], fallback: T, description?: string) => parameter((value) => {
-  const text = (parseQueryValue(value, field, 'text') ?? fallback) as T;
-  if (!allowed.includes(text)) throw new DomainError('request.invalid_parameter', `${field} must be one of ${allowed.join(', ')}`, { field });
-  return text;
-}, { schema: { type: 'string', enum: allowed, default: fallback }, ...(description ? { description } : {}) });
+const oneOf = <T extends string>(field: string, allowed: readonly T[], fallback: T, description?: string) =>
+  parameter(
+    (value) => {
+      const text = (parseQueryValue(value, field, 'text') ?? fallback) as T;
+      if (!allowed.includes(text))
+        throw new DomainError('request.invalid_parameter', `${field} must be one of ${allowed.join(', ')}`, { field });
+      return text;
+    },
+    { schema: { type: 'string', enum: allowed, default: fallback }, ...(description ? { description } : {}) },
+  );
 
 /**
  * GET /api/v1/export/:layer?format=geojson|ndjson|csv&crs=wgs84|gcj02|bd09: the whole layer, streamed in id order. CSV has a
@@ -77,18 +84,29 @@ const oneOf = <T extends string>(field: string, allowed: readonly T[], fallback:
  */
 export const exportRoutes = (database: Database, resources: ResourceDefinition[]) => [
   route({
-    method: 'GET', path: '/api/v1/export/:layer', tags: ['import and export'], summary: 'The whole layer, streamed',
+    method: 'GET',
+    path: '/api/v1/export/:layer',
+    tags: ['import and export'],
+    summary: 'The whole layer, streamed',
     allow: { resource: ':layer', action: 'read' },
     params: {
-      layer: parameter((value) => {
-        const def = resources.find((r) => r.name === value);
-        if (!def) throw new DomainError('layer.not_found', `No layer ${String(value)}`, { field: 'layer' });
-        return def;
-      }, { schema: { type: 'string', enum: resources.map((r) => r.name) } }),
+      layer: parameter(
+        (value) => {
+          const def = resources.find((r) => r.name === value);
+          if (!def) throw new DomainError('layer.not_found', `No layer ${String(value)}`, { field: 'layer' });
+          return def;
+        },
+        { schema: { type: 'string', enum: resources.map((r) => r.name) } },
+      ),
     },
     query: {
       format: oneOf('format', Object.keys(FORMATS) as ExportFormat[], 'geojson'),
-      crs: oneOf('crs', EXPORT_CRS, 'wgs84', 'the datum of the coordinates written: WGS 84 as stored, or shifted for a Chinese web map (AMap/Tencent: gcj02, Baidu: bd09)'),
+      crs: oneOf(
+        'crs',
+        EXPORT_CRS,
+        'wgs84',
+        'the datum of the coordinates written: WGS 84 as stored, or shifted for a Chinese web map (AMap/Tencent: gcj02, Baidu: bd09)',
+      ),
     },
     answer: { description: 'GeoJSON, newline-delimited GeoJSON, or CSV with a `wkt` column' },
     problems: { 400: 'a wrong format or crs', 404: 'no such layer' },
@@ -97,7 +115,14 @@ export const exportRoutes = (database: Database, resources: ResourceDefinition[]
 ];
 
 /** The layer as the viewer may read it, written as the client takes it. */
-async function streamLayer(database: Database, res: Response, def: ResourceDefinition, viewer: Viewer, format: ExportFormat, crs: ExportCrs) {
+async function streamLayer(
+  database: Database,
+  res: Response,
+  def: ResourceDefinition,
+  viewer: Viewer,
+  format: ExportFormat,
+  crs: ExportCrs,
+) {
   const shifted = crs !== 'wgs84';
   const tabular = format === 'csv';
   // what the caller may read, masked as in the API: an export is no way around the rules
@@ -111,7 +136,10 @@ async function streamLayer(database: Database, res: Response, def: ResourceDefin
         return { ...row, feature: JSON.stringify({ ...feature, geometry: shift(feature.geometry, crs) }) };
       });
     }
-    const wkt = await wktOf(database.db, rows.map((row) => shift(row.geometry ?? null, crs)));
+    const wkt = await wktOf(
+      database.db,
+      rows.map((row) => shift(row.geometry ?? null, crs)),
+    );
     return rows.map((row, i) => ({ ...row, wkt: wkt[i] }));
   };
   let batch = await read(0);
@@ -121,12 +149,19 @@ async function streamLayer(database: Database, res: Response, def: ResourceDefin
   if (format === 'csv') await write(res, stringify([['wkt', ...columns]], { ...CSV, bom: true }));
   let first = true;
   while (batch.length) {
-    const text = tabular ? stringify(batch.map((row) => [row.wkt, ...columns.map((c) => row.properties![c])]), CSV) : batch.map((row) => {
-      if (format === 'ndjson') return `${row.feature}\n`;
-      const separated = first ? row.feature : `,\n${row.feature}`;
-      first = false;
-      return separated;
-    }).join('');
+    const text = tabular
+      ? stringify(
+          batch.map((row) => [row.wkt, ...columns.map((c) => row.properties![c])]),
+          CSV,
+        )
+      : batch
+          .map((row) => {
+            if (format === 'ndjson') return `${row.feature}\n`;
+            const separated = first ? row.feature : `,\n${row.feature}`;
+            first = false;
+            return separated;
+          })
+          .join('');
     await write(res, text);
     if (res.destroyed) return;
     batch = batch.length < BATCH ? [] : await read(batch[batch.length - 1].id);

@@ -20,7 +20,10 @@ export async function refuseGridsOutside(trx: Transaction<DB>, which: RawBuilder
     order by g.id`.execute(trx);
   if (outside.length) {
     const [first] = outside;
-    throw new DomainError('grid.outside_community', `grid ${first.code} extends ${first.area_m2} m² beyond its community`, { field: 'geometry', outside });
+    throw new DomainError('grid.outside_community', `grid ${first.code} extends ${first.area_m2} m² beyond its community`, {
+      field: 'geometry',
+      outside,
+    });
   }
 }
 
@@ -52,7 +55,13 @@ export const grids: ResourceDefinition = {
   /** A grid lies inside its community and does not overlap its sibling grids (beyond the tolerance). */
   async check(trx, ids) {
     await refuseGridsOutside(trx, sql`g.id in (select value::int from json_array_elements_text(${JSON.stringify(ids)}::json))`);
-    const { rows: overlaps } = await sql<{ grid: string; conflicting_grid_id: number; conflicting_grid: string; conflicting_grid_name: string; area_m2: number }>`
+    const { rows: overlaps } = await sql<{
+      grid: string;
+      conflicting_grid_id: number;
+      conflicting_grid: string;
+      conflicting_grid_name: string;
+      area_m2: number;
+    }>`
       select g.code as grid, o.id as conflicting_grid_id, o.code as conflicting_grid, o.name as conflicting_grid_name,
              round(ST_Area(ST_Intersection(g.geom, o.geom)::geography)::numeric, 1) as area_m2
       from grids g join grids o on o.community_id = g.community_id and o.id <> g.id and o.geom && g.geom
@@ -62,8 +71,11 @@ export const grids: ResourceDefinition = {
       order by g.id, o.id`.execute(trx);
     if (overlaps.length) {
       const [first] = overlaps;
-      throw new DomainError('grid.overlap', `grid ${first.grid} overlaps grid ${first.conflicting_grid} (${first.conflicting_grid_name}) by ${first.area_m2} m²`,
-        { field: 'geometry', overlaps });
+      throw new DomainError(
+        'grid.overlap',
+        `grid ${first.grid} overlaps grid ${first.conflicting_grid} (${first.conflicting_grid_name}) by ${first.area_m2} m²`,
+        { field: 'geometry', overlaps },
+      );
     }
   },
 
@@ -73,22 +85,34 @@ export const grids: ResourceDefinition = {
    * gives it to an adjacent grid of the same community, whose buildings, members and issues follow.
    */
   async beforeDelete(trx, id, { viewer, query }) {
-    const { rows: [held] } = await sql<{ n: number }>`select count(*)::int as n from buildings where grid_id = ${id}`.execute(trx);
+    const {
+      rows: [held],
+    } = await sql<{ n: number }>`select count(*)::int as n from buildings where grid_id = ${id}`.execute(trx);
     if (query.merge_into === undefined) {
       if (held.n === 0) return;
-      throw new DomainError('grid.has_buildings', `grid ${id} holds ${held.n} buildings: say where they go with ?merge_into=<id of an adjacent grid>`, { field: 'merge_into', buildings: held.n });
+      throw new DomainError(
+        'grid.has_buildings',
+        `grid ${id} holds ${held.n} buildings: say where they go with ?merge_into=<id of an adjacent grid>`,
+        { field: 'merge_into', buildings: held.n },
+      );
     }
     const into = parseId(query.merge_into, 'merge_into');
-    const { rows: [merge] } = await sql<{ same_community: boolean; polygon: boolean } | undefined>`
+    const {
+      rows: [merge],
+    } = await sql<{ same_community: boolean; polygon: boolean } | undefined>`
       select g.community_id = n.community_id as same_community,
              GeometryType(ST_UnaryUnion(ST_Collect(g.geom, n.geom))) = 'POLYGON' as polygon
       from grids g, grids n where g.id = ${id} and n.id = ${into} and n.id <> g.id`.execute(trx);
     if (!merge) throw new DomainError('grid.unknown_merge_target', `merge_into: no other grid ${into}`, { field: 'merge_into' });
     if (!merge.same_community || !merge.polygon) {
-      throw new DomainError('grid.not_adjacent', `grid ${into} must share a boundary with grid ${id} in the same community`, { field: 'merge_into' });
+      throw new DomainError('grid.not_adjacent', `grid ${into} must share a boundary with grid ${id} in the same community`, {
+        field: 'merge_into',
+      });
     }
     await refuseOutsideScope(trx, grids, viewer, 'update', [into]);
-    await sql`update grids n set geom = ST_UnaryUnion(ST_Collect(n.geom, g.geom)) from grids g where g.id = ${id} and n.id = ${into}`.execute(trx);
+    await sql`update grids n set geom = ST_UnaryUnion(ST_Collect(n.geom, g.geom)) from grids g where g.id = ${id} and n.id = ${into}`.execute(
+      trx,
+    );
     // Until the grid is gone its area is covered twice; the relink after the delete settles every link.
   },
 };

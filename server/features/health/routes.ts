@@ -5,7 +5,10 @@ import { route } from '../../http/route.ts';
 
 export const healthRoutes = (database: Database) => [
   route({
-    method: 'GET', path: '/api/v1/health', tags: ['service'], summary: 'Health of the server and its database',
+    method: 'GET',
+    path: '/api/v1/health',
+    tags: ['service'],
+    summary: 'Health of the server and its database',
     allow: { public: 'load balancers and monitoring' },
     answer: {
       schema: z.object({ status: z.literal('ok'), database: z.enum(['embedded', 'server']), postgis: z.string() }),

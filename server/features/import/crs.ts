@@ -8,7 +8,10 @@ export type FileCrs = { prj: string } | { name: string };
 /** Where PostGIS transforms a file's geometries from: an SRID in spatial_ref_sys, or the file's own WKT that PROJ reads. */
 export type SourceCrs = { srid: number } | { proj: string };
 
-const unknownCrs = (detail: string) => new DomainError('import.unknown_crs', `${detail}: give srid= (the EPSG code, e.g. 4545 for CGCS2000 3-degree Gauss–Krüger CM 108E)`, { field: 'srid' });
+const unknownCrs = (detail: string) =>
+  new DomainError('import.unknown_crs', `${detail}: give srid= (the EPSG code, e.g. 4545 for CGCS2000 3-degree Gauss–Krüger CM 108E)`, {
+    field: 'srid',
+  });
 
 /** A name as both ESRI (.prj) and EPSG spell it: CGCS2000_3_Degree_GK_CM_108E and CGCS2000 / 3-degree Gauss-Kruger CM 108E alike. */
 const nameKey = (name: RawBuilder<string> | string) =>
@@ -23,7 +26,12 @@ const nameKey = (name: RawBuilder<string> | string) =>
 export async function sourceCrs(db: Kysely<DB>, srid: number | undefined, file: FileCrs | undefined): Promise<SourceCrs | undefined> {
   if (srid !== undefined) {
     const { rows } = await sql`select 1 from spatial_ref_sys where srid = ${srid}`.execute(db);
-    if (!rows.length) throw new DomainError('import.unknown_crs', `srid ${srid} is not in PostGIS's spatial_ref_sys: give an EPSG code such as 4490 or 4545`, { field: 'srid' });
+    if (!rows.length)
+      throw new DomainError(
+        'import.unknown_crs',
+        `srid ${srid} is not in PostGIS's spatial_ref_sys: give an EPSG code such as 4490 or 4545`,
+        { field: 'srid' },
+      );
     return srid === 4326 ? undefined : { srid };
   }
   if (!file) return undefined;
@@ -35,7 +43,9 @@ export async function sourceCrs(db: Kysely<DB>, srid: number | undefined, file: 
   }
   const [, kind, name] = /^\s*(PROJCS|GEOGCS)\[\s*"([^"]*)"/i.exec(file.prj) ?? [];
   if (name) {
-    const { rows: [match] } = await sql<{ srid: number }>`
+    const {
+      rows: [match],
+    } = await sql<{ srid: number }>`
       select srid from spatial_ref_sys
       where auth_name = 'EPSG' and srtext like ${`${kind.toUpperCase()}["%`}
         and ${nameKey(sql`substring(srtext from '^[A-Z]+\\["([^"]+)"')`)} = ${nameKey(name)}
@@ -44,7 +54,9 @@ export async function sourceCrs(db: Kysely<DB>, srid: number | undefined, file: 
   }
   // PROJ reads ESRI's WKT too: a .prj whose name is not EPSG's may still be one it can transform from. (The
   // embedded build raises PROJ's refusal past the function's handler: an error here means no as well.)
-  const tried = await sql<{ ok: boolean }>`select geojson_wgs84('POINT(0 0)', true, null, ${file.prj}) is not null as ok`.execute(db).catch(() => undefined);
+  const tried = await sql<{ ok: boolean }>`select geojson_wgs84('POINT(0 0)', true, null, ${file.prj}) is not null as ok`
+    .execute(db)
+    .catch(() => undefined);
   if (tried?.rows[0].ok) return { proj: file.prj };
   throw unknownCrs(`the shapefile's .prj (${name ?? file.prj.slice(0, 40)}) matches no coordinate system PostGIS knows`);
 }
@@ -64,6 +76,7 @@ export async function inWgs84(db: Kysely<DB>, sources: { text: string; wkt: bool
 
 /** A position no longitude/latitude can be, even swapped: metres of a projected coordinate system. */
 export const projectedPosition = (geometry: unknown): number[] | undefined => {
-  const positions = (c: unknown): number[][] => (Array.isArray(c) && typeof c[0] === 'number' ? [c as number[]] : Array.isArray(c) ? c.flatMap(positions) : []);
+  const positions = (c: unknown): number[][] =>
+    Array.isArray(c) && typeof c[0] === 'number' ? [c as number[]] : Array.isArray(c) ? c.flatMap(positions) : [];
   return positions((geometry as { coordinates?: unknown })?.coordinates).find(([x, y]) => Math.abs(x) > 360 || Math.abs(y) > 360);
 };

@@ -1,7 +1,15 @@
 import { DomainError } from '../../domain/errors.ts';
 
 /** Code-page names GIS software writes in a .cpg or takes as an option, as the WHATWG labels TextDecoder knows. */
-const CODE_PAGES: Record<string, string> = { '936': 'gbk', '54936': 'gb18030', '950': 'big5', '932': 'shift_jis', '949': 'euc-kr', '65001': 'utf-8', '1252': 'windows-1252' };
+const CODE_PAGES: Record<string, string> = {
+  '936': 'gbk',
+  '54936': 'gb18030',
+  '950': 'big5',
+  '932': 'shift_jis',
+  '949': 'euc-kr',
+  '65001': 'utf-8',
+  '1252': 'windows-1252',
+};
 
 /**
  * A text encoding by any name a city's files use for it (gbk, GB18030, cp936, "ANSI 936", 65001, UTF-8), as
@@ -23,9 +31,17 @@ const ENCODED_FORMATS = ['csv', 'shapefile'];
 /** The caller's `encoding`, checked: an unknown name, or one for a format that has none, is a 400 naming the parameter. */
 export function callerEncoding(given: string | undefined, format: string): string | undefined {
   if (given === undefined) return undefined;
-  if (!ENCODED_FORMATS.includes(format)) throw new DomainError('request.invalid_parameter', `encoding applies to ${ENCODED_FORMATS.join(' and ')} files; ${format} is Unicode`, { field: 'encoding' });
+  if (!ENCODED_FORMATS.includes(format))
+    throw new DomainError('request.invalid_parameter', `encoding applies to ${ENCODED_FORMATS.join(' and ')} files; ${format} is Unicode`, {
+      field: 'encoding',
+    });
   const name = encodingName(given);
-  if (!name) throw new DomainError('request.invalid_parameter', `encoding ${given} is not one this server decodes: say gbk, gb18030, big5 or utf-8`, { field: 'encoding' });
+  if (!name)
+    throw new DomainError(
+      'request.invalid_parameter',
+      `encoding ${given} is not one this server decodes: say gbk, gb18030, big5 or utf-8`,
+      { field: 'encoding' },
+    );
   return name;
 }
 
@@ -34,10 +50,14 @@ export function callerEncoding(given: string | undefined, format: string): strin
  * neighbours'. 0x57 ("ANSI": whatever the writer's Windows used) and 0x00 say nothing and are not listed.
  */
 const LANGUAGE_DRIVERS: Record<number, string> = {
-  0x4d: 'gbk', 0x7a: 'gbk', // 936, PRC GBK
-  0x4f: 'big5', 0x78: 'big5', // 950
-  0x13: 'shift_jis', 0x7b: 'shift_jis', // 932
-  0x4e: 'euc-kr', 0x79: 'euc-kr', // 949
+  0x4d: 'gbk',
+  0x7a: 'gbk', // 936, PRC GBK
+  0x4f: 'big5',
+  0x78: 'big5', // 950
+  0x13: 'shift_jis',
+  0x7b: 'shift_jis', // 932
+  0x4e: 'euc-kr',
+  0x79: 'euc-kr', // 949
 };
 
 export const languageDriverEncoding = (dbfHeader: Buffer) => (dbfHeader.length > 29 ? LANGUAGE_DRIVERS[dbfHeader[29]] : undefined);
@@ -47,8 +67,13 @@ export const languageDriverEncoding = (dbfHeader: Buffer) => (dbfHeader.length >
  * text in the encoding it was told: a row error that names the column and the likely fix.
  */
 export function undecodedColumn(record: Record<string, unknown>, encoding: string): { field: string; error: string } | undefined {
-  const column = Object.entries(record).find(([name, value]) => name.includes('\uFFFD') || (typeof value === 'string' && value.includes('\uFFFD')))?.[0];
+  const column = Object.entries(record).find(
+    ([name, value]) => name.includes('\uFFFD') || (typeof value === 'string' && value.includes('\uFFFD')),
+  )?.[0];
   if (column === undefined) return undefined;
-  const hint = encoding === 'utf-8' ? 'if the file is GBK (Chinese Windows), give encoding=gbk' : 'give the encoding the file was written in (encoding=)';
+  const hint =
+    encoding === 'utf-8'
+      ? 'if the file is GBK (Chinese Windows), give encoding=gbk'
+      : 'give the encoding the file was written in (encoding=)';
   return { field: `properties.${column}`, error: `column ${column}: the text is not valid ${encoding}; ${hint}` };
 }

@@ -29,14 +29,23 @@ const running = new Map<number, { read: number; imported: number; stop: AbortCon
 
 export const importPath = (id: number) => `/api/v1/imports/${id}`;
 
-export type Begun = { id: number; stop: AbortSignal; progress: (rows: { read: number; imported: number }) => void; done: () => void } | { replay: ImportJob };
+export type Begun =
+  { id: number; stop: AbortSignal; progress: (rows: { read: number; imported: number }) => void; done: () => void } | { replay: ImportJob };
 
 /**
  * Starts an import job (for a user, or the command line), or answers with the job a retried request already made: its outcome if it has one,
  * 409 while it runs. The same key for another layer or format is the client's mistake (422).
  */
-export async function beginImport(db: Kysely<DB>, who: { id?: number; username: string }, layer: string, format: string, key: string | undefined): Promise<Begun> {
-  const { rows: [job] } = await sql<ImportJob & { fresh: boolean }>`
+export async function beginImport(
+  db: Kysely<DB>,
+  who: { id?: number; username: string },
+  layer: string,
+  format: string,
+  key: string | undefined,
+): Promise<Begun> {
+  const {
+    rows: [job],
+  } = await sql<ImportJob & { fresh: boolean }>`
     with found as (
       select * from imports where username = ${who.username} and idempotency_key = ${key ?? null}
     ), again as (
@@ -53,13 +62,23 @@ export async function beginImport(db: Kysely<DB>, who: { id?: number; username: 
     select *, true as fresh from made
     union all select *, true from again
     union all select f.*, false from found f where not exists (select from again)`.execute(db);
-  if (!job) throw new DomainError('import.in_progress', 'an import with this Idempotency-Key has just started: retry in a moment', { field: 'Idempotency-Key' });
+  if (!job)
+    throw new DomainError('import.in_progress', 'an import with this Idempotency-Key has just started: retry in a moment', {
+      field: 'Idempotency-Key',
+    });
   if (!job.fresh) {
     if (job.layer !== layer || job.format !== format) {
-      throw new DomainError('import.idempotency_key_reused', `this key was used for a ${job.format} import into ${job.layer}`, { field: 'Idempotency-Key', import_id: job.id });
+      throw new DomainError('import.idempotency_key_reused', `this key was used for a ${job.format} import into ${job.layer}`, {
+        field: 'Idempotency-Key',
+        import_id: job.id,
+      });
     }
     if (job.state === 'running') {
-      throw new DomainError('import.in_progress', `import ${job.id} with this Idempotency-Key is still running: follow it at ${importPath(job.id)}`, { field: 'Idempotency-Key', import_id: job.id });
+      throw new DomainError(
+        'import.in_progress',
+        `import ${job.id} with this Idempotency-Key is still running: follow it at ${importPath(job.id)}`,
+        { field: 'Idempotency-Key', import_id: job.id },
+      );
     }
     if (FINAL.includes(job.state)) return { replay: job };
   }
@@ -78,20 +97,32 @@ export async function beginImport(db: Kysely<DB>, who: { id?: number; username: 
  * Records an import's outcome (with the HTTP status it answered; none from the command line): inside its last
  * batch's transaction when it writes, so the rows and the record commit together.
  */
-export async function recordImport(db: Kysely<DB> | Transaction<DB>, id: number, state: ImportState, status: number | null, answer: unknown) {
+export async function recordImport(
+  db: Kysely<DB> | Transaction<DB>,
+  id: number,
+  state: ImportState,
+  status: number | null,
+  answer: unknown,
+) {
   await sql`update imports set state = ${state}, status = ${status}, answer = ${JSON.stringify(answer)}::jsonb, finished_at = now()
             where id = ${id}`.execute(db);
 }
 
 /** An import as its owner (or an admin) sees it, with the rows read so far while it runs here. */
 export async function readImport(db: Kysely<DB>, viewer: Viewer, id: number) {
-  const { rows: [job] } = await sql<ImportJob>`
+  const {
+    rows: [job],
+  } = await sql<ImportJob>`
     select id, layer, format, username, state, status, answer, started_at, finished_at from imports where id = ${id}`.execute(db);
   if (!job || (viewer.role !== 'admin' && job.username !== viewer.username)) {
     throw new DomainError('import.not_found', `No import ${id} of yours`, { field: 'id' });
   }
   const progress = running.get(Number(job.id));
-  return { ...job, id: Number(job.id), ...(job.state === 'running' ? { read: progress?.read ?? null, imported: progress?.imported ?? null } : {}) };
+  return {
+    ...job,
+    id: Number(job.id),
+    ...(job.state === 'running' ? { read: progress?.read ?? null, imported: progress?.imported ?? null } : {}),
+  };
 }
 
 /**
@@ -109,7 +140,10 @@ export const runningImports = () => [...running].map(([id, { read, imported }]) 
 /** Records the rows a batch wrote; the last batch forgets them all, since the import is then whole. */
 export async function recordImportedRows(trx: Transaction<DB>, job: number, ids: number[], last: boolean) {
   if (last) await sql`delete from import_rows where import_id = ${job}`.execute(trx);
-  else await sql`insert into import_rows (import_id, row_id) select ${job}, json_array_elements_text(${JSON.stringify(ids)}::json)::int`.execute(trx);
+  else
+    await sql`insert into import_rows (import_id, row_id) select ${job}, json_array_elements_text(${JSON.stringify(ids)}::json)::int`.execute(
+      trx,
+    );
 }
 
 /** Rows deleted per transaction when an import is undone: each holds the map's write lock briefly too. */
@@ -122,7 +156,10 @@ export async function undoImport(db: Kysely<DB>, table: string, ids: number[], a
       await lockMapWrites(trx, { ...actor, username: `${actor.username} (import undone)` });
       const part = JSON.stringify(ids.slice(from, from + UNDO_BATCH));
       await sql`delete from ${sql.table(table)} where id in (select json_array_elements_text(${part}::json)::int)`.execute(trx);
-      if (job) await sql`delete from import_rows where import_id = ${job} and row_id in (select json_array_elements_text(${part}::json)::int)`.execute(trx);
+      if (job)
+        await sql`delete from import_rows where import_id = ${job} and row_id in (select json_array_elements_text(${part}::json)::int)`.execute(
+          trx,
+        );
     });
   }
 }
@@ -133,11 +170,22 @@ export async function undoImport(db: Kysely<DB>, table: string, ids: number[], a
  * know which jobs are their own.)
  */
 export async function markAbandonedImports(db: Kysely<DB>, resources: readonly { name: string; table: string }[]) {
-  const { rows } = await sql<{ id: number; layer: string; username: string }>`select id, layer, username from imports where state = 'running'`.execute(db);
+  const { rows } = await sql<{
+    id: number;
+    layer: string;
+    username: string;
+  }>`select id, layer, username from imports where state = 'running'`.execute(db);
   for (const job of rows) {
     const table = resources.find((r) => r.name === job.layer)?.table;
     const { rows: left } = await sql<{ row_id: number }>`select row_id from import_rows where import_id = ${job.id}`.execute(db);
-    if (table) await undoImport(db, table, left.map((r) => r.row_id), { username: `${job.username}: import ${job.id} cut short` }, Number(job.id));
+    if (table)
+      await undoImport(
+        db,
+        table,
+        left.map((r) => r.row_id),
+        { username: `${job.username}: import ${job.id} cut short` },
+        Number(job.id),
+      );
     await sql`update imports set state = 'interrupted', finished_at = now() where id = ${job.id}`.execute(db);
   }
   return rows.length;

@@ -51,8 +51,7 @@ export const UNPACKED = {
   osmUnorderedNodes: 2_000_000,
 };
 
-export const tooLarge = (limit: string, detail: string) =>
-  new DomainError('import.too_large', detail, { field: 'body', limit });
+export const tooLarge = (limit: string, detail: string) => new DomainError('import.too_large', detail, { field: 'body', limit });
 
 const byteLimit = (limit: ImportLimits) => {
   let seen = 0;
@@ -87,7 +86,10 @@ function recordGuard(format: string, limit: ImportLimits): (chunk: Buffer) => vo
       for (let i = 0; i < chunk.length; i++) {
         const byte = chunk[i];
         if (byte === 0x22) quoted = !quoted;
-        else if (byte === 0x0a && !quoted) { record = 0; continue; }
+        else if (byte === 0x0a && !quoted) {
+          record = 0;
+          continue;
+        }
         if (++record > limit.recordBytes) throw tooLarge('recordBytes', `a CSV record holds at most ${limit.recordBytes} bytes`);
       }
     };

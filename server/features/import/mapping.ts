@@ -50,7 +50,13 @@ export function parseFields(text: string | undefined, def: ResourceDefinition, f
  * out, or with extra=reject kept for the check to refuse by name. A mapped column the file never has ends the
  * import (422 naming `fields`) before anything is written.
  */
-export async function* mappedRows(rows: AsyncIterable<RawRow>, def: ResourceDefinition, mapping: FieldMapping | undefined, extra: ImportExtra, report: ColumnsReport): AsyncGenerator<RawRow> {
+export async function* mappedRows(
+  rows: AsyncIterable<RawRow>,
+  def: ResourceDefinition,
+  mapping: FieldMapping | undefined,
+  extra: ImportExtra,
+  report: ColumnsReport,
+): AsyncGenerator<RawRow> {
   // the columns that place a table's rows were read with the rows (placeColumns)
   const pairs = Object.entries(mapping ?? {}).filter(([target]) => target in def.properties.shape);
   const sources = new Set(pairs.map(([, column]) => column));
@@ -77,7 +83,9 @@ export async function* mappedRows(rows: AsyncIterable<RawRow>, def: ResourceDefi
 
 /** The columns `fields` names to place a table's rows, for readRows. */
 export const placeColumns = (def: ResourceDefinition, mapping: FieldMapping | undefined) =>
-  Object.fromEntries(Object.entries(mapping ?? {}).filter(([target]) => !(target in def.properties.shape))) as Partial<Record<PlaceColumn, string>>;
+  Object.fromEntries(Object.entries(mapping ?? {}).filter(([target]) => !(target in def.properties.shape))) as Partial<
+    Record<PlaceColumn, string>
+  >;
 
 type ValueKind = 'number' | 'boolean' | 'array' | 'text';
 const kinds = new WeakMap<ResourceDefinition, Record<string, ValueKind>>();
@@ -86,12 +94,21 @@ const kinds = new WeakMap<ResourceDefinition, Record<string, ValueKind>>();
 function valueKinds(def: ResourceDefinition) {
   let found = kinds.get(def);
   if (!found) {
-    found = Object.fromEntries(Object.entries(def.properties.shape).map(([key, type]) => {
-      let inner = type as z.ZodType;
-      while (inner instanceof z.ZodOptional || inner instanceof z.ZodNullable) inner = inner.unwrap() as z.ZodType;
-      const kind: ValueKind = inner instanceof z.ZodNumber ? 'number' : inner instanceof z.ZodBoolean ? 'boolean' : inner instanceof z.ZodArray ? 'array' : 'text';
-      return [key, kind];
-    }));
+    found = Object.fromEntries(
+      Object.entries(def.properties.shape).map(([key, type]) => {
+        let inner = type as z.ZodType;
+        while (inner instanceof z.ZodOptional || inner instanceof z.ZodNullable) inner = inner.unwrap() as z.ZodType;
+        const kind: ValueKind =
+          inner instanceof z.ZodNumber
+            ? 'number'
+            : inner instanceof z.ZodBoolean
+              ? 'boolean'
+              : inner instanceof z.ZodArray
+                ? 'array'
+                : 'text';
+        return [key, kind];
+      }),
+    );
     kinds.set(def, found);
   }
   return found;
@@ -112,19 +129,32 @@ const LIST = /[;,|、，；]/;
  */
 export function fileValues(def: ResourceDefinition, properties: Record<string, unknown>, trim: boolean) {
   const types = valueKinds(def);
-  return Object.fromEntries(Object.entries(properties).map(([key, value]) => {
-    const words = def.vocabulary?.[key];
-    const named = (v: unknown) => (typeof v === 'string' && words?.[v.trim()]) || v;
-    if (Array.isArray(value)) return [key, value.map(named)];
-    // a code kept in a numeric DBF column (N type): 610602001 is the text 610602001
-    if (typeof value === 'number' && types[key] === 'text') return [key, String(value)];
-    if (typeof value !== 'string') return [key, value];
-    const text = value.trim();
-    switch (types[key]) {
-      case 'number': return [key, text !== '' && Number.isFinite(Number(text)) ? Number(text) : value];
-      case 'boolean': return [key, TRUE.includes(text.toLowerCase()) ? true : FALSE.includes(text.toLowerCase()) ? false : value];
-      case 'array': return [key, text.split(LIST).map((s) => s.trim()).filter(Boolean).map(named)];
-      default: return [key, words?.[text] ?? (trim ? text : value)];
-    }
-  }));
+  return Object.fromEntries(
+    Object.entries(properties).map(([key, value]) => {
+      const words = def.vocabulary?.[key];
+      const named = (v: unknown) => (typeof v === 'string' && words?.[v.trim()]) || v;
+      if (Array.isArray(value)) return [key, value.map(named)];
+      // a code kept in a numeric DBF column (N type): 610602001 is the text 610602001
+      if (typeof value === 'number' && types[key] === 'text') return [key, String(value)];
+      if (typeof value !== 'string') return [key, value];
+      const text = value.trim();
+      switch (types[key]) {
+        case 'number':
+          return [key, text !== '' && Number.isFinite(Number(text)) ? Number(text) : value];
+        case 'boolean':
+          return [key, TRUE.includes(text.toLowerCase()) ? true : FALSE.includes(text.toLowerCase()) ? false : value];
+        case 'array':
+          return [
+            key,
+            text
+              .split(LIST)
+              .map((s) => s.trim())
+              .filter(Boolean)
+              .map(named),
+          ];
+        default:
+          return [key, words?.[text] ?? (trim ? text : value)];
+      }
+    }),
+  );
 }

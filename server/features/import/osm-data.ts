@@ -1,8 +1,16 @@
 import { UNPACKED, tooLarge } from './limits.ts';
 
 export type Position = [number, number];
-export interface Way { id: number; refs: number[]; tags: Record<string, string> }
-export interface Relation { id: number; members: { type: string; ref: number; role: string }[]; tags: Record<string, string> }
+export interface Way {
+  id: number;
+  refs: number[];
+  tags: Record<string, string>;
+}
+export interface Relation {
+  id: number;
+  members: { type: string; ref: number; role: string }[];
+  tags: Record<string, string>;
+}
 
 /** Nodes, ways and relations as read from an extract; ways keep their node ids until all nodes are known. */
 export interface OsmData {
@@ -27,9 +35,13 @@ export class NodeStore {
   private unordered?: Map<number, Position>;
 
   set(id: number, lon: number, lat: number) {
-    if (this.size >= UNPACKED.osmNodes) throw tooLarge('osmNodes', `an OpenStreetMap extract holds at most ${UNPACKED.osmNodes} nodes: cut it to the city`);
+    if (this.size >= UNPACKED.osmNodes)
+      throw tooLarge('osmNodes', `an OpenStreetMap extract holds at most ${UNPACKED.osmNodes} nodes: cut it to the city`);
     if ((this.unordered?.size ?? 0) >= UNPACKED.osmUnorderedNodes) {
-      throw tooLarge('osmNodes', `an OpenStreetMap extract out of id order holds at most ${UNPACKED.osmUnorderedNodes} nodes: sort it (osmium sort) or cut it to the city`);
+      throw tooLarge(
+        'osmNodes',
+        `an OpenStreetMap extract out of id order holds at most ${UNPACKED.osmUnorderedNodes} nodes: sort it (osmium sort) or cut it to the city`,
+      );
     }
     if (this.unordered) return void this.unordered.set(id, [lon, lat]);
     if (this.size > 0 && id <= this.ids[this.size - 1]) {
@@ -38,7 +50,11 @@ export class NodeStore {
     }
     if (this.size === this.ids.length) {
       // up to the cap, not past it: the arrays are most of an extract's memory
-      const grow = (a: Float64Array) => { const b = new Float64Array(Math.min(a.length * 2, UNPACKED.osmNodes)); b.set(a); return b; };
+      const grow = (a: Float64Array) => {
+        const b = new Float64Array(Math.min(a.length * 2, UNPACKED.osmNodes));
+        b.set(a);
+        return b;
+      };
       [this.ids, this.lons, this.lats] = [grow(this.ids), grow(this.lons), grow(this.lats)];
     }
     this.ids[this.size] = id;

@@ -3,13 +3,27 @@ import sax from 'sax';
 import { NodeStore, joinRings, mayBeBuildingPart, type OsmData, type Position, type Relation, type Way } from './osm-data.ts';
 import { readOsmPbf } from './osm-pbf.ts';
 
-
 /** OpenStreetMap's building=* values, in Gridmap's building kinds. */
 const KINDS: Record<string, string> = {
-  apartments: 'residential', residential: 'residential', house: 'residential', detached: 'residential', dormitory: 'residential', terrace: 'residential',
-  commercial: 'commercial', office: 'commercial', retail: 'shop', supermarket: 'shop', kiosk: 'shop',
-  school: 'school', university: 'school', kindergarten: 'school', college: 'school',
-  public: 'unit', government: 'unit', civic: 'unit', hospital: 'unit',
+  apartments: 'residential',
+  residential: 'residential',
+  house: 'residential',
+  detached: 'residential',
+  dormitory: 'residential',
+  terrace: 'residential',
+  commercial: 'commercial',
+  office: 'commercial',
+  retail: 'shop',
+  supermarket: 'shop',
+  kiosk: 'shop',
+  school: 'school',
+  university: 'school',
+  kindergarten: 'school',
+  college: 'school',
+  public: 'unit',
+  government: 'unit',
+  civic: 'unit',
+  hospital: 'unit',
 };
 
 /** The properties of a building from its OSM tags: name (or address, or OSM id), kind, floors. */
@@ -42,9 +56,13 @@ export async function* osmBuildings(input: Readable, format: 'osm' | 'osm.pbf'):
   for (const way of ways.values()) {
     if (!way.tags.building) continue;
     const id = `way/${way.id}`;
-    const outer = way.refs.length < 4 || way.refs[0] !== way.refs[way.refs.length - 1] ? `way ${way.id} is not closed` : positions(way.refs, `way ${way.id}`);
+    const outer =
+      way.refs.length < 4 || way.refs[0] !== way.refs[way.refs.length - 1]
+        ? `way ${way.id} is not closed`
+        : positions(way.refs, `way ${way.id}`);
     if (typeof outer === 'string') yield { id, error: outer };
-    else yield { id, feature: { type: 'Feature', geometry: { type: 'Polygon', coordinates: [outer] }, properties: building(way.tags, id) } };
+    else
+      yield { id, feature: { type: 'Feature', geometry: { type: 'Polygon', coordinates: [outer] }, properties: building(way.tags, id) } };
   }
   for (const relation of relations) {
     if (relation.tags.type !== 'multipolygon' || !relation.tags.building) continue;
@@ -61,7 +79,15 @@ export async function* osmBuildings(input: Readable, format: 'osm' | 'osm.pbf'):
     const broken = [outers, inners].find((r) => typeof r === 'string');
     if (broken) yield { id, error: broken as string };
     else if (outers.length !== 1) yield { id, error: `a footprint has one outer ring; this multipolygon has ${outers.length}` };
-    else yield { id, feature: { type: 'Feature', geometry: { type: 'Polygon', coordinates: [...(outers as Position[][]), ...(inners as Position[][])] }, properties: building(relation.tags, id) } };
+    else
+      yield {
+        id,
+        feature: {
+          type: 'Feature',
+          geometry: { type: 'Polygon', coordinates: [...(outers as Position[][]), ...(inners as Position[][])] },
+          properties: building(relation.tags, id),
+        },
+      };
   }
 }
 
@@ -72,28 +98,37 @@ async function readOsmXml(input: Readable): Promise<OsmData> {
   await new Promise<void>((resolve, reject) => {
     // sax calls these from its own stream events: a refusal thrown there (too many nodes) must end the read,
     // not escape as an uncaught exception
-    const guarded = <T>(handle: (value: T) => void) => (value: T) => {
-      try {
-        handle(value);
-      } catch (error) {
-        input.unpipe(parser);
-        input.destroy();
-        reject(error);
-      }
-    };
-    parser.on('opentag', guarded(({ name, attributes }: sax.Tag | sax.QualifiedTag) => {
-      const a = attributes as Record<string, string>;
-      if (name === 'node') data.nodes.set(Number(a.id), Number(a.lon), Number(a.lat));
-      else if (name === 'way') current = { id: Number(a.id), refs: [], tags: {} };
-      else if (name === 'relation') data.relations.push((current = { id: Number(a.id), members: [], tags: {} }));
-      else if (name === 'nd' && current && 'refs' in current) current.refs.push(Number(a.ref));
-      else if (name === 'member' && current && 'members' in current) current.members.push({ type: a.type, ref: Number(a.ref), role: a.role });
-      else if (name === 'tag' && current) current.tags[a.k] = a.v;
-    }));
-    parser.on('closetag', guarded((name: string) => {
-      if (name === 'way' && current && 'refs' in current && mayBeBuildingPart(current.tags)) data.ways.set(current.id, current);
-      if (name === 'way' || name === 'relation') current = undefined;
-    }));
+    const guarded =
+      <T>(handle: (value: T) => void) =>
+      (value: T) => {
+        try {
+          handle(value);
+        } catch (error) {
+          input.unpipe(parser);
+          input.destroy();
+          reject(error);
+        }
+      };
+    parser.on(
+      'opentag',
+      guarded(({ name, attributes }: sax.Tag | sax.QualifiedTag) => {
+        const a = attributes as Record<string, string>;
+        if (name === 'node') data.nodes.set(Number(a.id), Number(a.lon), Number(a.lat));
+        else if (name === 'way') current = { id: Number(a.id), refs: [], tags: {} };
+        else if (name === 'relation') data.relations.push((current = { id: Number(a.id), members: [], tags: {} }));
+        else if (name === 'nd' && current && 'refs' in current) current.refs.push(Number(a.ref));
+        else if (name === 'member' && current && 'members' in current)
+          current.members.push({ type: a.type, ref: Number(a.ref), role: a.role });
+        else if (name === 'tag' && current) current.tags[a.k] = a.v;
+      }),
+    );
+    parser.on(
+      'closetag',
+      guarded((name: string) => {
+        if (name === 'way' && current && 'refs' in current && mayBeBuildingPart(current.tags)) data.ways.set(current.id, current);
+        if (name === 'way' || name === 'relation') current = undefined;
+      }),
+    );
     parser.on('end', resolve);
     parser.on('error', reject);
     input.on('error', reject);

@@ -12,7 +12,16 @@ import { problemBody, toProblem } from '../../http/problem.ts';
 import { route } from '../../http/route.ts';
 import { importJob, importReport } from './answers.ts';
 import { beginImport, importPath, readImport, recordImport } from './jobs.ts';
-import { IMPORT_CRS, IMPORT_MODES, importMode, parseStreetTolerance, importRows, serverStopping, type ImportCrs, type ImportProgress } from './service.ts';
+import {
+  IMPORT_CRS,
+  IMPORT_MODES,
+  importMode,
+  parseStreetTolerance,
+  importRows,
+  serverStopping,
+  type ImportCrs,
+  type ImportProgress,
+} from './service.ts';
 import { IMPORT_EXTRA, parseFields, placeColumns, type ImportExtra } from './mapping.ts';
 import { IMPORT_FORMATS, readRows, type ImportFormat } from './sources.ts';
 import { IMPORT_LIMITS, guardUpload, tooLarge } from './limits.ts';
@@ -20,21 +29,32 @@ import { callerEncoding } from './encoding.ts';
 import { uploadDir } from './uploads.ts';
 
 const FORMAT_OF_TYPE: Record<string, ImportFormat> = {
-  'application/geo+json': 'geojson', 'application/json': 'geojson',
-  'application/x-ndjson': 'ndjson', 'application/geo+json-seq': 'ndjson', 'application/x-ndjson+geo': 'ndjson',
-  'text/csv': 'csv', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'xlsx',
-  'application/zip': 'shapefile', 'application/x-zip-compressed': 'shapefile',
-  'application/osm+xml': 'osm', 'application/vnd.openstreetmap.data+xml': 'osm', 'application/x-protobuf': 'osm.pbf',
+  'application/geo+json': 'geojson',
+  'application/json': 'geojson',
+  'application/x-ndjson': 'ndjson',
+  'application/geo+json-seq': 'ndjson',
+  'application/x-ndjson+geo': 'ndjson',
+  'text/csv': 'csv',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'xlsx',
+  'application/zip': 'shapefile',
+  'application/x-zip-compressed': 'shapefile',
+  'application/osm+xml': 'osm',
+  'application/vnd.openstreetmap.data+xml': 'osm',
+  'application/x-protobuf': 'osm.pbf',
 };
 
 /** An optional text parameter that is one of `allowed`. */
-const oneOf = <T extends string>(field: string, allowed: readonly T[], doc: { description: string; default?: NoInfer<T> }) => parameter((value) => {
-  const text = parseQueryValue(value, field, 'text') as string | undefined;
-  if (text !== undefined && !allowed.includes(text as T)) {
-    throw new DomainError('request.invalid_parameter', `${field} must be one of ${allowed.join(', ')}`, { field });
-  }
-  return text as T | undefined;
-}, { schema: { type: 'string', enum: allowed, ...(doc.default ? { default: doc.default } : {}) }, description: doc.description });
+const oneOf = <T extends string>(field: string, allowed: readonly T[], doc: { description: string; default?: NoInfer<T> }) =>
+  parameter(
+    (value) => {
+      const text = parseQueryValue(value, field, 'text') as string | undefined;
+      if (text !== undefined && !allowed.includes(text as T)) {
+        throw new DomainError('request.invalid_parameter', `${field} must be one of ${allowed.join(', ')}`, { field });
+      }
+      return text as T | undefined;
+    },
+    { schema: { type: 'string', enum: allowed, ...(doc.default ? { default: doc.default } : {}) }, description: doc.description },
+  );
 
 const tags = ['import and export'];
 const flag = (field: string, description: string) =>
@@ -52,51 +72,103 @@ const text = (field: string, description: string) => queryParameter(field, 'text
  */
 export const importRoutes = (database: Database, resources: ResourceDefinition[]) => [
   route({
-    method: 'POST', path: '/api/v1/import/:layer', tags, summary: 'Import a file into a layer, in one transaction (everything or nothing)',
-    description: 'GeoJSON FeatureCollection, newline-delimited GeoJSON, CSV or an Excel .xlsx sheet (a `wkt` column, `lon` and `lat`, or for point layers the building: `building_code`, or `building` and `community`), a zipped Shapefile, or (buildings only) an OpenStreetMap extract as .osm XML or .osm.pbf, in any coordinate system PostGIS knows (a .prj, a GeoJSON crs, or srid). Properties are checked as in a POST; ids and derived properties in the file are ignored.',
+    method: 'POST',
+    path: '/api/v1/import/:layer',
+    tags,
+    summary: 'Import a file into a layer, in one transaction (everything or nothing)',
+    description:
+      'GeoJSON FeatureCollection, newline-delimited GeoJSON, CSV or an Excel .xlsx sheet (a `wkt` column, `lon` and `lat`, or for point layers the building: `building_code`, or `building` and `community`), a zipped Shapefile, or (buildings only) an OpenStreetMap extract as .osm XML or .osm.pbf, in any coordinate system PostGIS knows (a .prj, a GeoJSON crs, or srid). Properties are checked as in a POST; ids and derived properties in the file are ignored.',
     allow: { resource: ':layer', action: 'create' },
     params: {
-      layer: parameter((value) => {
-        const def = resources.find((r) => r.name === value);
-        if (!def) throw new DomainError('layer.not_found', `No layer ${String(value)}; import into ${resources.map((r) => r.name).join(', ')}`, { field: 'layer' });
-        return def;
-      }, { schema: { type: 'string', enum: resources.map((r) => r.name) } }),
+      layer: parameter(
+        (value) => {
+          const def = resources.find((r) => r.name === value);
+          if (!def)
+            throw new DomainError('layer.not_found', `No layer ${String(value)}; import into ${resources.map((r) => r.name).join(', ')}`, {
+              field: 'layer',
+            });
+          return def;
+        },
+        { schema: { type: 'string', enum: resources.map((r) => r.name) } },
+      ),
     },
     query: {
       format: oneOf('format', IMPORT_FORMATS, { description: 'else taken from Content-Type' }),
       crs: oneOf('crs', IMPORT_CRS, { description: 'coordinates from Chinese web maps are converted to WGS 84', default: 'wgs84' }),
-      srid: queryParameter('srid', 'integer', { description: 'the EPSG code the coordinates are in (e.g. 4545: CGCS2000 3-degree Gauss–Krüger CM 108E); wins over the file\'s .prj or crs; PostGIS transforms to WGS 84' }),
-      encoding: text('encoding', 'the text encoding of a CSV or a shapefile\'s DBF (gbk, gb18030, big5, utf-8 …); wins over the .cpg and the DBF\'s language driver byte; default UTF-8'),
+      srid: queryParameter('srid', 'integer', {
+        description:
+          "the EPSG code the coordinates are in (e.g. 4545: CGCS2000 3-degree Gauss–Krüger CM 108E); wins over the file's .prj or crs; PostGIS transforms to WGS 84",
+      }),
+      encoding: text(
+        'encoding',
+        "the text encoding of a CSV or a shapefile's DBF (gbk, gb18030, big5, utf-8 …); wins over the .cpg and the DBF's language driver byte; default UTF-8",
+      ),
       dry_run: flag('dry_run', 'check everything, write nothing'),
       repair: flag('repair', 'make invalid polygons valid (ST_MakeValid) where the result is still the right type; the report lists them'),
-      street_tolerance: parameter((value) => parseStreetTolerance(parseQueryValue(value, 'street_tolerance', 'text') as string | undefined), {
-        schema: { type: 'number', minimum: 0, maximum: 1 }, description: 'the share of a community\'s area that may lie outside its street before the report warns',
+      street_tolerance: parameter(
+        (value) => parseStreetTolerance(parseQueryValue(value, 'street_tolerance', 'text') as string | undefined),
+        {
+          schema: { type: 'number', minimum: 0, maximum: 1 },
+          description: "the share of a community's area that may lie outside its street before the report warns",
+        },
+      ),
+      fields: text(
+        'fields',
+        'property:column pairs, comma-separated (code:SQDM,name:SQMC; CSV headers in Chinese too): each column is read as that property; in a CSV or Excel table also the columns that place a row (lon, lat, wkt, building_code, building, community). A property the layer lacks is a 400, a column the file lacks a 422, both naming `fields`',
+      ),
+      extra: oneOf('extra', IMPORT_EXTRA, {
+        description:
+          'columns neither mapped nor named like a property: ignore (listed in the report as `ignored_columns`) or reject (each row that has one is refused)',
+        default: 'ignore',
       }),
-      fields: text('fields', 'property:column pairs, comma-separated (code:SQDM,name:SQMC; CSV headers in Chinese too): each column is read as that property; in a CSV or Excel table also the columns that place a row (lon, lat, wkt, building_code, building, community). A property the layer lacks is a 400, a column the file lacks a 422, both naming `fields`'),
-      extra: oneOf('extra', IMPORT_EXTRA, { description: 'columns neither mapped nor named like a property: ignore (listed in the report as `ignored_columns`) or reject (each row that has one is refused)', default: 'ignore' }),
-      mode: oneOf('mode', IMPORT_MODES, { description: 'insert; upsert (layers with a natural key: code for communities and grids, external_id for buildings, members, units): rows whose key is stored update that row, the others are inserted; replace: upsert one community\'s buildings, members or units and delete its others (with `community`; one transaction under the map\'s write lock)', default: 'insert' }),
+      mode: oneOf('mode', IMPORT_MODES, {
+        description:
+          "insert; upsert (layers with a natural key: code for communities and grids, external_id for buildings, members, units): rows whose key is stored update that row, the others are inserted; replace: upsert one community's buildings, members or units and delete its others (with `community`; one transaction under the map's write lock)",
+        default: 'insert',
+      }),
       community: queryParameter('community', 'integer', { description: 'with mode=replace: the community whose rows the file replaces' }),
     },
     headers: [
-      { name: 'Accept', description: 'application/x-ndjson: once the upload is in, 200 with a JSON line of progress ({"progress": {phase, bytes, total_bytes, read, rejected, imported, to_write}}) at each phase and at most four a second, then {"status", "report"} or {"status", "problem"}' },
-      { name: 'Idempotency-Key', description: 'a retry with the same key is answered with the first outcome (header Idempotent-Replayed) instead of importing again; after an interrupted or failed import it runs again', schema: { type: 'string', minLength: 1, maxLength: 200 } },
+      {
+        name: 'Accept',
+        description:
+          'application/x-ndjson: once the upload is in, 200 with a JSON line of progress ({"progress": {phase, bytes, total_bytes, read, rejected, imported, to_write}}) at each phase and at most four a second, then {"status", "report"} or {"status", "problem"}',
+      },
+      {
+        name: 'Idempotency-Key',
+        description:
+          'a retry with the same key is answered with the first outcome (header Idempotent-Replayed) instead of importing again; after an interrupted or failed import it runs again',
+        schema: { type: 'string', minLength: 1, maxLength: 200 },
+      },
     ],
     // the upload is streamed to disk as it comes, checked against the account's limits: no body parser reads it
     body: { raw: { 'application/octet-stream': { type: 'string', format: 'binary' } } },
-    answer: { status: 201, schema: importReport, description: 'imported: the report (read, imported, inserted, updated, deleted, repaired, columns, mapped, ignored_columns); Location names the import job' },
+    answer: {
+      status: 201,
+      schema: importReport,
+      description:
+        'imported: the report (read, imported, inserted, updated, deleted, repaired, columns, mapped, ignored_columns); Location names the import job',
+    },
     problems: {
       200: 'a clean dry run: the report',
-      400: 'an unreadable file or a bad parameter', 409: 'an import with this Idempotency-Key is still running',
-      413: 'over a limit (the problem names it: bytes, features, recordBytes, depth, unpackedBytes, osmNodes)', 415: 'unknown format',
+      400: 'an unreadable file or a bad parameter',
+      409: 'an import with this Idempotency-Key is still running',
+      413: 'over a limit (the problem names it: bytes, features, recordBytes, depth, unpackedBytes, osmNodes)',
+      415: 'unknown format',
       503: 'the server stopped during the import: nothing was written; send it again',
       422: 'rows rejected: the report lists each with its row number and reason; nothing was written',
     },
     handle: async ({ req, res, viewer, params: { layer: def }, query }) => {
       const format = query.format ?? FORMAT_OF_TYPE[(req.get('Content-Type') ?? '').split(';')[0].trim()];
       if ((format === 'osm' || format === 'osm.pbf') && def.name !== 'buildings') {
-        throw new DomainError('request.invalid_parameter', 'OpenStreetMap extracts give building footprints: import them into buildings', { field: 'format' });
+        throw new DomainError('request.invalid_parameter', 'OpenStreetMap extracts give building footprints: import them into buildings', {
+          field: 'format',
+        });
       }
-      if (!format) throw new DomainError('import.unknown_format', `say ?format=${IMPORT_FORMATS.join('|')} or send a matching Content-Type`, { field: 'format' });
+      if (!format)
+        throw new DomainError('import.unknown_format', `say ?format=${IMPORT_FORMATS.join('|')} or send a matching Content-Type`, {
+          field: 'format',
+        });
       const { srid, dry_run: dryRun, repair, street_tolerance: streetTolerance } = query;
       const crs: ImportCrs = query.crs ?? 'wgs84';
       const fields = parseFields(query.fields, def, format);
@@ -116,16 +188,32 @@ export const importRoutes = (database: Database, resources: ResourceDefinition[]
         // the first request's outcome, as it was answered; the body of this one is not read
         res.set({ Location: importPath(job.replay.id), 'Idempotent-Replayed': 'true', Connection: 'close' });
         if (lines) return lines.end(job.replay.status!, job.replay.answer);
-        res.status(job.replay.status!).type(job.replay.status! >= 400 ? 'application/problem+json' : 'application/json').json(job.replay.answer);
+        res
+          .status(job.replay.status!)
+          .type(job.replay.status! >= 400 ? 'application/problem+json' : 'application/json')
+          .json(job.replay.answer);
         return;
       }
       res.set('Location', importPath(job.id));
       try {
         const report = await uploadAndImport(job);
-        req.log.info({ import: job.id, layer: def.name, read: report.read, imported: report.imported, rejected: report.rejected.length, written: report.written }, 'import');
+        req.log.info(
+          {
+            import: job.id,
+            layer: def.name,
+            read: report.read,
+            imported: report.imported,
+            rejected: report.rejected.length,
+            written: report.written,
+          },
+          'import',
+        );
         if (report.rejected.length) {
           const [first] = report.rejected;
-          throw new DomainError('import.rows_rejected', `row ${first.row}: ${first.reason}; nothing was imported`, { field: first.field ?? 'body', ...report });
+          throw new DomainError('import.rows_rejected', `row ${first.row}: ${first.reason}; nothing was imported`, {
+            field: first.field ?? 'body',
+            ...report,
+          });
         }
         if (!report.written) await recordImport(database.db, job.id, 'checked', 200, report);
         const status = report.written ? 201 : 200;
@@ -134,8 +222,17 @@ export const importRoutes = (database: Database, resources: ResourceDefinition[]
         return report;
       } catch (error) {
         const problem = toProblem(error);
-        const state = problem.status === 503 ? 'interrupted' : problem.status >= 500 ? 'failed' : problem.status === 422 && 'rejected' in problem.extensions ? 'rejected' : 'refused';
-        await recordImport(database.db, job.id, state, problem.status, problemBody(problem, req.originalUrl)).catch((err) => req.log.error({ err }, 'recording an import failed'));
+        const state =
+          problem.status === 503
+            ? 'interrupted'
+            : problem.status >= 500
+              ? 'failed'
+              : problem.status === 422 && 'rejected' in problem.extensions
+                ? 'rejected'
+                : 'refused';
+        await recordImport(database.db, job.id, state, problem.status, problemBody(problem, req.originalUrl)).catch((err) =>
+          req.log.error({ err }, 'recording an import failed'),
+        );
         if (!lines?.started()) throw error;
         // the answer has begun: the problem is its last line
         if (problem.status >= 500) req.log.error({ err: error }, 'request failed');
@@ -157,14 +254,28 @@ export const importRoutes = (database: Database, resources: ResourceDefinition[]
             res.set('Connection', 'close');
             const code = (error as NodeJS.ErrnoException).code;
             if (code === 'ABORT_ERR') throw serverStopping();
-            if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET') throw new DomainError('import.upload_interrupted', 'the upload ended before its end', { field: 'body' });
+            if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET')
+              throw new DomainError('import.upload_interrupted', 'the upload ended before its end', { field: 'body' });
             throw error;
           }
           const input = createReadStream(file);
           const { size } = await stat(file);
           lines?.progress({ phase: 'check', read: 0, rejected: 0, imported: 0, bytes: 0, total_bytes: size });
           return await importRows(database.db, def!, readRows(input, format!, limits, { encoding, columns: placeColumns(def!, fields) }), {
-            crs, srid, dryRun, repair, streetTolerance, fields, extra, mode, community, limits, viewer: viewer, actor: actorOf(req), job: id, signal: stop,
+            crs,
+            srid,
+            dryRun,
+            repair,
+            streetTolerance,
+            fields,
+            extra,
+            mode,
+            community,
+            limits,
+            viewer: viewer,
+            actor: actorOf(req),
+            job: id,
+            signal: stop,
             onProgress: (rows) => {
               progress(rows);
               lines?.progress({ ...rows, bytes: input.bytesRead, total_bytes: size });
@@ -209,15 +320,22 @@ function progressLines(res: Response) {
 /** An Idempotency-Key header (IETF draft): any printable ASCII up to 200 characters. */
 function idempotencyKey(value: string | undefined) {
   if (value === undefined) return undefined;
-  if (!/^[\x20-\x7e]{1,200}$/.test(value)) throw new DomainError('request.invalid_header', 'Idempotency-Key must be 1 to 200 printable ASCII characters', { field: 'Idempotency-Key' });
+  if (!/^[\x20-\x7e]{1,200}$/.test(value))
+    throw new DomainError('request.invalid_header', 'Idempotency-Key must be 1 to 200 printable ASCII characters', {
+      field: 'Idempotency-Key',
+    });
   return value;
 }
 
 /** GET /api/v1/imports/:id: an import's state (rows read while it runs) and, once done, what it answered. */
 export const importJobRoutes = (database: Database) => [
   route({
-    method: 'GET', path: '/api/v1/imports/:id', tags, summary: 'An import job: its state and, once done, what it answered',
-    description: 'state is running (with `read`, the rows read so far), written, checked (a clean dry run), rejected, refused, interrupted (the server stopped; rolled back) or failed; `status` and `answer` are the HTTP status and body it answered with. Its owner reads it, or an admin.',
+    method: 'GET',
+    path: '/api/v1/imports/:id',
+    tags,
+    summary: 'An import job: its state and, once done, what it answered',
+    description:
+      'state is running (with `read`, the rows read so far), written, checked (a clean dry run), rejected, refused, interrupted (the server stopped; rolled back) or failed; `status` and `answer` are the HTTP status and body it answered with. Its owner reads it, or an admin.',
     // its owner's, or any for an admin: checked where it is read
     allow: { roles: 'any' },
     params: { id: idParameter() },

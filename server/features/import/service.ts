@@ -37,28 +37,45 @@ export const IMPORT_MODES = ['insert', 'upsert', 'replace'] as const;
 export type ImportMode = (typeof IMPORT_MODES)[number];
 
 /** The column naming the community a row of `def` lies in, when it has one of its own (not a community itself, nor an area above). */
-const communityColumn = (def: ResourceDefinition) => ('community' in def.place && def.place.community !== 'id' ? def.place.community : undefined);
+const communityColumn = (def: ResourceDefinition) =>
+  'community' in def.place && def.place.community !== 'id' ? def.place.community : undefined;
 
 /** What an import writes and to what, checked against the layer: 400 naming the parameter for what it cannot do. */
 /** `street_tolerance=0.01`: the share of a community's area that may lie outside its street's given boundary unwarned. */
 export function parseStreetTolerance(text: string | undefined) {
   const tolerance = text === undefined ? undefined : Number(text);
   if (tolerance !== undefined && !(text!.trim() !== '' && tolerance >= 0 && tolerance <= 1)) {
-    throw new DomainError('request.invalid_parameter', 'street_tolerance is a share of a community\'s area, from 0 to 1', { field: 'street_tolerance' });
+    throw new DomainError('request.invalid_parameter', "street_tolerance is a share of a community's area, from 0 to 1", {
+      field: 'street_tolerance',
+    });
   }
   return tolerance;
 }
 
 export function importMode(def: ResourceDefinition, mode: ImportMode, community: number | undefined) {
   if (mode !== 'insert' && !def.naturalKey) {
-    throw new DomainError('request.invalid_parameter', `mode=${mode}: ${def.name} have no code to match rows by; import them with mode=insert`, { field: 'mode' });
+    throw new DomainError(
+      'request.invalid_parameter',
+      `mode=${mode}: ${def.name} have no code to match rows by; import them with mode=insert`,
+      { field: 'mode' },
+    );
   }
   // a row deleted without a say (grids: where their buildings go) could not be replaced as a whole
   if (mode === 'replace' && (!communityColumn(def) || def.beforeDelete)) {
-    throw new DomainError('request.invalid_parameter', `mode=replace replaces a community's own rows as a whole: not ${def.name}; use mode=upsert`, { field: 'mode' });
+    throw new DomainError(
+      'request.invalid_parameter',
+      `mode=replace replaces a community's own rows as a whole: not ${def.name}; use mode=upsert`,
+      { field: 'mode' },
+    );
   }
   if ((mode === 'replace') !== (community !== undefined)) {
-    throw new DomainError('request.invalid_parameter', mode === 'replace' ? 'mode=replace needs community=<id>: the community whose rows the file replaces' : 'community= goes with mode=replace', { field: 'community' });
+    throw new DomainError(
+      'request.invalid_parameter',
+      mode === 'replace'
+        ? 'mode=replace needs community=<id>: the community whose rows the file replaces'
+        : 'community= goes with mode=replace',
+      { field: 'community' },
+    );
   }
   return { mode, community };
 }
@@ -125,7 +142,14 @@ export interface ImportReport extends ColumnsReport {
 /** Rows checked at a time: one statement of PostGIS validity checks, and a bounded turn of the event loop. */
 const CHECK_BATCH = 2000;
 
-export const serverStopping = () => new DomainError('import.server_stopping', 'the server stopped during the import: nothing was written; send it again', { field: 'body' }, {}, 10);
+export const serverStopping = () =>
+  new DomainError(
+    'import.server_stopping',
+    'the server stopped during the import: nothing was written; send it again',
+    { field: 'body' },
+    {},
+    10,
+  );
 /** Rejections listed in a report; beyond this only counted, so a broken million-row file has a bounded answer. */
 const MAX_LISTED = 1000;
 
@@ -150,10 +174,27 @@ interface Checked extends FeatureInput {
  * an import a crash cut short is undone at the next start (markAbandonedImports). An upsert or a replace
  * updates rows, which deleting cannot undo: it writes in one transaction (applyWhole).
  */
-export async function importRows(db: Kysely<DB>, def: ResourceDefinition, rows: AsyncIterable<RawRow>, options: ImportOptions): Promise<ImportReport> {
+export async function importRows(
+  db: Kysely<DB>,
+  def: ResourceDefinition,
+  rows: AsyncIterable<RawRow>,
+  options: ImportOptions,
+): Promise<ImportReport> {
   const report: ImportReport = {
-    layer: def.name, mode: options.mode, read: 0, imported: 0, inserted: 0, updated: 0, deleted: 0,
-    rejected: [], repaired: [], warnings: [], dry_run: options.dryRun, written: false, columns: [], ignored_columns: [],
+    layer: def.name,
+    mode: options.mode,
+    read: 0,
+    imported: 0,
+    inserted: 0,
+    updated: 0,
+    deleted: 0,
+    rejected: [],
+    repaired: [],
+    warnings: [],
+    dry_run: options.dryRun,
+    written: false,
+    columns: [],
+    ignored_columns: [],
   };
   let rejections = 0;
   const reject = (row: number | string, reason: string, field?: string) => {
@@ -164,9 +205,19 @@ export async function importRows(db: Kysely<DB>, def: ResourceDefinition, rows: 
   try {
     const checked = join(dir, 'checked.ndjson');
     if (options.community !== undefined) await knownCommunity(db, options.community);
-    const staged = await checkRows(db, def, mappedRows(rows, def, options.fields, options.extra, report), options, report, reject, () => rejections, checked);
+    const staged = await checkRows(
+      db,
+      def,
+      mappedRows(rows, def, options.fields, options.extra, report),
+      options,
+      report,
+      reject,
+      () => rejections,
+      checked,
+    );
     if (report.read === 0) reject('file', 'the file holds no features (a GeoJSON file must be a FeatureCollection)');
-    if (rejections === 0) await (options.mode === 'insert' ? applyRows : applyWhole)(db, def, checked, staged, options, report, reject, () => rejections);
+    if (rejections === 0)
+      await (options.mode === 'insert' ? applyRows : applyWhole)(db, def, checked, staged, options, report, reject, () => rejections);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -186,7 +237,14 @@ async function knownCommunity(db: Kysely<DB>, id: number) {
  * Matching by the natural key, every row must have one, and each its own (a second would update the first).
  */
 async function checkRows(
-  db: Kysely<DB>, def: ResourceDefinition, rows: AsyncIterable<RawRow>, options: ImportOptions, report: ImportReport, reject: Reject, rejections: () => number, file: string,
+  db: Kysely<DB>,
+  def: ResourceDefinition,
+  rows: AsyncIterable<RawRow>,
+  options: ImportOptions,
+  report: ImportReport,
+  reject: Reject,
+  rejections: () => number,
+  file: string,
 ) {
   const geometry = resourceGeometry(def);
   const key = options.mode === 'insert' ? undefined : def.naturalKey;
@@ -195,37 +253,44 @@ async function checkRows(
   let staged = 0;
 
   const check = (raw: RawRow): Checked[] => {
-    if (raw.error) return reject(raw.row, raw.error, raw.field), [];
-    if (raw.noGeometry && !def.nullGeometry) return reject(raw.row, raw.noGeometry, 'geometry'), [];
+    if (raw.error) return (reject(raw.row, raw.error, raw.field), []);
+    if (raw.noGeometry && !def.nullGeometry) return (reject(raw.row, raw.noGeometry, 'geometry'), []);
     const far = projectedPosition(raw.geometry);
     if (far) {
-      throw new DomainError('import.unknown_crs', `row ${raw.row}: ${far.slice(0, 2).join(',')} is not a longitude and latitude: the file is projected, and names no coordinate system PostGIS could transform from; give srid= (the EPSG code, e.g. 4545 for CGCS2000 3-degree Gauss–Krüger CM 108E)`, { field: 'srid' });
+      throw new DomainError(
+        'import.unknown_crs',
+        `row ${raw.row}: ${far.slice(0, 2).join(',')} is not a longitude and latitude: the file is projected, and names no coordinate system PostGIS could transform from; give srid= (the EPSG code, e.g. 4545 for CGCS2000 3-degree Gauss–Krüger CM 108E)`,
+        { field: 'srid' },
+      );
     }
     // Checked before it is shifted (the shift assumes a well-formed geometry), and after.
     const derived = def.derivedGeometry !== undefined && saysYes(raw.properties[def.derivedGeometry]);
     const given = geometry.safeParse(derived ? null : raw.geometry);
-    const shape = options.crs === 'wgs84' || !given.success || given.data === null ? given
-      : geometry.safeParse(gcoord.transform(given.data as Parameters<typeof gcoord.transform>[0], FROM[options.crs], gcoord.WGS84));
+    const shape =
+      options.crs === 'wgs84' || !given.success || given.data === null
+        ? given
+        : geometry.safeParse(gcoord.transform(given.data as Parameters<typeof gcoord.transform>[0], FROM[options.crs], gcoord.WGS84));
     if (!shape.success) {
       const [issue] = shape.error.issues;
-      return reject(raw.row, issue.message, ['geometry', ...issue.path].join('.')), [];
+      return (reject(raw.row, issue.message, ['geometry', ...issue.path].join('.')), []);
     }
     try {
       const given = fileValues(def, raw.properties, raw.text ?? false);
       const properties = validProperties(def, given, 'properties', { readOnly: 'drop' });
       const { viewer } = options;
       const [forbidden] = viewer ? forbiddenProperties(def.name, viewer, Object.keys(given)) : [];
-      if (forbidden) return reject(raw.row, `a ${viewer!.role} may not set ${forbidden}`, `properties.${forbidden}`), [];
+      if (forbidden) return (reject(raw.row, `a ${viewer!.role} may not set ${forbidden}`, `properties.${forbidden}`), []);
       if (!key) return [{ row: raw.row, geometry: shape.data, properties: { ...properties, ...(viewer && createdBy(def, viewer)) } }];
       const value = properties[key];
-      if (value === undefined || value === null) return reject(raw.row, `mode=${options.mode} matches rows by ${key}: give it`, `properties.${key}`), [];
-      if (keyRows.has(value)) return reject(raw.row, `${key} ${value} is also in row ${keyRows.get(value)}`, `properties.${key}`), [];
+      if (value === undefined || value === null)
+        return (reject(raw.row, `mode=${options.mode} matches rows by ${key}: give it`, `properties.${key}`), []);
+      if (keyRows.has(value)) return (reject(raw.row, `${key} ${value} is also in row ${keyRows.get(value)}`, `properties.${key}`), []);
       keyRows.set(value, raw.row);
       const update = Object.fromEntries(Object.entries(properties).filter(([k]) => k in given));
       return [{ row: raw.row, geometry: shape.data, properties: { ...properties, ...(viewer && createdBy(def, viewer)) }, update }];
     } catch (error) {
       const problem = error as DomainError;
-      return reject(raw.row, problem.detail ?? problem.message, problem.extensions?.field as string), [];
+      return (reject(raw.row, problem.detail ?? problem.message, problem.extensions?.field as string), []);
     }
   };
 
@@ -241,7 +306,13 @@ async function checkRows(
         report.repaired.push({ row: good[index].row, reason });
         good[index].geometry = fixed;
       } else {
-        reject(good[index].row, options.repair ? `${reason}, and ST_MakeValid cannot make it a valid ${def.geometry.join(' or ')}` : `${reason} (repair=true may fix it)`, 'geometry');
+        reject(
+          good[index].row,
+          options.repair
+            ? `${reason}, and ST_MakeValid cannot make it a valid ${def.geometry.join(' or ')}`
+            : `${reason} (repair=true may fix it)`,
+          'geometry',
+        );
         good[index].row = -1;
       }
     }
@@ -255,7 +326,8 @@ async function checkRows(
   try {
     let pending: RawRow[] = [];
     for await (const raw of rows) {
-      if (++report.read > options.limits.features) throw tooLarge('features', `an import from this account holds at most ${options.limits.features} features`);
+      if (++report.read > options.limits.features)
+        throw tooLarge('features', `an import from this account holds at most ${options.limits.features} features`);
       pending.push(raw);
       if (pending.length === CHECK_BATCH) {
         if (options.signal?.aborted) throw serverStopping();
@@ -273,7 +345,14 @@ async function checkRows(
 }
 
 type Apply = (
-  db: Kysely<DB>, def: ResourceDefinition, file: string, staged: number, options: ImportOptions, report: ImportReport, reject: Reject, rejections: () => number,
+  db: Kysely<DB>,
+  def: ResourceDefinition,
+  file: string,
+  staged: number,
+  options: ImportOptions,
+  report: ImportReport,
+  reject: Reject,
+  rejections: () => number,
 ) => Promise<void>;
 
 /**
@@ -282,20 +361,37 @@ type Apply = (
  * grids) sends it back row by row, so each culprit is named by its row. Answers the ids inserted and updated.
  */
 /** What a batch wrote: ids inserted and updated, and the warnings of the rows written (ResourceDefinition.warn). */
-interface Written { inserted: number[]; updated: number[]; warnings: ImportReport['warnings'] }
+interface Written {
+  inserted: number[];
+  updated: number[];
+  warnings: ImportReport['warnings'];
+}
 const nothingWritten = (): Written => ({ inserted: [], updated: [], warnings: [] });
 /** An insert's ids, in the order of its rows. */
 const insertedOnly = (ids: number[]) => ({ inserted: ids, updated: [], byInput: ids });
 
-async function writeRows(trx: Transaction<DB>, def: ResourceDefinition, good: Checked[], options: ImportOptions, reject: Reject): Promise<Written> {
+async function writeRows(
+  trx: Transaction<DB>,
+  def: ResourceDefinition,
+  good: Checked[],
+  options: ImportOptions,
+  reject: Reject,
+): Promise<Written> {
   if (!good.length) return nothingWritten();
   await sql`savepoint import_batch`.execute(trx);
   try {
     // a row matched by its key must be the importer's to change where it stands now, as a PATCH's is
-    if (options.viewer && options.mode !== 'insert') await refuseOutsideScope(trx, def, options.viewer, 'update', await storedByKey(trx, def, good));
-    const written = options.mode === 'insert'
-      ? insertedOnly(await insertFeatures(trx, def, [...new Set(good.flatMap((f) => Object.keys(f.properties)))], good))
-      : await upsertFeatures(trx, def, def.naturalKey!, good.map((f) => ({ geometry: f.geometry, properties: f.properties, update: f.update! })));
+    if (options.viewer && options.mode !== 'insert')
+      await refuseOutsideScope(trx, def, options.viewer, 'update', await storedByKey(trx, def, good));
+    const written =
+      options.mode === 'insert'
+        ? insertedOnly(await insertFeatures(trx, def, [...new Set(good.flatMap((f) => Object.keys(f.properties)))], good))
+        : await upsertFeatures(
+            trx,
+            def,
+            def.naturalKey!,
+            good.map((f) => ({ geometry: f.geometry, properties: f.properties, update: f.update! })),
+          );
     const ids = [...written.inserted, ...written.updated];
     await def.check?.(trx, ids);
     if (options.viewer) {
@@ -304,8 +400,9 @@ async function writeRows(trx: Transaction<DB>, def: ResourceDefinition, good: Ch
     }
     if (options.community !== undefined) await refuseOutsideCommunity(trx, def, options.community, ids);
     const rowOf = new Map(written.byInput.map((id, i) => [id, good[i].row]));
-    const warnings = ((await def.warn?.(trx, ids, { streetTolerance: options.streetTolerance ?? 0.01 })) ?? [])
-      .map(({ id, field, reason }) => ({ row: rowOf.get(id)!, field, reason }));
+    const warnings = ((await def.warn?.(trx, ids, { streetTolerance: options.streetTolerance ?? 0.01 })) ?? []).map(
+      ({ id, field, reason }) => ({ row: rowOf.get(id)!, field, reason }),
+    );
     await sql`release savepoint import_batch`.execute(trx);
     return { ...written, warnings };
   } catch (error) {
@@ -331,16 +428,23 @@ async function writeRows(trx: Transaction<DB>, def: ResourceDefinition, good: Ch
 async function storedByKey(trx: Transaction<DB>, def: ResourceDefinition, rows: Checked[]) {
   const { rows: stored } = await sql<{ id: number }>`
     select id from ${sql.table(def.table)}
-    where ${sql.ref(def.naturalKey!)} in (select json_array_elements_text(${JSON.stringify(rows.map((r) => r.properties[def.naturalKey!]))}::json))`.execute(trx);
+    where ${sql.ref(def.naturalKey!)} in (select json_array_elements_text(${JSON.stringify(rows.map((r) => r.properties[def.naturalKey!]))}::json))`.execute(
+    trx,
+  );
   return stored.map((r) => r.id);
 }
 
 /** mode=replace: the file's rows must land in the community it replaces. */
 async function refuseOutsideCommunity(trx: Transaction<DB>, def: ResourceDefinition, community: number, ids: number[]) {
-  const { rows: [outside] } = await sql<{ id: number }>`
+  const {
+    rows: [outside],
+  } = await sql<{ id: number }>`
     select id from ${sql.table(def.table)} where id in (select json_array_elements_text(${JSON.stringify(ids)}::json)::int)
       and ${sql.ref(communityColumn(def)!)} is distinct from ${community} limit 1`.execute(trx);
-  if (outside) throw new DomainError('import.outside_community', `it lies outside community ${community}, whose ${def.name} the file replaces`, { field: 'geometry' });
+  if (outside)
+    throw new DomainError('import.outside_community', `it lies outside community ${community}, whose ${def.name} the file replaces`, {
+      field: 'geometry',
+    });
 }
 
 /** The staged rows in batches of the size `size()` says when each begins; `last` marks the batch that ends the file. */
@@ -445,7 +549,9 @@ async function deleteUnmatched(trx: Transaction<DB>, def: ResourceDefinition, op
       and id not in (select json_array_elements_text(${JSON.stringify(written)}::json)::int)`.execute(trx);
   const ids = rows.map((r) => r.id);
   if (options.viewer) await refuseOutsideScope(trx, def, options.viewer, 'delete', ids);
-  await sql`delete from ${sql.table(def.table)} where id in (select json_array_elements_text(${JSON.stringify(ids)}::json)::int)`.execute(trx);
+  await sql`delete from ${sql.table(def.table)} where id in (select json_array_elements_text(${JSON.stringify(ids)}::json)::int)`.execute(
+    trx,
+  );
   return ids.length;
 }
 
@@ -456,10 +562,18 @@ async function deleteUnmatched(trx: Transaction<DB>, def: ResourceDefinition, op
 async function inLongitudeLatitude(db: Kysely<DB>, batch: RawRow[], from: SourceCrs | undefined): Promise<RawRow[]> {
   const located = batch.filter((r) => !r.error && (r.wkt !== undefined || (from && r.geometry)));
   if (!located.length) return batch;
-  const geometries = await inWgs84(db, located.map((r) => (r.wkt !== undefined ? { text: r.wkt, wkt: true } : { text: JSON.stringify(r.geometry), wkt: false })), from);
+  const geometries = await inWgs84(
+    db,
+    located.map((r) => (r.wkt !== undefined ? { text: r.wkt, wkt: true } : { text: JSON.stringify(r.geometry), wkt: false })),
+    from,
+  );
   located.forEach((r, i) => {
     if (geometries[i] !== null) r.geometry = geometries[i];
-    else r.error = r.wkt !== undefined && !from ? 'geometry: not valid WKT' : 'geometry: PostGIS cannot read it, or transform it from the file\'s coordinate system';
+    else
+      r.error =
+        r.wkt !== undefined && !from
+          ? 'geometry: not valid WKT'
+          : "geometry: PostGIS cannot read it, or transform it from the file's coordinate system";
   });
   return batch;
 }
@@ -502,7 +616,9 @@ async function atBuildings(db: Kysely<DB>, def: ResourceDefinition, batch: RawRo
  * a type the resource takes, else undefined.
  */
 async function repaired(db: Kysely<DB>, geometry: Geometry, def: ResourceDefinition): Promise<Geometry | undefined> {
-  const { rows: [fixed] } = await sql<{ type: string; geometry: Geometry }>`
+  const {
+    rows: [fixed],
+  } = await sql<{ type: string; geometry: Geometry }>`
     select GeometryType(g) as type, ST_AsGeoJSON(g)::json as geometry
     from ST_CollectionExtract(ST_MakeValid(normalized_geometry(${JSON.stringify(geometry)}, ${def.multi ?? false})), ${def.geometry.includes('Point') ? 1 : 3}) as c
     cross join lateral (select case when ST_NumGeometries(c) = 1 then ST_GeometryN(c, 1) else c end as g) single`.execute(db);

@@ -15,7 +15,11 @@ import { entriesOf, openZip, streamOf } from './zip.ts';
 /** A .prj or .cpg: a line of text, refused unread if its header says it is more. */
 const textOf = async (zip: ZipFile, entry: Entry | undefined) => {
   if (!entry) return undefined;
-  if (entry.uncompressedSize > UNPACKED.sidecarBytes) throw tooLarge('unpackedBytes', `${entry.fileName} is ${entry.uncompressedSize} bytes; a .prj or .cpg holds at most ${UNPACKED.sidecarBytes}`);
+  if (entry.uncompressedSize > UNPACKED.sidecarBytes)
+    throw tooLarge(
+      'unpackedBytes',
+      `${entry.fileName} is ${entry.uncompressedSize} bytes; a .prj or .cpg holds at most ${UNPACKED.sidecarBytes}`,
+    );
   let text = '';
   for await (const chunk of await streamOf(zip, entry)) text += chunk;
   return text.trim();
@@ -44,7 +48,10 @@ type ShapefileFeature = { type: 'Feature'; geometry: unknown; properties: Record
  * SHAPE_ENCODING does: a .cpg is sometimes wrong), else the .cpg's, else the DBF header's language driver
  * (0x4D: GBK), else UTF-8, which the reader checks.
  */
-export async function* shapefileFeatures(input: Readable, callerEncoding?: string): AsyncGenerator<{ feature: ShapefileFeature; crs?: FileCrs; encoding: string }> {
+export async function* shapefileFeatures(
+  input: Readable,
+  callerEncoding?: string,
+): AsyncGenerator<{ feature: ShapefileFeature; crs?: FileCrs; encoding: string }> {
   const dir = await uploadDir();
   const path = join(dir, 'upload.zip');
   let zip: ZipFile | undefined;
@@ -58,8 +65,14 @@ export async function* shapefileFeatures(input: Readable, callerEncoding?: strin
     const prj = await textOf(zip, find('.prj'));
     const crs = prj ? { prj } : undefined;
     const cpg = await textOf(zip, find('.cpg'));
-    const encoding = callerEncoding ?? (cpg ? encodingName(cpg) : languageDriverEncoding(await headOf(zip, dbf, 32))) ?? (cpg ? undefined : 'utf-8');
-    if (!encoding) throw new DomainError('import.unknown_encoding', `the .cpg names ${cpg!.slice(0, 40)}, an encoding this server does not know: give encoding= (gbk, utf-8 …)`, { field: 'encoding' });
+    const encoding =
+      callerEncoding ?? (cpg ? encodingName(cpg) : languageDriverEncoding(await headOf(zip, dbf, 32))) ?? (cpg ? undefined : 'utf-8');
+    if (!encoding)
+      throw new DomainError(
+        'import.unknown_encoding',
+        `the .cpg names ${cpg!.slice(0, 40)}, an encoding this server does not know: give encoding= (gbk, utf-8 …)`,
+        { field: 'encoding' },
+      );
     // The reader (stream-source) keeps a stream's error as a rejected promise that no one awaits once we stop
     // reading: an unhandled rejection. So it is handed streams that end instead of failing, and each read
     // races the first error (a guard's refusal, a size that does not match the zip's header).
@@ -118,7 +131,8 @@ function recordGuard() {
         [skip, header] = [bytes.readInt32BE(4) * 2, []];
         // records are numbered from 1 and hold at least their shape type: zeros (a zip bomb) are not records
         if (bytes.readInt32BE(0) !== ++record || skip < 4) return done(new Error(`the .shp's record ${record} is malformed`));
-        if (skip > UNPACKED.shpRecordBytes) return done(tooLarge('recordBytes', `a shapefile record holds at most ${UNPACKED.shpRecordBytes} bytes`));
+        if (skip > UNPACKED.shpRecordBytes)
+          return done(tooLarge('recordBytes', `a shapefile record holds at most ${UNPACKED.shpRecordBytes} bytes`));
       }
       done(null, chunk);
     },

@@ -38,7 +38,11 @@ export interface RawRow {
 }
 
 /** A building named by its code, or by its name or address within a community (by code or name). */
-export interface BuildingPlace { code?: string; building?: string; community?: string }
+export interface BuildingPlace {
+  code?: string;
+  building?: string;
+  community?: string;
+}
 
 export interface ReadOptions {
   /** the caller's text encoding for a CSV or a shapefile's DBF (a name encodingName knows); UTF-8 if none */
@@ -49,7 +53,11 @@ export interface ReadOptions {
 
 /** A column `fields` maps that the file does not have: the import ends before anything is written. */
 export const unknownColumn = (column: string, columns: string[]) =>
-  new DomainError('import.unknown_column', `fields: the file has no column ${column}; its columns are ${columns.join(', ') || 'none'}`, { field: 'fields', column, columns });
+  new DomainError('import.unknown_column', `fields: the file has no column ${column}; its columns are ${columns.join(', ') || 'none'}`, {
+    field: 'fields',
+    column,
+    columns,
+  });
 
 /** Formats whose rows are a table's: their places come from columns (coordinates, WKT, or a building). */
 export const isTable = (format: ImportFormat) => format === 'csv' || format === 'xlsx';
@@ -71,7 +79,12 @@ export const PLACE_COLUMNS = Object.keys(PLACE_NAMES) as PlaceColumn[];
  * Rows of a file, streamed: a file larger than memory is read a feature at a time. `input` has been through
  * guardUpload, so no line or record is longer than the limits allow.
  */
-export async function* readRows(input: Readable, format: ImportFormat, limits: ImportLimits, options: ReadOptions = {}): AsyncGenerator<RawRow> {
+export async function* readRows(
+  input: Readable,
+  format: ImportFormat,
+  limits: ImportLimits,
+  options: ReadOptions = {},
+): AsyncGenerator<RawRow> {
   try {
     yield* rowsOf(input, format, limits, options);
   } catch (error) {
@@ -88,7 +101,7 @@ async function* rowsOf(input: Readable, format: ImportFormat, limits: ImportLimi
     for await (const { value } of values as AsyncIterable<{ value: unknown }>) {
       const named = value as { type?: unknown; properties?: { name?: unknown } } | null;
       if (named?.type === 'name' && typeof named.properties?.name === 'string') {
-        if (row) throw new DomainError('import.unreadable_file', 'the GeoJSON\'s crs must come before its features', { field: 'body' });
+        if (row) throw new DomainError('import.unreadable_file', "the GeoJSON's crs must come before its features", { field: 'body' });
         crs = { name: named.properties.name };
         continue;
       }
@@ -127,10 +140,17 @@ async function* rowsOf(input: Readable, format: ImportFormat, limits: ImportLimi
     }
   } else {
     let row = 0;
-    const records = parseCsv({ columns: (header: string[]) => header.map((h) => h.trim()), bom: true, skip_empty_lines: true, relax_column_count: false, max_record_size: limits.recordBytes });
+    const records = parseCsv({
+      columns: (header: string[]) => header.map((h) => h.trim()),
+      bom: true,
+      skip_empty_lines: true,
+      relax_column_count: false,
+      max_record_size: limits.recordBytes,
+    });
     input.on('error', (error) => records.destroy(error)); // a broken upload ends the parse, not the process
     const encoding = options.encoding ?? 'utf-8';
-    const text = encoding === 'utf-8' ? input : input.pipe(iconv.decodeStream(encoding)).on('error', (error: Error) => records.destroy(error));
+    const text =
+      encoding === 'utf-8' ? input : input.pipe(iconv.decodeStream(encoding)).on('error', (error: Error) => records.destroy(error));
     for await (const record of text.pipe(records) as AsyncIterable<Record<string, string>>) {
       row++;
       const undecoded = undecodedColumn(record, encoding);
@@ -159,8 +179,10 @@ function fromTable(row: number, cells: Record<string, string>, mapped: ReadOptio
   for (const column of Object.values(mapped)) if (!(column in record)) throw unknownColumn(column, columns);
   const find = (place: PlaceColumn) => mapped[place] ?? columns.find((c) => PLACE_NAMES[place].includes(c.toLowerCase()));
   const [lon, lat, wkt] = [find('lon'), find('lat'), find('wkt')];
-  const [code, building, community] = lon && lat || wkt ? [] : [find('building_code'), find('building'), find('community')];
-  const properties = Object.fromEntries(Object.entries(record).filter(([c, v]) => ![lon, lat, wkt, code, building, community].includes(c) && v !== ''));
+  const [code, building, community] = (lon && lat) || wkt ? [] : [find('building_code'), find('building'), find('community')];
+  const properties = Object.fromEntries(
+    Object.entries(record).filter(([c, v]) => ![lon, lat, wkt, code, building, community].includes(c) && v !== ''),
+  );
   // an empty cell is no geometry (a street exported without a boundary), not a shape or the point 0,0
   if (wkt && record[wkt] !== '') return { row, wkt: record[wkt], properties, text: true };
   if (lon && lat && (record[lon] !== '' || record[lat] !== '')) {
@@ -171,5 +193,11 @@ function fromTable(row: number, cells: Record<string, string>, mapped: ReadOptio
   const place = { code: code && record[code], building: building && record[building], community: community && record[community] };
   if (place.code || place.building) return { row, place, properties, text: true };
   // a row of names and codes only: a street typed in (its communities draw it); any other layer refuses it
-  return { row, geometry: null, properties, text: true, noGeometry: `no geometry: give a WKT column (${PLACE_NAMES.wkt.join(', ')}), lon and lat columns, or the building (building_code, or building and community), or map yours with fields=` };
+  return {
+    row,
+    geometry: null,
+    properties,
+    text: true,
+    noGeometry: `no geometry: give a WKT column (${PLACE_NAMES.wkt.join(', ')}), lon and lat columns, or the building (building_code, or building and community), or map yours with fields=`,
+  };
 }

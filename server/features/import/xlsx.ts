@@ -11,7 +11,8 @@ import { uploadDir } from './uploads.ts';
 import { entriesOf, openZip, streamOf } from './zip.ts';
 
 /** One data row of a sheet: its cells as text by header, or why it cannot be read (a formula, an error value). */
-export type SheetRecord = { record: Record<string, string>; error?: undefined; field?: undefined } | { record?: undefined; error: string; field: string };
+export type SheetRecord =
+  { record: Record<string, string>; error?: undefined; field?: undefined } | { record?: undefined; error: string; field: string };
 
 const SHEET = /^xl\/worksheets\/sheet(\d+)\.xml$/;
 const MERGE = /<mergeCell\s+ref="([A-Z]+)(\d+)(?::[A-Z]+(\d+))?"/g;
@@ -77,20 +78,34 @@ export async function* xlsxRecords(input: Readable): AsyncGenerator<SheetRecord>
     zip = await openZip(path);
     const merges = await checkedWorkbook(zip);
     file = createReadStream(path);
-    const workbook = new ExcelJS.stream.xlsx.WorkbookReader(file, { sharedStrings: 'cache', styles: 'cache', hyperlinks: 'ignore', worksheets: 'emit', entries: 'ignore' });
+    const workbook = new ExcelJS.stream.xlsx.WorkbookReader(file, {
+      sharedStrings: 'cache',
+      styles: 'cache',
+      hyperlinks: 'ignore',
+      worksheets: 'emit',
+      entries: 'ignore',
+    });
     for await (const sheet of workbook) {
       let headers: string[] | undefined;
       for await (const row of sheet) {
         // row.values is indexed by column number from 1, with holes for empty cells
-        const cells = Array.from({ length: Math.max(0, (row.values as unknown[]).length - 1) }, (_, i) => cellText((row.values as ExcelJS.CellValue[])[i + 1]));
+        const cells = Array.from({ length: Math.max(0, (row.values as unknown[]).length - 1) }, (_, i) =>
+          cellText((row.values as ExcelJS.CellValue[])[i + 1]),
+        );
         if (cells.every((v) => v === '')) continue;
         if (!headers) {
           headers = cells.map((v, i) => (typeof v === 'string' ? v.trim() : '') || columnName(i + 1));
-          const merged = merges.get(String((sheet as unknown as { id: number | string }).id))?.find(([, first, last]) => first <= row.number && row.number <= last);
+          const merged = merges
+            .get(String((sheet as unknown as { id: number | string }).id))
+            ?.find(([, first, last]) => first <= row.number && row.number <= last);
           if (merged) {
             const [column, first] = merged;
             const name = headers[columnNumber(column) - 1] ?? column;
-            throw new DomainError('import.merged_header', `the header ${name} (cell ${column}${first}) is a merged cell: unmerge it so that each column has its own header`, { field: 'body', header: name });
+            throw new DomainError(
+              'import.merged_header',
+              `the header ${name} (cell ${column}${first}) is a merged cell: unmerge it so that each column has its own header`,
+              { field: 'body', header: name },
+            );
           }
           continue;
         }

@@ -3,7 +3,9 @@ import yauzl, { type Entry, type ZipFile } from 'yauzl';
 import { UNPACKED, tooLarge } from './limits.ts';
 
 export const openZip = (path: string) =>
-  new Promise<ZipFile>((resolve, reject) => yauzl.open(path, { lazyEntries: true, autoClose: false }, (e, zip) => (e ? reject(e) : resolve(zip!))));
+  new Promise<ZipFile>((resolve, reject) =>
+    yauzl.open(path, { lazyEntries: true, autoClose: false }, (e, zip) => (e ? reject(e) : resolve(zip!))),
+  );
 
 /** A shapefile set or a workbook is a handful of files; a zip of thousands is neither. */
 const MAX_ENTRIES = 1000;
@@ -28,4 +30,3 @@ export function entriesOf(zip: ZipFile, what: string) {
 
 export const streamOf = (zip: ZipFile, entry: Entry) =>
   new Promise<Readable>((resolve, reject) => zip.openReadStream(entry, (e, stream) => (e ? reject(e) : resolve(stream!))));
-

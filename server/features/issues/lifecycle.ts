@@ -23,7 +23,14 @@ export type IssueAction = (typeof ISSUE_ACTIONS)[number];
 
 /** The state each action leads to (a rating of 1 or 2 reopens the issue instead). */
 const TARGET: Record<IssueAction, string> = {
-  accept: 'accepted', start: 'in_progress', resolve: 'resolved', escalate: 'escalated', reject: 'rejected', answer: 'answered', rate: 'rated', close: 'closed',
+  accept: 'accepted',
+  start: 'in_progress',
+  resolve: 'resolved',
+  escalate: 'escalated',
+  reject: 'rejected',
+  answer: 'answered',
+  rate: 'rated',
+  close: 'closed',
 };
 
 /** A rating at or below this is unsatisfactory: the issue is reopened and counts as rework. */
@@ -46,14 +53,17 @@ export interface IssueRow {
 /** The issue as `viewer` stands to it: 404 when there is none, 403 when it may not read it. */
 export async function issueRow(db: Kysely<DB>, viewer: Viewer, id: number, lock = false) {
   const visible = [readable('issues', issues.place, viewer, 'i')];
-  const { rows: [row] } = await sql<IssueRow>`
+  const {
+    rows: [row],
+  } = await sql<IssueRow>`
     select i.id, i.status, i.wall, i.version, i.reported_by, i.duplicate_of,
            coalesce(${allOf(visible)}, false) as readable, coalesce(${worksOn(viewer, 'i')}, false) as in_scope,
            x.id as pending_extension, x.wall as pending_extension_wall, x.requested_by as pending_extension_by
     from issues i left join issue_extensions x on x.issue_id = i.id and x.state = 'pending'
     where i.id = ${id} ${lock ? sql`for update of i` : sql``}`.execute(db);
   if (!row) throw new DomainError('issue.not_found', `No issue ${id}`, { field: 'id' });
-  if (!row.readable) throw new DomainError('access.outside_scope', `issue ${id} lies outside what a ${viewer.role} in your scope may see`, { field: 'id' });
+  if (!row.readable)
+    throw new DomainError('access.outside_scope', `issue ${id} lies outside what a ${viewer.role} in your scope may see`, { field: 'id' });
   return row;
 }
 
@@ -64,7 +74,8 @@ type Timeline = z.input<typeof timeline>;
 export const worksWall = (viewer: Viewer, issue: IssueRow) => issue.in_scope && levelOf(viewer) >= wallLevel(issue.wall);
 
 /** Who rates an answer: its reporter; the wall's staff for an issue no user reported (a rating taken by phone). */
-const rates = (viewer: Viewer, issue: IssueRow) => issue.reported_by === viewer.id || (issue.reported_by === null && worksWall(viewer, issue));
+const rates = (viewer: Viewer, issue: IssueRow) =>
+  issue.reported_by === viewer.id || (issue.reported_by === null && worksWall(viewer, issue));
 
 /** The steps `viewer` may take on the issue now: for the web to offer, and the API to check. */
 export function allowedActions(viewer: Viewer, issue: IssueRow, next: readonly string[]) {
@@ -76,7 +87,8 @@ export function allowedActions(viewer: Viewer, issue: IssueRow, next: readonly s
   });
   const open = next.includes('resolved') || next.includes('accepted');
   if (staff && open && issue.pending_extension === null) actions.push('request_extension');
-  if (issue.pending_extension !== null && decidesExtension(viewer, issue, issue.pending_extension_wall!, issue.pending_extension_by)) actions.push('decide_extension');
+  if (issue.pending_extension !== null && decidesExtension(viewer, issue, issue.pending_extension_wall!, issue.pending_extension_by))
+    actions.push('decide_extension');
   return actions;
 }
 
@@ -111,17 +123,23 @@ export async function transitionIssue(db: Kysely<DB>, viewer: Viewer, actor: Act
     await beginIssueWrites(trx, actor);
     const issue = await issueRow(trx, viewer, id, true);
     if (input.version !== undefined && input.version !== issue.version) {
-      throw new DomainError('request.stale_version', `issue ${id} is at version ${issue.version}, not ${input.version}: reload it`, { field: 'If-Match', version: issue.version });
+      throw new DomainError('request.stale_version', `issue ${id} is at version ${issue.version}, not ${input.version}: reload it`, {
+        field: 'If-Match',
+        version: issue.version,
+      });
     }
     const next = await nextStatuses(trx, issue.status);
     const allowed = allowedActions(viewer, issue, next);
     if (!allowed.includes(input.action)) {
       // not this caller's step (403), or not a step from this state (409)
       const mayAct = input.action === 'rate' ? rates(viewer, issue) : worksWall(viewer, issue);
-      throw new DomainError(mayAct ? 'issue.step_not_allowed' : 'issue.forbidden',
-        mayAct ? `issue ${id} is ${issue.status} on the ${issue.wall} wall: ${input.action} is not a step from there`
+      throw new DomainError(
+        mayAct ? 'issue.step_not_allowed' : 'issue.forbidden',
+        mayAct
+          ? `issue ${id} is ${issue.status} on the ${issue.wall} wall: ${input.action} is not a step from there`
           : `a ${viewer.role} in your scope may not ${input.action} issue ${id} (${issue.status} on the ${issue.wall} wall)`,
-        { field: 'action', issue_status: issue.status, wall: issue.wall, allowed });
+        { field: 'action', issue_status: issue.status, wall: issue.wall, allowed },
+      );
     }
     await stepSetting(input.action, input.note ?? input.comment).execute(trx);
     await applyStep(trx, viewer, issue, input);
@@ -149,11 +167,15 @@ async function applyStep(trx: Transaction<DB>, viewer: Viewer, issue: IssueRow, 
     case 'answer':
       // the echo wall names the matter in the staff's words (the category's name unless they give one)
       await sql`update issues i set status = 'answered', answer = ${input.answer!},
-        public_title = coalesce(${input.public_title ?? null}, (select name from issue_categories where code = i.category)) where id = ${id}`.execute(trx);
+        public_title = coalesce(${input.public_title ?? null}, (select name from issue_categories where code = i.category)) where id = ${id}`.execute(
+        trx,
+      );
       return;
     case 'rate': {
       const status = input.rating! <= UNSATISFIED_RATING ? 'reopened' : 'rated';
-      await sql`update issues set status = ${status}, rating = ${input.rating!}, rating_comment = ${input.comment ?? null} where id = ${id}`.execute(trx);
+      await sql`update issues set status = ${status}, rating = ${input.rating!}, rating_comment = ${input.comment ?? null} where id = ${id}`.execute(
+        trx,
+      );
       return;
     }
     default:
@@ -163,15 +185,20 @@ async function applyStep(trx: Transaction<DB>, viewer: Viewer, issue: IssueRow, 
 
 /** The issue a duplicate is linked to: the first report of the matter, which the caller may read. */
 async function duplicateTarget(trx: Transaction<DB>, viewer: Viewer, id: number, target: number) {
-  const readable = (issueId: number, why: (detail?: string) => string) => issueRow(trx, viewer, issueId).catch((error: unknown) => {
-    if (error instanceof DomainError) throw new DomainError('issue.unknown_duplicate', `duplicate_of: ${why(error.detail)}`, { field: 'duplicate_of' });
-    throw error;
-  });
+  const readable = (issueId: number, why: (detail?: string) => string) =>
+    issueRow(trx, viewer, issueId).catch((error: unknown) => {
+      if (error instanceof DomainError)
+        throw new DomainError('issue.unknown_duplicate', `duplicate_of: ${why(error.detail)}`, { field: 'duplicate_of' });
+      throw error;
+    });
   const original = await readable(target, (detail) => detail ?? `issue ${target}`);
   const root = original.duplicate_of ?? original.id;
   // the reporter will follow the first report: the caller must be able to read it as well
   if (root !== original.id) await readable(root, () => `issue ${target} repeats issue ${root}, which you may not read`);
-  if (root === id) throw new DomainError('issue.duplicate_of_itself', `duplicate_of: issue ${id} cannot be a duplicate of itself`, { field: 'duplicate_of' });
+  if (root === id)
+    throw new DomainError('issue.duplicate_of_itself', `duplicate_of: issue ${id} cannot be a duplicate of itself`, {
+      field: 'duplicate_of',
+    });
   return root;
 }
 
@@ -181,12 +208,19 @@ export async function requestExtension(db: Kysely<DB>, viewer: Viewer, actor: Ac
     await beginIssueWrites(trx, actor);
     const issue = await issueRow(trx, viewer, id, true);
     if (!allowedActions(viewer, issue, await nextStatuses(trx, issue.status)).includes('request_extension')) {
-      const detail = issue.pending_extension !== null ? `issue ${id} has extension ${issue.pending_extension} waiting for a decision`
-        : worksWall(viewer, issue) ? `issue ${id} is ${issue.status}: there is no due time left to extend`
-          : `a ${viewer.role} in your scope does not work the ${issue.wall} wall issue ${id} is on`;
-      throw new DomainError(worksWall(viewer, issue) ? 'issue.extension_not_allowed' : 'issue.extension_forbidden', detail, { field: 'id' });
+      const detail =
+        issue.pending_extension !== null
+          ? `issue ${id} has extension ${issue.pending_extension} waiting for a decision`
+          : worksWall(viewer, issue)
+            ? `issue ${id} is ${issue.status}: there is no due time left to extend`
+            : `a ${viewer.role} in your scope does not work the ${issue.wall} wall issue ${id} is on`;
+      throw new DomainError(worksWall(viewer, issue) ? 'issue.extension_not_allowed' : 'issue.extension_forbidden', detail, {
+        field: 'id',
+      });
     }
-    const { rows: [extension] } = await sql<{ id: number }>`
+    const {
+      rows: [extension],
+    } = await sql<{ id: number }>`
       insert into issue_extensions (issue_id, wall, hours, reason, requested_by)
       values (${id}, ${wallAt(Math.max(wallLevel(issue.wall), levelOf(viewer)))}, ${input.hours}, ${input.reason}, ${viewer.id})
       returning id`.execute(trx);
@@ -196,28 +230,47 @@ export async function requestExtension(db: Kysely<DB>, viewer: Viewer, actor: Ac
 }
 
 /** PATCH /issues/:id/extensions/:extension: approved (the due time moves) or refused, one level up. */
-export async function decideExtension(db: Kysely<DB>, viewer: Viewer, actor: Actor, id: number, extensionId: number, input: { state: 'approved' | 'refused'; note?: string }) {
+export async function decideExtension(
+  db: Kysely<DB>,
+  viewer: Viewer,
+  actor: Actor,
+  id: number,
+  extensionId: number,
+  input: { state: 'approved' | 'refused'; note?: string },
+) {
   await db.transaction().execute(async (trx) => {
     await beginIssueWrites(trx, actor);
     const issue = await issueRow(trx, viewer, id, true);
-    const { rows: [extension] } = await sql<{ state: string; hours: number; wall: string; requested_by: number | null }>`
+    const {
+      rows: [extension],
+    } = await sql<{ state: string; hours: number; wall: string; requested_by: number | null }>`
       select state, hours, wall, requested_by from issue_extensions where id = ${extensionId} and issue_id = ${id}`.execute(trx);
-    if (!extension) throw new DomainError('issue.extension_not_found', `issue ${id} has no extension ${extensionId}`, { field: 'extension' });
-    if (extension.state !== 'pending') throw new DomainError('issue.already_decided', `extension ${extensionId} was ${extension.state}`, { field: 'extension' });
-    if (extension.requested_by === viewer.id) throw new DomainError('issue.forbidden', 'more time is granted by someone else than who asked for it', { field: 'extension' });
+    if (!extension)
+      throw new DomainError('issue.extension_not_found', `issue ${id} has no extension ${extensionId}`, { field: 'extension' });
+    if (extension.state !== 'pending')
+      throw new DomainError('issue.already_decided', `extension ${extensionId} was ${extension.state}`, { field: 'extension' });
+    if (extension.requested_by === viewer.id)
+      throw new DomainError('issue.forbidden', 'more time is granted by someone else than who asked for it', { field: 'extension' });
     if (!decidesExtension(viewer, issue, extension.wall, extension.requested_by)) {
-      throw new DomainError('issue.forbidden', `more time asked at the ${extension.wall} level is granted a level up, not by a ${viewer.role} in your scope`, { field: 'extension' });
+      throw new DomainError(
+        'issue.forbidden',
+        `more time asked at the ${extension.wall} level is granted a level up, not by a ${viewer.role} in your scope`,
+        { field: 'extension' },
+      );
     }
     await sql`update issue_extensions set state = ${input.state}, decided_by = ${viewer.id}, decided_at = now(), decision = ${input.note ?? null}
       where id = ${extensionId}`.execute(trx);
-    if (input.state === 'approved') await sql`update issues set extended_hours = extended_hours + ${extension.hours} where id = ${id}`.execute(trx);
+    if (input.state === 'approved')
+      await sql`update issues set extended_hours = extended_hours + ${extension.hours} where id = ${id}`.execute(trx);
     await timelineNote(trx, viewer, id, input.state === 'approved' ? 'approve_extension' : 'refuse_extension', input.note);
   });
 }
 
 /** A step in the timeline that changes no state (an extension asked or decided, a duplicate linked). */
 const timelineNote = (trx: Transaction<DB>, viewer: Viewer, id: number, action: string, note: string | undefined) =>
-  sql`insert into issue_steps (issue_id, action, note, user_id, username) values (${id}, ${action}, ${note ?? null}, ${viewer.id}, ${viewer.username})`.execute(trx);
+  sql`insert into issue_steps (issue_id, action, note, user_id, username) values (${id}, ${action}, ${note ?? null}, ${viewer.id}, ${viewer.username})`.execute(
+    trx,
+  );
 
 /**
  * GET /issues/:id/timeline: every step with who, when, from, to and the note; the extensions; and the steps
@@ -231,12 +284,24 @@ export async function issueTimeline(db: Kysely<DB>, viewer: Viewer, id: number) 
            case when ${staff} or s.user_id = ${viewer.id} then s.username end as username
     from issue_steps s where s.issue_id = ${id} order by s.id`.execute(db);
   const { rows: extensions } = await sql<Timeline['extensions'][number]>`
-    select id, wall, hours, reason, state, requested_at, decided_at, decision from issue_extensions where issue_id = ${id} order by id`.execute(db);
-  const { rows: [due] } = await sql<{ due_at: Date; overdue: boolean }>`
+    select id, wall, hours, reason, state, requested_at, decided_at, decision from issue_extensions where issue_id = ${id} order by id`.execute(
+    db,
+  );
+  const {
+    rows: [due],
+  } = await sql<{ due_at: Date; overdue: boolean }>`
     select due_at, ${overdue('i')} as overdue from issues i where id = ${id}`.execute(db);
   return {
-    issue_id: id, status: issue.status, wall: issue.wall, version: issue.version, due_at: due.due_at, overdue: due.overdue,
-    duplicate_of: issue.duplicate_of, actions: allowedActions(viewer, issue, await nextStatuses(db, issue.status)), steps, extensions,
+    issue_id: id,
+    status: issue.status,
+    wall: issue.wall,
+    version: issue.version,
+    due_at: due.due_at,
+    overdue: due.overdue,
+    duplicate_of: issue.duplicate_of,
+    actions: allowedActions(viewer, issue, await nextStatuses(db, issue.status)),
+    steps,
+    extensions,
   };
 }
 
@@ -248,7 +313,11 @@ export const DUPLICATE_DAYS = 7;
  * Open issues the caller may read, of the category, within 50 m and reported within 7 days of the point
  * (before or after `at`), nearest first: offered as possibly the same matter.
  */
-export async function possibleDuplicates(db: Kysely<DB>, viewer: Viewer, near: { lon: number; lat: number; category: string; at?: Date; except?: number }) {
+export async function possibleDuplicates(
+  db: Kysely<DB>,
+  viewer: Viewer,
+  near: { lon: number; lat: number; category: string; at?: Date; except?: number },
+) {
   const visible = [readable('issues', issues.place, viewer, 'i')];
   const at = near.at ?? new Date();
   const point = sql`ST_SetSRID(ST_MakePoint(${near.lon}, ${near.lat}), 4326)`;
@@ -268,7 +337,9 @@ export async function possibleDuplicates(db: Kysely<DB>, viewer: Viewer, near: {
 /** The possible duplicates of a stored issue. */
 export async function duplicatesOf(db: Kysely<DB>, viewer: Viewer, id: number) {
   await issueRow(db, viewer, id);
-  const { rows: [issue] } = await sql<{ lon: number; lat: number; category: string; reported_at: Date }>`
+  const {
+    rows: [issue],
+  } = await sql<{ lon: number; lat: number; category: string; reported_at: Date }>`
     select ST_X(geom) as lon, ST_Y(geom) as lat, category, reported_at from issues where id = ${id}`.execute(db);
   return possibleDuplicates(db, viewer, { ...issue, at: issue.reported_at, except: id });
 }

@@ -28,34 +28,64 @@ function sniffImage(data: Buffer): string | undefined {
 }
 
 /** Stores a picture sent as `declared` (its Content-Type) for the issue, if the viewer may add one of the kind. */
-export async function addPhoto(db: Kysely<DB>, viewer: Viewer, actor: Actor, id: number, kind: PhotoKind, declared: string | undefined, data: unknown) {
+export async function addPhoto(
+  db: Kysely<DB>,
+  viewer: Viewer,
+  actor: Actor,
+  id: number,
+  kind: PhotoKind,
+  declared: string | undefined,
+  data: unknown,
+) {
   const type = PHOTO_TYPES.find((t) => t === declared);
-  if (!type) throw new DomainError('issue.photo_type_unsupported', `send the picture as the body, with Content-Type ${PHOTO_TYPES.join(', ')}`, { field: 'Content-Type' });
-  if (!Buffer.isBuffer(data) || data.length === 0) throw new DomainError('request.missing_body', 'send the picture as the body', { field: 'body' });
-  if (sniffImage(data) !== type) throw new DomainError('issue.photo_type_mismatch', `the body is not a ${type} image`, { field: 'Content-Type' });
+  if (!type)
+    throw new DomainError('issue.photo_type_unsupported', `send the picture as the body, with Content-Type ${PHOTO_TYPES.join(', ')}`, {
+      field: 'Content-Type',
+    });
+  if (!Buffer.isBuffer(data) || data.length === 0)
+    throw new DomainError('request.missing_body', 'send the picture as the body', { field: 'body' });
+  if (sniffImage(data) !== type)
+    throw new DomainError('issue.photo_type_mismatch', `the body is not a ${type} image`, { field: 'Content-Type' });
 
   const issue = await issueRow(db, viewer, id);
   const staff = worksWall(viewer, issue);
   const reporter = issue.reported_by === viewer.id && !['closed', 'rejected'].includes(issue.status);
   if (!(staff || (kind === 'report' && reporter))) {
-    throw new DomainError('issue.forbidden', kind === 'answer' ? 'pictures of the work done are added by the staff of the issue\'s wall'
-      : 'pictures of a problem are added by its reporter, while it is open, or by the staff of its wall', { field: 'kind' });
+    throw new DomainError(
+      'issue.forbidden',
+      kind === 'answer'
+        ? "pictures of the work done are added by the staff of the issue's wall"
+        : 'pictures of a problem are added by its reporter, while it is open, or by the staff of its wall',
+      { field: 'kind' },
+    );
   }
   const sha256 = createHash('sha256').update(data).digest('hex');
-  const { rows: [photo] } = await writeAs(db, actor, (trx) => sql<{ id: number }>`
+  const {
+    rows: [photo],
+  } = await writeAs(db, actor, (trx) =>
+    sql<{ id: number }>`
     insert into issue_photos (issue_id, kind, content_type, byte_size, sha256, data, created_by)
-    values (${id}, ${kind}, ${type}, ${data.length}, ${sha256}, ${data}, ${viewer.id}) returning id`.execute(trx))
-    .catch((error: { constraint?: string }) => {
-      if (error.constraint !== 'issue_photos_limit') throw error;
-      throw new DomainError('issue.too_many_photos', `issue ${id} has ${MAX_PHOTOS} ${kind} photos already; remove one first`, { field: 'kind' });
+    values (${id}, ${kind}, ${type}, ${data.length}, ${sha256}, ${data}, ${viewer.id}) returning id`.execute(trx),
+  ).catch((error: { constraint?: string }) => {
+    if (error.constraint !== 'issue_photos_limit') throw error;
+    throw new DomainError('issue.too_many_photos', `issue ${id} has ${MAX_PHOTOS} ${kind} photos already; remove one first`, {
+      field: 'kind',
     });
+  });
   return { id: photo.id, kind, content_type: type, byte_size: data.length, url: `/api/v1/issues/${id}/photos/${photo.id}` };
 }
 
 /** The issue's pictures, of the problem first. */
 export async function issuePhotos(db: Kysely<DB>, viewer: Viewer, id: number) {
   await issueRow(db, viewer, id);
-  const { rows } = await sql<{ id: number; kind: PhotoKind; content_type: (typeof PHOTO_TYPES)[number]; byte_size: number; created_at: Date; url: string }>`
+  const { rows } = await sql<{
+    id: number;
+    kind: PhotoKind;
+    content_type: (typeof PHOTO_TYPES)[number];
+    byte_size: number;
+    created_at: Date;
+    url: string;
+  }>`
     select id, kind, content_type, byte_size, created_at, '/api/v1/issues/' || issue_id || '/photos/' || id as url
     from issue_photos where issue_id = ${id} order by kind desc, id`.execute(db);
   return rows;
@@ -64,7 +94,9 @@ export async function issuePhotos(db: Kysely<DB>, viewer: Viewer, id: number) {
 /** One picture's bytes, with their hash for the ETag. */
 export async function photoOf(db: Kysely<DB>, viewer: Viewer, id: number, photoId: number) {
   await issueRow(db, viewer, id);
-  const { rows: [photo] } = await sql<{ content_type: string; sha256: string; data: Uint8Array }>`
+  const {
+    rows: [photo],
+  } = await sql<{ content_type: string; sha256: string; data: Uint8Array }>`
     select content_type, sha256, data from issue_photos where id = ${photoId} and issue_id = ${id}`.execute(db);
   if (!photo) throw new DomainError('issue.photo_not_found', `issue ${id} has no photo ${photoId}`, { field: 'photo' });
   return photo;
@@ -73,10 +105,14 @@ export async function photoOf(db: Kysely<DB>, viewer: Viewer, id: number, photoI
 /** Removes a picture: whoever added it may, and the staff of the issue's wall. */
 export async function removePhoto(db: Kysely<DB>, viewer: Viewer, actor: Actor, id: number, photoId: number) {
   const issue = await issueRow(db, viewer, id);
-  const { rows: [photo] } = await sql<{ created_by: number | null }>`select created_by from issue_photos where id = ${photoId} and issue_id = ${id}`.execute(db);
+  const {
+    rows: [photo],
+  } = await sql<{ created_by: number | null }>`select created_by from issue_photos where id = ${photoId} and issue_id = ${id}`.execute(db);
   if (!photo) throw new DomainError('issue.photo_not_found', `issue ${id} has no photo ${photoId}`, { field: 'photo' });
   if (!(worksWall(viewer, issue) || photo.created_by === viewer.id)) {
-    throw new DomainError('issue.forbidden', 'a photo is removed by whoever added it or by the staff of the issue\'s wall', { field: 'photo' });
+    throw new DomainError('issue.forbidden', "a photo is removed by whoever added it or by the staff of the issue's wall", {
+      field: 'photo',
+    });
   }
   await writeAs(db, actor, (trx) => sql`delete from issue_photos where id = ${photoId}`.execute(trx));
 }

@@ -6,7 +6,18 @@ import type { Viewer } from '../../access/viewer.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { ISSUE_PLACE, levelOf, wallLevel, worksOn } from './levels.ts';
 
-export const ISSUE_STATUSES = ['reported', 'accepted', 'in_progress', 'escalated', 'resolved', 'answered', 'rated', 'closed', 'rejected', 'reopened'] as const;
+export const ISSUE_STATUSES = [
+  'reported',
+  'accepted',
+  'in_progress',
+  'escalated',
+  'resolved',
+  'answered',
+  'rated',
+  'closed',
+  'rejected',
+  'reopened',
+] as const;
 /** States in which an issue still waits for its wall's work (Open311's "open"). */
 export const OPEN_STATUSES = ['reported', 'accepted', 'in_progress', 'escalated', 'reopened'] as const;
 const OPEN = sql`(${sql.join([...OPEN_STATUSES])})`;
@@ -32,8 +43,29 @@ export const issues: ResourceDefinition = {
     category: z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'a category code such as noise or street_light'),
   }),
   defaults: {},
-  readOnly: ['id', 'version', 'status', 'wall', 'street_code', 'due_at', 'extended_hours', 'answer', 'public_title', 'answered_at', 'rating', 'rated_at',
-    'reopen_count', 'duplicate_of', 'reported_at', 'updated_at', 'resolved_at', 'closed_at', 'grid_id', 'community_id', 'reported_by'],
+  readOnly: [
+    'id',
+    'version',
+    'status',
+    'wall',
+    'street_code',
+    'due_at',
+    'extended_hours',
+    'answer',
+    'public_title',
+    'answered_at',
+    'rating',
+    'rated_at',
+    'reopen_count',
+    'duplicate_of',
+    'reported_at',
+    'updated_at',
+    'resolved_at',
+    'closed_at',
+    'grid_id',
+    'community_id',
+    'reported_by',
+  ],
   place: ISSUE_PLACE,
   createdBy: 'reported_by',
   beforeUpdate: (trx, id, { viewer }) => onItsWall(trx, id, viewer, 'update'),
@@ -56,12 +88,20 @@ export const issues: ResourceDefinition = {
  */
 async function onItsWall(trx: Transaction<DB>, id: number, viewer: Viewer, action: 'update' | 'delete') {
   if (viewer.role === 'admin') return;
-  const { rows: [issue] } = await sql<{ status: string; wall: string; in_scope: boolean }>`
+  const {
+    rows: [issue],
+  } = await sql<{ status: string; wall: string; in_scope: boolean }>`
     select status, wall, coalesce(${worksOn(viewer, 'i')}, false) as in_scope from issues i where id = ${id}`.execute(trx);
   if (!(issue.in_scope && levelOf(viewer) >= wallLevel(issue.wall))) {
-    throw new DomainError('issue.not_on_your_wall', `issue ${id} is on the ${issue.wall} wall: its staff ${action === 'delete' ? 'delete' : 'change'} it`, { field: 'id' });
+    throw new DomainError(
+      'issue.not_on_your_wall',
+      `issue ${id} is on the ${issue.wall} wall: its staff ${action === 'delete' ? 'delete' : 'change'} it`,
+      { field: 'id' },
+    );
   }
   if (action === 'delete' && issue.status !== 'reported') {
-    throw new DomainError('issue.taken_up', `issue ${id} is ${issue.status}: reject or close it instead, its record stays`, { field: 'id' });
+    throw new DomainError('issue.taken_up', `issue ${id} is ${issue.status}: reject or close it instead, its record stays`, {
+      field: 'id',
+    });
   }
 }

@@ -18,7 +18,14 @@ export function basemapOf(config: BasemapConfig) {
 
 const mapConfig = z.object({
   /** tiles and labels: URL templates, one per tile server; crs: the datum the tiles are drawn in */
-  basemap: z.object({ tiles: z.array(z.string()), labels: z.array(z.string()).nullable(), crs: z.enum(['wgs84', 'gcj02']), attribution: z.string() }).nullable(),
+  basemap: z
+    .object({
+      tiles: z.array(z.string()),
+      labels: z.array(z.string()).nullable(),
+      crs: z.enum(['wgs84', 'gcj02']),
+      attribution: z.string(),
+    })
+    .nullable(),
   maxFeatures: z.number(),
 });
 
@@ -27,7 +34,11 @@ export function mapRoutes(config: BasemapConfig) {
   const basemap = basemapOf(config);
   return [
     route({
-      method: 'GET', path: '/api/v1/map/config', tags: ['service'], summary: 'What the web map needs (the configured basemap)', allow: { roles: 'any' },
+      method: 'GET',
+      path: '/api/v1/map/config',
+      tags: ['service'],
+      summary: 'What the web map needs (the configured basemap)',
+      allow: { roles: 'any' },
       answer: { schema: mapConfig, description: 'map configuration' },
       handle: () => ({ basemap, maxFeatures: MAX_FEATURES }),
     }),

@@ -3,16 +3,44 @@ import { z } from 'zod';
 import type { ResourceDefinition } from '../../access/resource.ts';
 import { externalId, phoneNumber, rowId } from '../../domain/fields.ts';
 
-export const SKILLS = ['elder_care', 'disability', 'hardship', 'employment', 'medical', 'education', 'patrol', 'legal_aid', 'mediation', 'repair'] as const;
+export const SKILLS = [
+  'elder_care',
+  'disability',
+  'hardship',
+  'employment',
+  'medical',
+  'education',
+  'patrol',
+  'legal_aid',
+  'mediation',
+  'repair',
+] as const;
 /** The skills as a volunteer roster names them (the 六助 and the rest). */
 const SKILL_WORDS = {
-  助老: 'elder_care', 助残: 'disability', 助困: 'hardship', 助业: 'employment', 助医: 'medical', 助学: 'education',
-  联防: 'patrol', 巡逻: 'patrol', 法律援助: 'legal_aid', 调解: 'mediation', 维修: 'repair',
+  助老: 'elder_care',
+  助残: 'disability',
+  助困: 'hardship',
+  助业: 'employment',
+  助医: 'medical',
+  助学: 'education',
+  联防: 'patrol',
+  巡逻: 'patrol',
+  法律援助: 'legal_aid',
+  调解: 'mediation',
+  维修: 'repair',
 };
 /** The categories as a Party-member roster names them, with or without 党员. */
 const CATEGORY_WORDS = {
-  在职党员: 'in_service', 在职: 'in_service', 离退休党员: 'retired', 离退休: 'retired', 退休党员: 'retired', 退休: 'retired',
-  流动党员: 'floating', 流动: 'floating', 居民党员: 'resident', 居民: 'resident',
+  在职党员: 'in_service',
+  在职: 'in_service',
+  离退休党员: 'retired',
+  离退休: 'retired',
+  退休党员: 'retired',
+  退休: 'retired',
+  流动党员: 'floating',
+  流动: 'floating',
+  居民党员: 'resident',
+  居民: 'resident',
 };
 
 export const members: ResourceDefinition = {

@@ -5,12 +5,27 @@ import type { DB } from '../../db/schema.ts';
 /** Coordinates with enough decimals to give back each stored double: a GIS copy equals the stored geometry. */
 export const EXACT = 15;
 
-export interface Extent { bbox: [number, number, number, number] | null; interval: [string, string] | null }
+export interface Extent {
+  bbox: [number, number, number, number] | null;
+  interval: [string, string] | null;
+}
 
 /** The bounding box of the rows a layer shows (CRS84) and, with a time column, their first and last times. */
 export async function extentOf(db: Kysely<DB>, { source }: FeatureLayer, time?: string): Promise<Extent> {
-  const times = time ? sql`min(${sql.ref(`t.${time}`)}) as first_time, max(${sql.ref(`t.${time}`)}) as last_time` : sql`null as first_time, null as last_time`;
-  const { rows: [row] } = await sql<{ e: string | null; xmin: number; ymin: number; xmax: number; ymax: number; first_time: Date | null; last_time: Date | null }>`
+  const times = time
+    ? sql`min(${sql.ref(`t.${time}`)}) as first_time, max(${sql.ref(`t.${time}`)}) as last_time`
+    : sql`null as first_time, null as last_time`;
+  const {
+    rows: [row],
+  } = await sql<{
+    e: string | null;
+    xmin: number;
+    ymin: number;
+    xmax: number;
+    ymax: number;
+    first_time: Date | null;
+    last_time: Date | null;
+  }>`
     select ST_XMin(e) as xmin, ST_YMin(e) as ymin, ST_XMax(e) as xmax, ST_YMax(e) as ymax, e::text, first_time, last_time
     from (select ST_Extent(t.geom) as e, ${times} from ${source} t) s`.execute(db);
   // to 7 decimals (1 cm), rounded outwards so the box still holds every feature
@@ -22,7 +37,10 @@ export async function extentOf(db: Kysely<DB>, { source }: FeatureLayer, time?: 
   };
 }
 
-export interface Sketch { viewBox: string; shapes: { id: number; kind: 'path' | 'point'; svg: string }[] }
+export interface Sketch {
+  viewBox: string;
+  shapes: { id: number; kind: 'path' | 'point'; svg: string }[];
+}
 
 /**
  * The features of an HTML page drawn as SVG by PostGIS (ST_AsSVG, in Web Mercator so shapes keep their

@@ -12,7 +12,16 @@ import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import { COLLECTIONS, queryables, readableCollection, readableCollections, type Collection, type Queryable } from './collections.ts';
 import { ogcApiDocument } from './document.ts';
 import { collectionHtml, collectionsHtml, itemHtml, itemsHtml, landingHtml, queryablesHtml, type Reader } from './html.ts';
-import { collection as collectionAnswer, collections, conformance, feature, items, landing, queryables as queryablesAnswer, type Link } from './answers.ts';
+import {
+  collection as collectionAnswer,
+  collections,
+  conformance,
+  feature,
+  items,
+  landing,
+  queryables as queryablesAnswer,
+  type Link,
+} from './answers.ts';
 import { EXACT, extentOf, sketchOf, type Extent } from './queries.ts';
 import { origin } from '../../http/origin.ts';
 import { notFound } from '../../http/problem.ts';
@@ -51,7 +60,8 @@ const collectionId = { collectionId: z.string() };
 // sent (an unknown path is then a 404, not a 401). No query is declared: each handler checks its own parameters, so a
 // stale token is a 401 and an unknown collection a 404 whatever the parameters (the items' are the collection's queryables).
 const ogc = {
-  tags: ['ogc'], undocumented: true as const,
+  tags: ['ogc'],
+  undocumented: true as const,
   allow: { public: 'districts, streets, communities and grids are public; the other collections need a token' },
 };
 
@@ -66,7 +76,9 @@ async function answering<C extends { req: Request; res: Response }, T>(context: 
   try {
     const credential = credentialOf(req);
     if (credential && !req.viewer) {
-      throw credential.keyOnly ? notAKey(credential) : new DomainError('auth.unauthenticated', 'the bearer token is unknown or expired: sign in again', { field: 'Authorization' });
+      throw credential.keyOnly
+        ? notAKey(credential)
+        : new DomainError('auth.unauthenticated', 'the bearer token is unknown or expired: sign in again', { field: 'Authorization' });
     }
     return await handle(context);
   } catch (error) {
@@ -91,7 +103,10 @@ function datetimeConditions(value: unknown, column: string | undefined): Conditi
   const parts = value.split('/');
   const open = (part: string) => part === '' || part === '..';
   if (parts.length > 2 || parts.every(open)) {
-    throw invalidParameter('datetime', 'datetime must be an instant (2026-11-01T08:00:00Z, 2026-11-01) or an interval (2026-11-01/2026-11-30, 2026-11-01/.., ../2026-11-30)');
+    throw invalidParameter(
+      'datetime',
+      'datetime must be an instant (2026-11-01T08:00:00Z, 2026-11-01) or an interval (2026-11-01/2026-11-30, 2026-11-01/.., ../2026-11-30)',
+    );
   }
   const bound = (part: string, end: boolean) => {
     if (open(part)) return undefined;
@@ -103,7 +118,10 @@ function datetimeConditions(value: unknown, column: string | undefined): Conditi
   if (start && end && start >= end) throw invalidParameter('datetime', 'datetime must not end before it starts');
   if (!column) return [];
   const time = sql.ref(`t.${column}`);
-  return [...(start ? [sql`${time} >= ${start.toISOString()}::timestamptz`] : []), ...(end ? [sql`${time} < ${end.toISOString()}::timestamptz`] : [])];
+  return [
+    ...(start ? [sql`${time} >= ${start.toISOString()}::timestamptz`] : []),
+    ...(end ? [sql`${time} < ${end.toISOString()}::timestamptz`] : []),
+  ];
 }
 
 function queryableValue(queryable: Queryable, value: unknown): string | number | boolean {
@@ -185,7 +203,13 @@ export function ogcRoutes({ db }: Database) {
         ...selfLinks(req, path, 'application/json', 'this collection'),
         link(req, `${base(req)}${path}/items`, 'items', GEOJSON, `${collection.title} as GeoJSON`),
         link(req, `${base(req)}${path}/items?f=html`, 'items', 'text/html', `${collection.title} as HTML`),
-        link(req, `${base(req)}${path}/queryables`, 'http://www.opengis.net/def/rel/ogc/1.0/queryables', SCHEMA, 'what the items can be filtered on'),
+        link(
+          req,
+          `${base(req)}${path}/queryables`,
+          'http://www.opengis.net/def/rel/ogc/1.0/queryables',
+          SCHEMA,
+          'what the items can be filtered on',
+        ),
       ],
       extent: extentJson(await extentFor(collection, layer, req.viewer)),
       itemType: 'feature' as const,
@@ -196,191 +220,254 @@ export function ogcRoutes({ db }: Database) {
 
   return [
     route({
-      method: 'GET', path: '/ogc', ...ogc, summary: 'The landing page: links to the API definition, the conformance classes and the collections',
+      method: 'GET',
+      path: '/ogc',
+      ...ogc,
+      summary: 'The landing page: links to the API definition, the conformance classes and the collections',
       answer: { schema: landing, description: 'the landing page (HTML for a browser)' },
-      handle: (context) => answering(context, ({ req, res }) => {
-        onlyParameters(req, FORMAT_PARAMETERS);
-        const body = {
-          title: 'Gridmap',
-          description: 'Communities, grids, buildings, resident units, issues and Party members of the city, as OGC API – Features.',
-          links: [
-            ...selfLinks(req, ''),
-            link(req, `${base(req)}/api`, 'service-desc', OPENAPI, 'the API definition (OpenAPI 3.0)'),
-            link(req, `${base(req)}/api?f=html`, 'service-doc', 'text/html', 'the API definition, readable'),
-            link(req, `${base(req)}/conformance`, 'conformance', 'application/json', 'the conformance classes this server implements'),
-            link(req, `${base(req)}/collections`, 'data', 'application/json', 'the collections'),
-          ],
-        };
-        if (wantsHtml(req)) return html(res, landingHtml(body, base(req), readerOf(req)));
-        return body;
-      }),
+      handle: (context) =>
+        answering(context, ({ req, res }) => {
+          onlyParameters(req, FORMAT_PARAMETERS);
+          const body = {
+            title: 'Gridmap',
+            description: 'Communities, grids, buildings, resident units, issues and Party members of the city, as OGC API – Features.',
+            links: [
+              ...selfLinks(req, ''),
+              link(req, `${base(req)}/api`, 'service-desc', OPENAPI, 'the API definition (OpenAPI 3.0)'),
+              link(req, `${base(req)}/api?f=html`, 'service-doc', 'text/html', 'the API definition, readable'),
+              link(req, `${base(req)}/conformance`, 'conformance', 'application/json', 'the conformance classes this server implements'),
+              link(req, `${base(req)}/collections`, 'data', 'application/json', 'the collections'),
+            ],
+          };
+          if (wantsHtml(req)) return html(res, landingHtml(body, base(req), readerOf(req)));
+          return body;
+        }),
     }),
     route({
-      method: 'GET', path: '/ogc/conformance', ...ogc, summary: 'The conformance classes this server implements',
+      method: 'GET',
+      path: '/ogc/conformance',
+      ...ogc,
+      summary: 'The conformance classes this server implements',
       answer: { schema: conformance, description: 'the conformance classes (HTML for a browser)' },
-      handle: (context) => answering(context, ({ req, res }) => {
-        onlyParameters(req, FORMAT_PARAMETERS);
-        const body = { links: selfLinks(req, '/conformance'), conformsTo: CONFORMANCE };
-        if (wantsHtml(req)) {
-          return html(res, landingHtml({ title: 'Conformance', description: 'The conformance classes this server implements.', links: body.links }, base(req), readerOf(req), CONFORMANCE));
-        }
-        return body;
-      }),
+      handle: (context) =>
+        answering(context, ({ req, res }) => {
+          onlyParameters(req, FORMAT_PARAMETERS);
+          const body = { links: selfLinks(req, '/conformance'), conformsTo: CONFORMANCE };
+          if (wantsHtml(req)) {
+            return html(
+              res,
+              landingHtml(
+                { title: 'Conformance', description: 'The conformance classes this server implements.', links: body.links },
+                base(req),
+                readerOf(req),
+                CONFORMANCE,
+              ),
+            );
+          }
+          return body;
+        }),
     }),
     route({
-      method: 'GET', path: '/ogc/api', ...ogc, summary: 'The API definition (OpenAPI 3.0), each collection\'s items path with its queryables',
+      method: 'GET',
+      path: '/ogc/api',
+      ...ogc,
+      summary: "The API definition (OpenAPI 3.0), each collection's items path with its queryables",
       answer: { type: OPENAPI, description: 'the OpenAPI document (a browser is sent to Swagger UI)' },
-      handle: (context) => answering(context, async ({ req, res }) => {
-        onlyParameters(req, FORMAT_PARAMETERS);
-        // read in Swagger UI, the page the REST API's definition has
-        if (wantsHtml(req)) return void res.redirect(303, '/api/v1/docs?spec=ogc');
-        const filters = new Map(await Promise.all(COLLECTIONS.map(async (c) => [c.id, [...(await queryables(db, c, null)).values()]] as const)));
-        return ogcApiDocument(base(req), filters);
-      }),
+      handle: (context) =>
+        answering(context, async ({ req, res }) => {
+          onlyParameters(req, FORMAT_PARAMETERS);
+          // read in Swagger UI, the page the REST API's definition has
+          if (wantsHtml(req)) return void res.redirect(303, '/api/v1/docs?spec=ogc');
+          const filters = new Map(
+            await Promise.all(COLLECTIONS.map(async (c) => [c.id, [...(await queryables(db, c, null)).values()]] as const)),
+          );
+          return ogcApiDocument(base(req), filters);
+        }),
     }),
     route({
-      method: 'GET', path: '/ogc/collections', ...ogc, summary: 'The collections the caller may read, each with its extent',
+      method: 'GET',
+      path: '/ogc/collections',
+      ...ogc,
+      summary: 'The collections the caller may read, each with its extent',
       answer: { schema: collections, description: 'the collections (HTML for a browser)' },
-      handle: (context) => answering(context, async ({ req, res }) => {
-        onlyParameters(req, FORMAT_PARAMETERS);
-        const readable = readableCollections(req.viewer);
-        const body = {
-          links: selfLinks(req, '/collections'),
-          collections: await Promise.all(readable.map(({ collection, layer }) => collectionJson(req, collection, layer))),
-        };
-        if (wantsHtml(req)) return html(res, collectionsHtml(body, readerOf(req)));
-        return body;
-      }),
+      handle: (context) =>
+        answering(context, async ({ req, res }) => {
+          onlyParameters(req, FORMAT_PARAMETERS);
+          const readable = readableCollections(req.viewer);
+          const body = {
+            links: selfLinks(req, '/collections'),
+            collections: await Promise.all(readable.map(({ collection, layer }) => collectionJson(req, collection, layer))),
+          };
+          if (wantsHtml(req)) return html(res, collectionsHtml(body, readerOf(req)));
+          return body;
+        }),
     }),
     route({
-      method: 'GET', path: '/ogc/collections/:collectionId', ...ogc, summary: 'A collection, with its extent',
+      method: 'GET',
+      path: '/ogc/collections/:collectionId',
+      ...ogc,
+      summary: 'A collection, with its extent',
       params: collectionId,
       answer: { schema: collectionAnswer, description: 'the collection (HTML for a browser)' },
       problems: { 401: 'not public: sign in', 403: 'the caller may not read it', 404: 'no such collection' },
-      handle: (context) => answering(context, async ({ req, res, params }) => {
-        onlyParameters(req, FORMAT_PARAMETERS);
-        const { collection, layer } = readableCollection(params.collectionId, req.viewer);
-        const body = await collectionJson(req, collection, layer);
-        if (wantsHtml(req)) return html(res, collectionHtml(body, [...(await queryables(db, collection, req.viewer)).values()], readerOf(req)));
-        return body;
-      }),
+      handle: (context) =>
+        answering(context, async ({ req, res, params }) => {
+          onlyParameters(req, FORMAT_PARAMETERS);
+          const { collection, layer } = readableCollection(params.collectionId, req.viewer);
+          const body = await collectionJson(req, collection, layer);
+          if (wantsHtml(req))
+            return html(res, collectionHtml(body, [...(await queryables(db, collection, req.viewer)).values()], readerOf(req)));
+          return body;
+        }),
     }),
     route({
-      method: 'GET', path: '/ogc/collections/:collectionId/queryables', ...ogc, summary: 'What a collection\'s items can be filtered on (JSON Schema)',
+      method: 'GET',
+      path: '/ogc/collections/:collectionId/queryables',
+      ...ogc,
+      summary: "What a collection's items can be filtered on (JSON Schema)",
       params: collectionId,
       answer: { type: SCHEMA, schema: queryablesAnswer, description: 'the queryables (HTML for a browser)' },
       problems: { 401: 'not public: sign in', 403: 'the caller may not read it', 404: 'no such collection' },
-      handle: (context) => answering(context, async ({ req, res, params }) => {
-        onlyParameters(req, FORMAT_PARAMETERS);
-        const { collection } = readableCollection(params.collectionId, req.viewer);
-        const found = [...(await queryables(db, collection, req.viewer)).values()];
-        if (wantsHtml(req)) return html(res, queryablesHtml(collection, found, readerOf(req)));
-        return {
-          $schema: 'https://json-schema.org/draft/2020-12/schema',
-          $id: `${base(req)}/collections/${collection.id}/queryables`,
-          type: 'object' as const, title: collection.title,
-          properties: Object.fromEntries(found.map((q) => [q.name, { type: q.type }])),
-          additionalProperties: false as const,
-        };
-      }),
+      handle: (context) =>
+        answering(context, async ({ req, res, params }) => {
+          onlyParameters(req, FORMAT_PARAMETERS);
+          const { collection } = readableCollection(params.collectionId, req.viewer);
+          const found = [...(await queryables(db, collection, req.viewer)).values()];
+          if (wantsHtml(req)) return html(res, queryablesHtml(collection, found, readerOf(req)));
+          return {
+            $schema: 'https://json-schema.org/draft/2020-12/schema',
+            $id: `${base(req)}/collections/${collection.id}/queryables`,
+            type: 'object' as const,
+            title: collection.title,
+            properties: Object.fromEntries(found.map((q) => [q.name, { type: q.type }])),
+            additionalProperties: false as const,
+          };
+        }),
     }),
     route({
-      method: 'GET', path: '/ogc/collections/:collectionId/items', ...ogc,
-      summary: 'A page of a collection\'s items, filtered by bbox, datetime and the queryables, with next and prev links',
+      method: 'GET',
+      path: '/ogc/collections/:collectionId/items',
+      ...ogc,
+      summary: "A page of a collection's items, filtered by bbox, datetime and the queryables, with next and prev links",
       // the queryables, each a parameter, are the collection's and the caller's: checked by the handler
       params: collectionId,
       answer: { type: GEOJSON, schema: items, description: 'a page of features (HTML for a browser)' },
       problems: { 400: 'a bad parameter', 401: 'not public: sign in', 403: 'the caller may not read it', 404: 'no such collection' },
-      handle: (context) => answering(context, async ({ req, res, params }) => {
-        const { collection, layer } = readableCollection(params.collectionId, req.viewer);
-        const filters = await queryables(db, collection, req.viewer);
-        onlyParameters(req, [...FORMAT_PARAMETERS, 'bbox', 'bbox-crs', 'limit', 'after', 'before', 'datetime', ...filters.keys()]);
-        const asHtml = wantsHtml(req);
-        if (req.query['bbox-crs'] !== undefined && req.query['bbox-crs'] !== CRS84) throw invalidParameter('bbox-crs', `bbox-crs must be ${CRS84}`);
-        const conditions: Condition[] = [];
-        const bbox = parseItemsBbox(req.query.bbox);
-        if (bbox) conditions.push(bboxCondition(bbox));
-        conditions.push(...datetimeConditions(req.query.datetime, collection.time));
-        for (const [name, queryable] of filters) {
-          if (req.query[name] !== undefined) conditions.push(queryable.condition(queryableValue(queryable, req.query[name]) as never));
-        }
-        // more than the most is the most (Part 1, 1.0.1)
-        const limit = Math.min(parseLimit(req.query.limit, { fallback: DEFAULT_LIMIT, max: Number.MAX_SAFE_INTEGER }), MAX_FEATURES);
-        if (req.query.after !== undefined && req.query.before !== undefined) throw invalidParameter('before', 'give after or before, not both');
-        const after = parseCursor(req.query.after, 'after');
-        const before = parseCursor(req.query.before, 'before');
-        // the count of every match is the costly part of a page: the first page has it, the pages a GIS follows do
-        // not (a person reading HTML pages sees it on each)
-        const count = asHtml || (after === undefined && before === undefined);
-        const page = await featurePage(db, layer, { conditions, limit, after, before, count, decimals: EXACT });
+      handle: (context) =>
+        answering(context, async ({ req, res, params }) => {
+          const { collection, layer } = readableCollection(params.collectionId, req.viewer);
+          const filters = await queryables(db, collection, req.viewer);
+          onlyParameters(req, [...FORMAT_PARAMETERS, 'bbox', 'bbox-crs', 'limit', 'after', 'before', 'datetime', ...filters.keys()]);
+          const asHtml = wantsHtml(req);
+          if (req.query['bbox-crs'] !== undefined && req.query['bbox-crs'] !== CRS84)
+            throw invalidParameter('bbox-crs', `bbox-crs must be ${CRS84}`);
+          const conditions: Condition[] = [];
+          const bbox = parseItemsBbox(req.query.bbox);
+          if (bbox) conditions.push(bboxCondition(bbox));
+          conditions.push(...datetimeConditions(req.query.datetime, collection.time));
+          for (const [name, queryable] of filters) {
+            if (req.query[name] !== undefined) conditions.push(queryable.condition(queryableValue(queryable, req.query[name]) as never));
+          }
+          // more than the most is the most (Part 1, 1.0.1)
+          const limit = Math.min(parseLimit(req.query.limit, { fallback: DEFAULT_LIMIT, max: Number.MAX_SAFE_INTEGER }), MAX_FEATURES);
+          if (req.query.after !== undefined && req.query.before !== undefined)
+            throw invalidParameter('before', 'give after or before, not both');
+          const after = parseCursor(req.query.after, 'after');
+          const before = parseCursor(req.query.before, 'before');
+          // the count of every match is the costly part of a page: the first page has it, the pages a GIS follows do
+          // not (a person reading HTML pages sees it on each)
+          const count = asHtml || (after === undefined && before === undefined);
+          const page = await featurePage(db, layer, { conditions, limit, after, before, count, decimals: EXACT });
 
-        const path = `${base(req)}/collections/${collection.id}/items`;
-        const query = (changes: Record<string, string | undefined>) => {
-          const kept = new URLSearchParams(Object.entries(req.query).filter(([k]) => !['after', 'before', 'f'].includes(k)) as [string, string][]);
-          for (const [k, v] of Object.entries(changes)) if (v !== undefined) kept.set(k, v);
-          const text = kept.toString();
-          return text ? `${path}?${text}` : path;
-        };
-        const cursor = after !== undefined ? { after: String(after) } : before !== undefined ? { before: String(before) } : {};
-        // next follows the page's last id, prev precedes its first; on an empty page, the cursor it was asked with
-        const hasNext = before !== undefined || page.more;
-        const hasPrev = after !== undefined || (before !== undefined && page.more);
-        const nextAfter = page.last ?? (before !== undefined ? before - 1 : after);
-        const prevBefore = page.first ?? (after !== undefined ? after + 1 : before);
-        const pageLinks = (f?: string) => [
-          ...(hasNext && nextAfter !== undefined && nextAfter >= 0 ? [{ rel: 'next', href: query({ after: String(nextAfter), f }) }] : []),
-          ...(hasPrev && prevBefore !== undefined ? [{ rel: 'prev', href: query({ before: String(prevBefore), f }) }] : []),
-        ];
-        const links: Link[] = [
-          link(req, query({ ...cursor, f: req.query.f === undefined ? undefined : 'json' }), 'self', GEOJSON, 'this page'),
-          link(req, query({ ...cursor, f: 'html' }), 'alternate', 'text/html', 'this page as HTML'),
-          ...pageLinks().map((l) => link(req, l.href, l.rel, GEOJSON, l.rel === 'next' ? 'the next page' : 'the previous page')),
-          link(req, `${base(req)}/collections/${collection.id}`, 'collection', 'application/json', collection.title),
-        ];
-        if (asHtml) {
-          const features = JSON.parse(page.features) as GeoJSON.Feature[];
-          const sketch = await sketchOf(db, layer, features.map((f) => Number(f.id)));
-          return html(res, itemsHtml(collection, { ...page, links: pageLinks('html'), features, sketch, limit }, readerOf(req)));
-        }
-        const matched = page.numberMatched === undefined ? '' : `"numberMatched":${page.numberMatched},`;
-        res.set('Content-Crs', `<${CRS84}>`);
-        return jsonText<z.output<typeof items>>(
-          `{"type":"FeatureCollection","links":${JSON.stringify(links)},"timeStamp":"${new Date().toISOString()}",`
-          + `${matched}"numberReturned":${page.numberReturned},"features":${page.features}}`,
-        );
-      }),
+          const path = `${base(req)}/collections/${collection.id}/items`;
+          const query = (changes: Record<string, string | undefined>) => {
+            const kept = new URLSearchParams(
+              Object.entries(req.query).filter(([k]) => !['after', 'before', 'f'].includes(k)) as [string, string][],
+            );
+            for (const [k, v] of Object.entries(changes)) if (v !== undefined) kept.set(k, v);
+            const text = kept.toString();
+            return text ? `${path}?${text}` : path;
+          };
+          const cursor = after !== undefined ? { after: String(after) } : before !== undefined ? { before: String(before) } : {};
+          // next follows the page's last id, prev precedes its first; on an empty page, the cursor it was asked with
+          const hasNext = before !== undefined || page.more;
+          const hasPrev = after !== undefined || (before !== undefined && page.more);
+          const nextAfter = page.last ?? (before !== undefined ? before - 1 : after);
+          const prevBefore = page.first ?? (after !== undefined ? after + 1 : before);
+          const pageLinks = (f?: string) => [
+            ...(hasNext && nextAfter !== undefined && nextAfter >= 0
+              ? [{ rel: 'next', href: query({ after: String(nextAfter), f }) }]
+              : []),
+            ...(hasPrev && prevBefore !== undefined ? [{ rel: 'prev', href: query({ before: String(prevBefore), f }) }] : []),
+          ];
+          const links: Link[] = [
+            link(req, query({ ...cursor, f: req.query.f === undefined ? undefined : 'json' }), 'self', GEOJSON, 'this page'),
+            link(req, query({ ...cursor, f: 'html' }), 'alternate', 'text/html', 'this page as HTML'),
+            ...pageLinks().map((l) => link(req, l.href, l.rel, GEOJSON, l.rel === 'next' ? 'the next page' : 'the previous page')),
+            link(req, `${base(req)}/collections/${collection.id}`, 'collection', 'application/json', collection.title),
+          ];
+          if (asHtml) {
+            const features = JSON.parse(page.features) as GeoJSON.Feature[];
+            const sketch = await sketchOf(
+              db,
+              layer,
+              features.map((f) => Number(f.id)),
+            );
+            return html(res, itemsHtml(collection, { ...page, links: pageLinks('html'), features, sketch, limit }, readerOf(req)));
+          }
+          const matched = page.numberMatched === undefined ? '' : `"numberMatched":${page.numberMatched},`;
+          res.set('Content-Crs', `<${CRS84}>`);
+          return jsonText<z.output<typeof items>>(
+            `{"type":"FeatureCollection","links":${JSON.stringify(links)},"timeStamp":"${new Date().toISOString()}",` +
+              `${matched}"numberReturned":${page.numberReturned},"features":${page.features}}`,
+          );
+        }),
     }),
     route({
-      method: 'GET', path: '/ogc/collections/:collectionId/items/:featureId', ...ogc, summary: 'A feature, with its ETag',
+      method: 'GET',
+      path: '/ogc/collections/:collectionId/items/:featureId',
+      ...ogc,
+      summary: 'A feature, with its ETag',
       params: { ...collectionId, featureId: z.string() },
       answer: { type: GEOJSON, schema: feature, description: 'the feature (HTML for a browser)' },
-      problems: { 401: 'not public: sign in', 403: 'the caller may not read it', 404: 'no such collection, or no such feature the caller may read' },
-      handle: (context) => answering(context, async ({ req, res, params: { featureId, ...params } }) => {
-        onlyParameters(req, FORMAT_PARAMETERS);
-        const { collection, layer } = readableCollection(params.collectionId, req.viewer);
-        const notFoundHere = () => new DomainError('ogc.feature_not_found', `No feature ${featureId} in ${collection.id} that you may read`, { field: 'featureId' });
-        // ids are whole numbers: any other is no feature at all
-        if (!/^[1-9]\d{0,8}$/.test(featureId)) throw notFoundHere();
-        const id = Number(featureId);
-        const [row] = await readFeatures(db, layer, [id], EXACT);
-        if (!row) throw notFoundHere();
-        const path = `${base(req)}/collections/${collection.id}`;
-        const links: Link[] = [
-          ...selfLinks(req, `/collections/${collection.id}/items/${id}`, GEOJSON, 'this feature'),
-          link(req, path, 'collection', 'application/json', collection.title),
-        ];
-        const asHtml = wantsHtml(req);
-        // one version, two representations (and, by Vary, one per caller)
-        res.set('ETag', `"${row.version}-${asHtml ? 'html' : 'json'}"`);
-        if (asHtml) return html(res, itemHtml(collection, JSON.parse(row.feature), await sketchOf(db, layer, [id]), readerOf(req)));
-        res.set('Content-Crs', `<${CRS84}>`);
-        // the feature text PostGIS built, with its links added before the closing brace
-        return jsonText<z.output<typeof feature>>(`${row.feature.slice(0, -1)},"links":${JSON.stringify(links)}}`);
-      }),
+      problems: {
+        401: 'not public: sign in',
+        403: 'the caller may not read it',
+        404: 'no such collection, or no such feature the caller may read',
+      },
+      handle: (context) =>
+        answering(context, async ({ req, res, params: { featureId, ...params } }) => {
+          onlyParameters(req, FORMAT_PARAMETERS);
+          const { collection, layer } = readableCollection(params.collectionId, req.viewer);
+          const notFoundHere = () =>
+            new DomainError('ogc.feature_not_found', `No feature ${featureId} in ${collection.id} that you may read`, {
+              field: 'featureId',
+            });
+          // ids are whole numbers: any other is no feature at all
+          if (!/^[1-9]\d{0,8}$/.test(featureId)) throw notFoundHere();
+          const id = Number(featureId);
+          const [row] = await readFeatures(db, layer, [id], EXACT);
+          if (!row) throw notFoundHere();
+          const path = `${base(req)}/collections/${collection.id}`;
+          const links: Link[] = [
+            ...selfLinks(req, `/collections/${collection.id}/items/${id}`, GEOJSON, 'this feature'),
+            link(req, path, 'collection', 'application/json', collection.title),
+          ];
+          const asHtml = wantsHtml(req);
+          // one version, two representations (and, by Vary, one per caller)
+          res.set('ETag', `"${row.version}-${asHtml ? 'html' : 'json'}"`);
+          if (asHtml) return html(res, itemHtml(collection, JSON.parse(row.feature), await sketchOf(db, layer, [id]), readerOf(req)));
+          res.set('Content-Crs', `<${CRS84}>`);
+          // the feature text PostGIS built, with its links added before the closing brace
+          return jsonText<z.output<typeof feature>>(`${row.feature.slice(0, -1)},"links":${JSON.stringify(links)}}`);
+        }),
     }),
     // any other path under /ogc: no such resource (404) rather than a sign-in (401), a stale token refused as above
     route({
-      method: 'GET', path: '/ogc/*rest', ...ogc, summary: 'No such resource',
+      method: 'GET',
+      path: '/ogc/*rest',
+      ...ogc,
+      summary: 'No such resource',
       answer: { description: 'never: a 404 problem' },
       handle: (context) => answering(context, ({ req, res, next }) => notFound(req, res, next)),
     }),

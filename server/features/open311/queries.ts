@@ -7,18 +7,27 @@ import { issues, OPEN_STATUSES } from '../issues/resource.ts';
 /** The problem wall as GeoReport v2 reads it: categories as services, issues as service requests. */
 
 export type Urgency = 'urgent' | 'general' | 'complex';
-export interface CategoryRow { code: string; name: string; urgency: Urgency; due_hours: number }
+export interface CategoryRow {
+  code: string;
+  name: string;
+  urgency: Urgency;
+  due_hours: number;
+}
 
 /** The categories (one, when `code` is given), by code. */
 export async function categories(db: Kysely<DB>, code?: string) {
   const { rows } = await sql<CategoryRow>`
-    select code, name, urgency, due_hours from issue_categories ${code === undefined ? sql`` : sql`where code = ${code}`} order by code`.execute(db);
+    select code, name, urgency, due_hours from issue_categories ${code === undefined ? sql`` : sql`where code = ${code}`} order by code`.execute(
+    db,
+  );
   return rows;
 }
 
 /** When the services last changed: the discovery document's changeset, which tells clients to refresh them. */
 export async function servicesChangedAt(db: Kysely<DB>) {
-  const { rows: [row] } = await sql<{ changeset: string }>`select ${w3c(sql`max(updated_at)`)} as changeset from issue_categories`.execute(db);
+  const {
+    rows: [row],
+  } = await sql<{ changeset: string }>`select ${w3c(sql`max(updated_at)`)} as changeset from issue_categories`.execute(db);
   return row.changeset;
 }
 
@@ -31,9 +40,7 @@ const isOpen = sql`(i.status in (${sql.join([...OPEN_STATUSES])}) and i.duplicat
 const w3c = (value: RawBuilder<unknown>) => sql<string>`to_char(${value} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')`;
 
 /** Which requests to list: by id (which overrides the rest, as the spec says), or by services, statuses and a window of report times. */
-export type RequestFilter =
-  | { ids: number[] }
-  | { serviceCodes?: string[]; statuses?: Open311Status[]; from: Date; to: Date };
+export type RequestFilter = { ids: number[] } | { serviceCodes?: string[]; statuses?: Open311Status[]; from: Date; to: Date };
 
 /** A page holds at most this many requests, newest first (GeoReport's default volume). */
 export const MAX_REQUESTS = 1000;
@@ -68,12 +75,15 @@ export async function serviceRequests(db: Kysely<DB>, viewer: Viewer | undefined
   const visible = viewer ? readable('issues', issues.place, viewer, 'i') : sql`false`;
   const shown = sql`coalesce(${visible}, false)`;
   const coordinate = (value: RawBuilder<unknown>) => sql`case when ${shown} then ${value} else round(${value}::numeric, 3)::float8 end`;
-  const where = 'ids' in filter ? [sql`i.id in (${sql.join(filter.ids)})`] : [
-    sql`i.reported_at between ${filter.from} and ${filter.to}`,
-    ...(filter.serviceCodes ? [sql`i.category in (${sql.join(filter.serviceCodes)})`] : []),
-    // open and closed together are everything
-    ...(filter.statuses?.length === 1 ? [filter.statuses[0] === 'open' ? isOpen : sql`not ${isOpen}`] : []),
-  ];
+  const where =
+    'ids' in filter
+      ? [sql`i.id in (${sql.join(filter.ids)})`]
+      : [
+          sql`i.reported_at between ${filter.from} and ${filter.to}`,
+          ...(filter.serviceCodes ? [sql`i.category in (${sql.join(filter.serviceCodes)})`] : []),
+          // open and closed together are everything
+          ...(filter.statuses?.length === 1 ? [filter.statuses[0] === 'open' ? isOpen : sql`not ${isOpen}`] : []),
+        ];
   const { rows } = await sql<ServiceRequestRow>`
     select i.id::text as service_request_id,
       case when ${isOpen} then 'open' else 'closed' end as status,

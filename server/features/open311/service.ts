@@ -13,7 +13,13 @@ import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import { issues } from '../issues/resource.ts';
 import type { Open311App } from './keys.ts';
 import {
-  categories, MAX_REQUESTS, OPEN311_STATUSES, type CategoryRow, type Open311Status, type RequestFilter, type ServiceRequestRow,
+  categories,
+  MAX_REQUESTS,
+  OPEN311_STATUSES,
+  type CategoryRow,
+  type Open311Status,
+  type RequestFilter,
+  type ServiceRequestRow,
 } from './queries.ts';
 
 /**
@@ -24,11 +30,15 @@ import {
 
 /** An optional parameter: absent when not sent or sent empty. */
 export const optionalText = (value: unknown, field: string) =>
-  (value === undefined || value === '' ? undefined : (parseQueryValue(value, field, 'text') as string));
+  value === undefined || value === '' ? undefined : (parseQueryValue(value, field, 'text') as string);
 
 /** A parameter that may be sent several times and/or comma-separated (service_code=a,b&service_code=c). */
 const listParameter = (value: unknown) => {
-  const items = [value ?? []].flat().flatMap((v) => String(v).split(',')).map((v) => v.trim()).filter(Boolean);
+  const items = [value ?? []]
+    .flat()
+    .flatMap((v) => String(v).split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
   return items.length ? items : undefined;
 };
 
@@ -36,7 +46,11 @@ const listParameter = (value: unknown) => {
 export function checkJurisdiction(value: unknown, jurisdiction: string) {
   const given = optionalText(value, 'jurisdiction_id');
   if (given !== undefined && given !== jurisdiction) {
-    throw new DomainError('open311.jurisdiction_not_found', `jurisdiction_id ${given} is not served here; this endpoint serves ${jurisdiction}`, { field: 'jurisdiction_id' });
+    throw new DomainError(
+      'open311.jurisdiction_not_found',
+      `jurisdiction_id ${given} is not served here; this endpoint serves ${jurisdiction}`,
+      { field: 'jurisdiction_id' },
+    );
   }
 }
 
@@ -51,7 +65,8 @@ const DAY_MS = 86_400_000;
 export function parseRequestFilter(query: Record<string, unknown>): RequestFilter {
   const ids = listParameter(query.service_request_id);
   if (ids) {
-    if (ids.length > MAX_REQUESTS) throw invalidParameter('service_request_id', `service_request_id may name at most ${MAX_REQUESTS} requests`);
+    if (ids.length > MAX_REQUESTS)
+      throw invalidParameter('service_request_id', `service_request_id may name at most ${MAX_REQUESTS} requests`);
     return { ids: ids.map((id) => parseId(id, 'service_request_id')) };
   }
   const statuses = listParameter(query.status);
@@ -64,7 +79,8 @@ export function parseRequestFilter(query: Record<string, unknown>): RequestFilte
   if (!from) from = new Date(to!.getTime() - window);
   if (!to) to = new Date(from.getTime() + window);
   if (from > to) throw invalidParameter('end_date', 'end_date must not be before start_date');
-  if (to.getTime() - from.getTime() > window) throw invalidParameter('end_date', `start_date to end_date may span at most ${WINDOW_DAYS} days`);
+  if (to.getTime() - from.getTime() > window)
+    throw invalidParameter('end_date', `start_date to end_date may span at most ${WINDOW_DAYS} days`);
   return { serviceCodes: listParameter(query.service_code), statuses: statuses as Open311Status[] | undefined, from, to };
 }
 
@@ -109,14 +125,18 @@ export const toServiceRequest = ({ urgency, due_hours, ...row }: ServiceRequestR
 });
 
 /** Text sent once; `required` says what to send when it is missing. */
-const text = (required?: string) => z.string({ error: (issue) => (issue.input === undefined && required ? required : 'must be sent once, as text') });
+const text = (required?: string) =>
+  z.string({ error: (issue) => (issue.input === undefined && required ? required : 'must be sent once, as text') });
 
 /** Degrees as a form sends them (text) or JSON does (a number). */
 const coordinate = (bound: number) => {
   const range = `must be a number from -${bound} to ${bound}`;
   return z.preprocess(
     (value) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value),
-    z.number({ error: (issue) => (issue.input === undefined ? LAT_LONG_REQUIRED : range) }).min(-bound, range).max(bound, range),
+    z
+      .number({ error: (issue) => (issue.input === undefined ? LAT_LONG_REQUIRED : range) })
+      .min(-bound, range)
+      .max(bound, range),
   );
 };
 const SERVICE_CODE_REQUIRED = 'required: a service_code from services.json';
@@ -143,7 +163,9 @@ export type Reporter = { viewer: Viewer } | { app: Open311App };
 /** An issue's title from what the reporter wrote: its first 60 characters on one line, else the service's name. */
 const TITLE_CHARACTERS = 60;
 const titleOf = (description: string | undefined, service: CategoryRow) =>
-  Array.from(description?.replace(/\s+/g, ' ').trim() ?? '').slice(0, TITLE_CHARACTERS).join('') || service.name;
+  Array.from(description?.replace(/\s+/g, ' ').trim() ?? '')
+    .slice(0, TITLE_CHARACTERS)
+    .join('') || service.name;
 
 /**
  * POST requests: a new issue at the point, with the rules of POST /api/v1/issues: a role that may report
@@ -157,9 +179,16 @@ export async function reportServiceRequest(db: Kysely<DB>, reporter: Reporter, a
   const given = Object.fromEntries(Object.entries(params).filter(([, value]) => value !== ''));
   const body = parseBody(requestBody, given);
   const [service] = await categories(db, body.service_code);
-  if (!service) throw new DomainError('open311.service_not_found', `service_code ${body.service_code} is not a service here; see services.json`, { field: 'service_code' });
+  if (!service)
+    throw new DomainError('open311.service_not_found', `service_code ${body.service_code} is not a service here; see services.json`, {
+      field: 'service_code',
+    });
   if ('app' in reporter && !reporter.app.services.includes(service.code)) {
-    throw new DomainError('open311.forbidden', `service_code: this api_key (${reporter.app.name}) may post ${reporter.app.services.join(', ')} only, not ${service.code}`, { field: 'service_code' });
+    throw new DomainError(
+      'open311.forbidden',
+      `service_code: this api_key (${reporter.app.name}) may post ${reporter.app.services.join(', ')} only, not ${service.code}`,
+      { field: 'service_code' },
+    );
   }
   const description = body.description?.trim() || undefined;
   const properties = {
@@ -177,7 +206,11 @@ export async function reportServiceRequest(db: Kysely<DB>, reporter: Reporter, a
     if (!viewer) return created;
     await refuseOutsideScope(trx, issues, viewer, 'create', [created]).catch((error: unknown) => {
       if (error instanceof DomainError && error.kind === 'forbidden') {
-        throw new DomainError('access.outside_scope', `lat, long: the point lies outside the area a ${viewer.role} in your scope may report in`, { field: 'lat' });
+        throw new DomainError(
+          'access.outside_scope',
+          `lat, long: the point lies outside the area a ${viewer.role} in your scope may report in`,
+          { field: 'lat' },
+        );
       }
       throw error;
     });

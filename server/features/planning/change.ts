@@ -34,7 +34,6 @@ export const PLANNING_GRID = sql.lit(1e-7);
 /** The longest a statement of a planning change may run: the change holds every map write back meanwhile. */
 const CHANGE_TIMEOUT_S = 20;
 
-
 export type ChangeKind = (typeof CHANGE_KINDS)[number];
 
 /**
@@ -50,7 +49,10 @@ export interface Edit {
 }
 
 /** Who plans: the signed-in viewer, and the actor the audit log records. */
-export interface Planner { viewer: Viewer; actor: Actor }
+export interface Planner {
+  viewer: Viewer;
+  actor: Actor;
+}
 
 /** Why saving would be refused; a dry run lists them, a save answers the first as a 422. */
 export interface Refusal {
@@ -62,8 +64,12 @@ export interface Refusal {
 }
 
 /** A refusal in the words of its domain error: the code a client translates, and the title English readers had. */
-export const refusal = (code: ErrorCode, detail: string, values: { field: string; [more: string]: unknown }): Refusal =>
-  ({ code, title: ERRORS[code].title, detail, ...values });
+export const refusal = (code: ErrorCode, detail: string, values: { field: string; [more: string]: unknown }): Refusal => ({
+  code,
+  title: ERRORS[code].title,
+  detail,
+  ...values,
+});
 
 export interface ChangePlan {
   edits: Edit[];
@@ -71,7 +77,11 @@ export interface ChangePlan {
 }
 
 /** A grid version the planner saw, and where in the request it was sent (If-Match, grids[2].version…). */
-export interface SeenVersion { id: number; version: number; field: string }
+export interface SeenVersion {
+  id: number;
+  version: number;
+  field: string;
+}
 
 export interface ChangeRequest {
   kind: ChangeKind;
@@ -91,8 +101,17 @@ type Counts = NonNullable<ImpactReport['grids'][number]['before']>;
 export type ImpactReport = z.output<typeof impactReport>;
 
 interface GridState {
-  id: number; code: string; name: string; version: number; area_m2: number; geometry: Polygon;
-  households: number; residents: number; members: number; volunteers: number; open_issues: number;
+  id: number;
+  code: string;
+  name: string;
+  version: number;
+  area_m2: number;
+  geometry: Polygon;
+  households: number;
+  residents: number;
+  members: number;
+  volunteers: number;
+  open_issues: number;
 }
 
 /** Thrown inside the transaction to roll a dry run back with its report. */
@@ -135,25 +154,33 @@ async function gridStates(trx: Transaction<DB>, ids: number[]): Promise<GridStat
 /** 412 when a grid is no longer at the version the planner saw (404 when it is gone), naming where the version was sent. */
 async function refuseStale(trx: Transaction<DB>, versions: SeenVersion[]) {
   if (versions.length === 0) return;
-  const { rows: [stale] } = await sql<{ n: number; version: number | null }>`
+  const {
+    rows: [stale],
+  } = await sql<{ n: number; version: number | null }>`
     select w.n, g.version from json_to_recordset(${JSON.stringify(versions.map((v, n) => ({ ...v, n })))}::json) as w(id int, version int, n int)
     left join grids g on g.id = w.id
     where g.version is distinct from w.version order by w.n limit 1`.execute(trx);
   if (!stale) return;
   const { id, version, field } = versions[stale.n];
   if (stale.version === null) throw new DomainError('grid.not_found', `No grid ${id}`, { field });
-  throw new DomainError('request.stale_version', `grid ${id} is at version ${stale.version}, not ${version}: someone saved it since; reload it and try again`,
-    { field, id, version: stale.version });
+  throw new DomainError(
+    'request.stale_version',
+    `grid ${id} is at version ${stale.version}, not ${version}: someone saved it since; reload it and try again`,
+    { field, id, version: stale.version },
+  );
 }
 
 /** The next free code of the community's sequence: a removed grid's code is not given again. */
 async function nextCodes(trx: Transaction<DB>, communityId: number, n: number): Promise<string[]> {
-  const { rows: [{ code, last }] } = await sql<{ code: string; last: number }>`
+  const {
+    rows: [{ code, last }],
+  } = await sql<{ code: string; last: number }>`
     select c.code, coalesce(greatest(
       (select max(right(code, 3)::int) from grids where left(code, 12) = c.code),
       (select max(right(code, 3)::int) from grid_versions where left(code, 12) = c.code)), 0) as last
     from communities c where c.id = ${communityId}`.execute(trx);
-  if (last + n > 999) throw new DomainError('planning.no_grid_codes_left', `community ${code} has used all 999 grid codes`, { field: 'community_id' });
+  if (last + n > 999)
+    throw new DomainError('planning.no_grid_codes_left', `community ${code} has used all 999 grid codes`, { field: 'community_id' });
   return Array.from({ length: n }, (_, k) => `${code}${String(last + k + 1).padStart(3, '0')}`);
 }
 
@@ -167,7 +194,15 @@ export const gridName = (code: string) => `第${chineseNumeral(Number(code.slice
  * change would keep is checked here, the neighbours it reshapes too.
  */
 async function shapeRefusals(trx: Transaction<DB>, communityId: number, edits: Edit[]): Promise<Refusal[]> {
-  const { rows } = await sql<{ n: number; id: number | null; code: string | null; invalid: string | null; area_m2: number; outside_m2: number; holes: number }>`
+  const { rows } = await sql<{
+    n: number;
+    id: number | null;
+    code: string | null;
+    invalid: string | null;
+    area_m2: number;
+    outside_m2: number;
+    holes: number;
+  }>`
     select (e.n - 1)::int as n, (e.edit->>'id')::int as id, coalesce(e.edit->'restore'->>'code', (select code from grids where id = (e.edit->>'id')::int)) as code,
            invalid, ST_NumInteriorRings(g) as holes,
            case when invalid is null then round(ST_Area(g::geography)::numeric, 1)::float8 end as area_m2,
@@ -185,13 +220,32 @@ async function shapeRefusals(trx: Transaction<DB>, communityId: number, edits: E
       continue;
     }
     if (r.area_m2 < MIN_GRID_AREA_M2) {
-      refusals.push(refusal('planning.sliver', `${which} would cover ${r.area_m2} m², under the ${MIN_GRID_AREA_M2} m² a grid needs`, { field: 'geometry', grid: r.id, area_m2: r.area_m2, whole: true }));
+      refusals.push(
+        refusal('planning.sliver', `${which} would cover ${r.area_m2} m², under the ${MIN_GRID_AREA_M2} m² a grid needs`, {
+          field: 'geometry',
+          grid: r.id,
+          area_m2: r.area_m2,
+          whole: true,
+        }),
+      );
     }
     if (r.outside_m2 > GRID_TOLERANCE_M2) {
-      refusals.push(refusal('grid.outside_community', `${which} would extend ${r.outside_m2} m² beyond its community`, { field: 'geometry', grid: r.id, area_m2: r.outside_m2 }));
+      refusals.push(
+        refusal('grid.outside_community', `${which} would extend ${r.outside_m2} m² beyond its community`, {
+          field: 'geometry',
+          grid: r.id,
+          area_m2: r.outside_m2,
+        }),
+      );
     }
     if (r.holes > 0) {
-      refusals.push(refusal('planning.grid_with_hole', `${which} would surround ${r.holes === 1 ? 'an area' : `${r.holes} areas`} of other grids: draw the new boundary to reach its edge`, { field: 'geometry', grid: r.id }));
+      refusals.push(
+        refusal(
+          'planning.grid_with_hole',
+          `${which} would surround ${r.holes === 1 ? 'an area' : `${r.holes} areas`} of other grids: draw the new boundary to reach its edge`,
+          { field: 'geometry', grid: r.id },
+        ),
+      );
     }
   }
   return refusals;
@@ -235,11 +289,16 @@ async function applyEdits(trx: Transaction<DB>, communityId: number, edits: Edit
       from users u join grids r on r.id = u.scope_grid_id where r.id = any(${removals}) order by u.id`.execute(trx);
     const stranded = rows.find((r) => r.to === null);
     if (stranded) {
-      throw new DomainError('planning.grid_has_accounts', `account ${stranded.username} works in grid ${stranded.from}, and no grid would be left to move it to`,
-        { field: 'grids', username: stranded.username, grid: stranded.from });
+      throw new DomainError(
+        'planning.grid_has_accounts',
+        `account ${stranded.username} works in grid ${stranded.from}, and no grid would be left to move it to`,
+        { field: 'grids', username: stranded.username, grid: stranded.from },
+      );
     }
     // a grid worker whose grid is merged away works the grid that took most of it (a larger scope: its sessions go on)
-    await sql`update users u set scope_grid_id = m.to from json_to_recordset(${JSON.stringify(rows)}::json) as m(id int, "to" int) where u.id = m.id`.execute(trx);
+    await sql`update users u set scope_grid_id = m.to from json_to_recordset(${JSON.stringify(rows)}::json) as m(id int, "to" int) where u.id = m.id`.execute(
+      trx,
+    );
     accounts.push(...rows);
     await sql`delete from grids where id = any(${removals})`.execute(trx);
   }
@@ -251,7 +310,13 @@ async function applyEdits(trx: Transaction<DB>, communityId: number, edits: Edit
  * are named only to those who may see them one by one (a planner counts them: ids are null).
  */
 async function movedRows(trx: Transaction<DB>, auditFrom: number, membersInAggregate: boolean) {
-  const { rows } = await sql<{ resource: 'buildings' | 'members' | 'issues'; id: number; name: string | null; from: number | null; to: number | null }>`
+  const { rows } = await sql<{
+    resource: 'buildings' | 'members' | 'issues';
+    id: number;
+    name: string | null;
+    from: number | null;
+    to: number | null;
+  }>`
     with moves as (
       select resource, row_id as id,
              -- by row version, not log id: a foreign key's SET NULL is logged after the relink that follows it
@@ -289,8 +354,12 @@ async function overlapsOf(trx: Transaction<DB>, communityId: number, edited: num
 
 /** The union of the community's grids, hex WKB (to compare what was covered before). */
 async function coveredArea(trx: Transaction<DB>, communityId: number) {
-  const { rows: [{ covered }] } = await sql<{ covered: string | null }>`
-    select encode(ST_AsBinary(ST_Union(geom, ${PLANNING_GRID})), 'hex') as covered from grids where community_id = ${communityId}`.execute(trx);
+  const {
+    rows: [{ covered }],
+  } = await sql<{ covered: string | null }>`
+    select encode(ST_AsBinary(ST_Union(geom, ${PLANNING_GRID})), 'hex') as covered from grids where community_id = ${communityId}`.execute(
+    trx,
+  );
   return covered;
 }
 
@@ -319,7 +388,9 @@ export async function runChange(database: Database, { viewer, actor }: Planner, 
   if (!change.dryRun) {
     const missing = change.required.find(({ id }) => !change.versions.some((v) => v.id === id));
     if (missing) {
-      throw new DomainError('planning.version_required', `saving needs the version of grid ${missing.id} you edited (its ETag)`, { field: missing.field });
+      throw new DomainError('planning.version_required', `saving needs the version of grid ${missing.id} you edited (its ETag)`, {
+        field: missing.field,
+      });
     }
   }
   try {
@@ -327,32 +398,53 @@ export async function runChange(database: Database, { viewer, actor }: Planner, 
       const auditFrom = await lockMapWrites(trx, actor);
       // a change holds every map write in the city back: it may not take long
       await sql`select set_config('statement_timeout', ${`${CHANGE_TIMEOUT_S}s`}, true)`.execute(trx);
-      const { rows: [community] } = await sql<{ id: number; code: string; name: string; min: number; max: number }>`
-        select id, code, name, grid_households_min as min, grid_households_max as max from communities where id = ${change.communityId}`.execute(trx);
+      const {
+        rows: [community],
+      } = await sql<{ id: number; code: string; name: string; min: number; max: number }>`
+        select id, code, name, grid_households_min as min, grid_households_max as max from communities where id = ${change.communityId}`.execute(
+        trx,
+      );
       if (!community) throw new DomainError('community.not_found', `No community ${change.communityId}`, { field: 'community_id' });
       for (const { id, idField } of change.required) await requireWritable(trx, grids, viewer, id, 'update').catch(naming(idField));
       await refuseStale(trx, change.versions);
       const plan = await change.build(trx);
-      for (const e of plan.edits) if (e.id !== undefined && !e.restore) await requireWritable(trx, grids, viewer, e.id, e.geom === null ? 'delete' : 'update');
-      const refusals = [...(plan.refusals ?? []), ...await shapeRefusals(trx, community.id, plan.edits)];
+      for (const e of plan.edits)
+        if (e.id !== undefined && !e.restore) await requireWritable(trx, grids, viewer, e.id, e.geom === null ? 'delete' : 'update');
+      const refusals = [...(plan.refusals ?? []), ...(await shapeRefusals(trx, community.id, plan.edits))];
       // what lies beyond the community is not the planner's to see, not even as a dry run's numbers
       const outside = refusals.find((r) => r.code === 'grid.outside_community');
       if (outside && viewer.role !== 'admin') throw new DomainError(outside.code, outside.detail, { ...outside, refusals });
 
-      const near = await nearGrids(trx, plan.edits.flatMap((e) => (e.id !== undefined && !e.restore ? [e.id] : [])),
-        plan.edits.flatMap((e) => (e.geom === null ? [] : [e.geom])));
+      const near = await nearGrids(
+        trx,
+        plan.edits.flatMap((e) => (e.id !== undefined && !e.restore ? [e.id] : [])),
+        plan.edits.flatMap((e) => (e.geom === null ? [] : [e.geom])),
+      );
       const before = await gridStates(trx, near);
       const coveredBefore = await coveredArea(trx, community.id);
       let saved: { id: number; at: Date } | undefined;
       if (!change.dryRun) {
-        ({ rows: [saved] } = await sql<{ id: number; at: Date }>`
+        ({
+          rows: [saved],
+        } = await sql<{ id: number; at: Date }>`
           insert into grid_changes (community_id, kind, note, user_id, username)
-          values (${community.id}, ${change.kind}, ${change.note ?? null}, ${viewer.id}, ${viewer.username}) returning id, at`.execute(trx));
+          values (${community.id}, ${change.kind}, ${change.note ?? null}, ${viewer.id}, ${viewer.username}) returning id, at`.execute(
+          trx,
+        ));
         await sql`select set_config('gridmap.grid_change', ${String(saved.id)}, true)`.execute(trx);
       }
       const applied = await applyEdits(trx, community.id, plan.edits);
-      const edited = [...plan.edits.flatMap((e) => (e.id !== undefined && e.geom !== null && !e.restore ? [e.id] : [])), ...applied.created];
-      await refuseOutsideScope(trx, grids, viewer, 'update', edited.filter((id) => !applied.created.includes(id)));
+      const edited = [
+        ...plan.edits.flatMap((e) => (e.id !== undefined && e.geom !== null && !e.restore ? [e.id] : [])),
+        ...applied.created,
+      ];
+      await refuseOutsideScope(
+        trx,
+        grids,
+        viewer,
+        'update',
+        edited.filter((id) => !applied.created.includes(id)),
+      );
       await refuseOutsideScope(trx, grids, viewer, 'create', applied.created);
       await refuseRelinksOutsideScope(trx, viewer, auditFrom);
 
@@ -361,19 +453,38 @@ export async function runChange(database: Database, { viewer, actor }: Planner, 
       const overlaps = await overlapsOf(trx, community.id, edited);
       const uncovered = await uncoveredParts(trx, community.id, coveredBefore);
       for (const o of overlaps) {
-        refusals.push(refusal('grid.overlap', `grid ${o.codes[0]} and grid ${o.codes[1]} would overlap by ${o.area_m2} m²`, { field: 'geometry', grids: o.grids, area_m2: o.area_m2 }));
+        refusals.push(
+          refusal('grid.overlap', `grid ${o.codes[0]} and grid ${o.codes[1]} would overlap by ${o.area_m2} m²`, {
+            field: 'geometry',
+            grids: o.grids,
+            area_m2: o.area_m2,
+          }),
+        );
       }
 
-      const counts = (s: GridState | undefined): Counts | undefined => s && {
-        households: s.households, residents: s.residents, members: s.members, volunteers: s.volunteers, open_issues: s.open_issues,
-        band: band(s.households, community.min, community.max),
-      };
+      const counts = (s: GridState | undefined): Counts | undefined =>
+        s && {
+          households: s.households,
+          residents: s.residents,
+          members: s.members,
+          volunteers: s.volunteers,
+          open_issues: s.open_issues,
+          band: band(s.households, community.min, community.max),
+        };
       const beforeById = new Map(before.map((g) => [g.id, g]));
       const afterById = new Map(after.map((g) => [g.id, g]));
-      const touched = [...new Set([...edited, ...applied.removed,
-        ...[...moved.buildings, ...moved.members, ...moved.issues].flatMap((m) => [m.from, m.to]).filter((id): id is number => id !== null)])]
+      const touched = [
+        ...new Set([
+          ...edited,
+          ...applied.removed,
+          ...[...moved.buildings, ...moved.members, ...moved.issues]
+            .flatMap((m) => [m.from, m.to])
+            .filter((id): id is number => id !== null),
+        ]),
+      ]
         .flatMap((id) => {
-          const a = afterById.get(id), b = beforeById.get(id);
+          const a = afterById.get(id),
+            b = beforeById.get(id);
           return a || b ? [{ id, a, b, code: (a ?? b)!.code, name: (a ?? b)!.name }] : [];
         })
         .sort((x, y) => x.code.localeCompare(y.code));
@@ -383,8 +494,16 @@ export async function runChange(database: Database, { viewer, actor }: Planner, 
         change: null,
         community: { id: community.id, code: community.code, name: community.name, band: { min: community.min, max: community.max } },
         grids: touched.map(({ id, a, b, code, name }) => ({
-          id, code, name,
-          status: !b ? 'created' as const : !a ? 'removed' as const : edited.includes(id) ? 'changed' as const : 'unchanged' as const,
+          id,
+          code,
+          name,
+          status: !b
+            ? ('created' as const)
+            : !a
+              ? ('removed' as const)
+              : edited.includes(id)
+                ? ('changed' as const)
+                : ('unchanged' as const),
           // a dry run wrote nothing: the grid is still at the version it had
           version: (change.dryRun ? b?.version : a?.version) ?? null,
           geometry: a?.geometry ?? null,

@@ -11,10 +11,19 @@ import { suggestPartition } from './suggest.ts';
 /** 404 for an unknown community, 403 when the viewer may not plan its grids: before any costly work. */
 export async function requirePlanner(db: Kysely<DB>, viewer: Viewer, communityId: number) {
   const writable = writeCondition('grids', grids.place, viewer, 'update', 'g') ?? sql`false`;
-  const { rows: [found] } = await sql<{ writable: boolean }>`
-    select coalesce(${writable}, false) as writable from (select id as community_id, null::int as id from communities where id = ${communityId}) g`.execute(db);
+  const {
+    rows: [found],
+  } = await sql<{ writable: boolean }>`
+    select coalesce(${writable}, false) as writable from (select id as community_id, null::int as id from communities where id = ${communityId}) g`.execute(
+    db,
+  );
   if (!found) throw new DomainError('community.not_found', `No community ${communityId}`, { field: 'id' });
-  if (!found.writable) throw new DomainError('access.outside_scope', `community ${communityId} is outside where a ${viewer.role} in your scope may plan grids`, { field: 'id' });
+  if (!found.writable)
+    throw new DomainError(
+      'access.outside_scope',
+      `community ${communityId} is outside where a ${viewer.role} in your scope may plan grids`,
+      { field: 'id' },
+    );
 }
 
 /**
@@ -48,7 +57,12 @@ export async function suggestDraft(database: Database, planner: Planner, communi
     ...existing.filter((g) => !taken.has(g.id)).map((g) => ({ id: g.id, geom: null })),
   ];
   const impact = await runChange(database, planner, {
-    kind: 'plan', communityId, dryRun: true, versions: [], required: [], build: async () => ({ edits }),
+    kind: 'plan',
+    communityId,
+    dryRun: true,
+    versions: [],
+    required: [],
+    build: async () => ({ edits }),
   });
   const byId = new Map(existing.map((g) => [g.id, g]));
   const mean = parts.reduce((sum, p) => sum + p.households, 0) / parts.length;
@@ -59,16 +73,26 @@ export async function suggestDraft(database: Database, planner: Planner, communi
       features: parts.map((p, k) => {
         const grid = byId.get(matched.get(k)!);
         return {
-          type: 'Feature' as const, geometry: JSON.parse(p.geometry),
-          properties: { grid_id: grid?.id ?? null, version: grid?.version ?? null, code: grid?.code ?? null, name: grid?.name ?? null, households: p.households, buildings: p.buildings },
+          type: 'Feature' as const,
+          geometry: JSON.parse(p.geometry),
+          properties: {
+            grid_id: grid?.id ?? null,
+            version: grid?.version ?? null,
+            code: grid?.code ?? null,
+            name: grid?.name ?? null,
+            households: p.households,
+            buildings: p.buildings,
+          },
         };
       }),
     },
     // the grids the draft leaves out: saving it removes them (with the versions a plan's save needs)
     removed: existing.filter((g) => !taken.has(g.id)),
     households: {
-      mean: Math.round(mean * 10) / 10, min: Math.min(...households), max: Math.max(...households),
-      max_deviation_pct: mean === 0 ? 0 : Math.round(Math.max(...households.map((h) => Math.abs(h - mean))) / mean * 1000) / 10,
+      mean: Math.round(mean * 10) / 10,
+      min: Math.min(...households),
+      max: Math.max(...households),
+      max_deviation_pct: mean === 0 ? 0 : Math.round((Math.max(...households.map((h) => Math.abs(h - mean))) / mean) * 1000) / 10,
     },
     elapsed_ms: elapsedMs,
     impact,

@@ -12,7 +12,12 @@ const versionPlace = { community: 'community_id', grid: 'grid_id' };
 
 const versionsRead = (viewer: Viewer) => readable('grids', versionPlace, viewer, 'v');
 
-interface Version { visible: boolean; plans: boolean; impact: ImpactReport | null; entry: Omit<z.output<typeof gridVersions>['versions'][number], 'impact'> }
+interface Version {
+  visible: boolean;
+  plans: boolean;
+  impact: ImpactReport | null;
+  entry: Omit<z.output<typeof gridVersions>['versions'][number], 'impact'>;
+}
 
 /**
  * Every version of a grid the viewer may read, newest first: when, what, the boundary before and after. Who
@@ -29,21 +34,29 @@ export async function gridHistory(db: Kysely<DB>, viewer: Viewer, gridId: number
     from grid_versions v left join grid_changes c on c.id = v.change_id
     where v.grid_id = ${gridId} order by v.id desc`.execute(db);
   if (rows.length === 0) throw new DomainError('grid.not_found', `No grid ${gridId}`, { field: 'id' });
-  if (!rows[0].visible) throw new DomainError('access.outside_scope', `grid ${gridId} lies outside what a ${viewer.role} in your scope may see`, { field: 'id' });
+  if (!rows[0].visible)
+    throw new DomainError('access.outside_scope', `grid ${gridId} lies outside what a ${viewer.role} in your scope may see`, {
+      field: 'id',
+    });
   const aggregate = seesAggregateOnly('members', viewer);
   return {
     grid: gridId,
     versions: rows.map(({ plans, impact, entry }) => {
       if (!plans) return { ...entry, note: null, user: null, impact: null };
       if (!impact || !aggregate) return { ...entry, impact };
-      return { ...entry, impact: { ...impact, moved: { ...impact.moved, members: impact.moved.members.map((m) => ({ ...m, id: null })) } } };
+      return {
+        ...entry,
+        impact: { ...impact, moved: { ...impact.moved, members: impact.moved.members.map((m) => ({ ...m, id: null })) } },
+      };
     }),
   };
 }
 
 /** A grid that was removed: its community, code and name, and the organisation it had (from the audit log). */
 export async function removedGrid(db: Kysely<DB>, gridId: number) {
-  const { rows: [found] } = await sql<{ id: number; community_id: number; code: string; name: string; properties: Record<string, unknown> | null }>`
+  const {
+    rows: [found],
+  } = await sql<{ id: number; community_id: number; code: string; name: string; properties: Record<string, unknown> | null }>`
     select v.grid_id as id, v.community_id, v.code, v.name, (
       select json_build_object('party_branch_name', a.before->'party_branch_name', 'party_branch_secretary', a.before->'party_branch_secretary',
                                'grid_worker_name', a.before->'grid_worker_name', 'grid_worker_phone', a.before->'grid_worker_phone')
@@ -59,14 +72,18 @@ export async function removedGrid(db: Kysely<DB>, gridId: number) {
  * that version removed it or moved it to another community. A date alone means the end of that day (UTC).
  */
 export async function gridsAsOf(db: Kysely<DB>, viewer: Viewer, communityId: number, at: { time: Date; wholeDay: boolean } | undefined) {
-  const { rows: [found] } = await sql<{ known: boolean; visible: boolean; body: string }>`
+  const {
+    rows: [found],
+  } = await sql<{ known: boolean; visible: boolean; body: string }>`
     with last as (
-      ${at
-        ? sql`select distinct on (v.grid_id) v.grid_id, v.community_id, v.code, v.name, v.version, v.geom_after as geom, v.at from grid_versions v
+      ${
+        at
+          ? sql`select distinct on (v.grid_id) v.grid_id, v.community_id, v.code, v.name, v.version, v.geom_after as geom, v.at from grid_versions v
               where v.grid_id in (select grid_id from grid_versions where community_id = ${communityId})
                 and ${at.wholeDay ? sql`v.at < ${at.time}::timestamptz + interval '1 day'` : sql`v.at <= ${at.time}`}
               order by v.grid_id, v.id desc`
-        : sql`select g.id as grid_id, g.community_id, g.code, g.name, g.version, g.geom, g.updated_at as at from grids g where g.community_id = ${communityId}`})
+          : sql`select g.id as grid_id, g.community_id, g.code, g.name, g.version, g.geom, g.updated_at as at from grids g where g.community_id = ${communityId}`
+      })
     select exists (select from communities where id = ${communityId}) as known,
            coalesce(${readable('communities', { community: 'id' }, viewer, 'c')}, false) as visible,
            json_build_object('type', 'FeatureCollection', 'at', ${at ? at.time.toISOString() : null}::timestamptz,
@@ -76,6 +93,9 @@ export async function gridsAsOf(db: Kysely<DB>, viewer: Viewer, communityId: num
                order by v.code) from last v where v.geom is not null and v.community_id = ${communityId} and ${versionsRead(viewer)}), '[]'))::text as body
     from (select ${communityId}::int as id) q left join communities c on c.id = q.id`.execute(db);
   if (!found.known) throw new DomainError('community.not_found', `No community ${communityId}`, { field: 'id' });
-  if (!found.visible) throw new DomainError('access.outside_scope', `community ${communityId} lies outside what a ${viewer.role} in your scope may see`, { field: 'id' });
+  if (!found.visible)
+    throw new DomainError('access.outside_scope', `community ${communityId} lies outside what a ${viewer.role} in your scope may see`, {
+      field: 'id',
+    });
   return found.body;
 }

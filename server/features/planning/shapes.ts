@@ -15,10 +15,18 @@ const SNAP_DEGREES = 5e-6;
 
 const shape = (hex: string) => sql`ST_GeomFromWKB(decode(${hex}, 'hex'), 4326)`;
 
-export interface GridRow { id: number; community_id: number; code: string; name: string; version: number }
+export interface GridRow {
+  id: number;
+  community_id: number;
+  code: string;
+  name: string;
+  version: number;
+}
 
 export async function gridRow(trx: Transaction<DB>, id: number, field = 'id'): Promise<GridRow> {
-  const { rows: [row] } = await sql<GridRow>`select id, community_id, code, name, version from grids where id = ${id}`.execute(trx);
+  const {
+    rows: [row],
+  } = await sql<GridRow>`select id, community_id, code, name, version from grids where id = ${id}`.execute(trx);
   if (!row) throw new DomainError('grid.not_found', `No grid ${id}`, { field });
   return row;
 }
@@ -29,22 +37,35 @@ export async function gridRow(trx: Transaction<DB>, id: number, field = 'id'): P
  * measure). With `snapTo`, its vertices and edges within half a metre of the community's other grids or its
  * outline are snapped onto them, then onto the planning grid (kept unsnapped if that would make it invalid).
  */
-export async function drawnShape(trx: Transaction<DB>, geometry: unknown, field: string, snapTo?: { communityId: number; except: number[] }) {
+export async function drawnShape(
+  trx: Transaction<DB>,
+  geometry: unknown,
+  field: string,
+  snapTo?: { communityId: number; except: number[] },
+) {
   const reference = snapTo
     ? sql`(select ST_Collect(geom) from (select geom from grids where community_id = ${snapTo.communityId} and id <> all(${snapTo.except})
            union all select geom from communities where id = ${snapTo.communityId}) r)`
     : sql`null::geometry`;
-  const { rows: [drawn] } = await sql<{ reason: string | null; hex: string }>`
+  const {
+    rows: [drawn],
+  } = await sql<{ reason: string | null; hex: string }>`
     select reason, encode(ST_AsBinary(case when GeometryType(s) = 'POLYGON' and boundary_refusal(s) is null then ST_ForcePolygonCCW(s) else g end), 'hex') as hex
     from normalized_geometry(${JSON.stringify(geometry)}) as g
     cross join lateral boundary_refusal(g) as reason
     -- nothing more is computed of a shape refused
-    cross join lateral (select case when reason is null then publishable_boundary(coalesce(ST_Snap(g, ${reference}, ${SNAP_DEGREES}), g)) end as s) snapped`.execute(trx);
+    cross join lateral (select case when reason is null then publishable_boundary(coalesce(ST_Snap(g, ${reference}, ${SNAP_DEGREES}), g)) end as s) snapped`.execute(
+    trx,
+  );
   if (drawn.reason) throw new DomainError('geometry.invalid', `${field}: ${drawn.reason}`, { field });
   return drawn.hex;
 }
 
-interface Parts { id: number | null; code: string | null; parts: { hex: string; area_m2: number }[] }
+interface Parts {
+  id: number | null;
+  code: string | null;
+  parts: { hex: string; area_m2: number }[];
+}
 
 /** Tidied parts (grid_parts, sql/012 and sql/020) of each computed shape, by grid; a grid left with no area has none. */
 async function partsOf(trx: Transaction<DB>, shapes: RawBuilder<unknown>): Promise<Parts[]> {
@@ -62,9 +83,21 @@ function onePart({ id, code, parts }: Parts, refusals: Refusal[]): string | null
   const which = code ? `grid ${code}` : 'the new grid';
   if (parts.length === 0) return null;
   for (const extra of parts.slice(1)) {
-    refusals.push(extra.area_m2 < MIN_GRID_AREA_M2
-      ? refusal('planning.sliver', `${which} would keep a sliver of ${extra.area_m2.toFixed(1)} m² apart from its main part`, { field: 'geometry', grid: id, area_m2: extra.area_m2, whole: false })
-      : refusal('planning.grid_falls_apart', `${which} would fall into ${parts.length} separate parts`, { field: 'geometry', grid: id, area_m2: extra.area_m2, parts: parts.length }));
+    refusals.push(
+      extra.area_m2 < MIN_GRID_AREA_M2
+        ? refusal('planning.sliver', `${which} would keep a sliver of ${extra.area_m2.toFixed(1)} m² apart from its main part`, {
+            field: 'geometry',
+            grid: id,
+            area_m2: extra.area_m2,
+            whole: false,
+          })
+        : refusal('planning.grid_falls_apart', `${which} would fall into ${parts.length} separate parts`, {
+            field: 'geometry',
+            grid: id,
+            area_m2: extra.area_m2,
+            parts: parts.length,
+          }),
+    );
   }
   return parts[0].hex;
 }
@@ -84,7 +117,9 @@ export async function redrawPlan(trx: Transaction<DB>, grid: GridRow, hex: strin
   const edits: Edit[] = [{ id: grid.id, geom: hex }];
   const refusals: Refusal[] = [];
   if (!adjustNeighbours) return { edits, refusals };
-  const shapes = await partsOf(trx, sql`
+  const shapes = await partsOf(
+    trx,
+    sql`
     with drawn as (select ${shape(hex)} as g),
     siblings as (select id, geom from grids where community_id = ${grid.community_id} and id <> ${grid.id}),
     given_up as (select d.k, d.geom as part from grids o, drawn,
@@ -95,7 +130,8 @@ export async function redrawPlan(trx: Transaction<DB>, grid: GridRow, hex: strin
     select s.id, ST_UnaryUnion(ST_Collect(ST_Difference(s.geom, drawn.g, ${PLANNING_GRID}),
              coalesce((select ST_Collect(p.part) from given_up p join taker t using (k) where t.id = s.id), 'SRID=4326;GEOMETRYCOLLECTION EMPTY'::geometry)), ${PLANNING_GRID}) as geom
     from siblings s, drawn
-    where ST_Relate(s.geom, drawn.g, '2********') or s.id in (select id from taker)`);
+    where ST_Relate(s.geom, drawn.g, '2********') or s.id in (select id from taker)`,
+  );
   edits.push(...neighbourEdits(shapes, refusals));
   return { edits, refusals };
 }
@@ -103,18 +139,27 @@ export async function redrawPlan(trx: Transaction<DB>, grid: GridRow, hex: strin
 /** A new grid drawn in a community (or a removed one restored): the grids it covers lose that area. */
 export async function carvePlan(trx: Transaction<DB>, communityId: number, grid: Edit & { geom: string }): Promise<ChangePlan> {
   const refusals: Refusal[] = [];
-  const shapes = await partsOf(trx, sql`
+  const shapes = await partsOf(
+    trx,
+    sql`
     select s.id, ST_Difference(s.geom, ${shape(grid.geom)}, ${PLANNING_GRID}) as geom from grids s
-    where s.community_id = ${communityId} and ST_Relate(s.geom, ${shape(grid.geom)}, '2********')`);
+    where s.community_id = ${communityId} and ST_Relate(s.geom, ${shape(grid.geom)}, '2********')`,
+  );
   return { edits: [grid, ...neighbourEdits(shapes, refusals)], refusals };
 }
 
 /** A grid cut along a line: the largest piece keeps the grid, the others become new grids. */
 export async function splitPlan(trx: Transaction<DB>, grid: GridRow, line: unknown, name?: string): Promise<ChangePlan> {
-  const [cut] = await partsOf(trx, sql`
-    select g.id, ST_Split(g.geom, ST_SetSRID(ST_GeomFromGeoJSON(${JSON.stringify(line)}), 4326)) as geom from grids g where g.id = ${grid.id}`);
+  const [cut] = await partsOf(
+    trx,
+    sql`
+    select g.id, ST_Split(g.geom, ST_SetSRID(ST_GeomFromGeoJSON(${JSON.stringify(line)}), 4326)) as geom from grids g where g.id = ${grid.id}`,
+  );
   if (cut.parts.length < 2) {
-    throw new DomainError('planning.line_does_not_cut', `the line must cross grid ${grid.code} from one side to the other`, { field: 'line', grid: grid.id });
+    throw new DomainError('planning.line_does_not_cut', `the line must cross grid ${grid.code} from one side to the other`, {
+      field: 'line',
+      grid: grid.id,
+    });
   }
   const [kept, ...pieces] = cut.parts;
   return { edits: [{ id: grid.id, geom: kept.hex }, ...pieces.map((p, k) => ({ geom: p.hex, name: k === 0 ? name : undefined }))] };
@@ -125,12 +170,22 @@ export async function mergePlan(trx: Transaction<DB>, ids: number[], name?: stri
   const found = await Promise.all(ids.map((id, k) => gridRow(trx, id, `grids[${k}].id`)));
   const strange = found.findIndex((g) => g.community_id !== found[0].community_id);
   if (strange >= 0) {
-    throw new DomainError('planning.grids_of_different_communities', `grid ${found[strange].code} is not in the community of grid ${found[0].code}`,
-      { field: `grids[${strange}].id`, grids: [found[0].id, found[strange].id] });
+    throw new DomainError(
+      'planning.grids_of_different_communities',
+      `grid ${found[strange].code} is not in the community of grid ${found[0].code}`,
+      { field: `grids[${strange}].id`, grids: [found[0].id, found[strange].id] },
+    );
   }
-  const [union] = await partsOf(trx, sql`select ${ids[0]}::int as id, ST_UnaryUnion(ST_Collect(geom), ${PLANNING_GRID}) as geom from grids where id = any(${ids})`);
+  const [union] = await partsOf(
+    trx,
+    sql`select ${ids[0]}::int as id, ST_UnaryUnion(ST_Collect(geom), ${PLANNING_GRID}) as geom from grids where id = any(${ids})`,
+  );
   if (union.parts.length !== 1) {
-    throw new DomainError('grid.not_adjacent', `grids ${found.map((g) => g.code).join(', ')} do not make one area: each must share a boundary with another`, { field: 'grids', grids: ids });
+    throw new DomainError(
+      'grid.not_adjacent',
+      `grids ${found.map((g) => g.code).join(', ')} do not make one area: each must share a boundary with another`,
+      { field: 'grids', grids: ids },
+    );
   }
   const edits: Edit[] = [{ id: ids[0], geom: union.parts[0].hex, name }, ...ids.slice(1).map((id) => ({ id, geom: null }))];
   return { plan: { edits }, communityId: found[0].community_id };
@@ -138,9 +193,16 @@ export async function mergePlan(trx: Transaction<DB>, ids: number[], name?: stri
 
 /** The boundary grid `grid` had at `version` (hex WKB), for a revert. */
 export async function versionShape(trx: Transaction<DB>, grid: { id: number; code: string }, version: number) {
-  const { rows: [found] } = await sql<{ hex: string }>`
+  const {
+    rows: [found],
+  } = await sql<{ hex: string }>`
     select encode(ST_AsBinary(geom_after), 'hex') as hex from grid_versions
     where grid_id = ${grid.id} and version = ${version} and geom_after is not null order by id desc limit 1`.execute(trx);
-  if (!found) throw new DomainError('planning.unknown_version', `grid ${grid.code} has no saved boundary at version ${version}: see its history`, { field: 'version', grid: grid.id, version });
+  if (!found)
+    throw new DomainError('planning.unknown_version', `grid ${grid.code} has no saved boundary at version ${version}: see its history`, {
+      field: 'version',
+      grid: grid.id,
+      version,
+    });
   return found.hex;
 }

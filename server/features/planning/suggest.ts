@@ -36,29 +36,50 @@ const SNAP_DEGREES = 1e-10;
 const MIN_GAP = 1e-8;
 
 /** Where a building's households are: the point on its footprint Gridmap links by. */
-interface Home { lon: number; lat: number; households: number }
+interface Home {
+  lon: number;
+  lat: number;
+  households: number;
+}
 
 /** Part of the community still to be cut into `grids` grids: its polygon (hex EWKB, exact) and its homes. */
-interface Region { geometry: string; grids: number; homes: Home[] }
+interface Region {
+  geometry: string;
+  grids: number;
+  homes: Home[];
+}
 
 /**
  * A local metric frame for the community: x = lon·cos(latitude), y = lat, in which directions and distances
  * are true to within the community's extent; `centre` and `reach` (its diagonal) place cut lines so that
  * they cross any region of it from side to side.
  */
-interface Frame { cos: number; centre: [number, number]; reach: number }
+interface Frame {
+  cos: number;
+  centre: [number, number];
+  reach: number;
+}
 
 /**
  * A straight cut: the line (lon/lat ends) across `direction` at `at`; the region's homes in order along the
  * direction, the first `below` of them on its low side.
  */
 interface Line {
-  id: number; ends: [number, number, number, number]; direction: [number, number]; at: number;
-  lowGrids: number; imbalance: number; order: Uint32Array; below: number;
+  id: number;
+  ends: [number, number, number, number];
+  direction: [number, number];
+  at: number;
+  lowGrids: number;
+  imbalance: number;
+  order: Uint32Array;
+  below: number;
 }
 
 /** A way to cut a region in two contiguous parts, scored by balance and the cut's length on the ground. */
-interface Candidate { imbalance: number; lengthM: number }
+interface Candidate {
+  imbalance: number;
+  lengthM: number;
+}
 
 const householdsOf = (homes: Home[]) => homes.reduce((sum, h) => sum + h.households, 0);
 const inhabitedOf = (homes: Home[]) => homes.filter((h) => h.households > 0).length;
@@ -79,13 +100,19 @@ export async function suggestPartition(
   onProgress?: (done: number, total: number) => void,
 ): Promise<SuggestedPart[]> {
   if (!Number.isInteger(count) || count < 1) throw invalidParameter('count', 'count must be a whole number of grids, at least 1');
-  const { rows: [community] } = await sql<{ parts: number; polygon: string; x0: number; y0: number; x1: number; y1: number }>`
+  const {
+    rows: [community],
+  } = await sql<{ parts: number; polygon: string; x0: number; y0: number; x1: number; y1: number }>`
     select ST_NumGeometries(geom) as parts, encode(ST_AsEWKB(ST_GeometryN(geom, 1)), 'hex') as polygon,
            ST_XMin(geom) as x0, ST_YMin(geom) as y0, ST_XMax(geom) as x1, ST_YMax(geom) as y1
     from communities where id = ${communityId}`.execute(db);
   if (!community) throw new DomainError('community.not_found', `No community ${communityId}`, { field: 'id' });
   if (community.parts !== 1) {
-    throw new DomainError('planning.community_in_several_parts', `community ${communityId} is ${community.parts} separate areas: a grid is one polygon, so draw its grids by hand`, { field: 'community', parts: community.parts });
+    throw new DomainError(
+      'planning.community_in_several_parts',
+      `community ${communityId} is ${community.parts} separate areas: a grid is one polygon, so draw its grids by hand`,
+      { field: 'community', parts: community.parts },
+    );
   }
   const { rows: homes } = await sql<Home>`
     select ST_X(p) as lon, ST_Y(p) as lat, households
@@ -94,8 +121,11 @@ export async function suggestPartition(
   // Every grid needs households of its own to balance; a single grid is the community as it is.
   const inhabited = inhabitedOf(homes);
   if (count > Math.max(1, inhabited)) {
-    throw new DomainError('planning.too_many_grids', `community ${communityId} has ${inhabited} buildings with households: it cannot make ${count} grids that each hold some`,
-      { field: 'count', most: Math.max(1, inhabited) });
+    throw new DomainError(
+      'planning.too_many_grids',
+      `community ${communityId} has ${inhabited} buildings with households: it cannot make ${count} grids that each hold some`,
+      { field: 'count', most: Math.max(1, inhabited) },
+    );
   }
 
   const cos = Math.cos((((community.y0 + community.y1) / 2) * Math.PI) / 180);
@@ -115,8 +145,11 @@ export async function suggestPartition(
     }
     const lines = balancedLines(region, frame);
     if (!lines.length) {
-      throw new DomainError('planning.too_many_grids', `community ${communityId}: some buildings with households stand too close together to make ${count} grids`,
-        { field: 'count' });
+      throw new DomainError(
+        'planning.too_many_grids',
+        `community ${communityId}: some buildings with households stand too close together to make ${count} grids`,
+        { field: 'count' },
+      );
     }
     const [low, high] = (await cutStraight(db, region, lines, frame)) ?? (await cutAlongChord(db, region, lines));
     regions.push(high, low);
@@ -139,7 +172,9 @@ function balancedLines(region: Region, frame: Frame): Line[] {
   for (let d = 0; d < DIRECTIONS; d++) {
     const angle = (d * Math.PI) / DIRECTIONS;
     const [dx, dy] = [Math.cos(angle), Math.sin(angle)];
-    homes.forEach((home, i) => { along[i] = home.lon * frame.cos * dx + home.lat * dy; });
+    homes.forEach((home, i) => {
+      along[i] = home.lon * frame.cos * dx + home.lat * dy;
+    });
     const order = new Uint32Array(homes.length).map((_, i) => i).sort((a, b) => along[a] - along[b]);
     for (const lowGrids of sideGrids(region.grids)) {
       const target = (total * lowGrids) / region.grids;
@@ -154,7 +189,8 @@ function balancedLines(region: Region, frame: Frame): Line[] {
         if (gap < MIN_GAP || inhabitedBelow < lowGrids || inhabited - inhabitedBelow < region.grids - lowGrids) continue;
         const imbalance = Math.abs(households - target);
         // of equally balanced places (buildings without households between), the widest gap between buildings
-        if (!best || imbalance < best.imbalance || (imbalance === best.imbalance && gap > best.gap)) best = { below: k + 1, imbalance, gap };
+        if (!best || imbalance < best.imbalance || (imbalance === best.imbalance && gap > best.gap))
+          best = { below: k + 1, imbalance, gap };
       }
       if (!best) continue;
       const at = (along[order[best.below - 1]] + along[order[best.below]]) / 2;
@@ -164,7 +200,12 @@ function balancedLines(region: Region, frame: Frame): Line[] {
       lines.push({
         id: lines.length,
         ends: [(fx - frame.reach * dy) / frame.cos, fy + frame.reach * dx, (fx + frame.reach * dy) / frame.cos, fy - frame.reach * dx],
-        direction: [dx, dy], at, lowGrids, imbalance: best.imbalance, order, below: best.below,
+        direction: [dx, dy],
+        at,
+        lowGrids,
+        imbalance: best.imbalance,
+        order,
+        below: best.below,
       });
     }
   }
@@ -181,9 +222,7 @@ const cutRows = (lines: Line[]) => sql`(
 function choose<C extends Candidate>(candidates: C[], region: Region): C | undefined {
   const total = householdsOf(region.homes);
   const best = Math.min(...candidates.map((c) => c.imbalance));
-  return candidates
-    .filter((c) => c.imbalance <= best + (BALANCE_SLACK * total) / region.grids)
-    .sort((a, b) => a.lengthM - b.lengthM)[0];
+  return candidates.filter((c) => c.imbalance <= best + (BALANCE_SLACK * total) / region.grids).sort((a, b) => a.lengthM - b.lengthM)[0];
 }
 
 /**
@@ -192,7 +231,8 @@ function choose<C extends Candidate>(candidates: C[], region: Region): C | undef
  */
 async function cutStraight(db: Kysely<DB>, region: Region, lines: Line[], frame: Frame): Promise<[Region, Region] | undefined> {
   const polygon = sql`${region.geometry}::geometry`;
-  const below = (piece: string) => sql`ST_X(ST_PointOnSurface(${sql.ref(piece)})) * ${frame.cos} * dx + ST_Y(ST_PointOnSurface(${sql.ref(piece)})) * dy < at`;
+  const below = (piece: string) =>
+    sql`ST_X(ST_PointOnSurface(${sql.ref(piece)})) * ${frame.cos} * dx + ST_Y(ST_PointOnSurface(${sql.ref(piece)})) * dy < at`;
   const { rows } = await sql<{ id: number; length_m: number; low: string; high: string }>`
     with cut as ${cutRows(lines)},
     split as materialized (select id, dx, dy, at, line, ST_Split(${polygon}, line) as pieces from cut),
@@ -202,7 +242,10 @@ async function cutStraight(db: Kysely<DB>, region: Region, lines: Line[], frame:
            encode(ST_AsEWKB(case when a_low then a else b end), 'hex') as low,
            encode(ST_AsEWKB(case when a_low then b else a end), 'hex') as high
     from sided where a_low <> b_low`.execute(db);
-  const chosen = choose(rows.map((r) => ({ ...r, imbalance: lines[r.id].imbalance, lengthM: r.length_m })), region);
+  const chosen = choose(
+    rows.map((r) => ({ ...r, imbalance: lines[r.id].imbalance, lengthM: r.length_m })),
+    region,
+  );
   if (!chosen) return undefined;
   const line = lines[chosen.id];
   const homesOf = (order: Uint32Array) => Array.from(order, (i) => region.homes[i]);
@@ -219,7 +262,13 @@ async function cutStraight(db: Kysely<DB>, region: Region, lines: Line[], frame:
  * chord is chosen as lines are, its households now those of the parts it makes.
  */
 async function cutAlongChord(db: Kysely<DB>, region: Region, lines: Line[]): Promise<[Region, Region]> {
-  const { rows: pieces } = await sql<{ line: number; piece: number; geometry: string; homes: number[]; edges: { piece: number; length_m: number }[] }>`
+  const { rows: pieces } = await sql<{
+    line: number;
+    piece: number;
+    geometry: string;
+    homes: number[];
+    edges: { piece: number; length_m: number }[];
+  }>`
     with cut as ${cutRows(lines)},
     piece as materialized (
       select cut.id as line, d.path[1] as piece, d.geom from cut, ST_Dump(ST_Split(${region.geometry}::geometry, cut.line)) d),
@@ -242,18 +291,24 @@ async function cutAlongChord(db: Kysely<DB>, region: Region, lines: Line[]): Pro
         const side = sideOf(graph, from.piece, edge.piece);
         if (!side) continue;
         const homes = ofLine.filter((p) => side.has(p.piece)).flatMap((p) => p.homes.map((i) => region.homes[i]));
-        for (const { grids, imbalance } of shares(region, homes)) candidates.push({ imbalance, lengthM: edge.length_m, side, line: line.id, grids });
+        for (const { grids, imbalance } of shares(region, homes))
+          candidates.push({ imbalance, lengthM: edge.length_m, side, line: line.id, grids });
       }
     }
   }
   const chosen = choose(candidates, region);
   if (!chosen) {
-    throw new DomainError('planning.community_cannot_be_cut', 'no straight cut divides this community into contiguous grids: draw them by hand',
-      { field: 'community' });
+    throw new DomainError(
+      'planning.community_cannot_be_cut',
+      'no straight cut divides this community into contiguous grids: draw them by hand',
+      { field: 'community' },
+    );
   }
   const ofLine = pieces.filter((p) => p.line === chosen.line);
   const part = (inSide: boolean) => ofLine.filter((p) => chosen.side.has(p.piece) === inSide);
-  const { rows: [side, rest] } = await sql<{ geometry: string; type: string }>`
+  const {
+    rows: [side, rest],
+  } = await sql<{ geometry: string; type: string }>`
     select encode(ST_AsEWKB(geom), 'hex') as geometry, GeometryType(geom) as type
     from (select part, ST_Union(g::geometry) as geom
           from json_to_recordset(${JSON.stringify([true, false].flatMap((inSide, k) => part(inSide).map((p) => ({ part: k, g: p.geometry }))))}::json)

@@ -17,13 +17,20 @@ type SetupStep = z.output<typeof setupStep>;
  */
 export const setupRoutes = (database: Database) => [
   route({
-    method: 'GET', path: '/api/v1/setup', tags: ['accounts'],
+    method: 'GET',
+    path: '/api/v1/setup',
+    tags: ['accounts'],
     summary: "A new city's checklist: each layer in the order it is loaded, its count, and what it still lacks",
     // a new city's checklist: counts over the whole map
     allow: { roles: ['admin'] },
-    answer: { schema: z.object({ empty: z.boolean(), steps: z.array(setupStep) }), description: '`{empty, steps: [{layer, count, gaps: {without_grids: 3, …}}]}`' },
+    answer: {
+      schema: z.object({ empty: z.boolean(), steps: z.array(setupStep) }),
+      description: '`{empty, steps: [{layer, count, gaps: {without_grids: 3, …}}]}`',
+    },
     handle: async () => {
-      const { rows: [c] } = await sql<Record<string, number>>`
+      const {
+        rows: [c],
+      } = await sql<Record<string, number>>`
         select (select count(*) from districts)::int as districts,
                (select count(*) from districts where geom is null)::int as districts_without_boundary,
                (select count(*) from streets)::int as streets,
@@ -38,8 +45,11 @@ export const setupRoutes = (database: Database) => [
                (select count(*) from members where building_id is null)::int as members_without_building,
                (select count(*) from units)::int as units,
                (select count(*) from users where role <> 'admin')::int as users`.execute(database.db);
-      const step = (layer: SetupStep['layer'], ...gaps: string[]): SetupStep =>
-        ({ layer, count: c[layer], gaps: Object.fromEntries(gaps.map((gap) => [gap, c[`${layer}_${gap}`]])) });
+      const step = (layer: SetupStep['layer'], ...gaps: string[]): SetupStep => ({
+        layer,
+        count: c[layer],
+        gaps: Object.fromEntries(gaps.map((gap) => [gap, c[`${layer}_${gap}`]])),
+      });
       const steps = [
         step('districts', 'without_boundary'),
         step('streets', 'without_boundary'),

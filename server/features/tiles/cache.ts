@@ -69,7 +69,10 @@ export class TileCache {
   hits = 0;
   misses = 0;
 
-  constructor(private db: Kysely<DB>, private options: { maxBytes: number; maxAgeMs: number }) {}
+  constructor(
+    private db: Kysely<DB>,
+    private options: { maxBytes: number; maxAgeMs: number },
+  ) {}
 
   get(key: string): CachedTile | undefined {
     const tile = this.tiles.get(key);
@@ -122,10 +125,12 @@ export class TileCache {
       this.looking = this.look().finally(() => (this.looking = undefined));
       return this.looking;
     }
-    this.next ??= this.looking.catch(() => {}).then(() => {
-      this.next = undefined;
-      return this.sync();
-    });
+    this.next ??= this.looking
+      .catch(() => {})
+      .then(() => {
+        this.next = undefined;
+        return this.sync();
+      });
     return this.next;
   }
 
@@ -154,8 +159,9 @@ export class TileCache {
       select (select max(id) from audit_log where id > ${this.seen} and resource in ('districts', 'streets', 'communities', 'grids', 'buildings', 'members', 'issues')) as last,
              null::text as resource, null::json as box
       union all
-      select null, resource, json_build_array(ST_XMin(box), ST_YMin(box), ST_XMax(box), ST_YMax(box)) from (select * from boxes union all select * from around) c`
-      .execute(this.db);
+      select null, resource, json_build_array(ST_XMin(box), ST_YMin(box), ST_XMax(box), ST_YMax(box)) from (select * from boxes union all select * from around) c`.execute(
+      this.db,
+    );
     const last = rows.find((r) => r.resource === null)?.last;
     if (last === null || last === undefined) return;
     this.seen = last;

@@ -54,20 +54,50 @@ export const MAX_ZOOM = 22;
 /** Web Mercator's width, in its metres: a tile at zoom z is this / 2^z wide. */
 export const WORLD_3857 = 40075016.685578488;
 
-
 const number = (names: string[]) => Object.fromEntries(names.map((n) => [n, 'Number' as const]));
 
 /** The attributes of a grid: its names and every coverage metric (server/features/coverage/queries.ts). */
 const GRID_NAMES: Record<string, FieldType> = { code: 'String', name: 'String', community_id: 'Number', community_name: 'String' };
 /** The metrics counting every member: null for roles that read only volunteers, so not in their tiles. */
-const ALL_MEMBER_FIELDS = ['members', 'members_in_service', 'members_retired', 'members_floating', 'members_resident', 'central_households', 'members_per_100_households'];
+const ALL_MEMBER_FIELDS = [
+  'members',
+  'members_in_service',
+  'members_retired',
+  'members_floating',
+  'members_resident',
+  'central_households',
+  'members_per_100_households',
+];
 const GRID_FIELDS: Record<string, FieldType> = {
-  ...GRID_NAMES, household_band: 'String',
-  ...number(['households', 'residents', 'buildings', 'residential_buildings', 'party_group_buildings', 'party_group_share',
-    'members', 'members_in_service', 'members_retired', 'members_floating', 'members_resident', 'volunteers',
-    'volunteers_available', 'central_households', 'members_per_100_households', 'volunteers_per_100_households',
-    'households_reached', 'volunteer_reach', 'open_issues', 'overdue_issues', 'closed_issues', 'closure_rate',
-    'median_days_to_close', 'band_min', 'band_max']),
+  ...GRID_NAMES,
+  household_band: 'String',
+  ...number([
+    'households',
+    'residents',
+    'buildings',
+    'residential_buildings',
+    'party_group_buildings',
+    'party_group_share',
+    'members',
+    'members_in_service',
+    'members_retired',
+    'members_floating',
+    'members_resident',
+    'volunteers',
+    'volunteers_available',
+    'central_households',
+    'members_per_100_households',
+    'volunteers_per_100_households',
+    'households_reached',
+    'volunteer_reach',
+    'open_issues',
+    'overdue_issues',
+    'closed_issues',
+    'closure_rate',
+    'median_days_to_close',
+    'band_min',
+    'band_max',
+  ]),
 };
 
 /**
@@ -82,7 +112,13 @@ const HEX_OFFSET = 2 ** 20;
 
 function density(name: 'members' | 'volunteers', description: string): TileLayer {
   return {
-    name, description, resource: 'members', minzoom: 10, maxzoom: MAX_ZOOM, srid: 3857, allMembers: name === 'members',
+    name,
+    description,
+    resource: 'members',
+    minzoom: 10,
+    maxzoom: MAX_ZOOM,
+    srid: 3857,
+    allMembers: name === 'members',
     fields: name === 'members' ? number(['count', 'volunteers']) : number(['count', 'available']),
     reach: () => 2 * HEX_EDGE,
     // every cell over the tile, clipped to it as any polygon is; a cell's id is its place in the lattice at this zoom
@@ -101,35 +137,64 @@ function density(name: 'members' | 'volunteers', description: string): TileLayer
 
 export const TILE_LAYERS: TileLayer[] = [
   {
-    name: 'districts', description: 'District boundaries', resource: 'districts', minzoom: 0, maxzoom: MAX_ZOOM, srid: 4326,
-    fields: { code: 'String', name: 'String' }, reach: () => 0, labelled: true,
+    name: 'districts',
+    description: 'District boundaries',
+    resource: 'districts',
+    minzoom: 0,
+    maxzoom: MAX_ZOOM,
+    srid: 4326,
+    fields: { code: 'String', name: 'String' },
+    reach: () => 0,
+    labelled: true,
     rows: (tile, viewer) => sql`
       select a.id, a.geom, jsonb_build_object('code', a.code, 'name', a.name) as props
       from districts a where a.geom && ${tile.area} and ${readable('districts', districts.place, viewer, 'a')}`,
   },
   {
-    name: 'streets', description: 'Street boundaries (a street without its own: the union of its communities)', resource: 'streets',
-    minzoom: 0, maxzoom: MAX_ZOOM, srid: 4326, fields: { code: 'String', name: 'String', district_code: 'String' }, reach: () => 0, labelled: true,
+    name: 'streets',
+    description: 'Street boundaries (a street without its own: the union of its communities)',
+    resource: 'streets',
+    minzoom: 0,
+    maxzoom: MAX_ZOOM,
+    srid: 4326,
+    fields: { code: 'String', name: 'String', district_code: 'String' },
+    reach: () => 0,
+    labelled: true,
     rows: (tile, viewer) => sql`
       select a.id, a.geom, jsonb_build_object('code', a.code, 'name', a.name, 'district_code', a.district_code) as props
       from streets a where a.geom && ${tile.area} and ${readable('streets', streets.place, viewer, 'a')}`,
   },
   {
-    name: 'communities', description: 'Community boundaries', resource: 'communities', minzoom: 0, maxzoom: MAX_ZOOM, srid: 4326,
+    name: 'communities',
+    description: 'Community boundaries',
+    resource: 'communities',
+    minzoom: 0,
+    maxzoom: MAX_ZOOM,
+    srid: 4326,
     fields: { code: 'String', name: 'String', street_code: 'String', staff_count: 'Number' },
-    reach: () => 0, labelled: true,
+    reach: () => 0,
+    labelled: true,
     rows: (tile, viewer) => sql`
       select a.id, a.geom, jsonb_build_object('code', a.code, 'name', a.name, 'street_code', a.street_code, 'staff_count', a.staff_count) as props
       from communities a where a.geom && ${tile.area} and ${readable('communities', communities.place, viewer, 'a')}`,
   },
   {
-    name: 'grids', description: 'Grid boundaries; for those who watch coverage, with its metrics (volunteer reach within 500 m)', resource: 'grids',
+    name: 'grids',
+    description: 'Grid boundaries; for those who watch coverage, with its metrics (volunteer reach within 500 m)',
+    resource: 'grids',
     // from a district's scale: a tile over a whole city would count every grid's coverage at once
-    minzoom: 12, maxzoom: MAX_ZOOM, srid: 4326, fields: GRID_FIELDS,
-    fieldsFor: (viewer) => (!COVERAGE_READERS.includes(viewer.role) ? GRID_NAMES
-      : countsAllMembers(viewer) ? GRID_FIELDS
-      : Object.fromEntries(Object.entries(GRID_FIELDS).filter(([field]) => !ALL_MEMBER_FIELDS.includes(field)))),
-    reach: () => 0, labelled: true,
+    minzoom: 12,
+    maxzoom: MAX_ZOOM,
+    srid: 4326,
+    fields: GRID_FIELDS,
+    fieldsFor: (viewer) =>
+      !COVERAGE_READERS.includes(viewer.role)
+        ? GRID_NAMES
+        : countsAllMembers(viewer)
+          ? GRID_FIELDS
+          : Object.fromEntries(Object.entries(GRID_FIELDS).filter(([field]) => !ALL_MEMBER_FIELDS.includes(field))),
+    reach: () => 0,
+    labelled: true,
     // the metrics go to those who watch coverage (as GET /coverage/grids); others get the boundaries
     rows: (tile, viewer) => {
       const where = sql`a.geom && ${tile.area} and ${readable('grids', grids.place, viewer, 'a')}`;
@@ -144,7 +209,12 @@ export const TILE_LAYERS: TileLayer[] = [
     },
   },
   {
-    name: 'buildings', description: 'Building footprints', resource: 'buildings', minzoom: 12, maxzoom: MAX_ZOOM, srid: 4326,
+    name: 'buildings',
+    description: 'Building footprints',
+    resource: 'buildings',
+    minzoom: 12,
+    maxzoom: MAX_ZOOM,
+    srid: 4326,
     fields: { name: 'String', kind: 'String', households: 'Number', residents: 'Number', has_party_group: 'Boolean', grid_id: 'Number' },
     reach: () => 0,
     rows: (tile, viewer) => sql`
@@ -153,7 +223,12 @@ export const TILE_LAYERS: TileLayer[] = [
       from buildings b where b.geom && ${tile.area} and ${readable('buildings', buildings.place, viewer, 'b')}`,
   },
   {
-    name: 'issues', description: 'Issues raised: state, category, wall, overdue', resource: 'issues', minzoom: 8, maxzoom: MAX_ZOOM, srid: 4326,
+    name: 'issues',
+    description: 'Issues raised: state, category, wall, overdue',
+    resource: 'issues',
+    minzoom: 8,
+    maxzoom: MAX_ZOOM,
+    srid: 4326,
     fields: { status: 'String', category: 'String', wall: 'String', overdue: 'Boolean', grid_id: 'Number' },
     reach: () => 0,
     rows: (tile, viewer) => sql`

@@ -39,11 +39,17 @@ interface VectorLayer {
 /** The vector layers one tile layer writes: its features, and for named areas the points of their labels. */
 function vectorLayers(layer: TileLayer): VectorLayer[] {
   const mercator = layer.srid === 3857 ? sql`r.geom` : sql`ST_Transform(r.geom, 3857)`;
-  const layers = [{ name: layer.name, features: sql`select r.id, jsonb_strip_nulls(r.props) as props, ${mercator} as geom from r`, buffer: BUFFER }];
+  const layers = [
+    { name: layer.name, features: sql`select r.id, jsonb_strip_nulls(r.props) as props, ${mercator} as geom from r`, buffer: BUFFER },
+  ];
   if (layer.labelled) {
     // no buffer: a point drawn in the tile next door too would be written twice
     const props = sql.join(Object.keys(LABEL_FIELDS).map((field) => sql`${sql.lit(field)}, r.props -> ${sql.lit(field)}`));
-    layers.push({ name: labelLayerName(layer), features: sql`select r.id, jsonb_build_object(${props}) as props, label_point(${mercator}) as geom from r`, buffer: 0 });
+    layers.push({
+      name: labelLayerName(layer),
+      features: sql`select r.id, jsonb_build_object(${props}) as props, label_point(${mercator}) as geom from r`,
+      buffer: 0,
+    });
   }
   return layers;
 }
@@ -60,14 +66,16 @@ export function tileSql(encoder: TileEncoder, layer: TileLayer, z: number, x: nu
   const tile = tileOf(layer, z, x, y);
   const clipped = (v: VectorLayer, clip: RawBuilder<unknown>) => sql`
     select f.id, f.props, ${clip} as geom from (${v.features}) f offset 0`;
-  const layers = vectorLayers(layer).map((v) => encoder === 'postgis'
-    ? sql`coalesce((select ST_AsMVT(t, ${v.name}, ${EXTENT}, 'geom', 'id' order by t.id)
+  const layers = vectorLayers(layer).map((v) =>
+    encoder === 'postgis'
+      ? sql`coalesce((select ST_AsMVT(t, ${v.name}, ${EXTENT}, 'geom', 'id' order by t.id)
           from (${clipped(v, sql`ST_AsMVTGeom(f.geom, ${tile.bounds}::box2d, ${EXTENT}, ${v.buffer}, true)`)}) t
           where t.geom is not null), '')`
-    : sql`json_build_object('name', ${v.name}::text, 'features', (
+      : sql`json_build_object('name', ${v.name}::text, 'features', (
           select coalesce(json_agg(json_build_object('id', t.id, 'geometry', ST_AsGeoJSON(t.geom)::json, 'properties', t.props) order by t.id), '[]')
           from (${clipped(v, sql`tile_geometry(f.geom, ${tile.bounds}::box2d, ${EXTENT}, ${v.buffer})`)}) t
-          where t.geom is not null))`);
+          where t.geom is not null))`,
+  );
   return sql<{ mvt?: Buffer; features?: string }>`
     with r as materialized (${layer.rows(tile, viewer)})
     ${encoder === 'postgis' ? sql`select ${sql.join(layers, sql` || `)} as mvt` : sql`select json_build_array(${sql.join(layers)})::text as features`}`;
@@ -76,16 +84,31 @@ export function tileSql(encoder: TileEncoder, layer: TileLayer, z: number, x: nu
 type TileFeature = { id: number | null; geometry: Geometry; properties: Record<string, unknown> };
 
 /** One layer's tile as protocol-buffer bytes (empty when no feature falls in it). */
-export async function renderTile(db: Kysely<DB>, encoder: TileEncoder, layer: TileLayer, z: number, x: number, y: number, viewer: Viewer): Promise<Buffer> {
-  const { rows: [row] } = await tileSql(encoder, layer, z, x, y, viewer).execute(db);
+export async function renderTile(
+  db: Kysely<DB>,
+  encoder: TileEncoder,
+  layer: TileLayer,
+  z: number,
+  x: number,
+  y: number,
+  viewer: Viewer,
+): Promise<Buffer> {
+  const {
+    rows: [row],
+  } = await tileSql(encoder, layer, z, x, y, viewer).execute(db);
   if (encoder === 'postgis') return Buffer.from(row?.mvt ?? []);
   // a layer without features is left out, as ST_AsMVT leaves it
   const layers = (JSON.parse(row.features!) as { name: string; features: TileFeature[] }[]).filter((l) => l.features.length > 0);
   if (layers.length === 0) return Buffer.alloc(0);
   const encoded = vtpbf.fromGeojsonVt(
-    Object.fromEntries(layers.map((l) => [l.name, {
-      features: l.features.map((f) => ({ id: f.id ?? undefined, ...vectorGeometry(f.geometry), tags: f.properties })),
-    }])),
+    Object.fromEntries(
+      layers.map((l) => [
+        l.name,
+        {
+          features: l.features.map((f) => ({ id: f.id ?? undefined, ...vectorGeometry(f.geometry), tags: f.properties })),
+        },
+      ]),
+    ),
     { version: 2, extent: EXTENT },
   );
   return Buffer.from(encoded);
@@ -97,12 +120,19 @@ export async function renderTile(db: Kysely<DB>, encoder: TileEncoder, layer: Ti
  */
 function vectorGeometry(geometry: Geometry): { type: 1 | 2 | 3; geometry: Position[] | Position[][] } {
   switch (geometry.type) {
-    case 'Point': return { type: 1, geometry: [geometry.coordinates] };
-    case 'MultiPoint': return { type: 1, geometry: geometry.coordinates };
-    case 'LineString': return { type: 2, geometry: [geometry.coordinates] };
-    case 'MultiLineString': return { type: 2, geometry: geometry.coordinates };
-    case 'Polygon': return { type: 3, geometry: geometry.coordinates };
-    case 'MultiPolygon': return { type: 3, geometry: geometry.coordinates.flat() };
-    default: throw new Error(`no vector tile geometry for a ${geometry.type}`);
+    case 'Point':
+      return { type: 1, geometry: [geometry.coordinates] };
+    case 'MultiPoint':
+      return { type: 1, geometry: geometry.coordinates };
+    case 'LineString':
+      return { type: 2, geometry: [geometry.coordinates] };
+    case 'MultiLineString':
+      return { type: 2, geometry: geometry.coordinates };
+    case 'Polygon':
+      return { type: 3, geometry: geometry.coordinates };
+    case 'MultiPolygon':
+      return { type: 3, geometry: geometry.coordinates.flat() };
+    default:
+      throw new Error(`no vector tile geometry for a ${geometry.type}`);
   }
 }

@@ -15,17 +15,26 @@ import { tileJson } from './answers.ts';
 
 export const MVT_TYPE = 'application/vnd.mapbox-vector-tile';
 
-const layerParameter = parameter((value) => {
-  const layer = tileLayer(String(value));
-  if (!layer) throw new DomainError('tile.layer_not_found', `No tile layer ${String(value)}; use ${TILE_LAYERS.map((l) => l.name).join(', ')}`, { field: 'layer' });
-  return layer;
-}, { schema: { type: 'string', enum: TILE_LAYERS.map((l) => l.name) }, example: 'communities' });
+const layerParameter = parameter(
+  (value) => {
+    const layer = tileLayer(String(value));
+    if (!layer)
+      throw new DomainError('tile.layer_not_found', `No tile layer ${String(value)}; use ${TILE_LAYERS.map((l) => l.name).join(', ')}`, {
+        field: 'layer',
+      });
+    return layer;
+  },
+  { schema: { type: 'string', enum: TILE_LAYERS.map((l) => l.name) }, example: 'communities' },
+);
 
 /** The layer, when the viewer may read it (its rows are then scoped in SQL). */
 function readable(layer: TileLayer, viewer: Viewer): TileLayer {
-  if (!mayRead(layer.resource, viewer.role)) throw new DomainError('tile.forbidden', `a ${viewer.role} may not read ${layer.name}`, { field: 'layer' });
+  if (!mayRead(layer.resource, viewer.role))
+    throw new DomainError('tile.forbidden', `a ${viewer.role} may not read ${layer.name}`, { field: 'layer' });
   if (layer.allMembers && !countsAllMembers(viewer)) {
-    throw new DomainError('tile.forbidden', `a ${viewer.role} reads only volunteers: their hexagons are the volunteers layer`, { field: 'layer' });
+    throw new DomainError('tile.forbidden', `a ${viewer.role} reads only volunteers: their hexagons are the volunteers layer`, {
+      field: 'layer',
+    });
   }
   return layer;
 }
@@ -37,12 +46,14 @@ function tileIndex(value: unknown, field: 'z' | 'x' | 'y', max: number) {
 }
 
 /** z, x or y of a tile; x and y run to 2^z - 1, so they are checked in the route, once z is known. */
-const indexParameter = <T>(parse: (value: unknown) => T, example: number) => parameter(parse, { schema: { type: 'integer', minimum: 0 }, example });
+const indexParameter = <T>(parse: (value: unknown) => T, example: number) =>
+  parameter(parse, { schema: { type: 'integer', minimum: 0 }, example });
 
 /** Taken here for the guard, which reads it: a GIS client that can send no Authorization header signs in with it. */
 const accessKey = parameter((value) => (typeof value === 'string' ? value : undefined), {
   schema: { type: 'string' },
-  description: 'a read-only access key, for a GIS client that can send no Authorization header (TileJSON\'s tile URLs then carry it); never logged',
+  description:
+    "a read-only access key, for a GIS client that can send no Authorization header (TileJSON's tile URLs then carry it); never logged",
 });
 
 const tags = ['tiles'];
@@ -63,7 +74,10 @@ export function tileRoutes({ db }: Database, options: TileOptions = {}) {
 
   return [
     route({
-      method: 'GET', path: '/tiles/:layer.json', tags, summary: 'TileJSON 3.0 of a tile layer: tile URLs, zoom range, bounds, fields',
+      method: 'GET',
+      path: '/tiles/:layer.json',
+      tags,
+      summary: 'TileJSON 3.0 of a tile layer: tile URLs, zoom range, bounds, fields',
       // vector tiles: each layer as its rows' resource allows (checked by the route), scoped in SQL
       allow: { roles: 'any' },
       params: { layer: layerParameter },
@@ -73,7 +87,9 @@ export function tileRoutes({ db }: Database, options: TileOptions = {}) {
       handle: async ({ req, res, viewer, params, query: { [ACCESS_KEY_PARAMETER]: key } }) => {
         const layer = readable(params.layer, viewer);
         // the city's extent: where there are communities
-        const { rows: [extent] } = await sql<{ bounds: Extent | null }>`
+        const {
+          rows: [extent],
+        } = await sql<{ bounds: Extent | null }>`
           select case when e is not null then json_build_array(ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)) end as bounds
           from (select ST_Extent(geom) as e from communities) c`.execute(db);
         const bounds: Extent = extent.bounds ?? [-180, -85.0511, 180, 85.0511];
@@ -84,32 +100,54 @@ export function tileRoutes({ db }: Database, options: TileOptions = {}) {
           description: layer.description,
           scheme: 'xyz' as const,
           // a GIS client that signed in with access_key fetches the tiles with it too
-          tiles: [`${origin(req)}/tiles/${layer.name}/{z}/{x}/{y}.mvt${key !== undefined ? `?${new URLSearchParams({ [ACCESS_KEY_PARAMETER]: key })}` : ''}`],
+          tiles: [
+            `${origin(req)}/tiles/${layer.name}/{z}/{x}/{y}.mvt${key !== undefined ? `?${new URLSearchParams({ [ACCESS_KEY_PARAMETER]: key })}` : ''}`,
+          ],
           minzoom: layer.minzoom,
           maxzoom: layer.maxzoom,
           bounds,
           center: [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, Math.max(layer.minzoom, 13)],
           vector_layers: [
-            { id: layer.name, description: layer.description, minzoom: layer.minzoom, maxzoom: layer.maxzoom, fields: layer.fieldsFor?.(viewer) ?? layer.fields },
+            {
+              id: layer.name,
+              description: layer.description,
+              minzoom: layer.minzoom,
+              maxzoom: layer.maxzoom,
+              fields: layer.fieldsFor?.(viewer) ?? layer.fields,
+            },
             ...(layer.labelled
-              ? [{ id: labelLayerName(layer), description: 'Where each name is written: one point per area', minzoom: layer.minzoom, maxzoom: layer.maxzoom, fields: LABEL_FIELDS }]
+              ? [
+                  {
+                    id: labelLayerName(layer),
+                    description: 'Where each name is written: one point per area',
+                    minzoom: layer.minzoom,
+                    maxzoom: layer.maxzoom,
+                    fields: LABEL_FIELDS,
+                  },
+                ]
               : []),
           ],
         };
       },
     }),
     route({
-      method: 'GET', path: '/tiles/:layer/:z/:x/:y.mvt', tags, summary: 'A Mapbox vector tile of a layer',
-      description: 'grids carry the coverage metrics; districts, streets, communities and grids also a second vector layer, `<layer>_label`, one point per area where its name is written; members and volunteers are counts in hexagons at every zoom, never a home. ETag and If-None-Match (304); 204 for an empty tile or one below the layer\'s minzoom.',
+      method: 'GET',
+      path: '/tiles/:layer/:z/:x/:y.mvt',
+      tags,
+      summary: 'A Mapbox vector tile of a layer',
+      description:
+        "grids carry the coverage metrics; districts, streets, communities and grids also a second vector layer, `<layer>_label`, one point per area where its name is written; members and volunteers are counts in hexagons at every zoom, never a home. ETag and If-None-Match (304); 204 for an empty tile or one below the layer's minzoom.",
       allow: { roles: 'any' },
       params: {
-        layer: layerParameter, z: indexParameter((value) => tileIndex(value, 'z', MAX_ZOOM), 8),
-        x: indexParameter((value) => value, 205), y: indexParameter((value) => value, 99),
+        layer: layerParameter,
+        z: indexParameter((value) => tileIndex(value, 'z', MAX_ZOOM), 8),
+        x: indexParameter((value) => value, 205),
+        y: indexParameter((value) => value, 99),
       },
       // a tile is the same for everyone in a view: no parameter changes it (the grids' reach is 500 m)
       query: { [ACCESS_KEY_PARAMETER]: accessKey },
       answer: { type: MVT_TYPE, description: 'the tile' },
-      problems: { 204: 'nothing in the tile', 304: 'the client\'s copy is current', 400: 'z, x or y out of range', 404: 'no such layer' },
+      problems: { 204: 'nothing in the tile', 304: "the client's copy is current", 400: 'z, x or y out of range', 404: 'no such layer' },
       handle: async ({ req, res, viewer, params: { z, ...params } }) => {
         const layer = readable(params.layer, viewer);
         const x = tileIndex(params.x, 'x', 2 ** z - 1);
@@ -139,12 +177,20 @@ export function tileRoutes({ db }: Database, options: TileOptions = {}) {
       },
     }),
     route({
-      method: 'GET', path: '/tiles/*rest', tags, summary: 'Any other path under /tiles: not a tile', undocumented: true,
+      method: 'GET',
+      path: '/tiles/*rest',
+      tags,
+      summary: 'Any other path under /tiles: not a tile',
+      undocumented: true,
       // any other path under /tiles: the route says what a tile's address is (404)
       allow: { roles: 'any' },
       answer: { description: 'never: a 404' },
       handle: ({ req }) => {
-        throw new DomainError('tile.not_found', `No tile at ${req.path}: a tile is /tiles/<layer>/<z>/<x>/<y>.mvt, a layer's TileJSON /tiles/<layer>.json`, { field: 'path' });
+        throw new DomainError(
+          'tile.not_found',
+          `No tile at ${req.path}: a tile is /tiles/<layer>/<z>/<x>/<y>.mvt, a layer's TileJSON /tiles/<layer>.json`,
+          { field: 'path' },
+        );
       },
     }),
   ];

@@ -17,7 +17,11 @@ export const units: ResourceDefinition = {
     name: z.string().min(1).max(200),
     kind: z.enum(['enterprise', 'school', 'agency', 'hospital', 'social_organization', 'other']),
     has_agreement: z.boolean(),
-    agreement_signed_on: z.iso.date().refine((d) => d >= '1949-10-01' && d <= '2999-12-31', 'a date from 1949-10-01 on').nullable().optional(),
+    agreement_signed_on: z.iso
+      .date()
+      .refine((d) => d >= '1949-10-01' && d <= '2999-12-31', 'a date from 1949-10-01 on')
+      .nullable()
+      .optional(),
     resources: z.string().max(2000).nullable().optional(),
     contact_name: z.string().max(100).nullable().optional(),
     contact_phone: phoneNumber.nullable().optional(),

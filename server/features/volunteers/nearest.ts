@@ -34,7 +34,8 @@ function askable(q: NearestQuery, viewer: Viewer, point: RawBuilder<unknown>): R
   ];
   if (q.skills.length) conditions.push(sql`m.skills @> string_to_array(${q.skills.join(',')}, ',')`);
   if (q.community !== undefined) conditions.push(sql`m.community_id = ${q.community}`);
-  if (q.notAskedIn !== undefined) conditions.push(sql`not exists (select from dispatches d where d.request_id = ${q.notAskedIn} and d.volunteer_id = m.id)`);
+  if (q.notAskedIn !== undefined)
+    conditions.push(sql`not exists (select from dispatches d where d.request_id = ${q.notAskedIn} and d.volunteer_id = m.id)`);
   if (q.radiusM !== undefined) conditions.push(sql`ST_DWithin(${reach}, ${point}, ${q.radiusM})`);
   return allOf(conditions);
 }
@@ -120,7 +121,11 @@ export async function nearestVolunteersText(db: Kysely<DB>, q: NearestQuery, vie
 }
 
 export async function nearestVolunteers(db: Kysely<DB>, q: NearestQuery, viewer: Viewer) {
-  return JSON.parse(await nearestVolunteersText(db, q, viewer)) as { type: 'FeatureCollection'; numberReturned: number; features: NearestFeature[] };
+  return JSON.parse(await nearestVolunteersText(db, q, viewer)) as {
+    type: 'FeatureCollection';
+    numberReturned: number;
+    features: NearestFeature[];
+  };
 }
 
 export interface NearestFeature {

@@ -9,17 +9,24 @@ import { issues, OPEN_STATUSES, overdue } from '../issues/resource.ts';
 /** Issues still on a wall: open, or resolved and waiting for their public answer. */
 const ON_WALL = sql`(${sql.join([...OPEN_STATUSES, 'resolved'])})`;
 
-export interface WallOwner { wall: Wall; id: number | string }
+export interface WallOwner {
+  wall: Wall;
+  id: number | string;
+}
 
 /** The grid, community or street a wall belongs to, with its name. */
 const wallOwner = ({ wall, id }: WallOwner) =>
-  wall === 'grid' ? sql`select id::text, name, code from grids where id = ${id}`
-    : wall === 'community' ? sql`select id::text, name, code from communities where id = ${id}`
+  wall === 'grid'
+    ? sql`select id::text, name, code from grids where id = ${id}`
+    : wall === 'community'
+      ? sql`select id::text, name, code from communities where id = ${id}`
       : sql`select code as id, name, code from streets where code = ${id}`;
 
 const onWall = ({ wall, id }: WallOwner): RawBuilder<unknown> =>
-  wall === 'grid' ? sql`i.wall = 'grid' and i.grid_id = ${id}`
-    : wall === 'community' ? sql`i.wall = 'community' and i.community_id = ${id}`
+  wall === 'grid'
+    ? sql`i.wall = 'grid' and i.grid_id = ${id}`
+    : wall === 'community'
+      ? sql`i.wall = 'community' and i.community_id = ${id}`
       : sql`i.wall = 'street' and i.street_code = ${id}`;
 
 /**
@@ -27,7 +34,9 @@ const onWall = ({ wall, id }: WallOwner): RawBuilder<unknown> =>
  * oldest due first, overdue ones marked. Built as JSON in SQL; the server passes it through.
  */
 export async function wallFeatures(db: Kysely<DB>, viewer: Viewer, owner: WallOwner, limit: number) {
-  const { rows: [wall] } = await wallSql(viewer, owner, limit).execute(db);
+  const {
+    rows: [wall],
+  } = await wallSql(viewer, owner, limit).execute(db);
   if (wall.body === null) throw new DomainError('wall.not_found', `No ${owner.wall} ${owner.id}`, { field: 'id' });
   return wall.body;
 }
@@ -54,7 +63,14 @@ export function wallSql(viewer: Viewer, owner: WallOwner, limit: number) {
     )::text from owner o) as body`;
 }
 
-export interface EchoQuery { community?: number; grid?: number; street?: string; category?: string; limit: number; offset: number }
+export interface EchoQuery {
+  community?: number;
+  grid?: number;
+  street?: string;
+  category?: string;
+  limit: number;
+  offset: number;
+}
 
 /**
  * The echo wall, public: answered issues with their answers and ratings, newest answer first. No personal
@@ -69,7 +85,9 @@ export async function echoWall(db: Kysely<DB>, query: EchoQuery) {
   if (query.grid !== undefined) where.push(sql`i.grid_id = ${query.grid}`);
   if (query.street !== undefined) where.push(sql`i.street_code = ${query.street}`);
   if (query.category !== undefined) where.push(sql`i.category = ${query.category}`);
-  const { rows: [echo] } = await sql<{ body: string }>`
+  const {
+    rows: [echo],
+  } = await sql<{ body: string }>`
     with answered as (select i.* from issues i where ${allOf(where)}),
     page as (select * from answered order by answered_at desc nulls last, id desc limit ${query.limit} offset ${query.offset})
     select json_build_object(
@@ -110,7 +128,9 @@ export interface MetricsQuery {
  * - mean rating of those rated.
  */
 export async function issueMetrics(db: Kysely<DB>, viewer: Viewer, query: MetricsQuery) {
-  const { rows: [result] } = await issueMetricsSql(viewer, query).execute(db);
+  const {
+    rows: [result],
+  } = await issueMetricsSql(viewer, query).execute(db);
   return result.body;
 }
 

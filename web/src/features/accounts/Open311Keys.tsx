@@ -26,7 +26,10 @@ export function Open311Keys() {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
     try {
-      const made = await sendJson<ApiAnswer<'POST /api/v1/open311/keys'>>('POST', '/api/v1/open311/keys', { name: String(form.get('name') ?? ''), services: form.getAll('services').map(String) });
+      const made = await sendJson<ApiAnswer<'POST /api/v1/open311/keys'>>('POST', '/api/v1/open311/keys', {
+        name: String(form.get('name') ?? ''),
+        services: form.getAll('services').map(String),
+      });
       setIssued(made.api_key);
       setError(null);
       (event.target as HTMLFormElement).reset();
@@ -45,12 +48,24 @@ export function Open311Keys() {
     <div className="open311-keys" data-testid="open311-keys">
       <h2>{t('open311keys.title')}</h2>
       <p className="hint">{t('open311keys.hint')}</p>
-      {error && <p className="error" role="alert">{error}</p>}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
       <form onSubmit={issue} aria-label={t('open311keys.issue')}>
-        <label>{t('open311keys.name')}<input name="name" required maxLength={100} /></label>
+        <label>
+          {t('open311keys.name')}
+          <input name="name" required maxLength={100} />
+        </label>
         <fieldset>
           <legend>{t('open311keys.services')}</legend>
-          {categories.map((c) => <label key={c.code}><input type="checkbox" name="services" value={c.code} />{c.name}</label>)}
+          {categories.map((c) => (
+            <label key={c.code}>
+              <input type="checkbox" name="services" value={c.code} />
+              {c.name}
+            </label>
+          ))}
         </fieldset>
         <button type="submit">{t('open311keys.issue')}</button>
       </form>
@@ -61,15 +76,33 @@ export function Open311Keys() {
         </div>
       )}
       <table>
-        <thead><tr><th>{t('open311keys.name')}</th><th>{t('open311keys.services')}</th><th>{t('open311keys.createdBy')}</th><th>{t('open311keys.lastUsed')}</th><th /></tr></thead>
+        <thead>
+          <tr>
+            <th>{t('open311keys.name')}</th>
+            <th>{t('open311keys.services')}</th>
+            <th>{t('open311keys.createdBy')}</th>
+            <th>{t('open311keys.lastUsed')}</th>
+            <th />
+          </tr>
+        </thead>
         <tbody>
           {keys.map((k) => (
             <tr key={k.id} data-key={k.id} className={k.revoked_at ? 'disabled' : undefined}>
               <td>{k.name}</td>
               <td>{k.services.map(nameOf).join('、')}</td>
-              <td>{k.created_by ?? '—'} · {new Date(k.created_at).toLocaleDateString()}</td>
+              <td>
+                {k.created_by ?? '—'} · {new Date(k.created_at).toLocaleDateString()}
+              </td>
               <td>{k.last_used_at ? new Date(k.last_used_at).toLocaleString() : t('open311keys.never')}</td>
-              <td>{k.revoked_at ? t('open311keys.revoked') : <button type="button" onClick={() => void revoke(k.id)}>{t('open311keys.revoke')}</button>}</td>
+              <td>
+                {k.revoked_at ? (
+                  t('open311keys.revoked')
+                ) : (
+                  <button type="button" onClick={() => void revoke(k.id)}>
+                    {t('open311keys.revoke')}
+                  </button>
+                )}
+              </td>
             </tr>
           ))}
         </tbody>

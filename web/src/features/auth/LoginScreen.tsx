@@ -16,7 +16,10 @@ export function LoginScreen() {
   const [busy, setBusy] = useState(false);
   const [demo, setDemo] = useState<DemoAccounts | null>(null);
   useEffect(() => {
-    fetch('/api/v1/auth/demo-accounts').then((r) => (r.ok ? r.json() : null)).then(setDemo).catch(() => setDemo(null));
+    fetch('/api/v1/auth/demo-accounts')
+      .then((r) => (r.ok ? r.json() : null))
+      .then(setDemo)
+      .catch(() => setDemo(null));
   }, []);
 
   async function submit(event: FormEvent) {
@@ -39,27 +42,59 @@ export function LoginScreen() {
       <form onSubmit={submit} aria-label={t('login.title')}>
         <h1>{t('app.title')}</h1>
         <h2>{t('login.title')}</h2>
-        <label>{t('login.username')}
-          <input name="username" autoComplete="username" value={username} onChange={(e) => setUsername(e.target.value)} required autoFocus />
+        <label>
+          {t('login.username')}
+          <input
+            name="username"
+            autoComplete="username"
+            value={username}
+            onChange={(e) => setUsername(e.target.value)}
+            required
+            autoFocus
+          />
         </label>
-        <label>{t('login.password')}
-          <input name="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required />
+        <label>
+          {t('login.password')}
+          <input
+            name="password"
+            type="password"
+            autoComplete="current-password"
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+            required
+          />
         </label>
-        {error && <p className="error" role="alert">{error}</p>}
-        <button type="submit" disabled={busy}>{t('login.submit')}</button>
+        {error && (
+          <p className="error" role="alert">
+            {error}
+          </p>
+        )}
+        <button type="submit" disabled={busy}>
+          {t('login.submit')}
+        </button>
         <p className="login-links">
           <Link href="/echo">{t('echo.link')}</Link>
-          <button type="button" className="lang" onClick={() => setLang(lang === 'en' ? 'zh-CN' : 'en')}>{t('app.switchLanguage')}</button>
+          <button type="button" className="lang" onClick={() => setLang(lang === 'en' ? 'zh-CN' : 'en')}>
+            {t('app.switchLanguage')}
+          </button>
         </p>
       </form>
       {demo?.password && (
         <section className="demo-accounts" aria-label={t('login.demo')}>
           <h3>{t('login.demo')}</h3>
-          <p>{t('login.demoPassword')} <code>{demo.password}</code></p>
+          <p>
+            {t('login.demoPassword')} <code>{demo.password}</code>
+          </p>
           <ul>
             {demo.accounts.map((a) => (
               <li key={a.username}>
-                <button type="button" onClick={() => { setUsername(a.username); setPassword(demo.password!); }}>
+                <button
+                  type="button"
+                  onClick={() => {
+                    setUsername(a.username);
+                    setPassword(demo.password!);
+                  }}
+                >
                   <code>{a.username}</code> · {t(`role.${a.role}` as MessageKey)}
                 </button>
               </li>

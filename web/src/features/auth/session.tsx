@@ -36,24 +36,29 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, []);
   setApiSession(session?.token ?? null, forget);
 
-  const value = useMemo<SessionContext>(() => ({
-    user: session?.user ?? null,
-    async signIn(username, password) {
-      const response = await fetch('/api/v1/auth/login', {
-        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password }),
-      });
-      if (!response.ok) throw Object.assign(new Error(await problemOf(response)), { status: response.status });
-      const started = (await response.json()) as Session;
-      localStorage.setItem(STORAGE_KEY, JSON.stringify(started));
-      setApiSession(started.token, forget);
-      setSession(started);
-    },
-    async signOut() {
-      await apiFetch('/api/v1/auth/logout', { method: 'POST' }).catch(() => undefined);
-      forget();
-    },
-    may: (layer, action) => session?.user.permissions[layer]?.includes(action) ?? false,
-  }), [session, forget]);
+  const value = useMemo<SessionContext>(
+    () => ({
+      user: session?.user ?? null,
+      async signIn(username, password) {
+        const response = await fetch('/api/v1/auth/login', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ username, password }),
+        });
+        if (!response.ok) throw Object.assign(new Error(await problemOf(response)), { status: response.status });
+        const started = (await response.json()) as Session;
+        localStorage.setItem(STORAGE_KEY, JSON.stringify(started));
+        setApiSession(started.token, forget);
+        setSession(started);
+      },
+      async signOut() {
+        await apiFetch('/api/v1/auth/logout', { method: 'POST' }).catch(() => undefined);
+        forget();
+      },
+      may: (layer, action) => session?.user.permissions[layer]?.includes(action) ?? false,
+    }),
+    [session, forget],
+  );
   return <Context.Provider value={value}>{children}</Context.Provider>;
 }
 

@@ -10,13 +10,29 @@ import type { Bounds } from '../map/MapView.tsx';
 import { LoadFailure, useAnswer } from './answers.tsx';
 import { mapPng } from './exports.ts';
 import { GapsSection, type Gaps } from './Gaps.tsx';
-import {
-  DENSITIES, HEAT_RAMP, HEXAGON_RAMPS, GAP_COLOUR, useBelowGrids, useCoverageMap, useValuesInView, type Density,
-} from './layers.ts';
+import { DENSITIES, HEAT_RAMP, HEXAGON_RAMPS, GAP_COLOUR, useBelowGrids, useCoverageMap, useValuesInView, type Density } from './layers.ts';
 import { LegendView, type Legend } from './Legend.tsx';
 import {
-  classify, classLabel, fillColour, hasStandard, LEVELS, metricClasses, metricsOf, NO_DATA_COLOUR, numericMetric, STANDARD_PROPERTY, standardClasses,
-  type Area, type AreaFigures, type Areas, type CommunityFigures, type GridFigures, type LegendClass, type Level, type MetricKey, type Unit,
+  classify,
+  classLabel,
+  fillColour,
+  hasStandard,
+  LEVELS,
+  metricClasses,
+  metricsOf,
+  NO_DATA_COLOUR,
+  numericMetric,
+  STANDARD_PROPERTY,
+  standardClasses,
+  type Area,
+  type AreaFigures,
+  type Areas,
+  type CommunityFigures,
+  type GridFigures,
+  type LegendClass,
+  type Level,
+  type MetricKey,
+  type Unit,
 } from './metrics.ts';
 import { RankedTable } from './RankedTable.tsx';
 
@@ -61,8 +77,13 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
   const communities = useAnswer<Areas<CommunityFigures>>('/api/v1/coverage/communities', revision);
   const areas = useAnswer<Areas<AreaFigures>>(overCommunities ? `/api/v1/coverage/${level}` : null, revision);
   const grids = useAnswer<Areas<GridFigures>>(
-    community !== null ? `/api/v1/coverage/grids?community=${community}` : allGrids ? '/api/v1/coverage/grids' : null, revision);
-  const gaps = useAnswer<Gaps>(community === null || overCommunities ? null : `/api/v1/coverage/gaps?community=${community}&reach_m=${reach}`, revision);
+    community !== null ? `/api/v1/coverage/grids?community=${community}` : allGrids ? '/api/v1/coverage/grids' : null,
+    revision,
+  );
+  const gaps = useAnswer<Gaps>(
+    community === null || overCommunities ? null : `/api/v1/coverage/gaps?community=${community}&reach_m=${reach}`,
+    revision,
+  );
   const chosen = communities.data?.features.find((c) => c.id === community) ?? null;
   // a role that reads only volunteers gets no member counts, and no members' hexagons (the server refuses them)
   const readsMembers = communities.data?.features.some((c) => c.properties.members !== null) ?? false;
@@ -77,20 +98,36 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
   const values = useMemo(() => {
     if (!numeric) return [];
     if (allGrids) return gridsInView;
-    const shown: Area<CommunityFigures | GridFigures | AreaFigures>[] = (overCommunities ? areas.data : level === 'communities' ? communities.data : grids.data)?.features ?? [];
+    const shown: Area<CommunityFigures | GridFigures | AreaFigures>[] =
+      (overCommunities ? areas.data : level === 'communities' ? communities.data : grids.data)?.features ?? [];
     return shown.map((a) => a.properties[numeric.key]);
   }, [numeric, level, overCommunities, allGrids, gridsInView, communities.data, grids.data, areas.data]);
-  const classes = useMemo(() => (numeric ? metricClasses(numeric, values) : standardClasses(standardLevel)), [numeric, values, standardLevel]);
+  const classes = useMemo(
+    () => (numeric ? metricClasses(numeric, values) : standardClasses(standardLevel)),
+    [numeric, values, standardLevel],
+  );
   const colour = useMemo(() => fillColour(property, classes, numeric?.unit ?? null), [property, classes, numeric]);
 
   const hexagons = useHexagonClasses(map, densities);
-  const hexagonColours = useMemo(() => ({
-    members: fillColour('count', hexagons.members, 'people'), volunteers: fillColour('count', hexagons.volunteers, 'people'),
-  }), [hexagons]);
+  const hexagonColours = useMemo(
+    () => ({
+      members: fillColour('count', hexagons.members, 'people'),
+      volunteers: fillColour('count', hexagons.volunteers, 'people'),
+    }),
+    [hexagons],
+  );
 
   useCoverageMap(map, {
-    level, areas: overCommunities ? areas.data : communities.data, colour, chosen: overCommunities ? area : community, community, grid,
-    densities, hexagonColours, readsMembers, gaps: gaps.data,
+    level,
+    areas: overCommunities ? areas.data : communities.data,
+    colour,
+    chosen: overCommunities ? area : community,
+    community,
+    grid,
+    densities,
+    hexagonColours,
+    readsMembers,
+    gaps: gaps.data,
   });
 
   /** Moves the map to show an area, or all of some. */
@@ -130,7 +167,8 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
     openOn(communities.data);
   }, [communities.data]);
 
-  const classItems = (unit: Unit, list: LegendClass[]) => list.map((c, i) => ({ colour: c.colour, label: classLabel(unit, list, i), from: c.from, to: c.to }));
+  const classItems = (unit: Unit, list: LegendClass[]) =>
+    list.map((c, i) => ({ colour: c.colour, label: classLabel(unit, list, i), from: c.from, to: c.to }));
   const notes = [
     level === 'grids' && belowGrids && t('coverage.zoomForGrids'),
     level === 'grids' && grids.data?.features.length === 0 && t(community === null ? 'coverage.noGridsAtAll' : 'coverage.noGrids'),
@@ -142,62 +180,114 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
     id: 'coverage-legend',
     title: t(`coverage.metric.${metric}` as MessageKey),
     items: [
-      ...(numeric ? classItems(numeric.unit, classes) : classes.map((c) => ({ colour: c.colour, label: t(`coverage.standard.${c.state}` as MessageKey) }))),
+      ...(numeric
+        ? classItems(numeric.unit, classes)
+        : classes.map((c) => ({ colour: c.colour, label: t(`coverage.standard.${c.state}` as MessageKey) }))),
       ...(values.includes(null) ? [{ colour: NO_DATA_COLOUR, label: t('coverage.noData') }] : []),
     ],
     note: notes.join(' '),
   };
   // what is laid over the areas, when it is
   const overlays: Record<Density | 'gaps', Legend | null> = {
-    members: densities.members ? { id: 'coverage-legend-members', title: t('coverage.density.members'), items: classItems('people', hexagons.members) } : null,
-    volunteers: densities.volunteers ? { id: 'coverage-legend-volunteers', title: t('coverage.density.volunteers'), items: classItems('people', hexagons.volunteers) } : null,
-    issues: densities.issues ? {
-      id: 'coverage-legend-issues', title: t('coverage.density.issues'), ramp: true, note: t('coverage.openIssuesOnly'),
-      items: HEAT_RAMP.map((c, i) => ({ colour: c, label: i === 0 ? t('coverage.fewer') : i === HEAT_RAMP.length - 1 ? t('coverage.more') : '' })),
-    } : null,
-    gaps: gaps.data && gaps.data.numberReturned > 0 ? {
-      id: 'coverage-legend-gaps', title: `${t('coverage.gaps')} · ${chosen?.properties.name ?? ''} · ${reach} ${t('coverage.metres')}`,
-      items: [{ colour: GAP_COLOUR, label: `${gaps.data.numberReturned} ${t('coverage.buildings')} · ${gaps.data.households} ${t('coverage.households')}` }],
-    } : null,
+    members: densities.members
+      ? { id: 'coverage-legend-members', title: t('coverage.density.members'), items: classItems('people', hexagons.members) }
+      : null,
+    volunteers: densities.volunteers
+      ? { id: 'coverage-legend-volunteers', title: t('coverage.density.volunteers'), items: classItems('people', hexagons.volunteers) }
+      : null,
+    issues: densities.issues
+      ? {
+          id: 'coverage-legend-issues',
+          title: t('coverage.density.issues'),
+          ramp: true,
+          note: t('coverage.openIssuesOnly'),
+          items: HEAT_RAMP.map((c, i) => ({
+            colour: c,
+            label: i === 0 ? t('coverage.fewer') : i === HEAT_RAMP.length - 1 ? t('coverage.more') : '',
+          })),
+        }
+      : null,
+    gaps:
+      gaps.data && gaps.data.numberReturned > 0
+        ? {
+            id: 'coverage-legend-gaps',
+            title: `${t('coverage.gaps')} · ${chosen?.properties.name ?? ''} · ${reach} ${t('coverage.metres')}`,
+            items: [
+              {
+                colour: GAP_COLOUR,
+                label: `${gaps.data.numberReturned} ${t('coverage.buildings')} · ${gaps.data.households} ${t('coverage.households')}`,
+              },
+            ],
+          }
+        : null,
   };
 
   const exportMap = () => {
     if (!map) return;
     setExportFailed(false);
-    mapPng(map, [areasLegend, ...Object.values(overlays).filter((l) => l !== null)])
-      .then((png) => saveFile(png, `coverage-${level}-${metric}.png`), () => setExportFailed(true));
+    mapPng(map, [areasLegend, ...Object.values(overlays).filter((l) => l !== null)]).then(
+      (png) => saveFile(png, `coverage-${level}-${metric}.png`),
+      () => setExportFailed(true),
+    );
   };
 
   return (
     <aside className="panel coverage" data-testid="coverage">
       <h2>{t('coverage.title')}</h2>
       <div className="coverage-controls">
-        <label>{t('coverage.metric')}
+        <label>
+          {t('coverage.metric')}
           <select name="metric" value={metric} onChange={(e) => setMetric(e.target.value as MetricKey)}>
-            {metricsOf(level).map((key) => <option key={key} value={key}>{t(`coverage.metric.${key}` as MessageKey)}</option>)}
+            {metricsOf(level).map((key) => (
+              <option key={key} value={key}>
+                {t(`coverage.metric.${key}` as MessageKey)}
+              </option>
+            ))}
           </select>
         </label>
-        <label>{t('coverage.level')}
+        <label>
+          {t('coverage.level')}
           <select name="level" value={level} onChange={(e) => chooseLevel(e.target.value as Level)}>
-            {LEVELS.map((l) => <option key={l} value={l}>{t(`coverage.levels.${l}`)}</option>)}
+            {LEVELS.map((l) => (
+              <option key={l} value={l}>
+                {t(`coverage.levels.${l}`)}
+              </option>
+            ))}
           </select>
         </label>
-        {!overCommunities && <label>{t('coverage.community')}
-          <select name="community" value={community ?? ''} onChange={(e) => chooseCommunity(Number(e.target.value) || null)}>
-            <option value="">{t(level === 'grids' ? 'coverage.allInView' : 'coverage.noCommunity')}</option>
-            {communities.data?.features.map((c) => <option key={c.id} value={c.id}>{c.properties.name}</option>)}
-          </select>
-        </label>}
+        {!overCommunities && (
+          <label>
+            {t('coverage.community')}
+            <select name="community" value={community ?? ''} onChange={(e) => chooseCommunity(Number(e.target.value) || null)}>
+              <option value="">{t(level === 'grids' ? 'coverage.allInView' : 'coverage.noCommunity')}</option>
+              {communities.data?.features.map((c) => (
+                <option key={c.id} value={c.id}>
+                  {c.properties.name}
+                </option>
+              ))}
+            </select>
+          </label>
+        )}
       </div>
       <LegendView legend={areasLegend} />
-      <DensityToggles densities={densities} onChange={setDensities} legends={overlays}
-        shown={readsMembers ? DENSITIES : DENSITIES.filter((d) => d !== 'members')} />
+      <DensityToggles
+        densities={densities}
+        onChange={setDensities}
+        legends={overlays}
+        shown={readsMembers ? DENSITIES : DENSITIES.filter((d) => d !== 'members')}
+      />
 
       {!overCommunities && <GapsSection community={chosen} reach={reach} onReach={setReach} gaps={gaps} onChoose={focusOn} />}
 
-      {exportFailed && <p className="error" role="alert">{t('coverage.exportFailed')}</p>}
+      {exportFailed && (
+        <p className="error" role="alert">
+          {t('coverage.exportFailed')}
+        </p>
+      )}
       <div className="coverage-exports">
-        <button type="button" onClick={exportMap} disabled={!map}>{t('coverage.exportPng')}</button>
+        <button type="button" onClick={exportMap} disabled={!map}>
+          {t('coverage.exportPng')}
+        </button>
       </div>
       <p className="hint">{t('coverage.rowHint')}</p>
       {overCommunities ? (
@@ -205,9 +295,17 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
           <LoadFailure what="coverage.error.areas" answer={areas} />
           {areas.loading && <p className="hint">{t('coverage.loading')}</p>}
           {areas.data && (
-            <RankedTable key={level} level={level} areas={areas.data.features} metric={metric} chosen={area} onChoose={chooseArea}
-              caption={t(level === 'streets' ? 'coverage.byStreet' : 'coverage.byDistrict')} empty={t('coverage.noAreas')}
-              filename={`coverage-${level}-${metric}.csv`} />
+            <RankedTable
+              key={level}
+              level={level}
+              areas={areas.data.features}
+              metric={metric}
+              chosen={area}
+              onChoose={chooseArea}
+              caption={t(level === 'streets' ? 'coverage.byStreet' : 'coverage.byDistrict')}
+              empty={t('coverage.noAreas')}
+              filename={`coverage-${level}-${metric}.csv`}
+            />
           )}
         </>
       ) : (
@@ -215,9 +313,16 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
           <LoadFailure what="coverage.error.communities" answer={communities} />
           {communities.loading && <p className="hint">{t('coverage.loading')}</p>}
           {communities.data && (
-            <RankedTable level="communities" areas={communities.data.features} metric={metric} chosen={community}
-              onChoose={(c) => chooseCommunity(c.id)} caption={t('coverage.rankCommunities')} empty={t('coverage.noCommunities')}
-              filename={`coverage-communities-${metric}.csv`} />
+            <RankedTable
+              level="communities"
+              areas={communities.data.features}
+              metric={metric}
+              chosen={community}
+              onChoose={(c) => chooseCommunity(c.id)}
+              caption={t('coverage.rankCommunities')}
+              empty={t('coverage.noCommunities')}
+              filename={`coverage-communities-${metric}.csv`}
+            />
           )}
         </>
       )}
@@ -226,10 +331,17 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
           <LoadFailure what="coverage.error.grids" answer={grids} />
           {grids.loading && <p className="hint">{t('coverage.loadingGrids')}</p>}
           {grids.data && (
-            <RankedTable key={community ?? 'all'} level="grids" areas={grids.data.features} metric={metric} chosen={grid} onChoose={chooseGrid}
+            <RankedTable
+              key={community ?? 'all'}
+              level="grids"
+              areas={grids.data.features}
+              metric={metric}
+              chosen={grid}
+              onChoose={chooseGrid}
               caption={chosen ? `${chosen.properties.name} · ${t('coverage.rankGrids')}` : t('coverage.rankAllGrids')}
               empty={t(chosen ? 'coverage.noGrids' : 'coverage.noGridsAtAll')}
-              filename={`coverage-grids-${chosen?.properties.code ?? 'all'}-${metric}.csv`} />
+              filename={`coverage-grids-${chosen?.properties.code ?? 'all'}-${metric}.csv`}
+            />
           )}
         </>
       )}
@@ -241,14 +353,22 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
 function useHexagonClasses(map: MapLibreMap | null, densities: Record<Density, boolean>) {
   const members = useValuesInView(map, densities.members ? 'coverage-members' : null, 'count');
   const volunteers = useValuesInView(map, densities.volunteers ? 'coverage-volunteers' : null, 'count');
-  return useMemo(() => ({
-    members: classify(members, 'people', HEXAGON_RAMPS.members),
-    volunteers: classify(volunteers, 'people', HEXAGON_RAMPS.volunteers),
-  }), [members, volunteers]);
+  return useMemo(
+    () => ({
+      members: classify(members, 'people', HEXAGON_RAMPS.members),
+      volunteers: classify(volunteers, 'people', HEXAGON_RAMPS.volunteers),
+    }),
+    [members, volunteers],
+  );
 }
 
 /** A toggle for each density layer the viewer may see (`shown`), and the legends of those shown. */
-function DensityToggles({ densities, onChange, legends, shown }: {
+function DensityToggles({
+  densities,
+  onChange,
+  legends,
+  shown,
+}: {
   densities: Record<Density, boolean>;
   onChange: (densities: Record<Density, boolean>) => void;
   legends: Record<Density, Legend | null>;
@@ -260,7 +380,12 @@ function DensityToggles({ densities, onChange, legends, shown }: {
       <legend>{t('coverage.densities')}</legend>
       {shown.map((density) => (
         <label key={density}>
-          <input type="checkbox" name={density} checked={densities[density]} onChange={(e) => onChange({ ...densities, [density]: e.target.checked })} />
+          <input
+            type="checkbox"
+            name={density}
+            checked={densities[density]}
+            onChange={(e) => onChange({ ...densities, [density]: e.target.checked })}
+          />
           {t(`coverage.density.${density}` as MessageKey)}
         </label>
       ))}

@@ -18,7 +18,13 @@ export type Gap = Gaps['features'][number]['properties'];
  * The reach chosen, and the buildings of the chosen community no available volunteer is that close to:
  * how many, their households, and each of them, farthest from help first; a click on one shows it on the map.
  */
-export function GapsSection({ community, reach, onReach, gaps, onChoose }: {
+export function GapsSection({
+  community,
+  reach,
+  onReach,
+  gaps,
+  onChoose,
+}: {
   community: Area<CommunityFigures> | null;
   reach: number;
   onReach: (reach: number) => void;
@@ -28,19 +34,38 @@ export function GapsSection({ community, reach, onReach, gaps, onChoose }: {
   const { t } = useI18n();
   return (
     <section className="coverage-gaps" data-testid="coverage-gaps">
-      <h3><i style={{ background: GAP_COLOUR }} />{t('coverage.gaps')}</h3>
-      <label>{t('coverage.reach')}
+      <h3>
+        <i style={{ background: GAP_COLOUR }} />
+        {t('coverage.gaps')}
+      </h3>
+      <label>
+        {t('coverage.reach')}
         <select name="reach" value={reach} onChange={(e) => onReach(Number(e.target.value))}>
-          {REACHES.map((r) => <option key={r} value={r}>{r} {t('coverage.metres')}</option>)}
+          {REACHES.map((r) => (
+            <option key={r} value={r}>
+              {r} {t('coverage.metres')}
+            </option>
+          ))}
         </select>
       </label>
-      {community === null ? <p className="hint">{t('coverage.gapsHint')}</p>
-        // no households: none to reach, and none to claim are reached
-        : community.properties.households === 0 ? <p className="hint">{community.properties.name}: {t('coverage.noHouseholds')}</p>
-        : gaps.failure ? <LoadFailure what="coverage.error.gaps" answer={gaps} />
-        : !gaps.data ? <p className="hint">{t('coverage.loadingGaps')}</p>
-        : gaps.data.numberReturned === 0 ? <p className="hint">{community.properties.name}: {t('coverage.noGaps')}</p>
-        : <GapList gaps={gaps.data} onChoose={onChoose} />}
+      {community === null ? (
+        <p className="hint">{t('coverage.gapsHint')}</p>
+      ) : // no households: none to reach, and none to claim are reached
+      community.properties.households === 0 ? (
+        <p className="hint">
+          {community.properties.name}: {t('coverage.noHouseholds')}
+        </p>
+      ) : gaps.failure ? (
+        <LoadFailure what="coverage.error.gaps" answer={gaps} />
+      ) : !gaps.data ? (
+        <p className="hint">{t('coverage.loadingGaps')}</p>
+      ) : gaps.data.numberReturned === 0 ? (
+        <p className="hint">
+          {community.properties.name}: {t('coverage.noGaps')}
+        </p>
+      ) : (
+        <GapList gaps={gaps.data} onChoose={onChoose} />
+      )}
     </section>
   );
 }
@@ -56,19 +81,34 @@ function GapList({ gaps, onChoose }: { gaps: Gaps; onChoose: (building: Area<Gap
   return (
     <>
       <dl className="counts">
-        <div><dt>{t('coverage.gapBuildings')}</dt><dd data-count="buildings">{gaps.numberReturned}</dd></div>
-        <div><dt>{t('coverage.gapHouseholds')}</dt><dd data-count="households">{gaps.households}</dd></div>
+        <div>
+          <dt>{t('coverage.gapBuildings')}</dt>
+          <dd data-count="buildings">{gaps.numberReturned}</dd>
+        </div>
+        <div>
+          <dt>{t('coverage.gapHouseholds')}</dt>
+          <dd data-count="households">{gaps.households}</dd>
+        </div>
       </dl>
       <table className="coverage-table gap-list">
         <thead>
-          <tr><th>{t('coverage.building')}</th><th>{t('coverage.grid')}</th><th>{t('coverage.nearestVolunteer')}</th><th>{t('coverage.metric.households')}</th></tr>
+          <tr>
+            <th>{t('coverage.building')}</th>
+            <th>{t('coverage.grid')}</th>
+            <th>{t('coverage.nearestVolunteer')}</th>
+            <th>{t('coverage.metric.households')}</th>
+          </tr>
         </thead>
         <tbody>
           {pages.shown.map((building) => {
             const { name, grid_name, nearest_volunteer_m: nearest, households } = building.properties;
             return (
               <tr key={building.id} data-building={building.id} onClick={() => choose(building)}>
-                <th scope="row"><button type="button" className="link" aria-pressed={building.id === chosen}>{name}</button></th>
+                <th scope="row">
+                  <button type="button" className="link" aria-pressed={building.id === chosen}>
+                    {name}
+                  </button>
+                </th>
                 <td>{grid_name ?? '—'}</td>
                 <td>{nearest === null ? t('coverage.noVolunteer') : `${nearest} ${t('coverage.metres')}`}</td>
                 <td>{households}</td>

@@ -16,7 +16,10 @@ export function LegendView({ legend }: { legend: Legend }) {
       <figcaption>{legend.title}</figcaption>
       <ul>
         {legend.items.map((item, i) => (
-          <li key={i} data-colour={item.colour} data-from={item.from} data-to={item.to}><i style={{ background: item.colour }} />{item.label}</li>
+          <li key={i} data-colour={item.colour} data-from={item.from} data-to={item.to}>
+            <i style={{ background: item.colour }} />
+            {item.label}
+          </li>
         ))}
       </ul>
       {legend.note && <small>{legend.note}</small>}

@@ -3,8 +3,18 @@ import { saveFile } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
 import { csvFile } from './exports.ts';
 import {
-  formatValue, hasStandard, numericMetric, NUMERIC_METRICS, rank, standardOf,
-  type Area, type AreaFigures, type CommunityFigures, type GridFigures, type Level, type MetricKey,
+  formatValue,
+  hasStandard,
+  numericMetric,
+  NUMERIC_METRICS,
+  rank,
+  standardOf,
+  type Area,
+  type AreaFigures,
+  type CommunityFigures,
+  type GridFigures,
+  type Level,
+  type MetricKey,
 } from './metrics.ts';
 
 type Figures = CommunityFigures | GridFigures | AreaFigures;
@@ -22,7 +32,13 @@ export function usePages<T>(items: T[]) {
 /** The button under a list that shows more of it, while there is more. */
 export function ShowMore({ rest, onMore }: { rest: number; onMore: () => void }) {
   const { t } = useI18n();
-  return rest > 0 && <button type="button" className="more" onClick={onMore}>{t('coverage.showMore')} ({rest})</button>;
+  return (
+    rest > 0 && (
+      <button type="button" className="more" onClick={onMore}>
+        {t('coverage.showMore')} ({rest})
+      </button>
+    )
+  );
 }
 
 /** What a level's table names its areas and their column, and the area above each (none for a district). */
@@ -33,14 +49,24 @@ const NAMED: Record<Level, { column: MessageKey; parent?: MessageKey }> = {
   grids: { column: 'coverage.grid', parent: 'prop.community_name' },
 };
 /** The name of the area above `p` (a community's street, a street's district, a grid's community). */
-const parentOf = (p: Figures) => ('street_name' in p ? p.street_name : 'district_name' in p ? p.district_name : 'community_name' in p ? p.community_name : undefined);
+const parentOf = (p: Figures) =>
+  'street_name' in p ? p.street_name : 'district_name' in p ? p.district_name : 'community_name' in p ? p.community_name : undefined;
 
 /**
  * The areas worst first by the metric, their standard flagged (or, for streets and districts, how many
  * communities they hold); a click on a row shows the area on the map. The table exports as CSV (as
  * `filename`), every row of it. Grids of several communities say whose they are.
  */
-export function RankedTable<P extends Figures>({ level, areas, metric, chosen, onChoose, caption, filename, empty }: {
+export function RankedTable<P extends Figures>({
+  level,
+  areas,
+  metric,
+  chosen,
+  onChoose,
+  caption,
+  filename,
+  empty,
+}: {
   level: Level;
   areas: Area<P>[];
   metric: MetricKey;
@@ -58,7 +84,14 @@ export function RankedTable<P extends Figures>({ level, areas, metric, chosen, o
   // a grid's community is said only when the grids are of several
   const saysParent = level !== 'grids' || new Set(areas.map((area) => (area.properties as Partial<GridFigures>).community_id)).size > 1;
   if (areas.length === 0) {
-    return <section data-testid={`coverage-${level}`}><h3>{caption}</h3><p className="hint" data-empty>{empty}</p></section>;
+    return (
+      <section data-testid={`coverage-${level}`}>
+        <h3>{caption}</h3>
+        <p className="hint" data-empty>
+          {empty}
+        </p>
+      </section>
+    );
   }
   return (
     <section data-testid={`coverage-${level}`}>
@@ -80,18 +113,26 @@ export function RankedTable<P extends Figures>({ level, areas, metric, chosen, o
               <tr key={area.id} data-area={area.id} onClick={() => onChoose(area)}>
                 <td>{i + 1}</td>
                 <th scope="row">
-                  <button type="button" className="link" aria-pressed={area.id === chosen}>{p.name}</button>
+                  <button type="button" className="link" aria-pressed={area.id === chosen}>
+                    {p.name}
+                  </button>
                   {parent && <small> {parent}</small>}
                 </th>
                 {numeric && <td>{formatValue(numeric.unit, p[numeric.key])}</td>}
-                {hasStandard(level) ? <StandardCell level={level} figures={p as CommunityFigures | GridFigures} /> : <td>{(p as AreaFigures).communities}</td>}
+                {hasStandard(level) ? (
+                  <StandardCell level={level} figures={p as CommunityFigures | GridFigures} />
+                ) : (
+                  <td>{(p as AreaFigures).communities}</td>
+                )}
               </tr>
             );
           })}
         </tbody>
       </table>
       <ShowMore rest={pages.rest} onMore={pages.more} />
-      <button type="button" onClick={() => saveFile(csvFile(tableRows(level, areas, metric, t)), filename)}>{t('coverage.exportCsv')}</button>
+      <button type="button" onClick={() => saveFile(csvFile(tableRows(level, areas, metric, t)), filename)}>
+        {t('coverage.exportCsv')}
+      </button>
     </section>
   );
 }
@@ -114,22 +155,39 @@ function StandardCell({ level, figures }: { level: 'communities' | 'grids'; figu
 function tableRows<P extends Figures>(level: Level, areas: Area<P>[], metric: MetricKey, t: (key: MessageKey) => string) {
   const { parent } = NAMED[level];
   const header = [
-    t('coverage.rank'), t('prop.code'), t('prop.name'), ...(parent ? [t(parent)] : []),
+    t('coverage.rank'),
+    t('prop.code'),
+    t('prop.name'),
+    ...(parent ? [t(parent)] : []),
     ...NUMERIC_METRICS.map((m) => t(`coverage.metric.${m.key}` as MessageKey)),
-    ...(level === 'communities' ? [t('coverage.staffCount'), t('coverage.staffMin'), t('coverage.staffMax'), t('coverage.metric.staffing')]
-      : level === 'grids' ? [t('coverage.bandMin'), t('coverage.bandMax'), t('coverage.metric.staffing')]
-      : level === 'districts' ? [t('coverage.streetCount'), t('coverage.communityCount')]
-      : [t('coverage.communityCount')]),
+    ...(level === 'communities'
+      ? [t('coverage.staffCount'), t('coverage.staffMin'), t('coverage.staffMax'), t('coverage.metric.staffing')]
+      : level === 'grids'
+        ? [t('coverage.bandMin'), t('coverage.bandMax'), t('coverage.metric.staffing')]
+        : level === 'districts'
+          ? [t('coverage.streetCount'), t('coverage.communityCount')]
+          : [t('coverage.communityCount')]),
   ];
   const rows = rank(areas, metric, level).map((area, i) => {
     const p: Figures = area.properties;
     const holds = () => {
-      if (!hasStandard(level)) return level === 'districts' ? [(p as AreaFigures).streets ?? null, (p as AreaFigures).communities] : [(p as AreaFigures).communities];
+      if (!hasStandard(level))
+        return level === 'districts'
+          ? [(p as AreaFigures).streets ?? null, (p as AreaFigures).communities]
+          : [(p as AreaFigures).communities];
       const standard = standardOf(level, p as CommunityFigures | GridFigures);
-      return [...(level === 'communities' ? [standard.actual] : []), standard.min, standard.max, t(`coverage.standard.${standard.state}` as MessageKey)];
+      return [
+        ...(level === 'communities' ? [standard.actual] : []),
+        standard.min,
+        standard.max,
+        t(`coverage.standard.${standard.state}` as MessageKey),
+      ];
     };
     return [
-      i + 1, { code: p.code }, p.name, ...(parent ? [parentOf(p) ?? null] : []),
+      i + 1,
+      { code: p.code },
+      p.name,
+      ...(parent ? [parentOf(p) ?? null] : []),
       ...NUMERIC_METRICS.map(({ key, unit }) => {
         const value = p[key];
         return unit === 'percent' && value !== null ? Number((value * 100).toFixed(2)) : value;

@@ -6,7 +6,9 @@ import type { Legend } from './Legend.tsx';
  * A code (digits) a spreadsheet must keep as written: Excel and WPS read bare digits as a number, so a
  * 12-digit community code shows as 6.10602E+11 and a 15-digit grid code loses what lies past its 15th digit.
  */
-export interface Code { code: string }
+export interface Code {
+  code: string;
+}
 type Cell = string | number | null | Code;
 
 /**
@@ -52,9 +54,11 @@ function drawLegends(context: CanvasRenderingContext2D, legends: Legend[], ratio
   context.scale(ratio, ratio);
   font();
   // each row's width: a swatch (or the ramp's) and its words; the titles (bold) measured apart
-  const rows = legends.flatMap((legend) => legend.ramp
-    ? [legend.items.length * 2 * swatch + pad + context.measureText(rampText(legend)).width]
-    : legend.items.map((item) => swatch + pad + context.measureText(item.label).width));
+  const rows = legends.flatMap((legend) =>
+    legend.ramp
+      ? [legend.items.length * 2 * swatch + pad + context.measureText(rampText(legend)).width]
+      : legend.items.map((item) => swatch + pad + context.measureText(item.label).width),
+  );
   font('bold');
   const titles = legends.map((legend) => context.measureText(legend.title).width);
   const width = Math.max(...rows, ...titles) + 2 * pad;

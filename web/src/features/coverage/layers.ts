@@ -1,6 +1,12 @@
 import type { FeatureCollection } from 'geojson';
 import type {
-  ExpressionSpecification, FilterSpecification, GeoJSONSource, LayerSpecification, Map as MapLibreMap, SourceSpecification, VectorTileSource,
+  ExpressionSpecification,
+  FilterSpecification,
+  GeoJSONSource,
+  LayerSpecification,
+  Map as MapLibreMap,
+  SourceSpecification,
+  VectorTileSource,
 } from 'maplibre-gl';
 import { useEffect, useState } from 'react';
 import type { Level } from './metrics.ts';
@@ -49,16 +55,40 @@ function sources(): Record<string, SourceSpecification> {
 const hidden = { visibility: 'none' as const };
 const LAYERS: LayerSpecification[] = [
   { id: 'coverage-areas', type: 'fill', source: 'coverage-areas', layout: hidden, paint: { 'fill-opacity': CHOROPLETH_OPACITY } },
-  { id: 'coverage-grids', type: 'fill', source: 'coverage-grids', 'source-layer': 'grids', layout: hidden, paint: { 'fill-opacity': CHOROPLETH_OPACITY } },
-  { id: 'coverage-volunteers', type: 'fill', source: 'coverage-volunteers', 'source-layer': 'volunteers', layout: hidden, paint: { 'fill-opacity': 0.6, 'fill-outline-color': '#ffffff' } },
   {
-    id: 'coverage-issues', type: 'heatmap', source: 'coverage-issues', 'source-layer': 'issues', layout: hidden,
+    id: 'coverage-grids',
+    type: 'fill',
+    source: 'coverage-grids',
+    'source-layer': 'grids',
+    layout: hidden,
+    paint: { 'fill-opacity': CHOROPLETH_OPACITY },
+  },
+  {
+    id: 'coverage-volunteers',
+    type: 'fill',
+    source: 'coverage-volunteers',
+    'source-layer': 'volunteers',
+    layout: hidden,
+    paint: { 'fill-opacity': 0.6, 'fill-outline-color': '#ffffff' },
+  },
+  {
+    id: 'coverage-issues',
+    type: 'heatmap',
+    source: 'coverage-issues',
+    'source-layer': 'issues',
+    layout: hidden,
     filter: ['in', ['get', 'status'], ['literal', OPEN_ISSUES]],
     paint: {
       'heatmap-radius': ['interpolate', ['linear'], ['zoom'], 11, 10, 16, 40],
       'heatmap-opacity': 0.8,
-      'heatmap-color': ['interpolate', ['linear'], ['heatmap-density'], 0, 'rgba(252,253,191,0)',
-        ...HEAT_RAMP.flatMap((colour, i) => [(i + 1) / HEAT_RAMP.length, colour])] as ExpressionSpecification,
+      'heatmap-color': [
+        'interpolate',
+        ['linear'],
+        ['heatmap-density'],
+        0,
+        'rgba(252,253,191,0)',
+        ...HEAT_RAMP.flatMap((colour, i) => [(i + 1) / HEAT_RAMP.length, colour]),
+      ] as ExpressionSpecification,
     },
   },
   { id: 'coverage-gaps', type: 'fill', source: 'coverage-gaps', paint: { 'fill-color': GAP_COLOUR, 'fill-opacity': 0.85 } },
@@ -69,12 +99,29 @@ const LAYERS: LayerSpecification[] = [
  * refuses their tiles (and their TileJSON) to roles that read only volunteers.
  */
 const MEMBERS: LayerSpecification = {
-  id: 'coverage-members', type: 'fill', source: 'coverage-members', 'source-layer': 'members', layout: hidden,
+  id: 'coverage-members',
+  type: 'fill',
+  source: 'coverage-members',
+  'source-layer': 'members',
+  layout: hidden,
   paint: { 'fill-opacity': 0.6, 'fill-outline-color': '#ffffff' },
 };
 const OUTLINES: LayerSpecification[] = [
-  { id: 'coverage-chosen-area', type: 'line', source: 'coverage-areas', filter: NOTHING, paint: { 'line-color': '#1f3a93', 'line-width': 4 } },
-  { id: 'coverage-chosen-grid', type: 'line', source: 'coverage-grids', 'source-layer': 'grids', filter: NOTHING, paint: { 'line-color': '#1f3a93', 'line-width': 3 } },
+  {
+    id: 'coverage-chosen-area',
+    type: 'line',
+    source: 'coverage-areas',
+    filter: NOTHING,
+    paint: { 'line-color': '#1f3a93', 'line-width': 4 },
+  },
+  {
+    id: 'coverage-chosen-grid',
+    type: 'line',
+    source: 'coverage-grids',
+    'source-layer': 'grids',
+    filter: NOTHING,
+    paint: { 'line-color': '#1f3a93', 'line-width': 3 },
+  },
 ];
 
 /** What the coverage view draws. */
@@ -149,7 +196,8 @@ export function useCoverageMap(map: MapLibreMap | null, drawing: CoverageDrawing
   useEffect(() => {
     if (!map) return;
     for (const density of DENSITIES) {
-      if (map.getLayer(`coverage-${density}`)) map.setLayoutProperty(`coverage-${density}`, 'visibility', densities[density] ? 'visible' : 'none');
+      if (map.getLayer(`coverage-${density}`))
+        map.setLayoutProperty(`coverage-${density}`, 'visibility', densities[density] ? 'visible' : 'none');
     }
     if (readsMembers) map.setPaintProperty('coverage-members', 'fill-color', hexagonColours.members);
     map.setPaintProperty('coverage-volunteers', 'fill-color', hexagonColours.volunteers);

@@ -19,12 +19,22 @@ export type GridFigures = ApiAnswer<'GET /api/v1/coverage/grids'>['features'][nu
 /** A street's or district's: every figure null when the viewer does not read all its communities (`figures_withheld`). */
 export type AreaFigures = ApiAnswer<'GET /api/v1/coverage/streets'>['features'][number]['properties'];
 export type Area<P> = Feature<Geometry, P> & { id: number };
-export interface Areas<P> extends FeatureCollection<Geometry, P> { features: Area<P>[] }
+export interface Areas<P> extends FeatureCollection<Geometry, P> {
+  features: Area<P>[];
+}
 
 /** `people`: the members or volunteers counted in a hexagon. */
 export type Unit = 'percent' | 'per100' | 'households' | 'issues' | 'days' | 'people';
-export type NumericKey = 'volunteer_reach' | 'members_per_100_households' | 'volunteers_per_100_households' | 'party_group_share'
-  | 'households' | 'open_issues' | 'overdue_issues' | 'closure_rate' | 'median_days_to_close';
+export type NumericKey =
+  | 'volunteer_reach'
+  | 'members_per_100_households'
+  | 'volunteers_per_100_households'
+  | 'party_group_share'
+  | 'households'
+  | 'open_issues'
+  | 'overdue_issues'
+  | 'closure_rate'
+  | 'median_days_to_close';
 export type MetricKey = NumericKey | 'staffing';
 
 interface Numeric {
@@ -90,7 +100,12 @@ export const NO_DATA_COLOUR = '#bdbdbd';
 
 /** The colour of each standard's state: short or overloaded red, the milder miss orange, met green. */
 const STANDARD_COLOURS: Record<Staffing | HouseholdBand, string> = {
-  short: '#d7191c', above: '#d7191c', over: '#fdae61', below: '#fdae61', unknown: NO_DATA_COLOUR, within: '#1a9641',
+  short: '#d7191c',
+  above: '#d7191c',
+  over: '#fdae61',
+  below: '#fdae61',
+  unknown: NO_DATA_COLOUR,
+  within: '#1a9641',
 };
 /** Worst first, for the ranking. */
 const STANDARD_ORDER: (Staffing | HouseholdBand)[] = ['short', 'above', 'unknown', 'over', 'below', 'within'];
@@ -105,7 +120,12 @@ export const STANDARD_PROPERTY: Record<StandardLevel, 'staffing' | 'household_ba
  * One class of a legend: its colour and the values it holds, from `from` up to `to` (the last class up to
  * and with `to`, the highest value); or, for a standard, the state it stands for.
  */
-export interface LegendClass { colour: string; from?: number; to?: number; state?: Staffing | HouseholdBand }
+export interface LegendClass {
+  colour: string;
+  from?: number;
+  to?: number;
+  state?: Staffing | HouseholdBand;
+}
 
 /**
  * Up to five classes of about as many areas each (quantiles) of the figures as written, coloured along
@@ -115,7 +135,10 @@ export interface LegendClass { colour: string; from?: number; to?: number; state
  * from `from` up to, not with, `to` (the last one up to and with `to`, the highest figure).
  */
 export function classify(values: (number | null)[], unit: Unit, ramp: string[]): LegendClass[] {
-  const sorted = values.filter((v): v is number => v !== null && Number.isFinite(v)).map((v) => stepsOf(unit, v)).sort((a, b) => a - b);
+  const sorted = values
+    .filter((v): v is number => v !== null && Number.isFinite(v))
+    .map((v) => stepsOf(unit, v))
+    .sort((a, b) => a - b);
   if (sorted.length === 0) return [];
   // the roundest number of steps above `below` and up to `upTo`: a power of ten of them, or a multiple of one
   const roundest = (below: number, upTo: number) => {
@@ -139,7 +162,10 @@ export function classify(values: (number | null)[], unit: Unit, ramp: string[]):
   const count = breaks.length + 1;
   // one class (every area reads the same): a rate coloured by where it sits (100 % at the good end, 0 % at
   // the bad one), anything else in the middle, neither good nor bad
-  const single = unit === 'percent' ? Math.round(Math.min(1, Math.max(0, (bounds[0] + bounds[1]) / 2)) * (ramp.length - 1)) : Math.floor(ramp.length / 2);
+  const single =
+    unit === 'percent'
+      ? Math.round(Math.min(1, Math.max(0, (bounds[0] + bounds[1]) / 2)) * (ramp.length - 1))
+      : Math.floor(ramp.length / 2);
   return Array.from({ length: count }, (_, i) => ({
     colour: ramp[count === 1 ? single : Math.round((i * (ramp.length - 1)) / (count - 1))],
     from: bounds[i],
@@ -166,8 +192,11 @@ export function classLabel(unit: Unit, classes: LegendClass[], i: number): strin
 }
 
 /** A figure as written, as a MapLibre expression: what the classes' breaks are compared with. */
-const writtenValue = (property: string, unit: Unit): ExpressionSpecification =>
-  ['/', ['round', ['*', ['get', property], scaleOf(unit)]], scaleOf(unit)];
+const writtenValue = (property: string, unit: Unit): ExpressionSpecification => [
+  '/',
+  ['round', ['*', ['get', property], scaleOf(unit)]],
+  scaleOf(unit),
+];
 
 /**
  * The fill colour of the classes as a MapLibre expression (`unit`: that of the classes' figures, null for a
@@ -176,17 +205,25 @@ const writtenValue = (property: string, unit: Unit): ExpressionSpecification =>
 export function fillColour(property: string, classes: LegendClass[], unit: Unit | null): ExpressionSpecification | string {
   if (unit === null) {
     // (a match of any length: more than its type spells out)
-    return ['match', ['get', property], ...classes.flatMap((c) => [c.state!, c.colour]), NO_DATA_COLOUR] as unknown as ExpressionSpecification;
+    return [
+      'match',
+      ['get', property],
+      ...classes.flatMap((c) => [c.state!, c.colour]),
+      NO_DATA_COLOUR,
+    ] as unknown as ExpressionSpecification;
   }
   if (classes.length === 0) return NO_DATA_COLOUR;
   const steps = classes.slice(1).flatMap((c) => [c.from!, c.colour]);
-  const colour: ExpressionSpecification | string = steps.length ? ['step', writtenValue(property, unit), classes[0].colour, ...steps] : classes[0].colour;
+  const colour: ExpressionSpecification | string = steps.length
+    ? ['step', writtenValue(property, unit), classes[0].colour, ...steps]
+    : classes[0].colour;
   // the tiles leave a missing figure out, GeoJSON has it as null: either way it is not a number
   return ['case', ['==', ['typeof', ['get', property]], 'number'], colour, NO_DATA_COLOUR];
 }
 
 /** The states of the level's standard, worst first, as legend classes. */
-export const standardClasses = (level: StandardLevel): LegendClass[] => STANDARDS[level].map((state) => ({ colour: STANDARD_COLOURS[state], state }));
+export const standardClasses = (level: StandardLevel): LegendClass[] =>
+  STANDARDS[level].map((state) => ({ colour: STANDARD_COLOURS[state], state }));
 
 /** An area's standard: a community's staff against the range its people call for, a grid's households against its band. */
 export function standardOf(level: StandardLevel, p: CommunityFigures | GridFigures) {

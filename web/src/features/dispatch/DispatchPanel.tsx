@@ -8,25 +8,46 @@ import { useChanged, useServerState } from '../../serverState.ts';
 import { pointOf, pointParam, usePick } from '../map/picks.tsx';
 import { subscribeEvents, type ServerEvent } from './events.ts';
 
-export const SKILLS = ['elder_care', 'disability', 'hardship', 'employment', 'medical', 'education', 'patrol', 'legal_aid', 'mediation', 'repair'] as const;
+export const SKILLS = [
+  'elder_care',
+  'disability',
+  'hardship',
+  'employment',
+  'medical',
+  'education',
+  'patrol',
+  'legal_aid',
+  'mediation',
+  'repair',
+] as const;
 const NO_DISPATCHES: Dispatch[] = [];
 const NO_ISSUES: IssueFeature[] = [];
 const NO_REQUESTS: DispatchRequest[] = [];
 
 /** Where the dispatcher asks: a clicked point, or an open issue's. */
-interface Target { at: [number, number]; issueId?: number }
+interface Target {
+  at: [number, number];
+  issueId?: number;
+}
 
 /** What the server answers (server/features/dispatch/answers.ts, server/features/volunteers/answers.ts). */
 type Nearest = ApiAnswer<'GET /api/v1/volunteers/nearest'>;
 type IssueDispatches = ApiAnswer<'GET /api/v1/issues/:id/dispatches'>;
-interface IssueFeature { id: number; geometry: Point; properties: { title: string; category: string; status: string; reported_at: string } }
+interface IssueFeature {
+  id: number;
+  geometry: Point;
+  properties: { title: string; category: string; status: string; reported_at: string };
+}
 type Dispatch = ApiAnswer<'GET /api/v1/dispatches'>['dispatches'][number];
 type DispatchRequest = IssueDispatches['requests'][number];
 
 export const metres = (m: number) => (m < 1000 ? `${Math.round(m)} m` : `${(m / 1000).toFixed(2)} km`);
 
 const route = (from: [number, number], to: Point, state: string, id: string): Feature => ({
-  type: 'Feature', id, properties: { kind: 'route', state }, geometry: { type: 'LineString', coordinates: [from, to.coordinates] },
+  type: 'Feature',
+  id,
+  properties: { kind: 'route', state },
+  geometry: { type: 'LineString', coordinates: [from, to.coordinates] },
 });
 
 /**
@@ -40,7 +61,7 @@ function useTarget(issues: IssueFeature[]): Target | null {
   const listed = issues.find((issue) => issue.id === issueId)?.geometry;
   const linked = useServerState<IssueFeature>('issue', issueId !== undefined && !listed ? `/api/v1/issues/${issueId}` : null);
   const point = listed ?? (linked.data && linked.data.id === issueId ? linked.data.geometry : undefined);
-  const [lon, lat] = issueId === undefined ? pointOf(search) ?? [] : point?.coordinates ?? [];
+  const [lon, lat] = issueId === undefined ? (pointOf(search) ?? []) : (point?.coordinates ?? []);
   return useMemo(() => (lon === undefined || lat === undefined ? null : { at: [lon, lat], issueId }), [lon, lat, issueId]);
 }
 
@@ -77,9 +98,10 @@ export function DispatchPanel({ onOverlay }: { onOverlay: (overlay: FeatureColle
   const heard = useEffectEvent((event: ServerEvent) => {
     if (event.event !== 'issue' && event.event !== 'dispatch') return;
     const { data } = event;
-    const text = event.event === 'dispatch'
-      ? `#${data.issue_id} · ${data.rank ? `${t('dispatch.volunteer')} ${data.rank} · ` : ''}${t(`dispatch.state.${data.state}` as MessageKey) ?? data.state}`
-      : `#${data.issue_id} · ${t('dispatch.issueChanged')}`;
+    const text =
+      event.event === 'dispatch'
+        ? `#${data.issue_id} · ${data.rank ? `${t('dispatch.volunteer')} ${data.rank} · ` : ''}${t(`dispatch.state.${data.state}` as MessageKey) ?? data.state}`
+        : `#${data.issue_id} · ${t('dispatch.issueChanged')}`;
     setLog((entries) => [{ id: event.id, text: `${new Date(String(data.at)).toLocaleTimeString()} ${text}` }, ...entries].slice(0, 8));
   });
   useEffect(() => subscribeEvents((event: ServerEvent) => heard(event)), []);
@@ -89,7 +111,10 @@ export function DispatchPanel({ onOverlay }: { onOverlay: (overlay: FeatureColle
 
   useEffect(() => {
     const features: Feature[] = issues.map((issue) => ({
-      type: 'Feature', id: issue.id, geometry: issue.geometry, properties: { kind: 'issue', selected: issue.id === target?.issueId },
+      type: 'Feature',
+      id: issue.id,
+      geometry: issue.geometry,
+      properties: { kind: 'issue', selected: issue.id === target?.issueId },
     }));
     if (target) {
       features.push({ type: 'Feature', properties: { kind: 'target' }, geometry: { type: 'Point', coordinates: target.at } });
@@ -100,7 +125,12 @@ export function DispatchPanel({ onOverlay }: { onOverlay: (overlay: FeatureColle
       for (const d of shown) {
         if (!d.volunteer_point || !['offered', 'accepted', 'arrived'].includes(d.state)) continue;
         features.push(route(target.at, d.volunteer_point, d.state, `d${d.id}`));
-        features.push({ type: 'Feature', id: d.volunteer_id ?? undefined, properties: { kind: 'volunteer', state: d.state }, geometry: d.volunteer_point });
+        features.push({
+          type: 'Feature',
+          id: d.volunteer_id ?? undefined,
+          properties: { kind: 'volunteer', state: d.state },
+          geometry: d.volunteer_point,
+        });
       }
     }
     onOverlay({ type: 'FeatureCollection', features });
@@ -120,57 +150,80 @@ export function DispatchPanel({ onOverlay }: { onOverlay: (overlay: FeatureColle
     }
   }
   const dispatch = () => act(() => sendJson('POST', `/api/v1/issues/${target!.issueId}/dispatch`, { k, skill: skills }));
-  const cancel = () => act(async () => {
-    const response = await apiFetch(`/api/v1/issues/${target!.issueId}/dispatch`, { method: 'DELETE' });
-    if (!response.ok) throw new Error(await problemOf(response));
-  });
+  const cancel = () =>
+    act(async () => {
+      const response = await apiFetch(`/api/v1/issues/${target!.issueId}/dispatch`, { method: 'DELETE' });
+      if (!response.ok) throw new Error(await problemOf(response));
+    });
   const selectedIssue = useMemo(() => issues.find((i) => i.id === target?.issueId), [issues, target?.issueId]);
 
   return (
     <aside className="panel dispatch" data-testid="dispatch-panel">
-      <header><h2>{t('dispatch.title')}</h2></header>
+      <header>
+        <h2>{t('dispatch.title')}</h2>
+      </header>
       <p className="hint">{t('dispatch.hint')}</p>
       <fieldset className="skills">
         <legend>{t('dispatch.skills')}</legend>
         {SKILLS.map((skill) => (
           <label key={skill}>
-            <input type="checkbox" name="skill" value={skill} checked={skills.includes(skill)}
-              onChange={(e) => setSkills(e.target.checked ? [...skills, skill] : skills.filter((s) => s !== skill))} />
+            <input
+              type="checkbox"
+              name="skill"
+              value={skill}
+              checked={skills.includes(skill)}
+              onChange={(e) => setSkills(e.target.checked ? [...skills, skill] : skills.filter((s) => s !== skill))}
+            />
             {t(`skill.${skill}` as MessageKey)}
           </label>
         ))}
       </fieldset>
 
-      <h3>{t('dispatch.openIssues')} ({issues.length})</h3>
+      <h3>
+        {t('dispatch.openIssues')} ({issues.length})
+      </h3>
       <ul className="issue-list">
         {issues.slice(0, 50).map((issue) => (
           <li key={issue.id}>
-            <button type="button" aria-pressed={issue.id === target?.issueId}
-              onClick={() => navigate(`/dispatch/issues/${issue.id}`)}>
-              #{issue.id} {issue.properties.title} <small>{maybe(`issueStatus.${issue.properties.status}`) ?? issue.properties.status}</small>
+            <button type="button" aria-pressed={issue.id === target?.issueId} onClick={() => navigate(`/dispatch/issues/${issue.id}`)}>
+              #{issue.id} {issue.properties.title}{' '}
+              <small>{maybe(`issueStatus.${issue.properties.status}`) ?? issue.properties.status}</small>
             </button>
           </li>
         ))}
       </ul>
 
-      {error && <p className="error" role="alert">{error}</p>}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
       {target && (
         <>
           <h3>
             {selectedIssue ? `#${selectedIssue.id} ${selectedIssue.properties.title}` : t('dispatch.point')}
-            <small> {target.at[0].toFixed(5)}, {target.at[1].toFixed(5)}</small>
+            <small>
+              {' '}
+              {target.at[0].toFixed(5)}, {target.at[1].toFixed(5)}
+            </small>
           </h3>
           {target.issueId !== undefined && (
             <div className="dispatch-actions">
               {active ? (
                 <>
                   <span>{t(`dispatch.request.${active.state}` as MessageKey)}</span>
-                  <button type="button" disabled={busy} onClick={() => void cancel()}>{t('dispatch.cancel')}</button>
+                  <button type="button" disabled={busy} onClick={() => void cancel()}>
+                    {t('dispatch.cancel')}
+                  </button>
                 </>
               ) : (
                 <>
-                  <label>{t('dispatch.k')} <input type="number" min={1} max={20} value={k} onChange={(e) => setK(Number(e.target.value))} /></label>
-                  <button type="button" className="primary" disabled={busy} onClick={() => void dispatch()}>{t('dispatch.send')}</button>
+                  <label>
+                    {t('dispatch.k')} <input type="number" min={1} max={20} value={k} onChange={(e) => setK(Number(e.target.value))} />
+                  </label>
+                  <button type="button" className="primary" disabled={busy} onClick={() => void dispatch()}>
+                    {t('dispatch.send')}
+                  </button>
                 </>
               )}
             </div>
@@ -190,9 +243,14 @@ export function DispatchPanel({ onOverlay }: { onOverlay: (overlay: FeatureColle
           <ol className="nearest" data-testid="nearest">
             {(nearest ?? []).map((v) => (
               <li key={v.id} data-volunteer={v.id}>
-                <div><b>{v.properties.name ?? '—'}</b> <span className="distance">{metres(v.properties.distance_m)}</span></div>
+                <div>
+                  <b>{v.properties.name ?? '—'}</b> <span className="distance">{metres(v.properties.distance_m)}</span>
+                </div>
                 <div className="skills-list">{v.properties.skills.map((s) => t(`skill.${s}` as MessageKey)).join('、')}</div>
-                <div className="contact">{v.properties.phone ?? ''} {v.properties.grid_name ?? ''}{v.properties.located === 'current' ? ` · ${t('dispatch.locatedNow')}` : ''}</div>
+                <div className="contact">
+                  {v.properties.phone ?? ''} {v.properties.grid_name ?? ''}
+                  {v.properties.located === 'current' ? ` · ${t('dispatch.locatedNow')}` : ''}
+                </div>
               </li>
             ))}
           </ol>
@@ -200,7 +258,9 @@ export function DispatchPanel({ onOverlay }: { onOverlay: (overlay: FeatureColle
       )}
       <h3>{t('dispatch.live')}</h3>
       <ul className="event-log" data-testid="event-log">
-        {log.map((entry) => <li key={entry.id}>{entry.text}</li>)}
+        {log.map((entry) => (
+          <li key={entry.id}>{entry.text}</li>
+        ))}
       </ul>
     </aside>
   );

@@ -46,7 +46,11 @@ export function VolunteerPanel({ onOverlay }: { onOverlay: (overlay: FeatureColl
         { type: 'Feature', properties: { kind: 'target' }, geometry: here },
         ...me.dispatches.flatMap((d) => [
           { type: 'Feature' as const, id: d.issue_id, properties: { kind: 'issue', selected: true }, geometry: d.issue_point },
-          { type: 'Feature' as const, properties: { kind: 'route', state: d.state }, geometry: { type: 'LineString' as const, coordinates: [here.coordinates, d.issue_point.coordinates] } },
+          {
+            type: 'Feature' as const,
+            properties: { kind: 'route', state: d.state },
+            geometry: { type: 'LineString' as const, coordinates: [here.coordinates, d.issue_point.coordinates] },
+          },
         ]),
       ],
     });
@@ -66,27 +70,61 @@ export function VolunteerPanel({ onOverlay }: { onOverlay: (overlay: FeatureColl
   if (!me) return <aside className="panel">{error ?? t('map.loading')}</aside>;
   return (
     <aside className="panel dispatch" data-testid="volunteer-panel">
-      <header><h2>{t('volunteer.title')}</h2></header>
-      <p>{me.name} · <span className={`state ${me.availability}`}>{t(`availability.${me.availability}` as MessageKey)}</span></p>
+      <header>
+        <h2>{t('volunteer.title')}</h2>
+      </header>
+      <p>
+        {me.name} · <span className={`state ${me.availability}`}>{t(`availability.${me.availability}` as MessageKey)}</span>
+      </p>
       <div className="dispatch-actions">
-        {me.availability === 'off_duty' && <button type="button" className="primary" onClick={() => void change({ availability: 'available' })}>{t('volunteer.goOnDuty')}</button>}
-        {me.availability === 'available' && <button type="button" onClick={() => void change({ availability: 'off_duty' })}>{t('volunteer.goOffDuty')}</button>}
+        {me.availability === 'off_duty' && (
+          <button type="button" className="primary" onClick={() => void change({ availability: 'available' })}>
+            {t('volunteer.goOnDuty')}
+          </button>
+        )}
+        {me.availability === 'available' && (
+          <button type="button" onClick={() => void change({ availability: 'off_duty' })}>
+            {t('volunteer.goOffDuty')}
+          </button>
+        )}
       </div>
       <p className="hint">
-        {me.current_point ? `${t('volunteer.locatedNow')} ${new Date(me.current_point_at!).toLocaleTimeString()}` : t('volunteer.atHome')} · {t('volunteer.clickToLocate')}
-        {me.current_point && <button type="button" className="link" onClick={() => void change({ current_point: null })}>{t('volunteer.backHome')}</button>}
+        {me.current_point ? `${t('volunteer.locatedNow')} ${new Date(me.current_point_at!).toLocaleTimeString()}` : t('volunteer.atHome')} ·{' '}
+        {t('volunteer.clickToLocate')}
+        {me.current_point && (
+          <button type="button" className="link" onClick={() => void change({ current_point: null })}>
+            {t('volunteer.backHome')}
+          </button>
+        )}
       </p>
-      {error && <p className="error" role="alert">{error}</p>}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
       <h3>{t('volunteer.dispatches')}</h3>
       {me.dispatches.length === 0 && <p className="hint">{t('volunteer.noDispatches')}</p>}
       <ul className="dispatches" data-testid="my-dispatches">
         {me.dispatches.map((d) => (
           <li key={d.id} data-state={d.state}>
-            <b>#{d.issue_id} {d.issue_title}</b> · {metres(d.distance_m)} · <span className={`state ${d.state}`}>{t(`dispatch.state.${d.state}` as MessageKey)}</span>
-            {d.state === 'offered' && <small> · {t('volunteer.answerBy')} {new Date(d.expires_at).toLocaleTimeString()}</small>}
+            <b>
+              #{d.issue_id} {d.issue_title}
+            </b>{' '}
+            · {metres(d.distance_m)} · <span className={`state ${d.state}`}>{t(`dispatch.state.${d.state}` as MessageKey)}</span>
+            {d.state === 'offered' && (
+              <small>
+                {' '}
+                · {t('volunteer.answerBy')} {new Date(d.expires_at).toLocaleTimeString()}
+              </small>
+            )}
             <div className="dispatch-actions">
               {(ACTIONS[d.state] ?? []).map((action) => (
-                <button key={action} type="button" className={action === 'accept' || action === 'finish' ? 'primary' : ''} onClick={() => void act(d.id, action)}>
+                <button
+                  key={action}
+                  type="button"
+                  className={action === 'accept' || action === 'finish' ? 'primary' : ''}
+                  onClick={() => void act(d.id, action)}
+                >
                   {t(`volunteer.${action}` as MessageKey)}
                 </button>
               ))}

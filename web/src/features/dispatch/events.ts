@@ -58,15 +58,24 @@ function openStream(): AbortController {
           while ((end = buffer.indexOf('\n\n')) >= 0) {
             const block = buffer.slice(0, end);
             buffer = buffer.slice(end + 2);
-            const fields = new Map(block.split('\n').filter((l) => !l.startsWith(':')).map((l) => {
-              const colon = l.indexOf(':');
-              return [l.slice(0, colon), l.slice(colon + 1).trimStart()] as const;
-            }));
+            const fields = new Map(
+              block
+                .split('\n')
+                .filter((l) => !l.startsWith(':'))
+                .map((l) => {
+                  const colon = l.indexOf(':');
+                  return [l.slice(0, colon), l.slice(colon + 1).trimStart()] as const;
+                }),
+            );
             if (fields.has('id')) lastId = fields.get('id');
             if (!fields.has('data')) continue;
             for (const listener of listeners) {
               try {
-                listener({ id: lastId ?? '', event: (fields.get('event') ?? 'message') as ServerEvent['event'], data: JSON.parse(fields.get('data')!) });
+                listener({
+                  id: lastId ?? '',
+                  event: (fields.get('event') ?? 'message') as ServerEvent['event'],
+                  data: JSON.parse(fields.get('data')!),
+                });
               } catch (error) {
                 console.warn('event handler failed', error); // one bad event must not end the stream
               }
@@ -78,7 +87,9 @@ function openStream(): AbortController {
       }
       // reconnect after a pause that grows while the server stays away (2 s to 30 s, with jitter)
       failures += 1;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 2000 * 2 ** Math.min(failures - 1, 4)) * (0.75 + Math.random() / 2)));
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.min(30_000, 2000 * 2 ** Math.min(failures - 1, 4)) * (0.75 + Math.random() / 2)),
+      );
     }
   })();
   return controller;

@@ -6,25 +6,61 @@ import type { ApiAnswer } from '../../../../server/http/api.ts';
 
 const LAYERS = ['districts', 'streets', 'communities', 'grids', 'buildings', 'members', 'units', 'issues'] as const;
 export type ImportLayer = (typeof LAYERS)[number];
-const FORMATS: Record<string, string> = { geojson: 'geojson', json: 'geojson', ndjson: 'ndjson', geojsonl: 'ndjson', csv: 'csv', xlsx: 'xlsx', zip: 'shapefile', osm: 'osm', pbf: 'osm.pbf' };
+const FORMATS: Record<string, string> = {
+  geojson: 'geojson',
+  json: 'geojson',
+  ndjson: 'ndjson',
+  geojsonl: 'ndjson',
+  csv: 'csv',
+  xlsx: 'xlsx',
+  zip: 'shapefile',
+  osm: 'osm',
+  pbf: 'osm.pbf',
+};
 
 /**
  * What an import answered: its report (POST /api/v1/import/:layer's answer), or a refusal's problem, which carries the
  * report when rows were rejected, else its status, detail and the limit it crossed (a refused mapping names its missing column).
  */
-type Report = Partial<ApiAnswer<'POST /api/v1/import/:layer'>> & { detail?: string; status?: number; limit?: string; field?: string; column?: string };
+type Report = Partial<ApiAnswer<'POST /api/v1/import/:layer'>> & {
+  detail?: string;
+  status?: number;
+  limit?: string;
+  field?: string;
+  column?: string;
+};
 
 /** Where an import is: its upload (the browser's count), then the server's lines as it checks and writes; `since`: when the phase began. */
-interface Progress { phase: 'upload' | 'check' | 'write'; bytes: number; total_bytes: number; read: number; rejected: number; imported: number; to_write?: number; since: number }
+interface Progress {
+  phase: 'upload' | 'check' | 'write';
+  bytes: number;
+  total_bytes: number;
+  read: number;
+  rejected: number;
+  imported: number;
+  to_write?: number;
+  since: number;
+}
 
 const MODES = ['insert', 'upsert', 'replace'] as const;
 
 /** The `fields` parameter (code:SQDM,name:SQMC) as property → column, and back. */
 const parseMapping = (text: string): Record<string, string> =>
-  Object.fromEntries(text.split(',').map((pair) => pair.split(':').map((s) => s.trim())).filter(([property, column]) => property && column));
-const formatMapping = (mapping: Record<string, string>) => Object.entries(mapping).map(([property, column]) => `${property}:${column}`).join(',');
+  Object.fromEntries(
+    text
+      .split(',')
+      .map((pair) => pair.split(':').map((s) => s.trim()))
+      .filter(([property, column]) => property && column),
+  );
+const formatMapping = (mapping: Record<string, string>) =>
+  Object.entries(mapping)
+    .map(([property, column]) => `${property}:${column}`)
+    .join(',');
 
-interface ApiDocument { paths: Record<string, { patch?: { requestBody: { content: Record<string, { schema: { $ref: string } }> } } }>; components: { schemas: Record<string, { properties: { properties: { properties: Record<string, unknown> } } }> } }
+interface ApiDocument {
+  paths: Record<string, { patch?: { requestBody: { content: Record<string, { schema: { $ref: string } }> } } }>;
+  components: { schemas: Record<string, { properties: { properties: { properties: Record<string, unknown> } } }> };
+}
 
 /** The properties a layer takes, from the API's own description of a change to one of its rows. */
 async function layerProperties(layer: string) {
@@ -91,15 +127,25 @@ export function ImportPanel({ onImported, layer: only }: { onImported: () => voi
       if (fields.trim()) query.set('fields', fields.trim());
       if (form.get('extra') === 'on') query.set('extra', 'reject');
       if (mode === 'replace') query.set('community', community);
-      const lines = (text: string) => text.split('\n').filter((line) => line.endsWith('}')).map((line) => JSON.parse(line) as { progress?: Omit<Progress, 'since'>; status?: number; report?: Report; problem?: Report });
-      const answer = await postFollowed(`/api/v1/import/${layer}?${query}`, file, { 'Content-Type': 'application/octet-stream', Accept: 'application/x-ndjson' },
+      const lines = (text: string) =>
+        text
+          .split('\n')
+          .filter((line) => line.endsWith('}'))
+          .map((line) => JSON.parse(line) as { progress?: Omit<Progress, 'since'>; status?: number; report?: Report; problem?: Report });
+      const answer = await postFollowed(
+        `/api/v1/import/${layer}?${query}`,
+        file,
+        { 'Content-Type': 'application/octet-stream', Accept: 'application/x-ndjson' },
         (sent, total) => follow({ phase: 'upload', bytes: sent, total_bytes: total, read: 0, rejected: 0, imported: 0 }),
         (text) => {
           const last = lines(text).findLast((line) => line.progress);
           if (last?.progress) follow(last.progress);
-        });
+        },
+      );
       // streamed: the last line holds the status and what it would have answered; refused before: a problem
-      const end = answer.type.startsWith('application/x-ndjson') ? lines(answer.text).at(-1)! : { status: answer.status, report: JSON.parse(answer.text) as Report };
+      const end = answer.type.startsWith('application/x-ndjson')
+        ? lines(answer.text).at(-1)!
+        : { status: answer.status, report: JSON.parse(answer.text) as Report };
       const answered = end.report ?? end.problem ?? null;
       setReport(answered);
       if (answered?.columns?.length) setColumns(answered.columns);
@@ -112,114 +158,227 @@ export function ImportPanel({ onImported, layer: only }: { onImported: () => voi
 
   return (
     <section className="import" data-testid="import-panel">
-      {importable.length > 0 && <>
-      <h2>{only ? `${t('import.title')}：${t(`layer.${only}`)}` : t('import.title')}</h2>
-      <form onSubmit={submit}>
-        {!only && <label>{t('import.layer')}
-          <select name="layer" value={layer} onChange={(e) => setLayer(e.target.value as typeof layer)}>
-            {importable.map((l) => <option key={l} value={l}>{t(`layer.${l}`)}</option>)}
-          </select>
-        </label>}
-        <label>{t('import.file')} <input type="file" name="file" accept=".geojson,.json,.ndjson,.geojsonl,.csv,.xlsx,.zip,.osm,.pbf" required onChange={() => setColumns([])} /></label>
-        <label>{t('import.crs')}
-          <select name="crs" value={crs} onChange={(e) => setCrs(e.target.value)}>
-            <option value="wgs84">WGS 84</option><option value="gcj02">GCJ-02</option><option value="bd09">BD-09</option>
-          </select>
-        </label>
-        {/* the file's own .prj, crs, .cpg or DBF language byte say these; give them when it does not, or says wrong */}
-        <label>{t('import.srid')} <input name="srid" inputMode="numeric" pattern="[0-9]{4,6}" placeholder="4545" /></label>
-        <label>{t('import.encoding')}
-          <select name="encoding" defaultValue="">
-            <option value="">{t('import.encodingFromFile')}</option><option value="gbk">GBK</option><option value="gb18030">GB18030</option><option value="utf-8">UTF-8</option>
-          </select>
-        </label>
-        <label className="inline"><input type="checkbox" name="repair" /> {t('import.repair')}</label>
-        <label>{t('import.mode')}
-          <select name="mode" value={mode} onChange={(e) => setMode(e.target.value as typeof mode)}>
-            {MODES.map((m) => <option key={m} value={m}>{t(`import.mode.${m}`)}</option>)}
-          </select>
-        </label>
-        {mode === 'replace' && <label>{t('import.community')} <input name="community" inputMode="numeric" value={community} onChange={(e) => setCommunity(e.target.value)} required /></label>}
-        <label>{t('import.fields')}
-          <input name="fields" value={fields} onChange={(e) => setFields(e.target.value)} placeholder="code:SQDM,name:SQMC" />
-        </label>
-        {columns.length > 0 && properties.length > 0 && (
-          <table className="mapping" data-testid="import-mapping">
-            <thead><tr><th>{t('import.column')}</th><th>{t('import.property')}</th></tr></thead>
-            <tbody>{columns.map((column) => {
-              const mapping = parseMapping(fields);
-              const property = Object.entries(mapping).find(([, c]) => c === column)?.[0] ?? (properties.includes(column) && !mapping[column] ? column : '');
+      {importable.length > 0 && (
+        <>
+          <h2>{only ? `${t('import.title')}：${t(`layer.${only}`)}` : t('import.title')}</h2>
+          <form onSubmit={submit}>
+            {!only && (
+              <label>
+                {t('import.layer')}
+                <select name="layer" value={layer} onChange={(e) => setLayer(e.target.value as typeof layer)}>
+                  {importable.map((l) => (
+                    <option key={l} value={l}>
+                      {t(`layer.${l}`)}
+                    </option>
+                  ))}
+                </select>
+              </label>
+            )}
+            <label>
+              {t('import.file')}{' '}
+              <input
+                type="file"
+                name="file"
+                accept=".geojson,.json,.ndjson,.geojsonl,.csv,.xlsx,.zip,.osm,.pbf"
+                required
+                onChange={() => setColumns([])}
+              />
+            </label>
+            <label>
+              {t('import.crs')}
+              <select name="crs" value={crs} onChange={(e) => setCrs(e.target.value)}>
+                <option value="wgs84">WGS 84</option>
+                <option value="gcj02">GCJ-02</option>
+                <option value="bd09">BD-09</option>
+              </select>
+            </label>
+            {/* the file's own .prj, crs, .cpg or DBF language byte say these; give them when it does not, or says wrong */}
+            <label>
+              {t('import.srid')} <input name="srid" inputMode="numeric" pattern="[0-9]{4,6}" placeholder="4545" />
+            </label>
+            <label>
+              {t('import.encoding')}
+              <select name="encoding" defaultValue="">
+                <option value="">{t('import.encodingFromFile')}</option>
+                <option value="gbk">GBK</option>
+                <option value="gb18030">GB18030</option>
+                <option value="utf-8">UTF-8</option>
+              </select>
+            </label>
+            <label className="inline">
+              <input type="checkbox" name="repair" /> {t('import.repair')}
+            </label>
+            <label>
+              {t('import.mode')}
+              <select name="mode" value={mode} onChange={(e) => setMode(e.target.value as typeof mode)}>
+                {MODES.map((m) => (
+                  <option key={m} value={m}>
+                    {t(`import.mode.${m}`)}
+                  </option>
+                ))}
+              </select>
+            </label>
+            {mode === 'replace' && (
+              <label>
+                {t('import.community')}{' '}
+                <input name="community" inputMode="numeric" value={community} onChange={(e) => setCommunity(e.target.value)} required />
+              </label>
+            )}
+            <label>
+              {t('import.fields')}
+              <input name="fields" value={fields} onChange={(e) => setFields(e.target.value)} placeholder="code:SQDM,name:SQMC" />
+            </label>
+            {columns.length > 0 && properties.length > 0 && (
+              <table className="mapping" data-testid="import-mapping">
+                <thead>
+                  <tr>
+                    <th>{t('import.column')}</th>
+                    <th>{t('import.property')}</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {columns.map((column) => {
+                    const mapping = parseMapping(fields);
+                    const property =
+                      Object.entries(mapping).find(([, c]) => c === column)?.[0] ??
+                      (properties.includes(column) && !mapping[column] ? column : '');
+                    return (
+                      <tr key={column}>
+                        <td>{column}</td>
+                        <td>
+                          <select aria-label={column} value={property} onChange={(e) => mapColumn(column, e.target.value)}>
+                            <option value="">{t('import.ignored')}</option>
+                            {properties.map((p) => (
+                              <option key={p} value={p}>
+                                {p}
+                              </option>
+                            ))}
+                          </select>
+                        </td>
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </table>
+            )}
+            <label className="inline">
+              <input type="checkbox" name="extra" /> {t('import.extraReject')}
+            </label>
+            <div className="buttons">
+              <button type="submit" value="check" disabled={busy}>
+                {t('import.check')}
+              </button>
+              <button type="submit" value="import" disabled={busy}>
+                {t('import.run')}
+              </button>
+            </div>
+          </form>
+          {busy &&
+            progress &&
+            (() => {
+              const done = Math.min(doneOf(progress), 1);
+              const seconds = (progress.at - progress.since) / 1000;
+              const left = done > 0 && done < 1 && seconds >= 1 ? Math.ceil((seconds * (1 - done)) / done) : undefined;
               return (
-                <tr key={column}><td>{column}</td><td>
-                  <select aria-label={column} value={property} onChange={(e) => mapColumn(column, e.target.value)}>
-                    <option value="">{t('import.ignored')}</option>
-                    {properties.map((p) => <option key={p} value={p}>{p}</option>)}
-                  </select>
-                </td></tr>
+                <div className="progress" role="progressbar" aria-valuenow={Math.floor(done * 100)} data-testid="import-progress">
+                  <progress max={1} value={done} />
+                  <p>
+                    {t(`import.phase.${progress.phase}`)} {Math.floor(done * 100)}% · {t('import.read')} {progress.read} ·{' '}
+                    {t('import.rejectedRows')} {progress.rejected}
+                    {left !== undefined && ` · ${t('import.timeLeft')} ${left} ${t('import.seconds')}`}
+                  </p>
+                </div>
               );
-            })}</tbody>
-          </table>
-        )}
-        <label className="inline"><input type="checkbox" name="extra" /> {t('import.extraReject')}</label>
-        <div className="buttons">
-          <button type="submit" value="check" disabled={busy}>{t('import.check')}</button>
-          <button type="submit" value="import" disabled={busy}>{t('import.run')}</button>
-        </div>
-      </form>
-      {busy && progress && (() => {
-        const done = Math.min(doneOf(progress), 1);
-        const seconds = (progress.at - progress.since) / 1000;
-        const left = done > 0 && done < 1 && seconds >= 1 ? Math.ceil((seconds * (1 - done)) / done) : undefined;
-        return (
-          <div className="progress" role="progressbar" aria-valuenow={Math.floor(done * 100)} data-testid="import-progress">
-            <progress max={1} value={done} />
-            <p>
-              {t(`import.phase.${progress.phase}`)} {Math.floor(done * 100)}% · {t('import.read')} {progress.read} · {t('import.rejectedRows')} {progress.rejected}
-              {left !== undefined && ` · ${t('import.timeLeft')} ${left} ${t('import.seconds')}`}
-            </p>
-          </div>
-        );
-      })()}
-      {report && (
-        <div className="report" role="status" data-testid="import-report">
-          <p>
-            {t('import.read')} {report.read ?? 0} · {t('import.accepted')} {report.imported ?? 0} ·{' '}
-            {report.updated || report.deleted ? `${t('import.inserted')} ${report.inserted ?? 0} · ${t('import.updated')} ${report.updated ?? 0} · ${t('import.deleted')} ${report.deleted ?? 0} · ` : ''}
-            {report.written ? t('import.written') : report.rejected?.length ? t('import.nothingWritten') : t('import.checked')}
-          </p>
-          {report.ignored_columns && report.ignored_columns.length > 0 && <p>{t('import.ignoredColumns')}: {report.ignored_columns.join(', ')}</p>}
-          {report.field === 'fields' && report.column && <p className="error">{t('import.missingColumn')}: {report.column}</p>}
-          {report.detail && !report.rejected && (
-            <p className="error">
-              {(report.limit && maybe(`import.limit.${report.limit}`)) || (report.status === 503 ? t('import.stopped') : t('import.refused'))}
-              {/* the server's own words name the place in the file; only English readers get them */}
-              {lang === 'en' && !report.limit && report.status !== 503 ? `: ${report.detail}` : ''}
-            </p>
+            })()}
+          {report && (
+            <div className="report" role="status" data-testid="import-report">
+              <p>
+                {t('import.read')} {report.read ?? 0} · {t('import.accepted')} {report.imported ?? 0} ·{' '}
+                {report.updated || report.deleted
+                  ? `${t('import.inserted')} ${report.inserted ?? 0} · ${t('import.updated')} ${report.updated ?? 0} · ${t('import.deleted')} ${report.deleted ?? 0} · `
+                  : ''}
+                {report.written ? t('import.written') : report.rejected?.length ? t('import.nothingWritten') : t('import.checked')}
+              </p>
+              {report.ignored_columns && report.ignored_columns.length > 0 && (
+                <p>
+                  {t('import.ignoredColumns')}: {report.ignored_columns.join(', ')}
+                </p>
+              )}
+              {report.field === 'fields' && report.column && (
+                <p className="error">
+                  {t('import.missingColumn')}: {report.column}
+                </p>
+              )}
+              {report.detail && !report.rejected && (
+                <p className="error">
+                  {(report.limit && maybe(`import.limit.${report.limit}`)) ||
+                    (report.status === 503 ? t('import.stopped') : t('import.refused'))}
+                  {/* the server's own words name the place in the file; only English readers get them */}
+                  {lang === 'en' && !report.limit && report.status !== 503 ? `: ${report.detail}` : ''}
+                </p>
+              )}
+              {report.rejected && report.rejected.length > 0 && (
+                <table>
+                  <thead>
+                    <tr>
+                      <th>{t('import.row')}</th>
+                      <th>{t('import.reason')}</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {report.rejected.map((r, i) => (
+                      <tr key={i}>
+                        <td>{r.row}</td>
+                        <td>
+                          {r.field ? `${r.field}: ` : ''}
+                          {r.reason}
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              )}
+              {report.repaired && report.repaired.length > 0 && (
+                <p>
+                  {t('import.repaired')}: {report.repaired.map((r) => r.row).join(', ')}
+                </p>
+              )}
+            </div>
           )}
-          {report.rejected && report.rejected.length > 0 && (
-            <table>
-              <thead><tr><th>{t('import.row')}</th><th>{t('import.reason')}</th></tr></thead>
-              <tbody>{report.rejected.map((r, i) => <tr key={i}><td>{r.row}</td><td>{r.field ? `${r.field}: ` : ''}{r.reason}</td></tr>)}</tbody>
-            </table>
-          )}
-          {report.repaired && report.repaired.length > 0 && <p>{t('import.repaired')}: {report.repaired.map((r) => r.row).join(', ')}</p>}
-        </div>
+        </>
       )}
-      </>}
-      {!only && <>
-      <h2>{t('export.title')}</h2>
-      {exportError && <p className="error" role="alert">{exportError}</p>}
-      <ul className="exports">
-        {exportable.map((l) => (
-          <li key={l}>{t(`layer.${l}`)}: {['geojson', 'ndjson', 'csv'].map((f) => (
-            <button type="button" className="link" key={f}
-              onClick={() => download(`/api/v1/export/${l}?format=${f}`, `${l}.${f}`).then(() => setExportError(null), (e: Error) => setExportError(e.message))}>
-              {f}
-            </button>
-          ))}</li>
-        ))}
-      </ul>
-      </>}
+      {!only && (
+        <>
+          <h2>{t('export.title')}</h2>
+          {exportError && (
+            <p className="error" role="alert">
+              {exportError}
+            </p>
+          )}
+          <ul className="exports">
+            {exportable.map((l) => (
+              <li key={l}>
+                {t(`layer.${l}`)}:{' '}
+                {['geojson', 'ndjson', 'csv'].map((f) => (
+                  <button
+                    type="button"
+                    className="link"
+                    key={f}
+                    onClick={() =>
+                      download(`/api/v1/export/${l}?format=${f}`, `${l}.${f}`).then(
+                        () => setExportError(null),
+                        (e: Error) => setExportError(e.message),
+                      )
+                    }
+                  >
+                    {f}
+                  </button>
+                ))}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
     </section>
   );
 }

@@ -30,7 +30,9 @@ export function FeaturePanel({ feature, onClose }: { feature: Selection | null; 
       <header>
         <span className="panel-kind">{t(`layer.${feature.group}`)}</span>
         <h2>{String(properties.name ?? feature.id)}</h2>
-        <button type="button" onClick={onClose} aria-label={t('panel.close')}>×</button>
+        <button type="button" onClick={onClose} aria-label={t('panel.close')}>
+          ×
+        </button>
       </header>
       <dl>
         {Object.entries(properties).map(([key, value]) => (

@@ -8,9 +8,7 @@ import { fetchMapConfig, getJson, withToken } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
 import { useChanges } from '../dispatch/events.ts';
 import { GCJ02_PROTOCOL, loadShiftedTile } from './gcj02.ts';
-import {
-  CLICKABLE_LAYERS, GROUP_LAYERS, LAYER_GROUPS, LOCAL_FONT_FAMILY, buildStyle, selectedFilter, type LayerGroup,
-} from './style.ts';
+import { CLICKABLE_LAYERS, GROUP_LAYERS, LAYER_GROUPS, LOCAL_FONT_FAMILY, buildStyle, selectedFilter, type LayerGroup } from './style.ts';
 
 // A production build must name the worker file itself, or the built page shows a blank map.
 setWorkerUrl(workerUrl);
@@ -39,7 +37,15 @@ export type Pick = (at: [lon: number, lat: number], issueId: number | undefined)
 /** West, south, east, north. */
 export type Bounds = [number, number, number, number];
 
-export function MapView({ visible, selected, onSelect, overlay, onPick, focus, onMap }: {
+export function MapView({
+  visible,
+  selected,
+  onSelect,
+  overlay,
+  onPick,
+  focus,
+  onMap,
+}: {
   visible: Record<LayerGroup, boolean>;
   selected: Selection | null;
   /** a click on a feature (null: on none); without it, a click outside a picking view does nothing */
@@ -78,8 +84,9 @@ export function MapView({ visible, selected, onSelect, overlay, onPick, focus, o
       const { basemap } = config;
       if (basemap?.crs === 'gcj02') {
         const templates: Record<string, string[]> = { basemap: basemap.tiles, labels: basemap.labels ?? [] };
-        addProtocol(GCJ02_PROTOCOL, async ({ url }, abort) =>
-          ({ data: await loadShiftedTile(url, templates[url.split('/')[2]], abort.signal) }));
+        addProtocol(GCJ02_PROTOCOL, async ({ url }, abort) => ({
+          data: await loadShiftedTile(url, templates[url.split('/')[2]], abort.signal),
+        }));
       }
       const [west, , east] = city.bounds;
       created = new MapLibreMap({
@@ -148,7 +155,11 @@ export function MapView({ visible, selected, onSelect, overlay, onPick, focus, o
   return (
     <div className={onPick ? 'map picking' : 'map'} ref={container} data-testid="map">
       {!map && !error && <div className="map-status">{t('map.loading')}</div>}
-      {error && <div className="map-status error" role="alert">{t('map.error')}: {error}</div>}
+      {error && (
+        <div className="map-status error" role="alert">
+          {t('map.error')}: {error}
+        </div>
+      )}
     </div>
   );
 }

@@ -52,11 +52,13 @@ export async function loadShiftedTile(url: string, templates: string[], signal: 
       const column = ((tx % columns) + columns) % columns;
       const template = templates[(column + ty) % templates.length];
       const source = template.replaceAll('{z}', String(z)).replaceAll('{x}', String(column)).replaceAll('{y}', String(ty));
-      pieces.push((async () => {
-        const response = await fetch(source, { signal });
-        if (!response.ok) return;
-        context.drawImage(await createImageBitmap(await response.blob()), tx * TILE - left, ty * TILE - top);
-      })());
+      pieces.push(
+        (async () => {
+          const response = await fetch(source, { signal });
+          if (!response.ok) return;
+          context.drawImage(await createImageBitmap(await response.blob()), tx * TILE - left, ty * TILE - top);
+        })(),
+      );
     }
   }
   await Promise.all(pieces);

@@ -7,7 +7,11 @@ import { useI18n } from '../../i18n.tsx';
 type Collections = ApiAnswer<'GET /ogc/collections'>;
 type Items = ApiAnswer<'GET /ogc/collections/:collectionId/items'>;
 // a first page (no cursor) always has numberMatched; the answer's type has it optional, as the pages a GIS follows lack it
-interface Row { id: string; title: string; count: Items['numberMatched'] }
+interface Row {
+  id: string;
+  title: string;
+  count: Items['numberMatched'];
+}
 type AccessKeys = ApiAnswer<'GET /api/v1/auth/keys'>;
 type NewKey = ApiAnswer<'POST /api/v1/auth/keys'>;
 
@@ -35,14 +39,23 @@ export function GisPanel() {
     })().catch((e: Error) => current && setError(e.message));
     return () => void (current = false);
   }, []);
-  const loadKeys = useCallback(() => getJson<AccessKeys>('/api/v1/auth/keys').then((r) => setKeys(r.keys), (e: Error) => setError(e.message)), []);
+  const loadKeys = useCallback(
+    () =>
+      getJson<AccessKeys>('/api/v1/auth/keys').then(
+        (r) => setKeys(r.keys),
+        (e: Error) => setError(e.message),
+      ),
+    [],
+  );
   useEffect(() => void loadKeys(), [loadKeys]);
 
   async function makeKey(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
     try {
-      setMade(await sendJson<NewKey>('POST', '/api/v1/auth/keys', { label: String(form.get('label') ?? ''), days: Number(form.get('days')) }));
+      setMade(
+        await sendJson<NewKey>('POST', '/api/v1/auth/keys', { label: String(form.get('label') ?? ''), days: Number(form.get('days')) }),
+      );
       setError(null);
       await loadKeys();
     } catch (e) {
@@ -62,12 +75,35 @@ export function GisPanel() {
     <section className="gis" data-testid="gis">
       <h2>{t('gis.title')}</h2>
       <p className="hint">{t('gis.hint')}</p>
-      <label>{t('gis.url')}<input name="ogc-url" readOnly value={url} onFocus={(e) => e.target.select()} /></label>
-      {error && <p className="error" role="alert">{error}</p>}
+      <label>
+        {t('gis.url')}
+        <input name="ogc-url" readOnly value={url} onFocus={(e) => e.target.select()} />
+      </label>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
       {rows && (
         <table className="gis-collections" data-testid="gis-collections">
-          <thead><tr><th>{t('gis.layer')}</th><th>id</th><th>{t('gis.features')}</th></tr></thead>
-          <tbody>{rows.map((r) => <tr key={r.id} data-collection={r.id}><td>{r.title}</td><td><code>{r.id}</code></td><td className="number">{r.count?.toLocaleString()}</td></tr>)}</tbody>
+          <thead>
+            <tr>
+              <th>{t('gis.layer')}</th>
+              <th>id</th>
+              <th>{t('gis.features')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr key={r.id} data-collection={r.id}>
+                <td>{r.title}</td>
+                <td>
+                  <code>{r.id}</code>
+                </td>
+                <td className="number">{r.count?.toLocaleString()}</td>
+              </tr>
+            ))}
+          </tbody>
         </table>
       )}
       <h3>{t('gis.keys')}</h3>
@@ -75,7 +111,11 @@ export function GisPanel() {
       <form className="gis-key" aria-label={t('gis.makeKey')} onSubmit={makeKey}>
         <input name="label" required maxLength={100} defaultValue="QGIS" aria-label={t('gis.keyLabel')} />
         <select name="days" defaultValue="90" aria-label={t('gis.keyDays')}>
-          {DAYS.map((d) => <option key={d} value={d}>{d} {t('gis.days')}</option>)}
+          {DAYS.map((d) => (
+            <option key={d} value={d}>
+              {d} {t('gis.days')}
+            </option>
+          ))}
         </select>
         <button type="submit">{t('gis.makeKey')}</button>
       </form>
@@ -87,13 +127,26 @@ export function GisPanel() {
       )}
       {keys.length > 0 && (
         <table data-testid="gis-keys">
-          <thead><tr><th>{t('gis.keyLabel')}</th><th>{t('gis.expires')}</th><th /></tr></thead>
-          <tbody>{keys.map((k) => (
-            <tr key={k.id} data-key={k.id}>
-              <td>{k.label}</td><td>{k.expires_at.slice(0, 10)}</td>
-              <td><button type="button" onClick={() => void revoke(k.id)}>{t('gis.revoke')}</button></td>
+          <thead>
+            <tr>
+              <th>{t('gis.keyLabel')}</th>
+              <th>{t('gis.expires')}</th>
+              <th />
             </tr>
-          ))}</tbody>
+          </thead>
+          <tbody>
+            {keys.map((k) => (
+              <tr key={k.id} data-key={k.id}>
+                <td>{k.label}</td>
+                <td>{k.expires_at.slice(0, 10)}</td>
+                <td>
+                  <button type="button" onClick={() => void revoke(k.id)}>
+                    {t('gis.revoke')}
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
         </table>
       )}
       <h3>{t('gis.gdal')}</h3>
@@ -102,7 +155,11 @@ ogr2ogr --config GDAL_HTTP_HEADERS "${header}" -oo PAGE_SIZE=1000 -f GPKG city.g
 ogrinfo --config GDAL_HTTP_AUTH BASIC --config GDAL_HTTP_USERPWD "gis:${key}" OAPIF:${url}
 ogrinfo "OAPIF:${url}?access_key=${key}"`}</pre>
       <p className="hint">{t('gis.qgis')}</p>
-      <p><a href={`${url}?f=html`} target="_blank" rel="noreferrer">{t('gis.browse')}</a></p>
+      <p>
+        <a href={`${url}?f=html`} target="_blank" rel="noreferrer">
+          {t('gis.browse')}
+        </a>
+      </p>
     </section>
   );
 }

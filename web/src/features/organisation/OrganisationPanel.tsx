@@ -6,14 +6,24 @@ import type { ApiAnswer } from '../../../../server/http/api.ts';
 type CommunityTree = ApiAnswer<'GET /api/v1/communities/:id/tree'>;
 type Counts = CommunityTree['counts'];
 
-const COUNTS: MessageKey[] = ['count.households', 'count.residents', 'count.members', 'count.volunteers', 'count.central_households', 'count.open_issues'];
+const COUNTS: MessageKey[] = [
+  'count.households',
+  'count.residents',
+  'count.members',
+  'count.volunteers',
+  'count.central_households',
+  'count.open_issues',
+];
 
 function CountTable({ counts }: { counts: Counts }) {
   const { t } = useI18n();
   return (
     <dl className="counts">
       {COUNTS.map((key) => (
-        <div key={key}><dt>{t(key)}</dt><dd data-count={key.slice(6)}>{counts[key.slice(6)] ?? '—'}</dd></div>
+        <div key={key}>
+          <dt>{t(key)}</dt>
+          <dd data-count={key.slice(6)}>{counts[key.slice(6)] ?? '—'}</dd>
+        </div>
       ))}
     </dl>
   );
@@ -30,8 +40,13 @@ export function OrganisationPanel({ communityId, gridId }: { communityId: number
   const tree = read?.communityId === communityId ? read.tree : null;
   useEffect(() => {
     let current = true;
-    getJson<CommunityTree>(`/api/v1/communities/${communityId}/tree`).then((body) => current && setRead({ communityId, tree: body }), () => undefined);
-    return () => { current = false; };
+    getJson<CommunityTree>(`/api/v1/communities/${communityId}/tree`).then(
+      (body) => current && setRead({ communityId, tree: body }),
+      () => undefined,
+    );
+    return () => {
+      current = false;
+    };
   }, [communityId]);
   if (!tree) return <section className="organisation">{t('organisation.loading')}</section>;
 
@@ -40,17 +55,31 @@ export function OrganisationPanel({ communityId, gridId }: { communityId: number
     return (
       <section className="organisation" data-testid="organisation">
         <h3>{t('organisation.title')}</h3>
-        <p>{t('organisation.branch')}: {grid.party_branch.name ?? '—'} · {t('organisation.secretary')}: {grid.party_branch.secretary ?? '—'}</p>
-        <p>{t('organisation.gridWorker')}: {grid.grid_worker.name ?? '—'} {grid.grid_worker.phone ?? ''}</p>
+        <p>
+          {t('organisation.branch')}: {grid.party_branch.name ?? '—'} · {t('organisation.secretary')}: {grid.party_branch.secretary ?? '—'}
+        </p>
+        <p>
+          {t('organisation.gridWorker')}: {grid.grid_worker.name ?? '—'} {grid.grid_worker.phone ?? ''}
+        </p>
         <CountTable counts={grid.counts} />
-        <h4>{t('organisation.partyGroups')} ({grid.buildings.filter((b) => b.party_group.exists).length}/{grid.buildings.length})</h4>
+        <h4>
+          {t('organisation.partyGroups')} ({grid.buildings.filter((b) => b.party_group.exists).length}/{grid.buildings.length})
+        </h4>
         <ul className="tree-list">
-          {grid.buildings.filter((b) => b.party_group.exists || b.central_households.length > 0).map((b) => (
-            <li key={b.id}>
-              <strong>{b.name}</strong> {b.party_group.exists ? `${t('organisation.groupLeader')}: ${b.party_group.leader ?? '—'}` : t('organisation.noGroup')}
-              {b.central_households.length > 0 && <> · {t('count.central_households')}: {b.central_households.map((c) => c.name).join('、')}</>}
-            </li>
-          ))}
+          {grid.buildings
+            .filter((b) => b.party_group.exists || b.central_households.length > 0)
+            .map((b) => (
+              <li key={b.id}>
+                <strong>{b.name}</strong>{' '}
+                {b.party_group.exists ? `${t('organisation.groupLeader')}: ${b.party_group.leader ?? '—'}` : t('organisation.noGroup')}
+                {b.central_households.length > 0 && (
+                  <>
+                    {' '}
+                    · {t('count.central_households')}: {b.central_households.map((c) => c.name).join('、')}
+                  </>
+                )}
+              </li>
+            ))}
         </ul>
       </section>
     );
@@ -58,12 +87,20 @@ export function OrganisationPanel({ communityId, gridId }: { communityId: number
   return (
     <section className="organisation" data-testid="organisation">
       <h3>{t('organisation.title')}</h3>
-      <p>{t('organisation.committee')}: {tree.party_committee.name ?? '—'} · {t('organisation.secretary')}: {tree.party_committee.secretary ?? '—'}</p>
+      <p>
+        {t('organisation.committee')}: {tree.party_committee.name ?? '—'} · {t('organisation.secretary')}:{' '}
+        {tree.party_committee.secretary ?? '—'}
+      </p>
       <CountTable counts={tree.counts} />
-      <h4>{t('organisation.grids')} ({tree.grids.length})</h4>
+      <h4>
+        {t('organisation.grids')} ({tree.grids.length})
+      </h4>
       <ul className="tree-list">
         {tree.grids.map((g) => (
-          <li key={g.id}><strong>{g.name}</strong> {g.party_branch.secretary ?? '—'} · {t('count.households')} {g.counts.households} · {t('count.members')} {g.counts.members ?? '—'}</li>
+          <li key={g.id}>
+            <strong>{g.name}</strong> {g.party_branch.secretary ?? '—'} · {t('count.households')} {g.counts.households} ·{' '}
+            {t('count.members')} {g.counts.members ?? '—'}
+          </li>
         ))}
       </ul>
     </section>

@@ -28,7 +28,14 @@ function fitted(name: string, width: number) {
  * a click, or Enter or Space on it, chooses the grid (`onChoose`); with none, the bars only show. The names
  * slant when they do not fit under their bars, cut when still too long (the full name is the bar's label).
  */
-export function HouseholdChart({ grids, band, impact, chosen, onChoose, locked = false }: {
+export function HouseholdChart({
+  grids,
+  band,
+  impact,
+  chosen,
+  onChoose,
+  locked = false,
+}: {
   grids: PlanGrid[];
   band: { min: number; max: number };
   impact: ImpactReport | null;
@@ -42,7 +49,13 @@ export function HouseholdChart({ grids, band, impact, chosen, onChoose, locked =
   const after = new Map(impact?.grids.map((g) => [g.id, g]) ?? []);
   const created = impact?.grids.filter((g) => g.status === 'created') ?? [];
   const bars = [
-    ...grids.map((g) => ({ id: g.id, name: g.properties.name, now: g.properties.households, band: g.properties.band, after: after.get(g.id) })),
+    ...grids.map((g) => ({
+      id: g.id,
+      name: g.properties.name,
+      now: g.properties.households,
+      band: g.properties.band,
+      after: after.get(g.id),
+    })),
     ...created.map((g) => ({ id: g.id, name: g.name, now: null, band: null, after: g })),
   ];
   // a grid the change removes has no households after it, and no bar
@@ -62,13 +75,26 @@ export function HouseholdChart({ grids, band, impact, chosen, onChoose, locked =
 
   return (
     <figure className="household-chart" data-testid="household-chart">
-      <figcaption id="household-chart-title">{t('planning.chartTitle')} <small>{t('planning.band')} {band.min}–{band.max}</small></figcaption>
+      <figcaption id="household-chart-title">
+        {t('planning.chartTitle')}{' '}
+        <small>
+          {t('planning.band')} {band.min}–{band.max}
+        </small>
+      </figcaption>
       <svg viewBox={`0 0 ${WIDTH} ${height}`} role="group" aria-labelledby="household-chart-title">
         <rect className="band" x={MARGIN.left} width={plotWidth} y={y(band.max)} height={y(band.min) - y(band.max)} aria-hidden="true" />
         {[0, band.min, band.max, top].map((value) => (
           <g key={value} className="tick" aria-hidden="true">
-            <line x1={MARGIN.left - 3} x2={WIDTH - MARGIN.right} y1={y(value)} y2={y(value)} className={value === band.min || value === band.max ? 'band-edge' : undefined} />
-            <text x={MARGIN.left - 5} y={y(value) + 4} textAnchor="end">{value}</text>
+            <line
+              x1={MARGIN.left - 3}
+              x2={WIDTH - MARGIN.right}
+              y1={y(value)}
+              y2={y(value)}
+              className={value === band.min || value === band.max ? 'band-edge' : undefined}
+            />
+            <text x={MARGIN.left - 5} y={y(value) + 4} textAnchor="end">
+              {value}
+            </text>
           </g>
         ))}
         {bars.map((bar, i) => {
@@ -85,35 +111,83 @@ export function HouseholdChart({ grids, band, impact, chosen, onChoose, locked =
             choose();
           };
           return (
-            <g key={bar.id} data-grid={bar.id} data-households={bar.now ?? undefined} data-after={next}
-              className={['bar', chosen.includes(bar.id) && 'chosen', choosable && 'choosable', locked && 'locked'].filter(Boolean).join(' ')}
+            <g
+              key={bar.id}
+              data-grid={bar.id}
+              data-households={bar.now ?? undefined}
+              data-after={next}
+              className={['bar', chosen.includes(bar.id) && 'chosen', choosable && 'choosable', locked && 'locked']
+                .filter(Boolean)
+                .join(' ')}
               {...(choosable
-                ? { role: 'button', tabIndex: 0, 'aria-label': label, 'aria-pressed': chosen.includes(bar.id), 'aria-disabled': locked || undefined, onClick: choose, onKeyDown }
-                : { role: 'img', 'aria-label': label })}>
+                ? {
+                    role: 'button',
+                    tabIndex: 0,
+                    'aria-label': label,
+                    'aria-pressed': chosen.includes(bar.id),
+                    'aria-disabled': locked || undefined,
+                    onClick: choose,
+                    onKeyDown,
+                  }
+                : { role: 'img', 'aria-label': label })}
+            >
               <title>{label}</title>
               {bar.now !== null && (
                 <>
-                  <rect x={x - barWidth / 2 - shift} width={barWidth} y={y(bar.now)} height={y(0) - y(bar.now)} fill={bar.band ? BAND_COLOURS[bar.band] : '#bdbdbd'} />
-                  <text x={x - shift} y={y(bar.now) - 3} textAnchor="middle">{bar.now}</text>
+                  <rect
+                    x={x - barWidth / 2 - shift}
+                    width={barWidth}
+                    y={y(bar.now)}
+                    height={y(0) - y(bar.now)}
+                    fill={bar.band ? BAND_COLOURS[bar.band] : '#bdbdbd'}
+                  />
+                  <text x={x - shift} y={y(bar.now) - 3} textAnchor="middle">
+                    {bar.now}
+                  </text>
                 </>
               )}
               {next !== undefined && (
                 <>
-                  <rect className="after" x={x - barWidth / 2 + shift} width={barWidth} y={y(next)} height={y(0) - y(next)} stroke={AFTER_COLOUR}
-                    fill={bar.after?.after ? BAND_COLOURS[bar.after.after.band] : 'none'} />
-                  <text className="after" x={x + shift} y={y(next) - 3} textAnchor="middle" fill={AFTER_COLOUR}>{next}</text>
+                  <rect
+                    className="after"
+                    x={x - barWidth / 2 + shift}
+                    width={barWidth}
+                    y={y(next)}
+                    height={y(0) - y(next)}
+                    stroke={AFTER_COLOUR}
+                    fill={bar.after?.after ? BAND_COLOURS[bar.after.after.band] : 'none'}
+                  />
+                  <text className="after" x={x + shift} y={y(next) - 3} textAnchor="middle" fill={AFTER_COLOUR}>
+                    {next}
+                  </text>
                 </>
               )}
-              {bar.after?.status === 'removed' && <text className="after" x={x + shift} y={y(0) - 3} textAnchor="middle" fill={AFTER_COLOUR}>×</text>}
-              {slanted
-                ? <text className="name" x={x} y={y(0) + 12} textAnchor="end" transform={`rotate(-${SLANT_DEGREES} ${x} ${y(0) + 12})`}>{names[i]}</text>
-                : <text className="name" x={x} y={y(0) + 14} textAnchor="middle">{names[i]}</text>}
+              {bar.after?.status === 'removed' && (
+                <text className="after" x={x + shift} y={y(0) - 3} textAnchor="middle" fill={AFTER_COLOUR}>
+                  ×
+                </text>
+              )}
+              {slanted ? (
+                <text className="name" x={x} y={y(0) + 12} textAnchor="end" transform={`rotate(-${SLANT_DEGREES} ${x} ${y(0) + 12})`}>
+                  {names[i]}
+                </text>
+              ) : (
+                <text className="name" x={x} y={y(0) + 14} textAnchor="middle">
+                  {names[i]}
+                </text>
+              )}
             </g>
           );
         })}
         <line className="axis" x1={MARGIN.left} x2={WIDTH - MARGIN.right} y1={y(0)} y2={y(0)} aria-hidden="true" />
       </svg>
-      {impact && <small className="chart-key"><i className="now" />{t('planning.now')} <i className="after" />{t('planning.after')}</small>}
+      {impact && (
+        <small className="chart-key">
+          <i className="now" />
+          {t('planning.now')} <i className="after" />
+          {t('planning.after')}
+        </small>
+      )}
     </figure>
   );
 }

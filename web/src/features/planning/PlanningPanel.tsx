@@ -11,10 +11,40 @@ import { useGridEditor, type Sketch } from './editor.ts';
 import { GridHistory } from './GridHistory.tsx';
 import { HouseholdChart } from './HouseholdChart.tsx';
 import { ImpactView, StaleNotice } from './ImpactView.tsx';
-import { AFTER_COLOUR, BAND_COLOURS, CHOSEN_COLOUR, DRAFT_COLOUR, MOVED_COLOUR, OVERLAP_COLOUR, PAST_COLOUR, UNCOVERED_COLOUR, usePlanningMap } from './layers.ts';
 import {
-  create, draftPlan, endOfLocalDay, getPlanJson, gridHistory, gridsAt, localToday, merge, neighbourVersions, redraw, revert, runProposal, sameShape,
-  split, StaleEdit, suggestGrids, type Community, type GridVersion, type ImpactReport, type PlanGrid, type Proposal, type Suggestion,
+  AFTER_COLOUR,
+  BAND_COLOURS,
+  CHOSEN_COLOUR,
+  DRAFT_COLOUR,
+  MOVED_COLOUR,
+  OVERLAP_COLOUR,
+  PAST_COLOUR,
+  UNCOVERED_COLOUR,
+  usePlanningMap,
+} from './layers.ts';
+import {
+  create,
+  draftPlan,
+  endOfLocalDay,
+  getPlanJson,
+  gridHistory,
+  gridsAt,
+  localToday,
+  merge,
+  neighbourVersions,
+  redraw,
+  revert,
+  runProposal,
+  sameShape,
+  split,
+  StaleEdit,
+  suggestGrids,
+  type Community,
+  type GridVersion,
+  type ImpactReport,
+  type PlanGrid,
+  type Proposal,
+  type Suggestion,
 } from './plans.ts';
 import { describeFailure, describeProblem, shapeReason, type ProblemNames } from './problems.ts';
 import { nearRing } from './snapping.ts';
@@ -34,10 +64,14 @@ function useImpact(proposal: Proposal | null) {
   useEffect(() => {
     if (!proposal || proposal.known) return;
     const abort = new AbortController();
-    const timer = setTimeout(() => runProposal(proposal, null, abort.signal).then(
-      (report) => setAnswer({ to: proposal, report, error: null }),
-      (e: unknown) => !abort.signal.aborted && setAnswer({ to: proposal, report: null, error: e }),
-    ), DRY_RUN_DELAY_MS);
+    const timer = setTimeout(
+      () =>
+        runProposal(proposal, null, abort.signal).then(
+          (report) => setAnswer({ to: proposal, report, error: null }),
+          (e: unknown) => !abort.signal.aborted && setAnswer({ to: proposal, report: null, error: e }),
+        ),
+      DRY_RUN_DELAY_MS,
+    );
     return () => {
       clearTimeout(timer);
       abort.abort();
@@ -58,25 +92,34 @@ function usePlanGrids(community: number | null, revision: number) {
     if (community === null) return;
     let current = true;
     Promise.all([
-      getPlanJson<FeatureCollection<Polygon, { code: string; name: string; version: number }>>(`/api/v1/grids?community=${community}&limit=10000`),
+      getPlanJson<FeatureCollection<Polygon, { code: string; name: string; version: number }>>(
+        `/api/v1/grids?community=${community}&limit=10000`,
+      ),
       getPlanJson<Areas<GridFigures>>(`/api/v1/coverage/grids?community=${community}`),
-    ]).then(([grids, figures]) => {
-      if (!current) return;
-      const counted = new Map(figures.features.map((f) => [f.id, f.properties]));
-      setLoaded({
-        community,
-        revision,
-        grids: grids.features.map((g) => {
-          const figures = counted.get(Number(g.id));
-          const { code, name, version } = g.properties;
-          return {
-            type: 'Feature' as const, id: Number(g.id), geometry: g.geometry,
-            properties: { code, name, version, households: figures?.households ?? null, band: figures?.household_band ?? null },
-          };
-        }).sort((a, b) => a.properties.code.localeCompare(b.properties.code)),
-      });
-      setError(null);
-    }, (e: unknown) => current && setError(e));
+    ]).then(
+      ([grids, figures]) => {
+        if (!current) return;
+        const counted = new Map(figures.features.map((f) => [f.id, f.properties]));
+        setLoaded({
+          community,
+          revision,
+          grids: grids.features
+            .map((g) => {
+              const figures = counted.get(Number(g.id));
+              const { code, name, version } = g.properties;
+              return {
+                type: 'Feature' as const,
+                id: Number(g.id),
+                geometry: g.geometry,
+                properties: { code, name, version, households: figures?.households ?? null, band: figures?.household_band ?? null },
+              };
+            })
+            .sort((a, b) => a.properties.code.localeCompare(b.properties.code)),
+        });
+        setError(null);
+      },
+      (e: unknown) => current && setError(e),
+    );
     return () => void (current = false);
   }, [community, revision]);
   const ours = loaded?.community === community;
@@ -101,7 +144,11 @@ function usePlanningAddress() {
   return { communityId: id(withGrid?.community ?? community?.community), selected: id(withGrid?.grid) };
 }
 
-export function PlanningPanel({ map, onFocus, onSaved }: {
+export function PlanningPanel({
+  map,
+  onFocus,
+  onSaved,
+}: {
   map: MapLibreMap | null;
   onFocus: (bounds: Bounds) => void;
   /** a change was saved: the map's own grid tiles are out of date */
@@ -146,7 +193,10 @@ export function PlanningPanel({ map, onFocus, onSaved }: {
   const selectedGrid = grids.find((g) => g.id === selected) ?? null;
   const names = useMemo(() => new Map(grids.map((g) => [g.id, g.properties.name])), [grids]);
   // the grids outlined on the map and the chart: those to merge, or the one edited or split
-  const chosen = useMemo(() => (tool === 'merge' ? mergeIds : (tool === 'edit' || tool === 'split') && selected !== null ? [selected] : []), [tool, mergeIds, selected]);
+  const chosen = useMemo(
+    () => (tool === 'merge' ? mergeIds : (tool === 'edit' || tool === 'split') && selected !== null ? [selected] : []),
+    [tool, mergeIds, selected],
+  );
   const newGridName = newName.trim() || t('planning.newGridName');
   const codes = useMemo(() => new Map(grids.map((g) => [g.properties.code, g.properties.name])), [grids]);
 
@@ -164,12 +214,15 @@ export function PlanningPanel({ map, onFocus, onSaved }: {
     }
   }
   useEffect(() => {
-    getPlanJson<FeatureCollection>('/api/v1/communities?limit=10000').then((loaded) => {
-      const list = loaded.features as Community[];
-      setCommunities(list);
-      // a planner plans the one community of their scope
-      if (list.length === 1 && communityId === null) navigate(planningPath(list[0].id), { replace: true });
-    }, (e: unknown) => setError(e));
+    getPlanJson<FeatureCollection>('/api/v1/communities?limit=10000').then(
+      (loaded) => {
+        const list = loaded.features as Community[];
+        setCommunities(list);
+        // a planner plans the one community of their scope
+        if (list.length === 1 && communityId === null) navigate(planningPath(list[0].id), { replace: true });
+      },
+      (e: unknown) => setError(e),
+    );
   }, []); // eslint-disable-line react-hooks/exhaustive-deps -- the communities once; the address as it was opened
   // the map goes to the community when it is chosen (or opened by its address)
   useEffect(() => {
@@ -180,8 +233,10 @@ export function PlanningPanel({ map, onFocus, onSaved }: {
   useEffect(() => {
     if (communityId === null) return;
     let current = true;
-    getPlanJson<FeatureCollection>(`/api/v1/buildings?community=${communityId}&limit=10000`)
-      .then((loaded) => current && setBuildings(loaded), (e: unknown) => current && setError(e));
+    getPlanJson<FeatureCollection>(`/api/v1/buildings?community=${communityId}&limit=10000`).then(
+      (loaded) => current && setBuildings(loaded),
+      (e: unknown) => current && setError(e),
+    );
     return () => void (current = false);
   }, [communityId]);
 
@@ -223,13 +278,19 @@ export function PlanningPanel({ map, onFocus, onSaved }: {
   // what the map, chart and panel show: the change being weighed, else the one just saved
   const shown = proposal ? impact : { report: saved, pending: false, error: null };
   // a boundary dragged back as it was (or a version that is the boundary now) changes nothing: nothing to save
-  const unchanged = tool === 'edit' && selectedGrid !== null && (revertTo === null
-    ? shape?.type === 'Polygon' && sameShape(shape, selectedGrid.geometry)
-    : !impact.pending && sameShapeAfter(impact.report, selectedGrid));
+  const unchanged =
+    tool === 'edit' &&
+    selectedGrid !== null &&
+    (revertTo === null
+      ? shape?.type === 'Polygon' && sameShape(shape, selectedGrid.geometry)
+      : !impact.pending && sameShapeAfter(impact.report, selectedGrid));
 
   /** How problems name grids: by the names loaded, or those the report gives (a grid the change creates). */
   const problemNames: ProblemNames = {
-    grid: (id) => (id === null || id === undefined ? t('problem.newGrid') : names.get(id) ?? shown.report?.grids.find((g) => g.id === id)?.name ?? `#${id}`),
+    grid: (id) =>
+      id === null || id === undefined
+        ? t('problem.newGrid')
+        : (names.get(id) ?? shown.report?.grids.find((g) => g.id === id)?.name ?? `#${id}`),
     codes,
   };
   const describe = (failure: unknown) => describeFailure(failure, t, problemNames);
@@ -244,10 +305,15 @@ export function PlanningPanel({ map, onFocus, onSaved }: {
     return null;
   }, [tool, selectedGrid, revertTo, attempt, gridsCurrent]); // eslint-disable-line react-hooks/exhaustive-deps -- a new attempt starts the same sketch afresh
   // vertices snap to the other grids' boundaries and the community's
-  const snapRings = useMemo<Position[][]>(() => [
-    ...grids.filter((g) => tool === 'draw' || g.id !== selected).map((g) => g.geometry.coordinates[0]),
-    ...(community ? (community.geometry.type === 'Polygon' ? [community.geometry.coordinates] : community.geometry.coordinates).map((p) => p[0]) : []),
-  ], [grids, tool, selected, community]);
+  const snapRings = useMemo<Position[][]>(
+    () => [
+      ...grids.filter((g) => tool === 'draw' || g.id !== selected).map((g) => g.geometry.coordinates[0]),
+      ...(community
+        ? (community.geometry.type === 'Polygon' ? [community.geometry.coordinates] : community.geometry.coordinates).map((p) => p[0])
+        : []),
+    ],
+    [grids, tool, selected, community],
+  );
 
   usePlanningMap(map, {
     community: communityId,
@@ -255,7 +321,7 @@ export function PlanningPanel({ map, onFocus, onSaved }: {
     chosen,
     buildings,
     impact: shown.report,
-    draft: tool === 'suggest' ? suggestion?.draft ?? null : null,
+    draft: tool === 'suggest' ? (suggestion?.draft ?? null) : null,
     past,
     householdsUnit: t('planning.householdsUnit'),
   });
@@ -290,7 +356,10 @@ export function PlanningPanel({ map, onFocus, onSaved }: {
   useEffect(() => {
     if (communityId === null || !asOf) return;
     let current = true;
-    gridsAt(communityId, endOfLocalDay(asOf)).then((then) => current && setPast(then), (e: unknown) => current && setError(e));
+    gridsAt(communityId, endOfLocalDay(asOf)).then(
+      (then) => current && setPast(then),
+      (e: unknown) => current && setError(e),
+    );
     return () => void (current = false);
   }, [communityId, asOf, revision]);
 
@@ -317,11 +386,18 @@ export function PlanningPanel({ map, onFocus, onSaved }: {
   };
   /** The versions saved since the ones the refused change was made against. */
   const showStale = async (basis: Proposal['basis']) => {
-    const newer = await Promise.all(basis.map(({ id, version }) => gridHistory(id).then(
-      (history) => history.versions.filter((v) => v.version !== null && v.version > version).map((v) => ({ ...v, gridName: names.get(id) ?? `#${id}` })),
-      // a grid removed meanwhile has no history left to show: the notice still offers the reload
-      () => [],
-    )));
+    const newer = await Promise.all(
+      basis.map(({ id, version }) =>
+        gridHistory(id).then(
+          (history) =>
+            history.versions
+              .filter((v) => v.version !== null && v.version > version)
+              .map((v) => ({ ...v, gridName: names.get(id) ?? `#${id}` })),
+          // a grid removed meanwhile has no history left to show: the notice still offers the reload
+          () => [],
+        ),
+      ),
+    );
     setStale(newer.flat());
   };
   const reload = () => {
@@ -347,39 +423,75 @@ export function PlanningPanel({ map, onFocus, onSaved }: {
     <aside className="panel planning" data-testid="planning">
       <h2>{t('planning.title')}</h2>
       {communities && communities.length > 1 ? (
-        <label className="planning-community">{t('planning.community')}
-          <select name="community" value={communityId ?? ''} onChange={(e) => chooseCommunity(communities.find((c) => c.id === Number(e.target.value)) ?? null)}>
+        <label className="planning-community">
+          {t('planning.community')}
+          <select
+            name="community"
+            value={communityId ?? ''}
+            onChange={(e) => chooseCommunity(communities.find((c) => c.id === Number(e.target.value)) ?? null)}
+          >
             <option value="">{t('planning.chooseCommunity')}</option>
-            {communities.map((c) => <option key={c.id} value={c.id}>{c.properties.name}</option>)}
+            {communities.map((c) => (
+              <option key={c.id} value={c.id}>
+                {c.properties.name}
+              </option>
+            ))}
           </select>
         </label>
-      ) : community && <p className="planning-community"><b>{community.properties.name}</b> <small>{community.properties.code}</small></p>}
-      {error !== null && <p className="error" role="alert" data-testid="planning-error">{describe(error)}</p>}
-      {gridsError !== null && <p className="error" role="alert">{describe(gridsError)}</p>}
+      ) : (
+        community && (
+          <p className="planning-community">
+            <b>{community.properties.name}</b> <small>{community.properties.code}</small>
+          </p>
+        )
+      )}
+      {error !== null && (
+        <p className="error" role="alert" data-testid="planning-error">
+          {describe(error)}
+        </p>
+      )}
+      {gridsError !== null && (
+        <p className="error" role="alert">
+          {describe(gridsError)}
+        </p>
+      )}
 
       {community && band && (
         <>
           {/* a bar chooses a grid as a click on the map does: never while a shape is drawn, nor over work in progress */}
-          <HouseholdChart grids={grids} band={band} impact={proposal ? shown.report : null} chosen={chosen}
+          <HouseholdChart
+            grids={grids}
+            band={band}
+            impact={proposal ? shown.report : null}
+            chosen={chosen}
             onChoose={tool === 'merge' ? toggleMerged : tool === 'edit' || tool === 'split' ? chooseGrid : null}
-            locked={tool !== 'merge' && working} />
+            locked={tool !== 'merge' && working}
+          />
 
           <div className="planning-tools" role="group" aria-label={t('planning.tools')}>
             {TOOLS.map((name) => (
-              <button key={name} type="button" aria-pressed={tool === name} onClick={() => chooseTool(name)}>{t(`planning.tool.${name}` as MessageKey)}</button>
+              <button key={name} type="button" aria-pressed={tool === name} onClick={() => chooseTool(name)}>
+                {t(`planning.tool.${name}` as MessageKey)}
+              </button>
             ))}
           </div>
           <p className="hint">{t(`planning.hint.${tool}` as MessageKey)}</p>
 
           {(tool === 'edit' || tool === 'split') && selectedGrid && (
             <p className="chosen-grid" data-testid="chosen-grid" data-grid={selectedGrid.id}>
-              <b>{selectedGrid.properties.name}</b> <small>{selectedGrid.properties.code}</small> · {t('planning.version')} <span data-testid="grid-version">{selectedGrid.properties.version}</span>
-              {' '}· {selectedGrid.properties.households ?? '—'} {t('planning.householdsUnit')}
+              <b>{selectedGrid.properties.name}</b> <small>{selectedGrid.properties.code}</small> · {t('planning.version')}{' '}
+              <span data-testid="grid-version">{selectedGrid.properties.version}</span> · {selectedGrid.properties.households ?? '—'}{' '}
+              {t('planning.householdsUnit')}
             </p>
           )}
           {tool === 'edit' && (
             <label className="check">
-              <input type="checkbox" name="adjustNeighbours" checked={adjustNeighbours} onChange={(e) => setAdjustNeighbours(e.target.checked)} />
+              <input
+                type="checkbox"
+                name="adjustNeighbours"
+                checked={adjustNeighbours}
+                onChange={(e) => setAdjustNeighbours(e.target.checked)}
+              />
               {t('planning.adjustNeighbours')}
             </label>
           )}
@@ -387,54 +499,118 @@ export function PlanningPanel({ map, onFocus, onSaved }: {
             <p data-testid="merge-grids">{mergeIds.length ? mergeIds.map((id) => names.get(id)).join(' + ') : t('planning.noneChosen')}</p>
           )}
           {tool === 'draw' && (
-            <label>{t('planning.newGridNameLabel')}
+            <label>
+              {t('planning.newGridNameLabel')}
               <input name="name" value={newName} placeholder={t('planning.newGridName')} onChange={(e) => setNewName(e.target.value)} />
             </label>
           )}
           {tool === 'suggest' && (
             <div className="suggest">
-              <label>{t('planning.suggestCount')}
-                <input type="number" name="count" min={1} max={50} value={count} placeholder={String(grids.length)} onChange={(e) => setCount(e.target.value)} />
+              <label>
+                {t('planning.suggestCount')}
+                <input
+                  type="number"
+                  name="count"
+                  min={1}
+                  max={50}
+                  value={count}
+                  placeholder={String(grids.length)}
+                  onChange={(e) => setCount(e.target.value)}
+                />
               </label>
-              <button type="button" onClick={suggest} disabled={suggesting} data-testid="suggest">{t(suggesting ? 'planning.suggesting' : 'planning.suggest')}</button>
+              <button type="button" onClick={suggest} disabled={suggesting} data-testid="suggest">
+                {t(suggesting ? 'planning.suggesting' : 'planning.suggest')}
+              </button>
               {suggestion && (
                 <dl className="counts" data-testid="suggestion">
-                  <div><dt>{t('planning.draftGrids')}</dt><dd data-count="grids">{suggestion.draft.features.length}</dd></div>
-                  <div><dt>{t('planning.deviation')}</dt><dd data-count="deviation">{suggestion.households.max_deviation_pct.toFixed(1)}%</dd></div>
-                  <div><dt>{t('planning.elapsed')}</dt><dd data-count="elapsed">{(suggestion.elapsed_ms / 1000).toFixed(1)} s</dd></div>
-                  <div><dt>{t('planning.householdsRange')}</dt><dd>{suggestion.households.min}–{suggestion.households.max}</dd></div>
-                  <div><dt>{t('planning.householdsMean')}</dt><dd>{Math.round(suggestion.households.mean)}</dd></div>
+                  <div>
+                    <dt>{t('planning.draftGrids')}</dt>
+                    <dd data-count="grids">{suggestion.draft.features.length}</dd>
+                  </div>
+                  <div>
+                    <dt>{t('planning.deviation')}</dt>
+                    <dd data-count="deviation">{suggestion.households.max_deviation_pct.toFixed(1)}%</dd>
+                  </div>
+                  <div>
+                    <dt>{t('planning.elapsed')}</dt>
+                    <dd data-count="elapsed">{(suggestion.elapsed_ms / 1000).toFixed(1)} s</dd>
+                  </div>
+                  <div>
+                    <dt>{t('planning.householdsRange')}</dt>
+                    <dd>
+                      {suggestion.households.min}–{suggestion.households.max}
+                    </dd>
+                  </div>
+                  <div>
+                    <dt>{t('planning.householdsMean')}</dt>
+                    <dd>{Math.round(suggestion.households.mean)}</dd>
+                  </div>
                 </dl>
               )}
             </div>
           )}
-          {notice !== null && <p className="error" role="alert" data-testid="shape-notice">{shapeReason(notice, t)}</p>}
+          {notice !== null && (
+            <p className="error" role="alert" data-testid="shape-notice">
+              {shapeReason(notice, t)}
+            </p>
+          )}
 
           {stale && <StaleNotice changes={stale} onReload={reload} />}
           {(proposal || saved) && (
-            <ImpactView key={attempt} report={shown.report} pending={shown.pending} error={shown.error === null ? null : describe(shown.error)} names={names}
+            <ImpactView
+              key={attempt}
+              report={shown.report}
+              pending={shown.pending}
+              error={shown.error === null ? null : describe(shown.error)}
+              names={names}
               describe={(refusal) => describeProblem(refusal, t, problemNames)}
-              saving={saving} saveError={saveError === null ? null : describe(saveError)} onSave={save} onDiscard={startOver}
-              blocked={stale !== null} unchanged={unchanged} note={note} onNote={setNote}
-              saveLabel={tool === 'suggest' ? t('planning.saveDraft') : t('planning.save')} />
+              saving={saving}
+              saveError={saveError === null ? null : describe(saveError)}
+              onSave={save}
+              onDiscard={startOver}
+              blocked={stale !== null}
+              unchanged={unchanged}
+              note={note}
+              onNote={setNote}
+              saveLabel={tool === 'suggest' ? t('planning.saveDraft') : t('planning.save')}
+            />
           )}
           {saved?.change && (
-            <p className="saved" data-testid="saved">{t('planning.savedAs')} #{saved.change.id}{saved.change.note && `: ${saved.change.note}`}</p>
+            <p className="saved" data-testid="saved">
+              {t('planning.savedAs')} #{saved.change.id}
+              {saved.change.note && `: ${saved.change.note}`}
+            </p>
           )}
 
-          {tool === 'edit' && selectedGrid && <GridHistory grid={selectedGrid} revertTo={revertTo} describe={describe} onRevert={(version) => {
-            startOver();
-            setRevertTo(version);
-          }} />}
+          {tool === 'edit' && selectedGrid && (
+            <GridHistory
+              grid={selectedGrid}
+              revertTo={revertTo}
+              describe={describe}
+              onRevert={(version) => {
+                startOver();
+                setRevertTo(version);
+              }}
+            />
+          )}
 
           <section className="as-of">
             <h3>{t('planning.asOf')}</h3>
-            <label>{t('planning.asOfDate')}
-              <input type="date" name="asOf" data-testid="as-of" value={asOf} max={localToday()} onChange={(e) => setAsOf(e.target.value)} />
+            <label>
+              {t('planning.asOfDate')}
+              <input
+                type="date"
+                name="asOf"
+                data-testid="as-of"
+                value={asOf}
+                max={localToday()}
+                onChange={(e) => setAsOf(e.target.value)}
+              />
             </label>
             {asOf && past && (
               <p className="hint" data-testid="as-of-grids">
-                {past.features.length} {t('planning.gridsThen')}{past.features.length > 0 && `: ${past.features.map((f) => f.properties?.name).join('、')}`}
+                {past.features.length} {t('planning.gridsThen')}
+                {past.features.length > 0 && `: ${past.features.map((f) => f.properties?.name).join('、')}`}
               </p>
             )}
           </section>
@@ -456,14 +632,25 @@ function sameShapeAfter(report: ImpactReport | null, grid: PlanGrid) {
 function PlanningLegend() {
   const { t } = useI18n();
   const items: [string, MessageKey, string?][] = [
-    [BAND_COLOURS.below, 'planning.band.below'], [BAND_COLOURS.within, 'planning.band.within'], [BAND_COLOURS.above, 'planning.band.above'],
+    [BAND_COLOURS.below, 'planning.band.below'],
+    [BAND_COLOURS.within, 'planning.band.within'],
+    [BAND_COLOURS.above, 'planning.band.above'],
     [CHOSEN_COLOUR, 'planning.legendChosen', 'line'],
-    [MOVED_COLOUR, 'planning.movedBuildings'], [AFTER_COLOUR, 'planning.legendAfter', 'line'], [OVERLAP_COLOUR, 'planning.overlaps'],
-    [UNCOVERED_COLOUR, 'planning.uncovered'], [DRAFT_COLOUR, 'planning.legendDraft', 'dashed'], [PAST_COLOUR, 'planning.legendPast', 'dashed'],
+    [MOVED_COLOUR, 'planning.movedBuildings'],
+    [AFTER_COLOUR, 'planning.legendAfter', 'line'],
+    [OVERLAP_COLOUR, 'planning.overlaps'],
+    [UNCOVERED_COLOUR, 'planning.uncovered'],
+    [DRAFT_COLOUR, 'planning.legendDraft', 'dashed'],
+    [PAST_COLOUR, 'planning.legendPast', 'dashed'],
   ];
   return (
     <ul className="planning-legend">
-      {items.map(([colour, key, kind]) => <li key={key}><i className={kind} style={{ background: kind ? undefined : colour, borderColor: colour }} />{t(key)}</li>)}
+      {items.map(([colour, key, kind]) => (
+        <li key={key}>
+          <i className={kind} style={{ background: kind ? undefined : colour, borderColor: colour }} />
+          {t(key)}
+        </li>
+      ))}
     </ul>
   );
 }

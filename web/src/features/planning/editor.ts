@@ -2,8 +2,13 @@ import type { LineString, Polygon, Position } from 'geojson';
 import type { Map as MapLibreMap } from 'maplibre-gl';
 import { useEffect, useEffectEvent, useRef } from 'react';
 import {
-  TerraDraw, TerraDrawLineStringMode, TerraDrawPolygonMode, TerraDrawSelectMode, ValidateNotSelfIntersecting,
-  type GeoJSONStoreFeatures, type SnapToCustom,
+  TerraDraw,
+  TerraDrawLineStringMode,
+  TerraDrawPolygonMode,
+  TerraDrawSelectMode,
+  ValidateNotSelfIntersecting,
+  type GeoJSONStoreFeatures,
+  type SnapToCustom,
 } from 'terra-draw';
 import { TerraDrawMapLibreGLAdapter } from 'terra-draw-maplibre-gl-adapter';
 import { snapToRings } from './snapping.ts';
@@ -54,17 +59,36 @@ export function useGridEditor(map: MapLibreMap | null, sketch: Sketch, snapRings
             linestring: { feature: { coordinates: { draggable: true, midpoints: true, deletable: true } } },
           },
           styles: {
-            selectedPolygonColor: EDIT_COLOUR, selectedPolygonFillOpacity: 0.12, selectedPolygonOutlineColor: EDIT_COLOUR, selectedPolygonOutlineWidth: 3,
-            selectedLineStringColor: EDIT_COLOUR, selectedLineStringWidth: 3,
-            selectionPointColor: '#ffffff', selectionPointOutlineColor: EDIT_COLOUR, selectionPointWidth: 5, selectionPointOutlineWidth: 2,
-            midPointColor: EDIT_COLOUR, midPointOutlineColor: '#ffffff', midPointWidth: 3, midPointOutlineWidth: 1,
+            selectedPolygonColor: EDIT_COLOUR,
+            selectedPolygonFillOpacity: 0.12,
+            selectedPolygonOutlineColor: EDIT_COLOUR,
+            selectedPolygonOutlineWidth: 3,
+            selectedLineStringColor: EDIT_COLOUR,
+            selectedLineStringWidth: 3,
+            selectionPointColor: '#ffffff',
+            selectionPointOutlineColor: EDIT_COLOUR,
+            selectionPointWidth: 5,
+            selectionPointOutlineWidth: 2,
+            midPointColor: EDIT_COLOUR,
+            midPointOutlineColor: '#ffffff',
+            midPointWidth: 3,
+            midPointOutlineWidth: 1,
           },
         }),
         new TerraDrawPolygonMode({
           snapping: { toCustom },
-          styles: { fillColor: EDIT_COLOUR, fillOpacity: 0.12, outlineColor: EDIT_COLOUR, outlineWidth: 3, closingPointColor: '#ffffff', closingPointOutlineColor: EDIT_COLOUR },
+          styles: {
+            fillColor: EDIT_COLOUR,
+            fillOpacity: 0.12,
+            outlineColor: EDIT_COLOUR,
+            outlineWidth: 3,
+            closingPointColor: '#ffffff',
+            closingPointOutlineColor: EDIT_COLOUR,
+          },
         }),
-        new TerraDrawLineStringMode({ styles: { lineStringColor: EDIT_COLOUR, lineStringWidth: 3, closingPointColor: '#ffffff', closingPointOutlineColor: EDIT_COLOUR } }),
+        new TerraDrawLineStringMode({
+          styles: { lineStringColor: EDIT_COLOUR, lineStringWidth: 3, closingPointColor: '#ffffff', closingPointOutlineColor: EDIT_COLOUR },
+        }),
       ],
     });
     created.start();

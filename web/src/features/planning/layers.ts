@@ -1,11 +1,22 @@
 import type { Feature, FeatureCollection, Polygon, Position } from 'geojson';
-import { Marker, type ExpressionSpecification, type FilterSpecification, type GeoJSONSource, type LayerSpecification, type Map as MapLibreMap, type SymbolLayerSpecification } from 'maplibre-gl';
+import {
+  Marker,
+  type ExpressionSpecification,
+  type FilterSpecification,
+  type GeoJSONSource,
+  type LayerSpecification,
+  type Map as MapLibreMap,
+  type SymbolLayerSpecification,
+} from 'maplibre-gl';
 import { useEffect, useRef } from 'react';
 import { NO_DATA_COLOUR, standardClasses } from '../coverage/metrics.ts';
 import type { DraftProperties, ImpactReport, PlanGrid } from './plans.ts';
 
 /** The household band's colours, as the coverage view draws them: within green, below orange, above red. */
-export const BAND_COLOURS = Object.fromEntries(standardClasses('grids').map((c) => [c.state!, c.colour])) as Record<'below' | 'within' | 'above', string>;
+export const BAND_COLOURS = Object.fromEntries(standardClasses('grids').map((c) => [c.state!, c.colour])) as Record<
+  'below' | 'within' | 'above',
+  string
+>;
 export const CHOSEN_COLOUR = '#ffcc00';
 export const MOVED_COLOUR = '#d81b60';
 export const OVERLAP_COLOUR = '#b71c1c';
@@ -22,7 +33,15 @@ const NOTHING: FilterSpecification = ['==', ['id'], -1];
  */
 const TILE_GRID_LAYERS = ['grids-fill', 'grids-line', 'grids-label', 'grids-selected'];
 /** the grids' and the past grids' names, one point each where the label goes */
-const SOURCES = ['planning-grids', 'planning-grid-labels', 'planning-buildings', 'planning-impact', 'planning-draft', 'planning-past', 'planning-past-labels'];
+const SOURCES = [
+  'planning-grids',
+  'planning-grid-labels',
+  'planning-buildings',
+  'planning-impact',
+  'planning-draft',
+  'planning-past',
+  'planning-past-labels',
+];
 
 const bandColour = ['match', ['get', 'band'], ...Object.entries(BAND_COLOURS).flat(), NO_DATA_COLOUR] as unknown as ExpressionSpecification;
 const impactKind = (kind: string): FilterSpecification => ['==', ['get', 'kind'], kind];
@@ -38,13 +57,53 @@ const FILLS: LayerSpecification[] = [
 /** Over the base map, and under terra-draw's handles, which are added after. */
 const OVER: LayerSpecification[] = [
   { id: 'planning-grids-line', type: 'line', source: 'planning-grids', paint: { 'line-color': '#23476b', 'line-width': 1.5 } },
-  { id: 'planning-chosen', type: 'line', source: 'planning-grids', filter: NOTHING, paint: { 'line-color': CHOSEN_COLOUR, 'line-width': 4 } },
-  { id: 'planning-moved', type: 'fill', source: 'planning-buildings', filter: NOTHING, paint: { 'fill-color': MOVED_COLOUR, 'fill-outline-color': '#000000' } },
-  { id: 'planning-uncovered', type: 'fill', source: 'planning-impact', filter: impactKind('uncovered'), paint: { 'fill-color': UNCOVERED_COLOUR, 'fill-opacity': 0.65 } },
-  { id: 'planning-overlaps', type: 'fill', source: 'planning-impact', filter: impactKind('overlap'), paint: { 'fill-color': OVERLAP_COLOUR, 'fill-opacity': 0.6 } },
-  { id: 'planning-after', type: 'line', source: 'planning-impact', filter: impactKind('after'), paint: { 'line-color': AFTER_COLOUR, 'line-width': 2.5 } },
-  { id: 'planning-draft', type: 'line', source: 'planning-draft', paint: { 'line-color': DRAFT_COLOUR, 'line-width': 3, 'line-dasharray': [2, 1.5] } },
-  { id: 'planning-past', type: 'line', source: 'planning-past', paint: { 'line-color': PAST_COLOUR, 'line-width': 2.5, 'line-dasharray': [1, 1.5] } },
+  {
+    id: 'planning-chosen',
+    type: 'line',
+    source: 'planning-grids',
+    filter: NOTHING,
+    paint: { 'line-color': CHOSEN_COLOUR, 'line-width': 4 },
+  },
+  {
+    id: 'planning-moved',
+    type: 'fill',
+    source: 'planning-buildings',
+    filter: NOTHING,
+    paint: { 'fill-color': MOVED_COLOUR, 'fill-outline-color': '#000000' },
+  },
+  {
+    id: 'planning-uncovered',
+    type: 'fill',
+    source: 'planning-impact',
+    filter: impactKind('uncovered'),
+    paint: { 'fill-color': UNCOVERED_COLOUR, 'fill-opacity': 0.65 },
+  },
+  {
+    id: 'planning-overlaps',
+    type: 'fill',
+    source: 'planning-impact',
+    filter: impactKind('overlap'),
+    paint: { 'fill-color': OVERLAP_COLOUR, 'fill-opacity': 0.6 },
+  },
+  {
+    id: 'planning-after',
+    type: 'line',
+    source: 'planning-impact',
+    filter: impactKind('after'),
+    paint: { 'line-color': AFTER_COLOUR, 'line-width': 2.5 },
+  },
+  {
+    id: 'planning-draft',
+    type: 'line',
+    source: 'planning-draft',
+    paint: { 'line-color': DRAFT_COLOUR, 'line-width': 3, 'line-dasharray': [2, 1.5] },
+  },
+  {
+    id: 'planning-past',
+    type: 'line',
+    source: 'planning-past',
+    paint: { 'line-color': PAST_COLOUR, 'line-width': 2.5, 'line-dasharray': [1, 1.5] },
+  },
   // one label a grid: a polygon's label would repeat on every tile its shape is cut into
   { id: 'planning-past-label', type: 'symbol', source: 'planning-past-labels', ...label(PAST_COLOUR) },
   { id: 'planning-grids-label', type: 'symbol', source: 'planning-grid-labels', minzoom: 14, ...label('#23476b') },
@@ -78,7 +137,8 @@ export function usePlanningMap(map: MapLibreMap | null, drawing: PlanningDrawing
   useEffect(() => {
     if (!map) return;
     const filters = tileFilters.current;
-    for (const layer of TILE_GRID_LAYERS) if (map.getLayer(layer)) filters.set(layer, map.getFilter(layer) as FilterSpecification | undefined);
+    for (const layer of TILE_GRID_LAYERS)
+      if (map.getLayer(layer)) filters.set(layer, map.getFilter(layer) as FilterSpecification | undefined);
     for (const id of SOURCES) map.addSource(id, { type: 'geojson', data: EMPTY });
     for (const layer of FILLS) map.addLayer(layer, 'buildings-fill');
     for (const layer of OVER) map.addLayer(layer);
@@ -98,7 +158,7 @@ export function usePlanningMap(map: MapLibreMap | null, drawing: PlanningDrawing
       if (!map.getLayer(layer)) continue;
       const own = tileFilters.current.get(layer);
       const others: FilterSpecification = ['!=', ['get', 'community_id'], community ?? -1];
-      map.setFilter(layer, community === null ? own ?? null : own ? ['all', own, others] as FilterSpecification : others);
+      map.setFilter(layer, community === null ? (own ?? null) : own ? (['all', own, others] as FilterSpecification) : others);
     }
   }, [map, community]);
 
@@ -120,13 +180,16 @@ export function usePlanningMap(map: MapLibreMap | null, drawing: PlanningDrawing
     if (!map) return;
     const moved = impact?.moved.buildings.map((b) => b.id) ?? [];
     map.setFilter('planning-moved', moved.length ? ['in', ['id'], ['literal', moved]] : NOTHING);
-    const features: Feature[] = impact ? [
-      // a draft draws its own boundaries
-      ...impact.grids.filter((g) => g.geometry && g.status !== 'unchanged' && !draft)
-        .map((g): Feature => ({ type: 'Feature', geometry: g.geometry!, properties: { kind: 'after', grid: g.id } })),
-      ...impact.overlaps.map((o): Feature => ({ type: 'Feature', geometry: o.geometry, properties: { kind: 'overlap' } })),
-      ...impact.uncovered.map((u): Feature => ({ type: 'Feature', geometry: u.geometry, properties: { kind: 'uncovered' } })),
-    ] : [];
+    const features: Feature[] = impact
+      ? [
+          // a draft draws its own boundaries
+          ...impact.grids
+            .filter((g) => g.geometry && g.status !== 'unchanged' && !draft)
+            .map((g): Feature => ({ type: 'Feature', geometry: g.geometry!, properties: { kind: 'after', grid: g.id } })),
+          ...impact.overlaps.map((o): Feature => ({ type: 'Feature', geometry: o.geometry, properties: { kind: 'overlap' } })),
+          ...impact.uncovered.map((u): Feature => ({ type: 'Feature', geometry: u.geometry, properties: { kind: 'uncovered' } })),
+        ]
+      : [];
     map.getSource<GeoJSONSource>('planning-impact')?.setData({ type: 'FeatureCollection', features });
   }, [map, impact, draft]);
 
@@ -144,7 +207,10 @@ export function usePlanningMap(map: MapLibreMap | null, drawing: PlanningDrawing
     const markers = (draft?.features ?? []).map((f) => {
       const element = Object.assign(document.createElement('div'), { className: 'draft-label' });
       element.dataset.testid = 'draft-label';
-      element.append(Object.assign(document.createElement('b'), { textContent: f.properties.name }), ` ${f.properties.households} ${householdsUnit}`);
+      element.append(
+        Object.assign(document.createElement('b'), { textContent: f.properties.name }),
+        ` ${f.properties.households} ${householdsUnit}`,
+      );
       return new Marker({ element }).setLngLat(labelPoint(f.geometry) as [number, number]).addTo(map);
     });
     return () => markers.forEach((m) => m.remove());
@@ -155,8 +221,14 @@ export function usePlanningMap(map: MapLibreMap | null, drawing: PlanningDrawing
 function labelPoints(polygons: Feature<Polygon>[]): FeatureCollection {
   return {
     type: 'FeatureCollection',
-    features: polygons.filter((p) => p.geometry?.type === 'Polygon')
-      .map((p) => ({ type: 'Feature', id: p.id, geometry: { type: 'Point', coordinates: labelPoint(p.geometry) }, properties: { name: p.properties?.name } })),
+    features: polygons
+      .filter((p) => p.geometry?.type === 'Polygon')
+      .map((p) => ({
+        type: 'Feature',
+        id: p.id,
+        geometry: { type: 'Point', coordinates: labelPoint(p.geometry) },
+        properties: { name: p.properties?.name },
+      })),
   };
 }
 
@@ -188,14 +260,19 @@ export function labelPoint(polygon: Polygon): Position {
   const centroid: Position = [cx / (3 * twiceArea), cy / (3 * twiceArea)];
   if (inside(centroid, polygon)) return centroid;
   const y = centroid[1];
-  const crossings = polygon.coordinates.flatMap((r) => r.slice(1).flatMap((b, i) => {
-    const a = r[i];
-    return a[1] > y !== b[1] > y ? [a[0] + ((y - a[1]) * (b[0] - a[0])) / (b[1] - a[1])] : [];
-  })).sort((a, b) => a - b);
+  const crossings = polygon.coordinates
+    .flatMap((r) =>
+      r.slice(1).flatMap((b, i) => {
+        const a = r[i];
+        return a[1] > y !== b[1] > y ? [a[0] + ((y - a[1]) * (b[0] - a[0])) / (b[1] - a[1])] : [];
+      }),
+    )
+    .sort((a, b) => a - b);
   let best: Position = ring[0];
   let widest = -1;
   for (let i = 0; i + 1 < crossings.length; i += 2) {
-    if (crossings[i + 1] - crossings[i] > widest) [widest, best] = [crossings[i + 1] - crossings[i], [(crossings[i] + crossings[i + 1]) / 2, y]];
+    if (crossings[i + 1] - crossings[i] > widest)
+      [widest, best] = [crossings[i + 1] - crossings[i], [(crossings[i] + crossings[i + 1]) / 2, y]];
   }
   return best;
 }

@@ -40,16 +40,26 @@ export interface Proposal {
 export class StaleEdit extends ProblemError {}
 
 /** The grids a dry run showed changing, other than those the proposal names, at the versions it saw them. */
-export const neighbourVersions = (proposal: Proposal, seen: ImpactReport) => seen.grids
-  .filter((g) => g.version !== null && !proposal.basis.some((b) => b.id === g.id))
-  .map((g) => ({ id: g.id, version: g.version! }));
+export const neighbourVersions = (proposal: Proposal, seen: ImpactReport) =>
+  seen.grids
+    .filter((g) => g.version !== null && !proposal.basis.some((b) => b.id === g.id))
+    .map((g) => ({ id: g.id, version: g.version! }));
 
 /** Runs a proposal: a dry run, or the save with the planner's note, of what the dry run `seen` showed. */
-export async function runProposal(proposal: Proposal, save: { note: string; seen: ImpactReport } | null, signal?: AbortSignal): Promise<ImpactReport> {
+export async function runProposal(
+  proposal: Proposal,
+  save: { note: string; seen: ImpactReport } | null,
+  signal?: AbortSignal,
+): Promise<ImpactReport> {
   const headers: Record<string, string> = { 'Content-Type': 'application/json' };
   if (save && proposal.ifMatch !== undefined) headers['If-Match'] = `"${proposal.ifMatch}"`;
   const body = save
-    ? { ...proposal.body, dryRun: false, note: save.note, ...(proposal.neighbours ? { versions: neighbourVersions(proposal, save.seen) } : {}) }
+    ? {
+        ...proposal.body,
+        dryRun: false,
+        note: save.note,
+        ...(proposal.neighbours ? { versions: neighbourVersions(proposal, save.seen) } : {}),
+      }
     : { ...proposal.body, dryRun: true };
   const response = await apiFetch(proposal.url, { method: 'POST', headers, body: JSON.stringify(body), signal });
   if (response.status === 412) throw new StaleEdit(await problemFrom(response));
@@ -63,11 +73,17 @@ export const gridHistory = (id: number) => getPlanJson<ApiAnswer<'GET /api/v1/gr
 
 /** A grid as the planner's map holds it: its shape and version, with its households against the band. */
 export interface PlanGridProperties {
-  code: string; name: string; version: number;
-  households: number | null; band: HouseholdBand | null;
+  code: string;
+  name: string;
+  version: number;
+  households: number | null;
+  band: HouseholdBand | null;
 }
 export type PlanGrid = Feature<Polygon, PlanGridProperties> & { id: number };
-export type Community = Feature<MultiPolygon | Polygon, { code: string; name: string; grid_households_min: number; grid_households_max: number }> & { id: number };
+export type Community = Feature<
+  MultiPolygon | Polygon,
+  { code: string; name: string; grid_households_min: number; grid_households_max: number }
+> & { id: number };
 
 /** The community's grids as they stood at a moment (ISO date-time with its zone; a bare YYYY-MM-DD: the end of that UTC day). */
 export const gridsAt = (community: number, at: string) =>
@@ -79,7 +95,9 @@ export type DraftProperties = Suggestion['draft']['features'][number]['propertie
 
 export async function suggestGrids(community: number, count: number): Promise<Suggestion> {
   const response = await apiFetch(`/api/v1/communities/${community}/suggest-grids`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ count }),
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ count }),
   });
   if (!response.ok) throw new ProblemError(await problemFrom(response));
   return response.json() as Promise<Suggestion>;
@@ -94,9 +112,9 @@ export function draftPlan(community: number, suggestion: Suggestion, grids: Plan
   const versionOf = new Map(grids.map((g) => [g.id, g.properties.version]));
   const planned = [
     // a new grid has no name yet (null, which the plan refuses): the server names it by its code
-    ...suggestion.draft.features.map(({ geometry, properties: { grid_id, name } }) => (grid_id === null
-      ? { geometry }
-      : { id: grid_id, version: versionOf.get(grid_id), geometry, name })),
+    ...suggestion.draft.features.map(({ geometry, properties: { grid_id, name } }) =>
+      grid_id === null ? { geometry } : { id: grid_id, version: versionOf.get(grid_id), geometry, name },
+    ),
     ...grids.filter((g) => !kept.has(g.id)).map((g) => ({ id: g.id, version: g.properties.version, geometry: null })),
   ];
   return {
@@ -162,8 +180,13 @@ export function endOfLocalDay(date: string): string {
 
 /** Whether two polygons are the same shape to the API's precision (7 decimals): the same vertices in the same order. */
 export function sameShape(a: Polygon, b: Polygon): boolean {
-  return a.coordinates.length === b.coordinates.length && a.coordinates.every((ring, r) => {
-    const other = b.coordinates[r];
-    return ring.length === other.length && ring.every((p, i) => Math.abs(p[0] - other[i][0]) < 5e-8 && Math.abs(p[1] - other[i][1]) < 5e-8);
-  });
+  return (
+    a.coordinates.length === b.coordinates.length &&
+    a.coordinates.every((ring, r) => {
+      const other = b.coordinates[r];
+      return (
+        ring.length === other.length && ring.every((p, i) => Math.abs(p[0] - other[i][0]) < 5e-8 && Math.abs(p[1] - other[i][1]) < 5e-8)
+      );
+    })
+  );
 }

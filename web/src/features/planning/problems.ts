@@ -23,7 +23,7 @@ export class ProblemError extends Error {
 
 /** The problem a refused response carries (a bare status when it carries none). */
 export async function problemFrom(response: Response): Promise<Problem> {
-  const body = await response.json().catch(() => null) as Problem | null;
+  const body = (await response.json().catch(() => null)) as Problem | null;
   return body && typeof body.title === 'string' ? body : { title: `${response.status} ${response.statusText}`, status: response.status };
 }
 
@@ -49,8 +49,11 @@ const area = (m2: unknown) => {
 /** The names of the grids the detail mentions by code, in the order it mentions them. */
 function gridsByCode(detail: string | undefined, names: ProblemNames): string[] {
   if (!detail) return [];
-  return [...names.codes].map(([code, name]) => ({ at: detail.indexOf(code), name }))
-    .filter((c) => c.at >= 0).sort((a, b) => a.at - b.at).map((c) => c.name);
+  return [...names.codes]
+    .map(([code, name]) => ({ at: detail.indexOf(code), name }))
+    .filter((c) => c.at >= 0)
+    .sort((a, b) => a.at - b.at)
+    .map((c) => c.name);
 }
 
 /** What PostGIS said of an invalid shape (ST_IsValidReason), in the planner's words. */
@@ -74,16 +77,16 @@ export function describeProblem(problem: Problem, t: Translate, names: ProblemNa
   // the grids a problem names by id (`grids`), else by code in its detail
   const listed = () => (Array.isArray(problem.grids) ? (problem.grids as number[]).map(gridOf).join('、') : gridsNamed());
   // a problem raised by one grid (`grid`), else the first grid its detail names by code
-  const theGrid = () => ('grid' in problem ? gridOf(problem.grid) : mentioned[0] ?? t('problem.theGrids'));
+  const theGrid = () => ('grid' in problem ? gridOf(problem.grid) : (mentioned[0] ?? t('problem.theGrids')));
   switch (title) {
     case 'Grids overlap': {
-      const ids = Array.isArray(problem.grids) ? problem.grids as number[] : [];
+      const ids = Array.isArray(problem.grids) ? (problem.grids as number[]) : [];
       const [a, b] = ids.length === 2 ? ids.map(gridOf) : [mentioned[0] ?? '?', mentioned[1] ?? '?'];
       return fill(t('problem.overlap'), { a, b, area: area(problem.area_m2) });
     }
     case 'Grid outside its community': {
       // the grids register answers the grids that reach out, the planning API the one grid
-      const [first] = Array.isArray(problem.outside) ? problem.outside as { id: number; area_m2: number }[] : [];
+      const [first] = Array.isArray(problem.outside) ? (problem.outside as { id: number; area_m2: number }[]) : [];
       return fill(t('problem.outside'), {
         grid: first && !('grid' in problem) ? gridOf(first.id) : theGrid(),
         area: area(problem.area_m2 ?? first?.area_m2),
@@ -144,7 +147,7 @@ export function describeProblem(problem: Problem, t: Translate, names: ProblemNa
 export function describeFailure(failure: unknown, t: Translate, names: ProblemNames): string {
   if (failure instanceof ProblemError) {
     // a save refused for its shape carries every refusal the dry run would have listed
-    const all = Array.isArray(failure.problem.refusals) ? failure.problem.refusals as Problem[] : [failure.problem];
+    const all = Array.isArray(failure.problem.refusals) ? (failure.problem.refusals as Problem[]) : [failure.problem];
     return all.map((p) => describeProblem(p, t, names)).join(' · ');
   }
   return failure instanceof Error ? failure.message : String(failure);
@@ -153,14 +156,18 @@ export function describeFailure(failure: unknown, t: Translate, names: ProblemNa
 /** Why terra-draw refused a shape (its ValidationReasons), in the planner's language. */
 export function shapeReason(reason: string, t: Translate): string {
   switch (reason) {
-    case ValidationReasons.ValidationReasonFeatureSelfIntersects: return t('planning.selfIntersects');
-    case ValidationReasons.ValidationReasonFeatureHasHoles: return t('planning.shape.holes');
-    case ValidationReasons.ValidationReasonFeatureLessThanFourCoordinates: return t('planning.shape.tooFewPoints');
+    case ValidationReasons.ValidationReasonFeatureSelfIntersects:
+      return t('planning.selfIntersects');
+    case ValidationReasons.ValidationReasonFeatureHasHoles:
+      return t('planning.shape.holes');
+    case ValidationReasons.ValidationReasonFeatureLessThanFourCoordinates:
+      return t('planning.shape.tooFewPoints');
     case ValidationReasons.ValidationReasonFeatureInvalidCoordinates:
     case ValidationReasons.ValidationReasonFeatureHasInvalidCoordinates:
     case ValidationReasons.ValidationReasonFeatureCoordinatesNotClosed:
     case ValidationReasons.ValidationReasonFeatureInvalidCoordinatePrecision:
       return t('planning.shape.coordinates');
-    default: return t('planning.shape.other');
+    default:
+      return t('planning.shape.other');
   }
 }

@@ -11,7 +11,12 @@ export const SNAP_PIXELS = 10;
  * coordinates; failing that, onto the nearest point of their edges; else nowhere (undefined: it goes where
  * the pointer is). Distances are measured on the screen, as the planner sees them.
  */
-export function snapToRings(rings: Position[][], pointer: { x: number; y: number }, project: Project, pixels = SNAP_PIXELS): Position | undefined {
+export function snapToRings(
+  rings: Position[][],
+  pointer: { x: number; y: number },
+  project: Project,
+  pixels = SNAP_PIXELS,
+): Position | undefined {
   let vertex: Position | undefined;
   let nearest = pixels;
   for (const ring of rings) {

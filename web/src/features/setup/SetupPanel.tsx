@@ -17,8 +17,20 @@ export function SetupPanel({ onImported, onOpenMap }: { onImported: () => void; 
   const [setup, setSetup] = useState<Setup | null>(null);
   const [open, setOpen] = useState<ImportLayer | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const refresh = useCallback(() => fetchSetup().then((s) => { setSetup(s); setError(null); }, (e: Error) => setError(e.message)), []);
-  useEffect(() => { void refresh(); }, [refresh]);
+  const refresh = useCallback(
+    () =>
+      fetchSetup().then(
+        (s) => {
+          setSetup(s);
+          setError(null);
+        },
+        (e: Error) => setError(e.message),
+      ),
+    [],
+  );
+  useEffect(() => {
+    void refresh();
+  }, [refresh]);
 
   const firstUndone = setup?.steps.find((s) => s.layer !== 'users' && s.count === 0)?.layer as ImportLayer | undefined;
   const current = open ?? firstUndone;
@@ -27,7 +39,11 @@ export function SetupPanel({ onImported, onOpenMap }: { onImported: () => void; 
     <section className="setup" data-testid="setup-panel">
       <h2>{t('setup.title')}</h2>
       <p>{t('setup.intro')}</p>
-      {error && <p className="error" role="alert">{error}</p>}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
       {setup && (
         <ol className="steps">
           {setup.steps.map((step) => {
@@ -39,22 +55,44 @@ export function SetupPanel({ onImported, onOpenMap }: { onImported: () => void; 
                 <strong>{name}</strong> · {step.count > 0 ? count(step.count) : t('setup.none')}
                 {done && <> · {t('setup.done')}</>}
                 {gaps.map(([gap, n]) => (
-                  <div key={gap} className="gap">{t(`setup.gap.${step.layer}.${gap}` as MessageKey).replace('{n}', n.toLocaleString())}</div>
+                  <div key={gap} className="gap">
+                    {t(`setup.gap.${step.layer}.${gap}` as MessageKey).replace('{n}', n.toLocaleString())}
+                  </div>
                 ))}
-                {step.layer === 'users'
-                  ? <div className="hint">{t('setup.usersHint')}</div>
-                  : step.layer !== current && <button type="button" className="link" onClick={() => setOpen(step.layer as ImportLayer)}>{t('setup.importHere').replace('{layer}', name)}</button>}
+                {step.layer === 'users' ? (
+                  <div className="hint">{t('setup.usersHint')}</div>
+                ) : (
+                  step.layer !== current && (
+                    <button type="button" className="link" onClick={() => setOpen(step.layer as ImportLayer)}>
+                      {t('setup.importHere').replace('{layer}', name)}
+                    </button>
+                  )
+                )}
               </li>
             );
           })}
         </ol>
       )}
       <div className="buttons">
-        <button type="button" onClick={() => void refresh()}>{t('setup.refresh')}</button>
-        {setup && !setup.empty && <button type="button" onClick={onOpenMap}>{t('setup.openMap')}</button>}
+        <button type="button" onClick={() => void refresh()}>
+          {t('setup.refresh')}
+        </button>
+        {setup && !setup.empty && (
+          <button type="button" onClick={onOpenMap}>
+            {t('setup.openMap')}
+          </button>
+        )}
       </div>
       {current && (
-        <ImportPanel key={current} layer={current} onImported={() => { onImported(); setOpen(null); void refresh(); }} />
+        <ImportPanel
+          key={current}
+          layer={current}
+          onImported={() => {
+            onImported();
+            setOpen(null);
+            void refresh();
+          }}
+        />
       )}
     </section>
   );

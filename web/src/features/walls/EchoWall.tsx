@@ -20,10 +20,16 @@ export function EchoPage() {
     <div className="echo-page">
       <header className="topbar">
         <h1>{t('app.title')}</h1>
-        <Link className="lang" href="/">{t('login.submit')}</Link>
-        <button type="button" className="lang" onClick={() => setLang(lang === 'en' ? 'zh-CN' : 'en')}>{t('app.switchLanguage')}</button>
+        <Link className="lang" href="/">
+          {t('login.submit')}
+        </Link>
+        <button type="button" className="lang" onClick={() => setLang(lang === 'en' ? 'zh-CN' : 'en')}>
+          {t('app.switchLanguage')}
+        </button>
       </header>
-      <main><EchoWall /></main>
+      <main>
+        <EchoWall />
+      </main>
     </div>
   );
 }
@@ -50,14 +56,20 @@ export function EchoWall({ keepsMonthly = false }: { keepsMonthly?: boolean }) {
 
   useEffect(() => {
     let current = true;
-    getJson<EchoPage>(`/api/v1/echo?limit=${PAGE_SIZE}&offset=${offset}${community ? `&community=${community}` : ''}`)
-      .then((page) => current && (setEcho(page), setError(null)), (e: Error) => current && setError(e.message));
+    getJson<EchoPage>(`/api/v1/echo?limit=${PAGE_SIZE}&offset=${offset}${community ? `&community=${community}` : ''}`).then(
+      (page) => current && (setEcho(page), setError(null)),
+      (e: Error) => current && setError(e.message),
+    );
     return () => void (current = false);
   }, [community, offset]);
   const [mattersRevision, setMattersRevision] = useState(0);
   useEffect(() => {
     let current = true;
-    if (community) getJson<{ matters: MonthlyMatter[] }>(`/api/v1/communities/${community}/monthly`).then((r) => current && setRead({ community, matters: r.matters }), () => undefined);
+    if (community)
+      getJson<{ matters: MonthlyMatter[] }>(`/api/v1/communities/${community}/monthly`).then(
+        (r) => current && setRead({ community, matters: r.matters }),
+        () => undefined,
+      );
     return () => void (current = false);
   }, [community, mattersRevision]);
 
@@ -68,26 +80,54 @@ export function EchoWall({ keepsMonthly = false }: { keepsMonthly?: boolean }) {
       <h2>{t('echo.title')}</h2>
       <p className="hint">{t('echo.subtitle')}</p>
       {echo && echo.communities.length > 0 && (
-        <label className="echo-filter">{t('echo.community')}
+        <label className="echo-filter">
+          {t('echo.community')}
           <select name="community" value={community ?? ''} onChange={(e) => choose(Number(e.target.value) || null)}>
             <option value="">{t('echo.allCommunities')}</option>
-            {echo.communities.map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
+            {echo.communities.map((c) => (
+              <option key={c.id} value={c.id}>
+                {c.name}
+              </option>
+            ))}
           </select>
         </label>
       )}
-      {error && <p className="error" role="alert">{error}</p>}
-      {matters.filter((m) => m.published_at).slice(0, 1).map((m) => (
-        <article key={m.month} className="monthly" data-testid="monthly-matter">
-          <h3>{t('monthly.title')} · {m.month}</h3>
-          <b>{m.title}</b>
-          {m.discussion && <p><span>{t('monthly.discussion')}</span>{m.discussion}</p>}
-          {m.outcome && <p><span>{t('monthly.outcome')}</span>{m.outcome}</p>}
-        </article>
-      ))}
-      {keepsMonthly && community && <MonthlyForm community={community} matters={matters} onSaved={() => setMattersRevision((r) => r + 1)} />}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      {matters
+        .filter((m) => m.published_at)
+        .slice(0, 1)
+        .map((m) => (
+          <article key={m.month} className="monthly" data-testid="monthly-matter">
+            <h3>
+              {t('monthly.title')} · {m.month}
+            </h3>
+            <b>{m.title}</b>
+            {m.discussion && (
+              <p>
+                <span>{t('monthly.discussion')}</span>
+                {m.discussion}
+              </p>
+            )}
+            {m.outcome && (
+              <p>
+                <span>{t('monthly.outcome')}</span>
+                {m.outcome}
+              </p>
+            )}
+          </article>
+        ))}
+      {keepsMonthly && community && (
+        <MonthlyForm community={community} matters={matters} onSaved={() => setMattersRevision((r) => r + 1)} />
+      )}
       {echo && (
         <>
-          <p className="echo-count">{t('echo.total')} <b data-testid="echo-total">{echo.total}</b></p>
+          <p className="echo-count">
+            {t('echo.total')} <b data-testid="echo-total">{echo.total}</b>
+          </p>
           {echo.total === 0 && <p className="hint">{t('echo.empty')}</p>}
           <ol className="echo-list" data-testid="echo-list">
             {echo.issues.map((issue) => (
@@ -99,9 +139,17 @@ export function EchoWall({ keepsMonthly = false }: { keepsMonthly?: boolean }) {
                 <div className="where">{[issue.community, issue.grid].filter(Boolean).join(' · ') || '—'}</div>
                 <blockquote>{issue.answer}</blockquote>
                 <footer>
-                  <span>{t('echo.reported')} {when(issue.reported_at)}</span>
-                  <span>{t('echo.answered')} {when(issue.answered_at)}</span>
-                  {issue.answer_photos > 0 && <span>{t('echo.photos')} {issue.answer_photos}</span>}
+                  <span>
+                    {t('echo.reported')} {when(issue.reported_at)}
+                  </span>
+                  <span>
+                    {t('echo.answered')} {when(issue.answered_at)}
+                  </span>
+                  {issue.answer_photos > 0 && (
+                    <span>
+                      {t('echo.photos')} {issue.answer_photos}
+                    </span>
+                  )}
                   <span>{issue.rating ? <Stars rating={issue.rating} /> : t('echo.notRated')}</span>
                 </footer>
               </li>
@@ -109,9 +157,15 @@ export function EchoWall({ keepsMonthly = false }: { keepsMonthly?: boolean }) {
           </ol>
           {echo.total > PAGE_SIZE && (
             <nav className="pager" aria-label={t('echo.pages')}>
-              <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE_SIZE))}>{t('echo.previous')}</button>
-              <span>{offset + 1}–{last} / {echo.total}</span>
-              <button type="button" disabled={last >= echo.total} onClick={() => setOffset(offset + PAGE_SIZE)}>{t('echo.next')}</button>
+              <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE_SIZE))}>
+                {t('echo.previous')}
+              </button>
+              <span>
+                {offset + 1}–{last} / {echo.total}
+              </span>
+              <button type="button" disabled={last >= echo.total} onClick={() => setOffset(offset + PAGE_SIZE)}>
+                {t('echo.next')}
+              </button>
             </nav>
           )}
         </>

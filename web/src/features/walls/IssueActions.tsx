@@ -9,10 +9,16 @@ type Field = 'note' | 'why' | 'answer' | 'public_title' | 'rating' | 'comment' |
 
 /** What each step asks for besides its button: why it goes up or is turned down, the answer, the rating, the time wanted. */
 const FIELDS: Record<IssueAction, Field[]> = {
-  accept: ['note'], start: ['note'], resolve: ['note'], close: ['note'],
-  escalate: ['why'], reject: ['why', 'duplicate_of'],
-  answer: ['public_title', 'answer', 'note'], rate: ['rating', 'comment'],
-  request_extension: ['hours', 'reason'], decide_extension: ['note'],
+  accept: ['note'],
+  start: ['note'],
+  resolve: ['note'],
+  close: ['note'],
+  escalate: ['why'],
+  reject: ['why', 'duplicate_of'],
+  answer: ['public_title', 'answer', 'note'],
+  rate: ['rating', 'comment'],
+  request_extension: ['hours', 'reason'],
+  decide_extension: ['note'],
 };
 const NUMBERS = ['rating', 'hours', 'duplicate_of'];
 
@@ -20,7 +26,11 @@ const NUMBERS = ['rating', 'hours', 'duplicate_of'];
  * A button for each step the timeline says the caller may take now; a click opens the step's form (a note,
  * the answer, the rating…), sent on the version the caller saw.
  */
-export function IssueActions({ issueId, timeline, act }: {
+export function IssueActions({
+  issueId,
+  timeline,
+  act,
+}: {
   issueId: number;
   timeline: Timeline;
   act: (work: () => Promise<unknown>) => Promise<void>;
@@ -35,10 +45,12 @@ export function IssueActions({ issueId, timeline, act }: {
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     const form = new FormData(event.currentTarget, (event.nativeEvent as SubmitEvent).submitter);
-    const body = Object.fromEntries([...form.entries()]
-      .map(([name, value]) => [name, String(value).trim()] as const)
-      .filter(([, value]) => value !== '')
-      .map(([name, value]) => [name, NUMBERS.includes(name) ? Number(value) : value]));
+    const body = Object.fromEntries(
+      [...form.entries()]
+        .map(([name, value]) => [name, String(value).trim()] as const)
+        .filter(([, value]) => value !== '')
+        .map(([name, value]) => [name, NUMBERS.includes(name) ? Number(value) : value]),
+    );
     void act(async () => {
       if (action === 'request_extension') await sendJson('POST', `/api/v1/issues/${issueId}/extensions`, body);
       else if (action === 'decide_extension') await sendJson('PATCH', `/api/v1/issues/${issueId}/extensions/${pending!.id}`, body);
@@ -58,18 +70,32 @@ export function IssueActions({ issueId, timeline, act }: {
       </div>
       {action && (
         <form className="action-form" onSubmit={submit} aria-label={t(`issueAction.${action}` as MessageKey)}>
-          {action === 'decide_extension' && pending && <p>+{duration(pending.hours)} · {pending.reason}</p>}
-          {FIELDS[action].map((field) => <FieldInput key={field} field={field} issueId={issueId} />)}
+          {action === 'decide_extension' && pending && (
+            <p>
+              +{duration(pending.hours)} · {pending.reason}
+            </p>
+          )}
+          {FIELDS[action].map((field) => (
+            <FieldInput key={field} field={field} issueId={issueId} />
+          ))}
           <div className="form-buttons">
             {action === 'decide_extension' ? (
               <>
-                <button type="submit" className="primary" name="state" value="approved">{t('form.approve')}</button>
-                <button type="submit" name="state" value="refused">{t('form.refuse')}</button>
+                <button type="submit" className="primary" name="state" value="approved">
+                  {t('form.approve')}
+                </button>
+                <button type="submit" name="state" value="refused">
+                  {t('form.refuse')}
+                </button>
               </>
             ) : (
-              <button type="submit" className="primary">{t('form.confirm')}</button>
+              <button type="submit" className="primary">
+                {t('form.confirm')}
+              </button>
             )}
-            <button type="button" onClick={() => setChosen(null)}>{t('form.cancel')}</button>
+            <button type="button" onClick={() => setChosen(null)}>
+              {t('form.cancel')}
+            </button>
           </div>
         </form>
       )}
@@ -80,24 +106,71 @@ export function IssueActions({ issueId, timeline, act }: {
 function FieldInput({ field, issueId }: { field: Field; issueId: number }) {
   const { t } = useI18n();
   switch (field) {
-    case 'note': return <label>{t('form.note')}<textarea name="note" rows={2} maxLength={2000} /></label>;
-    case 'why': return <label>{t('form.why')}<textarea name="note" rows={2} maxLength={2000} required /></label>;
-    case 'answer': return <label>{t('form.answer')}<textarea name="answer" rows={4} maxLength={5000} required /></label>;
+    case 'note':
+      return (
+        <label>
+          {t('form.note')}
+          <textarea name="note" rows={2} maxLength={2000} />
+        </label>
+      );
+    case 'why':
+      return (
+        <label>
+          {t('form.why')}
+          <textarea name="note" rows={2} maxLength={2000} required />
+        </label>
+      );
+    case 'answer':
+      return (
+        <label>
+          {t('form.answer')}
+          <textarea name="answer" rows={4} maxLength={5000} required />
+        </label>
+      );
     // empty: the echo wall names the matter by its category, never in the reporter's own words unless staff retell them
-    case 'public_title': return <label>{t('form.publicTitle')}<input name="public_title" maxLength={200} /></label>;
-    case 'comment': return <label>{t('form.comment')}<textarea name="comment" rows={2} maxLength={2000} /></label>;
-    case 'reason': return <label>{t('form.reason')}<textarea name="reason" rows={2} maxLength={2000} required /></label>;
-    case 'hours': return <label>{t('form.hours')}<input name="hours" type="number" min={1} max={2160} defaultValue={24} required /></label>;
-    case 'rating': return (
-      <fieldset className="rating">
-        <legend>{t('form.rating')}</legend>
-        {[5, 4, 3, 2, 1].map((n) => (
-          <label key={n}><input type="radio" name="rating" value={n} required />{'★'.repeat(n)}</label>
-        ))}
-        <small>{t('form.ratingHint')}</small>
-      </fieldset>
-    );
-    case 'duplicate_of': return <DuplicateChoice issueId={issueId} />;
+    case 'public_title':
+      return (
+        <label>
+          {t('form.publicTitle')}
+          <input name="public_title" maxLength={200} />
+        </label>
+      );
+    case 'comment':
+      return (
+        <label>
+          {t('form.comment')}
+          <textarea name="comment" rows={2} maxLength={2000} />
+        </label>
+      );
+    case 'reason':
+      return (
+        <label>
+          {t('form.reason')}
+          <textarea name="reason" rows={2} maxLength={2000} required />
+        </label>
+      );
+    case 'hours':
+      return (
+        <label>
+          {t('form.hours')}
+          <input name="hours" type="number" min={1} max={2160} defaultValue={24} required />
+        </label>
+      );
+    case 'rating':
+      return (
+        <fieldset className="rating">
+          <legend>{t('form.rating')}</legend>
+          {[5, 4, 3, 2, 1].map((n) => (
+            <label key={n}>
+              <input type="radio" name="rating" value={n} required />
+              {'★'.repeat(n)}
+            </label>
+          ))}
+          <small>{t('form.ratingHint')}</small>
+        </fieldset>
+      );
+    case 'duplicate_of':
+      return <DuplicateChoice issueId={issueId} />;
   }
 }
 
@@ -106,14 +179,22 @@ function DuplicateChoice({ issueId }: { issueId: number }) {
   const { t } = useI18n();
   const [candidates, setCandidates] = useState<PossibleDuplicate[]>([]);
   useEffect(() => {
-    getJson<{ issues: PossibleDuplicate[] }>(`/api/v1/issues/${issueId}/possible-duplicates`).then((r) => setCandidates(r.issues), () => undefined);
+    getJson<{ issues: PossibleDuplicate[] }>(`/api/v1/issues/${issueId}/possible-duplicates`).then(
+      (r) => setCandidates(r.issues),
+      () => undefined,
+    );
   }, [issueId]);
   if (candidates.length === 0) return null;
   return (
-    <label>{t('form.duplicateOf')}
+    <label>
+      {t('form.duplicateOf')}
       <select name="duplicate_of" defaultValue="">
         <option value="">{t('form.notDuplicate')}</option>
-        {candidates.map((c) => <option key={c.id} value={c.id}>#{c.id} {c.title}</option>)}
+        {candidates.map((c) => (
+          <option key={c.id} value={c.id}>
+            #{c.id} {c.title}
+          </option>
+        ))}
       </select>
     </label>
   );

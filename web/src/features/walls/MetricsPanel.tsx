@@ -9,8 +9,19 @@ type Metrics = ApiAnswer<'GET /api/v1/issues/metrics'>;
 type Measures = Metrics['total'];
 
 type Column = keyof Measures;
-const COLUMNS: Column[] = ['reported', 'closed', 'closure_rate', 'on_time_rate', 'rework_rate', 'extension_rate',
-  'median_hours_to_close', 'p90_hours_to_close', 'mean_rating', 'open', 'overdue'];
+const COLUMNS: Column[] = [
+  'reported',
+  'closed',
+  'closure_rate',
+  'on_time_rate',
+  'rework_rate',
+  'extension_rate',
+  'median_hours_to_close',
+  'p90_hours_to_close',
+  'mean_rating',
+  'open',
+  'overdue',
+];
 const RATES: Column[] = ['closure_rate', 'on_time_rate', 'rework_rate', 'extension_rate'];
 /** Where a higher figure is worse: these sort highest first, the others lowest first. */
 const WORSE_HIGH: Column[] = ['rework_rate', 'extension_rate', 'median_hours_to_close', 'p90_hours_to_close', 'open', 'overdue'];
@@ -37,8 +48,10 @@ export function MetricsPanel() {
   useEffect(() => {
     let current = true;
     const query = new URLSearchParams({ by, from, to, ...(by === 'grid' && community ? { community: String(community) } : {}) });
-    getJson<Metrics>(`/api/v1/issues/metrics?${query}`)
-      .then((m) => current && (setMetrics(m), setError(null)), (e: Error) => current && setError(e.message));
+    getJson<Metrics>(`/api/v1/issues/metrics?${query}`).then(
+      (m) => current && (setMetrics(m), setError(null)),
+      (e: Error) => current && setError(e.message),
+    );
     return () => void (current = false);
   }, [by, community, from, to]);
 
@@ -59,45 +72,80 @@ export function MetricsPanel() {
     <section className="metrics" data-testid="metrics">
       <h2>{t('metrics.title')}</h2>
       <div className="metrics-controls">
-        <label>{t('metrics.by')}
+        <label>
+          {t('metrics.by')}
           <select name="by" value={by} onChange={(e) => setBy(e.target.value as 'grid' | 'community')}>
             <option value="community">{t('metrics.byCommunity')}</option>
             <option value="grid">{t('metrics.byGrid')}</option>
           </select>
         </label>
         {by === 'grid' && (
-          <label>{t('echo.community')}
+          <label>
+            {t('echo.community')}
             <select name="community" value={community ?? ''} onChange={(e) => setCommunity(Number(e.target.value) || null)}>
               <option value="">{t('echo.allCommunities')}</option>
-              {communities.map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
+              {communities.map((c) => (
+                <option key={c.id} value={c.id}>
+                  {c.name}
+                </option>
+              ))}
             </select>
           </label>
         )}
-        <label>{t('metrics.from')}<input type="date" name="from" value={from} onChange={(e) => e.target.value && setFrom(e.target.value)} /></label>
-        <label>{t('metrics.to')}<input type="date" name="to" value={to} onChange={(e) => e.target.value && setTo(e.target.value)} /></label>
-        <label>{t('metrics.order')}
+        <label>
+          {t('metrics.from')}
+          <input type="date" name="from" value={from} onChange={(e) => e.target.value && setFrom(e.target.value)} />
+        </label>
+        <label>
+          {t('metrics.to')}
+          <input type="date" name="to" value={to} onChange={(e) => e.target.value && setTo(e.target.value)} />
+        </label>
+        <label>
+          {t('metrics.order')}
           <select name="order" value={order} onChange={(e) => setOrder(e.target.value as Column)}>
-            {COLUMNS.map((c) => <option key={c} value={c}>{t(`metrics.${c}` as MessageKey)}</option>)}
+            {COLUMNS.map((c) => (
+              <option key={c} value={c}>
+                {t(`metrics.${c}` as MessageKey)}
+              </option>
+            ))}
           </select>
         </label>
       </div>
       <p className="hint">{t('metrics.hint')}</p>
-      {error && <p className="error" role="alert">{error}</p>}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
       {metrics && (
         <table className="metrics-table">
           <thead>
-            <tr><th>{t(by === 'grid' ? 'metrics.grid' : 'metrics.community')}</th>{COLUMNS.map((c) => <th key={c}>{t(`metrics.${c}` as MessageKey)}</th>)}</tr>
+            <tr>
+              <th>{t(by === 'grid' ? 'metrics.grid' : 'metrics.community')}</th>
+              {COLUMNS.map((c) => (
+                <th key={c}>{t(`metrics.${c}` as MessageKey)}</th>
+              ))}
+            </tr>
           </thead>
           <tbody>
             {rows.map((area) => (
               <tr key={area.area_id ?? 'none'} data-area={area.area_id ?? ''}>
                 <th>{area.name ?? t(by === 'grid' ? 'metrics.noGrid' : 'metrics.noCommunity')}</th>
-                {COLUMNS.map((c) => <td key={c} className={low(area, c) ? 'low' : undefined}>{shown(area, c)}</td>)}
+                {COLUMNS.map((c) => (
+                  <td key={c} className={low(area, c) ? 'low' : undefined}>
+                    {shown(area, c)}
+                  </td>
+                ))}
               </tr>
             ))}
           </tbody>
           <tfoot>
-            <tr data-testid="metrics-total"><th>{t('metrics.total')}</th>{COLUMNS.map((c) => <td key={c}>{shown(metrics.total, c)}</td>)}</tr>
+            <tr data-testid="metrics-total">
+              <th>{t('metrics.total')}</th>
+              {COLUMNS.map((c) => (
+                <td key={c}>{shown(metrics.total, c)}</td>
+              ))}
+            </tr>
           </tfoot>
         </table>
       )}

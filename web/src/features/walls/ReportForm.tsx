@@ -12,7 +12,13 @@ const NO_DUPLICATES: PossibleDuplicate[] = [];
  * Reporting a problem at a point picked on the map: its category, title and description, pictures; before
  * it is sent, the open issues of that category close by ("is it this one?"), to follow instead of repeating.
  */
-export function ReportForm({ at, categories, onReported, onOpen, onCancel }: {
+export function ReportForm({
+  at,
+  categories,
+  onReported,
+  onOpen,
+  onCancel,
+}: {
   at: [number, number] | null;
   categories: Category[];
   /** the stored issue, and what went wrong with its pictures, if anything did */
@@ -33,7 +39,10 @@ export function ReportForm({ at, categories, onReported, onOpen, onCancel }: {
   useEffect(() => {
     if (!asked) return;
     let current = true;
-    getJson<{ issues: PossibleDuplicate[] }>(asked).then((answer) => current && setFound({ url: asked, issues: answer.issues }), () => undefined);
+    getJson<{ issues: PossibleDuplicate[] }>(asked).then(
+      (answer) => current && setFound({ url: asked, issues: answer.issues }),
+      () => undefined,
+    );
     return () => void (current = false);
   }, [asked]);
 
@@ -67,10 +76,17 @@ export function ReportForm({ at, categories, onReported, onOpen, onCancel }: {
       <p className={at ? 'picked' : 'hint'} data-testid="report-point">
         {at ? `${t('report.point')} ${at[0].toFixed(5)}, ${at[1].toFixed(5)} · ${t('report.movePoint')}` : t('report.pickPoint')}
       </p>
-      <label>{t('report.category')}
+      <label>
+        {t('report.category')}
         <select name="category" required value={category} onChange={(e) => setCategory(e.target.value)}>
-          <option value="" disabled>{t('report.chooseCategory')}</option>
-          {categories.map((c) => <option key={c.code} value={c.code}>{c.name} · {t('issue.dueWithin')} {duration(c.due_hours)}</option>)}
+          <option value="" disabled>
+            {t('report.chooseCategory')}
+          </option>
+          {categories.map((c) => (
+            <option key={c.code} value={c.code}>
+              {c.name} · {t('issue.dueWithin')} {duration(c.due_hours)}
+            </option>
+          ))}
         </select>
       </label>
       {duplicates.length > 0 && (
@@ -80,19 +96,39 @@ export function ReportForm({ at, categories, onReported, onOpen, onCancel }: {
           <ul>
             {duplicates.map((d) => (
               <li key={d.id}>
-                <button type="button" className="link" onClick={() => onOpen(d.id)}>#{d.id} {d.title}</button> <StatusBadge status={d.status} /> {metres(d.distance_m)}
+                <button type="button" className="link" onClick={() => onOpen(d.id)}>
+                  #{d.id} {d.title}
+                </button>{' '}
+                <StatusBadge status={d.status} /> {metres(d.distance_m)}
               </li>
             ))}
           </ul>
         </section>
       )}
-      <label>{t('report.title')}<input name="title" required maxLength={200} /></label>
-      <label>{t('report.description')}<textarea name="description" rows={3} maxLength={5000} /></label>
-      <label>{t('report.photos')}<input name="photo" type="file" accept={PHOTO_TYPES} multiple /></label>
-      {error && <p className="error" role="alert">{error}</p>}
+      <label>
+        {t('report.title')}
+        <input name="title" required maxLength={200} />
+      </label>
+      <label>
+        {t('report.description')}
+        <textarea name="description" rows={3} maxLength={5000} />
+      </label>
+      <label>
+        {t('report.photos')}
+        <input name="photo" type="file" accept={PHOTO_TYPES} multiple />
+      </label>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
       <div className="form-buttons">
-        <button type="submit" className="primary" disabled={busy || !at}>{t('report.submit')}</button>
-        <button type="button" onClick={onCancel}>{t('form.cancel')}</button>
+        <button type="submit" className="primary" disabled={busy || !at}>
+          {t('report.submit')}
+        </button>
+        <button type="button" onClick={onCancel}>
+          {t('form.cancel')}
+        </button>
       </div>
     </form>
   );

@@ -9,7 +9,17 @@ import type { Bounds } from '../map/MapView.tsx';
 import { pointOf, pointParam, usePick } from '../map/picks.tsx';
 import { ISSUE_STATUS_COLOURS, OVERDUE_COLOUR } from '../map/style.ts';
 import { IssuePage } from './IssuePage.tsx';
-import { categoryName, useCategories, wallOf, wallUrl, type Category, type Issue, type Wall, type WallIssue, type WallRef } from './issues.ts';
+import {
+  categoryName,
+  useCategories,
+  wallOf,
+  wallUrl,
+  type Category,
+  type Issue,
+  type Wall,
+  type WallIssue,
+  type WallRef,
+} from './issues.ts';
 import { StatusBadge, useWhen } from './parts.tsx';
 import { ReportForm } from './ReportForm.tsx';
 import { homeWall, WallPicker } from './WallPicker.tsx';
@@ -29,7 +39,7 @@ function usePage(): Page {
     const [, first, second, third] = path.split('/');
     if (first === 'issues' && second === 'new') return { kind: 'report', at: pointOf(search) };
     if (first === 'issues' && Number(second) > 0) return { kind: 'issue', id: Number(second) };
-    const level = ['grid', 'community', 'street'].includes(second) ? second as WallRef['level'] : null;
+    const level = ['grid', 'community', 'street'].includes(second) ? (second as WallRef['level']) : null;
     return { kind: 'list', wall: level && third ? { level, id: third } : null };
   }, [path, search]);
 }
@@ -42,7 +52,11 @@ const ON_WALL = ['reported', 'accepted', 'in_progress', 'escalated', 'reopened',
  * overdue in red) and as pins coloured by state; a click on a pin or a row opens the issue, a click on the
  * map elsewhere reports a new one there. Issue events from the stream reload it.
  */
-export function WallPanel({ user, onOverlay, onFocus }: {
+export function WallPanel({
+  user,
+  onOverlay,
+  onFocus,
+}: {
   user: User;
   onOverlay: (overlay: FeatureCollection) => void;
   /** moves the map to a wall's issues */
@@ -86,9 +100,11 @@ export function WallPanel({ user, onOverlay, onFocus }: {
 
   useEffect(() => {
     const features: Feature[] = (wall?.features ?? []).map((issue) => ({
-      ...issue, properties: { kind: 'issue', status: issue.properties.status, overdue: issue.properties.overdue, selected: issue.id === selected },
+      ...issue,
+      properties: { kind: 'issue', status: issue.properties.status, overdue: issue.properties.overdue, selected: issue.id === selected },
     }));
-    if (page.kind === 'report' && page.at) features.push({ type: 'Feature', properties: { kind: 'target' }, geometry: { type: 'Point', coordinates: page.at } });
+    if (page.kind === 'report' && page.at)
+      features.push({ type: 'Feature', properties: { kind: 'target' }, geometry: { type: 'Point', coordinates: page.at } });
     onOverlay({ type: 'FeatureCollection', features });
   }, [wall, selected, page, onOverlay]);
   useEffect(() => () => onOverlay({ type: 'FeatureCollection', features: [] }), [onOverlay]);
@@ -104,8 +120,14 @@ export function WallPanel({ user, onOverlay, onFocus }: {
 
   return (
     <aside className="panel walls" data-testid="wall-panel">
-      <header><h2>{t('wall.title')}</h2></header>
-      {(error ?? loaded.error) && <p className="error" role="alert">{error ?? loaded.error?.message}</p>}
+      <header>
+        <h2>{t('wall.title')}</h2>
+      </header>
+      {(error ?? loaded.error) && (
+        <p className="error" role="alert">
+          {error ?? loaded.error?.message}
+        </p>
+      )}
       {page.kind === 'issue' ? (
         <IssuePage key={page.id} id={page.id} user={user} categories={categories} onOpen={open} onBack={toList} />
       ) : page.kind === 'report' ? (
@@ -115,7 +137,9 @@ export function WallPanel({ user, onOverlay, onFocus }: {
           {mayReport && <AwaitingRating userId={user.id} categories={categories} onOpen={open} />}
           <WallPicker user={user} wall={wallRef} onWall={showWall} />
           {mayReport && (
-            <button type="button" className="primary report-button" onClick={() => navigate(reportPath(null))}>{t('wall.report')}</button>
+            <button type="button" className="primary report-button" onClick={() => navigate(reportPath(null))}>
+              {t('wall.report')}
+            </button>
           )}
           <p className="hint">{t(mayReport ? 'wall.hintReport' : 'wall.hint')}</p>
           {wall && <WallList wall={wall} categories={categories} selected={selected} onOpen={open} />}
@@ -125,32 +149,71 @@ export function WallPanel({ user, onOverlay, onFocus }: {
   );
 }
 
-function WallList({ wall, categories, selected, onOpen }: {
-  wall: Wall; categories: Category[]; selected: number | null; onOpen: (id: number) => void;
+function WallList({
+  wall,
+  categories,
+  selected,
+  onOpen,
+}: {
+  wall: Wall;
+  categories: Category[];
+  selected: number | null;
+  onOpen: (id: number) => void;
 }) {
   const { t, maybe } = useI18n();
   return (
     <>
       <h3 className="wall-summary" data-testid="wall-summary">
         {wall.wall.name} · {t(`wallLevel.${wall.wall.level}` as MessageKey)}
-        <small> {t('wall.total')} {wall.total}{wall.overdue > 0 && <b className="overdue-label"> {t('wall.overdueCount')} {wall.overdue}</b>}</small>
+        <small>
+          {' '}
+          {t('wall.total')} {wall.total}
+          {wall.overdue > 0 && (
+            <b className="overdue-label">
+              {' '}
+              {t('wall.overdueCount')} {wall.overdue}
+            </b>
+          )}
+        </small>
       </h3>
       {wall.features.length === 0 && <p className="hint">{t('wall.empty')}</p>}
       <ul className="wall-list" data-testid="wall-list">
-        {wall.features.map((issue) => <IssueRow key={issue.id} issue={issue} categories={categories} selected={issue.id === selected} onOpen={onOpen} />)}
+        {wall.features.map((issue) => (
+          <IssueRow key={issue.id} issue={issue} categories={categories} selected={issue.id === selected} onOpen={onOpen} />
+        ))}
       </ul>
-      {wall.total > wall.features.length && <p className="hint">{t('wall.more')} {wall.features.length} / {wall.total}</p>}
+      {wall.total > wall.features.length && (
+        <p className="hint">
+          {t('wall.more')} {wall.features.length} / {wall.total}
+        </p>
+      )}
       <ul className="wall-legend" aria-label={t('legend.title')}>
-        {ON_WALL.map((status) => <li key={status}><i style={{ background: ISSUE_STATUS_COLOURS[status] }} />{maybe(`issueStatus.${status}`) ?? status}</li>)}
-        <li><i className="ring" style={{ borderColor: OVERDUE_COLOUR }} />{t('wall.overdue')}</li>
+        {ON_WALL.map((status) => (
+          <li key={status}>
+            <i style={{ background: ISSUE_STATUS_COLOURS[status] }} />
+            {maybe(`issueStatus.${status}`) ?? status}
+          </li>
+        ))}
+        <li>
+          <i className="ring" style={{ borderColor: OVERDUE_COLOUR }} />
+          {t('wall.overdue')}
+        </li>
       </ul>
     </>
   );
 }
 
 /** An issue in a list: its state, title, category and due time, overdue in red. */
-function IssueRow({ issue: { id, properties: issue }, categories, selected, onOpen }: {
-  issue: WallIssue | Issue; categories: Category[]; selected: boolean; onOpen: (id: number) => void;
+function IssueRow({
+  issue: { id, properties: issue },
+  categories,
+  selected,
+  onOpen,
+}: {
+  issue: WallIssue | Issue;
+  categories: Category[];
+  selected: boolean;
+  onOpen: (id: number) => void;
 }) {
   const { t } = useI18n();
   const when = useWhen();
@@ -158,7 +221,10 @@ function IssueRow({ issue: { id, properties: issue }, categories, selected, onOp
   return (
     <li data-issue={id} className={overdue ? 'overdue' : undefined}>
       <button type="button" aria-pressed={selected} onClick={() => onOpen(id)}>
-        <span className="wall-row"><StatusBadge status={issue.status} /><b>{issue.title}</b></span>
+        <span className="wall-row">
+          <StatusBadge status={issue.status} />
+          <b>{issue.title}</b>
+        </span>
         <small>
           #{id} · {categoryName(categories, issue.category)} · {t('issue.dueAt')} {when(issue.due_at)}
           {overdue && <em className="overdue-label"> {t('wall.overdue')}</em>}
@@ -169,18 +235,19 @@ function IssueRow({ issue: { id, properties: issue }, categories, selected, onOp
 }
 
 /** The reporter's answered issues: off the walls, they wait for its rating. */
-function AwaitingRating({ userId, categories, onOpen }: {
-  userId: number; categories: Category[]; onOpen: (id: number) => void;
-}) {
+function AwaitingRating({ userId, categories, onOpen }: { userId: number; categories: Category[]; onOpen: (id: number) => void }) {
   const { t } = useI18n();
-  const answered = (useServerState<{ features: Issue[] }>('issue', '/api/v1/issues?status=answered&limit=1000').data?.features ?? [])
-    .filter((f) => f.properties.reported_by === userId);
+  const answered = (
+    useServerState<{ features: Issue[] }>('issue', '/api/v1/issues?status=answered&limit=1000').data?.features ?? []
+  ).filter((f) => f.properties.reported_by === userId);
   if (answered.length === 0) return null;
   return (
     <section className="awaiting-rating">
       <h3>{t('wall.toRate')}</h3>
       <ul className="wall-list" data-testid="awaiting-rating">
-        {answered.map((issue) => <IssueRow key={issue.id} issue={issue} categories={categories} selected={false} onOpen={onOpen} />)}
+        {answered.map((issue) => (
+          <IssueRow key={issue.id} issue={issue} categories={categories} selected={false} onOpen={onOpen} />
+        ))}
       </ul>
     </section>
   );

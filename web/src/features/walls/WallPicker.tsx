@@ -4,7 +4,10 @@ import { useI18n } from '../../i18n.tsx';
 import type { User } from '../auth/session.tsx';
 import { useCommunities, type WallRef } from './issues.ts';
 
-interface Grid { id: number; properties: { name: string; community_id: number } }
+interface Grid {
+  id: number;
+  properties: { name: string; community_id: number };
+}
 
 /** The wall a user starts on: the one its scope works (a grid worker's grid, a community's, a street's). */
 export function homeWall(scope: User['scope']): WallRef | null {
@@ -45,11 +48,17 @@ export function WallPicker({ user, wall, onWall }: { user: User; wall: WallRef |
 
   useEffect(() => {
     if (unlistedGrid === null) return;
-    getJson<Grid>(`/api/v1/grids/${unlistedGrid}`).then((grid) => setCommunity(grid.properties.community_id), () => undefined);
+    getJson<Grid>(`/api/v1/grids/${unlistedGrid}`).then(
+      (grid) => setCommunity(grid.properties.community_id),
+      () => undefined,
+    );
   }, [unlistedGrid]);
   useEffect(() => {
     if (community === null) return;
-    getJson<{ features: Grid[] }>(`/api/v1/grids?community=${community}&limit=1000`).then((c) => setGrids(c.features), () => setGrids([]));
+    getJson<{ features: Grid[] }>(`/api/v1/grids?community=${community}&limit=1000`).then(
+      (c) => setGrids(c.features),
+      () => setGrids([]),
+    );
   }, [community]);
 
   const choose = (value: string) => {
@@ -62,15 +71,27 @@ export function WallPicker({ user, wall, onWall }: { user: User; wall: WallRef |
       <select name="wall" value={wall ? `${wall.level}:${wall.id}` : ''} onChange={(e) => choose(e.target.value)}>
         {streets.length > 0 && (
           <optgroup label={t('wallLevel.street')}>
-            {streets.map(([code, name]) => <option key={code} value={`street:${code}`}>{name}</option>)}
+            {streets.map(([code, name]) => (
+              <option key={code} value={`street:${code}`}>
+                {name}
+              </option>
+            ))}
           </optgroup>
         )}
         <optgroup label={t('wallLevel.community')}>
-          {communities.map((c) => <option key={c.id} value={`community:${c.id}`}>{c.name}</option>)}
+          {communities.map((c) => (
+            <option key={c.id} value={`community:${c.id}`}>
+              {c.name}
+            </option>
+          ))}
         </optgroup>
         {grids.length > 0 && (
           <optgroup label={t('wallLevel.grid')}>
-            {grids.map((g) => <option key={g.id} value={`grid:${g.id}`}>{g.properties.name}</option>)}
+            {grids.map((g) => (
+              <option key={g.id} value={`grid:${g.id}`}>
+                {g.properties.name}
+              </option>
+            ))}
           </optgroup>
         )}
       </select>

@@ -9,14 +9,21 @@ export type WallIssue = Wall['features'][number];
 /** The walls an issue climbs: its grid's, its community's, its street's. */
 export type WallLevel = WallIssue['properties']['wall'];
 /** A wall: a grid or community by id, a street by its 9-digit code. */
-export interface WallRef { level: WallLevel; id: string }
+export interface WallRef {
+  level: WallLevel;
+  id: string;
+}
 
 export interface Issue extends Feature<Point> {
   id: number;
   /** as stored: `overdue` is the walls' own measure */
   properties: Omit<WallIssue['properties'], 'overdue'> & {
-    description: string | null; answer: string | null; answered_at: string | null; rating: number | null;
-    reported_by: number | null; duplicate_of: number | null;
+    description: string | null;
+    answer: string | null;
+    answered_at: string | null;
+    rating: number | null;
+    reported_by: number | null;
+    duplicate_of: number | null;
   };
 }
 
@@ -47,7 +54,11 @@ export const transition = (id: number, version: number, body: Record<string, unk
   sendJson<Timeline>('POST', `/api/v1/issues/${id}/transitions`, body, { 'If-Match': `"${version}"` });
 
 export async function uploadPhoto(id: number, kind: PhotoKind, file: File) {
-  const response = await apiFetch(`/api/v1/issues/${id}/photos?kind=${kind}`, { method: 'POST', body: file, headers: { 'Content-Type': file.type } });
+  const response = await apiFetch(`/api/v1/issues/${id}/photos?kind=${kind}`, {
+    method: 'POST',
+    body: file,
+    headers: { 'Content-Type': file.type },
+  });
   if (!response.ok) throw new Error(await problemOf(response));
 }
 
@@ -62,13 +73,20 @@ export function useCategories(): Category[] {
   return list;
 }
 
-export interface Community { id: number; name: string; street_code: string; street_name: string }
+export interface Community {
+  id: number;
+  name: string;
+  street_code: string;
+  street_name: string;
+}
 /** The communities the user may read. */
 export function useCommunities(): Community[] {
   const [list, setList] = useState<Community[]>([]);
   useEffect(() => {
-    getJson<{ features: { id: number; properties: Omit<Community, 'id'> }[] }>('/api/v1/communities?limit=1000')
-      .then((c) => setList(c.features.map((f) => ({ ...f.properties, id: f.id }))), () => setList([]));
+    getJson<{ features: { id: number; properties: Omit<Community, 'id'> }[] }>('/api/v1/communities?limit=1000').then(
+      (c) => setList(c.features.map((f) => ({ ...f.properties, id: f.id }))),
+      () => setList([]),
+    );
   }, []);
   return list;
 }

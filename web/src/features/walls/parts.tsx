@@ -13,7 +13,12 @@ export function StatusBadge({ status }: { status: string }) {
 
 /** A rating of 1 to 5 as stars, with the number for screen readers. */
 export function Stars({ rating }: { rating: number }) {
-  return <span className="stars" aria-label={`${rating}/5`} title={`${rating}/5`}>{'★'.repeat(rating)}<i>{'★'.repeat(5 - rating)}</i></span>;
+  return (
+    <span className="stars" aria-label={`${rating}/5`} title={`${rating}/5`}>
+      {'★'.repeat(rating)}
+      <i>{'★'.repeat(5 - rating)}</i>
+    </span>
+  );
 }
 
 /** Dates and times in the interface's language, short: the lists are narrow. */
