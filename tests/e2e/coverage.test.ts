@@ -8,8 +8,9 @@ import { apiAs, coloursAt, LIVE, openAs, type Rgb } from './pages.ts';
 
 interface Area {
   id: number;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- figures of every kind, read by name in the checks
   properties: Record<string, any>;
-} // eslint-disable-line @typescript-eslint/no-explicit-any
+}
 interface LegendItem {
   colour: string;
   from: number | null;
