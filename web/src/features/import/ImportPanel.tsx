@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { download, getJson, postFollowed } from '../../api.ts';
+import { problemText } from '../../errors.ts';
 import { useI18n } from '../../i18n.tsx';
 import { useSession } from '../auth/session.tsx';
 import type { ApiAnswer } from '../../../../server/http/api.ts';
@@ -24,6 +25,8 @@ const FORMATS: Record<string, string> = {
  */
 type Report = Partial<ApiAnswer<'POST /api/v1/import/:layer'>> & {
   detail?: string;
+  code?: string;
+  params?: Record<string, string | number | boolean | null>;
   status?: number;
   limit?: string;
   field?: string;
@@ -313,8 +316,8 @@ export function ImportPanel({ onImported, layer: only }: { onImported: () => voi
                 <p className="error">
                   {(report.limit && maybe(`import.limit.${report.limit}`)) ||
                     (report.status === 503 ? t('import.stopped') : t('import.refused'))}
-                  {/* the server's own words name the place in the file; only English readers get them */}
-                  {lang === 'en' && !report.limit && report.status !== 503 ? `: ${report.detail}` : ''}
+                  {/* what was wrong, by its code in the reader's language (the server's English only for a code the web does not know) */}
+                  {!report.limit && report.status !== 503 ? `: ${problemText(report, lang)}` : ''}
                 </p>
               )}
               {report.rejected && report.rejected.length > 0 && (
