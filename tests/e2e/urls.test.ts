@@ -136,6 +136,20 @@ describe.skipIf(!haveBrowser)(`the web client's addresses in headless Chromium (
     await expect.poll(chosenCommunity, { timeout: 60_000 }).toBe(String(other.id));
     await page.goBack();
     await expect.poll(chosenCommunity, LIVE).toBe(String(community));
+    // so are the level and the street chosen in its table
+    const level = () => page.getByTestId('coverage').locator('select[name="level"]').inputValue();
+    await page.getByTestId('coverage').locator('select[name="level"]').selectOption('streets');
+    await expect.poll(() => address(page), LIVE).toBe(`/coverage?level=streets&community=${community}`);
+    const street = page.getByTestId('coverage').locator('.coverage-table tbody tr').first();
+    await street.waitFor({ timeout: 60_000 });
+    const streetId = await street.getAttribute('data-area');
+    await street.click();
+    await expect.poll(() => address(page), LIVE).toBe(`/coverage?level=streets&community=${community}&area=${streetId}`);
+    await page.reload();
+    await expect.poll(level, { timeout: 60_000 }).toBe('streets');
+    await page.goBack();
+    await page.goBack();
+    await expect.poll(level, LIVE).toBe('communities');
     await page.goto(`${baseUrl}/map`);
     await page.getByTestId('map').waitFor();
     // the top bar's links are addresses too: Back returns to the view before

@@ -18,6 +18,7 @@ import {
   fillColour,
   hasStandard,
   LEVELS,
+  levelIn,
   metricClasses,
   metricsOf,
   NO_DATA_COLOUR,
@@ -45,20 +46,22 @@ import { RankedTable } from './RankedTable.tsx';
 export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFocus: (bounds: Bounds) => void }) {
   const { t } = useI18n();
   const [metric, setMetric] = useState<MetricKey>('volunteer_reach');
-  const [level, setLevel] = useState<Level>('communities');
-  // the community and grid chosen are in the address: /coverage?community=3&grid=12
+  // the level shown and what is chosen are in the address: /coverage?community=3&grid=12, /coverage?level=streets&area=5
+  // (the street or district chosen in its table); a link to it opens it, Back returns to the choice before
   const [, navigate] = useLocation();
   const chosenIn = new URLSearchParams(useSearch());
+  const level = levelIn(chosenIn.get('level'));
   const community = Number(chosenIn.get('community')) || null;
   const grid = Number(chosenIn.get('grid')) || null;
-  const show = (next: { community: number | null; grid?: number }, replace = false) => {
+  const area = Number(chosenIn.get('area')) || null;
+  const show = (next: { level: Level; community: number | null; grid?: number | null; area?: number | null }, replace = false) => {
     const query = new URLSearchParams();
+    if (next.level !== 'communities') query.set('level', next.level);
     if (next.community) query.set('community', String(next.community));
     if (next.grid) query.set('grid', String(next.grid));
-    navigate(`/coverage${query.toString() ? `?${query}` : ''}`, { replace });
+    if (next.area) query.set('area', String(next.area));
+    navigate(`/coverage${query.size ? `?${query}` : ''}`, { replace });
   };
-  // the street or district chosen in its table
-  const [area, setArea] = useState<number | null>(null);
   const [densities, setDensities] = useState<Record<Density, boolean>>({ members: false, volunteers: false, issues: false });
   const [reach, setReach] = useState(500);
   const [exportFailed, setExportFailed] = useState(false);
@@ -135,21 +138,20 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
     if (shown && (shown.type === 'Feature' || shown.features.length > 0)) onFocus(bbox(shown) as Bounds);
   };
   const chooseCommunity = (id: number | null, replace = false) => {
-    show({ community: id }, replace);
+    show({ level, community: id }, replace);
     focusOn(id === null ? communities.data : communities.data?.features.find((c) => c.id === id));
   };
   const chooseGrid = (chosenGrid: Area<GridFigures>) => {
-    show({ community, grid: chosenGrid.id });
+    show({ level, community, grid: chosenGrid.id });
     focusOn(chosenGrid);
   };
   // a street without a boundary yet has nothing to show
   const chooseArea = (chosenArea: Area<AreaFigures>) => {
-    setArea(chosenArea.id);
+    show({ level, community, grid, area: chosenArea.id });
     if (chosenArea.geometry) focusOn(chosenArea);
   };
   const chooseLevel = (next: Level) => {
-    setLevel(next);
-    setArea(null);
+    show({ level: next, community, grid });
     if (!metricsOf(next).includes(metric)) setMetric('volunteer_reach');
   };
   // on opening (once, when the first answer comes), the communities the viewer reads in view; one who reads

@@ -5,6 +5,8 @@ import type { ApiAnswer } from '../../../../server/http/api.ts';
 /** The areas the map is coloured by, largest first. */
 export const LEVELS = ['districts', 'streets', 'communities', 'grids'] as const;
 export type Level = (typeof LEVELS)[number];
+/** The level an address names (?level=streets); the communities' when it names none or no level. */
+export const levelIn = (text: string | null): Level => LEVELS.find((l) => l === text) ?? 'communities';
 /** The levels whose areas have a standard to meet (communities their staffing, grids their household band). */
 type StandardLevel = 'communities' | 'grids';
 export const hasStandard = (level: Level): level is StandardLevel => level === 'communities' || level === 'grids';
