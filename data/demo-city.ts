@@ -114,7 +114,8 @@ const SLOTS = 7; // building slots per block side
 const ISSUES_PER_SIZE = 330;
 /** Community workers in post, community by community: the standard asks 20–25 of the demo's communities */
 const STAFF_COUNTS = [22, 18, 24, 21, 26, 19, 23, 20, 17, 25];
-const NOW = Date.UTC(2026, 10, 1); // issues are dated before this, so the city does not depend on the clock
+/** Issues are dated in the 120 days before this unless said (the tests' city does not depend on the clock). */
+const DATED_BEFORE = Date.UTC(2026, 10, 1);
 
 const STREET_NAMES = ['南市街道', '凤凰山街道', '宝塔山街道', '桥沟街道', '枣园街道', '新城街道', '万花山街道', '柳林街道'];
 const COMMUNITY_NAMES = [
@@ -227,7 +228,11 @@ function random(seed: number) {
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 
-export function generateDemoCity({ seed = 1, size = 1 }: { seed?: number; size?: number } = {}): DemoCity {
+export function generateDemoCity({
+  seed = 1,
+  size = 1,
+  datedBefore = DATED_BEFORE,
+}: { seed?: number; size?: number; datedBefore?: number } = {}): DemoCity {
   const rnd = random(seed);
   const personName = () => rnd.pick(SURNAMES) + rnd.pick(GIVEN) + (rnd.next() < 0.6 ? rnd.pick(GIVEN) : '');
   const phone = () => `1${rnd.pick(['38', '39', '52', '58', '87', '89'])}${pad(rnd.int(0, 99999999), 8)}`;
@@ -506,7 +511,7 @@ export function generateDemoCity({ seed = 1, size = 1 }: { seed?: number; size?:
     }
     const category = rnd.weighted(ISSUE_CATEGORIES);
     const status = rnd.weighted(ISSUE_STATUSES);
-    const reported = NOW - rnd.between(0.1, 120) * 86400_000;
+    const reported = datedBefore - rnd.between(0.1, 120) * 86400_000;
     const done = ['resolved', 'answered', 'rated', 'closed', 'reopened'].includes(status);
     const resolved = done ? reported + rnd.between(0.1, 12) * 86400_000 : null;
     const closed =

@@ -68,7 +68,8 @@ export async function openMigratedDatabase(config: Config, log: Logger, interrup
 export async function loadDemoIfEmpty(database: Database, config: Config, log: Logger) {
   if (config.GRIDMAP_DEMO === 'off' || !(await isEmpty(database.db))) return;
   const started = Date.now();
-  const city = generateDemoCity({ seed: config.GRIDMAP_DEMO_SEED, size: config.GRIDMAP_DEMO_SIZE });
+  // its issues dated in the months before today, so the walls, their measures and coverage open on recent work
+  const city = generateDemoCity({ seed: config.GRIDMAP_DEMO_SEED, size: config.GRIDMAP_DEMO_SIZE, datedBefore: Date.now() });
   log.info({ seed: city.seed, size: city.size }, 'empty database: loading the demo city');
   const loaded = await loadDemoCity(database.db, city, (step, done, total) => log.info(`demo city: ${step} ${done}/${total}`));
   if (!loaded) return log.info('another process loaded the map first');

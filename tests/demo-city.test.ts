@@ -9,6 +9,19 @@ describe('demo city generator', () => {
     expect(generateDemoCity({ seed: 8 }).buildings[0].ring).not.toEqual(generateDemoCity({ seed: 7 }).buildings[0].ring);
   });
 
+  it('dates its issues in the months before the day it is loaded on, the same city whatever the day', () => {
+    const day = Date.UTC(2027, 2, 15);
+    const city = generateDemoCity({ seed: 7, datedBefore: day });
+    const reported = city.issues.map((i) => Date.parse(i.reported_at));
+    expect(Math.max(...reported)).toBeLessThan(day);
+    expect(Math.max(...reported)).toBeGreaterThan(day - 7 * 86400_000);
+    expect(Math.min(...reported)).toBeGreaterThanOrEqual(day - 120 * 86400_000);
+    // the same issues a day later, a day later
+    const later = generateDemoCity({ seed: 7, datedBefore: day + 86400_000 });
+    expect(later.issues.map((i) => Date.parse(i.reported_at) - 86400_000)).toEqual(reported);
+    expect(later.issues.map((i) => i.title)).toEqual(city.issues.map((i) => i.title));
+  });
+
   it('has the size the issue asks for', () => {
     const city = generateDemoCity(TEST_CITY);
     expect(city.streets).toHaveLength(2);
