@@ -30,5 +30,9 @@ describe("the web's words for the API's error codes", () => {
       'a newer server said this',
     );
     expect(problemText({ title: 'Bad Gateway' }, 'zh-CN')).toBe('Bad Gateway');
+    // a field is named as the interface names it, in the reader's language
+    const taken = { code: 'database.taken', params: { field: 'username' }, detail: 'username walker1 is already taken' };
+    expect(problemText(taken, 'zh-CN')).toBe('用户名 已被占用');
+    expect(problemText(taken, 'en')).toBe('User name is already taken');
   });
 });

@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../../server/domain/errors.ts';
-import type { Lang } from './i18n.tsx';
+import { messages, type Lang } from './i18n.tsx';
 
 /**
  * What each refusal of the API says to the user, by its stable `code`; `{name}` is filled from the problem's
@@ -276,5 +276,9 @@ export interface ProblemWords {
 export function problemText(problem: ProblemWords, lang: Lang): string | undefined {
   const text = problem.code ? (ERROR_TEXTS[lang] as Record<string, string>)[problem.code] : undefined;
   if (!text) return problem.detail ?? problem.title;
-  return text.replace(/\{(\w+)\}/g, (_, name: string) => String(problem.params?.[name] ?? '').trim() || '?');
+  const value = (name: string) => String(problem.params?.[name] ?? '').trim();
+  // a field is named as the interface names it (用户名, not username) where it has a name
+  const said = (name: string) =>
+    (name === 'field' && (messages[lang] as Record<string, string>)[`prop.${value(name)}`]) || value(name) || '?';
+  return text.replace(/\{(\w+)\}/g, (_, name: string) => said(name));
 }

@@ -3,7 +3,7 @@ import { createContext, useContext, useEffect, useState, type ReactNode } from '
 /** The interface speaks Simplified Chinese by default (its users are community staff); English on request. */
 export type Lang = 'zh-CN' | 'en';
 
-const messages = {
+export const messages = {
   'zh-CN': {
     'app.title': 'Gridmap 网格地图',
     'app.switchLanguage': 'English',
@@ -116,6 +116,10 @@ const messages = {
     'prop.floors': '层数',
     'prop.households': '户数',
     'prop.residents': '人口',
+    'prop.staff_count': '社区工作者人数',
+    'prop.grid_households_min': '网格户数下限',
+    'prop.grid_households_max': '网格户数上限',
+    'prop.username': '用户名',
     'prop.has_party_group': '楼栋党小组',
     'prop.party_group_leader': '党小组长',
     'prop.party_committee_name': '社区大党委',
@@ -746,6 +750,10 @@ const messages = {
     'prop.floors': 'Floors',
     'prop.households': 'Households',
     'prop.residents': 'Residents',
+    'prop.staff_count': 'Community staff',
+    'prop.grid_households_min': 'Fewest households a grid should have',
+    'prop.grid_households_max': 'Most households a grid should have',
+    'prop.username': 'User name',
     'prop.has_party_group': 'Building Party group',
     'prop.party_group_leader': 'Party group leader',
     'prop.party_committee_name': 'Community Party committee',
