@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toProblem } from '../server/http/problem.ts';
 import { sessionFor, testApp } from './support/app.ts';
 import { mode, openTestDatabase, type TestDatabase } from './support/databases.ts';
 
@@ -32,6 +33,13 @@ describe(`problems from database refusals on the ${mode} database`, () => {
     const { instance: _, ...words } = response.body;
     expect(JSON.stringify(words)).not.toMatch(schemaWords);
   };
+
+  it("answers another middleware's refusal in the status's words, not its message (which may name the server's files)", () => {
+    const missing = Object.assign(new Error("ENOENT: no such file or directory, stat '/srv/gridmap/dist/web/index.html'"), { status: 404 });
+    const problem = toProblem(missing);
+    expect([problem.status, problem.title, problem.code]).toEqual([404, 'Not Found', 'request.rejected']);
+    expect(JSON.stringify(problem)).not.toMatch(/srv|ENOENT/);
+  });
 
   it('names a duplicate code by its field and value', async () => {
     const {

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { databaseError, databaseUnavailable, isOutage } from '../db/errors.ts';
 import { DomainError, type ErrorCode, type ErrorKind, type ErrorParams } from '../domain/errors.ts';
@@ -57,7 +58,15 @@ export function toProblem(error: unknown): Problem {
   if (e.type === 'entity.parse.failed') return fromDomain(new DomainError('request.malformed_json', e.message ?? '', { field: 'body' }));
   if (e.type === 'entity.too.large') return fromDomain(new DomainError('request.body_too_large', e.message ?? '', { field: 'body' }));
   if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
-    return { status: e.status, title: e.message ?? 'Bad Request', code: 'request.rejected', params: {}, extensions: {}, headers: {} };
+    // the status's own words: a middleware's message may name the server's files (a missing page's path)
+    return {
+      status: e.status,
+      title: STATUS_CODES[e.status] ?? 'Bad Request',
+      code: 'request.rejected',
+      params: {},
+      extensions: {},
+      headers: {},
+    };
   }
   return fromDomain(new DomainError('server.internal', 'The server failed to answer; the error is in its log.'));
 }
