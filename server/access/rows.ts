@@ -25,7 +25,7 @@ import type { Viewer } from './viewer.ts';
 /** The resource as read: every writable and read-only property but the id, which is the feature's own. */
 const featureLayer = (def: ResourceDefinition): FeatureLayer => ({
   source: def.source,
-  columns: [...Object.keys(def.properties.shape), ...def.readOnly.filter((c) => c !== 'id')],
+  columns: [...Object.keys(def.properties.shape), ...Object.keys(def.readOnly)],
 });
 
 /**

@@ -135,7 +135,12 @@ export function apiRoutes(database: Database, config: Config, demo?: DemoAccount
     // the map resources' REST routes (/grids/unassigned before /grids/:id), export, import and import jobs
     ...gridRoutes(database),
     ...communityRoutes(database),
-    ...[districts, streets, buildings, members, units, issues].flatMap((resource) => featureResource(database, resource)),
+    ...featureResource(database, districts),
+    ...featureResource(database, streets),
+    ...featureResource(database, buildings),
+    ...featureResource(database, members),
+    ...featureResource(database, units),
+    ...featureResource(database, issues),
     ...exportRoutes(database, RESOURCES),
     ...importRoutes(database, RESOURCES),
     ...importJobRoutes(database),

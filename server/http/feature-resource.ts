@@ -15,11 +15,19 @@ import {
   type FeatureInput,
 } from '../db/feature-store.ts';
 import type { DB } from '../db/schema.ts';
-import { forbiddenProperties } from '../access/policy.ts';
+import { forbiddenProperties, type ResourceName } from '../access/policy.ts';
 import { createdBy, refuseOutsideScope, refuseRelinksOutsideScope, requireWritable, unseen, visibleLayer } from '../access/rows.ts';
 import { actorOf } from '../access/viewer.ts';
-import { MAX_FEATURES, refuseForbiddenProperties, resourceGeometry, validProperties, type ResourceDefinition } from '../access/resource.ts';
-import { answerCollection, answerFeatureMaybePlaced } from '../domain/geojson.ts';
+import {
+  answeredFeature,
+  MAX_FEATURES,
+  readOnlyNames,
+  refuseForbiddenProperties,
+  resourceGeometry,
+  validProperties,
+  type ResourceDefinition,
+} from '../access/resource.ts';
+import { answerCollection, type GeometryType } from '../domain/geojson.ts';
 import { idParameter, limitParameter, parameter, parseBbox, parseId, parseIfMatch, queryParameter } from '../domain/params.ts';
 import { DomainError } from '../domain/errors.ts';
 import { jsonSchema } from './openapi.ts';
@@ -47,13 +55,20 @@ const ifMatch: HeaderDoc = { name: 'If-Match', schema: { type: 'string' } };
  * The REST routes of one resource: list (filters, bbox, keyset paging), read, create (one Feature or a
  * FeatureCollection, all or nothing), patch and delete, with ETags from the row version and If-Match.
  */
-export function featureResource(database: Database, def: ResourceDefinition) {
+export function featureResource<
+  N extends ResourceName,
+  P extends z.ZodRawShape,
+  R extends z.ZodRawShape,
+  M extends string,
+  G extends GeometryType,
+  Z extends boolean,
+>(database: Database, def: ResourceDefinition<N, P, R, M, G, Z>) {
   const base = `/api/v1/${def.name}` as const;
   const name = pascal(def.singular);
   const geometry = resourceGeometry(def);
   // Sent properties are checked by validProperties (defaults, read-only ones named, fields prefixed); the document
   // says what it takes: the resource's properties, those with defaults left out at will.
-  const posted = def.properties
+  const posted = (def.properties as z.ZodObject)
     .partial(Object.fromEntries(Object.keys(def.defaults).map((key) => [key, true])) as Record<string, true>)
     .strict();
   const feature = z
@@ -97,21 +112,16 @@ export function featureResource(database: Database, def: ResourceDefinition) {
     );
   }
 
-  // A stored row as the API answers it: its properties as the table holds them (read-only ones too), masked as the
-  // viewer's role sees them; checked as an object, drawn in the document as the resource's properties.
-  const storedFeature = answerFeatureMaybePlaced(
-    z.record(z.string(), z.unknown()).meta({
-      id: `${name}Properties`,
-      description: `a ${def.singular}'s properties, and the read-only ${def.readOnly.join(', ')}`,
-      ...drawn(def.properties, 'answer'),
-    }),
-  );
+  const storedFeature = answeredFeature(def, {
+    id: `${name}Properties`,
+    description: `a ${def.singular}'s properties, and the read-only ${readOnlyNames(def).join(', ')}`,
+  });
   const storedCollection = answerCollection(storedFeature, { numberReturned: z.number() });
   const page = answerCollection(storedFeature, { numberMatched: z.number(), numberReturned: z.number(), links });
 
   const tags = [def.name];
   const params = { id: idParameter() };
-  const readOnly = `Read-only, derived or kept by Gridmap: ${def.readOnly.join(', ')}. Omitted properties take their defaults: ${JSON.stringify(def.defaults)}.`;
+  const readOnly = `Read-only, derived or kept by Gridmap: ${readOnlyNames(def).join(', ')}. Omitted properties take their defaults: ${JSON.stringify(def.defaults)}.`;
   const filters: Parameters = Object.fromEntries(
     Object.entries(def.filters).map(([filter, { type }]) => [filter, queryParameter(filter, type as 'text')]),
   );

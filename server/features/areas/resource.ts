@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { DomainError, type ErrorCode } from '../../domain/errors.ts';
-import type { ResourceDefinition } from '../../access/resource.ts';
+import { defineResource, ROW_STAMPS } from '../../access/resource.ts';
 
 /**
  * Districts (区/县) and streets (街道/乡镇): the areas above the communities, their codes GB/T 2260's (a district
@@ -16,7 +16,7 @@ function refuseWhileHeld(count: number, code: ErrorCode, detail: string, extensi
   if (count > 0) throw new DomainError(code, detail, { field: 'id', [extension]: count });
 }
 
-export const districts: ResourceDefinition = {
+export const districts = defineResource({
   name: 'districts',
   singular: 'district',
   table: 'districts',
@@ -27,7 +27,7 @@ export const districts: ResourceDefinition = {
   geometryRules: { maxVertices: 200_000 },
   properties: z.object({ code: districtCode, name: z.string().min(1).max(100) }),
   defaults: {},
-  readOnly: ['id', 'version', 'created_at', 'updated_at'],
+  readOnly: ROW_STAMPS,
   place: { area: 'code' },
   filters: {},
   async beforeDelete(trx, id) {
@@ -37,9 +37,9 @@ export const districts: ResourceDefinition = {
       select count(*)::int as n from streets where district_code = (select code from districts where id = ${id})`.execute(trx);
     refuseWhileHeld(n, 'district.has_streets', `district ${id} still has ${n} streets: delete or move them first`, 'streets');
   },
-};
+});
 
-export const streets: ResourceDefinition = {
+export const streets = defineResource({
   name: 'streets',
   singular: 'street',
   table: 'streets',
@@ -56,7 +56,12 @@ export const streets: ResourceDefinition = {
     district_code: districtCode,
   }),
   defaults: {},
-  readOnly: ['id', 'version', 'created_at', 'updated_at', 'district_name', 'boundary_from_communities'],
+  readOnly: {
+    ...ROW_STAMPS,
+    district_name: z.string(),
+    /** no boundary of its own: drawn as the union of its communities */
+    boundary_from_communities: z.boolean(),
+  },
   place: { area: 'code' },
   filters: {
     district: { type: 'text', condition: (code: string) => sql`t.district_code = ${code}` },
@@ -68,4 +73,4 @@ export const streets: ResourceDefinition = {
       select count(*)::int as n from communities where street_code = (select code from streets where id = ${id})`.execute(trx);
     refuseWhileHeld(n, 'street.has_communities', `street ${id} still has ${n} communities: delete or move them first`, 'communities');
   },
-};
+});

@@ -1,13 +1,13 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
-import type { ResourceDefinition } from '../../access/resource.ts';
+import { defineResource, ROW_STAMPS } from '../../access/resource.ts';
 import { externalId } from '../../domain/fields.ts';
 
 export const BUILDING_KINDS = ['residential', 'commercial', 'shop', 'school', 'unit', 'other'] as const;
 /** The kinds as a housing register names them. */
 const KIND_WORDS = { 住宅: 'residential', 商业: 'commercial', 商铺: 'shop', 门面: 'shop', 学校: 'school', 单位: 'unit', 其他: 'other' };
 
-export const buildings: ResourceDefinition = {
+export const buildings = defineResource({
   name: 'buildings',
   singular: 'building',
   table: 'buildings',
@@ -26,7 +26,7 @@ export const buildings: ResourceDefinition = {
     external_id: externalId,
   }),
   defaults: { kind: 'residential', households: 0, residents: 0, has_party_group: false },
-  readOnly: ['id', 'version', 'created_at', 'updated_at', 'grid_id', 'community_id'],
+  readOnly: { ...ROW_STAMPS, grid_id: z.number().nullable(), community_id: z.number().nullable() },
   place: { community: 'community_id', grid: 'grid_id' },
   naturalKey: 'external_id',
   vocabulary: { kind: KIND_WORDS },
@@ -36,4 +36,4 @@ export const buildings: ResourceDefinition = {
     kind: { type: 'text', condition: (kind: string) => sql`t.kind = ${kind}` },
     party_group: { type: 'boolean', condition: (has: boolean) => sql`t.has_party_group = ${has}` },
   },
-};
+});

@@ -1,10 +1,10 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
-import type { ResourceDefinition } from '../../access/resource.ts';
+import { defineResource, ROW_STAMPS } from '../../access/resource.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { refuseGridsOutside } from '../grids/resource.ts';
 
-export const communities: ResourceDefinition = {
+export const communities = defineResource({
   name: 'communities',
   singular: 'community',
   table: 'communities',
@@ -27,7 +27,7 @@ export const communities: ResourceDefinition = {
     grid_households_max: z.number().int().min(0).max(100000).optional(),
   }),
   defaults: { grid_households_min: 300, grid_households_max: 500 },
-  readOnly: ['id', 'version', 'created_at', 'updated_at', 'street_name', 'district_code', 'district_name'],
+  readOnly: { ...ROW_STAMPS, street_name: z.string(), district_code: z.string(), district_name: z.string() },
   place: { community: 'id' },
   filters: {
     street: { type: 'text', condition: (code: string) => sql`t.street_code = ${code}` },
@@ -64,4 +64,4 @@ export const communities: ResourceDefinition = {
       });
     }
   },
-};
+});

@@ -2,7 +2,7 @@ import { sql, type RawBuilder, type Transaction } from 'kysely';
 import { z } from 'zod';
 import type { DB } from '../../db/schema.ts';
 import { refuseOutsideScope } from '../../access/rows.ts';
-import type { ResourceDefinition } from '../../access/resource.ts';
+import { defineResource, ROW_STAMPS } from '../../access/resource.ts';
 import { phoneNumber, rowId } from '../../domain/fields.ts';
 import { parseId } from '../../domain/params.ts';
 import { DomainError } from '../../domain/errors.ts';
@@ -27,7 +27,7 @@ export async function refuseGridsOutside(trx: Transaction<DB>, which: RawBuilder
   }
 }
 
-export const grids: ResourceDefinition = {
+export const grids = defineResource({
   name: 'grids',
   singular: 'grid',
   table: 'grids',
@@ -46,7 +46,7 @@ export const grids: ResourceDefinition = {
     grid_worker_phone: phoneNumber.nullable().optional(),
   }),
   defaults: {},
-  readOnly: ['id', 'version', 'created_at', 'updated_at', 'community_name'],
+  readOnly: { ...ROW_STAMPS, community_name: z.string() },
   place: { community: 'community_id', grid: 'id' },
   filters: {
     community: { type: 'integer', condition: (id: number) => sql`t.community_id = ${id}` },
@@ -115,4 +115,4 @@ export const grids: ResourceDefinition = {
     );
     // Until the grid is gone its area is covered twice; the relink after the delete settles every link.
   },
-};
+});

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ResourceDefinition } from '../../access/resource.ts';
+import { readOnlyNames, type ResourceDefinition } from '../../access/resource.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { isTable, PLACE_COLUMNS, unknownColumn, type ImportFormat, type PlaceColumn, type RawRow } from './sources.ts';
 
@@ -60,7 +60,7 @@ export async function* mappedRows(
   // the columns that place a table's rows were read with the rows (placeColumns)
   const pairs = Object.entries(mapping ?? {}).filter(([target]) => target in def.properties.shape);
   const sources = new Set(pairs.map(([, column]) => column));
-  const known = new Set([...Object.keys(def.properties.shape), ...def.readOnly]);
+  const known = new Set([...Object.keys(def.properties.shape), ...readOnlyNames(def)]);
   const columns = new Set<string>();
   const ignored = new Set<string>();
   let read = 0;

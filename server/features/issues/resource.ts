@@ -1,7 +1,8 @@
 import { sql, type Transaction } from 'kysely';
 import { z } from 'zod';
 import type { DB } from '../../db/schema.ts';
-import type { ResourceDefinition } from '../../access/resource.ts';
+import { defineResource } from '../../access/resource.ts';
+import { answerTime } from '../../domain/fields.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { ISSUE_PLACE, levelOf, wallLevel, worksOn } from './levels.ts';
@@ -29,7 +30,7 @@ export const overdue = (alias: string) => sql`(${sql.ref(`${alias}.due_at`)} < n
  * Issues as map features. Their state, wall and answers change only through the lifecycle
  * (POST /issues/:id/transitions), never by editing the row: here a reporter's words and the point.
  */
-export const issues: ResourceDefinition = {
+export const issues = defineResource({
   name: 'issues',
   singular: 'issue',
   table: 'issues',
@@ -43,29 +44,29 @@ export const issues: ResourceDefinition = {
     category: z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'a category code such as noise or street_light'),
   }),
   defaults: {},
-  readOnly: [
-    'id',
-    'version',
-    'status',
-    'wall',
-    'street_code',
-    'due_at',
-    'extended_hours',
-    'answer',
-    'public_title',
-    'answered_at',
-    'rating',
-    'rated_at',
-    'reopen_count',
-    'duplicate_of',
-    'reported_at',
-    'updated_at',
-    'resolved_at',
-    'closed_at',
-    'grid_id',
-    'community_id',
-    'reported_by',
-  ],
+  readOnly: {
+    version: z.number().int(),
+    status: z.enum(ISSUE_STATUSES),
+    /** the wall it is on now */
+    wall: z.enum(['grid', 'community', 'street']),
+    street_code: z.string().nullable(),
+    due_at: answerTime.nullable(),
+    extended_hours: z.number(),
+    answer: z.string().nullable(),
+    public_title: z.string().nullable(),
+    answered_at: answerTime.nullable(),
+    rating: z.number().nullable(),
+    rated_at: answerTime.nullable(),
+    reopen_count: z.number(),
+    duplicate_of: z.number().nullable(),
+    reported_at: answerTime,
+    updated_at: answerTime,
+    resolved_at: answerTime.nullable(),
+    closed_at: answerTime.nullable(),
+    grid_id: z.number().nullable(),
+    community_id: z.number().nullable(),
+    reported_by: z.number().nullable(),
+  },
   place: ISSUE_PLACE,
   createdBy: 'reported_by',
   beforeUpdate: (trx, id, { viewer }) => onItsWall(trx, id, viewer, 'update'),
@@ -80,7 +81,7 @@ export const issues: ResourceDefinition = {
     open: { type: 'boolean', condition: (open: boolean) => (open ? sql`t.status in ${OPEN}` : sql`t.status not in ${OPEN}`) },
     overdue: { type: 'boolean', condition: (late: boolean) => (late ? overdue('t') : sql`not ${overdue('t')}`) },
   },
-};
+});
 
 /**
  * An issue's words, point and category are corrected by the staff of the wall it is on, not by a grid worker

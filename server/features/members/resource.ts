@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
-import type { ResourceDefinition } from '../../access/resource.ts';
+import { defineResource, ROW_STAMPS } from '../../access/resource.ts';
 import { externalId, phoneNumber, rowId } from '../../domain/fields.ts';
 
 export const SKILLS = [
@@ -43,7 +43,7 @@ const CATEGORY_WORDS = {
   居民: 'resident',
 };
 
-export const members: ResourceDefinition = {
+export const members = defineResource({
   name: 'members',
   singular: 'member',
   table: 'members',
@@ -63,7 +63,7 @@ export const members: ResourceDefinition = {
     external_id: externalId,
   }),
   defaults: { is_central_household: false, is_volunteer: false, skills: [], availability: 'available' },
-  readOnly: ['id', 'version', 'created_at', 'updated_at', 'building_id', 'grid_id', 'community_id'],
+  readOnly: { ...ROW_STAMPS, building_id: z.number().nullable(), grid_id: z.number().nullable(), community_id: z.number().nullable() },
   place: { community: 'community_id', grid: 'grid_id' },
   naturalKey: 'external_id',
   vocabulary: { category: CATEGORY_WORDS, skills: SKILL_WORDS },
@@ -81,4 +81,4 @@ export const members: ResourceDefinition = {
     // skill=medical,patrol: volunteers with every one of them
     skill: { type: 'text', condition: (skills: string) => sql`t.skills @> string_to_array(${skills}, ',')` },
   },
-};
+});

@@ -4,7 +4,7 @@ import { publicLayer, visibleLayer } from '../../access/rows.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import type { Condition, FeatureLayer } from '../../db/feature-store.ts';
 import type { DB } from '../../db/schema.ts';
-import type { Filter, ResourceDefinition } from '../../access/resource.ts';
+import { readOnlyNames, type Filter, type ResourceDefinition } from '../../access/resource.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { districts, streets } from '../areas/resource.ts';
 import { buildings } from '../buildings/resource.ts';
@@ -167,7 +167,7 @@ export async function queryables(db: Kysely<DB>, collection: Collection, viewer?
   }
   const columns = (await types).get(collection.resource.table) ?? new Map<string, string>();
   const result = new Map<string, Queryable>();
-  for (const name of [...Object.keys(collection.resource.properties.shape), ...collection.resource.readOnly]) {
+  for (const name of [...Object.keys(collection.resource.properties.shape), ...readOnlyNames(collection.resource)]) {
     const type = COLUMN_TYPES[columns.get(name) ?? ''];
     if (type) result.set(name, { name, type, condition: (value: never) => sql`${sql.ref(`t.${name}`)} = ${value}` });
   }

@@ -1,12 +1,12 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
-import type { ResourceDefinition } from '../../access/resource.ts';
+import { defineResource, ROW_STAMPS } from '../../access/resource.ts';
 import { externalId, phoneNumber } from '../../domain/fields.ts';
 
 /** The kinds as a list of resident units names them. */
 const KIND_WORDS = { 企业: 'enterprise', 学校: 'school', 机关: 'agency', 医院: 'hospital', 社会组织: 'social_organization', 其他: 'other' };
 
-export const units: ResourceDefinition = {
+export const units = defineResource({
   name: 'units',
   singular: 'resident unit',
   table: 'units',
@@ -28,7 +28,7 @@ export const units: ResourceDefinition = {
     external_id: externalId,
   }),
   defaults: { has_agreement: false },
-  readOnly: ['id', 'version', 'created_at', 'updated_at', 'community_id'],
+  readOnly: { ...ROW_STAMPS, community_id: z.number().nullable() },
   place: { community: 'community_id' },
   naturalKey: 'external_id',
   vocabulary: { kind: KIND_WORDS },
@@ -38,4 +38,4 @@ export const units: ResourceDefinition = {
     kind: { type: 'text', condition: (kind: string) => sql`t.kind = ${kind}` },
     agreement: { type: 'boolean', condition: (has: boolean) => sql`t.has_agreement = ${has}` },
   },
-};
+});

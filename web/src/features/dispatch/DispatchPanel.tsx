@@ -33,11 +33,7 @@ interface Target {
 /** What the server answers (server/features/dispatch/answers.ts, server/features/volunteers/answers.ts). */
 type Nearest = ApiAnswer<'GET /api/v1/volunteers/nearest'>;
 type IssueDispatches = ApiAnswer<'GET /api/v1/issues/:id/dispatches'>;
-interface IssueFeature {
-  id: number;
-  geometry: Point;
-  properties: { title: string; category: string; status: string; reported_at: string };
-}
+type IssueFeature = ApiAnswer<'GET /api/v1/issues/:id'>;
 type Dispatch = ApiAnswer<'GET /api/v1/dispatches'>['dispatches'][number];
 type DispatchRequest = IssueDispatches['requests'][number];
 

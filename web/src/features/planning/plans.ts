@@ -1,4 +1,4 @@
-import type { Feature, LineString, MultiPolygon, Polygon } from 'geojson';
+import type { LineString, Polygon } from 'geojson';
 import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { apiFetch } from '../../api.ts';
 import type { HouseholdBand } from '../coverage/metrics.ts';
@@ -71,19 +71,12 @@ export type GridVersion = ApiAnswer<'GET /api/v1/grids/:id/history'>['versions']
 
 export const gridHistory = (id: number) => getPlanJson<ApiAnswer<'GET /api/v1/grids/:id/history'>>(`/api/v1/grids/${id}/history`);
 
+type Grid = ApiAnswer<'GET /api/v1/grids/:id'>;
 /** A grid as the planner's map holds it: its shape and version, with its households against the band. */
-export interface PlanGridProperties {
-  code: string;
-  name: string;
-  version: number;
-  households: number | null;
-  band: HouseholdBand | null;
-}
-export type PlanGrid = Feature<Polygon, PlanGridProperties> & { id: number };
-export type Community = Feature<
-  MultiPolygon | Polygon,
-  { code: string; name: string; grid_households_min: number; grid_households_max: number }
-> & { id: number };
+export type PlanGrid = Omit<Grid, 'properties'> & {
+  properties: Pick<Grid['properties'], 'code' | 'name' | 'version'> & { households: number | null; band: HouseholdBand | null };
+};
+export type Community = ApiAnswer<'GET /api/v1/communities/:id'>;
 
 /** The community's grids as they stood at a moment (ISO date-time with its zone; a bare YYYY-MM-DD: the end of that UTC day). */
 export const gridsAt = (community: number, at: string) =>

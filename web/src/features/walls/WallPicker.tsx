@@ -1,13 +1,11 @@
 import { useEffect, useMemo, useState } from 'react';
+import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { getJson } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
 import type { User } from '../auth/session.tsx';
 import { useCommunities, type WallRef } from './issues.ts';
 
-interface Grid {
-  id: number;
-  properties: { name: string; community_id: number };
-}
+type Grid = ApiAnswer<'GET /api/v1/grids/:id'>;
 
 /** The wall a user starts on: the one its scope works (a grid worker's grid, a community's, a street's). */
 export function homeWall(scope: User['scope']): WallRef | null {

@@ -1,4 +1,3 @@
-import type { Feature, Point } from 'geojson';
 import { useEffect, useState } from 'react';
 import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { apiFetch, getJson, problemOf, sendJson } from '../../api.ts';
@@ -14,18 +13,8 @@ export interface WallRef {
   id: string;
 }
 
-export interface Issue extends Feature<Point> {
-  id: number;
-  /** as stored: `overdue` is the walls' own measure */
-  properties: Omit<WallIssue['properties'], 'overdue'> & {
-    description: string | null;
-    answer: string | null;
-    answered_at: string | null;
-    rating: number | null;
-    reported_by: number | null;
-    duplicate_of: number | null;
-  };
-}
+/** An issue as stored (GET /api/v1/issues/:id): `overdue` is the walls' own measure. */
+export type Issue = ApiAnswer<'GET /api/v1/issues/:id'>;
 
 export type Timeline = ApiAnswer<'GET /api/v1/issues/:id/timeline'>;
 /** What a caller may do to an issue now, as its timeline says. */
@@ -73,17 +62,13 @@ export function useCategories(): Category[] {
   return list;
 }
 
-export interface Community {
-  id: number;
-  name: string;
-  street_code: string;
-  street_name: string;
-}
+type Communities = ApiAnswer<'GET /api/v1/communities'>;
+export type Community = Communities['features'][number]['properties'] & { id: number };
 /** The communities the user may read. */
 export function useCommunities(): Community[] {
   const [list, setList] = useState<Community[]>([]);
   useEffect(() => {
-    getJson<{ features: { id: number; properties: Omit<Community, 'id'> }[] }>('/api/v1/communities?limit=1000').then(
+    getJson<Communities>('/api/v1/communities?limit=1000').then(
       (c) => setList(c.features.map((f) => ({ ...f.properties, id: f.id }))),
       () => setList([]),
     );
