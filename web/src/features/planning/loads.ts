@@ -1,4 +1,4 @@
-import type { FeatureCollection, Polygon } from 'geojson';
+import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { useEffect, useEffectEvent, useState } from 'react';
 import type { Areas, GridFigures } from '../coverage/metrics.ts';
 import {
@@ -12,6 +12,9 @@ import {
   type Proposal,
 } from './plans.ts';
 
+type Buildings = ApiAnswer<'GET /api/v1/buildings'>;
+type PastGrids = Awaited<ReturnType<typeof gridsAt>>;
+
 /** What the planner's view reads from the API: each hook reads one thing, and says when reading it failed. */
 type OnError = (failure: unknown) => void;
 
@@ -19,9 +22,9 @@ type OnError = (failure: unknown) => void;
 export function useCommunities(onLoaded: (communities: Community[]) => void, onError: OnError) {
   const [communities, setCommunities] = useState<Community[] | null>(null);
   useEffect(() => {
-    getPlanJson<FeatureCollection>('/api/v1/communities?limit=10000').then(
+    getPlanJson<ApiAnswer<'GET /api/v1/communities'>>('/api/v1/communities?limit=10000').then(
       (loaded) => {
-        const list = loaded.features as Community[];
+        const list: Community[] = loaded.features;
         setCommunities(list);
         onLoaded(list);
       },
@@ -42,9 +45,7 @@ export function usePlanGrids(community: number | null, revision: number) {
     if (community === null) return;
     let current = true;
     Promise.all([
-      getPlanJson<FeatureCollection<Polygon, { code: string; name: string; version: number }>>(
-        `/api/v1/grids?community=${community}&limit=10000`,
-      ),
+      getPlanJson<ApiAnswer<'GET /api/v1/grids'>>(`/api/v1/grids?community=${community}&limit=10000`),
       getPlanJson<Areas<GridFigures>>(`/api/v1/coverage/grids?community=${community}`),
     ]).then(
       ([grids, figures]) => {
@@ -59,7 +60,7 @@ export function usePlanGrids(community: number | null, revision: number) {
               const { code, name, version } = g.properties;
               return {
                 type: 'Feature' as const,
-                id: Number(g.id),
+                id: g.id,
                 geometry: g.geometry,
                 properties: { code, name, version, households: figures?.households ?? null, band: figures?.household_band ?? null },
               };
@@ -79,11 +80,11 @@ export function usePlanGrids(community: number | null, revision: number) {
 /** The community's building footprints, once per community: the impact names the buildings that move by id. */
 export function useBuildings(community: number | null, onError: OnError) {
   const failed = useEffectEvent(onError);
-  const [loaded, setLoaded] = useState<{ community: number; buildings: FeatureCollection } | null>(null);
+  const [loaded, setLoaded] = useState<{ community: number; buildings: Buildings } | null>(null);
   useEffect(() => {
     if (community === null) return;
     let current = true;
-    getPlanJson<FeatureCollection>(`/api/v1/buildings?community=${community}&limit=10000`).then(
+    getPlanJson<Buildings>(`/api/v1/buildings?community=${community}&limit=10000`).then(
       (buildings) => current && setLoaded({ community, buildings }),
       (e: unknown) => current && failed(e),
     );
@@ -101,7 +102,7 @@ export function useBuildings(community: number | null, onError: OnError) {
 export function usePastGrids(community: number | null, revision: number, onError: OnError) {
   const failed = useEffectEvent(onError);
   const [asOf, setAsOf] = useState('');
-  const [loaded, setLoaded] = useState<FeatureCollection | null>(null);
+  const [loaded, setLoaded] = useState<PastGrids | null>(null);
   useEffect(() => {
     if (community === null || !asOf) return;
     let current = true;
