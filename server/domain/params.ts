@@ -170,3 +170,25 @@ export const limitParameter = (limits: { fallback: number; max: number }, field 
     schema: { type: 'integer', minimum: 1, maximum: limits.max, default: limits.fallback },
     ...doc,
   });
+
+/** A request header the route reads as text (documented; its meaning is the handler's: Accept, Last-Event-ID). */
+export const headerText = (doc: Partial<ParameterDoc> = {}) =>
+  parameter((value) => (typeof value === 'string' ? value : undefined), { schema: { type: 'string' }, ...doc });
+
+/** If-Match: the version (ETag) of the row the client changes, refused when it is not one this API gave. */
+export const ifMatchHeader = (description = 'the ETag of the version changed: a stale one is refused with 412') =>
+  parameter((value) => parseIfMatch(typeof value === 'string' ? value : undefined), { schema: { type: 'string' }, description });
+
+/** An Idempotency-Key header (IETF draft): any printable ASCII up to 200 characters. */
+export const idempotencyKeyHeader = (description: string) =>
+  parameter(
+    (value) => {
+      if (value === undefined) return undefined;
+      if (typeof value !== 'string' || !/^[\x20-\x7e]{1,200}$/.test(value))
+        throw new DomainError('request.invalid_header', 'Idempotency-Key must be 1 to 200 printable ASCII characters', {
+          field: 'Idempotency-Key',
+        });
+      return value;
+    },
+    { schema: { type: 'string', minLength: 1, maxLength: 200 }, description },
+  );

@@ -28,11 +28,11 @@ import {
   type ResourceDefinition,
 } from '../access/resource.ts';
 import { answerCollection, type GeometryType } from '../domain/geojson.ts';
-import { idParameter, limitParameter, parameter, parseBbox, parseId, parseIfMatch, queryParameter } from '../domain/params.ts';
+import { idParameter, ifMatchHeader, limitParameter, parameter, parseBbox, parseId, queryParameter } from '../domain/params.ts';
 import { DomainError } from '../domain/errors.ts';
 import { jsonSchema } from './openapi.ts';
 import { origin } from './origin.ts';
-import { jsonText, route, type HeaderDoc, type Parameters } from './route.ts';
+import { jsonText, route, type Parameters } from './route.ts';
 
 const sentProperties = z.custom<Record<string, unknown>>(
   (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
@@ -49,7 +49,7 @@ const drawn = (type: z.ZodType, side?: 'request' | 'answer') => {
 
 const links = z.array(z.object({ rel: z.string(), type: z.string(), href: z.string() }));
 
-const ifMatch: HeaderDoc = { name: 'If-Match', schema: { type: 'string' } };
+const headers = { 'If-Match': ifMatchHeader() };
 
 /**
  * The REST routes of one resource: list (filters, bbox, keyset paging), read, create (one Feature or a
@@ -239,7 +239,7 @@ export function featureResource<
       description: `${readOnly} Send If-Match with the ETag to refuse overwriting someone else's change.`,
       allow: { resource: def.name, action: 'update' },
       params,
-      headers: [ifMatch],
+      headers,
       body: patchBody,
       answer: { type: 'application/geo+json', schema: storedFeature, description: 'the stored feature' },
       problems: {
@@ -248,8 +248,7 @@ export function featureResource<
         412: 'changed since the If-Match version',
         422: 'invalid geometry or a broken map rule',
       },
-      handle: async ({ req, res, viewer, params: { id }, body }) => {
-        const version = parseIfMatch(req.get('If-Match'));
+      handle: async ({ req, res, viewer, params: { id }, body, headers: { 'If-Match': version } }) => {
         if (body.properties) refuseForbiddenProperties(def, viewer, body.properties, 'properties');
         const [geometryForbidden] = body.geometry === undefined ? [] : forbiddenProperties(def.name, viewer, ['geometry']);
         if (geometryForbidden)
@@ -286,11 +285,10 @@ export function featureResource<
       allow: { resource: def.name, action: 'delete' },
       params,
       query: deleteQuery,
-      headers: [ifMatch],
+      headers,
       answer: { status: 204, description: 'deleted' },
       problems: { 404: 'no such id', 409: 'still holds what must go somewhere first', 412: 'changed since the If-Match version' },
-      handle: async ({ req, res, viewer, params: { id } }) => {
-        const version = parseIfMatch(req.get('If-Match'));
+      handle: async ({ req, res, viewer, params: { id }, headers: { 'If-Match': version } }) => {
         await database.db.transaction().execute(async (trx) => {
           const auditFrom = await lockMapWrites(trx, actorOf(req));
           await requireWritable(trx, def, viewer, id, 'delete');

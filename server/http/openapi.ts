@@ -90,7 +90,7 @@ export function openApiDocument(routes: readonly AnyRoute[]) {
     Object.assign(schemas, definitions);
     return drawn;
   };
-  const parameters = (declared: Parameters | undefined, where: 'path' | 'query') =>
+  const parameters = (declared: Parameters | undefined, where: 'path' | 'query' | 'header') =>
     Object.entries(declared ?? {}).map(([name, type]) => {
       const doc = (type.meta() as { parameter?: ParameterDoc } | undefined)?.parameter;
       const schema = doc?.schema ?? schemaOf(type, 'request');
@@ -134,16 +134,7 @@ export function openApiDocument(routes: readonly AnyRoute[]) {
       ...(route.description || !isPublic
         ? { description: [route.description, isPublic ? '' : `Roles: ${rolesOf(allow, route.path)}.`].filter(Boolean).join(' ') }
         : {}),
-      parameters: [
-        ...parameters(route.params, 'path'),
-        ...parameters(route.query, 'query'),
-        ...(route.headers ?? []).map(({ name, description, schema }) => ({
-          name,
-          in: 'header',
-          ...(description ? { description } : {}),
-          schema: schema ?? { type: 'string' },
-        })),
-      ],
+      parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query'), ...parameters(route.headers, 'header')],
       ...(body
         ? {
             requestBody:

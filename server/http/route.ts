@@ -16,13 +16,6 @@ export type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 export type Parameters = Record<string, z.ZodType>;
 export type Parsed<P extends Parameters> = { [K in keyof P]: z.output<P[K]> };
 
-/** A header the route reads, for the document (its parsing stays in the handler: If-Match, Idempotency-Key …). */
-export interface HeaderDoc {
-  name: string;
-  description?: string;
-  schema?: object;
-}
-
 /** A body the handler reads itself (uploads, forms, streams): its content types, for the document. */
 export interface RawBody {
   raw: Record<string, object>;
@@ -49,7 +42,7 @@ export const jsonText = <T>(text: string) => new JsonText<T>(text);
 type BodyOf<B> = B extends z.ZodType ? z.output<B> : undefined;
 type AnswerOf<S> = S extends z.ZodType ? z.input<S> | JsonText<z.output<S>> : unknown;
 
-export interface Context<P extends Parameters, Q extends Parameters, B> {
+export interface Context<P extends Parameters, Q extends Parameters, B, H extends Parameters> {
   req: Request;
   res: Response;
   next: NextFunction;
@@ -58,6 +51,7 @@ export interface Context<P extends Parameters, Q extends Parameters, B> {
   params: Parsed<P>;
   query: Parsed<Q>;
   body: BodyOf<B>;
+  headers: Parsed<H>;
 }
 
 export interface RouteSpec<
@@ -67,6 +61,7 @@ export interface RouteSpec<
   Q extends Parameters = Parameters,
   B extends z.ZodType | RawBody | undefined = z.ZodType | RawBody | undefined,
   S extends z.ZodType | undefined = z.ZodType | undefined,
+  H extends Parameters = Parameters,
 > {
   method: M;
   /** an express path pattern (`/api/v1/grids/:id`) */
@@ -80,7 +75,8 @@ export interface RouteSpec<
   query?: Q;
   /** the problem for a query parameter not declared, where not the usual 400 (a resource's list names its filters) */
   unknownParameter?: (name: string, allowed: string[]) => Error;
-  headers?: HeaderDoc[];
+  /** the request headers the route reads, by name, parsed as parameters are (If-Match, Idempotency-Key …) */
+  headers?: H;
   body?: B;
   /** the largest JSON body taken (413 past it): BODY_LIMIT unless said */
   bodyLimit?: string;
@@ -90,7 +86,7 @@ export interface RouteSpec<
   /** not in /api/v1/openapi.json: OGC API – Features and Open311 publish their own descriptions */
   undocumented?: true;
   /** an answer to return, a JsonText, or nothing when the handler answers itself (a stream, a file, a 204) */
-  handle(context: Context<P, Q, B>): Promise<AnswerOf<S> | void> | AnswerOf<S> | void;
+  handle(context: Context<P, Q, B, H>): Promise<AnswerOf<S> | void> | AnswerOf<S> | void;
 }
 
 /** Declares a route, keeping its method, path and schemas' types for the web client. */
@@ -101,12 +97,13 @@ export function route<
   Q extends Parameters = Record<never, never>,
   B extends z.ZodType | RawBody | undefined = undefined,
   S extends z.ZodType | undefined = undefined,
->(spec: RouteSpec<M, Path, P, Q, B, S>): RouteSpec<M, Path, P, Q, B, S> {
+  H extends Parameters = Record<never, never>,
+>(spec: RouteSpec<M, Path, P, Q, B, S, H>): RouteSpec<M, Path, P, Q, B, S, H> {
   return spec;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a table holds routes of every shape
-export type AnyRoute = RouteSpec<Method, string, any, any, any, any>;
+export type AnyRoute = RouteSpec<Method, string, any, any, any, any, any>;
 
 const isZod = (body: unknown): body is z.ZodType => typeof body === 'object' && body !== null && '_zod' in body;
 
@@ -138,6 +135,8 @@ function parseParameters(declared: Parameters | undefined, sent: Record<string, 
   return parsed;
 }
 
+const headersOf = (req: Request, declared: Parameters) => Object.fromEntries(Object.keys(declared).map((name) => [name, req.get(name)]));
+
 /** An answer that is not what its route declares: a defect of the server, found by the tests (GRIDMAP_CHECK_ANSWERS). */
 function checkAnswer(spec: AnyRoute, answer: unknown) {
   const issues = spec.answer.schema?.safeParse(answer instanceof JsonText ? JSON.parse(answer.text) : answer).error?.issues;
@@ -158,8 +157,10 @@ export function routerOf(routes: readonly AnyRoute[], { checkAnswers = false } =
         isZod(spec.body) && !(req.body === undefined && spec.body.safeParse(undefined).success)
           ? parseBody(spec.body, req.body)
           : undefined;
+      // the headers declared, read by their names (case-insensitively); the others are not the route's
+      const headers = spec.headers && parseParameters(spec.headers, headersOf(req, spec.headers));
       res.status(spec.answer.status ?? 200);
-      const answer = await spec.handle({ req, res, next, viewer: req.viewer!, params, query, body });
+      const answer = await spec.handle({ req, res, next, viewer: req.viewer!, params, query, body, headers: headers ?? {} });
       // nothing returned: the handler answers itself (a stream, a file, a 204)
       if (answer === undefined) return;
       if (checkAnswers && res.statusCode < 300) checkAnswer(spec, answer);

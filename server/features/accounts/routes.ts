@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Config } from '../../config.ts';
 import type { Database } from '../../db/database.ts';
 import { parseBody } from '../../domain/body.ts';
-import { idParameter, limitParameter, parameter, parseId, parseIfMatch, parseQueryValue } from '../../domain/params.ts';
+import { idParameter, limitParameter, parameter, parseId, ifMatchHeader, parseQueryValue } from '../../domain/params.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { accessOf } from '../../access/policy.ts';
 import { MAP_RESOURCES } from '../../access/rules.ts';
@@ -68,7 +68,6 @@ export interface DemoAccounts {
 }
 
 const tags = ['accounts'];
-const ifMatch = { name: 'If-Match' };
 const role = parameter(
   (value) => {
     const given = parseQueryValue(value, 'role', 'text') as string | undefined;
@@ -287,12 +286,12 @@ export function accountRoutes(database: Database, config: Config, demo?: DemoAcc
       allow: { roles: ['admin'] },
       description: "A new password, role or scope, or disabling, ends the user's sessions.",
       params: { id: idParameter() },
-      headers: [ifMatch],
+      headers: { 'If-Match': ifMatchHeader() },
       body: userChangeSchema.meta({ id: 'UserChange' }),
       answer: { schema: userAnswer, description: 'the user' },
       problems: { 404: 'no such user', 409: 'this would leave no active admin', 412: 'changed since the If-Match version' },
-      handle: async ({ req, res, params, body }) => {
-        const user = await changeUser(db, params.id, body, actorOf(req), parseIfMatch(req.get('If-Match')));
+      handle: async ({ req, res, params, body, headers }) => {
+        const user = await changeUser(db, params.id, body, actorOf(req), headers['If-Match']);
         res.set('ETag', `"${user.version}"`);
         return user;
       },

@@ -5,7 +5,7 @@ import { bearerToken, type Viewer } from '../../access/viewer.ts';
 import type { Database } from '../../db/database.ts';
 import type { DB } from '../../db/schema.ts';
 import { invalidParameter } from '../../domain/errors.ts';
-import { parameter } from '../../domain/params.ts';
+import { headerText, parameter } from '../../domain/params.ts';
 import { route } from '../../http/route.ts';
 import { sessionViewer } from '../accounts/queries.ts';
 
@@ -113,11 +113,11 @@ export function eventRoutes(database: Database) {
       // issue and dispatch changes in the caller's scope (filtered per viewer in SQL)
       allow: { roles: 'any' },
       query: { after },
-      headers: [{ name: 'Last-Event-ID' }],
+      headers: { 'Last-Event-ID': headerText({ description: 'the id of the last event received: the stream resumes after it' }) },
       answer: { type: 'text/event-stream', description: 'an event stream' },
-      handle: async ({ req, res, viewer, query }) => {
+      handle: async ({ req, res, viewer, query, headers }) => {
         const token = bearerToken(req);
-        let cursor = resumeFrom(req.get('Last-Event-ID'), query.after) ?? (await feed.latest());
+        let cursor = resumeFrom(headers['Last-Event-ID'], query.after) ?? (await feed.latest());
         res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', 'X-Accel-Buffering': 'no' });
         // the first id tells a client where it joined, so that even a reconnect before any event loses nothing
         res.write(`retry: 2000\nid: ${cursor}\nevent: ready\ndata: {}\n\n`);

@@ -6,7 +6,7 @@ import type { Response } from 'express';
 import type { Database } from '../../db/database.ts';
 import type { ResourceDefinition } from '../../access/resource.ts';
 import { actorOf } from '../../access/viewer.ts';
-import { idParameter, parameter, parseQueryValue, queryParameter } from '../../domain/params.ts';
+import { headerText, idempotencyKeyHeader, idParameter, parameter, parseQueryValue, queryParameter } from '../../domain/params.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { problemBody, toProblem } from '../../http/problem.ts';
 import { route } from '../../http/route.ts';
@@ -128,19 +128,15 @@ export const importRoutes = (database: Database, resources: ResourceDefinition[]
       }),
       community: queryParameter('community', 'integer', { description: 'with mode=replace: the community whose rows the file replaces' }),
     },
-    headers: [
-      {
-        name: 'Accept',
+    headers: {
+      Accept: headerText({
         description:
           'application/x-ndjson: once the upload is in, 200 with a JSON line of progress ({"progress": {phase, bytes, total_bytes, read, rejected, imported, to_write}}) at each phase and at most four a second, then {"status", "report"} or {"status", "problem"}',
-      },
-      {
-        name: 'Idempotency-Key',
-        description:
-          'a retry with the same key is answered with the first outcome (header Idempotent-Replayed) instead of importing again; after an interrupted or failed import it runs again',
-        schema: { type: 'string', minLength: 1, maxLength: 200 },
-      },
-    ],
+      }),
+      'Idempotency-Key': idempotencyKeyHeader(
+        'a retry with the same key is answered with the first outcome (header Idempotent-Replayed) instead of importing again; after an interrupted or failed import it runs again',
+      ),
+    },
     // the upload is streamed to disk as it comes, checked against the account's limits: no body parser reads it
     body: { raw: { 'application/octet-stream': { type: 'string', format: 'binary' } } },
     answer: {
@@ -158,7 +154,7 @@ export const importRoutes = (database: Database, resources: ResourceDefinition[]
       503: 'the server stopped during the import: nothing was written; send it again',
       422: 'rows rejected: the report lists each with its row number and reason; nothing was written',
     },
-    handle: async ({ req, res, viewer, params: { layer: def }, query }) => {
+    handle: async ({ req, res, viewer, params: { layer: def }, query, headers }) => {
       const format = query.format ?? FORMAT_OF_TYPE[(req.get('Content-Type') ?? '').split(';')[0].trim()];
       if ((format === 'osm' || format === 'osm.pbf') && def.name !== 'buildings') {
         throw new DomainError('request.invalid_parameter', 'OpenStreetMap extracts give building footprints: import them into buildings', {
@@ -183,7 +179,7 @@ export const importRoutes = (database: Database, resources: ResourceDefinition[]
         throw tooLarge('bytes', `an import from this account takes at most ${limits.bytes} bytes`);
       }
 
-      const job = await beginImport(database.db, viewer, def.name, format, idempotencyKey(req.get('Idempotency-Key')));
+      const job = await beginImport(database.db, viewer, def.name, format, headers['Idempotency-Key']);
       if ('replay' in job) {
         // the first request's outcome, as it was answered; the body of this one is not read
         res.set({ Location: importPath(job.replay.id), 'Idempotent-Replayed': 'true', Connection: 'close' });
@@ -315,16 +311,6 @@ function progressLines(res: Response) {
       res.end(`${JSON.stringify({ status, [status >= 400 ? 'problem' : 'report']: body })}\n`);
     },
   };
-}
-
-/** An Idempotency-Key header (IETF draft): any printable ASCII up to 200 characters. */
-function idempotencyKey(value: string | undefined) {
-  if (value === undefined) return undefined;
-  if (!/^[\x20-\x7e]{1,200}$/.test(value))
-    throw new DomainError('request.invalid_header', 'Idempotency-Key must be 1 to 200 printable ASCII characters', {
-      field: 'Idempotency-Key',
-    });
-  return value;
 }
 
 /** GET /api/v1/imports/:id: an import's state (rows read while it runs) and, once done, what it answered. */

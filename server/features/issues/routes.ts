@@ -5,7 +5,7 @@ import { WALL_STAFF } from '../../access/rules.ts';
 import { actorOf } from '../../access/viewer.ts';
 import { writeAs } from '../../db/actor.ts';
 import type { Database } from '../../db/database.ts';
-import { idParameter, parameter, parseCoordinate, parseIfMatch, parseQueryValue } from '../../domain/params.ts';
+import { idParameter, parameter, parseCoordinate, ifMatchHeader, parseQueryValue } from '../../domain/params.ts';
 import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import { route } from '../../http/route.ts';
 import { ISSUE_STATUSES } from './resource.ts';
@@ -247,7 +247,7 @@ export function issueRoutes(database: Database) {
       description: `States: ${ISSUE_STATUSES.join(', ')}. Escalating moves the issue a wall up (grid → community → street); a rating of 1 or 2 reopens it (rework). Staff act on their wall and the walls below it; the reporter rates.`,
       allow: onIssue,
       params: { id },
-      headers: [{ name: 'If-Match' }],
+      headers: { 'If-Match': ifMatchHeader() },
       body: transitionBody,
       answer: timelineAnswer(),
       problems: {
@@ -257,8 +257,8 @@ export function issueRoutes(database: Database) {
         412: 'changed since the If-Match version',
         422: 'an unknown duplicate_of',
       },
-      handle: async ({ req, res, viewer, params, body }) => {
-        await transitionIssue(db, viewer, actorOf(req), params.id, { ...body, version: parseIfMatch(req.get('If-Match')) });
+      handle: async ({ req, res, viewer, params, body, headers }) => {
+        await transitionIssue(db, viewer, actorOf(req), params.id, { ...body, version: headers['If-Match'] });
         const after = await issueTimeline(db, viewer, params.id);
         res.set('ETag', `"${after.version}"`);
         return after;

@@ -6,7 +6,7 @@ import type { Database } from '../../db/database.ts';
 import type { DB } from '../../db/schema.ts';
 import { rowId } from '../../domain/fields.ts';
 import { geometrySchema } from '../../domain/geojson.ts';
-import { idParameter, parameter, parseIfMatch, parseTime } from '../../domain/params.ts';
+import { idParameter, ifMatchHeader, parameter, parseTime } from '../../domain/params.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { jsonText, route } from '../../http/route.ts';
 import { grids } from '../grids/resource.ts';
@@ -153,7 +153,7 @@ const problems = {
   422: 'a refused change',
   428: 'saving without If-Match',
 };
-const ifMatch = [{ name: 'If-Match', description: "the grid's ETag; required to save (428 without it, 412 when stale)" }];
+const headers = { 'If-Match': ifMatchHeader("the grid's ETag; required to save (428 without it, 412 when stale)") };
 const params = { id: idParameter() };
 /** ?at=: a date-time, or a date meaning the whole of that day (UTC) */
 const at = parameter(
@@ -206,21 +206,14 @@ export function planningRoutes(database: Database) {
       summary: 'Redraw a grid; adjustNeighbours moves the shared boundaries',
       allow: { resource: 'grids', action: 'update' },
       params,
-      headers: ifMatch,
+      headers,
       body: redrawBody,
       answer: impact,
-      handle: async ({ req, res, params: { id }, body }) => {
-        const report = await oneGrid(
-          database,
-          plannerOf(req),
-          { id, ifMatch: parseIfMatch(req.get('If-Match')) },
-          'redraw',
-          body,
-          async (trx, grid) => {
-            const hex = await drawnShape(trx, body.geometry, 'geometry', { communityId: grid.community_id, except: [grid.id] });
-            return redrawPlan(trx, grid, hex, body.adjustNeighbours);
-          },
-        );
+      handle: async ({ req, res, params: { id }, body, headers: { 'If-Match': ifMatch } }) => {
+        const report = await oneGrid(database, plannerOf(req), { id, ifMatch }, 'redraw', body, async (trx, grid) => {
+          const hex = await drawnShape(trx, body.geometry, 'geometry', { communityId: grid.community_id, except: [grid.id] });
+          return redrawPlan(trx, grid, hex, body.adjustNeighbours);
+        });
         return answer(res, report, id);
       },
     }),
@@ -233,17 +226,12 @@ export function planningRoutes(database: Database) {
       summary: 'Split a grid along a line: the larger part keeps it, the others are new grids with the next codes',
       allow: { resource: 'grids', action: 'create' },
       params,
-      headers: ifMatch,
+      headers,
       body: splitBody,
       answer: impact,
-      handle: async ({ req, res, params: { id }, body }) => {
-        const report = await oneGrid(
-          database,
-          plannerOf(req),
-          { id, ifMatch: parseIfMatch(req.get('If-Match')) },
-          'split',
-          body,
-          (trx, grid) => splitPlan(trx, grid, body.line, body.name),
+      handle: async ({ req, res, params: { id }, body, headers: { 'If-Match': ifMatch } }) => {
+        const report = await oneGrid(database, plannerOf(req), { id, ifMatch }, 'split', body, (trx, grid) =>
+          splitPlan(trx, grid, body.line, body.name),
         );
         return answer(res, report, id);
       },
@@ -257,10 +245,10 @@ export function planningRoutes(database: Database) {
       summary: 'Restore the boundary a grid had at an earlier version',
       allow: { resource: 'grids', action: 'update' },
       params,
-      headers: ifMatch,
+      headers,
       body: revertBody,
       answer: impact,
-      handle: async ({ req, res, params: { id }, body }) => {
+      handle: async ({ req, res, params: { id }, body, headers: { 'If-Match': ifMatch } }) => {
         // a grid a merge or a carve removed comes back under its own id and code, carved out of the grids that took it
         const removed = await removedGrid(database.db, id);
         const report = removed
@@ -280,7 +268,7 @@ export function planningRoutes(database: Database) {
                   geom: await versionShape(trx, removed, body.version),
                 }),
             })
-          : await oneGrid(database, plannerOf(req), { id, ifMatch: parseIfMatch(req.get('If-Match')) }, 'revert', body, async (trx, grid) =>
+          : await oneGrid(database, plannerOf(req), { id, ifMatch }, 'revert', body, async (trx, grid) =>
               redrawPlan(trx, grid, await versionShape(trx, grid, body.version), body.adjustNeighbours),
             );
         return answer(res, report, id);
