@@ -7,6 +7,7 @@ import { openDatabase } from '../server/db/database.ts';
 import { MIGRATIONS_DIR, migrate } from '../server/db/migrate.ts';
 import { SCHEMA_DOC_PATH, schemaDoc } from '../server/db/schema-doc.ts';
 import { SCHEMA_TYPES_PATH, schemaTypes } from '../server/db/schema-types.ts';
+import { AUDITED } from '../server/features/audit/answers.ts';
 import { mode, openTestDatabase, serverUrl, type TestDatabase } from './support/databases.ts';
 
 const SCHEMA_DIR = join(MIGRATIONS_DIR, 'schema');
@@ -47,6 +48,8 @@ describe(`the schema of record (${mode} database)`, () => {
     const database = await catalogue(test.database.db);
     expect(database.functions.map((f) => f.name.replace(/\(.*/, '')).sort()).toEqual([...functions, ...audited].sort());
     expect(database.triggers.map((t) => t.name).sort()).toEqual([...triggers].sort());
+    // the audit log's filter (and its answer's type) names the tables the audit trigger is installed on
+    expect([...AUDITED].sort()).toEqual(audited.map((f) => f.replace('audit_json_', '')).sort());
   });
 
   it('wins over what the migrations left, and is applied again only when something changed', async () => {

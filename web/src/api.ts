@@ -98,3 +98,12 @@ export function withToken(url: string): { url: string; headers?: Record<string, 
 }
 
 export const fetchMapConfig = () => getJson<MapConfig>('/api/v1/map/config');
+
+/**
+ * Every value of a server type, listed for a menu: the web takes only types from the server, so its lists are
+ * checked against them (a value missing or unknown fails the typecheck, naming the one missing).
+ */
+export const everyOf =
+  <T extends string>() =>
+  <const L extends readonly T[]>(list: L & ([Exclude<T, L[number]>] extends [never] ? unknown : { missing: Exclude<T, L[number]> })) =>
+    list as L;

@@ -6,24 +6,7 @@ import { invalidParameter } from '../../domain/errors.ts';
 import { limitParameter, parameter, parseId, parseQueryValue, queryParameter } from '../../domain/params.ts';
 import { origin } from '../../http/origin.ts';
 import { route } from '../../http/route.ts';
-import { auditAnswer } from './answers.ts';
-
-const AUDITED = [
-  'districts',
-  'streets',
-  'communities',
-  'grids',
-  'buildings',
-  'members',
-  'units',
-  'issues',
-  'users',
-  'open311_keys',
-  'issue_categories',
-  'issue_extensions',
-  'issue_photos',
-  'monthly_matters',
-];
+import { AUDITED, auditAnswer } from './answers.ts';
 
 function parseTime(value: unknown, field: string): string | undefined {
   const text = parseQueryValue(value, field, 'text') as string | undefined;
@@ -40,7 +23,7 @@ const filters = {
   resource: parameter(
     (value) => {
       const resource = parseQueryValue(value, 'resource', 'text') as string | undefined;
-      if (resource !== undefined && !AUDITED.includes(resource))
+      if (resource !== undefined && !(AUDITED as readonly string[]).includes(resource))
         throw invalidParameter('resource', `resource must be one of ${AUDITED.join(', ')}`);
       return resource;
     },

@@ -4,7 +4,7 @@ import { codeParameter, parameter, parseQueryValue, queryParameter, timeParamete
 import { DomainError, invalidParameter } from '../../domain/errors.ts';
 import { COVERAGE_READERS } from '../../access/rules.ts';
 import type { Viewer } from '../../access/viewer.ts';
-import { jsonText, route } from '../../http/route.ts';
+import { jsonText, route, type Parameters as Declared } from '../../http/route.ts';
 import { areaCoverage, communityCoverage, gaps, gridCoverage } from './answers.ts';
 import { countsAllMembers, coverageCollection, coverageGaps, DEFAULT_REACH_M, type CoverageFilter, type CoverageLevel } from './queries.ts';
 
@@ -47,13 +47,10 @@ async function knownFilter(db: Database['db'], filter: CoverageFilter): Promise<
   return filter;
 }
 
+type CoverageQuery = CoverageFilter & { reach_m: number; from?: Date; to?: Date };
+
 /** Coverage of one level's areas in the caller's scope, over issues reported in [from, to). */
-async function coverage(
-  db: Database['db'],
-  level: CoverageLevel,
-  viewer: Viewer,
-  query: CoverageFilter & { reach_m: number; from?: Date; to?: Date },
-) {
+async function coverage(db: Database['db'], level: CoverageLevel, viewer: Viewer, query: CoverageQuery) {
   const { reach_m: reachM, from, to, ...filter } = query;
   if (from && to && from >= to) throw invalidParameter('from', 'from must be before to');
   return coverageCollection(db, level, viewer, await knownFilter(db, filter), {
@@ -64,6 +61,25 @@ async function coverage(
     to,
   });
 }
+
+/** Coverage per street or per district: what is linked to its communities, counted again over the area. */
+const areaRoute = <const L extends 'street' | 'district', Q extends Declared & { reach_m: typeof reach_m }>(
+  db: Database['db'],
+  level: L,
+  query: Q,
+) =>
+  route({
+    method: 'GET',
+    path: `/api/v1/coverage/${level}s` as const,
+    tags,
+    summary: `Coverage per ${level}: what is linked to its communities`,
+    description: areaDescription(level),
+    allow: { resource: `${level}s`, action: 'read', roles: COVERAGE_READERS },
+    query,
+    answer: { type: 'application/geo+json', schema: areaCoverage, description: `the ${level}s with their metrics` },
+    problems,
+    handle: async ({ viewer, query }) => jsonText(await coverage(db, level, viewer, query as CoverageQuery)),
+  });
 
 /** What leaders watch: coverage per grid, community, street and district, and the buildings no volunteer reaches. */
 export const coverageRoutes = ({ db }: Database) => [
@@ -91,30 +107,8 @@ export const coverageRoutes = ({ db }: Database) => [
     problems,
     handle: async ({ viewer, query }) => jsonText(await coverage(db, 'community', viewer, query)),
   }),
-  route({
-    method: 'GET',
-    path: '/api/v1/coverage/streets',
-    tags,
-    summary: 'Coverage per street: what is linked to its communities',
-    description: areaDescription('street'),
-    allow: { resource: 'streets', action: 'read', roles: COVERAGE_READERS },
-    query: { district, street, reach_m, ...window },
-    answer: { type: 'application/geo+json', schema: areaCoverage, description: 'the streets with their metrics' },
-    problems,
-    handle: async ({ viewer, query }) => jsonText(await coverage(db, 'street', viewer, query)),
-  }),
-  route({
-    method: 'GET',
-    path: '/api/v1/coverage/districts',
-    tags,
-    summary: 'Coverage per district: what is linked to its communities',
-    description: areaDescription('district'),
-    allow: { resource: 'districts', action: 'read', roles: COVERAGE_READERS },
-    query: { district, reach_m, ...window },
-    answer: { type: 'application/geo+json', schema: areaCoverage, description: 'the districts with their metrics' },
-    problems,
-    handle: async ({ viewer, query }) => jsonText(await coverage(db, 'district', viewer, query)),
-  }),
+  areaRoute(db, 'street', { district, street, reach_m, ...window }),
+  areaRoute(db, 'district', { district, reach_m, ...window }),
   route({
     method: 'GET',
     path: '/api/v1/coverage/gaps',

@@ -46,43 +46,34 @@ export function wallRoutes(database: Database) {
   const { db } = database;
   const showWall = async (viewer: Viewer, owner: WallOwner, limit: number) =>
     jsonText<z.output<typeof wall>>(await wallFeatures(db, viewer, owner, limit));
+  /** A wall's route: the three differ in how the path names the wall's owner (a grid or community by id, a street by code). */
+  const wallRoute = <const L extends WallOwner['wall'], const K extends string>(
+    level: L,
+    key: K,
+    owner: z.ZodType<number | string | undefined, unknown>,
+    summary: string,
+  ) =>
+    route({
+      method: 'GET',
+      path: `/api/v1/walls/${level}/:${key}` as const,
+      tags,
+      summary,
+      allow: onIssues,
+      params: { [key]: owner } as Record<K, typeof owner>,
+      query: wallQuery,
+      answer: wallAnswer,
+      problems: { 404: `no such ${level}` },
+      handle: ({ viewer, params, query }) => showWall(viewer, { wall: level, id: params[key]! }, query.limit),
+    });
   return [
-    route({
-      method: 'GET',
-      path: '/api/v1/walls/grid/:id',
-      tags,
-      summary: "A grid's wall (子墙)",
-      allow: onIssues,
-      params: { id },
-      query: wallQuery,
-      answer: wallAnswer,
-      problems: { 404: 'no such grid' },
-      handle: ({ viewer, params, query }) => showWall(viewer, { wall: 'grid', id: params.id }, query.limit),
-    }),
-    route({
-      method: 'GET',
-      path: '/api/v1/walls/community/:id',
-      tags,
-      summary: "A community's wall (母墙)",
-      allow: onIssues,
-      params: { id },
-      query: wallQuery,
-      answer: wallAnswer,
-      problems: { 404: 'no such community' },
-      handle: ({ viewer, params, query }) => showWall(viewer, { wall: 'community', id: params.id }, query.limit),
-    }),
-    route({
-      method: 'GET',
-      path: '/api/v1/walls/street/:code',
-      tags,
-      summary: "A street's wall: escalated issues and those outside every community",
-      allow: onIssues,
-      params: { code: codeParameter('code', 9, { example: '610602001' }) },
-      query: wallQuery,
-      answer: wallAnswer,
-      problems: { 404: 'no such street' },
-      handle: ({ viewer, params, query }) => showWall(viewer, { wall: 'street', id: String(params.code) }, query.limit),
-    }),
+    wallRoute('grid', 'id', id, "A grid's wall (子墙)"),
+    wallRoute('community', 'id', id, "A community's wall (母墙)"),
+    wallRoute(
+      'street',
+      'code',
+      codeParameter('code', 9, { example: '610602001' }),
+      "A street's wall: escalated issues and those outside every community",
+    ),
     route({
       method: 'GET',
       path: '/api/v1/echo',

@@ -1,13 +1,16 @@
 import { useState, type FormEvent } from 'react';
-import type { ApiAnswer } from '../../../../server/http/api.ts';
-import { sendJson } from '../../api.ts';
+import type { ApiAnswer, ApiBody } from '../../../../server/http/api.ts';
+import { everyOf, sendJson } from '../../api.ts';
 import { useChanged, useServerState } from '../../serverState.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
 import { Open311Keys } from './Open311Keys.tsx';
 
-const ROLES = ['admin', 'planner', 'dispatcher', 'leader', 'grid_worker', 'volunteer', 'resident'] as const;
-const SCOPES = ['district', 'street', 'community', 'grid'] as const;
-const AUDITED = [
+type Account = ApiAnswer<'GET /api/v1/users'>['users'][number];
+type AuditEntry = ApiAnswer<'GET /api/v1/audit'>['entries'][number];
+
+const ROLES = everyOf<Account['role']>()(['admin', 'planner', 'dispatcher', 'leader', 'grid_worker', 'volunteer', 'resident']);
+const SCOPES = everyOf<keyof NonNullable<ApiBody<'POST /api/v1/users'>['scope']>>()(['district', 'street', 'community', 'grid']);
+const AUDITED = everyOf<AuditEntry['resource']>()([
   'districts',
   'streets',
   'communities',
@@ -18,10 +21,18 @@ const AUDITED = [
   'issues',
   'users',
   'open311_keys',
-] as const;
-
-type Account = ApiAnswer<'GET /api/v1/users'>['users'][number];
-type AuditEntry = ApiAnswer<'GET /api/v1/audit'>['entries'][number];
+  'issue_categories',
+  'issue_extensions',
+  'issue_photos',
+  'monthly_matters',
+]);
+/** A table of the audit log by its name in the interface. */
+const auditedName = (table: AuditEntry['resource'], t: (key: MessageKey) => string) =>
+  table === 'users'
+    ? t('accounts.users')
+    : table === 'open311_keys'
+      ? t('open311keys.title')
+      : t((table.startsWith('issue_') || table === 'monthly_matters' ? `audit.table.${table}` : `layer.${table}`) as MessageKey);
 
 export const scopeText = (scope: Record<string, number | string> | null, t: (key: MessageKey) => string) =>
   scope
@@ -169,7 +180,7 @@ export function AccountsPanel() {
         <option value="">{t('audit.all')}</option>
         {AUDITED.map((r) => (
           <option key={r} value={r}>
-            {r === 'users' ? t('accounts.users') : r === 'open311_keys' ? t('open311keys.title') : t(`layer.${r}` as MessageKey)}
+            {auditedName(r, t)}
           </option>
         ))}
       </select>

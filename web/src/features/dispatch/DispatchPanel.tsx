@@ -2,13 +2,14 @@ import type { Feature, FeatureCollection, Point } from 'geojson';
 import { useEffect, useEffectEvent, useMemo, useState } from 'react';
 import { useLocation, useRoute, useSearch } from 'wouter';
 import type { ApiAnswer } from '../../../../server/http/api.ts';
-import { apiFetch, problemOf, sendJson } from '../../api.ts';
+import { apiFetch, everyOf, problemOf, sendJson } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
 import { useChanged, useServerState } from '../../serverState.ts';
 import { pointOf, pointParam, usePick } from '../map/picks.tsx';
 import { subscribeEvents, type ServerEvent } from './events.ts';
 
-export const SKILLS = [
+type Skill = ApiAnswer<'GET /api/v1/members/:id'>['properties']['skills'][number];
+export const SKILLS = everyOf<Skill>()([
   'elder_care',
   'disability',
   'hardship',
@@ -19,7 +20,7 @@ export const SKILLS = [
   'legal_aid',
   'mediation',
   'repair',
-] as const;
+]);
 const NO_DISPATCHES: Dispatch[] = [];
 const NO_ISSUES: IssueFeature[] = [];
 const NO_REQUESTS: DispatchRequest[] = [];
