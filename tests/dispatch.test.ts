@@ -342,6 +342,13 @@ describe('dispatching an issue', () => {
       rows: [free],
     } = await sql<{ availability: string }>`select availability from members where id = ${third.volunteer_id}`.execute(test.database.db);
     expect(free.availability).toBe('available');
+    // one volunteer's dispatches, newest first, for their card; a volunteer that is not a number is named
+    const theirs = await request(dispatcher).get(`/api/v1/dispatches?all=true&volunteer=${third.volunteer_id}`);
+    expect(theirs.status).toBe(200);
+    expect(theirs.body.dispatches.map((d: { id: number }) => d.id)).toContain(third.id);
+    expect(theirs.body.dispatches.every((d: { volunteer_id: number }) => d.volunteer_id === third.volunteer_id)).toBe(true);
+    const bad = await request(dispatcher).get('/api/v1/dispatches?volunteer=x');
+    expect([bad.status, bad.body.field]).toEqual([400, 'volunteer']);
   });
 
   it('passes a lapsed offer to the next nearest when the timer runs', async () => {

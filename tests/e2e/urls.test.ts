@@ -218,7 +218,7 @@ describe.skipIf(!haveBrowser)(`the web client's addresses in headless Chromium (
     await page.close();
   });
 
-  it('keeps the planner’s grid, the dispatcher’s issue and the echo wall’s community in the address', async () => {
+  it('keeps the planner’s grid, the dispatcher’s issue and volunteer, and the echo wall’s community in the address', async () => {
     const [planned] = (await api('planner', '/api/v1/communities')).body.features as { id: number }[];
     const plannedGrids = (await api('planner', `/api/v1/grids?community=${planned.id}`)).body.features as { id: number }[];
     const planner = await openAs(browser, baseUrl, 'planner', errors);
@@ -254,6 +254,19 @@ describe.skipIf(!haveBrowser)(`the web client's addresses in headless Chromium (
     // the map, the event log and the answers kept all hear the server's events through one stream
     await mapLoaded(dispatcher);
     expect(streams).toHaveLength(1);
+    // a volunteer has an address: their card, kept by a reload; Back returns to the issue
+    const first = dispatcher.getByTestId('nearest').locator('li').first();
+    const volunteer = Number(await first.getAttribute('data-volunteer'));
+    const name = (await api('dispatcher', `/api/v1/members/${volunteer}`)).body.properties.name as string;
+    await first.getByRole('link').click();
+    await expect.poll(() => address(dispatcher), LIVE).toBe(`/dispatch/volunteers/${volunteer}`);
+    const card = dispatcher.getByTestId('volunteer-card');
+    await expect.poll(() => card.locator('h3').textContent(), LIVE).toContain(name);
+    await dispatcher.reload();
+    await expect.poll(() => card.locator('h3').textContent(), { timeout: 60_000 }).toContain(name);
+    await dispatcher.goBack();
+    await expect.poll(() => address(dispatcher), LIVE).toBe(`/dispatch/issues/${open.id}`);
+    await heading.waitFor(LIVE);
     await dispatcher.close();
 
     const echo = await newPage(browser, errors);

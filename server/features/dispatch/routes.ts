@@ -106,11 +106,17 @@ export function dispatchRoutes(database: Database, config: Config) {
       method: 'GET',
       path: '/api/v1/dispatches',
       tags,
-      summary: "Dispatches in scope (a volunteer's own), open ones unless all=true",
+      summary: "Dispatches in scope (a volunteer's own), open ones unless all=true; one volunteer's with volunteer=",
       allow: { roles: [...DISPATCHERS, 'leader', 'volunteer'] },
-      query: { all: queryParameter('all', 'boolean'), limit: limitParameter({ fallback: 500, max: 5000 }) },
-      answer: { schema: dispatches, description: '`{dispatches}`' },
-      handle: async ({ viewer, query: { all = false, limit } }) => ({ dispatches: await listDispatches(db, viewer, { all, limit }) }),
+      query: {
+        all: queryParameter('all', 'boolean'),
+        volunteer: queryParameter('volunteer', 'integer', { description: "a volunteer's member id: their dispatches only" }),
+        limit: limitParameter({ fallback: 500, max: 5000 }),
+      },
+      answer: { schema: dispatches, description: '`{dispatches}`, newest first' },
+      handle: async ({ viewer, query: { all = false, volunteer, limit } }) => ({
+        dispatches: await listDispatches(db, viewer, { all, volunteer, limit }),
+      }),
     }),
     route({
       method: 'POST',

@@ -350,10 +350,16 @@ async function dispatchJson(db: Kysely<DB>, viewer: Viewer, id: number) {
 }
 
 /** GET /dispatches: a viewer's dispatches, the open ones (offered, accepted, arrived) unless `all`. */
-export async function listDispatches(db: Kysely<DB>, viewer: Viewer, { all, limit }: { all: boolean; limit: number }) {
+export async function listDispatches(
+  db: Kysely<DB>,
+  viewer: Viewer,
+  { all, volunteer, limit }: { all: boolean; volunteer?: number; limit: number },
+) {
   const active = all ? sql`true` : sql`d.state in ('offered', 'accepted', 'arrived')`;
+  const whose = volunteer === undefined ? sql`true` : sql`d.volunteer_id = ${volunteer}`;
   const { rows } = await sql<{ dispatch: DispatchJson }>`
-    select * from (${dispatchesSql(viewer, sql`${active} and ${visibleDispatches(viewer)}`, sql`d.id desc`)}) s limit ${limit}`.execute(db);
+    select * from (${dispatchesSql(viewer, sql`${active} and ${whose} and ${visibleDispatches(viewer)}`, sql`d.id desc`)}) s
+    limit ${limit}`.execute(db);
   return rows.map((r) => r.dispatch);
 }
 

@@ -1,12 +1,13 @@
 import type { Feature, FeatureCollection, Point } from 'geojson';
 import { useEffect, useEffectEvent, useMemo, useState } from 'react';
-import { useLocation, useRoute, useSearch } from 'wouter';
+import { Link, useLocation, useRoute, useSearch } from 'wouter';
 import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { apiFetch, everyOf, problemOf, sendJson } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
 import { useChanged, useServerState } from '../../serverState.ts';
 import { pointOf, pointParam, usePick } from '../map/picks.tsx';
 import { subscribeEvents, type ServerEvent } from './events.ts';
+import { VolunteerCard, volunteerPath } from './VolunteerCard.tsx';
 
 type Skill = ApiAnswer<'GET /api/v1/members/:id'>['properties']['skills'][number];
 export const SKILLS = everyOf<Skill>()([
@@ -76,6 +77,8 @@ export function DispatchPanel({ onOverlay }: { onOverlay: (overlay: FeatureColle
   const [refusal, setRefusal] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const changed = useChanged();
+  const [, volunteerAddress] = useRoute<{ id: string }>('/dispatch/volunteers/:id');
+  const volunteerShown = volunteerAddress && Number(volunteerAddress.id) > 0 ? Number(volunteerAddress.id) : null;
 
   // issue events read the open issues again; dispatch events the volunteers and the issue's dispatches
   const open = useServerState<{ features: IssueFeature[] }>('issue', '/api/v1/issues?open=true&limit=1000');
@@ -159,7 +162,7 @@ export function DispatchPanel({ onOverlay }: { onOverlay: (overlay: FeatureColle
       <header>
         <h2>{t('dispatch.title')}</h2>
       </header>
-      <p className="hint">{t('dispatch.hint')}</p>
+      {volunteerShown ? <VolunteerCard id={volunteerShown} /> : <p className="hint">{t('dispatch.hint')}</p>}
       <fieldset className="skills">
         <legend>{t('dispatch.skills')}</legend>
         {SKILLS.map((skill) => (
@@ -227,12 +230,15 @@ export function DispatchPanel({ onOverlay }: { onOverlay: (overlay: FeatureColle
           )}
           {shown.length > 0 && (
             <ol className="dispatches" data-testid="dispatches">
-              {shown.map((d) => (
-                <li key={d.id} data-state={d.state}>
-                  <b>{d.volunteer_name ?? `${t('dispatch.volunteer')} ${d.rank}`}</b> · {metres(d.distance_m)} ·{' '}
-                  <span className={`state ${d.state}`}>{t(`dispatch.state.${d.state}` as MessageKey)}</span>
-                </li>
-              ))}
+              {shown.map((d) => {
+                const name = <b>{d.volunteer_name ?? `${t('dispatch.volunteer')} ${d.rank}`}</b>;
+                return (
+                  <li key={d.id} data-state={d.state}>
+                    {d.volunteer_id ? <Link href={volunteerPath(d.volunteer_id)}>{name}</Link> : name} · {metres(d.distance_m)} ·{' '}
+                    <span className={`state ${d.state}`}>{t(`dispatch.state.${d.state}` as MessageKey)}</span>
+                  </li>
+                );
+              })}
             </ol>
           )}
           <h3>{t('dispatch.nearest')}</h3>
@@ -241,7 +247,10 @@ export function DispatchPanel({ onOverlay }: { onOverlay: (overlay: FeatureColle
             {(nearest ?? []).map((v) => (
               <li key={v.id} data-volunteer={v.id}>
                 <div>
-                  <b>{v.properties.name ?? '—'}</b> <span className="distance">{metres(v.properties.distance_m)}</span>
+                  <Link href={volunteerPath(v.id)}>
+                    <b>{v.properties.name ?? '—'}</b>
+                  </Link>{' '}
+                  <span className="distance">{metres(v.properties.distance_m)}</span>
                 </div>
                 <div className="skills-list">{v.properties.skills.map((s) => t(`skill.${s}` as MessageKey)).join('、')}</div>
                 <div className="contact">
