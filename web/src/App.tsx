@@ -15,12 +15,12 @@ import { MapView, type Bounds, type Pick, type SelectedFeature } from './feature
 import { PickContext } from './features/map/picks.tsx';
 import { LAYER_GROUPS, type LayerGroup } from './features/map/style.ts';
 import { PlanningPanel } from './features/planning/PlanningPanel.tsx';
-import { SetupPanel, fetchSetup } from './features/setup/SetupPanel.tsx';
+import { SETUP_URL, SetupPanel, type Setup } from './features/setup/SetupPanel.tsx';
 import { EchoPage, EchoWall } from './features/walls/EchoWall.tsx';
 import { MetricsPanel } from './features/walls/MetricsPanel.tsx';
 import { WallPanel } from './features/walls/WallPanel.tsx';
 import { useI18n, type MessageKey } from './i18n.tsx';
-import { useInvalidationByEvents } from './serverState.ts';
+import { useInvalidationByEvents, useServerState } from './serverState.ts';
 
 /** The views, in the order the top bar lists them, each at its own address. */
 const VIEWS = {
@@ -91,14 +91,9 @@ export function App() {
 
 /** The address `/` opens the role's own view; an admin on an empty map starts with the setup view. */
 function Landing({ user }: { user: User }) {
-  const [to, setTo] = useState<string | null>(user.role === 'admin' ? null : homeOf(user));
-  useEffect(() => {
-    if (user.role === 'admin')
-      void fetchSetup().then(
-        (setup) => setTo(setup.empty ? VIEWS.setup : VIEWS.map),
-        () => setTo(VIEWS.map),
-      );
-  }, [user.role]);
+  const admin = user.role === 'admin';
+  const setup = useServerState<Setup>('grid', admin ? SETUP_URL : null);
+  const to = !admin ? homeOf(user) : setup.data ? (setup.data.empty ? VIEWS.setup : VIEWS.map) : setup.error ? VIEWS.map : null;
   return to && <Redirect to={to} replace />;
 }
 

@@ -97,8 +97,6 @@ export function withToken(url: string): { url: string; headers?: Record<string, 
     : { url };
 }
 
-export const fetchMapConfig = () => getJson<MapConfig>('/api/v1/map/config');
-
 /**
  * Every value of a server type, listed for a menu: the web takes only types from the server, so its lists are
  * checked against them (a value missing or unknown fails the typecheck, naming the one missing).

@@ -3,9 +3,9 @@ import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { apiFetch, problemOf, sendJson } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
 import { useChanged, useServerState } from '../../serverState.ts';
+import { useCategories } from '../walls/issues.ts';
 
 type Open311Keys = ApiAnswer<'GET /api/v1/open311/keys'>;
-type Categories = ApiAnswer<'GET /api/v1/issue-categories'>;
 
 /**
  * The Open311 keys of the city's client applications (a hotline, a mini program): each may post the services
@@ -14,7 +14,7 @@ type Categories = ApiAnswer<'GET /api/v1/issue-categories'>;
 export function Open311Keys() {
   const { t } = useI18n();
   const listed = useServerState<Open311Keys>('accounts', '/api/v1/open311/keys');
-  const categories = useServerState<Categories>('accounts', '/api/v1/issue-categories').data?.categories ?? [];
+  const categories = useCategories();
   const keys = listed.data?.keys ?? [];
   const changed = useChanged();
   const [issued, setIssued] = useState<string | null>(null);

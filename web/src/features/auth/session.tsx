@@ -1,6 +1,7 @@
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from 'react';
 import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { apiFetch, problemOf, setApiSession } from '../../api.ts';
+import { serverState } from '../../serverState.ts';
 
 /** The signed-in user, with `permissions`: what its role may do to each map layer, as the server decides it. */
 export type User = ApiAnswer<'GET /api/v1/auth/me'>;
@@ -48,6 +49,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
         if (!response.ok) throw Object.assign(new Error(await problemOf(response)), { status: response.status });
         const started = (await response.json()) as Session;
         localStorage.setItem(STORAGE_KEY, JSON.stringify(started));
+        // what was read signed out (the echo wall's public answers) is not what the user reads
+        serverState.clear();
         setApiSession(started.token, forget);
         setSession(started);
       },

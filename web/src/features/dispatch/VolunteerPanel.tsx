@@ -1,11 +1,11 @@
 import type { FeatureCollection } from 'geojson';
-import { useCallback, useEffect, useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { ApiAnswer } from '../../../../server/http/api.ts';
-import { getJson, sendJson } from '../../api.ts';
+import { sendJson } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
+import { useChanged, useServerState } from '../../serverState.ts';
 import { usePick } from '../map/picks.tsx';
 import { metres } from './DispatchPanel.tsx';
-import { subscribeEvents } from './events.ts';
 
 /** The volunteer as it sees itself (server/features/volunteers/answers.ts). */
 type Me = ApiAnswer<'GET /api/v1/volunteers/me'>;
@@ -19,21 +19,22 @@ const ACTIONS: Record<string, string[]> = { offered: ['accept', 'decline'], acce
  */
 export function VolunteerPanel({ onOverlay }: { onOverlay: (overlay: FeatureCollection) => void }) {
   const { t } = useI18n();
-  const [me, setMe] = useState<Me | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  // the volunteer's offers and dispatches: read again when the event stream tells of a dispatch
+  const read = useServerState<Me>('dispatch', '/api/v1/volunteers/me');
+  const me = read.data;
+  const [refusal, setRefusal] = useState<string | null>(null);
+  const error = refusal ?? read.error?.message ?? null;
+  const changed = useChanged();
 
-  const load = useCallback(() => getJson<Me>('/api/v1/volunteers/me').then(setMe, (e: Error) => setError(e.message)), []);
-  useEffect(() => void load(), [load]);
-  useEffect(() => subscribeEvents((event) => event.event === 'dispatch' && void load()), [load]);
-
-  const change = useCallback(async (body: Record<string, unknown>) => {
-    setError(null);
+  async function change(body: Record<string, unknown>) {
+    setRefusal(null);
     try {
-      setMe(await sendJson<Me>('PATCH', '/api/v1/volunteers/me', body));
+      await sendJson<Me>('PATCH', '/api/v1/volunteers/me', body);
     } catch (e) {
-      setError((e as Error).message);
+      setRefusal((e as Error).message);
     }
-  }, []);
+    await changed('dispatch');
+  }
   // a click on the map is where the volunteer is now
   usePick((at) => void change({ current_point: { type: 'Point', coordinates: at } }));
 
@@ -58,13 +59,13 @@ export function VolunteerPanel({ onOverlay }: { onOverlay: (overlay: FeatureColl
   useEffect(() => () => onOverlay({ type: 'FeatureCollection', features: [] }), [onOverlay]);
 
   async function act(id: number, action: string) {
-    setError(null);
+    setRefusal(null);
     try {
       await sendJson('POST', `/api/v1/dispatches/${id}/${action}`, {});
     } catch (e) {
-      setError((e as Error).message);
+      setRefusal((e as Error).message);
     }
-    await load();
+    await changed('dispatch');
   }
 
   if (!me) return <aside className="panel">{error ?? t('map.loading')}</aside>;

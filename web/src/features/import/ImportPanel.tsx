@@ -1,7 +1,8 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { download, getJson, postFollowed } from '../../api.ts';
+import { useRef, useState, type FormEvent } from 'react';
+import { download, postFollowed } from '../../api.ts';
 import { problemText } from '../../errors.ts';
 import { useI18n } from '../../i18n.tsx';
+import { useChanged, useServerState } from '../../serverState.ts';
 import { useSession } from '../auth/session.tsx';
 import type { ApiAnswer } from '../../../../server/http/api.ts';
 
@@ -65,11 +66,10 @@ interface ApiDocument {
   components: { schemas: Record<string, { properties: { properties: { properties: Record<string, unknown> } } }> };
 }
 
-/** The properties a layer takes, from the API's own description of a change to one of its rows. */
-async function layerProperties(layer: string) {
-  const doc = await getJson<ApiDocument>('/api/v1/openapi.json');
-  const ref = doc.paths[`/api/v1/${layer}/{id}`].patch!.requestBody.content['application/json'].schema.$ref;
-  return Object.keys(doc.components.schemas[ref.split('/').pop()!].properties.properties.properties);
+/** The properties a layer takes, from the API's own description of a change to one of its rows (none while it is read). */
+function layerProperties(doc: ApiDocument | undefined, layer: string) {
+  const ref = doc?.paths[`/api/v1/${layer}/{id}`]?.patch?.requestBody.content['application/json'].schema.$ref;
+  return ref ? Object.keys(doc!.components.schemas[ref.split('/').pop()!]?.properties.properties.properties ?? {}) : [];
 }
 
 /** The part of its phase an import has done. */
@@ -92,13 +92,14 @@ export function ImportPanel({ onImported, layer: only }: { onImported: () => voi
   const [fields, setFields] = useState('');
   const [mode, setMode] = useState<(typeof MODES)[number]>('insert');
   const [community, setCommunity] = useState('');
-  const [properties, setProperties] = useState<string[]>([]);
+  // the API's description is the server's own, the same all session
+  const properties = layerProperties(useServerState<ApiDocument>('reference', '/api/v1/openapi.json').data, layer);
   /** the columns of the file last sent, for the mapping editor */
   const [columns, setColumns] = useState<string[]>([]);
   // with the time it was told at, which the time left is reckoned to (not the time of a render)
   const [progress, setProgress] = useState<(Progress & { at: number }) | null>(null);
   const phase = useRef<Progress | null>(null);
-  useEffect(() => void layerProperties(layer).then(setProperties, () => setProperties([])), [layer]);
+  const changed = useChanged();
 
   /** Follows the import: the new phase starts its clock, and its part done and time left are shown. */
   const follow = (next: Omit<Progress, 'since'>) => {
@@ -152,7 +153,11 @@ export function ImportPanel({ onImported, layer: only }: { onImported: () => voi
       const answered = end.report ?? end.problem ?? null;
       setReport(answered);
       if (answered?.columns?.length) setColumns(answered.columns);
-      if (end.status === 201) onImported();
+      if (end.status === 201) {
+        // what the layers hold changed (grids, communities, their counts): every view of them reads again
+        void changed('grid');
+        onImported();
+      }
     } finally {
       setBusy(false);
       setProgress(null);

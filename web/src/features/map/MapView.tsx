@@ -4,8 +4,9 @@ import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?worker&url';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import { useEffect, useEffectEvent, useRef, useState } from 'react';
 import type { ApiAnswer } from '../../../../server/http/api.ts';
-import { fetchMapConfig, getJson, withToken } from '../../api.ts';
+import { getJson, withToken, type MapConfig } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
+import { useServerState } from '../../serverState.ts';
 import { useChanges } from '../dispatch/events.ts';
 import { GCJ02_PROTOCOL, loadShiftedTile } from './gcj02.ts';
 import { CLICKABLE_LAYERS, GROUP_LAYERS, LAYER_GROUPS, LOCAL_FONT_FAMILY, buildStyle, selectedFilter, type LayerGroup } from './style.ts';
@@ -62,7 +63,11 @@ export function MapView({
   const { t } = useI18n();
   const container = useRef<HTMLDivElement>(null);
   const [map, setMap] = useState<MapLibreMap | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  // the basemap is the server's setting, the same all session: read once, it never makes the map anew
+  const configured = useServerState<MapConfig>('reference', '/api/v1/map/config');
+  const config = configured.data;
+  const [failure, setFailure] = useState<string | null>(null);
+  const error = configured.error?.message ?? failure;
   // Effect Events: the map, made once, tells of a click and of itself to the callbacks of the latest render
   const clicked = useEffectEvent((map: MapLibreMap, event: MapMouseEvent) => {
     if (onPick) {
@@ -75,11 +80,13 @@ export function MapView({
   const mapChanged = useEffectEvent((map: MapLibreMap | null) => onMap?.(map));
 
   useEffect(() => {
+    if (!config) return;
     let disposed = false;
     let created: MapLibreMap | null = null;
     (async () => {
-      // the city's extent from the communities' TileJSON (the whole world while there are none)
-      const [config, city] = await Promise.all([fetchMapConfig(), getJson<ApiAnswer<'GET /tiles/:layer.json'>>('/tiles/communities.json')]);
+      // the city's extent from the communities' TileJSON (the whole world while there are none), as it is when
+      // the map is made: it is where the map starts, not kept in view (a map made after an import starts on the new one)
+      const city = await getJson<ApiAnswer<'GET /tiles/:layer.json'>>('/tiles/communities.json');
       if (disposed || !container.current) return;
       const { basemap } = config;
       if (basemap?.crs === 'gcj02') {
@@ -114,13 +121,13 @@ export function MapView({
         setMap(loaded);
         mapChanged(loaded);
       });
-    })().catch((e: Error) => !disposed && setError(e.message));
+    })().catch((e: Error) => !disposed && setFailure(e.message));
     return () => {
       disposed = true;
       mapChanged(null);
       created?.remove();
     };
-  }, []);
+  }, [config]);
 
   useEffect(() => {
     if (!map) return;

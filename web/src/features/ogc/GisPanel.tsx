@@ -1,7 +1,8 @@
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { apiFetch, getJson, problemOf, sendJson } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
+import { useChanged, useServerRead, useServerState } from '../../serverState.ts';
 
 /** The collections the account reads at /ogc, and a page of one's items (its numberMatched: how many it holds). */
 type Collections = ApiAnswer<'GET /ogc/collections'>;
@@ -16,6 +17,14 @@ type AccessKeys = ApiAnswer<'GET /api/v1/auth/keys'>;
 type NewKey = ApiAnswer<'POST /api/v1/auth/keys'>;
 
 const DAYS = [30, 90, 365];
+const NO_KEYS: AccessKeys['keys'] = [];
+
+/** The collections the account reads, with how many features each holds for it (a first page's numberMatched). */
+async function readRows(): Promise<Row[]> {
+  const { collections } = await getJson<Collections>('/ogc/collections');
+  const counts = await Promise.all(collections.map((c) => getJson<Items>(`/ogc/collections/${c.id}/items?limit=1`)));
+  return collections.map((c, i) => ({ id: c.id, title: c.title, count: counts[i].numberMatched }));
+}
 
 /**
  * For the city's GIS staff: the OGC API – Features address to add in QGIS or GDAL, the layers this account
@@ -24,30 +33,15 @@ const DAYS = [30, 90, 365];
  */
 export function GisPanel() {
   const { t } = useI18n();
-  const [rows, setRows] = useState<Row[] | null>(null);
-  const [keys, setKeys] = useState<AccessKeys['keys']>([]);
+  const counted = useServerRead<Row[]>('grid', '/ogc/collections, counted', readRows);
+  const rows = counted.data;
+  const listed = useServerState<AccessKeys>('accounts', '/api/v1/auth/keys');
+  const keys = listed.data?.keys ?? NO_KEYS;
   const [made, setMade] = useState<NewKey | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const [refusal, setRefusal] = useState<string | null>(null);
+  const error = refusal ?? counted.error?.message ?? listed.error?.message ?? null;
+  const changed = useChanged();
   const url = `${location.origin}/ogc`;
-
-  useEffect(() => {
-    let current = true;
-    (async () => {
-      const { collections } = await getJson<Collections>('/ogc/collections');
-      const counts = await Promise.all(collections.map((c) => getJson<Items>(`/ogc/collections/${c.id}/items?limit=1`)));
-      if (current) setRows(collections.map((c, i) => ({ id: c.id, title: c.title, count: counts[i].numberMatched })));
-    })().catch((e: Error) => current && setError(e.message));
-    return () => void (current = false);
-  }, []);
-  const loadKeys = useCallback(
-    () =>
-      getJson<AccessKeys>('/api/v1/auth/keys').then(
-        (r) => setKeys(r.keys),
-        (e: Error) => setError(e.message),
-      ),
-    [],
-  );
-  useEffect(() => void loadKeys(), [loadKeys]);
 
   async function makeKey(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -56,17 +50,17 @@ export function GisPanel() {
       setMade(
         await sendJson<NewKey>('POST', '/api/v1/auth/keys', { label: String(form.get('label') ?? ''), days: Number(form.get('days')) }),
       );
-      setError(null);
-      await loadKeys();
+      setRefusal(null);
+      await changed('accounts');
     } catch (e) {
-      setError((e as Error).message);
+      setRefusal((e as Error).message);
     }
   }
   async function revoke(id: number) {
     const response = await apiFetch(`/api/v1/auth/keys/${id}`, { method: 'DELETE' });
-    if (!response.ok) setError(await problemOf(response));
+    if (!response.ok) setRefusal(await problemOf(response));
     if (made?.id === id) setMade(null);
-    await loadKeys();
+    await changed('accounts');
   }
 
   const header = made?.header ?? 'Authorization: Bearer <key>';

@@ -1,6 +1,5 @@
-import { useEffect, useState } from 'react';
-import { getJson } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
+import { useServerState } from '../../serverState.ts';
 import type { ApiAnswer } from '../../../../server/http/api.ts';
 
 type CommunityTree = ApiAnswer<'GET /api/v1/communities/:id/tree'>;
@@ -35,19 +34,8 @@ function CountTable({ counts }: { counts: Counts }) {
  */
 export function OrganisationPanel({ communityId, gridId }: { communityId: number; gridId?: number }) {
   const { t } = useI18n();
-  // the tree read, with the community it is of: another community's is never shown, not even until this one's comes
-  const [read, setRead] = useState<{ communityId: number; tree: CommunityTree } | null>(null);
-  const tree = read?.communityId === communityId ? read.tree : null;
-  useEffect(() => {
-    let current = true;
-    getJson<CommunityTree>(`/api/v1/communities/${communityId}/tree`).then(
-      (body) => current && setRead({ communityId, tree: body }),
-      () => undefined,
-    );
-    return () => {
-      current = false;
-    };
-  }, [communityId]);
+  // the community's tree: another community's is never shown, not even until this one's comes
+  const tree = useServerState<CommunityTree>('grid', `/api/v1/communities/${communityId}/tree`).data;
   if (!tree) return <section className="organisation">{t('organisation.loading')}</section>;
 
   const grid = gridId === undefined ? undefined : tree.grids.find((g) => g.id === gridId);

@@ -1,12 +1,13 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useState } from 'react';
 import type { ApiAnswer } from '../../../../server/http/api.ts';
-import { getJson } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
+import { useServerState } from '../../serverState.ts';
 import { ImportPanel, type ImportLayer } from '../import/ImportPanel.tsx';
 
 export type Setup = ApiAnswer<'GET /api/v1/setup'>;
 
-export const fetchSetup = () => getJson<Setup>('/api/v1/setup');
+/** Where the setup's steps are read (the landing page reads it too, to choose the view an admin starts on). */
+export const SETUP_URL = '/api/v1/setup';
 
 /**
  * A new city's map, step by step (admins): each layer in the order it loads, what is there, what is still
@@ -14,23 +15,11 @@ export const fetchSetup = () => getJson<Setup>('/api/v1/setup');
  */
 export function SetupPanel({ onImported, onOpenMap }: { onImported: () => void; onOpenMap: () => void }) {
   const { t } = useI18n();
-  const [setup, setSetup] = useState<Setup | null>(null);
+  // the layers' counts: an import here or elsewhere, and a grid's change, mark them out of date
+  const read = useServerState<Setup>('grid', SETUP_URL);
+  const setup = read.data;
+  const error = read.error?.message;
   const [open, setOpen] = useState<ImportLayer | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const refresh = useCallback(
-    () =>
-      fetchSetup().then(
-        (s) => {
-          setSetup(s);
-          setError(null);
-        },
-        (e: Error) => setError(e.message),
-      ),
-    [],
-  );
-  useEffect(() => {
-    void refresh();
-  }, [refresh]);
 
   const firstUndone = setup?.steps.find((s) => s.layer !== 'users' && s.count === 0)?.layer as ImportLayer | undefined;
   const current = open ?? firstUndone;
@@ -74,7 +63,7 @@ export function SetupPanel({ onImported, onOpenMap }: { onImported: () => void; 
         </ol>
       )}
       <div className="buttons">
-        <button type="button" onClick={() => void refresh()}>
+        <button type="button" onClick={() => void read.refetch()}>
           {t('setup.refresh')}
         </button>
         {setup && !setup.empty && (
@@ -90,7 +79,6 @@ export function SetupPanel({ onImported, onOpenMap }: { onImported: () => void; 
           onImported={() => {
             onImported();
             setOpen(null);
-            void refresh();
           }}
         />
       )}

@@ -1,8 +1,8 @@
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { Link, useLocation, useSearch } from 'wouter';
 import type { ApiAnswer } from '../../../../server/http/api.ts';
-import { getJson } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
+import { useChanged, useServerState } from '../../serverState.ts';
 import { MonthlyForm, type MonthlyMatter } from './MonthlyForm.tsx';
 import { Stars, useWhen } from './parts.tsx';
 
@@ -48,30 +48,16 @@ export function EchoWall({ keepsMonthly = false }: { keepsMonthly?: boolean }) {
   const [paged, setPaged] = useState({ community, offset: 0 });
   const offset = paged.community === community ? paged.offset : 0;
   const setOffset = (next: number) => setPaged({ community, offset: next });
-  const [echo, setEcho] = useState<EchoPage | null>(null);
-  // the matters read, with the community they are of: another community's are never shown, not even until its own come
-  const [read, setRead] = useState<{ community: number; matters: MonthlyMatter[] } | null>(null);
-  const matters = (read?.community === community && read.matters) || NO_MATTERS;
-  const [error, setError] = useState<string | null>(null);
-
-  useEffect(() => {
-    let current = true;
-    getJson<EchoPage>(`/api/v1/echo?limit=${PAGE_SIZE}&offset=${offset}${community ? `&community=${community}` : ''}`).then(
-      (page) => current && (setEcho(page), setError(null)),
-      (e: Error) => current && setError(e.message),
-    );
-    return () => void (current = false);
-  }, [community, offset]);
-  const [mattersRevision, setMattersRevision] = useState(0);
-  useEffect(() => {
-    let current = true;
-    if (community)
-      getJson<{ matters: MonthlyMatter[] }>(`/api/v1/communities/${community}/monthly`).then(
-        (r) => current && setRead({ community, matters: r.matters }),
-        () => undefined,
-      );
-    return () => void (current = false);
-  }, [community, mattersRevision]);
+  // the last page stays in view while the next one is read
+  const pageUrl = `/api/v1/echo?limit=${PAGE_SIZE}&offset=${offset}${community ? `&community=${community}` : ''}`;
+  const read = useServerState<EchoPage>('issue', pageUrl, { keepPrevious: true });
+  const echo = read.data;
+  const error = read.error?.message;
+  // the community's matters: another community's are never shown, not even until its own come
+  const matters =
+    useServerState<{ matters: MonthlyMatter[] }>('issue', community ? `/api/v1/communities/${community}/monthly` : null).data?.matters ??
+    NO_MATTERS;
+  const changed = useChanged();
 
   const choose = (id: number | null) => navigate(id ? `/echo?community=${id}` : '/echo');
   const last = echo ? Math.min(offset + PAGE_SIZE, echo.total) : 0;
@@ -120,9 +106,7 @@ export function EchoWall({ keepsMonthly = false }: { keepsMonthly?: boolean }) {
             )}
           </article>
         ))}
-      {keepsMonthly && community && (
-        <MonthlyForm community={community} matters={matters} onSaved={() => setMattersRevision((r) => r + 1)} />
-      )}
+      {keepsMonthly && community && <MonthlyForm community={community} matters={matters} onSaved={() => void changed('issue')} />}
       {echo && (
         <>
           <p className="echo-count">

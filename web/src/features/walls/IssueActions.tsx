@@ -1,6 +1,7 @@
-import { useEffect, useState, type FormEvent } from 'react';
-import { getJson, sendJson } from '../../api.ts';
+import { useState, type FormEvent } from 'react';
+import { sendJson } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
+import { useServerState } from '../../serverState.ts';
 import { transition, type IssueAction, type PossibleDuplicate, type Timeline } from './issues.ts';
 import { useDuration } from './parts.tsx';
 
@@ -177,13 +178,8 @@ function FieldInput({ field, issueId }: { field: Field; issueId: number }) {
 /** Turning an issue down as a repeat: the open issues of its category close by, to link it to. */
 function DuplicateChoice({ issueId }: { issueId: number }) {
   const { t } = useI18n();
-  const [candidates, setCandidates] = useState<PossibleDuplicate[]>([]);
-  useEffect(() => {
-    getJson<{ issues: PossibleDuplicate[] }>(`/api/v1/issues/${issueId}/possible-duplicates`).then(
-      (r) => setCandidates(r.issues),
-      () => undefined,
-    );
-  }, [issueId]);
+  const candidates =
+    useServerState<{ issues: PossibleDuplicate[] }>('issue', `/api/v1/issues/${issueId}/possible-duplicates`).data?.issues ?? [];
   if (candidates.length === 0) return null;
   return (
     <label>

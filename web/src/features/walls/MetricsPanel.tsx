@@ -1,7 +1,7 @@
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import type { ApiAnswer } from '../../../../server/http/api.ts';
-import { getJson } from '../../api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
+import { useServerState } from '../../serverState.ts';
 import { useCommunities } from './issues.ts';
 
 /** The measures of the walls per area and for the whole, as GET /api/v1/issues/metrics gives them. */
@@ -42,18 +42,11 @@ export function MetricsPanel() {
   const [from, setFrom] = useState(() => day(new Date(Date.now() - 30 * 86_400_000)));
   const [to, setTo] = useState(() => day(new Date(Date.now() + 86_400_000)));
   const [order, setOrder] = useState<Column>('closure_rate');
-  const [metrics, setMetrics] = useState<Metrics | null>(null);
-  const [error, setError] = useState<string | null>(null);
-
-  useEffect(() => {
-    let current = true;
-    const query = new URLSearchParams({ by, from, to, ...(by === 'grid' && community ? { community: String(community) } : {}) });
-    getJson<Metrics>(`/api/v1/issues/metrics?${query}`).then(
-      (m) => current && (setMetrics(m), setError(null)),
-      (e: Error) => current && setError(e.message),
-    );
-    return () => void (current = false);
-  }, [by, community, from, to]);
+  const query = new URLSearchParams({ by, from, to, ...(by === 'grid' && community ? { community: String(community) } : {}) });
+  // the last figures stay in view while the next are read
+  const read = useServerState<Metrics>('issue', `/api/v1/issues/metrics?${query}`, { keepPrevious: true });
+  const metrics = read.data;
+  const error = read.error?.message;
 
   const value = (m: Measures, c: Column) => m[c];
   const shown = (m: Measures, c: Column) => {

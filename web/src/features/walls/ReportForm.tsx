@@ -1,6 +1,7 @@
-import { useEffect, useState, type FormEvent } from 'react';
-import { getJson, sendJson } from '../../api.ts';
+import { useState, type FormEvent } from 'react';
+import { sendJson } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
+import { useServerState } from '../../serverState.ts';
 import { metres } from '../dispatch/DispatchPanel.tsx';
 import { PHOTO_TYPES, uploadPhoto, type Category, type Issue, type PossibleDuplicate } from './issues.ts';
 import { StatusBadge, useDuration } from './parts.tsx';
@@ -29,22 +30,11 @@ export function ReportForm({
   const { t } = useI18n();
   const duration = useDuration();
   const [category, setCategory] = useState('');
-  // the possible duplicates found, with the question they answer: those of another point or category are never shown
-  const [found, setFound] = useState<{ url: string; issues: PossibleDuplicate[] } | null>(null);
+  // the open issues of the category close to the point: those of another point or category are never shown
   const asked = at && category ? `/api/v1/issues/possible-duplicates?lon=${at[0]}&lat=${at[1]}&category=${category}` : null;
-  const duplicates = (found?.url === asked && found.issues) || NO_DUPLICATES;
+  const duplicates = useServerState<{ issues: PossibleDuplicate[] }>('issue', asked).data?.issues ?? NO_DUPLICATES;
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-
-  useEffect(() => {
-    if (!asked) return;
-    let current = true;
-    getJson<{ issues: PossibleDuplicate[] }>(asked).then(
-      (answer) => current && setFound({ url: asked, issues: answer.issues }),
-      () => undefined,
-    );
-    return () => void (current = false);
-  }, [asked]);
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();

@@ -1,11 +1,13 @@
 import { useEffect, useMemo, useState } from 'react';
 import type { ApiAnswer } from '../../../../server/http/api.ts';
-import { getJson } from '../../api.ts';
 import { useI18n } from '../../i18n.tsx';
+import { useServerState } from '../../serverState.ts';
 import type { User } from '../auth/session.tsx';
 import { useCommunities, type WallRef } from './issues.ts';
 
 type Grid = ApiAnswer<'GET /api/v1/grids/:id'>;
+/** No grids listed (one array, the same each render). */
+const NO_GRIDS: Grid[] = [];
 
 /** The wall a user starts on: the one its scope works (a grid worker's grid, a community's, a street's). */
 export function homeWall(scope: User['scope']): WallRef | null {
@@ -23,17 +25,18 @@ export function WallPicker({ user, wall, onWall }: { user: User; wall: WallRef |
   const { t } = useI18n();
   const communities = useCommunities();
   // the grids listed are those of the community in view: a community's wall's, or a grid's wall's community (the
-  // last one stays in view on a street's wall)
+  // last one stays in view on a street's wall); the last community's stay listed while the next one's are read
   const [community, setCommunity] = useState<number | null>(wall?.level === 'community' ? Number(wall.id) : null);
-  const [grids, setGrids] = useState<Grid[]>([]);
-  // a community's wall chosen: it is in view from this render on (React's "adjusting state when a prop changes")
-  const [lastWall, setLastWall] = useState(wall);
-  if (wall !== lastWall) {
-    setLastWall(wall);
-    if (wall?.level === 'community') setCommunity(Number(wall.id));
-  }
+  const grids =
+    useServerState<{ features: Grid[] }>('grid', community === null ? null : `/api/v1/grids?community=${community}&limit=1000`, {
+      keepPrevious: true,
+    }).data?.features ?? NO_GRIDS;
   // a grid's wall whose grid is not listed: its community is asked (one already listed is of the community in view)
   const unlistedGrid = wall?.level === 'grid' && !grids.some((g) => String(g.id) === wall.id) ? wall.id : null;
+  const unlisted = useServerState<Grid>('grid', unlistedGrid && `/api/v1/grids/${unlistedGrid}`).data;
+  // the community of the wall chosen comes into view from this render on (React's "adjusting state when a prop changes")
+  const inView = wall?.level === 'community' ? Number(wall.id) : unlisted?.properties.community_id;
+  if (inView !== undefined && inView !== community) setCommunity(inView);
   const seesStreets = !user.scope || 'street' in user.scope || 'district' in user.scope;
   const streets = useMemo(
     () => (seesStreets ? [...new Map(communities.map((c) => [c.street_code, c.street_name])).entries()] : []),
@@ -43,21 +46,6 @@ export function WallPicker({ user, wall, onWall }: { user: User; wall: WallRef |
   useEffect(() => {
     if (!wall && communities.length > 0) onWall({ level: 'community', id: String(communities[0].id) });
   }, [wall, communities, onWall]);
-
-  useEffect(() => {
-    if (unlistedGrid === null) return;
-    getJson<Grid>(`/api/v1/grids/${unlistedGrid}`).then(
-      (grid) => setCommunity(grid.properties.community_id),
-      () => undefined,
-    );
-  }, [unlistedGrid]);
-  useEffect(() => {
-    if (community === null) return;
-    getJson<{ features: Grid[] }>(`/api/v1/grids?community=${community}&limit=1000`).then(
-      (c) => setGrids(c.features),
-      () => setGrids([]),
-    );
-  }, [community]);
 
   const choose = (value: string) => {
     const [level, id] = value.split(':') as [WallRef['level'], string];

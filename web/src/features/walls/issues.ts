@@ -1,6 +1,7 @@
-import { useEffect, useState } from 'react';
+import { useMemo } from 'react';
 import type { ApiAnswer } from '../../../../server/http/api.ts';
-import { apiFetch, getJson, problemOf, sendJson } from '../../api.ts';
+import { apiFetch, problemOf, sendJson } from '../../api.ts';
+import { useServerState } from '../../serverState.ts';
 
 /** A wall (GET /api/v1/walls/grid/:id, …/community/:id, …/street/:code): its issues, oldest due first. */
 export type Wall = ApiAnswer<'GET /api/v1/walls/grid/:id'>;
@@ -51,27 +52,17 @@ export async function uploadPhoto(id: number, kind: PhotoKind, file: File) {
   if (!response.ok) throw new Error(await problemOf(response));
 }
 
-let categories: Promise<Category[]> | undefined;
-/** The categories with their names and due times (public, and the same for every page: asked once). */
+const NO_CATEGORIES: Category[] = [];
+/** The categories with their names and due times (public, and the same for every page: read once). */
 export function useCategories(): Category[] {
-  const [list, setList] = useState<Category[]>([]);
-  useEffect(() => {
-    categories ??= getJson<{ categories: Category[] }>('/api/v1/issue-categories').then((r) => r.categories);
-    categories.then(setList, () => (categories = undefined));
-  }, []);
-  return list;
+  return useServerState<{ categories: Category[] }>('reference', '/api/v1/issue-categories').data?.categories ?? NO_CATEGORIES;
 }
 
 type Communities = ApiAnswer<'GET /api/v1/communities'>;
 export type Community = Communities['features'][number]['properties'] & { id: number };
+const NO_COMMUNITIES: Community[] = [];
 /** The communities the user may read. */
 export function useCommunities(): Community[] {
-  const [list, setList] = useState<Community[]>([]);
-  useEffect(() => {
-    getJson<Communities>('/api/v1/communities?limit=1000').then(
-      (c) => setList(c.features.map((f) => ({ ...f.properties, id: f.id }))),
-      () => setList([]),
-    );
-  }, []);
-  return list;
+  const { data } = useServerState<Communities>('grid', '/api/v1/communities?limit=1000');
+  return useMemo(() => data?.features.map((f) => ({ ...f.properties, id: f.id })) ?? NO_COMMUNITIES, [data]);
 }
