@@ -15,7 +15,9 @@ import { openTestDatabase, type TestDatabase } from './support/databases.ts';
  * needs neither. A new file that reads them without the door fails until it uses it or says why.
  */
 const ROOT = join(import.meta.dirname, '..');
-const PERSONAL = /\b(?:from|join)\s+(members|units|issues|dispatches|users)\b|selectFrom\('(members|units|issues|dispatches|users)'\)/;
+// in SQL text (`from users u`) or Kysely's builder (`selectFrom('users')`, `leftJoin('users as u', …)`)
+const PERSONAL =
+  /\b(?:from|join)\s+(members|units|issues|dispatches|users)\b|\b(?:selectFrom|innerJoin|leftJoin|rightJoin|fullJoin)\(\s*'(members|units|issues|dispatches|users)\b/;
 const DOOR = /\b(?:readable|visibleLayer|publicLayer)\(/;
 const WITHOUT_THE_DOOR: Record<string, string> = {
   'server/features/planning/change.ts':

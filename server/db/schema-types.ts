@@ -25,7 +25,8 @@ const TS_TYPES: Record<string, string> = {
   text: 'string',
   varchar: 'string',
   bool: 'boolean',
-  bytea: 'Buffer',
+  // pg reads bytea as a Buffer, PGlite as a plain Uint8Array; a Buffer is one
+  bytea: 'Uint8Array',
   json: 'unknown',
   jsonb: 'unknown',
   date: 'Timestamp',
@@ -78,7 +79,10 @@ export async function schemaTypes<S>(db: Kysely<S>): Promise<string> {
   const tables = [...new Set(rows.map((r) => r.table))];
   const lines = [
     '// Written by `npm run schema` from a migrated database (server/db/schema-types.ts): do not edit.',
-    "import type { ColumnType, Generated, GeneratedAlways } from 'kysely';",
+    "import type { ColumnType, GeneratedAlways } from 'kysely';",
+    '',
+    "/** Kysely's Generated, but a column type's own (Timestamp's) select and update types kept: a defaulted time reads as a Date. */",
+    'export type Generated<T> = [T] extends [ColumnType<infer S, infer I, infer U>] ? ColumnType<S, I | undefined, U> : ColumnType<T, T | undefined, T>;',
     '',
     '/** Geometry columns are read through ST_AsGeoJSON and written through ST_GeomFromGeoJSON. */',
     'export type Geometry = ColumnType<unknown, string, string>;',

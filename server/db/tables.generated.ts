@@ -1,5 +1,8 @@
 // Written by `npm run schema` from a migrated database (server/db/schema-types.ts): do not edit.
-import type { ColumnType, Generated, GeneratedAlways } from 'kysely';
+import type { ColumnType, GeneratedAlways } from 'kysely';
+
+/** Kysely's Generated, but a column type's own (Timestamp's) select and update types kept: a defaulted time reads as a Date. */
+export type Generated<T> = [T] extends [ColumnType<infer S, infer I, infer U>] ? ColumnType<S, I | undefined, U> : ColumnType<T, T | undefined, T>;
 
 /** Geometry columns are read through ST_AsGeoJSON and written through ST_GeomFromGeoJSON. */
 export type Geometry = ColumnType<unknown, string, string>;
@@ -208,7 +211,7 @@ export interface IssuePhotos {
   content_type: 'image/jpeg' | 'image/png' | 'image/webp';
   byte_size: number;
   sha256: string;
-  data: Buffer;
+  data: Uint8Array;
   created_by: number | null;
   created_at: Generated<Timestamp>;
 }
@@ -312,7 +315,7 @@ export interface Open311KeyUses {
 export interface Open311Keys {
   id: GeneratedAlways<number>;
   name: string;
-  token_hash: Buffer;
+  token_hash: Uint8Array;
   services: string[];
   created_by: number | null;
   created_at: Generated<Timestamp>;
@@ -326,7 +329,7 @@ export interface SchemaMigrations {
 }
 
 export interface Sessions {
-  token_hash: Buffer;
+  token_hash: Uint8Array;
   user_id: number;
   created_at: Generated<Timestamp>;
   expires_at: Timestamp;

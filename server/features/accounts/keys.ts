@@ -21,34 +21,49 @@ export const MAX_KEYS = 20;
  * user (its scope, its masks) and nothing more; the key is shown once, listed by label, revoked at will.
  */
 
+/** The user's live keys: read-only sessions neither revoked nor expired. */
+const liveKeysOf = (db: Kysely<DB>, userId: number) =>
+  db
+    .selectFrom('sessions')
+    .where('user_id', '=', userId)
+    .where('read_only', '=', true)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', sql<Date>`now()`);
+
 /** The user's live keys, newest first: labels and dates, never the keys. */
 export async function liveKeys(db: Kysely<DB>, userId: number) {
-  const { rows } = await sql<{ id: number; label: string; created_at: Date; expires_at: Date; revoked_at: Date | null }>`
-    select id::int, label, created_at, expires_at, revoked_at from sessions
-    where user_id = ${userId} and read_only and revoked_at is null and expires_at > now()
-    order by id desc`.execute(db);
-  return rows;
+  return (
+    liveKeysOf(db, userId)
+      .select(['id', 'label', 'created_at', 'expires_at', 'revoked_at'])
+      // a key always has its label (openKey gives it one); a session without one is never read-only
+      .$narrowType<{ label: string }>()
+      .orderBy('id', 'desc')
+      .execute()
+  );
 }
 
 /** A new key for the user, unless it has MAX_KEYS live ones already. */
 export async function openKey(db: Kysely<DB>, userId: number, { label, days }: z.output<typeof keyBody>, address: string | undefined) {
   return db.transaction().execute(async (trx) => {
     // one user's keys are counted under a lock on the user, so two requests cannot both pass the count
-    await sql`select id from users where id = ${userId} for update`.execute(trx);
-    const {
-      rows: [{ n }],
-    } = await sql<{ n: number }>`
-      select count(*)::int as n from sessions where user_id = ${userId} and read_only and revoked_at is null and expires_at > now()`.execute(
-      trx,
-    );
+    await trx.selectFrom('users').select('id').where('id', '=', userId).forUpdate().execute();
+    const { n } = await liveKeysOf(trx, userId)
+      .select(sql<number>`count(*)::int`.as('n'))
+      .executeTakeFirstOrThrow();
     if (n >= MAX_KEYS) throw new DomainError('account.too_many_keys', `you have ${n} live keys; revoke one first`, { field: 'label' });
     return openSession(trx, userId, { hours: days * 24, readOnly: true, label, address });
   });
 }
 
 export async function revokeKey(db: Kysely<DB>, userId: number, id: number) {
-  const { rows } = await sql`
-    update sessions set revoked_at = now()
-    where id = ${id} and user_id = ${userId} and read_only and revoked_at is null returning id`.execute(db);
-  if (rows.length === 0) throw new DomainError('account.key_not_found', `you have no live key ${id}`, { field: 'id' });
+  const revoked = await db
+    .updateTable('sessions')
+    .set({ revoked_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .where('user_id', '=', userId)
+    .where('read_only', '=', true)
+    .where('revoked_at', 'is', null)
+    .returning('id')
+    .executeTakeFirst();
+  if (!revoked) throw new DomainError('account.key_not_found', `you have no live key ${id}`, { field: 'id' });
 }

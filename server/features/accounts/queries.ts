@@ -1,29 +1,28 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { DB } from '../../db/schema.ts';
-import { scopeJson, type Role, type Scope, type Viewer } from '../../access/viewer.ts';
+import { scopeJson, type Scope, type Viewer } from '../../access/viewer.ts';
 
 /** A user row as read for a session or the admin API: the scope resolved, a grid's community beside it. */
-interface UserRow {
-  id: number;
-  username: string;
-  display_name: string | null;
-  role: Role;
-  scope_district_code: string | null;
-  scope_street_code: string | null;
-  scope_community_id: number | null;
-  scope_grid_id: number | null;
-  scope_grid_community_id: number | null;
-  member_id: number | null;
-  disabled: boolean;
-  version: number;
-  created_at: Date;
-  updated_at: Date;
-}
+type UserRow = Omit<Selectable<DB['users']>, 'password_hash'> & { scope_grid_community_id: number | null };
 
-const userColumns = sql`u.id, u.username, u.display_name, u.role, u.scope_district_code, u.scope_street_code,
-  u.scope_community_id, u.scope_grid_id, g.community_id as scope_grid_community_id, u.member_id, u.disabled,
-  u.version, u.created_at, u.updated_at`;
+/** A user's columns (never the password hash) and its grid's community, from `users as u` left joined to `grids as g`. */
+const userColumns = [
+  'u.id',
+  'u.username',
+  'u.display_name',
+  'u.role',
+  'u.scope_district_code',
+  'u.scope_street_code',
+  'u.scope_community_id',
+  'u.scope_grid_id',
+  'g.community_id as scope_grid_community_id',
+  'u.member_id',
+  'u.disabled',
+  'u.version',
+  'u.created_at',
+  'u.updated_at',
+] as const;
 
 function scopeOf(row: UserRow): Scope | null {
   if (row.scope_district_code) return { kind: 'district', code: row.scope_district_code };
@@ -56,17 +55,27 @@ export const userJson = (row: UserRow) => ({
 });
 export type UserJson = ReturnType<typeof userJson>;
 
-export async function findUsers(
-  db: Kysely<DB>,
-  { id, username, role, after = 0, limit = 1000 }: { id?: number; username?: string; role?: string; after?: number; limit?: number } = {},
-) {
-  const { rows } = await sql<UserRow>`
-    select ${userColumns} from users u left join grids g on g.id = u.scope_grid_id
-    where u.id > ${after} ${id === undefined ? sql`` : sql`and u.id = ${id}`}
-      ${username === undefined ? sql`` : sql`and u.username = ${username}`}
-      ${role === undefined ? sql`` : sql`and u.role = ${role}`}
-    order by u.id limit ${limit}`.execute(db);
-  return rows;
+/** Which users findUsers reads: all of them by default, a page of at most `limit` after the id `after`. */
+interface UserFilter {
+  id?: number;
+  username?: string;
+  role?: UserRow['role'];
+  after?: number;
+  limit?: number;
+}
+
+export async function findUsers(db: Kysely<DB>, { id, username, role, after = 0, limit = 1000 }: UserFilter = {}): Promise<UserRow[]> {
+  return db
+    .selectFrom('users as u')
+    .leftJoin('grids as g', 'g.id', 'u.scope_grid_id')
+    .select(userColumns)
+    .where('u.id', '>', after)
+    .$if(id !== undefined, (q) => q.where('u.id', '=', id!))
+    .$if(username !== undefined, (q) => q.where('u.username', '=', username!))
+    .$if(role !== undefined, (q) => q.where('u.role', '=', role!))
+    .orderBy('u.id')
+    .limit(limit)
+    .execute();
 }
 
 export async function passwordHashOf(db: Kysely<DB>, username: string) {
@@ -122,12 +131,18 @@ export async function openSession(
 
 /** The user a token opens a session for: undefined when unknown, expired, revoked, or the user is disabled. */
 export async function sessionViewer(db: Kysely<DB>, token: string, { keyOnly = false } = {}): Promise<Viewer | undefined> {
-  const { rows } = await sql<UserRow & { read_only: boolean }>`
-    select ${userColumns}, s.read_only
-    from sessions s join users u on u.id = s.user_id left join grids g on g.id = u.scope_grid_id
-    where s.token_hash = ${tokenHash(token)} and s.revoked_at is null and s.expires_at > now() and not u.disabled
-      and (s.read_only or not ${keyOnly})`.execute(db);
-  return rows[0] && { ...viewerOf(rows[0]), ...(rows[0].read_only ? { readOnly: true } : {}) };
+  const row = await db
+    .selectFrom('sessions as s')
+    .innerJoin('users as u', 'u.id', 's.user_id')
+    .leftJoin('grids as g', 'g.id', 'u.scope_grid_id')
+    .select([...userColumns, 's.read_only'])
+    .where('s.token_hash', '=', tokenHash(token))
+    .where('s.revoked_at', 'is', null)
+    .where('s.expires_at', '>', sql<Date>`now()`)
+    .where('u.disabled', '=', false)
+    .$if(keyOnly, (q) => q.where('s.read_only', '=', true))
+    .executeTakeFirst();
+  return row && { ...viewerOf(row), ...(row.read_only ? { readOnly: true } : {}) };
 }
 
 export async function revokeSession(db: Kysely<DB>, token: string) {
@@ -175,7 +190,10 @@ export async function countAttempt(
   limits: LoginLimits,
 ): Promise<{ refused?: Refusal; account: number }> {
   const window = sql`make_interval(mins => ${limits.minutes})`;
-  await sql`delete from login_failures where at < now() - ${window}`.execute(db);
+  await db
+    .deleteFrom('login_failures')
+    .where('at', '<', sql<Date>`now() - ${window}`)
+    .execute();
   // attempts from one address take turns, so parallel guesses cannot all slip in while the hashes run
   return db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtext(${`login:${address}`}))`.execute(trx);
@@ -199,7 +217,7 @@ export async function countAttempt(
         : !counts.known && counts.unknown >= limits.unknownPerAddress
           ? { field: 'address', retryAfter: counts.unknown_free_in }
           : undefined;
-    if (!refused) await sql`insert into login_failures (username, address) values (${username}, ${address})`.execute(trx);
+    if (!refused) await trx.insertInto('login_failures').values({ username, address }).execute();
     return { refused, account: counts.account };
   });
 }

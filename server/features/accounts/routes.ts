@@ -8,7 +8,7 @@ import { idParameter, limitParameter, parameter, parseId, ifMatchHeader, parseQu
 import { DomainError } from '../../domain/errors.ts';
 import { accessOf } from '../../access/policy.ts';
 import { MAP_RESOURCES } from '../../access/rules.ts';
-import { actorOf, bearerToken, ROLES } from '../../access/viewer.ts';
+import { actorOf, bearerToken, ROLES, type Role } from '../../access/viewer.ts';
 import { route } from '../../http/route.ts';
 import {
   accessKeysAnswer,
@@ -73,7 +73,7 @@ const role = parameter(
     const given = parseQueryValue(value, 'role', 'text') as string | undefined;
     if (given !== undefined && !ROLES.includes(given as never))
       throw new DomainError('request.invalid_parameter', `role must be one of ${ROLES.join(', ')}`, { field: 'role' });
-    return given;
+    return given as Role | undefined;
   },
   { schema: { type: 'string', enum: [...ROLES] } },
 );

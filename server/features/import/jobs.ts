@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DB } from '../../db/schema.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import type { Actor } from '../../db/actor.ts';
@@ -12,17 +12,8 @@ export type ImportState = z.output<typeof importState>;
 /** Outcomes a retry with the same Idempotency-Key is answered with; after the others it runs again. */
 const FINAL: ImportState[] = ['written', 'checked', 'rejected', 'refused'];
 
-export interface ImportJob {
-  id: number;
-  layer: string;
-  format: string;
-  username: string;
-  state: ImportState;
-  status: number | null;
-  answer: unknown;
-  started_at: Date;
-  finished_at: Date | null;
-}
+const JOB = ['id', 'layer', 'format', 'username', 'state', 'status', 'answer', 'started_at', 'finished_at'] as const;
+export type ImportJob = Pick<Selectable<DB['imports']>, (typeof JOB)[number]>;
 
 /** Imports running in this process: rows read and written so far (for GET /imports/:id), and how to stop them. */
 const running = new Map<number, { read: number; imported: number; stop: AbortController }>();
@@ -104,16 +95,16 @@ export async function recordImport(
   status: number | null,
   answer: unknown,
 ) {
-  await sql`update imports set state = ${state}, status = ${status}, answer = ${JSON.stringify(answer)}::jsonb, finished_at = now()
-            where id = ${id}`.execute(db);
+  await db
+    .updateTable('imports')
+    .set({ state, status, answer: sql`${JSON.stringify(answer)}::jsonb`, finished_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .execute();
 }
 
 /** An import as its owner (or an admin) sees it, with the rows read so far while it runs here. */
 export async function readImport(db: Kysely<DB>, viewer: Viewer, id: number) {
-  const {
-    rows: [job],
-  } = await sql<ImportJob>`
-    select id, layer, format, username, state, status, answer, started_at, finished_at from imports where id = ${id}`.execute(db);
+  const job = await db.selectFrom('imports').select(JOB).where('id', '=', id).executeTakeFirst();
   if (!job || (viewer.role !== 'admin' && job.username !== viewer.username)) {
     throw new DomainError('import.not_found', `No import ${id} of yours`, { field: 'id' });
   }
@@ -139,7 +130,7 @@ export const runningImports = () => [...running].map(([id, { read, imported }]) 
 
 /** Records the rows a batch wrote; the last batch forgets them all, since the import is then whole. */
 export async function recordImportedRows(trx: Transaction<DB>, job: number, ids: number[], last: boolean) {
-  if (last) await sql`delete from import_rows where import_id = ${job}`.execute(trx);
+  if (last) await trx.deleteFrom('import_rows').where('import_id', '=', job).execute();
   else
     await sql`insert into import_rows (import_id, row_id) select ${job}, json_array_elements_text(${JSON.stringify(ids)}::json)::int`.execute(
       trx,
@@ -170,14 +161,10 @@ export async function undoImport(db: Kysely<DB>, table: string, ids: number[], a
  * know which jobs are their own.)
  */
 export async function markAbandonedImports(db: Kysely<DB>, resources: readonly { name: string; table: string }[]) {
-  const { rows } = await sql<{
-    id: number;
-    layer: string;
-    username: string;
-  }>`select id, layer, username from imports where state = 'running'`.execute(db);
+  const rows = await db.selectFrom('imports').select(['id', 'layer', 'username']).where('state', '=', 'running').execute();
   for (const job of rows) {
     const table = resources.find((r) => r.name === job.layer)?.table;
-    const { rows: left } = await sql<{ row_id: number }>`select row_id from import_rows where import_id = ${job.id}`.execute(db);
+    const left = await db.selectFrom('import_rows').select('row_id').where('import_id', '=', job.id).execute();
     if (table)
       await undoImport(
         db,
@@ -186,7 +173,11 @@ export async function markAbandonedImports(db: Kysely<DB>, resources: readonly {
         { username: `${job.username}: import ${job.id} cut short` },
         Number(job.id),
       );
-    await sql`update imports set state = 'interrupted', finished_at = now() where id = ${job.id}`.execute(db);
+    await db
+      .updateTable('imports')
+      .set({ state: 'interrupted', finished_at: sql<Date>`now()` })
+      .where('id', '=', job.id)
+      .execute();
   }
   return rows.length;
 }

@@ -60,12 +60,12 @@ export async function addPhoto(
     );
   }
   const sha256 = createHash('sha256').update(data).digest('hex');
-  const {
-    rows: [photo],
-  } = await writeAs(db, actor, (trx) =>
-    sql<{ id: number }>`
-    insert into issue_photos (issue_id, kind, content_type, byte_size, sha256, data, created_by)
-    values (${id}, ${kind}, ${type}, ${data.length}, ${sha256}, ${data}, ${viewer.id}) returning id`.execute(trx),
+  const photo = await writeAs(db, actor, (trx) =>
+    trx
+      .insertInto('issue_photos')
+      .values({ issue_id: id, kind, content_type: type, byte_size: data.length, sha256, data, created_by: viewer.id })
+      .returning('id')
+      .executeTakeFirstOrThrow(),
   ).catch((error: { constraint?: string }) => {
     if (error.constraint !== 'issue_photos_limit') throw error;
     throw new DomainError('issue.too_many_photos', `issue ${id} has ${MAX_PHOTOS} ${kind} photos already; remove one first`, {
@@ -78,26 +78,31 @@ export async function addPhoto(
 /** The issue's pictures, of the problem first. */
 export async function issuePhotos(db: Kysely<DB>, viewer: Viewer, id: number) {
   await issueRow(db, viewer, id);
-  const { rows } = await sql<{
-    id: number;
-    kind: PhotoKind;
-    content_type: (typeof PHOTO_TYPES)[number];
-    byte_size: number;
-    created_at: Date;
-    url: string;
-  }>`
-    select id, kind, content_type, byte_size, created_at, '/api/v1/issues/' || issue_id || '/photos/' || id as url
-    from issue_photos where issue_id = ${id} order by kind desc, id`.execute(db);
-  return rows;
+  return db
+    .selectFrom('issue_photos')
+    .select([
+      'id',
+      'kind',
+      'content_type',
+      'byte_size',
+      'created_at',
+      sql<string>`'/api/v1/issues/' || issue_id || '/photos/' || id`.as('url'),
+    ])
+    .where('issue_id', '=', id)
+    .orderBy('kind', 'desc')
+    .orderBy('id')
+    .execute();
 }
 
 /** One picture's bytes, with their hash for the ETag. */
 export async function photoOf(db: Kysely<DB>, viewer: Viewer, id: number, photoId: number) {
   await issueRow(db, viewer, id);
-  const {
-    rows: [photo],
-  } = await sql<{ content_type: string; sha256: string; data: Uint8Array }>`
-    select content_type, sha256, data from issue_photos where id = ${photoId} and issue_id = ${id}`.execute(db);
+  const photo = await db
+    .selectFrom('issue_photos')
+    .select(['content_type', 'sha256', 'data'])
+    .where('id', '=', photoId)
+    .where('issue_id', '=', id)
+    .executeTakeFirst();
   if (!photo) throw new DomainError('issue.photo_not_found', `issue ${id} has no photo ${photoId}`, { field: 'photo' });
   return photo;
 }
@@ -105,14 +110,17 @@ export async function photoOf(db: Kysely<DB>, viewer: Viewer, id: number, photoI
 /** Removes a picture: whoever added it may, and the staff of the issue's wall. */
 export async function removePhoto(db: Kysely<DB>, viewer: Viewer, actor: Actor, id: number, photoId: number) {
   const issue = await issueRow(db, viewer, id);
-  const {
-    rows: [photo],
-  } = await sql<{ created_by: number | null }>`select created_by from issue_photos where id = ${photoId} and issue_id = ${id}`.execute(db);
+  const photo = await db
+    .selectFrom('issue_photos')
+    .select('created_by')
+    .where('id', '=', photoId)
+    .where('issue_id', '=', id)
+    .executeTakeFirst();
   if (!photo) throw new DomainError('issue.photo_not_found', `issue ${id} has no photo ${photoId}`, { field: 'photo' });
   if (!(worksWall(viewer, issue) || photo.created_by === viewer.id)) {
     throw new DomainError('issue.forbidden', "a photo is removed by whoever added it or by the staff of the issue's wall", {
       field: 'photo',
     });
   }
-  await writeAs(db, actor, (trx) => sql`delete from issue_photos where id = ${photoId}`.execute(trx));
+  await writeAs(db, actor, (trx) => trx.deleteFrom('issue_photos').where('id', '=', photoId).execute());
 }

@@ -1,16 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { z } from 'zod';
 import { writeAs, type Actor } from '../../db/actor.ts';
 import type { DB } from '../../db/schema.ts';
 import { DomainError } from '../../domain/errors.ts';
 
 /** A client application an admin gave an Open311 api_key (sql/025_open311_keys.sql). */
-export interface Open311App {
-  id: number;
-  name: string;
-  services: string[];
-}
+export type Open311App = Pick<Selectable<DB['open311_keys']>, 'id' | 'name' | 'services'>;
 
 const keyHash = (key: string) => createHash('sha256').update(key).digest();
 
@@ -25,22 +21,31 @@ export const open311KeyBody = z
 
 /** The live application an api_key is, or undefined when it is none (revoked keys included: see revokedKey). */
 export async function open311App(db: Kysely<DB>, key: string): Promise<Open311App | undefined> {
-  const {
-    rows: [app],
-  } = await sql<Open311App>`
-    select id, name, services from open311_keys where token_hash = ${keyHash(key)} and revoked_at is null`.execute(db);
-  return app;
+  return db
+    .selectFrom('open311_keys')
+    .select(['id', 'name', 'services'])
+    .where('token_hash', '=', keyHash(key))
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
 }
 
 /** Whether `key` was an application's key that an admin revoked: refused as such, not as an unknown key. */
 export async function revokedKey(db: Kysely<DB>, key: string) {
-  const { rows } = await sql`select 1 from open311_keys where token_hash = ${keyHash(key)} and revoked_at is not null`.execute(db);
-  return rows.length > 0;
+  const revoked = await db
+    .selectFrom('open311_keys')
+    .select('id')
+    .where('token_hash', '=', keyHash(key))
+    .where('revoked_at', 'is not', null)
+    .executeTakeFirst();
+  return revoked !== undefined;
 }
 
 export async function markUsed(db: Kysely<DB>, app: Open311App) {
-  await sql`insert into open311_key_uses (key_id, last_used_at) values (${app.id}, now())
-            on conflict (key_id) do update set last_used_at = excluded.last_used_at`.execute(db);
+  await db
+    .insertInto('open311_key_uses')
+    .values({ key_id: app.id, last_used_at: sql<Date>`now()` })
+    .onConflict((oc) => oc.column('key_id').doUpdateSet((eb) => ({ last_used_at: eb.ref('excluded.last_used_at') })))
+    .execute();
 }
 
 /*
@@ -50,27 +55,21 @@ export async function markUsed(db: Kysely<DB>, app: Open311App) {
 
 /** The keys (one by its id), live ones first: name, services, who issued each, when last used, never the key. */
 export async function listedKeys(db: Kysely<DB>, id?: number) {
-  const { rows } = await sql<{
-    id: number;
-    name: string;
-    services: string[];
-    created_by: string | null;
-    created_at: Date;
-    last_used_at: Date | null;
-    revoked_at: Date | null;
-  }>`
-    select k.id, k.name, k.services, u.username as created_by, k.created_at, s.last_used_at, k.revoked_at
-    from open311_keys k left join users u on u.id = k.created_by left join open311_key_uses s on s.key_id = k.id
-    where ${id === undefined ? sql`true` : sql`k.id = ${id}`}
-    order by k.revoked_at is not null, k.id desc`.execute(db);
-  return rows;
+  return db
+    .selectFrom('open311_keys as k')
+    .leftJoin('users as u', 'u.id', 'k.created_by')
+    .leftJoin('open311_key_uses as s', 's.key_id', 'k.id')
+    .select(['k.id', 'k.name', 'k.services', 'u.username as created_by', 'k.created_at', 's.last_used_at', 'k.revoked_at'])
+    .$if(id !== undefined, (q) => q.where('k.id', '=', id!))
+    .orderBy(sql`k.revoked_at is not null`)
+    .orderBy('k.id', 'desc')
+    .execute();
 }
 
 /** A new key for an application, allowed to post these services (each an issue category); its `api_key` shown once. */
 export async function issueKey(db: Kysely<DB>, actor: Actor, userId: number, { name, services }: z.output<typeof open311KeyBody>) {
   const codes = [...new Set(services)];
-  const given = sql`(select json_array_elements_text(${JSON.stringify(codes)}::json))`;
-  const { rows: known } = await sql<{ code: string }>`select code from issue_categories where code in ${given}`.execute(db);
+  const known = await db.selectFrom('issue_categories').select('code').where('code', 'in', codes).execute();
   const unknown = codes.filter((code) => !known.some((k) => k.code === code));
   if (unknown.length)
     throw new DomainError(
@@ -79,26 +78,26 @@ export async function issueKey(db: Kysely<DB>, actor: Actor, userId: number, { n
       { field: 'services' },
     );
   const key = randomBytes(32).toString('base64url');
-  const id = await writeAs(
-    db,
-    actor,
-    async (trx) =>
-      (
-        await sql<{ id: number }>`
-    insert into open311_keys (name, token_hash, services, created_by)
-    values (${name}, ${keyHash(key)}, array${given}, ${userId}) returning id`.execute(trx)
-      ).rows[0].id,
+  const { id } = await writeAs(db, actor, (trx) =>
+    trx
+      .insertInto('open311_keys')
+      .values({ name, token_hash: keyHash(key), services: codes, created_by: userId })
+      .returning('id')
+      .executeTakeFirstOrThrow(),
   );
   const [created] = await listedKeys(db, id);
   return { ...created, api_key: key };
 }
 
 export async function revokeOpen311Key(db: Kysely<DB>, actor: Actor, id: number) {
-  const revoked = await writeAs(
-    db,
-    actor,
-    async (trx) =>
-      (await sql`update open311_keys set revoked_at = now() where id = ${id} and revoked_at is null returning id`.execute(trx)).rows,
+  const revoked = await writeAs(db, actor, (trx) =>
+    trx
+      .updateTable('open311_keys')
+      .set({ revoked_at: sql<Date>`now()` })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .returning('id')
+      .executeTakeFirst(),
   );
-  if (revoked.length === 0) throw new DomainError('open311.key_not_found', `no live Open311 key ${id}`, { field: 'id' });
+  if (!revoked) throw new DomainError('open311.key_not_found', `no live Open311 key ${id}`, { field: 'id' });
 }

@@ -6,7 +6,6 @@ import { writeAs, type Actor } from '../../db/actor.ts';
 import type { DB } from '../../db/schema.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { WALL_STAFF } from '../../access/rules.ts';
-import type { monthlyMatter } from './answers.ts';
 
 /**
  * One matter a month (一月一事一议一公开): each month a community picks one matter, discusses it, and
@@ -41,13 +40,19 @@ async function runsCommunity(db: Kysely<DB>, viewer: Viewer | undefined, communi
   return row?.inside ?? false;
 }
 
-const MATTER = sql`to_char(month, 'YYYY-MM') as month, title, discussion, outcome, issue_id, published_at, updated_at`;
-type Matter = z.input<typeof monthlyMatter>;
+/** A matter as answered: its month as YYYY-MM. */
+const MATTER = [
+  sql<string>`to_char(month, 'YYYY-MM')`.as('month'),
+  'title',
+  'discussion',
+  'outcome',
+  'issue_id',
+  'published_at',
+  'updated_at',
+] as const;
 
 async function knownCommunity(db: Kysely<DB>, id: number) {
-  const {
-    rows: [community],
-  } = await sql<{ id: number }>`select id from communities where id = ${id}`.execute(db);
+  const community = await db.selectFrom('communities').select('id').where('id', '=', id).executeTakeFirst();
   if (!community) throw new DomainError('community.not_found', `No community ${id}`, { field: 'id' });
 }
 
@@ -55,10 +60,14 @@ async function knownCommunity(db: Kysely<DB>, id: number) {
 export async function monthlyMatters(db: Kysely<DB>, viewer: Viewer | undefined, id: number) {
   await knownCommunity(db, id);
   const drafts = await runsCommunity(db, viewer, id);
-  const { rows } = await sql<Matter>`
-    select ${MATTER} from monthly_matters where community_id = ${id} ${drafts ? sql`` : sql`and published_at is not null`}
-    order by month desc`.execute(db);
-  return { community_id: id, matters: rows };
+  const matters = await db
+    .selectFrom('monthly_matters')
+    .select(MATTER)
+    .where('community_id', '=', id)
+    .$if(!drafts, (q) => q.where('published_at', 'is not', null))
+    .orderBy('month', 'desc')
+    .execute();
+  return { community_id: id, matters };
 }
 
 /** Records (or changes) the month's matter, by the community's staff; `created` when the month had none. */
@@ -74,21 +83,39 @@ export async function recordMonthly(
   if (!(await runsCommunity(db, viewer, id))) {
     throw new DomainError('wall.forbidden', `the month's matter of community ${id} is kept by its community staff`, { field: 'id' });
   }
-  const {
-    rows: [matter],
-  } = await writeAs(db, actor, (trx) =>
-    sql<{ created: boolean }>`
-    insert into monthly_matters (community_id, month, title, discussion, outcome, issue_id, published_at, updated_by)
-    values (${id}, ${`${month}-01`}::date, ${body.title}, ${body.discussion ?? null}, ${body.outcome ?? null}, ${body.issue_id ?? null},
-            case when ${body.published} then now() end, ${viewer.id})
-    on conflict (community_id, month) do update set title = excluded.title, discussion = excluded.discussion, outcome = excluded.outcome,
-      issue_id = excluded.issue_id, updated_by = excluded.updated_by, updated_at = now(),
-      published_at = case when ${body.published} then coalesce(monthly_matters.published_at, now()) end
-    returning (xmax = 0) as created`.execute(trx),
+  const first = sql<Date>`${`${month}-01`}::date`;
+  const { created } = await writeAs(db, actor, (trx) =>
+    trx
+      .insertInto('monthly_matters')
+      .values({
+        community_id: id,
+        month: first,
+        title: body.title,
+        discussion: body.discussion ?? null,
+        outcome: body.outcome ?? null,
+        issue_id: body.issue_id ?? null,
+        published_at: sql<Date | null>`case when ${body.published} then now() end`,
+        updated_by: viewer.id,
+      })
+      .onConflict((oc) =>
+        oc.columns(['community_id', 'month']).doUpdateSet((eb) => ({
+          title: eb.ref('excluded.title'),
+          discussion: eb.ref('excluded.discussion'),
+          outcome: eb.ref('excluded.outcome'),
+          issue_id: eb.ref('excluded.issue_id'),
+          updated_by: eb.ref('excluded.updated_by'),
+          updated_at: sql<Date>`now()`,
+          published_at: sql<Date | null>`case when ${body.published} then coalesce(monthly_matters.published_at, now()) end`,
+        })),
+      )
+      .returning(sql<boolean>`xmax = 0`.as('created'))
+      .executeTakeFirstOrThrow(),
   );
-  const {
-    rows: [row],
-  } = await sql<Matter>`
-    select ${MATTER} from monthly_matters where community_id = ${id} and month = ${`${month}-01`}::date`.execute(db);
-  return { created: matter.created, matter: row };
+  const matter = await db
+    .selectFrom('monthly_matters')
+    .select(MATTER)
+    .where('community_id', '=', id)
+    .where('month', '=', first)
+    .executeTakeFirstOrThrow();
+  return { created, matter };
 }
