@@ -80,7 +80,7 @@ try {
     console.log(`added ${user.username} (${user.role}, id ${user.id})${newUser.generated ? `; password: ${newUser.input.password}` : ''}`);
   } else {
     const [user] = await findUsers(database.db, { username });
-    if (!user) throw new DomainError('account.not_found', `no user ${username}`);
+    if (!user) throw new DomainError('account.not_found', `no user ${username}`, {}, { id: username });
     if (password) {
       await changeUser(database.db, user.id, { password: password.password }, actor);
       console.log(`${username}: password reset, sessions ended${password.generated ? `; new password: ${password.password}` : ''}`);

@@ -1,3 +1,5 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../server/domain/errors.ts';
 import { ERROR_TEXTS, problemText } from '../web/src/errors.ts';
@@ -34,5 +36,36 @@ describe("the web's words for the API's error codes", () => {
     const taken = { code: 'database.taken', params: { field: 'username' }, detail: 'username walker1 is already taken' };
     expect(problemText(taken, 'zh-CN')).toBe('用户名 已被占用');
     expect(problemText(taken, 'en')).toBe('User name is already taken');
+  });
+
+  it('gives every value a text names where the server raises its code', async () => {
+    // each `new DomainError('code', …)` of the server, read as written: its extensions and params name the text's values
+    const files = (await readdir('server', { recursive: true })).filter((f) => f.endsWith('.ts'));
+    const missing: string[] = [];
+    for (const file of files) {
+      const text = await readFile(join('server', file), 'utf8');
+      for (const match of text.matchAll(/new DomainError\(\s*'([a-z0-9_.]+)'/g)) {
+        // the call's text, to its closing parenthesis
+        let depth = 0;
+        let end = match.index;
+        for (; end < text.length; end++) {
+          if (text[end] === '(') depth++;
+          if (text[end] === ')' && --depth === 0) break;
+        }
+        // the call's code, its words left out (`No grid ${id}` names no param)
+        const call = text
+          .slice(match.index, end)
+          .replace(/`[^`]*`/g, '``')
+          .replace(/"[^"]*"/g, '""')
+          .replace(/'[^']*'/g, "''");
+        for (const lang of ['zh-CN', 'en'] as const) {
+          const words = (ERROR_TEXTS[lang] as Record<string, string>)[match[1]] ?? '';
+          for (const [, name] of words.matchAll(/\{(\w+)\}/g)) {
+            if (!new RegExp(`[{,]\\s*${name}\\b`).test(call)) missing.push(`${file}: ${match[1]} {${name}}`);
+          }
+        }
+      }
+    }
+    expect([...new Set(missing)]).toEqual([]);
   });
 });

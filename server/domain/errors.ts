@@ -122,6 +122,7 @@ export const ERRORS = {
   'wall.forbidden': { kind: 'forbidden', title: 'Forbidden' },
   // dispatch
   'dispatch.not_found': { kind: 'not_found', title: 'Not Found' },
+  'dispatch.no_request': { kind: 'not_found', title: 'Not Found' },
   'dispatch.unknown_action': { kind: 'not_found', title: 'Not Found' },
   'dispatch.issue_settled': { kind: 'conflict', title: 'Issue settled' },
   'dispatch.already_dispatched': { kind: 'conflict', title: 'Already dispatched' },

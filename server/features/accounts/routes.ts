@@ -255,7 +255,7 @@ export function accountRoutes(database: Database, config: Config, demo?: DemoAcc
       problems: { 404: 'no such user' },
       handle: async ({ res, params: { id } }) => {
         const [row] = await findUsers(db, { id });
-        if (!row) throw new DomainError('account.not_found', `No user ${id}`, { field: 'id' });
+        if (!row) throw new DomainError('account.not_found', `No user ${id}`, { field: 'id' }, { id });
         res.set('ETag', `"${row.version}"`);
         return userJson(row);
       },

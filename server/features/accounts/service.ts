@@ -135,7 +135,7 @@ export async function createUser(db: Kysely<DB>, input: z.infer<typeof newUserSc
  */
 export async function changeUser(db: Kysely<DB>, id: number, change: z.infer<typeof userChangeSchema>, actor: Actor, version?: number) {
   const [current] = await findUsers(db, { id });
-  if (!current) throw new DomainError('account.not_found', `No user ${id}`, { field: 'id' });
+  if (!current) throw new DomainError('account.not_found', `No user ${id}`, { field: 'id' }, { id });
   const role = change.role ?? current.role;
   const roleChanged = change.role !== undefined && change.role !== current.role;
   // a new role keeps the scope unless it is an admin's (none) or another is given

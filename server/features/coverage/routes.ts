@@ -41,9 +41,17 @@ async function knownFilter(db: Database['db'], filter: CoverageFilter): Promise<
            ${filter.district ?? null}::text is null or exists (select from districts where code = ${filter.district ?? null}::text) as district`.execute(
     db,
   );
-  if (!known.community) throw new DomainError('community.not_found', `No community ${filter.community}`, { field: 'community' });
-  if (!known.street) throw new DomainError('street.not_found', `No street ${filter.street}`, { field: 'street' });
-  if (!known.district) throw new DomainError('district.not_found', `No district ${filter.district}`, { field: 'district' });
+  if (!known.community)
+    throw new DomainError(
+      'community.not_found',
+      `No community ${filter.community}`,
+      { field: 'community' },
+      { id: filter.community ?? null },
+    );
+  if (!known.street)
+    throw new DomainError('street.not_found', `No street ${filter.street}`, { field: 'street' }, { id: filter.street ?? null });
+  if (!known.district)
+    throw new DomainError('district.not_found', `No district ${filter.district}`, { field: 'district' }, { id: filter.district ?? null });
   return filter;
 }
 

@@ -55,7 +55,7 @@ const dispatchable = (viewer: Viewer, alias: string) => (viewer.scope ? inScope(
 async function dispatchableIssue(trx: Transaction<DB>, viewer: Viewer, id: number) {
   const { rows } = await sql<{ id: number; status: string; inside: boolean }>`
     select i.id, i.status, coalesce(${dispatchable(viewer, 'i')}, false) as inside from issues i where i.id = ${id}`.execute(trx);
-  if (!rows[0]) throw new DomainError('issue.not_found', `No issue ${id}`, { field: 'id' });
+  if (!rows[0]) throw new DomainError('issue.not_found', `No issue ${id}`, { field: 'id' }, { id });
   if (!rows[0].inside)
     throw new DomainError('access.outside_scope', `issue ${id} lies outside the scope a ${viewer.role} dispatches in`, { field: 'id' });
   return rows[0];
@@ -162,7 +162,8 @@ export async function cancelRequest(db: Kysely<DB>, viewer: Viewer, actor: Actor
       update dispatch_requests set state = 'cancelled' where issue_id = ${issueId} and state in ('open', 'assigned') returning id`.execute(
       trx,
     );
-    if (!request) throw new DomainError('dispatch.not_found', `issue ${issueId} has no dispatch request at work`, { field: 'id' });
+    if (!request)
+      throw new DomainError('dispatch.no_request', `issue ${issueId} has no dispatch request at work`, { field: 'id' }, { id: issueId });
     await sql`update dispatches set state = case when state = 'offered' then 'withdrawn' else 'cancelled' end
               where request_id = ${request.id} and state in ('offered', 'accepted', 'arrived')`.execute(trx);
   });
@@ -182,7 +183,7 @@ export async function actOnDispatch(db: Kysely<DB>, viewer: Viewer, actor: Actor
     } = await sql<{ state: string; volunteer_id: number; request_id: number; expired: boolean; inside: boolean }>`
       select d.state, d.volunteer_id, d.request_id, d.expires_at <= now() as expired, coalesce(${dispatchable(viewer, 'i')}, false) as inside
       from dispatches d join issues i on i.id = d.issue_id where d.id = ${id}`.execute(trx);
-    if (!dispatch) throw new DomainError('dispatch.not_found', `No dispatch ${id}`, { field: 'id' });
+    if (!dispatch) throw new DomainError('dispatch.not_found', `No dispatch ${id}`, { field: 'id' }, { id });
     if (!mayAct(viewer, dispatch.volunteer_id, dispatch.inside)) {
       throw new DomainError('dispatch.forbidden', `dispatch ${id} is not yours to ${action}`, { field: 'id' });
     }
@@ -280,7 +281,7 @@ export async function changeOwnAvailability(
     const {
       rows: [member],
     } = await sql<{ availability: string }>`select availability from members where id = ${memberId}`.execute(trx);
-    if (!member) throw new DomainError('member.not_found', `member ${memberId} no longer exists`, { field: 'member_id' });
+    if (!member) throw new DomainError('member.not_found', `member ${memberId} no longer exists`, { field: 'member_id' }, { id: memberId });
     if (change.availability && member.availability === 'busy') {
       throw new DomainError('dispatch.on_a_dispatch', 'you are assigned to a dispatch: finish or cancel it before changing availability', {
         field: 'availability',
@@ -345,7 +346,7 @@ function visibleDispatches(viewer: Viewer) {
 
 async function dispatchJson(db: Kysely<DB>, viewer: Viewer, id: number) {
   const { rows } = await dispatchesSql(viewer, sql`d.id = ${id} and ${visibleDispatches(viewer)}`, sql`d.id`).execute(db);
-  if (!rows[0]) throw new DomainError('dispatch.not_found', `No dispatch ${id}`, { field: 'id' });
+  if (!rows[0]) throw new DomainError('dispatch.not_found', `No dispatch ${id}`, { field: 'id' }, { id });
   return rows[0].dispatch;
 }
 
@@ -370,7 +371,7 @@ export async function issueDispatches(db: Kysely<DB>, viewer: Viewer, issueId: n
     rows: [issue],
   } = await sql<{ visible: boolean }>`
     select coalesce(${allOf(conditions)}, false) as visible from issues i where i.id = ${issueId}`.execute(db);
-  if (!issue) throw new DomainError('issue.not_found', `No issue ${issueId}`, { field: 'id' });
+  if (!issue) throw new DomainError('issue.not_found', `No issue ${issueId}`, { field: 'id' }, { id: issueId });
   if (!issue.visible)
     throw new DomainError('access.outside_scope', `issue ${issueId} lies outside what a ${viewer.role} in your scope may see`, {
       field: 'id',

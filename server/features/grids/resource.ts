@@ -103,7 +103,8 @@ export const grids = defineResource({
       select g.community_id = n.community_id as same_community,
              GeometryType(ST_UnaryUnion(ST_Collect(g.geom, n.geom))) = 'POLYGON' as polygon
       from grids g, grids n where g.id = ${id} and n.id = ${into} and n.id <> g.id`.execute(trx);
-    if (!merge) throw new DomainError('grid.unknown_merge_target', `merge_into: no other grid ${into}`, { field: 'merge_into' });
+    if (!merge)
+      throw new DomainError('grid.unknown_merge_target', `merge_into: no other grid ${into}`, { field: 'merge_into' }, { id: into });
     if (!merge.same_community || !merge.polygon) {
       throw new DomainError('grid.not_adjacent', `grid ${into} must share a boundary with grid ${id} in the same community`, {
         field: 'merge_into',

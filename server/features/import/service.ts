@@ -229,7 +229,7 @@ type Reject = (row: number | string, reason: string, field?: string) => void;
 
 async function knownCommunity(db: Kysely<DB>, id: number) {
   const { rows } = await sql`select 1 from communities where id = ${id}`.execute(db);
-  if (!rows.length) throw new DomainError('import.unknown_community', `community: no community ${id}`, { field: 'community' });
+  if (!rows.length) throw new DomainError('import.unknown_community', `community: no community ${id}`, { field: 'community' }, { id });
 }
 
 /**

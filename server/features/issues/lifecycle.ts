@@ -61,7 +61,7 @@ export async function issueRow(db: Kysely<DB>, viewer: Viewer, id: number, lock 
            x.id as pending_extension, x.wall as pending_extension_wall, x.requested_by as pending_extension_by
     from issues i left join issue_extensions x on x.issue_id = i.id and x.state = 'pending'
     where i.id = ${id} ${lock ? sql`for update of i` : sql``}`.execute(db);
-  if (!row) throw new DomainError('issue.not_found', `No issue ${id}`, { field: 'id' });
+  if (!row) throw new DomainError('issue.not_found', `No issue ${id}`, { field: 'id' }, { id });
   if (!row.readable)
     throw new DomainError('access.outside_scope', `issue ${id} lies outside what a ${viewer.role} in your scope may see`, { field: 'id' });
   return row;
@@ -246,7 +246,12 @@ export async function decideExtension(
     } = await sql<{ state: string; hours: number; wall: string; requested_by: number | null }>`
       select state, hours, wall, requested_by from issue_extensions where id = ${extensionId} and issue_id = ${id}`.execute(trx);
     if (!extension)
-      throw new DomainError('issue.extension_not_found', `issue ${id} has no extension ${extensionId}`, { field: 'extension' });
+      throw new DomainError(
+        'issue.extension_not_found',
+        `issue ${id} has no extension ${extensionId}`,
+        { field: 'extension' },
+        { id: extensionId },
+      );
     if (extension.state !== 'pending')
       throw new DomainError('issue.already_decided', `extension ${extensionId} was ${extension.state}`, { field: 'extension' });
     if (extension.requested_by === viewer.id)

@@ -192,7 +192,7 @@ export function issueRoutes(database: Database) {
             due_hours = coalesce(${hours}::int, due_hours), updated_at = now()
           where code = ${code} returning code, name, urgency, due_hours`.execute(trx),
         );
-        if (!row) throw new DomainError('issue.category_not_found', `No issue category ${code}`, { field: 'code' });
+        if (!row) throw new DomainError('issue.category_not_found', `No issue category ${code}`, { field: 'code' }, { code });
         return row;
       },
     }),

@@ -162,7 +162,7 @@ async function refuseStale(trx: Transaction<DB>, versions: SeenVersion[]) {
     where g.version is distinct from w.version order by w.n limit 1`.execute(trx);
   if (!stale) return;
   const { id, version, field } = versions[stale.n];
-  if (stale.version === null) throw new DomainError('grid.not_found', `No grid ${id}`, { field });
+  if (stale.version === null) throw new DomainError('grid.not_found', `No grid ${id}`, { field }, { id });
   throw new DomainError(
     'request.stale_version',
     `grid ${id} is at version ${stale.version}, not ${version}: someone saved it since; reload it and try again`,
@@ -404,7 +404,13 @@ export async function runChange(database: Database, { viewer, actor }: Planner, 
         select id, code, name, grid_households_min as min, grid_households_max as max from communities where id = ${change.communityId}`.execute(
         trx,
       );
-      if (!community) throw new DomainError('community.not_found', `No community ${change.communityId}`, { field: 'community_id' });
+      if (!community)
+        throw new DomainError(
+          'community.not_found',
+          `No community ${change.communityId}`,
+          { field: 'community_id' },
+          { id: change.communityId },
+        );
       for (const { id, idField } of change.required) await requireWritable(trx, grids, viewer, id, 'update').catch(naming(idField));
       await refuseStale(trx, change.versions);
       const plan = await change.build(trx);

@@ -17,7 +17,7 @@ export async function requirePlanner(db: Kysely<DB>, viewer: Viewer, communityId
     select coalesce(${writable}, false) as writable from (select id as community_id, null::int as id from communities where id = ${communityId}) g`.execute(
     db,
   );
-  if (!found) throw new DomainError('community.not_found', `No community ${communityId}`, { field: 'id' });
+  if (!found) throw new DomainError('community.not_found', `No community ${communityId}`, { field: 'id' }, { id: communityId });
   if (!found.writable)
     throw new DomainError(
       'access.outside_scope',

@@ -33,7 +33,7 @@ export async function gridHistory(db: Kysely<DB>, viewer: Viewer, gridId: number
       'note', c.note, 'user', case when v.username is not null then json_build_object('id', v.user_id, 'username', v.username) end) as entry
     from grid_versions v left join grid_changes c on c.id = v.change_id
     where v.grid_id = ${gridId} order by v.id desc`.execute(db);
-  if (rows.length === 0) throw new DomainError('grid.not_found', `No grid ${gridId}`, { field: 'id' });
+  if (rows.length === 0) throw new DomainError('grid.not_found', `No grid ${gridId}`, { field: 'id' }, { id: gridId });
   if (!rows[0].visible)
     throw new DomainError('access.outside_scope', `grid ${gridId} lies outside what a ${viewer.role} in your scope may see`, {
       field: 'id',
@@ -92,7 +92,7 @@ export async function gridsAsOf(db: Kysely<DB>, viewer: Viewer, communityId: num
                'properties', json_build_object('id', v.grid_id, 'code', v.code, 'name', v.name, 'version', v.version, 'since', v.at))
                order by v.code) from last v where v.geom is not null and v.community_id = ${communityId} and ${versionsRead(viewer)}), '[]'))::text as body
     from (select ${communityId}::int as id) q left join communities c on c.id = q.id`.execute(db);
-  if (!found.known) throw new DomainError('community.not_found', `No community ${communityId}`, { field: 'id' });
+  if (!found.known) throw new DomainError('community.not_found', `No community ${communityId}`, { field: 'id' }, { id: communityId });
   if (!found.visible)
     throw new DomainError('access.outside_scope', `community ${communityId} lies outside what a ${viewer.role} in your scope may see`, {
       field: 'id',

@@ -27,7 +27,7 @@ export async function gridRow(trx: Transaction<DB>, id: number, field = 'id'): P
   const {
     rows: [row],
   } = await sql<GridRow>`select id, community_id, code, name, version from grids where id = ${id}`.execute(trx);
-  if (!row) throw new DomainError('grid.not_found', `No grid ${id}`, { field });
+  if (!row) throw new DomainError('grid.not_found', `No grid ${id}`, { field }, { id });
   return row;
 }
 

@@ -106,7 +106,7 @@ export async function suggestPartition(
     select ST_NumGeometries(geom) as parts, encode(ST_AsEWKB(ST_GeometryN(geom, 1)), 'hex') as polygon,
            ST_XMin(geom) as x0, ST_YMin(geom) as y0, ST_XMax(geom) as x1, ST_YMax(geom) as y1
     from communities where id = ${communityId}`.execute(db);
-  if (!community) throw new DomainError('community.not_found', `No community ${communityId}`, { field: 'id' });
+  if (!community) throw new DomainError('community.not_found', `No community ${communityId}`, { field: 'id' }, { id: communityId });
   if (community.parts !== 1) {
     throw new DomainError(
       'planning.community_in_several_parts',

@@ -101,7 +101,13 @@ export function volunteerRoutes(database: Database) {
       select id, name, phone, skills, availability, grid_id, community_id, version,
              ST_AsGeoJSON(geom, 7)::json as home, ST_AsGeoJSON(current_point, 7)::json as current_point, current_point_at
       from members where id = ${memberOf(viewer)}`.execute(db);
-    if (!member) throw new DomainError('member.not_found', `member ${viewer.memberId} no longer exists`, { field: 'member_id' });
+    if (!member)
+      throw new DomainError(
+        'member.not_found',
+        `member ${viewer.memberId} no longer exists`,
+        { field: 'member_id' },
+        { id: viewer.memberId },
+      );
     return { ...member, dispatches: await listDispatches(db, viewer, { all: false, limit: 100 }) };
   }
 

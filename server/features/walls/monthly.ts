@@ -53,7 +53,7 @@ const MATTER = [
 
 async function knownCommunity(db: Kysely<DB>, id: number) {
   const community = await db.selectFrom('communities').select('id').where('id', '=', id).executeTakeFirst();
-  if (!community) throw new DomainError('community.not_found', `No community ${id}`, { field: 'id' });
+  if (!community) throw new DomainError('community.not_found', `No community ${id}`, { field: 'id' }, { id });
 }
 
 /** The community's matters, newest month first: the published ones, and the drafts for its staff. */

@@ -37,7 +37,7 @@ export async function wallFeatures(db: Kysely<DB>, viewer: Viewer, owner: WallOw
   const {
     rows: [wall],
   } = await wallSql(viewer, owner, limit).execute(db);
-  if (wall.body === null) throw new DomainError('wall.not_found', `No ${owner.wall} ${owner.id}`, { field: 'id' });
+  if (wall.body === null) throw new DomainError('wall.not_found', `No ${owner.wall} ${owner.id}`, { field: 'id' }, { id: owner.id });
   return wall.body;
 }
 
