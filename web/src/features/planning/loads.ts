@@ -21,16 +21,19 @@ type OnError = (failure: unknown) => void;
 /** The communities the viewer may plan, read once when the view opens. */
 export function useCommunities(onLoaded: (communities: Community[]) => void, onError: OnError) {
   const [communities, setCommunities] = useState<Community[] | null>(null);
+  // Effect Events: the callbacks as they are when the answer comes (the address as it is then), not a reason to read again
+  const loaded = useEffectEvent(onLoaded);
+  const failed = useEffectEvent(onError);
   useEffect(() => {
     getPlanJson<ApiAnswer<'GET /api/v1/communities'>>('/api/v1/communities?limit=10000').then(
-      (loaded) => {
-        const list: Community[] = loaded.features;
+      (answer) => {
+        const list: Community[] = answer.features;
         setCommunities(list);
-        onLoaded(list);
+        loaded(list);
       },
-      (e: unknown) => onError(e),
+      (e: unknown) => failed(e),
     );
-  }, []); // eslint-disable-line react-hooks/exhaustive-deps -- the communities once; the address as it was opened
+  }, []);
   return communities;
 }
 
