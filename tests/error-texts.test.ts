@@ -34,7 +34,16 @@ describe("the web's words for the API's error codes", () => {
     expect(problemText({ title: 'Bad Gateway' }, 'zh-CN')).toBe('Bad Gateway');
     // a field is named as the interface names it, in the reader's language
     const taken = { code: 'database.taken', params: { field: 'username' }, detail: 'username walker1 is already taken' };
-    expect(problemText(taken, 'zh-CN')).toBe('用户名 已被占用');
+    expect(problemText(taken, 'zh-CN')).toBe('用户名已被占用');
+    // a value entered wrong: the field, then the rule it broke, in the reader's words
+    const short = {
+      code: 'request.invalid_body',
+      params: { field: 'password', rule: 'too_small_string', limit: 10 },
+      detail: 'password: a password has at least 10 characters',
+    };
+    expect(problemText(short, 'zh-CN')).toBe('密码：至少 10 个字符');
+    expect(problemText(short, 'en')).toBe('Password: at least 10 characters');
+    expect(problemText({ ...short, params: { field: 'password', rule: 'custom' } }, 'zh-CN')).toBe('填写的内容有误：密码');
     expect(problemText(taken, 'en')).toBe('User name is already taken');
   });
 

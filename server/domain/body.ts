@@ -17,5 +17,23 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown, prefix:
     field: fieldPath([...prefix, ...issue.path, ...(issue.code === 'unrecognized_keys' ? issue.keys.slice(0, 1) : [])]) || 'body',
     message: issue.message,
   }));
-  throw new DomainError('request.invalid_body', `${errors[0].field}: ${errors[0].message}`, { field: errors[0].field, errors });
+  throw new DomainError(
+    'request.invalid_body',
+    `${errors[0].field}: ${errors[0].message}`,
+    { field: errors[0].field, errors },
+    ruleOf(result.error.issues[0]),
+  );
+}
+
+/**
+ * The rule a value broke, for a client to say in its own words: `rule` (too_small_string, too_big_number,
+ * invalid_format, invalid_type …) and the `limit` where the rule has one. A message of the domain's own (a
+ * refinement's) is `custom`: the English detail says it.
+ */
+function ruleOf(issue: z.core.$ZodIssue): Record<string, string | number> {
+  if (issue.code === 'too_small' || issue.code === 'too_big') {
+    const limit = Number(issue.code === 'too_small' ? issue.minimum : issue.maximum);
+    return { rule: `${issue.code}_${issue.origin}`, ...(Number.isFinite(limit) ? { limit } : {}) };
+  }
+  return { rule: issue.code };
 }

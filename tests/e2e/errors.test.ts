@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOGIN_LIMITS } from '../../server/features/accounts/routes.ts';
 import { haveBrowser, servePages } from '../support/browser.ts';
 import { mode, openTestDatabase, type TestDatabase } from '../support/databases.ts';
-import { newPage } from './pages.ts';
+import { newPage, openAs } from './pages.ts';
 
 describe.skipIf(!haveBrowser)(`a refusal of the API in the user's language, in headless Chromium (${mode} database)`, () => {
   let test: TestDatabase;
@@ -44,5 +44,18 @@ describe.skipIf(!haveBrowser)(`a refusal of the API in the user's language, in h
     await expect.poll(() => alert.textContent(), { timeout: 10_000 }).toMatch(/^登录失败次数过多，请 \d+ 分钟后再试$/);
     expect(await alert.textContent()).not.toContain(detail.slice(0, 20));
     await page.close();
+  });
+
+  it('says which row an address names that does not exist, in Chinese, where the view would show it', async () => {
+    const page = await openAs(browser, baseUrl, 'dispatcher', []);
+    await page.goto(`${baseUrl}/dispatch/issues/999999`);
+    const alert = page.getByTestId('dispatch-panel').getByRole('alert');
+    await expect.poll(() => alert.textContent(), { timeout: 30_000 }).toBe('找不到编号为 999999 的问题');
+    await page.close();
+
+    const admin = await openAs(browser, baseUrl, 'admin', []);
+    await admin.goto(`${baseUrl}/map/grids/999999`);
+    await expect.poll(() => admin.getByTestId('feature-panel').getByRole('alert').textContent(), { timeout: 30_000 }).toContain('999999');
+    await admin.close();
   });
 });

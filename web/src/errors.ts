@@ -24,7 +24,7 @@ const zh: ErrorTexts = {
   'server.internal': '服务器出错，请稍后重试',
   'database.unavailable': '数据库暂时无法连接，请稍后重试',
   'database.timeout': '处理时间过长，请简化后重试',
-  'database.taken': '{field} 已被占用',
+  'database.taken': '{field}已被占用',
   'database.still_referenced': '还有其他数据引用这条记录，请先移走或删除它们',
   'database.unknown_reference': '{field} 指向的数据不存在',
   'database.codes_do_not_nest': '编码与上级编码不对应：{field} 须以上级编码开头',
@@ -36,7 +36,7 @@ const zh: ErrorTexts = {
   'access.forbidden': '您的角色无权进行此操作',
   'access.outside_scope': '超出您的管辖范围',
   'access.forbidden_property': '您的角色不能修改 {field}',
-  'resource.not_found': '找不到这条数据（编号 {id}）',
+  'resource.not_found': '找不到编号为 {id} 的{resource}',
   'layer.not_found': '没有这个图层',
   'geometry.invalid': '图形无效：{field}',
   'account.not_found': '找不到账号 {id}',
@@ -163,7 +163,7 @@ const en: ErrorTexts = {
   'access.forbidden': 'Your role may not do this',
   'access.outside_scope': 'This is outside your scope',
   'access.forbidden_property': 'Your role may not set {field}',
-  'resource.not_found': 'No such record ({id})',
+  'resource.not_found': 'No {resource} {id}',
   'layer.not_found': 'No such layer',
   'geometry.invalid': 'The shape is not valid: {field}',
   'account.not_found': 'No account {id}',
@@ -263,6 +263,34 @@ const en: ErrorTexts = {
 
 export const ERROR_TEXTS: Record<Lang, ErrorTexts> = { 'zh-CN': zh, en };
 
+/** The rule a value entered broke (server/domain/body.ts, `rule` and `limit`), said after the field it names. */
+const RULE_TEXTS: Record<Lang, Record<string, string>> = {
+  'zh-CN': {
+    too_small_string: '至少 {limit} 个字符',
+    too_big_string: '最多 {limit} 个字符',
+    too_small_number: '不能小于 {limit}',
+    too_big_number: '不能大于 {limit}',
+    too_small_array: '至少 {limit} 项',
+    too_big_array: '最多 {limit} 项',
+    invalid_format: '格式不对',
+    invalid_type: '类型不对或缺少',
+    invalid_value: '不是可选的值',
+    unrecognized_keys: '不是可填写的项',
+  },
+  en: {
+    too_small_string: 'at least {limit} characters',
+    too_big_string: 'at most {limit} characters',
+    too_small_number: 'at least {limit}',
+    too_big_number: 'at most {limit}',
+    too_small_array: 'at least {limit} items',
+    too_big_array: 'at most {limit} items',
+    invalid_format: 'not in the right format',
+    invalid_type: 'missing or of the wrong type',
+    invalid_value: 'not one of the choices',
+    unrecognized_keys: 'not something that can be entered',
+  },
+};
+
 /** The interface's language, as I18nProvider set it on the page (for code outside React). */
 export const pageLang = (): Lang => (document.documentElement.lang === 'en' ? 'en' : 'zh-CN');
 
@@ -279,8 +307,14 @@ export function problemText(problem: ProblemWords, lang: Lang): string | undefin
   const text = problem.code ? (ERROR_TEXTS[lang] as Record<string, string>)[problem.code] : undefined;
   if (!text) return problem.detail ?? problem.title;
   const value = (name: string) => String(problem.params?.[name] ?? '').trim();
-  // a field is named as the interface names it (用户名, not username) where it has a name
+  // a field is named as the interface names it (用户名, not username), and a kind of row (网格, not grid)
   const said = (name: string) =>
-    (name === 'field' && (messages[lang] as Record<string, string>)[`prop.${value(name)}`]) || value(name) || '?';
-  return text.replace(/\{(\w+)\}/g, (_, name: string) => said(name));
+    (name === 'field' && (messages[lang] as Record<string, string>)[`prop.${value(name)}`]) ||
+    (name === 'resource' && (messages[lang] as Record<string, string>)[`resource.${value(name)}`]) ||
+    value(name) ||
+    '?';
+  const fill = (words: string) => words.replace(/\{(\w+)\}/g, (_, name: string) => said(name));
+  const rule = RULE_TEXTS[lang][value('rule')];
+  // a value entered wrong whose rule is known: the field, then the rule (密码：至少 10 个字符)
+  return rule ? `${said('field')}${lang === 'en' ? ': ' : '：'}${fill(rule)}` : fill(text);
 }

@@ -200,12 +200,7 @@ export function AccountsPanel() {
               <td>{e.username ?? '—'}</td>
               <td>{t(`audit.${e.action}` as MessageKey)}</td>
               <td>
-                {e.resource === 'users'
-                  ? t('accounts.users')
-                  : e.resource === 'open311_keys'
-                    ? t('open311keys.title')
-                    : t(`layer.${e.resource}` as MessageKey)}{' '}
-                #{e.row_id}
+                {auditedName(e.resource, t)} #{e.row_id}
               </td>
             </tr>
           ))}

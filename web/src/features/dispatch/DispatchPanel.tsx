@@ -52,7 +52,7 @@ const route = (from: [number, number], to: Point, state: string, id: string): Fe
  * Where the dispatcher asks, from the address: an issue's point (/dispatch/issues/12, an issue not in the open
  * list read on its own) or a point clicked (/dispatch?at=lon,lat).
  */
-function useTarget(issues: IssueFeature[]): Target | null {
+function useTarget(issues: IssueFeature[]): { target: Target | null; linked: { error: Error | null } } {
   const [, params] = useRoute<{ id: string }>('/dispatch/issues/:id');
   const search = useSearch();
   const issueId = params && Number(params.id) > 0 ? Number(params.id) : undefined;
@@ -60,7 +60,12 @@ function useTarget(issues: IssueFeature[]): Target | null {
   const linked = useServerState<IssueFeature>('issue', issueId !== undefined && !listed ? `/api/v1/issues/${issueId}` : null);
   const point = listed ?? (linked.data && linked.data.id === issueId ? linked.data.geometry : undefined);
   const [lon, lat] = issueId === undefined ? (pointOf(search) ?? []) : (point?.coordinates ?? []);
-  return useMemo(() => (lon === undefined || lat === undefined ? null : { at: [lon, lat], issueId }), [lon, lat, issueId]);
+  const target = useMemo<Target | null>(
+    () => (lon === undefined || lat === undefined ? null : { at: [lon, lat], issueId }),
+    [lon, lat, issueId],
+  );
+  // an issue that is not open is read on its own: one that cannot be (none such, or out of scope) is said
+  return { target, linked };
 }
 
 /**
@@ -83,7 +88,7 @@ export function DispatchPanel({ onOverlay }: { onOverlay: (overlay: FeatureColle
   // issue events read the open issues again; dispatch events the volunteers and the issue's dispatches
   const open = useServerState<{ features: IssueFeature[] }>('issue', '/api/v1/issues?open=true&limit=1000');
   const issues = open.data?.features ?? NO_ISSUES;
-  const target = useTarget(issues);
+  const { target, linked } = useTarget(issues);
   // a click on the map asks at that point, or for the issue whose pin it hit
   usePick((at, issueId) => navigate(issueId === undefined ? `/dispatch?at=${pointParam(at)}` : `/dispatch/issues/${issueId}`));
   const query = target && `lon=${target.at[0]}&lat=${target.at[1]}&k=10${skills.map((s) => `&skill=${s}`).join('')}`;
@@ -91,7 +96,7 @@ export function DispatchPanel({ onOverlay }: { onOverlay: (overlay: FeatureColle
   const nearest = found.data?.features ?? null;
   const asked = useServerState<IssueDispatches>('dispatch', target?.issueId ? `/api/v1/issues/${target.issueId}/dispatches` : null);
   const requests = (target?.issueId && asked.data?.requests) || NO_REQUESTS;
-  const error = refusal ?? [open, found, asked].find((answer) => answer.error)?.error?.message ?? null;
+  const error = refusal ?? [open, linked, found, asked].find((answer) => answer.error)?.error?.message ?? null;
 
   // the log tells of issues and dispatches as they happen, not of grids
   // an Effect Event: an entry is written in the language chosen when it comes, without subscribing anew when it changes

@@ -1,3 +1,4 @@
+import { useEffect, useRef } from 'react';
 import { Link } from 'wouter';
 import type { ApiAnswer } from '../../../../server/http/api.ts';
 import { useI18n, type MessageKey } from '../../i18n.tsx';
@@ -21,8 +22,14 @@ export function VolunteerCard({ id }: { id: number }) {
   const history = useServerState<Dispatches>('dispatch', `/api/v1/dispatches?all=true&volunteer=${id}&limit=20`);
   const error = volunteer.error ?? history.error;
   const member = volunteer.data?.id === id ? volunteer.data.properties : undefined;
+  // opened from a list further down the panel (on a phone, the whole screen): the card comes into view
+  const card = useRef<HTMLElement>(null);
+  useEffect(() => {
+    // a statement, not the effect's value: Chromium's scrollIntoView answers a promise, which React would take for a cleanup
+    void card.current?.scrollIntoView({ block: 'start' });
+  }, [id]);
   return (
-    <section className="volunteer-card" data-testid="volunteer-card" data-volunteer={id}>
+    <section ref={card} className="volunteer-card" data-testid="volunteer-card" data-volunteer={id}>
       <h3>
         {t('dispatch.volunteer')} {member?.name ?? `#${id}`}
       </h3>
@@ -45,18 +52,22 @@ export function VolunteerCard({ id }: { id: number }) {
           )}
         </dl>
       )}
-      <h4>{t('volunteerCard.dispatches')}</h4>
-      {history.data && history.data.dispatches.length === 0 && <p className="hint">{t('volunteerCard.none')}</p>}
-      <ol className="dispatches">
-        {(history.data?.dispatches ?? []).map((d) => (
-          <li key={d.id} data-state={d.state}>
-            <Link href={`/dispatch/issues/${d.issue_id}`}>
-              #{d.issue_id} {d.issue_title}
-            </Link>{' '}
-            · <span className={`state ${d.state}`}>{maybe(`dispatch.state.${d.state}`) ?? d.state}</span> · {when(d.offered_at)}
-          </li>
-        ))}
-      </ol>
+      {member && (
+        <>
+          <h4>{t('volunteerCard.dispatches')}</h4>
+          {history.data && history.data.dispatches.length === 0 && <p className="hint">{t('volunteerCard.none')}</p>}
+          <ol className="dispatches">
+            {(history.data?.dispatches ?? []).map((d) => (
+              <li key={d.id} data-state={d.state}>
+                <Link href={`/dispatch/issues/${d.issue_id}`}>
+                  #{d.issue_id} {d.issue_title}
+                </Link>{' '}
+                · <span className={`state ${d.state}`}>{maybe(`dispatch.state.${d.state}`) ?? d.state}</span> · {when(d.offered_at)}
+              </li>
+            ))}
+          </ol>
+        </>
+      )}
       <Link href="/dispatch">{t('volunteerCard.back')}</Link>
     </section>
   );

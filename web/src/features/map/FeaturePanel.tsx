@@ -34,6 +34,11 @@ export function FeaturePanel({ feature, onClose }: { feature: Selection | null; 
           ×
         </button>
       </header>
+      {record.error && (
+        <p className="error" role="alert">
+          {record.error.message}
+        </p>
+      )}
       <dl>
         {Object.entries(properties).map(([key, value]) => (
           <div key={key}>
