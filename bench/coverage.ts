@@ -65,9 +65,10 @@ const ZOOM_MIX: [number, number][] = [
   [16, 15],
 ];
 const LAYER_MIX: [string, number][] = [
-  ['grids', 25],
+  ['grids', 20],
+  ['grid_coverage', 10],
   ['buildings', 25],
-  ['communities', 15],
+  ['communities', 10],
   ['issues', 15],
   ['members', 10],
   ['volunteers', 10],

@@ -145,9 +145,9 @@ describe('what the tiles hold', () => {
     expect((await fetchTile(as.resident, 'issues', tile)).status).toBe(204);
   });
 
-  it('gives each grid the coverage metrics the API computes', async () => {
+  it('gives each grid of the coverage layer the coverage metrics the API computes', async () => {
     const tile = tileAt(first.lon, first.lat, 13);
-    const features = await decoded(as.leader, 'grids', tile);
+    const features = await decoded(as.leader, 'grid_coverage', tile);
     const api = (await request(as.leader).get('/api/v1/coverage/grids')).body as {
       features: { id: number; properties: Record<string, unknown> }[];
     };
@@ -156,7 +156,7 @@ describe('what the tiles hold', () => {
     for (const f of features) {
       const expected = metrics.get(Number(f.id))!;
       expect(expected, `grid ${f.id} is the leader's`).toBeDefined();
-      for (const field of Object.keys(tileLayer('grids')!.fields)) {
+      for (const field of Object.keys(tileLayer('grid_coverage')!.fields)) {
         if (expected[field] !== null) expect(f.properties[field], field).toEqual(expected[field]);
       }
     }
@@ -248,14 +248,20 @@ describe('what the tiles hold', () => {
     }
   });
 
-  it('gives grid metrics only to those who watch coverage: residents and volunteers get the boundaries', async () => {
+  it('draws the map’s grids as boundaries and names for everyone, and their metrics only for those who watch coverage', async () => {
     const tile = tileAt(first.lon, first.lat, 14);
-    for (const user of ['resident', 'volunteer']) {
+    for (const user of ['resident', 'volunteer', 'leader', 'admin']) {
       const grids = await decoded(as[user], 'grids', tile);
       expect(grids.length).toBeGreaterThan(0);
-      for (const grid of grids) expect(Object.keys(grid.properties).sort()).toEqual(['code', 'community_id', 'community_name', 'name']);
+      for (const grid of grids)
+        expect(Object.keys(grid.properties).sort(), user).toEqual(['code', 'community_id', 'community_name', 'name']);
     }
-    expect((await decoded(as.leader, 'grids', tile))[0].properties).toHaveProperty('members');
+    expect((await decoded(as.leader, 'grid_coverage', tile))[0].properties).toHaveProperty('members');
+    for (const user of ['resident', 'volunteer']) {
+      const refused = await fetchTile(as[user], 'grid_coverage', tile);
+      expect(refused.status, user).toBe(403);
+      expect((await request(as[user]).get('/tiles/grid_coverage.json')).status, user).toBe(403);
+    }
   });
 
   it('writes each community’s and grid’s name once, at a point inside it, whatever tiles its outline crosses', async () => {
@@ -470,7 +476,8 @@ describe('the tile cache', () => {
     const gridsHere = tileAt(building.lon, building.lat, 14);
     const before = await fetchTile(as.admin, 'buildings', here);
     await fetchTile(as.admin, 'buildings', there);
-    const gridsBefore = decode((await fetchTile(as.admin, 'grids', gridsHere)).bytes, 'grids', gridsHere);
+    const gridsBefore = decode((await fetchTile(as.admin, 'grid_coverage', gridsHere)).bytes, 'grid_coverage', gridsHere);
+    await fetchTile(as.admin, 'grids', gridsHere);
     expect((await fetchTile(as.admin, 'buildings', here)).cache).toBe('hit');
 
     const res = await request(as.admin)
@@ -486,11 +493,13 @@ describe('the tile cache', () => {
       building.households + 7,
     );
     expect((await fetchTile(as.admin, 'buildings', there)).cache).toBe('hit');
-    // the grid around it counts the new households
-    const gridsAfter = await fetchTile(as.admin, 'grids', gridsHere);
+    // the grid around it counts the new households in the coverage view's layer
+    const gridsAfter = await fetchTile(as.admin, 'grid_coverage', gridsHere);
     expect(gridsAfter.cache).toBe('miss');
     const households = (features: typeof gridsBefore) => features.reduce((s, f) => s + Number(f.properties.households), 0);
-    expect(households(decode(gridsAfter.bytes, 'grids', gridsHere))).toBe(households(gridsBefore) + 7);
+    expect(households(decode(gridsAfter.bytes, 'grid_coverage', gridsHere))).toBe(households(gridsBefore) + 7);
+    // the map's grids, boundaries and names, are not made again for a building's households
+    expect((await fetchTile(as.admin, 'grids', gridsHere)).cache).toBe('hit');
   });
 });
 
@@ -504,10 +513,10 @@ describe('the tile cache, when writes race it', () => {
     );
     const tile = tileAt(far.lon, far.lat, 14);
     const reached = async () =>
-      decode((await fetchTile(as.admin, 'grids', tile)).bytes, 'grids', tile).find((f) => Number(f.id) === far.grid)!.properties
-        .households_reached;
+      decode((await fetchTile(as.admin, 'grid_coverage', tile)).bytes, 'grid_coverage', tile).find((f) => Number(f.id) === far.grid)!
+        .properties.households_reached;
     const before = await reached();
-    expect((await fetchTile(as.admin, 'grids', tile)).cache).toBe('hit');
+    expect((await fetchTile(as.admin, 'grid_coverage', tile)).cache).toBe('hit');
     // the demo volunteer walks into that grid, far from home, on duty
     const moved = await request(as.volunteer)
       .patch('/api/v1/volunteers/me')
@@ -565,10 +574,10 @@ describe('the tile cache, when writes race it', () => {
     const leader = await testApp(test.database, { as: 'far_leader' });
     const tile = tileAt(p.blon, p.blat, 15);
     const reached = async () =>
-      decode((await fetchTile(leader, 'grids', tile)).bytes, 'grids', tile).find((f) => Number(f.id) === grid)!.properties
+      decode((await fetchTile(leader, 'grid_coverage', tile)).bytes, 'grid_coverage', tile).find((f) => Number(f.id) === grid)!.properties
         .households_reached;
     expect(await reached()).toBe(0);
-    expect((await fetchTile(leader, 'grids', tile)).cache).toBe('hit');
+    expect((await fetchTile(leader, 'grid_coverage', tile)).cache).toBe('hit');
     const moved = await request(as.volunteer)
       .patch('/api/v1/volunteers/me')
       .send({ availability: 'available', current_point: { type: 'Point', coordinates: [p.plon, p.plat] } });
@@ -669,12 +678,16 @@ describe('TileJSON', () => {
     }
   });
 
-  it('lists the fields the viewer’s tiles carry: a resident’s grids have names only, a dispatcher’s no count of all members', async () => {
+  it('lists the fields the viewer’s tiles carry: a resident’s grids have names only, a dispatcher’s coverage no count of all members', async () => {
     const tile = tileAt(first.lon, first.lat, 14);
-    for (const user of ['resident', 'dispatcher', 'leader']) {
-      const { body } = await request(as[user]).get('/tiles/grids.json');
+    for (const [user, layer] of [
+      ['resident', 'grids'],
+      ['dispatcher', 'grid_coverage'],
+      ['leader', 'grid_coverage'],
+    ]) {
+      const { body } = await request(as[user]).get(`/tiles/${layer}.json`);
       const fields = Object.keys(body.vector_layers[0].fields).sort();
-      const carried = [...new Set((await decoded(as[user], 'grids', tile)).flatMap((f) => Object.keys(f.properties)))].sort();
+      const carried = [...new Set((await decoded(as[user], layer, tile)).flatMap((f) => Object.keys(f.properties)))].sort();
       // every field listed is carried (a null metric, median days with none closed, may be left out of a tile)
       expect(
         carried.every((field) => fields.includes(field)),

@@ -478,9 +478,11 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
         .map((f) => ({ id: f.id, source: f.source, sourceLayer: f.sourceLayer, community: f.properties.community_id })),
     );
     expect(new Set(rendered.map((f) => f.id))).toEqual(new Set(grids.map((g) => g.id)));
-    expect(rendered.every((f) => f.source === 'coverage-grids' && f.sourceLayer === 'grids' && f.community === chosen.id)).toBe(true);
+    expect(rendered.every((f) => f.source === 'coverage-grids' && f.sourceLayer === 'grid_coverage' && f.community === chosen.id)).toBe(
+      true,
+    );
     // every tile asked for carried the session (an empty tile answers 204)
-    expect(tiles.some((t) => t.url.includes('/tiles/grids/') && t.status === 200)).toBe(true);
+    expect(tiles.some((t) => t.url.includes('/tiles/grid_coverage/') && t.status === 200)).toBe(true);
     expect(tiles.filter((t) => ![200, 204, 304].includes(t.status))).toEqual([]);
 
     const items = await legendItems();

@@ -13,7 +13,7 @@ export interface CachedTile {
   madeAt: number;
 }
 
-const EVERY_LAYER = ['districts', 'streets', 'communities', 'grids', 'buildings', 'issues', 'members', 'volunteers'];
+const EVERY_LAYER = ['districts', 'streets', 'communities', 'grids', 'grid_coverage', 'buildings', 'issues', 'members', 'volunteers'];
 
 /** Which tile layers a change to a map table touches. */
 const LAYERS_OF: Record<string, string[]> = {
@@ -26,7 +26,7 @@ const LAYERS_OF: Record<string, string[]> = {
   members: ['members', 'volunteers'],
   issues: ['issues'],
   // the grids around a change: their metrics count it (and reach volunteers 500 m away, from their hexagons)
-  around: ['grids'],
+  around: ['grid_coverage'],
 };
 
 /** How far from a change the grids' metrics may count it: the grids tiles' reach, from a volunteer's hexagon's centre. */

@@ -4,7 +4,6 @@ import type { Viewer } from '../../access/viewer.ts';
 import { districts, streets } from '../areas/resource.ts';
 import { buildings } from '../buildings/resource.ts';
 import { communities } from '../communities/resource.ts';
-import { COVERAGE_READERS } from '../../access/rules.ts';
 import { countsAllMembers, coverageRows, DEFAULT_REACH_M } from '../coverage/queries.ts';
 import { grids } from '../grids/resource.ts';
 import { issues, overdue } from '../issues/resource.ts';
@@ -45,6 +44,8 @@ export interface TileLayer {
   labelled?: boolean;
   /** counts every member: refused to roles that read only volunteers (their hexagons are the volunteers layer) */
   allMembers?: boolean;
+  /** coverage metrics: only for those who watch coverage (COVERAGE_READERS), as GET /coverage/grids */
+  coverage?: boolean;
 }
 
 export const LABEL_FIELDS: Record<string, FieldType> = { code: 'String', name: 'String' };
@@ -56,7 +57,7 @@ export const WORLD_3857 = 40075016.685578488;
 
 const number = (names: string[]) => Object.fromEntries(names.map((n) => [n, 'Number' as const]));
 
-/** The attributes of a grid: its names and every coverage metric (server/features/coverage/queries.ts). */
+/** The attributes of a grid on the map: its names. */
 const GRID_NAMES: Record<string, FieldType> = { code: 'String', name: 'String', community_id: 'Number', community_name: 'String' };
 /** The metrics counting every member: null for roles that read only volunteers, so not in their tiles. */
 const ALL_MEMBER_FIELDS = [
@@ -68,6 +69,7 @@ const ALL_MEMBER_FIELDS = [
   'central_households',
   'members_per_100_households',
 ];
+/** …and on the coverage view's: every coverage metric (server/features/coverage/queries.ts). */
 const GRID_FIELDS: Record<string, FieldType> = {
   ...GRID_NAMES,
   household_band: 'String',
@@ -180,33 +182,42 @@ export const TILE_LAYERS: TileLayer[] = [
   },
   {
     name: 'grids',
-    description: 'Grid boundaries; for those who watch coverage, with its metrics (volunteer reach within 500 m)',
+    description: 'Grid boundaries, with their names and community',
     resource: 'grids',
+    minzoom: 12,
+    maxzoom: MAX_ZOOM,
+    srid: 4326,
+    fields: GRID_NAMES,
+    reach: () => 0,
+    labelled: true,
+    rows: (tile, viewer) => sql`
+      select a.id, a.geom, jsonb_build_object('code', a.code, 'name', a.name, 'community_id', a.community_id, 'community_name', c.name) as props
+      from grids a join communities c on c.id = a.community_id
+      where a.geom && ${tile.area} and ${readable('grids', grids.place, viewer, 'a')}`,
+  },
+  {
+    name: 'grid_coverage',
+    description:
+      'Grids with their coverage metrics (volunteer reach within 500 m), for those who watch coverage: the coverage view draws these',
+    resource: 'grids',
+    coverage: true,
     // from a district's scale: a tile over a whole city would count every grid's coverage at once
     minzoom: 12,
     maxzoom: MAX_ZOOM,
     srid: 4326,
     fields: GRID_FIELDS,
     fieldsFor: (viewer) =>
-      !COVERAGE_READERS.includes(viewer.role)
-        ? GRID_NAMES
-        : countsAllMembers(viewer)
-          ? GRID_FIELDS
-          : Object.fromEntries(Object.entries(GRID_FIELDS).filter(([field]) => !ALL_MEMBER_FIELDS.includes(field))),
+      countsAllMembers(viewer)
+        ? GRID_FIELDS
+        : Object.fromEntries(Object.entries(GRID_FIELDS).filter(([field]) => !ALL_MEMBER_FIELDS.includes(field))),
     reach: () => 0,
-    labelled: true,
-    // the metrics go to those who watch coverage (as GET /coverage/grids); others get the boundaries
-    rows: (tile, viewer) => {
-      const where = sql`a.geom && ${tile.area} and ${readable('grids', grids.place, viewer, 'a')}`;
-      if (!COVERAGE_READERS.includes(viewer.role)) {
-        return sql`
-          select a.id, a.geom, jsonb_build_object('code', a.code, 'name', a.name, 'community_id', a.community_id, 'community_name', c.name) as props
-          from grids a join communities c on c.id = a.community_id where ${where}`;
-      }
-      return sql`
-        select r.id, r.geom, to_jsonb(r) - 'id' - 'geom' as props
-        from (${coverageRows('grid', where, { reachM: DEFAULT_REACH_M, viewer, allMembers: countsAllMembers(viewer) })}) r`;
-    },
+    rows: (tile, viewer) => sql`
+      select r.id, r.geom, to_jsonb(r) - 'id' - 'geom' as props
+      from (${coverageRows('grid', sql`a.geom && ${tile.area} and ${readable('grids', grids.place, viewer, 'a')}`, {
+        reachM: DEFAULT_REACH_M,
+        viewer,
+        allMembers: countsAllMembers(viewer),
+      })}) r`,
   },
   {
     name: 'buildings',

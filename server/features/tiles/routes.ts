@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { mayRead, viewKey } from '../../access/policy.ts';
 import { ACCESS_KEY_PARAMETER, type Viewer } from '../../access/viewer.ts';
+import { COVERAGE_READERS } from '../../access/rules.ts';
 import type { Database } from '../../db/database.ts';
 import { parameter } from '../../domain/params.ts';
 import { DomainError, invalidParameter } from '../../domain/errors.ts';
@@ -31,6 +32,10 @@ const layerParameter = parameter(
 function readable(layer: TileLayer, viewer: Viewer): TileLayer {
   if (!mayRead(layer.resource, viewer.role))
     throw new DomainError('tile.forbidden', `a ${viewer.role} may not read ${layer.name}`, { field: 'layer' });
+  if (layer.coverage && !COVERAGE_READERS.includes(viewer.role))
+    throw new DomainError('tile.forbidden', `a ${viewer.role} does not watch coverage: the grids layer has the boundaries`, {
+      field: 'layer',
+    });
   if (layer.allMembers && !countsAllMembers(viewer)) {
     throw new DomainError('tile.forbidden', `a ${viewer.role} reads only volunteers: their hexagons are the volunteers layer`, {
       field: 'layer',
@@ -136,7 +141,7 @@ export function tileRoutes({ db }: Database, options: TileOptions = {}) {
       tags,
       summary: 'A Mapbox vector tile of a layer',
       description:
-        "grids carry the coverage metrics; districts, streets, communities and grids also a second vector layer, `<layer>_label`, one point per area where its name is written; members and volunteers are counts in hexagons at every zoom, never a home. ETag and If-None-Match (304); 204 for an empty tile or one below the layer's minzoom.",
+        "grid_coverage is the grids with their coverage metrics (for those who watch coverage); districts, streets, communities and grids also a second vector layer, `<layer>_label`, one point per area where its name is written; members and volunteers are counts in hexagons at every zoom, never a home. ETag and If-None-Match (304); 204 for an empty tile or one below the layer's minzoom.",
       allow: { roles: 'any' },
       params: {
         layer: layerParameter,

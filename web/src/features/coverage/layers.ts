@@ -45,7 +45,7 @@ const tiles = (layer: string): SourceSpecification => ({ type: 'vector', url: ne
 function sources(): Record<string, SourceSpecification> {
   return {
     'coverage-areas': { type: 'geojson', data: EMPTY },
-    'coverage-grids': tiles('grids'),
+    'coverage-grids': tiles('grid_coverage'),
     'coverage-volunteers': tiles('volunteers'),
     'coverage-issues': tiles('issues'),
     'coverage-gaps': { type: 'geojson', data: EMPTY },
@@ -59,7 +59,7 @@ const LAYERS: LayerSpecification[] = [
     id: 'coverage-grids',
     type: 'fill',
     source: 'coverage-grids',
-    'source-layer': 'grids',
+    'source-layer': 'grid_coverage',
     layout: hidden,
     paint: { 'fill-opacity': CHOROPLETH_OPACITY },
   },
@@ -118,7 +118,7 @@ const OUTLINES: LayerSpecification[] = [
     id: 'coverage-chosen-grid',
     type: 'line',
     source: 'coverage-grids',
-    'source-layer': 'grids',
+    'source-layer': 'grid_coverage',
     filter: NOTHING,
     paint: { 'line-color': '#1f3a93', 'line-width': 3 },
   },
