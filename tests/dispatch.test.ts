@@ -497,6 +497,11 @@ describe('dispatching an issue', () => {
         (d: { volunteer_id: number | null }) => d.volunteer_id === null,
       ),
     ).toBe(true);
+    // nor a volunteer's history by its id: those dispatches the leader reads, but not whose they are
+    const volunteer = body.dispatches[0].volunteer_id as number;
+    expect((await request(dispatcher).get(`/api/v1/dispatches?all=true&volunteer=${volunteer}`)).body.dispatches.length).toBeGreaterThan(0);
+    const asked = await request(leader).get(`/api/v1/dispatches?all=true&volunteer=${volunteer}`);
+    expect([asked.status, asked.body.dispatches]).toEqual([200, []]);
   });
 
   it('lets a grid worker dispatch in its own grid only, though it reads its whole community', async () => {

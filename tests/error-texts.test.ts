@@ -44,6 +44,10 @@ describe("the web's words for the API's error codes", () => {
     expect(problemText(short, 'zh-CN')).toBe('密码：至少 10 个字符');
     expect(problemText(short, 'en')).toBe('Password: at least 10 characters');
     expect(problemText({ ...short, params: { field: 'password', rule: 'custom' } }, 'zh-CN')).toBe('填写的内容有误：密码');
+    // positive(): 0 is refused, so not "at least 0"
+    expect(
+      problemText({ code: 'request.invalid_body', params: { field: 'member_id', rule: 'too_small_number_exclusive', limit: 0 } }, 'zh-CN'),
+    ).toBe('党员编号：须大于 0');
     expect(problemText(taken, 'en')).toBe('User name is already taken');
   });
 

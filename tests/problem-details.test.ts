@@ -69,6 +69,15 @@ describe(`problems from database refusals on the ${mode} database`, () => {
     });
   });
 
+  it('names the rule a value entered broke, with its limit, for a client to say in its words', async () => {
+    const token = await sessionFor(test.database, 'admin');
+    const user = (body: object) => request(app).post('/api/v1/users').set('Authorization', `Bearer ${token}`).send(body);
+    const short = await user({ username: 'rules1', password: 'short', role: 'planner', scope: { community: 1 } });
+    expect([short.status, short.body.params]).toEqual([400, { field: 'password', rule: 'too_small_string', limit: 10 }]);
+    const zero = await user({ username: 'rules2', password: 'long enough 1', role: 'planner', scope: { community: 0 } });
+    expect([zero.status, zero.body.params]).toEqual([400, { field: 'scope.community', rule: 'too_small_number_exclusive', limit: 0 }]);
+  });
+
   it('names the field of a check the database refuses, not the check', async () => {
     const {
       rows: [community],

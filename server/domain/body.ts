@@ -33,7 +33,9 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown, prefix:
 function ruleOf(issue: z.core.$ZodIssue): Record<string, string | number> {
   if (issue.code === 'too_small' || issue.code === 'too_big') {
     const limit = Number(issue.code === 'too_small' ? issue.minimum : issue.maximum);
-    return { rule: `${issue.code}_${issue.origin}`, ...(Number.isFinite(limit) ? { limit } : {}) };
+    // positive(): more than 0, not "at least 0"
+    const exclusive = issue.inclusive === false ? '_exclusive' : '';
+    return { rule: `${issue.code}_${issue.origin}${exclusive}`, ...(Number.isFinite(limit) ? { limit } : {}) };
   }
   return { rule: issue.code };
 }

@@ -357,7 +357,12 @@ export async function listDispatches(
   { all, volunteer, limit }: { all: boolean; volunteer?: number; limit: number },
 ) {
   const active = all ? sql`true` : sql`d.state in ('offered', 'accepted', 'arrived')`;
-  const whose = volunteer === undefined ? sql`true` : sql`d.volunteer_id = ${volunteer}`;
+  // one volunteer's dispatches only for those who may see who the volunteer is: to the others a volunteer's
+  // history (issue points, times, distances) would place the home its masked name hides
+  const whose =
+    volunteer === undefined
+      ? sql`true`
+      : sql`(d.volunteer_id = ${volunteer} and coalesce(${personalShown('members', viewer, 'm')}, false))`;
   const { rows } = await sql<{ dispatch: DispatchJson }>`
     select * from (${dispatchesSql(viewer, sql`${active} and ${whose} and ${visibleDispatches(viewer)}`, sql`d.id desc`)}) s
     limit ${limit}`.execute(db);

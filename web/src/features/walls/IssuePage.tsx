@@ -27,7 +27,7 @@ export function IssuePage({
   /** opens another issue (the one this repeats) */
   onOpen: (id: number) => void;
 }) {
-  const { t, maybe } = useI18n();
+  const { t } = useI18n();
   const when = useWhen();
   const duration = useDuration();
   // the issue's events (from anyone) read it again, with the wall it is on
@@ -171,9 +171,14 @@ export function IssuePage({
           <ul className="extensions">
             {timeline.extensions.map((x) => (
               <li key={x.id} data-state={x.state}>
-                +{duration(x.hours)} · {maybe(`extension.${x.state}`) ?? x.state} · {when(x.requested_at)}
+                +{duration(x.hours)} · {t(`extension.${x.state}`)} · {when(x.requested_at)}
                 <div className="note">{x.reason}</div>
-                {x.decision && <div className="note">{x.decision}</div>}
+                {/* a request withdrawn by the issue's own progress has the database's words: said here in the reader's */}
+                {x.state === 'withdrawn' ? (
+                  <div className="note">{t('extension.withdrawnWhy')}</div>
+                ) : (
+                  x.decision && <div className="note">{x.decision}</div>
+                )}
               </li>
             ))}
           </ul>
