@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import ExcelJS from 'exceljs';
-import type { ZipFile } from 'yauzl';
+import type { Entry, ZipFile } from 'yauzl';
 import { DomainError } from '../../domain/errors.ts';
 import { UNPACKED, tooLarge } from './limits.ts';
 import { uploadDir } from './uploads.ts';
@@ -25,7 +25,9 @@ const MERGE = /<mergeCell\s+ref="([A-Z]+)(\d+)(?::[A-Z]+(\d+))?"/g;
  */
 async function checkedWorkbook(zip: ZipFile) {
   const merges = new Map<string, [string, number, number][]>();
+  let book: Entry | undefined;
   for (const entry of await entriesOf(zip, 'an XLSX workbook')) {
+    if (entry.fileName === 'xl/workbook.xml') book = entry;
     if (entry.fileName === 'xl/sharedStrings.xml' && entry.uncompressedSize > UNPACKED.xlsxStringsBytes) {
       throw tooLarge('unpackedBytes', `a workbook's shared strings hold at most ${UNPACKED.xlsxStringsBytes} bytes`);
     }
@@ -41,7 +43,7 @@ async function checkedWorkbook(zip: ZipFile) {
     }
     if (sheet) merges.set(sheet, ranges);
   }
-  return merges;
+  return { merges, book };
 }
 
 /** A spreadsheet's column letters from its number (1: A, 27: AA), and back. */
@@ -76,7 +78,7 @@ export async function* xlsxRecords(input: Readable): AsyncGenerator<SheetRecord>
   try {
     await pipeline(input, createWriteStream(path));
     zip = await openZip(path);
-    const merges = await checkedWorkbook(zip);
+    const { merges, book } = await checkedWorkbook(zip);
     file = createReadStream(path);
     const workbook = new ExcelJS.stream.xlsx.WorkbookReader(file, {
       sharedStrings: 'cache',
@@ -85,6 +87,10 @@ export async function* xlsxRecords(input: Readable): AsyncGenerator<SheetRecord>
       worksheets: 'emit',
       entries: 'ignore',
     });
+    // The reader names a sheet from xl/workbook.xml as it meets it in the zip; a workbook whose sheets come first
+    // (exceljs's own writer orders its entries as they finish) failed with "reading 'sheets'". Read it first:
+    // the reader's own parse of it (exceljs 4.4), read again where the zip holds it.
+    if (book) await (workbook as unknown as { _parseWorkbook(entry: Readable): Promise<void> })._parseWorkbook(await streamOf(zip, book));
     for await (const sheet of workbook) {
       let headers: string[] | undefined;
       for await (const row of sheet) {
