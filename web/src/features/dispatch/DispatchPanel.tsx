@@ -168,6 +168,12 @@ export function DispatchPanel({ onOverlay }: { onOverlay: (overlay: FeatureColle
         <h2>{t('dispatch.title')}</h2>
       </header>
       {volunteerShown ? <VolunteerCard id={volunteerShown} /> : <p className="hint">{t('dispatch.hint')}</p>}
+      {/* at the top: on a phone the panel is a column, and a refusal below the open issues went unseen */}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
       <fieldset className="skills">
         <legend>{t('dispatch.skills')}</legend>
         {SKILLS.map((skill) => (
@@ -198,11 +204,6 @@ export function DispatchPanel({ onOverlay }: { onOverlay: (overlay: FeatureColle
         ))}
       </ul>
 
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
       {target && (
         <>
           <h3>
