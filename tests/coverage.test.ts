@@ -402,7 +402,13 @@ describe('the demo city against independent SQL', () => {
       const expected = brute.filter((b) => b.nearest === null || b.nearest > REACH);
       expect(gaps.features.map((f) => f.id).sort((a, b) => a - b)).toEqual(expected.map((b) => b.id).sort((a, b) => a - b));
       const nearest = new Map(expected.map((b) => [b.id, b.nearest]));
-      for (const f of gaps.features) expect(f.properties.nearest_volunteer_m).toBeCloseTo(nearest.get(f.id)!, 1);
+      for (const f of gaps.features) {
+        const metres = nearest.get(f.id);
+        // none within the cap (5 km) is told as such
+        if (metres === null || metres! > 5000)
+          expect(f.properties).toMatchObject({ nearest_volunteer_m: null, nearest_volunteer_over_m: 5000 });
+        else expect(f.properties.nearest_volunteer_m).toBeCloseTo(metres!, 1);
+      }
       total += gaps.features.length;
     }
     // the demo's new estates (volunteers mostly away) leave some buildings out of reach
@@ -411,7 +417,7 @@ describe('the demo city against independent SQL', () => {
 });
 
 describe('who sees what', () => {
-  it('gives a leader the areas of its street only, and distances to the nearest 100 m', async () => {
+  it('gives a leader the areas of its street only, reach at whole bands and gap distances as the band they are beyond', async () => {
     const {
       rows: [{ street, outside }],
     } = await sql<{ street: string; outside: number }>`
@@ -424,26 +430,28 @@ describe('who sees what', () => {
     const {
       rows: [{ id }],
     } = await sql<{ id: number }>`select min(id) as id from communities where street_code = ${street}`.execute(db());
-    const gaps = await get(as.leader, `/api/v1/coverage/gaps?community=${id}&reach_m=100`);
+    // asked at 150 m, answered at 100 m (and said so); the admin at 150 m
+    const gaps = await get(as.leader, `/api/v1/coverage/gaps?community=${id}&reach_m=150`);
+    expect(gaps).toMatchObject({ reach_m: 100 });
+    expect(await get(as.admin, `/api/v1/coverage/gaps?community=${id}&reach_m=150`)).toMatchObject({ reach_m: 150 });
+    expect(await get(as.leader, `/api/v1/coverage/grids?community=${id}&reach_m=450`)).toMatchObject({ reach_m: 400 });
     expect(gaps.features.length).toBeGreaterThan(0);
-    for (const f of gaps.features) expect(Number(f.properties.nearest_volunteer_m) % 100).toBe(0);
+    const bands = [100, 200, 300, 400, 500, 1000, 2000, 5000];
+    for (const f of gaps.features) {
+      const {
+        rows: [{ metres }],
+      } = await sql<{ metres: number }>`
+        select min(ST_Distance(coalesce(v.current_point, v.geom)::geography, ST_PointOnSurface(b.geom)::geography)) as metres
+        from members v, buildings b where b.id = ${f.id} and v.is_volunteer and v.availability = 'available'`.execute(db());
+      expect(f.properties.nearest_volunteer_m).toBeNull();
+      // the largest band below the true distance
+      expect(f.properties.nearest_volunteer_over_m).toBe(Math.max(...bands.filter((band) => band < metres)));
+    }
   });
 
-  it('takes reach and distances to the centre of a volunteer’s hexagon from those who may not see where it is', async () => {
-    // a volunteer about 190 m from its cell's centre, in an estate of its own; a building 50 m further out
+  it('measures reach from where volunteers are for everyone, and tells those who may not locate them bands', async () => {
+    // a volunteer 250 m from a building, in an estate of its own
     const at = { lon: LON + 0.1, lat: LAT + 0.01 };
-    const {
-      rows: [p],
-    } = await sql<{ vlon: number; vlat: number; blon: number; blat: number; to_centre: number }>`
-      with cell as (
-        select h.geom from ST_HexagonGrid(300, ST_Transform(ST_SetSRID(ST_MakePoint(${at.lon}, ${at.lat}), 4326), 3857)) h
-        where ST_Intersects(h.geom, ST_Transform(ST_SetSRID(ST_MakePoint(${at.lon}, ${at.lat}), 4326), 3857))),
-      ray as (select ST_Centroid(geom) as c, ST_LineInterpolatePoint(ST_MakeLine(ST_Centroid(geom), ST_PointN(ST_ExteriorRing(geom), 1)), 0.8) as v from cell),
-      pts as (select c, v, ST_Project(ST_Transform(v, 4326)::geography, 50, ST_Azimuth(ST_Transform(c, 4326)::geography, ST_Transform(v, 4326)::geography))::geometry as b from ray)
-      select ST_X(ST_Transform(v, 4326)) as vlon, ST_Y(ST_Transform(v, 4326)) as vlat, ST_X(b) as blon, ST_Y(b) as blat,
-             ST_Distance(ST_Transform(c, 4326)::geography, b::geography) as to_centre
-      from pts`.execute(db());
-    expect(p.to_centre).toBeGreaterThan(200);
     await sql`insert into streets (code, name, district_code) values ('610602098', '隐私街道', '610602')`.execute(db());
     const {
       rows: [{ id: community }],
@@ -455,24 +463,34 @@ describe('who sees what', () => {
       rows: [{ id: building }],
     } = await sql<{ id: number }>`
       insert into buildings (name, households, residents, geom)
-      values ('探测楼', 1, 1, ST_Buffer(ST_SetSRID(ST_MakePoint(${p.blon}, ${p.blat}), 4326), 0.00001, 2)) returning id`.execute(db());
+      values ('探测楼', 1, 1, ST_Buffer(ST_SetSRID(ST_MakePoint(${at.lon}, ${at.lat}), 4326), 0.00001, 2)) returning id`.execute(db());
     await sql`insert into members (name, category, is_volunteer, availability, geom)
-              values ('志愿者', 'resident', true, 'available', ST_SetSRID(ST_MakePoint(${p.vlon}, ${p.vlat}), 4326))`.execute(db());
+              values ('志愿者', 'resident', true, 'available',
+                      ST_Project(ST_SetSRID(ST_MakePoint(${at.lon}, ${at.lat}), 4326)::geography, 250, radians(90))::geometry)`.execute(
+      db(),
+    );
     await sql`insert into users (username, password_hash, role, scope_street_code) values ('privacy_leader', 'x', 'leader', '610602098')`.execute(
       db(),
     );
     const leader = await testApp(test.database, { as: 'privacy_leader' });
-    // the volunteer is 50 m from the building: the admin finds it reached; the leader measures to the cell's centre
     const reachedAs = async (app: Express, reach: number) =>
       (await get(app, `/api/v1/coverage/communities?street=610602098&reach_m=${reach}`)).features[0].properties.households_reached;
-    expect(await reachedAs(as.admin, 100)).toBe(1);
-    expect((await get(as.admin, `/api/v1/coverage/gaps?community=${community}&reach_m=100`)).features).toEqual([]);
-    expect(await reachedAs(leader, 100)).toBe(0);
-    const gaps = await get(leader, `/api/v1/coverage/gaps?community=${community}&reach_m=100`);
-    expect(gaps.features.map((f) => [f.id, f.properties.nearest_volunteer_m])).toEqual([[building, Math.ceil(p.to_centre / 100) * 100]]);
-    // however finely reach is asked, it places the volunteer no closer than its cell: reached from the centre's distance on
-    expect(await reachedAs(leader, Math.floor(p.to_centre))).toBe(0);
-    expect(await reachedAs(leader, Math.ceil(p.to_centre))).toBe(1);
+    // the same households reached for both, from where the volunteer is
+    expect(await reachedAs(as.admin, 300)).toBe(1);
+    expect(await reachedAs(leader, 300)).toBe(1);
+    expect(await reachedAs(as.admin, 260)).toBe(1);
+    // 260 m is a metre the leader may not ask at: answered at 200 m
+    expect(await reachedAs(leader, 260)).toBe(0);
+    expect(await reachedAs(as.admin, 240)).toBe(0);
+    // the admin is told the distance, the leader the band it is beyond
+    const gapAs = async (app: Express) => (await get(app, `/api/v1/coverage/gaps?community=${community}&reach_m=200`)).features;
+    const [exact] = await gapAs(as.admin);
+    expect(exact.id).toBe(building);
+    expect(exact.properties.nearest_volunteer_m).toBeCloseTo(250, 0);
+    expect(exact.properties.nearest_volunteer_over_m).toBeNull();
+    expect((await gapAs(leader)).map((f) => [f.id, f.properties.nearest_volunteer_m, f.properties.nearest_volunteer_over_m])).toEqual([
+      [building, null, 200],
+    ]);
 
     // its one member lives in one home: the leader gets no member figure of the community, as of a building
     const figures = async (app: Express) => (await get(app, '/api/v1/coverage/communities?street=610602098')).features[0].properties;
@@ -514,21 +532,19 @@ describe('who sees what', () => {
     expect(gaps.features.length).toBeGreaterThan(0);
     let exact = 0;
     for (const f of gaps.features) {
-      // its own grid's volunteers where they are; the others at the centre of their hexagon (ST_HexagonGrid's cell)
+      // its own grid's volunteers to the decimetre; the others as the band beyond which they are
       const {
         rows: [nearest],
       } = await sql<{ grid_id: number | null; metres: number }>`
-        select v.grid_id, ST_Distance(case when v.grid_id = ${grid} then p.at else (
-                 select ST_Transform(ST_Centroid(h.geom), 4326) from ST_HexagonGrid(300, ST_Transform(p.at, 3857)) h
-                 where ST_Intersects(h.geom, ST_Transform(p.at, 3857)) limit 1) end::geography, ST_PointOnSurface(b.geom)::geography) as metres
-        from members v cross join lateral (select coalesce(v.current_point, v.geom) as at) p, buildings b
-        where b.id = ${f.id} and v.is_volunteer and v.availability = 'available'
-        order by 2 limit 1`.execute(db());
+        select v.grid_id, ST_Distance(coalesce(v.current_point, v.geom)::geography, ST_PointOnSurface(b.geom)::geography) as metres
+        from members v, buildings b where b.id = ${f.id} and v.is_volunteer and v.availability = 'available'
+        order by 2, v.id limit 1`.execute(db());
       if (nearest.grid_id === grid) {
         expect(f.properties.nearest_volunteer_m).toBeCloseTo(nearest.metres, 1);
         exact++;
       } else {
-        expect(f.properties.nearest_volunteer_m).toBe(Math.ceil(nearest.metres / 100) * 100);
+        expect(f.properties.nearest_volunteer_m).toBeNull();
+        expect(Number(f.properties.nearest_volunteer_over_m)).toBeLessThan(nearest.metres);
       }
     }
     expect(exact).toBeLessThan(gaps.features.length);

@@ -386,6 +386,12 @@ export interface Users {
   updated_at: Generated<Timestamp>;
 }
 
+export interface VolunteerReach {
+  building_id: number;
+  volunteer_id: number | null;
+  metres: number | null;
+}
+
 export interface DB {
   audit_log: AuditLog;
   buildings: Buildings;
@@ -416,4 +422,5 @@ export interface DB {
   streets: Streets;
   units: Units;
   users: Users;
+  volunteer_reach: VolunteerReach;
 }

@@ -95,8 +95,10 @@ export const gap = z
     grid_id: z.number().nullable(),
     grid_name: z.string().nullable(),
     community_id: z.number().nullable(),
-    /** to the nearest available volunteer anywhere, to the decimetre or (for those who may not place volunteers) the 100 m; null: none */
+    /** to the nearest available volunteer, to the decimetre, where the caller may see where it is */
     nearest_volunteer_m: z.number().nullable(),
+    /** else the band it is beyond ("over 200 m"); the cap when none is nearer */
+    nearest_volunteer_over_m: z.number().nullable(),
   })
   .meta({ id: 'CoverageGap' });
 export const gaps = answerCollection(answerFeature(gap), { ...reached, households: z.number() });

@@ -14,7 +14,7 @@ export type CoverageLevel = 'grid' | 'community' | 'street' | 'district';
 export interface CoverageOptions {
   /** a household is reached when an available volunteer is this close to its building (metres) */
   reachM: number;
-  /** who asks: volunteers it may not locate are placed at their hexagon's centre */
+  /** who asks */
   viewer: Viewer;
   /** count every member (false: volunteers only, for roles that read only volunteers: member counts are null) */
   allMembers: boolean;
@@ -29,53 +29,20 @@ export const DEFAULT_REACH_M = 500;
 export const countsAllMembers = (viewer: Viewer) => !accessOf('members', viewer.role).read?.volunteersOnly;
 
 /**
- * Where a volunteer is reached: where it says it is now, else home; as dispatch finds volunteers, and on the
- * same partial geography index (sql/008_dispatch.sql), which ST_DWithin and <-> use when written like this.
+ * The distances reach is asked at, and gaps told in, for those who may not locate every volunteer: reach at
+ * any metre, from many buildings, would tell where a volunteer is as well as a map of it. Up to reach_cap_m()
+ * (sql/schema/09_reach.sql), coverage's largest reach.
  */
-const volunteerAt = (alias: string) => sql`coalesce(${sql.ref(`${alias}.current_point`)}, ${sql.ref(`${alias}.geom`)})::geography`;
+export const REACH_BANDS_M = [100, 200, 300, 400, 500, 1000, 2000, 5000];
+
+/** Who may ask reach at any metre: those who see every volunteer where it is. */
+const locatesEveryVolunteer = (viewer: Viewer) => accessOf('members', viewer.role).read?.personal === 'shown' && viewer.scope === null;
+
+/** The reach a viewer is answered at: as asked, or the band at or below it (the lowest band at least). */
+export const reachFor = (viewer: Viewer, reachM: number) =>
+  locatesEveryVolunteer(viewer) ? reachM : Math.max(REACH_BANDS_M[0], ...REACH_BANDS_M.filter((band) => band <= reachM));
+
 const onDuty = (alias: string) => sql`${sql.ref(`${alias}.is_volunteer`)} and ${sql.ref(`${alias}.availability`)} = 'available'`;
-
-/** How far a volunteer is at most from its hexagon's centre (the cell's circumradius: 300 m of Web Mercator, fewer on the ground). */
-export const CELL_RADIUS_M = 300;
-
-/** The centre of volunteer `alias`'s hexagon, as the index members_available_volunteer_cells_idx holds it. */
-const cellOf = (alias: string) =>
-  sql`hexagon_centre(coalesce(${sql.ref(`${alias}.current_point`)}, ${sql.ref(`${alias}.geom`)}))::geography`;
-
-/**
- * Where `viewer` measures volunteer `alias` from: where it is, when the viewer may see that; else the centre
- * of its hexagon (hexagon_centre, sql/016_volunteer_cells.sql: the lattice the volunteers' tiles count in).
- * Reach and distances asked from many buildings, or from a building moved about, would otherwise place a
- * volunteer to the metre; measured to its cell, they tell no more than the tiles do. `margin`: how much
- * further than the seen place the volunteer itself may be.
- */
-function volunteerSeen(viewer: Viewer) {
-  if (viewer.role === 'admin') return { at: volunteerAt, locatable: () => sql`true`, margin: 0 };
-  const locatable = (alias: string) => allOf([readable('members', members.place, viewer, alias), personalShown('members', viewer, alias)]);
-  return {
-    at: (alias: string) => sql`case when ${locatable(alias)} then ${volunteerAt(alias)} else ${cellOf(alias)} end`,
-    locatable,
-    margin: CELL_RADIUS_M,
-  };
-}
-
-/**
- * Where building `b`'s households are: a point on its footprint (a footprint is a few tens of metres; a
- * point's distance costs half a polygon's, which over a city's buildings is seconds).
- */
-const home = sql`ST_PointOnSurface(b.geom)::geography`;
-
-/**
- * Building `b` has an available volunteer within `reachM` of it, as `viewer` may place volunteers: those it
- * may locate where they are, the others at their cells' centres; each probe on its own index.
- */
-function reached(reachM: number, viewer: Viewer) {
-  const seen = volunteerSeen(viewer);
-  const exact = sql`exists (select from members v where ${onDuty('v')} and ST_DWithin(${volunteerAt('v')}, ${home}, ${reachM}))`;
-  if (!seen.margin) return exact;
-  return sql`(exists (select from members v where ${onDuty('v')} and ST_DWithin(${volunteerAt('v')}, ${home}, ${reachM}) and ${seen.locatable('v')})
-    or exists (select from members v where ${onDuty('v')} and ST_DWithin(${cellOf('v')}, ${home}, ${reachM}) and not (${seen.locatable('v')})))`;
-}
 
 const share = (part: RawBuilder<unknown>, whole: RawBuilder<unknown>, digits = 4) =>
   sql`round(${part}::numeric / nullif(${whole}, 0), ${sql.lit(digits)})::float8`;
@@ -156,8 +123,8 @@ export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, o
              count(*) filter (where b.kind = 'residential') as residential_buildings,
              count(*) filter (where b.kind = 'residential' and b.has_party_group) as party_group_buildings,
              sum(b.households) as households, sum(b.residents) as residents,
-             sum(b.households) filter (where b.households > 0 and ${reached(options.reachM, options.viewer)}) as households_reached
-      from buildings b where ${linked('b')}) b on true
+             sum(b.households) filter (where b.households > 0 and r.metres <= ${options.reachM}) as households_reached
+      from buildings b left join volunteer_reach r on r.building_id = b.id where ${linked('b')}) b on true
     cross join lateral (
       select count(*)::int as members,
              count(*) filter (where m.category = 'in_service')::int as members_in_service,
@@ -275,10 +242,9 @@ export async function coverageCollection(
 
 /**
  * Buildings with households and no available volunteer within reach: where a resident in need has no one
- * nearby. Each with its distance on the spheroid to the nearest available volunteer, anywhere, as the viewer
- * may place volunteers (volunteerSeen; null when there is none): to the decimetre when the viewer may see
- * where that volunteer is, else in whole hundreds of metres, rounded up (a cell's centre places a volunteer to a
- * few hundred metres, no better; rounded up, a building missed at 200 m never reads "200 m").
+ * nearby. Each with its distance on the spheroid to the nearest available volunteer (volunteer_reach): to the
+ * decimetre (`nearest_volunteer_m`) when the viewer may see where that volunteer is, else as the band it is
+ * beyond (`nearest_volunteer_over_m`, REACH_BANDS_M: "over 200 m"); over reach_cap_m() when none is nearer.
  */
 export async function coverageGaps(db: Kysely<DB>, viewer: Viewer, filter: CoverageFilter, reachM: number) {
   const visible = [readable(buildings.name, buildings.place, viewer, 'b')];
@@ -286,22 +252,15 @@ export async function coverageGaps(db: Kysely<DB>, viewer: Viewer, filter: Cover
     ...(filter.community !== undefined ? [sql`b.community_id = ${filter.community}`] : []),
     ...(filter.street !== undefined ? [sql`b.community_id in (select id from communities where street_code = ${filter.street})`] : []),
   ];
-  const seen = volunteerSeen(viewer);
+  const locatable = allOf([readable('members', members.place, viewer, 'v'), personalShown('members', viewer, 'v')]);
   const { rows } = await sql<{ body: string }>`
     with gap as (
       select b.id, b.name, b.kind, b.households, b.residents, b.grid_id, b.community_id, b.geom,
-             (case when n.locatable then round(n.metres::numeric, 1) else ceil(n.metres / 100) * 100 end)::float8 as nearest_volunteer_m
-      from buildings b
-      -- the nearest as the index orders them bounds the search (a metre over: ST_DWithin and ST_Distance round
-      -- apart); then the nearest as the viewer places them
-      left join lateral (
-        select ST_Distance(${seen.at('v')}, ${home}) as metres from members v where ${onDuty('v')}
-        order by ${volunteerAt('v')} <-> ${home} limit 1) bound on true
-      left join lateral (
-        select ${seen.locatable('v')} as locatable, ST_Distance(${seen.at('v')}, ${home}) as metres
-        from members v where ${onDuty('v')} and ST_DWithin(${volunteerAt('v')}, ${home}, bound.metres + ${seen.margin + 1})
-        order by 2 limit 1) n on true
-      where b.households > 0 and not ${reached(reachM, viewer)} and ${allOf([...within, ...visible])}
+             (case when ${locatable} then round(r.metres::numeric, 1) end)::float8 as nearest_volunteer_m,
+             case when r.metres is null then reach_cap_m()::int when not coalesce(${locatable}, false)
+               then (select max(band) from unnest(${REACH_BANDS_M}::int[]) band where band < r.metres) end as nearest_volunteer_over_m
+      from buildings b join volunteer_reach r on r.building_id = b.id left join members v on v.id = r.volunteer_id
+      where b.households > 0 and (r.metres is null or r.metres > ${reachM}) and ${allOf([...within, ...visible])}
     )
     select json_build_object(
       'type', 'FeatureCollection', 'reach_m', ${reachM}::int,
@@ -312,8 +271,9 @@ export async function coverageGaps(db: Kysely<DB>, viewer: Viewer, filter: Cover
         'properties', json_build_object(
           'name', gap.name, 'kind', gap.kind, 'households', gap.households, 'residents', gap.residents,
           'grid_id', gap.grid_id, 'grid_name', g.name, 'community_id', gap.community_id,
-          'nearest_volunteer_m', gap.nearest_volunteer_m))
-        order by gap.nearest_volunteer_m desc nulls first, gap.id), '[]'))::text as body
+          'nearest_volunteer_m', gap.nearest_volunteer_m, 'nearest_volunteer_over_m', gap.nearest_volunteer_over_m))
+        -- furthest first, as the viewer is told the distances
+        order by coalesce(gap.nearest_volunteer_m, gap.nearest_volunteer_over_m) desc, gap.id), '[]'))::text as body
     from gap left join grids g on g.id = gap.grid_id`.execute(db);
   return rows[0].body;
 }

@@ -6,8 +6,18 @@ import { COVERAGE_READERS } from '../../access/rules.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import { jsonText, route, type Parameters as Declared } from '../../http/route.ts';
 import { areaCoverage, communityCoverage, gaps, gridCoverage } from './answers.ts';
-import { countsAllMembers, coverageCollection, coverageGaps, DEFAULT_REACH_M, type CoverageFilter, type CoverageLevel } from './queries.ts';
+import {
+  countsAllMembers,
+  coverageCollection,
+  coverageGaps,
+  DEFAULT_REACH_M,
+  REACH_BANDS_M,
+  reachFor,
+  type CoverageFilter,
+  type CoverageLevel,
+} from './queries.ts';
 
+/** reach_cap_m() in sql/schema/09_reach.sql: volunteer_reach keeps the nearest volunteer this close. */
 export const MAX_REACH_M = 5000;
 
 const reach_m = parameter(
@@ -16,7 +26,10 @@ const reach_m = parameter(
     if (reach < 1 || reach > MAX_REACH_M) throw invalidParameter('reach_m', `reach_m must be from 1 to ${MAX_REACH_M} metres`);
     return reach;
   },
-  { schema: { type: 'integer', minimum: 1, maximum: MAX_REACH_M, default: DEFAULT_REACH_M } },
+  {
+    schema: { type: 'integer', minimum: 1, maximum: MAX_REACH_M, default: DEFAULT_REACH_M },
+    description: `Metres. Answered as asked for those who see every volunteer where it is (admins, unscoped dispatchers); for others at the band at or below it (${REACH_BANDS_M.join(', ')}), as the answer's reach_m says.`,
+  },
 );
 const community = queryParameter('community', 'integer');
 const street = codeParameter('street', 9);
@@ -62,7 +75,7 @@ async function coverage(db: Database['db'], level: CoverageLevel, viewer: Viewer
   const { reach_m: reachM, from, to, ...filter } = query;
   if (from && to && from >= to) throw invalidParameter('from', 'from must be before to');
   return coverageCollection(db, level, viewer, await knownFilter(db, filter), {
-    reachM,
+    reachM: reachFor(viewer, reachM),
     viewer,
     allMembers: countsAllMembers(viewer),
     from,
@@ -122,8 +135,7 @@ export const coverageRoutes = ({ db }: Database) => [
     path: '/api/v1/coverage/gaps',
     tags,
     summary: 'Buildings whose households have no available volunteer within reach',
-    description:
-      "Each with nearest_volunteer_m (in hundreds of metres rounded up, measured from the centre of the volunteer's hexagon, where the caller may not see where that volunteer is), furthest first. community or street is required.",
+    description: `Each with the distance to the nearest available volunteer: nearest_volunteer_m to the decimetre where the caller may see where that volunteer is, else nearest_volunteer_over_m, the band it is beyond (${REACH_BANDS_M.join(', ')} m; ${MAX_REACH_M} when none is nearer), furthest first. community or street is required.`,
     allow: { resource: 'buildings', action: 'read', roles: COVERAGE_READERS },
     query: { community: queryParameter('community', 'integer', { required: true, example: 1 }), street, reach_m },
     answer: { type: 'application/geo+json', schema: gaps, description: 'the buildings out of reach, with `households` in all' },
@@ -132,7 +144,7 @@ export const coverageRoutes = ({ db }: Database) => [
       if (filter.community === undefined && filter.street === undefined) {
         throw invalidParameter('community', 'community (or street) is required: gaps are listed per community');
       }
-      return jsonText(await coverageGaps(db, viewer, await knownFilter(db, filter), reachM));
+      return jsonText(await coverageGaps(db, viewer, await knownFilter(db, filter), reachFor(viewer, reachM)));
     },
   }),
 ];

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema.ts';
-import { CELL_RADIUS_M, DEFAULT_REACH_M } from '../coverage/queries.ts';
+import { DEFAULT_REACH_M } from '../coverage/queries.ts';
 import { WORLD_3857 } from './layers.ts';
 
 export interface CachedTile {
@@ -25,12 +25,12 @@ const LAYERS_OF: Record<string, string[]> = {
   buildings: ['buildings'],
   members: ['members', 'volunteers'],
   issues: ['issues'],
-  // the grids around a change: their metrics count it (and reach volunteers 500 m away, from their hexagons)
+  // the grids around a change: their metrics count it (and reach volunteers 500 m away)
   around: ['grid_coverage'],
 };
 
-/** How far from a change the grids' metrics may count it: the grids tiles' reach, from a volunteer's hexagon's centre. */
-const AROUND_M = DEFAULT_REACH_M + CELL_RADIUS_M + 10;
+/** How far from a change the grids' metrics may count it: the grid_coverage tiles' reach. */
+const AROUND_M = DEFAULT_REACH_M + 10;
 
 /** A tile's box in WGS 84 grown by `margin` metres of Web Mercator. */
 export function tileBox(z: number, x: number, y: number, margin: number): CachedTile['box'] {

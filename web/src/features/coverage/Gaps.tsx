@@ -101,7 +101,7 @@ function GapList({ gaps, onChoose }: { gaps: Gaps; onChoose: (building: Area<Gap
         </thead>
         <tbody>
           {pages.shown.map((building) => {
-            const { name, grid_name, nearest_volunteer_m: nearest, households } = building.properties;
+            const { name, grid_name, nearest_volunteer_m: nearest, nearest_volunteer_over_m: over, households } = building.properties;
             return (
               <tr key={building.id} data-building={building.id} onClick={() => choose(building)}>
                 <th scope="row">
@@ -110,7 +110,7 @@ function GapList({ gaps, onChoose }: { gaps: Gaps; onChoose: (building: Area<Gap
                   </button>
                 </th>
                 <td>{grid_name ?? '—'}</td>
-                <td>{nearest === null ? t('coverage.noVolunteer') : `${nearest} ${t('coverage.metres')}`}</td>
+                <td>{nearest === null ? `${t('coverage.over')} ${over} ${t('coverage.metres')}` : `${nearest} ${t('coverage.metres')}`}</td>
                 <td>{households}</td>
               </tr>
             );

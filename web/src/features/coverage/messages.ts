@@ -86,7 +86,7 @@ const zh = {
   'coverage.rankAllGrids': '全部网格排名',
   'coverage.building': '楼栋',
   'coverage.nearestVolunteer': '最近在岗志愿者',
-  'coverage.noVolunteer': '无',
+  'coverage.over': '超过',
   'coverage.openIssuesOnly': '仅计未办结问题（已上报、已受理、办理中、已上交、重新办理）。',
   'coverage.exportFailed': '地图导出失败，请重试。',
 };
@@ -176,7 +176,7 @@ const en: Record<keyof typeof zh, string> = {
   'coverage.rankAllGrids': 'All grids',
   'coverage.building': 'Building',
   'coverage.nearestVolunteer': 'Nearest available volunteer',
-  'coverage.noVolunteer': 'none',
+  'coverage.over': 'over',
   'coverage.openIssuesOnly': 'Open issues only (reported, accepted, in progress, escalated, reopened).',
   'coverage.exportFailed': 'Could not export the map: try again.',
 };
