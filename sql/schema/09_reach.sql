@@ -1,7 +1,9 @@
 -- Each building's nearest available volunteer (volunteer_reach, sql/028_volunteer_reach.sql), kept exact
 -- within the cap as volunteers come, go and move and as footprints are drawn. A volunteer is where it says it
 -- is now, else at home (as dispatch finds volunteers, on the same index); a building's households at a point
--- on its footprint (on buildings_home_idx). Distances on the spheroid.
+-- on its footprint. Distances on the spheroid. A bulk load may set gridmap.defer_reach to on for its
+-- transaction and call refresh_reach on every building at its end (data/load-demo.ts): one search per
+-- building instead of one per batch of volunteers.
 
 -- Coverage's largest reach (MAX_REACH_M in server/features/coverage/routes.ts): nearer volunteers are kept.
 CREATE OR REPLACE FUNCTION reach_cap_m() RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 5000::float8 $$;
@@ -16,8 +18,8 @@ $$;
 -- (on the sphere) bounds the search, then the nearest on the spheroid within a metre over that (ST_DWithin and
 -- ST_Distance round apart), the lower id among equals; none when it is beyond the cap.
 CREATE OR REPLACE FUNCTION refresh_reach(ids integer[]) RETURNS void LANGUAGE sql AS $$
-  INSERT INTO volunteer_reach AS r (building_id, volunteer_id, metres)
-  SELECT b.id, n.id, n.metres
+  INSERT INTO volunteer_reach AS r (building_id, home, volunteer_id, metres, disc)
+  SELECT b.id, h.at, n.id, n.metres, expand_m(h.at::geometry, coalesce(n.metres, reach_cap_m()))
   FROM buildings b
   CROSS JOIN LATERAL (SELECT ST_PointOnSurface(b.geom)::geography AS at) h
   LEFT JOIN LATERAL (
@@ -30,40 +32,33 @@ CREATE OR REPLACE FUNCTION refresh_reach(ids integer[]) RETURNS void LANGUAGE sq
       AND ST_DWithin(coalesce(v.current_point, v.geom)::geography, h.at, least(bound.metres, reach_cap_m()) + 1)
     ORDER BY 2, 1 LIMIT 1) n ON n.metres <= reach_cap_m()
   WHERE b.id = ANY (ids)
-  ON CONFLICT (building_id) DO UPDATE SET volunteer_id = excluded.volunteer_id, metres = excluded.metres
-    WHERE (r.volunteer_id, r.metres) IS DISTINCT FROM (excluded.volunteer_id, excluded.metres)
+  ON CONFLICT (building_id) DO UPDATE SET home = excluded.home, volunteer_id = excluded.volunteer_id, metres = excluded.metres, disc = excluded.disc
+    WHERE (r.home, r.volunteer_id, r.metres) IS DISTINCT FROM (excluded.home, excluded.volunteer_id, excluded.metres)
 $$;
 
--- Volunteers `ids` now available where they are: the buildings they are nearer to than to their own. Such a
--- building is within its own distance of one: within a kilometre, or among those whose volunteer is further
--- (or none) within the cap. A few arrivals are each measured against those; many (a load, an import) refresh
--- every building those could be, around the box that holds them all, from the index.
+-- Volunteers `ids` now available where they are: the buildings they are nearer to than to their own, which
+-- are those whose disc holds one (on the index). A few arrivals are each measured against those buildings;
+-- many (an import) have those around the box that holds them all searched for again, one search each
+-- rather than one distance per arrival and building (which, while few volunteers cover the city, is many).
 CREATE OR REPLACE FUNCTION reach_arrivals(ids integer[]) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   box geometry;
 BEGIN
-  IF cardinality(ids) <= 16 THEN
+  IF cardinality(ids) <= 64 THEN
     WITH v AS (
-      SELECT id, coalesce(current_point, geom)::geography AS at FROM members WHERE id = ANY (ids)
-    ), candidate AS (
-      SELECT b.id AS building_id, v.id, ST_Distance(v.at, ST_PointOnSurface(b.geom)::geography) AS metres
-      FROM v JOIN buildings b ON ST_DWithin(ST_PointOnSurface(b.geom)::geography, v.at, 1001)
-      UNION
-      SELECT b.id, v.id, ST_Distance(v.at, ST_PointOnSurface(b.geom)::geography)
-      FROM v CROSS JOIN volunteer_reach r JOIN buildings b ON b.id = r.building_id
-      WHERE (r.volunteer_id IS NULL OR r.metres > 1000) AND ST_DWithin(ST_PointOnSurface(b.geom)::geography, v.at, reach_cap_m() + 1)
+      SELECT id, coalesce(current_point, geom) AS at FROM members WHERE id = ANY (ids)
     ), best AS (
-      SELECT DISTINCT ON (building_id) * FROM candidate WHERE metres <= reach_cap_m() ORDER BY building_id, metres, id
+      SELECT DISTINCT ON (r.building_id) r.building_id, v.id, ST_Distance(v.at::geography, r.home) AS metres
+      FROM v JOIN volunteer_reach r ON r.disc && v.at
+      ORDER BY r.building_id, 3, v.id
     )
-    UPDATE volunteer_reach r SET volunteer_id = best.id, metres = best.metres FROM best
-    WHERE r.building_id = best.building_id AND (r.volunteer_id IS NULL OR (best.metres, best.id) < (r.metres, r.volunteer_id));
+    UPDATE volunteer_reach r SET volunteer_id = best.id, metres = best.metres, disc = expand_m(r.home::geometry, best.metres)
+    FROM best
+    WHERE r.building_id = best.building_id AND best.metres <= reach_cap_m()
+      AND (r.volunteer_id IS NULL OR (best.metres, best.id) < (r.metres, r.volunteer_id));
   ELSE
     SELECT ST_Extent(coalesce(current_point, geom))::geometry INTO box FROM members WHERE id = ANY (ids);
-    PERFORM refresh_reach(array(
-      SELECT b.id FROM buildings b WHERE b.geom && expand_m(box, 1001)
-      UNION
-      SELECT b.id FROM volunteer_reach r JOIN buildings b ON b.id = r.building_id
-      WHERE (r.volunteer_id IS NULL OR r.metres > 1000) AND b.geom && expand_m(box, reach_cap_m() + 1)));
+    PERFORM refresh_reach(array(SELECT building_id FROM volunteer_reach WHERE disc && box));
   END IF;
 END $$;
 
@@ -72,6 +67,9 @@ DECLARE
   departed integer[];
   arrived integer[];
 BEGIN
+  IF current_setting('gridmap.defer_reach', true) = 'on' THEN
+    RETURN NULL;
+  END IF;
   IF TG_OP = 'INSERT' THEN
     SELECT array_agg(id) INTO arrived FROM new_rows WHERE is_volunteer AND availability = 'available';
   ELSIF TG_OP = 'DELETE' THEN
@@ -107,6 +105,9 @@ CREATE TRIGGER members_reach_deleted AFTER DELETE ON members REFERENCING OLD TAB
 
 CREATE OR REPLACE FUNCTION buildings_reach() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  IF current_setting('gridmap.defer_reach', true) = 'on' THEN
+    RETURN NULL;
+  END IF;
   IF TG_OP = 'INSERT' THEN
     PERFORM refresh_reach(array(SELECT id FROM new_rows));
   ELSE
