@@ -534,7 +534,9 @@ describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (
       expected.features.map((f: Area) => [
         f.properties.name,
         f.properties.grid_name ?? '—',
-        f.properties.nearest_volunteer_m === null ? `超过 ${f.properties.nearest_volunteer_over_m} 米` : `${f.properties.nearest_volunteer_m} 米`,
+        f.properties.nearest_volunteer_m === null
+          ? `超过 ${f.properties.nearest_volunteer_over_m} 米`
+          : `${f.properties.nearest_volunteer_m} 米`,
         String(f.properties.households),
       ]),
     );
