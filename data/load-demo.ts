@@ -20,8 +20,8 @@ export async function loadDemoCity(db: Kysely<DB>, city: DemoCity, progress: Pro
   // One hash for every demo account: the password is public anyway, and each hash costs 0.4 s.
   const passwordHash = await hashPassword(DEMO_PASSWORD);
   return db.transaction().execute(async (trx) => {
-    // each building's nearest volunteer found once at the end, not again after every batch of volunteers (sql/schema/09_reach.sql)
-    await sql`select pg_advisory_xact_lock(${DEMO_LOCK}), ${actorSetting({ username: 'demo city' })}, set_config('gridmap.defer_reach', 'on', true)`.execute(
+    // coverage's counts made once at the end, not again after every batch (sql/schema/09_reach.sql)
+    await sql`select pg_advisory_xact_lock(${DEMO_LOCK}), ${actorSetting({ username: 'demo city' })}, set_config('gridmap.bulk_load', 'on', true)`.execute(
       trx,
     );
     if (!(await isEmpty(trx))) return false;
@@ -129,7 +129,9 @@ export async function loadDemoCity(db: Kysely<DB>, city: DemoCity, progress: Pro
       }
     }
     await sql`update districts d set geom = (select ST_Multi(ST_Union(s.geom)) from streets s where s.district_code = d.code)`.execute(trx);
-    await sql`select set_config('gridmap.defer_reach', 'off', true), refresh_reach(array(select id from buildings))`.execute(trx);
+    await sql`select set_config('gridmap.bulk_load', 'off', true), refresh_reach(array(select id from buildings)), recount_members()`.execute(
+      trx,
+    );
     progress('reach', 1, 1);
     await demoAccounts(trx, passwordHash);
     progress('accounts', 1, 1);

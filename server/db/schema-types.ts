@@ -32,6 +32,7 @@ const TS_TYPES: Record<string, string> = {
   date: 'Timestamp',
   timestamptz: 'Timestamp',
   geometry: 'Geometry',
+  geography: 'Geometry',
 };
 
 const pascal = (name: string) => name.replace(/(^|_)(\w)/g, (_, __, c: string) => c.toUpperCase());
@@ -84,7 +85,7 @@ export async function schemaTypes<S>(db: Kysely<S>): Promise<string> {
     "/** Kysely's Generated, but a column type's own (Timestamp's) select and update types kept: a defaulted time reads as a Date. */",
     'export type Generated<T> = [T] extends [ColumnType<infer S, infer I, infer U>] ? ColumnType<S, I | undefined, U> : ColumnType<T, T | undefined, T>;',
     '',
-    '/** Geometry columns are read through ST_AsGeoJSON and written through ST_GeomFromGeoJSON. */',
+    '/** Geometry (and geography) columns are read through ST_AsGeoJSON and written through ST_GeomFromGeoJSON. */',
     'export type Geometry = ColumnType<unknown, string, string>;',
     'export type Timestamp = ColumnType<Date, Date | string, Date | string>;',
   ];

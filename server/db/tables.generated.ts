@@ -4,7 +4,7 @@ import type { ColumnType, GeneratedAlways } from 'kysely';
 /** Kysely's Generated, but a column type's own (Timestamp's) select and update types kept: a defaulted time reads as a Date. */
 export type Generated<T> = [T] extends [ColumnType<infer S, infer I, infer U>] ? ColumnType<S, I | undefined, U> : ColumnType<T, T | undefined, T>;
 
-/** Geometry columns are read through ST_AsGeoJSON and written through ST_GeomFromGeoJSON. */
+/** Geometry (and geography) columns are read through ST_AsGeoJSON and written through ST_GeomFromGeoJSON. */
 export type Geometry = ColumnType<unknown, string, string>;
 export type Timestamp = ColumnType<Date, Date | string, Date | string>;
 
@@ -21,6 +21,20 @@ export interface AuditLog {
   row_id: number;
   before: unknown;
   after: unknown;
+}
+
+export interface BuildingReach {
+  building_id: number;
+  home: Geometry;
+  volunteer_id: number | null;
+  metres: number | null;
+  disc: Geometry;
+  grid_id: number | null;
+  community_id: number | null;
+  kind: string;
+  households: number;
+  residents: number;
+  has_party_group: boolean;
 }
 
 export interface Buildings {
@@ -271,6 +285,20 @@ export interface LoginFailures {
   address: string;
 }
 
+export interface MemberCounts {
+  community_id: number | null;
+  grid_id: number | null;
+  members: number;
+  members_in_service: number;
+  members_retired: number;
+  members_floating: number;
+  members_resident: number;
+  volunteers: number;
+  volunteers_available: number;
+  central_households: number;
+  homes: number;
+}
+
 export interface Members {
   id: Generated<number>;
   name: string;
@@ -386,14 +414,9 @@ export interface Users {
   updated_at: Generated<Timestamp>;
 }
 
-export interface VolunteerReach {
-  building_id: number;
-  volunteer_id: number | null;
-  metres: number | null;
-}
-
 export interface DB {
   audit_log: AuditLog;
+  building_reach: BuildingReach;
   buildings: Buildings;
   communities: Communities;
   dispatch_requests: DispatchRequests;
@@ -413,6 +436,7 @@ export interface DB {
   issue_transitions: IssueTransitions;
   issues: Issues;
   login_failures: LoginFailures;
+  member_counts: MemberCounts;
   members: Members;
   monthly_matters: MonthlyMatters;
   open311_key_uses: Open311KeyUses;
@@ -422,5 +446,4 @@ export interface DB {
   streets: Streets;
   units: Units;
   users: Users;
-  volunteer_reach: VolunteerReach;
 }

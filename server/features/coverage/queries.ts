@@ -1,5 +1,5 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import { accessOf, allOf, countsFewHomes, homesOf, MIN_HOMES_COUNTED, personalShown, readable } from '../../access/policy.ts';
+import { accessOf, allOf, countsFewHomes, MIN_HOMES_COUNTED, personalShown, readable } from '../../access/policy.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import type { DB } from '../../db/schema.ts';
 import { districts, streets } from '../areas/resource.ts';
@@ -42,8 +42,6 @@ const locatesEveryVolunteer = (viewer: Viewer) => accessOf('members', viewer.rol
 export const reachFor = (viewer: Viewer, reachM: number) =>
   locatesEveryVolunteer(viewer) ? reachM : Math.max(REACH_BANDS_M[0], ...REACH_BANDS_M.filter((band) => band <= reachM));
 
-const onDuty = (alias: string) => sql`${sql.ref(`${alias}.is_volunteer`)} and ${sql.ref(`${alias}.availability`)} = 'available'`;
-
 const share = (part: RawBuilder<unknown>, whole: RawBuilder<unknown>, digits = 4) =>
   sql`round(${part}::numeric / nullif(${whole}, 0), ${sql.lit(digits)})::float8`;
 
@@ -51,13 +49,14 @@ const share = (part: RawBuilder<unknown>, whole: RawBuilder<unknown>, digits = 4
  * Every coverage metric of the grids or communities matching `where` (on `a`, the grids or communities
  * table), one row per area with its geometry (`geom`, WGS 84) and flat properties, so the same rows make
  * GeoJSON and vector tiles. Each area's buildings, members and issues are those linked to it (the derived
- * links), counted by index look-ups per area: a community's worth is a few hundred milliseconds, not a scan.
+ * links), summed from what the database keeps counted (sql/schema/09_reach.sql: each building's figures and
+ * nearest volunteer, members per community and grid) and the area's issues, by index look-ups per area.
  *
  * - households, residents: summed over the area's buildings; party_group_share: residential buildings with a
  *   building Party group / residential buildings;
  * - members by category, volunteers, central households; members and volunteers per 100 households;
  * - volunteer_reach: households in buildings (a point on the footprint) within reachM of an available
- *   volunteer (any volunteer: the nearest may live across the boundary) / households;
+ *   volunteer (any volunteer: the nearest may live across the boundary; where it is, for every viewer) / households;
  * - issues (duplicates counted once, as on the walls): open, overdue, closed; closure_rate closed / (reported −
  *   rejected); median days from report to close;
  * - communities also: the staffing standard (sql/010_coverage.sql) against staff_count, and grid balance:
@@ -123,19 +122,19 @@ export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, o
              count(*) filter (where b.kind = 'residential') as residential_buildings,
              count(*) filter (where b.kind = 'residential' and b.has_party_group) as party_group_buildings,
              sum(b.households) as households, sum(b.residents) as residents,
-             sum(b.households) filter (where b.households > 0 and r.metres <= ${options.reachM}) as households_reached
-      from buildings b left join volunteer_reach r on r.building_id = b.id where ${linked('b')}) b on true
+             sum(b.households) filter (where b.households > 0 and b.metres <= ${options.reachM}) as households_reached
+      from building_reach b where ${linked('b')}) b on true
     cross join lateral (
-      select count(*)::int as members,
-             count(*) filter (where m.category = 'in_service')::int as members_in_service,
-             count(*) filter (where m.category = 'retired')::int as members_retired,
-             count(*) filter (where m.category = 'floating')::int as members_floating,
-             count(*) filter (where m.category = 'resident')::int as members_resident,
-             count(*) filter (where m.is_volunteer)::int as volunteers,
-             count(*) filter (where ${onDuty('m')})::int as volunteers_available,
-             count(*) filter (where m.is_central_household)::int as central_households,
-             ${homesOf('m')} as homes
-      from members m where ${linked('m')}) m
+      select coalesce(sum(m.members), 0)::int as members,
+             coalesce(sum(m.members_in_service), 0)::int as members_in_service,
+             coalesce(sum(m.members_retired), 0)::int as members_retired,
+             coalesce(sum(m.members_floating), 0)::int as members_floating,
+             coalesce(sum(m.members_resident), 0)::int as members_resident,
+             coalesce(sum(m.volunteers), 0)::int as volunteers,
+             coalesce(sum(m.volunteers_available), 0)::int as volunteers_available,
+             coalesce(sum(m.central_households), 0)::int as central_households,
+             coalesce(sum(m.homes), 0)::int as homes
+      from member_counts m where ${linked('m')}) m
     cross join lateral (
       select count(*) filter (where i.status in (${sql.join([...OPEN_STATUSES])}))::int as open_issues,
              count(*) filter (where ${overdue('i')})::int as overdue_issues,
@@ -184,7 +183,7 @@ export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, o
              count(*) filter (where h < a.grid_households_min)::int as below,
              count(*) filter (where h > a.grid_households_max)::int as above
       -- offset 0: each grid's households summed once, not once per aggregate that reads them
-      from (select coalesce((select sum(households) from buildings where grid_id = g.id), 0) as h
+      from (select coalesce((select sum(households) from building_reach where grid_id = g.id), 0) as h
             from grids g where g.community_id = a.id offset 0) per_grid) gb
     where ${where}`;
 }
@@ -242,7 +241,7 @@ export async function coverageCollection(
 
 /**
  * Buildings with households and no available volunteer within reach: where a resident in need has no one
- * nearby. Each with its distance on the spheroid to the nearest available volunteer (volunteer_reach): to the
+ * nearby. Each with its distance on the spheroid to the nearest available volunteer (building_reach): to the
  * decimetre (`nearest_volunteer_m`) when the viewer may see where that volunteer is, else as the band it is
  * beyond (`nearest_volunteer_over_m`, REACH_BANDS_M: "over 200 m"); over reach_cap_m() when none is nearer.
  */
@@ -259,7 +258,7 @@ export async function coverageGaps(db: Kysely<DB>, viewer: Viewer, filter: Cover
              (case when ${locatable} then round(r.metres::numeric, 1) end)::float8 as nearest_volunteer_m,
              case when r.metres is null then reach_cap_m()::int when not coalesce(${locatable}, false)
                then (select max(band) from unnest(${REACH_BANDS_M}::int[]) band where band < r.metres) end as nearest_volunteer_over_m
-      from buildings b join volunteer_reach r on r.building_id = b.id left join members v on v.id = r.volunteer_id
+      from buildings b join building_reach r on r.building_id = b.id left join members v on v.id = r.volunteer_id
       where b.households > 0 and (r.metres is null or r.metres > ${reachM}) and ${allOf([...within, ...visible])}
     )
     select json_build_object(

@@ -17,7 +17,7 @@ import {
   type CoverageLevel,
 } from './queries.ts';
 
-/** reach_cap_m() in sql/schema/09_reach.sql: volunteer_reach keeps the nearest volunteer this close. */
+/** reach_cap_m() in sql/schema/09_reach.sql: building_reach keeps the nearest volunteer this close. */
 export const MAX_REACH_M = 5000;
 
 const reach_m = parameter(
