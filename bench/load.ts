@@ -174,10 +174,17 @@ export interface PgbenchResult {
   latency: number;
 }
 
-export function pgbench(url: string, script: string, clients: number, seconds: number): PgbenchResult {
+/** `protocol` prepared: each client prepares the script's statements once, its variables bound (pgbench -M prepared). */
+export function pgbench(
+  url: string,
+  script: string,
+  clients: number,
+  seconds: number,
+  protocol: 'simple' | 'prepared' = 'simple',
+): PgbenchResult {
   const output = execFileSync(
     'pgbench',
-    ['-n', '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(seconds), '-f', script, url],
+    ['-n', '-M', protocol, '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(seconds), '-f', script, url],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const tps = /tps = ([\d.]+)/.exec(output);
@@ -281,7 +288,7 @@ export async function compareLevels(
   load: HttpLoad,
   levels: number[],
   seconds: number,
-  floor: { url: string; script: string },
+  floor: { url: string; script: string; protocol?: 'simple' | 'prepared' },
   seedFrom = 1,
 ) {
   const results: LevelResult[] = [];
@@ -294,8 +301,8 @@ export async function compareLevels(
       `  ${http.perSecond.toFixed(1)} req/s, p50 ${http.p50.toFixed(1)} ms, p95 ${http.p95.toFixed(1)} ms, p99 ${http.p99.toFixed(1)} ms`,
     );
     console.log(`${name}: pgbench, ${clients} client${plural}: ${WARMUP_S} s warm-up, ${seconds} s…`);
-    pgbench(floor.url, floor.script, clients, WARMUP_S);
-    const result = pgbench(floor.url, floor.script, clients, seconds);
+    pgbench(floor.url, floor.script, clients, WARMUP_S, floor.protocol);
+    const result = pgbench(floor.url, floor.script, clients, seconds, floor.protocol);
     console.log(`  ${result.tps.toFixed(1)} tps, latency average ${result.latency.toFixed(2)} ms`);
     results.push({ clients, http, pgbench: result });
   }

@@ -122,7 +122,7 @@ export async function run(args: string[]) {
     load = new HttpLoad(base, token, paths, K);
     let results;
     try {
-      results = await compareLevels('nearest', load, levels, seconds, { url, script: scriptFile });
+      results = await compareLevels('nearest', load, levels, seconds, { url, script: scriptFile, protocol: 'prepared' });
       for (const { clients, http } of results)
         if (http.fewer) console.log(`nearest: ${http.fewer} answers with fewer than ${K} at ${clients} clients`);
     } finally {

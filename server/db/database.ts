@@ -1,10 +1,11 @@
 import { open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { DB } from './schema.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
+import { preparedName } from './prepared.ts';
 
 export type DatabaseMode = 'embedded' | 'server';
 
@@ -42,6 +43,19 @@ pg.types.setTypeParser(pg.types.builtins.INT8, toNumber);
 pg.types.setTypeParser(pg.types.builtins.NUMERIC, toNumber);
 const PGLITE_PARSERS = { [pg.types.builtins.INT8]: toNumber, [pg.types.builtins.NUMERIC]: toNumber };
 
+/** A pooled connection whose marked statements (server/db/prepared.ts) run as named, prepared statements. */
+function preparing(client: pg.PoolClient): PostgresPoolClient {
+  const query = (text: string, values: readonly unknown[]) => {
+    const name = preparedName(text);
+    return name ? client.query({ name, text, values: [...values] }) : client.query(text, [...values]);
+  };
+  // Kysely never streams here (no .stream()), so a cursor never comes through; a discarded connection is closed
+  return {
+    query: query as unknown as PostgresPoolClient['query'],
+    release: ((discard?: boolean) => client.release(discard)) as () => void,
+  };
+}
+
 /**
  * Opens the one Kysely instance the server uses, over pg (server) or PGlite (embedded).
  * Everything that differs between the two modes is decided here.
@@ -53,7 +67,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     const pool = new pg.Pool({ connectionString: options.url, max: 10, connectionTimeoutMillis: 5000, options: '-c jit=off' });
     // an idle connection that breaks (the server restarted) leaves the pool, which opens new ones when asked again
     pool.on('error', (error) => options.log?.error({ err: error }, 'idle database connection failed'));
-    const connect = () => pool.connect().catch((error: unknown) => Promise.reject(new DatabaseUnreachable(error)));
+    const connect = () => pool.connect().then(preparing, (error: unknown) => Promise.reject(new DatabaseUnreachable(error)));
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: { connect, end: () => pool.end() } }) });
     return { db, mode: 'server', close: once(() => db.destroy()) };
   }

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { allOf, personalShown, readable } from '../../access/policy.ts';
 import type { Viewer } from '../../access/viewer.ts';
+import { prepared } from '../../db/prepared.ts';
 import type { DB } from '../../db/schema.ts';
 import { members } from '../members/resource.ts';
 
@@ -69,7 +70,9 @@ const SPHEROID_OVER_SPHERE_MIN = 0.98;
 export function nearestVolunteersSql(q: NearestQuery, viewer: Viewer): RawBuilder<{ collection: string }> {
   const point = sql`ST_SetSRID(ST_MakePoint(${q.lon}, ${q.lat}), 4326)::geography`;
   const where = askable(q, viewer, point);
-  const look = FIRST_LOOK(q.k);
+  // limits written in, not bound: a prepared statement's generic plan must know them to scan the index nearest first
+  const look = sql.lit(FIRST_LOOK(q.k));
+  const k = sql.lit(q.k);
   const columns = sql`m.id, m.name, m.phone, m.skills, m.availability, m.grid_id, m.community_id,
                       m.current_point is not null as is_current, m.current_point_at, coalesce(m.current_point, m.geom) as at`;
   return sql<{ collection: string }>`
@@ -81,15 +84,15 @@ export function nearestVolunteersSql(q: NearestQuery, viewer: Viewer): RawBuilde
       -- metres on the spheroid only for those that can be among the k nearest: within 1.05 of the k-th
       -- askable one's sphere distance (the two measures differ by less than half a percent)
       select f.id, ST_Distance(f.reach, ${point}) as distance_m from first_look f
-      where f.askable and f.sphere <= 1.05 * (select max(sphere) from (select sphere from first_look where askable order by sphere limit ${q.k}) s)
+      where f.askable and f.sphere <= 1.05 * (select max(sphere) from (select sphere from first_look where askable order by sphere limit ${k}) s)
     ), kth as (
-      select max(distance_m) as d from (select distance_m from found order by distance_m, id limit ${q.k}) s having count(*) = ${q.k}
+      select max(distance_m) as d from (select distance_m from found order by distance_m, id limit ${k}) s having count(*) = ${k}
     ), answered as (
       select (select count(*) from first_look) < ${look}
              or coalesce((select d from kth) < ${SPHEROID_OVER_SPHERE_MIN} * (select max(sphere) from first_look), false) as yes
     ), seed as (
       select ST_Distance(${reach}, ${point}) as d from members m where ${where}
-      order by ${reach} <-> ${point} limit ${q.k}
+      order by ${reach} <-> ${point} limit ${k}
     ), nearest as (
       select id, distance_m from found where (select yes from answered)
       union all
@@ -100,7 +103,7 @@ export function nearestVolunteersSql(q: NearestQuery, viewer: Viewer): RawBuilde
       where not (select yes from answered) and ${where}
         and ST_DWithin(${reach}, ${point}, coalesce((select d from kth), (select max(d) from seed)) + 0.5)
     ), ranked as (
-      select ${columns}, r.distance_m from (select * from nearest order by distance_m, id limit ${q.k}) r join members m on m.id = r.id
+      select ${columns}, r.distance_m from (select * from nearest order by distance_m, id limit ${k}) r join members m on m.id = r.id
     )
     select json_build_object('type', 'FeatureCollection', 'numberReturned', count(*), 'features', coalesce(json_agg(json_build_object(
       'type', 'Feature', 'id', n.id,
@@ -116,7 +119,7 @@ export function nearestVolunteersSql(q: NearestQuery, viewer: Viewer): RawBuilde
 
 /** The answer as PostGIS wrote it: the API sends it on without parsing it. */
 export async function nearestVolunteersText(db: Kysely<DB>, q: NearestQuery, viewer: Viewer) {
-  const { rows } = await nearestVolunteersSql(q, viewer).execute(db);
+  const { rows } = await prepared(nearestVolunteersSql(q, viewer)).execute(db);
   return rows[0].collection;
 }
 
