@@ -14,6 +14,11 @@ export interface Database {
   mode: DatabaseMode;
   /** Writes an embedded database's files as a gzipped tarball (tests restore from it). */
   dump?: () => Promise<Blob>;
+  /**
+   * Calls `onNotify` on each NOTIFY on `channel` (after its transaction commits), and `onLost` once if the
+   * connection listening breaks (nothing is heard after). Resolves when listening; closing the database stops it.
+   */
+  listen(channel: string, onNotify: () => void, onLost: () => void): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -69,7 +74,35 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     pool.on('error', (error) => options.log?.error({ err: error }, 'idle database connection failed'));
     const connect = () => pool.connect().then(preparing, (error: unknown) => Promise.reject(new DatabaseUnreachable(error)));
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: { connect, end: () => pool.end() } }) });
-    return { db, mode: 'server', close: once(() => db.destroy()) };
+    // a connection of its own, out of the pool: it waits for notifications
+    const listeners = new Set<pg.Client>();
+    const listen = async (channel: string, onNotify: () => void, onLost: () => void) => {
+      const client = new pg.Client({ connectionString: options.url, connectionTimeoutMillis: 5000 });
+      let lost = false;
+      const lose = () => {
+        listeners.delete(client);
+        if (!lost) onLost();
+        lost = true;
+      };
+      client.on('notification', (message) => message.channel === channel && onNotify());
+      client.on('error', lose);
+      client.on('end', lose);
+      listeners.add(client);
+      try {
+        await client.connect();
+        await client.query(`listen ${pg.escapeIdentifier(channel)}`);
+      } catch (error) {
+        lost = true;
+        listeners.delete(client);
+        await client.end().catch(() => {});
+        throw new DatabaseUnreachable(error);
+      }
+    };
+    const close = async () => {
+      await Promise.all([...listeners].map((client) => client.end().catch(() => {})));
+      await db.destroy();
+    };
+    return { db, mode: 'server', listen, close: once(close) };
   }
 
   const [{ PGlite }, { postgis }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-postgis')]);
@@ -86,6 +119,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       db,
       mode: 'embedded',
       dump: () => pglite.dumpDataDir('gzip') as Promise<Blob>,
+      listen: async (channel, onNotify) => {
+        await pglite.listen(channel, onNotify);
+      },
       close: once(async () => {
         await db.destroy(); // waits for the query or transaction in progress
         await pglite.close();

@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import { match } from 'path-to-regexp';
 import type { Database } from '../db/database.ts';
-import { sessionViewer } from '../features/accounts/queries.ts';
+import { sessionsOf } from '../features/accounts/sessions.ts';
 import { DomainError } from '../domain/errors.ts';
 import { mayRead, mayWrite, type ResourceName } from '../access/policy.ts';
 import { GUARDED_PREFIXES, MAP_RESOURCES, type AccessRule } from '../access/rules.ts';
@@ -55,7 +55,15 @@ export function accessGuard(database: Database, rules: AccessRule[]): RequestHan
       return matched !== false;
     });
     const credential = credentialOf(req);
-    const viewer = credential ? await sessionViewer(database.db, credential.token, credential) : undefined;
+    const sessions = sessionsOf(database);
+    if (method !== 'GET') {
+      sessions.writes((then) => {
+        let answered = false;
+        const end = () => (answered ? undefined : ((answered = true), then()));
+        res.once('finish', end).once('close', end);
+      });
+    }
+    const viewer = credential ? await sessions.viewer(credential.token, credential) : undefined;
     // a read-only access key (a GIS client's) reads, and does nothing else, whatever the route
     if (viewer?.readOnly && method !== 'GET') {
       throw new DomainError('auth.read_only_key', 'this access key may only read (GET); sign in to change anything', {

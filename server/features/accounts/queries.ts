@@ -131,18 +131,25 @@ export async function openSession(
 
 /** The user a token opens a session for: undefined when unknown, expired, revoked, or the user is disabled. */
 export async function sessionViewer(db: Kysely<DB>, token: string, { keyOnly = false } = {}): Promise<Viewer | undefined> {
+  return (await sessionOf(db, token, { keyOnly }))?.viewer;
+}
+
+/** The session a token opens, with when it expires (server/features/accounts/sessions.ts holds it until then). */
+export async function sessionOf(db: Kysely<DB>, token: string, { keyOnly = false } = {}) {
   const row = await db
     .selectFrom('sessions as s')
     .innerJoin('users as u', 'u.id', 's.user_id')
     .leftJoin('grids as g', 'g.id', 'u.scope_grid_id')
-    .select([...userColumns, 's.read_only'])
+    .select([...userColumns, 's.read_only', 's.expires_at'])
     .where('s.token_hash', '=', tokenHash(token))
     .where('s.revoked_at', 'is', null)
     .where('s.expires_at', '>', sql<Date>`now()`)
     .where('u.disabled', '=', false)
     .$if(keyOnly, (q) => q.where('s.read_only', '=', true))
     .executeTakeFirst();
-  return row && { ...viewerOf(row), ...(row.read_only ? { readOnly: true } : {}) };
+  if (!row) return undefined;
+  const viewer: Viewer = { ...viewerOf(row), ...(row.read_only ? { readOnly: true } : {}) };
+  return { viewer, expiresAt: new Date(row.expires_at as unknown as string | Date).getTime() };
 }
 
 export async function revokeSession(db: Kysely<DB>, token: string) {
