@@ -333,7 +333,7 @@ export async function run(args: string[]) {
         capture: (d: Kysely<DB>) => coverageCollection(d, 'community', admin, {}, options(admin)),
       },
       {
-        title: `every community of the leader's street, volunteers placed at their hexagons' centres, as leader`,
+        title: `every community of the leader's street, as leader (reach at its band)`,
         user: leaderUser,
         path: '/api/v1/coverage/communities',
         reps,

@@ -26,6 +26,7 @@ CREATE INDEX building_reach_grid_idx ON building_reach (grid_id);
 CREATE INDEX building_reach_community_idx ON building_reach (community_id);
 -- volunteers were placed at their hexagon's centre for those who may not locate them; reach is exact now
 DROP INDEX members_available_volunteer_cells_idx;
+DROP FUNCTION hexagon_centre(geometry, float8);
 
 -- Members counted per community and grid they are linked to (either may be NULL), as coverage counts them;
 -- homes: their buildings, and each member in none (MIN_HOMES_COUNTED, server/access/policy.ts). A building

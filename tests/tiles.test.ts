@@ -581,6 +581,40 @@ describe('the tile cache, when writes race it', () => {
     expect(await reached()).toBe(0);
   });
 
+  it('serves a cached tile from memory while the database says nothing changed, and forgets it within a second when it does', async () => {
+    const {
+      rows: [b],
+    } = await sql<{ id: number; lon: number; lat: number }>`
+      select id, ST_X(ST_Centroid(geom)) as lon, ST_Y(ST_Centroid(geom)) as lat from buildings where households > 0 order by id desc limit 1`.execute(
+      db(),
+    );
+    const tile = tileAt(b.lon, b.lat, 16);
+    const households = async () =>
+      decode((await fetchTile(as.admin, 'buildings', tile)).bytes, 'buildings', tile).find((f) => Number(f.id) === b.id)!.properties
+        .households;
+    const before = await households();
+    // once it listens (the first request starts it), a tile made is served from memory
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await households();
+    expect((await fetchTile(as.admin, 'buildings', tile)).cache).toBe('hit');
+    // a write the database does not tell of goes unseen: nothing asked the log
+    await sql`alter table audit_log disable trigger map_changed`.execute(db());
+    try {
+      await sql`update buildings set households = households + 1 where id = ${b.id}`.execute(db());
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(await households()).toBe(before);
+    } finally {
+      await sql`alter table audit_log enable trigger map_changed`.execute(db());
+    }
+    // told, it reads the log: both writes show
+    await sql`update buildings set households = households + 1 where id = ${b.id}`.execute(db());
+    const started = Date.now();
+    while ((await households()) !== Number(before) + 2) {
+      expect(Date.now() - started).toBeLessThan(1000);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  });
+
   it('keeps no tile rendered before a write that a look in between dropped', async () => {
     const [admin] = await findUsers(db(), { username: 'admin' });
     const cache = new TileCache(db(), { maxBytes: 2 ** 20, maxAgeMs: 60_000 });

@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import { match } from 'path-to-regexp';
 import type { Database } from '../db/database.ts';
+import { localWrites } from '../db/writes.ts';
 import { sessionsOf } from '../features/accounts/sessions.ts';
 import { DomainError } from '../domain/errors.ts';
 import { mayRead, mayWrite, type ResourceName } from '../access/policy.ts';
@@ -57,11 +58,8 @@ export function accessGuard(database: Database, rules: AccessRule[]): RequestHan
     const credential = credentialOf(req);
     const sessions = sessionsOf(database);
     if (method !== 'GET') {
-      sessions.writes((then) => {
-        let answered = false;
-        const end = () => (answered ? undefined : ((answered = true), then()));
-        res.once('finish', end).once('close', end);
-      });
+      const answered = localWrites(database).begin();
+      res.once('finish', answered).once('close', answered);
     }
     const viewer = credential ? await sessions.viewer(credential.token, credential) : undefined;
     // a read-only access key (a GIS client's) reads, and does nothing else, whatever the route

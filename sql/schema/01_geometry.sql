@@ -43,37 +43,6 @@ CREATE OR REPLACE FUNCTION label_point(g geometry) RETURNS geometry LANGUAGE sql
         FROM (SELECT d.geom AS p FROM ST_Dump(g) d ORDER BY ST_Area(d.geom) DESC LIMIT 1) largest) s
 $$;
 
--- Reach as leaders, planners and grid workers are given it measures volunteers from their hexagons' centres
--- (the centre of the ST_HexagonGrid cell on Web Mercator that holds the point), in PL/pgSQL: a third of the
--- cost of the same in SQL (which PostgreSQL cannot inline); those centres are indexed as the exact places are, so a building's probe
--- finds its nearby cells on the index instead of placing every volunteer around it in its cell first.
--- PostGIS is named by its schema in the body: an index's expression is also computed by ANALYZE and VACUUM,
--- which PostgreSQL 17 (the embedded database) runs with only pg_catalog on the search path.
-CREATE OR REPLACE FUNCTION hexagon_centre(p geometry, edge float8 DEFAULT 300) RETURNS geometry
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
-DECLARE
-  m public.geometry := public.ST_Transform(p, 3857);
-  x float8 := public.ST_X(m);
-  y float8 := public.ST_Y(m);
-  h float8 := edge * sqrt(3);
-  i bigint := floor(x / (1.5 * edge));
-  best_x float8;
-  best_y float8;
-  cx float8;
-  cy float8;
-BEGIN
-  -- the nearest centre is the cell's: in the column at or just west of the point, or the next east
-  FOR k IN 0..1 LOOP
-    cx := 1.5 * edge * (i + k);
-    cy := h * (round((y - ((i + k) & 1) * h / 2) / h) + ((i + k) & 1) / 2.0);
-    IF best_x IS NULL OR (x - cx) ^ 2 + (y - cy) ^ 2 < (x - best_x) ^ 2 + (y - best_y) ^ 2 THEN
-      best_x := cx;
-      best_y := cy;
-    END IF;
-  END LOOP;
-  RETURN public.ST_Transform(public.ST_SetSRID(public.ST_MakePoint(best_x, best_y), 3857), 4326);
-END $$;
-
 -- A geometry in Web Mercator as a vector tile holds it, for databases without ST_AsMVTGeom (the embedded
 -- PostGIS is built without protobuf), in ST_AsMVTGeom's order; made valid before it is clipped: ST_ClipByBox2D takes
 -- valid input only, and given a ring that crosses itself (stored so, or folded by snapping to the tile's

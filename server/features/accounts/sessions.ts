@@ -1,4 +1,5 @@
 import type { Database } from '../../db/database.ts';
+import { localWrites } from '../../db/writes.ts';
 import type { Viewer } from '../../access/viewer.ts';
 import { sessionOf } from './queries.ts';
 
@@ -10,42 +11,36 @@ const MAX_ENTRIES = 10_000;
 /**
  * Signed-in sessions held in memory, so a request (a cached tile, a nearest-volunteer look-up) makes no round
  * trip to find who asks. Held only while this process listens for the database's word that sessions changed:
- * on it, every one is forgotten; while not listening (before it starts, after its connection broke), every
- * request looks its session up as before. A look-up that a change overtook is not kept.
+ * on it, and after each write of this process's own (server/db/writes.ts), every one is forgotten; while not
+ * listening (before it starts, after its connection broke), every request looks its session up as before. A
+ * look-up that a change or a write may have overtaken is not kept.
  */
 class SessionCache {
   private entries = new Map<string, { viewer: Viewer; until: number }>();
   private generation = 0;
   private state: 'off' | 'starting' | 'on' = 'off';
-  private writing = 0;
+  /** this process's writes answered when last looked: more since, and everything held is forgotten */
+  private answered = 0;
 
   constructor(private readonly database: Database) {}
 
   async viewer(token: string, { keyOnly = false } = {}): Promise<Viewer | undefined> {
     this.listen();
+    const writes = localWrites(this.database);
+    if (writes.answered !== this.answered) {
+      this.answered = writes.answered;
+      this.forget();
+    }
     const key = `${keyOnly ? 'key' : 'any'} ${token}`;
     const held = this.state === 'on' ? this.entries.get(key) : undefined;
     if (held && held.until > Date.now()) return held.viewer;
     const generation = this.generation;
     const session = await sessionOf(this.database.db, token, { keyOnly });
-    if (session && this.state === 'on' && !this.writing && generation === this.generation) {
+    if (session && this.state === 'on' && !writes.running && generation === this.generation) {
       if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
       this.entries.set(key, { viewer: session.viewer, until: session.expiresAt });
     }
     return session?.viewer;
-  }
-
-  /**
-   * A write of this process (a sign-out, a user changed) is heard back from the database only after its
-   * answer may have gone: while one runs nothing is kept, and once it is answered everything is forgotten,
-   * so its own caller's next request never finds what it changed.
-   */
-  writes(done: (then: () => void) => void) {
-    this.writing++;
-    done(() => {
-      this.writing--;
-      this.forget();
-    });
   }
 
   private forget() {

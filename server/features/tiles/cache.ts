@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
+import type { Database } from '../../db/database.ts';
 import type { DB } from '../../db/schema.ts';
+import { localWrites } from '../../db/writes.ts';
 import { DEFAULT_REACH_M } from '../coverage/queries.ts';
 import { WORLD_3857 } from './layers.ts';
 
@@ -12,6 +14,9 @@ export interface CachedTile {
   box: [number, number, number, number];
   madeAt: number;
 }
+
+/** What the database says when a map table is written (sql/schema/10_notify.sql). */
+const MAP_CHANGED = 'gridmap_map_changed';
 
 const EVERY_LAYER = ['districts', 'streets', 'communities', 'grids', 'grid_coverage', 'buildings', 'issues', 'members', 'volunteers'];
 
@@ -49,9 +54,10 @@ const ENTRY_BYTES = 1024;
 
 /**
  * Tiles made once and served until what they show changes. The audit log (sql/007_accounts.sql) records
- * every map write with its geometry before and after (and a volunteer's position); before each tile the
- * cache reads what was logged since it last looked (one index probe when nothing was) and drops the tiles
- * of the layers a change touches, where it touches them. Every writer of these tables takes the events lock
+ * every map write with its geometry before and after (and a volunteer's position); before a tile the cache
+ * reads what was logged since it last looked and drops the tiles of the layers a change touches, where it
+ * touches them: when the database has said the map changed (NOTIFY) or this process wrote since, or before
+ * every tile while it is not listening (one index probe when nothing was logged). Every writer of these tables takes the events lock
  * (sql/010_coverage.sql), so their log ids are in commit order and nothing committed is passed over. A tile
  * rendered while a change it missed was being dropped is not kept (`ticket`). A tile also expires after
  * `maxAgeMs`: an issue turns overdue with time, not with a write. Least recently used tiles go first past
@@ -69,9 +75,16 @@ export class TileCache {
   hits = 0;
   misses = 0;
 
+  /** listening for the database's word that the map changed (sql/schema/10_notify.sql): off, starting, on */
+  private listening: 'off' | 'starting' | 'on' = 'off';
+  /** the word came, or this process wrote, since the last look began */
+  private heard = true;
+  private answered = 0;
+
+  /** `notices`: the database to listen to; without it, every tile first asks the audit log what changed. */
   constructor(
     private db: Kysely<DB>,
-    private options: { maxBytes: number; maxAgeMs: number },
+    private options: { maxBytes: number; maxAgeMs: number; notices?: Database },
   ) {}
 
   get(key: string): CachedTile | undefined {
@@ -121,6 +134,7 @@ export class TileCache {
    * which sees what the caller itself may just have written; callers arriving meanwhile share that one.
    */
   sync(): Promise<void> {
+    if (this.unchanged()) return Promise.resolve();
     if (!this.looking) {
       this.looking = this.look().finally(() => (this.looking = undefined));
       return this.looking;
@@ -134,7 +148,34 @@ export class TileCache {
     return this.next;
   }
 
+  /**
+   * Nothing changed since the last look, as this process can tell without asking: it listens, and neither the
+   * database's word nor a write of its own came since (a tile served from memory then makes no round trip).
+   */
+  private unchanged() {
+    const database = this.options.notices;
+    if (!database) return false;
+    if (this.listening === 'off') {
+      this.listening = 'starting';
+      database
+        .listen(
+          MAP_CHANGED,
+          () => (this.heard = true),
+          () => ((this.heard = true), (this.listening = 'off')),
+        )
+        .then(
+          () => void (this.listening === 'starting' && (this.listening = 'on')),
+          () => void (this.listening = 'off'),
+        );
+    }
+    const answered = localWrites(database).answered;
+    if (answered !== this.answered) this.heard = true;
+    this.answered = answered;
+    return this.listening === 'on' && !this.heard && !this.looking;
+  }
+
   private async look() {
+    this.heard = this.listening !== 'on';
     if (this.seen === undefined) {
       const { rows } = await sql<{ last: number }>`select coalesce(max(id), 0) as last from audit_log`.execute(this.db);
       this.seen = rows[0].last;
@@ -150,8 +191,7 @@ export class TileCache {
       ), boxes as (
         select resource, ST_Extent(geom)::geometry as box from logged group by resource, floor(ST_X(ST_PointOnSurface(geom)) * 50), floor(ST_Y(ST_PointOnSurface(geom)) * 50)
       ), around as (
-        -- the grids within reach of the change (and of its hexagon's centre, where volunteers are placed for
-        -- those who may not locate them), and a little, in degrees at its latitude
+        -- the grids within reach of the change, and a little, in degrees at its latitude
         select 'around' as resource, ST_Extent(g.geom)::geometry as box
         from boxes b join grids g on g.geom && ST_Expand(b.box, ${AROUND_M}::float8 / (111320 * cos(radians(ST_Y(ST_Centroid(b.box))))), ${AROUND_M}::float8 / 110574.0)
         where b.resource in ('buildings', 'members', 'issues') group by b.box

@@ -73,8 +73,13 @@ export interface TileOptions {
  * Mapbox vector tiles of the map and its coverage, with a TileJSON 3.0 description per layer. Rows are
  * scoped to the viewer in SQL, as everywhere; members only ever as counts in hexagons.
  */
-export function tileRoutes({ db }: Database, options: TileOptions = {}) {
-  const cache = new TileCache(db, { maxBytes: (options.cacheMegabytes ?? 128) * 2 ** 20, maxAgeMs: (options.maxAgeSeconds ?? 60) * 1000 });
+export function tileRoutes(database: Database, options: TileOptions = {}) {
+  const { db } = database;
+  const cache = new TileCache(db, {
+    maxBytes: (options.cacheMegabytes ?? 128) * 2 ** 20,
+    maxAgeMs: (options.maxAgeSeconds ?? 60) * 1000,
+    notices: database,
+  });
   let encoder: Promise<TileEncoder> | undefined = options.encoder && Promise.resolve(options.encoder);
 
   return [
