@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import cors from 'cors';
 import express from 'express';
 import helmet from 'helmet';
@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
+import { ROOT } from './paths.ts';
 import { DEMO_ACCOUNTS, DEMO_PASSWORD } from '../data/demo-accounts.ts';
 import { accessGuard } from './http/guard.ts';
 import { apiRoutes } from './http/api.ts';
@@ -16,7 +17,7 @@ import { basemapOf } from './features/map/routes.ts';
 import { notFound, problemHandler } from './http/problem.ts';
 import { setServiceArea } from './domain/geojson.ts';
 
-export const WEB_DIST = fileURLToPath(new URL('../dist/web/', import.meta.url));
+export const WEB_DIST = join(ROOT, 'dist/web');
 /** What the server answers itself: an unknown path under these is a 404 problem, never the web client's page. */
 const SERVER_PATHS = ['/api', '/ogc', '/tiles', '/open311'];
 

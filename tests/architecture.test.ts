@@ -26,8 +26,8 @@ const imports = new Map(
 
 /** Lowest first: a module may import its own layer and those below it. */
 const LAYERS = ['server/domain/', 'server/db/', 'server/access/', 'server/features/', 'server/http/'];
-/** Settings and the logger are read by every layer, as the domain's words are. */
-const BASE = ['server/config.ts', 'server/logger.ts'];
+/** Settings, the logger and where the checkout is are read by every layer, as the domain's words are. */
+const BASE = ['server/config.ts', 'server/logger.ts', 'server/paths.ts'];
 const layerOf = (file: string) => {
   if (BASE.includes(file)) return 0;
   const index = LAYERS.findIndex((prefix) => file.startsWith(prefix));

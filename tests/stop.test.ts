@@ -25,7 +25,7 @@ const running = (pid: number) => {
 
 /**
  * A command started as a terminal starts it: in its own process group (so that a signal can reach all of
- * it, as Ctrl-C does), with output collected. `npm start --ignore-scripts` skips prestart (the web build).
+ * it, as Ctrl-C does), with output collected. `npm start --ignore-scripts` skips prestart (the build, which `npm test` made).
  */
 function launch(command: string, args: string[], env: Record<string, string>) {
   const child = spawn(command, args, {

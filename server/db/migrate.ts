@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { sql, type Kysely } from 'kysely';
+import { ROOT } from '../paths.ts';
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
+export const MIGRATIONS_DIR = join(ROOT, 'sql');
 
 const MIGRATION_LOCK = 7426001;
 
