@@ -7,7 +7,7 @@
  *   first street) within the city's extent, the same leader within its own communities' extent (@scope), and
  *   the admin within the city's extent. At 1 and 8 keep-alive clients (a worker thread): cold, every tile of
  *   the sample once on a freshly started app (each a cache miss), then cached, the tiles of that pass again
- *   at random for --seconds (each a hit; each request still reads the session and the audit log). Against
+ *   at random for --seconds (each a hit, served from memory: the session held, the audit log read only when the database says the map changed). Against
  *   it, pgbench runs the very ST_AsMVT statement of every tile of the sample once (tileSql('postgis', …) with
  *   its parameters written in, the tile looked up by number), same concurrency, same run.
  * - The coverage metrics: GET /api/v1/coverage/grids?community=<the first community> as the leader, and
@@ -826,7 +826,7 @@ function printTiles(title: string, results: TileLevel[]) {
     "(a look-up of the tile by number first); ratio: pgbench tiles/s / cold HTTP tiles/s (1.00× = the API at the database's ceiling).",
   );
   console.log(
-    'cached: tiles of the cold pass again at random (cache hits; each request still reads the session and probes the audit log).',
+    'cached: tiles of the cold pass again at random (cache hits from memory: the session held, the audit log read only when the database says the map changed).',
   );
   console.log('kB/tile: mean size of a non-empty tile; empty: answered 204.');
 }
