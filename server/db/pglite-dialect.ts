@@ -11,6 +11,18 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely';
+import { preparedName } from './prepared.ts';
+
+/** Protocol messages as one buffer, sent in one call. */
+function join(...parts: Uint8Array[]) {
+  const joined = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    joined.set(part, at);
+    at += part.length;
+  }
+  return joined;
+}
 
 /** Where notices go that must not fail a statement (those of a COMMIT): the server's logger. */
 export interface NoticeLog {
@@ -85,6 +97,8 @@ class PGliteDriver implements Driver {
 
 class PGliteConnection implements DatabaseConnection {
   release: () => void = () => {};
+  /** the named statements prepared so far (server/db/prepared.ts), with their parameters' types */
+  private readonly statements = new Map<string, number[]>();
   constructor(
     private readonly pglite: PGlite,
     private readonly log?: NoticeLog,
@@ -109,7 +123,11 @@ class PGliteConnection implements DatabaseConnection {
       if (notice.message && /snapshot .* still active/.test(notice.message)) lost = notice.message;
     };
     let result: Results<R> | undefined;
-    if (query.parameters.length === 0) {
+    const name = query.parameters.length > 0 ? preparedName(query.sql) : undefined;
+    if (name) {
+      result = await this.runPrepared<R>(name, query, onNotice);
+      if (result.fields.length === 0) lost = 'no columns';
+    } else if (query.parameters.length === 0) {
       // the simple protocol, which also runs multi-statement scripts (migrations)
       result = (await this.pglite.exec(query.sql, { onNotice })).at(-1) as Results<R> | undefined;
     } else {
@@ -120,6 +138,36 @@ class PGliteConnection implements DatabaseConnection {
     const rows = (result?.rows ?? []) as R[];
     const affected = result?.affectedRows;
     return affected === undefined ? { rows } : { rows, numAffectedRows: BigInt(affected) };
+  }
+
+  /**
+   * `query` as a named statement, parsed and described once, then only bound and run: the extended protocol's
+   * messages sent as PGlite's own query sends them, with a name (its query() has none).
+   */
+  private async runPrepared<R>(name: string, query: CompiledQuery, onNotice: (notice: { message?: string }) => void) {
+    const {
+      protocol: { serialize },
+      parse,
+    } = await import('@electric-sql/pglite');
+    let types = this.statements.get(name);
+    if (!types) {
+      const described = await this.pglite.execProtocol(
+        join(serialize.parse({ name, text: query.sql, types: [] }), serialize.describe({ type: 'S', name }), serialize.sync()),
+        { onNotice },
+      );
+      types = parse.parseDescribeStatementResults(described.messages);
+      this.statements.set(name, types);
+    }
+    const values = query.parameters.map((value, i) => {
+      if (value === null || value === undefined) return null;
+      const serializer = this.pglite.serializers[types[i]];
+      return serializer ? serializer(value) : String(value);
+    });
+    const ran = await this.pglite.execProtocol(
+      join(serialize.bind({ statement: name, values }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()),
+      { onNotice },
+    );
+    return parse.parseResults(ran.messages, this.pglite.parsers)[0] as Results<R>;
   }
 
   // eslint-disable-next-line require-yield -- the interface asks for a generator; this one only refuses

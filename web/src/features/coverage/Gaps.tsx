@@ -7,7 +7,7 @@ import type { Area, CommunityFigures } from './metrics.ts';
 import { ShowMore, usePages } from './RankedTable.tsx';
 
 /** The distances gaps may be asked for: the standard 500 m (as the volunteer reach), and closer. */
-// whole hundreds of metres: the API takes no finer reach from anyone but an admin
+// bands the API answers everyone at (REACH_BANDS_M, server/features/coverage/queries.ts)
 export const REACHES = [100, 200, 300, 400, 500];
 
 /** A building with households and no available volunteer within reach, as GET /api/v1/coverage/gaps gives it. */
