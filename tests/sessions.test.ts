@@ -101,4 +101,30 @@ describe.runIf(serverUrl)('two server processes on one database', () => {
     expect((await me(app, token)).status).toBe(401);
     await within(async () => (await me(other, token)).status === 401);
   });
+
+  it('ask the database again while their listening connection is gone, and listen again after', async () => {
+    const token = await sessionFor(test.database, 'gridworker');
+    expect((await me(other, token)).status).toBe(200);
+    // the listening connections of this database end (a restart, a network cut)
+    await sql`select pg_terminate_backend(pid) from pg_stat_activity
+              where datname = current_database() and pid <> pg_backend_pid() and query like 'listen%'`.execute(test.database.db);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // told nothing, and not listening: the revocation is seen at once
+    await sql`alter table sessions disable trigger sessions_changed`.execute(test.database.db);
+    try {
+      await sql`update sessions set revoked_at = now() where revoked_at is null and user_id = (select id from users where username = 'gridworker')`.execute(
+        test.database.db,
+      );
+      expect((await me(other, token)).status).toBe(401);
+    } finally {
+      await sql`alter table sessions enable trigger sessions_changed`.execute(test.database.db);
+    }
+    // and it listens again: a sign-out elsewhere is heard
+    const next = await sessionFor(test.database, 'gridworker');
+    expect((await me(other, next)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await me(other, next)).status).toBe(200);
+    expect((await request(app).post('/api/v1/auth/logout').set('Authorization', `Bearer ${next}`)).status).toBeLessThan(300);
+    await within(async () => (await me(other, next)).status === 401);
+  });
 });

@@ -74,32 +74,51 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     pool.on('error', (error) => options.log?.error({ err: error }, 'idle database connection failed'));
     const connect = () => pool.connect().then(preparing, (error: unknown) => Promise.reject(new DatabaseUnreachable(error)));
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: { connect, end: () => pool.end() } }) });
-    // a connection of its own, out of the pool: it waits for notifications
-    const listeners = new Set<pg.Client>();
-    const listen = async (channel: string, onNotify: () => void, onLost: () => void) => {
+    // one connection of its own, out of the pool, waits for every channel's notifications
+    type Listener = { onNotify: () => void; onLost: () => void };
+    const channels = new Map<string, { ready: Promise<unknown>; listeners: Set<Listener> }>();
+    let listening: Promise<pg.Client> | undefined;
+    let current: pg.Client | undefined;
+    const lost = (client: pg.Client) => {
+      if (client !== current) return;
+      current = undefined;
+      listening = undefined;
+      const listeners = [...channels.values()].flatMap((c) => [...c.listeners]);
+      channels.clear();
+      void client.end().catch(() => {});
+      for (const listener of listeners) listener.onLost();
+    };
+    const connectListener = async () => {
       const client = new pg.Client({ connectionString: options.url, connectionTimeoutMillis: 5000 });
-      let lost = false;
-      const lose = () => {
-        listeners.delete(client);
-        if (!lost) onLost();
-        lost = true;
-      };
-      client.on('notification', (message) => message.channel === channel && onNotify());
-      client.on('error', lose);
-      client.on('end', lose);
-      listeners.add(client);
+      client.on('notification', (message) => channels.get(message.channel)?.listeners.forEach((listener) => listener.onNotify()));
+      client.on('error', () => lost(client));
+      client.on('end', () => lost(client));
+      await client.connect();
+      current = client;
+      return client;
+    };
+    const listen = async (channel: string, onNotify: () => void, onLost: () => void) => {
       try {
-        await client.connect();
-        await client.query(`listen ${pg.escapeIdentifier(channel)}`);
+        listening ??= connectListener();
+        const client = await listening;
+        let found = channels.get(channel);
+        if (!found)
+          channels.set(channel, (found = { ready: client.query(`listen ${pg.escapeIdentifier(channel)}`), listeners: new Set() }));
+        // heard only once the LISTEN is in: a caller told "listening" before would miss what comes meanwhile
+        await found.ready;
+        found.listeners.add({ onNotify, onLost });
       } catch (error) {
-        lost = true;
-        listeners.delete(client);
-        await client.end().catch(() => {});
+        listening = undefined;
+        channels.delete(channel);
         throw new DatabaseUnreachable(error);
       }
     };
     const close = async () => {
-      await Promise.all([...listeners].map((client) => client.end().catch(() => {})));
+      const client = listening;
+      listening = undefined;
+      current = undefined;
+      channels.clear();
+      await client?.then((c) => c.end()).catch(() => {});
       await db.destroy();
     };
     return { db, mode: 'server', listen, close: once(close) };
