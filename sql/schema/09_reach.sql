@@ -136,22 +136,18 @@ DROP TRIGGER IF EXISTS buildings_reach_updated ON buildings;
 CREATE TRIGGER buildings_reach_updated AFTER UPDATE ON buildings REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION buildings_reach();
 
--- The member counts of the (community, grid) pairs given, or of all when none are, counted again from members.
+-- The member counts of the (community, grid) pairs given, or of all when none are, counted again from members
+-- (one index scan per pair: a pair is a grid's members or a community's members outside any grid).
 CREATE OR REPLACE FUNCTION recount_members(community_ids integer[] DEFAULT NULL, grid_ids integer[] DEFAULT NULL) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   IF community_ids IS NULL AND grid_ids IS NULL THEN
     DELETE FROM member_counts;
-    INSERT INTO member_counts
-    SELECT community_id, grid_id, count(*), count(*) FILTER (WHERE category = 'in_service'), count(*) FILTER (WHERE category = 'retired'),
-           count(*) FILTER (WHERE category = 'floating'), count(*) FILTER (WHERE category = 'resident'), count(*) FILTER (WHERE is_volunteer),
-           count(*) FILTER (WHERE is_volunteer AND availability = 'available'), count(*) FILTER (WHERE is_central_household),
-           count(DISTINCT coalesce(building_id, -id))
-    FROM members WHERE community_id IS NOT NULL OR grid_id IS NOT NULL
-    GROUP BY community_id, grid_id;
-    RETURN;
+    SELECT array_agg(community_id), array_agg(grid_id) INTO community_ids, grid_ids
+    FROM (SELECT DISTINCT community_id, grid_id FROM members) k;
+  ELSE
+    DELETE FROM member_counts c USING unnest(community_ids, grid_ids) k(community_id, grid_id)
+    WHERE c.community_id IS NOT DISTINCT FROM k.community_id AND c.grid_id IS NOT DISTINCT FROM k.grid_id;
   END IF;
-  DELETE FROM member_counts c USING unnest(community_ids, grid_ids) k(community_id, grid_id)
-  WHERE c.community_id IS NOT DISTINCT FROM k.community_id AND c.grid_id IS NOT DISTINCT FROM k.grid_id;
   INSERT INTO member_counts
   SELECT k.community_id, k.grid_id, n.*
   FROM (SELECT DISTINCT community_id, grid_id FROM unnest(community_ids, grid_ids) k(community_id, grid_id)
