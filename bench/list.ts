@@ -1,6 +1,6 @@
 /**
  * list: requests/s of GET /api/v1/buildings?bbox=…&limit=… over real HTTP (one client, keep-alive), against
- * pgbench running the very SQL that request runs, on the same PostgreSQL server in the same run: what
+ * pgbench running the SQL of that request (its count, and its page in one statement where the API reads four batches), on the same PostgreSQL server in the same run: what
  * express, JSON handling and the network loop add on top of PostGIS building the GeoJSON.
  *
  *   npm run bench -- list [--size 10] [--requests 500] [--server postgres://postgres@127.0.0.1:5432/postgres]
@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql, type CompiledQuery } from 'kysely';
 import pg from 'pg';
 import { pino } from 'pino';
 import { generateDemoCity } from '../data/demo-city.ts';
@@ -19,7 +19,7 @@ import { loadDemoCity } from '../data/load-demo.ts';
 import { createApp } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
 import { openDatabase } from '../server/db/database.ts';
-import { bboxCondition, listFeatures, type FeatureLayer } from '../server/db/feature-store.ts';
+import { bboxCondition, countFeatures, featureRows, type FeatureLayer } from '../server/db/feature-store.ts';
 import { migrate } from '../server/db/migrate.ts';
 import type { DB } from '../server/db/schema.ts';
 import { buildings } from '../server/features/buildings/resource.ts';
@@ -76,13 +76,14 @@ export async function run(args: string[]) {
 
     // The same statement, parameters written in, for pgbench (without the session look-up: that is the API's).
     const layer = visibleLayer(buildings, viewerOf(user));
-    const { sql: text, parameters } = await captureListSql(url, layer, bbox, limit, `${base}/api/v1/buildings?${query}&after=`);
-    const literal = text.replace(/\$(\d+)/g, (_, n) => {
-      const value = parameters[Number(n) - 1];
-      return typeof value === 'number' ? String(value) : `'${String(value).replaceAll("'", "''")}'`;
-    });
+    const statements = await capturePageSql(url, layer, bbox, limit);
+    const literal = ({ sql: text, parameters }: CompiledQuery) =>
+      text.replace(/\$(\d+)/g, (_, n) => {
+        const value = parameters[Number(n) - 1];
+        return typeof value === 'number' ? String(value) : `'${String(value).replaceAll("'", "''")}'`;
+      });
     const dir = await mkdtemp(join(tmpdir(), 'gridmap-bench-'));
-    await writeFile(join(dir, 'list.sql'), `${literal.replace(/\s+/g, ' ')};\n`);
+    await writeFile(join(dir, 'list.sql'), statements.map((q) => `${literal(q).replace(/\s+/g, ' ')};\n`).join(''));
     console.log(`  pgbench: ${requests} transactions…`);
     const output = execFileSync('pgbench', ['-n', '-c', '1', '-t', String(requests), '-f', join(dir, 'list.sql'), url], {
       encoding: 'utf8',
@@ -103,14 +104,19 @@ export async function run(args: string[]) {
   console.log('\nOne client each, sequential; the ratio is how much slower the API (sign-in check included) is than the database alone.');
 }
 
-/** The SQL and parameters listFeatures sends, as Kysely logs them on their way to the database. */
-async function captureListSql(url: string, layer: FeatureLayer, bbox: [number, number, number, number], limit: number, nextHref: string) {
-  let captured: { sql: string; parameters: readonly unknown[] } | undefined;
+/**
+ * The statements of the page, as Kysely hands them to pg: the count, and the page's features in one statement
+ * (the database's floor: the API reads them in batches of 250 and writes each on as it comes).
+ */
+async function capturePageSql(url: string, layer: FeatureLayer, bbox: [number, number, number, number], limit: number) {
+  const captured: CompiledQuery[] = [];
   const db = new Kysely<DB>({
     dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }),
-    log: (event) => void (captured = event.query),
+    log: (event) => void captured.push(event.query),
   });
-  await listFeatures(db, layer, { conditions: [bboxCondition(bbox)], limit, nextHref });
+  const conditions = [bboxCondition(bbox)];
+  await countFeatures(db, layer, conditions);
+  captured.push(featureRows(layer, { conditions, limit: limit + 1 }).compile(db));
   await db.destroy();
-  return captured!;
+  return captured;
 }

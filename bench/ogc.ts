@@ -5,8 +5,9 @@
  *   each `next` link until there is none (as GDAL and QGIS do), in a worker thread. Reported: features/s,
  *   and the server's heap and RSS growth while it runs (bounded: one page at a time).
  * - Pages at random: limit=1000 pages after random cursors (each a full page), at 1 and 4 keep-alive
- *   clients, against pgbench running the very statement the route sends (featurePage, with the cursor as a
- *   pgbench random variable), same concurrency, same run. features/s = pages/s × 1000.
+ *   clients, against pgbench running the page's features in one statement (featureRows, the statement the
+ *   route sends for each of its batches of 250, with the cursor as a pgbench random variable), same
+ *   concurrency, same run. features/s = pages/s × 1000.
  *
  *   npm run bench -- ogc [--size 100] [--clients 1,4] [--seconds 10] [--server postgres://postgres@127.0.0.1:5432/postgres] [--keep]
  */
@@ -22,7 +23,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { createApp } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
-import { featurePage } from '../server/db/feature-store.ts';
+import { featureRows } from '../server/db/feature-store.ts';
 import type { DB } from '../server/db/schema.ts';
 import { findUsers, openSession, viewerOf } from '../server/features/accounts/queries.ts';
 import { collectionLayer, COLLECTIONS } from '../server/features/ogc/collections.ts';
@@ -162,16 +163,15 @@ export async function run(args: string[]) {
   console.log("ratio: pgbench / HTTP (1.00× = the API at the database's ceiling). Each HTTP request also reads the session.");
 }
 
-/** The statement the items route sends for a page after a cursor (no count: a followed page), as Kysely hands it to pg. */
+/**
+ * A followed page (no count) as one statement, as Kysely hands it to pg: the page's features after a cursor,
+ * the database's floor (the route reads the same rows in batches of 250 and writes each on as it comes).
+ */
 async function capturePageSql(url: string, layer: NonNullable<ReturnType<typeof collectionLayer>>): Promise<CompiledQuery> {
-  let captured: CompiledQuery | undefined;
-  const db = new Kysely<DB>({
-    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }),
-    log: (event) => void (captured = event.query),
-  });
-  await featurePage(db, layer, { conditions: [], limit: LIMIT, after: AFTER_SENTINEL, count: false, decimals: EXACT });
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }) });
+  const compiled = featureRows(layer, { conditions: [], limit: LIMIT + 1, after: AFTER_SENTINEL, decimals: EXACT }).compile(db);
   await db.destroy();
-  return captured!;
+  return compiled;
 }
 
 /**

@@ -1,7 +1,10 @@
+import express from 'express';
 import { sql } from 'kysely';
+import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toProblem } from '../server/http/problem.ts';
+import { problemHandler, toProblem } from '../server/http/problem.ts';
+import { jsonStream, route, routerOf } from '../server/http/route.ts';
 import { sessionFor, testApp } from './support/app.ts';
 import { mode, openTestDatabase, type TestDatabase } from './support/databases.ts';
 
@@ -39,6 +42,39 @@ describe(`problems from database refusals on the ${mode} database`, () => {
     const problem = toProblem(missing);
     expect([problem.status, problem.title, problem.code]).toEqual([404, 'Not Found', 'request.rejected']);
     expect(JSON.stringify(problem)).not.toMatch(/srv|ENOENT/);
+  });
+
+  it('answers a streamed answer that fails before its first piece with a problem, and breaks one that fails half-way', async () => {
+    const failing = (after: number) =>
+      route({
+        method: 'GET',
+        path: `/after-${after}`,
+        summary: 'a page that fails',
+        tags: [],
+        allow: { public: 'a test' },
+        answer: { description: 'pieces' },
+        handle: () =>
+          jsonStream(async (write) => {
+            for (let i = 0; i < after; i++) await write(i ? ',1' : '[1');
+            throw new Error('the database went away');
+          }),
+      });
+    const server = express()
+      .use(routerOf([failing(0), failing(2)]))
+      .use(problemHandler)
+      .listen(0, '127.0.0.1');
+    try {
+      await new Promise((resolve) => server.once('listening', resolve));
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const before = await fetch(`${base}/after-0`);
+      expect([before.status, before.headers.get('content-type')]).toEqual([500, 'application/problem+json; charset=utf-8']);
+      // half-way, the status has gone: the client must not read "[1,1" as all there is
+      const halfWay = await fetch(`${base}/after-2`);
+      expect(halfWay.status).toBe(200);
+      await expect(halfWay.text()).rejects.toThrow();
+    } finally {
+      server.close();
+    }
   });
 
   it('names a duplicate code by its field and value', async () => {

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Bbox } from '../domain/params.ts';
 import { actorSetting, type Actor } from './actor.ts';
+import { prepared } from './prepared.ts';
 import type { DB } from './schema.ts';
 
 /**
@@ -70,91 +71,153 @@ export const bboxCondition = (bbox: Bbox) => {
   return sql`t.geom && ${envelope} and ST_Intersects(t.geom, ${envelope})`;
 };
 
-export interface FeaturePage {
-  /** all the rows the conditions match, when counted */
-  numberMatched?: number;
+/** A JSON document written piece by piece: `write` sends a piece on, resolving when the client can take more. */
+export type JsonWriter = (write: (text: string) => Promise<void>) => Promise<void>;
+
+/** A page: the rows the conditions match, `limit` of them after a cursor, before one, or from the start. */
+export interface PageOptions {
+  conditions: Condition[];
+  limit: number;
+  after?: number;
+  before?: number;
+  /** decimals of the coordinates (7 unless said) */
+  decimals?: number;
+}
+
+/** What a page read: how many features, its first and last ids (its neighbours' cursors), and whether more lie beyond. */
+export interface PageRead {
   numberReturned: number;
-  /** the first and last ids of the page, for the cursors of its neighbours */
   first: number | null;
   last: number | null;
   /** more rows lie beyond the page, in the direction it was read */
   more: boolean;
-  /** the features, as GeoJSON text built by PostGIS */
-  features: string;
+}
+
+/** Features a batch reads: a page of a thousand goes out in four, the first on its way while PostGIS builds the next. */
+const BATCH = 250;
+
+/**
+ * Up to `limit` features in id order after a cursor (exclusive) and before another, each as GeoJSON text
+ * built by PostGIS: one statement of a page, prepared (the text is the same for every batch of a layer).
+ */
+export const featureRows = (
+  { source, columns }: FeatureLayer,
+  {
+    conditions,
+    after,
+    before,
+    limit,
+    decimals,
+  }: { conditions: Condition[]; after?: number; before?: number; limit: number; decimals?: number },
+) =>
+  prepared(sql<{ id: number; feature: string }>`
+    select t.id, ${asGeoJson('t', columns, decimals)}::text as feature
+    from ${source} t
+    ${where([...conditions, ...(after === undefined ? [] : [sql`t.id > ${after}`]), ...(before === undefined ? [] : [sql`t.id < ${before}`])])}
+    order by t.id limit ${limit}`);
+
+/** How many rows the conditions match (numberMatched: the costly part of a first page). */
+export async function countFeatures(db: Kysely<DB>, { source }: FeatureLayer, conditions: Condition[]) {
+  const { rows } = await sql<{ n: number }>`select count(*)::int as n from ${source} t ${where(conditions)}`.execute(db);
+  return rows[0].n;
 }
 
 /**
  * One page of features in id order: after a cursor (the next page), before one (the previous page), or from
  * the start. Keyset paging: a client reading a whole city holds one page at a time on the server, and page
- * 100 costs what page 1 does. `count` adds numberMatched (a count of every match: the costly part of a page).
+ * 100 costs what page 1 does. The features are handed to `send` a batch at a time as PostGIS writes them, so
+ * no page is ever held whole; no connection is held between batches (a slow client keeps none).
  */
-export async function featurePage(
+export async function streamFeaturePage(
   db: Kysely<DB>,
-  { source, columns }: FeatureLayer,
+  layer: FeatureLayer,
   {
     conditions,
     limit,
     after,
     before,
-    count = true,
     decimals,
-  }: {
-    conditions: Condition[];
-    limit: number;
-    after?: number;
-    before?: number;
-    count?: boolean;
-    decimals?: number;
-  },
-): Promise<FeaturePage> {
-  const backwards = before !== undefined;
-  const cursor = after !== undefined ? [sql`t.id > ${after}`] : backwards ? [sql`t.id < ${before}`] : [];
-  const order = backwards ? sql`desc` : sql`asc`;
-  const {
-    rows: [page],
-  } = await sql<{
-    number_matched: number | null;
-    number_returned: number;
-    first: number | null;
-    last: number | null;
-    more: boolean;
-    features: string;
-  }>`
-    with page as (select t.* from ${source} t ${where([...conditions, ...cursor])} order by t.id ${order} limit ${limit + 1}),
-         shown as (select * from page order by id ${order} limit ${limit})
-    select ${count ? sql`(select count(*) from ${source} t ${where(conditions)})::int` : sql`null::int`} as number_matched,
-           (select count(*) from shown)::int as number_returned,
-           (select count(*) from page) > ${limit} as more,
-           (select min(id) from shown) as first,
-           (select max(id) from shown) as last,
-           coalesce((select json_agg(${asGeoJson('s', columns, decimals)} order by s.id) from shown s), '[]'::json)::text as features`.execute(
-    db,
-  );
-  return {
-    ...(page.number_matched === null ? {} : { numberMatched: page.number_matched }),
-    numberReturned: page.number_returned,
-    first: page.first,
-    last: page.last,
-    more: page.more,
-    features: page.features,
+  }: { conditions: Condition[]; limit: number; after?: number; before?: number; decimals?: number },
+  send: (features: string[]) => Promise<void>,
+): Promise<PageRead> {
+  let from = after;
+  let more = false;
+  if (before !== undefined) {
+    // the page before a cursor: the ids it ends with are found first, then it is read forwards like any other
+    const { rows } = await sql<{ id: number }>`
+      select t.id from ${layer.source} t ${where([...conditions, sql`t.id < ${before}`])}
+      order by t.id desc limit ${limit + 1}`.execute(db);
+    more = rows.length > limit;
+    from = more ? rows[limit].id : undefined;
+  }
+  const read: PageRead = { numberReturned: 0, first: null, last: null, more };
+  type Batch = { wanted: number; rows: { id: number; feature: string }[] };
+  const batch = (after: number | undefined): Promise<Batch> => {
+    const wanted = Math.min(BATCH, limit - read.numberReturned);
+    // one row more than wanted says whether any follow
+    return featureRows(layer, { conditions, after, before, limit: wanted + 1, decimals })
+      .execute(db)
+      .then(({ rows }) => ({ wanted, rows }));
   };
+  let next: Promise<Batch> | undefined = batch(from);
+  while (next) {
+    const { wanted, rows } = await (next as Promise<Batch>);
+    const shown = rows.slice(0, wanted);
+    read.first ??= shown[0]?.id ?? null;
+    read.last = shown.at(-1)?.id ?? read.last;
+    read.numberReturned += shown.length;
+    const follow: boolean = rows.length > wanted;
+    if (follow && before === undefined && read.numberReturned === limit) read.more = true;
+    // the next batch is read while this one goes out
+    next = follow && read.numberReturned < limit ? batch(read.last!) : undefined;
+    if (shown.length) {
+      await send(shown.map((r) => r.feature)).catch((error: unknown) => {
+        next?.catch(() => {}); // abandoned: its failure is no one's to hear
+        throw error;
+      });
+    }
+  }
+  return read;
 }
 
 /**
- * The REST API's page: a FeatureCollection (as text) with numberMatched, numberReturned and a `next` link
- * (nextHref + the last id) when more follow.
+ * A page written as a FeatureCollection as it is read: `head` (members before the features, each ending in a
+ * comma), the features a batch at a time, then the members `tail` makes of what the page read.
  */
-export async function listFeatures(
+export async function writeFeaturePage(
+  db: Kysely<DB>,
+  layer: FeatureLayer,
+  options: PageOptions,
+  write: (text: string) => Promise<void>,
+  { head = '', tail }: { head?: string; tail: (read: PageRead) => string },
+) {
+  let separator = `{"type":"FeatureCollection",${head}"features":[`;
+  const read = await streamFeaturePage(db, layer, options, (batch) => {
+    const text = separator + batch.join(',');
+    separator = ',';
+    return write(text);
+  });
+  await write(`${read.numberReturned ? '' : separator}],${tail(read)}}`);
+}
+
+/**
+ * The REST API's page: a FeatureCollection with numberMatched, numberReturned and a `next` link (nextHref +
+ * the last id) when more follow.
+ */
+export function listFeatures(
   db: Kysely<DB>,
   layer: FeatureLayer,
   { conditions, limit, after, nextHref }: { conditions: Condition[]; limit: number; after?: number; nextHref: string },
-): Promise<string> {
-  const page = await featurePage(db, layer, { conditions, limit, after });
-  const links = page.more ? [{ rel: 'next', type: 'application/geo+json', href: `${nextHref}${page.last}` }] : [];
-  return (
-    `{"type":"FeatureCollection","numberMatched":${page.numberMatched},"numberReturned":${page.numberReturned},` +
-    `"links":${JSON.stringify(links)},"features":${page.features}}`
-  );
+): JsonWriter {
+  return async (write) => {
+    const numberMatched = await countFeatures(db, layer, conditions);
+    await writeFeaturePage(db, layer, { conditions, limit, after }, write, {
+      tail: (read) => {
+        const links = read.more ? [{ rel: 'next', type: 'application/geo+json', href: `${nextHref}${read.last}` }] : [];
+        return `"numberMatched":${numberMatched},"numberReturned":${read.numberReturned},"links":${JSON.stringify(links)}`;
+      },
+    });
+  };
 }
 
 /** Features by id, in the order asked, with their versions (for ETags). */

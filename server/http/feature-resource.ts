@@ -32,7 +32,7 @@ import { idParameter, ifMatchHeader, limitParameter, parameter, parseBbox, parse
 import { DomainError } from '../domain/errors.ts';
 import { jsonSchema } from './openapi.ts';
 import { origin } from './origin.ts';
-import { jsonText, route, type Parameters } from './route.ts';
+import { jsonStream, jsonText, route, type Parameters } from './route.ts';
 
 const sentProperties = z.custom<Record<string, unknown>>(
   (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
@@ -164,7 +164,7 @@ export function featureResource<
         const next = new URLSearchParams(Object.entries(req.query).filter(([k]) => k !== 'after') as [string, string][]);
         next.set('after', '');
         const nextHref = `${origin(req)}${base}?${next.toString()}`;
-        return jsonText(await listFeatures(database.db, visibleLayer(def, viewer), { conditions, limit, after, nextHref }));
+        return jsonStream(listFeatures(database.db, visibleLayer(def, viewer), { conditions, limit, after, nextHref }));
       },
     }),
     route({

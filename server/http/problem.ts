@@ -72,6 +72,11 @@ export function toProblem(error: unknown): Problem {
 }
 
 export const problemHandler: ErrorRequestHandler = (error, req, res, _next) => {
+  if (res.headersSent) {
+    // a streamed answer failed half-way: the client must see it broken, not a shorter document that parses
+    req.log?.error({ err: error }, 'request failed after its answer began');
+    return void res.destroy();
+  }
   const problem = toProblem(error);
   if (problem.status >= 500) req.log?.error({ err: error }, 'request failed');
   res.status(problem.status).set(problem.headers).type('application/problem+json').json(problemBody(problem, req.originalUrl));

@@ -39,8 +39,27 @@ export class JsonText<T = unknown> {
 }
 export const jsonText = <T>(text: string) => new JsonText<T>(text);
 
+/**
+ * JSON the handler writes piece by piece as the database hands it over (a page of features), never held
+ * whole; declared to have the answer's shape. A failure before the first piece is a problem answer as any.
+ */
+export class JsonStream<T = unknown> {
+  declare readonly shape?: T;
+  constructor(readonly writer: (write: (text: string) => Promise<void>) => Promise<void>) {}
+}
+export const jsonStream = <T>(writer: JsonStream['writer']) => new JsonStream<T>(writer);
+
+/** Writes a chunk, resolving once the client has taken what was written before: memory stays bounded. */
+export const writeChunk = (res: Response, chunk: string) =>
+  res.write(chunk)
+    ? Promise.resolve()
+    : new Promise<void>((resolve) => {
+        const done = () => (res.off('drain', done), res.off('close', done), resolve());
+        res.once('drain', done).once('close', done);
+      });
+
 type BodyOf<B> = B extends z.ZodType ? z.output<B> : undefined;
-type AnswerOf<S> = S extends z.ZodType ? z.input<S> | JsonText<z.output<S>> : unknown;
+type AnswerOf<S> = S extends z.ZodType ? z.input<S> | JsonText<z.output<S>> | JsonStream<z.output<S>> : unknown;
 
 export interface Context<P extends Parameters, Q extends Parameters, B, H extends Parameters> {
   req: Request;
@@ -163,6 +182,17 @@ export function routerOf(routes: readonly AnyRoute[], { checkAnswers = false } =
       const answer = await spec.handle({ req, res, next, viewer: req.viewer!, params, query, body, headers: headers ?? {} });
       // nothing returned: the handler answers itself (a stream, a file, a 204)
       if (answer === undefined) return;
+      if (answer instanceof JsonStream) {
+        res.type(spec.answer.type ?? 'application/json');
+        let text = '';
+        await answer.writer((piece) => {
+          if (checkAnswers) text += piece;
+          return writeChunk(res, piece);
+        });
+        // held to its schema in the tests: one that is not ends the response broken, which no test passes
+        if (checkAnswers && res.statusCode < 300) checkAnswer(spec, jsonText(text));
+        return void res.end();
+      }
       if (checkAnswers && res.statusCode < 300) checkAnswer(spec, answer);
       res.type(spec.answer.type ?? 'application/json').send(answer instanceof JsonText ? answer.text : JSON.stringify(answer));
     };

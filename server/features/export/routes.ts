@@ -9,7 +9,7 @@ import type { Viewer } from '../../access/viewer.ts';
 import type { ResourceDefinition } from '../../access/resource.ts';
 import { parameter, parseQueryValue } from '../../domain/params.ts';
 import { DomainError } from '../../domain/errors.ts';
-import { route } from '../../http/route.ts';
+import { route, writeChunk as write } from '../../http/route.ts';
 import { exportBatch, wktOf } from './queries.ts';
 
 const FORMATS = {
@@ -55,15 +55,6 @@ const CSV: CsvOptions = {
     object: (value) => (Array.isArray(value) ? value.join(';') : JSON.stringify(value)),
   },
 };
-
-/** Waits for the client to take what was written before writing more: memory stays bounded. */
-const write = (res: Response, chunk: string) =>
-  res.write(chunk)
-    ? Promise.resolve()
-    : new Promise<void>((resolve) => {
-        const done = () => (res.off('drain', done), res.off('close', done), resolve());
-        res.once('drain', done).once('close', done);
-      });
 
 /** A text parameter that is one of `allowed`, or `fallback` when absent. */
 const oneOf = <T extends string>(field: string, allowed: readonly T[], fallback: T, description?: string) =>

@@ -5,7 +5,16 @@ import { viewKey } from '../../access/policy.ts';
 import { notAKey } from '../../http/guard.ts';
 import { ACCESS_KEY_PARAMETER, credentialOf, type Viewer } from '../../access/viewer.ts';
 import type { Database } from '../../db/database.ts';
-import { bboxCondition, featurePage, readFeatures, type Condition, type FeatureLayer } from '../../db/feature-store.ts';
+import {
+  bboxCondition,
+  countFeatures,
+  readFeatures,
+  streamFeaturePage,
+  type Condition,
+  type FeatureLayer,
+  writeFeaturePage,
+  type PageRead,
+} from '../../db/feature-store.ts';
 import { MAX_FEATURES } from '../../access/resource.ts';
 import { onlyParameters, parseBbox, parseId, parseLimit, parseTime } from '../../domain/params.ts';
 import { DomainError, invalidParameter } from '../../domain/errors.ts';
@@ -25,7 +34,7 @@ import {
 import { EXACT, extentOf, sketchOf, type Extent } from './queries.ts';
 import { origin } from '../../http/origin.ts';
 import { notFound } from '../../http/problem.ts';
-import { jsonText, route } from '../../http/route.ts';
+import { jsonStream, jsonText, route } from '../../http/route.ts';
 
 const CRS84 = 'http://www.opengis.net/def/crs/OGC/1.3/CRS84';
 const CONFORMANCE = [
@@ -376,8 +385,9 @@ export function ogcRoutes({ db }: Database) {
           const before = parseCursor(req.query.before, 'before');
           // the count of every match is the costly part of a page: the first page has it, the pages a GIS follows do
           // not (a person reading HTML pages sees it on each)
-          const count = asHtml || (after === undefined && before === undefined);
-          const page = await featurePage(db, layer, { conditions, limit, after, before, count, decimals: EXACT });
+          const numberMatched =
+            asHtml || (after === undefined && before === undefined) ? await countFeatures(db, layer, conditions) : undefined;
+          const page = { conditions, limit, after, before, decimals: EXACT };
 
           const path = `${base(req)}/collections/${collection.id}/items`;
           const query = (changes: Record<string, string | undefined>) => {
@@ -390,36 +400,49 @@ export function ogcRoutes({ db }: Database) {
           };
           const cursor = after !== undefined ? { after: String(after) } : before !== undefined ? { before: String(before) } : {};
           // next follows the page's last id, prev precedes its first; on an empty page, the cursor it was asked with
-          const hasNext = before !== undefined || page.more;
-          const hasPrev = after !== undefined || (before !== undefined && page.more);
-          const nextAfter = page.last ?? (before !== undefined ? before - 1 : after);
-          const prevBefore = page.first ?? (after !== undefined ? after + 1 : before);
-          const pageLinks = (f?: string) => [
-            ...(hasNext && nextAfter !== undefined && nextAfter >= 0
-              ? [{ rel: 'next', href: query({ after: String(nextAfter), f }) }]
-              : []),
-            ...(hasPrev && prevBefore !== undefined ? [{ rel: 'prev', href: query({ before: String(prevBefore), f }) }] : []),
-          ];
-          const links: Link[] = [
-            link(req, query({ ...cursor, f: req.query.f === undefined ? undefined : 'json' }), 'self', GEOJSON, 'this page'),
-            link(req, query({ ...cursor, f: 'html' }), 'alternate', 'text/html', 'this page as HTML'),
-            ...pageLinks().map((l) => link(req, l.href, l.rel, GEOJSON, l.rel === 'next' ? 'the next page' : 'the previous page')),
-            link(req, `${base(req)}/collections/${collection.id}`, 'collection', 'application/json', collection.title),
-          ];
+          const pageLinks = (read: PageRead, f?: string) => {
+            const hasNext = before !== undefined || read.more;
+            const hasPrev = after !== undefined || (before !== undefined && read.more);
+            const nextAfter = read.last ?? (before !== undefined ? before - 1 : after);
+            const prevBefore = read.first ?? (after !== undefined ? after + 1 : before);
+            return [
+              ...(hasNext && nextAfter !== undefined && nextAfter >= 0
+                ? [{ rel: 'next', href: query({ after: String(nextAfter), f }) }]
+                : []),
+              ...(hasPrev && prevBefore !== undefined ? [{ rel: 'prev', href: query({ before: String(prevBefore), f }) }] : []),
+            ];
+          };
           if (asHtml) {
-            const features = JSON.parse(page.features) as GeoJSON.Feature[];
+            const features: GeoJSON.Feature[] = [];
+            const read = await streamFeaturePage(db, layer, page, async (batch) => {
+              for (const f of batch) features.push(JSON.parse(f) as GeoJSON.Feature);
+            });
             const sketch = await sketchOf(
               db,
               layer,
               features.map((f) => Number(f.id)),
             );
-            return html(res, itemsHtml(collection, { ...page, links: pageLinks('html'), features, sketch, limit }, readerOf(req)));
+            const shown = { ...read, numberMatched, links: pageLinks(read, 'html'), features, sketch, limit };
+            return html(res, itemsHtml(collection, shown, readerOf(req)));
           }
-          const matched = page.numberMatched === undefined ? '' : `"numberMatched":${page.numberMatched},`;
           res.set('Content-Crs', `<${CRS84}>`);
-          return jsonText<z.output<typeof items>>(
-            `{"type":"FeatureCollection","links":${JSON.stringify(links)},"timeStamp":"${new Date().toISOString()}",` +
-              `${matched}"numberReturned":${page.numberReturned},"features":${page.features}}`,
+          // the features as PostGIS writes them, a batch at a time; the links and counts after them
+          const matched = numberMatched === undefined ? '' : `"numberMatched":${numberMatched},`;
+          return jsonStream<z.output<typeof items>>((write) =>
+            writeFeaturePage(db, layer, page, write, {
+              head: `"timeStamp":"${new Date().toISOString()}",${matched}`,
+              tail: (read) => {
+                const links: Link[] = [
+                  link(req, query({ ...cursor, f: req.query.f === undefined ? undefined : 'json' }), 'self', GEOJSON, 'this page'),
+                  link(req, query({ ...cursor, f: 'html' }), 'alternate', 'text/html', 'this page as HTML'),
+                  ...pageLinks(read).map((l) =>
+                    link(req, l.href, l.rel, GEOJSON, l.rel === 'next' ? 'the next page' : 'the previous page'),
+                  ),
+                  link(req, `${base(req)}/collections/${collection.id}`, 'collection', 'application/json', collection.title),
+                ];
+                return `"numberReturned":${read.numberReturned},"links":${JSON.stringify(links)}`;
+              },
+            }),
           );
         }),
     }),
