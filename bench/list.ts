@@ -19,7 +19,7 @@ import { loadDemoCity } from '../data/load-demo.ts';
 import { createApp } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
 import { openDatabase } from '../server/db/database.ts';
-import { bboxCondition, countFeatures, featureRows, type FeatureLayer } from '../server/db/feature-store.ts';
+import { bboxCondition, countFeatures, featureBatch, type FeatureLayer } from '../server/db/feature-store.ts';
 import { migrate } from '../server/db/migrate.ts';
 import type { DB } from '../server/db/schema.ts';
 import { buildings } from '../server/features/buildings/resource.ts';
@@ -116,7 +116,7 @@ async function capturePageSql(url: string, layer: FeatureLayer, bbox: [number, n
   });
   const conditions = [bboxCondition(bbox)];
   await countFeatures(db, layer, conditions);
-  captured.push(featureRows(layer, { conditions, limit: limit + 1 }).compile(db));
+  captured.push(featureBatch(layer, { conditions, limit }).compile(db));
   await db.destroy();
   return captured;
 }

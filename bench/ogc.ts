@@ -5,7 +5,7 @@
  *   each `next` link until there is none (as GDAL and QGIS do), in a worker thread. Reported: features/s,
  *   and the server's heap and RSS growth while it runs (bounded: one page at a time).
  * - Pages at random: limit=1000 pages after random cursors (each a full page), at 1 and 4 keep-alive
- *   clients, against pgbench running the page's features in one statement (featureRows, the statement the
+ *   clients, against pgbench running the page's features in one statement (featureBatch, the statement the
  *   route sends for each of its batches of 250, with the cursor as a pgbench random variable), same
  *   concurrency, same run. features/s = pages/s × 1000.
  *
@@ -23,7 +23,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { createApp } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
-import { featureRows } from '../server/db/feature-store.ts';
+import { featureBatch } from '../server/db/feature-store.ts';
 import type { DB } from '../server/db/schema.ts';
 import { findUsers, openSession, viewerOf } from '../server/features/accounts/queries.ts';
 import { collectionLayer, COLLECTIONS } from '../server/features/ogc/collections.ts';
@@ -169,7 +169,7 @@ export async function run(args: string[]) {
  */
 async function capturePageSql(url: string, layer: NonNullable<ReturnType<typeof collectionLayer>>): Promise<CompiledQuery> {
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }) });
-  const compiled = featureRows(layer, { conditions: [], limit: LIMIT + 1, after: AFTER_SENTINEL, decimals: EXACT }).compile(db);
+  const compiled = featureBatch(layer, { conditions: [], limit: LIMIT, after: AFTER_SENTINEL, decimals: EXACT }).compile(db);
   await db.destroy();
   return compiled;
 }

@@ -96,25 +96,31 @@ export interface PageRead {
 /** Features a batch reads: a page of a thousand goes out in four, the first on its way while PostGIS builds the next. */
 const BATCH = 250;
 
+interface FeatureBatch {
+  n: number;
+  first: number | null;
+  last: number | null;
+  more: boolean;
+  features: string | null;
+}
+
 /**
- * Up to `limit` features in id order after a cursor (exclusive) and before another, each as GeoJSON text
- * built by PostGIS: one statement of a page, prepared (the text is the same for every batch of a layer).
+ * Up to `limit` features in id order after a cursor (exclusive) and before another, as the GeoJSON text of
+ * each, comma-separated, built by PostGIS: one batch of a page (one string, not a row per feature: the API
+ * hands it on as it is), with its count, first and last ids, and whether more rows follow. Prepared: the text
+ * is the same for every batch of a layer.
  */
-export const featureRows = (
-  { source, columns }: FeatureLayer,
-  {
-    conditions,
-    after,
-    before,
-    limit,
-    decimals,
-  }: { conditions: Condition[]; after?: number; before?: number; limit: number; decimals?: number },
-) =>
-  prepared(sql<{ id: number; feature: string }>`
-    select t.id, ${asGeoJson('t', columns, decimals)}::text as feature
-    from ${source} t
-    ${where([...conditions, ...(after === undefined ? [] : [sql`t.id > ${after}`]), ...(before === undefined ? [] : [sql`t.id < ${before}`])])}
-    order by t.id limit ${limit}`);
+export const featureBatch = ({ source, columns }: FeatureLayer, { conditions, after, before, limit, decimals }: PageOptions) => {
+  const bounds = [...(before === undefined ? [] : [sql`t.id < ${before}`])];
+  return prepared(sql<FeatureBatch>`
+    with batch as (
+      select t.id, ${asGeoJson('t', columns, decimals)}::text as feature from ${source} t
+      ${where([...conditions, ...bounds, ...(after === undefined ? [] : [sql`t.id > ${after}`])])}
+      order by t.id limit ${limit})
+    select count(*)::int as n, min(id) as first, max(id) as last, string_agg(feature, ',' order by id) as features,
+           exists (select from ${source} t ${where([...conditions, ...bounds, sql`t.id > (select max(id) from batch)`])}) as more
+    from batch`);
+};
 
 /** How many rows the conditions match (numberMatched: the costly part of a first page). */
 export async function countFeatures(db: Kysely<DB>, { source }: FeatureLayer, conditions: Condition[]) {
@@ -125,25 +131,21 @@ export async function countFeatures(db: Kysely<DB>, { source }: FeatureLayer, co
 /**
  * One page of features in id order: after a cursor (the next page), before one (the previous page), or from
  * the start. Keyset paging: a client reading a whole city holds one page at a time on the server, and page
- * 100 costs what page 1 does. The features are handed to `send` a batch at a time as PostGIS writes them, so
- * no page is ever held whole; no connection is held between batches (a slow client keeps none).
+ * 100 costs what page 1 does. The features are handed to `send` a batch at a time (comma-separated GeoJSON
+ * text) as PostGIS writes them, so no page is ever held whole; no connection is held between batches (a slow
+ * client keeps none), and the next batch is read while one goes out.
  */
 export async function streamFeaturePage(
   db: Kysely<DB>,
   layer: FeatureLayer,
-  {
-    conditions,
-    limit,
-    after,
-    before,
-    decimals,
-  }: { conditions: Condition[]; limit: number; after?: number; before?: number; decimals?: number },
-  send: (features: string[]) => Promise<void>,
+  options: PageOptions,
+  send: (features: string) => Promise<void>,
 ): Promise<PageRead> {
-  let from = after;
+  const { conditions, limit, before } = options;
+  let from = options.after;
   let more = false;
   if (before !== undefined) {
-    // the page before a cursor: the ids it ends with are found first, then it is read forwards like any other
+    // the page before a cursor: where it starts is found first, then it is read forwards like any other
     const { rows } = await sql<{ id: number }>`
       select t.id from ${layer.source} t ${where([...conditions, sql`t.id < ${before}`])}
       order by t.id desc limit ${limit + 1}`.execute(db);
@@ -151,27 +153,20 @@ export async function streamFeaturePage(
     from = more ? rows[limit].id : undefined;
   }
   const read: PageRead = { numberReturned: 0, first: null, last: null, more };
-  type Batch = { wanted: number; rows: { id: number; feature: string }[] };
-  const batch = (after: number | undefined): Promise<Batch> => {
-    const wanted = Math.min(BATCH, limit - read.numberReturned);
-    // one row more than wanted says whether any follow
-    return featureRows(layer, { conditions, after, before, limit: wanted + 1, decimals })
+  const batch = (after: number | undefined): Promise<FeatureBatch> =>
+    featureBatch(layer, { ...options, after, limit: Math.min(BATCH, limit - read.numberReturned) })
       .execute(db)
-      .then(({ rows }) => ({ wanted, rows }));
-  };
-  let next: Promise<Batch> | undefined = batch(from);
+      .then(({ rows }) => rows[0]);
+  let next: Promise<FeatureBatch> | undefined = batch(from);
   while (next) {
-    const { wanted, rows } = await (next as Promise<Batch>);
-    const shown = rows.slice(0, wanted);
-    read.first ??= shown[0]?.id ?? null;
-    read.last = shown.at(-1)?.id ?? read.last;
-    read.numberReturned += shown.length;
-    const follow: boolean = rows.length > wanted;
+    const { n, first, last, more: follow, features }: FeatureBatch = await (next as Promise<FeatureBatch>);
+    read.first ??= first;
+    read.last = last ?? read.last;
+    read.numberReturned += n;
     if (follow && before === undefined && read.numberReturned === limit) read.more = true;
-    // the next batch is read while this one goes out
-    next = follow && read.numberReturned < limit ? batch(read.last!) : undefined;
-    if (shown.length) {
-      await send(shown.map((r) => r.feature)).catch((error: unknown) => {
+    next = follow && read.numberReturned < limit ? batch(last!) : undefined;
+    if (features) {
+      await send(features).catch((error: unknown) => {
         next?.catch(() => {}); // abandoned: its failure is no one's to hear
         throw error;
       });
@@ -192,10 +187,10 @@ export async function writeFeaturePage(
   { head = '', tail }: { head?: string; tail: (read: PageRead) => string },
 ) {
   let separator = `{"type":"FeatureCollection",${head}"features":[`;
-  const read = await streamFeaturePage(db, layer, options, (batch) => {
-    const text = separator + batch.join(',');
+  const read = await streamFeaturePage(db, layer, options, async (features) => {
+    await write(separator);
     separator = ',';
-    return write(text);
+    await write(features);
   });
   await write(`${read.numberReturned ? '' : separator}],${tail(read)}}`);
 }

@@ -415,7 +415,7 @@ export function ogcRoutes({ db }: Database) {
           if (asHtml) {
             const features: GeoJSON.Feature[] = [];
             const read = await streamFeaturePage(db, layer, page, async (batch) => {
-              for (const f of batch) features.push(JSON.parse(f) as GeoJSON.Feature);
+              features.push(...(JSON.parse(`[${batch}]`) as GeoJSON.Feature[]));
             });
             const sketch = await sketchOf(
               db,
