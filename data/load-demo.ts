@@ -84,12 +84,16 @@ export async function loadDemoCity(db: Kysely<DB>, city: DemoCity, progress: Pro
         (t, rows) =>
           sql`
         insert into members (name, phone, category, registered_community_id, employer_unit, geom,
-                             is_central_household, is_volunteer, skills, availability)
-        select r.name, r.phone, r.category, c.id, r.employer_unit, ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326),
-               r.is_central_household, r.is_volunteer, array(select json_array_elements_text(r.skills)), r.availability
+                             is_central_household, is_volunteer, skills, availability, building_id, grid_id, community_id)
+        select r.name, r.phone, r.category, c.id, r.employer_unit, p.geom,
+               r.is_central_household, r.is_volunteer, array(select json_array_elements_text(r.skills)), r.availability,
+               l.building_id, l.grid_id, l.community_id
         from json_to_recordset(${rows}::json) as r(name text, phone text, category text, registered_community_code text,
                employer_unit text, lon float8, lat float8, is_central_household boolean, is_volunteer boolean, skills json,
                availability text, n integer)
+        cross join lateral (select ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326) as geom) p
+        -- linked here, in one pass (bulk load: the row trigger place_member is off)
+        cross join lateral member_links(p.geom) l
         left join communities c on c.code = r.registered_community_code
         order by r.n`.execute(t),
       ],

@@ -25,6 +25,15 @@ CREATE OR REPLACE FUNCTION building_at(pt geometry) RETURNS integer LANGUAGE sql
       ORDER BY ST_Distance(geom::geography, pt::geography), id LIMIT 1))
 $$;
 
+-- Where a home point belongs: the footprint that holds it (building_at), with that building's grid and
+-- community, else the grid and community of the point itself. (OFFSET 0: building_at runs once, not once per use.)
+CREATE OR REPLACE FUNCTION member_links(pt geometry) RETURNS TABLE (building_id integer, grid_id integer, community_id integer)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT k.id, CASE WHEN k.id IS NULL THEN grid_at(pt) ELSE b.grid_id END,
+         CASE WHEN k.id IS NULL THEN community_at(pt) ELSE b.community_id END
+  FROM (SELECT building_at(pt) AS id OFFSET 0) k LEFT JOIN buildings b ON b.id = k.id
+$$;
+
 -- The ids of the rows of `rows` whose links may change when `area` changes (all of them when it is NULL):
 -- within 0.001° (over 30 m below 70° latitude) of one of its parts' boxes, so that a member whose nearest
 -- footprint moved is found too. Part by part through the table's spatial index: an import's scattered
@@ -54,13 +63,9 @@ $$;
 
 -- A member's grid and community follow its building, or its home point when it has none.
 CREATE OR REPLACE FUNCTION link_members(area geometry DEFAULT NULL) RETURNS integer LANGUAGE sql AS $$
-  WITH homed AS MATERIALIZED (
-    SELECT id, geom, building_at(geom) AS building_id FROM near_ids('members', area) n(id) JOIN members USING (id)
-  ), placed AS MATERIALIZED (
-    SELECT h.id, h.building_id,
-           CASE WHEN h.building_id IS NULL THEN grid_at(h.geom) ELSE b.grid_id END AS grid_id,
-           CASE WHEN h.building_id IS NULL THEN community_at(h.geom) ELSE b.community_id END AS community_id
-    FROM homed h LEFT JOIN buildings b ON b.id = h.building_id
+  WITH placed AS MATERIALIZED (
+    SELECT m.id, l.building_id, l.grid_id, l.community_id
+    FROM near_ids('members', area) n(id) JOIN members m USING (id) CROSS JOIN LATERAL member_links(m.geom) l
   ), changed AS (
     UPDATE members m SET building_id = placed.building_id, grid_id = placed.grid_id, community_id = placed.community_id
     FROM placed
@@ -125,20 +130,16 @@ CREATE TRIGGER place_building BEFORE INSERT OR UPDATE OF geom ON buildings
 
 CREATE OR REPLACE FUNCTION place_member() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  NEW.building_id := building_at(NEW.geom);
-  IF NEW.building_id IS NULL THEN
-    NEW.grid_id := grid_at(NEW.geom);
-    NEW.community_id := community_at(NEW.geom);
-  ELSE
-    SELECT grid_id, community_id INTO NEW.grid_id, NEW.community_id FROM buildings WHERE id = NEW.building_id;
-  END IF;
+  SELECT l.building_id, l.grid_id, l.community_id INTO NEW.building_id, NEW.grid_id, NEW.community_id FROM member_links(NEW.geom) l;
   RETURN NEW;
 END $$;
-COMMENT ON FUNCTION place_member() IS 'links the member to the footprint that holds its home (or the nearest within 30 m), and to that building''s grid and community, else to those of its home point';
+COMMENT ON FUNCTION place_member() IS 'links the member to the footprint that holds its home (or the nearest within 30 m), and to that building''s grid and community, else to those of its home point (member_links)';
 
+-- A bulk load (gridmap.bulk_load on, data/load-demo.ts) links its members in the statement that inserts them,
+-- with member_links: one pass, without a trigger's call per row.
 DROP TRIGGER IF EXISTS place_member ON members;
 CREATE TRIGGER place_member BEFORE INSERT OR UPDATE OF geom ON members
-  FOR EACH ROW EXECUTE FUNCTION place_member();
+  FOR EACH ROW WHEN (current_setting('gridmap.bulk_load', true) IS DISTINCT FROM 'on') EXECUTE FUNCTION place_member();
 
 CREATE OR REPLACE FUNCTION place_issue() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
