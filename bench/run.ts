@@ -2,6 +2,7 @@
 const benchmarks: Record<string, () => Promise<{ run: (args: string[]) => Promise<void> }>> = {
   coverage: () => import('./coverage.ts'),
   'demo-load': () => import('./demo-load.ts'),
+  'grid-tiles': () => import('./grid-tiles.ts'),
   import: () => import('./import.ts'),
   'import-shapefile': () => import('./import-shapefile.ts'),
   list: () => import('./list.ts'),
