@@ -1,6 +1,7 @@
 // npm run bench -- <name> [options]: runs one benchmark from bench/ and prints its figures beside its floor.
 const benchmarks: Record<string, () => Promise<{ run: (args: string[]) => Promise<void> }>> = {
   coverage: () => import('./coverage.ts'),
+  'coverage-view': () => import('./coverage-view.ts'),
   'demo-load': () => import('./demo-load.ts'),
   'grid-tiles': () => import('./grid-tiles.ts'),
   import: () => import('./import.ts'),
