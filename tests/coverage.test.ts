@@ -16,7 +16,7 @@ const as: Record<string, Express> = {};
 const db = () => test.database.db;
 type Properties = Record<string, number | string | null>;
 interface Collection {
-  features: { id: number; properties: Properties; geometry: { type: string } }[];
+  features: { id: number; properties: Properties; geometry: { type: string } | null; bbox: number[] | null }[];
   numberReturned: number;
   households?: number;
 }
@@ -570,6 +570,29 @@ describe('who sees what', () => {
   });
 });
 
+describe('without geometry', () => {
+  it.each(['grids', 'communities', 'streets', 'districts'])(
+    'gives the %s figures and boxes alone, the same figures as with their geometry',
+    async (level) => {
+      const full = await get(as.admin, `/api/v1/coverage/${level}`);
+      const bare = await get(as.admin, `/api/v1/coverage/${level}?geometry=none`);
+      expect(bare.features.length).toBeGreaterThan(0);
+      expect(bare.features.map((f) => [f.id, f.properties])).toEqual(full.features.map((f) => [f.id, f.properties]));
+      expect(bare.features.every((f) => f.geometry === null)).toBe(true);
+      // each box is the area's extent as PostGIS gives it, and in the answer with its geometry too
+      const table = level === 'grids' ? 'grids' : level;
+      const { rows } = await sql<{ id: number; bbox: number[] }>`
+        select id, array[ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom)] as bbox from ${sql.table(table)}
+        where geom is not null`.execute(test.database.db);
+      const extents = new Map(rows.map((r) => [r.id, r.bbox]));
+      for (const f of [...bare.features, ...full.features]) {
+        const expected = extents.get(f.id as number);
+        expect(f.bbox, `${level} ${f.id}`).toEqual(expected ?? null);
+      }
+    },
+  );
+});
+
 describe('bad requests', () => {
   it.each([
     // an unknown community or street is named, not an empty answer that reads as "none"
@@ -586,6 +609,8 @@ describe('bad requests', () => {
     ['/api/v1/coverage/communities?colour=red', 400, 'colour'],
     ['/api/v1/coverage/gaps', 400, 'community'],
     ['/api/v1/coverage/gaps?community=1&reach_m=-5', 400, 'reach_m'],
+    ['/api/v1/coverage/communities?geometry=simple', 400, 'geometry'],
+    ['/api/v1/coverage/streets?geometry=', 400, 'geometry'],
   ])('%s: %i naming %s', async (path, status, field) => {
     const res = await request(as.admin).get(path);
     expect(res.status).toBe(status);

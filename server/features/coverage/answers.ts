@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { answerCollection, answerFeature } from '../../domain/geojson.ts';
+import { answerCollection, answerFeature, answerGeometry } from '../../domain/geojson.ts';
 
 /** A figure that may be withheld or have nothing to divide by: null. */
 const figure = z.number().nullable();
@@ -81,9 +81,15 @@ export const areaFigures = z
   .meta({ id: 'AreaCoverage' });
 
 const reached = { reach_m: z.number(), numberReturned: z.number() };
-export const communityCoverage = answerCollection(answerFeature(communityFigures), reached);
-export const gridCoverage = answerCollection(answerFeature(gridFigures), reached);
-export const areaCoverage = answerCollection(answerFeature(areaFigures), reached);
+/**
+ * An area with its figures, its box (west, south, east, north; null for a street not drawn yet) and its
+ * geometry, or none when asked without (`geometry=none`: a map that has the areas as tiles).
+ */
+const areaFeature = <P extends z.ZodType>(properties: P) =>
+  answerFeature(properties, answerGeometry.nullable()).extend({ bbox: z.array(z.number()).length(4).nullable() });
+export const communityCoverage = answerCollection(areaFeature(communityFigures), reached);
+export const gridCoverage = answerCollection(areaFeature(gridFigures), reached);
+export const areaCoverage = answerCollection(areaFeature(areaFigures), reached);
 
 /** A building with households and no available volunteer within reach. */
 export const gap = z

@@ -21,6 +21,8 @@ export interface CoverageOptions {
   /** issues reported in [from, to) only; all issues without */
   from?: Date;
   to?: Date;
+  /** the areas' geometry in the answer (false: their boxes only, for a map that has them as tiles) */
+  geometry?: boolean;
 }
 
 export const DEFAULT_REACH_M = 500;
@@ -233,7 +235,8 @@ export async function coverageCollection(
       'numberReturned', count(*),
       'features', coalesce(json_agg(json_build_object(
         'type', 'Feature', 'id', r.id,
-        'geometry', ST_AsGeoJSON(ST_ForcePolygonCCW(r.geom), 7)::json,
+        'bbox', case when r.geom is not null then json_build_array(ST_XMin(r.geom), ST_YMin(r.geom), ST_XMax(r.geom), ST_YMax(r.geom)) end,
+        'geometry', ${options.geometry === false ? sql`null::json` : sql`ST_AsGeoJSON(ST_ForcePolygonCCW(r.geom), 7)::json`},
         'properties', to_jsonb(r) - 'geom') order by r.code), '[]'))::text as body
     from (${coverageRows(level, visibleAreas(level, viewer, filter), options)}) r`.execute(db);
   return rows[0].body;

@@ -31,6 +31,17 @@ const reach_m = parameter(
     description: `Metres. Answered as asked for those who see every volunteer where it is (admins, unscoped dispatchers); for others at the band at or below it (${REACH_BANDS_M.join(', ')}), as the answer's reach_m says.`,
   },
 );
+const geometry = parameter(
+  (value) => {
+    const given = parseQueryValue(value, 'geometry', 'text') ?? 'full';
+    if (given !== 'full' && given !== 'none') throw invalidParameter('geometry', 'geometry must be full or none');
+    return given === 'full';
+  },
+  {
+    schema: { type: 'string', enum: ['full', 'none'], default: 'full' },
+    description: "none: each area's figures and box (`bbox`) without its geometry, for a map that draws the areas from their tiles",
+  },
+);
 const community = queryParameter('community', 'integer');
 const street = codeParameter('street', 9);
 const district = codeParameter('district', 6);
@@ -68,11 +79,11 @@ async function knownFilter(db: Database['db'], filter: CoverageFilter): Promise<
   return filter;
 }
 
-type CoverageQuery = CoverageFilter & { reach_m: number; from?: Date; to?: Date };
+type CoverageQuery = CoverageFilter & { reach_m: number; geometry: boolean; from?: Date; to?: Date };
 
 /** Coverage of one level's areas in the caller's scope, over issues reported in [from, to). */
 async function coverage(db: Database['db'], level: CoverageLevel, viewer: Viewer, query: CoverageQuery) {
-  const { reach_m: reachM, from, to, ...filter } = query;
+  const { reach_m: reachM, geometry: withGeometry, from, to, ...filter } = query;
   if (from && to && from >= to) throw invalidParameter('from', 'from must be before to');
   return coverageCollection(db, level, viewer, await knownFilter(db, filter), {
     reachM: reachFor(viewer, reachM),
@@ -80,6 +91,7 @@ async function coverage(db: Database['db'], level: CoverageLevel, viewer: Viewer
     allMembers: countsAllMembers(viewer),
     from,
     to,
+    geometry: withGeometry,
   });
 }
 
@@ -111,7 +123,7 @@ export const coverageRoutes = ({ db }: Database) => [
     summary: 'Coverage per grid',
     description: `${METRICS} Grids also: household_band (below, within, above the community's band_min–band_max).`,
     allow: { resource: 'grids', action: 'read', roles: COVERAGE_READERS },
-    query: { community, street, reach_m, ...window },
+    query: { community, street, reach_m, geometry, ...window },
     answer: { type: 'application/geo+json', schema: gridCoverage, description: 'the grids with their metrics' },
     problems,
     handle: async ({ viewer, query }) => jsonText(await coverage(db, 'grid', viewer, query)),
@@ -123,13 +135,13 @@ export const coverageRoutes = ({ db }: Database) => [
     summary: 'Coverage per community, with the staffing standard and the balance of its grids',
     description: `${METRICS} Communities also: staff_count, people_served, staff_required_min and staff_required_max (1,000–3,000 households or 3,000–10,000 people: 20–25 staff; 2 more for every further 1,000–1,500 people), staffing (short, within, over, unknown), grids, grid_households_lowest, grid_households_highest, grid_households_stddev, grids_below_band, grids_above_band.`,
     allow: { resource: 'communities', action: 'read', roles: COVERAGE_READERS },
-    query: { street, community, reach_m, ...window },
+    query: { street, community, reach_m, geometry, ...window },
     answer: { type: 'application/geo+json', schema: communityCoverage, description: 'the communities with their metrics' },
     problems,
     handle: async ({ viewer, query }) => jsonText(await coverage(db, 'community', viewer, query)),
   }),
-  areaRoute(db, 'street', { district, street, reach_m, ...window }),
-  areaRoute(db, 'district', { district, reach_m, ...window }),
+  areaRoute(db, 'street', { district, street, reach_m, geometry, ...window }),
+  areaRoute(db, 'district', { district, reach_m, geometry, ...window }),
   route({
     method: 'GET',
     path: '/api/v1/coverage/gaps',

@@ -1,5 +1,5 @@
 import { bbox } from '@turf/bbox';
-import type { Feature, FeatureCollection } from 'geojson';
+import type { Feature, FeatureCollection, Geometry } from 'geojson';
 import type { Map as MapLibreMap } from 'maplibre-gl';
 import { useEffect, useEffectEvent, useMemo, useRef, useState } from 'react';
 import { useLocation, useSearch } from 'wouter';
@@ -77,10 +77,15 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
   // streets and districts: their communities summed (coloured and ranked as communities are); the community
   // chosen, its grids and its gaps belong to the communities' and grids' levels
   const overCommunities = level === 'streets' || level === 'districts';
-  const communities = useAnswer<Areas<CommunityFigures>>('/api/v1/coverage/communities', revision);
-  const areas = useAnswer<Areas<AreaFigures>>(overCommunities ? `/api/v1/coverage/${level}` : null, revision);
+  // figures and boxes only: the map has the areas as tiles (layers.ts)
+  const communities = useAnswer<Areas<CommunityFigures>>('/api/v1/coverage/communities?geometry=none', revision);
+  const areas = useAnswer<Areas<AreaFigures>>(overCommunities ? `/api/v1/coverage/${level}?geometry=none` : null, revision);
   const grids = useAnswer<Areas<GridFigures>>(
-    community !== null ? `/api/v1/coverage/grids?community=${community}` : allGrids ? '/api/v1/coverage/grids' : null,
+    community !== null
+      ? `/api/v1/coverage/grids?community=${community}&geometry=none`
+      : allGrids
+        ? '/api/v1/coverage/grids?geometry=none'
+        : null,
     revision,
   );
   const gaps = useAnswer<Gaps>(
@@ -109,7 +114,11 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
     () => (numeric ? metricClasses(numeric, values) : standardClasses(standardLevel)),
     [numeric, values, standardLevel],
   );
-  const colour = useMemo(() => fillColour(property, classes, numeric?.unit ?? null), [property, classes, numeric]);
+  // the grids' tiles carry their figures; the other levels' are set on the map's tiles as feature state
+  const colour = useMemo(
+    () => fillColour(property, classes, numeric?.unit ?? null, level === 'grids' ? 'get' : 'feature-state'),
+    [property, classes, numeric, level],
+  );
 
   const hexagons = useHexagonClasses(map, densities);
   const hexagonColours = useMemo(
@@ -133,9 +142,20 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
     gaps: gaps.data,
   });
 
-  /** Moves the map to show an area, or all of some. */
-  const focusOn = (shown: Feature | FeatureCollection | null | undefined) => {
-    if (shown && (shown.type === 'Feature' || shown.features.length > 0)) onFocus(bbox(shown) as Bounds);
+  /**
+   * Moves the map to show an area, or all of some: by the boxes the answers give (an area not drawn yet has
+   * none), or a gap's footprint.
+   */
+  const focusOn = (shown: Feature<Geometry | null> | FeatureCollection<Geometry | null> | null | undefined) => {
+    const features = shown?.type === 'FeatureCollection' ? shown.features : shown ? [shown] : [];
+    const boxes = features.flatMap((f) => (f.bbox ? [f.bbox] : f.geometry ? [bbox(f.geometry)] : []));
+    if (boxes.length === 0) return;
+    onFocus([
+      Math.min(...boxes.map((b) => b[0])),
+      Math.min(...boxes.map((b) => b[1])),
+      Math.max(...boxes.map((b) => b[2])),
+      Math.max(...boxes.map((b) => b[3])),
+    ]);
   };
   const chooseCommunity = (id: number | null, replace = false) => {
     show({ level, community: id }, replace);
@@ -148,7 +168,7 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
   // a street without a boundary yet has nothing to show
   const chooseArea = (chosenArea: Area<AreaFigures>) => {
     show({ level, community, grid, area: chosenArea.id });
-    if (chosenArea.geometry) focusOn(chosenArea);
+    focusOn(chosenArea);
   };
   const chooseLevel = (next: Level) => {
     show({ level: next, community, grid });

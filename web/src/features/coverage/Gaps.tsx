@@ -12,7 +12,8 @@ export const REACHES = [100, 200, 300, 400, 500];
 
 /** A building with households and no available volunteer within reach, as GET /api/v1/coverage/gaps gives it. */
 export type Gaps = ApiAnswer<'GET /api/v1/coverage/gaps'>;
-export type Gap = Gaps['features'][number]['properties'];
+/** A building no volunteer reaches, with its footprint. */
+type GapBuilding = Gaps['features'][number];
 
 /**
  * The reach chosen, and the buildings of the chosen community no available volunteer is that close to:
@@ -29,7 +30,7 @@ export function GapsSection({
   reach: number;
   onReach: (reach: number) => void;
   gaps: Answer<Gaps>;
-  onChoose: (building: Area<Gap>) => void;
+  onChoose: (building: GapBuilding) => void;
 }) {
   const { t } = useI18n();
   return (
@@ -70,11 +71,11 @@ export function GapsSection({
   );
 }
 
-function GapList({ gaps, onChoose }: { gaps: Gaps; onChoose: (building: Area<Gap>) => void }) {
+function GapList({ gaps, onChoose }: { gaps: Gaps; onChoose: (building: GapBuilding) => void }) {
   const { t } = useI18n();
   const [chosen, setChosen] = useState<number | null>(null);
   const pages = usePages(gaps.features);
-  const choose = (building: Area<Gap>) => {
+  const choose = (building: GapBuilding) => {
     setChosen(building.id);
     onChoose(building);
   };

@@ -8,8 +8,8 @@ import type {
   SourceSpecification,
   VectorTileSource,
 } from 'maplibre-gl';
-import { useEffect, useState } from 'react';
-import type { Level } from './metrics.ts';
+import { useEffect, useMemo, useState } from 'react';
+import type { Areas, Level } from './metrics.ts';
 
 /** The density layers a leader may lay over the colours: hexagons of members and of volunteers, the issues' heat. */
 export type Density = 'members' | 'volunteers' | 'issues';
@@ -38,13 +38,12 @@ const OPEN_ISSUES = ['reported', 'accepted', 'in_progress', 'escalated', 'reopen
 
 const tiles = (layer: string): SourceSpecification => ({ type: 'vector', url: new URL(`/tiles/${layer}.json`, location.href).href });
 /**
- * The districts, streets or communities (the coverage answer of the level shown) and the gaps are a few
- * hundred features of GeoJSON; grids, volunteers and issues come as the API's vector tiles; members too, for
- * those who may count them (see MEMBERS).
+ * The districts, streets or communities are the map's own tiles (style.ts), coloured by the figures of the
+ * coverage answer set on them as feature state; the gaps are a few hundred features of GeoJSON; grids,
+ * volunteers and issues come as the API's vector tiles; members too, for those who may count them (MEMBERS).
  */
 function sources(): Record<string, SourceSpecification> {
   return {
-    'coverage-areas': { type: 'geojson', data: EMPTY },
     'coverage-grids': tiles('grid_coverage'),
     'coverage-volunteers': tiles('volunteers'),
     'coverage-issues': tiles('issues'),
@@ -53,8 +52,27 @@ function sources(): Record<string, SourceSpecification> {
 }
 
 const hidden = { visibility: 'none' as const };
+/** The areas of the level shown, on the map's tiles of that level: only those the coverage answer holds. */
+const areasLayers = (source: AreaSource, ids: number[]): LayerSpecification[] => [
+  {
+    id: 'coverage-areas',
+    type: 'fill',
+    source,
+    'source-layer': source,
+    filter: ['in', ['id'], ['literal', ids]],
+    layout: hidden,
+    paint: { 'fill-opacity': CHOROPLETH_OPACITY },
+  },
+  {
+    id: 'coverage-chosen-area',
+    type: 'line',
+    source,
+    'source-layer': source,
+    filter: NOTHING,
+    paint: { 'line-color': '#1f3a93', 'line-width': 4 },
+  },
+];
 const LAYERS: LayerSpecification[] = [
-  { id: 'coverage-areas', type: 'fill', source: 'coverage-areas', layout: hidden, paint: { 'fill-opacity': CHOROPLETH_OPACITY } },
   {
     id: 'coverage-grids',
     type: 'fill',
@@ -108,13 +126,6 @@ const MEMBERS: LayerSpecification = {
 };
 const OUTLINES: LayerSpecification[] = [
   {
-    id: 'coverage-chosen-area',
-    type: 'line',
-    source: 'coverage-areas',
-    filter: NOTHING,
-    paint: { 'line-color': '#1f3a93', 'line-width': 4 },
-  },
-  {
     id: 'coverage-chosen-grid',
     type: 'line',
     source: 'coverage-grids',
@@ -124,12 +135,15 @@ const OUTLINES: LayerSpecification[] = [
   },
 ];
 
+/** The map's tiles (style.ts) the areas of a level are drawn on. */
+type AreaSource = 'districts' | 'streets' | 'communities';
+
 /** What the coverage view draws. */
 export interface CoverageDrawing {
   level: Level;
   /** the districts, streets or communities as their coverage answer gives them: the level's, or the grids' communities */
-  areas: FeatureCollection | null;
-  /** the areas' fill colour (metrics.ts fillColour) */
+  areas: Areas<object> | null;
+  /** the areas' fill colour (metrics.ts fillColour: by feature state for the areas, by property for the grids) */
   colour: ExpressionSpecification | string;
   /** the area of `areas` outlined */
   chosen: number | null;
@@ -169,11 +183,25 @@ export function useCoverageMap(map: MapLibreMap | null, drawing: CoverageDrawing
     return () => remove(map, [MEMBERS], ['coverage-members']);
   }, [map, readsMembers]);
 
+  // the level's areas, or the communities of the grids' level (whose chosen community is outlined)
+  const areaSource: AreaSource = level === 'grids' ? 'communities' : level;
+  const ids = useMemo(() => areas?.features.map((area) => area.id) ?? [], [areas]);
   useEffect(() => {
-    // a street not drawn yet (no boundary of its own, no communities) has no geometry: nothing to draw
-    const drawn = areas && { ...areas, features: areas.features.filter((area) => area.geometry !== null) };
-    map?.getSource<GeoJSONSource>('coverage-areas')?.setData(drawn ?? EMPTY);
-  }, [map, areas]);
+    if (!map) return;
+    const layers = areasLayers(areaSource, ids);
+    map.addLayer(layers[0], 'coverage-grids');
+    map.addLayer(layers[1], 'coverage-chosen-grid');
+    return () => remove(map, layers, []);
+  }, [map, areaSource, ids]);
+  useEffect(() => {
+    if (!map || !areas) return;
+    // each area's figures on its tile feature, which the colour reads
+    const tiles = { source: areaSource, sourceLayer: areaSource };
+    for (const area of areas.features) map.setFeatureState({ ...tiles, id: area.id }, area.properties);
+    return () => {
+      if (map.getSource(areaSource)) map.removeFeatureState(tiles);
+    };
+  }, [map, areaSource, areas]);
   useEffect(() => {
     map?.getSource<GeoJSONSource>('coverage-gaps')?.setData(gaps ?? EMPTY);
   }, [map, gaps]);
@@ -185,13 +213,13 @@ export function useCoverageMap(map: MapLibreMap | null, drawing: CoverageDrawing
     map.setPaintProperty(level !== 'grids' ? 'coverage-areas' : 'coverage-grids', 'fill-color', colour);
     // grids of one community, or every grid in view
     map.setFilter('coverage-grids', level === 'grids' && community !== null ? ['==', ['get', 'community_id'], community] : null);
-  }, [map, level, colour, community]);
+  }, [map, level, colour, community, areaSource, ids]);
 
   useEffect(() => {
     if (!map) return;
     map.setFilter('coverage-chosen-area', chosen === null ? NOTHING : ['==', ['id'], chosen]);
     map.setFilter('coverage-chosen-grid', grid === null ? NOTHING : ['==', ['id'], grid]);
-  }, [map, chosen, grid]);
+  }, [map, chosen, grid, areaSource, ids]);
 
   useEffect(() => {
     if (!map) return;

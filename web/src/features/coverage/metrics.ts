@@ -1,4 +1,4 @@
-import type { Feature, FeatureCollection, Geometry } from 'geojson';
+import type { BBox, Feature, FeatureCollection, Geometry } from 'geojson';
 import type { ExpressionSpecification } from 'maplibre-gl';
 import type { ApiAnswer } from '../../../../server/http/api.ts';
 
@@ -20,8 +20,9 @@ export type CommunityFigures = ApiAnswer<'GET /api/v1/coverage/communities'>['fe
 export type GridFigures = ApiAnswer<'GET /api/v1/coverage/grids'>['features'][number]['properties'];
 /** A street's or district's: every figure null when the viewer does not read all its communities (`figures_withheld`). */
 export type AreaFigures = ApiAnswer<'GET /api/v1/coverage/streets'>['features'][number]['properties'];
-export type Area<P> = Feature<Geometry, P> & { id: number };
-export interface Areas<P> extends FeatureCollection<Geometry, P> {
+/** An area of a coverage answer asked without geometry (`geometry=none`): its figures and its box (none: not drawn yet). */
+export type Area<P> = Feature<Geometry | null, P> & { id: number; bbox: BBox | null };
+export interface Areas<P> extends FeatureCollection<Geometry | null, P> {
   features: Area<P>[];
 }
 
@@ -194,9 +195,9 @@ export function classLabel(unit: Unit, classes: LegendClass[], i: number): strin
 }
 
 /** A figure as written, as a MapLibre expression: what the classes' breaks are compared with. */
-const writtenValue = (property: string, unit: Unit): ExpressionSpecification => [
+const writtenValue = (value: ExpressionSpecification, unit: Unit): ExpressionSpecification => [
   '/',
-  ['round', ['*', ['get', property], scaleOf(unit)]],
+  ['round', ['*', value, scaleOf(unit)]],
   scaleOf(unit),
 ];
 
@@ -204,23 +205,25 @@ const writtenValue = (property: string, unit: Unit): ExpressionSpecification => 
  * The fill colour of the classes as a MapLibre expression (`unit`: that of the classes' figures, null for a
  * standard's states); an area with no figure is grey.
  */
-export function fillColour(property: string, classes: LegendClass[], unit: Unit | null): ExpressionSpecification | string {
+export function fillColour(
+  property: string,
+  classes: LegendClass[],
+  unit: Unit | null,
+  read: 'get' | 'feature-state' = 'get',
+): ExpressionSpecification | string {
+  // a tile's property, or the figure set on a tile's feature (the areas: layers.ts)
+  const value = [read, property] as ExpressionSpecification;
   if (unit === null) {
     // (a match of any length: more than its type spells out)
-    return [
-      'match',
-      ['get', property],
-      ...classes.flatMap((c) => [c.state!, c.colour]),
-      NO_DATA_COLOUR,
-    ] as unknown as ExpressionSpecification;
+    return ['match', value, ...classes.flatMap((c) => [c.state!, c.colour]), NO_DATA_COLOUR] as unknown as ExpressionSpecification;
   }
   if (classes.length === 0) return NO_DATA_COLOUR;
   const steps = classes.slice(1).flatMap((c) => [c.from!, c.colour]);
   const colour: ExpressionSpecification | string = steps.length
-    ? ['step', writtenValue(property, unit), classes[0].colour, ...steps]
+    ? ['step', writtenValue(value, unit), classes[0].colour, ...steps]
     : classes[0].colour;
-  // the tiles leave a missing figure out, GeoJSON has it as null: either way it is not a number
-  return ['case', ['==', ['typeof', ['get', property]], 'number'], colour, NO_DATA_COLOUR];
+  // the tiles leave a missing figure out, the answer has it as null: either way it is not a number
+  return ['case', ['==', ['typeof', value], 'number'], colour, NO_DATA_COLOUR];
 }
 
 /** The states of the level's standard, worst first, as legend classes. */
