@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { problemHandler, toProblem } from '../server/http/problem.ts';
-import { jsonStream, route, routerOf } from '../server/http/route.ts';
+import { ClientGone, jsonStream, route, routerOf } from '../server/http/route.ts';
 import { sessionFor, testApp } from './support/app.ts';
 import { mode, openTestDatabase, type TestDatabase } from './support/databases.ts';
 
@@ -44,7 +44,7 @@ describe(`problems from database refusals on the ${mode} database`, () => {
     expect(JSON.stringify(problem)).not.toMatch(/srv|ENOENT/);
   });
 
-  it('answers a streamed answer that fails before its first piece with a problem, and breaks one that fails half-way', async () => {
+  it('answers a streamed answer that fails before its first piece with a problem, breaks one that fails half-way, and stops one whose client went away', async () => {
     const failing = (after: number) =>
       route({
         method: 'GET',
@@ -60,8 +60,32 @@ describe(`problems from database refusals on the ${mode} database`, () => {
             throw new Error('the database went away');
           }),
       });
+    // a page of 50 pieces, counted as they are written: a client that stops reading stops the writer
+    let written = 0;
+    let stopped: unknown;
+    const long = route({
+      method: 'GET',
+      path: '/long',
+      summary: 'a long page',
+      tags: [],
+      allow: { public: 'a test' },
+      answer: { description: 'pieces' },
+      handle: () =>
+        jsonStream(async (write) => {
+          try {
+            for (; written < 50; written++) {
+              await write(`${written ? ',' : '['}"${'x'.repeat(100_000)}"`);
+              await new Promise((resolve) => setTimeout(resolve, 10));
+            }
+            await write(']');
+          } catch (error) {
+            stopped = error;
+            throw error;
+          }
+        }),
+    });
     const server = express()
-      .use(routerOf([failing(0), failing(2)]))
+      .use(routerOf([failing(0), failing(2), long]))
       .use(problemHandler)
       .listen(0, '127.0.0.1');
     try {
@@ -73,6 +97,16 @@ describe(`problems from database refusals on the ${mode} database`, () => {
       const halfWay = await fetch(`${base}/after-2`);
       expect(halfWay.status).toBe(200);
       await expect(halfWay.text()).rejects.toThrow();
+
+      // a client that goes away after the first piece: the writer is stopped at its next write, and the
+      // server answers the next request as ever
+      const reading = new AbortController();
+      const gone = await fetch(`${base}/long`, { signal: reading.signal });
+      await gone.body!.getReader().read();
+      reading.abort();
+      await expect.poll(() => stopped, { timeout: 5000 }).toBeInstanceOf(ClientGone);
+      expect(written).toBeLessThan(50);
+      expect((await fetch(`${base}/after-0`)).status).toBe(500);
     } finally {
       server.close();
     }

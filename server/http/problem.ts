@@ -72,6 +72,8 @@ export function toProblem(error: unknown): Problem {
 }
 
 export const problemHandler: ErrorRequestHandler = (error, req, res, _next) => {
+  // no one to answer: the client closed the connection (a page it stopped reading)
+  if (res.destroyed) return;
   if (res.headersSent) {
     // a streamed answer failed half-way: the client must see it broken, not a shorter document that parses
     req.log?.error({ err: error }, 'request failed after its answer began');

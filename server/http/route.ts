@@ -49,12 +49,20 @@ export class JsonStream<T = unknown> {
 }
 export const jsonStream = <T>(writer: JsonStream['writer']) => new JsonStream<T>(writer);
 
+/** A streamed answer's client closed the connection before the end. */
+export class ClientGone extends Error {
+  constructor() {
+    super('the client closed the connection');
+  }
+}
+
 /** Characters of a streamed answer gathered before they are written. */
 const FLUSH_AT = 64 * 1024;
 
 /** Writes a chunk, resolving once the client has taken what was written before: memory stays bounded. */
 export const writeChunk = (res: Response, chunk: string) =>
-  res.write(chunk)
+  // a client gone takes nothing more (and its 'close' has passed: waiting for it would never end)
+  res.destroyed || res.write(chunk)
     ? Promise.resolve()
     : new Promise<void>((resolve) => {
         const done = () => (res.off('drain', done), res.off('close', done), resolve());
@@ -192,6 +200,8 @@ export function routerOf(routes: readonly AnyRoute[], { checkAnswers = false } =
         // and a page's small pieces (its head, its links) would each cost one
         let pending = '';
         await answer.writer((piece) => {
+          // the client went away: the writer stops reading what no one will take
+          if (res.destroyed) throw new ClientGone();
           if (checkAnswers) text += piece;
           pending += piece;
           if (pending.length < FLUSH_AT) return Promise.resolve();
