@@ -7,6 +7,7 @@ import { DomainError } from '../domain/errors.ts';
 import { mayRead, mayWrite, type ResourceName } from '../access/policy.ts';
 import { GUARDED_PREFIXES, MAP_RESOURCES, type AccessRule } from '../access/rules.ts';
 import { credentialOf, type Credential, type Viewer } from '../access/viewer.ts';
+import { groupedBy, routeGroup } from './route.ts';
 
 /** Whether `viewer` passes `rule` (the role part; rows are scoped in SQL by the routes). */
 function permits({ allow }: AccessRule, viewer: Viewer, params: Record<string, unknown>): boolean {
@@ -42,14 +43,20 @@ export function accessGuard(database: Database, rules: AccessRule[]): RequestHan
       return part;
     }
   };
-  const compiled = rules.map((rule) => ({ rule, match: match(rule.path, { decode }) }));
+  // a request is matched against the rules of its group only (server/http/route.ts routeGroup)
+  const compiled = new Map(
+    [...groupedBy(rules, (rule) => rule.path)].map(([group, list]) => [
+      group,
+      list.map((rule) => ({ rule, match: match(rule.path, { decode }) })),
+    ]),
+  );
   return async (req, res, next) => {
     // express matches routes regardless of case (/API/v1/users is /api/v1/users): so does the guard
     const path = req.path.toLowerCase();
     if (!GUARDED_PREFIXES.some((prefix) => path.startsWith(prefix))) return next();
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     let params: Record<string, unknown> = {};
-    const found = compiled.find((c) => {
+    const found = compiled.get(routeGroup(path))?.find((c) => {
       if (c.rule.method !== method) return false;
       const matched = c.match(req.path);
       if (matched) params = matched.params;

@@ -174,51 +174,82 @@ function checkAnswer(spec: AnyRoute, answer: unknown) {
 }
 
 /**
- * The express router of a table: parameters and body parsed and checked before the handler, its answer sent
- * (and checked against its schema when `checkAnswers`).
+ * The part of a path that picks its routes' group: `/api/v1/<resource>`, else the first segment (`/tiles`,
+ * `/ogc`); lower case, as express matches paths. Every route's group is known from its path alone.
  */
-export function routerOf(routes: readonly AnyRoute[], { checkAnswers = false } = {}): Router {
-  const router = Router();
-  for (const spec of routes) {
-    const handle: RequestHandler = async (req, res, next) => {
-      const params = parseParameters(spec.params, req.params);
-      const query = parseParameters(spec.query, req.query, spec.unknownParameter);
-      const body =
-        isZod(spec.body) && !(req.body === undefined && spec.body.safeParse(undefined).success)
-          ? parseBody(spec.body, req.body)
-          : undefined;
-      // the headers declared, read by their names (case-insensitively); the others are not the route's
-      const headers = spec.headers && parseParameters(spec.headers, headersOf(req, spec.headers));
-      res.status(spec.answer.status ?? 200);
-      const answer = await spec.handle({ req, res, next, viewer: req.viewer!, params, query, body, headers: headers ?? {} });
-      // nothing returned: the handler answers itself (a stream, a file, a 204)
-      if (answer === undefined) return;
-      if (answer instanceof JsonStream) {
-        res.type(spec.answer.type ?? 'application/json');
-        let text = '';
-        // pieces are gathered up to FLUSH_AT and the last goes out with the end: each write is a system call,
-        // and a page's small pieces (its head, its links) would each cost one
-        let pending = '';
-        await answer.writer((piece) => {
-          // the client went away: the writer stops reading what no one will take
-          if (res.destroyed) throw new ClientGone();
-          if (checkAnswers) text += piece;
-          pending += piece;
-          if (pending.length < FLUSH_AT) return Promise.resolve();
-          const out = pending;
-          pending = '';
-          return writeChunk(res, out);
-        });
-        // held to its schema in the tests: one that is not ends the response broken, which no test passes
-        if (checkAnswers && res.statusCode < 300) checkAnswer(spec, jsonText(text));
-        return void res.end(pending);
-      }
-      if (checkAnswers && res.statusCode < 300) checkAnswer(spec, answer);
-      res.type(spec.answer.type ?? 'application/json').send(answer instanceof JsonText ? answer.text : JSON.stringify(answer));
-    };
-    const method = spec.method.toLowerCase() as Lowercase<Method>;
-    if (isZod(spec.body)) router[method](spec.path, jsonBody(spec.bodyLimit), handle);
-    else router[method](spec.path, handle);
+export function routeGroup(path: string) {
+  const segments = path.toLowerCase().split('/');
+  return segments.slice(0, segments[1] === 'api' ? 4 : 2).join('/');
+}
+
+/** The routes of a table by group (the guard's rules too): a request is matched against its group's only. */
+export function groupedBy<T>(items: readonly T[], pathOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const group = routeGroup(pathOf(item));
+    if (/[:*]/.test(group)) throw new Error(`${pathOf(item)}: a parameter where the route's group is read`);
+    groups.set(group, [...(groups.get(group) ?? []), item]);
   }
-  return router;
+  return groups;
+}
+
+/**
+ * The express router of a table: parameters and body parsed and checked before the handler, its answer sent
+ * (and checked against its schema when `checkAnswers`). One router per group of paths, found by the request's
+ * group: a tile is not matched against the hundred routes of the API before its own.
+ */
+export function routerOf(routes: readonly AnyRoute[], { checkAnswers = false } = {}) {
+  const groups = new Map<string, Router>();
+  for (const [group, specs] of groupedBy(routes, (spec) => spec.path)) {
+    const router = Router();
+    for (const spec of specs) {
+      const handle: RequestHandler = async (req, res, next) => {
+        const params = parseParameters(spec.params, req.params);
+        const query = parseParameters(spec.query, req.query, spec.unknownParameter);
+        const body =
+          isZod(spec.body) && !(req.body === undefined && spec.body.safeParse(undefined).success)
+            ? parseBody(spec.body, req.body)
+            : undefined;
+        // the headers declared, read by their names (case-insensitively); the others are not the route's
+        const headers = spec.headers && parseParameters(spec.headers, headersOf(req, spec.headers));
+        res.status(spec.answer.status ?? 200);
+        const answer = await spec.handle({ req, res, next, viewer: req.viewer!, params, query, body, headers: headers ?? {} });
+        // nothing returned: the handler answers itself (a stream, a file, a 204)
+        if (answer === undefined) return;
+        if (answer instanceof JsonStream) {
+          res.type(spec.answer.type ?? 'application/json');
+          let text = '';
+          // pieces are gathered up to FLUSH_AT and the last goes out with the end: each write is a system call,
+          // and a page's small pieces (its head, its links) would each cost one
+          let pending = '';
+          await answer.writer((piece) => {
+            // the client went away: the writer stops reading what no one will take
+            if (res.destroyed) throw new ClientGone();
+            if (checkAnswers) text += piece;
+            pending += piece;
+            if (pending.length < FLUSH_AT) return Promise.resolve();
+            const out = pending;
+            pending = '';
+            return writeChunk(res, out);
+          });
+          // held to its schema in the tests: one that is not ends the response broken, which no test passes
+          if (checkAnswers && res.statusCode < 300) checkAnswer(spec, jsonText(text));
+          return void res.end(pending);
+        }
+        if (checkAnswers && res.statusCode < 300) checkAnswer(spec, answer);
+        res.type(spec.answer.type ?? 'application/json').send(answer instanceof JsonText ? answer.text : JSON.stringify(answer));
+      };
+      const method = spec.method.toLowerCase() as Lowercase<Method>;
+      if (isZod(spec.body)) router[method](spec.path, jsonBody(spec.bodyLimit), handle);
+      else router[method](spec.path, handle);
+    }
+    groups.set(group, router);
+  }
+  const dispatch: RequestHandler = (req, res, next) => {
+    const router = groups.get(routeGroup(req.path));
+    if (!router) return next();
+    router(req, res, next);
+  };
+  // every route, for whoever lists what the app serves (tests/access.test.ts walks routers' stacks)
+  return Object.assign(dispatch, { stack: [...groups.values()].flatMap((router) => router.stack) });
 }
