@@ -15,21 +15,16 @@ import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { chromium, type Page } from 'playwright-core';
+import { chromium } from 'playwright-core';
 import { pino } from 'pino';
 import { createApp, WEB_DIST } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
 import { findUsers, openSession } from '../server/features/accounts/queries.ts';
+import { mapIdle as idle, openAs } from '../tests/e2e/pages.ts';
 import { benchDatabase, count, since, vacuumAnalyze } from './load.ts';
 
 const NAME = 'gridmap_bench_coverage_view';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-declare global {
-  interface Window {
-    gridmap?: { map: import('maplibre-gl').Map };
-  }
-}
 
 export async function run(args: string[]) {
   const { values } = parseArgs({
@@ -73,15 +68,10 @@ export async function run(args: string[]) {
       });
       const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       try {
-        const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+        // signed in through the login screen, as the browser tests do; at a desktop's size
         const errors: string[] = [];
-        page.on('pageerror', (e) => errors.push(e.message));
-        page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-        await page.goto(`${base}/`);
-        await page.getByRole('button', { name: new RegExp(`^${username} ·`) }).click();
-        await page.getByRole('button', { name: '登录', exact: true }).click();
-        await page.getByTestId('signed-in').waitFor();
-        await page.waitForFunction(() => window.gridmap?.map.loaded(), null, { timeout: 120_000 });
+        const page = await openAs(browser, base, username, errors);
+        await page.setViewportSize({ width: 1440, height: 900 });
         await idle(page);
 
         const clicks: number[] = [];
@@ -151,16 +141,5 @@ export async function run(args: string[]) {
   console.log(`\nThe coverage view in Chromium, size ${size} (${reps} clicks a viewer; the first on a freshly started app):`);
   for (const line of lines) console.log(line);
 }
-
-/** Resolves when MapLibre has drawn everything it was asked to. */
-const idle = (page: Page) =>
-  page.evaluate(
-    () =>
-      new Promise<void>((resolve) => {
-        const map = window.gridmap!.map;
-        map.once('idle', () => resolve());
-        map.triggerRepaint();
-      }),
-  );
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveBrowser, servePages } from '../support/browser.ts';
 import { mode, openTestDatabase, type TestDatabase } from '../support/databases.ts';
-import { apiAs, coloursAt, LIVE, openAs, type Rgb } from './pages.ts';
+import { apiAs, coloursAt, LIVE, mapIdle as idle, openAs, type Rgb } from './pages.ts';
 
 interface Area {
   id: number;
@@ -36,17 +36,6 @@ function holds(label: string, figure: string) {
         : value === number(a);
 }
 const distance = (a: Rgb, b: Rgb) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
-
-/** Resolves when MapLibre has drawn everything it was asked to. */
-const idle = (page: Page) =>
-  page.evaluate(
-    () =>
-      new Promise<void>((resolve) => {
-        const map = window.gridmap!.map;
-        map.once('idle', () => resolve());
-        map.triggerRepaint();
-      }),
-  );
 
 describe.skipIf(!haveBrowser)(`the leaders' coverage view in headless Chromium (${mode} database)`, () => {
   let test: TestDatabase;

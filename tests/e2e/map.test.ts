@@ -2,6 +2,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD } from '../../data/demo-accounts.ts';
 import { sessionFor } from '../support/app.ts';
+import { mapIdle } from './pages.ts';
 import { haveBrowser, servePages } from '../support/browser.ts';
 import { mode, openTestDatabase, type TestDatabase } from '../support/databases.ts';
 
@@ -23,16 +24,7 @@ describe.skipIf(!haveBrowser)(`the map page in headless Chromium (${mode} databa
     await page.getByTestId('signed-in').waitFor();
   };
 
-  /** Resolves when MapLibre has drawn everything it was asked to. */
-  const idle = () =>
-    page.evaluate(
-      () =>
-        new Promise<void>((resolve) => {
-          const map = window.gridmap!.map;
-          map.once('idle', () => resolve());
-          map.triggerRepaint();
-        }),
-    );
+  const idle = () => mapIdle(page);
   const rendered = (layer: string) =>
     page.evaluate((id) => window.gridmap!.map.queryRenderedFeatures({ layers: [id] }).map((f) => f.id as number), layer);
 

@@ -19,6 +19,17 @@ export async function openAs(browser: Browser, baseUrl: string, username: string
   return page;
 }
 
+/** Resolves when MapLibre has drawn everything it was asked to. */
+export const mapIdle = (page: Page) =>
+  page.evaluate(
+    () =>
+      new Promise<void>((resolve) => {
+        const map = window.gridmap!.map;
+        map.once('idle', () => resolve());
+        map.triggerRepaint();
+      }),
+  );
+
 /** A new page, signed out, that records its script errors and console errors in `errors`. */
 export async function newPage(browser: Browser, errors: string[]): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionFor } from '../support/app.ts';
 import { haveBrowser, servePages } from '../support/browser.ts';
 import { mode, openTestDatabase, type TestDatabase } from '../support/databases.ts';
-import { apiAs, LIVE, openAs } from './pages.ts';
+import { apiAs, LIVE, mapIdle as idle, openAs } from './pages.ts';
 
 interface Grid {
   id: number;
@@ -22,17 +22,6 @@ interface Impact {
   moved: { buildings: { id: number }[] };
   saveable: boolean;
 }
-
-/** Resolves when MapLibre has drawn everything it was asked to, and stands still. */
-const idle = (page: Page) =>
-  page.evaluate(
-    () =>
-      new Promise<void>((resolve) => {
-        const map = window.gridmap!.map;
-        map.once('idle', () => resolve());
-        map.triggerRepaint();
-      }),
-  );
 
 /** Where a longitude/latitude is on the page (not on the canvas): where the mouse goes to touch it. */
 const onPage = (page: Page, at: Position) =>
