@@ -291,7 +291,12 @@ describe(`stopping Gridmap on the ${mode} database`, { timeout: 120_000 }, () =>
     });
   }
 
-  /** An import of `count` buildings through the API, and a wait until its first batches are on the map. */
+  /**
+   * An import of `count` buildings through the API, and a wait until its first batches are on the map. Batches
+   * double while they are quick (up to 5,000 rows), and on the embedded database a count is answered only
+   * between them: an import of a few batches can be whole by the time the count comes back, so `count` must
+   * leave many.
+   */
   async function importUnderWay(server: Awaited<ReturnType<typeof startServer>>, token: string, n: number, count: number) {
     const importing = postBuildings(server.base, token, buildings(n, count), undefined, '/api/v1/import/buildings');
     void importing.answer.catch(() => {});
@@ -302,7 +307,7 @@ describe(`stopping Gridmap on the ${mode} database`, { timeout: 120_000 }, () =>
   it('SIGTERM during an API import undoes what it wrote and answers 503; a kill -9 midway is undone at the next start', async () => {
     let server = await startServer('node', env);
     let token = await login(server.base);
-    const importing = await importUnderWay(server, token, 20, 8000);
+    const importing = await importUnderWay(server, token, 20, 40_000);
     process.kill(server.pid, 'SIGTERM');
     const answer = await importing.answer;
     expect(answer.status, answer.body).toBe(503);
@@ -313,7 +318,7 @@ describe(`stopping Gridmap on the ${mode} database`, { timeout: 120_000 }, () =>
     server = await startServer('node', env);
     token = await login(server.base);
     expect(await buildingCount(server.base, token)).toBe(saved);
-    await importUnderWay(server, token, 21, 8000);
+    await importUnderWay(server, token, 21, 40_000);
     process.kill(server.pid, 'SIGKILL');
     await server.exited;
 
