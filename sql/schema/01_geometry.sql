@@ -121,3 +121,9 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT p, 20 + 2 * (greatest(p - 10000, 0) / 1500)::integer, 25 + 2 * (greatest(p - 10000, 0) / 1000)::integer
   FROM (SELECT greatest(coalesce(residents, 0), ceil(coalesce(households, 0) * 10 / 3.0)::bigint) AS p) s
 $$;
+
+-- `g` grown by at least `m` metres in every direction (a degree of latitude is over 110 km; of longitude, over
+-- 110 km times the cosine of the latitude): a box for an index to find what lies within m of g.
+CREATE OR REPLACE FUNCTION expand_m(g geometry, m float8) RETURNS geometry LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT ST_Expand(g, m / (110000 * cos(radians(least(89, greatest(abs(ST_YMin(g)), abs(ST_YMax(g))) + m / 110000)))), m / 110000)
+$$;

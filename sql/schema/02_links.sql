@@ -76,6 +76,41 @@ CREATE OR REPLACE FUNCTION link_members(area geometry DEFAULT NULL) RETURNS inte
   SELECT count(*)::integer FROM changed
 $$;
 
+-- Members whose home new footprints `ids` may take, each given the first of them and the one it has as
+-- building_at ranks them: holding the point before near (within 30 m, on building_at's box), then the lower
+-- id among holders, the nearer (then the lower id) among the near. A home its footprint holds can only go
+-- to an older footprint that holds it too, which takes no distance; the others are measured. Equal to
+-- link_members around the footprints while the members' links were current, at the cost of the pairs
+-- close by rather than a look-up among all footprints for every home near one.
+CREATE OR REPLACE FUNCTION link_members_to_new_buildings(ids integer[]) RETURNS integer LANGUAGE sql AS $$
+  WITH near AS MATERIALIZED (
+    SELECT m.id AS member_id, m.geom AS pt, f.id, f.geom, f.grid_id, f.community_id,
+           h.id AS had, h.geom AS had_geom, h.grid_id AS had_grid, h.community_id AS had_community,
+           coalesce(ST_Intersects(h.geom, m.geom), false) AS held
+    FROM buildings f
+    JOIN members m ON m.geom && ST_Expand(f.geom, 0.0006) AND m.geom && expand_m(f.geom, 30)
+    LEFT JOIN buildings h ON h.id = m.building_id
+    WHERE f.id = ANY (ids)
+  ), candidates AS (
+    SELECT DISTINCT ON (member_id) member_id, pt, had AS id, had_geom AS geom, had_grid AS grid_id, had_community AS community_id
+    FROM near WHERE had IS NOT NULL
+    UNION ALL
+    SELECT member_id, pt, id, geom, grid_id, community_id
+    FROM near
+    WHERE CASE WHEN held THEN id < had AND ST_Intersects(geom, pt) ELSE ST_DWithin(geom::geography, pt::geography, 30) END
+  ), best AS (
+    SELECT DISTINCT ON (member_id) member_id, id, grid_id, community_id
+    FROM candidates
+    ORDER BY member_id, NOT ST_Intersects(geom, pt), CASE WHEN ST_Intersects(geom, pt) THEN 0 ELSE ST_Distance(geom::geography, pt::geography) END, id
+  ), changed AS (
+    UPDATE members m SET building_id = best.id, grid_id = best.grid_id, community_id = best.community_id
+    FROM best
+    WHERE m.id = best.member_id AND m.building_id IS DISTINCT FROM best.id
+    RETURNING 1
+  )
+  SELECT count(*)::integer FROM changed
+$$;
+
 -- Members in no footprint that lie in `area` get the grid and community of their point.
 CREATE OR REPLACE FUNCTION link_members_without_building(area geometry) RETURNS integer LANGUAGE sql AS $$
   WITH placed AS MATERIALIZED (
@@ -164,7 +199,8 @@ DROP TRIGGER IF EXISTS place_unit ON units;
 CREATE TRIGGER place_unit BEFORE INSERT OR UPDATE OF geom ON units
   FOR EACH ROW EXECUTE FUNCTION place_unit();
 
--- The area a statement changed: every inserted or deleted geometry; for an updated boundary the symmetric
+-- New footprints take the homes around them directly (link_members_to_new_buildings). Otherwise the area a
+-- statement changed: every inserted or deleted geometry; for an updated boundary the symmetric
 -- difference of its two shapes, for a moved footprint both shapes (a footprint relinked in place hands its
 -- new links to its members directly). The difference is taken on a fixed grid of a tenth of a millimetre: in full precision GEOS can fail on two shapes that differ by a hair (a boundary redrawn as it
 -- is published), which inside the embedded database breaks the trigger instead of raising an error. The area
@@ -173,7 +209,10 @@ CREATE OR REPLACE FUNCTION changed_area() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   area geometry;
 BEGIN
-  IF TG_OP = 'INSERT' THEN
+  IF TG_OP = 'INSERT' AND TG_TABLE_NAME = 'buildings' THEN
+    PERFORM link_members_to_new_buildings(array(SELECT id FROM new_rows));
+    RETURN NULL;
+  ELSIF TG_OP = 'INSERT' THEN
     SELECT ST_Collect(geom) INTO area FROM new_rows;
   ELSIF TG_OP = 'DELETE' THEN
     SELECT ST_Collect(geom) INTO area FROM old_rows;

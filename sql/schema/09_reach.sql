@@ -8,12 +8,6 @@
 -- Coverage's largest reach (MAX_REACH_M in server/features/coverage/routes.ts): nearer volunteers are kept.
 CREATE OR REPLACE FUNCTION reach_cap_m() RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT 5000::float8 $$;
 
--- `g` grown by at least `m` metres in every direction (a degree of latitude is over 110 km; of longitude, over
--- 110 km times the cosine of the latitude): a box for an index to find what lies within m of g.
-CREATE OR REPLACE FUNCTION expand_m(g geometry, m float8) RETURNS geometry LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT ST_Expand(g, m / (110000 * cos(radians(least(89, greatest(abs(ST_YMin(g)), abs(ST_YMax(g))) + m / 110000)))), m / 110000)
-$$;
-
 -- The nearest available volunteer of each building of `ids`, written to building_reach: the index's nearest
 -- (on the sphere) bounds the search, then the nearest on the spheroid within a metre over that (ST_DWithin and
 -- ST_Distance round apart), the lower id among equals; none when it is beyond the cap.
