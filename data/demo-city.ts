@@ -61,6 +61,8 @@ export interface DemoMember {
   employer_unit: string | null;
   lon: number;
   lat: number;
+  /** The footprint (its index in `buildings`) the generator placed the home in, well inside it. */
+  building: number;
   is_central_household: boolean;
   is_volunteer: boolean;
   skills: string[];
@@ -459,6 +461,8 @@ export function generateDemoCity({
         employer_unit: category === 'in_service' ? rnd.pick(EMPLOYERS) : null,
         lon,
         lat,
+        // the building is pushed once its residents are made
+        building: city.buildings.length,
         is_central_household: rnd.next() < 0.06,
         is_volunteer: volunteer,
         skills,
