@@ -1,16 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import cors from 'cors';
 import express from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { ROOT } from './paths.ts';
 import { DEMO_ACCOUNTS, DEMO_PASSWORD } from '../data/demo-accounts.ts';
 import { accessGuard } from './http/guard.ts';
+import { requestLog } from './http/request-log.ts';
 import { apiRoutes } from './http/api.ts';
 import { routerOf, rulesOf } from './http/route.ts';
 import { basemapOf } from './features/map/routes.ts';
@@ -32,27 +31,7 @@ export function createApp({ database, config, logger }: { database: Database; co
   // Browsers on other origins are refused unless CORS_ORIGINS names them.
   if (config.CORS_ORIGINS)
     app.use(cors({ origin: config.CORS_ORIGINS.split(','), maxAge: 600, exposedHeaders: ['ETag', 'Location', 'X-Request-Id'] }));
-  app.use(
-    pinoHttp({
-      logger,
-      // no headers in the log: an Authorization header there would open the session to anyone reading it
-      // nor an Open311 client's api_key or a GIS client's access_key from the query string
-      serializers: {
-        req: (req) => ({
-          id: req.id,
-          method: req.method,
-          url: req.url.replace(/([?&](api|access)_key=)[^&]*/gi, '$1[redacted]'),
-          remoteAddress: req.remoteAddress,
-        }),
-      },
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && /^[\w-]{1,64}$/.test(given) ? given : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-    }),
-  );
+  app.use(requestLog(app, logger));
 
   const routes = apiRoutes(database, config, { password: DEMO_PASSWORD, accounts: DEMO_ACCOUNTS });
   // Every API request is authenticated and checked against its route's access rule before any route runs.
