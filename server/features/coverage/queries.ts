@@ -49,10 +49,12 @@ const share = (part: RawBuilder<unknown>, whole: RawBuilder<unknown>, digits = 4
 
 /**
  * Every coverage metric of the grids or communities matching `where` (on `a`, the grids or communities
- * table), one row per area with its geometry (`geom`, WGS 84) and flat properties, so the same rows make
- * GeoJSON and vector tiles. Each area's buildings, members and issues are those linked to it (the derived
- * links), summed from what the database keeps counted (sql/schema/09_reach.sql: each building's figures and
- * nearest volunteer, members per community and grid) and the area's issues, by index look-ups per area.
+ * table), one row per area (its `id`) with flat properties, so the same rows make GeoJSON and vector tiles;
+ * the caller joins the area's geometry (had the rows held it, turning a row into JSON would write every shape
+ * as GeoJSON only to drop it: a third of the whole city's answer). Each area's buildings, members and issues
+ * are those linked to it (the derived links), summed from what the database keeps counted
+ * (sql/schema/09_reach.sql: each building's figures and nearest volunteer, members per community and grid)
+ * and the area's issues, by index look-ups per area.
  *
  * - households, residents: summed over the area's buildings; party_group_share: residential buildings with a
  *   building Party group / residential buildings;
@@ -148,7 +150,7 @@ export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, o
 
   if (level === 'grid') {
     return sql`
-      select a.id, a.geom, a.code, a.name, a.community_id, c.name as community_name, ${counts},
+      select a.id, a.code, a.name, a.community_id, c.name as community_name, ${counts},
              c.grid_households_min as band_min, c.grid_households_max as band_max,
              case when coalesce(b.households, 0) < c.grid_households_min then 'below'
                   when b.households > c.grid_households_max then 'above' else 'within' end as household_band
@@ -157,21 +159,21 @@ export function coverageRows(level: CoverageLevel, where: RawBuilder<unknown>, o
   }
   if (level === 'street') {
     return sql`
-      select a.id, a.geom, a.code, a.name, a.district_code, d.name as district_name, ${counts}, not w.shown as figures_withheld,
+      select a.id, a.code, a.name, a.district_code, d.name as district_name, ${counts}, not w.shown as figures_withheld,
              (select count(*)::int from communities where street_code = a.code) as communities
       from streets a join districts d on d.code = a.district_code ${perArea} ${readsAll}
       where ${where}`;
   }
   if (level === 'district') {
     return sql`
-      select a.id, a.geom, a.code, a.name, ${counts}, not w.shown as figures_withheld,
+      select a.id, a.code, a.name, ${counts}, not w.shown as figures_withheld,
              (select count(*)::int from streets where district_code = a.code) as streets,
              (select count(*)::int from communities where left(street_code, 6) = a.code) as communities
       from districts a ${perArea} ${readsAll}
       where ${where}`;
   }
   return sql`
-    select a.id, a.geom, a.code, a.name, a.street_code, s.name as street_name, ${counts},
+    select a.id, a.code, a.name, a.street_code, s.name as street_name, ${counts},
            a.staff_count, st.people_served::int, st.required_min as staff_required_min, st.required_max as staff_required_max,
            case when a.staff_count is null then 'unknown' when a.staff_count < st.required_min then 'short'
                 when a.staff_count > st.required_max then 'over' else 'within' end as staffing,
@@ -235,10 +237,12 @@ export async function coverageCollection(
       'numberReturned', count(*),
       'features', coalesce(json_agg(json_build_object(
         'type', 'Feature', 'id', r.id,
-        'bbox', case when r.geom is not null then json_build_array(ST_XMin(r.geom), ST_YMin(r.geom), ST_XMax(r.geom), ST_YMax(r.geom)) end,
-        'geometry', ${options.geometry === false ? sql`null::json` : sql`ST_AsGeoJSON(ST_ForcePolygonCCW(r.geom), 7)::json`},
-        'properties', to_jsonb(r) - 'geom') order by r.code), '[]'))::text as body
-    from (${coverageRows(level, visibleAreas(level, viewer, filter), options)}) r`.execute(db);
+        'bbox', case when a.geom is not null then json_build_array(ST_XMin(a.geom), ST_YMin(a.geom), ST_XMax(a.geom), ST_YMax(a.geom)) end,
+        'geometry', ${options.geometry === false ? sql`null::json` : sql`ST_AsGeoJSON(ST_ForcePolygonCCW(a.geom), 7)::json`},
+        'properties', to_jsonb(r)) order by r.code), '[]'))::text as body
+    from (${coverageRows(level, visibleAreas(level, viewer, filter), options)}) r join ${sql.table(AREAS[level].table)} a on a.id = r.id`.execute(
+    db,
+  );
   return rows[0].body;
 }
 

@@ -212,12 +212,12 @@ export const TILE_LAYERS: TileLayer[] = [
         : Object.fromEntries(Object.entries(GRID_FIELDS).filter(([field]) => !ALL_MEMBER_FIELDS.includes(field))),
     reach: () => 0,
     rows: (tile, viewer) => sql`
-      select r.id, r.geom, to_jsonb(r) - 'id' - 'geom' as props
+      select r.id, g.geom, to_jsonb(r) - 'id' as props
       from (${coverageRows('grid', sql`a.geom && ${tile.area} and ${readable('grids', grids.place, viewer, 'a')}`, {
         reachM: DEFAULT_REACH_M,
         viewer,
         allMembers: countsAllMembers(viewer),
-      })}) r`,
+      })}) r join grids g on g.id = r.id`,
   },
   {
     name: 'buildings',
