@@ -180,31 +180,44 @@ describe('derived links follow geometry in the same transaction', () => {
   it('give the homes that new footprints hold or lie within 30 m of to the first of them, as relinking every home would', async () => {
     // 200 homes moved into open ground (every demo home is in a footprint), then one statement draws a
     // footprint about each: holding it, or 10, 25 or 40 m from it (the last beyond reach), near the homes
-    // beside it too; a second one draws another holding the held homes, which keep the older footprint
+    // beside it too; a second one draws larger ones over those that hold a home, which keeps the older footprint
     const rollback = new Error('rolled back');
     await expect(
       db.transaction().execute(async (trx) => {
         await sql`update members set geom = ST_Translate(geom, 0, -0.05) where id in (select id from members order by id limit 200)`.execute(
           trx,
         );
-        const draw = (size: number, where: string) => sql<{ drawn: number }>`
+        const draw = (name: string, size: number, where: string) => sql<{ drawn: number }>`
           with homes as (select id, geom, row_number() over (order by id) as n from members order by id limit 200),
           drawn as (
             insert into buildings (name, kind, geom)
-            select 'test ' || n, 'residential',
+            select ${name} || n, 'residential',
                    ST_Expand(ST_SetSRID(ST_Project(geom::geography, (array[0, 15, 30, 45])[n % 4 + 1], radians(90 * (n % 3)))::geometry, 4326), ${size})
             from homes where ${sql.raw(where)}
             returning id
           )
           select count(*)::int as drawn from drawn`;
-        expect((await draw(0.00005, 'true').execute(trx)).rows[0].drawn).toBe(200);
-        const taken = sql<{ building: string; homes: number }>`
-          select b.name as building, count(*)::int as homes from members m join buildings b on b.id = m.building_id
-          where b.name like 'test %' group by b.name order by b.name`;
-        const first = (await taken.execute(trx)).rows;
-        expect(first.reduce((sum, r) => sum + r.homes, 0)).toBeGreaterThan(100);
-        expect((await draw(0.00006, 'n % 4 = 3').execute(trx)).rows[0].drawn).toBe(50);
-        expect((await taken.execute(trx)).rows).toEqual(first);
+        expect((await draw('test ', 0.00005, 'true').execute(trx)).rows[0].drawn).toBe(200);
+        const {
+          rows: [{ taken }],
+        } = await sql<{ taken: number }>`
+          select count(*)::int as taken from members m join buildings b on b.id = m.building_id where b.name like 'test %'`.execute(trx);
+        expect(taken).toBeGreaterThan(100);
+        // the homes the first footprints hold, each with its footprint
+        const held = sql<{ id: number; building_id: number }>`
+          select m.id, m.building_id from members m join buildings b on b.id = m.building_id
+          where b.name like 'test %' and ST_Intersects(b.geom, m.geom) order by m.id`;
+        const before = (await held.execute(trx)).rows;
+        expect(before.length).toBeGreaterThan(20);
+        // larger footprints over the homes drawn about (n % 4 = 0: the squares that hold them)
+        expect((await draw('second ', 0.00006, 'n % 4 = 0').execute(trx)).rows[0].drawn).toBe(50);
+        const after = new Map(
+          (await sql<{ id: number; building_id: number }>`select id, building_id from members`.execute(trx)).rows.map((m) => [
+            m.id,
+            m.building_id,
+          ]),
+        );
+        expect(before.filter((m) => after.get(m.id) !== m.building_id)).toEqual([]);
         const {
           rows: [{ left }],
         } = await sql<{ left: number }>`select link_members() as left`.execute(trx);
