@@ -100,9 +100,13 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
   // a level without a standard is never shown by one (chooseLevel changes the metric)
   const standardLevel = hasStandard(level) ? level : 'communities';
   const property = numeric?.key ?? STANDARD_PROPERTY[standardLevel];
+  // The coverage is drawn on the map once the first figures are in, and stays: any change to the map redraws
+  // all of it, which without a graphics card takes 100-300 ms a frame, and drawing the empty layers at the
+  // click held the answer back behind those frames (on the 100x city the table came 500 ms after the answer).
+  const drawn = communities.data ? map : null;
   // the city's grids on the map come as tiles: their classes are those of the grids in view
-  const gridsInView = useValuesInView(map, allGrids && numeric ? 'coverage-grids' : null, property);
-  const belowGrids = useBelowGrids(map);
+  const gridsInView = useValuesInView(drawn, allGrids && numeric ? 'coverage-grids' : null, property);
+  const belowGrids = useBelowGrids(drawn);
   const values = useMemo(() => {
     if (!numeric) return [];
     if (allGrids) return gridsInView;
@@ -120,7 +124,7 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
     [property, classes, numeric, level],
   );
 
-  const hexagons = useHexagonClasses(map, densities);
+  const hexagons = useHexagonClasses(drawn, densities);
   const hexagonColours = useMemo(
     () => ({
       members: fillColour('count', hexagons.members, 'people'),
@@ -129,7 +133,7 @@ export function CoveragePanel({ map, onFocus }: { map: MapLibreMap | null; onFoc
     [hexagons],
   );
 
-  useCoverageMap(map, {
+  useCoverageMap(drawn, {
     level,
     areas: overCommunities ? areas.data : communities.data,
     colour,
