@@ -53,7 +53,17 @@ import { countsAllMembers, coverageCollection, DEFAULT_REACH_M } from '../server
 import { TileCache } from '../server/features/tiles/cache.ts';
 import { tileLayer } from '../server/features/tiles/layers.ts';
 import { chooseEncoder, renderTile, tileSql } from '../server/features/tiles/render.ts';
-import { benchDatabase, vacuumAnalyze, count, mulberry32, pgbenchScript, since, WARMUP_S, type PgbenchResult } from './load.ts';
+import {
+  benchDatabase,
+  vacuumAnalyze,
+  count,
+  HTTP_GET_SOURCE,
+  mulberry32,
+  pgbenchScript,
+  since,
+  WARMUP_S,
+  type PgbenchResult,
+} from './load.ts';
 
 const NAME = 'gridmap_bench_coverage';
 /** A map session: how often each zoom is asked for, and each layer. */
@@ -676,6 +686,7 @@ class TileLoad {
 
 const TILE_WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
+${HTTP_GET_SOURCE}
 ${mulberry32.toString()}
 parentPort.on('message', async ({ base, token, paths, mode, clients, warmupMs, measureMs, seed }) => {
   const headers = { Authorization: 'Bearer ' + token };
@@ -693,8 +704,8 @@ parentPort.on('message', async ({ base, token, paths, mode, clients, warmupMs, m
       else { if (performance.now() >= until) break; i = Math.floor(random() * paths.length); }
       const t0 = performance.now();
       try {
-        const res = await fetch(base + paths[i], { headers });
-        const body = await res.arrayBuffer();
+        const res = await get(base + paths[i], headers);
+        const body = res.body;
         const t1 = performance.now();
         if (res.status !== 200 && res.status !== 204) throw new Error('HTTP ' + res.status + ' for ' + paths[i] + ': ' + Buffer.from(body).toString().slice(0, 300));
         if (mode === 'pass' || (t1 >= from && t1 < until)) {

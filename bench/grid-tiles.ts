@@ -36,7 +36,7 @@ import { findUsers, openSession } from '../server/features/accounts/queries.ts';
 import { LABEL_FIELDS, labelLayerName, tileLayer, type TileLayer } from '../server/features/tiles/layers.ts';
 import { BUFFER, chooseEncoder, EXTENT } from '../server/features/tiles/render.ts';
 import type { FastCgiConnection } from './fastcgi.ts';
-import { benchDatabase, count, mulberry32, since, vacuumAnalyze } from './load.ts';
+import { benchDatabase, count, HTTP_GET_SOURCE, mulberry32, since, vacuumAnalyze } from './load.ts';
 import { findMapServer, MapServer } from './mapserver.ts';
 
 const NAME = 'gridmap_bench_grid_tiles';
@@ -351,6 +351,7 @@ class GridmapLoad {
 
 const GRIDMAP_WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
+${HTTP_GET_SOURCE}
 parentPort.on('message', async ({ base, token, paths, clients }) => {
   const headers = { Authorization: 'Bearer ' + token };
   const latency = new Float64Array(paths.length), bytes = new Int32Array(paths.length);
@@ -362,8 +363,8 @@ parentPort.on('message', async ({ base, token, paths, clients }) => {
       const i = next++;
       const t0 = performance.now();
       try {
-        const res = await fetch(base + paths[i], { headers });
-        const body = await res.arrayBuffer();
+        const res = await get(base + paths[i], headers);
+        const body = res.body;
         const t1 = performance.now();
         if (res.status !== 200 && res.status !== 204) throw new Error('HTTP ' + res.status + ' for ' + paths[i] + ': ' + Buffer.from(body).toString().slice(0, 300));
         latency[i] = t1 - t0;
