@@ -213,10 +213,11 @@ export interface HttpResult {
  * pgbench, the floor beside it, is a C client.
  */
 export const HTTP_GET_SOURCE = `
-const agent = new (require('node:http').Agent)({ keepAlive: true });
+const http = require('node:http');
+const agent = new http.Agent({ keepAlive: true });
 const get = (url, headers) =>
   new Promise((resolve, reject) => {
-    const req = require('node:http').get(url, { agent, headers }, (res) => {
+    const req = http.get(url, { agent, headers }, (res) => {
       const chunks = [];
       res.on('data', (chunk) => chunks.push(chunk));
       res.on('end', () => resolve({ status: res.statusCode, headers: { get: (name) => res.headers[name] ?? null }, body: Buffer.concat(chunks) }));

@@ -104,6 +104,7 @@ export function MapView({
         center: [109.49, 36.59],
         zoom: 13,
         localIdeographFontFamily: LOCAL_FONT_FAMILY,
+        // labels appear at once: a fade is several full redraws, each 100-300 ms on a machine without a graphics card
         fadeDuration: 0,
         attributionControl: config.basemap ? {} : false,
         transformRequest: withToken,
