@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepared, preparedName } from '../server/db/prepared.ts';
+import { compiledOnce, prepared, preparedName } from '../server/db/prepared.ts';
 import { openTestDatabase, type TestDatabase } from './support/databases.ts';
 
 /**
@@ -55,5 +55,35 @@ describe('a prepared statement', () => {
       .execute(async (trx) => {
         expect((await failing('14').execute(trx)).rows).toEqual([{ n: 14 }]);
       });
+  });
+});
+
+describe('a statement compiled once', () => {
+  // the owner's part is written in (as a viewer's scope is); the values come each time
+  const build = (owner: { scope: number }, decimals: number, v: { a: number; b?: string }) =>
+    sql<{ n: number; t: string | null; scope: number; r: number }>`
+      select ${v.a}::int + ${v.a}::int as n, ${v.b === undefined ? sql`null` : sql`upper(${v.b})`} as t,
+             ${owner.scope}::int as scope, round(pi()::numeric, ${sql.lit(decimals)})::float8 as r`;
+  const run = compiledOnce(build);
+
+  it('answers as the statement built for those values, for each owner, shape and literal', async () => {
+    const one = { scope: 1 };
+    const two = { scope: 2 };
+    for (const [owner, decimals, values] of [
+      [one, 2, { a: 1 }],
+      [one, 2, { a: 7 }],
+      [one, 2, { a: 3, b: 'x' }],
+      [one, 3, { a: 3, b: '网格' }],
+      [two, 2, { a: 1 }],
+      [one, 2, { a: 4, b: undefined }],
+    ] as const) {
+      const expected = (await build(owner, decimals, values).execute(db())).rows;
+      expect((await run(db(), owner, decimals, values)).rows, JSON.stringify([owner, decimals, values])).toEqual(expected);
+    }
+  });
+
+  it('refuses a value the statement does not take as a parameter', async () => {
+    const computing = compiledOnce((_owner: object, _literal: number, v: { a: number }) => sql`select ${sql.lit(String(v.a))} as a`);
+    await expect(computing(db(), {}, 1, { a: 1 })).rejects.toThrow(/a is not a parameter/);
   });
 });

@@ -1,7 +1,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { allOf, personalShown, readable } from '../../access/policy.ts';
 import type { Viewer } from '../../access/viewer.ts';
-import { prepared } from '../../db/prepared.ts';
+import { compiledOnce } from '../../db/prepared.ts';
 import type { DB } from '../../db/schema.ts';
 import { members } from '../members/resource.ts';
 
@@ -17,6 +17,26 @@ export interface NearestQuery {
   notAskedIn?: number;
 }
 
+/** What a statement is given as parameters: its shape is k and which of them are given. */
+interface NearestValues {
+  lon: number;
+  lat: number;
+  /** comma-separated */
+  skills?: string;
+  community?: number;
+  notAskedIn?: number;
+  radiusM?: number;
+}
+
+const valuesOf = ({ lon, lat, skills, community, notAskedIn, radiusM }: NearestQuery): NearestValues => ({
+  lon,
+  lat,
+  skills: skills.length ? skills.join(',') : undefined,
+  community,
+  notAskedIn,
+  radiusM,
+});
+
 /** Where a volunteer is reached: where it says it is now, else home. The partial GiST index is on this. */
 const reach = sql`coalesce(m.current_point, m.geom)::geography`;
 
@@ -25,7 +45,7 @@ const reach = sql`coalesce(m.current_point, m.geom)::geography`;
  * contact (whose name and phone it sees): a distance from any point one picks is a position, so a grid
  * worker finds only its own grid's volunteers, not its neighbours' masked ones.
  */
-function askable(q: NearestQuery, viewer: Viewer, point: RawBuilder<unknown>): RawBuilder<unknown> {
+function askable(q: NearestValues, viewer: Viewer, point: RawBuilder<unknown>): RawBuilder<unknown> {
   const conditions = [
     // both terms as the partial index states them, so the planner can use it
     sql`m.is_volunteer and m.availability = 'available'`,
@@ -33,7 +53,7 @@ function askable(q: NearestQuery, viewer: Viewer, point: RawBuilder<unknown>): R
     readable('members', members.place, viewer, 'm'),
     personalShown('members', viewer, 'm'),
   ];
-  if (q.skills.length) conditions.push(sql`m.skills @> string_to_array(${q.skills.join(',')}, ',')`);
+  if (q.skills !== undefined) conditions.push(sql`m.skills @> string_to_array(${q.skills}, ',')`);
   if (q.community !== undefined) conditions.push(sql`m.community_id = ${q.community}`);
   if (q.notAskedIn !== undefined)
     conditions.push(sql`not exists (select from dispatches d where d.request_id = ${q.notAskedIn} and d.volunteer_id = m.id)`);
@@ -67,12 +87,14 @@ const SPHEROID_OVER_SPHERE_MIN = 0.98;
  * the farthest of them, and the answer is the k nearest among those within that bound: an ST_DWithin on
  * the same index. The k come from the first look if it has them, else from a KNN scan with the filters in.
  */
-export function nearestVolunteersSql(q: NearestQuery, viewer: Viewer): RawBuilder<{ collection: string }> {
+export const nearestVolunteersSql = (q: NearestQuery, viewer: Viewer) => nearestStatement(viewer, q.k, valuesOf(q));
+
+function nearestStatement(viewer: Viewer, wanted: number, q: NearestValues): RawBuilder<{ collection: string }> {
   const point = sql`ST_SetSRID(ST_MakePoint(${q.lon}, ${q.lat}), 4326)::geography`;
   const where = askable(q, viewer, point);
   // limits written in, not bound: a prepared statement's generic plan must know them to scan the index nearest first
-  const look = sql.lit(FIRST_LOOK(q.k));
-  const k = sql.lit(q.k);
+  const look = sql.lit(FIRST_LOOK(wanted));
+  const k = sql.lit(wanted);
   const columns = sql`m.id, m.name, m.phone, m.skills, m.availability, m.grid_id, m.community_id,
                       m.current_point is not null as is_current, m.current_point_at, coalesce(m.current_point, m.geom) as at`;
   return sql<{ collection: string }>`
@@ -117,9 +139,12 @@ export function nearestVolunteersSql(q: NearestQuery, viewer: Viewer): RawBuilde
     from ranked n left join grids g on g.id = n.grid_id left join communities c on c.id = n.community_id`;
 }
 
+/** Prepared, and compiled once for each viewer and shape (a dispatcher asks again and again). */
+const nearestPrepared = compiledOnce(nearestStatement);
+
 /** The answer as PostGIS wrote it: the API sends it on without parsing it. */
 export async function nearestVolunteersText(db: Kysely<DB>, q: NearestQuery, viewer: Viewer) {
-  const { rows } = await prepared(nearestVolunteersSql(q, viewer)).execute(db);
+  const { rows } = await nearestPrepared(db, viewer, q.k, valuesOf(q));
   return rows[0].collection;
 }
 
