@@ -1,7 +1,9 @@
 import { open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Kysely, PostgresDialect, sql, type PostgresPoolClient } from 'kysely';
+import { Kysely, PostgresDialect, sql, type CompiledQuery, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import pgUtils from 'pg/lib/utils.js';
 import type { Logger } from 'pino';
 import type { DB } from './schema.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
@@ -19,6 +21,11 @@ export interface Database {
    * connection listening breaks (nothing is heard after). Resolves when listening; closing the database stops it.
    */
   listen(channel: string, onNotify: () => void, onLost: () => void): Promise<void>;
+  /**
+   * What `COPY (query) TO STDOUT (options)` sends, as the bytes come, never decoded (the server only: PGlite
+   * copies to no client). The connection is the query's alone until its end; one left before is closed.
+   */
+  copyOut?: (query: CompiledQuery, options: string) => AsyncIterable<Buffer>;
   close(): Promise<void>;
 }
 
@@ -47,6 +54,20 @@ const toNumber = (v: string) => Number(v);
 pg.types.setTypeParser(pg.types.builtins.INT8, toNumber);
 pg.types.setTypeParser(pg.types.builtins.NUMERIC, toNumber);
 const PGLITE_PARSERS = { [pg.types.builtins.INT8]: toNumber, [pg.types.builtins.NUMERIC]: toNumber };
+
+/**
+ * The text of `query` with its parameters written in, for COPY, which takes none: each as the text pg would bind,
+ * quoted, so the server types it from where it stands as it types an untyped parameter.
+ */
+export function withLiterals({ sql: text, parameters }: CompiledQuery) {
+  return text.replace(/\$(\d+)/g, (_, n: string) => {
+    const index = Number(n) - 1;
+    if (index >= parameters.length) throw new Error(`withLiterals: no parameter $${n}`);
+    const value = pgUtils.prepareValue(parameters[index]);
+    if (value === null) return 'NULL';
+    return pg.escapeLiteral(Buffer.isBuffer(value) ? `\\x${value.toString('hex')}` : value);
+  });
+}
 
 /** A pooled connection whose marked statements (server/db/prepared.ts) run as named, prepared statements. */
 function preparing(client: pg.PoolClient): PostgresPoolClient {
@@ -121,7 +142,18 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       await client?.then((c) => c.end()).catch(() => {});
       await db.destroy();
     };
-    return { db, mode: 'server', listen, close: once(close) };
+    async function* copyOut(query: CompiledQuery, copyOptions: string) {
+      const client = await pool.connect().catch((error: unknown) => Promise.reject(new DatabaseUnreachable(error)));
+      let ended = false;
+      try {
+        for await (const chunk of client.query(copyTo(`copy (${withLiterals(query)}) to stdout (${copyOptions})`))) yield chunk as Buffer;
+        ended = true;
+      } finally {
+        // a COPY left before its end is still being sent on that connection: no one else gets it
+        client.release(!ended);
+      }
+    }
+    return { db, mode: 'server', listen, copyOut, close: once(close) };
   }
 
   const [{ PGlite }, { postgis }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-postgis')]);

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Bbox } from '../domain/params.ts';
 import { actorSetting, type Actor } from './actor.ts';
+import type { Database } from './database.ts';
 import { prepared } from './prepared.ts';
 import type { DB } from './schema.ts';
 
@@ -71,8 +72,11 @@ export const bboxCondition = (bbox: Bbox) => {
   return sql`t.geom && ${envelope} and ST_Intersects(t.geom, ${envelope})`;
 };
 
-/** A JSON document written piece by piece: `write` sends a piece on, resolving when the client can take more. */
-export type JsonWriter = (write: (text: string) => Promise<void>) => Promise<void>;
+/**
+ * A JSON document written piece by piece: `write` sends a piece on (text, or UTF-8 as the database sent it),
+ * resolving when the client can take more.
+ */
+export type JsonWriter = (write: (piece: string | Buffer) => Promise<void>) => Promise<void>;
 
 /** A page: the rows the conditions match, `limit` of them after a cursor, before one, or from the start. */
 export interface PageOptions {
@@ -129,6 +133,19 @@ export async function countFeatures(db: Kysely<DB>, { source }: FeatureLayer, co
 }
 
 /**
+ * Where a page starts: after its cursor; for the page before a cursor, after the row `limit` rows before it,
+ * found first (then it is read forwards like any other), with whether rows lie before it.
+ */
+async function pageStart(db: Kysely<DB>, { source }: FeatureLayer, { conditions, limit, after, before }: PageOptions) {
+  if (before === undefined) return { from: after, more: false };
+  const { rows } = await sql<{ id: number }>`
+    select t.id from ${source} t ${where([...conditions, sql`t.id < ${before}`])}
+    order by t.id desc limit ${limit + 1}`.execute(db);
+  const more = rows.length > limit;
+  return { from: more ? rows[limit].id : undefined, more };
+}
+
+/**
  * One page of features in id order: after a cursor (the next page), before one (the previous page), or from
  * the start. Keyset paging: a client reading a whole city holds one page at a time on the server, and page
  * 100 costs what page 1 does. The features are handed to `send` a batch at a time (comma-separated GeoJSON
@@ -141,17 +158,8 @@ export async function streamFeaturePage(
   options: PageOptions,
   send: (features: string) => Promise<void>,
 ): Promise<PageRead> {
-  const { conditions, limit, before } = options;
-  let from = options.after;
-  let more = false;
-  if (before !== undefined) {
-    // the page before a cursor: where it starts is found first, then it is read forwards like any other
-    const { rows } = await sql<{ id: number }>`
-      select t.id from ${layer.source} t ${where([...conditions, sql`t.id < ${before}`])}
-      order by t.id desc limit ${limit + 1}`.execute(db);
-    more = rows.length > limit;
-    from = more ? rows[limit].id : undefined;
-  }
+  const { limit, before } = options;
+  const { from, more } = await pageStart(db, layer, options);
   const read: PageRead = { numberReturned: 0, first: null, last: null, more };
   const batch = (after: number | undefined): Promise<FeatureBatch> =>
     featureBatch(layer, { ...options, after, limit: Math.min(BATCH, limit - read.numberReturned) })
@@ -176,23 +184,92 @@ export async function streamFeaturePage(
 }
 
 /**
- * A page written as a FeatureCollection as it is read: `head` (members before the features, each ending in a
- * comma), the features a batch at a time, then the members `tail` makes of what the page read.
+ * A page's lines as COPY writes them: first its count, first and last ids and whether more rows follow (JSON),
+ * then one line per feature in id order, each but the first led by a comma. The feature lines are the page's
+ * part of the document as they are: the newline between two is JSON's white space. CSV with a quote and a
+ * delimiter that JSON never holds unescaped, so nothing is quoted.
  */
-export async function writeFeaturePage(
-  db: Kysely<DB>,
+const pageLines = ({ source, columns }: FeatureLayer, { conditions, after, before, limit, decimals }: PageOptions) => {
+  const bounds = [...(before === undefined ? [] : [sql`t.id < ${before}`])];
+  return sql<{ line: string }>`
+    with page as materialized (
+      select t.id, ${asGeoJson('t', columns, decimals)}::text as feature from ${source} t
+      ${where([...conditions, ...bounds, ...(after === undefined ? [] : [sql`t.id > ${after}`])])}
+      order by t.id limit ${limit})
+    select line from (
+      select 0 as part, 0 as id, json_build_object('n', count(*), 'first', min(id), 'last', max(id),
+        'more', exists (select from ${source} t ${where([...conditions, ...bounds, sql`t.id > (select max(id) from page)`])}))::text as line
+      from page
+      union all
+      select 1, id, case when id > (select min(id) from page) then ',' else '' end || feature from page) lines
+    order by part, id`;
+};
+const PAGE_LINES_COPY = "format csv, delimiter e'\\x02', quote e'\\x01'";
+
+/**
+ * A page streamed from the server's COPY to the client as the bytes come, never decoded into a string: the
+ * features of one statement (batches take a round trip each and have their text decoded and encoded again).
+ * Written on without waiting for the client, so the connection is free once PostgreSQL has sent the page: a slow
+ * client holds the page's bytes, not a connection.
+ */
+async function copyFeaturePage(
+  database: Database & Required<Pick<Database, 'copyOut'>>,
   layer: FeatureLayer,
   options: PageOptions,
-  write: (text: string) => Promise<void>,
+  write: (piece: string | Buffer) => Promise<void>,
+): Promise<PageRead> {
+  let read: PageRead | undefined;
+  let start: Buffer = Buffer.alloc(0);
+  let failed: { error: unknown } | undefined;
+  const written: Promise<void>[] = [];
+  const send = (piece: Buffer) => written.push(write(piece).catch((error: unknown) => void (failed ??= { error })));
+  for await (const chunk of database.copyOut(pageLines(layer, options).compile(database.db), PAGE_LINES_COPY)) {
+    // the client is gone: the rest of the COPY is not read (its connection is closed)
+    if (failed) break;
+    if (read) {
+      send(chunk);
+      continue;
+    }
+    start = Buffer.concat([start, chunk]);
+    const end = start.indexOf(10);
+    if (end < 0) continue;
+    const head = JSON.parse(start.subarray(0, end).toString()) as { n: number; first: number | null; last: number | null; more: boolean };
+    read = { numberReturned: head.n, first: head.first, last: head.last, more: head.more };
+    if (end + 1 < start.length) send(start.subarray(end + 1));
+  }
+  await Promise.all(written);
+  if (failed) throw failed.error;
+  return read!;
+}
+
+/**
+ * A page written as a FeatureCollection as it is read: `head` (members before the features, each ending in a
+ * comma), the features as they come, then the members `tail` makes of what the page read. On the server the
+ * page is one COPY; embedded, batches.
+ */
+export async function writeFeaturePage(
+  database: Database,
+  layer: FeatureLayer,
+  options: PageOptions,
+  write: (piece: string | Buffer) => Promise<void>,
   { head = '', tail }: { head?: string; tail: (read: PageRead) => string },
 ) {
-  let separator = `{"type":"FeatureCollection",${head}"features":[`;
-  const read = await streamFeaturePage(db, layer, options, async (features) => {
-    await write(separator);
-    separator = ',';
-    await write(features);
-  });
-  await write(`${read.numberReturned ? '' : separator}],${tail(read)}}`);
+  const { copyOut } = database;
+  await write(`{"type":"FeatureCollection",${head}"features":[`);
+  let read: PageRead;
+  if (copyOut) {
+    const { from, more } = await pageStart(database.db, layer, options);
+    read = await copyFeaturePage({ ...database, copyOut }, layer, { ...options, after: from, before: options.before }, write);
+    if (options.before !== undefined) read.more = more;
+  } else {
+    let first = true;
+    read = await streamFeaturePage(database.db, layer, options, async (features) => {
+      if (!first) await write(',');
+      first = false;
+      await write(features);
+    });
+  }
+  await write(`],${tail(read)}}`);
 }
 
 /**
@@ -200,13 +277,13 @@ export async function writeFeaturePage(
  * the last id) when more follow.
  */
 export function listFeatures(
-  db: Kysely<DB>,
+  database: Database,
   layer: FeatureLayer,
   { conditions, limit, after, nextHref }: { conditions: Condition[]; limit: number; after?: number; nextHref: string },
 ): JsonWriter {
   return async (write) => {
-    const numberMatched = await countFeatures(db, layer, conditions);
-    await writeFeaturePage(db, layer, { conditions, limit, after }, write, {
+    const numberMatched = await countFeatures(database.db, layer, conditions);
+    await writeFeaturePage(database, layer, { conditions, limit, after }, write, {
       tail: (read) => {
         const links = read.more ? [{ rel: 'next', type: 'application/geo+json', href: `${nextHref}${read.last}` }] : [];
         return `"numberMatched":${numberMatched},"numberReturned":${read.numberReturned},"links":${JSON.stringify(links)}`;

@@ -164,7 +164,7 @@ export function featureResource<
         const next = new URLSearchParams(Object.entries(req.query).filter(([k]) => k !== 'after') as [string, string][]);
         next.set('after', '');
         const nextHref = `${origin(req)}${base}?${next.toString()}`;
-        return jsonStream(listFeatures(database.db, visibleLayer(def, viewer), { conditions, limit, after, nextHref }));
+        return jsonStream(listFeatures(database, visibleLayer(def, viewer), { conditions, limit, after, nextHref }));
       },
     }),
     route({

@@ -168,7 +168,8 @@ const extentJson = ({ bbox, interval }: Extent) => ({
  * client of the standard, scoped and masked per caller as the REST API is, and readable as HTML in a browser.
  * Not in /api/v1/openapi.json: /ogc/api is its own definition.
  */
-export function ogcRoutes({ db }: Database) {
+export function ogcRoutes(database: Database) {
+  const { db } = database;
   const extents = new Map<string, { until: number; extent: Promise<Extent> }>();
   /** A collection's extent as the viewer reads it, kept a minute per view. */
   function extentFor(collection: Collection, layer: FeatureLayer, viewer: Viewer | undefined) {
@@ -429,7 +430,7 @@ export function ogcRoutes({ db }: Database) {
           // the features as PostGIS writes them, a batch at a time; the links and counts after them
           const matched = numberMatched === undefined ? '' : `"numberMatched":${numberMatched},`;
           return jsonStream<z.output<typeof items>>((write) =>
-            writeFeaturePage(db, layer, page, write, {
+            writeFeaturePage(database, layer, page, write, {
               head: `"timeStamp":"${new Date().toISOString()}",${matched}`,
               tail: (read) => {
                 const links: Link[] = [
