@@ -13,6 +13,7 @@ import { sql, type CompiledQuery } from 'kysely';
 import pg from 'pg';
 import { generateDemoCity } from '../data/demo-city.ts';
 import { loadDemoCity } from '../data/load-demo.ts';
+import { findWrk, WrkLoad } from './wrk.ts';
 import { openDatabase, type Database } from '../server/db/database.ts';
 import { migrate, MIGRATIONS_DIR } from '../server/db/migrate.ts';
 
@@ -239,9 +240,14 @@ const get = (url, headers) =>
  */
 export class HttpLoad {
   private worker: Worker;
+  /** the same paths from wrk, a client in C, where there is one */
+  readonly wrk: WrkLoad | undefined;
 
   constructor(base: string, token: string, paths: string[], least = 0) {
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { base, token, paths, least } });
+    const wrk = findWrk();
+    if ('missing' in wrk) console.log(`no wrk beside the Node client: ${wrk.missing}`);
+    else this.wrk = new WrkLoad(base, token, paths);
   }
 
   async run(clients: number, seconds: number, seed: number): Promise<HttpResult> {
@@ -259,6 +265,7 @@ export class HttpLoad {
   }
 
   terminate() {
+    this.wrk?.close();
     return this.worker.terminate();
   }
 }
@@ -308,6 +315,8 @@ parentPort.on('message', async ({ clients, warmupMs, measureMs, seed }) => {
 export interface LevelResult {
   clients: number;
   http: HttpResult;
+  /** the same requests from wrk */
+  wrk?: HttpResult;
   pgbench: PgbenchResult;
 }
 
@@ -329,31 +338,54 @@ export async function compareLevels(
     console.log(
       `  ${http.perSecond.toFixed(1)} req/s, p50 ${http.p50.toFixed(1)} ms, p95 ${http.p95.toFixed(1)} ms, p99 ${http.p99.toFixed(1)} ms`,
     );
+    let wrk: HttpResult | undefined;
+    if (load.wrk) {
+      console.log(`${name}: wrk, ${clients} client${plural}: ${WARMUP_S} s warm-up, ${seconds} s…`);
+      wrk = await load.wrk.run(clients, seconds, seedFrom + results.length, WARMUP_S);
+      if (wrk.failures) throw new Error(`wrk at ${clients} clients: ${wrk.firstFailure}`);
+      console.log(
+        `  ${wrk.perSecond.toFixed(1)} req/s, p50 ${wrk.p50.toFixed(1)} ms, p95 ${wrk.p95.toFixed(1)} ms, p99 ${wrk.p99.toFixed(1)} ms`,
+      );
+    }
     console.log(`${name}: pgbench, ${clients} client${plural}: ${WARMUP_S} s warm-up, ${seconds} s…`);
     pgbench(floor.url, floor.script, clients, WARMUP_S, floor.protocol);
     const result = pgbench(floor.url, floor.script, clients, seconds, floor.protocol);
     console.log(`  ${result.tps.toFixed(1)} tps, latency average ${result.latency.toFixed(2)} ms`);
-    results.push({ clients, http, pgbench: result });
+    results.push({ clients, http, wrk, pgbench: result });
   }
   return results;
 }
 
-/** The results as a table, HTTP beside pgbench, with the ratio. */
+/** The results as a table, HTTP (Node's client, and wrk's where it ran) beside pgbench, with the ratios. */
 export function printLevels(title: string, results: LevelResult[]) {
-  const header = ['clients', 'HTTP req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'pgbench tps (avg latency)', 'ratio'];
-  const table = results.map(({ clients, http, pgbench: floor }) => [
+  const withWrk = results.some((r) => r.wrk);
+  const header = [
+    'clients',
+    'HTTP req/s',
+    'p50 ms',
+    'p95 ms',
+    'p99 ms',
+    ...(withWrk ? ['wrk req/s', 'p50 ms', 'p99 ms'] : []),
+    'pgbench tps (avg latency)',
+    'ratio',
+    ...(withWrk ? ['ratio wrk'] : []),
+  ];
+  const table = results.map(({ clients, http, wrk, pgbench: floor }) => [
     String(clients),
     http.perSecond.toFixed(1),
     http.p50.toFixed(1),
     http.p95.toFixed(1),
     http.p99.toFixed(1),
+    ...(withWrk ? [wrk?.perSecond.toFixed(1) ?? '', wrk?.p50.toFixed(1) ?? '', wrk?.p99.toFixed(1) ?? ''] : []),
     `${floor.tps.toFixed(1)} (${floor.latency.toFixed(2)} ms)`,
     `${(floor.tps / http.perSecond).toFixed(2)}×`,
+    ...(withWrk ? [wrk ? `${(floor.tps / wrk.perSecond).toFixed(2)}×` : ''] : []),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
   console.log(`\n${title}`);
   for (const row of [header, ...table])
     console.log(row.map((cell, i) => (i ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  '));
-  console.log(`ratio: pgbench tps / HTTP req/s (1.00× = the API runs at the database's ceiling).`);
+  console.log(`ratio: pgbench tps / HTTP req/s (1.00× = the API runs at the database's ceiling); HTTP from Node's client in a`);
+  console.log(`worker thread of this process, and from wrk (a client in C, as pgbench's own is) where it is installed.`);
   console.log(`The app's pool holds at most 10 connections; pgbench opens one per client (-c), -j min(clients, 2) threads.`);
 }

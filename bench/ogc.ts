@@ -151,16 +151,21 @@ export async function run(args: string[]) {
   console.log('\nGET /ogc/collections (a GIS opening the service; extents computed, then kept a minute per view):');
   for (const line of opens) console.log(line);
   console.log('\nPages of 1,000 buildings after random cursors, HTTP against pgbench running the same statement:');
-  console.log('viewer    clients   HTTP features/s  p50 ms  p95 ms   pgbench features/s (avg latency)   ratio');
+  console.log(
+    'viewer    clients   HTTP features/s  p50 ms  p95 ms    wrk features/s  p50 ms   pgbench features/s (avg latency)   ratio  ratio wrk',
+  );
   for (const [username, results] of tables) {
-    for (const { clients, http, pgbench } of results) {
+    for (const { clients, http, wrk, pgbench } of results) {
+      const ratio = (r?: { perSecond: number }) => (r ? `${(pgbench.tps / r.perSecond).toFixed(2)}×` : '');
       console.log(
         `${username.padEnd(10)}${String(clients).padStart(7)}${count(Math.round(http.perSecond * LIMIT)).padStart(18)}${http.p50.toFixed(1).padStart(8)}${http.p95.toFixed(1).padStart(8)}` +
-          `${`${count(Math.round(pgbench.tps * LIMIT))} (${pgbench.latency.toFixed(1)} ms)`.padStart(35)}${`${(pgbench.tps / http.perSecond).toFixed(2)}×`.padStart(8)}`,
+          `${(wrk ? count(Math.round(wrk.perSecond * LIMIT)) : '').padStart(18)}${(wrk?.p50.toFixed(1) ?? '').padStart(8)}` +
+          `${`${count(Math.round(pgbench.tps * LIMIT))} (${pgbench.latency.toFixed(1)} ms)`.padStart(35)}${ratio(http).padStart(8)}${ratio(wrk).padStart(11)}`,
       );
     }
   }
-  console.log("ratio: pgbench / HTTP (1.00× = the API at the database's ceiling). Each HTTP request also reads the session.");
+  console.log("ratio: pgbench / HTTP (1.00× = the API at the database's ceiling), from Node's client and from wrk (in C, as pgbench's");
+  console.log('own client is) where it is installed. Each HTTP request also reads the session.');
 }
 
 /**
