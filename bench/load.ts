@@ -5,7 +5,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
@@ -173,6 +175,9 @@ export function pgbenchScript(compiled: CompiledQuery, variables: Map<unknown, B
 export interface PgbenchResult {
   tps: number;
   latency: number;
+  /** percentiles of the transactions' latencies, ms (from pgbench's log of each), where logged */
+  p50?: number;
+  p99?: number;
 }
 
 /** `protocol` prepared: each client prepares the script's statements once, its variables bound (pgbench -M prepared). */
@@ -183,17 +188,33 @@ export function pgbench(
   seconds: number,
   protocol: 'simple' | 'prepared' = 'simple',
 ): PgbenchResult {
-  const output = execFileSync(
-    'pgbench',
-    ['-n', '-M', protocol, '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(seconds), '-f', script, url],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const tps = /tps = ([\d.]+)/.exec(output);
-  const latency = /latency average = ([\d.]+) ms/.exec(output);
-  const failed = /number of failed transactions: (\d+)/.exec(output);
-  if (!tps || !latency) throw new Error(`pgbench printed no tps: ${output}`);
-  if (failed && Number(failed[1]) > 0) throw new Error(`pgbench: ${failed[1]} transactions failed`);
-  return { tps: Number(tps[1]), latency: Number(latency[1]) };
+  // each transaction logged (-l) in a folder of its own, for the percentiles of its latency
+  const logs = mkdtempSync(join(tmpdir(), 'gridmap-pgbench-'));
+  try {
+    const output = execFileSync(
+      'pgbench',
+      ['-n', '-l', '-M', protocol, '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(seconds), '-f', script, url],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], cwd: logs },
+    );
+    const tps = /tps = ([\d.]+)/.exec(output);
+    const latency = /latency average = ([\d.]+) ms/.exec(output);
+    const failed = /number of failed transactions: (\d+)/.exec(output);
+    if (!tps || !latency) throw new Error(`pgbench printed no tps: ${output}`);
+    if (failed && Number(failed[1]) > 0) throw new Error(`pgbench: ${failed[1]} transactions failed`);
+    // a line a transaction: client, transaction, latency in µs, …
+    const sorted = Float64Array.from(
+      readdirSync(logs).flatMap((file) =>
+        readFileSync(join(logs, file), 'utf8')
+          .split('\n')
+          .filter((line) => line)
+          .map((line) => Number(line.split(' ')[2]) / 1000),
+      ),
+    ).sort();
+    const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
+    return { tps: Number(tps[1]), latency: Number(latency[1]), p50: at(0.5), p99: at(0.99) };
+  } finally {
+    rmSync(logs, { recursive: true, force: true });
+  }
 }
 
 export interface HttpResult {
@@ -350,7 +371,7 @@ export async function compareLevels(
     console.log(`${name}: pgbench, ${clients} client${plural}: ${WARMUP_S} s warm-up, ${seconds} s…`);
     pgbench(floor.url, floor.script, clients, WARMUP_S, floor.protocol);
     const result = pgbench(floor.url, floor.script, clients, seconds, floor.protocol);
-    console.log(`  ${result.tps.toFixed(1)} tps, latency average ${result.latency.toFixed(2)} ms`);
+    console.log(`  ${result.tps.toFixed(1)} tps, latency average ${result.latency.toFixed(2)} ms, p99 ${result.p99?.toFixed(1)} ms`);
     results.push({ clients, http, wrk, pgbench: result });
   }
   return results;
@@ -367,6 +388,7 @@ export function printLevels(title: string, results: LevelResult[]) {
     'p99 ms',
     ...(withWrk ? ['wrk req/s', 'p50 ms', 'p99 ms'] : []),
     'pgbench tps (avg latency)',
+    'p99 ms',
     'ratio',
     ...(withWrk ? ['ratio wrk'] : []),
   ];
@@ -378,6 +400,7 @@ export function printLevels(title: string, results: LevelResult[]) {
     http.p99.toFixed(1),
     ...(withWrk ? [wrk?.perSecond.toFixed(1) ?? '', wrk?.p50.toFixed(1) ?? '', wrk?.p99.toFixed(1) ?? ''] : []),
     `${floor.tps.toFixed(1)} (${floor.latency.toFixed(2)} ms)`,
+    floor.p99?.toFixed(1) ?? '',
     `${(floor.tps / http.perSecond).toFixed(2)}×`,
     ...(withWrk ? [wrk ? `${(floor.tps / wrk.perSecond).toFixed(2)}×` : ''] : []),
   ]);
