@@ -446,6 +446,43 @@ describe('import and export', () => {
     expect(await count('communities')).toBe(before);
   });
 
+  it('names the refusals of a file of several check batches in row order, geometry and properties alike, and writes nothing', async () => {
+    // rows are checked 2,000 at a time, each batch while the one before waits for PostGIS's word on its geometries
+    const before = await count('buildings');
+    const bowtie = {
+      type: 'Polygon',
+      coordinates: [
+        [
+          [109.48, 36.58],
+          [109.481, 36.581],
+          [109.481, 36.58],
+          [109.48, 36.581],
+          [109.48, 36.58],
+        ],
+      ],
+    };
+    const lines = Array.from({ length: 4500 }, (_, i) => {
+      const row = i + 1;
+      const ok = feature(square(109.4862 + (i % 50) * 0.0002, 36.5862 + Math.floor(i / 50) * 0.0002), { name: `批次楼${row}` });
+      if (row % 1000 === 0) return JSON.stringify({ ...ok, geometry: bowtie });
+      if (row % 1000 === 500) return JSON.stringify({ ...ok, properties: { name: `批次楼${row}`, floors: 'many' } });
+      return JSON.stringify(ok);
+    });
+    const { body } = await post('/api/v1/import/buildings', 'application/x-ndjson', lines.join('\n')).expect(422);
+    expect(body.rejected.map((r: { row: number; field: string }) => [r.row, r.field])).toEqual([
+      [500, 'properties.floors'],
+      [1000, 'geometry'],
+      [1500, 'properties.floors'],
+      [2000, 'geometry'],
+      [2500, 'properties.floors'],
+      [3000, 'geometry'],
+      [3500, 'properties.floors'],
+      [4000, 'geometry'],
+      [4500, 'properties.floors'],
+    ]);
+    expect(await count('buildings')).toBe(before);
+  });
+
   it('refuses a file with no features, and a curve it cannot store', async () => {
     expect((await post('/api/v1/import/buildings', 'application/geo+json', '{}').expect(422)).body.rejected[0].reason).toMatch(
       /no features/,

@@ -221,6 +221,8 @@ export async function importRows(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+  // in the file's order: a batch's rows are refused by their values first, then by their geometries (PostGIS's word)
+  report.rejected.sort((a, b) => (typeof a.row === 'number' ? a.row : Infinity) - (typeof b.row === 'number' ? b.row : Infinity));
   if (rejections > MAX_LISTED) report.rejected.push({ row: '…', reason: `${rejections - MAX_LISTED} more rows rejected` });
   return report;
 }
@@ -252,9 +254,12 @@ async function checkRows(
   const out = createWriteStream(file);
   let staged = 0;
 
+  // what `check` refuses in a batch while the batch before is still being staged: told after that batch's, in row order
+  let held: Parameters<Reject>[] = [];
+  const hold: Reject = (...refusal) => void held.push(refusal);
   const check = (raw: RawRow): Checked[] => {
-    if (raw.error) return (reject(raw.row, raw.error, raw.field), []);
-    if (raw.noGeometry && !def.nullGeometry) return (reject(raw.row, raw.noGeometry, 'geometry'), []);
+    if (raw.error) return (hold(raw.row, raw.error, raw.field), []);
+    if (raw.noGeometry && !def.nullGeometry) return (hold(raw.row, raw.noGeometry, 'geometry'), []);
     const far = projectedPosition(raw.geometry);
     if (far) {
       throw new DomainError(
@@ -272,35 +277,44 @@ async function checkRows(
         : geometry.safeParse(gcoord.transform(given.data as Parameters<typeof gcoord.transform>[0], FROM[options.crs], gcoord.WGS84));
     if (!shape.success) {
       const [issue] = shape.error.issues;
-      return (reject(raw.row, issue.message, ['geometry', ...issue.path].join('.')), []);
+      return (hold(raw.row, issue.message, ['geometry', ...issue.path].join('.')), []);
     }
     try {
       const given = fileValues(def, raw.properties, raw.text ?? false);
       const properties = validProperties(def, given, 'properties', { readOnly: 'drop' });
       const { viewer } = options;
       const [forbidden] = viewer ? forbiddenProperties(def.name, viewer, Object.keys(given)) : [];
-      if (forbidden) return (reject(raw.row, `a ${viewer!.role} may not set ${forbidden}`, `properties.${forbidden}`), []);
+      if (forbidden) return (hold(raw.row, `a ${viewer!.role} may not set ${forbidden}`, `properties.${forbidden}`), []);
       if (!key) return [{ row: raw.row, geometry: shape.data, properties: { ...properties, ...(viewer && createdBy(def, viewer)) } }];
       const value = properties[key];
       if (value === undefined || value === null)
-        return (reject(raw.row, `mode=${options.mode} matches rows by ${key}: give it`, `properties.${key}`), []);
-      if (keyRows.has(value)) return (reject(raw.row, `${key} ${value} is also in row ${keyRows.get(value)}`, `properties.${key}`), []);
+        return (hold(raw.row, `mode=${options.mode} matches rows by ${key}: give it`, `properties.${key}`), []);
+      if (keyRows.has(value)) return (hold(raw.row, `${key} ${value} is also in row ${keyRows.get(value)}`, `properties.${key}`), []);
       keyRows.set(value, raw.row);
       const update = Object.fromEntries(Object.entries(properties).filter(([k]) => k in given));
       return [{ row: raw.row, geometry: shape.data, properties: { ...properties, ...(viewer && createdBy(def, viewer)) }, update }];
     } catch (error) {
       const problem = error as DomainError;
-      return (reject(raw.row, problem.detail ?? problem.message, problem.extensions?.field as string), []);
+      return (hold(raw.row, problem.detail ?? problem.message, problem.extensions?.field as string), []);
     }
   };
 
   let from: SourceCrs | undefined | null = null;
-  const flush = async (batch: RawRow[]) => {
+  /** A batch checked (the database converts and places it where it must), its geometries' validity asked but not awaited. */
+  const checkBatch = async (batch: RawRow[]) => {
     // checking is the importer's own work: other requests get their turn between batches
     await setImmediate();
     if (from === null) from = await sourceCrs(db, options.srid, batch.find((r) => r.crs)?.crs);
+    held = [];
     const good = (await atBuildings(db, def, await inLongitudeLatitude(db, batch, from))).flatMap(check);
-    for (const { index, reason } of await invalidGeometries(db, good, def.multi)) {
+    const invalid = invalidGeometries(db, good, def.multi);
+    invalid.catch(() => {}); // awaited in stage(), unless a batch before it failed
+    return { good, refused: held, invalid };
+  };
+  /** A checked batch's refusals told, its invalid geometries repaired or refused, the rest written to the file. */
+  const stage = async ({ good, refused, invalid }: Awaited<ReturnType<typeof checkBatch>>) => {
+    for (const refusal of refused) reject(...refusal);
+    for (const { index, reason } of await invalid) {
       const fixed = options.repair ? await repaired(db, good[index].geometry!, def) : undefined;
       if (fixed) {
         report.repaired.push({ row: good[index].row, reason });
@@ -322,6 +336,15 @@ async function checkRows(
       if (!out.write(`${JSON.stringify(row)}\n`)) await once(out, 'drain');
     }
   };
+  // A batch is checked while the one before waits for the database's word on its geometries: the two cores
+  // share the work. Batches are staged in turn, so the file and the refusals keep the rows' order.
+  let staging: Promise<void> = Promise.resolve();
+  const flush = async (batch: RawRow[]) => {
+    const checked = await checkBatch(batch);
+    await staging;
+    staging = stage(checked);
+    staging.catch(() => {}); // awaited by the next flush or at the end
+  };
 
   try {
     let pending: RawRow[] = [];
@@ -337,8 +360,11 @@ async function checkRows(
       }
     }
     await flush(pending);
+    await staging;
     options.onProgress?.({ phase: 'check', read: report.read, rejected: rejections(), imported: 0 });
   } finally {
+    // a batch still being staged when reading failed writes no line after the end
+    await staging.catch(() => {});
     await new Promise((resolve) => out.end(resolve));
   }
   return staged;
