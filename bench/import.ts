@@ -3,7 +3,10 @@
  * links derived by the triggers, one transaction) against plain COPY of the same rows into the same table
  * (same triggers), on a database that already holds the demo city, in the same run on the same engine.
  *
- *   npm run bench -- import [--count 100000] [--server postgres://postgres@127.0.0.1:5432/postgres]
+ *   npm run bench -- import [--count 100000] [--runs 1] [--server postgres://postgres@127.0.0.1:5432/postgres]
+ *
+ * With --runs N each database runs the import and its floor N times in turns, and the medians are reported
+ * (the ratio is the median of the runs' own ratios): one run apart, the ratio moved by a tenth.
  */
 import { createReadStream } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -50,8 +53,13 @@ export async function timed(work: () => Promise<unknown>) {
 }
 
 export async function run(args: string[]) {
-  const { values } = parseArgs({ args, options: { count: { type: 'string', default: '100000' }, server: { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: { count: { type: 'string', default: '100000' }, runs: { type: 'string', default: '1' }, server: { type: 'string' } },
+  });
   const count = Number(values.count);
+  const runs = Number(values.runs);
+  if (!(Number.isInteger(runs) && runs > 0)) throw new Error('--runs must be a positive whole number');
   const dir = await mkdtemp(join(tmpdir(), 'gridmap-bench-'));
   await chmod(dir, 0o755);
   const rows = footprints(count);
@@ -108,22 +116,22 @@ export async function run(args: string[]) {
     const template = await prepared(() => openDatabase({}));
     const snapshot = await template.dump!();
     await template.close();
-    const ours = await openDatabase({ snapshot });
-    console.log('  embedded: Gridmap import…');
-    const load = await timed(() => gridmapImport(ours));
-    await ours.close();
-    const floor = await openDatabase({ snapshot });
-    console.log('  embedded: COPY floor…');
-    // PGlite reads COPY input from a blob it is handed; Kysely cannot pass one, so this goes to PGlite itself.
     const { PGlite } = await import('@electric-sql/pglite');
     const { postgis } = await import('@electric-sql/pglite-postgis');
-    await floor.close();
-    const pglite = await PGlite.create({ loadDataDir: snapshot, extensions: { postgis } });
     const { readFile } = await import('node:fs/promises');
     const blob = new Blob([await readFile(csv)]);
-    const copy = await timed(() => pglite.query(`COPY ${columns} FROM '/dev/blob' WITH (FORMAT csv)`, [], { blob }));
-    await pglite.close();
-    results.push(['embedded (PGlite)', load, copy]);
+    for (let run = 1; run <= runs; run++) {
+      const ours = await openDatabase({ snapshot });
+      console.log(`  embedded: Gridmap import (run ${run} of ${runs})…`);
+      const load = await timed(() => gridmapImport(ours));
+      await ours.close();
+      console.log(`  embedded: COPY floor (run ${run} of ${runs})…`);
+      // PGlite reads COPY input from a blob it is handed; Kysely cannot pass one, so this goes to PGlite itself.
+      const pglite = await PGlite.create({ loadDataDir: snapshot, extensions: { postgis } });
+      const copy = await timed(() => pglite.query(`COPY ${columns} FROM '/dev/blob' WITH (FORMAT csv)`, [], { blob }));
+      await pglite.close();
+      results.push(['embedded (PGlite)', load, copy]);
+    }
   }
 
   if (values.server) {
@@ -135,17 +143,22 @@ export async function run(args: string[]) {
     }
     await sql`create database gridmap_bench_template`.execute(admin.db);
     await (await prepared(() => openDatabase({ url: url('gridmap_bench_template') }))).close();
-    await sql`create database gridmap_bench_import template gridmap_bench_template`.execute(admin.db);
-    await sql`create database gridmap_bench_copy template gridmap_bench_template`.execute(admin.db);
+    for (let run = 1; run <= runs; run++) {
+      for (const name of ['gridmap_bench_import', 'gridmap_bench_copy']) {
+        await sql`drop database if exists ${sql.id(name)} with (force)`.execute(admin.db);
+        await sql`create database ${sql.id(name)} template gridmap_bench_template`.execute(admin.db);
+      }
+      const ours = await openDatabase({ url: url('gridmap_bench_import') });
+      console.log(`  server: Gridmap import (run ${run} of ${runs})…`);
+      const load = await timed(() => gridmapImport(ours));
+      await ours.close();
+      const floor = await openDatabase({ url: url('gridmap_bench_copy') });
+      console.log(`  server: COPY floor (run ${run} of ${runs})…`);
+      const copy = await timed(() => sql.raw(`COPY ${columns} FROM '${csv}' WITH (FORMAT csv)`).execute(floor.db));
+      await floor.close();
+      results.push(['server (PostgreSQL)', load, copy]);
+    }
     await sql`create database gridmap_bench_bare template gridmap_bench_template`.execute(admin.db);
-    const ours = await openDatabase({ url: url('gridmap_bench_import') });
-    console.log('  server: Gridmap import…');
-    const load = await timed(() => gridmapImport(ours));
-    await ours.close();
-    const floor = await openDatabase({ url: url('gridmap_bench_copy') });
-    console.log('  server: COPY floor…');
-    const copy = await timed(() => sql.raw(`COPY ${columns} FROM '${csv}' WITH (FORMAT csv)`).execute(floor.db));
-    await floor.close();
     // What the audit log costs: the same COPY with its triggers off (the link triggers still run).
     const bare = await openDatabase({ url: url('gridmap_bench_bare') });
     for (const table of ['buildings', 'members']) {
@@ -158,21 +171,26 @@ export async function run(args: string[]) {
       await sql`drop database if exists ${sql.id(name)} with (force)`.execute(admin.db);
     }
     await admin.close();
-    results.push(['server (PostgreSQL)', load, copy]);
   }
   await rm(dir, { recursive: true, force: true });
 
   const perSecond = (ms: number) => `${Math.round(count / (ms / 1000)).toLocaleString('en')}/s`;
-  console.log('\ndatabase              Gridmap import         COPY floor   ratio');
-  for (const [name, load, copy] of results) {
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
+  console.log(
+    `\ndatabase              Gridmap import         COPY floor   ratio${runs > 1 ? `   (medians of ${runs} runs; the ratios of each)` : ''}`,
+  );
+  for (const name of [...new Set(results.map(([n]) => n))]) {
+    const ofIt = results.filter(([n]) => n === name);
+    const ratios = ofIt.map(([, load, copy]) => load / copy);
     console.log(
-      `${name.padEnd(22)}${perSecond(load).padStart(14)}${perSecond(copy).padStart(19)}${`${(load / copy).toFixed(2)}×`.padStart(8)}`,
+      `${name.padEnd(22)}${perSecond(median(ofIt.map(([, load]) => load))).padStart(14)}${perSecond(median(ofIt.map(([, , copy]) => copy))).padStart(19)}` +
+        `${`${median(ratios).toFixed(2)}×`.padStart(8)}${runs > 1 ? `   ${ratios.map((r) => `${r.toFixed(2)}×`).join(' ')}` : ''}`,
     );
   }
   console.log('\nBoth write the same rows into the same table, with the link triggers deriving grid and community and');
   console.log('the audit triggers logging every row written.');
   if (unaudited) {
-    const copy = results.find(([name]) => name.startsWith('server'))![2];
+    const copy = median(results.filter(([name]) => name.startsWith('server')).map(([, , c]) => c));
     console.log(
       `Server COPY with the audit triggers off: ${perSecond(unaudited)} (the audit log costs ${(copy / unaudited).toFixed(2)}×).`,
     );
