@@ -106,7 +106,7 @@ export async function run(args: string[]) {
 
 /**
  * The statements of the page, as Kysely hands them to pg: the count, and the page's features in one statement
- * (the database's floor: the API reads them in batches of 250 and writes each on as it comes).
+ * (the database's floor: the API COPYs them and writes the bytes on as they come).
  */
 async function capturePageSql(url: string, layer: FeatureLayer, bbox: [number, number, number, number], limit: number) {
   const captured: CompiledQuery[] = [];

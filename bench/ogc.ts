@@ -5,8 +5,9 @@
  *   each `next` link until there is none (as GDAL and QGIS do), in a worker thread. Reported: features/s,
  *   and the server's heap and RSS growth while it runs (bounded: one page at a time).
  * - Pages at random: limit=1000 pages after random cursors (each a full page), at 1 and 4 keep-alive
- *   clients, against pgbench running the page's features in one statement (featureBatch, the statement the
- *   route sends for each of its batches of 250, with the cursor as a pgbench random variable), same
+ *   clients, against pgbench running the page's features in one statement (featureBatch, the statement
+ *   embedded pages read a batch at a time; the server's route COPYs the page as one statement, pageLines in
+ *   server/db/feature-store.ts), with the cursor as a pgbench random variable, same
  *   concurrency, same run. features/s = pages/s × 1000.
  *
  *   npm run bench -- ogc [--size 100] [--clients 1,4] [--seconds 10] [--server postgres://postgres@127.0.0.1:5432/postgres] [--keep]
@@ -170,7 +171,7 @@ export async function run(args: string[]) {
 
 /**
  * A followed page (no count) as one statement, as Kysely hands it to pg: the page's features after a cursor,
- * the database's floor (the route reads the same rows in batches of 250 and writes each on as it comes).
+ * the database's floor (the route COPYs the same rows and writes the bytes on as they come).
  */
 async function capturePageSql(url: string, layer: NonNullable<ReturnType<typeof collectionLayer>>): Promise<CompiledQuery> {
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }) });

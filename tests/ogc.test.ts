@@ -136,7 +136,7 @@ describe(`OGC API – Features at /ogc (${mode} database)`, () => {
   });
 
   it('pages through every building with next links, and back with prev links, each page a valid feature collection', async () => {
-    // 600 a page: read in batches of 250 (server/db/feature-store.ts), so pages and batches end at different rows
+    // 600 a page: embedded, read in batches of 250 (server/db/feature-store.ts), so pages and batches end at different rows
     const size = 600;
     const all = (await rows(sql<{ id: number }>`select id from buildings order by id`)).map((r) => r.id);
     const pages: number[][] = [];

@@ -147,10 +147,11 @@ async function pageStart(db: Kysely<DB>, { source }: FeatureLayer, { conditions,
 
 /**
  * One page of features in id order: after a cursor (the next page), before one (the previous page), or from
- * the start. Keyset paging: a client reading a whole city holds one page at a time on the server, and page
- * 100 costs what page 1 does. The features are handed to `send` a batch at a time (comma-separated GeoJSON
- * text) as PostGIS writes them, so no page is ever held whole; no connection is held between batches (a slow
- * client keeps none), and the next batch is read while one goes out.
+ * the start, in batches (embedded, and HTML pages; writeFeaturePage COPYs a page on the server). Keyset
+ * paging: a client reading a whole city holds one page at a time on the server, and page 100 costs what page
+ * 1 does. The features are handed to `send` a batch at a time (comma-separated GeoJSON text) as PostGIS
+ * writes them, so no page is ever held whole; no connection is held between batches (a slow client keeps
+ * none), and the next batch is read while one goes out.
  */
 export async function streamFeaturePage(
   db: Kysely<DB>,

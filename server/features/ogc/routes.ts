@@ -427,7 +427,7 @@ export function ogcRoutes(database: Database) {
             return html(res, itemsHtml(collection, shown, readerOf(req)));
           }
           res.set('Content-Crs', `<${CRS84}>`);
-          // the features as PostGIS writes them, a batch at a time; the links and counts after them
+          // the features as PostGIS writes them, as they come; the links and counts after them
           const matched = numberMatched === undefined ? '' : `"numberMatched":${numberMatched},`;
           return jsonStream<z.output<typeof items>>((write) =>
             writeFeaturePage(database, layer, page, write, {
