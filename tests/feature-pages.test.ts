@@ -111,4 +111,50 @@ describe('a page of features', () => {
     const { rows } = await sql<{ n: number }>`select count(*)::int as n from buildings`.execute(test.database.db);
     expect(rows[0].n).toBeGreaterThan(1000);
   });
+
+  it('waits for a client that takes nothing once a megabyte is handed to it, and goes on when it takes it', async (context) => {
+    if (!test.database.copyOut) return context.skip('embedded: no COPY to a client');
+    const [user] = await findUsers(test.database.db, { username: 'admin' });
+    const layer = collectionLayer(
+      COLLECTIONS.find((c) => c.id === 'members')!,
+      viewerOf(user),
+    )!;
+    const whole = await page(true, 'members', 'admin', { conditions: [], limit: 10_000 });
+    expect(Buffer.byteLength(whole.text)).toBeGreaterThan(1.5 * 2 ** 20);
+    let handed = 0; // bytes of the features
+    const pieces: Buffer[] = [];
+    let take = () => {};
+    const taken = new Promise<void>((resolve) => (take = resolve));
+    const writing = writeFeaturePage(
+      test.database,
+      layer,
+      { conditions: [], limit: 10_000 },
+      (piece) => {
+        if (typeof piece !== 'string') handed += piece.length;
+        pieces.push(Buffer.from(piece));
+        // the document's own head and tail are taken; the features COPY sends are not, until take()
+        return typeof piece === 'string' ? Promise.resolve() : taken;
+      },
+      { head: '"head":1,', tail: () => '"tail":1' },
+    );
+    // handed until the COPY waits: no more than the megabyte and the chunk that passed it
+    let seen = -1;
+    while (seen !== handed) {
+      seen = handed;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    expect(handed).toBeGreaterThan(2 ** 20);
+    expect(handed).toBeLessThan(2 ** 20 + 256 * 2 ** 10);
+    take();
+    await writing;
+    expect(Buffer.concat(pieces).toString()).toBe(whole.text);
+  });
+
+  it('refuses to write a value where the statement held no parameter', () => {
+    const query = { sql: 'select $1 as a -- not $3', parameters: [1], query: undefined } as unknown as Parameters<typeof withLiterals>[0];
+    expect(() => withLiterals(query)).toThrow(/\$3 where \$2 was due/);
+    const nul = sql`select ${'a\0b'}::text as a`.compile(test.database.db);
+    expect(() => withLiterals(nul)).toThrow(/NUL/);
+    expect(() => withLiterals({ ...nul, parameters: [] })).toThrow(/\$1 where \$1 was due|0 parameters/);
+  });
 });

@@ -60,13 +60,20 @@ const PGLITE_PARSERS = { [pg.types.builtins.INT8]: toNumber, [pg.types.builtins.
  * quoted, so the server types it from where it stands as it types an untyped parameter.
  */
 export function withLiterals({ sql: text, parameters }: CompiledQuery) {
-  return text.replace(/\$(\d+)/g, (_, n: string) => {
-    const index = Number(n) - 1;
-    if (index >= parameters.length) throw new Error(`withLiterals: no parameter $${n}`);
-    const value = pgUtils.prepareValue(parameters[index]);
+  // Kysely writes $1 … $n once each, in order: anything else (a "$2" in a comment or a literal) is refused
+  // rather than replaced, so no value is ever written where the text did not hold a parameter
+  let next = 0;
+  const written = text.replace(/\$(\d+)/g, (_, n: string) => {
+    if (Number(n) !== ++next || next > parameters.length) throw new Error(`withLiterals: $${n} where $${next} was due`);
+    const value = pgUtils.prepareValue(parameters[next - 1]);
     if (value === null) return 'NULL';
-    return pg.escapeLiteral(Buffer.isBuffer(value) ? `\\x${value.toString('hex')}` : value);
+    const literal = Buffer.isBuffer(value) ? `\\x${value.toString('hex')}` : value;
+    // the simple protocol's text ends at a NUL byte (a bound parameter would be refused as invalid text)
+    if (literal.includes('\0')) throw new Error('withLiterals: a value holds a NUL byte');
+    return pg.escapeLiteral(literal);
   });
+  if (next !== parameters.length) throw new Error(`withLiterals: ${parameters.length} parameters, ${next} placeholders`);
+  return written;
 }
 
 /** A pooled connection whose marked statements (server/db/prepared.ts) run as named, prepared statements. */
@@ -146,7 +153,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       const client = await pool.connect().catch((error: unknown) => Promise.reject(new DatabaseUnreachable(error)));
       let ended = false;
       try {
-        for await (const chunk of client.query(copyTo(`copy (${withLiterals(query)}) to stdout (${copyOptions})`))) yield chunk as Buffer;
+        for await (const chunk of client.query(copyTo(`copy (${withLiterals(query)}\n) to stdout (${copyOptions})`))) yield chunk as Buffer;
         ended = true;
       } finally {
         // a COPY left before its end is still being sent on that connection: no one else gets it

@@ -206,12 +206,15 @@ const pageLines = ({ source, columns }: FeatureLayer, { conditions, after, befor
     order by part, id`;
 };
 const PAGE_LINES_COPY = "format csv, delimiter e'\\x02', quote e'\\x01'";
+/** Bytes of a page handed to a client that has not taken them, past which the COPY waits for it. */
+const UNTAKEN_MOST = 1 << 20;
 
 /**
  * A page streamed from the server's COPY to the client as the bytes come, never decoded into a string: the
  * features of one statement (batches take a round trip each and have their text decoded and encoded again).
- * Written on without waiting for the client, so the connection is free once PostgreSQL has sent the page: a slow
- * client holds the page's bytes, not a connection.
+ * Written on without waiting for the client, so the connection is free once PostgreSQL has sent the page, up to
+ * a megabyte the client has not taken (a page of 1,000 footprints is half of one): past it the COPY waits, so a
+ * client that does not read holds a connection rather than a large page's bytes.
  */
 async function copyFeaturePage(
   database: Database & Required<Pick<Database, 'copyOut'>>,
@@ -222,11 +225,24 @@ async function copyFeaturePage(
   let read: PageRead | undefined;
   let start: Buffer = Buffer.alloc(0);
   let failed: { error: unknown } | undefined;
-  const written: Promise<void>[] = [];
-  const send = (piece: Buffer) => written.push(write(piece).catch((error: unknown) => void (failed ??= { error })));
+  let written: Promise<void>[] = [];
+  let untaken = 0;
+  const send = (piece: Buffer) => {
+    untaken += piece.length;
+    written.push(
+      write(piece).then(
+        () => void (untaken -= piece.length),
+        (error: unknown) => void (failed ??= { error }),
+      ),
+    );
+  };
   for await (const chunk of database.copyOut(pageLines(layer, options).compile(database.db), PAGE_LINES_COPY)) {
     // the client is gone: the rest of the COPY is not read (its connection is closed)
     if (failed) break;
+    if (untaken > UNTAKEN_MOST) {
+      await Promise.all(written);
+      written = [];
+    }
     if (read) {
       send(chunk);
       continue;

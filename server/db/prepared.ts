@@ -27,6 +27,9 @@ export function preparedName(text: string) {
   return name;
 }
 
+/** Shapes held for one owner at most (a dispatcher trying every k would otherwise hold a hundred). */
+const MAX_SHAPES = 32;
+
 /** What stands for a value while a statement is compiled once for many (compiledOnce). */
 const SLOT = Symbol('slot');
 interface Compiled {
@@ -55,6 +58,7 @@ export function compiledOnce<O extends object, L extends string | number, V exte
     if (!shapes) owners.set(owner, (shapes = new Map()));
     let compiled = shapes.get(shape);
     if (!compiled) {
+      if (shapes.size >= MAX_SHAPES) shapes.clear();
       const standIns = Object.fromEntries(given.map((name) => [name, { [SLOT]: name }])) as unknown as V;
       const query = prepared(build(owner, literal, standIns)).compile(db);
       const slots = query.parameters.map((p) => (p as { [SLOT]?: string } | null)?.[SLOT]);

@@ -59,15 +59,23 @@ export class ClientGone extends Error {
 /** Characters (or bytes) of a streamed answer gathered before they are written. */
 const FLUSH_AT = 64 * 1024;
 
+/** A response's wait for its client to take what it holds: one, however many writes wait on it. */
+const draining = new WeakMap<Response, Promise<void>>();
+
 /** Writes a chunk, resolving once the client has taken what was written before: memory stays bounded. */
-export const writeChunk = (res: Response, chunk: string | Buffer) =>
+export function writeChunk(res: Response, chunk: string | Buffer): Promise<void> {
   // a client gone takes nothing more (and its 'close' has passed: waiting for it would never end)
-  res.destroyed || res.write(chunk)
-    ? Promise.resolve()
-    : new Promise<void>((resolve) => {
-        const done = () => (res.off('drain', done), res.off('close', done), resolve());
-        res.once('drain', done).once('close', done);
-      });
+  if (res.destroyed || res.write(chunk)) return Promise.resolve();
+  let drained = draining.get(res);
+  if (!drained) {
+    drained = new Promise<void>((resolve) => {
+      const done = () => (res.off('drain', done), res.off('close', done), draining.delete(res), resolve());
+      res.once('drain', done).once('close', done);
+    });
+    draining.set(res, drained);
+  }
+  return drained;
+}
 
 type BodyOf<B> = B extends z.ZodType ? z.output<B> : undefined;
 type AnswerOf<S> = S extends z.ZodType ? z.input<S> | JsonText<z.output<S>> | JsonStream<z.output<S>> : unknown;
