@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bboxCondition, writeFeaturePage, type PageOptions, type PageRead } from '../server/db/feature-store.ts';
+import { bboxCondition, PAGE_LINES_COPY, writeFeaturePage, type PageOptions, type PageRead } from '../server/db/feature-store.ts';
 import { withLiterals } from '../server/db/database.ts';
 import { findUsers, viewerOf } from '../server/features/accounts/queries.ts';
 import { collectionLayer, COLLECTIONS } from '../server/features/ogc/collections.ts';
@@ -21,13 +21,18 @@ afterAll(async () => {
   await test.drop();
 });
 
-async function page(copy: boolean, layerOf: string, username: string, options: PageOptions) {
-  const database = copy ? test.database : { ...test.database, copyOut: undefined };
+/** The collection's layer as `username` reads it. */
+async function layerOf(collection: string, username: string) {
   const [user] = await findUsers(test.database.db, { username });
-  const layer = collectionLayer(
-    COLLECTIONS.find((c) => c.id === layerOf)!,
+  return collectionLayer(
+    COLLECTIONS.find((c) => c.id === collection)!,
     viewerOf(user),
   )!;
+}
+
+async function page(copy: boolean, collection: string, username: string, options: PageOptions) {
+  const database = copy ? test.database : { ...test.database, copyOut: undefined };
+  const layer = await layerOf(collection, username);
   const pieces: Buffer[] = [];
   let read: PageRead | undefined;
   await writeFeaturePage(database, layer, options, async (piece) => void pieces.push(Buffer.from(piece)), {
@@ -83,18 +88,14 @@ describe('a page of features', () => {
     expect(withLiterals(query)).not.toMatch(/\$\d/);
     const { rows } = await test.database.db.executeQuery(query);
     const chunks: Buffer[] = [];
-    for await (const chunk of test.database.copyOut(query, "format csv, delimiter e'\\x02', quote e'\\x01'")) chunks.push(chunk);
+    for await (const chunk of test.database.copyOut(query, PAGE_LINES_COPY)) chunks.push(chunk);
     expect(rows[0].line).toBe("it's \\ 网格7-{1,2}true");
     expect(Buffer.concat(chunks).toString()).toBe(`${rows[0].line}\n`);
   });
 
   it('gives its connection back when the client goes away in the middle, more times than the pool holds', async (context) => {
     if (!test.database.copyOut) return context.skip('embedded: no COPY to a client');
-    const [user] = await findUsers(test.database.db, { username: 'admin' });
-    const layer = collectionLayer(
-      COLLECTIONS.find((c) => c.id === 'buildings')!,
-      viewerOf(user),
-    )!;
+    const layer = await layerOf('buildings', 'admin');
     for (let i = 0; i < 12; i++) {
       let pieces = 0;
       const gone = writeFeaturePage(
@@ -114,11 +115,7 @@ describe('a page of features', () => {
 
   it('waits for a client that takes nothing once a megabyte is handed to it, and goes on when it takes it', async (context) => {
     if (!test.database.copyOut) return context.skip('embedded: no COPY to a client');
-    const [user] = await findUsers(test.database.db, { username: 'admin' });
-    const layer = collectionLayer(
-      COLLECTIONS.find((c) => c.id === 'members')!,
-      viewerOf(user),
-    )!;
+    const layer = await layerOf('members', 'admin');
     const whole = await page(true, 'members', 'admin', { conditions: [], limit: 10_000 });
     expect(Buffer.byteLength(whole.text)).toBeGreaterThan(1.5 * 2 ** 20);
     let handed = 0; // bytes of the features

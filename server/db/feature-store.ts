@@ -205,7 +205,7 @@ const pageLines = ({ source, columns }: FeatureLayer, { conditions, after, befor
       select 1, id, case when id > (select min(id) from page) then ',' else '' end || feature from page) lines
     order by part, id`;
 };
-const PAGE_LINES_COPY = "format csv, delimiter e'\\x02', quote e'\\x01'";
+export const PAGE_LINES_COPY = "format csv, delimiter e'\\x02', quote e'\\x01'";
 /** Bytes of a page handed to a client that has not taken them, past which the COPY waits for it. */
 const UNTAKEN_MOST = 1 << 20;
 
@@ -217,7 +217,7 @@ const UNTAKEN_MOST = 1 << 20;
  * client that does not read holds a connection rather than a large page's bytes.
  */
 async function copyFeaturePage(
-  database: Database & Required<Pick<Database, 'copyOut'>>,
+  { db, copyOut }: { db: Kysely<DB>; copyOut: NonNullable<Database['copyOut']> },
   layer: FeatureLayer,
   options: PageOptions,
   write: (piece: string | Buffer) => Promise<void>,
@@ -236,7 +236,7 @@ async function copyFeaturePage(
       ),
     );
   };
-  for await (const chunk of database.copyOut(pageLines(layer, options).compile(database.db), PAGE_LINES_COPY)) {
+  for await (const chunk of copyOut(pageLines(layer, options).compile(db), PAGE_LINES_COPY)) {
     // the client is gone: the rest of the COPY is not read (its connection is closed)
     if (failed) break;
     if (untaken > UNTAKEN_MOST) {
@@ -276,7 +276,7 @@ export async function writeFeaturePage(
   let read: PageRead;
   if (copyOut) {
     const { from, more } = await pageStart(database.db, layer, options);
-    read = await copyFeaturePage({ ...database, copyOut }, layer, { ...options, after: from, before: options.before }, write);
+    read = await copyFeaturePage({ db: database.db, copyOut }, layer, { ...options, after: from }, write);
     if (options.before !== undefined) read.more = more;
   } else {
     let first = true;
